@@ -1,0 +1,1 @@
+"""alerts package (see docs/architecture.md)."""

@@ -1,0 +1,109 @@
+"""The value types that cross the boundary of :mod:`detectors`.
+
+Everything the live pipeline and ``foreshock evaluate`` hand to the detectors, and everything
+they get back, is one of these. They are plain data: no I/O, JSON-serialisable via ``to_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["BearingGeometry", "MachineInfo", "Snapshot", "Assessment", "HealthState", "FAILURE_MODES"]
+
+HealthState = Literal["healthy", "watch", "warning", "alarm", "unknown"]
+HEALTH_ORDER: dict[str, int] = {"unknown": -1, "healthy": 0, "watch": 1, "warning": 2, "alarm": 3}
+
+# Names as in the datasets' sidecars, plus the machine faults and 'bearing' (geometry unknown).
+FAILURE_MODES = (
+    "outer_race", "inner_race", "ball", "cage", "bearing",
+    "imbalance", "misalignment", "looseness", "lubrication", "anomaly",
+)
+
+
+@dataclass(frozen=True)
+class BearingGeometry:
+    """Rolling-element bearing geometry; diameters in any one unit (mm or inches)."""
+
+    n_balls: int
+    ball_d: float
+    pitch_d: float
+    contact_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_balls < 3:
+            raise ValueError(f"n_balls must be at least 3, got {self.n_balls}")
+        if not 0 < self.ball_d < self.pitch_d:
+            raise ValueError(f"need 0 < ball_d < pitch_d, got ball_d={self.ball_d}, pitch_d={self.pitch_d}")
+        if not 0 <= self.contact_deg < 90:
+            raise ValueError(f"contact_deg must be in [0, 90), got {self.contact_deg}")
+
+    def multipliers(self) -> dict[str, float]:
+        """Defect frequencies as multiples of shaft speed (outer race fixed, inner race rotating).
+
+        >>> m = BearingGeometry(9, 0.3126, 1.537).multipliers()   # SKF 6205, CWRU drive end
+        >>> round(m["bpfo"], 3), round(m["bpfi"], 3)
+        (3.585, 5.415)
+        """
+        r = self.ball_d / self.pitch_d * math.cos(math.radians(self.contact_deg))
+        n = self.n_balls
+        return {
+            "bpfo": n / 2 * (1 - r),
+            "bpfi": n / 2 * (1 + r),
+            "bsf": self.pitch_d / (2 * self.ball_d) * (1 - r * r),
+            "ftf": 0.5 * (1 - r),
+        }
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """What the detectors know of a unit's model."""
+
+    rated_rpm: float | None = None
+    bearing: BearingGeometry | None = None
+    iso_group: int = 2  # ISO 20816-3 machine group 1..4 (group 2: 15-300 kW, the common case)
+    foundation: Literal["rigid", "flexible"] = "rigid"
+    zone_limits_mm_s: tuple[float, float, float] | None = None  # A/B, B/C, C/D; None = ISO table
+
+    @property
+    def low_speed(self) -> bool:
+        return self.rated_rpm is not None and self.rated_rpm < 600
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One waveform snapshot: acceleration in g, ``ts`` in seconds (epoch or a run's own clock)."""
+
+    ts: float
+    fs: float
+    samples: np.ndarray = field(repr=False)
+    rpm: float | None = None
+    axis: str = "x"
+
+
+@dataclass
+class Assessment:
+    """What the detectors conclude about one unit after one observation."""
+
+    ts: float
+    state: HealthState
+    reasons: list[str] = field(default_factory=list)
+    failure_mode: str | None = None
+    confidence: float | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    ttf_s: float | None = None  # estimated time to functional failure
+    ttf_low_s: float | None = None
+    ttf_high_s: float | None = None
+    features: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    sensor_fault: str | None = None  # 'dropout', 'spikes', 'stuck', 'saturation' when recognised
+
+    @property
+    def severity(self) -> int:
+        return HEALTH_ORDER[self.state]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,458 @@
+"""Foreshock device protocol, version 1.
+
+The single definition of topics, payload schemas and limits. Ingest parses with it, the
+simulator and the tests build payloads with it, and ``docs/device-protocol.md`` describes
+it for firmware engineers.
+
+Topics (``root`` defaults to ``foreshock``)::
+
+    {root}/v1/{device_id}/telemetry   device -> platform   scalar values (one record or a batch)
+    {root}/v1/{device_id}/vibration   device -> platform   one waveform snapshot
+    {root}/v1/{device_id}/status      device -> platform   retained presence, also the last will
+    {root}/v1/{device_id}/health      platform -> device   retained health state
+
+>>> msg = parse_message("foreshock/v1/P-0001/telemetry",
+...                     b'{"ts": 1700000000000, "seq": 1, "values": {"temperature_c": 41.5}}',
+...                     received_at=1700000000.5)
+>>> msg.kind, msg.device_id, msg.records[0].values
+('telemetry', 'P-0001', {'temperature_c': 41.5})
+>>> parse_message("foreshock/v1/P-0001/telemetry", b'{"ts": 1, "seq": 1, "values": {"T": 1}}',
+...               received_at=1700000000.0)
+Traceback (most recent call last):
+...
+devices.protocol.ProtocolError: schema: values: name 'T' does not match [a-z][a-z0-9_]{0,63}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Reason",
+    "ProtocolError",
+    "TelemetryRecord",
+    "VibrationSnapshot",
+    "StatusMessage",
+    "ParsedMessage",
+    "Limits",
+    "DEFAULT_LIMITS",
+    "parse_topic",
+    "parse_message",
+    "topic",
+    "subscriptions",
+    "telemetry_payload",
+    "vibration_payload",
+    "status_payload",
+    "health_payload",
+    "is_valid_device_id",
+    "is_valid_value_name",
+]
+
+PROTOCOL_VERSION = "v1"
+KINDS_IN = ("telemetry", "vibration", "status")
+KINDS_OUT = ("health",)
+AXES = ("x", "y", "z", "h", "v")
+HEALTH_STATES = ("healthy", "watch", "warning", "alarm", "unknown")
+
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_VALUE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_MAX_DEPTH = 4  # deepest legal payload: [ {values: {name: n}} ] -> 3 levels
+
+
+class Reason(str, Enum):
+    """Why a message was rejected (the dead-letter ``reason`` column)."""
+
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_DEVICE = "unknown_device"
+    BAD_JSON = "bad_json"
+    SCHEMA = "schema"
+    NON_FINITE = "non_finite"
+    TOO_LARGE = "too_large"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    RATE_LIMITED = "rate_limited"
+    STORE_REJECTED = "store_rejected"
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol. ``reason`` is a :class:`Reason`."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_payload_bytes: int = 4 * 1024 * 1024
+    max_batch: int = 1000
+    max_samples: int = 65_536
+    min_fs: float = 100.0
+    max_fs: float = 200_000.0
+    max_values: int = 256
+    future_tolerance_s: float = 300.0
+    min_ts_ms: int = 946_684_800_000  # 2000-01-01: earlier clocks are unset, not history
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class TelemetryRecord:
+    ts_ms: int
+    seq: int
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class VibrationSnapshot:
+    ts_ms: int
+    seq: int
+    axis: str
+    fs: float
+    samples: np.ndarray = field(repr=False)  # float32, acceleration in g
+    rpm: float | None = None
+    unit: str = "g"
+
+
+@dataclass(frozen=True)
+class StatusMessage:
+    state: Literal["online", "offline"]
+    ts_ms: int | None
+    firmware: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    device_id: str
+    kind: Literal["telemetry", "vibration", "status"]
+    records: tuple[TelemetryRecord, ...] = ()
+    snapshot: VibrationSnapshot | None = None
+    status: StatusMessage | None = None
+
+
+def is_valid_device_id(device_id: str) -> bool:
+    return bool(_DEVICE_ID.fullmatch(device_id))
+
+
+def is_valid_value_name(name: str) -> bool:
+    return bool(_VALUE_NAME.fullmatch(name))
+
+
+def topic(device_id: str, kind: str, root: str = "foreshock") -> str:
+    """The topic of ``kind`` for ``device_id``; raises ValueError for an invalid id or kind."""
+    if not is_valid_device_id(device_id):
+        raise ValueError(f"invalid device id {device_id!r}: expected {_DEVICE_ID.pattern}")
+    if kind not in KINDS_IN + KINDS_OUT:
+        raise ValueError(f"unknown message kind {kind!r}")
+    return f"{root}/{PROTOCOL_VERSION}/{device_id}/{kind}"
+
+
+def subscriptions(root: str = "foreshock") -> list[str]:
+    """The topic filters the platform subscribes to."""
+    return [f"{root}/{PROTOCOL_VERSION}/+/{kind}" for kind in KINDS_IN]
+
+
+def parse_topic(topic_name: str, root: str = "foreshock") -> tuple[str, str]:
+    """Split a device topic into ``(device_id, kind)``; raises :class:`ProtocolError`."""
+    parts = topic_name.split("/")
+    if len(parts) != 4 or parts[0] != root or parts[1] != PROTOCOL_VERSION:
+        raise ProtocolError(Reason.BAD_TOPIC, f"expected {root}/{PROTOCOL_VERSION}/<device_id>/<kind>")
+    device_id, kind = parts[2], parts[3]
+    if not is_valid_device_id(device_id):
+        raise ProtocolError(Reason.BAD_TOPIC, f"invalid device id in topic: expected {_DEVICE_ID.pattern}")
+    if kind not in KINDS_IN:
+        raise ProtocolError(Reason.BAD_TOPIC, f"unknown message kind {kind[:32]!r}: expected one of {KINDS_IN}")
+    return device_id, kind
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _reject_constant(name: str) -> float:
+    raise ProtocolError(Reason.NON_FINITE, f"{name} is not a finite number")
+
+
+def _depth(obj: Any, limit: int) -> int:
+    """Nesting depth, stopping early past ``limit``."""
+    stack = [(obj, 1)]
+    deepest = 0
+    while stack:
+        item, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, d + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list) and len(item) <= 1000:  # sample arrays are flat numbers
+            stack.extend((v, d + 1) for v in item if isinstance(v, (dict, list)))
+    return deepest
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError(Reason.SCHEMA, f"{where}: expected a number, got {type(value).__name__}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ProtocolError(Reason.NON_FINITE, f"{where} is not a finite number")
+    return out
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(Reason.SCHEMA, f"{where}: expected an integer, got {type(value).__name__}")
+    if not 0 <= value < 2**63:
+        raise ProtocolError(Reason.SCHEMA, f"{where}: {value} is out of range 0..2^63-1")
+    return value
+
+
+def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is not an RFC 3339 timestamp") from None
+        if dt.tzinfo is None:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: RFC 3339 timestamp needs a UTC offset or 'Z'")
+        ts_ms = int(round(dt.timestamp() * 1000))
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProtocolError(
+            Reason.SCHEMA, f"{where}: expected an RFC 3339 string or epoch milliseconds, got {type(value).__name__}"
+        )
+    else:
+        if not math.isfinite(value):
+            raise ProtocolError(Reason.NON_FINITE, f"{where} is not a finite number")
+        ts_ms = int(value)
+    if ts_ms < limits.min_ts_ms:
+        raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01 (is it in seconds?)")
+    if ts_ms > (now_s + limits.future_tolerance_s) * 1000:
+        ahead = ts_ms / 1000 - now_s
+        raise ProtocolError(
+            Reason.FUTURE_TIMESTAMP,
+            f"{where} is {ahead:.0f} s in the future (more than {limits.future_tolerance_s:.0f} s allowed)",
+        )
+    return ts_ms
+
+
+def _expect_object(obj: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+    if not isinstance(obj, dict):
+        raise ProtocolError(Reason.SCHEMA, f"{where}: expected a JSON object, got {type(obj).__name__}")
+    missing = [k for k in required if k not in obj]
+    if missing:
+        raise ProtocolError(Reason.SCHEMA, f"{where}: missing field(s) {', '.join(missing)}")
+    unknown = [k for k in obj if k not in required and k not in optional]
+    if unknown:
+        shown = ", ".join(repr(k[:32]) for k in unknown[:5])
+        raise ProtocolError(Reason.SCHEMA, f"{where}: unknown field(s) {shown}")
+    return obj
+
+
+def _telemetry_record(obj: Any, where: str, now_s: float, limits: Limits) -> TelemetryRecord:
+    obj = _expect_object(obj, where, ("ts", "seq", "values"), ())
+    values = obj["values"]
+    if not isinstance(values, dict) or not values:
+        raise ProtocolError(Reason.SCHEMA, f"{where}values: expected a non-empty object of name: number")
+    if len(values) > limits.max_values:
+        raise ProtocolError(Reason.TOO_LARGE, f"{where}values: {len(values)} names, at most {limits.max_values}")
+    out: dict[str, float] = {}
+    for name, value in values.items():
+        if not _VALUE_NAME.fullmatch(name):
+            raise ProtocolError(Reason.SCHEMA, f"{where}values: name {name[:70]!r} does not match {_VALUE_NAME.pattern}")
+        out[name] = _number(value, f"{where}values.{name}")
+    return TelemetryRecord(
+        ts_ms=_timestamp(obj["ts"], f"{where}ts", now_s, limits), seq=_int(obj["seq"], f"{where}seq"), values=out
+    )
+
+
+def _samples(obj: dict, limits: Limits) -> np.ndarray:
+    has_list, has_b64 = "samples" in obj, "samples_b64" in obj
+    if has_list == has_b64:
+        raise ProtocolError(Reason.SCHEMA, "exactly one of samples or samples_b64 is required")
+    if has_list:
+        raw = obj["samples"]
+        if not isinstance(raw, list):
+            raise ProtocolError(Reason.SCHEMA, f"samples: expected an array of numbers, got {type(raw).__name__}")
+        if len(raw) > limits.max_samples:
+            raise ProtocolError(Reason.TOO_LARGE, f"samples: {len(raw)} samples, at most {limits.max_samples}")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
+            raise ProtocolError(Reason.SCHEMA, "samples: every element must be a number")
+        arr = np.asarray(raw, dtype=np.float64)
+    else:
+        raw = obj["samples_b64"]
+        if not isinstance(raw, str):
+            raise ProtocolError(Reason.SCHEMA, "samples_b64: expected a base64 string")
+        try:
+            blob = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError(Reason.SCHEMA, "samples_b64: not valid base64") from None
+        if len(blob) % 4:
+            raise ProtocolError(Reason.SCHEMA, f"samples_b64: {len(blob)} bytes is not a whole number of float32")
+        if len(blob) // 4 > limits.max_samples:
+            raise ProtocolError(Reason.TOO_LARGE, f"samples_b64: {len(blob) // 4} samples, at most {limits.max_samples}")
+        arr = np.frombuffer(blob, dtype="<f4").astype(np.float64)
+    if arr.size == 0:
+        raise ProtocolError(Reason.SCHEMA, "samples: at least one sample is required")
+    if not np.all(np.isfinite(arr)):
+        raise ProtocolError(Reason.NON_FINITE, "samples contain NaN or infinity")
+    if np.any(np.abs(arr) > np.finfo(np.float32).max):
+        raise ProtocolError(Reason.NON_FINITE, "samples exceed the float32 range")
+    return arr.astype(np.float32)
+
+
+def _vibration(obj: Any, now_s: float, limits: Limits) -> VibrationSnapshot:
+    obj = _expect_object(obj, "", ("ts", "seq", "axis", "unit", "fs"), ("rpm", "samples", "samples_b64"))
+    axis = obj["axis"]
+    if axis not in AXES:
+        raise ProtocolError(Reason.SCHEMA, f"axis: expected one of {', '.join(AXES)}")
+    if obj["unit"] != "g":
+        raise ProtocolError(Reason.SCHEMA, "unit: only 'g' is supported in protocol v1")
+    fs = _number(obj["fs"], "fs")
+    if not limits.min_fs <= fs <= limits.max_fs:
+        raise ProtocolError(Reason.SCHEMA, f"fs: {fs:g} Hz is outside {limits.min_fs:g}..{limits.max_fs:g} Hz")
+    rpm = obj.get("rpm")
+    if rpm is not None:
+        rpm = _number(rpm, "rpm")
+        if not 0 <= rpm <= 200_000:
+            raise ProtocolError(Reason.SCHEMA, f"rpm: {rpm:g} is outside 0..200000")
+    return VibrationSnapshot(
+        ts_ms=_timestamp(obj["ts"], "ts", now_s, limits),
+        seq=_int(obj["seq"], "seq"),
+        axis=axis,
+        fs=fs,
+        samples=_samples(obj, limits),
+        rpm=rpm,
+    )
+
+
+def _status(obj: Any, now_s: float, limits: Limits) -> StatusMessage:
+    obj = _expect_object(obj, "", ("state",), ("ts", "firmware"))
+    if obj["state"] not in ("online", "offline"):
+        raise ProtocolError(Reason.SCHEMA, "state: expected 'online' or 'offline'")
+    firmware = obj.get("firmware")
+    if firmware is not None and (not isinstance(firmware, str) or len(firmware) > 64):
+        raise ProtocolError(Reason.SCHEMA, "firmware: expected a string of at most 64 characters")
+    ts = obj.get("ts")
+    return StatusMessage(
+        state=obj["state"], ts_ms=None if ts is None else _timestamp(ts, "ts", now_s, limits), firmware=firmware
+    )
+
+
+def parse_message(
+    topic_name: str,
+    payload: bytes,
+    *,
+    received_at: float,
+    root: str = "foreshock",
+    limits: Limits = DEFAULT_LIMITS,
+) -> ParsedMessage:
+    """Parse one MQTT message. Raises :class:`ProtocolError` with a :class:`Reason`.
+
+    ``received_at`` is the platform's clock (epoch seconds), used for the future-timestamp check.
+    """
+    device_id, kind = parse_topic(topic_name, root)
+    if len(payload) > limits.max_payload_bytes:
+        raise ProtocolError(Reason.TOO_LARGE, f"payload is {len(payload)} bytes, at most {limits.max_payload_bytes}")
+    try:
+        doc = json.loads(payload, parse_constant=_reject_constant)
+    except ProtocolError:
+        raise
+    except RecursionError:
+        raise ProtocolError(Reason.TOO_LARGE, "payload is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(Reason.BAD_JSON, f"not valid UTF-8 JSON: {str(exc)[:120]}") from None
+    if _depth(doc, _MAX_DEPTH) > _MAX_DEPTH:
+        raise ProtocolError(Reason.SCHEMA, f"payload is nested deeper than {_MAX_DEPTH} levels")
+    if kind == "telemetry":
+        if isinstance(doc, list):
+            if not doc:
+                raise ProtocolError(Reason.SCHEMA, "empty batch: expected 1 to 1000 records")
+            if len(doc) > limits.max_batch:
+                raise ProtocolError(Reason.TOO_LARGE, f"batch of {len(doc)} records, at most {limits.max_batch}")
+            records = tuple(_telemetry_record(r, f"[{i}].", received_at, limits) for i, r in enumerate(doc))
+        else:
+            records = (_telemetry_record(doc, "", received_at, limits),)
+        return ParsedMessage(device_id, "telemetry", records=records)
+    if kind == "vibration":
+        return ParsedMessage(device_id, "vibration", snapshot=_vibration(doc, received_at, limits))
+    return ParsedMessage(device_id, "status", status=_status(doc, received_at, limits))
+
+
+# ---------------------------------------------------------------------------------------------
+# Building payloads (devices, the simulator, tests)
+
+
+def _ts_ms(ts: float | int | datetime) -> int:
+    if isinstance(ts, datetime):
+        return int(round(ts.timestamp() * 1000))
+    return int(ts)
+
+
+def telemetry_payload(ts_ms: int | datetime, seq: int, values: dict[str, float]) -> bytes:
+    """One telemetry record as JSON bytes."""
+    return json.dumps({"ts": _ts_ms(ts_ms), "seq": seq, "values": values}, separators=(",", ":")).encode()
+
+
+def telemetry_batch_payload(records: list[tuple[int, int, dict[str, float]]]) -> bytes:
+    """Several ``(ts_ms, seq, values)`` records as one JSON array (at most 1000)."""
+    doc = [{"ts": _ts_ms(ts), "seq": seq, "values": values} for ts, seq, values in records]
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def vibration_payload(
+    ts_ms: int | datetime,
+    seq: int,
+    samples: np.ndarray,
+    fs: float,
+    *,
+    axis: str = "x",
+    rpm: float | None = None,
+    binary: bool = True,
+) -> bytes:
+    """One waveform snapshot (acceleration in g) as JSON bytes; base64 float32 unless ``binary=False``."""
+    doc: dict[str, Any] = {"ts": _ts_ms(ts_ms), "seq": seq, "axis": axis, "unit": "g", "fs": fs}
+    if rpm is not None:
+        doc["rpm"] = rpm
+    arr = np.asarray(samples, dtype="<f4")
+    if binary:
+        doc["samples_b64"] = base64.b64encode(arr.tobytes()).decode("ascii")
+    else:
+        doc["samples"] = [float(v) for v in arr]
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def status_payload(state: Literal["online", "offline"], ts_ms: int | None = None, firmware: str | None = None) -> bytes:
+    doc: dict[str, Any] = {"state": state}
+    if ts_ms is not None:
+        doc["ts"] = _ts_ms(ts_ms)
+    if firmware is not None:
+        doc["firmware"] = firmware
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def health_payload(
+    state: str, ts_ms: int, *, failure_mode: str | None = None, ttf_s: float | None = None, reasons: list[str] = ()
+) -> bytes:
+    """What the platform publishes (retained) on ``.../health`` when a unit's state changes."""
+    if state not in HEALTH_STATES:
+        raise ValueError(f"unknown health state {state!r}")
+    doc = {"state": state, "ts": ts_ms, "failure_mode": failure_mode, "ttf_s": ttf_s, "reasons": list(reasons)}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def now_ms() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * 1000)

@@ -1,0 +1,5 @@
+import sys
+
+from foreshock.cli import main
+
+sys.exit(main())

@@ -1,0 +1,95 @@
+"""The ``foreshock`` command.
+
+Each subcommand lives beside the part of the product it drives: a module named in
+:data:`COMMANDS` exposes ``register(subparsers)``, which adds its parser and sets
+``func(args, settings) -> int`` as the default. Errors go to stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from foreshock import __version__
+from foreshock.settings import Settings, SettingsError, load_settings
+
+__all__ = ["main", "CliError"]
+
+# name -> module with register(subparsers); modules of parts not installed are skipped.
+COMMANDS: dict[str, str] = {
+    "demo": "foreshock.demo",
+    "run": "foreshock.service",
+    "simulate": "simulator.cli",
+    "evaluate": "evaluation.cli",
+    "devices": "devices.cli",
+    "alerts": "alerts.cli",
+    "tickets": "alerts.cli",
+    "report": "alerts.cli",
+    "token": "api.cli",
+    "db": "foreshock.db_cli",
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed as ``foreshock: error: <message>``, exit code 2 unless given."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="foreshock",
+        description="Foreshock: vibration telemetry in over MQTT; early fault warnings and quality tickets out.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (see docs/configuration.md)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    v = sub.add_parser("version", help="print the version")
+    v.set_defaults(func=lambda args, settings: print(f"foreshock {__version__}") or 0, needs_settings=False)
+    seen: set[str] = set()
+    for name, module in COMMANDS.items():
+        if module in seen:
+            continue
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        seen.add(module)
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    settings: Settings | None = None
+    try:
+        if getattr(args, "needs_settings", True):
+            overrides = {"log_level": args.log_level} if args.log_level else {}
+            settings = load_settings(args.config, **overrides)
+        level = (args.log_level or (settings.log_level if settings else "WARNING"))
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        return int(args.func(args, settings) or 0)
+    except SettingsError as exc:
+        print(f"foreshock: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"foreshock: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("foreshock: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

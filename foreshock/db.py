@@ -1,0 +1,122 @@
+"""The relational store: registry, alerts, tickets, dead letters, tokens.
+
+SQLite by default, PostgreSQL in production (``postgresql+psycopg://...``). Every part of the
+product that owns tables declares them on :class:`Base` in its own ``models.py`` and ships its
+own Alembic migrations in ``<package>/migrations/`` as a named branch (``branch_labels``);
+:func:`migrate` upgrades every branch to its head. ``foreshock db upgrade`` does the same
+from the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+__all__ = ["Base", "make_engine", "migrate", "session_scope", "utcnow", "MIGRATION_PACKAGES"]
+
+log = logging.getLogger(__name__)
+
+# Packages that own tables, in dependency order. A package without a migrations/ folder is skipped.
+MIGRATION_PACKAGES = ("devices", "ingest", "alerts", "api")
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    locations = [
+        str(_ROOT / pkg / "migrations") for pkg in MIGRATION_PACKAGES if (_ROOT / pkg / "migrations").is_dir()
+    ]
+    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "space")
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def import_models() -> None:
+    """Import every package's models so that ``Base.metadata`` knows all tables."""
+    import importlib
+
+    for pkg in MIGRATION_PACKAGES:
+        try:
+            importlib.import_module(f"{pkg}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{pkg}.models":
+                raise
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade every package's migration branch to its head (idempotent, safe to call at start)."""
+    from alembic import command
+
+    cfg = _alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+    log.debug("database %s migrated", engine.url.render_as_string(hide_password=True))
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,241 @@
+"""One settings object for the whole product.
+
+Sources, highest priority first: explicit keyword arguments, environment variables
+(prefix ``FORESHOCK_``, nested fields joined with ``__``, e.g.
+``FORESHOCK_MQTT__URL=mqtt://broker:1883``), a TOML file given with ``--config`` (or
+``FORESHOCK_CONFIG``), then the defaults below. The defaults are the embedded ones:
+a local broker, SQLite for both the telemetry store and the relational store, all under
+``./foreshock-data``.
+
+A bad setting fails at start with :class:`SettingsError`, whose message names the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings", "get_settings"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class MqttSettings(BaseModel):
+    url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL: mqtt://host:port or mqtts://host:port")
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = Field("foreshock-ingest", description="Fixed client id: the broker keeps the session")
+    topic_root: str = Field("foreshock", description="First topic level of the device protocol")
+    shared_group: str | None = Field(
+        None, description="Subscribe as $share/<group>/... so several ingest workers split the load"
+    )
+    qos: int = 1
+    keepalive_s: int = 30
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {v!r}")
+        try:
+            parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {v!r}") from exc
+        return v
+
+    @field_validator("topic_root")
+    @classmethod
+    def _root(cls, v: str) -> str:
+        if not v or any(c in v for c in "+#/") or v.startswith("$"):
+            raise ValueError("must be one non-empty topic level without '+', '#', '/' or a leading '$'")
+        return v
+
+    @field_validator("qos")
+    @classmethod
+    def _qos(cls, v: int) -> int:
+        if v not in (0, 1, 2):
+            raise ValueError("must be 0, 1 or 2")
+        return v
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme in ("mqtts", "ssl") else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme in ("mqtts", "ssl")
+
+
+class TelemetrySettings(BaseModel):
+    backend: Literal["embedded", "influx2", "influx1"] = Field(
+        "embedded", description="embedded (SQLite file), influx2 (influxdb-client, v2 API) or influx1 (v1 API)"
+    )
+    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (influx1/influx2)")
+    path: Path | None = Field(None, description="SQLite file for the embedded backend (default: data_dir)")
+    token: SecretStr | None = Field(None, description="influx2: API token")
+    org: str = Field("foreshock", description="influx2: organisation")
+    bucket: str = Field("foreshock", description="influx2: bucket")
+    database: str = Field("foreshock", description="influx1: database")
+    retention_policy: str | None = Field(None, description="influx1: retention policy (default: the database's)")
+    username: str | None = Field(None, description="influx1: user")
+    password: SecretStr | None = Field(None, description="influx1: password")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="points per write request")
+    flush_interval_s: float = Field(0.5, gt=0, le=60, description="longest a point waits in a batch")
+    max_retries: int = Field(5, ge=0, le=100)
+    max_retry_time_s: float = Field(60.0, gt=0, description="total time a batch is retried before spooling")
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one request")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected http(s)://host:port, got {v!r}")
+        return v.rstrip("/")
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        None, description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        scheme = v.split("://", 1)[0] if "://" in v else ""
+        if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+            raise ValueError(f"expected a sqlite:/// or postgresql+psycopg:// URL, got {scheme or v!r}")
+        return v
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class IngestSettings(BaseModel):
+    auto_register: bool = Field(False, description="Accept messages from unknown devices and register them")
+    queue_size: int = Field(50_000, ge=10, description="Bounded queue between the MQTT thread and the workers")
+    max_payload_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Larger payloads are dead-lettered")
+    future_tolerance_s: float = Field(300.0, ge=0, description="Timestamps further ahead are rejected")
+    spool_dir: Path | None = Field(None, description="On-disk spool while the telemetry store is down")
+    spool_max_bytes: int = Field(1024**3, ge=1024 * 1024)
+    rate_limit_per_s: float = Field(0.0, ge=0, description="Per-device message rate limit (0 = off)")
+    dead_letter_payload_bytes: int = Field(4096, ge=0, description="How much of a rejected payload is kept")
+
+
+class Settings(BaseSettings):
+    """Everything an operator may want to change. See ``docs/configuration.md``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FORESHOCK_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(Path("foreshock-data"), description="Where embedded stores and spools live")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    mqtt: MqttSettings = MqttSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    database: DatabaseSettings = DatabaseSettings()
+    api: ApiSettings = ApiSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @model_validator(mode="after")
+    def _influx_credentials(self) -> Settings:
+        if self.telemetry.backend == "influx2" and self.telemetry.token is None:
+            raise ValueError("telemetry.token is required when telemetry.backend is influx2")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'foreshock.db'}"
+
+    @property
+    def telemetry_path(self) -> Path:
+        return self.telemetry.path or self.data_dir / "telemetry.db"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.ingest.spool_dir or self.data_dir / "spool"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def _format_error(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        env = "FORESHOCK_" + "__".join(str(p) for p in err["loc"]).upper()
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"setting {name} ({env}): {msg}")
+    return f"invalid configuration{origin}:\n  " + "\n  ".join(lines)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from a TOML file, the environment and ``overrides``.
+
+    Raises :class:`SettingsError` naming every bad setting.
+    """
+    config_file = config_file or os.environ.get("FORESHOCK_CONFIG") or None
+    file_values: dict[str, Any] = {}
+    origin = ""
+    if config_file:
+        path = Path(config_file)
+        origin = f" (file {path})"
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+    class _FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(  # type: ignore[override]
+            cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        ):
+            return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+
+    try:
+        merged = _FileSettings(**overrides)
+        return Settings.model_validate(merged.model_dump())
+    except ValidationError as exc:
+        raise SettingsError(_format_error(exc, origin)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests call ``get_settings.cache_clear()``)."""
+    return load_settings()

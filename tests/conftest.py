@@ -1,0 +1,22 @@
+"""Shared fixtures: real servers (see tests/servers.py) and clean settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.servers import db_url, mosquitto, postgres_url  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings_env(monkeypatch):
+    """No FORESHOCK_* variable of the developer's shell leaks into a test."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("FORESHOCK_") and key != "FORESHOCK_TEST_PG":
+            monkeypatch.delenv(key, raising=False)
+    from foreshock.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
