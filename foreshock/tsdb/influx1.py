@@ -1,0 +1,202 @@
+"""InfluxDB v1 API backend: line protocol on ``/write``, InfluxQL on ``/query``, over httpx.
+
+Works with InfluxDB 1.x natively and with the v1-compatibility endpoints of InfluxDB 2.x/3.x.
+Authentication: ``u``/``p`` query parameters (1.x users) or ``Authorization: Token <token>`` (2.x/3.x).
+The database is created on the first write that finds it missing (needs admin rights on 1.x).
+One keep-alive connection pool serves all requests; failed requests are retried per :class:`Retry`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable
+from foreshock.tsdb.httperrors import error_for_status, unavailable
+from foreshock.tsdb.lineprotocol import encode_points
+from foreshock.tsdb.retry import Retry
+
+__all__ = ["Influx1Store", "quote_ident", "quote_string"]
+
+log = logging.getLogger(__name__)
+
+
+def quote_ident(name: str) -> str:
+    """An InfluxQL identifier.
+
+    >>> quote_ident('rms "g"')
+    '"rms \\\\"g\\\\""'
+    """
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(value: str) -> str:
+    """An InfluxQL string literal.
+
+    >>> quote_string("P'1")
+    "'P\\\\'1'"
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Influx1Store:
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        retention_policy: str | None = None,
+        timeout_s: float = 10.0,
+        retry: Retry | None = None,
+        create_database: bool = True,
+    ) -> None:
+        if not database:
+            raise ValueError("telemetry.database must not be empty for the influx1 backend")
+        self.url = url.rstrip("/")
+        self.database = database
+        self.retention_policy = retention_policy
+        self.retry = retry or Retry()
+        self._create_database = create_database
+        self._auth: dict[str, str] = {}
+        headers = {}
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        elif username:
+            self._auth = {"u": username, "p": password or ""}
+        self._client = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout_s, limits=httpx.Limits(max_keepalive_connections=4)
+        )
+
+    @classmethod
+    def from_settings(cls, telemetry: Any) -> Influx1Store:
+        return cls(
+            telemetry.url,
+            telemetry.database,
+            username=telemetry.username,
+            password=telemetry.password.get_secret_value() if telemetry.password else None,
+            token=telemetry.token.get_secret_value() if telemetry.token else None,
+            retention_policy=telemetry.retention_policy,
+            timeout_s=telemetry.timeout_s,
+            retry=Retry(max_retries=telemetry.max_retries, max_retry_time_s=telemetry.max_retry_time_s),
+        )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, points: list[Point]) -> None:
+        body = encode_points(points)
+        if body:
+            self.write_lines(body)
+
+    def write_lines(self, body: bytes) -> None:
+        """Write an already encoded line-protocol body (millisecond timestamps)."""
+        self.retry.call(lambda: self._write_once(body), "influx1 write")
+
+    def _write_once(self, body: bytes) -> None:
+        params = {"db": self.database, "precision": "ms", **self._auth}
+        if self.retention_policy:
+            params["rp"] = self.retention_policy
+        try:
+            resp = self._client.post("/write", params=params, content=body)
+        except httpx.HTTPError as exc:
+            raise unavailable(exc, self.url, "influx1 write") from exc
+        if resp.status_code == 204:
+            return
+        if resp.status_code == 404 and "database not found" in resp.text and self._create_database:
+            self.create_database()
+            return self._write_once(body)
+        raise error_for_status(resp.status_code, resp.text, "influx1 write")
+
+    def create_database(self) -> None:
+        log.info("creating InfluxDB database %s at %s", self.database, self.url)
+        self._influxql(f"CREATE DATABASE {quote_ident(self.database)}", post=True)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def query(
+        self,
+        measurement: str,
+        device: str,
+        start_ms: int,
+        end_ms: int,
+        fields: list[str] | None = None,
+        *,
+        every_ms: int | None = None,
+        limit: int = 10_000,
+        tags: dict[str, str] | None = None,
+    ) -> list[Row]:
+        if limit < 1:
+            raise ValueError(f"limit must be positive, got {limit}")
+        if every_ms is not None and every_ms <= 0:
+            raise ValueError(f"every_ms must be positive, got {every_ms}")
+        where = [f"{quote_ident('device')} = {quote_string(device)}"]
+        where += [f"{quote_ident(k)} = {quote_string(v)}" for k, v in (tags or {}).items() if k != "device"]
+        where += [f"time >= {int(start_ms)}ms", f"time < {int(end_ms)}ms"]
+        source = quote_ident(measurement)
+        if self.retention_policy:
+            source = f"{quote_ident(self.database)}.{quote_ident(self.retention_policy)}.{source}"
+        if every_ms is None:
+            select = ", ".join(quote_ident(f) for f in fields) if fields else "*"
+        elif fields:
+            select = ", ".join(f"mean({quote_ident(f)}) AS {quote_ident(f)}" for f in fields)
+        else:
+            select = "mean(*)"
+        q = f"SELECT {select} FROM {source} WHERE {' AND '.join(where)}"
+        if every_ms is not None:
+            q += f" GROUP BY time({int(every_ms)}ms) fill(none)"
+        q += f" ORDER BY time ASC LIMIT {int(limit)}"
+        result = self._influxql(q)
+        return _rows(result, tag_columns=set(tags or {}) | {"device", "axis"}, strip_mean=every_ms is not None)
+
+    def _influxql(self, q: str, *, post: bool = False) -> dict:
+        params = {"db": self.database, "epoch": "ms", "q": q, **self._auth}
+
+        def once() -> dict:
+            try:
+                if post:
+                    resp = self._client.post("/query", params=params)
+                else:
+                    resp = self._client.get("/query", params=params)
+            except httpx.HTTPError as exc:
+                raise unavailable(exc, self.url, "influx1 query") from exc
+            if resp.status_code != 200:
+                raise error_for_status(resp.status_code, resp.text, "influx1 query")
+            doc = resp.json()
+            for res in doc.get("results", []):
+                if "error" in res and "database not found" not in res["error"]:
+                    raise StoreError(f"influx1 query: {res['error']}")
+            return doc
+
+        return self.retry.call(once, "influx1 query")
+
+    def ping(self) -> None:
+        try:
+            resp = self._client.get("/ping", timeout=min(self._client.timeout.read or 5.0, 5.0))
+        except httpx.HTTPError as exc:
+            raise unavailable(exc, self.url, "influx1 ping") from exc
+        if resp.status_code != 204 and resp.status_code != 200:
+            err = error_for_status(resp.status_code, resp.text, "influx1 ping")
+            raise err if isinstance(err, StoreUnavailable) else StoreUnavailable(str(err))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _rows(doc: dict, *, tag_columns: set[str], strip_mean: bool) -> list[Row]:
+    rows: list[Row] = []
+    for res in doc.get("results", []):
+        for series in res.get("series", []) or []:
+            columns = series["columns"]
+            names = [c[5:] if strip_mean and c.startswith("mean_") else c for c in columns]
+            for values in series.get("values", []):
+                fields = {
+                    n: v for n, v in zip(names[1:], values[1:]) if v is not None and n not in tag_columns
+                }
+                if fields:
+                    rows.append(Row(int(values[0]), fields))
+    rows.sort(key=lambda r: r.ts_ms)
+    return rows

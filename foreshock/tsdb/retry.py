@@ -1,0 +1,67 @@
+"""Retry of store requests: only :class:`StoreUnavailable` is retried, and the total time is bounded.
+
+Exponential backoff with full jitter, as influxdb-client's write API does::
+
+    delay(n) = random(0, min(max_delay_s, base_s * exponential_base ** n))
+
+>>> calls = []
+>>> def flaky():
+...     calls.append(1)
+...     if len(calls) < 3:
+...         raise StoreUnavailable("down")
+...     return "ok"
+>>> Retry(max_retries=5, base_s=0.001, sleep=lambda s: None).call(flaky), len(calls)
+('ok', 3)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from foreshock.tsdb.base import StoreUnavailable
+
+__all__ = ["Retry"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Retry:
+    """``max_retries`` further attempts after the first, within ``max_retry_time_s`` in total."""
+
+    max_retries: int = 5
+    max_retry_time_s: float = 60.0
+    base_s: float = 0.2
+    max_delay_s: float = 10.0
+    exponential_base: float = 2.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.max_retry_time_s <= 0:
+            raise ValueError(f"max_retry_time_s must be > 0, got {self.max_retry_time_s}")
+
+    def call(self, fn: Callable[[], T], what: str = "request") -> T:
+        """``fn()``, retried on StoreUnavailable; the last StoreUnavailable is raised when time or tries run out."""
+        deadline = self.clock() + self.max_retry_time_s
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except StoreUnavailable as exc:
+                if attempt >= self.max_retries:
+                    raise
+                delay = random.uniform(0, min(self.max_delay_s, self.base_s * self.exponential_base**attempt))
+                if self.clock() + delay > deadline:
+                    raise
+                attempt += 1
+                log.warning("%s failed (%s), retry %d/%d in %.2f s", what, exc, attempt, self.max_retries, delay)
+                self.sleep(delay)

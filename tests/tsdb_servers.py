@@ -1,0 +1,145 @@
+"""Real telemetry stores for the test suite: influxd (InfluxDB 1.x) and victoria-metrics.
+
+Each is started on free ports with its data in a temporary directory and a generated
+configuration; the fixtures are session-scoped. Import them in a conftest::
+
+    from tests.tsdb_servers import influxd, victoria_metrics  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from foreshock.broker import BrokerError, free_port, wait_for_port
+
+__all__ = ["InfluxdServer", "VictoriaMetricsServer", "influxd", "victoria_metrics"]
+
+
+@dataclass
+class _Process:
+    workdir: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    _proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _spawn(self, argv: list[str], name: str, timeout_s: float = 30.0) -> None:
+        self._log = open(self.workdir / f"{name}.log", "ab")
+        self._proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(self.host, self.port, timeout_s, self._proc)
+        except BrokerError as exc:
+            raise RuntimeError(f"{name} did not start: {exc}; see {self.workdir / (name + '.log')}") from None
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+
+@dataclass
+class InfluxdServer(_Process):
+    """InfluxDB 1.x (Debian's ``influxd``) with HTTP and RPC on free ports, no reporting, fsync'ed WAL."""
+
+    rpc_port: int = 0
+
+    def start(self) -> InfluxdServer:
+        binary = shutil.which("influxd") or "/usr/bin/influxd"
+        self.port = self.port or free_port()
+        self.rpc_port = self.rpc_port or free_port()
+        conf = self.workdir / "influxdb.conf"
+        conf.write_text(
+            f"""reporting-disabled = true
+bind-address = "{self.host}:{self.rpc_port}"
+[meta]
+  dir = "{self.workdir}/meta"
+  logging-enabled = false
+[data]
+  dir = "{self.workdir}/data"
+  wal-dir = "{self.workdir}/wal"
+  wal-fsync-delay = "0s"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[http]
+  bind-address = "{self.host}:{self.port}"
+  log-enabled = false
+  pprof-enabled = false
+[logging]
+  level = "warn"
+"""
+        )
+        self._spawn([binary, "-config", str(conf)], "influxd")
+        return self
+
+
+@dataclass
+class VictoriaMetricsServer(_Process):
+    """victoria-metrics single node; accepts InfluxDB line protocol on ``/write`` and ``/api/v2/write``."""
+
+    def start(self) -> VictoriaMetricsServer:
+        binary = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
+        self.port = self.port or free_port()
+        self._spawn(
+            [
+                binary,
+                f"-httpListenAddr={self.host}:{self.port}",
+                f"-storageDataPath={self.workdir}/data",
+                "-retentionPeriod=100y",
+                "-search.latencyOffset=0s",
+                "-search.disableCache",
+                "-loggerLevel=ERROR",
+            ],
+            "victoria-metrics",
+        )
+        return self
+
+
+def _binary_or_fail(name: str) -> None:
+    if not (shutil.which(name) or Path(f"/usr/bin/{name}").exists()):
+        pytest.fail(f"{name} is not installed (Debian: apt-get install {name.replace('influxd', 'influxdb')})")
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory):
+    """A running influxd 1.x; ``.url`` is its HTTP base URL."""
+    _binary_or_fail("influxd")
+    server = InfluxdServer(workdir=tmp_path_factory.mktemp("influxd")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(tmp_path_factory):
+    """A running victoria-metrics; ``.url`` is its HTTP base URL."""
+    _binary_or_fail("victoria-metrics")
+    server = VictoriaMetricsServer(workdir=tmp_path_factory.mktemp("vm")).start()
+    yield server
+    server.stop()
+
+
+def temp_influxd() -> InfluxdServer:
+    """An influxd outside pytest (benchmarks); call ``.stop()`` when done."""
+    return InfluxdServer(workdir=Path(tempfile.mkdtemp(prefix="foreshock-influxd-"))).start()
