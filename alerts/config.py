@@ -1,0 +1,120 @@
+"""Everything an operator may tune in the alert and ticket loop, with the documented defaults.
+
+``AlertConfig`` is a pydantic model so that it can sit in the product settings as
+``Settings.alerts`` (environment ``FORESHOCK_ALERTS__...``) and fail at start naming a bad field.
+
+Grading (see ``docs/quality-loop.md``): an ``alarm``, or any state with an estimated time to
+failure under ``critical_ttf_h`` hours, is *critical*; ``warning`` is *major*; ``watch`` is
+*minor*. ``warning`` and ``alarm`` open a ticket (``ticket_min_state``); ``watch`` only alerts.
+
+>>> cfg = AlertConfig()
+>>> cfg.grade_for("alarm", None), cfg.grade_for("warning", None), cfg.grade_for("watch", None)
+('critical', 'major', 'minor')
+>>> cfg.grade_for("warning", 3600.0)   # one hour left: critical whatever the state
+'critical'
+>>> cfg.response_s("critical"), cfg.response_s("major"), cfg.response_s("minor")
+(7200.0, 28800.0, 86400.0)
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+__all__ = ["AlertConfig", "SmtpConfig", "GRADES", "GRADE_ORDER", "SEVERITY_ORDER"]
+
+GRADES = ("critical", "major", "minor")
+GRADE_ORDER = {"minor": 1, "major": 2, "critical": 3}
+SEVERITY_ORDER = {"silent": 1, "watch": 1, "warning": 2, "alarm": 3}
+
+
+class SmtpConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    sender: str = "foreshock@localhost"
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class AlertConfig(BaseModel):
+    # grading: health state -> grade; a short time to failure makes anything critical
+    state_grades: dict[str, str] = Field(
+        default_factory=lambda: {"alarm": "critical", "warning": "major", "watch": "minor"}
+    )
+    critical_ttf_h: float = Field(48.0, ge=0, description="ttf below this many hours grades critical")
+    ticket_min_state: str = Field("warning", description="lowest health state that opens a ticket")
+    # clocks, hours, per grade
+    response_h: dict[str, float] = Field(default_factory=lambda: {"critical": 2.0, "major": 8.0, "minor": 24.0})
+    resolution_h: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 24.0, "major": 72.0, "minor": 240.0}
+    )
+    # hysteresis and flapping
+    clear_after: int = Field(3, ge=1, description="consecutive healthy assessments before an alert clears")
+    flap_window_h: float = Field(1.0, gt=0, description="window in which repeated raises count as flapping")
+    flap_raises: int = Field(3, ge=2, description="raises within the window that mark an alert as flapping")
+    # repeat failures and fleet surges
+    repeat_count: int = Field(3, ge=2, description="tickets of one unit and failure mode that make a repeat")
+    repeat_window_d: float = Field(30.0, gt=0)
+    surge_ratio: float = Field(2.0, gt=1, description="recent rate / trailing baseline rate that opens a fleet ticket")
+    surge_window_d: float = Field(7.0, gt=0, description="recent window")
+    surge_baseline_d: float = Field(28.0, gt=0, description="trailing baseline window before the recent one")
+    surge_min_units: int = Field(3, ge=1, description="fewest distinct units in the recent window for a surge")
+    surge_baseline_floor: float = Field(
+        0.5, gt=0, description="expected units per recent window assumed when the baseline saw none"
+    )
+    surge_dimensions: tuple[str, ...] = ("model", "batch", "firmware")
+    # field feedback -> detector thresholds
+    feedback_window_d: float = Field(90.0, gt=0)
+    feedback_step: float = Field(0.1, ge=0, le=1, description="threshold change per false alarm / miss")
+    feedback_max_factor: float = Field(1.5, ge=1)
+    # notifications
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    retry_base_s: float = Field(1.0, gt=0, description="first retry delay; doubles each attempt")
+    retry_max_s: float = Field(600.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    queue_size: int = Field(1000, ge=1)
+    poll_s: float = Field(5.0, gt=0, description="how often pending deliveries are looked up")
+    smtp: SmtpConfig = SmtpConfig()
+
+    @field_validator("state_grades")
+    @classmethod
+    def _grades(cls, v: dict[str, str]) -> dict[str, str]:
+        for state, grade in v.items():
+            if state not in ("watch", "warning", "alarm"):
+                raise ValueError(f"unknown health state {state!r} (expected watch, warning, alarm)")
+            if grade not in GRADES:
+                raise ValueError(f"unknown grade {grade!r} for {state} (expected one of {', '.join(GRADES)})")
+        return v
+
+    @field_validator("response_h", "resolution_h")
+    @classmethod
+    def _clocks(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = [g for g in GRADES if g not in v]
+        if missing:
+            raise ValueError(f"missing clock for grade(s) {', '.join(missing)}")
+        bad = [g for g, h in v.items() if g not in GRADES or not h > 0]
+        if bad:
+            raise ValueError(f"clock must be a positive number of hours for a known grade: {', '.join(bad)}")
+        return v
+
+    @field_validator("ticket_min_state")
+    @classmethod
+    def _min_state(cls, v: str) -> str:
+        if v not in ("watch", "warning", "alarm"):
+            raise ValueError(f"expected watch, warning or alarm, got {v!r}")
+        return v
+
+    def grade_for(self, state: str, ttf_s: float | None) -> str:
+        if ttf_s is not None and ttf_s < self.critical_ttf_h * 3600:
+            return "critical"
+        return self.state_grades.get(state, "minor")
+
+    def response_s(self, grade: str) -> float:
+        return self.response_h[grade] * 3600
+
+    def resolution_s(self, grade: str) -> float:
+        return self.resolution_h[grade] * 3600
+
+    def opens_ticket(self, state: str) -> bool:
+        return SEVERITY_ORDER.get(state, 0) >= SEVERITY_ORDER[self.ticket_min_state] and state != "silent"

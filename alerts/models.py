@@ -1,0 +1,199 @@
+"""Tables of the alerts branch: alerts, tickets and their audit trail, notifications, suppression.
+
+All times are epoch seconds (UTC) stored as floats, so that SQLite and PostgreSQL compare and
+report them identically. ``device_id`` is a plain string: no foreign key into the devices
+tables, so the Alembic branches stay independent.
+
+Two partial unique indexes carry the concurrency guarantees: at most one *open* alert and at
+most one *open* unit ticket per (unit, failure mode), whichever worker gets there first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from foreshock.db import Base
+
+__all__ = [
+    "Alert", "Ticket", "TicketEvent", "TicketLink", "TicketCounter", "ProcessedMessage",
+    "MaintenanceWindow", "Route", "Delivery",
+]
+
+
+class Alert(Base):
+    """One alert per (unit, failure mode) while it is open; cleared ones stay as history."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), index=True)
+    failure_mode: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))  # watch | warning | alarm | silent
+    grade: Mapped[str] = mapped_column(String(16))  # critical | major | minor
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | cleared
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    raised_at: Mapped[float] = mapped_column(Float)
+    escalated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cleared_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_ts: Mapped[float] = mapped_column(Float)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_unit_mode", "device_id", "failure_mode", unique=True,
+            sqlite_where=text("is_open"), postgresql_where=text("is_open"),
+        ),
+    )
+
+
+class Ticket(Base):
+    """A proactive quality ticket: PF number, grade, clocks, state, 8D record, field feedback."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="unit")  # unit | fleet
+    device_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    group_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # fleet: "model:X"
+    failure_mode: Mapped[str] = mapped_column(String(64))
+    grade: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    assignee: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    team: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    customer: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    site: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    firmware: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    batch: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    opened_at: Mapped[float] = mapped_column(Float, index=True)
+    response_due: Mapped[float] = mapped_column(Float)
+    resolution_due: Mapped[float] = mapped_column(Float)
+    responded_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    repeat_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    eight_d: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    feedback_verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)  # confirmed | false_alarm
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (
+        Index(
+            "uq_tickets_open_unit_mode", "device_id", "failure_mode", unique=True,
+            sqlite_where=text("is_open AND kind = 'unit'"), postgresql_where=text("is_open AND kind = 'unit'"),
+        ),
+        Index(
+            "uq_tickets_open_fleet", "group_key", "failure_mode", unique=True,
+            sqlite_where=text("is_open AND kind = 'fleet'"), postgresql_where=text("is_open AND kind = 'fleet'"),
+        ),
+    )
+
+
+class TicketEvent(Base):
+    """The audit trail: every change of a ticket, with who and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TicketLink(Base):
+    """A link between two tickets: repeat failures of one unit, units of a fleet problem."""
+
+    __tablename__ = "ticket_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    linked_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    reason: Mapped[str] = mapped_column(String(16))  # repeat | fleet
+
+    __table_args__ = (UniqueConstraint("ticket_id", "linked_id", "reason", name="uq_ticket_links_pair"),)
+
+
+class TicketCounter(Base):
+    """One row per month; ``n`` is the last sequence number handed out."""
+
+    __tablename__ = "ticket_counters"
+
+    month: Mapped[str] = mapped_column(String(6), primary_key=True)  # YYYYMM
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ProcessedMessage(Base):
+    """Source keys of assessments that changed something: a redelivery changes nothing twice."""
+
+    __tablename__ = "alert_processed"
+
+    source_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class MaintenanceWindow(Base):
+    """No alert is raised or escalated for a unit (or every unit of a site) inside a window."""
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    site: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    starts_at: Mapped[float] = mapped_column(Float)
+    ends_at: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class Route(Base):
+    """A routing rule: events matching customer/site/model/grade go to one webhook or mailbox."""
+
+    __tablename__ = "notification_routes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email
+    target: Mapped[str] = mapped_column(String(500))  # URL or comma-separated addresses
+    secret: Mapped[str | None] = mapped_column(String(200), nullable=True)  # webhook HMAC key
+    customer: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    site: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    min_grade: Mapped[str] = mapped_column(String(16), default="minor")
+    events: Mapped[str | None] = mapped_column(String(500), nullable=True)  # comma list; None = all
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Delivery(Base):
+    """The delivery log: one row per (event, route), written with the change that caused it."""
+
+    __tablename__ = "notification_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("notification_routes.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(500))
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    response_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,216 @@
+"""Ticket records inside one session: opening, states, audit trail, 8D, feedback, serialisation.
+
+States: ``received → triaged → investigating → action_taken → verifying → closed``, and
+``closed → reopened → investigating``. A step may go back one stage from ``verifying`` to
+``investigating`` (verification failed) and any open ticket may be closed directly (e.g. a
+false alarm). Leaving ``received`` stops the response clock; ``closed`` stops the resolution clock.
+
+>>> can_move("received", "triaged"), can_move("received", "verifying")
+(True, False)
+>>> can_move("closed", "reopened"), can_move("reopened", "investigating")
+(True, True)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.config import AlertConfig
+from alerts.models import Ticket, TicketEvent, TicketLink
+from alerts.numbering import next_number
+
+__all__ = [
+    "STATUSES", "TRANSITIONS", "EIGHT_D", "VERDICTS", "TicketError", "can_move", "open_ticket", "find_open",
+    "move", "assign", "add_comment", "set_8d", "set_feedback", "record", "link", "ticket_dict", "prefill_d2",
+]
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("received", "triaged", "investigating", "action_taken", "verifying", "closed", "reopened")
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "received": ("triaged", "closed"),
+    "triaged": ("investigating", "closed"),
+    "investigating": ("action_taken", "closed"),
+    "action_taken": ("verifying", "closed"),
+    "verifying": ("closed", "investigating"),
+    "closed": ("reopened",),
+    "reopened": ("triaged", "investigating", "closed"),
+}
+EIGHT_D = ("D2", "D3", "D4", "D5", "D6", "D7")
+VERDICTS = ("confirmed", "false_alarm")
+
+
+class TicketError(ValueError):
+    """A ticket operation that is not allowed; the message says why."""
+
+
+def can_move(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, ())
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+def record(
+    session: Session, ticket: Ticket, action: str, *, actor: str, now: float,
+    from_status: str | None = None, to_status: str | None = None, **detail: Any,
+) -> None:
+    session.add(TicketEvent(
+        ticket_id=ticket.id, at=now, actor=actor, action=action,
+        from_status=from_status, to_status=to_status, detail=detail,
+    ))
+
+
+def find_open(session: Session, device_id: str, failure_mode: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(
+        Ticket.kind == "unit", Ticket.is_open.is_(True),
+        Ticket.device_id == device_id, Ticket.failure_mode == failure_mode,
+    )).first()
+
+
+def open_ticket(
+    session: Session, cfg: AlertConfig, *, now: float, failure_mode: str, grade: str, actor: str = "foreshock",
+    device_id: str | None = None, group_key: str | None = None, kind: str = "unit",
+    unit: dict[str, Any] | None = None, d2: dict[str, Any] | None = None, title: str = "",
+) -> Ticket:
+    """Insert a new ticket with its number and clocks. The caller's transaction decides; a
+    concurrent duplicate surfaces as ``IntegrityError`` at flush."""
+    unit = unit or {}
+    ticket = Ticket(
+        number=next_number(session, now), kind=kind, device_id=device_id, group_key=group_key,
+        failure_mode=failure_mode, grade=grade, status="received", is_open=True, title=title[:300],
+        model=unit.get("model"), customer=unit.get("customer"), site=unit.get("site"),
+        firmware=unit.get("firmware"), batch=unit.get("batch"), opened_at=now,
+        response_due=now + cfg.response_s(grade), resolution_due=now + cfg.resolution_s(grade),
+        response_breached=False, resolution_breached=False, escalation_level=0, repeat_failure=False,
+        eight_d={"D2": d2 or {}}, comments=[],
+    )
+    session.add(ticket)
+    session.flush()
+    record(session, ticket, "opened", actor=actor, now=now, to_status="received", grade=grade)
+    return ticket
+
+
+def move(session: Session, ticket: Ticket, to_status: str, *, actor: str, now: float, note: str = "") -> None:
+    if to_status not in STATUSES:
+        raise TicketError(f"unknown ticket state {to_status!r} (expected one of {', '.join(STATUSES)})")
+    if not can_move(ticket.status, to_status):
+        allowed = ", ".join(TRANSITIONS.get(ticket.status, ())) or "none"
+        raise TicketError(f"ticket {ticket.number} cannot move from {ticket.status} to {to_status} (allowed: {allowed})")
+    if to_status == "reopened" and ticket.kind == "unit" and ticket.device_id:
+        other = find_open(session, ticket.device_id, ticket.failure_mode)
+        if other is not None:
+            raise TicketError(
+                f"ticket {ticket.number} cannot be reopened: {other.number} is already open for "
+                f"{ticket.device_id} / {ticket.failure_mode}"
+            )
+    before = ticket.status
+    ticket.status = to_status
+    if before == "received" and ticket.responded_at is None:
+        ticket.responded_at = now
+    if to_status == "closed":
+        ticket.is_open, ticket.closed_at = False, now
+    elif to_status == "reopened":
+        ticket.is_open, ticket.closed_at = True, None
+    record(session, ticket, "moved", actor=actor, now=now, from_status=before, to_status=to_status, note=note)
+
+
+def assign(
+    session: Session, ticket: Ticket, *, actor: str, now: float, assignee: str | None = None,
+    team: str | None = None,
+) -> None:
+    if not assignee and not team:
+        raise TicketError("assign needs a person (assignee) or a team")
+    ticket.assignee = assignee or ticket.assignee
+    ticket.team = team or ticket.team
+    record(session, ticket, "assigned", actor=actor, now=now, assignee=ticket.assignee, team=ticket.team)
+
+
+def add_comment(session: Session, ticket: Ticket, text: str, *, actor: str, now: float) -> None:
+    if not text.strip():
+        raise TicketError("a comment needs text")
+    ticket.comments = [*ticket.comments, {"at": now, "by": actor, "text": text}]
+    record(session, ticket, "commented", actor=actor, now=now)
+
+
+def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, actor: str, now: float) -> None:
+    d = discipline.upper()
+    if d not in EIGHT_D:
+        raise TicketError(f"unknown 8D discipline {discipline!r} (expected one of {', '.join(EIGHT_D)})")
+    ticket.eight_d = {**ticket.eight_d, d: content}
+    record(session, ticket, "8d_updated", actor=actor, now=now, discipline=d)
+
+
+def set_feedback(
+    session: Session, ticket: Ticket, verdict: str, *, actor: str, now: float,
+    actual_failure_mode: str | None = None, cause: str = "", action: str = "",
+) -> None:
+    if verdict not in VERDICTS:
+        raise TicketError(f"feedback verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    ticket.feedback_verdict = verdict
+    ticket.feedback = {
+        "verdict": verdict, "actual_failure_mode": actual_failure_mode or (
+            ticket.failure_mode if verdict == "confirmed" else None),
+        "cause": cause, "action": action, "by": actor, "at": now,
+    }
+    record(session, ticket, "feedback", actor=actor, now=now, verdict=verdict)
+
+
+def link(session: Session, ticket: Ticket, other: Ticket, reason: str) -> bool:
+    """Link two tickets once; returns whether a new link was made."""
+    exists = session.scalars(select(TicketLink.id).where(
+        TicketLink.ticket_id == ticket.id, TicketLink.linked_id == other.id, TicketLink.reason == reason,
+    )).first()
+    if exists is not None or ticket.id == other.id:
+        return False
+    session.add(TicketLink(ticket_id=ticket.id, linked_id=other.id, reason=reason))
+    return True
+
+
+def prefill_d2(device_id: str, unit: dict[str, Any], assessment: Any, first_ts: float) -> dict[str, Any]:
+    """D2 problem description from the telemetry that raised the ticket."""
+    features = dict(getattr(assessment, "features", {}) or {})
+    evidence = list(getattr(assessment, "evidence", []) or [])
+    peaks = [e for e in evidence if any(k in e for k in ("freq_hz", "frequency_hz", "peak_hz", "peaks"))]
+    zone = features.get("iso_zone") or next((e.get("iso_zone") or e.get("zone") for e in evidence
+                                             if e.get("iso_zone") or e.get("zone")), None)
+    ts = float(getattr(assessment, "ts", first_ts))
+    return {
+        "unit": device_id, "model": unit.get("model"), "customer": unit.get("customer"), "site": unit.get("site"),
+        "firmware": unit.get("firmware"), "batch": unit.get("batch"),
+        "failure_mode": getattr(assessment, "failure_mode", None) or "anomaly",
+        "state": getattr(assessment, "state", None), "confidence": getattr(assessment, "confidence", None),
+        "window": {"from": iso(first_ts), "to": iso(ts)},
+        "features": {k: v for k, v in features.items() if isinstance(v, (int, float, str))},
+        "iso_zone": zone, "spectral_peaks": peaks, "reasons": list(getattr(assessment, "reasons", []) or []),
+        "time_left_s": {
+            "estimate": getattr(assessment, "ttf_s", None), "low": getattr(assessment, "ttf_low_s", None),
+            "high": getattr(assessment, "ttf_high_s", None),
+        },
+    }
+
+
+def ticket_dict(ticket: Ticket, *, events: list[TicketEvent] | None = None,
+                links: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        c: getattr(ticket, c) for c in (
+            "number", "kind", "device_id", "group_key", "failure_mode", "grade", "status", "is_open", "title",
+            "assignee", "team", "model", "customer", "site", "firmware", "batch", "escalation_level",
+            "repeat_failure", "response_breached", "resolution_breached", "feedback_verdict", "feedback",
+            "eight_d", "comments",
+        )
+    }
+    for c in ("opened_at", "response_due", "resolution_due", "responded_at", "closed_at"):
+        out[c] = iso(getattr(ticket, c))
+    if events is not None:
+        out["audit"] = [{"at": iso(e.at), "by": e.actor, "action": e.action, "from": e.from_status,
+                         "to": e.to_status, "detail": e.detail} for e in events]
+    if links is not None:
+        out["links"] = links
+    return out
