@@ -1,0 +1,87 @@
+"""Run a scalar detector over NAB-labelled series and score them with :mod:`evaluation.nab`.
+
+A NAB corpus is a folder holding ``data/<group>/<name>.csv`` and ``labels/combined_windows.json``;
+a series path inside such a folder takes its windows from there. Every row is scored before it is
+learnt (no look-ahead); the detector is a fresh one per series.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from evaluation.nab import Series as ScoredSeries
+from foreshock.datasets import DatasetError, Series, read_series
+
+__all__ = ["find_labels", "label_windows", "stream_scores", "ScalarScorer"]
+
+log = logging.getLogger(__name__)
+
+
+class ScalarScorer(Protocol):
+    def score_one(self, x: dict[str, float]) -> float: ...
+    def learn_one(self, x: dict[str, float]) -> None: ...
+
+
+def find_labels(path: Path) -> tuple[Path, Path] | None:
+    """``(corpus root, combined_windows.json)`` of the NAB corpus holding ``path``, if any."""
+    for parent in [path, *path.parents]:
+        labels = parent / "labels" / "combined_windows.json"
+        if labels.is_file() and (parent / "data").is_dir():
+            return parent, labels
+        if parent.name == "data" and (parent.parent / "labels" / "combined_windows.json").is_file():
+            return parent.parent, parent.parent / "labels" / "combined_windows.json"
+    return None
+
+
+_labels_cache: dict[Path, dict[str, Any]] = {}
+
+
+def label_windows(csv_path: Path) -> list[tuple[np.datetime64, np.datetime64]] | None:
+    """The labelled windows of a series in a NAB corpus (``None`` if it is not in one)."""
+    found = find_labels(csv_path.resolve())
+    if found is None:
+        return None
+    root, labels = found
+    if labels not in _labels_cache:
+        try:
+            _labels_cache[labels] = json.loads(labels.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DatasetError(labels, f"cannot read NAB labels: {exc}") from None
+    key = csv_path.resolve().relative_to(root / "data").as_posix()
+    windows = _labels_cache[labels].get(key)
+    if windows is None:
+        return None
+    out = []
+    for i, w in enumerate(windows):
+        if not (isinstance(w, list) and len(w) == 2):
+            raise DatasetError(labels, f"{key}: window {i} must be [start, end], got {w!r}")
+        out.append((np.datetime64(w[0].replace(" ", "T"), "ms"), np.datetime64(w[1].replace(" ", "T"), "ms")))
+    return out
+
+
+def stream_scores(series: Series, make: Callable[[], ScalarScorer], key: str = "value") -> np.ndarray:
+    """Score every value before learning it, with a fresh detector."""
+    det = make()
+    out = np.empty(len(series.values))
+    for i, v in enumerate(series.values.tolist()):
+        x = {key: v}
+        out[i] = det.score_one(x)
+        det.learn_one(x)
+    return out
+
+
+def score_nab_file(csv_path: Path, make: Callable[[], ScalarScorer]) -> ScoredSeries | None:
+    """Read, stream and wrap one labelled series for the scorer (``None`` if it has no labels)."""
+    windows = label_windows(csv_path)
+    if windows is None:
+        return None
+    s = read_series(csv_path)
+    scores = stream_scores(s, make)
+    return ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
+                        windows=[(a.astype(object), b.astype(object)) for a, b in windows])
