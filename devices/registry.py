@@ -1,0 +1,335 @@
+"""The registry of sold units and their machine models.
+
+:class:`Registry` is the one way the rest of Foreshock reads and changes units: ingest asks
+:meth:`Registry.is_known` for every message (answered from an in-memory set, reloaded after every
+change made through this registry and at the latest every ``cache_ttl_s`` for changes made by
+other processes), the detectors get a unit's :class:`~detectors.types.MachineInfo`, alerts ask
+for :meth:`~Registry.silent_units`. Objects returned are detached :class:`~devices.models.Unit` /
+:class:`~devices.models.MachineModel` rows: read them, change them through the registry.
+
+>>> from foreshock.db import make_engine, migrate, session_factory
+>>> engine = make_engine("sqlite://"); migrate(engine)
+>>> reg = Registry(session_factory(engine))
+>>> _ = reg.create_model("P-200", rated_rpm=1480, bearing={"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04})
+>>> _ = reg.create_unit("P-0001", model="P-200", customer="ACME", tags=["pilot"])
+>>> reg.is_known("P-0001"), reg.is_known("P-0002")
+(True, False)
+>>> reg.machine_info("P-0001").rated_rpm
+1480.0
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from detectors.types import BearingGeometry, MachineInfo
+from devices import presence as _presence
+from devices import provisioning as _provisioning
+from devices.errors import AlreadyExists, InvalidInput, NotFound
+from devices.models import MachineModel, Unit
+from devices.presence import Presence, SilentUnit
+from devices.query import UnitFilter, count_units, select_units
+from devices.schemas import ModelIn, ModelUpdate, UnitIn, UnitUpdate, check_device_id, validate
+from foreshock.db import utcnow
+
+__all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter"]
+
+log = logging.getLogger(__name__)
+
+_REQUIRED_MODEL_FIELDS = ("description", "iso_group", "foundation", "reporting_interval_s")
+
+
+class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
+    """Units and models in the relational store, with the caches ingest needs.
+
+    ``silent_after_intervals``: a unit is silent after this many of its model's reporting intervals
+    without a message; ``default_reporting_interval_s`` applies to units without a model (``None``:
+    such units are never reported silent); ``seen_write_interval_s``: :meth:`mark_seen` writes a
+    unit's last-seen time to the database at most this often (the in-process view is always exact).
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        cache_ttl_s: float = 30.0,
+        silent_after_intervals: float = 3.0,
+        default_reporting_interval_s: float | None = 60.0,
+        seen_write_interval_s: float = 30.0,
+    ) -> None:
+        if cache_ttl_s <= 0:
+            raise ValueError(f"cache_ttl_s must be > 0, got {cache_ttl_s}")
+        if silent_after_intervals <= 0:
+            raise ValueError(f"silent_after_intervals must be > 0, got {silent_after_intervals}")
+        if default_reporting_interval_s is not None and default_reporting_interval_s <= 0:
+            raise ValueError(f"default_reporting_interval_s must be > 0 or None, got {default_reporting_interval_s}")
+        if seen_write_interval_s < 0:
+            raise ValueError(f"seen_write_interval_s must be >= 0, got {seen_write_interval_s}")
+        self.session_factory = session_factory
+        self.cache_ttl_s = cache_ttl_s
+        self.silent_after_intervals = silent_after_intervals
+        self.default_reporting_interval_s = default_reporting_interval_s
+        self.seen_write_interval_ms = int(seen_write_interval_s * 1000)
+        self._lock = threading.Lock()
+        self._known: frozenset[str] | None = None
+        self._loaded_at = 0.0
+        self._info: dict[str, MachineInfo | None] = {}
+        self._seen: dict[str, int] = {}
+        self._seen_written: dict[str, int] = {}
+        self.cache_loads = 0  # how often the known-id set was read from the database (tests, metrics)
+
+    # -- sessions and caches -------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self, write: bool = False) -> Iterator[Session]:
+        session = self.session_factory()
+        try:
+            yield session
+            if write:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        if write:
+            self.invalidate()
+
+    @staticmethod
+    def _detach(session: Session, obj: Any) -> Any:
+        session.flush()
+        session.refresh(obj)
+        session.expunge(obj)
+        return obj
+
+    def invalidate(self) -> None:
+        """Forget the cached ids and machine data (called after every change made through this registry)."""
+        with self._lock:
+            self._known = None
+            self._info.clear()
+
+    def _fresh_known(self) -> frozenset[str]:
+        with self._lock:
+            known = self._known
+            if known is not None and time.monotonic() - self._loaded_at < self.cache_ttl_s:
+                return known
+        with self.session_factory() as session:
+            ids = frozenset(session.scalars(select(Unit.device_id).where(Unit.decommissioned_at.is_(None))))
+        with self._lock:
+            if self._known is None or self._known is known:
+                self._known, self._loaded_at = ids, time.monotonic()
+                self._info.clear()
+                self.cache_loads += 1
+        return ids
+
+    def is_known(self, device_id: str) -> bool:
+        """Whether ``device_id`` is a registered unit in service (cheap: an in-memory set lookup)."""
+        return device_id in self._fresh_known()
+
+    # -- machine models ------------------------------------------------------------------------
+
+    def create_model(self, name: str, **fields: Any) -> MachineModel:
+        """Register a machine model; ``fields`` as in :class:`devices.schemas.ModelIn`."""
+        data = validate(ModelIn, {"name": name, **fields})
+        with self._session(write=True) as session:
+            if session.scalar(select(MachineModel.id).where(MachineModel.name == data.name)) is not None:
+                raise AlreadyExists(f"machine model {data.name!r} already exists")
+            model = MachineModel(name=data.name, sensors=[], detector_config={})
+            _apply_model(model, data.model_dump(exclude={"name"}, exclude_unset=False), creating=True)
+            session.add(model)
+            return self._detach(session, model)
+
+    def update_model(self, name: str, **changes: Any) -> MachineModel:
+        """Change the given fields of model ``name``."""
+        data = validate(ModelUpdate, changes)
+        with self._session(write=True) as session:
+            model = self._model_row(session, name)
+            _apply_model(model, data.model_dump(exclude_unset=True), creating=False)
+            return self._detach(session, model)
+
+    def get_model(self, name: str) -> MachineModel | None:
+        with self._session() as session:
+            model = session.scalar(select(MachineModel).where(MachineModel.name == name))
+            return model
+
+    def list_models(self) -> list[MachineModel]:
+        with self._session() as session:
+            return list(session.scalars(select(MachineModel).order_by(MachineModel.name)))
+
+    @staticmethod
+    def _model_row(session: Session, name: str) -> MachineModel:
+        model = session.scalar(select(MachineModel).where(MachineModel.name == name))
+        if model is None:
+            raise NotFound(f"no machine model named {name!r}")
+        return model
+
+    # -- units ---------------------------------------------------------------------------------
+
+    def create_unit(self, device_id: str, **fields: Any) -> Unit:
+        """Register unit ``device_id`` (its serial number); ``fields`` as in :class:`devices.schemas.UnitIn`."""
+        check_device_id(device_id)
+        data = validate(UnitIn, fields)
+        try:
+            with self._session(write=True) as session:
+                if session.get(Unit, device_id) is not None:
+                    raise AlreadyExists(f"unit {device_id!r} is already registered")
+                unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
+                _apply_unit(session, unit, data.model_dump(exclude_unset=True))
+                session.add(unit)
+                return self._detach(session, unit)
+        except IntegrityError:  # registered concurrently by another writer
+            raise AlreadyExists(f"unit {device_id!r} is already registered") from None
+
+    def update_unit(self, device_id: str, **changes: Any) -> Unit:
+        """Change the given fields of unit ``device_id``."""
+        data = validate(UnitUpdate, changes)
+        with self._session(write=True) as session:
+            unit = self._unit_row(session, device_id)
+            _apply_unit(session, unit, data.model_dump(exclude_unset=True))
+            return self._detach(session, unit)
+
+    def decommission(self, device_id: str) -> Unit:
+        """Take a unit out of service: it is no longer known to ingest and its broker access is revoked."""
+        with self._session(write=True) as session:
+            unit = self._unit_row(session, device_id)
+            if unit.decommissioned_at is None:
+                unit.decommissioned_at = utcnow()
+                if unit.mqtt_password_hash is not None:
+                    unit.mqtt_password_hash = None
+                    unit.revoked_at = unit.decommissioned_at
+                log.info("unit %s decommissioned", device_id)
+            return self._detach(session, unit)
+
+    def auto_register(self, device_id: str) -> None:
+        """Register an unknown device seen on the broker (no model, flagged ``auto_registered``).
+
+        Does nothing for a unit already registered, including a decommissioned one (which stays
+        out of service: :meth:`is_known` keeps answering False for it).
+        """
+        check_device_id(device_id)
+        try:
+            with self._session(write=True) as session:
+                unit = session.get(Unit, device_id)
+                if unit is not None:
+                    if unit.decommissioned_at is not None:
+                        log.warning("decommissioned unit %s is publishing; not re-registered", device_id)
+                    return
+                session.add(Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=True))
+                log.info("unit %s auto-registered", device_id)
+        except IntegrityError:
+            log.debug("unit %s auto-registered concurrently", device_id)
+            self.invalidate()
+
+    def get_unit(self, device_id: str) -> Unit | None:
+        with self._session() as session:
+            return session.get(Unit, device_id)
+
+    def require_unit(self, device_id: str) -> Unit:
+        """Like :meth:`get_unit` but raises :class:`NotFound`."""
+        unit = self.get_unit(device_id)
+        if unit is None:
+            raise NotFound(f"no unit {device_id!r} is registered")
+        return unit
+
+    def list_units(self, filt: UnitFilter | None = None, **criteria: Any) -> list[Unit]:
+        """Units matching ``filt`` or the same criteria as keywords (see :class:`UnitFilter`)."""
+        filt = filt or UnitFilter(**criteria)
+        with self._session() as session:
+            return select_units(session, filt)
+
+    def count_units(self, filt: UnitFilter | None = None, **criteria: Any) -> int:
+        filt = filt or UnitFilter(**criteria)
+        with self._session() as session:
+            return count_units(session, filt)
+
+    def _unit_row(self, session: Session, device_id: str) -> Unit:
+        unit = session.get(Unit, device_id)
+        if unit is None:
+            raise NotFound(f"no unit {device_id!r} is registered")
+        return unit
+
+    # -- what the detectors need ---------------------------------------------------------------
+
+    def machine_info(self, device_id: str) -> MachineInfo | None:
+        """The detectors' view of the unit's model; None for an unknown unit or one without a model."""
+        self._fresh_known()
+        with self._lock:
+            if device_id in self._info:
+                return self._info[device_id]
+        with self._session() as session:
+            unit = session.get(Unit, device_id)
+            info = _machine_info(unit.model) if unit is not None and unit.model is not None else None
+        with self._lock:
+            self._info[device_id] = info
+        return info
+
+    def detector_config(self, device_id: str) -> dict[str, Any]:
+        """The model's detector configuration overrides ({} when none or no model)."""
+        unit = self.get_unit(device_id)
+        return dict(unit.model.detector_config) if unit is not None and unit.model is not None else {}
+
+
+def _machine_info(model: MachineModel) -> MachineInfo:
+    bearing = None
+    if model.bearing_n_balls is not None:
+        bearing = BearingGeometry(
+            n_balls=model.bearing_n_balls,
+            ball_d=float(model.bearing_ball_d or 0),
+            pitch_d=float(model.bearing_pitch_d or 0),
+            contact_deg=float(model.bearing_contact_deg or 0.0),
+        )
+    zones = tuple(float(z) for z in model.zone_limits_mm_s) if model.zone_limits_mm_s else None
+    return MachineInfo(
+        rated_rpm=model.rated_rpm,
+        bearing=bearing,
+        iso_group=model.iso_group,
+        foundation=model.foundation,  # type: ignore[arg-type]
+        zone_limits_mm_s=zones,  # type: ignore[arg-type]
+    )
+
+
+def _apply_model(model: MachineModel, values: dict[str, Any], *, creating: bool) -> None:
+    for key, value in values.items():
+        if value is None and key in _REQUIRED_MODEL_FIELDS:
+            if creating:
+                continue
+            raise InvalidInput(key, "cannot be cleared")
+        if key == "bearing":
+            bearing = value or {}
+            model.bearing_n_balls = bearing.get("n_balls")
+            model.bearing_ball_d = bearing.get("ball_d")
+            model.bearing_pitch_d = bearing.get("pitch_d")
+            model.bearing_contact_deg = bearing.get("contact_deg")
+        elif key == "zone_limits_mm_s":
+            model.zone_limits_mm_s = list(value) if value is not None else None
+        elif key in ("sensors", "detector_config"):
+            setattr(model, key, value if value is not None else ([] if key == "sensors" else {}))
+        else:
+            setattr(model, key, value)
+
+
+def _apply_unit(session: Session, unit: Unit, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if key == "model":
+            if value is None:
+                unit.model_id, unit.model = None, None
+                continue
+            model = session.scalar(select(MachineModel).where(MachineModel.name == value))
+            if model is None:
+                raise InvalidInput("model", f"no machine model named {value!r} (add it first: foreshock devices models add)")
+            unit.model = model
+        elif key == "tags":
+            unit.tags = list(value or [])
+        else:
+            setattr(unit, key, value)
+    if unit.install_date and unit.warranty_end and unit.warranty_end < unit.install_date:
+        raise InvalidInput("warranty_end", f"{unit.warranty_end} is before install_date {unit.install_date}")
