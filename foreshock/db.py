@@ -23,8 +23,9 @@ __all__ = ["Base", "make_engine", "migrate", "session_scope", "utcnow", "MIGRATI
 
 log = logging.getLogger(__name__)
 
-# Packages that own tables, in dependency order. A package without a migrations/ folder is skipped.
-MIGRATION_PACKAGES = ("devices", "ingest", "alerts", "api")
+# Packages that own tables. Each has <package>/models.py and its Alembic branch in <package>/migrations/
+# (foreshock's own branch "core" lives in foreshock/migrations/versions/). Missing folders are skipped.
+MIGRATION_PACKAGES = ("foreshock", "devices", "ingest", "alerts", "api")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,8 +73,10 @@ def _alembic_config(engine: Engine):
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    locations = [
-        str(_ROOT / pkg / "migrations") for pkg in MIGRATION_PACKAGES if (_ROOT / pkg / "migrations").is_dir()
+    locations = [str(Path(__file__).parent / "migrations" / "versions")] + [
+        str(_ROOT / pkg / "migrations")
+        for pkg in MIGRATION_PACKAGES
+        if pkg != "foreshock" and (_ROOT / pkg / "migrations").is_dir()
     ]
     cfg.set_main_option("version_locations", " ".join(locations))
     cfg.set_main_option("path_separator", "space")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.servers import db_url, mosquitto, postgres_url  # noqa: F401 - fixtures
+from tests.tsdb_servers import influxd, victoria_metrics  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,274 @@
+"""The detection stage: ingested messages in, assessments, alerts and health publications out.
+
+Ingest calls :meth:`DetectionStage.on_batch` after a batch is durably written. For each unit the
+stage keeps a :class:`detectors.UnitMonitor` (created from the unit's model data in the registry,
+or restored from the ``detector_state`` table), feeds it the unit's snapshots and scalar records
+in time order, and hands every assessment to the alert service.
+
+Idempotence: each monitor's state remembers the newest message time it has learnt from; a
+redelivered or out-of-order older message is stored by ingest but not fed to the detectors again,
+so a redelivery never counts twice. State is written back at most every ``flush_interval_s`` and
+on :meth:`close`, keyed by unit, so units can later be partitioned across workers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from detectors import Assessment, MachineInfo, Snapshot, UnitMonitor
+from detectors.types import HEALTH_ORDER
+from foreshock.models import DetectorState
+from foreshock.tsdb import Point, StoreError, TelemetryStore
+
+__all__ = ["DetectionStage", "DetectionStats"]
+
+log = logging.getLogger(__name__)
+
+HealthPublisher = Callable[[str, bytes], None]
+AssessmentSink = Callable[[str, Assessment], None]
+
+
+@dataclass
+class DetectionStats:
+    snapshots: int = 0
+    records: int = 0
+    skipped_old: int = 0
+    assessments: int = 0
+    health_changes: int = 0
+    errors: int = 0
+    seconds: float = 0.0  # time spent in the detectors
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Unit:
+    monitor: UnitMonitor
+    last_ts: dict[str, float] = field(default_factory=dict)  # per message kind
+    health: str = "unknown"
+    dirty: bool = False
+    latest: dict[str, Any] = field(default_factory=dict)
+
+
+class DetectionStage:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        registry: Any = None,
+        alerts: Any = None,
+        store: TelemetryStore | None = None,
+        publish_health: HealthPublisher | None = None,
+        on_assessment: AssessmentSink | None = None,
+        on_snapshot: Callable[[str, Snapshot], None] | None = None,
+        flush_interval_s: float = 10.0,
+        monitor_factory: Callable[[MachineInfo | None], UnitMonitor] | None = None,
+    ) -> None:
+        self._sessions = session_factory
+        self._registry = registry
+        self._alerts = alerts
+        self._store = store
+        self._publish_health = publish_health
+        self._on_assessment = on_assessment
+        self._on_snapshot = on_snapshot
+        self._flush_interval_s = flush_interval_s
+        self._factory = monitor_factory or (lambda machine: UnitMonitor(machine))
+        self._units: dict[str, _Unit] = {}
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self.stats = DetectionStats()
+
+    # -- units -------------------------------------------------------------------------------
+
+    def _machine(self, device_id: str) -> MachineInfo | None:
+        if self._registry is None:
+            return None
+        try:
+            return self._registry.machine_info(device_id)
+        except Exception:  # noqa: BLE001 - a registry hiccup must not stop detection
+            log.exception("machine data of %s unavailable; monitoring without it", device_id)
+            return None
+
+    def _unit(self, device_id: str) -> _Unit:
+        unit = self._units.get(device_id)
+        if unit is not None:
+            return unit
+        machine = self._machine(device_id)
+        with self._sessions() as session:
+            row = session.get(DetectorState, device_id)
+        if row is not None:
+            try:
+                saved = json.loads(row.state_json)
+                unit = _Unit(
+                    UnitMonitor.from_state(saved["monitor"], machine), last_ts=dict(saved["last_ts"]), health=row.health
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                log.warning("detector state of %s unreadable (%s); learning a new baseline", device_id, exc)
+        if unit is None:
+            unit = _Unit(self._factory(machine))
+        self._units[device_id] = unit
+        return unit
+
+    def forget(self, device_id: str) -> None:
+        """Drop the cached monitor (after the unit's model data changed); the saved state is reloaded."""
+        with self._lock:
+            self._units.pop(device_id, None)
+
+    # -- the hook ingest calls ----------------------------------------------------------------
+
+    def on_batch(self, messages: list[Any]) -> None:
+        """Feed a written batch of ``ingest.types.IngestedMessage`` to the detectors."""
+        points: list[Point] = []
+        with self._lock:
+            for msg in messages:
+                try:
+                    self._one(msg, points)
+                except Exception:  # noqa: BLE001 - one unit's failure must not stop the others
+                    self.stats.errors += 1
+                    log.exception("detection failed for %s (%s)", msg.device_id, msg.kind)
+            if time.monotonic() - self._last_flush >= self._flush_interval_s:
+                self._flush_locked()
+        if points and self._store is not None:
+            try:
+                self._store.write(points)
+            except StoreError as exc:
+                log.warning("health points not written (%s); the state is kept in the database", exc)
+
+    def _one(self, msg: Any, points: list[Point]) -> None:
+        kind = msg.kind
+        if kind == "status":
+            if self._registry is not None:
+                st = msg.parsed.status
+                self._registry.record_status(msg.device_id, st.state, st.ts_ms, st.firmware)
+            return
+        if self._registry is not None and hasattr(self._registry, "mark_seen"):
+            self._registry.mark_seen(msg.device_id, int(msg.received_at * 1000))
+        unit = self._unit(msg.device_id)
+        if kind == "vibration":
+            snap = msg.parsed.snapshot
+            ts = snap.ts_ms / 1000
+            if ts <= unit.last_ts.get("vibration", float("-inf")):
+                self.stats.skipped_old += 1
+                return
+            snapshot = Snapshot(ts=ts, fs=snap.fs, samples=snap.samples, rpm=snap.rpm, axis=snap.axis)
+            if self._on_snapshot is not None:
+                self._on_snapshot(msg.device_id, snapshot)
+            t0 = time.perf_counter()
+            result = unit.monitor.update_snapshot(snapshot)
+            self.stats.seconds += time.perf_counter() - t0
+            self.stats.snapshots += 1
+            unit.last_ts["vibration"] = ts
+            self._handle(msg.device_id, unit, result, f"{msg.device_id}:vibration:{snap.seq}:{snap.ts_ms}", points)
+        elif kind == "telemetry":
+            for rec in msg.parsed.records:
+                ts = rec.ts_ms / 1000
+                if ts <= unit.last_ts.get("telemetry", float("-inf")):
+                    self.stats.skipped_old += 1
+                    continue
+                t0 = time.perf_counter()
+                result = unit.monitor.update_scalars(ts, rec.values)
+                self.stats.seconds += time.perf_counter() - t0
+                self.stats.records += 1
+                unit.last_ts["telemetry"] = ts
+                if result is not None:
+                    self._handle(msg.device_id, unit, result, f"{msg.device_id}:telemetry:{rec.seq}:{rec.ts_ms}", points)
+        unit.dirty = True
+
+    def _handle(self, device_id: str, unit: _Unit, result: Assessment, source_key: str, points: list[Point]) -> None:
+        self.stats.assessments += 1
+        if self._on_assessment is not None:
+            self._on_assessment(device_id, result)
+        if self._alerts is not None:
+            self._alerts.handle_assessment(device_id, result, source_key=source_key)
+        fields: dict[str, float | int | str] = {"state_code": HEALTH_ORDER[result.state]}
+        fields.update({k: float(v) for k, v in result.scores.items() if isinstance(v, (int, float))})
+        if result.ttf_s is not None:
+            fields["ttf_s"] = float(result.ttf_s)
+        if result.failure_mode:
+            fields["failure_mode"] = result.failure_mode
+        points.append(Point("health", {"device": device_id}, fields, int(round(result.ts * 1000))))
+        unit.latest = result.to_dict()
+        if result.state != unit.health:
+            log.info("%s: health %s -> %s %s", device_id, unit.health, result.state, "; ".join(result.reasons[:2]))
+            unit.health = result.state
+            self.stats.health_changes += 1
+            if self._publish_health is not None:
+                from devices.protocol import health_payload
+
+                payload = health_payload(
+                    result.state if result.state in ("healthy", "watch", "warning", "alarm") else "unknown",
+                    int(round(result.ts * 1000)),
+                    failure_mode=result.failure_mode,
+                    ttf_s=result.ttf_s,
+                    reasons=result.reasons[:5],
+                )
+                try:
+                    self._publish_health(device_id, payload)
+                except Exception:  # noqa: BLE001 - the state is published again on the next change
+                    log.exception("could not publish the health of %s", device_id)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def _flush_locked(self) -> None:
+        dirty = [(d, u) for d, u in self._units.items() if u.dirty]
+        if not dirty:
+            self._last_flush = time.monotonic()
+            return
+        with self._sessions() as session:
+            existing = {
+                row.device_id: row
+                for row in session.scalars(select(DetectorState).where(DetectorState.device_id.in_([d for d, _ in dirty])))
+            }
+            for device_id, unit in dirty:
+                state = json.dumps({"monitor": unit.monitor.state_dict(), "last_ts": unit.last_ts})
+                latest = json.dumps(unit.latest, default=_jsonable) if unit.latest else None
+                row = existing.get(device_id)
+                if row is None:
+                    session.add(DetectorState(device_id=device_id, state_json=state, health=unit.health,
+                                              assessment_json=latest))
+                else:
+                    row.state_json, row.health, row.assessment_json = state, unit.health, latest
+            session.commit()
+        for _, unit in dirty:
+            unit.dirty = False
+        self._last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        """Write every changed unit's detector state now."""
+        with self._lock:
+            self._flush_locked()
+
+    def close(self) -> None:
+        self.flush()
+
+    def health_of(self, device_id: str) -> dict[str, Any] | None:
+        """The latest assessment of a unit (from memory, else from the database)."""
+        unit = self._units.get(device_id)
+        if unit is not None and unit.latest:
+            return unit.latest
+        with self._sessions() as session:
+            row = session.get(DetectorState, device_id)
+            return json.loads(row.assessment_json) if row is not None and row.assessment_json else None
+
+
+def _jsonable(obj: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(obj)

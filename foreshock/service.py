@@ -1,0 +1,253 @@
+"""``foreshock run``: ingest, detection, alerts and the API in one process.
+
+:class:`Pipeline` builds every part from the settings and wires them together (see
+``docs/architecture.md``). It is what ``foreshock run`` and ``foreshock demo`` start, and what the
+end-to-end tests drive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from foreshock.db import make_engine, migrate, session_factory
+from foreshock.detection import DetectionStage
+from foreshock.settings import Settings
+from foreshock.tsdb import open_store
+
+__all__ = ["Pipeline", "register"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineOptions:
+    api: bool = True
+    tick_interval_s: float = 30.0
+    shutdown_timeout_s: float = 20.0
+
+
+class Pipeline:
+    """Every part of Foreshock, built from one :class:`Settings` and started together."""
+
+    def __init__(self, settings: Settings, options: PipelineOptions | None = None) -> None:
+        self.settings = settings
+        self.options = options or PipelineOptions()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._api_server: Any = None
+        self.api_url: str | None = None
+        self._build()
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(s.database_url)
+        migrate(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.store = open_store(s)
+
+        from devices.registry import Registry
+
+        self.registry = Registry(self.sessions)
+
+        from api.events import EventBus
+        from api.snapshots import LatestSnapshots
+
+        self.events = EventBus()
+        self.latest_snapshots = LatestSnapshots(s.data_dir / "snapshots")
+
+        from alerts.service import AlertService
+
+        self.alerts = AlertService(self.sessions, registry=self.registry, **self._alert_kwargs())
+
+        from ingest.deadletter import DeadLetterStore
+
+        self.dead_letters = DeadLetterStore(self.sessions)
+        self.detection = DetectionStage(
+            self.sessions,
+            registry=self.registry,
+            alerts=self,
+            store=self.store,
+            publish_health=self._publish_health,
+            on_snapshot=self.latest_snapshots.put,
+        )
+        from ingest.service import IngestService
+
+        self.ingest = IngestService(
+            s,
+            self.store,
+            self.dead_letters,
+            device_check=self.registry.is_known,
+            auto_register=self._auto_register if s.ingest.auto_register else None,
+            on_batch=self.detection.on_batch,
+        )
+
+    def _alert_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        try:
+            from alerts.notify import Notifier
+
+            kwargs["notifier"] = Notifier.from_settings(self.settings, self.sessions)
+        except (ImportError, AttributeError):
+            pass
+        return kwargs
+
+    def _auto_register(self, device_id: str) -> None:
+        self.registry.auto_register(device_id)
+
+    # The detection stage hands assessments here; we forward to the alert service and the event bus.
+    def handle_assessment(self, device_id: str, assessment: Any, *, source_key: str) -> list[Any]:
+        changes = self.alerts.handle_assessment(device_id, assessment, source_key=source_key) or []
+        for change in changes:
+            payload = change.as_dict() if hasattr(change, "as_dict") else dict(getattr(change, "__dict__", {}))
+            kind = "ticket" if "ticket" in str(payload.get("kind", "")) else "alert"
+            self.events.publish(kind, payload)
+        return changes
+
+    def _publish_health(self, device_id: str, payload: bytes) -> None:
+        from devices.protocol import topic
+
+        self.ingest.publish(topic(device_id, "health", self.settings.mqtt.topic_root), payload, retain=True)
+
+    def app_context(self):
+        from api.context import AppContext
+
+        return AppContext(
+            settings=self.settings,
+            session_factory=self.sessions,
+            store=self.store,
+            registry=self.registry,
+            alerts=self.alerts,
+            metrics=getattr(self.ingest, "metrics", None),
+            deadletters=self.dead_letters,
+            probes=self.probes(),
+            events=self.events,
+            latest_snapshots=self.latest_snapshots,
+        )
+
+    def probes(self) -> dict[str, Any]:
+        from sqlalchemy import text
+
+        def database() -> None:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        def broker() -> None:
+            if not self.ingest.connected:
+                raise RuntimeError(f"not connected to the MQTT broker at {self.settings.mqtt.url}")
+
+        return {"database": database, "telemetry_store": self.store.ping, "broker": broker}
+
+    # -- running ----------------------------------------------------------------------------
+
+    def start(self) -> Pipeline:
+        self.ingest.start()
+        t = threading.Thread(target=self._tick_loop, name="foreshock-tick", daemon=True)
+        t.start()
+        self._threads.append(t)
+        if self.options.api:
+            self._start_api()
+        return self
+
+    def _start_api(self) -> None:
+        import uvicorn
+
+        from api.app import create_app
+
+        app = create_app(self.app_context())
+        config = uvicorn.Config(
+            app, host=self.settings.api.host, port=self.settings.api.port, log_level="warning", lifespan="on"
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
+        t = threading.Thread(target=server.run, name="foreshock-api", daemon=True)
+        t.start()
+        deadline = time.monotonic() + 15
+        while not server.started and t.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not server.started:
+            raise RuntimeError(f"the API did not start on {self.settings.api.host}:{self.settings.api.port}")
+        port = server.servers[0].sockets[0].getsockname()[1] if server.servers else self.settings.api.port
+        self.api_url = f"http://{self.settings.api.host}:{port}"
+        self._api_server = server
+        self._threads.append(t)
+        log.info("API and dashboard on %s", self.api_url)
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.options.tick_interval_s):
+            self.tick()
+
+    def tick(self) -> None:
+        """Clocks, deadman checks and state persistence (also called by tests)."""
+        try:
+            self.alerts.tick()
+        except Exception:  # noqa: BLE001 - the next tick tries again
+            log.exception("alert clock tick failed")
+        try:
+            self.detection.flush()
+        except Exception:  # noqa: BLE001
+            log.exception("saving detector state failed")
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Graceful shutdown: stop taking messages, flush what is buffered, save state (bounded)."""
+        timeout_s = timeout_s or self.options.shutdown_timeout_s
+        self._stop.set()
+        self.ingest.stop(timeout_s)
+        self.detection.close()
+        if self._api_server is not None:
+            self._api_server.should_exit = True
+        for t in self._threads:
+            t.join(timeout=5)
+        close = getattr(self.alerts, "close", None)
+        if close:
+            close()
+        self.store.close()
+        self.engine.dispose()
+
+    def run_until_stopped(self) -> None:
+        """Block until SIGINT/SIGTERM, then stop gracefully."""
+
+        def _signal(signum, _frame) -> None:
+            log.info("signal %d: shutting down", signum)
+            self._stop.set()
+
+        signal.signal(signal.SIGTERM, _signal)
+        signal.signal(signal.SIGINT, _signal)
+        while not self._stop.wait(1.0):
+            pass
+        self.stop()
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the service: ingest, detectors, alerts and the API",
+        description="Run Foreshock: subscribe to the broker, store telemetry, detect faults, raise alerts and "
+        "tickets, and serve the API and dashboard. Stops cleanly on SIGTERM or Ctrl-C.",
+    )
+    p.add_argument("--no-api", action="store_true", help="do not serve the API and dashboard")
+    p.add_argument("--auto-register", action="store_true", help="accept and register unknown devices")
+    p.set_defaults(func=_run)
+
+
+def _run(args, settings: Settings) -> int:
+    if args.auto_register:
+        settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"auto_register": True})})
+    pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
+    pipeline.start()
+    print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
+    if pipeline.api_url:
+        print(f"foreshock: API and dashboard on {pipeline.api_url}", flush=True)
+    pipeline.run_until_stopped()
+    return 0

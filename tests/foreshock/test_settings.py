@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from foreshock.settings import SettingsError, load_settings
+
+
+def test_defaults_are_embedded():
+    s = load_settings()
+    assert s.telemetry.backend == "embedded"
+    assert s.database_url.startswith("sqlite:///")
+    assert (s.mqtt.host, s.mqtt.port) == ("127.0.0.1", 1883)
+
+
+def test_environment_beats_file_and_file_beats_defaults(tmp_path, monkeypatch):
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('[api]\nport = 9000\nhost = "0.0.0.0"\n[mqtt]\nurl = "mqtts://b.example:8884"\n')
+    monkeypatch.setenv("FORESHOCK_API__PORT", "8001")
+    s = load_settings(cfg)
+    assert s.api.port == 8001 and s.api.host == "0.0.0.0"
+    assert s.mqtt.tls and s.mqtt.port == 8884
+
+
+@pytest.mark.parametrize(
+    "env, value, named",
+    [
+        ("FORESHOCK_MQTT__URL", "http://broker", "mqtt.url"),
+        ("FORESHOCK_API__PORT", "99999", "api.port"),
+        ("FORESHOCK_TELEMETRY__BACKEND", "mongo", "telemetry.backend"),
+        ("FORESHOCK_DATABASE__URL", "mysql://x/y", "database.url"),
+        ("FORESHOCK_MQTT__TOPIC_ROOT", "a/b", "mqtt.topic_root"),
+    ],
+)
+def test_bad_setting_is_named(monkeypatch, env, value, named):
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert named in str(err.value) and env in str(err.value)
+
+
+def test_influx2_needs_a_token(monkeypatch):
+    monkeypatch.setenv("FORESHOCK_TELEMETRY__BACKEND", "influx2")
+    with pytest.raises(SettingsError, match="telemetry.token"):
+        load_settings()
+
+
+def test_bad_files_are_named(tmp_path):
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[api\nport=1")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[apii]\nport=1\n")
+    with pytest.raises(SettingsError, match="apii"):
+        load_settings(unknown)
