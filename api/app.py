@@ -1,0 +1,74 @@
+"""The FastAPI application: REST under ``/api/v1``, health and metrics at the root, the dashboard at ``/``.
+
+>>> from api.testing import memory_context
+>>> app = create_app(memory_context())
+>>> sorted(p for p in app.openapi()["paths"] if not p.startswith("/api"))
+['/healthz', '/metrics', '/readyz']
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.context import AppContext
+from api.errors import install_error_handlers
+from api.metrics import ApiMetrics
+from api.routes import api_router
+from api.routes.health import router as health_router
+from api.security import SecurityHeaders
+
+__all__ = ["create_app", "API_PREFIX"]
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(context: AppContext) -> FastAPI:
+    """Build the application around ``context`` (see :class:`api.context.AppContext`)."""
+    from foreshock import __version__
+
+    app = FastAPI(
+        title="Foreshock API",
+        version=__version__,
+        description="Units, telemetry, spectra, health, alerts and quality tickets. "
+        "Authenticate with `Authorization: Bearer <token>` (tokens: `foreshock token create`).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = context
+    app.state.api_metrics = ApiMetrics()
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router(), prefix=API_PREFIX)
+    # Also answer /openapi.json at the root, where tools look first.
+    app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next):
+        response = await call_next(request)
+        route = request.scope.get("route")
+        app.state.api_metrics.count(request.method, getattr(route, "path", "unmatched"), response.status_code)
+        return response
+
+    app.add_middleware(SecurityHeaders)
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> RedirectResponse:
+            return RedirectResponse("/ui/")
+
+        @app.get("/ui/{page:path}", include_in_schema=False)
+        def ui(page: str) -> FileResponse:
+            name = page.strip("/").split("/")[0] or "index"
+            path = STATIC / "pages" / f"{name}.html"
+            return FileResponse(path if path.is_file() else STATIC / "pages" / "index.html")
+
+    return app

@@ -1,0 +1,97 @@
+"""Prometheus text exposition for ``GET /metrics``.
+
+Ingest's metrics object renders its own counters (messages received, rejected, written, write
+latency, detector time) via ``render()`` / ``prometheus_text()``; the API adds open alerts and tickets
+(counted in the database) and its own request counters.
+
+>>> render_lines([("foreshock_open_alerts", "gauge", "Open alerts", {}, 3)])
+'# HELP foreshock_open_alerts Open alerts\\n# TYPE foreshock_open_alerts gauge\\nforeshock_open_alerts 3\\n'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+__all__ = ["ApiMetrics", "render_lines", "open_counts"]
+
+log = logging.getLogger(__name__)
+
+Sample = tuple[str, str, str, dict[str, str], float]
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+                     for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
+
+
+def render_lines(samples: list[Sample]) -> str:
+    out: list[str] = []
+    seen: set[str] = set()
+    for name, kind, help_, labels, value in samples:
+        if name not in seen:
+            out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+            seen.add(name)
+        out.append(f"{name}{_labels(labels)} {value:g}" if isinstance(value, float) else f"{name}{_labels(labels)} {value}")
+    return "\n".join(out) + "\n"
+
+
+class ApiMetrics:
+    """Requests served, by method, route template and status class."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter[tuple[str, str, str]] = Counter()
+
+    def count(self, method: str, route: str, status: int) -> None:
+        with self._lock:
+            self.requests[(method, route, f"{status // 100}xx")] += 1
+
+    def samples(self) -> list[Sample]:
+        with self._lock:
+            items = sorted(self.requests.items())
+        return [("foreshock_api_requests_total", "counter", "HTTP requests served by the API",
+                 {"method": m, "route": r, "status": s}, n) for (m, r, s), n in items]
+
+
+_CLOSED = ("closed", "resolved", "cancelled", "canceled", "rejected")
+
+
+def open_counts(session: Session) -> dict[str, int]:
+    """Alerts and tickets not closed or resolved (empty when the alerts tables are absent)."""
+    from api.rows import mapped
+    from api.errors import ServiceMissing
+
+    counts: dict[str, int] = {}
+    for name in ("Alert", "Ticket"):
+        try:
+            model = mapped("alerts.models", name)
+        except ServiceMissing:
+            continue
+        col = getattr(model, "state", None) or getattr(model, "status", None)
+        stmt = select(func.count()).select_from(model)
+        if col is not None:
+            stmt = stmt.where(col.notin_(_CLOSED))
+        counts[name.lower() + "s"] = int(session.scalar(stmt) or 0)
+    return counts
+
+
+def external_text(metrics: Any) -> str:
+    """Text of ingest's metrics object, whatever it calls its renderer."""
+    if metrics is None:
+        return ""
+    for attr in ("render", "prometheus_text", "to_prometheus", "exposition"):
+        fn = getattr(metrics, attr, None)
+        if callable(fn):
+            text = fn()
+            return text if text.endswith("\n") else text + "\n"
+    log.warning("ingest metrics object %r has no render(); not exported", type(metrics).__name__)
+    return ""

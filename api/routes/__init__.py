@@ -1,0 +1,43 @@
+"""One router per resource, assembled by :func:`api_router` and mounted under ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+__all__ = ["api_router", "routers", "required_role", "api_routes"]
+
+
+def routers() -> list[APIRouter]:
+    from api.routes import alerts, tickets, units
+
+    return [units.router, units.devices_router, alerts.router, tickets.router]
+
+
+def api_router() -> APIRouter:
+    router = APIRouter()
+    for r in routers():
+        router.include_router(r)
+    return router
+
+
+def required_role(route: APIRoute) -> str | None:
+    """The role a route's dependencies demand (``None``: no token needed)."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        role = getattr(dep.call, "required_role", None)
+        if role:
+            return role
+        stack.extend(dep.dependencies)
+    return None
+
+
+def api_routes() -> list[tuple[str, str, str | None]]:
+    """(method, path below /api/v1, role) of every API route."""
+    out = []
+    for r in routers():
+        for route in r.routes:
+            if isinstance(route, APIRoute):
+                out.extend((m, route.path, required_role(route)) for m in sorted(route.methods))
+    return out

@@ -1,0 +1,60 @@
+"""API fixtures: an app on a migrated database (SQLite and PostgreSQL), and one token per role."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.models import ROLES
+from api.testing import context_for
+from api.tokens import create_token
+
+
+def _empty_tables(ctx) -> None:
+    """The PostgreSQL database is shared by the session: start every test from empty tables."""
+    from foreshock.db import Base, import_models
+
+    import_models()
+    with ctx.session_factory() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            if session.bind.dialect.has_table(session.connection(), table.name):
+                session.execute(table.delete())
+        session.commit()
+
+
+@pytest.fixture
+def ctx(db_url):
+    c = context_for(db_url)
+    _empty_tables(c)
+    return c
+
+
+@pytest.fixture
+def sqlite_ctx(tmp_path):
+    return context_for(f"sqlite:///{tmp_path / 'api.db'}")
+
+
+def make_tokens(ctx) -> dict[str, str]:
+    out = {}
+    with ctx.session_factory() as session:
+        for role in ROLES:
+            _, secret = create_token(session=session, name=f"t-{role}", role=role)
+            out[role] = secret
+        session.commit()
+    return out
+
+
+@pytest.fixture
+def tokens(ctx) -> dict[str, str]:
+    return make_tokens(ctx)
+
+
+@pytest.fixture
+def client(ctx) -> TestClient:
+    with TestClient(create_app(ctx)) as c:
+        yield c
+
+
+def auth(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
