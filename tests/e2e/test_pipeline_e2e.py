@@ -1,0 +1,203 @@
+"""The whole path on real servers: device → Mosquitto → ingest → InfluxDB 1.x → detector → alert →
+ticket → HTTP API; bad messages land in the dead-letter store with their reasons."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+
+import httpx
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+
+from devices import protocol as p
+from foreshock.service import Pipeline, PipelineOptions
+from foreshock.settings import load_settings
+from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+
+pytestmark = [pytest.mark.integration]
+
+FS = 25_600.0
+N = 2_560
+RPM = 1_800.0
+BEARING = {"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04, "contact_deg": 0.0}  # SKF 6205
+
+
+def bpfo_hz() -> float:
+    r = BEARING["ball_d"] / BEARING["pitch_d"]
+    return BEARING["n_balls"] / 2 * (1 - r) * RPM / 60
+
+
+def snapshot(rng: np.random.Generator, defect: float) -> np.ndarray:
+    """Acceleration in g: 1× shaft component, broadband noise and, with ``defect`` > 0, BPFO impacts
+    ringing a 3.2 kHz resonance (an outer-race fault)."""
+    t = np.arange(N) / FS
+    x = 0.05 * np.sin(2 * np.pi * RPM / 60 * t) + rng.normal(0, 0.02, N)
+    if defect > 0:
+        ring = np.exp(-t[:200] * 900) * np.sin(2 * np.pi * 3200 * t[:200])
+        period = FS / bpfo_hz()
+        for k in np.arange(rng.uniform(0, period), N - 200, period):
+            i = int(k)
+            x[i : i + 200] += defect * ring
+    return x.astype(np.float32)
+
+
+class Device:
+    """A publishing client that waits for the broker's acknowledgement of each message."""
+
+    def __init__(self, url_port: int, client_id: str) -> None:
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.username_pw_set(PLATFORM_USER, PLATFORM_PASSWORD)
+        self.client.connect("127.0.0.1", url_port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def pipeline(mosquitto, influxd, tmp_path):
+    tag = secrets.token_hex(4)
+    settings = load_settings(
+        None,
+        data_dir=str(tmp_path),
+        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+              "client_id": f"foreshock-e2e-{tag}"},
+        telemetry={"backend": "influx1", "url": influxd.url, "database": f"e2e_{tag}", "flush_interval_s": 0.2},
+        database={"url": f"sqlite:///{tmp_path / 'foreshock.db'}"},
+        api={"host": "127.0.0.1", "port": 0},
+    )
+    pipe = Pipeline(settings, PipelineOptions(tick_interval_s=3600))
+    pipe.store.create_database()
+    pipe.registry.create_model("PUMP-6205", rated_rpm=RPM, bearing=BEARING, iso_group=2)
+    pipe.registry.create_unit("PUMP-0001", model="PUMP-6205", customer="ACME", site="Plant 1")
+    pipe.start()
+    yield pipe
+    pipe.stop(timeout_s=10)
+
+
+def _token(pipe) -> str:
+    from api.tokens import create_token
+
+    with pipe.sessions() as session:
+        token = create_token(session, name="e2e", role="viewer")
+        session.commit()
+    return token
+
+
+def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def test_device_to_ticket_over_real_servers(pipeline, mosquitto):
+    dev = Device(mosquitto.port, "PUMP-0001")
+    rng = np.random.default_rng(7)
+    start_ms = int(time.time() * 1000) - 3 * 3600 * 1000  # history: three hours ago, one snapshot a minute
+    topic_tel = p.topic("PUMP-0001", "telemetry")
+    topic_vib = p.topic("PUMP-0001", "vibration")
+    try:
+        dev.publish(p.topic("PUMP-0001", "status"), p.status_payload("online", start_ms, "1.2.0"))
+        # Good and bad messages interleaved: bad ones must not disturb the good ones around them.
+        bad = [
+            ("foreshock/v1/PUMP-0001/telemetry", b"{not json", "bad_json"),
+            ("foreshock/v1/PUMP-0001/telemetry", b'{"ts": 1795000000000, "seq": 1, "values": {"t": NaN}}', "non_finite"),
+            ("foreshock/v1/PUMP-0001/telemetry", b'{"ts": 1795000000000, "seq": 1, "values": {"Temp": 1}}', "schema"),
+            ("foreshock/v1/GHOST-9/telemetry", p.telemetry_payload(start_ms, 1, {"temperature_c": 20.0}), "unknown_device"),
+            ("foreshock/v1/PUMP-0001/telemetry",
+             p.telemetry_payload(int(time.time() * 1000) + 3600_000, 2, {"temperature_c": 20.0}), "future_timestamp"),
+            ("foreshock/v1/PUMP-0001/pressure", b"{}", "bad_topic"),
+        ]
+        for i in range(120):
+            ts = start_ms + i * 60_000
+            defect = 0.0 if i < 80 else 0.6 * 1.08 ** (i - 80)
+            dev.publish(topic_tel, p.telemetry_payload(ts, 2 * i, {"temperature_c": 40.0 + 0.01 * i, "current_a": 12.0}))
+            dev.publish(topic_vib, p.vibration_payload(ts + 1, 2 * i + 1, snapshot(rng, defect), FS, rpm=RPM))
+            if i % 20 == 10 and bad:
+                topic, payload, _ = bad.pop()
+                dev.publish(topic, payload)
+        while bad:
+            topic, payload, _ = bad.pop()
+            dev.publish(topic, payload)
+    finally:
+        dev.close()
+
+    # 1. Telemetry is in InfluxDB: every record, read back from the server.
+    def all_written():
+        rows = pipeline.store.query("telemetry", "PUMP-0001", start_ms, start_ms + 121 * 60_000, ["temperature_c"])
+        return rows if len(rows) == 120 else None
+
+    rows = wait_for(all_written, 60, "120 telemetry points in influxd")
+    assert rows[0].fields["temperature_c"] == pytest.approx(40.0)
+    assert rows[-1].fields["temperature_c"] == pytest.approx(40.0 + 0.01 * 119)
+    vib = pipeline.store.query("vibration", "PUMP-0001", start_ms, start_ms + 121 * 60_000, ["rms_g", "kurtosis"])
+    assert len(vib) == 120
+    assert vib[-1].fields["kurtosis"] > vib[0].fields["kurtosis"]
+    # ... and also straight from influxd's own HTTP API, not only through our store.
+    raw = httpx.get(f"{pipeline.settings.telemetry.url}/query",
+                    params={"db": pipeline.settings.telemetry.database,
+                            "q": "SELECT count(temperature_c) FROM telemetry WHERE device='PUMP-0001'"}).json()
+    assert raw["results"][0]["series"][0]["values"][0][1] == 120
+
+    # 2. Every bad message is in the dead-letter store with its reason.
+    def dead_letters():
+        items, total = pipeline.dead_letters.list(limit=50)
+        return items if total >= 6 else None
+
+    letters = wait_for(dead_letters, 30, "six dead letters")
+    reasons = sorted(str(getattr(d, "reason")) for d in letters)
+    assert reasons == sorted(["bad_json", "non_finite", "schema", "unknown_device", "future_timestamp", "bad_topic"])
+    by_reason = {str(d.reason): d for d in letters}
+    assert by_reason["unknown_device"].device_id == "GHOST-9"
+    assert "Temp" in by_reason["schema"].detail
+
+    # 3. The developing fault became an alert and a PF ticket, visible over HTTP with a token.
+    token = _token(pipeline)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def ticket():
+        r = httpx.get(f"{pipeline.api_url}/api/v1/tickets", headers=headers)
+        r.raise_for_status()
+        data = r.json()["data"]
+        return data if data else None
+
+    tickets = wait_for(ticket, 60, "a ticket in GET /api/v1/tickets")
+    assert len(tickets) == 1, "a repeated warning updates the open ticket instead of opening another"
+    t = tickets[0]
+    assert t["device_id"] == "PUMP-0001"
+    assert t["number"].startswith("PF") and len(t["number"]) >= 11
+    alerts = httpx.get(f"{pipeline.api_url}/api/v1/alerts", headers=headers).json()["data"]
+    assert alerts and all(a["device_id"] == "PUMP-0001" for a in alerts)
+    devices = httpx.get(f"{pipeline.api_url}/api/v1/devices", headers=headers).json()["data"]
+    assert [d["device_id"] for d in devices] == ["PUMP-0001"]
+    assert httpx.get(f"{pipeline.api_url}/healthz").status_code == 200
+    assert httpx.get(f"{pipeline.api_url}/api/v1/tickets").status_code == 401
+
+    # 4. The unit's health was published, retained, on its health topic.
+    got: list[dict] = []
+    done = threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"e2e-health-{secrets.token_hex(3)}")
+    sub.username_pw_set(PLATFORM_USER, PLATFORM_PASSWORD)
+    sub.on_message = lambda c, u, m: (got.append(json.loads(m.payload)), done.set())
+    sub.connect("127.0.0.1", mosquitto.port)
+    sub.subscribe(p.topic("PUMP-0001", "health"), qos=1)
+    sub.loop_start()
+    try:
+        assert done.wait(10), "no retained health message"
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+    assert got[0]["state"] in ("watch", "warning", "alarm")
