@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session

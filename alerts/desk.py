@@ -1,0 +1,254 @@
+"""What people do with alerts and tickets, and the clocks: the service desk half of AlertService.
+
+Every operation takes the acting person (``actor``) and is recorded in the ticket's audit
+trail; a bad ticket number, state, verdict or 8D discipline raises :class:`TicketError` naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.models import Alert, MaintenanceWindow, Ticket, TicketEvent, TicketLink
+from alerts.tickets import (
+    TicketError, add_comment, assign, iso, move, record, set_8d, set_feedback, ticket_dict,
+)
+from alerts.types import Change
+from alerts.units import unit_attrs
+
+__all__ = ["TicketDesk", "TicketError", "alert_dict"]
+
+log = logging.getLogger(__name__)
+
+
+def alert_dict(a: Alert, ticket_number: str | None = None) -> dict[str, Any]:
+    out = {c: getattr(a, c) for c in ("id", "device_id", "failure_mode", "severity", "grade", "status",
+                                      "flapping", "acknowledged_by", "detail")}
+    for c in ("raised_at", "escalated_at", "cleared_at", "acknowledged_at", "last_ts"):
+        out[c] = iso(getattr(a, c))
+    out["ticket"] = ticket_number
+    return out
+
+
+class TicketDesk:
+    """Mixed into :class:`alerts.service.AlertService`, which provides the attributes below."""
+
+    _sf: Any
+    config: Any
+    clock: Any
+    notifier: Any
+    registry: Any
+    _open: dict
+    _lock: Any
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _ticket(self, s: Session, number: str) -> Ticket:
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+        if t is None:
+            raise TicketError(f"no ticket {number!r}")
+        return t
+
+    def _full(self, s: Session, t: Ticket) -> dict[str, Any]:
+        events = list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)))
+        rows = s.execute(select(TicketLink, Ticket.number).join(Ticket, Ticket.id == TicketLink.linked_id)
+                         .where(TicketLink.ticket_id == t.id)).all()
+        back = s.execute(select(TicketLink, Ticket.number).join(Ticket, Ticket.id == TicketLink.ticket_id)
+                         .where(TicketLink.linked_id == t.id)).all()
+        links = [{"ticket": n, "reason": lk.reason} for lk, n in rows]
+        links += [{"ticket": n, "reason": lk.reason, "direction": "from"} for lk, n in back]
+        return ticket_dict(t, events=events, links=links)
+
+    def _notify_ticket(self, s: Session, t: Ticket, event: str, **extra: Any) -> None:
+        if self.notifier is not None:
+            payload = {"ticket": t.number, "device_id": t.device_id, "failure_mode": t.failure_mode,
+                       "grade": t.grade, "status": t.status, **extra}
+            self.notifier.enqueue(s, event, payload, customer=t.customer, site=t.site, model=t.model, grade=t.grade)
+
+    def _op(self, number: str, fn) -> dict[str, Any]:
+        with self._sf.begin() as s:
+            t = self._ticket(s, number)
+            fn(s, t, self.clock())
+            s.flush()
+            return self._full(s, t)
+
+    # --- tickets ------------------------------------------------------------------------------
+    def list_tickets(self, *, open_only: bool = False, status: str | None = None, device_id: str | None = None,
+                     kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        q = select(Ticket).order_by(Ticket.opened_at.desc(), Ticket.id.desc()).limit(limit)
+        if open_only:
+            q = q.where(Ticket.is_open.is_(True))
+        if status:
+            q = q.where(Ticket.status == status)
+        if device_id:
+            q = q.where(Ticket.device_id == device_id)
+        if kind:
+            q = q.where(Ticket.kind == kind)
+        with self._sf() as s:
+            return [ticket_dict(t) for t in s.scalars(q)]
+
+    def get_ticket(self, number: str) -> dict[str, Any]:
+        with self._sf() as s:
+            return self._full(s, self._ticket(s, number))
+
+    def move_ticket(self, number: str, to_status: str, *, actor: str, note: str = "") -> dict[str, Any]:
+        return self._op(number, lambda s, t, now: move(s, t, to_status, actor=actor, now=now, note=note))
+
+    def assign_ticket(self, number: str, *, actor: str, assignee: str | None = None,
+                      team: str | None = None) -> dict[str, Any]:
+        return self._op(number, lambda s, t, now: assign(s, t, actor=actor, now=now, assignee=assignee, team=team))
+
+    def comment_ticket(self, number: str, text: str, *, actor: str) -> dict[str, Any]:
+        return self._op(number, lambda s, t, now: add_comment(s, t, text, actor=actor, now=now))
+
+    def update_8d(self, number: str, discipline: str, content: Any, *, actor: str) -> dict[str, Any]:
+        return self._op(number, lambda s, t, now: set_8d(s, t, discipline, content, actor=actor, now=now))
+
+    def record_feedback(self, number: str, verdict: str, *, actor: str, actual_failure_mode: str | None = None,
+                        cause: str = "", action: str = "") -> dict[str, Any]:
+        """Closure feedback from the field: ``confirmed`` or ``false_alarm``, actual mode, cause, action."""
+        return self._op(number, lambda s, t, now: set_feedback(
+            s, t, verdict, actor=actor, now=now, actual_failure_mode=actual_failure_mode, cause=cause, action=action))
+
+    def threshold_factor(self, device_id: str) -> float:
+        """How much to raise this unit's detector thresholds after field feedback (1.0 = unchanged).
+
+        Each false alarm in the last ``feedback_window_d`` days adds ``feedback_step``; each confirmed
+        warning takes one step back; the factor stays within [1, ``feedback_max_factor``].
+        """
+        cfg = self.config
+        since = self.clock() - cfg.feedback_window_d * 86400
+        with self._sf() as s:
+            verdicts = list(s.scalars(select(Ticket.feedback_verdict).where(
+                Ticket.device_id == device_id, Ticket.feedback_verdict.is_not(None), Ticket.opened_at >= since)))
+        net = verdicts.count("false_alarm") - verdicts.count("confirmed")
+        return min(cfg.feedback_max_factor, max(1.0, 1.0 + cfg.feedback_step * net))
+
+    # --- alerts -------------------------------------------------------------------------------
+    def list_alerts(self, *, open_only: bool = True, device_id: str | None = None,
+                    limit: int = 200) -> list[dict[str, Any]]:
+        q = select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
+        q = q.order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)
+        if open_only:
+            q = q.where(Alert.is_open.is_(True))
+        if device_id:
+            q = q.where(Alert.device_id == device_id)
+        with self._sf() as s:
+            return [alert_dict(a, n) for a, n in s.execute(q)]
+
+    def ack_alert(self, alert_id: int, *, actor: str) -> dict[str, Any]:
+        """A person acknowledges an alert; this also answers its ticket's response clock."""
+        if not actor:
+            raise TicketError("acknowledging needs the person's name (actor)")
+        now = self.clock()
+        with self._sf.begin() as s:
+            a = s.get(Alert, alert_id)
+            if a is None:
+                raise TicketError(f"no alert {alert_id}")
+            if a.acknowledged_at is None:
+                a.acknowledged_at, a.acknowledged_by = now, actor
+            number = None
+            if a.ticket_id is not None:
+                t = s.get(Ticket, a.ticket_id)
+                number = t.number
+                if t.responded_at is None:
+                    t.responded_at = now
+                record(s, t, "acknowledged", actor=actor, now=now, alert_id=a.id)
+            return alert_dict(a, number)
+
+    def add_maintenance(self, *, starts_at: float, ends_at: float, device_id: str | None = None,
+                        site: str | None = None, reason: str = "", actor: str = "") -> int:
+        if not device_id and not site:
+            raise ValueError("a maintenance window needs a unit (device_id) or a site")
+        if not ends_at > starts_at:
+            raise ValueError(f"maintenance window ends ({ends_at}) before it starts ({starts_at})")
+        with self._sf.begin() as s:
+            w = MaintenanceWindow(device_id=device_id, site=site, starts_at=starts_at, ends_at=ends_at,
+                                  reason=reason, created_by=actor)
+            s.add(w)
+            s.flush()
+            return w.id
+
+    # --- clocks -------------------------------------------------------------------------------
+    def tick(self, now: float | None = None) -> list[Change]:
+        """Check SLA clocks and silent units; call periodically (e.g. every minute)."""
+        now = self.clock() if now is None else float(now)
+        changes = self._check_sla(now) + self._check_silent(now)
+        if changes and self.notifier is not None:
+            self.notifier.wake()
+        return changes
+
+    def _check_sla(self, now: float) -> list[Change]:
+        changes: list[Change] = []
+        with self._sf.begin() as s:
+            for t in s.scalars(select(Ticket).where(Ticket.is_open.is_(True)).with_for_update()):
+                for clock, due, done, flag in (("response", t.response_due, t.responded_at, "response_breached"),
+                                               ("resolution", t.resolution_due, None, "resolution_breached")):
+                    if done is None and now > due and not getattr(t, flag):
+                        setattr(t, flag, True)
+                        t.escalation_level += 1
+                        record(s, t, "escalated", actor="foreshock", now=now, reason=f"{clock}_sla_breached",
+                               due=iso(due))
+                        self._notify_ticket(s, t, "ticket.sla_breached", clock=clock, due=due,
+                                            escalation_level=t.escalation_level)
+                        log.warning("ticket %s breached its %s clock (due %s)", t.number, clock, iso(due))
+                        changes.append(Change("sla_breached", t.device_id, t.failure_mode, grade=t.grade,
+                                              ticket=t.number, detail={"clock": clock,
+                                                                       "escalation_level": t.escalation_level}))
+        return changes
+
+    def _check_silent(self, now: float) -> list[Change]:
+        if self.registry is None or not hasattr(self.registry, "silent_units"):
+            return []
+        try:
+            items = self.registry.silent_units(int(now * 1000))
+        except Exception:  # noqa: BLE001 - the deadman check must not break the tick
+            log.warning("registry.silent_units failed", exc_info=True)
+            return []
+        silent = set()
+        for it in items or ():
+            dev = it if isinstance(it, str) else (it.get("device_id") if isinstance(it, dict)
+                                                  else getattr(it, "device_id", None))
+            if dev:
+                silent.add(str(dev))
+        changes: list[Change] = []
+        with self._lock:
+            open_silent = {dev for (dev, fm) in self._open if fm == "silent"}
+            for dev in sorted(silent - open_silent):
+                changes += self._silent_alert(dev, now)
+            for dev in sorted(open_silent - silent):
+                changes += self._clear_silent(dev, now)
+        return changes
+
+    def _silent_alert(self, dev: str, now: float) -> list[Change]:
+        from alerts.service import _Open
+
+        unit = unit_attrs(self.registry, dev)
+        try:
+            with self._sf.begin() as s:
+                a = Alert(device_id=dev, failure_mode="silent", severity="silent", grade="minor", status="open",
+                          is_open=True, flapping=False, raised_at=now, last_ts=now, detail={"reason": "no data"})
+                s.add(a)
+                s.flush()
+                if self.notifier is not None:
+                    self.notifier.enqueue(s, "unit.silent", {"device_id": dev, "alert_id": a.id, "since": now},
+                                          customer=unit["customer"], site=unit["site"], model=unit["model"],
+                                          grade="minor")
+                alert_id = a.id
+        except IntegrityError:
+            log.info("silent alert for %s already raised by another worker", dev)
+            return []
+        self._open[(dev, "silent")] = _Open(alert_id, 1, None)
+        return [Change("unit_silent", dev, "silent", severity="silent", grade="minor", alert_id=alert_id)]
+
+    def _clear_silent(self, dev: str, now: float) -> list[Change]:
+        entry = self._open.pop((dev, "silent"))
+        with self._sf.begin() as s:
+            a = s.get(Alert, entry.alert_id)
+            if a is None or not a.is_open:
+                return []
+            a.status, a.is_open, a.cleared_at, a.last_ts = "cleared", False, now, now
+        return [Change("alert_cleared", dev, "silent", severity="silent", grade="minor", alert_id=entry.alert_id)]
