@@ -1,0 +1,150 @@
+"""The dead-letter store: every rejected message, with its reason, kept in the relational store.
+
+>>> from foreshock.db import make_engine, migrate, session_factory
+>>> engine = make_engine("sqlite://")
+>>> migrate(engine)
+>>> store = DeadLetterStore(session_factory(engine))
+>>> store.add(reason="bad_json", topic="foreshock/v1/P-1/telemetry", payload=b"{oops", received_at=1.7e9,
+...           device_id="P-1", detail="not valid UTF-8 JSON")
+>>> rows, total = store.list(reason="bad_json")
+>>> total, rows[0].payload, store.count_by_reason()
+(1, b'{oops', {'bad_json': 1})
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from devices.protocol import Reason
+from ingest.models import DeadLetter
+
+__all__ = ["DeadLetterStore", "DeadLetterEntry", "NewDeadLetter"]
+
+log = logging.getLogger(__name__)
+
+_REASONS = {r.value for r in Reason}
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeadLetter:
+    reason: str
+    topic: str
+    payload: bytes
+    received_at: float  # epoch seconds
+    device_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterEntry:
+    id: int
+    received_at: datetime
+    reason: str
+    topic: str
+    device_id: str | None
+    detail: str
+    payload: bytes  # truncated to the store's payload_bytes
+    payload_size: int  # the original size
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "received_at": self.received_at.isoformat(),
+            "reason": self.reason,
+            "topic": self.topic,
+            "device_id": self.device_id,
+            "detail": self.detail,
+            "payload": self.payload.decode("utf-8", "replace"),
+            "payload_size": self.payload_size,
+        }
+
+
+class DeadLetterStore:
+    """Rejected messages in table ``ingest_dead_letters``; payloads truncated to ``payload_bytes``."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, payload_bytes: int = 4096) -> None:
+        if payload_bytes < 0:
+            raise ValueError(f"payload_bytes must be >= 0, got {payload_bytes}")
+        self._sessions = session_factory
+        self.payload_bytes = payload_bytes
+
+    def add(
+        self,
+        *,
+        reason: str | Reason,
+        topic: str,
+        payload: bytes,
+        received_at: float,
+        device_id: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self.add_many([NewDeadLetter(_reason(reason), topic, payload, received_at, device_id, detail)])
+
+    def add_many(self, letters: Iterable[NewDeadLetter]) -> int:
+        """Store several dead letters in one transaction; returns how many."""
+        rows = [
+            DeadLetter(
+                received_at=datetime.fromtimestamp(d.received_at, tz=timezone.utc),
+                reason=_reason(d.reason),
+                topic=d.topic[:512],
+                device_id=d.device_id[:64] if d.device_id else None,
+                detail=d.detail[:2000],
+                payload=bytes(d.payload[: self.payload_bytes]),
+                payload_size=len(d.payload),
+            )
+            for d in letters
+        ]
+        if not rows:
+            return 0
+        with self._sessions() as session, session.begin():
+            session.add_all(rows)
+        return len(rows)
+
+    def list(
+        self, device: str | None = None, reason: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[DeadLetterEntry], int]:
+        """The newest dead letters first, filtered by device and/or reason, and the total that match."""
+        if not 1 <= limit <= 10_000:
+            raise ValueError(f"limit must be in 1..10000, got {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        if reason is not None:
+            reason = _reason(reason)
+        query = select(DeadLetter)
+        count = select(func.count()).select_from(DeadLetter)
+        if device is not None:
+            query, count = query.where(DeadLetter.device_id == device), count.where(DeadLetter.device_id == device)
+        if reason is not None:
+            query, count = query.where(DeadLetter.reason == reason), count.where(DeadLetter.reason == reason)
+        query = query.order_by(DeadLetter.received_at.desc(), DeadLetter.id.desc()).limit(limit).offset(offset)
+        with self._sessions() as session:
+            total = session.scalar(count) or 0
+            rows = [_entry(r) for r in session.scalars(query)]
+        return rows, total
+
+    def count_by_reason(self) -> dict[str, int]:
+        with self._sessions() as session:
+            result = session.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason))
+            return {reason: n for reason, n in result}
+
+
+def _reason(reason: str | Reason) -> str:
+    value = reason.value if isinstance(reason, Reason) else str(reason)
+    if value not in _REASONS:
+        raise ValueError(f"unknown dead-letter reason {value!r}; expected one of {', '.join(sorted(_REASONS))}")
+    return value
+
+
+def _entry(row: DeadLetter) -> DeadLetterEntry:
+    received = row.received_at
+    if received.tzinfo is None:  # SQLite drops the offset
+        received = received.replace(tzinfo=timezone.utc)
+    return DeadLetterEntry(
+        row.id, received, row.reason, row.topic, row.device_id, row.detail, row.payload, row.payload_size
+    )

@@ -1,0 +1,160 @@
+"""The MQTT side of ingest: the only module that touches paho-mqtt.
+
+:class:`MqttSource` connects with a fixed client id and a persistent session (MQTT 3.1.1,
+``clean_session=False``) so the broker keeps QoS 1 messages while ingest is down, subscribes to
+the device protocol's topics (as ``$share/<group>/...`` when ``mqtt.shared_group`` is set), and
+reconnects with exponential backoff (``mqtt.reconnect_min_s`` .. ``reconnect_max_s``), subscribing
+again on every connect. Acknowledgements are manual: :meth:`MqttSource.ack` is called by the
+worker once a message is stored, spooled or dead-lettered, never by paho on receipt.
+
+The network callback only wraps the message in a :class:`~ingest.types.RawMessage` and puts it on
+the bounded queue. When the queue is full the callback *waits* (counted as ``queue_full_waits``
+and logged): paho then stops reading the socket and the broker holds further messages (TCP and
+in-flight backpressure). Nothing is dropped. While the source is paused (shutdown), messages are
+left unacknowledged; with the persistent session the broker redelivers them on the next connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from devices.protocol import subscriptions
+from ingest.metrics import IngestMetrics
+from ingest.types import IngestError, RawMessage
+
+__all__ = ["MqttSource", "topic_filters"]
+
+log = logging.getLogger(__name__)
+
+
+def topic_filters(topic_root: str, shared_group: str | None) -> list[str]:
+    """The subscriptions of an ingest worker.
+
+    >>> topic_filters("foreshock", "ingest")[0]
+    '$share/ingest/foreshock/v1/+/telemetry'
+    """
+    filters = subscriptions(topic_root)
+    if shared_group:
+        if any(c in shared_group for c in "+#/") or not shared_group:
+            raise ValueError(f"mqtt.shared_group {shared_group!r} must be one topic level without '+', '#', '/'")
+        filters = [f"$share/{shared_group}/{f}" for f in filters]
+    return filters
+
+
+class MqttSource:
+    def __init__(
+        self,
+        mqtt: Any,  # foreshock.settings.MqttSettings
+        out: queue.Queue[RawMessage],
+        metrics: IngestMetrics,
+        *,
+        client_id: str | None = None,
+    ) -> None:
+        self.settings = mqtt
+        self.filters = topic_filters(mqtt.topic_root, mqtt.shared_group)
+        self._queue = out
+        self._metrics = metrics
+        self._paused = threading.Event()
+        self._connected = threading.Event()
+        self._last_full_log = 0.0
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or mqtt.client_id,
+            clean_session=False,
+            protocol=paho.MQTTv311,
+        )
+        self._client.manual_ack_set(True)
+        self._client.reconnect_delay_set(max(1, round(mqtt.reconnect_min_s)), max(1, round(mqtt.reconnect_max_s)))
+        self._client.max_queued_messages_set(0)
+        if mqtt.username:
+            self._client.username_pw_set(mqtt.username, mqtt.password.get_secret_value() if mqtt.password else None)
+        if mqtt.tls:
+            self._client.tls_set(
+                ca_certs=str(mqtt.ca_file) if mqtt.ca_file else None,
+                certfile=str(mqtt.cert_file) if mqtt.cert_file else None,
+                keyfile=str(mqtt.key_file) if mqtt.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+
+    # -- paho callbacks (network thread) --------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT broker %s refused the connection: %s", self.settings.url, reason_code)
+            return
+        log.info(
+            "connected to %s (session present: %s); subscribing to %s",
+            self.settings.url, flags.session_present, ", ".join(self.filters),
+        )
+        client.subscribe([(f, self.settings.qos) for f in self.filters])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("subscription refused by the broker (check the ACL): %s", ", ".join(failed))
+            return
+        self._connected.set()  # connected *and* subscribed
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        if not self._paused.is_set():
+            log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.url, reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        raw = RawMessage(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, msg.retain)
+        while not self._paused.is_set():
+            try:
+                self._queue.put(raw, timeout=0.5)
+                return
+            except queue.Full:
+                self._metrics.count("queue_full_waits")
+                now = time.monotonic()
+                if now - self._last_full_log > 10:
+                    self._last_full_log = now
+                    log.warning("ingest queue full (%d): holding the MQTT stream (backpressure)", self._queue.maxsize)
+        self._metrics.count("deferred_at_stop")
+
+    # -- control --------------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect (in the background, reconnecting forever) and wait up to ``timeout_s`` for the first connect."""
+        try:
+            self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        except (OSError, ValueError) as exc:
+            raise IngestError(f"cannot connect to MQTT broker {self.settings.url}: {exc}") from exc
+        self._client.loop_start()
+        if not self._connected.wait(timeout_s):
+            log.warning("not connected to %s after %.0f s; still trying", self.settings.url, timeout_s)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge one message to the broker (no-op for QoS 0)."""
+        if qos > 0:
+            self._client.ack(mid, qos)
+
+    def pause(self) -> None:
+        """Stop handing messages to the queue (they stay unacknowledged; the broker redelivers them)."""
+        self._paused.set()
+
+    def stop(self) -> None:
+        self._paused.set()
+        self._client.disconnect()
+        self._client.loop_stop()

@@ -1,0 +1,150 @@
+"""From raw MQTT messages to points and hand-off messages: validation, device check, features.
+
+Pure apart from the two callables it is given (``device_check``, ``machine_info``); holds no
+per-device state. Every rejected message becomes a :class:`~ingest.deadletter.NewDeadLetter`
+with its :class:`~devices.protocol.Reason`.
+
+>>> from ingest.types import RawMessage
+>>> conv = Converter(device_check=lambda d: d == "P-1")
+>>> ok, bad = conv.convert([
+...     RawMessage("foreshock/v1/P-1/telemetry", b'{"ts": 1700000000000, "seq": 1, "values": {"t": 2}}', 1.7e9),
+...     RawMessage("foreshock/v1/P-2/telemetry", b'{"ts": 1700000000000, "seq": 1, "values": {"t": 2}}', 1.7e9)])
+>>> ok[0].points[0].fields, bad[0].reason
+({'t': 2.0}, 'unknown_device')
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import detectors.features as features_module
+from detectors.types import MachineInfo, Snapshot
+from devices.protocol import DEFAULT_LIMITS, Limits, ParsedMessage, ProtocolError, Reason, parse_message
+from foreshock.tsdb.base import Point
+from ingest.deadletter import NewDeadLetter
+from ingest.types import IngestedMessage, RawMessage
+
+__all__ = ["Converter", "Accepted", "snapshot_points"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Accepted:
+    raw: RawMessage
+    message: IngestedMessage
+    points: list[Point] = field(default_factory=list)
+
+
+def _features(parsed: ParsedMessage, machine: MachineInfo | None) -> dict[str, float]:
+    snap = parsed.snapshot
+    assert snap is not None
+    compute = getattr(features_module, "snapshot_features", None)
+    if compute is not None:
+        snapshot = Snapshot(ts=snap.ts_ms / 1000, fs=snap.fs, samples=snap.samples, rpm=snap.rpm, axis=snap.axis)
+        return dict(compute(snapshot, machine or MachineInfo()))
+    return features_module.time_features(snap.samples)
+
+
+def snapshot_points(parsed: ParsedMessage, feats: dict[str, float]) -> list[Point]:
+    """The ``vibration`` point of one snapshot: features plus ``fs``, ``n`` and ``rpm``."""
+    snap = parsed.snapshot
+    assert snap is not None
+    values: dict[str, float | int] = {k: v for k, v in feats.items() if isinstance(v, (int, float))}
+    values["fs"] = float(snap.fs)
+    values["n"] = int(snap.samples.size)
+    if snap.rpm is not None:
+        values["rpm"] = float(snap.rpm)
+    return [Point("vibration", {"device": parsed.device_id, "axis": snap.axis}, values, snap.ts_ms)]
+
+
+class Converter:
+    """Validate and convert a batch. ``device_check`` is asked once per device per batch.
+
+    ``auto_register``: ``False`` rejects unknown devices (``unknown_device``); ``True`` accepts
+    them; a callable is called with the device id (e.g. ``Registry.auto_register``) and then accepts.
+    ``device_check`` may raise (registry unreachable): the whole batch is then retried by the caller.
+    """
+
+    def __init__(
+        self,
+        *,
+        device_check: Callable[[str], bool] | None,
+        auto_register: bool | Callable[[str], None] = False,
+        machine_info: Callable[[str], MachineInfo | None] | None = None,
+        topic_root: str = "foreshock",
+        limits: Limits = DEFAULT_LIMITS,
+        store_status: bool = False,
+    ) -> None:
+        self.device_check = device_check
+        self.auto_register = auto_register
+        self.machine_info = machine_info
+        self.topic_root = topic_root
+        self.limits = limits
+        self.store_status = store_status
+
+    def convert(self, raws: list[RawMessage]) -> tuple[list[Accepted], list[NewDeadLetter]]:
+        accepted: list[Accepted] = []
+        rejected: list[NewDeadLetter] = []
+        parsed_ok: list[tuple[RawMessage, ParsedMessage]] = []
+        for raw in raws:
+            try:
+                parsed = parse_message(raw.topic, raw.payload, received_at=raw.received_at, root=self.topic_root,
+                                       limits=self.limits)
+            except ProtocolError as exc:
+                rejected.append(_dead(raw, exc.reason, exc.detail))
+                continue
+            parsed_ok.append((raw, parsed))
+        known = self._known({p.device_id for _, p in parsed_ok})
+        machines: dict[str, MachineInfo | None] = {}
+        for raw, parsed in parsed_ok:
+            device = parsed.device_id
+            if not known[device]:
+                rejected.append(_dead(raw, Reason.UNKNOWN_DEVICE, f"device {device!r} is not registered", device))
+                continue
+            feats: dict[str, float] | None = None
+            if parsed.kind == "telemetry":
+                points = [Point("telemetry", {"device": device}, r.values, r.ts_ms) for r in parsed.records]
+            elif parsed.kind == "vibration":
+                if device not in machines:
+                    machines[device] = self.machine_info(device) if self.machine_info else None
+                try:
+                    feats = _features(parsed, machines[device])
+                except (ValueError, ArithmeticError) as exc:
+                    rejected.append(_dead(raw, Reason.SCHEMA, f"features cannot be computed: {exc}", device))
+                    continue
+                points = snapshot_points(parsed, feats)
+            else:
+                points = self._status_points(parsed)
+            message = IngestedMessage(device, parsed.kind, parsed, feats, raw.received_at, raw.topic)
+            accepted.append(Accepted(raw, message, points))
+        return accepted, rejected
+
+    def _status_points(self, parsed: ParsedMessage) -> list[Point]:
+        status = parsed.status
+        if not self.store_status or status is None or status.ts_ms is None:
+            return []
+        return [Point("status", {"device": parsed.device_id}, {"online": status.state == "online"}, status.ts_ms)]
+
+    def _known(self, devices: set[str]) -> dict[str, bool]:
+        if self.device_check is None:
+            return dict.fromkeys(devices, True)
+        known = {}
+        for device in devices:
+            ok = bool(self.device_check(device))
+            if not ok and self.auto_register:
+                if callable(self.auto_register):
+                    self.auto_register(device)
+                log.info("device %s auto-registered", device)
+                ok = True
+            known[device] = ok
+        return known
+
+
+def _dead(raw: RawMessage, reason: Reason, detail: str, device: str | None = None) -> NewDeadLetter:
+    if device is None:
+        parts = raw.topic.split("/")
+        device = parts[2][:64] if len(parts) == 4 else None
+    return NewDeadLetter(reason.value, raw.topic, raw.payload, raw.received_at, device, detail)

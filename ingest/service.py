@@ -1,0 +1,207 @@
+"""The ingest service: MQTT in, telemetry store (or spool) and dead letters out, then hand-off.
+
+One worker thread takes raw messages from the bounded queue in batches (up to
+``telemetry.batch_size`` messages or ``telemetry.flush_interval_s``), validates and converts them
+(:class:`~ingest.pipeline.Converter`), writes the points durably (:class:`~ingest.writer.StoreWriter`),
+stores the dead letters, acknowledges every message of the batch to the broker, and finally
+calls ``on_batch`` with the accepted messages (telemetry, vibration and status). The worker holds
+no per-device state, so several services (processes) can share ``$share/<group>/`` subscriptions.
+
+Usage::
+
+    service = IngestService(settings, store, dead_letters, device_check=registry.is_known,
+                            auto_register=settings.ingest.auto_register, on_batch=pipeline.handle)
+    service.start()
+    ...
+    service.stop(timeout_s=10)
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from detectors.types import MachineInfo
+from devices.protocol import DEFAULT_LIMITS, Reason
+from foreshock.tsdb.base import TelemetryStore
+from ingest.deadletter import DeadLetterStore, NewDeadLetter
+from ingest.metrics import IngestMetrics
+from ingest.mqtt import MqttSource
+from ingest.pipeline import Converter
+from ingest.spool import Spool
+from ingest.types import IngestedMessage, RawMessage
+from ingest.writer import Outcome, StoreWriter
+
+__all__ = ["IngestService"]
+
+log = logging.getLogger(__name__)
+
+
+class IngestService:
+    def __init__(
+        self,
+        settings: Any,  # foreshock.settings.Settings
+        store: TelemetryStore,
+        dead_letters: DeadLetterStore,
+        *,
+        device_check: Callable[[str], bool] | None,
+        auto_register: bool | Callable[[str], None] = False,
+        on_batch: Callable[[list[IngestedMessage]], None] | None = None,
+        machine_info: Callable[[str], MachineInfo | None] | None = None,
+        client_id: str | None = None,
+        probe_interval_s: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.dead_letters = dead_letters
+        self.on_batch = on_batch
+        self.metrics = IngestMetrics()
+        self.batch_size = settings.telemetry.batch_size
+        self.flush_interval_s = settings.telemetry.flush_interval_s
+        limits = DEFAULT_LIMITS.__class__(
+            max_payload_bytes=settings.ingest.max_payload_bytes, future_tolerance_s=settings.ingest.future_tolerance_s
+        )
+        self.converter = Converter(
+            device_check=device_check,
+            auto_register=auto_register,
+            machine_info=machine_info,
+            topic_root=settings.mqtt.topic_root,
+            limits=limits,
+        )
+        self._queue: queue.Queue[RawMessage] = queue.Queue(maxsize=settings.ingest.queue_size)
+        self._client_id = client_id
+        self._probe_interval_s = probe_interval_s
+        self._stopping = threading.Event()
+        self._abort = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.source: MqttSource | None = None
+        self.spool: Spool | None = None
+        self.writer: StoreWriter | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, connect_timeout_s: float = 10.0) -> None:
+        if self._thread is not None:
+            raise RuntimeError("ingest service already started")
+        self.spool = Spool(self.settings.spool_dir, max_bytes=self.settings.ingest.spool_max_bytes)
+        self.writer = StoreWriter(self.store, self.spool, self.metrics, probe_interval_s=self._probe_interval_s)
+        self.source = MqttSource(self.settings.mqtt, self._queue, self.metrics, client_id=self._client_id)
+        self._thread = threading.Thread(target=self._run, name="ingest-worker", daemon=True)
+        self._thread.start()
+        self.source.start(connect_timeout_s)
+
+    @property
+    def connected(self) -> bool:
+        return self.source is not None and self.source.connected
+
+    @property
+    def ready(self) -> bool:
+        """Connected to the broker and the worker is running (the store may be down: then it spools)."""
+        return self.connected and self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Stop taking messages, flush what is queued, acknowledge it, disconnect. Bounded by ``timeout_s``.
+
+        Returns ``False`` when the worker did not finish in time (its messages stay unacknowledged
+        and are redelivered by the broker to the next session).
+        """
+        if self._thread is None or self.source is None:
+            return True
+        self.source.pause()
+        self._stopping.set()
+        self._thread.join(timeout_s)
+        finished = not self._thread.is_alive()
+        if not finished:
+            log.warning("ingest worker did not finish within %.1f s; aborting", timeout_s)
+            self._abort.set()
+            self._thread.join(min(timeout_s, 5.0))
+        self.source.stop()
+        if self.spool is not None:
+            self.spool.close()
+        self._thread = None
+        return finished
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    def _next_batch(self) -> list[RawMessage]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.flush_interval_s
+        while len(batch) < self.batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._stopping.is_set():
+                break
+            try:
+                batch.append(self._queue.get(timeout=min(remaining, 0.05)))
+            except queue.Empty:
+                pass
+        return batch
+
+    def _run(self) -> None:
+        assert self.writer is not None
+        while not self._abort.is_set():
+            batch = self._next_batch()
+            self.metrics.queue_depth = self._queue.qsize()
+            if not batch:
+                if self._stopping.is_set():
+                    break
+                self.writer.maintain()
+                continue
+            self.metrics.count("received", len(batch))
+            while not self._process(batch):
+                if self._abort.wait(1.0):
+                    self.metrics.count("deferred_at_stop", len(batch))
+                    return
+
+    def _process(self, batch: list[RawMessage]) -> bool:
+        """Handle one batch end to end; ``False`` means: retry it (nothing was acknowledged)."""
+        assert self.writer is not None and self.source is not None
+        try:
+            accepted, rejected = self.converter.convert(batch)
+        except Exception:  # the device check (registry) failed: keep the batch, try again
+            log.exception("device check failed; retrying the batch of %d messages", len(batch))
+            return False
+        outcome, refused = self.writer.write([a.points for a in accepted], self._abort)
+        if outcome is Outcome.HELD:
+            self.metrics.count("deferred_at_stop", len(batch))
+            return True
+        for i, error in refused.items():
+            a = accepted[i]
+            rejected.append(
+                NewDeadLetter(Reason.STORE_REJECTED.value, a.raw.topic, a.raw.payload, a.raw.received_at,
+                              a.message.device_id, error[:2000])
+            )
+        if refused:
+            accepted = [a for i, a in enumerate(accepted) if i not in refused]
+        if rejected:
+            try:
+                self.dead_letters.add_many(rejected)
+            except Exception:  # the relational store failed: the bad messages are logged, not kept
+                self.metrics.count("dead_letter_errors", len(rejected))
+                log.exception("could not store %d dead letters", len(rejected))
+            for d in rejected:
+                self.metrics.reject(d.reason)
+                log.debug("rejected %s from %s: %s", d.reason, d.topic, d.detail)
+        self.metrics.count("accepted", len(accepted))
+        for raw in batch:
+            self.source.ack(raw.mid, raw.qos)
+        self.metrics.count("acked", len(batch))
+        if self.on_batch is not None and accepted:
+            try:
+                self.on_batch([a.message for a in accepted])
+            except Exception:
+                self.metrics.count("hook_errors")
+                log.exception("on_batch hook failed for a batch of %d messages", len(accepted))
+        return True

@@ -1,0 +1,41 @@
+"""The values that cross ingest's boundaries: raw messages in, ingested messages out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from devices.protocol import ParsedMessage
+
+__all__ = ["RawMessage", "IngestedMessage", "IngestError"]
+
+
+class IngestError(RuntimeError):
+    """Ingest cannot run (broker unreachable at start, bad subscription, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One MQTT message as the network callback saw it; ``mid``/``qos`` are for the acknowledgement."""
+
+    topic: str
+    payload: bytes
+    received_at: float  # epoch seconds, the platform's clock
+    mid: int = 0
+    qos: int = 0
+    retain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedMessage:
+    """A valid message after it was stored (or spooled): what the rest of the pipeline gets.
+
+    ``features`` holds the vibration features per snapshot (``None`` for telemetry and status).
+    """
+
+    device_id: str
+    kind: Literal["telemetry", "vibration", "status"]
+    parsed: ParsedMessage
+    features: dict[str, float] | None
+    received_at: float
+    topic: str
