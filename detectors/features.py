@@ -1,17 +1,31 @@
-"""Features of a vibration snapshot (vectorised numpy).
+"""Features of a vibration snapshot (vectorised numpy): one flat dict of floats, units in the names.
+
+Ingest stores these per snapshot; the detectors in :class:`detectors.UnitMonitor` watch them.
 
 >>> import numpy as np
 >>> t = np.arange(25600) / 25600
 >>> f = time_features(np.sqrt(2) * np.sin(2 * np.pi * 50 * t))
 >>> round(f["rms_g"], 3), round(f["crest"], 3)
 (1.0, 1.414)
+>>> from detectors.types import MachineInfo, Snapshot
+>>> feats = snapshot_features(Snapshot(0, 25600, 0.01 * np.sin(2 * np.pi * 30 * t), rpm=1800), MachineInfo())
+>>> round(feats["velocity_rms_mm_s"], 2), feats["iso_zone"], round(feats["v1x_mm_s"], 2)
+(0.37, 0.0, 0.52)
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["time_features"]
+from detectors.diagnosis import bearing_scores
+from detectors.envelope import squared_envelope_spectrum
+from detectors.iso import zone_limits
+from detectors.spectrum import BAND_EDGES_HZ, Spectrum, estimate_speed_hz
+from detectors.types import MachineInfo, Snapshot
+
+__all__ = ["time_features", "snapshot_features", "velocity_band"]
 
 
 def time_features(x: np.ndarray) -> dict[str, float]:
@@ -38,3 +52,57 @@ def time_features(x: np.ndarray) -> dict[str, float]:
         "kurtosis": kurt,
         "skewness": skew,
     }
+
+
+def velocity_band(machine: MachineInfo) -> tuple[float, float]:
+    """The ISO 10816-3 velocity band: 10-1,000 Hz, or 2-1,000 Hz under 600 rpm."""
+    return (2.0, 1000.0) if machine.low_speed else (10.0, 1000.0)
+
+
+def snapshot_features(snapshot: Snapshot, machine: MachineInfo) -> dict[str, float]:
+    """All features of one snapshot (flat dict of finite floats, units in the names).
+
+    Keys: the time features; ``velocity_rms_mm_s`` and ``iso_zone`` (0..3 for A..D);
+    ``band_<lo>_<hi>_hz_g`` (acceleration RMS per band); ``shaft_hz`` and ``speed_estimated``
+    (1.0 when the speed came from the spectrum); ``v1x_mm_s``, ``v2x_mm_s``, ``v3x_mm_s``;
+    envelope: ``env_band_lo_hz``, ``env_band_hi_hz``, ``env_kurtosis`` and, with bearing geometry,
+    ``bpfo_db``, ``bpfi_db``, ``bsf_db`` (family scores in dB above the envelope background).
+    Raises ValueError for a snapshot that cannot be measured (empty, non-finite, bad rate).
+    """
+    x = np.asarray(snapshot.samples, dtype=np.float64)
+    fs = float(snapshot.fs)
+    if x.ndim != 1 or x.size < 64:
+        raise ValueError(f"snapshot needs a 1-D array of at least 64 samples, got shape {x.shape}")
+    if not math.isfinite(fs) or fs <= 0:
+        raise ValueError(f"sample rate must be a positive number, got {snapshot.fs!r}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("snapshot contains NaN or infinite samples")
+    feats = time_features(x)
+    sp = Spectrum.of(x, fs)
+    lo, hi = velocity_band(machine)
+    v = sp.velocity_rms_mm_s(lo, min(hi, fs / 2))
+    feats["velocity_rms_mm_s"] = v
+    limits = zone_limits(machine.iso_group, machine.foundation, machine.zone_limits_mm_s)
+    feats["iso_zone"] = float(sum(v >= b for b in limits))
+    edges = [e for e in BAND_EDGES_HZ if e < fs / 2] + [fs / 2]
+    for a, b in zip(edges[:-1], edges[1:]):
+        feats[f"band_{a:g}_{b:g}_hz_g"] = sp.band_rms_g(a, b)
+    rated_hz = machine.rated_rpm / 60 if machine.rated_rpm else None
+    shaft_hz = snapshot.rpm / 60 if snapshot.rpm else estimate_speed_hz(sp, rated_hz)
+    feats["speed_estimated"] = 0.0 if snapshot.rpm else 1.0
+    if shaft_hz:
+        feats["shaft_hz"] = float(shaft_hz)
+        for o in (1, 2, 3):
+            feats[f"v{o}x_mm_s"] = sp.order_amplitude_mm_s(shaft_hz, o)
+    top_f = 0.0
+    mult = machine.bearing.multipliers() if machine.bearing is not None else None
+    if mult and shaft_hz:
+        top_f = 3.5 * max(mult["bpfi"], 2 * mult["bsf"]) * shaft_hz
+    if x.size >= 256:
+        ses = squared_envelope_spectrum(x, fs, max_level=3, min_bw_hz=min(top_f, fs / 8))
+        feats["env_band_lo_hz"], feats["env_band_hi_hz"] = ses.band_hz
+        feats["env_kurtosis"] = ses.kurtosis
+        if mult and shaft_hz and 2 * top_f < fs:
+            for fam, (score, _) in bearing_scores(ses, shaft_hz, mult, tol=0.02).items():
+                feats[f"{fam}_db"] = score
+    return {k: float(v) for k, v in feats.items()}

@@ -1,0 +1,144 @@
+"""Envelope analysis for rolling-element bearings.
+
+1. Choose the demodulation band with a fast, FFT-based infogram (Antoni 2016): the spectrum is
+   split into dyadic bands (Nyquist/2, /4, /8, /16); each band's complex envelope is the inverse
+   FFT of its bins, and the spectral negentropy of its squared envelope spectrum measures how
+   strongly the band is modulated by *repetitive* impulses. Unlike the kurtogram it is not
+   captured by a few isolated spikes (which the CWRU 48 kHz records have). Bands below the
+   highest defect frequency searched are skipped: the carrier must lie above the modulation.
+   The band's spectral kurtosis ``E|z|⁴ / (E|z|²)² − 2`` is kept as evidence.
+2. Square the band's envelope and take its spectrum (the squared envelope spectrum, SES),
+   averaged over segments of about one second when the record is long.
+3. Read the SES at the defect frequencies (BPFO, BPFI, BSF, FTF), their harmonics and their
+   shaft-speed sidebands, each searched within a speed tolerance, against the SES's local median.
+
+>>> import numpy as np
+>>> fs = 20000.0
+>>> t = np.arange(40000) / fs
+>>> rng = np.random.default_rng(1)
+>>> ring = np.exp(-800 * t[:200]) * np.sin(2 * np.pi * 3000 * t[:200])
+>>> x = np.convolve((np.arange(t.size) % 200 == 0).astype(float), ring)[: t.size] + rng.normal(0, 0.05, t.size)
+>>> ses = squared_envelope_spectrum(x, fs)
+>>> round(ses.peak_near(100.0, tol_hz=2.0)[0])
+100
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["SES", "select_band", "squared_envelope_spectrum"]
+
+
+@dataclass(frozen=True)
+class SES:
+    """A squared envelope spectrum (amplitude, in g² of the band's squared envelope)."""
+
+    freqs: np.ndarray
+    amp: np.ndarray
+    band_hz: tuple[float, float]
+    kurtosis: float
+
+    @property
+    def df(self) -> float:
+        return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 0.0
+
+    def peak_near(self, f: float, tol_hz: float) -> tuple[float, float]:
+        """(frequency, amplitude) of the largest SES line within ``f ± tol_hz``; (f, 0) if out of range."""
+        half = max(tol_hz, self.df)
+        i0, i1 = np.searchsorted(self.freqs, [f - half, f + half + 1e-9])
+        i0 = max(int(i0), 1)
+        if i1 <= i0:
+            return f, 0.0
+        k = i0 + int(np.argmax(self.amp[i0:i1]))
+        return float(self.freqs[k]), float(self.amp[k])
+
+    def background_near(self, f: float, half_width_hz: float) -> float:
+        """Median SES amplitude within ``f ± half_width_hz`` (a robust local noise floor)."""
+        half = max(half_width_hz, 8 * self.df)
+        i0, i1 = np.searchsorted(self.freqs, [f - half, f + half])
+        i0 = max(int(i0), 1)
+        seg = self.amp[i0:max(i1, i0 + 1)]
+        floor = float(np.median(seg)) if seg.size else 0.0
+        return max(floor, 1e-12 * float(self.amp.max(initial=1e-30)), 1e-30)
+
+
+def _band_kurtosis(spec: np.ndarray, k0: int, k1: int) -> float:
+    z = np.fft.ifft(spec[k0:k1])
+    e = z.real ** 2 + z.imag ** 2
+    m2 = float(e.mean())
+    if m2 <= 0:
+        return -2.0
+    return float(np.mean(e * e)) / (m2 * m2) - 2.0
+
+
+def _band_negentropy(spec: np.ndarray, k0: int, k1: int) -> float:
+    """Spectral negentropy of the band's squared envelope spectrum (Antoni's infogram, spectral side)."""
+    z = np.fft.ifft(spec[k0:k1])
+    e = z.real ** 2 + z.imag ** 2
+    s = np.abs(np.fft.rfft(e - e.mean()))[1:] ** 2
+    m = float(s.mean())
+    if m <= 0:
+        return 0.0
+    r = s / m
+    return float(np.mean(r * np.log(np.maximum(r, 1e-300))))
+
+
+def select_band(x: np.ndarray, fs: float, max_level: int = 4, min_bw_hz: float = 0.0) -> tuple[float, float, float]:
+    """Demodulation band ``(lo_hz, hi_hz, spectral_kurtosis)`` with the highest spectral negentropy.
+
+    Bands narrower than ``min_bw_hz`` or starting below it are skipped (the envelope must resolve
+    the defect frequencies: a band of width B carries envelope frequencies up to B, and the
+    carrier must be above them). The full band is the fallback.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    spec = np.fft.rfft(x - x.mean())
+    nyq_bins = spec.size - 1
+    hz = fs / x.size
+    best, best_ne = (1, nyq_bins), -np.inf
+    for level in range(1, max_level + 1):
+        n_bands = 2 ** level
+        width = nyq_bins // n_bands
+        if width < 16 or width * hz < min_bw_hz:
+            break
+        for b in range(n_bands):
+            k0, k1 = max(b * width, 1), (b + 1) * width
+            if k0 * hz < min_bw_hz:
+                continue
+            ne = _band_negentropy(spec, k0, k1)
+            if ne > best_ne:
+                best, best_ne = (k0, k1), ne
+    return best[0] * hz, best[1] * hz, _band_kurtosis(spec, *best)
+
+
+def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float] | None = None,
+                              segment_s: float = 1.0, max_level: int = 4, min_bw_hz: float = 0.0) -> SES:
+    """Squared envelope spectrum of ``x`` demodulated in ``band`` (chosen by kurtosis when None)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean()
+    if band is None:
+        lo, hi, sk = select_band(x, fs, max_level=max_level, min_bw_hz=min_bw_hz)
+    else:
+        lo, hi = band
+        sk = float("nan")
+    if hi <= lo:
+        raise ValueError(f"demodulation band must have lo < hi, got {lo:g}..{hi:g} Hz")
+    n = x.size
+    spec = np.fft.fft(x)
+    f = np.abs(np.fft.fftfreq(n, 1.0 / fs))
+    pos = np.fft.fftfreq(n, 1.0 / fs) > 0
+    spec[~(pos & (f >= lo) & (f < hi))] = 0.0
+    z = np.fft.ifft(spec) * 2.0
+    env2 = z.real ** 2 + z.imag ** 2
+    seg = min(n, max(int(round(segment_s * fs)), 256))
+    n_seg = max(n // seg, 1)
+    w = np.hanning(seg)
+    frames = env2[: n_seg * seg].reshape(n_seg, seg)
+    frames = (frames - frames.mean(axis=1, keepdims=True)) * w
+    amp = np.abs(np.fft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
+    if sk != sk:
+        m2 = float(env2.mean())
+        sk = float(np.mean(env2 * env2)) / (m2 * m2) - 2.0 if m2 > 0 else -2.0
+    return SES(freqs=np.fft.rfftfreq(seg, 1.0 / fs), amp=amp, band_hz=(float(lo), float(hi)), kurtosis=float(sk))
