@@ -229,6 +229,28 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             log.debug("unit %s auto-registered concurrently", device_id)
             self.invalidate()
 
+    def upsert_units(self, items: list[tuple[str, UnitIn]]) -> tuple[int, int]:
+        """Create or wholly replace the given units in one transaction; returns ``(created, updated)``.
+
+        Every field of an existing unit is set from its :class:`UnitIn` (unset fields are cleared).
+        """
+        created = updated = 0
+        with self._session(write=True) as session:
+            for device_id, data in items:
+                check_device_id(device_id)
+                unit = session.get(Unit, device_id)
+                if unit is None:
+                    unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
+                    session.add(unit)
+                    created += 1
+                else:
+                    updated += 1
+                try:
+                    _apply_unit(session, unit, data.model_dump())
+                except InvalidInput as exc:
+                    raise InvalidInput(exc.field, f"unit {device_id!r}: {exc.problem}") from None
+        return created, updated
+
     def get_unit(self, device_id: str) -> Unit | None:
         with self._session() as session:
             return session.get(Unit, device_id)
