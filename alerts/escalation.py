@@ -120,7 +120,7 @@ def _fleet_ticket(
                               detail={**stats, "units": d2["units"]}))
     for unit_ticket in units:
         if link(session, fleet, unit_ticket, "fleet"):
-            record(session, fleet, "linked", actor="foreshock", now=now, ticket=unit_ticket.number)
+            record(session, fleet, "linked", actor="foreshock", now=now, unit_ticket=unit_ticket.number)
             if unit_ticket.id == ticket.id and len(changes) == 0:
                 changes.append(Change("fleet_ticket_linked", ticket.device_id, fm, ticket=fleet.number,
                                       detail={"unit_ticket": ticket.number, **stats}))

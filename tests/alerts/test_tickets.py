@@ -1,0 +1,135 @@
+"""Ticket states, audit trail, clocks and their breaches, 8D, feedback, silent units; both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.service import AlertService
+from alerts.tickets import TicketError
+from tests.alerts.helpers import T0, Clock, FakeRegistry, assess, kinds
+
+pytestmark = pytest.mark.integration
+
+FLOW = ("triaged", "investigating", "action_taken", "verifying", "closed")
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def svc(factory, clock):
+    return AlertService(factory, clock=clock)
+
+
+def _open(svc, device="u1", state="warning", key="k") -> str:
+    return next(c.ticket for c in svc.handle_assessment(device, assess(state, T0), source_key=key)
+                if c.kind == "ticket_opened")
+
+
+def test_states_with_audit_trail_and_clocks(svc, clock):
+    number = _open(svc)
+    clock.t = T0 + 1800
+    svc.assign_ticket(number, actor="lead", assignee="ana", team="field-service")
+    svc.comment_ticket(number, "bearing noise confirmed on site", actor="ana")
+    for i, state in enumerate(FLOW):
+        clock.t = T0 + 3600 * (i + 1)
+        svc.move_ticket(number, state, actor="ana", note=f"step {i}")
+    t = svc.get_ticket(number)
+    assert t["status"] == "closed" and not t["is_open"]
+    assert t["responded_at"] == "2026-11-02T01:00:00+00:00"  # left 'received' at T0 + 1 h
+    assert t["closed_at"] == "2026-11-02T05:00:00+00:00"
+    assert (t["assignee"], t["team"]) == ("ana", "field-service")
+    moves = [(e["from"], e["to"], e["by"]) for e in t["audit"] if e["action"] == "moved"]
+    assert moves == list(zip(("received",) + FLOW[:-1], FLOW, ["ana"] * 5))
+    assert [e["action"] for e in t["audit"]][:3] == ["opened", "assigned", "commented"]
+    assert t["comments"][0]["by"] == "ana"
+    reopened = svc.move_ticket(number, "reopened", actor="customer")
+    assert reopened["is_open"] and reopened["closed_at"] is None
+
+
+def test_bad_transitions_and_inputs_are_named(svc):
+    number = _open(svc)
+    with pytest.raises(TicketError, match="cannot move from received to verifying"):
+        svc.move_ticket(number, "verifying", actor="ana")
+    with pytest.raises(TicketError, match="unknown ticket state 'done'"):
+        svc.move_ticket(number, "done", actor="ana")
+    with pytest.raises(TicketError, match="no ticket 'PF000000999'"):
+        svc.get_ticket("PF000000999")
+    with pytest.raises(TicketError, match="unknown 8D discipline 'D9'"):
+        svc.update_8d(number, "D9", "x", actor="ana")
+    with pytest.raises(TicketError, match="verdict must be one of"):
+        svc.record_feedback(number, "maybe", actor="ana")
+    with pytest.raises(TicketError, match="person .* or a team"):
+        svc.assign_ticket(number, actor="lead")
+
+
+def test_reopen_refused_while_a_newer_ticket_is_open(svc):
+    first = _open(svc, key="a")
+    svc.move_ticket(first, "closed", actor="ana")
+    for i in range(3):
+        svc.handle_assessment("u1", assess("healthy", T0 + 1 + i), source_key=f"h{i}")
+    second = _open(svc, key="b")
+    assert second != first
+    with pytest.raises(TicketError, match=f"{second} is already open"):
+        svc.move_ticket(first, "reopened", actor="ana")
+
+
+def test_response_breach_escalates_once_and_ack_stops_the_clock(svc, clock):
+    critical = _open(svc, "u1", "alarm", "a")
+    major = _open(svc, "u2", "warning", "b")
+    assert svc.tick(T0 + 3600) == []
+    got = svc.tick(T0 + 2 * 3600 + 1)
+    assert [(c.kind, c.ticket, c.detail["clock"]) for c in got] == [("sla_breached", critical, "response")]
+    assert svc.tick(T0 + 2 * 3600 + 60) == []  # a breach escalates once
+    alert_id = svc.list_alerts(device_id="u2")[0]["id"]
+    clock.t = T0 + 3 * 3600
+    acked = svc.ack_alert(alert_id, actor="ana")
+    assert acked["acknowledged_by"] == "ana" and acked["ticket"] == major
+    assert svc.tick(T0 + 9 * 3600) == []  # u2's response clock was stopped by the ack
+    t = svc.get_ticket(critical)
+    assert t["response_breached"] and t["escalation_level"] == 1
+    got = svc.tick(T0 + 25 * 3600)
+    assert [(c.ticket, c.detail["clock"]) for c in got] == [(critical, "resolution")]
+
+
+def test_8d_prefill_and_updates(svc):
+    number = svc.handle_assessment("u1", assess(
+        "alarm", T0, ttf_s=30 * 3600.0, ttf_low_s=20 * 3600.0, ttf_high_s=50 * 3600.0,
+        evidence=[{"feature": "bpfo", "freq_hz": 107.4, "amplitude_g": 0.2}, {"iso_zone": "C"}]),
+        source_key="a")[1].ticket
+    svc.update_8d(number, "d3", "unit load reduced to 60%", actor="ana")
+    svc.update_8d(number, "D4", {"cause": "lubricant starvation"}, actor="ana")
+    d = svc.get_ticket(number)["eight_d"]
+    assert d["D2"]["spectral_peaks"][0]["freq_hz"] == 107.4 and d["D2"]["iso_zone"] == "C"
+    assert d["D2"]["time_left_s"] == {"estimate": 108000.0, "low": 72000.0, "high": 180000.0}
+    assert d["D3"] == "unit load reduced to 60%" and d["D4"] == {"cause": "lubricant starvation"}
+
+
+def test_feedback_is_stored_and_adjusts_thresholds(svc):
+    assert svc.threshold_factor("u1") == 1.0
+    first = _open(svc, key="a")
+    svc.record_feedback(first, "false_alarm", actor="ana", cause="sensor loose", action="re-mounted sensor")
+    svc.move_ticket(first, "closed", actor="ana")
+    assert svc.threshold_factor("u1") == pytest.approx(1.1)
+    fb = svc.get_ticket(first)["feedback"]
+    assert fb["verdict"] == "false_alarm" and fb["cause"] == "sensor loose"
+    second = next(c.ticket for c in svc.handle_assessment("u1", assess("alarm", T0 + 5, "imbalance"),
+                                                            source_key="b") if c.kind == "ticket_opened")
+    svc.record_feedback(second, "confirmed", actor="ana", cause="rotor deposit", action="cleaned, balanced")
+    assert svc.threshold_factor("u1") == 1.0
+    assert svc.get_ticket(second)["feedback"]["actual_failure_mode"] == "imbalance"
+
+
+def test_silent_units_raise_and_clear(factory, clock):
+    reg = FakeRegistry()
+    svc = AlertService(factory, clock=clock, registry=reg)
+    reg.silent = ["u9"]
+    assert kinds(svc.tick(T0)) == ["unit_silent"]
+    assert svc.tick(T0 + 60) == []
+    assert AlertService(factory, clock=clock, registry=reg).tick(T0 + 120) == []  # restart: no duplicate
+    assert svc.list_alerts(device_id="u9")[0]["failure_mode"] == "silent"
+    reg.silent = []
+    assert kinds(svc.tick(T0 + 180)) == ["alert_cleared"]
+    assert svc.list_alerts(device_id="u9") == []
