@@ -1,0 +1,80 @@
+"""Local receivers for notification tests: an HTTP webhook sink and an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class WebhookSink:
+    """Collects POSTs; answers the next ``fail_next`` requests with HTTP 503."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.fail_next = 0
+        self.received = threading.Condition()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with sink.received:
+                    if sink.fail_next > 0:
+                        sink.fail_next -= 1
+                        code = 503
+                    else:
+                        code = 200
+                        sink.requests.append((dict(self.headers.items()), body))
+                        sink.received.notify_all()
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, n: int, timeout: float = 20.0) -> bool:
+        with self.received:
+            return self.received.wait_for(lambda: len(self.requests) >= n, timeout)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpSink:
+    """An aiosmtpd server on a free port that keeps every message."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.received = threading.Condition()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+                from email import message_from_bytes
+
+                with sink.received:
+                    sink.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+                    sink.received.notify_all()
+                return "250 OK"
+
+        with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it is up
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def wait_for(self, n: int, timeout: float = 20.0) -> bool:
+        with self.received:
+            return self.received.wait_for(lambda: len(self.messages) >= n, timeout)
+
+    def close(self) -> None:
+        self.controller.stop()

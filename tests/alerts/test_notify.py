@@ -1,0 +1,149 @@
+"""Notifications to a local HTTP receiver and a local SMTP server: signing, routing, retries, durability."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+from sqlalchemy import select
+
+from alerts.config import AlertConfig, SmtpConfig
+from alerts.models import Delivery
+from alerts.notify import Notifier, verify
+from alerts.service import AlertService
+from tests.alerts.helpers import T0, Clock, FakeRegistry, assess
+from tests.alerts.receivers import SmtpSink, WebhookSink
+
+pytestmark = pytest.mark.integration
+SECRET = "hook-secret"
+
+
+@pytest.fixture
+def webhook():
+    sink = WebhookSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink()
+    yield sink
+    sink.close()
+
+
+def _config(smtp_port: int = 1, **kw) -> AlertConfig:
+    return AlertConfig(retry_base_s=0.05, poll_s=0.2, smtp=SmtpConfig(port=smtp_port), **kw)
+
+
+def _deliveries(factory) -> list[Delivery]:
+    with factory() as s:
+        return list(s.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def _wait_settled(factory, timeout: float = 20.0) -> list[Delivery]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = _deliveries(factory)
+        if rows and all(d.status in ("sent", "failed") for d in rows):
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"deliveries still pending: {[(d.id, d.status, d.last_error) for d in rows]}")
+
+
+def test_route_validation_names_the_problem(factory):
+    n = Notifier(factory)
+    with pytest.raises(ValueError, match="channel must be one of"):
+        n.add_route(name="x", channel="sms", target="+4912345")
+    with pytest.raises(ValueError, match="needs a secret"):
+        n.add_route(name="x", channel="webhook", target="http://127.0.0.1/h")
+    with pytest.raises(ValueError, match="http\\(s\\) URL"):
+        n.add_route(name="x", channel="webhook", target="ftp://h", secret="s")
+    with pytest.raises(ValueError, match="min_grade"):
+        n.add_route(name="x", channel="email", target="a@b", min_grade="urgent")
+    n.close()
+
+
+def test_webhook_and_email_delivered_signed_and_routed(factory, webhook, smtp):
+    notifier = Notifier(factory, _config(smtp.port))
+    notifier.add_route(name="acme-hook", channel="webhook", target=webhook.url, secret=SECRET, customer="ACME")
+    notifier.add_route(name="oncall", channel="email", target="oncall@example.com", min_grade="major",
+                       events="ticket.*,alert.escalated")
+    notifier.add_route(name="other-customer", channel="email", target="x@example.com", customer="Globex")
+    reg = FakeRegistry({"u1": {"customer": "ACME", "model": "P-200", "site": "s1"}})
+    svc = AlertService(factory, registry=reg, notifier=notifier, clock=Clock())
+    notifier.start()
+    try:
+        svc.handle_assessment("u1", assess("watch", T0), source_key="a")  # minor: webhook only
+        svc.handle_assessment("u1", assess("warning", T0 + 1), source_key="b")  # escalated + ticket.opened
+        assert webhook.wait_for(3) and smtp.wait_for(2)
+        rows = _wait_settled(factory)
+    finally:
+        notifier.close()
+    assert [(d.channel, d.event, d.status) for d in rows] == [
+        ("webhook", "alert.raised", "sent"), ("webhook", "alert.escalated", "sent"),
+        ("email", "alert.escalated", "sent"), ("webhook", "ticket.opened", "sent"), ("email", "ticket.opened", "sent"),
+    ]
+    headers, body = webhook.requests[0]
+    assert verify(SECRET, headers["X-Foreshock-Timestamp"], body, headers["X-Foreshock-Signature"])
+    assert not verify("other", headers["X-Foreshock-Timestamp"], body, headers["X-Foreshock-Signature"])
+    doc = json.loads(body)
+    assert doc["event"] == "alert.raised" and doc["data"]["device_id"] == "u1" and doc["data"]["grade"] == "minor"
+    subjects = sorted(m["Subject"] for _, m in smtp.messages)
+    assert subjects == ["[Foreshock] alert.escalated: u1 outer_race major",
+                        "[Foreshock] ticket.opened: PF202611001 u1 outer_race major"]
+    assert smtp.messages[0][0] == ["oncall@example.com"]
+
+
+def test_retries_with_backoff_until_delivered(factory, webhook):
+    notifier = Notifier(factory, _config())
+    notifier.add_route(name="hook", channel="webhook", target=webhook.url, secret=SECRET)
+    webhook.fail_next = 2
+    with factory.begin() as s:
+        notifier.enqueue(s, "alert.raised", {"device_id": "u1"}, grade="major")
+    notifier.start()
+    try:
+        assert webhook.wait_for(1)
+        (row,) = _wait_settled(factory)
+    finally:
+        notifier.close()
+    assert (row.status, row.attempts, row.response_code) == ("sent", 3, 200)
+    assert notifier.stats["retried"] == 2
+
+
+def test_gives_up_after_max_attempts_and_logs_the_error(factory):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"  # nothing listens here
+    notifier = Notifier(factory, _config(max_attempts=3))
+    notifier.add_route(name="dead", channel="webhook", target=dead, secret=SECRET)
+    with factory.begin() as s:
+        notifier.enqueue(s, "alert.raised", {"device_id": "u1"}, grade="major")
+    notifier.start()
+    try:
+        (row,) = _wait_settled(factory)
+    finally:
+        notifier.close()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert "ConnectError" in row.last_error
+
+
+def test_pending_deliveries_survive_a_restart(factory, webhook):
+    first = Notifier(factory, _config())
+    first.add_route(name="hook", channel="webhook", target=webhook.url, secret=SECRET)
+    svc = AlertService(factory, notifier=first, clock=Clock())  # worker never started: a crash
+    svc.handle_assessment("u1", assess("alarm", T0), source_key="a")
+    assert {d.status for d in _deliveries(factory)} == {"pending"}
+    assert webhook.requests == []
+    first.close()
+    second = Notifier(factory, _config())
+    second.start()
+    try:
+        assert webhook.wait_for(2)
+        rows = _wait_settled(factory)
+    finally:
+        second.close()
+    assert [(d.event, d.status) for d in rows] == [("alert.raised", "sent"), ("ticket.opened", "sent")]
+    assert len(webhook.requests) == 2  # each exactly once
