@@ -1,0 +1,344 @@
+"""A fleet: which units of which models, and what goes wrong with them, from a short TOML file.
+
+.. code-block:: toml
+
+    seed = 42
+    duration = "2d"                 # default run length; times below are from the run's start
+    telemetry_interval = "10s"
+    snapshot_interval = "10m"
+    credentials = { username = "{unit_id}", password = "secret-{unit_id}" }   # optional
+
+    [models.P-1800-HD]              # optional: a variant of a catalogue model
+    base = "P-1800"
+    rated_rpm = 1500
+    bearing = { n_balls = 9, ball_d = 7.94, pitch_d = 39.04, contact_deg = 0 }
+
+    [[units]]
+    id = "P-0001"
+    model = "P-1800"
+    fault = { kind = "outer_race", onset = "6h", failure = "40h" }     # or ttf = "34h"
+    sensor_faults = [{ kind = "dropout", start = "10h", end = "11h" }]
+
+    [[groups]]                      # many units at once: ids prefix + number
+    prefix = "F-"
+    count = 20
+    model = "F-3000"
+    batch = "2024-W07"
+    fault_probability = 0.4         # a weak bearing lot: 40 % develop a bearing fault in the run
+    fault_kinds = ["outer_race", "inner_race", "ball"]
+    ttf = ["12h", "36h"]
+
+Any error (unknown model, impossible geometry, onset after failure, unknown field) raises
+:class:`~simulator.models.FleetError` naming the field; nothing is simulated.
+
+>>> fleet = demo_fleet(seed=0)
+>>> len(fleet.units), sorted({u.model.name for u in fleet.units})
+(6, ['F-3000', 'G-300', 'P-1800'])
+>>> load_fleet({"units": [{"id": "X-1", "model": "Nope"}]})
+Traceback (most recent call last):
+...
+simulator.models.FleetError: units[0].model: unknown model 'Nope' (known: F-3000, G-300, P-1800)
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from devices.protocol import is_valid_device_id
+from simulator.faults import BEARING_FAULTS, FAULT_KINDS, Fault, SensorFault
+from simulator.models import CATALOGUE, Bearing, FleetError, MachineModel, Sensor, UnitVariation
+
+__all__ = ["Fleet", "UnitSpec", "load_fleet", "demo_fleet", "parse_duration"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_SCALE = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Seconds from a number (seconds) or a string like ``"90s"``, ``"15m"``, ``"6h"``, ``"2d"``.
+
+    >>> parse_duration("1.5h", "x"), parse_duration(30, "x")
+    (5400.0, 30.0)
+    """
+    if isinstance(value, bool):
+        raise FleetError(f"{where}: expected a duration like '6h' or seconds, got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise FleetError(f"{where}: duration must not be negative, got {value!r}")
+        return float(value)
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return float(m.group(1)) * _SCALE[m.group(2)]
+    raise FleetError(f"{where}: expected a duration like '90s', '15m', '6h', '2d' or seconds, got {value!r}")
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """One simulated unit. Fault times are milliseconds from the run's start."""
+
+    unit_id: str
+    index: int
+    model: MachineModel
+    variation: UnitVariation
+    batch: str | None = None
+    fault: Fault | None = None
+    sensor_faults: tuple[SensorFault, ...] = ()
+    username: str | None = None
+    password: str | None = None
+    firmware: str = "sim-1.0"
+
+
+@dataclass
+class Fleet:
+    """Units to simulate, the reporting intervals and the seed that makes a run reproducible."""
+
+    seed: int
+    units: list[UnitSpec]
+    duration_s: float = 2 * 86400.0
+    telemetry_interval_s: float = 10.0
+    snapshot_interval_s: float = 600.0
+
+    def unit(self, unit_id: str) -> UnitSpec:
+        for u in self.units:
+            if u.unit_id == unit_id:
+                return u
+        raise KeyError(unit_id)
+
+    @property
+    def models(self) -> dict[str, MachineModel]:
+        return {u.model.name: u.model for u in self.units}
+
+
+_TOP = {"seed", "duration", "telemetry_interval", "snapshot_interval", "credentials", "models", "units", "groups"}
+_UNIT = {"id", "model", "batch", "fault", "sensor_faults", "username", "password", "firmware"}
+_GROUP = {"prefix", "count", "start", "model", "batch", "fault_probability", "fault_kinds", "onset", "ttf",
+          "growth", "username", "password", "firmware"}
+_FAULT = {"kind", "onset", "failure", "ttf", "growth"}
+_SFAULT = {"kind", "start", "end", "skew_s", "rate", "size_g", "level", "gain"}
+
+
+def _check_keys(obj: Any, allowed: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise FleetError(f"{where}: expected a table, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise FleetError(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+    return obj
+
+
+def _model(doc: dict[str, Any], name: str, where: str, custom: dict[str, MachineModel]) -> MachineModel:
+    if name in custom:
+        return custom[name]
+    if name in CATALOGUE:
+        return CATALOGUE[name]
+    known = ", ".join(sorted({*CATALOGUE, *custom}))
+    raise FleetError(f"{where}: unknown model {name!r} (known: {known})")
+
+
+def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
+    out: dict[str, MachineModel] = {}
+    models = doc.get("models", {})
+    if not isinstance(models, dict):
+        raise FleetError("models: expected a table of model name -> table")
+    allowed = {f.name for f in fields(MachineModel)} | {"base"}
+    for name, spec in models.items():
+        where = f"models.{name}"
+        spec = dict(_check_keys(spec, allowed, where))
+        base_name = spec.pop("base", None)
+        base = CATALOGUE.get(base_name) if base_name else None
+        if base_name and base is None:
+            raise FleetError(f"{where}.base: unknown model {base_name!r} (known: {', '.join(sorted(CATALOGUE))})")
+        try:
+            if isinstance(spec.get("bearing"), dict):
+                b = _check_keys(spec["bearing"], {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"},
+                                f"{where}.bearing")
+                spec["bearing"] = Bearing(**b)
+            if isinstance(spec.get("sensor"), dict):
+                s = _check_keys(spec["sensor"], {f.name for f in fields(Sensor)}, f"{where}.sensor")
+                spec["sensor"] = Sensor(**s)
+            spec["name"] = name
+            out[name] = base.with_overrides(**spec) if base else MachineModel(**spec)
+        except FleetError as exc:
+            raise FleetError(f"{where}: {exc}") from None
+        except TypeError as exc:
+            raise FleetError(f"{where}: {exc} (a model without 'base' needs rated_rpm, bearing, resonance_hz)") from None
+    return out
+
+
+def _fault(spec: Any, where: str, duration_s: float) -> Fault:
+    spec = _check_keys(spec, _FAULT, where)
+    if spec.get("kind") not in FAULT_KINDS:
+        raise FleetError(f"{where}.kind: unknown fault {spec.get('kind')!r} (known: {', '.join(FAULT_KINDS)})")
+    if "onset" not in spec:
+        raise FleetError(f"{where}.onset: required")
+    onset = parse_duration(spec["onset"], f"{where}.onset")
+    if ("failure" in spec) == ("ttf" in spec):
+        raise FleetError(f"{where}: give exactly one of failure (time from the start) or ttf (time from onset)")
+    failure = (parse_duration(spec["failure"], f"{where}.failure") if "failure" in spec
+               else onset + parse_duration(spec["ttf"], f"{where}.ttf"))
+    if failure <= onset:
+        raise FleetError(f"{where}: onset ({onset:g} s) must be before failure ({failure:g} s)")
+    try:
+        return Fault(spec["kind"], int(onset * 1000), int(failure * 1000), float(spec.get("growth", 3.0)))
+    except FleetError as exc:
+        raise FleetError(f"{where}: {exc}") from None
+
+
+def _sensor_faults(specs: Any, where: str) -> tuple[SensorFault, ...]:
+    if not isinstance(specs, list):
+        raise FleetError(f"{where}: expected a list of tables")
+    out = []
+    for i, spec in enumerate(specs):
+        w = f"{where}[{i}]"
+        spec = _check_keys(spec, _SFAULT, w)
+        for key in ("kind", "start", "end"):
+            if key not in spec:
+                raise FleetError(f"{w}.{key}: required")
+        start, end = parse_duration(spec["start"], f"{w}.start"), parse_duration(spec["end"], f"{w}.end")
+        params = {k: float(v) for k, v in spec.items() if k not in ("kind", "start", "end")}
+        try:
+            out.append(SensorFault(spec["kind"], int(start * 1000), int(end * 1000), params))
+        except FleetError as exc:
+            raise FleetError(f"{w}: {exc}") from None
+    return tuple(out)
+
+
+def _variation(seed: int, index: int) -> UnitVariation:
+    r = np.random.default_rng([seed, index, 17])
+    return UnitVariation(
+        speed=float(1 + 0.003 * r.standard_normal()),
+        resonance=float(1 + 0.04 * r.standard_normal()),
+        vibration=float(np.clip(1 + 0.12 * r.standard_normal(), 0.7, 1.3)),
+        thermal=float(np.clip(1 + 0.08 * r.standard_normal(), 0.8, 1.2)),
+        ambient_offset_c=float(2.0 * r.standard_normal()),
+        phase=float(r.uniform()),
+    )
+
+
+def _credential(template: Any, unit_id: str, where: str) -> str | None:
+    if template is None:
+        return None
+    if not isinstance(template, str):
+        raise FleetError(f"{where}: expected a string")
+    return template.replace("{unit_id}", unit_id)
+
+
+def load_fleet(source: str | Path | dict[str, Any]) -> Fleet:
+    """A :class:`Fleet` from a TOML file or an already parsed dict. Raises FleetError naming the field."""
+    if isinstance(source, dict):
+        doc = source
+    else:
+        path = Path(source)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FleetError(f"fleet file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise FleetError(f"fleet file {path} is not valid TOML: {exc}") from None
+    _check_keys(doc, _TOP, "fleet")
+    seed = doc.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise FleetError(f"seed: expected a non-negative integer, got {seed!r}")
+    duration = parse_duration(doc.get("duration", "2d"), "duration")
+    tel = parse_duration(doc.get("telemetry_interval", "10s"), "telemetry_interval")
+    snap = parse_duration(doc.get("snapshot_interval", "10m"), "snapshot_interval")
+    if not 0.1 <= tel <= 3600:
+        raise FleetError(f"telemetry_interval: must be 0.1 s .. 1 h, got {tel:g} s")
+    if not tel <= snap <= 86400:
+        raise FleetError(f"snapshot_interval: must be between telemetry_interval and 1 d, got {snap:g} s")
+    creds = _check_keys(doc.get("credentials", {}), {"username", "password"}, "credentials")
+    custom = _custom_models(doc)
+    rng = np.random.default_rng([seed, 1])
+    units: list[UnitSpec] = []
+
+    def add(uid: str, where: str, model: MachineModel, spec: dict[str, Any], fault: Fault | None,
+            sfaults: tuple[SensorFault, ...]) -> None:
+        if not is_valid_device_id(uid):
+            raise FleetError(f"{where}.id: {uid!r} is not a valid device id (letters, digits, _.:-; at most 64)")
+        if any(u.unit_id == uid for u in units):
+            raise FleetError(f"{where}.id: duplicate unit id {uid!r}")
+        batch = spec.get("batch")
+        if batch is not None and not isinstance(batch, str):
+            raise FleetError(f"{where}.batch: expected a string")
+        units.append(UnitSpec(
+            unit_id=uid, index=len(units), model=model, variation=_variation(seed, len(units)), batch=batch,
+            fault=fault, sensor_faults=sfaults,
+            username=_credential(spec.get("username", creds.get("username")), uid, f"{where}.username"),
+            password=_credential(spec.get("password", creds.get("password")), uid, f"{where}.password"),
+            firmware=str(spec.get("firmware", "sim-1.0")),
+        ))
+
+    unit_specs = doc.get("units", [])
+    if not isinstance(unit_specs, list):
+        raise FleetError("units: expected an array of tables ([[units]])")
+    for i, spec in enumerate(unit_specs):
+        where = f"units[{i}]"
+        spec = _check_keys(spec, _UNIT, where)
+        for key in ("id", "model"):
+            if key not in spec:
+                raise FleetError(f"{where}.{key}: required")
+        model = _model(doc, spec["model"], f"{where}.model", custom)
+        fault = _fault(spec["fault"], f"{where}.fault", duration) if spec.get("fault") else None
+        add(str(spec["id"]), where, model, spec, fault, _sensor_faults(spec.get("sensor_faults", []),
+                                                                       f"{where}.sensor_faults"))
+    for gi, spec in enumerate(doc.get("groups", [])):
+        where = f"groups[{gi}]"
+        spec = _check_keys(spec, _GROUP, where)
+        for key in ("prefix", "count", "model"):
+            if key not in spec:
+                raise FleetError(f"{where}.{key}: required")
+        model = _model(doc, spec["model"], f"{where}.model", custom)
+        count = spec["count"]
+        if not isinstance(count, int) or not 1 <= count <= 1_000_000:
+            raise FleetError(f"{where}.count: expected an integer 1..1000000, got {count!r}")
+        prob = spec.get("fault_probability", 0.0)
+        if not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+            raise FleetError(f"{where}.fault_probability: expected a number in 0..1, got {prob!r}")
+        kinds = spec.get("fault_kinds", list(BEARING_FAULTS))
+        bad = [k for k in kinds if k not in FAULT_KINDS]
+        if bad or not kinds:
+            raise FleetError(f"{where}.fault_kinds: unknown {bad or 'empty list'} (known: {', '.join(FAULT_KINDS)})")
+        ttf = [parse_duration(v, f"{where}.ttf") for v in spec.get("ttf", ["12h", "36h"])]
+        onset = [parse_duration(v, f"{where}.onset") for v in spec.get("onset", [0, duration / 2])]
+        if len(ttf) != 2 or not 0 < ttf[0] <= ttf[1]:
+            raise FleetError(f"{where}.ttf: expected [shortest, longest] with 0 < shortest <= longest")
+        if len(onset) != 2 or not onset[0] <= onset[1]:
+            raise FleetError(f"{where}.onset: expected [earliest, latest]")
+        width = max(4, len(str(spec.get("start", 1) + count - 1)))
+        for k in range(count):
+            uid = f"{spec['prefix']}{spec.get('start', 1) + k:0{width}d}"
+            fault = None
+            draw = rng.uniform(size=4)
+            if draw[0] < prob:
+                t0 = onset[0] + draw[1] * (onset[1] - onset[0])
+                kind = kinds[int(draw[2] * len(kinds))]
+                fault = Fault(kind, int(t0 * 1000), int((t0 + ttf[0] + draw[3] * (ttf[1] - ttf[0])) * 1000),
+                              float(spec.get("growth", 3.0)))
+            add(uid, f"{where}[{k}]", model, spec, fault, ())
+    if not units:
+        raise FleetError("units: the fleet has no units (add [[units]] or [[groups]])")
+    return Fleet(seed=seed, units=units, duration_s=duration, telemetry_interval_s=tel, snapshot_interval_s=snap)
+
+
+def demo_fleet(seed: int = 0) -> Fleet:
+    """Six units of three models: P-0002 develops an outer-race fault 4 h in that fails it at 40 h;
+    F-0002 develops an imbalance 6 h in that reaches zone D at 44 h. The rest stay healthy."""
+    return load_fleet({
+        "seed": seed,
+        "duration": "2d",
+        "units": [
+            {"id": "P-0001", "model": "P-1800", "batch": "2026-W40"},
+            {"id": "P-0002", "model": "P-1800", "batch": "2026-W40",
+             "fault": {"kind": "outer_race", "onset": "4h", "failure": "40h"}},
+            {"id": "F-0001", "model": "F-3000", "batch": "2026-W38"},
+            {"id": "F-0002", "model": "F-3000", "batch": "2026-W38",
+             "fault": {"kind": "imbalance", "onset": "6h", "failure": "44h", "growth": 1.5}},
+            {"id": "G-0001", "model": "G-300", "batch": "2026-W35"},
+            {"id": "G-0002", "model": "G-300", "batch": "2026-W35"},
+        ],
+    })
