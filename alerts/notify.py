@@ -76,6 +76,16 @@ class Notifier:
         self._http = httpx.Client(timeout=self.config.webhook_timeout_s)
         self.stats = {"sent": 0, "failed": 0, "retried": 0, "dropped_wakeups": 0}
 
+    @classmethod
+    def from_settings(cls, settings: Any, session_factory: sessionmaker[Session]) -> Notifier:
+        """A *started* notifier for a running service; config from ``settings.alerts`` when present."""
+        cfg = getattr(settings, "alerts", None)
+        if isinstance(cfg, dict):
+            cfg = AlertConfig.model_validate(cfg)
+        notifier = cls(session_factory, cfg if isinstance(cfg, AlertConfig) else None)
+        notifier.start()
+        return notifier
+
     # --- routing rules -------------------------------------------------------------------
     def add_route(
         self, *, name: str, channel: str, target: str, secret: str | None = None, customer: str | None = None,

@@ -61,7 +61,7 @@ class AlertService(TicketDesk):
         self, session_factory: sessionmaker[Session], *, registry: Any = None, notifier: Any = None,
         config: AlertConfig | None = None, clock: Callable[[], float] | None = None,
     ) -> None:
-        self._sf = session_factory
+        self._sf = self.session_factory = session_factory
         self.registry = registry
         self.notifier = notifier
         self.config = config or AlertConfig()
@@ -70,6 +70,11 @@ class AlertService(TicketDesk):
         self._open: dict[tuple[str, str], _Open] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.reload()
+
+    def close(self) -> None:
+        """Stop the notifier's worker (pending deliveries stay in the log for the next start)."""
+        if self.notifier is not None and hasattr(self.notifier, "close"):
+            self.notifier.close()
 
     # --- cache -----------------------------------------------------------------------------
     def reload(self) -> None:

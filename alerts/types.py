@@ -35,3 +35,5 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    as_dict = to_dict

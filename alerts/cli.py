@@ -1,0 +1,203 @@
+"""``foreshock alerts``, ``foreshock tickets`` and ``foreshock report``: the service desk on the command line.
+
+Examples::
+
+    foreshock alerts list
+    foreshock alerts ack 12 --by ana
+    foreshock tickets list --open
+    foreshock tickets show PF202611001
+    foreshock tickets move PF202611001 triaged --by ana
+    foreshock tickets assign PF202611001 --to ana --team field-service --by lead
+    foreshock tickets comment PF202611001 "bearing replaced" --by ana
+    foreshock tickets feedback PF202611001 confirmed --actual-mode outer_race --cause "lubrication" --by ana
+    foreshock report monthly --month 2026-11 --format csv --out nov.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from pathlib import Path
+from typing import Any
+
+from alerts.tickets import STATUSES, VERDICTS
+
+__all__ = ["register"]
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "cli"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    a = sub.add_parser("alerts", help="list and acknowledge alerts")
+    asub = a.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    p = asub.add_parser("list", help="open alerts (--all for history)")
+    p.add_argument("--all", action="store_true", help="include cleared alerts")
+    p.add_argument("--device", help="only this unit")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_alerts_list)
+    p = asub.add_parser("ack", help="acknowledge an alert (stops its ticket's response clock)")
+    p.add_argument("alert_id", type=int)
+    p.add_argument("--by", default=_who(), help="who acknowledges (default: login name)")
+    p.set_defaults(func=_alerts_ack)
+
+    t = sub.add_parser("tickets", help="proactive quality tickets")
+    tsub = t.add_subparsers(dest="tickets_command", metavar="ACTION", required=True)
+    p = tsub.add_parser("list", help="tickets, newest first")
+    p.add_argument("--open", action="store_true", help="only open tickets")
+    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--device", help="only this unit")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_tickets_list)
+    p = tsub.add_parser("show", help="one ticket with its 8D record, audit trail and links (JSON)")
+    p.add_argument("number")
+    p.set_defaults(func=_tickets_show)
+    p = tsub.add_parser("move", help="change a ticket's state")
+    p.add_argument("number")
+    p.add_argument("state", choices=STATUSES)
+    p.add_argument("--note", default="")
+    p.add_argument("--by", default=_who())
+    p.set_defaults(func=_tickets_move)
+    p = tsub.add_parser("assign", help="assign to a person and/or a team")
+    p.add_argument("number")
+    p.add_argument("--to", dest="assignee")
+    p.add_argument("--team")
+    p.add_argument("--by", default=_who())
+    p.set_defaults(func=_tickets_assign)
+    p = tsub.add_parser("comment", help="add a comment")
+    p.add_argument("number")
+    p.add_argument("text")
+    p.add_argument("--by", default=_who())
+    p.set_defaults(func=_tickets_comment)
+    p = tsub.add_parser("feedback", help="closure feedback from the field")
+    p.add_argument("number")
+    p.add_argument("verdict", choices=VERDICTS)
+    p.add_argument("--actual-mode", help="the failure mode found on site")
+    p.add_argument("--cause", default="")
+    p.add_argument("--action", default="")
+    p.add_argument("--by", default=_who())
+    p.set_defaults(func=_tickets_feedback)
+
+    r = sub.add_parser("report", help="quality reports")
+    rsub = r.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    p = rsub.add_parser("monthly", help="TOP-5, Pareto, MTTA/MTTR, SLA compliance of one month")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(func=_report_monthly)
+
+
+def _service(settings: Any):
+    from alerts.service import AlertService
+    from foreshock.db import make_engine, migrate, session_factory
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return AlertService(session_factory(engine))
+
+
+def _guard(fn):
+    """Bad input (unknown ticket, forbidden move...) becomes a CLI error naming it."""
+    def wrapper(args, settings) -> int:
+        from alerts.tickets import TicketError
+        from foreshock.cli import CliError
+
+        try:
+            return fn(args, settings)
+        except (TicketError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+    return wrapper
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+@_guard
+def _alerts_list(args, settings) -> int:
+    rows = _service(settings).list_alerts(open_only=not args.all, device_id=args.device)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for a in rows:
+        print(f"{a['id']:>6}  {a['device_id']:<20} {a['failure_mode']:<14} {a['severity']:<8} {a['grade']:<8} "
+              f"{a['status']:<8} raised {a['raised_at']}  ticket {a['ticket'] or '-'}"
+              f"{'  acked by ' + a['acknowledged_by'] if a['acknowledged_by'] else ''}")
+    print(f"{len(rows)} alert(s)")
+    return 0
+
+
+@_guard
+def _alerts_ack(args, settings) -> int:
+    a = _service(settings).ack_alert(args.alert_id, actor=args.by)
+    print(f"alert {a['id']} acknowledged by {a['acknowledged_by']}")
+    return 0
+
+
+@_guard
+def _tickets_list(args, settings) -> int:
+    rows = _service(settings).list_tickets(open_only=args.open, status=args.status, device_id=args.device)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for t in rows:
+        who = t["assignee"] or t["team"] or "-"
+        print(f"{t['number']:<14} {t['kind']:<5} {t['device_id'] or t['group_key'] or '':<20} "
+              f"{t['failure_mode']:<14} {t['grade']:<8} {t['status']:<13} {who:<14} opened {t['opened_at']}")
+    print(f"{len(rows)} ticket(s)")
+    return 0
+
+
+@_guard
+def _tickets_show(args, settings) -> int:
+    _print_json(_service(settings).get_ticket(args.number))
+    return 0
+
+
+@_guard
+def _tickets_move(args, settings) -> int:
+    t = _service(settings).move_ticket(args.number, args.state, actor=args.by, note=args.note)
+    print(f"{t['number']} is now {t['status']}")
+    return 0
+
+
+@_guard
+def _tickets_assign(args, settings) -> int:
+    t = _service(settings).assign_ticket(args.number, actor=args.by, assignee=args.assignee, team=args.team)
+    print(f"{t['number']} assigned to {t['assignee'] or '-'} / team {t['team'] or '-'}")
+    return 0
+
+
+@_guard
+def _tickets_comment(args, settings) -> int:
+    t = _service(settings).comment_ticket(args.number, args.text, actor=args.by)
+    print(f"{t['number']}: {len(t['comments'])} comment(s)")
+    return 0
+
+
+@_guard
+def _tickets_feedback(args, settings) -> int:
+    t = _service(settings).record_feedback(args.number, args.verdict, actor=args.by,
+                                           actual_failure_mode=args.actual_mode, cause=args.cause, action=args.action)
+    print(f"{t['number']}: feedback {t['feedback_verdict']} recorded")
+    return 0
+
+
+@_guard
+def _report_monthly(args, settings) -> int:
+    from alerts.reports import monthly_report, report_csv
+
+    svc = _service(settings)
+    report = monthly_report(svc.session_factory, args.month)
+    text = report_csv(report) if args.format == "csv" else json.dumps(report, indent=2, sort_keys=True) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"monthly report {args.month} written to {args.out}")
+    else:
+        print(text, end="")
+    return 0

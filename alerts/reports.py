@@ -1,0 +1,157 @@
+"""Quality reports from the ticket history, as JSON-ready dicts and CSV.
+
+The monthly report covers tickets and alerts *opened* in the month (UTC): counts, the TOP-5
+failure modes, Pareto tables by model / failure mode / firmware / customer, mean time to
+acknowledge (opened → first response) and to resolve (opened → closed), SLA compliance per
+grade (only clocks that have run out or been answered count), and the field precision of
+warnings (confirmed / (confirmed + false alarm)) from closure feedback.
+
+>>> month_bounds("2026-11")
+(1793491200.0, 1796083200.0)
+>>> pareto(["a", "b", "a", "c", "a", "b"])[0]
+{'key': 'a', 'count': 3, 'share': 0.5, 'cumulative': 0.5}
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from statistics import mean
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.config import GRADES
+from alerts.models import Alert, Ticket
+
+__all__ = ["monthly_report", "report_csv", "field_precision", "month_bounds", "pareto"]
+
+
+def month_bounds(month: str) -> tuple[float, float]:
+    """Epoch seconds of the first instant of ``YYYY-MM`` and of the month after."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"month must be YYYY-MM (e.g. 2026-11), got {month!r}")
+    y, mo = int(m.group(1)), int(m.group(2))
+    start = datetime(y, mo, 1, tzinfo=timezone.utc)
+    end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=timezone.utc)
+    return start.timestamp(), end.timestamp()
+
+
+def pareto(keys: Iterable[str | None]) -> list[dict[str, Any]]:
+    counts = Counter(k or "(unknown)" for k in keys)
+    total = sum(counts.values())
+    rows, running = [], 0
+    for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        running += n
+        rows.append({"key": key, "count": n, "share": round(n / total, 4), "cumulative": round(running / total, 4)})
+    return rows
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(mean(values), 1) if values else None
+
+
+def _sla(tickets: list[Ticket]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for grade in (*GRADES, "all"):
+        sel = [t for t in tickets if grade == "all" or t.grade == grade]
+        r_met = sum(1 for t in sel if t.responded_at is not None and t.responded_at <= t.response_due)
+        r_miss = sum(1 for t in sel if t.response_breached or (t.responded_at or 0) > t.response_due)
+        s_met = sum(1 for t in sel if t.closed_at is not None and t.closed_at <= t.resolution_due)
+        s_miss = sum(1 for t in sel if t.resolution_breached or (t.closed_at or 0) > t.resolution_due)
+        out[grade] = {
+            "tickets": len(sel), "response_met": r_met, "response_missed": r_miss,
+            "response_compliance": round(r_met / (r_met + r_miss), 4) if r_met + r_miss else None,
+            "resolution_met": s_met, "resolution_missed": s_miss,
+            "resolution_compliance": round(s_met / (s_met + s_miss), 4) if s_met + s_miss else None,
+        }
+    return out
+
+
+def _precision(tickets: list[Ticket]) -> dict[str, Any]:
+    by_mode: dict[str, Counter] = {}
+    for t in tickets:
+        if t.feedback_verdict:
+            by_mode.setdefault(t.failure_mode, Counter())[t.feedback_verdict] += 1
+    total = sum(by_mode.values(), Counter())
+
+    def row(c: Counter) -> dict[str, Any]:
+        n = c["confirmed"] + c["false_alarm"]
+        return {"confirmed": c["confirmed"], "false_alarm": c["false_alarm"],
+                "precision": round(c["confirmed"] / n, 4) if n else None}
+
+    return {"all": row(total), "by_failure_mode": {m: row(c) for m, c in sorted(by_mode.items())}}
+
+
+def field_precision(session_factory: sessionmaker[Session], *, since: float | None = None,
+                    until: float | None = None) -> dict[str, Any]:
+    """Precision of warnings in the field, from closure feedback (for the detector evaluation)."""
+    q = select(Ticket).where(Ticket.kind == "unit", Ticket.feedback_verdict.is_not(None))
+    if since is not None:
+        q = q.where(Ticket.opened_at >= since)
+    if until is not None:
+        q = q.where(Ticket.opened_at < until)
+    with session_factory() as s:
+        return _precision(list(s.scalars(q)))
+
+
+def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[str, Any]:
+    start, end = month_bounds(month)
+    with session_factory() as s:
+        tickets = list(s.scalars(select(Ticket).where(Ticket.opened_at >= start, Ticket.opened_at < end)))
+        closed = list(s.scalars(select(Ticket).where(Ticket.closed_at >= start, Ticket.closed_at < end)))
+        alerts = list(s.scalars(select(Alert).where(Alert.raised_at >= start, Alert.raised_at < end)))
+    unit = [t for t in tickets if t.kind == "unit"]
+    modes = pareto(t.failure_mode for t in unit)
+    return {
+        "month": month,
+        "alerts": {"raised": len(alerts), "by_severity": dict(Counter(a.severity for a in alerts)),
+                   "acknowledged": sum(1 for a in alerts if a.acknowledged_at is not None)},
+        "tickets": {
+            "opened": len(unit), "closed": sum(1 for t in closed if t.kind == "unit"),
+            "by_grade": {g: sum(1 for t in unit if t.grade == g) for g in GRADES},
+            "repeat_failures": sum(1 for t in unit if t.repeat_failure),
+            "fleet_problems": sum(1 for t in tickets if t.kind == "fleet"),
+            "sla_breaches": sum(int(t.response_breached) + int(t.resolution_breached) for t in tickets),
+        },
+        "top5_failure_modes": [{"failure_mode": r["key"], "count": r["count"]} for r in modes[:5]],
+        "pareto": {
+            "model": pareto(t.model for t in unit), "failure_mode": modes,
+            "firmware": pareto(t.firmware for t in unit), "customer": pareto(t.customer for t in unit),
+        },
+        "mtta_s": _mean([t.responded_at - t.opened_at for t in unit if t.responded_at is not None]),
+        "mttr_s": _mean([t.closed_at - t.opened_at for t in unit if t.closed_at is not None]),
+        "sla": _sla(unit),
+        "field_precision": _precision(unit),
+    }
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """The monthly report flattened to ``section,key,metric,value`` rows."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "key", "metric", "value"])
+    for section in ("alerts", "tickets"):
+        for k, v in report[section].items():
+            for metric, value in (v.items() if isinstance(v, dict) else [("count", v)]):
+                w.writerow([section, k, metric, value])
+    for r in report["top5_failure_modes"]:
+        w.writerow(["top5", r["failure_mode"], "count", r["count"]])
+    for dim, rows in report["pareto"].items():
+        for r in rows:
+            for metric in ("count", "share", "cumulative"):
+                w.writerow([f"pareto_{dim}", r["key"], metric, r[metric]])
+    w.writerow(["times", "mtta_s", "mean", report["mtta_s"]])
+    w.writerow(["times", "mttr_s", "mean", report["mttr_s"]])
+    for grade, row in report["sla"].items():
+        for metric, value in row.items():
+            w.writerow(["sla", grade, metric, value])
+    for metric, value in report["field_precision"]["all"].items():
+        w.writerow(["field_precision", "all", metric, value])
+    return buf.getvalue()

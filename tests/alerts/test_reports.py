@@ -1,0 +1,118 @@
+"""The monthly report counts a month of alerts and tickets; JSON and CSV; and the CLI around it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from alerts.reports import field_precision, month_bounds, monthly_report, report_csv
+from alerts.service import AlertService
+from foreshock.cli import main
+from tests.alerts.helpers import T0, Clock, FakeRegistry, assess
+
+pytestmark = pytest.mark.integration
+H = 3600.0
+
+UNITS = {
+    "a1": {"model": "P-200", "firmware": "1.4", "customer": "ACME"},
+    "a2": {"model": "P-200", "firmware": "1.5", "customer": "ACME"},
+    "b1": {"model": "Q-9", "firmware": "1.4", "customer": "Globex"},
+}
+
+
+def _history(factory) -> AlertService:
+    """November: 4 unit tickets (3 outer race, 1 imbalance); one October ticket that must not count."""
+    clock = Clock(T0 - 10 * 86400)  # 2026-10-23
+    svc = AlertService(factory, clock=clock, registry=FakeRegistry(UNITS))
+    svc.handle_assessment("b1", assess("warning", clock.t, "looseness"), source_key="oct")
+
+    def ticket(dev, state, mode, t, key) -> str:
+        clock.t = t
+        return next(c.ticket for c in svc.handle_assessment(dev, assess(state, t, mode), source_key=key)
+                    if c.kind == "ticket_opened")
+
+    n1 = ticket("a1", "alarm", "outer_race", T0, "1")  # critical: 2 h response, 24 h resolution
+    n2 = ticket("a2", "warning", "outer_race", T0 + H, "2")  # major: 8 h / 72 h
+    n3 = ticket("b1", "warning", "outer_race", T0 + 2 * H, "3")
+    n4 = ticket("a1", "warning", "imbalance", T0 + 3 * H, "4")
+    clock.t = T0 + 1 * H
+    svc.move_ticket(n1, "triaged", actor="ana")  # answered in 1 h: met
+    svc.move_ticket(n1, "closed", actor="ana")  # resolved in 1 h: met
+    svc.record_feedback(n1, "confirmed", actor="ana")
+    clock.t = T0 + 11 * H
+    svc.move_ticket(n2, "triaged", actor="ana")  # answered in 10 h: missed (8 h)
+    svc.tick(T0 + 12 * H)  # n3 and n4 (due T0 + 10 h, T0 + 11 h) breach their response clocks
+    clock.t = T0 + 13 * H
+    svc.move_ticket(n3, "closed", actor="bo")
+    svc.record_feedback(n3, "false_alarm", actor="bo", cause="sensor cable")
+    _ = n4
+    return svc
+
+
+def test_monthly_report_counts_the_month(factory):
+    _history(factory)
+    r = monthly_report(factory, "2026-11")
+    assert r["tickets"]["opened"] == 4 and r["tickets"]["closed"] == 2
+    assert r["tickets"]["by_grade"] == {"critical": 1, "major": 3, "minor": 0}
+    assert r["alerts"]["raised"] == 4
+    assert r["top5_failure_modes"] == [{"failure_mode": "outer_race", "count": 3},
+                                       {"failure_mode": "imbalance", "count": 1}]
+    assert [(p["key"], p["count"], p["cumulative"]) for p in r["pareto"]["model"]] == [
+        ("P-200", 3, 0.75), ("Q-9", 1, 1.0)]
+    assert [p["key"] for p in r["pareto"]["customer"]] == ["ACME", "Globex"]
+    assert [p["key"] for p in r["pareto"]["firmware"]] == ["1.4", "1.5"]
+    # responses: n1 1 h, n2 10 h, n3 11 h (closed unanswered); resolutions: n1 1 h, n3 11 h
+    assert r["mtta_s"] == pytest.approx((1 + 10 + 11) / 3 * H)
+    assert r["mttr_s"] == pytest.approx((1 + 11) / 2 * H)
+    assert r["sla"]["all"]["response_met"] == 1 and r["sla"]["all"]["response_missed"] == 3
+    assert r["sla"]["critical"]["response_compliance"] == 1.0
+    assert r["tickets"]["sla_breaches"] == 2
+    assert r["field_precision"]["all"] == {"confirmed": 1, "false_alarm": 1, "precision": 0.5}
+    assert monthly_report(factory, "2026-10")["tickets"]["opened"] == 1
+    assert field_precision(factory, since=month_bounds("2026-11")[0])["by_failure_mode"]["outer_race"][
+        "precision"] == 0.5
+
+
+def test_csv_has_the_same_numbers(factory):
+    _history(factory)
+    rows = list(csv.DictReader(io.StringIO(report_csv(monthly_report(factory, "2026-11")))))
+    get = {(r["section"], r["key"], r["metric"]): r["value"] for r in rows}
+    assert get[("tickets", "opened", "count")] == "4"
+    assert get[("top5", "outer_race", "count")] == "3"
+    assert get[("pareto_model", "P-200", "share")] == "0.75"
+    assert get[("sla", "all", "response_missed")] == "3"
+
+
+def test_bad_month_is_named():
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        month_bounds("2026-13")
+
+
+def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
+    _history(factory)
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    assert main(["tickets", "list", "--open"]) == 0
+    out = capsys.readouterr().out
+    assert "PF202611002" in out and "2 ticket(s)" not in out and "3 ticket(s)" in out
+    assert main(["tickets", "move", "PF202611002", "investigating", "--by", "cy"]) == 0
+    assert main(["tickets", "assign", "PF202611002", "--to", "cy", "--by", "lead"]) == 0
+    assert main(["tickets", "comment", "PF202611002", "on site tomorrow", "--by", "cy"]) == 0
+    capsys.readouterr()
+    assert main(["tickets", "show", "PF202611002"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "investigating" and shown["assignee"] == "cy"
+    assert [e["action"] for e in shown["audit"]][-3:] == ["moved", "assigned", "commented"]
+    assert main(["tickets", "move", "PF202611002", "received", "--by", "cy"]) == 2
+    assert "cannot move from investigating to received" in capsys.readouterr().err
+    alert_id = next(a for a in AlertService(factory).list_alerts() if a["device_id"] == "a2")["id"]
+    assert main(["alerts", "ack", str(alert_id), "--by", "cy"]) == 0
+    assert main(["alerts", "list"]) == 0
+    assert "acked by cy" in capsys.readouterr().out
+    out_file = tmp_path / "nov.csv"
+    assert main(["report", "monthly", "--month", "2026-11", "--format", "csv", "--out", str(out_file)]) == 0
+    assert "tickets,opened,count,4" in out_file.read_text()
+    assert main(["report", "monthly", "--month", "November"]) == 2
+    assert "YYYY-MM" in capsys.readouterr().err
