@@ -1,0 +1,172 @@
+"""Provisioned credentials and the ACL against a real Mosquitto 2 broker."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from devices.broker_config import write_broker_config
+from devices.credentials import verify_password
+from devices.protocol import topic
+from foreshock.broker import MosquittoBroker, mosquitto_available
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not mosquitto_available(), reason="mosquitto is not installed"),
+]
+
+PLATFORM = ("foreshock", "platform-secret")
+WAIT_S = 10.0  # generous bound on waiting for the broker; never a speed assertion
+
+
+class Client:
+    """A small synchronous wrapper around paho for the tests."""
+
+    def __init__(self, port: int, username: str, password: str) -> None:
+        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.result: str | None = None
+        self.subacks: queue.Queue[list] = queue.Queue()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
+        self.c.username_pw_set(username, password)
+        self.c.on_connect = self._on_connect
+        self.c.on_disconnect = lambda c, u, flags, rc, props: self.disconnected.set()
+        self.c.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
+        self.c.on_subscribe = lambda c, u, mid, rcs, props: self.subacks.put(rcs)
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        assert self.connected.wait(WAIT_S), "broker did not answer CONNECT"
+
+    def _on_connect(self, client, userdata, flags, rc, props) -> None:
+        self.result = "ok" if not rc.is_failure else str(rc)
+        if rc.is_failure:
+            client.disconnect()
+        self.connected.set()
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
+
+    def subscribe(self, topic_filter: str) -> list:
+        self.c.subscribe(topic_filter, qos=1)
+        return self.subacks.get(timeout=WAIT_S)
+
+    def publish(self, topic_name: str, payload: bytes, *, retain: bool = False) -> None:
+        self.c.publish(topic_name, payload, qos=1, retain=retain).wait_for_publish(WAIT_S)
+
+    def next_message(self) -> tuple[str, bytes]:
+        return self.messages.get(timeout=WAIT_S)
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+@pytest.fixture
+def provisioned(registry, tmp_path):
+    """A broker whose password file and ACL were written from a registry with units A-1 and B-1."""
+    registry.create_unit("A-1")
+    registry.create_unit("B-1")
+    registry.create_unit("C-1")  # registered but never provisioned
+    passwords = {d: registry.provision(d) for d in ("A-1", "B-1")}
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    cfg = write_broker_config(registry, passwd_path=passwd, acl_path=acl,
+                              platform_user=PLATFORM[0], platform_password=PLATFORM[1])
+    assert cfg.units == 2
+    broker = MosquittoBroker(workdir=tmp_path / "broker", password_file=passwd, acl_file=acl, persistence=False)
+    broker.start()
+    clients: list[Client] = []
+
+    def connect(user: str, password: str) -> Client:
+        client = Client(broker.port, user, password)
+        clients.append(client)
+        return client
+
+    yield registry, broker, passwords, connect, (passwd, acl)
+    for c in clients:
+        c.close()
+    broker.cleanup()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_credentials_are_hashed_and_files_private(provisioned):
+    registry, _, passwords, _, (passwd, acl) = provisioned
+    lines = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
+    assert set(lines) == {"foreshock", "A-1", "B-1"}
+    assert passwords["A-1"] not in passwd.read_text()
+    assert verify_password(passwords["A-1"], lines["A-1"]) and lines["A-1"].startswith("$7$101$")
+    assert registry.check_password("A-1", passwords["A-1"]) and not registry.check_password("A-1", "guess")
+    assert (passwd.stat().st_mode & 0o777, acl.stat().st_mode & 0o777) == (0o600, 0o600)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_provisioned_unit_connects_wrong_password_refused(provisioned):
+    _, _, passwords, connect, _ = provisioned
+    assert connect("A-1", passwords["A-1"]).ok
+    assert not connect("A-1", passwords["B-1"]).ok
+    assert not connect("C-1", "anything").ok  # registered, not provisioned
+    assert not connect("Z-9", "anything").ok
+    assert connect(*PLATFORM).ok
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_unit_may_publish_only_its_own_topics(provisioned):
+    _, _, passwords, connect, _ = provisioned
+    platform = connect(*PLATFORM)
+    platform.subscribe("foreshock/v1/+/+")
+    a = connect("A-1", passwords["A-1"])
+    a.publish(topic("B-1", "telemetry"), b"forged")  # dropped by the broker
+    a.publish(topic("A-1", "health"), b"forged")  # the platform's topic: dropped
+    for kind in ("telemetry", "vibration", "status"):
+        a.publish(topic("A-1", kind), kind.encode())
+    got = [platform.next_message() for _ in range(3)]
+    assert got == [(topic("A-1", k), k.encode()) for k in ("telemetry", "vibration", "status")]
+    assert platform.messages.empty()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_unit_reads_only_its_own_health(provisioned):
+    _, _, passwords, connect, _ = provisioned
+    platform = connect(*PLATFORM)
+    platform.subscribe(topic("B-1", "telemetry"))
+    b = connect("B-1", passwords["B-1"])
+    a = connect("A-1", passwords["A-1"])
+    # Mosquitto 2 grants these subscriptions but delivers only what the ACL lets A read.
+    a.subscribe("foreshock/#")
+    a.subscribe(topic("B-1", "health"))
+    b.publish(topic("B-1", "telemetry"), b"b-data")
+    assert platform.next_message() == (topic("B-1", "telemetry"), b"b-data")  # B's data went through ...
+    platform.publish(topic("B-1", "health"), b"b-health")
+    platform.publish(topic("A-1", "health"), b"a-health")
+    # ... A received nothing before its own health, which the broker delivered last.
+    assert a.next_message() == (topic("A-1", "health"), b"a-health")
+    assert a.messages.empty()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_revoked_unit_is_cut_off_after_reload(provisioned):
+    registry, broker, passwords, connect, (passwd, acl) = provisioned
+    held = connect("A-1", passwords["A-1"])
+    assert held.ok and not held.disconnected.is_set()
+    registry.revoke("A-1")
+    registry.decommission("B-1")
+    write_broker_config(registry, passwd_path=passwd, acl_path=acl,
+                        platform_user=PLATFORM[0], platform_password=PLATFORM[1])
+    assert "A-1" not in passwd.read_text() and "A-1" not in acl.read_text()
+    broker.reload()
+    assert held.disconnected.wait(WAIT_S)  # the open connection is closed by the broker
+    assert not connect("A-1", passwords["A-1"]).ok
+    assert not connect("B-1", passwords["B-1"]).ok
+    assert connect(*PLATFORM).ok
+    # re-provisioning gives a new password; the old one stays refused
+    new = registry.provision("A-1")
+    write_broker_config(registry, passwd_path=passwd, acl_path=acl,
+                        platform_user=PLATFORM[0], platform_password=PLATFORM[1])
+    broker.reload()
+    assert connect("A-1", new).ok
+    assert not connect("A-1", passwords["A-1"]).ok

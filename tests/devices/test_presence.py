@@ -1,0 +1,119 @@
+"""Presence from status messages and the last will; the silent-unit deadman."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from devices.errors import InvalidInput
+from devices.models import Unit
+from devices.registry import Registry
+from foreshock.db import session_factory
+
+T0 = 1_800_000_000_000  # ms
+MIN = 60_000
+
+
+def _db_last_seen(engine, device_id):
+    with session_factory(engine)() as s:
+        return s.scalar(select(Unit.last_seen_ms).where(Unit.device_id == device_id))
+
+
+def test_status_sets_presence_and_firmware(registry, model):
+    registry.create_unit("P-0001", model="P-200", firmware="1.0")
+    assert registry.presence("P-0001", T0).state == "unknown"
+    assert registry.record_status("P-0001", "online", T0, firmware="1.1") is True
+    unit = registry.get_unit("P-0001")
+    assert (unit.presence, unit.presence_ts_ms, unit.firmware, unit.last_seen_ms) == ("online", T0, "1.1", T0)
+    assert registry.record_status("P-0001", "online", T0 + 1) is False  # no change of state
+    assert registry.record_status("P-0001", "offline", T0 + 2) is True  # the last will
+    p = registry.presence("P-0001", T0 + 3)
+    assert (p.state, p.since_ms, p.last_seen_ms, p.silent) == ("offline", T0 + 2, T0 + 1, False)
+
+
+def test_stale_status_is_ignored(registry):
+    registry.create_unit("P-0001")
+    registry.record_status("P-0001", "offline", T0 + 10)
+    assert registry.record_status("P-0001", "online", T0) is False
+    assert registry.get_unit("P-0001").presence == "offline"
+
+
+def test_status_of_unknown_unit_is_ignored_and_bad_state_rejected(registry):
+    assert registry.record_status("nobody", "online", T0) is False
+    registry.create_unit("P-0001")
+    with pytest.raises(InvalidInput, match="state"):
+        registry.record_status("P-0001", "sleeping", T0)
+
+
+def test_last_will_without_timestamp_uses_now(registry):
+    registry.create_unit("P-0001")
+    registry.record_status("P-0001", "offline", None)
+    unit = registry.get_unit("P-0001")
+    assert unit.presence == "offline" and unit.presence_ts_ms > T0 - 10**12
+
+
+def test_deadman_raised_after_n_intervals_and_cleared_on_report(registry, model):
+    # P-200 reports every 60 s; silent after 3 intervals = 180 s.
+    registry.create_unit("P-0001", model="P-200", customer="ACME")
+    registry.create_unit("P-0002", model="P-200")  # never seen: never silent
+    registry.mark_seen("P-0001", T0)
+    assert registry.silent_units(T0 + 3 * MIN) == []  # exactly at the limit: not yet
+    silent = registry.silent_units(T0 + 3 * MIN + 1)
+    assert [(s.device_id, s.last_seen_ms, s.limit_s, s.model, s.customer) for s in silent] == [
+        ("P-0001", T0, 180.0, "P-200", "ACME")]
+    assert silent[0].silent_for_s == pytest.approx(180.001)
+    assert registry.presence("P-0001", T0 + 4 * MIN).silent
+
+    registry.mark_seen("P-0001", T0 + 4 * MIN)  # reports again: cleared
+    assert registry.silent_units(T0 + 4 * MIN + 1) == []
+    assert not registry.presence("P-0001", T0 + 4 * MIN + 1).silent
+
+
+def test_deadman_uses_each_models_interval_and_default(engine, registry, model):
+    registry.create_model("SLOW", reporting_interval_s=3600)
+    registry.create_unit("P-0001", model="P-200")
+    registry.create_unit("S-0001", model="SLOW")
+    registry.auto_register("X-1")  # no model: the registry default (60 s) applies
+    for d in ("P-0001", "S-0001", "X-1"):
+        registry.mark_seen(d, T0)
+    assert [s.device_id for s in registry.silent_units(T0 + 10 * MIN)] == ["P-0001", "X-1"]
+    assert [s.device_id for s in registry.silent_units(T0 + 181 * MIN)] == ["P-0001", "S-0001", "X-1"]
+    strict = Registry(session_factory(engine), silent_after_intervals=5, default_reporting_interval_s=None)
+    assert [s.device_id for s in strict.silent_units(T0 + 4 * MIN)] == []
+    assert [s.device_id for s in strict.silent_units(T0 + 6 * MIN)] == ["P-0001"]
+
+
+def test_decommissioned_units_are_never_silent(registry, model):
+    registry.create_unit("P-0001", model="P-200")
+    registry.mark_seen("P-0001", T0)
+    registry.decommission("P-0001")
+    assert registry.silent_units(T0 + 100 * MIN) == []
+
+
+def test_mark_seen_writes_the_database_at_most_every_interval(engine, model):
+    reg = Registry(session_factory(engine), seen_write_interval_s=30)
+    reg.create_unit("P-0001", model="P-200")
+    reg.mark_seen("P-0001", T0)
+    assert _db_last_seen(engine, "P-0001") == T0  # the first message is written at once
+    reg.mark_seen("P-0001", T0 + 10_000)
+    assert _db_last_seen(engine, "P-0001") == T0  # throttled ...
+    assert reg.presence("P-0001", T0 + 10_000).last_seen_ms == T0 + 10_000  # ... but exact in process
+    reg.mark_seen("P-0001", T0 + 5_000)  # out of order: ignored
+    reg.mark_seen("P-0001", T0 + 30_000)
+    assert _db_last_seen(engine, "P-0001") == T0 + 30_000
+    reg.mark_seen("P-0001", T0 + 40_000)
+    assert reg.flush_seen() == 1
+    assert _db_last_seen(engine, "P-0001") == T0 + 40_000
+    assert reg.flush_seen() == 0
+
+
+def test_throttled_seen_clears_deadman_in_process(engine, model):
+    """A unit silent in the database but seen in memory is not reported silent by this process."""
+    reg = Registry(session_factory(engine), seen_write_interval_s=3600)
+    reg.create_unit("P-0001", model="P-200")
+    reg.mark_seen("P-0001", T0)
+    reg.mark_seen("P-0001", T0 + 10 * MIN)  # not written (throttled)
+    assert _db_last_seen(engine, "P-0001") == T0
+    assert reg.silent_units(T0 + 11 * MIN) == []
+    other = Registry(session_factory(engine))  # another process sees only the database
+    assert [s.device_id for s in other.silent_units(T0 + 11 * MIN)] == ["P-0001"]
