@@ -2,7 +2,14 @@
 
 - :mod:`devices.protocol`: the device protocol v1 (topics, payload schemas, limits), the one
   module shared by ingest, the simulator and the tests; documented in ``docs/device-protocol.md``.
-- :mod:`devices.registry`: the registry of sold units and their models (relational store).
+- :mod:`devices.registry`: :class:`~devices.registry.Registry`, the registry of sold units and
+  their machine models (relational store): CRUD, the cached ``is_known`` ingest asks for every
+  message, ``machine_info`` for the detectors, presence and the silent-unit deadman
+  (:mod:`devices.presence`), per-unit MQTT credentials (:mod:`devices.provisioning`).
+- :mod:`devices.models` (tables), :mod:`devices.schemas` (validated input), :mod:`devices.errors`.
+- :mod:`devices.broker_config`: Mosquitto password file and ACL from the registry.
+- :mod:`devices.csvio`: CSV import (all or nothing) and export of units.
+- :mod:`devices.cli`: ``foreshock devices ...``.
 
 Importing this package is cheap: the protocol module needs only numpy.
 """

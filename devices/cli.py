@@ -13,7 +13,7 @@ from devices.errors import RegistryError
 from devices.models import MachineModel, Unit
 from devices.query import UnitFilter
 
-__all__ = ["register", "open_registry"]
+__all__ = ["register", "open_registry", "unit_dict", "model_dict"]
 
 _UNIT_FIELDS = ("model", "customer", "site", "install_date", "firmware", "warranty_end", "batch")
 
@@ -171,8 +171,12 @@ def model_dict(model: MachineModel) -> dict[str, Any]:
 
 
 def _add(args, settings) -> int:
-    return _run(lambda reg, a, s: print(f"unit {reg.create_unit(a.device_id, **_unit_fields(a)).device_id} added")
-                or 0, args, settings)
+    def go(reg, a, s) -> int:
+        reg.create_unit(a.device_id, **_unit_fields(a))
+        print(f"unit {a.device_id} added")
+        return 0
+
+    return _run(go, args, settings)
 
 
 def _update(args, settings) -> int:
@@ -207,8 +211,11 @@ def _list(args, settings) -> int:
 
 
 def _show(args, settings) -> int:
-    return _run(lambda reg, a, s: print(json.dumps(unit_dict(reg.require_unit(a.device_id)), indent=2)) or 0,
-                args, settings)
+    def go(reg, a, s) -> int:
+        print(json.dumps(unit_dict(reg.require_unit(a.device_id)), indent=2))
+        return 0
+
+    return _run(go, args, settings)
 
 
 def _decommission(args, settings) -> int:

@@ -1,0 +1,116 @@
+"""``foreshock devices ...`` end to end on a SQLite store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devices.credentials import verify_password
+from foreshock.cli import main
+
+MODELS_TOML = """
+[[models]]
+name = "P-200"
+rated_rpm = 1480
+reporting_interval_s = 30
+sensors = ["accel_x"]
+bearing = { n_balls = 9, ball_d = 7.94, pitch_d = 39.04 }
+
+[[models]]
+name = "F-90"
+iso_group = 1
+"""
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("FORESHOCK_MQTT__USERNAME", "foreshock")
+    monkeypatch.setenv("FORESHOCK_MQTT__PASSWORD", "platform-secret")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["devices", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_models_units_csv_and_credentials(cli, tmp_path):
+    models = tmp_path / "models.toml"
+    models.write_text(MODELS_TOML)
+    assert cli("models", "add", "--file", str(models))[0] == 0
+    code, out, _ = cli("models", "add", "--name", "M-3", "--n-balls", "8", "--ball-d", "6", "--pitch-d", "30",
+                       "--zone-limits", "1.4,2.8,4.5")
+    assert code == 0
+    code, out, _ = cli("models", "list", "--json")
+    listed = {m["name"]: m for m in json.loads(out)}
+    assert listed["P-200"]["bearing"]["n_balls"] == 9 and listed["M-3"]["zone_limits_mm_s"] == [1.4, 2.8, 4.5]
+
+    assert cli("add", "P-0001", "--model", "P-200", "--customer", "ACME", "--tag", "pilot")[0] == 0
+    assert cli("update", "P-0001", "--site", "Hall 2", "--batch", "B-7")[0] == 0
+    code, out, _ = cli("show", "P-0001")
+    shown = json.loads(out)
+    assert (shown["model"], shown["site"], shown["batch"], shown["tags"]) == ("P-200", "Hall 2", "B-7", ["pilot"])
+    assert cli("update", "P-0001", "--clear", "site")[0] == 0
+    assert json.loads(cli("show", "P-0001")[1])["site"] is None
+
+    csv_in = tmp_path / "in.csv"
+    csv_in.write_text("device_id,model,customer\nP-0002,F-90,Beta\nP-0003,,Beta\n")
+    code, out, _ = cli("import", str(csv_in))
+    assert code == 0 and "2 unit(s) created" in out
+    code, out, _ = cli("list", "--customer", "Beta", "--json")
+    assert [u["device_id"] for u in json.loads(out)] == ["P-0002", "P-0003"]
+    csv_out = tmp_path / "out.csv"
+    assert cli("export", str(csv_out))[0] == 0
+    assert csv_out.read_text().splitlines()[1:] == [
+        "P-0001,P-200,ACME,,,,,B-7,pilot", "P-0002,F-90,Beta,,,,,,", "P-0003,,Beta,,,,,,"]
+
+    code, out, _ = cli("provision", "P-0001")
+    password = out.split("password: ")[1].strip()
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    code, out, _ = cli("write-broker-config", "--passwd", str(passwd), "--acl", str(acl))
+    assert code == 0 and "1 unit(s)" in out
+    entries = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
+    assert verify_password(password, entries["P-0001"]) and verify_password("platform-secret", entries["foreshock"])
+    assert "topic read foreshock/v1/P-0001/health" in acl.read_text()
+    assert cli("revoke", "P-0001")[0] == 0
+    assert cli("decommission", "P-0002")[0] == 0
+    code, out, _ = cli("list", "--json")
+    assert [u["device_id"] for u in json.loads(out)] == ["P-0001", "P-0003"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["show", "NOPE"], "no unit 'NOPE' is registered"),
+        (["add", "bad id"], "device_id"),
+        (["add", "P-1", "--install-date", "yesterday"], "install_date"),
+        (["models", "add", "--name", "M", "--n-balls", "9", "--ball-d", "40", "--pitch-d", "39"], "bearing.ball_d"),
+        (["models", "add"], "give --file or at least --name"),
+        (["update", "P-1"], "nothing to change"),
+        (["update", "P-1", "--site", "x"], "no unit 'P-1'"),
+        (["provision", "NOPE"], "no unit 'NOPE'"),
+    ],
+)
+def test_bad_input_is_a_clear_error(cli, argv, message):
+    code, out, err = cli(*argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_bad_csv_reports_every_row_and_imports_nothing(cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("device_id,model,install_date\nP-1,NOPE,\nP-2,,2025-02-30\nP-3,,\n")
+    code, _, err = cli("import", str(bad))
+    assert code == 2
+    assert "line 2: model: no machine model named 'NOPE'" in err and "line 3: install_date" in err
+    assert json.loads(cli("list", "--json")[1]) == []
+
+
+def test_models_file_errors_name_the_model(cli, tmp_path):
+    bad = tmp_path / "models.json"
+    bad.write_text(json.dumps([{"name": "OK-1"}, {"name": "BAD-2", "iso_group": 7}]))
+    code, _, err = cli("models", "add", "--file", str(bad))
+    assert code == 2 and "model #2 (BAD-2): iso_group" in err
+    assert json.loads(cli("models", "list", "--json")[1]) == []  # validated before adding any
