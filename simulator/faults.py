@@ -69,7 +69,8 @@ class SensorFault:
     - ``dropout``: nothing is sent.
     - ``spikes``: isolated large values in waveforms and scalars (``rate`` per snapshot, ``size_g``).
     - ``stuck``: scalars repeat the value of ``start_ms``; waveforms are a flat line.
-    - ``saturation``: waveforms clipped at ``level`` × the sensor range after a gain error.
+    - ``saturation``: waveforms clipped at ``level`` × the sensor range after a gain error (``gain``;
+      by default large enough that about 5 % of the samples clip).
     - ``clock_skew``: timestamps shifted by ``skew_s`` (negative: the device clock is behind).
     - ``duplicate``: every message is sent twice.
     - ``out_of_order``: messages are held back and sent after the next one of the unit.

@@ -228,8 +228,11 @@ def _credential(template: Any, unit_id: str, where: str) -> str | None:
     return template.replace("{unit_id}", unit_id)
 
 
-def load_fleet(source: str | Path | dict[str, Any]) -> Fleet:
-    """A :class:`Fleet` from a TOML file or an already parsed dict. Raises FleetError naming the field."""
+def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) -> Fleet:
+    """A :class:`Fleet` from a TOML file or an already parsed dict; ``seed`` overrides the file's.
+
+    Raises :class:`FleetError` naming the field.
+    """
     if isinstance(source, dict):
         doc = source
     else:
@@ -241,7 +244,7 @@ def load_fleet(source: str | Path | dict[str, Any]) -> Fleet:
         except tomllib.TOMLDecodeError as exc:
             raise FleetError(f"fleet file {path} is not valid TOML: {exc}") from None
     _check_keys(doc, _TOP, "fleet")
-    seed = doc.get("seed", 0)
+    seed = doc.get("seed", 0) if seed is None else seed
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise FleetError(f"seed: expected a non-negative integer, got {seed!r}")
     duration = parse_duration(doc.get("duration", "2d"), "duration")

@@ -140,9 +140,11 @@ def scalar_values(p: UnitArrays, rel_ms: np.ndarray, abs_ms: np.ndarray, counter
     day_index = abs_ms // _DAY_MS
     weather = 3.0 * (uniform(p.seed, 0, day_index, 4) - 0.5) * 2
     ambient = 18.0 + p.ambient_offset + weather + 6.0 * np.sin(2 * math.pi * (day - 0.375))
-    lube_heat = p.is_lube * s * (p.fail_temp - 20.0 - p.rise_k)
-    fault_heat = p.is_bearing * 12.0 * s**2 + p.is_shaft * 6.0 * s + lube_heat
-    temp = ambient + (p.rise_k * lag + fault_heat * np.maximum(lag, 0.3)) * cool
+    # A fault's heat (friction) is there in full at normal load: at failure, lubrication loss has
+    # brought the bearing to its failure temperature.
+    lube_heat = p.is_lube * s * (p.fail_temp - 20.0 - 0.8 * p.rise_k)
+    fault_heat = (p.is_bearing * 12.0 * s**2 + p.is_shaft * 6.0 * s + lube_heat) * np.clip(lag / 0.6, 0, 1)
+    temp = ambient + (p.rise_k * lag + fault_heat) * cool
     temp = temp + 0.1 * z[..., 1]
 
     shape = np.where(p.is_bearing, s**3, np.where(p.is_lube, 0.3 * s**2, s))

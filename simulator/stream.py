@@ -183,6 +183,7 @@ class FleetStream:
                 x[where] = rng.choice([-1.0, 1.0], where.size) * f.param("size_g", 0.6 * sensor.range_g)
                 e.samples = digitise(x, sensor)
         elif f.kind == "saturation" and e.samples is not None:
-            gain = f.param("gain", 40.0)
+            x = e.samples.astype(np.float64)
             level = f.param("level", 1.0) * sensor.range_g
-            e.samples = digitise(np.clip(e.samples.astype(np.float64) * gain, -level, level), sensor)
+            gain = f.param("gain", 0.5 * level / max(float(x.std()), 1e-9))  # default: clips ~5 % of samples
+            e.samples = digitise(np.clip(x * gain, -level, level), sensor)

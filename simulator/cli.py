@@ -1,0 +1,145 @@
+"""``foreshock simulate``: publish a simulated fleet over MQTT, write it to files, or replay a dataset.
+
+    foreshock simulate fleet.toml --speed 1440               # the fleet's duration, one sim day a minute
+    foreshock simulate demo --duration 6h --speed 720        # the built-in demo fleet
+    foreshock simulate fleet.toml --out runs/ --seed 7       # the same streams into dataset files
+    foreshock simulate --replay ../shared/datasets/femto/Bearing1_1 --device FEMTO-1 --speed 100
+
+``--duration`` is *simulated* time (``"2d"``, ``"6h"``, seconds); at ``--speed N`` publishing takes
+duration / N of wall time. Publishing goes to ``mqtt.url``; each unit uses the credentials of the
+fleet file, else ``mqtt.username`` / ``mqtt.password``. The ground truth goes to ``--truth``
+(default: ``truth.json`` in ``--out``, else printed to stdout at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from foreshock.cli import CliError
+from foreshock.datasets import DatasetError
+from foreshock.settings import Settings
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("simulate", help="simulate a fleet over MQTT or into files; replay a dataset",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("fleet", nargs="?", metavar="FLEET.toml", help="fleet file, or 'demo' for the built-in demo fleet")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)")
+    p.add_argument("--duration", help="simulated time to cover, e.g. 2d, 6h, 3600 (default: the fleet's)")
+    p.add_argument("--seed", type=int, help="override the fleet file's seed")
+    p.add_argument("--start", help="sim clock start: epoch ms or ISO time (default: so that the run ends now)")
+    p.add_argument("--out", metavar="DIR", help="write run + series files and truth.json instead of publishing")
+    p.add_argument("--truth", metavar="FILE", help="write the ground truth JSON here")
+    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of telemetry and snapshots")
+    p.add_argument("--replay", metavar="DATASET", help="replay a dataset (series, record or run) as one device")
+    p.add_argument("--device", metavar="ID", help="device id for --replay")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def _start_ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"--start: {text!r} is neither epoch milliseconds nor an ISO time") from None
+    return int((dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+
+
+def _printer(quiet: bool):
+    def show(stats: dict[str, Any]) -> None:
+        if quiet:
+            return
+        if "units_done" in stats:
+            line = f"unit {stats['units_done']}/{stats['units']} {stats['unit_id']}: " \
+                   f"{stats['records']} records, {stats['snapshots']} snapshots"
+        elif "sim_ms" in stats:
+            sim = datetime.fromtimestamp((stats["sim_ms"] or 0) / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            line = (f"sim {sim} (+{stats.get('sim_hours', 0):.2f} h)  messages {stats['messages']} "
+                    f"({stats['msg_per_s']:.0f}/s)  snapshots {stats['snapshots']}  "
+                    f"units {stats['units_connected']}  behind {stats['behind_s']:.1f} s")
+        else:
+            line = f"replayed {stats['messages']}/{stats['total']} messages"
+        print(line, file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from simulator.fleet import demo_fleet, load_fleet, parse_duration
+    from simulator.models import FleetError
+    from simulator.mqttpool import PublishError
+
+    if args.speed <= 0:
+        raise CliError(f"--speed must be positive, got {args.speed:g}")
+    user = settings.mqtt.username
+    password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
+    stop = threading.Event()
+    try:
+        if args.replay:
+            return _replay(args, settings, user, password, stop)
+        if not args.fleet:
+            raise CliError("give a fleet file (or 'demo'), or --replay DATASET --device ID")
+        fleet = demo_fleet(args.seed or 0) if args.fleet == "demo" else load_fleet(args.fleet, seed=args.seed)
+        sim_s = parse_duration(args.duration, "--duration") if args.duration else fleet.duration_s
+        if sim_s <= 0:
+            raise CliError("--duration must be positive")
+        start = _start_ms(args.start)
+        if args.out:
+            import time
+
+            from simulator.files import write_fleet_files
+
+            start = start if start is not None else int(time.time() * 1000 - sim_s * 1000)  # ends now
+            truth = write_fleet_files(fleet, args.out, start_ms=start, duration_s=sim_s,
+                                      progress=_printer(args.quiet))
+        else:
+            from simulator.publisher import FleetPublisher
+
+            pub = FleetPublisher(fleet, settings.mqtt.url, speed=args.speed, start_ms=start, username=user,
+                                 password=password, progress=_printer(args.quiet), qos=args.qos,
+                                 topic_root=settings.mqtt.topic_root)
+            truth = pub.run(sim_s / args.speed, stop)
+    except FleetError as exc:
+        raise CliError(f"fleet {args.fleet}: {exc}") from None
+    except PublishError as exc:
+        raise CliError(f"MQTT {settings.mqtt.url}: {exc}", exit_code=3) from None
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    if args.truth:
+        truth.write(args.truth)
+    elif not args.out:
+        print(json.dumps(truth.to_dict(), indent=2))
+    failed = len(truth.failed())
+    print(f"simulated {len(fleet.units)} units; {failed} failed within the run", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace, settings: Settings, user: str | None, password: str | None,
+            stop: threading.Event) -> int:
+    from simulator.mqttpool import PublishError
+    from simulator.replay import replay_dataset
+
+    if not args.device:
+        raise CliError("--replay needs --device ID (the device id to publish as)")
+    try:
+        stats = replay_dataset(args.replay, settings.mqtt.url, args.device, speed=args.speed,
+                               start_ms=_start_ms(args.start), username=user, password=password, stop_event=stop,
+                               progress=_printer(args.quiet), topic_root=settings.mqtt.topic_root)
+    except DatasetError as exc:
+        raise CliError(f"--replay: {exc}") from None
+    except (ValueError, PublishError) as exc:
+        raise CliError(f"--replay {args.replay}: {exc}") from None
+    print(f"replayed {stats['messages']} messages as {args.device} in {stats['elapsed_s']:.1f} s", file=sys.stderr)
+    return 0
