@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import queue
 import ssl
+import struct
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -33,6 +35,60 @@ from ingest.types import IngestError, RawMessage
 __all__ = ["MqttSource", "topic_filters"]
 
 log = logging.getLogger(__name__)
+
+_PUBACK = 0x40
+
+
+class _BufferedSocket:
+    """A socket whose ``recv`` serves from a 256 KiB user-space buffer.
+
+    paho reads each packet with three ``recv`` calls (command byte, length bytes, body): one
+    system call each. Buffered, a burst of messages costs one system call per 256 KiB. paho's
+    loop asks ``pending()`` (meant for TLS sockets) before ``select``, so buffered bytes are
+    never left waiting.
+    """
+
+    __slots__ = ("_sock", "_buf", "_pos")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        if self._pos >= len(self._buf):
+            self._buf = self._sock.recv(262_144)  # may raise BlockingIOError, as a socket does
+            self._pos = 0
+            if not self._buf:
+                return b""
+        end = self._pos + bufsize
+        out = self._buf[self._pos : end]
+        self._pos = min(end, len(self._buf))
+        return out
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buf) - self._pos + inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Client(paho.Client):
+    """paho's client with a buffered socket and batched acknowledgements (see :meth:`ack_many`)."""
+
+    def _create_socket(self):  # type: ignore[override]
+        return _BufferedSocket(super()._create_socket())
+
+    def ack_many(self, acks: Iterable[tuple[int, int]]) -> None:
+        """Acknowledge many QoS 1 messages with one queued write (one wake-up, one ``send``)."""
+        mids = [mid for mid, qos in acks if qos == 1]
+        others = [(mid, qos) for mid, qos in acks if qos == 2]
+        if mids:
+            packet = b"".join(struct.pack("!BBH", _PUBACK, 2, mid) for mid in mids)
+            self._packet_queue(_PUBACK, packet, 0, 1)
+        for mid, qos in others:
+            self.ack(mid, qos)
 
 
 def topic_filters(topic_root: str, shared_group: str | None) -> list[str]:
@@ -65,7 +121,7 @@ class MqttSource:
         self._paused = threading.Event()
         self._connected = threading.Event()
         self._last_full_log = 0.0
-        self._client = paho.Client(
+        self._client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or mqtt.client_id,
             clean_session=False,
@@ -149,6 +205,10 @@ class MqttSource:
         """Acknowledge one message to the broker (no-op for QoS 0)."""
         if qos > 0:
             self._client.ack(mid, qos)
+
+    def ack_many(self, acks: list[tuple[int, int]]) -> None:
+        """Acknowledge ``(mid, qos)`` pairs; QoS 1 ones go out in one write."""
+        self._client.ack_many(acks)
 
     def pause(self) -> None:
         """Stop handing messages to the queue (they stay unacknowledged; the broker redelivers them)."""

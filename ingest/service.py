@@ -195,8 +195,7 @@ class IngestService:
                 self.metrics.reject(d.reason)
                 log.debug("rejected %s from %s: %s", d.reason, d.topic, d.detail)
         self.metrics.count("accepted", len(accepted))
-        for raw in batch:
-            self.source.ack(raw.mid, raw.qos)
+        self.source.ack_many([(raw.mid, raw.qos) for raw in batch if raw.qos])
         self.metrics.count("acked", len(batch))
         if self.on_batch is not None and accepted:
             try:
