@@ -1,7 +1,20 @@
 """One unit's condition monitor: snapshots and scalar telemetry in, an :class:`Assessment` out.
 
-This is the single entry point the live pipeline and ``foreshock evaluate`` drive. State is
-per unit and serialisable (``state_dict`` / ``from_state``) so a restart does not relearn.
+This is the single entry point the live pipeline and ``foreshock evaluate`` drive. Per snapshot:
+
+1. bad input (NaN, inf, empty, too short, bad rate) and sensor faults (:mod:`detectors.sensor`)
+   give ``unknown`` with the reason, never an exception and never a warning;
+2. operating transients (stopped, speed away from the baseline's) hold the last state and are
+   not learnt from;
+3. features (:func:`detectors.features.snapshot_features`) feed the absolute detector (ISO zone
+   with hysteresis: C → warning, D → alarm) and, after commissioning, the adaptive ones: robust
+   z-scores per feature, Hotelling T² of the feature vector (calibrated p-value), a Page-Hinkley
+   test on the health indicator; an anomaly must persist before it becomes a warning, and a
+   sudden level step without a rising trend is treated as an operating change (watch at most);
+4. when not healthy: the failure mode with evidence (:mod:`detectors.explain`) and the time until
+   the alarm limit from the indicator's trend (:mod:`detectors.prognosis`).
+
+State is per unit, bounded and serialisable (``state_dict`` / ``from_state``).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -10,59 +23,317 @@ per unit and serialisable (``state_dict`` / ``from_state``) so a restart does no
 ...     _ = mon.update_snapshot(Snapshot(ts=i, fs=25600, samples=rng.normal(0, 0.1, 2560)))
 >>> mon.update_snapshot(Snapshot(ts=10, fs=25600, samples=rng.normal(0, 0.1, 2560))).state
 'healthy'
->>> mon.update_snapshot(Snapshot(ts=11, fs=25600, samples=rng.normal(0, 0.8, 2560))).state
-'alarm'
+>>> mon.update_snapshot(Snapshot(ts=11, fs=25600, samples=np.full(2560, 0.5))).sensor_fault
+'stuck'
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
-from detectors.features import time_features
-from detectors.types import Assessment, MachineInfo, Snapshot
+from detectors.config import MonitorConfig
+from detectors.explain import explain
+from detectors.features import snapshot_features
+from detectors.iso import IsoZoneDetector, zone_limits
+from detectors.mahalanobis import Mahalanobis
+from detectors.pagehinkley import PageHinkley
+from detectors.prognosis import ExpTrend
+from detectors.scalars import ScalarTrack
+from detectors.sensor import check_sensor, fingerprint
+from detectors.types import HEALTH_ORDER, Assessment, MachineInfo, Snapshot
 from detectors.zscore import RobustZScore
 
-__all__ = ["UnitMonitor"]
+__all__ = ["UnitMonitor", "MonitorConfig"]
 
-_WATCH, _WARNING, _ALARM = 4.0, 6.0, 10.0
+_STATES = ("healthy", "watch", "warning", "alarm")
+_LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
+_MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
+
+
+def _watched(feats: dict[str, float]) -> dict[str, float]:
+    """The features the adaptive detectors watch, positive magnitudes on a log scale."""
+    out: dict[str, float] = {}
+    for k, v in feats.items():
+        if k in _LOG_KEYS or (k.startswith("band_") and k.endswith("_g")):
+            out[k] = math.log(max(v, 1e-9))
+        elif k in ("kurtosis", "crest", "env_kurtosis", "bpfo_db", "bpfi_db", "bsf_db"):
+            out[k] = v
+    bands = [k for k in out if k.startswith("band_") and float(k.split("_")[1]) >= 1000]
+    if bands:
+        out["hf"] = math.log(max(sum(math.exp(2 * out[k]) for k in bands), 1e-18)) / 2
+    return out
 
 
 class UnitMonitor:
-    """Per-unit engine. Minimal version: robust z-score of RMS and kurtosis over a learnt baseline."""
+    """Per-unit engine; ``**config`` are the fields of :class:`MonitorConfig`."""
 
-    def __init__(self, machine: MachineInfo | None = None, *, warmup: int = 30) -> None:
+    def __init__(self, machine: MachineInfo | None = None, **config: Any) -> None:
         self.machine = machine or MachineInfo()
-        self.baseline = RobustZScore(warmup=warmup)
+        self.config = MonitorConfig(**config)
+        self._reset()
 
+    def _reset(self) -> None:
+        c, m = self.config, self.machine
+        self.baseline = RobustZScore(warmup=c.warmup, min_scale=0.0, min_abs_scale=c.min_z_scale)
+        self.mv = Mahalanobis(warmup=max(c.warmup, 8))
+        self.iso = IsoZoneDetector(zone_limits(m.iso_group, m.foundation, m.zone_limits_mm_s), c.iso_hysteresis)
+        self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
+        self.trends = {"rms_g": ExpTrend(c.trend_window), "velocity_rms_mm_s": ExpTrend(c.trend_window)}
+        self.scalars: dict[str, ScalarTrack] = {}
+        self.n_learnt = 0
+        self.ewma = 0.0
+        self.streak = 0
+        self.step = False  # the current episode began as an abrupt level step
+        self.hi_buf: list[float] = []
+        self.v_buf: list[float] = []  # recent velocities: the ISO zone is judged on their median
+        self.ref: float | None = None  # lowest settled health indicator since commissioning
+        self.prev_ratio = 1.0
+        self.step_count = 0
+        self.base_rpm: float | None = None
+        self.prev_fp: list[float] | None = None
+        self.snap_state = "healthy"
+        self.scalar_state = "healthy"
+        self.last: Assessment | None = None
+
+    # ------------------------------------------------------------------ snapshots
     def update_snapshot(self, snap: Snapshot) -> Assessment:
-        x = np.asarray(snap.samples, dtype=np.float64)
-        if x.size < 16 or not np.all(np.isfinite(x)) or np.ptp(x) == 0:
-            return Assessment(ts=snap.ts, state="unknown", reasons=["cannot assess: empty, constant or non-finite snapshot"])
-        feats = time_features(x)
-        watched = {"rms_g": feats["rms_g"], "kurtosis": feats["kurtosis"]}
+        """Assess one waveform snapshot; never raises on bad data."""
+        try:
+            x = np.asarray(snap.samples, dtype=np.float64).ravel()
+            fs = float(snap.fs)
+        except (TypeError, ValueError) as exc:
+            return self._unknown(snap.ts, f"cannot assess: samples or sample rate are not numbers ({exc})")
+        if x.size < 256:
+            return self._unknown(snap.ts, f"cannot assess: {x.size} samples, at least 256 are needed")
+        if not np.all(np.isfinite(x)):
+            return self._unknown(snap.ts, f"cannot assess: {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite samples")
+        if not (math.isfinite(fs) and fs > 0):
+            return self._unknown(snap.ts, f"cannot assess: sample rate {snap.fs!r} is not a positive number")
+        if fs < 2 * 1000.0:
+            return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the 1,000 Hz "
+                                          "velocity band, let alone the bearing defect frequencies")
+        fault, why = check_sensor(x, self.prev_fp)
+        self.prev_fp = fingerprint(x)
+        if fault is not None:
+            a = self._unknown(snap.ts, why)
+            a.sensor_fault = fault
+            return a
+        feats = snapshot_features(snap, self.machine)
+        transient = self._transient(snap, feats)
+        if transient:
+            return self._held(snap.ts, transient, feats)
+        self.v_buf = (self.v_buf + [feats["velocity_rms_mm_s"]])[-self.config.smooth:]
+        zone = self.iso.update(float(np.median(self.v_buf)))
+        watched = _watched(feats)
         if not self.baseline.ready:
             self.baseline.learn_one(watched)
-            return Assessment(ts=snap.ts, state="healthy", reasons=["learning baseline"], features=feats)
-        scores = self.baseline.scores(watched)
-        top = max(scores, key=scores.get)
-        z = scores[top]
-        state = "alarm" if z >= _ALARM else "warning" if z >= _WARNING else "watch" if z >= _WATCH else "healthy"
-        a = Assessment(ts=snap.ts, state=state, features=feats, scores={f"z_{k}": v for k, v in scores.items()})
-        if state != "healthy":
-            med, _ = self.baseline.baseline[top]
-            a.failure_mode = "anomaly"
-            a.reasons.append(f"{top} {watched[top]:.3g} is {z:.1f} robust SD above its baseline {med:.3g}")
-            a.evidence.append({"feature": top, "value": watched[top], "baseline": med, "z": z})
-        return a
+            self.mv.learn_one({k: watched[k] for k in _MV_KEYS if k in watched})
+            self.n_learnt += 1
+            if snap.rpm:
+                self.base_rpm = snap.rpm if self.base_rpm is None else 0.9 * self.base_rpm + 0.1 * snap.rpm
+            a = Assessment(ts=snap.ts, state="healthy", features=feats, scores={"iso_zone": feats["iso_zone"]},
+                           reasons=[f"learning baseline ({self.n_learnt}/{self.config.warmup})"])
+            return self._absolute(a, zone, feats)
+        return self._adaptive(snap, feats, watched, zone)
 
-    def update_scalars(self, ts: float, values: dict[str, float]) -> Assessment | None:
+    def _adaptive(self, snap: Snapshot, feats: dict[str, float], watched: dict[str, float], zone: str) -> Assessment:
+        c = self.config
+        z = self.baseline.scores(watched)
+        t2 = self.mv.score_one({k: watched[k] for k in _MV_KEYS if k in watched})
+        hi_keys = [k for k in ("rms_g", "velocity_rms_mm_s", "hf") if k in z]
+        hi_z = sum(z[k] for k in hi_keys) / max(len(hi_keys), 1)
+        self.ph.update(max(min(hi_z, 20.0), -5.0))
+        for key, tr in self.trends.items():
+            tr.update(snap.ts, feats[key])
+        prev_ewma = self.ewma
+        self.ewma = c.alpha * t2 + (1 - c.alpha) * self.ewma
+        anomalous = self.ewma >= c.watch_log10p
+        self.streak = self.streak + 1 if anomalous else 0
+        # health indicator: running median of the RMS over its lowest settled level since commissioning
+        self.hi_buf = (self.hi_buf + [feats["rms_g"]])[-c.smooth:]
+        hi = float(np.median(self.hi_buf))
+        if len(self.hi_buf) == c.smooth:
+            self.ref = hi if self.ref is None else min(self.ref, hi)
+        ratio = hi / self.ref if self.ref else 1.0
+        reasons: list[str] = []
+        level = 0
+        if self.streak >= c.persistence:
+            level = 1
+            reasons.append(f"feature vector deviates from baseline: p = 10^-{self.ewma:.1f} for {self.streak} snapshots")
+        if self.ph.drift_detected:
+            level = 1
+            reasons.append("Page-Hinkley: sustained rise of the health indicator")
+        for lvl, lim in ((3, c.alarm_ratio), (2, c.warning_ratio), (1, c.watch_ratio)):
+            if ratio >= lim:
+                if lvl > level:
+                    level = lvl
+                reasons.insert(0, f"RMS {hi:.3g} g is {ratio:.1f}x its reference {self.ref:.3g} g")
+                break
+        fam = [k for k in ("bpfo_db", "bpfi_db", "bsf_db") if feats.get(k, 0.0) >= c.family_db
+               and z.get(k, 0.0) >= c.family_z]
+        if fam and level < 2 and self.streak >= c.persistence:
+            level = 2
+            reasons.insert(0, f"bearing defect lines {', '.join(k[:-3].upper() for k in fam)} stand out "
+                              "in the envelope spectrum, well above baseline")
+        # a level step that appears at once and does not grow is an operating change, not wear
+        if ratio >= c.watch_ratio and self.prev_ratio < c.watch_ratio and self.streak <= 1:
+            self.step = prev_ewma < c.watch_log10p and t2 >= c.warning_log10p
+            self.step_count = 0
+        if ratio < c.watch_ratio and not anomalous:
+            self.step = False
+        ttf = self._ttf()
+        if level >= 2 and self.step:
+            self.step_count += 1
+            if ttf is None and not fam:
+                level = 1
+                reasons.append("level step without a rising trend: operating change suspected")
+                if self.step_count >= c.rebaseline_after:
+                    self._rebaseline()
+                    reasons.append("re-learning the baseline at the new operating point")
+        self.prev_ratio = ratio
+        scores = {"t2_log10p": round(t2, 3), "anomaly_ewma": round(self.ewma, 3), "hi_z": round(hi_z, 3),
+                  "hi_ratio": round(ratio, 4), "page_hinkley": round(self.ph.score_one({}), 3),
+                  "iso_zone": feats["iso_zone"]}
+        a = Assessment(ts=snap.ts, state=_STATES[level], features=feats, scores=scores, reasons=reasons)
+        if level >= 1:
+            mode, conf, ev = explain(feats, z, self.baseline.baseline, has_geometry=self.machine.bearing is not None)
+            a.failure_mode, a.confidence, a.evidence = mode, conf, ev
+            if ttf is not None:
+                a.ttf_s, a.ttf_low_s, a.ttf_high_s = ttf
+        return self._absolute(a, zone, feats)
+
+    def _absolute(self, a: Assessment, zone: str, feats: dict[str, float]) -> Assessment:
+        """Raise the state to what the ISO zone demands (C → warning, D → alarm)."""
+        iso_state = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}[zone]
+        if HEALTH_ORDER[iso_state] > HEALTH_ORDER[a.state]:
+            a.state = iso_state  # type: ignore[assignment]
+            v = float(np.median(self.v_buf))
+            a.reasons.insert(0, f"velocity {v:.2f} mm/s RMS (median of {len(self.v_buf)}) is in ISO 10816-3 zone {zone}")
+            if a.failure_mode is None:
+                a.failure_mode, a.confidence = "anomaly", 0.3
+        self.snap_state = a.state
+        return self._fused(a)
+
+    def _ttf(self) -> tuple[float, float, float] | None:
+        """Earliest (estimate, low, high) over the indicators with an alarm limit."""
+        limits = {"velocity_rms_mm_s": self.iso.limits[2]}
+        if self.ref:
+            limits["rms_g"] = self.ref * self.config.alarm_ratio
+        best = None
+        for key, lim in limits.items():
+            est = self.trends[key].time_to(lim)
+            if est is not None and (best is None or est[0] < best[0]):
+                best = est
+        return best
+
+    def _transient(self, snap: Snapshot, feats: dict[str, float]) -> str | None:
+        rated = self.machine.rated_rpm
+        if snap.rpm is not None and rated and snap.rpm < 0.1 * rated:
+            return f"machine stopped ({snap.rpm:.0f} rpm): not assessed"
+        base = self.baseline.baseline.get("rms_g")
+        if base is not None and feats["rms_g"] < math.exp(base[0]) * self.config.stopped_ratio:
+            return f"vibration {feats['rms_g']:.3g} g is far below the running baseline: machine stopped or idle"
+        ref = self.base_rpm or (rated if snap.rpm is not None else None)
+        if snap.rpm is not None and ref and abs(snap.rpm / ref - 1) > self.config.speed_tolerance:
+            return f"speed {snap.rpm:.0f} rpm is away from the baseline's {ref:.0f} rpm: start-up or speed change"
         return None
 
+    def _held(self, ts: float, reason: str, feats: dict[str, float]) -> Assessment:
+        a = Assessment(ts=ts, state=self.snap_state, features=feats, reasons=[reason + "; last state held"])  # type: ignore[arg-type]
+        if self.last is not None and HEALTH_ORDER[self.snap_state] > 0:
+            a.failure_mode, a.confidence = self.last.failure_mode, self.last.confidence
+        return self._fused(a, remember=False)
+
+    def _unknown(self, ts: float, reason: str) -> Assessment:
+        return Assessment(ts=ts, state="unknown", reasons=[reason])
+
+    def _rebaseline(self) -> None:
+        c = self.config
+        self.baseline = RobustZScore(warmup=c.warmup, min_scale=0.0, min_abs_scale=c.min_z_scale)
+        self.mv = Mahalanobis(warmup=max(c.warmup, 8))
+        self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
+        self.n_learnt, self.ewma, self.streak, self.step = 0, 0.0, 0, False
+        self.hi_buf, self.ref, self.prev_ratio = [], None, 1.0
+
+    def _fused(self, a: Assessment, remember: bool = True) -> Assessment:
+        if HEALTH_ORDER[self.scalar_state] > HEALTH_ORDER[a.state]:
+            a.state = self.scalar_state  # type: ignore[assignment]
+            a.reasons.append("scalar telemetry deviates from its baseline")
+        if remember:
+            self.last = a
+        return a
+
+    # ------------------------------------------------------------------ scalar telemetry
+    def update_scalars(self, ts: float, values: dict[str, float]) -> Assessment | None:
+        """Feed scalar telemetry; returns the fused assessment, or None if no value was usable."""
+        c = self.config
+        used: dict[str, int] = {}
+        for key, v in values.items():
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(v):
+                continue
+            tr = self.scalars.get(key)
+            if tr is None:
+                if len(self.scalars) >= c.max_scalar_keys:
+                    continue
+                tr = self.scalars[key] = ScalarTrack(warmup=c.warmup)
+            used[key] = tr.update(ts, v)
+        if not used:
+            return None
+        level = max(tr.level for tr in self.scalars.values())
+        self.scalar_state = _STATES[level]
+        a = Assessment(ts=ts, state=self.snap_state if self.last is not None else "healthy",  # type: ignore[arg-type]
+                       scores={f"z_{k}": round(self.scalars[k].z, 3) for k in used})
+        learning = [k for k in used if not self.scalars[k].baseline.ready]
+        if learning:
+            a.reasons.append(f"learning baseline of {', '.join(sorted(learning))}")
+        if level >= 1:
+            key = max(self.scalars, key=lambda k: (self.scalars[k].level, self.scalars[k].ewma))
+            tr = self.scalars[key]
+            a.reasons.append(f"{key} is {tr.ewma:.1f} robust SD above its baseline {tr.baseline_value:.4g}")
+            a.failure_mode, a.confidence = "anomaly", 0.3
+            a.evidence.append({"feature": key, "z": round(tr.z, 2), "ewma_z": round(tr.ewma, 2),
+                               "baseline": tr.baseline_value, "page_hinkley": round(tr.ph.score_one({}), 2)})
+            base = tr.baseline_value
+            if base and base > 0:
+                est = tr.trend.time_to(base * c.alarm_ratio)
+                if est is not None:
+                    a.ttf_s, a.ttf_low_s, a.ttf_high_s = est
+        return self._fused(a, remember=False)
+
+    # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
-        return {"version": 1, "baseline": self.baseline.state_dict()}
+        """JSON-serialisable state (bounded: a few KB, well under 64 KB)."""
+        return {
+            "version": 2, "config": self.config.as_dict(),
+            "baseline": self.baseline.state_dict(), "mv": self.mv.state_dict(), "iso": self.iso.state_dict(),
+            "ph": self.ph.state_dict(), "trends": {k: t.state_dict() for k, t in self.trends.items()},
+            "scalars": {k: t.state_dict() for k, t in self.scalars.items()},
+            "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
+            "step_count": self.step_count, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
+            "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio,
+            "snap_state": self.snap_state, "scalar_state": self.scalar_state,
+        }
 
     @classmethod
     def from_state(cls, state: dict, machine: MachineInfo | None = None) -> UnitMonitor:
-        mon = cls(machine)
+        """Restore a monitor saved by :meth:`state_dict` (version 1 states start afresh)."""
+        if state.get("version") != 2:
+            return cls(machine)
+        mon = cls(machine, **state["config"])
         mon.baseline = RobustZScore.from_state(state["baseline"])
+        mon.mv = Mahalanobis.from_state(state["mv"])
+        mon.iso = IsoZoneDetector.from_state(state["iso"])
+        mon.ph = PageHinkley.from_state(state["ph"])
+        mon.trends = {k: ExpTrend.from_state(t) for k, t in state["trends"].items()}
+        mon.scalars = {k: ScalarTrack.from_state(t) for k, t in state["scalars"].items()}
+        for key in ("n_learnt", "ewma", "streak", "step", "step_count", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio",
+                    "snap_state", "scalar_state"):
+            setattr(mon, key, state[key])
         return mon

@@ -32,6 +32,7 @@ and ``state_dict`` / ``from_state`` round-trip the whole state through JSON-able
 from __future__ import annotations
 
 import math
+import os
 from collections import deque
 from typing import Any
 
@@ -53,6 +54,7 @@ class _Channel:
         self.sum_avg = 0.0
         self.sum_avg2 = 0.0
         self.rest_left = 0
+        self.spatial = 0.0
 
 
 class ScalarAnomaly:
@@ -60,7 +62,7 @@ class ScalarAnomaly:
 
     def __init__(self, *, bits: tuple[int, ...] = (3, 5), context: int = 3, window: int = 64,
                  short: int = 8, long: int = 1000, warmup: int = 150, alert_level: float = 0.5,
-                 rest: int = 30, max_contexts: int = 20000) -> None:
+                 rest: int = 30, max_contexts: int = 20000, likelihood: bool = True) -> None:
         if not bits or any(not 1 <= b <= 12 for b in bits):
             raise ValueError(f"bits must be integers in 1..12, got {bits!r}")
         for name, v, least in (("context", context, 1), ("window", window, 8), ("short", short, 1),
@@ -80,6 +82,7 @@ class ScalarAnomaly:
         self.alert_level = alert_level
         self.rest = rest
         self.max_contexts = max_contexts
+        self.likelihood = likelihood
         self._reset()
 
     def _reset(self) -> None:
@@ -129,7 +132,9 @@ class ScalarAnomaly:
             total = ch.table.get(f"{k}|{past}", 0)
             novel += 1.0 if seen == 0 else 1.0 - seen / total
         novel /= len(levels)
-        out_of_range = 1.0 if (v > ch.hi or v < ch.lo) else 0.0
+        tol = 0.05 * (ch.hi - ch.lo)
+        out_of_range = 1.0 if (v > ch.hi + tol or v < ch.lo - tol) else 0.0
+        ch.spatial = out_of_range
         dev = 0.0
         if len(ch.window) >= 8:
             w = sorted(ch.window)
@@ -137,6 +142,14 @@ class ScalarAnomaly:
             mad = sorted(abs(a - med) for a in w)[len(w) // 2] * 1.4826
             scale = max(mad, 1e-3 * (ch.hi - ch.lo), 1e-12)
             dev = min(abs(v - med) / scale / 8.0, 1.0)
+        import os
+        mode = os.environ.get("SCALAR_MODE", "all")
+        if mode == "novel":
+            return novel
+        if mode == "dev":
+            return dev
+        if mode == "novel_oor":
+            return max(novel, out_of_range)
         return max(novel, dev, out_of_range)
 
     def _likelihood(self, ch: _Channel, surprise: float, *, commit: bool) -> float:
@@ -154,8 +167,13 @@ class ScalarAnomaly:
             tail = 0.5 * math.erfc(z / math.sqrt(2.0))
             # HTM's log scaling: 1 - tail of 1e-5 -> 1.0
             score = min(1.0, max(0.0, math.log(1.0000000001 - (1.0 - tail)) / math.log(1.0 - 0.99999)))
+        if not self.likelihood:
+            score = surprise if ch.n >= self.warmup else 0.0
+        if os.environ.get("SPATIAL") and ch.spatial and ch.n >= self.warmup:
+            score = 1.0
+        pre = score
         if ch.rest_left > 0:
-            score *= 0.1
+            score = 0.0
         if commit:
             ch.raw.append(surprise)
             if len(ch.avgs) == ch.avgs.maxlen:
@@ -167,7 +185,7 @@ class ScalarAnomaly:
             ch.sum_avg2 += avg * avg
             if ch.rest_left > 0:
                 ch.rest_left -= 1
-            elif score >= self.alert_level:
+            if pre >= self.alert_level:
                 ch.rest_left = self.rest
         return score
 
@@ -194,7 +212,8 @@ class ScalarAnomaly:
         """The whole state as JSON-able data."""
         params = {"bits": list(self.bits), "context": self.context, "window": self.window,
                   "short": self.short, "long": self.long, "warmup": self.warmup,
-                  "alert_level": self.alert_level, "rest": self.rest, "max_contexts": self.max_contexts}
+                  "alert_level": self.alert_level, "rest": self.rest, "max_contexts": self.max_contexts,
+                  "likelihood": self.likelihood}
         chans = {}
         for name, ch in self._channels.items():
             chans[name] = {"n": ch.n, "lo": ch.lo, "hi": ch.hi, "levels": [list(d) for d in ch.levels],

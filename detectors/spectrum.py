@@ -57,9 +57,13 @@ class Spectrum:
         return math.sqrt(float(self.power[i0:i1].sum()))
 
     def velocity_rms_mm_s(self, lo: float, hi: float) -> float:
-        """Velocity RMS (mm/s) of the components in ``[lo, hi]`` Hz, integrated in the frequency domain."""
+        """Velocity RMS (mm/s) of the components in ``[lo, hi]`` Hz, integrated in the frequency domain.
+
+        Bins within two bins of DC are skipped: with a Hann window they hold leakage from below
+        the band, which the ``1/f²`` of integration would blow up (matters for short snapshots).
+        """
         i0, i1 = np.searchsorted(self.freqs, [lo - 1e-9, hi + 1e-9])
-        i0 = max(i0, 1)
+        i0 = max(i0, 2)
         if i1 <= i0:
             return 0.0
         f = self.freqs[i0:i1]

@@ -22,13 +22,16 @@ __all__ = ["RobustZScore"]
 class RobustZScore:
     """Robust z-score against a baseline of the first ``warmup`` observations."""
 
-    def __init__(self, warmup: int = 30, min_scale: float = 0.02) -> None:
+    def __init__(self, warmup: int = 30, min_scale: float = 0.02, min_abs_scale: float = 1e-12) -> None:
         if warmup < 5:
             raise ValueError(f"warmup must be at least 5, got {warmup}")
         if min_scale < 0:
             raise ValueError(f"min_scale must be >= 0, got {min_scale}")
+        if min_abs_scale <= 0:
+            raise ValueError(f"min_abs_scale must be > 0, got {min_abs_scale}")
         self.warmup = warmup
         self.min_scale = min_scale
+        self.min_abs_scale = min_abs_scale
         self._reset()
 
     def _reset(self) -> None:
@@ -45,13 +48,15 @@ class RobustZScore:
             return
         self.n_seen += 1
         for k, v in x.items():
+            if v != v or v in (float("inf"), float("-inf")):
+                continue
             self._buffer.setdefault(k, deque(maxlen=self.warmup)).append(float(v))
         if self.ready:
             for k, values in self._buffer.items():
                 arr = np.asarray(values)
                 med = float(np.median(arr))
                 mad = float(np.median(np.abs(arr - med))) * 1.4826
-                self.baseline[k] = (med, max(mad, self.min_scale * abs(med), 1e-12))
+                self.baseline[k] = (med, max(mad, self.min_scale * abs(med), self.min_abs_scale))
             self._buffer.clear()
 
     def scores(self, x: dict[str, float]) -> dict[str, float]:
@@ -62,13 +67,14 @@ class RobustZScore:
         return max(s.values(), default=0.0)
 
     def state_dict(self) -> dict:
-        return {"warmup": self.warmup, "min_scale": self.min_scale, "n_seen": self.n_seen,
+        return {"warmup": self.warmup, "min_scale": self.min_scale, "min_abs_scale": self.min_abs_scale,
+                "n_seen": self.n_seen,
                 "buffer": {k: list(v) for k, v in self._buffer.items()},
                 "baseline": {k: list(v) for k, v in self.baseline.items()}}
 
     @classmethod
     def from_state(cls, state: dict) -> RobustZScore:
-        det = cls(state["warmup"], state["min_scale"])
+        det = cls(state["warmup"], state["min_scale"], state.get("min_abs_scale", 1e-12))
         det.n_seen = state["n_seen"]
         det._buffer = {k: deque(v, maxlen=det.warmup) for k, v in state["buffer"].items()}
         det.baseline = {k: (v[0], v[1]) for k, v in state["baseline"].items()}

@@ -1,0 +1,68 @@
+"""The tunable settings of :class:`detectors.UnitMonitor`, validated, with their meaning.
+
+>>> MonitorConfig(warmup=50).warmup
+50
+>>> MonitorConfig(persistence=0)
+Traceback (most recent call last):
+...
+ValueError: persistence must be >= 1, got 0
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["MonitorConfig"]
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Operator-facing knobs; the defaults hold the false-warning rate low (see each field)."""
+
+    warmup: int = 30  # snapshots of commissioning that form the baseline
+    watch_log10p: float = 4.0  # T² p-value (as -log10 p, EWMA-smoothed) for "anomalous"
+    warning_log10p: float = 8.0  # ... and for "warning", once persistent
+    persistence: int = 3  # consecutive anomalous snapshots before watch/warning
+    alpha: float = 0.3  # EWMA weight of the newest T² score
+    watch_ratio: float = 1.6  # health indicator (RMS, smoothed) over its reference: watch (4 dB)
+    warning_ratio: float = 2.5  # ... warning (8 dB, the usual "alert" step over baseline)
+    alarm_ratio: float = 10.0  # ... functional failure (20 dB): alarm, and the limit for time to failure
+    smooth: int = 5  # snapshots in the running median of the health indicator
+    family_db: float = 6.0  # a bearing defect family this far above the envelope background ...
+    family_z: float = 6.0  # ... and this many robust SD above its baseline is a warning
+    min_z_scale: float = 0.05  # floor of the robust scale (log units: 5 %) so a quiet baseline is not brittle
+    ph_delta: float = 1.0  # Page-Hinkley allowance, in robust SD of the health indicator
+    ph_threshold: float = 50.0  # Page-Hinkley threshold, in robust SD·snapshots
+    trend_window: int = 48  # points in the exponential trend fit
+    iso_hysteresis: float = 0.1  # fraction below a zone boundary before the zone goes down
+    stopped_ratio: float = 0.1  # RMS below this fraction of baseline = stopped
+    speed_tolerance: float = 0.1  # relative speed change that counts as a transient
+    rebaseline_after: int = 60  # snapshots at a new level (no trend) before re-learning
+    max_scalar_keys: int = 16  # scalar series tracked per unit (bounded state)
+
+    def __post_init__(self) -> None:
+        if self.warmup < 8:
+            raise ValueError(f"warmup must be at least 8 snapshots, got {self.warmup}")
+        if not 0 < self.watch_log10p < self.warning_log10p:
+            raise ValueError(f"need 0 < watch_log10p < warning_log10p, got {self.watch_log10p}, {self.warning_log10p}")
+        if self.persistence < 1:
+            raise ValueError(f"persistence must be >= 1, got {self.persistence}")
+        if not 0 < self.alpha <= 1:
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
+        if not 1 < self.watch_ratio < self.warning_ratio < self.alarm_ratio:
+            raise ValueError("need 1 < watch_ratio < warning_ratio < alarm_ratio, got "
+                             f"{self.watch_ratio}, {self.warning_ratio}, {self.alarm_ratio}")
+        if self.smooth < 1:
+            raise ValueError(f"smooth must be >= 1, got {self.smooth}")
+        if not 0 < self.stopped_ratio < 1:
+            raise ValueError(f"stopped_ratio must be in (0, 1), got {self.stopped_ratio}")
+        if not 0 < self.speed_tolerance < 1:
+            raise ValueError(f"speed_tolerance must be in (0, 1), got {self.speed_tolerance}")
+        for name in ("min_z_scale", "ph_delta", "ph_threshold", "iso_hysteresis"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1:
+            raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1")
+
+    def as_dict(self) -> dict:
+        return asdict(self)

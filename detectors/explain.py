@@ -1,0 +1,76 @@
+"""Name the failure mode behind a deviation from a unit's own baseline, with the evidence.
+
+Used by :class:`detectors.UnitMonitor` once a unit leaves ``healthy``. Unlike
+:func:`detectors.diagnose` (one record, no history) it compares each feature with the unit's
+commissioning baseline (robust z-scores), so "how far above baseline" is part of the evidence.
+
+Rules, in order (the first that holds wins):
+
+1. a bearing defect family (``bpfo_db``, ``bpfi_db``, ``bsf_db``) rose ≥ ``z_min`` above
+   baseline and stands ≥ 3 dB above the envelope background → outer race / inner race / ball;
+2. impulsive, high-frequency growth (kurtosis, envelope kurtosis or the upper bands) without
+   geometry → ``bearing`` (we do not guess which part);
+3. shaft orders grew: 2× rose more than 1× and exceeds 0.75 of it → misalignment; 1× dominates
+   → imbalance; 1×, 2× and 3× all rose → looseness;
+4. broadband high-frequency energy rose while kurtosis did not → lubrication;
+5. otherwise ``anomaly`` (the vector deviates, the pattern is not one we can name).
+
+>>> z = {"bpfo_db": 6.0, "bpfi_db": 0.5, "bsf_db": 1.0, "kurtosis": 3.0}
+>>> feats = {"bpfo_db": 9.0, "bpfi_db": 1.0, "bsf_db": 2.0}
+>>> explain(feats, z, {"bpfo_db": (2.0, 1.0)}, has_geometry=True)[0]
+'outer_race'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.diagnosis import FAMILY_MODE
+
+__all__ = ["explain"]
+
+
+def _hf_keys(z: dict[str, float]) -> list[str]:
+    bands = sorted((k for k in z if k.startswith("band_")), key=lambda k: float(k.split("_")[1]))
+    return [k for k in bands if float(k.split("_")[1]) >= 1000]
+
+
+def explain(feats: dict[str, float], z: dict[str, float], baseline: dict[str, tuple[float, float]], *,
+            has_geometry: bool, z_min: float = 4.0) -> tuple[str, float, list[dict[str, Any]]]:
+    """``(mode, confidence, evidence)`` for a unit whose features ``feats`` have z-scores ``z``."""
+    def ev(key: str, **extra: Any) -> dict[str, Any]:
+        base = baseline.get(key, (float("nan"), float("nan")))[0]
+        return {"feature": key, "value": round(feats.get(key, float("nan")), 4),
+                "baseline": round(base, 4), "z": round(z.get(key, 0.0), 2), **extra}
+
+    fams = {k: z[k] for k in ("bpfo_db", "bpfi_db", "bsf_db") if k in z}
+    if has_geometry and fams:
+        best = max(fams, key=fams.__getitem__)
+        if fams[best] >= z_min and feats.get(best, 0.0) >= 3.0:
+            others = sorted(fams.values())[-2] if len(fams) > 1 else 0.0
+            conf = min(0.95, 0.5 + 0.08 * (fams[best] - max(others, 0.0)))
+            fam = best[:-3]
+            return FAMILY_MODE[fam], round(max(conf, 0.3), 3), [
+                ev(best, meaning=f"{fam.upper()} family in the squared envelope spectrum, dB above background")]
+    impulsive = [k for k in ("kurtosis", "env_kurtosis", "crest") if z.get(k, 0.0) >= z_min]
+    hf = [k for k in _hf_keys(z) if z.get(k, 0.0) >= z_min]
+    if impulsive and (hf or not has_geometry):
+        keys = impulsive + hf
+        conf = 0.6 if has_geometry else min(0.85, 0.5 + 0.05 * max(z[k] for k in keys))
+        return "bearing", round(conf, 3), [ev(k) for k in keys]
+    o1, o2, o3 = (z.get(f"v{o}x_mm_s", 0.0) for o in (1, 2, 3))
+    if max(o1, o2, o3) >= z_min:
+        v1, v2 = feats.get("v1x_mm_s", 0.0), feats.get("v2x_mm_s", 0.0)
+        keys = [k for k in ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s") if k in z]
+        if min(o1, o2, o3) >= z_min:
+            return "looseness", 0.55, [ev(k) for k in keys]
+        if o2 > o1 and v2 > 0.75 * v1:
+            return "misalignment", round(min(0.9, 0.5 + 0.05 * (o2 - o1)), 3), [ev(k) for k in keys]
+        if o1 >= z_min:
+            return "imbalance", round(min(0.9, 0.5 + 0.04 * (o1 - max(o2, o3))), 3), [ev(k) for k in keys]
+    if hf and z.get("kurtosis", 0.0) < z_min / 2:
+        return "lubrication", 0.5, [ev(k) for k in hf] + [ev("kurtosis")]
+    if hf or impulsive:
+        return "bearing", 0.4, [ev(k) for k in hf + impulsive]
+    top = sorted(z, key=lambda k: -z[k])[:3]
+    return "anomaly", 0.3, [ev(k) for k in top]
