@@ -154,10 +154,10 @@ def _row(unit: Unit) -> list[str]:
 def export_units(registry: Registry, fh: IO[str] | None = None, filt: UnitFilter | None = None) -> str | int:
     """Write the units matching ``filt`` (default: all in service) as CSV to ``fh``; returns the row
     count, or the CSV text when ``fh`` is None."""
-    out = fh if fh is not None else io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    buffer = io.StringIO() if fh is None else None
+    writer = csv.writer(fh if fh is not None else buffer, lineterminator="\n")  # type: ignore[arg-type]
     writer.writerow(COLUMNS)
     units = registry.list_units(filt or UnitFilter())
     for unit in units:
         writer.writerow(_row(unit))
-    return out.getvalue() if fh is None else len(units)  # type: ignore[union-attr]
+    return buffer.getvalue() if buffer is not None else len(units)

@@ -49,7 +49,7 @@ class MachineModel(Base):
     )
 
     @property
-    def bearing(self) -> dict[str, float] | None:
+    def bearing(self) -> dict[str, float | None] | None:
         if self.bearing_n_balls is None:
             return None
         return {

@@ -161,7 +161,7 @@ class PresenceMixin:
         out = []
         for device_id, last_seen, interval_s, presence, model, customer, site in rows:
             limit_ms = self._limit_ms(interval_s)
-            last = max(int(last_seen), seen[device_id] or 0)
+            last = max(int(last_seen or 0), seen[device_id] or 0)
             if limit_ms is not None and now_ms - last > limit_ms:
                 out.append(SilentUnit(device_id, last, (now_ms - last) / 1000.0, limit_ms / 1000.0,
                                       presence, model, customer, site))

@@ -83,4 +83,4 @@ class ProvisioningMixin:
             .order_by(Unit.device_id)
         )
         with self._session() as session:
-            return [(d, h) for d, h in session.execute(stmt).all()]
+            return [(d, h) for d, h in session.execute(stmt).all() if h is not None]

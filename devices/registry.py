@@ -31,10 +31,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from detectors.types import BearingGeometry, MachineInfo
+from detectors.types import MachineInfo
 from devices import presence as _presence
 from devices import provisioning as _provisioning
 from devices.errors import AlreadyExists, InvalidInput, NotFound
+from devices.mapping import apply_model, apply_unit, to_machine_info
 from devices.models import MachineModel, Unit
 from devices.presence import Presence, SilentUnit
 from devices.query import UnitFilter, count_units, select_units
@@ -44,9 +45,6 @@ from foreshock.db import utcnow
 __all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter"]
 
 log = logging.getLogger(__name__)
-
-_REQUIRED_MODEL_FIELDS = ("description", "iso_group", "foundation", "reporting_interval_s")
-
 
 class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
     """Units and models in the relational store, with the caches ingest needs.
@@ -144,7 +142,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             if session.scalar(select(MachineModel.id).where(MachineModel.name == data.name)) is not None:
                 raise AlreadyExists(f"machine model {data.name!r} already exists")
             model = MachineModel(name=data.name, sensors=[], detector_config={})
-            _apply_model(model, data.model_dump(exclude={"name"}, exclude_unset=False), creating=True)
+            apply_model(model, data.model_dump(exclude={"name"}, exclude_unset=False), creating=True)
             session.add(model)
             return self._detach(session, model)
 
@@ -153,7 +151,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         data = validate(ModelUpdate, changes)
         with self._session(write=True) as session:
             model = self._model_row(session, name)
-            _apply_model(model, data.model_dump(exclude_unset=True), creating=False)
+            apply_model(model, data.model_dump(exclude_unset=True), creating=False)
             return self._detach(session, model)
 
     def get_model(self, name: str) -> MachineModel | None:
@@ -183,7 +181,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                 if session.get(Unit, device_id) is not None:
                     raise AlreadyExists(f"unit {device_id!r} is already registered")
                 unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
-                _apply_unit(session, unit, data.model_dump(exclude_unset=True))
+                apply_unit(session, unit, data.model_dump(exclude_unset=True))
                 session.add(unit)
                 return self._detach(session, unit)
         except IntegrityError:  # registered concurrently by another writer
@@ -194,7 +192,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         data = validate(UnitUpdate, changes)
         with self._session(write=True) as session:
             unit = self._unit_row(session, device_id)
-            _apply_unit(session, unit, data.model_dump(exclude_unset=True))
+            apply_unit(session, unit, data.model_dump(exclude_unset=True))
             return self._detach(session, unit)
 
     def decommission(self, device_id: str) -> Unit:
@@ -246,7 +244,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                 else:
                     updated += 1
                 try:
-                    _apply_unit(session, unit, data.model_dump())
+                    apply_unit(session, unit, data.model_dump())
                 except InvalidInput as exc:
                     raise InvalidInput(exc.field, f"unit {device_id!r}: {exc.problem}") from None
         return created, updated
@@ -289,7 +287,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                 return self._info[device_id]
         with self._session() as session:
             unit = session.get(Unit, device_id)
-            info = _machine_info(unit.model) if unit is not None and unit.model is not None else None
+            info = to_machine_info(unit.model) if unit is not None and unit.model is not None else None
         with self._lock:
             self._info[device_id] = info
         return info
@@ -299,59 +297,3 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         unit = self.get_unit(device_id)
         return dict(unit.model.detector_config) if unit is not None and unit.model is not None else {}
 
-
-def _machine_info(model: MachineModel) -> MachineInfo:
-    bearing = None
-    if model.bearing_n_balls is not None:
-        bearing = BearingGeometry(
-            n_balls=model.bearing_n_balls,
-            ball_d=float(model.bearing_ball_d or 0),
-            pitch_d=float(model.bearing_pitch_d or 0),
-            contact_deg=float(model.bearing_contact_deg or 0.0),
-        )
-    zones = tuple(float(z) for z in model.zone_limits_mm_s) if model.zone_limits_mm_s else None
-    return MachineInfo(
-        rated_rpm=model.rated_rpm,
-        bearing=bearing,
-        iso_group=model.iso_group,
-        foundation=model.foundation,  # type: ignore[arg-type]
-        zone_limits_mm_s=zones,  # type: ignore[arg-type]
-    )
-
-
-def _apply_model(model: MachineModel, values: dict[str, Any], *, creating: bool) -> None:
-    for key, value in values.items():
-        if value is None and key in _REQUIRED_MODEL_FIELDS:
-            if creating:
-                continue
-            raise InvalidInput(key, "cannot be cleared")
-        if key == "bearing":
-            bearing = value or {}
-            model.bearing_n_balls = bearing.get("n_balls")
-            model.bearing_ball_d = bearing.get("ball_d")
-            model.bearing_pitch_d = bearing.get("pitch_d")
-            model.bearing_contact_deg = bearing.get("contact_deg")
-        elif key == "zone_limits_mm_s":
-            model.zone_limits_mm_s = list(value) if value is not None else None
-        elif key in ("sensors", "detector_config"):
-            setattr(model, key, value if value is not None else ([] if key == "sensors" else {}))
-        else:
-            setattr(model, key, value)
-
-
-def _apply_unit(session: Session, unit: Unit, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if key == "model":
-            if value is None:
-                unit.model_id, unit.model = None, None
-                continue
-            model = session.scalar(select(MachineModel).where(MachineModel.name == value))
-            if model is None:
-                raise InvalidInput("model", f"no machine model named {value!r} (add it first: foreshock devices models add)")
-            unit.model = model
-        elif key == "tags":
-            unit.tags = list(value or [])
-        else:
-            setattr(unit, key, value)
-    if unit.install_date and unit.warranty_end and unit.warranty_end < unit.install_date:
-        raise InvalidInput("warranty_end", f"{unit.warranty_end} is before install_date {unit.install_date}")

@@ -95,7 +95,7 @@ def test_models_units_csv_and_credentials(cli, tmp_path):
     ],
 )
 def test_bad_input_is_a_clear_error(cli, argv, message):
-    code, out, err = cli(*argv)
+    code, _, err = cli(*argv)
     assert code == 2 and message in err and "Traceback" not in err
 
 

@@ -151,7 +151,9 @@ def test_list_filters_and_serial_range(registry, model):
             batch="B1" if i < 100 else "B2", tags=["even"] if i % 2 == 0 else [],
         )
     registry.create_unit("Q-0100")
-    ids = lambda **kw: [u.device_id for u in registry.list_units(**kw)]  # noqa: E731
+    def ids(**kw):
+        return [u.device_id for u in registry.list_units(**kw)]
+
     assert ids(customer="ACME") == ["P-0007", "P-0098", "P-0099"]
     assert ids(model="P-200") == ["P-0098", "P-0100", "P-0120"]
     assert ids(batch="B2", tag="even") == ["P-0100", "P-0120"]

@@ -1,0 +1,73 @@
+"""Between validated input, table rows and the detectors' :class:`~detectors.types.MachineInfo`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from detectors.types import BearingGeometry, MachineInfo
+from devices.errors import InvalidInput
+from devices.models import MachineModel, Unit
+
+__all__ = ["to_machine_info", "apply_model", "apply_unit"]
+
+_REQUIRED_MODEL_FIELDS = ("description", "iso_group", "foundation", "reporting_interval_s")
+
+
+def to_machine_info(model: MachineModel) -> MachineInfo:
+    bearing = None
+    if model.bearing_n_balls is not None:
+        bearing = BearingGeometry(
+            n_balls=model.bearing_n_balls,
+            ball_d=float(model.bearing_ball_d or 0),
+            pitch_d=float(model.bearing_pitch_d or 0),
+            contact_deg=float(model.bearing_contact_deg or 0.0),
+        )
+    zones = tuple(float(z) for z in model.zone_limits_mm_s) if model.zone_limits_mm_s else None
+    return MachineInfo(
+        rated_rpm=model.rated_rpm,
+        bearing=bearing,
+        iso_group=model.iso_group,
+        foundation=model.foundation,  # type: ignore[arg-type]
+        zone_limits_mm_s=zones,  # type: ignore[arg-type]
+    )
+
+
+def apply_model(model: MachineModel, values: dict[str, Any], *, creating: bool) -> None:
+    for key, value in values.items():
+        if value is None and key in _REQUIRED_MODEL_FIELDS:
+            if creating:
+                continue
+            raise InvalidInput(key, "cannot be cleared")
+        if key == "bearing":
+            bearing = value or {}
+            model.bearing_n_balls = bearing.get("n_balls")
+            model.bearing_ball_d = bearing.get("ball_d")
+            model.bearing_pitch_d = bearing.get("pitch_d")
+            model.bearing_contact_deg = bearing.get("contact_deg")
+        elif key == "zone_limits_mm_s":
+            model.zone_limits_mm_s = list(value) if value is not None else None
+        elif key in ("sensors", "detector_config"):
+            setattr(model, key, value if value is not None else ([] if key == "sensors" else {}))
+        else:
+            setattr(model, key, value)
+
+
+def apply_unit(session: Session, unit: Unit, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if key == "model":
+            if value is None:
+                unit.model_id, unit.model = None, None
+                continue
+            model = session.scalar(select(MachineModel).where(MachineModel.name == value))
+            if model is None:
+                raise InvalidInput("model", f"no machine model named {value!r} (add it first: foreshock devices models add)")
+            unit.model = model
+        elif key == "tags":
+            unit.tags = list(value or [])
+        else:
+            setattr(unit, key, value)
+    if unit.install_date and unit.warranty_end and unit.warranty_end < unit.install_date:
+        raise InvalidInput("warranty_end", f"{unit.warranty_end} is before install_date {unit.install_date}")
