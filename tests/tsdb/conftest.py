@@ -1,0 +1,1 @@
+from tests.tsdb_servers import influxd, victoria_metrics  # noqa: F401 - fixtures
