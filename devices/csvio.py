@@ -11,8 +11,8 @@ field at fault, and nothing is imported if any row is bad.
 
 >>> import io
 >>> rows, errors = parse_units(io.StringIO("device_id,customer,install_date\\nP-1,ACME,2025-02-30\\n"))
->>> [str(e) for e in errors]
-['line 2: install_date: Input should be a valid date or datetime, day value is outside expected range for month']
+>>> [(e.line, e.field) for e in errors]
+[(2, 'install_date')]
 """
 
 from __future__ import annotations
