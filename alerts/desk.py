@@ -42,7 +42,7 @@ class TicketDesk:
     clock: Any
     notifier: Any
     registry: Any
-    _open: dict
+    _open: Any
     _lock: Any
 
     # --- helpers ------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ class TicketDesk:
                 silent.add(str(dev))
         changes: list[Change] = []
         with self._lock:
-            open_silent = {dev for (dev, fm) in self._open if fm == "silent"}
+            open_silent = {dev for dev, modes in self._open.by_device.items() if "silent" in modes}
             for dev in sorted(silent - open_silent):
                 changes += self._silent_alert(dev, now)
             for dev in sorted(open_silent - silent):

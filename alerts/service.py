@@ -54,6 +54,38 @@ class _Open:
     healthy: int = 0
 
 
+class _OpenAlerts(dict):
+    """Open alerts keyed by (device, failure mode), with a per-device index for the healthy path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_device: dict[str, set[str]] = {}
+
+    def __setitem__(self, key: tuple[str, str], value: _Open) -> None:
+        super().__setitem__(key, value)
+        self.by_device.setdefault(key[0], set()).add(key[1])
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        super().__delitem__(key)
+        modes = self.by_device.get(key[0])
+        if modes is not None:
+            modes.discard(key[1])
+            if not modes:
+                del self.by_device[key[0]]
+
+    def pop(self, key: tuple[str, str], *default: Any) -> Any:  # type: ignore[override]
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def modes(self, device_id: str) -> list[str]:
+        return sorted(self.by_device.get(device_id, ()))
+
+
 class AlertService(TicketDesk):
     """See the module docstring. ``clock()`` returns epoch seconds (ticket clocks, deliveries)."""
 
@@ -67,7 +99,7 @@ class AlertService(TicketDesk):
         self.config = config or AlertConfig()
         self.clock = clock or time.time
         self._lock = threading.RLock()
-        self._open: dict[tuple[str, str], _Open] = {}
+        self._open = _OpenAlerts()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.reload()
 
@@ -81,8 +113,9 @@ class AlertService(TicketDesk):
         """Rebuild the in-memory map of open alerts from the database."""
         with self._lock, self._sf() as s:
             rows = s.scalars(select(Alert).where(Alert.is_open.is_(True))).all()
-            self._open = {(a.device_id, a.failure_mode): _Open(a.id, SEVERITY_ORDER.get(a.severity, 1), a.ticket_id)
-                          for a in rows}
+            self._open = _OpenAlerts()
+            for a in rows:
+                self._open[(a.device_id, a.failure_mode)] = _Open(a.id, SEVERITY_ORDER.get(a.severity, 1), a.ticket_id)
         log.debug("alert cache: %d open alerts", len(self._open))
 
     def _remember(self, source_key: str) -> None:
@@ -106,7 +139,7 @@ class AlertService(TicketDesk):
             if source_key in self._seen:
                 return []
             if state == "healthy":
-                fms = [fm for (dev, fm) in self._open if dev == device_id and fm != "silent"]
+                fms = [fm for fm in self._open.modes(device_id) if fm != "silent"]
                 due = []
                 for fm in fms:
                     entry = self._open[(device_id, fm)]
@@ -157,8 +190,8 @@ class AlertService(TicketDesk):
     def _reload_device(self, device_id: str) -> None:
         with self._sf() as s:
             rows = s.scalars(select(Alert).where(Alert.is_open.is_(True), Alert.device_id == device_id)).all()
-        for key in [k for k in self._open if k[0] == device_id]:
-            del self._open[key]
+        for fm in self._open.modes(device_id):
+            del self._open[(device_id, fm)]
         for r in rows:
             self._open[(r.device_id, r.failure_mode)] = _Open(r.id, SEVERITY_ORDER.get(r.severity, 1), r.ticket_id)
 
