@@ -1,0 +1,108 @@
+"""diagnose() on one record: synthetic defects, shaft faults, bad input, and a CWRU slice check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors import diagnose
+from detectors.types import BearingGeometry, MachineInfo, Snapshot
+
+FS, RPM = 25600.0, 1800.0
+GEO = BearingGeometry(9, 0.3126, 1.537)
+CWRU = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "cwru"
+
+
+def _impulses(rate_hz: float, seconds: float = 2.0, mod_hz: float = 0.0, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(FS * seconds)) / FS
+    ring = np.exp(-700 * t[:300]) * np.sin(2 * np.pi * 4500 * t[:300])
+    times = np.arange(0, seconds, 1 / rate_hz)
+    amps = 1 + (0.8 * np.cos(2 * np.pi * mod_hz * times) if mod_hz else 0)
+    imp = np.zeros(t.size)
+    imp[(times * FS).astype(int)] = amps
+    return np.convolve(imp, ring)[: t.size] + np.random.default_rng(seed).normal(0, 0.08, t.size)
+
+
+@pytest.mark.parametrize("family,mode", [("bpfo", "outer_race"), ("bpfi", "inner_race")])
+def test_synthetic_race_defects_are_named(family: str, mode: str) -> None:
+    rate = GEO.multipliers()[family] * RPM / 60
+    x = _impulses(rate, mod_hz=RPM / 60 if family == "bpfi" else 0.0)
+    got, conf, ev = diagnose(Snapshot(0, FS, x, rpm=RPM), MachineInfo(rated_rpm=RPM, bearing=GEO))
+    assert got == mode and 0 < conf <= 1
+    line = next(e for e in ev if e.get("family") == family and e.get("harmonic") == 1)
+    assert line["freq_hz"] == pytest.approx(rate, rel=0.02) and line["snr_db"] > 6
+
+
+def test_unknown_geometry_says_bearing_not_a_part() -> None:
+    x = _impulses(GEO.multipliers()["bpfo"] * RPM / 60)
+    got, _, ev = diagnose(Snapshot(0, FS, x, rpm=RPM), MachineInfo(rated_rpm=RPM))
+    assert got == "bearing"
+    assert ev and "order" in ev[0]
+
+
+def test_healthy_noise_names_no_fault() -> None:
+    x = np.random.default_rng(5).normal(0, 0.05, int(FS * 2))
+    assert diagnose(Snapshot(0, FS, x, rpm=RPM), MachineInfo(rated_rpm=RPM, bearing=GEO))[0] is None
+    assert diagnose(Snapshot(0, FS, x, rpm=RPM), MachineInfo(rated_rpm=RPM))[0] is None
+
+
+def _shaft(amps: dict[float, float], seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(int(FS * seconds)) / FS
+    fr = RPM / 60
+    x = sum(a * np.sin(2 * np.pi * o * fr * t + o) for o, a in amps.items())
+    return x + np.random.default_rng(6).normal(0, 0.01, t.size)
+
+
+@pytest.mark.parametrize("amps,mode", [
+    ({1: 0.12}, "imbalance"),
+    ({1: 0.06, 2: 0.15}, "misalignment"),
+    ({0.5: 0.03, 1: 0.08, 1.5: 0.03, 2: 0.05, 3: 0.08, 4: 0.1, 5: 0.1}, "looseness"),
+])
+def test_shaft_faults_from_the_velocity_spectrum(amps: dict[float, float], mode: str) -> None:
+    got, conf, _ = diagnose(Snapshot(0, FS, _shaft(amps), rpm=RPM), MachineInfo(rated_rpm=RPM))
+    assert got == mode and conf > 0.3
+
+
+def test_small_shaft_lines_in_zone_a_are_not_a_fault() -> None:
+    assert diagnose(Snapshot(0, FS, _shaft({1: 0.01}), rpm=RPM), MachineInfo(rated_rpm=RPM))[0] is None
+
+
+@pytest.mark.parametrize("samples,fs,match", [
+    (np.full(4096, np.nan), FS, "non-finite"),
+    (np.zeros(4096), FS, "constant"),
+    (np.zeros(10), FS, "fewer than 256"),
+    (np.random.default_rng(0).normal(0, 1, 4096), 1000.0, "cannot resolve"),
+])
+def test_bad_input_is_a_reason_not_an_exception(samples: np.ndarray, fs: float, match: str) -> None:
+    got, conf, ev = diagnose(Snapshot(0, fs, samples, rpm=RPM), MachineInfo(rated_rpm=RPM, bearing=GEO))
+    assert got is None and conf == 0.0 and match in ev[0]["reason"]
+
+
+# load-0 records of the smallest and largest seeded faults on each end, plus the healthy record
+_RECORDS = [
+    "12k_Fan_End_IR007_0_278", "12k_Fan_End_IR021_0_270", "12k_Fan_End_OR021at6_0_315", "12k_Fan_End_B021_0_290",
+    "48k_Drive_End_IR021_0_213", "48k_Drive_End_OR007at6_0_135", "48k_Drive_End_B007_0_122",
+    "48k_Drive_End_OR021at6_0_238",
+]
+
+
+@pytest.mark.skipif(not CWRU.is_dir(), reason="CWRU data not present")
+def test_cwru_slices() -> None:
+    def run(name: str) -> tuple[str, str | None]:
+        meta = json.loads((CWRU / f"{name}.json").read_text())
+        data = np.load(CWRU / f"{name}.npz")
+        b = meta["bearing"]
+        geo = BearingGeometry(b["n_balls"], b["ball_d"], b["pitch_d"], b["contact_deg"])
+        fs, rpm = float(data["fs"]), float(data["rpm"])
+        snap = Snapshot(0, fs, data["x"][: int(3 * fs)], rpm=rpm)
+        return meta["fault"], diagnose(snap, MachineInfo(rated_rpm=rpm, bearing=geo))[0]
+
+    results = [run(n) for n in _RECORDS]
+    correct = sum(truth == got for truth, got in results)
+    assert correct >= 6, results  # ball faults are the hard ones (Smith & Randall 2015)
+    races = [(t, g) for t, g in results if t != "ball"]
+    assert all(t == g for t, g in races), races
+    assert run("normal_0_97")[1] is None
