@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-__all__ = ["AlertConfig", "SmtpConfig", "GRADES", "GRADE_ORDER", "SEVERITY_ORDER"]
+__all__ = ["GRADES", "GRADE_ORDER", "SEVERITY_ORDER", "AlertConfig", "SmtpConfig"]
 
 GRADES = ("critical", "major", "minor")
 GRADE_ORDER = {"minor": 1, "major": 2, "critical": 3}

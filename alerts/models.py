@@ -18,8 +18,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from foreshock.db import Base
 
 __all__ = [
-    "Alert", "Ticket", "TicketEvent", "TicketLink", "TicketCounter", "ProcessedMessage",
-    "MaintenanceWindow", "Route", "Delivery",
+    "Alert",
+    "Delivery",
+    "MaintenanceWindow",
+    "ProcessedMessage",
+    "Route",
+    "Ticket",
+    "TicketCounter",
+    "TicketEvent",
+    "TicketLink",
 ]
 
 

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import GRADE_ORDER, AlertConfig
 from alerts.models import Delivery, Route
 
-__all__ = ["Notifier", "sign", "verify", "CHANNELS"]
+__all__ = ["CHANNELS", "Notifier", "sign", "verify"]
 
 log = logging.getLogger(__name__)
 CHANNELS = ("webhook", "email")
@@ -167,7 +167,7 @@ class Notifier:
             try:
                 self.deliver_due()
                 wait = self._next_wait()
-            except Exception:  # noqa: BLE001 - the worker must survive a database hiccup
+            except Exception:
                 log.exception("notification worker pass failed")
                 wait = self.config.poll_s
             try:
@@ -191,8 +191,9 @@ class Notifier:
         done = 0
         for delivery_id in ids:
             with self._sf.begin() as s:  # claim: another worker may have taken it
-                claimed = s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending")
-                                    .values(status="sending")).rowcount
+                result: Any = s.execute(update(Delivery).where(Delivery.id == delivery_id,
+                                                               Delivery.status == "pending").values(status="sending"))
+                claimed = result.rowcount
             if claimed:
                 self._attempt(delivery_id)
                 done += 1
@@ -201,12 +202,14 @@ class Notifier:
     def _attempt(self, delivery_id: int) -> None:
         with self._sf.begin() as s:
             d = s.get(Delivery, delivery_id)
+            if d is None:  # deleted meanwhile (e.g. a purge of the log)
+                return
             route = s.get(Route, d.route_id)
             d.attempts += 1
             now = self.clock()
             try:
                 if d.channel == "webhook":
-                    d.response_code = self._post(d, route.secret or "")
+                    d.response_code = self._post(d, (route.secret if route else None) or "")
                 else:
                     self._mail(d)
             except _Retryable as exc:

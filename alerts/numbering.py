@@ -15,7 +15,8 @@ both support it), so two workers never get the same number; the unique constrain
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,12 +24,12 @@ from sqlalchemy.orm import Session
 
 from alerts.models import TicketCounter
 
-__all__ = ["next_number", "format_number", "month_of"]
+__all__ = ["format_number", "month_of", "next_number"]
 
 
 def month_of(ts: float) -> str:
     """``YYYYMM`` of an epoch-seconds timestamp, in UTC."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y%m")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y%m")
 
 
 def format_number(month: str, seq: int) -> str:
@@ -43,6 +44,7 @@ def next_number(session: Session, ts: float) -> str:
     """The next ticket number for the month of ``ts``; runs in (and locks within) the session's transaction."""
     month = month_of(ts)
     dialect = session.get_bind().dialect.name
+    stmt: Any
     if dialect == "postgresql":
         stmt = pg_insert(TicketCounter).values(month=month, n=1)
     elif dialect == "sqlite":

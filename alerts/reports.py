@@ -19,7 +19,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from statistics import mean
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import GRADES
 from alerts.models import Alert, Ticket
 
-__all__ = ["monthly_report", "report_csv", "field_precision", "month_bounds", "pareto"]
+__all__ = ["field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
 
 
 def month_bounds(month: str) -> tuple[float, float]:
@@ -38,8 +38,8 @@ def month_bounds(month: str) -> tuple[float, float]:
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise ValueError(f"month must be YYYY-MM (e.g. 2026-11), got {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))
-    start = datetime(y, mo, 1, tzinfo=timezone.utc)
-    end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=timezone.utc)
+    start = datetime(y, mo, 1, tzinfo=UTC)
+    end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=UTC)
     return start.timestamp(), end.timestamp()
 
 

@@ -14,7 +14,7 @@ false alarm). Leaving ``received`` stops the response clock; ``closed`` stops th
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,8 +25,23 @@ from alerts.models import Ticket, TicketEvent, TicketLink
 from alerts.numbering import next_number
 
 __all__ = [
-    "STATUSES", "TRANSITIONS", "EIGHT_D", "VERDICTS", "TicketError", "can_move", "open_ticket", "find_open",
-    "move", "assign", "add_comment", "set_8d", "set_feedback", "record", "link", "ticket_dict", "prefill_d2",
+    "EIGHT_D",
+    "STATUSES",
+    "TRANSITIONS",
+    "VERDICTS",
+    "TicketError",
+    "add_comment",
+    "assign",
+    "can_move",
+    "find_open",
+    "link",
+    "move",
+    "open_ticket",
+    "prefill_d2",
+    "record",
+    "set_8d",
+    "set_feedback",
+    "ticket_dict",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,7 +69,7 @@ def can_move(from_status: str, to_status: str) -> bool:
 
 
 def iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def record(

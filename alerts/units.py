@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["unit_attrs", "UNIT_FIELDS"]
+__all__ = ["UNIT_FIELDS", "unit_attrs"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,6 @@ def unit_attrs(registry: Any, device_id: str) -> dict[str, str | None]:
                 if value:
                     out[key] = value
                     break
-    except Exception:  # noqa: BLE001 - a registry failure must not stop alerting
+    except Exception:
         log.warning("registry lookup of %s failed; alerting without unit data", device_id, exc_info=True)
     return out

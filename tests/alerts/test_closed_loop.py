@@ -15,7 +15,7 @@ Unit B's two earlier failures and unit C's are given to the pipeline as assessme
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -158,7 +158,7 @@ def test_healthy_to_failing_through_the_broker(pipeline, mosquitto, sinks):
     assert any(ticket_a["number"] in m["Subject"] for _, m in mail.messages)
 
     # The monthly report counts it all.
-    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    month = datetime.now(UTC).strftime("%Y-%m")
     report = monthly_report(pipe.sessions, month)
     t = report["tickets"]
     assert t["opened"] >= 5 and t["repeat_failures"] >= 1 and t["fleet_problems"] >= 1 and t["sla_breaches"] >= 1

@@ -75,9 +75,8 @@ def test_one_open_ticket_per_unit_and_mode(factory):
     with session_scope(factory) as s:
         s.add(_ticket("PF202611001"))
         s.add(_ticket("PF202611002", is_open=False))  # closed history does not conflict
-    with pytest.raises(IntegrityError):
-        with session_scope(factory) as s:
-            s.add(_ticket("PF202611003"))
+    with pytest.raises(IntegrityError), session_scope(factory) as s:
+        s.add(_ticket("PF202611003"))
     with session_scope(factory) as s:
         assert s.scalar(select(Ticket.number).where(Ticket.is_open.is_(True))) == "PF202611001"
 
@@ -90,6 +89,5 @@ def test_one_open_alert_per_unit_and_mode(factory):
 
     with session_scope(factory) as s:
         s.add_all([alert(True), alert(False), alert(False)])
-    with pytest.raises(IntegrityError):
-        with session_scope(factory) as s:
-            s.add(alert(True))
+    with pytest.raises(IntegrityError), session_scope(factory) as s:
+        s.add(alert(True))
