@@ -92,6 +92,7 @@ class UnitMonitor:
         self.ref: float | None = None  # lowest settled health indicator since commissioning
         self.prev_ratio = 1.0
         self.step_count = 0
+        self.step_ts = 0.0
         self.base_rpm: float | None = None
         self.prev_fp: list[float] | None = None
         self.snap_state = "healthy"
@@ -182,12 +183,14 @@ class UnitMonitor:
         if ratio >= c.watch_ratio and self.prev_ratio < c.watch_ratio and self.streak <= 1:
             self.step = prev_ewma < c.watch_log10p and t2 >= c.warning_log10p
             self.step_count = 0
+            self.step_ts = snap.ts
         if ratio < c.watch_ratio and not anomalous:
             self.step = False
         ttf = self._ttf()
         if level >= 2 and self.step:
             self.step_count += 1
-            if ttf is None and not fam:
+            rising = self._ttf(since=self.step_ts) is not None
+            if not rising and not fam:
                 level = 1
                 reasons.append("level step without a rising trend: operating change suspected")
                 if self.step_count >= c.rebaseline_after:
@@ -217,14 +220,14 @@ class UnitMonitor:
         self.snap_state = a.state
         return self._fused(a)
 
-    def _ttf(self) -> tuple[float, float, float] | None:
+    def _ttf(self, since: float | None = None) -> tuple[float, float, float] | None:
         """Earliest (estimate, low, high) over the indicators with an alarm limit."""
         limits = {"velocity_rms_mm_s": self.iso.limits[2]}
         if self.ref:
             limits["rms_g"] = self.ref * self.config.alarm_ratio
         best = None
         for key, lim in limits.items():
-            est = self.trends[key].time_to(lim)
+            est = self.trends[key].time_to(lim, since)
             if est is not None and (best is None or est[0] < best[0]):
                 best = est
         return best
@@ -288,8 +291,9 @@ class UnitMonitor:
             return None
         level = max(tr.level for tr in self.scalars.values())
         self.scalar_state = _STATES[level]
-        a = Assessment(ts=ts, state=self.snap_state if self.last is not None else "healthy",  # type: ignore[arg-type]
-                       scores={f"z_{k}": round(self.scalars[k].z, 3) for k in used})
+        base = self.snap_state if self.last is not None else "healthy"
+        state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)
+        a = Assessment(ts=ts, state=state, scores={f"z_{k}": round(self.scalars[k].z, 3) for k in used})  # type: ignore[arg-type]
         learning = [k for k in used if not self.scalars[k].baseline.ready]
         if learning:
             a.reasons.append(f"learning baseline of {', '.join(sorted(learning))}")
@@ -316,7 +320,7 @@ class UnitMonitor:
             "ph": self.ph.state_dict(), "trends": {k: t.state_dict() for k, t in self.trends.items()},
             "scalars": {k: t.state_dict() for k, t in self.scalars.items()},
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
-            "step_count": self.step_count, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
+            "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
             "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
         }
@@ -333,7 +337,7 @@ class UnitMonitor:
         mon.ph = PageHinkley.from_state(state["ph"])
         mon.trends = {k: ExpTrend.from_state(t) for k, t in state["trends"].items()}
         mon.scalars = {k: ScalarTrack.from_state(t) for k, t in state["scalars"].items()}
-        for key in ("n_learnt", "ewma", "streak", "step", "step_count", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio",
+        for key in ("n_learnt", "ewma", "streak", "step", "step_count", "step_ts", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio",
                     "snap_state", "scalar_state"):
             setattr(mon, key, state[key])
         return mon

@@ -47,11 +47,15 @@ class ExpTrend:
                 return
             self.points.append((float(t), math.log(value)))
 
-    def fit(self) -> tuple[float, float, float, float] | None:
-        """(intercept at the last time, slope per second, slope standard error, last time)."""
-        if len(self.points) < self.min_points:
+    def fit(self, since: float | None = None) -> tuple[float, float, float, float] | None:
+        """(intercept at the last time, slope per second, slope standard error, last time).
+
+        ``since``: fit only the points at or after this time (e.g. after a level step).
+        """
+        pts = [p for p in self.points if since is None or p[0] >= since]
+        if len(pts) < self.min_points:
             return None
-        arr = np.asarray(self.points)
+        arr = np.asarray(pts)
         t, y = arr[:, 0], arr[:, 1]
         t_last = t[-1]
         tt = t - t_last
@@ -69,9 +73,9 @@ class ExpTrend:
         se = math.sqrt(s2 * len(t) / sw / stt) if s2 > 0 else 0.0
         return a, b, se, float(t_last)
 
-    def time_to(self, limit: float) -> tuple[float, float, float] | None:
+    def time_to(self, limit: float, since: float | None = None) -> tuple[float, float, float] | None:
         """(estimate, low, high) seconds from the last point until the trend reaches ``limit``."""
-        res = self.fit()
+        res = self.fit(since)
         if res is None or limit <= 0:
             return None
         a, b, se, _ = res

@@ -1,0 +1,144 @@
+"""UnitMonitor end to end on synthetic streams: quiet when healthy, early on a growing defect,
+"cannot assess" on bad input, sensor faults and operating changes recognised, state restorable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from detectors import MachineInfo, Snapshot, UnitMonitor
+from detectors.types import HEALTH_ORDER
+from tests.detectors.sim import FS, GEO, N, RPM, machine_signal, snap
+
+MACHINE = MachineInfo(rated_rpm=RPM, bearing=GEO)
+HOUR = 3600.0
+
+
+def _commissioned(seed: int = 0, machine: MachineInfo = MACHINE, **cfg) -> tuple[UnitMonitor, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    mon = UnitMonitor(machine, **cfg)
+    for i in range(mon.config.warmup):
+        mon.update_snapshot(snap(i * HOUR, machine_signal(rng)))
+    return mon, rng
+
+
+def test_healthy_stream_raises_no_warning() -> None:
+    mon, rng = _commissioned()
+    states = [mon.update_snapshot(snap((30 + i) * HOUR, machine_signal(rng))).state for i in range(200)]
+    assert states.count("healthy") >= 195
+    assert not {"warning", "alarm", "unknown"} & set(states)
+
+
+def test_growing_outer_race_defect_is_warned_named_and_given_a_time() -> None:
+    mon, rng = _commissioned(1)
+    first_warning = None
+    for i in range(120):
+        defect = 0.02 * np.exp(i / 25)  # grows e-fold every 25 hours
+        a = mon.update_snapshot(snap((30 + i) * HOUR, machine_signal(rng, defect=defect)))
+        if a.state in ("warning", "alarm") and first_warning is None:
+            first_warning = (i, a)
+    assert first_warning is not None
+    i, a = first_warning
+    assert i < 100  # well before the defect dominates
+    assert a.failure_mode == "outer_race" and a.confidence and a.confidence > 0.3
+    assert a.reasons and a.evidence
+    late = mon.update_snapshot(snap(200 * HOUR, machine_signal(rng, defect=0.02 * np.exp(121 / 25))))
+    assert late.ttf_s is not None and late.ttf_low_s <= late.ttf_s <= late.ttf_high_s
+
+
+@pytest.mark.parametrize("samples,fs,reason", [
+    (np.full(N, np.nan), FS, "NaN"),
+    (np.r_[np.zeros(N - 1), np.inf], FS, "NaN or infinite"),
+    (np.array([]), FS, "0 samples"),
+    (np.zeros(10), FS, "at least 256"),
+    (np.random.default_rng(0).normal(0, 0.05, N), 800.0, "cannot resolve"),
+    (np.random.default_rng(0).normal(0, 0.05, N), float("nan"), "sample rate"),
+    (np.array(["a"] * N), FS, "not numbers"),
+])
+def test_bad_input_is_cannot_assess_with_the_reason(samples: np.ndarray, fs: float, reason: str) -> None:
+    mon, _ = _commissioned()
+    a = mon.update_snapshot(Snapshot(ts=1e6, fs=fs, samples=samples, rpm=RPM))
+    assert a.state == "unknown" and a.failure_mode is None
+    assert "cannot assess" in a.reasons[0] and reason in a.reasons[0]
+
+
+def test_constant_snapshot_is_a_stuck_sensor() -> None:
+    mon, _ = _commissioned()
+    a = mon.update_snapshot(snap(1e6, np.full(N, 0.3)))
+    assert a.state == "unknown" and a.sensor_fault == "stuck"
+
+
+@pytest.mark.parametrize("kind", ["spikes", "saturation", "dropout", "stuck"])
+def test_sensor_faults_are_recognised_not_reported_as_machine_faults(kind: str) -> None:
+    mon, rng = _commissioned(2)
+    x = machine_signal(rng)
+    if kind == "spikes":
+        x[[300, 1700]] = 5.0
+    elif kind == "saturation":
+        x = np.clip(x * 8, -0.3, 0.3)
+    elif kind == "dropout":
+        x[800:1400] = 0.0
+    elif kind == "stuck":
+        mon.update_snapshot(snap(40 * HOUR, x))
+    a = mon.update_snapshot(snap(41 * HOUR, x))
+    assert a.state == "unknown" and a.sensor_fault == kind and a.failure_mode is None
+    after = mon.update_snapshot(snap(42 * HOUR, machine_signal(rng)))
+    assert after.state == "healthy"
+
+
+def test_stop_start_up_and_load_step_raise_no_warning() -> None:
+    mon, rng = _commissioned(3)
+    t = 30 * HOUR
+    seen = []
+    for _ in range(5):  # stopped: residual noise only
+        t += HOUR
+        seen.append(mon.update_snapshot(snap(t, rng.normal(0, 0.002, N), rpm=0.0)))
+    for rpm in np.linspace(100, RPM, 8):  # start-up ramp
+        t += 60
+        seen.append(mon.update_snapshot(snap(t, machine_signal(rng, gain=rpm / RPM * 3, rpm=rpm), rpm=rpm)))
+    for _ in range(40):  # a load step: everything 3x louder at once, then steady
+        t += HOUR
+        seen.append(mon.update_snapshot(snap(t, machine_signal(rng, gain=3.0))))
+    assert all(HEALTH_ORDER[a.state] < HEALTH_ORDER["warning"] for a in seen), [a.reasons for a in seen
+                                                                               if a.state == "warning"][:2]
+    assert any("stopped" in a.reasons[0] for a in seen[:5])
+    assert any("start-up" in a.reasons[0] for a in seen[5:13])
+
+
+def test_state_survives_a_restart_and_is_bounded() -> None:
+    mon, rng = _commissioned(4)
+    stream = [machine_signal(rng, defect=0.02 * np.exp(i / 20)) for i in range(60)]
+    for i, x in enumerate(stream[:30]):
+        mon.update_snapshot(snap((30 + i) * HOUR, x))
+    mon.update_scalars(59 * HOUR, {"temperature_c": 41.0})
+    state = mon.state_dict()
+    text = json.dumps(state)
+    assert len(text) <= 64 * 1024
+    restored = UnitMonitor.from_state(json.loads(text), MACHINE)
+    for i, x in enumerate(stream[30:]):
+        a = mon.update_snapshot(snap((60 + i) * HOUR, x))
+        b = restored.update_snapshot(snap((60 + i) * HOUR, x))
+        assert (a.state, a.failure_mode, a.scores) == (b.state, b.failure_mode, b.scores)
+    assert restored.baseline.ready  # not relearnt
+    assert len(json.dumps(restored.state_dict())) <= 64 * 1024
+
+
+def test_scalar_telemetry() -> None:
+    mon = UnitMonitor(MachineInfo(), warmup=20)
+    assert mon.update_scalars(0.0, {}) is None
+    assert mon.update_scalars(0.0, {"t": float("nan"), "u": "x"}) is None  # type: ignore[dict-item]
+    rng = np.random.default_rng(5)
+    states = [mon.update_scalars(i * 600.0, {"temp_c": 40 + rng.normal(0, 0.3)}).state for i in range(200)]
+    assert set(states) == {"healthy"}
+    rising = [mon.update_scalars((200 + i) * 600.0, {"temp_c": 40 * 1.03 ** i}) for i in range(40)]
+    assert rising[-1].state in ("warning", "alarm") and "temp_c" in rising[-1].reasons[0]
+    assert rising[-1].ttf_s is not None
+
+
+def test_bad_config_is_a_named_error() -> None:
+    with pytest.raises(ValueError, match="warmup"):
+        UnitMonitor(MACHINE, warmup=2)
+    with pytest.raises(TypeError):
+        UnitMonitor(MACHINE, no_such_knob=1)
