@@ -41,17 +41,17 @@ import numpy as np
 __all__ = [
     "DatasetError",
     "Kind",
-    "Series",
     "Record",
     "Run",
+    "Series",
     "detect_kind",
-    "read_series",
+    "read",
     "read_record",
     "read_run",
-    "read",
-    "write_series",
+    "read_series",
     "write_record",
     "write_run",
+    "write_series",
 ]
 
 Kind = Literal["series", "record", "run"]
@@ -185,12 +185,16 @@ def _check_events(path: Path, events: Any, time_key: str) -> None:
             if time_key not in ev:
                 raise DatasetError(path, f"events[{i}]: failure event needs {time_key!r}")
             if time_key == "t" and not _finite_number(ev["t"]):
-                raise DatasetError(path, f"events[{i}].t: expected a finite number of seconds, got {ev['t']!r}")
+                raise DatasetError(
+                    path, f"events[{i}].t: expected a finite number of seconds, got {ev['t']!r}"
+                )
             if time_key == "timestamp":
                 try:
                     np.datetime64(str(ev["timestamp"]).replace(" ", "T"), "ms")
                 except ValueError:
-                    raise DatasetError(path, f"events[{i}].timestamp: {ev['timestamp']!r} is not a timestamp") from None
+                    raise DatasetError(
+                        path, f"events[{i}].timestamp: {ev['timestamp']!r} is not a timestamp"
+                    ) from None
 
 
 def _finite_number(v: Any) -> bool:
@@ -245,7 +249,10 @@ def _read_sidecar_kind(sidecar: Path) -> Kind | None:
 
 def read(path: str | Path) -> Series | Record | Run:
     """Read a dataset of any kind (see :func:`detect_kind`)."""
-    return {"series": read_series, "record": read_record, "run": read_run}[detect_kind(path)](path)
+    kind = detect_kind(path)
+    if kind == "series":
+        return read_series(path)
+    return read_record(path) if kind == "record" else read_run(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +271,9 @@ def read_series(path: str | Path) -> Series:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header is None or [h.strip() for h in header] != ["timestamp", "value"]:
-            raise DatasetError(data, f"line 1: expected header 'timestamp,value', got {','.join(header or [])!r}")
+            raise DatasetError(
+                data, f"line 1: expected header 'timestamp,value', got {','.join(header or [])!r}"
+            )
         for line, row in enumerate(reader, start=2):
             if not row:
                 continue
@@ -304,15 +313,22 @@ def write_series(
     *,
     meta: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``NAME.csv`` and ``NAME.json``; ``timestamps`` are epoch ms or ``datetime64``. Returns the CSV path."""
+    """Write ``NAME.csv`` and ``NAME.json``; ``timestamps`` are epoch ms or ``datetime64``.
+
+    Returns the CSV path.
+    """
     data, sidecar = _paths(path, ".csv")
     ts = np.asarray(timestamps)
-    ts = ts.astype("datetime64[ms]") if np.issubdtype(ts.dtype, np.datetime64) else ts.astype(np.int64).astype(
-        "datetime64[ms]"
+    ts = (
+        ts.astype("datetime64[ms]")
+        if np.issubdtype(ts.dtype, np.datetime64)
+        else ts.astype(np.int64).astype("datetime64[ms]")
     )
     vals = np.asarray(values, dtype=np.float64)
     if ts.ndim != 1 or vals.ndim != 1 or ts.shape != vals.shape:
-        raise DatasetError(data, f"timestamps {ts.shape} and values {vals.shape} must be 1-D of the same length")
+        raise DatasetError(
+            data, f"timestamps {ts.shape} and values {vals.shape} must be 1-D of the same length"
+        )
     if not np.all(np.isfinite(vals)):
         raise DatasetError(data, f"value at row {int(np.flatnonzero(~np.isfinite(vals))[0])} is not finite")
     doc = dict(meta or {})
@@ -343,7 +359,9 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise DatasetError(path, f"not a readable npz archive: {exc}") from None
 
 
-def _scalar(path: Path, arrays: dict[str, np.ndarray], key: str, meta: dict[str, Any], *, positive: bool) -> float:
+def _scalar(
+    path: Path, arrays: dict[str, np.ndarray], key: str, meta: dict[str, Any], *, positive: bool
+) -> float:
     if key in arrays:
         arr = arrays[key]
         if arr.size != 1:
@@ -354,7 +372,9 @@ def _scalar(path: Path, arrays: dict[str, np.ndarray], key: str, meta: dict[str,
     else:
         raise DatasetError(path, f"missing {key!r} (neither in the npz nor in the sidecar)")
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise DatasetError(path, f"{key!r} = {value!r} must be a finite {'positive' if positive else 'non-negative'} number")
+        raise DatasetError(
+            path, f"{key!r} = {value!r} must be a finite {'positive' if positive else 'non-negative'} number"
+        )
     return value
 
 
@@ -415,7 +435,10 @@ def _check_times(path: Path, t: np.ndarray, n: int) -> None:
     if not np.all(np.isfinite(t)):
         raise DatasetError(path, "'t' has non-finite values")
     if n > 1 and np.any(np.diff(t) < 0):
-        raise DatasetError(path, f"'t' must be non-decreasing (first step back at index {int(np.argmax(np.diff(t) < 0)) + 1})")
+        raise DatasetError(
+            path,
+            f"'t' must be non-decreasing (first step back at index {int(np.argmax(np.diff(t) < 0)) + 1})",
+        )
 
 
 def write_record(
@@ -425,7 +448,14 @@ def write_record(
     data, sidecar = _paths(path, ".npz")
     arr = _signal(data, {"x": np.asarray(x, dtype=np.float32)}, 1)
     _check_positive(data, fs, rpm)
-    doc = {"kind": "record", "name": data.stem, "unit": "g", **(meta or {}), "fs": float(fs), "rpm": float(rpm)}
+    doc = {
+        "kind": "record",
+        "name": data.stem,
+        "unit": "g",
+        **(meta or {}),
+        "fs": float(fs),
+        "rpm": float(rpm),
+    }
     doc["kind"] = "record"
     data.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(data, x=arr, fs=np.float64(fs), rpm=np.float64(rpm))

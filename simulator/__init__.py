@@ -14,7 +14,7 @@
 The simulator shares only the device protocol (:mod:`devices.protocol`) with the platform.
 """
 
-__all__ = ["load_fleet", "demo_fleet", "Fleet", "FleetPublisher", "Truth"]
+__all__ = ["Fleet", "FleetPublisher", "Truth", "demo_fleet", "load_fleet"]
 
 
 def __getattr__(name: str):  # lazy: importing the package does not pull in paho or numpy

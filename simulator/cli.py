@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from foreshock.cli import CliError
@@ -28,17 +28,29 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("simulate", help="simulate a fleet over MQTT or into files; replay a dataset",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("fleet", nargs="?", metavar="FLEET.toml", help="fleet file, or 'demo' for the built-in demo fleet")
+    p = subparsers.add_parser(
+        "simulate",
+        help="simulate a fleet over MQTT or into files; replay a dataset",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "fleet", nargs="?", metavar="FLEET.toml", help="fleet file, or 'demo' for the built-in demo fleet"
+    )
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)")
     p.add_argument("--duration", help="simulated time to cover, e.g. 2d, 6h, 3600 (default: the fleet's)")
     p.add_argument("--seed", type=int, help="override the fleet file's seed")
-    p.add_argument("--start", help="sim clock start: epoch ms or ISO time (default: so that the run ends now)")
-    p.add_argument("--out", metavar="DIR", help="write run + series files and truth.json instead of publishing")
+    p.add_argument(
+        "--start", help="sim clock start: epoch ms or ISO time (default: so that the run ends now)"
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="write run + series files and truth.json instead of publishing"
+    )
     p.add_argument("--truth", metavar="FILE", help="write the ground truth JSON here")
     p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of telemetry and snapshots")
-    p.add_argument("--replay", metavar="DATASET", help="replay a dataset (series, record or run) as one device")
+    p.add_argument(
+        "--replay", metavar="DATASET", help="replay a dataset (series, record or run) as one device"
+    )
     p.add_argument("--device", metavar="ID", help="device id for --replay")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
@@ -53,7 +65,7 @@ def _start_ms(text: str | None) -> int | None:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"--start: {text!r} is neither epoch milliseconds nor an ISO time") from None
-    return int((dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def _printer(quiet: bool):
@@ -61,13 +73,19 @@ def _printer(quiet: bool):
         if quiet:
             return
         if "units_done" in stats:
-            line = f"unit {stats['units_done']}/{stats['units']} {stats['unit_id']}: " \
-                   f"{stats['records']} records, {stats['snapshots']} snapshots"
+            line = (
+                f"unit {stats['units_done']}/{stats['units']} {stats['unit_id']}: "
+                f"{stats['records']} records, {stats['snapshots']} snapshots"
+            )
         elif "sim_ms" in stats:
-            sim = datetime.fromtimestamp((stats["sim_ms"] or 0) / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            line = (f"sim {sim} (+{stats.get('sim_hours', 0):.2f} h)  messages {stats['messages']} "
-                    f"({stats['msg_per_s']:.0f}/s)  snapshots {stats['snapshots']}  "
-                    f"units {stats['units_connected']}  behind {stats['behind_s']:.1f} s")
+            sim = datetime.fromtimestamp((stats["sim_ms"] or 0) / 1000, UTC).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            )
+            line = (
+                f"sim {sim} (+{stats.get('sim_hours', 0):.2f} h)  messages {stats['messages']} "
+                f"({stats['msg_per_s']:.0f}/s)  snapshots {stats['snapshots']}  "
+                f"units {stats['units_connected']}  behind {stats['behind_s']:.1f} s"
+            )
         else:
             line = f"replayed {stats['messages']}/{stats['total']} messages"
         print(line, file=sys.stderr, flush=True)
@@ -101,14 +119,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             from simulator.files import write_fleet_files
 
             start = start if start is not None else int(time.time() * 1000 - sim_s * 1000)  # ends now
-            truth = write_fleet_files(fleet, args.out, start_ms=start, duration_s=sim_s,
-                                      progress=_printer(args.quiet))
+            truth = write_fleet_files(
+                fleet, args.out, start_ms=start, duration_s=sim_s, progress=_printer(args.quiet)
+            )
         else:
             from simulator.publisher import FleetPublisher
 
-            pub = FleetPublisher(fleet, settings.mqtt.url, speed=args.speed, start_ms=start, username=user,
-                                 password=password, progress=_printer(args.quiet), qos=args.qos,
-                                 topic_root=settings.mqtt.topic_root)
+            pub = FleetPublisher(
+                fleet,
+                settings.mqtt.url,
+                speed=args.speed,
+                start_ms=start,
+                username=user,
+                password=password,
+                progress=_printer(args.quiet),
+                qos=args.qos,
+                topic_root=settings.mqtt.topic_root,
+            )
             truth = pub.run(sim_s / args.speed, stop)
     except FleetError as exc:
         raise CliError(f"fleet {args.fleet}: {exc}") from None
@@ -126,20 +153,37 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _replay(args: argparse.Namespace, settings: Settings, user: str | None, password: str | None,
-            stop: threading.Event) -> int:
+def _replay(
+    args: argparse.Namespace,
+    settings: Settings,
+    user: str | None,
+    password: str | None,
+    stop: threading.Event,
+) -> int:
     from simulator.mqttpool import PublishError
     from simulator.replay import replay_dataset
 
     if not args.device:
         raise CliError("--replay needs --device ID (the device id to publish as)")
     try:
-        stats = replay_dataset(args.replay, settings.mqtt.url, args.device, speed=args.speed,
-                               start_ms=_start_ms(args.start), username=user, password=password, stop_event=stop,
-                               progress=_printer(args.quiet), topic_root=settings.mqtt.topic_root)
+        stats = replay_dataset(
+            args.replay,
+            settings.mqtt.url,
+            args.device,
+            speed=args.speed,
+            start_ms=_start_ms(args.start),
+            username=user,
+            password=password,
+            stop_event=stop,
+            progress=_printer(args.quiet),
+            topic_root=settings.mqtt.topic_root,
+        )
     except DatasetError as exc:
         raise CliError(f"--replay: {exc}") from None
     except (ValueError, PublishError) as exc:
         raise CliError(f"--replay {args.replay}: {exc}") from None
-    print(f"replayed {stats['messages']} messages as {args.device} in {stats['elapsed_s']:.1f} s", file=sys.stderr)
+    print(
+        f"replayed {stats['messages']} messages as {args.device} in {stats['elapsed_s']:.1f} s",
+        file=sys.stderr,
+    )
     return 0

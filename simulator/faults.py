@@ -25,7 +25,7 @@ import numpy as np
 
 from simulator.models import FleetError
 
-__all__ = ["FAULT_KINDS", "BEARING_FAULTS", "SENSOR_FAULT_KINDS", "Fault", "SensorFault"]
+__all__ = ["BEARING_FAULTS", "FAULT_KINDS", "SENSOR_FAULT_KINDS", "Fault", "SensorFault"]
 
 BEARING_FAULTS = ("outer_race", "inner_race", "ball")
 FAULT_KINDS = (*BEARING_FAULTS, "imbalance", "misalignment", "looseness", "lubrication")
@@ -49,17 +49,26 @@ class Fault:
         if self.kind not in FAULT_KINDS:
             raise FleetError(f"fault: unknown kind {self.kind!r}: expected one of {', '.join(FAULT_KINDS)}")
         if not self.onset_ms < self.failure_ms:
-            raise FleetError(f"fault: onset_ms ({self.onset_ms}) must be before failure_ms ({self.failure_ms})")
+            raise FleetError(
+                f"fault: onset_ms ({self.onset_ms}) must be before failure_ms ({self.failure_ms})"
+            )
         if not 0.1 <= self.growth <= 20:
             raise FleetError(f"fault: growth must be in 0.1..20, got {self.growth!r}")
 
     def severity(self, t_ms: float | np.ndarray) -> np.ndarray:
         """0 before onset, rising exponentially to 1 at failure, 1 after."""
-        u = np.clip((np.asarray(t_ms, dtype=np.float64) - self.onset_ms) / (self.failure_ms - self.onset_ms), 0, 1)
+        u = np.clip(
+            (np.asarray(t_ms, dtype=np.float64) - self.onset_ms) / (self.failure_ms - self.onset_ms), 0, 1
+        )
         return np.expm1(self.growth * u) / math.expm1(self.growth)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "onset_ms": self.onset_ms, "failure_ms": self.failure_ms, "growth": self.growth}
+        return {
+            "kind": self.kind,
+            "onset_ms": self.onset_ms,
+            "failure_ms": self.failure_ms,
+            "growth": self.growth,
+        }
 
 
 @dataclass(frozen=True)
@@ -87,11 +96,15 @@ class SensorFault:
                 f"sensor_fault: unknown kind {self.kind!r}: expected one of {', '.join(SENSOR_FAULT_KINDS)}"
             )
         if not self.start_ms < self.end_ms:
-            raise FleetError(f"sensor_fault {self.kind}: start_ms ({self.start_ms}) must be before end_ms ({self.end_ms})")
+            raise FleetError(
+                f"sensor_fault {self.kind}: start_ms ({self.start_ms}) must be before end_ms ({self.end_ms})"
+            )
         skew = self.params.get("skew_s", 0.0)
         if self.kind == "clock_skew" and skew > 240:
-            raise FleetError(f"sensor_fault clock_skew: skew_s {skew} s would be rejected as a future timestamp "
-                             "(the platform allows 300 s); use at most 240")
+            raise FleetError(
+                f"sensor_fault clock_skew: skew_s {skew} s would be rejected as a future timestamp "
+                "(the platform allows 300 s); use at most 240"
+            )
 
     def active(self, t_ms: float) -> bool:
         return self.start_ms <= t_ms < self.end_ms

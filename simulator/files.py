@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +24,21 @@ from simulator.scalars import VALUE_NAMES
 from simulator.stream import FleetStream
 from simulator.truth import Truth
 
-__all__ = ["write_fleet_files", "VALUE_UNITS"]
+__all__ = ["VALUE_UNITS", "write_fleet_files"]
 
 log = logging.getLogger(__name__)
 
-VALUE_UNITS = {"speed_rpm": "rpm", "current_a": "A", "temperature_c": "degC", "ambient_c": "degC",
-               "velocity_mm_s": "mm/s RMS"}
+VALUE_UNITS = {
+    "speed_rpm": "rpm",
+    "current_a": "A",
+    "temperature_c": "degC",
+    "ambient_c": "degC",
+    "velocity_mm_s": "mm/s RMS",
+}
 
 
 def _stamp(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _events(unit: UnitSpec, start_ms: int, end_ms: int, *, series: bool) -> list[dict[str, Any]]:
@@ -50,7 +55,9 @@ def _events(unit: UnitSpec, start_ms: int, end_ms: int, *, series: bool) -> list
         out.append({"kind": "failure", **when(f.failure_ms), "mode": f.kind})
     for s in unit.sensor_faults:
         ev = {"kind": "sensor_fault", **when(s.start_ms), "mode": s.kind}
-        ev["end_timestamp" if series else "t_end"] = _stamp(start_ms + s.end_ms) if series else s.end_ms / 1000
+        ev["end_timestamp" if series else "t_end"] = (
+            _stamp(start_ms + s.end_ms) if series else s.end_ms / 1000
+        )
         out.append(ev)
     return out
 
@@ -68,7 +75,9 @@ def write_fleet_files(
     out.mkdir(parents=True, exist_ok=True)
     end_ms = start_ms + int(duration_s * 1000)
     for n, unit in enumerate(fleet.units, start=1):
-        one = Fleet(fleet.seed, [unit], fleet.duration_s, fleet.telemetry_interval_s, fleet.snapshot_interval_s)
+        one = Fleet(
+            fleet.seed, [unit], fleet.duration_s, fleet.telemetry_interval_s, fleet.snapshot_interval_s
+        )
         ts: list[int] = []
         rows: list[tuple[float, ...]] = []
         snaps: list[tuple[int, np.ndarray]] = []
@@ -80,35 +89,77 @@ def write_fleet_files(
                 snaps.append((e.ts_ms, e.samples))
         _write_unit(out, unit, fleet, start_ms, end_ms, ts, rows, snaps)
         if progress:
-            progress({"units_done": n, "units": len(fleet.units), "unit_id": unit.unit_id,
-                      "snapshots": len(snaps), "records": len(ts)})
+            progress(
+                {
+                    "units_done": n,
+                    "units": len(fleet.units),
+                    "unit_id": unit.unit_id,
+                    "snapshots": len(snaps),
+                    "records": len(ts),
+                }
+            )
     truth = Truth.of(fleet, start_ms, end_ms)
     truth.write(out / "truth.json")
     return truth
 
 
-def _write_unit(out: Path, unit: UnitSpec, fleet: Fleet, start_ms: int, end_ms: int, ts: list[int],
-                rows: list[tuple[float, ...]], snaps: list[tuple[int, np.ndarray]]) -> None:
+def _write_unit(
+    out: Path,
+    unit: UnitSpec,
+    fleet: Fleet,
+    start_ms: int,
+    end_ms: int,
+    ts: list[int],
+    rows: list[tuple[float, ...]],
+    snaps: list[tuple[int, np.ndarray]],
+) -> None:
     model = unit.model
-    common = {"source": "foreshock simulator", "unit_id": unit.unit_id, "model": model.name, "batch": unit.batch,
-              "seed": fleet.seed, "start_ms": start_ms}
+    common = {
+        "source": "foreshock simulator",
+        "unit_id": unit.unit_id,
+        "model": model.name,
+        "batch": unit.batch,
+        "seed": fleet.seed,
+        "start_ms": start_ms,
+    }
     if snaps:
         snaps.sort(key=lambda s: s[0])
         x = np.stack([s for _, s in snaps])
         t = (np.array([t for t, _ in snaps], dtype=np.int64) - start_ms) / 1000.0
-        write_run(out / unit.unit_id, x, t, fs=model.sensor.fs, rpm=model.rated_rpm,
-                  events=_events(unit, start_ms, end_ms, series=False),
-                  meta={**common, "axis": "x", "interval_s": fleet.snapshot_interval_s,
-                        "snapshot_s": model.sensor.n / model.sensor.fs, "load_n": None,
-                        "bearing": model.to_dict()["bearing"], "machine": model.to_dict()},
-                  dtype="float32" if model.sensor.range_g > 60000 else "float16")
+        write_run(
+            out / unit.unit_id,
+            x,
+            t,
+            fs=model.sensor.fs,
+            rpm=model.rated_rpm,
+            events=_events(unit, start_ms, end_ms, series=False),
+            meta={
+                **common,
+                "axis": "x",
+                "interval_s": fleet.snapshot_interval_s,
+                "snapshot_s": model.sensor.n / model.sensor.fs,
+                "load_n": None,
+                "bearing": model.to_dict()["bearing"],
+                "machine": model.to_dict(),
+            },
+            dtype="float32" if model.sensor.range_g > 60000 else "float16",
+        )
     else:
         log.warning("unit %s sent no snapshot in the run: no run file written", unit.unit_id)
     if rows:
         cols = np.array(rows, dtype=np.float64)
         events = _events(unit, start_ms, end_ms, series=True)
         for k, name in enumerate(VALUE_NAMES):
-            write_series(out / f"{unit.unit_id}_{name}", np.array(ts, dtype=np.int64), cols[:, k],
-                         meta={**common, "name": f"{unit.unit_id}_{name}", "value": name,
-                               "unit": VALUE_UNITS[name], "interval_s": fleet.telemetry_interval_s,
-                               "events": events})
+            write_series(
+                out / f"{unit.unit_id}_{name}",
+                np.array(ts, dtype=np.int64),
+                cols[:, k],
+                meta={
+                    **common,
+                    "name": f"{unit.unit_id}_{name}",
+                    "value": name,
+                    "unit": VALUE_UNITS[name],
+                    "interval_s": fleet.telemetry_interval_s,
+                    "events": events,
+                },
+            )

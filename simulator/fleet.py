@@ -54,7 +54,7 @@ from devices.protocol import is_valid_device_id
 from simulator.faults import BEARING_FAULTS, FAULT_KINDS, Fault, SensorFault
 from simulator.models import CATALOGUE, Bearing, FleetError, MachineModel, Sensor, UnitVariation
 
-__all__ = ["Fleet", "UnitSpec", "load_fleet", "demo_fleet", "parse_duration"]
+__all__ = ["Fleet", "UnitSpec", "demo_fleet", "load_fleet", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _SCALE = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -114,10 +114,32 @@ class Fleet:
         return {u.model.name: u.model for u in self.units}
 
 
-_TOP = {"seed", "duration", "telemetry_interval", "snapshot_interval", "credentials", "models", "units", "groups"}
+_TOP = {
+    "seed",
+    "duration",
+    "telemetry_interval",
+    "snapshot_interval",
+    "credentials",
+    "models",
+    "units",
+    "groups",
+}
 _UNIT = {"id", "model", "batch", "fault", "sensor_faults", "username", "password", "firmware"}
-_GROUP = {"prefix", "count", "start", "model", "batch", "fault_probability", "fault_kinds", "onset", "ttf",
-          "growth", "username", "password", "firmware"}
+_GROUP = {
+    "prefix",
+    "count",
+    "start",
+    "model",
+    "batch",
+    "fault_probability",
+    "fault_kinds",
+    "onset",
+    "ttf",
+    "growth",
+    "username",
+    "password",
+    "firmware",
+}
 _FAULT = {"kind", "onset", "failure", "ttf", "growth"}
 _SFAULT = {"kind", "start", "end", "skew_s", "rate", "size_g", "level", "gain"}
 
@@ -127,7 +149,9 @@ def _check_keys(obj: Any, allowed: set[str], where: str) -> dict[str, Any]:
         raise FleetError(f"{where}: expected a table, got {type(obj).__name__}")
     unknown = sorted(set(obj) - allowed)
     if unknown:
-        raise FleetError(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+        raise FleetError(
+            f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+        )
     return obj
 
 
@@ -152,11 +176,16 @@ def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
         base_name = spec.pop("base", None)
         base = CATALOGUE.get(base_name) if base_name else None
         if base_name and base is None:
-            raise FleetError(f"{where}.base: unknown model {base_name!r} (known: {', '.join(sorted(CATALOGUE))})")
+            raise FleetError(
+                f"{where}.base: unknown model {base_name!r} (known: {', '.join(sorted(CATALOGUE))})"
+            )
         try:
             if isinstance(spec.get("bearing"), dict):
-                b = _check_keys(spec["bearing"], {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"},
-                                f"{where}.bearing")
+                b = _check_keys(
+                    spec["bearing"],
+                    {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"},
+                    f"{where}.bearing",
+                )
                 spec["bearing"] = Bearing(**b)
             if isinstance(spec.get("sensor"), dict):
                 s = _check_keys(spec["sensor"], {f.name for f in fields(Sensor)}, f"{where}.sensor")
@@ -166,21 +195,30 @@ def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
         except FleetError as exc:
             raise FleetError(f"{where}: {exc}") from None
         except TypeError as exc:
-            raise FleetError(f"{where}: {exc} (a model without 'base' needs rated_rpm, bearing, resonance_hz)") from None
+            raise FleetError(
+                f"{where}: {exc} (a model without 'base' needs rated_rpm, bearing, resonance_hz)"
+            ) from None
     return out
 
 
 def _fault(spec: Any, where: str, duration_s: float) -> Fault:
     spec = _check_keys(spec, _FAULT, where)
     if spec.get("kind") not in FAULT_KINDS:
-        raise FleetError(f"{where}.kind: unknown fault {spec.get('kind')!r} (known: {', '.join(FAULT_KINDS)})")
+        raise FleetError(
+            f"{where}.kind: unknown fault {spec.get('kind')!r} (known: {', '.join(FAULT_KINDS)})"
+        )
     if "onset" not in spec:
         raise FleetError(f"{where}.onset: required")
     onset = parse_duration(spec["onset"], f"{where}.onset")
     if ("failure" in spec) == ("ttf" in spec):
-        raise FleetError(f"{where}: give exactly one of failure (time from the start) or ttf (time from onset)")
-    failure = (parse_duration(spec["failure"], f"{where}.failure") if "failure" in spec
-               else onset + parse_duration(spec["ttf"], f"{where}.ttf"))
+        raise FleetError(
+            f"{where}: give exactly one of failure (time from the start) or ttf (time from onset)"
+        )
+    failure = (
+        parse_duration(spec["failure"], f"{where}.failure")
+        if "failure" in spec
+        else onset + parse_duration(spec["ttf"], f"{where}.ttf")
+    )
     if failure <= onset:
         raise FleetError(f"{where}: onset ({onset:g} s) must be before failure ({failure:g} s)")
     try:
@@ -259,22 +297,37 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
     rng = np.random.default_rng([seed, 1])
     units: list[UnitSpec] = []
 
-    def add(uid: str, where: str, model: MachineModel, spec: dict[str, Any], fault: Fault | None,
-            sfaults: tuple[SensorFault, ...]) -> None:
+    def add(
+        uid: str,
+        where: str,
+        model: MachineModel,
+        spec: dict[str, Any],
+        fault: Fault | None,
+        sfaults: tuple[SensorFault, ...],
+    ) -> None:
         if not is_valid_device_id(uid):
-            raise FleetError(f"{where}.id: {uid!r} is not a valid device id (letters, digits, _.:-; at most 64)")
+            raise FleetError(
+                f"{where}.id: {uid!r} is not a valid device id (letters, digits, _.:-; at most 64)"
+            )
         if any(u.unit_id == uid for u in units):
             raise FleetError(f"{where}.id: duplicate unit id {uid!r}")
         batch = spec.get("batch")
         if batch is not None and not isinstance(batch, str):
             raise FleetError(f"{where}.batch: expected a string")
-        units.append(UnitSpec(
-            unit_id=uid, index=len(units), model=model, variation=_variation(seed, len(units)), batch=batch,
-            fault=fault, sensor_faults=sfaults,
-            username=_credential(spec.get("username", creds.get("username")), uid, f"{where}.username"),
-            password=_credential(spec.get("password", creds.get("password")), uid, f"{where}.password"),
-            firmware=str(spec.get("firmware", "sim-1.0")),
-        ))
+        units.append(
+            UnitSpec(
+                unit_id=uid,
+                index=len(units),
+                model=model,
+                variation=_variation(seed, len(units)),
+                batch=batch,
+                fault=fault,
+                sensor_faults=sfaults,
+                username=_credential(spec.get("username", creds.get("username")), uid, f"{where}.username"),
+                password=_credential(spec.get("password", creds.get("password")), uid, f"{where}.password"),
+                firmware=str(spec.get("firmware", "sim-1.0")),
+            )
+        )
 
     unit_specs = doc.get("units", [])
     if not isinstance(unit_specs, list):
@@ -287,8 +340,14 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
                 raise FleetError(f"{where}.{key}: required")
         model = _model(doc, spec["model"], f"{where}.model", custom)
         fault = _fault(spec["fault"], f"{where}.fault", duration) if spec.get("fault") else None
-        add(str(spec["id"]), where, model, spec, fault, _sensor_faults(spec.get("sensor_faults", []),
-                                                                       f"{where}.sensor_faults"))
+        add(
+            str(spec["id"]),
+            where,
+            model,
+            spec,
+            fault,
+            _sensor_faults(spec.get("sensor_faults", []), f"{where}.sensor_faults"),
+        )
     for gi, spec in enumerate(doc.get("groups", [])):
         where = f"groups[{gi}]"
         spec = _check_keys(spec, _GROUP, where)
@@ -305,7 +364,9 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
         kinds = spec.get("fault_kinds", list(BEARING_FAULTS))
         bad = [k for k in kinds if k not in FAULT_KINDS]
         if bad or not kinds:
-            raise FleetError(f"{where}.fault_kinds: unknown {bad or 'empty list'} (known: {', '.join(FAULT_KINDS)})")
+            raise FleetError(
+                f"{where}.fault_kinds: unknown {bad or 'empty list'} (known: {', '.join(FAULT_KINDS)})"
+            )
         ttf = [parse_duration(v, f"{where}.ttf") for v in spec.get("ttf", ["12h", "36h"])]
         onset = [parse_duration(v, f"{where}.onset") for v in spec.get("onset", [0, duration / 2])]
         if len(ttf) != 2 or not 0 < ttf[0] <= ttf[1]:
@@ -320,28 +381,44 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
             if draw[0] < prob:
                 t0 = onset[0] + draw[1] * (onset[1] - onset[0])
                 kind = kinds[int(draw[2] * len(kinds))]
-                fault = Fault(kind, int(t0 * 1000), int((t0 + ttf[0] + draw[3] * (ttf[1] - ttf[0])) * 1000),
-                              float(spec.get("growth", 3.0)))
+                fault = Fault(
+                    kind,
+                    int(t0 * 1000),
+                    int((t0 + ttf[0] + draw[3] * (ttf[1] - ttf[0])) * 1000),
+                    float(spec.get("growth", 3.0)),
+                )
             add(uid, f"{where}[{k}]", model, spec, fault, ())
     if not units:
         raise FleetError("units: the fleet has no units (add [[units]] or [[groups]])")
-    return Fleet(seed=seed, units=units, duration_s=duration, telemetry_interval_s=tel, snapshot_interval_s=snap)
+    return Fleet(
+        seed=seed, units=units, duration_s=duration, telemetry_interval_s=tel, snapshot_interval_s=snap
+    )
 
 
 def demo_fleet(seed: int = 0) -> Fleet:
     """Six units of three models: P-0002 develops an outer-race fault 4 h in that fails it at 40 h;
     F-0002 develops an imbalance 6 h in that reaches zone D at 44 h. The rest stay healthy."""
-    return load_fleet({
-        "seed": seed,
-        "duration": "2d",
-        "units": [
-            {"id": "P-0001", "model": "P-1800", "batch": "2026-W40"},
-            {"id": "P-0002", "model": "P-1800", "batch": "2026-W40",
-             "fault": {"kind": "outer_race", "onset": "4h", "failure": "40h"}},
-            {"id": "F-0001", "model": "F-3000", "batch": "2026-W38"},
-            {"id": "F-0002", "model": "F-3000", "batch": "2026-W38",
-             "fault": {"kind": "imbalance", "onset": "6h", "failure": "44h", "growth": 1.5}},
-            {"id": "G-0001", "model": "G-300", "batch": "2026-W35"},
-            {"id": "G-0002", "model": "G-300", "batch": "2026-W35"},
-        ],
-    })
+    return load_fleet(
+        {
+            "seed": seed,
+            "duration": "2d",
+            "units": [
+                {"id": "P-0001", "model": "P-1800", "batch": "2026-W40"},
+                {
+                    "id": "P-0002",
+                    "model": "P-1800",
+                    "batch": "2026-W40",
+                    "fault": {"kind": "outer_race", "onset": "4h", "failure": "40h"},
+                },
+                {"id": "F-0001", "model": "F-3000", "batch": "2026-W38"},
+                {
+                    "id": "F-0002",
+                    "model": "F-3000",
+                    "batch": "2026-W38",
+                    "fault": {"kind": "imbalance", "onset": "6h", "failure": "44h", "growth": 1.5},
+                },
+                {"id": "G-0001", "model": "G-300", "batch": "2026-W35"},
+                {"id": "G-0002", "model": "G-300", "batch": "2026-W35"},
+            ],
+        }
+    )

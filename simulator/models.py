@@ -22,27 +22,31 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
-    "FleetError",
-    "Bearing",
-    "Sensor",
-    "MachineModel",
-    "UnitVariation",
-    "PUMP",
+    "CATALOGUE",
     "FAN",
     "GEARBOX",
-    "CATALOGUE",
-    "zone_limits",
+    "PUMP",
+    "Bearing",
+    "FleetError",
     "G",
+    "MachineModel",
+    "Sensor",
+    "UnitVariation",
+    "zone_limits",
 ]
 
 G = 9.80665  # m/s² per g
 
 # ISO 10816-3 / 20816-3 zone boundaries A/B, B/C, C/D (velocity RMS, mm/s) by group and foundation.
 _ZONES: dict[tuple[int, str], tuple[float, float, float]] = {
-    (1, "rigid"): (2.3, 4.5, 7.1), (1, "flexible"): (3.5, 7.1, 11.0),
-    (2, "rigid"): (1.4, 2.8, 4.5), (2, "flexible"): (2.3, 4.5, 7.1),
-    (3, "rigid"): (2.3, 4.5, 7.1), (3, "flexible"): (3.5, 7.1, 11.0),
-    (4, "rigid"): (1.4, 2.8, 4.5), (4, "flexible"): (2.3, 4.5, 7.1),
+    (1, "rigid"): (2.3, 4.5, 7.1),
+    (1, "flexible"): (3.5, 7.1, 11.0),
+    (2, "rigid"): (1.4, 2.8, 4.5),
+    (2, "flexible"): (2.3, 4.5, 7.1),
+    (3, "rigid"): (2.3, 4.5, 7.1),
+    (3, "flexible"): (3.5, 7.1, 11.0),
+    (4, "rigid"): (1.4, 2.8, 4.5),
+    (4, "flexible"): (2.3, 4.5, 7.1),
 }
 
 
@@ -80,7 +84,8 @@ class Bearing:
             raise FleetError(f"bearing: ball_d ({self.ball_d}) must be smaller than pitch_d ({self.pitch_d})")
         if self.n_balls * self.ball_d >= math.pi * self.pitch_d:
             raise FleetError(
-                f"bearing: {self.n_balls} balls of {self.ball_d} mm do not fit on a {self.pitch_d} mm pitch circle"
+                f"bearing: {self.n_balls} balls of {self.ball_d} mm do not fit"
+                f" on a {self.pitch_d} mm pitch circle"
             )
         if not 0 <= self.contact_deg < 90:
             raise FleetError(f"bearing: contact_deg must be in [0, 90), got {self.contact_deg!r}")
@@ -173,7 +178,9 @@ class MachineModel:
             raise FleetError(f"{where}: duty_segment_s must be at least 60 s, got {self.duty_segment_s!r}")
         top = max(self.bearing.multipliers()["bpfi"], 10.0) * self.rated_rpm / 60
         if top >= self.sensor.fs / 2:
-            raise FleetError(f"{where}: sensor.fs {self.sensor.fs:g} Hz is too low for {self.rated_rpm:g} rpm")
+            raise FleetError(
+                f"{where}: sensor.fs {self.sensor.fs:g} Hz is too low for {self.rated_rpm:g} rpm"
+            )
 
     @property
     def shaft_hz(self) -> float:
@@ -193,8 +200,14 @@ class MachineModel:
         return {
             "name": self.name,
             "rated_rpm": self.rated_rpm,
-            "bearing": {"name": b.name, "n_balls": b.n_balls, "ball_d": b.ball_d, "pitch_d": b.pitch_d,
-                        "contact_deg": b.contact_deg, "multipliers": b.multipliers()},
+            "bearing": {
+                "name": b.name,
+                "n_balls": b.n_balls,
+                "ball_d": b.ball_d,
+                "pitch_d": b.pitch_d,
+                "contact_deg": b.contact_deg,
+                "multipliers": b.multipliers(),
+            },
             "resonance_hz": self.resonance_hz,
             "iso_group": self.iso_group,
             "foundation": self.foundation,
@@ -221,25 +234,48 @@ class UnitVariation:
 
 # SKF 6205 (the CWRU drive-end bearing): 9 balls, 7.94 mm, pitch 39.04 mm.
 PUMP = MachineModel(
-    name="P-1800", rated_rpm=1800.0, bearing=Bearing(9, 7.94, 39.04, 0.0, "SKF 6205"),
-    resonance_hz=3200.0, iso_group=2, foundation="rigid",
+    name="P-1800",
+    rated_rpm=1800.0,
+    bearing=Bearing(9, 7.94, 39.04, 0.0, "SKF 6205"),
+    resonance_hz=3200.0,
+    iso_group=2,
+    foundation="rigid",
     sensor=Sensor(range_g=50.0, bits=16, noise_g=0.08, fs=25600.0, n=8192),
-    rated_current_a=28.0, no_load_current_a=9.0, temp_rise_k=25.0,
+    rated_current_a=28.0,
+    no_load_current_a=9.0,
+    temp_rise_k=25.0,
 )
 # SKF 6203 (the CWRU fan-end bearing): 8 balls, 6.75 mm, pitch 28.5 mm.
 FAN = MachineModel(
-    name="F-3000", rated_rpm=3000.0, bearing=Bearing(8, 6.75, 28.5, 0.0, "SKF 6203"),
-    resonance_hz=4500.0, iso_group=2, foundation="flexible",
+    name="F-3000",
+    rated_rpm=3000.0,
+    bearing=Bearing(8, 6.75, 28.5, 0.0, "SKF 6203"),
+    resonance_hz=4500.0,
+    iso_group=2,
+    foundation="flexible",
     sensor=Sensor(range_g=50.0, bits=16, noise_g=0.1, fs=25600.0, n=8192),
-    rated_current_a=15.0, no_load_current_a=6.0, temp_rise_k=20.0, thermal_tau_s=600.0,
+    rated_current_a=15.0,
+    no_load_current_a=6.0,
+    temp_rise_k=20.0,
+    thermal_tau_s=600.0,
 )
 # A slow conveyor gearbox, input shaft on an SKF 22210 spherical roller bearing (2 rows of 17 modelled as 17).
 GEARBOX = MachineModel(
-    name="G-300", rated_rpm=300.0, bearing=Bearing(17, 11.0, 70.0, 10.0, "SKF 22210"),
-    resonance_hz=1200.0, iso_group=1, foundation="rigid", damping=0.06,
+    name="G-300",
+    rated_rpm=300.0,
+    bearing=Bearing(17, 11.0, 70.0, 10.0, "SKF 22210"),
+    resonance_hz=1200.0,
+    iso_group=1,
+    foundation="rigid",
+    damping=0.06,
     sensor=Sensor(range_g=16.0, bits=16, noise_g=0.05, fs=5120.0, n=8192),
-    gear_teeth=29, rated_current_a=60.0, no_load_current_a=18.0, temp_rise_k=30.0, thermal_tau_s=1800.0,
-    duty_segment_s=7200.0, run_fraction=0.8,
+    gear_teeth=29,
+    rated_current_a=60.0,
+    no_load_current_a=18.0,
+    temp_rise_k=30.0,
+    thermal_tau_s=1800.0,
+    duty_segment_s=7200.0,
+    run_fraction=0.8,
 )
 
 CATALOGUE: dict[str, MachineModel] = {m.name: m for m in (PUMP, FAN, GEARBOX)}

@@ -36,8 +36,9 @@ class _Conn:
 class ClientPool:
     """Device connections to ``host:port``; :meth:`service` must be called often (it is the network loop)."""
 
-    def __init__(self, host: str, port: int, *, keepalive_s: int = 60, tls: bool = False,
-                 ca_file: str | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, *, keepalive_s: int = 60, tls: bool = False, ca_file: str | None = None
+    ) -> None:
         self.host, self.port, self.keepalive_s = host, port, keepalive_s
         self.tls, self.ca_file = tls, ca_file
         self._conns: dict[str, _Conn] = {}
@@ -45,10 +46,21 @@ class ClientPool:
         self._last_misc = 0.0
         self.dropped = 0
 
-    def add(self, unit_id: str, *, username: str | None, password: str | None, will_topic: str,
-            will_payload: bytes) -> None:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unit_id, clean_session=True,
-                             reconnect_on_failure=False)
+    def add(
+        self,
+        unit_id: str,
+        *,
+        username: str | None,
+        password: str | None,
+        will_topic: str,
+        will_payload: bytes,
+    ) -> None:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=unit_id,
+            clean_session=True,
+            reconnect_on_failure=False,
+        )
         if username is not None:
             client.username_pw_set(username, password)
         client.will_set(will_topic, will_payload, qos=1, retain=True)
@@ -74,13 +86,18 @@ class ClientPool:
         conn.connected = False
 
     def connect_all(self, timeout_s: float = 30.0) -> None:
-        """Connect every client and wait for the broker's answers; raises PublishError naming refused units."""
+        """Connect every client and wait for the broker's answers.
+
+        Raises :class:`PublishError` naming the refused units.
+        """
         for conn in self._conns.values():
             try:
                 conn.client.connect(self.host, self.port, keepalive=self.keepalive_s)
             except OSError as exc:
                 self.close()
-                raise PublishError(f"cannot connect unit {conn.unit_id} to {self.host}:{self.port}: {exc}") from exc
+                raise PublishError(
+                    f"cannot connect unit {conn.unit_id} to {self.host}:{self.port}: {exc}"
+                ) from exc
             sock = conn.client.socket()
             if sock is not None:
                 self._sel.register(sock, selectors.EVENT_READ, conn)
@@ -93,13 +110,23 @@ class ClientPool:
         waiting = [c.unit_id for c in self._conns.values() if not c.connected and not c.refused]
         if refused or waiting:
             self.close()
-            parts = [f"{len(refused)} unit(s) refused by the broker ({', '.join(f'{u}: {r}' for u, r in refused[:5])})"
-                     ] if refused else []
+            parts = (
+                [
+                    f"{len(refused)} unit(s) refused by the broker "
+                    f"({', '.join(f'{u}: {r}' for u, r in refused[:5])})"
+                ]
+                if refused
+                else []
+            )
             if waiting:
-                parts.append(f"{len(waiting)} unit(s) got no answer in {timeout_s:.0f} s ({', '.join(waiting[:5])})")
+                parts.append(
+                    f"{len(waiting)} unit(s) got no answer in {timeout_s:.0f} s ({', '.join(waiting[:5])})"
+                )
             raise PublishError("; ".join(parts))
 
-    def publish(self, unit_id: str, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> bool:
+    def publish(
+        self, unit_id: str, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> bool:
         """Queue and (mostly) send at once; False if the unit is not connected."""
         conn = self._conns[unit_id]
         if not conn.connected:
@@ -131,7 +158,7 @@ class ClientPool:
 
     def pending(self) -> int:
         """Messages queued in the clients but not yet acknowledged (QoS 1) or written."""
-        return sum(len(c.client._out_messages) for c in self._conns.values())  # noqa: SLF001 - paho has no API
+        return sum(len(c.client._out_messages) for c in self._conns.values())
 
     def flush(self, timeout_s: float) -> None:
         """Service until every QoS 1 message is acknowledged or ``timeout_s`` passes."""

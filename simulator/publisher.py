@@ -72,8 +72,17 @@ class FleetPublisher:
         self.username, self.password, self.credentials = username, password, credentials
         self.progress, self.progress_interval_s = progress, progress_interval_s
         self.qos, self.root = qos, topic_root
-        self.stats: dict[str, Any] = {"sim_ms": None, "messages": 0, "bytes": 0, "snapshots": 0, "msg_per_s": 0.0,
-                                      "units_connected": 0, "behind_s": 0.0, "elapsed_s": 0.0}
+        self.stats: dict[str, Any] = {
+            "sim_ms": None,
+            "messages": 0,
+            "bytes": 0,
+            "snapshots": 0,
+            "msg_per_s": 0.0,
+            "units_connected": 0,
+            "behind_s": 0.0,
+            "elapsed_s": 0.0,
+            "connect_s": None,
+        }
 
     def _creds(self, unit_id: str) -> tuple[str | None, str | None]:
         if self.credentials is not None:
@@ -98,14 +107,26 @@ class FleetPublisher:
         pool = ClientPool(self.host, self.port, tls=self.tls)
         for u in self.fleet.units:
             user, pw = self._creds(u.unit_id)
-            pool.add(u.unit_id, username=user, password=pw, will_topic=topic(u.unit_id, "status", self.root),
-                     will_payload=status_payload("offline"))
+            pool.add(
+                u.unit_id,
+                username=user,
+                password=pw,
+                will_topic=topic(u.unit_id, "status", self.root),
+                will_payload=status_payload("offline"),
+            )
+        t_connect = time.time()
         pool.connect_all()
         wall0 = time.time()
+        self.stats["connect_s"] = round(wall0 - t_connect, 3)
         self.stats["units_connected"] = pool.connected
         for u in self.fleet.units:
-            pool.publish(u.unit_id, topic(u.unit_id, "status", self.root),
-                         status_payload("online", int(wall0 * 1000), u.firmware), qos=1, retain=True)
+            pool.publish(
+                u.unit_id,
+                topic(u.unit_id, "status", self.root),
+                status_payload("online", int(wall0 * 1000), u.firmware),
+                qos=1,
+                retain=True,
+            )
         sim_ms = start_ms
         last_progress = 0.0
         try:
@@ -122,7 +143,9 @@ class FleetPublisher:
                 if stop_event.is_set():
                     break
                 payload = e.payload()
-                if pool.publish(e.unit.unit_id, topic(e.unit.unit_id, e.kind, self.root), payload, qos=self.qos):
+                if pool.publish(
+                    e.unit.unit_id, topic(e.unit.unit_id, e.kind, self.root), payload, qos=self.qos
+                ):
                     self.stats["messages"] += 1
                     self.stats["bytes"] += len(payload)
                     self.stats["snapshots"] += e.kind == "vibration"
@@ -136,8 +159,13 @@ class FleetPublisher:
                 sim_ms = end_ms
             pool.flush(10.0)
             for u in self.fleet.units:
-                pool.publish(u.unit_id, topic(u.unit_id, "status", self.root),
-                             status_payload("offline", int(time.time() * 1000), u.firmware), qos=1, retain=True)
+                pool.publish(
+                    u.unit_id,
+                    topic(u.unit_id, "status", self.root),
+                    status_payload("offline", int(time.time() * 1000), u.firmware),
+                    qos=1,
+                    retain=True,
+                )
             pool.flush(5.0)
         finally:
             self._report(pool, sim_ms, wall0, start_ms)
@@ -150,8 +178,11 @@ class FleetPublisher:
         elapsed = max(time.time() - wall0, 1e-9)
         ideal = min(start_ms + elapsed * self.speed * 1000, time.time() * 1000)
         self.stats.update(
-            sim_ms=sim_ms, elapsed_s=round(elapsed, 3), msg_per_s=round(self.stats["messages"] / elapsed, 1),
-            units_connected=pool.connected, behind_s=round(max(ideal - sim_ms, 0) / 1000, 1),
+            sim_ms=sim_ms,
+            elapsed_s=round(elapsed, 3),
+            msg_per_s=round(self.stats["messages"] / elapsed, 1),
+            units_connected=pool.connected,
+            behind_s=round(max(ideal - sim_ms, 0) / 1000, 1),
             sim_hours=round((sim_ms - start_ms) / 3.6e6, 3),
         )
         if self.progress:

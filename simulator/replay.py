@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,20 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from devices.protocol import is_valid_value_name, status_payload, telemetry_payload, topic, vibration_payload
-from foreshock.datasets import Record, Run, Series, read
+from foreshock.datasets import Record, Run, read
 from simulator.mqttpool import ClientPool
 
-__all__ = ["replay_messages", "replay_dataset"]
+__all__ = ["replay_dataset", "replay_messages"]
 
 log = logging.getLogger(__name__)
+
+
+def _vibration(ts_ms: int, *, seq: int, samples: np.ndarray, fs: float, rpm: float | None) -> bytes:
+    return vibration_payload(ts_ms, seq, samples, fs, rpm=rpm)
+
+
+def _telemetry(ts_ms: int, *, seq: int, values: dict[str, float]) -> bytes:
+    return telemetry_payload(ts_ms, seq, values)
 
 
 def replay_messages(
@@ -36,33 +45,31 @@ def replay_messages(
     """``([(t_s, kind, payload(ts_ms)), ...], span_s)``: the messages of a dataset on its own clock."""
     data = read(path)
     out: list[tuple[float, str, Callable[[int], bytes]]] = []
-    if isinstance(data, Run):
-        x = data.x.astype(np.float32)
-        for seq, (t, row) in enumerate(zip(data.t.tolist(), x)):
-            out.append((t, "vibration", lambda ts, seq=seq, row=row: vibration_payload(ts, seq, row, data.fs,
-                                                                                      rpm=data.rpm or None)))
-    elif isinstance(data, Record):
-        n = min(snapshot_n, data.x.size)
-        for seq in range(data.x.size // n):
-            chunk = data.x[seq * n : (seq + 1) * n].astype(np.float32)
-            out.append((seq * interval_s, "vibration",
-                        lambda ts, seq=seq, chunk=chunk: vibration_payload(ts, seq, chunk, data.fs,
-                                                                           rpm=data.rpm or None)))
+    if isinstance(data, (Run, Record)):
+        fs, rpm = data.fs, data.rpm or None
+        if isinstance(data, Run):
+            times, rows = data.t.tolist(), list(data.x.astype(np.float32))
+        else:
+            n = min(snapshot_n, data.x.size)
+            rows = [data.x[k * n : (k + 1) * n].astype(np.float32) for k in range(data.x.size // n)]
+            times = [k * interval_s for k in range(len(rows))]
+        for seq, (t, row) in enumerate(zip(times, rows)):
+            out.append((t, "vibration", partial(_vibration, seq=seq, samples=row, fs=fs, rpm=rpm)))
     else:
-        assert isinstance(data, Series)
         name = value_name or str(data.meta.get("value", "value"))
         if not is_valid_value_name(name):
             raise ValueError(f"value name {name!r} is not allowed by the device protocol ([a-z][a-z0-9_]*)")
         t_ms = data.t_ms
         t0 = int(t_ms.min()) if t_ms.size else 0
         for seq, (t, v) in enumerate(zip(t_ms.tolist(), data.values.tolist())):
-            out.append(((t - t0) / 1000, "telemetry",
-                        lambda ts, seq=seq, v=v: telemetry_payload(ts, seq, {name: v})))
+            out.append(((t - t0) / 1000, "telemetry", partial(_telemetry, seq=seq, values={name: v})))
     span = max((m[0] for m in out), default=0.0)
     return out, span
 
 
-def _schedule(messages: list, speed: float, start_ms: int | None, span_s: float) -> Iterator[tuple[float, int, Any]]:
+def _schedule(
+    messages: list, speed: float, start_ms: int | None, span_s: float
+) -> Iterator[tuple[float, int, Any]]:
     if start_ms is None:
         start_ms = int(time.time() * 1000 - (span_s * 1000 if speed > 1 else 0))
     wall0 = time.time()
@@ -91,16 +98,25 @@ def replay_dataset(
     messages, span = replay_messages(path, **options)
     parts = urlsplit(mqtt_url)
     pool = ClientPool(parts.hostname or "127.0.0.1", parts.port or 1883, tls=parts.scheme in ("mqtts", "ssl"))
-    pool.add(device_id, username=username, password=password, will_topic=topic(device_id, "status", topic_root),
-             will_payload=status_payload("offline"))
+    pool.add(
+        device_id,
+        username=username,
+        password=password,
+        will_topic=topic(device_id, "status", topic_root),
+        will_payload=status_payload("offline"),
+    )
     pool.connect_all()
     stop_event = stop_event or threading.Event()
     stats = {"messages": 0, "bytes": 0, "total": len(messages), "elapsed_s": 0.0}
     t_start = time.time()
     last = 0.0
     try:
-        pool.publish(device_id, topic(device_id, "status", topic_root), status_payload("online", int(t_start * 1000)),
-                     retain=True)
+        pool.publish(
+            device_id,
+            topic(device_id, "status", topic_root),
+            status_payload("online", int(t_start * 1000)),
+            retain=True,
+        )
         for send_at, ts_ms, (kind, build) in _schedule(messages, speed, start_ms, span):
             while (wait := send_at - time.time()) > 0 and not stop_event.is_set():
                 pool.service(min(wait, 0.2))
@@ -116,8 +132,12 @@ def replay_dataset(
                 last = time.time()
                 progress({**stats, "elapsed_s": round(last - t_start, 3)})
         pool.flush(10.0)
-        pool.publish(device_id, topic(device_id, "status", topic_root), status_payload("offline", int(time.time() * 1000)),
-                     retain=True)
+        pool.publish(
+            device_id,
+            topic(device_id, "status", topic_root),
+            status_payload("offline", int(time.time() * 1000)),
+            retain=True,
+        )
         pool.flush(5.0)
     finally:
         pool.close()

@@ -25,7 +25,7 @@ import numpy as np
 
 from simulator.waveform import FAILURE_VELOCITY, healthy_velocity_mm_s
 
-__all__ = ["uniform", "normal", "UnitArrays", "scalar_values", "RAMP_S", "INRUSH_S", "VALUE_NAMES"]
+__all__ = ["INRUSH_S", "RAMP_S", "VALUE_NAMES", "UnitArrays", "normal", "scalar_values", "uniform"]
 
 RAMP_S = 15.0  # run-up time after a start
 INRUSH_S = 4.0  # starting current lasts this long
@@ -43,7 +43,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-def uniform(seed: int, unit: np.ndarray | int, counter: np.ndarray | int, stream: int) -> np.ndarray:
+def uniform(
+    seed: int, unit: np.ndarray | int, counter: np.ndarray | int, stream: np.ndarray | int
+) -> np.ndarray:
     """Deterministic uniforms in [0, 1) from (seed, unit, counter, stream), broadcast over arrays."""
     with np.errstate(over="ignore"):
         salt = np.asarray(stream, dtype=np.int64).astype(np.uint64) * np.uint64(0x632BE59BD9B4E019)
@@ -53,7 +55,9 @@ def uniform(seed: int, unit: np.ndarray | int, counter: np.ndarray | int, stream
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def normal(seed: int, unit: np.ndarray | int, counter: np.ndarray | int, stream: int) -> np.ndarray:
+def normal(
+    seed: int, unit: np.ndarray | int, counter: np.ndarray | int, stream: np.ndarray | int
+) -> np.ndarray:
     """Deterministic standard normals (Box-Muller on two hashed uniforms)."""
     u1 = uniform(seed, unit, counter, 2 * stream + 1000)
     u2 = uniform(seed, unit, counter, 2 * stream + 1001)
@@ -79,8 +83,12 @@ class UnitArrays:
         self.ambient_offset = np.array([y.ambient_offset_c for y in v])
         self.fail_temp = np.array([x.fail_temp_c for x in m])
         self.v_healthy = np.array([healthy_velocity_mm_s(x, y) for x, y in zip(m, v)])
-        self.v_budget = np.array([math.sqrt(max((FAILURE_VELOCITY * x.zones[2]) ** 2 - h**2, 0.0))
-                                  for x, h in zip(m, self.v_healthy)])
+        self.v_budget = np.array(
+            [
+                math.sqrt(max((FAILURE_VELOCITY * x.zones[2]) ** 2 - h**2, 0.0))
+                for x, h in zip(m, self.v_healthy)
+            ]
+        )
         faults = [u.fault for u in fleet_units]
         self.onset = np.array([f.onset_ms if f else 1e18 for f in faults], dtype=np.float64)
         self.failure = np.array([f.failure_ms if f else 2e18 for f in faults], dtype=np.float64)
@@ -109,7 +117,9 @@ def _segment(p: UnitArrays, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return running, np.where(running, load, 0.0)
 
 
-def scalar_values(p: UnitArrays, rel_ms: np.ndarray, abs_ms: np.ndarray, counter: np.ndarray) -> dict[str, np.ndarray]:
+def scalar_values(
+    p: UnitArrays, rel_ms: np.ndarray, abs_ms: np.ndarray, counter: np.ndarray
+) -> dict[str, np.ndarray]:
     """Telemetry of units ``p`` at times ``rel_ms`` (from the run's start); ``counter`` seeds the noise."""
     rel_ms = np.asarray(rel_ms, dtype=np.float64)
     failed = rel_ms >= p.failure

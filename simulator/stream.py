@@ -64,7 +64,9 @@ class FleetStream:
 
     # -- values ---------------------------------------------------------------------------------
 
-    def telemetry_at(self, k: int | np.ndarray, units: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def telemetry_at(
+        self, k: int | np.ndarray, units: np.ndarray | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Report times (epoch ms) and values of tick(s) ``k`` for ``units`` (indices; default all).
 
         With an array of ticks the results have shape ``(len(k), len(units))``.
@@ -80,7 +82,9 @@ class FleetStream:
         """``(ts_ms, rpm, samples)`` of unit ``i``'s ``j``-th snapshot, or None if it is stopped."""
         rel = math.floor((j + self._phase[i]) * self._snap_ms)
         p = self.params.take(np.array([i]))
-        rpm = float(scalar_values(p, np.array([rel]), np.array([self.start_ms + rel]), np.array([j]))["speed_rpm"][0])
+        rpm = float(
+            scalar_values(p, np.array([rel]), np.array([self.start_ms + rel]), np.array([j]))["speed_rpm"][0]
+        )
         if rpm <= 0:
             return None
         unit = self.fleet.units[i]
@@ -173,7 +177,11 @@ class FleetStream:
                 level = round(float(uniform(seed, idx, f.start_ms, 40)) * 0.5, 3)
                 e.samples = digitise(np.full(e.samples.size, level), sensor)
         elif f.kind == "spikes":
-            if e.kind == "telemetry" and e.values is not None and uniform(seed, idx, e.seq, 41) < f.param("rate", 0.2):
+            if (
+                e.kind == "telemetry"
+                and e.values is not None
+                and uniform(seed, idx, e.seq, 41) < f.param("rate", 0.2)
+            ):
                 name = VALUE_NAMES[int(uniform(seed, idx, e.seq, 42) * len(VALUE_NAMES))]
                 e.values = {**e.values, name: round(e.values[name] * 8 + 50, 2)}
             elif e.samples is not None:

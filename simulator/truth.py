@@ -4,7 +4,8 @@ The JSON written next to every run (times in epoch milliseconds)::
 
     {"seed": 0, "start_ms": ..., "end_ms": ..., "units": [
         {"unit_id": "P-0002", "model": "P-1800", "batch": "2026-W40", "fault": "outer_race",
-         "onset_ms": ..., "failure_ms": ..., "sensor_faults": [{"kind": "dropout", "start_ms": ..., "end_ms": ...}]}]}
+         "onset_ms": ..., "failure_ms": ...,
+         "sensor_faults": [{"kind": "dropout", "start_ms": ..., "end_ms": ...}]}]}
 
 ``fault``, ``onset_ms`` and ``failure_ms`` are null for a unit that stays healthy; a failure after
 ``end_ms`` did not happen within the run (the fault was still growing when it ended).
@@ -39,18 +40,20 @@ class Truth:
         units = []
         for u in fleet.units:
             f = u.fault
-            units.append({
-                "unit_id": u.unit_id,
-                "model": u.model.name,
-                "batch": u.batch,
-                "fault": f.kind if f else None,
-                "onset_ms": start_ms + f.onset_ms if f else None,
-                "failure_ms": start_ms + f.failure_ms if f else None,
-                "sensor_faults": [
-                    {"kind": s.kind, "start_ms": start_ms + s.start_ms, "end_ms": start_ms + s.end_ms}
-                    for s in u.sensor_faults
-                ],
-            })
+            units.append(
+                {
+                    "unit_id": u.unit_id,
+                    "model": u.model.name,
+                    "batch": u.batch,
+                    "fault": f.kind if f else None,
+                    "onset_ms": start_ms + f.onset_ms if f else None,
+                    "failure_ms": start_ms + f.failure_ms if f else None,
+                    "sensor_faults": [
+                        {"kind": s.kind, "start_ms": start_ms + s.start_ms, "end_ms": start_ms + s.end_ms}
+                        for s in u.sensor_faults
+                    ],
+                }
+            )
         return cls(seed=fleet.seed, start_ms=int(start_ms), end_ms=int(end_ms), units=units)
 
     def unit(self, unit_id: str) -> dict[str, Any]:

@@ -31,7 +31,13 @@ import numpy as np
 from simulator.models import G, MachineModel, Sensor, UnitVariation
 
 __all__ = [
-    "synthesize", "digitise", "impact_times", "fault_velocity_mm_s", "healthy_velocity_mm_s", "SLIP", "FAILURE_VELOCITY",
+    "FAILURE_VELOCITY",
+    "SLIP",
+    "digitise",
+    "fault_velocity_mm_s",
+    "healthy_velocity_mm_s",
+    "impact_times",
+    "synthesize",
 ]
 
 SLIP = 0.01  # standard deviation of each impact interval, as a fraction of the interval
@@ -41,8 +47,21 @@ _ORDERS: dict[str, dict[float, float]] = {
     "healthy": {1.0: 1.0, 2.0: 0.5, 3.0: 0.25},
     "imbalance": {1.0: 1.0, 2.0: 0.08},
     "misalignment": {1.0: 0.5, 2.0: 1.0, 3.0: 0.35},
-    "looseness": {0.5: 0.3, 1.0: 1.0, 1.5: 0.3, 2.0: 0.8, 2.5: 0.25, 3.0: 0.6, 4.0: 0.5, 5.0: 0.4,
-                  6.0: 0.35, 7.0: 0.3, 8.0: 0.25, 9.0: 0.2, 10.0: 0.2},
+    "looseness": {
+        0.5: 0.3,
+        1.0: 1.0,
+        1.5: 0.3,
+        2.0: 0.8,
+        2.5: 0.25,
+        3.0: 0.6,
+        4.0: 0.5,
+        5.0: 0.4,
+        6.0: 0.35,
+        7.0: 0.3,
+        8.0: 0.25,
+        9.0: 0.2,
+        10.0: 0.2,
+    },
     "bearing": {1.0: 1.0, 2.0: 0.6, 3.0: 0.4, 4.0: 0.3, 5.0: 0.25},
     "lubrication": {1.0: 1.0, 2.0: 0.3},
 }
@@ -71,8 +90,14 @@ def fault_velocity_mm_s(model: MachineModel, var: UnitVariation, kind: str, s: f
     return budget * _fault_shape(kind, float(s))
 
 
-def _tones(t: np.ndarray, shaft_hz: float, orders: dict[float, float], v_rms: float, rng: np.random.Generator,
-           fs: float) -> np.ndarray:
+def _tones(
+    t: np.ndarray,
+    shaft_hz: float,
+    orders: dict[float, float],
+    v_rms: float,
+    rng: np.random.Generator,
+    fs: float,
+) -> np.ndarray:
     """Sum of sines at ``orders`` × shaft speed whose combined velocity RMS is ``v_rms`` mm/s."""
     o = np.array([k for k in orders if k * shaft_hz < fs / 2.2])
     if o.size == 0 or v_rms <= 0:
@@ -96,8 +121,10 @@ def _ring(model: MachineModel, var: UnitVariation, fs: float) -> np.ndarray:
     return h / np.max(np.abs(h))
 
 
-def impact_times(rate_hz: float, duration_s: float, rng: np.random.Generator, *, lead_s: float = 0.0) -> np.ndarray:
-    """Impact times in ``[-lead_s, duration_s)``: period ``1/rate_hz``, each interval jittered by :data:`SLIP`."""
+def impact_times(
+    rate_hz: float, duration_s: float, rng: np.random.Generator, *, lead_s: float = 0.0
+) -> np.ndarray:
+    """Impact times in ``[-lead_s, duration_s)``: period ``1/rate_hz``, intervals jittered by :data:`SLIP`."""
     period = 1.0 / rate_hz
     count = int(math.ceil((duration_s + lead_s) / period)) + 2
     intervals = period * (1.0 + SLIP * rng.standard_normal(count))
@@ -105,8 +132,16 @@ def impact_times(rate_hz: float, duration_s: float, rng: np.random.Generator, *,
     return times[times < duration_s]
 
 
-def _impacts(model: MachineModel, var: UnitVariation, kind: str, s: float, shaft_hz: float, n: int, fs: float,
-             rng: np.random.Generator) -> np.ndarray:
+def _impacts(
+    model: MachineModel,
+    var: UnitVariation,
+    kind: str,
+    s: float,
+    shaft_hz: float,
+    n: int,
+    fs: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     mult = model.bearing.multipliers()
     rate = mult[_BEARING_RATE[kind]] * shaft_hz
     h = _ring(model, var, fs)
@@ -116,11 +151,15 @@ def _impacts(model: MachineModel, var: UnitVariation, kind: str, s: float, shaft
     if kind == "inner_race":  # the defect passes through the load zone once per revolution
         amp *= 0.2 + 0.8 * 0.5 * (1 + np.cos(2 * math.pi * shaft_hz * times + rng.uniform(0, 2 * math.pi)))
     elif kind == "ball":  # the ball's defect enters the load zone with the cage
-        amp *= 0.2 + 0.8 * 0.5 * (1 + np.cos(2 * math.pi * mult["ftf"] * shaft_hz * times + rng.uniform(0, 6.3)))
+        amp *= 0.2 + 0.8 * 0.5 * (
+            1 + np.cos(2 * math.pi * mult["ftf"] * shaft_hz * times + rng.uniform(0, 6.3))
+        )
     amp *= 1.0 + 0.1 * rng.standard_normal(times.size)  # impact-to-impact variation
     idx = np.round((times + lead) * fs).astype(np.int64)
     total = n + h.size
-    train = np.bincount(idx[(idx >= 0) & (idx < total)], weights=amp[(idx >= 0) & (idx < total)], minlength=total)
+    train = np.bincount(
+        idx[(idx >= 0) & (idx < total)], weights=amp[(idx >= 0) & (idx < total)], minlength=total
+    )
     size = 1 << (total + h.size - 1).bit_length()
     y = np.fft.irfft(np.fft.rfft(train, size) * np.fft.rfft(h, size), size)
     return y[h.size : h.size + n]
@@ -148,7 +187,9 @@ def synthesize(
         return digitise(x, model.sensor)
     x += _tones(t, shaft_hz, _ORDERS["healthy"], healthy_velocity_mm_s(model, var), rng, fs)
     if model.gear_teeth:
-        x += _tones(t, shaft_hz, {float(model.gear_teeth): 1.0}, 0.2 * healthy_velocity_mm_s(model, var), rng, fs)
+        x += _tones(
+            t, shaft_hz, {float(model.gear_teeth): 1.0}, 0.2 * healthy_velocity_mm_s(model, var), rng, fs
+        )
     for kind, s in severity.items():
         if s <= 0:
             continue

@@ -15,8 +15,12 @@ SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
 
 def test_series_round_trip(tmp_path):
     ts = np.array([1_700_000_000_000, 1_700_000_010_000, 1_700_000_020_000])
-    p = D.write_series(tmp_path / "u1_temperature_c", ts, [20.5, 21.0, 21.25],
-                       meta={"unit": "degC", "events": [{"kind": "failure", "timestamp": "2023-11-14 22:13:40"}]})
+    p = D.write_series(
+        tmp_path / "u1_temperature_c",
+        ts,
+        [20.5, 21.0, 21.25],
+        meta={"unit": "degC", "events": [{"kind": "failure", "timestamp": "2023-11-14 22:13:40"}]},
+    )
     assert p.suffix == ".csv" and p.with_suffix(".json").exists()
     s = D.read_series(p)
     assert list(s.t_ms) == list(ts)
@@ -43,8 +47,15 @@ def test_record_round_trip(tmp_path):
 
 def test_run_round_trip_keeps_events_and_float16(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 256))
-    p = D.write_run(tmp_path / "run", x, [0, 600, 1200, 1800], fs=25600, rpm=1800,
-                    events=[{"kind": "failure", "t": 1800.0, "mode": "inner_race"}], meta={"interval_s": 600})
+    p = D.write_run(
+        tmp_path / "run",
+        x,
+        [0, 600, 1200, 1800],
+        fs=25600,
+        rpm=1800,
+        events=[{"kind": "failure", "t": 1800.0, "mode": "inner_race"}],
+        meta={"interval_s": 600},
+    )
     r = D.read_run(p)
     assert r.x.dtype == np.float16 and r.x.shape == (4, 256)
     np.testing.assert_allclose(r.x, x, atol=4e-3)

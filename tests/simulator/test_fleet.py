@@ -44,7 +44,15 @@ def test_fleet_file_describes_units_models_faults_and_credentials(tmp_path):
     path.write_text(FLEET_TOML)
     fleet = load_fleet(path)
     assert fleet.seed == 42 and fleet.duration_s == 172800
-    assert [u.unit_id for u in fleet.units] == ["P-0001", "S-0001", "F-0001", "F-0002", "F-0003", "F-0004", "F-0005"]
+    assert [u.unit_id for u in fleet.units] == [
+        "P-0001",
+        "S-0001",
+        "F-0001",
+        "F-0002",
+        "F-0003",
+        "F-0004",
+        "F-0005",
+    ]
     p = fleet.unit("P-0001")
     assert (p.fault.kind, p.fault.onset_ms, p.fault.failure_ms) == ("outer_race", 6 * 3600_000, 40 * 3600_000)
     assert p.sensor_faults[0].kind == "dropout" and p.batch == "A"
@@ -64,13 +72,27 @@ def test_units_vary_a_little_like_manufactured_units():
 
 
 def test_weak_bearing_lot_fails_more_often():
-    fleet = load_fleet({
-        "seed": 3,
-        "groups": [
-            {"prefix": "GOOD-", "count": 200, "model": "P-1800", "batch": "good", "fault_probability": 0.05},
-            {"prefix": "WEAK-", "count": 200, "model": "P-1800", "batch": "weak", "fault_probability": 0.5},
-        ],
-    })
+    fleet = load_fleet(
+        {
+            "seed": 3,
+            "groups": [
+                {
+                    "prefix": "GOOD-",
+                    "count": 200,
+                    "model": "P-1800",
+                    "batch": "good",
+                    "fault_probability": 0.05,
+                },
+                {
+                    "prefix": "WEAK-",
+                    "count": 200,
+                    "model": "P-1800",
+                    "batch": "weak",
+                    "fault_probability": 0.5,
+                },
+            ],
+        }
+    )
     good = [u for u in fleet.units if u.batch == "good" and u.fault]
     weak = [u for u in fleet.units if u.batch == "weak" and u.fault]
     assert len(weak) > 4 * len(good) > 0
@@ -101,33 +123,85 @@ def test_demo_fleet_has_an_outer_race_failure_and_an_imbalance():
     ("doc", "message"),
     [
         ({"units": [{"id": "X-1", "model": "Nope"}]}, "units[0].model: unknown model 'Nope'"),
-        ({"models": {"M": {"base": "P-1800", "bearing": {"n_balls": 9, "ball_d": 40, "pitch_d": 39}}},
-          "units": [{"id": "X-1", "model": "M"}]},
-         "models.M: bearing: ball_d (40) must be smaller than pitch_d (39)"),
-        ({"models": {"M": {"base": "P-1800", "bearing": {"n_balls": 30, "ball_d": 8, "pitch_d": 39}}},
-          "units": [{"id": "X-1", "model": "M"}]},
-         "models.M: bearing: 30 balls of 8 mm do not fit"),
-        ({"units": [{"id": "X-1", "model": "P-1800", "fault": {"kind": "outer_race", "onset": "2d",
-                                                               "failure": "1d"}}]},
-         "units[0].fault: onset (172800 s) must be before failure (86400 s)"),
-        ({"units": [{"id": "X-1", "model": "P-1800", "fault": {"kind": "rust", "onset": 0, "ttf": 10}}]},
-         "units[0].fault.kind: unknown fault 'rust'"),
+        (
+            {
+                "models": {"M": {"base": "P-1800", "bearing": {"n_balls": 9, "ball_d": 40, "pitch_d": 39}}},
+                "units": [{"id": "X-1", "model": "M"}],
+            },
+            "models.M: bearing: ball_d (40) must be smaller than pitch_d (39)",
+        ),
+        (
+            {
+                "models": {"M": {"base": "P-1800", "bearing": {"n_balls": 30, "ball_d": 8, "pitch_d": 39}}},
+                "units": [{"id": "X-1", "model": "M"}],
+            },
+            "models.M: bearing: 30 balls of 8 mm do not fit",
+        ),
+        (
+            {
+                "units": [
+                    {
+                        "id": "X-1",
+                        "model": "P-1800",
+                        "fault": {"kind": "outer_race", "onset": "2d", "failure": "1d"},
+                    }
+                ]
+            },
+            "units[0].fault: onset (172800 s) must be before failure (86400 s)",
+        ),
+        (
+            {"units": [{"id": "X-1", "model": "P-1800", "fault": {"kind": "rust", "onset": 0, "ttf": 10}}]},
+            "units[0].fault.kind: unknown fault 'rust'",
+        ),
         ({"units": [{"id": "X-1", "model": "P-1800", "colour": "red"}]}, "units[0]: unknown field(s) colour"),
         ({"units": [{"id": "X 1", "model": "P-1800"}]}, "units[0].id: 'X 1' is not a valid device id"),
-        ({"units": [{"id": "X-1", "model": "P-1800"}, {"id": "X-1", "model": "F-3000"}]},
-         "units[1].id: duplicate unit id 'X-1'"),
-        ({"duration": "two days", "units": [{"id": "X-1", "model": "P-1800"}]}, "duration: expected a duration"),
-        ({"units": [{"id": "X-1", "model": "P-1800",
-                     "sensor_faults": [{"kind": "clock_skew", "start": 0, "end": 10, "skew_s": 900}]}]},
-         "units[0].sensor_faults[0]: sensor_fault clock_skew: skew_s 900.0 s would be rejected"),
-        ({"units": [{"id": "X-1", "model": "P-1800",
-                     "sensor_faults": [{"kind": "gremlins", "start": 0, "end": 10}]}]},
-         "units[0].sensor_faults[0]: sensor_fault: unknown kind 'gremlins'"),
-        ({"models": {"M": {"base": "G-300", "resonance_hz": 4000}}, "units": [{"id": "X-1", "model": "M"}]},
-         "models.M: model 'M': resonance_hz (4000) must be below the sensor's Nyquist frequency (2560 Hz)"),
-        ({"models": {"M": {"base": "P-1800", "iso_group": 7}}, "units": [{"id": "X-1", "model": "M"}]},
-         "models.M: iso_group/foundation: no ISO 20816-3 table for group 7"),
-        ({"groups": [{"prefix": "P-", "count": 0, "model": "P-1800"}]}, "groups[0].count: expected an integer"),
+        (
+            {"units": [{"id": "X-1", "model": "P-1800"}, {"id": "X-1", "model": "F-3000"}]},
+            "units[1].id: duplicate unit id 'X-1'",
+        ),
+        (
+            {"duration": "two days", "units": [{"id": "X-1", "model": "P-1800"}]},
+            "duration: expected a duration",
+        ),
+        (
+            {
+                "units": [
+                    {
+                        "id": "X-1",
+                        "model": "P-1800",
+                        "sensor_faults": [{"kind": "clock_skew", "start": 0, "end": 10, "skew_s": 900}],
+                    }
+                ]
+            },
+            "units[0].sensor_faults[0]: sensor_fault clock_skew: skew_s 900.0 s would be rejected",
+        ),
+        (
+            {
+                "units": [
+                    {
+                        "id": "X-1",
+                        "model": "P-1800",
+                        "sensor_faults": [{"kind": "gremlins", "start": 0, "end": 10}],
+                    }
+                ]
+            },
+            "units[0].sensor_faults[0]: sensor_fault: unknown kind 'gremlins'",
+        ),
+        (
+            {
+                "models": {"M": {"base": "G-300", "resonance_hz": 4000}},
+                "units": [{"id": "X-1", "model": "M"}],
+            },
+            "models.M: model 'M': resonance_hz (4000) must be below the sensor's Nyquist frequency (2560 Hz)",
+        ),
+        (
+            {"models": {"M": {"base": "P-1800", "iso_group": 7}}, "units": [{"id": "X-1", "model": "M"}]},
+            "models.M: iso_group/foundation: no ISO 20816-3 table for group 7",
+        ),
+        (
+            {"groups": [{"prefix": "P-", "count": 0, "model": "P-1800"}]},
+            "groups[0].count: expected an integer",
+        ),
         ({}, "units: the fleet has no units"),
     ],
 )
@@ -155,10 +229,12 @@ def test_durations():
 
 def test_minimal_toml_from_the_docs_loads(tmp_path):
     path = tmp_path / "mini.toml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         seed = 1
         [[units]]
         id = "P-1"
         model = "P-1800"
-    """))
+    """)
+    )
     assert load_fleet(path).units[0].model.name == "P-1800"

@@ -15,8 +15,8 @@ from devices.protocol import parse_message
 from foreshock.broker import MosquittoBroker
 from foreshock.cli import main
 from foreshock.datasets import read_run, read_series, write_run
-from simulator.fleet import load_fleet
 from simulator.files import write_fleet_files
+from simulator.fleet import load_fleet
 from simulator.mqttpool import PublishError
 from simulator.publisher import FleetPublisher
 from simulator.replay import replay_dataset
@@ -33,8 +33,12 @@ FLEET = {
     "models": {"P-RUN": {"base": "P-1800", "run_fraction": 1.0}},
     "units": [
         {"id": "P-0001", "model": "P-RUN"},
-        {"id": "P-0002", "model": "P-RUN", "fault": {"kind": "outer_race", "onset": "20m", "failure": "1h"},
-         "sensor_faults": [{"kind": "dropout", "start": "10m", "end": "20m"}]},
+        {
+            "id": "P-0002",
+            "model": "P-RUN",
+            "fault": {"kind": "outer_race", "onset": "20m", "failure": "1h"},
+            "sensor_faults": [{"kind": "dropout", "start": "10m", "end": "20m"}],
+        },
         {"id": "F-0001", "model": "F-3000"},
     ],
 }
@@ -53,7 +57,9 @@ def device_broker(tmp_path_factory):
 class Subscriber:
     def __init__(self, broker: MosquittoBroker) -> None:
         self.got: list[tuple[str, bytes, float, bool]] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"platform-{time.monotonic_ns()}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"platform-{time.monotonic_ns()}"
+        )
         self.client.username_pw_set(PLATFORM_USER, PLATFORM_PASSWORD)
         self.client.on_message = lambda c, u, m: self.got.append((m.topic, m.payload, time.time(), m.retain))
         self.client.connect(broker.host, broker.port)
@@ -72,7 +78,9 @@ def test_accelerated_fleet_arrives_as_published_and_matches_the_truth(device_bro
     fleet = load_fleet(FLEET)
     sub = Subscriber(device_broker)
     seen: list[dict] = []
-    pub = FleetPublisher(fleet, device_broker.url, speed=1800.0, progress=seen.append, progress_interval_s=0.5)
+    pub = FleetPublisher(
+        fleet, device_broker.url, speed=1800.0, progress=seen.append, progress_interval_s=0.5
+    )
     truth = pub.run(3.0, threading.Event())  # 1.5 simulated hours
     got = sub.stop()
 
@@ -104,8 +112,11 @@ def test_accelerated_fleet_arrives_as_published_and_matches_the_truth(device_bro
     assert not [t for t in ts2 if drop["start_ms"] <= t < drop["end_ms"]]
     snaps = [m.snapshot for m in per_unit["P-0002"] if m.kind == "vibration"]
     assert snaps and max(s.ts_ms for s in snaps) < p2["failure_ms"]
-    after = [m.records[0].values["speed_rpm"] for m in per_unit["P-0002"]
-             if m.kind == "telemetry" and m.records[0].ts_ms >= p2["failure_ms"]]
+    after = [
+        m.records[0].values["speed_rpm"]
+        for m in per_unit["P-0002"]
+        if m.kind == "telemetry" and m.records[0].ts_ms >= p2["failure_ms"]
+    ]
     assert after and set(after) == {0.0}
     last = max(snaps, key=lambda s: s.ts_ms).samples.astype(np.float64)
     first = min(snaps, key=lambda s: s.ts_ms).samples.astype(np.float64)
@@ -114,7 +125,9 @@ def test_accelerated_fleet_arrives_as_published_and_matches_the_truth(device_bro
 
 
 def test_wrong_credentials_are_refused_naming_the_unit(device_broker):
-    fleet = load_fleet({"units": [{"id": "P-0001", "model": "P-1800", "username": "P-0001", "password": "wrong"}]})
+    fleet = load_fleet(
+        {"units": [{"id": "P-0001", "model": "P-1800", "username": "P-0001", "password": "wrong"}]}
+    )
     with pytest.raises(PublishError, match=r"P-0001: Not authorized"):
         FleetPublisher(fleet, device_broker.url, speed=100.0).run(1.0, threading.Event())
 
@@ -123,8 +136,9 @@ def test_replay_a_run_as_a_device(device_broker, tmp_path):
     x = np.random.default_rng(0).normal(0, 0.1, (5, 2560))
     path = write_run(tmp_path / "r", x, [0, 10, 20, 30, 40], fs=25600, rpm=1800)
     sub = Subscriber(device_broker)
-    stats = replay_dataset(path, device_broker.url, "REPLAY-1", speed=100.0, username="REPLAY-1",
-                           password="pw-replay")
+    stats = replay_dataset(
+        path, device_broker.url, "REPLAY-1", speed=100.0, username="REPLAY-1", password="pw-replay"
+    )
     got = [parse_message(t, p, received_at=r) for t, p, r, _ in sub.stop() if t.endswith("/vibration")]
     assert stats["messages"] == 5 and len(got) == 5
     np.testing.assert_allclose(got[2].snapshot.samples, x[2].astype(np.float16), atol=1e-6)
@@ -149,8 +163,10 @@ def test_files_hold_the_same_data_and_the_truth(tmp_path):
 
 def test_cli_refuses_a_bad_fleet_and_publishes_nothing(tmp_path, device_broker, capsys, monkeypatch):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[units]]\nid = "P-0001"\nmodel = "P-1800"\n'
-                   'fault = { kind = "outer_race", onset = "3h", failure = "1h" }\n')
+    bad.write_text(
+        '[[units]]\nid = "P-0001"\nmodel = "P-1800"\n'
+        'fault = { kind = "outer_race", onset = "3h", failure = "1h" }\n'
+    )
     monkeypatch.setenv("FORESHOCK_MQTT__URL", device_broker.url)
     sub = Subscriber(device_broker)
     assert main(["simulate", str(bad), "--speed", "100", "--duration", "1h"]) == 2
@@ -160,10 +176,26 @@ def test_cli_refuses_a_bad_fleet_and_publishes_nothing(tmp_path, device_broker, 
 
 def test_cli_writes_files_and_truth(tmp_path):
     good = tmp_path / "fleet.toml"
-    good.write_text('seed = 4\n[[units]]\nid = "G-0001"\nmodel = "G-300"\n'
-                    'fault = { kind = "looseness", onset = "10m", ttf = "30m" }\n')
-    assert main(["simulate", str(good), "--out", str(tmp_path / "out"), "--duration", "1h", "--quiet",
-                 "--start", "2026-01-01T00:00:00Z"]) == 0
+    good.write_text(
+        'seed = 4\n[[units]]\nid = "G-0001"\nmodel = "G-300"\n'
+        'fault = { kind = "looseness", onset = "10m", ttf = "30m" }\n'
+    )
+    assert (
+        main(
+            [
+                "simulate",
+                str(good),
+                "--out",
+                str(tmp_path / "out"),
+                "--duration",
+                "1h",
+                "--quiet",
+                "--start",
+                "2026-01-01T00:00:00Z",
+            ]
+        )
+        == 0
+    )
     truth = json.loads((tmp_path / "out" / "truth.json").read_text())
     assert truth["seed"] == 4 and truth["start_ms"] == 1767225600000
     assert truth["units"][0]["failure_ms"] == 1767225600000 + 40 * 60_000

@@ -24,8 +24,10 @@ def run(f, hours, start=START):
 
 
 def test_seed_reproduces_the_run_exactly_and_another_seed_does_not():
-    units = [{"id": "P-1", "model": "P-1800", "fault": {"kind": "inner_race", "onset": "10m", "ttf": "2h"}},
-             {"id": "G-1", "model": "G-300"}]
+    units = [
+        {"id": "P-1", "model": "P-1800", "fault": {"kind": "inner_race", "onset": "10m", "ttf": "2h"}},
+        {"id": "G-1", "model": "G-300"},
+    ]
     a, b, c = run(fleet(units), 1), run(fleet(units), 1), run(fleet(units, seed=6), 1)
     assert [e.payload() for e in a] == [e.payload() for e in b]
     assert [e.payload() for e in a] != [e.payload() for e in c]
@@ -36,11 +38,13 @@ def test_starting_later_gives_the_same_messages_as_the_tail():
     f = fleet([{"id": "P-1", "model": "P-1800"}, {"id": "F-1", "model": "F-3000"}])
     full = [e.payload() for e in run(f, 2)]
     tail = [e.payload() for e in FleetStream(f, START).emissions(START + 2 * H, from_ms=START + H)]
-    assert tail and full[-len(tail):] == tail
+    assert tail and full[-len(tail) :] == tail
 
 
 def test_messages_are_in_send_order_and_valid_protocol():
-    f = fleet([{"id": "P-1", "model": "P-1800"}, {"id": "F-1", "model": "F-3000"}, {"id": "G-1", "model": "G-300"}])
+    f = fleet(
+        [{"id": "P-1", "model": "P-1800"}, {"id": "F-1", "model": "F-3000"}, {"id": "G-1", "model": "G-300"}]
+    )
     out = run(f, 1)
     assert [e.due_ms for e in out] == sorted(e.due_ms for e in out)
     kinds = {"telemetry": 0, "vibration": 0}
@@ -48,7 +52,10 @@ def test_messages_are_in_send_order_and_valid_protocol():
         msg = parse_message(topic(e.unit.unit_id, e.kind), e.payload(), received_at=START / 1000 + 7200)
         kinds[msg.kind] += 1
         if msg.kind == "vibration":
-            assert msg.snapshot.samples.size == e.unit.model.sensor.n and msg.snapshot.fs == e.unit.model.sensor.fs
+            assert (
+                msg.snapshot.samples.size == e.unit.model.sensor.n
+                and msg.snapshot.fs == e.unit.model.sensor.fs
+            )
     assert kinds["telemetry"] == 3 * 360 and 9 <= kinds["vibration"] <= 18
 
 
@@ -57,8 +64,10 @@ def by_unit(out, uid, kind):
 
 
 def test_fault_grows_until_failure_then_the_machine_is_stopped():
-    f = fleet([{"id": "P-1", "model": "P-RUN", "fault": {"kind": "imbalance", "onset": "2h", "failure": "8h"}}],
-              snapshot_interval="30m")
+    f = fleet(
+        [{"id": "P-1", "model": "P-RUN", "fault": {"kind": "imbalance", "onset": "2h", "failure": "8h"}}],
+        snapshot_interval="30m",
+    )
     out = run(f, 10)
     tel = by_unit(out, "P-1", "telemetry")
     fail = START + 8 * H
@@ -73,13 +82,23 @@ def test_fault_grows_until_failure_then_the_machine_is_stopped():
 
 
 def test_lubrication_loss_heats_the_bearing_towards_its_failure_temperature():
-    f = fleet([{"id": "P-1", "model": "P-RUN", "fault": {"kind": "lubrication", "onset": "1h", "failure": "6h"}},
-               {"id": "P-2", "model": "P-RUN"}])
+    f = fleet(
+        [
+            {"id": "P-1", "model": "P-RUN", "fault": {"kind": "lubrication", "onset": "1h", "failure": "6h"}},
+            {"id": "P-2", "model": "P-RUN"},
+        ]
+    )
     out = run(f, 6)
 
     def temp_near(uid, t):
-        return np.mean([e.values["temperature_c"] for e in by_unit(out, uid, "telemetry")
-                        if t - 0.25 * H <= e.ts_ms < t and e.values["speed_rpm"] > 0] or [np.nan])
+        return np.mean(
+            [
+                e.values["temperature_c"]
+                for e in by_unit(out, uid, "telemetry")
+                if t - 0.25 * H <= e.ts_ms < t and e.values["speed_rpm"] > 0
+            ]
+            or [np.nan]
+        )
 
     sick, well = temp_near("P-1", START + 6 * H), temp_near("P-2", START + 6 * H)
     assert sick - well > 25 and sick > f.units[0].model.fail_temp_c - 15
@@ -98,9 +117,17 @@ def test_current_follows_load_and_speed_follows_duty():
 
 
 def sensor_fault_run(kind, **params):
-    f = fleet([{"id": "P-1", "model": "P-RUN",
-                "sensor_faults": [{"kind": kind, "start": "1h", "end": "2h", **params}]},
-               {"id": "P-2", "model": "P-RUN"}], snapshot_interval="5m")
+    f = fleet(
+        [
+            {
+                "id": "P-1",
+                "model": "P-RUN",
+                "sensor_faults": [{"kind": kind, "start": "1h", "end": "2h", **params}],
+            },
+            {"id": "P-2", "model": "P-RUN"},
+        ],
+        snapshot_interval="5m",
+    )
     return f, run(f, 3)
 
 
@@ -137,8 +164,11 @@ def test_out_of_order_messages_arrive_after_later_ones():
 
 def test_stuck_values_repeat():
     _, out = sensor_fault_run("stuck")
-    values = [tuple(e.values.values()) for e in out if e.unit.unit_id == "P-1" and e.kind == "telemetry"
-              and in_window(e)]
+    values = [
+        tuple(e.values.values())
+        for e in out
+        if e.unit.unit_id == "P-1" and e.kind == "telemetry" and in_window(e)
+    ]
     assert len(values) > 300 and len(set(values)) == 1
     snaps = [e.samples for e in out if e.unit.unit_id == "P-1" and e.kind == "vibration" and in_window(e)]
     assert snaps and all(np.ptp(s) == 0 for s in snaps)

@@ -70,19 +70,25 @@ def test_outer_race_rate_follows_the_geometry_not_a_constant():
 def test_inner_race_impacts_are_modulated_at_shaft_speed():
     shaft = 30.0
     bpfi = PUMP.bearing.multipliers()["bpfi"] * shaft
-    f, inner = envelope_spectrum(synthesize(PUMP, V, 1800.0, {"inner_race": 0.2}, np.random.default_rng(4), n=N),
-                                 FS, (2000, 4500))
-    _, outer = envelope_spectrum(synthesize(PUMP, V, 1800.0, {"outer_race": 0.2}, np.random.default_rng(4), n=N),
-                                 FS, (2000, 4500))
+    f, inner = envelope_spectrum(
+        synthesize(PUMP, V, 1800.0, {"inner_race": 0.2}, np.random.default_rng(4), n=N), FS, (2000, 4500)
+    )
+    _, outer = envelope_spectrum(
+        synthesize(PUMP, V, 1800.0, {"outer_race": 0.2}, np.random.default_rng(4), n=N), FS, (2000, 4500)
+    )
 
     def side(env, center):
-        return max(env[int(round(center - shaft)) - 2 : int(round(center - shaft)) + 3].max(),
-                   env[int(round(center + shaft)) - 2 : int(round(center + shaft)) + 3].max())
+        return max(
+            env[int(round(center - shaft)) - 2 : int(round(center - shaft)) + 3].max(),
+            env[int(round(center + shaft)) - 2 : int(round(center + shaft)) + 3].max(),
+        )
 
     bpfo = PUMP.bearing.multipliers()["bpfo"] * shaft
     # Sidebands at ±1× around BPFI, relative to the line itself, are much stronger than around BPFO.
-    assert side(inner, bpfi) / inner[int(bpfi) - 2 : int(bpfi) + 3].max() > 3 * side(outer, bpfo) / outer[
-        int(bpfo) - 2 : int(bpfo) + 3].max()
+    assert (
+        side(inner, bpfi) / inner[int(bpfi) - 2 : int(bpfi) + 3].max()
+        > 3 * side(outer, bpfo) / outer[int(bpfo) - 2 : int(bpfo) + 3].max()
+    )
 
 
 def test_impact_times_slip_around_the_period():
@@ -109,19 +115,25 @@ def test_looseness_raises_many_harmonics_and_half_orders():
     healthy = synthesize(PUMP, V, 1800.0, {}, rng, n=N)
     loose = synthesize(PUMP, V, 1800.0, {"looseness": 0.7}, rng, n=N)
     orders = [0.5, 1.5, 2.5, 4, 5, 6, 7, 8, 9, 10]
-    raised = [o for o in orders if line_amplitude(loose, FS, 30 * o) > 3 * line_amplitude(healthy, FS, 30 * o)]
+    raised = [
+        o for o in orders if line_amplitude(loose, FS, 30 * o) > 3 * line_amplitude(healthy, FS, 30 * o)
+    ]
     assert len(raised) >= 8, raised
 
 
 @pytest.mark.parametrize("model", [PUMP, FAN, GEARBOX], ids=lambda m: m.name)
 def test_healthy_unit_kurtosis_is_close_to_three(model):
-    k = [kurtosis(synthesize(model, V, model.rated_rpm, {}, np.random.default_rng(s)).astype(np.float64))
-         for s in range(5)]
+    k = [
+        kurtosis(synthesize(model, V, model.rated_rpm, {}, np.random.default_rng(s)).astype(np.float64))
+        for s in range(5)
+    ]
     assert 2.7 < np.mean(k) < 3.3, k
 
 
 @pytest.mark.parametrize("model", [PUMP, FAN, GEARBOX], ids=lambda m: m.name)
-@pytest.mark.parametrize("kind", ["imbalance", "misalignment", "looseness", "outer_race", "inner_race", "ball"])
+@pytest.mark.parametrize(
+    "kind", ["imbalance", "misalignment", "looseness", "outer_race", "inner_race", "ball"]
+)
 def test_functional_failure_reaches_zone_d(model, kind):
     """Healthy units sit in zone A; at severity 1 the ISO velocity is past the C/D boundary."""
     lo = 2.0 if model.low_speed else 10.0
