@@ -44,7 +44,10 @@ def _features(parsed: ParsedMessage, machine: MachineInfo | None) -> dict[str, f
     compute = getattr(features_module, "snapshot_features", None)
     if compute is not None:
         snapshot = Snapshot(ts=snap.ts_ms / 1000, fs=snap.fs, samples=snap.samples, rpm=snap.rpm, axis=snap.axis)
-        return dict(compute(snapshot, machine or MachineInfo()))
+        try:
+            return dict(compute(snapshot, machine or MachineInfo()))
+        except ValueError as exc:  # e.g. too few samples for a spectrum: the time features still apply
+            log.debug("%s: full features unavailable (%s); time features only", parsed.device_id, exc)
     return features_module.time_features(snap.samples)
 
 

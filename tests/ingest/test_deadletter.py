@@ -1,0 +1,53 @@
+"""Dead letters on SQLite and PostgreSQL, through the ingest migration branch."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from foreshock.db import make_engine, migrate, session_factory
+from ingest.deadletter import DeadLetterStore, NewDeadLetter
+
+
+@pytest.fixture
+def store(db_url):
+    engine = make_engine(db_url)
+    migrate(engine)
+    yield DeadLetterStore(session_factory(engine), payload_bytes=16)
+    engine.dispose()
+
+
+def test_migration_creates_the_table(db_url):
+    engine = make_engine(db_url)
+    migrate(engine)
+    migrate(engine)  # idempotent
+    assert "ingest_dead_letters" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_add_list_filter_page_and_count(store):
+    store.add_many([
+        NewDeadLetter("bad_json", "foreshock/v1/P-1/telemetry", b"{" * 40, 1_700_000_000.0 + i, "P-1", "not JSON")
+        for i in range(5)
+    ])
+    store.add(reason="unknown_device", topic="foreshock/v1/P-9/telemetry", payload=b"{}", received_at=1_700_000_010.0,
+              device_id="P-9", detail="device 'P-9' is not registered")
+    store.add(reason="bad_topic", topic="x/y", payload=b"\xff\x00", received_at=1_700_000_011.0)
+    rows, total = store.list()
+    assert total == 7 and rows[0].reason == "bad_topic" and rows[0].device_id is None
+    rows, total = store.list(device="P-1", limit=2, offset=1)
+    assert total == 5 and [r.received_at.timestamp() for r in rows] == [1_700_000_003.0, 1_700_000_002.0]
+    assert rows[0].payload == b"{" * 16 and rows[0].payload_size == 40  # truncated, size kept
+    rows, total = store.list(reason="unknown_device")
+    assert total == 1 and rows[0].detail == "device 'P-9' is not registered"
+    assert rows[0].to_dict()["payload"] == "{}"
+    assert store.count_by_reason() == {"bad_json": 5, "unknown_device": 1, "bad_topic": 1}
+
+
+def test_bad_arguments_are_named(store):
+    with pytest.raises(ValueError, match="unknown dead-letter reason 'nope'"):
+        store.add(reason="nope", topic="t", payload=b"", received_at=0.0)
+    with pytest.raises(ValueError, match="limit"):
+        store.list(limit=0)
+    with pytest.raises(ValueError, match="offset"):
+        store.list(offset=-1)

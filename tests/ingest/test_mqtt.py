@@ -1,0 +1,103 @@
+"""The MQTT source: shared subscriptions, reconnect after a broker restart, metrics text."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from devices import protocol
+from foreshock.broker import MosquittoBroker
+from foreshock.settings import load_settings
+from foreshock.tsdb.embedded import EmbeddedStore
+from ingest.metrics import IngestMetrics
+from ingest.mqtt import _BufferedSocket, topic_filters
+from ingest.service import IngestService
+from tests.ingest.conftest import Publisher, wait_until
+from foreshock.db import make_engine, migrate, session_factory
+from ingest.deadletter import DeadLetterStore
+
+
+def test_topic_filters_plain_and_shared():
+    assert topic_filters("plant", None) == ["plant/v1/+/telemetry", "plant/v1/+/vibration", "plant/v1/+/status"]
+    assert topic_filters("plant", "workers")[1] == "$share/workers/plant/v1/+/vibration"
+    with pytest.raises(ValueError, match="shared_group"):
+        topic_filters("plant", "a/b")
+
+
+class _Chunks:
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def recv(self, n: int) -> bytes:
+        if not self.chunks:
+            raise BlockingIOError
+        return self.chunks.pop(0)
+
+
+def test_buffered_socket_serves_small_reads_from_one_recv():
+    sock = _BufferedSocket(_Chunks(b"\x30\x05hello", b"\x40"))
+    assert sock.recv(1) == b"\x30" and sock.pending() == 6
+    assert sock.recv(1) == b"\x05" and sock.recv(100) == b"hello" and sock.pending() == 0
+    assert sock.recv(1) == b"\x40"
+    with pytest.raises(BlockingIOError):
+        sock.recv(1)
+
+
+def test_metrics_prometheus_text():
+    m = IngestMetrics()
+    m.count("received", 5)
+    m.reject("schema", 2)
+    m.observe_write(0.003)
+    text = m.prometheus()
+    assert "foreshock_ingest_received_total 5" in text
+    assert 'foreshock_ingest_rejected_total{reason="schema"} 2' in text
+    assert 'foreshock_ingest_write_latency_seconds_bucket{le="0.005"} 1' in text
+    with pytest.raises(KeyError, match="unknown ingest counter"):
+        m.count("nope")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_reconnects_and_resubscribes_after_a_broker_restart_and_shares_load(tmp_path):
+    broker = MosquittoBroker(workdir=tmp_path / "mqtt").start()
+    engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
+    migrate(engine)
+    store = EmbeddedStore(tmp_path / "t.db")
+    services = []
+    for i in range(2):
+        settings = load_settings(
+            data_dir=tmp_path / f"w{i}",
+            mqtt={"url": broker.url, "client_id": f"worker-{i}-{uuid.uuid4().hex[:6]}", "shared_group": "ingest",
+                  "reconnect_min_s": 0.5, "reconnect_max_s": 1.0},
+            telemetry={"flush_interval_s": 0.05},
+        )
+        services.append(IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None))
+    try:
+        for s in services:
+            s.start()
+            assert s.source.wait_connected(10)
+        pub = Publisher(broker)
+        t0 = protocol.now_ms() - 60_000
+        for i in range(40):
+            pub.publish("foreshock/v1/P-0005/telemetry", protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
+        wait_until(lambda: sum(s.metrics.get("acked") for s in services) >= 40, what="the first 40 messages")
+        assert all(s.metrics.get("acked") > 0 for s in services)  # the shared group split them
+        pub.close()
+        broker.restart()
+        wait_until(lambda: all(s.connected for s in services), 30, what="both workers to reconnect")
+        pub = Publisher(broker)
+        for i in range(40, 60):
+            pub.publish("foreshock/v1/P-0005/telemetry", protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
+        wait_until(lambda: sum(s.metrics.get("acked") for s in services) >= 60, what="messages after the restart")
+        pub.close()
+        for s in services:
+            s.stop(5)
+        rows = store.query("telemetry", "P-0005", t0, t0 + 100)
+        assert [r.fields["load"] for r in rows] == [float(i) for i in range(60)]
+    finally:
+        for s in services:
+            s.stop(2)
+        store.close()
+        broker.cleanup()
+        engine.dispose()

@@ -1,0 +1,157 @@
+"""The device protocol parser as ingest uses it: every Reason, malformed input of every kind."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from devices import protocol
+from devices.protocol import DEFAULT_LIMITS, Limits, ProtocolError, Reason, parse_message
+from ingest.pipeline import Converter
+from ingest.types import RawMessage
+
+NOW_S = 1_700_000_000.0
+TS = 1_700_000_000_000
+TEL = "foreshock/v1/P-0001/telemetry"
+VIB = "foreshock/v1/P-0001/vibration"
+STA = "foreshock/v1/P-0001/status"
+
+
+def parse(topic: str, payload: bytes | str, **kw):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return parse_message(topic, payload, received_at=NOW_S, **kw)
+
+
+def reason_of(topic: str, payload: bytes | str, **kw) -> Reason:
+    with pytest.raises(ProtocolError) as info:
+        parse(topic, payload, **kw)
+    assert str(info.value).startswith(info.value.reason.value + ": ")
+    return info.value.reason
+
+
+def test_valid_messages_of_each_kind():
+    msg = parse(TEL, protocol.telemetry_payload(TS, 1, {"temperature_c": 41.5}))
+    assert msg.records[0].values == {"temperature_c": 41.5} and msg.records[0].ts_ms == TS
+    batch = parse(TEL, protocol.telemetry_batch_payload([(TS, 1, {"a": 1}), (TS + 1, 2, {"a": 2})]))
+    assert [r.seq for r in batch.records] == [1, 2]
+    samples = np.linspace(-1, 1, 256, dtype=np.float32)
+    vib = parse(VIB, protocol.vibration_payload(TS, 3, samples, 25600.0, axis="z", rpm=1500.0))
+    assert vib.snapshot.axis == "z" and np.array_equal(vib.snapshot.samples, samples)
+    vib_list = parse(VIB, protocol.vibration_payload(TS, 3, samples, 25600.0, binary=False))
+    assert vib_list.snapshot.samples.dtype == np.float32
+    status = parse(STA, protocol.status_payload("online", TS, "fw-1"))
+    assert status.status.state == "online" and status.status.firmware == "fw-1"
+    iso = parse(TEL, json.dumps({"ts": "2023-11-14T22:13:20Z", "seq": 0, "values": {"a": 1}}))
+    assert iso.records[0].ts_ms == TS
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["foreshock/v1/P-0001", "other/v1/P-0001/telemetry", "foreshock/v2/P-0001/telemetry",
+     "foreshock/v1/P 0001/telemetry", "foreshock/v1/P-0001/health", "foreshock/v1/P-0001/telemetry/x", ""],
+)
+def test_bad_topic(topic):
+    assert reason_of(topic, b"{}") is Reason.BAD_TOPIC
+
+
+@pytest.mark.parametrize("payload", [b"{oops", b"", b"\xff\xfe", b'{"ts": 1,}', b"[1, 2", b'{"a": "\xc3\x28"}'])
+def test_bad_json(payload):
+    assert reason_of(TEL, payload) is Reason.BAD_JSON
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"ts": TS, "seq": 1},  # missing values
+        {"ts": TS, "seq": 1, "values": {}},
+        {"ts": TS, "seq": 1, "values": {"Temp": 1}},  # bad name
+        {"ts": TS, "seq": 1, "values": {"t": "hot"}},
+        {"ts": TS, "seq": 1, "values": {"t": True}},
+        {"ts": TS, "seq": -1, "values": {"t": 1}},
+        {"ts": TS, "seq": 1.5, "values": {"t": 1}},
+        {"ts": TS, "seq": 1, "values": {"t": 1}, "extra": 1},
+        {"ts": 1_700_000_000, "seq": 1, "values": {"t": 1}},  # seconds, not ms
+        {"ts": "yesterday", "seq": 1, "values": {"t": 1}},
+        {"ts": "2023-11-14T22:13:20", "seq": 1, "values": {"t": 1}},  # no offset
+        [],
+        "a string",
+        [[[[{"ts": TS}]]]],  # too deep
+    ],
+)
+def test_schema_errors_in_telemetry(doc):
+    assert reason_of(TEL, json.dumps(doc)) is Reason.SCHEMA
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"ts": TS, "seq": 1, "axis": "q", "unit": "g", "fs": 25600, "samples": [0.1]},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "m/s2", "fs": 25600, "samples": [0.1]},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 10, "samples": [0.1]},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples": []},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples": [0.1, "x"]},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples_b64": "***"},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples_b64": base64.b64encode(b"abc").decode()},
+        {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples": [0.1], "rpm": -5},
+    ],
+)
+def test_schema_errors_in_vibration(doc):
+    assert reason_of(VIB, json.dumps(doc)) is Reason.SCHEMA
+
+
+@pytest.mark.parametrize("doc", [{"state": "sleeping"}, {"state": "online", "firmware": 7}, {}])
+def test_schema_errors_in_status(doc):
+    assert reason_of(STA, json.dumps(doc)) is Reason.SCHEMA
+
+
+@pytest.mark.parametrize(
+    "topic, payload",
+    [
+        (TEL, b'{"ts": %d, "seq": 1, "values": {"t": NaN}}' % TS),
+        (TEL, b'{"ts": %d, "seq": 1, "values": {"t": Infinity}}' % TS),
+        (TEL, b'{"ts": %d, "seq": 1, "values": {"t": 1e999}}' % TS),
+        (VIB, json.dumps({"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600,
+                          "samples_b64": base64.b64encode(np.array([1.0, np.nan], "<f4").tobytes()).decode()}).encode()),
+        (VIB, b'{"ts": %d, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples": [1e300]}' % TS),
+    ],
+)
+def test_non_finite(topic, payload):
+    assert reason_of(topic, payload) is Reason.NON_FINITE
+
+
+def test_too_large():
+    small = Limits(max_payload_bytes=1024)
+    assert reason_of(TEL, b" " * 2000, limits=small) is Reason.TOO_LARGE
+    batch = [{"ts": TS, "seq": i, "values": {"a": 1}} for i in range(DEFAULT_LIMITS.max_batch + 1)]
+    assert reason_of(TEL, json.dumps(batch)) is Reason.TOO_LARGE
+    many = {f"v{i}": 1 for i in range(DEFAULT_LIMITS.max_values + 1)}
+    assert reason_of(TEL, json.dumps({"ts": TS, "seq": 1, "values": many})) is Reason.TOO_LARGE
+    samples = np.zeros(DEFAULT_LIMITS.max_samples + 1, np.float32)
+    assert reason_of(VIB, protocol.vibration_payload(TS, 1, samples, 25600.0)) is Reason.TOO_LARGE
+    assert reason_of(TEL, b"[" * 100_000 + b"]" * 100_000) in (Reason.TOO_LARGE, Reason.SCHEMA)
+
+
+def test_future_timestamp_beyond_tolerance_only():
+    ahead = int((NOW_S + 301) * 1000)
+    assert reason_of(TEL, protocol.telemetry_payload(ahead, 1, {"a": 1})) is Reason.FUTURE_TIMESTAMP
+    parse(TEL, protocol.telemetry_payload(int((NOW_S + 299) * 1000), 1, {"a": 1}))
+    assert reason_of(STA, protocol.status_payload("online", ahead)) is Reason.FUTURE_TIMESTAMP
+    lenient = Limits(future_tolerance_s=3600)
+    parse(TEL, protocol.telemetry_payload(ahead, 1, {"a": 1}), limits=lenient)
+
+
+def test_reasons_decided_by_ingest_not_the_parser():
+    """unknown_device comes from the device check, store_rejected from the store (see test_writer),
+    rate_limited is reserved (ingest is stateless; see docs/telemetry-store.md)."""
+    conv = Converter(device_check=lambda d: False)
+    _, rejected = conv.convert([RawMessage(TEL, protocol.telemetry_payload(TS, 1, {"a": 1}), NOW_S)])
+    assert [r.reason for r in rejected] == [Reason.UNKNOWN_DEVICE.value]
+    assert {r.value for r in Reason} == {
+        "bad_topic", "unknown_device", "bad_json", "schema", "non_finite", "too_large",
+        "future_timestamp", "rate_limited", "store_rejected",
+    }

@@ -1,0 +1,150 @@
+"""The telemetry store goes away and comes back: spool, acknowledge, replay in order; bad data isolated."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from devices import protocol
+from foreshock.broker import free_port
+from foreshock.db import make_engine, migrate, session_factory
+from foreshock.settings import load_settings
+from foreshock.tsdb.base import Point, StoreUnavailable
+from foreshock.tsdb.influx1 import Influx1Store
+from foreshock.tsdb.retry import Retry
+from ingest.deadletter import DeadLetterStore
+from ingest.metrics import IngestMetrics
+from ingest.service import IngestService
+from ingest.spool import Spool
+from ingest.writer import Outcome, StoreWriter
+from tests.ingest.conftest import wait_until
+from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+from tests.tsdb_servers import InfluxdServer
+
+TEL = "foreshock/v1/{}/telemetry"
+
+
+@pytest.fixture
+def dead_letters(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
+    migrate(engine)
+    yield DeadLetterStore(session_factory(engine))
+    engine.dispose()
+
+
+def _settings(mosquitto, url: str, tmp_path, db: str):
+    return load_settings(
+        data_dir=tmp_path,
+        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+              "client_id": f"ingest-{uuid.uuid4().hex[:8]}"},
+        telemetry={"backend": "influx1", "url": url, "database": db, "flush_interval_s": 0.05,
+                   "max_retries": 1, "max_retry_time_s": 0.5, "timeout_s": 2},
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_spooled_while_down_replayed_in_order_when_back(mosquitto, publisher, tmp_path, dead_letters):
+    port = free_port()
+    settings = _settings(mosquitto, f"http://127.0.0.1:{port}", tmp_path, "outage")
+    store = Influx1Store.from_settings(settings.telemetry)
+    service = IngestService(settings, store, dead_letters, device_check=None, probe_interval_s=0.2)
+    service.start()
+    assert service.source.wait_connected(10)
+    t0 = protocol.now_ms() - 60_000
+    for i in range(10):
+        publisher.publish(TEL.format("P-0003"), protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
+    wait_until(lambda: service.metrics.get("acked") >= 10, what="messages acknowledged while the store is down")
+    assert service.metrics.get("points_spooled") == 10 and service.metrics.get("points_written") == 0
+    assert not service.metrics.snapshot()["store_up"] and service.spool.size_bytes > 0
+
+    server = InfluxdServer(workdir=tmp_path / "influxd", port=port)
+    (tmp_path / "influxd").mkdir()
+    server.start()
+    try:
+        wait_until(lambda: service.metrics.snapshot()["store_up"], 60, what="the store to be seen again")
+        assert service.metrics.get("points_replayed") == 10 and service.spool.empty
+        publisher.publish(TEL.format("P-0003"), protocol.telemetry_payload(t0 + 10, 10, {"load": 10.0}))
+        wait_until(lambda: service.metrics.get("points_written") >= 1, what="a direct write after the outage")
+        service.stop(10)
+        rows = store.query("telemetry", "P-0003", t0, t0 + 100)
+        assert [r.fields["load"] for r in rows] == [float(i) for i in range(11)]
+    finally:
+        store.close()
+        server.stop()
+
+
+@pytest.mark.integration
+def test_points_the_store_refuses_are_dead_lettered_and_the_rest_written(mosquitto, influxd, publisher, tmp_path,
+                                                                         dead_letters):
+    db = f"c_{uuid.uuid4().hex[:8]}"
+    settings = _settings(mosquitto, influxd.url, tmp_path, db)
+    store = Influx1Store.from_settings(settings.telemetry)
+    t0 = protocol.now_ms() - 60_000
+    store.write([Point("telemetry", {"device": "P-0004"}, {"mode": "manual"}, t0 - 1)])  # 'mode' is a string field
+    service = IngestService(settings, store, dead_letters, device_check=None)
+    service.start()
+    assert service.source.wait_connected(10)
+    for i, values in enumerate([{"load": 1.0}, {"mode": 2.0}, {"load": 3.0}]):
+        publisher.publish(TEL.format("P-0004"), protocol.telemetry_payload(t0 + i, i, values))
+    wait_until(lambda: service.metrics.get("acked") >= 3, what="all three acknowledged")
+    service.stop(10)
+    rows, total = dead_letters.list(reason="store_rejected")
+    assert total == 1 and b'"mode":2.0' in rows[0].payload and "field type conflict" in rows[0].detail
+    assert [r.fields for r in store.query("telemetry", "P-0004", t0, t0 + 10, ["load"])] == [{"load": 1.0},
+                                                                                           {"load": 3.0}]
+    store.close()
+
+
+class _DownStore:
+    def __init__(self) -> None:
+        self.written: list[Point] = []
+        self.up = False
+
+    def write(self, points):
+        if not self.up:
+            raise StoreUnavailable("down for the test")
+        self.written.extend(points)
+
+    def ping(self):
+        if not self.up:
+            raise StoreUnavailable("down for the test")
+
+
+def test_full_spool_holds_the_batch_until_the_store_returns(tmp_path):
+    store = _DownStore()
+    metrics = IngestMetrics()
+    writer = StoreWriter(store, Spool(tmp_path, max_bytes=2048), metrics, probe_interval_s=0.01)
+    big = [[Point("telemetry", {"device": "P-1"}, {"v": float(i)}, i) for i in range(200)]]
+    abort = threading.Event()
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(writer.write(big, abort)))
+    thread.start()
+    wait_until(lambda: metrics.get("spool_full_waits") >= 2, what="the writer to wait on the full spool")
+    assert result == []  # still held: the caller has not acknowledged anything
+    store.up = True
+    thread.join(10)
+    assert result == [(Outcome.WRITTEN, {})] and len(store.written) == 200
+
+
+def test_full_spool_and_stop_means_held(tmp_path):
+    writer = StoreWriter(_DownStore(), Spool(tmp_path, max_bytes=2048), IngestMetrics(), probe_interval_s=0.01)
+    abort = threading.Event()
+    abort.set()
+    big = [[Point("telemetry", {"device": "P-1"}, {"v": float(i)}, i) for i in range(200)]]
+    assert writer.write(big, abort) == (Outcome.HELD, {})
+
+
+def test_retry_gives_up_within_its_time_bound():
+    calls = []
+
+    def down():
+        calls.append(1)
+        raise StoreUnavailable("down")
+
+    retry = Retry(max_retries=100, max_retry_time_s=1.0, base_s=10.0, sleep=lambda s: None)
+    with pytest.raises(StoreUnavailable):
+        retry.call(down)
+    assert len(calls) < 100
