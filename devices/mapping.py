@@ -55,13 +55,19 @@ def apply_model(model: MachineModel, values: dict[str, Any], *, creating: bool) 
             setattr(model, key, value)
 
 
-def apply_unit(session: Session, unit: Unit, values: dict[str, Any]) -> None:
+def apply_unit(
+    session: Session, unit: Unit, values: dict[str, Any], models: dict[str, MachineModel] | None = None
+) -> None:
+    """Set ``values`` on ``unit``; ``models`` (name -> row) saves a query per unit in bulk imports."""
     for key, value in values.items():
         if key == "model":
             if value is None:
                 unit.model_id, unit.model = None, None
                 continue
-            model = session.scalar(select(MachineModel).where(MachineModel.name == value))
+            if models is not None:
+                model = models.get(value)
+            else:
+                model = session.scalar(select(MachineModel).where(MachineModel.name == value))
             if model is None:
                 raise InvalidInput("model", f"no machine model named {value!r} (add it first: foreshock devices models add)")
             unit.model = model

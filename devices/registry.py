@@ -78,8 +78,9 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         self.default_reporting_interval_s = default_reporting_interval_s
         self.seen_write_interval_ms = int(seen_write_interval_s * 1000)
         self._lock = threading.Lock()
-        self._known: frozenset[str] | None = None
-        self._loaded_at = 0.0
+        # (ids in service, monotonic expiry); replaced whole so the hot path reads it without the lock
+        self._snapshot: tuple[frozenset[str], float] | None = None
+        self._generation = 0  # bumped by invalidate(): a load that raced with a change is not cached
         self._info: dict[str, MachineInfo | None] = {}
         self._seen: dict[str, int] = {}
         self._seen_written: dict[str, int] = {}
@@ -112,26 +113,33 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
     def invalidate(self) -> None:
         """Forget the cached ids and machine data (called after every change made through this registry)."""
         with self._lock:
-            self._known = None
+            self._generation += 1
+            self._snapshot = None
             self._info.clear()
 
-    def _fresh_known(self) -> frozenset[str]:
+    def _fresh_known(self) -> tuple[frozenset[str], int]:
+        """The ids in service and the cache generation they belong to."""
         with self._lock:
-            known = self._known
-            if known is not None and time.monotonic() - self._loaded_at < self.cache_ttl_s:
-                return known
+            snap, generation = self._snapshot, self._generation
+        if snap is not None and time.monotonic() < snap[1]:
+            return snap[0], generation
         with self.session_factory() as session:
             ids = frozenset(session.scalars(select(Unit.device_id).where(Unit.decommissioned_at.is_(None))))
         with self._lock:
-            if self._known is None or self._known is known:
-                self._known, self._loaded_at = ids, time.monotonic()
+            if generation == self._generation:
+                self._generation += 1  # machine data cached before this reload is dropped too
+                generation = self._generation
+                self._snapshot = (ids, time.monotonic() + self.cache_ttl_s)
                 self._info.clear()
                 self.cache_loads += 1
-        return ids
+        return ids, generation
 
     def is_known(self, device_id: str) -> bool:
         """Whether ``device_id`` is a registered unit in service (cheap: an in-memory set lookup)."""
-        return device_id in self._fresh_known()
+        snap = self._snapshot
+        if snap is not None and time.monotonic() < snap[1]:
+            return device_id in snap[0]
+        return device_id in self._fresh_known()[0]
 
     # -- machine models ------------------------------------------------------------------------
 
@@ -233,18 +241,26 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         Every field of an existing unit is set from its :class:`UnitIn` (unset fields are cleared).
         """
         created = updated = 0
-        with self._session(write=True) as session:
+        for device_id, _ in items:
+            check_device_id(device_id)
+        with self._session(write=True) as session, session.no_autoflush:
+            models = {m.name: m for m in session.scalars(select(MachineModel))}
+            ids = [device_id for device_id, _ in items]
+            existing: dict[str, Unit] = {}
+            for i in range(0, len(ids), 500):
+                chunk = select(Unit).where(Unit.device_id.in_(ids[i : i + 500]))
+                existing.update((u.device_id, u) for u in session.scalars(chunk).unique())
             for device_id, data in items:
-                check_device_id(device_id)
-                unit = session.get(Unit, device_id)
+                unit = existing.get(device_id)
                 if unit is None:
                     unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
                     session.add(unit)
+                    existing[device_id] = unit
                     created += 1
                 else:
                     updated += 1
                 try:
-                    apply_unit(session, unit, data.model_dump())
+                    apply_unit(session, unit, data.model_dump(), models)
                 except InvalidInput as exc:
                     raise InvalidInput(exc.field, f"unit {device_id!r}: {exc.problem}") from None
         return created, updated
@@ -281,7 +297,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
 
     def machine_info(self, device_id: str) -> MachineInfo | None:
         """The detectors' view of the unit's model; None for an unknown unit or one without a model."""
-        self._fresh_known()
+        _, generation = self._fresh_known()
         with self._lock:
             if device_id in self._info:
                 return self._info[device_id]
@@ -289,7 +305,8 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             unit = session.get(Unit, device_id)
             info = to_machine_info(unit.model) if unit is not None and unit.model is not None else None
         with self._lock:
-            self._info[device_id] = info
+            if generation == self._generation:  # no change landed while we read
+                self._info[device_id] = info
         return info
 
     def detector_config(self, device_id: str) -> dict[str, Any]:
