@@ -37,6 +37,20 @@ class SmtpConfig(BaseModel):
     timeout_s: float = Field(10.0, gt=0)
 
 
+class RouteConfig(BaseModel):
+    """A routing rule from the configuration file; synced by name into the database at start."""
+
+    name: str
+    channel: str
+    target: str
+    secret: SecretStr | None = None
+    customer: str | None = None
+    site: str | None = None
+    model: str | None = None
+    min_grade: str = "minor"
+    events: str | None = None
+
+
 class AlertConfig(BaseModel):
     # grading: health state -> grade; a short time to failure makes anything critical
     state_grades: dict[str, str] = Field(
@@ -76,6 +90,7 @@ class AlertConfig(BaseModel):
     queue_size: int = Field(1000, ge=1)
     poll_s: float = Field(5.0, gt=0, description="how often pending deliveries are looked up")
     smtp: SmtpConfig = SmtpConfig()
+    routes: list[RouteConfig] = Field(default_factory=list, description="routing rules kept in sync by name")
 
     @field_validator("state_grades")
     @classmethod

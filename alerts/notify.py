@@ -87,10 +87,20 @@ class Notifier:
         return notifier
 
     # --- routing rules -------------------------------------------------------------------
+    def sync_routes(self) -> int:
+        """Create or update the routes of ``config.routes`` by name; returns how many."""
+        for r in self.config.routes:
+            secret = r.secret.get_secret_value() if r.secret else None
+            self.add_route(name=r.name, channel=r.channel, target=r.target, secret=secret, customer=r.customer,
+                           site=r.site, model=r.model, min_grade=r.min_grade, events=r.events, replace=True)
+        return len(self.config.routes)
+
     def add_route(
         self, *, name: str, channel: str, target: str, secret: str | None = None, customer: str | None = None,
         site: str | None = None, model: str | None = None, min_grade: str = "minor", events: str | None = None,
+        replace: bool = False,
     ) -> int:
+        """Add a routing rule (``replace=True``: update the rule of that name if it exists)."""
         if channel not in CHANNELS:
             raise ValueError(f"route channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
         if min_grade not in GRADE_ORDER:
@@ -101,10 +111,17 @@ class Notifier:
             raise ValueError("a webhook route needs a secret to sign its requests")
         if channel == "email" and "@" not in target:
             raise ValueError(f"email target must be one or more addresses, got {target!r}")
+        fields = {"channel": channel, "target": target, "secret": secret, "customer": customer, "site": site,
+                  "model": model, "min_grade": min_grade, "events": events, "enabled": True}
         with self._sf.begin() as s:
-            route = Route(name=name, channel=channel, target=target, secret=secret, customer=customer, site=site,
-                          model=model, min_grade=min_grade, events=events, enabled=True)
-            s.add(route)
+            route = s.scalars(select(Route).where(Route.name == name)).first()
+            if route is not None and not replace:
+                raise ValueError(f"a route named {name!r} already exists")
+            if route is None:
+                route = Route(name=name)
+                s.add(route)
+            for key, value in fields.items():
+                setattr(route, key, value)
             s.flush()
             return route.id
 
@@ -136,6 +153,7 @@ class Notifier:
     # --- worker --------------------------------------------------------------------------
     def start(self) -> None:
         """Start the delivery worker; rows left 'sending' by a crash become pending again."""
+        self.sync_routes()
         with self._sf.begin() as s:
             s.execute(update(Delivery).where(Delivery.status == "sending").values(status="pending"))
         self._stop.clear()

@@ -140,6 +140,8 @@ class AlertService(TicketDesk):
                 return []
             if state == "healthy":
                 fms = [fm for fm in self._open.modes(device_id) if fm != "silent"]
+                if fms:
+                    self._remember(source_key)  # a redelivered healthy message does not count twice
                 due = []
                 for fm in fms:
                     entry = self._open[(device_id, fm)]

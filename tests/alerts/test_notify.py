@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from alerts.config import AlertConfig, SmtpConfig
-from alerts.models import Delivery
+from alerts.config import AlertConfig, RouteConfig, SmtpConfig
+from alerts.models import Delivery, Route
 from alerts.notify import Notifier, verify
 from alerts.service import AlertService
 from tests.alerts.helpers import T0, Clock, FakeRegistry, assess
@@ -147,3 +147,34 @@ def test_pending_deliveries_survive_a_restart(factory, webhook):
         second.close()
     assert [(d.event, d.status) for d in rows] == [("alert.raised", "sent"), ("ticket.opened", "sent")]
     assert len(webhook.requests) == 2  # each exactly once
+
+
+def test_routes_from_config_are_synced_by_name(factory, webhook):
+    def cfg(grade: str) -> AlertConfig:
+        return _config(routes=[RouteConfig(name="cfg-hook", channel="webhook", target=webhook.url, secret=SECRET,
+                                           min_grade=grade)])
+
+    first = Notifier(factory, cfg("minor"))
+    first.start()
+    first.close()
+    second = Notifier(factory, cfg("critical"))
+    assert second.sync_routes() == 1
+    with factory() as s:
+        routes = list(s.scalars(select(Route)))
+    assert [(r.name, r.min_grade) for r in routes] == [("cfg-hook", "critical")]
+    with pytest.raises(ValueError, match="'cfg-hook' already exists"):
+        second.add_route(name="cfg-hook", channel="email", target="a@b.example")
+    second.close()
+
+
+def test_flapping_alerts_are_not_notified(factory, webhook):
+    notifier = Notifier(factory, _config())
+    notifier.add_route(name="hook", channel="webhook", target=webhook.url, secret=SECRET)
+    svc = AlertService(factory, notifier=notifier, clock=Clock())
+    for i in range(3):
+        svc.handle_assessment("u1", assess("watch", T0 + i * 60), source_key=f"w{i}")
+        for j in range(3):
+            svc.handle_assessment("u1", assess("healthy", T0 + i * 60 + j + 1), source_key=f"h{i}{j}")
+    events = [d.event for d in _deliveries(factory)]
+    assert events == ["alert.raised", "alert.cleared"] * 2  # the third raise and clear are flapping
+    notifier.close()

@@ -56,6 +56,14 @@ def test_a_worse_state_in_between_resets_the_clear_count(svc):
     assert kinds(svc.handle_assessment("u1", assess("healthy", T0 + 6), source_key="k7")) == ["alert_cleared"]
 
 
+def test_a_redelivered_healthy_message_counts_once_towards_the_clear(svc):
+    svc.handle_assessment("u1", assess("warning", T0), source_key="k1")
+    for _ in range(3):
+        assert svc.handle_assessment("u1", assess("healthy", T0 + 1), source_key="same") == []
+    svc.handle_assessment("u1", assess("healthy", T0 + 2), source_key="k2")
+    assert kinds(svc.handle_assessment("u1", assess("healthy", T0 + 3), source_key="k3")) == ["alert_cleared"]
+
+
 def test_unknown_never_raises_and_bad_input_is_named(svc):
     assert svc.handle_assessment("u1", assess("unknown", T0), source_key="k") == []
     with pytest.raises(ValueError, match="state must be one of"):
