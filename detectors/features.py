@@ -99,7 +99,7 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo) -> dict[str, flo
     if mult and shaft_hz:
         top_f = 3.5 * max(mult["bpfi"], 2 * mult["bsf"]) * shaft_hz
     if x.size >= 256:
-        ses = squared_envelope_spectrum(x, fs, max_level=3, min_bw_hz=min(top_f, fs / 8))
+        ses = squared_envelope_spectrum(x, fs, max_level=2, min_bw_hz=min(top_f, fs / 8))
         feats["env_band_lo_hz"], feats["env_band_hi_hz"] = ses.band_hz
         feats["env_kurtosis"] = ses.kurtosis
         if mult and shaft_hz and 2 * top_f < fs:

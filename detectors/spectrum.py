@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class Spectrum:
     def of(cls, x: np.ndarray, fs: float) -> Spectrum:
         x = np.asarray(x, dtype=np.float64)
         n = x.size
-        w = np.hanning(n + 2)[1:-1]  # no zero end points: every sample counts
+        w = _window(n)
         spec = np.fft.rfft((x - x.mean()) * w)
         power = (spec.real ** 2 + spec.imag ** 2) * (2.0 / (n * float(np.dot(w, w))))
         power[0] *= 0.5
@@ -87,6 +88,13 @@ class Spectrum:
         k0, k1 = max(k - 1, 1), min(k + 2, self.power.size)
         p = float(self.power[k0:k1].sum())
         return math.sqrt(2 * p) * G * 1000.0 / (2 * math.pi * target)
+
+
+@lru_cache(maxsize=16)
+def _window(n: int) -> np.ndarray:
+    w = np.hanning(n + 2)[1:-1]  # no zero end points: every sample counts
+    w.setflags(write=False)
+    return w
 
 
 def estimate_speed_hz(sp: Spectrum, rated_hz: float | None = None) -> float | None:

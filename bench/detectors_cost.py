@@ -1,0 +1,127 @@
+"""Cost of the detectors per 2,560-sample snapshot, against river's HalfSpaceTrees alone.
+
+Measures, in one run on the same synthetic stream (25.6 kHz, 2,560 samples, 1,800 rpm):
+
+- ``features``: :func:`detectors.features.snapshot_features` alone;
+- ``monitor`` / ``monitor_no_geometry``: :meth:`UnitMonitor.update_snapshot`, i.e. features and all
+  detectors, fusion, diagnosis and prognosis, with and without bearing geometry;
+- ``hst_alone``: river's ``HalfSpaceTrees`` ``score_one`` + ``learn_one`` on a ready feature dict
+  (the baseline the issue names), and ``time_features+hst``, the cheapest complete river pipeline.
+
+State size: our monitor's ``state_dict`` as JSON vs the pickled HST. Appends the numbers to
+``bench/results/detectors_cost.json`` and prints a markdown table. Run:
+``.venv/bin/python bench/detectors_cost.py [--snapshots 400]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from river.anomaly import HalfSpaceTrees  # noqa: E402
+
+from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor  # noqa: E402
+from detectors.features import snapshot_features, time_features  # noqa: E402
+
+FS, N, RPM = 25600.0, 2560, 1800.0
+GEO = BearingGeometry(9, 0.3126, 1.537)
+RESULTS = Path(__file__).resolve().parent / "results" / "detectors_cost.json"
+
+
+def stream(count: int, seed: int = 0) -> list[Snapshot]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(N) / FS
+    out = []
+    for i in range(count):
+        x = 0.02 * np.sin(2 * np.pi * RPM / 60 * t + rng.uniform(0, 6)) + rng.normal(0, 0.05, N)
+        out.append(Snapshot(ts=i * 600.0, fs=FS, samples=x.astype(np.float32), rpm=RPM))
+    return out
+
+
+def per_call_ms(fn: Callable[[Snapshot], object], snaps: list[Snapshot], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for s in snaps:
+            fn(s)
+        best = min(best, (time.perf_counter() - t0) / len(snaps))
+    return best * 1e3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--snapshots", type=int, default=400)
+    args = ap.parse_args()
+    if args.snapshots < 50:
+        ap.error("--snapshots must be at least 50 (30 are used for commissioning)")
+    snaps = stream(args.snapshots)
+    machine = MachineInfo(rated_rpm=RPM, bearing=GEO)
+    bare = MachineInfo(rated_rpm=RPM)
+
+    def monitor_fn(m: MachineInfo) -> Callable[[Snapshot], object]:
+        mon = UnitMonitor(m)
+        for s in stream(40, seed=1):
+            mon.update_snapshot(s)
+        monitor_fn.last = mon  # type: ignore[attr-defined]
+        return mon.update_snapshot
+
+    feats = [time_features(np.asarray(s.samples, dtype=np.float64)) for s in snaps]
+    hst = HalfSpaceTrees(seed=42)
+    for f in feats[:40]:
+        hst.learn_one(f)
+    it = iter(feats * 10)
+
+    def hst_alone(_: Snapshot) -> None:
+        f = next(it)
+        hst.score_one(f)
+        hst.learn_one(f)
+
+    def river_pipeline(s: Snapshot) -> None:
+        f = time_features(np.asarray(s.samples, dtype=np.float64))
+        hst.score_one(f)
+        hst.learn_one(f)
+
+    rows = {
+        "hst_alone": per_call_ms(hst_alone, snaps),
+        "time_features+hst": per_call_ms(river_pipeline, snaps),
+        "features": per_call_ms(lambda s: snapshot_features(s, machine), snaps),
+        "monitor": per_call_ms(monitor_fn(machine), snaps),
+    }
+    state_bytes = len(json.dumps(monitor_fn.last.state_dict()))  # type: ignore[attr-defined]
+    rows["monitor_no_geometry"] = per_call_ms(monitor_fn(bare), snaps)
+    hst_bytes = len(pickle.dumps(hst))
+    base = rows["hst_alone"]
+    result = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "snapshot": {"fs_hz": FS, "samples": N}, "snapshots": args.snapshots,
+        "ms_per_snapshot": {k: round(v, 4) for k, v in rows.items()},
+        "ratio_to_hst_alone": {k: round(v / base, 2) for k, v in rows.items()},
+        "state_bytes": {"monitor_json": state_bytes, "hst_pickle": hst_bytes},
+        "target": {"ms_per_snapshot": 1.0, "state_bytes": 65536},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    history.append(result)
+    RESULTS.write_text(json.dumps(history, indent=2) + "\n")
+    print(f"| what | ms / snapshot | x HST alone |\n|---|---:|---:|")
+    for k, v in rows.items():
+        print(f"| {k} | {v:.3f} | {v / base:.1f} |")
+    print(f"\n| state | bytes |\n|---|---:|\n| monitor (JSON) | {state_bytes} |\n| HST (pickle) | {hst_bytes} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
