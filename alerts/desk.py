@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -191,13 +191,23 @@ class TicketDesk:
 
     def _check_sla(self, now: float) -> list[Change]:
         changes: list[Change] = []
+        late_response = and_(Ticket.responded_at.is_(None), Ticket.response_due < now,
+                             Ticket.response_breached.is_(False))
+        late_resolution = and_(Ticket.resolution_due < now, Ticket.resolution_breached.is_(False))
         with self._sf.begin() as s:
-            for t in s.scalars(select(Ticket).where(Ticket.is_open.is_(True)).with_for_update()):
+            due_now = s.scalars(select(Ticket).where(Ticket.is_open.is_(True), or_(late_response, late_resolution)))
+            for t in list(due_now):
                 for clock, due, done, flag in (("response", t.response_due, t.responded_at, "response_breached"),
                                                ("resolution", t.resolution_due, None, "resolution_breached")):
                     if done is None and now > due and not getattr(t, flag):
-                        setattr(t, flag, True)
-                        t.escalation_level += 1
+                        # conditional update: of two workers ticking at once, exactly one escalates
+                        res: Any = s.execute(
+                            update(Ticket).where(Ticket.id == t.id, getattr(Ticket, flag).is_(False))
+                            .values({flag: True, "escalation_level": Ticket.escalation_level + 1})
+                            .execution_options(synchronize_session=False))
+                        if not res.rowcount:
+                            continue
+                        s.refresh(t)
                         record(s, t, "escalated", actor="foreshock", now=now, reason=f"{clock}_sla_breached",
                                due=iso(due))
                         self._notify_ticket(s, t, "ticket.sla_breached", clock=clock, due=due,

@@ -133,3 +133,25 @@ def test_silent_units_raise_and_clear(factory, clock):
     reg.silent = []
     assert kinds(svc.tick(T0 + 180)) == ["alert_cleared"]
     assert svc.list_alerts(device_id="u9") == []
+
+
+def test_two_workers_ticking_at_once_escalate_a_breach_once(factory, clock):
+    import threading
+
+    svc = AlertService(factory, clock=clock)
+    numbers = [_open(svc, f"u{i}", "alarm", f"k{i}") for i in range(5)]
+    workers = [AlertService(factory, clock=clock) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    got: list = []
+
+    def run(w: AlertService) -> None:
+        barrier.wait()
+        got.extend(w.tick(T0 + 3 * 3600))
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(c.ticket for c in got) == sorted(numbers)
+    assert {svc.get_ticket(n)["escalation_level"] for n in numbers} == {1}
