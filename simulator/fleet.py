@@ -56,15 +56,16 @@ from simulator.models import CATALOGUE, Bearing, FleetError, MachineModel, Senso
 
 __all__ = ["Fleet", "UnitSpec", "demo_fleet", "load_fleet", "parse_duration"]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
-_SCALE = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|min|m|h|d)\s*)+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
+_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: Any, where: str) -> float:
-    """Seconds from a number (seconds) or a string like ``"90s"``, ``"15m"``, ``"6h"``, ``"2d"``.
+    """Seconds from a number (seconds) or a string like ``"90s"``, ``"15m"``, ``"6h"``, ``"1d12h"``.
 
-    >>> parse_duration("1.5h", "x"), parse_duration(30, "x")
-    (5400.0, 30.0)
+    >>> parse_duration("1.5h", "x"), parse_duration(30, "x"), parse_duration("1d2h", "x")
+    (5400.0, 30.0, 93600.0)
     """
     if isinstance(value, bool):
         raise FleetError(f"{where}: expected a duration like '6h' or seconds, got {value!r}")
@@ -72,8 +73,10 @@ def parse_duration(value: Any, where: str) -> float:
         if value < 0:
             raise FleetError(f"{where}: duration must not be negative, got {value!r}")
         return float(value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return float(m.group(1)) * _SCALE[m.group(2)]
+    if isinstance(value, str) and _DURATION.match(value):
+        return sum(float(n) * _SCALE[unit] for n, unit in _PART.findall(value))
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+        return float(value)
     raise FleetError(f"{where}: expected a duration like '90s', '15m', '6h', '2d' or seconds, got {value!r}")
 
 

@@ -74,6 +74,7 @@ class FleetPublisher:
         self.qos, self.root = qos, topic_root
         self.stats: dict[str, Any] = {
             "sim_ms": None,
+            "sim_time_ms": None,
             "messages": 0,
             "bytes": 0,
             "snapshots": 0,
@@ -179,6 +180,7 @@ class FleetPublisher:
         ideal = min(start_ms + elapsed * self.speed * 1000, time.time() * 1000)
         self.stats.update(
             sim_ms=sim_ms,
+            sim_time_ms=sim_ms,
             elapsed_s=round(elapsed, 3),
             msg_per_s=round(self.stats["messages"] / elapsed, 1),
             units_connected=pool.connected,

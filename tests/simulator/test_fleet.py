@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import pytest
 
 from simulator.fleet import demo_fleet, load_fleet, parse_duration
@@ -238,3 +239,25 @@ def test_minimal_toml_from_the_docs_loads(tmp_path):
     """)
     )
     assert load_fleet(path).units[0].model.name == "P-1800"
+
+
+@pytest.mark.parametrize("name", ["weak-lot", "mixed"])
+def test_shipped_example_fleets_load(name):
+    from pathlib import Path
+
+    import simulator
+
+    fleet = load_fleet(Path(simulator.__file__).parent / "fleets" / f"{name}.toml")
+    assert fleet.units and any(u.fault for u in fleet.units)
+    if name == "weak-lot":
+        rate = {
+            b: np.mean([u.fault is not None for u in fleet.units if u.batch == b])
+            for b in ("2026-W30", "2026-W31")
+        }
+        assert rate["2026-W31"] > 3 * rate["2026-W30"]
+
+
+def test_compound_durations():
+    assert parse_duration("1d2h", "x") == 93600 and parse_duration("1m30s", "x") == 90
+    with pytest.raises(FleetError, match="x: expected a duration"):
+        parse_duration("2 weeks", "x")
