@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-__all__ = ["IngestService", "IngestedMessage", "DeadLetterStore", "IngestMetrics"]
+__all__ = ["DeadLetterStore", "IngestMetrics", "IngestService", "IngestedMessage"]
 
 
 def __getattr__(name: str):  # lazy: importing ingest.types must not start paho imports

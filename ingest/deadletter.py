@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from devices.protocol import Reason
 from ingest.models import DeadLetter
 
-__all__ = ["DeadLetterStore", "DeadLetterEntry", "NewDeadLetter"]
+__all__ = ["DeadLetterEntry", "DeadLetterStore", "NewDeadLetter"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class DeadLetterStore:
         """Store several dead letters in one transaction; returns how many."""
         rows = [
             DeadLetter(
-                received_at=datetime.fromtimestamp(d.received_at, tz=timezone.utc),
+                received_at=datetime.fromtimestamp(d.received_at, tz=UTC),
                 reason=_reason(d.reason),
                 topic=d.topic[:512],
                 device_id=d.device_id[:64] if d.device_id else None,
@@ -144,7 +144,7 @@ def _reason(reason: str | Reason) -> str:
 def _entry(row: DeadLetter) -> DeadLetterEntry:
     received = row.received_at
     if received.tzinfo is None:  # SQLite drops the offset
-        received = received.replace(tzinfo=timezone.utc)
+        received = received.replace(tzinfo=UTC)
     return DeadLetterEntry(
         row.id, received, row.reason, row.topic, row.device_id, row.detail, row.payload, row.payload_size
     )

@@ -13,7 +13,7 @@ import bisect
 import threading
 from typing import Any
 
-__all__ = ["IngestMetrics", "LATENCY_BUCKETS_S"]
+__all__ = ["LATENCY_BUCKETS_S", "IngestMetrics"]
 
 # Upper bounds of the write-latency buckets (seconds); a last +Inf bucket is implied.
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -17,7 +17,6 @@ left unacknowledged; with the persistent session the broker redelivers them on t
 from __future__ import annotations
 
 import logging
-import queue
 import ssl
 import struct
 import threading
@@ -29,6 +28,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.protocol import subscriptions
+from ingest.buffer import HandOff
 from ingest.metrics import IngestMetrics
 from ingest.types import IngestError, RawMessage
 
@@ -48,7 +48,7 @@ class _BufferedSocket:
     never left waiting.
     """
 
-    __slots__ = ("_sock", "_buf", "_pos")
+    __slots__ = ("_buf", "_pos", "_sock")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
@@ -109,7 +109,7 @@ class MqttSource:
     def __init__(
         self,
         mqtt: Any,  # foreshock.settings.MqttSettings
-        out: queue.Queue[RawMessage],
+        out: HandOff[RawMessage],
         metrics: IngestMetrics,
         *,
         client_id: str | None = None,
@@ -171,15 +171,13 @@ class MqttSource:
     def _on_message(self, client, userdata, msg) -> None:
         raw = RawMessage(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, msg.retain)
         while not self._paused.is_set():
-            try:
-                self._queue.put(raw, timeout=0.5)
+            if self._queue.put(raw, 0.5):
                 return
-            except queue.Full:
-                self._metrics.count("queue_full_waits")
-                now = time.monotonic()
-                if now - self._last_full_log > 10:
-                    self._last_full_log = now
-                    log.warning("ingest queue full (%d): holding the MQTT stream (backpressure)", self._queue.maxsize)
+            self._metrics.count("queue_full_waits")
+            now = time.monotonic()
+            if now - self._last_full_log > 10:
+                self._last_full_log = now
+                log.warning("ingest queue full (%d): holding the MQTT stream (backpressure)", self._queue.maxsize)
         self._metrics.count("deferred_at_stop")
 
     # -- control --------------------------------------------------------------------------------

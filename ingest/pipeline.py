@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 import detectors.features as features_module
 from detectors.types import MachineInfo, Snapshot
 from devices.protocol import DEFAULT_LIMITS, Limits, ParsedMessage, ProtocolError, Reason, parse_message
-from foreshock.tsdb.base import Point
+from foreshock.tsdb.base import FieldValue, Point
 from ingest.deadletter import NewDeadLetter
 from ingest.types import IngestedMessage, RawMessage
 
-__all__ = ["Converter", "Accepted", "snapshot_points"]
+__all__ = ["Accepted", "Converter", "snapshot_points"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def snapshot_points(parsed: ParsedMessage, feats: dict[str, float]) -> list[Poin
     """The ``vibration`` point of one snapshot: features plus ``fs``, ``n`` and ``rpm``."""
     snap = parsed.snapshot
     assert snap is not None
-    values: dict[str, float | int] = {k: v for k, v in feats.items() if isinstance(v, (int, float))}
+    values: dict[str, FieldValue] = {k: v for k, v in feats.items() if isinstance(v, (int, float))}
     values["fs"] = float(snap.fs)
     values["n"] = int(snap.samples.size)
     if snap.rpm is not None:
@@ -109,7 +109,7 @@ class Converter:
                 continue
             feats: dict[str, float] | None = None
             if parsed.kind == "telemetry":
-                points = [Point("telemetry", {"device": device}, r.values, r.ts_ms) for r in parsed.records]
+                points = [Point("telemetry", {"device": device}, dict(r.values), r.ts_ms) for r in parsed.records]
             elif parsed.kind == "vibration":
                 if device not in machines:
                     machines[device] = self.machine_info(device) if self.machine_info else None

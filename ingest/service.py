@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 from detectors.types import MachineInfo
 from devices.protocol import DEFAULT_LIMITS, Reason
 from foreshock.tsdb.base import TelemetryStore
+from ingest.buffer import HandOff
 from ingest.deadletter import DeadLetterStore, NewDeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import MqttSource
@@ -72,7 +72,7 @@ class IngestService:
             topic_root=settings.mqtt.topic_root,
             limits=limits,
         )
-        self._queue: queue.Queue[RawMessage] = queue.Queue(maxsize=settings.ingest.queue_size)
+        self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size)
         self._client_id = client_id
         self._probe_interval_s = probe_interval_s
         self._stopping = threading.Event()
@@ -128,32 +128,23 @@ class IngestService:
     # -- the worker -----------------------------------------------------------------------------
 
     def _next_batch(self) -> list[RawMessage]:
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
+        """Up to ``batch_size`` messages, waiting at most ``flush_interval_s`` after the first one."""
+        batch = self._queue.take(self.batch_size, 0.2)
+        if not batch:
+            return batch
         deadline = time.monotonic() + self.flush_interval_s
-        while len(batch) < self.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
+        while len(batch) < self.batch_size and not self._stopping.is_set():
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._stopping.is_set():
+            if remaining <= 0:
                 break
-            try:
-                batch.append(self._queue.get(timeout=min(remaining, 0.05)))
-            except queue.Empty:
-                pass
+            batch.extend(self._queue.take(self.batch_size - len(batch), min(remaining, 0.05)))
         return batch
 
     def _run(self) -> None:
         assert self.writer is not None
         while not self._abort.is_set():
             batch = self._next_batch()
-            self.metrics.queue_depth = self._queue.qsize()
+            self.metrics.queue_depth = len(self._queue)
             if not batch:
                 if self._stopping.is_set():
                     break

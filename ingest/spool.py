@@ -30,6 +30,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from foreshock.tsdb.base import Point
 
@@ -61,7 +62,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
-        self._write_fh = None
+        self._write_fh: BinaryIO | None = None
         self._write_seg: int | None = None
 
     # -- state ---------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class Spool:
             if self._write_fh is None or self._write_fh.tell() >= self.segment_bytes:
                 self._open_segment()
             fh = self._write_fh
+            assert fh is not None
             fh.write(record)
             fh.flush()
             os.fsync(fh.fileno())
@@ -126,7 +128,7 @@ class Spool:
             self._write_fh.close()
         segments = self._segments()
         self._write_seg = (segments[-1] + 1) if segments else 1
-        self._write_fh = open(self._path(self._write_seg), "ab")
+        self._write_fh = open(self._path(self._write_seg), "ab")  # noqa: SIM115 - kept open across appends
         dir_fd = os.open(self.dir, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from devices.protocol import ParsedMessage
 
-__all__ = ["RawMessage", "IngestedMessage", "IngestError"]
+__all__ = ["IngestError", "IngestedMessage", "RawMessage"]
 
 
 class IngestError(RuntimeError):
     """Ingest cannot run (broker unreachable at start, bad subscription, ...)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """One MQTT message as the network callback saw it; ``mid``/``qos`` are for the acknowledgement."""
+class RawMessage(NamedTuple):
+    """One MQTT message as the network callback saw it; ``mid``/``qos`` are for the acknowledgement.
+
+    A named tuple: the network thread builds one per message, and this is the cheapest.
+    """
 
     topic: str
     payload: bytes

@@ -23,7 +23,7 @@ from foreshock.tsdb.base import Point, StoreError, StoreUnavailable, TelemetrySt
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool, SpoolFull
 
-__all__ = ["StoreWriter", "Outcome"]
+__all__ = ["Outcome", "StoreWriter"]
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ import pytest
 
 from devices import protocol
 from foreshock.broker import MosquittoBroker
+from foreshock.db import make_engine, migrate, session_factory
 from foreshock.settings import load_settings
 from foreshock.tsdb.embedded import EmbeddedStore
+from ingest.deadletter import DeadLetterStore
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import _BufferedSocket, topic_filters
 from ingest.service import IngestService
 from tests.ingest.conftest import Publisher, wait_until
-from foreshock.db import make_engine, migrate, session_factory
-from ingest.deadletter import DeadLetterStore
 
 
 def test_topic_filters_plain_and_shared():
@@ -101,3 +101,35 @@ def test_reconnects_and_resubscribes_after_a_broker_restart_and_shares_load(tmp_
         store.close()
         broker.cleanup()
         engine.dispose()
+
+
+@pytest.mark.integration
+def test_full_queue_holds_the_stream_and_loses_nothing(mosquitto, publisher, tmp_path):
+    from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
+    migrate(engine)
+    store = EmbeddedStore(tmp_path / "t.db")
+    settings = load_settings(
+        data_dir=tmp_path,
+        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+              "client_id": f"slow-{uuid.uuid4().hex[:6]}"},
+        telemetry={"flush_interval_s": 0.05, "batch_size": 5},
+        ingest={"queue_size": 10},
+    )
+    release = __import__("threading").Event()
+    service = IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None,
+                            on_batch=lambda msgs: release.wait(20))
+    service.start()
+    assert service.source.wait_connected(10)
+    t0 = protocol.now_ms() - 60_000
+    for i in range(60):
+        publisher.client.publish("foreshock/v1/P-0006/telemetry",
+                                 protocol.telemetry_payload(t0 + i, i, {"load": float(i)}), qos=1)
+    wait_until(lambda: service.metrics.get("queue_full_waits") > 0, what="the network thread to wait on the full queue")
+    release.set()
+    wait_until(lambda: service.metrics.get("acked") >= 60, 30, what="every message after the worker resumed")
+    service.stop(5)
+    assert len(store.query("telemetry", "P-0006", t0, t0 + 100)) == 60
+    store.close()
+    engine.dispose()
