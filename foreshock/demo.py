@@ -200,7 +200,7 @@ class Demo:
         from api.tokens import create_token
 
         with pipeline.sessions() as session:
-            token = create_token(session, name=f"demo-{secrets.token_hex(3)}", role="admin")
+            _, token = create_token(session=session, name=f"demo-{secrets.token_hex(3)}", role="admin")
             session.commit()
         return token
 
@@ -260,7 +260,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Within a few minutes a unit fails and a quality ticket opens. Ctrl-C stops it cleanly.",
     )
     p.add_argument("--duration", type=_positive, default=180.0, help="seconds to run (default 180)")
-    p.add_argument("--speed", type=_positive, default=1440.0, help="simulated seconds per second (default 1440)")
+    p.add_argument("--speed", type=_positive, default=1440.0, help="simulated seconds per real second (default 1440: a day a minute)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     p.add_argument("--data-dir", help="keep the demo's data here (default: a fresh temporary directory)")
     p.add_argument("--mqtt-port", type=int, default=1883, help="broker port if free (default 1883)")

@@ -86,8 +86,9 @@ class Pipeline:
             self.store,
             self.dead_letters,
             device_check=self.registry.is_known,
-            auto_register=self._auto_register if s.ingest.auto_register else None,
+            auto_register=self._auto_register if s.ingest.auto_register else False,
             on_batch=self.detection.on_batch,
+            machine_info=self.registry.machine_info,
         )
 
     def _alert_kwargs(self) -> dict[str, Any]:
@@ -115,7 +116,10 @@ class Pipeline:
     def _publish_health(self, device_id: str, payload: bytes) -> None:
         from devices.protocol import topic
 
-        self.ingest.publish(topic(device_id, "health", self.settings.mqtt.topic_root), payload, retain=True)
+        source = self.ingest.source
+        if source is None:
+            return
+        source.publish(topic(device_id, "health", self.settings.mqtt.topic_root), payload, retain=True)
 
     def app_context(self):
         from api.context import AppContext
