@@ -44,10 +44,26 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _missing(request: Request, exc: ServiceMissing) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
-    @app.exception_handler(ValueError)
-    async def _value(request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    async def _domain(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc).strip("'\"")}, status_code=domain_status(exc))
 
-    @app.exception_handler(LookupError)
-    async def _lookup(request: Request, exc: LookupError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc).strip("'\"")}, status_code=404)
+    app.add_exception_handler(ValueError, _domain)
+    app.add_exception_handler(LookupError, _domain)
+
+
+def domain_status(exc: Exception) -> int:
+    """HTTP status of an error raised by another part's service (registry, alert desk, token store).
+
+    >>> class NotFound(ValueError, LookupError): ...
+    >>> class AlreadyExists(ValueError): ...
+    >>> domain_status(NotFound()), domain_status(AlreadyExists()), domain_status(ValueError())
+    (404, 409, 400)
+    >>> domain_status(ValueError("no ticket 'PF-1'"))
+    404
+    """
+    if isinstance(exc, LookupError) or str(exc).startswith("no "):
+        return 404
+    name = type(exc).__name__
+    if name in ("AlreadyExists", "Conflict", "TicketError"):
+        return 409
+    return 400

@@ -95,3 +95,9 @@ def get_one(session: Session, model: type, key: str, value: Any, what: str) -> A
     if obj is None:
         raise LookupError(f"no {what} {value!r}")
     return obj
+
+
+def page_query(session: Session, stmt: Any, *, limit: int, offset: int) -> tuple[list[Any], int]:
+    """Rows of ``stmt`` (a ``select``) for one page, and how many rows it matches in total."""
+    count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return list(session.execute(stmt.limit(limit).offset(offset)).all()), int(count)

@@ -9,9 +9,10 @@ __all__ = ["api_router", "routers", "required_role", "api_routes"]
 
 
 def routers() -> list[APIRouter]:
-    from api.routes import alerts, tickets, units
+    from api.routes import alerts, deadletters, events, models, reports, telemetry, tickets, units
 
-    return [units.router, units.devices_router, alerts.router, tickets.router]
+    return [units.router, units.devices_router, telemetry.router, models.router, alerts.router, tickets.router,
+            reports.router, deadletters.router, events.router]
 
 
 def api_router() -> APIRouter:

@@ -1,39 +1,87 @@
-"""Alerts: list with filters, detail."""
+"""Alerts: list with filters (newest first), detail, acknowledge."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 
-from api.deps import PageDep, SessionDep, Viewer
-from api.rows import get_one, mapped, page, to_dict
-from api.schemas import AlertPublic, ListPublic
+from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
+from api.errors import ServiceMissing
+from api.rows import mapped, page_query
+from api.schemas import ListPublic
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
-def _alert_model() -> type:
-    return mapped("alerts.models", "Alert")
+class AlertPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    device_id: str
+    failure_mode: str
+    severity: str
+    grade: str
+    status: str
+    flapping: bool = False
+    raised_at: str | None = None
+    acknowledged_at: str | None = None
+    acknowledged_by: str | None = None
+    cleared_at: str | None = None
+    ticket: str | None = None
+    detail: dict[str, Any] = {}
+
+
+def alerts_of(ctx) -> Any:
+    if ctx.alerts is None:
+        raise ServiceMissing("the alert service")
+    return ctx.alerts
+
+
+def _public(alert: Any, number: str | None) -> dict[str, Any]:
+    from alerts.desk import alert_dict
+
+    return alert_dict(alert, number)
 
 
 @router.get("", response_model=ListPublic[AlertPublic], summary="List alerts, newest first")
 def list_alerts(
     session: SessionDep, _: Viewer, pg: PageDep,
-    device_id: Annotated[str | None, Query(max_length=64)] = None,
-    state: Annotated[str | None, Query(max_length=20, description="e.g. open, acknowledged, resolved")] = None,
-    severity: Annotated[str | None, Query(max_length=20)] = None,
-    failure_mode: Annotated[str | None, Query(max_length=40)] = None,
+    device_id: Annotated[str | None, Query(max_length=128)] = None,
+    status: Annotated[Literal["open", "cleared"] | None, Query()] = None,
+    severity: Annotated[Literal["watch", "warning", "alarm", "silent"] | None, Query()] = None,
+    failure_mode: Annotated[str | None, Query(max_length=64)] = None,
+    acknowledged: Annotated[bool | None, Query(description="only (un)acknowledged alerts")] = None,
 ) -> dict:
-    data, count = page(
-        session, _alert_model(),
-        filters={"device_id": device_id, "state": state, "status": state, "severity": severity,
-                 "failure_mode": failure_mode},
-        limit=pg.limit, offset=pg.offset,
-    )
-    return {"data": data, "count": count}
+    Alert, Ticket = mapped("alerts.models", "Alert"), mapped("alerts.models", "Ticket")
+    stmt = select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
+    for col, value in (("device_id", device_id), ("status", status), ("severity", severity),
+                       ("failure_mode", failure_mode)):
+        if value is not None:
+            stmt = stmt.where(getattr(Alert, col) == value)
+    if acknowledged is not None:
+        col = Alert.acknowledged_at
+        stmt = stmt.where(col.is_not(None) if acknowledged else col.is_(None))
+    stmt = stmt.order_by(Alert.raised_at.desc(), Alert.id.desc())
+    rows, count = page_query(session, stmt, limit=pg.limit, offset=pg.offset)
+    return {"data": [_public(a, n) for a, n in rows], "count": count}
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert")
 def get_alert(alert_id: int, session: SessionDep, _: Viewer) -> dict:
-    return to_dict(get_one(session, _alert_model(), "id", alert_id, "alert"))
+    Alert, Ticket = mapped("alerts.models", "Alert"), mapped("alerts.models", "Ticket")
+    row = session.execute(select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
+                          .where(Alert.id == alert_id)).first()
+    if row is None:
+        raise LookupError(f"no alert {alert_id}")
+    return _public(*row)
+
+
+@router.post("/{alert_id}/ack", response_model=AlertPublic, summary="Acknowledge an alert (answers its ticket's response clock)")
+def ack_alert(alert_id: int, ctx: ContextDep, tok: Service) -> dict:
+    out = alerts_of(ctx).ack_alert(alert_id, actor=tok.name)
+    ctx.events.publish("alert", {"kind": "alert_acknowledged", "alert_id": alert_id, "by": tok.name,
+                                 "device_id": out.get("device_id"), "ticket": out.get("ticket")})
+    return out

@@ -1,38 +1,153 @@
-"""Quality tickets: list with filters, detail."""
+"""Quality tickets (by PF number): list, detail with audit trail, move, assign, comment, 8D, closure feedback.
+
+Every change goes through the alert service's ticket desk, which checks the state machine and
+records who did what; the change is also published on the live event stream.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
-from api.deps import PageDep, SessionDep, Viewer
-from api.rows import get_one, mapped, page, to_dict
-from api.schemas import ListPublic, TicketPublic
+from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
+from api.routes.alerts import alerts_of
+from api.rows import mapped, page_query
+from api.schemas import ListPublic
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
+Status = Literal["received", "triaged", "investigating", "action_taken", "verifying", "closed", "reopened"]
+Number = Annotated[str, Field(min_length=1, max_length=32)]
 
-def _ticket_model() -> type:
-    return mapped("alerts.models", "Ticket")
+
+class TicketPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    number: str
+    kind: str
+    device_id: str | None = None
+    failure_mode: str
+    grade: str
+    status: str
+    is_open: bool
+    title: str = ""
+    assignee: str | None = None
+    team: str | None = None
+    customer: str | None = None
+    site: str | None = None
+    model: str | None = None
+    opened_at: str | None = None
+    response_due: str | None = None
+    resolution_due: str | None = None
+    responded_at: str | None = None
+    closed_at: str | None = None
+    response_breached: bool = False
+    resolution_breached: bool = False
+    escalation_level: int = 0
+    eight_d: dict[str, Any] = {}
+    comments: list[dict[str, Any]] = []
+    feedback_verdict: str | None = None
+
+
+class TicketDetail(TicketPublic):
+    audit: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+
+
+class Move(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: Status
+    note: str = Field("", max_length=2000)
+
+
+class Assign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: str | None = Field(None, min_length=1, max_length=128)
+    team: str | None = Field(None, min_length=1, max_length=128)
+
+
+class Comment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class EightD(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: Any = Field(description="text or a JSON object for this discipline")
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["confirmed", "false_alarm"]
+    actual_failure_mode: str | None = Field(None, max_length=64)
+    cause: str = Field("", max_length=2000)
+    action: str = Field("", max_length=2000)
 
 
 @router.get("", response_model=ListPublic[TicketPublic], summary="List tickets, newest first")
 def list_tickets(
     session: SessionDep, _: Viewer, pg: PageDep,
-    device_id: Annotated[str | None, Query(max_length=64)] = None,
-    state: Annotated[str | None, Query(max_length=20)] = None,
-    assignee: Annotated[str | None, Query(max_length=100)] = None,
-    grade: Annotated[str | None, Query(max_length=10)] = None,
+    device_id: Annotated[str | None, Query(max_length=128)] = None,
+    status: Annotated[Status | None, Query()] = None,
+    open: Annotated[bool | None, Query(description="only open (true) or closed (false) tickets")] = None,
+    grade: Annotated[Literal["critical", "major", "minor"] | None, Query()] = None,
+    assignee: Annotated[str | None, Query(max_length=128)] = None,
+    customer: Annotated[str | None, Query(max_length=128)] = None,
+    kind: Annotated[Literal["unit", "fleet"] | None, Query()] = None,
 ) -> dict:
-    data, count = page(
-        session, _ticket_model(),
-        filters={"device_id": device_id, "state": state, "status": state, "assignee": assignee, "grade": grade},
-        limit=pg.limit, offset=pg.offset,
-    )
-    return {"data": data, "count": count}
+    from alerts.tickets import ticket_dict
+
+    Ticket = mapped("alerts.models", "Ticket")
+    stmt = select(Ticket)
+    for col, value in (("device_id", device_id), ("status", status), ("grade", grade), ("assignee", assignee),
+                       ("customer", customer), ("kind", kind), ("is_open", open)):
+        if value is not None:
+            stmt = stmt.where(getattr(Ticket, col) == value)
+    stmt = stmt.order_by(Ticket.opened_at.desc(), Ticket.id.desc())
+    rows, count = page_query(session, stmt, limit=pg.limit, offset=pg.offset)
+    return {"data": [ticket_dict(t) for (t,) in rows], "count": count}
 
 
-@router.get("/{ticket_id}", response_model=TicketPublic, summary="One ticket")
-def get_ticket(ticket_id: int, session: SessionDep, _: Viewer) -> dict:
-    return to_dict(get_one(session, _ticket_model(), "id", ticket_id, "ticket"))
+@router.get("/{number}", response_model=TicketDetail, summary="One ticket with its audit trail and links")
+def get_ticket(number: Number, ctx: ContextDep, _: Viewer) -> dict:
+    return alerts_of(ctx).get_ticket(number)
+
+
+def _changed(ctx, out: dict[str, Any], action: str, actor: str) -> dict[str, Any]:
+    ctx.events.publish("ticket", {"kind": f"ticket_{action}", "ticket": out["number"], "status": out["status"],
+                                  "device_id": out.get("device_id"), "by": actor})
+    return out
+
+
+@router.post("/{number}/move", response_model=TicketDetail, summary="Change a ticket's state")
+def move_ticket(number: Number, body: Move, ctx: ContextDep, tok: Service) -> dict:
+    return _changed(ctx, alerts_of(ctx).move_ticket(number, body.to, actor=tok.name, note=body.note), "moved", tok.name)
+
+
+@router.post("/{number}/assign", response_model=TicketDetail, summary="Assign a ticket to a person and/or team")
+def assign_ticket(number: Number, body: Assign, ctx: ContextDep, tok: Service) -> dict:
+    out = alerts_of(ctx).assign_ticket(number, actor=tok.name, assignee=body.assignee, team=body.team)
+    return _changed(ctx, out, "assigned", tok.name)
+
+
+@router.post("/{number}/comments", response_model=TicketDetail, summary="Add a comment")
+def comment_ticket(number: Number, body: Comment, ctx: ContextDep, tok: Service) -> dict:
+    return _changed(ctx, alerts_of(ctx).comment_ticket(number, body.text, actor=tok.name), "commented", tok.name)
+
+
+@router.put("/{number}/8d/{discipline}", response_model=TicketDetail, summary="Set one 8D discipline (D2..D7)")
+def update_8d(number: Number, discipline: Literal["D2", "D3", "D4", "D5", "D6", "D7"], body: EightD,
+              ctx: ContextDep, tok: Service) -> dict:
+    out = alerts_of(ctx).update_8d(number, discipline, body.content, actor=tok.name)
+    return _changed(ctx, out, "8d_updated", tok.name)
+
+
+@router.post("/{number}/feedback", response_model=TicketDetail, summary="Closure feedback from the field")
+def ticket_feedback(number: Number, body: Feedback, ctx: ContextDep, tok: Service) -> dict:
+    out = alerts_of(ctx).record_feedback(number, body.verdict, actor=tok.name,
+                                         actual_failure_mode=body.actual_failure_mode, cause=body.cause,
+                                         action=body.action)
+    return _changed(ctx, out, "feedback", tok.name)

@@ -1,54 +1,203 @@
-"""Units (devices in the field): list, detail."""
+"""Units (sold machines, by serial number): list with health, detail, create, change, decommission, CSV import.
+
+Changes go through the devices registry; health comes from the detection stage's latest assessment.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import io
+import math
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query, status
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PageDep, SessionDep, Viewer
-from api.rows import get_one, mapped, page, to_dict
-from api.schemas import ListPublic, UnitPublic
+from api.deps import Admin, ContextDep, PageDep, SessionDep, Viewer
+from api.errors import ServiceMissing
+from api.health_view import HEALTH_STATES, latest_health
+from api.schemas import ListPublic
 
 router = APIRouter(prefix="/units", tags=["units"])
 devices_router = APIRouter(prefix="/devices", tags=["units"])
 
-
-def _unit_model() -> type:
-    return mapped("devices.models", "Unit")
+Sort = Literal["device_id", "health", "ttf"]
 
 
-def _list(session, pg, customer, site, model_id, state) -> dict:
-    data, count = page(
-        session, _unit_model(),
-        filters={"customer": customer, "site": site, "model_id": model_id, "state": state, "health": state},
-        limit=pg.limit, offset=pg.offset, order_by=("device_id",), descending=False,
-    )
-    return {"data": data, "count": count}
+class Health(BaseModel):
+    state: str = "unknown"
+    ts: float | None = None
+    failure_mode: str | None = None
+    confidence: float | None = None
+    ttf_s: float | None = None
+    ttf_low_s: float | None = None
+    ttf_high_s: float | None = None
+    reasons: list[str] = []
+    sensor_fault: str | None = None
+    features: dict[str, Any] = {}
+    evidence: list[dict[str, Any]] = []
+    updated_at: str | None = None
 
 
-@router.get("", response_model=ListPublic[UnitPublic], summary="List units")
-def list_units(
-    session: SessionDep, _: Viewer, pg: PageDep,
-    customer: Annotated[str | None, Query(max_length=200)] = None,
-    site: Annotated[str | None, Query(max_length=200)] = None,
-    model_id: Annotated[int | None, Query(ge=0, le=2**31)] = None,
-    state: Annotated[str | None, Query(max_length=20)] = None,
-) -> dict:
-    return _list(session, pg, customer, site, model_id, state)
+class UnitPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    model: str | None = None
+    customer: str | None = None
+    site: str | None = None
+    firmware: str | None = None
+    batch: str | None = None
+    tags: list[str] = []
+    install_date: str | None = None
+    warranty_end: str | None = None
+    auto_registered: bool = False
+    decommissioned: bool = False
+    presence: str = "unknown"
+    last_seen_ms: int | None = None
+    health: Health = Health()
+
+
+class UnitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(min_length=1, max_length=64, description="serial number = MQTT device id")
+    model: str | None = Field(None, max_length=64)
+    customer: str | None = Field(None, max_length=200)
+    site: str | None = Field(None, max_length=200)
+    firmware: str | None = Field(None, max_length=64)
+    batch: str | None = Field(None, max_length=64)
+    install_date: str | None = Field(None, description="YYYY-MM-DD")
+    warranty_end: str | None = Field(None, description="YYYY-MM-DD")
+    tags: list[str] | None = None
+
+
+class UnitUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, max_length=64)
+    customer: str | None = Field(None, max_length=200)
+    site: str | None = Field(None, max_length=200)
+    firmware: str | None = Field(None, max_length=64)
+    batch: str | None = Field(None, max_length=64)
+    install_date: str | None = None
+    warranty_end: str | None = None
+    tags: list[str] | None = None
+
+
+class ImportResult(BaseModel):
+    created: int
+    updated: int
+
+
+def registry_of(ctx) -> Any:
+    if ctx.registry is None:
+        raise ServiceMissing("the devices registry")
+    return ctx.registry
+
+
+def unit_public(unit: Any, health: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "device_id": unit.device_id, "model": unit.model_name, "customer": unit.customer, "site": unit.site,
+        "firmware": unit.firmware, "batch": unit.batch, "tags": list(unit.tags or []),
+        "install_date": unit.install_date.isoformat() if unit.install_date else None,
+        "warranty_end": unit.warranty_end.isoformat() if unit.warranty_end else None,
+        "auto_registered": bool(unit.auto_registered), "decommissioned": unit.decommissioned_at is not None,
+        "presence": unit.presence, "last_seen_ms": unit.last_seen_ms, "health": health or {"state": "unknown"},
+    }
+
+
+def _sort_key(sort: Sort):
+    order = {s: i for i, s in enumerate(HEALTH_STATES)}
+    if sort == "health":
+        return lambda u: (-order.get(u["health"]["state"], 0), u["device_id"])
+    if sort == "ttf":  # closest to failure first; units without an estimate last
+        return lambda u: (u["health"].get("ttf_s") is None, u["health"].get("ttf_s") or math.inf,
+                          -order.get(u["health"]["state"], 0), u["device_id"])
+    return lambda u: u["device_id"]
+
+
+def _list(ctx, session, pg, customer, site, model, health, presence, sort) -> dict:
+    from devices.registry import UnitFilter
+
+    units = registry_of(ctx).list_units(UnitFilter(model=model, customer=customer, site=site, presence=presence))
+    states = latest_health(session, [u.device_id for u in units])
+    items = [unit_public(u, states.get(u.device_id)) for u in units]
+    if health:
+        items = [u for u in items if u["health"]["state"] == health]
+    items.sort(key=_sort_key(sort))
+    return {"data": items[pg.offset: pg.offset + pg.limit], "count": len(items)}
+
+
+Customer = Annotated[str | None, Query(max_length=200)]
+Site = Annotated[str | None, Query(max_length=200)]
+ModelName = Annotated[str | None, Query(max_length=64, description="machine model name")]
+HealthQ = Annotated[Literal["unknown", "healthy", "watch", "warning", "alarm"] | None, Query()]
+PresenceQ = Annotated[Literal["unknown", "online", "offline"] | None, Query()]
+SortQ = Annotated[Sort, Query(description="ttf: closest to failure first; health: worst first")]
+
+
+@router.get("", response_model=ListPublic[UnitPublic], summary="List units with their health")
+def list_units(ctx: ContextDep, session: SessionDep, _: Viewer, pg: PageDep, customer: Customer = None,
+               site: Site = None, model: ModelName = None, health: HealthQ = None, presence: PresenceQ = None,
+               sort: SortQ = "device_id") -> dict:
+    return _list(ctx, session, pg, customer, site, model, health, presence, sort)
 
 
 @devices_router.get("", response_model=ListPublic[UnitPublic], summary="List units (alias of /units)")
-def list_devices(
-    session: SessionDep, _: Viewer, pg: PageDep,
-    customer: Annotated[str | None, Query(max_length=200)] = None,
-    site: Annotated[str | None, Query(max_length=200)] = None,
-    model_id: Annotated[int | None, Query(ge=0, le=2**31)] = None,
-    state: Annotated[str | None, Query(max_length=20)] = None,
-) -> dict:
-    return _list(session, pg, customer, site, model_id, state)
+def list_devices(ctx: ContextDep, session: SessionDep, _: Viewer, pg: PageDep, customer: Customer = None,
+                 site: Site = None, model: ModelName = None, health: HealthQ = None, presence: PresenceQ = None,
+                 sort: SortQ = "device_id") -> dict:
+    return _list(ctx, session, pg, customer, site, model, health, presence, sort)
 
 
-@router.get("/{device_id}", response_model=UnitPublic, summary="One unit")
-def get_unit(device_id: str, session: SessionDep, _: Viewer) -> dict:
-    return to_dict(get_one(session, _unit_model(), "device_id", device_id, "unit"))
+@router.get("/summary", summary="Fleet overview: units per health state")
+def summary(ctx: ContextDep, session: SessionDep, _: Viewer, customer: Customer = None, site: Site = None,
+            model: ModelName = None) -> dict[str, int]:
+    from devices.registry import UnitFilter
+
+    units = registry_of(ctx).list_units(UnitFilter(model=model, customer=customer, site=site))
+    states = latest_health(session, [u.device_id for u in units])
+    counts = {s: 0 for s in HEALTH_STATES}
+    for u in units:
+        counts[states.get(u.device_id, {}).get("state", "unknown")] += 1
+    return counts
+
+
+@router.get("/export.csv", response_class=PlainTextResponse, summary="All units as CSV")
+def export_csv(ctx: ContextDep, _: Viewer) -> PlainTextResponse:
+    from devices.csvio import export_units
+
+    return PlainTextResponse(str(export_units(registry_of(ctx))), media_type="text/csv")
+
+
+@router.post("/import", response_model=ImportResult, summary="Create or replace units from CSV (all or nothing)")
+def import_csv(ctx: ContextDep, _: Admin,
+               csv_text: Annotated[str, Body(media_type="text/csv", max_length=10_000_000)]) -> dict:
+    from devices.csvio import import_units
+
+    created, updated = import_units(registry_of(ctx), io.StringIO(csv_text))
+    return {"created": created, "updated": updated}
+
+
+@router.get("/{device_id}", response_model=UnitPublic, summary="One unit with its health")
+def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) -> dict:
+    unit = registry_of(ctx).require_unit(device_id)
+    return unit_public(unit, latest_health(session, [device_id]).get(device_id))
+
+
+@router.post("", response_model=UnitPublic, status_code=status.HTTP_201_CREATED, summary="Register a unit")
+def create_unit(body: UnitCreate, ctx: ContextDep, _: Admin) -> dict:
+    unit = registry_of(ctx).create_unit(body.device_id, **body.model_dump(exclude={"device_id"}, exclude_unset=True))
+    return unit_public(unit, None)
+
+
+@router.patch("/{device_id}", response_model=UnitPublic, summary="Change a unit")
+def update_unit(device_id: str, body: UnitUpdate, ctx: ContextDep, session: SessionDep, _: Admin) -> dict:
+    unit = registry_of(ctx).update_unit(device_id, **body.model_dump(exclude_unset=True))
+    return unit_public(unit, latest_health(session, [device_id]).get(device_id))
+
+
+@router.delete("/{device_id}", response_model=UnitPublic, summary="Decommission a unit (revokes its broker access)")
+def decommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
+    return unit_public(registry_of(ctx).decommission(device_id), None)

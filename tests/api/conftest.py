@@ -23,16 +23,38 @@ def _empty_tables(ctx) -> None:
         session.commit()
 
 
-@pytest.fixture
-def ctx(db_url):
-    c = context_for(db_url)
-    _empty_tables(c)
+def _with_services(c, tmp_path):
+    from alerts.service import AlertService
+    from devices.registry import Registry
+    from foreshock.tsdb.embedded import EmbeddedStore
+
+    c.registry = Registry(c.session_factory)
+    c.alerts = AlertService(c.session_factory, registry=c.registry)
+    c.store = EmbeddedStore(tmp_path / "telemetry.db")
     return c
 
 
 @pytest.fixture
+def ctx(db_url, tmp_path):
+    c = context_for(db_url)
+    _empty_tables(c)
+    yield _with_services(c, tmp_path)
+    c.store.close()
+
+
+@pytest.fixture
+def world(ctx):
+    """The context seeded with a small fleet and one failing unit (see tests/api/scenario.py)."""
+    from tests.api.scenario import seed
+
+    return seed(ctx)
+
+
+@pytest.fixture
 def sqlite_ctx(tmp_path):
-    return context_for(f"sqlite:///{tmp_path / 'api.db'}")
+    c = _with_services(context_for(f"sqlite:///{tmp_path / 'api.db'}"), tmp_path)
+    yield c
+    c.store.close()
 
 
 def make_tokens(ctx) -> dict[str, str]:

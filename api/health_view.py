@@ -1,0 +1,49 @@
+"""Each unit's latest health, read from the detection stage's ``detector_state`` table.
+
+The detection stage writes the latest :class:`detectors.types.Assessment` of every unit there (as
+JSON, every few seconds); the fleet overview and the unit page read it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+__all__ = ["latest_health", "HEALTH_STATES"]
+
+log = logging.getLogger(__name__)
+HEALTH_STATES = ("unknown", "healthy", "watch", "warning", "alarm")
+_KEYS = ("ts", "failure_mode", "confidence", "ttf_s", "ttf_low_s", "ttf_high_s", "reasons", "sensor_fault")
+
+
+def latest_health(session: Session, device_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """device id -> {state, ts, failure_mode, ttf_s, ttf_low_s, ttf_high_s, reasons, features, ...}."""
+    try:
+        from foreshock.models import DetectorState
+    except ImportError:  # pragma: no cover - the core always has it
+        return {}
+    stmt = select(DetectorState)
+    if device_ids is not None:
+        if not device_ids:
+            return {}
+        stmt = stmt.where(DetectorState.device_id.in_(device_ids))
+    out: dict[str, dict[str, Any]] = {}
+    for row in session.scalars(stmt):
+        item: dict[str, Any] = {"state": row.health or "unknown"}
+        if row.assessment_json:
+            try:
+                a = json.loads(row.assessment_json)
+            except ValueError:
+                log.warning("unreadable assessment of %s", row.device_id)
+                a = {}
+            a = a.get("assessment", a) if isinstance(a, dict) else {}
+            item.update({k: a.get(k) for k in _KEYS if k in a})
+            item["features"] = a.get("features") or {}
+            item["evidence"] = a.get("evidence") or []
+        item["updated_at"] = row.updated_at.isoformat() if row.updated_at else None
+        out[row.device_id] = item
+    return out

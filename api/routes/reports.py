@@ -1,0 +1,86 @@
+"""Reports: Pareto of failure modes and the TOP-5 (units, models, customers) by tickets."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from api.deps import SessionDep, Viewer
+from api.rows import mapped
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+By = Literal["failure_mode", "model", "customer", "site", "device_id", "firmware", "batch"]
+
+
+class ParetoBar(BaseModel):
+    key: str
+    count: int
+    share: float
+    cumulative: float
+
+
+class Pareto(BaseModel):
+    by: str
+    since: float
+    until: float
+    total: int
+    bars: list[ParetoBar]
+
+
+class TopItem(BaseModel):
+    key: str
+    tickets: int
+    open: int
+    critical: int
+
+
+class Top(BaseModel):
+    by: str
+    since: float
+    until: float
+    items: list[TopItem]
+
+
+Days = Annotated[float, Query(gt=0, le=3650, description="look back this many days")]
+
+
+def _window(days: float) -> tuple[float, float]:
+    until = time.time()
+    return until - days * 86400, until
+
+
+@router.get("/pareto", response_model=Pareto, summary="Tickets per failure mode (or other key), largest first")
+def pareto(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "failure_mode", days: Days = 90) -> dict:
+    Ticket = mapped("alerts.models", "Ticket")
+    since, until = _window(days)
+    col = getattr(Ticket, by)
+    rows = session.execute(select(col, func.count()).where(Ticket.opened_at >= since).group_by(col)).all()
+    rows = sorted(((k or "(none)", int(n)) for k, n in rows), key=lambda kv: (-kv[1], kv[0]))
+    total = sum(n for _, n in rows)
+    bars, cum = [], 0
+    for key, n in rows:
+        cum += n
+        bars.append({"key": str(key), "count": n, "share": n / total, "cumulative": cum / total})
+    return {"by": by, "since": since, "until": until, "total": total, "bars": bars}
+
+
+@router.get("/top", response_model=Top, summary="TOP-n by tickets (default: the five units with most tickets)")
+def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id", days: Days = 90,
+        n: Annotated[int, Query(ge=1, le=100)] = 5) -> dict:
+    Ticket = mapped("alerts.models", "Ticket")
+    since, until = _window(days)
+    col = getattr(Ticket, by)
+    from sqlalchemy import case
+
+    stmt = (select(col, func.count(), func.sum(case((Ticket.is_open, 1), else_=0)),
+                   func.sum(case((Ticket.grade == "critical", 1), else_=0)))
+            .where(Ticket.opened_at >= since).group_by(col))
+    rows = [(k or "(none)", int(c), int(o or 0), int(cr or 0)) for k, c, o, cr in session.execute(stmt)]
+    rows.sort(key=lambda r: (-r[1], -r[3], str(r[0])))
+    items = [{"key": str(k), "tickets": c, "open": o, "critical": cr} for k, c, o, cr in rows[:n]]
+    return {"by": by, "since": since, "until": until, "items": items}

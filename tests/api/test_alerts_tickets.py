@@ -1,0 +1,101 @@
+"""Alerts and tickets: filters, acknowledge, the ticket's way to closure, and the events they publish."""
+
+from __future__ import annotations
+
+from tests.api.conftest import auth
+
+
+def test_alert_list_filters_and_ack(client, ctx, tokens, world):
+    v, s = auth(tokens["viewer"]), auth(tokens["service"])
+    body = client.get("/api/v1/alerts", headers=v).json()
+    assert body["count"] == 2
+    assert {a["device_id"] for a in body["data"]} == {"P-0001", "P-0003"}
+    mine = client.get("/api/v1/alerts", params={"device_id": "P-0001"}, headers=v).json()["data"]
+    assert mine[0]["severity"] == "alarm" and mine[0]["ticket"] == world.ticket
+    assert client.get("/api/v1/alerts", params={"acknowledged": True}, headers=v).json()["count"] == 0
+
+    r = client.post(f"/api/v1/alerts/{world.alert_id}/ack", headers=s)
+    assert r.status_code == 200, r.text
+    assert r.json()["acknowledged_by"] == "t-service" and r.json()["acknowledged_at"]
+    assert client.get("/api/v1/alerts", params={"acknowledged": True}, headers=v).json()["count"] == 1
+    assert client.post(f"/api/v1/alerts/{world.alert_id}/ack", headers=v).status_code == 403
+    r = client.post("/api/v1/alerts/999999/ack", headers=s)
+    assert r.status_code == 404 and "999999" in r.json()["detail"]
+
+
+def test_ticket_to_closure(client, tokens, world):
+    v, s = auth(tokens["viewer"]), auth(tokens["service"])
+    lst = client.get("/api/v1/tickets", params={"open": True}, headers=v).json()
+    assert lst["count"] == 1 and lst["data"][0]["number"] == world.ticket
+    assert lst["data"][0]["grade"] == "critical" and lst["data"][0]["resolution_due"]
+    n = world.ticket
+    assert client.post(f"/api/v1/tickets/{n}/assign", json={"assignee": "maria"}, headers=s).json()["assignee"] == "maria"
+    r = client.post(f"/api/v1/tickets/{n}/move", json={"to": "verifying"}, headers=s)
+    assert r.status_code == 409 and "cannot move from received to verifying" in r.json()["detail"]
+    for state in ("triaged", "investigating", "action_taken"):
+        r = client.post(f"/api/v1/tickets/{n}/move", json={"to": state}, headers=s)
+        assert r.status_code == 200 and r.json()["status"] == state
+    r = client.post(f"/api/v1/tickets/{n}/comments", json={"text": "bearing replaced"}, headers=s)
+    assert r.json()["comments"][-1]["text"] == "bearing replaced"
+    r = client.put(f"/api/v1/tickets/{n}/8d/D4", json={"content": "lubricant contamination"}, headers=s)
+    assert r.json()["eight_d"]["D4"] == "lubricant contamination"
+    r = client.put(f"/api/v1/tickets/{n}/8d/D9", json={"content": "x"}, headers=s)
+    assert r.status_code == 422 and "discipline" in r.json()["detail"]
+    r = client.post(f"/api/v1/tickets/{n}/feedback", json={"verdict": "confirmed", "cause": "seal"}, headers=s)
+    assert r.json()["feedback_verdict"] == "confirmed"
+    for state in ("verifying", "closed"):
+        assert client.post(f"/api/v1/tickets/{n}/move", json={"to": state}, headers=s).status_code == 200
+    detail = client.get(f"/api/v1/tickets/{n}", headers=v).json()
+    assert detail["status"] == "closed" and detail["is_open"] is False
+    assert [e["action"] for e in detail["audit"]].count("moved") == 5
+    assert client.get("/api/v1/tickets", params={"open": True}, headers=v).json()["count"] == 0
+    r = client.get("/api/v1/tickets/PF-NOPE", headers=v)
+    assert r.status_code == 404 and "PF-NOPE" in r.json()["detail"]
+    r = client.post(f"/api/v1/tickets/{n}/move", json={"to": "flying"}, headers=s)
+    assert r.status_code == 422 and "to" in r.json()["detail"]
+
+
+def test_changes_are_published(client, ctx, tokens, world):
+    import asyncio
+
+    got = []
+
+    async def listen():
+        sub = ctx.events.subscribe()
+        await asyncio.to_thread(client.post, f"/api/v1/alerts/{world.alert_id}/ack", headers=auth(tokens["service"]))
+        await asyncio.to_thread(client.post, f"/api/v1/tickets/{world.ticket}/move", json={"to": "triaged"},
+                                headers=auth(tokens["service"]))
+        for _ in range(2):
+            got.append(await sub.get(5))
+        ctx.events.unsubscribe(sub)
+
+    asyncio.run(listen())
+    assert [e.kind for e in got] == ["alert", "ticket"]
+    assert got[1].payload["ticket"] == world.ticket and got[1].payload["status"] == "triaged"
+
+
+def test_sse_stream_delivers_published_events(client, ctx, tokens):
+    import threading
+    import time
+
+    def publish_soon() -> None:
+        deadline = time.monotonic() + 5
+        while ctx.events.subscribers == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ctx.events.publish("ticket", {"ticket": "PF-202611-0001", "status": "triaged"})
+
+    threading.Thread(target=publish_soon, daemon=True).start()
+    with client.stream("GET", "/api/v1/events", params={"max_events": 1, "heartbeat_s": 0.2},
+                       headers=auth(tokens["viewer"])) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    assert "event: ticket" in text and '"status":"triaged"' in text
+
+
+def test_reports_pareto_and_top(client, tokens, world):
+    v = auth(tokens["viewer"])
+    p = client.get("/api/v1/reports/pareto", headers=v).json()
+    assert p["total"] == 1 and p["bars"][0] == {"key": "outer_race", "count": 1, "share": 1.0, "cumulative": 1.0}
+    t = client.get("/api/v1/reports/top", params={"n": 5}, headers=v).json()
+    assert t["items"][0]["key"] == "P-0001" and t["items"][0]["critical"] == 1
+    assert client.get("/api/v1/reports/pareto", params={"by": "password"}, headers=v).status_code == 422

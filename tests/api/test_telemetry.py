@@ -1,0 +1,50 @@
+"""Series from the telemetry store and the latest spectra with their markers."""
+
+from __future__ import annotations
+
+import time
+
+from tests.api.conftest import auth
+
+
+def test_series_downsampled(client, tokens, world):
+    v = auth(tokens["viewer"])
+    now = int(time.time() * 1000)
+    r = client.get("/api/v1/units/P-0001/series", headers=v,
+                   params={"fields": ["velocity_rms_mm_s", "kurtosis"], "start_ms": now - 7 * 86400_000,
+                           "end_ms": now, "points": 50})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert 40 <= len(body["ts_ms"]) <= 60 and body["every_ms"] >= 3600_000
+    v_rms = body["fields"]["velocity_rms_mm_s"]
+    assert max(v_rms[-5:]) > 3 * min(v_rms[:5])  # P-0001 degrades
+    full = client.get("/api/v1/units/P-0001/series", headers=v, params={"points": 5000}).json()
+    assert len(full["ts_ms"]) in (7 * 24 - 1, 7 * 24) and {"rms_g", "kurtosis", "env_bpfo"} <= set(full["fields"])
+
+
+def test_series_bad_input(client, tokens, world):
+    v = auth(tokens["viewer"])
+    r = client.get("/api/v1/units/P-0001/series", headers=v, params={"start_ms": 10, "end_ms": 5})
+    assert r.status_code == 400 and "start_ms" in r.json()["detail"]
+    r = client.get("/api/v1/units/P-0001/series", headers=v, params={"fields": "DROP TABLE"})
+    assert r.status_code == 400 and "bad field name" in r.json()["detail"]
+    r = client.get("/api/v1/units/P-0001/series", headers=v, params={"start_ms": 0, "end_ms": 10**13})
+    assert r.status_code == 400 and "at most" in r.json()["detail"]
+    assert client.get("/api/v1/units/GHOST/series", headers=v).status_code == 404
+
+
+def test_spectrum_shows_bpfo(client, tokens, world):
+    v = auth(tokens["viewer"])
+    r = client.get("/api/v1/units/P-0001/spectrum", headers=v)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    marks = {m["label"]: m["freq_hz"] for m in body["markers"]}
+    assert {"1×", "2×", "BPFO", "BPFI", "BSF", "FTF"} <= set(marks)
+    assert abs(marks["1×"] - 1480 / 60) < 1e-9
+    env = body["envelope"]
+    # the strongest envelope line below 200 Hz is BPFO
+    peak = max((a, f) for f, a in zip(env["freqs"], env["amp"]) if 10 < f < 200)[1]
+    assert abs(peak - marks["BPFO"]) < 2.0
+    assert body["zone_limits_mm_s"] == [1.4, 2.8, 4.5]
+    r = client.get("/api/v1/units/P-0002/spectrum", headers=v)
+    assert r.status_code == 404 and "no vibration snapshot" in r.json()["detail"]

@@ -1,0 +1,90 @@
+"""Units and models through the registry: list with health, filters, closest to failure, CRUD, CSV import."""
+
+from __future__ import annotations
+
+from tests.api.conftest import auth
+
+
+def test_fleet_list_with_health_and_filters(client, tokens, world):
+    h = auth(tokens["viewer"])
+    body = client.get("/api/v1/units", headers=h).json()
+    assert body["count"] == 3
+    by_id = {u["device_id"]: u for u in body["data"]}
+    assert by_id["P-0001"]["health"]["state"] == "alarm"
+    assert by_id["P-0001"]["health"]["ttf_s"] == 5 * 86400
+    assert by_id["P-0001"]["model"] == "P-200"
+    assert by_id["P-0002"]["health"]["state"] == "healthy"
+
+    closest = client.get("/api/v1/units", params={"sort": "ttf", "limit": 1}, headers=h).json()
+    assert closest["count"] == 3 and [u["device_id"] for u in closest["data"]] == ["P-0001"]
+    assert client.get("/api/v1/units", params={"customer": "Globex"}, headers=h).json()["count"] == 1
+    assert client.get("/api/v1/units", params={"health": "alarm"}, headers=h).json()["data"][0]["device_id"] == "P-0001"
+    assert client.get("/api/v1/devices", params={"site": "Bremen"}, headers=h).json()["count"] == 2
+    page2 = client.get("/api/v1/units", params={"limit": 2, "offset": 2}, headers=h).json()
+    assert page2["count"] == 3 and len(page2["data"]) == 1
+    assert client.get("/api/v1/units/summary", headers=h).json() == {
+        "unknown": 0, "healthy": 1, "watch": 1, "warning": 0, "alarm": 1}
+
+
+def test_unit_detail_and_errors(client, tokens, world):
+    h = auth(tokens["viewer"])
+    assert client.get("/api/v1/units/P-0001", headers=h).json()["customer"] == "ACME"
+    r = client.get("/api/v1/units/NOPE", headers=h)
+    assert r.status_code == 404 and "NOPE" in r.json()["detail"]
+    r = client.get("/api/v1/units", params={"health": "dying"}, headers=h)
+    assert r.status_code == 422 and "health" in r.json()["detail"]
+
+
+def test_admin_creates_changes_and_decommissions_units(client, tokens, world):
+    a = auth(tokens["admin"])
+    r = client.post("/api/v1/units", json={"device_id": "P-0100", "model": "P-200", "customer": "Initech"}, headers=a)
+    assert r.status_code == 201, r.text
+    assert r.json()["model"] == "P-200"
+    r = client.post("/api/v1/units", json={"device_id": "P-0100"}, headers=a)
+    assert r.status_code == 409 and "already registered" in r.json()["detail"]
+    r = client.post("/api/v1/units", json={"device_id": "bad id!"}, headers=a)
+    assert r.status_code == 400 and "not a valid serial number" in r.json()["detail"]
+    r = client.post("/api/v1/units", json={"device_id": "P-0101", "model": "NO-SUCH"}, headers=a)
+    assert r.status_code in (400, 404) and "NO-SUCH" in r.json()["detail"]
+    r = client.patch("/api/v1/units/P-0100", json={"site": "Turin"}, headers=a)
+    assert r.status_code == 200 and r.json()["site"] == "Turin" and r.json()["customer"] == "Initech"
+    r = client.delete("/api/v1/units/P-0100", headers=a)
+    assert r.status_code == 200 and r.json()["decommissioned"] is True
+    r = client.post("/api/v1/units", json={"device_id": "P-0102"}, headers=auth(tokens["engineer"]))
+    assert r.status_code == 403
+
+
+def test_csv_import_and_export(client, tokens, world):
+    a = auth(tokens["admin"])
+    exported = client.get("/api/v1/units/export.csv", headers=auth(tokens["viewer"])).text
+    header = exported.splitlines()[0]
+    assert "device_id" in header and "P-0001" in exported
+    cols = header.split(",")
+    row = {c: "" for c in cols}
+    row.update({"device_id": "P-0200", "model": "P-200", "customer": "Umbrella"})
+    csv_text = header + "\n" + ",".join(row[c] for c in cols) + "\n"
+    r = client.post("/api/v1/units/import", content=csv_text, headers={**a, "Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"created": 1, "updated": 0}
+    assert client.get("/api/v1/units/P-0200", headers=a).json()["customer"] == "Umbrella"
+    bad = header + "\n" + ",".join("x" if c == "install_date" else row[c] for c in cols) + "\n"
+    r = client.post("/api/v1/units/import", content=bad, headers={**a, "Content-Type": "text/csv"})
+    assert r.status_code == 400 and "install_date" in r.json()["detail"]
+
+
+def test_models_and_detector_config(client, tokens, world):
+    v, e = auth(tokens["viewer"]), auth(tokens["engineer"])
+    m = client.get("/api/v1/models/P-200", headers=v).json()
+    assert m["rated_rpm"] == 1480 and round(m["defect_multipliers"]["bpfo"], 2) == 3.58
+    assert client.get("/api/v1/models", headers=v).json()["count"] == 1
+    r = client.put("/api/v1/models/P-200/detector-config", json={"config": {"warmup": 50}}, headers=e)
+    assert r.status_code == 200 and r.json() == {"config": {"warmup": 50}}
+    assert client.get("/api/v1/models/P-200/detector-config", headers=v).json()["config"] == {"warmup": 50}
+    r = client.put("/api/v1/models/P-200/detector-config", json={"config": {}}, headers=auth(tokens["service"]))
+    assert r.status_code == 403
+    r = client.post("/api/v1/models", json={"name": "F-9", "bearing": {"n_balls": 2, "ball_d": 1, "pitch_d": 5}},
+                    headers=auth(tokens["admin"]))
+    assert r.status_code == 422 and "n_balls" in r.json()["detail"]
+    r = client.post("/api/v1/models", json={"name": "F-9", "rated_rpm": 2950}, headers=auth(tokens["admin"]))
+    assert r.status_code == 201 and r.json()["name"] == "F-9"
+    assert client.get("/api/v1/models/NOPE", headers=v).status_code == 404
