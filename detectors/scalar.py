@@ -2,41 +2,43 @@
 
 It follows river's protocol: ``score_one(x)`` then ``learn_one(x)`` for each observation, ``x`` a dict
 of named numeric values; the score is in ``[0, 1]``, higher = more anomalous (the maximum over the
-names). Per name it combines two views of the recent past:
+names). Per name, three ideas from the best detectors of the Numenta Anomaly Benchmark:
 
-- **context novelty**: the value is quantised at a coarse and a fine resolution over the range seen
-  so far, and the transition *last few levels -> this level* is looked up in a table of transitions
-  seen before; a never- or rarely-seen transition is surprising (the idea of contextual anomaly
-  detection, CAD OSE);
-- **deviation**: the distance of the value from the median of a sliding window, in robust
-  standard deviations.
+- **context novelty** (as CAD OSE): the value is quantised into ``2**bits`` levels over the range
+  seen so far, and the transition *last ``context`` levels -> this level* is looked up in a table of
+  transitions seen before; surprise is ``1 - P(level | context)`` (1 for a transition never seen);
+- **anomaly likelihood** (as Numenta HTM): the ``short``-step moving average of surprise is compared
+  with the distribution of that average over the last ``long`` steps, and its Gaussian tail is
+  log-scaled, so a series that is always a little surprising stays quiet;
+- **spatial anomaly** (as Numenta HTM): a value beyond the range seen so far by more than
+  ``tolerance`` of that range scores 1;
 
-The raw surprise is turned into an *anomaly likelihood* as Numenta's HTM does: a short moving
-average of surprise is compared with the long-run distribution of that average, so a detector
-that is always a little surprised on a noisy series stays quiet. After a score above
-``alert_level`` the next ``rest`` observations are damped: one event, one alert.
+and after a score of ``alert_level`` or more the next ``rest`` scores are 0 (as CAD OSE): one event,
+one alert. Nothing is scored before ``warmup`` observations.
 
-Memory is bounded (``max_contexts`` transitions per name, fixed windows), there is no randomness,
-and ``state_dict`` / ``from_state`` round-trip the whole state through JSON-able data.
+Memory is bounded (at most ``max_contexts`` table entries per name, fixed windows), there is no
+randomness, and ``state_dict`` / ``from_state`` round-trip the state through JSON-able data.
 
 >>> det = ScalarAnomaly()
 >>> scores = []
->>> for i in range(600):
-...     x = {"temp": 20.0 + (i % 24) * 0.1 + (8.0 if i == 500 else 0.0)}
+>>> for i in range(1200):
+...     x = {"temp": 20.0 + (i % 24) * 0.1 + (8.0 if i == 1000 else 0.0)}
 ...     scores.append(det.score_one(x))
 ...     det.learn_one(x)
->>> max(scores[300:500]) < 0.5, scores[500] > 0.9
-(True, True)
+>>> max(scores[300:1000]) < 0.5, scores[1000]
+(True, 1.0)
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from typing import Any
 
 __all__ = ["ScalarAnomaly"]
+
+_LOG_TAIL = math.log(1.0 - 0.99999)  # HTM: a tail probability of 1e-5 scores 1.0
+_MIN_STD = 0.03  # floor of the spread of averaged surprise, so a silent series is not hair-triggered
 
 
 class _Channel:
@@ -46,43 +48,40 @@ class _Channel:
         self.n = 0
         self.lo = math.inf
         self.hi = -math.inf
-        self.levels: list[deque[int]] = [deque(maxlen=det.context) for _ in det.bits]
+        self.levels: deque[int] = deque(maxlen=det.context)
         self.table: dict[str, int] = {}
-        self.window: deque[float] = deque(maxlen=det.window)
         self.raw: deque[float] = deque(maxlen=det.short)
         self.avgs: deque[float] = deque(maxlen=det.long)
         self.sum_avg = 0.0
         self.sum_avg2 = 0.0
         self.rest_left = 0
-        self.spatial = 0.0
 
 
 class ScalarAnomaly:
-    """Context novelty plus robust deviation, as an anomaly likelihood with a rest period."""
+    """Context novelty as an anomaly likelihood, plus spatial anomalies, with a rest period."""
 
-    def __init__(self, *, bits: tuple[int, ...] = (3, 5), context: int = 3, window: int = 64,
-                 short: int = 8, long: int = 1000, warmup: int = 150, alert_level: float = 0.5,
-                 rest: int = 30, max_contexts: int = 20000, likelihood: bool = True) -> None:
-        if not bits or any(not 1 <= b <= 12 for b in bits):
-            raise ValueError(f"bits must be integers in 1..12, got {bits!r}")
-        for name, v, least in (("context", context, 1), ("window", window, 8), ("short", short, 1),
-                               ("long", long, 10), ("warmup", warmup, 1), ("max_contexts", max_contexts, 100)):
+    def __init__(self, *, bits: int = 3, context: int = 1, short: int = 10, long: int = 1000,
+                 warmup: int = 150, tolerance: float = 0.05, alert_level: float = 0.99, rest: int = 100,
+                 max_contexts: int = 20000) -> None:
+        if not isinstance(bits, int) or not 1 <= bits <= 12:
+            raise ValueError(f"bits must be an integer in 1..12, got {bits!r}")
+        for name, v, least in (("context", context, 1), ("short", short, 1), ("long", long, 10),
+                               ("warmup", warmup, 1), ("max_contexts", max_contexts, 100), ("rest", rest, 0)):
             if not isinstance(v, int) or v < least:
                 raise ValueError(f"{name} must be an integer >= {least}, got {v!r}")
-        if not 0.0 < alert_level < 1.0:
-            raise ValueError(f"alert_level must be in (0, 1), got {alert_level!r}")
-        if rest < 0:
-            raise ValueError(f"rest must be >= 0, got {rest!r}")
-        self.bits = tuple(bits)
+        if not 0.0 < alert_level <= 1.0:
+            raise ValueError(f"alert_level must be in (0, 1], got {alert_level!r}")
+        if not 0.0 <= tolerance:
+            raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+        self.bits = bits
         self.context = context
-        self.window = window
         self.short = short
         self.long = long
         self.warmup = warmup
+        self.tolerance = tolerance
         self.alert_level = alert_level
         self.rest = rest
         self.max_contexts = max_contexts
-        self.likelihood = likelihood
         self._reset()
 
     def _reset(self) -> None:
@@ -94,11 +93,10 @@ class ScalarAnomaly:
         """Anomaly score in [0, 1] of ``x`` given the past (does not learn)."""
         best = 0.0
         for name, value in x.items():
-            ch = self._channels.get(name)
-            if ch is None or ch.n < 2:
-                continue
             v = _as_float(name, value)
-            best = max(best, self._likelihood(ch, self._surprise(ch, v), commit=False))
+            ch = self._channels.get(name)
+            if ch is not None and ch.n >= 1:
+                best = max(best, self._step(ch, v, commit=False))
         return best
 
     def learn_one(self, x: dict[str, float]) -> None:
@@ -108,132 +106,93 @@ class ScalarAnomaly:
             ch = self._channels.get(name)
             if ch is None:
                 ch = self._channels[name] = _Channel(self)
-            if ch.n >= 2:
-                s = self._surprise(ch, v)
-                self._likelihood(ch, s, commit=True)
+            if ch.n >= 1:
+                self._step(ch, v, commit=True)
             self._learn(ch, v)
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _quantise(self, ch: _Channel, v: float) -> list[int]:
+    def _level(self, ch: _Channel, v: float) -> int:
         lo, hi = min(ch.lo, v), max(ch.hi, v)
-        span = hi - lo
-        if span <= 0:
-            return [0 for _ in self.bits]
-        u = (v - lo) / span
-        return [min(int(u * (1 << b)), (1 << b) - 1) for b in self.bits]
+        if hi <= lo:
+            return 0
+        top = (1 << self.bits) - 1
+        return min(int((v - lo) / (hi - lo) * (top + 1)), top)
 
-    def _surprise(self, ch: _Channel, v: float) -> float:
-        levels = self._quantise(ch, v)
-        novel = 0.0
-        for k, level in enumerate(levels):
-            past = ",".join(map(str, ch.levels[k]))
-            seen = ch.table.get(f"{k}|{past}|{level}", 0)
-            total = ch.table.get(f"{k}|{past}", 0)
-            novel += 1.0 if seen == 0 else 1.0 - seen / total
-        novel /= len(levels)
-        tol = 0.05 * (ch.hi - ch.lo)
-        out_of_range = 1.0 if (v > ch.hi + tol or v < ch.lo - tol) else 0.0
-        ch.spatial = out_of_range
-        dev = 0.0
-        if len(ch.window) >= 8:
-            w = sorted(ch.window)
-            med = w[len(w) // 2]
-            mad = sorted(abs(a - med) for a in w)[len(w) // 2] * 1.4826
-            scale = max(mad, 1e-3 * (ch.hi - ch.lo), 1e-12)
-            dev = min(abs(v - med) / scale / 8.0, 1.0)
-        import os
-        mode = os.environ.get("SCALAR_MODE", "all")
-        if mode == "novel":
-            return novel
-        if mode == "dev":
-            return dev
-        if mode == "novel_oor":
-            return max(novel, out_of_range)
-        return max(novel, dev, out_of_range)
+    def _keys(self, ch: _Channel, level: int) -> tuple[str, str]:
+        past = ",".join(map(str, ch.levels))
+        return f"{past}>{level}", past
 
-    def _likelihood(self, ch: _Channel, surprise: float, *, commit: bool) -> float:
+    def _step(self, ch: _Channel, v: float, *, commit: bool) -> float:
+        seen_key, past_key = self._keys(ch, self._level(ch, v))
+        seen, total = ch.table.get(seen_key, 0), ch.table.get(past_key, 0)
+        surprise = 1.0 if seen == 0 else 1.0 - seen / total
         raw = list(ch.raw)[1:] if len(ch.raw) == ch.raw.maxlen else list(ch.raw)
         raw.append(surprise)
         avg = sum(raw) / len(raw)
-        n = len(ch.avgs)
-        if n < self.warmup or ch.n < self.warmup:
-            score = 0.0
-        else:
-            mean = ch.sum_avg / n
-            var = max(ch.sum_avg2 / n - mean * mean, 0.0)
-            std = max(math.sqrt(var), 0.03)
-            z = (avg - mean) / std
-            tail = 0.5 * math.erfc(z / math.sqrt(2.0))
-            # HTM's log scaling: 1 - tail of 1e-5 -> 1.0
-            score = min(1.0, max(0.0, math.log(1.0000000001 - (1.0 - tail)) / math.log(1.0 - 0.99999)))
-        if not self.likelihood:
-            score = surprise if ch.n >= self.warmup else 0.0
-        if os.environ.get("SPATIAL") and ch.spatial and ch.n >= self.warmup:
-            score = 1.0
-        pre = score
+        score = 0.0
+        n_avg = len(ch.avgs)
+        if ch.n >= self.warmup and n_avg >= 1:
+            mean = ch.sum_avg / n_avg
+            std = max(math.sqrt(max(ch.sum_avg2 / n_avg - mean * mean, 0.0)), _MIN_STD)
+            tail = 0.5 * math.erfc((avg - mean) / std / math.sqrt(2.0))
+            score = min(1.0, max(0.0, math.log(tail + 1e-10) / _LOG_TAIL))
+            margin = self.tolerance * (ch.hi - ch.lo)
+            if v > ch.hi + margin or v < ch.lo - margin:
+                score = 1.0
+        alert = score >= self.alert_level
         if ch.rest_left > 0:
             score = 0.0
         if commit:
             ch.raw.append(surprise)
-            if len(ch.avgs) == ch.avgs.maxlen:
+            if n_avg == ch.avgs.maxlen:
                 old = ch.avgs[0]
                 ch.sum_avg -= old
                 ch.sum_avg2 -= old * old
             ch.avgs.append(avg)
             ch.sum_avg += avg
             ch.sum_avg2 += avg * avg
-            if ch.rest_left > 0:
-                ch.rest_left -= 1
-            if pre >= self.alert_level:
-                ch.rest_left = self.rest
+            ch.rest_left = self.rest if alert else max(ch.rest_left - 1, 0)
         return score
 
     def _learn(self, ch: _Channel, v: float) -> None:
-        levels = self._quantise(ch, v)
-        if ch.n >= 1:
-            for k, level in enumerate(levels):
-                past = ",".join(map(str, ch.levels[k]))
-                for key in (f"{k}|{past}|{level}", f"{k}|{past}"):
-                    ch.table[key] = ch.table.get(key, 0) + 1
+        level = self._level(ch, v)
+        if len(ch.levels) == self.context:
+            for key in self._keys(ch, level):
+                ch.table[key] = ch.table.get(key, 0) + 1
             if len(ch.table) > self.max_contexts:
-                # forget the rarest half, deterministically (insertion order breaks ties)
+                # forget the rarest half; ties keep the older entry (dicts keep insertion order)
                 keep = sorted(ch.table.items(), key=lambda kv: -kv[1])[: self.max_contexts // 2]
                 ch.table = dict(keep)
-        for k, level in enumerate(levels):
-            ch.levels[k].append(level)
+        ch.levels.append(level)
         ch.lo, ch.hi = min(ch.lo, v), max(ch.hi, v)
-        ch.window.append(v)
         ch.n += 1
 
     # -- state --------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """The whole state as JSON-able data."""
-        params = {"bits": list(self.bits), "context": self.context, "window": self.window,
-                  "short": self.short, "long": self.long, "warmup": self.warmup,
-                  "alert_level": self.alert_level, "rest": self.rest, "max_contexts": self.max_contexts,
-                  "likelihood": self.likelihood}
+        params = {"bits": self.bits, "context": self.context, "short": self.short, "long": self.long,
+                  "warmup": self.warmup, "tolerance": self.tolerance, "alert_level": self.alert_level,
+                  "rest": self.rest, "max_contexts": self.max_contexts}
         chans = {}
         for name, ch in self._channels.items():
-            chans[name] = {"n": ch.n, "lo": ch.lo, "hi": ch.hi, "levels": [list(d) for d in ch.levels],
-                           "table": dict(ch.table), "window": list(ch.window), "raw": list(ch.raw),
-                           "avgs": list(ch.avgs), "rest_left": ch.rest_left}
+            chans[name] = {"n": ch.n, "lo": ch.lo, "hi": ch.hi, "levels": list(ch.levels),
+                           "table": dict(ch.table), "raw": list(ch.raw), "avgs": list(ch.avgs),
+                           "rest_left": ch.rest_left}
         return {"version": 1, "params": params, "channels": chans}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ScalarAnomaly:
+        """A detector restored from :meth:`state_dict`."""
         if state.get("version") != 1:
             raise ValueError(f"unsupported ScalarAnomaly state version {state.get('version')!r}")
-        p = dict(state["params"])
-        p["bits"] = tuple(p["bits"])
-        det = cls(**p)
+        det = cls(**state["params"])
         for name, s in state["channels"].items():
             ch = _Channel(det)
             ch.n, ch.lo, ch.hi, ch.rest_left = s["n"], s["lo"], s["hi"], s["rest_left"]
-            ch.levels = [deque(d, maxlen=det.context) for d in s["levels"]]
+            ch.levels.extend(s["levels"])
             ch.table = dict(s["table"])
-            ch.window.extend(s["window"])
             ch.raw.extend(s["raw"])
             ch.avgs.extend(s["avgs"])
             ch.sum_avg = sum(ch.avgs)
