@@ -111,11 +111,15 @@ def write_broker_config(
     platform_password: str | None = None,
     platform_password_hash: str | None = None,
     root: str = "foreshock",
+    file_mode: int = 0o600,
 ) -> BrokerConfig:
     """Write the password file and ACL for every provisioned unit in service.
 
     The platform user's entry comes from its password (hashed here) or an existing ``$7$`` hash.
+    ``file_mode`` 0o640 lets a broker running as another user of the file's group read them.
     """
+    if file_mode & 0o007:
+        raise ValueError(f"file mode {file_mode:o} would let every user read the broker's credentials")
     entries: list[tuple[str, str]] = []
     if platform_user:
         if platform_password_hash is None:
@@ -131,7 +135,7 @@ def write_broker_config(
     entries += units
     passwd_text = password_file_text(entries)
     acl = acl_text([user for user, _ in units], platform_user=platform_user, root=root)
-    atomic_write(passwd_path, passwd_text)
-    atomic_write(acl_path, acl)
+    atomic_write(passwd_path, passwd_text, file_mode)
+    atomic_write(acl_path, acl, file_mode)
     log.info("broker config written: %d units to %s and %s", len(units), passwd_path, acl_path)
     return BrokerConfig(Path(passwd_path), Path(acl_path), len(units), platform_user)

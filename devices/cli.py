@@ -117,6 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     wb = d.add_parser("write-broker-config", help="write Mosquitto's password file and ACL from the registry")
     wb.add_argument("--passwd", required=True, metavar="FILE")
     wb.add_argument("--acl", required=True, metavar="FILE")
+    wb.add_argument("--mode", default="600", help="octal file mode (640: readable by the file's group)")
     wb.set_defaults(func=_write_broker_config)
 
 
@@ -349,9 +350,13 @@ def _write_broker_config(args, settings) -> int:
 
     def go(reg, a, s) -> int:
         password = s.mqtt.password.get_secret_value() if s.mqtt.password else None
+        try:
+            mode = int(a.mode, 8)
+        except ValueError:
+            raise ValueError(f"--mode: {a.mode!r} is not an octal file mode such as 600 or 640") from None
         cfg = write_broker_config(
             reg, passwd_path=a.passwd, acl_path=a.acl, platform_user=s.mqtt.username,
-            platform_password=password, root=s.mqtt.topic_root,
+            platform_password=password, root=s.mqtt.topic_root, file_mode=mode,
         )
         print(f"{cfg.units} unit(s) written to {cfg.passwd_path} and {cfg.acl_path}; "
               "reload the broker (SIGHUP) to apply")

@@ -26,7 +26,7 @@ WAIT_S = 10.0  # generous bound on waiting for the broker; never a speed asserti
 class Client:
     """A small synchronous wrapper around paho for the tests."""
 
-    def __init__(self, port: int, username: str, password: str) -> None:
+    def __init__(self, port: int, username: str, password: str, will: tuple[str, bytes] | None = None) -> None:
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.connected = threading.Event()
         self.disconnected = threading.Event()
@@ -34,6 +34,8 @@ class Client:
         self.subacks: queue.Queue[list] = queue.Queue()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
         self.c.username_pw_set(username, password)
+        if will is not None:
+            self.c.will_set(will[0], will[1], qos=1, retain=True)
         self.c.on_connect = self._on_connect
         self.c.on_disconnect = lambda c, u, flags, rc, props: self.disconnected.set()
         self.c.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
@@ -82,8 +84,8 @@ def provisioned(registry, tmp_path):
     broker.start()
     clients: list[Client] = []
 
-    def connect(user: str, password: str) -> Client:
-        client = Client(broker.port, user, password)
+    def connect(user: str, password: str, will: tuple[str, bytes] | None = None) -> Client:
+        client = Client(broker.port, user, password, will)
         clients.append(client)
         return client
 
@@ -127,6 +129,18 @@ def test_unit_may_publish_only_its_own_topics(provisioned):
     got = [platform.next_message() for _ in range(3)]
     assert got == [(topic("A-1", k), k.encode()) for k in ("telemetry", "vibration", "status")]
     assert platform.messages.empty()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_last_will_on_own_status_reaches_the_platform(provisioned):
+    _, _, passwords, connect, _ = provisioned
+    platform = connect(*PLATFORM)
+    platform.subscribe(topic("A-1", "status"))
+    a = connect("A-1", passwords["A-1"], will=(topic("A-1", "status"), b'{"state":"offline"}'))
+    assert a.ok
+    a.c.loop_stop()
+    a.c.socket().close()  # the connection drops without DISCONNECT: the broker publishes the will
+    assert platform.next_message() == (topic("A-1", "status"), b'{"state":"offline"}')
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -70,8 +70,9 @@ def test_models_units_csv_and_credentials(cli, tmp_path):
     code, out, _ = cli("provision", "P-0001")
     password = out.split("password: ")[1].strip()
     passwd, acl = tmp_path / "passwd", tmp_path / "acl"
-    code, out, _ = cli("write-broker-config", "--passwd", str(passwd), "--acl", str(acl))
+    code, out, _ = cli("write-broker-config", "--passwd", str(passwd), "--acl", str(acl), "--mode", "640")
     assert code == 0 and "1 unit(s)" in out
+    assert passwd.stat().st_mode & 0o777 == 0o640
     entries = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
     assert verify_password(password, entries["P-0001"]) and verify_password("platform-secret", entries["foreshock"])
     assert "topic read foreshock/v1/P-0001/health" in acl.read_text()
@@ -92,6 +93,8 @@ def test_models_units_csv_and_credentials(cli, tmp_path):
         (["update", "P-1"], "nothing to change"),
         (["update", "P-1", "--site", "x"], "no unit 'P-1'"),
         (["provision", "NOPE"], "no unit 'NOPE'"),
+        (["write-broker-config", "--passwd", "p", "--acl", "a", "--mode", "644"], "every user read"),
+        (["write-broker-config", "--passwd", "p", "--acl", "a", "--mode", "rw"], "--mode"),
     ],
 )
 def test_bad_input_is_a_clear_error(cli, argv, message):
