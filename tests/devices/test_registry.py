@@ -222,3 +222,34 @@ def test_migrate_is_idempotent_and_matches_the_models(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert [d for d in diff if "device_" in str(d)] == []
+
+
+def test_a_change_racing_with_a_reload_is_not_cached(engine):
+    """A write that lands while the id set is being read must not leave the stale set cached for the TTL."""
+    factory = session_factory(engine)
+    writer = Registry(factory)
+    reader = Registry(factory, cache_ttl_s=3600)
+    raced = []
+
+    class RacingSession:
+        def __init__(self) -> None:
+            self.inner = factory()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.inner.close()
+
+        def scalars(self, stmt):
+            ids = list(self.inner.scalars(stmt))  # the read happens first ...
+            if not raced:
+                raced.append(True)
+                writer.create_unit("P-0001")  # ... then a change lands and is announced
+                reader.invalidate()
+            return ids
+
+    reader.session_factory = RacingSession  # type: ignore[assignment]
+    assert not reader.is_known("P-0001")  # this answer came from the read before the change
+    reader.session_factory = factory
+    assert reader.is_known("P-0001")  # but it was not cached: the next lookup reloads
