@@ -144,7 +144,7 @@ def score_by_threshold(points: list[tuple[float, float, object]], profile: Profi
     """Sweep the threshold down through ``(anomaly_score, sweep_score, window_key)`` points
     (window_key ``None`` outside windows). Returns ``(threshold, raw_score, tp, fp, fn)`` for every
     distinct threshold, counting points with ``anomaly_score >= threshold``; the first row is
-    NAB's starting threshold 1.1 only if all scores are below it (nothing detected)."""
+    NAB's starting threshold 1.1 (nothing detected; higher if some score reaches 1.1)."""
     ordered = sorted(points, key=lambda p: p[0], reverse=True)
     window_score: dict[object, float] = {}
     for _, _, key in ordered:
@@ -156,7 +156,7 @@ def score_by_threshold(points: list[tuple[float, float, object]], profile: Profi
     detected: set[object] = set()
     tp_total = 0.0
     out: list[tuple[float, float, int, int, int]] = []
-    threshold = max(1.1, ordered[0][0] + 1.0) if ordered else 1.1
+    threshold = 1.1 if not ordered or ordered[0][0] < 1.1 else ordered[0][0] + 1.0
     for anomaly, sweep, key in ordered:
         if anomaly != threshold:
             out.append((threshold, tp_total - profile.fn * fn + fp_score, tp, fp, fn))
