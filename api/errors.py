@@ -64,6 +64,6 @@ def domain_status(exc: Exception) -> int:
     if isinstance(exc, LookupError) or str(exc).startswith("no "):
         return 404
     name = type(exc).__name__
-    if name in ("AlreadyExists", "Conflict", "TicketError"):
+    if name in ("AlreadyExists", "Conflict", "TicketError") or "already exists" in str(exc):
         return 409
     return 400

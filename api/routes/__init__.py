@@ -9,10 +9,10 @@ __all__ = ["api_router", "routers", "required_role", "api_routes"]
 
 
 def routers() -> list[APIRouter]:
-    from api.routes import alerts, deadletters, events, models, reports, telemetry, tickets, units
+    from api.routes import alerts, deadletters, events, models, reports, telemetry, tickets, tokens, units
 
     return [units.router, units.devices_router, telemetry.router, models.router, alerts.router, tickets.router,
-            reports.router, deadletters.router, events.router]
+            reports.router, deadletters.router, events.router, tokens.router]
 
 
 def api_router() -> APIRouter:

@@ -67,3 +67,20 @@ def test_cli_create_list_revoke(tmp_path, monkeypatch, capsys):
     assert "grafana" not in capsys.readouterr().out
     assert main(["token", "revoke", "nobody"]) == 2
     assert "no token named 'nobody'" in capsys.readouterr().err
+
+
+def test_token_routes(client, tokens):
+    from tests.api.conftest import auth
+
+    a = auth(tokens["admin"])
+    assert client.get("/api/v1/me", headers=auth(tokens["service"])).json() == {"name": "t-service", "role": "service"}
+    r = client.post("/api/v1/tokens", json={"name": "grafana", "role": "viewer"}, headers=a)
+    assert r.status_code == 201
+    secret = r.json()["token"]
+    assert client.get("/api/v1/me", headers=auth(secret)).json()["role"] == "viewer"
+    listed = client.get("/api/v1/tokens", headers=a).json()
+    assert "grafana" in {t["name"] for t in listed} and all("token" not in t for t in listed)
+    assert client.post("/api/v1/tokens", json={"name": "grafana", "role": "viewer"}, headers=a).status_code == 409
+    assert client.delete("/api/v1/tokens/grafana", headers=a).json()["revoked"]
+    assert client.get("/api/v1/me", headers=auth(secret)).status_code == 401
+    assert client.get("/api/v1/tokens", headers=auth(tokens["engineer"])).status_code == 403

@@ -1,0 +1,61 @@
+"""Who am I (any token), and token administration (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from api.deps import Admin, SessionDep, Viewer
+from api.tokens import create_token, list_tokens, revoke_token
+
+router = APIRouter(tags=["tokens"])
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+
+
+class TokenPublic(BaseModel):
+    name: str
+    role: str
+    created: datetime
+    last_used: datetime | None = None
+    revoked: datetime | None = None
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["viewer", "service", "engineer", "admin"]
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="the secret: shown only in this response")
+
+
+def _public(t) -> dict:
+    return {"name": t.name, "role": t.role, "created": t.created, "last_used": t.last_used, "revoked": t.revoked}
+
+
+@router.get("/me", response_model=Me, summary="The caller's token name and role")
+def me(tok: Viewer) -> dict:
+    return {"name": tok.name, "role": tok.role}
+
+
+@router.get("/tokens", response_model=list[TokenPublic], summary="All tokens (never their secrets)")
+def get_tokens(session: SessionDep, _: Admin) -> list[dict]:
+    return [_public(t) for t in list_tokens(session=session)]
+
+
+@router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, summary="Create a token")
+def post_token(body: TokenCreate, session: SessionDep, _: Admin) -> dict:
+    tok, secret = create_token(session=session, name=body.name, role=body.role)
+    return {**_public(tok), "token": secret}
+
+
+@router.delete("/tokens/{name}", response_model=TokenPublic, summary="Revoke a token")
+def delete_token(name: str, session: SessionDep, _: Admin) -> dict:
+    return _public(revoke_token(session=session, name=name))

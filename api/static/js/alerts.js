@@ -1,0 +1,37 @@
+import { api, badge, can, el, fmtTime, live, page, qs, showError, debounce } from "./common.js";
+
+const main = document.getElementById("main");
+const me = await page("alerts");
+const status = el("select", { id: "f-status" }, el("option", { value: "open" }, "open"),
+  el("option", { value: "cleared" }, "cleared"), el("option", { value: "" }, "all"));
+const unacked = el("input", { type: "checkbox", id: "f-unacked" });
+const tbody = el("tbody", { id: "alerts" });
+main.append(el("h1", {}, "Alert inbox"),
+  el("div", { class: "filters" }, el("label", {}, "Status", status), el("label", {}, "Unacknowledged only", unacked)),
+  el("table", {}, el("thead", {}, el("tr", {}, ["Raised", "Unit", "Severity", "Grade", "Failure mode", "Ticket",
+    "Acknowledged", ""].map((h) => el("th", {}, h)))), tbody));
+
+async function ack(id, btn) {
+  btn.disabled = true;
+  try { await api(`/alerts/${id}/ack`, { method: "POST" }); await refresh(); } catch (err) { showError(err); btn.disabled = false; }
+}
+
+async function refresh() {
+  try {
+    const res = await api(`/alerts${qs({ status: status.value, acknowledged: unacked.checked ? "false" : "", limit: 200 })}`);
+    tbody.replaceChildren(...res.data.map((a) => el("tr", { "data-alert": a.id, "data-unit": a.device_id },
+      el("td", {}, fmtTime(a.raised_at)),
+      el("td", {}, el("a", { href: `/ui/unit?id=${encodeURIComponent(a.device_id)}` }, a.device_id)),
+      el("td", {}, badge(a.severity)), el("td", {}, badge(a.grade)), el("td", {}, a.failure_mode),
+      el("td", {}, a.ticket ? el("a", { href: `/ui/tickets#${a.ticket}` }, a.ticket) : "–"),
+      el("td", { class: "acked" }, a.acknowledged_at ? `${a.acknowledged_by}, ${fmtTime(a.acknowledged_at)}` : "no"),
+      el("td", {}, !a.acknowledged_at && can(me, "service")
+        ? el("button", { class: "ack", onclick: (ev) => ack(a.id, ev.target) }, "Acknowledge") : ""))));
+    if (!res.data.length) tbody.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No alerts.")));
+  } catch (err) { showError(err); }
+}
+
+status.addEventListener("change", refresh);
+unacked.addEventListener("change", refresh);
+await refresh();
+live(debounce(refresh, 500));

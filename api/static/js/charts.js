@@ -1,0 +1,98 @@
+// Chart helpers on uPlot (vendored, MIT): time series with ISO zone bands, spectra with markers, Pareto bars.
+import uPlot from "/static/vendor/uplot/uPlot.esm.js";
+
+const COLORS = ["#2356c6", "#c62828", "#2e8b57", "#8e44ad", "#e07b24", "#0097a7"];
+const ZONE_FILL = ["rgba(46,139,87,.10)", "rgba(201,162,39,.12)", "rgba(224,123,36,.13)", "rgba(198,40,40,.12)"];
+const MARK_COLOR = { shaft: "#555", bpfo: "#c62828", bpfi: "#8e44ad", bsf: "#e07b24", ftf: "#0097a7" };
+
+function width(container) { return Math.max(320, container.clientWidth - 8); }
+
+function sizeWith(container, plot) {
+  new ResizeObserver(() => plot.setSize({ width: width(container), height: plot.height })).observe(container);
+}
+
+// Horizontal bands (ISO 20816 zones A–D) behind a series on scale "y".
+function bandsPlugin(limits) {
+  return { hooks: { drawClear: [(u) => {
+    if (!limits) return;
+    const { ctx } = u; const { left, top, width: w, height: h } = u.bbox;
+    const edges = [0, ...limits, Math.max(u.scales.y.max ?? 0, limits[2] * 1.3)];
+    ctx.save();
+    for (let i = 0; i < 4; i++) {
+      const y0 = u.valToPos(edges[i], "y", true), y1 = u.valToPos(edges[i + 1], "y", true);
+      const a = Math.max(top, Math.min(y0, y1)), b = Math.min(top + h, Math.max(y0, y1));
+      if (b > a) { ctx.fillStyle = ZONE_FILL[i]; ctx.fillRect(left, a, w, b - a); }
+      if (i < 3 && b > top) {
+        ctx.fillStyle = "#6b7385"; ctx.font = `${11 * devicePixelRatio}px system-ui`;
+        ctx.fillText("ABCD"[i], left + 4 * devicePixelRatio, Math.max(a, Math.min(y0, top + h)) - 3 * devicePixelRatio);
+      }
+    }
+    ctx.restore();
+  }] } };
+}
+
+// Vertical marker lines with labels (1×, 2×, BPFO, …).
+function markersPlugin(markers) {
+  return { hooks: { draw: [(u) => {
+    const { ctx } = u; const { top, height: h } = u.bbox;
+    ctx.save(); ctx.font = `${10 * devicePixelRatio}px system-ui`; ctx.setLineDash([4, 3]);
+    let row = 0;
+    for (const m of markers) {
+      if (m.freq_hz < u.scales.x.min || m.freq_hz > u.scales.x.max) continue;
+      const x = u.valToPos(m.freq_hz, "x", true);
+      ctx.strokeStyle = ctx.fillStyle = MARK_COLOR[m.kind] || "#555";
+      ctx.globalAlpha = m.label.includes("×") && m.kind !== "shaft" ? 0.45 : 1;
+      ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
+      if (ctx.globalAlpha === 1) ctx.fillText(m.label, x + 2, top + (10 + 11 * (row++ % 5)) * devicePixelRatio);
+    }
+    ctx.restore();
+  }] } };
+}
+
+export function timeChart(container, { title, ts_ms, series, zoneLimits, unit }) {
+  container.replaceChildren();
+  const names = Object.keys(series);
+  const data = [ts_ms.map((t) => t / 1000), ...names.map((n) => series[n])];
+  const opts = {
+    title, width: width(container), height: 220,
+    series: [{}, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
+    axes: [{}, { label: unit || "", size: 60 }],
+    scales: { y: zoneLimits ? { range: (u, mn, mx) => [0, Math.max(mx ?? 0, zoneLimits[2] * 1.15)] } : {} },
+    plugins: [bandsPlugin(zoneLimits)],
+  };
+  const plot = new uPlot(opts, data, container);
+  sizeWith(container, plot);
+  return plot;
+}
+
+export function spectrumChart(container, { title, freqs, amp, markers, unit, logY }) {
+  container.replaceChildren();
+  const opts = {
+    title, width: width(container), height: 240,
+    scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
+    series: [{ label: "Hz" }, { label: unit, stroke: "#2356c6", width: 1, points: { show: false } }],
+    axes: [{ label: "Hz" }, { label: unit, size: 70 }],
+    plugins: [markersPlugin(markers || [])],
+  };
+  const y = logY ? amp.map((v) => Math.max(v, 1e-9)) : amp;
+  const plot = new uPlot(opts, [freqs, y], container);
+  sizeWith(container, plot);
+  return plot;
+}
+
+export function paretoChart(container, { bars }) {
+  container.replaceChildren();
+  const keys = bars.map((b) => b.key);
+  const opts = {
+    width: width(container), height: 280,
+    scales: { x: { time: false, range: [-0.5, Math.max(keys.length - 0.5, 0.5)] }, pct: { range: [0, 100] } },
+    series: [{ label: "failure mode", value: (u, i) => keys[Math.round(i)] ?? "" },
+      { label: "tickets", fill: "rgba(35,86,198,.55)", stroke: "#2356c6", paths: uPlot.paths.bars({ size: [0.6, 80] }), points: { show: false } },
+      { label: "cumulative %", scale: "pct", stroke: "#c62828", width: 2 }],
+    axes: [{ values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? keys[v] ?? "" : "")), incrs: [1] },
+      { label: "tickets", size: 50 }, { side: 1, scale: "pct", label: "cumulative %", grid: { show: false } }],
+  };
+  const plot = new uPlot(opts, [keys.map((_, i) => i), bars.map((b) => b.count), bars.map((b) => 100 * b.cumulative)], container);
+  sizeWith(container, plot);
+  return plot;
+}

@@ -1,0 +1,115 @@
+// Shared by every page: the token, API calls, navigation, live updates and formatting.
+const KEY = "foreshock.token";
+
+export function token() { return sessionStorage.getItem(KEY); }
+export function setToken(t) { sessionStorage.setItem(KEY, t.trim()); }
+export function logout() { sessionStorage.removeItem(KEY); location.href = "/ui/login"; }
+
+export class ApiError extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+export async function api(path, { method = "GET", body, raw = false } = {}) {
+  const headers = { Authorization: `Bearer ${token() || ""}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401 && !raw) { logout(); throw new ApiError(401, "please log in"); }
+  if (!res.ok) {
+    let detail = res.statusText;
+    try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
+    throw new ApiError(res.status, detail);
+  }
+  return res.json();
+}
+
+export function qs(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") p.append(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+
+export function badge(text, cls) { return el("span", { class: `badge ${cls || text}` }, text || "unknown"); }
+
+export function fmtDuration(s) {
+  if (s === null || s === undefined || !isFinite(s)) return "–";
+  const neg = s < 0; s = Math.abs(s);
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  const txt = d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : `${m}m ${Math.floor(s % 60)}s`;
+  return neg ? `-${txt}` : txt;
+}
+
+export function fmtTime(iso) {
+  if (!iso) return "–";
+  const d = typeof iso === "number" ? new Date(iso) : new Date(iso);
+  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
+const ROLES = ["viewer", "service", "engineer", "admin"];
+export function can(me, role) { return ROLES.indexOf(me.role) >= ROLES.indexOf(role); }
+
+export function showError(err) {
+  const main = document.querySelector("main");
+  const box = el("div", { class: "error", role: "alert" }, err.message || String(err));
+  main.prepend(box);
+  setTimeout(() => box.remove(), 8000);
+}
+
+// Header with navigation; resolves to the caller's {name, role}. Redirects to login without a token.
+export async function page(active) {
+  if (!token()) { location.href = "/ui/login"; throw new Error("no token"); }
+  const me = await api("/me");
+  const links = [["fleet", "/ui/", "Fleet"], ["alerts", "/ui/alerts", "Alerts"], ["tickets", "/ui/tickets", "Tickets"],
+                 ["reports", "/ui/reports", "Reports"]];
+  const header = el("header", {},
+    el("span", { class: "brand" }, "Foreshock"),
+    el("nav", {}, links.map(([k, href, label]) => el("a", { href, class: k === active ? "active" : "" }, label))),
+    el("span", { class: "who" }, `${me.name} (${me.role}) `, el("span", { class: "live", id: "live" }, "")),
+    el("button", { class: "secondary", id: "logout", onclick: logout }, "Log out"));
+  document.body.prepend(header);
+  return me;
+}
+
+// Live updates over server-sent events (fetch streaming, so the token stays in a header).
+export async function live(onEvent) {
+  const mark = document.getElementById("live");
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    try {
+      const res = await fetch("/api/v1/events?heartbeat_s=15", { headers: { Authorization: `Bearer ${token()}` } });
+      if (!res.ok) throw new Error(`events: ${res.status}`);
+      if (mark) mark.textContent = "● live";
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, i); buf = buf.slice(i + 2);
+          const kind = (block.match(/^event: (.*)$/m) || [])[1];
+          const data = (block.match(/^data: (.*)$/m) || [])[1];
+          if (kind && data) onEvent(kind, JSON.parse(data));
+        }
+      }
+    } catch (_) { /* reconnect below */ }
+    if (mark) mark.textContent = "○ reconnecting";
+    await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** Math.min(attempt, 5))));
+  }
+}
+
+export function debounce(fn, ms = 300) {
+  let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+}

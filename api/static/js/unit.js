@@ -1,0 +1,89 @@
+import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce } from "./common.js";
+import { spectrumChart, timeChart } from "./charts.js";
+
+const main = document.getElementById("main");
+const me = await page("fleet");
+const id = new URLSearchParams(location.search).get("id");
+const RANGES = { "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3, "90d": 90 * 86400e3 };
+
+const head = el("div", { class: "panel", id: "unit-head" });
+const range = el("select", { id: "range" }, Object.keys(RANGES).map((r) => el("option", { value: r, selected: r === "7d" }, r)));
+const trends = { vel: el("div", { id: "chart-velocity" }), kurt: el("div", { id: "chart-kurtosis" }), env: el("div", { id: "chart-envelope-peaks" }) };
+const spec = el("div", { id: "chart-spectrum" }), env = el("div", { id: "chart-envelope" });
+const specInfo = el("p", { class: "muted", id: "spectrum-info" });
+const tickets = el("tbody", { id: "unit-tickets" });
+main.append(el("p", {}, el("a", { href: "/ui/" }, "← Fleet")), head,
+  el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Trends"), el("label", {}, "Range", range)),
+    trends.vel, trends.kurt, trends.env),
+  el("div", { class: "panel" }, el("h2", {}, "Latest spectrum and envelope spectrum"), specInfo, el("div", { class: "grid2" }, spec, env)),
+  el("div", { class: "panel" }, el("h2", {}, "Tickets"), el("table", {}, el("thead", {}, el("tr", {},
+    ["Ticket", "Status", "Grade", "Failure mode", "Opened", "Assignee"].map((h) => el("th", {}, h)))), tickets)));
+
+let zoneLimits = null;
+
+async function loadHead() {
+  const u = await api(`/units/${encodeURIComponent(id)}`);
+  const h = u.health || {};
+  document.title = `Foreshock · ${u.device_id}`;
+  const ttf = h.ttf_s != null
+    ? el("div", {}, el("div", { class: "ttf", id: "ttf" }, fmtDuration(h.ttf_s)),
+        el("div", { class: "muted", id: "ttf-range" }, `likely between ${fmtDuration(h.ttf_low_s)} and ${fmtDuration(h.ttf_high_s)}`))
+    : el("div", { class: "muted", id: "ttf" }, "no time-to-failure estimate");
+  head.replaceChildren(
+    el("h1", {}, `Unit ${u.device_id} `, badge(h.state)),
+    el("div", { class: "grid2" },
+      el("div", {},
+        el("p", {}, `Model ${u.model || "–"} · ${u.customer || "–"} · ${u.site || "–"} · firmware ${u.firmware || "–"} · ${u.presence}`),
+        el("p", {}, el("strong", {}, "Why: "), h.failure_mode ? `${h.failure_mode.replace("_", " ")}` : "no fault diagnosed",
+          h.confidence != null ? ` (confidence ${(100 * h.confidence).toFixed(0)} %)` : ""),
+        el("ul", { class: "reasons", id: "reasons" }, (h.reasons || []).map((r) => el("li", {}, r)))),
+      el("div", {}, el("h2", {}, "Estimated time to failure"), ttf)));
+}
+
+async function loadTrends() {
+  const end = Date.now() + 60e3, start = end - RANGES[range.value];
+  const q = (m) => `/units/${encodeURIComponent(id)}/series?measurement=${m}&start_ms=${Math.floor(start)}&end_ms=${Math.floor(end)}&points=400`;
+  const vib = await api(q("vibration"));
+  const f = vib.fields;
+  const vel = Object.keys(f).filter((k) => k.startsWith("velocity") || k.startsWith("v_rms"));
+  timeChart(trends.vel, { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s",
+    zoneLimits, series: Object.fromEntries((vel.length ? vel : ["rms_g"]).filter((k) => k in f).map((k) => [k, f[k]])) });
+  timeChart(trends.kurt, { title: "Kurtosis", ts_ms: vib.ts_ms, series: "kurtosis" in f ? { kurtosis: f.kurtosis } : {} });
+  const envKeys = Object.keys(f).filter((k) => k.startsWith("env"));
+  timeChart(trends.env, { title: "Envelope peaks", ts_ms: vib.ts_ms, series: Object.fromEntries(envKeys.map((k) => [k, f[k]])) });
+}
+
+async function loadSpectrum() {
+  try {
+    const s = await api(`/units/${encodeURIComponent(id)}/spectrum?envelope_max_hz=500`);
+    zoneLimits = s.zone_limits_mm_s;
+    specInfo.textContent = `Snapshot ${fmtTime(s.ts * 1000)} · fs ${s.fs} Hz · ${s.n} samples · shaft ${s.shaft_hz ? s.shaft_hz.toFixed(2) + " Hz" : "unknown"}` +
+      (s.velocity_rms_mm_s != null ? ` · velocity RMS ${s.velocity_rms_mm_s.toFixed(2)} mm/s` : "");
+    const low = s.markers.filter((m) => m.freq_hz < 1000);
+    spectrumChart(spec, { title: "Spectrum (g)", freqs: s.spectrum.freqs, amp: s.spectrum.amp_g, unit: "g", markers: low.filter((m) => m.kind === "shaft"), logY: true });
+    spectrumChart(env, { title: `Envelope spectrum (band ${s.envelope.band_hz.map((v) => v.toFixed(0)).join("–")} Hz)`,
+      freqs: s.envelope.freqs, amp: s.envelope.amp, unit: "g²", markers: low });
+  } catch (err) {
+    specInfo.textContent = err.status === 404 ? err.message : `spectrum unavailable: ${err.message}`;
+  }
+}
+
+async function loadTickets() {
+  const res = await api(`/tickets?device_id=${encodeURIComponent(id)}&limit=50`);
+  tickets.replaceChildren(...res.data.map((t) => el("tr", { "data-ticket": t.number },
+    el("td", {}, el("a", { href: `/ui/tickets#${t.number}` }, t.number)), el("td", {}, t.status), el("td", {}, badge(t.grade)),
+    el("td", {}, t.failure_mode), el("td", {}, fmtTime(t.opened_at)), el("td", {}, t.assignee || "–"))));
+  if (!res.data.length) tickets.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No tickets.")));
+}
+
+if (!id) { main.replaceChildren(el("div", { class: "error" }, "no unit given (?id=…)")); }
+else {
+  try {
+    await loadHead();
+    await loadSpectrum();
+    await Promise.all([loadTrends(), loadTickets()]);
+  } catch (err) { showError(err); }
+  range.addEventListener("change", () => loadTrends().catch(showError));
+  live(debounce(async (kind, ev) => { if (!ev.device_id || ev.device_id === id) { await loadHead(); await loadTickets(); } }, 500));
+}
+void can; void me;

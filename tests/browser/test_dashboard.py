@@ -1,0 +1,107 @@
+"""A service engineer, from the browser alone: log in, find the failing unit, see why and how long is
+left, acknowledge its alert and drive its ticket to closure.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def login(page, base: str, token: str) -> None:
+    page.goto(f"{base}/ui/login")
+    page.fill("#token", token)
+    page.click("#login-button")
+    page.wait_for_url(f"{base}/ui/")
+
+
+def test_login_rejects_a_bad_token(page, served):
+    base, _, _, _ = served
+    page.goto(f"{base}/ui/login")
+    page.fill("#token", "fs_00000000_" + "x" * 43)
+    page.click("#login-button")
+    error = page.locator("#login-error .error")
+    error.wait_for(timeout=5000)
+    assert "invalid or revoked token" in error.inner_text()
+    page.goto(f"{base}/ui/")  # no token: back to the login page
+    page.wait_for_url(f"{base}/ui/login")
+
+
+def test_service_engineer_finds_failing_unit_and_closes_its_ticket(page, served):
+    base, tokens, world, _ = served
+    login(page, base, tokens["service"])
+
+    # Fleet overview: the failing unit is first (closest to failure) and in alarm.
+    first = page.locator("#units tr").first
+    first.wait_for(timeout=10_000)
+    assert first.get_attribute("data-unit") == world.failing
+    assert "alarm" in first.inner_text().lower() and "outer race" in first.inner_text()
+    assert page.locator('#summary [data-state="alarm"] .n').inner_text() == "1"
+    shot(page, "fleet")
+
+    # Filter by customer.
+    page.fill("#f-customer", "Globex")
+    expect(page.locator("#units tr")).to_have_count(1)
+    assert page.locator("#units tr").first.get_attribute("data-unit") == world.watch
+    page.fill("#f-customer", "")
+    expect(page.locator("#units tr")).to_have_count(3)
+
+    # Unit page: why, how long, spectra with markers, trends, tickets.
+    page.click(f'#units tr[data-unit="{world.failing}"] a')
+    page.wait_for_url(f"**/ui/unit?id={world.failing}")
+    page.locator("#ttf").wait_for(timeout=10_000)
+    assert page.locator("#ttf").inner_text() == "5d 0h"
+    assert "3d 0h" in page.locator("#ttf-range").inner_text() and "9d 0h" in page.locator("#ttf-range").inner_text()
+    assert "BPFO" in page.locator("#reasons").inner_text()
+    page.locator("#chart-envelope canvas").first.wait_for(timeout=10_000)
+    page.locator("#chart-velocity canvas").first.wait_for(timeout=10_000)
+    assert "shaft 24.67 Hz" in page.locator("#spectrum-info").inner_text()
+    assert page.locator(f'#unit-tickets tr[data-ticket="{world.ticket}"]').count() == 1
+    page.select_option("#range", "30d")
+    page.locator("#chart-velocity canvas").first.wait_for(timeout=10_000)
+    shot(page, "unit")
+
+    # Alert inbox: acknowledge.
+    page.click("header nav >> text=Alerts")
+    row = page.locator(f'#alerts tr[data-unit="{world.failing}"]')
+    row.wait_for(timeout=10_000)
+    row.locator("button.ack").click()
+    expect(row.locator(".acked")).to_contain_text("t-service")
+    shot(page, "alerts")
+
+    # Ticket board: the SLA clock counts down; move the ticket to closure step by step.
+    page.click("header nav >> text=Tickets")
+    card = page.locator(f"#board [data-ticket='{world.ticket}']")
+    card.wait_for(timeout=10_000)
+    clock = card.locator(".clock").inner_text()
+    assert clock.startswith("resolve in") or clock.startswith("respond in"), clock  # acknowledged: response done
+    shot(page, "tickets")
+    for to in ("triaged", "investigating", "action_taken", "verifying", "closed"):
+        page.locator(f"#board [data-ticket='{world.ticket}'] button[data-to='{to}']").click()
+        page.wait_for_selector(f"[data-column='{to}'] [data-ticket='{world.ticket}']", timeout=10_000)
+    assert page.locator(f"[data-column='closed'] [data-ticket='{world.ticket}'] .clock").inner_text() == "closed"
+    shot(page, "tickets-closed")
+    assert page.js_errors == [], page.js_errors
+
+
+def test_reports_page_shows_pareto_and_top5(page, served):
+    base, tokens, world, _ = served
+    login(page, base, tokens["viewer"])
+    page.click("header nav >> text=Reports")
+    page.locator("#pareto canvas").first.wait_for(timeout=10_000)
+    first = page.locator("#top5 tr").first
+    assert world.failing in first.inner_text()
+    shot(page, "reports")
+    assert page.js_errors == [], page.js_errors
+
+
+def test_viewer_sees_no_action_buttons(page, served):
+    base, tokens, world, _ = served
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/tickets")
+    page.locator("#board .ticket").first.wait_for(timeout=10_000)
+    assert page.locator("#board button.move").count() == 0
