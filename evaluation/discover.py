@@ -1,0 +1,90 @@
+"""Turn the paths given to ``foreshock evaluate`` into the datasets to evaluate.
+
+A file is taken as given (data file, sidecar or stem); a folder is walked recursively for data
+files (``.csv``, ``.npz``), skipping sidecars and other files (licences, READMEs, NAB's label
+files). A folder holding a simulator ``truth.json`` is a simulated fleet. A path in no known
+format is refused with a :class:`foreshock.datasets.DatasetError` that names it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from evaluation.nab_corpus import label_windows
+from foreshock.datasets import DatasetError, detect_kind
+
+__all__ = ["Item", "discover"]
+
+ItemKind = Literal["nab", "series", "record", "run"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One dataset to evaluate. ``fleet`` is the fleet folder of a simulated unit's run."""
+
+    kind: ItemKind
+    path: Path
+    fleet: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def _truth_dir(path: Path) -> Path | None:
+    truth = path.parent / "truth.json"
+    return path.parent if truth.is_file() else None
+
+
+def _classify(path: Path) -> Item | None:
+    kind = detect_kind(path)
+    data = path.with_suffix(".csv" if kind == "series" else ".npz") if path.suffix in ("", ".json") else path
+    if kind == "series":
+        if label_windows(data) is not None:
+            return Item("nab", data)
+        fleet = _truth_dir(data)
+        if fleet is not None:
+            return None  # a fleet's telemetry series: the fleet is evaluated on its runs
+        return Item("series", data)
+    if kind == "run":
+        return Item("run", data, _truth_dir(data))
+    return Item("record", data)
+
+
+def discover(paths: list[str | Path]) -> list[Item]:
+    """The datasets under ``paths``, in a stable order, each once."""
+    items: dict[Path, Item] = {}
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in (".csv", ".npz"))
+            for f in files:
+                item = _classify(f)
+                if item is not None:
+                    items.setdefault(item.path.resolve(), item)
+            continue
+        if p.suffix not in ("", ".csv", ".npz", ".json"):
+            if not p.exists():
+                raise DatasetError(p, "no such file or folder")
+            raise DatasetError(p, f"unknown format {p.suffix!r}: expected a .csv series, an .npz record or run, "
+                                  "its .json sidecar, or a folder of them")
+        if p.suffix == ".json" and p.is_file():
+            _check_sidecar(p)
+        elif not p.exists() and not p.with_suffix(".csv").exists() and not p.with_suffix(".npz").exists():
+            raise DatasetError(p, "no such file or folder")
+        item = _classify(p)
+        if item is not None:
+            items.setdefault(item.path.resolve(), item)
+    return list(items.values())
+
+
+def _check_sidecar(p: Path) -> None:
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(p, f"not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or "kind" not in doc:
+        raise DatasetError(p, "not a dataset sidecar (a JSON object with a 'kind')")

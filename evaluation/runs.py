@@ -1,0 +1,156 @@
+"""Runs to failure through the live engine, :class:`detectors.UnitMonitor`.
+
+A **run** (FEMTO, simulator) is fed snapshot by snapshot (``update_snapshot``); a **series** with
+a failure event (IMS, one health indicator per snapshot) value by value (``update_scalars``). Each
+observation is assessed before the engine learns from it, exactly as in the live pipeline. Times
+are seconds on the run's own clock (from its first observation). Per run:
+
+- ``first_warning_t``: the first assessment at ``warning`` or worse, and ``lead_time_s`` to failure;
+- ``false_warnings``: warning episodes (entries into ``warning`` or worse) that start in the first
+  half of the run, when the machine is taken to be healthy (for a run without failure: all of them);
+- ``rul_estimate_s``: the engine's time to failure at the last observation fed; with a sidecar's
+  ``phm2012_truncate_at_t`` the run is fed only up to that time and ``phm2012_score`` is the
+  PHM 2012 accuracy of that estimate.
+
+>>> round(phm2012_score(actual_s=1000.0, predicted_s=1000.0), 3), round(phm2012_score(1000.0, 500.0), 3)
+(1.0, 0.177)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor
+from detectors.types import HEALTH_ORDER, Assessment
+from foreshock.datasets import DatasetError, Run, Series
+
+__all__ = ["phm2012_score", "machine_of", "evaluate_run", "evaluate_failure_series"]
+
+_WARN = HEALTH_ORDER["warning"]
+
+
+def phm2012_score(actual_s: float, predicted_s: float) -> float:
+    """PHM 2012 accuracy of one RUL estimate: ``Er = 100 (actual - predicted) / actual``;
+    ``exp(-ln(0.5) Er / 5)`` if ``Er <= 0`` (late), else ``exp(ln(0.5) Er / 20)`` (early)."""
+    if actual_s <= 0:
+        raise ValueError(f"actual RUL must be positive, got {actual_s}")
+    er = 100.0 * (actual_s - predicted_s) / actual_s
+    return math.exp(-math.log(0.5) * er / 5.0) if er <= 0 else math.exp(math.log(0.5) * er / 20.0)
+
+
+def machine_of(meta: dict[str, Any], rpm: float | None) -> MachineInfo:
+    """What the engine knows of the machine: speed, and bearing geometry when the sidecar has it."""
+    b = meta.get("bearing")
+    geo = None
+    if isinstance(b, dict) and all(k in b for k in ("n_balls", "ball_d", "pitch_d")):
+        geo = BearingGeometry(int(b["n_balls"]), float(b["ball_d"]), float(b["pitch_d"]),
+                              float(b.get("contact_deg") or 0.0))
+    return MachineInfo(rated_rpm=rpm or None, bearing=geo)
+
+
+class _Tracker:
+    """Folds a stream of assessments into the run's result."""
+
+    def __init__(self, t0: float, failure_t: float | None, end_t: float) -> None:
+        self.t0 = t0
+        self.failure_t = failure_t
+        self.half = t0 + ((failure_t if failure_t is not None else end_t) - t0) / 2.0
+        self.first_warning: float | None = None
+        self.first_mode: str | None = None
+        self.ttf_at_warning: float | None = None
+        self.false_warnings = 0
+        self.episodes = 0
+        self.was_warning = False
+        self.modes: Counter[str] = Counter()
+        self.last: Assessment | None = None
+
+    def add(self, t: float, a: Assessment) -> None:
+        self.last = a
+        warn = a.severity >= _WARN
+        if warn and not self.was_warning:
+            self.episodes += 1
+            if t < self.half or self.failure_t is None:
+                self.false_warnings += 1
+            if self.first_warning is None:
+                self.first_warning, self.first_mode, self.ttf_at_warning = t, a.failure_mode, a.ttf_s
+        if warn and a.failure_mode:
+            self.modes[a.failure_mode] += 1
+        self.was_warning = warn
+
+    def result(self, name: str, kind: str, truncate_t: float | None) -> dict[str, Any]:
+        rel = (lambda v: None if v is None else round(v - self.t0, 3))
+        fail = rel(self.failure_t)
+        first = rel(self.first_warning)
+        rul = self.last.ttf_s if self.last is not None else None
+        out: dict[str, Any] = {
+            "name": name, "kind": kind, "failure_t": fail, "first_warning_t": first,
+            "lead_time_s": None if fail is None or first is None else round(fail - first, 3),
+            "false_warnings": self.false_warnings, "warning_episodes": self.episodes,
+            "diagnosed_fault": self.modes.most_common(1)[0][0] if self.modes else self.first_mode,
+            "ttf_at_first_warning_s": self.ttf_at_warning,
+            "rul_estimate_s": None if rul is None else round(float(rul), 3),
+            "final_state": self.last.state if self.last is not None else None,
+        }
+        if truncate_t is not None and self.failure_t is not None:
+            actual = self.failure_t - truncate_t
+            out["truncated_at_t"] = rel(truncate_t)
+            out["actual_rul_s"] = round(actual, 3)
+            # no estimate means "no failure in sight": scored as an infinitely late (0) prediction
+            out["phm2012_score"] = round(phm2012_score(actual, rul), 6) if rul is not None and actual > 0 else 0.0
+        return out
+
+
+def _truncate(meta: dict[str, Any], path: str) -> float | None:
+    v = meta.get("phm2012_truncate_at_t")
+    if v is None:
+        return None
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        raise DatasetError(path, f"phm2012_truncate_at_t must be a number of seconds, got {v!r}")
+    return float(v)
+
+
+def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None,
+                 monitor: UnitMonitor | None = None) -> dict[str, Any]:
+    """Stream a run's snapshots through a fresh engine and fold the assessments."""
+    trunc = _truncate(run.meta, run.name)
+    mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm))
+    t = run.t
+    n = len(t) if trunc is None else int(np.searchsorted(t, trunc, side="right"))
+    tr = _Tracker(0.0, run.failure_t, float(t[-1]))  # a run's clock already starts at its start
+    for i in range(n):
+        a = mon.update_snapshot(Snapshot(ts=float(t[i]), fs=run.fs, samples=run.x[i], rpm=run.rpm or None))
+        tr.add(float(t[i]), a)
+        if progress is not None and i % 200 == 0:
+            progress(i, n)
+    res = tr.result(run.name, "run", trunc)
+    res["true_fault"] = run.failure_mode
+    return res
+
+
+def evaluate_failure_series(series: Series, key: str = "value") -> dict[str, Any]:
+    """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``."""
+    t_all = series.t_ms / 1000.0
+    fail_ms = series.failure_ms
+    t0 = float(t_all[0])
+    trunc = _truncate(series.meta, series.name)
+    mon = UnitMonitor(machine_of(series.meta, series.meta.get("rpm")))
+    tr = _Tracker(t0, None if fail_ms is None else fail_ms / 1000.0, float(t_all[-1]))
+    limit = None if trunc is None else t0 + trunc
+    for t, v in zip(_iter(t_all), _iter(series.values)):
+        if limit is not None and t > limit:
+            break
+        a = mon.update_scalars(t, {key: v})
+        if a is not None:
+            tr.add(t, a)
+    res = tr.result(series.name, "series", None if limit is None else limit)
+    res["true_fault"] = next((e.get("mode") for e in series.events if e.get("kind") == "failure"), None)
+    return res
+
+
+def _iter(a: np.ndarray) -> Iterable[float]:
+    return (float(v) for v in a.tolist())
