@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
-from pathlib import Path
 from typing import Any
 
 from devices.errors import RegistryError
-from devices.models import MachineModel, Unit
+from devices.models import Unit
 from devices.query import UnitFilter
 
-__all__ = ["register", "open_registry", "unit_dict", "model_dict"]
+__all__ = ["register", "open_registry", "run", "unit_dict"]
 
 _UNIT_FIELDS = ("model", "customer", "site", "install_date", "firmware", "warranty_end", "batch")
 
@@ -85,40 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _filter_flags(ex)
     ex.set_defaults(func=_export)
 
-    m = d.add_parser("models", help="machine models")
-    md = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    ma = md.add_parser("add", help="add machine models from a TOML/JSON file or from flags")
-    ma.add_argument("--file", metavar="FILE", help="TOML ([[models]] tables) or JSON (an object or a list)")
-    ma.add_argument("--name")
-    ma.add_argument("--description")
-    ma.add_argument("--rated-rpm", type=float)
-    ma.add_argument("--n-balls", type=int)
-    ma.add_argument("--ball-d", type=float)
-    ma.add_argument("--pitch-d", type=float)
-    ma.add_argument("--contact-deg", type=float, default=0.0)
-    ma.add_argument("--iso-group", type=int)
-    ma.add_argument("--foundation", choices=["rigid", "flexible"])
-    ma.add_argument("--zone-limits", metavar="AB,BC,CD", help="ISO zone limits in mm/s")
-    ma.add_argument("--sensors", metavar="A,B,...")
-    ma.add_argument("--reporting-interval-s", type=float)
-    ma.add_argument("--detector-config", metavar="JSON")
-    ma.set_defaults(func=_models_add)
-    ml = md.add_parser("list", help="list machine models")
-    ml.add_argument("--json", action="store_true")
-    ml.set_defaults(func=_models_list)
+    from devices.cli_broker import register_broker
+    from devices.cli_models import register_models
 
-    pv = d.add_parser("provision", help="give a unit new MQTT credentials (printed once)")
-    pv.add_argument("device_id", metavar="ID")
-    pv.set_defaults(func=_provision)
-    rv = d.add_parser("revoke", help="remove a unit's MQTT credentials")
-    rv.add_argument("device_id", metavar="ID")
-    rv.set_defaults(func=_revoke)
-
-    wb = d.add_parser("write-broker-config", help="write Mosquitto's password file and ACL from the registry")
-    wb.add_argument("--passwd", required=True, metavar="FILE")
-    wb.add_argument("--acl", required=True, metavar="FILE")
-    wb.add_argument("--mode", default="600", help="octal file mode (640: readable by the file's group)")
-    wb.set_defaults(func=_write_broker_config)
+    register_models(d)
+    register_broker(d)
 
 
 def _fail(exc: Exception) -> Exception:
@@ -127,7 +96,8 @@ def _fail(exc: Exception) -> Exception:
     return CliError(str(exc))
 
 
-def _run(func, args, settings) -> int:
+def run(func, args, settings) -> int:
+    """Call ``func(registry, args, settings)``; registry errors become the CLI's clear errors."""
     try:
         return func(open_registry(settings), args, settings)
     except (RegistryError, ValueError, OSError) as exc:
@@ -162,22 +132,13 @@ def unit_dict(unit: Unit) -> dict[str, Any]:
     }
 
 
-def model_dict(model: MachineModel) -> dict[str, Any]:
-    return {
-        "name": model.name, "description": model.description, "rated_rpm": model.rated_rpm,
-        "bearing": model.bearing, "iso_group": model.iso_group, "foundation": model.foundation,
-        "zone_limits_mm_s": model.zone_limits_mm_s, "sensors": model.sensors,
-        "reporting_interval_s": model.reporting_interval_s, "detector_config": model.detector_config,
-    }
-
-
 def _add(args, settings) -> int:
     def go(reg, a, s) -> int:
         reg.create_unit(a.device_id, **_unit_fields(a))
         print(f"unit {a.device_id} added")
         return 0
 
-    return _run(go, args, settings)
+    return run(go, args, settings)
 
 
 def _update(args, settings) -> int:
@@ -191,7 +152,7 @@ def _update(args, settings) -> int:
         print(f"unit {a.device_id} updated")
         return 0
 
-    return _run(go, args, settings)
+    return run(go, args, settings)
 
 
 def _list(args, settings) -> int:
@@ -208,7 +169,7 @@ def _list(args, settings) -> int:
         print(f"{len(units)} unit(s)", file=sys.stderr)
         return 0
 
-    return _run(go, args, settings)
+    return run(go, args, settings)
 
 
 def _show(args, settings) -> int:
@@ -216,7 +177,7 @@ def _show(args, settings) -> int:
         print(json.dumps(unit_dict(reg.require_unit(a.device_id)), indent=2))
         return 0
 
-    return _run(go, args, settings)
+    return run(go, args, settings)
 
 
 def _decommission(args, settings) -> int:
@@ -225,7 +186,7 @@ def _decommission(args, settings) -> int:
         print(f"unit {a.device_id} decommissioned; rewrite the broker config to cut it off")
         return 0
 
-    return _run(go, args, settings)
+    return run(go, args, settings)
 
 
 def _import(args, settings) -> int:
@@ -237,7 +198,7 @@ def _import(args, settings) -> int:
         print(f"{created} unit(s) created, {updated} updated")
         return 0
 
-    return _run(go, args, settings)
+    return run(go, args, settings)
 
 
 def _export(args, settings) -> int:
@@ -252,114 +213,4 @@ def _export(args, settings) -> int:
         print(f"{n} unit(s) written to {a.file}", file=sys.stderr)
         return 0
 
-    return _run(go, args, settings)
-
-
-def _read_models_file(path: str) -> list[dict[str, Any]]:
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        doc: Any = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: not valid {'JSON' if path.endswith('.json') else 'TOML'}: {exc}") from None
-    if isinstance(doc, dict) and "models" in doc:
-        doc = doc["models"]
-    items = doc if isinstance(doc, list) else [doc]
-    if not all(isinstance(m, dict) for m in items):
-        raise ValueError(f"{path}: expected a model object, a list of them, or [[models]] tables")
-    return items
-
-
-def _models_add(args, settings) -> int:
-    from devices.schemas import ModelIn, validate
-
-    def go(reg, a, s) -> int:
-        if a.file:
-            items = _read_models_file(a.file)
-        else:
-            if not a.name:
-                raise ValueError("give --file or at least --name")
-            item: dict[str, Any] = {"name": a.name}
-            for key in ("description", "rated_rpm", "iso_group", "foundation", "reporting_interval_s"):
-                if getattr(a, key) is not None:
-                    item[key] = getattr(a, key)
-            if a.n_balls is not None or a.ball_d is not None or a.pitch_d is not None:
-                item["bearing"] = {"n_balls": a.n_balls, "ball_d": a.ball_d, "pitch_d": a.pitch_d,
-                                   "contact_deg": a.contact_deg}
-            if a.zone_limits:
-                item["zone_limits_mm_s"] = [x.strip() for x in a.zone_limits.split(",")]
-            if a.sensors:
-                item["sensors"] = [x.strip() for x in a.sensors.split(",") if x.strip()]
-            if a.detector_config:
-                try:
-                    item["detector_config"] = json.loads(a.detector_config)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"--detector-config: not valid JSON: {exc}") from None
-            items = [item]
-        for i, item in enumerate(items):  # validate all before adding any
-            try:
-                validate(ModelIn, item)
-            except RegistryError as exc:
-                raise ValueError(f"model #{i + 1} ({item.get('name', '?')}): {exc}") from None
-        for item in items:
-            fields = dict(item)
-            reg.create_model(fields.pop("name"), **fields)
-            print(f"model {item['name']} added")
-        return 0
-
-    return _run(go, args, settings)
-
-
-def _models_list(args, settings) -> int:
-    def go(reg, a, s) -> int:
-        models = reg.list_models()
-        if a.json:
-            print(json.dumps([model_dict(m) for m in models], indent=2))
-            return 0
-        for m in models:
-            bearing = m.bearing
-            geo = f"{bearing['n_balls']}x{bearing['ball_d']:g}/{bearing['pitch_d']:g}" if bearing else "-"
-            print(f"{m.name:<16} rpm={m.rated_rpm or '-'} bearing={geo} iso_group={m.iso_group} "
-                  f"every {m.reporting_interval_s:g} s")
-        return 0
-
-    return _run(go, args, settings)
-
-
-def _provision(args, settings) -> int:
-    def go(reg, a, s) -> int:
-        password = reg.provision(a.device_id)
-        print(f"username: {a.device_id}\npassword: {password}")
-        print("The password is shown only this once; only its hash is stored. "
-              "Run `foreshock devices write-broker-config` and reload the broker.", file=sys.stderr)
-        return 0
-
-    return _run(go, args, settings)
-
-
-def _revoke(args, settings) -> int:
-    def go(reg, a, s) -> int:
-        had = reg.revoke(a.device_id)
-        print(f"unit {a.device_id}: " + ("credential revoked" if had else "had no credential"))
-        return 0
-
-    return _run(go, args, settings)
-
-
-def _write_broker_config(args, settings) -> int:
-    from devices.broker_config import write_broker_config
-
-    def go(reg, a, s) -> int:
-        password = s.mqtt.password.get_secret_value() if s.mqtt.password else None
-        try:
-            mode = int(a.mode, 8)
-        except ValueError:
-            raise ValueError(f"--mode: {a.mode!r} is not an octal file mode such as 600 or 640") from None
-        cfg = write_broker_config(
-            reg, passwd_path=a.passwd, acl_path=a.acl, platform_user=s.mqtt.username,
-            platform_password=password, root=s.mqtt.topic_root, file_mode=mode,
-        )
-        print(f"{cfg.units} unit(s) written to {cfg.passwd_path} and {cfg.acl_path}; "
-              "reload the broker (SIGHUP) to apply")
-        return 0
-
-    return _run(go, args, settings)
+    return run(go, args, settings)

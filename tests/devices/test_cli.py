@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from devices.cli import open_registry
 from devices.credentials import verify_password
+from devices.protocol import now_ms
 from foreshock.cli import main
+from foreshock.settings import load_settings
 
 MODELS_TOML = """
 [[models]]
@@ -76,6 +79,16 @@ def test_models_units_csv_and_credentials(cli, tmp_path):
     entries = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
     assert verify_password(password, entries["P-0001"]) and verify_password("platform-secret", entries["foreshock"])
     assert "topic read foreshock/v1/P-0001/health" in acl.read_text()
+    code, out, _ = cli("silent", "--json")
+    assert code == 0 and json.loads(out) == []  # nothing seen yet: nothing silent
+    reg = open_registry(load_settings())
+    reg.mark_seen("P-0003", now_ms() - 86_400_000)  # a day ago
+    reg.mark_seen("P-0001", now_ms())
+    code, out, _ = cli("silent", "--json")
+    assert [(u["device_id"], u["customer"]) for u in json.loads(out)] == [("P-0003", "Beta")]
+    assert cli("models", "update", "P-200", "--rated-rpm", "2950", "--clear-bearing")[0] == 0
+    updated = {m["name"]: m for m in json.loads(cli("models", "list", "--json")[1])}["P-200"]
+    assert (updated["rated_rpm"], updated["bearing"]) == (2950.0, None)
     assert cli("revoke", "P-0001")[0] == 0
     assert cli("decommission", "P-0002")[0] == 0
     code, out, _ = cli("list", "--json")
@@ -90,6 +103,8 @@ def test_models_units_csv_and_credentials(cli, tmp_path):
         (["add", "P-1", "--install-date", "yesterday"], "install_date"),
         (["models", "add", "--name", "M", "--n-balls", "9", "--ball-d", "40", "--pitch-d", "39"], "bearing.ball_d"),
         (["models", "add"], "give --file or at least --name"),
+        (["models", "update", "NOPE", "--iso-group", "2"], "no machine model named 'NOPE'"),
+        (["models", "update", "NOPE"], "nothing to change"),
         (["update", "P-1"], "nothing to change"),
         (["update", "P-1", "--site", "x"], "no unit 'P-1'"),
         (["provision", "NOPE"], "no unit 'NOPE'"),

@@ -1,0 +1,87 @@
+"""``foreshock devices provision|revoke|write-broker-config|silent``: credentials, broker files, presence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from devices.cli import run
+
+__all__ = ["register_broker"]
+
+
+def register_broker(d: argparse._SubParsersAction) -> None:
+    pv = d.add_parser("provision", help="give a unit new MQTT credentials (printed once)")
+    pv.add_argument("device_id", metavar="ID")
+    pv.set_defaults(func=_provision)
+    rv = d.add_parser("revoke", help="remove a unit's MQTT credentials")
+    rv.add_argument("device_id", metavar="ID")
+    rv.set_defaults(func=_revoke)
+
+    wb = d.add_parser("write-broker-config", help="write Mosquitto's password file and ACL from the registry")
+    wb.add_argument("--passwd", required=True, metavar="FILE")
+    wb.add_argument("--acl", required=True, metavar="FILE")
+    wb.add_argument("--mode", default="600", help="octal file mode (640: readable by the file's group)")
+    wb.set_defaults(func=_write_broker_config)
+
+    si = d.add_parser("silent", help="units silent for longer than their model's reporting interval x N")
+    si.add_argument("--json", action="store_true")
+    si.set_defaults(func=_silent)
+
+
+def _provision(args, settings) -> int:
+    def go(reg, a, s) -> int:
+        password = reg.provision(a.device_id)
+        print(f"username: {a.device_id}\npassword: {password}")
+        print("The password is shown only this once; only its hash is stored. "
+              "Run `foreshock devices write-broker-config` and reload the broker.", file=sys.stderr)
+        return 0
+
+    return run(go, args, settings)
+
+
+def _revoke(args, settings) -> int:
+    def go(reg, a, s) -> int:
+        had = reg.revoke(a.device_id)
+        print(f"unit {a.device_id}: " + ("credential revoked" if had else "had no credential"))
+        return 0
+
+    return run(go, args, settings)
+
+
+def _write_broker_config(args, settings) -> int:
+    from devices.broker_config import write_broker_config
+
+    def go(reg, a, s) -> int:
+        password = s.mqtt.password.get_secret_value() if s.mqtt.password else None
+        try:
+            mode = int(a.mode, 8)
+        except ValueError:
+            raise ValueError(f"--mode: {a.mode!r} is not an octal file mode such as 600 or 640") from None
+        cfg = write_broker_config(
+            reg, passwd_path=a.passwd, acl_path=a.acl, platform_user=s.mqtt.username,
+            platform_password=password, root=s.mqtt.topic_root, file_mode=mode,
+        )
+        print(f"{cfg.units} unit(s) written to {cfg.passwd_path} and {cfg.acl_path}; "
+              "reload the broker (SIGHUP) to apply")
+        return 0
+
+    return run(go, args, settings)
+
+
+def _silent(args, settings) -> int:
+    from devices.protocol import now_ms
+
+    def go(reg, a, s) -> int:
+        silent = reg.silent_units(now_ms())
+        if a.json:
+            print(json.dumps([u.__dict__ for u in silent], indent=2))
+            return 0
+        for u in silent:
+            print(f"{u.device_id:<20} silent {u.silent_for_s / 60:8.1f} min (limit {u.limit_s / 60:.1f} min) "
+                  f"{u.presence:<8} {u.customer or '-'}")
+        print(f"{len(silent)} silent unit(s)", file=sys.stderr)
+        return 0
+
+    return run(go, args, settings)
