@@ -60,10 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             if exc.name and module.startswith(exc.name):
                 continue
-            raise
+            _broken(sub, name, module, exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken part must not take the whole CLI down
+            _broken(sub, name, module, exc)
+            continue
         seen.add(module)
         mod.register(sub)
     return parser
+
+
+def _broken(sub, name: str, module: str, exc: BaseException) -> None:
+    """A subcommand whose module fails to import: it stays listed and says why when used."""
+    message = f"the {name!r} command is unavailable: importing {module} failed: {type(exc).__name__}: {exc}"
+
+    def fail(args, settings) -> int:
+        raise CliError(message, exit_code=1)
+
+    p = sub.add_parser(name, help="(unavailable: see the error when run)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=fail, needs_settings=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -66,7 +66,9 @@ class Pipeline:
 
         from alerts.service import AlertService
 
-        self.alerts = AlertService(self.sessions, registry=self.registry, **self._alert_kwargs())
+        self.alerts = AlertService(
+            self.sessions, registry=self.registry, config=s.alerts, **self._alert_kwargs()
+        )
 
         from ingest.deadletter import DeadLetterStore
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from alerts.config import AlertConfig
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "load_settings", "get_settings"]
@@ -160,6 +161,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
     ingest: IngestSettings = IngestSettings()
+    alerts: AlertConfig = AlertConfig()  # grading, clocks, escalation, SMTP, routing: docs/quality-loop.md
 
     @model_validator(mode="after")
     def _influx_credentials(self) -> Settings:
