@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from foreshock.db import Base, utcnow
@@ -84,6 +84,8 @@ class Unit(Base):
     # Presence, from the status topic (and its last will) and from every message seen.
     presence: Mapped[str] = mapped_column(String(16), default="unknown", nullable=False)
     presence_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # True when the broker's last will (no device timestamp; stamped with the platform clock) set it.
+    presence_by_will: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     last_seen_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(

@@ -71,7 +71,10 @@ class PresenceMixin:
     def record_status(self, device_id: str, state: str, ts_ms: int | None, firmware: str | None = None) -> bool:
         """Record a ``status`` message; returns whether the presence state changed.
 
-        ``ts_ms`` None (a last will carries no time) means now. Unknown units are ignored.
+        ``ts_ms`` None (a last will carries no time) means now. A status older than the recorded one
+        is ignored, unless the recorded one was a last will: that was stamped with the platform's
+        clock, which a unit's clock may trail, and a unit's status after its will is always newer.
+        Unknown units are ignored.
         """
         if state not in ("online", "offline"):
             raise InvalidInput("state", f"expected 'online' or 'offline', got {state!r}")
@@ -81,11 +84,12 @@ class PresenceMixin:
             if unit is None:
                 log.debug("status from unknown unit %s ignored", device_id)
                 return False
-            if unit.presence_ts_ms is not None and ts < unit.presence_ts_ms:
+            stale = unit.presence_ts_ms is not None and ts < unit.presence_ts_ms
+            if stale and ts_ms is not None and not unit.presence_by_will:
                 log.debug("stale status of %s ignored (%d < %d)", device_id, ts, unit.presence_ts_ms)
                 return False
             changed = unit.presence != state
-            unit.presence, unit.presence_ts_ms = state, ts
+            unit.presence, unit.presence_ts_ms, unit.presence_by_will = state, ts, ts_ms is None
             if firmware is not None and unit.firmware != firmware:
                 log.info("unit %s reports firmware %s (was %s)", device_id, firmware, unit.firmware)
                 unit.firmware = firmware

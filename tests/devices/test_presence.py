@@ -117,3 +117,14 @@ def test_throttled_seen_clears_deadman_in_process(engine, model):
     assert reg.silent_units(T0 + 11 * MIN) == []
     other = Registry(session_factory(engine))  # another process sees only the database
     assert [s.device_id for s in other.silent_units(T0 + 11 * MIN)] == ["P-0001"]
+
+
+def test_status_after_a_last_will_is_applied_even_from_a_trailing_clock(registry):
+    """The will is stamped with the platform clock; a unit whose clock trails it must still come back online."""
+    registry.create_unit("P-0001")
+    registry.record_status("P-0001", "online", T0)
+    registry.record_status("P-0001", "offline", None)  # the will, stamped now (long after T0)
+    assert registry.record_status("P-0001", "online", T0 + 1000) is True
+    assert registry.get_unit("P-0001").presence == "online"
+    assert registry.record_status("P-0001", "offline", T0 + 500) is False  # device-stamped and older: stale
+    assert registry.get_unit("P-0001").presence == "online"
