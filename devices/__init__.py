@@ -9,7 +9,8 @@
 - :mod:`devices.models` (tables), :mod:`devices.schemas` (validated input), :mod:`devices.errors`.
 - :mod:`devices.broker_config`: Mosquitto password file and ACL from the registry.
 - :mod:`devices.csvio`: CSV import (all or nothing) and export of units.
-- :mod:`devices.cli`: ``foreshock devices ...``.
+- :mod:`devices.query` (``UnitFilter``, serial ranges), :mod:`devices.mapping` (rows to ``MachineInfo``).
+- :mod:`devices.cli` (with :mod:`devices.cli_models`, :mod:`devices.cli_broker`): ``foreshock devices ...``.
 
 Importing this package is cheap: the protocol module needs only numpy.
 """
