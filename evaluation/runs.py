@@ -66,6 +66,8 @@ class _Tracker:
         self.false_warnings = 0
         self.episodes = 0
         self.was_warning = False
+        self.end_t = end_t
+        self.warning_times: list[float] = []
         self.modes: Counter[str] = Counter()
         self.last: Assessment | None = None
 
@@ -74,6 +76,7 @@ class _Tracker:
         warn = a.severity >= _WARN
         if warn and not self.was_warning:
             self.episodes += 1
+            self.warning_times.append(t)
             if t < self.half or self.failure_t is None:
                 self.false_warnings += 1
             if self.first_warning is None:
@@ -95,6 +98,8 @@ class _Tracker:
             "ttf_at_first_warning_s": self.ttf_at_warning,
             "rul_estimate_s": None if rul is None else round(float(rul), 3),
             "final_state": self.last.state if self.last is not None else None,
+            "duration_s": round(self.end_t - self.t0, 3),
+            "warning_times": [rel(t) for t in self.warning_times],
         }
         if truncate_t is not None and self.failure_t is not None:
             actual = self.failure_t - truncate_t
@@ -129,6 +134,10 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
             progress(i, n)
     res = tr.result(run.name, "run", trunc)
     res["true_fault"] = run.failure_mode
+    onset = next((e for e in run.events if e.get("kind") == "onset"), None)
+    res["onset_t"] = None if onset is None else float(onset["t"])
+    if res["true_fault"] is None and onset is not None:
+        res["true_fault"] = onset.get("mode")
     return res
 
 

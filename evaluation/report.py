@@ -1,0 +1,69 @@
+"""The readable report of ``foreshock evaluate`` (the JSON report is the dict itself).
+
+>>> print(render({"nab": {"standard": 60.1, "reward_low_fp": 51.9, "reward_low_fn": 64.5},
+...               "records": [], "runs": [], "fleet": {}}).splitlines()[1])
+  standard        60.1   (published: ARTime 74.9, Numenta HTM 70.5, CAD OSE 69.9, Skyline 58.2)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render"]
+
+_PUBLISHED = {
+    "standard": "ARTime 74.9, Numenta HTM 70.5, CAD OSE 69.9, Skyline 58.2",
+    "reward_low_fp": "ARTime 65.1, Numenta HTM 62.6, CAD OSE 67.0, Skyline 46.2",
+    "reward_low_fn": "ARTime 80.4, Numenta HTM 75.2, CAD OSE 73.2, Skyline 63.9",
+}
+
+
+def _t(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if abs(v) >= 3 * 3600:
+        return f"{v / 3600:.1f} h"
+    return f"{v:.0f} s"
+
+
+def render(report: dict[str, Any]) -> str:
+    out: list[str] = []
+    if report.get("nab"):
+        detail = report.get("nab_detail") or {}
+        out.append(f"NAB ({detail.get('series', '?')} series, {detail.get('windows', '?')} windows)")
+        for name, score in report["nab"].items():
+            out.append(f"  {name:<14}{score:>6.1f}   (published: {_PUBLISHED.get(name, '')})")
+    recs = report.get("records") or []
+    if recs:
+        out.append(f"Records ({len(recs)})")
+        wrong = [r for r in recs if r["diagnosed_fault"] != (r["true_fault"] or "none")]
+        for r in wrong:
+            out.append(f"  wrong: {r['name']}: true {r['true_fault']}, diagnosed {r['diagnosed_fault']} "
+                       f"(confidence {r['confidence']:.2f})")
+        acc = report.get("record_accuracy") or {}
+        out.append("  accuracy: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in acc.items()))
+    runs = report.get("runs") or []
+    if runs:
+        out.append(f"Runs ({len(runs)})")
+        out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode")
+        for r in runs:
+            line = (f"  {r['name']:<28}{_t(r['failure_t']):>10}{_t(r['first_warning_t']):>10}"
+                    f"{_t(r['lead_time_s']):>10}{r['false_warnings']:>6}{_t(r['rul_estimate_s']):>10}"
+                    f"  {r.get('diagnosed_fault') or '-'}")
+            if "phm2012_score" in r:
+                line += f"  PHM2012 {r['phm2012_score']:.3f}"
+            out.append(line)
+        scored = [r["phm2012_score"] for r in runs if "phm2012_score" in r]
+        if scored:
+            out.append(f"  PHM 2012 score (mean over {len(scored)} truncated runs): {sum(scored) / len(scored):.3f}")
+    for folder, s in (report.get("fleet") or {}).items():
+        out.append(f"Fleet {folder} ({s['units']} units, {s['healthy_unit_days']} healthy unit-days)")
+        for kind, c in s["per_fault"].items():
+            share = c.get("warned_24h_share")
+            share_s = "-" if share is None else f"{100 * share:.0f}%"
+            out.append(f"  {kind:<14}units {c['units']:>3}  failed {c['failed']:>3}  warned >=24 h before: {share_s}")
+        out.append(f"  false warnings per unit-day: {s['false_warnings_per_unit_day']}; "
+                   f"diagnosis accuracy: {s['diagnosis_accuracy']}")
+    if "elapsed_s" in report:
+        out.append(f"({report['elapsed_s']:.1f} s)")
+    return "\n".join(out)
