@@ -100,7 +100,7 @@ class FleetStream:
         """Messages due in ``[from_ms, end_ms)`` in the order they are sent."""
         from_ms = self.start_ms if from_ms is None else int(from_ms)
         k = max(int((from_ms - self.start_ms) // self._tel_ms), 0)
-        chunk = max(1, min(360, 4000 // len(self.fleet.units)))  # ticks generated at once
+        chunk = max(1, min(60, 2000 // len(self.fleet.units)))  # ticks generated at once
         pending: list[Emission] = []  # generated but not yet due (delayed or later in the chunk)
         while True:
             w0 = self.start_ms + k * self._tel_ms

@@ -194,3 +194,19 @@ def test_starts_ramp_up_with_an_inrush_current():
     for i in starts:
         assert v["current_a"][i] > 4 * f.units[0].model.rated_current_a  # inrush
         assert v["speed_rpm"][i] < v["speed_rpm"][i + 20]  # still running up
+
+
+def test_a_unit_alone_sends_what_it_sends_in_its_fleet():
+    """Files are written unit by unit: that must not change a unit's data."""
+    f = fleet(
+        [
+            {"id": "P-1", "model": "P-1800", "fault": {"kind": "ball", "onset": "5m", "ttf": "1h"}},
+            {"id": "F-1", "model": "F-3000", "sensor_faults": [{"kind": "spikes", "start": 0, "end": "1h"}]},
+        ]
+    )
+    together = run(f, 1)
+    for unit in f.units:
+        alone = run(type(f)(f.seed, [unit], f.duration_s, f.telemetry_interval_s, f.snapshot_interval_s), 1)
+        assert [e.payload() for e in alone] == [
+            e.payload() for e in together if e.unit.unit_id == unit.unit_id
+        ]
