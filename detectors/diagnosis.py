@@ -52,25 +52,41 @@ def _line(ses: SES, family: str, h: float, f: float, tol: float) -> dict[str, An
             "amplitude": amp, "background": bg, "snr_db": round(10 * math.log10(max(amp, 1e-30) / bg), 2)}
 
 
-def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float],
-                   tol: float = 0.01) -> dict[str, tuple[float, list[dict[str, Any]]]]:
-    """Per family: (score, evidence lines). Score = mean over the first harmonics of the SNR in dB
-    above 0 (lines below the background count 0), plus half the mean sideband SNR for BPFI/BSF."""
+def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float = 0.01,
+                   sideband_weight: float = 0.25, exclude_shaft_harmonics: bool = False,
+                   ) -> dict[str, tuple[float, list[dict[str, Any]]]]:
+    """Per family: (score, evidence lines).
+
+    Score = mean over the first harmonics of their SNR in dB above the envelope background (lines
+    below it count 0), plus ``sideband_weight`` × the mean SNR of the modulation sidebands (±1×
+    shaft around BPFI, ±FTF around 2×BSF). With ``exclude_shaft_harmonics`` a harmonic that falls
+    within one bin (or 0.5 %) of a shaft harmonic is marked ``ambiguous`` and not counted, since
+    shaft modulation explains it as well; a family with fewer than two unambiguous harmonics is
+    not scored (e.g. BSF of a 6203 bearing is 1.99× shaft speed).
+    """
     fmax = ses.freqs[-1] * 0.9
     out: dict[str, tuple[float, list[dict[str, Any]]]] = {}
     for fam in ("bpfo", "bpfi", "bsf"):
         f0 = mult[fam] * shaft_hz
         lines = [_line(ses, fam, h, h * f0, tol) for h in range(1, _HARMONICS + 1) if h * f0 < fmax]
-        if not lines:
+        counted = lines
+        if exclude_shaft_harmonics:
+            for ln in lines:
+                f = ln["expected_hz"]
+                ln["ambiguous"] = abs(f - round(f / shaft_hz) * shaft_hz) < max(ses.df, 0.005 * f)
+            counted = [ln for ln in lines if not ln["ambiguous"]]
+            if len(counted) < 2:
+                continue
+        if not counted:
             continue
-        score = sum(max(ln["snr_db"], 0.0) for ln in lines) / _HARMONICS
+        score = sum(max(ln["snr_db"], 0.0) for ln in counted) / len(counted)
         side_f = shaft_hz if fam == "bpfi" else mult["ftf"] * shaft_hz if fam == "bsf" else 0.0
-        if side_f > 0:
+        if side_f > 0 and sideband_weight > 0:
             centre = f0 if fam == "bpfi" else 2 * f0
             sides = [_line(ses, fam + "_sideband", 0, centre + s * side_f, tol) for s in (-1, 1)
                      if 0 < centre + s * side_f < fmax]
             if sides:
-                score += 0.5 * sum(max(s["snr_db"], 0.0) for s in sides) / len(sides)
+                score += sideband_weight * sum(max(s["snr_db"], 0.0) for s in sides) / len(sides)
                 lines += sides
         out[fam] = (score, lines)
     return out
@@ -102,8 +118,8 @@ def _shaft_fault(sp: Spectrum, shaft_hz: float, machine: MachineInfo) -> tuple[s
     return None, 0.0, ev
 
 
-def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0,
-             tol: float = 0.01) -> tuple[str | None, float, list[dict[str, Any]]]:
+def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0, tol: float = 0.01,
+             sideband_weight: float = 0.5) -> tuple[str | None, float, list[dict[str, Any]]]:
     """Most likely failure mode of one record: ``(mode or None, confidence 0..1, evidence)``.
 
     Never raises on bad data: a record that cannot be assessed returns ``(None, 0.0, [reason])``.
@@ -125,7 +141,7 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
             return None, 0.0, [{"reason": f"cannot assess: sample rate {fs:g} Hz cannot resolve the defect "
                                           f"frequencies up to {top_f:.0f} Hz"}]
         ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f)
-        scores = bearing_scores(ses, shaft_hz, mult, tol=tol)
+        scores = bearing_scores(ses, shaft_hz, mult, tol=tol, sideband_weight=sideband_weight)
         if scores:
             fam = max(scores, key=lambda k: scores[k][0])
             s, lines = scores[fam]
