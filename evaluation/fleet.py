@@ -47,7 +47,7 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
         if kind != "none" and r.get("first_warning_t") is not None:
             diag_n += 1
             diag_hit += r.get("diagnosed_fault") == kind
-    out_per = {}
+    out_per: dict[str, dict[str, float]] = {}
     for kind, c in sorted(per.items()):
         out_per[kind] = dict(c)
         if c["failed"]:

@@ -21,12 +21,22 @@ score is normalised between the null detector (0) and the perfect detector (100)
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["PROFILES", "Profile", "Series", "ProfileResult", "scaled_sigmoid", "probationary_length",
-           "sweep_scores", "score_by_threshold", "score_corpus"]
+__all__ = [
+    "PROFILES",
+    "Profile",
+    "ProfileResult",
+    "Series",
+    "probationary_length",
+    "scaled_sigmoid",
+    "score_by_threshold",
+    "score_corpus",
+    "sweep_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ def _window_indices(timestamps: Sequence, windows: Sequence[tuple]) -> list[tupl
             raise ValueError(f"label window {start} .. {end} holds no row of the series")
         out.append((lo, hi))
     out.sort()
-    for (_, a_end), (b_start, _) in zip(out, out[1:]):
+    for (_, a_end), (b_start, _) in itertools.pairwise(out):
         if b_start <= a_end:
             raise ValueError("label windows overlap")
     return out

@@ -18,7 +18,7 @@ import numpy as np
 from evaluation.nab import Series as ScoredSeries
 from foreshock.datasets import DatasetError, Series, read_series
 
-__all__ = ["find_labels", "label_windows", "stream_scores", "ScalarScorer"]
+__all__ = ["ScalarScorer", "find_labels", "label_windows", "stream_scores"]
 
 log = logging.getLogger(__name__)
 

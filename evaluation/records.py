@@ -19,7 +19,7 @@ from detectors import Snapshot, diagnose
 from evaluation.runs import machine_of
 from foreshock.datasets import Record
 
-__all__ = ["evaluate_record", "accuracy"]
+__all__ = ["accuracy", "evaluate_record"]
 
 
 def evaluate_record(rec: Record, *, snapshot_s: float = 3.0, max_snapshots: int = 4) -> dict[str, Any]:

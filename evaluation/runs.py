@@ -29,7 +29,7 @@ from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor
 from detectors.types import HEALTH_ORDER, Assessment
 from foreshock.datasets import DatasetError, Run, Series
 
-__all__ = ["phm2012_score", "machine_of", "evaluate_run", "evaluate_failure_series"]
+__all__ = ["evaluate_failure_series", "evaluate_run", "machine_of", "phm2012_score"]
 
 _WARN = HEALTH_ORDER["warning"]
 

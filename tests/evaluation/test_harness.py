@@ -97,8 +97,8 @@ def test_run_truncated_for_phm2012_is_fed_only_up_to_the_cut(capsys, tmp_path: P
 
 @pytest.mark.slow
 def test_simulated_fleet_summary(capsys, tmp_path: Path) -> None:
-    from simulator.fleet import demo_fleet
     from simulator.files import write_fleet_files
+    from simulator.fleet import demo_fleet
 
     truth = write_fleet_files(demo_fleet(), tmp_path / "fleet", start_ms=1_700_000_000_000, duration_s=172800)
     out_json = tmp_path / "f.json"

@@ -6,7 +6,14 @@ import math
 
 import pytest
 
-from evaluation.nab import PROFILES, Series, probationary_length, scaled_sigmoid, score_by_threshold, score_corpus
+from evaluation.nab import (
+    PROFILES,
+    Series,
+    probationary_length,
+    scaled_sigmoid,
+    score_by_threshold,
+    score_corpus,
+)
 
 N = 100
 WINDOW = (40, 49)  # rows; timestamps are the row numbers. Probationary period: 15 rows.
