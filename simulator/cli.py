@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", help="simulated time to cover, e.g. 2d, 6h, 3600 (default: the fleet's)")
     p.add_argument("--seed", type=int, help="override the fleet file's seed")
     p.add_argument(
-        "--start", help="sim clock start: epoch ms or ISO time (default: so that the run ends now)"
+        "--start",
+        help="sim clock start: epoch ms or ISO time (default: accelerated runs end now, speed 1 starts now)",
     )
     p.add_argument(
         "--out", metavar="DIR", help="write run + series files and truth.json instead of publishing"
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--replay", metavar="DATASET", help="replay a dataset (series, record or run) as one device"
     )
     p.add_argument("--device", metavar="ID", help="device id for --replay")
+    p.add_argument("--value-name", metavar="NAME", help="--replay of a series: value name (default: value)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
@@ -78,9 +80,7 @@ def _printer(quiet: bool):
                 f"{stats['records']} records, {stats['snapshots']} snapshots"
             )
         elif "sim_ms" in stats:
-            sim = datetime.fromtimestamp((stats["sim_ms"] or 0) / 1000, UTC).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            )
+            sim = datetime.fromtimestamp((stats["sim_ms"] or 0) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
             line = (
                 f"sim {sim} (+{stats.get('sim_hours', 0):.2f} h)  messages {stats['messages']} "
                 f"({stats['msg_per_s']:.0f}/s)  snapshots {stats['snapshots']}  "
@@ -177,6 +177,7 @@ def _replay(
             stop_event=stop,
             progress=_printer(args.quiet),
             topic_root=settings.mqtt.topic_root,
+            value_name=args.value_name,
         )
     except DatasetError as exc:
         raise CliError(f"--replay: {exc}") from None
