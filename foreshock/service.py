@@ -56,7 +56,7 @@ class Pipeline:
 
         from devices.registry import Registry
 
-        self.registry = Registry(self.sessions)
+        self.registry = Registry(self.sessions, **s.devices.model_dump())
 
         from api.events import EventBus
         from api.snapshots import LatestSnapshots
@@ -208,6 +208,7 @@ class Pipeline:
         self._stop.set()
         self.ingest.stop(timeout_s)
         self.detection.close()
+        self.registry.flush_seen()
         if self._api_server is not None:
             self._api_server.should_exit = True
         for t in self._threads:

@@ -131,6 +131,15 @@ class DatabaseSettings(BaseModel):
         return v
 
 
+class DevicesSettings(BaseModel):
+    silent_after_intervals: float = Field(3.0, gt=0, description="A unit is silent after this many reporting intervals")
+    default_reporting_interval_s: float | None = Field(
+        60.0, gt=0, description="Reporting interval of units without a model (unset: never reported silent)"
+    )
+    cache_ttl_s: float = Field(30.0, gt=0, description="How stale the registry's in-memory view may get")
+    seen_write_interval_s: float = Field(30.0, gt=0, description="Last-seen times are written at most this often")
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -161,6 +170,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
     ingest: IngestSettings = IngestSettings()
+    devices: DevicesSettings = DevicesSettings()
     alerts: AlertConfig = AlertConfig()  # grading, clocks, escalation, SMTP, routing: docs/quality-loop.md
 
     @model_validator(mode="after")
