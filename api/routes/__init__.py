@@ -15,10 +15,24 @@ def routers() -> list[APIRouter]:
             reports.router, deadletters.router, events.router, tokens.router]
 
 
+def _responses() -> dict:
+    from api.schemas import Message
+
+    return {
+        400: {"model": Message, "description": "bad input (the message names the problem)"},
+        401: {"model": Message, "description": "missing, invalid or revoked bearer token"},
+        403: {"model": Message, "description": "the token's role is too low"},
+        404: {"model": Message, "description": "no such unit, model, alert or ticket"},
+        409: {"model": Message, "description": "conflict: already exists, or a ticket move the state machine forbids"},
+        422: {"model": Message, "description": "request validation failed (`errors` lists each field)"},
+        503: {"model": Message, "description": "a part of the product this route needs is not running"},
+    }
+
+
 def api_router() -> APIRouter:
     router = APIRouter()
     for r in routers():
-        router.include_router(r)
+        router.include_router(r, responses=_responses())
     return router
 
 

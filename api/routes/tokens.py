@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 
 from fastapi import APIRouter, status
@@ -36,8 +36,14 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="the secret: shown only in this response")
 
 
+def _utc(d: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes: they were written in UTC."""
+    return d.replace(tzinfo=timezone.utc) if d is not None and d.tzinfo is None else d
+
+
 def _public(t) -> dict:
-    return {"name": t.name, "role": t.role, "created": t.created, "last_used": t.last_used, "revoked": t.revoked}
+    return {"name": t.name, "role": t.role, "created": _utc(t.created), "last_used": _utc(t.last_used),
+            "revoked": _utc(t.revoked)}
 
 
 @router.get("/me", response_model=Me, summary="The caller's token name and role")
