@@ -10,8 +10,8 @@ Rules, in order (the first that holds wins):
    baseline and stands ≥ 3 dB above the envelope background → outer race / inner race / ball;
 2. impulsive, high-frequency growth (kurtosis, envelope kurtosis or the upper bands) without
    geometry → ``bearing`` (we do not guess which part);
-3. shaft orders grew: 2× rose more than 1× and exceeds 0.75 of it → misalignment; 1× dominates
-   → imbalance; 1×, 2× and 3× all rose → looseness;
+3. shaft orders grew: the order that rose most names the fault: 1× → imbalance, 2× (or a 2×
+   above 0.75 of 1×) → misalignment, 3× (at least 0.3 of 1×) → looseness;
 4. broadband high-frequency energy rose while kurtosis did not → lubrication;
 5. otherwise ``anomaly`` (the vector deviates, the pattern is not one we can name).
 
@@ -62,12 +62,13 @@ def explain(feats: dict[str, float], z: dict[str, float], baseline: dict[str, tu
     if max(o1, o2, o3) >= z_min:
         v1, v2 = feats.get("v1x_mm_s", 0.0), feats.get("v2x_mm_s", 0.0)
         keys = [k for k in ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s") if k in z]
-        if min(o1, o2, o3) >= z_min:
-            return "looseness", 0.55, [ev(k) for k in keys]
-        if o2 > o1 and v2 > 0.75 * v1:
-            return "misalignment", round(min(0.9, 0.5 + 0.05 * (o2 - o1)), 3), [ev(k) for k in keys]
-        if o1 >= z_min:
-            return "imbalance", round(min(0.9, 0.5 + 0.04 * (o1 - max(o2, o3))), 3), [ev(k) for k in keys]
+        v3 = feats.get("v3x_mm_s", 0.0)
+        top = max((o1, 1), (o2, 2), (o3, 3))[1]  # the order that grew most over its baseline
+        if top == 3 and v3 > 0.3 * v1:
+            return "looseness", round(min(0.85, 0.5 + 0.04 * (o3 - max(o1, o2))), 3), [ev(k) for k in keys]
+        if top == 2 or (o2 >= z_min and v2 > 0.75 * v1):
+            return "misalignment", round(min(0.9, 0.5 + 0.04 * (o2 - o1)), 3), [ev(k) for k in keys]
+        return "imbalance", round(min(0.9, 0.5 + 0.04 * (o1 - max(o2, o3))), 3), [ev(k) for k in keys]
     if hf and z.get("kurtosis", 0.0) < z_min / 2:
         return "lubrication", 0.5, [ev(k) for k in hf] + [ev("kurtosis")]
     if hf or impulsive:
