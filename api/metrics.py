@@ -88,7 +88,7 @@ def external_text(metrics: Any) -> str:
     """Text of ingest's metrics object, whatever it calls its renderer."""
     if metrics is None:
         return ""
-    for attr in ("render", "prometheus_text", "to_prometheus", "exposition"):
+    for attr in ("prometheus", "render", "prometheus_text", "to_prometheus", "exposition"):
         fn = getattr(metrics, attr, None)
         if callable(fn):
             text = fn()
