@@ -80,10 +80,28 @@ def test_service_engineer_finds_failing_unit_and_closes_its_ticket(page, served)
     clock = card.locator(".clock").inner_text()
     assert clock.startswith("resolve in") or clock.startswith("respond in"), clock  # acknowledged: response done
     shot(page, "tickets")
+
+    # Ticket detail: assign, write 8D D4, record the closure feedback.
+    card.locator("a.num").click()
+    detail = page.locator("#ticket-detail")
+    expect(detail).to_contain_text(world.ticket)
+    expect(detail).to_contain_text("Time left when opened: 5d 0h")
+    page.fill("#assign-form input[name=assignee]", "maria")
+    page.click("#assign-form button")
+    expect(detail).to_contain_text("assignee maria")
+    page.select_option("#eightd-form select[name=d]", "D4")
+    page.fill("#eightd-form input[name=content]", "contaminated grease")
+    page.click("#eightd-form button")
+    expect(page.locator("#eight-d")).to_contain_text("D4: contaminated grease")
+    page.fill("#feedback-form input[name=cause]", "seal failure")
+    page.click("#feedback-form button")
+    expect(detail).to_contain_text("feedback confirmed")
+    shot(page, "ticket-detail")
     for to in ("triaged", "investigating", "action_taken", "verifying", "closed"):
         page.locator(f"#board [data-ticket='{world.ticket}'] button[data-to='{to}']").click()
         page.wait_for_selector(f"[data-column='{to}'] [data-ticket='{world.ticket}']", timeout=10_000)
     assert page.locator(f"[data-column='closed'] [data-ticket='{world.ticket}'] .clock").inner_text() == "closed"
+    expect(page.locator("#audit")).to_contain_text("t-service: moved → closed")
     shot(page, "tickets-closed")
     assert page.js_errors == [], page.js_errors
 

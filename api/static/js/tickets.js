@@ -10,8 +10,57 @@ const NEXT = {
 const main = document.getElementById("main");
 const me = await page("tickets");
 const board = el("div", { class: "board", id: "board" });
+const detail = el("div", { class: "panel", id: "ticket-detail", hidden: true });
 main.append(el("h1", {}, "Ticket board"), el("p", { class: "muted" },
-  "SLA clocks count down to the response deadline until someone responds, then to the resolution deadline."), board);
+  "SLA clocks count down to the response deadline until someone responds, then to the resolution deadline."),
+  detail, board);
+
+const EIGHT_D = ["D2", "D3", "D4", "D5", "D6", "D7"];
+let openNumber = null;
+
+function form(id, fields, label, onsubmit) {
+  const f = el("form", { id, class: "filters" }, fields, el("button", { type: "submit" }, label));
+  f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const btn = f.querySelector("button"); btn.disabled = true;
+    try { await onsubmit(new FormData(f)); f.reset(); await showDetail(openNumber); await refresh(); }
+    catch (err) { showError(err); } finally { btn.disabled = false; }
+  });
+  return f;
+}
+
+async function showDetail(number) {
+  openNumber = number;
+  const t = await api(`/tickets/${encodeURIComponent(number)}`);
+  const path = `/tickets/${encodeURIComponent(number)}`;
+  const post = (sub, body, method = "POST") => api(`${path}${sub}`, { method, body });
+  const d2 = t.eight_d.D2 && typeof t.eight_d.D2 === "object" ? t.eight_d.D2 : null;
+  detail.hidden = false;
+  detail.replaceChildren(
+    el("div", { class: "filters" }, el("h2", {}, `${t.number} · ${t.device_id || t.group_key} · ${t.failure_mode}`), badge(t.grade),
+      el("span", {}, `status ${t.status}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
+    d2 && d2.time_left_s && d2.time_left_s.estimate != null
+      ? el("p", {}, `Time left when opened: ${fmtDuration(d2.time_left_s.estimate)} (${fmtDuration(d2.time_left_s.low)} – ${fmtDuration(d2.time_left_s.high)})`) : "",
+    el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · feedback ${t.feedback_verdict || "–"}`),
+    el("h3", {}, "8D"), el("ul", { id: "eight-d" }, EIGHT_D.filter((k) => k in t.eight_d).map((k) =>
+      el("li", {}, `${k}: ${typeof t.eight_d[k] === "string" ? t.eight_d[k] : JSON.stringify(t.eight_d[k]).slice(0, 300)}`))),
+    el("h3", {}, "Comments"), el("ul", { id: "comments" }, t.comments.map((c) => el("li", {}, `${c.by}: ${c.text}`))),
+    can(me, "service") ? el("div", {},
+      form("assign-form", [el("label", {}, "Assignee", el("input", { name: "assignee", required: true }))], "Assign",
+        (fd) => post("/assign", { assignee: fd.get("assignee") })),
+      form("comment-form", [el("label", {}, "Comment", el("input", { name: "text", required: true, size: 50 }))], "Add comment",
+        (fd) => post("/comments", { text: fd.get("text") })),
+      form("eightd-form", [el("label", {}, "Discipline", el("select", { name: "d" }, EIGHT_D.map((k) => el("option", { value: k }, k)))),
+        el("label", {}, "Content", el("input", { name: "content", required: true, size: 50 }))], "Save 8D",
+        (fd) => post(`/8d/${fd.get("d")}`, { content: fd.get("content") }, "PUT")),
+      form("feedback-form", [el("label", {}, "Verdict", el("select", { name: "verdict" },
+          el("option", { value: "confirmed" }, "confirmed"), el("option", { value: "false_alarm" }, "false alarm"))),
+        el("label", {}, "Cause", el("input", { name: "cause" })), el("label", {}, "Action", el("input", { name: "action" }))],
+        "Record closure feedback",
+        (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action") }))) : "",
+    el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map((e) =>
+      el("li", {}, `${e.at} ${e.by}: ${e.action}${e.to ? " → " + e.to : ""}`))));
+}
 
 function clock(t) {
   const now = Date.now() / 1000;
@@ -36,7 +85,8 @@ function card(t) {
         el("button", { class: "secondary move", "data-to": to, onclick: (ev) => move(t.number, to, ev.target) }, `→ ${to}`)))
     : "";
   return el("div", { class: "ticket", id: t.number, "data-ticket": t.number, "data-status": t.status },
-    el("div", {}, el("span", { class: "num" }, t.number), " ", badge(t.grade)),
+    el("div", {}, el("a", { class: "num", href: `#${t.number}`, onclick: () => showDetail(t.number).catch(showError) }, t.number),
+      " ", badge(t.grade)),
     el("div", {}, t.device_id ? el("a", { href: `/ui/unit?id=${encodeURIComponent(t.device_id)}` }, t.device_id) : t.group_key,
       " · ", t.failure_mode),
     el("div", { class: "meta" }, t.assignee ? `assigned to ${t.assignee}` : "unassigned"),
@@ -55,8 +105,9 @@ async function refresh() {
 }
 
 await refresh();
+if (location.hash.length > 1) showDetail(decodeURIComponent(location.hash.slice(1))).catch(showError);
 setInterval(() => { for (const c of document.querySelectorAll(".clock[data-due]")) {
   const left = Number(c.dataset.due) - Date.now() / 1000;
   c.textContent = c.textContent.replace(/(in|overdue) .*/, left < 0 ? `overdue ${fmtDuration(-left)}` : `in ${fmtDuration(left)}`);
 } }, 1000);
-live(debounce(refresh, 500));
+live(debounce(async () => { await refresh(); if (openNumber) await showDetail(openNumber); }, 500));
