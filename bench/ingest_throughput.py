@@ -251,13 +251,15 @@ def _backlog_baseline(args, broker) -> dict:
     go.set()
     for p in procs:
         p.join()
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     base.start()
     ok = base.done.wait(args.timeout)
+    cpu = time.process_time() - cpu_start
     base.stop()
     elapsed = (base.last or time.perf_counter()) - t_start
     return {"consumer": "baseline", "mode": "backlog", "messages": total, "received": base.count, "complete": ok,
-            "rate_msg_s": round(base.count / elapsed, 1) if elapsed > 0 else None}
+            "rate_msg_s": round(base.count / elapsed, 1) if elapsed > 0 else None,
+            "cpu_us_per_msg": round(cpu / max(base.count, 1) * 1e6, 1)}
 
 
 def _backlog_ingest(args, broker, influx, workdir: Path) -> dict:
@@ -276,9 +278,10 @@ def _backlog_ingest(args, broker, influx, workdir: Path) -> dict:
 
     ing2.service = IngestService(ing.service.settings, ing.store, ing.service.dead_letters, device_check=None,
                                  on_batch=ing2._on_batch, client_id=ing.service.settings.mqtt.client_id)
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     ing2.start()
     ok = ing2.done.wait(args.timeout)
+    cpu = time.process_time() - cpu_start
     ing2.stop()
     elapsed = (ing2.last or time.perf_counter()) - t_start
     r = httpx.get(f"{influx.url}/query", params={"db": db, "q": 'SELECT count("load") FROM "telemetry"'})
@@ -286,6 +289,7 @@ def _backlog_ingest(args, broker, influx, workdir: Path) -> dict:
     stored = series[0]["values"][0][1] if series else 0
     return {"consumer": "ingest", "mode": "backlog", "messages": total, "received": ing2.count, "complete": ok,
             "rate_msg_s": round(ing2.count / elapsed, 1) if elapsed > 0 else None, "stored_points": stored,
+            "cpu_us_per_msg": round(cpu / max(ing2.count, 1) * 1e6, 1),
             "lost": total - stored}
 
 
@@ -340,7 +344,8 @@ def main() -> int:
     history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     history.append(result)
     RESULTS.write_text(json.dumps(history, indent=2) + "\n")
-    cols = ["mode", "consumer", "messages", "received", "rate_msg_s", "publish_rate_msg_s", "latency_ms_p50",
+    cols = ["mode", "consumer", "messages", "received", "rate_msg_s", "cpu_us_per_msg", "publish_rate_msg_s",
+            "latency_ms_p50",
             "latency_ms_p95", "latency_ms_p99", "stored_points", "lost"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))

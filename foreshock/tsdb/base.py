@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Point", "Row", "TelemetryStore", "StoreError", "StoreUnavailable"]
+__all__ = ["Point", "Row", "StoreError", "StoreUnavailable", "TelemetryStore"]
 
 FieldValue = float | int | str | bool
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -96,7 +97,7 @@ class EmbeddedStore:
             device = p.tags.get("device")
             if not device:
                 raise StoreError(f"point of {p.measurement!r} at {p.ts_ms} has no 'device' tag")
-            fields = {k: v for k, v in p.fields.items() if not (isinstance(v, float) and v != v)}
+            fields = {k: v for k, v in p.fields.items() if not (isinstance(v, float) and math.isnan(v))}
             rows.append((p.measurement, device, _tag_key(p.tags), int(p.ts_ms), json.dumps(fields)))
         with self._lock:
             self._check_open()

@@ -9,7 +9,7 @@ queries; ``every_ms`` becomes ``aggregateWindow(fn: mean)``, stamped at the wind
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -41,7 +41,7 @@ def flux_string(value: str) -> str:
 
 
 def _rfc3339(ts_ms: int) -> str:
-    dt = datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts_ms) % 1000:03d}Z"
 
 
@@ -137,7 +137,8 @@ class Influx2Store:
 
         def once() -> None:
             try:
-                self._write_api.write(self.bucket, self.org, record=body, write_precision=WritePrecision.MS)
+                self._write_api.write(self.bucket, self.org, record=body,
+                                       write_precision=WritePrecision.MS)  # type: ignore[arg-type]
             except ApiException as exc:
                 raise _convert(exc, "influx2 write") from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -182,7 +183,7 @@ class Influx2Store:
                 values = {f: record.values[f] for f in field_names if record.values.get(f) is not None}
                 if values:
                     t = record.values["_time"]
-                    rows.append(Row(int(round(t.timestamp() * 1000)), values))
+                    rows.append(Row(round(t.timestamp() * 1000), values))
         rows.sort(key=lambda r: r.ts_ms)
         return rows[:limit]
 

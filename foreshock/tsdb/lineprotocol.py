@@ -25,26 +25,51 @@ _ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\
 _ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
 
 
+_CACHE_MAX = 65_536
+_keys: dict[str, str] = {}
+_tag_values: dict[str, str] = {}
+_measurements: dict[str, str] = {}
+
+
+def _key(name: str) -> str:
+    """A tag or field key, escaped (memoised: the same few names recur in every batch)."""
+    out = _keys.get(name)
+    if out is None:
+        if len(_keys) > _CACHE_MAX:
+            _keys.clear()
+        out = _keys[name] = str(name).translate(_ESCAPE_KEY)
+    return out
+
+
+def _tag_value(value: str) -> str:
+    out = _tag_values.get(value)
+    if out is None:
+        if len(_tag_values) > _CACHE_MAX:
+            _tag_values.clear()
+        out = str(value).translate(_ESCAPE_KEY)
+        if out.endswith("\\"):
+            out += " "
+        _tag_values[value] = out
+    return out
+
+
 def _field(key: str, value: object) -> str | None:
-    k = key.translate(_ESCAPE_KEY)
     if value.__class__ is float:
-        if not math.isfinite(value):  # type: ignore[arg-type]
+        if value - value != 0:  # type: ignore[operator]  # NaN or infinity
             return None
         s = repr(value)
-        if s.endswith(".0"):
-            s = s[:-2]
-        return f"{k}={s}"
+        return f"{_key(key)}={s[:-2] if s.endswith('.0') else s}"
     if isinstance(value, bool):
-        return f"{k}={'true' if value else 'false'}"
+        return f"{_key(key)}={'true' if value else 'false'}"
     if isinstance(value, int):
-        return f"{k}={value}i"
+        return f"{_key(key)}={value}i"
     if isinstance(value, float):  # float subclasses (numpy.float64)
         if not math.isfinite(value):
             return None
         s = str(value)
-        return f"{k}={s[:-2] if s.endswith('.0') else s}"
+        return f"{_key(key)}={s[:-2] if s.endswith('.0') else s}"
     if isinstance(value, str):
-        return f'{k}="{value.translate(_ESCAPE_STRING)}"'
+        return f'{_key(key)}="{value.translate(_ESCAPE_STRING)}"'
     if value is None:
         return None
     raise ValueError(f'Type: "{type(value)}" of field: "{key}" is not supported.')
@@ -52,23 +77,29 @@ def _field(key: str, value: object) -> str | None:
 
 def encode_point(point: Point) -> str:
     """One line (without newline); ``""`` when the point has no writable field."""
-    fields = [f for f in (_field(k, point.fields[k]) for k in sorted(point.fields)) if f is not None]
+    pf = point.fields
+    fields = []
+    for k in sorted(pf):
+        f = _field(k, pf[k])
+        if f is not None:
+            fields.append(f)
     if not fields:
         return ""
-    tags = []
-    for key in sorted(point.tags):
-        value = point.tags[key]
-        if value is None:
-            continue
-        k = str(key).translate(_ESCAPE_KEY)
-        v = str(value).translate(_ESCAPE_KEY)
-        if v.endswith("\\"):
-            v += " "
-        if k and v:
-            tags.append(f"{k}={v}")
-    head = point.measurement.translate(_ESCAPE_MEASUREMENT)
+    head = _measurements.get(point.measurement)
+    if head is None:
+        if len(_measurements) > _CACHE_MAX:
+            _measurements.clear()
+        head = _measurements[point.measurement] = point.measurement.translate(_ESCAPE_MEASUREMENT)
+    tags = point.tags
     if tags:
-        head = head + "," + ",".join(tags)
+        for key in sorted(tags) if len(tags) > 1 else tags:
+            value = tags[key]
+            if value is None:
+                continue
+            k = _key(key)
+            v = _tag_value(value)
+            if k and v:
+                head = f"{head},{k}={v}"
     return f"{head} {','.join(fields)} {int(point.ts_ms)}"
 
 
