@@ -58,7 +58,7 @@ def _field(key: str, value: object) -> str | None:
         if value - value != 0:  # type: ignore[operator]  # NaN or infinity
             return None
         s = repr(value)
-        return f"{_key(key)}={s[:-2] if s.endswith('.0') else s}"
+        return f"{_key(key)}={s.removesuffix('.0')}"
     if isinstance(value, bool):
         return f"{_key(key)}={'true' if value else 'false'}"
     if isinstance(value, int):
@@ -67,7 +67,7 @@ def _field(key: str, value: object) -> str | None:
         if not math.isfinite(value):
             return None
         s = str(value)
-        return f"{_key(key)}={s[:-2] if s.endswith('.0') else s}"
+        return f"{_key(key)}={s.removesuffix('.0')}"
     if isinstance(value, str):
         return f'{_key(key)}="{value.translate(_ESCAPE_STRING)}"'
     if value is None:
