@@ -29,6 +29,7 @@ class AppContext:
     alerts: Any | None = None  # alerts.service.AlertService
     metrics: Any | None = None  # ingest.metrics object (prometheus text via .render() or counters)
     deadletters: Any | None = None  # ingest.deadletter.DeadLetterStore
+    detection: Any | None = None  # foreshock.detection.DetectionStage (its .stats feed /metrics)
     probes: dict[str, Callable[[], None]] = field(default_factory=dict)  # name -> raise on failure
     events: EventBus = field(default_factory=EventBus)
     latest_snapshots: LatestSnapshots = field(default_factory=LatestSnapshots)

@@ -84,6 +84,25 @@ def open_counts(session: Session) -> dict[str, int]:
     return counts
 
 
+def detection_samples(detection: Any) -> list[Sample]:
+    """Detector time and counts from the detection stage's ``stats`` (``DetectionStats``)."""
+    stats = getattr(detection, "stats", None)
+    if stats is None:
+        return []
+    out: list[Sample] = []
+    for attr, name, help_ in (
+        ("seconds", "foreshock_detector_seconds_total", "Time spent in the detectors"),
+        ("snapshots", "foreshock_detector_snapshots_total", "Vibration snapshots assessed"),
+        ("records", "foreshock_detector_records_total", "Scalar telemetry records assessed"),
+        ("assessments", "foreshock_detector_assessments_total", "Assessments handed to the alert service"),
+        ("errors", "foreshock_detector_errors_total", "Detector failures"),
+    ):
+        value = getattr(stats, attr, None)
+        if isinstance(value, (int, float)):
+            out.append((name, "counter", help_, {}, float(value) if attr == "seconds" else int(value)))
+    return out
+
+
 def external_text(metrics: Any) -> str:
     """Text of ingest's metrics object, whatever it calls its renderer."""
     if metrics is None:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from api.deps import ContextDep
-from api.metrics import external_text, open_counts, render_lines
+from api.metrics import detection_samples, external_text, open_counts, render_lines
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def readyz(ctx: ContextDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(ctx: ContextDep, request: Request) -> PlainTextResponse:
-    samples = list(request.app.state.api_metrics.samples())
+    samples = list(request.app.state.api_metrics.samples()) + detection_samples(ctx.detection)
     try:
         with ctx.session_factory() as session:
             counts = open_counts(session)
