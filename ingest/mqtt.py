@@ -204,6 +204,15 @@ class MqttSource:
         if qos > 0:
             self._client.ack(mid, qos)
 
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish on the ingest connection (e.g. the retained ``.../health`` state); does not wait.
+
+        Raises :class:`IngestError` when paho refuses it outright (bad topic, payload too large).
+        """
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            raise IngestError(f"cannot publish to {topic!r}: {paho.error_string(info.rc)}")
+
     def ack_many(self, acks: list[tuple[int, int]]) -> None:
         """Acknowledge ``(mid, qos)`` pairs; QoS 1 ones go out in one write."""
         self._client.ack_many(acks)

@@ -90,6 +90,8 @@ class IngestService:
     def start(self, connect_timeout_s: float = 10.0) -> None:
         if self._thread is not None:
             raise RuntimeError("ingest service already started")
+        if self.settings.ingest.rate_limit_per_s:
+            log.warning("ingest.rate_limit_per_s is not implemented (ingest keeps no per-device state); ignored")
         if self._freeze_gc:
             # Everything loaded so far (modules, settings, registry caches) moves out of the
             # collector's reach: each collection then scans only the young objects of the stream.

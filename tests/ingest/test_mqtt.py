@@ -133,3 +133,42 @@ def test_full_queue_holds_the_stream_and_loses_nothing(mosquitto, publisher, tmp
     assert len(store.query("telemetry", "P-0006", t0, t0 + 100)) == 60
     store.close()
     engine.dispose()
+
+
+@pytest.mark.integration
+def test_publishes_retained_health_on_its_connection(mosquitto, tmp_path):
+    import threading
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
+    migrate(engine)
+    settings = load_settings(data_dir=tmp_path, mqtt={"url": mosquitto.url, "username": PLATFORM_USER,
+                                                      "password": PLATFORM_PASSWORD,
+                                                      "client_id": f"pub-{uuid.uuid4().hex[:6]}"})
+    store = EmbeddedStore(tmp_path / "t.db")
+    service = IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None)
+    service.start()
+    assert service.source.wait_connected(10)
+    topic = protocol.topic("P-0007", "health")
+    service.source.publish(topic, protocol.health_payload("watch", protocol.now_ms()), retain=True)
+    got: list[bytes] = []
+    seen = threading.Event()
+    reader = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"r-{uuid.uuid4().hex[:6]}")
+    reader.username_pw_set(PLATFORM_USER, PLATFORM_PASSWORD)
+    reader.on_connect = lambda c, *a: c.subscribe(topic, 1)
+    reader.on_message = lambda c, u, m: (got.append(m.payload), seen.set())
+    reader.connect(mosquitto.host, mosquitto.port)
+    reader.loop_start()
+    try:
+        assert seen.wait(10), "the retained health message did not arrive"
+        assert protocol.json.loads(got[0])["state"] == "watch"
+    finally:
+        reader.disconnect()
+        reader.loop_stop()
+        service.stop(5)
+        store.close()
+        engine.dispose()
