@@ -61,6 +61,10 @@ def create_app(context: AppContext) -> FastAPI:
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+        @app.get("/favicon.ico", include_in_schema=False)
+        def favicon() -> FileResponse:
+            return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
         @app.get("/", include_in_schema=False)
         def index() -> RedirectResponse:
             return RedirectResponse("/ui/")

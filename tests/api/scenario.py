@@ -66,7 +66,7 @@ def seed(ctx: AppContext, *, now: float | None = None) -> Scenario:
             v = 1.2 + 4.0 * grow * grow + 0.05 * np.sin(h)
             points.append(Point("vibration", {"device": device, "axis": "x"},
                                 {"rms_g": 0.1 + 0.3 * grow, "kurtosis": 3.0 + 6 * grow, "velocity_rms_mm_s": v,
-                                 "env_bpfo": 0.01 + grow}, int(ts * 1000)))
+                                 "bpfo_db": 1.0 + 12 * grow, "env_kurtosis": 0.5 + grow}, int(ts * 1000)))
     ctx.store.write(points)
 
     ctx.latest_snapshots.put("P-0001", outer_race_snapshot(now - 60))

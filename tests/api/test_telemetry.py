@@ -19,7 +19,7 @@ def test_series_downsampled(client, tokens, world):
     v_rms = body["fields"]["velocity_rms_mm_s"]
     assert max(v_rms[-5:]) > 3 * min(v_rms[:5])  # P-0001 degrades
     full = client.get("/api/v1/units/P-0001/series", headers=v, params={"points": 5000}).json()
-    assert len(full["ts_ms"]) in (7 * 24 - 1, 7 * 24) and {"rms_g", "kurtosis", "env_bpfo"} <= set(full["fields"])
+    assert len(full["ts_ms"]) in (7 * 24 - 1, 7 * 24) and {"rms_g", "kurtosis", "bpfo_db"} <= set(full["fields"])
 
 
 def test_series_bad_input(client, tokens, world):

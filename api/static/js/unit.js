@@ -26,7 +26,7 @@ async function loadHead() {
   const h = u.health || {};
   document.title = `Foreshock · ${u.device_id}`;
   const ttf = h.ttf_s != null
-    ? el("div", {}, el("div", { class: "ttf", id: "ttf" }, fmtDuration(h.ttf_s)),
+    ? el("div", {}, el("div", { class: "ttf", id: "ttf" }, h.ttf_s <= 0 ? "due now" : fmtDuration(h.ttf_s)),
         el("div", { class: "muted", id: "ttf-range" }, `likely between ${fmtDuration(h.ttf_low_s)} and ${fmtDuration(h.ttf_high_s)}`))
     : el("div", { class: "muted", id: "ttf" }, "no time-to-failure estimate");
   head.replaceChildren(
@@ -48,9 +48,12 @@ async function loadTrends() {
   const vel = Object.keys(f).filter((k) => k.startsWith("velocity") || k.startsWith("v_rms"));
   timeChart(trends.vel, { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s",
     zoneLimits, series: Object.fromEntries((vel.length ? vel : ["rms_g"]).filter((k) => k in f).map((k) => [k, f[k]])) });
-  timeChart(trends.kurt, { title: "Kurtosis", ts_ms: vib.ts_ms, series: "kurtosis" in f ? { kurtosis: f.kurtosis } : {} });
-  const envKeys = Object.keys(f).filter((k) => k.startsWith("env"));
-  timeChart(trends.env, { title: "Envelope peaks", ts_ms: vib.ts_ms, series: Object.fromEntries(envKeys.map((k) => [k, f[k]])) });
+  const kurt = ["kurtosis", "env_kurtosis"].filter((k) => k in f);
+  timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, series: Object.fromEntries(kurt.map((k) => [k, f[k]])) });
+  // Envelope-spectrum peaks at the bearing defect frequencies (dB above the local floor).
+  const envKeys = Object.keys(f).filter((k) => /^(bpfo|bpfi|bsf|ftf)_db$/.test(k) || (/^env_/.test(k) && !/(_hz|kurtosis)$/.test(k)));
+  timeChart(trends.env, { title: "Envelope peaks at BPFO / BPFI / BSF (dB above floor)", ts_ms: vib.ts_ms, unit: "dB",
+    series: Object.fromEntries(envKeys.map((k) => [k, f[k]])) });
 }
 
 async function loadSpectrum() {

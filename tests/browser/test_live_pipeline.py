@@ -1,0 +1,109 @@
+"""From a simulated device to the browser: a unit develops an outer-race fault, its messages go through
+Mosquitto, ingest, the detectors and the alert service of ``foreshock run``'s Pipeline, and a service
+engineer sees it fail in the dashboard (health, spectrum with BPFO marker) and acknowledges its alert."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+from playwright.sync_api import expect
+
+from devices import protocol as p
+from tests.browser.conftest import shot
+from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+FS, N, RPM = 25_600.0, 4_096, 1_800.0
+BEARING = {"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04}
+
+
+def _snapshot(rng: np.random.Generator, defect: float) -> np.ndarray:
+    t = np.arange(N) / FS
+    x = 0.05 * np.sin(2 * np.pi * RPM / 60 * t) + rng.normal(0, 0.02, N)
+    if defect > 0:
+        r = BEARING["ball_d"] / BEARING["pitch_d"]
+        period = FS / (BEARING["n_balls"] / 2 * (1 - r) * RPM / 60)
+        ring = np.exp(-t[:200] * 900) * np.sin(2 * np.pi * 3200 * t[:200])
+        for k in np.arange(rng.uniform(0, period), N - 200, period):
+            x[int(k): int(k) + 200] += defect * ring
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def pipeline(mosquitto, tmp_path):
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    settings = load_settings(
+        None, data_dir=str(tmp_path),
+        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+              "client_id": f"foreshock-browser-{secrets.token_hex(4)}"},
+        telemetry={"backend": "embedded", "flush_interval_s": 0.2},
+        database={"url": f"sqlite:///{tmp_path / 'foreshock.db'}"},
+        api={"host": "127.0.0.1", "port": 0},
+    )
+    pipe = Pipeline(settings, PipelineOptions(tick_interval_s=3600))
+    pipe.registry.create_model("PUMP-6205", rated_rpm=RPM, bearing=BEARING, iso_group=2)
+    pipe.registry.create_unit("PUMP-0001", model="PUMP-6205", customer="ACME", site="Plant 1")
+    pipe.registry.create_unit("PUMP-0002", model="PUMP-6205", customer="ACME", site="Plant 1")
+    pipe.start()
+    yield pipe
+    pipe.stop(timeout_s=10)
+
+
+def test_failing_simulated_unit_in_the_browser(pipeline, mosquitto, page):
+    from api.tokens import create_token
+
+    dev = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="PUMP-0001")
+    dev.username_pw_set(PLATFORM_USER, PLATFORM_PASSWORD)
+    dev.connect("127.0.0.1", mosquitto.port)
+    dev.loop_start()
+    rng = np.random.default_rng(3)
+    start_ms = int(time.time() * 1000) - 3 * 3600_000
+    try:
+        for i in range(120):
+            defect = 0.0 if i < 80 else 0.6 * 1.08 ** (i - 80)
+            payload = p.vibration_payload(start_ms + i * 60_000, i, _snapshot(rng, defect), FS, rpm=RPM)
+            dev.publish(p.topic("PUMP-0001", "vibration"), payload, qos=1).wait_for_publish(10)
+    finally:
+        dev.loop_stop()
+        dev.disconnect()
+
+    with pipeline.sessions() as session:
+        _, token = create_token(session=session, name="browser", role="service")
+        session.commit()
+    deadline = time.monotonic() + 60
+    from alerts.models import Alert
+    from sqlalchemy import func, select
+
+    while time.monotonic() < deadline:
+        with pipeline.sessions() as session:
+            if session.scalar(select(func.count()).select_from(Alert)):
+                break
+        time.sleep(0.3)
+    pipeline.detection.flush()  # the fleet page reads the latest assessment from the database
+
+    base = pipeline.api_url
+    page.goto(f"{base}/ui/login")
+    page.fill("#token", token)
+    page.click("#login-button")
+    page.wait_for_url(f"{base}/ui/")
+    first = page.locator("#units tr").first
+    expect(first).to_have_attribute("data-unit", "PUMP-0001", timeout=10_000)
+    state = first.locator(".badge").inner_text().lower()
+    assert state in ("watch", "warning", "alarm"), state
+    page.click("#units tr[data-unit='PUMP-0001'] a")
+    page.locator("#chart-envelope canvas").first.wait_for(timeout=15_000)
+    assert "shaft 30.00 Hz" in page.locator("#spectrum-info").inner_text()
+    shot(page, "live-unit")
+    page.click("header nav >> text=Alerts")
+    row = page.locator("#alerts tr[data-unit='PUMP-0001']").first
+    row.wait_for(timeout=10_000)
+    row.locator("button.ack").click()
+    expect(row.locator(".acked")).to_contain_text("browser")
+    assert page.js_errors == [], page.js_errors
