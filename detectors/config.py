@@ -39,6 +39,11 @@ class MonitorConfig:
     speed_tolerance: float = 0.1  # relative speed change that counts as a transient
     rebaseline_after: int = 60  # snapshots at a new level (no trend) before re-learning
     max_scalar_keys: int = 16  # scalar series tracked per unit (bounded state)
+    scalar_warmup_s: float = 86400.0  # commissioning of each scalar series, in its own time (a daily cycle)
+    scalar_points: int = 96  # values kept to form a scalar baseline, spread over scalar_warmup_s
+    # operating and environmental context, not health: not alarmed on (a temperature is judged
+    # as its rise over ``ambient_c`` when both are sent)
+    context_keys: tuple[str, ...] = ("ambient_c", "speed_rpm", "rpm", "current_a", "load_pct", "power_kw")
 
     def __post_init__(self) -> None:
         if self.warmup < 8:
@@ -63,6 +68,10 @@ class MonitorConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1:
             raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1")
+
+        object.__setattr__(self, "context_keys", tuple(self.context_keys))
+        if self.scalar_warmup_s <= 0 or self.scalar_points < 8:
+            raise ValueError("scalar_warmup_s must be > 0 and scalar_points >= 8")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -179,6 +179,23 @@ class UnitMonitor:
             level = 2
             reasons.insert(0, f"bearing defect lines {', '.join(k[:-3].upper() for k in fam)} stand out "
                               "in the envelope spectrum, well above baseline")
+        # shaft faults show in the orders, not in the RMS; counted only when the orders carry most of
+        # the velocity and the spectrum resolves them (4 bins per order: real lines, not broadband
+        # noise read at 1x, 2x, 3x)
+        orders = ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
+        order_power = sum(feats.get(k, 0.0) ** 2 / 2 for k in orders)
+        df = float(snap.fs) / np.asarray(snap.samples).size
+        lines = order_power >= 0.5 * feats["velocity_rms_mm_s"] ** 2 and df <= feats.get("shaft_hz", 0.0) / 4
+        for k in orders:
+            base = self.baseline.baseline.get(k)
+            v = feats.get(k, 0.0)
+            if base is None or not lines or self.streak < c.persistence or v < 0.5 * self.iso.limits[0]:
+                continue
+            r = v / math.exp(base[0])
+            material = r >= c.warning_ratio or (r >= c.watch_ratio and self.ewma >= c.warning_log10p)
+            if material and level < 2:
+                level = 2
+                reasons.insert(0, f"{k[1]}x shaft-speed velocity {v:.2f} mm/s is {r:.1f}x its baseline")
         # a level step that appears at once and does not grow is an operating change, not wear
         if ratio >= c.watch_ratio and self.prev_ratio < c.watch_ratio and self.streak <= 1:
             self.step = prev_ewma < c.watch_log10p and t2 >= c.warning_log10p
@@ -274,6 +291,7 @@ class UnitMonitor:
         """Feed scalar telemetry; returns the fused assessment, or None if no value was usable."""
         c = self.config
         used: dict[str, int] = {}
+        values = self._health_values(values)
         for key, v in values.items():
             try:
                 v = float(v)
@@ -285,7 +303,7 @@ class UnitMonitor:
             if tr is None:
                 if len(self.scalars) >= c.max_scalar_keys:
                     continue
-                tr = self.scalars[key] = ScalarTrack(warmup=c.warmup)
+                tr = self.scalars[key] = ScalarTrack(warmup_s=c.scalar_warmup_s, points=c.scalar_points)
             used[key] = tr.update(ts, v)
         if not used:
             return None
@@ -310,6 +328,19 @@ class UnitMonitor:
                 if est is not None:
                     a.ttf_s, a.ttf_low_s, a.ttf_high_s = est
         return self._fused(a, remember=False)
+
+    def _health_values(self, values: dict[str, float]) -> dict[str, float]:
+        """Drop the context keys; a temperature becomes its rise over ambient when both are sent."""
+        out: dict[str, float] = {}
+        ambient = values.get("ambient_c")
+        for key, v in values.items():
+            if key in self.config.context_keys:
+                continue
+            if key.endswith("temperature_c") and isinstance(ambient, (int, float)) and isinstance(v, (int, float)):
+                out[key[: -len("_c")] + "_rise_k"] = float(v) - float(ambient)
+            else:
+                out[key] = v
+        return out
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:

@@ -52,12 +52,22 @@ class RobustZScore:
                 continue
             self._buffer.setdefault(k, deque(maxlen=self.warmup)).append(float(v))
         if self.ready:
-            for k, values in self._buffer.items():
-                arr = np.asarray(values)
-                med = float(np.median(arr))
-                mad = float(np.median(np.abs(arr - med))) * 1.4826
-                self.baseline[k] = (med, max(mad, self.min_scale * abs(med), self.min_abs_scale))
-            self._buffer.clear()
+            self._fit()
+
+    def finalize(self) -> bool:
+        """Fix the baseline now from what was learnt (at least 5 observations); True if ready."""
+        if not self.ready and self.n_seen >= 5:
+            self.n_seen = self.warmup
+            self._fit()
+        return self.ready
+
+    def _fit(self) -> None:
+        for k, values in self._buffer.items():
+            arr = np.asarray(values)
+            med = float(np.median(arr))
+            mad = float(np.median(np.abs(arr - med))) * 1.4826
+            self.baseline[k] = (med, max(mad, self.min_scale * abs(med), self.min_abs_scale))
+        self._buffer.clear()
 
     def scores(self, x: dict[str, float]) -> dict[str, float]:
         return {k: (float(v) - self.baseline[k][0]) / self.baseline[k][1] for k, v in x.items() if k in self.baseline}
