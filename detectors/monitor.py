@@ -91,6 +91,8 @@ class UnitMonitor:
         self.v_buf: list[float] = []  # recent velocities: the ISO zone is judged on their median
         self.ref: float | None = None  # lowest settled health indicator since commissioning
         self.prev_ratio = 1.0
+        self.level = 0  # adaptive level of the last snapshot, 0..3
+        self.calm = 0
         self.step_count = 0
         self.step_ts = 0.0
         self.base_rpm: float | None = None
@@ -214,6 +216,16 @@ class UnitMonitor:
                     self._rebaseline()
                     reasons.append("re-learning the baseline at the new operating point")
         self.prev_ratio = ratio
+        if level < self.level:  # come down only after `persistence` calmer snapshots (no flapping)
+            self.calm += 1
+            if self.calm < c.persistence:
+                level = self.level
+                reasons.append(f"holding {_STATES[level]} until {c.persistence} calmer snapshots")
+            else:
+                self.calm = 0
+        else:
+            self.calm = 0
+        self.level = level
         scores = {"t2_log10p": round(t2, 3), "anomaly_ewma": round(self.ewma, 3), "hi_z": round(hi_z, 3),
                   "hi_ratio": round(ratio, 4), "page_hinkley": round(self.ph.score_one({}), 3),
                   "iso_zone": feats["iso_zone"]}
@@ -276,7 +288,7 @@ class UnitMonitor:
         self.mv = Mahalanobis(warmup=max(c.warmup, 8))
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
         self.n_learnt, self.ewma, self.streak, self.step = 0, 0.0, 0, False
-        self.hi_buf, self.ref, self.prev_ratio = [], None, 1.0
+        self.hi_buf, self.ref, self.prev_ratio, self.level, self.calm = [], None, 1.0, 0, 0
 
     def _fused(self, a: Assessment, remember: bool = True) -> Assessment:
         if HEALTH_ORDER[self.scalar_state] > HEALTH_ORDER[a.state]:
@@ -352,7 +364,7 @@ class UnitMonitor:
             "scalars": {k: t.state_dict() for k, t in self.scalars.items()},
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
-            "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio,
+            "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
         }
 
@@ -368,7 +380,7 @@ class UnitMonitor:
         mon.ph = PageHinkley.from_state(state["ph"])
         mon.trends = {k: ExpTrend.from_state(t) for k, t in state["trends"].items()}
         mon.scalars = {k: ScalarTrack.from_state(t) for k, t in state["scalars"].items()}
-        for key in ("n_learnt", "ewma", "streak", "step", "step_count", "step_ts", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio",
+        for key in ("n_learnt", "ewma", "streak", "step", "step_count", "step_ts", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio", "level", "calm",
                     "snap_state", "scalar_state"):
             setattr(mon, key, state[key])
         return mon
