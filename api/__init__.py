@@ -7,7 +7,7 @@ product imports this package.
 
 from __future__ import annotations
 
-__all__ = ["create_app", "AppContext"]
+__all__ = ["AppContext", "create_app"]
 
 
 def __getattr__(name: str):  # lazy: importing api.models must not pull in FastAPI

@@ -22,7 +22,7 @@ from api.routes import api_router
 from api.routes.health import router as health_router
 from api.security import SecurityHeaders
 
-__all__ = ["create_app", "API_PREFIX"]
+__all__ = ["API_PREFIX", "create_app"]
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"

@@ -52,7 +52,7 @@ def _list(args, settings) -> int:
         tokens = [t for t in list_tokens(session=session) if args.all or t.revoked is None]
         print(f"{'NAME':<24} {'ROLE':<9} {'CREATED':<20} {'LAST USED':<20} REVOKED")
         for t in tokens:
-            fmt = lambda d: d.strftime("%Y-%m-%d %H:%M:%S") if d else "-"  # noqa: E731
+            fmt = lambda d: d.strftime("%Y-%m-%d %H:%M:%S") if d else "-"
             print(f"{t.name:<24} {t.role:<9} {fmt(t.created):<20} {fmt(t.last_used):<20} {fmt(t.revoked)}")
     return 0
 

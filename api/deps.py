@@ -15,7 +15,15 @@ from api.tokens import role_at_least, verify_token
 from foreshock.db import utcnow
 
 __all__ = [
-    "ContextDep", "SessionDep", "CurrentToken", "Page", "require", "Viewer", "Service", "Engineer", "Admin",
+    "Admin",
+    "ContextDep",
+    "CurrentToken",
+    "Engineer",
+    "Page",
+    "Service",
+    "SessionDep",
+    "Viewer",
+    "require",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `foreshock token create`")

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["install_error_handlers", "ServiceMissing"]
+__all__ = ["ServiceMissing", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 

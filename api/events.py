@@ -56,7 +56,7 @@ class Subscription:
         """The next event, or ``None`` after ``timeout`` seconds."""
         try:
             return await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
 

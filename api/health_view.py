@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-__all__ = ["latest_health", "HEALTH_STATES"]
+__all__ = ["HEALTH_STATES", "latest_health"]
 
 log = logging.getLogger(__name__)
 HEALTH_STATES = ("unknown", "healthy", "watch", "warning", "alarm")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-__all__ = ["ApiMetrics", "render_lines", "open_counts"]
+__all__ = ["ApiMetrics", "open_counts", "render_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ _CLOSED = ("closed", "resolved", "cancelled", "canceled", "rejected")
 
 def open_counts(session: Session) -> dict[str, int]:
     """Alerts and tickets not closed or resolved (empty when the alerts tables are absent)."""
-    from api.rows import mapped
     from api.errors import ServiceMissing
+    from api.rows import mapped
 
     counts: dict[str, int] = {}
     for name in ("Alert", "Ticket"):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from foreshock.db import Base, utcnow
 
-__all__ = ["ApiToken", "ROLES"]
+__all__ = ["ROLES", "ApiToken"]
 
 # Ordered: each role can do everything the roles before it can.
 ROLES = ("viewer", "service", "engineer", "admin")

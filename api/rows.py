@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ServiceMissing
 
-__all__ = ["mapped", "to_dict", "page", "get_one"]
+__all__ = ["get_one", "mapped", "page", "to_dict"]
 
 
 def mapped(module: str, *names: str) -> type:

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ListPublic", "Message", "UnitPublic", "AlertPublic", "TicketPublic", "RowPublic"]
+__all__ = ["AlertPublic", "ListPublic", "Message", "RowPublic", "TicketPublic", "UnitPublic"]
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from detectors.types import MachineInfo, Snapshot
 
-__all__ = ["spectra", "reduce_peaks", "markers"]
+__all__ = ["markers", "reduce_peaks", "spectra"]
 
 
 def reduce_peaks(freqs: np.ndarray, amp: np.ndarray, max_points: int) -> tuple[list[float], list[float]]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from api.context import AppContext
 from foreshock.db import make_engine, migrate, session_factory
 from foreshock.settings import load_settings
 
-__all__ = ["memory_context", "context_for"]
+__all__ = ["context_for", "memory_context"]
 
 
 def context_for(url: str, **parts) -> AppContext:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from api.models import ROLES, ApiToken
 from foreshock.db import utcnow
 
-__all__ = ["TokenError", "create_token", "verify_token", "list_tokens", "revoke_token", "new_secret", "role_at_least"]
+__all__ = ["TokenError", "create_token", "list_tokens", "new_secret", "revoke_token", "role_at_least", "verify_token"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _TOKEN = re.compile(r"fs_([a-z0-9]{8})_([A-Za-z0-9_-]{32,64})")

@@ -5,14 +5,26 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-__all__ = ["api_router", "routers", "required_role", "api_routes"]
+__all__ = ["api_router", "api_routes", "required_role", "routers"]
 
 
 def routers() -> list[APIRouter]:
-    from api.routes import alerts, deadletters, events, models, reports, telemetry, tickets, tokens, units
+    from api.routes import (
+        alerts,
+        credentials,
+        deadletters,
+        events,
+        maintenance,
+        models,
+        reports,
+        telemetry,
+        tickets,
+        tokens,
+        units,
+    )
 
-    return [units.router, units.devices_router, telemetry.router, models.router, alerts.router, tickets.router,
-            reports.router, deadletters.router, events.router, tokens.router]
+    return [units.router, units.devices_router, telemetry.router, credentials.router, models.router, alerts.router,
+            maintenance.router, tickets.router, reports.router, deadletters.router, events.router, tokens.router]
 
 
 def _responses() -> dict:

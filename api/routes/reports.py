@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from api.deps import SessionDep, Viewer
+from api.deps import ContextDep, SessionDep, Viewer
 from api.rows import mapped
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -84,3 +85,21 @@ def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id"
     rows.sort(key=lambda r: (-r[1], -r[3], str(r[0])))
     items = [{"key": str(k), "tickets": c, "open": o, "critical": cr} for k, c, o, cr in rows[:n]]
     return {"by": by, "since": since, "until": until, "items": items}
+
+
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC)")]
+
+
+@router.get("/monthly", summary="The monthly quality report: counts, TOP-5, Pareto tables, MTTA/MTTR, SLA, precision")
+def monthly(ctx: ContextDep, _: Viewer, month: Month) -> dict[str, Any]:
+    from alerts.reports import monthly_report
+
+    return monthly_report(ctx.session_factory, month)
+
+
+@router.get("/monthly.csv", summary="The monthly report as CSV",
+            responses={200: {"content": {"text/csv": {}}, "description": "section,key,metric,value rows"}})
+def monthly_csv(ctx: ContextDep, _: Viewer, month: Month) -> PlainTextResponse:
+    from alerts.reports import monthly_report, report_csv
+
+    return PlainTextResponse(report_csv(monthly_report(ctx.session_factory, month)), media_type="text/csv")

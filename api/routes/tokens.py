@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, status
@@ -38,7 +38,7 @@ class TokenCreated(TokenPublic):
 
 def _utc(d: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes: they were written in UTC."""
-    return d.replace(tzinfo=timezone.utc) if d is not None and d.tzinfo is None else d
+    return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
 
 
 def _public(t) -> dict:

@@ -164,7 +164,7 @@ def summary(ctx: ContextDep, session: SessionDep, _: Viewer, customer: Customer 
     return counts
 
 
-@router.get("/export.csv", response_class=PlainTextResponse, summary="All units as CSV",
+@router.get("/export.csv", summary="All units as CSV",
             responses={200: {"content": {"text/csv": {}}, "description": "one row per unit"}})
 def export_csv(ctx: ContextDep, _: Viewer) -> PlainTextResponse:
     from devices.csvio import export_units

@@ -99,3 +99,34 @@ def test_reports_pareto_and_top(client, tokens, world):
     t = client.get("/api/v1/reports/top", params={"n": 5}, headers=v).json()
     assert t["items"][0]["key"] == "P-0001" and t["items"][0]["critical"] == 1
     assert client.get("/api/v1/reports/pareto", params={"by": "password"}, headers=v).status_code == 422
+
+
+def test_monthly_report(client, tokens, world):
+    import time
+
+    month = time.strftime("%Y-%m", time.gmtime())
+    r = client.get("/api/v1/reports/monthly", params={"month": month}, headers=auth(tokens["viewer"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["tickets"]["opened"] == 1 and r.json()["top5_failure_modes"][0]["failure_mode"] == "outer_race"
+    csv_text = client.get("/api/v1/reports/monthly.csv", params={"month": month}, headers=auth(tokens["viewer"])).text
+    assert csv_text.startswith("section,key,metric,value")
+    r = client.get("/api/v1/reports/monthly", params={"month": "2026-13"}, headers=auth(tokens["viewer"]))
+    assert r.status_code == 422 and "month" in r.json()["detail"]
+
+
+def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
+    import time
+
+    from detectors.types import Assessment
+
+    now = time.time()
+    body = {"device_id": "P-0002", "starts_at": now - 60, "ends_at": now + 3600, "reason": "bearing swap"}
+    r = client.post("/api/v1/maintenance", json=body, headers=auth(tokens["service"]))
+    assert r.status_code == 201, r.text
+    changes = ctx.alerts.handle_assessment("P-0002", Assessment(ts=now, state="alarm", failure_mode="imbalance"),
+                                           source_key="P-0002:m:1")
+    assert all(c.kind != "alert_raised" for c in changes)
+    r = client.post("/api/v1/maintenance", json={"starts_at": now, "ends_at": now + 1}, headers=auth(tokens["service"]))
+    assert r.status_code == 422 and "device_id" in r.json()["detail"]
+    r = client.post("/api/v1/maintenance", json={**body, "ends_at": now - 100}, headers=auth(tokens["service"]))
+    assert r.status_code == 422 and "must be after starts_at" in r.json()["detail"]

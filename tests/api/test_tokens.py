@@ -11,7 +11,7 @@ from api.tokens import TokenError, create_token, list_tokens, revoke_token, veri
 
 def test_token_is_stored_hashed_and_verifies(ctx):
     with ctx.session_factory() as s:
-        tok, secret = create_token(session=s, name="alice", role="service")
+        _tok, secret = create_token(session=s, name="alice", role="service")
         s.commit()
     with ctx.session_factory() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.name == "alice"))

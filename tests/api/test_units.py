@@ -88,3 +88,16 @@ def test_models_and_detector_config(client, tokens, world):
     r = client.post("/api/v1/models", json={"name": "F-9", "rated_rpm": 2950}, headers=auth(tokens["admin"]))
     assert r.status_code == 201 and r.json()["name"] == "F-9"
     assert client.get("/api/v1/models/NOPE", headers=v).status_code == 404
+
+
+def test_admin_provisions_and_revokes_broker_credentials(client, ctx, tokens, world):
+    a = auth(tokens["admin"])
+    r = client.post("/api/v1/units/P-0002/credentials", headers=a)
+    assert r.status_code == 200, r.text
+    password = r.json()["password"]
+    assert r.json()["username"] == "P-0002" and len(password) >= 16
+    assert ctx.registry.check_password("P-0002", password)
+    assert client.post("/api/v1/units/P-0002/credentials", headers=auth(tokens["engineer"])).status_code == 403
+    assert client.delete("/api/v1/units/P-0002/credentials", headers=a).json() == {"device_id": "P-0002", "revoked": True}
+    assert not ctx.registry.check_password("P-0002", password)
+    assert client.post("/api/v1/units/NOPE/credentials", headers=a).status_code == 404

@@ -78,8 +78,9 @@ def test_failing_simulated_unit_in_the_browser(pipeline, mosquitto, page):
         _, token = create_token(session=session, name="browser", role="service")
         session.commit()
     deadline = time.monotonic() + 60
-    from alerts.models import Alert
     from sqlalchemy import func, select
+
+    from alerts.models import Alert
 
     while time.monotonic() < deadline:
         with pipeline.sessions() as session:
