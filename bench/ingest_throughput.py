@@ -328,6 +328,10 @@ def main() -> int:
             medians[f"{mode}/{kind}"] = round(float(np.median(rates)), 1)
         base, ing = medians[f"{mode}/baseline"], medians[f"{mode}/ingest"]
         ratios[mode] = round(ing / base, 3) if base else None
+        cpu = {k: [r["cpu_us_per_msg"] for r in rows if r["mode"] == mode and r["consumer"] == k and "cpu_us_per_msg" in r]
+               for k in ("baseline", "ingest")}
+        if cpu["baseline"] and cpu["ingest"]:  # CPU per message: robust against load from other processes
+            ratios[f"{mode}/cpu"] = round(float(np.median(cpu["baseline"]) / np.median(cpu["ingest"])), 3)
     lost = sum(r.get("lost", 0) for r in rows)
     result = {
         "bench": "ingest_throughput",
@@ -353,6 +357,9 @@ def main() -> int:
         print("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
     print()
     for mode, ratio in ratios.items():
+        if mode.endswith("/cpu"):
+            print(f"{mode[:-4]}: CPU per message, baseline / ingest = {ratio} (the rate ratio on an otherwise idle core)")
+            continue
         print(f"{mode}: median ingest {medians[mode + '/ingest']} msg/s vs baseline {medians[mode + '/baseline']} msg/s"
               f" -> ratio {ratio} (target >= 0.8)")
     print(f"messages lost: {lost}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")

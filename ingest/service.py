@@ -64,6 +64,7 @@ class IngestService:
         self.metrics = IngestMetrics()
         self.batch_size = settings.telemetry.batch_size
         self.flush_interval_s = settings.telemetry.flush_interval_s
+        self.linger_s = min(self.flush_interval_s, 0.01)
         limits = DEFAULT_LIMITS.__class__(
             max_payload_bytes=settings.ingest.max_payload_bytes, future_tolerance_s=settings.ingest.future_tolerance_s
         )
@@ -138,7 +139,12 @@ class IngestService:
     # -- the worker -----------------------------------------------------------------------------
 
     def _next_batch(self) -> list[RawMessage]:
-        """Up to ``batch_size`` messages, waiting at most ``flush_interval_s`` after the first one."""
+        """Up to ``batch_size`` messages.
+
+        A batch is closed when it is full, when no message arrived for ``linger_s`` (the stream
+        paused: write now rather than wait), or ``flush_interval_s`` after its first message. Under
+        load batches fill up while the previous one is written; at low rates latency stays low.
+        """
         batch = self._queue.take(self.batch_size, 0.2)
         if not batch:
             return batch
@@ -147,7 +153,10 @@ class IngestService:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            batch.extend(self._queue.take(self.batch_size - len(batch), min(remaining, 0.05)))
+            more = self._queue.take(self.batch_size - len(batch), min(remaining, self.linger_s))
+            if not more:
+                break
+            batch.extend(more)
         return batch
 
     def _run(self) -> None:
