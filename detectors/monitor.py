@@ -36,7 +36,7 @@ import numpy as np
 
 from detectors.config import MonitorConfig
 from detectors.explain import explain
-from detectors.features import snapshot_features
+from detectors.features import snapshot_features, velocity_band
 from detectors.iso import IsoZoneDetector, zone_limits
 from detectors.mahalanobis import Mahalanobis
 from detectors.pagehinkley import PageHinkley
@@ -129,7 +129,10 @@ class UnitMonitor:
         if transient:
             return self._held(snap.ts, transient, feats)
         self.v_buf = (self.v_buf + [feats["velocity_rms_mm_s"]])[-self.config.smooth:]
-        zone = self.iso.update(float(np.median(self.v_buf)))
+        # ISO zones judge a measured velocity: the snapshot must resolve the band's lower edge
+        # (its first used bin, 2 bins above DC, at or below 10 Hz, or 2 Hz under 600 rpm)
+        iso_valid = 2 * fs / x.size <= velocity_band(self.machine)[0]
+        zone = self.iso.update(float(np.median(self.v_buf))) if iso_valid else ""
         watched = _watched(feats)
         if not self.baseline.ready:
             self.baseline.learn_one(watched)
@@ -238,8 +241,8 @@ class UnitMonitor:
         return self._absolute(a, zone, feats)
 
     def _absolute(self, a: Assessment, zone: str, feats: dict[str, float]) -> Assessment:
-        """Raise the state to what the ISO zone demands (C → warning, D → alarm)."""
-        iso_state = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}[zone]
+        """Raise the state to what the ISO zone demands (C → warning, D → alarm); "" = not judged."""
+        iso_state = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}.get(zone, "healthy")
         if HEALTH_ORDER[iso_state] > HEALTH_ORDER[a.state]:
             a.state = iso_state  # type: ignore[assignment]
             v = float(np.median(self.v_buf))
