@@ -123,3 +123,45 @@ def test_persistent_session_keeps_messages_while_ingest_is_down(
     assert [r.fields["speed_rpm"] for r in rows] == [float(i) for i in range(20)]
     store.close()
     time.sleep(0)
+
+
+class _WritesThenHangs:
+    """Writes, then blocks before returning: ingest 'crashes' after the write and before the ack."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.release = __import__("threading").Event()
+        self.writes = 0
+
+    def write(self, points) -> None:
+        self.store.write(points)
+        self.writes += 1
+        self.release.wait(30)
+
+    def ping(self) -> None:
+        self.store.ping()
+
+
+def test_unacknowledged_message_is_redelivered_and_stored_once(
+    mosquitto, influxd, publisher, tmp_path, unique, dead_letters
+):
+    settings = _settings(mosquitto, influxd.url, tmp_path, unique)
+    store = Influx1Store.from_settings(settings.telemetry)
+    hanging = _WritesThenHangs(store)
+    first = IngestService(settings, hanging, dead_letters, device_check=None)
+    first.start()
+    assert first.source.wait_connected(10)
+    t0 = protocol.now_ms() - 10_000
+    publisher.publish("foreshock/v1/P-0001/telemetry", protocol.telemetry_payload(t0, 9, {"load": 9.0}))
+    wait_until(lambda: hanging.writes == 1, what="the first write")
+    first.source.stop()  # the connection drops before the acknowledgement
+    assert first.metrics.get("acked") == 0
+    second = IngestService(settings, store, dead_letters, device_check=None)
+    second.start()
+    wait_until(lambda: second.metrics.get("acked") >= 1, what="the broker to redeliver the message")
+    hanging.release.set()
+    first.stop(2)
+    second.stop(5)
+    rows = store.query("telemetry", "P-0001", t0 - 1, t0 + 1)
+    assert len(rows) == 1 and rows[0].fields == {"load": 9.0}
+    store.close()
