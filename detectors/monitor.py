@@ -41,7 +41,7 @@ from detectors.iso import IsoZoneDetector, zone_limits
 from detectors.mahalanobis import Mahalanobis
 from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
-from detectors.scalars import ScalarTrack
+from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
 from detectors.types import HEALTH_ORDER, Assessment, MachineInfo, Snapshot
 from detectors.zscore import RobustZScore
@@ -82,7 +82,7 @@ class UnitMonitor:
         self.iso = IsoZoneDetector(zone_limits(m.iso_group, m.foundation, m.zone_limits_mm_s), c.iso_hysteresis)
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
         self.trends = {"rms_g": ExpTrend(c.trend_window), "velocity_rms_mm_s": ExpTrend(c.trend_window)}
-        self.scalars: dict[str, ScalarTrack] = {}
+        self.scalars = ScalarPanel(c)
         self.n_learnt = 0
         self.ewma = 0.0
         self.streak = 0
@@ -304,58 +304,14 @@ class UnitMonitor:
     # ------------------------------------------------------------------ scalar telemetry
     def update_scalars(self, ts: float, values: dict[str, float]) -> Assessment | None:
         """Feed scalar telemetry; returns the fused assessment, or None if no value was usable."""
-        c = self.config
-        used: dict[str, int] = {}
-        values = self._health_values(values)
-        for key, v in values.items():
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                continue
-            if not math.isfinite(v):
-                continue
-            tr = self.scalars.get(key)
-            if tr is None:
-                if len(self.scalars) >= c.max_scalar_keys:
-                    continue
-                tr = self.scalars[key] = ScalarTrack(warmup_s=c.scalar_warmup_s, points=c.scalar_points)
-            used[key] = tr.update(ts, v)
-        if not used:
+        found = self.scalars.update(ts, values)
+        if found is None:
             return None
-        level = max(tr.level for tr in self.scalars.values())
+        level, a = found
         self.scalar_state = _STATES[level]
         base = self.snap_state if self.last is not None else "healthy"
-        state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)
-        a = Assessment(ts=ts, state=state, scores={f"z_{k}": round(self.scalars[k].z, 3) for k in used})  # type: ignore[arg-type]
-        learning = [k for k in used if not self.scalars[k].baseline.ready]
-        if learning:
-            a.reasons.append(f"learning baseline of {', '.join(sorted(learning))}")
-        if level >= 1:
-            key = max(self.scalars, key=lambda k: (self.scalars[k].level, self.scalars[k].ewma))
-            tr = self.scalars[key]
-            a.reasons.append(f"{key} is {tr.ewma:.1f} robust SD above its baseline {tr.baseline_value:.4g}")
-            a.failure_mode, a.confidence = "anomaly", 0.3
-            a.evidence.append({"feature": key, "z": round(tr.z, 2), "ewma_z": round(tr.ewma, 2),
-                               "baseline": tr.baseline_value, "page_hinkley": round(tr.ph.score_one({}), 2)})
-            base = tr.baseline_value
-            if base and base > 0:
-                est = tr.trend.time_to(base * c.alarm_ratio)
-                if est is not None:
-                    a.ttf_s, a.ttf_low_s, a.ttf_high_s = est
+        a.state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)  # type: ignore[assignment]
         return self._fused(a, remember=False)
-
-    def _health_values(self, values: dict[str, float]) -> dict[str, float]:
-        """Drop the context keys; a temperature becomes its rise over ambient when both are sent."""
-        out: dict[str, float] = {}
-        ambient = values.get("ambient_c")
-        for key, v in values.items():
-            if key in self.config.context_keys:
-                continue
-            if key.endswith("temperature_c") and isinstance(ambient, (int, float)) and isinstance(v, (int, float)):
-                out[key[: -len("_c")] + "_rise_k"] = float(v) - float(ambient)
-            else:
-                out[key] = v
-        return out
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
@@ -364,7 +320,7 @@ class UnitMonitor:
             "version": 2, "config": self.config.as_dict(),
             "baseline": self.baseline.state_dict(), "mv": self.mv.state_dict(), "iso": self.iso.state_dict(),
             "ph": self.ph.state_dict(), "trends": {k: t.state_dict() for k, t in self.trends.items()},
-            "scalars": {k: t.state_dict() for k, t in self.scalars.items()},
+            "scalars": self.scalars.state_dict(),
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
             "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
@@ -382,7 +338,7 @@ class UnitMonitor:
         mon.iso = IsoZoneDetector.from_state(state["iso"])
         mon.ph = PageHinkley.from_state(state["ph"])
         mon.trends = {k: ExpTrend.from_state(t) for k, t in state["trends"].items()}
-        mon.scalars = {k: ScalarTrack.from_state(t) for k, t in state["scalars"].items()}
+        mon.scalars = ScalarPanel.from_state(mon.config, state["scalars"])
         for key in ("n_learnt", "ewma", "streak", "step", "step_count", "step_ts", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio", "level", "calm",
                     "snap_state", "scalar_state"):
             setattr(mon, key, state[key])

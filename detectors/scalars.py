@@ -20,11 +20,17 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
 from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
+from detectors.types import Assessment
 from detectors.zscore import RobustZScore
 
-__all__ = ["ScalarTrack"]
+if TYPE_CHECKING:
+    from detectors.config import MonitorConfig
+
+__all__ = ["ScalarTrack", "ScalarPanel"]
 
 
 class ScalarTrack:
@@ -122,3 +128,81 @@ class ScalarTrack:
         tr.ph = PageHinkley.from_state(state["ph"])
         tr.trend = ExpTrend.from_state(state["trend"])
         return tr
+
+
+def _mode_of(key: str) -> str:
+    """What a scalar's rise points to: bearing temperature → lubrication, vibration → bearing."""
+    if "temperature" in key:
+        return "lubrication"
+    if key.endswith("_g") or "accel" in key or "vib" in key:
+        return "bearing"
+    return "anomaly"
+
+
+class ScalarPanel:
+    """All scalar tracks of one unit (at most ``max_scalar_keys``), fed record by record."""
+
+    def __init__(self, config: MonitorConfig) -> None:
+        self.config = config
+        self.tracks: dict[str, ScalarTrack] = {}
+
+    def health_values(self, values: dict[str, float]) -> dict[str, float]:
+        """Drop the context keys; a temperature becomes its rise over ambient when both are sent."""
+        out: dict[str, float] = {}
+        ambient = values.get("ambient_c")
+        for key, v in values.items():
+            if key in self.config.context_keys:
+                continue
+            if key.endswith("temperature_c") and isinstance(ambient, (int, float)) and isinstance(v, (int, float)):
+                out[key[: -len("_c")] + "_rise_k"] = float(v) - float(ambient)
+            else:
+                out[key] = v
+        return out
+
+    def update(self, ts: float, values: dict[str, float]) -> tuple[int, Assessment] | None:
+        """(level over all tracks, assessment of the scalars) or None if no value was usable."""
+        c = self.config
+        used: list[str] = []
+        for key, v in self.health_values(values).items():
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(v):
+                continue
+            tr = self.tracks.get(key)
+            if tr is None:
+                if len(self.tracks) >= c.max_scalar_keys:
+                    continue
+                tr = self.tracks[key] = ScalarTrack(warmup_s=c.scalar_warmup_s, points=c.scalar_points)
+            tr.update(ts, v)
+            used.append(key)
+        if not used:
+            return None
+        level = max(tr.level for tr in self.tracks.values())
+        a = Assessment(ts=ts, state="healthy", scores={f"z_{k}": round(self.tracks[k].z, 3) for k in used})
+        learning = [k for k in used if not self.tracks[k].baseline.ready]
+        if learning:
+            a.reasons.append(f"learning baseline of {', '.join(sorted(learning))}")
+        if level >= 1:
+            key = max(self.tracks, key=lambda k: (self.tracks[k].level, self.tracks[k].ewma))
+            tr = self.tracks[key]
+            a.reasons.insert(0, f"{key} is {tr.ewma:.1f} robust SD above its baseline {tr.baseline_value:.4g}")
+            a.failure_mode, a.confidence = _mode_of(key), 0.4
+            a.evidence.append({"feature": key, "z": round(tr.z, 2), "ewma_z": round(tr.ewma, 2),
+                               "baseline": tr.baseline_value, "page_hinkley": round(tr.ph.score_one({}), 2)})
+            base = tr.baseline_value
+            if base and base > 0:
+                est = tr.trend.time_to(base * c.alarm_ratio)
+                if est is not None:
+                    a.ttf_s, a.ttf_low_s, a.ttf_high_s = est
+        return level, a
+
+    def state_dict(self) -> dict:
+        return {k: t.state_dict() for k, t in self.tracks.items()}
+
+    @classmethod
+    def from_state(cls, config: MonitorConfig, state: dict) -> ScalarPanel:
+        panel = cls(config)
+        panel.tracks = {k: ScalarTrack.from_state(t) for k, t in state.items()}
+        return panel
