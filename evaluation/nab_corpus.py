@@ -18,7 +18,7 @@ import numpy as np
 from evaluation.nab import Series as ScoredSeries
 from foreshock.datasets import DatasetError, Series, read_series
 
-__all__ = ["ScalarScorer", "find_labels", "label_windows", "stream_scores"]
+__all__ = ["ScalarScorer", "find_labels", "label_windows", "score_nab_file", "stream_scores"]
 
 log = logging.getLogger(__name__)
 
