@@ -62,26 +62,14 @@ class ApiMetrics:
                  {"method": m, "route": r, "status": s}, n) for (m, r, s), n in items]
 
 
-_CLOSED = ("closed", "resolved", "cancelled", "canceled", "rejected")
-
-
 def open_counts(session: Session) -> dict[str, int]:
-    """Alerts and tickets not closed or resolved (empty when the alerts tables are absent)."""
-    from api.errors import ServiceMissing
-    from api.rows import mapped
+    """Open alerts and open tickets."""
+    from alerts.models import Alert, Ticket
 
-    counts: dict[str, int] = {}
-    for name in ("Alert", "Ticket"):
-        try:
-            model = mapped("alerts.models", name)
-        except ServiceMissing:
-            continue
-        col = getattr(model, "state", None) or getattr(model, "status", None)
-        stmt = select(func.count()).select_from(model)
-        if col is not None:
-            stmt = stmt.where(col.notin_(_CLOSED))
-        counts[name.lower() + "s"] = int(session.scalar(stmt) or 0)
-    return counts
+    return {
+        "alerts": int(session.scalar(select(func.count()).select_from(Alert).where(Alert.is_open.is_(True))) or 0),
+        "tickets": int(session.scalar(select(func.count()).select_from(Ticket).where(Ticket.is_open.is_(True))) or 0),
+    }
 
 
 def detection_samples(detection: Any) -> list[Sample]:

@@ -1,16 +1,12 @@
-"""Pydantic schemas shared by the routes: list envelope and the public shapes of other parts' rows.
-
-Rows of tables the API does not own are passed through with their columns (``extra="allow"``);
-the fields named here are the ones the dashboard relies on.
-"""
+"""Pydantic schemas shared by the routes: the list envelope and the error message."""
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-__all__ = ["AlertPublic", "ListPublic", "Message", "RowPublic", "TicketPublic", "UnitPublic"]
+__all__ = ["ListPublic", "Message"]
 
 T = TypeVar("T")
 
@@ -22,23 +18,3 @@ class ListPublic(BaseModel, Generic[T]):
 
 class Message(BaseModel):
     detail: str
-
-
-class RowPublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class UnitPublic(RowPublic):
-    device_id: str
-
-
-class AlertPublic(RowPublic):
-    id: int | str
-
-
-class TicketPublic(RowPublic):
-    id: int | str
-
-
-def public(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return items

@@ -45,13 +45,13 @@ def markers(shaft_hz: float | None, machine: MachineInfo | None, limit_hz: float
     """1×, 2×, 3× shaft speed and the bearing defect frequencies (and their 2nd harmonics)."""
     if not shaft_hz or shaft_hz <= 0:
         return []
-    out = [{"label": f"{k}×", "kind": "shaft", "freq_hz": k * shaft_hz} for k in (1, 2, 3)]
+    out: list[dict[str, Any]] = [{"label": f"{k}×", "kind": "shaft", "freq_hz": k * shaft_hz} for k in (1, 2, 3)]
     if machine is not None and machine.bearing is not None:
         for name, mult in machine.bearing.multipliers().items():
             for h in (1, 2):
                 out.append({"label": name.upper() if h == 1 else f"{h}×{name.upper()}", "kind": name,
                             "freq_hz": h * mult * shaft_hz})
-    return [m for m in out if m["freq_hz"] < limit_hz]
+    return [m for m in out if float(m["freq_hz"]) < limit_hz]
 
 
 def _shaft_hz(snap: Snapshot, machine: MachineInfo | None, sp: Any) -> float | None:

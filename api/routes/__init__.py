@@ -62,9 +62,9 @@ def required_role(route: APIRoute) -> str | None:
 
 def api_routes() -> list[tuple[str, str, str | None]]:
     """(method, path below /api/v1, role) of every API route."""
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     for r in routers():
         for route in r.routes:
             if isinstance(route, APIRoute):
-                out.extend((m, route.path, required_role(route)) for m in sorted(route.methods))
+                out.extend((m, route.path, required_role(route)) for m in sorted(route.methods or ()))
     return out

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from alerts.models import Alert, Ticket
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.errors import ServiceMissing
-from api.rows import mapped, page_query
+from api.rows import page_query
 from api.schemas import ListPublic
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -55,15 +56,14 @@ def list_alerts(
     failure_mode: Annotated[str | None, Query(max_length=64)] = None,
     acknowledged: Annotated[bool | None, Query(description="only (un)acknowledged alerts")] = None,
 ) -> dict:
-    Alert, Ticket = mapped("alerts.models", "Alert"), mapped("alerts.models", "Ticket")
     stmt = select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
     for col, value in (("device_id", device_id), ("status", status), ("severity", severity),
                        ("failure_mode", failure_mode)):
         if value is not None:
             stmt = stmt.where(getattr(Alert, col) == value)
     if acknowledged is not None:
-        col = Alert.acknowledged_at
-        stmt = stmt.where(col.is_not(None) if acknowledged else col.is_(None))
+        ack = Alert.acknowledged_at
+        stmt = stmt.where(ack.is_not(None) if acknowledged else ack.is_(None))
     stmt = stmt.order_by(Alert.raised_at.desc(), Alert.id.desc())
     rows, count = page_query(session, stmt, limit=pg.limit, offset=pg.offset)
     return {"data": [_public(a, n) for a, n in rows], "count": count}
@@ -71,7 +71,6 @@ def list_alerts(
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert")
 def get_alert(alert_id: int, session: SessionDep, _: Viewer) -> dict:
-    Alert, Ticket = mapped("alerts.models", "Alert"), mapped("alerts.models", "Ticket")
     row = session.execute(select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
                           .where(Alert.id == alert_id)).first()
     if row is None:

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
+from alerts.models import Ticket
 from api.deps import ContextDep, SessionDep, Viewer
-from api.rows import mapped
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -57,14 +57,13 @@ def _window(days: float) -> tuple[float, float]:
 
 @router.get("/pareto", response_model=Pareto, summary="Tickets per failure mode (or other key), largest first")
 def pareto(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "failure_mode", days: Days = 90) -> dict:
-    Ticket = mapped("alerts.models", "Ticket")
     since, until = _window(days)
     col = getattr(Ticket, by)
     rows = session.execute(select(col, func.count()).where(Ticket.opened_at >= since).group_by(col)).all()
-    rows = sorted(((k or "(none)", int(n)) for k, n in rows), key=lambda kv: (-kv[1], kv[0]))
-    total = sum(n for _, n in rows)
+    counted = sorted(((k or "(none)", int(n)) for k, n in rows), key=lambda kv: (-kv[1], str(kv[0])))
+    total = sum(n for _, n in counted)
     bars, cum = [], 0
-    for key, n in rows:
+    for key, n in counted:
         cum += n
         bars.append({"key": str(key), "count": n, "share": n / total, "cumulative": cum / total})
     return {"by": by, "since": since, "until": until, "total": total, "bars": bars}
@@ -73,10 +72,8 @@ def pareto(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "failure
 @router.get("/top", response_model=Top, summary="TOP-n by tickets (default: the five units with most tickets)")
 def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id", days: Days = 90,
         n: Annotated[int, Query(ge=1, le=100)] = 5) -> dict:
-    Ticket = mapped("alerts.models", "Ticket")
     since, until = _window(days)
     col = getattr(Ticket, by)
-    from sqlalchemy import case
 
     stmt = (select(col, func.count(), func.sum(case((Ticket.is_open, 1), else_=0)),
                    func.sum(case((Ticket.grade == "critical", 1), else_=0)))

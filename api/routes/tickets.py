@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from alerts.models import Ticket
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.routes.alerts import alerts_of
-from api.rows import mapped, page_query
+from api.rows import page_query
 from api.schemas import ListPublic
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -100,7 +101,6 @@ def list_tickets(
 ) -> dict:
     from alerts.tickets import ticket_dict
 
-    Ticket = mapped("alerts.models", "Ticket")
     stmt = select(Ticket)
     for col, value in (("device_id", device_id), ("status", status), ("grade", grade), ("assignee", assignee),
                        ("customer", customer), ("kind", kind), ("is_open", open)):
