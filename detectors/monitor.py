@@ -208,7 +208,7 @@ class UnitMonitor:
             self.step_ts = snap.ts
         if ratio < c.watch_ratio and not anomalous:
             self.step = False
-        ttf = self._ttf()
+        ttf = self._ttf() if level >= 1 else None
         if level >= 2 and self.step:
             self.step_count += 1
             rising = self._ttf(since=self.step_ts) is not None

@@ -118,3 +118,18 @@ def test_features_name_bad_input() -> None:
         snapshot_features(Snapshot(0, -1.0, np.zeros(1000)), m)
     with pytest.raises(ValueError, match="at least 64"):
         snapshot_features(Snapshot(0, FS, np.zeros(10)), m)
+
+
+def test_vectorised_family_scores_match_the_evidence_path() -> None:
+    from detectors.diagnosis import bearing_scores
+
+    mult = BearingGeometry(9, 0.3126, 1.537).multipliers()
+    rng = np.random.default_rng(4)
+    t = _t(2560)
+    x = rng.normal(0, 1, 2560) * (1 + np.sin(2 * np.pi * 107 * t))
+    ses = squared_envelope_spectrum(x, FS, max_level=2)
+    slow = bearing_scores(ses, 30.0, mult, tol=0.02)
+    fast = bearing_scores(ses, 30.0, mult, tol=0.02, evidence=False)
+    assert slow.keys() == fast.keys()
+    for fam in slow:
+        assert fast[fam][0] == pytest.approx(slow[fam][0], abs=0.01)
