@@ -29,7 +29,7 @@ from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor
 from detectors.types import HEALTH_ORDER, Assessment
 from foreshock.datasets import DatasetError, Run, Series
 
-__all__ = ["evaluate_failure_series", "evaluate_run", "machine_of", "phm2012_score"]
+__all__ = ["evaluate_failure_series", "evaluate_run", "machine_of", "phm2012_score", "scalar_key"]
 
 _WARN = HEALTH_ORDER["warning"]
 
@@ -141,8 +141,22 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     return res
 
 
-def evaluate_failure_series(series: Series, key: str = "value") -> dict[str, Any]:
+def scalar_key(meta: dict[str, Any]) -> str:
+    """The telemetry name a series is fed under: the sidecar's ``value`` (simulator), else
+    ``vibration_g`` for a series in g (IMS), else ``value``. The engine reads meaning from it.
+
+    >>> scalar_key({"unit": "g (mean |x| of a 1 s, 20 kHz snapshot)"}), scalar_key({"value": "temperature_c"})
+    ('vibration_g', 'temperature_c')
+    """
+    if isinstance(meta.get("value"), str) and meta["value"]:
+        return str(meta["value"])
+    unit = str(meta.get("unit") or "")
+    return "vibration_g" if unit == "g" or unit.startswith("g ") else "value"
+
+
+def evaluate_failure_series(series: Series, key: str | None = None) -> dict[str, Any]:
     """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``."""
+    key = key or scalar_key(series.meta)
     t_all = series.t_ms / 1000.0
     fail_ms = series.failure_ms
     t0 = float(t_all[0])
