@@ -22,18 +22,18 @@ import pickle
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from river.anomaly import HalfSpaceTrees  # noqa: E402
+from river.anomaly import HalfSpaceTrees
 
-from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor  # noqa: E402
-from detectors.features import snapshot_features, time_features  # noqa: E402
+from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor
+from detectors.features import snapshot_features, time_features
 
 FS, N, RPM = 25600.0, 2560, 1800.0
 GEO = BearingGeometry(9, 0.3126, 1.537)
@@ -104,7 +104,7 @@ def main() -> int:
     hst_bytes = len(pickle.dumps(hst))
     base = rows["hst_alone"]
     result = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
         "snapshot": {"fs_hz": FS, "samples": N}, "snapshots": args.snapshots,
         "ms_per_snapshot": {k: round(v, 4) for k, v in rows.items()},
@@ -116,7 +116,7 @@ def main() -> int:
     history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     history.append(result)
     RESULTS.write_text(json.dumps(history, indent=2) + "\n")
-    print(f"| what | ms / snapshot | x HST alone |\n|---|---:|---:|")
+    print("| what | ms / snapshot | x HST alone |\n|---|---:|---:|")
     for k, v in rows.items():
         print(f"| {k} | {v:.3f} | {v / base:.1f} |")
     print(f"\n| state | bytes |\n|---|---:|\n| monitor (JSON) | {state_bytes} |\n| HST (pickle) | {hst_bytes} |")

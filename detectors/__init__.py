@@ -24,6 +24,15 @@ from detectors.types import Assessment, BearingGeometry, MachineInfo, Snapshot
 from detectors.zscore import RobustZScore
 
 __all__ = [
-    "UnitMonitor", "MonitorConfig", "diagnose", "Assessment", "BearingGeometry", "MachineInfo", "Snapshot",
-    "RobustZScore", "Mahalanobis", "PageHinkley", "IsoZoneDetector",
+    "Assessment",
+    "BearingGeometry",
+    "IsoZoneDetector",
+    "MachineInfo",
+    "Mahalanobis",
+    "MonitorConfig",
+    "PageHinkley",
+    "RobustZScore",
+    "Snapshot",
+    "UnitMonitor",
+    "diagnose",
 ]

@@ -39,7 +39,7 @@ from detectors.iso import zone_limits
 from detectors.spectrum import Spectrum, estimate_speed_hz
 from detectors.types import MachineInfo, Snapshot
 
-__all__ = ["diagnose", "bearing_scores", "shaft_scores", "FAMILY_MODE"]
+__all__ = ["FAMILY_MODE", "bearing_scores", "diagnose", "shaft_scores"]
 
 FAMILY_MODE = {"bpfo": "outer_race", "bpfi": "inner_race", "bsf": "ball"}
 _HARMONICS = 3
@@ -97,20 +97,17 @@ def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float
 
 def _fast_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float, sideband_weight: float,
                  fmax: float) -> dict[str, tuple[float, list[dict[str, Any]]]]:
-    fams, targets, kinds = [], [], []
+    lines: list[tuple[str, float, int]] = []  # (family, frequency, 0 = harmonic / 1 = sideband)
     for fam in ("bpfo", "bpfi", "bsf"):
         f0 = mult[fam] * shaft_hz
-        for h in range(1, _HARMONICS + 1):
-            if h * f0 < fmax:
-                fams.append(fam), targets.append(h * f0), kinds.append(0)
+        lines += [(fam, h * f0, 0) for h in range(1, _HARMONICS + 1) if h * f0 < fmax]
         side_f = shaft_hz if fam == "bpfi" else mult["ftf"] * shaft_hz if fam == "bsf" else 0.0
         if side_f > 0 and sideband_weight > 0:
             centre = f0 if fam == "bpfi" else 2 * f0
-            for sgn in (-1, 1):
-                if 0 < centre + sgn * side_f < fmax:
-                    fams.append(fam), targets.append(centre + sgn * side_f), kinds.append(1)
-    if not targets:
+            lines += [(fam, centre + sgn * side_f, 1) for sgn in (-1, 1) if 0 < centre + sgn * side_f < fmax]
+    if not lines:
         return {}
+    fams, targets, kinds = zip(*lines)
     f = np.asarray(targets)
     half = np.maximum(tol * f + ses.df, ses.df)
     i0 = np.maximum(np.searchsorted(ses.freqs, f - half), 1)

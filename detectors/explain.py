@@ -73,5 +73,5 @@ def explain(feats: dict[str, float], z: dict[str, float], baseline: dict[str, tu
         return "lubrication", 0.5, [ev(k) for k in hf] + [ev("kurtosis")]
     if hf or impulsive:
         return "bearing", 0.4, [ev(k) for k in hf + impulsive]
-    top = sorted(z, key=lambda k: -z[k])[:3]
-    return "anomaly", 0.3, [ev(k) for k in top]
+    largest = sorted(z, key=lambda k: -z[k])[:3]
+    return "anomaly", 0.3, [ev(k) for k in largest]

@@ -25,7 +25,7 @@ from detectors.iso import zone_limits
 from detectors.spectrum import BAND_EDGES_HZ, Spectrum, estimate_speed_hz
 from detectors.types import MachineInfo, Snapshot
 
-__all__ = ["time_features", "snapshot_features", "velocity_band"]
+__all__ = ["snapshot_features", "time_features", "velocity_band"]
 
 
 def time_features(x: np.ndarray) -> dict[str, float]:

@@ -13,7 +13,7 @@ group and the foundation; a model may override them (``MachineInfo.zone_limits_m
 
 from __future__ import annotations
 
-__all__ = ["ZONES", "zone_limits", "zone_of", "IsoZoneDetector"]
+__all__ = ["ZONES", "IsoZoneDetector", "zone_limits", "zone_of"]
 
 ZONES = ("A", "B", "C", "D")
 

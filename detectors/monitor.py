@@ -43,12 +43,12 @@ from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
 from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
-from detectors.types import HEALTH_ORDER, Assessment, MachineInfo, Snapshot
+from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Snapshot
 from detectors.zscore import RobustZScore
 
-__all__ = ["UnitMonitor", "MonitorConfig"]
+__all__ = ["MonitorConfig", "UnitMonitor"]
 
-_STATES = ("healthy", "watch", "warning", "alarm")
+_STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
 
@@ -174,8 +174,7 @@ class UnitMonitor:
             reasons.append("Page-Hinkley: sustained rise of the health indicator")
         for lvl, lim in ((3, c.alarm_ratio), (2, c.warning_ratio), (1, c.watch_ratio)):
             if ratio >= lim:
-                if lvl > level:
-                    level = lvl
+                level = max(level, lvl)
                 reasons.insert(0, f"RMS {hi:.3g} g is {ratio:.1f}x its reference {self.ref:.3g} g")
                 break
         fam = [k for k in ("bpfo_db", "bpfi_db", "bsf_db") if feats.get(k, 0.0) >= c.family_db
@@ -310,7 +309,7 @@ class UnitMonitor:
         level, a = found
         self.scalar_state = _STATES[level]
         base = self.snap_state if self.last is not None else "healthy"
-        a.state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)  # type: ignore[assignment]
+        a.state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)  # type: ignore[assignment,arg-type]
         return self._fused(a, remember=False)
 
     # ------------------------------------------------------------------ persistence

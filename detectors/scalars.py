@@ -19,7 +19,6 @@ True
 from __future__ import annotations
 
 import math
-
 from typing import TYPE_CHECKING
 
 from detectors.pagehinkley import PageHinkley
@@ -30,7 +29,7 @@ from detectors.zscore import RobustZScore
 if TYPE_CHECKING:
     from detectors.config import MonitorConfig
 
-__all__ = ["ScalarTrack", "ScalarPanel"]
+__all__ = ["ScalarPanel", "ScalarTrack"]
 
 
 class ScalarTrack:

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Spectrum", "G", "BAND_EDGES_HZ", "estimate_speed_hz"]
+__all__ = ["BAND_EDGES_HZ", "G", "Spectrum", "estimate_speed_hz"]
 
 G = 9.80665  # m/s² per g
 BAND_EDGES_HZ = (10.0, 200.0, 1000.0, 3000.0, 6000.0, 12000.0)

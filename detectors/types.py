@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["BearingGeometry", "MachineInfo", "Snapshot", "Assessment", "HealthState", "FAILURE_MODES"]
+__all__ = ["FAILURE_MODES", "Assessment", "BearingGeometry", "HealthState", "MachineInfo", "Snapshot"]
 
 HealthState = Literal["healthy", "watch", "warning", "alarm", "unknown"]
 HEALTH_ORDER: dict[str, int] = {"unknown": -1, "healthy": 0, "watch": 1, "warning": 2, "alarm": 3}

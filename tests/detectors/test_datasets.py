@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ def _first_warning(assessments: list[tuple[float, str]]) -> float | None:
 def test_ims_test2_bearing1_warned_60_hours_early_and_not_in_the_first_half() -> None:
     path = DATA / "ims" / "test2" / "bearing1.csv"
     rows = list(csv.DictReader(path.open()))
-    ts = [datetime.fromisoformat(r["timestamp"]).replace(tzinfo=timezone.utc).timestamp() for r in rows]
+    ts = [datetime.fromisoformat(r["timestamp"]).replace(tzinfo=UTC).timestamp() for r in rows]
     mon = UnitMonitor(MachineInfo(rated_rpm=2000))
     seen = []
     for t, r in zip(ts, rows):

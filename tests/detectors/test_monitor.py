@@ -10,7 +10,7 @@ import pytest
 
 from detectors import MachineInfo, Snapshot, UnitMonitor
 from detectors.types import HEALTH_ORDER
-from tests.detectors.sim import FS, GEO, N, RPM, machine_signal, snap
+from tests.detectors.sim import FS, GEO, RPM, N, machine_signal, snap
 
 MACHINE = MachineInfo(rated_rpm=RPM, bearing=GEO)
 HOUR = 3600.0
