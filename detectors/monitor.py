@@ -118,6 +118,10 @@ class UnitMonitor:
         if fs < 2 * 1000.0:
             return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the 1,000 Hz "
                                           "velocity band, let alone the bearing defect frequencies")
+        top_f = self._top_defect_hz(snap)
+        if top_f and 2 * top_f > fs:
+            return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the bearing defect "
+                                          f"frequencies and harmonics up to {top_f:.0f} Hz")
         fault, why = check_sensor(x, self.prev_fp)
         self.prev_fp = fingerprint(x)
         if fault is not None:
@@ -262,6 +266,14 @@ class UnitMonitor:
             if est is not None and (best is None or est[0] < best[0]):
                 best = est
         return best
+
+    def _top_defect_hz(self, snap: Snapshot) -> float | None:
+        """Highest envelope line searched (3.5 × the larger of BPFI and 2×BSF), when known."""
+        rpm = snap.rpm or self.machine.rated_rpm
+        if self.machine.bearing is None or not rpm:
+            return None
+        m = self.machine.bearing.multipliers()
+        return 3.5 * max(m["bpfi"], 2 * m["bsf"]) * rpm / 60
 
     def _transient(self, snap: Snapshot, feats: dict[str, float]) -> str | None:
         rated = self.machine.rated_rpm

@@ -39,9 +39,10 @@ def test_ims_test2_bearing1_warned_60_hours_early_and_not_in_the_first_half() ->
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "femto").is_dir(), reason="FEMTO data not present")
-def test_femto_bearing1_2_warned_before_failure_not_in_the_first_half() -> None:
-    meta = json.loads((DATA / "femto" / "Bearing1_2.json").read_text())
-    data = np.load(DATA / "femto" / "Bearing1_2.npz")
+@pytest.mark.parametrize("name", ["Bearing1_1", "Bearing1_2", "Bearing2_1", "Bearing2_2", "Bearing3_1", "Bearing3_2"])
+def test_femto_warned_before_failure_not_in_the_first_half(name: str) -> None:
+    meta = json.loads((DATA / "femto" / f"{name}.json").read_text())
+    data = np.load(DATA / "femto" / f"{name}.npz")
     fail = meta["events"][0]["t"]
     fs, rpm = float(data["fs"]), float(data["rpm"])
     mon = UnitMonitor(MachineInfo(rated_rpm=rpm))  # PRONOSTIA publishes no bearing geometry

@@ -64,6 +64,13 @@ def test_bad_input_is_cannot_assess_with_the_reason(samples: np.ndarray, fs: flo
     assert "cannot assess" in a.reasons[0] and reason in a.reasons[0]
 
 
+def test_sample_rate_too_low_for_the_defect_frequencies() -> None:
+    mon = UnitMonitor(MachineInfo(rated_rpm=6000, bearing=GEO))  # BPFI harmonics up to ~1.9 kHz
+    x = np.random.default_rng(0).normal(0, 0.05, N)
+    a = mon.update_snapshot(Snapshot(ts=0, fs=2500.0, samples=x, rpm=6000))
+    assert a.state == "unknown" and "cannot resolve the bearing defect" in a.reasons[0]
+
+
 def test_constant_snapshot_is_a_stuck_sensor() -> None:
     mon, _ = _commissioned()
     a = mon.update_snapshot(snap(1e6, np.full(N, 0.3)))
