@@ -80,6 +80,13 @@ def page(browser):
     context.close()
 
 
+def expect(locator):
+    """Playwright's ``expect`` (imported late so that collecting the tests does not need Playwright)."""
+    from playwright.sync_api import expect as _expect
+
+    return _expect(locator)
+
+
 def shot(page, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"

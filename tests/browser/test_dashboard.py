@@ -5,9 +5,8 @@ left, acknowledge its alert and drive its ticket to closure.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import expect, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 

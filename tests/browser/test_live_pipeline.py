@@ -10,10 +10,9 @@ import time
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
-from playwright.sync_api import expect
 
 from devices import protocol as p
-from tests.browser.conftest import shot
+from tests.browser.conftest import expect, shot
 from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
