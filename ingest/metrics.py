@@ -32,6 +32,7 @@ COUNTERS = (
     "store_errors",  # write attempts that failed (before spooling)
     "dead_letter_errors",  # dead letters that could not be stored (logged, message still acknowledged)
     "hook_errors",  # exceptions raised by the on_batch hook
+    "worker_errors",  # unexpected errors of the worker (the batch is retried, not acknowledged)
     "deferred_at_stop",  # messages left unacknowledged at shutdown (the broker redelivers them)
 )
 

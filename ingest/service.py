@@ -91,6 +91,8 @@ class IngestService:
     def start(self, connect_timeout_s: float = 10.0) -> None:
         if self._thread is not None:
             raise RuntimeError("ingest service already started")
+        self._stopping.clear()
+        self._abort.clear()
         if self.settings.ingest.rate_limit_per_s:
             log.warning("ingest.rate_limit_per_s is not implemented (ingest keeps no per-device state); ignored")
         if self._freeze_gc:
@@ -170,10 +172,20 @@ class IngestService:
                 self.writer.maintain()
                 continue
             self.metrics.count("received", len(batch))
-            while not self._process(batch):
+            while not self._process_guarded(batch):
                 if self._abort.wait(1.0):
                     self.metrics.count("deferred_at_stop", len(batch))
                     return
+
+    def _process_guarded(self, batch: list[RawMessage]) -> bool:
+        """:meth:`_process`, but an unexpected error keeps the batch (unacknowledged) for a retry
+        instead of killing the worker; it is logged and counted (``worker_errors``)."""
+        try:
+            return self._process(batch)
+        except Exception:
+            self.metrics.count("worker_errors")
+            log.exception("ingest worker failed on a batch of %d messages; retrying it", len(batch))
+            return False
 
     def _process(self, batch: list[RawMessage]) -> bool:
         """Handle one batch end to end; ``False`` means: retry it (nothing was acknowledged)."""

@@ -148,3 +148,37 @@ def test_retry_gives_up_within_its_time_bound():
     with pytest.raises(StoreUnavailable):
         retry.call(down)
     assert len(calls) < 100
+
+
+class _BrokenOnce:
+    """A store whose first write fails with an unexpected error (a bug, not an outage)."""
+
+    def __init__(self, store) -> None:
+        self.store, self.calls = store, 0
+
+    def write(self, points):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("unexpected")
+        self.store.write(points)
+
+    def ping(self):
+        self.store.ping()
+
+
+@pytest.mark.integration
+def test_unexpected_worker_error_retries_the_batch(mosquitto, publisher, tmp_path, dead_letters):
+    from foreshock.tsdb.embedded import EmbeddedStore
+
+    settings = _settings(mosquitto, "http://127.0.0.1:1", tmp_path, "unused")
+    store = EmbeddedStore(tmp_path / "t.db")
+    service = IngestService(settings, _BrokenOnce(store), dead_letters, device_check=None)
+    service.start()
+    assert service.source.wait_connected(10)
+    t0 = protocol.now_ms() - 10_000
+    publisher.publish(TEL.format("P-0008"), protocol.telemetry_payload(t0, 1, {"load": 1.0}))
+    wait_until(lambda: service.metrics.get("acked") >= 1, what="the retried batch")
+    service.stop(5)
+    assert service.metrics.get("worker_errors") == 1 and service.ready is False
+    assert [r.fields for r in store.query("telemetry", "P-0008", t0, t0 + 1)] == [{"load": 1.0}]
+    store.close()
