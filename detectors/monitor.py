@@ -48,6 +48,7 @@ from detectors.zscore import RobustZScore
 
 __all__ = ["MonitorConfig", "UnitMonitor"]
 
+_MAX_G = 1e5  # larger "accelerations" are corrupt data, not vibration
 _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
@@ -104,15 +105,25 @@ class UnitMonitor:
     # ------------------------------------------------------------------ snapshots
     def update_snapshot(self, snap: Snapshot) -> Assessment:
         """Assess one waveform snapshot; never raises on bad data."""
+        raw = np.asarray(snap.samples)
+        if raw.dtype.kind not in "biuf":
+            return self._unknown(snap.ts, f"cannot assess: samples are not numbers (dtype {raw.dtype})")
+        if raw.ndim != 1:
+            return self._unknown(snap.ts, f"cannot assess: samples must be one-dimensional, got shape {raw.shape}")
         try:
-            x = np.asarray(snap.samples, dtype=np.float64).ravel()
+            x = raw.astype(np.float64)
             fs = float(snap.fs)
         except (TypeError, ValueError) as exc:
-            return self._unknown(snap.ts, f"cannot assess: samples or sample rate are not numbers ({exc})")
+            return self._unknown(snap.ts, f"cannot assess: sample rate {snap.fs!r} is not a number ({exc})")
+        if snap.rpm is not None and not (math.isfinite(snap.rpm) and snap.rpm >= 0):
+            return self._unknown(snap.ts, f"cannot assess: speed {snap.rpm!r} rpm is not a non-negative number")
         if x.size < 256:
             return self._unknown(snap.ts, f"cannot assess: {x.size} samples, at least 256 are needed")
         if not np.all(np.isfinite(x)):
             return self._unknown(snap.ts, f"cannot assess: {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite samples")
+        if float(np.abs(x).max()) > _MAX_G:
+            return self._unknown(snap.ts, f"cannot assess: samples reach {float(np.abs(x).max()):.3g} g, beyond "
+                                          f"any accelerometer ({_MAX_G:g} g)")
         if not (math.isfinite(fs) and fs > 0):
             return self._unknown(snap.ts, f"cannot assess: sample rate {snap.fs!r} is not a positive number")
         if fs < 2 * 1000.0:

@@ -56,6 +56,9 @@ def test_growing_outer_race_defect_is_warned_named_and_given_a_time() -> None:
     (np.random.default_rng(0).normal(0, 0.05, N), 800.0, "cannot resolve"),
     (np.random.default_rng(0).normal(0, 0.05, N), float("nan"), "sample rate"),
     (np.array(["a"] * N), FS, "not numbers"),
+    (None, FS, "not numbers"),
+    (np.zeros((2, N)), FS, "one-dimensional"),
+    (np.full(N, 1e200), FS, "beyond any accelerometer"),
 ])
 def test_bad_input_is_cannot_assess_with_the_reason(samples: np.ndarray, fs: float, reason: str) -> None:
     mon, _ = _commissioned()
@@ -149,3 +152,26 @@ def test_bad_config_is_a_named_error() -> None:
         UnitMonitor(MACHINE, warmup=2)
     with pytest.raises(TypeError):
         UnitMonitor(MACHINE, no_such_knob=1)
+
+
+def test_arbitrary_input_never_stops_the_stream() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    mon, _ = _commissioned(7)
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        n=st.integers(0, 3000),
+        scale=st.floats(1e-12, 1e6),
+        fs=st.floats(0.0, 1e5) | st.sampled_from([float("nan"), float("inf"), -1.0]),
+        rpm=st.none() | st.floats(-10, 1e5) | st.just(float("nan")),
+        seed=st.integers(0, 1000),
+    )
+    def run(n: int, scale: float, fs: float, rpm: float | None, seed: int) -> None:
+        x = np.random.default_rng(seed).normal(0, scale, n)
+        a = mon.update_snapshot(Snapshot(ts=1e7 + seed, fs=fs, samples=x, rpm=rpm))
+        assert a.state in ("healthy", "watch", "warning", "alarm", "unknown")
+        json.dumps(a.to_dict())
+
+    run()
