@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -156,13 +157,13 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
     full[k0:k1] = spec[k0:k1]
     z = np.fft.ifft(full) * 2.0  # the band's analytic signal
     env2 = z.real ** 2 + z.imag ** 2
-    seg = min(n, max(int(round(segment_s * fs)), 256))
+    seg = min(n, max(round(segment_s * fs), 256))
     n_seg = max(n // seg, 1)
     w = _hann(seg)
     frames = env2[: n_seg * seg].reshape(n_seg, seg)
     frames = (frames - frames.mean(axis=1, keepdims=True)) * w
     amp = np.abs(np.fft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
-    if sk != sk:
+    if math.isnan(sk):
         m2 = float(env2.mean())
         sk = float(np.mean(env2 * env2)) / (m2 * m2) - 2.0 if m2 > 0 else -2.0
     return SES(freqs=np.fft.rfftfreq(seg, 1.0 / fs), amp=amp, band_hz=(float(lo), float(hi)), kurtosis=float(sk))

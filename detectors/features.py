@@ -16,6 +16,7 @@ Ingest stores these per snapshot; the detectors in :class:`detectors.UnitMonitor
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo) -> dict[str, flo
     limits = zone_limits(machine.iso_group, machine.foundation, machine.zone_limits_mm_s)
     feats["iso_zone"] = float(sum(v >= b for b in limits))
     edges = [e for e in BAND_EDGES_HZ if e < fs / 2] + [fs / 2]
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in pairwise(edges):
         feats[f"band_{a:g}_{b:g}_hz_g"] = sp.band_rms_g(a, b)
     rated_hz = machine.rated_rpm / 60 if machine.rated_rpm else None
     shaft_hz = snapshot.rpm / 60 if snapshot.rpm else estimate_speed_hz(sp, rated_hz)

@@ -15,6 +15,8 @@ True
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["PageHinkley"]
 
 
@@ -48,7 +50,7 @@ class PageHinkley:
 
     def update(self, x: float) -> bool:
         x = float(x)
-        if x != x:  # NaN: ignore rather than poison the sum
+        if math.isnan(x):  # NaN: ignore rather than poison the sum
             return self.drift_detected
         self.n += 1
         self._sum += x

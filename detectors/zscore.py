@@ -12,6 +12,7 @@ so it follows river's anomaly-detector protocol and can be swapped for any river
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -48,7 +49,7 @@ class RobustZScore:
             return
         self.n_seen += 1
         for k, v in x.items():
-            if v != v or v in (float("inf"), float("-inf")):
+            if not math.isfinite(v):
                 continue
             self._buffer.setdefault(k, deque(maxlen=self.warmup)).append(float(v))
         if self.ready:
