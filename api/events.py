@@ -39,12 +39,16 @@ class Event:
         return f"id: {self.id}\nevent: {self.kind}\ndata: {data}\n\n"
 
 
+_CLOSED = Event(0, "closed", {})
+
+
 @dataclass
 class Subscription:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[Event]
     kinds: frozenset[str] | None = None
     dropped: int = 0
+    closed: bool = False
 
     def _offer(self, event: Event) -> None:
         if self.queue.full():
@@ -52,12 +56,19 @@ class Subscription:
             self.dropped += 1
         self.queue.put_nowait(event)
 
+    def _close(self) -> None:
+        self.closed = True
+        self._offer(_CLOSED)
+
     async def get(self, timeout: float | None = None) -> Event | None:
-        """The next event, or ``None`` after ``timeout`` seconds."""
+        """The next event, or ``None`` after ``timeout`` seconds or once the bus is closed."""
+        if self.closed and self.queue.empty():
+            return None
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            event = await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
             return None
+        return None if event is _CLOSED else event
 
 
 @dataclass
@@ -68,6 +79,7 @@ class EventBus:
     _subs: list[Subscription] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 0
+    closed: bool = False
 
     def publish(self, kind: str, payload: dict[str, Any]) -> Event:
         """Send ``payload`` to every subscriber interested in ``kind`` (e.g. ``alert``, ``ticket``)."""
@@ -91,8 +103,22 @@ class EventBus:
         sub = Subscription(asyncio.get_running_loop(), asyncio.Queue(self.queue_size),
                            frozenset(kinds) if kinds else None)
         with self._lock:
-            self._subs.append(sub)
+            if self.closed:
+                sub.closed = True
+            else:
+                self._subs.append(sub)
         return sub
+
+    def close(self) -> None:
+        """End every stream (call before stopping the web server: open streams would hold it up)."""
+        with self._lock:
+            self.closed = True
+            subs, self._subs = list(self._subs), []
+        for sub in subs:
+            try:
+                sub.loop.call_soon_threadsafe(sub._close)
+            except RuntimeError:  # loop already closed
+                pass
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._remove(sub)
@@ -111,6 +137,9 @@ class EventBus:
     async def stream(self, sub: Subscription, *, heartbeat_s: float = 15.0) -> AsyncIterator[str]:
         """SSE text for ``sub``: events, and a comment line every ``heartbeat_s`` to keep proxies open."""
         yield ": connected\n\n"
-        while True:
+        while not sub.closed:
             event = await sub.get(heartbeat_s)
-            yield event.to_sse() if event else ": keep-alive\n\n"
+            if event is not None:
+                yield event.to_sse()
+            elif not sub.closed:
+                yield ": keep-alive\n\n"

@@ -37,6 +37,30 @@ def test_event_bus_filters_kinds_and_drops_oldest_when_full():
     asyncio.run(run())
 
 
+def test_closing_the_bus_ends_every_stream():
+    async def run():
+        bus = EventBus()
+        sub = bus.subscribe()
+        chunks = []
+
+        async def consume():
+            async for chunk in bus.stream(sub, heartbeat_s=10):
+                chunks.append(chunk)
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.01)
+        bus.publish("alert", {"i": 1})
+        await asyncio.sleep(0.01)
+        bus.close()
+        await asyncio.wait_for(task, 2)  # ends well before the 10 s heartbeat
+        assert chunks[0] == ": connected\n\n" and chunks[1].startswith("id: 1\nevent: alert")
+        assert len(chunks) == 2
+        late = bus.subscribe()
+        assert [c async for c in bus.stream(late)] == [": connected\n\n"]
+
+    asyncio.run(run())
+
+
 def test_event_sse_format():
     e = EventBus().publish("ticket", {"ticket": "PF1", "status": "closed"})
     assert e.to_sse() == 'id: 1\nevent: ticket\ndata: {"ticket":"PF1","status":"closed"}\n\n'
