@@ -72,6 +72,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     p = context.new_page()
+    p.set_default_timeout(15_000)
     errors: list[str] = []
     p.on("pageerror", lambda exc: errors.append(str(exc)))
     p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -84,6 +85,7 @@ def expect(locator):
     """Playwright's ``expect`` (imported late so that collecting the tests does not need Playwright)."""
     from playwright.sync_api import expect as _expect
 
+    _expect.set_options(timeout=15_000)  # generous: the whole suite may share two cores
     return _expect(locator)
 
 
