@@ -61,6 +61,8 @@ class ScalarTrack:
         self.level = 0
         self.t0: float | None = None
         self.last_kept = -math.inf
+        self.recent: list[float] = []
+        self.spike = False
 
     def _tx(self, v: float) -> float:
         return math.log(v) if self.log else v
@@ -88,11 +90,24 @@ class ScalarTrack:
             return 0
         if self.log and value <= 0:
             return self.level
-        self.z = self.baseline.scores({"v": self._tx(value)}).get("v", 0.0)
-        self.ewma = self.alpha * self.z + (1 - self.alpha) * self.ewma
+        # an isolated jump far above the recent values is a spike (a sensor fault, flagged, left
+        # out); a second high value in a row is kept. A running median of 5 and a clipped z keep
+        # any value that slips through from carrying the EWMA on its own
+        raw_z = self.baseline.scores({"v": self._tx(value)}).get("v", 0.0)
+        if self.recent:
+            ref_z = self.baseline.scores({"v": self._tx(sorted(self.recent)[len(self.recent) // 2])}).get("v", 0.0)
+            if raw_z - ref_z > self.warning_z and not self.spike:  # isolated: left out of the window
+                self.spike = True
+                return self.level
+        self.spike = False
+        self.recent = ([*self.recent, value])[-5:]
+        filtered = sorted(self.recent)[len(self.recent) // 2]
+        self.z = self.baseline.scores({"v": self._tx(filtered)}).get("v", 0.0)
+        clipped = max(min(self.z, 2 * self.warning_z), -5.0)
+        self.ewma = self.alpha * clipped + (1 - self.alpha) * self.ewma
         self.ph.update(max(min(self.z, 20.0), -5.0))
-        if value > 0:
-            self.trend.update(ts, value)
+        if filtered > 0:
+            self.trend.update(ts, filtered)
         self.streak = self.streak + 1 if self.ewma >= self.watch_z else 0
         if self.ewma >= self.warning_z and self.streak >= self.persistence:
             self.level = 2
@@ -112,7 +127,7 @@ class ScalarTrack:
     def state_dict(self) -> dict:
         return {"cfg": [self.warmup_s, self.points, self.watch_z, self.warning_z, self.alpha, self.persistence,
                         self.ph.delta, self.ph.threshold],
-                "t0": self.t0, "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
+                "t0": self.t0, "recent": self.recent, "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
                 "log": self.log, "ewma": self.ewma, "z": self.z, "streak": self.streak, "level": self.level,
                 "baseline": self.baseline.state_dict(), "ph": self.ph.state_dict(), "trend": self.trend.state_dict()}
 
@@ -120,7 +135,7 @@ class ScalarTrack:
     def from_state(cls, state: dict) -> ScalarTrack:
         tr = cls(*state["cfg"])
         tr.log, tr.ewma, tr.z = state["log"], state["ewma"], state["z"]
-        tr.t0 = state["t0"]
+        tr.t0, tr.recent = state["t0"], list(state["recent"])
         tr.last_kept = -math.inf if state["last_kept"] is None else state["last_kept"]
         tr.streak, tr.level = state["streak"], state["level"]
         tr.baseline = RobustZScore.from_state(state["baseline"])
@@ -180,6 +195,10 @@ class ScalarPanel:
             return None
         level = max(tr.level for tr in self.tracks.values())
         a = Assessment(ts=ts, state="healthy", scores={f"z_{k}": round(self.tracks[k].z, 3) for k in used})
+        spiked = [k for k in used if self.tracks[k].spike]
+        if spiked:
+            a.sensor_fault = "spikes"
+            a.reasons.append(f"isolated spike in {', '.join(spiked)} ignored (sensor fault)")
         learning = [k for k in used if not self.tracks[k].baseline.ready]
         if learning:
             a.reasons.append(f"learning baseline of {', '.join(sorted(learning))}")

@@ -175,3 +175,18 @@ def test_arbitrary_input_never_stops_the_stream() -> None:
         json.dumps(a.to_dict())
 
     run()
+
+
+def test_isolated_scalar_spikes_are_a_sensor_fault_not_a_warning() -> None:
+    mon = UnitMonitor(MachineInfo())
+    rng = np.random.default_rng(8)
+    for i in range(200):
+        mon.update_scalars(i * 600.0, {"velocity_mm_s": 0.6 + rng.normal(0, 0.02)})
+    seen = []
+    for i in range(200, 700):
+        v = 0.6 + rng.normal(0, 0.02)
+        if rng.uniform() < 0.05:
+            v = v * 8 + 50  # what a spiking transmitter sends
+        seen.append(mon.update_scalars(i * 600.0, {"velocity_mm_s": v}))
+    assert all(a is not None and a.state == "healthy" for a in seen)
+    assert any(a.sensor_fault == "spikes" for a in seen if a is not None)
