@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -26,6 +27,7 @@ __all__ = [
     "require",
 ]
 
+LAST_USED_RESOLUTION_S = 60.0
 _bearer = HTTPBearer(auto_error=False, description="A token from `foreshock token create`")
 
 
@@ -62,8 +64,13 @@ def get_token(
         if tok is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        tok.last_used = utcnow()
-        session.commit()
+        now = utcnow()
+        last = tok.last_used
+        if last is not None and last.tzinfo is None:  # SQLite returns naive UTC
+            last = last.replace(tzinfo=UTC)
+        if last is None or (now - last).total_seconds() > LAST_USED_RESOLUTION_S:
+            tok.last_used = now  # at most once a minute: no database write per request
+            session.commit()
         session.expunge(tok)
         return tok
 

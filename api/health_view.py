@@ -27,12 +27,16 @@ def latest_health(session: Session, device_ids: list[str] | None = None) -> dict
     except ImportError:  # pragma: no cover - the core always has it
         return {}
     stmt = select(DetectorState)
-    if device_ids is not None:
-        if not device_ids:
+    wanted = None if device_ids is None else set(device_ids)
+    if wanted is not None:
+        if not wanted:
             return {}
-        stmt = stmt.where(DetectorState.device_id.in_(device_ids))
+        if len(wanted) <= 500:  # larger fleets: read every row rather than bind thousands of parameters
+            stmt = stmt.where(DetectorState.device_id.in_(wanted))
     out: dict[str, dict[str, Any]] = {}
     for row in session.scalars(stmt):
+        if wanted is not None and row.device_id not in wanted:
+            continue
         item: dict[str, Any] = {"state": row.health or "unknown"}
         if row.assessment_json:
             try:

@@ -101,3 +101,23 @@ def test_admin_provisions_and_revokes_broker_credentials(client, ctx, tokens, wo
     assert client.delete("/api/v1/units/P-0002/credentials", headers=a).json() == {"device_id": "P-0002", "revoked": True}
     assert not ctx.registry.check_password("P-0002", password)
     assert client.post("/api/v1/units/NOPE/credentials", headers=a).status_code == 404
+
+
+def test_fleet_health_for_more_units_than_bind_parameters(ctx):
+    import json
+
+    from api.health_view import latest_health
+    from foreshock.models import DetectorState
+
+    with ctx.session_factory() as s:
+        for i in range(700):
+            s.add(DetectorState(device_id=f"U-{i:04d}", state_json="{}", health="watch" if i % 7 else "alarm",
+                                assessment_json=json.dumps({"state": "watch", "ttf_s": float(i)})))
+        s.commit()
+        ids = [f"U-{i:04d}" for i in range(0, 700, 2)] + ["NOT-THERE"]
+        assert len(ids) == 351
+        got = latest_health(s, ids[:300])
+        assert len(got) == 300 and got["U-0000"]["state"] == "alarm" and got["U-0002"]["ttf_s"] == 2.0
+        many = latest_health(s, [f"U-{i:04d}" for i in range(650)])
+        assert len(many) == 650 and "U-0699" not in many
+        assert latest_health(s, []) == {}
