@@ -56,6 +56,7 @@ class UnitPublic(BaseModel):
     presence: str = "unknown"
     last_seen_ms: int | None = None
     health: Health = Health()
+    zone_limits_mm_s: list[float] | None = Field(None, description="ISO 20816 A/B, B/C, C/D (unit detail only)")
 
 
 class UnitCreate(BaseModel):
@@ -183,8 +184,15 @@ def import_csv(ctx: ContextDep, _: Admin,
 
 @router.get("/{device_id}", response_model=UnitPublic, summary="One unit with its health")
 def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) -> dict:
-    unit = registry_of(ctx).require_unit(device_id)
-    return unit_public(unit, latest_health(session, [device_id]).get(device_id))
+    reg = registry_of(ctx)
+    unit = reg.require_unit(device_id)
+    out = unit_public(unit, latest_health(session, [device_id]).get(device_id))
+    machine = reg.machine_info(device_id)
+    if machine is not None:
+        from detectors.iso import zone_limits
+
+        out["zone_limits_mm_s"] = list(zone_limits(machine.iso_group, machine.foundation, machine.zone_limits_mm_s))
+    return out
 
 
 @router.post("", response_model=UnitPublic, status_code=status.HTTP_201_CREATED, summary="Register a unit")

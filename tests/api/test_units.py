@@ -28,7 +28,8 @@ def test_fleet_list_with_health_and_filters(client, tokens, world):
 
 def test_unit_detail_and_errors(client, tokens, world):
     h = auth(tokens["viewer"])
-    assert client.get("/api/v1/units/P-0001", headers=h).json()["customer"] == "ACME"
+    detail = client.get("/api/v1/units/P-0001", headers=h).json()
+    assert detail["customer"] == "ACME" and detail["zone_limits_mm_s"] == [1.4, 2.8, 4.5]
     r = client.get("/api/v1/units/NOPE", headers=h)
     assert r.status_code == 404 and "NOPE" in r.json()["detail"]
     r = client.get("/api/v1/units", params={"health": "dying"}, headers=h)

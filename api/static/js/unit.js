@@ -24,6 +24,7 @@ let zoneLimits = null;
 async function loadHead() {
   const u = await api(`/units/${encodeURIComponent(id)}`);
   const h = u.health || {};
+  zoneLimits = u.zone_limits_mm_s || zoneLimits;
   document.title = `Foreshock · ${u.device_id}`;
   const ttf = h.ttf_s != null
     ? el("div", {}, el("div", { class: "ttf", id: "ttf" }, h.ttf_s <= 0 ? "due now" : fmtDuration(h.ttf_s)),
@@ -59,7 +60,7 @@ async function loadTrends() {
 async function loadSpectrum() {
   try {
     const s = await api(`/units/${encodeURIComponent(id)}/spectrum?envelope_max_hz=500`);
-    zoneLimits = s.zone_limits_mm_s;
+    zoneLimits = s.zone_limits_mm_s || zoneLimits;
     specInfo.textContent = `Snapshot ${fmtTime(s.ts * 1000)} · fs ${s.fs} Hz · ${s.n} samples · shaft ${s.shaft_hz ? s.shaft_hz.toFixed(2) + " Hz" : "unknown"}` +
       (s.velocity_rms_mm_s != null ? ` · velocity RMS ${s.velocity_rms_mm_s.toFixed(2)} mm/s` : "");
     const low = s.markers.filter((m) => m.freq_hz < 1000);
