@@ -10,7 +10,6 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
-from tests.tsdb_servers import influxd, victoria_metrics  # noqa: F401 - fixtures
 
 
 def wait_until(condition, timeout_s: float = 20.0, what: str = "condition") -> None:

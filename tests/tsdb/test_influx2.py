@@ -6,11 +6,8 @@ mapping of HTTP failures to StoreUnavailable / StoreError. No InfluxDB 2 server 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -23,55 +20,6 @@ from foreshock.tsdb.retry import Retry
 
 RECORDED = Path(__file__).parent / "recorded"
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
-
-
-class _Recorded:
-    """A local HTTP server answering every request with one canned response, recording the requests."""
-
-    def __init__(self, status: int, body: bytes, content_type: str = "text/csv; charset=utf-8") -> None:
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                outer.requests.append({
-                    "method": self.command, "path": urlsplit(self.path).path,
-                    "query": parse_qs(urlsplit(self.path).query), "body": self.rfile.read(length),
-                    "auth": self.headers.get("Authorization"),
-                })
-                self.send_response(outer.status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.status, self.body = status, body
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def recorded():
-    servers = []
-
-    def make(status: int, body: bytes, **kw) -> _Recorded:
-        servers.append(_Recorded(status, body, **kw))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.close()
 
 
 def _store(url: str, **kw) -> Influx2Store:

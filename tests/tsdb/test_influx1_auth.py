@@ -1,0 +1,36 @@
+"""influx1 authentication and the requests it sends (recorded server: no auth-enabled influxd here)."""
+
+from __future__ import annotations
+
+from foreshock.settings import load_settings
+from foreshock.tsdb.base import Point
+from foreshock.tsdb.influx1 import Influx1Store
+from foreshock.tsdb.retry import Retry
+
+T0 = 1_700_000_000_000
+
+
+def test_user_and_password_go_as_u_and_p(recorded):
+    server = recorded(204, b"", content_type="text/plain")
+    settings = load_settings(telemetry={"backend": "influx1", "url": server.url, "database": "plant",
+                                        "username": "ingest", "password": "s3cret", "retention_policy": "week"})
+    store = Influx1Store.from_settings(settings.telemetry)
+    store.write([Point("telemetry", {"device": "P-1"}, {"t": 1.5}, T0)])
+    req = server.requests[0]
+    assert req["path"] == "/write" and req["auth"] is None
+    assert {k: v[0] for k, v in req["query"].items()} == {"db": "plant", "precision": "ms", "u": "ingest",
+                                                          "p": "s3cret", "rp": "week"}
+    assert req["body"] == b"telemetry,device=P-1 t=1.5 1700000000000"
+    store.close()
+
+
+def test_token_goes_in_the_authorization_header(recorded):
+    server = recorded(200, b'{"results":[{"statement_id":0}]}', content_type="application/json")
+    store = Influx1Store(server.url, "plant", token="tok", retry=Retry(max_retries=0))
+    assert store.query("telemetry", "P-'1", T0, T0 + 1000, ["t"], every_ms=500) == []
+    req = server.requests[0]
+    assert req["auth"] == "Token tok" and "u" not in req["query"]
+    q = req["query"]["q"][0]
+    assert q == ('SELECT mean("t") AS "t" FROM "telemetry" WHERE "device" = \'P-\\\'1\' AND time >= 1700000000000ms '
+                 'AND time < 1700000001000ms GROUP BY time(500ms) fill(none) ORDER BY time ASC LIMIT 10000')
+    store.close()
