@@ -99,6 +99,8 @@ class IngestService:
             # Everything loaded so far (modules, settings, registry caches) moves out of the
             # collector's reach: each collection then scans only the young objects of the stream.
             # Measured: about a quarter less CPU per message (bench/ingest_throughput.py).
+            # Collect first, so that no garbage is frozen with the live objects.
+            gc.collect()
             gc.freeze()
         self.spool = Spool(self.settings.spool_dir, max_bytes=self.settings.ingest.spool_max_bytes)
         self.writer = StoreWriter(self.store, self.spool, self.metrics, probe_interval_s=self._probe_interval_s)
