@@ -96,7 +96,7 @@ class ScalarTrack:
         raw_z = self.baseline.scores({"v": self._tx(value)}).get("v", 0.0)
         if self.recent:
             ref_z = self.baseline.scores({"v": self._tx(sorted(self.recent)[len(self.recent) // 2])}).get("v", 0.0)
-            if raw_z - ref_z > self.warning_z and not self.spike:  # isolated: left out of the window
+            if raw_z > self.warning_z and raw_z - ref_z > self.warning_z and not self.spike:  # isolated: left out
                 self.spike = True
                 return self.level
         self.spike = False
