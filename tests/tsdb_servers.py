@@ -33,7 +33,7 @@ class _Process:
         return f"http://{self.host}:{self.port}"
 
     def _spawn(self, argv: list[str], name: str, timeout_s: float = 30.0) -> None:
-        self._log = open(self.workdir / f"{name}.log", "ab")
+        self._log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.host, self.port, timeout_s, self._proc)
