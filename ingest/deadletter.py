@@ -74,6 +74,11 @@ class DeadLetterStore:
         self._sessions = session_factory
         self.payload_bytes = payload_bytes
 
+    @classmethod
+    def from_settings(cls, session_factory: sessionmaker[Session], settings: Any) -> DeadLetterStore:
+        """With ``ingest.dead_letter_payload_bytes`` from the settings."""
+        return cls(session_factory, payload_bytes=settings.ingest.dead_letter_payload_bytes)
+
     def add(
         self,
         *,

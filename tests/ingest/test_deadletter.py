@@ -51,3 +51,16 @@ def test_bad_arguments_are_named(store):
         store.list(limit=0)
     with pytest.raises(ValueError, match="offset"):
         store.list(offset=-1)
+
+
+def test_payload_bound_from_settings(tmp_path):
+    from foreshock.settings import load_settings
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    migrate(engine)
+    store = DeadLetterStore.from_settings(session_factory(engine),
+                                          load_settings(ingest={"dead_letter_payload_bytes": 3}))
+    store.add(reason="schema", topic="t", payload=b"abcdef", received_at=0.0)
+    rows, _ = store.list()
+    assert rows[0].payload == b"abc" and rows[0].payload_size == 6
+    engine.dispose()
