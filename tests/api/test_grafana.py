@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.tsdb_servers import influxd  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 DASHBOARD = ROOT / "dashboards" / "foreshock-fleet.json"
@@ -40,7 +39,7 @@ def _expand(query: str) -> str:
 
 
 @pytest.mark.integration
-def test_every_query_returns_data_from_influxd(influxd):  # noqa: F811 - fixture
+def test_every_query_returns_data_from_influxd(influxd):
     from foreshock.tsdb import Point
     from foreshock.tsdb.influx1 import Influx1Store
 
