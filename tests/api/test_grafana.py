@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 DASHBOARD = ROOT / "dashboards" / "foreshock-fleet.json"
 
