@@ -107,6 +107,9 @@ class Demo:
 
     def run(self) -> int:
         args = self.args
+        if not getattr(args, "log_level", None):
+            # The progress lines are the demo's interface; library chatter only when asked for.
+            logging.getLogger().setLevel(logging.WARNING)
         data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="foreshock-demo-"))
         broker, broker_kind = start_broker(args.mqtt_port, embedded=args.embedded_broker)
         self.say(f"broker      {broker_kind} on {broker.url}")
@@ -227,7 +230,7 @@ class Demo:
                 self.say("no ticket was opened (try a longer --duration)")
             for t in tickets:
                 self.say(
-                    f"ticket {t.number}  unit {t.device_id}  {t.failure_mode or '-'}  grade {t.grade}  state {t.state}"
+                    f"ticket {t.number}  unit {t.device_id}  {t.failure_mode or '-'}  grade {t.grade}  {t.status}"
                 )
         if first_ticket_at is not None:
             self.say(f"first ticket after {first_ticket_at:.0f} s")

@@ -110,7 +110,7 @@ class Pipeline:
     def handle_assessment(self, device_id: str, assessment: Any, *, source_key: str) -> list[Any]:
         changes = self.alerts.handle_assessment(device_id, assessment, source_key=source_key) or []
         for change in changes:
-            payload = change.as_dict() if hasattr(change, "as_dict") else dict(getattr(change, "__dict__", {}))
+            payload = change.to_dict()
             kind = "ticket" if "ticket" in str(payload.get("kind", "")) else "alert"
             self.events.publish(kind, payload)
         return changes
@@ -134,6 +134,7 @@ class Pipeline:
             alerts=self.alerts,
             metrics=getattr(self.ingest, "metrics", None),
             deadletters=self.dead_letters,
+            detection=self.detection,
             probes=self.probes(),
             events=self.events,
             latest_snapshots=self.latest_snapshots,
@@ -210,6 +211,7 @@ class Pipeline:
         self.detection.close()
         self.registry.flush_seen()
         if self._api_server is not None:
+            self.events.close()  # end open event streams, or they hold the server's shutdown
             self._api_server.should_exit = True
         for t in self._threads:
             t.join(timeout=5)
