@@ -21,6 +21,7 @@ def test_replays_in_order_across_segments_and_empties(tmp_path):
     assert spool.replay(got.extend) == 30
     assert got == [p for i in range(10) for p in _batch(i)]
     assert spool.empty and not list(tmp_path.glob("seg-*.spool"))
+    spool.close()
 
 
 def test_survives_reopen_and_resumes_after_a_failed_write(tmp_path):
@@ -52,6 +53,7 @@ def test_full_spool_refuses_and_frees_after_replay(tmp_path):
     assert spool.size_bytes <= 2048
     spool.replay(lambda points: None)
     spool.append(_batch(0))
+    spool.close()
 
 
 def test_torn_record_at_the_end_is_skipped(tmp_path):
