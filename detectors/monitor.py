@@ -333,6 +333,10 @@ class UnitMonitor:
         self.scalar_state = _STATES[level]
         base = self.snap_state if self.last is not None else "healthy"
         a.state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)  # type: ignore[assignment,arg-type]
+        last = self.last
+        if a.failure_mode in (None, "anomaly") and last is not None and last.failure_mode not in (None, "anomaly"):
+            a.failure_mode, a.confidence = last.failure_mode, last.confidence  # the waveform knows better
+            a.evidence = a.evidence + last.evidence
         return self._fused(a, remember=False)
 
     # ------------------------------------------------------------------ persistence
