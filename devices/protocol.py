@@ -185,6 +185,9 @@ def _reject_constant(name: str) -> float:
     raise ProtocolError(Reason.NON_FINITE, f"{name} is not a finite number")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder, not one per message
+
+
 def _depth(obj: Any, limit: int) -> int:
     """Nesting depth, stopping early past ``limit``."""
     stack = [(obj, 1)]
@@ -368,13 +371,17 @@ def parse_message(
     if len(payload) > limits.max_payload_bytes:
         raise ProtocolError(Reason.TOO_LARGE, f"payload is {len(payload)} bytes, at most {limits.max_payload_bytes}")
     try:
-        doc = json.loads(payload, parse_constant=_reject_constant)
+        # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
+        # cannot be encoded (e.g. into PostgreSQL).
+        doc = _DECODER.decode(payload.decode("utf-8"))
     except ProtocolError:
         raise
     except RecursionError:
         raise ProtocolError(Reason.TOO_LARGE, "payload is nested too deeply") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(Reason.BAD_JSON, f"not valid UTF-8 JSON: {str(exc)[:120]}") from None
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(Reason.BAD_JSON, f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    except ValueError as exc:
+        raise ProtocolError(Reason.BAD_JSON, f"not valid JSON: {str(exc)[:120]}") from None
     if _depth(doc, _MAX_DEPTH) > _MAX_DEPTH:
         raise ProtocolError(Reason.SCHEMA, f"payload is nested deeper than {_MAX_DEPTH} levels")
     if kind == "telemetry":

@@ -72,7 +72,7 @@ class Pipeline:
 
         from ingest.deadletter import DeadLetterStore
 
-        self.dead_letters = DeadLetterStore(self.sessions)
+        self.dead_letters = DeadLetterStore.from_settings(self.sessions, s)
         self.detection = DetectionStage(
             self.sessions,
             registry=self.registry,
