@@ -13,6 +13,7 @@ on :meth:`close`, keyed by unit, so units can later be partitioned across worker
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors import Assessment, MachineInfo, Snapshot, UnitMonitor
+from detectors.config import MonitorConfig
 from detectors.types import HEALTH_ORDER
 from foreshock.models import DetectorState
 from foreshock.tsdb import Point, StoreError, TelemetryStore
@@ -58,6 +60,7 @@ class _Unit:
     health: str = "unknown"
     dirty: bool = False
     latest: dict[str, Any] = field(default_factory=dict)
+    config_checked: float = 0.0  # monotonic time the unit's configuration was last applied
 
 
 class DetectionStage:
@@ -72,6 +75,7 @@ class DetectionStage:
         on_assessment: AssessmentSink | None = None,
         on_snapshot: Callable[[str, Snapshot], None] | None = None,
         flush_interval_s: float = 10.0,
+        config_refresh_s: float = 300.0,
         monitor_factory: Callable[[MachineInfo | None], UnitMonitor] | None = None,
     ) -> None:
         self._sessions = session_factory
@@ -82,6 +86,7 @@ class DetectionStage:
         self._on_assessment = on_assessment
         self._on_snapshot = on_snapshot
         self._flush_interval_s = flush_interval_s
+        self._config_refresh_s = config_refresh_s
         self._factory = monitor_factory or (lambda machine: UnitMonitor(machine))
         self._units: dict[str, _Unit] = {}
         self._lock = threading.Lock()
@@ -117,7 +122,34 @@ class DetectionStage:
         if unit is None:
             unit = _Unit(self._factory(machine))
         self._units[device_id] = unit
+        self._apply_config(device_id, unit)
         return unit
+
+    def unit_config(self, device_id: str) -> dict[str, Any]:
+        """The monitor settings for a unit: its model's detector configuration, with the warning
+        thresholds raised by the field-feedback factor (false alarms make a unit less sensitive)."""
+        cfg: dict[str, Any] = {}
+        if self._registry is not None and hasattr(self._registry, "detector_config"):
+            cfg.update(self._registry.detector_config(device_id) or {})
+        factor = 1.0
+        if self._alerts is not None and hasattr(self._alerts, "threshold_factor"):
+            factor = float(self._alerts.threshold_factor(device_id))
+        if factor != 1.0:
+            defaults = MonitorConfig()
+            for key in ("watch_ratio", "warning_ratio"):
+                cfg[key] = float(cfg.get(key, getattr(defaults, key))) * factor
+        return cfg
+
+    def _apply_config(self, device_id: str, unit: _Unit) -> None:
+        unit.config_checked = time.monotonic()
+        try:
+            cfg = self.unit_config(device_id)
+            if cfg:
+                unit.monitor.config = dataclasses.replace(unit.monitor.config, **cfg)
+        except (TypeError, ValueError) as exc:
+            log.warning("detector configuration of %s not applied: %s", device_id, exc)
+        except Exception:  # noqa: BLE001 - the registry or database may be briefly unavailable
+            log.exception("detector configuration of %s unavailable; keeping the current one", device_id)
 
     def forget(self, device_id: str) -> None:
         """Drop the cached monitor (after the unit's model data changed); the saved state is reloaded."""
@@ -154,6 +186,8 @@ class DetectionStage:
         if self._registry is not None and hasattr(self._registry, "mark_seen"):
             self._registry.mark_seen(msg.device_id, int(msg.received_at * 1000))
         unit = self._unit(msg.device_id)
+        if time.monotonic() - unit.config_checked > self._config_refresh_s:
+            self._apply_config(msg.device_id, unit)
         if kind == "vibration":
             snap = msg.parsed.snapshot
             ts = snap.ts_ms / 1000

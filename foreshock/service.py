@@ -115,6 +115,9 @@ class Pipeline:
             self.events.publish(kind, payload)
         return changes
 
+    def threshold_factor(self, device_id: str) -> float:
+        return self.alerts.threshold_factor(device_id)
+
     def _publish_health(self, device_id: str, payload: bytes) -> None:
         from devices.protocol import topic
 
