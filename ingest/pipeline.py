@@ -99,6 +99,11 @@ class Converter:
             except ProtocolError as exc:
                 rejected.append(_dead(raw, exc.reason, exc.detail))
                 continue
+            except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
+                # A parser bug must not stall ingest: without this the batch would be retried forever.
+                log.error("protocol parser raised %s on %s; dead-lettered as schema", type(exc).__name__, raw.topic)
+                rejected.append(_dead(raw, Reason.SCHEMA, f"payload not parseable ({type(exc).__name__}: {exc})"[:500]))
+                continue
             parsed_ok.append((raw, parsed))
         known = self._known({p.device_id for _, p in parsed_ok})
         machines: dict[str, MachineInfo | None] = {}

@@ -32,7 +32,8 @@ from ingest.buffer import HandOff
 from ingest.deadletter import DeadLetterStore, NewDeadLetter
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import MqttSource
-from ingest.pipeline import Converter
+from ingest.pipeline import Accepted, Converter
+from ingest.ratelimit import DeviceRateLimiter
 from ingest.spool import Spool
 from ingest.types import IngestedMessage, RawMessage
 from ingest.writer import Outcome, StoreWriter
@@ -76,6 +77,8 @@ class IngestService:
             limits=limits,
         )
         self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size)
+        rate = settings.ingest.rate_limit_per_s
+        self.rate_limiter = DeviceRateLimiter(rate) if rate else None
         self._client_id = client_id
         self._probe_interval_s = probe_interval_s
         self._freeze_gc = freeze_gc
@@ -93,8 +96,8 @@ class IngestService:
             raise RuntimeError("ingest service already started")
         self._stopping.clear()
         self._abort.clear()
-        if self.settings.ingest.rate_limit_per_s:
-            log.warning("ingest.rate_limit_per_s is not implemented (ingest keeps no per-device state); ignored")
+        if self.rate_limiter is not None:
+            log.info("per-device rate limit: %.1f messages/s (per ingest worker)", self.rate_limiter.rate_per_s)
         if self._freeze_gc:
             # Everything loaded so far (modules, settings, registry caches) moves out of the
             # collector's reach: each collection then scans only the young objects of the stream.
@@ -189,6 +192,21 @@ class IngestService:
             log.exception("ingest worker failed on a batch of %d messages; retrying it", len(batch))
             return False
 
+    def _rate_limit(self, accepted: list[Accepted], rejected: list[NewDeadLetter]) -> list[Accepted]:
+        """Dead-letter (``rate_limited``) the messages of devices over ``ingest.rate_limit_per_s``."""
+        assert self.rate_limiter is not None
+        kept: list[Accepted] = []
+        for a in accepted:
+            if a.message.kind == "status" or self.rate_limiter.allow(a.message.device_id, a.raw.received_at):
+                kept.append(a)
+            else:
+                rejected.append(NewDeadLetter(
+                    Reason.RATE_LIMITED.value, a.raw.topic, a.raw.payload, a.raw.received_at, a.message.device_id,
+                    f"device {a.message.device_id!r} is over ingest.rate_limit_per_s="
+                    f"{self.rate_limiter.rate_per_s:g} messages/s",
+                ))
+        return kept
+
     def _process(self, batch: list[RawMessage]) -> bool:
         """Handle one batch end to end; ``False`` means: retry it (nothing was acknowledged)."""
         assert self.writer is not None and self.source is not None
@@ -197,6 +215,8 @@ class IngestService:
         except Exception:  # the device check (registry) failed: keep the batch, try again
             log.exception("device check failed; retrying the batch of %d messages", len(batch))
             return False
+        if self.rate_limiter is not None:
+            accepted = self._rate_limit(accepted, rejected)
         outcome, refused = self.writer.write([a.points for a in accepted], self._abort)
         if outcome is Outcome.HELD:
             self.metrics.count("deferred_at_stop", len(batch))
