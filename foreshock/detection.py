@@ -9,6 +9,15 @@ Idempotence: each monitor's state remembers the newest message time it has learn
 redelivered or out-of-order older message is stored by ingest but not fed to the detectors again,
 so a redelivery never counts twice. State is written back at most every ``flush_interval_s`` and
 on :meth:`close`, keyed by unit, so units can later be partitioned across workers.
+
+Database outages: an assessment the alert service cannot apply because the database is
+unreachable (SQLAlchemy ``OperationalError`` / ``InterfaceError`` / pool timeout) is queued, in
+order, behind any already waiting, and retried every ``alert_retry_s`` (on the next batch or
+:meth:`flush`). The queue is bounded (``max_pending_alerts``; past it the oldest is dropped,
+counted in ``stats.alerts_dropped`` and logged) and appended to ``pending_path`` (JSON lines) so
+that a restart, even after SIGKILL, applies it; the file is removed once the queue is empty. The
+alert service is idempotent per ``source_key``, so an entry applied twice does not count twice.
+:attr:`alert_backlog` is what ``/readyz`` reports.
 """
 
 from __future__ import annotations
@@ -18,10 +27,13 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,6 +60,9 @@ class DetectionStats:
     health_changes: int = 0
     errors: int = 0
     seconds: float = 0.0  # time spent in the detectors
+    alerts_queued: int = 0  # assessments queued because the database was unavailable
+    alerts_retried: int = 0  # queued assessments applied later
+    alerts_dropped: int = 0  # dropped from a full queue (logged)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -77,7 +92,12 @@ class DetectionStage:
         flush_interval_s: float = 10.0,
         config_refresh_s: float = 300.0,
         monitor_factory: Callable[[MachineInfo | None], UnitMonitor] | None = None,
+        pending_path: str | Path | None = None,
+        max_pending_alerts: int = 10_000,
+        alert_retry_s: float = 2.0,
     ) -> None:
+        if max_pending_alerts < 1:
+            raise ValueError(f"max_pending_alerts must be at least 1, got {max_pending_alerts}")
         self._sessions = session_factory
         self._registry = registry
         self._alerts = alerts
@@ -92,6 +112,13 @@ class DetectionStage:
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
         self.stats = DetectionStats()
+        self._pending: deque[tuple[str, Assessment, str]] = deque()
+        self._max_pending = max_pending_alerts
+        self._alert_retry_s = alert_retry_s
+        self._next_retry = 0.0
+        self._pending_path = Path(pending_path) if pending_path is not None else None
+        self.alert_error: str | None = None  # why the queue is not empty
+        self._load_pending()
 
     # -- units -------------------------------------------------------------------------------
 
@@ -162,6 +189,7 @@ class DetectionStage:
         """Feed a written batch of ``ingest.types.IngestedMessage`` to the detectors."""
         points: list[Point] = []
         with self._lock:
+            self._drain_locked()
             for msg in messages:
                 try:
                     self._one(msg, points)
@@ -223,7 +251,7 @@ class DetectionStage:
         if self._on_assessment is not None:
             self._on_assessment(device_id, result)
         if self._alerts is not None:
-            self._alerts.handle_assessment(device_id, result, source_key=source_key)
+            self._deliver(device_id, result, source_key)
         fields: dict[str, float | int | str] = {"state_code": HEALTH_ORDER[result.state]}
         fields.update({k: float(v) for k, v in result.scores.items() if isinstance(v, (int, float))})
         if result.ttf_s is not None:
@@ -250,6 +278,78 @@ class DetectionStage:
                     self._publish_health(device_id, payload)
                 except Exception:  # noqa: BLE001 - the state is published again on the next change
                     log.exception("could not publish the health of %s", device_id)
+
+    # -- alerts while the database is down ---------------------------------------------------
+
+    @property
+    def alert_backlog(self) -> int:
+        """Assessments waiting for the database."""
+        return len(self._pending)
+
+    def _deliver(self, device_id: str, result: Assessment, source_key: str) -> None:
+        if not self._pending and self._try(device_id, result, source_key):
+            return
+        self._enqueue(device_id, result, source_key)
+        self._drain_locked()
+
+    def _try(self, device_id: str, result: Assessment, source_key: str) -> bool:
+        """Apply one assessment; ``False`` when the database is unavailable (retry later)."""
+        assert self._alerts is not None
+        try:
+            self._alerts.handle_assessment(device_id, result, source_key=source_key)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
+            if self.alert_error is None:
+                log.error("database unavailable: queueing alert updates (%s)", str(exc).splitlines()[0][:300])
+            self.alert_error = f"database unavailable: {str(exc).splitlines()[0][:300]}"
+            self._next_retry = time.monotonic() + self._alert_retry_s
+            return False
+        return True
+
+    def _enqueue(self, device_id: str, result: Assessment, source_key: str) -> None:
+        if len(self._pending) >= self._max_pending:
+            dropped = self._pending.popleft()
+            self.stats.alerts_dropped += 1
+            log.error("alert queue full (%d): dropped the assessment %s of %s", self._max_pending, dropped[2],
+                      dropped[0])
+        self._pending.append((device_id, result, source_key))
+        self.stats.alerts_queued += 1
+        if self._pending_path is not None:
+            try:
+                with open(self._pending_path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps([device_id, result.to_dict(), source_key], default=_jsonable) + "\n")
+            except OSError as exc:
+                log.error("cannot persist the alert queue to %s: %s", self._pending_path, exc)
+
+    def _drain_locked(self, force: bool = False) -> None:
+        if not self._pending or (not force and time.monotonic() < self._next_retry):
+            return
+        while self._pending:
+            device_id, result, key = self._pending[0]
+            try:
+                if not self._try(device_id, result, key):
+                    return
+            except Exception:  # noqa: BLE001 - not an outage: a bad entry must not block the queue
+                self.stats.errors += 1
+                log.exception("queued assessment %s of %s could not be applied; dropped", key, device_id)
+            self._pending.popleft()
+            self.stats.alerts_retried += 1
+        if self.alert_error is not None:
+            log.info("database back: the queued alert updates are applied")
+        self.alert_error = None
+        if self._pending_path is not None:
+            self._pending_path.unlink(missing_ok=True)
+
+    def _load_pending(self) -> None:
+        if self._pending_path is None or not self._pending_path.exists():
+            return
+        for line in self._pending_path.read_text(encoding="utf-8").splitlines()[-self._max_pending:]:
+            try:
+                device_id, doc, key = json.loads(line)
+                self._pending.append((device_id, Assessment(**doc), key))
+            except (ValueError, TypeError) as exc:  # a torn last line after a crash
+                log.warning("unreadable entry in %s skipped: %s", self._pending_path, exc)
+        if self._pending:
+            log.info("%d queued alert updates from the last run will be applied", len(self._pending))
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -278,12 +378,22 @@ class DetectionStage:
         self._last_flush = time.monotonic()
 
     def flush(self) -> None:
-        """Write every changed unit's detector state now."""
+        """Apply queued alert updates when due, and write every changed unit's detector state now."""
         with self._lock:
+            self._drain_locked()
             self._flush_locked()
 
     def close(self) -> None:
-        self.flush()
+        with self._lock:
+            self._drain_locked(force=True)
+            if self._pending:
+                log.error("%d alert updates still wait for the database; kept in %s for the next start",
+                          len(self._pending), self._pending_path or "memory only (no pending_path): lost")
+            try:
+                self._flush_locked()
+            except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
+                log.error("detector state not saved at shutdown (database unavailable: %s); the next start "
+                          "resumes from the last saved state", str(exc).splitlines()[0][:300])
 
     def health_of(self, device_id: str) -> dict[str, Any] | None:
         """The latest assessment of a unit (from memory, else from the database)."""

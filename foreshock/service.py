@@ -80,6 +80,7 @@ class Pipeline:
             store=self.store,
             publish_health=self._publish_health,
             on_snapshot=self.latest_snapshots.put,
+            pending_path=s.data_dir / "pending-alerts.jsonl",
         )
         from ingest.service import IngestService
 
@@ -154,7 +155,11 @@ class Pipeline:
             if not self.ingest.connected:
                 raise RuntimeError(f"not connected to the MQTT broker at {self.settings.mqtt.url}")
 
-        return {"database": database, "telemetry_store": self.store.ping, "broker": broker}
+        def alert_queue() -> None:
+            if self.detection.alert_backlog:
+                raise RuntimeError(f"{self.detection.alert_backlog} alert updates queued; {self.detection.alert_error}")
+
+        return {"database": database, "telemetry_store": self.store.ping, "broker": broker, "alert_queue": alert_queue}
 
     # -- running ----------------------------------------------------------------------------
 
