@@ -19,6 +19,9 @@ from foreshock.db import Base
 
 __all__ = [
     "Alert",
+    "Complaint",
+    "CorrectiveAction",
+    "CustomerMessage",
     "Delivery",
     "MaintenanceWindow",
     "ProcessedMessage",
@@ -95,6 +98,9 @@ class Ticket(Base):
     comments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     feedback_verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)  # confirmed | false_alarm
     feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # proactive (opened by Foreshock) | customer (opened by a complaint); a complaint may join a proactive one
+    source: Mapped[str] = mapped_column(String(16), default="proactive", server_default="proactive")
+    customer_followup: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         Index(
@@ -204,3 +210,70 @@ class Delivery(Base):
     sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     response_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Complaint(Base):
+    """A customer complaint; it opened its ticket or joined an open one (``ticket_id``)."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # api | dashboard | webhook | email
+    external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)  # CRM id, Message-ID
+    customer: Mapped[str] = mapped_column(String(128))
+    contact_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    contact_phone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    site: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    failure_mode: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    description: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[float] = mapped_column(Float)
+    request: Mapped[str] = mapped_column(String(16))  # repair | replacement | refund | advice
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+    joined: Mapped[bool] = mapped_column(Boolean, default=False)  # joined an existing open ticket
+    warned_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # first Foreshock alert before it
+    warning_lead_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CustomerMessage(Base):
+    """The communication log of a ticket: what was sent to (or heard from) the customer."""
+
+    __tablename__ = "customer_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(24))  # acknowledgement | progress | answer | follow_up | reply
+    direction: Mapped[str] = mapped_column(String(8))  # out | in
+    address: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed | recorded
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class CorrectiveAction(Base):
+    """A corrective action applied to a scope of units from a date, and its verification by data."""
+
+    __tablename__ = "corrective_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON)  # model, batch, firmware, serial_from, serial_to
+    failure_modes: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every failure mode
+    applied_at: Mapped[float] = mapped_column(Float)
+    baseline_d: Mapped[float] = mapped_column(Float)
+    target_ratio: Mapped[float] = mapped_column(Float)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    verified_at: Mapped[float | None] = mapped_column(Float, nullable=True)

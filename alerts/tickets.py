@@ -218,7 +218,7 @@ def ticket_dict(ticket: Ticket, *, events: list[TicketEvent] | None = None,
             "number", "kind", "device_id", "group_key", "failure_mode", "grade", "status", "is_open", "title",
             "assignee", "team", "model", "customer", "site", "firmware", "batch", "escalation_level",
             "repeat_failure", "response_breached", "resolution_breached", "feedback_verdict", "feedback",
-            "eight_d", "comments",
+            "eight_d", "comments", "source", "customer_followup",
         )
     }
     for c in ("opened_at", "response_due", "resolution_due", "responded_at", "closed_at"):

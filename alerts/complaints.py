@@ -1,0 +1,239 @@
+"""Customer complaints: validated, linked to the unit's data, turned into (or joined to) a ticket.
+
+A complaint becomes a ticket of the same kind as the proactive ones (PF number, grade, clocks,
+states, 8D) with ``source="customer"``; if an open ticket exists for that unit (and failure mode,
+when the complaint names one) the complaint joins it instead. Either way the complaint keeps the
+unit's telemetry evidence around the reported time (features, health, alerts of that period) and
+whether a Foreshock warning preceded it, and by how long: the measure of failures caught before
+the customer noticed. See ``docs/complaints.md``.
+
+>>> ComplaintIn.model_validate({"customer": "ACME", "contact": {"email": "a@acme.example"}, "device_id": "P-1",
+...     "description": "loud grinding noise", "occurred_at": "2026-11-20T08:00:00Z", "request": "repair"}).request
+'repair'
+>>> check_complaint({"customer": "ACME", "description": "noise"})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+ValueError: complaint refused: contact: Field required; ...; request: Field required; unit: give the unit serial (device_id), or the model and site...
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.config import GRADE_ORDER
+from alerts.models import Alert, Complaint, Ticket
+from alerts.tickets import find_open, iso, open_ticket, record
+from alerts.units import unit_attrs
+
+__all__ = ["CHANNELS", "REQUESTS", "ComplaintIn", "Contact", "check_complaint", "complaint_dict", "register"]
+
+log = logging.getLogger(__name__)
+CHANNELS = ("api", "dashboard", "phone", "email", "web_form", "crm", "webhook", "letter")
+REQUESTS = ("repair", "replacement", "refund", "advice")
+CUSTOMER_MODE = "customer_reported"  # failure mode of a complaint ticket when nobody has classified it yet
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=128)
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=64, pattern=r"^[0-9+()./ -]{4,64}$")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
+        if not self.email and not self.phone:
+            raise ValueError("give an email address or a phone number to reach the customer")
+        return self
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    content_type: str = Field("application/octet-stream", max_length=100)
+    size: int | None = Field(None, ge=0)
+    url: str | None = Field(None, max_length=1000)
+
+
+class ComplaintIn(BaseModel):
+    """What a complaint must say. ``occurred_at``: ISO 8601 or epoch seconds (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["api", "dashboard", "phone", "email", "web_form", "crm", "webhook", "letter"] = "api"
+    customer: str | None = Field(None, min_length=1, max_length=128, description="from the unit when omitted")
+    contact: Contact
+    device_id: str | None = Field(None, min_length=1, max_length=128, description="the unit serial")
+    model: str | None = Field(None, min_length=1, max_length=128)
+    site: str | None = Field(None, min_length=1, max_length=128)
+    description: str = Field(min_length=5, max_length=20_000, description="what happened")
+    occurred_at: datetime
+    request: Literal["repair", "replacement", "refund", "advice"]
+    failure_mode: str | None = Field(None, min_length=1, max_length=64)
+    grade: Literal["critical", "major", "minor"] | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    external_ref: str | None = Field(None, min_length=1, max_length=200, description="CRM id: a resend is idempotent")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _unit(self) -> ComplaintIn:
+        if not self.device_id and not (self.model and self.site):
+            raise ValueError("give the unit serial (device_id), or the model and site when the serial is unknown")
+        return self
+
+
+def _loc(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+    return ".".join(loc) or "unit"
+
+
+def check_complaint(data: dict[str, Any]) -> ComplaintIn:
+    """Validate a complaint from any channel; ``ValueError`` lists every missing or bad field."""
+    if not isinstance(data, dict):
+        raise ValueError(f"complaint refused: expected a JSON object, got {type(data).__name__}")  # noqa: TRY004 - a 400
+    try:
+        return ComplaintIn.model_validate(data)
+    except ValidationError as exc:
+        problems = {f"{_loc(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()}
+        if not data.get("device_id") and not (data.get("model") and data.get("site")):  # after-checks did not run
+            problems.add("unit: give the unit serial (device_id), or the model and site when the serial is unknown")
+        raise ValueError("complaint refused: " + "; ".join(sorted(problems))) from None
+
+
+def complaint_dict(c: Complaint, ticket_number: str | None = None) -> dict[str, Any]:
+    out = {k: getattr(c, k) for k in ("id", "channel", "external_ref", "customer", "contact_name", "contact_email",
+                                      "contact_phone", "device_id", "model", "site", "failure_mode", "description",
+                                      "request", "attachments", "joined", "warning_lead_s", "evidence")}
+    out.update(ticket=ticket_number, occurred_at=iso(c.occurred_at), received_at=iso(c.received_at),
+               warned_at=iso(c.warned_at), preceded_by_warning=c.warned_at is not None)
+    return out
+
+
+def _evidence(s: Session, device_id: str, t: float, cfg: Any, store: Any, health: Any) -> dict[str, Any]:
+    start, end = t - cfg.complaint_evidence_before_h * 3600, t + cfg.complaint_evidence_after_h * 3600
+    alerts = s.scalars(select(Alert).where(Alert.device_id == device_id, Alert.raised_at <= end,
+                                           (Alert.cleared_at.is_(None)) | (Alert.cleared_at >= start))
+                       .order_by(Alert.raised_at)).all()
+    out: dict[str, Any] = {
+        "window": {"from": iso(start), "to": iso(end)},
+        "alerts": [{"id": a.id, "failure_mode": a.failure_mode, "severity": a.severity, "grade": a.grade,
+                    "raised_at": iso(a.raised_at), "cleared_at": iso(a.cleared_at)} for a in alerts],
+        "features": [], "health": None,
+    }
+    if store is not None:
+        try:
+            rows = store.query("vibration", device_id, int(start * 1000), int(end * 1000), every_ms=3_600_000,
+                               limit=500)
+            out["features"] = [{"ts": iso(r.ts_ms / 1000), **{k: v for k, v in r.fields.items()
+                                                              if isinstance(v, (int, float))}} for r in rows]
+        except Exception as exc:  # noqa: BLE001 - the complaint is registered without telemetry; said so
+            log.warning("telemetry evidence for %s unavailable: %s", device_id, exc)
+            out["features_error"] = f"{type(exc).__name__}: {exc}"
+    if health is not None:
+        try:
+            out["health"] = health(device_id)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("health of %s unavailable: %s", device_id, exc)
+    return out
+
+
+def _first_warning(s: Session, device_id: str, fm: str | None, t: float, lookback_d: float) -> float | None:
+    q = select(Alert.raised_at).where(Alert.device_id == device_id, Alert.raised_at <= t,
+                                      Alert.raised_at >= t - lookback_d * 86400, Alert.failure_mode != "silent")
+    if fm:
+        q = q.where(Alert.failure_mode == fm)
+    return s.scalar(q.order_by(Alert.raised_at).limit(1))
+
+
+def _target_ticket(s: Session, device_id: str | None, fm: str | None) -> Ticket | None:
+    if not device_id:
+        return None
+    if fm:
+        return find_open(s, device_id, fm)
+    return s.scalars(select(Ticket).where(Ticket.kind == "unit", Ticket.is_open.is_(True),
+                                          Ticket.device_id == device_id)
+                     .order_by(Ticket.opened_at.desc(), Ticket.id.desc())).first()
+
+
+def register(
+    s: Session, data: dict[str, Any] | ComplaintIn, *, cfg: Any, registry: Any, now: float, actor: str,
+    store: Any = None, health: Any = None, notifier: Any = None,
+) -> tuple[Complaint, Ticket, bool]:
+    """Register one complaint in ``s``; returns (complaint, ticket, created). A known ``external_ref``
+    returns the earlier complaint unchanged (``created`` False)."""
+    c = data if isinstance(data, ComplaintIn) else check_complaint(data)
+    if c.external_ref:
+        old = s.scalars(select(Complaint).where(Complaint.external_ref == c.external_ref)).first()
+        if old is not None:
+            return old, s.get(Ticket, old.ticket_id), False
+    unit: dict[str, Any] = {"model": c.model, "customer": c.customer, "site": c.site, "firmware": None, "batch": None}
+    if c.device_id:
+        if registry is not None and registry.get_unit(c.device_id) is None:
+            raise ValueError(f"complaint refused: unit {c.device_id!r} is not registered; give a registered serial, "
+                             "or the model and site")
+        known = unit_attrs(registry, c.device_id)
+        unit = {k: known.get(k) or unit.get(k) for k in unit}
+    customer = c.customer or unit.get("customer")
+    if not customer:
+        raise ValueError("complaint refused: customer: required (the unit has no customer on record)")
+    occurred = c.occurred_at.timestamp()
+    if occurred > now + 3600:
+        raise ValueError(f"complaint refused: occurred_at {c.occurred_at.isoformat()} lies in the future")
+    fm = c.failure_mode
+    ticket = _target_ticket(s, c.device_id, fm)
+    joined = ticket is not None
+    evidence = _evidence(s, c.device_id, occurred, cfg, store, health) if c.device_id else {}
+    if ticket is None:
+        grade = c.grade or cfg.complaint_grade
+        where = c.device_id or f"{unit.get('model')} at {unit.get('site')}"
+        d2 = {"unit": c.device_id, **unit, "customer": customer, "failure_mode": fm or CUSTOMER_MODE,
+              "reported_by": "customer", "complaint": c.description[:2000], "customer_request": c.request,
+              "occurred_at": iso(occurred), "telemetry_evidence": evidence}
+        ticket = open_ticket(s, cfg, now=now, failure_mode=fm or CUSTOMER_MODE, grade=grade, actor=actor,
+                             device_id=c.device_id, unit={**unit, "customer": customer}, d2=d2,
+                             title=f"Customer complaint: {where}: {c.description[:120]}")
+        ticket.source = "customer"
+    else:
+        record(s, ticket, "complaint_joined", actor=actor, now=now, customer=customer, channel=c.channel)
+        if c.grade and GRADE_ORDER[c.grade] > GRADE_ORDER[ticket.grade]:
+            before, ticket.grade = ticket.grade, c.grade
+            ticket.response_due = ticket.opened_at + cfg.response_s(c.grade)
+            ticket.resolution_due = ticket.opened_at + cfg.resolution_s(c.grade)
+            record(s, ticket, "regraded", actor=actor, now=now, before=before, after=c.grade)
+    warned = None
+    if c.device_id:
+        warned = _first_warning(s, c.device_id, fm if not joined else ticket.failure_mode, occurred,
+                                cfg.complaint_warning_lookback_d)
+        if joined and ticket.source == "proactive" and ticket.opened_at <= occurred:
+            warned = min(x for x in (warned, ticket.opened_at) if x is not None)
+    row = Complaint(
+        ticket_id=ticket.id, channel=c.channel, external_ref=c.external_ref, customer=customer,
+        contact_name=c.contact.name, contact_email=c.contact.email, contact_phone=c.contact.phone,
+        device_id=c.device_id, model=unit.get("model"), site=unit.get("site"), failure_mode=fm,
+        description=c.description, occurred_at=occurred, request=c.request,
+        attachments=[a.model_dump(exclude_none=True) for a in c.attachments], received_at=now, joined=joined,
+        warned_at=warned, warning_lead_s=None if warned is None else round(occurred - warned, 1), evidence=evidence)
+    s.add(row)
+    try:
+        s.flush()
+    except IntegrityError:  # the same external_ref registered concurrently
+        raise ValueError(f"complaint {c.external_ref!r} already exists") from None
+    record(s, ticket, "complaint", actor=actor, now=now, complaint_id=row.id, channel=c.channel,
+           request=c.request, preceded_by_warning=warned is not None)
+    if notifier is not None:
+        notifier.enqueue(s, "ticket.complaint", {
+            "ticket": ticket.number, "device_id": c.device_id, "failure_mode": ticket.failure_mode,
+            "customer": customer, "request": c.request, "joined": joined,
+            "warning_lead_s": row.warning_lead_s}, customer=customer, site=unit.get("site"),
+            model=unit.get("model"), grade=ticket.grade)
+    log.info("complaint %d from %s (%s) %s ticket %s", row.id, customer, c.channel,
+             "joined" if joined else "opened", ticket.number)
+    return row, ticket, True

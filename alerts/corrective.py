@@ -1,0 +1,155 @@
+"""Corrective actions: recorded with their scope and date, then verified against the failure data.
+
+A corrective action (a new bearing supplier from a serial range, a firmware update, ...) applies to
+the units matching its ``scope`` (``model``, ``batch``, ``firmware``, ``serial_from``/``serial_to``,
+as in :class:`devices.query.UnitFilter`) from ``applied_at``. :func:`verify_action` counts failures
+(unit tickets of the action's failure modes, proactive or customer-reported, minus those closed as
+false alarms) and unit-days (from each unit's install date, to its decommissioning) for the units in
+scope and outside it, in the ``baseline_d`` days before the action and from the action to now, and
+asks :func:`alerts.ratestats.compare_rates` for the verdict. The verdict is stored on the action and,
+when the action belongs to a ticket, written into that ticket's 8D record (D6 verification, D7
+statement).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.models import CorrectiveAction, Ticket
+from alerts.ratestats import compare_rates
+from alerts.tickets import iso, set_8d
+
+__all__ = ["SCOPE_KEYS", "action_dict", "create_action", "unit_days", "verify_action"]
+
+log = logging.getLogger(__name__)
+SCOPE_KEYS = ("model", "batch", "firmware", "serial_from", "serial_to")
+DAY = 86400.0
+
+
+def _check_scope(scope: dict[str, Any]) -> dict[str, str]:
+    bad = sorted(set(scope) - set(SCOPE_KEYS))
+    if bad:
+        raise ValueError(f"unknown scope field(s) {', '.join(bad)} (expected {', '.join(SCOPE_KEYS)})")
+    clean = {k: str(v).strip() for k, v in scope.items() if v is not None and str(v).strip()}
+    if not clean:
+        raise ValueError("a corrective action needs a scope: model, batch, firmware or serial_from/serial_to")
+    if ("serial_from" in clean) != ("serial_to" in clean):
+        raise ValueError("a serial range needs both serial_from and serial_to")
+    return clean
+
+
+def action_dict(a: CorrectiveAction, ticket_number: str | None = None) -> dict[str, Any]:
+    return {"id": a.id, "title": a.title, "description": a.description, "scope": a.scope,
+            "failure_modes": a.failure_modes, "applied_at": iso(a.applied_at), "baseline_d": a.baseline_d,
+            "target_ratio": a.target_ratio, "ticket": ticket_number, "created_by": a.created_by,
+            "created_at": iso(a.created_at), "verdict": a.verdict, "verified_at": iso(a.verified_at)}
+
+
+def create_action(
+    session: Session, *, title: str, scope: dict[str, Any], applied_at: float, now: float, actor: str,
+    failure_modes: list[str] | None = None, description: str = "", baseline_d: float = 90.0,
+    target_ratio: float = 0.7, ticket: Ticket | None = None,
+) -> CorrectiveAction:
+    if not title.strip():
+        raise ValueError("a corrective action needs a title")
+    if not baseline_d > 0:
+        raise ValueError(f"baseline_d must be a positive number of days, got {baseline_d!r}")
+    if not 0 < target_ratio < 1:
+        raise ValueError(f"target_ratio must be in (0, 1), got {target_ratio!r}")
+    if applied_at > now + DAY:
+        raise ValueError(f"applied_at {iso(applied_at)} lies in the future")
+    modes = sorted({m.strip() for m in failure_modes or [] if m and m.strip()})
+    a = CorrectiveAction(title=title.strip()[:300], description=description, scope=_check_scope(scope),
+                         failure_modes=modes, applied_at=float(applied_at), baseline_d=float(baseline_d),
+                         target_ratio=float(target_ratio), ticket_id=ticket.id if ticket else None,
+                         created_by=actor, created_at=now)
+    session.add(a)
+    session.flush()
+    return a
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+    return float(value)
+
+
+def unit_days(installed: float | None, removed: float | None, start: float, end: float) -> float:
+    """Days of ``[start, end)`` the unit was in service (an unknown install date counts from ``start``).
+
+    >>> unit_days(None, None, 0.0, 10 * 86400.0), unit_days(5 * 86400.0, 8 * 86400.0, 0.0, 10 * 86400.0)
+    (10.0, 3.0)
+    """
+    lo = max(start, installed if installed is not None else start)
+    hi = min(end, removed if removed is not None else end)
+    return max(0.0, hi - lo) / DAY
+
+
+def _units(registry: Any, scope: dict[str, str]) -> tuple[dict[str, tuple[float | None, float | None]], set[str]]:
+    from devices.query import UnitFilter
+
+    if registry is None or not hasattr(registry, "list_units"):
+        raise ValueError("verifying a corrective action needs the devices registry (unit install dates)")
+    every = {u.device_id: (_ts(u.install_date), _ts(u.decommissioned_at))
+             for u in registry.list_units(UnitFilter(include_decommissioned=True))}
+    in_scope = {u.device_id for u in registry.list_units(UnitFilter(include_decommissioned=True, **scope))}
+    return every, in_scope
+
+
+def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, now: float,
+                  actor: str = "foreshock") -> dict[str, Any]:
+    """Compute, store and return the verdict of ``action`` at time ``now``."""
+    every, in_scope = _units(registry, action.scope)
+    if not in_scope:
+        raise ValueError(f"no registered unit matches the scope {action.scope} of corrective action {action.id}")
+    t0 = action.applied_at
+    windows = {"before": (t0 - action.baseline_d * DAY, t0), "after": (t0, max(t0, now))}
+    exposure = {f"{w}_{side}": 0.0 for w in windows for side in ("in", "out")}
+    for dev, (installed, removed) in every.items():
+        side = "in" if dev in in_scope else "out"
+        for w, (s, e) in windows.items():
+            exposure[f"{w}_{side}"] += unit_days(installed, removed, s, e)
+    q = select(Ticket.device_id, Ticket.opened_at).where(
+        Ticket.kind == "unit", Ticket.device_id.is_not(None), Ticket.opened_at >= windows["before"][0],
+        Ticket.opened_at < windows["after"][1],
+        (Ticket.feedback_verdict.is_(None)) | (Ticket.feedback_verdict != "false_alarm"))
+    if action.failure_modes:
+        q = q.where(Ticket.failure_mode.in_(action.failure_modes))
+    failures = dict.fromkeys(exposure, 0)
+    for dev, opened in session.execute(q):
+        if dev not in every:
+            continue
+        w = "before" if opened < t0 else "after"
+        failures[f"{w}_{'in' if dev in in_scope else 'out'}"] += 1
+    result = compare_rates(**{k: (failures[k], exposure[k]) for k in exposure}, target_ratio=action.target_ratio)
+    verdict = {**result.as_dict(), "units_in_scope": len(in_scope), "units_out_of_scope": len(every) - len(in_scope),
+               "before": [iso(windows["before"][0]), iso(t0)], "after": [iso(t0), iso(windows["after"][1])],
+               "verified_at": iso(now)}
+    action.verdict, action.verified_at = verdict, now
+    if action.ticket_id is not None:
+        ticket = session.get(Ticket, action.ticket_id)
+        if ticket is not None:
+            _write_8d(session, ticket, action, verdict, actor=actor, now=now)
+    log.info("corrective action %d (%s): %s", action.id, action.title, result.statement)
+    return verdict
+
+
+def _write_8d(session: Session, ticket: Ticket, action: CorrectiveAction, verdict: dict[str, Any], *,
+              actor: str, now: float) -> None:
+    d6 = ticket.eight_d.get("D6") if isinstance(ticket.eight_d.get("D6"), dict) else {}
+    d6 = {**d6, "corrective_action": {"id": action.id, "title": action.title, "scope": action.scope,
+                                      "applied_at": iso(action.applied_at)},
+          "verification": {k: verdict[k] for k in ("verdict", "ratio", "ci_low", "ci_high", "confidence",
+                                                    "p_value", "counts", "more_unit_days", "verified_at")}}
+    set_8d(session, ticket, "D6", d6, actor=actor, now=now)
+    set_8d(session, ticket, "D7", {"verdict": verdict["verdict"], "statement": verdict["statement"]},
+           actor=actor, now=now)

@@ -1,0 +1,96 @@
+"""Complaints from outside: a signed webhook (web form, CRM) and raw RFC 822 email from a mail gateway.
+
+**Webhook.** The sender signs like Foreshock's own webhooks (:func:`alerts.notify.sign`): header
+``X-Foreshock-Timestamp`` (epoch seconds) and ``X-Foreshock-Signature: sha256=<hex>``, the
+HMAC-SHA256 of ``"<timestamp>.<body>"`` under ``AlertConfig.complaint_webhook_secret``. A missing or
+wrong signature, or a timestamp older than the tolerance (replay), is refused naming which.
+
+**Email.** The mail gateway posts the raw message. The sender becomes the contact, the subject and
+plain-text body the description, the ``Message-ID`` the idempotence key, ``Date`` the reported time;
+``Key: value`` lines in the body fill the rest (``Serial``, ``Customer``, ``Model``, ``Site``,
+``Request``, ``Occurred``, ``Phone``, ``Failure mode``). Attachments are listed by name, type and size.
+
+>>> raw = (b"From: Ann Lee <ann@acme.example>\\r\\nSubject: Pump noisy\\r\\nMessage-ID: <m1@acme>\\r\\n"
+...        b"Date: Fri, 20 Nov 2026 08:00:00 +0000\\r\\n\\r\\nSerial: P-0001\\r\\nRequest: repair\\r\\nIt grinds.\\r\\n")
+>>> d = parse_email(raw)
+>>> d["device_id"], d["request"], d["contact"]["email"], d["external_ref"], d["occurred_at"]
+('P-0001', 'repair', 'ann@acme.example', 'email:<m1@acme>', '2026-11-20T08:00:00+00:00')
+"""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from email.utils import parseaddr, parsedate_to_datetime
+from typing import Any
+
+from alerts.notify import verify
+
+__all__ = ["parse_email", "verify_webhook"]
+
+_FIELDS = {"serial": "device_id", "unit": "device_id", "device": "device_id", "customer": "customer",
+           "model": "model", "site": "site", "request": "request", "occurred": "occurred_at",
+           "when": "occurred_at", "phone": "phone", "failure mode": "failure_mode"}
+_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,20}?)\s*:\s*(.+?)\s*$")
+
+
+def verify_webhook(secret: str | None, timestamp: str | None, body: bytes, signature: str | None, *,
+                   now: float, tolerance_s: float) -> None:
+    """Raise ``PermissionError`` naming what is wrong with a signed complaint webhook."""
+    if not secret:
+        raise PermissionError("the complaint webhook is not configured (alerts.complaint_webhook_secret)")
+    if not timestamp or not signature:
+        raise PermissionError("missing X-Foreshock-Timestamp or X-Foreshock-Signature header")
+    try:
+        ts = float(timestamp)
+    except ValueError:
+        raise PermissionError(f"X-Foreshock-Timestamp must be epoch seconds, got {timestamp[:40]!r}") from None
+    if abs(now - ts) > tolerance_s:
+        raise PermissionError(f"X-Foreshock-Timestamp is {abs(now - ts):.0f} s away from now "
+                              f"(tolerance {tolerance_s:.0f} s): replayed or clock skew")
+    if not verify(secret, timestamp, body, signature):
+        raise PermissionError("bad X-Foreshock-Signature (HMAC-SHA256 of '<timestamp>.<body>')")
+
+
+def parse_email(raw: bytes) -> dict[str, Any]:
+    """A complaint dict (for :func:`alerts.complaints.check_complaint`) from a raw RFC 822 message."""
+    if not raw or not raw.strip():
+        raise ValueError("complaint refused: the email message is empty")
+    msg = message_from_bytes(raw, policy=policy.default)
+    name, address = parseaddr(str(msg.get("From", "")))
+    if "@" not in address:
+        raise ValueError("complaint refused: the email has no sender address (From)")
+    body_part = msg.get_body(preferencelist=("plain",))
+    text = body_part.get_content() if body_part is not None else ""
+    fields: dict[str, str] = {}
+    rest: list[str] = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        key = m.group(1).strip().lower() if m else None
+        if key in _FIELDS and _FIELDS[key] not in fields:
+            fields[_FIELDS[key]] = m.group(2)
+        elif line.strip():
+            rest.append(line.strip())
+    subject = str(msg.get("Subject", "")).strip()
+    description = "\n".join(x for x in (subject, *rest) if x)
+    out: dict[str, Any] = {
+        "channel": "email", "description": description,
+        "contact": {"name": name or None, "email": address, **({"phone": fields["phone"]} if "phone" in fields else {})},
+        "attachments": [{"name": p.get_filename() or "attachment", "content_type": p.get_content_type(),
+                         "size": len(p.get_payload(decode=True) or b"")} for p in msg.iter_attachments()],
+    }
+    for key in ("device_id", "customer", "model", "site", "failure_mode"):
+        if key in fields:
+            out[key] = fields[key]
+    if "request" in fields:
+        out["request"] = fields["request"].lower()
+    if "occurred_at" in fields:
+        out["occurred_at"] = fields["occurred_at"]
+    elif msg.get("Date"):
+        try:
+            out["occurred_at"] = parsedate_to_datetime(str(msg["Date"])).isoformat()
+        except (TypeError, ValueError):
+            pass
+    if msg.get("Message-ID"):
+        out["external_ref"] = ("email:" + str(msg["Message-ID"]).strip())[:200]
+    return out

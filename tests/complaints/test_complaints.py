@@ -1,0 +1,101 @@
+"""Complaints become (or join) tickets, carry the unit's evidence and the warning lead time, and the
+customer is written to through a real SMTP server; a "not solved" follow-up reopens the ticket."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.complaint_desk import ComplaintDesk
+from alerts.complaints import check_complaint
+from tests.alerts.helpers import T0, assess
+
+pytestmark = pytest.mark.integration
+
+
+def complaint(**kw) -> dict:
+    base = {"customer": "ACME", "contact": {"name": "Ann Lee", "email": "ann@acme.example"},
+            "device_id": "P-0001", "description": "Pump grinds loudly since this morning",
+            "occurred_at": T0 + 7200, "request": "repair"}
+    return {**base, **kw}
+
+
+def test_incomplete_complaints_are_refused_naming_what_is_missing():
+    with pytest.raises(ValueError, match="contact: Field required") as err:
+        check_complaint({"customer": "ACME", "description": "it broke", "occurred_at": T0, "request": "repair"})
+    assert "unit: give the unit serial (device_id), or the model and site" in str(err.value)
+    with pytest.raises(ValueError, match="contact: .*email address or a phone number"):
+        check_complaint(complaint(contact={"name": "Ann"}))
+    with pytest.raises(ValueError, match="request: Input should be 'repair', 'replacement', 'refund' or 'advice'"):
+        check_complaint(complaint(request="compensation"))
+    assert check_complaint(complaint(device_id=None, model="P-200", site="Bremen")).site == "Bremen"
+
+
+def test_unknown_serial_is_refused(service):
+    with pytest.raises(ValueError, match="unit 'X-9' is not registered"):
+        ComplaintDesk(service).register(complaint(device_id="X-9"), actor="agent")
+
+
+def test_complaint_joins_the_open_warning_ticket_with_its_lead_time(service, clock, smtp):
+    clock.t = T0
+    service.handle_assessment("P-0001", assess("warning", T0), source_key="k1")
+    proactive = service.list_tickets(device_id="P-0001")[0]
+    clock.t = T0 + 3 * 3600
+    out = ComplaintDesk(service).register(complaint(), actor="agent")
+    assert out["joined"] is True and out["ticket"] == proactive["number"]
+    assert out["preceded_by_warning"] is True and out["warning_lead_s"] == 7200.0
+    assert [a["failure_mode"] for a in out["evidence"]["alerts"]] == ["outer_race"]
+    # the customer got an acknowledgement through the SMTP server
+    assert smtp.wait_for(1)
+    rcpt, msg = smtp.messages[0]
+    assert rcpt == ["ann@acme.example"] and proactive["number"] in msg["Subject"]
+    ticket = service.get_ticket(proactive["number"])
+    assert ticket["source"] == "proactive" and ticket["responded_at"] is not None
+    assert [e["action"] for e in ticket["audit"]].count("complaint") == 1
+    assert len(service.list_tickets()) == 1  # no second ticket
+
+
+def test_complaint_without_a_ticket_opens_a_customer_ticket(service, clock, smtp):
+    clock.t = T0 + 3600
+    desk = ComplaintDesk(service)
+    out = desk.register(complaint(device_id="P-0002", external_ref="crm-17", grade="critical"), actor="agent")
+    assert out["joined"] is False and out["preceded_by_warning"] is False
+    ticket = service.get_ticket(out["ticket"])
+    assert ticket["source"] == "customer" and ticket["grade"] == "critical"
+    assert ticket["failure_mode"] == "customer_reported" and ticket["number"].startswith("PF2026")
+    assert ticket["eight_d"]["D2"]["reported_by"] == "customer"
+    assert ticket["eight_d"]["D2"]["customer_request"] == "repair"
+    # a CRM resending the same complaint changes nothing
+    again = desk.register(complaint(device_id="P-0002", external_ref="crm-17"), actor="agent")
+    assert again["id"] == out["id"] and again["created"] is False
+    assert desk.list_complaints(ticket=out["ticket"])[1] == 1
+
+
+def test_communication_and_not_solved_follow_up_reopens(service, clock, smtp):
+    clock.t = T0 + 3 * 3600
+    desk = ComplaintDesk(service)
+    number = desk.register(complaint(device_id="P-0003", customer="Globex",
+                                     contact={"email": "bo@globex.example"}), actor="agent")["ticket"]
+    desk.message(number, "progress", text="A technician comes on Monday.", actor="maria")
+    desk.message(number, "answer", text="We replaced the bearing.", actor="maria")
+    with pytest.raises(ValueError, match="a follow-up is sent after closure"):
+        desk.message(number, "follow_up", actor="maria")
+    service.move_ticket(number, "closed", actor="maria", note="bearing replaced")
+    desk.message(number, "follow_up", actor="maria")
+    assert smtp.wait_for(4)
+    subjects = [m["Subject"] for _, m in smtp.messages]
+    assert any("Progress" in s for s in subjects) and any("Is the problem solved" in s for s in subjects)
+    log = desk.reply(number, solved=False, satisfaction=2, comment="still noisy", actor="maria")
+    assert [m["kind"] for m in log["messages"]] == ["acknowledgement", "progress", "answer", "follow_up", "reply"]
+    assert all(m["status"] == "sent" for m in log["messages"][:4])
+    assert log["status"] == "reopened" and log["customer_followup"]["solved"] is False
+    with pytest.raises(ValueError, match="satisfaction must be 1..5"):
+        desk.reply(number, solved=True, satisfaction=9, actor="maria")
+
+
+def test_failed_mail_is_logged_not_lost(service, clock, smtp):
+    smtp.close()  # nobody listens any more
+    clock.t = T0 + 3 * 3600
+    out = ComplaintDesk(service).register(complaint(device_id="P-0002"), actor="agent")
+    ack = out["acknowledgement"][0]
+    assert ack["status"] == "failed" and ack["error"]
+    assert service.get_ticket(out["ticket"])["responded_at"] is None  # the clock still runs
