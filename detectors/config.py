@@ -38,6 +38,8 @@ class MonitorConfig:
     stopped_ratio: float = 0.1  # RMS below this fraction of baseline = stopped
     speed_tolerance: float = 0.1  # relative speed change that counts as a transient
     rebaseline_after: int = 60  # snapshots at a new level (no trend) before re-learning
+    mode_hold: int = 24  # snapshots naming another fault before the unit's primary failure mode changes
+    mode_memory_s: float = 86400.0  # healthy time after which the primary failure mode is forgotten
     max_scalar_keys: int = 16  # scalar series tracked per unit (bounded state)
     scalar_warmup_s: float = 86400.0  # commissioning of each scalar series, in its own time (a daily cycle)
     scalar_points: int = 96  # values kept to form a scalar baseline, spread over scalar_warmup_s
@@ -66,6 +68,8 @@ class MonitorConfig:
         for name in ("min_z_scale", "ph_delta", "ph_threshold", "iso_hysteresis"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.mode_hold < 1 or not self.mode_memory_s > 0:
+            raise ValueError(f"mode_hold must be >= 1 and mode_memory_s > 0, got {self.mode_hold}, {self.mode_memory_s}")
         if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1:
             raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1")
 

@@ -37,6 +37,7 @@ import numpy as np
 from detectors.config import MonitorConfig
 from detectors.explain import explain
 from detectors.features import snapshot_features, velocity_band
+from detectors.fusion import PrimaryMode
 from detectors.iso import IsoZoneDetector, zone_limits
 from detectors.mahalanobis import Mahalanobis
 from detectors.pagehinkley import PageHinkley
@@ -100,6 +101,8 @@ class UnitMonitor:
         self.prev_fp: list[float] | None = None
         self.snap_state = "healthy"
         self.scalar_state = "healthy"
+        self.scalar_mode: str | None = None
+        self.primary = PrimaryMode(c.mode_hold, c.mode_memory_s)
         self.last: Assessment | None = None
 
     # ------------------------------------------------------------------ snapshots
@@ -319,9 +322,17 @@ class UnitMonitor:
         if HEALTH_ORDER[self.scalar_state] > HEALTH_ORDER[a.state]:
             a.state = self.scalar_state  # type: ignore[assignment]
             a.reasons.append("scalar telemetry deviates from its baseline")
+            if a.failure_mode is None:
+                a.failure_mode = self.scalar_mode
+        self._primary(a, snapshot=remember)
         if remember:
             self.last = a
         return a
+
+    def _primary(self, a: Assessment, *, snapshot: bool) -> Assessment:
+        """One failure mode per unit at a time (:mod:`detectors.fusion`), thresholds from ``self.config``."""
+        self.primary.hold, self.primary.memory_s = self.config.mode_hold, self.config.mode_memory_s
+        return self.primary.update(a, snapshot=snapshot)
 
     # ------------------------------------------------------------------ scalar telemetry
     def update_scalars(self, ts: float, values: dict[str, float]) -> Assessment | None:
@@ -331,12 +342,18 @@ class UnitMonitor:
             return None
         level, a = found
         self.scalar_state = _STATES[level]
+        self.scalar_mode = a.failure_mode if level >= 1 else None
         base = self.snap_state if self.last is not None else "healthy"
         a.state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)  # type: ignore[assignment,arg-type]
         last = self.last
-        if a.failure_mode in (None, "anomaly") and last is not None and last.failure_mode not in (None, "anomaly"):
-            a.failure_mode, a.confidence = last.failure_mode, last.confidence  # the waveform knows better
+        if level >= 1 and HEALTH_ORDER[self.snap_state] >= 1 and last is not None and last.failure_mode:
+            # a temperature rise beside a vibration fault is evidence for that fault, not a second mode
+            a.evidence.append({"feature": "fusion", "observed_mode": a.failure_mode,
+                               "meaning": "scalar rise while the waveforms show a fault"})
+            a.failure_mode, a.confidence = last.failure_mode, last.confidence
             a.evidence = a.evidence + last.evidence
+        elif a.failure_mode is None and HEALTH_ORDER[a.state] >= 1 and last is not None:
+            a.failure_mode, a.confidence = last.failure_mode, last.confidence  # the waveform's fault
         return self._fused(a, remember=False)
 
     # ------------------------------------------------------------------ persistence
@@ -351,6 +368,7 @@ class UnitMonitor:
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
             "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
+            "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
         }
 
     @classmethod
@@ -368,4 +386,8 @@ class UnitMonitor:
         for key in ("n_learnt", "ewma", "streak", "step", "step_count", "step_ts", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio", "level", "calm",
                     "snap_state", "scalar_state"):
             setattr(mon, key, state[key])
+        # added after version 2 was first saved: an older state starts with no primary mode
+        mon.scalar_mode = state.get("scalar_mode")
+        if "primary" in state:
+            mon.primary = PrimaryMode.from_state(state["primary"])
         return mon

@@ -111,8 +111,9 @@ class ScalarTrack:
         self.streak = self.streak + 1 if self.ewma >= self.watch_z else 0
         if self.ewma >= self.warning_z and self.streak >= self.persistence:
             self.level = 2
-        elif self.streak >= self.persistence or self.ph.drift_detected:
-            self.level = max(self.level, 1) if self.ewma >= self.watch_z / 2 else 1
+        elif self.streak >= self.persistence or (self.ph.drift_detected and self.ewma >= self.watch_z / 2):
+            # a sustained rise (Page-Hinkley) counts once it is also material: half the watch level
+            self.level = max(self.level, 1)
         elif self.ewma < self.watch_z / 2:
             self.level = 0
         return self.level

@@ -1,0 +1,119 @@
+"""One primary failure mode per unit: unit rules of :class:`detectors.fusion.PrimaryMode`, the
+monitor's scalar path, and simulated fleets (one mode per fault from first warning to failure,
+no alert at all on healthy units over several simulated days)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from detectors import MachineInfo, UnitMonitor
+from detectors.fusion import PrimaryMode
+from detectors.types import Assessment
+from tests.detectors.fleetsim import START_MS, alert_modes, run_fleet
+from tests.detectors.sim import GEO, RPM
+
+
+def _a(ts: float, state: str, mode: str | None) -> Assessment:
+    return Assessment(ts=ts, state=state, failure_mode=mode)  # type: ignore[arg-type]
+
+
+def test_secondary_symptoms_become_evidence_of_the_primary_mode() -> None:
+    pm = PrimaryMode(hold=5)
+    assert pm.update(_a(0, "warning", "outer_race"), snapshot=True).failure_mode == "outer_race"
+    for mode in ("lubrication", "anomaly", "bearing"):
+        a = pm.update(_a(1, "warning", mode), snapshot=False)
+        assert a.failure_mode == "outer_race"
+        assert a.evidence[-1]["observed_mode"] == mode
+    assert pm.update(_a(2, "watch", None), snapshot=True).failure_mode == "outer_race"
+
+
+def test_a_vague_mode_is_refined_at_once_a_different_fault_only_after_hold() -> None:
+    pm = PrimaryMode(hold=3)
+    assert pm.update(_a(0, "watch", "anomaly"), snapshot=True).failure_mode == "anomaly"
+    assert pm.update(_a(1, "watch", "lubrication"), snapshot=False).failure_mode == "lubrication"
+    assert pm.update(_a(2, "warning", "bearing"), snapshot=True).failure_mode == "bearing"
+    assert pm.update(_a(3, "warning", "ball"), snapshot=True).failure_mode == "ball"
+    # another fault must be named on `hold` consecutive snapshots; interruptions start over
+    modes = [pm.update(_a(4 + i, "warning", m), snapshot=True).failure_mode
+             for i, m in enumerate(["imbalance", "imbalance", "ball", "imbalance", "imbalance"])]
+    assert modes == ["ball"] * 5
+    assert pm.update(_a(9, "warning", "imbalance"), snapshot=False).failure_mode == "ball"  # scalars do not count
+    assert pm.update(_a(10, "warning", "imbalance"), snapshot=True).failure_mode == "imbalance"
+
+
+def test_primary_mode_is_forgotten_after_a_healthy_spell_and_survives_json() -> None:
+    pm = PrimaryMode(hold=3, memory_s=100)
+    pm.update(_a(0, "warning", "imbalance"), snapshot=True)
+    assert pm.update(_a(10, "healthy", None), snapshot=True).failure_mode is None
+    pm = PrimaryMode.from_state(json.loads(json.dumps(pm.state_dict())))
+    assert pm.update(_a(50, "watch", "looseness"), snapshot=True).failure_mode == "imbalance"  # still remembered
+    pm.update(_a(60, "healthy", None), snapshot=True)
+    pm.update(_a(200, "healthy", None), snapshot=True)
+    assert pm.update(_a(210, "watch", "looseness"), snapshot=True).failure_mode == "looseness"
+
+
+def test_bad_settings_are_named() -> None:
+    with pytest.raises(ValueError, match="hold"):
+        PrimaryMode(hold=0)
+    with pytest.raises(ValueError, match="mode_hold"):
+        UnitMonitor(MachineInfo(rated_rpm=RPM, bearing=GEO), mode_hold=0)
+
+
+def test_monitor_reads_the_hold_from_its_current_config() -> None:
+    mon = UnitMonitor(MachineInfo(rated_rpm=RPM, bearing=GEO))
+    mon.config = dataclasses.replace(mon.config, mode_hold=2)
+    mon.primary.update(_a(0, "warning", "imbalance"), snapshot=True)
+    assert mon._primary(_a(1, "warning", "looseness"), snapshot=True).failure_mode == "imbalance"
+    assert mon._primary(_a(2, "warning", "looseness"), snapshot=True).failure_mode == "looseness"
+
+
+def test_an_older_saved_state_restores_without_a_primary_mode() -> None:
+    mon = UnitMonitor(MachineInfo(rated_rpm=RPM, bearing=GEO))
+    state = json.loads(json.dumps(mon.state_dict()))
+    del state["primary"], state["scalar_mode"]  # what the previous version saved
+    restored = UnitMonitor.from_state(state, mon.machine)
+    assert restored.primary.mode is None and restored.state_dict()["version"] == 2
+
+
+HOUR = 3600.0
+FLEET = {
+    "seed": 0, "duration": "3d", "telemetry_interval": "10s",
+    "units": [
+        {"id": "P-0001", "model": "P-1800", "batch": "a"},
+        {"id": "P-0002", "model": "P-1800", "batch": "a",
+         "fault": {"kind": "outer_race", "onset": "4h", "failure": "40h"}},
+        {"id": "F-0001", "model": "F-3000", "batch": "b"},
+        {"id": "F-0002", "model": "F-3000", "batch": "b",
+         "fault": {"kind": "imbalance", "onset": "6h", "failure": "44h", "growth": 1.5}},
+        {"id": "G-0001", "model": "G-300", "batch": "c"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def fleet_run() -> dict[str, list[tuple[float, str, str | None]]]:
+    return run_fleet(FLEET)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit,mode,failure_h", [("P-0002", "outer_race", 40), ("F-0002", "imbalance", 44)])
+def test_a_simulated_fault_is_one_failure_mode_from_first_warning_to_failure(
+        fleet_run: dict[str, list[tuple[float, str, str | None]]], unit: str, mode: str, failure_h: float) -> None:
+    runs = fleet_run[unit]
+    t0 = START_MS / 1000
+    first = next(ts for ts, state, _ in runs if state in ("warning", "alarm"))
+    assert first < t0 + (failure_h - 24) * HOUR  # warned at least a day ahead
+    assert alert_modes(runs) == [mode]  # from the first watch on, not only from the first warning
+    assert {m for ts, s, m in runs if first <= ts < t0 + failure_h * HOUR and s != "unknown"} == {mode}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", ["P-0001", "F-0001", "G-0001"])
+def test_healthy_simulated_units_raise_no_alert_over_three_days(
+        fleet_run: dict[str, list[tuple[float, str, str | None]]], unit: str) -> None:
+    runs = fleet_run[unit]
+    assert runs[-1][0] - runs[0][0] > 2.9 * 24 * HOUR  # daily ambient cycles, stops and load steps included
+    assert alert_modes(runs) == []
