@@ -80,8 +80,9 @@ def _interval(counts: list[float], exposures: list[float], z: float) -> tuple[fl
 def _more_unit_days(counts: list[float], exposures: list[float], z: float, target: float) -> float | None:
     """Grow the after-period (counts and exposure alike, rates unchanged) until the interval decides."""
     after = exposures[1] + exposures[3]
-    for k in (1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64):
-        grown = [counts[0], counts[1] * k, counts[2], counts[3] * k]
+    b, d = max(counts[1], 0.5), max(counts[3], 0.5)  # a zero so far projects as half a failure
+    for k in (1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256):
+        grown = [counts[0], b * k, counts[2], d * k]
         _, lo, hi = _interval(grown, [exposures[0], exposures[1] * k, exposures[2], exposures[3] * k], z)
         if hi < 0 or lo > math.log(target):
             return round(after * (k - 1), 1)
