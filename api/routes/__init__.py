@@ -11,6 +11,8 @@ __all__ = ["api_router", "api_routes", "required_role", "routers"]
 def routers() -> list[APIRouter]:
     from api.routes import (
         alerts,
+        complaints,
+        corrective_actions,
         credentials,
         deadletters,
         events,
@@ -24,7 +26,8 @@ def routers() -> list[APIRouter]:
     )
 
     return [units.router, units.devices_router, telemetry.router, credentials.router, models.router, alerts.router,
-            maintenance.router, tickets.router, reports.router, deadletters.router, events.router, tokens.router]
+            maintenance.router, tickets.router, complaints.router, complaints.ticket_router,
+            corrective_actions.router, reports.router, deadletters.router, events.router, tokens.router]
 
 
 def _responses() -> dict:

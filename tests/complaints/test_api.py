@@ -1,0 +1,138 @@
+"""The complaint loop through the REST API: form/API, signed webhook and raw email in, linked to the
+unit's open warning and telemetry, customer mail through a local SMTP server, a "not solved"
+follow-up reopening the ticket; corrective actions recorded and verified by engineers."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from alerts.config import AlertConfig, SmtpConfig
+from alerts.notify import sign
+from tests.api.conftest import auth, client, ctx, tokens  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(ctx, smtp):  # noqa: F811
+    from tests.api.scenario import seed
+
+    ctx.alerts.config = AlertConfig(smtp=SmtpConfig(port=smtp.port, sender="quality@foreshock.example"),
+                                    complaint_webhook_secret="crm-secret")
+    return seed(ctx)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def body(**kw) -> dict:
+    return {"customer": "ACME", "contact": {"name": "Ann Lee", "email": "ann@acme.example"}, "device_id": "P-0001",
+            "description": "The pump at line 3 grinds and got hot", "occurred_at": iso(time.time() - 30),
+            "request": "repair", "channel": "phone", **kw}
+
+
+def test_complaint_through_the_api_joins_the_warning_and_carries_telemetry(client, tokens, world, smtp):  # noqa: F811
+    svc = auth(tokens["service"])
+    r = client.post("/api/v1/complaints", json=body(), headers=svc)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["ticket"] == world.ticket and out["joined"] is True
+    assert out["preceded_by_warning"] is True and out["warning_lead_s"] > 0
+    ev = out["evidence"]
+    assert ev["alerts"][0]["failure_mode"] == "outer_race"
+    assert ev["health"]["state"] == "alarm"
+    assert len(ev["features"]) >= 20 and "kurtosis" in ev["features"][-1]  # hourly telemetry of the last day
+    assert smtp.wait_for(1) and world.ticket in smtp.messages[0][1]["Subject"]
+    listed = client.get("/api/v1/complaints", params={"ticket": world.ticket}, headers=auth(tokens["viewer"])).json()
+    assert listed["count"] == 1
+    # the viewer may read, not register
+    r = client.post("/api/v1/complaints", json=body(), headers=auth(tokens["viewer"]))
+    assert r.status_code == 403 and "needs the service role" in r.json()["detail"]
+
+
+def test_bad_complaints_are_refused_naming_the_field(client, tokens, world):  # noqa: F811
+    svc = auth(tokens["service"])
+    r = client.post("/api/v1/complaints", json=body(device_id=None, request="money back"), headers=svc)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert "request" in detail and "'repair', 'replacement', 'refund' or 'advice'" in detail
+    r = client.post("/api/v1/complaints", json=body(contact={"name": "Ann"}), headers=svc)
+    assert r.status_code == 422 and "email address or a phone number" in r.json()["detail"]
+    r = client.post("/api/v1/complaints", json=body(device_id="NOPE-1"), headers=svc)
+    assert r.status_code == 400 and "unit 'NOPE-1' is not registered" in r.json()["detail"]
+
+
+def test_signed_webhook_and_raw_email(client, tokens, world, smtp):  # noqa: F811
+    svc = auth(tokens["service"])
+    payload = json.dumps(body(device_id="P-0002", external_ref="crm-4711", channel="crm")).encode()
+    ts = str(int(time.time()))
+    headers = {**svc, "Content-Type": "application/json", "X-Foreshock-Timestamp": ts,
+               "X-Foreshock-Signature": sign("crm-secret", ts, payload)}
+    r = client.post("/api/v1/complaints/webhook", content=payload, headers=headers)
+    assert r.status_code == 201, r.text
+    hooked = r.json()
+    assert hooked["channel"] == "crm" and hooked["joined"] is False and hooked["preceded_by_warning"] is False
+    again = client.post("/api/v1/complaints/webhook", content=payload, headers=headers)
+    assert again.json()["id"] == hooked["id"]  # a CRM retry is idempotent
+    bad = client.post("/api/v1/complaints/webhook", content=payload,
+                      headers={**headers, "X-Foreshock-Signature": sign("guess", ts, payload)})
+    assert bad.status_code == 400 and "bad X-Foreshock-Signature" in bad.json()["detail"]
+    stale = str(int(time.time()) - 3600)
+    r = client.post("/api/v1/complaints/webhook", content=payload,
+                    headers={**headers, "X-Foreshock-Timestamp": stale,
+                             "X-Foreshock-Signature": sign("crm-secret", stale, payload)})
+    assert r.status_code == 400 and "replayed" in r.json()["detail"]
+
+    mail = (f"From: Bo Chen <bo@globex.example>\r\nTo: complaints@foreshock.example\r\n"
+            f"Subject: Fan vibrates\r\nMessage-ID: <abc@globex>\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
+            f"\r\nSerial: P-0003\r\nRequest: advice\r\nSince yesterday it shakes.\r\n").encode()
+    r = client.post("/api/v1/complaints/email", content=mail, headers={**svc, "Content-Type": "message/rfc822"})
+    assert r.status_code == 201, r.text
+    mailed = r.json()
+    assert mailed["customer"] == "Globex" and mailed["channel"] == "email"  # customer from the registry
+    assert "Since yesterday it shakes." in mailed["description"]
+    r = client.post("/api/v1/complaints/email", content=b"Subject: x\r\n\r\nno sender",
+                    headers={**svc, "Content-Type": "message/rfc822"})
+    assert r.status_code == 400 and "no sender address" in r.json()["detail"]
+    assert smtp.wait_for(2)
+    assert {tuple(rcpt) for rcpt, _ in smtp.messages} == {("ann@acme.example",), ("bo@globex.example",)}
+
+
+def test_messages_and_not_solved_follow_up_reopen_the_ticket(client, tokens, world, smtp):  # noqa: F811
+    svc = auth(tokens["service"])
+    number = client.post("/api/v1/complaints", json=body(device_id="P-0002"), headers=svc).json()["ticket"]
+    r = client.post(f"/api/v1/tickets/{number}/messages", json={"kind": "progress", "text": "Parts ordered."},
+                    headers=svc)
+    assert r.status_code == 200 and r.json()["messages"][-1]["status"] == "sent"
+    r = client.post(f"/api/v1/tickets/{number}/messages", json={"kind": "follow_up"}, headers=svc)
+    assert r.status_code == 409 and "after closure" in r.json()["detail"]
+    assert client.post(f"/api/v1/tickets/{number}/move", json={"to": "closed"}, headers=svc).status_code == 200
+    assert client.post(f"/api/v1/tickets/{number}/messages", json={"kind": "follow_up"}, headers=svc).status_code == 200
+    r = client.post(f"/api/v1/tickets/{number}/follow-up", json={"solved": False, "satisfaction": 1,
+                                                                 "comment": "still broken"}, headers=svc)
+    assert r.status_code == 200 and r.json()["status"] == "reopened"
+    assert smtp.wait_for(3)
+    assert any("Is the problem solved" in m["Subject"] for _, m in smtp.messages)
+    ticket = client.get(f"/api/v1/tickets/{number}", headers=auth(tokens["viewer"])).json()
+    assert ticket["source"] == "customer" and ticket["customer_followup"]["satisfaction"] == 1
+
+
+def test_corrective_actions_need_an_engineer_and_say_what_data_is_missing(client, tokens, world):  # noqa: F811
+    a = {"title": "Bearing supplier change", "scope": {"batch": "B7"}, "failure_modes": ["outer_race"],
+         "applied_at": iso(time.time() - 86400), "baseline_d": 30, "ticket": world.ticket}
+    r = client.post("/api/v1/corrective-actions", json=a, headers=auth(tokens["service"]))
+    assert r.status_code == 403 and "needs the engineer role" in r.json()["detail"]
+    r = client.post("/api/v1/corrective-actions", json={**a, "scope": {}}, headers=auth(tokens["engineer"]))
+    assert r.status_code == 400 and "needs a scope" in r.json()["detail"]
+    r = client.post("/api/v1/corrective-actions", json=a, headers=auth(tokens["engineer"]))
+    assert r.status_code == 201, r.text
+    r = client.post(f"/api/v1/corrective-actions/{r.json()['id']}/verify", headers=auth(tokens["engineer"]))
+    v = r.json()["verdict"]
+    assert v["verdict"] == "insufficient_data" and v["units_in_scope"] == 2
+    ticket = client.get(f"/api/v1/tickets/{world.ticket}", headers=auth(tokens["viewer"])).json()
+    assert ticket["eight_d"]["D6"]["verification"]["verdict"] == "insufficient_data"
