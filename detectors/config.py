@@ -38,6 +38,7 @@ class MonitorConfig:
     stopped_ratio: float = 0.1  # RMS below this fraction of baseline = stopped
     speed_tolerance: float = 0.1  # relative speed change that counts as a transient
     rebaseline_after: int = 60  # snapshots at a new level (no trend) before re-learning
+    band_recheck: int = 32  # healthy snapshots between re-choosing the envelope band (the costly part)
     mode_hold: int = 24  # snapshots naming another fault before the unit's primary failure mode changes
     mode_memory_s: float = 86400.0  # healthy time after which the primary failure mode is forgotten
     max_scalar_keys: int = 16  # scalar series tracked per unit (bounded state)
@@ -68,6 +69,8 @@ class MonitorConfig:
         for name in ("min_z_scale", "ph_delta", "ph_threshold", "iso_hysteresis"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.band_recheck < 1:
+            raise ValueError(f"band_recheck must be >= 1 snapshot, got {self.band_recheck}")
         if self.mode_hold < 1 or not self.mode_memory_s > 0:
             raise ValueError(f"mode_hold must be >= 1 and mode_memory_s > 0, got {self.mode_hold}, {self.mode_memory_s}")
         if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1:

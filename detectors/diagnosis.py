@@ -113,7 +113,11 @@ def _fast_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float, 
     i0 = np.maximum(np.searchsorted(ses.freqs, f - half), 1)
     i1 = np.maximum(np.searchsorted(ses.freqs, f + half + 1e-9), i0 + 1)
     i1 = np.minimum(i1, ses.amp.size)
-    peaks = np.array([ses.amp[a:b].max() if b > a else 0.0 for a, b in zip(i0.tolist(), i1.tolist())])
+    # one reduceat over the interleaved [start, end) bounds: the maxima of every search window at once
+    bounds = np.empty(2 * f.size, dtype=np.intp)
+    bounds[0::2], bounds[1::2] = np.minimum(i0, ses.amp.size - 1), i1
+    ext = np.append(ses.amp, 0.0)
+    peaks = np.where(i1 > i0, np.maximum.reduceat(ext, bounds)[0::2], 0.0)
     centres, medians = ses._floor()
     floor = np.maximum(np.interp(f, centres, medians), 1e-30)
     snr = np.maximum(10 * np.log10(np.maximum(peaks, 1e-30) / floor), 0.0)

@@ -60,7 +60,8 @@ def velocity_band(machine: MachineInfo) -> tuple[float, float]:
     return (2.0, 1000.0) if machine.low_speed else (10.0, 1000.0)
 
 
-def snapshot_features(snapshot: Snapshot, machine: MachineInfo) -> dict[str, float]:
+def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *,
+                      band: tuple[float, float] | None = None) -> dict[str, float]:
     """All features of one snapshot (flat dict of finite floats, units in the names).
 
     Keys: the time features; ``velocity_rms_mm_s`` and ``iso_zone`` (0..3 for A..D);
@@ -68,7 +69,10 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo) -> dict[str, flo
     (1.0 when the speed came from the spectrum); ``v1x_mm_s``, ``v2x_mm_s``, ``v3x_mm_s``;
     envelope: ``env_band_lo_hz``, ``env_band_hi_hz``, ``env_kurtosis`` and, with bearing geometry,
     ``bpfo_db``, ``bpfi_db``, ``bsf_db`` (family scores in dB above the envelope background).
-    Raises ValueError for a snapshot that cannot be measured (empty, non-finite, bad rate).
+    ``band`` fixes the envelope's demodulation band (Hz) instead of choosing it by spectral
+    negentropy (the monitor chooses it at commissioning and re-checks it now and then: the
+    choice is most of the cost). Raises ValueError for a snapshot that cannot be measured
+    (empty, non-finite, bad rate, a band outside ``0 < lo < hi <= fs/2``).
     """
     x = np.asarray(snapshot.samples, dtype=np.float64)
     fs = float(snapshot.fs)
@@ -78,6 +82,8 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo) -> dict[str, flo
         raise ValueError(f"sample rate must be a positive number, got {snapshot.fs!r}")
     if not np.all(np.isfinite(x)):
         raise ValueError("snapshot contains NaN or infinite samples")
+    if band is not None and not (0 < band[0] < band[1] <= fs / 2):
+        raise ValueError(f"envelope band must satisfy 0 < lo < hi <= fs/2 = {fs / 2:g} Hz, got {band!r}")
     feats = time_features(x)
     sp = Spectrum.of(x, fs)
     lo, hi = velocity_band(machine)
@@ -100,7 +106,7 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo) -> dict[str, flo
     if mult and shaft_hz:
         top_f = 3.5 * max(mult["bpfi"], 2 * mult["bsf"]) * shaft_hz
     if x.size >= 256:
-        ses = squared_envelope_spectrum(x, fs, max_level=2, min_bw_hz=min(top_f, fs / 8))
+        ses = squared_envelope_spectrum(x, fs, band=band, max_level=2, min_bw_hz=min(top_f, fs / 8))
         feats["env_band_lo_hz"], feats["env_band_hi_hz"] = ses.band_hz
         feats["env_kurtosis"] = ses.kurtosis
         if mult and shaft_hz and 2 * top_f < fs:

@@ -102,6 +102,9 @@ class UnitMonitor:
         self.snap_state = "healthy"
         self.scalar_state = "healthy"
         self.scalar_mode: str | None = None
+        self.env_band: tuple[float, float] | None = None  # envelope demodulation band in use (Hz)
+        self.env_fs = 0.0
+        self.band_age = 0
         self.primary = PrimaryMode(c.mode_hold, c.mode_memory_s)
         self.last: Assessment | None = None
 
@@ -142,7 +145,7 @@ class UnitMonitor:
             a = self._unknown(snap.ts, why)
             a.sensor_fault = fault
             return a
-        feats = snapshot_features(snap, self.machine)
+        feats = self._features(snap, fs)
         transient = self._transient(snap, feats)
         if transient:
             return self._held(snap.ts, transient, feats)
@@ -162,6 +165,18 @@ class UnitMonitor:
                            reasons=[f"learning baseline ({self.n_learnt}/{self.config.warmup})"])
             return self._absolute(a, zone, feats)
         return self._adaptive(snap, feats, watched, zone)
+
+    def _features(self, snap: Snapshot, fs: float) -> dict[str, float]:
+        """Features; the envelope band is re-chosen every ``band_recheck`` snapshots and whenever
+        the unit is not healthy or the sample rate changed, and reused in between."""
+        keep = (self.env_band is not None and self.level == 0 and self.env_fs == fs
+                and self.band_age < self.config.band_recheck)
+        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None)
+        if keep:
+            self.band_age += 1
+        elif "env_band_lo_hz" in feats:
+            self.env_band, self.env_fs, self.band_age = (feats["env_band_lo_hz"], feats["env_band_hi_hz"]), fs, 0
+        return feats
 
     def _adaptive(self, snap: Snapshot, feats: dict[str, float], watched: dict[str, float], zone: str) -> Assessment:
         c = self.config
@@ -369,6 +384,7 @@ class UnitMonitor:
             "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
+            "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age,
         }
 
     @classmethod
@@ -388,6 +404,9 @@ class UnitMonitor:
             setattr(mon, key, state[key])
         # added after version 2 was first saved: an older state starts with no primary mode
         mon.scalar_mode = state.get("scalar_mode")
+        band = state.get("env_band")
+        mon.env_band = (float(band[0]), float(band[1])) if band else None
+        mon.env_fs, mon.band_age = float(state.get("env_fs", 0.0)), int(state.get("band_age", 0))
         if "primary" in state:
             mon.primary = PrimaryMode.from_state(state["primary"])
         return mon

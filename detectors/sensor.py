@@ -58,8 +58,11 @@ def check_sensor(x: np.ndarray, previous: list[float] | None = None, *, dropout_
     at_peak = int(np.count_nonzero(np.abs(x) >= peak * (1 - 1e-4)))
     if at_peak >= max(clip_frac * n, 4):
         return "saturation", f"signal saturated: {at_peak} samples at the extreme {peak:g} g"
-    med = float(np.median(x))
-    scale = float(np.median(np.abs(x - med))) * 1.4826
+    # robust centre and scale from every 4th sample: as good an estimate for this purpose, at a
+    # quarter of the cost of two full medians (the spike test itself uses every sample)
+    sub = x[::4] if n >= 1024 else x
+    med = float(np.median(sub))
+    scale = float(np.median(np.abs(sub - med))) * 1.4826
     if scale > 0:
         dev = np.abs(x - med)
         idx = np.flatnonzero(dev > spike_sigma * scale)
