@@ -1,0 +1,193 @@
+"""Soak: the simulator drives 1,000+ units through the whole pipeline at accelerated time.
+
+One ``Pipeline`` (ingest, detection, alerts; no API) runs in this process against a Mosquitto
+started for the run and the embedded telemetry store; the simulator (``FleetPublisher``) runs in a
+separate process at ``--speed`` times real time. Every ``--window`` wall seconds the pipeline's
+resident memory, its message rate and the latency of the window are sampled. Latency is measured
+from the MQTT callback (``received_at``) to the end of the detection hook, i.e. stored durably,
+assessed and alerted.
+
+The baseline is measured in the same run: the first window after ``--warmup`` seconds (by then
+every unit has sent its first snapshot and has a detector). The soak reports ``late / early``
+ratios (the late window: the last one while the simulator still publishes) of memory and p99
+latency (1.0 = flat); at the end it counts what the simulator sent, what ingest acknowledged,
+accepted and rejected (by reason), the rows in the store, and the loss (sent - acknowledged).
+
+    .venv/bin/python bench/soak.py [--units 1000] [--duration 180] [--speed 6] [--window 10]
+
+A long soak: ``--duration 3600``. Results are appended to ``bench/results/soak.json``; a markdown
+table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import psutil
+
+from foreshock.broker import MosquittoBroker
+from foreshock.service import Pipeline, PipelineOptions
+from foreshock.settings import load_settings
+
+RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
+
+
+def fleet_doc(units: int) -> dict:
+    return {
+        "seed": 7,
+        "telemetry_interval": "10s",
+        "snapshot_interval": "5m",
+        "models": {"P-2560": {"base": "P-1800", "sensor": {"fs": 25600.0, "n": 2560, "noise_g": 0.08}}},
+        "groups": [{"prefix": "S-", "count": units, "model": "P-2560", "fault_probability": 0.05,
+                    "fault_kinds": ["outer_race", "inner_race"], "onset": ["0h", "1h"], "ttf": ["2h", "6h"]}],
+    }
+
+
+def _publish(url: str, units: int, speed: float, duration: float, out) -> None:
+    """The simulator, in its own process: publish for ``duration`` wall seconds, report its counts."""
+    from simulator.fleet import load_fleet
+    from simulator.publisher import FleetPublisher
+
+    logging.basicConfig(level=logging.WARNING)
+    pub = FleetPublisher(load_fleet(fleet_doc(units)), url, speed=speed)
+    pub.run(duration)
+    out.put({"messages": pub.stats["messages"], "snapshots": pub.stats["snapshots"],
+             "behind_s": pub.stats["behind_s"], "status_messages": 2 * units})
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)) * 1000, 1) if values else None
+
+
+def run(args: argparse.Namespace) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="foreshock-soak-"))
+    broker = MosquittoBroker(workdir=work / "mqtt").start()
+    settings = load_settings(
+        data_dir=work / "data", log_level="WARNING",
+        mqtt={"url": broker.url, "client_id": f"soak-{uuid.uuid4().hex[:6]}"},
+        ingest={"auto_register": True},
+    )
+    pipeline = Pipeline(settings, PipelineOptions(api=False, tick_interval_s=10.0))
+    latencies: list[float] = []
+    lock = threading.Lock()
+    detect = pipeline.detection.on_batch
+
+    def timed(messages: list) -> None:
+        detect(messages)
+        now = time.time()
+        with lock:
+            latencies.extend(now - m.received_at for m in messages)
+
+    pipeline.ingest.on_batch = timed
+    pipeline.start()
+    proc = psutil.Process()
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    publisher = ctx.Process(target=_publish, args=(broker.url, args.units, args.speed, args.duration, out))
+    t0 = time.time()
+    publisher.start()
+    windows: list[dict] = []
+    metrics = pipeline.ingest.metrics
+    last_acked, last_t = 0, t0
+    while publisher.is_alive() or not windows:
+        time.sleep(args.window)
+        now = time.time()
+        with lock:
+            lat, latencies[:] = list(latencies), []
+        acked = metrics.get("acked")
+        windows.append({"t_s": round(now - t0, 1), "publishing": publisher.is_alive(), "rss_mb": round(proc.memory_info().rss / 2**20, 1),
+                        "msg_per_s": round((acked - last_acked) / (now - last_t), 1),
+                        "latency_ms_p50": _pct(lat, 50), "latency_ms_p99": _pct(lat, 99),
+                        "queue": metrics.queue_depth})
+        last_acked, last_t = acked, now
+        logging.info("window %s", windows[-1])
+    publisher.join()
+    sent = out.get(timeout=30)
+    expected = sent["messages"] + sent["status_messages"]
+    deadline = time.time() + 120
+    while metrics.get("acked") < expected and time.time() < deadline:
+        time.sleep(0.5)
+    pipeline.stop(30)
+    snap = metrics.snapshot()
+    with sqlite3.connect(settings.telemetry_path) as db:
+        rows = dict(db.execute("SELECT measurement, count(*) FROM points GROUP BY measurement").fetchall())
+    broker.cleanup()
+    warm = [w for w in windows if w["t_s"] >= args.warmup and w["publishing"] and w["latency_ms_p99"] is not None]
+    warm = warm or windows
+    early, late = warm[0], warm[-1]
+    result = {
+        "bench": "soak",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "args": vars(args),
+        "sent": expected,
+        "sent_detail": sent,
+        "received": snap["received"],
+        "acked": snap["acked"],
+        "accepted": snap["accepted"],
+        "rejected": snap["rejected"],
+        "lost": expected - snap["acked"],
+        "stored_rows": rows,
+        "detection": pipeline.detection.stats.as_dict(),
+        "baseline_window": early,
+        "last_window": late,
+        "ratio_rss_late_to_early": round(late["rss_mb"] / early["rss_mb"], 3),
+        "ratio_p99_late_to_early": round((late["latency_ms_p99"] or 0) / max(early["latency_ms_p99"] or 1e-9, 1e-9), 3),
+        "windows": windows,
+    }
+    return result
+
+
+def table(r: dict) -> str:
+    lines = ["| window (s) | RSS (MB) | msg/s | p50 (ms) | p99 (ms) | queue |", "|---:|---:|---:|---:|---:|---:|"]
+    for w in r["windows"]:
+        lines.append(f"| {w['t_s']} | {w['rss_mb']} | {w['msg_per_s']} | {w['latency_ms_p50']} | "
+                     f"{w['latency_ms_p99']} | {w['queue']} |")
+    lines.append("")
+    lines.append(f"sent {r['sent']}, acknowledged {r['acked']}, accepted {r['accepted']}, rejected {r['rejected']}, "
+                 f"lost {r['lost']}; rows {r['stored_rows']}; RSS late/early {r['ratio_rss_late_to_early']}, "
+                 f"p99 late/early {r['ratio_p99_late_to_early']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--units", type=int, default=1000)
+    ap.add_argument("--duration", type=float, default=180.0, help="wall seconds of publishing")
+    ap.add_argument("--speed", type=float, default=6.0, help="simulated seconds per wall second")
+    ap.add_argument("--window", type=float, default=10.0, help="sampling window (wall seconds)")
+    ap.add_argument("--warmup", type=float, default=60.0,
+                    help="windows before this are not the baseline (every unit has sent a snapshot by then)")
+    args = ap.parse_args(argv)
+    if args.units < 1 or args.duration <= 0 or args.speed <= 0 or args.window <= 0:
+        ap.error("--units, --duration, --speed and --window must be positive")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for name in ("foreshock", "ingest", "alerts", "devices", "detectors", "simulator", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    result = run(args)
+    RESULTS.parent.mkdir(exist_ok=True)
+    history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    history.append(result)
+    RESULTS.write_text(json.dumps(history, indent=2) + "\n")
+    print(table(result))
+    return 0 if result["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
