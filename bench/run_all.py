@@ -1,0 +1,164 @@
+"""Run every benchmark in ``bench/`` and write ``bench/RESULTS.md`` from ``bench/results/*.json``.
+
+Each benchmark measures its own baseline in the same run and appends its record to
+``bench/results/<name>.json``; this script runs them one after the other (never two at once: they
+would share the two cores), then renders the latest record of each with the machine it ran on
+(``nproc``, CPU model, memory, load average), the exact command, the baseline and the ratio.
+
+    .venv/bin/python bench/run_all.py            # the full set (about 20 minutes on 2 cores)
+    .venv/bin/python bench/run_all.py --quick    # smaller runs (about 6 minutes)
+    .venv/bin/python bench/run_all.py --only soak,detectors_cost
+    .venv/bin/python bench/run_all.py --report   # only rewrite RESULTS.md from the stored results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+REPORT = BENCH / "RESULTS.md"
+
+# name -> (full arguments, quick arguments)
+SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
+    "detectors_cost": ([], ["--snapshots", "150"]),
+    "ingest_throughput": (["--messages", "100000", "--publishers", "4", "--rounds", "2"],
+                          ["--messages", "20000", "--publishers", "2", "--modes", "live,backlog"]),
+    "simulator_scale": ([], ["--units", "1000", "--sim-seconds", "600", "--realtime-seconds", "20"]),
+    "evaluate_all": ([], []),
+    "soak": ([], ["--duration", "90", "--warmup", "50"]),
+}
+
+
+def machine() -> dict[str, Any]:
+    model = mem = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        mem = f"{kb / 2**20:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model or platform.processor(), "memory": mem,
+            "load_average": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def run_one(name: str, args: list[str]) -> dict[str, Any]:
+    cmd = [sys.executable, str(BENCH / f"{name}.py"), *args]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=BENCH.parent, check=False)
+    return {"name": name, "command": " ".join([".venv/bin/python", f"bench/{name}.py", *args]),
+            "exit_code": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def latest(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return data[-1] if isinstance(data, list) and data else data if isinstance(data, dict) else None
+
+
+def _table(rows: list[dict[str, Any]], keys: list[str] | None = None) -> list[str]:
+    if not rows:
+        return []
+    keys = keys or [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    out += ["| " + " | ".join("" if r.get(k) is None else str(r.get(k)) for k in keys) + " |" for r in rows]
+    return out
+
+
+def _flat(record: dict[str, Any], skip: tuple[str, ...]) -> list[str]:
+    lines = []
+    for k, v in record.items():
+        if k in skip or isinstance(v, list):
+            continue
+        lines.append(f"- **{k}**: " + (", ".join(f"{a} {b}" for a, b in v.items()) if isinstance(v, dict) else str(v)))
+    return lines
+
+
+def render(name: str, record: dict[str, Any]) -> list[str]:
+    """The markdown section of one benchmark's latest record."""
+    out = [f"## {name}", "", f"Recorded {record.get('when', '?')}."]
+    if name == "ingest_throughput":
+        out += ["", "Baseline: a bare paho subscriber (QoS 1, `json.loads` only) on the same broker and publishers.",
+                ""] + _table(record.get("rows", []))
+        out += ["", f"Ratio ingest / baseline: {record.get('ratio_ingest_to_baseline')}; "
+                    f"lost: {record.get('lost_total')}."]
+    elif name == "simulator_scale":
+        out += ["", "Baseline: plain numpy drawing the same number of samples (`x_baseline_cost` = wall / baseline).",
+                ""] + _table(record.get("rows", []))
+    elif name == "detectors_cost":
+        ms, ratio = record.get("ms_per_snapshot", {}), record.get("ratio_to_hst_alone", {})
+        out += ["", "Baseline: river's HalfSpaceTrees alone on the same snapshots.", "",
+                "| stage | ms per snapshot | ratio to baseline |", "|---|---:|---:|"]
+        out += [f"| {k} | {v} | {ratio.get(k)} |" for k, v in ms.items()]
+        out += [""] + _flat(record, ("when", "machine", "ms_per_snapshot", "ratio_to_hst_alone"))
+    elif name == "soak":
+        out += ["", "Baseline: the first window after warm-up of the same run; ratios are last window / baseline.",
+                ""] + _flat(record, ("when", "machine", "windows", "bench"))
+        out += [""] + _table(record.get("windows", []))
+    else:
+        out += [""] + _flat(record, ("when",))
+    return out + [""]
+
+
+def write_report(runs: list[dict[str, Any]], mode: str) -> None:
+    m = machine()
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `bench/run_all.py` from `bench/results/*.json` (each benchmark appends its records there;",
+        "the latest of each is shown). Every benchmark measures its baseline in the same run.",
+        "",
+        f"- **written**: {datetime.now(UTC).isoformat(timespec='seconds')} ({mode})",
+        f"- **machine**: {m['nproc']} CPUs, {m['cpu']}, {m['memory']} memory, load average {m['load_average']} "
+        f"at the end, Python {m['python']}, {m['platform']}",
+        "",
+    ]
+    if runs:
+        lines += ["| benchmark | command | exit | wall (s) |", "|---|---|---:|---:|"]
+        lines += [f"| {r['name']} | `{r['command']}` | {r['exit_code']} | {r['wall_s']} |" for r in runs]
+        lines.append("")
+    for path in sorted(RESULTS.glob("*.json")):
+        record = latest(path.stem)
+        if record is None or path.stem.endswith("_report"):
+            continue
+        lines += render(path.stem, record)
+    REPORT.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller runs of every benchmark")
+    ap.add_argument("--only", help="comma-separated benchmark names")
+    ap.add_argument("--report", action="store_true", help="do not run anything; rewrite RESULTS.md")
+    args = ap.parse_args(argv)
+    names = list(SCRIPTS)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(SCRIPTS))
+        if unknown:
+            ap.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(SCRIPTS)}")
+    runs = []
+    if not args.report:
+        for name in names:
+            full, quick = SCRIPTS[name]
+            print(f"== {name}", flush=True)
+            runs.append(run_one(name, quick if args.quick else full))
+    write_report(runs, "report only" if args.report else "quick" if args.quick else "full")
+    print(REPORT.read_text())
+    return 0 if all(r["exit_code"] == 0 for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
