@@ -133,3 +133,16 @@ def test_vectorised_family_scores_match_the_evidence_path() -> None:
     assert slow.keys() == fast.keys()
     for fam in slow:
         assert fast[fam][0] == pytest.approx(slow[fam][0], abs=0.01)
+
+
+def test_a_fixed_envelope_band_gives_the_same_features_as_choosing_it() -> None:
+    from tests.detectors.sim import GEO, RPM, machine_signal
+    m = MachineInfo(rated_rpm=RPM, bearing=GEO)
+    snap = Snapshot(0, FS, machine_signal(np.random.default_rng(3), defect=0.3), rpm=RPM)
+    chosen = snapshot_features(snap, m)
+    fixed = snapshot_features(snap, m, band=(chosen["env_band_lo_hz"], chosen["env_band_hi_hz"]))
+    for key in ("bpfo_db", "bpfi_db", "bsf_db", "env_band_lo_hz", "rms_g"):
+        assert fixed[key] == pytest.approx(chosen[key], rel=1e-9, abs=1e-9)
+    assert fixed["bpfo_db"] > 6  # the defect is seen in the fixed band too
+    with pytest.raises(ValueError, match="envelope band"):
+        snapshot_features(snap, m, band=(5000.0, 20000.0))  # beyond fs/2

@@ -190,3 +190,18 @@ def test_isolated_scalar_spikes_are_a_sensor_fault_not_a_warning() -> None:
         seen.append(mon.update_scalars(i * 600.0, {"velocity_mm_s": v}))
     assert all(a is not None and a.state == "healthy" for a in seen)
     assert any(a.sensor_fault == "spikes" for a in seen if a is not None)
+
+
+def test_envelope_band_is_reused_while_healthy_and_rechosen_on_schedule() -> None:
+    mon, rng = _commissioned(band_recheck=4)
+    ages = []
+    for i in range(9):
+        mon.update_snapshot(snap((40 + i) * HOUR, machine_signal(rng)))
+        ages.append(mon.band_age)
+    first = ages.index(0)
+    assert ages[first:first + 6] == [0, 1, 2, 3, 4, 0]  # chosen, reused band_recheck times, chosen again
+    restored = UnitMonitor.from_state(json.loads(json.dumps(mon.state_dict())), MACHINE)
+    assert restored.env_band == mon.env_band and restored.band_age == mon.band_age
+    mon.level = 1  # not healthy: the band is chosen on every snapshot
+    mon.update_snapshot(snap(60 * HOUR, machine_signal(rng)))
+    assert mon.band_age == 0
