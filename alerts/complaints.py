@@ -19,9 +19,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -56,8 +65,12 @@ class Attachment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     content_type: str = Field("application/octet-stream", max_length=100)
-    size: int | None = Field(None, ge=0)
+    size: StrictInt | None = Field(None, ge=0)
     url: str | None = Field(None, max_length=1000)
+
+
+Instant = Annotated[datetime, WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
+                                                       {"type": "number", "description": "epoch seconds"}]})]
 
 
 class ComplaintIn(BaseModel):
@@ -71,12 +84,28 @@ class ComplaintIn(BaseModel):
     model: str | None = Field(None, min_length=1, max_length=128)
     site: str | None = Field(None, min_length=1, max_length=128)
     description: str = Field(min_length=5, max_length=20_000, description="what happened")
-    occurred_at: datetime
+    occurred_at: Instant
     request: Literal["repair", "replacement", "refund", "advice"]
     failure_mode: str | None = Field(None, min_length=1, max_length=64)
     grade: Literal["critical", "major", "minor"] | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     external_ref: str | None = Field(None, min_length=1, max_length=200, description="CRM id: a resend is idempotent")
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _instant(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, (str, int, float, datetime)):
+            raise ValueError("expected an ISO 8601 time (2026-11-20T08:00:00Z) or epoch seconds")
+        if isinstance(v, str):
+            try:
+                return datetime.fromisoformat(v)
+            except ValueError:
+                raise ValueError(f"expected an ISO 8601 time (2026-11-20T08:00:00Z), got {v[:40]!r}") from None
+        if isinstance(v, (int, float)):
+            if not 0 <= v < 32503680000:
+                raise ValueError(f"epoch seconds out of range: {v!r}")
+            return datetime.fromtimestamp(v, UTC)
+        return v
 
     @field_validator("occurred_at")
     @classmethod

@@ -81,7 +81,8 @@ def _registered(ctx: Any, out: dict[str, Any], actor: str) -> dict[str, Any]:
 
 
 _RAW = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
-_MAIL = {"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string"}}}}}
+# the raw message; sent as message/rfc822 or text/plain (the schema names text/plain, which tools can generate)
+_MAIL = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 
 async def _raw(request: Request) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis (test dependency)")
 checks = schemathesis.checks
@@ -44,6 +45,8 @@ def admin_token(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     ctx = _with_services(context_for(f"sqlite:///{tmp / 'fuzz.db'}"), tmp)
     ctx.deadletters = DeadLetterStore(ctx.session_factory)
+    # the inbound complaint webhook is configured (unsigned fuzz requests get 400), no SMTP is listening
+    ctx.alerts.config = ctx.alerts.config.model_copy(update={"complaint_webhook_secret": SecretStr("fuzz")})
     seed(ctx)
     APP.state.context = ctx
     yield make_tokens(ctx)["admin"]
