@@ -95,7 +95,7 @@ class ComplaintIn(BaseModel):
     @classmethod
     def _instant(cls, v: Any) -> Any:
         if isinstance(v, bool) or not isinstance(v, (str, int, float, datetime)):
-            raise ValueError("expected an ISO 8601 time (2026-11-20T08:00:00Z) or epoch seconds")
+            raise ValueError("expected an ISO 8601 time (2026-11-20T08:00:00Z) or epoch seconds")  # noqa: TRY004 - pydantic reports ValueError
         if isinstance(v, str):
             try:
                 return datetime.fromisoformat(v)
