@@ -4,7 +4,9 @@ The monthly report covers tickets and alerts *opened* in the month (UTC): counts
 failure modes, Pareto tables by model / failure mode / firmware / customer, mean time to
 acknowledge (opened → first response) and to resolve (opened → closed), SLA compliance per
 grade (only clocks that have run out or been answered count), and the field precision of
-warnings (confirmed / (confirmed + false alarm)) from closure feedback.
+warnings (confirmed / (confirmed + false alarm)) from closure feedback, the complaints received
+(how many were preceded by a Foreshock warning and by how long) and the verdicts of the corrective
+actions applied up to the month's end.
 
 >>> month_bounds("2026-11")
 (1793491200.0, 1796083200.0)
@@ -27,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import GRADES
-from alerts.models import Alert, Ticket
+from alerts.models import Alert, Complaint, CorrectiveAction, Ticket
 
 __all__ = ["field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
 
@@ -101,12 +103,44 @@ def field_precision(session_factory: sessionmaker[Session], *, since: float | No
         return _precision(list(s.scalars(q)))
 
 
+def _complaints(rows: list[Complaint]) -> dict[str, Any]:
+    """Complaints of the month, and how many Foreshock had warned of before the customer noticed."""
+    warned = [c.warning_lead_s for c in rows if c.warning_lead_s is not None]
+    hours = sorted(x / 3600 for x in warned)
+    return {
+        "received": len(rows), "by_channel": dict(Counter(c.channel for c in rows)),
+        "by_request": dict(Counter(c.request for c in rows)),
+        "joined_open_ticket": sum(1 for c in rows if c.joined),
+        "preceded_by_warning": len(warned),
+        "preceded_share": round(len(warned) / len(rows), 4) if rows else None,
+        "lead_time_h": {"mean": round(mean(hours), 1) if hours else None,
+                        "median": round(hours[len(hours) // 2], 1) if hours else None,
+                        "min": round(hours[0], 1) if hours else None},
+    }
+
+
+def _actions(rows: list[CorrectiveAction]) -> list[dict[str, Any]]:
+    out = []
+    for a in rows:
+        v = a.verdict or {}
+        out.append({"id": a.id, "title": a.title, "scope": a.scope,
+                    "applied_at": datetime.fromtimestamp(a.applied_at, UTC).date().isoformat(),
+                    "verdict": v.get("verdict", "not_verified"), "ratio": v.get("ratio"), "ci_low": v.get("ci_low"),
+                    "ci_high": v.get("ci_high"), "more_unit_days": v.get("more_unit_days"),
+                    "statement": v.get("statement")})
+    return out
+
+
 def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[str, Any]:
     start, end = month_bounds(month)
     with session_factory() as s:
         tickets = list(s.scalars(select(Ticket).where(Ticket.opened_at >= start, Ticket.opened_at < end)))
         closed = list(s.scalars(select(Ticket).where(Ticket.closed_at >= start, Ticket.closed_at < end)))
         alerts = list(s.scalars(select(Alert).where(Alert.raised_at >= start, Alert.raised_at < end)))
+        complaints = list(s.scalars(select(Complaint).where(Complaint.received_at >= start,
+                                                            Complaint.received_at < end)))
+        actions = list(s.scalars(select(CorrectiveAction).where(CorrectiveAction.applied_at < end)
+                                 .order_by(CorrectiveAction.applied_at)))
     unit = [t for t in tickets if t.kind == "unit"]
     modes = pareto(t.failure_mode for t in unit)
     return {
@@ -129,6 +163,8 @@ def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[s
         "mttr_s": _mean([t.closed_at - t.opened_at for t in unit if t.closed_at is not None]),
         "sla": _sla(unit),
         "field_precision": _precision(unit),
+        "complaints": _complaints(complaints),
+        "corrective_actions": _actions(actions),
     }
 
 
@@ -154,4 +190,13 @@ def report_csv(report: dict[str, Any]) -> str:
             w.writerow(["sla", grade, metric, value])
     for metric, value in report["field_precision"]["all"].items():
         w.writerow(["field_precision", "all", metric, value])
+    c = report.get("complaints", {})
+    for metric in ("received", "joined_open_ticket", "preceded_by_warning", "preceded_share"):
+        if metric in c:
+            w.writerow(["complaints", "all", metric, c[metric]])
+    for metric, value in c.get("lead_time_h", {}).items():
+        w.writerow(["complaints", "lead_time_h", metric, value])
+    for a in report.get("corrective_actions", []):
+        for metric in ("verdict", "ratio", "ci_low", "ci_high", "more_unit_days"):
+            w.writerow(["corrective_action", a["id"], metric, a[metric]])
     return buf.getvalue()
