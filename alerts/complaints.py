@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -69,6 +70,7 @@ class Attachment(BaseModel):
     url: str | None = Field(None, max_length=1000)
 
 
+_NO_UNIT = "give the unit serial (device_id), or the model and site when the serial is unknown"
 Instant = Annotated[datetime, WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
                                                        {"type": "number", "description": "epoch seconds"}]})]
 
@@ -112,11 +114,24 @@ class ComplaintIn(BaseModel):
     def _utc(cls, v: datetime) -> datetime:
         return v if v.tzinfo else v.replace(tzinfo=UTC)
 
-    @model_validator(mode="after")
-    def _unit(self) -> ComplaintIn:
-        if not self.device_id and not (self.model and self.site):
-            raise ValueError("give the unit serial (device_id), or the model and site when the serial is unknown")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _unit(cls, data: Any, handler: Any) -> ComplaintIn:
+        missing = isinstance(data, dict) and not data.get("device_id") and not (data.get("model") and data.get("site"))
+        try:
+            out = handler(data)
+        except ValidationError as exc:  # report the missing unit together with every other problem
+            if not missing:
+                raise
+            details = [InitErrorDetails(type=PydanticCustomError("value_error", e["msg"].replace("{", "(")
+                                                                 .replace("}", ")")),
+                                        loc=e["loc"], input=e.get("input")) for e in exc.errors()]
+            details.append(InitErrorDetails(type=PydanticCustomError("value_error", _NO_UNIT), loc=("unit",),
+                                            input=data))
+            raise ValidationError.from_exception_data(cls.__name__, details) from None
+        if missing:
+            raise ValueError(_NO_UNIT)
+        return out
 
 
 def _loc(err: dict[str, Any]) -> str:
@@ -132,8 +147,6 @@ def check_complaint(data: dict[str, Any]) -> ComplaintIn:
         return ComplaintIn.model_validate(data)
     except ValidationError as exc:
         problems = {f"{_loc(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()}
-        if not data.get("device_id") and not (data.get("model") and data.get("site")):  # after-checks did not run
-            problems.add("unit: give the unit serial (device_id), or the model and site when the serial is unknown")
         raise ValueError("complaint refused: " + "; ".join(sorted(problems))) from None
 
 

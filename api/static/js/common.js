@@ -71,6 +71,7 @@ export async function page(active) {
   if (!token()) { location.href = "/ui/login"; throw new Error("no token"); }
   const me = await api("/me");
   const links = [["fleet", "/ui/", "Fleet"], ["alerts", "/ui/alerts", "Alerts"], ["tickets", "/ui/tickets", "Tickets"],
+                 ["complaints", "/ui/complaints", "Complaints"], ["corrective", "/ui/corrective", "Actions"],
                  ["reports", "/ui/reports", "Reports"]];
   const header = el("header", {},
     el("span", { class: "brand" }, "Foreshock"),

@@ -1,0 +1,66 @@
+// Complaints: the form a service agent fills in during a call, and the list of complaints.
+import { api, can, el, fmtDuration, fmtTime, page, showError } from "./common.js";
+
+const main = document.getElementById("main");
+const me = await page("complaints");
+const input = (name, attrs = {}) => el("input", { name, id: `c-${name}`, ...attrs });
+const select = (name, options) => el("select", { name, id: `c-${name}` }, options.map((o) => el("option", { value: o }, o)));
+const now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+const form = el("form", { id: "complaint-form", class: "panel" },
+  el("h2", {}, "Register a complaint"),
+  el("div", { class: "filters" },
+    el("label", {}, "Channel", select("channel", ["phone", "dashboard", "email", "letter", "web_form"])),
+    el("label", {}, "Customer", input("customer", { placeholder: "from the unit when empty" })),
+    el("label", {}, "Contact name", input("contact_name")),
+    el("label", {}, "Contact email", input("contact_email", { type: "email" })),
+    el("label", {}, "Contact phone", input("contact_phone"))),
+  el("div", { class: "filters" },
+    el("label", {}, "Unit serial", input("device_id", { placeholder: "or model and site" })),
+    el("label", {}, "Model", input("model")), el("label", {}, "Site", input("site")),
+    el("label", {}, "When (local time)", input("occurred_at", { type: "datetime-local", value: now, required: true })),
+    el("label", {}, "Request", select("request", ["repair", "replacement", "refund", "advice"]))),
+  el("label", {}, "What happened", el("textarea", { name: "description", id: "c-description", rows: 3, cols: 80, required: true })),
+  el("div", { class: "filters" }, el("button", { type: "submit", id: "c-submit", disabled: !can(me, "service") }, "Register")),
+  el("div", { id: "c-result" }));
+const rows = el("tbody", { id: "complaints" });
+main.append(el("h1", {}, "Complaints"), form,
+  el("div", { class: "panel" }, el("h2", {}, "Received"), el("table", {},
+    el("thead", {}, el("tr", {}, ["Received", "Customer", "Unit", "Request", "Ticket", "Warned before"].map((h) => el("th", {}, h)))), rows)));
+
+function body() {
+  const v = (n) => form.elements[n].value.trim() || null;
+  const contact = { name: v("contact_name"), email: v("contact_email"), phone: v("contact_phone") };
+  for (const k of Object.keys(contact)) if (contact[k] === null) delete contact[k];
+  const out = { channel: v("channel"), customer: v("customer"), contact, device_id: v("device_id"), model: v("model"),
+    site: v("site"), description: v("description") || "", request: v("request"),
+    occurred_at: new Date(form.elements.occurred_at.value).toISOString() };
+  for (const k of Object.keys(out)) if (out[k] === null) delete out[k];
+  return out;
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const result = document.getElementById("c-result");
+  try {
+    const c = await api("/complaints", { method: "POST", body: body() });
+    const how = c.joined ? "joined the open ticket" : "opened ticket";
+    const warned = c.preceded_by_warning ? ` · Foreshock warned ${fmtDuration(c.warning_lead_s)} before` : "";
+    result.replaceChildren(el("p", { class: "ok", id: "c-ok" }, `Complaint ${c.id} ${how} `,
+      el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}`, id: "c-ticket" }, c.ticket), warned));
+    form.elements.description.value = "";
+    await refresh();
+  } catch (err) {
+    result.replaceChildren(el("div", { class: "error", role: "alert", id: "c-error" }, err.message));
+  }
+});
+
+async function refresh() {
+  try {
+    const list = await api("/complaints?limit=100");
+    rows.replaceChildren(...list.data.map((c) => el("tr", { "data-complaint": c.id },
+      el("td", {}, fmtTime(c.received_at)), el("td", {}, c.customer), el("td", {}, c.device_id || `${c.model} @ ${c.site}`),
+      el("td", {}, c.request), el("td", {}, el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}` }, c.ticket)),
+      el("td", {}, c.preceded_by_warning ? fmtDuration(c.warning_lead_s) : "no"))));
+  } catch (err) { showError(err); }
+}
+await refresh();

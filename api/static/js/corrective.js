@@ -1,0 +1,52 @@
+// Corrective actions: their scope, date and the verdict of the data (engineers record and verify).
+import { api, can, el, fmtTime, page, showError } from "./common.js";
+
+const main = document.getElementById("main");
+const me = await page("corrective");
+const input = (name, attrs = {}) => el("input", { name, id: `a-${name}`, ...attrs });
+const form = el("form", { id: "action-form", class: "panel" }, el("h2", {}, "Record a corrective action"),
+  el("div", { class: "filters" },
+    el("label", {}, "Title", input("title", { required: true, size: 40 })),
+    el("label", {}, "Applied on", input("applied_at", { type: "date", required: true })),
+    el("label", {}, "Failure modes (comma)", input("failure_modes", { placeholder: "all" })),
+    el("label", {}, "Ticket", input("ticket", { placeholder: "PF…" }))),
+  el("div", { class: "filters" }, ["model", "batch", "firmware", "serial_from", "serial_to"]
+    .map((k) => el("label", {}, `Scope: ${k.replace("_", " ")}`, input(k)))),
+  el("button", { type: "submit", id: "a-submit" }, "Record"));
+const rows = el("tbody", { id: "actions" });
+main.append(el("h1", {}, "Corrective actions"), can(me, "engineer") ? form : "",
+  el("div", { class: "panel" }, el("table", {}, el("thead", {}, el("tr", {},
+    ["Applied", "Action", "Scope", "Verdict", "Rate ratio (95 %)", "Statement", ""].map((h) => el("th", {}, h)))), rows)));
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const v = (n) => form.elements[n].value.trim();
+  const scope = {};
+  for (const k of ["model", "batch", "firmware", "serial_from", "serial_to"]) if (v(k)) scope[k] = v(k);
+  try {
+    await api("/corrective-actions", { method: "POST", body: { title: v("title"), scope,
+      applied_at: new Date(`${v("applied_at")}T00:00:00Z`).toISOString(), ticket: v("ticket") || null,
+      failure_modes: v("failure_modes") ? v("failure_modes").split(",").map((s) => s.trim()).filter(Boolean) : [] } });
+    form.reset();
+    await refresh();
+  } catch (err) { showError(err); }
+});
+
+async function verify(id) {
+  try { await api(`/corrective-actions/${id}/verify`, { method: "POST" }); await refresh(); } catch (err) { showError(err); }
+}
+
+async function refresh() {
+  try {
+    const list = await api("/corrective-actions");
+    rows.replaceChildren(...list.data.map((a) => {
+      const v = a.verdict || {};
+      const ci = v.ratio === undefined || v.ratio === null ? "–" : `${v.ratio} (${v.ci_low}–${v.ci_high})`;
+      return el("tr", { "data-action": a.id }, el("td", {}, fmtTime(a.applied_at)), el("td", {}, a.title),
+        el("td", {}, Object.entries(a.scope).map(([k, x]) => `${k}=${x}`).join(", ")),
+        el("td", { class: "verdict" }, v.verdict || "not verified"), el("td", {}, ci), el("td", {}, v.statement || ""),
+        el("td", {}, can(me, "engineer") ? el("button", { class: "secondary", onclick: () => verify(a.id) }, "Verify") : ""));
+    }));
+  } catch (err) { showError(err); }
+}
+await refresh();

@@ -1,0 +1,57 @@
+"""A service agent registers a customer's complaint from the dashboard form during a call: an
+incomplete form is refused naming what is missing; a complete one joins the unit's open ticket and
+shows that Foreshock had warned before the customer noticed. An engineer records and verifies a
+corrective action on its page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import expect, shot
+from tests.browser.test_dashboard import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def test_agent_fills_in_the_complaint_form(page, served):
+    base, tokens, world, _ = served
+    login(page, base, tokens["service"])
+    page.click("nav a:has-text('Complaints')")
+    page.wait_for_url(f"{base}/ui/complaints")
+    page.fill("#c-customer", "ACME")
+    page.fill("#c-contact_name", "Ann Lee")
+    page.fill("#c-description", "Pump on line 3 grinds and runs hot")
+    page.click("#c-submit")  # no serial, no model/site, no email or phone
+    error = page.locator("#c-error")
+    error.wait_for()
+    assert "email address or a phone number" in error.inner_text()
+    assert "device_id" in error.inner_text() or "unit serial" in error.inner_text()
+
+    page.fill("#c-contact_phone", "+49 421 555 0100")
+    page.fill("#c-device_id", world.failing)
+    page.select_option("#c-request", "repair")
+    page.click("#c-submit")
+    page.locator("#c-ok").wait_for()
+    assert page.locator("#c-ticket").inner_text() == world.ticket
+    assert "joined the open ticket" in page.locator("#c-ok").inner_text()
+    assert "Foreshock warned" in page.locator("#c-ok").inner_text()
+    expect(page.locator("#complaints tr")).to_have_count(1)
+    assert world.ticket in page.locator("#complaints tr").first.inner_text()
+    shot(page, "complaints")
+    assert [e for e in page.js_errors if "status of 422" not in e] == []  # the refused form is logged, nothing else
+
+
+def test_engineer_records_and_verifies_a_corrective_action(page, served):
+    base, tokens, _, _ = served
+    login(page, base, tokens["engineer"])
+    page.goto(f"{base}/ui/corrective")
+    page.fill("#a-title", "New bearing supplier")
+    page.fill("#a-applied_at", "2026-01-15")
+    page.fill("#a-batch", "B7")
+    page.click("#a-submit")
+    row = page.locator("#actions tr").first
+    expect(row).to_contain_text("New bearing supplier")
+    row.locator("button:has-text('Verify')").click()
+    expect(row.locator(".verdict")).not_to_have_text("not verified")
+    shot(page, "corrective-actions")
+    assert page.js_errors == []
