@@ -41,6 +41,7 @@ class MonitorConfig:
     band_recheck: int = 32  # healthy snapshots between re-choosing the envelope band (the costly part)
     mode_hold: int = 24  # snapshots naming another fault before the unit's primary failure mode changes
     mode_memory_s: float = 86400.0  # healthy time after which the primary failure mode is forgotten
+    name_wait: int = 3  # snapshots an unnamed deviation (anomaly) waits for a failure mode before watch
     max_scalar_keys: int = 16  # scalar series tracked per unit (bounded state)
     scalar_warmup_s: float = 86400.0  # commissioning of each scalar series, in its own time (a daily cycle)
     scalar_points: int = 96  # values kept to form a scalar baseline, spread over scalar_warmup_s
@@ -71,6 +72,8 @@ class MonitorConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.band_recheck < 1:
             raise ValueError(f"band_recheck must be >= 1 snapshot, got {self.band_recheck}")
+        if self.name_wait < 0:
+            raise ValueError(f"name_wait must be >= 0 snapshots, got {self.name_wait}")
         if self.mode_hold < 1 or not self.mode_memory_s > 0:
             raise ValueError(f"mode_hold must be >= 1 and mode_memory_s > 0, got {self.mode_hold}, {self.mode_memory_s}")
         if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1:

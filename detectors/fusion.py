@@ -7,18 +7,24 @@ temperature), an imbalance also raises 2× for a while (``misalignment``) or mov
 vector in a way no rule names (``anomaly``). The alert service opens one alert and one ticket per
 (unit, failure mode), so each extra name is an extra ticket. :class:`PrimaryMode` fuses them:
 
-- the first named mode of an episode becomes the unit's **primary** mode;
-- a more specific name **refines** it at once: ``anomaly`` → anything, ``lubrication`` → a
-  vibration fault (a temperature rise with a vibration fault is evidence for that fault),
-  ``bearing`` → the part (outer race, inner race, ball);
-- a different specific fault replaces it only after ``hold`` consecutive snapshot assessments
-  name it (hysteresis); anything else is kept as evidence of the primary mode;
+- an episode that starts at watch with no name (``anomaly``, or only ``bearing``) waits up to
+  ``wait`` snapshots for a name before it is reported (as healthy, with the reason), so that
+  "anomaly" is reported only when nothing can be named;
+- the first mode of an episode becomes the unit's **primary** mode;
+- a more specific name **refines** it at once: ``anomaly`` → anything, ``bearing`` → the part
+  (outer race, inner race, ball);
+- symptoms of the primary fault become evidence of it: a temperature rise (``lubrication`` from
+  the scalars) or bearing noise beside a vibration fault, an unnamed deviation beside any fault;
+- a different fault (``imbalance`` while ``outer_race``, a vibration fault while
+  ``lubrication``) replaces it only after ``hold`` consecutive snapshots name it (hysteresis);
 - scalar-path assessments carry the primary mode;
 - the primary mode is forgotten after ``memory_s`` seconds of healthy assessments.
 
 >>> from detectors.types import Assessment
->>> pm = PrimaryMode(hold=3, memory_s=3600)
->>> pm.update(Assessment(ts=0, state="watch", failure_mode="anomaly"), snapshot=True).failure_mode
+>>> pm = PrimaryMode(hold=3, memory_s=3600, wait=1)
+>>> pm.update(Assessment(ts=0, state="watch", failure_mode="anomaly"), snapshot=True).state
+'healthy'
+>>> pm.update(Assessment(ts=1, state="watch", failure_mode="anomaly"), snapshot=True).failure_mode
 'anomaly'
 >>> pm.update(Assessment(ts=1, state="warning", failure_mode="imbalance"), snapshot=True).failure_mode
 'imbalance'
@@ -35,22 +41,29 @@ from typing import Any
 
 from detectors.types import Assessment
 
-__all__ = ["BEARING_PARTS", "PrimaryMode"]
+__all__ = ["BEARING_PARTS", "PrimaryMode", "refines"]
 
 BEARING_PARTS = frozenset({"outer_race", "inner_race", "ball"})
-_GENERIC = {"anomaly": 0, "lubrication": 1, "bearing": 2}
+_VAGUE = frozenset({"anomaly", "bearing"})
+
+
+def _challenges(new: str, old: str) -> bool:
+    """True if ``new`` names a different fault than ``old`` (not a symptom of it)."""
+    if new in ("anomaly", "lubrication"):  # no name, or heat: a symptom of any fault
+        return False
+    if new == "bearing":  # bearing noise goes with a damaged part and with lubrication loss
+        return old not in BEARING_PARTS and old != "lubrication"
+    return True
 
 
 def refines(new: str, old: str) -> bool:
     """True if ``new`` names the same trouble as ``old`` more specifically.
 
     >>> refines("outer_race", "bearing"), refines("imbalance", "lubrication"), refines("bearing", "ball")
-    (True, True, False)
+    (True, False, False)
     """
     if old == "anomaly":
         return new != "anomaly"
-    if old == "lubrication":
-        return new not in ("anomaly", "lubrication")
     if old == "bearing":
         return new in BEARING_PARTS
     return False
@@ -59,39 +72,52 @@ def refines(new: str, old: str) -> bool:
 class PrimaryMode:
     """The unit's primary failure mode, with hysteresis (``hold`` snapshots) and memory (``memory_s``)."""
 
-    def __init__(self, hold: int = 24, memory_s: float = 86400.0) -> None:
+    def __init__(self, hold: int = 24, memory_s: float = 86400.0, wait: int = 3) -> None:
         if hold < 1:
             raise ValueError(f"hold must be >= 1 snapshot, got {hold}")
         if not memory_s > 0:
             raise ValueError(f"memory_s must be > 0 seconds, got {memory_s}")
-        self.hold, self.memory_s = int(hold), float(memory_s)
+        if wait < 0:
+            raise ValueError(f"wait must be >= 0 snapshots, got {wait}")
+        self.hold, self.memory_s, self.wait = int(hold), float(memory_s), int(wait)
         self.mode: str | None = None
         self.challenger: str | None = None
         self.count = 0
+        self.waited = 0
+        self.suppressed = False  # the last update held back an unnamed watch
         self.healthy_since: float | None = None
 
     def update(self, a: Assessment, *, snapshot: bool) -> Assessment:
         """Rewrite ``a.failure_mode`` to the unit's primary mode (in place) and return ``a``."""
+        self.suppressed = False
         if a.state == "unknown":
             return a
         if a.state == "healthy":
+            self.waited = 0
             if self.healthy_since is None:
                 self.healthy_since = a.ts
             elif self.mode is not None and a.ts - self.healthy_since >= self.memory_s:
                 self.mode, self.challenger, self.count = None, None, 0
             a.failure_mode = None
             return a
-        self.healthy_since = None
         seen = a.failure_mode or "anomaly"
+        if self.mode is None and seen in _VAGUE and a.state == "watch" and snapshot and self.waited < self.wait:
+            # a new episode that nothing names yet: wait a few snapshots for a name before watching
+            self.waited += 1
+            self.suppressed = True
+            a.reasons.append(f"deviation not named yet ({seen}): waiting {self.waited}/{self.wait} snapshots "
+                             "for a failure mode before raising watch")
+            a.state, a.failure_mode = "healthy", None
+            return a
+        self.healthy_since = None
         if self.mode is None or seen == self.mode or refines(seen, self.mode):
             self.mode, self.challenger, self.count = seen, None, 0
-        elif seen not in _GENERIC or (seen == "bearing" and self.mode not in BEARING_PARTS):
-            # a different specific fault: it must persist over `hold` snapshots to take over
-            if snapshot:
-                self.count = self.count + 1 if seen == self.challenger else 1
-                self.challenger = seen
-                if self.count >= self.hold:
-                    self.mode, self.challenger, self.count = seen, None, 0
+        elif _challenges(seen, self.mode) and snapshot:
+            # a different fault must be named on `hold` consecutive snapshots to take over
+            self.count = self.count + 1 if seen == self.challenger else 1
+            self.challenger = seen
+            if self.count >= self.hold:
+                self.mode, self.challenger, self.count = seen, None, 0
         if a.failure_mode != self.mode:
             a.evidence.append({"feature": "fusion", "observed_mode": seen, "primary_mode": self.mode,
                                "meaning": f"{seen} symptom read as evidence of the unit's {self.mode}"})
@@ -101,12 +127,13 @@ class PrimaryMode:
         return a
 
     def state_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "challenger": self.challenger, "count": self.count,
-                "healthy_since": self.healthy_since, "hold": self.hold, "memory_s": self.memory_s}
+        return {"mode": self.mode, "challenger": self.challenger, "count": self.count, "waited": self.waited,
+                "healthy_since": self.healthy_since, "hold": self.hold, "memory_s": self.memory_s, "wait": self.wait}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PrimaryMode:
-        pm = cls(state.get("hold", 24), state.get("memory_s", 86400.0))
+        pm = cls(state.get("hold", 24), state.get("memory_s", 86400.0), state.get("wait", 3))
+        pm.waited = int(state.get("waited", 0))
         pm.mode, pm.challenger = state.get("mode"), state.get("challenger")
         pm.count, pm.healthy_since = int(state.get("count", 0)), state.get("healthy_since")
         return pm

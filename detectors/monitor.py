@@ -105,7 +105,7 @@ class UnitMonitor:
         self.env_band: tuple[float, float] | None = None  # envelope demodulation band in use (Hz)
         self.env_fs = 0.0
         self.band_age = 0
-        self.primary = PrimaryMode(c.mode_hold, c.mode_memory_s)
+        self.primary = PrimaryMode(c.mode_hold, c.mode_memory_s, c.name_wait)
         self.last: Assessment | None = None
 
     # ------------------------------------------------------------------ snapshots
@@ -340,13 +340,16 @@ class UnitMonitor:
             if a.failure_mode is None:
                 a.failure_mode = self.scalar_mode
         self._primary(a, snapshot=remember)
+        if self.primary.suppressed:
+            self.snap_state = "healthy"  # an unnamed watch held back: telemetry in between is not raised by it
         if remember:
             self.last = a
         return a
 
     def _primary(self, a: Assessment, *, snapshot: bool) -> Assessment:
         """One failure mode per unit at a time (:mod:`detectors.fusion`), thresholds from ``self.config``."""
-        self.primary.hold, self.primary.memory_s = self.config.mode_hold, self.config.mode_memory_s
+        c = self.config
+        self.primary.hold, self.primary.memory_s, self.primary.wait = c.mode_hold, c.mode_memory_s, c.name_wait
         return self.primary.update(a, snapshot=snapshot)
 
     # ------------------------------------------------------------------ scalar telemetry

@@ -21,7 +21,7 @@ def _a(ts: float, state: str, mode: str | None) -> Assessment:
 
 
 def test_secondary_symptoms_become_evidence_of_the_primary_mode() -> None:
-    pm = PrimaryMode(hold=5)
+    pm = PrimaryMode(hold=5, wait=0)
     assert pm.update(_a(0, "warning", "outer_race"), snapshot=True).failure_mode == "outer_race"
     for mode in ("lubrication", "anomaly", "bearing"):
         a = pm.update(_a(1, "warning", mode), snapshot=False)
@@ -31,9 +31,8 @@ def test_secondary_symptoms_become_evidence_of_the_primary_mode() -> None:
 
 
 def test_a_vague_mode_is_refined_at_once_a_different_fault_only_after_hold() -> None:
-    pm = PrimaryMode(hold=3)
+    pm = PrimaryMode(hold=3, wait=0)
     assert pm.update(_a(0, "watch", "anomaly"), snapshot=True).failure_mode == "anomaly"
-    assert pm.update(_a(1, "watch", "lubrication"), snapshot=False).failure_mode == "lubrication"
     assert pm.update(_a(2, "warning", "bearing"), snapshot=True).failure_mode == "bearing"
     assert pm.update(_a(3, "warning", "ball"), snapshot=True).failure_mode == "ball"
     # another fault must be named on `hold` consecutive snapshots; interruptions start over
@@ -44,8 +43,29 @@ def test_a_vague_mode_is_refined_at_once_a_different_fault_only_after_hold() -> 
     assert pm.update(_a(10, "warning", "imbalance"), snapshot=True).failure_mode == "imbalance"
 
 
+def test_lubrication_is_a_fault_of_its_own_when_the_temperature_rose_first() -> None:
+    pm = PrimaryMode(hold=2, wait=0)
+    assert pm.update(_a(0, "watch", "lubrication"), snapshot=False).failure_mode == "lubrication"
+    assert pm.update(_a(1, "warning", "bearing"), snapshot=True).failure_mode == "lubrication"  # friction noise
+    assert pm.update(_a(2, "warning", "imbalance"), snapshot=True).failure_mode == "lubrication"
+    assert pm.update(_a(3, "warning", "imbalance"), snapshot=True).failure_mode == "imbalance"  # after hold
+
+
+def test_an_unnamed_deviation_waits_for_a_name_before_watch() -> None:
+    pm = PrimaryMode(wait=2)
+    first = pm.update(_a(0, "watch", "anomaly"), snapshot=True)
+    assert first.state == "healthy" and first.failure_mode is None and "not named yet" in first.reasons[-1]
+    assert pm.update(_a(1, "watch", None), snapshot=True).state == "healthy"
+    assert pm.update(_a(2, "watch", "imbalance"), snapshot=True).failure_mode == "imbalance"  # named: no wait
+    pm = PrimaryMode(wait=2)
+    assert pm.update(_a(0, "warning", "anomaly"), snapshot=True).failure_mode == "anomaly"  # warnings never wait
+    pm = PrimaryMode(wait=1)
+    pm.update(_a(0, "watch", "anomaly"), snapshot=True)
+    assert pm.update(_a(1, "watch", "anomaly"), snapshot=True).failure_mode == "anomaly"  # nothing names it
+
+
 def test_primary_mode_is_forgotten_after_a_healthy_spell_and_survives_json() -> None:
-    pm = PrimaryMode(hold=3, memory_s=100)
+    pm = PrimaryMode(hold=3, memory_s=100, wait=0)
     pm.update(_a(0, "warning", "imbalance"), snapshot=True)
     assert pm.update(_a(10, "healthy", None), snapshot=True).failure_mode is None
     pm = PrimaryMode.from_state(json.loads(json.dumps(pm.state_dict())))
@@ -64,7 +84,7 @@ def test_bad_settings_are_named() -> None:
 
 def test_monitor_reads_the_hold_from_its_current_config() -> None:
     mon = UnitMonitor(MachineInfo(rated_rpm=RPM, bearing=GEO))
-    mon.config = dataclasses.replace(mon.config, mode_hold=2)
+    mon.config = dataclasses.replace(mon.config, mode_hold=2, name_wait=0)
     mon.primary.update(_a(0, "warning", "imbalance"), snapshot=True)
     assert mon._primary(_a(1, "warning", "looseness"), snapshot=True).failure_mode == "imbalance"
     assert mon._primary(_a(2, "warning", "looseness"), snapshot=True).failure_mode == "looseness"
