@@ -109,6 +109,8 @@ FLEET = {
         {"id": "F-0002", "model": "F-3000", "batch": "b",
          "fault": {"kind": "imbalance", "onset": "6h", "failure": "44h", "growth": 1.5}},
         {"id": "G-0001", "model": "G-300", "batch": "c"},
+        {"id": "P-0004", "model": "P-1800", "batch": "a",
+         "fault": {"kind": "lubrication", "onset": "20h", "ttf": "12h", "growth": 2}},
     ],
 }
 
@@ -119,13 +121,16 @@ def fleet_run() -> dict[str, list[tuple[float, str, str | None]]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("unit,mode,failure_h", [("P-0002", "outer_race", 40), ("F-0002", "imbalance", 44)])
+@pytest.mark.parametrize("unit,mode,failure_h,lead_h", [("P-0002", "outer_race", 40, 24),
+                                                        ("F-0002", "imbalance", 44, 24),
+                                                        ("P-0004", "lubrication", 32, 2)])
 def test_a_simulated_fault_is_one_failure_mode_from_first_warning_to_failure(
-        fleet_run: dict[str, list[tuple[float, str, str | None]]], unit: str, mode: str, failure_h: float) -> None:
+        fleet_run: dict[str, list[tuple[float, str, str | None]]], unit: str, mode: str, failure_h: float,
+        lead_h: float) -> None:
     runs = fleet_run[unit]
     t0 = START_MS / 1000
     first = next(ts for ts, state, _ in runs if state in ("warning", "alarm"))
-    assert first < t0 + (failure_h - 24) * HOUR  # warned at least a day ahead
+    assert first < t0 + (failure_h - lead_h) * HOUR
     assert alert_modes(runs) == [mode]  # from the first watch on, not only from the first warning
     assert {m for ts, s, m in runs if first <= ts < t0 + failure_h * HOUR and s != "unknown"} == {mode}
 
