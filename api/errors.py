@@ -50,6 +50,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValueError, _domain)
     app.add_exception_handler(LookupError, _domain)
 
+    from sqlalchemy.exc import DataError
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # e.g. a NUL character, which PostgreSQL text cannot hold: the input is at fault, not the server
+        log.info("database refused a value for %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse({"detail": f"invalid request: a value cannot be stored or compared ({exc.orig})"[:500]},
+                            status_code=422)
+
+    @app.middleware("http")
+    async def _nul(request: Request, call_next):
+        bad = sorted({k for k, v in request.query_params.multi_items() if "\x00" in k or "\x00" in v})
+        if bad:
+            return JSONResponse({"detail": f"invalid request: query parameter {', '.join(bad)} contains a NUL "
+                                           "character"}, status_code=422)
+        return await call_next(request)
+
 
 def domain_status(exc: Exception) -> int:
     """HTTP status of an error raised by another part's service (registry, alert desk, token store).

@@ -136,3 +136,17 @@ def test_corrective_actions_need_an_engineer_and_say_what_data_is_missing(client
     assert v["verdict"] == "insufficient_data" and v["units_in_scope"] == 2
     ticket = client.get(f"/api/v1/tickets/{world.ticket}", headers=auth(tokens["viewer"])).json()
     assert ticket["eight_d"]["D6"]["verification"]["verdict"] == "insufficient_data"
+
+
+def test_a_nul_character_is_a_client_error_on_every_database(ctx, tokens, world):  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+        r = c.post("/api/v1/complaints", json=body(description="grinds\x00 and smokes"), headers=auth(tokens["service"]))
+        assert r.status_code in (201, 422), r.text  # SQLite stores it; PostgreSQL text cannot hold NUL
+        if r.status_code == 422:
+            assert "cannot be stored" in r.json()["detail"]
+        r = c.get("/api/v1/complaints", params={"customer": "AC\x00ME"}, headers=auth(tokens["viewer"]))
+        assert r.status_code == 422 and "query parameter customer contains a NUL" in r.json()["detail"]
