@@ -14,7 +14,10 @@ vector in a way no rule names (``anomaly``). The alert service opens one alert a
 - a more specific name **refines** it at once: ``anomaly`` → anything, ``bearing`` → the part
   (outer race, inner race, ball);
 - symptoms of the primary fault become evidence of it: a temperature rise (``lubrication`` from
-  the scalars) or bearing noise beside a vibration fault, an unnamed deviation beside any fault;
+  the scalars) or bearing noise beside a vibration fault, an unnamed deviation beside any fault,
+  bearing noise beside a lubrication loss (but a lubrication loss read only from high-frequency
+  vibration, on a machine whose bearing geometry is unknown, is refined to ``bearing`` once
+  impulses appear: with the geometry a damaged part would show its own defect lines);
 - a different fault (``imbalance`` while ``outer_race``, a vibration fault while
   ``lubrication``) replaces it only after ``hold`` consecutive snapshots name it (hysteresis);
 - scalar-path assessments carry the primary mode;
@@ -85,10 +88,17 @@ class PrimaryMode:
         self.count = 0
         self.waited = 0
         self.suppressed = False  # the last update held back an unnamed watch
+        self.parts_known = False  # bearing geometry known: a damaged part would be named
+        self.heat = False  # the primary mode is lubrication named from the temperature (not from vibration)
         self.healthy_since: float | None = None
 
-    def update(self, a: Assessment, *, snapshot: bool) -> Assessment:
-        """Rewrite ``a.failure_mode`` to the unit's primary mode (in place) and return ``a``."""
+    def update(self, a: Assessment, *, snapshot: bool, from_scalars: bool | None = None) -> Assessment:
+        """Rewrite ``a.failure_mode`` to the unit's primary mode (in place) and return ``a``.
+
+        ``snapshot``: the assessment judged a waveform (only those count towards ``hold``);
+        ``from_scalars``: its mode was named by scalar telemetry (default: ``not snapshot``).
+        """
+        scalar = (not snapshot) if from_scalars is None else from_scalars
         self.suppressed = False
         if a.state == "unknown":
             return a
@@ -97,7 +107,7 @@ class PrimaryMode:
             if self.healthy_since is None:
                 self.healthy_since = a.ts
             elif self.mode is not None and a.ts - self.healthy_since >= self.memory_s:
-                self.mode, self.challenger, self.count = None, None, 0
+                self.mode, self.challenger, self.count, self.heat = None, None, 0, False
             a.failure_mode = None
             return a
         seen = a.failure_mode or "anomaly"
@@ -110,14 +120,20 @@ class PrimaryMode:
             a.state, a.failure_mode = "healthy", None
             return a
         self.healthy_since = None
-        if self.mode is None or seen == self.mode or refines(seen, self.mode):
+        # lubrication read from vibration (high-frequency noise, no impulses) is refined by impulses
+        # (``bearing``); lubrication read from the temperature is not: friction noise goes with it
+        # (without geometry: with it, a damaged part shows its own defect lines)
+        vib_lube = self.mode == "lubrication" and not self.heat and seen == "bearing" and not self.parts_known
+        if self.mode is None or seen == self.mode or refines(seen, self.mode) or vib_lube:
+            if seen != self.mode:
+                self.heat = seen == "lubrication" and scalar
             self.mode, self.challenger, self.count = seen, None, 0
         elif _challenges(seen, self.mode) and snapshot:
             # a different fault must be named on `hold` consecutive snapshots to take over
             self.count = self.count + 1 if seen == self.challenger else 1
             self.challenger = seen
             if self.count >= self.hold:
-                self.mode, self.challenger, self.count = seen, None, 0
+                self.mode, self.challenger, self.count, self.heat = seen, None, 0, False
         if a.failure_mode != self.mode:
             a.evidence.append({"feature": "fusion", "observed_mode": seen, "primary_mode": self.mode,
                                "meaning": f"{seen} symptom read as evidence of the unit's {self.mode}"})
@@ -128,12 +144,12 @@ class PrimaryMode:
 
     def state_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "challenger": self.challenger, "count": self.count, "waited": self.waited,
-                "healthy_since": self.healthy_since, "hold": self.hold, "memory_s": self.memory_s, "wait": self.wait}
+                "healthy_since": self.healthy_since, "hold": self.hold, "memory_s": self.memory_s, "wait": self.wait, "heat": self.heat}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PrimaryMode:
         pm = cls(state.get("hold", 24), state.get("memory_s", 86400.0), state.get("wait", 3))
-        pm.waited = int(state.get("waited", 0))
+        pm.waited, pm.heat = int(state.get("waited", 0)), bool(state.get("heat", False))
         pm.mode, pm.challenger = state.get("mode"), state.get("challenger")
         pm.count, pm.healthy_since = int(state.get("count", 0)), state.get("healthy_since")
         return pm

@@ -337,20 +337,24 @@ class UnitMonitor:
         if HEALTH_ORDER[self.scalar_state] > HEALTH_ORDER[a.state]:
             a.state = self.scalar_state  # type: ignore[assignment]
             a.reasons.append("scalar telemetry deviates from its baseline")
-            if a.failure_mode is None:
+            named_by_scalars = a.failure_mode is None and self.scalar_mode is not None
+            if named_by_scalars:
                 a.failure_mode = self.scalar_mode
-        self._primary(a, snapshot=remember)
+        else:
+            named_by_scalars = False
+        self._primary(a, snapshot=remember, from_scalars=named_by_scalars or None)
         if self.primary.suppressed:
             self.snap_state = "healthy"  # an unnamed watch held back: telemetry in between is not raised by it
         if remember:
             self.last = a
         return a
 
-    def _primary(self, a: Assessment, *, snapshot: bool) -> Assessment:
+    def _primary(self, a: Assessment, *, snapshot: bool, from_scalars: bool | None = None) -> Assessment:
         """One failure mode per unit at a time (:mod:`detectors.fusion`), thresholds from ``self.config``."""
         c = self.config
         self.primary.hold, self.primary.memory_s, self.primary.wait = c.mode_hold, c.mode_memory_s, c.name_wait
-        return self.primary.update(a, snapshot=snapshot)
+        self.primary.parts_known = self.machine.bearing is not None
+        return self.primary.update(a, snapshot=snapshot, from_scalars=from_scalars)
 
     # ------------------------------------------------------------------ scalar telemetry
     def update_scalars(self, ts: float, values: dict[str, float]) -> Assessment | None:
@@ -361,6 +365,8 @@ class UnitMonitor:
         level, a = found
         self.scalar_state = _STATES[level]
         self.scalar_mode = a.failure_mode if level >= 1 else None
+        if self.scalar_mode == "lubrication" and self.primary.mode == "lubrication":
+            self.primary.heat = True  # the temperature confirms a lubrication loss first read from vibration
         base = self.snap_state if self.last is not None else "healthy"
         a.state = max(base, self.scalar_state, key=HEALTH_ORDER.__getitem__)  # type: ignore[assignment,arg-type]
         last = self.last

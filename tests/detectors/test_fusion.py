@@ -142,3 +142,17 @@ def test_healthy_simulated_units_raise_no_alert_over_three_days(
     runs = fleet_run[unit]
     assert runs[-1][0] - runs[0][0] > 2.9 * 24 * HOUR  # daily ambient cycles, stops and load steps included
     assert alert_modes(runs) == []
+
+
+def test_lubrication_read_from_vibration_is_refined_by_impulses_not_when_read_from_heat() -> None:
+    pm = PrimaryMode(wait=0)
+    pm.update(_a(0, "warning", "lubrication"), snapshot=True)  # high-frequency noise, no impulses
+    assert pm.update(_a(1, "warning", "bearing"), snapshot=True).failure_mode == "bearing"
+    pm = PrimaryMode(wait=0)
+    pm.parts_known = True  # with bearing geometry a damaged part would show its defect lines
+    pm.update(_a(0, "warning", "lubrication"), snapshot=True)
+    assert pm.update(_a(1, "warning", "bearing"), snapshot=True).failure_mode == "lubrication"
+    pm = PrimaryMode(wait=0)
+    pm.update(_a(0, "warning", "lubrication"), snapshot=False)  # the temperature
+    assert pm.update(_a(1, "warning", "bearing"), snapshot=True).failure_mode == "lubrication"
+    assert PrimaryMode.from_state(json.loads(json.dumps(pm.state_dict()))).heat
