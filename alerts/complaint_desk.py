@@ -58,7 +58,7 @@ class ComplaintDesk:
             self.alerts.notifier.wake()
         if created and self.config.complaint_auto_ack:
             with self._sf.begin() as s:
-                ticket = s.get(Ticket, ticket_id)
+                ticket = s.get_one(Ticket, ticket_id)
                 sent = customer.send(s, ticket, "acknowledgement", cfg=self.config, actor=actor, now=now)
                 out["acknowledgement"] = [customer.message_dict(m) for m in sent]
         return out
@@ -85,7 +85,7 @@ class ComplaintDesk:
             c = s.get(Complaint, complaint_id)
             if c is None:
                 raise TicketError(f"no complaint {complaint_id}")
-            return complaint_dict(c, s.get(Ticket, c.ticket_id).number)
+            return complaint_dict(c, s.get_one(Ticket, c.ticket_id).number)
 
     def communication(self, number: str) -> dict[str, Any]:
         """The ticket's complaints and its communication log."""
@@ -128,7 +128,7 @@ class ComplaintDesk:
         return a
 
     def _number(self, s: Session, a: CorrectiveAction) -> str | None:
-        return s.get(Ticket, a.ticket_id).number if a.ticket_id else None
+        return s.get_one(Ticket, a.ticket_id).number if a.ticket_id else None
 
     def list_actions(self) -> list[dict[str, Any]]:
         with self._sf() as s:

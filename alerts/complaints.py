@@ -134,7 +134,7 @@ class ComplaintIn(BaseModel):
         return out
 
 
-def _loc(err: dict[str, Any]) -> str:
+def _loc(err: Any) -> str:
     loc = [str(p) for p in err.get("loc", ()) if p != "body"]
     return ".".join(loc) or "unit"
 
@@ -215,7 +215,7 @@ def register(
     if c.external_ref:
         old = s.scalars(select(Complaint).where(Complaint.external_ref == c.external_ref)).first()
         if old is not None:
-            return old, s.get(Ticket, old.ticket_id), False
+            return old, s.get_one(Ticket, old.ticket_id), False
     unit: dict[str, Any] = {"model": c.model, "customer": c.customer, "site": c.site, "firmware": None, "batch": None}
     if c.device_id:
         if registry is not None and registry.get_unit(c.device_id) is None:

@@ -94,7 +94,7 @@ def unit_days(installed: float | None, removed: float | None, start: float, end:
     return max(0.0, hi - lo) / DAY
 
 
-def _units(registry: Any, scope: dict[str, str]) -> tuple[dict[str, tuple[float | None, float | None]], set[str]]:
+def _units(registry: Any, scope: dict[str, Any]) -> tuple[dict[str, tuple[float | None, float | None]], set[str]]:
     from devices.query import UnitFilter
 
     if registry is None or not hasattr(registry, "list_units"):
@@ -125,12 +125,14 @@ def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, 
     if action.failure_modes:
         q = q.where(Ticket.failure_mode.in_(action.failure_modes))
     failures = dict.fromkeys(exposure, 0)
-    for dev, opened in session.execute(q):
-        if dev not in every:
+    for unit_id, opened in session.execute(q):
+        if unit_id not in every:
             continue
         w = "before" if opened < t0 else "after"
-        failures[f"{w}_{'in' if dev in in_scope else 'out'}"] += 1
-    result = compare_rates(**{k: (failures[k], exposure[k]) for k in exposure}, target_ratio=action.target_ratio)
+        failures[f"{w}_{'in' if unit_id in in_scope else 'out'}"] += 1
+    cell = {k: (float(failures[k]), exposure[k]) for k in exposure}
+    result = compare_rates(before_in=cell["before_in"], after_in=cell["after_in"], before_out=cell["before_out"],
+                           after_out=cell["after_out"], target_ratio=action.target_ratio)
     verdict = {**result.as_dict(), "units_in_scope": len(in_scope), "units_out_of_scope": len(every) - len(in_scope),
                "before": [iso(windows["before"][0]), iso(t0)], "after": [iso(t0), iso(windows["after"][1])],
                "verified_at": iso(now)}
@@ -145,8 +147,8 @@ def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, 
 
 def _write_8d(session: Session, ticket: Ticket, action: CorrectiveAction, verdict: dict[str, Any], *,
               actor: str, now: float) -> None:
-    d6 = ticket.eight_d.get("D6") if isinstance(ticket.eight_d.get("D6"), dict) else {}
-    d6 = {**d6, "corrective_action": {"id": action.id, "title": action.title, "scope": action.scope,
+    old = ticket.eight_d.get("D6")
+    d6: dict[str, Any] = {**(old if isinstance(old, dict) else {}), "corrective_action": {"id": action.id, "title": action.title, "scope": action.scope,
                                       "applied_at": iso(action.applied_at)},
           "verification": {k: verdict[k] for k in ("verdict", "ratio", "ci_low", "ci_high", "confidence",
                                                     "p_value", "counts", "more_unit_days", "verified_at")}}

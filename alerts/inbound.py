@@ -67,7 +67,7 @@ def parse_email(raw: bytes) -> dict[str, Any]:
     for line in text.splitlines():
         m = _LINE.match(line)
         key = m.group(1).strip().lower() if m else None
-        if key in _FIELDS and _FIELDS[key] not in fields:
+        if m is not None and key in _FIELDS and _FIELDS[key] not in fields:
             fields[_FIELDS[key]] = m.group(2)
         elif line.strip():
             rest.append(line.strip())

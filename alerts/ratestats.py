@@ -102,7 +102,7 @@ def compare_rates(
              "before_out": _check("before_out", before_out), "after_out": _check("after_out", after_out)}
     counts = [p[0] for p in pairs.values()]
     exposures = [p[1] for p in pairs.values()]
-    base = {"confidence": confidence, "target_ratio": target_ratio,
+    base: dict[str, Any] = {"confidence": confidence, "target_ratio": target_ratio,
             "counts": {k: [v[0], round(v[1], 2)] for k, v in pairs.items()}}
     missing = [k for k, (_, e) in pairs.items() if e <= 0]
     if missing:
