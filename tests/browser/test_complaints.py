@@ -38,6 +38,17 @@ def test_agent_fills_in_the_complaint_form(page, served):
     expect(page.locator("#complaints tr")).to_have_count(1)
     assert world.ticket in page.locator("#complaints tr").first.inner_text()
     shot(page, "complaints")
+
+    # the ticket shows the complaint and the communication log; the agent sends a progress update
+    page.click("#c-ticket")
+    page.locator("#ticket-complaints li").first.wait_for()
+    assert "Foreshock warned" in page.locator("#ticket-complaints").inner_text()
+    page.select_option("#message-form select[name=kind]", "progress")
+    page.fill("#message-form input[name=text]", "A technician comes on Monday.")
+    page.click("#message-form button")
+    expect(page.locator("#messages li")).to_have_count(2)  # acknowledgement + progress (phone only: recorded)
+    assert "progress (recorded)" in page.locator("#messages").inner_text()
+    shot(page, "ticket-customer")
     assert [e for e in page.js_errors if "status of 422" not in e] == []  # the refused form is logged, nothing else
 
 

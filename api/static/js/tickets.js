@@ -60,6 +60,32 @@ async function showDetail(number) {
         (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action") }))) : "",
     el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map((e) =>
       el("li", {}, `${e.at} ${e.by}: ${e.action}${e.to ? " → " + e.to : ""}`))));
+  if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
+}
+
+// Complaints on this ticket and the customer communication log (docs/complaints.md).
+async function customerPanel(number, post) {
+  const c = await api(`/tickets/${encodeURIComponent(number)}/communication`);
+  const panel = el("div", { id: "customer" }, el("h3", {}, "Customer"),
+    el("ul", { id: "ticket-complaints" }, c.complaints.map((x) => el("li", {},
+      `${x.customer} (${x.channel}, asks for ${x.request}): ${x.description.slice(0, 200)}`,
+      x.preceded_by_warning ? ` · Foreshock warned ${fmtDuration(x.warning_lead_s)} before` : " · no warning before"))),
+    c.customer_followup ? el("p", { id: "followup" }, `Follow-up: ${c.customer_followup.solved ? "solved" : "NOT solved"}, `
+      + `satisfaction ${c.customer_followup.satisfaction ?? "–"}`) : "",
+    el("ul", { id: "messages" }, c.messages.map((m) => el("li", {},
+      `${m.at} ${m.direction === "in" ? "from customer" : `to ${m.address || "–"}`}: ${m.kind} (${m.status})${m.error ? " – " + m.error : ""}`))),
+    can(me, "service") ? el("div", {},
+      form("message-form", [el("label", {}, "Message", el("select", { name: "kind" },
+          ["progress", "answer", "acknowledgement", "follow_up"].map((k) => el("option", { value: k }, k.replace("_", "-"))))),
+        el("label", {}, "Text", el("input", { name: "text", size: 50 }))], "Send to customer",
+        (fd) => post("/messages", { kind: fd.get("kind"), text: fd.get("text") || null })),
+      form("followup-form", [el("label", {}, "Solved?", el("select", { name: "solved" },
+          el("option", { value: "true" }, "yes"), el("option", { value: "false" }, "no"))),
+        el("label", {}, "Satisfaction (1–5)", el("input", { name: "satisfaction", type: "number", min: 1, max: 5 })),
+        el("label", {}, "Comment", el("input", { name: "comment" }))], "Record follow-up answer",
+        (fd) => post("/follow-up", { solved: fd.get("solved") === "true", comment: fd.get("comment") || "",
+          satisfaction: fd.get("satisfaction") ? Number(fd.get("satisfaction")) : null }))) : "");
+  detail.append(panel);
 }
 
 function clock(t) {
