@@ -7,8 +7,11 @@ in time order, and hands every assessment to the alert service.
 
 Idempotence: each monitor's state remembers the newest message time it has learnt from; a
 redelivered or out-of-order older message is stored by ingest but not fed to the detectors again,
-so a redelivery never counts twice. State is written back at most every ``flush_interval_s`` and
-on :meth:`close`, keyed by unit, so units can later be partitioned across workers.
+so a redelivery never counts twice. State is written back at most every ``flush_interval_s`` (from
+:meth:`on_batch`, or only by :meth:`flush` with ``flush_on_batch=False``: the pipeline's tick thread
+does it, off the ingest path) and on :meth:`close`, keyed by unit, so units can later be
+partitioned across workers. Serialising happens under the detection lock; the database write
+(most of the cost with many units) does not.
 
 Database outages: an assessment the alert service cannot apply because the database is
 unreachable (SQLAlchemy ``OperationalError`` / ``InterfaceError`` / pool timeout) is queued, in
@@ -92,6 +95,7 @@ class DetectionStage:
         flush_interval_s: float = 10.0,
         config_refresh_s: float = 300.0,
         monitor_factory: Callable[[MachineInfo | None], UnitMonitor] | None = None,
+        flush_on_batch: bool = True,
         pending_path: str | Path | None = None,
         max_pending_alerts: int = 10_000,
         alert_retry_s: float = 2.0,
@@ -110,6 +114,8 @@ class DetectionStage:
         self._factory = monitor_factory or (lambda machine: UnitMonitor(machine))
         self._units: dict[str, _Unit] = {}
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._flush_on_batch = flush_on_batch
         self._last_flush = time.monotonic()
         self.stats = DetectionStats()
         self._pending: deque[tuple[str, Assessment, str]] = deque()
@@ -196,13 +202,14 @@ class DetectionStage:
                 except Exception:  # noqa: BLE001 - one unit's failure must not stop the others
                     self.stats.errors += 1
                     log.exception("detection failed for %s (%s)", msg.device_id, msg.kind)
-            if time.monotonic() - self._last_flush >= self._flush_interval_s:
-                self._flush_locked()
+            due = self._flush_on_batch and time.monotonic() - self._last_flush >= self._flush_interval_s
         if points and self._store is not None:
             try:
                 self._store.write(points)
             except StoreError as exc:
                 log.warning("health points not written (%s); the state is kept in the database", exc)
+        if due:
+            self.flush()
 
     def _one(self, msg: Any, points: list[Point]) -> None:
         kind = msg.kind
@@ -353,44 +360,61 @@ class DetectionStage:
 
     # -- persistence ------------------------------------------------------------------------
 
-    def _flush_locked(self) -> None:
-        dirty = [(d, u) for d, u in self._units.items() if u.dirty]
-        if not dirty:
-            self._last_flush = time.monotonic()
-            return
-        with self._sessions() as session:
-            existing = {
-                row.device_id: row
-                for row in session.scalars(select(DetectorState).where(DetectorState.device_id.in_([d for d, _ in dirty])))
-            }
-            for device_id, unit in dirty:
+    def _collect_locked(self) -> list[tuple[str, str, str, str | None]]:
+        """Serialise every changed unit's state (under the lock) and mark it clean."""
+        rows = []
+        for device_id, unit in self._units.items():
+            if unit.dirty:
                 state = json.dumps({"monitor": unit.monitor.state_dict(), "last_ts": unit.last_ts})
                 latest = json.dumps(unit.latest, default=_jsonable) if unit.latest else None
-                row = existing.get(device_id)
-                if row is None:
-                    session.add(DetectorState(device_id=device_id, state_json=state, health=unit.health,
-                                              assessment_json=latest))
-                else:
-                    row.state_json, row.health, row.assessment_json = state, unit.health, latest
-            session.commit()
-        for _, unit in dirty:
-            unit.dirty = False
+                rows.append((device_id, state, unit.health, latest))
+                unit.dirty = False
         self._last_flush = time.monotonic()
+        return rows
+
+    def _write_states(self, rows: list[tuple[str, str, str, str | None]]) -> None:
+        """Write serialised states, outside the detection lock (detection goes on meanwhile). On a
+        failure the units are marked changed again, so the next flush writes them."""
+        if not rows:
+            return
+        try:
+            with self._sessions() as session:
+                ids = [r[0] for r in rows]
+                existing = {row.device_id: row for row in
+                            session.scalars(select(DetectorState).where(DetectorState.device_id.in_(ids)))}
+                for device_id, state, health, latest in rows:
+                    row = existing.get(device_id)
+                    if row is None:
+                        session.add(DetectorState(device_id=device_id, state_json=state, health=health,
+                                                  assessment_json=latest))
+                    else:
+                        row.state_json, row.health, row.assessment_json = state, health, latest
+                session.commit()
+        except Exception:
+            with self._lock:
+                for device_id, *_ in rows:
+                    if (unit := self._units.get(device_id)) is not None:
+                        unit.dirty = True
+            raise
 
     def flush(self) -> None:
         """Apply queued alert updates when due, and write every changed unit's detector state now."""
-        with self._lock:
-            self._drain_locked()
-            self._flush_locked()
+        with self._write_lock:  # one flush at a time, so an older state is never written last
+            with self._lock:
+                self._drain_locked()
+                rows = self._collect_locked()
+            self._write_states(rows)
 
     def close(self) -> None:
-        with self._lock:
-            self._drain_locked(force=True)
-            if self._pending:
-                log.error("%d alert updates still wait for the database; kept in %s for the next start",
-                          len(self._pending), self._pending_path or "memory only (no pending_path): lost")
+        with self._write_lock:
+            with self._lock:
+                self._drain_locked(force=True)
+                if self._pending:
+                    log.error("%d alert updates still wait for the database; kept in %s for the next start",
+                              len(self._pending), self._pending_path or "memory only (no pending_path): lost")
+                rows = self._collect_locked()
             try:
-                self._flush_locked()
+                self._write_states(rows)
             except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
                 log.error("detector state not saved at shutdown (database unavailable: %s); the next start "
                           "resumes from the last saved state", str(exc).splitlines()[0][:300])

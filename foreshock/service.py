@@ -81,6 +81,7 @@ class Pipeline:
             publish_health=self._publish_health,
             on_snapshot=self.latest_snapshots.put,
             pending_path=s.data_dir / "pending-alerts.jsonl",
+            flush_on_batch=False,  # the tick thread saves detector state, off the ingest path
         )
         from ingest.service import IngestService
 
