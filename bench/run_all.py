@@ -42,8 +42,10 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
 def machine() -> dict[str, Any]:
     model = mem = ""
     try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-        kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+        kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
         mem = f"{kb / 2**20:.1f} GiB"
     except (OSError, StopIteration, ValueError):
         pass
@@ -90,10 +92,10 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
     """The markdown section of one benchmark's latest record."""
     out = [f"## {name}", "", f"Recorded {record.get('when', '?')}."]
     if name == "ingest_throughput":
-        out += ["", "Baseline: a bare paho subscriber (QoS 1, `json.loads` only) on the same broker and publishers.",
-                ""] + _table(record.get("rows", []))
-        out += ["", f"Ratio ingest / baseline: {record.get('ratio_ingest_to_baseline')}; "
-                    f"lost: {record.get('lost_total')}."]
+        out += ["", ("Baseline: a bare paho subscriber (QoS 1, `json.loads` only) on the same broker and "
+                     "publishers."), ""] + _table(record.get("rows", []))
+        out += ["", (f"Ratio ingest / baseline: {record.get('ratio_ingest_to_baseline')}; "
+                     f"lost: {record.get('lost_total')}.")]
     elif name == "simulator_scale":
         out += ["", "Baseline: plain numpy drawing the same number of samples (`x_baseline_cost` = wall / baseline).",
                 ""] + _table(record.get("rows", []))
@@ -121,8 +123,8 @@ def write_report(runs: list[dict[str, Any]], mode: str) -> None:
         "the latest of each is shown). Every benchmark measures its baseline in the same run.",
         "",
         f"- **written**: {datetime.now(UTC).isoformat(timespec='seconds')} ({mode})",
-        f"- **machine**: {m['nproc']} CPUs, {m['cpu']}, {m['memory']} memory, load average {m['load_average']} "
-        f"at the end, Python {m['python']}, {m['platform']}",
+        (f"- **machine**: {m['nproc']} CPUs, {m['cpu']}, {m['memory']} memory, load average "
+         f"{m['load_average']} at the end, Python {m['python']}, {m['platform']}"),
         "",
     ]
     if runs:

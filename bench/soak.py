@@ -46,6 +46,7 @@ from foreshock.service import Pipeline, PipelineOptions
 from foreshock.settings import load_settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
+log = logging.getLogger("bench.soak")
 
 
 def fleet_doc(units: int) -> dict:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> dict:
                         "latency_ms_p50": _pct(lat, 50), "latency_ms_p99": _pct(lat, 99),
                         "queue": metrics.queue_depth})
         last_acked, last_t = acked, now
-        logging.info("window %s", windows[-1])
+        log.info("window %s", windows[-1])
     publisher.join()
     sent = out.get(timeout=30)
     expected = sent["messages"] + sent["status_messages"]

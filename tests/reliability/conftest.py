@@ -1,6 +1,6 @@
-"""Fixtures of the reliability tests: the ingest tests' publisher and helpers, reused."""
+"""Fixtures of the reliability tests: those of the ingest and API tests, reused."""
 
 from __future__ import annotations
 
+from tests.api.conftest import client, ctx, tokens, world  # noqa: F401 - fixtures
 from tests.ingest.conftest import publisher, unique  # noqa: F401 - fixtures
-from tests.api.conftest import client, ctx, tokens, world  # noqa: F401,E402 - fixtures of the API tests

@@ -100,7 +100,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_sigterm_stops_cleanly
     first = Service(cfg, tmp_path / "run1.log")
     try:
         def first_stored() -> bool:  # published until the new session has subscribed (idempotent point)
-            _publish(publisher, t0, range(0, 1), wait=True)
+            _publish(publisher, t0, range(1), wait=True)
             return stored() == 1
 
         wait_until(first_stored, 60, what="the service to subscribe and store a first message")
