@@ -11,6 +11,8 @@ Examples::
     foreshock tickets comment PF202611001 "bearing replaced" --by ana
     foreshock tickets feedback PF202611001 confirmed --actual-mode outer_race --cause "lubrication" --by ana
     foreshock report monthly --month 2026-11 --format csv --out nov.csv
+
+``foreshock complaints …`` and ``foreshock actions …`` are in :mod:`alerts.cli_quality`.
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--out", type=Path, help="write to this file instead of stdout")
     p.set_defaults(func=_report_monthly)
+
+    from alerts import cli_quality
+
+    cli_quality.register(sub, _who(), _guard)
 
 
 def _service(settings: Any):

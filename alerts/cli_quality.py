@@ -1,0 +1,130 @@
+"""``foreshock complaints`` and ``foreshock actions``: complaints and corrective actions on the command line.
+
+Examples::
+
+    foreshock complaints email mail.eml --by gateway       # a raw RFC 822 message, e.g. piped from Postfix
+    foreshock complaints list --ticket PF202611001
+    foreshock actions add --title "New bearing supplier" --batch 2026-W31 --applied 2026-03-02 \\
+        --modes outer_race,inner_race,ball --baseline-d 56 --ticket PF202602014
+    foreshock actions list
+    foreshock actions verify 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction, who: str, guard: Any) -> None:
+    c = sub.add_parser("complaints", help="customer complaints")
+    csub = c.add_subparsers(dest="complaints_command", metavar="ACTION", required=True)
+    p = csub.add_parser("email", help="register a complaint from a raw email (file or - for stdin)")
+    p.add_argument("file", help="the RFC 822 message")
+    p.add_argument("--by", default=who)
+    p.set_defaults(func=guard(_complaint_email))
+    p = csub.add_parser("list", help="complaints, newest first")
+    p.add_argument("--ticket")
+    p.add_argument("--device")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=guard(_complaint_list))
+
+    a = sub.add_parser("actions", help="corrective actions and their verification by data")
+    asub = a.add_subparsers(dest="actions_command", metavar="ACTION", required=True)
+    p = asub.add_parser("add", help="record a corrective action with its scope and date")
+    p.add_argument("--title", required=True)
+    p.add_argument("--applied", required=True, help="YYYY-MM-DD (UTC) or ISO 8601")
+    for key in ("model", "batch", "firmware", "serial-from", "serial-to"):
+        p.add_argument(f"--{key}", help=f"scope: {key.replace('-', ' ')}")
+    p.add_argument("--modes", default="", help="failure modes, comma-separated (default: all)")
+    p.add_argument("--baseline-d", type=float, default=90.0, help="days before the action to compare with")
+    p.add_argument("--target-ratio", type=float, default=0.7)
+    p.add_argument("--ticket", help="the ticket whose D6/D7 receives the verdict")
+    p.add_argument("--by", default=who)
+    p.set_defaults(func=guard(_action_add))
+    p = asub.add_parser("list", help="corrective actions with their last verdict")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=guard(_action_list))
+    p = asub.add_parser("verify", help="compare failure rates now and store the verdict")
+    p.add_argument("action_id", type=int)
+    p.add_argument("--by", default=who)
+    p.set_defaults(func=guard(_action_verify))
+
+
+def _desk(settings: Any):
+    from alerts.complaint_desk import ComplaintDesk
+    from alerts.service import AlertService
+    from devices.registry import Registry
+    from foreshock.db import make_engine, migrate, session_factory
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sf = session_factory(engine)
+    return ComplaintDesk(AlertService(sf, registry=Registry(sf), config=settings.alerts))
+
+
+def _complaint_email(args, settings) -> int:
+    from alerts.complaints import check_complaint
+    from alerts.inbound import parse_email
+
+    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    out = _desk(settings).register(check_complaint(parse_email(raw)), actor=args.by)
+    how = "joined" if out["joined"] else "opened"
+    warned = f", warned {out['warning_lead_s'] / 3600:.1f} h before" if out["preceded_by_warning"] else ""
+    print(f"complaint {out['id']} from {out['customer']} {how} ticket {out['ticket']}{warned}")
+    return 0
+
+
+def _complaint_list(args, settings) -> int:
+    rows, count = _desk(settings).list_complaints(ticket=args.ticket, device_id=args.device)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        return 0
+    for c in rows:
+        lead = f"{c['warning_lead_s'] / 3600:.1f} h" if c["preceded_by_warning"] else "no"
+        print(f"{c['id']:>6}  {c['ticket']:<14} {c['customer']:<16} {c['device_id'] or '-':<12} {c['request']:<11} "
+              f"{c['channel']:<9} warned before: {lead}")
+    print(f"{count} complaint(s)")
+    return 0
+
+
+def _when(text: str) -> float:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--applied must be YYYY-MM-DD or ISO 8601, got {text!r}") from None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
+def _action_add(args, settings) -> int:
+    scope = {k: getattr(args, k) for k in ("model", "batch", "firmware", "serial_from", "serial_to")}
+    a = _desk(settings).create_action(
+        actor=args.by, ticket=args.ticket, title=args.title, scope=scope, applied_at=_when(args.applied),
+        failure_modes=[m for m in args.modes.split(",") if m.strip()], baseline_d=args.baseline_d,
+        target_ratio=args.target_ratio)
+    print(f"corrective action {a['id']} recorded: {a['title']} ({a['scope']}) from {a['applied_at']}")
+    return 0
+
+
+def _action_list(args, settings) -> int:
+    rows = _desk(settings).list_actions()
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        return 0
+    for a in rows:
+        v = a["verdict"] or {}
+        print(f"{a['id']:>4}  {a['applied_at'][:10]}  {a['title'][:40]:<40} {v.get('verdict', 'not verified')}")
+    print(f"{len(rows)} action(s)")
+    return 0
+
+
+def _action_verify(args, settings) -> int:
+    a = _desk(settings).verify_action(args.action_id, actor=args.by)
+    print(f"corrective action {a['id']}: {a['verdict']['statement']}")
+    return 0

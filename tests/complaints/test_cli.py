@@ -1,0 +1,35 @@
+"""``foreshock complaints`` and ``foreshock actions`` on the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from foreshock.cli import main
+
+pytestmark = pytest.mark.integration
+
+MAIL = (b"From: Bo Chen <bo@globex.example>\r\nSubject: Fan shakes\r\nMessage-ID: <cli-1@globex>\r\n"
+        b"Date: Mon, 02 Nov 2026 01:00:00 +0000\r\n\r\nSerial: P-0003\r\nRequest: advice\r\nIt shakes.\r\n")
+
+
+def test_cli_complaint_from_email_and_corrective_action(registry, db_url, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    monkeypatch.setenv("FORESHOCK_ALERTS__COMPLAINT_AUTO_ACK", "false")  # no SMTP server in this test
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(MAIL)
+    assert main(["complaints", "email", str(mail), "--by", "gateway"]) == 0
+    assert "from Globex opened ticket PF2026" in capsys.readouterr().out
+    assert main(["complaints", "list"]) == 0
+    assert "1 complaint(s)" in capsys.readouterr().out
+    assert main(["actions", "add", "--title", "Supplier change", "--batch", "B7", "--applied", "2026-10-01"]) == 0
+    assert "corrective action" in capsys.readouterr().out
+    assert main(["actions", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "Supplier change" in listed and "not verified" in listed
+    action_id = listed.split()[0]
+    assert main(["actions", "verify", action_id]) == 0
+    assert "not yet decided" in capsys.readouterr().out
+    assert main(["actions", "add", "--title", "x", "--applied", "2026-10-01"]) == 2
+    assert "needs a scope" in capsys.readouterr().err
+    assert main(["actions", "add", "--title", "x", "--batch", "B7", "--applied", "yesterday"]) == 2
+    assert "--applied must be YYYY-MM-DD" in capsys.readouterr().err
