@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts import corrective, customer
@@ -47,13 +48,20 @@ class ComplaintDesk:
     def register(self, data: dict[str, Any] | ComplaintIn, *, actor: str) -> dict[str, Any]:
         """Register a complaint; returns it with its ticket, whether it joined one and the acknowledgement."""
         now = self.alerts.clock()
-        with self._sf.begin() as s:
-            row, ticket, created = register(s, data, cfg=self.config, registry=self.alerts.registry, now=now,
-                                            actor=actor, store=self.store, health=self.health,
-                                            notifier=self.alerts.notifier)
-            out = complaint_dict(row, ticket.number)
-            out["created"] = created
-            ticket_id = ticket.id
+        for attempt in range(3):
+            try:
+                with self._sf.begin() as s:
+                    row, ticket, created = register(s, data, cfg=self.config, registry=self.alerts.registry,
+                                                    now=now, actor=actor, store=self.store, health=self.health,
+                                                    notifier=self.alerts.notifier)
+                    out = complaint_dict(row, ticket.number)
+                    out["created"] = created
+                    ticket_id = ticket.id
+                break
+            except IntegrityError:  # a concurrent writer opened the unit's ticket (or took this external_ref)
+                if attempt == 2:
+                    raise
+                log.info("complaint registration raced another writer; retrying (it will join)")
         if self.alerts.notifier is not None:
             self.alerts.notifier.wake()
         if created and self.config.complaint_auto_ack:

@@ -33,7 +33,6 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.config import GRADE_ORDER
@@ -264,10 +263,7 @@ def register(
         attachments=[a.model_dump(exclude_none=True) for a in c.attachments], received_at=now, joined=joined,
         warned_at=warned, warning_lead_s=None if warned is None else round(occurred - warned, 1), evidence=evidence)
     s.add(row)
-    try:
-        s.flush()
-    except IntegrityError:  # the same external_ref registered concurrently
-        raise ValueError(f"complaint {c.external_ref!r} already exists") from None
+    s.flush()  # a concurrent twin (same external_ref, or a second ticket for the unit) fails here: the caller retries
     record(s, ticket, "complaint", actor=actor, now=now, complaint_id=row.id, channel=c.channel,
            request=c.request, preceded_by_warning=warned is not None)
     if notifier is not None:

@@ -99,3 +99,32 @@ def test_failed_mail_is_logged_not_lost(service, clock, smtp):
     ack = out["acknowledgement"][0]
     assert ack["status"] == "failed" and ack["error"]
     assert service.get_ticket(out["ticket"])["responded_at"] is None  # the clock still runs
+
+
+def test_complaint_with_model_and_site_but_no_serial(service, clock):
+    clock.t = T0 + 3 * 3600
+    out = ComplaintDesk(service).register(complaint(device_id=None, model="P-200", site="Bremen"), actor="agent")
+    ticket = service.get_ticket(out["ticket"])
+    assert ticket["device_id"] is None and ticket["model"] == "P-200" and ticket["site"] == "Bremen"
+    assert "P-200 at Bremen" in ticket["title"] and out["evidence"] == {}
+
+
+def test_two_agents_registering_at_once_get_one_ticket(service, clock):
+    import threading
+
+    clock.t = T0 + 3 * 3600
+    desk = ComplaintDesk(service)
+    results: list = []
+    barrier = threading.Barrier(2)
+
+    def one(i: int) -> None:
+        barrier.wait()
+        results.append(desk.register(complaint(device_id="P-0002", description=f"call number {i}"), actor=f"a{i}"))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and len({r["ticket"] for r in results}) == 1
+    assert sorted(r["joined"] for r in results) == [False, True]
