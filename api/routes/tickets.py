@@ -51,6 +51,7 @@ class TicketPublic(BaseModel):
     eight_d: dict[str, Any] = {}
     comments: list[dict[str, Any]] = []
     feedback_verdict: str | None = None
+    source: str = "proactive"
 
 
 class TicketDetail(TicketPublic):
@@ -98,12 +99,14 @@ def list_tickets(
     assignee: Annotated[str | None, Query(max_length=128)] = None,
     customer: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[Literal["unit", "fleet"] | None, Query()] = None,
+    source: Annotated[Literal["proactive", "customer"] | None,
+                      Query(description="who opened it: Foreshock (proactive) or a complaint (customer)")] = None,
 ) -> dict:
     from alerts.tickets import ticket_dict
 
     stmt = select(Ticket)
     for col, value in (("device_id", device_id), ("status", status), ("grade", grade), ("assignee", assignee),
-                       ("customer", customer), ("kind", kind), ("is_open", open)):
+                       ("customer", customer), ("kind", kind), ("is_open", open), ("source", source)):
         if value is not None:
             stmt = stmt.where(getattr(Ticket, col) == value)
     stmt = stmt.order_by(Ticket.opened_at.desc(), Ticket.id.desc())

@@ -150,3 +150,12 @@ def test_a_nul_character_is_a_client_error_on_every_database(ctx, tokens, world)
             assert "cannot be stored" in r.json()["detail"]
         r = c.get("/api/v1/complaints", params={"customer": "AC\x00ME"}, headers=auth(tokens["viewer"]))
         assert r.status_code == 422 and "query parameter customer contains a NUL" in r.json()["detail"]
+
+
+def test_tickets_filter_by_source(client, tokens, world):  # noqa: F811
+    client.post("/api/v1/complaints", json=body(device_id="P-0002"), headers=auth(tokens["service"]))
+    viewer = auth(tokens["viewer"])
+    customer = client.get("/api/v1/tickets", params={"source": "customer"}, headers=viewer).json()
+    proactive = client.get("/api/v1/tickets", params={"source": "proactive"}, headers=viewer).json()
+    assert [t["device_id"] for t in customer["data"]] == ["P-0002"]
+    assert world.ticket in [t["number"] for t in proactive["data"]] and customer["count"] == 1
