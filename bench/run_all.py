@@ -73,7 +73,8 @@ def latest(name: str) -> dict[str, Any] | None:
 def _table(rows: list[dict[str, Any]], keys: list[str] | None = None) -> list[str]:
     if not rows:
         return []
-    keys = keys or [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
+    if keys is None:  # every scalar column of any row, in order of appearance
+        keys = list(dict.fromkeys(k for r in rows for k, v in r.items() if not isinstance(v, (dict, list))))
     out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     out += ["| " + " | ".join("" if r.get(k) is None else str(r.get(k)) for k in keys) + " |" for r in rows]
     return out
@@ -106,8 +107,9 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
         out += [f"| {k} | {v} | {ratio.get(k)} |" for k, v in ms.items()]
         out += [""] + _flat(record, ("when", "machine", "ms_per_snapshot", "ratio_to_hst_alone"))
     elif name == "soak":
-        out += ["", "Baseline: the first window after warm-up of the same run; ratios are last window / baseline.",
-                ""] + _flat(record, ("when", "machine", "windows", "bench"))
+        out += ["", ("Baseline: the windows after warm-up of the same run. Memory: last window / first; p99 latency: "
+                     "median of the last third of the windows / median of the first third (records before "
+                     "12:19 UTC on 2026-11-21: last window / first)."), ""] + _flat(record, ("when", "machine", "windows", "bench"))
         out += [""] + _table(record.get("windows", []))
     else:
         out += [""] + _flat(record, ("when",))
