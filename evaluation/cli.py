@@ -24,17 +24,57 @@ def register(subparsers: Any) -> None:
         description="Stream every dataset under PATH through the detectors (each observation scored "
                     "before it is learnt), print a report and optionally write it as JSON.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="dataset files or folders")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="dataset files or folders")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON here ('-' for stdout)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="worker processes (default: the number of CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--field", action="store_true",
+                   help="also report the precision of warnings in the field: the closure feedback "
+                        "(confirmed / false alarm) recorded on tickets in the configured database")
     p.set_defaults(func=run, needs_settings=False)
+
+
+def field_report(config: str | None) -> dict[str, Any]:
+    """Precision of the warnings that reached the field, from the tickets' closure feedback."""
+    from alerts.reports import field_precision
+    from foreshock.db import make_engine, migrate, session_factory
+    from foreshock.settings import load_settings
+
+    settings = load_settings(config)
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        return field_precision(session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def render_field(field: dict[str, Any]) -> str:
+    lines = ["Field feedback (closure verdicts on tickets)"]
+    rows = [("all", field.get("all", {}))] + sorted((field.get("by_failure_mode") or {}).items())
+    for name, r in rows:
+        p = r.get("precision")
+        lines.append(f"  {name:<14} confirmed {r.get('confirmed', 0):>4}  false alarms {r.get('false_alarm', 0):>4}"
+                     f"  precision {'-' if p is None else f'{p:.2f}'}")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     if args.jobs < 1:
         raise CliError(f"--jobs must be at least 1, got {args.jobs}")
+    if not args.paths and not args.field:
+        raise CliError("give at least one dataset PATH, or --field for the precision of warnings in the field")
+    field = field_report(getattr(args, "config", None)) if args.field else None
+    if not args.paths:
+        report: dict[str, Any] = {"field": field}
+        if args.json == "-":
+            json.dump(report, sys.stdout, indent=2, default=str)
+            print()
+        else:
+            print(render_field(field or {}))
+            _write_json(args.json, report)
+        return 0
     try:
         items = discover(args.paths)
     except DatasetError as exc:
@@ -50,15 +90,24 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         report = evaluate(items, jobs=args.jobs, progress=progress)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
+    if field is not None:
+        report["field"] = field
     if args.json == "-":
         json.dump(report, sys.stdout, indent=2, default=str)
         print()
     else:
         print(render(report))
-        if args.json:
-            try:
-                with open(args.json, "w", encoding="utf-8") as fh:
-                    json.dump(report, fh, indent=2, default=str)
-            except OSError as exc:
-                raise CliError(f"{args.json}: cannot write the JSON report: {exc}") from None
+        if field is not None:
+            print(render_field(field))
+        _write_json(args.json, report)
     return 0
+
+
+def _write_json(path: str | None, report: dict[str, Any]) -> None:
+    if not path:
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2, default=str)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot write the JSON report: {exc}") from None
