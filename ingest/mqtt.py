@@ -132,6 +132,9 @@ class MqttSource:
         self._client.max_queued_messages_set(0)
         if mqtt.username:
             self._client.username_pw_set(mqtt.username, mqtt.password.get_secret_value() if mqtt.password else None)
+        if not mqtt.tls and (mqtt.ca_file or mqtt.cert_file or mqtt.key_file):
+            log.warning("mqtt.ca_file/cert_file/key_file are set but mqtt.url %s is not mqtts://: TLS is NOT used",
+                        mqtt.url)
         if mqtt.tls:
             self._client.tls_set(
                 ca_certs=str(mqtt.ca_file) if mqtt.ca_file else None,

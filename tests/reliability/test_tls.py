@@ -1,5 +1,6 @@
 """MQTT over TLS: ingest connects to a real Mosquitto TLS listener with the configured CA (generated
-here with openssl); a client that does not trust the server's CA is refused the connection."""
+here with openssl); a client that does not trust the server's CA is refused the connection; with
+mutual TLS, ingest presents ``mqtt.cert_file``/``key_file`` and a certificate of another CA is refused."""
 
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ def make_ca(d: Path, name: str) -> tuple[Path, Path]:
     return d / f"{name}.crt", d / f"{name}.key"
 
 
-def make_server_cert(d: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
+def make_cert(d: Path, ca: tuple[Path, Path], name: str, subject: str) -> tuple[Path, Path]:
     (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-             "-out", "server.csr", cwd=d)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", str(ca[0]), "-CAkey", str(ca[1]), "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=d)
-    return d / "server.crt", d / "server.key"
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={subject}", "-keyout", f"{name}.key",
+             "-out", f"{name}.csr", cwd=d)
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", str(ca[0]), "-CAkey", str(ca[1]), "-CAcreateserial",
+             "-days", "2", "-extfile", "san.ext", "-out", f"{name}.crt", cwd=d)
+    return d / f"{name}.crt", d / f"{name}.key"
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +54,30 @@ def tls_broker(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     ca = make_ca(d, "ca")
     rogue = make_ca(d, "rogue")
-    cert, key = make_server_cert(d, ca)
+    cert, key = make_cert(d, ca, "server", "127.0.0.1")
     broker = MosquittoBroker(workdir=d / "mqtt", users={USER: PASSWORD},
                              tls={"cafile": ca[0], "certfile": cert, "keyfile": key, "port": free_port()})
     broker.start()
     yield broker, ca[0], rogue[0]
+    broker.cleanup()
+
+
+@pytest.fixture(scope="module")
+def mutual_tls_broker(tmp_path_factory):
+    """A TLS listener that also requires a client certificate signed by the CA (mutual TLS)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path_factory.mktemp("mtls")
+    ca = make_ca(d, "ca")
+    rogue = make_ca(d, "rogue")
+    cert, key = make_cert(d, ca, "server", "127.0.0.1")
+    client = make_cert(d, ca, "client", "foreshock-ingest")
+    stranger = make_cert(d, rogue, "stranger", "foreshock-ingest")
+    broker = MosquittoBroker(workdir=d / "mqtt", users={USER: PASSWORD},
+                             tls={"cafile": ca[0], "certfile": cert, "keyfile": key, "port": free_port()},
+                             extra_config="require_certificate true")  # applies to the last listener: TLS
+    broker.start()
+    yield broker, ca[0], client, stranger
     broker.cleanup()
 
 
@@ -119,3 +139,29 @@ def test_plain_mqtt_client_cannot_speak_to_the_tls_listener(tls_broker):
         client.loop(0.1)
     assert not any(not rc.is_failure for rc in connected)  # never a successful CONNACK
     client.disconnect()
+
+
+def _ingest_connects(broker, ca: Path, cert: tuple[Path, Path], tmp_path: Path) -> bool:
+    engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
+    migrate(engine)
+    store = EmbeddedStore(tmp_path / "t.db")
+    settings = load_settings(
+        data_dir=tmp_path,
+        mqtt={"url": f"mqtts://127.0.0.1:{broker.tls['port']}", "username": USER, "password": PASSWORD,
+              "ca_file": str(ca), "cert_file": str(cert[0]), "key_file": str(cert[1]),
+              "client_id": f"ingest-mtls-{uuid.uuid4().hex[:6]}"},
+    )
+    service = IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None)
+    try:
+        service.start(connect_timeout_s=3)  # waits up to 3 s for the connection and subscription
+        return service.connected
+    finally:
+        service.stop(2)
+        store.close()
+        engine.dispose()
+
+
+def test_mutual_tls_client_certificate_from_settings(mutual_tls_broker, tmp_path):
+    broker, ca, client, stranger = mutual_tls_broker
+    assert _ingest_connects(broker, ca, client, tmp_path / "ok")  # mqtt.cert_file / key_file are used
+    assert not _ingest_connects(broker, ca, stranger, tmp_path / "stranger")  # a certificate of another CA
