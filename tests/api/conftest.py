@@ -40,6 +40,7 @@ def ctx(db_url, tmp_path):
     _empty_tables(c)
     yield _with_services(c, tmp_path)
     c.store.close()
+    c.session_factory.kw["bind"].dispose()  # give the pooled PostgreSQL connections back (the server has ~100)
 
 
 @pytest.fixture
