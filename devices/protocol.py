@@ -207,7 +207,10 @@ def _depth(obj: Any, limit: int) -> int:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError(Reason.SCHEMA, f"{where}: expected a number, got {type(value).__name__}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:
+        raise ProtocolError(Reason.SCHEMA, f"{where}: integer too large for a 64-bit float") from None
     if not math.isfinite(out):
         raise ProtocolError(Reason.NON_FINITE, f"{where} is not a finite number")
     return out
@@ -238,8 +241,12 @@ def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
             Reason.SCHEMA, f"{where}: expected an RFC 3339 string or epoch milliseconds, got {type(value).__name__}"
         )
     else:
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ProtocolError(Reason.NON_FINITE, f"{where} is not a finite number")
+        if value >= 2**63:
+            raise ProtocolError(Reason.FUTURE_TIMESTAMP, f"{where} is beyond any epoch-millisecond clock")
+        if value < 0:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: negative epoch milliseconds")
         ts_ms = int(value)
     if ts_ms < limits.min_ts_ms:
         raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01 (is it in seconds?)")
@@ -294,7 +301,10 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
             raise ProtocolError(Reason.TOO_LARGE, f"samples: {len(raw)} samples, at most {limits.max_samples}")
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
             raise ProtocolError(Reason.SCHEMA, "samples: every element must be a number")
-        arr = np.asarray(raw, dtype=np.float64)
+        try:
+            arr = np.asarray(raw, dtype=np.float64)
+        except OverflowError:
+            raise ProtocolError(Reason.SCHEMA, "samples: an integer is too large for a 64-bit float") from None
     else:
         raw = obj["samples_b64"]
         if not isinstance(raw, str):

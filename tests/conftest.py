@@ -21,3 +21,12 @@ def _clean_settings_env(monkeypatch):
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines():
+    """Return every test's pooled database connections, so a long run never exhausts PostgreSQL."""
+    yield
+    from foreshock.db import dispose_all
+
+    dispose_all()
