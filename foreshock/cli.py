@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "alerts": "alerts.cli",
     "tickets": "alerts.cli",
     "report": "alerts.cli",
+    "complaints": "alerts.cli",
+    "actions": "alerts.cli",
     "token": "api.cli",
     "db": "foreshock.db_cli",
 }
