@@ -4,6 +4,7 @@ It works on the alert service's database, configuration, registry, notifier and 
 telemetry store and a health lookup for the evidence of a complaint (both optional).
 
 - :meth:`ComplaintDesk.register` — a complaint from any channel (dict as :class:`ComplaintIn`);
+- :meth:`ComplaintDesk.attachment` — the bytes of a file stored with a complaint;
 - :meth:`ComplaintDesk.message`, :meth:`ComplaintDesk.reply` — customer communication;
 - :meth:`ComplaintDesk.create_action`, :meth:`ComplaintDesk.verify_action` — corrective actions.
 """
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts import corrective, customer
+from alerts import attachments, corrective, customer
 from alerts.complaints import ComplaintIn, complaint_dict, register
 from alerts.models import Complaint, CorrectiveAction, CustomerMessage, Ticket
 from alerts.tickets import TicketError
@@ -94,6 +95,12 @@ class ComplaintDesk:
             if c is None:
                 raise TicketError(f"no complaint {complaint_id}")
             return complaint_dict(c, s.get_one(Ticket, c.ticket_id).number)
+
+    def attachment(self, complaint_id: int, attachment_id: int) -> tuple[dict[str, Any], bytes]:
+        """A stored attachment's metadata and bytes; ``LookupError`` naming what is missing."""
+        with self._sf() as s:
+            a = attachments.load(s, complaint_id, attachment_id)
+            return attachments.attachment_dict(a), bytes(a.data)
 
     def communication(self, number: str) -> dict[str, Any]:
         """The ticket's complaints and its communication log."""

@@ -25,7 +25,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictInt,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -35,12 +34,14 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.attachments import Attachment, check_sizes, store_attachments
 from alerts.config import GRADE_ORDER
 from alerts.models import Alert, Complaint, Ticket
 from alerts.tickets import find_open, iso, open_ticket, record
 from alerts.units import unit_attrs
 
-__all__ = ["CHANNELS", "REQUESTS", "ComplaintIn", "Contact", "check_complaint", "complaint_dict", "register"]
+__all__ = ["CHANNELS", "REQUESTS", "Attachment", "ComplaintIn", "Contact", "check_complaint", "complaint_dict",
+           "register"]
 
 log = logging.getLogger(__name__)
 CHANNELS = ("api", "dashboard", "phone", "email", "web_form", "crm", "webhook", "letter")
@@ -59,14 +60,6 @@ class Contact(BaseModel):
         if not self.email and not self.phone:
             raise ValueError("give an email address or a phone number to reach the customer")
         return self
-
-
-class Attachment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    content_type: str = Field("application/octet-stream", max_length=100)
-    size: StrictInt | None = Field(None, ge=0)
-    url: str | None = Field(None, max_length=1000)
 
 
 _NO_UNIT = "give the unit serial (device_id), or the model and site when the serial is unknown"
@@ -211,6 +204,7 @@ def register(
     """Register one complaint in ``s``; returns (complaint, ticket, created). A known ``external_ref``
     returns the earlier complaint unchanged (``created`` False)."""
     c = data if isinstance(data, ComplaintIn) else check_complaint(data)
+    check_sizes(c.attachments, cfg)
     if c.external_ref:
         old = s.scalars(select(Complaint).where(Complaint.external_ref == c.external_ref)).first()
         if old is not None:
@@ -260,10 +254,12 @@ def register(
         contact_name=c.contact.name, contact_email=c.contact.email, contact_phone=c.contact.phone,
         device_id=c.device_id, model=unit.get("model"), site=unit.get("site"), failure_mode=fm,
         description=c.description, occurred_at=occurred, request=c.request,
-        attachments=[a.model_dump(exclude_none=True) for a in c.attachments], received_at=now, joined=joined,
+        attachments=[a.meta() for a in c.attachments], received_at=now, joined=joined,
         warned_at=warned, warning_lead_s=None if warned is None else round(occurred - warned, 1), evidence=evidence)
     s.add(row)
     s.flush()  # a concurrent twin (same external_ref, or a second ticket for the unit) fails here: the caller retries
+    if any(a.data is not None for a in c.attachments):
+        store_attachments(s, row, c.attachments, now)
     record(s, ticket, "complaint", actor=actor, now=now, complaint_id=row.id, channel=c.channel,
            request=c.request, preceded_by_warning=warned is not None)
     if notifier is not None:

@@ -98,6 +98,10 @@ class AlertConfig(BaseModel):
     complaint_auto_ack: bool = Field(True, description="email the customer an acknowledgement on registration")
     complaint_webhook_secret: SecretStr | None = Field(None, description="HMAC key of the inbound complaint webhook")
     complaint_webhook_tolerance_s: float = Field(300.0, gt=0, description="accepted age of a signed webhook")
+    complaint_attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1,
+                                                description="largest attachment content stored, per file (bytes)")
+    complaint_attachments_max_total_bytes: int = Field(25 * 1024 * 1024, ge=1,
+                                                       description="largest attachment content of one complaint (bytes)")
     routes: list[RouteConfig] = Field(default_factory=list, description="routing rules kept in sync by name")
 
     @field_validator("state_grades")

@@ -8,7 +8,8 @@ wrong signature, or a timestamp older than the tolerance (replay), is refused na
 **Email.** The mail gateway posts the raw message. The sender becomes the contact, the subject and
 plain-text body the description, the ``Message-ID`` the idempotence key, ``Date`` the reported time;
 ``Key: value`` lines in the body fill the rest (``Serial``, ``Customer``, ``Model``, ``Site``,
-``Request``, ``Occurred``, ``Phone``, ``Failure mode``). Attachments are listed by name, type and size.
+``Request``, ``Occurred``, ``Phone``, ``Failure mode``). Attachments keep their bytes (base64 in the
+complaint dict, stored with the complaint; :mod:`alerts.attachments`).
 
 >>> raw = (b"From: Ann Lee <ann@acme.example>\\r\\nSubject: Pump noisy\\r\\nMessage-ID: <m1@acme>\\r\\n"
 ...        b"Date: Fri, 20 Nov 2026 08:00:00 +0000\\r\\n\\r\\nSerial: P-0001\\r\\nRequest: repair\\r\\nIt grinds.\\r\\n")
@@ -19,6 +20,7 @@ plain-text body the description, the ``Message-ID`` the idempotence key, ``Date`
 
 from __future__ import annotations
 
+import base64
 import re
 from email import message_from_bytes, policy
 from email.utils import parseaddr, parsedate_to_datetime
@@ -52,6 +54,12 @@ def verify_webhook(secret: str | None, timestamp: str | None, body: bytes, signa
         raise PermissionError("bad X-Foreshock-Signature (HMAC-SHA256 of '<timestamp>.<body>')")
 
 
+def _attachment(part: Any) -> dict[str, Any]:
+    data = part.get_payload(decode=True) or b""
+    return {"name": part.get_filename() or "attachment", "content_type": part.get_content_type(),
+            "data_b64": base64.b64encode(data).decode("ascii")}
+
+
 def parse_email(raw: bytes) -> dict[str, Any]:
     """A complaint dict (for :func:`alerts.complaints.check_complaint`) from a raw RFC 822 message."""
     if not raw or not raw.strip():
@@ -76,8 +84,7 @@ def parse_email(raw: bytes) -> dict[str, Any]:
     out: dict[str, Any] = {
         "channel": "email", "description": description,
         "contact": {"name": name or None, "email": address, **({"phone": fields["phone"]} if "phone" in fields else {})},
-        "attachments": [{"name": p.get_filename() or "attachment", "content_type": p.get_content_type(),
-                         "size": len(p.get_payload(decode=True) or b"")} for p in msg.iter_attachments()],
+        "attachments": [_attachment(p) for p in msg.iter_attachments()],
     }
     for key in ("device_id", "customer", "model", "site", "failure_mode"):
         if key in fields:

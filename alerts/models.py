@@ -12,7 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foreshock.db import Base
@@ -20,6 +32,7 @@ from foreshock.db import Base
 __all__ = [
     "Alert",
     "Complaint",
+    "ComplaintAttachment",
     "CorrectiveAction",
     "CustomerMessage",
     "Delivery",
@@ -238,6 +251,21 @@ class Complaint(Base):
     warned_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # first Foreshock alert before it
     warning_lead_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ComplaintAttachment(Base):
+    """The content of a file a customer sent with a complaint (photo, log, document)."""
+
+    __tablename__ = "complaint_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # sanitised file name
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)  # bytes
+    sha256: Mapped[str] = mapped_column(String(64))  # hex digest of data
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[float] = mapped_column(Float)  # epoch seconds
 
 
 class CustomerMessage(Base):

@@ -8,19 +8,24 @@ live event stream like any other ticket change.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from alerts.attachments import AttachmentTooLarge
 from alerts.complaints import ComplaintIn, check_complaint
 from api.deps import ContextDep, PageDep, Service, Viewer
 from api.routes.alerts import alerts_of
-from api.schemas import ListPublic
+from api.schemas import ListPublic, Message
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 ticket_router = APIRouter(prefix="/tickets", tags=["complaints"])
 Number = Annotated[str, Field(min_length=1, max_length=32)]
-MAX_RAW = 10 * 1024 * 1024  # a raw email or webhook body larger than this is refused
+MAX_RAW = 10 * 1024 * 1024  # a raw email or webhook body larger than this (and than the attachments allow) is refused
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+_TOO_LARGE: dict[int | str, dict[str, Any]] = {413: {"model": Message, "description": "an attachment, or all of them together, is over the limit; "
+                                                     "nothing was stored"}}
 
 
 class ComplaintPublic(BaseModel):
@@ -39,6 +44,15 @@ class ComplaintPublic(BaseModel):
     preceded_by_warning: bool = False
     warning_lead_s: float | None = None
     evidence: dict[str, Any] = {}
+    attachments: list[dict[str, Any]] = Field([], description="name, content_type, size; url (a reference) or id, "
+                                                             "sha256 and download (stored content)")
+
+    @model_validator(mode="after")
+    def _links(self) -> ComplaintPublic:
+        for a in self.attachments:
+            if "id" in a:
+                a["download"] = f"/api/v1/complaints/{self.id}/attachments/{a['id']}"
+        return self
 
 
 class Communication(BaseModel):
@@ -85,11 +99,31 @@ _RAW = {"requestBody": {"required": True, "content": {"application/json": {"sche
 _MAIL = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 
-async def _raw(request: Request) -> bytes:
+async def _raw(request: Request, ctx: Any) -> bytes:
+    # base64 (or MIME) makes attachments a third larger; the body may carry as much as the limits allow
+    limit = max(MAX_RAW, alerts_of(ctx).config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
     body = await request.body()
-    if len(body) > MAX_RAW:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_RAW} bytes")
+    if len(body) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
     return body
+
+
+def _register(ctx: Any, c: ComplaintIn, actor: str) -> dict[str, Any]:
+    try:
+        out = desk_of(ctx).register(c, actor=actor)
+    except AttachmentTooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
+    return _registered(ctx, out, actor)
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact name (RFC 6266 / 5987).
+
+    >>> content_disposition('Pumpe "3" ä.jpg').split("; ")
+    ['attachment', 'filename="Pumpe _3_ _.jpg"', "filename*=UTF-8''Pumpe%20%223%22%20%C3%A4.jpg"]
+    """
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.get("", response_model=ListPublic[ComplaintPublic], summary="List complaints, newest first")
@@ -104,20 +138,20 @@ def list_complaints(
     return {"data": data, "count": count}
 
 
-@router.post("", response_model=ComplaintPublic, status_code=201,
+@router.post("", response_model=ComplaintPublic, status_code=201, responses=_TOO_LARGE,
              summary="Register a complaint (service agent, dashboard form); it opens or joins a ticket")
 def register_complaint(body: ComplaintIn, ctx: ContextDep, tok: Service) -> dict:
-    return _registered(ctx, desk_of(ctx).register(body, actor=tok.name), tok.name)
+    return _register(ctx, body, tok.name)
 
 
-@router.post("/webhook", response_model=ComplaintPublic, status_code=201, openapi_extra=_RAW,
+@router.post("/webhook", response_model=ComplaintPublic, status_code=201, openapi_extra=_RAW, responses=_TOO_LARGE,
              summary="Inbound complaint from a web form or CRM, HMAC-signed (X-Foreshock-Signature)")
 async def complaint_webhook(request: Request, ctx: ContextDep, tok: Service) -> dict:
     from starlette.concurrency import run_in_threadpool
 
     from alerts.inbound import verify_webhook
 
-    body = await _raw(request)
+    body = await _raw(request, ctx)
     cfg = alerts_of(ctx).config
     secret = cfg.complaint_webhook_secret.get_secret_value() if cfg.complaint_webhook_secret else None
     if not secret:
@@ -137,26 +171,35 @@ async def complaint_webhook(request: Request, ctx: ContextDep, tok: Service) -> 
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"complaint refused: body is not JSON ({exc})") from None
     if isinstance(data, dict):
         data.setdefault("channel", "webhook")
-    c = check_complaint(data)
-    out = await run_in_threadpool(desk_of(ctx).register, c, actor=tok.name)
-    return _registered(ctx, out, tok.name)
+    return await run_in_threadpool(_register, ctx, check_complaint(data), tok.name)
 
 
-@router.post("/email", response_model=ComplaintPublic, status_code=201, openapi_extra=_MAIL,
+@router.post("/email", response_model=ComplaintPublic, status_code=201, openapi_extra=_MAIL, responses=_TOO_LARGE,
              summary="Inbound complaint as a raw RFC 822 email, posted by the mail gateway")
 async def complaint_email(request: Request, ctx: ContextDep, tok: Service) -> dict:
     from starlette.concurrency import run_in_threadpool
 
     from alerts.inbound import parse_email
 
-    data = parse_email(await _raw(request))
-    out = await run_in_threadpool(desk_of(ctx).register, check_complaint(data), actor=tok.name)
-    return _registered(ctx, out, tok.name)
+    data = parse_email(await _raw(request, ctx))
+    return await run_in_threadpool(_register, ctx, check_complaint(data), tok.name)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic, summary="One complaint with its evidence")
-def get_complaint(complaint_id: Annotated[int, Field(ge=1, le=2**31 - 1)], ctx: ContextDep, _: Viewer) -> dict:
+def get_complaint(complaint_id: Id, ctx: ContextDep, _: Viewer) -> dict:
     return desk_of(ctx).get_complaint(complaint_id)
+
+
+@router.get("/{complaint_id}/attachments/{attachment_id}", response_class=Response,
+            responses={200: {"description": "the file's bytes with its stored content type",
+                             "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                 "format": "binary"}}}}},
+            summary="Download a file stored with a complaint")
+def download_attachment(complaint_id: Id, attachment_id: Id, ctx: ContextDep, _: Viewer) -> Response:
+    meta, data = desk_of(ctx).attachment(complaint_id, attachment_id)
+    return Response(data, media_type=meta["content_type"], headers={
+        "Content-Disposition": content_disposition(meta["name"]), "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox", "X-Checksum-SHA256": meta["sha256"]})
 
 
 @ticket_router.get("/{number}/communication", response_model=Communication,
