@@ -1,6 +1,6 @@
 """A service agent registers a customer's complaint from the dashboard form during a call: an
 incomplete form is refused naming what is missing; a complete one joins the unit's open ticket and
-shows that Foreshock had warned before the customer noticed. An engineer records and verifies a
+shows that Foreshock had warned before the customer noticed; the photo sent with it downloads unchanged. An engineer records and verifies a
 corrective action on its page."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def test_agent_fills_in_the_complaint_form(page, served):
     page.fill("#c-contact_phone", "+49 421 555 0100")
     page.fill("#c-device_id", world.failing)
     page.select_option("#c-request", "repair")
+    photo = bytes(range(256)) * 4  # every byte value: the file comes back unchanged
+    page.set_input_files("#c-files", files=[{"name": "pump.jpg", "mimeType": "image/jpeg", "buffer": photo}])
     page.click("#c-submit")
     page.locator("#c-ok").wait_for()
     assert page.locator("#c-ticket").inner_text() == world.ticket
@@ -37,12 +39,20 @@ def test_agent_fills_in_the_complaint_form(page, served):
     assert "Foreshock warned" in page.locator("#c-ok").inner_text()
     expect(page.locator("#complaints tr")).to_have_count(1)
     assert world.ticket in page.locator("#complaints tr").first.inner_text()
+    link = page.locator("#complaints tr .attachment").first
+    assert link.inner_text() == "pump.jpg (1 KiB)"
+    with page.expect_download() as got:
+        link.click()
+    assert got.value.suggested_filename == "pump.jpg"
+    with open(got.value.path(), "rb") as f:
+        assert f.read() == photo
     shot(page, "complaints")
 
     # the ticket shows the complaint and the communication log; the agent sends a progress update
     page.click("#c-ticket")
     page.locator("#ticket-complaints li").first.wait_for()
     assert "Foreshock warned" in page.locator("#ticket-complaints").inner_text()
+    assert page.locator("#ticket-complaints .attachment").first.inner_text() == "pump.jpg (1 KiB)"
     page.select_option("#message-form select[name=kind]", "progress")
     page.fill("#message-form input[name=text]", "A technician comes on Monday.")
     page.click("#message-form button")

@@ -1,4 +1,5 @@
 // Complaints: the form a service agent fills in during a call, and the list of complaints.
+import { attachmentLinks, readFiles } from "./attachments.js";
 import { api, can, el, fmtDuration, fmtTime, page, showError } from "./common.js";
 
 const main = document.getElementById("main");
@@ -20,14 +21,15 @@ const form = el("form", { id: "complaint-form", class: "panel" },
     el("label", {}, "When (local time)", input("occurred_at", { type: "datetime-local", value: now, required: true })),
     el("label", {}, "Request", select("request", ["repair", "replacement", "refund", "advice"]))),
   el("label", {}, "What happened", el("textarea", { name: "description", id: "c-description", rows: 3, cols: 80, required: true })),
+  el("div", { class: "filters" }, el("label", {}, "Photos, logs, documents", input("files", { type: "file", multiple: true }))),
   el("div", { class: "filters" }, el("button", { type: "submit", id: "c-submit", disabled: !can(me, "service") }, "Register")),
   el("div", { id: "c-result" }));
 const rows = el("tbody", { id: "complaints" });
 main.append(el("h1", {}, "Complaints"), form,
   el("div", { class: "panel" }, el("h2", {}, "Received"), el("table", {},
-    el("thead", {}, el("tr", {}, ["Received", "Customer", "Unit", "Request", "Ticket", "Warned before"].map((h) => el("th", {}, h)))), rows)));
+    el("thead", {}, el("tr", {}, ["Received", "Customer", "Unit", "Request", "Ticket", "Warned before", "Attachments"].map((h) => el("th", {}, h)))), rows)));
 
-function body() {
+async function body() {
   const v = (n) => form.elements[n].value.trim() || null;
   const contact = { name: v("contact_name"), email: v("contact_email"), phone: v("contact_phone") };
   for (const k of Object.keys(contact)) if (contact[k] === null) delete contact[k];
@@ -35,6 +37,8 @@ function body() {
     site: v("site"), description: v("description") || "", request: v("request"),
     occurred_at: new Date(form.elements.occurred_at.value).toISOString() };
   for (const k of Object.keys(out)) if (out[k] === null) delete out[k];
+  const files = await readFiles(form.elements.files);
+  if (files.length) out.attachments = files;
   return out;
 }
 
@@ -42,12 +46,13 @@ form.addEventListener("submit", async (e) => {
   e.preventDefault();
   const result = document.getElementById("c-result");
   try {
-    const c = await api("/complaints", { method: "POST", body: body() });
+    const c = await api("/complaints", { method: "POST", body: await body() });
     const how = c.joined ? "joined the open ticket" : "opened ticket";
     const warned = c.preceded_by_warning ? ` · Foreshock warned ${fmtDuration(c.warning_lead_s)} before` : "";
     result.replaceChildren(el("p", { class: "ok", id: "c-ok" }, `Complaint ${c.id} ${how} `,
       el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}`, id: "c-ticket" }, c.ticket), warned));
     form.elements.description.value = "";
+    form.elements.files.value = "";
     await refresh();
   } catch (err) {
     result.replaceChildren(el("div", { class: "error", role: "alert", id: "c-error" }, err.message));
@@ -60,7 +65,8 @@ async function refresh() {
     rows.replaceChildren(...list.data.map((c) => el("tr", { "data-complaint": c.id },
       el("td", {}, fmtTime(c.received_at)), el("td", {}, c.customer), el("td", {}, c.device_id || `${c.model} @ ${c.site}`),
       el("td", {}, c.request), el("td", {}, el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}` }, c.ticket)),
-      el("td", {}, c.preceded_by_warning ? fmtDuration(c.warning_lead_s) : "no"))));
+      el("td", {}, c.preceded_by_warning ? fmtDuration(c.warning_lead_s) : "no"),
+      el("td", {}, attachmentLinks(c.attachments)))));
   } catch (err) { showError(err); }
 }
 await refresh();

@@ -1,3 +1,4 @@
+import { attachmentLinks } from "./attachments.js";
 import { api, badge, can, el, fmtDuration, live, page, showError, debounce } from "./common.js";
 
 // The ticket state machine (alerts/tickets.py); the server checks it again.
@@ -69,7 +70,8 @@ async function customerPanel(number, post) {
   const panel = el("div", { id: "customer" }, el("h3", {}, "Customer"),
     el("ul", { id: "ticket-complaints" }, c.complaints.map((x) => el("li", {},
       `${x.customer} (${x.channel}, asks for ${x.request}): ${x.description.slice(0, 200)}`,
-      x.preceded_by_warning ? ` · Foreshock warned ${fmtDuration(x.warning_lead_s)} before` : " · no warning before"))),
+      x.preceded_by_warning ? ` · Foreshock warned ${fmtDuration(x.warning_lead_s)} before` : " · no warning before",
+      attachmentLinks(x.attachments)))),
     c.customer_followup ? el("p", { id: "followup" }, `Follow-up: ${c.customer_followup.solved ? "solved" : "NOT solved"}, `
       + `satisfaction ${c.customer_followup.satisfaction ?? "–"}`) : "",
     el("ul", { id: "messages" }, c.messages.map((m) => el("li", {},

@@ -1,0 +1,47 @@
+// Complaint attachments: read chosen files as base64 for the API; links that download a stored file
+// with the bearer token (a plain <a href> cannot send it), or open a URL reference.
+import { el, showError, token } from "./common.js";
+
+export async function readFiles(input) {
+  const read = (file) => new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve({ name: file.name, content_type: file.type || "application/octet-stream",
+      data_b64: String(r.result).slice(String(r.result).indexOf(",") + 1) });
+    r.onerror = () => reject(new Error(`cannot read ${file.name}: ${r.error}`));
+    r.readAsDataURL(file);
+  });
+  return Promise.all([...input.files].map(read));
+}
+
+async function download(a) {
+  try {
+    const res = await fetch(a.download, { headers: { Authorization: `Bearer ${token() || ""}` } });
+    if (!res.ok) {
+      let detail = res.statusText;
+      try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
+      throw new Error(`${a.name}: ${detail}`);
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const link = el("a", { href: url, download: a.name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (err) { showError(err); }
+}
+
+const kib = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`);
+
+export function attachmentLinks(attachments) {
+  return el("span", { class: "attachments" }, (attachments || []).map((a) => {
+    if (a.download) {
+      const link = el("a", { href: "#", class: "attachment", "data-attachment": a.id, title: `sha256 ${a.sha256}` },
+        `${a.name} (${kib(a.size)})`);
+      link.addEventListener("click", (e) => { e.preventDefault(); download(a); });
+      return [" ", link];
+    }
+    return a.url && /^https?:\/\//.test(a.url)
+      ? [" ", el("a", { href: a.url, class: "attachment", rel: "noopener noreferrer", target: "_blank" }, a.name)]
+      : [" ", el("span", { class: "attachment" }, a.name)];
+  }).flat());
+}
