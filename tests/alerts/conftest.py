@@ -8,7 +8,7 @@ from sqlalchemy import text
 from foreshock.db import make_engine, migrate, session_factory
 
 ALERT_TABLES = (
-    "customer_messages", "complaints", "corrective_actions", "notification_deliveries", "notification_routes", "ticket_links", "ticket_events", "alerts", "tickets",
+    "complaint_attachments", "customer_messages", "complaints", "corrective_actions", "notification_deliveries", "notification_routes", "ticket_links", "ticket_events", "alerts", "tickets",
     "ticket_counters", "alert_processed", "maintenance_windows",
 )
 
