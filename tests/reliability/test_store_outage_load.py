@@ -1,64 +1,47 @@
-"""The telemetry store is down under load and the spool fills up: ingest spools what fits, then holds
-the rest unacknowledged (the broker keeps it); when influxd returns, everything is written, once.
+"""The telemetry store is down under load: ingest keeps accepting, spools, and replays in order.
 
-Complements tests/ingest/test_store_outage.py (replay order, bad data) with the full-spool decision
-on real servers: stop acknowledging, never drop.
+- the spool fills up: ingest spools what fits, then holds the rest unacknowledged (the broker
+  keeps it); when influxd returns, everything is written, once;
+- an outage of minutes: influxd stopped for 120 s while a publisher keeps sending at a steady rate
+  through the real broker; everything is spooled, replayed in order, written once.
+
+Complements tests/ingest/test_store_outage.py (replay order, bad data) with real servers and time.
 """
 
 from __future__ import annotations
 
-import uuid
+import threading
+import time
 
 import pytest
 
 from devices import protocol
-from foreshock.broker import free_port
-from foreshock.db import make_engine, migrate, session_factory
-from foreshock.settings import load_settings
-from foreshock.tsdb.influx1 import Influx1Store
-from ingest.deadletter import DeadLetterStore
-from ingest.service import IngestService
 from tests.ingest.conftest import wait_until
-from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
-from tests.tsdb_servers import InfluxdServer
+from tests.reliability.conftest import influx_ingest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 N = 10_000
+OUTAGE_S = 120.0
+RATE_PER_S = 20.0
+
+
+def _values(i: int) -> dict[str, float]:
+    return {"load": float(i), "temperature_c": 40.5, "current_a": 12.25, "speed_rpm": 1800.0, "velocity_mm_s": 2.75}
 
 
 def test_store_down_spool_full_holds_unacknowledged_then_everything_written_once(mosquitto, publisher, tmp_path):
-    port = free_port()
-    engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
-    migrate(engine)
-    settings = load_settings(
-        data_dir=tmp_path,
-        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
-              "client_id": f"load-{uuid.uuid4().hex[:8]}"},
-        telemetry={"backend": "influx1", "url": f"http://127.0.0.1:{port}", "database": "load",
-                   "batch_size": 500, "flush_interval_s": 0.05, "max_retries": 1, "max_retry_time_s": 0.5,
-                   "timeout_s": 2},
-        ingest={"spool_max_bytes": 1024 * 1024},
-    )
-    store = Influx1Store.from_settings(settings.telemetry)
-    service = IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None,
-                            probe_interval_s=0.2)
-    service.start()
-    server = InfluxdServer(workdir=tmp_path / "influxd", port=port)
-    try:
-        assert service.source.wait_connected(10)
+    with influx_ingest(mosquitto, tmp_path, "load", ingest={"spool_max_bytes": 1024 * 1024}) as (service, store,
+                                                                                                  server):
         t0 = protocol.now_ms() - 3_600_000
         for i in range(N):
-            values = {"load": float(i), "temperature_c": 40.5, "current_a": 12.25, "speed_rpm": 1800.0,
-                      "velocity_mm_s": 2.75}
             publisher.client.publish(protocol.topic("P-LOAD", "telemetry"),
-                                     protocol.telemetry_payload(t0 + i, i, values), qos=1)
+                                     protocol.telemetry_payload(t0 + i, i, _values(i)), qos=1)
         wait_until(lambda: service.metrics.get("spool_full_waits") > 0, 60, what="the spool to fill up")
         m = service.metrics
         assert m.get("points_written") == 0 and m.get("acked") < N  # the overflow is held, not acknowledged
         assert 0 < service.spool.size_bytes <= 1024 * 1024
 
-        (tmp_path / "influxd").mkdir()
         server.start()
         wait_until(lambda: service.metrics.get("acked") >= N, 120, what="every message after the store returned")
         service.stop(10)
@@ -66,8 +49,59 @@ def test_store_down_spool_full_holds_unacknowledged_then_everything_written_once
         assert [r.fields["load"] for r in rows] == [float(i) for i in range(N)]  # all, once, in time order
         snap = service.metrics.snapshot()
         assert snap["rejected"] == {} and snap["points_spooled"] + snap["points_written"] >= N
-    finally:
-        service.stop(2)
-        store.close()
-        server.stop()
-        engine.dispose()
+
+
+class _SteadyPublisher(threading.Thread):
+    """Publishes telemetry of one unit at ``rate`` messages per second until stopped; counts what it sent."""
+
+    def __init__(self, publisher, device: str, t0: int, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.publisher, self.device, self.t0, self.period = publisher, device, t0, 1.0 / rate
+        self.sent = 0
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            start = time.monotonic()
+            while not self.halt.is_set():
+                i = self.sent
+                self.publisher.publish(protocol.topic(self.device, "telemetry"),
+                                       protocol.telemetry_payload(self.t0 + i * 1000, i, _values(i)))
+                self.sent += 1
+                self.halt.wait(max(0.0, start + self.sent * self.period - time.monotonic()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+
+
+def test_store_down_for_minutes_while_publishing_everything_replayed_in_order(mosquitto, publisher, tmp_path):
+    with influx_ingest(mosquitto, tmp_path, "outage") as (service, store, server):
+        server.start()
+        t0 = protocol.now_ms() - 86_400_000
+        pub = _SteadyPublisher(publisher, "P-OUT", t0, RATE_PER_S)
+        pub.start()
+        try:
+            wait_until(lambda: service.metrics.get("points_written") >= 100, 30, what="writes before the outage")
+            server.stop()
+            down_at = pub.sent
+            time.sleep(OUTAGE_S)  # the outage itself: the publisher keeps sending
+            during = pub.sent - down_at
+            spooled = service.metrics.get("points_spooled")
+            assert spooled > 0 and service.spool.size_bytes > 0  # ingest kept accepting, on disk
+            assert service.metrics.get("acked") >= down_at + during - 5 * RATE_PER_S  # acknowledged meanwhile
+            server.start()
+            wait_until(lambda: service.spool.size_bytes == 0, 60, what="the spool to be replayed")
+            time.sleep(2.0)  # a little more traffic after the replay
+        finally:
+            pub.halt.set()
+            pub.join(15)
+        assert pub.error is None
+        n = pub.sent
+        wait_until(lambda: service.metrics.get("acked") >= n, 60, what="every message acknowledged")
+        service.stop(10)
+        rows = store.query("telemetry", "P-OUT", t0, t0 + n * 1000, ["load"], limit=2 * n)
+        assert [r.fields["load"] for r in rows] == [float(i) for i in range(n)]  # every one, once, in order
+        snap = service.metrics.snapshot()
+        assert during >= 0.8 * OUTAGE_S * RATE_PER_S and snap["rejected"] == {}
+        assert snap["points_replayed"] >= spooled
+        assert snap["acked"] == n
