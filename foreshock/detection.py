@@ -10,8 +10,8 @@ redelivered or out-of-order older message is stored by ingest but not fed to the
 so a redelivery never counts twice. State is written back at most every ``flush_interval_s`` (from
 :meth:`on_batch`, or only by :meth:`flush` with ``flush_on_batch=False``: the pipeline's tick thread
 does it, off the ingest path) and on :meth:`close`, keyed by unit, so units can later be
-partitioned across workers. Serialising happens under the detection lock; the database write
-(most of the cost with many units) does not.
+partitioned across workers. Serialising takes the detection lock for 50 units at a time (a batch
+waits at most for those, not for all units); the database write happens outside it.
 
 Database outages: an assessment the alert service cannot apply because the database is
 unreachable (SQLAlchemy ``OperationalError`` / ``InterfaceError`` / pool timeout) is queued, in
@@ -49,6 +49,8 @@ from foreshock.tsdb import Point, StoreError, TelemetryStore
 __all__ = ["DetectionStage", "DetectionStats"]
 
 log = logging.getLogger(__name__)
+
+_COLLECT_CHUNK = 50  # units serialised per hold of the detection lock in flush()
 
 HealthPublisher = Callable[[str, bytes], None]
 AssessmentSink = Callable[[str, Assessment], None]
@@ -360,16 +362,29 @@ class DetectionStage:
 
     # -- persistence ------------------------------------------------------------------------
 
-    def _collect_locked(self) -> list[tuple[str, str, str, str | None]]:
-        """Serialise every changed unit's state (under the lock) and mark it clean."""
+    def _collect_locked(self, device_ids: list[str] | None = None) -> list[tuple[str, str, str, str | None]]:
+        """Serialise the state of every changed unit (or of ``device_ids``), under the lock, and mark it clean."""
         rows = []
-        for device_id, unit in self._units.items():
-            if unit.dirty:
+        for device_id in self._units if device_ids is None else device_ids:
+            unit = self._units.get(device_id)
+            if unit is not None and unit.dirty:
                 state = json.dumps({"monitor": unit.monitor.state_dict(), "last_ts": unit.last_ts})
                 latest = json.dumps(unit.latest, default=_jsonable) if unit.latest else None
                 rows.append((device_id, state, unit.health, latest))
                 unit.dirty = False
         self._last_flush = time.monotonic()
+        return rows
+
+    def _collect(self) -> list[tuple[str, str, str, str | None]]:
+        """Serialise every changed unit's state, taking the detection lock for ``_COLLECT_CHUNK`` units at a
+        time: with 1,000 units the whole serialisation takes 0.15-0.3 s, and holding the lock for all of it
+        made every batch arriving meanwhile wait (the soak's p99 spikes every flush)."""
+        with self._lock:
+            dirty = [device_id for device_id, unit in self._units.items() if unit.dirty]
+        rows = []
+        for i in range(0, len(dirty), _COLLECT_CHUNK):
+            with self._lock:
+                rows += self._collect_locked(dirty[i:i + _COLLECT_CHUNK])
         return rows
 
     def _write_states(self, rows: list[tuple[str, str, str, str | None]]) -> None:
@@ -402,8 +417,7 @@ class DetectionStage:
         with self._write_lock:  # one flush at a time, so an older state is never written last
             with self._lock:
                 self._drain_locked()
-                rows = self._collect_locked()
-            self._write_states(rows)
+            self._write_states(self._collect())
 
     def close(self) -> None:
         with self._write_lock:
