@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Point", "Row", "StoreError", "StoreUnavailable", "TelemetryStore"]
+__all__ = ["Point", "Row", "StoreError", "StoreUnavailable", "TelemetryStore", "check_query_args"]
 
 FieldValue = float | int | str | bool
 
@@ -69,3 +69,11 @@ class TelemetryStore(Protocol):
 
     def close(self) -> None:
         """Release connections (bounded in time)."""
+
+
+def check_query_args(limit: int, every_ms: int | None) -> None:
+    """The argument checks every backend's :meth:`TelemetryStore.query` shares."""
+    if limit < 1:
+        raise ValueError(f"limit must be positive, got {limit}")
+    if every_ms is not None and every_ms <= 0:
+        raise ValueError(f"every_ms must be positive, got {every_ms}")

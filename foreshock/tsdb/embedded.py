@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from foreshock.tsdb.base import FieldValue, Point, Row, StoreError, StoreUnavailable
+from foreshock.tsdb.base import FieldValue, Point, Row, StoreError, StoreUnavailable, check_query_args
 
 __all__ = ["EmbeddedStore", "downsample"]
 
@@ -124,8 +124,7 @@ class EmbeddedStore:
         limit: int = 10_000,
         tags: dict[str, str] | None = None,
     ) -> list[Row]:
-        if limit < 1:
-            raise ValueError(f"limit must be positive, got {limit}")
+        check_query_args(limit, every_ms)
         sql = "SELECT ts_ms, fields FROM points WHERE measurement = ? AND device = ? AND ts_ms >= ? AND ts_ms < ?"
         args: list[object] = [measurement, device, int(start_ms), int(end_ms)]
         if tags:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable
+from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable, check_query_args
 from foreshock.tsdb.httperrors import error_for_status, unavailable
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
@@ -129,10 +129,7 @@ class Influx1Store:
         limit: int = 10_000,
         tags: dict[str, str] | None = None,
     ) -> list[Row]:
-        if limit < 1:
-            raise ValueError(f"limit must be positive, got {limit}")
-        if every_ms is not None and every_ms <= 0:
-            raise ValueError(f"every_ms must be positive, got {every_ms}")
+        check_query_args(limit, every_ms)
         where = [f"{quote_ident('device')} = {quote_string(device)}"]
         where += [f"{quote_ident(k)} = {quote_string(v)}" for k, v in (tags or {}).items() if k != "device"]
         where += [f"time >= {int(start_ms)}ms", f"time < {int(end_ms)}ms"]

@@ -19,7 +19,7 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable
+from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable, check_query_args
 from foreshock.tsdb.httperrors import error_for_status
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
@@ -158,10 +158,7 @@ class Influx2Store:
         limit: int = 10_000,
         tags: dict[str, str] | None = None,
     ) -> list[Row]:
-        if limit < 1:
-            raise ValueError(f"limit must be positive, got {limit}")
-        if every_ms is not None and every_ms <= 0:
-            raise ValueError(f"every_ms must be positive, got {every_ms}")
+        check_query_args(limit, every_ms)
         q = flux_query(self.bucket, measurement, device, start_ms, end_ms, fields, every_ms=every_ms, limit=limit, tags=tags)
 
         def once() -> list:
