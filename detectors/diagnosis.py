@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from detectors.envelope import SES, squared_envelope_spectrum
-from detectors.iso import zone_limits
+from detectors.shaft import shaft_fault, shaft_scores
 from detectors.spectrum import Spectrum, estimate_speed_hz
 from detectors.types import MachineInfo, Snapshot
 
@@ -134,32 +134,6 @@ def _fast_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float, 
     return out
 
 
-def shaft_scores(sp: Spectrum, shaft_hz: float) -> dict[str, float]:
-    """Velocity amplitudes (mm/s) at 0.5×, 1×..6× shaft speed, for the shaft-fault rules."""
-    orders = (0.5, 1, 1.5, 2, 3, 4, 5, 6)
-    return {f"{o:g}x": sp.order_amplitude_mm_s(shaft_hz, o) for o in orders}
-
-
-def _shaft_fault(sp: Spectrum, shaft_hz: float, machine: MachineInfo) -> tuple[str | None, float, list[dict]]:
-    lo = 2.0 if machine.low_speed else 10.0
-    v = sp.velocity_rms_mm_s(lo, 1000.0)
-    limits = zone_limits(machine.iso_group, machine.foundation, machine.zone_limits_mm_s)
-    if v < limits[0]:
-        return None, 0.0, []
-    a = shaft_scores(sp, shaft_hz)
-    one = max(a["1x"], 1e-9)
-    ev = [{"family": "shaft", "order": k, "amplitude_mm_s": round(val, 4)} for k, val in a.items()]
-    harmonics = sum(a[k] > 0.2 * one for k in ("3x", "4x", "5x", "6x")) + sum(a[k] > 0.2 * one for k in ("0.5x", "1.5x"))
-    v_sq = v * v
-    if harmonics >= 3:
-        return "looseness", min(0.5 + 0.1 * harmonics, 0.9), ev
-    if a["2x"] > 0.75 * one:
-        return "misalignment", min(0.5 + 0.3 * (a["2x"] / one - 0.75), 0.9), ev
-    if one * one / 2 > 0.5 * v_sq:
-        return "imbalance", min(0.4 + 0.5 * one * one / 2 / v_sq, 0.9), ev
-    return None, 0.0, ev
-
-
 def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0, tol: float = 0.01,
              sideband_weight: float = 0.5) -> tuple[str | None, float, list[dict[str, Any]]]:
     """Most likely failure mode of one record: ``(mode or None, confidence 0..1, evidence)``.
@@ -200,7 +174,7 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
         if lines and lines[0]["snr_db"] >= 2 * min_score and ses.kurtosis > 0.5:
             best = ("bearing", round(min(0.3 + lines[0]["snr_db"] / 60, 0.8), 3), lines)
     if best[0] is None:
-        mode, conf, ev = _shaft_fault(sp, shaft_hz, machine)
+        mode, conf, ev = shaft_fault(sp, shaft_hz, machine)
         if mode is not None:
             best = (mode, round(conf, 3), ev)
     return best
