@@ -1,0 +1,212 @@
+"""How well calibrated are the engine's time-to-failure ranges? Simulated runs to failure with ground truth.
+
+For every fault kind that brings the vibration to the alarm limit (the bearing faults, imbalance,
+misalignment, looseness; lubrication loss fails on temperature, not vibration) and several seeds, a
+one-unit fleet is simulated (onset, time to failure and growth drawn per seed) and its snapshots are
+fed to :class:`detectors.UnitMonitor` in sending order. For every snapshot assessment from the first
+warning until the failure we keep the estimate ``ttf_s``, the range ``[ttf_low_s, ttf_high_s]`` and
+the actual time left (the ground truth's ``failure_ms`` minus the snapshot's time). Reported, by
+fraction of life (time since onset / onset-to-failure) and per fault kind:
+
+- ``n``: snapshots after the first warning; ``with_estimate``: share of them carrying an estimate;
+- ``coverage``: share of the estimates whose range contains the actual time left (nominal 90 %);
+- ``median_rel_error``: median of (estimate - actual) / actual (negative: pessimistic, too early);
+- ``median_abs_rel_error``: median of |estimate - actual| / actual;
+- ``median_width_rel``: median of (high - low) / actual, how useful the range is.
+
+With ``--femto DIR`` the FEMTO runs (``*.npz`` runs with a failure event) are fed the same way and
+reported beside (fraction of life = time / failure time), with the relative error of the estimate at
+the last snapshot before the failure (PHM 2012 style, ``Er = 100 (actual - estimate) / actual``).
+
+Appends one record to ``bench/results/prognosis_calibration.json``. Run from the repository root::
+
+    .venv/bin/python bench/prognosis_calibration.py --seeds 4 --label after [--femto ../shared/datasets/femto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from detectors import Snapshot, UnitMonitor  # noqa: E402
+from simulator.fleet import load_fleet  # noqa: E402
+from simulator.stream import FleetStream  # noqa: E402
+from tests.detectors.fleetsim import START_MS, machine_of  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+KINDS = {"outer_race": "P-1800", "inner_race": "P-1800", "ball": "F-3000", "imbalance": "F-3000",
+         "misalignment": "G-300", "looseness": "G-300"}
+BINS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 0.95), (0.95, 1.0))
+_WARN = ("warning", "alarm")
+
+
+def fleet_doc(kind: str, model: str, seed: int) -> tuple[dict[str, Any], float, float]:
+    """A one-unit fleet with ``kind``; onset, time to failure and growth drawn from ``seed``."""
+    rng = np.random.default_rng([seed, 97])
+    onset_h = float(rng.uniform(3, 8))
+    ttf_h = float(rng.uniform(20, 40))
+    growth = float(rng.uniform(1.5, 3.5))
+    doc = {"seed": seed, "duration": f"{int(math.ceil(onset_h + ttf_h + 1))}h", "telemetry_interval": "10m",
+           "units": [{"id": "U-1", "model": model,
+                      "fault": {"kind": kind, "onset": f"{onset_h * 3600:.0f}s", "ttf": f"{ttf_h * 3600:.0f}s",
+                                "growth": round(growth, 2)}}]}
+    return doc, onset_h * 3600, (onset_h + ttf_h) * 3600
+
+
+def simulated_points(kind: str, model: str, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    doc, onset_s, fail_s = fleet_doc(kind, model, seed)
+    fleet = load_fleet(doc)
+    unit = fleet.units[0]
+    onset_s, fail_s = unit.fault.onset_ms / 1000, unit.fault.failure_ms / 1000  # as the simulator rounded them
+    mon = UnitMonitor(machine_of(unit.model))
+    t0 = START_MS / 1000
+    warned = False
+    pts: list[dict[str, Any]] = []
+    for e in FleetStream(fleet, START_MS).emissions(START_MS + int(fleet.duration_s * 1000)):
+        if e.kind == "telemetry":
+            continue
+        t = e.ts_ms / 1000 - t0
+        a = mon.update_snapshot(Snapshot(ts=e.ts_ms / 1000, fs=unit.model.sensor.fs, samples=e.samples, rpm=e.rpm))
+        warned = warned or a.state in _WARN
+        if warned and t < fail_s:
+            pts.append(_point(a, t, fail_s, (t - onset_s) / (fail_s - onset_s)))
+    first = pts[0]["t"] if pts else None
+    return pts, {"kind": kind, "model": model, "seed": seed, "onset_h": round(onset_s / 3600, 2),
+                 "failure_h": round(fail_s / 3600, 2), "growth": unit.fault.growth,
+                 "first_warning_h": None if first is None else round(first / 3600, 2)}
+
+
+def _point(a: Any, t: float, fail_s: float, life: float) -> dict[str, Any]:
+    return {"t": t, "actual": fail_s - t, "life": life, "est": a.ttf_s, "lo": a.ttf_low_s, "hi": a.ttf_high_s}
+
+
+def femto_points(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    from evaluation.runs import machine_of as run_machine
+    from foreshock.datasets import read_run
+
+    run = read_run(path)
+    if run.failure_t is None:
+        return None
+    mon = UnitMonitor(run_machine(run.meta, run.rpm))
+    warned = False
+    pts: list[dict[str, Any]] = []
+    last = None
+    for i, t in enumerate(run.t):
+        t = float(t)
+        a = mon.update_snapshot(Snapshot(ts=t, fs=run.fs, samples=run.x[i], rpm=run.rpm or None))
+        warned = warned or a.state in _WARN
+        if warned and t < run.failure_t:
+            pts.append(_point(a, t, run.failure_t, t / run.failure_t))
+            last = pts[-1]
+    end = None
+    if last is not None:
+        est = last["est"]
+        end = {"actual_s": round(last["actual"], 1), "estimate_s": None if est is None else round(est, 1),
+               "er_percent": None if est is None else round(100 * (last["actual"] - est) / last["actual"], 1)}
+    return pts, {"run": run.name, "failure_s": run.failure_t, "first_warning_s": pts[0]["t"] if pts else None,
+                 "at_last_snapshot": end}
+
+
+def summarise(pts: list[dict[str, Any]]) -> dict[str, Any]:
+    est = [p for p in pts if p["est"] is not None and p["actual"] > 0]
+    out: dict[str, Any] = {"n": len(pts), "with_estimate": round(len(est) / len(pts), 3) if pts else None}
+    if not est:
+        return out
+    actual = np.array([p["actual"] for p in est])
+    e = np.array([p["est"] for p in est])
+    lo = np.array([p["lo"] for p in est])
+    hi = np.array([p["hi"] for p in est])
+    out.update({
+        "coverage": round(float(np.mean((lo <= actual) & (actual <= hi))), 3),
+        "below_range": round(float(np.mean(actual < lo)), 3),
+        "above_range": round(float(np.mean(actual > hi)), 3),
+        "median_rel_error": round(float(np.median((e - actual) / actual)), 3),
+        "median_abs_rel_error": round(float(np.median(np.abs(e - actual) / actual)), 3),
+        "median_width_rel": round(float(np.median(np.minimum(hi - lo, 1e9) / actual)), 3),
+    })
+    return out
+
+
+def by_life(pts: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for a, b in BINS:
+        sel = [p for p in pts if a <= p["life"] < b or (b == 1.0 and p["life"] >= 1.0)]
+        out[f"{a:.2f}-{b:.2f}"] = summarise(sel)
+    return out
+
+
+def _commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parents[1], check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "detectors"], capture_output=True, text=True,
+                               cwd=Path(__file__).resolve().parents[1], check=True).stdout.strip()
+        return sha + ("+dirty detectors" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=4, help="seeds per fault kind (0..N-1)")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="fault kinds, comma-separated")
+    ap.add_argument("--femto", type=Path, default=None, help="folder of FEMTO runs (*.npz)")
+    ap.add_argument("--label", default="", help="a name for this record (e.g. before / after)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "prognosis_calibration.json")
+    args = ap.parse_args(argv)
+    started = time.perf_counter()
+    all_pts: list[dict[str, Any]] = []
+    per_kind: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
+    for kind in args.kinds.split(","):
+        kind_pts: list[dict[str, Any]] = []
+        for seed in range(args.seeds):
+            pts, info = simulated_points(kind, KINDS[kind], seed)
+            info.update(summarise(pts))
+            runs.append(info)
+            kind_pts += pts
+            print(f"{kind:13s} seed {seed}: {json.dumps(info)}", flush=True)
+        per_kind[kind] = summarise(kind_pts)
+        all_pts += kind_pts
+    rec: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"), "label": args.label, "commit": _commit(),
+        "host": platform.node(), "seeds": args.seeds, "nominal": 0.9,
+        "simulated": {"all": summarise(all_pts), "by_life": by_life(all_pts), "by_kind": per_kind, "runs": runs},
+    }
+    if args.femto is not None:
+        fpts: list[dict[str, Any]] = []
+        fruns = []
+        for path in sorted(args.femto.glob("*.npz")):
+            got = femto_points(path)
+            if got is None:
+                continue
+            pts, info = got
+            info.update(summarise(pts))
+            fruns.append(info)
+            fpts += pts
+            print(f"{info['run']}: {json.dumps(info)}", flush=True)
+        rec["femto"] = {"all": summarise(fpts), "by_life": by_life(fpts), "runs": fruns}
+    rec["wall_s"] = round(time.perf_counter() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    hist = json.loads(args.out.read_text()) if args.out.exists() else []
+    hist.append(rec)
+    args.out.write_text(json.dumps(hist, indent=2) + "\n")
+    print(json.dumps({k: rec[k] for k in ("label", "commit")} | {"all": rec["simulated"]["all"],
+                     "by_life": rec["simulated"]["by_life"], "femto": rec.get("femto", {}).get("all")}, indent=1))
+    return rec
+
+
+if __name__ == "__main__":
+    main()
