@@ -10,8 +10,17 @@ redelivered or out-of-order older message is stored by ingest but not fed to the
 so a redelivery never counts twice. State is written back at most every ``flush_interval_s`` (from
 :meth:`on_batch`, or only by :meth:`flush` with ``flush_on_batch=False``: the pipeline's tick thread
 does it, off the ingest path) and on :meth:`close`, keyed by unit, so units can later be
-partitioned across workers. Serialising takes the detection lock for 50 units at a time (a batch
-waits at most for those, not for all units); the database write happens outside it.
+partitioned across workers. Only units that learnt something since the last flush are serialised
+and written (a redelivered old message changes nothing). Serialising takes the detection lock for
+50 units at a time (a batch waits at most for those, not for all units); the database write
+happens outside it.
+
+Most flushes see only scalar telemetry of a unit (every 10 s) and no snapshot (every few minutes),
+while the larger part of a monitor's state, its waveform baselines (``_SNAPSHOT_KEYS``), changes only
+with a snapshot: their JSON is kept from the unit's last serialisation and reused until the unit
+learns from a snapshot, its configuration is applied again, or ``_FULL_EVERY`` flushes have reused
+it; :meth:`close` serialises everything afresh. (``UnitMonitor.update_scalars`` leaves these parts
+alone; ``tests/foreshock/test_soak_fixes.py`` checks the spliced JSON against a full one.)
 
 Database outages: an assessment the alert service cannot apply because the database is
 unreachable (SQLAlchemy ``OperationalError`` / ``InterfaceError`` / pool timeout) is queued, in
@@ -51,6 +60,9 @@ __all__ = ["DetectionStage", "DetectionStats"]
 log = logging.getLogger(__name__)
 
 _COLLECT_CHUNK = 50  # units serialised per hold of the detection lock in flush()
+# parts of UnitMonitor.state_dict() that only a snapshot changes; their JSON is reused between snapshots
+_SNAPSHOT_KEYS = ("baseline", "mv", "iso", "ph", "trends")
+_FULL_EVERY = 10  # a unit's snapshot parts are serialised afresh at least every this many flushes
 
 HealthPublisher = Callable[[str, bytes], None]
 AssessmentSink = Callable[[str, Assessment], None]
@@ -68,6 +80,8 @@ class DetectionStats:
     alerts_queued: int = 0  # assessments queued because the database was unavailable
     alerts_retried: int = 0  # queued assessments applied later
     alerts_dropped: int = 0  # dropped from a full queue (logged)
+    states_saved: int = 0  # unit states serialised for the database
+    states_reused: int = 0  # ... of which the snapshot parts' JSON was reused (no snapshot since)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -78,7 +92,10 @@ class _Unit:
     monitor: UnitMonitor
     last_ts: dict[str, float] = field(default_factory=dict)  # per message kind
     health: str = "unknown"
-    dirty: bool = False
+    dirty: bool = False  # learnt something since its state was last serialised
+    snapshot_json: str | None = None  # the _SNAPSHOT_KEYS of its last serialisation, as JSON members
+    snapshot_changed: bool = True  # snapshot_json is out of date
+    reused: int = 0  # serialisations since snapshot_json was made
     latest: dict[str, Any] = field(default_factory=dict)
     config_checked: float = 0.0  # monotonic time the unit's configuration was last applied
 
@@ -177,6 +194,7 @@ class DetectionStage:
 
     def _apply_config(self, device_id: str, unit: _Unit) -> None:
         unit.config_checked = time.monotonic()
+        unit.snapshot_changed = True  # a new configuration may reach the detectors' parameters
         try:
             cfg = self.unit_config(device_id)
             if cfg:
@@ -234,6 +252,7 @@ class DetectionStage:
             snapshot = Snapshot(ts=ts, fs=snap.fs, samples=snap.samples, rpm=snap.rpm, axis=snap.axis)
             if self._on_snapshot is not None:
                 self._on_snapshot(msg.device_id, snapshot)
+            unit.dirty = unit.snapshot_changed = True
             t0 = time.perf_counter()
             result = unit.monitor.update_snapshot(snapshot)
             self.stats.seconds += time.perf_counter() - t0
@@ -246,6 +265,7 @@ class DetectionStage:
                 if ts <= unit.last_ts.get("telemetry", float("-inf")):
                     self.stats.skipped_old += 1
                     continue
+                unit.dirty = True
                 t0 = time.perf_counter()
                 result = unit.monitor.update_scalars(ts, rec.values)
                 self.stats.seconds += time.perf_counter() - t0
@@ -253,7 +273,6 @@ class DetectionStage:
                 unit.last_ts["telemetry"] = ts
                 if result is not None:
                     self._handle(msg.device_id, unit, result, f"{msg.device_id}:telemetry:{rec.seq}:{rec.ts_ms}", points)
-        unit.dirty = True
 
     def _handle(self, device_id: str, unit: _Unit, result: Assessment, source_key: str, points: list[Point]) -> None:
         self.stats.assessments += 1
@@ -362,13 +381,32 @@ class DetectionStage:
 
     # -- persistence ------------------------------------------------------------------------
 
-    def _collect_locked(self, device_ids: list[str] | None = None) -> list[tuple[str, str, str, str | None]]:
-        """Serialise the state of every changed unit (or of ``device_ids``), under the lock, and mark it clean."""
+    def _state_json(self, unit: _Unit, fresh: bool) -> str:
+        """The unit's saved form, ``{"monitor": state_dict(), "last_ts": ...}``, reusing the JSON of the
+        snapshot parts when no snapshot (or configuration) reached the unit since it was made."""
+        state = unit.monitor.state_dict()
+        if not isinstance(state, dict):
+            return json.dumps({"monitor": state, "last_ts": unit.last_ts})
+        if fresh or unit.snapshot_changed or unit.snapshot_json is None or unit.reused >= _FULL_EVERY:
+            unit.snapshot_json = json.dumps({k: state[k] for k in _SNAPSHOT_KEYS if k in state})[1:-1]
+            unit.snapshot_changed, unit.reused = False, 0
+        else:
+            unit.reused += 1
+            self.stats.states_reused += 1
+        rest = json.dumps({k: v for k, v in state.items() if k not in _SNAPSHOT_KEYS})[1:-1]
+        members = ", ".join(part for part in (unit.snapshot_json, rest) if part)
+        return f'{{"monitor": {{{members}}}, "last_ts": {json.dumps(unit.last_ts)}}}'
+
+    def _collect_locked(self, device_ids: list[str] | None = None,
+                        fresh: bool = False) -> list[tuple[str, str, str, str | None]]:
+        """Serialise the state of every changed unit (or of ``device_ids``), under the lock, and mark it
+        clean; ``fresh``: serialise every part afresh (reuse nothing)."""
         rows = []
         for device_id in self._units if device_ids is None else device_ids:
             unit = self._units.get(device_id)
             if unit is not None and unit.dirty:
-                state = json.dumps({"monitor": unit.monitor.state_dict(), "last_ts": unit.last_ts})
+                state = self._state_json(unit, fresh)
+                self.stats.states_saved += 1
                 latest = json.dumps(unit.latest, default=_jsonable) if unit.latest else None
                 rows.append((device_id, state, unit.health, latest))
                 unit.dirty = False
@@ -426,7 +464,7 @@ class DetectionStage:
                 if self._pending:
                     log.error("%d alert updates still wait for the database; kept in %s for the next start",
                               len(self._pending), self._pending_path or "memory only (no pending_path): lost")
-                rows = self._collect_locked()
+                rows = self._collect_locked(fresh=True)
             try:
                 self._write_states(rows)
             except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:

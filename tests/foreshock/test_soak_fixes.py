@@ -3,21 +3,29 @@
 - detector state is serialised taking the detection lock for at most ``_COLLECT_CHUNK`` units at a
   time: another thread's batch runs between two chunks of one flush;
 - the pipeline's tick loop writes every unit's last-seen time in one transaction, so detection
-  (``Registry.mark_seen``) never writes a single unit's time after the unit's first message.
+  (``Registry.mark_seen``) never writes a single unit's time after the unit's first message;
+- only units whose detector state changed since the last flush are serialised and written, and
+  the state still survives a restart;
+- between snapshots the JSON of a monitor's waveform parts is reused, and what is saved is still
+  exactly its whole state.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import types
 
+import numpy as np
 import pytest
 from sqlalchemy import event
 
+import foreshock.detection as detection_mod
 import foreshock.service as service_mod
-from devices.protocol import ParsedMessage, TelemetryRecord
+from devices.protocol import ParsedMessage, TelemetryRecord, VibrationSnapshot
 from foreshock.db import make_engine, migrate, session_factory
-from foreshock.detection import _COLLECT_CHUNK, DetectionStage
+from foreshock.detection import _COLLECT_CHUNK, _SNAPSHOT_KEYS, DetectionStage
+from foreshock.models import DetectorState
 from ingest.types import IngestedMessage
 
 T0_MS = 1_795_000_000_000
@@ -234,3 +242,98 @@ def test_tick_loop_writes_last_seen_in_one_transaction_and_detection_never_per_u
     loop_writes = [w for w in writes if w[0] == "tick loop"]
     assert len(loop_writes) >= 300 / 15 - 1  # every half seen_write_interval_s (15 s) of the 300 s
     assert all(units == len(ids) and n_commits == 1 for _, units, n_commits in loop_writes), loop_writes
+
+
+# -- only changed units are serialised; the state survives a restart --------------------------
+
+
+def test_a_unit_not_updated_since_the_last_flush_is_not_serialised_again(sessions):
+    ids = ["A", "B", "C"]
+    stage = _stage(sessions)
+    _feed(stage, ids, 1)
+    CountingMonitor.serialised = []
+    stage.flush()
+    assert sorted(CountingMonitor.serialised) == ids
+    CountingMonitor.serialised = []
+    stage.on_batch([tel("B", 2, T0_MS + 20_000)])
+    stage.flush()
+    assert CountingMonitor.serialised == ["B"]
+    CountingMonitor.serialised = []
+    stage.on_batch([tel("C", 1, T0_MS + 10_000)])  # a redelivery: nothing new learnt
+    stage.flush()
+    assert CountingMonitor.serialised == []
+    assert stage.stats.skipped_old == 1
+
+
+def test_state_written_only_for_changed_units_and_restored_after_restart(sessions, monkeypatch):
+    monkeypatch.setattr(detection_mod.UnitMonitor, "from_state",
+                        classmethod(lambda cls, state, machine=None: CountingMonitor(state["device"], state["n"])))
+    stage = _stage(sessions)
+    _feed(stage, ["A", "B"], 1)
+    stage.flush()
+    written: list[list[str]] = []
+    write_states = stage._write_states
+    monkeypatch.setattr(stage, "_write_states", lambda rows: (written.append([r[0] for r in rows]), write_states(rows)))
+    for seq in (2, 3):
+        stage.on_batch([tel("A", seq, T0_MS + seq * 10_000)])
+        stage.flush()
+    stage.flush()  # nothing changed since the last one
+    assert written == [["A"], ["A"], []]
+    stage.close()
+
+    with sessions() as session:
+        saved = {row.device_id: json.loads(row.state_json) for row in session.query(DetectorState)}
+    assert saved["A"]["monitor"] == {"device": "A", "n": 3} and saved["B"]["monitor"] == {"device": "B", "n": 1}
+    restarted = DetectionStage(sessions, flush_on_batch=False)
+    restarted.on_batch([tel("A", 4, T0_MS + 40_000), tel("A", 3, T0_MS + 30_000)])  # the second is old
+    mon = restarted._units["A"].monitor
+    assert isinstance(mon, CountingMonitor) and mon.n == 4  # resumed from 3, learnt one, the old one skipped
+    assert restarted.stats.skipped_old == 1
+
+
+def vib(device_id: str, seq: int, ts_ms: int, rng) -> IngestedMessage:
+    snap = VibrationSnapshot(ts_ms=ts_ms, seq=seq, axis="x", fs=25600.0,
+                             samples=rng.normal(0, 0.05, 2560).astype(np.float32), rpm=1800.0)
+    parsed = ParsedMessage(device_id, "vibration", snapshot=snap)
+    return IngestedMessage(device_id, "vibration", parsed, None, ts_ms / 1000, f"foreshock/v1/{device_id}/vibration")
+
+
+def _saved(sessions, device_id: str) -> dict:
+    with sessions() as session:
+        return json.loads(session.get(DetectorState, device_id).state_json)
+
+
+def test_reused_snapshot_parts_give_the_same_state_as_a_fresh_serialisation(sessions):
+    """Between snapshots the JSON of the waveform parts is reused; what is saved must still be exactly
+    the monitor's whole state (fails if ``update_scalars`` starts changing a part in ``_SNAPSHOT_KEYS``)."""
+    rng = np.random.default_rng(3)
+    stage = DetectionStage(sessions, flush_on_batch=False)
+    seq, ts = 0, T0_MS
+    checked = 0
+    scalar_states: list[dict] = []
+    for round_ in range(12):
+        seq += 1
+        ts += 1_200_000  # 20 min between flushes: the scalar baselines keep a point every 15 min
+        if round_ % 4 == 0:  # a snapshot every fourth flush, scalar telemetry in every one
+            stage.on_batch([vib("R-1", seq, ts, rng)])
+        stage.on_batch([IngestedMessage("R-1", "telemetry", ParsedMessage("R-1", "telemetry", records=(
+                           TelemetryRecord(ts + 180_000 * k, seq * 10 + k,
+                                           {"temperature_c": 40.0 + rng.normal(0, 0.3), "current_a": 12.0 + k / 10}),)),
+                                        None, ts / 1000, "foreshock/v1/R-1/telemetry") for k in range(1, 7)])
+        stage.flush()
+        unit = stage._units["R-1"]
+        expected = json.loads(json.dumps({"monitor": unit.monitor.state_dict(), "last_ts": unit.last_ts}))
+        assert _saved(sessions, "R-1") == expected, f"flush {round_}"
+        scalar_states.append(expected)
+        checked += 1
+    assert stage.stats.states_reused >= 6  # the snapshot parts were reused in most flushes
+    assert stage.stats.states_saved == checked
+    assert any(stage._units["R-1"].monitor.state_dict()[k] for k in _SNAPSHOT_KEYS)  # not trivially empty
+    assert len({json.dumps(s["monitor"]["scalars"]) for s in scalar_states}) == checked  # telemetry changed them
+
+    before = stage._units["R-1"].monitor.state_dict()
+    stage.close()
+    restarted = DetectionStage(sessions, flush_on_batch=False)
+    restarted.on_batch([tel("R-1", 1, T0_MS)])  # old: loads the unit, learns nothing
+    assert json.loads(json.dumps(restarted._units["R-1"].monitor.state_dict())) == json.loads(json.dumps(before))
+    assert restarted.stats.skipped_old == 1 and restarted.stats.states_saved == 0
