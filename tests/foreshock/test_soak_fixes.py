@@ -337,3 +337,30 @@ def test_reused_snapshot_parts_give_the_same_state_as_a_fresh_serialisation(sess
     restarted.on_batch([tel("R-1", 1, T0_MS)])  # old: loads the unit, learns nothing
     assert json.loads(json.dumps(restarted._units["R-1"].monitor.state_dict())) == json.loads(json.dumps(before))
     assert restarted.stats.skipped_old == 1 and restarted.stats.states_saved == 0
+
+
+# -- start-up objects out of the garbage collector's reach --------------------------------------
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_pipeline_start_freezes_start_up_objects_only_when_asked(tmp_path, monkeypatch, freeze):
+    import gc
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    gc.unfreeze()
+    settings = load_settings(data_dir=tmp_path / "data", log_level="WARNING")
+    pipeline = Pipeline(settings, PipelineOptions(api=False, freeze_gc=freeze))
+    monkeypatch.setattr(pipeline.ingest, "start", lambda: None)  # no broker: the subject is start-up
+    monkeypatch.setattr(pipeline.ingest, "stop", lambda timeout_s=None: None)
+    try:
+        pipeline.start()
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+        pipeline.stop(5)
+    if freeze:
+        assert frozen > 10_000  # the modules and the pipeline's objects
+    else:
+        assert frozen == 0
