@@ -23,6 +23,7 @@ table is printed.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import multiprocessing as mp
@@ -77,6 +78,11 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)) * 1000, 1) if values else None
 
 
+def _median_of(windows: list[dict], key: str) -> float | None:
+    values = [w[key] for w in windows if w.get(key) is not None]
+    return round(float(np.median(values)), 1) if values else None
+
+
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="foreshock-soak-"))
     broker = MosquittoBroker(workdir=work / "mqtt").start()
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> dict:
         mqtt={"url": broker.url, "client_id": f"soak-{uuid.uuid4().hex[:6]}"},
         ingest={"auto_register": True},
     )
-    pipeline = Pipeline(settings, PipelineOptions(api=False, tick_interval_s=10.0))
+    pipeline = Pipeline(settings, PipelineOptions(api=False, tick_interval_s=10.0, freeze_gc=not args.no_gc_freeze))
     latencies: list[float] = []
     lock = threading.Lock()
     detect = pipeline.detection.on_batch
@@ -97,6 +103,27 @@ def run(args: argparse.Namespace) -> dict:
             latencies.extend(now - m.received_at for m in messages)
 
     pipeline.ingest.on_batch = timed
+    # what else takes the GIL: garbage collections (per generation) and detector-state flushes
+    pauses: dict[str, list[float]] = {"gc0": [], "gc1": [], "gc2": [], "flush": []}
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            pauses[f"gc{info['generation']}"].append(time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(on_gc)
+    flush = pipeline.detection.flush
+
+    def timed_flush() -> None:
+        t = time.perf_counter()
+        try:
+            flush()
+        finally:
+            pauses["flush"].append(time.perf_counter() - t)
+
+    pipeline.detection.flush = timed_flush  # type: ignore[method-assign]
     pipeline.start()
     proc = psutil.Process()
     ctx = mp.get_context("spawn")
@@ -112,11 +139,17 @@ def run(args: argparse.Namespace) -> dict:
         now = time.time()
         with lock:
             lat, latencies[:] = list(latencies), []
+        took = {k: list(v) for k, v in pauses.items()}
+        for v in pauses.values():
+            v.clear()
         acked = metrics.get("acked")
         windows.append({"t_s": round(now - t0, 1), "publishing": publisher.is_alive(), "rss_mb": round(proc.memory_info().rss / 2**20, 1),
                         "msg_per_s": round((acked - last_acked) / (now - last_t), 1),
                         "latency_ms_p50": _pct(lat, 50), "latency_ms_p99": _pct(lat, 99),
-                        "queue": metrics.queue_depth})
+                        "queue": metrics.queue_depth, "load_1m": round(os.getloadavg()[0], 2),
+                        "gc2_n": len(took["gc2"]), "gc2_ms_max": _pct(took["gc2"], 100),
+                        "gc_ms_total": round(sum(sum(took[k]) for k in ("gc0", "gc1", "gc2")) * 1000, 1),
+                        "flush_ms_max": _pct(took["flush"], 100)})
         last_acked, last_t = acked, now
         log.info("window %s", windows[-1])
     publisher.join()
@@ -126,6 +159,7 @@ def run(args: argparse.Namespace) -> dict:
     while metrics.get("acked") < expected and time.time() < deadline:
         time.sleep(0.5)
     pipeline.stop(30)
+    gc.callbacks.remove(on_gc)
     snap = metrics.snapshot()
     with sqlite3.connect(settings.telemetry_path) as db:
         rows = dict(db.execute("SELECT measurement, count(*) FROM points GROUP BY measurement").fetchall())
@@ -140,7 +174,7 @@ def run(args: argparse.Namespace) -> dict:
         "bench": "soak",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "args": vars(args),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "sent": expected,
         "sent_detail": sent,
         "received": snap["received"],
@@ -156,20 +190,32 @@ def run(args: argparse.Namespace) -> dict:
         "p99_ms_median_first_third": round(p99_early, 1),
         "p99_ms_median_last_third": round(p99_late, 1),
         "ratio_p99_late_to_early": round(p99_late / max(p99_early, 1e-9), 3),
+        "load_1m_median": float(np.median([w["load_1m"] for w in windows])),
+        "load_1m_max": max(w["load_1m"] for w in windows),
+        "gc2_ms_max": max((w["gc2_ms_max"] or 0 for w in windows), default=0),
+        "flush_ms_median_first_third": _median_of(warm[:third], "flush_ms_max"),
+        "flush_ms_median_last_third": _median_of(warm[-third:], "flush_ms_max"),
         "windows": windows,
     }
     return result
 
 
 def table(r: dict) -> str:
-    lines = ["| window (s) | RSS (MB) | msg/s | p50 (ms) | p99 (ms) | queue |", "|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| window (s) | RSS (MB) | msg/s | p50 (ms) | p99 (ms) | queue | load 1 min | full GCs | longest full GC (ms) "
+             "| all GC (ms) | longest state flush (ms) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for w in r["windows"]:
         lines.append(f"| {w['t_s']} | {w['rss_mb']} | {w['msg_per_s']} | {w['latency_ms_p50']} | "
-                     f"{w['latency_ms_p99']} | {w['queue']} |")
+                     f"{w['latency_ms_p99']} | {w['queue']} | {w.get('load_1m')} | {w.get('gc2_n')} | "
+                     f"{w.get('gc2_ms_max')} | {w.get('gc_ms_total')} | {w.get('flush_ms_max')} |")
     lines.append("")
     lines.append(f"sent {r['sent']}, acknowledged {r['acked']}, accepted {r['accepted']}, rejected {r['rejected']}, "
-                 f"lost {r['lost']}; rows {r['stored_rows']}; RSS late/early {r['ratio_rss_late_to_early']}, "
-                 f"p99 late/early {r['ratio_p99_late_to_early']}")
+                 f"lost {r['lost']}; rows {r['stored_rows']}; RSS {r['baseline_window']['rss_mb']} -> "
+                 f"{r['last_window']['rss_mb']} MB (late/early {r['ratio_rss_late_to_early']}); p99 (median of the "
+                 f"first / last third of the windows) {r['p99_ms_median_first_third']} -> "
+                 f"{r['p99_ms_median_last_third']} ms (late/early {r['ratio_p99_late_to_early']}); load average "
+                 f"(1 min) median {r['load_1m_median']}, max {r['load_1m_max']}; longest full GC "
+                 f"{r['gc2_ms_max']} ms; state flush (longest per window, median) "
+                 f"{r['flush_ms_median_first_third']} -> {r['flush_ms_median_last_third']} ms")
     return "\n".join(lines)
 
 
@@ -181,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=10.0, help="sampling window (wall seconds)")
     ap.add_argument("--warmup", type=float, default=60.0,
                     help="windows before this are not the baseline (every unit has sent a snapshot by then)")
+    ap.add_argument("--no-gc-freeze", action="store_true",
+                    help="leave start-up objects to the garbage collector (PipelineOptions.freeze_gc=False)")
+    ap.add_argument("--results", type=Path, default=RESULTS,
+                    help="JSON file the run is appended to (a diagnostic run can go elsewhere)")
     args = ap.parse_args(argv)
     if args.units < 1 or args.duration <= 0 or args.speed <= 0 or args.window <= 0:
         ap.error("--units, --duration, --speed and --window must be positive")
@@ -188,10 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("foreshock", "ingest", "alerts", "devices", "detectors", "simulator", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     result = run(args)
-    RESULTS.parent.mkdir(exist_ok=True)
-    history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    args.results.parent.mkdir(exist_ok=True)
+    history = json.loads(args.results.read_text()) if args.results.exists() else []
     history.append(result)
-    RESULTS.write_text(json.dumps(history, indent=2) + "\n")
+    args.results.write_text(json.dumps(history, indent=2) + "\n")
     print(table(result))
     return 0 if result["lost"] == 0 else 1
 
