@@ -74,7 +74,8 @@ class _SteadyPublisher(threading.Thread):
             self.error = exc
 
 
-def test_store_down_for_minutes_while_publishing_everything_replayed_in_order(mosquitto, publisher, tmp_path):
+def test_store_down_for_minutes_while_publishing_everything_replayed_in_order(mosquitto, publisher, tmp_path,
+                                                                             record_property):
     with influx_ingest(mosquitto, tmp_path, "outage") as (service, store, server):
         server.start()
         t0 = protocol.now_ms() - 86_400_000
@@ -100,8 +101,17 @@ def test_store_down_for_minutes_while_publishing_everything_replayed_in_order(mo
         wait_until(lambda: service.metrics.get("acked") >= n, 60, what="every message acknowledged")
         service.stop(10)
         rows = store.query("telemetry", "P-OUT", t0, t0 + n * 1000, ["load"], limit=2 * n)
-        assert [r.fields["load"] for r in rows] == [float(i) for i in range(n)]  # every one, once, in order
         snap = service.metrics.snapshot()
+        stored = [r.fields["load"] for r in rows]
+        counts = {"sent": n, "sent_during_outage": during, "acked": snap["acked"], "rows_stored": len(rows),
+                  "points_written": snap.get("points_written", 0), "points_spooled": spooled,
+                  "points_replayed": snap.get("points_replayed", 0), "rejected": sum(snap["rejected"].values()),
+                  "lost": len(set(range(n)) - {int(v) for v in stored})}
+        for key, value in counts.items():  # in the JUnit XML (--junitxml) as well as printed (-s)
+            record_property(key, value)
+        print(f"\nstore down {OUTAGE_S:.0f} s at {RATE_PER_S:.0f} msg/s: "
+              + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        assert stored == [float(i) for i in range(n)]  # every one, once, in order
         assert during >= 0.8 * OUTAGE_S * RATE_PER_S and snap["rejected"] == {}
         assert snap["points_replayed"] >= spooled
         assert snap["acked"] == n
