@@ -43,6 +43,7 @@ __all__ = ["FAMILY_MODE", "bearing_scores", "diagnose", "shaft_scores"]
 
 FAMILY_MODE = {"bpfo": "outer_race", "bpfi": "inner_race", "bsf": "ball"}
 _HARMONICS = 3
+_INSEPARABLE = 0.03  # × shaft speed: closer to a shaft harmonic, a line cannot be told from it
 
 
 def _line(ses: SES, family: str, h: float, f: float, tol: float) -> dict[str, Any]:
@@ -53,85 +54,107 @@ def _line(ses: SES, family: str, h: float, f: float, tol: float) -> dict[str, An
 
 
 def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float = 0.01,
-                   sideband_weight: float = 0.25, exclude_shaft_harmonics: bool = False,
+                   sideband_weight: float = 0.25, cage_weight: float = 1.0, count_ambiguous: bool = False,
                    evidence: bool = True) -> dict[str, tuple[float, list[dict[str, Any]]]]:
     """Per family: (score, evidence lines).
 
     Score = mean over the first harmonics of their SNR in dB above the envelope background (lines
     below it count 0), plus ``sideband_weight`` × the mean SNR of the modulation sidebands (±1×
-    shaft around BPFI, ±FTF around 2×BSF). With ``exclude_shaft_harmonics`` a harmonic that falls
-    within one bin (or 0.5 %) of a shaft harmonic is marked ``ambiguous`` and not counted, since
-    shaft modulation explains it as well; a family with fewer than two unambiguous harmonics is
-    not scored (e.g. BSF of a 6203 bearing is 1.99× shaft speed). ``evidence=False`` computes
-    the same scores vectorised, without the evidence lines (the per-snapshot feature path).
+    shaft around BPFI, ±FTF around 2×BSF). A damaged ball passes in and out of the load zone with
+    the cage, so its impacts are modulated at the cage frequency: the ball family's score is the
+    larger of its BSF score and ``cage_weight`` × the mean SNR of FTF and 2×FTF (lines that are
+    never shaft harmonics, unlike 2×BSF of some bearings, e.g. 3.99× on a 6203).
+
+    Each line is the largest SES bin within ``tol`` of its expected frequency (plus one bin), not
+    counting bins on a shaft harmonic (within two bins) or that are not a local maximum (the skirt
+    of a shaft line) when the expected frequency is more than 2.5 bins from every shaft harmonic:
+    at a fine enough resolution a peak on 5× is the shaft's, not BPFI = 4.95×'s. A line expected
+    within 3 % of shaft speed of a shaft harmonic is *ambiguous* (shaft modulation explains it as
+    well): listed, but counted only with ``count_ambiguous``, i.e. when the score is judged
+    against the unit's own baseline (:mod:`detectors.features`), where its growth is the evidence.
+    ``evidence=False`` returns the same scores without the evidence lines.
     """
     fmax = ses.freqs[-1] * 0.9
-    out: dict[str, tuple[float, list[dict[str, Any]]]] = {}
-    if not evidence and not exclude_shaft_harmonics:
-        return _fast_scores(ses, shaft_hz, mult, tol, sideband_weight, fmax)
+    ftf = mult["ftf"] * shaft_hz
+    targets: list[tuple[str, str, float, float]] = []  # (family, kind, harmonic, frequency)
     for fam in ("bpfo", "bpfi", "bsf"):
         f0 = mult[fam] * shaft_hz
-        lines = [_line(ses, fam, h, h * f0, tol) for h in range(1, _HARMONICS + 1) if h * f0 < fmax]
-        counted = lines
-        if exclude_shaft_harmonics:
-            for ln in lines:
-                f = ln["expected_hz"]
-                ln["ambiguous"] = abs(f - round(f / shaft_hz) * shaft_hz) < max(ses.df, 0.005 * f)
-            counted = [ln for ln in lines if not ln["ambiguous"]]
-            if len(counted) < 2:
-                continue
-        if not counted:
-            continue
-        score = sum(max(ln["snr_db"], 0.0) for ln in counted) / len(counted)
-        side_f = shaft_hz if fam == "bpfi" else mult["ftf"] * shaft_hz if fam == "bsf" else 0.0
+        targets += [(fam, "harmonic", h, h * f0) for h in range(1, _HARMONICS + 1) if h * f0 < fmax]
+        side_f = shaft_hz if fam == "bpfi" else ftf if fam == "bsf" else 0.0
         if side_f > 0 and sideband_weight > 0:
             centre = f0 if fam == "bpfi" else 2 * f0
-            sides = [_line(ses, fam + "_sideband", 0, centre + s * side_f, tol) for s in (-1, 1)
-                     if 0 < centre + s * side_f < fmax]
-            if sides:
-                score += sideband_weight * sum(max(s["snr_db"], 0.0) for s in sides) / len(sides)
-                lines += sides
+            targets += [(fam, "sideband", 0, centre + sgn * side_f) for sgn in (-1, 1) if 0 < centre + sgn * side_f < fmax]
+    if cage_weight > 0:
+        targets += [("bsf", "cage", h, h * ftf) for h in (1, 2) if 0 < h * ftf < fmax]
+    if not targets:
+        return {}
+    f_exp = np.array([t[3] for t in targets])
+    freq, amp, floor = _read_lines(ses, f_exp, tol, shaft_hz, where=evidence)
+    snr = np.maximum(10 * np.log10(np.maximum(amp, 1e-30) / floor), 0.0)
+    # a line expected (almost) on a shaft harmonic is ambiguous: shaft modulation explains it as well
+    ambiguous = np.abs(f_exp - np.round(f_exp / shaft_hz) * shaft_hz) < _INSEPARABLE * shaft_hz
+    if not count_ambiguous:
+        snr = np.where(ambiguous, 0.0, snr)
+    out: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+    for fam in ("bpfo", "bpfi", "bsf"):
+        idx = {k: [i for i, t in enumerate(targets) if t[0] == fam and t[1] == k] for k in ("harmonic", "sideband", "cage")}
+        if not idx["harmonic"]:
+            continue
+        score = float(snr[idx["harmonic"]].mean())
+        if idx["sideband"]:
+            score += sideband_weight * float(snr[idx["sideband"]].mean())
+        if idx["cage"]:
+            score = max(score, cage_weight * float(snr[idx["cage"]].mean()))
+        lines: list[dict[str, Any]] = []
+        if evidence:
+            for i in idx["harmonic"] + idx["sideband"] + idx["cage"]:
+                _, kind, h, f = targets[i]
+                name = fam if kind == "harmonic" else fam + "_sideband" if kind == "sideband" else "ftf"
+                lines.append({"family": name, "harmonic": h, "expected_hz": round(f, 3), "freq_hz": round(float(freq[i]), 3),
+                              "amplitude": float(amp[i]), "background": float(floor[i]),
+                              "snr_db": round(10 * math.log10(max(float(amp[i]), 1e-30) / float(floor[i])), 2),
+                              **({"ambiguous": True} if ambiguous[i] else {})})
         out[fam] = (score, lines)
     return out
 
 
-def _fast_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float, sideband_weight: float,
-                 fmax: float) -> dict[str, tuple[float, list[dict[str, Any]]]]:
-    lines: list[tuple[str, float, int]] = []  # (family, frequency, 0 = harmonic / 1 = sideband)
-    for fam in ("bpfo", "bpfi", "bsf"):
-        f0 = mult[fam] * shaft_hz
-        lines += [(fam, h * f0, 0) for h in range(1, _HARMONICS + 1) if h * f0 < fmax]
-        side_f = shaft_hz if fam == "bpfi" else mult["ftf"] * shaft_hz if fam == "bsf" else 0.0
-        if side_f > 0 and sideband_weight > 0:
-            centre = f0 if fam == "bpfi" else 2 * f0
-            lines += [(fam, centre + sgn * side_f, 1) for sgn in (-1, 1) if 0 < centre + sgn * side_f < fmax]
-    if not lines:
-        return {}
-    fams, targets, kinds = zip(*lines)
-    f = np.asarray(targets)
-    half = np.maximum(tol * f + ses.df, ses.df)
-    i0 = np.maximum(np.searchsorted(ses.freqs, f - half), 1)
-    i1 = np.maximum(np.searchsorted(ses.freqs, f + half + 1e-9), i0 + 1)
-    i1 = np.minimum(i1, ses.amp.size)
-    # one reduceat over the interleaved [start, end) bounds: the maxima of every search window at once
+def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
+                where: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(found frequency, amplitude, background) of the SES line searched at each frequency in ``f``.
+
+    The found frequencies are only located when ``where`` (the evidence); otherwise they are ``f``.
+    """
+    df = ses.df
+    n = ses.amp.size
+    half = np.maximum(tol * f + df, df)
+    i0 = np.clip(np.searchsorted(ses.freqs, f - half), 1, n - 1)
+    i1 = np.maximum(np.clip(np.searchsorted(ses.freqs, f + half + 1e-9), 1, n), i0 + 1)
+    amp = ses.amp
+    if shaft_hz > 0 and df > 0:
+        on_shaft = np.abs(ses.freqs - np.round(ses.freqs / shaft_hz) * shaft_hz) <= 2 * df
+        on_shaft[0] = False
+        separable = np.abs(f - np.round(f / shaft_hz) * shaft_hz) > 2.5 * df
+        # a line is a local maximum: the skirt of a shaft line next to it is not a defect line
+        peak_bin = np.ones(n, dtype=bool)
+        peak_bin[1:-1] = (amp[1:-1] >= amp[:-2]) & (amp[1:-1] >= amp[2:])
+        masked = np.where(on_shaft | ~peak_bin, 0.0, amp)
+    else:
+        separable = np.zeros(f.size, dtype=bool)
+        masked = amp
+    # the maxima of every search window at once: one reduceat over interleaved [start, end) bounds
     bounds = np.empty(2 * f.size, dtype=np.intp)
-    bounds[0::2], bounds[1::2] = np.minimum(i0, ses.amp.size - 1), i1
-    ext = np.append(ses.amp, 0.0)
-    peaks = np.where(i1 > i0, np.maximum.reduceat(ext, bounds)[0::2], 0.0)
+    bounds[0::2], bounds[1::2] = i0, i1
+    peak_raw = np.maximum.reduceat(np.append(amp, 0.0), bounds)[0::2]
+    peak = np.where(separable, np.maximum.reduceat(np.append(masked, 0.0), bounds)[0::2], peak_raw) \
+        if separable.any() else peak_raw
+    found = f.astype(float).copy()
+    if where:
+        for j in range(f.size):
+            src = masked if separable[j] else amp
+            found[j] = ses.freqs[int(i0[j]) + int(np.argmax(src[i0[j]:i1[j]]))]
     centres, medians = ses._floor()
-    floor = np.maximum(np.interp(f, centres, medians), 1e-30)
-    snr = np.maximum(10 * np.log10(np.maximum(peaks, 1e-30) / floor), 0.0)
-    out: dict[str, tuple[float, list[dict[str, Any]]]] = {}
-    for fam in ("bpfo", "bpfi", "bsf"):
-        harm = [v for v, fa, k in zip(snr, fams, kinds) if fa == fam and k == 0]
-        if not harm:
-            continue
-        score = float(sum(harm)) / len(harm)
-        sides = [v for v, fa, k in zip(snr, fams, kinds) if fa == fam and k == 1]
-        if sides:
-            score += sideband_weight * float(sum(sides)) / len(sides)
-        out[fam] = (score, [])
-    return out
+    floor = np.maximum(np.interp(f, centres, medians), max(1e-12 * float(amp.max(initial=1e-30)), 1e-30))
+    return found, peak, floor
 
 
 def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0, tol: float = 0.01,
@@ -156,7 +179,8 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
         if top_f * 2 > fs / 2:
             return None, 0.0, [{"reason": f"cannot assess: sample rate {fs:g} Hz cannot resolve the defect "
                                           f"frequencies up to {top_f:.0f} Hz"}]
-        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f)
+        seg_s = min(max(3.0 / _min_separation_hz(mult, shaft_hz), 1.0), x.size / fs)
+        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=seg_s)
         scores = bearing_scores(ses, shaft_hz, mult, tol=tol, sideband_weight=sideband_weight)
         if scores:
             fam = max(scores, key=lambda k: scores[k][0])
@@ -197,3 +221,13 @@ def _nonsynchronous_lines(ses: SES, shaft_hz: float) -> list[dict[str, Any]]:
         ln["order"] = round(ratio, 3)
         out.append(ln)
     return sorted(out, key=lambda d: -d["snr_db"])
+
+
+def _min_separation_hz(mult: dict[str, float], shaft_hz: float, inseparable: float = _INSEPARABLE) -> float:
+    """Smallest distance from a defect line (BPFO, BPFI and its ±1× sidebands, 2×BSF) to a shaft
+    harmonic, in Hz, among those at least ``inseparable`` × shaft speed apart (closer lines cannot
+    be told apart from a shaft harmonic under a percent of slip and speed drift)."""
+    orders = [mult["bpfo"], mult["bpfi"], mult["bpfi"] - 1, mult["bpfi"] + 1, 2 * mult["bsf"]]
+    seps = [abs(o - round(o)) for o in orders]
+    seps = [d for d in seps if d >= inseparable] or [0.5]
+    return min(seps) * shaft_hz

@@ -8,7 +8,8 @@
    highest defect frequency searched are skipped: the carrier must lie above the modulation.
    The band's spectral kurtosis ``E|z|⁴ / (E|z|²)² − 2`` is kept as evidence.
 2. Square the band's envelope and take its spectrum (the squared envelope spectrum, SES),
-   averaged over segments of about one second when the record is long.
+   averaged over Hann segments of ``segment_s`` (one second by default) overlapping by half
+   when the record is longer (Welch).
 3. Read the SES at the defect frequencies (BPFO, BPFI, BSF, FTF), their harmonics and their
    shaft-speed sidebands, each searched within a speed tolerance, against the SES's local median.
 
@@ -158,9 +159,9 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
     z = np.fft.ifft(full) * 2.0  # the band's analytic signal
     env2 = z.real ** 2 + z.imag ** 2
     seg = min(n, max(round(segment_s * fs), 256))
-    n_seg = max(n // seg, 1)
+    step = max(seg // 2, 1)  # Welch: Hann segments overlapping by half
+    frames = np.lib.stride_tricks.sliding_window_view(env2, seg)[::step]
     w = _hann(seg)
-    frames = env2[: n_seg * seg].reshape(n_seg, seg)
     frames = (frames - frames.mean(axis=1, keepdims=True)) * w
     amp = np.abs(np.fft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
     if math.isnan(sk):

@@ -110,6 +110,6 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *,
         feats["env_band_lo_hz"], feats["env_band_hi_hz"] = ses.band_hz
         feats["env_kurtosis"] = ses.kurtosis
         if mult and shaft_hz and 2 * top_f < fs:
-            for fam, (score, _) in bearing_scores(ses, shaft_hz, mult, tol=0.02, evidence=False).items():
+            for fam, (score, _) in bearing_scores(ses, shaft_hz, mult, tol=0.02, count_ambiguous=True, evidence=False).items():
                 feats[f"{fam}_db"] = score
     return {k: float(v) for k, v in feats.items()}

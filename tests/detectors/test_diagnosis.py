@@ -106,3 +106,64 @@ def test_cwru_slices() -> None:
     races = [(t, g) for t, g in results if t != "ball"]
     assert all(t == g for t, g in races), races
     assert run("normal_0_97")[1] is None
+
+
+# A 6203 (the CWRU fan end): BSF = 1.99x, 2xBSF = 3.99x and BPFI = 4.95x sit close to shaft harmonics
+GEO_6203 = BearingGeometry(8, 0.2656, 1.122)
+
+
+def _pulses(times: np.ndarray, amps: np.ndarray, seconds: float, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(FS * seconds)) / FS
+    ring = np.exp(-700 * t[:300]) * np.sin(2 * np.pi * 4500 * t[:300])
+    imp = np.zeros(t.size)
+    keep = times < seconds
+    np.add.at(imp, (times[keep] * FS).astype(int), amps[keep])
+    return np.convolve(imp, ring)[: t.size] + np.random.default_rng(seed).normal(0, 0.08, t.size)
+
+
+def test_a_ball_fault_is_named_from_its_cage_modulation_when_2bsf_sits_on_a_shaft_harmonic() -> None:
+    m, fr, seconds = GEO_6203.multipliers(), RPM / 60, 4.0
+    times = np.arange(0, seconds, 1 / (2 * m["bsf"] * fr))
+    amps = 0.5 * (1 + np.cos(2 * np.pi * m["ftf"] * fr * times))  # in and out of the load zone with the cage
+    got, _, ev = diagnose(Snapshot(0, FS, _pulses(times, amps, seconds), rpm=RPM),
+                          MachineInfo(rated_rpm=RPM, bearing=GEO_6203))
+    assert got == "ball", ev[-1]
+    cage = [e for e in ev if e.get("family") == "ftf"]
+    assert cage and max(e["snr_db"] for e in cage) > 6
+    # the BSF harmonics themselves (1.99x, 3.99x, 5.98x) are ambiguous: shown, not counted
+    assert all(e.get("ambiguous") for e in ev if e.get("family") == "bsf")
+
+
+def test_the_same_ball_impacts_without_cage_modulation_are_not_called_a_ball_fault() -> None:
+    # impacts at 2xBSF = 3.99x with no cage modulation are indistinguishable from a 4x shaft effect
+    m, fr, seconds = GEO_6203.multipliers(), RPM / 60, 4.0
+    times = np.arange(0, seconds, 1 / (2 * m["bsf"] * fr))
+    got, _, ev = diagnose(Snapshot(0, FS, _pulses(times, np.full(times.size, 0.5), seconds), rpm=RPM),
+                          MachineInfo(rated_rpm=RPM, bearing=GEO_6203))
+    assert got != "ball", ev[-1]
+
+
+def test_shaft_synchronous_impacts_at_5x_are_not_read_as_bpfi_at_4_95x() -> None:
+    # five impacts per revolution (e.g. a rub or a 5-vane impeller) modulated at 1x: at a fine enough
+    # resolution the 5x line is separable from BPFI = 4.95x and is not counted for the inner race
+    fr, seconds = RPM / 60, 4.0
+    times = np.arange(0, seconds, 1 / (5 * fr))
+    amps = 0.5 * (1 + 0.8 * np.cos(2 * np.pi * fr * times))
+    got, _, ev = diagnose(Snapshot(0, FS, _pulses(times, amps, seconds), rpm=RPM),
+                          MachineInfo(rated_rpm=RPM, bearing=GEO_6203))
+    assert got != "inner_race", ev[-1]
+    # the same impacts at BPFI itself are an inner-race fault
+    times = np.arange(0, seconds, 1 / (GEO_6203.multipliers()["bpfi"] * fr))
+    amps = 0.5 * (1 + 0.8 * np.cos(2 * np.pi * fr * times))
+    got, _, ev = diagnose(Snapshot(0, FS, _pulses(times, amps, seconds), rpm=RPM),
+                          MachineInfo(rated_rpm=RPM, bearing=GEO_6203))
+    assert got == "inner_race", ev[-1]
+
+
+def test_the_envelope_resolution_follows_the_bearings_closest_separable_line() -> None:
+    from detectors.diagnosis import _min_separation_hz
+    fr = RPM / 60
+    # 6203: BPFO 3.05x and BPFI 4.95x are 0.05x = 1.5 Hz from 3x and 5x (2xBSF at 3.99x is inseparable)
+    assert _min_separation_hz(GEO_6203.multipliers(), fr) == pytest.approx(0.053 * fr, rel=0.05)
+    # 6205: every line is at least 0.28x away from a shaft harmonic
+    assert _min_separation_hz(GEO.multipliers(), fr) > 0.25 * fr
