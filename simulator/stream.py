@@ -61,6 +61,9 @@ class FleetStream:
         self._snap_ms = fleet.snapshot_interval_s * 1000.0
         self._phase = np.array([u.variation.phase for u in fleet.units])
         self._faulty = [i for i, u in enumerate(fleet.units) if u.sensor_faults]
+        # a unit's position in this stream's arrays; not its index in the fleet file (which seeds its
+        # random numbers), since a stream may carry one unit of a larger fleet (--out writes unit by unit)
+        self._pos = {u.unit_id: i for i, u in enumerate(fleet.units)}
 
     # -- values ---------------------------------------------------------------------------------
 
@@ -171,7 +174,7 @@ class FleetStream:
         elif f.kind == "stuck":
             if e.kind == "telemetry":
                 k_stuck = int(max(f.start_ms / self._tel_ms - e.unit.variation.phase, 0))
-                _, vals = self.telemetry_at(k_stuck, np.array([idx]))
+                _, vals = self.telemetry_at(k_stuck, np.array([self._pos[e.unit.unit_id]]))
                 e.values = {name: float(vals[name][0]) for name in VALUE_NAMES}
             elif e.samples is not None:
                 level = round(float(uniform(seed, idx, f.start_ms, 40)) * 0.5, 3)

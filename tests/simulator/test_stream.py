@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from devices.protocol import parse_message, topic
 from simulator.fleet import load_fleet
@@ -196,12 +197,15 @@ def test_starts_ramp_up_with_an_inrush_current():
         assert v["speed_rpm"][i] < v["speed_rpm"][i + 20]  # still running up
 
 
-def test_a_unit_alone_sends_what_it_sends_in_its_fleet():
-    """Files are written unit by unit: that must not change a unit's data."""
+@pytest.mark.parametrize("kind", ["spikes", "stuck", "saturation", "dropout", "clock_skew", "duplicate", "out_of_order"])
+def test_a_unit_alone_sends_what_it_sends_in_its_fleet(kind):
+    """Files are written unit by unit: that must not change a unit's data, whatever its sensor does
+    (a stuck sensor on any unit but the first once failed here: it looked its values up by its
+    index in the fleet file instead of its place in the one-unit stream)."""
     f = fleet(
         [
             {"id": "P-1", "model": "P-1800", "fault": {"kind": "ball", "onset": "5m", "ttf": "1h"}},
-            {"id": "F-1", "model": "F-3000", "sensor_faults": [{"kind": "spikes", "start": 0, "end": "1h"}]},
+            {"id": "F-1", "model": "F-3000", "sensor_faults": [{"kind": kind, "start": "10m", "end": "40m"}]},
         ]
     )
     together = run(f, 1)
