@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> dict:
 
     pipeline.ingest.on_batch = timed
     # what else takes the GIL: garbage collections (per generation) and detector-state flushes
-    pauses: dict[str, list[float]] = {"gc0": [], "gc1": [], "gc2": [], "flush": []}
+    pauses: dict[str, list[float]] = {"gc0": [], "gc1": [], "gc2": [], "flush": [], "serialise": [], "write": []}
     gc_started = [0.0]
 
     def on_gc(phase: str, info: dict) -> None:
@@ -114,16 +114,19 @@ def run(args: argparse.Namespace) -> dict:
             pauses[f"gc{info['generation']}"].append(time.perf_counter() - gc_started[0])
 
     gc.callbacks.append(on_gc)
-    flush = pipeline.detection.flush
+    def timer(name: str, fn):
+        def timed_fn(*a):
+            t = time.perf_counter()
+            try:
+                return fn(*a)
+            finally:
+                pauses[name].append(time.perf_counter() - t)
+        return timed_fn
 
-    def timed_flush() -> None:
-        t = time.perf_counter()
-        try:
-            flush()
-        finally:
-            pauses["flush"].append(time.perf_counter() - t)
-
-    pipeline.detection.flush = timed_flush  # type: ignore[method-assign]
+    stage = pipeline.detection  # a flush = serialising the changed units' state, then writing it
+    stage.flush = timer("flush", stage.flush)  # type: ignore[method-assign]
+    stage._collect = timer("serialise", stage._collect)  # type: ignore[method-assign]
+    stage._write_states = timer("write", stage._write_states)  # type: ignore[method-assign]
     pipeline.start()
     proc = psutil.Process()
     ctx = mp.get_context("spawn")
@@ -149,7 +152,8 @@ def run(args: argparse.Namespace) -> dict:
                         "queue": metrics.queue_depth, "load_1m": round(os.getloadavg()[0], 2),
                         "gc2_n": len(took["gc2"]), "gc2_ms_max": _pct(took["gc2"], 100),
                         "gc_ms_total": round(sum(sum(took[k]) for k in ("gc0", "gc1", "gc2")) * 1000, 1),
-                        "flush_ms_max": _pct(took["flush"], 100)})
+                        "flush_ms_max": _pct(took["flush"], 100), "serialise_ms_max": _pct(took["serialise"], 100),
+                        "write_ms_max": _pct(took["write"], 100)})
         last_acked, last_t = acked, now
         log.info("window %s", windows[-1])
     publisher.join()
@@ -190,11 +194,13 @@ def run(args: argparse.Namespace) -> dict:
         "p99_ms_median_first_third": round(p99_early, 1),
         "p99_ms_median_last_third": round(p99_late, 1),
         "ratio_p99_late_to_early": round(p99_late / max(p99_early, 1e-9), 3),
-        "load_1m_median": float(np.median([w["load_1m"] for w in windows])),
+        "load_1m_median": round(float(np.median([w["load_1m"] for w in windows])), 2),
         "load_1m_max": max(w["load_1m"] for w in windows),
         "gc2_ms_max": max((w["gc2_ms_max"] or 0 for w in windows), default=0),
         "flush_ms_median_first_third": _median_of(warm[:third], "flush_ms_max"),
         "flush_ms_median_last_third": _median_of(warm[-third:], "flush_ms_max"),
+        "serialise_ms_median_first_third": _median_of(warm[:third], "serialise_ms_max"),
+        "serialise_ms_median_last_third": _median_of(warm[-third:], "serialise_ms_max"),
         "windows": windows,
     }
     return result
@@ -202,11 +208,13 @@ def run(args: argparse.Namespace) -> dict:
 
 def table(r: dict) -> str:
     lines = ["| window (s) | RSS (MB) | msg/s | p50 (ms) | p99 (ms) | queue | load 1 min | full GCs | longest full GC (ms) "
-             "| all GC (ms) | longest state flush (ms) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| all GC (ms) | longest state flush (ms) | longest serialisation (ms) | longest state write (ms) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for w in r["windows"]:
         lines.append(f"| {w['t_s']} | {w['rss_mb']} | {w['msg_per_s']} | {w['latency_ms_p50']} | "
                      f"{w['latency_ms_p99']} | {w['queue']} | {w.get('load_1m')} | {w.get('gc2_n')} | "
-                     f"{w.get('gc2_ms_max')} | {w.get('gc_ms_total')} | {w.get('flush_ms_max')} |")
+                     f"{w.get('gc2_ms_max')} | {w.get('gc_ms_total')} | {w.get('flush_ms_max')} | "
+                     f"{w.get('serialise_ms_max')} | {w.get('write_ms_max')} |")
     lines.append("")
     lines.append(f"sent {r['sent']}, acknowledged {r['acked']}, accepted {r['accepted']}, rejected {r['rejected']}, "
                  f"lost {r['lost']}; rows {r['stored_rows']}; RSS {r['baseline_window']['rss_mb']} -> "
@@ -215,7 +223,9 @@ def table(r: dict) -> str:
                  f"{r['p99_ms_median_last_third']} ms (late/early {r['ratio_p99_late_to_early']}); load average "
                  f"(1 min) median {r['load_1m_median']}, max {r['load_1m_max']}; longest full GC "
                  f"{r['gc2_ms_max']} ms; state flush (longest per window, median) "
-                 f"{r['flush_ms_median_first_third']} -> {r['flush_ms_median_last_third']} ms")
+                 f"{r['flush_ms_median_first_third']} -> {r['flush_ms_median_last_third']} ms, of which serialising "
+                 f"{r['serialise_ms_median_first_third']} -> {r['serialise_ms_median_last_third']} ms; detection "
+                 f"{r['detection']}")
     return "\n".join(lines)
 
 
