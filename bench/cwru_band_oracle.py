@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -74,7 +75,13 @@ def main() -> None:
         print(f"{r['name']:32s} {r['true_fault']:11s} {mark:13s} bands won: {r['wins']}")
     print(f"\nfault records whose true family wins in some band of some snapshot: {len(reach)} of {len(faults)}")
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1))
+        doc = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+               "command": ".venv/bin/python bench/cwru_band_oracle.py --json " + args.json,
+               "fault_records": len(faults), "reachable_in_some_band": len(reach),
+               "out_of_reach": [r["name"] for r in faults if r["true_fault"] not in r["wins"]],
+               "healthy_bands_won": {r["name"]: r["wins"] for r in res if r["true_fault"] == "none"},
+               "records": res}
+        Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
                           ["--messages", "20000", "--publishers", "2", "--modes", "live,backlog"]),
     "simulator_scale": ([], ["--units", "1000", "--sim-seconds", "600", "--realtime-seconds", "20"]),
     "evaluate_all": ([], []),
+    "fleet_validation": ([], []),
     "soak": ([], ["--duration", "90", "--warmup", "50"]),
 }
 
@@ -111,6 +112,20 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
                      "median of the last third of the windows / median of the first third (records before "
                      "12:19 UTC on 2026-11-21: last window / first)."), ""] + _flat(record, ("when", "machine", "windows", "bench"))
         out += [""] + _table(record.get("windows", []))
+    elif name == "fleet_validation":
+        out += ["", ("Baseline: an ISO 10816 zone alarm alone (velocity above the model's B/C boundary for 10 "
+                     "minutes) on the same simulated files."), "",
+                "| fault | failed | Foreshock warned >= 24 h | median lead (h) | ISO zone C alone >= 24 h | median lead (h) |",
+                "|---|---:|---:|---:|---:|---:|"]
+        rows = {**record.get("per_fault", {}), "all": record.get("all_faults", {})}
+        for k, v in rows.items():
+            f, i = v.get("foreshock", {}), v.get("iso_zone_c", {})
+            out.append(f"| {k} | {v.get('failed')} | {f.get('warned_24h_share')} | {f.get('median_lead_h')} | "
+                       f"{i.get('warned_24h_share')} | {i.get('median_lead_h')} |")
+        out += [""] + _flat(record, ("when", "per_fault", "all_faults"))
+    elif name == "cwru_band_oracle":
+        out += ["", "An upper bound, not a detector: the diagnosis's scoring in every dyadic band of every snapshot.", ""]
+        out += _flat(record, ("when", "records"))
     else:
         out += [""] + _flat(record, ("when",))
     return out + [""]
