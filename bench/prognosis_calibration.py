@@ -14,6 +14,10 @@ fraction of life (time since onset / onset-to-failure) and per fault kind:
 - ``median_abs_rel_error``: median of |estimate - actual| / actual;
 - ``median_width_rel``: median of (high - low) / actual, how useful the range is.
 
+"actual" is measured two ways: to the ground truth's failure (``to_failure``, the default blocks)
+and to the engine's first ``alarm`` assessment (``to_alarm``), the limit the engine estimates;
+the simulator's velocity reaches that limit (ISO zone D) shortly before ``failure_ms``.
+
 With ``--femto DIR`` the FEMTO runs (``*.npz`` runs with a failure event) are fed the same way and
 reported beside (fraction of life = time / failure time), with the relative error of the estimate at
 the last snapshot before the failure (PHM 2012 style, ``Er = 100 (actual - estimate) / actual``).
@@ -26,6 +30,7 @@ Appends one record to ``bench/results/prognosis_calibration.json``. Run from the
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import platform
@@ -83,17 +88,32 @@ def simulated_points(kind: str, model: str, seed: int) -> tuple[list[dict[str, A
         if warned and t < fail_s:
             pts.append(_point(a, t, fail_s, (t - onset_s) / (fail_s - onset_s)))
     first = pts[0]["t"] if pts else None
+    alarm_s = _to_alarm(pts, fail_s)
     return pts, {"kind": kind, "model": model, "seed": seed, "onset_h": round(onset_s / 3600, 2),
                  "failure_h": round(fail_s / 3600, 2), "growth": unit.fault.growth,
-                 "first_warning_h": None if first is None else round(first / 3600, 2)}
+                 "first_warning_h": None if first is None else round(first / 3600, 2),
+                 "alarm_h": round(alarm_s / 3600, 2)}
 
 
 def _point(a: Any, t: float, fail_s: float, life: float) -> dict[str, Any]:
-    return {"t": t, "actual": fail_s - t, "life": life, "est": a.ttf_s, "lo": a.ttf_low_s, "hi": a.ttf_high_s}
+    return {"t": t, "actual": fail_s - t, "life": life, "est": a.ttf_s, "lo": a.ttf_low_s, "hi": a.ttf_high_s,
+            "alarm": a.state == "alarm"}
+
+
+def _to_alarm(pts: list[dict[str, Any]], fail_s: float) -> float:
+    """The engine's estimand is the time to its alarm limit (ISO zone D, or the RMS at ``alarm_ratio``
+    × its reference), which the simulator's velocity crosses shortly before ``failure_ms`` (1.15 × the
+    C/D boundary). Adds ``to_alarm`` (time left until the first alarm assessment, or until the
+    failure when none came first) to each point; returns the alarm time."""
+    alarm_s = next((p["t"] for p in pts if p["alarm"]), fail_s)
+    for p in pts:
+        p["to_alarm"] = alarm_s - p["t"]
+    return alarm_s
 
 
 def femto_points(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     from evaluation.runs import machine_of as run_machine
+    from evaluation.runs import phm2012_score
     from foreshock.datasets import read_run
 
     run = read_run(path)
@@ -110,17 +130,20 @@ def femto_points(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] | No
         if warned and t < run.failure_t:
             pts.append(_point(a, t, run.failure_t, t / run.failure_t))
             last = pts[-1]
+    _to_alarm(pts, run.failure_t)
     end = None
     if last is not None:
         est = last["est"]
         end = {"actual_s": round(last["actual"], 1), "estimate_s": None if est is None else round(est, 1),
-               "er_percent": None if est is None else round(100 * (last["actual"] - est) / last["actual"], 1)}
+               "er_percent": None if est is None else round(100 * (last["actual"] - est) / last["actual"], 1),
+               "phm2012_score": 0.0 if est is None else round(phm2012_score(last["actual"], est), 4)}
     return pts, {"run": run.name, "failure_s": run.failure_t, "first_warning_s": pts[0]["t"] if pts else None,
                  "at_last_snapshot": end}
 
 
-def summarise(pts: list[dict[str, Any]]) -> dict[str, Any]:
-    est = [p for p in pts if p["est"] is not None and p["actual"] > 0]
+def summarise(pts: list[dict[str, Any]], truth: str = "actual") -> dict[str, Any]:
+    pts = [p | {"actual": p[truth]} for p in pts if p[truth] > 0]
+    est = [p for p in pts if p["est"] is not None]
     out: dict[str, Any] = {"n": len(pts), "with_estimate": round(len(est) / len(pts), 3) if pts else None}
     if not est:
         return out
@@ -139,11 +162,11 @@ def summarise(pts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def by_life(pts: list[dict[str, Any]]) -> dict[str, Any]:
+def by_life(pts: list[dict[str, Any]], truth: str = "actual") -> dict[str, Any]:
     out = {}
     for a, b in BINS:
         sel = [p for p in pts if a <= p["life"] < b or (b == 1.0 and p["life"] >= 1.0)]
-        out[f"{a:.2f}-{b:.2f}"] = summarise(sel)
+        out[f"{a:.2f}-{b:.2f}"] = summarise(sel, truth)
     return out
 
 
@@ -165,7 +188,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--femto", type=Path, default=None, help="folder of FEMTO runs (*.npz)")
     ap.add_argument("--label", default="", help="a name for this record (e.g. before / after)")
     ap.add_argument("--out", type=Path, default=RESULTS / "prognosis_calibration.json")
+    ap.add_argument("--trend-from", type=Path, default=None,
+                    help="use ExpTrend from this file instead (e.g. `git show REV:detectors/prognosis.py`), "
+                         "to compare methods on the same working tree: detection is unchanged, only the ranges")
     args = ap.parse_args(argv)
+    if args.trend_from is not None:
+        import importlib.util
+
+        import detectors.monitor
+        spec = importlib.util.spec_from_file_location("trend_from", args.trend_from)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        trend = mod.ExpTrend
+        if "floor" not in inspect.signature(trend.time_to).parameters:  # an older ExpTrend: no healthy floor
+
+            class trend(mod.ExpTrend):  # type: ignore[no-redef]
+                def time_to(self, limit: float, since: float | None = None, floor: float | None = None) -> Any:
+                    return super().time_to(limit, since)
+
+        detectors.monitor.ExpTrend = trend  # type: ignore[attr-defined,misc]
     started = time.perf_counter()
     all_pts: list[dict[str, Any]] = []
     per_kind: dict[str, Any] = {}
@@ -175,15 +217,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for seed in range(args.seeds):
             pts, info = simulated_points(kind, KINDS[kind], seed)
             info.update(summarise(pts))
+            info["to_alarm"] = summarise(pts, "to_alarm")
             runs.append(info)
             kind_pts += pts
             print(f"{kind:13s} seed {seed}: {json.dumps(info)}", flush=True)
-        per_kind[kind] = summarise(kind_pts)
+        per_kind[kind] = {"to_failure": summarise(kind_pts), "to_alarm": summarise(kind_pts, "to_alarm")}
         all_pts += kind_pts
     rec: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "label": args.label, "commit": _commit(),
+        "trend_from": None if args.trend_from is None else str(args.trend_from),
         "host": platform.node(), "seeds": args.seeds, "nominal": 0.9,
-        "simulated": {"all": summarise(all_pts), "by_life": by_life(all_pts), "by_kind": per_kind, "runs": runs},
+        "simulated": {"all": summarise(all_pts), "by_life": by_life(all_pts),
+                      "to_alarm": {"all": summarise(all_pts, "to_alarm"), "by_life": by_life(all_pts, "to_alarm")},
+                      "by_kind": per_kind, "runs": runs},
     }
     if args.femto is not None:
         fpts: list[dict[str, Any]] = []
@@ -197,14 +243,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             fruns.append(info)
             fpts += pts
             print(f"{info['run']}: {json.dumps(info)}", flush=True)
-        rec["femto"] = {"all": summarise(fpts), "by_life": by_life(fpts), "runs": fruns}
+        ends = [r["at_last_snapshot"]["phm2012_score"] for r in fruns if r["at_last_snapshot"]]
+        rec["femto"] = {"all": summarise(fpts), "by_life": by_life(fpts), "runs": fruns,
+                        "mean_phm2012_score_at_last_snapshot": round(float(np.mean(ends)), 4) if ends else None,
+                        "to_alarm": {"all": summarise(fpts, "to_alarm"), "by_life": by_life(fpts, "to_alarm")}}
     rec["wall_s"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     hist = json.loads(args.out.read_text()) if args.out.exists() else []
     hist.append(rec)
     args.out.write_text(json.dumps(hist, indent=2) + "\n")
     print(json.dumps({k: rec[k] for k in ("label", "commit")} | {"all": rec["simulated"]["all"],
-                     "by_life": rec["simulated"]["by_life"], "femto": rec.get("femto", {}).get("all")}, indent=1))
+                     "by_life": rec["simulated"]["by_life"], "to_alarm": rec["simulated"]["to_alarm"],
+                     "femto": {k: v for k, v in rec.get("femto", {}).items() if k != "runs"}}))
     return rec
 
 

@@ -240,7 +240,7 @@ class UnitMonitor:
             self.step_ts = snap.ts
         if ratio < c.watch_ratio and not anomalous:
             self.step = False
-        ttf = self._ttf() if level >= 1 else None
+        ttf = self._ttf(excess=True) if level >= 1 else None
         if level >= 2 and self.step:
             self.step_count += 1
             rising = self._ttf(since=self.step_ts) is not None
@@ -284,14 +284,20 @@ class UnitMonitor:
         self.snap_state = a.state
         return self._fused(a)
 
-    def _ttf(self, since: float | None = None) -> tuple[float, float, float] | None:
-        """Earliest (estimate, low, high) over the indicators with an alarm limit."""
+    def _ttf(self, since: float | None = None, excess: bool = False) -> tuple[float, float, float] | None:
+        """Earliest (estimate, low, high) over the indicators with an alarm limit.
+
+        ``excess``: trend the fault's part over the commissioning baseline (added in quadrature,
+        :meth:`ExpTrend.time_to`'s ``floor``), for the reported estimate; the check for a rising
+        trend after a level step keeps the plain indicator.
+        """
         limits = {"velocity_rms_mm_s": self.iso.limits[2]}
         if self.ref:
             limits["rms_g"] = self.ref * self.config.alarm_ratio
         best = None
         for key, lim in limits.items():
-            est = self.trends[key].time_to(lim, since)
+            base = self.baseline.baseline.get(key) if excess else None
+            est = self.trends[key].time_to(lim, since, floor=math.exp(base[0]) if base else None)
             if est is not None and (best is None or est[0] < best[0]):
                 best = est
         return best

@@ -4,8 +4,29 @@ The indicator (e.g. velocity RMS, or RMS acceleration) is assumed to grow expone
 degradation has started, the usual model for rolling-element bearings: ``log h(t) = a + b·t``.
 The last ``window`` points are fitted by least squares, more recent points weighted more (a
 half-life of ``window/2`` points) so the fit follows an accelerating trend. The time for the
-fitted line to reach ``log(limit)`` is the estimate; the range comes from the slope ± 2
-standard errors (a ≈ 95 % interval). No estimate while the slope is not significantly positive.
+fitted line to reach ``log(limit)`` is the estimate. No estimate while the slope is not
+significantly positive.
+
+The range is a ~90 % *prediction* interval of the time the indicator reaches the limit, not a
+confidence interval of the slope alone. At a horizon ``T`` ahead the indicator's log is predicted
+as ``a + b·T`` with a variance made of
+
+1. the fit's uncertainty: intercept, slope and their covariance (``x'(X'WX)^-1 x σ²``);
+2. the scatter of one observation about the trend (``σ²``: the limit is crossed by a measured
+   value, not by the trend's mean);
+3. the model's own error: the exponential model assumes a constant degradation rate, and a local
+   quadratic fit over the same window measures how far the current rate ``b₀`` (its slope at the
+   last point) has moved from the window's average rate ``b``; the rate ahead is taken to be
+   uncertain by at least as much, ``|b₀ - b|·T`` in the log level at ``T``.
+
+Both rates are plausible models of what comes next (the window's average, and the current rate
+from the quadratic's intercept and slope at the last point), so the range is the union of their
+two intervals. ``low`` and ``high`` are the first times the upper and the lower 90 % bound
+(Student t) reach the limit. ``high`` is then capped by a physical bound: a degrading machine
+does not slow down, so the indicator's straight-line (not logarithmic) trend, at its slope's lower
+bound, reaches the limit no earlier than the true path does; without that, ``high`` is at most
+100 × the estimate. The estimate itself is the average rate's crossing, as before.
+Measured on simulated runs to failure and FEMTO in ``bench/prognosis_calibration.py``.
 
 >>> import math
 >>> tr = ExpTrend(window=32)
@@ -22,8 +43,26 @@ import math
 from collections import deque
 
 import numpy as np
+from scipy.special import stdtrit
 
 __all__ = ["ExpTrend"]
+
+LEVEL = 0.90  # two-sided coverage of the range
+
+
+def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int] | None:
+    """Weighted least squares: (coefficients, (X'WX)^-1, residual variance at weight 1, dof)."""
+    dof = len(y) - x.shape[1]
+    if dof < 1:
+        return None
+    xtw = x.T * w
+    m = xtw @ x
+    if np.linalg.cond(m) > 1e12:
+        return None
+    inv = np.linalg.inv(m)
+    beta = inv @ (xtw @ y)
+    resid = y - x @ beta
+    return beta, inv, float(w @ resid**2) / dof, dof
 
 
 class ExpTrend:
@@ -47,47 +86,112 @@ class ExpTrend:
                 return
             self.points.append((float(t), math.log(value)))
 
-    def fit(self, since: float | None = None) -> tuple[float, float, float, float] | None:
-        """(intercept at the last time, slope per second, slope standard error, last time).
-
-        ``since``: fit only the points at or after this time (e.g. after a level step).
-        """
+    def _data(self, since: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
         pts = [p for p in self.points if since is None or p[0] >= since]
         if len(pts) < self.min_points:
             return None
         arr = np.asarray(pts)
         t, y = arr[:, 0], arr[:, 1]
-        t_last = t[-1]
-        tt = t - t_last
+        tt = t - t[-1]
+        # weights: 1 for the newest point, halving every window/2 points back
         w = 0.5 ** ((len(t) - 1 - np.arange(len(t))) / (self.window / 2))
-        sw = w.sum()
-        tm, ym = float(w @ tt / sw), float(w @ y / sw)
-        stt = float(w @ (tt - tm) ** 2)
-        if stt <= 0:
-            return None
-        b = float(w @ ((tt - tm) * (y - ym)) / stt)
-        a = ym - b * tm
-        resid = y - (a + b * tt)
-        dof = max(len(t) - 2, 1)
-        s2 = float(w @ resid ** 2) / sw * len(t) / dof
-        se = math.sqrt(s2 * len(t) / sw / stt) if s2 > 0 else 0.0
-        return a, b, se, float(t_last)
+        return tt, y, w, float(t[-1])
 
-    def time_to(self, limit: float, since: float | None = None) -> tuple[float, float, float] | None:
-        """(estimate, low, high) seconds from the last point until the trend reaches ``limit``."""
-        res = self.fit(since)
-        if res is None or limit <= 0:
+    def fit(self, since: float | None = None) -> tuple[float, float, float, float] | None:
+        """(intercept at the last time, slope per second, slope standard error, last time).
+
+        ``since``: fit only the points at or after this time (e.g. after a level step).
+        """
+        d = self._data(since)
+        if d is None:
             return None
-        a, b, se, _ = res
-        gap = math.log(limit) - a
-        if gap <= 0:
+        tt, y, w, t_last = d
+        scale = float(-tt[0]) or 1.0
+        res = _wls(np.column_stack([np.ones_like(tt), tt / scale]), y, w)
+        if res is None:
+            return None
+        beta, inv, s2, _ = res
+        return float(beta[0]), float(beta[1]) / scale, math.sqrt(max(s2 * inv[1, 1], 0.0)) / scale, t_last
+
+    def time_to(self, limit: float, since: float | None = None,
+                floor: float | None = None) -> tuple[float, float, float] | None:
+        """(estimate, low, high) seconds from the last point until the indicator reaches ``limit``.
+
+        ``floor``: the indicator's healthy level. A fault's vibration adds to the healthy machine's
+        in quadrature (energies add), so the trend fitted is that of the excess
+        ``sqrt(h² - floor²)`` towards ``sqrt(limit² - floor²)``: an exponentially growing fault
+        seen through the healthy floor looks like a slow start and then a sudden rise, which a fit
+        of ``log h`` takes for a constant rate. Points less than 10 % above the floor carry no
+        measurable excess and are left out; with too few left, or no significant rise in the
+        excess, the plain indicator is fitted.
+        """
+        d = self._data(since)
+        if d is None or limit <= 0:
+            return None
+        tt, y, w, _ = d
+        if floor is not None and 0 < floor < limit / 1.1:
+            keep = y > math.log(1.1 * floor)
+            if int(keep.sum()) >= self.min_points:
+                h2 = np.exp(2 * y[keep])
+                got = self._time_to(tt[keep], 0.5 * np.log(h2 - floor * floor), w[keep],
+                                    math.sqrt(limit * limit - floor * floor))
+                if got is not None:
+                    return got
+        return self._time_to(tt, y, w, limit)
+
+    def _time_to(self, tt: np.ndarray, y: np.ndarray, w: np.ndarray,
+                 limit: float) -> tuple[float, float, float] | None:
+        scale = float(-tt[0]) or 1.0
+        tau = tt / scale  # in units of the fitted span, for a well-conditioned quadratic fit
+        lin = _wls(np.column_stack([np.ones_like(tau), tau]), y, w)
+        if lin is None:
+            return None
+        (a, b), inv, s2, dof = lin
+        q = float(stdtrit(dof, 0.5 + LEVEL / 2))
+        se_b = math.sqrt(max(s2 * inv[1, 1], 0.0))
+        log_lim = math.log(limit)
+        gap = log_lim - a
+        # "rising" as before: the slope above 2 standard errors, the weights counted as n/Σw points
+        # each (the monitor reads "no estimate" as "no rising trend": a level step, not wear)
+        if gap > 0 and (b <= 2 * se_b * len(w) / float(w.sum()) or b <= 0):
+            return None  # below the limit and no significant rise
+        if b <= 0:
             return 0.0, 0.0, 0.0
-        if b <= 2 * se or b <= 0:
-            return None
-        est = gap / b
-        low = gap / (b + 2 * se)
-        high = gap / (b - 2 * se) if b - 2 * se > 0 else math.inf
-        return est, low, min(high, 100 * est)
+        est = max(gap, 0.0) / b
+        horizon = max(est, abs(gap) / b, 1e-6) * np.concatenate([[0.0], np.geomspace(1e-3, 100.0, 400)])
+        models = [(a, b, inv, s2)]
+        rate_err = 0.0
+        if len(tt) >= 6:
+            quad = _wls(np.column_stack([np.ones_like(tau), tau, tau**2]), y, w)
+            if quad is not None:
+                b0 = float(quad[0][1])
+                # current rate (slope at the last point) vs the window's average, less what the
+                # current rate's own noise explains (on a true exponential the two differ by noise)
+                rate_err = math.sqrt(max((b0 - b) ** 2 - quad[2] * quad[1][1, 1], 0.0))
+                if b0 > 0:
+                    models.append((float(quad[0][0]), b0, quad[1][:2, :2], quad[2]))
+        low, high = est, est
+        for a_m, b_m, inv_m, s2_m in models:
+            x_var = inv_m[0, 0] + 2 * horizon * inv_m[0, 1] + horizon**2 * inv_m[1, 1]
+            sd = np.sqrt(s2_m * (1.0 + x_var) + (rate_err * horizon) ** 2)
+            mean = a_m + b_m * horizon
+            up = np.nonzero(mean + q * sd >= log_lim)[0]
+            down = np.nonzero(mean - q * sd >= log_lim)[0]
+            low = min(low, float(horizon[up[0]]) if up.size else est)
+            high = max(high, float(horizon[down[0]]) if down.size else float(horizon[-1]))
+        high = max(min(high, self._linear_bound(tau, y, w, limit, q)), est)
+        return float(est * scale), float(low * scale), float(high * scale)
+
+    @staticmethod
+    def _linear_bound(tau: np.ndarray, y: np.ndarray, w: np.ndarray, limit: float, q: float) -> float:
+        """Latest plausible crossing if the indicator stops accelerating: its straight-line (not
+        logarithmic) trend, at the slope's lower 90 % bound; inf when that slope is not positive."""
+        res = _wls(np.column_stack([np.ones_like(tau), tau]), np.exp(y), w)
+        if res is None:
+            return math.inf
+        (c, d), inv, s2, _ = res
+        d_low = d - q * math.sqrt(max(s2 * inv[1, 1], 0.0))
+        return (limit - c) / d_low if d_low > 0 and limit > c else math.inf
 
     def state_dict(self) -> dict:
         return {"window": self.window, "min_points": self.min_points, "points": [list(p) for p in self.points]}
