@@ -44,6 +44,8 @@ from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
 from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
+from detectors.shaft import shaft_pattern
+from detectors.spectrum import Spectrum
 from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Snapshot
 from detectors.zscore import RobustZScore
 
@@ -53,6 +55,7 @@ _MAX_G = 1e5  # larger "accelerations" are corrupt data, not vibration
 _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
+_SHAFT_MODES = ("imbalance", "misalignment", "looseness")
 
 
 def _watched(feats: dict[str, float]) -> dict[str, float]:
@@ -267,6 +270,8 @@ class UnitMonitor:
         a = Assessment(ts=snap.ts, state=_STATES[level], features=feats, scores=scores, reasons=reasons)
         if level >= 1:
             mode, conf, ev = explain(feats, z, self.baseline.baseline, has_geometry=self.machine.bearing is not None)
+            if mode in _SHAFT_MODES:
+                mode, conf, ev = self._shaft_mode(snap, feats, mode, conf, ev)
             a.failure_mode, a.confidence, a.evidence = mode, conf, ev
             if ttf is not None:
                 a.ttf_s, a.ttf_low_s, a.ttf_high_s = ttf
@@ -283,6 +288,37 @@ class UnitMonitor:
                 a.failure_mode, a.confidence = "anomaly", 0.3
         self.snap_state = a.state
         return self._fused(a)
+
+    def _shaft_mode(self, snap: Snapshot, feats: dict[str, float], mode: str, conf: float,
+                    ev: list[dict[str, Any]]) -> tuple[str, float, list[dict[str, Any]]]:
+        """Which shaft fault, from the shape of the whole order spectrum (:func:`detectors.shaft.shaft_pattern`).
+
+        :func:`detectors.explain.explain` sees only 1×, 2×, 3× and names the order that grew most;
+        looseness raises 2× and 3× as well, and is told apart only by its long train of harmonics
+        (and half orders). So: a looseness pattern names looseness whatever order grew most, and a
+        ``looseness`` read from 3× alone gives way when the spectrum shows no train. The pattern is
+        read on what the fault added to the unit's baseline 1×, 2×, 3× (in quadrature).
+        """
+        shaft_hz = feats.get("shaft_hz", 0.0)
+        if not shaft_hz:
+            return mode, conf, ev
+        sp = Spectrum.of(np.asarray(snap.samples, dtype=np.float64), float(snap.fs))
+        base = self.baseline.baseline
+        healthy = {f"{o}x": math.exp(base[f"v{o}x_mm_s"][0]) for o in (1, 2, 3) if f"v{o}x_mm_s" in base}
+        pattern, p_conf, p_ev = shaft_pattern(sp, shaft_hz, healthy)
+        summary = [e for e in p_ev if e.get("family") == "summary"]
+        if pattern == "looseness" and mode != "looseness":
+            return "looseness", p_conf, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
+                                                       "meaning": "harmonic train / half orders: looseness"}]
+        if mode == "looseness" and pattern in ("misalignment", "imbalance"):
+            return pattern, p_conf, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
+                                                  "meaning": "no harmonic train beyond 3x"}]
+        if pattern != mode and self.primary.mode is None:
+            # the first name sticks (fusion); while the shape does not yet confirm the order that
+            # grew, the orders are a deviation without a name
+            return "anomaly", 0.3, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
+                                                 "meaning": f"shape of the orders not yet {mode}"}]
+        return mode, conf, ev + summary
 
     def _ttf(self, since: float | None = None, excess: bool = False) -> tuple[float, float, float] | None:
         """Earliest (estimate, low, high) over the indicators with an alarm limit.
