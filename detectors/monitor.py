@@ -321,7 +321,8 @@ class UnitMonitor:
         return mode, conf, ev + summary
 
     def _ttf(self, since: float | None = None, excess: bool = False) -> tuple[float, float, float] | None:
-        """Earliest (estimate, low, high) over the indicators with an alarm limit.
+        """(estimate, low, high) until the first indicator with an alarm limit reaches it: the
+        earliest estimate, the earliest low and the earliest high over the indicators.
 
         ``excess``: trend the fault's part over the commissioning baseline (added in quadrature,
         :meth:`ExpTrend.time_to`'s ``floor``), for the reported estimate; the check for a rising
@@ -334,8 +335,9 @@ class UnitMonitor:
         for key, lim in limits.items():
             base = self.baseline.baseline.get(key) if excess else None
             est = self.trends[key].time_to(lim, since, floor=math.exp(base[0]) if base else None)
-            if est is not None and (best is None or est[0] < best[0]):
-                best = est
+            if est is not None:
+                # the alarm comes with the first indicator to reach its limit: the earliest of each bound
+                best = est if best is None else (min(best[0], est[0]), min(best[1], est[1]), min(best[2], est[2]))
         return best
 
     def _top_defect_hz(self, snap: Snapshot) -> float | None:

@@ -129,3 +129,23 @@ def test_no_rise_in_the_excess_falls_back_to_the_plain_indicator() -> None:
     for i in range(30):
         tr.update(i * STEP, math.exp(3e-5 * i * STEP))
     assert tr.time_to(1e3, floor=1e6) == tr.time_to(1e3)  # floor above everything: ignored
+
+
+def test_the_monitor_reports_the_first_indicator_to_reach_its_limit_with_the_earliest_bounds() -> None:
+    """Alarm = the first of the velocity (ISO zone D) and the RMS (alarm_ratio x its reference) to
+    reach its limit: the estimate, the low and the high end are each the earliest over the two."""
+    from detectors import MachineInfo, UnitMonitor
+
+    mon = UnitMonitor(MachineInfo(rated_rpm=1800))
+    mon.ref = 0.1
+    rng = np.random.default_rng(1)
+    for i in range(40):
+        t = i * STEP
+        mon.trends["velocity_rms_mm_s"].update(t, 1.0 * math.exp(5e-5 * t + 0.3 * rng.standard_normal()))
+        mon.trends["rms_g"].update(t, 0.1 * math.exp(7e-5 * t + 0.02 * rng.standard_normal()))
+    v = mon.trends["velocity_rms_mm_s"].time_to(mon.iso.limits[2])
+    r = mon.trends["rms_g"].time_to(0.1 * mon.config.alarm_ratio)
+    assert v is not None and r is not None
+    assert mon._ttf() == (min(v[0], r[0]), min(v[1], r[1]), min(v[2], r[2]))
+    # a noisy velocity trend first on the estimate, a clean RMS trend that must come by its high end
+    assert v[0] < r[0] and r[2] < v[2] and mon._ttf()[2] == r[2]
