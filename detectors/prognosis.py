@@ -48,6 +48,7 @@ from scipy.special import stdtrit
 __all__ = ["ExpTrend"]
 
 LEVEL = 0.90  # two-sided coverage of the range
+_GRID = np.concatenate([[0.0], np.geomspace(1e-3, 100.0, 400)])  # horizons searched, × the estimate
 
 
 def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int] | None:
@@ -57,9 +58,12 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
         return None
     xtw = x.T * w
     m = xtw @ x
-    if np.linalg.cond(m) > 1e12:
+    try:
+        inv = np.linalg.inv(m)
+    except np.linalg.LinAlgError:
         return None
-    inv = np.linalg.inv(m)
+    if not np.all(np.isfinite(inv)) or abs(np.linalg.det(m)) <= 1e-12 * float(np.prod(np.diag(m))):
+        return None  # (nearly) singular: all points at one time, or too few distinct times for the terms
     beta = inv @ (xtw @ y)
     resid = y - x @ beta
     return beta, inv, float(w @ resid**2) / dof, dof
@@ -158,7 +162,7 @@ class ExpTrend:
         if b <= 0:
             return 0.0, 0.0, 0.0
         est = max(gap, 0.0) / b
-        horizon = max(est, abs(gap) / b, 1e-6) * np.concatenate([[0.0], np.geomspace(1e-3, 100.0, 400)])
+        horizon = max(est, abs(gap) / b, 1e-6) * _GRID
         models = [(a, b, inv, s2)]
         rate_err = 0.0
         if len(tt) >= 6:
