@@ -324,9 +324,9 @@ class UnitMonitor:
         """(estimate, low, high) until the first indicator with an alarm limit reaches it: the
         earliest estimate, the earliest low and the earliest high over the indicators.
 
-        ``excess``: trend the fault's part over the commissioning baseline (added in quadrature,
-        :meth:`ExpTrend.time_to`'s ``floor``), for the reported estimate; the check for a rising
-        trend after a level step keeps the plain indicator.
+        ``excess``: also trend the fault's part over the commissioning baseline (added in
+        quadrature, :meth:`ExpTrend.time_to`'s ``floor``) for the reported range; the check for a
+        rising trend after a level step keeps the plain indicator alone.
         """
         limits = {"velocity_rms_mm_s": self.iso.limits[2]}
         if self.ref:

@@ -21,7 +21,8 @@ as ``a + b·T`` with a variance made of
 
 Both rates are plausible models of what comes next (the window's average, and the current rate
 from the quadratic's intercept and slope at the last point), so the range is the union of their
-two intervals. ``low`` and ``high`` are the first times the upper and the lower 90 % bound
+two intervals (and, given the healthy level, of the same for the fault's excess over it: see
+:meth:`ExpTrend.time_to`). ``low`` and ``high`` are the first times the upper and the lower 90 % bound
 (Student t) reach the limit. ``high`` is then capped by a physical bound: a degrading machine
 does not slow down, so the indicator's straight-line (not logarithmic) trend, at its slope's lower
 bound, reaches the limit no earlier than the true path does; without that, ``high`` is at most
@@ -122,26 +123,31 @@ class ExpTrend:
         """(estimate, low, high) seconds from the last point until the indicator reaches ``limit``.
 
         ``floor``: the indicator's healthy level. A fault's vibration adds to the healthy machine's
-        in quadrature (energies add), so the trend fitted is that of the excess
-        ``sqrt(h² - floor²)`` towards ``sqrt(limit² - floor²)``: an exponentially growing fault
-        seen through the healthy floor looks like a slow start and then a sudden rise, which a fit
-        of ``log h`` takes for a constant rate. Points less than 10 % above the floor carry no
-        measurable excess and are left out; with too few left, or no significant rise in the
-        excess, the plain indicator is fitted.
+        in quadrature (energies add), so the excess ``sqrt(h² - floor²)`` trending towards
+        ``sqrt(limit² - floor²)`` is a model of its own: an exponentially growing fault seen
+        through the healthy floor looks like a slow start and then a sudden rise, which a fit of
+        ``log h`` takes for a low constant rate (too late), while a fault that steps up at onset
+        and then grows slowly makes the excess look too fast (too early). Neither is known to be
+        right, so the estimate stays the plain indicator's and the range spans both models' ranges.
+        Points less than 10 % above the floor carry no measurable excess and are left out; with
+        too few left, or no significant rise in the excess, only the plain indicator counts.
         """
         d = self._data(since)
         if d is None or limit <= 0:
             return None
         tt, y, w, _ = d
+        plain = self._time_to(tt, y, w, limit)
         if floor is not None and 0 < floor < limit / 1.1:
             keep = y > math.log(1.1 * floor)
             if int(keep.sum()) >= self.min_points:
                 h2 = np.exp(2 * y[keep])
-                got = self._time_to(tt[keep], 0.5 * np.log(h2 - floor * floor), w[keep],
-                                    math.sqrt(limit * limit - floor * floor))
-                if got is not None:
-                    return got
-        return self._time_to(tt, y, w, limit)
+                excess = self._time_to(tt[keep], 0.5 * np.log(h2 - floor * floor), w[keep],
+                                       math.sqrt(limit * limit - floor * floor))
+                if plain is None:
+                    return excess
+                if excess is not None:
+                    return plain[0], min(plain[1], excess[1]), max(plain[2], excess[2])
+        return plain
 
     def _time_to(self, tt: np.ndarray, y: np.ndarray, w: np.ndarray,
                  limit: float) -> tuple[float, float, float] | None:
