@@ -45,10 +45,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors import Snapshot, UnitMonitor  # noqa: E402
-from simulator.fleet import load_fleet  # noqa: E402
-from simulator.stream import FleetStream  # noqa: E402
-from tests.detectors.fleetsim import START_MS, machine_of  # noqa: E402
+from detectors import Snapshot, UnitMonitor
+from simulator.fleet import load_fleet
+from simulator.stream import FleetStream
+from tests.detectors.fleetsim import START_MS, machine_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KINDS = {"outer_race": "P-1800", "inner_race": "P-1800", "ball": "F-3000", "imbalance": "F-3000",
@@ -63,7 +63,7 @@ def fleet_doc(kind: str, model: str, seed: int) -> tuple[dict[str, Any], float, 
     onset_h = float(rng.uniform(3, 8))
     ttf_h = float(rng.uniform(20, 40))
     growth = float(rng.uniform(1.5, 3.5))
-    doc = {"seed": seed, "duration": f"{int(math.ceil(onset_h + ttf_h + 1))}h", "telemetry_interval": "10m",
+    doc = {"seed": seed, "duration": f"{math.ceil(onset_h + ttf_h + 1)}h", "telemetry_interval": "10m",
            "units": [{"id": "U-1", "model": model,
                       "fault": {"kind": kind, "onset": f"{onset_h * 3600:.0f}s", "ttf": f"{ttf_h * 3600:.0f}s",
                                 "growth": round(growth, 2)}}]}

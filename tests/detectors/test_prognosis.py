@@ -29,7 +29,7 @@ def test_the_range_of_an_exponential_trend_covers_the_true_crossing_about_nine_t
     for seed in range(200):
         est = _exp_trend(np.random.default_rng(seed), n, rate).time_to(limit)
         assert est is not None
-        ttf, lo, hi = est
+        _, lo, hi = est
         hits.append(lo <= 20 * 3600 <= hi)
         widths.append((hi - lo) / (20 * 3600))
     assert 0.85 <= np.mean(hits) <= 1.0
