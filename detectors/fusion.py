@@ -127,7 +127,11 @@ class PrimaryMode:
         if self.mode is None or seen == self.mode or refines(seen, self.mode) or vib_lube:
             if seen != self.mode:
                 self.heat = seen == "lubrication" and scalar
-            self.mode, self.challenger, self.count = seen, None, 0
+                self.mode, self.challenger, self.count = seen, None, 0
+            elif snapshot:
+                # a waveform naming the primary mode breaks a challenger's run; scalar telemetry, which
+                # arrives between snapshots and carries the primary mode, does not
+                self.challenger, self.count = None, 0
         elif _challenges(seen, self.mode) and snapshot:
             # a different fault must be named on `hold` consecutive snapshots to take over
             self.count = self.count + 1 if seen == self.challenger else 1

@@ -156,3 +156,24 @@ def test_lubrication_read_from_vibration_is_refined_by_impulses_not_when_read_fr
     pm.update(_a(0, "warning", "lubrication"), snapshot=False)  # the temperature
     assert pm.update(_a(1, "warning", "bearing"), snapshot=True).failure_mode == "lubrication"
     assert PrimaryMode.from_state(json.loads(json.dumps(pm.state_dict()))).heat
+
+
+def test_a_challenger_takes_over_although_scalar_telemetry_arrives_between_its_snapshots() -> None:
+    # telemetry every 10 s between snapshots carries the primary mode; it must not reset the challenger's
+    # run, or a wrong first name could never be replaced in the live pipeline
+    pm = PrimaryMode(hold=3, wait=0)
+    pm.update(_a(0, "watch", "imbalance"), snapshot=True)
+    t = 1
+    for _ in range(3):
+        for _ in range(5):
+            pm.update(_a(t, "watch", "imbalance"), snapshot=False)
+            t += 1
+        pm.update(_a(t, "warning", "looseness"), snapshot=True)
+        t += 1
+    assert pm.mode == "looseness"
+    # a waveform that names the primary mode again does break the run
+    pm = PrimaryMode(hold=3, wait=0)
+    pm.update(_a(0, "watch", "imbalance"), snapshot=True)
+    for t, mode in enumerate(["looseness", "looseness", "imbalance", "looseness", "looseness"], start=1):
+        pm.update(_a(t, "warning", mode), snapshot=True)
+    assert pm.mode == "imbalance"
