@@ -130,17 +130,16 @@ def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
     i0 = np.clip(np.searchsorted(ses.freqs, f - half), 1, n - 1)
     i1 = np.maximum(np.clip(np.searchsorted(ses.freqs, f + half + 1e-9), 1, n), i0 + 1)
     amp = ses.amp
-    if shaft_hz > 0 and df > 0:
+    separable = np.abs(f - np.round(f / shaft_hz) * shaft_hz) > 2.5 * df if shaft_hz > 0 and df > 0 \
+        else np.zeros(f.size, dtype=bool)
+    masked = amp
+    if separable.any():  # only at a resolution finer than a fifth of the shaft speed
         on_shaft = np.abs(ses.freqs - np.round(ses.freqs / shaft_hz) * shaft_hz) <= 2 * df
         on_shaft[0] = False
-        separable = np.abs(f - np.round(f / shaft_hz) * shaft_hz) > 2.5 * df
         # a line is a local maximum: the skirt of a shaft line next to it is not a defect line
         peak_bin = np.ones(n, dtype=bool)
         peak_bin[1:-1] = (amp[1:-1] >= amp[:-2]) & (amp[1:-1] >= amp[2:])
         masked = np.where(on_shaft | ~peak_bin, 0.0, amp)
-    else:
-        separable = np.zeros(f.size, dtype=bool)
-        masked = amp
     # the maxima of every search window at once: one reduceat over interleaved [start, end) bounds
     bounds = np.empty(2 * f.size, dtype=np.intp)
     bounds[0::2], bounds[1::2] = i0, i1
