@@ -59,12 +59,20 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
         return None
     xtw = x.T * w
     m = xtw @ x
-    try:
-        inv = np.linalg.inv(m)
-    except np.linalg.LinAlgError:
+    if m.shape == (2, 2):  # the straight lines, most fits: closed form, no LAPACK call
+        det = float(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
+        if not math.isfinite(det) or abs(det) <= 1e-12 * float(m[0, 0] * m[1, 1]) or det == 0.0:
+            return None
+        inv = np.array([[m[1, 1], -m[0, 1]], [-m[1, 0], m[0, 0]]]) / det
+    else:
+        try:
+            inv = np.linalg.inv(m)
+        except np.linalg.LinAlgError:
+            return None
+        if abs(np.linalg.det(m)) <= 1e-12 * float(np.prod(np.diag(m))):
+            return None  # (nearly) singular: all points at one time, or too few distinct times for the terms
+    if not np.all(np.isfinite(inv)):
         return None
-    if not np.all(np.isfinite(inv)) or abs(np.linalg.det(m)) <= 1e-12 * float(np.prod(np.diag(m))):
-        return None  # (nearly) singular: all points at one time, or too few distinct times for the terms
     beta = inv @ (xtw @ y)
     resid = y - x @ beta
     return beta, inv, float(w @ resid**2) / dof, dof
