@@ -93,6 +93,9 @@ def main() -> int:
                 per[truth]["iso"].append(fail - iso_t if iso_t is not None and iso_t <= fail else None)
             if truth != "none" and r.get("first_warning_t") is not None:
                 confusion[f"{truth} -> {r.get('diagnosed_fault')}"] += 1
+            elif truth == "none":  # a healthy unit (some with failing sensors): anything named, even at watch
+                for mode, n in (r.get("modes_at_watch_or_above") or {}).items():
+                    confusion[f"none ({r['name']}) -> {mode} at watch or above, assessments"] += n
 
     def summary(leads: list) -> dict:
         got = [x for x in leads if x is not None]

@@ -32,6 +32,7 @@ from foreshock.datasets import DatasetError, Run, Series
 __all__ = ["evaluate_failure_series", "evaluate_run", "machine_of", "phm2012_score", "scalar_key"]
 
 _WARN = HEALTH_ORDER["warning"]
+_WATCH = HEALTH_ORDER["watch"]
 
 
 def phm2012_score(actual_s: float, predicted_s: float) -> float:
@@ -69,6 +70,7 @@ class _Tracker:
         self.end_t = end_t
         self.warning_times: list[float] = []
         self.modes: Counter[str] = Counter()
+        self.watch_modes: Counter[str] = Counter()  # modes named at watch or above, per assessment
         self.last: Assessment | None = None
 
     def add(self, t: float, a: Assessment) -> None:
@@ -83,6 +85,8 @@ class _Tracker:
                 self.first_warning, self.first_mode, self.ttf_at_warning = t, a.failure_mode, a.ttf_s
         if warn and a.failure_mode:
             self.modes[a.failure_mode] += 1
+        if a.severity >= _WATCH:
+            self.watch_modes[a.failure_mode or "anomaly"] += 1
         self.was_warning = warn
 
     def result(self, name: str, kind: str, truncate_t: float | None) -> dict[str, Any]:
@@ -95,6 +99,7 @@ class _Tracker:
             "lead_time_s": None if fail is None or first is None else round(fail - first, 3),
             "false_warnings": self.false_warnings, "warning_episodes": self.episodes,
             "diagnosed_fault": self.modes.most_common(1)[0][0] if self.modes else self.first_mode,
+            "modes_at_watch_or_above": dict(self.watch_modes),
             "ttf_at_first_warning_s": self.ttf_at_warning,
             "rul_estimate_s": None if rul is None else round(float(rul), 3),
             "final_state": self.last.state if self.last is not None else None,
