@@ -31,11 +31,12 @@ class PipelineOptions:
     api: bool = True
     tick_interval_s: float = 30.0
     shutdown_timeout_s: float = 20.0
-    # After start-up, move every object allocated so far (modules, SQLAlchemy, numpy, the API: about
-    # 130,000 tracked objects) out of the garbage collector's reach (``gc.freeze``): a full collection
-    # then no longer walks them on every pass (measured in bench/soak.py). For a service process
-    # (``foreshock run``); off by default, as a process that builds many pipelines (the tests) would keep
-    # the cyclic garbage of each one.
+    # After start-up, move every object allocated so far (modules, SQLAlchemy, numpy: about 130,000
+    # tracked objects without the API) out of the garbage collector's reach (``gc.freeze``), so that a
+    # full collection no longer walks them. Off: in bench/soak.py (``--no-gc-freeze`` against the
+    # default) the full-collection pauses were the same within the run-to-run spread (median of the
+    # longest per window 50 ms without, 49-54 ms with, at similar load), and a process that builds many
+    # pipelines (the tests) would keep the cyclic garbage of each one.
     freeze_gc: bool = False
 
 
@@ -291,7 +292,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args, settings: Settings) -> int:
     if args.auto_register:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"auto_register": True})})
-    pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api, freeze_gc=True))
+    pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
     pipeline.start()
     print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
     if pipeline.api_url:
