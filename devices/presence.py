@@ -116,7 +116,13 @@ class PresenceMixin:
 
     def mark_seen(self, device_id: str, ts_ms: int) -> None:
         """A message from ``device_id`` at ``ts_ms``: cheap; writes the database at most every
-        ``seen_write_interval_s`` per unit (and on the first message)."""
+        ``seen_write_interval_s`` per unit (and on the first message), or never with
+        ``defer_seen_writes`` (the caller runs :meth:`flush_seen` on a timer)."""
+        if getattr(self, "defer_seen_writes", False):
+            with self._lock:
+                if ts_ms > self._seen.get(device_id, -1):
+                    self._seen[device_id] = int(ts_ms)
+            return
         if self._remember_seen(device_id, int(ts_ms), written=False):
             self._write_seen({device_id: int(ts_ms)})
 

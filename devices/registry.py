@@ -84,6 +84,9 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         self._info: dict[str, MachineInfo | None] = {}
         self._seen: dict[str, int] = {}
         self._seen_written: dict[str, int] = {}
+        # set by a caller that writes the last-seen times itself with flush_seen() on a timer (the
+        # pipeline's tick loop): mark_seen then only remembers, even a unit's first message
+        self.defer_seen_writes = False
         self.cache_loads = 0  # how often the known-id set was read from the database (tests, metrics)
 
     # -- sessions and caches -------------------------------------------------------------------

@@ -173,6 +173,7 @@ class Pipeline:
     # -- running ----------------------------------------------------------------------------
 
     def start(self) -> Pipeline:
+        self.registry.defer_seen_writes = True  # the tick loop writes every unit's last-seen time at once
         self.ingest.start()
         t = threading.Thread(target=self._tick_loop, name="foreshock-tick", daemon=True)
         t.start()

@@ -364,3 +364,28 @@ def test_pipeline_start_freezes_start_up_objects_only_when_asked(tmp_path, monke
         assert frozen > 10_000  # the modules and the pipeline's objects
     else:
         assert frozen == 0
+
+
+def test_with_deferred_writes_even_first_messages_are_written_by_the_tick_loop_alone(tmp_path, monkeypatch):
+    """A fleet that starts together made a wave of single-unit commits at start-up (each unit's first
+    message was written alone inside detection); a started pipeline defers them to its tick loop."""
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data", log_level="WARNING", ingest={"auto_register": True})
+    pipeline = Pipeline(settings, PipelineOptions(api=False, tick_interval_s=3600.0))
+    monkeypatch.setattr(pipeline.ingest, "start", lambda: None)  # no broker: only the start-up wiring
+    try:
+        pipeline.start()
+        assert pipeline.registry.defer_seen_writes
+        ids = [f"S-{i:03d}" for i in range(50)]
+        for d in ids:
+            pipeline.registry.auto_register(d)
+        commits: list[int] = []
+        event.listen(pipeline.engine, "commit", lambda conn: commits.append(1))
+        pipeline.detection.on_batch([tel(d, 1, T0_MS) for d in ids])
+        assert commits == []  # nothing written inside detection, not even the first messages
+        assert pipeline.registry.flush_seen() == len(ids) and len(commits) == 1  # one transaction
+        assert all(u.last_seen_ms == T0_MS for u in map(pipeline.registry.get_unit, ids))
+    finally:
+        pipeline.stop(5)
