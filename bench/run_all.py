@@ -123,6 +123,21 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             out.append(f"| {k} | {v.get('failed')} | {f.get('warned_24h_share')} | {f.get('median_lead_h')} | "
                        f"{i.get('warned_24h_share')} | {i.get('median_lead_h')} |")
         out += [""] + _flat(record, ("when", "per_fault", "all_faults"))
+    elif name == "prognosis_calibration":
+        sim = record.get("simulated", {})
+        out += ["", (f"{record.get('label', '')}. Simulated runs ({record.get('seeds')} seeds per fault kind), every "
+                     f"snapshot from the first warning; nominal coverage {record.get('nominal')}."), "",
+                "| actual time left measured to | life elapsed | snapshots | coverage | median width / actual "
+                "| median error | median abs. error |", "|---|---|---:|---:|---:|---:|---:|"]
+        for label, block in (("failure", sim), ("alarm", sim.get("to_alarm", {}))):
+            rows = [("all", block.get("all", {}))] + list(block.get("by_life", {}).items())
+            out += [f"| {label} | {k} | {v.get('n')} | {v.get('coverage')} | {v.get('median_width_rel')} | "
+                    f"{v.get('median_rel_error')} | {v.get('median_abs_rel_error')} |" for k, v in rows]
+        femto = record.get("femto") or {}
+        if femto:
+            out += ["", f"- **FEMTO**: coverage {femto.get('all', {}).get('coverage')}, mean PHM 2012 score at the "
+                        f"last snapshot {femto.get('mean_phm2012_score_at_last_snapshot')}"]
+        out += _flat(record, ("when", "simulated", "femto", "label"))
     elif name == "cwru_band_oracle":
         out += ["", "An upper bound, not a detector: the diagnosis's scoring in every dyadic band of every snapshot.", ""]
         out += _flat(record, ("when", "records"))
