@@ -7,7 +7,6 @@ import pytest
 
 from detectors.config import MonitorConfig
 from devices.protocol import ParsedMessage, TelemetryRecord, VibrationSnapshot
-from foreshock.db import make_engine, migrate, session_factory
 from foreshock.detection import DetectionStage
 from ingest.types import IngestedMessage
 
@@ -41,14 +40,6 @@ class FakeAlerts:
     def handle_assessment(self, device_id, assessment, *, source_key):
         self.calls.append(source_key)
         return []
-
-
-@pytest.fixture
-def sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def vib(seq: int, ts_ms: int, rng) -> IngestedMessage:

@@ -23,20 +23,11 @@ from sqlalchemy import event
 import foreshock.detection as detection_mod
 import foreshock.service as service_mod
 from devices.protocol import ParsedMessage, TelemetryRecord, VibrationSnapshot
-from foreshock.db import make_engine, migrate, session_factory
 from foreshock.detection import _COLLECT_CHUNK, _SNAPSHOT_KEYS, DetectionStage
 from foreshock.models import DetectorState
 from ingest.types import IngestedMessage
 
 T0_MS = 1_795_000_000_000
-
-
-@pytest.fixture
-def sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def tel(device_id: str, seq: int, ts_ms: int, received_at: float | None = None) -> IngestedMessage:
