@@ -30,26 +30,12 @@ from devices import protocol as p
 from foreshock.service import Pipeline, PipelineOptions
 from foreshock.settings import load_settings
 from tests.alerts.receivers import SmtpSink, WebhookSink
+from tests.pump_signal import BEARING, FS, RPM, snapshot
 from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SECRET = "closed-loop-secret"
 FLOW = ("triaged", "investigating", "action_taken", "verifying", "closed")
-FS, N, RPM = 25_600.0, 2_560, 1_800.0
-BEARING = {"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04, "contact_deg": 0.0}  # SKF 6205
-
-
-def snapshot(rng: np.random.Generator, defect: float) -> np.ndarray:
-    """Acceleration in g: shaft 1x, noise and, with ``defect`` > 0, outer-race (BPFO) impacts ringing at 3.2 kHz."""
-    t = np.arange(N) / FS
-    x = 0.05 * np.sin(2 * np.pi * RPM / 60 * t) + rng.normal(0, 0.02, N)
-    if defect > 0:
-        r = BEARING["ball_d"] / BEARING["pitch_d"]
-        period = FS / (BEARING["n_balls"] / 2 * (1 - r) * RPM / 60)
-        ring = np.exp(-t[:200] * 900) * np.sin(2 * np.pi * 3200 * t[:200])
-        for k in np.arange(rng.uniform(0, period), N - 200, period):
-            x[int(k): int(k) + 200] += defect * ring
-    return x.astype(np.float32)
 
 
 class Device:

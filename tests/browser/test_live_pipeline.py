@@ -13,24 +13,12 @@ import pytest
 
 from devices import protocol as p
 from tests.browser.conftest import expect, shot
+from tests.pump_signal import BEARING, FS, RPM, snapshot
 from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
-FS, N, RPM = 25_600.0, 4_096, 1_800.0
-BEARING = {"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04}
-
-
-def _snapshot(rng: np.random.Generator, defect: float) -> np.ndarray:
-    t = np.arange(N) / FS
-    x = 0.05 * np.sin(2 * np.pi * RPM / 60 * t) + rng.normal(0, 0.02, N)
-    if defect > 0:
-        r = BEARING["ball_d"] / BEARING["pitch_d"]
-        period = FS / (BEARING["n_balls"] / 2 * (1 - r) * RPM / 60)
-        ring = np.exp(-t[:200] * 900) * np.sin(2 * np.pi * 3200 * t[:200])
-        for k in np.arange(rng.uniform(0, period), N - 200, period):
-            x[int(k): int(k) + 200] += defect * ring
-    return x.astype(np.float32)
+N = 4_096
 
 
 @pytest.fixture
@@ -67,7 +55,7 @@ def test_failing_simulated_unit_in_the_browser(pipeline, mosquitto, page):
     try:
         for i in range(120):
             defect = 0.0 if i < 80 else 0.6 * 1.08 ** (i - 80)
-            payload = p.vibration_payload(start_ms + i * 60_000, i, _snapshot(rng, defect), FS, rpm=RPM)
+            payload = p.vibration_payload(start_ms + i * 60_000, i, snapshot(rng, defect, N), FS, rpm=RPM)
             dev.publish(p.topic("PUMP-0001", "vibration"), payload, qos=1).wait_for_publish(10)
     finally:
         dev.loop_stop()

@@ -16,33 +16,10 @@ import pytest
 from devices import protocol as p
 from foreshock.service import Pipeline, PipelineOptions
 from foreshock.settings import load_settings
+from tests.pump_signal import BEARING, FS, RPM, snapshot
 from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
 
 pytestmark = [pytest.mark.integration]
-
-FS = 25_600.0
-N = 2_560
-RPM = 1_800.0
-BEARING = {"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04, "contact_deg": 0.0}  # SKF 6205
-
-
-def bpfo_hz() -> float:
-    r = BEARING["ball_d"] / BEARING["pitch_d"]
-    return BEARING["n_balls"] / 2 * (1 - r) * RPM / 60
-
-
-def snapshot(rng: np.random.Generator, defect: float) -> np.ndarray:
-    """Acceleration in g: 1× shaft component, broadband noise and, with ``defect`` > 0, BPFO impacts
-    ringing a 3.2 kHz resonance (an outer-race fault)."""
-    t = np.arange(N) / FS
-    x = 0.05 * np.sin(2 * np.pi * RPM / 60 * t) + rng.normal(0, 0.02, N)
-    if defect > 0:
-        ring = np.exp(-t[:200] * 900) * np.sin(2 * np.pi * 3200 * t[:200])
-        period = FS / bpfo_hz()
-        for k in np.arange(rng.uniform(0, period), N - 200, period):
-            i = int(k)
-            x[i : i + 200] += defect * ring
-    return x.astype(np.float32)
 
 
 class Device:
