@@ -61,6 +61,7 @@ class PresenceMixin:
     silent_after_intervals: float
     default_reporting_interval_s: float | None
     seen_write_interval_ms: int
+    defer_seen_writes: bool
     _lock: threading.Lock
     _seen: dict[str, int]
     _seen_written: dict[str, int]
@@ -108,6 +109,8 @@ class PresenceMixin:
             if ts_ms <= self._seen.get(device_id, -1):
                 return False
             self._seen[device_id] = ts_ms
+            if self.defer_seen_writes and not written:
+                return False  # flush_seen() writes it
             last_written = self._seen_written.get(device_id)
             if written or last_written is None or ts_ms - last_written >= self.seen_write_interval_ms:
                 self._seen_written[device_id] = ts_ms
@@ -118,11 +121,6 @@ class PresenceMixin:
         """A message from ``device_id`` at ``ts_ms``: cheap; writes the database at most every
         ``seen_write_interval_s`` per unit (and on the first message), or never with
         ``defer_seen_writes`` (the caller runs :meth:`flush_seen` on a timer)."""
-        if getattr(self, "defer_seen_writes", False):
-            with self._lock:
-                if ts_ms > self._seen.get(device_id, -1):
-                    self._seen[device_id] = int(ts_ms)
-            return
         if self._remember_seen(device_id, int(ts_ms), written=False):
             self._write_seen({device_id: int(ts_ms)})
 
