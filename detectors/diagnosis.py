@@ -133,7 +133,8 @@ def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
     separable = np.abs(f - np.round(f / shaft_hz) * shaft_hz) > 2.5 * df if shaft_hz > 0 and df > 0 \
         else np.zeros(f.size, dtype=bool)
     masked = amp
-    if separable.any():  # only at a resolution finer than a fifth of the shaft speed
+    any_separable = bool(separable.any())
+    if any_separable:  # only at a resolution finer than a fifth of the shaft speed
         on_shaft = np.abs(ses.freqs - np.round(ses.freqs / shaft_hz) * shaft_hz) <= 2 * df
         on_shaft[0] = False
         # a line is a local maximum: the skirt of a shaft line next to it is not a defect line
@@ -145,15 +146,13 @@ def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
     bounds[0::2], bounds[1::2] = i0, i1
     peak_raw = np.maximum.reduceat(np.append(amp, 0.0), bounds)[0::2]
     peak = np.where(separable, np.maximum.reduceat(np.append(masked, 0.0), bounds)[0::2], peak_raw) \
-        if separable.any() else peak_raw
+        if any_separable else peak_raw
     found = f.astype(float).copy()
     if where:
         for j in range(f.size):
             src = masked if separable[j] else amp
             found[j] = ses.freqs[int(i0[j]) + int(np.argmax(src[i0[j]:i1[j]]))]
-    centres, medians = ses._floor()
-    floor = np.maximum(np.interp(f, centres, medians), max(1e-12 * float(amp.max(initial=1e-30)), 1e-30))
-    return found, peak, floor
+    return found, peak, ses.background_at(f)
 
 
 def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0, tol: float = 0.01,

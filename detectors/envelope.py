@@ -65,9 +65,12 @@ class SES:
         the blocks' medians (one vectorised median for the whole spectrum, so reading many lines
         costs little). ``half_width_hz`` is accepted for compatibility and ignored.
         """
+        return float(self.background_at(np.asarray([f]))[0])
+
+    def background_at(self, f: np.ndarray) -> np.ndarray:
+        """:meth:`background_near` at every frequency of ``f`` at once."""
         centres, medians = self._floor()
-        val = float(np.interp(f, centres, medians))
-        return max(val, 1e-12 * float(self.amp.max(initial=1e-30)), 1e-30)
+        return np.maximum(np.interp(f, centres, medians), max(1e-12 * float(self.amp.max(initial=1e-30)), 1e-30))
 
     def _floor(self) -> tuple[np.ndarray, np.ndarray]:
         cached = self.__dict__.get("_floor_cache")
