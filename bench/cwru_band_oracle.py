@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from detectors.diagnosis import FAMILY_MODE, _min_separation_hz, bearing_scores
+from detectors.diagnosis import FAMILY_MODE, bearing_scores, envelope_segment_s
 from detectors.envelope import squared_envelope_spectrum
 from evaluation.runs import machine_of
 from foreshock.datasets import read
@@ -39,7 +39,7 @@ def winners(path: str) -> dict:
     fr = rec.rpm / 60
     n = min(int(3 * rec.fs), len(rec.x))
     top_f = 3.5 * max(mult["bpfi"], 2 * mult["bsf"]) * fr
-    seg = min(max(3.0 / _min_separation_hz(mult, fr), 1.0), n / rec.fs)
+    seg = envelope_segment_s(mult, fr, n / rec.fs)
     wins: dict[str, int] = {}
     for i in list(range(0, len(rec.x) - n + 1, n))[:4]:
         x = np.asarray(rec.x[i:i + n], dtype=np.float64)

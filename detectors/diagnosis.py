@@ -39,7 +39,7 @@ from detectors.shaft import shaft_fault, shaft_scores
 from detectors.spectrum import Spectrum, estimate_speed_hz
 from detectors.types import MachineInfo, Snapshot
 
-__all__ = ["FAMILY_MODE", "bearing_scores", "diagnose", "shaft_scores"]
+__all__ = ["FAMILY_MODE", "bearing_scores", "diagnose", "envelope_segment_s", "shaft_scores"]
 
 FAMILY_MODE = {"bpfo": "outer_race", "bpfi": "inner_race", "bsf": "ball"}
 _HARMONICS = 3
@@ -177,8 +177,7 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
         if top_f * 2 > fs / 2:
             return None, 0.0, [{"reason": f"cannot assess: sample rate {fs:g} Hz cannot resolve the defect "
                                           f"frequencies up to {top_f:.0f} Hz"}]
-        seg_s = min(max(3.0 / _min_separation_hz(mult, shaft_hz), 1.0), x.size / fs)
-        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=seg_s)
+        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=envelope_segment_s(mult, shaft_hz, x.size / fs))
         scores = bearing_scores(ses, shaft_hz, mult, tol=tol, sideband_weight=sideband_weight)
         if scores:
             fam = max(scores, key=lambda k: scores[k][0])
@@ -219,6 +218,12 @@ def _nonsynchronous_lines(ses: SES, shaft_hz: float) -> list[dict[str, Any]]:
         ln["order"] = round(ratio, 3)
         out.append(ln)
     return sorted(out, key=lambda d: -d["snr_db"])
+
+
+def envelope_segment_s(mult: dict[str, float], shaft_hz: float, record_s: float) -> float:
+    """Envelope-spectrum segment long enough for 3 bins between each separable defect line and its
+    nearest shaft harmonic, at least 1 s and at most the record."""
+    return min(max(3.0 / _min_separation_hz(mult, shaft_hz), 1.0), record_s)
 
 
 def _min_separation_hz(mult: dict[str, float], shaft_hz: float, inseparable: float = _INSEPARABLE) -> float:
