@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import stdtrit
@@ -54,28 +55,51 @@ _GRID = np.concatenate([[0.0], np.geomspace(1e-3, 100.0, 400)])  # horizons sear
 
 def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int] | None:
     """Weighted least squares: (coefficients, (X'WX)^-1, residual variance at weight 1, dof)."""
+    xtw = x.T * w
+    return _wls_solve(xtw @ x, xtw, x, y, w)
+
+
+def _wls_solve(m: np.ndarray, xtw: np.ndarray, x: np.ndarray, y: np.ndarray,
+               w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int] | None:
+    """:func:`_wls` from the design's weighted moments ``m = X'WX`` and ``xtw = X'W`` (several fits
+    on the same times share them)."""
     dof = len(y) - x.shape[1]
     if dof < 1:
         return None
-    xtw = x.T * w
-    m = xtw @ x
-    if m.shape == (2, 2):  # the straight lines, most fits: closed form, no LAPACK call
-        det = float(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
-        if not math.isfinite(det) or abs(det) <= 1e-12 * float(m[0, 0] * m[1, 1]) or det == 0.0:
-            return None
-        inv = np.array([[m[1, 1], -m[0, 1]], [-m[1, 0], m[0, 0]]]) / det
-    else:
-        try:
-            inv = np.linalg.inv(m)
-        except np.linalg.LinAlgError:
-            return None
-        if abs(np.linalg.det(m)) <= 1e-12 * float(np.prod(np.diag(m))):
-            return None  # (nearly) singular: all points at one time, or too few distinct times for the terms
-    if not np.all(np.isfinite(inv)):
+    inv = _inverse(m)
+    if inv is None:
         return None
     beta = inv @ (xtw @ y)
     resid = y - x @ beta
     return beta, inv, float(w @ resid**2) / dof, dof
+
+
+def _inverse(m: np.ndarray) -> np.ndarray | None:
+    """Inverse of a 2×2 or 3×3 moment matrix by cofactors (no LAPACK call for such small
+    systems); None when it is (nearly) singular: all points at one time, or too few distinct
+    times for the terms."""
+    if m.shape == (2, 2):
+        (p, q), (r, t) = m.tolist()
+        det = p * t - q * r
+        if not math.isfinite(det) or abs(det) <= 1e-12 * p * t or det == 0.0:
+            return None
+        inv = np.array([[t, -q], [-r, p]]) / det
+    else:
+        (a, b, c), (d, e, f), (g, h, i) = m.tolist()
+        co = [[e * i - f * h, f * g - d * i, d * h - e * g],
+              [c * h - b * i, a * i - c * g, b * g - a * h],
+              [b * f - c * e, c * d - a * f, a * e - b * d]]
+        det = a * co[0][0] + b * co[0][1] + c * co[0][2]
+        if not math.isfinite(det) or det == 0.0 or abs(det) <= 1e-12 * a * e * i:
+            return None
+        inv = np.array(co).T / det  # the adjugate (transposed cofactors) over the determinant
+    return inv if np.all(np.isfinite(inv)) else None
+
+
+@lru_cache(maxsize=256)
+def _t_quantile(dof: int) -> float:
+    """Student t quantile of the range's two-sided coverage ``LEVEL`` (the same few dofs recur)."""
+    return float(stdtrit(dof, 0.5 + LEVEL / 2))
 
 
 class ExpTrend:
@@ -100,7 +124,7 @@ class ExpTrend:
             self.points.append((float(t), math.log(value)))
 
     def _data(self, since: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
-        pts = [p for p in self.points if since is None or p[0] >= since]
+        pts = self.points if since is None else [p for p in self.points if p[0] >= since]
         if len(pts) < self.min_points:
             return None
         arr = np.asarray(pts)
@@ -161,11 +185,17 @@ class ExpTrend:
                  limit: float) -> tuple[float, float, float] | None:
         scale = float(-tt[0]) or 1.0
         tau = tt / scale  # in units of the fitted span, for a well-conditioned quadratic fit
-        lin = _wls(np.column_stack([np.ones_like(tau), tau]), y, w)
+        # one design [1, τ, τ²] and its weighted moments serve the three fits below (the straight
+        # line of log h, the quadratic, and the straight line of h in _linear_bound)
+        v = np.empty((tau.size, 3))
+        v[:, 0], v[:, 1], v[:, 2] = 1.0, tau, tau * tau
+        vtw = v.T * w
+        mom = vtw @ v
+        lin = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], y, w)
         if lin is None:
             return None
         (a, b), inv, s2, dof = lin
-        q = float(stdtrit(dof, 0.5 + LEVEL / 2))
+        q = _t_quantile(dof)
         se_b = math.sqrt(max(s2 * inv[1, 1], 0.0))
         log_lim = math.log(limit)
         gap = log_lim - a
@@ -180,7 +210,7 @@ class ExpTrend:
         models = [(a, b, inv, s2)]
         rate_err = 0.0
         if len(tt) >= 6:
-            quad = _wls(np.column_stack([np.ones_like(tau), tau, tau**2]), y, w)
+            quad = _wls_solve(mom, vtw, v, y, w)
             if quad is not None:
                 b0 = float(quad[0][1])
                 # current rate (slope at the last point) vs the window's average, less what the
@@ -188,23 +218,27 @@ class ExpTrend:
                 rate_err = math.sqrt(max((b0 - b) ** 2 - quad[2] * quad[1][1, 1], 0.0))
                 if b0 > 0:
                     models.append((float(quad[0][0]), b0, quad[1][:2, :2], quad[2]))
-        low, high = est, est
-        for a_m, b_m, inv_m, s2_m in models:
-            x_var = inv_m[0, 0] + 2 * horizon * inv_m[0, 1] + horizon**2 * inv_m[1, 1]
-            sd = np.sqrt(s2_m * (1.0 + x_var) + (rate_err * horizon) ** 2)
-            mean = a_m + b_m * horizon
-            up = np.nonzero(mean + q * sd >= log_lim)[0]
-            down = np.nonzero(mean - q * sd >= log_lim)[0]
-            low = min(low, float(horizon[up[0]]) if up.size else est)
-            high = max(high, float(horizon[down[0]]) if down.size else float(horizon[-1]))
-        high = max(min(high, self._linear_bound(tau, y, w, limit, q)), est)
+        # every model's bounds over the horizons at once (one row per model)
+        a_m, b_m, i00, i01, i11, s2_m = (np.array(col)[:, None] for col in zip(
+            *((m[0], m[1], m[2][0, 0], m[2][0, 1], m[2][1, 1], m[3]) for m in models), strict=True))
+        x_var = i00 + 2 * horizon * i01 + horizon**2 * i11
+        sd = q * np.sqrt(s2_m * (1.0 + x_var) + (rate_err * horizon) ** 2)
+        mean = a_m + b_m * horizon
+        up, down = mean + sd >= log_lim, mean - sd >= log_lim
+        # first horizon where each bound reaches the limit; none: est for the low, the grid's end for the high
+        low = min(est, *(float(horizon[k]) for k, hit in zip(up.argmax(axis=1), up.any(axis=1), strict=True) if hit))
+        high = max(est, *(float(horizon[k]) if hit else float(horizon[-1])
+                          for k, hit in zip(down.argmax(axis=1), down.any(axis=1), strict=True)))
+        high = max(min(high, self._linear_bound(mom[:2, :2], vtw[:2], v[:, :2], y, w, limit, q)), est)
         return float(est * scale), float(low * scale), float(high * scale)
 
     @staticmethod
-    def _linear_bound(tau: np.ndarray, y: np.ndarray, w: np.ndarray, limit: float, q: float) -> float:
+    def _linear_bound(m: np.ndarray, xtw: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray,
+                      limit: float, q: float) -> float:
         """Latest plausible crossing if the indicator stops accelerating: its straight-line (not
-        logarithmic) trend, at the slope's lower 90 % bound; inf when that slope is not positive."""
-        res = _wls(np.column_stack([np.ones_like(tau), tau]), np.exp(y), w)
+        logarithmic) trend, at the slope's lower 90 % bound; inf when that slope is not positive.
+        ``m``, ``xtw``, ``x``: the straight line's design [1, τ] and its weighted moments."""
+        res = _wls_solve(m, xtw, x, np.exp(y), w)
         if res is None:
             return math.inf
         (c, d), inv, s2, _ = res
