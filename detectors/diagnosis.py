@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -74,30 +75,18 @@ def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float
     against the unit's own baseline (:mod:`detectors.features`), where its growth is the evidence.
     ``evidence=False`` returns the same scores without the evidence lines.
     """
-    fmax = ses.freqs[-1] * 0.9
-    ftf = mult["ftf"] * shaft_hz
-    targets: list[tuple[str, str, float, float]] = []  # (family, kind, harmonic, frequency)
-    for fam in ("bpfo", "bpfi", "bsf"):
-        f0 = mult[fam] * shaft_hz
-        targets += [(fam, "harmonic", h, h * f0) for h in range(1, _HARMONICS + 1) if h * f0 < fmax]
-        side_f = shaft_hz if fam == "bpfi" else ftf if fam == "bsf" else 0.0
-        if side_f > 0 and sideband_weight > 0:
-            centre = f0 if fam == "bpfi" else 2 * f0
-            targets += [(fam, "sideband", 0, centre + sgn * side_f) for sgn in (-1, 1) if 0 < centre + sgn * side_f < fmax]
-    if cage_weight > 0:
-        targets += [("bsf", "cage", h, h * ftf) for h in (1, 2) if 0 < h * ftf < fmax]
-    if not targets:
+    plan = _plan(float(shaft_hz), tuple(sorted(mult.items())), float(ses.freqs[-1] * 0.9),
+                 sideband_weight > 0, cage_weight > 0)
+    if plan is None:
         return {}
-    f_exp = np.array([t[3] for t in targets])
+    targets, f_exp, ambiguous, groups = plan
     freq, amp, floor = _read_lines(ses, f_exp, tol, shaft_hz, where=evidence)
     snr = np.maximum(10 * np.log10(np.maximum(amp, 1e-30) / floor), 0.0)
-    # a line expected (almost) on a shaft harmonic is ambiguous: shaft modulation explains it as well
-    ambiguous = np.abs(f_exp - np.round(f_exp / shaft_hz) * shaft_hz) < _INSEPARABLE * shaft_hz
     if not count_ambiguous:
         snr = np.where(ambiguous, 0.0, snr)
     out: dict[str, tuple[float, list[dict[str, Any]]]] = {}
     for fam in ("bpfo", "bpfi", "bsf"):
-        idx = {k: [i for i, t in enumerate(targets) if t[0] == fam and t[1] == k] for k in ("harmonic", "sideband", "cage")}
+        idx = groups[fam]
         if not idx["harmonic"]:
             continue
         score = float(snr[idx["harmonic"]].mean())
@@ -116,6 +105,38 @@ def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float
                               **({"ambiguous": True} if ambiguous[i] else {})})
         out[fam] = (score, lines)
     return out
+
+
+@lru_cache(maxsize=64)
+def _plan(shaft_hz: float, mult_items: tuple[tuple[str, float], ...], fmax: float, sidebands: bool,
+          cage: bool) -> tuple[list[tuple[str, str, float, float]], np.ndarray, np.ndarray,
+                               dict[str, dict[str, list[int]]]] | None:
+    """The lines :func:`bearing_scores` reads for one speed and bearing: ``(targets, their
+    frequencies, which are ambiguous, the targets' indices per family and kind)``. The same for
+    every snapshot of a unit at a steady speed, so built once (targets are (family, kind,
+    harmonic, frequency); kinds: harmonic, sideband, cage)."""
+    mult = dict(mult_items)
+    ftf = mult["ftf"] * shaft_hz
+    targets: list[tuple[str, str, float, float]] = []
+    for fam in ("bpfo", "bpfi", "bsf"):
+        f0 = mult[fam] * shaft_hz
+        targets += [(fam, "harmonic", h, h * f0) for h in range(1, _HARMONICS + 1) if h * f0 < fmax]
+        side_f = shaft_hz if fam == "bpfi" else ftf if fam == "bsf" else 0.0
+        if side_f > 0 and sidebands:
+            centre = f0 if fam == "bpfi" else 2 * f0
+            targets += [(fam, "sideband", 0, centre + sgn * side_f) for sgn in (-1, 1) if 0 < centre + sgn * side_f < fmax]
+    if cage:
+        targets += [("bsf", "cage", h, h * ftf) for h in (1, 2) if 0 < h * ftf < fmax]
+    if not targets:
+        return None
+    f_exp = np.array([t[3] for t in targets])
+    f_exp.flags.writeable = False
+    # a line expected (almost) on a shaft harmonic is ambiguous: shaft modulation explains it as well
+    ambiguous = np.abs(f_exp - np.round(f_exp / shaft_hz) * shaft_hz) < _INSEPARABLE * shaft_hz
+    ambiguous.flags.writeable = False
+    groups = {fam: {k: [i for i, t in enumerate(targets) if t[0] == fam and t[1] == k]
+                    for k in ("harmonic", "sideband", "cage")} for fam in ("bpfo", "bpfi", "bsf")}
+    return targets, f_exp, ambiguous, groups
 
 
 def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
