@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft as sfft
+
+from detectors.robust import row_medians
 
 __all__ = ["SES", "select_band", "squared_envelope_spectrum"]
 
@@ -79,7 +82,7 @@ class SES:
             block = max(16, n // 64)
             nb = max(n // block, 1)
             body = self.amp[1: 1 + nb * block].reshape(nb, -1) if n >= block else self.amp[1:].reshape(1, -1)
-            medians = np.median(body, axis=1)
+            medians = row_medians(body)
             centres = self.freqs[1 + np.arange(medians.size) * body.shape[1] + body.shape[1] // 2]
             cached = (centres, medians)
             object.__setattr__(self, "_floor_cache", cached)
@@ -92,7 +95,7 @@ def _hann(n: int) -> np.ndarray:
 
 
 def _band_kurtosis(spec: np.ndarray, k0: int, k1: int) -> float:
-    z = np.fft.ifft(spec[k0:k1])
+    z = sfft.ifft(spec[k0:k1])
     e = z.real ** 2 + z.imag ** 2
     m2 = float(e.mean())
     if m2 <= 0:
@@ -102,9 +105,9 @@ def _band_kurtosis(spec: np.ndarray, k0: int, k1: int) -> float:
 
 def _band_negentropy(spec: np.ndarray, k0: int, k1: int) -> float:
     """Spectral negentropy of the band's squared envelope spectrum (Antoni's infogram, spectral side)."""
-    z = np.fft.ifft(spec[k0:k1])
+    z = sfft.ifft(spec[k0:k1])
     e = z.real ** 2 + z.imag ** 2
-    s = np.abs(np.fft.rfft(e - e.mean()))[1:] ** 2
+    s = np.abs(sfft.rfft(e - e.mean()))[1:] ** 2
     m = float(s.mean())
     if m <= 0:
         return 0.0
@@ -120,7 +123,7 @@ def select_band(x: np.ndarray, fs: float, max_level: int = 4, min_bw_hz: float =
     carrier must be above them). The full band is the fallback.
     """
     x = np.asarray(x, dtype=np.float64)
-    return _select(np.fft.rfft(x - x.mean()), fs, x.size, max_level, min_bw_hz)
+    return _select(sfft.rfft(x - x.mean()), fs, x.size, max_level, min_bw_hz)
 
 
 def _select(spec: np.ndarray, fs: float, n: int, max_level: int, min_bw_hz: float) -> tuple[float, float, float]:
@@ -132,14 +135,31 @@ def _select(spec: np.ndarray, fs: float, n: int, max_level: int, min_bw_hz: floa
         width = nyq_bins // n_bands
         if width < 16 or width * hz < min_bw_hz:
             break
-        for b in range(n_bands):
-            k0, k1 = max(b * width, 1), (b + 1) * width
-            if k0 * hz < min_bw_hz:
-                continue
-            ne = _band_negentropy(spec, k0, k1)
+        bands = [b for b in range(n_bands) if max(b * width, 1) * hz >= min_bw_hz]
+        # the level's bands are adjacent and equally wide: their negentropies in one batch
+        # (band 0 starts at bin 1, not 0, so it is one bin narrower and goes on its own)
+        rows = [b for b in bands if b > 0]
+        found = []
+        if rows:
+            block = spec[rows[0] * width:(rows[-1] + 1) * width].reshape(len(rows), width)
+            found += zip(rows, _negentropies(block), strict=True)
+        if bands and bands[0] == 0:
+            found.insert(0, (0, _band_negentropy(spec, 1, width)))
+        for b, ne in found:
             if ne > best_ne:
-                best, best_ne = (k0, k1), ne
+                best, best_ne = (max(b * width, 1), (b + 1) * width), ne
     return best[0] * hz, best[1] * hz, _band_kurtosis(spec, *best)
+
+
+def _negentropies(block: np.ndarray) -> np.ndarray:
+    """:func:`_band_negentropy` of every row of ``block`` (each row one band's bins) at once."""
+    z = sfft.ifft(block, axis=1)
+    e = z.real ** 2 + z.imag ** 2
+    s = np.abs(sfft.rfft(e - e.mean(axis=1, keepdims=True), axis=1))[:, 1:] ** 2
+    m = s.mean(axis=1, keepdims=True)
+    r = s / np.where(m > 0, m, 1.0)
+    ne = np.mean(r * np.log(np.maximum(r, 1e-300)), axis=1)
+    return np.where(m[:, 0] > 0, ne, 0.0)
 
 
 def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float] | None = None,
@@ -147,7 +167,7 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
     """Squared envelope spectrum of ``x`` demodulated in ``band`` (chosen by kurtosis when None)."""
     x = np.asarray(x, dtype=np.float64)
     x = x - x.mean()
-    spec = np.fft.rfft(x)
+    spec = sfft.rfft(x)
     if band is None:
         lo, hi, sk = _select(spec, fs, x.size, max_level, min_bw_hz)
     else:
@@ -159,14 +179,17 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
     k0, k1 = max(int(np.ceil(lo * n / fs - 1e-9)), 1), min(int(np.ceil(hi * n / fs - 1e-9)), spec.size)
     full = np.zeros(n, dtype=np.complex128)
     full[k0:k1] = spec[k0:k1]
-    z = np.fft.ifft(full) * 2.0  # the band's analytic signal
+    z = sfft.ifft(full) * 2.0  # the band's analytic signal
     env2 = z.real ** 2 + z.imag ** 2
     seg = min(n, max(round(segment_s * fs), 256))
     step = max(seg // 2, 1)  # Welch: Hann segments overlapping by half
-    frames = np.lib.stride_tricks.sliding_window_view(env2, seg)[::step]
     w = _hann(seg)
-    frames = (frames - frames.mean(axis=1, keepdims=True)) * w
-    amp = np.abs(np.fft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
+    if seg == n:  # one segment (a short snapshot): no framing
+        amp = np.abs(sfft.rfft((env2 - env2.mean()) * w)) * (2.0 / w.sum())
+    else:
+        frames = np.lib.stride_tricks.sliding_window_view(env2, seg)[::step]
+        frames = (frames - frames.mean(axis=1, keepdims=True)) * w
+        amp = np.abs(sfft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
     if math.isnan(sk):
         m2 = float(env2.mean())
         sk = float(np.mean(env2 * env2)) / (m2 * m2) - 2.0 if m2 > 0 else -2.0

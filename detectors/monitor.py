@@ -30,6 +30,7 @@ State is per unit, bounded and serialisable (``state_dict`` / ``from_state``).
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import numpy as np
@@ -156,7 +157,7 @@ class UnitMonitor:
         # ISO zones judge a measured velocity: the snapshot must resolve the band's lower edge
         # (its first used bin, 2 bins above DC, at or below 10 Hz, or 2 Hz under 600 rpm)
         iso_valid = 2 * fs / x.size <= velocity_band(self.machine)[0]
-        zone = self.iso.update(float(np.median(self.v_buf))) if iso_valid else ""
+        zone = self.iso.update(statistics.median(self.v_buf)) if iso_valid else ""
         watched = _watched(feats)
         if not self.baseline.ready:
             self.baseline.learn_one(watched)
@@ -196,7 +197,7 @@ class UnitMonitor:
         self.streak = self.streak + 1 if anomalous else 0
         # health indicator: running median of the RMS over its lowest settled level since commissioning
         self.hi_buf = (self.hi_buf + [feats["rms_g"]])[-c.smooth:]
-        hi = float(np.median(self.hi_buf))
+        hi = statistics.median(self.hi_buf)
         if len(self.hi_buf) == c.smooth:
             self.ref = hi if self.ref is None else min(self.ref, hi)
         ratio = hi / self.ref if self.ref else 1.0
@@ -282,7 +283,7 @@ class UnitMonitor:
         iso_state = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}.get(zone, "healthy")
         if HEALTH_ORDER[iso_state] > HEALTH_ORDER[a.state]:
             a.state = iso_state  # type: ignore[assignment]
-            v = float(np.median(self.v_buf))
+            v = statistics.median(self.v_buf)
             a.reasons.insert(0, f"velocity {v:.2f} mm/s RMS (median of {len(self.v_buf)}) is in ISO 10816-3 zone {zone}")
             if a.failure_mode is None:
                 a.failure_mode, a.confidence = "anomaly", 0.3

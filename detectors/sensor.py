@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detectors.robust import median
+
 __all__ = ["check_sensor", "fingerprint"]
 
 
@@ -61,8 +63,8 @@ def check_sensor(x: np.ndarray, previous: list[float] | None = None, *, dropout_
     # robust centre and scale from every 4th sample: as good an estimate for this purpose, at a
     # quarter of the cost of two full medians (the spike test itself uses every sample)
     sub = x[::4] if n >= 1024 else x
-    med = float(np.median(sub))
-    scale = float(np.median(np.abs(sub - med))) * 1.4826
+    med = median(sub)
+    scale = median(np.abs(sub - med)) * 1.4826
     if scale > 0:
         dev = np.abs(x - med)
         idx = np.flatnonzero(dev > spike_sigma * scale)
