@@ -21,9 +21,13 @@ from foreshock.detection import DetectionStage
 from foreshock.settings import Settings
 from foreshock.tsdb import open_store
 
-__all__ = ["Pipeline", "register"]
+__all__ = ["Pipeline", "StartupError", "register"]
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """A part of the service could not start (the message names it and what to change)."""
 
 
 @dataclass
@@ -173,6 +177,8 @@ class Pipeline:
     # -- running ----------------------------------------------------------------------------
 
     def start(self) -> Pipeline:
+        if self.options.api:
+            self._check_api_port()  # before ingest subscribes: a busy port must not leave half a service running
         self.registry.defer_seen_writes = True  # the tick loop writes every unit's last-seen time at once
         self.ingest.start()
         t = threading.Thread(target=self._tick_loop, name="foreshock-tick", daemon=True)
@@ -185,6 +191,25 @@ class Pipeline:
             gc.freeze()
             log.info("%d objects from start-up moved out of the garbage collector's reach", gc.get_freeze_count())
         return self
+
+    def _check_api_port(self) -> None:
+        """Raise :class:`StartupError` naming the address and the setting when the API cannot listen there."""
+        import socket
+
+        host, port = self.settings.api.host, self.settings.api.port
+        if port == 0:
+            return
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            family, _, _, _, addr = infos[0]
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+                s.bind(addr)
+        except OSError as exc:
+            raise StartupError(
+                f"the API cannot listen on {host}:{port}: {exc.strerror or exc} (another process, perhaps a "
+                "running foreshock, uses it; set api.port or FORESHOCK_API__PORT, or run with --no-api)"
+            ) from None
 
     def _start_api(self) -> None:
         import uvicorn
@@ -203,7 +228,8 @@ class Pipeline:
         while not server.started and t.is_alive() and time.monotonic() < deadline:
             time.sleep(0.05)
         if not server.started:
-            raise RuntimeError(f"the API did not start on {self.settings.api.host}:{self.settings.api.port}")
+            raise StartupError(f"the API did not start on {self.settings.api.host}:{self.settings.api.port} "
+                               "(see the error above)")
         port = server.servers[0].sockets[0].getsockname()[1] if server.servers else self.settings.api.port
         self.api_url = f"http://{self.settings.api.host}:{port}"
         self._api_server = server
@@ -293,8 +319,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args, settings: Settings) -> int:
     if args.auto_register:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"auto_register": True})})
+    from foreshock.cli import CliError
+
     pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
-    pipeline.start()
+    try:
+        pipeline.start()
+    except StartupError as exc:
+        pipeline.stop()
+        raise CliError(str(exc), exit_code=1) from None
     print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
     if pipeline.api_url:
         print(f"foreshock: API and dashboard on {pipeline.api_url}", flush=True)

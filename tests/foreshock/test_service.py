@@ -1,0 +1,34 @@
+"""``foreshock run`` start-up failures: a clear message, nothing left running."""
+
+from __future__ import annotations
+
+import socket
+
+from foreshock.cli import main
+
+
+def test_run_with_the_api_port_taken_says_so_and_never_subscribes(tmp_path, monkeypatch, capsys):
+    import foreshock.service as service_mod
+
+    started = []
+    orig_init = service_mod.Pipeline.__init__
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        monkeypatch.setattr(self.ingest, "start", lambda: started.append(True))
+
+    monkeypatch.setattr(service_mod.Pipeline, "__init__", init)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        monkeypatch.setenv("FORESHOCK_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("FORESHOCK_API__PORT", str(port))
+        monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "WARNING")
+        code = main(["run"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"foreshock: error: the API cannot listen on 127.0.0.1:{port}" in err
+    assert "FORESHOCK_API__PORT" in err
+    assert "Traceback" not in err
+    assert started == []  # ingest was never started, so no broker session was taken over
