@@ -86,7 +86,13 @@ def _broken(sub, name: str, module: str, exc: BaseException) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse would report them with the top-level usage; the subcommand's usage says what it takes
+        words = list(sys.argv[1:] if argv is None else argv)
+        first = words.index(args.command) if args.command in words else len(words)
+        culprit = parser if any(w in extra for w in words[:first]) else _chosen_parser(parser, args)
+        culprit.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
@@ -104,9 +110,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"foreshock: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a file or directory given on the command line that cannot be read or written
+        logging.getLogger(__name__).debug("OS error", exc_info=True)
+        print(f"foreshock: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("foreshock: interrupted", file=sys.stderr)
         return 130
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)parser the command line selected, e.g. the one of ``tickets move``."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        child = subs[0].choices.get(name) if name else None
+        if child is None:
+            return parser
+        parser = child
 
 
 if __name__ == "__main__":  # pragma: no cover

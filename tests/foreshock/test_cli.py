@@ -45,3 +45,31 @@ def test_db_upgrade_is_idempotent(tmp_path, monkeypatch, capsys):
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "upgrade"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_unknown_option_of_a_subcommand_shows_that_subcommands_usage(capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(["tickets", "move", "PF202611001", "--to", "triaged"])
+    assert ex.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: foreshock tickets move" in err  # it shows that the state is a positional argument
+    assert "unrecognized arguments: --to" in err
+
+
+def test_unknown_option_before_the_command_shows_the_top_level_usage(capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(["--bogus", "version"])
+    assert ex.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: foreshock [-h]" in err and "unrecognized arguments: --bogus" in err
+
+
+def test_an_unwritable_output_folder_is_an_error_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(tmp_path / "data"))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["simulate", "demo", "--out", str(blocker / "runs"), "--duration", "1h", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("foreshock: error: ") and str(blocker / "runs") in err
+    assert "Traceback" not in err
