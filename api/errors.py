@@ -26,6 +26,23 @@ def _loc(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "request"
 
 
+def _error(e: dict) -> dict[str, str]:
+    """One validation error as ``{loc, msg}``; a body that is not JSON says so and where."""
+    if e.get("type") == "json_invalid":
+        loc = tuple(e.get("loc", ()))
+        where = f" (at character {loc[1]})" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        reason = (e.get("ctx") or {}).get("error") or e.get("msg", "")
+        return {"loc": "body", "msg": f"not valid JSON: {reason}{where}"}
+    return {"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", "")}
+
+
+def _message(exc: Exception) -> str:
+    """The text of a domain error; a KeyError's own message, without the quotes ``str(KeyError)`` adds."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -36,7 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", "")} for e in exc.errors()]
+        errors = [_error(e) for e in exc.errors()]
         message = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors) or "invalid request"
         return JSONResponse({"detail": f"invalid request: {message}", "errors": errors}, status_code=422)
 
@@ -45,7 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
     async def _domain(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc).strip("'\"")}, status_code=domain_status(exc))
+        return JSONResponse({"detail": _message(exc)}, status_code=domain_status(exc))
 
     app.add_exception_handler(ValueError, _domain)
     app.add_exception_handler(LookupError, _domain)
