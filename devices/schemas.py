@@ -102,6 +102,7 @@ class _ModelFields(_Strict):
                 json.dumps(v, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"must be JSON-serialisable: {exc}") from None
+            _check_monitor_config(v)
         return v
 
 
@@ -161,6 +162,32 @@ class UnitIn(_UnitFields):
 
 class UnitUpdate(_UnitFields):
     """Changes to a unit: only the fields given are changed."""
+
+
+def _check_monitor_config(v: dict[str, Any]) -> None:
+    """Refuse detector settings the detection stage would not apply (it would only log a warning there)."""
+    from dataclasses import fields
+
+    from detectors.config import MonitorConfig
+
+    known = [f.name for f in fields(MonitorConfig)]
+    unknown = sorted(k for k in v if k not in known)
+    if unknown:
+        raise ValueError(f"unknown detector setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    defaults = MonitorConfig()
+    for key, value in v.items():
+        default = getattr(defaults, key)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, int) and not (number and float(value).is_integer()):
+            raise ValueError(f"{key}: expected a whole number, got {value!r}")
+        if isinstance(default, float) and not number:
+            raise ValueError(f"{key}: expected a number, got {value!r}")
+        if isinstance(default, tuple) and not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+            raise ValueError(f"{key}: expected a list of names, got {value!r}")
+    try:
+        MonitorConfig(**v)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 class _FieldError(ValueError):

@@ -81,6 +81,9 @@ def test_models_and_detector_config(client, tokens, world):
     r = client.put("/api/v1/models/P-200/detector-config", json={"config": {"warmup": 50}}, headers=e)
     assert r.status_code == 200 and r.json() == {"config": {"warmup": 50}}
     assert client.get("/api/v1/models/P-200/detector-config", headers=v).json()["config"] == {"warmup": 50}
+    r = client.put("/api/v1/models/P-200/detector-config", json={"config": {"speed_tolerance": 5}}, headers=e)
+    assert r.status_code == 400 and "speed_tolerance must be in (0, 1)" in r.json()["detail"]
+    assert client.get("/api/v1/models/P-200/detector-config", headers=v).json()["config"] == {"warmup": 50}
     r = client.put("/api/v1/models/P-200/detector-config", json={"config": {}}, headers=auth(tokens["service"]))
     assert r.status_code == 403
     r = client.post("/api/v1/models", json={"name": "F-9", "bearing": {"n_balls": 2, "ball_d": 1, "pitch_d": 5}},

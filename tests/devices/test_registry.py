@@ -120,6 +120,27 @@ def test_impossible_model_data_names_the_field(registry, fields, field):
     assert registry.get_model("M-1") is None
 
 
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"warmpu": 50}, "unknown detector setting(s) warmpu; known: warmup,"),
+        ({"speed_tolerance": 5}, "speed_tolerance must be in (0, 1), got 5"),
+        ({"warmup": "fifty"}, "warmup: expected a whole number, got 'fifty'"),
+        ({"alpha": True}, "alpha: expected a number, got True"),
+        ({"context_keys": "ambient_c"}, "context_keys: expected a list of names"),
+    ],
+)
+def test_detector_settings_the_detectors_would_refuse_are_refused_up_front(registry, model, config, problem):
+    # the detection stage only logs a warning and runs on the defaults when a setting is bad
+    with pytest.raises(InvalidInput) as err:
+        registry.update_model("P-200", detector_config=config)
+    assert err.value.field == "detector_config"
+    assert problem in str(err.value)
+    assert registry.get_model("P-200").detector_config == {"warmup": 50}  # unchanged
+    registry.update_model("P-200", detector_config={"warmup": 40, "alpha": 0.2, "context_keys": ["ambient_c"]})
+    assert registry.get_model("P-200").detector_config["warmup"] == 40
+
+
 def test_update_model_changes_machine_info(registry, model):
     registry.create_unit("P-0001", model="P-200")
     assert registry.machine_info("P-0001").rated_rpm == 1480.0
