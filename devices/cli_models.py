@@ -109,6 +109,9 @@ def _models_add(args, settings) -> int:
                 raise ValueError(f"model #{i + 1} ({item.get('name', '?')}): {exc}") from None
             if item["name"] in existing:
                 raise ValueError(f"model #{i + 1}: {item['name']!r} already exists (use `models update`)")
+            first = next(j for j, other in enumerate(items) if other.get("name") == item["name"])
+            if first != i:
+                raise ValueError(f"model #{i + 1}: {item['name']!r} is also model #{first + 1} of the file")
         for item in items:
             fields = dict(item)
             reg.create_model(fields.pop("name"), **fields)

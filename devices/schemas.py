@@ -199,6 +199,30 @@ class _FieldError(ValueError):
         self.problem = problem
 
 
+def _nested(field: Any) -> type[BaseModel] | None:
+    """The model a field holds (``bearing: BearingIn | None`` -> ``BearingIn``), if any."""
+    return next((a for a in getattr(field.annotation, "__args__", (field.annotation,))
+                 if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+def _expected_fields(schema: type[BaseModel], path: list[str], name: str) -> str:
+    """``; expected one of a, b, ...`` for the (nested) model at ``path``, and where ``name`` belongs
+    when it is a field of a nested table (``n_balls`` given beside ``name`` instead of in ``bearing``)."""
+    model: type[BaseModel] | None = schema
+    for part in path:
+        field = model.model_fields.get(part) if model is not None else None
+        model = _nested(field) if field is not None else None
+    if model is None:
+        return ""
+    hint = ""
+    for fname, field in model.model_fields.items():
+        inner = _nested(field)
+        if inner is not None and name in inner.model_fields:
+            hint = f" (it belongs in the {fname} table: {fname}.{name})"
+            break
+    return f"{hint}; expected one of " + ", ".join(model.model_fields)
+
+
 def validate(schema: type[S], data: dict[str, Any]) -> S:
     """``schema`` validated from ``data``; the first problem raises :class:`InvalidInput` naming its field."""
     try:
@@ -212,5 +236,5 @@ def validate(schema: type[S], data: dict[str, Any]) -> S:
             raise InvalidInput(".".join(loc + [ctx_error.field]), ctx_error.problem) from None
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field"
+            msg = "unknown field" + _expected_fields(schema, loc[:-1], loc[-1] if loc else "")
         raise InvalidInput(".".join(loc) or schema.__name__, msg) from None

@@ -132,3 +132,29 @@ def test_models_file_errors_name_the_model(cli, tmp_path):
     code, _, err = cli("models", "add", "--file", str(bad))
     assert code == 2 and "model #2 (BAD-2): iso_group" in err
     assert json.loads(cli("models", "list", "--json")[1]) == []  # validated before adding any
+
+
+def test_a_name_twice_in_one_models_file_adds_none_of_them(cli, tmp_path):
+    dup = tmp_path / "dup.toml"
+    dup.write_text('[[models]]\nname = "DUP"\n\n[[models]]\nname = "OK-1"\n\n[[models]]\nname = "DUP"\n')
+    code, _, err = cli("models", "add", "--file", str(dup))
+    assert code == 2 and "model #3: 'DUP' is also model #1 of the file" in err
+    assert json.loads(cli("models", "list", "--json")[1]) == []
+
+
+def test_the_readme_walkthrough_model_file_and_commands_work(cli, tmp_path):
+    """README's "Running it for real": its pump.toml and the devices commands after it."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = re.search(r"```toml\n# pump.toml\n(.*?)```", readme, re.S)
+    assert block, "README.md shows the pump.toml that `devices models add --file pump.toml` reads"
+    (tmp_path / "pump.toml").write_text(block.group(1))
+    assert cli("models", "add", "--file", str(tmp_path / "pump.toml"))[0] == 0
+    assert "foreshock --config foreshock.toml devices add P-0001 --model PUMP-6205 --customer ACME" in readme
+    assert cli("add", "P-0001", "--model", "PUMP-6205", "--customer", "ACME")[0] == 0
+    code, out, _ = cli("provision", "P-0001")
+    assert code == 0 and "password:" in out
+    info = json.loads(cli("show", "P-0001")[1])
+    assert (info["model"], info["provisioned"]) == ("PUMP-6205", True)

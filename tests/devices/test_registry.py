@@ -274,3 +274,14 @@ def test_a_change_racing_with_a_reload_is_not_cached(engine):
     assert not reader.is_known("P-0001")  # this answer came from the read before the change
     reader.session_factory = factory
     assert reader.is_known("P-0001")  # but it was not cached: the next lookup reloads
+
+
+def test_an_unknown_model_field_lists_the_expected_ones_and_where_a_bearing_field_goes(registry):
+    with pytest.raises(InvalidInput) as err:
+        registry.create_model("M-1", rated_rpm=1480, n_balls=9)
+    message = str(err.value)
+    assert message.startswith("n_balls: unknown field (it belongs in the bearing table: bearing.n_balls)")
+    assert "expected one of " in message and "rated_rpm" in message and "bearing" in message
+    with pytest.raises(InvalidInput, match=r"bearing\.bd: unknown field; expected one of n_balls, ball_d, pitch_d"):
+        registry.create_model("M-1", bearing={"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04, "bd": 1})
+    assert registry.get_model("M-1") is None
