@@ -65,6 +65,10 @@ def _write_broker_config(args, settings) -> int:
         )
         print(f"{cfg.units} unit(s) written to {cfg.passwd_path} and {cfg.acl_path}; "
               "reload the broker (SIGHUP) to apply")
+        if not s.mqtt.username:
+            print("warning: mqtt.username is not set, so the files have no user for Foreshock itself: with "
+                  "allow_anonymous false, foreshock run cannot connect. Set mqtt.username and mqtt.password "
+                  "(FORESHOCK_MQTT__USERNAME, FORESHOCK_MQTT__PASSWORD) and write the files again.", file=sys.stderr)
         return 0
 
     return run(go, args, settings)

@@ -158,3 +158,17 @@ def test_the_readme_walkthrough_model_file_and_commands_work(cli, tmp_path):
     assert code == 0 and "password:" in out
     info = json.loads(cli("show", "P-0001")[1])
     assert (info["model"], info["provisioned"]) == ("PUMP-6205", True)
+
+
+def test_broker_files_without_a_platform_user_warn_that_foreshock_cannot_connect(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("FORESHOCK_MQTT__USERNAME")
+    monkeypatch.delenv("FORESHOCK_MQTT__PASSWORD")
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    code, out, err = cli("write-broker-config", "--passwd", str(passwd), "--acl", str(acl))
+    assert code == 0 and "0 unit(s) written" in out
+    assert "warning: mqtt.username is not set" in err and "foreshock run cannot connect" in err
+    monkeypatch.setenv("FORESHOCK_MQTT__USERNAME", "foreshock")
+    monkeypatch.setenv("FORESHOCK_MQTT__PASSWORD", "platform-secret")
+    code, out, err = cli("write-broker-config", "--passwd", str(passwd), "--acl", str(acl))
+    assert code == 0 and "warning" not in err
+    assert passwd.read_text().startswith("foreshock:$7$")
