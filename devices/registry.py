@@ -3,7 +3,7 @@
 :class:`Registry` is the one way the rest of Foreshock reads and changes units: ingest asks
 :meth:`Registry.is_known` for every message (answered from an in-memory set, reloaded after every
 change made through this registry and at the latest every ``cache_ttl_s`` for changes made by
-other processes), the detectors get a unit's :class:`~detectors.types.MachineInfo`, alerts ask
+other processes; an id not in it is looked up once a second), the detectors get a unit's :class:`~detectors.types.MachineInfo`, alerts ask
 for :meth:`~Registry.silent_units`. Objects returned are detached :class:`~devices.models.Unit` /
 :class:`~devices.models.MachineModel` rows: read them, change them through the registry.
 
@@ -83,6 +83,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         self._generation = 0  # bumped by invalidate(): a load that raced with a change is not cached
         self._info: dict[str, MachineInfo | None] = {}
         self._seen: dict[str, int] = {}
+        self._misses: dict[str, float] = {}  # id -> monotonic time it was last looked up and not found
         self._seen_written: dict[str, int] = {}
         # set by a caller that writes the last-seen times itself with flush_seen() on a timer (the
         # pipeline's tick loop): mark_seen then only remembers, even a unit's first message
@@ -138,11 +139,42 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         return ids, generation
 
     def is_known(self, device_id: str) -> bool:
-        """Whether ``device_id`` is a registered unit in service (cheap: an in-memory set lookup)."""
+        """Whether ``device_id`` is a registered unit in service (cheap: an in-memory set lookup).
+
+        An id not in the cached set is looked up in the database, at most once per
+        ``MISS_RECHECK_S`` per id, so a unit registered by another process (the CLI, a second API
+        worker) is accepted from its first messages, not only after ``cache_ttl_s``.
+        """
         snap = self._snapshot
         if snap is not None and time.monotonic() < snap[1]:
-            return device_id in snap[0]
-        return device_id in self._fresh_known()[0]
+            known = device_id in snap[0]
+        else:
+            known = device_id in self._fresh_known()[0]
+        return known or self._recheck_miss(device_id)
+
+    MISS_RECHECK_S = 1.0
+    _MAX_MISSES = 10_000  # ids remembered for the recheck interval (a flood of made-up ids stays bounded)
+
+    def _recheck_miss(self, device_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            last = self._misses.get(device_id)
+            if last is not None and now - last < self.MISS_RECHECK_S:
+                return False
+            if len(self._misses) >= self._MAX_MISSES:
+                self._misses.clear()
+            self._misses[device_id] = now
+        with self.session_factory() as session:
+            found = session.scalar(
+                select(Unit.device_id).where(Unit.device_id == device_id, Unit.decommissioned_at.is_(None))
+            )
+        if found is None:
+            return False
+        log.info("unit %s was registered elsewhere; reloading the registry's cache", device_id)
+        self.invalidate()
+        with self._lock:
+            self._misses.pop(device_id, None)
+        return True
 
     # -- machine models ------------------------------------------------------------------------
 

@@ -206,9 +206,10 @@ def test_changes_by_another_process_seen_after_ttl_or_invalidate(engine):
     factory = session_factory(engine)
     reader = Registry(factory, cache_ttl_s=3600)
     writer = Registry(factory)
+    reader.MISS_RECHECK_S = 3600.0  # the cached set alone answers: a miss is not looked up again
     assert not reader.is_known("P-0001")
     writer.create_unit("P-0001")
-    assert not reader.is_known("P-0001")  # stale until the TTL or an explicit invalidate
+    assert not reader.is_known("P-0001")  # stale until the TTL, the miss recheck or an explicit invalidate
     reader.invalidate()
     assert reader.is_known("P-0001")
 
@@ -216,6 +217,40 @@ def test_changes_by_another_process_seen_after_ttl_or_invalidate(engine):
     assert short.is_known("P-0001")
     writer.decommission("P-0001")
     assert not short.is_known("P-0001")
+
+
+def test_a_unit_registered_by_another_process_is_accepted_without_waiting_for_the_ttl(engine):
+    # `foreshock devices add` while `foreshock run` is running: the unit's first messages were
+    # dead-lettered as unknown_device for up to cache_ttl_s (30 s)
+    from sqlalchemy import event
+
+    factory = session_factory(engine)
+    reader = Registry(factory, cache_ttl_s=3600)
+    writer = Registry(factory)
+    assert not reader.is_known("P-0001")
+    writer.create_unit("P-0001")
+    assert not reader.is_known("P-0001")  # a miss is looked up again at most every MISS_RECHECK_S
+    reader.MISS_RECHECK_S = 0.0
+    assert reader.is_known("P-0001")
+    loads = reader.cache_loads
+    assert reader.is_known("P-0001") and reader.cache_loads == loads + 1  # the whole set was reloaded once
+    writer.create_unit("P-0002")
+    writer.decommission("P-0002")
+    assert not reader.is_known("P-0002")  # out of service is not accepted
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    reader.MISS_RECHECK_S = 3600.0
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(1000):  # a unit nobody registered, sending fast
+            assert not reader.is_known("X-0001")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1  # one lookup, then the miss is remembered
 
 
 def test_machine_info_cache_invalidated_by_model_change(registry, model):
@@ -270,6 +305,7 @@ def test_a_change_racing_with_a_reload_is_not_cached(engine):
                 reader.invalidate()
             return ids
 
+    reader._recheck_miss = lambda device_id: False  # type: ignore[method-assign]  # the cached set alone
     reader.session_factory = RacingSession  # type: ignore[assignment]
     assert not reader.is_known("P-0001")  # this answer came from the read before the change
     reader.session_factory = factory
