@@ -23,7 +23,8 @@ def open_registry(settings) -> Any:
 
     engine = make_engine(settings.database_url)
     migrate(engine)
-    return Registry(session_factory(engine))
+    # the service's [devices] settings, so that e.g. `devices silent` sees units as its deadman does
+    return Registry(session_factory(engine), **settings.devices.model_dump())
 
 
 def _unit_flags(p: argparse.ArgumentParser) -> None:

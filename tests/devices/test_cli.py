@@ -172,3 +172,14 @@ def test_broker_files_without_a_platform_user_warn_that_foreshock_cannot_connect
     code, out, err = cli("write-broker-config", "--passwd", str(passwd), "--acl", str(acl))
     assert code == 0 and "warning" not in err
     assert passwd.read_text().startswith("foreshock:$7$")
+
+
+def test_devices_silent_uses_the_configured_deadman_like_the_service(cli, monkeypatch):
+    assert cli("add", "P-0001")[0] == 0  # no model: the default reporting interval applies (60 s)
+    reg = open_registry(load_settings())
+    reg.mark_seen("P-0001", now_ms() - 10 * 60_000)  # ten minutes ago
+    code, out, _ = cli("silent", "--json")
+    assert [u["device_id"] for u in json.loads(out)] == ["P-0001"]  # 3 x 60 s by default
+    monkeypatch.setenv("FORESHOCK_DEVICES__SILENT_AFTER_INTERVALS", "20")  # 20 minutes
+    code, out, _ = cli("silent", "--json")
+    assert code == 0 and json.loads(out) == []
