@@ -109,15 +109,39 @@ def import_models() -> None:
                 raise
 
 
-def migrate(engine: Engine) -> None:
-    """Upgrade every package's migration branch to its head (idempotent, safe to call at start)."""
-    from alembic import command
+# alembic logs its plugin set-up and migration context at INFO on every run: noise before every
+# command's output. Only the revisions actually applied are reported (by ``migrate``).
+_ALEMBIC_CHATTER = ("alembic.runtime.plugins", "alembic.runtime.migration")
 
-    cfg = _alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+
+def migrate(engine: Engine) -> list[str]:
+    """Upgrade every package's migration branch to its head (idempotent, safe to call at start).
+
+    Returns the revisions applied (empty when the database was up to date).
+    """
+    chatter = [logging.getLogger(name) for name in _ALEMBIC_CHATTER]
+    levels = [lg.level for lg in chatter]
+    if not log.isEnabledFor(logging.DEBUG):
+        for lg in chatter:
+            lg.setLevel(logging.WARNING)
+    try:
+        from alembic import command  # its plugins log their set-up when first imported
+        from alembic.runtime.migration import MigrationContext
+
+        cfg = _alembic_config(engine)
+        with engine.begin() as conn:
+            before = set(MigrationContext.configure(conn).get_current_heads())
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+            after = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        for lg, level in zip(chatter, levels, strict=True):
+            lg.setLevel(level)
+    applied = sorted(after - before)
+    if applied:
+        log.info("database %s upgraded to %s", engine.url.render_as_string(hide_password=True), ", ".join(applied))
     log.debug("database %s migrated", engine.url.render_as_string(hide_password=True))
+    return applied
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

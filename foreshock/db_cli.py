@@ -16,6 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _upgrade(args, settings) -> int:
     engine = make_engine(settings.database_url)
-    migrate(engine)
-    print(f"database {engine.url.render_as_string(hide_password=True)} is up to date")
+    applied = migrate(engine)
+    url = engine.url.render_as_string(hide_password=True)
+    if applied:
+        print(f"database {url} upgraded (now at {', '.join(applied)}); it is up to date")
+    else:
+        print(f"database {url} is up to date (nothing to do)")
     return 0

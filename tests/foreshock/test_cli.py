@@ -43,8 +43,23 @@ def test_console_script_runs():
 def test_db_upgrade_is_idempotent(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'x.db'}")
     assert main(["db", "upgrade"]) == 0
+    assert "upgraded (now at " in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    assert "is up to date (nothing to do)" in capsys.readouterr().out
+
+
+def test_commands_do_not_print_alembics_set_up_chatter(tmp_path):
+    # every command migrates first; alembic logged ~9 INFO lines (plugin set-up, context) each time
+    import os
+
+    env = {**os.environ, "FORESHOCK_DATABASE__URL": f"sqlite:///{tmp_path / 'x.db'}", "FORESHOCK_LOG_LEVEL": "INFO"}
+    first = subprocess.run([sys.executable, "-m", "foreshock", "devices", "list"], capture_output=True, text=True,
+                           env=env, check=True)
+    assert "alembic" not in first.stderr
+    assert "foreshock.db: database sqlite:///" in first.stderr and "upgraded to" in first.stderr  # what was done
+    again = subprocess.run([sys.executable, "-m", "foreshock", "devices", "list"], capture_output=True, text=True,
+                           env=env, check=True)
+    assert again.stderr.strip() == "0 unit(s)"
 
 
 def test_unknown_option_of_a_subcommand_shows_that_subcommands_usage(capsys):
