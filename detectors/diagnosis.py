@@ -79,21 +79,24 @@ def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float
                  sideband_weight > 0, cage_weight > 0)
     if plan is None:
         return {}
-    targets, f_exp, ambiguous, groups = plan
+    targets, f_exp, ambiguous, groups, reduce_plan = plan
     freq, amp, floor = _read_lines(ses, f_exp, tol, shaft_hz, where=evidence)
     snr = np.maximum(10 * np.log10(np.maximum(amp, 1e-30) / floor), 0.0)
     if not count_ambiguous:
         snr = np.where(ambiguous, 0.0, snr)
+    # the mean SNR of every (family, kind) group at once: one reduceat over the groups laid end to end
+    order, starts, sizes, slot = reduce_plan
+    means = (np.add.reduceat(snr[order], starts) / sizes).tolist()
     out: dict[str, tuple[float, list[dict[str, Any]]]] = {}
     for fam in ("bpfo", "bpfi", "bsf"):
         idx = groups[fam]
         if not idx["harmonic"]:
             continue
-        score = float(snr[idx["harmonic"]].mean())
+        score = means[slot[fam, "harmonic"]]
         if idx["sideband"]:
-            score += sideband_weight * float(snr[idx["sideband"]].mean())
+            score += sideband_weight * means[slot[fam, "sideband"]]
         if idx["cage"]:
-            score = max(score, cage_weight * float(snr[idx["cage"]].mean()))
+            score = max(score, cage_weight * means[slot[fam, "cage"]])
         lines: list[dict[str, Any]] = []
         if evidence:
             for i in idx["harmonic"] + idx["sideband"] + idx["cage"]:
@@ -110,9 +113,10 @@ def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float
 @lru_cache(maxsize=64)
 def _plan(shaft_hz: float, mult_items: tuple[tuple[str, float], ...], fmax: float, sidebands: bool,
           cage: bool) -> tuple[list[tuple[str, str, float, float]], np.ndarray, np.ndarray,
-                               dict[str, dict[str, list[int]]]] | None:
+                               dict[str, dict[str, list[int]]], tuple] | None:
     """The lines :func:`bearing_scores` reads for one speed and bearing: ``(targets, their
-    frequencies, which are ambiguous, the targets' indices per family and kind)``. The same for
+    frequencies, which are ambiguous, the targets' indices per family and kind, the same groups
+    laid out for one reduceat)``. The same for
     every snapshot of a unit at a steady speed, so built once (targets are (family, kind,
     harmonic, frequency); kinds: harmonic, sideband, cage)."""
     mult = dict(mult_items)
@@ -136,7 +140,16 @@ def _plan(shaft_hz: float, mult_items: tuple[tuple[str, float], ...], fmax: floa
     ambiguous.flags.writeable = False
     groups = {fam: {k: [i for i, t in enumerate(targets) if t[0] == fam and t[1] == k]
                     for k in ("harmonic", "sideband", "cage")} for fam in ("bpfo", "bpfi", "bsf")}
-    return targets, f_exp, ambiguous, groups
+    # the non-empty groups laid end to end, for one reduceat: (target order, group starts, sizes,
+    # (family, kind) -> the group's slot)
+    nonempty = [(fam, k, g) for fam, kinds in groups.items() for k, g in kinds.items() if g]
+    order = np.array([i for _, _, g in nonempty for i in g], dtype=np.intp)
+    sizes = np.array([len(g) for _, _, g in nonempty], dtype=np.float64)
+    starts = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.intp)
+    slot = {(fam, k): j for j, (fam, k, _) in enumerate(nonempty)}
+    for arr in (order, sizes, starts):
+        arr.flags.writeable = False
+    return targets, f_exp, ambiguous, groups, (order, starts, sizes, slot)
 
 
 def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
@@ -148,8 +161,9 @@ def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
     df = ses.df
     n = ses.amp.size
     half = np.maximum(tol * f + df, df)
-    i0 = np.clip(np.searchsorted(ses.freqs, f - half), 1, n - 1)
-    i1 = np.maximum(np.clip(np.searchsorted(ses.freqs, f + half + 1e-9), 1, n), i0 + 1)
+    # (np.minimum/np.maximum, not np.clip: the same bounds at a fraction of its call overhead)
+    i0 = np.minimum(np.maximum(np.searchsorted(ses.freqs, f - half), 1), n - 1)
+    i1 = np.maximum(np.minimum(np.maximum(np.searchsorted(ses.freqs, f + half + 1e-9), 1), n), i0 + 1)
     amp = ses.amp
     separable = np.abs(f - np.round(f / shaft_hz) * shaft_hz) > 2.5 * df if shaft_hz > 0 and df > 0 \
         else np.zeros(f.size, dtype=bool)

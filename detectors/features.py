@@ -60,8 +60,8 @@ def velocity_band(machine: MachineInfo) -> tuple[float, float]:
     return (2.0, 1000.0) if machine.low_speed else (10.0, 1000.0)
 
 
-def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *,
-                      band: tuple[float, float] | None = None) -> dict[str, float]:
+def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *, band: tuple[float, float] | None = None,
+                      spectrum: Spectrum | None = None) -> dict[str, float]:
     """All features of one snapshot (flat dict of finite floats, units in the names).
 
     Keys: the time features; ``velocity_rms_mm_s`` and ``iso_zone`` (0..3 for A..D);
@@ -71,7 +71,8 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *,
     ``bpfo_db``, ``bpfi_db``, ``bsf_db`` (family scores in dB above the envelope background).
     ``band`` fixes the envelope's demodulation band (Hz) instead of choosing it by spectral
     negentropy (the monitor chooses it at commissioning and re-checks it now and then: the
-    choice is most of the cost). Raises ValueError for a snapshot that cannot be measured
+    choice is most of the cost). ``spectrum``: the snapshot's :meth:`Spectrum.of`, when the caller
+    has it already. Raises ValueError for a snapshot that cannot be measured
     (empty, non-finite, bad rate, a band outside ``0 < lo < hi <= fs/2``).
     """
     x = np.asarray(snapshot.samples, dtype=np.float64)
@@ -85,7 +86,7 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *,
     if band is not None and not (0 < band[0] < band[1] <= fs / 2):
         raise ValueError(f"envelope band must satisfy 0 < lo < hi <= fs/2 = {fs / 2:g} Hz, got {band!r}")
     feats = time_features(x)
-    sp = Spectrum.of(x, fs)
+    sp = spectrum if spectrum is not None else Spectrum.of(x, fs)
     lo, hi = velocity_band(machine)
     v = sp.velocity_rms_mm_s(lo, min(hi, fs / 2))
     feats["velocity_rms_mm_s"] = v
@@ -99,8 +100,8 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *,
     feats["speed_estimated"] = 0.0 if snapshot.rpm else 1.0
     if shaft_hz:
         feats["shaft_hz"] = float(shaft_hz)
-        for o in (1, 2, 3):
-            feats[f"v{o}x_mm_s"] = sp.order_amplitude_mm_s(shaft_hz, o)
+        for o, amp in zip((1, 2, 3), sp.order_amplitudes_mm_s(shaft_hz, (1, 2, 3)).tolist(), strict=True):
+            feats[f"v{o}x_mm_s"] = amp
     top_f = 0.0
     mult = machine.bearing.multipliers() if machine.bearing is not None else None
     if mult and shaft_hz:

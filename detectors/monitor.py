@@ -149,7 +149,8 @@ class UnitMonitor:
             a = self._unknown(snap.ts, why)
             a.sensor_fault = fault
             return a
-        feats = self._features(snap, fs)
+        sp = Spectrum.of(x, fs)  # one spectrum for the features and, if needed, the shaft rules
+        feats = self._features(snap, fs, sp)
         transient = self._transient(snap, feats)
         if transient:
             return self._held(snap.ts, transient, feats)
@@ -168,21 +169,22 @@ class UnitMonitor:
             a = Assessment(ts=snap.ts, state="healthy", features=feats, scores={"iso_zone": feats["iso_zone"]},
                            reasons=[f"learning baseline ({self.n_learnt}/{self.config.warmup})"])
             return self._absolute(a, zone, feats)
-        return self._adaptive(snap, feats, watched, zone)
+        return self._adaptive(snap, feats, watched, zone, sp)
 
-    def _features(self, snap: Snapshot, fs: float) -> dict[str, float]:
+    def _features(self, snap: Snapshot, fs: float, sp: Spectrum) -> dict[str, float]:
         """Features; the envelope band is re-chosen every ``band_recheck`` snapshots and whenever
         the unit is not healthy or the sample rate changed, and reused in between."""
         keep = (self.env_band is not None and self.level == 0 and self.env_fs == fs
                 and self.band_age < self.config.band_recheck)
-        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None)
+        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp)
         if keep:
             self.band_age += 1
         elif "env_band_lo_hz" in feats:
             self.env_band, self.env_fs, self.band_age = (feats["env_band_lo_hz"], feats["env_band_hi_hz"]), fs, 0
         return feats
 
-    def _adaptive(self, snap: Snapshot, feats: dict[str, float], watched: dict[str, float], zone: str) -> Assessment:
+    def _adaptive(self, snap: Snapshot, feats: dict[str, float], watched: dict[str, float], zone: str,
+                  sp: Spectrum) -> Assessment:
         c = self.config
         z = self.baseline.scores(watched)
         t2 = self.mv.score_one({k: watched[k] for k in _MV_KEYS if k in watched})
@@ -272,7 +274,7 @@ class UnitMonitor:
         if level >= 1:
             mode, conf, ev = explain(feats, z, self.baseline.baseline, has_geometry=self.machine.bearing is not None)
             if mode in _SHAFT_MODES:
-                mode, conf, ev = self._shaft_mode(snap, feats, mode, conf, ev)
+                mode, conf, ev = self._shaft_mode(sp, feats, mode, conf, ev)
             a.failure_mode, a.confidence, a.evidence = mode, conf, ev
             if ttf is not None:
                 a.ttf_s, a.ttf_low_s, a.ttf_high_s = ttf
@@ -290,7 +292,7 @@ class UnitMonitor:
         self.snap_state = a.state
         return self._fused(a)
 
-    def _shaft_mode(self, snap: Snapshot, feats: dict[str, float], mode: str, conf: float,
+    def _shaft_mode(self, sp: Spectrum, feats: dict[str, float], mode: str, conf: float,
                     ev: list[dict[str, Any]]) -> tuple[str, float, list[dict[str, Any]]]:
         """Which shaft fault, from the shape of the whole order spectrum (:func:`detectors.shaft.shaft_pattern`).
 
@@ -303,7 +305,6 @@ class UnitMonitor:
         shaft_hz = feats.get("shaft_hz", 0.0)
         if not shaft_hz:
             return mode, conf, ev
-        sp = Spectrum.of(np.asarray(snap.samples, dtype=np.float64), float(snap.fs))
         base = self.baseline.baseline
         healthy = {f"{o}x": math.exp(base[f"v{o}x_mm_s"][0]) for o in (1, 2, 3) if f"v{o}x_mm_s" in base}
         pattern, p_conf, p_ev = shaft_pattern(sp, shaft_hz, healthy)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import chain
 from functools import lru_cache
 
 import numpy as np
@@ -75,25 +76,37 @@ def _wls_solve(m: np.ndarray, xtw: np.ndarray, x: np.ndarray, y: np.ndarray,
 
 
 def _inverse(m: np.ndarray) -> np.ndarray | None:
-    """Inverse of a 2×2 or 3×3 moment matrix by cofactors (no LAPACK call for such small
-    systems); None when it is (nearly) singular: all points at one time, or too few distinct
-    times for the terms."""
+    """Inverse of a 2×2 or 3×3 moment matrix by cofactors, in plain floats (no LAPACK call for
+    such small systems); None when it is (nearly) singular: all points at one time, or too few
+    distinct times for the terms."""
     if m.shape == (2, 2):
         (p, q), (r, t) = m.tolist()
         det = p * t - q * r
         if not math.isfinite(det) or abs(det) <= 1e-12 * p * t or det == 0.0:
             return None
-        inv = np.array([[t, -q], [-r, p]]) / det
+        flat = [t / det, -q / det, -r / det, p / det]
     else:
         (a, b, c), (d, e, f), (g, h, i) = m.tolist()
-        co = [[e * i - f * h, f * g - d * i, d * h - e * g],
-              [c * h - b * i, a * i - c * g, b * g - a * h],
-              [b * f - c * e, c * d - a * f, a * e - b * d]]
-        det = a * co[0][0] + b * co[0][1] + c * co[0][2]
+        c00, c01, c02 = e * i - f * h, f * g - d * i, d * h - e * g
+        det = a * c00 + b * c01 + c * c02
         if not math.isfinite(det) or det == 0.0 or abs(det) <= 1e-12 * a * e * i:
             return None
-        inv = np.array(co).T / det  # the adjugate (transposed cofactors) over the determinant
-    return inv if np.all(np.isfinite(inv)) else None
+        # the adjugate (transposed cofactors) over the determinant
+        flat = [c00 / det, (c * h - b * i) / det, (b * f - c * e) / det,
+                c01 / det, (a * i - c * g) / det, (c * d - a * f) / det,
+                c02 / det, (b * g - a * h) / det, (a * e - b * d) / det]
+    if not all(map(math.isfinite, flat)):
+        return None
+    n = m.shape[0]
+    return np.array(flat).reshape(n, n)
+
+
+@lru_cache(maxsize=64)
+def _weights(n: int, window: int) -> np.ndarray:
+    """1 for the newest of ``n`` points, halving every ``window/2`` points back (read-only)."""
+    w = 0.5 ** ((n - 1 - np.arange(n)) / (window / 2))
+    w.flags.writeable = False
+    return w
 
 
 @lru_cache(maxsize=256)
@@ -127,12 +140,10 @@ class ExpTrend:
         pts = self.points if since is None else [p for p in self.points if p[0] >= since]
         if len(pts) < self.min_points:
             return None
-        arr = np.asarray(pts)
+        arr = np.fromiter(chain.from_iterable(pts), dtype=np.float64, count=2 * len(pts)).reshape(-1, 2)
         t, y = arr[:, 0], arr[:, 1]
         tt = t - t[-1]
-        # weights: 1 for the newest point, halving every window/2 points back
-        w = 0.5 ** ((len(t) - 1 - np.arange(len(t))) / (self.window / 2))
-        return tt, y, w, float(t[-1])
+        return tt, y, _weights(len(t), self.window), float(t[-1])
 
     def fit(self, since: float | None = None) -> tuple[float, float, float, float] | None:
         """(intercept at the last time, slope per second, slope standard error, last time).
@@ -219,8 +230,8 @@ class ExpTrend:
                 if b0 > 0:
                     models.append((float(quad[0][0]), b0, quad[1][:2, :2], quad[2]))
         # every model's bounds over the horizons at once (one row per model)
-        a_m, b_m, i00, i01, i11, s2_m = (np.array(col)[:, None] for col in zip(
-            *((m[0], m[1], m[2][0, 0], m[2][0, 1], m[2][1, 1], m[3]) for m in models), strict=True))
+        a_m, b_m, i00, i01, i11, s2_m = np.array(
+            [(m[0], m[1], m[2][0, 0], m[2][0, 1], m[2][1, 1], m[3]) for m in models]).T[:, :, None]
         x_var = i00 + 2 * horizon * i01 + horizon**2 * i11
         sd = q * np.sqrt(s2_m * (1.0 + x_var) + (rate_err * horizon) ** 2)
         mean = a_m + b_m * horizon

@@ -44,12 +44,14 @@ import math
 import numpy as np
 
 from detectors.iso import zone_limits
+from detectors.robust import median, row_medians
 from detectors.spectrum import Spectrum
 from detectors.types import MachineInfo
 
 __all__ = ["shaft_fault", "shaft_pattern", "shaft_scores"]
 
 _ORDERS = (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)
+_KEYS = tuple(f"{o:g}x" for o in _ORDERS)
 _TRAIN = ("3x", "4x", "5x", "6x", "7x", "8x")
 _HALF = ("0.5x", "1.5x", "2.5x")
 TRAIN_SHARE = 0.12  # a harmonic counts when it reaches this share of the larger of 1x and 2x
@@ -59,21 +61,33 @@ MISALIGN_2X = 0.75  # 2x over 1x for misalignment
 
 def shaft_scores(sp: Spectrum, shaft_hz: float) -> dict[str, float]:
     """Velocity amplitudes (mm/s) at 0.5×, 1×..8× shaft speed (and 1.5×, 2.5×), for the shaft-fault rules."""
-    return {f"{o:g}x": sp.order_amplitude_mm_s(shaft_hz, o) for o in _ORDERS}
+    return dict(zip(_KEYS, sp.order_amplitudes_mm_s(shaft_hz, _ORDERS).tolist(), strict=True))
 
 
-def _background_mm_s(sp: Spectrum, f: float, shaft_hz: float) -> float:
-    """Velocity amplitude a bin of broadband background has near ``f``: the median over ±0.25
-    order around it, leaving out ±4 bins at the line, scaled like a line's 3-bin main lobe."""
+def _backgrounds_mm_s(sp: Spectrum, f: np.ndarray, shaft_hz: float) -> np.ndarray:
+    """Velocity amplitude a bin of broadband background has near each frequency of ``f``: the
+    median over ±0.25 order around it, leaving out ±4 bins at the line, scaled like a line's 3-bin
+    main lobe. The windows are equally long away from the spectrum's ends: then one partition
+    serves them all."""
     half = max(0.25 * shaft_hz, 6 * sp.df)
-    i0, i1 = np.searchsorted(sp.freqs, [max(f - half, sp.df), f + half])
-    k = int(np.searchsorted(sp.freqs, f))
-    idx = np.r_[i0:max(i0, k - 4), min(i1, k + 5):i1]
-    idx = idx[(idx > 1) & (idx < sp.power.size)]
-    if idx.size == 0:
-        return 0.0
-    p = float(np.median(sp.power[idx] / sp.freqs[idx] ** 2)) * f * f  # power at f, velocity-weighted
-    return math.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
+    i0 = np.searchsorted(sp.freqs, np.maximum(f - half, sp.df))
+    i1 = np.searchsorted(sp.freqs, f + half)
+    k = np.searchsorted(sp.freqs, f)
+    size = sp.power.size
+    vel = sp.power[2:] / sp.freqs[2:] ** 2  # velocity-weighted power from bin 2 on (bins 0, 1 never count)
+    # each window [i0, i1) without the line's bins [k-4, k+5), bins 2..size-1 only
+    idx = i0[:, None] + np.arange(max(int((i1 - i0).max(initial=0)), 1))
+    use = (idx < i1[:, None]) & ((idx < (k - 4)[:, None]) | (idx >= np.minimum(i1, k + 5)[:, None])) \
+        & (idx > 1) & (idx < size)
+    counts = use.sum(axis=1)
+    p = np.zeros(f.size)
+    if counts.size and counts[0] > 0 and (counts == counts[0]).all():
+        p = row_medians(vel[idx[use] - 2].reshape(f.size, -1))
+    else:
+        for j in range(f.size):
+            p[j] = median(vel[idx[j][use[j]] - 2]) if counts[j] else 0.0
+    p = p * f * f  # power at f, velocity-weighted
+    return np.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
 
 
 def shaft_pattern(sp: Spectrum, shaft_hz: float,
@@ -92,9 +106,9 @@ def shaft_pattern(sp: Spectrum, shaft_hz: float,
     a = {k: math.sqrt(max(v * v - (healthy or {}).get(k, 0.0) ** 2, 0.0)) for k, v in raw.items()}
     ev: list[dict] = []
     line: dict[str, bool] = {}
-    for o in _ORDERS:
+    backgrounds = _backgrounds_mm_s(sp, np.asarray(_ORDERS, dtype=float) * shaft_hz, shaft_hz)
+    for o, bg in zip(_ORDERS, backgrounds.tolist(), strict=True):
         key = f"{o:g}x"
-        bg = _background_mm_s(sp, o * shaft_hz, shaft_hz)
         snr = 20 * math.log10(max(raw[key], 1e-12) / max(bg, 1e-12))
         line[key] = snr >= LINE_DB
         ev.append({"family": "shaft", "order": key, "amplitude_mm_s": round(raw[key], 4), "snr_db": round(snr, 1)}

@@ -77,17 +77,32 @@ class Spectrum:
         The line's power is summed over the Hann main lobe around the largest bin within the
         speed tolerance, so the value does not depend on where the line falls between bins.
         """
-        target = order * shaft_hz
-        if target <= 0 or target >= self.fs / 2:
-            return 0.0
-        half = max(target * tol, self.df)
-        i0, i1 = np.searchsorted(self.freqs, [target - half, target + half + 1e-9])
-        if i1 <= i0:
-            return 0.0
-        k = i0 + int(np.argmax(self.power[i0:i1]))
-        k0, k1 = max(k - 1, 1), min(k + 2, self.power.size)
-        p = float(self.power[k0:k1].sum())
-        return math.sqrt(2 * p) * G * 1000.0 / (2 * math.pi * target)
+        return float(self.order_amplitudes_mm_s(shaft_hz, (order,), tol)[0])
+
+    def order_amplitudes_mm_s(self, shaft_hz: float, orders: tuple[float, ...] | list[float],
+                              tol: float = 0.03) -> np.ndarray:
+        """:meth:`order_amplitude_mm_s` of every order at once (0 for an order outside the spectrum)."""
+        target = np.asarray(orders, dtype=np.float64) * shaft_hz
+        half = np.maximum(target * tol, self.df)
+        i0 = np.searchsorted(self.freqs, target - half)
+        i1 = np.searchsorted(self.freqs, target + half + 1e-9)
+        ok = (target > 0) & (target < self.fs / 2) & (i1 > i0)
+        out = np.zeros(target.size)
+        if not ok.any():
+            return out
+        i0, i1, target = i0[ok], i1[ok], target[ok]
+        # the largest bin of each window (windows padded to one width; padding never wins)
+        idx = i0[:, None] + np.arange(int((i1 - i0).max()))
+        inside = idx < i1[:, None]
+        win = np.where(inside, self.power[np.minimum(idx, self.power.size - 1)], -np.inf)
+        k = i0 + np.argmax(win, axis=1)
+        # the main lobe: bins k-1, k, k+1 within [1, size), summed left to right (bin 0 and one
+        # past the end read as 0; index -1 is that end)
+        pw = np.append(self.power, 0.0)
+        pw[0] = 0.0
+        p = pw[k - 1] + pw[k] + pw[k + 1]
+        out[ok] = np.sqrt(2 * p) * G * 1000.0 / (2 * math.pi * target)
+        return out
 
 
 @lru_cache(maxsize=16)
