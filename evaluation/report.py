@@ -62,8 +62,9 @@ def render(report: dict[str, Any]) -> str:
             share = c.get("warned_24h_share")
             share_s = "-" if share is None else f"{100 * share:.0f}%"
             out.append(f"  {kind:<14}units {c['units']:>3}  failed {c['failed']:>3}  warned >=24 h before: {share_s}")
-        out.append(f"  false warnings per unit-day: {s['false_warnings_per_unit_day']}; "
-                   f"diagnosis accuracy: {s['diagnosis_accuracy']}")
+        fw, acc = s["false_warnings_per_unit_day"], s["diagnosis_accuracy"]
+        out.append(f"  false warnings per unit-day: {'- (no healthy time)' if fw is None else fw}; "
+                   f"diagnosis accuracy: {'- (no faulty unit was warned)' if acc is None else acc}")
     if "elapsed_s" in report:
         out.append(f"({report['elapsed_s']:.1f} s)")
     return "\n".join(out)

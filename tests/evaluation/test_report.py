@@ -1,0 +1,17 @@
+"""The readable report says when a figure cannot be computed instead of printing Python's None."""
+
+from __future__ import annotations
+
+from evaluation.report import render
+
+
+def test_a_fleet_with_no_warned_fault_says_so_instead_of_none():
+    fleet = {"units": 2, "per_fault": {"none": {"units": 1, "failed": 0}, "outer_race": {"units": 1, "failed": 0}},
+             "false_warnings": 0, "healthy_unit_days": 0.0, "false_warnings_per_unit_day": None,
+             "diagnosis_accuracy": None}
+    text = render({"records": [], "runs": [], "fleet": {"runs/": fleet}})
+    assert "None" not in text
+    assert "false warnings per unit-day: - (no healthy time); diagnosis accuracy: - (no faulty unit was warned)" in text
+    fleet.update(false_warnings_per_unit_day=0.0, diagnosis_accuracy=1.0)
+    assert "false warnings per unit-day: 0.0; diagnosis accuracy: 1.0" in render(
+        {"records": [], "runs": [], "fleet": {"runs/": fleet}})
