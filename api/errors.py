@@ -33,7 +33,7 @@ def _error(e: dict) -> dict[str, str]:
         where = f" (at character {loc[1]})" if len(loc) > 1 and isinstance(loc[1], int) else ""
         reason = (e.get("ctx") or {}).get("error") or e.get("msg", "")
         return {"loc": "body", "msg": f"not valid JSON: {reason}{where}"}
-    return {"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", "")}
+    return {"loc": _loc(tuple(e.get("loc", ()))), "msg": str(e.get("msg", "")).removeprefix("Value error, ")}
 
 
 def _message(exc: Exception) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator, model_validator
 
 from api.deps import ContextDep, Service
 from api.routes.alerts import alerts_of
@@ -11,12 +14,34 @@ from api.routes.alerts import alerts_of
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
 
+# held as epoch seconds; given as those or as an ISO time (converted by WindowIn._epoch)
+_Time = Annotated[float, Field(ge=0, le=1e11), WithJsonSchema(
+    {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1e11}, {"type": "string", "format": "date-time"}]})]
+
+
 class WindowIn(BaseModel):
     device_id: str | None = Field(None, min_length=1, max_length=128)
     site: str | None = Field(None, min_length=1, max_length=128)
-    starts_at: float = Field(ge=0, le=1e11, description="epoch seconds")
-    ends_at: float = Field(ge=0, le=1e11, description="epoch seconds")
+    starts_at: _Time = Field(description="epoch seconds, or an ISO 8601 time with its offset (2026-11-22T06:00:00Z)")
+    ends_at: _Time = Field(description="epoch seconds, or an ISO 8601 time with its offset")
     reason: str = Field("", max_length=300)
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _epoch(cls, v: object) -> object:
+        """An ISO time becomes epoch seconds here, so a bad one gets one message, not one per type."""
+        if isinstance(v, bool):  # pydantic would read false as 0.0
+            raise ValueError(f"expected epoch seconds or an ISO 8601 time, got {v!r}")
+        if isinstance(v, str):
+            try:
+                t = datetime.fromisoformat(v.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                t = None
+            if t is None or t.tzinfo is None:
+                raise ValueError(f"expected epoch seconds or an ISO 8601 time with its offset "
+                                 f"(2026-11-22T06:00:00Z), got {v!r}")
+            return t.timestamp()
+        return v
 
     @model_validator(mode="after")
     def _scope(self) -> WindowIn:
@@ -29,6 +54,8 @@ class WindowIn(BaseModel):
 
 class WindowOut(WindowIn):
     id: int
+    starts_at: float = Field(description="epoch seconds")
+    ends_at: float = Field(description="epoch seconds")
 
 
 @router.post("", response_model=WindowOut, status_code=status.HTTP_201_CREATED, summary="Add a maintenance window")

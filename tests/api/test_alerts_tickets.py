@@ -130,3 +130,18 @@ def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
     assert r.status_code == 422 and "device_id" in r.json()["detail"]
     r = client.post("/api/v1/maintenance", json={**body, "ends_at": now - 100}, headers=auth(tokens["service"]))
     assert r.status_code == 422 and "must be after starts_at" in r.json()["detail"]
+
+
+def test_maintenance_window_times_may_be_iso_with_an_offset(client, tokens, world):
+    # the API answers ISO times (opened_at, ...); a service engineer sends them back
+    h = auth(tokens["service"])
+    body = {"device_id": "P-0002", "starts_at": "2026-11-22T06:00:00Z", "ends_at": "2026-11-22T08:00:00+01:00"}
+    r = client.post("/api/v1/maintenance", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    assert (r.json()["starts_at"], r.json()["ends_at"]) == (1795327200.0, 1795330800.0)
+    r = client.post("/api/v1/maintenance", json={**body, "starts_at": "2026-11-22T06:00:00"}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"loc": "starts_at", "msg": "expected epoch seconds or an ISO 8601 "
+                                   "time with its offset (2026-11-22T06:00:00Z), got '2026-11-22T06:00:00'"}]
+    r = client.post("/api/v1/maintenance", json={**body, "starts_at": -1}, headers=h)
+    assert r.status_code == 422 and "starts_at" in r.json()["detail"]
