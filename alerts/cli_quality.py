@@ -70,11 +70,10 @@ def _desk(settings: Any):
 
 
 def _complaint_email(args, settings) -> int:
-    from alerts.complaints import check_complaint
-    from alerts.inbound import parse_email
+    from alerts.inbound import check_email
 
     raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    out = _desk(settings).register(check_complaint(parse_email(raw)), actor=args.by)
+    out = _desk(settings).register(check_email(raw), actor=args.by)
     how = "joined" if out["joined"] else "opened"
     warned = f", warned {out['warning_lead_s'] / 3600:.1f} h before" if out["preceded_by_warning"] else ""
     print(f"complaint {out['id']} from {out['customer']} {how} ticket {out['ticket']}{warned}")

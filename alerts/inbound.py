@@ -28,7 +28,7 @@ from typing import Any
 
 from alerts.notify import verify
 
-__all__ = ["parse_email", "verify_webhook"]
+__all__ = ["check_email", "parse_email", "verify_webhook"]
 
 _FIELDS = {"serial": "device_id", "unit": "device_id", "device": "device_id", "customer": "customer",
            "model": "model", "site": "site", "request": "request", "occurred": "occurred_at",
@@ -58,6 +58,33 @@ def _attachment(part: Any) -> dict[str, Any]:
     data = part.get_payload(decode=True) or b""
     return {"name": part.get_filename() or "attachment", "content_type": part.get_content_type(),
             "data_b64": base64.b64encode(data).decode("ascii")}
+
+
+_BODY_LINES = {"device_id": "Serial: P-0001", "unit": "Serial: P-0001 (or Model: and Site:)",
+               "request": "Request: repair (or replacement, refund, advice)",
+               "occurred_at": "Occurred: 2026-11-20T08:00:00Z (else the Date header is used)",
+               "customer": "Customer: ACME"}
+
+
+def check_email(raw: bytes) -> Any:
+    """The validated complaint (:class:`alerts.complaints.ComplaintIn`) of a raw email.
+
+    What the email lacks is named as the body line that would give it ("add these lines to the
+    body: Request: repair ..."), not only as the field of the JSON form.
+    """
+    from alerts.complaints import check_complaint
+
+    data = parse_email(raw)
+    try:
+        return check_complaint(data)
+    except ValueError as exc:
+        if type(exc) is not ValueError:
+            raise
+        text = str(exc)
+        lines = [line for field, line in _BODY_LINES.items() if re.search(rf"(^|; |: ){field}[:. ]", text)]
+        if not lines:
+            raise
+        raise ValueError(f"{text} (an email gives these as lines of its body: {'; '.join(lines)})") from None
 
 
 def parse_email(raw: bytes) -> dict[str, Any]:

@@ -179,10 +179,10 @@ async def complaint_webhook(request: Request, ctx: ContextDep, tok: Service) -> 
 async def complaint_email(request: Request, ctx: ContextDep, tok: Service) -> dict:
     from starlette.concurrency import run_in_threadpool
 
-    from alerts.inbound import parse_email
+    from alerts.inbound import check_email
 
-    data = parse_email(await _raw(request, ctx))
-    return await run_in_threadpool(_register, ctx, check_complaint(data), tok.name)
+    complaint = check_email(await _raw(request, ctx))
+    return await run_in_threadpool(_register, ctx, complaint, tok.name)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic, summary="One complaint with its evidence")

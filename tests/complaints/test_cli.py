@@ -33,3 +33,18 @@ def test_cli_complaint_from_email_and_corrective_action(registry, db_url, monkey
     assert "needs a scope" in capsys.readouterr().err
     assert main(["actions", "add", "--title", "x", "--batch", "B7", "--applied", "yesterday"]) == 2
     assert "--applied must be YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_an_incomplete_email_names_the_body_lines_it_lacks(registry, db_url, monkeypatch, capsys, tmp_path):
+    # a service engineer forwards what the customer wrote: "request: Field required" alone does not
+    # say that the email needs a "Request: repair" line
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(b"From: bob@acme.example\r\nSubject: Pump P-0001 is noisy\r\n\r\nIt grinds since Monday.\r\n")
+    assert main(["complaints", "email", str(mail)]) == 2
+    err = capsys.readouterr().err
+    assert "complaint refused: occurred_at: Field required; request: Field required; unit:" in err
+    assert "an email gives these as lines of its body: Serial: P-0001" in err
+    assert "Request: repair (or replacement, refund, advice)" in err and "Occurred: 2026-11-20T08:00:00Z" in err
+    assert main(["complaints", "list"]) == 0
+    assert "0 complaint(s)" in capsys.readouterr().out
