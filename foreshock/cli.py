@@ -114,9 +114,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(__name__).debug("OS error", exc_info=True)
         print(f"foreshock: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if not _is_database_unreachable(exc):
+            raise
+        logging.getLogger(__name__).debug("database error", exc_info=True)
+        url = settings.database_url if settings is not None else "the database"
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        print(f"foreshock: error: cannot use the database {_hide_password(url)}: {reason} "
+              "(settings database.url / FORESHOCK_DATABASE__URL)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("foreshock: interrupted", file=sys.stderr)
         return 130
+
+
+def _is_database_unreachable(exc: BaseException) -> bool:
+    """A database server that refuses or cannot be reached, or a SQLite file that cannot be opened."""
+    try:
+        from sqlalchemy.exc import OperationalError
+    except ImportError:  # pragma: no cover - sqlalchemy is a dependency
+        return False
+    return isinstance(exc, OperationalError)
+
+
+def _hide_password(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for the message
+        return "(database.url)"
 
 
 def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:

@@ -88,3 +88,17 @@ def test_an_unwritable_output_folder_is_an_error_message_not_a_traceback(tmp_pat
     assert code == 1
     assert err.startswith("foreshock: error: ") and str(blocker / "runs") in err
     assert "Traceback" not in err
+
+
+def test_an_unreachable_database_is_named_without_its_password_and_no_traceback(monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"postgresql+psycopg://fs:s3cret@127.0.0.1:{port}/fs")
+    assert main(["devices", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"foreshock: error: cannot use the database postgresql+psycopg://fs:***@127.0.0.1:{port}/fs: ")
+    assert "FORESHOCK_DATABASE__URL" in err
+    assert "s3cret" not in err and "Traceback" not in err
