@@ -176,7 +176,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _influx_credentials(self) -> Settings:
         if self.telemetry.backend == "influx2" and self.telemetry.token is None:
-            raise ValueError("telemetry.token is required when telemetry.backend is influx2")
+            raise ValueError("setting telemetry.token (FORESHOCK_TELEMETRY__TOKEN): required when telemetry.backend "
+                             "is influx2")
         return self
 
     @property
@@ -206,9 +207,12 @@ class Settings(BaseSettings):
 def _format_error(exc: ValidationError, origin: str) -> str:
     lines = []
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]) or "(settings)"
-        env = "FORESHOCK_" + "__".join(str(p) for p in err["loc"]).upper()
         msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a rule across settings: its message names them
+            lines.append(msg)
+            continue
+        name = ".".join(str(p) for p in err["loc"])
+        env = "FORESHOCK_" + "__".join(str(p) for p in err["loc"]).upper()
         lines.append(f"setting {name} ({env}): {msg}")
     return f"invalid configuration{origin}:\n  " + "\n  ".join(lines)
 

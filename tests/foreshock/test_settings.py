@@ -40,8 +40,11 @@ def test_bad_setting_is_named(monkeypatch, env, value, named):
 
 def test_influx2_needs_a_token(monkeypatch):
     monkeypatch.setenv("FORESHOCK_TELEMETRY__BACKEND", "influx2")
-    with pytest.raises(SettingsError, match="telemetry.token"):
+    with pytest.raises(SettingsError) as err:
         load_settings()
+    # was "setting (settings) (FORESHOCK_): telemetry.token is required ..."
+    assert str(err.value).splitlines()[1] == (
+        "  setting telemetry.token (FORESHOCK_TELEMETRY__TOKEN): required when telemetry.backend is influx2")
 
 
 def test_bad_files_are_named(tmp_path):
