@@ -39,6 +39,7 @@ class MonitorConfig:
     speed_tolerance: float = 0.1  # relative speed change that counts as a transient
     rebaseline_after: int = 60  # snapshots at a new level (no trend) before re-learning
     band_recheck: int = 32  # healthy snapshots between re-choosing the envelope band (the costly part)
+    band_recheck_unhealthy: int = 3  # the same while the unit is not healthy (a fault may move the band; 0: every snapshot)
     mode_hold: int = 24  # snapshots naming another fault before the unit's primary failure mode changes
     mode_memory_s: float = 86400.0  # healthy time after which the primary failure mode is forgotten
     name_wait: int = 3  # snapshots an unnamed deviation (anomaly) waits for a failure mode before watch
@@ -72,6 +73,8 @@ class MonitorConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.band_recheck < 1:
             raise ValueError(f"band_recheck must be >= 1 snapshot, got {self.band_recheck}")
+        if self.band_recheck_unhealthy < 0:
+            raise ValueError(f"band_recheck_unhealthy must be >= 0 snapshots, got {self.band_recheck_unhealthy}")
         if self.name_wait < 0:
             raise ValueError(f"name_wait must be >= 0 snapshots, got {self.name_wait}")
         if self.mode_hold < 1 or not self.mode_memory_s > 0:

@@ -172,10 +172,11 @@ class UnitMonitor:
         return self._adaptive(snap, feats, watched, zone, sp)
 
     def _features(self, snap: Snapshot, fs: float, sp: Spectrum) -> dict[str, float]:
-        """Features; the envelope band is re-chosen every ``band_recheck`` snapshots and whenever
-        the unit is not healthy or the sample rate changed, and reused in between."""
-        keep = (self.env_band is not None and self.level == 0 and self.env_fs == fs
-                and self.band_age < self.config.band_recheck)
+        """Features; the envelope band is re-chosen after ``band_recheck`` snapshots that reuse it
+        while the unit is healthy, after ``band_recheck_unhealthy`` while it is not (a developing
+        fault may move it), and whenever the sample rate changed."""
+        reuse = self.config.band_recheck if self.level == 0 else self.config.band_recheck_unhealthy
+        keep = self.env_band is not None and self.env_fs == fs and self.band_age < reuse
         feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp)
         if keep:
             self.band_age += 1

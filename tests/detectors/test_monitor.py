@@ -193,7 +193,7 @@ def test_isolated_scalar_spikes_are_a_sensor_fault_not_a_warning() -> None:
 
 
 def test_envelope_band_is_reused_while_healthy_and_rechosen_on_schedule() -> None:
-    mon, rng = _commissioned(band_recheck=4)
+    mon, rng = _commissioned(band_recheck=4, band_recheck_unhealthy=2)
     ages = []
     for i in range(9):
         mon.update_snapshot(snap((40 + i) * HOUR, machine_signal(rng)))
@@ -202,6 +202,17 @@ def test_envelope_band_is_reused_while_healthy_and_rechosen_on_schedule() -> Non
     assert ages[first:first + 6] == [0, 1, 2, 3, 4, 0]  # chosen, reused band_recheck times, chosen again
     restored = UnitMonitor.from_state(json.loads(json.dumps(mon.state_dict())), MACHINE)
     assert restored.env_band == mon.env_band and restored.band_age == mon.band_age
-    mon.level = 1  # not healthy: the band is chosen on every snapshot
-    mon.update_snapshot(snap(60 * HOUR, machine_signal(rng)))
-    assert mon.band_age == 0
+    mon.band_age = 3
+    ages = []
+    for i in range(7):
+        mon.level = 1  # not healthy: re-chosen after band_recheck_unhealthy reuses, at once on entry
+        mon.update_snapshot(snap((60 + i) * HOUR, machine_signal(rng)))
+        ages.append(mon.band_age)
+    assert ages == [0, 1, 2, 0, 1, 2, 0]
+
+
+def test_band_recheck_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="band_recheck_unhealthy"):
+        UnitMonitor(MACHINE, band_recheck_unhealthy=-1)
+    every = UnitMonitor(MACHINE, band_recheck_unhealthy=0)  # 0: every snapshot while not healthy
+    assert every.config.band_recheck_unhealthy == 0
