@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render"]
+__all__ = ["NAB_CORPUS_SERIES", "render"]
+
+NAB_CORPUS_SERIES = 58  # the series of NAB v1.1 with labels, over which the published scores are taken
 
 _PUBLISHED = {
     "standard": "ARTime 74.9, Numenta HTM 70.5, CAD OSE 69.9, Skyline 58.2",
@@ -30,9 +32,14 @@ def render(report: dict[str, Any]) -> str:
     out: list[str] = []
     if report.get("nab"):
         detail = report.get("nab_detail") or {}
-        out.append(f"NAB ({detail.get('series', '?')} series, {detail.get('windows', '?')} windows)")
+        series = detail.get("series")
+        out.append(f"NAB ({series if series is not None else '?'} series, {detail.get('windows', '?')} windows)")
+        whole = series is None or series >= NAB_CORPUS_SERIES
         for name, score in report["nab"].items():
-            out.append(f"  {name:<14}{score:>6.1f}   (published: {_PUBLISHED.get(name, '')})")
+            out.append(f"  {name:<14}{score:>6.1f}" + (f"   (published: {_PUBLISHED.get(name, '')})" if whole else ""))
+        if not whole:
+            out.append(f"  (a subset: published scores are over all {NAB_CORPUS_SERIES} series, so they are not "
+                       "shown beside it)")
     recs = report.get("records") or []
     if recs:
         out.append(f"Records ({len(recs)})")

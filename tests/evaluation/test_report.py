@@ -15,3 +15,12 @@ def test_a_fleet_with_no_warned_fault_says_so_instead_of_none():
     fleet.update(false_warnings_per_unit_day=0.0, diagnosis_accuracy=1.0)
     assert "false warnings per unit-day: 0.0; diagnosis accuracy: 1.0" in render(
         {"records": [], "runs": [], "fleet": {"runs/": fleet}})
+
+
+def test_nab_scores_of_a_subset_are_not_set_beside_the_published_corpus_scores():
+    nab = {"standard": 93.0, "reward_low_fp": 93.0, "reward_low_fn": 95.4}
+    one = render({"nab": nab, "nab_detail": {"series": 1, "windows": 1}, "records": [], "runs": [], "fleet": {}})
+    assert "published" not in one.replace("published scores are over all 58 series", "")
+    assert "a subset: published scores are over all 58 series" in one
+    whole = render({"nab": nab, "nab_detail": {"series": 58, "windows": 116}, "records": [], "runs": [], "fleet": {}})
+    assert "(published: ARTime 74.9" in whole and "subset" not in whole
