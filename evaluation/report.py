@@ -45,8 +45,11 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"Records ({len(recs)})")
         wrong = [r for r in recs if r["diagnosed_fault"] != (r["true_fault"] or "none")]
         for r in wrong:
-            out.append(f"  wrong: {r['name']}: true {r['true_fault']}, diagnosed {r['diagnosed_fault']} "
-                       f"(confidence {r['confidence']:.2f})")
+            if r["diagnosed_fault"] == "none":  # no fault named: there is no diagnosis to be confident in
+                why = f"no fault named in {r['votes'].get('none', '?')} of {r['snapshots']} snapshots"
+            else:
+                why = f"confidence {r['confidence']:.2f}"
+            out.append(f"  wrong: {r['name']}: true {r['true_fault']}, diagnosed {r['diagnosed_fault']} ({why})")
         acc = report.get("record_accuracy") or {}
         out.append("  accuracy: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in acc.items()))
     runs = report.get("runs") or []

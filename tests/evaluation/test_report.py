@@ -24,3 +24,13 @@ def test_nab_scores_of_a_subset_are_not_set_beside_the_published_corpus_scores()
     assert "a subset: published scores are over all 58 series" in one
     whole = render({"nab": nab, "nab_detail": {"series": 58, "windows": 116}, "records": [], "runs": [], "fleet": {}})
     assert "(published: ARTime 74.9" in whole and "subset" not in whole
+
+
+def test_a_record_where_no_fault_was_named_shows_the_votes_not_a_confidence_of_one():
+    rec = {"name": "B007", "true_fault": "ball", "diagnosed_fault": "none", "confidence": 1.0, "snapshots": 4,
+           "votes": {"none": 3, "ball": 1}}
+    text = render({"records": [rec], "record_accuracy": {"ball": 0.0, "all": 0.0}, "runs": [], "fleet": {}})
+    assert "wrong: B007: true ball, diagnosed none (no fault named in 3 of 4 snapshots)" in text
+    assert "confidence 1.00" not in text
+    rec.update(diagnosed_fault="inner_race", confidence=0.61, votes={"inner_race": 4})
+    assert "diagnosed inner_race (confidence 0.61)" in render({"records": [rec], "runs": [], "fleet": {}})
