@@ -44,7 +44,7 @@ import math
 import numpy as np
 
 from detectors.iso import zone_limits
-from detectors.robust import median, row_medians
+from detectors.robust import row_medians
 from detectors.spectrum import Spectrum
 from detectors.types import MachineInfo
 
@@ -67,8 +67,8 @@ def shaft_scores(sp: Spectrum, shaft_hz: float) -> dict[str, float]:
 def _backgrounds_mm_s(sp: Spectrum, f: np.ndarray, shaft_hz: float) -> np.ndarray:
     """Velocity amplitude a bin of broadband background has near each frequency of ``f``: the
     median over ±0.25 order around it, leaving out ±4 bins at the line, scaled like a line's 3-bin
-    main lobe. The windows are equally long away from the spectrum's ends: then one partition
-    serves them all."""
+    main lobe. Windows of equal length (all but those cut by the spectrum's ends) share one
+    partition."""
     half = max(0.25 * shaft_hz, 6 * sp.df)
     i0 = np.searchsorted(sp.freqs, np.maximum(f - half, sp.df))
     i1 = np.searchsorted(sp.freqs, f + half)
@@ -81,11 +81,9 @@ def _backgrounds_mm_s(sp: Spectrum, f: np.ndarray, shaft_hz: float) -> np.ndarra
         & (idx > 1) & (idx < size)
     counts = use.sum(axis=1)
     p = np.zeros(f.size)
-    if counts.size and counts[0] > 0 and (counts == counts[0]).all():
-        p = row_medians(vel[idx[use] - 2].reshape(f.size, -1))
-    else:
-        for j in range(f.size):
-            p[j] = median(vel[idx[j][use[j]] - 2]) if counts[j] else 0.0
+    for c in np.unique(counts[counts > 0]).tolist():  # windows of one length: one partition
+        rows = counts == c
+        p[rows] = row_medians(vel[idx[rows][use[rows]] - 2].reshape(-1, c))
     p = p * f * f  # power at f, velocity-weighted
     return np.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
 

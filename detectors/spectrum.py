@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft as sfft
 
 __all__ = ["BAND_EDGES_HZ", "G", "Spectrum", "estimate_speed_hz"]
 
@@ -41,7 +42,7 @@ class Spectrum:
         x = np.asarray(x, dtype=np.float64)
         n = x.size
         w = _window(n)
-        spec = np.fft.rfft((x - x.mean()) * w)
+        spec = sfft.rfft((x - x.mean()) * w)
         power = (spec.real ** 2 + spec.imag ** 2) * (2.0 / (n * float(np.dot(w, w))))
         power[0] *= 0.5
         if n % 2 == 0:
