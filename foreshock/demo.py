@@ -133,6 +133,7 @@ class Demo:
             self.say("stopping …")
             pipeline.stop(timeout_s=10)
             broker.cleanup()
+            self.say(f"data        kept in {data_dir}" + ("" if args.data_dir else " (rm -r it when done)"))
 
     def _run(self, pipeline, broker_url: str, data_dir: Path) -> int:
         args = self.args

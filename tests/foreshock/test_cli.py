@@ -102,3 +102,11 @@ def test_an_unreachable_database_is_named_without_its_password_and_no_traceback(
     assert err.startswith(f"foreshock: error: cannot use the database postgresql+psycopg://fs:***@127.0.0.1:{port}/fs: ")
     assert "FORESHOCK_DATABASE__URL" in err
     assert "s3cret" not in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_demo_says_where_its_data_stays(tmp_path, capsys):
+    # the demo's temporary folders stayed behind in /tmp without a word
+    assert main(["demo", "--duration", "2", "--no-api", "--embedded-broker", "--data-dir", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(f"data        kept in {tmp_path / 'd'}")
