@@ -73,6 +73,10 @@ def parse_units(
         return [], [RowError(1, "header", "the file is empty; expected a header line: " + ",".join(COLUMNS))]
     header = [h.strip() for h in header]
     reader.fieldnames = header
+    if len(header) == 1 and header[0].count(";") >= 1 and header[0].split(";")[0].strip() in COLUMNS:
+        # spreadsheet programs in many locales save "CSV" with semicolons
+        return [], [RowError(1, "header", "the columns are separated by ';': save the file as comma-separated "
+                                          "CSV (tags stay ';'-separated inside their cell)")]
     errors = [RowError(1, h or "(empty)", f"unknown column; expected some of {', '.join(COLUMNS)}")
               for h in header if h not in COLUMNS]
     if "device_id" not in header:

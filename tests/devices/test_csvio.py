@@ -72,6 +72,15 @@ def test_bad_header(text, field):
     assert rows == [] and [e.field for e in errors] == [field] and errors[0].line == 1
 
 
+def test_a_semicolon_separated_file_is_named_as_such():
+    # what a spreadsheet saves as "CSV" in many locales; it was two errors about an unknown column
+    # 'device_id;model;customer' and a missing device_id
+    rows, errors = parse_units(io.StringIO("device_id;model;customer\nP-0011;P-200;ACME\n"))
+    assert rows == []
+    assert [str(e) for e in errors] == ["line 1: header: the columns are separated by ';': save the file as "
+                                        "comma-separated CSV (tags stay ';'-separated inside their cell)"]
+
+
 def test_multiline_cells_keep_physical_line_numbers():
     text = 'device_id,site\nP-1,"two\nlines"\nbad id,x\n'
     rows, errors = parse_units(io.StringIO(text))
