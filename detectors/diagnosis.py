@@ -37,7 +37,7 @@ import numpy as np
 
 from detectors.envelope import SES, squared_envelope_spectrum
 from detectors.shaft import shaft_fault, shaft_scores
-from detectors.spectrum import Spectrum, estimate_speed_hz
+from detectors.spectrum import Spectrum, estimate_speed_hz, refine_speed_hz
 from detectors.types import MachineInfo, Snapshot
 
 __all__ = ["FAMILY_MODE", "bearing_scores", "diagnose", "envelope_segment_s", "shaft_scores"]
@@ -202,9 +202,22 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
         return None, 0.0, [{"reason": "cannot assess: fewer than 256 samples, non-finite or constant"}]
     sp = Spectrum.of(x, fs)
     rated_hz = machine.rated_rpm / 60 if machine.rated_rpm else None
-    shaft_hz = snapshot.rpm / 60 if snapshot.rpm else estimate_speed_hz(sp, rated_hz)
+    speed_ev: dict[str, Any] | None = None
+    if snapshot.rpm:  # the stated speed, unless the shaft's own harmonics clearly contradict it
+        shaft_hz, speed_ev = refine_speed_hz(x, fs, snapshot.rpm / 60, sp)
+    else:
+        shaft_hz = estimate_speed_hz(sp, rated_hz)
     if not shaft_hz or shaft_hz <= 0:
         return None, 0.0, [{"reason": "cannot assess: shaft speed unknown and not found in the spectrum"}]
+    best = _diagnose_at(x, fs, sp, shaft_hz, machine, min_score, tol, sideband_weight)
+    if speed_ev is not None:
+        best = (best[0], best[1], best[2] + [speed_ev])
+    return best
+
+
+def _diagnose_at(x: np.ndarray, fs: float, sp: Spectrum, shaft_hz: float, machine: MachineInfo, min_score: float,
+                 tol: float, sideband_weight: float) -> tuple[str | None, float, list[dict[str, Any]]]:
+    """:func:`diagnose` at a known shaft speed."""
     best: tuple[str | None, float, list[dict[str, Any]]] = (None, 0.0, [])
     if machine.bearing is not None:
         mult = machine.bearing.multipliers()

@@ -167,3 +167,38 @@ def test_the_envelope_resolution_follows_the_bearings_closest_separable_line() -
     assert _min_separation_hz(GEO_6203.multipliers(), fr) == pytest.approx(0.053 * fr, rel=0.05)
     # 6205: every line is at least 0.28x away from a shaft harmonic
     assert _min_separation_hz(GEO.multipliers(), fr) > 0.25 * fr
+
+
+def _slipping_outer_race(true_rpm: float, seconds: float = 3.0) -> np.ndarray:
+    """Outer-race impacts and shaft harmonics (1x..8x) at ``true_rpm``."""
+    fr = true_rpm / 60
+    t = np.arange(int(FS * seconds)) / FS
+    x = _impulses(GEO.multipliers()["bpfo"] * fr, seconds=seconds)
+    return x + sum(0.05 / h * np.sin(2 * np.pi * h * fr * t + h) for h in range(1, 9))
+
+
+def test_a_stated_speed_its_harmonics_contradict_is_replaced_by_the_measured_one() -> None:
+    from detectors.diagnosis import _diagnose_at
+    from detectors.spectrum import Spectrum
+
+    machine = MachineInfo(rated_rpm=RPM, bearing=GEO)
+    x = _slipping_outer_race(RPM * 0.975)  # the drive says 1,800 rpm, the motor slips 2.5 %
+    mode, _, ev = diagnose(Snapshot(0, FS, x, rpm=RPM), machine)
+    speed = next(e for e in ev if e.get("feature") == "shaft_speed")
+    assert speed["measured_hz"] == pytest.approx(RPM * 0.975 / 60, rel=1e-3) and speed["gain_db"] >= 10
+    assert mode == "outer_race"
+    # at the stated speed the defect lines fall outside the 1 % search: not named outer race
+    assert _diagnose_at(x, FS, Spectrum.of(x, FS), RPM / 60, machine, 4.0, 0.01, 0.5)[0] != "outer_race"
+
+
+def test_a_right_stated_speed_and_a_signal_without_harmonics_keep_the_stated_speed() -> None:
+    from detectors.spectrum import refine_speed_hz
+
+    x = _slipping_outer_race(RPM)
+    assert refine_speed_hz(x, FS, RPM / 60) == (RPM / 60, None)
+    noise = np.random.default_rng(3).normal(0, 0.05, int(3 * FS))
+    assert refine_speed_hz(noise, FS, RPM / 60) == (RPM / 60, None)
+    # a neighbouring machine's weaker harmonics 3 % away do not overrule the unit's own
+    t = np.arange(int(3 * FS)) / FS
+    neighbour = x + sum(0.02 / h * np.sin(2 * np.pi * h * 1.03 * RPM / 60 * t) for h in range(1, 9))
+    assert refine_speed_hz(neighbour, FS, RPM / 60) == (RPM / 60, None)
