@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
@@ -48,6 +49,9 @@ def latest_health(session: Session, device_ids: list[str] | None = None) -> dict
             item.update({k: a.get(k) for k in _KEYS if k in a})
             item["features"] = a.get("features") or {}
             item["evidence"] = a.get("evidence") or []
-        item["updated_at"] = row.updated_at.isoformat() if row.updated_at else None
+        updated = row.updated_at
+        if updated is not None and updated.tzinfo is None:  # SQLite keeps no offset; the value is UTC
+            updated = updated.replace(tzinfo=UTC)
+        item["updated_at"] = updated.isoformat() if updated else None
         out[row.device_id] = item
     return out
