@@ -52,6 +52,7 @@ __all__ = ["ExpTrend"]
 
 LEVEL = 0.90  # two-sided coverage of the range
 _GRID = np.concatenate([[0.0], np.geomspace(1e-3, 100.0, 400)])  # horizons searched, × the estimate
+_GRID2 = _GRID * _GRID
 
 
 def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int] | None:
@@ -217,7 +218,8 @@ class ExpTrend:
         if b <= 0:
             return 0.0, 0.0, 0.0
         est = max(gap, 0.0) / b
-        horizon = max(est, abs(gap) / b, 1e-6) * _GRID
+        unit = max(est, abs(gap) / b, 1e-6)
+        horizon = unit * _GRID
         models = [(a, b, inv, s2)]
         rate_err = 0.0
         if len(tt) >= 6:
@@ -229,12 +231,14 @@ class ExpTrend:
                 rate_err = math.sqrt(max((b0 - b) ** 2 - quad[2] * quad[1][1, 1], 0.0))
                 if b0 > 0:
                     models.append((float(quad[0][0]), b0, quad[1][:2, :2], quad[2]))
-        # every model's bounds over the horizons at once (one row per model)
-        a_m, b_m, i00, i01, i11, s2_m = np.array(
-            [(m[0], m[1], m[2][0, 0], m[2][0, 1], m[2][1, 1], m[3]) for m in models]).T[:, :, None]
-        x_var = i00 + 2 * horizon * i01 + horizon**2 * i11
-        sd = q * np.sqrt(s2_m * (1.0 + x_var) + (rate_err * horizon) ** 2)
-        mean = a_m + b_m * horizon
+        # every model's bounds over the horizons at once (one row per model). At horizon T = u·g the
+        # log level is a + b·T, with variance s2·(1 + i00 + 2·T·i01 + T²·i11) + (rate_err·T)²:
+        # a quadratic in the grid g, its coefficients per model
+        coef = np.array([(m[0], m[1] * unit, m[3] * (1.0 + m[2][0, 0]), 2.0 * m[3] * m[2][0, 1] * unit,
+                          (m[3] * m[2][1, 1] + rate_err * rate_err) * unit * unit) for m in models])
+        a_m, b_m, c0, c1, c2 = coef.T[:, :, None]
+        sd = q * np.sqrt(c0 + c1 * _GRID + c2 * _GRID2)
+        mean = a_m + b_m * _GRID
         up, down = mean + sd >= log_lim, mean - sd >= log_lim
         # first horizon where each bound reaches the limit; none: est for the low, the grid's end for the high
         low = min(est, *(float(horizon[k]) for k, hit in zip(up.argmax(axis=1), up.any(axis=1), strict=True) if hit))
