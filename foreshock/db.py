@@ -20,7 +20,7 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["Base", "make_engine", "migrate", "session_scope", "utcnow", "MIGRATION_PACKAGES"]
+__all__ = ["Base", "make_engine", "migrate", "session_scope", "upgrade", "utcnow", "MIGRATION_PACKAGES"]
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,13 @@ def import_models() -> None:
 _ALEMBIC_CHATTER = ("alembic.runtime.plugins", "alembic.runtime.migration")
 
 
-def migrate(engine: Engine) -> list[str]:
-    """Upgrade every package's migration branch to its head (idempotent, safe to call at start).
+def migrate(engine: Engine) -> None:
+    """Upgrade every package's migration branch to its head (idempotent, safe to call at start)."""
+    upgrade(engine)
 
-    Returns the revisions applied (empty when the database was up to date).
-    """
+
+def upgrade(engine: Engine) -> list[str]:
+    """:func:`migrate`, returning the heads it moved to (empty when the database was up to date)."""
     chatter = [logging.getLogger(name) for name in _ALEMBIC_CHATTER]
     levels = [lg.level for lg in chatter]
     if not log.isEnabledFor(logging.DEBUG):

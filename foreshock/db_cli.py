@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from foreshock.db import make_engine, migrate
+from foreshock.db import make_engine, upgrade
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _upgrade(args, settings) -> int:
     engine = make_engine(settings.database_url)
-    applied = migrate(engine)
+    applied = upgrade(engine)
     url = engine.url.render_as_string(hide_password=True)
     if applied:
         print(f"database {url} upgraded (now at {', '.join(applied)}); it is up to date")
