@@ -102,6 +102,9 @@ class UnitMonitor:
         self.step_count = 0
         self.step_ts = 0.0
         self.base_rpm: float | None = None
+        self.away_rpm: float | None = None  # a steady speed away from the baseline's, and for how many snapshots
+        self.away_n = 0
+        self.relearn_note: str | None = None  # why the baseline is being learnt again, while it is
         self.prev_fp: list[float] | None = None
         self.snap_state = "healthy"
         self.scalar_state = "healthy"
@@ -168,7 +171,10 @@ class UnitMonitor:
                 self.base_rpm = snap.rpm if self.base_rpm is None else 0.9 * self.base_rpm + 0.1 * snap.rpm
             a = Assessment(ts=snap.ts, state="healthy", features=feats, scores={"iso_zone": feats["iso_zone"]},
                            reasons=[f"learning baseline ({self.n_learnt}/{self.config.warmup})"])
+            if self.relearn_note:
+                a.reasons.insert(0, self.relearn_note)
             return self._absolute(a, zone, feats)
+        self.relearn_note = None
         return self._adaptive(snap, feats, watched, zone, sp)
 
     def _features(self, snap: Snapshot, fs: float, sp: Spectrum) -> dict[str, float]:
@@ -359,9 +365,37 @@ class UnitMonitor:
         if base is not None and feats["rms_g"] < math.exp(base[0]) * self.config.stopped_ratio:
             return f"vibration {feats['rms_g']:.3g} g is far below the running baseline: machine stopped or idle"
         ref = self.base_rpm or (rated if snap.rpm is not None else None)
-        if snap.rpm is not None and ref and abs(snap.rpm / ref - 1) > self.config.speed_tolerance:
-            return f"speed {snap.rpm:.0f} rpm is away from the baseline's {ref:.0f} rpm: start-up or speed change"
-        return None
+        if snap.rpm is None or not ref or abs(snap.rpm / ref - 1) <= self.config.speed_tolerance:
+            self.away_rpm, self.away_n = None, 0
+            return None
+        if self._settled_away(snap.rpm):
+            # the unit now runs steadily at another speed: a changed operating point (or a rated
+            # speed that was never its speed), not a transient; assess it at this speed again
+            self.relearn_note = (f"speed settled at {snap.rpm:.0f} rpm, away from the baseline's {ref:.0f} rpm: "
+                                 "re-learning the baseline at this speed" if self.base_rpm else
+                                 f"the unit runs steadily at {snap.rpm:.0f} rpm, not the model's rated {ref:.0f} rpm: "
+                                 "learning the baseline at this speed")
+            self._rebaseline()
+            self.base_rpm = None
+            return None
+        return f"speed {snap.rpm:.0f} rpm is away from the {'baseline' if self.base_rpm else 'rated'} " \
+               f"{ref:.0f} rpm: start-up or speed change"
+
+    def _settled_away(self, rpm: float) -> bool:
+        """Count consecutive snapshots at one steady speed away from the reference (within a
+        quarter of ``speed_tolerance`` of each other: a ramp does not settle); True once they
+        are ``persistence`` snapshots while commissioning (the rated speed may simply not be the
+        unit's), or ``rebaseline_after`` once a baseline exists."""
+        c = self.config
+        if self.away_rpm is not None and abs(rpm / self.away_rpm - 1) <= c.speed_tolerance / 4:
+            self.away_n += 1
+            self.away_rpm = 0.8 * self.away_rpm + 0.2 * rpm
+        else:
+            self.away_rpm, self.away_n = rpm, 1
+        if self.away_n >= (c.rebaseline_after if self.baseline.ready else c.persistence):
+            self.away_rpm, self.away_n = None, 0
+            return True
+        return False
 
     def _held(self, ts: float, reason: str, feats: dict[str, float]) -> Assessment:
         a = Assessment(ts=ts, state=self.snap_state, features=feats, reasons=[reason + "; last state held"])  # type: ignore[arg-type]
@@ -437,6 +471,7 @@ class UnitMonitor:
             "scalars": self.scalars.state_dict(),
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
+            "away_rpm": self.away_rpm, "away_n": self.away_n, "relearn_note": self.relearn_note,
             "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
@@ -460,6 +495,8 @@ class UnitMonitor:
             setattr(mon, key, state[key])
         # added after version 2 was first saved: an older state starts with no primary mode
         mon.scalar_mode = state.get("scalar_mode")
+        mon.away_rpm, mon.away_n = state.get("away_rpm"), int(state.get("away_n", 0))
+        mon.relearn_note = state.get("relearn_note")
         band = state.get("env_band")
         mon.env_band = (float(band[0]), float(band[1])) if band else None
         mon.env_fs, mon.band_age = float(state.get("env_fs", 0.0)), int(state.get("band_age", 0))

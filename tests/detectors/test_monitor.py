@@ -216,3 +216,42 @@ def test_band_recheck_settings_are_checked() -> None:
         UnitMonitor(MACHINE, band_recheck_unhealthy=-1)
     every = UnitMonitor(MACHINE, band_recheck_unhealthy=0)  # 0: every snapshot while not healthy
     assert every.config.band_recheck_unhealthy == 0
+
+
+def test_a_unit_running_away_from_its_models_rated_speed_is_commissioned_and_warned() -> None:
+    """A model rated 1,480 rpm (a 50 Hz nameplate) on a drive that runs it at 1,770 rpm: the unit
+    must not be held as "start-up or speed change" forever (it was: never learnt, never warned)."""
+    mon = UnitMonitor(MachineInfo(rated_rpm=1480, bearing=GEO))
+    rng = np.random.default_rng(11)
+    seen = [mon.update_snapshot(snap(i * HOUR, machine_signal(rng, rpm=1770), rpm=1770)) for i in range(40)]
+    assert "start-up or speed change" in seen[0].reasons[0]
+    assert mon.baseline.ready and mon.base_rpm == pytest.approx(1770)
+    assert any("not the model's rated 1480 rpm" in r for a in seen for r in a.reasons)
+    first_warning = None
+    for i in range(120):
+        a = mon.update_snapshot(snap((40 + i) * HOUR, machine_signal(rng, rpm=1770, defect=0.02 * np.exp(i / 25)), rpm=1770))
+        if a.state in ("warning", "alarm"):
+            first_warning = a
+            break
+    assert first_warning is not None and first_warning.failure_mode == "outer_race"
+
+
+def test_a_lasting_speed_change_is_relearnt_and_a_short_one_only_held() -> None:
+    mon, rng = _commissioned(12)
+    t = 30 * HOUR
+    for _ in range(5):  # a short excursion: held, the baseline kept
+        t += HOUR
+        a = mon.update_snapshot(snap(t, machine_signal(rng, rpm=1500), rpm=1500))
+        assert "start-up or speed change" in a.reasons[0] and a.state == "healthy"
+    assert mon.baseline.ready and mon.base_rpm == pytest.approx(RPM, rel=0.01)
+    mon.update_snapshot(snap(t + HOUR, machine_signal(rng), rpm=RPM))
+    held = []
+    for i in range(mon.config.rebaseline_after + mon.config.warmup + 5):  # the set point moved for good
+        if i == 20:  # a restart in the middle keeps the count
+            mon = UnitMonitor.from_state(json.loads(json.dumps(mon.state_dict())), MACHINE)
+        a = mon.update_snapshot(snap(t + (2 + i) * HOUR, machine_signal(rng, rpm=1500), rpm=1500))
+        held.append(any("start-up or speed change" in r for r in a.reasons))
+        assert HEALTH_ORDER[a.state] < HEALTH_ORDER["warning"]
+    assert sum(held) == mon.config.rebaseline_after - 1  # held until the speed had settled, then re-learnt
+    assert mon.baseline.ready and mon.base_rpm == pytest.approx(1500, rel=0.01)
+    assert "learning baseline" not in " ".join(a.reasons)
