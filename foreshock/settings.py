@@ -12,8 +12,10 @@ A bad setting fails at start with :class:`SettingsError`, whose message names th
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -244,11 +246,41 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         ):
             return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
 
+    unknown = _unknown_environment(os.environ)
+    if unknown:
+        raise SettingsError("invalid configuration (environment):\n  " + "\n  ".join(unknown))
     try:
         merged = _FileSettings(**overrides)
         return Settings.model_validate(merged.model_dump())
     except ValidationError as exc:
         raise SettingsError(_format_error(exc, origin)) from None
+
+
+def _unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """A message for every ``FORESHOCK_SECTION__FIELD`` variable that names no setting (a typo
+    would otherwise be ignored without a word). Variables without ``__`` are not checked: other
+    tools use the prefix too (``FORESHOCK_CONFIG``, ``FORESHOCK_TEST_PG``)."""
+    out = []
+    for var in sorted(environ):
+        if not var.upper().startswith("FORESHOCK_") or "__" not in var[len("FORESHOCK_"):]:
+            continue
+        model: type[BaseModel] | None = Settings
+        path: list[str] = []
+        parts = var[len("FORESHOCK_"):].lower().split("__")
+        for i, part in enumerate(parts):
+            fields = model.model_fields if model is not None else {}
+            if part not in fields:
+                near = difflib.get_close_matches(part, list(fields), n=1)
+                hint = f" (did you mean FORESHOCK_{'__'.join([*path, near[0], *parts[i + 1:]]).upper()}?)" if near else \
+                    f" ({'.'.join(path) or 'the settings'} has {', '.join(sorted(fields))})"
+                out.append(f"environment variable {var}: no setting {'.'.join([*path, part])}{hint}")
+                break
+            path.append(part)
+            ann = fields[part].annotation
+            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+            if model is None:  # a plain value: nothing deeper to check
+                break
+    return out
 
 
 @lru_cache(maxsize=1)

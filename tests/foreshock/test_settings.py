@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from foreshock.settings import SettingsError, load_settings
@@ -58,3 +60,22 @@ def test_bad_files_are_named(tmp_path):
     unknown.write_text("[apii]\nport=1\n")
     with pytest.raises(SettingsError, match="apii"):
         load_settings(unknown)
+
+
+@pytest.mark.parametrize("var,says", [
+    ("FORESHOCK_MQTT__URLL", "no setting mqtt.urll (did you mean FORESHOCK_MQTT__URL?)"),
+    ("FORESHOCK_MQT__URL", "no setting mqt (did you mean FORESHOCK_MQTT__URL?)"),
+    ("FORESHOCK_ALERTS__SMTP__HOSTT", "did you mean FORESHOCK_ALERTS__SMTP__HOST?"),
+    ("FORESHOCK_ZZZ__Q", "no setting zzz (the settings has "),
+])
+def test_a_misspelt_environment_variable_is_named_not_ignored(monkeypatch, var, says):
+    monkeypatch.setenv(var, "x")
+    with pytest.raises(SettingsError, match=re.escape(var)) as err:
+        load_settings()
+    assert says in str(err.value)
+
+
+def test_other_foreshock_variables_and_real_settings_pass(monkeypatch):
+    monkeypatch.setenv("FORESHOCK_TEST_PG", "postgresql://x")  # a tool's variable, not a setting
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://broker:1884")
+    assert load_settings().mqtt.url == "mqtt://broker:1884"
