@@ -105,6 +105,18 @@ class StoreWriter:
         self.metrics.store_up = False
         self._next_probe = time.monotonic() + self.probe_interval_s
 
+    def check(self) -> bool:
+        """Ping the store once (at start): a store that does not answer is reported then, not at
+        the first write, which may be long after. Nothing else changes: writes find out for
+        themselves and spool."""
+        try:
+            self.store.ping()
+        except StoreUnavailable as exc:
+            log.warning("telemetry store not reachable at start (%s): telemetry is spooled to %s and "
+                        "written when it answers", exc, self.spool.dir)
+            return False
+        return True
+
     def maintain(self) -> None:
         """When down and due, probe the store; when it answers, replay the spool and turn up."""
         if self.up or time.monotonic() < self._next_probe:

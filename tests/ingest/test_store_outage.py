@@ -182,3 +182,14 @@ def test_unexpected_worker_error_retries_the_batch(mosquitto, publisher, tmp_pat
     assert service.metrics.get("worker_errors") == 1 and service.ready is False
     assert [r.fields for r in store.query("telemetry", "P-0008", t0, t0 + 1)] == [{"load": 1.0}]
     store.close()
+
+
+def test_a_store_down_at_start_is_reported_at_start(tmp_path, caplog):
+    store = _DownStore()
+    writer = StoreWriter(store, Spool(tmp_path), IngestMetrics(), probe_interval_s=0.01)
+    with caplog.at_level("WARNING", logger="ingest"):
+        assert writer.check() is False
+    assert "not reachable at start (down for the test)" in caplog.text and str(tmp_path) in caplog.text
+    store.up = True
+    caplog.clear()
+    assert writer.check() is True and caplog.text == ""
