@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from itertools import chain
+from typing import Any
 from functools import lru_cache
 
 import numpy as np
@@ -62,9 +63,10 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _wls_solve(m: np.ndarray, xtw: np.ndarray, x: np.ndarray, y: np.ndarray,
-               w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int] | None:
+               w: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any, int] | None:
     """:func:`_wls` from the design's weighted moments ``m = X'WX`` and ``xtw = X'W`` (several fits
-    on the same times share them)."""
+    on the same times share them). ``y`` may hold several series as columns: then the
+    coefficients are columns too and the residual variance is one per column."""
     dof = len(y) - x.shape[1]
     if dof < 1:
         return None
@@ -73,7 +75,8 @@ def _wls_solve(m: np.ndarray, xtw: np.ndarray, x: np.ndarray, y: np.ndarray,
         return None
     beta = inv @ (xtw @ y)
     resid = y - x @ beta
-    return beta, inv, float(w @ resid**2) / dof, dof
+    s2 = (w @ resid**2) / dof
+    return beta, inv, (s2 if y.ndim == 2 else float(s2)), dof
 
 
 def _inverse(m: np.ndarray) -> np.ndarray | None:
@@ -114,6 +117,19 @@ def _weights(n: int, window: int) -> np.ndarray:
 def _t_quantile(dof: int) -> float:
     """Student t quantile of the range's two-sided coverage ``LEVEL`` (the same few dofs recur)."""
     return float(stdtrit(dof, 0.5 + LEVEL / 2))
+
+
+def _latest_crossing(line: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None, j: int, limit: float,
+                     q: float) -> float:
+    """Latest plausible crossing if the indicator stops accelerating: column ``j`` of the
+    straight-line (not logarithmic) fit ``line``, at its slope's lower 90 % bound, in grid units
+    of the fit; inf when that slope is not positive."""
+    if line is None:
+        return math.inf
+    beta, inv, s2, _ = line
+    c, d = float(beta[0, j]), float(beta[1, j])
+    d_low = d - q * math.sqrt(max(float(s2[j]) * inv[1, 1], 0.0))
+    return (limit - c) / d_low if d_low > 0 and limit > c else math.inf
 
 
 class ExpTrend:
@@ -180,85 +196,105 @@ class ExpTrend:
         if d is None or limit <= 0:
             return None
         tt, y, w, _ = d
-        plain = self._time_to(tt, y, w, limit)
+        keep = None
         if floor is not None and 0 < floor < limit / 1.1:
             keep = y > math.log(1.1 * floor)
-            if int(keep.sum()) >= self.min_points:
-                h2 = np.exp(2 * y[keep])
-                excess = self._time_to(tt[keep], 0.5 * np.log(h2 - floor * floor), w[keep],
-                                       math.sqrt(limit * limit - floor * floor))
-                if plain is None:
-                    return excess
-                if excess is not None:
-                    return plain[0], min(plain[1], excess[1]), max(plain[2], excess[2])
+            if int(keep.sum()) < self.min_points:
+                keep = None
+        if keep is None:
+            return self._time_to(tt, y[:, None], w, [limit])[0]
+        excess_y = 0.5 * np.log(np.exp(2 * y[keep]) - floor * floor)
+        excess_limit = math.sqrt(limit * limit - floor * floor)
+        if keep.all():  # the usual case once a fault shows: both models on the same times, in one pass
+            plain, excess = self._time_to(tt, np.column_stack([y, excess_y]), w, [limit, excess_limit])
+        else:
+            plain = self._time_to(tt, y[:, None], w, [limit])[0]
+            excess = self._time_to(tt[keep], excess_y[:, None], w[keep], [excess_limit])[0]
+        if plain is None:
+            return excess
+        if excess is not None:
+            return plain[0], min(plain[1], excess[1]), max(plain[2], excess[2])
         return plain
 
-    def _time_to(self, tt: np.ndarray, y: np.ndarray, w: np.ndarray,
-                 limit: float) -> tuple[float, float, float] | None:
+    @staticmethod
+    def _time_to(tt: np.ndarray, ys: np.ndarray, w: np.ndarray,
+                 limits: list[float]) -> list[tuple[float, float, float] | None]:
+        """:meth:`time_to` of each column of ``ys`` (log indicators on the times ``tt`` with weights
+        ``w``) to its limit: (estimate, low, high) in seconds, or None. The columns share one
+        design and its moments, so several are fitted for about the cost of one."""
+        k = ys.shape[1]
+        n = tt.size
         scale = float(-tt[0]) or 1.0
         tau = tt / scale  # in units of the fitted span, for a well-conditioned quadratic fit
         # one design [1, τ, τ²] and its weighted moments serve the three fits below (the straight
-        # line of log h, the quadratic, and the straight line of h in _linear_bound)
-        v = np.empty((tau.size, 3))
+        # line of log h, the quadratic, and the straight line of h for the latest plausible crossing)
+        v = np.empty((n, 3))
         v[:, 0], v[:, 1], v[:, 2] = 1.0, tau, tau * tau
         vtw = v.T * w
         mom = vtw @ v
-        lin = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], y, w)
+        lin = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], ys, w)
         if lin is None:
-            return None
-        (a, b), inv, s2, dof = lin
+            return [None] * k
+        beta, inv, s2, dof = lin
+        quad = _wls_solve(mom, vtw, v, ys, w) if n >= 6 else None
+        line = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], np.exp(ys), w)  # h itself, not its log
         q = _t_quantile(dof)
-        se_b = math.sqrt(max(s2 * inv[1, 1], 0.0))
-        log_lim = math.log(limit)
-        gap = log_lim - a
-        # "rising" as before: the slope above 2 standard errors, the weights counted as n/Σw points
-        # each (the monitor reads "no estimate" as "no rising trend": a level step, not wear)
-        if gap > 0 and (b <= 2 * se_b * len(w) / float(w.sum()) or b <= 0):
-            return None  # below the limit and no significant rise
-        if b <= 0:
-            return 0.0, 0.0, 0.0
-        est = max(gap, 0.0) / b
-        unit = max(est, abs(gap) / b, 1e-6)
-        horizon = unit * _GRID
-        models = [(a, b, inv, s2)]
-        rate_err = 0.0
-        if len(tt) >= 6:
-            quad = _wls_solve(mom, vtw, v, y, w)
+        w_sum = float(w.sum())
+        out: list[tuple[float, float, float] | None] = [None] * k
+        rows: list[tuple[float, float, float, float, float]] = []  # per model: a, b·u, c0, c1, c2
+        owner: list[int] = []
+        found: dict[int, tuple[float, float, float]] = {}  # column -> (estimate, unit, log limit)
+        for j in range(k):
+            a, b = float(beta[0, j]), float(beta[1, j])
+            s2j = float(s2[j])
+            se_b = math.sqrt(max(s2j * inv[1, 1], 0.0))
+            log_lim = math.log(limits[j])
+            gap = log_lim - a
+            # "rising": the slope above 2 standard errors, the weights counted as n/Σw points each
+            # (the monitor reads "no estimate" as "no rising trend": a level step, not wear)
+            if gap > 0 and (b <= 2 * se_b * n / w_sum or b <= 0):
+                continue  # below the limit and no significant rise
+            if b <= 0:
+                out[j] = (0.0, 0.0, 0.0)
+                continue
+            est = max(gap, 0.0) / b
+            unit = max(est, abs(gap) / b, 1e-6)
+            models = [(a, b, inv, s2j)]
+            rate_err = 0.0
             if quad is not None:
-                b0 = float(quad[0][1])
+                b0 = float(quad[0][1, j])
                 # current rate (slope at the last point) vs the window's average, less what the
                 # current rate's own noise explains (on a true exponential the two differ by noise)
-                rate_err = math.sqrt(max((b0 - b) ** 2 - quad[2] * quad[1][1, 1], 0.0))
+                rate_err = math.sqrt(max((b0 - b) ** 2 - float(quad[2][j]) * quad[1][1, 1], 0.0))
                 if b0 > 0:
-                    models.append((float(quad[0][0]), b0, quad[1][:2, :2], quad[2]))
-        # every model's bounds over the horizons at once (one row per model). At horizon T = u·g the
-        # log level is a + b·T, with variance s2·(1 + i00 + 2·T·i01 + T²·i11) + (rate_err·T)²:
-        # a quadratic in the grid g, its coefficients per model
-        coef = np.array([(m[0], m[1] * unit, m[3] * (1.0 + m[2][0, 0]), 2.0 * m[3] * m[2][0, 1] * unit,
-                          (m[3] * m[2][1, 1] + rate_err * rate_err) * unit * unit) for m in models])
-        a_m, b_m, c0, c1, c2 = coef.T[:, :, None]
+                    models.append((float(quad[0][0, j]), b0, quad[1][:2, :2], float(quad[2][j])))
+            # at horizon T = u·g the log level is a + b·T, with variance
+            # s2·(1 + i00 + 2·T·i01 + T²·i11) + (rate_err·T)²: a quadratic in the grid g
+            for m_a, m_b, m_inv, m_s2 in models:
+                rows.append((m_a, m_b * unit, m_s2 * (1.0 + m_inv[0, 0]), 2.0 * m_s2 * m_inv[0, 1] * unit,
+                             (m_s2 * m_inv[1, 1] + rate_err * rate_err) * unit * unit))
+                owner.append(j)
+            found[j] = (est, unit, log_lim)
+        if not found:
+            return out
+        # every model's bounds over the horizons at once (one row per model)
+        a_m, b_m, c0, c1, c2 = np.array(rows).T[:, :, None]
+        lim = np.array([found[j][2] for j in owner])[:, None]
         sd = q * np.sqrt(c0 + c1 * _GRID + c2 * _GRID2)
         mean = a_m + b_m * _GRID
-        up, down = mean + sd >= log_lim, mean - sd >= log_lim
-        # first horizon where each bound reaches the limit; none: est for the low, the grid's end for the high
-        low = min(est, *(float(horizon[k]) for k, hit in zip(up.argmax(axis=1), up.any(axis=1), strict=True) if hit))
-        high = max(est, *(float(horizon[k]) if hit else float(horizon[-1])
-                          for k, hit in zip(down.argmax(axis=1), down.any(axis=1), strict=True)))
-        high = max(min(high, self._linear_bound(mom[:2, :2], vtw[:2], v[:, :2], y, w, limit, q)), est)
-        return float(est * scale), float(low * scale), float(high * scale)
-
-    @staticmethod
-    def _linear_bound(m: np.ndarray, xtw: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray,
-                      limit: float, q: float) -> float:
-        """Latest plausible crossing if the indicator stops accelerating: its straight-line (not
-        logarithmic) trend, at the slope's lower 90 % bound; inf when that slope is not positive.
-        ``m``, ``xtw``, ``x``: the straight line's design [1, τ] and its weighted moments."""
-        res = _wls_solve(m, xtw, x, np.exp(y), w)
-        if res is None:
-            return math.inf
-        (c, d), inv, s2, _ = res
-        d_low = d - q * math.sqrt(max(s2 * inv[1, 1], 0.0))
-        return (limit - c) / d_low if d_low > 0 and limit > c else math.inf
+        up, down = mean + sd >= lim, mean - sd >= lim
+        first_up, any_up = up.argmax(axis=1).tolist(), up.any(axis=1).tolist()
+        first_down, any_down = down.argmax(axis=1).tolist(), down.any(axis=1).tolist()
+        for j, (est, unit, _) in found.items():
+            low, high = est, est
+            for r in (r for r, o in enumerate(owner) if o == j):
+                # first horizon where each bound reaches the limit; none: est for the low, the grid's end for the high
+                if any_up[r]:
+                    low = min(low, unit * float(_GRID[first_up[r]]))
+                high = max(high, unit * float(_GRID[first_down[r]]) if any_down[r] else unit * float(_GRID[-1]))
+            high = max(min(high, _latest_crossing(line, j, limits[j], q)), est)
+            out[j] = (float(est * scale), float(low * scale), float(high * scale))
+        return out
 
     def state_dict(self) -> dict:
         return {"window": self.window, "min_points": self.min_points, "points": [list(p) for p in self.points]}
