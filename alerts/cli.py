@@ -79,7 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = tsub.add_parser("feedback", help="closure feedback from the field")
     p.add_argument("number")
     p.add_argument("verdict", choices=VERDICTS)
-    p.add_argument("--actual-mode", help="the failure mode found on site")
+    p.add_argument("--actual-mode", help="the failure mode found on site: outer_race, inner_race, ball, cage, bearing, "
+                                         "imbalance, misalignment, looseness, lubrication, or 'other: <description>'")
     p.add_argument("--cause", default="")
     p.add_argument("--action", default="")
     p.add_argument("--by", default=_who())

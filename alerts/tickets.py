@@ -14,6 +14,7 @@ false alarm). Leaving ``received`` stops the response clock; ``closed`` stops th
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from alerts.config import AlertConfig
 from alerts.models import Ticket, TicketEvent, TicketLink
 from alerts.numbering import next_number
+from detectors.types import FAILURE_MODES
 
 __all__ = [
     "EIGHT_D",
@@ -58,6 +60,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 EIGHT_D = ("D2", "D3", "D4", "D5", "D6", "D7")
 VERDICTS = ("confirmed", "false_alarm")
+
+
+# what a technician can name as the actual failure (the detectors' names; 'anomaly' is not a finding)
+FIELD_MODES = tuple(m for m in FAILURE_MODES if m != "anomaly")
 
 
 class TicketError(ValueError):
@@ -162,15 +168,36 @@ def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, a
     record(session, ticket, "8d_updated", actor=actor, now=now, discipline=d)
 
 
+def field_failure_mode(text: str | None) -> str | None:
+    """The failure mode a technician found, in the detectors' names (``outer race`` and
+    ``Outer-Race`` are ``outer_race``), or ``other: <description>`` for one outside them; None
+    when not given. Anything else is refused with the names, so that field feedback stays
+    countable against what the detectors said."""
+    if text is None or not text.strip():
+        return None
+    t = text.strip()
+    if t.lower().startswith("other:"):
+        what = t[len("other:"):].strip()
+        if not what:
+            raise TicketError("actual failure mode 'other:' needs a description, e.g. 'other: seal leak'")
+        return f"other: {what}"
+    name = re.sub(r"[\s\-]+", "_", t.lower())
+    if name in FIELD_MODES:
+        return name
+    raise TicketError(f"unknown actual failure mode {text!r}: expected one of {', '.join(FIELD_MODES)}, "
+                      "or 'other: <description>' for a mode outside them")
+
+
 def set_feedback(
     session: Session, ticket: Ticket, verdict: str, *, actor: str, now: float,
     actual_failure_mode: str | None = None, cause: str = "", action: str = "",
 ) -> None:
     if verdict not in VERDICTS:
         raise TicketError(f"feedback verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    actual = field_failure_mode(actual_failure_mode)
     ticket.feedback_verdict = verdict
     ticket.feedback = {
-        "verdict": verdict, "actual_failure_mode": actual_failure_mode or (
+        "verdict": verdict, "actual_failure_mode": actual or (
             ticket.failure_mode if verdict == "confirmed" else None),
         "cause": cause, "action": action, "by": actor, "at": now,
     }

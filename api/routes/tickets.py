@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from alerts.models import Ticket
+from alerts.tickets import TicketError, field_failure_mode
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.routes.alerts import alerts_of
 from api.rows import page_query
@@ -84,9 +85,18 @@ class EightD(BaseModel):
 class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
     verdict: Literal["confirmed", "false_alarm"]
-    actual_failure_mode: str | None = Field(None, max_length=64)
+    actual_failure_mode: str | None = Field(
+        None, max_length=64, description="the detectors' names (outer_race, imbalance, ...) or 'other: <description>'")
     cause: str = Field("", max_length=2000)
     action: str = Field("", max_length=2000)
+
+    @field_validator("actual_failure_mode")
+    @classmethod
+    def _known_mode(cls, v: str | None) -> str | None:
+        try:
+            return field_failure_mode(v)
+        except TicketError as exc:
+            raise ValueError(str(exc)) from None
 
 
 @router.get("", response_model=ListPublic[TicketPublic], summary="List tickets, newest first")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from alerts.service import AlertService
@@ -155,3 +157,27 @@ def test_two_workers_ticking_at_once_escalate_a_breach_once(factory, clock):
         t.join()
     assert sorted(c.ticket for c in got) == sorted(numbers)
     assert {svc.get_ticket(n)["escalation_level"] for n in numbers} == {1}
+
+
+@pytest.mark.parametrize("given,stored", [
+    ("outer_race", "outer_race"), ("Outer race", "outer_race"), ("inner-race", "inner_race"),
+    ("other: seal leak", "other: seal leak"), ("OTHER:  coupling bolt ", "other: coupling bolt"), ("", None),
+])
+def test_field_failure_modes_are_the_detectors_names_or_other(given, stored):
+    from alerts.tickets import field_failure_mode
+    assert field_failure_mode(given) == stored
+
+
+@pytest.mark.parametrize("given,says", [
+    ("outter race", "unknown actual failure mode 'outter race': expected one of outer_race, inner_race"),
+    ("anomaly", "unknown actual failure mode 'anomaly'"),
+    ("other:", "needs a description"),
+])
+def test_an_unknown_field_failure_mode_is_refused_and_nothing_stored(svc, given, says):
+    from alerts.tickets import TicketError
+    number = _open(svc, key="fm")
+    with pytest.raises(TicketError, match=re.escape(says)):
+        svc.record_feedback(number, "confirmed", actor="ana", actual_failure_mode=given)
+    assert svc.get_ticket(number)["feedback"] in (None, {})
+    svc.record_feedback(number, "confirmed", actor="ana", actual_failure_mode="Outer race")
+    assert svc.get_ticket(number)["feedback"]["actual_failure_mode"] == "outer_race"

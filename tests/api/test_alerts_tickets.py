@@ -41,8 +41,12 @@ def test_ticket_to_closure(client, tokens, world):
     assert r.json()["eight_d"]["D4"] == "lubricant contamination"
     r = client.put(f"/api/v1/tickets/{n}/8d/D9", json={"content": "x"}, headers=s)
     assert r.status_code == 422 and "discipline" in r.json()["detail"]
-    r = client.post(f"/api/v1/tickets/{n}/feedback", json={"verdict": "confirmed", "cause": "seal"}, headers=s)
-    assert r.json()["feedback_verdict"] == "confirmed"
+    r = client.post(f"/api/v1/tickets/{n}/feedback", json={"verdict": "confirmed", "actual_failure_mode": "outter race"},
+                    headers=s)
+    assert r.status_code == 422 and "unknown actual failure mode 'outter race'" in r.json()["detail"]
+    r = client.post(f"/api/v1/tickets/{n}/feedback", json={"verdict": "confirmed", "cause": "seal",
+                                                           "actual_failure_mode": "Outer race"}, headers=s)
+    assert r.json()["feedback_verdict"] == "confirmed" and r.json()["feedback"]["actual_failure_mode"] == "outer_race"
     for state in ("verifying", "closed"):
         assert client.post(f"/api/v1/tickets/{n}/move", json={"to": state}, headers=s).status_code == 200
     detail = client.get(f"/api/v1/tickets/{n}", headers=v).json()
