@@ -77,6 +77,8 @@ def series(
     registry_of(ctx).require_unit(device_id)
     every = every_ms or max(1000, math.ceil((end - start) / points / 1000) * 1000)
     rows = ctx.store.query(measurement, device_id, start, end, fields or None, every_ms=every, limit=points * 2 + 10)
+    if fields:
+        _check_fields(ctx, measurement, device_id, start, end, every, fields, rows)
     names = list(fields or sorted({k for r in rows for k in r.fields}))
     cols: dict[str, list[Any]] = {n: [] for n in names}
     for r in rows:
@@ -85,6 +87,23 @@ def series(
             cols[n].append(None if isinstance(v, float) and not math.isfinite(v) else v)
     return {"device_id": device_id, "measurement": measurement, "start_ms": start, "end_ms": end,
             "every_ms": every, "ts_ms": [r.ts_ms for r in rows], "fields": cols}
+
+
+def _check_fields(ctx: Any, measurement: str, device_id: str, start: int, end: int, every: int, fields: list[str],
+                  rows: list[Any]) -> None:
+    """A requested field with no value in the range is either quiet or misspelt: when the unit's
+    series has other fields there, the request names one it does not have, and is told which it has
+    (a 404 naming them), rather than answered with an empty column."""
+    present = {k for r in rows for k, v in r.fields.items() if v is not None}
+    missing = [f for f in fields if f not in present]
+    if not missing:
+        return
+    known = sorted({k for r in ctx.store.query(measurement, device_id, start, end, None, every_ms=every, limit=20)
+                    for k in r.fields})
+    unknown = [f for f in missing if f not in known]
+    if known and unknown:
+        raise LookupError(f"no field {', '.join(map(repr, unknown))} in the {measurement} of unit {device_id!r} "
+                          f"in this range; it has {', '.join(known)}")
 
 
 @router.get("/{device_id}/spectrum", response_model=Spectra,

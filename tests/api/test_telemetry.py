@@ -31,6 +31,10 @@ def test_series_bad_input(client, tokens, world):
     r = client.get("/api/v1/units/P-0001/series", headers=v, params={"start_ms": 0, "end_ms": 10**13})
     assert r.status_code == 400 and "at most" in r.json()["detail"]
     assert client.get("/api/v1/units/GHOST/series", headers=v).status_code == 404
+    r = client.get("/api/v1/units/P-0001/series", headers=v, params={"fields": ["kurtosis", "kurtosiss"]})
+    assert r.status_code == 404
+    assert r.json()["detail"].startswith("no field 'kurtosiss' in the vibration of unit 'P-0001' in this range; it has ")
+    assert "kurtosis" in r.json()["detail"].split("it has ")[1]
 
 
 def test_spectrum_shows_bpfo(client, tokens, world):
