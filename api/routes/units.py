@@ -175,9 +175,14 @@ def export_csv(ctx: ContextDep, _: Viewer) -> PlainTextResponse:
 
 @router.post("/import", response_model=ImportResult, summary="Create or replace units from CSV (all or nothing)")
 def import_csv(ctx: ContextDep, _: Admin,
-               csv_text: Annotated[str, Body(media_type="text/csv", max_length=10_000_000)]) -> dict:
+               csv_body: Annotated[bytes, Body(media_type="text/csv", max_length=10_000_000)]) -> dict:
     from devices.csvio import import_units
 
+    try:
+        csv_text = csv_body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"body: not UTF-8 text (byte 0x{csv_body[exc.start]:02x} at position {exc.start}); "
+                         "send the CSV saved as UTF-8 text") from None
     created, updated = import_units(registry_of(ctx), io.StringIO(csv_text))
     return {"created": created, "updated": updated}
 

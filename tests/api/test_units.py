@@ -71,6 +71,12 @@ def test_csv_import_and_export(client, tokens, world):
     bad = header + "\n" + ",".join("x" if c == "install_date" else row[c] for c in cols) + "\n"
     r = client.post("/api/v1/units/import", content=bad, headers={**a, "Content-Type": "text/csv"})
     assert r.status_code == 400 and "install_date" in r.json()["detail"]
+    r = client.post("/api/v1/units/import", content=b"\x00\x01\xff\xfe binary", headers={**a, "Content-Type": "text/csv"})
+    assert r.status_code == 400 and r.json()["detail"] == ("body: not UTF-8 text (byte 0xff at position 2); "
+                                                           "send the CSV saved as UTF-8 text")
+    bom = "\ufeff" + header + "\n" + ",".join(row[c] for c in cols).replace("P-0200", "P-0201") + "\n"
+    r = client.post("/api/v1/units/import", content=bom.encode(), headers={**a, "Content-Type": "text/csv"})
+    assert r.status_code == 200 and r.json() == {"created": 1, "updated": 0}  # a spreadsheet's UTF-8 with BOM
 
 
 def test_models_and_detector_config(client, tokens, world):
