@@ -74,7 +74,9 @@ def _printer(quiet: bool):
     def show(stats: dict[str, Any]) -> None:
         if quiet:
             return
-        if "units_done" in stats:
+        if "connecting" in stats:
+            line = f"connecting units to the broker: {stats['connecting']:,} of {stats['of']:,} answered"
+        elif "units_done" in stats:
             line = (
                 f"unit {stats['units_done']}/{stats['units']} {stats['unit_id']}: "
                 f"{stats['records']} records, {stats['snapshots']} snapshots"
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 username=user,
                 password=password,
                 progress=_printer(args.quiet),
+                connect_progress=_printer(args.quiet),
                 qos=args.qos,
                 topic_root=settings.mqtt.topic_root,
             )

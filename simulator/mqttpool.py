@@ -12,7 +12,9 @@ import logging
 import selectors
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
@@ -85,11 +87,23 @@ class ClientPool:
             log.warning("unit %s was disconnected by the broker: %s", conn.unit_id, rc)
         conn.connected = False
 
-    def connect_all(self, timeout_s: float = 30.0) -> None:
-        """Connect every client and wait for the broker's answers.
+    def connect_all(self, timeout_s: float = 30.0,
+                    progress: Callable[[dict[str, Any]], None] | None = None, progress_interval_s: float = 1.0) -> None:
+        """Connect every client and wait for the broker's answers: up to ``timeout_s`` without a new
+        answer (a large fleet takes longer than that in all, but keeps answering). ``progress`` is
+        called about every ``progress_interval_s`` with ``{"connecting": answered, "of": total}``.
 
         Raises :class:`PublishError` naming the refused units.
         """
+        total = len(self._conns)
+        last_shown = time.monotonic()
+
+        def show(force: bool = False) -> None:
+            nonlocal last_shown
+            if progress is not None and (force or time.monotonic() - last_shown >= progress_interval_s):
+                last_shown = time.monotonic()
+                progress({"connecting": sum(c.connected or bool(c.refused) for c in self._conns.values()), "of": total})
+
         for conn in self._conns.values():
             try:
                 conn.client.connect(self.host, self.port, keepalive=self.keepalive_s)
@@ -101,11 +115,17 @@ class ClientPool:
             sock = conn.client.socket()
             if sock is not None:
                 self._sel.register(sock, selectors.EVENT_READ, conn)
-        deadline = time.monotonic() + timeout_s
+            show()
+        answered, deadline = 0, time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self.service(0.05)
-            if all(c.connected or c.refused for c in self._conns.values()):
+            now_answered = sum(c.connected or bool(c.refused) for c in self._conns.values())
+            if now_answered == total:
                 break
+            if now_answered > answered:  # still answering: the deadline is for silence, not for the whole fleet
+                answered, deadline = now_answered, time.monotonic() + timeout_s
+            show()
+        show(force=True)
         refused = [(c.unit_id, c.refused) for c in self._conns.values() if c.refused]
         waiting = [c.unit_id for c in self._conns.values() if not c.connected and not c.refused]
         if refused or waiting:

@@ -55,6 +55,7 @@ class FleetPublisher:
         qos: int = 1,
         topic_root: str = "foreshock",
         progress_interval_s: float = 1.0,
+        connect_progress: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be positive, got {speed!r}")
@@ -71,6 +72,7 @@ class FleetPublisher:
         self.start_ms = start_ms
         self.username, self.password, self.credentials = username, password, credentials
         self.progress, self.progress_interval_s = progress, progress_interval_s
+        self.connect_progress = connect_progress  # {"connecting": answered, "of": units} while connecting
         self.qos, self.root = qos, topic_root
         self.stats: dict[str, Any] = {
             "sim_ms": None,
@@ -116,7 +118,7 @@ class FleetPublisher:
                 will_payload=status_payload("offline"),
             )
         t_connect = time.time()
-        pool.connect_all()
+        pool.connect_all(progress=self.connect_progress, progress_interval_s=self.progress_interval_s)
         wall0 = time.time()
         self.stats["connect_s"] = round(wall0 - t_connect, 3)
         self.stats["units_connected"] = pool.connected

@@ -78,8 +78,10 @@ def test_accelerated_fleet_arrives_as_published_and_matches_the_truth(device_bro
     fleet = load_fleet(FLEET)
     sub = Subscriber(device_broker)
     seen: list[dict] = []
+    connecting: list[dict] = []
     pub = FleetPublisher(
-        fleet, device_broker.url, speed=1800.0, progress=seen.append, progress_interval_s=0.5
+        fleet, device_broker.url, speed=1800.0, progress=seen.append, progress_interval_s=0.5,
+        connect_progress=connecting.append,
     )
     truth = pub.run(3.0, threading.Event())  # 1.5 simulated hours
     got = sub.stop()
@@ -97,6 +99,8 @@ def test_accelerated_fleet_arrives_as_published_and_matches_the_truth(device_bro
     received = sum(len(v) for v in per_unit.values())
     assert received == pub.stats["messages"] > 1500  # QoS 1: everything sent arrived
     assert seen and seen[-1]["units_connected"] == 3
+    assert connecting and connecting[-1] == {"connecting": 3, "of": 3}  # the connect phase reports too
+    assert all("sim_ms" in s for s in seen)  # and does not mix into the publishing progress
 
     # Timestamps cover the simulated span and never lie in the future.
     start, end = truth.start_ms, truth.end_ms
