@@ -1,0 +1,71 @@
+"""The PHM 2012 score the harness would report on FEMTO runs cut short, as the challenge's test set is.
+
+The learning runs carry no ``phm2012_truncate_at_t``; this feeds each of them through
+:func:`evaluation.runs.evaluate_run` with the key set to leave 2, 5, 10 and 25 % of the run's life,
+and reports per cut the engine's RUL estimate, the actual RUL and the PHM 2012 score (mean over the
+six runs per cut). Baseline in the same run: a constant prediction of the median actual RUL of the
+*other* runs at the same cut (leave-one-out, so it never sees the run it predicts).
+Appends to ``bench/results/femto_truncated.json``.
+
+    .venv/bin/python bench/femto_truncated.py [--data ../shared/datasets/femto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from datetime import UTC, datetime
+from multiprocessing import Pool
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evaluation.runs import evaluate_run, phm2012_score  # noqa: E402
+from foreshock.datasets import read  # noqa: E402
+
+CUTS = (0.02, 0.05, 0.10, 0.25)  # share of the life left at the cut
+RESULTS = Path(__file__).resolve().parent / "results" / "femto_truncated.json"
+
+
+def _one(job: tuple[str, float]) -> dict:
+    path, left = job
+    run = read(path)
+    run.meta["phm2012_truncate_at_t"] = float(run.failure_t * (1 - left))
+    r = evaluate_run(run)
+    return {"run": run.name, "left": left, "actual_rul_s": r["actual_rul_s"], "rul_estimate_s": r["rul_estimate_s"],
+            "phm2012_score": r["phm2012_score"], "state_at_cut": r["final_state"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "femto"))
+    args = ap.parse_args()
+    paths = sorted(str(p) for p in Path(args.data).glob("*.npz"))
+    if not paths:
+        sys.exit(f"no FEMTO runs (*.npz) in {args.data}")
+    with Pool(2) as pool:
+        rows = pool.map(_one, [(p, c) for p in paths for c in CUTS])
+    summary = {}
+    for c in CUTS:
+        at = [r for r in rows if r["left"] == c]
+        base = [phm2012_score(r["actual_rul_s"], statistics.median(o["actual_rul_s"] for o in at if o is not r))
+                for r in at]
+        summary[f"{c:.2f}"] = {"engine": round(statistics.mean(r["phm2012_score"] for r in at), 3),
+                               "with_estimate": sum(r["rul_estimate_s"] is not None for r in at),
+                               "baseline_median_of_others": round(statistics.mean(base), 3)}
+    print("| life left at the cut | engine's mean PHM 2012 score | runs with an estimate | baseline (median RUL of the other runs) |")
+    print("|---|---:|---:|---:|")
+    for c, s in summary.items():
+        print(f"| {float(c):.0%} | {s['engine']} | {s['with_estimate']} of {len(paths)} | {s['baseline_median_of_others']} |")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    history.append({"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "command": ".venv/bin/python bench/femto_truncated.py", "summary": summary, "rows": rows})
+    RESULTS.write_text(json.dumps(history, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
