@@ -7,7 +7,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ContextDep, Viewer
 from api.errors import ServiceMissing
@@ -28,6 +28,9 @@ class Series(BaseModel):
     every_ms: int | None
     ts_ms: list[int]
     fields: dict[str, list[float | str | None]]
+    absent: list[str] = Field(default_factory=list, description=(
+        "requested fields with no value in the range (a field this unit does not send, or quiet here)"))
+    available: list[str] | None = Field(None, description="when some are absent: the fields the unit has in the range")
 
 
 class Markers(BaseModel):
@@ -77,8 +80,7 @@ def series(
     registry_of(ctx).require_unit(device_id)
     every = every_ms or max(1000, math.ceil((end - start) / points / 1000) * 1000)
     rows = ctx.store.query(measurement, device_id, start, end, fields or None, every_ms=every, limit=points * 2 + 10)
-    if fields:
-        _check_fields(ctx, measurement, device_id, start, end, every, fields, rows)
+    absent, available = _absent_fields(ctx, measurement, device_id, start, end, every, fields, rows) if fields else ([], None)
     names = list(fields or sorted({k for r in rows for k in r.fields}))
     cols: dict[str, list[Any]] = {n: [] for n in names}
     for r in rows:
@@ -86,24 +88,21 @@ def series(
             v = r.fields.get(n)
             cols[n].append(None if isinstance(v, float) and not math.isfinite(v) else v)
     return {"device_id": device_id, "measurement": measurement, "start_ms": start, "end_ms": end,
-            "every_ms": every, "ts_ms": [r.ts_ms for r in rows], "fields": cols}
+            "every_ms": every, "ts_ms": [r.ts_ms for r in rows], "fields": cols, "absent": absent,
+            "available": available}
 
 
-def _check_fields(ctx: Any, measurement: str, device_id: str, start: int, end: int, every: int, fields: list[str],
-                  rows: list[Any]) -> None:
-    """A requested field with no value in the range is either quiet or misspelt: when the unit's
-    series has other fields there, the request names one it does not have, and is told which it has
-    (a 404 naming them), rather than answered with an empty column."""
+def _absent_fields(ctx: Any, measurement: str, device_id: str, start: int, end: int, every: int,
+                   fields: list[str], rows: list[Any]) -> tuple[list[str], list[str] | None]:
+    """The requested fields with no value in the range and, if any, the fields the unit does have
+    there: a misspelt field comes back named beside the real ones instead of as a silent empty
+    column (still a 200, as a field that is only quiet in this range must be)."""
     present = {k for r in rows for k, v in r.fields.items() if v is not None}
-    missing = [f for f in fields if f not in present]
-    if not missing:
-        return
-    known = sorted({k for r in ctx.store.query(measurement, device_id, start, end, None, every_ms=every, limit=20)
-                    for k in r.fields})
-    unknown = [f for f in missing if f not in known]
-    if known and unknown:
-        raise LookupError(f"no field {', '.join(map(repr, unknown))} in the {measurement} of unit {device_id!r} "
-                          f"in this range; it has {', '.join(known)}")
+    absent = [f for f in fields if f not in present]
+    if not absent:
+        return [], None
+    probe = ctx.store.query(measurement, device_id, start, end, None, every_ms=every, limit=20)
+    return absent, sorted({k for r in probe for k in r.fields})
 
 
 @router.get("/{device_id}/spectrum", response_model=Spectra,
