@@ -30,3 +30,14 @@ def _dispose_engines():
     from foreshock.db import dispose_all
 
     dispose_all()
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    """A migrated SQLite database of this test's own, as a session factory."""
+    from foreshock.db import make_engine, migrate, session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()

@@ -57,25 +57,17 @@ class FlakyAlerts:
         return []
 
 
-@pytest.fixture
-def sqlite_sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-def test_queued_in_order_retried_and_persisted_across_a_restart(sqlite_sessions, tmp_path):
+def test_queued_in_order_retried_and_persisted_across_a_restart(sessions, tmp_path):
     alerts = FlakyAlerts()
     pending = tmp_path / "pending.jsonl"
-    stage = DetectionStage(sqlite_sessions, alerts=alerts, monitor_factory=lambda m: WarningMonitor(),
+    stage = DetectionStage(sessions, alerts=alerts, monitor_factory=lambda m: WarningMonitor(),
                            pending_path=pending, alert_retry_s=0.0)
     stage.on_batch([tel("U-1", i, 1_700_000_000_000 + i) for i in range(5)])
     assert stage.alert_backlog == 5 and "database unavailable" in stage.alert_error and pending.exists()
     stage.close()  # still down: kept on disk
     assert alerts.applied == [] and len(pending.read_text().splitlines()) == 5
 
-    restarted = DetectionStage(sqlite_sessions, alerts=alerts, monitor_factory=lambda m: WarningMonitor(),
+    restarted = DetectionStage(sessions, alerts=alerts, monitor_factory=lambda m: WarningMonitor(),
                                pending_path=pending, alert_retry_s=0.0)
     assert restarted.alert_backlog == 5
     alerts.down = False
@@ -85,9 +77,9 @@ def test_queued_in_order_retried_and_persisted_across_a_restart(sqlite_sessions,
     assert restarted.stats.alerts_retried == 5 and restarted.stats.alerts_dropped == 0
 
 
-def test_full_queue_drops_the_oldest_counted(sqlite_sessions):
+def test_full_queue_drops_the_oldest_counted(sessions):
     alerts = FlakyAlerts()
-    stage = DetectionStage(sqlite_sessions, alerts=alerts, monitor_factory=lambda m: WarningMonitor(),
+    stage = DetectionStage(sessions, alerts=alerts, monitor_factory=lambda m: WarningMonitor(),
                            max_pending_alerts=3, alert_retry_s=0.0)
     stage.on_batch([tel("U-1", i, 1_700_000_000_000 + i) for i in range(5)])
     assert stage.alert_backlog == 3 and stage.stats.alerts_dropped == 2
@@ -95,7 +87,7 @@ def test_full_queue_drops_the_oldest_counted(sqlite_sessions):
     stage.flush()
     assert [k.split(":")[2] for k in alerts.applied] == ["2", "3", "4"]
     with pytest.raises(ValueError, match="max_pending_alerts"):
-        DetectionStage(sqlite_sessions, max_pending_alerts=0)
+        DetectionStage(sessions, max_pending_alerts=0)
 
 
 @pytest.mark.integration
