@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.runs import evaluate_run, phm2012_score  # noqa: E402
-from foreshock.datasets import read  # noqa: E402
+from evaluation.runs import evaluate_run, phm2012_score
+from foreshock.datasets import read
 
 CUTS = (0.02, 0.05, 0.10, 0.25)  # share of the life left at the cut
 RESULTS = Path(__file__).resolve().parent / "results" / "femto_truncated.json"

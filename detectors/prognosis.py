@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import lru_cache
 from itertools import chain
 from typing import Any
-from functools import lru_cache
 
 import numpy as np
 from scipy.special import stdtrit

@@ -22,8 +22,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from alerts.config import AlertConfig
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from alerts.config import AlertConfig
 
 __all__ = ["Settings", "SettingsError", "load_settings", "get_settings"]
 
