@@ -103,18 +103,6 @@ def _band_kurtosis(spec: np.ndarray, k0: int, k1: int) -> float:
     return float(np.mean(e * e)) / (m2 * m2) - 2.0
 
 
-def _band_negentropy(spec: np.ndarray, k0: int, k1: int) -> float:
-    """Spectral negentropy of the band's squared envelope spectrum (Antoni's infogram, spectral side)."""
-    z = sfft.ifft(spec[k0:k1])
-    e = z.real ** 2 + z.imag ** 2
-    s = np.abs(sfft.rfft(e - e.mean()))[1:] ** 2
-    m = float(s.mean())
-    if m <= 0:
-        return 0.0
-    r = s / m
-    return float(np.mean(r * np.log(np.maximum(r, 1e-300))))
-
-
 def select_band(x: np.ndarray, fs: float, max_level: int = 4, min_bw_hz: float = 0.0) -> tuple[float, float, float]:
     """Demodulation band ``(lo_hz, hi_hz, spectral_kurtosis)`` with the highest spectral negentropy.
 
@@ -144,7 +132,7 @@ def _select(spec: np.ndarray, fs: float, n: int, max_level: int, min_bw_hz: floa
             block = spec[rows[0] * width:(rows[-1] + 1) * width].reshape(len(rows), width)
             found += zip(rows, _negentropies(block), strict=True)
         if bands and bands[0] == 0:
-            found.insert(0, (0, _band_negentropy(spec, 1, width)))
+            found.insert(0, (0, float(_negentropies(spec[None, 1:width])[0])))
         for b, ne in found:
             if ne > best_ne:
                 best, best_ne = (max(b * width, 1), (b + 1) * width), ne
@@ -152,7 +140,8 @@ def _select(spec: np.ndarray, fs: float, n: int, max_level: int, min_bw_hz: floa
 
 
 def _negentropies(block: np.ndarray) -> np.ndarray:
-    """:func:`_band_negentropy` of every row of ``block`` (each row one band's bins) at once."""
+    """Spectral negentropy of each band's squared envelope spectrum (Antoni's infogram, spectral
+    side), for every row of ``block`` (each row one band's bins) at once."""
     z = sfft.ifft(block, axis=1)
     e = z.real ** 2 + z.imag ** 2
     s = np.abs(sfft.rfft(e - e.mean(axis=1, keepdims=True), axis=1))[:, 1:] ** 2

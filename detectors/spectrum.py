@@ -193,9 +193,8 @@ def refine_speed_hz(x: np.ndarray, fs: float, stated_hz: float, sp: Spectrum | N
     # locate it on a finer grid: the Hann spectrum of the snapshot zero-padded to 4x its length
     n = x.size
     nfft = 4 * n
-    w = np.hanning(n + 2)[1:-1]
-    fine = np.abs(sfft.rfft((x - x.mean()) * w, nfft)) ** 2
-    near = cands[j] * np.linspace(1 - 2 * sp.df / cands[j], 1 + 2 * sp.df / cands[j], 401)
+    fine = np.abs(sfft.rfft((x - x.mean()) * _window(n), nfft)) ** 2
+    near = np.linspace(cands[j] - 2 * sp.df, cands[j] + 2 * sp.df, 401)  # ±2 coarse bins
     fine_score = _harmonic_sums(fine, fs / nfft, near, harmonics)
     top = np.flatnonzero(fine_score >= fine_score.max())  # reading ±1 bin makes a plateau: its middle
     speed = float(near[top[top.size // 2]])
