@@ -10,7 +10,9 @@ ValueError: persistence must be >= 1, got 0
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from difflib import get_close_matches
+from typing import Any
 
 __all__ = ["MonitorConfig"]
 
@@ -88,3 +90,39 @@ class MonitorConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any]) -> MonitorConfig:
+        """The defaults with ``overrides`` (e.g. a model's ``detector_config``) applied, checked strictly.
+
+        Unknown names, a fraction where a whole number is meant, text where a number is meant and
+        values the settings refuse raise ``ValueError`` naming the setting (JSON carries no types,
+        so nothing is coerced silently).
+
+        >>> MonitorConfig.from_overrides({"warmup": 60}).warmup
+        60
+        >>> MonitorConfig.from_overrides({"warmpu": 60})
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown detector setting(s) warmpu (did you mean warmup?); known: warmup, watch_log10p, ...
+        """
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(k for k in overrides if k not in known)
+        if unknown:
+            near = [f"{k} (did you mean {m[0]}?)" if (m := get_close_matches(k, known, n=1)) else k for k in unknown]
+            raise ValueError(f"unknown detector setting(s) {', '.join(near)}; known: {', '.join(known)}")
+        defaults = cls()
+        for key, value in overrides.items():
+            default = getattr(defaults, key)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if isinstance(default, int) and not (number and float(value).is_integer()):
+                raise ValueError(f"{key}: expected a whole number, got {value!r}")
+            if isinstance(default, float) and not number:
+                raise ValueError(f"{key}: expected a number, got {value!r}")
+            if isinstance(default, tuple) and not (isinstance(value, (list, tuple))
+                                                   and all(isinstance(x, str) for x in value)):
+                raise ValueError(f"{key}: expected a list of names, got {value!r}")
+        try:
+            return cls(**{k: int(v) if isinstance(getattr(defaults, k), int) else v for k, v in overrides.items()})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)) from None

@@ -10,6 +10,7 @@ from typing import Any
 
 from evaluation.discover import Item, discover
 from evaluation.harness import evaluate
+from evaluation.options import DetectorFailed, OptionError, Options
 from evaluation.report import render
 from foreshock.cli import CliError
 from foreshock.datasets import DatasetError
@@ -32,6 +33,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--field", action="store_true",
                    help="also report the precision of warnings in the field: the closure feedback "
                         "(confirmed / false alarm) recorded on tickets in the configured database")
+    p.add_argument("--scalar-detector", metavar="MODULE:NAME",
+                   help="score the NAB series with your own detector instead of the built-in one: a class or "
+                        "function (in an importable module, or FILE.py:NAME) giving an object with "
+                        "score_one(x) and learn_one(x), x = {'value': v} (river's anomaly protocol), "
+                        "e.g. river.anomaly:HalfSpaceTrees")
+    p.add_argument("--monitor-config", metavar="KEY=VALUE|FILE.json", action="append",
+                   help="judge runs and failure series with these engine settings (the fields of a model's "
+                        "detector_config, docs/detectors.md); repeatable")
     p.set_defaults(func=run, needs_settings=False)
 
 
@@ -65,6 +74,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         raise CliError(f"--jobs must be at least 1, got {args.jobs}")
     if not args.paths and not args.field:
         raise CliError("give at least one dataset PATH, or --field for the precision of warnings in the field")
+    try:
+        options = Options.parse(args.scalar_detector, args.monitor_config)
+    except OptionError as exc:
+        raise CliError(str(exc)) from None
     field = field_report(getattr(args, "config", None)) if args.field else None
     if not args.paths:
         report: dict[str, Any] = {"field": field}
@@ -87,8 +100,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(f"[{k}/{n}] {item.kind:<6} {item.name} ({seconds:.1f} s)", file=sys.stderr, flush=True)
 
     try:
-        report = evaluate(items, jobs=args.jobs, progress=progress)
-    except DatasetError as exc:
+        report = evaluate(items, jobs=args.jobs, progress=progress, options=options)
+    except (DatasetError, DetectorFailed) as exc:
         raise CliError(str(exc)) from None
     if field is not None:
         report["field"] = field

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from functools import partial
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,33 +26,40 @@ from evaluation.discover import Item
 from evaluation.nab import Series as ScoredSeries
 from evaluation.nab import score_corpus
 from evaluation.nab_corpus import label_windows, stream_scores
+from evaluation.options import BUILTIN_SCALAR, Options
 from evaluation.records import accuracy, evaluate_record
 from evaluation.runs import evaluate_failure_series, evaluate_run
 from foreshock.datasets import read_record, read_run, read_series
 
 __all__ = ["evaluate", "evaluate_item"]
 
+_DEFAULTS = Options()
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, Item, float], None]
 
 
-def evaluate_item(item: Item) -> tuple[Item, Any, float]:
-    """Evaluate one dataset; returns ``(item, result, seconds)``. Raises ``DatasetError`` on bad files."""
+def evaluate_item(item: Item, options: Options = _DEFAULTS) -> tuple[Item, Any, float]:
+    """Evaluate one dataset; returns ``(item, result, seconds)``. Raises ``DatasetError`` on bad
+    files, :class:`evaluation.options.DetectorFailed` when a user's scalar detector fails."""
     t0 = time.perf_counter()
     result: Any
     if item.kind == "nab":
         s = read_series(item.path)
         windows = label_windows(item.path) or []
-        scores = stream_scores(s, ScalarAnomaly)
+        if options.scalar_detector == BUILTIN_SCALAR:
+            scores = stream_scores(s, ScalarAnomaly)
+        else:
+            scores = stream_scores(s, options.make_scalar(), checked=options.scalar_detector, where=str(item.path))
         result = ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
                               windows=[(a.astype(object), b.astype(object)) for a, b in windows])
     elif item.kind == "series":
-        result = evaluate_failure_series(read_series(item.path))
+        result = evaluate_failure_series(read_series(item.path), config=options.config())
     elif item.kind == "record":
         result = evaluate_record(read_record(item.path))
     else:
-        result = evaluate_run(read_run(item.path))
+        result = evaluate_run(read_run(item.path), config=options.config())
     return item, result, time.perf_counter() - t0
 
 
@@ -62,7 +70,8 @@ def _size(item: Item) -> int:
         return 0
 
 
-def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = None) -> dict[str, Any]:
+def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = None,
+             options: Options = _DEFAULTS) -> dict[str, Any]:
     """Evaluate ``items`` and build the report::
 
         {"nab": {"standard", "reward_low_fp", "reward_low_fn"} | None, "nab_detail": {...},
@@ -75,22 +84,22 @@ def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = No
     n = len(order)
     if jobs <= 1 or n <= 1:
         for k, item in enumerate(order, start=1):
-            _, res, dt = evaluate_item(item)
+            _, res, dt = evaluate_item(item, options)
             done[item.path] = res
             if progress:
                 progress(k, n, item, dt)
     else:
         with multiprocessing.get_context().Pool(processes=min(jobs, n)) as pool:
-            for k, (item, res, dt) in enumerate(pool.imap_unordered(evaluate_item, order), start=1):
+            for k, (item, res, dt) in enumerate(pool.imap_unordered(partial(evaluate_item, options=options), order), start=1):
                 done[item.path] = res
                 if progress:
                     progress(k, n, item, dt)
-    report = _assemble(items, done)
+    report = _assemble(items, done, options)
     report["elapsed_s"] = round(time.perf_counter() - t0, 2)
     return report
 
 
-def _assemble(items: list[Item], done: dict[Path, Any]) -> dict[str, Any]:
+def _assemble(items: list[Item], done: dict[Path, Any], options: Options = _DEFAULTS) -> dict[str, Any]:
     nab_items = [i for i in items if i.kind == "nab"]
     report: dict[str, Any] = {"nab": None, "nab_detail": None, "records": [], "record_accuracy": {},
                               "runs": [], "fleet": {}}
@@ -99,7 +108,8 @@ def _assemble(items: list[Item], done: dict[Path, Any]) -> dict[str, Any]:
         res = score_corpus(corpus)
         report["nab"] = {name: round(r.score, 2) for name, r in res.items()}
         report["nab_detail"] = {
-            "detector": "detectors.scalar.ScalarAnomaly (defaults)",
+            "detector": ("detectors.scalar.ScalarAnomaly (defaults)" if options.scalar_detector == BUILTIN_SCALAR
+                         else options.scalar_detector),
             "series": len(corpus),
             "windows": sum(len(s.windows) for s in corpus.values()),
             "profiles": {name: {"threshold": r.threshold, "raw": round(r.raw, 4), "null": round(r.null, 4),
@@ -111,6 +121,8 @@ def _assemble(items: list[Item], done: dict[Path, Any]) -> dict[str, Any]:
     report["records"] = [done[i.path] for i in items if i.kind == "record"]
     report["record_accuracy"] = accuracy(report["records"])
     report["runs"] = [done[i.path] for i in items if i.kind in ("run", "series")]
+    if options.monitor_config and report["runs"]:
+        report["monitor_config"] = options.config()  # the runs were judged with these settings
     fleets: dict[Path, list[dict[str, Any]]] = {}
     for i in items:
         if i.kind == "run" and i.fleet is not None:

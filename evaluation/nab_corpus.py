@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from evaluation.nab import Series as ScoredSeries
+from evaluation.options import DetectorFailed, checked_score
 from foreshock.datasets import DatasetError, Series, read_series
 
 __all__ = ["ScalarScorer", "find_labels", "label_windows", "score_nab_file", "stream_scores"]
@@ -65,14 +66,31 @@ def label_windows(csv_path: Path) -> list[tuple[np.datetime64, np.datetime64]] |
     return out
 
 
-def stream_scores(series: Series, make: Callable[[], ScalarScorer], key: str = "value") -> np.ndarray:
-    """Score every value before learning it, with a fresh detector."""
+def stream_scores(series: Series, make: Callable[[], ScalarScorer], key: str = "value",
+                  checked: str | None = None, where: str = "") -> np.ndarray:
+    """Score every value before learning it, with a fresh detector.
+
+    ``checked``: the name of a detector that is not ours; whatever it raises or returns that is
+    not a finite number stops the stream with :class:`evaluation.options.DetectorFailed` naming
+    it, the file (``where``) and the row.
+    """
     det = make()
     out = np.empty(len(series.values))
+    if checked is None:
+        for i, v in enumerate(series.values.tolist()):
+            x = {key: v}
+            out[i] = det.score_one(x)
+            det.learn_one(x)
+        return out
+    where = where or series.name
     for i, v in enumerate(series.values.tolist()):
         x = {key: v}
-        out[i] = det.score_one(x)
-        det.learn_one(x)
+        try:
+            s = det.score_one(x)
+            det.learn_one(x)
+        except Exception as exc:  # noqa: BLE001 - a user's detector: report it, do not crash
+            raise DetectorFailed(f"{checked} raised {type(exc).__name__}: {exc} at row {i + 1} of {where}") from None
+        out[i] = checked_score(s, checked, where, i + 1)
     return out
 
 

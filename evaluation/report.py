@@ -35,6 +35,8 @@ def render(report: dict[str, Any]) -> str:
         series = detail.get("series")
         out.append(f"NAB ({series if series is not None else '?'} series, {detail.get('windows', '?')} windows)")
         whole = series is None or series >= NAB_CORPUS_SERIES
+        if detail.get("detector") and not str(detail["detector"]).startswith("detectors.scalar.ScalarAnomaly"):
+            out.append(f"  detector: {detail['detector']}")
         for name, score in report["nab"].items():
             out.append(f"  {name:<14}{score:>6.1f}" + (f"   (published: {_PUBLISHED.get(name, '')})" if whole else ""))
         if not whole:
@@ -55,6 +57,8 @@ def render(report: dict[str, Any]) -> str:
     runs = report.get("runs") or []
     if runs:
         out.append(f"Runs ({len(runs)})")
+        if report.get("monitor_config"):
+            out.append("  engine settings: " + ", ".join(f"{k}={v}" for k, v in report["monitor_config"].items()))
         out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode")
         for r in runs:
             line = (f"  {r['name']:<28}{_t(r['failure_t']):>10}{_t(r['first_warning_t']):>10}"

@@ -125,10 +125,11 @@ def _truncate(meta: dict[str, Any], path: str) -> float | None:
 
 
 def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None,
-                 monitor: UnitMonitor | None = None) -> dict[str, Any]:
-    """Stream a run's snapshots through a fresh engine and fold the assessments."""
+                 monitor: UnitMonitor | None = None, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stream a run's snapshots through a fresh engine (with ``config``: settings of
+    :class:`detectors.MonitorConfig`) and fold the assessments."""
     trunc = _truncate(run.meta, run.name)
-    mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm))
+    mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm), **(config or {}))
     t = run.t
     n = len(t) if trunc is None else int(np.searchsorted(t, trunc, side="right"))
     tr = _Tracker(0.0, run.failure_t, float(t[-1]))  # a run's clock already starts at its start
@@ -159,14 +160,16 @@ def scalar_key(meta: dict[str, Any]) -> str:
     return "vibration_g" if unit == "g" or unit.startswith("g ") else "value"
 
 
-def evaluate_failure_series(series: Series, key: str | None = None) -> dict[str, Any]:
-    """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``."""
+def evaluate_failure_series(series: Series, key: str | None = None,
+                            config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``
+    (with ``config``: settings of :class:`detectors.MonitorConfig`)."""
     key = key or scalar_key(series.meta)
     t_all = series.t_ms / 1000.0
     fail_ms = series.failure_ms
     t0 = float(t_all[0])
     trunc = _truncate(series.meta, series.name)
-    mon = UnitMonitor(machine_of(series.meta, series.meta.get("rpm")))
+    mon = UnitMonitor(machine_of(series.meta, series.meta.get("rpm")), **(config or {}))
     tr = _Tracker(t0, None if fail_ms is None else fail_ms / 1000.0, float(t_all[-1]))
     limit = None if trunc is None else t0 + trunc
     for t, v in zip(_iter(t_all), _iter(series.values)):

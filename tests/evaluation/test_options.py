@@ -1,0 +1,172 @@
+"""``foreshock evaluate --scalar-detector`` (your own detector on NAB) and ``--monitor-config`` (other
+engine settings on runs): they are really used, and bad ones are refused with the reason."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from detectors.config import MonitorConfig
+from evaluation.options import OptionError, Options
+from tests.evaluation.test_harness import DATA, evaluate, nab_slice, needs_data  # noqa: F401 - the fixture
+
+USER_DETECTORS = textwrap.dedent('''
+    class Constant:
+        """The same score for every row: no threshold separates anything, so NAB gives it 0."""
+        def score_one(self, x):
+            return 0.5
+        def learn_one(self, x):
+            pass
+
+    class Deviation:
+        """How far a value is from the running mean, in running standard deviations (capped)."""
+        def __init__(self):
+            self.n, self.mean, self.m2 = 0, 0.0, 0.0
+        def score_one(self, x):
+            if self.n < 2:
+                return 0.0
+            sd = (self.m2 / (self.n - 1)) ** 0.5 or 1.0
+            return min(abs(x["value"] - self.mean) / sd / 10, 1.0)
+        def learn_one(self, x):
+            self.n += 1
+            d = x["value"] - self.mean
+            self.mean += d / self.n
+            self.m2 += d * (x["value"] - self.mean)
+
+    class Words:
+        def score_one(self, x):
+            return "high"
+        def learn_one(self, x):
+            pass
+
+    class Crashes:
+        def __init__(self):
+            self.n = 0
+        def score_one(self, x):
+            self.n += 1
+            if self.n == 7:
+                raise ZeroDivisionError("division by zero")
+            return 0.0
+        def learn_one(self, x):
+            pass
+
+    def make_deviation():
+        return Deviation()
+''')
+
+
+@pytest.fixture
+def user_file(tmp_path: Path) -> Path:
+    path = tmp_path / "my_detectors.py"
+    path.write_text(USER_DETECTORS)
+    return path
+
+
+def _nab(capsys, nab_slice: Path, tmp_path: Path, *extra: str) -> dict:
+    out_json = tmp_path / f"r{len(list(tmp_path.glob('r*.json')))}.json"
+    code, _, err = evaluate(capsys, str(nab_slice), "--json", str(out_json), *extra)
+    assert code == 0, err
+    return json.loads(out_json.read_text())
+
+
+@needs_data
+def test_a_users_detector_scores_the_nab_series_in_place_of_ours(capsys, nab_slice: Path, tmp_path: Path,
+                                                                 user_file: Path) -> None:
+    ours = _nab(capsys, nab_slice, tmp_path)
+    constant = _nab(capsys, nab_slice, tmp_path, "--scalar-detector", f"{user_file}:Constant")
+    # a constant score cannot be thresholded into detections: exactly the null detector's 0
+    assert constant["nab"] == {"standard": 0.0, "reward_low_fp": 0.0, "reward_low_fn": 0.0}
+    assert constant["nab_detail"]["detector"] == f"{user_file}:Constant"
+    assert ours["nab"]["standard"] > 0
+    # a factory function works as well as a class, and its scores are its own
+    deviation = _nab(capsys, nab_slice, tmp_path, "--scalar-detector", f"{user_file}:make_deviation")
+    assert deviation["nab"] != ours["nab"] and deviation["nab"] != constant["nab"]
+    # the readable report names the detector
+    code, out, _ = evaluate(capsys, str(nab_slice), "--scalar-detector", f"{user_file}:Constant", "--quiet")
+    assert code == 0 and f"detector: {user_file}:Constant" in out
+
+
+@needs_data
+def test_a_river_detector_by_module_name(capsys, nab_slice: Path, tmp_path: Path) -> None:
+    report = _nab(capsys, nab_slice, tmp_path, "--scalar-detector", "river.anomaly:HalfSpaceTrees")
+    assert report["nab_detail"]["detector"] == "river.anomaly:HalfSpaceTrees"
+    assert all(-100 <= v <= 100 for v in report["nab"].values())
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("no_such_module_x:Thing", "cannot import no_such_module_x"),
+    ("math:nothing", "math has no 'nothing'"),
+    ("math:pi", "math:pi is a float, not a class or function"),
+    ("json:JSONDecoder", "without score_one and learn_one"),
+    ("Deviation", "expected MODULE:NAME or FILE.py:NAME"),
+    ("{dir}/missing.py:Deviation", "no such file"),
+])
+def test_a_detector_that_cannot_be_used_is_refused_before_any_file_is_read(capsys, tmp_path: Path, spec: str,
+                                                                          message: str) -> None:
+    # the path does not even exist: the option is refused first
+    code, _, err = evaluate(capsys, str(tmp_path / "nowhere"), "--scalar-detector", spec.format(dir=tmp_path))
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+@needs_data
+@pytest.mark.parametrize(("name", "message"), [
+    ("Words", "Words returned 'high' for row 1 of "),
+    ("Crashes", "Crashes raised ZeroDivisionError: division by zero at row 7 of "),
+])
+def test_a_detector_failing_on_a_row_names_itself_the_file_and_the_row(capsys, nab_slice: Path, user_file: Path,
+                                                                       name: str, message: str) -> None:
+    code, _, err = evaluate(capsys, str(nab_slice), "--scalar-detector", f"{user_file}:{name}")
+    assert code == 2 and message in err and ".csv" in err and "Traceback" not in err
+
+
+@needs_data
+def test_engine_settings_are_applied_to_runs_and_reported(capsys, tmp_path: Path) -> None:
+    ims = str(DATA / "ims" / "test2" / "bearing1.csv")
+
+    def rul(*extra: str) -> tuple[dict, float]:
+        out_json = tmp_path / "ims.json"
+        code, _, err = evaluate(capsys, ims, "--json", str(out_json), *extra)
+        assert code == 0, err
+        report = json.loads(out_json.read_text())
+        return report, report["runs"][0]["rul_estimate_s"]
+
+    default_report, default_rul = rul()
+    assert "monitor_config" not in default_report
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"alarm_ratio": 20}))
+    report, far_rul = rul("--monitor-config", str(settings))
+    assert report["monitor_config"] == {"alarm_ratio": 20}
+    # the alarm limit is twice as far above the baseline: the time to reach it is longer
+    assert far_rul > default_rul > 0
+    _, near_rul = rul("--monitor-config", "alarm_ratio=5", "--monitor-config", "warning_ratio=3")
+    assert near_rul < default_rul
+
+
+@pytest.mark.parametrize(("arg", "message"), [
+    ("warmpu=40", "unknown detector setting(s) warmpu (did you mean warmup?)"),
+    ("warmup=4.5", "warmup: expected a whole number, got 4.5"),
+    ("warmup=5", "warmup must be at least 8 snapshots, got 5"),
+    ("alarm_ratio=high", "alarm_ratio: expected a number, got 'high'"),
+    ("settings.json", "'settings.json' is neither KEY=VALUE nor a JSON file"),
+])
+def test_bad_engine_settings_are_refused_with_the_setting_named(capsys, tmp_path: Path, arg: str,
+                                                                message: str) -> None:
+    code, _, err = evaluate(capsys, str(tmp_path), "--monitor-config", arg)
+    assert code == 2 and f"--monitor-config: {message}" in err
+
+
+def test_a_settings_file_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(OptionError, match="expected a JSON object of settings, got list"):
+        Options.parse(monitor_config=[str(path)])
+
+
+def test_whole_numbers_given_as_floats_become_ints() -> None:
+    # JSON writes 40.0 for 40 in some tools: accepted for a whole-number setting, and passed on as one
+    assert Options.parse(monitor_config=["warmup=40.0"]).config() == {"warmup": 40}
+    assert MonitorConfig.from_overrides({"warmup": 40.0}).warmup == 40
+    assert MonitorConfig.from_overrides({"context_keys": ["rpm"]}).context_keys == ("rpm",)
