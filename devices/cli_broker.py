@@ -22,7 +22,10 @@ def register_broker(d: argparse._SubParsersAction) -> None:
     wb = d.add_parser("write-broker-config", help="write Mosquitto's password file and ACL from the registry")
     wb.add_argument("--passwd", required=True, metavar="FILE")
     wb.add_argument("--acl", required=True, metavar="FILE")
-    wb.add_argument("--mode", default="600", help="octal file mode (640: readable by the file's group)")
+    wb.add_argument("--mode", help="octal file mode: 600, or 640 (readable by the file's group). Default: "
+                    "640 with --group, else the mode of the files replaced, else 600")
+    wb.add_argument("--group", help="give both files to this group, the one the broker runs as "
+                    "(mosquitto for Debian's package); replaced files otherwise keep their group")
     wb.set_defaults(func=_write_broker_config)
 
     si = d.add_parser("silent", help="units silent for longer than their model's reporting interval x N")
@@ -55,16 +58,18 @@ def _write_broker_config(args, settings) -> int:
 
     def go(reg, a, s) -> int:
         password = s.mqtt.password.get_secret_value() if s.mqtt.password else None
+        mode_text = a.mode or ("640" if a.group else None)
         try:
-            mode = int(a.mode, 8)
+            mode = None if mode_text is None else int(mode_text, 8)
         except ValueError:
             raise ValueError(f"--mode: {a.mode!r} is not an octal file mode such as 600 or 640") from None
         cfg = write_broker_config(
             reg, passwd_path=a.passwd, acl_path=a.acl, platform_user=s.mqtt.username,
-            platform_password=password, root=s.mqtt.topic_root, file_mode=mode,
+            platform_password=password, root=s.mqtt.topic_root, file_mode=mode, group=a.group,
         )
         print(f"{cfg.units} unit(s) written to {cfg.passwd_path} and {cfg.acl_path}; "
               "reload the broker (SIGHUP) to apply")
+        _warn_if_broker_cannot_read(cfg.passwd_path, cfg.acl_path)
         if not s.mqtt.username:
             print("warning: mqtt.username is not set, so the files have no user for Foreshock itself: with "
                   "allow_anonymous false, foreshock run cannot connect. Set mqtt.username and mqtt.password "
@@ -72,6 +77,18 @@ def _write_broker_config(args, settings) -> int:
         return 0
 
     return run(go, args, settings)
+
+
+def _warn_if_broker_cannot_read(*paths, broker_user: str = "mosquitto") -> None:
+    """Warn when the broker's usual account exists and could not read the files (it refuses everyone then)."""
+    from devices.broker_config import readable_by
+
+    unreadable = [str(p) for p in paths if readable_by(p, broker_user) is False]
+    if unreadable:
+        print(f"warning: user {broker_user!r} cannot read {' and '.join(unreadable)}. Mosquitto as packaged "
+              f"(Debian, Ubuntu) runs as {broker_user!r}: after the reload it could not open the password file and "
+              f"would refuse every client, Foreshock included. Write them with --group {broker_user} (mode 640), "
+              "unless your broker runs as another user.", file=sys.stderr)
 
 
 def _silent(args, settings) -> int:

@@ -1,0 +1,98 @@
+"""Ownership and mode of the broker's password file and ACL across rewrites.
+
+Mosquitto as packaged by Debian runs as user ``mosquitto`` and reads both files as their group
+(``root:mosquitto``, 0640). A rewrite that resets the group to the writer's own made the next reload
+fail to open the password file, and the broker then refused every client, Foreshock included.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+
+import pytest
+
+from devices.broker_config import readable_by, write_broker_config
+from devices.cli_broker import _warn_if_broker_cannot_read
+from foreshock.cli import main
+
+PLATFORM = ("foreshock", "platform-secret")
+
+
+def _other_gid() -> int:
+    """A group this process may give files to that is not its own primary group."""
+    own = os.getegid()
+    if os.geteuid() == 0:
+        candidates = [g.gr_gid for g in grp.getgrall()]
+    else:
+        candidates = os.getgroups()
+    for gid in candidates:
+        if gid != own:
+            return gid
+    pytest.skip("no second group this user may give files to")
+
+
+def _write(registry, tmp_path, **kw):
+    return write_broker_config(registry, passwd_path=tmp_path / "passwd", acl_path=tmp_path / "acl",
+                               platform_user=PLATFORM[0], platform_password=PLATFORM[1], **kw)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_rewritten_files_keep_the_group_and_mode_the_broker_reads_them_by(registry, tmp_path):
+    registry.create_unit("A-1")
+    registry.provision("A-1")
+    _write(registry, tmp_path)
+    gid = _other_gid()
+    for name in ("passwd", "acl"):
+        os.chown(tmp_path / name, -1, gid)  # what an operator does: chgrp mosquitto; chmod 640
+        os.chmod(tmp_path / name, 0o640)
+    registry.create_unit("B-1")
+    registry.provision("B-1")
+    _write(registry, tmp_path, file_mode=None)  # the CLI without --mode
+    for name in ("passwd", "acl"):
+        st = (tmp_path / name).stat()
+        assert (st.st_gid, st.st_mode & 0o777) == (gid, 0o640), name
+    assert "B-1:" in (tmp_path / "passwd").read_text()
+    _write(registry, tmp_path)  # an explicit 0600 still keeps the group
+    assert (tmp_path / "passwd").stat().st_gid == gid
+
+
+def test_group_option_gives_both_files_to_the_group_at_0640(tmp_path, monkeypatch, capsys):
+    gid = _other_gid()
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("FORESHOCK_MQTT__USERNAME", PLATFORM[0])
+    monkeypatch.setenv("FORESHOCK_MQTT__PASSWORD", PLATFORM[1])
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    code = main(["devices", "write-broker-config", "--passwd", str(passwd), "--acl", str(acl),
+                 "--group", grp.getgrgid(gid).gr_name])
+    assert code == 0, capsys.readouterr().err
+    for path in (passwd, acl):
+        assert (path.stat().st_gid, path.stat().st_mode & 0o777) == (gid, 0o640)
+    code = main(["devices", "write-broker-config", "--passwd", str(passwd), "--acl", str(acl),
+                 "--group", "no-such-group-here"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--group: no group named 'no-such-group-here'" in err and "Traceback" not in err
+
+
+def test_warning_when_the_broker_account_cannot_read_the_files(tmp_path, capsys):
+    if os.geteuid() != 0:
+        pytest.skip("needs root: files owned by root that another account cannot read")
+    try:
+        other = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody' on this machine")
+    path = tmp_path / "passwd"
+    path.write_text("x")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(path, 0o600)
+    assert readable_by(path, "nobody") is False
+    _warn_if_broker_cannot_read(path, broker_user="nobody")
+    err = capsys.readouterr().err
+    assert f"warning: user 'nobody' cannot read {path}" in err and "--group nobody" in err
+    os.chown(path, -1, other.pw_gid)
+    os.chmod(path, 0o640)
+    assert readable_by(path, "nobody") is True
+    _warn_if_broker_cannot_read(path, broker_user="nobody")
+    assert capsys.readouterr().err == ""
+    assert readable_by(path, "no-such-user-here") is None
