@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from alerts.attachments import Attachment, check_sizes, store_attachments
 from alerts.config import GRADE_ORDER
 from alerts.models import Alert, Complaint, Ticket
-from alerts.tickets import find_open, iso, open_ticket, record
+from alerts.tickets import find_open, iso, open_ticket, record, regrade
 from alerts.units import unit_attrs
 
 __all__ = ["CHANNELS", "REQUESTS", "Attachment", "ComplaintIn", "Contact", "check_complaint", "complaint_dict",
@@ -239,10 +239,7 @@ def register(
     else:
         record(s, ticket, "complaint_joined", actor=actor, now=now, customer=customer, channel=c.channel)
         if c.grade and GRADE_ORDER[c.grade] > GRADE_ORDER[ticket.grade]:
-            before, ticket.grade = ticket.grade, c.grade
-            ticket.response_due = ticket.opened_at + cfg.response_s(c.grade)
-            ticket.resolution_due = ticket.opened_at + cfg.resolution_s(c.grade)
-            record(s, ticket, "regraded", actor=actor, now=now, before=before, after=c.grade)
+            regrade(s, ticket, cfg, c.grade, actor=actor, now=now)
     warned = None
     if c.device_id:
         warned = _first_warning(s, c.device_id, fm if not joined else ticket.failure_mode, occurred,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import GRADE_ORDER, AlertConfig
 from alerts.models import Ticket
-from alerts.tickets import link, open_ticket, record
+from alerts.tickets import link, open_ticket, record, regrade
 from alerts.types import Change
 
 __all__ = ["check_repeat", "check_surge", "surge_ratio"]
@@ -53,7 +53,7 @@ def check_repeat(session: Session, cfg: AlertConfig, ticket: Ticket, now: float)
     ticket.repeat_failure = True
     ticket.escalation_level += 1
     if GRADE_ORDER[ticket.grade] < GRADE_ORDER["major"]:
-        ticket.grade = "major"
+        regrade(session, ticket, cfg, "major", actor="foreshock", now=now, reason="repeat_failure")
     for other in earlier:
         link(session, ticket, other, "repeat")
     numbers = [t.number for t in earlier]

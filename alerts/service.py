@@ -36,7 +36,7 @@ from alerts.config import GRADE_ORDER, SEVERITY_ORDER, AlertConfig
 from alerts.desk import TicketDesk
 from alerts.escalation import check_repeat, check_surge
 from alerts.models import Alert, MaintenanceWindow, ProcessedMessage, Ticket
-from alerts.tickets import find_open, open_ticket, prefill_d2, record
+from alerts.tickets import find_open, link, open_ticket, prefill_d2, record, regrade
 from alerts.types import Change
 from alerts.units import unit_attrs
 
@@ -264,7 +264,13 @@ class AlertService(TicketDesk):
 
     def _ticket_for(self, s: Session, alert: Alert, a: Any, unit: dict[str, Any], grade: str) -> list[Change]:
         now, device_id, fm = self.clock(), alert.device_id, alert.failure_mode
-        ticket = s.get(Ticket, alert.ticket_id) if alert.ticket_id else find_open(s, device_id, fm)
+        ticket = s.get(Ticket, alert.ticket_id) if alert.ticket_id else None
+        previous = None
+        if ticket is not None and not ticket.is_open:
+            # closed while its alert stayed open: a worse state is news for an open ticket, not a closed one's grade
+            previous, ticket = ticket, None
+        if ticket is None:
+            ticket = find_open(s, device_id, fm)
         changes: list[Change] = []
         if ticket is None:
             title = f"{fm} on {device_id}" + (f" ({unit['model']})" if unit.get("model") else "")
@@ -272,6 +278,10 @@ class AlertService(TicketDesk):
                                  unit=unit, d2=prefill_d2(device_id, unit, a, alert.raised_at), title=title)
             changes.append(Change("ticket_opened", device_id, fm, grade=grade, alert_id=alert.id,
                                   ticket=ticket.number))
+            if previous is not None:
+                link(s, ticket, previous, "previous")
+                record(s, ticket, "linked", actor="foreshock", now=now, previous_ticket=previous.number,
+                       reason="the alert of a closed ticket escalated")
             self._notify(s, "ticket.opened", {"device_id": device_id, "failure_mode": fm, "ticket": ticket.number,
                                               "response_due": ticket.response_due}, unit, grade)
             for extra in check_repeat(s, self.config, ticket, now) + check_surge(s, self.config, ticket, now):
@@ -279,15 +289,12 @@ class AlertService(TicketDesk):
                 event = "ticket.repeat_failure" if extra.kind == "repeat_failure" else "fleet." + extra.kind
                 self._notify(s, event, {"device_id": extra.device_id, "failure_mode": fm, "ticket": extra.ticket,
                                         **extra.detail}, unit, extra.grade or "major")
-        elif alert.ticket_id is None:
+        elif alert.ticket_id != ticket.id:
             record(s, ticket, "joined", actor="foreshock", now=now, alert_id=alert.id)
             changes.append(Change("ticket_joined", device_id, fm, grade=ticket.grade, alert_id=alert.id,
                                   ticket=ticket.number))
         if GRADE_ORDER[grade] > GRADE_ORDER[ticket.grade]:
-            before, ticket.grade = ticket.grade, grade
-            ticket.response_due = ticket.opened_at + self.config.response_s(grade)
-            ticket.resolution_due = ticket.opened_at + self.config.resolution_s(grade)
-            record(s, ticket, "regraded", actor="foreshock", now=now, before=before, after=grade)
+            before = regrade(s, ticket, self.config, grade, actor="foreshock", now=now)
             changes.append(Change("ticket_regraded", device_id, fm, grade=grade, ticket=ticket.number,
                                   detail={"before": before}))
         alert.ticket_id = ticket.id

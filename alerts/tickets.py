@@ -1,9 +1,10 @@
 """Ticket records inside one session: opening, states, audit trail, 8D, feedback, serialisation.
 
 States: ``received → triaged → investigating → action_taken → verifying → closed``, and
-``closed → reopened → investigating``. A step may go back one stage from ``verifying`` to
+``closed → reopened → triaged | investigating | closed``. A step may go back one stage from ``verifying`` to
 ``investigating`` (verification failed) and any open ticket may be closed directly (e.g. a
-false alarm). Leaving ``received`` stops the response clock; ``closed`` stops the resolution clock.
+false alarm). Leaving ``received`` stops the response clock; ``closed`` stops the resolution clock,
+and reopening starts it again with the time it had left (the time spent closed does not count).
 
 >>> can_move("received", "triaged"), can_move("received", "verifying")
 (True, False)
@@ -41,6 +42,7 @@ __all__ = [
     "open_ticket",
     "prefill_d2",
     "record",
+    "regrade",
     "set_8d",
     "set_feedback",
     "ticket_dict",
@@ -135,11 +137,34 @@ def move(session: Session, ticket: Ticket, to_status: str, *, actor: str, now: f
     ticket.status = to_status
     if before == "received" and ticket.responded_at is None:
         ticket.responded_at = now
+    detail: dict[str, Any] = {}
     if to_status == "closed":
         ticket.is_open, ticket.closed_at = False, now
     elif to_status == "reopened":
+        detail = _resume_resolution_clock(ticket, now)
         ticket.is_open, ticket.closed_at = True, None
-    record(session, ticket, "moved", actor=actor, now=now, from_status=before, to_status=to_status, note=note)
+    record(session, ticket, "moved", actor=actor, now=now, from_status=before, to_status=to_status, note=note,
+           **detail)
+
+
+def _resume_resolution_clock(ticket: Ticket, now: float) -> dict[str, Any]:
+    """A reopened ticket's resolution clock goes on with the time it had left when it was closed: the
+    time spent closed does not count. A clock already breached stays breached."""
+    if ticket.closed_at is None or ticket.resolution_breached:
+        return {}
+    ticket.resolution_due += max(0.0, now - ticket.closed_at)
+    return {"resolution_due": iso(ticket.resolution_due)}
+
+
+def regrade(session: Session, ticket: Ticket, cfg: AlertConfig, grade: str, *, actor: str, now: float,
+            **detail: Any) -> str:
+    """Raise a ticket's grade; its due times move by the difference of the two grades' clocks (so they
+    stay counted from the opening, plus any time the ticket spent closed). Returns the grade before."""
+    before, ticket.grade = ticket.grade, grade
+    ticket.response_due += cfg.response_s(grade) - cfg.response_s(before)
+    ticket.resolution_due += cfg.resolution_s(grade) - cfg.resolution_s(before)
+    record(session, ticket, "regraded", actor=actor, now=now, before=before, after=grade, **detail)
+    return before
 
 
 def assign(

@@ -43,6 +43,27 @@ def test_third_ticket_in_30_days_escalates_and_links(factory):
     assert "repeat_failure" not in kinds(_fail_and_recover(svc, "u1", T0 + 70 * DAY, "f"))
 
 
+def test_a_repeat_failure_raised_to_major_gets_the_major_clocks(factory):
+    from alerts.config import AlertConfig
+
+    svc = AlertService(factory, clock=Clock(), config=AlertConfig(ticket_min_state="watch"))
+    for i, key in enumerate("ab"):
+        svc.clock.t = T0 + i * DAY
+        svc.handle_assessment("u1", assess("watch", T0 + i * DAY), source_key=key)
+        number = svc.list_tickets(open_only=True)[0]["number"]
+        for j in range(3):
+            svc.handle_assessment("u1", assess("healthy", T0 + i * DAY + j + 1), source_key=f"{key}h{j}")
+        svc.move_ticket(number, "closed", actor="ana")
+    svc.clock.t = T0 + 2 * DAY
+    got = svc.handle_assessment("u1", assess("watch", T0 + 2 * DAY), source_key="c")
+    t = svc.get_ticket(next(c.ticket for c in got if c.kind == "repeat_failure"))
+    assert t["grade"] == "major" and t["repeat_failure"]
+    # the major clocks (8 h, 72 h) from its opening on 2026-11-04, not the minor ones (24 h, 240 h)
+    assert (t["response_due"], t["resolution_due"]) == ("2026-11-04T08:00:00+00:00", "2026-11-07T00:00:00+00:00")
+    assert ("regraded", {"before": "minor", "after": "major", "reason": "repeat_failure"}) in [
+        (e["action"], e["detail"]) for e in t["audit"]]
+
+
 def test_surge_ratio_uses_a_floor_for_an_empty_baseline():
     assert surge_ratio(recent=3, baseline=0, window_d=7, baseline_d=28, floor=0.5) == 6.0
     assert surge_ratio(recent=3, baseline=8, window_d=7, baseline_d=28, floor=0.5) == 1.5

@@ -78,6 +78,42 @@ def test_reopen_refused_while_a_newer_ticket_is_open(svc):
         svc.move_ticket(first, "reopened", actor="ana")
 
 
+def test_an_alarm_after_its_ticket_was_closed_opens_a_new_ticket(svc, clock):
+    first = _open(svc, key="w")  # warning: major
+    svc.move_ticket(first, "closed", actor="ana", note="looked like a false alarm")
+    clock.t = T0 + 3600
+    got = svc.handle_assessment("u1", assess("alarm", T0 + 3600), source_key="a")  # the same alert escalates
+    assert kinds(got) == ["alert_escalated", "ticket_opened"]
+    second = got[1].ticket
+    assert second != first
+    new, old = svc.get_ticket(second), svc.get_ticket(first)
+    assert (new["status"], new["grade"], new["is_open"]) == ("received", "critical", True)
+    assert new["response_due"] == "2026-11-02T03:00:00+00:00"  # critical: 2 h from its own opening
+    assert {"ticket": first, "reason": "previous"} in new["links"]
+    assert (old["status"], old["grade"]) == ("closed", "major")  # the closed ticket is left as it was
+    assert [e["action"] for e in old["audit"]] == ["opened", "moved"]
+    assert svc.list_alerts(device_id="u1")[0]["ticket"] == second
+
+
+def test_a_reopened_ticket_resumes_its_resolution_clock_with_the_time_it_had_left(svc, clock):
+    number = _open(svc)  # major: resolution due T0 + 72 h
+    clock.t = T0 + 10 * 3600
+    svc.move_ticket(number, "closed", actor="ana")
+    clock.t = T0 + 110 * 3600  # 100 h closed, past the original due time
+    t = svc.move_ticket(number, "reopened", actor="customer")
+    assert t["resolution_due"] == "2026-11-09T04:00:00+00:00"  # T0 + 172 h: 62 h left, as at closing
+    assert t["audit"][-1]["detail"]["resolution_due"] == t["resolution_due"]
+    assert svc.tick(T0 + 111 * 3600) == []
+    got = svc.tick(T0 + 172 * 3600 + 1)
+    assert [(c.ticket, c.detail["clock"]) for c in got] == [(number, "resolution")]
+    # once breached, a ticket closed and reopened again keeps its breach and does not breach twice
+    clock.t = T0 + 173 * 3600
+    svc.move_ticket(number, "closed", actor="ana")
+    clock.t = T0 + 300 * 3600
+    assert svc.move_ticket(number, "reopened", actor="ana")["resolution_breached"]
+    assert svc.tick(T0 + 301 * 3600) == []
+
+
 def test_response_breach_escalates_once_and_ack_stops_the_clock(svc, clock):
     critical = _open(svc, "u1", "alarm", "a")
     major = _open(svc, "u2", "warning", "b")
