@@ -260,15 +260,17 @@ def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
 
 
 def _expect_object(obj: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+    """``where`` is the record's prefix ('' for the message itself, '[3].' in a batch)."""
+    prefix = f"{where.rstrip('.')}: " if where else ""
     if not isinstance(obj, dict):
-        raise ProtocolError(Reason.SCHEMA, f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise ProtocolError(Reason.SCHEMA, f"{prefix}expected a JSON object, got {type(obj).__name__}")
     missing = [k for k in required if k not in obj]
     if missing:
-        raise ProtocolError(Reason.SCHEMA, f"{where}: missing field(s) {', '.join(missing)}")
+        raise ProtocolError(Reason.SCHEMA, f"{prefix}missing field(s) {', '.join(missing)}")
     unknown = [k for k in obj if k not in required and k not in optional]
     if unknown:
         shown = ", ".join(repr(k[:32]) for k in unknown[:5])
-        raise ProtocolError(Reason.SCHEMA, f"{where}: unknown field(s) {shown}")
+        raise ProtocolError(Reason.SCHEMA, f"{prefix}unknown field(s) {shown}")
     return obj
 
 

@@ -155,3 +155,22 @@ def test_reasons_decided_by_ingest_not_the_parser():
         "bad_topic", "unknown_device", "bad_json", "schema", "non_finite", "too_large",
         "future_timestamp", "rate_limited", "store_rejected",
     }
+
+
+@pytest.mark.parametrize(
+    "topic, doc, detail",
+    [
+        (TEL, {"ts": TS, "values": {"t": 1}}, "missing field(s) seq"),
+        (TEL, {"ts": TS, "seq": 1, "values": {"t": 1}, "device": "P-2"}, "unknown field(s) 'device'"),
+        (TEL, [{"ts": TS, "seq": 1, "values": {"t": 1}}, {"seq": 2, "values": {"t": 1}}], "[1]: missing field(s) ts"),
+        (TEL, [{"ts": TS, "seq": 1, "values": {"t": 1}}, 7], "[1]: expected a JSON object, got int"),
+        (VIB, {"ts": TS, "seq": 1, "axis": "x", "fs": 25600, "samples": [0.1]}, "missing field(s) unit"),
+        (STA, {"ts": TS}, "missing field(s) state"),
+    ],
+)
+def test_field_errors_name_the_record_without_a_stray_separator(topic, doc, detail):
+    """The detail a firmware engineer reads in the dead letters: '[1]: missing field(s) ts' (was
+    '[1].: missing ...'), and for a single record just 'missing field(s) seq' (was ': missing ...')."""
+    with pytest.raises(ProtocolError) as info:
+        parse(topic, json.dumps(doc))
+    assert info.value.reason is Reason.SCHEMA and info.value.detail == detail
