@@ -1,4 +1,8 @@
-"""Reports: Pareto of failure modes and the TOP-5 (units, models, customers) by tickets."""
+"""Reports: Pareto of failure modes and the TOP-5 (units, models, customers) by tickets.
+
+Both count unit tickets (proactive and customer): a fleet quality problem ticket stands for unit
+tickets already counted, so counting it too would count the same failures twice.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +63,8 @@ def _window(days: float) -> tuple[float, float]:
 def pareto(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "failure_mode", days: Days = 90) -> dict:
     since, until = _window(days)
     col = getattr(Ticket, by)
-    rows = session.execute(select(col, func.count()).where(Ticket.opened_at >= since).group_by(col)).all()
+    rows = session.execute(select(col, func.count()).where(Ticket.kind == "unit", Ticket.opened_at >= since)
+                           .group_by(col)).all()
     counted = sorted(((k or "(none)", int(n)) for k, n in rows), key=lambda kv: (-kv[1], str(kv[0])))
     total = sum(n for _, n in counted)
     bars, cum = [], 0
@@ -77,7 +82,7 @@ def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id"
 
     stmt = (select(col, func.count(), func.sum(case((Ticket.is_open, 1), else_=0)),
                    func.sum(case((Ticket.grade == "critical", 1), else_=0)))
-            .where(Ticket.opened_at >= since).group_by(col))
+            .where(Ticket.kind == "unit", Ticket.opened_at >= since).group_by(col))
     rows = [(k or "(none)", int(c), int(o or 0), int(cr or 0)) for k, c, o, cr in session.execute(stmt)]
     rows.sort(key=lambda r: (-r[1], -r[3], str(r[0])))
     items = [{"key": str(k), "tickets": c, "open": o, "critical": cr} for k, c, o, cr in rows[:n]]

@@ -105,6 +105,26 @@ def test_reports_pareto_and_top(client, tokens, world):
     assert client.get("/api/v1/reports/pareto", params={"by": "password"}, headers=v).status_code == 422
 
 
+def test_pareto_and_top_count_unit_tickets_not_the_fleet_ticket_over_them(client, ctx, tokens, world):
+    import time
+
+    from detectors.types import Assessment
+
+    now = time.time()
+    for i, device in enumerate(("P-0002", "P-0003")):  # with P-0001: three P-200 units in a week, a surge
+        ctx.alerts.handle_assessment(device, Assessment(ts=now - 30 + i, state="warning", failure_mode="outer_race"),
+                                     source_key=f"{device}:surge")
+    v = auth(tokens["viewer"])
+    fleet = client.get("/api/v1/tickets", params={"kind": "fleet"}, headers=v).json()
+    assert fleet["count"] == 1 and fleet["data"][0]["group_key"] == "model:P-200"
+    p = client.get("/api/v1/reports/pareto", headers=v).json()
+    assert p["total"] == 3 and p["bars"] == [{"key": "outer_race", "count": 3, "share": 1.0, "cumulative": 1.0}]
+    by_model = client.get("/api/v1/reports/pareto", params={"by": "model"}, headers=v).json()
+    assert [(b["key"], b["count"]) for b in by_model["bars"]] == [("P-200", 3)]
+    t = client.get("/api/v1/reports/top", headers=v).json()
+    assert sorted(i["key"] for i in t["items"]) == ["P-0001", "P-0002", "P-0003"]  # no '(none)' for the fleet
+
+
 def test_monthly_report(client, tokens, world):
     import time
 
