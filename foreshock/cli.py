@@ -84,6 +84,18 @@ def _broken(sub, name: str, module: str, exc: BaseException) -> None:
     p.set_defaults(func=fail, needs_settings=False)
 
 
+# HTTP client libraries log every request at INFO: one line per write to InfluxDB (many a second
+# under load) and per webhook. Shown only with --log-level DEBUG; their warnings always.
+_HTTP_CLIENT_LOGGERS = ("httpx", "httpcore", "urllib3", "influxdb_client")
+
+
+def _quiet_http_clients(level: str | int) -> None:
+    numeric = logging.getLevelName(level) if isinstance(level, str) else level
+    quiet = not isinstance(numeric, int) or numeric > logging.DEBUG
+    for name in _HTTP_CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -103,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(args.config, **overrides)
         level = (args.log_level or (settings.log_level if settings else "WARNING"))
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        _quiet_http_clients(level)
         return int(args.func(args, settings) or 0)
     except SettingsError as exc:
         print(f"foreshock: {exc}", file=sys.stderr)

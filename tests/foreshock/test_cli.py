@@ -110,3 +110,42 @@ def test_demo_says_where_its_data_stays(tmp_path, capsys):
     assert main(["demo", "--duration", "2", "--no-api", "--embedded-broker", "--data-dir", str(tmp_path / "d")]) == 0
     out = capsys.readouterr().out
     assert out.rstrip().endswith(f"data        kept in {tmp_path / 'd'}")
+
+
+
+PROBE_COMMAND = """
+import logging
+
+
+def register(sub):
+    sub.add_parser("probe").set_defaults(func=_probe)
+
+
+def _probe(args, settings):
+    logging.getLogger("httpx").info("HTTP Request: POST http://influx:8086/write 204 No Content")
+    logging.getLogger("httpx").warning("HTTP retry after a timeout")
+    return 0
+"""
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_http_requests_to_the_telemetry_store_are_not_logged_one_line_each_at_info(
+    level, shown, tmp_path, monkeypatch, caplog
+):
+    """With the influx backends every write was an INFO line of httpx ('HTTP Request: POST .../write ...
+    204 No Content'), many a second under load; now only with --log-level DEBUG (warnings always)."""
+    import logging
+
+    import foreshock.cli as cli_module
+
+    (tmp_path / "qa_probe_command.py").write_text(PROBE_COMMAND)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(cli_module.COMMANDS, "probe", "qa_probe_command")
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'x.db'}")
+    for name in cli_module._HTTP_CLIENT_LOGGERS:  # restored after the test
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
+    caplog.set_level(logging.DEBUG)
+    assert main(["--log-level", level, "probe"]) == 0
+    messages = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("HTTP Request: POST" in m for m in messages) is shown
+    assert "HTTP retry after a timeout" in messages
