@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 
 from alerts.models import Ticket
@@ -71,10 +71,30 @@ class Assign(BaseModel):
     assignee: str | None = Field(None, min_length=1, max_length=128)
     team: str | None = Field(None, min_length=1, max_length=128)
 
+    @field_validator("assignee", "team")
+    @classmethod
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must not be blank")
+        return v if v is None else v.strip()
+
+    @model_validator(mode="after")
+    def _someone(self) -> Assign:
+        if not self.assignee and not self.team:
+            raise ValueError("assign needs a person (assignee) or a team")
+        return self
+
 
 class Comment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=10_000)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a comment needs text")
+        return v
 
 
 class EightD(BaseModel):

@@ -59,6 +59,22 @@ def test_ticket_to_closure(client, tokens, world):
     assert r.status_code == 422 and "to" in r.json()["detail"]
 
 
+def test_an_empty_assignment_or_blank_comment_is_a_422_naming_it_and_changes_nothing(client, tokens, world):
+    s, n = auth(tokens["service"]), world.ticket
+    for url, body, says in (
+        ("assign", {}, "assign needs a person (assignee) or a team"),
+        ("assign", {"assignee": "   "}, "assignee: must not be blank"),
+        ("comments", {"text": "  \n "}, "text: a comment needs text"),
+    ):
+        r = client.post(f"/api/v1/tickets/{n}/{url}", json=body, headers=s)
+        assert r.status_code == 422 and says in r.json()["detail"], (body, r.status_code, r.text)
+    t = client.get(f"/api/v1/tickets/{n}", headers=s).json()
+    assert t["assignee"] is None and t["comments"] == []
+    assert [e["action"] for e in t["audit"]] == ["opened"]
+    r = client.post(f"/api/v1/tickets/{n}/assign", json={"assignee": " Zoë 🛠 "}, headers=s)
+    assert r.status_code == 200 and r.json()["assignee"] == "Zoë 🛠"
+
+
 def test_changes_are_published(client, ctx, tokens, world):
     import asyncio
 
