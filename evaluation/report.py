@@ -60,13 +60,19 @@ def render(report: dict[str, Any]) -> str:
         if report.get("monitor_config"):
             out.append("  engine settings: " + ", ".join(f"{k}={v}" for k, v in report["monitor_config"].items()))
         out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode")
+        onset_known = False
         for r in runs:
+            false = r.get("false_warnings_before_onset")
+            onset_known |= false is not None
+            false = r["false_warnings"] if false is None else false
             line = (f"  {r['name']:<28}{_t(r['failure_t']):>10}{_t(r['first_warning_t']):>10}"
-                    f"{_t(r['lead_time_s']):>10}{r['false_warnings']:>6}{_t(r['rul_estimate_s']):>10}"
+                    f"{_t(r['lead_time_s']):>10}{false:>6}{_t(r['rul_estimate_s']):>10}"
                     f"  {r.get('diagnosed_fault') or '-'}")
             if "phm2012_score" in r:
                 line += f"  PHM2012 {r['phm2012_score']:.3f}"
             out.append(line)
+        out.append("  false: warnings that start in the first half of the run" +
+                   ("; before the fault's onset where the run knows it (simulated runs)" if onset_known else ""))
         scored = [r["phm2012_score"] for r in runs if "phm2012_score" in r]
         if scored:
             out.append(f"  PHM 2012 score (mean over {len(scored)} truncated runs): {sum(scored) / len(scored):.3f}")

@@ -142,6 +142,10 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     res["true_fault"] = run.failure_mode
     onset = next((e for e in run.events if e.get("kind") == "onset"), None)
     res["onset_t"] = None if onset is None else float(onset["t"])
+    if onset is not None:
+        # the truth is known (a simulated run): a warning is false only before the fault began,
+        # while ``false_warnings`` keeps the first-half rule of runs whose onset is unknown
+        res["false_warnings_before_onset"] = sum(1 for w in res["warning_times"] if w < res["onset_t"])
     if res["true_fault"] is None and onset is not None:
         res["true_fault"] = onset.get("mode")
     return res

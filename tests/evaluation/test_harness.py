@@ -161,3 +161,27 @@ def test_a_synthetic_run_warns_before_failure(capsys, tmp_path: Path) -> None:
     assert r["first_warning_t"] is not None and 800.0 <= r["first_warning_t"] < t[-1]
     assert r["false_warnings"] == 0
     assert r["lead_time_s"] == pytest.approx(t[-1] - r["first_warning_t"])
+
+
+@pytest.mark.parametrize(("onset_t", "before_onset"), [(790.0, 0), (1150.0, 1)])
+def test_a_run_that_knows_its_onset_counts_false_warnings_before_it(capsys, tmp_path: Path, onset_t: float,
+                                                                   before_onset: int) -> None:
+    """A simulated run knows when its fault began: a warning after the onset is not false even in
+    the first half of the run (``false_warnings`` keeps the first-half rule, as the JSON promises)."""
+    rng = np.random.default_rng(0)
+    n = 120
+    t = np.arange(n) * 10.0
+    gain = np.where(np.arange(n) < 80, 1.0, 1.0 + ((np.arange(n) - 80) / 40.0) ** 2 * 9)
+    x = rng.normal(0, 0.3, (n, 2560)) * gain[:, None]
+    events = [{"kind": "onset", "t": onset_t, "mode": "outer_race"}, {"kind": "failure", "t": 3000.0, "mode": "outer_race"}]
+    path = write_run(tmp_path / "sim", x, t, fs=25600.0, rpm=1800.0, events=events)
+    out_json = tmp_path / "s.json"
+    code, out, err = evaluate(capsys, str(path), "--json", str(out_json))
+    assert code == 0, err
+    r = json.loads(out_json.read_text())["runs"][0]
+    assert 800.0 <= r["first_warning_t"] < 1150.0  # in the first half of a run failing at 3,000 s
+    assert r["false_warnings"] == 1
+    assert r["false_warnings_before_onset"] == before_onset
+    row = next(line for line in out.splitlines() if line.strip().startswith("sim "))
+    assert row[2 + 28 + 30:2 + 28 + 36].strip() == str(before_onset)  # the "false" column
+    assert "before the fault's onset" in out
