@@ -44,6 +44,21 @@ class PipelineOptions:
     freeze_gc: bool = False
 
 
+class _ThroughIngest:
+    """The telemetry store as the detection stage writes to it: through ingest's writer.
+
+    The detection stage writes its health points from ingest's ``on_batch`` hook. Written to the
+    store directly they were lost while the store was down (each batch also waited out the store's
+    retries); through the writer they are spooled with the telemetry and replayed when it returns.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def write(self, points: list[Any]) -> None:
+        self._pipeline.ingest.write_derived(points)
+
+
 class Pipeline:
     """Every part of Foreshock, built from one :class:`Settings` and started together."""
 
@@ -89,7 +104,7 @@ class Pipeline:
             self.sessions,
             registry=self.registry,
             alerts=self,
-            store=self.store,
+            store=_ThroughIngest(self),  # health points: to the store, or spooled while it is down
             publish_health=self._publish_health,
             on_snapshot=self.latest_snapshots.put,
             pending_path=s.data_dir / "pending-alerts.jsonl",

@@ -27,7 +27,7 @@ from typing import Any
 
 from detectors.types import MachineInfo
 from devices.protocol import DEFAULT_LIMITS, Reason
-from foreshock.tsdb.base import TelemetryStore
+from foreshock.tsdb.base import Point, TelemetryStore
 from ingest.buffer import HandOff
 from ingest.deadletter import DeadLetterStore, NewDeadLetter
 from ingest.metrics import IngestMetrics
@@ -143,6 +143,26 @@ class IngestService:
             self.spool.close()
         self._thread = None
         return finished
+
+    def write_derived(self, points: list[Point]) -> None:
+        """Write points derived from an accepted batch (the detectors' health) as durably as telemetry.
+
+        They go through the same writer: to the store, or to the spool while it is down (replayed
+        with the rest when it returns), never retried for ``telemetry.max_retry_time_s`` on the
+        worker. The writer belongs to the worker thread: called from any other thread (a tool, a
+        test driving ``on_batch`` itself) the points go to the store directly, and its errors to
+        the caller. Points the store refuses as bad data are logged.
+        """
+        if not points:
+            return
+        if self.writer is None or threading.current_thread() is not self._thread:
+            self.store.write(points)
+            return
+        outcome, refused = self.writer.write([points], self._abort)
+        if refused:
+            log.warning("store refused %d derived points: %s", len(points), refused[0])
+        elif outcome is Outcome.HELD:
+            log.warning("%d derived points not written: stopping with the spool full", len(points))
 
     # -- the worker -----------------------------------------------------------------------------
 
