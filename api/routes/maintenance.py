@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, status
@@ -48,7 +48,7 @@ class WindowIn(BaseModel):
         if not self.device_id and not self.site:
             raise ValueError("a maintenance window needs a unit (device_id) or a site")
         if self.ends_at <= self.starts_at:
-            raise ValueError(f"ends_at ({self.ends_at}) must be after starts_at ({self.starts_at})")
+            raise ValueError(f"ends_at ({_iso(self.ends_at)}) must be after starts_at ({_iso(self.starts_at)})")
         return self
 
 
@@ -58,8 +58,26 @@ class WindowOut(WindowIn):
     ends_at: float = Field(description="epoch seconds")
 
 
-@router.post("", response_model=WindowOut, status_code=status.HTTP_201_CREATED, summary="Add a maintenance window")
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _check_scope(ctx, body: WindowIn) -> None:
+    """A window for a serial or site nobody registered would suppress nothing: a typo, refused by name."""
+    registry = getattr(ctx, "registry", None)
+    if registry is None:
+        return
+    if body.device_id and registry.get_unit(body.device_id) is None:
+        raise LookupError(f"no unit {body.device_id!r} is registered: the maintenance window would suppress nothing")
+    if body.site and not body.device_id and not registry.count_units(site=body.site):
+        raise LookupError(f"no registered unit is at site {body.site!r}: the maintenance window would suppress "
+                          "nothing")
+
+
+@router.post("", response_model=WindowOut, status_code=status.HTTP_201_CREATED, summary="Add a maintenance window",
+             responses={404: {"description": "no such unit, or no unit at that site"}})
 def add_window(body: WindowIn, ctx: ContextDep, tok: Service) -> dict:
+    _check_scope(ctx, body)
     wid = alerts_of(ctx).add_maintenance(starts_at=body.starts_at, ends_at=body.ends_at, device_id=body.device_id,
                                          site=body.site, reason=body.reason, actor=tok.name)
     return {"id": wid, **body.model_dump()}

@@ -185,3 +185,22 @@ def test_maintenance_window_times_may_be_iso_with_an_offset(client, tokens, worl
                                    "time with its offset (2026-11-22T06:00:00Z), got '2026-11-22T06:00:00'"}]
     r = client.post("/api/v1/maintenance", json={**body, "starts_at": -1}, headers=h)
     assert r.status_code == 422 and "starts_at" in r.json()["detail"]
+
+
+def test_a_maintenance_window_for_an_unregistered_unit_or_site_is_refused_by_name(client, ctx, tokens, world):
+    s = auth(tokens["service"])
+    body = {"starts_at": "2026-11-22T06:00:00Z", "ends_at": "2026-11-22T08:00:00Z"}
+    r = client.post("/api/v1/maintenance", json={**body, "device_id": "P-00O1"}, headers=s)  # letter O for zero
+    assert r.status_code == 404 and "no unit 'P-00O1' is registered" in r.json()["detail"]
+    r = client.post("/api/v1/maintenance", json={**body, "site": "Bremenn"}, headers=s)
+    assert r.status_code == 404 and "no registered unit is at site 'Bremenn'" in r.json()["detail"]
+    with ctx.session_factory() as session:
+        from sqlalchemy import func, select
+
+        from alerts.models import MaintenanceWindow
+        assert session.scalar(select(func.count(MaintenanceWindow.id))) == 0  # nothing stored
+    assert client.post("/api/v1/maintenance", json={**body, "site": "Bremen"}, headers=s).status_code == 201
+    r = client.post("/api/v1/maintenance", json={**body, "device_id": "P-0001", "ends_at": "2026-11-22T05:00:00Z"},
+                    headers=s)
+    assert r.status_code == 422
+    assert "ends_at (2026-11-22T05:00:00Z) must be after starts_at (2026-11-22T06:00:00Z)" in r.json()["detail"]
