@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -250,11 +251,50 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     unknown = _unknown_environment(os.environ)
     if unknown:
         raise SettingsError("invalid configuration (environment):\n  " + "\n  ".join(unknown))
+    unknown = _unknown_keys(file_values, Settings, [])
+    if unknown:
+        raise SettingsError(f"invalid configuration{origin}:\n  " + "\n  ".join(unknown))
     try:
         merged = _FileSettings(**overrides)
         return Settings.model_validate(merged.model_dump())
     except ValidationError as exc:
         raise SettingsError(_format_error(exc, origin)) from None
+
+
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The settings model a field holds (also ``Model | None``) and whether it is a list of them."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(args) == 1:
+        inner, _ = _model_of(args[0])
+        return inner, typing.get_origin(annotation) is list
+    return None, False
+
+
+def _unknown_keys(values: Mapping[str, Any], model: type[BaseModel], path: list[str]) -> list[str]:
+    """A message for every key of the TOML file that names no setting, at any depth (``[mqtt]
+    urll``, ``[alerts.smtp] hostt``): nested sections took them without a word, so a misspelt
+    ``password`` was only noticed when the broker refused the connection."""
+    out = []
+    fields = model.model_fields
+    for key, value in values.items():
+        if key not in fields:
+            near = difflib.get_close_matches(key, list(fields), n=1)
+            where = ".".join(path) or "the top level"
+            hint = f"did you mean {'.'.join([*path, near[0]])}?" if near else f"{where} has {', '.join(sorted(fields))}"
+            out.append(f"setting {'.'.join([*path, key])}: no such setting ({hint})")
+            continue
+        sub, is_list = _model_of(fields[key].annotation)
+        if sub is None:
+            continue
+        if is_list and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    out += _unknown_keys(item, sub, [*path, f"{key}[{i}]"])
+        elif isinstance(value, Mapping):
+            out += _unknown_keys(value, sub, [*path, key])
+    return out
 
 
 def _unknown_environment(environ: Mapping[str, str]) -> list[str]:

@@ -79,3 +79,24 @@ def test_other_foreshock_variables_and_real_settings_pass(monkeypatch):
     monkeypatch.setenv("FORESHOCK_TEST_PG", "postgresql://x")  # a tool's variable, not a setting
     monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://broker:1884")
     assert load_settings().mqtt.url == "mqtt://broker:1884"
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        ('[mqtt]\nurll = "mqtt://b:1883"\n', "setting mqtt.urll: no such setting (did you mean mqtt.url?)"),
+        ('[mqtt]\npasword = "secret"\n', "setting mqtt.pasword: no such setting (did you mean mqtt.password?)"),
+        ('[alerts.smtp]\nhostt = "mail"\n',
+         "setting alerts.smtp.hostt: no such setting (did you mean alerts.smtp.host?)"),
+        ('[[alerts.routes]]\nname = "r"\ncolour = 1\n', "setting alerts.routes[0].colour: no such setting"),
+        ('log_levl = "INFO"\n', "setting log_levl: no such setting (did you mean log_level?)"),
+    ],
+)
+def test_a_misspelt_key_in_a_nested_section_of_the_file_is_named_not_ignored(tmp_path, toml, says):
+    """Only top-level keys were checked: '[mqtt] pasword = ...' was dropped without a word and the
+    service then connected without a password."""
+    path = tmp_path / "foreshock.toml"
+    path.write_text(toml)
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert f"invalid configuration (file {path})" in str(info.value) and says in str(info.value)
