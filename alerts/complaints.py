@@ -18,6 +18,7 @@ ValueError: complaint refused: contact: Field required; ...; request: Field requ
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -49,11 +50,27 @@ REQUESTS = ("repair", "replacement", "refund", "advice")
 CUSTOMER_MODE = "customer_reported"  # failure mode of a complaint ticket when nobody has classified it yet
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^[0-9+()./ -]{4,64}$")
+
+
 class Contact(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=128)
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(None, max_length=64, pattern=r"^[0-9+()./ -]{4,64}$")
+    email: str | None = Field(None, max_length=254, json_schema_extra={"pattern": _EMAIL.pattern})
+    phone: str | None = Field(None, max_length=64, json_schema_extra={"pattern": _PHONE.pattern})
+
+    @field_validator("email", "phone")
+    @classmethod
+    def _address(cls, v: str | None, info: Any) -> str | None:
+        if v is None:
+            return v
+        v = v.strip()
+        if info.field_name == "email" and not _EMAIL.fullmatch(v):
+            raise ValueError(f"not an email address: {v[:60]!r} (expected e.g. ann@acme.example)")
+        if info.field_name == "phone" and not _PHONE.fullmatch(v):
+            raise ValueError(f"not a phone number: {v[:60]!r} (digits, spaces and + ( ) . / -, e.g. +49 30 1234567)")
+        return v
 
     @model_validator(mode="after")
     def _reachable(self) -> Contact:

@@ -67,6 +67,19 @@ def test_bad_complaints_are_refused_naming_the_field(client, tokens, world):  # 
     assert r.status_code == 400 and "unit 'NOPE-1' is not registered" in r.json()["detail"]
 
 
+def test_a_bad_contact_address_is_named_in_words_not_as_a_regex(client, tokens, world):  # noqa: F811
+    svc = auth(tokens["service"])
+    r = client.post("/api/v1/complaints", json=body(contact={"email": "ann at acme"}), headers=svc)
+    assert r.status_code == 422
+    assert "contact.email: not an email address: 'ann at acme' (expected e.g. ann@acme.example)" in r.json()["detail"]
+    assert "^[" not in r.json()["detail"]
+    r = client.post("/api/v1/complaints", json=body(contact={"phone": "call me"}), headers=svc)
+    assert r.status_code == 422 and "contact.phone: not a phone number: 'call me'" in r.json()["detail"]
+    assert client.get("/api/v1/complaints", headers=svc).json()["count"] == 0
+    r = client.post("/api/v1/complaints", json=body(contact={"email": " ann@acme.example "}), headers=svc)
+    assert r.status_code == 201 and r.json()["contact_email"] == "ann@acme.example"
+
+
 def test_signed_webhook_and_raw_email(client, tokens, world, smtp):  # noqa: F811
     svc = auth(tokens["service"])
     payload = json.dumps(body(device_id="P-0002", external_ref="crm-4711", channel="crm")).encode()
