@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fleet", nargs="?", metavar="FLEET.toml", help="fleet file, or 'demo' for the built-in demo fleet"
     )
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)")
-    p.add_argument("--duration", help="simulated time to cover, e.g. 2d, 6h, 3600 (default: the fleet's)")
+    p.add_argument("--duration", help="simulated time to cover, e.g. 2d, 6h, 3600 (default: the fleet's; "
+                   "with --replay: the dataset's first DURATION)")
     p.add_argument("--seed", type=int, help="override the fleet file's seed")
     p.add_argument(
         "--start",
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _replay(args, settings, user, password, stop)
         if not args.fleet:
             raise CliError("give a fleet file (or 'demo'), or --replay DATASET --device ID")
+        for name, value in (("--device", args.device), ("--value-name", args.value_name)):
+            if value is not None:
+                raise CliError(f"{name} is for --replay; a fleet's units are named in the fleet file")
         fleet = demo_fleet(args.seed or 0) if args.fleet == "demo" else load_fleet(args.fleet, seed=args.seed)
         sim_s = parse_duration(args.duration, "--duration") if args.duration else fleet.duration_s
         if sim_s <= 0:
@@ -168,6 +172,21 @@ def _replay(
 
     if not args.device:
         raise CliError("--replay needs --device ID (the device id to publish as)")
+    ignored = [name for name, value in (("a fleet file", args.fleet), ("--out", args.out), ("--truth", args.truth),
+                                        ("--seed", args.seed)) if value is not None]
+    if ignored:
+        raise CliError(f"{', '.join(ignored)}: not used by --replay (it publishes one dataset as one device)")
+    duration_s = None
+    if args.duration:
+        from simulator.fleet import parse_duration
+        from simulator.models import FleetError
+
+        try:
+            duration_s = parse_duration(args.duration, "--duration")
+        except FleetError as exc:
+            raise CliError(str(exc)) from None
+        if duration_s <= 0:
+            raise CliError("--duration must be positive")
     try:
         stats = replay_dataset(
             args.replay,
@@ -181,6 +200,7 @@ def _replay(
             progress=_printer(args.quiet),
             topic_root=settings.mqtt.topic_root,
             value_name=args.value_name,
+            duration_s=duration_s,
         )
     except DatasetError as exc:
         raise CliError(f"--replay: {exc}") from None

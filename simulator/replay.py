@@ -40,9 +40,15 @@ def _telemetry(ts_ms: int, *, seq: int, values: dict[str, float]) -> bytes:
 
 
 def replay_messages(
-    path: str | Path, *, snapshot_n: int = 4096, interval_s: float = 10.0, value_name: str | None = None
+    path: str | Path,
+    *,
+    snapshot_n: int = 4096,
+    interval_s: float = 10.0,
+    value_name: str | None = None,
+    duration_s: float | None = None,
 ) -> tuple[list[tuple[float, str, Callable[[int], bytes]]], float]:
-    """``([(t_s, kind, payload(ts_ms)), ...], span_s)``: the messages of a dataset on its own clock."""
+    """``([(t_s, kind, payload(ts_ms)), ...], span_s)``: the messages of a dataset on its own clock;
+    with ``duration_s`` only those of its first ``duration_s`` seconds."""
     data = read(path)
     out: list[tuple[float, str, Callable[[int], bytes]]] = []
     if isinstance(data, (Run, Record)):
@@ -63,6 +69,8 @@ def replay_messages(
         t0 = int(t_ms.min()) if t_ms.size else 0
         for seq, (t, v) in enumerate(zip(t_ms.tolist(), data.values.tolist())):
             out.append(((t - t0) / 1000, "telemetry", partial(_telemetry, seq=seq, values={name: v})))
+    if duration_s is not None:
+        out = [m for m in out if m[0] <= duration_s]
     span = max((m[0] for m in out), default=0.0)
     return out, span
 
