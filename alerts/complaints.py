@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from alerts.attachments import Attachment, check_sizes, store_attachments
 from alerts.config import GRADE_ORDER
 from alerts.models import Alert, Complaint, Ticket
-from alerts.tickets import find_open, iso, open_ticket, record, regrade
+from alerts.tickets import FIELD_MODES, failure_mode_name, find_open, iso, open_ticket, record, regrade
 from alerts.units import unit_attrs
 
 __all__ = ["CHANNELS", "REQUESTS", "Attachment", "ComplaintIn", "Contact", "check_complaint", "complaint_dict",
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 CHANNELS = ("api", "dashboard", "phone", "email", "web_form", "crm", "webhook", "letter")
 REQUESTS = ("repair", "replacement", "refund", "advice")
 CUSTOMER_MODE = "customer_reported"  # failure mode of a complaint ticket when nobody has classified it yet
+COMPLAINT_MODES = (*FIELD_MODES, "anomaly", CUSTOMER_MODE)  # what an agent may classify a complaint as, or "other: ..."
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -101,6 +102,11 @@ class ComplaintIn(BaseModel):
     grade: Literal["critical", "major", "minor"] | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     external_ref: str | None = Field(None, min_length=1, max_length=200, description="CRM id: a resend is idempotent")
+
+    @field_validator("failure_mode")
+    @classmethod
+    def _known_mode(cls, v: str | None) -> str | None:
+        return None if v is None or not v.strip() else failure_mode_name(v, names=COMPLAINT_MODES)
 
     @field_validator("occurred_at", mode="before")
     @classmethod

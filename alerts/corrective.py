@@ -22,12 +22,15 @@ from sqlalchemy.orm import Session
 
 from alerts.models import CorrectiveAction, Ticket
 from alerts.ratestats import compare_rates
-from alerts.tickets import iso, set_8d
+from alerts.tickets import TicketError, failure_mode_name, iso, set_8d
+from detectors.types import FAILURE_MODES
 
 __all__ = ["SCOPE_KEYS", "action_dict", "create_action", "unit_days", "verify_action"]
 
 log = logging.getLogger(__name__)
 SCOPE_KEYS = ("model", "batch", "firmware", "serial_from", "serial_to")
+# the failure modes tickets carry: the detectors' names, and that of a complaint nobody classified
+ACTION_MODES = (*FAILURE_MODES, "customer_reported")
 DAY = 86400.0
 
 
@@ -63,7 +66,10 @@ def create_action(
         raise ValueError(f"target_ratio must be in (0, 1), got {target_ratio!r}")
     if applied_at > now + DAY:
         raise ValueError(f"applied_at {iso(applied_at)} lies in the future")
-    modes = sorted({m.strip() for m in failure_modes or [] if m and m.strip()})
+    try:
+        modes = sorted({failure_mode_name(m, names=ACTION_MODES) for m in failure_modes or [] if m and m.strip()})
+    except TicketError as exc:
+        raise ValueError(str(exc)) from None  # bad input (400), not a conflict with the ticket's state
     a = CorrectiveAction(title=title.strip()[:300], description=description, scope=_check_scope(scope),
                          failure_modes=modes, applied_at=float(applied_at), baseline_d=float(baseline_d),
                          target_ratio=float(target_ratio), ticket_id=ticket.id if ticket else None,

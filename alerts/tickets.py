@@ -36,6 +36,7 @@ __all__ = [
     "add_comment",
     "assign",
     "can_move",
+    "failure_mode_name",
     "find_open",
     "link",
     "move",
@@ -193,24 +194,32 @@ def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, a
     record(session, ticket, "8d_updated", actor=actor, now=now, discipline=d)
 
 
-def field_failure_mode(text: str | None) -> str | None:
-    """The failure mode a technician found, in the detectors' names (``outer race`` and
-    ``Outer-Race`` are ``outer_race``), or ``other: <description>`` for one outside them; None
-    when not given. Anything else is refused with the names, so that field feedback stays
-    countable against what the detectors said."""
-    if text is None or not text.strip():
-        return None
+def failure_mode_name(text: str, *, names: tuple[str, ...] = FIELD_MODES, what: str = "failure mode") -> str:
+    """A failure mode as tickets name it: one of ``names`` (``outer race`` and ``Outer-Race`` are
+    ``outer_race``) or ``other: <description>``. Anything else is refused with the names, so that a
+    typo neither opens a second ticket beside the unit's open one nor drops out of every count.
+
+    >>> failure_mode_name("Outer race"), failure_mode_name("other:  seal leak")
+    ('outer_race', 'other: seal leak')
+    """
     t = text.strip()
     if t.lower().startswith("other:"):
-        what = t[len("other:"):].strip()
-        if not what:
-            raise TicketError("actual failure mode 'other:' needs a description, e.g. 'other: seal leak'")
-        return f"other: {what}"
+        desc = t[len("other:"):].strip()
+        if not desc:
+            raise TicketError(f"{what} 'other:' needs a description, e.g. 'other: seal leak'")
+        return f"other: {desc}"
     name = re.sub(r"[\s\-]+", "_", t.lower())
-    if name in FIELD_MODES:
+    if name in names:
         return name
-    raise TicketError(f"unknown actual failure mode {text!r}: expected one of {', '.join(FIELD_MODES)}, "
+    raise TicketError(f"unknown {what} {text!r}: expected one of {', '.join(names)}, "
                       "or 'other: <description>' for a mode outside them")
+
+
+def field_failure_mode(text: str | None) -> str | None:
+    """The failure mode a technician found (:func:`failure_mode_name`); None when not given."""
+    if text is None or not text.strip():
+        return None
+    return failure_mode_name(text, what="actual failure mode")
 
 
 def set_feedback(

@@ -151,6 +151,25 @@ def test_corrective_actions_need_an_engineer_and_say_what_data_is_missing(client
     assert ticket["eight_d"]["D6"]["verification"]["verdict"] == "insufficient_data"
 
 
+def test_a_misspelt_failure_mode_is_refused_not_a_second_ticket_or_an_empty_count(client, tokens, world):  # noqa: F811
+    svc, eng = auth(tokens["service"]), auth(tokens["engineer"])
+    r = client.post("/api/v1/complaints", json=body(failure_mode="outer raec"), headers=svc)
+    assert r.status_code == 422 and "failure_mode: unknown failure mode 'outer raec': expected one of outer_race" \
+        in r.json()["detail"]
+    assert client.get("/api/v1/complaints", headers=svc).json()["count"] == 0
+    r = client.post("/api/v1/complaints", json=body(failure_mode="Outer race"), headers=svc)
+    assert r.status_code == 201 and r.json()["failure_mode"] == "outer_race"
+    assert r.json()["ticket"] == world.ticket and r.json()["joined"]  # joins the unit's open outer_race ticket
+    a = {"title": "Grease change", "scope": {"batch": "B7"}, "applied_at": iso(time.time() - 86400)}
+    r = client.post("/api/v1/corrective-actions", json={**a, "failure_modes": ["outer_race", "inner rase"]},
+                    headers=eng)
+    assert r.status_code == 400 and "unknown failure mode 'inner rase'" in r.json()["detail"]
+    assert client.get("/api/v1/corrective-actions", headers=eng).json()["count"] == 0
+    r = client.post("/api/v1/corrective-actions", json={**a, "failure_modes": ["Inner-race", "customer_reported"]},
+                    headers=eng)
+    assert r.status_code == 201 and r.json()["failure_modes"] == ["customer_reported", "inner_race"]
+
+
 def test_a_nul_character_is_a_client_error_on_every_database(ctx, tokens, world):  # noqa: F811
     from fastapi.testclient import TestClient
 
