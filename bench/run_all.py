@@ -36,6 +36,9 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "simulator_scale": ([], ["--units", "1000", "--sim-seconds", "600", "--realtime-seconds", "20"]),
     "evaluate_all": ([], []),
     "fleet_validation": ([], []),
+    "fleet_generalisation": (["--fleet", "simulator/fleets/generalisation.toml"],
+                             ["--fleet", "simulator/fleets/generalisation.toml"]),
+    "long_snapshots": ([], ["--snapshots", "20"]),
     "soak": ([], ["--duration", "90", "--warmup", "50"]),
 }
 
@@ -55,11 +58,16 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform()}
 
 
+# a benchmark run by another one's script, with its own arguments and results file
+SCRIPT_OF = {"fleet_generalisation": "fleet_validation"}
+
+
 def run_one(name: str, args: list[str]) -> dict[str, Any]:
-    cmd = [sys.executable, str(BENCH / f"{name}.py"), *args]
+    script = SCRIPT_OF.get(name, name)
+    cmd = [sys.executable, str(BENCH / f"{script}.py"), *args]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=BENCH.parent, check=False)
-    return {"name": name, "command": " ".join([".venv/bin/python", f"bench/{name}.py", *args]),
+    return {"name": name, "command": " ".join([".venv/bin/python", f"bench/{script}.py", *args]),
             "exit_code": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -112,7 +120,7 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
                      "median of the last third of the windows / median of the first third (records before "
                      "12:19 UTC on 2026-11-21: last window / first)."), ""] + _flat(record, ("when", "machine", "windows", "bench"))
         out += [""] + _table(record.get("windows", []))
-    elif name == "fleet_validation":
+    elif name in ("fleet_validation", "fleet_generalisation"):
         out += ["", ("Baseline: an ISO 10816 zone alarm alone (velocity above the model's B/C boundary for 10 "
                      "minutes) on the same simulated files."), "",
                 "| fault | failed | Foreshock warned >= 24 h | median lead (h) | ISO zone C alone >= 24 h | median lead (h) |",
@@ -123,6 +131,15 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             out.append(f"| {k} | {v.get('failed')} | {f.get('warned_24h_share')} | {f.get('median_lead_h')} | "
                        f"{i.get('warned_24h_share')} | {i.get('median_lead_h')} |")
         out += [""] + _flat(record, ("when", "per_fault", "all_faults"))
+    elif name == "long_snapshots":
+        out += ["", "Baseline: the same engine with `np.dot` put back (as before), in the same run, idle and with "
+                    "one busy process per core.", "",
+                "| snapshot | machine | np.dot (before) ms | detectors.robust.dot ms | ratio |", "|---|---|---:|---:|---:|"]
+        for label, table in (record.get("ms_per_snapshot") or {}).items():
+            for size, row in table.items():
+                a, b = row.get("np.dot (before)"), row.get("detectors.robust.dot")
+                out.append(f"| {size} | {label} | {a} | {b} | {round(a / b, 1) if a and b else ''} |")
+        out += [""] + _flat(record, ("when", "ms_per_snapshot"))
     elif name == "prognosis_calibration":
         sim = record.get("simulated", {})
         out += ["", (f"{record.get('label', '')}. Simulated runs ({record.get('seeds')} seeds per fault kind), every "

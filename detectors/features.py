@@ -23,6 +23,7 @@ import numpy as np
 from detectors.diagnosis import bearing_scores
 from detectors.envelope import squared_envelope_spectrum
 from detectors.iso import zone_limits
+from detectors.robust import dot
 from detectors.spectrum import BAND_EDGES_HZ, Spectrum, estimate_speed_hz
 from detectors.types import MachineInfo, Snapshot
 
@@ -34,15 +35,15 @@ def time_features(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=np.float64)
     mean = x.mean()
     c = x - mean
-    var = float(np.dot(c, c) / c.size)
-    rms = float(np.sqrt(np.dot(x, x) / x.size))
+    var = dot(c, c) / c.size
+    rms = float(np.sqrt(dot(x, x) / x.size))
     peak = float(np.max(np.abs(x)))
     std = np.sqrt(var)
     if std > 0:
         z = c / std
         z2 = z * z
-        kurt = float(np.dot(z2, z2) / z.size)
-        skew = float(np.dot(z2, z) / z.size)
+        kurt = dot(z2, z2) / z.size
+        skew = dot(z2, z) / z.size
     else:
         kurt, skew = 0.0, 0.0
     return {

@@ -1,4 +1,5 @@
-"""Medians for the hot path: the same numbers as :func:`numpy.median`, by one partition.
+"""Reductions for the hot path: medians (the same numbers as :func:`numpy.median`, by one
+partition) and the dot product of two long vectors.
 
 ``np.median`` costs 10-30 µs of overhead per call whatever the size; on the short arrays read for
 every snapshot (the envelope floor's blocks, the sensor check's robust scale) that overhead is most
@@ -14,7 +15,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["median", "row_medians"]
+__all__ = ["dot", "median", "row_medians"]
+
+_BLAS_ONE_THREAD = 8192  # OpenBLAS computes a dot product on one thread up to (about) this length
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a · b`` of two 1-D float arrays, never spread over BLAS threads.
+
+    ``np.dot`` hands long vectors (above ~10,000 elements in OpenBLAS) to a thread pool. Waking
+    the pool costs little on an idle machine, but on a busy one (the service, or ``evaluate``'s
+    worker processes, one per core) each call waits for the threads to be scheduled: the engine
+    then took 15-45 ms instead of 3-7 ms per 16,384-sample snapshot (``bench/long_snapshots.py``). Short vectors keep ``np.dot`` (one
+    thread, the fastest); long ones use ``np.einsum``'s own loop (no BLAS).
+
+    >>> dot(np.arange(20000.0), np.ones(20000)) == float(np.arange(20000.0).sum())
+    True
+    """
+    if a.size <= _BLAS_ONE_THREAD:
+        return float(np.dot(a, b))
+    return float(np.einsum("i,i->", a, b))
 
 
 def row_medians(a: np.ndarray) -> np.ndarray:

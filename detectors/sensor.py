@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.robust import median
+from detectors.robust import dot, median
 
 __all__ = ["check_sensor", "fingerprint"]
 
 
 def fingerprint(x: np.ndarray) -> list[float]:
     """A compact identity of a snapshot (sum, sum of squares, first and last sample)."""
-    return [float(x.sum()), float(np.dot(x, x)), float(x[0]), float(x[-1])]
+    return [float(x.sum()), dot(x, x), float(x[0]), float(x[-1])]
 
 
 def _longest_run(mask: np.ndarray) -> int:

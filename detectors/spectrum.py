@@ -22,6 +22,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft as sfft
 
+from detectors.robust import dot
+
 __all__ = ["BAND_EDGES_HZ", "G", "Spectrum", "estimate_speed_hz", "refine_speed_hz"]
 
 G = 9.80665  # m/s² per g
@@ -43,7 +45,7 @@ class Spectrum:
         n = x.size
         w = _window(n)
         spec = sfft.rfft((x - x.mean()) * w)
-        power = (spec.real ** 2 + spec.imag ** 2) * (2.0 / (n * float(np.dot(w, w))))
+        power = (spec.real ** 2 + spec.imag ** 2) * (2.0 / (n * dot(w, w)))
         power[0] *= 0.5
         if n % 2 == 0:
             power[-1] *= 0.5
