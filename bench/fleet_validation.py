@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "fleet_validation.json"
+RESULTS_DIR = ROOT / "bench" / "results"
+DEFAULT_FLEET = ROOT / "simulator" / "fleets" / "validation.toml"
 DAY_S = 86400.0
 SUSTAIN = 10  # consecutive one-minute velocity values above the B/C boundary
 
@@ -58,7 +59,8 @@ def iso_baseline(folder: Path, unit: str, start_ms: float, limit_bc: float) -> f
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fleet", default=str(ROOT / "simulator" / "fleets" / "validation.toml"))
+    ap.add_argument("--fleet", default=str(DEFAULT_FLEET),
+                    help="fleet file (results go to fleet_validation.json for the default, else fleet_<name>.json)")
     ap.add_argument("--seed", type=int, help="override the fleet file's seed")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="foreshock-fleet-") as tmp:
@@ -108,7 +110,8 @@ def main() -> int:
     all_iso = [x for v in per.values() for x in v["iso"]]
     record = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": ".venv/bin/python bench/fleet_validation.py" + (f" --seed {args.seed}" if args.seed is not None else ""),
+        "command": ".venv/bin/python bench/fleet_validation.py" + (f" --seed {args.seed}" if args.seed is not None else "")
+                   + ("" if Path(args.fleet).resolve() == DEFAULT_FLEET else f" --fleet {args.fleet}"),
         "machine": {"nproc": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                     "python": platform.python_version()},
         "fleet": Path(args.fleet).name, "units": fleet["units"],
@@ -121,9 +124,11 @@ def main() -> int:
         "diagnosis_accuracy": fleet["diagnosis_accuracy"],
         "confusions": dict(sorted(confusion.items())),
     }
-    history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    results = RESULTS_DIR / ("fleet_validation.json" if Path(args.fleet).resolve() == DEFAULT_FLEET
+                             else f"fleet_{Path(args.fleet).stem}.json")
+    history = json.loads(results.read_text()) if results.exists() else []
     history.append(record)
-    RESULTS.write_text(json.dumps(history, indent=1) + "\n")
+    results.write_text(json.dumps(history, indent=1) + "\n")
     print("| fault | failed | Foreshock warned >= 24 h | median lead | ISO zone C alone >= 24 h | median lead |")
     print("|---|---:|---:|---:|---:|---:|")
     for k, v in [*kinds.items(), ("all", record["all_faults"])]:
