@@ -191,11 +191,14 @@ def _decommission(args, settings) -> int:
 
 
 def _import(args, settings) -> int:
-    from devices.csvio import import_units
+    import io
+
+    from devices.csvio import decode_csv, import_units
 
     def go(reg, a, s) -> int:
-        with open(a.file, encoding="utf-8-sig", newline="") as fh:
-            created, updated = import_units(reg, fh)
+        with open(a.file, "rb") as fh:
+            text = decode_csv(fh.read())
+        created, updated = import_units(reg, io.StringIO(text, newline=""))
         print(f"{created} unit(s) created, {updated} updated")
         return 0
 

@@ -32,7 +32,7 @@ from devices.schemas import UnitIn, check_device_id, validate
 if TYPE_CHECKING:
     from devices.registry import Registry
 
-__all__ = ["COLUMNS", "RowError", "CsvImportError", "parse_units", "import_units", "export_units"]
+__all__ = ["COLUMNS", "RowError", "CsvImportError", "decode_csv", "parse_units", "import_units", "export_units"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,22 @@ class CsvImportError(RegistryError):
         more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
         super().__init__(f"{len(errors)} bad row(s), nothing imported:\n  {shown}{more}")
         self.errors = errors
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of a CSV file's bytes: UTF-8, with or without the BOM spreadsheets write.
+
+    Anything else raises :class:`CsvImportError` naming the line and byte, so that a file saved
+    in a legacy encoding (Latin-1 'ä' is byte 0xe4) is not reported as a bad header.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise CsvImportError([RowError(line, "file", f"not UTF-8 text (byte 0x{bad} at position {exc.start}); "
+                                                     "save the CSV as UTF-8 ('CSV UTF-8' in spreadsheet programs)")]
+                             ) from None
 
 
 def parse_units(

@@ -183,3 +183,18 @@ def test_devices_silent_uses_the_configured_deadman_like_the_service(cli, monkey
     monkeypatch.setenv("FORESHOCK_DEVICES__SILENT_AFTER_INTERVALS", "20")  # 20 minutes
     code, out, _ = cli("silent", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_a_csv_that_is_not_utf8_is_named_by_line_and_byte_not_as_a_bad_header(cli, tmp_path):
+    """A file saved as Latin-1 ('Gämma', byte 0xe4 on line 2) was 'line 1: header: cannot be read:
+    'utf-8' codec can't decode ...'; a UTF-8 file with the BOM and CRLF line ends of spreadsheets imports."""
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("device_id,customer\nP-0032,Gämma\n".encode("latin-1"))
+    code, _, err = cli("import", str(latin))
+    assert code == 2 and "Traceback" not in err
+    assert "line 2: file: not UTF-8 text (byte 0xe4 at position 27); save the CSV as UTF-8" in err
+    assert json.loads(cli("list", "--json")[1]) == []  # nothing imported
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("device_id,customer\r\nP-0032,Gämma\r\n".encode("utf-8-sig"))
+    assert cli("import", str(bom))[0] == 0
+    assert json.loads(cli("show", "P-0032")[1])["customer"] == "Gämma"
