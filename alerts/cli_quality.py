@@ -72,8 +72,15 @@ def _desk(settings: Any):
 def _complaint_email(args, settings) -> int:
     from alerts.inbound import check_email
 
-    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read the email {args.file}: {exc.strerror or exc}") from None
     out = _desk(settings).register(check_email(raw), actor=args.by)
+    if not out.get("created", True):
+        print(f"complaint {out['id']} was already registered (same Message-ID {str(out['external_ref']).removeprefix('email:')}) on ticket "
+              f"{out['ticket']}: nothing changed")
+        return 0
     how = "joined" if out["joined"] else "opened"
     warned = f", warned {out['warning_lead_s'] / 3600:.1f} h before" if out["preceded_by_warning"] else ""
     print(f"complaint {out['id']} from {out['customer']} {how} ticket {out['ticket']}{warned}")

@@ -117,6 +117,10 @@ def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, 
     every, in_scope = _units(registry, action.scope)
     if not in_scope:
         raise ValueError(f"no registered unit matches the scope {action.scope} of corrective action {action.id}")
+    if len(in_scope) == len(every):
+        raise ValueError(f"every registered unit is in the scope {action.scope} of corrective action {action.id}: "
+                         "the verification compares the failure rates of units in scope with those of units outside "
+                         "it, and there is none outside it; record the action with a narrower scope")
     t0 = action.applied_at
     windows = {"before": (t0 - action.baseline_d * DAY, t0), "after": (t0, max(t0, now))}
     exposure = {f"{w}_{side}": 0.0 for w in windows for side in ("in", "out")}

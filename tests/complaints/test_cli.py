@@ -48,3 +48,21 @@ def test_an_incomplete_email_names_the_body_lines_it_lacks(registry, db_url, mon
     assert "Request: repair (or replacement, refund, advice)" in err and "Occurred: 2026-11-20T08:00:00Z" in err
     assert main(["complaints", "list"]) == 0
     assert "0 complaint(s)" in capsys.readouterr().out
+
+
+def test_a_resent_email_says_nothing_changed_and_a_missing_file_is_named(registry, db_url, monkeypatch, capsys,
+                                                                         tmp_path):
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    monkeypatch.setenv("FORESHOCK_ALERTS__COMPLAINT_AUTO_ACK", "false")
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(MAIL)
+    assert main(["complaints", "email", str(mail)]) == 0
+    first = capsys.readouterr().out
+    assert main(["complaints", "email", str(mail)]) == 0  # the mail gateway delivers it twice
+    again = capsys.readouterr().out
+    assert "was already registered (same Message-ID <cli-1@globex>)" in again and "nothing changed" in again
+    assert first.split()[1] == again.split()[1]  # the same complaint id
+    assert main(["complaints", "email", str(tmp_path / "nope.eml")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the email" in err and "nope.eml: No such file or directory" in err
+    assert "Traceback" not in err

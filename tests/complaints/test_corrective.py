@@ -135,3 +135,11 @@ def test_corrective_action_needs_a_scope_that_matches(service):
     a = desk.create_action(title="x", scope={"batch": "nope"}, applied_at=0.0, actor="eng")
     with pytest.raises(ValueError, match="no registered unit matches the scope"):
         desk.verify_action(a["id"])
+
+
+def test_a_scope_covering_every_unit_is_refused_as_it_leaves_nothing_to_compare_with(service):
+    desk = ComplaintDesk(service)
+    a = desk.create_action(title="New grease everywhere", scope={"model": "P-200"}, applied_at=0.0, actor="eng")
+    with pytest.raises(ValueError, match="every registered unit is in the scope .* there is none outside it"):
+        desk.verify_action(a["id"])
+    assert desk.get_action(a["id"])["verdict"] is None  # no verdict stored
