@@ -17,6 +17,9 @@ main.append(el("h1", {}, "Ticket board"), el("p", { class: "muted" },
   detail, board);
 
 const EIGHT_D = ["D2", "D3", "D4", "D5", "D6", "D7"];
+// what a technician can name as the failure found (alerts/tickets.py FIELD_MODES), or "other: <description>"
+const FIELD_MODES = ["outer_race", "inner_race", "ball", "cage", "bearing", "imbalance", "misalignment", "looseness",
+  "lubrication", "other: "];
 let openNumber = null;
 
 function form(id, fields, label, onsubmit) {
@@ -42,7 +45,8 @@ async function showDetail(number) {
       el("span", {}, `status ${t.status}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
     d2 && d2.time_left_s && d2.time_left_s.estimate != null
       ? el("p", {}, `Time left when opened: ${fmtDuration(d2.time_left_s.estimate)} (${fmtDuration(d2.time_left_s.low)} – ${fmtDuration(d2.time_left_s.high)})`) : "",
-    el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · feedback ${t.feedback_verdict || "–"}`),
+    el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · feedback ${t.feedback_verdict || "–"}`
+      + (t.feedback && t.feedback.actual_failure_mode ? ` (found: ${t.feedback.actual_failure_mode})` : "")),
     el("h3", {}, "8D"), el("ul", { id: "eight-d" }, EIGHT_D.filter((k) => k in t.eight_d).map((k) =>
       el("li", {}, `${k}: ${typeof t.eight_d[k] === "string" ? t.eight_d[k] : JSON.stringify(t.eight_d[k]).slice(0, 300)}`))),
     el("h3", {}, "Comments"), el("ul", { id: "comments" }, t.comments.map((c) => el("li", {}, `${c.by}: ${c.text}`))),
@@ -56,9 +60,13 @@ async function showDetail(number) {
         (fd) => post(`/8d/${fd.get("d")}`, { content: fd.get("content") }, "PUT")),
       form("feedback-form", [el("label", {}, "Verdict", el("select", { name: "verdict" },
           el("option", { value: "confirmed" }, "confirmed"), el("option", { value: "false_alarm" }, "false alarm"))),
+        el("label", {}, "Actual failure mode", el("input", { name: "actual", list: "field-modes", size: 16,
+          placeholder: t.failure_mode })),
+        el("datalist", { id: "field-modes" }, FIELD_MODES.map((m) => el("option", { value: m }))),
         el("label", {}, "Cause", el("input", { name: "cause" })), el("label", {}, "Action", el("input", { name: "action" }))],
         "Record closure feedback",
-        (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action") }))) : "",
+        (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action"),
+          actual_failure_mode: fd.get("actual") || null }))) : "",
     el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map((e) =>
       el("li", {}, `${e.at} ${e.by}: ${e.action}${e.to ? " → " + e.to : ""}`))));
   if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
@@ -121,14 +129,25 @@ function card(t) {
     el("div", {}, clock(t)), actions);
 }
 
+// Every open ticket (up to 500), and only the newest closed ones: closed tickets pile up over the
+// years and must not push an old open ticket off the board.
+const OPEN_LIMIT = 500, CLOSED_LIMIT = 50;
+
 async function refresh() {
   try {
-    const res = await api("/tickets?limit=500");
+    const [open, closed] = await Promise.all([api(`/tickets?open=true&limit=${OPEN_LIMIT}`),
+      api(`/tickets?open=false&limit=${CLOSED_LIMIT}`)]);
+    const all = [...open.data, ...closed.data];
     board.replaceChildren(...STATUSES.map((s) => {
-      const items = res.data.filter((t) => t.status === s);
-      return el("div", { class: "column", "data-column": s }, el("h3", {}, `${s.replace("_", " ")} (${items.length})`),
-        items.map(card));
+      const items = all.filter((t) => t.status === s);
+      const title = s === "closed" && closed.count > items.length
+        ? `closed (newest ${items.length} of ${closed.count})` : `${s.replace("_", " ")} (${items.length})`;
+      return el("div", { class: "column", "data-column": s }, el("h3", {}, title), items.map(card));
     }));
+    if (open.count > open.data.length) {
+      board.prepend(el("p", { class: "error", id: "board-truncated" },
+        `showing the ${open.data.length} newest of ${open.count} open tickets: use the API to list the rest`));
+    }
   } catch (err) { showError(err); }
 }
 
