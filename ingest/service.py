@@ -22,6 +22,7 @@ import gc
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +89,9 @@ class IngestService:
         self.source: MqttSource | None = None
         self.spool: Spool | None = None
         self.writer: StoreWriter | None = None
+        self._unreported: Counter[str] = Counter()  # rejections not yet in a log line, by reason
+        self._latest_rejection: NewDeadLetter | None = None
+        self._next_rejection_report = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -144,6 +148,31 @@ class IngestService:
         self._thread = None
         return finished
 
+    def report_rejections(self, rejected: list[NewDeadLetter], every_s: float = 10.0,
+                          now: float | None = None) -> None:
+        """Log rejected messages: the first at once, then a summary at most every ``every_s``.
+
+        A firmware team bringing a unit up sees in the service's log that, and why, its messages are
+        refused (they were logged only at DEBUG: nothing showed without the dead-letter API). A
+        flood of bad messages makes one line per ``every_s``, naming the counts per reason and the
+        latest message. Called with an empty list when idle, so the last summary is not held back.
+        ``now`` is ``time.monotonic()`` unless given.
+        """
+        if rejected:
+            self._unreported.update(d.reason for d in rejected)
+            self._latest_rejection = rejected[-1]
+        now = time.monotonic() if now is None else now
+        if not self._unreported or now < self._next_rejection_report:
+            return
+        last = self._latest_rejection
+        assert last is not None
+        total = sum(self._unreported.values())
+        counts = ", ".join(f"{reason} {n}" for reason, n in self._unreported.most_common())
+        log.warning("rejected %d message(s) (%s); latest from %s on %s: %s: %s (all: GET /api/v1/dead-letters)",
+                    total, counts, last.device_id or "?", last.topic[:200], last.reason, last.detail[:300])
+        self._unreported.clear()
+        self._next_rejection_report = now + every_s
+
     def write_derived(self, points: list[Point]) -> None:
         """Write points derived from an accepted batch (the detectors' health) as durably as telemetry.
 
@@ -196,6 +225,7 @@ class IngestService:
                 if self._stopping.is_set():
                     break
                 self.writer.maintain()
+                self.report_rejections([])
                 continue
             self.metrics.count("received", len(batch))
             while not self._process_guarded(batch):
@@ -259,6 +289,7 @@ class IngestService:
             for d in rejected:
                 self.metrics.reject(d.reason)
                 log.debug("rejected %s from %s: %s", d.reason, d.topic, d.detail)
+        self.report_rejections(rejected)
         self.metrics.count("accepted", len(accepted))
         self.source.ack_many([(raw.mid, raw.qos) for raw in batch if raw.qos])
         self.metrics.count("acked", len(batch))
