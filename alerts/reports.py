@@ -77,9 +77,11 @@ def _sla(tickets: list[Ticket]) -> dict[str, Any]:
 
 
 def _precision(tickets: list[Ticket]) -> dict[str, Any]:
+    """Confirmed / (confirmed + false alarm) of Foreshock's own warnings: a ticket a customer's complaint
+    opened was no warning, and its feedback says nothing about the detectors."""
     by_mode: dict[str, Counter] = {}
     for t in tickets:
-        if t.feedback_verdict:
+        if t.feedback_verdict and (t.source or "proactive") == "proactive":
             by_mode.setdefault(t.failure_mode, Counter())[t.feedback_verdict] += 1
     total = sum(by_mode.values(), Counter())
 
@@ -94,7 +96,7 @@ def _precision(tickets: list[Ticket]) -> dict[str, Any]:
 def field_precision(session_factory: sessionmaker[Session], *, since: float | None = None,
                     until: float | None = None) -> dict[str, Any]:
     """Precision of warnings in the field, from closure feedback (for the detector evaluation)."""
-    q = select(Ticket).where(Ticket.kind == "unit", Ticket.feedback_verdict.is_not(None))
+    q = select(Ticket).where(Ticket.kind == "unit", Ticket.source == "proactive", Ticket.feedback_verdict.is_not(None))
     if since is not None:
         q = q.where(Ticket.opened_at >= since)
     if until is not None:

@@ -76,6 +76,23 @@ def test_monthly_report_counts_the_month(factory):
         "precision"] == 0.5
 
 
+def test_field_precision_counts_foreshock_warnings_not_tickets_customers_opened(factory):
+    from alerts.tickets import open_ticket
+
+    svc = _history(factory)  # November: one confirmed warning, one false alarm
+    with factory.begin() as s:
+        t = open_ticket(s, svc.config, now=T0 + 20 * H, failure_mode="customer_reported", grade="major",
+                        device_id="b1", title="Customer complaint: b1: it grinds")
+        t.source = "customer"
+        number = t.number
+    svc.record_feedback(number, "confirmed", actor="bo", actual_failure_mode="outer race")
+    r = monthly_report(factory, "2026-11")
+    assert r["tickets"]["opened"] == 5  # the complaint's ticket is a ticket of the month ...
+    assert r["field_precision"]["all"] == {"confirmed": 1, "false_alarm": 1, "precision": 0.5}  # ... not a warning
+    assert "customer_reported" not in r["field_precision"]["by_failure_mode"]
+    assert field_precision(factory)["all"]["precision"] == 0.5
+
+
 def test_csv_has_the_same_numbers(factory):
     _history(factory)
     rows = list(csv.DictReader(io.StringIO(report_csv(monthly_report(factory, "2026-11")))))
