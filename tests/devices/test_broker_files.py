@@ -10,6 +10,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,80 @@ def test_warning_when_the_broker_account_cannot_read_the_files(tmp_path, capsys)
     _warn_if_broker_cannot_read(path, broker_user="nobody")
     assert capsys.readouterr().err == ""
     assert readable_by(path, "no-such-user-here") is None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_mosquitto_running_as_its_own_user_still_accepts_units_after_a_rewrite_and_reload(registry):
+    """The outage itself, as Debian runs Mosquitto (started by root, then user 'mosquitto'): files
+    written with --group mosquitto, a unit added, the files written again without --group, SIGHUP.
+    Before, the rewrite made them root:root and the reload refused every client."""
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from foreshock.broker import free_port
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if os.geteuid() != 0 or not os.path.exists(binary):
+        pytest.skip("needs root and mosquitto: the broker must drop to its own user")
+    try:
+        grp.getgrnam("mosquitto") and pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.skip("no user and group 'mosquitto' on this machine")
+    work = Path(tempfile.mkdtemp(prefix="qa-broker-files-"))  # under /tmp, traversable by 'mosquitto'
+    os.chmod(work, 0o755)
+    passwd, acl = work / "passwd", work / "acl"
+    passwords = {}
+    registry.create_unit("A-1")
+    passwords["A-1"] = registry.provision("A-1")
+    write_broker_config(registry, passwd_path=passwd, acl_path=acl, platform_user=PLATFORM[0],
+                        platform_password=PLATFORM[1], file_mode=0o640, group="mosquitto")
+    port = free_port()
+    conf = work / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def connects(user: str, password: str) -> str:
+        result: list[str] = []
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"qa-{user}")
+        c.username_pw_set(user, password)
+        c.on_connect = lambda client, u, flags, rc, props: result.append(str(rc))
+        for _ in range(100):  # the broker may still be opening its listener
+            try:
+                c.connect("127.0.0.1", port)
+                break
+            except OSError:
+                time.sleep(0.1)
+        c.loop_start()
+        for _ in range(100):
+            if result:
+                break
+            time.sleep(0.1)
+        c.disconnect()
+        c.loop_stop()
+        return result[0] if result else "no answer"
+
+    try:
+        assert connects("A-1", passwords["A-1"]) == "Success"
+        registry.create_unit("B-1")
+        passwords["B-1"] = registry.provision("B-1")
+        write_broker_config(registry, passwd_path=passwd, acl_path=acl, platform_user=PLATFORM[0],
+                            platform_password=PLATFORM[1], file_mode=None)  # as the CLI without options
+        proc.send_signal(signal.SIGHUP)
+        answers = []
+        for _ in range(50):  # B-1 exists only once the broker has reread the files
+            answers.append(connects("B-1", passwords["B-1"]))
+            if answers[-1] == "Success":
+                break
+            time.sleep(0.2)
+        assert answers[-1] == "Success", answers
+        assert connects("A-1", passwords["A-1"]) == "Success"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
