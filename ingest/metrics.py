@@ -34,6 +34,7 @@ COUNTERS = (
     "hook_errors",  # exceptions raised by the on_batch hook
     "worker_errors",  # unexpected errors of the worker (the batch is retried, not acknowledged)
     "deferred_at_stop",  # messages left unacknowledged at shutdown (the broker redelivers them)
+    "retained_unknown_ignored",  # retained copies (old status) of unregistered devices, acknowledged, not kept
 )
 
 

@@ -66,6 +66,9 @@ def snapshot_points(parsed: ParsedMessage, feats: dict[str, float]) -> list[Poin
 class Converter:
     """Validate and convert a batch. ``device_check`` is asked once per device per batch.
 
+    A retained message (``RawMessage.retain``: the broker's stored copy, sent on subscribing) of an
+    unknown device is neither accepted nor rejected: it is left out of both lists.
+
     ``auto_register``: ``False`` rejects unknown devices (``unknown_device``); ``True`` accepts
     them; a callable is called with the device id (e.g. ``Registry.auto_register``) and then accepts.
     ``device_check`` may raise (registry unreachable): the whole batch is then retried by the caller.
@@ -110,6 +113,12 @@ class Converter:
         for raw, parsed in parsed_ok:
             device = parsed.device_id
             if not known[device]:
+                if raw.retain:
+                    # The broker's stored copy (a decommissioned unit's last status), handed to every
+                    # new subscription: not new traffic. Dead-lettering it would add one more dead
+                    # letter per unit at every restart; the caller counts it as ignored.
+                    log.debug("retained %s of unregistered device %s ignored", parsed.kind, device)
+                    continue
                 rejected.append(_dead(raw, Reason.UNKNOWN_DEVICE, f"device {device!r} is not registered", device))
                 continue
             feats: dict[str, float] | None = None

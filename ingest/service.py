@@ -266,6 +266,9 @@ class IngestService:
         except Exception:  # the device check (registry) failed: keep the batch, try again
             log.exception("device check failed; retrying the batch of %d messages", len(batch))
             return False
+        ignored = len(batch) - len(accepted) - len(rejected)  # retained copies of unregistered devices
+        if ignored:
+            self.metrics.count("retained_unknown_ignored", ignored)
         if self.rate_limiter is not None:
             accepted = self._rate_limit(accepted, rejected)
         outcome, refused = self.writer.write([a.points for a in accepted], self._abort)

@@ -98,3 +98,22 @@ def test_device_check_failure_propagates_so_the_batch_is_retried():
 
     with pytest.raises(ConnectionError):
         Converter(device_check=broken).convert([raw("P-1", "telemetry", protocol.telemetry_payload(TS, 1, {"a": 1.0}))])
+
+
+def test_retained_copies_of_unregistered_devices_are_ignored_live_messages_dead_lettered():
+    """The broker hands every new subscription the retained status of each unit, also of units since
+    decommissioned: each restart of the service added one `unknown_device` dead letter per such unit.
+    The retained copy is now left out; a live message of an unknown device is still dead-lettered."""
+    from ingest.pipeline import Converter
+    from ingest.types import RawMessage
+
+    conv = Converter(device_check=lambda d: d == "P-1")
+    status = b'{"state": "offline"}'
+    ok, bad = conv.convert([
+        RawMessage("foreshock/v1/GONE-1/status", status, 1.7e9, retain=True),
+        RawMessage("foreshock/v1/GONE-2/status", status, 1.7e9, retain=False),
+        RawMessage("foreshock/v1/P-1/status", status, 1.7e9, retain=True),
+        RawMessage("foreshock/v1/GONE-1/status", b"not json", 1.7e9, retain=True),
+    ])
+    assert [a.message.device_id for a in ok] == ["P-1"]
+    assert [(d.device_id, d.reason) for d in bad] == [("GONE-1", "bad_json"), ("GONE-2", "unknown_device")]
