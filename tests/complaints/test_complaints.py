@@ -128,3 +128,31 @@ def test_two_agents_registering_at_once_get_one_ticket(service, clock):
         t.join()
     assert len(results) == 2 and len({r["ticket"] for r in results}) == 1
     assert sorted(r["joined"] for r in results) == [False, True]
+
+
+def test_the_third_complaint_about_a_unit_in_30_days_is_a_repeat_failure(service, clock):
+    from alerts.notify import Notifier
+
+    service.notifier = Notifier(service.session_factory, clock=clock)
+    service.notifier.add_route(name="quality", channel="webhook", target="http://127.0.0.1:9/hook", secret="s",
+                               events="ticket.repeat_failure")
+    desk = ComplaintDesk(service)
+    numbers = []
+    for day in (0, 8, 16):
+        clock.t = T0 + 3 * 3600 + day * 86400
+        out = desk.register(complaint(occurred_at=clock.t - 600, description=f"grinds again (day {day})"),
+                            actor="agent")
+        assert not out["joined"]  # the previous ticket was closed: a new one each time
+        numbers.append(out["ticket"])
+        t = service.get_ticket(out["ticket"])
+        assert t["repeat_failure"] is (day == 16)
+        service.move_ticket(out["ticket"], "closed", actor="ana")
+    third = service.get_ticket(numbers[2])
+    assert third["escalation_level"] == 1 and third["grade"] == "major"
+    assert sorted(link["ticket"] for link in third["links"]) == numbers[:2]
+    from sqlalchemy import select
+
+    from alerts.models import Delivery
+    with service.session_factory() as s:
+        sent = [(d.event, d.payload["ticket"]) for d in s.scalars(select(Delivery))]
+    assert sent == [("ticket.repeat_failure", numbers[2])]
