@@ -342,7 +342,10 @@ def _run(args, settings: Settings) -> int:
     except StartupError as exc:
         pipeline.stop()
         raise CliError(str(exc), exit_code=1) from None
-    print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
+    if pipeline.ingest.connected:
+        print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
+    else:  # the service runs on and connects when the broker answers; the log says why not yet
+        print(f"foreshock: not connected to the broker at {settings.mqtt.url} yet; retrying (see the log)", flush=True)
     if pipeline.api_url:
         print(f"foreshock: API and dashboard on {pipeline.api_url}", flush=True)
     pipeline.run_until_stopped()

@@ -121,6 +121,8 @@ class MqttSource:
         self._paused = threading.Event()
         self._connected = threading.Event()
         self._last_full_log = 0.0
+        self._connect_failures = 0
+        self._next_fail_log = 0.0
         self._client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or mqtt.client_id,
@@ -143,16 +145,35 @@ class MqttSource:
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
 
     # -- paho callbacks (network thread) --------------------------------------------------------
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        """No TCP (or TLS) connection at all: said at the first failure, then once a minute.
+
+        Without this an unreachable broker (wrong host or port, broker down) showed once, as 'not
+        connected after 10 s', and then never again while paho kept retrying.
+        """
+        self._connect_failures += 1
+        now = time.monotonic()
+        if now < self._next_fail_log:
+            return
+        self._next_fail_log = now + 60.0
+        log.warning("cannot reach the MQTT broker at %s (%d failed attempt(s) so far): nothing answers at %s:%d, "
+                    "or the name does not resolve; retrying (mqtt.url / FORESHOCK_MQTT__URL)",
+                    self.settings.url, self._connect_failures, self.settings.host, self.settings.port)
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("MQTT broker %s refused the connection: %s", self.settings.url, reason_code)
             return
+        if self._connect_failures:
+            log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)
+            self._connect_failures, self._next_fail_log = 0, 0.0
         log.info(
             "connected to %s (session present: %s); subscribing to %s",
             self.settings.url, flags.session_present, ", ".join(self.filters),

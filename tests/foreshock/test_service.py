@@ -32,3 +32,25 @@ def test_run_with_the_api_port_taken_says_so_and_never_subscribes(tmp_path, monk
     assert "FORESHOCK_API__PORT" in err
     assert "Traceback" not in err
     assert started == []  # ingest was never started, so no broker session was taken over
+
+
+def test_run_says_it_is_not_connected_when_the_broker_has_not_answered(tmp_path, monkeypatch, capsys):
+    """'foreshock: ingesting from mqtt://...' was printed whether or not the broker had answered
+    (with nothing listening at mqtt.url it said so, and the log said why only once)."""
+    import foreshock.service as service_mod
+
+    orig_init = service_mod.Pipeline.__init__
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        monkeypatch.setattr(self.ingest, "start", lambda: None)  # as if the broker never answered
+
+    monkeypatch.setattr(service_mod.Pipeline, "__init__", init)
+    monkeypatch.setattr(service_mod.Pipeline, "run_until_stopped", lambda self: self.stop())
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "WARNING")
+    assert main(["run", "--no-api"]) == 0
+    out = capsys.readouterr().out
+    assert "foreshock: not connected to the broker at mqtt://127.0.0.1:1 yet; retrying (see the log)" in out
+    assert "ingesting from" not in out

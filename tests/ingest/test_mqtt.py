@@ -172,3 +172,27 @@ def test_publishes_retained_health_on_its_connection(mosquitto, tmp_path):
         service.stop(5)
         store.close()
         engine.dispose()
+
+
+def test_an_unreachable_broker_is_named_in_the_log_while_retrying(caplog):
+    """Nothing listening at mqtt.url: the log said once 'not connected after 10 s; still trying' and
+    then nothing, whatever the cause. Now the failed connection itself is named, with the address."""
+    import logging
+
+    from foreshock.broker import free_port
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    port = free_port()  # nothing listens here
+    settings = load_settings(mqtt={"url": f"mqtt://127.0.0.1:{port}", "reconnect_min_s": 1, "reconnect_max_s": 1})
+    caplog.set_level(logging.WARNING, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
+    source.start(timeout_s=0.1)
+    try:
+        wait_until(lambda: any("cannot reach the MQTT broker" in r.getMessage() for r in caplog.records),
+                   what="the failed connection in the log")
+    finally:
+        source.stop()
+    line = next(r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage())
+    assert f"nothing answers at 127.0.0.1:{port}" in line and "FORESHOCK_MQTT__URL" in line
+    assert not source.connected
