@@ -47,3 +47,30 @@ def test_an_old_open_ticket_stays_on_the_board_behind_many_closed_ones(page, ser
     expect(page.locator(".error").first).to_contain_text("unknown actual failure mode 'inner raec'")
     assert ctx.alerts.get_ticket(world.ticket)["feedback"]["actual_failure_mode"] == "inner_race"
     assert [e for e in page.js_errors if "422" not in e] == [], page.js_errors
+
+
+def test_the_detail_shows_the_clocks_breaches_escalation_and_links(page, served):
+    from sqlalchemy import select
+
+    from alerts.models import Ticket
+    from alerts.tickets import link
+
+    base, tokens, world, ctx = served
+    now = ctx.alerts.clock()
+    assert [c.ticket for c in ctx.alerts.tick(now + 3 * 3600)] == [world.ticket]  # critical: 2 h to respond
+    with ctx.session_factory.begin() as s:
+        mine = s.scalars(select(Ticket).where(Ticket.number == world.ticket)).one()
+        old = s.scalars(select(Ticket).where(Ticket.number != world.ticket).order_by(Ticket.id)).first()
+        assert old is not None, "the previous test leaves closed tickets"
+        link(s, mine, old, "previous")
+        old_number = old.number
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/tickets#{world.ticket}")
+    sla = page.locator("#ticket-detail #sla")
+    expect(sla).to_contain_text("response SLA breached")
+    expect(sla).to_contain_text("escalation level 1")
+    assert "respond by " in sla.inner_text() and " UTC" in sla.inner_text()
+    expect(page.locator("#ticket-detail #links")).to_contain_text(f"{old_number} (previous)")
+    page.click(f"#ticket-detail #links a:text('{old_number}')")
+    expect(page.locator("#ticket-detail h2")).to_contain_text(old_number)
+    assert page.js_errors == [], page.js_errors

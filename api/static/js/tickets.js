@@ -47,6 +47,10 @@ async function showDetail(number) {
       ? el("p", {}, `Time left when opened: ${fmtDuration(d2.time_left_s.estimate)} (${fmtDuration(d2.time_left_s.low)} – ${fmtDuration(d2.time_left_s.high)})`) : "",
     el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · feedback ${t.feedback_verdict || "–"}`
       + (t.feedback && t.feedback.actual_failure_mode ? ` (found: ${t.feedback.actual_failure_mode})` : "")),
+    el("p", { id: "sla" }, sla(t)),
+    t.links.length ? el("p", { id: "links" }, "Linked: ", t.links.flatMap((l) => [el("a", { href: `#${l.ticket}`,
+      onclick: () => showDetail(l.ticket).catch(showError) }, l.ticket),
+      ` (${l.reason}${l.direction === "from" ? ", from" : ""}) `])) : "",
     el("h3", {}, "8D"), el("ul", { id: "eight-d" }, EIGHT_D.filter((k) => k in t.eight_d).map((k) =>
       el("li", {}, `${k}: ${typeof t.eight_d[k] === "string" ? t.eight_d[k] : JSON.stringify(t.eight_d[k]).slice(0, 300)}`))),
     el("h3", {}, "Comments"), el("ul", { id: "comments" }, t.comments.map((c) => el("li", {}, `${c.by}: ${c.text}`))),
@@ -96,6 +100,17 @@ async function customerPanel(number, post) {
         (fd) => post("/follow-up", { solved: fd.get("solved") === "true", comment: fd.get("comment") || "",
           satisfaction: fd.get("satisfaction") ? Number(fd.get("satisfaction")) : null }))) : "");
   detail.append(panel);
+}
+
+// the clocks and escalation of one ticket, in words (the card's countdown is the short form)
+function sla(t) {
+  const at = (iso) => iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "–";
+  return [`respond by ${at(t.response_due)}`, t.responded_at ? ` (responded ${at(t.responded_at)})` : "",
+    t.response_breached ? el("span", { class: "clock late" }, " response SLA breached") : "",
+    ` · resolve by ${at(t.resolution_due)}`,
+    t.resolution_breached ? el("span", { class: "clock late" }, " resolution SLA breached") : "",
+    t.escalation_level ? ` · escalation level ${t.escalation_level}` : "",
+    t.repeat_failure ? el("strong", {}, " · repeat failure") : ""];
 }
 
 function clock(t) {
