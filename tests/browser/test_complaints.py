@@ -31,7 +31,8 @@ def test_agent_fills_in_the_complaint_form(page, served):
     page.fill("#c-device_id", world.failing)
     page.select_option("#c-request", "repair")
     photo = bytes(range(256)) * 4  # every byte value: the file comes back unchanged
-    page.set_input_files("#c-files", files=[{"name": "pump.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    page.set_input_files("#c-files", files=[{"name": "pump.jpg", "mimeType": "image/jpeg", "buffer": photo},
+                                            {"name": "note.txt", "mimeType": "text/plain", "buffer": b"bearing hot\n"}])
     page.click("#c-submit")
     page.locator("#c-ok").wait_for()
     assert page.locator("#c-ticket").inner_text() == world.ticket
@@ -40,7 +41,7 @@ def test_agent_fills_in_the_complaint_form(page, served):
     expect(page.locator("#complaints tr")).to_have_count(1)
     assert world.ticket in page.locator("#complaints tr").first.inner_text()
     link = page.locator("#complaints tr .attachment").first
-    assert link.inner_text() == "pump.jpg (1 KiB)"
+    assert page.locator("#complaints tr .attachment").all_inner_texts() == ["pump.jpg (1 KiB)", "note.txt (12 B)"]
     with page.expect_download() as got:
         link.click()
     assert got.value.suggested_filename == "pump.jpg"

@@ -30,7 +30,8 @@ async function download(a) {
   } catch (err) { showError(err); }
 }
 
-const kib = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`);
+const kib = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${Math.round(n / 1024)} KiB`
+  : `${n} B`);  // a 12-byte log is not "1 KiB"
 
 export function attachmentLinks(attachments) {
   return el("span", { class: "attachments" }, (attachments || []).map((a) => {
