@@ -69,6 +69,7 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._api_server: Any = None
         self.api_url: str | None = None
+        self._next_prune = 0.0  # expired dead letters: at the first tick, then hourly
         self._build()
 
     # -- construction -------------------------------------------------------------------------
@@ -274,7 +275,7 @@ class Pipeline:
                 self.tick()
 
     def tick(self) -> None:
-        """Clocks, deadman checks and state persistence (also called by tests)."""
+        """Clocks, deadman checks, state persistence and, hourly, expired dead letters (also called by tests)."""
         try:
             self.alerts.tick()
         except Exception:  # noqa: BLE001 - the next tick tries again
@@ -283,6 +284,12 @@ class Pipeline:
             self.detection.flush()
         except Exception:  # noqa: BLE001
             log.exception("saving detector state failed")
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + 3600.0
+            try:
+                self.dead_letters.prune()
+            except Exception:  # noqa: BLE001 - the next hour tries again
+                log.exception("deleting expired dead letters failed")
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Graceful shutdown: stop taking messages, flush what is buffered, save state (bounded)."""

@@ -158,6 +158,9 @@ class IngestSettings(BaseModel):
     spool_max_bytes: int = Field(1024**3, ge=1024 * 1024)
     rate_limit_per_s: float = Field(0.0, ge=0, description="Per-device message rate limit (0 = off)")
     dead_letter_payload_bytes: int = Field(4096, ge=0, description="How much of a rejected payload is kept")
+    dead_letter_retention_d: float = Field(
+        30.0, ge=0, description="Dead letters older than this many days are deleted (0: kept for ever)"
+    )
 
 
 class Settings(BaseSettings):

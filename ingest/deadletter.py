@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from devices.protocol import Reason
@@ -69,16 +69,44 @@ class DeadLetterEntry:
 class DeadLetterStore:
     """Rejected messages in table ``ingest_dead_letters``; payloads truncated to ``payload_bytes``."""
 
-    def __init__(self, session_factory: sessionmaker[Session], *, payload_bytes: int = 4096) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], *, payload_bytes: int = 4096, retention_d: float = 0.0
+    ) -> None:
         if payload_bytes < 0:
             raise ValueError(f"payload_bytes must be >= 0, got {payload_bytes}")
+        if retention_d < 0:
+            raise ValueError(f"retention_d must be >= 0, got {retention_d}")
         self._sessions = session_factory
         self.payload_bytes = payload_bytes
+        self.retention_d = retention_d  # 0: kept for ever
 
     @classmethod
     def from_settings(cls, session_factory: sessionmaker[Session], settings: Any) -> DeadLetterStore:
-        """With ``ingest.dead_letter_payload_bytes`` from the settings."""
-        return cls(session_factory, payload_bytes=settings.ingest.dead_letter_payload_bytes)
+        """With ``ingest.dead_letter_payload_bytes`` and ``ingest.dead_letter_retention_d`` from the settings."""
+        return cls(session_factory, payload_bytes=settings.ingest.dead_letter_payload_bytes,
+                   retention_d=settings.ingest.dead_letter_retention_d)
+
+    def prune(self, now: datetime | None = None, chunk: int = 10_000) -> int:
+        """Delete dead letters older than ``retention_d`` days (none when it is 0); returns how many.
+
+        Without it the table only grew: one unit sending a bad message a second adds 86,400 rows
+        (with up to ``payload_bytes`` each) a day. Deletes in chunks of ``chunk`` rows, one
+        transaction each, so a long backlog does not hold one huge transaction.
+        """
+        if not self.retention_d:
+            return 0
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_d)
+        deleted = 0
+        while True:
+            with self._sessions() as session, session.begin():
+                ids = select(DeadLetter.id).where(DeadLetter.received_at < cutoff).limit(chunk).scalar_subquery()
+                n = session.execute(delete(DeadLetter).where(DeadLetter.id.in_(ids))).rowcount or 0
+            deleted += n
+            if n < chunk:
+                break
+        if deleted:
+            log.info("%d dead letters older than %g days deleted", deleted, self.retention_d)
+        return deleted
 
     def add(
         self,

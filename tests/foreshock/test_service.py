@@ -54,3 +54,25 @@ def test_run_says_it_is_not_connected_when_the_broker_has_not_answered(tmp_path,
     out = capsys.readouterr().out
     assert "foreshock: not connected to the broker at mqtt://127.0.0.1:1 yet; retrying (see the log)" in out
     assert "ingesting from" not in out
+
+
+def test_the_service_tick_deletes_expired_dead_letters(tmp_path):
+    """foreshock run deletes dead letters older than ingest.dead_letter_retention_d at its first tick
+    (then hourly); they were kept for ever."""
+    import time
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path, ingest={"dead_letter_retention_d": 7})
+    pipe = Pipeline(settings, PipelineOptions(api=False))
+    try:
+        old, recent = time.time() - 8 * 86_400, time.time() - 6 * 86_400
+        for t, detail in ((old, "old"), (recent, "recent")):
+            pipe.dead_letters.add(reason="schema", topic="foreshock/v1/P-1/telemetry", payload=b"{}", received_at=t,
+                                  device_id="P-1", detail=detail)
+        pipe.tick()
+        rows, total = pipe.dead_letters.list()
+        assert total == 1 and rows[0].detail == "recent"
+    finally:
+        pipe.stop(timeout_s=5)

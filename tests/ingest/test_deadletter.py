@@ -64,3 +64,24 @@ def test_payload_bound_from_settings(tmp_path):
     rows, _ = store.list()
     assert rows[0].payload == b"abc" and rows[0].payload_size == 6
     engine.dispose()
+
+
+def test_dead_letters_older_than_the_retention_are_deleted_in_chunks(db_url):
+    """The table only grew (a unit sending a bad message a second adds 86,400 rows a day); now the
+    service deletes what is older than ingest.dead_letter_retention_d (30 days; 0 keeps everything).
+    The clock is set before the other tests' rows (2023), which share the PostgreSQL database."""
+    from datetime import UTC, datetime
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    day, t_now = 86_400.0, 1_600_000_000.0
+    now = datetime.fromtimestamp(t_now, UTC)
+    store = DeadLetterStore(session_factory(engine), retention_d=30)
+    store.add_many([NewDeadLetter("schema", "foreshock/v1/RET-1/telemetry", b"{}", t_now - age * day, "RET-1",
+                                  f"{age} days old") for age in (0, 1, 29.9, 30.1, 31, 90, 365)])
+    assert DeadLetterStore(session_factory(engine), retention_d=0).prune(now) == 0  # kept for ever
+    assert store.prune(now, chunk=2) == 4  # two full chunks, then nothing left
+    rows, total = store.list(device="RET-1")
+    assert total == 3 and sorted(r.detail for r in rows) == ["0 days old", "1 days old", "29.9 days old"]
+    assert store.prune(now) == 0
+    engine.dispose()
