@@ -78,6 +78,10 @@ class TicketDesk:
 
     def _op(self, number: str, fn) -> dict[str, Any]:
         with self._sf.begin() as s:
+            # the ticket's write lock first (a row lock on PostgreSQL, the write lock on SQLite): two people
+            # changing one ticket at once are applied one after the other, each to what the other left
+            s.execute(update(Ticket).where(Ticket.number == number).values(number=Ticket.number)
+                      .execution_options(synchronize_session=False))
             t = self._ticket(s, number)
             fn(s, t, self.clock())
             s.flush()

@@ -114,6 +114,45 @@ def test_a_reopened_ticket_resumes_its_resolution_clock_with_the_time_it_had_lef
     assert svc.tick(T0 + 301 * 3600) == []
 
 
+def test_two_people_moving_one_ticket_at_once_are_applied_one_after_the_other(svc, factory, clock, monkeypatch):
+    import threading
+
+    import alerts.desk
+
+    number = _open(svc)
+    both_read = threading.Barrier(2)
+    real_move = alerts.desk.move
+
+    def move_after_both_read(*args, **kwargs):
+        try:  # without a lock both have read 'received' here; with it the second waits for the first's commit
+            both_read.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass
+        return real_move(*args, **kwargs)
+
+    monkeypatch.setattr(alerts.desk, "move", move_after_both_read)
+    outcome: dict[str, str] = {}
+
+    def run(to: str, who: str) -> None:
+        try:
+            AlertService(factory, clock=clock).move_ticket(number, to, actor=who)
+            outcome[who] = "moved"
+        except TicketError as exc:
+            outcome[who] = str(exc)
+
+    threads = [threading.Thread(target=run, args=args) for args in (("closed", "ana"), ("triaged", "bo"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    moves = [(e["from"], e["to"]) for e in svc.get_ticket(number)["audit"] if e["action"] == "moved"]
+    assert [f for f, _ in moves] == ["received", *[t for _, t in moves][:-1]], moves  # one chain, no fork
+    assert svc.get_ticket(number)["status"] == moves[-1][1]
+    assert sorted(outcome.values()).count("moved") == len(moves)
+    refused = [v for v in outcome.values() if v != "moved"]
+    assert refused in ([], [f"ticket {number} cannot move from closed to triaged (allowed: reopened)"])
+
+
 def test_response_breach_escalates_once_and_ack_stops_the_clock(svc, clock):
     critical = _open(svc, "u1", "alarm", "a")
     major = _open(svc, "u2", "warning", "b")
