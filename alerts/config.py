@@ -25,6 +25,7 @@ __all__ = ["GRADES", "GRADE_ORDER", "SEVERITY_ORDER", "AlertConfig", "SmtpConfig
 GRADES = ("critical", "major", "minor")
 GRADE_ORDER = {"minor": 1, "major": 2, "critical": 3}
 SEVERITY_ORDER = {"silent": 1, "watch": 1, "warning": 2, "alarm": 3}
+SURGE_DIMENSIONS = ("model", "batch", "firmware")  # unit attributes a ticket carries and a surge can group by
 
 
 class SmtpConfig(BaseModel):
@@ -123,6 +124,22 @@ class AlertConfig(BaseModel):
         bad = [g for g, h in v.items() if g not in GRADES or not h > 0]
         if bad:
             raise ValueError(f"clock must be a positive number of hours for a known grade: {', '.join(bad)}")
+        return v
+
+    @field_validator("complaint_grade")
+    @classmethod
+    def _complaint_grade(cls, v: str) -> str:
+        if v not in GRADES:
+            raise ValueError(f"expected one of {', '.join(GRADES)}, got {v!r}")
+        return v
+
+    @field_validator("surge_dimensions")
+    @classmethod
+    def _dimensions(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [d for d in v if d not in SURGE_DIMENSIONS]
+        if bad:
+            raise ValueError(f"unknown surge dimension(s) {', '.join(map(repr, bad))} "
+                             f"(expected any of {', '.join(SURGE_DIMENSIONS)})")
         return v
 
     @field_validator("ticket_min_state")

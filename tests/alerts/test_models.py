@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -91,3 +92,17 @@ def test_one_open_alert_per_unit_and_mode(factory):
         s.add_all([alert(True), alert(False), alert(False)])
     with pytest.raises(IntegrityError), session_scope(factory) as s:
         s.add(alert(True))
+
+
+@pytest.mark.parametrize("setting,value,says", [
+    ("complaint_grade", "urgent", "expected one of critical, major, minor, got 'urgent'"),
+    ("surge_dimensions", ("model", "colour"), "unknown surge dimension(s) 'colour' (expected any of model, batch"),
+])
+def test_a_setting_every_complaint_or_surge_would_trip_over_is_refused_at_start(setting, value, says):
+    from pydantic import ValidationError
+
+    from alerts.config import AlertConfig
+
+    with pytest.raises(ValidationError, match=re.escape(says)):
+        AlertConfig(**{setting: value})
+    assert AlertConfig(complaint_grade="minor", surge_dimensions=("batch",)).complaint_grade == "minor"
