@@ -6,6 +6,7 @@ records who did what; the change is also published on the live event stream.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -97,9 +98,22 @@ class Comment(BaseModel):
         return v
 
 
+EIGHT_D_MAX_CHARS = 100_000  # one discipline's text or JSON; the ticket list carries every ticket's 8D record
+
+
 class EightD(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    content: Any = Field(description="text or a JSON object for this discipline")
+    content: Any = Field(description=f"text or a JSON object for this discipline (at most {EIGHT_D_MAX_CHARS:,} "
+                                     "characters as JSON)")
+
+    @field_validator("content")
+    @classmethod
+    def _size(cls, v: Any) -> Any:
+        n = len(v) if isinstance(v, str) else len(json.dumps(v, ensure_ascii=False))
+        if n > EIGHT_D_MAX_CHARS:
+            raise ValueError(f"{n:,} characters, over the limit of {EIGHT_D_MAX_CHARS:,} for one 8D discipline; "
+                             "attach long documents to a complaint or link them")
+        return v
 
 
 class Feedback(BaseModel):

@@ -75,6 +75,18 @@ def test_an_empty_assignment_or_blank_comment_is_a_422_naming_it_and_changes_not
     assert r.status_code == 200 and r.json()["assignee"] == "Zoë 🛠"
 
 
+def test_an_8d_discipline_over_the_size_limit_is_refused_and_nothing_stored(client, tokens, world):
+    s, n = auth(tokens["service"]), world.ticket
+    r = client.put(f"/api/v1/tickets/{n}/8d/D4", json={"content": "x" * 100_001}, headers=s)
+    assert r.status_code == 422
+    assert "content: 100,001 characters, over the limit of 100,000 for one 8D discipline" in r.json()["detail"]
+    r = client.put(f"/api/v1/tickets/{n}/8d/D5", json={"content": {"steps": ["y" * 60_000, "z" * 60_000]}}, headers=s)
+    assert r.status_code == 422 and "over the limit" in r.json()["detail"]
+    t = client.get(f"/api/v1/tickets/{n}", headers=s).json()
+    assert "D4" not in t["eight_d"] and "D5" not in t["eight_d"]
+    assert client.put(f"/api/v1/tickets/{n}/8d/D4", json={"content": "ü" * 100_000}, headers=s).status_code == 200
+
+
 def test_changes_are_published(client, ctx, tokens, world):
     import asyncio
 
