@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from alerts.attachments import AttachmentTooLarge
 from alerts.complaints import ComplaintIn, check_complaint
@@ -67,7 +67,16 @@ class Communication(BaseModel):
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["acknowledgement", "progress", "answer", "follow_up"]
-    text: str | None = Field(None, max_length=20_000, description="default text for acknowledgement/follow-up")
+    text: str | None = Field(None, max_length=20_000, validate_default=True,
+                             description="default text for acknowledgement/follow-up")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind in ("progress", "answer") and not (v or "").strip():
+            raise ValueError(f"a {kind} message needs text (only acknowledgement and follow_up have a default)")
+        return v
 
 
 class FollowUpReply(BaseModel):

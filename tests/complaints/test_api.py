@@ -135,6 +135,16 @@ def test_messages_and_not_solved_follow_up_reopen_the_ticket(client, tokens, wor
     assert ticket["source"] == "customer" and ticket["customer_followup"]["satisfaction"] == 1
 
 
+def test_a_progress_message_without_text_is_a_422_and_nothing_is_sent(client, tokens, world, smtp):  # noqa: F811
+    svc = auth(tokens["service"])
+    number = client.post("/api/v1/complaints", json=body(), headers=svc).json()["ticket"]
+    before = client.get(f"/api/v1/tickets/{number}/communication", headers=svc).json()["messages"]
+    for text in (None, "  "):
+        r = client.post(f"/api/v1/tickets/{number}/messages", json={"kind": "progress", "text": text}, headers=svc)
+        assert r.status_code == 422 and "text: a progress message needs text" in r.json()["detail"], r.text
+    assert client.get(f"/api/v1/tickets/{number}/communication", headers=svc).json()["messages"] == before
+
+
 def test_corrective_actions_need_an_engineer_and_say_what_data_is_missing(client, tokens, world):  # noqa: F811
     a = {"title": "Bearing supplier change", "scope": {"batch": "B7"}, "failure_modes": ["outer_race"],
          "applied_at": iso(time.time() - 86400), "baseline_d": 30, "ticket": world.ticket}
