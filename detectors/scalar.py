@@ -8,16 +8,17 @@ names). Per name, three ideas from the best detectors of the Numenta Anomaly Ben
   seen so far, and the transition *last ``context`` levels -> this level* is looked up in a table of
   transitions seen before; surprise is ``1 - P(level | context)`` (1 for a transition never seen);
 - **anomaly likelihood** (as Numenta HTM): the ``short``-step moving average of surprise is compared
-  with the distribution of that average over the last ``long`` steps, and its Gaussian tail is
-  log-scaled, so a series that is always a little surprising stays quiet;
+  with the distribution of that average over the last ``long`` steps (kept as the sums of 50
+  blocks of ``long / 50`` steps: the window slides by a block, and the state stays small), and its
+  Gaussian tail is log-scaled, so a series that is always a little surprising stays quiet;
 - **spatial anomaly** (as Numenta HTM): a value beyond the range seen so far by more than
   ``tolerance`` of that range scores 1;
 
 and after a score of ``alert_level`` or more the next ``rest`` scores are 0 (as CAD OSE): one event,
 one alert. Nothing is scored before ``warmup`` observations.
 
-Memory is bounded (at most ``max_contexts`` table entries per name, fixed windows), there is no
-randomness, and ``state_dict`` / ``from_state`` round-trip the state through JSON-able data.
+Memory is bounded (at most ``max_contexts`` table entries per name, fixed windows: about 2 KB of
+JSON per name on a smooth series), there is no randomness, and ``state_dict`` / ``from_state`` round-trip the state through JSON-able data.
 
 >>> det = ScalarAnomaly()
 >>> scores = []
@@ -41,6 +42,9 @@ _LOG_TAIL = math.log(1.0 - 0.99999)  # HTM: a tail probability of 1e-5 scores 1.
 _MIN_STD = 0.03  # floor of the spread of averaged surprise, so a silent series is not hair-triggered
 
 
+_BLOCKS = 50  # the likelihood's history is kept as this many block sums
+
+
 class _Channel:
     """The state of one named value."""
 
@@ -51,10 +55,27 @@ class _Channel:
         self.levels: deque[int] = deque(maxlen=det.context)
         self.table: dict[str, int] = {}
         self.raw: deque[float] = deque(maxlen=det.short)
-        self.avgs: deque[float] = deque(maxlen=det.long)
-        self.sum_avg = 0.0
-        self.sum_avg2 = 0.0
+        # the averaged surprise of the last ``long`` steps, as [count, sum, sum of squares] per block
+        self.blocks: deque[list[float]] = deque(maxlen=_BLOCKS)
+        self.block_size = max(det.long // _BLOCKS, 1)
         self.rest_left = 0
+
+    def history(self) -> tuple[float, float, float]:
+        """(count, sum, sum of squares) of the averaged surprise over the window."""
+        n = s = s2 = 0.0
+        for c, a, b in self.blocks:
+            n += c
+            s += a
+            s2 += b
+        return n, s, s2
+
+    def remember(self, avg: float) -> None:
+        if not self.blocks or self.blocks[-1][0] >= self.block_size:
+            self.blocks.append([0.0, 0.0, 0.0])  # the oldest block leaves the window (maxlen)
+        last = self.blocks[-1]
+        last[0] += 1
+        last[1] += avg
+        last[2] += avg * avg
 
 
 class ScalarAnomaly:
@@ -131,10 +152,10 @@ class ScalarAnomaly:
         raw.append(surprise)
         avg = sum(raw) / len(raw)
         score = 0.0
-        n_avg = len(ch.avgs)
+        n_avg, sum_avg, sum_avg2 = ch.history()
         if ch.n >= self.warmup and n_avg >= 1:
-            mean = ch.sum_avg / n_avg
-            std = max(math.sqrt(max(ch.sum_avg2 / n_avg - mean * mean, 0.0)), _MIN_STD)
+            mean = sum_avg / n_avg
+            std = max(math.sqrt(max(sum_avg2 / n_avg - mean * mean, 0.0)), _MIN_STD)
             tail = 0.5 * math.erfc((avg - mean) / std / math.sqrt(2.0))
             score = min(1.0, max(0.0, math.log(tail + 1e-10) / _LOG_TAIL))
             margin = self.tolerance * (ch.hi - ch.lo)
@@ -145,13 +166,7 @@ class ScalarAnomaly:
             score = 0.0
         if commit:
             ch.raw.append(surprise)
-            if n_avg == ch.avgs.maxlen:
-                old = ch.avgs[0]
-                ch.sum_avg -= old
-                ch.sum_avg2 -= old * old
-            ch.avgs.append(avg)
-            ch.sum_avg += avg
-            ch.sum_avg2 += avg * avg
+            ch.remember(avg)
             ch.rest_left = self.rest if alert else max(ch.rest_left - 1, 0)
         return score
 
@@ -178,14 +193,14 @@ class ScalarAnomaly:
         chans = {}
         for name, ch in self._channels.items():
             chans[name] = {"n": ch.n, "lo": ch.lo, "hi": ch.hi, "levels": list(ch.levels),
-                           "table": dict(ch.table), "raw": list(ch.raw), "avgs": list(ch.avgs),
-                           "rest_left": ch.rest_left}
-        return {"version": 1, "params": params, "channels": chans}
+                           "table": dict(ch.table), "raw": list(ch.raw),
+                           "blocks": [list(b) for b in ch.blocks], "rest_left": ch.rest_left}
+        return {"version": 2, "params": params, "channels": chans}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ScalarAnomaly:
         """A detector restored from :meth:`state_dict`."""
-        if state.get("version") != 1:
+        if state.get("version") != 2:
             raise ValueError(f"unsupported ScalarAnomaly state version {state.get('version')!r}")
         det = cls(**state["params"])
         for name, s in state["channels"].items():
@@ -194,9 +209,7 @@ class ScalarAnomaly:
             ch.levels.extend(s["levels"])
             ch.table = dict(s["table"])
             ch.raw.extend(s["raw"])
-            ch.avgs.extend(s["avgs"])
-            ch.sum_avg = sum(ch.avgs)
-            ch.sum_avg2 = sum(a * a for a in ch.avgs)
+            ch.blocks.extend([float(c), float(a), float(b)] for c, a, b in s["blocks"])
             det._channels[name] = ch
         return det
 

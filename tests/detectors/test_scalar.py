@@ -87,7 +87,14 @@ def test_memory_is_bounded() -> None:
     stream(det, np.random.default_rng(1).normal(size=5000))
     state = det.state_dict()["channels"]["v"]
     assert len(state["table"]) <= 500
-    assert len(state["avgs"]) <= det.long
+    # the likelihood's window: at most 50 block sums covering at most ``long`` steps
+    assert len(state["blocks"]) <= 50 and det.long - det.long // 50 < sum(b[0] for b in state["blocks"]) <= det.long
+
+
+def test_state_stays_small_on_a_long_smooth_series() -> None:
+    det = ScalarAnomaly()
+    stream(det, daily(20000))
+    assert len(json.dumps(det.state_dict())) < 4096
 
 
 def test_several_names_are_independent_and_the_score_is_their_maximum() -> None:
