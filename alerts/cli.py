@@ -9,6 +9,7 @@ Examples::
     foreshock tickets move PF202611001 triaged --by ana
     foreshock tickets assign PF202611001 --to ana --team field-service --by lead
     foreshock tickets comment PF202611001 "bearing replaced" --by ana
+    foreshock tickets 8d PF202611001 D4 "grease contaminated by a failed seal" --by ana
     foreshock tickets feedback PF202611001 confirmed --actual-mode outer_race --cause "lubrication" --by ana
     foreshock report monthly --month 2026-11 --format csv --out nov.csv
 
@@ -76,6 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text")
     p.add_argument("--by", default=_who())
     p.set_defaults(func=_tickets_comment)
+    p = tsub.add_parser("8d", help="set one 8D discipline (D2..D7): text, or JSON with --json")
+    p.add_argument("number")
+    p.add_argument("discipline", help="D2, D3, D4, D5, D6 or D7")
+    p.add_argument("content", help="the text ('-' reads it from stdin)")
+    p.add_argument("--json", action="store_true", help="the content is JSON (an object, list, ...)")
+    p.add_argument("--by", default=_who())
+    p.set_defaults(func=_tickets_8d)
     p = tsub.add_parser("feedback", help="closure feedback from the field")
     p.add_argument("number")
     p.add_argument("verdict", choices=VERDICTS)
@@ -184,6 +192,24 @@ def _tickets_assign(args, settings) -> int:
 def _tickets_comment(args, settings) -> int:
     t = _service(settings).comment_ticket(args.number, args.text, actor=args.by)
     print(f"{t['number']}: {len(t['comments'])} comment(s)")
+    return 0
+
+
+@_guard
+def _tickets_8d(args, settings) -> int:
+    import sys
+
+    text = sys.stdin.read() if args.content == "-" else args.content
+    content: Any = text
+    if args.json:
+        try:
+            content = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--json: the content is not valid JSON: {exc}") from None
+    elif not text.strip():
+        raise ValueError(f"{args.discipline}: the content is empty")
+    t = _service(settings).update_8d(args.number, args.discipline, content, actor=args.by)
+    print(f"{t['number']}: {args.discipline.upper()} updated")
     return 0
 
 

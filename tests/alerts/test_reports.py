@@ -122,6 +122,14 @@ def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "investigating" and shown["assignee"] == "cy"
     assert [e["action"] for e in shown["audit"]][-3:] == ["moved", "assigned", "commented"]
+    assert main(["tickets", "8d", "PF202611002", "d4", "grease contaminated by a failed seal", "--by", "cy"]) == 0
+    assert main(["tickets", "8d", "PF202611002", "D5", '{"action": "seal replaced"}', "--json"]) == 0
+    assert main(["tickets", "8d", "PF202611002", "D9", "x"]) == 2
+    assert "unknown 8D discipline 'D9'" in capsys.readouterr().err
+    assert main(["tickets", "8d", "PF202611002", "D5", "{not json", "--json"]) == 2
+    assert "--json: the content is not valid JSON" in capsys.readouterr().err
+    eight_d = AlertService(factory).get_ticket("PF202611002")["eight_d"]
+    assert eight_d["D4"] == "grease contaminated by a failed seal" and eight_d["D5"] == {"action": "seal replaced"}
     assert main(["tickets", "move", "PF202611002", "received", "--by", "cy"]) == 2
     assert "cannot move from investigating to received" in capsys.readouterr().err
     alert_id = next(a for a in AlertService(factory).list_alerts() if a["device_id"] == "a2")["id"]
