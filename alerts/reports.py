@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import GRADES
-from alerts.models import Alert, Complaint, CorrectiveAction, Ticket
+from alerts.models import Alert, Complaint, CorrectiveAction, Ticket, TicketEvent
 
 __all__ = ["field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
 
@@ -133,6 +133,19 @@ def _actions(rows: list[CorrectiveAction]) -> list[dict[str, Any]]:
     return out
 
 
+def _closed_unverified(s: Session, closed: list[Ticket]) -> int:
+    """How many of these closed tickets were last closed from a state other than ``verifying`` without
+    being a false alarm: the action was never checked (the state machine allows it, the report shows it)."""
+    if not closed:
+        return 0
+    last_from: dict[int, str | None] = {}
+    for tid, before in s.execute(select(TicketEvent.ticket_id, TicketEvent.from_status).where(
+            TicketEvent.ticket_id.in_([t.id for t in closed]), TicketEvent.action == "moved",
+            TicketEvent.to_status == "closed").order_by(TicketEvent.id)):
+        last_from[tid] = before
+    return sum(1 for t in closed if last_from.get(t.id) != "verifying" and t.feedback_verdict != "false_alarm")
+
+
 def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[str, Any]:
     start, end = month_bounds(month)
     with session_factory() as s:
@@ -143,6 +156,8 @@ def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[s
                                                             Complaint.received_at < end)))
         actions = list(s.scalars(select(CorrectiveAction).where(CorrectiveAction.applied_at < end)
                                  .order_by(CorrectiveAction.applied_at)))
+        closed_unit = [t for t in closed if t.kind == "unit"]
+        unverified = _closed_unverified(s, closed_unit)
     unit = [t for t in tickets if t.kind == "unit"]
     modes = pareto(t.failure_mode for t in unit)
     return {
@@ -150,7 +165,7 @@ def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[s
         "alerts": {"raised": len(alerts), "by_severity": dict(Counter(a.severity for a in alerts)),
                    "acknowledged": sum(1 for a in alerts if a.acknowledged_at is not None)},
         "tickets": {
-            "opened": len(unit), "closed": sum(1 for t in closed if t.kind == "unit"),
+            "opened": len(unit), "closed": len(closed_unit), "closed_unverified": unverified,
             "by_grade": {g: sum(1 for t in unit if t.grade == g) for g in GRADES},
             "repeat_failures": sum(1 for t in unit if t.repeat_failure),
             "fleet_problems": sum(1 for t in tickets if t.kind == "fleet"),

@@ -93,6 +93,21 @@ def test_field_precision_counts_foreshock_warnings_not_tickets_customers_opened(
     assert field_precision(factory)["all"]["precision"] == 0.5
 
 
+def test_tickets_closed_without_verification_are_counted(factory):
+    svc = _history(factory)  # n1 closed from 'triaged' (confirmed), n3 from 'received' as a false alarm
+    assert monthly_report(factory, "2026-11")["tickets"]["closed_unverified"] == 1  # n1: the false alarm needs none
+    svc.clock.t = T0 + 20 * H
+    for state in ("investigating", "action_taken", "verifying", "closed"):
+        svc.move_ticket("PF202611002", state, actor="ana")  # n2 through verification
+    r = monthly_report(factory, "2026-11")["tickets"]
+    assert (r["closed"], r["closed_unverified"]) == (3, 1)
+    svc.move_ticket("PF202611002", "reopened", actor="ana")
+    svc.move_ticket("PF202611002", "closed", actor="ana")  # closed again straight from 'reopened'
+    assert monthly_report(factory, "2026-11")["tickets"]["closed_unverified"] == 2
+    rows = report_csv(monthly_report(factory, "2026-11"))
+    assert "tickets,closed_unverified,count,2" in rows
+
+
 def test_csv_has_the_same_numbers(factory):
     _history(factory)
     rows = list(csv.DictReader(io.StringIO(report_csv(monthly_report(factory, "2026-11")))))
