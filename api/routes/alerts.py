@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -15,6 +15,7 @@ from api.rows import page_query
 from api.schemas import ListPublic
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+AlertId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the alert's id")]  # beyond: a 422, not a 500
 
 
 class AlertPublic(BaseModel):
@@ -70,7 +71,7 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, summary="One alert")
-def get_alert(alert_id: int, session: SessionDep, _: Viewer) -> dict:
+def get_alert(alert_id: AlertId, session: SessionDep, _: Viewer) -> dict:
     row = session.execute(select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
                           .where(Alert.id == alert_id)).first()
     if row is None:
@@ -79,7 +80,7 @@ def get_alert(alert_id: int, session: SessionDep, _: Viewer) -> dict:
 
 
 @router.post("/{alert_id}/ack", response_model=AlertPublic, summary="Acknowledge an alert (answers its ticket's response clock)")
-def ack_alert(alert_id: int, ctx: ContextDep, tok: Service) -> dict:
+def ack_alert(alert_id: AlertId, ctx: ContextDep, tok: Service) -> dict:
     out = alerts_of(ctx).ack_alert(alert_id, actor=tok.name)
     ctx.events.publish("alert", {"kind": "alert_acknowledged", "alert_id": alert_id, "by": tok.name,
                                  "device_id": out.get("device_id"), "ticket": out.get("ticket")})

@@ -39,3 +39,13 @@ def test_a_body_that_is_not_json_says_so_and_where(admin):
     assert body["errors"] == [{"loc": "body", "msg": "not valid JSON: Expecting property name enclosed in double "
                                                      "quotes (at character 1)"}]
     assert body["detail"].startswith("invalid request: body: not valid JSON")
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/api/v1/alerts/{}"), ("POST", "/api/v1/alerts/{}/ack")])
+def test_an_alert_id_beyond_the_database_integer_is_a_422_not_a_500(admin, method, path):
+    client, h = admin
+    r = client.request(method, path.format(10**20), headers=h)
+    assert r.status_code == 422 and "alert_id" in r.json()["detail"]
+    r = client.request(method, path.format(0), headers=h)
+    assert r.status_code == 422 and "alert_id: Input should be greater than or equal to 1" in r.json()["detail"]
+    assert client.request(method, path.format(2**31 - 1), headers=h).json()["detail"] == f"no alert {2**31 - 1}"
