@@ -48,6 +48,7 @@ class MonitorConfig:
     max_scalar_keys: int = 16  # scalar series tracked per unit (bounded state)
     scalar_warmup_s: float = 86400.0  # commissioning of each scalar series, in its own time (a daily cycle)
     scalar_points: int = 96  # values kept to form a scalar baseline, spread over scalar_warmup_s
+    axis: str = ""  # the snapshot axis the engine follows ("x", "y", "z", "h", "v"); "": the first one a unit sends
     # operating and environmental context, not health: not alarmed on (a temperature is judged
     # as its rise over ``ambient_c`` when both are sent)
     context_keys: tuple[str, ...] = ("ambient_c", "speed_rpm", "rpm", "current_a", "load_pct", "power_kw")
@@ -84,6 +85,8 @@ class MonitorConfig:
         if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1:
             raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1")
 
+        if not isinstance(self.axis, str) or len(self.axis) > 16:
+            raise ValueError(f"axis must be an axis name such as 'x' (or '' for the first one sent), got {self.axis!r}")
         object.__setattr__(self, "context_keys", tuple(self.context_keys))
         if self.scalar_warmup_s <= 0 or self.scalar_points < 8:
             raise ValueError("scalar_warmup_s must be > 0 and scalar_points >= 8")

@@ -79,6 +79,7 @@ class UnitMonitor:
     def __init__(self, machine: MachineInfo | None = None, **config: Any) -> None:
         self.machine = machine or MachineInfo()
         self.config = MonitorConfig(**config)
+        self.axis: str | None = None  # the axis followed (config.axis, else the first sent)
         self._reset()
 
     def _reset(self) -> None:
@@ -116,6 +117,22 @@ class UnitMonitor:
         self.last: Assessment | None = None
 
     # ------------------------------------------------------------------ snapshots
+    def follows(self, axis: str) -> bool:
+        """Whether snapshots of ``axis`` are the ones this monitor assesses.
+
+        A unit's baseline belongs to one sensor axis: x, y and z differ in level and spectrum,
+        and interleaved they would look like a machine changing (or, two equal ones, like a stuck
+        sensor). The monitor follows ``config.axis`` if set, else the first axis it is asked
+        about; the caller stores the other axes and does not feed them. Setting ``config.axis``
+        to another axis than the one followed learns the baseline again on the new one.
+        """
+        want = self.config.axis or self.axis
+        if self.axis is not None and want != self.axis:
+            self._rebaseline()
+            self.relearn_note = f"now following axis {want!r} (was {self.axis!r}): learning its baseline"
+        self.axis = want or axis
+        return axis == self.axis
+
     def update_snapshot(self, snap: Snapshot) -> Assessment:
         """Assess one waveform snapshot; never raises on bad data."""
         raw = np.asarray(snap.samples)
@@ -475,7 +492,7 @@ class UnitMonitor:
             "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
-            "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age,
+            "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age, "axis": self.axis,
         }
 
     @classmethod
@@ -497,6 +514,7 @@ class UnitMonitor:
         mon.scalar_mode = state.get("scalar_mode")
         mon.away_rpm, mon.away_n = state.get("away_rpm"), int(state.get("away_n", 0))
         mon.relearn_note = state.get("relearn_note")
+        mon.axis = state.get("axis")  # None in states saved before axes were told apart: the next one sent
         band = state.get("env_band")
         mon.env_band = (float(band[0]), float(band[1])) if band else None
         mon.env_fs, mon.band_age = float(state.get("env_fs", 0.0)), int(state.get("band_age", 0))

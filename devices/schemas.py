@@ -166,28 +166,9 @@ class UnitUpdate(_UnitFields):
 
 def _check_monitor_config(v: dict[str, Any]) -> None:
     """Refuse detector settings the detection stage would not apply (it would only log a warning there)."""
-    from dataclasses import fields
-
     from detectors.config import MonitorConfig
 
-    known = [f.name for f in fields(MonitorConfig)]
-    unknown = sorted(k for k in v if k not in known)
-    if unknown:
-        raise ValueError(f"unknown detector setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    defaults = MonitorConfig()
-    for key, value in v.items():
-        default = getattr(defaults, key)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if isinstance(default, int) and not (number and float(value).is_integer()):
-            raise ValueError(f"{key}: expected a whole number, got {value!r}")
-        if isinstance(default, float) and not number:
-            raise ValueError(f"{key}: expected a number, got {value!r}")
-        if isinstance(default, tuple) and not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
-            raise ValueError(f"{key}: expected a list of names, got {value!r}")
-    try:
-        MonitorConfig(**v)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(str(exc)) from None
+    MonitorConfig.from_overrides(v)
 
 
 class _FieldError(ValueError):

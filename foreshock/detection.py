@@ -73,6 +73,7 @@ class DetectionStats:
     snapshots: int = 0
     records: int = 0
     skipped_old: int = 0
+    other_axes: int = 0  # snapshots of an axis the unit's detectors do not follow (stored, not assessed)
     assessments: int = 0
     health_changes: int = 0
     errors: int = 0
@@ -246,6 +247,10 @@ class DetectionStage:
         if kind == "vibration":
             snap = msg.parsed.snapshot
             ts = snap.ts_ms / 1000
+            follows = getattr(unit.monitor, "follows", None)  # a monitor_factory's own monitor may not choose
+            if follows is not None and not follows(snap.axis):
+                self.stats.other_axes += 1  # stored by ingest; the unit's baseline follows another axis
+                return
             if ts <= unit.last_ts.get("vibration", float("-inf")):
                 self.stats.skipped_old += 1
                 return

@@ -123,7 +123,7 @@ def test_impossible_model_data_names_the_field(registry, fields, field):
 @pytest.mark.parametrize(
     ("config", "problem"),
     [
-        ({"warmpu": 50}, "unknown detector setting(s) warmpu; known: warmup,"),
+        ({"warmpu": 50}, "unknown detector setting(s) warmpu (did you mean warmup?); known: warmup,"),
         ({"speed_tolerance": 5}, "speed_tolerance must be in (0, 1), got 5"),
         ({"warmup": "fifty"}, "warmup: expected a whole number, got 'fifty'"),
         ({"alpha": True}, "alpha: expected a number, got True"),

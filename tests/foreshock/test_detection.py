@@ -99,3 +99,49 @@ def test_state_survives_a_restart(sessions):
     assert again.stats.skipped_old == 1
     assert again._units["U-1"].monitor.state_dict() == learnt
     assert again.health_of("U-1") is not None
+
+
+def vib_axis(seq: int, ts_ms: int, axis: str, samples: np.ndarray) -> IngestedMessage:
+    snap = VibrationSnapshot(ts_ms=ts_ms, seq=seq, axis=axis, fs=25600.0, samples=samples.astype(np.float32), rpm=1800.0)
+    return IngestedMessage("U-1", "vibration", ParsedMessage("U-1", "vibration", snapshot=snap), None, ts_ms / 1000,
+                           "foreshock/v1/U-1/vibration")
+
+
+def test_a_triaxial_unit_is_assessed_on_one_axis_not_three_interleaved(sessions):
+    """x, y and z a millisecond apart, y a copy of x (a sensor that copies one channel), z three
+    times larger: fed as one stream, y looked like a stuck sensor and z like a machine whose level
+    jumps every snapshot. The stage follows the first axis and leaves the others to storage."""
+    rng = np.random.default_rng(2)
+    stage = DetectionStage(sessions, registry=FakeRegistry({"warmup": 8}), alerts=FakeAlerts())
+    msgs = []
+    for i in range(20):
+        x = rng.normal(0, 0.05, 2560)
+        ts = 1_700_000_000_000 + i * 60_000
+        # sent one after the other, a millisecond apart
+        msgs += [vib_axis(3 * i, ts, "x", x), vib_axis(3 * i + 1, ts + 1, "y", x), vib_axis(3 * i + 2, ts + 2, "z", x * 3)]
+    stage.on_batch(msgs)
+    assert stage.stats.snapshots == 20 and stage.stats.other_axes == 40
+    a = stage._units["U-1"].monitor.last
+    assert a.sensor_fault is None and a.state == "healthy", (a.state, a.reasons)
+
+
+def test_the_configured_axis_is_followed_and_a_change_relearns(sessions):
+    rng = np.random.default_rng(3)
+    registry = FakeRegistry({"warmup": 8, "axis": "y"})
+    stage = DetectionStage(sessions, registry=registry, alerts=FakeAlerts())
+    ts0 = 1_700_000_000_000
+    stage.on_batch([vib_axis(i, ts0 + i * 60_000, ax, rng.normal(0, 0.05, 2560)) for i in range(12) for ax in "xy"])
+    mon = stage._units["U-1"].monitor
+    assert mon.axis == "y" and stage.stats.snapshots == 12 and mon.n_learnt >= 8
+    mon.config = MonitorConfig(warmup=8, axis="x")  # as a changed detector_config is applied
+    assert mon.follows("x") and mon.n_learnt == 0 and "axis 'x'" in mon.relearn_note
+    assert not mon.follows("y")
+
+
+def test_the_followed_axis_survives_a_restart(sessions):
+    from detectors import MachineInfo, UnitMonitor
+
+    mon = UnitMonitor(MachineInfo(rated_rpm=1800))
+    assert mon.follows("z") and not mon.follows("x")
+    again = UnitMonitor.from_state(mon.state_dict())
+    assert again.follows("z") and not again.follows("x")
