@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,10 @@ class ComplaintDesk:
     def config(self) -> Any:
         return self.alerts.config
 
-    def _ticket(self, s: Session, number: str) -> Ticket:
+    def _ticket(self, s: Session, number: str, *, lock: bool = False) -> Ticket:
+        if lock:  # as the ticket desk does: one change to a ticket at a time, each to what the last one left
+            s.execute(update(Ticket).where(Ticket.number == number).values(number=Ticket.number)
+                      .execution_options(synchronize_session=False))
         t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
         if t is None:
             raise TicketError(f"no ticket {number!r}")
@@ -125,7 +128,7 @@ class ComplaintDesk:
               actor: str) -> dict[str, Any]:
         """Record the customer's follow-up answer; "not solved" reopens the ticket."""
         with self._sf.begin() as s:
-            customer.record_reply(s, self._ticket(s, number), solved=solved, satisfaction=satisfaction,
+            customer.record_reply(s, self._ticket(s, number, lock=True), solved=solved, satisfaction=satisfaction,
                                   comment=comment, actor=actor, now=self.alerts.clock())
         return self.communication(number)
 

@@ -156,3 +156,54 @@ def test_the_third_complaint_about_a_unit_in_30_days_is_a_repeat_failure(service
     with service.session_factory() as s:
         sent = [(d.event, d.payload["ticket"]) for d in s.scalars(select(Delivery))]
     assert sent == [("ticket.repeat_failure", numbers[2])]
+
+
+def test_a_not_solved_reply_and_a_manual_reopen_at_once_reopen_the_ticket_once(service, clock, monkeypatch):
+    import threading
+
+    import alerts.customer
+    import alerts.desk
+    from alerts.service import AlertService
+
+    clock.t = T0 + 3 * 3600
+    desk = ComplaintDesk(service)
+    number = desk.register(complaint(device_id="P-0003", customer="Globex", contact={"phone": "+33 4 1234"}),
+                           actor="agent")["ticket"]
+    service.move_ticket(number, "closed", actor="maria")
+    both_read = threading.Barrier(2)
+
+    def after_both_read(real):
+        def move(*args, **kwargs):
+            try:  # without the lock both have read 'closed' here; with it the second waits for the first
+                both_read.wait(timeout=3)
+            except threading.BrokenBarrierError:
+                pass
+            return real(*args, **kwargs)
+        return move
+
+    monkeypatch.setattr(alerts.customer, "move", after_both_read(alerts.customer.move))
+    monkeypatch.setattr(alerts.desk, "move", after_both_read(alerts.desk.move))
+    errors: list[str] = []
+
+    def reply() -> None:
+        try:
+            ComplaintDesk(AlertService(service.session_factory, clock=clock)).reply(
+                number, solved=False, comment="still noisy", actor="agent")
+        except Exception as exc:  # noqa: BLE001 - the test reports what went wrong
+            errors.append(f"reply failed: {exc!r}")
+
+    def reopen() -> None:
+        try:
+            AlertService(service.session_factory, clock=clock).move_ticket(number, "reopened", actor="maria")
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=reply), threading.Thread(target=reopen)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    moves = [(e["from"], e["to"]) for e in service.get_ticket(number)["audit"] if e["action"] == "moved"]
+    assert moves == [("received", "closed"), ("closed", "reopened")], moves
+    assert errors in ([], [f"ticket {number} cannot move from reopened to reopened (allowed: triaged, investigating, "
+                           "closed)"])
