@@ -35,6 +35,7 @@ COUNTERS = (
     "worker_errors",  # unexpected errors of the worker (the batch is retried, not acknowledged)
     "deferred_at_stop",  # messages left unacknowledged at shutdown (the broker redelivers them)
     "retained_unknown_ignored",  # retained copies (old status) of unregistered devices, acknowledged, not kept
+    "connections_dropped_early",  # broker connections closed within 30 s of connecting (client-id clash?)
 )
 
 

@@ -105,6 +105,11 @@ def topic_filters(topic_root: str, shared_group: str | None) -> list[str]:
     return filters
 
 
+_SHORT_S = 30  # a connection closed by the broker this soon after it was made counts as dropped early
+_TAKEOVER_DROPS = 3  # ... this many times within _TAKEOVER_WINDOW_S: another client has the same id
+_TAKEOVER_WINDOW_S = 300
+
+
 class MqttSource:
     def __init__(
         self,
@@ -123,9 +128,13 @@ class MqttSource:
         self._last_full_log = 0.0
         self._connect_failures = 0
         self._next_fail_log = 0.0
+        self._connected_at: float | None = None
+        self._short_drops: list[float] = []  # when connections that had just been made were closed
+        self._next_takeover_log = 0.0
+        self._client_id = client_id or mqtt.client_id
         self._client = _Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or mqtt.client_id,
+            client_id=self._client_id,
             clean_session=False,
             protocol=paho.MQTTv311,
         )
@@ -174,6 +183,7 @@ class MqttSource:
         if self._connect_failures:
             log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)
             self._connect_failures, self._next_fail_log = 0, 0.0
+        self._connected_at = time.monotonic()
         log.info(
             "connected to %s (session present: %s); subscribing to %s",
             self.settings.url, flags.session_present, ", ".join(self.filters),
@@ -189,8 +199,27 @@ class MqttSource:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
-        if not self._paused.is_set():
-            log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.url, reason_code)
+        if self._paused.is_set():
+            return
+        log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.url, reason_code)
+        self._note_drop(time.monotonic())
+
+    def _note_drop(self, now: float) -> None:
+        """Connections the broker keeps closing soon after they are made point to another client with
+        the same client id: each connect takes the session from the other, and both flap forever
+        (MQTT 3.1.1 gives no reason). Said as an error, with the remedy, at most every 5 minutes."""
+        since, self._connected_at = self._connected_at, None
+        if since is None or now - since > _SHORT_S:
+            return
+        self._short_drops = [t for t in self._short_drops if now - t < _TAKEOVER_WINDOW_S] + [now]
+        self._metrics.count("connections_dropped_early")
+        if len(self._short_drops) >= _TAKEOVER_DROPS and now >= self._next_takeover_log:
+            self._next_takeover_log = now + 300.0
+            log.error("the broker at %s closed this connection %d times in the last %d s, each within %d s of "
+                      "connecting: another client is probably connected with the same client id %r and takes the "
+                      "session over (the broker's log says 'already connected, closing old connection'). Give every "
+                      "service its own mqtt.client_id (FORESHOCK_MQTT__CLIENT_ID)",
+                      self.settings.url, len(self._short_drops), _TAKEOVER_WINDOW_S, _SHORT_S, self._client_id)
 
     def _on_message(self, client, userdata, msg) -> None:
         raw = RawMessage(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, msg.retain)

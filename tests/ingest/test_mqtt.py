@@ -196,3 +196,53 @@ def test_an_unreachable_broker_is_named_in_the_log_while_retrying(caplog):
     line = next(r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage())
     assert f"nothing answers at 127.0.0.1:{port}" in line and "FORESHOCK_MQTT__URL" in line
     assert not source.connected
+
+
+def test_two_services_with_one_client_id_are_named_as_such(mosquitto, caplog):
+    """A second ingest with the same mqtt.client_id takes the session; the first reconnects and
+    takes it back, forever (MQTT 3.1.1 says nothing about why). Both now log the likely cause."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+    from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+
+    settings = load_settings(mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+                                   "reconnect_min_s": 1, "reconnect_max_s": 1})
+    caplog.set_level(logging.WARNING, logger="ingest.mqtt")
+    same = f"twin-{uuid.uuid4().hex[:6]}"
+    sources = [MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=same) for _ in range(2)]
+    for s in sources:
+        s.start(timeout_s=5)
+    try:
+        wait_until(lambda: any("same client id" in r.getMessage() for r in caplog.records), 60,
+                   what="the takeover named in the log")
+    finally:
+        for s in sources:
+            s.stop()
+    line = next(r.getMessage() for r in caplog.records if "same client id" in r.getMessage())
+    assert repr(same) in line and "FORESHOCK_MQTT__CLIENT_ID" in line
+
+
+def test_one_early_drop_or_drops_of_long_connections_are_not_called_a_takeover(caplog):
+    """A broker restart closes a connection once; connections that lasted are not early drops."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    settings = load_settings(mqtt={"url": "mqtt://127.0.0.1:1"})
+    caplog.set_level(logging.ERROR, logger="ingest.mqtt")
+    metrics = IngestMetrics()
+    source = MqttSource(settings.mqtt, HandOff(10), metrics, client_id="x")
+    for start in (0.0, 1000.0, 2000.0, 3000.0):  # four connections of 100 s each
+        source._connected_at = start
+        source._note_drop(start + 100.0)
+    source._connected_at = 4000.0
+    source._note_drop(4005.0)  # one early drop
+    assert metrics.get("connections_dropped_early") == 1
+    assert not [r for r in caplog.records if "same client id" in r.getMessage()]
+    for start in (4010.0, 4020.0):  # two more within the window: three early drops
+        source._connected_at = start
+        source._note_drop(start + 2.0)
+    assert [r for r in caplog.records if "same client id" in r.getMessage()]
