@@ -78,8 +78,9 @@ def _complaint_email(args, settings) -> int:
         raise ValueError(f"cannot read the email {args.file}: {exc.strerror or exc}") from None
     out = _desk(settings).register(check_email(raw), actor=args.by)
     if not out.get("created", True):
-        print(f"complaint {out['id']} was already registered (same Message-ID {str(out['external_ref']).removeprefix('email:')}) on ticket "
-              f"{out['ticket']}: nothing changed")
+        ref = str(out["external_ref"]).removeprefix("email:")
+        print(f"complaint {out['id']} was already registered (same Message-ID {ref}) on ticket {out['ticket']}: "
+              "nothing changed")
         return 0
     how = "joined" if out["joined"] else "opened"
     warned = f", warned {out['warning_lead_s'] / 3600:.1f} h before" if out["preceded_by_warning"] else ""
