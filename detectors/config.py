@@ -48,6 +48,7 @@ class MonitorConfig:
     max_scalar_keys: int = 16  # scalar series tracked per unit (bounded state)
     scalar_warmup_s: float = 86400.0  # commissioning of each scalar series, in its own time (a daily cycle)
     scalar_points: int = 96  # values kept to form a scalar baseline, spread over scalar_warmup_s
+    max_anomaly_keys: int = 8  # of those, the first ones a unit sends are also scored by the NAB-measured detector
     axis: str = ""  # the snapshot axis the engine follows ("x", "y", "z", "h", "v"); "": the first one a unit sends
     # operating and environmental context, not health: not alarmed on (a temperature is judged
     # as its rise over ``ambient_c`` when both are sent)
@@ -82,8 +83,8 @@ class MonitorConfig:
             raise ValueError(f"name_wait must be >= 0 snapshots, got {self.name_wait}")
         if self.mode_hold < 1 or not self.mode_memory_s > 0:
             raise ValueError(f"mode_hold must be >= 1 and mode_memory_s > 0, got {self.mode_hold}, {self.mode_memory_s}")
-        if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1:
-            raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1")
+        if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1 or self.max_anomaly_keys < 0:
+            raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1, max_anomaly_keys >= 0")
 
         if not isinstance(self.axis, str) or len(self.axis) > 16:
             raise ValueError(f"axis must be an axis name such as 'x' (or '' for the first one sent), got {self.axis!r}")

@@ -8,8 +8,8 @@ names). Per name, three ideas from the best detectors of the Numenta Anomaly Ben
   seen so far, and the transition *last ``context`` levels -> this level* is looked up in a table of
   transitions seen before; surprise is ``1 - P(level | context)`` (1 for a transition never seen);
 - **anomaly likelihood** (as Numenta HTM): the ``short``-step moving average of surprise is compared
-  with the distribution of that average over the last ``long`` steps (kept as the sums of 50
-  blocks of ``long / 50`` steps: the window slides by a block, and the state stays small), and its
+  with the distribution of that average over the last ``long`` steps (kept as the sums of 25
+  blocks of ``long / 25`` steps: the window slides by a block, and the state stays small), and its
   Gaussian tail is log-scaled, so a series that is always a little surprising stays quiet;
 - **spatial anomaly** (as Numenta HTM): a value beyond the range seen so far by more than
   ``tolerance`` of that range scores 1;
@@ -18,7 +18,7 @@ and after a score of ``alert_level`` or more the next ``rest`` scores are 0 (as 
 one alert. Nothing is scored before ``warmup`` observations.
 
 Memory is bounded (at most ``max_contexts`` table entries per name, fixed windows: about 2 KB of
-JSON per name on a smooth series), there is no randomness, and ``state_dict`` / ``from_state`` round-trip the state through JSON-able data.
+JSON per name), there is no randomness, and ``state_dict`` / ``from_state`` round-trip the state through JSON-able data.
 
 >>> det = ScalarAnomaly()
 >>> scores = []
@@ -42,7 +42,7 @@ _LOG_TAIL = math.log(1.0 - 0.99999)  # HTM: a tail probability of 1e-5 scores 1.
 _MIN_STD = 0.03  # floor of the spread of averaged surprise, so a silent series is not hair-triggered
 
 
-_BLOCKS = 50  # the likelihood's history is kept as this many block sums
+_BLOCKS = 25  # the likelihood's history is kept as this many block sums
 
 
 class _Channel:
@@ -58,24 +58,32 @@ class _Channel:
         # the averaged surprise of the last ``long`` steps, as [count, sum, sum of squares] per block
         self.blocks: deque[list[float]] = deque(maxlen=_BLOCKS)
         self.block_size = max(det.long // _BLOCKS, 1)
+        self.totals = [0.0, 0.0, 0.0]  # the blocks' sums (kept as they change, not re-added per value)
         self.rest_left = 0
 
     def history(self) -> tuple[float, float, float]:
         """(count, sum, sum of squares) of the averaged surprise over the window."""
-        n = s = s2 = 0.0
-        for c, a, b in self.blocks:
-            n += c
-            s += a
-            s2 += b
+        n, s, s2 = self.totals
         return n, s, s2
 
     def remember(self, avg: float) -> None:
         if not self.blocks or self.blocks[-1][0] >= self.block_size:
-            self.blocks.append([0.0, 0.0, 0.0])  # the oldest block leaves the window (maxlen)
+            if len(self.blocks) == self.blocks.maxlen:  # the oldest block leaves the window
+                old = self.blocks[0]
+                self.totals = [self.totals[i] - old[i] for i in range(3)]
+            self.blocks.append([0.0, 0.0, 0.0])
         last = self.blocks[-1]
         last[0] += 1
         last[1] += avg
         last[2] += avg * avg
+        t = self.totals
+        t[0] += 1
+        t[1] += avg
+        t[2] += avg * avg
+
+    def recount(self) -> None:
+        """The totals from the blocks (after a restore)."""
+        self.totals = [float(sum(b[i] for b in self.blocks)) for i in range(3)]
 
 
 class ScalarAnomaly:
@@ -130,6 +138,19 @@ class ScalarAnomaly:
             if ch.n >= 1:
                 self._step(ch, v, commit=True)
             self._learn(ch, v)
+
+    def score_learn_one(self, x: dict[str, float]) -> float:
+        """``score_one(x)`` then ``learn_one(x)`` in one pass (the same score and state, half the work)."""
+        best = 0.0
+        for name, value in x.items():
+            v = _as_float(name, value)
+            ch = self._channels.get(name)
+            if ch is None:
+                ch = self._channels[name] = _Channel(self)
+            if ch.n >= 1:
+                best = max(best, self._step(ch, v, commit=True))
+            self._learn(ch, v)
+        return best
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -194,7 +215,8 @@ class ScalarAnomaly:
         for name, ch in self._channels.items():
             chans[name] = {"n": ch.n, "lo": ch.lo, "hi": ch.hi, "levels": list(ch.levels),
                            "table": dict(ch.table), "raw": list(ch.raw),
-                           "blocks": [list(b) for b in ch.blocks], "rest_left": ch.rest_left}
+                           "blocks": [list(b) for b in ch.blocks], "totals": list(ch.totals),
+                           "rest_left": ch.rest_left}
         return {"version": 2, "params": params, "channels": chans}
 
     @classmethod
@@ -210,6 +232,10 @@ class ScalarAnomaly:
             ch.table = dict(s["table"])
             ch.raw.extend(s["raw"])
             ch.blocks.extend([float(c), float(a), float(b)] for c, a, b in s["blocks"])
+            if "totals" in s:  # as kept, so a restored detector continues bit for bit
+                ch.totals = [float(v) for v in s["totals"]]
+            else:
+                ch.recount()
             det._channels[name] = ch
         return det
 

@@ -1,6 +1,13 @@
-"""Adaptive detection on one scalar telemetry series (e.g. a temperature, a mean |acceleration|).
+"""Adaptive detection on scalar telemetry series (e.g. a temperature, a mean |acceleration|).
 
-Per key: a commissioning baseline (median / MAD, of the log when the series is positive) over
+Per key, two detectors:
+
+- :class:`detectors.scalar.ScalarAnomaly`, the one measured on NAB: every value's anomaly score is
+  in the assessment's ``scores`` (``anomaly_<key>``), and a value or sequence the series' history
+  does not hold (after commissioning) is noted in the reasons and evidence. It does not change the
+  health state: on simulated healthy units (daily ambient cycle, load changes, stops) it flagged
+  about one value per unit-day, which as alerts would bury a service team;
+- :class:`ScalarTrack`, for health indicators that rise as a machine degrades: (median / MAD, of the log when the series is positive) over
 ``warmup_s`` seconds of the series' own time (a day by default, so a daily cycle is part of
 "normal"), sampled into at most ``points`` values whatever the reporting rate; then the robust
 z-score of each new value, an EWMA of it, a Page-Hinkley test for a sustained rise and an
@@ -23,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
+from detectors.scalar import ScalarAnomaly
 from detectors.types import Assessment
 from detectors.zscore import RobustZScore
 
@@ -160,6 +168,7 @@ class ScalarPanel:
     def __init__(self, config: MonitorConfig) -> None:
         self.config = config
         self.tracks: dict[str, ScalarTrack] = {}
+        self.anomaly = ScalarAnomaly()  # one channel per key
 
     def health_values(self, values: dict[str, float]) -> dict[str, float]:
         """Drop the context keys; a temperature becomes its rise over ambient when both are sent."""
@@ -178,6 +187,7 @@ class ScalarPanel:
         """(level over all tracks, assessment of the scalars) or None if no value was usable."""
         c = self.config
         used: list[str] = []
+        anomalies: dict[str, float] = {}
         for key, v in self.health_values(values).items():
             try:
                 v = float(v)
@@ -192,10 +202,13 @@ class ScalarPanel:
                 tr = self.tracks[key] = ScalarTrack(warmup_s=c.scalar_warmup_s, points=c.scalar_points)
             tr.update(ts, v)
             used.append(key)
+            if not tr.spike and self._scored(key):  # a spike is the sensor's (flagged below), not the series'
+                anomalies[key] = self._novelty(key, v)
         if not used:
             return None
         level = max(tr.level for tr in self.tracks.values())
         a = Assessment(ts=ts, state="healthy", scores={f"z_{k}": round(self.tracks[k].z, 3) for k in used})
+        a.scores.update({f"anomaly_{k}": round(s, 4) for k, s in anomalies.items()})
         spiked = [k for k in used if self.tracks[k].spike]
         if spiked:
             a.sensor_fault = "spikes"
@@ -203,6 +216,12 @@ class ScalarPanel:
         learning = [k for k in used if not self.tracks[k].baseline.ready]
         if learning:
             a.reasons.append(f"learning baseline of {', '.join(sorted(learning))}")
+        for key, score in anomalies.items():
+            if score >= self.anomaly.alert_level and self.tracks[key].baseline.ready:
+                a.reasons.append(f"note: {key} behaves unusually (anomaly score {score:.3f}): a value or sequence "
+                                 "its history does not hold")
+                a.evidence.append({"feature": key, "anomaly_score": round(score, 4),
+                                   "meaning": "novel value or sequence (a note: it does not change the state)"})
         if level >= 1:
             key = max(self.tracks, key=lambda k: (self.tracks[k].level, self.tracks[k].ewma))
             tr = self.tracks[key]
@@ -217,11 +236,25 @@ class ScalarPanel:
                     a.ttf_s, a.ttf_low_s, a.ttf_high_s = est
         return level, a
 
+    def _scored(self, key: str) -> bool:
+        """Whether ``key`` is one of the (at most ``max_anomaly_keys``) series the anomaly detector
+        follows: the first ones the unit sent (its state is ~2 KB per series)."""
+        chans = self.anomaly._channels
+        return key in chans or len(chans) < self.config.max_anomaly_keys
+
+    def _novelty(self, key: str, v: float) -> float:
+        """The anomaly detector's score of ``v`` (scored before it is learnt)."""
+        return self.anomaly.score_learn_one({key: v})
+
     def state_dict(self) -> dict:
-        return {k: t.state_dict() for k, t in self.tracks.items()}
+        return {"tracks": {k: t.state_dict() for k, t in self.tracks.items()}, "anomaly": self.anomaly.state_dict()}
 
     @classmethod
     def from_state(cls, config: MonitorConfig, state: dict) -> ScalarPanel:
         panel = cls(config)
-        panel.tracks = {k: ScalarTrack.from_state(t) for k, t in state.items()}
+        if "tracks" not in state:  # saved before the anomaly detector joined: tracks only
+            state = {"tracks": state}
+        panel.tracks = {k: ScalarTrack.from_state(t) for k, t in state["tracks"].items()}
+        if "anomaly" in state:
+            panel.anomaly = ScalarAnomaly.from_state(state["anomaly"])
         return panel

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from detectors.scalar import ScalarAnomaly
+from detectors.scalar import _BLOCKS, ScalarAnomaly
 
 
 def stream(det: ScalarAnomaly, values, key: str = "v") -> list[float]:
@@ -87,8 +87,9 @@ def test_memory_is_bounded() -> None:
     stream(det, np.random.default_rng(1).normal(size=5000))
     state = det.state_dict()["channels"]["v"]
     assert len(state["table"]) <= 500
-    # the likelihood's window: at most 50 block sums covering at most ``long`` steps
-    assert len(state["blocks"]) <= 50 and det.long - det.long // 50 < sum(b[0] for b in state["blocks"]) <= det.long
+    # the likelihood's window: at most _BLOCKS block sums covering at most ``long`` steps
+    covered = sum(b[0] for b in state["blocks"])
+    assert len(state["blocks"]) <= _BLOCKS and det.long - det.long // _BLOCKS < covered <= det.long
 
 
 def test_state_stays_small_on_a_long_smooth_series() -> None:
@@ -124,3 +125,12 @@ def test_bad_values_are_refused_with_the_name() -> None:
         det.score_one({"temp": math.nan})
     with pytest.raises(ValueError, match="state version"):
         ScalarAnomaly.from_state({"version": 9})
+
+
+def test_score_learn_one_is_score_one_then_learn_one() -> None:
+    x = daily(3000, seed=4)
+    x[2000] += 30.0
+    a, b = ScalarAnomaly(), ScalarAnomaly()
+    fused = [a.score_learn_one({"v": float(v)}) for v in x]
+    assert fused == stream(b, x)
+    assert a.state_dict() == b.state_dict()
