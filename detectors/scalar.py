@@ -130,14 +130,7 @@ class ScalarAnomaly:
 
     def learn_one(self, x: dict[str, float]) -> None:
         """Update the state with ``x``."""
-        for name, value in x.items():
-            v = _as_float(name, value)
-            ch = self._channels.get(name)
-            if ch is None:
-                ch = self._channels[name] = _Channel(self)
-            if ch.n >= 1:
-                self._step(ch, v, commit=True)
-            self._learn(ch, v)
+        self.score_learn_one(x)
 
     def score_learn_one(self, x: dict[str, float]) -> float:
         """``score_one(x)`` then ``learn_one(x)`` in one pass (the same score and state, half the work)."""
