@@ -61,11 +61,6 @@ class _Channel:
         self.totals = [0.0, 0.0, 0.0]  # the blocks' sums (kept as they change, not re-added per value)
         self.rest_left = 0
 
-    def history(self) -> tuple[float, float, float]:
-        """(count, sum, sum of squares) of the averaged surprise over the window."""
-        n, s, s2 = self.totals
-        return n, s, s2
-
     def remember(self, avg: float) -> None:
         if not self.blocks or self.blocks[-1][0] >= self.block_size:
             if len(self.blocks) == self.blocks.maxlen:  # the oldest block leaves the window
@@ -80,10 +75,6 @@ class _Channel:
         t[0] += 1
         t[1] += avg
         t[2] += avg * avg
-
-    def recount(self) -> None:
-        """The totals from the blocks (after a restore)."""
-        self.totals = [float(sum(b[i] for b in self.blocks)) for i in range(3)]
 
 
 class ScalarAnomaly:
@@ -166,7 +157,7 @@ class ScalarAnomaly:
         raw.append(surprise)
         avg = sum(raw) / len(raw)
         score = 0.0
-        n_avg, sum_avg, sum_avg2 = ch.history()
+        n_avg, sum_avg, sum_avg2 = ch.totals
         if ch.n >= self.warmup and n_avg >= 1:
             mean = sum_avg / n_avg
             std = max(math.sqrt(max(sum_avg2 / n_avg - mean * mean, 0.0)), _MIN_STD)
@@ -225,10 +216,7 @@ class ScalarAnomaly:
             ch.table = dict(s["table"])
             ch.raw.extend(s["raw"])
             ch.blocks.extend([float(c), float(a), float(b)] for c, a, b in s["blocks"])
-            if "totals" in s:  # as kept, so a restored detector continues bit for bit
-                ch.totals = [float(v) for v in s["totals"]]
-            else:
-                ch.recount()
+            ch.totals = [float(v) for v in s["totals"]]  # as kept: a restored detector continues bit for bit
             det._channels[name] = ch
         return det
 
