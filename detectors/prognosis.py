@@ -52,8 +52,7 @@ from scipy.special import stdtrit
 __all__ = ["ExpTrend"]
 
 LEVEL = 0.90  # two-sided coverage of the range
-_GRID = np.concatenate([[0.0], np.geomspace(1e-3, 100.0, 400)])  # horizons searched, × the estimate
-_GRID2 = _GRID * _GRID
+HORIZON_MAX = 100.0  # the range ends at most this many times the estimate ahead
 
 
 def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int] | None:
@@ -117,6 +116,33 @@ def _weights(n: int, window: int) -> np.ndarray:
 def _t_quantile(dof: int) -> float:
     """Student t quantile of the range's two-sided coverage ``LEVEL`` (the same few dofs recur)."""
     return float(stdtrit(dof, 0.5 + LEVEL / 2))
+
+
+def _first_reach(gap: float, slope: float, c0: float, c1: float, c2: float, sign: float) -> float | None:
+    """First horizon ``g`` in ``[0, HORIZON_MAX]`` where a bound of the predicted level reaches the
+    limit: ``slope·g + sign·sqrt(c0 + c1·g + c2·g²) >= gap`` (``gap``: the limit over the level now;
+    ``sign`` +1 for the upper bound, -1 for the lower); None when it does not within the horizon.
+
+    Where the bound meets the limit, ``gap - slope·g = sign·sd(g)``; squared, a quadratic in ``g``
+    whose roots on the bound's own side (``gap - slope·g`` of the sign's sign) are the crossings.
+    """
+    if sign * math.sqrt(max(c0, 0.0)) >= gap:
+        return 0.0
+    qa, qb, qc = slope * slope - c2, -2.0 * slope * gap - c1, gap * gap - c0
+    if abs(qa) <= 1e-12 * max(slope * slope, c2):
+        roots = [-qc / qb] if qb else []
+    else:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc < 0:
+            return None
+        t = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the numerically stable pair
+        roots = [t / qa, qc / t] if t else [t / qa]
+    tol = 1e-12 * max(abs(gap), 1.0)
+    best = None
+    for g in roots:
+        if 0.0 <= g <= HORIZON_MAX and sign * (gap - slope * g) >= -tol and (best is None or g < best):
+            best = g
+    return best
 
 
 def _latest_crossing(line: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None, j: int, limit: float,
@@ -232,18 +258,20 @@ class ExpTrend:
         v[:, 0], v[:, 1], v[:, 2] = 1.0, tau, tau * tau
         vtw = v.T * w
         mom = vtw @ v
-        lin = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], ys, w)
-        if lin is None:
+        # the straight lines of log h and of h itself (for the latest plausible crossing) in one solve
+        both = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], np.hstack([ys, np.exp(ys)]), w)
+        if both is None:
             return [None] * k
-        beta, inv, s2, dof = lin
+        beta, inv, s2, dof = both
+        line = (beta[:, k:], inv, s2[k:], dof)
+        beta, s2 = beta[:, :k], s2[:k]
         quad = _wls_solve(mom, vtw, v, ys, w) if n >= 6 else None
-        line = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], np.exp(ys), w)  # h itself, not its log
-        q = _t_quantile(dof)
+        inv2 = inv.tolist()  # plain floats for the per-model arithmetic below
+        quad_inv2 = quad[1][:2, :2].tolist() if quad is not None else None
+        q2 = _t_quantile(dof) ** 2
+        q = math.sqrt(q2)
         w_sum = float(w.sum())
         out: list[tuple[float, float, float] | None] = [None] * k
-        rows: list[tuple[float, float, float, float, float]] = []  # per model: a, b·u, c0, c1, c2
-        owner: list[int] = []
-        found: dict[int, tuple[float, float, float]] = {}  # column -> (estimate, unit, log limit)
         for j in range(k):
             a, b = float(beta[0, j]), float(beta[1, j])
             s2j = float(s2[j])
@@ -259,7 +287,7 @@ class ExpTrend:
                 continue
             est = max(gap, 0.0) / b
             unit = max(est, abs(gap) / b, 1e-6)
-            models = [(a, b, inv, s2j)]
+            models = [(a, b, inv2, s2j)]
             rate_err = 0.0
             if quad is not None:
                 b0 = float(quad[0][1, j])
@@ -267,31 +295,20 @@ class ExpTrend:
                 # current rate's own noise explains (on a true exponential the two differ by noise)
                 rate_err = math.sqrt(max((b0 - b) ** 2 - float(quad[2][j]) * quad[1][1, 1], 0.0))
                 if b0 > 0:
-                    models.append((float(quad[0][0, j]), b0, quad[1][:2, :2], float(quad[2][j])))
-            # at horizon T = u·g the log level is a + b·T, with variance
-            # s2·(1 + i00 + 2·T·i01 + T²·i11) + (rate_err·T)²: a quadratic in the grid g
-            for m_a, m_b, m_inv, m_s2 in models:
-                rows.append((m_a, m_b * unit, m_s2 * (1.0 + m_inv[0, 0]), 2.0 * m_s2 * m_inv[0, 1] * unit,
-                             (m_s2 * m_inv[1, 1] + rate_err * rate_err) * unit * unit))
-                owner.append(j)
-            found[j] = (est, unit, log_lim)
-        if not found:
-            return out
-        # every model's bounds over the horizons at once (one row per model)
-        a_m, b_m, c0, c1, c2 = np.array(rows).T[:, :, None]
-        lim = np.array([found[j][2] for j in owner])[:, None]
-        sd = q * np.sqrt(c0 + c1 * _GRID + c2 * _GRID2)
-        mean = a_m + b_m * _GRID
-        up, down = mean + sd >= lim, mean - sd >= lim
-        first_up, any_up = up.argmax(axis=1).tolist(), up.any(axis=1).tolist()
-        first_down, any_down = down.argmax(axis=1).tolist(), down.any(axis=1).tolist()
-        for j, (est, unit, _) in found.items():
+                    models.append((float(quad[0][0, j]), b0, quad_inv2, float(quad[2][j])))
             low, high = est, est
-            for r in (r for r, o in enumerate(owner) if o == j):
-                # first horizon where each bound reaches the limit; none: est for the low, the grid's end for the high
-                if any_up[r]:
-                    low = min(low, unit * float(_GRID[first_up[r]]))
-                high = max(high, unit * float(_GRID[first_down[r]]) if any_down[r] else unit * float(_GRID[-1]))
+            for m_a, m_b, m_inv, m_s2 in models:
+                # at horizon T = u·g the log level is a + b·T, with variance
+                # s2·(1 + i00 + 2·T·i01 + T²·i11) + (rate_err·T)²: a quadratic in g
+                c0 = q2 * m_s2 * (1.0 + m_inv[0][0])
+                c1 = q2 * 2.0 * m_s2 * m_inv[0][1] * unit
+                c2 = q2 * (m_s2 * m_inv[1][1] + rate_err * rate_err) * unit * unit
+                # first horizon where each bound reaches the limit; none: est for the low, the end for the high
+                up = _first_reach(log_lim - m_a, m_b * unit, c0, c1, c2, +1.0)
+                down = _first_reach(log_lim - m_a, m_b * unit, c0, c1, c2, -1.0)
+                if up is not None:
+                    low = min(low, unit * up)
+                high = max(high, unit * (down if down is not None else HORIZON_MAX))
             high = max(min(high, _latest_crossing(line, j, limits[j], q)), est)
             out[j] = (float(est * scale), float(low * scale), float(high * scale))
         return out

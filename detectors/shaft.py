@@ -44,13 +44,13 @@ import math
 import numpy as np
 
 from detectors.iso import zone_limits
-from detectors.robust import row_medians
 from detectors.spectrum import Spectrum
 from detectors.types import MachineInfo
 
 __all__ = ["shaft_fault", "shaft_pattern", "shaft_scores"]
 
 _ORDERS = (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)
+_ORDERS_ARR = np.asarray(_ORDERS, dtype=float)
 _KEYS = tuple(f"{o:g}x" for o in _ORDERS)
 _TRAIN = ("3x", "4x", "5x", "6x", "7x", "8x")
 _HALF = ("0.5x", "1.5x", "2.5x")
@@ -67,24 +67,23 @@ def shaft_scores(sp: Spectrum, shaft_hz: float) -> dict[str, float]:
 def _backgrounds_mm_s(sp: Spectrum, f: np.ndarray, shaft_hz: float) -> np.ndarray:
     """Velocity amplitude a bin of broadband background has near each frequency of ``f``: the
     median over ±0.25 order around it, leaving out ±4 bins at the line, scaled like a line's 3-bin
-    main lobe. Windows of equal length (all but those cut by the spectrum's ends) share one
-    partition."""
+    main lobe. The windows are a few bins each: read in plain Python (a numpy call per window, or
+    the padding to batch them, costs more than the medians)."""
     half = max(0.25 * shaft_hz, 6 * sp.df)
-    i0 = np.searchsorted(sp.freqs, np.maximum(f - half, sp.df))
-    i1 = np.searchsorted(sp.freqs, f + half)
-    k = np.searchsorted(sp.freqs, f)
+    m = f.size
+    bounds = np.searchsorted(sp.freqs, np.concatenate([np.maximum(f - half, sp.df), f + half, f])).tolist()
     size = sp.power.size
-    vel = sp.power[2:] / sp.freqs[2:] ** 2  # velocity-weighted power from bin 2 on (bins 0, 1 never count)
-    # each window [i0, i1) without the line's bins [k-4, k+5), bins 2..size-1 only
-    idx = i0[:, None] + np.arange(max(int((i1 - i0).max(initial=0)), 1))
-    use = (idx < i1[:, None]) & ((idx < (k - 4)[:, None]) | (idx >= np.minimum(i1, k + 5)[:, None])) \
-        & (idx > 1) & (idx < size)
-    counts = use.sum(axis=1)
-    p = np.zeros(f.size)
-    for c in np.unique(counts[counts > 0]).tolist():  # windows of one length: one partition
-        rows = counts == c
-        p[rows] = row_medians(vel[idx[rows][use[rows]] - 2].reshape(-1, c))
-    p = p * f * f  # power at f, velocity-weighted
+    top = min(max(bounds[m:2 * m], default=0), size)
+    # velocity-weighted power of bins 2..top-1 (bins 0, 1 never count)
+    vel = [0.0, 0.0] + (sp.power[2:top] / sp.freqs[2:top] ** 2).tolist() if top > 2 else []
+    out = []
+    for i0, i1, k in zip(bounds[:m], bounds[m:2 * m], bounds[2 * m:], strict=True):
+        # the window [i0, i1) without the line's bins [k-4, k+5), bins 2..size-1 only
+        i0, i1 = max(i0, 2), min(i1, top)
+        vals = sorted(vel[max(i0, 0):max(min(k - 4, i1), i0)] + vel[max(min(i1, k + 5), i0):i1])
+        c = len(vals)
+        out.append((vals[(c - 1) // 2] + vals[c // 2]) / 2 if c else 0.0)
+    p = np.asarray(out) * f * f  # power at f, velocity-weighted
     return np.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
 
 
@@ -100,17 +99,20 @@ def shaft_pattern(sp: Spectrum, shaft_hz: float,
     """
     if not shaft_hz or shaft_hz <= 0 or 8 * shaft_hz >= sp.fs / 2:
         return None, 0.0, []
-    raw = shaft_scores(sp, shaft_hz)
-    a = {k: math.sqrt(max(v * v - (healthy or {}).get(k, 0.0) ** 2, 0.0)) for k, v in raw.items()}
+    amps = sp.order_amplitudes_mm_s(shaft_hz, _ORDERS)
+    raw = dict(zip(_KEYS, amps.tolist(), strict=True))
+    healthy = healthy or {}
+    a = {k: math.sqrt(max(v * v - healthy.get(k, 0.0) ** 2, 0.0)) for k, v in raw.items()}
     ev: list[dict] = []
     line: dict[str, bool] = {}
-    backgrounds = _backgrounds_mm_s(sp, np.asarray(_ORDERS, dtype=float) * shaft_hz, shaft_hz)
-    for o, bg in zip(_ORDERS, backgrounds.tolist(), strict=True):
-        key = f"{o:g}x"
-        snr = 20 * math.log10(max(raw[key], 1e-12) / max(bg, 1e-12))
+    backgrounds = _backgrounds_mm_s(sp, _ORDERS_ARR * shaft_hz, shaft_hz)
+    snrs = 20 * np.log10(np.maximum(amps, 1e-12) / np.maximum(backgrounds, 1e-12))
+    for key, snr in zip(_KEYS, snrs.tolist(), strict=True):
         line[key] = snr >= LINE_DB
-        ev.append({"family": "shaft", "order": key, "amplitude_mm_s": round(raw[key], 4), "snr_db": round(snr, 1)}
-                  | ({"excess_mm_s": round(a[key], 4)} if healthy and key in healthy else {}))
+        e = {"family": "shaft", "order": key, "amplitude_mm_s": round(raw[key], 4), "snr_db": round(snr, 1)}
+        if key in healthy:
+            e["excess_mm_s"] = round(a[key], 4)
+        ev.append(e)
     one, two = a["1x"], a["2x"]
     top = max(one, two, 1e-9)
     train = [k for k in _TRAIN if line[k] and a[k] >= TRAIN_SHARE * top]
