@@ -94,6 +94,14 @@ def _hann(n: int) -> np.ndarray:
     return np.hanning(n)
 
 
+@lru_cache(maxsize=16)
+def _hann_on(n: int, m: int) -> np.ndarray:
+    """``np.hanning(n)`` (over ``n`` samples) read at ``m`` points evenly spread over the same span."""
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(m) * (n / m)) / (n - 1))
+    w.flags.writeable = False
+    return w
+
+
 def _band_kurtosis(spec: np.ndarray, k0: int, k1: int) -> float:
     z = sfft.ifft(spec[k0:k1])
     e = z.real ** 2 + z.imag ** 2
@@ -166,19 +174,39 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
         raise ValueError(f"demodulation band must have lo < hi, got {lo:g}..{hi:g} Hz")
     n = x.size
     k0, k1 = max(int(np.ceil(lo * n / fs - 1e-9)), 1), min(int(np.ceil(hi * n / fs - 1e-9)), spec.size)
+    seg = min(n, max(round(segment_s * fs), 256))
+    step = max(seg // 2, 1)  # Welch: Hann segments overlapping by half
+    w = _hann(seg)
+    m = k1 - k0
+    short = sfft.next_fast_len(2 * m + 2, real=True)
+    if seg == n and short < n:
+        # one segment and a band narrower than half the spectrum: the squared envelope has no line
+        # above the band's width (m bins), so it is computed on its own, shorter grid (the band's
+        # bins shifted to DC, at least 2m+2 points: |z|² and its window are not aliased) and its
+        # spectrum is the same up to those m bins (to ~1e-6 dB on the lines), zero above
+        z = np.zeros(short, dtype=np.complex128)
+        z[:m] = spec[k0:k1]
+        z = sfft.ifft(z) * (2.0 * short / n)
+        env2 = z.real ** 2 + z.imag ** 2
+        ws = _hann_on(n, short)
+        amp = np.zeros(n // 2 + 1)
+        amp[:short // 2 + 1] = np.abs(sfft.rfft((env2 - env2.mean()) * ws)) * (2.0 / ws.sum())
+        return _ses(fs, seg, amp, lo, hi, sk, env2)
     full = np.zeros(n, dtype=np.complex128)
     full[k0:k1] = spec[k0:k1]
     z = sfft.ifft(full) * 2.0  # the band's analytic signal
     env2 = z.real ** 2 + z.imag ** 2
-    seg = min(n, max(round(segment_s * fs), 256))
-    step = max(seg // 2, 1)  # Welch: Hann segments overlapping by half
-    w = _hann(seg)
     if seg == n:  # one segment (a short snapshot): no framing
         amp = np.abs(sfft.rfft((env2 - env2.mean()) * w)) * (2.0 / w.sum())
     else:
         frames = np.lib.stride_tricks.sliding_window_view(env2, seg)[::step]
         frames = (frames - frames.mean(axis=1, keepdims=True)) * w
         amp = np.abs(sfft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
+    return _ses(fs, seg, amp, lo, hi, sk, env2)
+
+
+def _ses(fs: float, seg: int, amp: np.ndarray, lo: float, hi: float, sk: float, env2: np.ndarray) -> SES:
+    """The SES, with the band's spectral kurtosis from the squared envelope when not known yet."""
     if math.isnan(sk):
         m2 = float(env2.mean())
         sk = float(np.mean(env2 * env2)) / (m2 * m2) - 2.0 if m2 > 0 else -2.0

@@ -163,8 +163,9 @@ class UnitMonitor:
         if top_f and 2 * top_f > fs:
             return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the bearing defect "
                                           f"frequencies and harmonics up to {top_f:.0f} Hz")
-        fault, why = check_sensor(x, self.prev_fp)
-        self.prev_fp = fingerprint(x)
+        fp = fingerprint(x)
+        fault, why = check_sensor(x, self.prev_fp, current=fp)
+        self.prev_fp = fp
         if fault is not None:
             a = self._unknown(snap.ts, why)
             a.sensor_fault = fault

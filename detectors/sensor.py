@@ -44,19 +44,25 @@ def _longest_run(mask: np.ndarray) -> int:
 
 
 def check_sensor(x: np.ndarray, previous: list[float] | None = None, *, dropout_frac: float = 0.05,
-                 clip_frac: float = 0.01, spike_sigma: float = 12.0) -> tuple[str | None, str]:
-    """Classify a sensor fault in snapshot ``x`` (finite samples, in g)."""
+                 clip_frac: float = 0.01, spike_sigma: float = 12.0,
+                 current: list[float] | None = None) -> tuple[str | None, str]:
+    """Classify a sensor fault in snapshot ``x`` (finite samples, in g).
+
+    ``previous``: the previous snapshot's :func:`fingerprint`; ``current``: this one's, when the
+    caller has computed it already (it keeps it for the next snapshot).
+    """
     x = np.asarray(x, dtype=np.float64)
     n = x.size
-    if float(np.ptp(x)) == 0.0:
+    hi, lo = float(x.max()), float(x.min())
+    if hi == lo:
         return "stuck", f"sensor stuck: all {n} samples equal {x[0]:g}"
-    if previous is not None and fingerprint(x) == previous:
+    if previous is not None and (current if current is not None else fingerprint(x)) == previous:
         return "stuck", "sensor stuck: the snapshot repeats the previous one sample for sample"
-    flat = np.diff(x) == 0
+    flat = x[1:] == x[:-1]
     run = _longest_run(flat) + 1
     if run >= max(dropout_frac * n, 16):
         return "dropout", f"signal dropout: {run} consecutive identical samples ({run / n:.0%} of the snapshot)"
-    peak = float(np.abs(x).max())
+    peak = max(hi, -lo)
     at_peak = int(np.count_nonzero(np.abs(x) >= peak * (1 - 1e-4)))
     if at_peak >= max(clip_frac * n, 4):
         return "saturation", f"signal saturated: {at_peak} samples at the extreme {peak:g} g"

@@ -146,3 +146,28 @@ def test_a_fixed_envelope_band_gives_the_same_features_as_choosing_it() -> None:
     assert fixed["bpfo_db"] > 6  # the defect is seen in the fixed band too
     with pytest.raises(ValueError, match="envelope band"):
         snapshot_features(snap, m, band=(5000.0, 20000.0))  # beyond fs/2
+
+
+@pytest.mark.parametrize(("n", "band"), [(2560, (3200.0, 6400.0)), (2560, (6000.0, 6150.0)), (4096, (9000.0, 12800.0)),
+                                         (1000, (2000.0, 5000.0))])
+def test_a_narrow_band_envelope_spectrum_is_the_full_length_one(n: int, band: tuple[float, float]) -> None:
+    """One segment, a band under half the spectrum: the SES is computed on a shorter grid; it must
+    equal the full-length computation (band's bins, inverse FFT of length n, Hann over n samples)."""
+    fs = 25600.0
+    rng = np.random.default_rng(n)
+    t = np.arange(n) / fs
+    ring = np.exp(-900 * t[:200]) * np.sin(2 * np.pi * 5000 * t[:200])
+    x = np.convolve((np.arange(n) % 137 == 0).astype(float), ring)[:n] + rng.normal(0, 0.1, n)
+    ses = squared_envelope_spectrum(x, fs, band=band)
+    spec = np.fft.rfft(x - x.mean())
+    k0, k1 = int(np.ceil(band[0] * n / fs - 1e-9)), int(np.ceil(band[1] * n / fs - 1e-9))
+    full = np.zeros(n, dtype=complex)
+    full[k0:k1] = spec[k0:k1]
+    env2 = np.abs(np.fft.ifft(full) * 2.0) ** 2
+    w = np.hanning(n)
+    ref = np.abs(np.fft.rfft((env2 - env2.mean()) * w)) * 2.0 / w.sum()
+    m = k1 - k0
+    assert ses.amp.shape == ref.shape
+    np.testing.assert_allclose(ses.amp[:m], ref[:m], rtol=0, atol=1e-4 * ref.max())
+    assert np.abs(ses.amp[m + 2:]).max(initial=0.0) <= 1e-4 * ref.max()  # nothing above the band's width
+    assert ses.kurtosis == pytest.approx(float(np.mean(env2**2) / np.mean(env2) ** 2 - 2.0), rel=1e-9)

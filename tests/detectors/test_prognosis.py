@@ -151,3 +151,24 @@ def test_the_monitor_reports_the_first_indicator_to_reach_its_limit_with_the_ear
     assert mon._ttf() == (min(v[0], r[0]), min(v[1], r[1]), min(v[2], r[2]))
     # a noisy velocity trend first on the estimate, a clean RMS trend that must come by its high end
     assert v[0] < r[0] and r[2] < v[2] and mon._ttf()[2] == r[2]
+
+
+def test_the_first_crossing_of_a_bound_is_the_one_a_dense_search_finds() -> None:
+    """``_first_reach`` solves ``slope·g ± sqrt(c0 + c1·g + c2·g²) >= gap`` in closed form; a dense
+    search over the horizon must find the same first crossing (or none)."""
+    from detectors.prognosis import HORIZON_MAX, _first_reach
+
+    grid = np.linspace(0.0, HORIZON_MAX, 200_001)
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        s2, i00, i11 = rng.uniform(0, 0.3) ** 2, rng.uniform(0, 1), rng.uniform(0, 3)
+        i01 = rng.uniform(-1, 1) * math.sqrt(i00 * i11)
+        c0, c1, c2 = 2.9 * s2 * (1 + i00), 2.9 * 2 * s2 * i01, 2.9 * (s2 * i11 + rng.uniform(0, 0.5) ** 2)
+        gap, slope = rng.uniform(-0.5, 3.0), rng.uniform(-0.2, 2.0)
+        for sign in (1.0, -1.0):
+            hit = slope * grid + sign * np.sqrt(np.maximum(c0 + c1 * grid + c2 * grid**2, 0)) >= gap
+            found = _first_reach(gap, slope, c0, c1, c2, sign)
+            if not hit.any():
+                assert found is None
+            else:
+                assert found is not None and abs(found - grid[hit.argmax()]) <= 2 * grid[1]
