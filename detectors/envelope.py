@@ -72,16 +72,23 @@ class SES:
 
     def background_at(self, f: np.ndarray) -> np.ndarray:
         """:meth:`background_near` at every frequency of ``f`` at once."""
-        centres, medians = self._floor()
+        centres, medians = self._floor(float(np.max(f, initial=0.0)))
         return np.maximum(np.interp(f, centres, medians), max(1e-12 * float(self.amp.max(initial=1e-30)), 1e-30))
 
-    def _floor(self) -> tuple[np.ndarray, np.ndarray]:
+    def _floor(self, up_to_hz: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Block centres and medians, at least up to the first centre at or above ``up_to_hz`` (the
+        interpolation there is then what the whole floor gives; lines are read far below the top of
+        the spectrum, so most blocks are never needed)."""
+        n = self.amp.size - 1
+        block = max(16, n // 64)
+        nb = max(n // block, 1)
+        if n >= block and math.isfinite(up_to_hz) and self.df > 0:
+            need = min(nb, max(math.ceil((up_to_hz / self.df - 1 - block // 2) / block), 0) + 1)
+        else:
+            need = nb
         cached = self.__dict__.get("_floor_cache")
-        if cached is None:
-            n = self.amp.size - 1
-            block = max(16, n // 64)
-            nb = max(n // block, 1)
-            body = self.amp[1: 1 + nb * block].reshape(nb, -1) if n >= block else self.amp[1:].reshape(1, -1)
+        if cached is None or cached[0].size < need:
+            body = self.amp[1: 1 + need * block].reshape(need, -1) if n >= block else self.amp[1:].reshape(1, -1)
             medians = row_medians(body)
             centres = self.freqs[1 + np.arange(medians.size) * body.shape[1] + body.shape[1] // 2]
             cached = (centres, medians)

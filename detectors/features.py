@@ -94,8 +94,8 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *, band: tuple[f
     limits = zone_limits(machine.iso_group, machine.foundation, machine.zone_limits_mm_s)
     feats["iso_zone"] = float(sum(v >= b for b in limits))
     edges = [e for e in BAND_EDGES_HZ if e < fs / 2] + [fs / 2]
-    for a, b in pairwise(edges):
-        feats[f"band_{a:g}_{b:g}_hz_g"] = sp.band_rms_g(a, b)
+    for (a, b), rms in zip(pairwise(edges), sp.bands_rms_g(edges), strict=True):
+        feats[f"band_{a:g}_{b:g}_hz_g"] = rms
     rated_hz = machine.rated_rpm / 60 if machine.rated_rpm else None
     shaft_hz = snapshot.rpm / 60 if snapshot.rpm else estimate_speed_hz(sp, rated_hz)
     feats["speed_estimated"] = 0.0 if snapshot.rpm else 1.0

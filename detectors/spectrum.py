@@ -60,6 +60,11 @@ class Spectrum:
         i0, i1 = np.searchsorted(self.freqs, [lo, hi])
         return math.sqrt(float(self.power[i0:i1].sum()))
 
+    def bands_rms_g(self, edges: list[float]) -> list[float]:
+        """:meth:`band_rms_g` of every band between consecutive ``edges`` (ascending), at once."""
+        idx = np.searchsorted(self.freqs, edges).tolist()
+        return [math.sqrt(float(self.power[i0:i1].sum())) for i0, i1 in zip(idx[:-1], idx[1:], strict=True)]
+
     def velocity_rms_mm_s(self, lo: float, hi: float) -> float:
         """Velocity RMS (mm/s) of the components in ``[lo, hi]`` Hz, integrated in the frequency domain.
 
