@@ -182,8 +182,6 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
     n = x.size
     k0, k1 = max(int(np.ceil(lo * n / fs - 1e-9)), 1), min(int(np.ceil(hi * n / fs - 1e-9)), spec.size)
     seg = min(n, max(round(segment_s * fs), 256))
-    step = max(seg // 2, 1)  # Welch: Hann segments overlapping by half
-    w = _hann(seg)
     m = k1 - k0
     short = sfft.next_fast_len(2 * m + 2, real=True)
     if seg == n and short < n:
@@ -203,10 +201,11 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
     full[k0:k1] = spec[k0:k1]
     z = sfft.ifft(full) * 2.0  # the band's analytic signal
     env2 = z.real ** 2 + z.imag ** 2
+    w = _hann(seg)
     if seg == n:  # one segment (a short snapshot): no framing
         amp = np.abs(sfft.rfft((env2 - env2.mean()) * w)) * (2.0 / w.sum())
-    else:
-        frames = np.lib.stride_tricks.sliding_window_view(env2, seg)[::step]
+    else:  # Welch: Hann segments overlapping by half
+        frames = np.lib.stride_tricks.sliding_window_view(env2, seg)[::max(seg // 2, 1)]
         frames = (frames - frames.mean(axis=1, keepdims=True)) * w
         amp = np.abs(sfft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
     return _ses(fs, seg, amp, lo, hi, sk, env2)

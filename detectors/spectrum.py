@@ -57,11 +57,10 @@ class Spectrum:
 
     def band_rms_g(self, lo: float, hi: float) -> float:
         """Acceleration RMS (g) of the components in ``[lo, hi)`` Hz."""
-        i0, i1 = np.searchsorted(self.freqs, [lo, hi])
-        return math.sqrt(float(self.power[i0:i1].sum()))
+        return self.bands_rms_g([lo, hi])[0]
 
     def bands_rms_g(self, edges: list[float]) -> list[float]:
-        """:meth:`band_rms_g` of every band between consecutive ``edges`` (ascending), at once."""
+        """:meth:`band_rms_g` of every band between consecutive ``edges`` (ascending), with one search."""
         idx = np.searchsorted(self.freqs, edges).tolist()
         return [math.sqrt(float(self.power[i0:i1].sum())) for i0, i1 in zip(idx[:-1], idx[1:], strict=True)]
 
