@@ -55,11 +55,11 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS) -> tuple[Item, Any, 
         result = ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
                               windows=[(a.astype(object), b.astype(object)) for a, b in windows])
     elif item.kind == "series":
-        result = evaluate_failure_series(read_series(item.path), config=options.config())
+        result = evaluate_failure_series(read_series(item.path), config=options.config(), source=item.path)
     elif item.kind == "record":
         result = evaluate_record(read_record(item.path))
     else:
-        result = evaluate_run(read_run(item.path), config=options.config())
+        result = evaluate_run(read_run(item.path), config=options.config(), source=item.path)
     return item, result, time.perf_counter() - t0
 
 

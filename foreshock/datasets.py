@@ -67,6 +67,10 @@ class DatasetError(ValueError):
         self.path = Path(path)
         self.problem = problem
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in a worker process of ``foreshock evaluate --jobs N``: must unpickle in the parent
+        return (type(self), (self.path, self.problem))
+
 
 @dataclass
 class Series:
