@@ -79,6 +79,20 @@ def _start_ms(text: str | None) -> int | None:
     return ms
 
 
+# the platform refuses stamps more than 5 minutes ahead of its clock, and a message is published only
+# once the wall clock reaches its stamp: a later --start would wait (silently, for as long as it is ahead)
+_FUTURE_S = 300
+
+
+def _publish_start(start_ms: int | None, text: str | None) -> None:
+    """Refuse a ``--start`` in the future when publishing (files may start whenever they like)."""
+    import time
+
+    if start_ms is not None and start_ms > (time.time() + _FUTURE_S) * 1000:
+        raise CliError(f"--start {text}: is in the future; publishing would wait until then (the platform "
+                       f"refuses stamps more than {_FUTURE_S} s ahead). Give a past start, or --out DIR for files")
+
+
 def _check_end(start_ms: int | None, sim_s: float) -> None:
     """A run must end by 9999-12-31: refused before anything is simulated."""
     if start_ms is not None and start_ms + sim_s * 1000 > _LAST_MS:
@@ -188,6 +202,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _check_end(start, sim_s)
         if args.out:
             _output_dir(args.out)
+        else:
+            _publish_start(start, args.start)
         if args.truth:
             _truth_file(args.truth)
         if args.out:
@@ -248,13 +264,15 @@ def _replay(
     if ignored:
         raise CliError(f"{', '.join(ignored)}: not used by --replay (it publishes one dataset as one device)")
     duration_s = _duration(args.duration)
+    start_ms = _start_ms(args.start)
+    _publish_start(start_ms, args.start)
     try:
         stats = replay_dataset(
             args.replay,
             settings.mqtt.url,
             args.device,
             speed=args.speed,
-            start_ms=_start_ms(args.start),
+            start_ms=start_ms,
             username=user,
             password=password,
             stop_event=stop,

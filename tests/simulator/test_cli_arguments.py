@@ -5,7 +5,8 @@ Found by trying the documented command with bad values: ``--speed inf`` and ``--
 epoch-ms range of numpy raised ValueError / OverflowError tracebacks; ``--out`` naming a file said only
 ``[Errno 17] File exists``; a ``--truth`` path that cannot be written was found out only at the end
 of a publishing run (hours later, the truth lost); ``--duration abc`` was reported as an error of
-the fleet file; a broker that refuses a ``--replay`` exited 2 (bad arguments) where a fleet's exits 3.
+the fleet file; a broker that refuses a ``--replay`` exited 2 (bad arguments) where a fleet's exits 3;
+a ``--start`` in the future made publishing wait, silently, until the wall clock reached it (years).
 """
 
 from __future__ import annotations
@@ -90,3 +91,17 @@ def test_broker_refusing_a_replay_exits_3_like_a_fleet(fleet, tmp_path, capsys):
     assert main(["simulate", str(fleet), "--speed", "100", "--duration", "1m"]) == 3
     err = capsys.readouterr().err
     assert err.count("MQTT mqtt://127.0.0.1:1") == 2 and "Traceback" not in err
+
+
+def test_a_future_start_is_refused_when_publishing_but_not_for_files(fleet, tmp_path, capsys):
+    import numpy as np
+
+    from foreshock.datasets import write_run
+
+    run = write_run(tmp_path / "r", np.zeros((2, 64)), [0, 10], fs=25600, rpm=1800)
+    # the broker is never reached: refused first (a reached broker would exit 3 here, nothing listens)
+    assert main(["simulate", str(fleet), "--start", "2099-01-01", "--speed", "100"]) == 2
+    assert main(["simulate", "--replay", str(run), "--device", "R-1", "--start", "2099-01-01"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("--start 2099-01-01: is in the future; publishing would wait until then") == 2
+    assert main(["simulate", str(fleet), "--start", "2099-01-01", "--out", str(tmp_path / "o"), "--quiet"]) == 0
