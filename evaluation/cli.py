@@ -78,6 +78,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         options = Options.parse(args.scalar_detector, args.monitor_config)
     except OptionError as exc:
         raise CliError(str(exc)) from None
+    _check_json_target(args.json)
     field = field_report(getattr(args, "config", None)) if args.field else None
     if not args.paths:
         report: dict[str, Any] = {"field": field}
@@ -114,6 +115,22 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(render_field(field))
         _write_json(args.json, report)
     return 0
+
+
+def _check_json_target(path: str | None) -> None:
+    """Refuse a ``--json`` file that cannot be written before evaluating (which may take minutes)."""
+    if not path or path == "-":
+        return
+    from pathlib import Path
+
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        raise CliError(f"--json {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise CliError(f"--json {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise CliError(f"--json {path}: cannot be written (permission denied)")
 
 
 def _write_json(path: str | None, report: dict[str, Any]) -> None:

@@ -81,3 +81,20 @@ def test_a_series_truncated_after_its_failure_is_refused(capsys, tmp_path: Path)
     code, err = run_cli(capsys, str(path), "--jobs", "1", "--quiet")
     assert code == 2
     assert f"{tmp_path / 's.json'}: phm2012_truncate_at_t = 86400 s is outside the run" in err
+
+
+@pytest.mark.parametrize("target", ["missing-folder/report.json", "."])
+def test_a_json_report_that_cannot_be_written_is_refused_before_evaluating(capsys, tmp_path: Path, monkeypatch,
+                                                                           target: str):
+    """It was found out only after the evaluation (minutes for the whole corpus), the JSON lost."""
+    import evaluation.cli
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("evaluated before the --json target was checked")
+
+    monkeypatch.setattr(evaluation.cli, "evaluate", must_not_run)
+    path = _run(tmp_path / "r")
+    code, err = run_cli(capsys, str(path), "--json", str(tmp_path / target), "--jobs", "1", "--quiet")
+    assert code == 2 and "Traceback" not in err
+    assert f"foreshock: error: --json {tmp_path / target}: " in err
+    assert ("does not exist" in err) if target != "." else ("is a folder; give a file name" in err)
