@@ -57,7 +57,7 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS) -> tuple[Item, Any, 
     elif item.kind == "series":
         result = evaluate_failure_series(read_series(item.path), config=options.config(), source=item.path)
     elif item.kind == "record":
-        result = evaluate_record(read_record(item.path))
+        result = evaluate_record(read_record(item.path), source=item.path)
     else:
         result = evaluate_run(read_run(item.path), config=options.config(), source=item.path)
     return item, result, time.perf_counter() - t0

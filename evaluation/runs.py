@@ -45,14 +45,37 @@ def phm2012_score(actual_s: float, predicted_s: float) -> float:
     return math.exp(-math.log(0.5) * er / 5.0) if er <= 0 else math.exp(math.log(0.5) * er / 20.0)
 
 
-def machine_of(meta: dict[str, Any], rpm: float | None) -> MachineInfo:
-    """What the engine knows of the machine: speed, and bearing geometry when the sidecar has it."""
+def machine_of(meta: dict[str, Any], rpm: Any, where: str | Path | None = None) -> MachineInfo:
+    """What the engine knows of the machine: speed, and bearing geometry when the sidecar has it
+    (``bearing``: null, or an object with ``n_balls``, ``ball_d``, ``pitch_d`` and optionally
+    ``contact_deg``). A sidecar whose ``bearing`` or ``rpm`` cannot be used raises
+    :class:`DatasetError` naming ``where`` (the sidecar)."""
+    where = where if where is not None else str(meta.get("name") or "dataset")
+    if rpm is not None and not (_number(rpm) and rpm >= 0):
+        raise DatasetError(where, f"rpm must be a non-negative number, got {rpm!r}")
     b = meta.get("bearing")
     geo = None
-    if isinstance(b, dict) and all(k in b for k in ("n_balls", "ball_d", "pitch_d")):
-        geo = BearingGeometry(int(b["n_balls"]), float(b["ball_d"]), float(b["pitch_d"]),
-                              float(b.get("contact_deg") or 0.0))
+    if b is not None:
+        keys = ("n_balls", "ball_d", "pitch_d")
+        if not isinstance(b, dict) or not all(k in b for k in keys):
+            raise DatasetError(where, f"bearing must be null or an object with {', '.join(keys)} (and optionally "
+                                      f"contact_deg), got {b!r}")
+        bad = [k for k in (*keys, "contact_deg") if b.get(k) is not None and not _number(b[k])]
+        if bad:
+            raise DatasetError(where, f"bearing: {', '.join(bad)} must be {'a number' if len(bad) == 1 else 'numbers'}, "
+                                      f"got {b!r}")
+        if b["n_balls"] != int(b["n_balls"]):
+            raise DatasetError(where, f"bearing: n_balls must be a whole number, got {b['n_balls']!r}")
+        try:
+            geo = BearingGeometry(int(b["n_balls"]), float(b["ball_d"]), float(b["pitch_d"]),
+                                  float(b.get("contact_deg") or 0.0))
+        except ValueError as exc:
+            raise DatasetError(where, f"bearing: {exc}") from None
     return MachineInfo(rated_rpm=rpm or None, bearing=geo)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 class _Tracker:
@@ -145,7 +168,7 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     :class:`detectors.MonitorConfig`) and fold the assessments. ``source``: the file it was read
     from, named by errors in its sidecar."""
     trunc = _truncate(run.meta, _sidecar(source, run.name), first_t=float(run.t[0]), failure_t=run.failure_t)
-    mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm), **(config or {}))
+    mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm, _sidecar(source, run.name)), **(config or {}))
     t = run.t
     n = len(t) if trunc is None else int(np.searchsorted(t, trunc, side="right"))
     tr = _Tracker(0.0, run.failure_t, float(t[-1]))  # a run's clock already starts at its start
@@ -191,7 +214,8 @@ def evaluate_failure_series(series: Series, key: str | None = None,
     t0 = float(t_all[0])
     trunc = _truncate(series.meta, _sidecar(source, series.name), first_t=0.0,
                       failure_t=None if fail_ms is None else fail_ms / 1000.0 - t0)
-    mon = UnitMonitor(machine_of(series.meta, series.meta.get("rpm")), **(config or {}))
+    mon = UnitMonitor(machine_of(series.meta, series.meta.get("rpm"), _sidecar(source, series.name)),
+                      **(config or {}))
     tr = _Tracker(t0, None if fail_ms is None else fail_ms / 1000.0, float(t_all[-1]))
     limit = None if trunc is None else t0 + trunc
     for t, v in zip(_iter(t_all), _iter(series.values)):

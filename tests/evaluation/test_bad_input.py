@@ -98,3 +98,45 @@ def test_a_json_report_that_cannot_be_written_is_refused_before_evaluating(capsy
     assert code == 2 and "Traceback" not in err
     assert f"foreshock: error: --json {tmp_path / target}: " in err
     assert ("does not exist" in err) if target != "." else ("is a folder; give a file name" in err)
+
+
+def _record(path: Path, **meta) -> Path:
+    from foreshock.datasets import write_record
+
+    x = np.random.default_rng(0).normal(0, 0.1, 12000 * 3)
+    return write_record(path, x, fs=12000, rpm=1800, meta=meta)
+
+
+@pytest.mark.parametrize(
+    ("meta", "says"),
+    [
+        # were ValueError / TypeError tracebacks, or (a partial bearing, a string) silently no geometry
+        ({"bearing": {"n_balls": "nine", "ball_d": 1, "pitch_d": 2}}, "bearing: n_balls must be a number"),
+        ({"bearing": {"n_balls": 9, "ball_d": 5, "pitch_d": 2}}, "bearing: need 0 < ball_d < pitch_d"),
+        ({"bearing": {"n_balls": 9.5, "ball_d": 1, "pitch_d": 2}}, "bearing: n_balls must be a whole number"),
+        ({"bearing": {"n_balls": 9}}, "bearing must be null or an object with n_balls, ball_d, pitch_d"),
+        ({"bearing": "6205"}, "bearing must be null or an object"),
+        ({"fault": ["outer_race"]}, "fault must be a string (none, inner_race, outer_race, ball)"),
+    ],
+)
+def test_a_record_sidecar_that_cannot_be_used_is_refused_naming_it(capsys, tmp_path: Path, meta, says):
+    path = _record(tmp_path / "rec", **meta)
+    code, err = run_cli(capsys, str(path), "--jobs", "1", "--quiet")
+    assert code == 2
+    assert f"foreshock: error: {tmp_path / 'rec.json'}: {says}" in err and "Traceback" not in err
+
+
+def test_a_run_sidecar_with_a_bad_bearing_is_refused_too(capsys, tmp_path: Path):
+    path = _run(tmp_path / "run", bearing={"n_balls": 9, "ball_d": 40, "pitch_d": 39})
+    code, err = run_cli(capsys, str(path), "--jobs", "1", "--quiet")
+    assert code == 2 and f"{tmp_path / 'run.json'}: bearing: need 0 < ball_d < pitch_d" in err
+
+
+def test_a_record_with_a_good_bearing_is_diagnosed(capsys, tmp_path: Path):
+    path = _record(tmp_path / "rec", fault="none",
+                   bearing={"n_balls": 9, "ball_d": 0.3126, "pitch_d": 1.537, "contact_deg": 0})
+    out = tmp_path / "r.json"
+    code, err = run_cli(capsys, str(path), "--jobs", "1", "--quiet", "--json", str(out))
+    assert code == 0, err
+    (rec,) = json.loads(out.read_text())["records"]
+    assert rec["true_fault"] == "none" and rec["snapshots"] == 1
