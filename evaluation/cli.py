@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from evaluation.discover import Item, discover
@@ -100,8 +101,16 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if not args.quiet:
             print(f"[{k}/{n}] {item.kind:<6} {item.name} ({seconds:.1f} s)", file=sys.stderr, flush=True)
 
+    last = [time.monotonic()]
+
+    def within(item: Item, done: int, total: int) -> None:
+        # a long run fed in this process: a line at most every 2 s, so that a long evaluation is seen moving
+        if not args.quiet and done and time.monotonic() - last[0] >= 2.0:
+            last[0] = time.monotonic()
+            print(f"       {item.name}: {done}/{total} snapshots", file=sys.stderr, flush=True)
+
     try:
-        report = evaluate(items, jobs=args.jobs, progress=progress, options=options)
+        report = evaluate(items, jobs=args.jobs, progress=progress, options=options, within=within)
     except (DatasetError, DetectorFailed) as exc:
         raise CliError(str(exc)) from None
     if field is not None:

@@ -158,6 +158,11 @@ def _printer(quiet: bool):
             return
         if "connecting" in stats:
             line = f"connecting units to the broker: {stats['connecting']:,} of {stats['of']:,} answered"
+        elif "unit_hours" in stats:
+            line = (
+                f"unit {stats['unit_n']}/{stats['units']} {stats['unit_id']}: "
+                f"{stats['unit_hours']:.1f} of {stats['of_hours']:.1f} simulated hours"
+            )
         elif "units_done" in stats:
             line = (
                 f"unit {stats['units_done']}/{stats['units']} {stats['unit_id']}: "
