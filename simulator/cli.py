@@ -122,10 +122,15 @@ def _output_dir(path: str) -> None:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise CliError(f"--out {path}: exists and is not a folder")
+    if p.is_dir():
+        held = sorted(f.name for f in p.iterdir())
+        if held:  # another run's units would be overwritten, or left beside this run's truth.json
+            raise CliError(f"--out {path}: the folder is not empty ({len(held)} entries, e.g. {held[0]}); a run is "
+                           "written into a new or empty folder, so that it is not mixed with another")
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"--out {path}: cannot create the folder: {exc.strerror or exc}") from None
+        raise CliError(f"--out {path}: cannot create the folder: {exc.strerror or exc}", exit_code=1) from None
     _check_writable(p, "--out", path)
 
 
@@ -139,7 +144,7 @@ def _truth_file(path: str) -> None:
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"--truth {path}: cannot create its folder: {exc.strerror or exc}") from None
+        raise CliError(f"--truth {path}: cannot create its folder: {exc.strerror or exc}", exit_code=1) from None
     if p.parent.exists() and not p.parent.is_dir():
         raise CliError(f"--truth {path}: {p.parent} is not a folder")
     _check_writable(p.parent, "--truth", path)
@@ -149,7 +154,7 @@ def _check_writable(folder, option: str, given: str) -> None:
     import os
 
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise CliError(f"{option} {given}: the folder {folder} is not writable")
+        raise CliError(f"{option} {given}: the folder {folder} is not writable", exit_code=1)
 
 
 def _printer(quiet: bool):

@@ -6,7 +6,9 @@ epoch-ms range of numpy raised ValueError / OverflowError tracebacks; ``--out`` 
 ``[Errno 17] File exists``; a ``--truth`` path that cannot be written was found out only at the end
 of a publishing run (hours later, the truth lost); ``--duration abc`` was reported as an error of
 the fleet file; a broker that refuses a ``--replay`` exited 2 (bad arguments) where a fleet's exits 3;
-a ``--start`` in the future made publishing wait, silently, until the wall clock reached it (years).
+a ``--start`` in the future made publishing wait, silently, until the wall clock reached it (years);
+``--out`` into a folder holding another run overwrote that run's units of the same ids and left the
+others beside the new ``truth.json``, so that ``foreshock evaluate`` summarised a mix of two fleets.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def test_truth_that_cannot_be_written_is_refused_before_publishing(fleet, tmp_pa
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder is needed")
     # were it accepted, publishing would be tried first and fail on the closed port with exit code 3
-    assert main(["simulate", str(fleet), "--truth", str(blocker / "truth.json"), "--speed", "1000"]) == 2
+    assert main(["simulate", str(fleet), "--truth", str(blocker / "truth.json"), "--speed", "1000"]) == 1  # an OS error
     assert f"--truth {blocker / 'truth.json'}: cannot create its folder" in capsys.readouterr().err
     assert main(["simulate", str(fleet), "--truth", str(tmp_path), "--speed", "1000"]) == 2
     assert "is a folder; give a file name" in capsys.readouterr().err
@@ -105,3 +107,15 @@ def test_a_future_start_is_refused_when_publishing_but_not_for_files(fleet, tmp_
     err = capsys.readouterr().err
     assert err.count("--start 2099-01-01: is in the future; publishing would wait until then") == 2
     assert main(["simulate", str(fleet), "--start", "2099-01-01", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+
+
+def test_out_into_a_folder_holding_another_run_is_refused_and_leaves_it_alone(fleet, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["simulate", "demo", "--out", str(out), "--duration", "1h", "--quiet"]) == 0
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    assert main(["simulate", str(fleet), "--out", str(out), "--quiet"]) == 2
+    assert f"--out {out}: the folder is not empty" in capsys.readouterr().err
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["simulate", str(fleet), "--out", str(empty), "--quiet"]) == 0  # an empty folder is fine
