@@ -81,9 +81,14 @@ def main() -> int:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
     data = Path(args.data)
     paths = [data / "nab", data / "cwru", data / "femto", data / "ims"]
-    items = discover([p for p in paths if p.exists()])
+    missing = [p.name for p in paths if not p.is_dir()]
+    if missing:  # a partial run would be appended to the results as if it were the full evaluation
+        ap.error(f"--data {data}: no {', '.join(missing)} folder; the full evaluation needs nab, cwru, femto and ims")
+    items = discover(paths)
 
     t0 = time.perf_counter()
     for it in items:

@@ -69,10 +69,12 @@ def main() -> int:
         sim = [*_foreshock(), "simulate", args.fleet, "--out", str(out), "--quiet"]
         if args.seed is not None:
             sim += ["--seed", str(args.seed)]
-        subprocess.run(sim, check=True, cwd=ROOT)
+        if subprocess.run(sim, cwd=ROOT).returncode:
+            sys.exit("fleet_validation.py: 'foreshock simulate' failed (its message is above); nothing recorded")
         t_sim = time.perf_counter() - t0
-        subprocess.run([*_foreshock(), "evaluate", str(out), "--json", str(report), "--quiet", "--jobs", "2"],
-                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        evaluate = [*_foreshock(), "evaluate", str(out), "--json", str(report), "--quiet", "--jobs", "2"]
+        if subprocess.run(evaluate, cwd=ROOT, stdout=subprocess.DEVNULL).returncode:
+            sys.exit("fleet_validation.py: 'foreshock evaluate' failed (its message is above); nothing recorded")
         t_eval = time.perf_counter() - t0 - t_sim
         doc = json.loads(report.read_text())
         fleet = next(iter(doc["fleet"].values()))

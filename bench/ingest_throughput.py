@@ -307,6 +307,15 @@ def main() -> int:
     parser.add_argument("--modes", default="live,backlog,paced")
     parser.add_argument("--rate", type=float, default=5000.0, help="total publish rate of the paced mode (msg/s)")
     args = parser.parse_args()
+    if args.publishers < 1 or args.devices < 1 or args.rounds < 1:
+        parser.error("--publishers, --devices and --rounds must be at least 1")
+    if args.messages < args.publishers:
+        parser.error(f"--messages must be at least --publishers ({args.publishers}), got {args.messages}")
+    if not (args.timeout > 0 and args.rate > 0):
+        parser.error("--timeout and --rate must be positive")
+    unknown = [m for m in args.modes.split(",") if m not in ("live", "backlog", "paced")]
+    if unknown:
+        parser.error(f"--modes: unknown {', '.join(unknown)} (known: live, backlog, paced)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     workdir = Path(tempfile.mkdtemp(prefix="foreshock-bench-"))
     broker = MosquittoBroker(workdir=workdir / "mqtt", persistence=False).start()

@@ -85,6 +85,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--snapshots", type=int, default=40)
     args = ap.parse_args()
+    if args.snapshots < 1:
+        ap.error(f"--snapshots must be at least 1, got {args.snapshots}")
     idle = measure(args.snapshots)
     stop = multiprocessing.Event()
     hogs = [multiprocessing.Process(target=_busy, args=(stop,), daemon=True) for _ in range(os.cpu_count() or 1)]

@@ -192,6 +192,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="use ExpTrend from this file instead (e.g. `git show REV:detectors/prognosis.py`), "
                          "to compare methods on the same working tree: detection is unchanged, only the ranges")
     args = ap.parse_args(argv)
+    if args.seeds < 1:
+        ap.error(f"--seeds must be at least 1, got {args.seeds}")
+    unknown = [k for k in args.kinds.split(",") if k not in KINDS]
+    if unknown:
+        ap.error(f"--kinds: unknown {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    if args.femto is not None and not any(args.femto.glob("*.npz")):
+        ap.error(f"--femto {args.femto}: no FEMTO runs (*.npz) there")
+    if args.trend_from is not None and not args.trend_from.is_file():
+        ap.error(f"--trend-from {args.trend_from}: no such file")
     if args.trend_from is not None:
         import importlib.util
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import logging
 import os
 import platform
@@ -184,6 +185,12 @@ def main() -> int:
         help="wall seconds of the speed-1 publishing run (0: skip)",
     )
     args = ap.parse_args()
+    if not 1 <= args.units <= 1_000_000:
+        ap.error(f"--units must be 1..1000000, got {args.units}")
+    if not (math.isfinite(args.sim_seconds) and args.sim_seconds > 0):
+        ap.error(f"--sim-seconds must be a positive number, got {args.sim_seconds:g}")
+    if not (math.isfinite(args.realtime_seconds) and args.realtime_seconds >= 0):
+        ap.error(f"--realtime-seconds must be 0 or more, got {args.realtime_seconds:g}")
     logging.basicConfig(level=logging.WARNING)
     fleet = make_fleet(args.units)
     rows = [baseline(args.units, args.sim_seconds), generate(fleet, args.sim_seconds)]

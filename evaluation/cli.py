@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from evaluation.discover import Item, discover
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         options = Options.parse(args.scalar_detector, args.monitor_config)
     except OptionError as exc:
         raise CliError(str(exc)) from None
+    _check_json_target(args.json)
     field = field_report(getattr(args, "config", None)) if args.field else None
     if not args.paths:
         report: dict[str, Any] = {"field": field}
@@ -99,8 +101,16 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if not args.quiet:
             print(f"[{k}/{n}] {item.kind:<6} {item.name} ({seconds:.1f} s)", file=sys.stderr, flush=True)
 
+    last = [time.monotonic()]
+
+    def within(item: Item, done: int, total: int) -> None:
+        # a long run fed in this process: a line at most every 2 s, so that a long evaluation is seen moving
+        if not args.quiet and done and time.monotonic() - last[0] >= 2.0:
+            last[0] = time.monotonic()
+            print(f"       {item.name}: {done}/{total} snapshots", file=sys.stderr, flush=True)
+
     try:
-        report = evaluate(items, jobs=args.jobs, progress=progress, options=options)
+        report = evaluate(items, jobs=args.jobs, progress=progress, options=options, within=within)
     except (DatasetError, DetectorFailed) as exc:
         raise CliError(str(exc)) from None
     if field is not None:
@@ -114,6 +124,22 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(render_field(field))
         _write_json(args.json, report)
     return 0
+
+
+def _check_json_target(path: str | None) -> None:
+    """Refuse a ``--json`` file that cannot be written before evaluating (which may take minutes)."""
+    if not path or path == "-":
+        return
+    from pathlib import Path
+
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        raise CliError(f"--json {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise CliError(f"--json {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise CliError(f"--json {path}: cannot be written (permission denied)")
 
 
 def _write_json(path: str | None, report: dict[str, Any]) -> None:

@@ -38,11 +38,14 @@ _DEFAULTS = Options()
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, Item, float], None]
+Within = Callable[[Item, int, int], None]
 
 
-def evaluate_item(item: Item, options: Options = _DEFAULTS) -> tuple[Item, Any, float]:
+def evaluate_item(item: Item, options: Options = _DEFAULTS,
+                  within: Callable[[int, int], None] | None = None) -> tuple[Item, Any, float]:
     """Evaluate one dataset; returns ``(item, result, seconds)``. Raises ``DatasetError`` on bad
-    files, :class:`evaluation.options.DetectorFailed` when a user's scalar detector fails."""
+    files, :class:`evaluation.options.DetectorFailed` when a user's scalar detector fails.
+    ``within(done, total)`` is called now and then while a run's snapshots are fed."""
     t0 = time.perf_counter()
     result: Any
     if item.kind == "nab":
@@ -55,11 +58,11 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS) -> tuple[Item, Any, 
         result = ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
                               windows=[(a.astype(object), b.astype(object)) for a, b in windows])
     elif item.kind == "series":
-        result = evaluate_failure_series(read_series(item.path), config=options.config())
+        result = evaluate_failure_series(read_series(item.path), config=options.config(), source=item.path)
     elif item.kind == "record":
-        result = evaluate_record(read_record(item.path))
+        result = evaluate_record(read_record(item.path), source=item.path)
     else:
-        result = evaluate_run(read_run(item.path), config=options.config())
+        result = evaluate_run(read_run(item.path), config=options.config(), source=item.path, progress=within)
     return item, result, time.perf_counter() - t0
 
 
@@ -71,8 +74,9 @@ def _size(item: Item) -> int:
 
 
 def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = None,
-             options: Options = _DEFAULTS) -> dict[str, Any]:
-    """Evaluate ``items`` and build the report::
+             options: Options = _DEFAULTS, within: Within | None = None) -> dict[str, Any]:
+    """Evaluate ``items`` and build the report (``progress`` after each dataset; ``within(item, done,
+    total)`` while a run is fed, when the datasets are evaluated in this process: one job, or one dataset)::
 
         {"nab": {"standard", "reward_low_fp", "reward_low_fn"} | None, "nab_detail": {...},
          "records": [...], "record_accuracy": {...}, "runs": [...], "fleet": {folder: summary},
@@ -84,7 +88,7 @@ def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = No
     n = len(order)
     if jobs <= 1 or n <= 1:
         for k, item in enumerate(order, start=1):
-            _, res, dt = evaluate_item(item, options)
+            _, res, dt = evaluate_item(item, options, None if within is None else partial(within, item))
             done[item.path] = res
             if progress:
                 progress(k, n, item, dt)

@@ -13,18 +13,24 @@ fault names are the truth: ``none``, ``inner_race``, ``outer_race``, ``ball``.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from detectors import Snapshot, diagnose
 from evaluation.runs import machine_of
-from foreshock.datasets import Record
+from foreshock.datasets import DatasetError, Record
 
 __all__ = ["accuracy", "evaluate_record"]
 
 
-def evaluate_record(rec: Record, *, snapshot_s: float = 3.0, max_snapshots: int = 4) -> dict[str, Any]:
-    """Diagnose a record snapshot by snapshot; ``max_snapshots`` bounds the cost of long records."""
-    machine = machine_of(rec.meta, rec.rpm)
+def evaluate_record(rec: Record, *, snapshot_s: float = 3.0, max_snapshots: int = 4,
+                    source: str | Path | None = None) -> dict[str, Any]:
+    """Diagnose a record snapshot by snapshot; ``max_snapshots`` bounds the cost of long records.
+    ``source``: the file it was read from, named by errors in its sidecar."""
+    where = rec.name if source is None else str(Path(source).with_suffix(".json"))
+    if rec.fault is not None and not isinstance(rec.fault, str):
+        raise DatasetError(where, f"fault must be a string (none, inner_race, outer_race, ball), got {rec.fault!r}")
+    machine = machine_of(rec.meta, rec.rpm, where)
     n = max(int(snapshot_s * rec.fs), 256)
     votes: Counter[str] = Counter()
     conf: defaultdict[str, list[float]] = defaultdict(list)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,14 +45,37 @@ def phm2012_score(actual_s: float, predicted_s: float) -> float:
     return math.exp(-math.log(0.5) * er / 5.0) if er <= 0 else math.exp(math.log(0.5) * er / 20.0)
 
 
-def machine_of(meta: dict[str, Any], rpm: float | None) -> MachineInfo:
-    """What the engine knows of the machine: speed, and bearing geometry when the sidecar has it."""
+def machine_of(meta: dict[str, Any], rpm: Any, where: str | Path | None = None) -> MachineInfo:
+    """What the engine knows of the machine: speed, and bearing geometry when the sidecar has it
+    (``bearing``: null, or an object with ``n_balls``, ``ball_d``, ``pitch_d`` and optionally
+    ``contact_deg``). A sidecar whose ``bearing`` or ``rpm`` cannot be used raises
+    :class:`DatasetError` naming ``where`` (the sidecar)."""
+    where = where if where is not None else str(meta.get("name") or "dataset")
+    if rpm is not None and not (_number(rpm) and rpm >= 0):
+        raise DatasetError(where, f"rpm must be a non-negative number, got {rpm!r}")
     b = meta.get("bearing")
     geo = None
-    if isinstance(b, dict) and all(k in b for k in ("n_balls", "ball_d", "pitch_d")):
-        geo = BearingGeometry(int(b["n_balls"]), float(b["ball_d"]), float(b["pitch_d"]),
-                              float(b.get("contact_deg") or 0.0))
+    if b is not None:
+        keys = ("n_balls", "ball_d", "pitch_d")
+        if not isinstance(b, dict) or not all(k in b for k in keys):
+            raise DatasetError(where, f"bearing must be null or an object with {', '.join(keys)} (and optionally "
+                                      f"contact_deg), got {b!r}")
+        bad = [k for k in (*keys, "contact_deg") if b.get(k) is not None and not _number(b[k])]
+        if bad:
+            raise DatasetError(where, f"bearing: {', '.join(bad)} must be {'a number' if len(bad) == 1 else 'numbers'}, "
+                                      f"got {b!r}")
+        if b["n_balls"] != int(b["n_balls"]):
+            raise DatasetError(where, f"bearing: n_balls must be a whole number, got {b['n_balls']!r}")
+        try:
+            geo = BearingGeometry(int(b["n_balls"]), float(b["ball_d"]), float(b["pitch_d"]),
+                                  float(b.get("contact_deg") or 0.0))
+        except ValueError as exc:
+            raise DatasetError(where, f"bearing: {exc}") from None
     return MachineInfo(rated_rpm=rpm or None, bearing=geo)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 class _Tracker:
@@ -115,21 +139,36 @@ class _Tracker:
         return out
 
 
-def _truncate(meta: dict[str, Any], path: str) -> float | None:
+def _truncate(meta: dict[str, Any], where: str, *, first_t: float, failure_t: float | None) -> float | None:
+    """The sidecar's ``phm2012_truncate_at_t`` (seconds on the run's clock), checked to cut the run
+    between its first observation and its failure: else no estimate, or no remaining life, to score."""
     v = meta.get("phm2012_truncate_at_t")
     if v is None:
         return None
     if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-        raise DatasetError(path, f"phm2012_truncate_at_t must be a number of seconds, got {v!r}")
+        raise DatasetError(where, f"phm2012_truncate_at_t must be a number of seconds, got {v!r}")
+    if failure_t is None:
+        raise DatasetError(where, "phm2012_truncate_at_t needs a failure event (the score compares the RUL "
+                                  "estimate at the cut with the life actually left)")
+    if not first_t <= v < failure_t:
+        raise DatasetError(where, f"phm2012_truncate_at_t = {v:g} s is outside the run: it must be at or after the "
+                                  f"first observation ({first_t:g} s) and before the failure ({failure_t:g} s)")
     return float(v)
 
 
+def _sidecar(source: str | Path | None, name: str) -> str:
+    """What an error names: the sidecar of ``source`` (where the keys are), else the run's name."""
+    return name if source is None else str(Path(source).with_suffix(".json"))
+
+
 def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None,
-                 monitor: UnitMonitor | None = None, config: dict[str, Any] | None = None) -> dict[str, Any]:
+                 monitor: UnitMonitor | None = None, config: dict[str, Any] | None = None,
+                 source: str | Path | None = None) -> dict[str, Any]:
     """Stream a run's snapshots through a fresh engine (with ``config``: settings of
-    :class:`detectors.MonitorConfig`) and fold the assessments."""
-    trunc = _truncate(run.meta, run.name)
-    mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm), **(config or {}))
+    :class:`detectors.MonitorConfig`) and fold the assessments. ``source``: the file it was read
+    from, named by errors in its sidecar."""
+    trunc = _truncate(run.meta, _sidecar(source, run.name), first_t=float(run.t[0]), failure_t=run.failure_t)
+    mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm, _sidecar(source, run.name)), **(config or {}))
     t = run.t
     n = len(t) if trunc is None else int(np.searchsorted(t, trunc, side="right"))
     tr = _Tracker(0.0, run.failure_t, float(t[-1]))  # a run's clock already starts at its start
@@ -165,15 +204,18 @@ def scalar_key(meta: dict[str, Any]) -> str:
 
 
 def evaluate_failure_series(series: Series, key: str | None = None,
-                            config: dict[str, Any] | None = None) -> dict[str, Any]:
+                            config: dict[str, Any] | None = None, source: str | Path | None = None) -> dict[str, Any]:
     """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``
-    (with ``config``: settings of :class:`detectors.MonitorConfig`)."""
+    (with ``config``: settings of :class:`detectors.MonitorConfig`). ``source``: the file it was
+    read from, named by errors in its sidecar."""
     key = key or scalar_key(series.meta)
     t_all = series.t_ms / 1000.0
     fail_ms = series.failure_ms
     t0 = float(t_all[0])
-    trunc = _truncate(series.meta, series.name)
-    mon = UnitMonitor(machine_of(series.meta, series.meta.get("rpm")), **(config or {}))
+    trunc = _truncate(series.meta, _sidecar(source, series.name), first_t=0.0,
+                      failure_t=None if fail_ms is None else fail_ms / 1000.0 - t0)
+    mon = UnitMonitor(machine_of(series.meta, series.meta.get("rpm"), _sidecar(source, series.name)),
+                      **(config or {}))
     tr = _Tracker(t0, None if fail_ms is None else fail_ms / 1000.0, float(t_all[-1]))
     limit = None if trunc is None else t0 + trunc
     for t, v in zip(_iter(t_all), _iter(series.values)):

@@ -67,6 +67,10 @@ class DatasetError(ValueError):
         self.path = Path(path)
         self.problem = problem
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in a worker process of ``foreshock evaluate --jobs N``: must unpickle in the parent
+        return (type(self), (self.path, self.problem))
+
 
 @dataclass
 class Series:
@@ -188,6 +192,10 @@ def _check_events(path: Path, events: Any, time_key: str) -> None:
                 raise DatasetError(
                     path, f"events[{i}].t: expected a finite number of seconds, got {ev['t']!r}"
                 )
+            if time_key == "t" and ev["t"] < 0:
+                raise DatasetError(
+                    path, f"events[{i}].t: {ev['t']!r} is before the run's start (t counts seconds from it)"
+                )
             if time_key == "timestamp":
                 try:
                     np.datetime64(str(ev["timestamp"]).replace(" ", "T"), "ms")
@@ -267,26 +275,34 @@ def read_series(path: str | Path) -> Series:
     meta = _read_sidecar(sidecar, "series", required=False)
     stamps: list[str] = []
     values: list[float] = []
-    with data.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header] != ["timestamp", "value"]:
-            raise DatasetError(
-                data, f"line 1: expected header 'timestamp,value', got {','.join(header or [])!r}"
-            )
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != 2:
-                raise DatasetError(data, f"line {line}: expected 2 fields, got {len(row)}")
-            try:
-                v = float(row[1])
-            except ValueError:
-                raise DatasetError(data, f"line {line}: value {row[1][:40]!r} is not a number") from None
-            if not math.isfinite(v):
-                raise DatasetError(data, f"line {line}: value {row[1]!r} is not finite")
-            stamps.append(row[0].strip().replace(" ", "T"))
-            values.append(v)
+    line = 1
+    try:
+        with data.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header] != ["timestamp", "value"]:
+                raise DatasetError(
+                    data, f"line 1: expected header 'timestamp,value', got {','.join(header or [])!r}"
+                )
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != 2:
+                    raise DatasetError(data, f"line {line}: expected 2 fields, got {len(row)}")
+                try:
+                    v = float(row[1])
+                except ValueError:
+                    raise DatasetError(data, f"line {line}: value {row[1][:40]!r} is not a number") from None
+                if not math.isfinite(v):
+                    raise DatasetError(data, f"line {line}: value {row[1]!r} is not finite")
+                stamps.append(row[0].strip().replace(" ", "T"))
+                values.append(v)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(data, f"not UTF-8 text ({exc.reason}): expected a CSV file of timestamp,value") from None
+    except csv.Error as exc:
+        raise DatasetError(data, f"line {line + 1}: not readable as CSV: {exc}") from None
+    if not values:
+        raise DatasetError(data, "no data rows after the header 'timestamp,value'")
     try:
         ts = np.array(stamps, dtype="datetime64[ms]")
     except ValueError:
@@ -366,6 +382,8 @@ def _scalar(
         arr = arrays[key]
         if arr.size != 1:
             raise DatasetError(path, f"{key!r} must be a scalar, got shape {arr.shape}")
+        if not _real(arr):
+            raise DatasetError(path, f"{key!r} must be a number, got {arr.reshape(-1)[0].item()!r} ({arr.dtype})")
         value = float(arr.reshape(()))
     elif _finite_number(meta.get(key)):
         value = float(meta[key])
@@ -376,6 +394,11 @@ def _scalar(
             path, f"{key!r} = {value!r} must be a finite {'positive' if positive else 'non-negative'} number"
         )
     return value
+
+
+def _real(arr: np.ndarray) -> bool:
+    """Integer or floating point (not bool, complex, text or object)."""
+    return bool(np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
 
 
 def _signal(path: Path, arrays: dict[str, np.ndarray], ndim: int) -> np.ndarray:
@@ -417,6 +440,8 @@ def read_run(path: str | Path) -> Run:
     x = _signal(data, arrays, 2)
     if "t" not in arrays:
         raise DatasetError(data, "missing array 't' (seconds from the run's start)")
+    if not _real(arrays["t"]):
+        raise DatasetError(data, f"'t' must be numbers of seconds, got {arrays['t'].dtype}")
     t = np.asarray(arrays["t"], dtype=np.float64)
     _check_times(data, t, x.shape[0])
     return Run(

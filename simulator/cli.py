@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 from datetime import UTC, datetime
@@ -25,6 +26,9 @@ from foreshock.datasets import DatasetError
 from foreshock.settings import Settings
 
 __all__ = ["register"]
+
+# the latest sim time a run may reach: 9999-12-31 23:59:59.999 UTC (dates and stamps stay readable)
+_LAST_MS = 253_402_300_799_999
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,12 +67,94 @@ def _start_ms(text: str | None) -> int | None:
     if text is None:
         return None
     if text.isdigit():
-        return int(text)
+        ms = int(text)
+    else:
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise CliError(f"--start: {text!r} is neither epoch milliseconds nor an ISO time") from None
+        ms = int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
+    if not 0 <= ms <= _LAST_MS:
+        raise CliError(f"--start: {text!r} is outside 1970-01-01 .. 9999-12-31 (epoch ms 0 .. {_LAST_MS})")
+    return ms
+
+
+# the platform refuses stamps more than 5 minutes ahead of its clock, and a message is published only
+# once the wall clock reaches its stamp: a later --start would wait (silently, for as long as it is ahead)
+_FUTURE_S = 300
+
+
+def _publish_start(start_ms: int | None, text: str | None) -> None:
+    """Refuse a ``--start`` in the future when publishing (files may start whenever they like)."""
+    import time
+
+    if start_ms is not None and start_ms > (time.time() + _FUTURE_S) * 1000:
+        raise CliError(f"--start {text}: is in the future; publishing would wait until then (the platform "
+                       f"refuses stamps more than {_FUTURE_S} s ahead). Give a past start, or --out DIR for files")
+
+
+def _check_end(start_ms: int | None, sim_s: float) -> None:
+    """A run must end by 9999-12-31: refused before anything is simulated."""
+    if start_ms is not None and start_ms + sim_s * 1000 > _LAST_MS:
+        raise CliError(f"--start with a duration of {sim_s:g} s would run past 9999-12-31")
+
+
+def _duration(text: str | None) -> float | None:
+    """``--duration`` in seconds (positive), or None when not given."""
+    if text is None:
+        return None
+    from simulator.fleet import parse_duration
+    from simulator.models import FleetError
+
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(f"--start: {text!r} is neither epoch milliseconds nor an ISO time") from None
-    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
+        seconds = parse_duration(text, "--duration")
+    except FleetError as exc:
+        raise CliError(str(exc)) from None
+    if seconds <= 0:
+        raise CliError("--duration must be positive")
+    return seconds
+
+
+def _output_dir(path: str) -> None:
+    """Create ``--out`` now, so that a path that cannot hold the files is refused before simulating."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise CliError(f"--out {path}: exists and is not a folder")
+    if p.is_dir():
+        held = sorted(f.name for f in p.iterdir())
+        if held:  # another run's units would be overwritten, or left beside this run's truth.json
+            raise CliError(f"--out {path}: the folder is not empty ({len(held)} entries, e.g. {held[0]}); a run is "
+                           "written into a new or empty folder, so that it is not mixed with another")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out {path}: cannot create the folder: {exc.strerror or exc}", exit_code=1) from None
+    _check_writable(p, "--out", path)
+
+
+def _truth_file(path: str) -> None:
+    """Check ``--truth`` can be written before publishing (the truth is written at the end)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"--truth {path}: is a folder; give a file name")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--truth {path}: cannot create its folder: {exc.strerror or exc}", exit_code=1) from None
+    if p.parent.exists() and not p.parent.is_dir():
+        raise CliError(f"--truth {path}: {p.parent} is not a folder")
+    _check_writable(p.parent, "--truth", path)
+
+
+def _check_writable(folder, option: str, given: str) -> None:
+    import os
+
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"{option} {given}: the folder {folder} is not writable", exit_code=1)
 
 
 def _printer(quiet: bool):
@@ -77,6 +163,11 @@ def _printer(quiet: bool):
             return
         if "connecting" in stats:
             line = f"connecting units to the broker: {stats['connecting']:,} of {stats['of']:,} answered"
+        elif "unit_hours" in stats:
+            line = (
+                f"unit {stats['unit_n']}/{stats['units']} {stats['unit_id']}: "
+                f"{stats['unit_hours']:.1f} of {stats['of_hours']:.1f} simulated hours"
+            )
         elif "units_done" in stats:
             line = (
                 f"unit {stats['units_done']}/{stats['units']} {stats['unit_id']}: "
@@ -97,12 +188,12 @@ def _printer(quiet: bool):
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from simulator.fleet import demo_fleet, load_fleet, parse_duration
+    from simulator.fleet import demo_fleet, load_fleet
     from simulator.models import FleetError
     from simulator.mqttpool import PublishError
 
-    if args.speed <= 0:
-        raise CliError(f"--speed must be positive, got {args.speed:g}")
+    if not (math.isfinite(args.speed) and args.speed > 0):
+        raise CliError(f"--speed must be a positive number, got {args.speed:g}")
     user = settings.mqtt.username
     password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
     stop = threading.Event()
@@ -114,11 +205,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for name, value in (("--device", args.device), ("--value-name", args.value_name)):
             if value is not None:
                 raise CliError(f"{name} is for --replay; a fleet's units are named in the fleet file")
-        fleet = demo_fleet(args.seed or 0) if args.fleet == "demo" else load_fleet(args.fleet, seed=args.seed)
-        sim_s = parse_duration(args.duration, "--duration") if args.duration else fleet.duration_s
-        if sim_s <= 0:
-            raise CliError("--duration must be positive")
+        duration_s = _duration(args.duration)
         start = _start_ms(args.start)
+        fleet = demo_fleet(args.seed or 0) if args.fleet == "demo" else load_fleet(args.fleet, seed=args.seed)
+        sim_s = duration_s if duration_s is not None else fleet.duration_s
+        _check_end(start, sim_s)
+        if args.out:
+            _output_dir(args.out)
+        else:
+            _publish_start(start, args.start)
+        if args.truth:
+            _truth_file(args.truth)
         if args.out:
             import time
 
@@ -176,24 +273,16 @@ def _replay(
                                         ("--seed", args.seed)) if value is not None]
     if ignored:
         raise CliError(f"{', '.join(ignored)}: not used by --replay (it publishes one dataset as one device)")
-    duration_s = None
-    if args.duration:
-        from simulator.fleet import parse_duration
-        from simulator.models import FleetError
-
-        try:
-            duration_s = parse_duration(args.duration, "--duration")
-        except FleetError as exc:
-            raise CliError(str(exc)) from None
-        if duration_s <= 0:
-            raise CliError("--duration must be positive")
+    duration_s = _duration(args.duration)
+    start_ms = _start_ms(args.start)
+    _publish_start(start_ms, args.start)
     try:
         stats = replay_dataset(
             args.replay,
             settings.mqtt.url,
             args.device,
             speed=args.speed,
-            start_ms=_start_ms(args.start),
+            start_ms=start_ms,
             username=user,
             password=password,
             stop_event=stop,
@@ -204,8 +293,10 @@ def _replay(
         )
     except DatasetError as exc:
         raise CliError(f"--replay: {exc}") from None
-    except (ValueError, PublishError) as exc:
+    except ValueError as exc:
         raise CliError(f"--replay {args.replay}: {exc}") from None
+    except PublishError as exc:  # the broker, not the arguments: the exit code of a fleet's publishing
+        raise CliError(f"--replay {args.replay}: MQTT {settings.mqtt.url}: {exc}", exit_code=3) from None
     print(
         f"replayed {stats['messages']} messages as {args.device} in {stats['elapsed_s']:.1f} s",
         file=sys.stderr,

@@ -11,6 +11,7 @@ fleet, seed and start.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,11 +70,14 @@ def write_fleet_files(
     start_ms: int,
     duration_s: float,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    progress_interval_s: float = 2.0,
 ) -> Truth:
-    """Simulate ``duration_s`` from ``start_ms`` unit by unit into ``out_dir``; returns the truth."""
+    """Simulate ``duration_s`` from ``start_ms`` unit by unit into ``out_dir``; returns the truth.
+    ``progress`` gets each finished unit, and how far a long one has got every ``progress_interval_s``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     end_ms = start_ms + int(duration_s * 1000)
+    shown = time.monotonic()
     for n, unit in enumerate(fleet.units, start=1):
         one = Fleet(
             fleet.seed, [unit], fleet.duration_s, fleet.telemetry_interval_s, fleet.snapshot_interval_s
@@ -81,7 +85,12 @@ def write_fleet_files(
         ts: list[int] = []
         rows: list[tuple[float, ...]] = []
         snaps: list[tuple[int, np.ndarray]] = []
-        for e in FleetStream(one, start_ms).emissions(end_ms):
+        for k, e in enumerate(FleetStream(one, start_ms).emissions(end_ms)):
+            if progress and k % 500 == 0 and time.monotonic() - shown >= progress_interval_s:
+                shown = time.monotonic()  # a long unit: say how far it has got
+                progress({"unit_id": unit.unit_id, "unit_n": n, "units": len(fleet.units),
+                          "unit_hours": round((e.ts_ms - start_ms) / 3.6e6, 1),
+                          "of_hours": round((end_ms - start_ms) / 3.6e6, 1)})
             if e.kind == "telemetry" and e.values is not None:
                 ts.append(e.ts_ms)
                 rows.append(tuple(e.values[k] for k in VALUE_NAMES))

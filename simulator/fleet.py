@@ -42,6 +42,7 @@ simulator.models.FleetError: units[0].model: unknown model 'Nope' (known: F-3000
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, fields
@@ -56,6 +57,7 @@ from simulator.models import CATALOGUE, Bearing, FleetError, MachineModel, Senso
 
 __all__ = ["Fleet", "UnitSpec", "demo_fleet", "load_fleet", "parse_duration"]
 
+MAX_DURATION_S = 100 * 365 * 86400.0  # a century: beyond it epoch milliseconds stop being dates
 _DURATION = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|min|m|h|d)\s*)+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -70,14 +72,36 @@ def parse_duration(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise FleetError(f"{where}: expected a duration like '6h' or seconds, got {value!r}")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise FleetError(f"{where}: duration must not be negative, got {value!r}")
-        return float(value)
-    if isinstance(value, str) and _DURATION.match(value):
-        return sum(float(n) * _SCALE[unit] for n, unit in _PART.findall(value))
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
-        return float(value)
-    raise FleetError(f"{where}: expected a duration like '90s', '15m', '6h', '2d' or seconds, got {value!r}")
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION.match(value):
+        seconds = sum(float(n) * _SCALE[unit] for n, unit in _PART.findall(value))
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+        seconds = float(value)
+    else:
+        raise FleetError(f"{where}: expected a duration like '90s', '15m', '6h', '2d' or seconds, got {value!r}")
+    if not math.isfinite(seconds):
+        raise FleetError(f"{where}: expected a finite duration, got {value!r}")
+    if seconds < 0:
+        raise FleetError(f"{where}: duration must not be negative, got {value!r}")
+    if seconds > MAX_DURATION_S:
+        raise FleetError(f"{where}: {value!r} is longer than the longest duration, 100 years ({MAX_DURATION_S:.0f} s)")
+    return seconds
+
+
+def _number(value: Any, where: str, lo: float, hi: float) -> float:
+    """``value`` as a float in ``lo..hi``, or :class:`FleetError` naming ``where``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not lo <= value <= hi
+    ):
+        raise FleetError(f"{where}: expected a number in {_plain(lo)}..{_plain(hi)}, got {value!r}")
+    return float(value)
+
+
+def _plain(x: float) -> str:
+    return f"{x:.0f}" if x == int(x) else f"{x:g}"
 
 
 @dataclass(frozen=True)
@@ -145,6 +169,14 @@ _GROUP = {
 }
 _FAULT = {"kind", "onset", "failure", "ttf", "growth"}
 _SFAULT = {"kind", "start", "end", "skew_s", "rate", "size_g", "level", "gain"}
+# the accepted range of each sensor-fault parameter (clock_skew's +240 s limit is SensorFault's own check)
+_SFAULT_RANGE = {
+    "skew_s": (-365 * 86400.0, 365 * 86400.0),
+    "rate": (0.0, 1000.0),
+    "size_g": (0.0, 1e6),
+    "level": (0.001, 10.0),
+    "gain": (0.001, 1e9),
+}
 
 
 def _check_keys(obj: Any, allowed: set[str], where: str) -> dict[str, Any]:
@@ -224,8 +256,9 @@ def _fault(spec: Any, where: str, duration_s: float) -> Fault:
     )
     if failure <= onset:
         raise FleetError(f"{where}: onset ({onset:g} s) must be before failure ({failure:g} s)")
+    growth = _number(spec.get("growth", 3.0), f"{where}.growth", 0.1, 20.0)
     try:
-        return Fault(spec["kind"], int(onset * 1000), int(failure * 1000), float(spec.get("growth", 3.0)))
+        return Fault(spec["kind"], int(onset * 1000), int(failure * 1000), growth)
     except FleetError as exc:
         raise FleetError(f"{where}: {exc}") from None
 
@@ -241,7 +274,11 @@ def _sensor_faults(specs: Any, where: str) -> tuple[SensorFault, ...]:
             if key not in spec:
                 raise FleetError(f"{w}.{key}: required")
         start, end = parse_duration(spec["start"], f"{w}.start"), parse_duration(spec["end"], f"{w}.end")
-        params = {k: float(v) for k, v in spec.items() if k not in ("kind", "start", "end")}
+        params = {
+            k: _number(v, f"{w}.{k}", *_SFAULT_RANGE[k])
+            for k, v in spec.items()
+            if k not in ("kind", "start", "end")
+        }
         try:
             out.append(SensorFault(spec["kind"], int(start * 1000), int(end * 1000), params))
         except FleetError as exc:
@@ -289,6 +326,8 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise FleetError(f"seed: expected a non-negative integer, got {seed!r}")
     duration = parse_duration(doc.get("duration", "2d"), "duration")
+    if duration <= 0:
+        raise FleetError("duration: must be positive, got 0")
     tel = parse_duration(doc.get("telemetry_interval", "10s"), "telemetry_interval")
     snap = parse_duration(doc.get("snapshot_interval", "10m"), "snapshot_interval")
     if not 0.1 <= tel <= 3600:
@@ -376,9 +415,13 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
             raise FleetError(f"{where}.ttf: expected [shortest, longest] with 0 < shortest <= longest")
         if len(onset) != 2 or not onset[0] <= onset[1]:
             raise FleetError(f"{where}.onset: expected [earliest, latest]")
-        width = max(4, len(str(spec.get("start", 1) + count - 1)))
+        first = spec.get("start", 1)
+        if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+            raise FleetError(f"{where}.start: expected a non-negative integer (the first unit's number), got {first!r}")
+        growth = _number(spec.get("growth", 3.0), f"{where}.growth", 0.1, 20.0)
+        width = max(4, len(str(first + count - 1)))
         for k in range(count):
-            uid = f"{spec['prefix']}{spec.get('start', 1) + k:0{width}d}"
+            uid = f"{spec['prefix']}{first + k:0{width}d}"
             fault = None
             draw = rng.uniform(size=4)
             if draw[0] < prob:
@@ -388,7 +431,7 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
                     kind,
                     int(t0 * 1000),
                     int((t0 + ttf[0] + draw[3] * (ttf[1] - ttf[0])) * 1000),
-                    float(spec.get("growth", 3.0)),
+                    growth,
                 )
             add(uid, f"{where}[{k}]", model, spec, fault, ())
     if not units:

@@ -76,6 +76,9 @@ def test_run_without_failure_survived(tmp_path):
         ("timestamp,value\n2020-01-01 00:00:00,1\nyesterday,2\n", "line 3: 'yesterday' is not a timestamp"),
         ("timestamp,value\n2020-01-01 00:00:00,1,3\n", "line 2: expected 2 fields, got 3"),
         ("timestamp,value\n2020-01-01 00:00:00,nan\n", "line 2: value 'nan' is not finite"),
+        # were tracebacks (IndexError in the evaluation of an empty series)
+        ("timestamp,value\n", "no data rows after the header"),
+        ("timestamp,value\n\n\n", "no data rows after the header"),
     ],
 )
 def test_bad_series_names_file_and_problem(tmp_path, csv_text, problem):
@@ -140,3 +143,38 @@ def test_reads_the_shared_datasets():
     assert nab.meta == {} and len(nab.values) > 10_000
     assert {D.detect_kind(p) for p in (SHARED / "femto").glob("*.npz")} == {"run"}
     assert {D.detect_kind(p) for p in (SHARED / "cwru").glob("*.npz")} == {"record"}
+
+
+def test_series_that_is_not_text_names_the_file(tmp_path):
+    """A binary file named .csv raised UnicodeDecodeError out of ``foreshock evaluate``."""
+    f = tmp_path / "blob.csv"
+    f.write_bytes(b"\xff\xfe\x00garbage\x89PNG")
+    with pytest.raises(D.DatasetError) as err:
+        D.read_series(f)
+    assert str(err.value).startswith(f"{f}: not UTF-8 text")
+
+
+def test_npz_with_non_numeric_times_or_scalars_is_refused(tmp_path):
+    """Text or complex ``t``, or a text ``fs``, raised ValueError tracebacks or lost the imaginary part."""
+    np.savez(tmp_path / "a.npz", x=np.zeros((3, 4)), t=np.array(["a", "b", "c"]), fs=100.0, rpm=60.0)
+    with pytest.raises(D.DatasetError, match=r"a\.npz: 't' must be numbers of seconds, got <U1"):
+        D.read_run(tmp_path / "a")
+    np.savez(tmp_path / "b.npz", x=np.zeros((3, 4)), t=np.arange(3.0) + 1j, fs=100.0, rpm=60.0)
+    with pytest.raises(D.DatasetError, match=r"b\.npz: 't' must be numbers of seconds, got complex128"):
+        D.read_run(tmp_path / "b")
+    np.savez(tmp_path / "c.npz", x=np.zeros((3, 4)), t=np.arange(3.0), fs=np.array("fast"), rpm=60.0)
+    with pytest.raises(D.DatasetError, match=r"c\.npz: 'fs' must be a number, got 'fast'"):
+        D.read_run(tmp_path / "c")
+    np.savez(tmp_path / "d.npz", x=np.zeros(8), fs=100.0, rpm=np.array(True))
+    with pytest.raises(D.DatasetError, match=r"d\.npz: 'rpm' must be a number, got True"):
+        D.read_record(tmp_path / "d")
+    np.savez(tmp_path / "e.npz", x=np.zeros((3, 4)), t=np.arange(3), fs=100, rpm=60)  # integers are numbers
+    assert D.read_run(tmp_path / "e").t.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_failure_before_the_run_start_is_refused(tmp_path):
+    """A failure at a negative ``t`` was evaluated into a negative lead time."""
+    D.write_run(tmp_path / "r", np.zeros((2, 4)), [0, 1], fs=100, rpm=0)
+    (tmp_path / "r.json").write_text(json.dumps({"kind": "run", "events": [{"kind": "failure", "t": -5}]}))
+    with pytest.raises(D.DatasetError, match=r"r\.json: events\[0\]\.t: -5 is before the run's start"):
+        D.read_run(tmp_path / "r.npz")

@@ -204,6 +204,39 @@ def test_demo_fleet_has_an_outer_race_failure_and_an_imbalance():
             "groups[0].count: expected an integer",
         ),
         ({}, "units: the fleet has no units"),
+        # numbers TOML allows but no run can use: refused naming the field, not a traceback later
+        ({"duration": float("nan"), "units": [{"id": "X-1", "model": "P-1800"}]}, "duration: expected a finite duration"),
+        ({"duration": float("inf"), "units": [{"id": "X-1", "model": "P-1800"}]}, "duration: expected a finite duration"),
+        ({"duration": "99999999d", "units": [{"id": "X-1", "model": "P-1800"}]}, "duration: '99999999d' is longer than"),
+        ({"duration": 0, "units": [{"id": "X-1", "model": "P-1800"}]}, "duration: must be positive"),
+        (
+            {"units": [{"id": "X-1", "model": "P-1800", "fault": {"kind": "ball", "onset": float("nan"), "ttf": 10}}]},
+            "units[0].fault.onset: expected a finite duration, got nan",
+        ),
+        (
+            {"units": [{"id": "X-1", "model": "P-1800", "fault": {"kind": "ball", "onset": 0, "ttf": 10, "growth": "x"}}]},
+            "units[0].fault.growth: expected a number in 0.1..20, got 'x'",
+        ),
+        (
+            {"groups": [{"prefix": "P-", "count": 2, "model": "P-1800", "fault_probability": 1, "growth": "x"}]},
+            "groups[0].growth: expected a number in 0.1..20, got 'x'",
+        ),
+        ({"groups": [{"prefix": "P-", "count": 2, "model": "P-1800", "start": "7"}]}, "groups[0].start: expected a non-negative integer"),
+        (
+            {"units": [{"id": "X-1", "model": "P-1800",
+                        "sensor_faults": [{"kind": "spikes", "start": 0, "end": 10, "rate": "often"}]}]},
+            "units[0].sensor_faults[0].rate: expected a number in 0..1000, got 'often'",
+        ),
+        (
+            {"units": [{"id": "X-1", "model": "P-1800",
+                        "sensor_faults": [{"kind": "spikes", "start": 0, "end": 10, "rate": 1e12}]}]},
+            "units[0].sensor_faults[0].rate: expected a number in 0..1000",
+        ),
+        (
+            {"units": [{"id": "X-1", "model": "P-1800",
+                        "sensor_faults": [{"kind": "clock_skew", "start": 0, "end": 10, "skew_s": float("nan")}]}]},
+            "units[0].sensor_faults[0].skew_s: expected a number",
+        ),
     ],
 )
 def test_bad_fleets_are_refused_naming_the_field(doc, message):
@@ -226,6 +259,11 @@ def test_durations():
     assert parse_duration("2d", "x") == 172800 and parse_duration(1.5, "x") == 1.5
     with pytest.raises(FleetError, match="x: duration must not be negative"):
         parse_duration(-1, "x")
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(FleetError, match="x: expected a finite duration"):
+            parse_duration(bad, "x")
+    with pytest.raises(FleetError, match="longer than the longest duration, 100 years"):
+        parse_duration("36501d", "x")
 
 
 def test_minimal_toml_from_the_docs_loads(tmp_path):

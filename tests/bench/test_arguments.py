@@ -1,0 +1,60 @@
+"""The bench scripts refuse bad arguments with a usage error before measuring, and record nothing.
+
+Found by running each with a bad value: ``evaluate_all.py --data MISSING`` overwrote
+``bench/results/evaluate_all_report.json`` with an empty report, appended an empty row to
+``evaluate_all.json`` and then crashed (TypeError); ``prognosis_calibration.py --seeds 0`` appended an
+empty record; ``--kinds wobble`` raised KeyError, ``long_snapshots.py --snapshots 0``
+ZeroDivisionError, ``simulator_scale.py --units 0`` a FleetError traceback,
+``fleet_validation.py --fleet MISSING`` a CalledProcessError traceback, and
+``ingest_throughput.py --messages 0`` waited for its whole timeout.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+
+
+def _snapshot() -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(RESULTS.glob("*.json"))}
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "says"),
+    [
+        ("evaluate_all.py", ["--data", "{tmp}"], "no nab, cwru, femto, ims folder"),
+        ("evaluate_all.py", ["--jobs", "0"], "--jobs must be at least 1"),
+        ("prognosis_calibration.py", ["--seeds", "0", "--out", "{tmp}/p.json"], "--seeds must be at least 1"),
+        ("prognosis_calibration.py", ["--kinds", "wobble", "--out", "{tmp}/p.json"], "--kinds: unknown wobble"),
+        ("prognosis_calibration.py", ["--femto", "{tmp}", "--out", "{tmp}/p.json"], "no FEMTO runs (*.npz) there"),
+        ("long_snapshots.py", ["--snapshots", "0"], "--snapshots must be at least 1"),
+        ("simulator_scale.py", ["--units", "0", "--no-publish"], "--units must be 1..1000000"),
+        ("simulator_scale.py", ["--sim-seconds", "nan", "--no-publish"], "--sim-seconds must be a positive number"),
+        ("ingest_throughput.py", ["--messages", "0"], "--messages must be at least --publishers"),
+        ("ingest_throughput.py", ["--modes", "fast"], "--modes: unknown fast"),
+    ],
+)
+def test_bad_arguments_are_a_usage_error_and_record_nothing(tmp_path: Path, script: str, args: list[str], says: str):
+    before = _snapshot()
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / script), *argv], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr and "Traceback" not in r.stderr
+    assert _snapshot() == before
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_fleet_validation_with_a_missing_fleet_says_why_without_a_traceback(tmp_path: Path):
+    before = _snapshot()
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "fleet_validation.py"), "--fleet",
+                        str(tmp_path / "none.toml")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "none.toml does not exist" in r.stderr and "nothing recorded" in r.stderr
+    assert "Traceback" not in r.stderr and _snapshot() == before
