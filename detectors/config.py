@@ -17,6 +17,9 @@ from typing import Any
 __all__ = ["MonitorConfig"]
 
 
+AXES = ("", "x", "y", "z", "h", "v")  # as devices.protocol.AXES, plus "": the first axis a unit sends
+
+
 @dataclass(frozen=True)
 class MonitorConfig:
     """Operator-facing knobs; the defaults hold the false-warning rate low (see each field)."""
@@ -86,8 +89,9 @@ class MonitorConfig:
         if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1 or self.max_anomaly_keys < 0:
             raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1, max_anomaly_keys >= 0")
 
-        if not isinstance(self.axis, str) or len(self.axis) > 16:
-            raise ValueError(f"axis must be an axis name such as 'x' (or '' for the first one sent), got {self.axis!r}")
+        if self.axis not in AXES:
+            raise ValueError(f"axis must be one of {', '.join(AXES[1:])} (the device protocol's axes) or '' "
+                             f"(the first one a unit sends), got {self.axis!r}")
         object.__setattr__(self, "context_keys", tuple(self.context_keys))
         if self.scalar_warmup_s <= 0 or self.scalar_points < 8:
             raise ValueError("scalar_warmup_s must be > 0 and scalar_points >= 8")

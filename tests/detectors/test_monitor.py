@@ -152,6 +152,14 @@ def test_bad_config_is_a_named_error() -> None:
         UnitMonitor(MACHINE, warmup=2)
     with pytest.raises(TypeError):
         UnitMonitor(MACHINE, no_such_knob=1)
+    # an axis no device sends would leave the unit unassessed for good: refused, naming the axes
+    with pytest.raises(ValueError, match="axis must be one of x, y, z, h, v"):
+        UnitMonitor(MACHINE, axis="q")
+    assert UnitMonitor(MACHINE, axis="v").config.axis == "v"
+    from detectors.config import AXES
+    from devices.protocol import AXES as PROTOCOL_AXES
+
+    assert AXES[1:] == PROTOCOL_AXES  # the same axes as the device protocol
 
 
 def test_arbitrary_input_never_stops_the_stream() -> None:
