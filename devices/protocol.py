@@ -67,6 +67,7 @@ HEALTH_STATES = ("healthy", "watch", "warning", "alarm", "unknown")
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _VALUE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: not text a person reads (PostgreSQL refuses NUL)
 _MAX_DEPTH = 4  # deepest legal payload: [ {values: {name: n}} ] -> 3 levels
 
 
@@ -361,6 +362,9 @@ def _status(obj: Any, now_s: float, limits: Limits) -> StatusMessage:
     firmware = obj.get("firmware")
     if firmware is not None and (not isinstance(firmware, str) or len(firmware) > 64):
         raise ProtocolError(Reason.SCHEMA, "firmware: expected a string of at most 64 characters")
+    if firmware is not None and (bad := _CONTROL.search(firmware)):
+        raise ProtocolError(Reason.SCHEMA, f"firmware: control character U+{ord(bad.group()):04X} at position "
+                                           f"{bad.start()}; expected printable text such as '2.4.1'")
     ts = obj.get("ts")
     return StatusMessage(
         state=obj["state"], ts_ms=None if ts is None else _timestamp(ts, "ts", now_s, limits), firmware=firmware

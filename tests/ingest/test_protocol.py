@@ -109,6 +109,22 @@ def test_schema_errors_in_status(doc):
     assert reason_of(STA, json.dumps(doc)) is Reason.SCHEMA
 
 
+@pytest.mark.parametrize("firmware, code, pos", [("\x00abc", "U+0000", 0), ("2.4.1\n", "U+000A", 5),
+                                                 ("2.4\t1", "U+0009", 3), ("2.4.1\x7f", "U+007F", 5)])
+def test_firmware_with_a_control_character_is_refused_by_name(firmware, code, pos):
+    """A NUL in ``firmware`` passed the parser and then failed the unit's update on PostgreSQL ("text fields
+    cannot contain NUL"): the status was neither applied nor dead-lettered, only logged as a detection error."""
+    with pytest.raises(ProtocolError) as info:
+        parse(STA, json.dumps({"state": "online", "firmware": firmware}))
+    assert info.value.reason is Reason.SCHEMA
+    assert f"firmware: control character {code} at position {pos}" in str(info.value)
+
+
+def test_firmware_of_printable_text_is_accepted():
+    for firmware in ("2.4.1", "v2.4.1-rc1 (build 77)", "é" * 64):
+        assert parse(STA, json.dumps({"state": "online", "firmware": firmware})).status.firmware == firmware
+
+
 @pytest.mark.parametrize(
     "topic, payload",
     [
