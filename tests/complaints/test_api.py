@@ -161,6 +161,27 @@ def test_corrective_actions_need_an_engineer_and_say_what_data_is_missing(client
     assert ticket["eight_d"]["D6"]["verification"]["verdict"] == "insufficient_data"
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "0001-01-01", "9999-12-31T23:59:59-23:00",
+                                  "1969-12-31T23:59:59Z"])
+def test_a_time_outside_1970_3000_is_refused_by_name_and_nothing_is_stored(client, tokens, world, when):  # noqa: F811
+    """An action applied in year 1 was stored and then could never be verified ("year 0 is out of range");
+    the same time as a complaint's occurred_at was a 400 that named no field."""
+    svc, eng = auth(tokens["service"]), auth(tokens["engineer"])
+    r = client.post("/api/v1/complaints", json=body(occurred_at=when), headers=svc)
+    assert r.status_code == 422, r.text
+    assert "occurred_at: " in r.json()["detail"] and "between 1970-01-01 and 3000-01-01" in r.json()["detail"]
+    assert client.get("/api/v1/complaints", headers=svc).json()["count"] == 0
+    a = {"title": "Grease change", "scope": {"batch": "B7"}, "applied_at": when}
+    r = client.post("/api/v1/corrective-actions", json=a, headers=eng)
+    assert r.status_code == 422, r.text
+    assert "applied_at: " in r.json()["detail"] and "between 1970-01-01 and 3000-01-01" in r.json()["detail"]
+    assert client.get("/api/v1/corrective-actions", headers=eng).json()["count"] == 0
+    r = client.post("/api/v1/corrective-actions", json={**a, "applied_at": "1970-01-01T00:00:00Z"}, headers=eng)
+    assert r.status_code == 201, r.text  # the first accepted instant; it can be verified
+    r = client.post(f"/api/v1/corrective-actions/{r.json()['id']}/verify", headers=eng)
+    assert r.status_code == 200 and r.json()["verdict"]["verdict"], r.text
+
+
 def test_a_misspelt_failure_mode_is_refused_not_a_second_ticket_or_an_empty_count(client, tokens, world):  # noqa: F811
     svc, eng = auth(tokens["service"]), auth(tokens["engineer"])
     r = client.post("/api/v1/complaints", json=body(failure_mode="outer raec"), headers=svc)
