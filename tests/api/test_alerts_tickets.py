@@ -164,6 +164,9 @@ def test_monthly_report(client, tokens, world):
     assert csv_text.startswith("section,key,metric,value")
     r = client.get("/api/v1/reports/monthly", params={"month": "2026-13"}, headers=auth(tokens["viewer"]))
     assert r.status_code == 422 and "month" in r.json()["detail"]
+    for path in ("/api/v1/reports/monthly", "/api/v1/reports/monthly.csv"):
+        r = client.get(path, params={"month": "0000-01"}, headers=auth(tokens["viewer"]))
+        assert r.status_code == 400 and "month must lie between 1970-01 and 2999-12" in r.json()["detail"], r.text
 
 
 def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
