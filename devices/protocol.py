@@ -30,6 +30,7 @@ import binascii
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -397,6 +398,9 @@ def parse_message(
     except UnicodeDecodeError as exc:
         raise ProtocolError(Reason.BAD_JSON, f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
     except ValueError as exc:
+        if "integer string conversion" in str(exc):  # valid JSON: Python's own limit on int() of a long literal
+            raise ProtocolError(Reason.SCHEMA, "a number has more digits than any field can hold "
+                                               f"(over {sys.get_int_max_str_digits()})") from None
         raise ProtocolError(Reason.BAD_JSON, f"not valid JSON: {str(exc)[:120]}") from None
     if _depth(doc, _MAX_DEPTH) > _MAX_DEPTH:
         raise ProtocolError(Reason.SCHEMA, f"payload is nested deeper than {_MAX_DEPTH} levels")

@@ -120,6 +120,16 @@ def test_firmware_with_a_control_character_is_refused_by_name(firmware, code, po
     assert f"firmware: control character {code} at position {pos}" in str(info.value)
 
 
+def test_an_integer_of_thousands_of_digits_is_a_schema_error_without_python_advice():
+    """It was bad_json "... Exceeds the limit (4300 digits) for integer string conversion ...; use
+    sys.set_int_max_str_digits() ...": the payload is valid JSON, and the advice is for Python programmers."""
+    with pytest.raises(ProtocolError) as info:
+        parse(TEL, '{"ts": %d, "seq": 1, "values": {"temperature_c": %s}}' % (TS, "9" * 5000))
+    assert info.value.reason is Reason.SCHEMA
+    assert "a number has more digits than any field can hold" in str(info.value)
+    assert "sys." not in str(info.value)
+
+
 def test_firmware_of_printable_text_is_accepted():
     for firmware in ("2.4.1", "v2.4.1-rc1 (build 77)", "é" * 64):
         assert parse(STA, json.dumps({"state": "online", "firmware": firmware})).status.firmware == firmware
