@@ -33,6 +33,7 @@ __all__ = ["check_email", "parse_email", "verify_webhook"]
 _FIELDS = {"serial": "device_id", "unit": "device_id", "device": "device_id", "customer": "customer",
            "model": "model", "site": "site", "request": "request", "occurred": "occurred_at",
            "when": "occurred_at", "phone": "phone", "failure mode": "failure_mode"}
+_EPOCH = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 _LINE = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,20}?)\s*:\s*(.+?)\s*$")
 
 
@@ -43,10 +44,12 @@ def verify_webhook(secret: str | None, timestamp: str | None, body: bytes, signa
         raise PermissionError("the complaint webhook is not configured (alerts.complaint_webhook_secret)")
     if not timestamp or not signature:
         raise PermissionError("missing X-Foreshock-Timestamp or X-Foreshock-Signature header")
-    try:
-        ts = float(timestamp)
-    except ValueError:
-        raise PermissionError(f"X-Foreshock-Timestamp must be epoch seconds, got {timestamp[:40]!r}") from None
+    # Digits only: float() also reads "nan", which no distance exceeds, so a request signed with it passed
+    # the replay check for ever (and "inf", "1e3", "1_795_000_000").
+    if not _EPOCH.fullmatch(timestamp):
+        raise PermissionError(f"X-Foreshock-Timestamp must be epoch seconds (digits, e.g. "
+                              f"{int(now)}), got {timestamp[:40]!r}")
+    ts = float(timestamp)
     if abs(now - ts) > tolerance_s:
         raise PermissionError(f"X-Foreshock-Timestamp is {abs(now - ts):.0f} s away from now "
                               f"(tolerance {tolerance_s:.0f} s): replayed or clock skew")

@@ -100,6 +100,17 @@ def test_signed_webhook_and_raw_email(client, tokens, world, smtp):  # noqa: F81
                     headers={**headers, "X-Foreshock-Timestamp": stale,
                              "X-Foreshock-Signature": sign("crm-secret", stale, payload)})
     assert r.status_code == 400 and "replayed" in r.json()["detail"]
+    # "nan" (float() reads it; no distance exceeds it) passed the replay check with a signature over it
+    for odd in ("nan", "NaN", "inf", "1e9", "-1", f"{int(ts):_}"):
+        r = client.post("/api/v1/complaints/webhook", content=payload,
+                        headers={**headers, "X-Foreshock-Timestamp": odd,
+                                 "X-Foreshock-Signature": sign("crm-secret", odd, payload)})
+        assert r.status_code == 400 and "X-Foreshock-Timestamp must be epoch seconds (digits" in r.json()["detail"], odd
+    fraction = f"{time.time():.3f}"
+    r = client.post("/api/v1/complaints/webhook", content=payload,
+                    headers={**headers, "X-Foreshock-Timestamp": fraction,
+                             "X-Foreshock-Signature": sign("crm-secret", fraction, payload)})
+    assert r.status_code == 201 and r.json()["id"] == hooked["id"]
 
     mail = (f"From: Bo Chen <bo@globex.example>\r\nTo: complaints@foreshock.example\r\n"
             f"Subject: Fan vibrates\r\nMessage-ID: <abc@globex>\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
