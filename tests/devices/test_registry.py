@@ -49,6 +49,10 @@ def test_create_read_update_decommission(registry, model):
     assert registry.list_units() == []
     assert [u.device_id for u in registry.list_units(include_decommissioned=True)] == ["P-0001"]
     assert registry.decommission("P-0001").decommissioned_at == gone.decommissioned_at  # idempotent
+    # registering the serial again: lists hide the unit, so the refusal says why the serial is taken
+    with pytest.raises(AlreadyExists, match=rf"unit 'P-0001' is already registered: it was decommissioned on "
+                                            rf"{gone.decommissioned_at:%Y-%m-%d} and a serial number is never reused"):
+        registry.create_unit("P-0001")
 
 
 def test_duplicates_and_missing_are_clear_errors(registry, model):
