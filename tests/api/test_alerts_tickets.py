@@ -187,6 +187,43 @@ def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
     assert r.status_code == 422 and "must be after starts_at" in r.json()["detail"]
 
 
+def test_a_wrong_maintenance_window_can_be_listed_and_deleted_and_alerts_come_back(client, ctx, tokens, world):
+    """A window entered with a wrong end (2036 instead of 2026) silenced the unit for ten years, and
+    the API could create windows but neither list nor remove them."""
+    import time
+
+    from detectors.types import Assessment
+
+    s, v = auth(tokens["service"]), auth(tokens["viewer"])
+    now = time.time()
+    wrong = {"device_id": "P-0002", "starts_at": now - 60, "ends_at": now + 10 * 365 * 86400, "reason": "typo"}
+    wid = client.post("/api/v1/maintenance", json=wrong, headers=s).json()["id"]
+    site = client.post("/api/v1/maintenance", json={"site": "Bremen", "starts_at": now - 7200, "ends_at": now - 3600},
+                       headers=s).json()["id"]
+    listed = client.get("/api/v1/maintenance", headers=v).json()
+    assert listed["count"] == 2 and [w["id"] for w in listed["data"]] == [wid, site]  # latest start first
+    assert listed["data"][0]["created_by"] == "t-service" and listed["data"][0]["reason"] == "typo"
+    assert [w["id"] for w in client.get("/api/v1/maintenance", params={"current": True}, headers=v).json()["data"]] \
+        == [wid]
+    assert [w["id"] for w in client.get("/api/v1/maintenance", params={"device_id": "P-0002"},
+                                        headers=v).json()["data"]] == [wid]
+    assert [w["id"] for w in client.get("/api/v1/maintenance", params={"site": "Bremen"},
+                                        headers=v).json()["data"]] == [site]
+    changes = ctx.alerts.handle_assessment("P-0002", Assessment(ts=now, state="alarm", failure_mode="imbalance"),
+                                           source_key="P-0002:w:1")
+    assert all(c.kind != "alert_raised" for c in changes)  # silenced
+    r = client.delete(f"/api/v1/maintenance/{wid}", headers=v)
+    assert r.status_code == 403
+    r = client.delete(f"/api/v1/maintenance/{wid}", headers=s)
+    assert r.status_code == 200 and r.json()["id"] == wid and r.json()["reason"] == "typo"
+    r = client.delete(f"/api/v1/maintenance/{wid}", headers=s)
+    assert r.status_code == 404 and r.json()["detail"] == f"no maintenance window {wid}"
+    assert client.get("/api/v1/maintenance", headers=v).json()["count"] == 1
+    changes = ctx.alerts.handle_assessment("P-0002", Assessment(ts=now + 1, state="alarm", failure_mode="imbalance"),
+                                           source_key="P-0002:w:2")
+    assert any(c.kind == "alert_raised" for c in changes)  # raised again
+
+
 def test_maintenance_window_times_may_be_iso_with_an_offset(client, tokens, world):
     # the API answers ISO times (opened_at, ...); a service engineer sends them back
     h = auth(tokens["service"])
