@@ -120,6 +120,23 @@ def test_firmware_with_a_control_character_is_refused_by_name(firmware, code, po
     assert f"firmware: control character {code} at position {pos}" in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["device", "axis", "time"])
+def test_value_names_the_store_keeps_for_itself_are_refused_by_name(name):
+    """On InfluxDB 1.x one unit sending {"values": {"device": 1}} made every unit's telemetry vanish from
+    queries (InfluxQL read WHERE "device" = 'P-0001' as that field), and a value named "time" was refused
+    by InfluxDB (HTTP 400) after the platform had accepted the message."""
+    for payload in ({"ts": TS, "seq": 1, "values": {"temperature_c": 40.0, name: 1}},
+                    [{"ts": TS, "seq": 1, "values": {"temperature_c": 40.0}}, {"ts": TS, "seq": 2, "values": {name: 1}}]):
+        with pytest.raises(ProtocolError) as info:
+            parse(TEL, json.dumps(payload))
+        assert info.value.reason is Reason.SCHEMA
+        assert f"values: name {name!r} is reserved" in str(info.value)
+    assert str(info.value).startswith("schema: [1].values:")  # the record's index in a batch
+    assert not protocol.is_valid_value_name(name)
+    assert protocol.is_valid_value_name(f"{name}_temperature_c")
+    assert parse(TEL, json.dumps({"ts": TS, "seq": 1, "values": {f"{name}_id": 1}})).records[0].values == {f"{name}_id": 1}
+
+
 def test_an_integer_of_thousands_of_digits_is_a_schema_error_without_python_advice():
     """It was bad_json "... Exceeds the limit (4300 digits) for integer string conversion ...; use
     sys.set_int_max_str_digits() ...": the payload is valid JSON, and the advice is for Python programmers."""
