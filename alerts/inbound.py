@@ -90,6 +90,21 @@ def check_email(raw: bytes) -> Any:
         raise ValueError(f"{text} (an email gives these as lines of its body: {'; '.join(lines)})") from None
 
 
+def _body_text(part: Any) -> str:
+    """The text of a body part. A charset Python does not know ("unknown-8bit", which mail gateways
+    write, or a typo) made ``get_content`` raise LookupError, which the API answered as a 404 "unknown
+    encoding" and the complaint was lost: such a body is read as UTF-8, else as Windows-1252 (what
+    unlabelled 8-bit mail mostly is), bytes neither knows marked."""
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError):
+        data = part.get_payload(decode=True) or b""
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", errors="replace")
+
+
 def parse_email(raw: bytes) -> dict[str, Any]:
     """A complaint dict (for :func:`alerts.complaints.check_complaint`) from a raw RFC 822 message."""
     if not raw or not raw.strip():
@@ -99,7 +114,7 @@ def parse_email(raw: bytes) -> dict[str, Any]:
     if "@" not in address:
         raise ValueError("complaint refused: the email has no sender address (From)")
     body_part = msg.get_body(preferencelist=("plain",))
-    text = body_part.get_content() if body_part is not None else ""
+    text = _body_text(body_part) if body_part is not None else ""
     fields: dict[str, str] = {}
     rest: list[str] = []
     for line in text.splitlines():

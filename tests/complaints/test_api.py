@@ -127,6 +127,20 @@ def test_signed_webhook_and_raw_email(client, tokens, world, smtp):  # noqa: F81
     assert {tuple(rcpt) for rcpt, _ in smtp.messages} == {("ann@acme.example",), ("bo@globex.example",)}
 
 
+@pytest.mark.parametrize("charset", ["unknown-8bit", "bogus-charset"])
+def test_an_email_in_a_charset_python_does_not_know_is_still_taken(client, tokens, world, charset):  # noqa: F811
+    """Such a mail was answered 404 'unknown encoding: unknown-8bit' (a LookupError) and the complaint lost."""
+    mail = (f"From: Bo Chen <bo@globex.example>\r\nSubject: Fan vibrates\r\nMessage-ID: <{charset}@globex>\r\n"
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
+            f"Content-Type: text/plain; charset={charset}\r\n\r\nSerial: P-0003\r\nRequest: advice\r\n").encode() \
+        + "Der L\u00fcfter brummt.\r\n".encode("cp1252")
+    r = client.post("/api/v1/complaints/email", content=mail,
+                    headers={**auth(tokens["service"]), "Content-Type": "message/rfc822"})
+    assert r.status_code == 201, r.text
+    assert r.json()["device_id"] == "P-0003" and r.json()["request"] == "advice"
+    assert "Der L\u00fcfter brummt." in r.json()["description"]  # unlabelled 8-bit text read as Windows-1252
+
+
 def test_messages_and_not_solved_follow_up_reopen_the_ticket(client, tokens, world, smtp):  # noqa: F811
     svc = auth(tokens["service"])
     number = client.post("/api/v1/complaints", json=body(device_id="P-0002"), headers=svc).json()["ticket"]
