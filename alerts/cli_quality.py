@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +102,16 @@ def _complaint_list(args, settings) -> int:
 
 
 def _when(text: str) -> float:
+    from alerts.complaints import check_instant
+
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"--applied must be YYYY-MM-DD or ISO 8601, got {text!r}") from None
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    try:
+        return check_instant(t).timestamp()
+    except ValueError as exc:
+        raise ValueError(f"--applied: {exc}") from None
 
 
 def _action_add(args, settings) -> int:

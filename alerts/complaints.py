@@ -42,14 +42,35 @@ from alerts.models import Alert, Complaint, Ticket
 from alerts.tickets import FIELD_MODES, failure_mode_name, find_open, iso, open_ticket, record, regrade
 from alerts.units import unit_attrs
 
-__all__ = ["CHANNELS", "REQUESTS", "Attachment", "ComplaintIn", "Contact", "check_complaint", "complaint_dict",
-           "register"]
+__all__ = ["CHANNELS", "REQUESTS", "Attachment", "ComplaintIn", "Contact", "check_complaint", "check_instant",
+           "complaint_dict", "register"]
 
 log = logging.getLogger(__name__)
 CHANNELS = ("api", "dashboard", "phone", "email", "web_form", "crm", "webhook", "letter")
 REQUESTS = ("repair", "replacement", "refund", "advice")
 CUSTOMER_MODE = "customer_reported"  # failure mode of a complaint ticket when nobody has classified it yet
 COMPLAINT_MODES = (*FIELD_MODES, "anomaly", CUSTOMER_MODE)  # what an agent may classify a complaint as, or "other: ..."
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # the range of epoch seconds accepted (0 .. 32503680000)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def check_instant(v: datetime) -> datetime:
+    """``v`` (UTC when it has no offset) if it lies in 1970-01-01 .. 3000-01-01, else ``ValueError`` saying so.
+
+    Outside that range the evidence window and the baseline cannot be computed (``year 0 is out of
+    range``), and a stored action could never be verified.
+
+    >>> check_instant(datetime(1, 1, 1))
+    Traceback (most recent call last):
+    ...
+    ValueError: 0001-01-01T00:00:00+00:00 is out of range: expected a time between 1970-01-01 and 3000-01-01
+    """
+    v = v if v.tzinfo else v.replace(tzinfo=UTC)
+    if not EARLIEST <= v < LATEST:
+        raise ValueError(f"{v.isoformat()} is out of range: expected a time between 1970-01-01 and 3000-01-01")
+    return v
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -128,7 +149,7 @@ class ComplaintIn(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
-        return v if v.tzinfo else v.replace(tzinfo=UTC)
+        return check_instant(v)
 
     @model_validator(mode="wrap")
     @classmethod

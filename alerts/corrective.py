@@ -64,6 +64,9 @@ def create_action(
         raise ValueError(f"baseline_d must be a positive number of days, got {baseline_d!r}")
     if not 0 < target_ratio < 1:
         raise ValueError(f"target_ratio must be in (0, 1), got {target_ratio!r}")
+    if not 0 <= applied_at < 32503680000:  # 1970-01-01 .. 3000-01-01: before it no baseline can be counted
+        raise ValueError(f"applied_at: {applied_at!r} s is out of range: expected a time between 1970-01-01 "
+                         "and 3000-01-01")
     if applied_at > now + DAY:
         raise ValueError(f"applied_at {iso(applied_at)} lies in the future")
     try:

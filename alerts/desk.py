@@ -184,6 +184,46 @@ class TicketDesk:
             s.flush()
             return w.id
 
+    @staticmethod
+    def _window(w: MaintenanceWindow) -> dict[str, Any]:
+        return {"id": w.id, "device_id": w.device_id, "site": w.site, "starts_at": w.starts_at, "ends_at": w.ends_at,
+                "reason": w.reason, "created_by": w.created_by}
+
+    def list_maintenance(self, *, device_id: str | None = None, site: str | None = None,
+                         ends_after: float | None = None, limit: int = 50,
+                         offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Maintenance windows, latest start first, and how many match: of a unit (its own and its site's
+        when ``site`` is given too), of a site, and/or not ended at ``ends_after``."""
+        from sqlalchemy import func
+
+        conds = []
+        if device_id and site:
+            conds.append(or_(MaintenanceWindow.device_id == device_id,
+                             and_(MaintenanceWindow.site == site, MaintenanceWindow.device_id.is_(None))))
+        elif device_id:
+            conds.append(MaintenanceWindow.device_id == device_id)
+        elif site:
+            conds.append(MaintenanceWindow.site == site)
+        if ends_after is not None:
+            conds.append(MaintenanceWindow.ends_at > ends_after)
+        with self._sf() as s:
+            total = s.scalar(select(func.count()).select_from(MaintenanceWindow).where(*conds)) or 0
+            rows = s.scalars(select(MaintenanceWindow).where(*conds).order_by(
+                MaintenanceWindow.starts_at.desc(), MaintenanceWindow.id.desc()).limit(limit).offset(offset)).all()
+            return [self._window(w) for w in rows], total
+
+    def delete_maintenance(self, window_id: int, *, actor: str = "") -> dict[str, Any]:
+        """Remove a maintenance window (e.g. one entered with a wrong end): alerts are raised again from then on."""
+        with self._sf.begin() as s:
+            w = s.get(MaintenanceWindow, window_id)
+            if w is None:
+                raise LookupError(f"no maintenance window {window_id}")
+            out = self._window(w)
+            s.delete(w)
+        log.info("maintenance window %d (%s) deleted by %s", window_id, out["device_id"] or f"site {out['site']}",
+                 actor or "?")
+        return out
+
     # --- clocks -------------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> list[Change]:
         """Check SLA clocks and silent units; call periodically (e.g. every minute)."""

@@ -33,6 +33,7 @@ __all__ = ["check_email", "parse_email", "verify_webhook"]
 _FIELDS = {"serial": "device_id", "unit": "device_id", "device": "device_id", "customer": "customer",
            "model": "model", "site": "site", "request": "request", "occurred": "occurred_at",
            "when": "occurred_at", "phone": "phone", "failure mode": "failure_mode"}
+_EPOCH = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 _LINE = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,20}?)\s*:\s*(.+?)\s*$")
 
 
@@ -43,10 +44,12 @@ def verify_webhook(secret: str | None, timestamp: str | None, body: bytes, signa
         raise PermissionError("the complaint webhook is not configured (alerts.complaint_webhook_secret)")
     if not timestamp or not signature:
         raise PermissionError("missing X-Foreshock-Timestamp or X-Foreshock-Signature header")
-    try:
-        ts = float(timestamp)
-    except ValueError:
-        raise PermissionError(f"X-Foreshock-Timestamp must be epoch seconds, got {timestamp[:40]!r}") from None
+    # Digits only: float() also reads "nan", which no distance exceeds, so a request signed with it passed
+    # the replay check for ever (and "inf", "1e3", "1_795_000_000").
+    if not _EPOCH.fullmatch(timestamp):
+        raise PermissionError(f"X-Foreshock-Timestamp must be epoch seconds (digits, e.g. "
+                              f"{int(now)}), got {timestamp[:40]!r}")
+    ts = float(timestamp)
     if abs(now - ts) > tolerance_s:
         raise PermissionError(f"X-Foreshock-Timestamp is {abs(now - ts):.0f} s away from now "
                               f"(tolerance {tolerance_s:.0f} s): replayed or clock skew")
@@ -87,6 +90,21 @@ def check_email(raw: bytes) -> Any:
         raise ValueError(f"{text} (an email gives these as lines of its body: {'; '.join(lines)})") from None
 
 
+def _body_text(part: Any) -> str:
+    """The text of a body part. A charset Python does not know ("unknown-8bit", which mail gateways
+    write, or a typo) made ``get_content`` raise LookupError, which the API answered as a 404 "unknown
+    encoding" and the complaint was lost: such a body is read as UTF-8, else as Windows-1252 (what
+    unlabelled 8-bit mail mostly is), bytes neither knows marked."""
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError):
+        data = part.get_payload(decode=True) or b""
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", errors="replace")
+
+
 def parse_email(raw: bytes) -> dict[str, Any]:
     """A complaint dict (for :func:`alerts.complaints.check_complaint`) from a raw RFC 822 message."""
     if not raw or not raw.strip():
@@ -96,7 +114,7 @@ def parse_email(raw: bytes) -> dict[str, Any]:
     if "@" not in address:
         raise ValueError("complaint refused: the email has no sender address (From)")
     body_part = msg.get_body(preferencelist=("plain",))
-    text = body_part.get_content() if body_part is not None else ""
+    text = _body_text(body_part) if body_part is not None else ""
     fields: dict[str, str] = {}
     rest: list[str] = []
     for line in text.splitlines():

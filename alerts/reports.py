@@ -39,6 +39,8 @@ def month_bounds(month: str) -> tuple[float, float]:
     m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise ValueError(f"month must be YYYY-MM (e.g. 2026-11), got {month!r}")
+    if not 1970 <= int(m.group(1)) <= 2999:  # year 0000 and 9999-12 failed as "year 0 / 10000 is out of range"
+        raise ValueError(f"month must lie between 1970-01 and 2999-12, got {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))
     start = datetime(y, mo, 1, tzinfo=UTC)
     end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=UTC)

@@ -43,12 +43,27 @@ def _message(exc: Exception) -> str:
     return str(exc)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some /api/v1 route takes on this path."""
+    from starlette.routing import compile_path
+
+    from api.app import API_PREFIX
+    from api.routes import api_routes
+
+    path = request.url.path
+    return sorted({m for m, p, _ in api_routes() if compile_path(API_PREFIX + p)[0].match(path)} - {"HEAD"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.method} {request.url.path}"
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            allowed = _allowed_methods(request)  # Starlette's Allow header names only the first route's
+            detail = f"{request.method} is not allowed on {request.url.path}" + (
+                f" (allowed: {', '.join(allowed)})" if allowed else "")
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)

@@ -1,7 +1,8 @@
 """Each unit's latest health, read from the detection stage's ``detector_state`` table.
 
 The detection stage writes the latest :class:`detectors.types.Assessment` of every unit there (as
-JSON, every few seconds); the fleet overview and the unit page read it.
+JSON, at every service tick: 30 s under ``foreshock run``, 5 s in the demo); the fleet overview and
+the unit page read it.
 """
 
 from __future__ import annotations

@@ -73,8 +73,11 @@ def spectra(snap: Snapshot, machine: MachineInfo | None = None, *, max_points: i
     from detectors.spectrum import Spectrum
 
     x = np.asarray(snap.samples, dtype=np.float64)
-    if x.size < 64 or not np.all(np.isfinite(x)):
-        raise ValueError(f"the latest snapshot cannot be analysed: {x.size} samples, finite={bool(np.all(np.isfinite(x)))}")
+    if x.size < 64:
+        raise ValueError(f"the latest vibration snapshot has {x.size} samples, too few for a spectrum (at least 64; "
+                         "2,560 or more recommended, see docs/device-protocol.md)")
+    if not np.all(np.isfinite(x)):  # ingest refuses them; a snapshot put here by other means
+        raise ValueError("the latest vibration snapshot contains NaN or infinite samples")
     sp = Spectrum.of(x, snap.fs)
     shaft = _shaft_hz(snap, machine, sp)
     f, a = reduce_peaks(sp.freqs, np.sqrt(2 * sp.power), max_points)

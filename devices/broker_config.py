@@ -179,6 +179,16 @@ def readable_by(path: str | Path, user: str) -> bool | None:
     return bool(st.st_gid in groups and st.st_mode & stat.S_IRGRP) or bool(st.st_mode & stat.S_IROTH)
 
 
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file (also through a symlink or a relative path), existing or not."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def write_broker_config(
     registry: Registry,
     *,
@@ -200,6 +210,8 @@ def write_broker_config(
     """
     if file_mode is not None and file_mode & 0o007:
         raise ValueError(f"file mode {file_mode:o} would let every user read the broker's credentials")
+    if _same_file(passwd_path, acl_path):  # the ACL written second would replace the passwords: every client refused
+        raise ValueError(f"the password file and the ACL must be two files, both are {str(passwd_path)!r}")
     gid = None if group is None else group_id(group)
     entries: list[tuple[str, str]] = []
     if platform_user:

@@ -30,6 +30,7 @@ import binascii
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -57,6 +58,7 @@ __all__ = [
     "health_payload",
     "is_valid_device_id",
     "is_valid_value_name",
+    "RESERVED_VALUE_NAMES",
 ]
 
 PROTOCOL_VERSION = "v1"
@@ -67,6 +69,11 @@ HEALTH_STATES = ("healthy", "watch", "warning", "alarm", "unknown")
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _VALUE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# Names the telemetry store keeps for itself: the points' tags and InfluxDB's timestamp column. A value
+# named "device" made InfluxQL read `WHERE "device" = 'P-0001'` as that field: every unit's telemetry
+# vanished from queries; InfluxDB refuses a field named "time" (400), dead-lettering the whole record.
+RESERVED_VALUE_NAMES = ("axis", "device", "time")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: not text a person reads (PostgreSQL refuses NUL)
 _MAX_DEPTH = 4  # deepest legal payload: [ {values: {name: n}} ] -> 3 levels
 
 
@@ -147,7 +154,7 @@ def is_valid_device_id(device_id: str) -> bool:
 
 
 def is_valid_value_name(name: str) -> bool:
-    return bool(_VALUE_NAME.fullmatch(name))
+    return bool(_VALUE_NAME.fullmatch(name)) and name not in RESERVED_VALUE_NAMES
 
 
 def topic(device_id: str, kind: str, root: str = "foreshock") -> str:
@@ -285,6 +292,10 @@ def _telemetry_record(obj: Any, where: str, now_s: float, limits: Limits) -> Tel
     for name, value in values.items():
         if not _VALUE_NAME.fullmatch(name):
             raise ProtocolError(Reason.SCHEMA, f"{where}values: name {name[:70]!r} does not match {_VALUE_NAME.pattern}")
+        if name in RESERVED_VALUE_NAMES:
+            raise ProtocolError(Reason.SCHEMA, f"{where}values: name {name!r} is reserved ({', '.join(RESERVED_VALUE_NAMES)} "
+                                               "are the stored points' tags and timestamp); give the value another "
+                                               f"name with its unit, e.g. '{name}_temperature_c'")
         out[name] = _number(value, f"{where}values.{name}")
     return TelemetryRecord(
         ts_ms=_timestamp(obj["ts"], f"{where}ts", now_s, limits), seq=_int(obj["seq"], f"{where}seq"), values=out
@@ -361,6 +372,9 @@ def _status(obj: Any, now_s: float, limits: Limits) -> StatusMessage:
     firmware = obj.get("firmware")
     if firmware is not None and (not isinstance(firmware, str) or len(firmware) > 64):
         raise ProtocolError(Reason.SCHEMA, "firmware: expected a string of at most 64 characters")
+    if firmware is not None and (bad := _CONTROL.search(firmware)):
+        raise ProtocolError(Reason.SCHEMA, f"firmware: control character U+{ord(bad.group()):04X} at position "
+                                           f"{bad.start()}; expected printable text such as '2.4.1'")
     ts = obj.get("ts")
     return StatusMessage(
         state=obj["state"], ts_ms=None if ts is None else _timestamp(ts, "ts", now_s, limits), firmware=firmware
@@ -393,6 +407,9 @@ def parse_message(
     except UnicodeDecodeError as exc:
         raise ProtocolError(Reason.BAD_JSON, f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
     except ValueError as exc:
+        if "integer string conversion" in str(exc):  # valid JSON: Python's own limit on int() of a long literal
+            raise ProtocolError(Reason.SCHEMA, "a number has more digits than any field can hold "
+                                               f"(over {sys.get_int_max_str_digits()})") from None
         raise ProtocolError(Reason.BAD_JSON, f"not valid JSON: {str(exc)[:120]}") from None
     if _depth(doc, _MAX_DEPTH) > _MAX_DEPTH:
         raise ProtocolError(Reason.SCHEMA, f"payload is nested deeper than {_MAX_DEPTH} levels")

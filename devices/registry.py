@@ -221,7 +221,11 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         data = validate(UnitIn, fields)
         try:
             with self._session(write=True) as session:
-                if session.get(Unit, device_id) is not None:
+                if (old := session.get(Unit, device_id)) is not None:
+                    if old.decommissioned_at is not None:  # lists hide it: say why the serial is taken
+                        raise AlreadyExists(f"unit {device_id!r} is already registered: it was decommissioned on "
+                                            f"{old.decommissioned_at:%Y-%m-%d} and a serial number is never reused "
+                                            "(its history keeps pointing at it)")
                     raise AlreadyExists(f"unit {device_id!r} is already registered")
                 unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
                 apply_unit(session, unit, data.model_dump(exclude_unset=True))

@@ -7,11 +7,13 @@ linked ticket's D6/D7. See ``docs/complaints.md``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from alerts.complaints import check_instant
 
 from api.deps import ContextDep, Engineer, Viewer
 from api.routes.complaints import desk_of
@@ -42,6 +44,11 @@ class ActionIn(BaseModel):
     target_ratio: float = Field(0.7, gt=0, lt=1, description="the failure-rate ratio the action must reach")
     ticket: str | None = Field(None, min_length=1, max_length=32, description="the ticket whose D6/D7 it fills")
 
+    @field_validator("applied_at")
+    @classmethod
+    def _in_range(cls, v: datetime) -> datetime:
+        return check_instant(v)
+
 
 class ActionPublic(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -65,8 +72,7 @@ def list_actions(ctx: ContextDep, _: Viewer) -> dict:
 
 @router.post("", response_model=ActionPublic, status_code=201, summary="Record a corrective action")
 def create_action(body: ActionIn, ctx: ContextDep, tok: Engineer) -> dict:
-    at = body.applied_at
-    applied = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+    applied = body.applied_at.timestamp()  # with its offset (UTC when it had none), in range
     return desk_of(ctx).create_action(
         actor=tok.name, ticket=body.ticket, title=body.title, description=body.description,
         scope=body.scope.model_dump(exclude_none=True), failure_modes=body.failure_modes, applied_at=applied,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator, model_validator
 
-from api.deps import ContextDep, Service
+from api.deps import ContextDep, PageDep, Service, Viewer
 from api.routes.alerts import alerts_of
+from api.schemas import ListPublic
 
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
@@ -56,6 +57,7 @@ class WindowOut(WindowIn):
     id: int
     starts_at: float = Field(description="epoch seconds")
     ends_at: float = Field(description="epoch seconds")
+    created_by: str | None = None
 
 
 def _iso(ts: float) -> str:
@@ -81,3 +83,24 @@ def add_window(body: WindowIn, ctx: ContextDep, tok: Service) -> dict:
     wid = alerts_of(ctx).add_maintenance(starts_at=body.starts_at, ends_at=body.ends_at, device_id=body.device_id,
                                          site=body.site, reason=body.reason, actor=tok.name)
     return {"id": wid, **body.model_dump()}
+
+
+@router.get("", response_model=ListPublic[WindowOut], summary="Maintenance windows, latest start first")
+def list_windows(
+    ctx: ContextDep, _: Viewer, pg: PageDep,
+    device_id: Annotated[str | None, Query(max_length=128, description="a unit's own windows")] = None,
+    site: Annotated[str | None, Query(max_length=128, description="a site's windows")] = None,
+    current: Annotated[bool, Query(description="only windows that have not ended yet")] = False,
+) -> dict:
+    import time
+
+    data, total = alerts_of(ctx).list_maintenance(device_id=device_id, site=site,
+                                                  ends_after=time.time() if current else None,
+                                                  limit=pg.limit, offset=pg.offset)
+    return {"data": data, "count": total}
+
+
+@router.delete("/{window_id}", response_model=WindowOut, summary="Delete a maintenance window",
+               responses={404: {"description": "no such window"}})
+def delete_window(window_id: Annotated[int, Field(ge=1, le=2**31 - 1)], ctx: ContextDep, tok: Service) -> dict:
+    return alerts_of(ctx).delete_maintenance(window_id, actor=tok.name)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from api.deps import Admin, SessionDep, Viewer
+from api.schemas import ListPublic
 from api.tokens import create_token, list_tokens, revoke_token
 
 router = APIRouter(tags=["tokens"])
@@ -51,9 +52,11 @@ def me(tok: Viewer) -> dict:
     return {"name": tok.name, "role": tok.role}
 
 
-@router.get("/tokens", response_model=list[TokenPublic], summary="All tokens (never their secrets)")
-def get_tokens(session: SessionDep, _: Admin) -> list[dict]:
-    return [_public(t) for t in list_tokens(session=session)]
+@router.get("/tokens", response_model=ListPublic[TokenPublic], summary="All tokens (never their secrets)")
+def get_tokens(session: SessionDep, _: Admin) -> dict:
+    # {data, count} like every other list (docs/api.md); it was a bare JSON array
+    data = [_public(t) for t in list_tokens(session=session)]
+    return {"data": data, "count": len(data)}
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, summary="Create a token")

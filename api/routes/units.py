@@ -26,7 +26,8 @@ Sort = Literal["device_id", "health", "ttf"]
 
 class Health(BaseModel):
     state: str = "unknown"
-    ts: float | None = None
+    ts: float | None = Field(None, description="when the assessed data was measured: epoch **seconds** (the device "
+                                               "protocol's ts is milliseconds)")
     failure_mode: str | None = None
     confidence: float | None = None
     ttf_s: float | None = None

@@ -121,6 +121,10 @@ def test_csv_has_the_same_numbers(factory):
 def test_bad_month_is_named():
     with pytest.raises(ValueError, match="YYYY-MM"):
         month_bounds("2026-13")
+    for month in ("0000-01", "9999-12"):  # were "year 0 is out of range" / "year 10000 is out of range"
+        with pytest.raises(ValueError, match=f"month must lie between 1970-01 and 2999-12, got '{month}'"):
+            month_bounds(month)
+    assert month_bounds("1970-01")[0] == 0.0 and month_bounds("2999-12")[1] == 32503680000.0
 
 
 def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):

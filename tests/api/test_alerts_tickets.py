@@ -164,6 +164,9 @@ def test_monthly_report(client, tokens, world):
     assert csv_text.startswith("section,key,metric,value")
     r = client.get("/api/v1/reports/monthly", params={"month": "2026-13"}, headers=auth(tokens["viewer"]))
     assert r.status_code == 422 and "month" in r.json()["detail"]
+    for path in ("/api/v1/reports/monthly", "/api/v1/reports/monthly.csv"):
+        r = client.get(path, params={"month": "0000-01"}, headers=auth(tokens["viewer"]))
+        assert r.status_code == 400 and "month must lie between 1970-01 and 2999-12" in r.json()["detail"], r.text
 
 
 def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
@@ -182,6 +185,43 @@ def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
     assert r.status_code == 422 and "device_id" in r.json()["detail"]
     r = client.post("/api/v1/maintenance", json={**body, "ends_at": now - 100}, headers=auth(tokens["service"]))
     assert r.status_code == 422 and "must be after starts_at" in r.json()["detail"]
+
+
+def test_a_wrong_maintenance_window_can_be_listed_and_deleted_and_alerts_come_back(client, ctx, tokens, world):
+    """A window entered with a wrong end (2036 instead of 2026) silenced the unit for ten years, and
+    the API could create windows but neither list nor remove them."""
+    import time
+
+    from detectors.types import Assessment
+
+    s, v = auth(tokens["service"]), auth(tokens["viewer"])
+    now = time.time()
+    wrong = {"device_id": "P-0002", "starts_at": now - 60, "ends_at": now + 10 * 365 * 86400, "reason": "typo"}
+    wid = client.post("/api/v1/maintenance", json=wrong, headers=s).json()["id"]
+    site = client.post("/api/v1/maintenance", json={"site": "Bremen", "starts_at": now - 7200, "ends_at": now - 3600},
+                       headers=s).json()["id"]
+    listed = client.get("/api/v1/maintenance", headers=v).json()
+    assert listed["count"] == 2 and [w["id"] for w in listed["data"]] == [wid, site]  # latest start first
+    assert listed["data"][0]["created_by"] == "t-service" and listed["data"][0]["reason"] == "typo"
+    assert [w["id"] for w in client.get("/api/v1/maintenance", params={"current": True}, headers=v).json()["data"]] \
+        == [wid]
+    assert [w["id"] for w in client.get("/api/v1/maintenance", params={"device_id": "P-0002"},
+                                        headers=v).json()["data"]] == [wid]
+    assert [w["id"] for w in client.get("/api/v1/maintenance", params={"site": "Bremen"},
+                                        headers=v).json()["data"]] == [site]
+    changes = ctx.alerts.handle_assessment("P-0002", Assessment(ts=now, state="alarm", failure_mode="imbalance"),
+                                           source_key="P-0002:w:1")
+    assert all(c.kind != "alert_raised" for c in changes)  # silenced
+    r = client.delete(f"/api/v1/maintenance/{wid}", headers=v)
+    assert r.status_code == 403
+    r = client.delete(f"/api/v1/maintenance/{wid}", headers=s)
+    assert r.status_code == 200 and r.json()["id"] == wid and r.json()["reason"] == "typo"
+    r = client.delete(f"/api/v1/maintenance/{wid}", headers=s)
+    assert r.status_code == 404 and r.json()["detail"] == f"no maintenance window {wid}"
+    assert client.get("/api/v1/maintenance", headers=v).json()["count"] == 1
+    changes = ctx.alerts.handle_assessment("P-0002", Assessment(ts=now + 1, state="alarm", failure_mode="imbalance"),
+                                           source_key="P-0002:w:2")
+    assert any(c.kind == "alert_raised" for c in changes)  # raised again
 
 
 def test_maintenance_window_times_may_be_iso_with_an_offset(client, tokens, world):

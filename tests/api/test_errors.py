@@ -31,6 +31,14 @@ def test_a_csv_row_naming_a_missing_model_keeps_its_closing_quote(admin):
     assert r.json()["detail"].endswith("no machine model named 'NOPE'")
 
 
+def test_a_method_a_path_does_not_have_is_named_with_the_allowed_ones(admin):
+    """It answered {"detail": "Method Not Allowed"}, naming neither the method nor what the path takes."""
+    client, h = admin
+    r = client.delete("/api/v1/units", headers=h)
+    assert r.status_code == 405
+    assert r.json()["detail"] == "DELETE is not allowed on /api/v1/units (allowed: GET, POST)"
+
+
 def test_a_body_that_is_not_json_says_so_and_where(admin):
     client, h = admin
     r = client.post("/api/v1/units", content="{bad", headers={**h, "Content-Type": "application/json"})

@@ -54,3 +54,16 @@ def test_spectrum_shows_bpfo(client, tokens, world):
     assert body["zone_limits_mm_s"] == [1.4, 2.8, 4.5]
     r = client.get("/api/v1/units/P-0002/spectrum", headers=v)
     assert r.status_code == 404 and "no vibration snapshot" in r.json()["detail"]
+
+
+def test_a_snapshot_too_short_for_a_spectrum_says_so_in_words(client, ctx, tokens, world):
+    """It said "the latest snapshot cannot be analysed: 3 samples, finite=True"."""
+    import numpy as np
+
+    from detectors.types import Snapshot
+
+    ctx.latest_snapshots.put("P-0002", Snapshot(ts=1.7e9, fs=25600.0, samples=np.array([0.0, 0.1, 0.2]), axis="x"))
+    r = client.get("/api/v1/units/P-0002/spectrum", headers=auth(tokens["viewer"]))
+    assert r.status_code == 400
+    assert r.json()["detail"] == ("the latest vibration snapshot has 3 samples, too few for a spectrum (at least 64; "
+                                  "2,560 or more recommended, see docs/device-protocol.md)")

@@ -78,8 +78,9 @@ def test_token_routes(client, tokens):
     assert r.status_code == 201
     secret = r.json()["token"]
     assert client.get("/api/v1/me", headers=auth(secret)).json()["role"] == "viewer"
-    listed = client.get("/api/v1/tokens", headers=a).json()
-    assert "grafana" in {t["name"] for t in listed} and all("token" not in t for t in listed)
+    listed = client.get("/api/v1/tokens", headers=a).json()  # {data, count} like every list (was a bare array)
+    assert listed["count"] == len(listed["data"]) == 5  # the four fixtures and grafana
+    assert "grafana" in {t["name"] for t in listed["data"]} and all("token" not in t for t in listed["data"])
     assert client.post("/api/v1/tokens", json={"name": "grafana", "role": "viewer"}, headers=a).status_code == 409
     assert client.delete("/api/v1/tokens/grafana", headers=a).json()["revoked"]
     assert client.get("/api/v1/me", headers=auth(secret)).status_code == 401

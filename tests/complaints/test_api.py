@@ -100,6 +100,17 @@ def test_signed_webhook_and_raw_email(client, tokens, world, smtp):  # noqa: F81
                     headers={**headers, "X-Foreshock-Timestamp": stale,
                              "X-Foreshock-Signature": sign("crm-secret", stale, payload)})
     assert r.status_code == 400 and "replayed" in r.json()["detail"]
+    # "nan" (float() reads it; no distance exceeds it) passed the replay check with a signature over it
+    for odd in ("nan", "NaN", "inf", "1e9", "-1", f"{int(ts):_}"):
+        r = client.post("/api/v1/complaints/webhook", content=payload,
+                        headers={**headers, "X-Foreshock-Timestamp": odd,
+                                 "X-Foreshock-Signature": sign("crm-secret", odd, payload)})
+        assert r.status_code == 400 and "X-Foreshock-Timestamp must be epoch seconds (digits" in r.json()["detail"], odd
+    fraction = f"{time.time():.3f}"
+    r = client.post("/api/v1/complaints/webhook", content=payload,
+                    headers={**headers, "X-Foreshock-Timestamp": fraction,
+                             "X-Foreshock-Signature": sign("crm-secret", fraction, payload)})
+    assert r.status_code == 201 and r.json()["id"] == hooked["id"]
 
     mail = (f"From: Bo Chen <bo@globex.example>\r\nTo: complaints@foreshock.example\r\n"
             f"Subject: Fan vibrates\r\nMessage-ID: <abc@globex>\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
@@ -114,6 +125,20 @@ def test_signed_webhook_and_raw_email(client, tokens, world, smtp):  # noqa: F81
     assert r.status_code == 400 and "no sender address" in r.json()["detail"]
     assert smtp.wait_for(2)
     assert {tuple(rcpt) for rcpt, _ in smtp.messages} == {("ann@acme.example",), ("bo@globex.example",)}
+
+
+@pytest.mark.parametrize("charset", ["unknown-8bit", "bogus-charset"])
+def test_an_email_in_a_charset_python_does_not_know_is_still_taken(client, tokens, world, charset):  # noqa: F811
+    """Such a mail was answered 404 'unknown encoding: unknown-8bit' (a LookupError) and the complaint lost."""
+    mail = (f"From: Bo Chen <bo@globex.example>\r\nSubject: Fan vibrates\r\nMessage-ID: <{charset}@globex>\r\n"
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
+            f"Content-Type: text/plain; charset={charset}\r\n\r\nSerial: P-0003\r\nRequest: advice\r\n").encode() \
+        + "Der L\u00fcfter brummt.\r\n".encode("cp1252")
+    r = client.post("/api/v1/complaints/email", content=mail,
+                    headers={**auth(tokens["service"]), "Content-Type": "message/rfc822"})
+    assert r.status_code == 201, r.text
+    assert r.json()["device_id"] == "P-0003" and r.json()["request"] == "advice"
+    assert "Der L\u00fcfter brummt." in r.json()["description"]  # unlabelled 8-bit text read as Windows-1252
 
 
 def test_messages_and_not_solved_follow_up_reopen_the_ticket(client, tokens, world, smtp):  # noqa: F811
@@ -159,6 +184,27 @@ def test_corrective_actions_need_an_engineer_and_say_what_data_is_missing(client
     assert v["verdict"] == "insufficient_data" and v["units_in_scope"] == 2
     ticket = client.get(f"/api/v1/tickets/{world.ticket}", headers=auth(tokens["viewer"])).json()
     assert ticket["eight_d"]["D6"]["verification"]["verdict"] == "insufficient_data"
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "0001-01-01", "9999-12-31T23:59:59-23:00",
+                                  "1969-12-31T23:59:59Z"])
+def test_a_time_outside_1970_3000_is_refused_by_name_and_nothing_is_stored(client, tokens, world, when):  # noqa: F811
+    """An action applied in year 1 was stored and then could never be verified ("year 0 is out of range");
+    the same time as a complaint's occurred_at was a 400 that named no field."""
+    svc, eng = auth(tokens["service"]), auth(tokens["engineer"])
+    r = client.post("/api/v1/complaints", json=body(occurred_at=when), headers=svc)
+    assert r.status_code == 422, r.text
+    assert "occurred_at: " in r.json()["detail"] and "between 1970-01-01 and 3000-01-01" in r.json()["detail"]
+    assert client.get("/api/v1/complaints", headers=svc).json()["count"] == 0
+    a = {"title": "Grease change", "scope": {"batch": "B7"}, "applied_at": when}
+    r = client.post("/api/v1/corrective-actions", json=a, headers=eng)
+    assert r.status_code == 422, r.text
+    assert "applied_at: " in r.json()["detail"] and "between 1970-01-01 and 3000-01-01" in r.json()["detail"]
+    assert client.get("/api/v1/corrective-actions", headers=eng).json()["count"] == 0
+    r = client.post("/api/v1/corrective-actions", json={**a, "applied_at": "1970-01-01T00:00:00Z"}, headers=eng)
+    assert r.status_code == 201, r.text  # the first accepted instant; it can be verified
+    r = client.post(f"/api/v1/corrective-actions/{r.json()['id']}/verify", headers=eng)
+    assert r.status_code == 200 and r.json()["verdict"]["verdict"], r.text
 
 
 def test_a_misspelt_failure_mode_is_refused_not_a_second_ticket_or_an_empty_count(client, tokens, world):  # noqa: F811

@@ -35,6 +35,17 @@ def test_cli_complaint_from_email_and_corrective_action(registry, db_url, monkey
     assert "--applied must be YYYY-MM-DD" in capsys.readouterr().err
 
 
+def test_an_action_applied_outside_1970_3000_is_refused_and_not_stored(registry, db_url, monkeypatch, capsys):
+    """``--applied 0001-01-01`` was recorded, and ``actions verify`` then failed for ever (year 0 is out of range)."""
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    for when in ("0001-01-01", "1969-12-31", "9999-12-31T23:59:59-23:00"):
+        assert main(["actions", "add", "--title", "x", "--batch", "B7", "--applied", when]) == 2
+        err = capsys.readouterr().err
+        assert "--applied: " in err and "between 1970-01-01 and 3000-01-01" in err and "Traceback" not in err
+    assert main(["actions", "list"]) == 0
+    assert "0 action(s)" in capsys.readouterr().out
+
+
 def test_an_incomplete_email_names_the_body_lines_it_lacks(registry, db_url, monkeypatch, capsys, tmp_path):
     # a service engineer forwards what the customer wrote: "request: Field required" alone does not
     # say that the email needs a "Request: repair" line

@@ -135,6 +135,9 @@ def test_corrective_action_needs_a_scope_that_matches(service):
     a = desk.create_action(title="x", scope={"batch": "nope"}, applied_at=0.0, actor="eng")
     with pytest.raises(ValueError, match="no registered unit matches the scope"):
         desk.verify_action(a["id"])
+    with pytest.raises(ValueError, match=r"applied_at: -62135596800.0 s is out of range: expected a time between "
+                                         r"1970-01-01 and 3000-01-01"):  # year 1: could never be verified
+        desk.create_action(title="x", scope={"batch": "B7"}, applied_at=-62135596800.0, actor="eng")
 
 
 def test_a_scope_covering_every_unit_is_refused_as_it_leaves_nothing_to_compare_with(service):

@@ -76,6 +76,29 @@ def test_group_option_gives_both_files_to_the_group_at_0640(tmp_path, monkeypatc
     assert code == 2 and "--group: no group named 'no-such-group-here'" in err and "Traceback" not in err
 
 
+def test_one_path_for_both_files_is_refused_and_the_password_file_kept(tmp_path, monkeypatch, capsys):
+    """``--passwd X --acl X`` wrote the passwords, then the ACL over them: after the reload Mosquitto
+    would refuse every client, Foreshock's own connection included."""
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("FORESHOCK_MQTT__USERNAME", PLATFORM[0])
+    monkeypatch.setenv("FORESHOCK_MQTT__PASSWORD", PLATFORM[1])
+    passwd = tmp_path / "passwd"
+    assert main(["devices", "write-broker-config", "--passwd", str(passwd), "--acl", str(tmp_path / "acl")]) == 0
+    before = passwd.read_text()
+    assert before.startswith(f"{PLATFORM[0]}:$7$")
+    (tmp_path / "link").symlink_to(passwd)
+    for acl in (passwd, tmp_path / "link", tmp_path / "sub" / ".." / "passwd"):
+        capsys.readouterr()
+        assert main(["devices", "write-broker-config", "--passwd", str(passwd), "--acl", str(acl)]) == 2
+        err = capsys.readouterr().err
+        assert "the password file and the ACL must be two files" in err and "Traceback" not in err
+        assert passwd.read_text() == before  # untouched
+    (tmp_path / "new").mkdir()
+    new = tmp_path / "new" / "both"  # neither exists yet
+    assert main(["devices", "write-broker-config", "--passwd", str(new), "--acl", str(new)]) == 2
+    assert not new.exists()
+
+
 def test_warning_when_the_broker_account_cannot_read_the_files(tmp_path, capsys):
     if os.geteuid() != 0:
         pytest.skip("needs root: files owned by root that another account cannot read")

@@ -49,6 +49,10 @@ def test_create_read_update_decommission(registry, model):
     assert registry.list_units() == []
     assert [u.device_id for u in registry.list_units(include_decommissioned=True)] == ["P-0001"]
     assert registry.decommission("P-0001").decommissioned_at == gone.decommissioned_at  # idempotent
+    # registering the serial again: lists hide the unit, so the refusal says why the serial is taken
+    with pytest.raises(AlreadyExists, match=rf"unit 'P-0001' is already registered: it was decommissioned on "
+                                            rf"{gone.decommissioned_at:%Y-%m-%d} and a serial number is never reused"):
+        registry.create_unit("P-0001")
 
 
 def test_duplicates_and_missing_are_clear_errors(registry, model):
@@ -128,6 +132,9 @@ def test_impossible_model_data_names_the_field(registry, fields, field):
         ({"warmup": "fifty"}, "warmup: expected a whole number, got 'fifty'"),
         ({"alpha": True}, "alpha: expected a number, got True"),
         ({"context_keys": "ambient_c"}, "context_keys: expected a list of names"),
+        # the detectors took any name: every snapshot was then of an "other axis", stored and never assessed
+        ({"axis": "X"}, "axis: 'X' is not an axis units send: expected one of x, y, z, h, v"),
+        ({"axis": "radial"}, "axis: 'radial' is not an axis units send"),
     ],
 )
 def test_detector_settings_the_detectors_would_refuse_are_refused_up_front(registry, model, config, problem):
@@ -139,6 +146,12 @@ def test_detector_settings_the_detectors_would_refuse_are_refused_up_front(regis
     assert registry.get_model("P-200").detector_config == {"warmup": 50}  # unchanged
     registry.update_model("P-200", detector_config={"warmup": 40, "alpha": 0.2, "context_keys": ["ambient_c"]})
     assert registry.get_model("P-200").detector_config["warmup"] == 40
+
+
+def test_the_protocol_axes_and_none_are_accepted_as_the_followed_axis(registry, model):
+    for axis in ("x", "y", "z", "h", "v", ""):
+        registry.update_model("P-200", detector_config={"axis": axis})
+        assert registry.get_model("P-200").detector_config == {"axis": axis}
 
 
 def test_update_model_changes_machine_info(registry, model):

@@ -109,6 +109,49 @@ def test_schema_errors_in_status(doc):
     assert reason_of(STA, json.dumps(doc)) is Reason.SCHEMA
 
 
+@pytest.mark.parametrize("firmware, code, pos", [("\x00abc", "U+0000", 0), ("2.4.1\n", "U+000A", 5),
+                                                 ("2.4\t1", "U+0009", 3), ("2.4.1\x7f", "U+007F", 5)])
+def test_firmware_with_a_control_character_is_refused_by_name(firmware, code, pos):
+    """A NUL in ``firmware`` passed the parser and then failed the unit's update on PostgreSQL ("text fields
+    cannot contain NUL"): the status was neither applied nor dead-lettered, only logged as a detection error."""
+    with pytest.raises(ProtocolError) as info:
+        parse(STA, json.dumps({"state": "online", "firmware": firmware}))
+    assert info.value.reason is Reason.SCHEMA
+    assert f"firmware: control character {code} at position {pos}" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["device", "axis", "time"])
+def test_value_names_the_store_keeps_for_itself_are_refused_by_name(name):
+    """On InfluxDB 1.x one unit sending {"values": {"device": 1}} made every unit's telemetry vanish from
+    queries (InfluxQL read WHERE "device" = 'P-0001' as that field), and a value named "time" was refused
+    by InfluxDB (HTTP 400) after the platform had accepted the message."""
+    for payload in ({"ts": TS, "seq": 1, "values": {"temperature_c": 40.0, name: 1}},
+                    [{"ts": TS, "seq": 1, "values": {"temperature_c": 40.0}}, {"ts": TS, "seq": 2, "values": {name: 1}}]):
+        with pytest.raises(ProtocolError) as info:
+            parse(TEL, json.dumps(payload))
+        assert info.value.reason is Reason.SCHEMA
+        assert f"values: name {name!r} is reserved" in str(info.value)
+    assert str(info.value).startswith("schema: [1].values:")  # the record's index in a batch
+    assert not protocol.is_valid_value_name(name)
+    assert protocol.is_valid_value_name(f"{name}_temperature_c")
+    assert parse(TEL, json.dumps({"ts": TS, "seq": 1, "values": {f"{name}_id": 1}})).records[0].values == {f"{name}_id": 1}
+
+
+def test_an_integer_of_thousands_of_digits_is_a_schema_error_without_python_advice():
+    """It was bad_json "... Exceeds the limit (4300 digits) for integer string conversion ...; use
+    sys.set_int_max_str_digits() ...": the payload is valid JSON, and the advice is for Python programmers."""
+    with pytest.raises(ProtocolError) as info:
+        parse(TEL, '{"ts": %d, "seq": 1, "values": {"temperature_c": %s}}' % (TS, "9" * 5000))
+    assert info.value.reason is Reason.SCHEMA
+    assert "a number has more digits than any field can hold" in str(info.value)
+    assert "sys." not in str(info.value)
+
+
+def test_firmware_of_printable_text_is_accepted():
+    for firmware in ("2.4.1", "v2.4.1-rc1 (build 77)", "é" * 64):
+        assert parse(STA, json.dumps({"state": "online", "firmware": firmware})).status.firmware == firmware
+
+
 @pytest.mark.parametrize(
     "topic, payload",
     [

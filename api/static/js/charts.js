@@ -49,7 +49,9 @@ function markersPlugin(markers) {
   }] } };
 }
 
-export function timeChart(container, { title, ts_ms, series, zoneLimits, unit }) {
+// xRange_ms: the time window asked for, [start, end] in ms. uPlot's own range around a unit's first one or
+// two points spanned years (a 7 d trend of a new unit showed Jan 2027 to Jul 2029); the window is what was asked.
+export function timeChart(container, { title, ts_ms, series, zoneLimits, unit, xRange_ms }) {
   container.replaceChildren();
   const names = Object.keys(series);
   const data = [ts_ms.map((t) => t / 1000), ...names.map((n) => series[n])];
@@ -57,8 +59,13 @@ export function timeChart(container, { title, ts_ms, series, zoneLimits, unit })
     title, width: width(container), height: 220,
     series: [{}, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
     axes: [{}, { label: unit || "", size: 60 }],
-    scales: { y: zoneLimits ? { range: (u, mn, mx) => [0, Math.max(mx ?? 0, zoneLimits[2] * 1.15)] } : {} },
+    scales: {
+      ...(xRange_ms ? { x: { time: true, range: () => [xRange_ms[0] / 1000, xRange_ms[1] / 1000] } } : {}),
+      y: zoneLimits ? { range: (u, mn, mx) => [0, Math.max(mx ?? 0, zoneLimits[2] * 1.15)] } : {},
+    },
     plugins: [bandsPlugin(zoneLimits)],
+    // the time span shown, in epoch seconds, for the browser tests (data-x-min / data-x-max)
+    hooks: { setScale: [(u, key) => { if (key === "x") Object.assign(container.dataset, { xMin: u.scales.x.min, xMax: u.scales.x.max }); }] },
   };
   const plot = new uPlot(opts, data, container);
   sizeWith(container, plot);

@@ -47,13 +47,14 @@ async function loadTrends() {
   const vib = await api(q("vibration"));
   const f = vib.fields;
   const vel = Object.keys(f).filter((k) => k.startsWith("velocity") || k.startsWith("v_rms"));
-  timeChart(trends.vel, { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s",
+  const xRange_ms = [start, end];
+  timeChart(trends.vel, { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s", xRange_ms,
     zoneLimits, series: Object.fromEntries((vel.length ? vel : ["rms_g"]).filter((k) => k in f).map((k) => [k, f[k]])) });
   const kurt = ["kurtosis", "env_kurtosis"].filter((k) => k in f);
-  timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, series: Object.fromEntries(kurt.map((k) => [k, f[k]])) });
+  timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, xRange_ms, series: Object.fromEntries(kurt.map((k) => [k, f[k]])) });
   // Envelope-spectrum peaks at the bearing defect frequencies (dB above the local floor).
   const envKeys = Object.keys(f).filter((k) => /^(bpfo|bpfi|bsf|ftf)_db$/.test(k) || (/^env_/.test(k) && !/(_hz|kurtosis)$/.test(k)));
-  timeChart(trends.env, { title: "Envelope peaks at BPFO / BPFI / BSF (dB above floor)", ts_ms: vib.ts_ms, unit: "dB",
+  timeChart(trends.env, { title: "Envelope peaks at BPFO / BPFI / BSF (dB above floor)", ts_ms: vib.ts_ms, unit: "dB", xRange_ms,
     series: Object.fromEntries(envKeys.map((k) => [k, f[k]])) });
 }
 

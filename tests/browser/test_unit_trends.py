@@ -1,0 +1,44 @@
+"""The unit page's trends show the time window chosen (24 h / 7 d / 30 d / 90 d), also for a new unit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.browser.conftest import shot
+from tests.browser.test_dashboard import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def shown_span(page, chart: str) -> tuple[float, float]:
+    box = page.locator(chart)
+    page.wait_for_function("(sel) => document.querySelector(sel).dataset.xMax !== undefined", arg=chart)
+    return float(box.get_attribute("data-x-min")), float(box.get_attribute("data-x-max"))
+
+
+def test_a_new_unit_with_one_snapshot_shows_the_chosen_week_not_years(page, served):
+    """With one or two points uPlot chose its own time range: a 7 d trend of a new unit showed the
+    axis from Jan 2027 to Jul 2029."""
+    from foreshock.tsdb import Point
+
+    base, tokens, _, ctx = served
+    ctx.registry.create_unit("P-0100", model="P-200", customer="ACME", site="Bremen")
+    now = time.time()
+    ctx.store.write([Point("vibration", {"device": "P-0100", "axis": "x"},
+                           {"rms_g": 0.1, "kurtosis": 3.0, "velocity_rms_mm_s": 1.1, "bpfo_db": 1.0}, int(now * 1000))])
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/unit?id=P-0100")
+    for chart in ("#chart-velocity", "#chart-kurtosis", "#chart-envelope-peaks"):
+        lo, hi = shown_span(page, chart)
+        assert abs((hi - lo) - 7 * 86400) < 600, (chart, lo, hi)  # the week asked for (ends a minute ahead)
+        assert lo < now < hi
+    page.select_option("#range", "24h")
+    page.wait_for_function("() => { const d = document.querySelector('#chart-velocity').dataset;"
+                           " return d.xMax - d.xMin < 2 * 86400; }")
+    lo, hi = shown_span(page, "#chart-velocity")
+    assert abs((hi - lo) - 86400) < 600 and lo < now < hi
+    shot(page, "unit-new-one-snapshot")
+    # the one expected console error is the spectrum's 404 (the unit has sent no raw snapshot)
+    assert [e for e in page.js_errors if "Failed to load resource" not in e] == []
