@@ -130,8 +130,10 @@ class Influx1Store:
         tags: dict[str, str] | None = None,
     ) -> list[Row]:
         check_query_args(limit, every_ms)
-        where = [f"{quote_ident('device')} = {quote_string(device)}"]
-        where += [f"{quote_ident(k)} = {quote_string(v)}" for k, v in (tags or {}).items() if k != "device"]
+        # ``::tag``: a field of the same name (written by another tool, or before the protocol
+        # reserved the name) must not shadow the tag and make every unit's rows vanish
+        where = [f"{quote_ident('device')}::tag = {quote_string(device)}"]
+        where += [f"{quote_ident(k)}::tag = {quote_string(v)}" for k, v in (tags or {}).items() if k != "device"]
         where += [f"time >= {int(start_ms)}ms", f"time < {int(end_ms)}ms"]
         source = quote_ident(measurement)
         if self.retention_policy:
@@ -189,9 +191,11 @@ def _rows(doc: dict, *, tag_columns: set[str], strip_mean: bool) -> list[Row]:
         for series in res.get("series", []) or []:
             columns = series["columns"]
             names = [c[5:] if strip_mean and c.startswith("mean_") else c for c in columns]
+            # where a field shares a tag's key, InfluxDB answers the tag as "<key>_1": not a field either
+            hidden = tag_columns | {f"{t}_1" for t in tag_columns if t in names and f"{t}_1" in names}
             for values in series.get("values", []):
                 fields = {
-                    n: v for n, v in zip(names[1:], values[1:]) if v is not None and n not in tag_columns
+                    n: v for n, v in zip(names[1:], values[1:]) if v is not None and n not in hidden
                 }
                 if fields:
                     rows.append(Row(int(values[0]), fields))

@@ -42,3 +42,22 @@ def test_a_reserved_value_name_is_dead_lettered_and_the_fleet_stays_queryable(in
         assert [r.fields for r in rows] == [{"temperature_c": 41}]
     finally:
         store.close()
+
+
+def test_a_field_named_like_a_tag_already_in_the_store_does_not_hide_the_fleet(influxd):
+    """Data written before the names were reserved (or by another tool) still reads: the query
+    filters on the tags, not on a field of the same name."""
+    from foreshock.tsdb.base import Point
+
+    ts = int(time.time() * 1000) - 5000
+    store = Influx1Store(influxd.url, f"r_{uuid.uuid4().hex[:8]}")
+    try:
+        store.write([Point("telemetry", {"device": "P-0001"}, {"temperature_c": 41.0}, ts),
+                     Point("telemetry", {"device": "P-0002"}, {"temperature_c": 39.0, "device": 1.0}, ts + 1),
+                     Point("vibration", {"device": "P-0001", "axis": "x"}, {"rms_g": 0.5, "axis": 2.0}, ts)])
+        rows = store.query("telemetry", "P-0001", ts - 60_000, ts + 60_000, None)
+        assert [r.fields for r in rows] == [{"temperature_c": 41}]
+        rows = store.query("vibration", "P-0001", ts - 60_000, ts + 60_000, None, tags={"axis": "x"})
+        assert len(rows) == 1 and rows[0].fields["rms_g"] == 0.5
+    finally:
+        store.close()

@@ -31,6 +31,6 @@ def test_token_goes_in_the_authorization_header(recorded):
     req = server.requests[0]
     assert req["auth"] == "Token tok" and "u" not in req["query"]
     q = req["query"]["q"][0]
-    assert q == ('SELECT mean("t") AS "t" FROM "telemetry" WHERE "device" = \'P-\\\'1\' AND time >= 1700000000000ms '
+    assert q == ('SELECT mean("t") AS "t" FROM "telemetry" WHERE "device"::tag = \'P-\\\'1\' AND time >= 1700000000000ms '
                  'AND time < 1700000001000ms GROUP BY time(500ms) fill(none) ORDER BY time ASC LIMIT 10000')
     store.close()
