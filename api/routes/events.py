@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -18,7 +18,8 @@ router = APIRouter(prefix="/events", tags=["events"])
             responses={200: {"content": {"text/event-stream": {}}, "description": "an endless event stream"}})
 async def events(
     ctx: ContextDep, _: Viewer, request: Request,
-    kinds: Annotated[list[str] | None, Query(description="only these kinds (alert, ticket, health)", max_length=10)] = None,
+    kinds: Annotated[list[Literal["alert", "ticket"]] | None,
+                     Query(description="only these kinds (alert, ticket)", max_length=10)] = None,
     heartbeat_s: Annotated[float, Query(ge=0.05, le=300)] = 15.0,
     max_events: Annotated[int | None, Query(ge=1, le=100_000, description="close after this many events")] = None,
     timeout_s: Annotated[float | None, Query(gt=0, le=86400, description="close after this many seconds")] = None,

@@ -124,6 +124,13 @@ def test_sse_stream_delivers_published_events(client, ctx, tokens):
     assert "event: ticket" in text and '"status":"triaged"' in text
 
 
+def test_sse_stream_refuses_a_kind_that_is_never_sent(client, tokens):
+    # it used to subscribe to nothing and stay silent for ever
+    r = client.get("/api/v1/events", params={"kinds": "bogus", "max_events": 1}, headers=auth(tokens["viewer"]))
+    assert r.status_code == 422
+    assert "kinds" in r.text and "alert" in r.text and "ticket" in r.text
+
+
 def test_reports_pareto_and_top(client, tokens, world):
     v = auth(tokens["viewer"])
     p = client.get("/api/v1/reports/pareto", headers=v).json()
