@@ -52,6 +52,7 @@ class _Open:
     severity: int
     ticket_id: int | None
     healthy: int = 0
+    grade: str = "minor"
 
 
 class _OpenAlerts(dict):
@@ -115,7 +116,8 @@ class AlertService(TicketDesk):
             rows = s.scalars(select(Alert).where(Alert.is_open.is_(True))).all()
             self._open = _OpenAlerts()
             for a in rows:
-                self._open[(a.device_id, a.failure_mode)] = _Open(a.id, SEVERITY_ORDER.get(a.severity, 1), a.ticket_id)
+                self._open[(a.device_id, a.failure_mode)] = _Open(
+                    a.id, SEVERITY_ORDER.get(a.severity, 1), a.ticket_id, grade=a.grade)
         log.debug("alert cache: %d open alerts", len(self._open))
 
     def _remember(self, source_key: str) -> None:
@@ -154,7 +156,10 @@ class AlertService(TicketDesk):
             if entry is not None:
                 entry.healthy = 0
             wants_ticket = self.config.opens_ticket(state) and (entry is None or entry.ticket_id is None)
-            if entry is not None and SEVERITY_ORDER[state] <= entry.severity and not wants_ticket:
+            # the same state graded worse (its time to failure fell under critical_ttf_h) is news as well
+            worse_grade = entry is not None and SEVERITY_ORDER[state] == entry.severity and GRADE_ORDER[
+                self.config.grade_for(state, getattr(assessment, "ttf_s", None))] > GRADE_ORDER[entry.grade]
+            if entry is not None and SEVERITY_ORDER[state] <= entry.severity and not wants_ticket and not worse_grade:
                 return []
             return self._write(device_id, assessment, source_key, failure_mode=fm)
 
@@ -195,7 +200,8 @@ class AlertService(TicketDesk):
         for fm in self._open.modes(device_id):
             del self._open[(device_id, fm)]
         for r in rows:
-            self._open[(r.device_id, r.failure_mode)] = _Open(r.id, SEVERITY_ORDER.get(r.severity, 1), r.ticket_id)
+            self._open[(r.device_id, r.failure_mode)] = _Open(
+                r.id, SEVERITY_ORDER.get(r.severity, 1), r.ticket_id, grade=r.grade)
 
     # --- changes -----------------------------------------------------------------------------
     def _notify(self, s: Session, event: str, payload: dict[str, Any], unit: dict[str, Any], grade: str) -> None:
@@ -251,8 +257,13 @@ class AlertService(TicketDesk):
                                   detail={"flapping": alert.flapping}))
             if not alert.flapping:
                 self._notify(s, "alert.raised", {**payload, "alert_id": alert.id}, unit, grade)
-        elif SEVERITY_ORDER[state] > SEVERITY_ORDER.get(alert.severity, 0):
-            alert.severity, alert.escalated_at, alert.last_ts = state, ts, ts
+        elif (worse := SEVERITY_ORDER[state] > SEVERITY_ORDER.get(alert.severity, 0)) or (
+                SEVERITY_ORDER[state] == SEVERITY_ORDER.get(alert.severity, 0)
+                and GRADE_ORDER[grade] > GRADE_ORDER[alert.grade]):
+            # a worse state, or the same state graded worse (its time to failure fell under critical_ttf_h)
+            if worse:
+                alert.severity = state
+            alert.escalated_at, alert.last_ts = ts, ts
             if GRADE_ORDER[grade] > GRADE_ORDER[alert.grade]:
                 alert.grade = grade
             changes.append(Change("alert_escalated", device_id, fm, severity=state, grade=alert.grade,
@@ -260,7 +271,7 @@ class AlertService(TicketDesk):
             self._notify(s, "alert.escalated", {**payload, "alert_id": alert.id}, unit, alert.grade)
         if cfg.opens_ticket(state):
             changes.extend(self._ticket_for(s, alert, a, unit, grade))
-        return changes, _Open(alert.id, SEVERITY_ORDER.get(alert.severity, 1), alert.ticket_id)
+        return changes, _Open(alert.id, SEVERITY_ORDER.get(alert.severity, 1), alert.ticket_id, grade=alert.grade)
 
     def _ticket_for(self, s: Session, alert: Alert, a: Any, unit: dict[str, Any], grade: str) -> list[Change]:
         now, device_id, fm = self.clock(), alert.device_id, alert.failure_mode
