@@ -160,9 +160,11 @@ def _resume_resolution_clock(ticket: Ticket, now: float) -> dict[str, Any]:
 def regrade(session: Session, ticket: Ticket, cfg: AlertConfig, grade: str, *, actor: str, now: float,
             **detail: Any) -> str:
     """Raise a ticket's grade; its due times move by the difference of the two grades' clocks (so they
-    stay counted from the opening, plus any time the ticket spent closed). Returns the grade before."""
+    stay counted from the opening, plus any time the ticket spent closed). A response clock already
+    answered has stopped: its due time stays, and an answer in time stays in time. Returns the grade before."""
     before, ticket.grade = ticket.grade, grade
-    ticket.response_due += cfg.response_s(grade) - cfg.response_s(before)
+    if ticket.responded_at is None:
+        ticket.response_due += cfg.response_s(grade) - cfg.response_s(before)
     ticket.resolution_due += cfg.resolution_s(grade) - cfg.resolution_s(before)
     record(session, ticket, "regraded", actor=actor, now=now, before=before, after=grade, **detail)
     return before
