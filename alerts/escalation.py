@@ -10,7 +10,9 @@ recent window (``surge_window_d``) and in the trailing baseline window before it
 (``surge_baseline_d``). The group's unit count is the same in both windows, so the ratio of
 counts (scaled to the same length) is the ratio of rates. A surge is ``recent >=
 surge_min_units`` and ``recent >= surge_ratio * max(expected, surge_baseline_floor)``; it opens
-one fleet quality problem ticket per (group, failure mode) and links the units' tickets to it.
+one fleet quality problem ticket per (group, failure mode) and links the units' tickets to it. While
+that fleet ticket is open, every later unit ticket of the group and failure mode is linked to it,
+whatever the counts of the moment.
 
 >>> surge_ratio(recent=4, baseline=2, window_d=7, baseline_d=28, floor=0.5)
 8.0
@@ -81,27 +83,33 @@ def check_surge(session: Session, cfg: AlertConfig, ticket: Ticket, now: float) 
         value = getattr(ticket, dim, None)
         if not value:
             continue
+        fleet = _open_fleet(session, f"{dim}:{value}", ticket.failure_mode)
         recent = _units(session, dim, value, ticket.failure_mode, now - w, now)
-        if recent < cfg.surge_min_units:
+        if recent < cfg.surge_min_units and fleet is None:
             continue
         baseline = _units(session, dim, value, ticket.failure_mode, now - w - b, now - w)
         ratio = surge_ratio(recent=recent, baseline=baseline, window_d=cfg.surge_window_d,
                             baseline_d=cfg.surge_baseline_d, floor=cfg.surge_baseline_floor)
-        if ratio < cfg.surge_ratio:
+        if fleet is None and (recent < cfg.surge_min_units or ratio < cfg.surge_ratio):
             continue
-        changes.extend(_fleet_ticket(session, cfg, ticket, dim, value, now, recent, baseline, ratio))
+        # a surge, or a later ticket of a group whose fleet ticket is still open: it is linked whatever the
+        # counts of the moment say (the surge is that ticket's business until it is closed)
+        changes.extend(_fleet_ticket(session, cfg, ticket, dim, value, now, recent, baseline, ratio, fleet))
     return changes
+
+
+def _open_fleet(session: Session, group: str, fm: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(
+        Ticket.kind == "fleet", Ticket.is_open.is_(True), Ticket.group_key == group, Ticket.failure_mode == fm,
+    )).first()
 
 
 def _fleet_ticket(
     session: Session, cfg: AlertConfig, ticket: Ticket, dim: str, value: str, now: float,
-    recent: int, baseline: int, ratio: float,
+    recent: int, baseline: int, ratio: float, fleet: Ticket | None,
 ) -> list[Change]:
     group = f"{dim}:{value}"
     fm = ticket.failure_mode
-    fleet = session.scalars(select(Ticket).where(
-        Ticket.kind == "fleet", Ticket.is_open.is_(True), Ticket.group_key == group, Ticket.failure_mode == fm,
-    )).first()
     units = list(session.scalars(select(Ticket).where(
         Ticket.kind == "unit", getattr(Ticket, dim) == value, Ticket.failure_mode == fm,
         Ticket.opened_at > now - cfg.surge_window_d * DAY,
