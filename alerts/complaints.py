@@ -293,7 +293,10 @@ def register(
             regrade(s, ticket, cfg, c.grade, actor=actor, now=now)
     warned = None
     if c.device_id:
-        warned = _first_warning(s, c.device_id, fm if not joined else ticket.failure_mode, occurred,
+        mode = ticket.failure_mode if joined else fm
+        # a ticket of an unclassified complaint names no failure mode: any warning of the unit counts, as it
+        # did for the complaint that opened it
+        warned = _first_warning(s, c.device_id, None if mode == CUSTOMER_MODE else mode, occurred,
                                 cfg.complaint_warning_lookback_d)
         if joined and ticket.source == "proactive" and ticket.opened_at <= occurred:
             warned = min(x for x in (warned, ticket.opened_at) if x is not None)

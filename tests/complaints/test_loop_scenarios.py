@@ -1,0 +1,97 @@
+"""Complaints and corrective actions in the same loop as Foreshock's warnings, as docs/complaints.md says:
+joining the unit's open ticket (of the named failure mode), the warning that preceded a complaint, the
+monthly counts, and a corrective action verified with too little data. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.complaint_desk import ComplaintDesk
+from alerts.reports import monthly_report
+from tests.alerts.helpers import T0, assess
+
+pytestmark = pytest.mark.integration
+H, DAY = 3600.0, 86400.0
+
+
+def complaint(**kw) -> dict:
+    base = {"contact": {"name": "Ann Lee", "email": "ann@acme.example"}, "device_id": "P-0001",
+            "description": "Pump grinds loudly", "occurred_at": T0 + 2 * H, "request": "repair"}
+    return {**base, **kw}
+
+
+def test_a_second_unclassified_complaint_is_preceded_by_the_same_warning_as_the_first(service, clock):
+    """The first complaint (no failure mode) opens a 'customer_reported' ticket and counts the unit's watch
+    alert as the warning that preceded it; a second one joining that ticket used to look for alerts of the
+    mode 'customer_reported', found none and said the problem came unannounced."""
+    clock.t = T0
+    service.handle_assessment("P-0001", assess("watch", T0), source_key="w")  # an alert, no ticket
+    desk = ComplaintDesk(service)
+    clock.t = T0 + 3 * H
+    first = desk.register(complaint(), actor="agent")
+    assert (first["joined"], first["warned_at"], first["warning_lead_s"]) == (
+        False, "2026-11-02T00:00:00+00:00", 7200.0)
+    clock.t = T0 + 5 * H
+    second = desk.register(complaint(occurred_at=T0 + 4 * H, contact={"email": "bo@acme.example"}), actor="agent")
+    assert second["ticket"] == first["ticket"] and second["joined"] is True
+    assert (second["warned_at"], second["warning_lead_s"]) == ("2026-11-02T00:00:00+00:00", 14400.0)
+    c = monthly_report(service.session_factory, "2026-11")["complaints"]
+    assert (c["received"], c["joined_open_ticket"], c["preceded_by_warning"], c["preceded_share"]) == (2, 1, 2, 1.0)
+
+
+def test_a_complaint_joins_only_a_ticket_of_the_mode_it_names_and_a_higher_grade_regrades_it(service, clock):
+    clock.t = T0
+    number = next(c.ticket for c in service.handle_assessment("P-0001", assess("warning", T0), source_key="k")
+                  if c.kind == "ticket_opened")
+    desk = ComplaintDesk(service)
+    clock.t = T0 + H
+    other = desk.register(complaint(failure_mode="imbalance"), actor="agent")
+    assert other["joined"] is False and other["ticket"] != number
+    t = service.get_ticket(other["ticket"])
+    assert (t["source"], t["failure_mode"], t["grade"]) == ("customer", "imbalance", "major")
+    assert other["preceded_by_warning"] is False  # the outer-race alert is no warning of imbalance
+    same = desk.register(complaint(failure_mode="Outer race", grade="critical",
+                                   contact={"email": "bo@acme.example"}), actor="agent")
+    assert same["joined"] is True and same["ticket"] == number and same["warning_lead_s"] == 7200.0
+    t = service.get_ticket(number)
+    assert (t["source"], t["grade"]) == ("proactive", "critical")
+    # the critical clocks counted from the opening (response 2 h: the acknowledgement at 1 h answered it)
+    assert (t["response_due"], t["resolution_due"]) == ("2026-11-02T02:00:00+00:00", "2026-11-03T00:00:00+00:00")
+    assert t["responded_at"] == "2026-11-02T01:00:00+00:00"
+    actions = [e["action"] for e in t["audit"]]
+    assert actions.count("complaint_joined") == 1 and "regraded" in actions
+    assert len(service.list_tickets(open_only=True)) == 2
+
+
+def test_a_corrective_action_with_too_little_data_is_not_decided_and_says_what_it_needs(service, clock):
+    desk = ComplaintDesk(service)
+    # before the action (T0 - 10 d, baseline 30 d): P-0001 fails twice, one of them a false alarm; P-0003 once
+    for i, (dev, t) in enumerate((("P-0001", T0 - 20 * DAY), ("P-0001", T0 - 15 * DAY), ("P-0003", T0 - 18 * DAY),
+                                  ("P-0003", T0 - 5 * DAY))):  # and P-0003 once after it
+        clock.t = t
+        got = service.handle_assessment(dev, assess("warning", t), source_key=f"k{i}")
+        number = next(c.ticket for c in got if c.kind == "ticket_opened")
+        for j in range(3):
+            service.handle_assessment(dev, assess("healthy", t + j + 1), source_key=f"k{i}h{j}")
+        service.move_ticket(number, "closed", actor="ana")
+        if i == 1:
+            service.record_feedback(number, "false_alarm", actor="ana")
+    clock.t = T0
+    number = service.list_tickets(device_id="P-0001")[-1]["number"]
+    a = desk.create_action(title="Grease change on batch B7", scope={"batch": "B7"}, applied_at=T0 - 10 * DAY,
+                           baseline_d=30, failure_modes=["outer_race"], ticket=number, actor="eng")
+    out = desk.verify_action(a["id"], actor="eng")
+    v = out["verdict"]
+    assert v["verdict"] == "insufficient_data"
+    # failures, unit-days: B7 is P-0001 and P-0002 (no install date: from the window start)
+    assert v["counts"] == {"before_in": [1.0, 60.0], "after_in": [0.0, 20.0], "before_out": [1.0, 30.0],
+                           "after_out": [1.0, 10.0]}
+    assert (v["units_in_scope"], v["units_out_of_scope"]) == (2, 1)
+    assert v["statement"].startswith("not yet decided")
+    assert v["more_unit_days"] is not None or "too few failures" in v["statement"]
+    d = service.get_ticket(number)["eight_d"]
+    assert d["D6"]["verification"]["verdict"] == "insufficient_data" and d["D7"]["verdict"] == "insufficient_data"
+    # applied just now: no unit-days after it yet
+    b = desk.create_action(title="Firmware 1.5", scope={"batch": "B7"}, applied_at=T0, actor="eng")
+    v = desk.verify_action(b["id"])["verdict"]
+    assert v["verdict"] == "insufficient_data" and v["statement"] == "no unit-days yet in after_in, after_out"
