@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from alerts.attachments import Attachment, check_sizes, store_attachments
 from alerts.config import GRADE_ORDER
-from alerts.escalation import check_repeat
+from alerts.escalation import check_repeat, link_open_fleet
 from alerts.models import Alert, Complaint, Ticket
 from alerts.tickets import FIELD_MODES, failure_mode_name, find_open, iso, open_ticket, record, regrade
 from alerts.units import unit_attrs
@@ -281,9 +281,12 @@ def register(
                              device_id=c.device_id, unit={**unit, "customer": customer}, d2=d2,
                              title=f"Customer complaint: {where}: {c.description[:120]}")
         ticket.source = "customer"
-        for rep in check_repeat(s, cfg, ticket, now):  # the third complaint about a unit in 30 days is a repeat too
+        # the third complaint about a unit in 30 days is a repeat too; a fleet problem open for its model,
+        # batch or firmware and failure mode gets it linked, as a ticket Foreshock opens would be
+        for rep in check_repeat(s, cfg, ticket, now) + link_open_fleet(s, cfg, ticket, now):
             if notifier is not None:
-                notifier.enqueue(s, "ticket.repeat_failure", {
+                event = "ticket.repeat_failure" if rep.kind == "repeat_failure" else "fleet." + rep.kind
+                notifier.enqueue(s, event, {
                     "ticket": rep.ticket, "device_id": rep.device_id, "failure_mode": rep.failure_mode,
                     "grade": rep.grade, **rep.detail}, customer=customer, site=unit.get("site"),
                     model=unit.get("model"), grade=rep.grade or "major")

@@ -31,7 +31,7 @@ from alerts.models import Ticket
 from alerts.tickets import link, open_ticket, record, regrade
 from alerts.types import Change
 
-__all__ = ["check_repeat", "check_surge", "surge_ratio"]
+__all__ = ["check_repeat", "check_surge", "link_open_fleet", "surge_ratio"]
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
@@ -95,6 +95,22 @@ def check_surge(session: Session, cfg: AlertConfig, ticket: Ticket, now: float) 
         # a surge, or a later ticket of a group whose fleet ticket is still open: it is linked whatever the
         # counts of the moment say (the surge is that ticket's business until it is closed)
         changes.extend(_fleet_ticket(session, cfg, ticket, dim, value, now, recent, baseline, ratio, fleet))
+    return changes
+
+
+def link_open_fleet(session: Session, cfg: AlertConfig, ticket: Ticket, now: float) -> list[Change]:
+    """Link a unit ticket that opens no fleet ticket itself (one a customer complaint opened) to the open
+    fleet tickets of its groups and failure mode."""
+    changes: list[Change] = []
+    if ticket.kind != "unit":
+        return changes
+    for dim in cfg.surge_dimensions:
+        value = getattr(ticket, dim, None)
+        fleet = _open_fleet(session, f"{dim}:{value}", ticket.failure_mode) if value else None
+        if fleet is not None and link(session, fleet, ticket, "fleet"):
+            record(session, fleet, "linked", actor="foreshock", now=now, unit_ticket=ticket.number)
+            changes.append(Change("fleet_ticket_linked", ticket.device_id, ticket.failure_mode, ticket=fleet.number,
+                                  grade=fleet.grade, detail={"unit_ticket": ticket.number, "group": fleet.group_key}))
     return changes
 
 

@@ -95,3 +95,30 @@ def test_a_corrective_action_with_too_little_data_is_not_decided_and_says_what_i
     b = desk.create_action(title="Firmware 1.5", scope={"batch": "B7"}, applied_at=T0, actor="eng")
     v = desk.verify_action(b["id"])["verdict"]
     assert v["verdict"] == "insufficient_data" and v["statement"] == "no unit-days yet in after_in, after_out"
+
+
+def test_a_complaint_ticket_joins_the_open_fleet_problem_of_its_model_and_mode(service, clock):
+    """'links every unit ticket of the window to it (later ones too while it is open)': a ticket a complaint
+    opened was linked only if a warning of another unit of the group happened to follow."""
+    opened = []
+    for i, dev in enumerate(("P-0001", "P-0002", "P-0003")):
+        clock.t = T0 + i * H
+        got = service.handle_assessment(dev, assess("warning", T0 + i * H), source_key=f"k{i}")
+        opened += [c for c in got if c.kind in ("ticket_opened", "fleet_ticket_opened")]
+    # the three units share the model and the firmware: one fleet problem per group
+    fleets = [c.ticket for c in opened if c.kind == "fleet_ticket_opened"]
+    assert sorted(service.get_ticket(n)["group_key"] for n in fleets) == ["firmware:1.4.2", "model:P-200"]
+    first = next(c.ticket for c in opened if c.kind == "ticket_opened" and c.device_id == "P-0001")
+    clock.t = T0 + 4 * H
+    service.move_ticket(first, "closed", actor="ana", note="bearing replaced")
+    clock.t = T0 + 6 * H
+    out = ComplaintDesk(service).register(complaint(failure_mode="outer_race", occurred_at=T0 + 5 * H), actor="agent")
+    assert out["joined"] is False
+    for n in fleets:
+        assert out["ticket"] in [lk["ticket"] for lk in service.get_ticket(n)["links"] if lk["reason"] == "fleet"]
+    assert len(service.list_tickets(kind="fleet")) == 2  # linked, no new fleet ticket
+    # an unclassified complaint is no failure mode of the fleet problem: not linked
+    clock.t = T0 + 7 * H
+    service.move_ticket(out["ticket"], "closed", actor="ana")
+    plain = ComplaintDesk(service).register(complaint(occurred_at=T0 + 6 * H), actor="agent")
+    assert all(plain["ticket"] not in [lk["ticket"] for lk in service.get_ticket(n)["links"]] for n in fleets)
