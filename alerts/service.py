@@ -10,7 +10,8 @@ workers race, the partial unique indexes let one win and the other re-reads and 
 Alert rules (``docs/quality-loop.md``):
 
 - ``unknown`` never raises or clears; ``watch``/``warning``/``alarm`` raise an alert per
-  (unit, failure mode), a worse state escalates it (it never de-escalates while open);
+  (unit, failure mode), a worse state escalates it, and so does the same state graded worse (less
+  than ``critical_ttf_h`` left); it never de-escalates while open;
 - ``clear_after`` consecutive ``healthy`` assessments clear it (hysteresis);
 - a raise inside a maintenance window (unit or site) is suppressed;
 - ``flap_raises`` raises within ``flap_window_h`` mark the alert as flapping: it still exists,
