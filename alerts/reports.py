@@ -22,7 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from statistics import mean
+from statistics import mean, median
 from typing import Any
 
 from sqlalchemy import select
@@ -118,7 +118,7 @@ def _complaints(rows: list[Complaint]) -> dict[str, Any]:
         "preceded_by_warning": len(warned),
         "preceded_share": round(len(warned) / len(rows), 4) if rows else None,
         "lead_time_h": {"mean": round(mean(hours), 1) if hours else None,
-                        "median": round(hours[len(hours) // 2], 1) if hours else None,
+                        "median": round(median(hours), 1) if hours else None,
                         "min": round(hours[0], 1) if hours else None},
     }
 

@@ -37,6 +37,8 @@ def test_a_second_unclassified_complaint_is_preceded_by_the_same_warning_as_the_
     assert (second["warned_at"], second["warning_lead_s"]) == ("2026-11-02T00:00:00+00:00", 14400.0)
     c = monthly_report(service.session_factory, "2026-11")["complaints"]
     assert (c["received"], c["joined_open_ticket"], c["preceded_by_warning"], c["preceded_share"]) == (2, 1, 2, 1.0)
+    # lead times 2 h and 4 h: the median of an even count is the mean of the middle two
+    assert c["lead_time_h"] == {"mean": 3.0, "median": 3.0, "min": 2.0}
 
 
 def test_a_complaint_joins_only_a_ticket_of_the_mode_it_names_and_a_higher_grade_regrades_it(service, clock):
