@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import SmtpConfig
 from alerts.models import Complaint, CustomerMessage, Ticket
-from alerts.tickets import TicketError, iso, move, record
+from alerts.tickets import TicketError, find_open, iso, move, record
 
 __all__ = ["KINDS", "message_dict", "record_reply", "send", "subject_for"]
 
@@ -108,19 +108,33 @@ def send(s: Session, ticket: Ticket, kind: str, *, cfg: Any, actor: str, now: fl
 
 def record_reply(s: Session, ticket: Ticket, *, solved: bool, satisfaction: int | None, comment: str,
                  actor: str, now: float) -> CustomerMessage:
-    """The customer's answer to the follow-up; "not solved" reopens a closed ticket."""
+    """The customer's answer to the follow-up; "not solved" reopens a closed ticket, unless a newer ticket
+    is open for the same unit and failure mode: then the answer is kept, the newer ticket is told in its
+    audit trail and ``customer_followup["not_reopened"]`` says why."""
     if satisfaction is not None and not 1 <= satisfaction <= 5:
         raise TicketError(f"satisfaction must be 1..5, got {satisfaction!r}")
     if ticket.source != "customer" and s.scalar(select(Complaint.id).where(Complaint.ticket_id == ticket.id)
                                                 .limit(1)) is None:
         raise TicketError(f"ticket {ticket.number} has no customer complaint")
-    ticket.customer_followup = {"solved": solved, "satisfaction": satisfaction, "comment": comment,
+    followup: dict[str, Any] = {"solved": solved, "satisfaction": satisfaction, "comment": comment,
                                 "at": iso(now), "by": actor}
+    newer = None
+    if not solved and ticket.status == "closed" and ticket.kind == "unit" and ticket.device_id:
+        newer = find_open(s, ticket.device_id, ticket.failure_mode)
+    if newer is not None:
+        # the ticket cannot be reopened beside the newer one; the customer's answer is kept all the same, and
+        # the newer ticket, which now follows the problem, is told
+        followup["not_reopened"] = (f"{newer.number} is already open for {ticket.device_id} / "
+                                    f"{ticket.failure_mode}: the problem is followed there")
+        record(s, newer, "customer_followup", actor=actor, now=now, solved=solved, satisfaction=satisfaction,
+               about=ticket.number)
+    ticket.customer_followup = followup
     m = CustomerMessage(ticket_id=ticket.id, kind="reply", direction="in", subject="follow-up reply",
                         body=comment, at=now, actor=actor, status="recorded")
     s.add(m)
-    record(s, ticket, "customer_followup", actor=actor, now=now, solved=solved, satisfaction=satisfaction)
-    if not solved and ticket.status == "closed":
+    record(s, ticket, "customer_followup", actor=actor, now=now, solved=solved, satisfaction=satisfaction,
+           **({"not_reopened": newer.number} if newer is not None else {}))
+    if not solved and ticket.status == "closed" and newer is None:
         move(s, ticket, "reopened", actor=actor, now=now, note="customer follow-up: problem not solved")
     s.flush()
     return m

@@ -124,3 +124,29 @@ def test_a_complaint_ticket_joins_the_open_fleet_problem_of_its_model_and_mode(s
     service.move_ticket(out["ticket"], "closed", actor="ana")
     plain = ComplaintDesk(service).register(complaint(occurred_at=T0 + 6 * H), actor="agent")
     assert all(plain["ticket"] not in [lk["ticket"] for lk in service.get_ticket(n)["links"]] for n in fleets)
+
+
+def test_a_not_solved_answer_is_kept_when_a_newer_ticket_already_follows_the_problem(service, clock):
+    """The customer says 'not solved' about a closed ticket while a newer ticket of the unit and failure mode
+    is open: the ticket cannot be reopened beside it. The whole answer (satisfaction, comment) used to be
+    refused with the reopen and was lost; it is kept, and the newer ticket is told."""
+    desk = ComplaintDesk(service)
+    clock.t = T0 + 3 * H
+    old = desk.register(complaint(failure_mode="outer_race"), actor="agent")["ticket"]
+    clock.t = T0 + 5 * H
+    service.move_ticket(old, "closed", actor="maria", note="bearing replaced")
+    clock.t = T0 + 2 * DAY
+    got = service.handle_assessment("P-0001", assess("warning", T0 + 2 * DAY), source_key="again")
+    newer = next(c.ticket for c in got if c.kind == "ticket_opened")
+    clock.t = T0 + 2 * DAY + H
+    log = desk.reply(old, solved=False, satisfaction=2, comment="still noisy", actor="maria")
+    assert log["status"] == "closed"
+    f = log["customer_followup"]
+    assert (f["solved"], f["satisfaction"], f["comment"]) == (False, 2, "still noisy")
+    assert f["not_reopened"] == f"{newer} is already open for P-0001 / outer_race: the problem is followed there"
+    assert log["messages"][-1]["kind"] == "reply" and log["messages"][-1]["body"] == "still noisy"
+    told = [e for e in service.get_ticket(newer)["audit"] if e["action"] == "customer_followup"]
+    assert [(e["detail"]["about"], e["detail"]["satisfaction"]) for e in told] == [(old, 2)]
+    # a manual reopen is still refused with the reason
+    with pytest.raises(ValueError, match=f"cannot be reopened: {newer} is already open"):
+        service.move_ticket(old, "reopened", actor="maria")
