@@ -109,14 +109,16 @@ def link_open_fleet(session: Session, cfg: AlertConfig, ticket: Ticket, now: flo
         fleet = _open_fleet(session, f"{dim}:{value}", ticket.failure_mode) if value else None
         if fleet is not None and link(session, fleet, ticket, "fleet"):
             record(session, fleet, "linked", actor="foreshock", now=now, unit_ticket=ticket.number)
-            changes.append(Change("fleet_ticket_linked", ticket.device_id, ticket.failure_mode, ticket=fleet.number,
-                                  grade=fleet.grade, detail={"unit_ticket": ticket.number, "group": fleet.group_key}))
+            changes.append(Change("fleet_ticket_linked", ticket.device_id, ticket.failure_mode,
+                                  ticket=fleet.number, grade=fleet.grade,
+                                  detail={"unit_ticket": ticket.number, "group": fleet.group_key}))
     return changes
 
 
 def _open_fleet(session: Session, group: str, fm: str) -> Ticket | None:
     return session.scalars(select(Ticket).where(
-        Ticket.kind == "fleet", Ticket.is_open.is_(True), Ticket.group_key == group, Ticket.failure_mode == fm,
+        Ticket.kind == "fleet", Ticket.is_open.is_(True), Ticket.group_key == group,
+        Ticket.failure_mode == fm,
     )).first()
 
 

@@ -160,7 +160,8 @@ class AlertService(TicketDesk):
             # the same state graded worse (its time to failure fell under critical_ttf_h) is news as well
             worse_grade = entry is not None and SEVERITY_ORDER[state] == entry.severity and GRADE_ORDER[
                 self.config.grade_for(state, getattr(assessment, "ttf_s", None))] > GRADE_ORDER[entry.grade]
-            if entry is not None and SEVERITY_ORDER[state] <= entry.severity and not wants_ticket and not worse_grade:
+            if (entry is not None and SEVERITY_ORDER[state] <= entry.severity and not wants_ticket
+                    and not worse_grade):
                 return []
             return self._write(device_id, assessment, source_key, failure_mode=fm)
 
@@ -272,7 +273,8 @@ class AlertService(TicketDesk):
             self._notify(s, "alert.escalated", {**payload, "alert_id": alert.id}, unit, alert.grade)
         if cfg.opens_ticket(state):
             changes.extend(self._ticket_for(s, alert, a, unit, grade))
-        return changes, _Open(alert.id, SEVERITY_ORDER.get(alert.severity, 1), alert.ticket_id, grade=alert.grade)
+        return changes, _Open(alert.id, SEVERITY_ORDER.get(alert.severity, 1), alert.ticket_id,
+                              grade=alert.grade)
 
     def _ticket_for(self, s: Session, alert: Alert, a: Any, unit: dict[str, Any], grade: str) -> list[Change]:
         now, device_id, fm = self.clock(), alert.device_id, alert.failure_mode

@@ -161,7 +161,8 @@ def regrade(session: Session, ticket: Ticket, cfg: AlertConfig, grade: str, *, a
             **detail: Any) -> str:
     """Raise a ticket's grade; its due times move by the difference of the two grades' clocks (so they
     stay counted from the opening, plus any time the ticket spent closed). A response clock already
-    answered has stopped: its due time stays, and an answer in time stays in time. Returns the grade before."""
+    answered has stopped: its due time stays, and an answer in time stays in time. Returns the grade
+    before."""
     before, ticket.grade = ticket.grade, grade
     if ticket.responded_at is None:
         ticket.response_due += cfg.response_s(grade) - cfg.response_s(before)
