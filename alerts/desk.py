@@ -129,13 +129,16 @@ class TicketDesk:
         """How much to raise this unit's detector thresholds after field feedback (1.0 = unchanged).
 
         Each false alarm in the last ``feedback_window_d`` days adds ``feedback_step``; each confirmed
-        warning takes one step back; the factor stays within [1, ``feedback_max_factor``].
+        warning takes one step back; the factor stays within [1, ``feedback_max_factor``]. Only the
+        verdicts on Foreshock's own warnings count: a ticket a customer's complaint opened was no
+        warning, and its verdict says nothing about the detectors' sensitivity (as field precision).
         """
         cfg = self.config
         since = self.clock() - cfg.feedback_window_d * 86400
         with self._sf() as s:
             verdicts = list(s.scalars(select(Ticket.feedback_verdict).where(
-                Ticket.device_id == device_id, Ticket.feedback_verdict.is_not(None), Ticket.opened_at >= since)))
+                Ticket.device_id == device_id, Ticket.source == "proactive", Ticket.feedback_verdict.is_not(None),
+                Ticket.opened_at >= since)))
         net = verdicts.count("false_alarm") - verdicts.count("confirmed")
         return min(cfg.feedback_max_factor, max(1.0, 1.0 + cfg.feedback_step * net))
 

@@ -150,3 +150,22 @@ def test_a_not_solved_answer_is_kept_when_a_newer_ticket_already_follows_the_pro
     # a manual reopen is still refused with the reason
     with pytest.raises(ValueError, match=f"cannot be reopened: {newer} is already open"):
         service.move_ticket(old, "reopened", actor="maria")
+
+
+def test_a_complaint_ticket_judged_a_false_alarm_does_not_dull_the_units_detectors(service, clock):
+    """The threshold factor answers false *warnings*; a customer's complaint that found nothing wrong
+    was no warning of Foreshock's, so its verdict leaves the unit's sensitivity alone."""
+    desk = ComplaintDesk(service)
+    clock.t = T0 + H
+    opened = desk.register(complaint(failure_mode="imbalance"), actor="agent")
+    assert service.get_ticket(opened["ticket"])["source"] == "customer"
+    service.move_ticket(opened["ticket"], "closed", actor="ana")
+    service.record_feedback(opened["ticket"], "false_alarm", actor="ana")
+    assert service.threshold_factor("P-0001") == 1.0
+    # a false alarm on one of its own warnings does raise it
+    clock.t = T0 + 2 * H
+    got = service.handle_assessment("P-0001", assess("warning", T0 + 2 * H), source_key="own")
+    number = next(c.ticket for c in got if c.kind == "ticket_opened")
+    service.move_ticket(number, "closed", actor="ana")
+    service.record_feedback(number, "false_alarm", actor="ana")
+    assert service.threshold_factor("P-0001") > 1.0
