@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from devices.errors import InvalidInput
-from devices.protocol import AXES, is_valid_device_id
+from devices.protocol import is_valid_device_id
 
 __all__ = ["BearingIn", "ModelIn", "ModelUpdate", "UnitIn", "UnitUpdate", "validate", "check_device_id"]
 
@@ -168,12 +168,8 @@ def _check_monitor_config(v: dict[str, Any]) -> None:
     """Refuse detector settings the detection stage would not apply (it would only log a warning there)."""
     from detectors.config import MonitorConfig
 
+    # (this also refuses an axis no unit sends, "X" or "radial": its units would never be assessed)
     MonitorConfig.from_overrides(v)
-    # The detectors accept any axis name; only the protocol's are ever sent. Another one ("X", "radial")
-    # would make every snapshot of the model's units an "other axis": stored, never assessed.
-    if "axis" in v and v["axis"] not in ("", *AXES):
-        raise ValueError(f"axis: {v['axis']!r} is not an axis units send: expected one of {', '.join(AXES)} "
-                         "(or \"\" for the first one a unit sends)")
 
 
 class _FieldError(ValueError):

@@ -133,8 +133,8 @@ def test_impossible_model_data_names_the_field(registry, fields, field):
         ({"alpha": True}, "alpha: expected a number, got True"),
         ({"context_keys": "ambient_c"}, "context_keys: expected a list of names"),
         # the detectors took any name: every snapshot was then of an "other axis", stored and never assessed
-        ({"axis": "X"}, "axis: 'X' is not an axis units send: expected one of x, y, z, h, v"),
-        ({"axis": "radial"}, "axis: 'radial' is not an axis units send"),
+        ({"axis": "X"}, "axis must be one of x, y, z, h, v (the device protocol's axes)"),
+        ({"axis": "radial"}, "axis must be one of x, y, z, h, v"),
     ],
 )
 def test_detector_settings_the_detectors_would_refuse_are_refused_up_front(registry, model, config, problem):
