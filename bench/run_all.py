@@ -40,6 +40,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
                              ["--fleet", "simulator/fleets/generalisation.toml"]),
     "long_snapshots": ([], ["--snapshots", "20"]),
     "soak": ([], ["--duration", "90", "--warmup", "50"]),
+    "api_fleet_list": ([], ["--units", "10000"]),
 }
 
 
@@ -155,6 +156,16 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             out += ["", f"- **FEMTO**: coverage {femto.get('all', {}).get('coverage')}, mean PHM 2012 score at the "
                         f"last snapshot {femto.get('mean_phm2012_score_at_last_snapshot')}"]
         out += _flat(record, ("when", "simulated", "femto", "label"))
+    elif name == "api_fleet_list":
+        out += ["", (f"{record.get('label', '')}. Baseline: `GET /api/v1/units/{{id}}` of one unit in the same run; "
+                     "each cell the best of the repeats, with its ratio to the baseline."), ""]
+        rows = record.get("rows", [])
+        cols = [k for k in (rows[0] if rows else {}) if k not in ("units", "baseline one unit")]
+        out += ["| units | one unit (baseline) | " + " | ".join(cols) + " |", "|---:|---:|" + "---:|" * len(cols)]
+        for r in rows:
+            base = r.get("baseline one unit") or 0
+            cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
+            out.append(f"| {r.get('units'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
     elif name == "cwru_band_oracle":
         out += ["", "An upper bound, not a detector: the diagnosis's scoring in every dyadic band of every snapshot.", ""]
         out += _flat(record, ("when", "records"))

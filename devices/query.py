@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from devices.errors import InvalidInput
 from devices.models import PRESENCE_STATES, MachineModel, Unit
 
-__all__ = ["UnitFilter", "parse_serial", "in_serial_range", "select_units", "count_units"]
+__all__ = ["UnitFilter", "parse_serial", "in_serial_range", "select_units", "select_unit_ids", "count_units"]
 
 _SERIAL = re.compile(r"(.*?)(\d+)")
 
@@ -130,6 +130,18 @@ def select_units(session: Session, filt: UnitFilter) -> list[Unit]:
     units = [u for u in session.scalars(stmt).unique() if _python_match(u, filt)]
     end = None if filt.limit is None else filt.offset + filt.limit
     return units[filt.offset : end]
+
+
+def select_unit_ids(session: Session, filt: UnitFilter) -> list[str]:
+    """The device ids :func:`select_units` would return, in the same order, without loading the units."""
+    if filt.needs_python:
+        return [u.device_id for u in select_units(session, filt)]
+    stmt = _statement(filt).with_only_columns(Unit.device_id)
+    if filt.offset:
+        stmt = stmt.offset(filt.offset)
+    if filt.limit is not None:
+        stmt = stmt.limit(filt.limit)
+    return list(session.scalars(stmt))
 
 
 def count_units(session: Session, filt: UnitFilter) -> int:

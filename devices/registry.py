@@ -38,7 +38,7 @@ from devices.errors import AlreadyExists, InvalidInput, NotFound
 from devices.mapping import apply_model, apply_unit, to_machine_info
 from devices.models import MachineModel, Unit
 from devices.presence import Presence, SilentUnit
-from devices.query import UnitFilter, count_units, select_units
+from devices.query import UnitFilter, count_units, select_unit_ids, select_units
 from devices.schemas import ModelIn, ModelUpdate, UnitIn, UnitUpdate, check_device_id, validate
 from foreshock.db import utcnow
 
@@ -320,6 +320,20 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         filt = filt or UnitFilter(**criteria)
         with self._session() as session:
             return select_units(session, filt)
+
+    def unit_ids(self, filt: UnitFilter | None = None, **criteria: Any) -> list[str]:
+        """The device ids :meth:`list_units` would return, in its order (no unit is loaded)."""
+        filt = filt or UnitFilter(**criteria)
+        with self._session() as session:
+            return select_unit_ids(session, filt)
+
+    def units_by_id(self, device_ids: list[str]) -> list[Unit]:
+        """These units, in the order given (ids of no unit are left out)."""
+        if not device_ids:
+            return []
+        with self._session() as session:
+            found = {u.device_id: u for u in session.scalars(select(Unit).where(Unit.device_id.in_(device_ids))).unique()}
+        return [found[d] for d in device_ids if d in found]
 
     def count_units(self, filt: UnitFilter | None = None, **criteria: Any) -> int:
         filt = filt or UnitFilter(**criteria)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Admin, ContextDep, PageDep, SessionDep, Viewer
 from api.errors import ServiceMissing
-from api.health_view import HEALTH_STATES, latest_health
+from api.health_view import HEALTH_STATES, health_index, latest_health
 from api.schemas import ListPublic
 
 router = APIRouter(prefix="/units", tags=["units"])
@@ -109,26 +109,44 @@ def unit_public(unit: Any, health: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _sort_key(sort: Sort):
+def _sort_key(sort: Sort, index: dict[str, tuple[str, float | None]]):
+    """Sort key of a device id, from its (state, time to failure) in ``index``."""
     order = {s: i for i, s in enumerate(HEALTH_STATES)}
+
+    def state(d: str) -> int:
+        return -order.get(index.get(d, ("unknown", None))[0], 0)
+
     if sort == "health":
-        return lambda u: (-order.get(u["health"]["state"], 0), u["device_id"])
+        return lambda d: (state(d), d)
     if sort == "ttf":  # closest to failure first; units without an estimate last
-        return lambda u: (u["health"].get("ttf_s") is None, u["health"].get("ttf_s") or math.inf,
-                          -order.get(u["health"]["state"], 0), u["device_id"])
-    return lambda u: u["device_id"]
+        def ttf(d: str) -> float | None:
+            return index.get(d, ("unknown", None))[1]
+
+        return lambda d: (ttf(d) is None, ttf(d) or math.inf, state(d), d)
+    return lambda d: d
 
 
 def _list(ctx, session, pg, customer, site, model, health, presence, sort) -> dict:
+    """One page of units with their health. Only the page's units and assessments are read in full:
+    in device-id order the database pages them; filtered or sorted by health, the (state, time to
+    failure) of every matching unit is read first, then the page."""
     from devices.registry import UnitFilter
 
-    units = registry_of(ctx).list_units(UnitFilter(model=model, customer=customer, site=site, presence=presence))
-    states = latest_health(session, [u.device_id for u in units])
-    items = [unit_public(u, states.get(u.device_id)) for u in units]
-    if health:
-        items = [u for u in items if u["health"]["state"] == health]
-    items.sort(key=_sort_key(sort))
-    return {"data": items[pg.offset: pg.offset + pg.limit], "count": len(items)}
+    reg = registry_of(ctx)
+    filt = UnitFilter(model=model, customer=customer, site=site, presence=presence)
+    if not health and sort == "device_id":
+        count = reg.count_units(filt)
+        ids = reg.unit_ids(UnitFilter(**{**filt.__dict__, "limit": pg.limit, "offset": pg.offset}))
+    else:
+        ids = reg.unit_ids(filt)
+        index = health_index(session, ids, with_ttf=sort == "ttf")
+        if health:
+            ids = [d for d in ids if index.get(d, ("unknown", None))[0] == health]
+        ids.sort(key=_sort_key(sort, index))
+        count = len(ids)
+        ids = ids[pg.offset: pg.offset + pg.limit]
+    states = latest_health(session, ids)
+    return {"data": [unit_public(u, states.get(u.device_id)) for u in reg.units_by_id(ids)], "count": count}
 
 
 Customer = Annotated[str | None, Query(max_length=200)]
@@ -158,11 +176,11 @@ def summary(ctx: ContextDep, session: SessionDep, _: Viewer, customer: Customer 
             model: ModelName = None) -> dict[str, int]:
     from devices.registry import UnitFilter
 
-    units = registry_of(ctx).list_units(UnitFilter(model=model, customer=customer, site=site))
-    states = latest_health(session, [u.device_id for u in units])
+    ids = registry_of(ctx).unit_ids(UnitFilter(model=model, customer=customer, site=site))
+    index = health_index(session, ids)
     counts = {s: 0 for s in HEALTH_STATES}
-    for u in units:
-        counts[states.get(u.device_id, {}).get("state", "unknown")] += 1
+    for d in ids:
+        counts[index.get(d, ("unknown", None))[0]] += 1
     return counts
 
 

@@ -131,3 +131,57 @@ def test_fleet_health_for_more_units_than_bind_parameters(ctx):
         many = latest_health(s, [f"U-{i:04d}" for i in range(650)])
         assert len(many) == 650 and "U-0699" not in many
         assert latest_health(s, []) == {}
+
+
+def test_every_page_filter_and_order_of_a_larger_fleet(client, ctx, tokens):
+    """The list reads only the page in full; what it returns is what sorting the whole fleet gives:
+    checked against that, for every order, a health filter, a model filter and several pages, with
+    units that have no saved state, states without a time to failure and ties on it."""
+    import json
+    import math
+
+    from foreshock.models import DetectorState
+
+    ctx.registry.create_model("M-A", rated_rpm=1500.0)
+    ctx.registry.create_model("M-B", rated_rpm=3000.0)
+    states = ("healthy", "watch", "warning", "alarm")
+    truth = {}
+    with ctx.session_factory() as s:
+        for i in range(620):
+            d = f"Q-{(i * 7919) % 620:04d}"  # created out of order
+            ctx.registry.create_unit(d, model="M-A" if i % 3 else "M-B", customer="ACME")
+            if i % 10 == 9:
+                truth[d] = ("unknown", None)  # never assessed
+                continue
+            state = states[i % 4]
+            ttf = float(3600 * (i % 13)) if state != "healthy" and i % 5 else None
+            a = {"state": state, "reasons": [], **({"ttf_s": ttf} if ttf is not None else {})}
+            s.add(DetectorState(device_id=d, state_json="{}", health=state, assessment_json=json.dumps(a)))
+            truth[d] = (state, ttf)
+        s.commit()
+    order = {s: i for i, s in enumerate(("unknown", *states))}
+    keys = {
+        "device_id": lambda d: d,
+        "health": lambda d: (-order[truth[d][0]], d),
+        "ttf": lambda d: (truth[d][1] is None, truth[d][1] or math.inf, -order[truth[d][0]], d),
+    }
+    models = {d: ctx.registry.get_unit(d).model_name for d in truth}
+    h = auth(tokens["viewer"])
+    for sort, key in keys.items():
+        for health in (None, "warning", "unknown"):
+            for model in (None, "M-B"):
+                want = sorted((d for d in truth if (health is None or truth[d][0] == health)
+                               and (model is None or models[d] == model)), key=key)
+                for offset, limit in ((0, 50), (100, 7), (len(want) - 3, 50), (len(want) + 5, 10)):
+                    params = {"sort": sort, "offset": max(offset, 0), "limit": limit,
+                              **({"health": health} if health else {}), **({"model": model} if model else {})}
+                    body = client.get("/api/v1/units", params=params, headers=h).json()
+                    assert body["count"] == len(want), params
+                    got = [u["device_id"] for u in body["data"]]
+                    assert got == want[max(offset, 0): max(offset, 0) + limit], params
+                    for u in body["data"]:
+                        assert u["health"]["state"] == truth[u["device_id"]][0]
+                        assert u["health"].get("ttf_s") == truth[u["device_id"]][1]
+    summary = client.get("/api/v1/units/summary", params={"model": "M-A"}, headers=h).json()
+    assert summary == {s: sum(1 for d in truth if truth[d][0] == s and models[d] == "M-A")
+                       for s in ("unknown", *states)}
