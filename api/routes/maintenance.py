@@ -69,8 +69,13 @@ def _check_scope(ctx, body: WindowIn) -> None:
     registry = getattr(ctx, "registry", None)
     if registry is None:
         return
-    if body.device_id and registry.get_unit(body.device_id) is None:
+    unit = registry.get_unit(body.device_id) if body.device_id else None
+    if body.device_id and unit is None:
         raise LookupError(f"no unit {body.device_id!r} is registered: the maintenance window would suppress nothing")
+    if unit is not None and body.site and unit.site != body.site:
+        # a window of a unit silences that unit wherever it is: a site that is not its own is a mistake
+        raise ValueError(f"unit {body.device_id!r} is at site {unit.site!r}, not {body.site!r}: give the unit, "
+                         "or the site, or both as they are registered")
     if body.site and not body.device_id and not registry.count_units(site=body.site):
         raise LookupError(f"no registered unit is at site {body.site!r}: the maintenance window would suppress "
                           "nothing")

@@ -253,6 +253,9 @@ def test_a_maintenance_window_for_an_unregistered_unit_or_site_is_refused_by_nam
     assert r.status_code == 404 and "no unit 'P-00O1' is registered" in r.json()["detail"]
     r = client.post("/api/v1/maintenance", json={**body, "site": "Bremenn"}, headers=s)
     assert r.status_code == 404 and "no registered unit is at site 'Bremenn'" in r.json()["detail"]
+    site = ctx.registry.get_unit("P-0002").site
+    r = client.post("/api/v1/maintenance", json={**body, "device_id": "P-0002", "site": site + "x"}, headers=s)
+    assert r.status_code == 400 and f"unit 'P-0002' is at site {site!r}, not {site + 'x'!r}" in r.json()["detail"]
     with ctx.session_factory() as session:
         from sqlalchemy import func, select
 
