@@ -150,5 +150,5 @@ def replay_dataset(
     finally:
         pool.close()
     stats["elapsed_s"] = round(time.time() - t_start, 3)
-    log.info("replayed %s as %s: %d messages", path, device_id, stats["messages"])
+    log.debug("replayed %s as %s: %d messages", path, device_id, stats["messages"])
     return stats
