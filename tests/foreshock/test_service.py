@@ -76,3 +76,63 @@ def test_the_service_tick_deletes_expired_dead_letters(tmp_path):
         assert total == 1 and rows[0].detail == "recent"
     finally:
         pipe.stop(timeout_s=5)
+
+
+def _run_no_api(monkeypatch, capsys, **env) -> tuple[int, str]:
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "WARNING")
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    code = main(["run", "--no-api"])
+    return code, capsys.readouterr().err
+
+
+def test_unusable_folders_and_files_are_refused_naming_their_setting(tmp_path, monkeypatch, capsys):
+    """Each was a bare "[Errno 2] No such file or directory" / "[Errno 17] File exists" naming neither
+    the setting nor (for the TLS files) the file, or a traceback (the embedded store's file)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder, not a database\n")
+    data = tmp_path / "data"
+    cases = [
+        ({"FORESHOCK_DATA_DIR": a_file / "sub"}, "setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder"),
+        ({"FORESHOCK_DATA_DIR": a_file}, "setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_INGEST__SPOOL_DIR": a_file},
+         "setting ingest.spool_dir (FORESHOCK_INGEST__SPOOL_DIR): cannot use the folder"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_TELEMETRY__PATH": a_file},
+         "setting telemetry.path (FORESHOCK_TELEMETRY__PATH): cannot open the embedded telemetry store"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_MQTT__URL": "mqtts://127.0.0.1:1",
+          "FORESHOCK_MQTT__CA_FILE": tmp_path / "missing-ca.pem"},
+         f"setting mqtt.ca_file (FORESHOCK_MQTT__CA_FILE): cannot read {tmp_path / 'missing-ca.pem'}"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_MQTT__URL": "mqtts://127.0.0.1:1",
+          "FORESHOCK_MQTT__KEY_FILE": tmp_path / "missing.key"},
+         "setting mqtt.key_file (FORESHOCK_MQTT__KEY_FILE): cannot read"),
+    ]
+    for env, expected in cases:
+        with monkeypatch.context() as m:
+            code, err = _run_no_api(m, capsys, **env)
+        assert code == 1, (env, err)
+        assert err.startswith(f"foreshock: error: {expected}"), (env, err)
+        assert "Traceback" not in err
+    assert a_file.read_text() == "not a folder, not a database\n"  # nothing written over it
+
+
+def test_a_database_file_that_is_not_a_database_or_cannot_be_created_is_named(tmp_path, monkeypatch, capsys):
+    """A SQLite database.url on a file that is not a database was a DatabaseError traceback; one in a
+    folder that cannot be created was "[Errno 2] No such file or directory: '/x'"."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("notes\n")
+    for url, reason in ((f"sqlite:///{a_file}", "file is not a database"),
+                        (f"sqlite:///{a_file}/sub/fs.db", "cannot create the folder")):
+        monkeypatch.setenv("FORESHOCK_DATABASE__URL", url)
+        for argv in (["db", "upgrade"], ["devices", "list"]):
+            assert main(argv) == 1
+            err = capsys.readouterr().err
+            assert err.startswith(f"foreshock: error: cannot use the database {url}: "), err
+            assert reason in err and "FORESHOCK_DATABASE__URL" in err and "Traceback" not in err
+    assert a_file.read_text() == "notes\n"
+    # the default database lives in data_dir: then that is the setting named
+    monkeypatch.delenv("FORESHOCK_DATABASE__URL")
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(a_file))
+    assert main(["devices", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot create the folder" in err and "FORESHOCK_DATA_DIR" in err and "Traceback" not in err
