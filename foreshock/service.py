@@ -32,6 +32,22 @@ class StartupError(RuntimeError):
     """A part of the service could not start (the message names it and what to change)."""
 
 
+def _log_failure(what: str) -> None:
+    """Log the exception being handled: one line when the database is unreachable (an outage logged
+    a full traceback for every unit of work, every few seconds), the traceback for anything else."""
+    import sys
+
+    from sqlalchemy.exc import DBAPIError
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or type(exc).__name__ in ("OperationalError",
+                                                                                            "InterfaceError")):
+        reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
+        log.error("%s: database unavailable (%s: %s); trying again later", what, type(exc).__name__, reason)
+    else:
+        log.exception(what)
+
+
 def _env_name(setting: str) -> str:
     return "FORESHOCK_" + setting.replace(".", "__").upper()
 
@@ -338,7 +354,7 @@ class Pipeline:
                 try:
                     self.registry.flush_seen()
                 except Exception:  # noqa: BLE001 - the next round tries again
-                    log.exception("writing last-seen times failed")
+                    _log_failure("writing last-seen times failed")
             if now >= next_tick:
                 next_tick = now + tick_every
                 self.tick()
@@ -348,17 +364,17 @@ class Pipeline:
         try:
             self.alerts.tick()
         except Exception:  # noqa: BLE001 - the next tick tries again
-            log.exception("alert clock tick failed")
+            _log_failure("alert clock tick failed")
         try:
             self.detection.flush()
         except Exception:  # noqa: BLE001
-            log.exception("saving detector state failed")
+            _log_failure("saving detector state failed")
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + 3600.0
             try:
                 self.dead_letters.prune()
             except Exception:  # noqa: BLE001 - the next hour tries again
-                log.exception("deleting expired dead letters failed")
+                _log_failure("deleting expired dead letters failed")
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Graceful shutdown: stop taking messages, flush what is buffered, save state (bounded)."""

@@ -136,3 +136,32 @@ def test_a_database_file_that_is_not_a_database_or_cannot_be_created_is_named(tm
     assert main(["devices", "list"]) == 1
     err = capsys.readouterr().err
     assert "cannot create the folder" in err and "FORESHOCK_DATA_DIR" in err and "Traceback" not in err
+
+
+def test_a_database_outage_is_one_log_line_per_failure_not_a_traceback(tmp_path, caplog):
+    """With PostgreSQL cut off for 12 s, `foreshock run` logged a full traceback (about 60 lines) for
+    every last-seen write, tick and state flush; an outage of an hour filled the log with them."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    pipe = Pipeline(load_settings(data_dir=tmp_path), PipelineOptions(api=False))
+    try:
+        def down(*a, **kw):
+            raise OperationalError("SELECT 1", {}, Exception("connection to server at \"db\" failed: refused\nmore"))
+
+        pipe.alerts.tick = down
+        pipe.detection.flush = lambda: (_ for _ in ()).throw(RuntimeError("a bug"))
+        with caplog.at_level(logging.ERROR, logger="foreshock.service"):
+            pipe.tick()
+        by_msg = {r.getMessage(): r for r in caplog.records}
+        line = 'alert clock tick failed: database unavailable (OperationalError: connection to server at "db" ' \
+               'failed: refused); trying again later'
+        assert line in by_msg and by_msg[line].exc_info is None
+        # anything else keeps its traceback
+        assert by_msg["saving detector state failed"].exc_info is not None
+    finally:
+        pipe.stop(timeout_s=5)
