@@ -307,10 +307,15 @@ class Pipeline:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
                 s.bind(addr)
         except OSError as exc:
-            raise StartupError(
-                f"the API cannot listen on {host}:{port}: {exc.strerror or exc} (another process, perhaps a "
-                "running foreshock, uses it; set api.port or FORESHOCK_API__PORT, or run with --no-api)"
-            ) from None
+            import errno
+
+            if exc.errno == errno.EADDRINUSE:
+                hint = ("another process, perhaps a running foreshock, uses it; set api.port or FORESHOCK_API__PORT, "
+                        "or run with --no-api")
+            else:  # the host is no address of this machine, or no name (was blamed on another process)
+                hint = ("setting api.host (FORESHOCK_API__HOST) must be an address of this machine such as 127.0.0.1 "
+                        "or 0.0.0.0, or a name resolving to one; or run with --no-api")
+            raise StartupError(f"the API cannot listen on {host}:{port}: {exc.strerror or exc} ({hint})") from None
 
     def _start_api(self) -> None:
         import uvicorn

@@ -44,7 +44,7 @@ class MqttSettings(BaseModel):
         None, description="Subscribe as $share/<group>/... so several ingest workers split the load"
     )
     qos: int = 1
-    keepalive_s: int = 30
+    keepalive_s: int = Field(30, ge=0, le=65535)  # MQTT's two bytes; 0: off (over 65535 paho's thread died)
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None

@@ -165,3 +165,23 @@ def test_a_database_outage_is_one_log_line_per_failure_not_a_traceback(tmp_path,
         assert by_msg["saving detector state failed"].exc_info is not None
     finally:
         pipe.stop(timeout_s=5)
+
+
+def test_an_api_host_that_is_not_this_machines_is_named_not_blamed_on_another_process(tmp_path, monkeypatch, capsys):
+    """'the API cannot listen on nohost.invalid:8000: Name or service not known (another process, perhaps
+    a running foreshock, uses it; set api.port ...)': the hint pointed at the port, not the host."""
+    for host in ("nohost.invalid", "999.1.1.1"):
+        code, err = _run_with_api(monkeypatch, capsys, tmp_path, host)
+        assert code == 1
+        assert f"foreshock: error: the API cannot listen on {host}:" in err
+        assert "setting api.host (FORESHOCK_API__HOST)" in err and "another process" not in err
+        assert "Traceback" not in err
+
+
+def _run_with_api(monkeypatch, capsys, tmp_path, host) -> tuple[int, str]:
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("FORESHOCK_API__HOST", host)
+    code = main(["run"])
+    return code, capsys.readouterr().err

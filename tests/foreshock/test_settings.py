@@ -125,3 +125,12 @@ def test_the_documented_database_urls_pass(monkeypatch):
                 "postgresql+psycopg://fs:pw@127.0.0.1:5432/fs"):
         monkeypatch.setenv("FORESHOCK_DATABASE__URL", url)
         assert load_settings().database.url == url
+
+
+@pytest.mark.parametrize("value", ["-5", "65536", "100000"])
+def test_an_mqtt_keepalive_outside_the_protocols_two_bytes_is_named(monkeypatch, value):
+    """-5 was an IngestError traceback at start; 100000 killed paho's network thread (struct.error) and
+    the service said only that it was not connected yet, for ever."""
+    monkeypatch.setenv("FORESHOCK_MQTT__KEEPALIVE_S", value)
+    with pytest.raises(SettingsError, match=r"setting mqtt\.keepalive_s \(FORESHOCK_MQTT__KEEPALIVE_S\)"):
+        load_settings()
