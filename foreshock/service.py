@@ -432,6 +432,7 @@ def _run(args, settings: Settings) -> int:
     if args.auto_register:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"auto_register": True})})
     from foreshock.cli import CliError
+    from ingest.types import IngestError
 
     try:
         pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
@@ -442,6 +443,9 @@ def _run(args, settings: Settings) -> int:
     except StartupError as exc:
         pipeline.stop()
         raise CliError(str(exc), exit_code=1) from None
+    except IngestError as exc:  # paho refused the MQTT settings outright: a message, not a traceback
+        pipeline.stop()
+        raise CliError(f"{exc} (settings [mqtt], e.g. mqtt.url / FORESHOCK_MQTT__URL)", exit_code=1) from None
     if pipeline.ingest.connected:
         print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
     else:  # the service runs on and connects when the broker answers; the log says why not yet

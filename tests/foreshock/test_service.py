@@ -185,3 +185,24 @@ def _run_with_api(monkeypatch, capsys, tmp_path, host) -> tuple[int, str]:
     monkeypatch.setenv("FORESHOCK_API__HOST", host)
     code = main(["run"])
     return code, capsys.readouterr().err
+
+
+def test_mqtt_settings_paho_refuses_at_start_are_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import foreshock.service as service_mod
+    from ingest.types import IngestError
+
+    orig_init = service_mod.Pipeline.__init__
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+
+        def refuse(*a, **kw):
+            raise IngestError("cannot connect to MQTT broker mqtt://127.0.0.1:1: Keepalive must be >=0.")
+
+        monkeypatch.setattr(self.ingest, "start", refuse)
+
+    monkeypatch.setattr(service_mod.Pipeline, "__init__", init)
+    code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=tmp_path / "data")
+    assert code == 1
+    assert err.startswith("foreshock: error: cannot connect to MQTT broker mqtt://127.0.0.1:1: Keepalive")
+    assert "FORESHOCK_MQTT__URL" in err and "Traceback" not in err
