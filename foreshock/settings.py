@@ -240,6 +240,10 @@ class Settings(BaseSettings):
 
 def _format_error(exc: ValidationError, origin: str) -> str:
     lines = []
+    from_env = [bool(err["loc"]) and ("FORESHOCK_" + "__".join(str(p) for p in err["loc"]).upper()) in os.environ
+                for err in exc.errors()]
+    if from_env and all(from_env):  # it was "(file foreshock.toml)" for a bad FORESHOCK_MQTT__URL too
+        origin = " (environment)"
     for err in exc.errors():
         msg = err["msg"].removeprefix("Value error, ")
         if not err["loc"]:  # a rule across settings: its message names them

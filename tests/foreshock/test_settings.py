@@ -134,3 +134,17 @@ def test_an_mqtt_keepalive_outside_the_protocols_two_bytes_is_named(monkeypatch,
     monkeypatch.setenv("FORESHOCK_MQTT__KEEPALIVE_S", value)
     with pytest.raises(SettingsError, match=r"setting mqtt\.keepalive_s \(FORESHOCK_MQTT__KEEPALIVE_S\)"):
         load_settings()
+
+
+def test_a_bad_environment_variable_is_not_blamed_on_the_config_file(tmp_path, monkeypatch):
+    path = tmp_path / "foreshock.toml"
+    path.write_text('[mqtt]\nurl = "mqtt://broker:1883"\n')
+    monkeypatch.setenv("FORESHOCK_MQTT__QOS", "3")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith("invalid configuration (environment):\n  setting mqtt.qos (FORESHOCK_MQTT__QOS)")
+    monkeypatch.delenv("FORESHOCK_MQTT__QOS")
+    path.write_text("[mqtt]\nqos = 3\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"invalid configuration (file {path}):")
