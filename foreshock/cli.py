@@ -131,10 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not _is_database_unreachable(exc):
             raise
         logging.getLogger(__name__).debug("database error", exc_info=True)
-        url = settings.database_url if settings is not None else "the database"
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        print(f"foreshock: error: cannot use the database {_hide_password(url)}: {reason} "
-              "(settings database.url / FORESHOCK_DATABASE__URL)", file=sys.stderr)
+        print(f"foreshock: error: cannot use the database {_hide_password(_database_url(settings))}: {reason} "
+              f"({_database_setting(settings)})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("foreshock: interrupted", file=sys.stderr)
@@ -142,12 +141,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_database_unreachable(exc: BaseException) -> bool:
-    """A database server that refuses or cannot be reached, or a SQLite file that cannot be opened."""
+    """A database server that refuses or cannot be reached, or a SQLite file that cannot be opened
+    (its folder cannot be created, or it is not a database: a bare ``DatabaseError``, not one of its
+    subclasses for a statement's bad data such as ``IntegrityError``)."""
     try:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
     except ImportError:  # pragma: no cover - sqlalchemy is a dependency
         return False
-    return isinstance(exc, OperationalError)
+    from foreshock.db import DatabaseFolderError
+
+    return isinstance(exc, (OperationalError, InterfaceError, DatabaseFolderError)) or type(exc) is DatabaseError
+
+
+def _database_url(settings: Settings | None) -> str:
+    return settings.database_url if settings is not None else "the database"
+
+
+def _database_setting(settings: Settings | None) -> str:
+    if settings is not None and settings.database.url is None:  # the default: a file under data_dir
+        return "settings data_dir / FORESHOCK_DATA_DIR, or database.url / FORESHOCK_DATABASE__URL"
+    return "settings database.url / FORESHOCK_DATABASE__URL"
 
 
 def _hide_password(url: str) -> str:

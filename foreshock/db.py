@@ -20,7 +20,8 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["Base", "make_engine", "migrate", "session_scope", "upgrade", "utcnow", "MIGRATION_PACKAGES"]
+__all__ = ["Base", "DatabaseFolderError", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
+           "MIGRATION_PACKAGES"]
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,23 @@ def dispose_all() -> None:
         engine.dispose()
 
 
+class DatabaseFolderError(Exception):
+    """The folder of a SQLite database cannot be created (the command line names the setting).
+
+    Not an ``OSError``: commands that turn a bad file *argument* (an OSError) into a usage error
+    would then blame the command line instead of the setting."""
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseFolderError(f"cannot create the folder {Path(path).parent} of the SQLite "
+                                          f"database: {exc.strerror or exc}") from exc
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
 

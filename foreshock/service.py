@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from foreshock.db import make_engine, migrate, session_factory
@@ -28,6 +30,40 @@ log = logging.getLogger(__name__)
 
 class StartupError(RuntimeError):
     """A part of the service could not start (the message names it and what to change)."""
+
+
+def _log_failure(what: str) -> None:
+    """Log the exception being handled: one line when the database is unreachable (an outage logged
+    a full traceback for every unit of work, every few seconds), the traceback for anything else."""
+    import sys
+
+    from sqlalchemy.exc import DBAPIError
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or type(exc).__name__ in ("OperationalError",
+                                                                                            "InterfaceError")):
+        reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
+        log.error("%s: database unavailable (%s: %s); trying again later", what, type(exc).__name__, reason)
+    else:
+        log.exception(what)
+
+
+def _env_name(setting: str) -> str:
+    return "FORESHOCK_" + setting.replace(".", "__").upper()
+
+
+def _usable_dir(path: Path, setting: str) -> None:
+    """Create ``path`` (a folder the service writes into) or raise :class:`StartupError` naming ``setting``."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a folder")
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise StartupError(
+            f"setting {setting} ({_env_name(setting)}): cannot use the folder {path}: {exc.strerror or exc}"
+        ) from None
 
 
 @dataclass
@@ -76,11 +112,14 @@ class Pipeline:
 
     def _build(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        # A folder or file that cannot be used is refused here naming its setting (it was a bare
+        # "[Errno 2] No such file or directory: '/x'", or a traceback for the embedded store).
+        _usable_dir(s.data_dir, "data_dir")
+        _usable_dir(s.spool_dir, "ingest.spool_dir" if s.ingest.spool_dir else "data_dir")
         self.engine = make_engine(s.database_url)
         migrate(self.engine)
         self.sessions = session_factory(self.engine)
-        self.store = open_store(s)
+        self.store = self._open_store()
 
         from devices.registry import Registry
 
@@ -122,6 +161,51 @@ class Pipeline:
             on_batch=self.detection.on_batch,
             machine_info=self.registry.machine_info,
         )
+
+    def _open_store(self) -> Any:
+        from foreshock.tsdb import StoreUnavailable
+
+        try:
+            return open_store(self.settings)
+        except StoreUnavailable as exc:  # only the embedded store opens anything here: a file
+            setting = "telemetry.path" if self.settings.telemetry.path else "data_dir"
+            raise StartupError(f"setting {setting} ({_env_name(setting)}): {exc}") from None
+
+    def _check_startup(self) -> None:
+        """Refuse to start on settings that cannot work, naming them: TLS files that cannot be read,
+        and a telemetry store that refuses the credentials, database, bucket or retention policy (every
+        message was acknowledged and dead-lettered as ``store_rejected``, snapshots cut to 4 KiB). A store
+        that does not answer is not an error: ingest spools until it does."""
+        mqtt = self.settings.mqtt
+        if mqtt.tls:
+            for name in ("ca_file", "cert_file", "key_file"):
+                path = getattr(mqtt, name)
+                if path is None:
+                    continue
+                try:
+                    with open(path, "rb"):
+                        pass
+                except OSError as exc:
+                    raise StartupError(f"setting mqtt.{name} ({_env_name('mqtt.' + name)}): cannot read {path}: "
+                                       f"{exc.strerror or exc}") from None
+        check = getattr(self.store, "check_access", None)
+        if check is None:
+            return
+        from foreshock.tsdb import StoreAccessDenied, StoreUnavailable
+
+        t = self.settings.telemetry
+        try:
+            check()
+        except StoreAccessDenied as exc:
+            if t.backend == "influx2":
+                names = "telemetry.token, telemetry.org, telemetry.bucket"
+            else:
+                names = ("telemetry.token" if t.token else "telemetry.username, telemetry.password") + \
+                    ", telemetry.database, telemetry.retention_policy"
+            raise StartupError(f"the telemetry store at {t.url} refused access: {exc} (check the settings {names}; "
+                               f"e.g. {_env_name(names.split(', ')[0])})") from None
+        except StoreUnavailable:
+            pass  # ingest logs it at start and spools until the store answers
 
     def _alert_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -195,6 +279,7 @@ class Pipeline:
     def start(self) -> Pipeline:
         if self.options.api:
             self._check_api_port()  # before ingest subscribes: a busy port must not leave half a service running
+        self._check_startup()
         self.registry.defer_seen_writes = True  # the tick loop writes every unit's last-seen time at once
         self.ingest.start()
         t = threading.Thread(target=self._tick_loop, name="foreshock-tick", daemon=True)
@@ -222,10 +307,15 @@ class Pipeline:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
                 s.bind(addr)
         except OSError as exc:
-            raise StartupError(
-                f"the API cannot listen on {host}:{port}: {exc.strerror or exc} (another process, perhaps a "
-                "running foreshock, uses it; set api.port or FORESHOCK_API__PORT, or run with --no-api)"
-            ) from None
+            import errno
+
+            if exc.errno == errno.EADDRINUSE:
+                hint = ("another process, perhaps a running foreshock, uses it; set api.port or FORESHOCK_API__PORT, "
+                        "or run with --no-api")
+            else:  # the host is no address of this machine, or no name (was blamed on another process)
+                hint = ("setting api.host (FORESHOCK_API__HOST) must be an address of this machine such as 127.0.0.1 "
+                        "or 0.0.0.0, or a name resolving to one; or run with --no-api")
+            raise StartupError(f"the API cannot listen on {host}:{port}: {exc.strerror or exc} ({hint})") from None
 
     def _start_api(self) -> None:
         import uvicorn
@@ -269,7 +359,7 @@ class Pipeline:
                 try:
                     self.registry.flush_seen()
                 except Exception:  # noqa: BLE001 - the next round tries again
-                    log.exception("writing last-seen times failed")
+                    _log_failure("writing last-seen times failed")
             if now >= next_tick:
                 next_tick = now + tick_every
                 self.tick()
@@ -279,17 +369,17 @@ class Pipeline:
         try:
             self.alerts.tick()
         except Exception:  # noqa: BLE001 - the next tick tries again
-            log.exception("alert clock tick failed")
+            _log_failure("alert clock tick failed")
         try:
             self.detection.flush()
         except Exception:  # noqa: BLE001
-            log.exception("saving detector state failed")
+            _log_failure("saving detector state failed")
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + 3600.0
             try:
                 self.dead_letters.prune()
             except Exception:  # noqa: BLE001 - the next hour tries again
-                log.exception("deleting expired dead letters failed")
+                _log_failure("deleting expired dead letters failed")
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Graceful shutdown: stop taking messages, flush what is buffered, save state (bounded)."""
@@ -342,13 +432,20 @@ def _run(args, settings: Settings) -> int:
     if args.auto_register:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"auto_register": True})})
     from foreshock.cli import CliError
+    from ingest.types import IngestError
 
-    pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
+    try:
+        pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
+    except StartupError as exc:
+        raise CliError(str(exc), exit_code=1) from None
     try:
         pipeline.start()
     except StartupError as exc:
         pipeline.stop()
         raise CliError(str(exc), exit_code=1) from None
+    except IngestError as exc:  # paho refused the MQTT settings outright: a message, not a traceback
+        pipeline.stop()
+        raise CliError(f"{exc} (settings [mqtt], e.g. mqtt.url / FORESHOCK_MQTT__URL)", exit_code=1) from None
     if pipeline.ingest.connected:
         print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
     else:  # the service runs on and connects when the broker answers; the log says why not yet

@@ -44,7 +44,7 @@ class MqttSettings(BaseModel):
         None, description="Subscribe as $share/<group>/... so several ingest workers split the load"
     )
     qos: int = 1
-    keepalive_s: int = 30
+    keepalive_s: int = Field(30, ge=0, le=65535)  # MQTT's two bytes; 0: off (over 65535 paho's thread died)
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -132,7 +132,34 @@ class DatabaseSettings(BaseModel):
         scheme = v.split("://", 1)[0] if "://" in v else ""
         if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
             raise ValueError(f"expected a sqlite:/// or postgresql+psycopg:// URL, got {scheme or v!r}")
+        _check_database_url(v)
         return v
+
+
+def _check_database_url(url: str) -> None:
+    """Parse ``url`` as SQLAlchemy will and import its driver: a bad port or a driver that is not
+    installed was a traceback from whichever command first opened the database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # its message quotes the URL, password included
+        raise ValueError("not a valid database URL (expected e.g. postgresql+psycopg://user:password@host:5432/"
+                         "database or sqlite:///path/to/file.db)") from None
+    except ValueError as exc:  # a port that is not a number
+        raise ValueError(f"not a valid database URL ({exc})") from None
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(f"unknown database driver {parsed.drivername!r}; use sqlite:/// or postgresql+psycopg://") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        hint = ("pip install 'foreshock[postgres]'" if parsed.get_backend_name() == "postgresql" and
+                parsed.get_driver_name() == "psycopg" else "install it, or use postgresql+psycopg:// "
+                "(pip install 'foreshock[postgres]')")
+        raise ValueError(f"the driver of {parsed.drivername!r} is not installed ({exc}): {hint}") from None
 
 
 class DevicesSettings(BaseModel):
@@ -213,6 +240,10 @@ class Settings(BaseSettings):
 
 def _format_error(exc: ValidationError, origin: str) -> str:
     lines = []
+    from_env = [bool(err["loc"]) and ("FORESHOCK_" + "__".join(str(p) for p in err["loc"]).upper()) in os.environ
+                for err in exc.errors()]
+    if from_env and all(from_env):  # it was "(file foreshock.toml)" for a bad FORESHOCK_MQTT__URL too
+        origin = " (environment)"
     for err in exc.errors():
         msg = err["msg"].removeprefix("Value error, ")
         if not err["loc"]:  # a rule across settings: its message names them

@@ -59,9 +59,21 @@ class _Process:
 
 @dataclass
 class InfluxdServer(_Process):
-    """InfluxDB 1.x (Debian's ``influxd``) with HTTP and RPC on free ports, no reporting, fsync'ed WAL."""
+    """InfluxDB 1.x (Debian's ``influxd``) with HTTP and RPC on free ports, no reporting, fsync'ed WAL.
+
+    ``auth=True`` turns authentication on; create the first (admin) user with :meth:`create_admin`.
+    """
 
     rpc_port: int = 0
+    auth: bool = False
+
+    def create_admin(self, user: str, password: str) -> None:
+        """The first user of an auth-enabled influxd (allowed without credentials while there is none)."""
+        import httpx
+
+        q = f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
+        resp = httpx.post(f"{self.url}/query", params={"q": q}, timeout=10)
+        resp.raise_for_status()
 
     def start(self) -> InfluxdServer:
         binary = shutil.which("influxd") or "/usr/bin/influxd"
@@ -85,6 +97,7 @@ bind-address = "{self.host}:{self.rpc_port}"
   enabled = false
 [http]
   bind-address = "{self.host}:{self.port}"
+  auth-enabled = {"true" if self.auth else "false"}
   log-enabled = false
   pprof-enabled = false
 [logging]

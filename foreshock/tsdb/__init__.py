@@ -5,9 +5,9 @@ Use :func:`open_store` with the settings to get the configured backend.
 
 from __future__ import annotations
 
-from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable, TelemetryStore
+from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, TelemetryStore
 
-__all__ = ["Point", "Row", "StoreError", "StoreUnavailable", "TelemetryStore", "open_store"]
+__all__ = ["Point", "Row", "StoreAccessDenied", "StoreError", "StoreUnavailable", "TelemetryStore", "open_store"]
 
 
 def open_store(settings) -> TelemetryStore:

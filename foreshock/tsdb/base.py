@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Point", "Row", "StoreError", "StoreUnavailable", "TelemetryStore", "check_query_args"]
+__all__ = ["Point", "Row", "StoreAccessDenied", "StoreError", "StoreUnavailable", "TelemetryStore", "check_query_args"]
 
 FieldValue = float | int | str | bool
 
@@ -44,6 +44,16 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or is overloaded: retry later (ingest spools meanwhile)."""
+
+
+class StoreAccessDenied(StoreUnavailable):
+    """The store refused the credentials or the target (HTTP 401, 403; a write's 404: no such
+    database, bucket or organisation): a setting is wrong, not the data.
+
+    Not retried (another try cannot succeed), but unavailable all the same: ingest spools the
+    points and writes them once the setting is corrected, instead of dead-lettering every message
+    as bad data. ``foreshock run`` checks for it at start (``check_access``) and stops there.
+    """
 
 
 @runtime_checkable

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import httpx
 
-from foreshock.tsdb.base import StoreError, StoreUnavailable
+from foreshock.tsdb.base import StoreAccessDenied, StoreError, StoreUnavailable
 
 __all__ = ["error_for_status", "is_retryable_status"]
+
+# The request's credentials or target are wrong, not its data: 401 and 403 always; 404 only where
+# the caller says so (a write's 404 is a missing database, bucket or organisation).
+_ACCESS = (401, 403)
 
 
 def is_retryable_status(status: int) -> bool:
@@ -14,8 +18,18 @@ def is_retryable_status(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def error_for_status(status: int, body: str, what: str) -> StoreError:
+def error_for_status(status: int, body: str, what: str, *, not_found_is_access: bool = False) -> StoreError:
+    """:class:`StoreAccessDenied` (credentials, or with ``not_found_is_access`` a 404), :class:`StoreUnavailable`
+    (429, 5xx) or :class:`StoreError` (the data: any other 4xx).
+
+    >>> type(error_for_status(401, '{"error":"authorization failed"}', "influx1 write")).__name__
+    'StoreAccessDenied'
+    >>> type(error_for_status(400, "field type conflict", "influx1 write")).__name__
+    'StoreError'
+    """
     text = " ".join(body.split())[:300]
+    if status in _ACCESS or (status == 404 and not_found_is_access):
+        return StoreAccessDenied(f"{what}: HTTP {status}: {text}")
     if is_retryable_status(status):
         return StoreUnavailable(f"{what}: HTTP {status}: {text}")
     return StoreError(f"{what}: HTTP {status}: {text}")

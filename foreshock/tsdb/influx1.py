@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable, check_query_args
+from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, check_query_args
 from foreshock.tsdb.httperrors import error_for_status, unavailable
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
@@ -109,11 +109,40 @@ class Influx1Store:
         if resp.status_code == 404 and "database not found" in resp.text and self._create_database:
             self.create_database()
             return self._write_once(body)
-        raise error_for_status(resp.status_code, resp.text, "influx1 write")
+        raise error_for_status(resp.status_code, resp.text, "influx1 write", not_found_is_access=True)
 
     def create_database(self) -> None:
         log.info("creating InfluxDB database %s at %s", self.database, self.url)
-        self._influxql(f"CREATE DATABASE {quote_ident(self.database)}", post=True)
+        try:
+            self._influxql(f"CREATE DATABASE {quote_ident(self.database)}", post=True)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:  # e.g. a user without admin rights: the setting, not the data
+            raise StoreAccessDenied(f"cannot create the database {self.database!r}: {exc}") from exc
+
+    def check_access(self) -> None:
+        """Raise :class:`StoreAccessDenied` when the store refuses the credentials, the database or the
+        retention policy (an empty write: InfluxDB checks all three and writes nothing); a missing
+        database is created as the first write would. :class:`StoreUnavailable` when it cannot be reached."""
+        params = {"db": self.database, "precision": "ms", **self._auth}
+        if self.retention_policy:
+            params["rp"] = self.retention_policy
+        try:
+            resp = self._client.post("/write", params=params, content=b"")
+        except httpx.HTTPError as exc:
+            raise unavailable(exc, self.url, "influx1 write") from exc
+        text = " ".join(resp.text.split())[:300]
+        if resp.status_code in (200, 204):
+            return
+        if resp.status_code == 404 and "database not found" in resp.text and self._create_database:
+            self.create_database()
+            return self.check_access()
+        if "retention policy not found" in resp.text:
+            raise StoreAccessDenied(f"influx1 write: HTTP {resp.status_code}: {text}")
+        err = error_for_status(resp.status_code, resp.text, "influx1 write", not_found_is_access=True)
+        if isinstance(err, StoreUnavailable):
+            raise err
+        # any other 4xx is about the (empty) body: the credentials and the target were accepted
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from foreshock.tsdb.base import Point, Row, StoreError, StoreUnavailable, check_query_args
+from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, check_query_args
 from foreshock.tsdb.httperrors import error_for_status
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
@@ -110,6 +110,7 @@ class Influx2Store:
         self.bucket = bucket
         self.retry = retry or Retry()
         self.timeout_s = timeout_s
+        self._token = token
         self._client = InfluxDBClient(url=self.url, token=token, org=org, timeout=int(timeout_s * 1000), retries=False)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._query_api = self._client.query_api()
@@ -140,7 +141,7 @@ class Influx2Store:
                 self._write_api.write(self.bucket, self.org, record=body,
                                        write_precision=WritePrecision.MS)  # type: ignore[arg-type]
             except ApiException as exc:
-                raise _convert(exc, "influx2 write") from exc
+                raise _convert(exc, "influx2 write", not_found_is_access=True) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise StoreUnavailable(f"influx2 write: cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
 
@@ -193,13 +194,34 @@ class Influx2Store:
         if resp.status_code != 200:
             raise StoreUnavailable(f"influx2 ping: HTTP {resp.status_code}: {resp.text[:200]}")
 
+    def check_access(self) -> None:
+        """Raise :class:`StoreAccessDenied` when the store refuses the token, the organisation or the
+        bucket (an empty write to ``/api/v2/write``: checked, nothing written); :class:`StoreUnavailable`
+        when it cannot be reached."""
+        try:
+            resp = httpx.post(
+                f"{self.url}/api/v2/write",
+                params={"org": self.org, "bucket": self.bucket, "precision": "ms"},
+                headers={"Authorization": f"Token {self._token}"},
+                content=b"",
+                timeout=min(self.timeout_s, 5.0),
+            )
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"influx2 write: cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
+        if resp.status_code < 300:
+            return
+        err = error_for_status(resp.status_code, resp.text, "influx2 write", not_found_is_access=True)
+        if isinstance(err, StoreUnavailable):
+            raise err
+        # any other 4xx is about the (empty) body: the token, organisation and bucket were accepted
+
     def close(self) -> None:
         self._client.close()
 
 
-def _convert(exc: ApiException, what: str) -> StoreError:
+def _convert(exc: ApiException, what: str, *, not_found_is_access: bool = False) -> StoreError:
     body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else str(exc.body or exc.reason)
     status = exc.status or 0
     if status == 0:
         return StoreUnavailable(f"{what}: {body}")
-    return error_for_status(status, body, what)
+    return error_for_status(status, body, what, not_found_is_access=not_found_is_access)

@@ -1,4 +1,5 @@
 """Retry of store requests: only :class:`StoreUnavailable` is retried, and the total time is bounded.
+:class:`StoreAccessDenied` (wrong credentials or target) is raised at once: another try cannot succeed.
 
 Exponential backoff with full jitter, as influxdb-client's write API does::
 
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from foreshock.tsdb.base import StoreUnavailable
+from foreshock.tsdb.base import StoreAccessDenied, StoreUnavailable
 
 __all__ = ["Retry"]
 
@@ -56,6 +57,8 @@ class Retry:
         while True:
             try:
                 return fn()
+            except StoreAccessDenied:
+                raise
             except StoreUnavailable as exc:
                 if attempt >= self.max_retries:
                     raise

@@ -76,3 +76,133 @@ def test_the_service_tick_deletes_expired_dead_letters(tmp_path):
         assert total == 1 and rows[0].detail == "recent"
     finally:
         pipe.stop(timeout_s=5)
+
+
+def _run_no_api(monkeypatch, capsys, **env) -> tuple[int, str]:
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "WARNING")
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    code = main(["run", "--no-api"])
+    return code, capsys.readouterr().err
+
+
+def test_unusable_folders_and_files_are_refused_naming_their_setting(tmp_path, monkeypatch, capsys):
+    """Each was a bare "[Errno 2] No such file or directory" / "[Errno 17] File exists" naming neither
+    the setting nor (for the TLS files) the file, or a traceback (the embedded store's file)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder, not a database\n")
+    data = tmp_path / "data"
+    cases = [
+        ({"FORESHOCK_DATA_DIR": a_file / "sub"}, "setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder"),
+        ({"FORESHOCK_DATA_DIR": a_file}, "setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_INGEST__SPOOL_DIR": a_file},
+         "setting ingest.spool_dir (FORESHOCK_INGEST__SPOOL_DIR): cannot use the folder"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_TELEMETRY__PATH": a_file},
+         "setting telemetry.path (FORESHOCK_TELEMETRY__PATH): cannot open the embedded telemetry store"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_MQTT__URL": "mqtts://127.0.0.1:1",
+          "FORESHOCK_MQTT__CA_FILE": tmp_path / "missing-ca.pem"},
+         f"setting mqtt.ca_file (FORESHOCK_MQTT__CA_FILE): cannot read {tmp_path / 'missing-ca.pem'}"),
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_MQTT__URL": "mqtts://127.0.0.1:1",
+          "FORESHOCK_MQTT__KEY_FILE": tmp_path / "missing.key"},
+         "setting mqtt.key_file (FORESHOCK_MQTT__KEY_FILE): cannot read"),
+    ]
+    for env, expected in cases:
+        with monkeypatch.context() as m:
+            code, err = _run_no_api(m, capsys, **env)
+        assert code == 1, (env, err)
+        assert err.startswith(f"foreshock: error: {expected}"), (env, err)
+        assert "Traceback" not in err
+    assert a_file.read_text() == "not a folder, not a database\n"  # nothing written over it
+
+
+def test_a_database_file_that_is_not_a_database_or_cannot_be_created_is_named(tmp_path, monkeypatch, capsys):
+    """A SQLite database.url on a file that is not a database was a DatabaseError traceback; one in a
+    folder that cannot be created was "[Errno 2] No such file or directory: '/x'"."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("notes\n")
+    for url, reason in ((f"sqlite:///{a_file}", "file is not a database"),
+                        (f"sqlite:///{a_file}/sub/fs.db", "cannot create the folder")):
+        monkeypatch.setenv("FORESHOCK_DATABASE__URL", url)
+        for argv in (["db", "upgrade"], ["devices", "list"]):
+            assert main(argv) == 1
+            err = capsys.readouterr().err
+            assert err.startswith(f"foreshock: error: cannot use the database {url}: "), err
+            assert reason in err and "FORESHOCK_DATABASE__URL" in err and "Traceback" not in err
+    assert a_file.read_text() == "notes\n"
+    # the default database lives in data_dir: then that is the setting named
+    monkeypatch.delenv("FORESHOCK_DATABASE__URL")
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(a_file))
+    assert main(["devices", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot create the folder" in err and "FORESHOCK_DATA_DIR" in err and "Traceback" not in err
+
+
+def test_a_database_outage_is_one_log_line_per_failure_not_a_traceback(tmp_path, caplog):
+    """With PostgreSQL cut off for 12 s, `foreshock run` logged a full traceback (about 60 lines) for
+    every last-seen write, tick and state flush; an outage of an hour filled the log with them."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    pipe = Pipeline(load_settings(data_dir=tmp_path), PipelineOptions(api=False))
+    try:
+        def down(*a, **kw):
+            raise OperationalError("SELECT 1", {}, Exception("connection to server at \"db\" failed: refused\nmore"))
+
+        pipe.alerts.tick = down
+        pipe.detection.flush = lambda: (_ for _ in ()).throw(RuntimeError("a bug"))
+        with caplog.at_level(logging.ERROR, logger="foreshock.service"):
+            pipe.tick()
+        by_msg = {r.getMessage(): r for r in caplog.records}
+        line = 'alert clock tick failed: database unavailable (OperationalError: connection to server at "db" ' \
+               'failed: refused); trying again later'
+        assert line in by_msg and by_msg[line].exc_info is None
+        # anything else keeps its traceback
+        assert by_msg["saving detector state failed"].exc_info is not None
+    finally:
+        pipe.stop(timeout_s=5)
+
+
+def test_an_api_host_that_is_not_this_machines_is_named_not_blamed_on_another_process(tmp_path, monkeypatch, capsys):
+    """'the API cannot listen on nohost.invalid:8000: Name or service not known (another process, perhaps
+    a running foreshock, uses it; set api.port ...)': the hint pointed at the port, not the host."""
+    for host in ("nohost.invalid", "999.1.1.1"):
+        code, err = _run_with_api(monkeypatch, capsys, tmp_path, host)
+        assert code == 1
+        assert f"foreshock: error: the API cannot listen on {host}:" in err
+        assert "setting api.host (FORESHOCK_API__HOST)" in err and "another process" not in err
+        assert "Traceback" not in err
+
+
+def _run_with_api(monkeypatch, capsys, tmp_path, host) -> tuple[int, str]:
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("FORESHOCK_API__HOST", host)
+    code = main(["run"])
+    return code, capsys.readouterr().err
+
+
+def test_mqtt_settings_paho_refuses_at_start_are_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import foreshock.service as service_mod
+    from ingest.types import IngestError
+
+    orig_init = service_mod.Pipeline.__init__
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+
+        def refuse(*a, **kw):
+            raise IngestError("cannot connect to MQTT broker mqtt://127.0.0.1:1: Keepalive must be >=0.")
+
+        monkeypatch.setattr(self.ingest, "start", refuse)
+
+    monkeypatch.setattr(service_mod.Pipeline, "__init__", init)
+    code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=tmp_path / "data")
+    assert code == 1
+    assert err.startswith("foreshock: error: cannot connect to MQTT broker mqtt://127.0.0.1:1: Keepalive")
+    assert "FORESHOCK_MQTT__URL" in err and "Traceback" not in err

@@ -100,3 +100,51 @@ def test_a_misspelt_key_in_a_nested_section_of_the_file_is_named_not_ignored(tmp
     with pytest.raises(SettingsError) as info:
         load_settings(path)
     assert f"invalid configuration (file {path})" in str(info.value) and says in str(info.value)
+
+
+@pytest.mark.parametrize("url, says", [
+    ("postgresql+asyncpg://fs:s3cret@db/fs", "the driver of 'postgresql+asyncpg' is not installed"),
+    ("postgresql+nosuchdriver://fs:s3cret@db/fs", "unknown database driver 'postgresql+nosuchdriver'"),
+    ("postgresql+psycopg://fs:s3cret@db:54x2/fs", "not a valid database URL"),
+])
+def test_a_database_url_that_cannot_work_is_named_at_start(monkeypatch, url, says):
+    """A driver that is not installed and a port that is not a number were tracebacks from whichever
+    command first opened the database (ModuleNotFoundError, ValueError)."""
+    pytest.importorskip("psycopg")
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", url)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    msg = str(info.value)
+    assert "setting database.url (FORESHOCK_DATABASE__URL): " + says in msg
+    assert "s3cret" not in msg
+
+
+def test_the_documented_database_urls_pass(monkeypatch):
+    pytest.importorskip("psycopg")
+    for url in ("sqlite:///var/foreshock.db", "sqlite://", "postgresql+psycopg://foreshock@db.example.com/foreshock",
+                "postgresql+psycopg://fs:pw@127.0.0.1:5432/fs"):
+        monkeypatch.setenv("FORESHOCK_DATABASE__URL", url)
+        assert load_settings().database.url == url
+
+
+@pytest.mark.parametrize("value", ["-5", "65536", "100000"])
+def test_an_mqtt_keepalive_outside_the_protocols_two_bytes_is_named(monkeypatch, value):
+    """-5 was an IngestError traceback at start; 100000 killed paho's network thread (struct.error) and
+    the service said only that it was not connected yet, for ever."""
+    monkeypatch.setenv("FORESHOCK_MQTT__KEEPALIVE_S", value)
+    with pytest.raises(SettingsError, match=r"setting mqtt\.keepalive_s \(FORESHOCK_MQTT__KEEPALIVE_S\)"):
+        load_settings()
+
+
+def test_a_bad_environment_variable_is_not_blamed_on_the_config_file(tmp_path, monkeypatch):
+    path = tmp_path / "foreshock.toml"
+    path.write_text('[mqtt]\nurl = "mqtt://broker:1883"\n')
+    monkeypatch.setenv("FORESHOCK_MQTT__QOS", "3")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith("invalid configuration (environment):\n  setting mqtt.qos (FORESHOCK_MQTT__QOS)")
+    monkeypatch.delenv("FORESHOCK_MQTT__QOS")
+    path.write_text("[mqtt]\nqos = 3\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"invalid configuration (file {path}):")

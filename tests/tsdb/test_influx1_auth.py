@@ -34,3 +34,19 @@ def test_token_goes_in_the_authorization_header(recorded):
     assert q == ('SELECT mean("t") AS "t" FROM "telemetry" WHERE "device"::tag = \'P-\\\'1\' AND time >= 1700000000000ms '
                  'AND time < 1700000001000ms GROUP BY time(500ms) fill(none) ORDER BY time ASC LIMIT 10000')
     store.close()
+
+
+def test_a_write_refused_as_forbidden_is_access_denied_and_not_retried(recorded):
+    from foreshock.tsdb.base import StoreAccessDenied
+
+    server = recorded(403, b'{"error":"user \\"ingest\\" is not authorized to write to database \\"plant\\""}',
+                      content_type="application/json")
+    store = Influx1Store(server.url, "plant", username="ingest", password="pw", retry=Retry(max_retries=3))
+    try:
+        store.write([Point("telemetry", {"device": "P-1"}, {"t": 1.5}, T0)])
+    except StoreAccessDenied as exc:
+        assert "HTTP 403" in str(exc)
+    else:
+        raise AssertionError("a 403 was taken as written")
+    assert len(server.requests) == 1
+    store.close()

@@ -14,7 +14,7 @@ import pytest
 
 from foreshock.settings import load_settings
 from foreshock.tsdb import open_store
-from foreshock.tsdb.base import Point, StoreError, StoreUnavailable
+from foreshock.tsdb.base import Point, StoreAccessDenied, StoreError, StoreUnavailable
 from foreshock.tsdb.influx2 import Influx2Store
 from foreshock.tsdb.retry import Retry
 
@@ -60,14 +60,17 @@ def test_flux_downsampled_read_with_tag_filter(recorded):
 
 @pytest.mark.parametrize(
     "status, error",
-    [(500, StoreUnavailable), (503, StoreUnavailable), (429, StoreUnavailable), (400, StoreError), (401, StoreError)],
+    [(500, StoreUnavailable), (503, StoreUnavailable), (429, StoreUnavailable), (400, StoreError),
+     (401, StoreAccessDenied)],
 )
 def test_http_failures_map_to_store_errors(recorded, status, error):
+    # 401 was a StoreError (bad data): ingest dead-lettered every message of a wrong token; now it is
+    # unavailable (spooled until the token is put right), though not retried
     server = recorded(status, b'{"code":"x","message":"refused for the test"}', content_type="application/json")
     store = _store(server.url)
     with pytest.raises(error, match=f"HTTP {status}") as info:
         store.write([Point("telemetry", {"device": "P-1"}, {"t": 1.0}, T0)])
-    assert isinstance(info.value, StoreUnavailable) == (error is StoreUnavailable)
+    assert isinstance(info.value, StoreUnavailable) == (error is not StoreError)
     store.close()
 
 
@@ -132,4 +135,31 @@ def test_writes_reach_victoria_metrics(victoria_metrics, tmp_path):
     assert sorted(set(series["telemetry_temperature_c"])) == [(T0 + 1000 * i, 40.0 + i) for i in range(5)]
     assert series["telemetry_load"] == [(T0 + 1000 * i, float(i)) for i in range(5)]
     assert series["vibration_rms_g"] == [(T0, 0.5)]
+    store.close()
+
+
+@pytest.mark.parametrize("status, body", [
+    (401, b'{"code":"unauthorized","message":"unauthorized access"}'),
+    (404, b'{"code":"not found","message":"bucket \\"nope\\" not found"}'),
+])
+def test_a_write_refused_for_its_token_or_bucket_is_access_denied_not_bad_data(recorded, status, body):
+    """A wrong token or bucket is a setting, not bad data: ingest must spool (StoreAccessDenied is a
+    StoreUnavailable), not dead-letter every message as store_rejected; and it is not retried."""
+    server = recorded(status, body, content_type="application/json")
+    store = Influx2Store(server.url, "secret-token", "acme", "plant", retry=Retry(max_retries=3, base_s=0.001))
+    with pytest.raises(StoreAccessDenied, match=f"HTTP {status}"):
+        store.write([Point("telemetry", {"device": "P-1"}, {"t": 1.0}, 1_700_000_000_000)])
+    assert len(server.requests) == 1
+    with pytest.raises(StoreAccessDenied, match=f"HTTP {status}"):
+        store.check_access()
+    req = server.requests[-1]
+    assert req["path"] == "/api/v2/write" and req["body"] == b"" and req["auth"].startswith("Token ")
+    store.close()
+
+
+def test_check_access_passes_when_the_store_takes_an_empty_write(recorded):
+    server = recorded(204, b"", content_type="text/plain")
+    store = _store(server.url)
+    store.check_access()
+    assert server.requests[0]["query"]["bucket"] == ["plant"] and server.requests[0]["query"]["org"] == ["acme"]
     store.close()
