@@ -186,7 +186,9 @@ class Notifier:
                 self.deliver_due()
                 wait = self._next_wait()
             except Exception:
-                log.exception("notification worker pass failed")
+                from foreshock.db import log_failure
+
+                log_failure(log, "notification worker pass failed")
                 wait = self.config.poll_s
             try:
                 self._wake.get(timeout=wait)

@@ -20,7 +20,7 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["Base", "DatabaseFolderError", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
+__all__ = ["Base", "DatabaseFolderError", "log_failure", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
            "MIGRATION_PACKAGES"]
 
 log = logging.getLogger(__name__)
@@ -174,3 +174,20 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def log_failure(logger: logging.Logger, what: str) -> None:
+    """Log the exception being handled: one line when the database is unreachable (an outage
+    logged a full traceback for every unit of work, every few seconds), the traceback for anything
+    else. Call it from an ``except`` block."""
+    import sys
+
+    from sqlalchemy.exc import DBAPIError
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or type(exc).__name__ in ("OperationalError",
+                                                                                            "InterfaceError")):
+        reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
+        logger.error("%s: database unavailable (%s: %s); trying again later", what, type(exc).__name__, reason)
+    else:
+        logger.exception(what)

@@ -33,19 +33,10 @@ class StartupError(RuntimeError):
 
 
 def _log_failure(what: str) -> None:
-    """Log the exception being handled: one line when the database is unreachable (an outage logged
-    a full traceback for every unit of work, every few seconds), the traceback for anything else."""
-    import sys
+    """Log the exception being handled (:func:`foreshock.db.log_failure`)."""
+    from foreshock.db import log_failure
 
-    from sqlalchemy.exc import DBAPIError
-
-    exc = sys.exc_info()[1]
-    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or type(exc).__name__ in ("OperationalError",
-                                                                                            "InterfaceError")):
-        reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
-        log.error("%s: database unavailable (%s: %s); trying again later", what, type(exc).__name__, reason)
-    else:
-        log.exception(what)
+    log_failure(log, what)
 
 
 def _env_name(setting: str) -> str:

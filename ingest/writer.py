@@ -44,6 +44,7 @@ class StoreWriter:
         self.probe_interval_s = probe_interval_s
         self.up = spool.empty
         self._next_probe = 0.0
+        self._next_note = 0.0  # when the next "still unavailable" line may be logged at INFO
         metrics.store_up = self.up
         metrics.spool_bytes = spool.size_bytes
 
@@ -126,8 +127,13 @@ class StoreWriter:
             self.store.ping()
             n = self.spool.replay(self._replay_write)
         except StoreUnavailable as exc:
-            log.info("telemetry store still unavailable: %s", exc)
             self.metrics.spool_bytes = self.spool.size_bytes
+            # a line a minute, not one per probe (every few seconds for the whole outage)
+            quiet = time.monotonic() < self._next_note
+            if not quiet:
+                self._next_note = time.monotonic() + 60.0
+            log.log(logging.DEBUG if quiet else logging.INFO, "telemetry store still unavailable (%s); %d bytes spooled",
+                    exc, self.spool.size_bytes)
             return
         self.metrics.spool_bytes = self.spool.size_bytes
         self.up = True

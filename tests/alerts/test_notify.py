@@ -178,3 +178,27 @@ def test_flapping_alerts_are_not_notified(factory, webhook):
     events = [d.event for d in _deliveries(factory)]
     assert events == ["alert.raised", "alert.cleared"] * 2  # the third raise and clear are flapping
     notifier.close()
+
+
+def test_a_database_outage_is_one_log_line_per_pass_not_a_traceback(factory, caplog):
+    """The worker polls every few seconds: during an outage it logged a full traceback each time."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    notifier = Notifier(factory, _config())
+    calls = []
+
+    def down() -> None:
+        calls.append(1)
+        if len(calls) > 2:
+            notifier._stop.set()
+        notifier.wake()  # the next pass at once, not after poll_s
+        raise OperationalError("SELECT 1", {}, Exception("connection to server at \"db\" failed: refused"))
+
+    notifier.deliver_due = down
+    with caplog.at_level(logging.ERROR, logger="alerts.notify"):
+        notifier._run()
+    lines = [r for r in caplog.records if "notification worker pass failed" in r.getMessage()]
+    assert len(lines) == len(calls) >= 2
+    assert all(r.exc_info is None and "database unavailable (OperationalError" in r.getMessage() for r in lines)

@@ -193,3 +193,22 @@ def test_a_store_down_at_start_is_reported_at_start(tmp_path, caplog):
     store.up = True
     caplog.clear()
     assert writer.check() is True and caplog.text == ""
+
+
+def test_a_long_outage_logs_a_line_a_minute_not_one_per_probe(tmp_path, caplog, monkeypatch):
+    """Probes run every 2 s: an hour's outage logged about 1,800 'still unavailable' lines at INFO."""
+    import logging
+
+    import ingest.writer as writer_mod
+
+    now = [1000.0]
+    monkeypatch.setattr(writer_mod.time, "monotonic", lambda: now[0])
+    writer = StoreWriter(_DownStore(), Spool(tmp_path), IngestMetrics(), probe_interval_s=2.0)
+    writer.up = False
+    with caplog.at_level(logging.INFO, logger="ingest.writer"):
+        for _ in range(150):  # five minutes of probes
+            writer.maintain()
+            now[0] += 2.0
+    lines = [r for r in caplog.records if "still unavailable" in r.getMessage() and r.levelno >= logging.INFO]
+    assert len(lines) == 5  # one a minute
+    assert "bytes spooled" in lines[0].getMessage()
