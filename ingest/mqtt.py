@@ -172,13 +172,19 @@ class MqttSource:
         if now < self._next_fail_log:
             return
         self._next_fail_log = now + 60.0
+        tls = (", or the TLS handshake failed (an mqtts:// URL to a port that speaks plain MQTT, or a "
+               "certificate the broker or mqtt.ca_file does not accept)") if self.settings.tls else ""
         log.warning("cannot reach the MQTT broker at %s (%d failed attempt(s) so far): nothing answers at %s:%d, "
-                    "or the name does not resolve; retrying (mqtt.url / FORESHOCK_MQTT__URL)",
-                    self.settings.url, self._connect_failures, self.settings.host, self.settings.port)
+                    "or the name does not resolve%s; retrying (mqtt.url / FORESHOCK_MQTT__URL)",
+                    self.settings.url, self._connect_failures, self.settings.host, self.settings.port, tls)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("MQTT broker %s refused the connection: %s", self.settings.url, reason_code)
+            hint = ""
+            if str(reason_code) in ("Not authorized", "Bad user name or password"):
+                hint = ("; check mqtt.username and mqtt.password (FORESHOCK_MQTT__USERNAME, "
+                        "FORESHOCK_MQTT__PASSWORD) against the broker's password file")
+            log.error("MQTT broker %s refused the connection: %s%s", self.settings.url, reason_code, hint)
             return
         if self._connect_failures:
             log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)

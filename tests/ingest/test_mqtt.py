@@ -246,3 +246,47 @@ def test_one_early_drop_or_drops_of_long_connections_are_not_called_a_takeover(c
         source._connected_at = start
         source._note_drop(start + 2.0)
     assert [r for r in caplog.records if "same client id" in r.getMessage()]
+
+
+def test_a_wrong_password_is_named_with_the_settings_to_check(mosquitto, caplog):
+    """'refused the connection: Not authorized' named neither the setting nor where the user is kept."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+    from tests.servers import PLATFORM_USER
+
+    settings = load_settings(mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": "not-the-password",
+                                   "reconnect_min_s": 1, "reconnect_max_s": 1})
+    caplog.set_level(logging.ERROR, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
+    source.start(timeout_s=0.1)
+    try:
+        wait_until(lambda: any("refused the connection" in r.getMessage() for r in caplog.records),
+                   what="the refusal in the log")
+    finally:
+        source.stop()
+    line = next(r.getMessage() for r in caplog.records if "refused the connection" in r.getMessage())
+    assert "FORESHOCK_MQTT__PASSWORD" in line and "mqtt.username" in line and not source.connected
+
+
+def test_an_mqtts_url_to_a_plain_port_mentions_tls(mosquitto, caplog):
+    """mqtts:// to a port that speaks plain MQTT was reported as 'nothing answers ... or the name does
+    not resolve', which sent people looking at the network."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    settings = load_settings(mqtt={"url": mosquitto.url.replace("mqtt://", "mqtts://"),
+                                   "reconnect_min_s": 1, "reconnect_max_s": 1})
+    caplog.set_level(logging.WARNING, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
+    source.start(timeout_s=0.1)
+    try:
+        wait_until(lambda: any("cannot reach the MQTT broker" in r.getMessage() for r in caplog.records),
+                   what="the failed connection in the log")
+    finally:
+        source.stop()
+    line = next(r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage())
+    assert "TLS handshake failed" in line and "plain MQTT" in line
