@@ -30,7 +30,9 @@ State is per unit, bounded and serialisable (``state_dict`` / ``from_state``).
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -57,6 +59,11 @@ _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
 _SHAFT_MODES = ("imbalance", "misalignment", "looseness")
+
+
+def _real(v: Any) -> bool:
+    """A real number (int, float or numpy's), not a bool, a string or None."""
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
 def _watched(feats: dict[str, float]) -> dict[str, float]:
@@ -145,7 +152,9 @@ class UnitMonitor:
             fs = float(snap.fs)
         except (TypeError, ValueError) as exc:
             return self._unknown(snap.ts, f"cannot assess: sample rate {snap.fs!r} is not a number ({exc})")
-        if snap.rpm is not None and not (math.isfinite(snap.rpm) and snap.rpm >= 0):
+        if not _real(snap.ts) or not math.isfinite(snap.ts):
+            return self._unknown(snap.ts, f"cannot assess: timestamp {snap.ts!r} is not a finite number of seconds")
+        if snap.rpm is not None and not (_real(snap.rpm) and math.isfinite(snap.rpm) and snap.rpm >= 0):
             return self._unknown(snap.ts, f"cannot assess: speed {snap.rpm!r} rpm is not a non-negative number")
         if x.size < 256:
             return self._unknown(snap.ts, f"cannot assess: {x.size} samples, at least 256 are needed")
@@ -457,7 +466,17 @@ class UnitMonitor:
 
     # ------------------------------------------------------------------ scalar telemetry
     def update_scalars(self, ts: float, values: dict[str, float]) -> Assessment | None:
-        """Feed scalar telemetry; returns the fused assessment, or None if no value was usable."""
+        """Feed scalar telemetry; returns the fused assessment, or None if no value was usable.
+
+        ``values`` maps names to numbers; values that are not finite numbers (and names that are
+        not strings) are left out. A timestamp that is not a finite number, or ``values`` that is
+        not a mapping, gives ``unknown`` with the reason; nothing is learnt from it.
+        """
+        if not _real(ts) or not math.isfinite(ts):
+            return self._unknown(ts, f"cannot assess: timestamp {ts!r} is not a finite number of seconds")
+        if not isinstance(values, Mapping):
+            return self._unknown(ts, f"cannot assess: scalar values must be a mapping of names to numbers, "
+                                     f"got {type(values).__name__}")
         found = self.scalars.update(ts, values)
         if found is None:
             return None

@@ -175,7 +175,7 @@ class ScalarPanel:
         out: dict[str, float] = {}
         ambient = values.get("ambient_c")
         for key, v in values.items():
-            if key in self.config.context_keys:
+            if not isinstance(key, str) or key in self.config.context_keys:  # a name that is not text: unusable
                 continue
             if key.endswith("temperature_c") and isinstance(ambient, (int, float)) and isinstance(v, (int, float)):
                 out[key[: -len("_c")] + "_rise_k"] = float(v) - float(ambient)

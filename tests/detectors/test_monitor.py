@@ -263,3 +263,47 @@ def test_a_lasting_speed_change_is_relearnt_and_a_short_one_only_held() -> None:
     assert sum(held) == mon.config.rebaseline_after - 1  # held until the speed had settled, then re-learnt
     assert mon.baseline.ready and mon.base_rpm == pytest.approx(1500, rel=0.01)
     assert "learning baseline" not in " ".join(a.reasons)
+
+
+@pytest.mark.parametrize("ts,rpm,reason", [
+    (None, RPM, "timestamp None"),
+    ("yesterday", RPM, "timestamp 'yesterday'"),
+    (float("nan"), RPM, "timestamp nan"),
+    (float("inf"), RPM, "timestamp inf"),
+    (1e6, "1800", "speed '1800' rpm"),
+    (1e6, True, "speed True rpm"),
+    (1e6, [RPM], "speed [1800.0] rpm"),
+])
+def test_a_bad_timestamp_or_speed_is_cannot_assess_not_an_exception(ts, rpm, reason: str) -> None:
+    # after commissioning, a timestamp that is not a number used to raise TypeError from the trend
+    # fit, and a speed given as text raised TypeError at once: the stream stopped
+    mon, rng = _commissioned()
+    a = mon.update_snapshot(Snapshot(ts=ts, fs=FS, samples=machine_signal(rng), rpm=rpm))
+    assert a.state == "unknown" and a.reasons[0].startswith("cannot assess: ") and reason in a.reasons[0]
+    assert mon.update_snapshot(snap(1e6, machine_signal(rng))).state == "healthy"  # the stream goes on
+    json.dumps(mon.state_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize("ts,values,reason", [
+    (None, {"temperature_c": 41.0}, "timestamp None"),
+    ("now", {"temperature_c": 41.0}, "timestamp 'now'"),
+    (float("nan"), {"temperature_c": 41.0}, "timestamp nan"),
+    (1e6, None, "got NoneType"),
+    (1e6, [("temperature_c", 41.0)], "got list"),
+    (1e6, 41.0, "got float"),
+])
+def test_bad_scalar_telemetry_is_cannot_assess_not_an_exception(ts, values, reason: str) -> None:
+    mon = UnitMonitor(MachineInfo())
+    mon.update_scalars(0.0, {"temperature_c": 40.0})
+    a = mon.update_scalars(ts, values)
+    assert a is not None and a.state == "unknown" and a.reasons[0].startswith("cannot assess: ")
+    assert reason in a.reasons[0]
+    assert mon.update_scalars(600.0, {"temperature_c": 40.2}).state == "healthy"
+    json.dumps(mon.state_dict(), allow_nan=False)  # a NaN time was kept as the series' start before
+
+
+def test_scalar_names_that_are_not_text_are_left_out() -> None:
+    mon = UnitMonitor(MachineInfo())
+    assert mon.update_scalars(0.0, {1: 40.0, None: 41.0}) is None  # type: ignore[dict-item]
+    a = mon.update_scalars(0.0, {1: 40.0, "temperature_c": 40.0})  # type: ignore[dict-item]
+    assert a is not None and a.scores == {"z_temperature_c": 0.0, "anomaly_temperature_c": a.scores["anomaly_temperature_c"]}
