@@ -10,6 +10,8 @@ ValueError: persistence must be >= 1, got 0
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from difflib import get_close_matches
 from typing import Any
@@ -58,6 +60,7 @@ class MonitorConfig:
     context_keys: tuple[str, ...] = ("ambient_c", "speed_rpm", "rpm", "current_a", "load_pct", "power_kw")
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.warmup < 8:
             raise ValueError(f"warmup must be at least 8 snapshots, got {self.warmup}")
         if not 0 < self.watch_log10p < self.warning_log10p:
@@ -96,8 +99,41 @@ class MonitorConfig:
         if self.scalar_warmup_s <= 0 or self.scalar_points < 8:
             raise ValueError("scalar_warmup_s must be > 0 and scalar_points >= 8")
 
+    def _check_types(self) -> None:
+        """Each setting has its default's type: a whole number, a finite number, a name or a list
+        of names (a plain string for ``context_keys`` would be read letter by letter). A whole
+        number given as a float (``60.0``, as JSON may carry it) is taken as the integer."""
+        for f in fields(self):
+            value, default = getattr(self, f.name), f.default
+            is_bool = isinstance(value, bool)
+            if isinstance(default, int) and not is_bool and isinstance(value, numbers.Real) \
+                    and not isinstance(value, numbers.Integral) and math.isfinite(value) and float(value).is_integer():
+                value = int(value)
+                object.__setattr__(self, f.name, value)
+            if isinstance(default, int) and (is_bool or not isinstance(value, numbers.Integral)):
+                raise ValueError(f"{f.name} must be a whole number, got {value!r}")
+            if isinstance(default, int):
+                object.__setattr__(self, f.name, int(value))  # numpy's integers too: JSON-serialisable
+            if isinstance(default, float) and (is_bool or not isinstance(value, numbers.Real)
+                                               or not math.isfinite(value)):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
+            if isinstance(default, str) and not isinstance(value, str):
+                raise ValueError(f"{f.name} must be a string, got {value!r}")
+        keys = self.context_keys
+        if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+            raise ValueError(f"context_keys must be a list of names, got {keys!r}")
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def check_names(cls, names: Any) -> None:
+        """Raise ``ValueError`` naming any of ``names`` that is not a setting (with the nearest one)."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(str(k) for k in names if k not in known)
+        if unknown:
+            near = [f"{k} (did you mean {m[0]}?)" if (m := get_close_matches(k, known, n=1)) else k for k in unknown]
+            raise ValueError(f"unknown detector setting(s) {', '.join(near)}; known: {', '.join(known)}")
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any]) -> MonitorConfig:
@@ -114,11 +150,7 @@ class MonitorConfig:
         ...
         ValueError: unknown detector setting(s) warmpu (did you mean warmup?); known: warmup, watch_log10p, ...
         """
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(k for k in overrides if k not in known)
-        if unknown:
-            near = [f"{k} (did you mean {m[0]}?)" if (m := get_close_matches(k, known, n=1)) else k for k in unknown]
-            raise ValueError(f"unknown detector setting(s) {', '.join(near)}; known: {', '.join(known)}")
+        cls.check_names(overrides)
         defaults = cls()
         for key, value in overrides.items():
             default = getattr(defaults, key)

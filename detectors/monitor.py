@@ -81,9 +81,14 @@ def _watched(feats: dict[str, float]) -> dict[str, float]:
 
 
 class UnitMonitor:
-    """Per-unit engine; ``**config`` are the fields of :class:`MonitorConfig`."""
+    """Per-unit engine; ``**config`` are the fields of :class:`MonitorConfig`.
+
+    A setting that does not exist, has the wrong type or an impossible value raises
+    ``ValueError`` naming it (``warmpu`` → *did you mean warmup?*).
+    """
 
     def __init__(self, machine: MachineInfo | None = None, **config: Any) -> None:
+        MonitorConfig.check_names(config)
         self.machine = machine or MachineInfo()
         self.config = MonitorConfig(**config)
         self.axis: str | None = None  # the axis followed (config.axis, else the first sent)

@@ -150,8 +150,10 @@ def test_scalar_telemetry() -> None:
 def test_bad_config_is_a_named_error() -> None:
     with pytest.raises(ValueError, match="warmup"):
         UnitMonitor(MACHINE, warmup=2)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="unknown detector setting.s. no_such_knob"):
         UnitMonitor(MACHINE, no_such_knob=1)
+    with pytest.raises(ValueError, match=r"warmpu \(did you mean warmup\?\)"):
+        UnitMonitor(MACHINE, warmpu=60)
     # an axis no device sends would leave the unit unassessed for good: refused, naming the axes
     with pytest.raises(ValueError, match="axis must be one of x, y, z, h, v"):
         UnitMonitor(MACHINE, axis="q")
@@ -307,3 +309,57 @@ def test_scalar_names_that_are_not_text_are_left_out() -> None:
     assert mon.update_scalars(0.0, {1: 40.0, None: 41.0}) is None  # type: ignore[dict-item]
     a = mon.update_scalars(0.0, {1: 40.0, "temperature_c": 40.0})  # type: ignore[dict-item]
     assert a is not None and a.scores == {"z_temperature_c": 0.0, "anomaly_temperature_c": a.scores["anomaly_temperature_c"]}
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("warmup", "30", "warmup must be a whole number, got '30'"),
+    ("warmup", None, "warmup must be a whole number, got None"),
+    ("warmup", 30.5, "warmup must be a whole number, got 30.5"),
+    ("persistence", True, "persistence must be a whole number, got True"),
+    ("family_z", "x", "family_z must be a finite number, got 'x'"),
+    ("family_db", float("nan"), "family_db must be a finite number, got nan"),
+    ("ph_threshold", float("nan"), "ph_threshold must be a finite number, got nan"),
+    ("scalar_warmup_s", float("inf"), "scalar_warmup_s must be a finite number, got inf"),
+    ("stopped_ratio", None, "stopped_ratio must be a finite number, got None"),
+    ("axis", None, "axis must be a string, got None"),
+    ("context_keys", "ambient_c", "context_keys must be a list of names, got 'ambient_c'"),
+    ("context_keys", ["ambient_c", 3], "context_keys must be a list of names"),
+])
+def test_a_setting_of_the_wrong_type_is_a_named_error(setting: str, value, message: str) -> None:
+    # these were accepted (a NaN threshold that never fires, a text threshold that raised in the
+    # middle of the stream, ``context_keys`` read letter by letter) or raised a TypeError naming
+    # no setting
+    from detectors import MonitorConfig
+
+    with pytest.raises(ValueError) as err:
+        UnitMonitor(MACHINE, **{setting: value})
+    assert message in str(err.value)
+    with pytest.raises(ValueError):
+        MonitorConfig(**{setting: value})
+
+
+def test_settings_of_the_right_type_are_kept_as_given() -> None:
+    from detectors import MonitorConfig
+
+    cfg = MonitorConfig(warmup=np.int64(40), family_db=7, alarm_ratio=np.float64(12.0), context_keys=["ambient_c"])
+    assert (cfg.warmup, cfg.family_db, cfg.alarm_ratio, cfg.context_keys) == (40, 7, 12.0, ("ambient_c",))
+    json.dumps(cfg.as_dict())
+
+
+def test_a_whole_number_sent_as_a_float_is_taken_as_the_integer() -> None:
+    # a model's detector_config is stored as sent ({"smooth": 5.0} passes MonitorConfig.from_overrides)
+    # and the service applies it with dataclasses.replace: a float ``smooth`` then raised TypeError
+    # (slice indices) on every snapshot of the model's units
+    import dataclasses
+
+    from detectors import MonitorConfig
+
+    cfg = dataclasses.replace(MonitorConfig(), smooth=5.0, warmup=12.0)
+    assert (cfg.smooth, cfg.warmup) == (5, 12) and isinstance(cfg.smooth, int) and isinstance(cfg.warmup, int)
+    mon = UnitMonitor(MACHINE, warmup=12)
+    mon.config = cfg
+    rng = np.random.default_rng(1)
+    states = {mon.update_snapshot(snap(i * HOUR, machine_signal(rng))).state for i in range(20)}
+    assert states == {"healthy"}
+    mon = UnitMonitor(MACHINE, **json.loads(json.dumps(MonitorConfig().as_dict())))  # as from_state does
+    assert mon.config == MonitorConfig()
