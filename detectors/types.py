@@ -7,6 +7,7 @@ they get back, is one of these. They are plain data: no I/O, JSON-serialisable v
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +35,12 @@ class BearingGeometry:
     contact_deg: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("n_balls", "ball_d", "pitch_d", "contact_deg"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                raise ValueError(f"bearing {name} must be a finite number, got {v!r}")
+        if not float(self.n_balls).is_integer():
+            raise ValueError(f"n_balls must be a whole number, got {self.n_balls}")
         if self.n_balls < 3:
             raise ValueError(f"n_balls must be at least 3, got {self.n_balls}")
         if not 0 < self.ball_d < self.pitch_d:
@@ -67,6 +74,14 @@ class MachineInfo:
     iso_group: int = 2  # ISO 20816-3 machine group 1..4 (group 2: 15-300 kW, the common case)
     foundation: Literal["rigid", "flexible"] = "rigid"
     zone_limits_mm_s: tuple[float, float, float] | None = None  # A/B, B/C, C/D; None = ISO table
+
+    def __post_init__(self) -> None:
+        rpm = self.rated_rpm
+        if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, numbers.Real)
+                                or not (math.isfinite(rpm) and rpm > 0)):
+            raise ValueError(f"rated_rpm must be a positive number or None (not known), got {rpm!r}")
+        if self.bearing is not None and not isinstance(self.bearing, BearingGeometry):
+            raise ValueError(f"bearing must be a BearingGeometry or None, got {self.bearing!r}")
 
     @property
     def low_speed(self) -> bool:

@@ -171,3 +171,39 @@ def test_a_narrow_band_envelope_spectrum_is_the_full_length_one(n: int, band: tu
     np.testing.assert_allclose(ses.amp[:m], ref[:m], rtol=0, atol=1e-4 * ref.max())
     assert np.abs(ses.amp[m + 2:]).max(initial=0.0) <= 1e-4 * ref.max()  # nothing above the band's width
     assert ses.kurtosis == pytest.approx(float(np.mean(env2**2) / np.mean(env2) ** 2 - 2.0), rel=1e-9)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(n_balls=9, ball_d=40.0, pitch_d=39.0), "need 0 < ball_d < pitch_d, got ball_d=40.0, pitch_d=39.0"),
+    (dict(n_balls=9.5, ball_d=7.94, pitch_d=39.04), "n_balls must be a whole number, got 9.5"),
+    (dict(n_balls="9", ball_d=7.94, pitch_d=39.04), "bearing n_balls must be a finite number, got '9'"),
+    (dict(n_balls=9, ball_d=None, pitch_d=39.04), "bearing ball_d must be a finite number, got None"),
+    (dict(n_balls=9, ball_d=7.94, pitch_d=float("inf")), "bearing pitch_d must be a finite number, got inf"),
+    (dict(n_balls=9, ball_d=7.94, pitch_d=39.04, contact_deg="10"), "bearing contact_deg must be a finite number"),
+])
+def test_an_impossible_bearing_geometry_is_a_named_error(kwargs: dict, message: str) -> None:
+    # a fractional ball count and an infinite pitch gave defect frequencies (BSF = inf) instead
+    with pytest.raises(ValueError) as err:
+        BearingGeometry(**kwargs)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(rated_rpm=0), "rated_rpm must be a positive number or None (not known), got 0"),
+    (dict(rated_rpm=-100.0), "got -100.0"),
+    (dict(rated_rpm=float("nan")), "got nan"),
+    (dict(rated_rpm="1800"), "got '1800'"),
+    (dict(bearing={"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04}), "bearing must be a BearingGeometry or None"),
+])
+def test_impossible_machine_data_is_a_named_error(kwargs: dict, message: str) -> None:
+    # these were accepted and then judged every snapshot as 'away from the rated -100 rpm', or
+    # raised TypeError / AttributeError from inside UnitMonitor.update_snapshot
+    with pytest.raises(ValueError) as err:
+        MachineInfo(**kwargs)
+    assert message in str(err.value)
+
+
+def test_machine_data_of_numpy_types_is_accepted() -> None:
+    geo = BearingGeometry(np.int64(9), np.float64(7.94), 39.04)
+    assert MachineInfo(rated_rpm=np.float64(1800.0), bearing=geo).bearing.multipliers() == \
+        BearingGeometry(9, 7.94, 39.04).multipliers()
