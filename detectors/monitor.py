@@ -522,9 +522,49 @@ class UnitMonitor:
 
     @classmethod
     def from_state(cls, state: dict, machine: MachineInfo | None = None) -> UnitMonitor:
-        """Restore a monitor saved by :meth:`state_dict` (version 1 states start afresh)."""
+        """Restore a monitor saved by :meth:`state_dict` (version 1 states start afresh).
+
+        A state that is not one :meth:`state_dict` wrote (not a dict, a part missing or of the
+        wrong type: a corrupted row, a hand edit) raises ``ValueError`` saying what is wrong;
+        nothing half-restored is returned.
+        """
+        if not isinstance(state, dict):
+            raise ValueError(f"cannot restore the monitor: its state must be a dict, got {type(state).__name__}")
         if state.get("version") != 2:
             return cls(machine)
+        try:
+            return cls._restore(state, machine)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            what = f"{exc.args[0]!r} is missing" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"cannot restore the monitor: its state is corrupted ({what})") from None
+
+    @classmethod
+    def _restore(cls, state: dict, machine: MachineInfo | None) -> UnitMonitor:
+        def number(key: str, *, whole: bool = False, optional: bool = False) -> None:
+            v = state[key]
+            ok = (v is None and optional) or (_real(v) and math.isfinite(v) and (not whole or float(v).is_integer()))
+            if not ok:
+                raise ValueError(f"{key} must be a {'whole ' if whole else ''}number, got {v!r}")
+
+        def numbers_list(key: str, *, optional: bool = False) -> None:
+            v = state[key]
+            if not ((v is None and optional) or (isinstance(v, list) and all(_real(x) for x in v))):
+                raise ValueError(f"{key} must be a list of numbers, got {v!r}")
+
+        for key in ("n_learnt", "streak", "step_count", "level", "calm"):
+            number(key, whole=True)
+        for key in ("ewma", "step_ts", "prev_ratio"):
+            number(key)
+        for key in ("base_rpm", "ref"):
+            number(key, optional=True)
+        numbers_list("hi_buf")
+        numbers_list("v_buf")
+        numbers_list("prev_fp", optional=True)
+        for key in ("snap_state", "scalar_state"):
+            if state[key] not in _STATES:
+                raise ValueError(f"{key} must be one of {', '.join(_STATES)}, got {state[key]!r}")
+        if not isinstance(state["config"], dict):
+            raise ValueError(f"config must be a dict, got {state['config']!r}")
         mon = cls(machine, **state["config"])
         mon.baseline = RobustZScore.from_state(state["baseline"])
         mon.mv = Mahalanobis.from_state(state["mv"])

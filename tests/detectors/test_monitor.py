@@ -363,3 +363,47 @@ def test_a_whole_number_sent_as_a_float_is_taken_as_the_integer() -> None:
     assert states == {"healthy"}
     mon = UnitMonitor(MACHINE, **json.loads(json.dumps(MonitorConfig().as_dict())))  # as from_state does
     assert mon.config == MonitorConfig()
+
+
+def _saved_state() -> dict:
+    mon, rng = _commissioned(3)
+    mon.update_scalars(40 * HOUR, {"temperature_c": 41.0, "ambient_c": 20.0})
+    return json.loads(json.dumps(mon.state_dict()))
+
+
+@pytest.mark.parametrize("corrupt,message", [
+    (lambda s: s.pop("baseline"), "'baseline' is missing"),
+    (lambda s: s.__setitem__("baseline", "garbage"), "corrupted"),
+    (lambda s: s.__setitem__("mv", None), "corrupted"),
+    (lambda s: s.__setitem__("iso", {}), "'limits' is missing"),
+    (lambda s: s.__setitem__("primary", 5), "corrupted"),
+    (lambda s: s.__setitem__("env_band", [1]), "corrupted"),
+    (lambda s: s.__setitem__("n_learnt", "x"), "n_learnt must be a whole number, got 'x'"),
+    (lambda s: s.__setitem__("hi_buf", None), "hi_buf must be a list of numbers, got None"),
+    (lambda s: s.__setitem__("snap_state", "great"), "snap_state must be one of healthy, watch, warning, alarm"),
+    (lambda s: s["config"].__setitem__("warmup", 2), "warmup must be at least 8"),
+    (lambda s: s["config"].__setitem__("foo", 1), "unknown detector setting(s) foo"),
+])
+def test_a_corrupted_state_is_refused_with_what_is_wrong(corrupt, message: str) -> None:
+    # these raised AttributeError / IndexError / KeyError, or were restored and raised later in
+    # update_snapshot; the service restores with `except (KeyError, ValueError, TypeError)` and
+    # learns a new baseline, so anything else stopped the unit's detection
+    state = _saved_state()
+    corrupt(state)
+    with pytest.raises(ValueError) as err:
+        UnitMonitor.from_state(state, MACHINE)
+    assert str(err.value).startswith("cannot restore the monitor: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize("state", [None, [], "{}"])
+def test_a_state_that_is_not_a_dict_is_refused(state) -> None:
+    with pytest.raises(ValueError, match="its state must be a dict"):
+        UnitMonitor.from_state(state, MACHINE)
+
+
+def test_a_state_after_a_json_round_trip_continues_where_it_stopped() -> None:
+    restored = UnitMonitor.from_state(_saved_state(), MACHINE)
+    assert restored.baseline.ready
+    rng = np.random.default_rng(9)
+    a = restored.update_snapshot(snap(41 * HOUR, machine_signal(rng)))
+    assert a.state == "healthy" and not any("learning" in r for r in a.reasons)
