@@ -38,7 +38,7 @@ import numpy as np
 from detectors.envelope import SES, squared_envelope_spectrum
 from detectors.shaft import shaft_fault, shaft_scores
 from detectors.spectrum import Spectrum, estimate_speed_hz, refine_speed_hz
-from detectors.types import MachineInfo, Snapshot
+from detectors.types import MachineInfo, Snapshot, snapshot_problem
 
 __all__ = ["FAMILY_MODE", "bearing_scores", "diagnose", "envelope_segment_s", "shaft_scores"]
 
@@ -194,12 +194,17 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
              sideband_weight: float = 0.5) -> tuple[str | None, float, list[dict[str, Any]]]:
     """Most likely failure mode of one record: ``(mode or None, confidence 0..1, evidence)``.
 
-    Never raises on bad data: a record that cannot be assessed returns ``(None, 0.0, [reason])``.
+    Never raises on bad data: a record that cannot be assessed returns
+    ``(None, 0.0, [{"reason": "cannot assess: ..."}])`` saying why (see
+    :func:`detectors.types.snapshot_problem`; also a constant record).
     """
+    problem = snapshot_problem(snapshot)
+    if problem is not None:
+        return None, 0.0, [{"reason": f"cannot assess: {problem}"}]
     x = np.asarray(snapshot.samples, dtype=np.float64)
     fs = float(snapshot.fs)
-    if x.size < 256 or not np.all(np.isfinite(x)) or not fs > 0 or float(np.ptp(x)) == 0.0:
-        return None, 0.0, [{"reason": "cannot assess: fewer than 256 samples, non-finite or constant"}]
+    if float(np.ptp(x)) == 0.0:
+        return None, 0.0, [{"reason": f"cannot assess: all {x.size} samples are equal (a constant record)"}]
     sp = Spectrum.of(x, fs)
     rated_hz = machine.rated_rpm / 60 if machine.rated_rpm else None
     speed_ev: dict[str, Any] | None = None

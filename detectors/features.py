@@ -25,7 +25,7 @@ from detectors.envelope import squared_envelope_spectrum
 from detectors.iso import zone_limits
 from detectors.robust import dot
 from detectors.spectrum import BAND_EDGES_HZ, Spectrum, estimate_speed_hz
-from detectors.types import MachineInfo, Snapshot
+from detectors.types import MachineInfo, Snapshot, snapshot_problem
 
 __all__ = ["snapshot_features", "time_features", "velocity_band"]
 
@@ -76,14 +76,12 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *, band: tuple[f
     has it already. Raises ValueError for a snapshot that cannot be measured
     (empty, non-finite, bad rate, a band outside ``0 < lo < hi <= fs/2``).
     """
+    # (the amplitude limit only where float64 power sums overflow: ingest measures what it stores)
+    problem = snapshot_problem(snapshot, min_samples=64, max_g=1e150)
+    if problem is not None:
+        raise ValueError(f"cannot measure the snapshot: {problem}")
     x = np.asarray(snapshot.samples, dtype=np.float64)
     fs = float(snapshot.fs)
-    if x.ndim != 1 or x.size < 64:
-        raise ValueError(f"snapshot needs a 1-D array of at least 64 samples, got shape {x.shape}")
-    if not math.isfinite(fs) or fs <= 0:
-        raise ValueError(f"sample rate must be a positive number, got {snapshot.fs!r}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("snapshot contains NaN or infinite samples")
     if band is not None and not (0 < band[0] < band[1] <= fs / 2):
         raise ValueError(f"envelope band must satisfy 0 < lo < hi <= fs/2 = {fs / 2:g} Hz, got {band!r}")
     feats = time_features(x)

@@ -49,12 +49,11 @@ from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
 from detectors.shaft import shaft_pattern
 from detectors.spectrum import Spectrum
-from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Snapshot
+from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Snapshot, snapshot_problem
 from detectors.zscore import RobustZScore
 
 __all__ = ["MonitorConfig", "UnitMonitor"]
 
-_MAX_G = 1e5  # larger "accelerations" are corrupt data, not vibration
 _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
@@ -147,29 +146,13 @@ class UnitMonitor:
 
     def update_snapshot(self, snap: Snapshot) -> Assessment:
         """Assess one waveform snapshot; never raises on bad data."""
-        raw = np.asarray(snap.samples)
-        if raw.dtype.kind not in "biuf":
-            return self._unknown(snap.ts, f"cannot assess: samples are not numbers (dtype {raw.dtype})")
-        if raw.ndim != 1:
-            return self._unknown(snap.ts, f"cannot assess: samples must be one-dimensional, got shape {raw.shape}")
-        try:
-            x = raw.astype(np.float64)
-            fs = float(snap.fs)
-        except (TypeError, ValueError) as exc:
-            return self._unknown(snap.ts, f"cannot assess: sample rate {snap.fs!r} is not a number ({exc})")
         if not _real(snap.ts) or not math.isfinite(snap.ts):
             return self._unknown(snap.ts, f"cannot assess: timestamp {snap.ts!r} is not a finite number of seconds")
-        if snap.rpm is not None and not (_real(snap.rpm) and math.isfinite(snap.rpm) and snap.rpm >= 0):
-            return self._unknown(snap.ts, f"cannot assess: speed {snap.rpm!r} rpm is not a non-negative number")
-        if x.size < 256:
-            return self._unknown(snap.ts, f"cannot assess: {x.size} samples, at least 256 are needed")
-        if not np.all(np.isfinite(x)):
-            return self._unknown(snap.ts, f"cannot assess: {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite samples")
-        if float(np.abs(x).max()) > _MAX_G:
-            return self._unknown(snap.ts, f"cannot assess: samples reach {float(np.abs(x).max()):.3g} g, beyond "
-                                          f"any accelerometer ({_MAX_G:g} g)")
-        if not (math.isfinite(fs) and fs > 0):
-            return self._unknown(snap.ts, f"cannot assess: sample rate {snap.fs!r} is not a positive number")
+        problem = snapshot_problem(snap)
+        if problem is not None:
+            return self._unknown(snap.ts, f"cannot assess: {problem}")
+        x = np.asarray(snap.samples).astype(np.float64)
+        fs = float(snap.fs)
         if fs < 2 * 1000.0:
             return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the 1,000 Hz "
                                           "velocity band, let alone the bearing defect frequencies")

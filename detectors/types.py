@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["FAILURE_MODES", "Assessment", "BearingGeometry", "HealthState", "MachineInfo", "Snapshot"]
+__all__ = ["FAILURE_MODES", "MAX_G", "Assessment", "BearingGeometry", "HealthState", "MachineInfo", "Snapshot",
+           "snapshot_problem"]
 
 HealthState = Literal["healthy", "watch", "warning", "alarm", "unknown"]
 HEALTH_ORDER: dict[str, int] = {"unknown": -1, "healthy": 0, "watch": 1, "warning": 2, "alarm": 3}
@@ -97,6 +98,50 @@ class Snapshot:
     samples: np.ndarray = field(repr=False)
     rpm: float | None = None
     axis: str = "x"
+
+
+MAX_G = 1e5  # larger "accelerations" are corrupt data, not vibration
+
+
+def snapshot_problem(snapshot: Snapshot, min_samples: int = 256, max_g: float = MAX_G) -> str | None:
+    """Why ``snapshot`` cannot be measured, in a few words, or None when it can.
+
+    Checked in order: samples that are not a one-dimensional array of numbers, a sample rate that
+    is not a positive number, a speed that is not a non-negative number, fewer than
+    ``min_samples`` samples, NaN or infinite samples, samples beyond ``max_g`` (any accelerometer).
+
+    >>> snapshot_problem(Snapshot(0, 0.0, np.zeros(300)))
+    'sample rate 0.0 is not a positive number'
+    >>> snapshot_problem(Snapshot(0, 25600, np.ones(300), rpm=1800)) is None
+    True
+    """
+    try:
+        raw = np.asarray(snapshot.samples)
+    except (TypeError, ValueError) as exc:  # e.g. rows of different lengths
+        return f"samples are not an array of numbers ({exc})"
+    if raw.dtype.kind not in "biuf":
+        return f"samples are not numbers (dtype {raw.dtype})"
+    if raw.ndim != 1:
+        return f"samples must be one-dimensional, got shape {raw.shape}"
+    fs, rpm = snapshot.fs, snapshot.rpm
+    try:
+        fs_ok = not isinstance(fs, bool) and math.isfinite(float(fs)) and float(fs) > 0
+    except (TypeError, ValueError):
+        fs_ok = False
+    if not fs_ok:
+        return f"sample rate {fs!r} is not a positive number"
+    if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, numbers.Real)
+                            or not (math.isfinite(rpm) and rpm >= 0)):
+        return f"speed {rpm!r} rpm is not a non-negative number"
+    if raw.size < min_samples:
+        return f"{raw.size} samples, at least {min_samples} are needed"
+    bad = int(np.count_nonzero(~np.isfinite(raw))) if raw.dtype.kind == "f" else 0
+    if bad:
+        return f"{bad} NaN or infinite samples"
+    peak = float(np.abs(raw.astype(np.float64)).max())
+    if peak > max_g:
+        return f"samples reach {peak:.3g} g, beyond any accelerometer ({max_g:g} g)"
+    return None
 
 
 @dataclass

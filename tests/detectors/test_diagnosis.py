@@ -70,15 +70,35 @@ def test_small_shaft_lines_in_zone_a_are_not_a_fault() -> None:
     assert diagnose(Snapshot(0, FS, _shaft({1: 0.01}), rpm=RPM), MachineInfo(rated_rpm=RPM))[0] is None
 
 
-@pytest.mark.parametrize("samples,fs,match", [
-    (np.full(4096, np.nan), FS, "non-finite"),
-    (np.zeros(4096), FS, "constant"),
-    (np.zeros(10), FS, "fewer than 256"),
-    (np.random.default_rng(0).normal(0, 1, 4096), 1000.0, "cannot resolve"),
+_NOISE = np.random.default_rng(0).normal(0, 1, 4096)
+
+
+@pytest.mark.parametrize("samples,fs,rpm,match", [
+    (np.full(4096, np.nan), FS, RPM, "4096 NaN or infinite samples"),
+    (np.zeros(4096), FS, RPM, "all 4096 samples are equal"),
+    (np.zeros(10), FS, RPM, "10 samples, at least 256 are needed"),
+    (_NOISE, 1000.0, RPM, "cannot resolve"),
+    # these raised (ValueError, TypeError, ZeroDivisionError) or warned (ComplexWarning, overflow),
+    # or gave one reason for all ("fewer than 256 samples, non-finite or constant") that named none
+    (_NOISE, 0.0, RPM, "sample rate 0.0 is not a positive number"),
+    (_NOISE, float("inf"), RPM, "sample rate inf is not a positive number"),
+    (_NOISE, None, RPM, "sample rate None is not a positive number"),
+    (_NOISE, "fast", RPM, "sample rate 'fast' is not a positive number"),
+    (_NOISE, FS, float("nan"), "speed nan rpm is not a non-negative number"),
+    (_NOISE, FS, "1800", "speed '1800' rpm is not a non-negative number"),
+    (np.array(["a"] * 4096), FS, RPM, "samples are not numbers"),
+    (_NOISE.astype(complex), FS, RPM, "samples are not numbers (dtype complex128)"),
+    (_NOISE.reshape(2, -1), FS, RPM, "samples must be one-dimensional, got shape (2, 2048)"),
+    ([[1.0, 2.0], [3.0]], FS, RPM, "samples are not an array of numbers"),
+    (_NOISE * 1e300, FS, RPM, "beyond any accelerometer"),
 ])
-def test_bad_input_is_a_reason_not_an_exception(samples: np.ndarray, fs: float, match: str) -> None:
-    got, conf, ev = diagnose(Snapshot(0, fs, samples, rpm=RPM), MachineInfo(rated_rpm=RPM, bearing=GEO))
-    assert got is None and conf == 0.0 and match in ev[0]["reason"]
+def test_bad_input_is_a_reason_not_an_exception(samples, fs, rpm, match: str) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and never a warning
+        got, conf, ev = diagnose(Snapshot(0, fs, samples, rpm=rpm), MachineInfo(rated_rpm=RPM, bearing=GEO))
+    assert got is None and conf == 0.0 and ev[0]["reason"].startswith("cannot assess: ") and match in ev[0]["reason"]
 
 
 # load-0 records of the smallest and largest seeded faults on each end, plus the healthy record

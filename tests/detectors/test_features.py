@@ -207,3 +207,22 @@ def test_machine_data_of_numpy_types_is_accepted() -> None:
     geo = BearingGeometry(np.int64(9), np.float64(7.94), 39.04)
     assert MachineInfo(rated_rpm=np.float64(1800.0), bearing=geo).bearing.multipliers() == \
         BearingGeometry(9, 7.94, 39.04).multipliers()
+
+
+@pytest.mark.parametrize("snapshot,message", [
+    (Snapshot(0, None, np.zeros(1000)), "sample rate None is not a positive number"),
+    (Snapshot(0, FS, np.ones(1000), rpm="1800"), "speed '1800' rpm is not a non-negative number"),
+    (Snapshot(0, FS, np.ones(1000), rpm=float("inf")), "speed inf rpm"),
+    (Snapshot(0, FS, np.array(["a"] * 1000)), "samples are not numbers"),
+    (Snapshot(0, FS, np.ones(1000, dtype=complex)), "samples are not numbers (dtype complex128)"),
+    (Snapshot(0, FS, np.ones(1000) * 1e200), "beyond any accelerometer"),
+])
+def test_features_name_every_kind_of_bad_input(snapshot: Snapshot, message: str) -> None:
+    # these raised TypeError, or warned (ComplexWarning, overflow) and returned non-finite features
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError) as err:
+            snapshot_features(snapshot, MachineInfo())
+    assert str(err.value).startswith("cannot measure the snapshot: ") and message in str(err.value)

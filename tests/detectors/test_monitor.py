@@ -59,6 +59,8 @@ def test_growing_outer_race_defect_is_warned_named_and_given_a_time() -> None:
     (None, FS, "not numbers"),
     (np.zeros((2, N)), FS, "one-dimensional"),
     (np.full(N, 1e200), FS, "beyond any accelerometer"),
+    ([[0.1] * N, [0.2]], FS, "samples are not an array of numbers"),  # rows of different lengths raised ValueError
+    (np.random.default_rng(0).normal(0, 0.05, N), None, "sample rate None"),
 ])
 def test_bad_input_is_cannot_assess_with_the_reason(samples: np.ndarray, fs: float, reason: str) -> None:
     mon, _ = _commissioned()
