@@ -2,9 +2,9 @@
 
 A machine fault has an onset and a failure time; between them its severity grows exponentially
 from 0 to 1. Severity 1 is functional failure by construction: the waveform synthesis scales each
-fault so that the vibration velocity reaches the model's ISO zone D boundary at severity 1 (the
-bearing faults also reach their largest defect impulses), and lubrication loss brings the bearing
-to its failure temperature.
+fault but lubrication loss so that the vibration velocity reaches the model's ISO zone D boundary at
+severity 1 (the bearing faults also reach their largest defect impulses); lubrication loss fails
+by heat: it brings the bearing to its failure temperature, its velocity only to zone B or C.
 
 >>> f = Fault("outer_race", onset_ms=0, failure_ms=1000, growth=3.0)
 >>> [round(float(f.severity(t)), 3) for t in (-5, 0, 500, 1000, 2000)]

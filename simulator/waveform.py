@@ -12,7 +12,8 @@ What is in a snapshot of a unit running at ``rpm`` with fault severities ``s`` (
 - the sensor: clipping at its range and quantisation to its resolution (:func:`digitise`).
 
 Each fault's shaft-frequency content is scaled so that the velocity RMS (ISO band) reaches 1.15 × the
-model's zone C/D boundary at severity 1: functional failure by construction.
+model's zone C/D boundary at severity 1: functional failure by construction (lubrication loss:
+0.3 × that budget; it fails by temperature, :mod:`simulator.scalars`).
 
 >>> import numpy as np
 >>> from simulator.models import PUMP, UnitVariation

@@ -214,3 +214,16 @@ def test_a_unit_alone_sends_what_it_sends_in_its_fleet(kind):
         assert [e.payload() for e in alone] == [
             e.payload() for e in together if e.unit.unit_id == unit.unit_id
         ]
+
+
+def test_out_of_order_delays_the_window_alike_so_one_record_per_window_is_overtaken():
+    """docs/simulator.md describes what ``out_of_order`` does: every message of the window is sent
+    1.5 telemetry intervals late, so only the window's last telemetry record arrives after the
+    unit's next one (and no snapshot arrives after the next snapshot)."""
+    _, out = sensor_fault_run("out_of_order")
+    mine = [e for e in out if e.unit.unit_id == "P-1"]
+    for kind, overtaken in (("telemetry", 1), ("vibration", 0)):
+        seqs = [e.seq for e in mine if e.kind == kind]
+        assert sum(b < a for a, b in zip(seqs, seqs[1:])) == overtaken, kind
+    late = [e for e in mine if e.due_ms != e.ts_ms]
+    assert late and {e.due_ms - e.ts_ms for e in late} == {15_000}  # 1.5 × the 10 s telemetry interval

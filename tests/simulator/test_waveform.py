@@ -169,3 +169,13 @@ def test_same_generator_seed_same_waveform():
     a = synthesize(GEARBOX, V, 300.0, {"ball": 0.4}, np.random.default_rng(9))
     b = synthesize(GEARBOX, V, 300.0, {"ball": 0.4}, np.random.default_rng(9))
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("model", [PUMP, FAN, GEARBOX], ids=lambda m: m.name)
+def test_lubrication_loss_fails_by_heat_not_by_reaching_zone_d(model):
+    """docs/simulator.md: lubrication is the one machine fault whose velocity is not scaled to
+    zone D at severity 1 (0.3 × the budget; its failure is the bearing temperature)."""
+    lo = 2.0 if model.low_speed else 10.0
+    v = [velocity_rms_mm_s(synthesize(model, V, model.rated_rpm, {"lubrication": 1.0}, np.random.default_rng(s))
+                           .astype(np.float64), model.sensor.fs, lo) for s in range(4)]
+    assert model.zones[0] < min(v) and max(v) < model.zones[2], v  # zone B or C, never D
