@@ -13,6 +13,10 @@ group and the foundation; a model may override them (``MachineInfo.zone_limits_m
 
 from __future__ import annotations
 
+import math
+
+from detectors.robust import as_number
+
 __all__ = ["ZONES", "IsoZoneDetector", "zone_limits", "zone_of"]
 
 ZONES = ("A", "B", "C", "D")
@@ -79,11 +83,13 @@ class IsoZoneDetector:
         return self.zone
 
     def learn_one(self, x: dict[str, float]) -> None:
-        if "velocity_rms_mm_s" in x:
-            self.update(x["velocity_rms_mm_s"])
+        v = as_number(x.get("velocity_rms_mm_s"))
+        if math.isfinite(v):
+            self.update(v)
 
     def score_one(self, x: dict[str, float]) -> float:
-        return float(x.get("velocity_rms_mm_s", 0.0)) / self.limits[2]
+        v = as_number(x.get("velocity_rms_mm_s", 0.0))
+        return v / self.limits[2] if math.isfinite(v) else 0.0
 
     def state_dict(self) -> dict:
         return {"limits": list(self.limits), "hysteresis": self.hysteresis, "zone_index": self.zone_index}

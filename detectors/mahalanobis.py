@@ -25,6 +25,8 @@ import math
 import numpy as np
 from scipy.special import fdtrc
 
+from detectors.robust import as_number
+
 __all__ = ["Mahalanobis"]
 
 
@@ -56,7 +58,7 @@ class Mahalanobis:
             return
         if not self.keys:
             self.keys = sorted(x)
-        self._rows.append([float(x.get(k, math.nan)) for k in self.keys])
+        self._rows.append([as_number(x.get(k, math.nan)) for k in self.keys])
         if len(self._rows) >= self.warmup:
             self._fit()
 
@@ -83,7 +85,7 @@ class Mahalanobis:
         if not self.ready or not self.keys:
             return 0.0
         assert self.mean is not None and self.inv_cov is not None
-        v = np.array([float(x.get(k, m)) for k, m in zip(self.keys, self.mean)])
+        v = np.array([as_number(x.get(k, m)) for k, m in zip(self.keys, self.mean)])
         v = np.where(np.isfinite(v), v, self.mean) - self.mean
         return float(v @ self.inv_cov @ v)
 

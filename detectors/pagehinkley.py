@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+from detectors.robust import as_number
+
 __all__ = ["PageHinkley"]
 
 
@@ -49,8 +51,8 @@ class PageHinkley:
         return self.cum - self.cum_min
 
     def update(self, x: float) -> bool:
-        x = float(x)
-        if math.isnan(x):  # NaN: ignore rather than poison the sum
+        x = as_number(x)
+        if not math.isfinite(x):  # NaN, infinite or not a number: ignore rather than poison the sum
             return self.drift_detected
         self.n += 1
         self._sum += x
@@ -61,8 +63,9 @@ class PageHinkley:
         return self.drift_detected
 
     def learn_one(self, x: dict[str, float]) -> None:
-        if x:
-            self.update(max(x.values()))
+        values = [v for v in map(as_number, x.values()) if math.isfinite(v)]
+        if values:
+            self.update(max(values))
 
     def score_one(self, x: dict[str, float]) -> float:
         return self.statistic / self.threshold

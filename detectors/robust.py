@@ -13,9 +13,12 @@ of the cost.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
-__all__ = ["dot", "median", "row_medians"]
+__all__ = ["as_number", "dot", "median", "row_medians"]
 
 _BLAS_ONE_THREAD = 8192  # OpenBLAS computes a dot product on one thread up to (about) this length
 
@@ -49,3 +52,11 @@ def row_medians(a: np.ndarray) -> np.ndarray:
 def median(a: np.ndarray) -> float:
     """``float(np.median(a))`` of a non-empty 1-D array of finite values."""
     return float(row_medians(np.asarray(a).reshape(1, -1))[0])
+
+
+def as_number(v: object) -> float:
+    """``v`` as a float, or NaN when it is not a real number (None, text, a bool, a list): the
+    detectors treat such a value as missing, as they treat NaN, rather than stop on it."""
+    if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
+        return float(v)
+    return math.nan

@@ -17,6 +17,8 @@ from collections import deque
 
 import numpy as np
 
+from detectors.robust import as_number
+
 __all__ = ["RobustZScore"]
 
 
@@ -49,9 +51,10 @@ class RobustZScore:
             return
         self.n_seen += 1
         for k, v in x.items():
+            v = as_number(v)
             if not math.isfinite(v):
                 continue
-            self._buffer.setdefault(k, deque(maxlen=self.warmup)).append(float(v))
+            self._buffer.setdefault(k, deque(maxlen=self.warmup)).append(v)
         if self.ready:
             self._fit()
 
@@ -71,7 +74,14 @@ class RobustZScore:
         self._buffer.clear()
 
     def scores(self, x: dict[str, float]) -> dict[str, float]:
-        return {k: (float(v) - self.baseline[k][0]) / self.baseline[k][1] for k, v in x.items() if k in self.baseline}
+        """Robust z-score of each value with a baseline (values that are not finite numbers are left out)."""
+        out = {}
+        for k, v in x.items():
+            if k in self.baseline:
+                v = as_number(v)
+                if math.isfinite(v):
+                    out[k] = (v - self.baseline[k][0]) / self.baseline[k][1]
+        return out
 
     def score_one(self, x: dict[str, float]) -> float:
         s = self.scores(x)

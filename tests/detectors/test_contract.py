@@ -87,6 +87,26 @@ def test_unknown_and_missing_keys_do_not_raise(name: str) -> None:
     assert math.isfinite(det.score_one({}))
 
 
+@pytest.mark.parametrize("name", [n for n in DETECTORS if n != "river_hst"])
+@pytest.mark.parametrize("bad", [None, "a", float("nan"), float("inf"), True, [1.0]])
+def test_a_value_that_is_not_a_finite_number_is_missing_not_an_error(name: str, bad: Any) -> None:
+    """Learnt or scored, such a value neither raises nor gives a score that is not a finite float,
+    and the detector still tells anomalous input from normal afterwards."""
+    det = DETECTORS[name][0]()
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        det.learn_one(_normal(rng))
+        if i % 10 == 5:
+            det.learn_one({"velocity_rms_mm_s": bad, "kurtosis": 3.0})
+            s = det.score_one({"velocity_rms_mm_s": bad, "kurtosis": 3.0})
+            assert isinstance(s, float) and math.isfinite(s)
+    normal, anomalous = _normal(np.random.default_rng(3)), {"velocity_rms_mm_s": 8.0, "kurtosis": 9.0}
+    if name != "page_hinkley":  # a drift detector scores the drift it has learnt, not the input
+        assert det.score_one(anomalous) > det.score_one(normal)
+    for x in (normal, anomalous):
+        assert math.isfinite(det.score_one({**x, "kurtosis": bad}))
+
+
 @pytest.mark.parametrize("name", [n for n, v in DETECTORS.items() if v[1] is not None])
 def test_bad_hyperparameters_raise_a_named_error(name: str) -> None:
     bad = DETECTORS[name][1]
