@@ -39,6 +39,11 @@ def test_a_unit_with_a_faulty_sensor_is_not_shown_as_fault_free(page, served):
     with ctx.session_factory.begin() as s:
         s.add(DetectorState(device_id="P-0201", state_json="{}", health="unknown",
                             assessment_json=json.dumps(stuck.to_dict())))
+    # a sensor that sends acceleration only: no velocity to put on the ISO mm/s zones
+    from foreshock.tsdb import Point
+
+    ctx.store.write([Point("vibration", {"device": "P-0201", "axis": "x"}, {"rms_g": 0.5, "kurtosis": 1.5},
+                           int(measured * 1000))])
     login(page, base, tokens["viewer"])
 
     page.goto(f"{base}/ui/unit?id=P-0201")
@@ -46,11 +51,19 @@ def test_a_unit_with_a_faulty_sensor_is_not_shown_as_fault_free(page, served):
     expect(page.locator("#reasons")).to_contain_text("stuck at 0.5 g")
     stamp = datetime.fromtimestamp(measured, UTC).strftime("%Y-%m-%d %H:%M UTC")
     expect(page.locator("#assessed")).to_have_text(f"assessed on data of {stamp} (1d 6h ago)")
+    page.locator("#chart-velocity canvas").first.wait_for()
+    assert "Acceleration RMS (g): no velocity measured" in page.locator("#chart-velocity").inner_text()
+    assert page.locator("#trends-info").inner_text() == ""
     shot(page, "unit-sensor-fault")
 
     page.goto(f"{base}/ui/unit?id=P-0202")  # registered, nothing analysed yet
     expect(page.locator("#why")).to_have_text("Why: not assessed yet: no data of this unit has been analysed")
     assert page.locator("#assessed").inner_text() == ""
+    # no data at all: the empty charts say so, under the velocity chart's own title
+    expect(page.locator("#trends-info")).to_have_text("No vibration data from this unit in the last 7d.")
+    page.select_option("#range", "30d")
+    expect(page.locator("#trends-info")).to_have_text("No vibration data from this unit in the last 30d.")
+    assert "Velocity RMS" in page.locator("#chart-velocity").inner_text()
 
 
 def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):

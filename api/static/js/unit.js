@@ -11,10 +11,11 @@ const range = el("select", { id: "range" }, Object.keys(RANGES).map((r) => el("o
 const trends = { vel: el("div", { id: "chart-velocity" }), kurt: el("div", { id: "chart-kurtosis" }), env: el("div", { id: "chart-envelope-peaks" }) };
 const spec = el("div", { id: "chart-spectrum" }), env = el("div", { id: "chart-envelope" });
 const specInfo = el("p", { class: "muted", id: "spectrum-info" });
+const trendsInfo = el("p", { class: "muted", id: "trends-info" });
 const tickets = el("tbody", { id: "unit-tickets" });
 main.append(el("p", {}, el("a", { href: "/ui/" }, "← Fleet")), head,
   el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Trends"), el("label", {}, "Range", range)),
-    trends.vel, trends.kurt, trends.env),
+    trendsInfo, trends.vel, trends.kurt, trends.env),
   el("div", { class: "panel" }, el("h2", {}, "Latest spectrum and envelope spectrum"), specInfo, el("div", { class: "grid2" }, spec, env)),
   el("div", { class: "panel" }, el("h2", {}, "Tickets"), el("table", {}, el("thead", {}, el("tr", {},
     ["Ticket", "Status", "Grade", "Failure mode", "Opened", "Assignee"].map((h) => el("th", {}, h)))), tickets)));
@@ -58,15 +59,20 @@ function assessed(h) {
   return `assessed on data of ${fmtTime(h.ts * 1000)}` + (age >= 60 ? ` (${fmtDuration(age)} ago)` : " (just now)");
 }
 
+let trendsAsked = 0;  // the newest request wins: a range chosen while an older one loads is not overwritten
+
 async function loadTrends() {
+  const asked = ++trendsAsked;
   const end = Date.now() + 60e3, start = end - RANGES[range.value];
   const q = (m) => `/units/${encodeURIComponent(id)}/series?measurement=${m}&start_ms=${Math.floor(start)}&end_ms=${Math.floor(end)}&points=400`;
   const vib = await api(q("vibration"));
+  if (asked !== trendsAsked) return;
   const f = vib.fields;
   const vel = Object.keys(f).filter((k) => k.startsWith("velocity") || k.startsWith("v_rms"));
   const xRange_ms = [start, end];
   // without a velocity the chart shows the acceleration RMS in g, not on the mm/s zone bands
-  timeChart(trends.vel, vel.length
+  trendsInfo.textContent = vib.ts_ms.length ? "" : `No vibration data from this unit in the last ${range.value}.`;
+  timeChart(trends.vel, vel.length || !vib.ts_ms.length
     ? { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s", xRange_ms, zoneLimits,
         series: Object.fromEntries(vel.map((k) => [k, f[k]])) }
     : { title: "Acceleration RMS (g): no velocity measured", ts_ms: vib.ts_ms, unit: "g", xRange_ms,
@@ -114,11 +120,12 @@ async function found() {
 
 if (!id) { main.replaceChildren(el("div", { class: "error", id: "unit-error" }, "no unit given (?id=…)")); }
 else if (await found()) {
+  // listening before the first load: a range chosen while the page loads is not ignored
+  range.addEventListener("change", () => loadTrends().catch(showError));
   try {
     await loadSpectrum();
     await Promise.all([loadTrends(), loadTickets()]);
   } catch (err) { showError(err); }
-  range.addEventListener("change", () => loadTrends().catch(showError));
   live(debounce(async (kind, ev) => {
     if (!ev.device_id || ev.device_id === id) { try { await loadHead(); await loadTickets(); } catch (err) { showError(err); } }
   }, 500));
