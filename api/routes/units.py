@@ -184,6 +184,25 @@ def summary(ctx: ContextDep, session: SessionDep, _: Viewer, customer: Customer 
     return counts
 
 
+FACET_LIMIT = 1000
+
+
+@router.get("/facets", summary="The customers and sites of the registered units (the fleet page's filter choices)")
+def facets(session: SessionDep, _: Viewer) -> dict[str, list[str]]:
+    """Distinct customers and sites, sorted (at most 1,000 of each): the fleet filters match them
+    exactly, so the dashboard offers them as choices."""
+    from sqlalchemy import select
+
+    from devices.models import Unit
+
+    def distinct(column) -> list[str]:
+        stmt = (select(column).where(column.is_not(None), Unit.decommissioned_at.is_(None))
+                .distinct().order_by(column).limit(FACET_LIMIT))
+        return [v for v in session.scalars(stmt) if v]
+
+    return {"customers": distinct(Unit.customer), "sites": distinct(Unit.site)}
+
+
 @router.get("/export.csv", summary="All units as CSV",
             responses={200: {"content": {"text/csv": {}}, "description": "one row per unit"}})
 def export_csv(ctx: ContextDep, _: Viewer) -> PlainTextResponse:

@@ -59,7 +59,7 @@ def test_service_engineer_finds_failing_unit_and_closes_its_ticket(page, served)
     page.locator("#chart-envelope canvas").first.wait_for(timeout=10_000)
     page.locator("#chart-velocity canvas").first.wait_for(timeout=10_000)
     assert "shaft 24.67 Hz" in page.locator("#spectrum-info").inner_text()
-    assert page.locator(f'#unit-tickets tr[data-ticket="{world.ticket}"]').count() == 1
+    expect(page.locator(f'#unit-tickets tr[data-ticket="{world.ticket}"]')).to_have_count(1)  # loads after the spectrum
     page.select_option("#range", "30d")
     page.locator("#chart-velocity canvas").first.wait_for(timeout=10_000)
     shot(page, "unit")

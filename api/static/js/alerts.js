@@ -1,13 +1,15 @@
 import { api, badge, can, el, fmtTime, live, page, qs, showError, debounce } from "./common.js";
 
 const main = document.getElementById("main");
+const LIMIT = 200;
 const me = await page("alerts");
 const status = el("select", { id: "f-status" }, el("option", { value: "open" }, "open"),
   el("option", { value: "cleared" }, "cleared"), el("option", { value: "" }, "all"));
 const unacked = el("input", { type: "checkbox", id: "f-unacked" });
 const tbody = el("tbody", { id: "alerts" });
+const truncated = el("div", { id: "alerts-truncated" });
 main.append(el("h1", {}, "Alert inbox"),
-  el("div", { class: "filters" }, el("label", {}, "Status", status), el("label", {}, "Unacknowledged only", unacked)),
+  el("div", { class: "filters" }, el("label", {}, "Status", status), el("label", {}, "Unacknowledged only", unacked)), truncated,
   el("table", {}, el("thead", {}, el("tr", {}, ["Raised", "Unit", "Severity", "Grade", "Failure mode", "Ticket",
     "Acknowledged", ""].map((h) => el("th", {}, h)))), tbody));
 
@@ -18,7 +20,7 @@ async function ack(id, btn) {
 
 async function refresh() {
   try {
-    const res = await api(`/alerts${qs({ status: status.value, acknowledged: unacked.checked ? "false" : "", limit: 200 })}`);
+    const res = await api(`/alerts${qs({ status: status.value, acknowledged: unacked.checked ? "false" : "", limit: LIMIT })}`);
     tbody.replaceChildren(...res.data.map((a) => el("tr", { "data-alert": a.id, "data-unit": a.device_id },
       el("td", {}, fmtTime(a.raised_at)),
       el("td", {}, el("a", { href: `/ui/unit?id=${encodeURIComponent(a.device_id)}` }, a.device_id)),
@@ -28,6 +30,10 @@ async function refresh() {
       el("td", {}, !a.acknowledged_at && can(me, "service")
         ? el("button", { class: "ack", onclick: (ev) => ack(a.id, ev.target) }, "Acknowledge") : ""))));
     if (!res.data.length) tbody.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No alerts.")));
+    // the newest 200 are listed: say so when there are more (they used to be left out silently)
+    truncated.replaceChildren(...(res.count > res.data.length
+      ? [el("p", { class: "error" }, `showing the ${res.data.length} newest of ${res.count} alerts: acknowledge these, `
+          + "or use the API (GET /api/v1/alerts, limit and offset) to list the rest")] : []));
   } catch (err) { showError(err); }
 }
 

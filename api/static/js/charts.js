@@ -22,9 +22,9 @@ function bandsPlugin(limits) {
       const y0 = u.valToPos(edges[i], "y", true), y1 = u.valToPos(edges[i + 1], "y", true);
       const a = Math.max(top, Math.min(y0, y1)), b = Math.min(top + h, Math.max(y0, y1));
       if (b > a) { ctx.fillStyle = ZONE_FILL[i]; ctx.fillRect(left, a, w, b - a); }
-      if (i < 3 && b > top) {
+      if (b > a) {  // each zone shown is labelled at its lower edge, D (the damage zone) too
         ctx.fillStyle = "#6b7385"; ctx.font = `${11 * devicePixelRatio}px system-ui`;
-        ctx.fillText("ABCD"[i], left + 4 * devicePixelRatio, Math.max(a, Math.min(y0, top + h)) - 3 * devicePixelRatio);
+        ctx.fillText("ABCD"[i], left + 4 * devicePixelRatio, b - 3 * devicePixelRatio);
       }
     }
     ctx.restore();
@@ -58,7 +58,10 @@ export function timeChart(container, { title, ts_ms, series, zoneLimits, unit, x
   const opts = {
     title, width: width(container), height: 220,
     series: [{}, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
-    axes: [{}, { label: unit || "", size: 60 }],
+    // in UTC like every other time on the dashboard (uPlot draws the browser's local time by default:
+    // a snapshot "21:20 UTC" sat at 4 pm on a New York browser's axis)
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+    axes: [{ label: "UTC", labelSize: 20 }, { label: unit || "", size: 60 }],
     scales: {
       ...(xRange_ms ? { x: { time: true, range: () => [xRange_ms[0] / 1000, xRange_ms[1] / 1000] } } : {}),
       y: zoneLimits ? { range: (u, mn, mx) => [0, Math.max(mx ?? 0, zoneLimits[2] * 1.15)] } : {},

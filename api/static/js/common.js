@@ -4,6 +4,16 @@ const KEY = "foreshock.token";
 export function token() { return sessionStorage.getItem(KEY); }
 export function setToken(t) { sessionStorage.setItem(KEY, t.trim()); }
 export function logout() { sessionStorage.removeItem(KEY); location.href = "/ui/login"; }
+// a token refused (revoked, expired): log in again and come back to this page
+function relogin() {
+  sessionStorage.removeItem(KEY);
+  const here = location.pathname + location.search + location.hash;
+  location.href = here === "/ui/" || here === "/" ? "/ui/login" : `/ui/login?next=${encodeURIComponent(here)}`;
+}
+// where to go after logging in: a dashboard page of this site only (never another site's address)
+export function safeNext(next) {
+  return typeof next === "string" && /^\/ui(\/|$|\?|#)/.test(next) && !next.startsWith("/ui/login") ? next : "/ui/";
+}
 
 export class ApiError extends Error {
   constructor(status, detail) { super(detail); this.status = status; }
@@ -13,7 +23,7 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${token() || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (res.status === 401 && !raw) { logout(); throw new ApiError(401, "please log in"); }
+  if (res.status === 401 && !raw) { relogin(); throw new ApiError(401, "please log in"); }
   if (!res.ok) {
     let detail = res.statusText;
     try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
@@ -68,7 +78,7 @@ export function showError(err) {
 
 // Header with navigation; resolves to the caller's {name, role}. Redirects to login without a token.
 export async function page(active) {
-  if (!token()) { location.href = "/ui/login"; throw new Error("no token"); }
+  if (!token()) { relogin(); throw new Error("no token"); }
   const me = await api("/me");
   const links = [["fleet", "/ui/", "Fleet"], ["alerts", "/ui/alerts", "Alerts"], ["tickets", "/ui/tickets", "Tickets"],
                  ["complaints", "/ui/complaints", "Complaints"], ["corrective", "/ui/corrective", "Actions"],

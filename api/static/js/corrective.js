@@ -41,10 +41,12 @@ async function refresh() {
     const list = await api("/corrective-actions");
     rows.replaceChildren(...list.data.map((a) => {
       const v = a.verdict || {};
-      const ci = v.ratio === undefined || v.ratio === null ? "–" : `${v.ratio} (${v.ci_low}–${v.ci_high})`;
+      // rounded like the statement beside it (the interval showed "0.019–473.0578")
+      const num = (x) => (x === undefined || x === null || !isFinite(x) ? "–" : Number(x).toFixed(2));
+      const ci = v.ratio === undefined || v.ratio === null ? "–" : `${num(v.ratio)}× (${num(v.ci_low)}–${num(v.ci_high)})`;
       return el("tr", { "data-action": a.id }, el("td", {}, fmtTime(a.applied_at)), el("td", {}, a.title),
         el("td", {}, Object.entries(a.scope).map(([k, x]) => `${k}=${x}`).join(", ")),
-        el("td", { class: "verdict" }, v.verdict || "not verified"), el("td", {}, ci), el("td", {}, v.statement || ""),
+        el("td", { class: "verdict" }, (v.verdict || "not verified").replaceAll("_", " ")), el("td", {}, ci), el("td", {}, v.statement || ""),
         el("td", {}, can(me, "engineer") ? el("button", { class: "secondary", onclick: () => verify(a.id) }, "Verify") : ""));
     }));
   } catch (err) { showError(err); }

@@ -1,4 +1,4 @@
-import { ApiError, el, setToken, token } from "./common.js";
+import { ApiError, el, safeNext, setToken, token } from "./common.js";
 
 const main = document.getElementById("main");
 const input = el("input", { id: "token", type: "password", autocomplete: "off", placeholder: "fs_…", required: true });
@@ -19,7 +19,7 @@ form.addEventListener("submit", async (ev) => {
     return;
   }
   setToken(input.value);
-  location.href = new URLSearchParams(location.search).get("next") || "/ui/";
+  location.href = safeNext(new URLSearchParams(location.search).get("next"));
 });
 if (token()) msg.append(el("p", { class: "muted" }, "You are logged in; log in again to switch tokens."));
 void ApiError;

@@ -1,4 +1,4 @@
-import { api, el, page, qs, showError } from "./common.js";
+import { api, debounce, el, live, page, qs, showError } from "./common.js";
 import { paretoChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -26,3 +26,4 @@ async function refresh() {
 days.addEventListener("change", refresh);
 by.addEventListener("change", refresh);
 await refresh();
+live(debounce(refresh, 2000));  // tickets opened or closed change the counts

@@ -1,5 +1,5 @@
 import { attachmentLinks } from "./attachments.js";
-import { api, badge, can, el, fmtDuration, live, page, showError, debounce } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce } from "./common.js";
 
 // The ticket state machine (alerts/tickets.py); the server checks it again.
 const STATUSES = ["received", "triaged", "investigating", "action_taken", "verifying", "closed", "reopened"];
@@ -53,7 +53,8 @@ async function showDetail(number) {
       ` (${l.reason}${l.direction === "from" ? ", from" : ""}) `])) : "",
     el("h3", {}, "8D"), el("ul", { id: "eight-d" }, EIGHT_D.filter((k) => k in t.eight_d).map((k) =>
       el("li", {}, `${k}: ${typeof t.eight_d[k] === "string" ? t.eight_d[k] : JSON.stringify(t.eight_d[k]).slice(0, 300)}`))),
-    el("h3", {}, "Comments"), el("ul", { id: "comments" }, t.comments.map((c) => el("li", {}, `${c.by}: ${c.text}`))),
+    el("h3", {}, "Comments"), el("ul", { id: "comments" }, t.comments.map((c) =>
+      el("li", {}, el("span", { class: "muted" }, `${fmtTime(typeof c.at === "number" ? c.at * 1000 : c.at)} `), `${c.by}: ${c.text}`))),
     can(me, "service") ? el("div", {},
       form("assign-form", [el("label", {}, "Assignee", el("input", { name: "assignee", required: true }))], "Assign",
         (fd) => post("/assign", { assignee: fd.get("assignee") })),
@@ -72,7 +73,7 @@ async function showDetail(number) {
         (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action"),
           actual_failure_mode: fd.get("actual") || null }))) : "",
     el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map((e) =>
-      el("li", {}, `${e.at} ${e.by}: ${e.action}${e.to ? " → " + e.to : ""}`))));
+      el("li", {}, el("span", { class: "muted" }, `${fmtTime(e.at)} `), `${e.by}: ${e.action}${e.to ? " → " + e.to : ""}`))));
   if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
 }
 
@@ -87,7 +88,8 @@ async function customerPanel(number, post) {
     c.customer_followup ? el("p", { id: "followup" }, `Follow-up: ${c.customer_followup.solved ? "solved" : "NOT solved"}, `
       + `satisfaction ${c.customer_followup.satisfaction ?? "–"}`) : "",
     el("ul", { id: "messages" }, c.messages.map((m) => el("li", {},
-      `${m.at} ${m.direction === "in" ? "from customer" : `to ${m.address || "–"}`}: ${m.kind} (${m.status})${m.error ? " – " + m.error : ""}`))),
+      el("span", { class: "muted" }, `${fmtTime(m.at)} `),
+      `${m.direction === "in" ? "from customer" : `to ${m.address || "–"}`}: ${m.kind} (${m.status})${m.error ? " – " + m.error : ""}`))),
     can(me, "service") ? el("div", {},
       form("message-form", [el("label", {}, "Message", el("select", { name: "kind" },
           ["progress", "answer", "acknowledgement", "follow_up"].map((k) => el("option", { value: k }, k.replace("_", "-"))))),

@@ -11,10 +11,11 @@ const range = el("select", { id: "range" }, Object.keys(RANGES).map((r) => el("o
 const trends = { vel: el("div", { id: "chart-velocity" }), kurt: el("div", { id: "chart-kurtosis" }), env: el("div", { id: "chart-envelope-peaks" }) };
 const spec = el("div", { id: "chart-spectrum" }), env = el("div", { id: "chart-envelope" });
 const specInfo = el("p", { class: "muted", id: "spectrum-info" });
+const trendsInfo = el("p", { class: "muted", id: "trends-info" });
 const tickets = el("tbody", { id: "unit-tickets" });
 main.append(el("p", {}, el("a", { href: "/ui/" }, "← Fleet")), head,
   el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Trends"), el("label", {}, "Range", range)),
-    trends.vel, trends.kurt, trends.env),
+    trendsInfo, trends.vel, trends.kurt, trends.env),
   el("div", { class: "panel" }, el("h2", {}, "Latest spectrum and envelope spectrum"), specInfo, el("div", { class: "grid2" }, spec, env)),
   el("div", { class: "panel" }, el("h2", {}, "Tickets"), el("table", {}, el("thead", {}, el("tr", {},
     ["Ticket", "Status", "Grade", "Failure mode", "Opened", "Assignee"].map((h) => el("th", {}, h)))), tickets)));
@@ -35,21 +36,47 @@ async function loadHead() {
     el("div", { class: "grid2" },
       el("div", {},
         el("p", {}, `Model ${u.model || "–"} · ${u.customer || "–"} · ${u.site || "–"} · firmware ${u.firmware || "–"} · ${u.presence}`),
-        el("p", {}, el("strong", {}, "Why: "), h.failure_mode ? `${h.failure_mode.replace("_", " ")}` : "no fault diagnosed",
+        el("p", { id: "why" }, el("strong", {}, "Why: "), why(h),
           h.confidence != null ? ` (confidence ${(100 * h.confidence).toFixed(0)} %)` : ""),
-        el("ul", { class: "reasons", id: "reasons" }, (h.reasons || []).map((r) => el("li", {}, r)))),
+        el("ul", { class: "reasons", id: "reasons" }, (h.reasons || []).map((r) => el("li", {}, r))),
+        el("p", { class: "muted", id: "assessed" }, assessed(h))),
       el("div", {}, el("h2", {}, "Estimated time to failure"), ttf)));
 }
 
+// the diagnosis in words; a unit that could not be assessed says so (it is not "no fault")
+function why(h) {
+  if (h.failure_mode) return h.failure_mode.replaceAll("_", " ");
+  if (h.sensor_fault) return `cannot assess: sensor fault (${h.sensor_fault})`;
+  if (h.ts == null && h.updated_at == null) return "not assessed yet: no data of this unit has been analysed";
+  if (h.state === "unknown") return "cannot assess (see below)";
+  return "no fault diagnosed";
+}
+
+// when the data assessed was measured: a unit that stopped reporting keeps its last health
+function assessed(h) {
+  if (h.ts == null) return "";
+  const age = Date.now() / 1000 - h.ts;
+  return `assessed on data of ${fmtTime(h.ts * 1000)}` + (age >= 60 ? ` (${fmtDuration(age)} ago)` : " (just now)");
+}
+
+let trendsAsked = 0;  // the newest request wins: a range chosen while an older one loads is not overwritten
+
 async function loadTrends() {
+  const asked = ++trendsAsked;
   const end = Date.now() + 60e3, start = end - RANGES[range.value];
   const q = (m) => `/units/${encodeURIComponent(id)}/series?measurement=${m}&start_ms=${Math.floor(start)}&end_ms=${Math.floor(end)}&points=400`;
   const vib = await api(q("vibration"));
+  if (asked !== trendsAsked) return;
   const f = vib.fields;
   const vel = Object.keys(f).filter((k) => k.startsWith("velocity") || k.startsWith("v_rms"));
   const xRange_ms = [start, end];
-  timeChart(trends.vel, { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s", xRange_ms,
-    zoneLimits, series: Object.fromEntries((vel.length ? vel : ["rms_g"]).filter((k) => k in f).map((k) => [k, f[k]])) });
+  // without a velocity the chart shows the acceleration RMS in g, not on the mm/s zone bands
+  trendsInfo.textContent = vib.ts_ms.length ? "" : `No vibration data from this unit in the last ${range.value}.`;
+  timeChart(trends.vel, vel.length || !vib.ts_ms.length
+    ? { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s", xRange_ms, zoneLimits,
+        series: Object.fromEntries(vel.map((k) => [k, f[k]])) }
+    : { title: "Acceleration RMS (g): no velocity measured", ts_ms: vib.ts_ms, unit: "g", xRange_ms,
+        series: Object.fromEntries(["rms_g"].filter((k) => k in f).map((k) => [k, f[k]])) });
   const kurt = ["kurtosis", "env_kurtosis"].filter((k) => k in f);
   timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, xRange_ms, series: Object.fromEntries(kurt.map((k) => [k, f[k]])) });
   // Envelope-spectrum peaks at the bearing defect frequencies (dB above the local floor).
@@ -77,18 +104,30 @@ async function loadTickets() {
   const res = await api(`/tickets?device_id=${encodeURIComponent(id)}&limit=50`);
   tickets.replaceChildren(...res.data.map((t) => el("tr", { "data-ticket": t.number },
     el("td", {}, el("a", { href: `/ui/tickets#${t.number}` }, t.number)), el("td", {}, t.status), el("td", {}, badge(t.grade)),
-    el("td", {}, t.failure_mode), el("td", {}, fmtTime(t.opened_at)), el("td", {}, t.assignee || "–"))));
+    el("td", {}, (t.failure_mode || "–").replaceAll("_", " ")), el("td", {}, fmtTime(t.opened_at)), el("td", {}, t.assignee || "–"))));
   if (!res.data.length) tickets.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No tickets.")));
 }
 
-if (!id) { main.replaceChildren(el("div", { class: "error" }, "no unit given (?id=…)")); }
-else {
+async function found() {
+  try { await loadHead(); return true; } catch (err) {
+    if (err.status === 401) return false;  // on its way to the login page
+    // an unknown or unreadable unit: say so where the page would be (not for 8 s over empty panels)
+    main.replaceChildren(el("p", {}, el("a", { href: "/ui/" }, "← Fleet")),
+      el("div", { class: "error", role: "alert", id: "unit-error" }, err.message || String(err)));
+    return false;
+  }
+}
+
+if (!id) { main.replaceChildren(el("div", { class: "error", id: "unit-error" }, "no unit given (?id=…)")); }
+else if (await found()) {
+  // listening before the first load: a range chosen while the page loads is not ignored
+  range.addEventListener("change", () => loadTrends().catch(showError));
   try {
-    await loadHead();
     await loadSpectrum();
     await Promise.all([loadTrends(), loadTickets()]);
   } catch (err) { showError(err); }
-  range.addEventListener("change", () => loadTrends().catch(showError));
-  live(debounce(async (kind, ev) => { if (!ev.device_id || ev.device_id === id) { await loadHead(); await loadTickets(); } }, 500));
+  live(debounce(async (kind, ev) => {
+    if (!ev.device_id || ev.device_id === id) { try { await loadHead(); await loadTickets(); } catch (err) { showError(err); } }
+  }, 500));
 }
 void can; void me;

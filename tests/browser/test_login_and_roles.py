@@ -1,0 +1,44 @@
+"""Logging in brings you back to the page you opened, never to another site; a viewer is not shown a
+form it may not submit."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import expect
+from tests.browser.test_dashboard import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def test_a_link_opened_without_a_token_comes_back_after_login(page, served):
+    """A unit's link from an e-mail or a colleague led to the login page and then to the fleet."""
+    base, tokens, world, _ = served
+    page.goto(f"{base}/ui/unit?id={world.failing}")
+    page.wait_for_url("**/ui/login?next=*")
+    page.fill("#token", tokens["viewer"])
+    page.click("#login-button")
+    page.wait_for_url(f"{base}/ui/unit?id={world.failing}")
+    expect(page.locator("#ttf")).to_have_text("5d 0h")
+
+
+@pytest.mark.parametrize("next_url", ["https://example.com/", "//example.com/ui/", "javascript:alert(1)"])
+def test_login_never_sends_you_to_another_site(page, served, next_url):
+    base, tokens, _, _ = served
+    page.goto(f"{base}/ui/login?next={next_url}")
+    page.fill("#token", tokens["viewer"])
+    page.click("#login-button")
+    page.wait_for_url(f"{base}/ui/")
+    page.locator("#units tr").first.wait_for()
+
+
+def test_a_viewer_is_not_shown_the_complaint_form(page, served):
+    base, tokens, _, _ = served
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/complaints")
+    expect(page.locator("#c-readonly")).to_contain_text("needs a service token")
+    assert page.locator("#complaint-form").count() == 0
+    login(page, base, tokens["service"])
+    page.goto(f"{base}/ui/complaints")
+    expect(page.locator("#c-submit")).to_be_enabled()
+    assert page.js_errors == [], page.js_errors

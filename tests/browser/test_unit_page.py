@@ -1,0 +1,90 @@
+"""The unit page in the states a service engineer meets besides "failing": a serial that is not
+registered, a unit never assessed, a unit whose sensor is faulty, and a browser in another time zone."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.browser.conftest import expect, shot
+from tests.browser.test_dashboard import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def test_an_unknown_serial_says_so_and_keeps_saying_it(page, served):
+    """The error used to vanish after 8 s over empty Trends / Spectrum / Tickets panels."""
+    base, tokens, _, _ = served
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/unit?id=NO-SUCH-UNIT")
+    expect(page.locator("#unit-error")).to_have_text("no unit 'NO-SUCH-UNIT' is registered")
+    # the error is the page (the passing kind is removed after 8 s), not a banner over empty panels
+    assert page.locator("#chart-velocity").count() == 0 and page.locator("#unit-tickets").count() == 0
+    assert page.locator("main > .error").count() == 1
+
+
+def test_a_unit_with_a_faulty_sensor_is_not_shown_as_fault_free(page, served):
+    from detectors.types import Assessment
+    from foreshock.models import DetectorState
+
+    base, tokens, _, ctx = served
+    ctx.registry.create_unit("P-0201", model="P-200", customer="ACME", site="Bremen")
+    ctx.registry.create_unit("P-0202", model="P-200", customer="ACME", site="Bremen")
+    measured = time.time() - 30 * 3600  # a day and six hours ago: the page says how old the health is
+    stuck = Assessment(ts=measured, state="unknown", sensor_fault="stuck",
+                       reasons=["cannot assess: the signal is stuck at 0.5 g"])
+    with ctx.session_factory.begin() as s:
+        s.add(DetectorState(device_id="P-0201", state_json="{}", health="unknown",
+                            assessment_json=json.dumps(stuck.to_dict())))
+    # a sensor that sends acceleration only: no velocity to put on the ISO mm/s zones
+    from foreshock.tsdb import Point
+
+    ctx.store.write([Point("vibration", {"device": "P-0201", "axis": "x"}, {"rms_g": 0.5, "kurtosis": 1.5},
+                           int(measured * 1000))])
+    login(page, base, tokens["viewer"])
+
+    page.goto(f"{base}/ui/unit?id=P-0201")
+    expect(page.locator("#why")).to_have_text("Why: cannot assess: sensor fault (stuck)")
+    expect(page.locator("#reasons")).to_contain_text("stuck at 0.5 g")
+    stamp = datetime.fromtimestamp(measured, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    expect(page.locator("#assessed")).to_have_text(f"assessed on data of {stamp} (1d 6h ago)")
+    page.locator("#chart-velocity canvas").first.wait_for()
+    assert "Acceleration RMS (g): no velocity measured" in page.locator("#chart-velocity").inner_text()
+    assert page.locator("#trends-info").inner_text() == ""
+    shot(page, "unit-sensor-fault")
+
+    page.goto(f"{base}/ui/unit?id=P-0202")  # registered, nothing analysed yet
+    expect(page.locator("#why")).to_have_text("Why: not assessed yet: no data of this unit has been analysed")
+    assert page.locator("#assessed").inner_text() == ""
+    # no data at all: the empty charts say so, under the velocity chart's own title
+    expect(page.locator("#trends-info")).to_have_text("No vibration data from this unit in the last 7d.")
+    page.select_option("#range", "30d")
+    expect(page.locator("#trends-info")).to_have_text("No vibration data from this unit in the last 30d.")
+    assert "Velocity RMS" in page.locator("#chart-velocity").inner_text()
+
+
+def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
+    """The tables say UTC; the trend axes drew the browser's local time (a New York browser put the
+    last point five hours earlier than the snapshot time printed above it)."""
+    base, tokens, world, _ = served
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id="America/New_York")
+    page = context.new_page()
+    try:
+        login(page, base, tokens["viewer"])
+        page.goto(f"{base}/ui/unit?id={world.failing}")
+        page.locator("#range").select_option("24h")
+        page.wait_for_function("() => { const d = document.querySelector('#chart-velocity').dataset;"
+                               " return d.xMax - d.xMin < 2 * 86400; }")
+        over = page.locator("#chart-velocity .u-over")
+        box = over.bounding_box()
+        page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # the newest point
+        shown = page.locator("#chart-velocity .u-legend .u-value").first
+        expect(shown).not_to_have_text("--")
+        at = datetime.strptime(shown.inner_text().upper(), "%Y-%m-%d %I:%M%p").replace(tzinfo=UTC)
+        # the scenario's newest hourly point is an hour old, averaged into the chart's windows
+        assert abs(at.timestamp() - (time.time() - 3600)) < 2 * 3600, (shown.inner_text(), "read as UTC")
+    finally:
+        context.close()
