@@ -63,17 +63,23 @@ def test_agent_fills_in_the_complaint_form(page, served):
     assert [e for e in page.js_errors if "status of 422" not in e] == []  # the refused form is logged, nothing else
 
 
-def test_engineer_records_and_verifies_a_corrective_action(page, served):
+def record_and_verify(page, served, title: str, applied_at: str):
+    """As an engineer, record a corrective action for batch B7 and verify it; returns its table row."""
     base, tokens, _, _ = served
     login(page, base, tokens["engineer"])
     page.goto(f"{base}/ui/corrective")
-    page.fill("#a-title", "New bearing supplier")
-    page.fill("#a-applied_at", "2026-01-15")
+    page.fill("#a-title", title)
+    page.fill("#a-applied_at", applied_at)
     page.fill("#a-batch", "B7")
     page.click("#a-submit")
     row = page.locator("#actions tr").first
-    expect(row).to_contain_text("New bearing supplier")
+    expect(row).to_contain_text(title)
     row.locator("button:has-text('Verify')").click()
     expect(row.locator(".verdict")).not_to_have_text("not verified")
+    return row
+
+
+def test_engineer_records_and_verifies_a_corrective_action(page, served):
+    record_and_verify(page, served, "New bearing supplier", "2026-01-15")
     shot(page, "corrective-actions")
     assert page.js_errors == []

@@ -174,28 +174,35 @@ def test_publishes_retained_health_on_its_connection(mosquitto, tmp_path):
         engine.dispose()
 
 
+def _connection_log_line(caplog, mqtt: dict, level: int, needle: str) -> tuple[str, bool]:
+    """Start a source with these MQTT settings; the first log line containing ``needle`` (waited
+    for) and whether the source connected."""
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    settings = load_settings(mqtt={**mqtt, "reconnect_min_s": 1, "reconnect_max_s": 1})
+    caplog.set_level(level, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
+    source.start(timeout_s=0.1)
+    try:
+        wait_until(lambda: any(needle in r.getMessage() for r in caplog.records), what=f"{needle!r} in the log")
+    finally:
+        source.stop()
+    return next(r.getMessage() for r in caplog.records if needle in r.getMessage()), source.connected
+
+
 def test_an_unreachable_broker_is_named_in_the_log_while_retrying(caplog):
     """Nothing listening at mqtt.url: the log said once 'not connected after 10 s; still trying' and
     then nothing, whatever the cause. Now the failed connection itself is named, with the address."""
     import logging
 
     from foreshock.broker import free_port
-    from ingest.buffer import HandOff
-    from ingest.mqtt import MqttSource
 
     port = free_port()  # nothing listens here
-    settings = load_settings(mqtt={"url": f"mqtt://127.0.0.1:{port}", "reconnect_min_s": 1, "reconnect_max_s": 1})
-    caplog.set_level(logging.WARNING, logger="ingest.mqtt")
-    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
-    source.start(timeout_s=0.1)
-    try:
-        wait_until(lambda: any("cannot reach the MQTT broker" in r.getMessage() for r in caplog.records),
-                   what="the failed connection in the log")
-    finally:
-        source.stop()
-    line = next(r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage())
+    line, connected = _connection_log_line(caplog, {"url": f"mqtt://127.0.0.1:{port}"}, logging.WARNING,
+                                           "cannot reach the MQTT broker")
     assert f"nothing answers at 127.0.0.1:{port}" in line and "FORESHOCK_MQTT__URL" in line
-    assert not source.connected
+    assert not connected
 
 
 def test_two_services_with_one_client_id_are_named_as_such(mosquitto, caplog):
@@ -252,22 +259,12 @@ def test_a_wrong_password_is_named_with_the_settings_to_check(mosquitto, caplog)
     """'refused the connection: Not authorized' named neither the setting nor where the user is kept."""
     import logging
 
-    from ingest.buffer import HandOff
-    from ingest.mqtt import MqttSource
     from tests.servers import PLATFORM_USER
 
-    settings = load_settings(mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": "not-the-password",
-                                   "reconnect_min_s": 1, "reconnect_max_s": 1})
-    caplog.set_level(logging.ERROR, logger="ingest.mqtt")
-    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
-    source.start(timeout_s=0.1)
-    try:
-        wait_until(lambda: any("refused the connection" in r.getMessage() for r in caplog.records),
-                   what="the refusal in the log")
-    finally:
-        source.stop()
-    line = next(r.getMessage() for r in caplog.records if "refused the connection" in r.getMessage())
-    assert "FORESHOCK_MQTT__PASSWORD" in line and "mqtt.username" in line and not source.connected
+    line, connected = _connection_log_line(
+        caplog, {"url": mosquitto.url, "username": PLATFORM_USER, "password": "not-the-password"}, logging.ERROR,
+        "refused the connection")
+    assert "FORESHOCK_MQTT__PASSWORD" in line and "mqtt.username" in line and not connected
 
 
 def test_an_mqtts_url_to_a_plain_port_mentions_tls(mosquitto, caplog):
@@ -275,18 +272,6 @@ def test_an_mqtts_url_to_a_plain_port_mentions_tls(mosquitto, caplog):
     not resolve', which sent people looking at the network."""
     import logging
 
-    from ingest.buffer import HandOff
-    from ingest.mqtt import MqttSource
-
-    settings = load_settings(mqtt={"url": mosquitto.url.replace("mqtt://", "mqtts://"),
-                                   "reconnect_min_s": 1, "reconnect_max_s": 1})
-    caplog.set_level(logging.WARNING, logger="ingest.mqtt")
-    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
-    source.start(timeout_s=0.1)
-    try:
-        wait_until(lambda: any("cannot reach the MQTT broker" in r.getMessage() for r in caplog.records),
-                   what="the failed connection in the log")
-    finally:
-        source.stop()
-    line = next(r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage())
+    line, _ = _connection_log_line(caplog, {"url": mosquitto.url.replace("mqtt://", "mqtts://")}, logging.WARNING,
+                                   "cannot reach the MQTT broker")
     assert "TLS handshake failed" in line and "plain MQTT" in line
