@@ -106,14 +106,11 @@ class MonitorConfig:
         for f in fields(self):
             value, default = getattr(self, f.name), f.default
             is_bool = isinstance(value, bool)
-            if isinstance(default, int) and not is_bool and isinstance(value, numbers.Real) \
-                    and not isinstance(value, numbers.Integral) and math.isfinite(value) and float(value).is_integer():
-                value = int(value)
-                object.__setattr__(self, f.name, value)
-            if isinstance(default, int) and (is_bool or not isinstance(value, numbers.Integral)):
-                raise ValueError(f"{f.name} must be a whole number, got {value!r}")
             if isinstance(default, int):
-                object.__setattr__(self, f.name, int(value))  # numpy's integers too: JSON-serialisable
+                if is_bool or not isinstance(value, numbers.Real) or not (math.isfinite(value)
+                                                                          and float(value).is_integer()):
+                    raise ValueError(f"{f.name} must be a whole number, got {value!r}")
+                object.__setattr__(self, f.name, int(value))  # 60.0 and numpy's integers too: JSON-serialisable
             if isinstance(default, float) and (is_bool or not isinstance(value, numbers.Real)
                                                or not math.isfinite(value)):
                 raise ValueError(f"{f.name} must be a finite number, got {value!r}")

@@ -62,7 +62,7 @@ def velocity_band(machine: MachineInfo) -> tuple[float, float]:
 
 
 def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *, band: tuple[float, float] | None = None,
-                      spectrum: Spectrum | None = None) -> dict[str, float]:
+                      spectrum: Spectrum | None = None, checked: bool = False) -> dict[str, float]:
     """All features of one snapshot (flat dict of finite floats, units in the names).
 
     Keys: the time features; ``velocity_rms_mm_s`` and ``iso_zone`` (0..3 for A..D);
@@ -74,10 +74,12 @@ def snapshot_features(snapshot: Snapshot, machine: MachineInfo, *, band: tuple[f
     negentropy (the monitor chooses it at commissioning and re-checks it now and then: the
     choice is most of the cost). ``spectrum``: the snapshot's :meth:`Spectrum.of`, when the caller
     has it already. Raises ValueError for a snapshot that cannot be measured
-    (empty, non-finite, bad rate, a band outside ``0 < lo < hi <= fs/2``).
+    (empty, non-finite, bad rate, a band outside ``0 < lo < hi <= fs/2``); ``checked``: the caller
+    has already passed it through :func:`detectors.types.snapshot_problem` (the monitor's step),
+    so it is not checked twice.
     """
     # (the amplitude limit only where float64 power sums overflow: ingest measures what it stores)
-    problem = snapshot_problem(snapshot, min_samples=64, max_g=1e150)
+    problem = None if checked else snapshot_problem(snapshot, min_samples=64, max_g=1e150)
     if problem is not None:
         raise ValueError(f"cannot measure the snapshot: {problem}")
     x = np.asarray(snapshot.samples, dtype=np.float64)

@@ -198,7 +198,8 @@ class UnitMonitor:
         fault may move it), and whenever the sample rate changed."""
         reuse = self.config.band_recheck if self.level == 0 else self.config.band_recheck_unhealthy
         keep = self.env_band is not None and self.env_fs == fs and self.band_age < reuse
-        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp)
+        # (update_snapshot has checked the snapshot with snapshot_problem, more strictly than the features do)
+        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp, checked=True)
         if keep:
             self.band_age += 1
         elif "env_band_lo_hz" in feats:

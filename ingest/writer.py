@@ -129,9 +129,10 @@ class StoreWriter:
         except StoreUnavailable as exc:
             self.metrics.spool_bytes = self.spool.size_bytes
             # a line a minute, not one per probe (every few seconds for the whole outage)
-            quiet = time.monotonic() < self._next_note
+            now = time.monotonic()
+            quiet = now < self._next_note
             if not quiet:
-                self._next_note = time.monotonic() + 60.0
+                self._next_note = now + 60.0
             log.log(logging.DEBUG if quiet else logging.INFO, "telemetry store still unavailable (%s); %d bytes spooled",
                     exc, self.spool.size_bytes)
             return
