@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import GRADE_ORDER, AlertConfig
 from alerts.models import Delivery, Route
+from foreshock.db import log_failure
 
 __all__ = ["CHANNELS", "Notifier", "sign", "verify"]
 
@@ -186,8 +187,6 @@ class Notifier:
                 self.deliver_due()
                 wait = self._next_wait()
             except Exception:
-                from foreshock.db import log_failure
-
                 log_failure(log, "notification worker pass failed")
                 wait = self.config.poll_s
             try:

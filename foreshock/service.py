@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from foreshock.db import make_engine, migrate, session_factory
+from foreshock.db import log_failure, make_engine, migrate, session_factory
 from foreshock.detection import DetectionStage
 from foreshock.settings import Settings
 from foreshock.tsdb import open_store
@@ -30,13 +30,6 @@ log = logging.getLogger(__name__)
 
 class StartupError(RuntimeError):
     """A part of the service could not start (the message names it and what to change)."""
-
-
-def _log_failure(what: str) -> None:
-    """Log the exception being handled (:func:`foreshock.db.log_failure`)."""
-    from foreshock.db import log_failure
-
-    log_failure(log, what)
 
 
 def _env_name(setting: str) -> str:
@@ -350,7 +343,7 @@ class Pipeline:
                 try:
                     self.registry.flush_seen()
                 except Exception:  # noqa: BLE001 - the next round tries again
-                    _log_failure("writing last-seen times failed")
+                    log_failure(log, "writing last-seen times failed")
             if now >= next_tick:
                 next_tick = now + tick_every
                 self.tick()
@@ -360,17 +353,17 @@ class Pipeline:
         try:
             self.alerts.tick()
         except Exception:  # noqa: BLE001 - the next tick tries again
-            _log_failure("alert clock tick failed")
+            log_failure(log, "alert clock tick failed")
         try:
             self.detection.flush()
         except Exception:  # noqa: BLE001
-            _log_failure("saving detector state failed")
+            log_failure(log, "saving detector state failed")
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + 3600.0
             try:
                 self.dead_letters.prune()
             except Exception:  # noqa: BLE001 - the next hour tries again
-                _log_failure("deleting expired dead letters failed")
+                log_failure(log, "deleting expired dead letters failed")
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Graceful shutdown: stop taking messages, flush what is buffered, save state (bounded)."""
