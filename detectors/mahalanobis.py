@@ -7,7 +7,9 @@ observation, ``T² · n(n−d) / (d(n+1)(n−1)) ~ F(d, n−d)``, which accounts
 from few samples. ``score_one`` is −log10(p): a threshold of 4 is a false-alarm probability of
 1e-4 per observation under the baseline's own distribution, whatever the features' units.
 
-Features missing from a vector are imputed with their baseline mean (they then add nothing).
+Features missing from a vector are imputed with their baseline mean (they then add nothing). A
+feature missing (or not a number) in some warm-up vectors is learnt from the others; one missing
+in half of them or more is left out.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -64,15 +66,24 @@ class Mahalanobis:
 
     def _fit(self) -> None:
         data = np.asarray(self._rows, dtype=np.float64)
-        keep = np.all(np.isfinite(data), axis=0)
+        finite = np.isfinite(data)
+        # A feature missing in most of the warm-up has no baseline; one missing now and then does:
+        # its rows are left out (complete cases), not the feature.
+        keep = finite.mean(axis=0) > 0.5
+        while True:
+            rows = np.all(finite[:, keep], axis=1)
+            d = int(keep.sum())
+            if d == 0 or rows.sum() > d + 2:
+                break
+            missing = np.where(keep, (~finite).sum(axis=0), -1)
+            if missing.max() > 0:
+                keep[int(np.argmax(missing))] = False    # the feature that costs most rows goes
+            else:
+                keep[np.flatnonzero(keep)[-1]] = False   # too few rows for this many features
         self.keys = [k for k, ok in zip(self.keys, keep) if ok]
-        data = data[:, keep]
+        data = data[np.ix_(rows, keep)]
         self.n = data.shape[0]
         d = data.shape[1]
-        if d == 0 or self.n <= d + 2:
-            self.keys = self.keys[: max(self.n - 3, 0)]
-            data = data[:, : len(self.keys)]
-            d = data.shape[1]
         self.mean = data.mean(axis=0)
         cov = np.cov(data, rowvar=False).reshape(d, d) if d else np.zeros((0, 0))
         diag = np.diag(cov).copy()
