@@ -82,7 +82,7 @@ class SensorFault:
       by default large enough that about 5 % of the samples clip).
     - ``clock_skew``: timestamps shifted by ``skew_s`` (negative: the device clock is behind).
     - ``duplicate``: every message is sent twice.
-    - ``out_of_order``: messages are held back and sent after the next one of the unit.
+    - ``out_of_order``: every other message is held back and sent after the unit's next one of its kind.
     """
 
     kind: str

@@ -169,8 +169,9 @@ class FleetStream:
         sensor = e.unit.model.sensor
         if f.kind == "clock_skew":
             e.ts_ms += int(f.param("skew_s", -600.0) * 1000)
-        elif f.kind == "out_of_order":
-            e.due_ms += int(self._tel_ms * 1.5)  # overtaken by the unit's next message
+        elif f.kind == "out_of_order" and e.seq % 2 == 0:
+            # every other message is held back past the unit's next one of its kind
+            e.due_ms += int((self._tel_ms if e.kind == "telemetry" else self._snap_ms) * 1.5)
         elif f.kind == "stuck":
             if e.kind == "telemetry":
                 k_stuck = int(max(f.start_ms / self._tel_ms - e.unit.variation.phase, 0))
