@@ -69,11 +69,32 @@ def test_monthly_report_counts_the_month(factory):
     assert r["mttr_s"] == pytest.approx((1 + 11) / 2 * H)
     assert r["sla"]["all"]["response_met"] == 1 and r["sla"]["all"]["response_missed"] == 3
     assert r["sla"]["critical"]["response_compliance"] == 1.0
-    assert r["tickets"]["sla_breaches"] == 2
+    # n2 answered 2 h late before any sweep flagged it: a breach in the table and in the total alike (was 2)
+    assert r["tickets"]["sla_breaches"] == 3
     assert r["field_precision"]["all"] == {"confirmed": 1, "false_alarm": 1, "precision": 0.5}
     assert monthly_report(factory, "2026-10")["tickets"]["opened"] == 1
     assert field_precision(factory, since=month_bounds("2026-11")[0])["by_failure_mode"]["outer_race"][
         "precision"] == 0.5
+
+
+def test_sla_breaches_and_the_sla_table_count_the_same_clocks_of_unit_and_fleet_tickets(factory):
+    from alerts.tickets import open_ticket
+
+    svc = _history(factory)  # unit tickets: 3 response clocks missed, none of resolution
+    with factory.begin() as s:  # a fleet quality problem (major: 8 h / 72 h) nobody answers
+        open_ticket(s, svc.config, now=T0 + 4 * H, failure_mode="outer_race", grade="major", kind="fleet",
+                    group_key="model:P-200", unit={"model": "P-200"}, title="Fleet quality problem")
+    svc.tick(T0 + 80 * H)  # fleet: both clocks run out; n2 and n4 run out of resolution time, too
+    r = monthly_report(factory, "2026-11")
+    sla = r["sla"]
+    assert list(sla) == ["critical", "major", "minor", "unit", "fleet", "all"]
+    assert (sla["fleet"]["tickets"], sla["fleet"]["response_missed"], sla["fleet"]["resolution_missed"]) == (1, 1, 1)
+    assert (sla["unit"]["tickets"], sla["unit"]["response_missed"], sla["unit"]["resolution_missed"]) == (4, 3, 2)
+    assert sla["all"]["tickets"] == r["tickets"]["opened"] + r["tickets"]["fleet_problems"] == 5
+    assert sla["all"]["response_missed"] == 4 and sla["major"]["response_missed"] == 4
+    assert r["tickets"]["sla_breaches"] == sla["all"]["response_missed"] + sla["all"]["resolution_missed"] == 7
+    rows = report_csv(r)
+    assert "sla,fleet,response_missed,1" in rows and "tickets,sla_breaches,count,7" in rows
 
 
 def test_field_precision_counts_foreshock_warnings_not_tickets_customers_opened(factory):
