@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.cli import add_page_args, page_args, print_list_json, shown
+
 __all__ = ["register"]
 
 
@@ -33,8 +35,7 @@ def register(sub: argparse._SubParsersAction, who: str, guard: Any) -> None:
     p = csub.add_parser("list", help="complaints, newest first")
     p.add_argument("--ticket")
     p.add_argument("--device")
-    p.add_argument("--limit", type=int, default=200, help="at most this many (1..500, default 200)")
-    p.add_argument("--offset", type=int, default=0, help="skip this many of the newest first")
+    add_page_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=guard(_complaint_list))
 
@@ -91,40 +92,12 @@ def _complaint_email(args, settings) -> int:
     return 0
 
 
-def shown(noun: str, offset: int, n: int, count: int) -> str:
-    """The footer of a list: how many there are, and which of them are shown when not all.
-
-    >>> shown("complaint(s)", 0, 3, 3)
-    '3 complaint(s)'
-    >>> shown("complaint(s)", 0, 200, 250)
-    '250 complaint(s); shown: 1-200, newest first (--offset 200 for the next)'
-    >>> shown("complaint(s)", 300, 0, 250)
-    '250 complaint(s); none shown at --offset 300'
-    """
-    if offset == 0 and n == count:
-        return f"{count} {noun}"
-    if n == 0:
-        return f"{count} {noun}; none shown at --offset {offset}"
-    more = f" (--offset {offset + n} for the next)" if offset + n < count else ""
-    return f"{count} {noun}; shown: {offset + 1}-{offset + n}, newest first{more}"
-
-
-def _page(args) -> tuple[int, int]:
-    if not 1 <= args.limit <= 500:
-        raise ValueError(f"--limit must be 1..500, got {args.limit}")
-    if args.offset < 0:
-        raise ValueError(f"--offset must be 0 or more, got {args.offset}")
-    return args.limit, args.offset
-
-
 def _complaint_list(args, settings) -> int:
-    limit, offset = _page(args)
+    limit, offset = page_args(args)
     rows, count = _desk(settings).list_complaints(ticket=args.ticket, device_id=args.device, limit=limit,
                                                   offset=offset)
     if args.json:
-        print(json.dumps(rows, indent=2, sort_keys=True, default=str))
-        if offset or len(rows) < count:  # the list is cut: say so where a pipe does not swallow it
-            print(shown("complaint(s)", offset, len(rows), count), file=sys.stderr)
+        print_list_json(rows, "complaint(s)", offset, count)
         return 0
     for c in rows:
         lead = f"{c['warning_lead_s'] / 3600:.1f} h" if c["preceded_by_warning"] else "no"

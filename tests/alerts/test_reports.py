@@ -181,3 +181,27 @@ def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
     assert "tickets,opened,count,4" in out_file.read_text()
     assert main(["report", "monthly", "--month", "November"]) == 2
     assert "YYYY-MM" in capsys.readouterr().err
+
+
+def test_cli_lists_say_which_part_of_a_longer_list_they_show(factory, db_url, monkeypatch, capsys):
+    # 'tickets list' and 'alerts list' printed the newest 200 and "200 ticket(s)", as if that were all
+    _history(factory)  # 5 tickets (4 in November), 5 alerts
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    assert main(["tickets", "list", "--limit", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "5 ticket(s); shown: 1-2, newest first (--offset 2 for the next)"
+    assert [line.split()[0] for line in out[:-1]] == ["PF202611004", "PF202611003"]
+    assert main(["tickets", "list", "--limit", "2", "--offset", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "5 ticket(s); shown: 5-5, newest first" and out[0].startswith("PF202610001")
+    assert main(["tickets", "list", "--open", "--json", "--limit", "1"]) == 0
+    got = capsys.readouterr()
+    assert len(json.loads(got.out)) == 1 and got.err.strip() == (
+        "3 ticket(s); shown: 1-1, newest first (--offset 1 for the next)")
+    assert main(["alerts", "list", "--all", "--limit", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "5 alert(s); shown: 1-3, newest first (--offset 3 for the next)")
+    assert main(["alerts", "list", "--all"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "5 alert(s)"
+    assert main(["tickets", "list", "--offset", "-1"]) == 2
+    assert "--offset must be 0 or more, got -1" in capsys.readouterr().err
