@@ -200,8 +200,8 @@ def _alerts_ack(args, settings) -> int:
 @_guard
 def _tickets_list(args, settings) -> int:
     limit, offset = page_args(args)
-    rows, count = _service(settings).page_tickets(open_only=args.open, status=args.status, device_id=args.device,
-                                                  limit=limit, offset=offset)
+    rows, count = _service(settings).page_tickets(open_only=args.open, status=args.status,
+                                                  device_id=args.device, limit=limit, offset=offset)
     if args.json:
         print_list_json(rows, "ticket(s)", offset, count)
         return 0

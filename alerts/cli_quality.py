@@ -126,7 +126,8 @@ def _action_add(args, settings) -> int:
         actor=args.by, ticket=args.ticket, title=args.title, scope=scope, applied_at=_when(args.applied),
         failure_modes=[m for m in args.modes.split(",") if m.strip()], baseline_d=args.baseline_d,
         target_ratio=args.target_ratio)
-    print(f"corrective action {a['id']} recorded: {a['title']} ({a['scope']}) from {a['applied_at']}")
+    scope = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in a["scope"].items() if v)
+    print(f"corrective action {a['id']} recorded: {a['title']} (scope: {scope}) from {a['applied_at']}")
     return 0
 
 

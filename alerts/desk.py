@@ -88,11 +88,13 @@ class TicketDesk:
             return self._full(s, t)
 
     # --- tickets ------------------------------------------------------------------------------
-    def page_tickets(self, *, open_only: bool = False, status: str | None = None, device_id: str | None = None,
-                     kind: str | None = None, limit: int = 200, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    def page_tickets(self, *, open_only: bool = False, status: str | None = None,
+                     device_id: str | None = None, kind: str | None = None, limit: int = 200,
+                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """One page of the tickets, newest first, and how many match in all."""
         where = [c for want, c in ((open_only, Ticket.is_open.is_(True)), (status, Ticket.status == status),
-                                   (device_id, Ticket.device_id == device_id), (kind, Ticket.kind == kind)) if want]
+                                   (device_id, Ticket.device_id == device_id), (kind, Ticket.kind == kind))
+                 if want]
         with self._sf() as s:
             count = s.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
             rows = s.scalars(select(Ticket).where(*where).order_by(Ticket.opened_at.desc(), Ticket.id.desc())
@@ -101,7 +103,8 @@ class TicketDesk:
 
     def list_tickets(self, *, open_only: bool = False, status: str | None = None, device_id: str | None = None,
                      kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        return self.page_tickets(open_only=open_only, status=status, device_id=device_id, kind=kind, limit=limit)[0]
+        return self.page_tickets(open_only=open_only, status=status, device_id=device_id, kind=kind,
+                                 limit=limit)[0]
 
     def get_ticket(self, number: str) -> dict[str, Any]:
         with self._sf() as s:
@@ -147,8 +150,8 @@ class TicketDesk:
     def page_alerts(self, *, open_only: bool = True, device_id: str | None = None, limit: int = 200,
                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """One page of the alerts, newest first, and how many match in all."""
-        where = [c for want, c in ((open_only, Alert.is_open.is_(True)), (device_id, Alert.device_id == device_id))
-                 if want]
+        where = [c for want, c in ((open_only, Alert.is_open.is_(True)),
+                                   (device_id, Alert.device_id == device_id)) if want]
         q = (select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id).where(*where)
              .order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit).offset(offset))
         with self._sf() as s:

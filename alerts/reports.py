@@ -68,7 +68,8 @@ def _response_missed(t: Ticket) -> bool:
 
 
 def _resolution_missed(t: Ticket) -> bool:
-    """The resolution clock ran out open (the sweep flagged it) or the ticket was closed after its due time."""
+    """The resolution clock ran out open (the sweep flagged it) or the ticket was closed after its due
+    time."""
     return t.resolution_breached or (t.closed_at is not None and t.closed_at > t.resolution_due)
 
 

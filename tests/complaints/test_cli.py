@@ -24,7 +24,8 @@ def test_cli_complaint_from_email_and_corrective_action(registry, db_url, monkey
     assert main(["complaints", "list"]) == 0
     assert "1 complaint(s)" in capsys.readouterr().out
     assert main(["actions", "add", "--title", "Supplier change", "--batch", "B7", "--applied", "2026-10-01"]) == 0
-    assert "corrective action" in capsys.readouterr().out
+    # the scope in words (it was printed as {'batch': 'B7'})
+    assert "recorded: Supplier change (scope: batch B7) from 2026-10-01" in capsys.readouterr().out
     assert main(["actions", "list"]) == 0
     listed = capsys.readouterr().out
     assert "Supplier change" in listed and "not verified" in listed
