@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from alerts.tickets import STATUSES, VERDICTS
 
-__all__ = ["register"]
+__all__ = ["add_page_args", "page_args", "print_list_json", "register", "shown"]
 
 
 def _who() -> str:
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = asub.add_parser("list", help="open alerts (--all for history)")
     p.add_argument("--all", action="store_true", help="include cleared alerts")
     p.add_argument("--device", help="only this unit")
+    add_page_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_alerts_list)
     p = asub.add_parser("ack", help="acknowledge an alert (stops its ticket's response clock)")
@@ -55,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--open", action="store_true", help="only open tickets")
     p.add_argument("--status", choices=STATUSES)
     p.add_argument("--device", help="only this unit")
+    add_page_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_tickets_list)
     p = tsub.add_parser("show", help="one ticket with its 8D record, audit trail and links (JSON)")
@@ -129,21 +132,61 @@ def _guard(fn):
     return wrapper
 
 
+def add_page_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=int, default=200, help="at most this many (1..500, default 200)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many of the newest first")
+
+
+def shown(noun: str, offset: int, n: int, count: int) -> str:
+    """The footer of a list: how many there are, and which of them are shown when not all.
+
+    >>> shown("complaint(s)", 0, 3, 3)
+    '3 complaint(s)'
+    >>> shown("complaint(s)", 0, 200, 250)
+    '250 complaint(s); shown: 1-200, newest first (--offset 200 for the next)'
+    >>> shown("complaint(s)", 300, 0, 250)
+    '250 complaint(s); none shown at --offset 300'
+    """
+    if offset == 0 and n == count:
+        return f"{count} {noun}"
+    if n == 0:
+        return f"{count} {noun}; none shown at --offset {offset}"
+    more = f" (--offset {offset + n} for the next)" if offset + n < count else ""
+    return f"{count} {noun}; shown: {offset + 1}-{offset + n}, newest first{more}"
+
+
+def page_args(args) -> tuple[int, int]:
+    if not 1 <= args.limit <= 500:
+        raise ValueError(f"--limit must be 1..500, got {args.limit}")
+    if args.offset < 0:
+        raise ValueError(f"--offset must be 0 or more, got {args.offset}")
+    return args.limit, args.offset
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
+def print_list_json(rows: list[Any], noun: str, offset: int, count: int) -> None:
+    """A page of a list as JSON; when it is not the whole list, which part it is goes to stderr."""
+    _print_json(rows)
+    if offset or len(rows) < count:
+        print(shown(noun, offset, len(rows), count), file=sys.stderr)
+
+
 @_guard
 def _alerts_list(args, settings) -> int:
-    rows = _service(settings).list_alerts(open_only=not args.all, device_id=args.device)
+    limit, offset = page_args(args)
+    rows, count = _service(settings).page_alerts(open_only=not args.all, device_id=args.device, limit=limit,
+                                                 offset=offset)
     if args.json:
-        _print_json(rows)
+        print_list_json(rows, "alert(s)", offset, count)
         return 0
     for a in rows:
         print(f"{a['id']:>6}  {a['device_id']:<20} {a['failure_mode']:<14} {a['severity']:<8} {a['grade']:<8} "
               f"{a['status']:<8} raised {a['raised_at']}  ticket {a['ticket'] or '-'}"
               f"{'  acked by ' + a['acknowledged_by'] if a['acknowledged_by'] else ''}")
-    print(f"{len(rows)} alert(s)")
+    print(shown("alert(s)", offset, len(rows), count))
     return 0
 
 
@@ -156,15 +199,17 @@ def _alerts_ack(args, settings) -> int:
 
 @_guard
 def _tickets_list(args, settings) -> int:
-    rows = _service(settings).list_tickets(open_only=args.open, status=args.status, device_id=args.device)
+    limit, offset = page_args(args)
+    rows, count = _service(settings).page_tickets(open_only=args.open, status=args.status,
+                                                  device_id=args.device, limit=limit, offset=offset)
     if args.json:
-        _print_json(rows)
+        print_list_json(rows, "ticket(s)", offset, count)
         return 0
     for t in rows:
         who = t["assignee"] or t["team"] or "-"
         print(f"{t['number']:<14} {t['kind']:<5} {t['device_id'] or t['group_key'] or '':<20} "
               f"{t['failure_mode']:<14} {t['grade']:<8} {t['status']:<13} {who:<14} opened {t['opened_at']}")
-    print(f"{len(rows)} ticket(s)")
+    print(shown("ticket(s)", offset, len(rows), count))
     return 0
 
 
@@ -197,8 +242,6 @@ def _tickets_comment(args, settings) -> int:
 
 @_guard
 def _tickets_8d(args, settings) -> int:
-    import sys
-
     text = sys.stdin.read() if args.content == "-" else args.content
     content: Any = text
     if args.json:

@@ -4,6 +4,7 @@ Examples::
 
     foreshock complaints email mail.eml --by gateway       # a raw RFC 822 message, e.g. piped from Postfix
     foreshock complaints list --ticket PF202611001
+    foreshock complaints list --offset 200                  # the next 200 of the newest first
     foreshock actions add --title "New bearing supplier" --batch 2026-W31 --applied 2026-03-02 \\
         --modes outer_race,inner_race,ball --baseline-d 56 --ticket PF202602014
     foreshock actions list
@@ -19,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.cli import add_page_args, page_args, print_list_json, shown
+
 __all__ = ["register"]
 
 
@@ -32,6 +35,7 @@ def register(sub: argparse._SubParsersAction, who: str, guard: Any) -> None:
     p = csub.add_parser("list", help="complaints, newest first")
     p.add_argument("--ticket")
     p.add_argument("--device")
+    add_page_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=guard(_complaint_list))
 
@@ -89,15 +93,17 @@ def _complaint_email(args, settings) -> int:
 
 
 def _complaint_list(args, settings) -> int:
-    rows, count = _desk(settings).list_complaints(ticket=args.ticket, device_id=args.device)
+    limit, offset = page_args(args)
+    rows, count = _desk(settings).list_complaints(ticket=args.ticket, device_id=args.device, limit=limit,
+                                                  offset=offset)
     if args.json:
-        print(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        print_list_json(rows, "complaint(s)", offset, count)
         return 0
     for c in rows:
         lead = f"{c['warning_lead_s'] / 3600:.1f} h" if c["preceded_by_warning"] else "no"
         print(f"{c['id']:>6}  {c['ticket']:<14} {c['customer']:<16} {c['device_id'] or '-':<12} {c['request']:<11} "
               f"{c['channel']:<9} warned before: {lead}")
-    print(f"{count} complaint(s)")
+    print(shown("complaint(s)", offset, len(rows), count))
     return 0
 
 
@@ -120,7 +126,8 @@ def _action_add(args, settings) -> int:
         actor=args.by, ticket=args.ticket, title=args.title, scope=scope, applied_at=_when(args.applied),
         failure_modes=[m for m in args.modes.split(",") if m.strip()], baseline_d=args.baseline_d,
         target_ratio=args.target_ratio)
-    print(f"corrective action {a['id']} recorded: {a['title']} ({a['scope']}) from {a['applied_at']}")
+    scope = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in a["scope"].items() if v)
+    print(f"corrective action {a['id']} recorded: {a['title']} (scope: {scope}) from {a['applied_at']}")
     return 0
 
 

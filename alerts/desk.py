@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,19 +88,23 @@ class TicketDesk:
             return self._full(s, t)
 
     # --- tickets ------------------------------------------------------------------------------
+    def page_tickets(self, *, open_only: bool = False, status: str | None = None,
+                     device_id: str | None = None, kind: str | None = None, limit: int = 200,
+                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """One page of the tickets, newest first, and how many match in all."""
+        where = [c for want, c in ((open_only, Ticket.is_open.is_(True)), (status, Ticket.status == status),
+                                   (device_id, Ticket.device_id == device_id), (kind, Ticket.kind == kind))
+                 if want]
+        with self._sf() as s:
+            count = s.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+            rows = s.scalars(select(Ticket).where(*where).order_by(Ticket.opened_at.desc(), Ticket.id.desc())
+                             .limit(limit).offset(offset))
+            return [ticket_dict(t) for t in rows], int(count)
+
     def list_tickets(self, *, open_only: bool = False, status: str | None = None, device_id: str | None = None,
                      kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        q = select(Ticket).order_by(Ticket.opened_at.desc(), Ticket.id.desc()).limit(limit)
-        if open_only:
-            q = q.where(Ticket.is_open.is_(True))
-        if status:
-            q = q.where(Ticket.status == status)
-        if device_id:
-            q = q.where(Ticket.device_id == device_id)
-        if kind:
-            q = q.where(Ticket.kind == kind)
-        with self._sf() as s:
-            return [ticket_dict(t) for t in s.scalars(q)]
+        return self.page_tickets(open_only=open_only, status=status, device_id=device_id, kind=kind,
+                                 limit=limit)[0]
 
     def get_ticket(self, number: str) -> dict[str, Any]:
         with self._sf() as s:
@@ -143,16 +147,20 @@ class TicketDesk:
         return min(cfg.feedback_max_factor, max(1.0, 1.0 + cfg.feedback_step * net))
 
     # --- alerts -------------------------------------------------------------------------------
+    def page_alerts(self, *, open_only: bool = True, device_id: str | None = None, limit: int = 200,
+                    offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """One page of the alerts, newest first, and how many match in all."""
+        where = [c for want, c in ((open_only, Alert.is_open.is_(True)),
+                                   (device_id, Alert.device_id == device_id)) if want]
+        q = (select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id).where(*where)
+             .order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit).offset(offset))
+        with self._sf() as s:
+            count = s.scalar(select(func.count()).select_from(Alert).where(*where)) or 0
+            return [alert_dict(a, n) for a, n in s.execute(q)], int(count)
+
     def list_alerts(self, *, open_only: bool = True, device_id: str | None = None,
                     limit: int = 200) -> list[dict[str, Any]]:
-        q = select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
-        q = q.order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)
-        if open_only:
-            q = q.where(Alert.is_open.is_(True))
-        if device_id:
-            q = q.where(Alert.device_id == device_id)
-        with self._sf() as s:
-            return [alert_dict(a, n) for a, n in s.execute(q)]
+        return self.page_alerts(open_only=open_only, device_id=device_id, limit=limit)[0]
 
     def ack_alert(self, alert_id: int, *, actor: str) -> dict[str, Any]:
         """A person acknowledges an alert; this also answers its ticket's response clock."""

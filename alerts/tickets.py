@@ -193,8 +193,11 @@ def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, a
     d = discipline.upper()
     if d not in EIGHT_D:
         raise TicketError(f"unknown 8D discipline {discipline!r} (expected one of {', '.join(EIGHT_D)})")
+    before = ticket.eight_d.get(d)
     ticket.eight_d = {**ticket.eight_d, d: content}
-    record(session, ticket, "8d_updated", actor=actor, now=now, discipline=d)
+    # what it replaces stays in the audit trail: D2's prefilled evidence cannot be typed again
+    kept = {"before": before} if before not in (None, "", {}) and before != content else {}
+    record(session, ticket, "8d_updated", actor=actor, now=now, discipline=d, **kept)
 
 
 def failure_mode_name(text: str, *, names: tuple[str, ...] = FIELD_MODES, what: str = "failure mode") -> str:

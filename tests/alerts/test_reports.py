@@ -69,11 +69,35 @@ def test_monthly_report_counts_the_month(factory):
     assert r["mttr_s"] == pytest.approx((1 + 11) / 2 * H)
     assert r["sla"]["all"]["response_met"] == 1 and r["sla"]["all"]["response_missed"] == 3
     assert r["sla"]["critical"]["response_compliance"] == 1.0
-    assert r["tickets"]["sla_breaches"] == 2
+    # n2 answered 2 h late before any sweep flagged it: a breach in the table and in the total alike (was 2)
+    assert r["tickets"]["sla_breaches"] == 3
     assert r["field_precision"]["all"] == {"confirmed": 1, "false_alarm": 1, "precision": 0.5}
     assert monthly_report(factory, "2026-10")["tickets"]["opened"] == 1
     assert field_precision(factory, since=month_bounds("2026-11")[0])["by_failure_mode"]["outer_race"][
         "precision"] == 0.5
+
+
+def test_sla_breaches_and_the_sla_table_count_the_same_clocks_of_unit_and_fleet_tickets(factory):
+    from alerts.tickets import open_ticket
+
+    svc = _history(factory)  # unit tickets: 3 response clocks missed, none of resolution
+    with factory.begin() as s:  # a fleet quality problem (major: 8 h / 72 h) nobody answers
+        open_ticket(s, svc.config, now=T0 + 4 * H, failure_mode="outer_race", grade="major", kind="fleet",
+                    group_key="model:P-200", unit={"model": "P-200"}, title="Fleet quality problem")
+    svc.tick(T0 + 80 * H)  # fleet: both clocks run out; n2 and n4 run out of resolution time, too
+    r = monthly_report(factory, "2026-11")
+    sla = r["sla"]
+    assert list(sla) == ["critical", "major", "minor", "unit", "fleet", "all"]
+    def row(kind):
+        return sla[kind]["tickets"], sla[kind]["response_missed"], sla[kind]["resolution_missed"]
+
+    assert row("fleet") == (1, 1, 1) and row("unit") == (4, 3, 2)
+    assert sla["all"]["tickets"] == r["tickets"]["opened"] + r["tickets"]["fleet_problems"] == 5
+    assert sla["all"]["response_missed"] == 4 and sla["major"]["response_missed"] == 4
+    total = sla["all"]["response_missed"] + sla["all"]["resolution_missed"]
+    assert r["tickets"]["sla_breaches"] == total == 7
+    rows = report_csv(r)
+    assert "sla,fleet,response_missed,1" in rows and "tickets,sla_breaches,count,7" in rows
 
 
 def test_field_precision_counts_foreshock_warnings_not_tickets_customers_opened(factory):
@@ -160,3 +184,27 @@ def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
     assert "tickets,opened,count,4" in out_file.read_text()
     assert main(["report", "monthly", "--month", "November"]) == 2
     assert "YYYY-MM" in capsys.readouterr().err
+
+
+def test_cli_lists_say_which_part_of_a_longer_list_they_show(factory, db_url, monkeypatch, capsys):
+    # 'tickets list' and 'alerts list' printed the newest 200 and "200 ticket(s)", as if that were all
+    _history(factory)  # 5 tickets (4 in November), 5 alerts
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    assert main(["tickets", "list", "--limit", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "5 ticket(s); shown: 1-2, newest first (--offset 2 for the next)"
+    assert [line.split()[0] for line in out[:-1]] == ["PF202611004", "PF202611003"]
+    assert main(["tickets", "list", "--limit", "2", "--offset", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "5 ticket(s); shown: 5-5, newest first" and out[0].startswith("PF202610001")
+    assert main(["tickets", "list", "--open", "--json", "--limit", "1"]) == 0
+    got = capsys.readouterr()
+    assert len(json.loads(got.out)) == 1 and got.err.strip() == (
+        "3 ticket(s); shown: 1-1, newest first (--offset 1 for the next)")
+    assert main(["alerts", "list", "--all", "--limit", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "5 alert(s); shown: 1-3, newest first (--offset 3 for the next)")
+    assert main(["alerts", "list", "--all"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "5 alert(s)"
+    assert main(["tickets", "list", "--offset", "-1"]) == 2
+    assert "--offset must be 0 or more, got -1" in capsys.readouterr().err

@@ -184,6 +184,20 @@ def test_8d_prefill_and_updates(svc):
     assert d["D3"] == "unit load reduced to 60%" and d["D4"] == {"cause": "lubricant starvation"}
 
 
+def test_an_8d_discipline_written_over_keeps_what_it_replaced_in_the_audit_trail(svc):
+    # a one-line D2 typed in the dashboard's 8D form replaced the prefilled telemetry evidence for good
+    number = svc.handle_assessment("u1", assess("alarm", T0), source_key="a")[1].ticket
+    prefilled = svc.get_ticket(number)["eight_d"]["D2"]
+    svc.update_8d(number, "D2", "bearing noise at the drive end", actor="ana")
+    svc.update_8d(number, "D3", "load reduced", actor="ana")
+    svc.update_8d(number, "D3", "load reduced", actor="ana")  # the same again: nothing replaced
+    t = svc.get_ticket(number)
+    assert t["eight_d"]["D2"] == "bearing noise at the drive end"
+    updates = [e["detail"] for e in t["audit"] if e["action"] == "8d_updated"]
+    assert updates == [{"discipline": "D2", "before": prefilled}, {"discipline": "D3"}, {"discipline": "D3"}]
+    assert prefilled["features"] == {"rms_g": 0.4, "kurtosis": 5.1}
+
+
 def test_feedback_is_stored_and_adjusts_thresholds(svc):
     assert svc.threshold_factor("u1") == 1.0
     first = _open(svc, key="a")

@@ -1,7 +1,7 @@
 """A service agent registers a customer's complaint from the dashboard form during a call: an
 incomplete form is refused naming what is missing; a complete one joins the unit's open ticket and
 shows that Foreshock had warned before the customer noticed; the photo sent with it downloads unchanged. An engineer records and verifies a
-corrective action on its page."""
+corrective action on its page. The list pages through every complaint."""
 
 from __future__ import annotations
 
@@ -83,3 +83,38 @@ def test_engineer_records_and_verifies_a_corrective_action(page, served):
     record_and_verify(page, served, "New bearing supplier", "2026-01-15")
     shot(page, "corrective-actions")
     assert page.js_errors == []
+
+
+def test_the_complaint_list_pages_through_every_complaint(page, served):
+    """The list showed the newest 100 complaints and nothing said there were more."""
+    from sqlalchemy import func, select
+
+    from alerts.models import Complaint, Ticket
+
+    base, tokens, world, ctx = served
+    now = ctx.alerts.clock()
+    with ctx.session_factory.begin() as s:
+        ticket_id = s.scalars(select(Ticket.id).where(Ticket.number == world.ticket)).one()
+        for i in range(150):  # a year of older complaints
+            s.add(Complaint(ticket_id=ticket_id, channel="phone", customer="ACME", device_id=world.failing,
+                            description=f"older complaint {i}", occurred_at=now - 86400 * (i + 2),
+                            request="advice", received_at=now - 86400 * (i + 1), joined=True))
+    with ctx.session_factory() as s:
+        total = s.scalar(select(func.count()).select_from(Complaint))
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/complaints")
+    expect(page.locator("#c-count")).to_have_text(f"complaints 1–100 of {total}, newest first")
+    assert page.locator("#complaints tr").count() == 100
+    assert page.locator("#c-prev").is_disabled()
+    page.click("#c-next")
+    expect(page.locator("#c-count")).to_have_text(f"complaints 101–{total} of {total}, newest first")
+    expect(page.locator("#complaints tr")).to_have_count(total - 100)
+    assert page.locator("#c-next").is_disabled()
+    oldest = page.locator("#complaints tr").last.get_attribute("data-complaint")
+    with ctx.session_factory() as s:
+        first = s.scalar(select(Complaint.id).where(Complaint.description == "older complaint 149"))
+    assert int(oldest) == first
+    page.click("#c-prev")
+    expect(page.locator("#c-count")).to_have_text(f"complaints 1–100 of {total}, newest first")
+    shot(page, "complaints-paged")
+    assert page.js_errors == [], page.js_errors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from foreshock.cli import main
@@ -22,7 +24,8 @@ def test_cli_complaint_from_email_and_corrective_action(registry, db_url, monkey
     assert main(["complaints", "list"]) == 0
     assert "1 complaint(s)" in capsys.readouterr().out
     assert main(["actions", "add", "--title", "Supplier change", "--batch", "B7", "--applied", "2026-10-01"]) == 0
-    assert "corrective action" in capsys.readouterr().out
+    # the scope in words (it was printed as {'batch': 'B7'})
+    assert "recorded: Supplier change (scope: batch B7) from 2026-10-01" in capsys.readouterr().out
     assert main(["actions", "list"]) == 0
     listed = capsys.readouterr().out
     assert "Supplier change" in listed and "not verified" in listed
@@ -77,3 +80,28 @@ def test_a_resent_email_says_nothing_changed_and_a_missing_file_is_named(registr
     err = capsys.readouterr().err
     assert "cannot read the email" in err and "nope.eml: No such file or directory" in err
     assert "Traceback" not in err
+
+
+def test_a_list_longer_than_one_page_says_which_complaints_it_shows(registry, db_url, monkeypatch, capsys,
+                                                                    tmp_path):
+    # 'complaints list' printed the newest 200 and "250 complaint(s)" under them, as if that were all
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    monkeypatch.setenv("FORESHOCK_ALERTS__COMPLAINT_AUTO_ACK", "false")
+    mail = tmp_path / "m.eml"
+    for i in range(3):
+        mail.write_bytes(MAIL.replace(b"<cli-1@globex>", f"<cli-page-{i}@globex>".encode()))
+        assert main(["complaints", "email", str(mail)]) == 0
+    capsys.readouterr()
+    assert main(["complaints", "list", "--limit", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and out[-1] == "3 complaint(s); shown: 1-2, newest first (--offset 2 for the next)"
+    assert main(["complaints", "list", "--limit", "2", "--offset", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[-1] == "3 complaint(s); shown: 3-3, newest first"
+    assert main(["complaints", "list", "--limit", "2", "--json"]) == 0
+    got = capsys.readouterr()
+    assert len(json.loads(got.out)) == 2 and "3 complaint(s); shown: 1-2" in got.err
+    assert main(["complaints", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "3 complaint(s)"
+    assert main(["complaints", "list", "--limit", "0"]) == 2
+    assert "--limit must be 1..500, got 0" in capsys.readouterr().err

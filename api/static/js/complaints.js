@@ -1,6 +1,6 @@
 // Complaints: the form a service agent fills in during a call, and the list of complaints.
 import { attachmentLinks, readFiles } from "./attachments.js";
-import { api, can, debounce, el, fmtDuration, fmtTime, live, page, showError } from "./common.js";
+import { api, can, debounce, el, fmtDuration, fmtTime, live, page, qs, showError } from "./common.js";
 
 const main = document.getElementById("main");
 const me = await page("complaints");
@@ -25,11 +25,18 @@ const form = el("form", { id: "complaint-form", class: "panel" },
   el("div", { class: "filters" }, el("button", { type: "submit", id: "c-submit" }, "Register")),
   el("div", { id: "c-result" }));
 const rows = el("tbody", { id: "complaints" });
+// the list pages through every complaint, newest first (it used to stop at the newest 100, silently)
+const PAGE = 100;
+let offset = 0;
+const counter = el("span", { class: "muted", id: "c-count" });
+const prev = el("button", { class: "secondary", id: "c-prev", onclick: () => { offset = Math.max(0, offset - PAGE); refresh(); } }, "← Newer");
+const next = el("button", { class: "secondary", id: "c-next", onclick: () => { offset += PAGE; refresh(); } }, "Older →");
 // a viewer reads the list; registering needs a service token (the form was shown with a dead button)
 main.append(el("h1", {}, "Complaints"), can(me, "service") ? form
   : el("p", { class: "muted", id: "c-readonly" }, "Registering a complaint needs a service token; you can read the list."),
   el("div", { class: "panel" }, el("h2", {}, "Received"), el("table", {},
-    el("thead", {}, el("tr", {}, ["Received", "Customer", "Unit", "Request", "Ticket", "Warned before", "Attachments"].map((h) => el("th", {}, h)))), rows)));
+    el("thead", {}, el("tr", {}, ["Received", "Customer", "Unit", "Request", "Ticket", "Warned before", "Attachments"].map((h) => el("th", {}, h)))), rows),
+    el("div", { class: "filters pager" }, prev, counter, next)));
 
 async function body() {
   const v = (n) => form.elements[n].value.trim() || null;
@@ -55,6 +62,7 @@ form.addEventListener("submit", async (e) => {
       el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}`, id: "c-ticket" }, c.ticket), warned));
     form.elements.description.value = "";
     form.elements.files.value = "";
+    offset = 0;  // the new complaint is the newest: show the first page
     await refresh();
   } catch (err) {
     result.replaceChildren(el("div", { class: "error", role: "alert", id: "c-error" }, err.message));
@@ -63,7 +71,14 @@ form.addEventListener("submit", async (e) => {
 
 async function refresh() {
   try {
-    const list = await api("/complaints?limit=100");
+    const list = await api(`/complaints${qs({ limit: PAGE, offset })}`);
+    // the last page emptied (or the list shrank): show the last page there is
+    if (offset > 0 && offset >= list.count) { offset = Math.max(0, Math.floor((list.count - 1) / PAGE) * PAGE); return refresh(); }
+    const n = list.count.toLocaleString("en");
+    counter.textContent = list.count <= PAGE && offset === 0 ? `${n} complaint${list.count === 1 ? "" : "s"}`
+      : `complaints ${(offset + 1).toLocaleString("en")}–${(offset + list.data.length).toLocaleString("en")} of ${n}, newest first`;
+    prev.disabled = offset === 0;
+    next.disabled = offset + list.data.length >= list.count;
     rows.replaceChildren(...list.data.map((c) => el("tr", { "data-complaint": c.id },
       el("td", {}, fmtTime(c.received_at)), el("td", {}, c.customer), el("td", {}, c.device_id || `${c.model} @ ${c.site}`),
       el("td", {}, c.request), el("td", {}, el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}` }, c.ticket)),

@@ -1,5 +1,6 @@
 import { attachmentLinks } from "./attachments.js";
 import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce } from "./common.js";
+import { DISCIPLINES, eightD } from "./eightd.js";
 
 // The ticket state machine (alerts/tickets.py); the server checks it again.
 const STATUSES = ["received", "triaged", "investigating", "action_taken", "verifying", "closed", "reopened"];
@@ -16,7 +17,7 @@ main.append(el("h1", {}, "Ticket board"), el("p", { class: "muted" },
   "SLA clocks count down to the response deadline until someone responds, then to the resolution deadline."),
   detail, board);
 
-const EIGHT_D = ["D2", "D3", "D4", "D5", "D6", "D7"];
+const EIGHT_D = Object.keys(DISCIPLINES);
 // what a technician can name as the failure found (alerts/tickets.py FIELD_MODES), or "other: <description>"
 const FIELD_MODES = ["outer_race", "inner_race", "ball", "cage", "bearing", "imbalance", "misalignment", "looseness",
   "lubrication", "other: "];
@@ -51,8 +52,7 @@ async function showDetail(number) {
     t.links.length ? el("p", { id: "links" }, "Linked: ", t.links.flatMap((l) => [el("a", { href: `#${l.ticket}`,
       onclick: () => showDetail(l.ticket).catch(showError) }, l.ticket),
       ` (${l.reason}${l.direction === "from" ? ", from" : ""}) `])) : "",
-    el("h3", {}, "8D"), el("ul", { id: "eight-d" }, EIGHT_D.filter((k) => k in t.eight_d).map((k) =>
-      el("li", {}, `${k}: ${typeof t.eight_d[k] === "string" ? t.eight_d[k] : JSON.stringify(t.eight_d[k]).slice(0, 300)}`))),
+    el("h3", {}, "8D"), el("ul", { id: "eight-d" }, eightD(t.eight_d)),
     el("h3", {}, "Comments"), el("ul", { id: "comments" }, t.comments.map((c) =>
       el("li", {}, el("span", { class: "muted" }, `${fmtTime(typeof c.at === "number" ? c.at * 1000 : c.at)} `), `${c.by}: ${c.text}`))),
     can(me, "service") ? el("div", {},
@@ -60,7 +60,7 @@ async function showDetail(number) {
         (fd) => post("/assign", { assignee: fd.get("assignee") })),
       form("comment-form", [el("label", {}, "Comment", el("input", { name: "text", required: true, size: 50 }))], "Add comment",
         (fd) => post("/comments", { text: fd.get("text") })),
-      form("eightd-form", [el("label", {}, "Discipline", el("select", { name: "d" }, EIGHT_D.map((k) => el("option", { value: k }, k)))),
+      form("eightd-form", [el("label", {}, "Discipline", el("select", { name: "d" }, EIGHT_D.map((k) => el("option", { value: k }, `${k} ${DISCIPLINES[k]}`)))),
         el("label", {}, "Content", el("input", { name: "content", required: true, size: 50 }))], "Save 8D",
         (fd) => post(`/8d/${fd.get("d")}`, { content: fd.get("content") }, "PUT")),
       form("feedback-form", [el("label", {}, "Verdict", el("select", { name: "verdict" },
