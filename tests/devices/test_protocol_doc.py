@@ -442,3 +442,28 @@ def test_the_models_axis_example_is_accepted_and_another_axis_refused(registry):
     assert registry.create_model("M-1", detector_config={"axis": "y"}).detector_config == {"axis": "y"}
     with pytest.raises(ValueError, match="axis"):
         registry.create_model("M-2", detector_config={"axis": "radial"})
+
+
+def test_the_documented_dead_letter_request_answers_an_engineer_and_not_a_service_token(tmp_path):
+    """The document sent service teams to the dashboard and GET /api/v1/dead-letters: the dashboard has
+    no such page and the API answers only role engineer or higher (a service token gets 403)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.testing import context_for
+    from api.tokens import create_token
+    from ingest.deadletter import DeadLetterStore
+
+    m = re.search(r"`GET (/api/v1/dead-letters\?device_id=P-0001)` \(an API token of role `engineer`", TEXT)
+    assert m, "the document no longer shows the dead-letter request"
+    ctx = context_for(f"sqlite:///{tmp_path / 'api.db'}")
+    ctx.deadletters = DeadLetterStore(ctx.session_factory)
+    ctx.deadletters.add(reason="schema", topic="foreshock/v1/P-0001/telemetry", payload=b"{}",
+                        received_at=1795256130.0, device_id="P-0001", detail="missing field(s) ts, seq, values")
+    with ctx.session_factory() as session:
+        tokens = {role: create_token(session=session, name=role, role=role)[1] for role in ("engineer", "service")}
+        session.commit()
+    client = TestClient(create_app(ctx))
+    r = client.get(m.group(1), headers={"Authorization": f"Bearer {tokens['engineer']}"})
+    assert r.status_code == 200 and [d["reason"] for d in r.json()["data"]] == ["schema"]
+    assert client.get(m.group(1), headers={"Authorization": f"Bearer {tokens['service']}"}).status_code == 403
