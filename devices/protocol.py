@@ -58,6 +58,7 @@ __all__ = [
     "health_payload",
     "is_valid_device_id",
     "is_valid_value_name",
+    "firmware_problem",
     "RESERVED_VALUE_NAMES",
 ]
 
@@ -155,6 +156,17 @@ def is_valid_device_id(device_id: str) -> bool:
 
 def is_valid_value_name(name: str) -> bool:
     return bool(_VALUE_NAME.fullmatch(name)) and name not in RESERVED_VALUE_NAMES
+
+
+def firmware_problem(firmware: str) -> str | None:
+    """Why ``firmware`` is no version text (a control character, named with its position), or None.
+
+    The one rule for a unit's status message and the registry (CLI, API, CSV).
+    """
+    if bad := _CONTROL.search(firmware):
+        return (f"control character U+{ord(bad.group()):04X} at position {bad.start()}; "
+                "expected printable text such as '2.4.1'")
+    return None
 
 
 def topic(device_id: str, kind: str, root: str = "foreshock") -> str:
@@ -388,9 +400,8 @@ def _status(obj: Any, now_s: float, limits: Limits) -> StatusMessage:
     if firmware is not None and (not isinstance(firmware, str) or not 1 <= len(firmware) <= 64):
         # An empty string is no version: recorded, it made a firmware group '' beside the units without one.
         raise ProtocolError(Reason.SCHEMA, "firmware: expected a string of 1 to 64 characters (leave it out when unknown)")
-    if firmware is not None and (bad := _CONTROL.search(firmware)):
-        raise ProtocolError(Reason.SCHEMA, f"firmware: control character U+{ord(bad.group()):04X} at position "
-                                           f"{bad.start()}; expected printable text such as '2.4.1'")
+    if firmware is not None and (problem := firmware_problem(firmware)):
+        raise ProtocolError(Reason.SCHEMA, f"firmware: {problem}")
     ts = obj.get("ts")
     return StatusMessage(
         state=obj["state"], ts_ms=None if ts is None else _timestamp(ts, "ts", now_s, limits), firmware=firmware
