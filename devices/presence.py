@@ -75,7 +75,8 @@ class PresenceMixin:
         ``ts_ms`` None (a last will carries no time) means now. A status older than the recorded one
         is ignored, unless the recorded one was a last will: that was stamped with the platform's
         clock, which a unit's clock may trail, and a unit's status after its will is always newer.
-        Unknown units are ignored.
+        An undated status repeating the recorded undated one (the broker's retained will, delivered
+        again whenever the platform subscribes) changes nothing. Unknown units are ignored.
         """
         if state not in ("online", "offline"):
             raise InvalidInput("state", f"expected 'online' or 'offline', got {state!r}")
@@ -84,6 +85,11 @@ class PresenceMixin:
             unit = session.get(Unit, device_id)
             if unit is None:
                 log.debug("status from unknown unit %s ignored", device_id)
+                return False
+            if ts_ms is None and unit.presence_by_will and unit.presence == state:
+                # The same undated status again: the broker hands its retained copy (a unit's last will)
+                # to every new subscription, so each restart of the platform moved "offline since" to it.
+                log.debug("repeated undated %s status of %s ignored", state, device_id)
                 return False
             stale = unit.presence_ts_ms is not None and ts < unit.presence_ts_ms
             if stale and ts_ms is not None and not unit.presence_by_will:

@@ -32,7 +32,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Literal
 
@@ -58,6 +58,7 @@ __all__ = [
     "health_payload",
     "is_valid_device_id",
     "is_valid_value_name",
+    "firmware_problem",
     "RESERVED_VALUE_NAMES",
 ]
 
@@ -157,6 +158,17 @@ def is_valid_value_name(name: str) -> bool:
     return bool(_VALUE_NAME.fullmatch(name)) and name not in RESERVED_VALUE_NAMES
 
 
+def firmware_problem(firmware: str) -> str | None:
+    """Why ``firmware`` is no version text (a control character, named with its position), or None.
+
+    The one rule for a unit's status message and the registry (CLI, API, CSV).
+    """
+    if bad := _CONTROL.search(firmware):
+        return (f"control character U+{ord(bad.group()):04X} at position {bad.start()}; "
+                "expected printable text such as '2.4.1'")
+    return None
+
+
 def topic(device_id: str, kind: str, root: str = "foreshock") -> str:
     """The topic of ``kind`` for ``device_id``; raises ValueError for an invalid id or kind."""
     if not is_valid_device_id(device_id):
@@ -188,11 +200,11 @@ def parse_topic(topic_name: str, root: str = "foreshock") -> tuple[str, str]:
 # Parsing
 
 
-def _reject_constant(name: str) -> float:
-    raise ProtocolError(Reason.NON_FINITE, f"{name} is not a finite number")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder, not one per message
+# One decoder, not one per message. NaN, Infinity and -Infinity parse as floats (as 1e400 does), so the
+# field checks reject them naming the field: `[3].values.temperature_c is not a finite number`, not `NaN ...`.
+_DECODER = json.JSONDecoder()
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
 
 
 def _depth(obj: Any, limit: int) -> int:
@@ -242,7 +254,9 @@ def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
             raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is not an RFC 3339 timestamp") from None
         if dt.tzinfo is None:
             raise ProtocolError(Reason.SCHEMA, f"{where}: RFC 3339 timestamp needs a UTC offset or 'Z'")
-        ts_ms = int(round(dt.timestamp() * 1000))
+        ts_ms = (dt - _EPOCH) // _MS  # exact; digits beyond the millisecond are dropped, as for numbers
+        if ts_ms < limits.min_ts_ms:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is before 2000-01-01")
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError(
             Reason.SCHEMA, f"{where}: expected an RFC 3339 string or epoch milliseconds, got {type(value).__name__}"
@@ -325,7 +339,7 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
         try:
             blob = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
-            raise ProtocolError(Reason.SCHEMA, "samples_b64: not valid base64") from None
+            raise ProtocolError(Reason.SCHEMA, f"samples_b64: {_base64_problem(raw)}") from None
         if len(blob) % 4:
             raise ProtocolError(Reason.SCHEMA, f"samples_b64: {len(blob)} bytes is not a whole number of float32")
         if len(blob) // 4 > limits.max_samples:
@@ -338,6 +352,19 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
     if np.any(np.abs(arr) > np.finfo(np.float32).max):
         raise ProtocolError(Reason.NON_FINITE, "samples exceed the float32 range")
     return arr.astype(np.float32)
+
+
+_BASE64_OUTSIDE = re.compile(r"[^A-Za-z0-9+/=]")
+
+
+def _base64_problem(text: str) -> str:
+    """What is wrong with ``text`` that standard base64 with padding refused, as a firmware engineer needs it."""
+    if bad := _BASE64_OUTSIDE.search(text):
+        return (f"character {bad.group()!r} at position {bad.start()} is not standard base64 (RFC 4648 section 4: "
+                "A-Z a-z 0-9 + / and '=' padding; not the URL-safe - and _, no line breaks or spaces)")
+    if len(text) % 4:
+        return f"{len(text)} characters is not a multiple of 4 (the '=' padding is required)"
+    return "not valid base64 ('=' only as padding at the end)"
 
 
 def _vibration(obj: Any, now_s: float, limits: Limits) -> VibrationSnapshot:
@@ -370,11 +397,11 @@ def _status(obj: Any, now_s: float, limits: Limits) -> StatusMessage:
     if obj["state"] not in ("online", "offline"):
         raise ProtocolError(Reason.SCHEMA, "state: expected 'online' or 'offline'")
     firmware = obj.get("firmware")
-    if firmware is not None and (not isinstance(firmware, str) or len(firmware) > 64):
-        raise ProtocolError(Reason.SCHEMA, "firmware: expected a string of at most 64 characters")
-    if firmware is not None and (bad := _CONTROL.search(firmware)):
-        raise ProtocolError(Reason.SCHEMA, f"firmware: control character U+{ord(bad.group()):04X} at position "
-                                           f"{bad.start()}; expected printable text such as '2.4.1'")
+    if firmware is not None and (not isinstance(firmware, str) or not 1 <= len(firmware) <= 64):
+        # An empty string is no version: recorded, it made a firmware group '' beside the units without one.
+        raise ProtocolError(Reason.SCHEMA, "firmware: expected a string of 1 to 64 characters (leave it out when unknown)")
+    if firmware is not None and (problem := firmware_problem(firmware)):
+        raise ProtocolError(Reason.SCHEMA, f"firmware: {problem}")
     ts = obj.get("ts")
     return StatusMessage(
         state=obj["state"], ts_ms=None if ts is None else _timestamp(ts, "ts", now_s, limits), firmware=firmware
@@ -400,8 +427,6 @@ def parse_message(
         # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
         # cannot be encoded (e.g. into PostgreSQL).
         doc = _DECODER.decode(payload.decode("utf-8"))
-    except ProtocolError:
-        raise
     except RecursionError:
         raise ProtocolError(Reason.TOO_LARGE, "payload is nested too deeply") from None
     except UnicodeDecodeError as exc:

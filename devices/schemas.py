@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from devices.errors import InvalidInput
-from devices.protocol import is_valid_device_id
+from devices.protocol import firmware_problem, is_valid_device_id
 
 __all__ = ["BearingIn", "ModelIn", "ModelUpdate", "UnitIn", "UnitUpdate", "validate", "check_device_id"]
 
@@ -136,6 +136,21 @@ class _UnitFields(_Strict):
     warranty_end: date | None = None
     batch: str | None = Field(None, max_length=64)
     tags: list[str] | None = None
+
+    @field_validator("firmware")
+    @classmethod
+    def _firmware(cls, v: str | None) -> str | None:
+        # The protocol's rule: a NUL was stored on SQLite and refused by PostgreSQL (a 500 from the API).
+        if v is not None and (problem := firmware_problem(v)):
+            raise ValueError(problem)
+        return v
+
+    @field_validator("model", "customer", "site", "batch")
+    @classmethod
+    def _storable(cls, v: str | None) -> str | None:
+        if v is not None and "\x00" in v:
+            raise ValueError(f"NUL character at position {v.index(chr(0))}: not storable text")
+        return v
 
     @field_validator("tags")
     @classmethod

@@ -128,3 +128,21 @@ def test_status_after_a_last_will_is_applied_even_from_a_trailing_clock(registry
     assert registry.get_unit("P-0001").presence == "online"
     assert registry.record_status("P-0001", "offline", T0 + 500) is False  # device-stamped and older: stale
     assert registry.get_unit("P-0001").presence == "online"
+
+
+def test_the_retained_will_delivered_again_at_a_restart_keeps_the_offline_time(registry, monkeypatch):
+    """The broker hands its retained copy of a unit's will (`{"state":"offline"}`, no ts) to every new
+    subscription: at each restart of `foreshock run` it was stamped again with the platform's clock, so
+    an offline unit's "offline since" moved to the last restart (seen with Mosquitto 2.0.11)."""
+    import devices.presence
+
+    registry.create_unit("P-0001")
+    registry.record_status("P-0001", "online", T0)
+    monkeypatch.setattr(devices.presence, "_now_ms", lambda: T0 + 5 * MIN)
+    assert registry.record_status("P-0001", "offline", None) is True  # the will, stamped now
+    monkeypatch.setattr(devices.presence, "_now_ms", lambda: T0 + 60 * MIN)
+    assert registry.record_status("P-0001", "offline", None) is False  # the retained copy, after a restart
+    assert registry.presence("P-0001", T0 + 60 * MIN).since_ms == T0 + 5 * MIN
+    assert registry.record_status("P-0001", "online", T0 + 1000) is True  # the unit is back, from a trailing clock
+    assert registry.record_status("P-0001", "offline", None) is True  # and gone again
+    assert registry.get_unit("P-0001").presence == "offline"

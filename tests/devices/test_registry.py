@@ -334,3 +334,24 @@ def test_an_unknown_model_field_lists_the_expected_ones_and_where_a_bearing_fiel
     with pytest.raises(InvalidInput, match=r"bearing\.bd: unknown field; expected one of n_balls, ball_d, pitch_d"):
         registry.create_model("M-1", bearing={"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04, "bd": 1})
     assert registry.get_model("M-1") is None
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("firmware", "2.4\x001", "firmware: control character U+0000 at position 3"),
+    ("firmware", "2.4\t1", "firmware: control character U+0009 at position 3"),
+    ("customer", "AC\x00ME", "customer: NUL character at position 2"),
+    ("site", "\x00", "site: NUL character at position 0"),
+    ("batch", "B\x00", "batch: NUL character at position 1"),
+])
+def test_text_a_unit_cannot_hold_is_refused_by_name_on_every_database(registry, field, value, problem):
+    """A NUL in a unit's firmware, customer, site or batch was stored on SQLite and made PostgreSQL raise
+    (the API answered 500); the firmware a unit reports in its status is refused for any control
+    character, and the registry now applies the same rule to the firmware given by the CLI, API or CSV."""
+    with pytest.raises(InvalidInput) as info:
+        registry.create_unit("P-0001", **{field: value})
+    assert str(info.value).startswith(problem)
+    registry.create_unit("P-0001")
+    with pytest.raises(InvalidInput) as info:
+        registry.update_unit("P-0001", **{field: value})
+    assert str(info.value).startswith(problem)
+    assert getattr(registry.get_unit("P-0001"), field) is None

@@ -217,3 +217,68 @@ def test_field_errors_name_the_record_without_a_stray_separator(topic, doc, deta
     with pytest.raises(ProtocolError) as info:
         parse(topic, json.dumps(doc))
     assert info.value.reason is Reason.SCHEMA and info.value.detail == detail
+
+
+def _detail(topic: str, payload: bytes | str) -> str:
+    with pytest.raises(ProtocolError) as info:
+        parse(topic, payload)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_finite_literal_is_named_by_its_field_and_record(literal):
+    """A NaN literal (what many JSON encoders write for a failed sensor) was refused at decoding, before
+    any field was known: the detail read `NaN is not a finite number`, not the record and value the
+    document promises (`[3].values.temperature_c ...`); only 1e999 was named."""
+    batch = "[" + ",".join(f'{{"ts": {TS}, "seq": {i}, "values": {{"temperature_c": {41.0 if i != 3 else literal}}}}}'
+                           for i in range(5)) + "]"
+    assert _detail(TEL, batch) == "non_finite: [3].values.temperature_c is not a finite number"
+    assert _detail(TEL, f'{{"ts": {literal}, "seq": 1, "values": {{"a": 1}}}}') == "non_finite: ts is not a finite number"
+    vib = f'{{"ts": {TS}, "seq": 1, "axis": "x", "unit": "g", "fs": {literal}, "samples": [0.0]}}'
+    assert _detail(VIB, vib) == "non_finite: fs is not a finite number"
+    assert _detail(VIB, f'{{"ts": {TS}, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples": [0.1, {literal}]}}') \
+        == "non_finite: samples contain NaN or infinity"
+    assert reason_of(TEL, f'{{"ts": {TS}, "seq": {literal}, "values": {{"a": 1}}}}') is Reason.SCHEMA  # not an integer
+
+
+@pytest.mark.parametrize("text, ms", [
+    ("2023-11-14T22:13:20.2409999Z", TS + 240),
+    ("2023-11-14T22:13:20.999999Z", TS + 999),
+    ("2023-11-14T23:13:20.0015+01:00", TS + 1),
+    ("2023-11-14T22:13:20.001Z", TS + 1),
+    ("2023-11-14T22:13:20Z", TS),
+])
+def test_rfc3339_digits_beyond_the_millisecond_are_dropped_like_an_epoch_fraction(text, ms):
+    """Epoch milliseconds with a fraction lose it (`1795256130250.5` is ...250); a string's sub-millisecond
+    digits were rounded instead (`.2409999Z` became ...241, `.999999Z` the next second), so one instant sent
+    both ways made two points, not one."""
+    as_string = parse(TEL, json.dumps({"ts": text, "seq": 1, "values": {"a": 1}})).records[0].ts_ms
+    as_number = parse(TEL, json.dumps({"ts": ms + 0.9, "seq": 1, "values": {"a": 1}})).records[0].ts_ms
+    assert as_string == as_number == ms
+
+
+def test_a_string_timestamp_before_2000_is_not_asked_whether_it_is_in_seconds():
+    assert _detail(TEL, json.dumps({"ts": "1999-12-31T23:59:59Z", "seq": 1, "values": {"a": 1}})) == \
+        "schema: ts: '1999-12-31T23:59:59Z' is before 2000-01-01"
+    assert _detail(TEL, json.dumps({"ts": TS // 1000, "seq": 1, "values": {"a": 1}})).endswith("(is it in seconds?)")
+
+
+def test_an_empty_firmware_is_refused_not_recorded_as_a_version():
+    """`"firmware": ""` was accepted and replaced the unit's recorded firmware with '' (a fleet-report
+    group of its own); left out, the recorded firmware stays."""
+    assert _detail(STA, '{"state": "online", "firmware": ""}') == \
+        "schema: firmware: expected a string of 1 to 64 characters (leave it out when unknown)"
+    assert parse(STA, '{"state": "online"}').status.firmware is None
+
+
+@pytest.mark.parametrize("text, says", [
+    ("AAAAAM3MzD3NzEw", "15 characters is not a multiple of 4 (the '=' padding is required)"),
+    ("AAAAAM3M\nzD3NzEw+", "character '\\n' at position 8 is not standard base64"),
+    ("AAAAAM3MzD3N_Ew-", "character '_' at position 12 is not standard base64"),
+    ("AA==AAAA", "not valid base64 ('=' only as padding at the end)"),
+])
+def test_samples_b64_errors_say_what_is_wrong(text, says):
+    """Every malformed samples_b64 said only `not valid base64`: a firmware engineer could not tell a
+    missing padding from a URL-safe alphabet or a line-wrapping encoder."""
+    doc = {"ts": TS, "seq": 1, "axis": "x", "unit": "g", "fs": 25600, "samples_b64": text}
+    assert _detail(VIB, json.dumps(doc)).startswith(f"schema: samples_b64: {says}")
