@@ -118,8 +118,8 @@ def test_the_8d_problem_description_reads_as_fields_and_text_stays_text(page, se
     shot(page, "ticket-8d-d2")
 
     # a complaint's D2 and a JSON D3: what people wrote is shown as they wrote it, never run
-    page.goto(f"{base}/ui/tickets#{complaint_ticket}")
-    page.reload()  # a new hash alone does not reload the page
+    page.goto(f"{base}/ui/tickets#{complaint_ticket}")  # a new hash alone (no reload) opens that ticket
+    expect(page.locator("#ticket-detail")).to_contain_text(complaint_ticket)
     d2 = page.locator("#eight-d li[data-d='D2']")
     expect(d2.locator("tr[data-field='complaint'] td")).to_have_text(f"It grinds {evil}")
     assert d2.locator("tr[data-field='occurred_at'] td").inner_text() == "2026-11-20 08:00 UTC"

@@ -169,7 +169,12 @@ async function refresh() {
 }
 
 await refresh();
-if (location.hash.length > 1) showDetail(decodeURIComponent(location.hash.slice(1))).catch(showError);
+const openFromHash = () => {
+  const number = decodeURIComponent(location.hash.slice(1));
+  if (number && number !== openNumber) showDetail(number).catch(showError);
+};
+openFromHash();
+window.addEventListener("hashchange", openFromHash);  // browser back/forward, or #PF… typed
 setInterval(() => { for (const c of document.querySelectorAll(".clock[data-due]")) {
   const left = Number(c.dataset.due) - Date.now() / 1000;
   c.textContent = c.textContent.replace(/(in|overdue) .*/, left < 0 ? `overdue ${fmtDuration(-left)}` : `in ${fmtDuration(left)}`);
