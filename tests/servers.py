@@ -22,7 +22,7 @@ topic readwrite $SYS/#
 
 pattern write foreshock/v1/%u/telemetry
 pattern write foreshock/v1/%u/vibration
-pattern readwrite foreshock/v1/%u/status
+pattern write foreshock/v1/%u/status
 pattern read foreshock/v1/%u/health
 """
 

@@ -197,3 +197,17 @@ def test_mosquitto_running_as_its_own_user_still_accepts_units_after_a_rewrite_a
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_test_brokers_acl_gives_units_what_the_written_acl_gives_them():
+    """Tests run units against ``tests.servers.DEVICE_ACL`` (patterns, so any id works); it must not
+    be looser than what ``write-broker-config`` writes (it once let units read their own status)."""
+    from devices.broker_config import acl_text
+    from tests.servers import DEVICE_ACL
+
+    def unit_rules(text: str, keyword: str) -> set[str]:
+        return {line.replace(keyword, "topic", 1).replace("%u", "P-0001") for line in text.splitlines()
+                if line.startswith(keyword)}
+
+    written = acl_text(["P-0001"], platform_user="foreshock").split("user P-0001\n", 1)[1]
+    assert unit_rules(DEVICE_ACL, "pattern ") == unit_rules(written, "topic ")
