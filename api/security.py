@@ -15,13 +15,15 @@ True
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CSV_BODY_BYTES", "HEADERS", "MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders", "complaint_body_bytes"]
+__all__ = ["CSV_BODY_BYTES", "HEADERS", "MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders", "complaint_body_bytes",
+           "redact"]
 
 MAX_BODY_BYTES = 1024 * 1024  # JSON bodies are a few KiB: a unit, a ticket comment, an 8D section
 CSV_BODY_BYTES = 10_000_000  # POST /units/import
@@ -31,6 +33,19 @@ RAW_COMPLAINT_BYTES = 10 * 1024 * 1024  # a raw email or webhook body may be thi
 def complaint_body_bytes(config: Any) -> int:
     """The body limit of the complaint routes: all attachments as base64 (a third larger), plus 1 MiB of the rest."""
     return max(RAW_COMPLAINT_BYTES, config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
+
+
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:p|password|token|secret|api_key)=)[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """``text`` without the passwords that URLs in error messages may carry (``user:password@``, ``p=``).
+
+    >>> redact("cannot reach http://writer:s3cret@influx:8086/write?db=x&u=writer&p=s3cret (refused)")
+    'cannot reach http://writer:***@influx:8086/write?db=x&u=writer&p=*** (refused)'
+    """
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1:***@", text))
 
 
 CSP = (
