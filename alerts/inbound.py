@@ -53,7 +53,8 @@ def verify_webhook(secret: str | None, timestamp: str | None, body: bytes, signa
     if abs(now - ts) > tolerance_s:
         raise PermissionError(f"X-Foreshock-Timestamp is {abs(now - ts):.0f} s away from now "
                               f"(tolerance {tolerance_s:.0f} s): replayed or clock skew")
-    if not verify(secret, timestamp, body, signature):
+    # hmac.compare_digest raises TypeError on a str with non-ASCII characters (a header is read as Latin-1): a 500
+    if not signature.isascii() or not verify(secret, timestamp, body, signature):
         raise PermissionError("bad X-Foreshock-Signature (HMAC-SHA256 of '<timestamp>.<body>')")
 
 
