@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from api.models import ROLES, ApiToken
 from foreshock.db import utcnow
 
-__all__ = ["Conflict", "TokenError", "create_token", "list_tokens", "new_secret", "revoke_token", "role_at_least", "verify_token"]
+__all__ = ["Conflict", "TokenError", "create_token", "is_active", "list_tokens", "new_secret", "revoke_token",
+           "role_at_least", "verify_token"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _TOKEN = re.compile(r"fs_([a-z0-9]{8})_([A-Za-z0-9_-]{32,64})")
@@ -86,6 +87,12 @@ def verify_token(*, session: Session, token: str) -> ApiToken | None:
     if tok is None or not hmac.compare_digest(tok.token_hash, _hash(token)) or tok.revoked is not None:
         return None
     return tok
+
+
+def is_active(*, session: Session, token_id: int) -> bool:
+    """Whether the token with ``token_id`` still exists and is not revoked (long requests check again)."""
+    tok = session.get(ApiToken, token_id)
+    return tok is not None and tok.revoked is None
 
 
 def list_tokens(*, session: Session) -> list[ApiToken]:

@@ -150,3 +150,31 @@ def test_two_admins_revoking_each_other_at_once_leave_one(postgres_url):
             revoke_token(session=s, name="a2")
     assert active == ["a2"]
     ctx.session_factory.kw["bind"].dispose()
+
+
+def test_an_open_event_stream_ends_when_its_token_is_revoked(client, ctx, tokens, monkeypatch):
+    """The SSE stream checked the token once, at connect: a revoked token kept receiving live updates."""
+    import threading
+    import time
+
+    import api.routes.events
+    from tests.api.conftest import auth
+
+    monkeypatch.setattr(api.routes.events, "TOKEN_RECHECK_S", 0.0)  # check at every event (default: 15 s)
+
+    def revoke_then_publish() -> None:
+        deadline = time.monotonic() + 10
+        while ctx.events.subscribers == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with ctx.session_factory() as s:
+            revoke_token(session=s, name="t-viewer")
+            s.commit()
+        ctx.events.publish("ticket", {"ticket": "PF-202611-0001", "status": "after-revocation"})
+
+    threading.Thread(target=revoke_then_publish, daemon=True).start()
+    with client.stream("GET", "/api/v1/events", params={"max_events": 1, "heartbeat_s": 0.05, "timeout_s": 30},
+                       headers=auth(tokens["viewer"])) as r:
+        assert r.status_code == 200
+        text = "".join(r.iter_text())
+    assert "after-revocation" not in text, text
+    assert client.get("/api/v1/events", params={"max_events": 1}, headers=auth(tokens["viewer"])).status_code == 401
