@@ -18,7 +18,7 @@ from tests.api.conftest import auth, client, ctx, tokens, world  # noqa: F401 - 
 from tests.browser.conftest import served  # noqa: F401 - fixture
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def bare():
     with TestClient(create_app(memory_context())) as c:
         yield c
@@ -85,3 +85,20 @@ def test_a_declared_huge_body_is_answered_without_waiting_for_it(served):  # noq
     assert b"over the limit of 1048576 bytes" in reply
     reply = _ask(base, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # and the server serves on
     assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 5000 + b"]" * 5000, "invalid request: body: JSON nested too deeply"),
+    (b'{"a":' * 2000 + b"1" + b"}" * 2000, "invalid request: body: JSON nested too deeply"),
+    (b'{"device_id": "P-\xff"}', "invalid request: body cannot be read: UnicodeDecodeError: 'utf-8' codec can't decode "
+                               "byte 0xff in position 17"),
+])
+def test_a_body_the_json_parser_gives_up_on_is_named(bare, body, message):
+    """Both were a 400 "There was an error parsing the body" that did not say what was wrong."""
+    from api.tokens import create_token
+
+    with bare.app.state.context.session_factory() as s:
+        _, secret = create_token(session=s, name="admin", role="admin")
+        s.commit()
+    r = bare.post("/api/v1/units", content=body, headers={**auth(secret), "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["detail"].startswith(message), r.text[:300]
