@@ -17,6 +17,8 @@ from api.testing import memory_context
 from tests.api.conftest import auth, client, ctx, tokens, world  # noqa: F401 - fixtures
 from tests.browser.conftest import served  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.integration  # PostgreSQL and a uvicorn server
+
 
 @pytest.fixture
 def bare():
