@@ -35,6 +35,12 @@ _FIELDS = {"serial": "device_id", "unit": "device_id", "device": "device_id", "c
            "when": "occurred_at", "phone": "phone", "failure mode": "failure_mode"}
 _EPOCH = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 _LINE = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,20}?)\s*:\s*(.+?)\s*$")
+# Python's email parser recurses into nested multiparts (a thousand levels, 70 KB, raised RecursionError: a
+# 500) and takes about a millisecond per part (10,000 empty parts in 1 MB: 20 s of CPU for one request).
+# A complaint takes at most 20 attachments: more sections or parts than this are refused before parsing.
+MAX_MULTIPARTS = 20
+MAX_MIME_PARTS = 100
+_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^"\s;]{1,200})', re.IGNORECASE)
 
 
 def verify_webhook(secret: str | None, timestamp: str | None, body: bytes, signature: str | None, *,
@@ -53,7 +59,8 @@ def verify_webhook(secret: str | None, timestamp: str | None, body: bytes, signa
     if abs(now - ts) > tolerance_s:
         raise PermissionError(f"X-Foreshock-Timestamp is {abs(now - ts):.0f} s away from now "
                               f"(tolerance {tolerance_s:.0f} s): replayed or clock skew")
-    if not verify(secret, timestamp, body, signature):
+    # hmac.compare_digest raises TypeError on a str with non-ASCII characters (a header is read as Latin-1): a 500
+    if not signature.isascii() or not verify(secret, timestamp, body, signature):
         raise PermissionError("bad X-Foreshock-Signature (HMAC-SHA256 of '<timestamp>.<body>')")
 
 
@@ -105,10 +112,27 @@ def _body_text(part: Any) -> str:
             return data.decode("cp1252", errors="replace")
 
 
+def _check_structure(raw: bytes) -> None:
+    """Refuse, naming the limit, an email with more multipart sections or parts than a complaint needs.
+
+    Counted in the raw text (an over-count is possible, never an under-count): ``boundary=`` parameters
+    for the sections, lines starting with ``--<boundary>`` (but not ``--<boundary>--``) for the parts.
+    """
+    boundaries = set(_BOUNDARY.findall(raw))
+    if len(boundaries) > MAX_MULTIPARTS:
+        raise ValueError(f"complaint refused: the email has {len(boundaries)} multipart sections; at most "
+                         f"{MAX_MULTIPARTS}")
+    parts = sum(raw.count(b"\n--" + b) - raw.count(b"\n--" + b + b"--") for b in boundaries)  # not the closing lines
+    if parts > MAX_MIME_PARTS:
+        raise ValueError(f"complaint refused: the email has {parts} MIME parts; at most {MAX_MIME_PARTS} "
+                         "(and at most 20 attachments)")
+
+
 def parse_email(raw: bytes) -> dict[str, Any]:
     """A complaint dict (for :func:`alerts.complaints.check_complaint`) from a raw RFC 822 message."""
     if not raw or not raw.strip():
         raise ValueError("complaint refused: the email message is empty")
+    _check_structure(raw)
     msg = message_from_bytes(raw, policy=policy.default)
     name, address = parseaddr(str(msg.get("From", "")))
     if "@" not in address:

@@ -20,7 +20,7 @@ from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.routes import api_router
 from api.routes.health import router as health_router
-from api.security import SecurityHeaders
+from api.security import CSV_BODY_BYTES, MAX_BODY_BYTES, BodyLimit, SecurityHeaders, complaint_body_bytes
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -44,6 +44,10 @@ def create_app(context: AppContext) -> FastAPI:
     )
     app.state.context = context
     app.state.api_metrics = ApiMetrics()
+    # innermost: its 413 for a body that grows too large while read reaches the error handlers as it is
+    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, larger={
+        f"{API_PREFIX}/complaints": lambda: complaint_body_bytes(_alert_config(context)),
+        f"{API_PREFIX}/units/import": CSV_BODY_BYTES})
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router(), prefix=API_PREFIX)
@@ -76,3 +80,12 @@ def create_app(context: AppContext) -> FastAPI:
             return FileResponse(path if path.is_file() else STATIC / "pages" / "index.html")
 
     return app
+
+
+def _alert_config(context: AppContext):
+    """The running alert service's configuration (the defaults when this process has none)."""
+    if context.alerts is not None:
+        return context.alerts.config
+    from alerts.config import AlertConfig
+
+    return AlertConfig()

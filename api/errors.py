@@ -60,6 +60,12 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.method} {request.url.path}"
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            cause = exc.__cause__  # FastAPI's message for any error while reading the body: name the ones we know
+            if isinstance(cause, RecursionError):
+                detail = "invalid request: body: JSON nested too deeply (Python's parser gives up near 1000 levels)"
+            elif cause is not None:
+                detail = f"invalid request: body cannot be read: {type(cause).__name__}: {cause}"[:300]
         elif exc.status_code == 405 and detail == "Method Not Allowed":
             allowed = _allowed_methods(request)  # Starlette's Allow header names only the first route's
             detail = f"{request.method} is not allowed on {request.url.path}" + (

@@ -1,10 +1,52 @@
-"""Security headers on every response (pure ASGI middleware, so streaming responses are untouched)."""
+"""Security headers on every response (pure ASGI middleware, so streaming responses are untouched), and
+the request body limits.
+
+Bodies are read (and JSON parsed) before the bearer token is checked, so without a limit anyone who
+can reach the port could make the server hold gigabytes. Every body is capped at
+:data:`MAX_BODY_BYTES`; the CSV import and the complaint routes (files as base64, raw emails) are
+allowed more. A body over its limit is refused with 413 before it is read (``Content-Length``) or as
+soon as it passes the limit (chunked).
+
+>>> from alerts.config import AlertConfig
+>>> complaint_body_bytes(AlertConfig()) == 25 * 1024 * 1024 * 4 // 3 + 1024 * 1024
+True
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["HEADERS", "SecurityHeaders"]
+__all__ = ["CSV_BODY_BYTES", "HEADERS", "MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders", "complaint_body_bytes",
+           "redact"]
+
+MAX_BODY_BYTES = 1024 * 1024  # JSON bodies are a few KiB: a unit, a ticket comment, an 8D section
+CSV_BODY_BYTES = 10_000_000  # POST /units/import
+RAW_COMPLAINT_BYTES = 10 * 1024 * 1024  # a raw email or webhook body may be this large in any case
+
+
+def complaint_body_bytes(config: Any) -> int:
+    """The body limit of the complaint routes: all attachments as base64 (a third larger), plus 1 MiB of the rest."""
+    return max(RAW_COMPLAINT_BYTES, config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
+
+
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:p|password|token|secret|api_key)=)[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """``text`` without the passwords that URLs in error messages may carry (``user:password@``, ``p=``).
+
+    >>> redact("cannot reach http://writer:s3cret@influx:8086/write?db=x&u=writer&p=s3cret (refused)")
+    'cannot reach http://writer:***@influx:8086/write?db=x&u=writer&p=*** (refused)'
+    """
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1:***@", text))
+
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -45,3 +87,53 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """413 for a request body over its limit: ``larger`` maps a path (and everything below it) to its own,
+    a number or a function that reads it from the running configuration."""
+
+    def __init__(self, app: ASGIApp, *, default: int, larger: Mapping[str, int | Callable[[], int]]) -> None:
+        self.app = app
+        self.default = default
+        self.larger = dict(larger)
+
+    def limit(self, path: str) -> int:
+        """The limit of ``path``.
+
+        >>> b = BodyLimit(None, default=10, larger={"/api/v1/complaints": lambda: 99})
+        >>> b.limit("/api/v1/complaints"), b.limit("/api/v1/complaints/email"), b.limit("/api/v1/complaintsx")
+        (99, 99, 10)
+        """
+        for prefix, n in self.larger.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return n() if callable(n) else n
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        where = f"{scope['method']} {scope['path']}"
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:  # refused before a byte of it is read
+            body = json.dumps({"detail": f"request body of {int(declared)} bytes is over the limit of {limit} bytes "
+                                         f"for {where}"}).encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                    (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # chunked, or more than Content-Length said: stop reading here
+                    raise HTTPException(413, f"request body is over the limit of {limit} bytes for {where}")
+            return message
+
+        await self.app(scope, receive=counted, send=send)

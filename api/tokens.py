@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from api.models import ROLES, ApiToken
 from foreshock.db import utcnow
 
-__all__ = ["TokenError", "create_token", "list_tokens", "new_secret", "revoke_token", "role_at_least", "verify_token"]
+__all__ = ["Conflict", "TokenError", "create_token", "is_active", "list_tokens", "new_secret", "revoke_token",
+           "role_at_least", "verify_token"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _TOKEN = re.compile(r"fs_([a-z0-9]{8})_([A-Za-z0-9_-]{32,64})")
@@ -30,6 +31,10 @@ _TOKEN = re.compile(r"fs_([a-z0-9]{8})_([A-Za-z0-9_-]{32,64})")
 
 class TokenError(ValueError):
     """Bad token input; the message names the problem."""
+
+
+class Conflict(TokenError):
+    """The change would leave the tokens in a state that locks everyone out (the API answers 409)."""
 
 
 def new_secret() -> str:
@@ -84,14 +89,29 @@ def verify_token(*, session: Session, token: str) -> ApiToken | None:
     return tok
 
 
+def is_active(*, session: Session, token_id: int) -> bool:
+    """Whether the token with ``token_id`` still exists and is not revoked (long requests check again)."""
+    tok = session.get(ApiToken, token_id)
+    return tok is not None and tok.revoked is None
+
+
 def list_tokens(*, session: Session) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).order_by(ApiToken.name)))
 
 
 def revoke_token(*, session: Session, name: str) -> ApiToken:
+    """Revoke the token ``name`` (again: no change); the last active admin token is refused (:class:`Conflict`)."""
     tok = session.scalar(select(ApiToken).where(ApiToken.name == name))
     if tok is None:
         raise TokenError(f"no token named {name!r}")
     if tok.revoked is None:
+        if tok.role == "admin":
+            # FOR UPDATE: two admins revoking each other at once wait in turn, so one of them is refused
+            admins = session.scalars(
+                select(ApiToken.id).where(ApiToken.role == "admin", ApiToken.revoked.is_(None)).with_for_update()
+            ).all()
+            if admins == [tok.id]:
+                raise Conflict(f"token {name!r} is the last active admin token: revoking it would lock every "
+                               "admin out; create another admin token first (foreshock token create --role admin)")
         tok.revoked = utcnow()
     return tok

@@ -1,23 +1,37 @@
-"""Live updates: a server-sent event stream of alert and ticket changes."""
+"""Live updates: a server-sent event stream of alert and ticket changes.
+
+A stream can stay open for days: every :data:`TOKEN_RECHECK_S` (at the next event or heartbeat) it
+checks that its token is still active, and ends once the token is revoked.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContextDep, Viewer
+from api.tokens import is_active
 
 router = APIRouter(prefix="/events", tags=["events"])
+log = logging.getLogger(__name__)
+TOKEN_RECHECK_S = 15.0
+
+
+def _token_active(ctx, token_id: int) -> bool:
+    with ctx.session_factory() as session:
+        return is_active(session=session, token_id=token_id)
 
 
 @router.get("", summary="Server-sent events: `alert` and `ticket` changes as JSON",
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "an endless event stream"}})
 async def events(
-    ctx: ContextDep, _: Viewer, request: Request,
+    ctx: ContextDep, tok: Viewer, request: Request,
     kinds: Annotated[list[Literal["alert", "ticket"]] | None,
                      Query(description="only these kinds (alert, ticket)", max_length=10)] = None,
     heartbeat_s: Annotated[float, Query(ge=0.05, le=300)] = 15.0,
@@ -30,10 +44,16 @@ async def events(
         sent = 0
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         beat = heartbeat_s if timeout_s is None else min(heartbeat_s, timeout_s)
+        checked = time.monotonic()
         try:
             async for chunk in ctx.events.stream(sub, heartbeat_s=beat):
                 if await request.is_disconnected() or (deadline is not None and time.monotonic() >= deadline):
                     break
+                if time.monotonic() - checked >= TOKEN_RECHECK_S:  # a revoked token's stream ended only with it
+                    checked = time.monotonic()
+                    if not await run_in_threadpool(_token_active, ctx, tok.id):
+                        log.info("event stream of token %r ended: the token was revoked", tok.name)
+                        break
                 yield chunk
                 if chunk.startswith("id:"):
                     sent += 1

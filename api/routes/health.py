@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from api.deps import ContextDep
 from api.metrics import detection_samples, external_text, open_counts, render_lines
+from api.security import redact
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -40,8 +41,9 @@ def readyz(ctx: ContextDep) -> JSONResponse:
             checks[name] = "ok"
         except Exception as exc:  # noqa: BLE001 - any failure makes us not ready; report it
             ok = False
-            checks[name] = f"error: {type(exc).__name__}: {exc}"[:300]
-            log.warning("readiness probe %s failed: %s", name, exc)
+            # no token is needed here: a password in a URL the error names (http://user:pw@...) is masked
+            checks[name] = redact(f"error: {type(exc).__name__}: {exc}")[:300]
+            log.warning("readiness probe %s failed: %s", name, redact(str(exc)))
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 
 

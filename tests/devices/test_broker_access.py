@@ -26,13 +26,17 @@ WAIT_S = 10.0  # generous bound on waiting for the broker; never a speed asserti
 class Client:
     """A small synchronous wrapper around paho for the tests."""
 
-    def __init__(self, port: int, username: str, password: str, will: tuple[str, bytes] | None = None) -> None:
+    def __init__(self, port: int, username: str, password: str, will: tuple[str, bytes] | None = None, *,
+                 client_id: str | None = None, clean_session: bool = True) -> None:
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.connected = threading.Event()
         self.disconnected = threading.Event()
         self.result: str | None = None
         self.subacks: queue.Queue[list] = queue.Queue()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
+        self.session_present: bool | None = None
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
+                             clean_session=clean_session)
+        self.c.reconnect_delay_set(300, 300)  # a client the broker drops stays dropped while the test looks
         self.c.username_pw_set(username, password)
         if will is not None:
             self.c.will_set(will[0], will[1], qos=1, retain=True)
@@ -46,6 +50,7 @@ class Client:
 
     def _on_connect(self, client, userdata, flags, rc, props) -> None:
         self.result = "ok" if not rc.is_failure else str(rc)
+        self.session_present = flags.session_present
         if rc.is_failure:
             client.disconnect()
         self.connected.set()
@@ -69,9 +74,22 @@ class Client:
         self.c.loop_stop()
 
 
+# What docs/security.md asks of a production broker: the units' listener names every client by its
+# username, so a unit cannot connect under another's client id (or the platform's) and take its session.
+DEVICE_LISTENER = "listener {port} 127.0.0.1\nuse_username_as_clientid true\n"
+
+
 @pytest.fixture
-def provisioned(registry, tmp_path):
-    """A broker whose password file and ACL were written from a registry with units A-1 and B-1."""
+def device_port():
+    from foreshock.broker import free_port
+
+    return free_port()
+
+
+@pytest.fixture
+def provisioned(registry, tmp_path, device_port):
+    """A broker whose password file and ACL were written from a registry with units A-1 and B-1; the
+    platform connects on ``broker.port``, units on ``device_port`` (or, as before, on ``broker.port``)."""
     registry.create_unit("A-1")
     registry.create_unit("B-1")
     registry.create_unit("C-1")  # registered but never provisioned
@@ -80,12 +98,13 @@ def provisioned(registry, tmp_path):
     cfg = write_broker_config(registry, passwd_path=passwd, acl_path=acl,
                               platform_user=PLATFORM[0], platform_password=PLATFORM[1])
     assert cfg.units == 2
-    broker = MosquittoBroker(workdir=tmp_path / "broker", password_file=passwd, acl_file=acl, persistence=False)
+    broker = MosquittoBroker(workdir=tmp_path / "broker", password_file=passwd, acl_file=acl, persistence=False,
+                             extra_config=DEVICE_LISTENER.format(port=device_port))
     broker.start()
     clients: list[Client] = []
 
-    def connect(user: str, password: str, will: tuple[str, bytes] | None = None) -> Client:
-        client = Client(broker.port, user, password, will)
+    def connect(user: str, password: str, will: tuple[str, bytes] | None = None, **kw) -> Client:
+        client = Client(kw.pop("port", broker.port), user, password, will, **kw)
         clients.append(client)
         return client
 
@@ -184,3 +203,43 @@ def test_revoked_unit_is_cut_off_after_reload(provisioned):
     broker.reload()
     assert connect("A-1", new).ok
     assert not connect("A-1", passwords["A-1"]).ok
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_unit_cannot_take_over_another_clients_session(provisioned, device_port):
+    """Mosquitto hands a connection the session of whoever had its client id, across users: unit A-1
+    connecting as "foreshock-ingest" dropped the platform's connection and took its subscriptions (found
+    here, Mosquitto 2.0.11). On the units' listener the broker names every client by its username."""
+    _, broker, passwords, connect, _ = provisioned
+    platform = connect(*PLATFORM, client_id="foreshock-ingest", clean_session=False)
+    platform.subscribe("foreshock/v1/+/+")
+    b = connect("B-1", passwords["B-1"], client_id="B-1", clean_session=False, port=device_port)
+    a_as_platform = connect("A-1", passwords["A-1"], client_id="foreshock-ingest", clean_session=False,
+                            port=device_port)
+    a_as_b = connect("A-1", passwords["A-1"], client_id="B-1", clean_session=False, port=device_port)
+    assert a_as_platform.ok and not a_as_platform.session_present  # a session of its own (named A-1) ...
+    assert a_as_b.ok and a_as_platform.disconnected.wait(WAIT_S)  # ... which its second one, also A-1, replaced
+    assert connect(*PLATFORM, client_id="foreshock-api").ok  # the platform's listener keeps client ids: no kick
+    b.publish(topic("B-1", "telemetry"), b"b-data")
+    assert platform.next_message() == (topic("B-1", "telemetry"), b"b-data")  # both still connected, served
+    assert not platform.disconnected.is_set() and not b.disconnected.is_set()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_unit_cannot_read_sys_or_publish_retained_wildcards_elsewhere(provisioned, device_port):
+    _, _, passwords, connect, _ = provisioned
+    platform = connect(*PLATFORM)
+    platform.subscribe("foreshock/#")
+    a = connect("A-1", passwords["A-1"], port=device_port)
+    a.subscribe("$SYS/#")  # the broker's retained $SYS/broker/version would come first
+    a.subscribe("#")
+    for name in ("foreshock/v1/B-1/telemetry", "foreshock/v1/A-1/telemetry/x", "foreshock/v1/A-1", "$SYS/x",
+                 "foreshock/v1/+/telemetry"):
+        if "+" not in name:
+            a.publish(name, b"forged", retain=True)
+    a.publish(topic("A-1", "telemetry"), b"mine")
+    platform.publish(topic("A-1", "health"), b"a-health")
+    assert platform.next_message() == (topic("A-1", "telemetry"), b"mine")  # only its own topic went through
+    assert platform.next_message() == (topic("A-1", "health"), b"a-health")
+    assert a.next_message() == (topic("A-1", "health"), b"a-health")  # nothing of $SYS or of others before
+    assert platform.messages.empty() and a.messages.empty()
