@@ -22,7 +22,6 @@ from api.schemas import ListPublic, Message
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 ticket_router = APIRouter(prefix="/tickets", tags=["complaints"])
 Number = Annotated[str, Field(min_length=1, max_length=32)]
-MAX_RAW = 10 * 1024 * 1024  # a raw email or webhook body larger than this (and than the attachments allow) is refused
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 _TOO_LARGE: dict[int | str, dict[str, Any]] = {413: {"model": Message, "description": "an attachment, or all of them together, is over the limit; "
                                                      "nothing was stored"}}
@@ -109,12 +108,8 @@ _MAIL = {"requestBody": {"required": True, "content": {"text/plain": {"schema": 
 
 
 async def _raw(request: Request, ctx: Any) -> bytes:
-    # base64 (or MIME) makes attachments a third larger; the body may carry as much as the limits allow
-    limit = max(MAX_RAW, alerts_of(ctx).config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
-    body = await request.body()
-    if len(body) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
-    return body
+    # the body limit (complaint_body_bytes) is enforced by the app's middleware before it is read
+    return await request.body()
 
 
 def _register(ctx: Any, c: ComplaintIn, actor: str) -> dict[str, Any]:
