@@ -154,8 +154,10 @@ def test_a_corrupt_record_in_the_middle_is_moved_aside_and_the_rest_replayed(tmp
         Spool(tmp_path, max_bytes=1 << 20).replay(got.append)
     assert got == [_batch(0), _batch(3)]
     (bad,) = (tmp_path / "corrupt").iterdir()  # both bad records, kept for inspection, not deleted unseen
-    assert bad.name == f"{seg.stem}-at-{starts[1]}.bad" and bad.read_bytes() == bytes(data[starts[1] : starts[3]])
-    assert f"{starts[3] - starts[1]} corrupt or torn bytes at {starts[1]}" in caplog.text and str(bad) in caplog.text
+    assert bad.name == f"{seg.stem}-at-{starts[1]}.bad"
+    assert bad.read_bytes() == bytes(data[starts[1] : starts[3]])
+    assert f"{starts[3] - starts[1]} corrupt or torn bytes at {starts[1]}" in caplog.text
+    assert str(bad) in caplog.text
     assert not list(tmp_path.glob("seg-*.spool"))
 
 
