@@ -22,7 +22,7 @@ from foreshock.settings import load_settings
 from foreshock.tsdb.influx1 import Influx1Store
 from tests.ingest.conftest import wait_until
 from tests.reliability.test_process_faults import DEVICES, Service, _config, _publish
-from tests.tsdb_servers import InfluxdServer
+from tests.tsdb_servers import InfluxdServer, VictoriaMetricsServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -236,6 +236,13 @@ def test_two_services_sharing_the_load_one_killed_lose_nothing(mosquitto, influx
         store.store.close()
 
 
+class DedupVM(VictoriaMetricsServer):
+    """victoria-metrics as a Foreshock store should run: one sample per series and millisecond."""
+
+    def _spawn(self, argv: list[str], name: str, timeout_s: float = 30.0) -> None:
+        super()._spawn([*argv, "-dedup.minScrapeInterval=1ms"], name, timeout_s)
+
+
 def _vm_samples(url: str, device: str) -> list[int]:
     import httpx
 
@@ -255,11 +262,6 @@ def test_a_message_delivered_twice_is_one_point_in_each_store(mosquitto, publish
     from ingest.deadletter import DeadLetterStore
     from ingest.service import IngestService
     from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
-    from tests.tsdb_servers import VictoriaMetricsServer
-
-    class DedupVM(VictoriaMetricsServer):
-        def _spawn(self, argv: list[str], name: str, timeout_s: float = 30.0) -> None:
-            super()._spawn([*argv, "-dedup.minScrapeInterval=1ms"], name, timeout_s)
 
     (tmp_path / "vm").mkdir()
     dedup_vm = DedupVM(workdir=tmp_path / "vm").start()
@@ -304,4 +306,55 @@ def test_a_message_delivered_twice_is_one_point_in_each_store(mosquitto, publish
             s.stop(5)
             s.store.close()
         dedup_vm.stop()
+        engine.dispose()
+
+
+def test_victoria_metrics_stopped_and_started_while_data_flows_loses_nothing(mosquitto, publisher, tmp_path):
+    """The influx2 backend on victoria-metrics: stopped while units publish (spooled, acknowledged),
+    started again on the same port and data (replayed in order): every message once."""
+    from foreshock.db import make_engine, migrate, session_factory
+    from foreshock.tsdb import open_store
+    from ingest.deadletter import DeadLetterStore
+    from ingest.service import IngestService
+    from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+
+    (tmp_path / "vm").mkdir()
+    vm = DedupVM(workdir=tmp_path / "vm", port=free_port())
+    engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
+    migrate(engine)
+    settings = load_settings(
+        data_dir=tmp_path,
+        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+              "client_id": f"vm-{uuid.uuid4().hex[:6]}"},
+        telemetry={"backend": "influx2", "url": f"http://127.0.0.1:{vm.port}", "token": "unused", "bucket": "b",
+                   "flush_interval_s": 0.05, "max_retries": 0, "max_retry_time_s": 0.5, "timeout_s": 1},
+    )
+    service = IngestService(settings, open_store(settings), DeadLetterStore(session_factory(engine)),
+                            device_check=None, probe_interval_s=0.2)
+    device = f"V-{uuid.uuid4().hex[:6]}"
+    t0 = protocol.now_ms() - 60_000
+
+    def send(seqs: range) -> None:
+        for i in seqs:
+            publisher.publish(protocol.topic(device, "telemetry"), protocol.telemetry_payload(t0 + i, i, {"load": i}))
+
+    vm.start()
+    service.start()
+    try:
+        assert service.source.wait_connected(10)
+        send(range(0, 50))
+        wait_until(lambda: service.metrics.get("points_written") >= 50, 30, what="50 written")
+        vm.stop()
+        send(range(50, 100))
+        wait_until(lambda: service.metrics.get("points_spooled") >= 50, 30, what="50 spooled while it is down")
+        vm.start()
+        send(range(100, 150))
+        wait_until(lambda: service.metrics.get("points_written") >= 100, 60, what="the rest after it is back")
+        assert service.metrics.get("points_replayed") == 50
+        wait_until(lambda: len(_vm_samples(vm.url, device)) >= 150, 20, what="victoria-metrics to show 150")
+        assert _vm_samples(vm.url, device) == [t0 + i for i in range(150)]  # each once, in time order
+    finally:
+        service.stop(5)
+        service.store.close()
+        vm.stop()
         engine.dispose()
