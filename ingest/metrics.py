@@ -29,6 +29,8 @@ COUNTERS = (
     "acked",
     "queue_full_waits",  # times the MQTT callback waited because the queue was full (backpressure)
     "spool_full_waits",  # times a batch was held unacknowledged because the spool was full
+    "spool_write_errors",  # times the spool's disk refused a write (full, read-only): the batch was held
+    "points_refused_on_replay",  # spooled points the store refused as bad data on replay (logged, skipped)
     "store_errors",  # write attempts that failed (before spooling)
     "dead_letter_errors",  # dead letters that could not be stored (logged, message still acknowledged)
     "hook_errors",  # exceptions raised by the on_batch hook

@@ -5,11 +5,20 @@ crc32 (4) | JSON``; every append is fsync'ed before it returns, so a spooled bat
 acknowledged to the broker. Replay reads records oldest first and hands them to a writer; a
 segment is deleted once all its records were written, and the read position inside the oldest
 segment is kept in ``cursor`` (fsync'ed), so a restart replays at most one record twice, which
-the store's idempotent writes make harmless. A torn record at the end of a segment (crash during
-an append) is detected by its length/CRC and skipped with a warning.
+the store's idempotent writes make harmless. A segment number is never reused while the cursor
+names it (a crash between deleting a replayed segment and resetting the cursor left the cursor
+pointing into the next segment of that number: its first records were skipped).
 
-When an append would take the spool past ``max_bytes`` it raises :class:`SpoolFull`: ingest then
-stops acknowledging and the broker keeps the messages.
+A record that fails its length/CRC check (a crash or power loss during an append, a bad disk
+block) does not stop the replay: the bytes up to the next valid record are moved to
+``corrupt/seg-<n>-at-<offset>.bad`` (logged as an error, nothing deleted unseen) and the replay
+goes on from there. A length field larger than the rest of the segment is never read.
+
+When an append would take the spool past ``max_bytes`` it raises :class:`SpoolFull`; when the
+disk refuses it (full, read-only, an I/O error) it raises :class:`SpoolUnwritable` after cutting
+the segment back to where the append began (a partial record in the middle of a segment made the
+replay skip every later, acknowledged record of it). Both are :class:`SpoolUnavailable`: ingest
+then stops acknowledging and the broker keeps the messages.
 
 >>> import tempfile
 >>> from foreshock.tsdb.base import Point
@@ -34,15 +43,23 @@ from typing import BinaryIO
 
 from foreshock.tsdb.base import Point
 
-__all__ = ["Spool", "SpoolFull"]
+__all__ = ["Spool", "SpoolFull", "SpoolUnavailable", "SpoolUnwritable"]
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">II")
 
 
-class SpoolFull(RuntimeError):
-    """The spool has no room for this batch."""
+class SpoolUnavailable(RuntimeError):
+    """The spool cannot take this batch now: the caller holds it unacknowledged and tries again."""
+
+
+class SpoolFull(SpoolUnavailable):
+    """The spool has no room for this batch (``ingest.spool_max_bytes``)."""
+
+
+class SpoolUnwritable(SpoolUnavailable):
+    """The spool's disk refused the append (full, read-only, I/O error); nothing of it was kept."""
 
 
 def _encode(points: list[Point]) -> bytes:
@@ -62,6 +79,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
+        # unbuffered: nothing of a failed append is left in a buffer to be flushed by the next one
         self._write_fh: BinaryIO | None = None
         self._write_seg: int | None = None
 
@@ -77,7 +95,7 @@ class Spool:
         try:
             seg, offset = (self.dir / "cursor").read_text().split()
             return int(seg), int(offset)
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):  # none yet, or unreadable: from the start (a replay twice is harmless)
             return 0, 0
 
     def _save_cursor(self, seg: int, offset: int) -> None:
@@ -109,26 +127,60 @@ class Spool:
     # -- writing -------------------------------------------------------------------------------
 
     def append(self, points: list[Point]) -> None:
-        """Durably add one batch; raises :class:`SpoolFull` when it does not fit."""
+        """Durably add one batch; raises :class:`SpoolFull` when it does not fit and
+        :class:`SpoolUnwritable` when the disk refuses it (then nothing of it is kept)."""
         blob = _encode(points)
         record = _HEADER.pack(len(blob), zlib.crc32(blob)) + blob
         with self._lock:
-            if self._size() + len(record) > self.max_bytes:
-                raise SpoolFull(f"spool {self.dir} is full ({self.max_bytes} bytes)")
-            if self._write_fh is None or self._write_fh.tell() >= self.segment_bytes:
-                self._open_segment()
-            fh = self._write_fh
-            assert fh is not None
-            fh.write(record)
-            fh.flush()
+            start = None
+            try:
+                if self._size() + len(record) > self.max_bytes:
+                    raise SpoolFull(f"spool {self.dir} is full ({self.max_bytes} bytes)")
+                if self._write_fh is None or self._write_fh.tell() >= self.segment_bytes:
+                    self._open_segment()
+                fh = self._write_fh
+                assert fh is not None
+                start = fh.tell()
+                view = memoryview(record)
+                while view:
+                    view = view[fh.write(view) :]  # a raw file may write less than asked (disk full)
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                self._undo_append(start)
+                raise SpoolUnwritable(f"cannot write to the spool {self.dir}: {exc.strerror or exc}") from exc
+
+    def _undo_append(self, start: int | None) -> None:
+        """Cut the segment back to ``start``; if even that fails, close it, so that the torn record
+        is at the end of its segment and the next append starts a new one."""
+        fh = self._write_fh
+        if fh is None:
+            return
+        try:
+            if start is None:
+                raise OSError("no position to cut back to")
+            os.ftruncate(fh.fileno(), start)
+            fh.seek(start)
             os.fsync(fh.fileno())
+        except OSError as exc:
+            log.error("spool %s: cannot cut back a failed append (%s); starting a new segment", self.dir, exc)
+            self._close_segment()
+
+    def _close_segment(self) -> None:
+        if self._write_fh is not None:
+            try:
+                self._write_fh.close()
+            except OSError:
+                pass
+            self._write_fh = None
 
     def _open_segment(self) -> None:
-        if self._write_fh is not None:
-            self._write_fh.close()
-        segments = self._segments()
-        self._write_seg = (segments[-1] + 1) if segments else 1
-        self._write_fh = open(self._path(self._write_seg), "ab")  # noqa: SIM115 - kept open across appends
+        self._close_segment()
+        # Never the cursor's segment number: a cursor left behind by a crash (between deleting a
+        # replayed segment and resetting it) would otherwise skip the start of the new segment.
+        self._write_seg = max([*self._segments(), self._cursor()[0]]) + 1
+        path = self._path(self._write_seg)
+        self._write_fh = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across appends
+        self._write_fh.seek(0, os.SEEK_END)
         dir_fd = os.open(self.dir, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -141,35 +193,34 @@ class Spool:
         """Hand spooled batches to ``write`` oldest first; returns the number of points replayed.
 
         Stops at (and re-raises) the first exception of ``write``; that batch stays spooled.
+        Corrupt records are moved aside (:meth:`_quarantine`) and the replay goes on after them.
         """
         replayed = records = 0
         with self._lock:
-            if self._write_fh is not None:  # new appends go to a fresh segment
-                self._write_fh.close()
-                self._write_fh = None
+            self._close_segment()  # new appends go to a fresh segment
             for seg in self._segments():
                 cur_seg, offset = self._cursor()
                 offset = offset if cur_seg == seg else 0
                 path = self._path(seg)
                 with open(path, "rb") as fh:
-                    fh.seek(offset)
-                    while True:
+                    size = os.fstat(fh.fileno()).st_size
+                    while offset < size:
                         if max_records is not None and records >= max_records:
                             return replayed
-                        header = fh.read(_HEADER.size)
-                        if not header:
-                            break
-                        if len(header) < _HEADER.size:
-                            log.warning("spool %s: torn record header at %d, skipped", path.name, offset)
-                            break
-                        length, crc = _HEADER.unpack(header)
-                        blob = fh.read(length)
-                        if len(blob) < length or zlib.crc32(blob) != crc:
-                            log.warning("spool %s: torn or corrupt record at %d, skipped", path.name, offset)
-                            break
-                        points = _decode(blob)
+                        blob = _read_record(fh, offset, size)
+                        points = None
+                        if blob is not None:
+                            try:
+                                points = _decode(blob)
+                            except (ValueError, TypeError) as exc:  # a valid frame around unusable JSON
+                                log.error("spool %s: record at %d cannot be decoded (%s)", path.name, offset,
+                                          exc)
+                        if points is None:
+                            offset = self._quarantine(path, fh, offset, size, blob)
+                            self._save_cursor(seg, offset)
+                            continue
                         write(points)
-                        offset += _HEADER.size + length
+                        offset += _HEADER.size + len(blob)
                         replayed += len(points)
                         records += 1
                         self._save_cursor(seg, offset)
@@ -177,8 +228,71 @@ class Spool:
                 self._save_cursor(0, 0)
         return replayed
 
+    def _quarantine(self, path: Path, fh: BinaryIO, offset: int, size: int, blob: bytes | None) -> int:
+        """Move the bad bytes at ``offset`` to ``corrupt/``; returns where the next valid record starts.
+
+        A record that failed its check (``blob`` None) runs to the next offset where a valid record
+        starts (its length cannot be trusted); one that only failed to decode, to its own end.
+        """
+        fh.seek(offset)
+        rest = fh.read(size - offset)
+        end = _HEADER.size + len(blob) if blob is not None else _next_record(rest)
+        target = self.dir / "corrupt" / f"{path.stem}-at-{offset}.bad"
+        try:
+            target.parent.mkdir(exist_ok=True)
+            with open(target, "wb") as out:
+                out.write(rest[:end])
+                out.flush()
+                os.fsync(out.fileno())
+            kept = f"moved to {target}"
+        except OSError as exc:
+            kept = f"NOT kept: cannot write {target}: {exc.strerror or exc}"
+        log.error("spool %s: %d corrupt or torn bytes at %d (a crash during an append, or a bad disk) %s; "
+                  "replaying on from the next valid record", path.name, end, offset, kept)
+        return offset + end
+
     def close(self) -> None:
         with self._lock:
-            if self._write_fh is not None:
-                self._write_fh.close()
-                self._write_fh = None
+            self._close_segment()
+
+
+def _read_record(fh: BinaryIO, offset: int, size: int) -> bytes | None:
+    """The JSON of the record at ``offset``, or ``None`` when it is torn or fails its CRC.
+
+    A length running past the end of the segment is not read (a torn header's length may be any
+    number up to 4 GiB: reading it allocated that much).
+    """
+    fh.seek(offset)
+    header = fh.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    length, crc = _HEADER.unpack(header)
+    if length > size - offset - _HEADER.size:
+        return None
+    blob = fh.read(length)
+    return blob if len(blob) == length and zlib.crc32(blob) == crc else None
+
+
+def _next_record(data: bytes) -> int:
+    """The first offset after 0 in ``data`` where a record with a valid length and CRC starts, or its length.
+
+    A length's first byte is 0 for records under 16 MiB, and the JSON holds no 0 byte, so the
+    scan jumps from one 0 byte to the next.
+    """
+    view = memoryview(data)
+    n = len(data)
+    top = max(n - _HEADER.size, 0) >> 24  # the largest first byte a length that fits can have
+    pos = 1
+    while pos <= n - _HEADER.size:
+        if data[pos] > top:
+            nxt = data.find(b"\x00", pos + 1) if top == 0 else pos + 1
+            if nxt < 0:
+                break
+            pos = nxt
+            continue
+        length, crc = _HEADER.unpack_from(data, pos)
+        body = pos + _HEADER.size
+        if 0 < length <= n - body and zlib.crc32(view[body : body + length]) == crc:
+            return pos
+        pos += 1
+    return n

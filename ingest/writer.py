@@ -4,12 +4,15 @@ States: *up* — batches go to the store (the store retries retryable failures i
 ``telemetry.max_retry_time_s``); on :class:`StoreUnavailable` the writer turns *down* and the batch
 is spooled. *Down* — batches go straight to the spool; every ``probe_interval_s`` the store is
 pinged, and when it answers the spool is replayed in order before the writer turns *up* again.
-When the spool is full the batch is held (not acknowledged) and retried until it fits, the store
-returns, or the service stops; meanwhile the broker keeps the messages.
+When the spool is full, or its disk refuses the write (full, read-only), the batch is held (not
+acknowledged) and retried until it fits, the store returns, or the service stops; meanwhile the
+broker keeps the messages.
 
 A batch the store refuses as bad data (:class:`StoreError`, e.g. a field-type conflict) is split
 in halves until the offending messages are isolated; those are dead-lettered (``store_rejected``)
-and the rest is written. Writes are idempotent, so rewriting a half is harmless.
+and the rest is written. Writes are idempotent, so rewriting a half is harmless. A spooled batch
+is split the same way when it is replayed: only the refused points are left out (logged), not
+the whole batch of up to ``telemetry.batch_size`` messages.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from enum import Enum
 
 from foreshock.tsdb.base import Point, StoreError, StoreUnavailable, TelemetryStore
 from ingest.metrics import IngestMetrics
-from ingest.spool import Spool, SpoolFull
+from ingest.spool import Spool, SpoolFull, SpoolUnavailable
 
 __all__ = ["Outcome", "StoreWriter"]
 
@@ -71,33 +75,30 @@ class StoreWriter:
                 self.metrics.count("batches_spooled")
                 self.metrics.spool_bytes = self.spool.size_bytes
                 return Outcome.SPOOLED, rejected
-            except SpoolFull as exc:
-                self.metrics.count("spool_full_waits")
-                log.error("%s: holding %d points unacknowledged until the store returns", exc, len(points))
+            except SpoolUnavailable as exc:
+                self.metrics.count("spool_full_waits" if isinstance(exc, SpoolFull) else "spool_write_errors")
+                log.error("%s: holding %d points unacknowledged until the store returns or the spool "
+                          "takes them", exc, len(points))
             if abort.wait(self.probe_interval_s):
                 return Outcome.HELD, rejected
             self._next_probe = 0.0
             self.maintain()
 
     def _write_groups(self, groups: list[list[Point]], idx: list[int]) -> dict[int, str]:
-        points = [p for i in idx for p in groups[i]]
+        refused = _isolate_refused(idx, lambda part: self._timed_write([p for i in part for p in groups[i]]))
+        for i, error in refused.items():
+            log.warning("store refused message %d's points: %s", i, error)
+        return refused
+
+    def _timed_write(self, points: list[Point], counter: str = "points_written") -> None:
         if not points:
-            return {}
+            return
         t0 = time.perf_counter()
-        try:
-            self.store.write(points)
-        except StoreUnavailable:
-            raise
-        except StoreError as exc:
-            if len(idx) == 1:
-                log.warning("store refused message %d's points: %s", idx[0], exc)
-                return {idx[0]: str(exc)}
-            mid = len(idx) // 2
-            return {**self._write_groups(groups, idx[:mid]), **self._write_groups(groups, idx[mid:])}
+        self.store.write(points)
         self.metrics.observe_write(time.perf_counter() - t0)
-        self.metrics.count("points_written", len(points))
-        self.metrics.count("batches_written")
-        return {}
+        self.metrics.count(counter, len(points))
+        if counter == "points_written":
+            self.metrics.count("batches_written")
 
     def _turn_down(self, exc: Exception) -> None:
         if self.up:
@@ -126,6 +127,11 @@ class StoreWriter:
         try:
             self.store.ping()
             n = self.spool.replay(self._replay_write)
+        except OSError as exc:  # the spool's disk (the cursor cannot be saved): stay down, try again
+            self.metrics.count("spool_write_errors")
+            log.error("cannot replay the spool %s: %s; trying again in %.1f s", self.spool.dir, exc,
+                      self.probe_interval_s)
+            return
         except StoreUnavailable as exc:
             self.metrics.spool_bytes = self.spool.size_bytes
             # a line a minute, not one per probe (every few seconds for the whole outage)
@@ -142,16 +148,31 @@ class StoreWriter:
         log.info("telemetry store is back: replayed %d spooled points", n)
 
     def _replay_write(self, points: list[Point]) -> None:
-        """Write one spooled batch. A batch the store refuses as bad data would block the spool
-        forever: it is logged with its size and skipped (counted in ``store_errors``)."""
-        t0 = time.perf_counter()
-        try:
-            self.store.write(points)
-        except StoreUnavailable:
-            raise
-        except StoreError as exc:
+        """Write one spooled batch. Points the store refuses as bad data would block the spool
+        forever: the batch is split in halves until they are isolated; they are logged and skipped
+        (counted in ``store_errors`` and ``points_refused_on_replay``), the rest is written."""
+        def write(part: list[int]) -> None:
+            self._timed_write([points[i] for i in part], "points_replayed")
+
+        refused = _isolate_refused(list(range(len(points))), write)
+        for i, error in refused.items():
+            p = points[i]
             self.metrics.count("store_errors")
-            log.error("store refused a spooled batch of %d points, skipped: %s", len(points), exc)
-            return
-        self.metrics.observe_write(time.perf_counter() - t0)
-        self.metrics.count("points_replayed", len(points))
+            self.metrics.count("points_refused_on_replay")
+            log.error("store refused a spooled point, skipped: %s %s at %d %s: %s",
+                      p.measurement, p.tags, p.ts_ms, p.fields, error)
+
+
+def _isolate_refused(items: list[int], write: Callable[[list[int]], None]) -> dict[int, str]:
+    """``write(items)``; when the store refuses it as bad data (:class:`StoreError`), write each half
+    the same way, down to single items. Returns ``{refused item: error}``; StoreUnavailable propagates."""
+    try:
+        write(items)
+        return {}
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        if len(items) == 1:
+            return {items[0]: str(exc)}
+    mid = len(items) // 2
+    return {**_isolate_refused(items[:mid], write), **_isolate_refused(items[mid:], write)}

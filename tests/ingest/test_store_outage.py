@@ -212,3 +212,56 @@ def test_a_long_outage_logs_a_line_a_minute_not_one_per_probe(tmp_path, caplog, 
     lines = [r for r in caplog.records if "still unavailable" in r.getMessage() and r.levelno >= logging.INFO]
     assert len(lines) == 5  # one a minute
     assert "bytes spooled" in lines[0].getMessage()
+
+
+def test_a_spool_the_disk_refuses_holds_the_batch_with_a_clear_error(tmp_path, caplog):
+    """The spool's folder unusable (here: replaced by a file; a full or read-only disk alike) while the
+    store is down. The OSError escaped the writer: the worker logged a traceback and retried blindly.
+    Now the batch is held unacknowledged, the error names the spool, and it is spooled once it can be."""
+    import shutil
+
+    store = _DownStore()
+    metrics = IngestMetrics()
+    spool_dir = tmp_path / "spool"
+    writer = StoreWriter(store, Spool(spool_dir), metrics, probe_interval_s=0.01)
+    shutil.rmtree(spool_dir)
+    spool_dir.write_text("not a folder")
+    batch = [[Point("telemetry", {"device": "P-1"}, {"v": 1.0}, 1)]]
+    result: list = []
+    with caplog.at_level("ERROR", logger="ingest.writer"):
+        thread = threading.Thread(target=lambda: result.append(writer.write(batch, threading.Event())))
+        thread.start()
+        wait_until(lambda: metrics.get("spool_write_errors") >= 2, what="the writer to hold the batch")
+        assert result == []  # held: nothing acknowledged
+        spool_dir.unlink()
+        spool_dir.mkdir()
+        thread.join(10)
+    assert result == [(Outcome.SPOOLED, {})] and metrics.get("points_spooled") == 1
+    assert f"cannot write to the spool {spool_dir}: Not a directory: holding 1 points unacknowledged" in caplog.text
+    store.up = True
+    writer._next_probe = 0.0  # the probe is due
+    writer.maintain()
+    assert store.written == batch[0] and writer.spool.empty
+
+
+@pytest.mark.integration
+def test_a_spooled_point_the_store_refuses_costs_only_that_point(influxd, tmp_path):
+    """The store refuses one spooled point as bad data (a field-type conflict) when the spool is replayed:
+    the whole spooled batch (up to telemetry.batch_size messages, all acknowledged) was skipped."""
+    db = f"r_{uuid.uuid4().hex[:8]}"
+    store = Influx1Store(influxd.url, db, retry=Retry(max_retries=0))
+    t0 = protocol.now_ms() - 60_000
+    store.write([Point("telemetry", {"device": "P-0009"}, {"mode": "manual"}, t0 - 1)])  # 'mode': a string field
+    spool = Spool(tmp_path / "spool")
+    spool.append([Point("telemetry", {"device": "P-0009"}, {"load": float(i)}, t0 + i) for i in range(5)]
+                 + [Point("telemetry", {"device": "P-0009"}, {"mode": 2.0}, t0 + 5)]
+                 + [Point("telemetry", {"device": "P-0009"}, {"load": float(i)}, t0 + i) for i in range(6, 9)])
+    metrics = IngestMetrics()
+    writer = StoreWriter(store, spool, metrics, probe_interval_s=0.01)
+    assert not writer.up  # a spool left by the last run: replayed first
+    writer.maintain()
+    assert writer.up and spool.empty
+    rows = store.query("telemetry", "P-0009", t0, t0 + 10, ["load"])
+    assert [r.ts_ms - t0 for r in rows] == [0, 1, 2, 3, 4, 6, 7, 8]
+    assert metrics.get("points_replayed") == 8 and metrics.get("points_refused_on_replay") == 1
+    store.close()
