@@ -35,6 +35,7 @@ COUNTERS = (
     "dead_letter_errors",  # dead letters that could not be stored (logged, message still acknowledged)
     "hook_errors",  # exceptions raised by the on_batch hook
     "worker_errors",  # unexpected errors of the worker (the batch is retried, not acknowledged)
+    "acks_of_old_connections_skipped",  # messages not acknowledged: they came on an earlier connection
     "deferred_at_stop",  # messages left unacknowledged at shutdown (the broker redelivers them)
     "retained_unknown_ignored",  # retained copies (old status) of unregistered devices, acknowledged, not kept
     "connections_dropped_early",  # broker connections closed within 30 s of connecting (client-id clash?)

@@ -129,6 +129,7 @@ class MqttSource:
         self._connect_failures = 0
         self._next_fail_log = 0.0
         self._connected_at: float | None = None
+        self._connection = 0  # counts connects: a packet id is valid on its own connection only
         self._short_drops: list[float] = []  # when connections that had just been made were closed
         self._next_takeover_log = 0.0
         self._client_id = client_id or mqtt.client_id
@@ -190,6 +191,7 @@ class MqttSource:
             log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)
             self._connect_failures, self._next_fail_log = 0, 0.0
         self._connected_at = time.monotonic()
+        self._connection += 1  # messages of earlier connections are no longer acknowledged (ack_many)
         log.info(
             "connected to %s (session present: %s); subscribing to %s",
             self.settings.url, flags.session_present, ", ".join(self.filters),
@@ -228,7 +230,7 @@ class MqttSource:
                       self.settings.url, len(self._short_drops), _TAKEOVER_WINDOW_S, _SHORT_S, self._client_id)
 
     def _on_message(self, client, userdata, msg) -> None:
-        raw = RawMessage(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, msg.retain)
+        raw = RawMessage(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, msg.retain, self._connection)
         while not self._paused.is_set():
             if self._queue.put(raw, 0.5):
                 return
@@ -272,9 +274,19 @@ class MqttSource:
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
             raise IngestError(f"cannot publish to {topic!r}: {paho.error_string(info.rc)}")
 
-    def ack_many(self, acks: list[tuple[int, int]]) -> None:
-        """Acknowledge ``(mid, qos)`` pairs; QoS 1 ones go out in one write."""
-        self._client.ack_many(acks)
+    def ack_many(self, batch: Iterable[RawMessage]) -> None:
+        """Acknowledge the messages of ``batch`` (QoS 1 ones in one write), those of this connection only.
+
+        A message that came on an earlier connection is not acknowledged: its packet id may name
+        another message now (a broker that lost the session numbers from 1 again), and a broker
+        that kept the session sends it again, which the store takes as the same point.
+        """
+        acks = [(raw.mid, raw.qos) for raw in batch if raw.qos and raw.connection == self._connection]
+        stale = sum(1 for raw in batch if raw.qos and raw.connection != self._connection)
+        if stale:
+            self._metrics.count("acks_of_old_connections_skipped", stale)
+        if acks:
+            self._client.ack_many(acks)
 
     def pause(self) -> None:
         """Stop handing messages to the queue (they stay unacknowledged; the broker redelivers them)."""

@@ -294,7 +294,7 @@ class IngestService:
                 log.debug("rejected %s from %s: %s", d.reason, d.topic, d.detail)
         self.report_rejections(rejected)
         self.metrics.count("accepted", len(accepted))
-        self.source.ack_many([(raw.mid, raw.qos) for raw in batch if raw.qos])
+        self.source.ack_many(batch)
         self.metrics.count("acked", len(batch))
         if self.on_batch is not None and accepted:
             try:

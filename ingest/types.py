@@ -17,6 +17,8 @@ class IngestError(RuntimeError):
 class RawMessage(NamedTuple):
     """One MQTT message as the network callback saw it; ``mid``/``qos`` are for the acknowledgement.
 
+    ``connection`` counts the source's connections: a packet id means something only on the
+    connection it came on (a broker that lost the session numbers new messages from 1 again).
     A named tuple: the network thread builds one per message, and this is the cheapest.
     """
 
@@ -26,6 +28,7 @@ class RawMessage(NamedTuple):
     mid: int = 0
     qos: int = 0
     retain: bool = False
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True)
