@@ -9,8 +9,10 @@ The buckets are the only per-device state of ingest. They are bounded (``max_dev
 recently seen device is forgotten first, which at worst gives it a fresh burst) and local to one
 worker: with ``N`` workers sharing a ``$share/`` subscription the broker spreads a device's
 messages over them, so the effective limit for a device is up to ``N`` times ``rate_per_s``.
-The clock is the message's receive time, so the decision does not depend on how fast the worker
-drains its queue.
+The clock (``now_s``) is the caller's: ingest passes the time the unit stamped the message when
+that is earlier than its receipt, else its receipt (``ingest.service._sent_at``). So the decision
+does not depend on how fast the worker drains its queue, and a backlog that arrives at once after
+an outage passes at the pace it was sent, while a flood stamped close together is limited.
 
 >>> limiter = DeviceRateLimiter(2.0)
 >>> [limiter.allow("P-1", t) for t in (0.0, 0.1, 0.2, 0.6, 1.2)]

@@ -248,7 +248,7 @@ class IngestService:
         assert self.rate_limiter is not None
         kept: list[Accepted] = []
         for a in accepted:
-            if a.message.kind == "status" or self.rate_limiter.allow(a.message.device_id, a.raw.received_at):
+            if a.message.kind == "status" or self.rate_limiter.allow(a.message.device_id, _sent_at(a)):
                 kept.append(a)
             else:
                 rejected.append(NewDeadLetter(
@@ -303,3 +303,17 @@ class IngestService:
                 self.metrics.count("hook_errors")
                 log.exception("on_batch hook failed for a batch of %d messages", len(accepted))
         return True
+
+
+def _sent_at(a: Accepted) -> float:
+    """The rate limiter's clock for a message: when the unit stamped it, if that is earlier than its
+    receipt, else when it was received.
+
+    A backlog (messages the broker kept while the platform was down, or a unit's own buffer after a
+    network outage) arrives at once but was sent at the unit's pace, so it passes; a flood stamped
+    close together, or stamped now, is limited as before.
+    """
+    m = a.message.parsed
+    stamped = m.snapshot.ts_ms if m.snapshot is not None else max((r.ts_ms for r in m.records), default=None)
+    return a.raw.received_at if stamped is None else min(a.raw.received_at, stamped / 1000.0)
+

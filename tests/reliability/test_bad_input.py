@@ -121,7 +121,9 @@ def test_rate_limiter_is_bounded_and_validates():
 @pytest.mark.integration
 def test_bad_payloads_and_a_flood_through_the_broker_are_counted_and_good_ones_stored(mosquitto, publisher,
                                                                                       tmp_path):
-    """A flood from P-FLOOD (rate-limited), bad payloads from P-BAD, and a well-behaved P-OK in between."""
+    """A flood from P-FLOOD (rate-limited), bad payloads from P-BAD, and a well-behaved P-OK in between;
+    and P-BACKLOG's 10 messages stamped a second apart, arriving at once as a backlog does after an
+    outage: sent at the unit's pace, they all pass (the limiter once judged them by their arrival)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
     migrate(engine)
     dead_letters = DeadLetterStore(session_factory(engine))
@@ -149,7 +151,11 @@ def test_bad_payloads_and_a_flood_through_the_broker_are_counted_and_good_ones_s
                 publisher.publish(protocol.topic("P-BAD", "telemetry"), bad[k])
                 publisher.publish(protocol.topic("P-OK", "telemetry"),
                                   protocol.telemetry_payload(t0 + k, k, {"load": float(k)}))
-        sent = flood + 2 * len(bad)
+        backlog = 10
+        for k in range(backlog):
+            publisher.publish(protocol.topic("P-BACKLOG", "telemetry"),
+                              protocol.telemetry_payload(t0 + 1000 * k, k, {"load": float(k)}))
+        sent = flood + 2 * len(bad) + backlog
         wait_until(lambda: service.metrics.get("acked") >= sent, 30, what="every message acknowledged")
         service.stop(10)
         rejected = service.metrics.snapshot()["rejected"]
@@ -157,6 +163,7 @@ def test_bad_payloads_and_a_flood_through_the_broker_are_counted_and_good_ones_s
         flood_written = len(store.query("telemetry", "P-FLOOD", t0, t0 + flood))
         assert limited > 0 and flood_written + limited == flood  # the flood is cut, and every message counted
         assert [r.fields["load"] for r in store.query("telemetry", "P-OK", t0, t0 + 10)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert len(store.query("telemetry", "P-BACKLOG", t0, t0 + 1000 * backlog)) == backlog
         assert sum(v for k, v in rejected.items() if k != "rate_limited") == len(bad)
         _, total_limited = dead_letters.list(reason="rate_limited")
         assert total_limited == limited
