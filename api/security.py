@@ -22,6 +22,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from foreshock.tsdb.httperrors import redact
+
 __all__ = ["CSV_BODY_BYTES", "HEADERS", "MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders", "complaint_body_bytes",
            "redact"]
 
@@ -35,17 +37,6 @@ def complaint_body_bytes(config: Any) -> int:
     return max(RAW_COMPLAINT_BYTES, config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
 
 
-_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
-_SECRET_PARAM = re.compile(r"(?i)([?&](?:p|password|token|secret|api_key)=)[^&\s'\"]+")
-
-
-def redact(text: str) -> str:
-    """``text`` without the passwords that URLs in error messages may carry (``user:password@``, ``p=``).
-
-    >>> redact("cannot reach http://writer:s3cret@influx:8086/write?db=x&u=writer&p=s3cret (refused)")
-    'cannot reach http://writer:***@influx:8086/write?db=x&u=writer&p=*** (refused)'
-    """
-    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1:***@", text))
 
 
 CSP = (

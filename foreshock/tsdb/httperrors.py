@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
+import re
 
 from foreshock.tsdb.base import StoreAccessDenied, StoreError, StoreUnavailable
 
-__all__ = ["error_for_status", "is_retryable_status"]
+__all__ = ["error_for_status", "is_retryable_status", "redact", "unavailable"]
 
 # The request's credentials or target are wrong, not its data: 401 and 403 always; 404 only where
 # the caller says so (a write's 404 is a missing database, bucket or organisation).
@@ -35,5 +35,19 @@ def error_for_status(status: int, body: str, what: str, *, not_found_is_access: 
     return StoreError(f"{what}: HTTP {status}: {text}")
 
 
-def unavailable(exc: httpx.HTTPError, url: str, what: str) -> StoreUnavailable:
-    return StoreUnavailable(f"{what}: cannot reach {url}: {type(exc).__name__}: {exc}")
+def unavailable(exc: BaseException, url: str, what: str) -> StoreUnavailable:
+    """The store could not be reached; the message names the URL, without any password in it."""
+    return StoreUnavailable(redact(f"{what}: cannot reach {url}: {type(exc).__name__}: {exc}"))
+
+
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:p|password|token|secret|api_key)=)[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """``text`` without the passwords that URLs in error messages may carry (``user:password@``, ``p=``).
+
+    >>> redact("cannot reach http://writer:s3cret@influx:8086/write?db=x&u=writer&p=s3cret (refused)")
+    'cannot reach http://writer:***@influx:8086/write?db=x&u=writer&p=*** (refused)'
+    """
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1:***@", text))

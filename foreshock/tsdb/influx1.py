@@ -62,14 +62,15 @@ class Influx1Store:
         self.retention_policy = retention_policy
         self.retry = retry or Retry()
         self._create_database = create_database
-        self._auth: dict[str, str] = {}
         headers = {}
+        auth = None
         if token:
             headers["Authorization"] = f"Token {token}"
-        elif username:
-            self._auth = {"u": username, "p": password or ""}
+        elif username:  # Basic auth, not u=/p= in the URL, which HTTP client logs and proxies record
+            auth = httpx.BasicAuth(username, password or "")
         self._client = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout_s, limits=httpx.Limits(max_keepalive_connections=4)
+            base_url=self.url, headers=headers, auth=auth, timeout=timeout_s,
+            limits=httpx.Limits(max_keepalive_connections=4),
         )
 
     @classmethod
@@ -97,7 +98,7 @@ class Influx1Store:
         self.retry.call(lambda: self._write_once(body), "influx1 write")
 
     def _write_once(self, body: bytes) -> None:
-        params = {"db": self.database, "precision": "ms", **self._auth}
+        params = {"db": self.database, "precision": "ms"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
         try:
@@ -124,7 +125,7 @@ class Influx1Store:
         """Raise :class:`StoreAccessDenied` when the store refuses the credentials, the database or the
         retention policy (an empty write: InfluxDB checks all three and writes nothing); a missing
         database is created as the first write would. :class:`StoreUnavailable` when it cannot be reached."""
-        params = {"db": self.database, "precision": "ms", **self._auth}
+        params = {"db": self.database, "precision": "ms"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
         try:
@@ -181,7 +182,7 @@ class Influx1Store:
         return _rows(result, tag_columns=set(tags or {}) | {"device", "axis"}, strip_mean=every_ms is not None)
 
     def _influxql(self, q: str, *, post: bool = False) -> dict:
-        params = {"db": self.database, "epoch": "ms", "q": q, **self._auth}
+        params = {"db": self.database, "epoch": "ms", "q": q}
 
         def once() -> dict:
             try:

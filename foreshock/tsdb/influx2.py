@@ -20,7 +20,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, check_query_args
-from foreshock.tsdb.httperrors import error_for_status
+from foreshock.tsdb.httperrors import error_for_status, unavailable
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
 
@@ -143,7 +143,7 @@ class Influx2Store:
             except ApiException as exc:
                 raise _convert(exc, "influx2 write", not_found_is_access=True) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise StoreUnavailable(f"influx2 write: cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
+                raise unavailable(exc, self.url, "influx2 write") from exc
 
         self.retry.call(once, "influx2 write")
 
@@ -168,7 +168,7 @@ class Influx2Store:
             except ApiException as exc:
                 raise _convert(exc, "influx2 query") from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise StoreUnavailable(f"influx2 query: cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
+                raise unavailable(exc, self.url, "influx2 query") from exc
             except InfluxDBError as exc:
                 raise StoreError(f"influx2 query: {exc}") from exc
 
@@ -190,7 +190,7 @@ class Influx2Store:
         try:
             resp = httpx.get(f"{self.url}/health", timeout=min(self.timeout_s, 5.0))
         except httpx.HTTPError as exc:
-            raise StoreUnavailable(f"influx2 ping: cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
+            raise unavailable(exc, self.url, "influx2 ping") from exc
         if resp.status_code != 200:
             raise StoreUnavailable(f"influx2 ping: HTTP {resp.status_code}: {resp.text[:200]}")
 
@@ -207,7 +207,7 @@ class Influx2Store:
                 timeout=min(self.timeout_s, 5.0),
             )
         except httpx.HTTPError as exc:
-            raise StoreUnavailable(f"influx2 write: cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
+            raise unavailable(exc, self.url, "influx2 write") from exc
         if resp.status_code < 300:
             return
         err = error_for_status(resp.status_code, resp.text, "influx2 write", not_found_is_access=True)
