@@ -21,6 +21,18 @@ from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
 from tests.tsdb_servers import InfluxdServer
 
 
+def ingest_settings(mosquitto: Any, tmp_path: Path, client_prefix: str, telemetry: dict[str, Any],
+                    ingest: dict[str, Any] | None = None) -> Any:
+    """Settings of an ingest service on the test broker (platform user, a fresh client id)."""
+    return load_settings(
+        data_dir=tmp_path,
+        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+              "client_id": f"{client_prefix}-{uuid.uuid4().hex[:8]}"},
+        telemetry=telemetry,
+        ingest=ingest or {},
+    )
+
+
 @contextmanager
 def influx_ingest(mosquitto: Any, tmp_path: Path, database: str,
                   ingest: dict[str, Any] | None = None) -> Iterator[tuple[IngestService, Influx1Store, InfluxdServer]]:
@@ -33,14 +45,11 @@ def influx_ingest(mosquitto: Any, tmp_path: Path, database: str,
     port = free_port()
     engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
     migrate(engine)
-    settings = load_settings(
-        data_dir=tmp_path,
-        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
-              "client_id": f"{database}-{uuid.uuid4().hex[:8]}"},
-        telemetry={"backend": "influx1", "url": f"http://127.0.0.1:{port}", "database": database,
-                   "batch_size": 500, "flush_interval_s": 0.05, "max_retries": 1, "max_retry_time_s": 0.5,
-                   "timeout_s": 2},
-        ingest=ingest or {},
+    settings = ingest_settings(
+        mosquitto, tmp_path, database,
+        {"backend": "influx1", "url": f"http://127.0.0.1:{port}", "database": database, "batch_size": 500,
+         "flush_interval_s": 0.05, "max_retries": 1, "max_retry_time_s": 0.5, "timeout_s": 2},
+        ingest,
     )
     store = Influx1Store.from_settings(settings.telemetry)
     service = IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None,

@@ -261,7 +261,7 @@ def test_a_message_delivered_twice_is_one_point_in_each_store(mosquitto, publish
     from foreshock.tsdb import open_store
     from ingest.deadletter import DeadLetterStore
     from ingest.service import IngestService
-    from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+    from tests.reliability.conftest import ingest_settings
 
     (tmp_path / "vm").mkdir()
     dedup_vm = DedupVM(workdir=tmp_path / "vm").start()
@@ -276,12 +276,7 @@ def test_a_message_delivered_twice_is_one_point_in_each_store(mosquitto, publish
     services = {}
     try:
         for name, telemetry in backends.items():
-            settings = load_settings(
-                data_dir=tmp_path / name,
-                mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
-                      "client_id": f"dup-{name}-{uuid.uuid4().hex[:6]}"},
-                telemetry={**telemetry, "flush_interval_s": 0.05},
-            )
+            settings = ingest_settings(mosquitto, tmp_path / name, f"dup-{name}", {**telemetry, "flush_interval_s": 0.05})
             store = open_store(settings)
             services[name] = IngestService(settings, store, DeadLetterStore(session_factory(engine)),
                                            device_check=None)
@@ -317,18 +312,16 @@ def test_victoria_metrics_stopped_and_started_while_data_flows_loses_nothing(mos
     from foreshock.tsdb import open_store
     from ingest.deadletter import DeadLetterStore
     from ingest.service import IngestService
-    from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+    from tests.reliability.conftest import ingest_settings
 
     (tmp_path / "vm").mkdir()
     vm = DedupVM(workdir=tmp_path / "vm", port=free_port())
     engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
     migrate(engine)
-    settings = load_settings(
-        data_dir=tmp_path,
-        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
-              "client_id": f"vm-{uuid.uuid4().hex[:6]}"},
-        telemetry={"backend": "influx2", "url": f"http://127.0.0.1:{vm.port}", "token": "unused", "bucket": "b",
-                   "flush_interval_s": 0.05, "max_retries": 0, "max_retry_time_s": 0.5, "timeout_s": 1},
+    settings = ingest_settings(
+        mosquitto, tmp_path, "vm",
+        {"backend": "influx2", "url": f"http://127.0.0.1:{vm.port}", "token": "unused", "bucket": "b",
+         "flush_interval_s": 0.05, "max_retries": 0, "max_retry_time_s": 0.5, "timeout_s": 1},
     )
     service = IngestService(settings, open_store(settings), DeadLetterStore(session_factory(engine)),
                             device_check=None, probe_interval_s=0.2)
