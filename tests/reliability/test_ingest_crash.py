@@ -276,7 +276,8 @@ def test_a_message_delivered_twice_is_one_point_in_each_store(mosquitto, publish
     services = {}
     try:
         for name, telemetry in backends.items():
-            settings = ingest_settings(mosquitto, tmp_path / name, f"dup-{name}", {**telemetry, "flush_interval_s": 0.05})
+            settings = ingest_settings(mosquitto, tmp_path / name, f"dup-{name}",
+                                       {**telemetry, "flush_interval_s": 0.05})
             store = open_store(settings)
             services[name] = IngestService(settings, store, DeadLetterStore(session_factory(engine)),
                                            device_check=None)
