@@ -281,8 +281,15 @@ class MqttSource:
         another message now (a broker that lost the session numbers from 1 again), and a broker
         that kept the session sends it again, which the store takes as the same point.
         """
-        acks = [(raw.mid, raw.qos) for raw in batch if raw.qos and raw.connection == self._connection]
-        stale = sum(1 for raw in batch if raw.qos and raw.connection != self._connection)
+        acks: list[tuple[int, int]] = []
+        stale = 0
+        for raw in batch:
+            if not raw.qos:
+                continue
+            if raw.connection == self._connection:
+                acks.append((raw.mid, raw.qos))
+            else:
+                stale += 1
         if stale:
             self._metrics.count("acks_of_old_connections_skipped", stale)
         if acks:

@@ -316,4 +316,3 @@ def _sent_at(a: Accepted) -> float:
     m = a.message.parsed
     stamped = m.snapshot.ts_ms if m.snapshot is not None else max((r.ts_ms for r in m.records), default=None)
     return a.raw.received_at if stamped is None else min(a.raw.received_at, stamped / 1000.0)
-

@@ -90,15 +90,16 @@ class StoreWriter:
             log.warning("store refused message %d's points: %s", i, error)
         return refused
 
-    def _timed_write(self, points: list[Point], counter: str = "points_written") -> None:
+    def _timed_write(self, points: list[Point], counter: str = "points_written",
+                     batches: str | None = "batches_written") -> None:
         if not points:
             return
         t0 = time.perf_counter()
         self.store.write(points)
         self.metrics.observe_write(time.perf_counter() - t0)
         self.metrics.count(counter, len(points))
-        if counter == "points_written":
-            self.metrics.count("batches_written")
+        if batches is not None:
+            self.metrics.count(batches)
 
     def _turn_down(self, exc: Exception) -> None:
         if self.up:
@@ -152,7 +153,7 @@ class StoreWriter:
         forever: the batch is split in halves until they are isolated; they are logged and skipped
         (counted in ``store_errors`` and ``points_refused_on_replay``), the rest is written."""
         def write(part: list[int]) -> None:
-            self._timed_write([points[i] for i in part], "points_replayed")
+            self._timed_write([points[i] for i in part], "points_replayed", batches=None)
 
         refused = _isolate_refused(list(range(len(points))), write)
         for i, error in refused.items():
