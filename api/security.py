@@ -15,17 +15,13 @@ True
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from foreshock.tsdb.httperrors import redact
-
-__all__ = ["CSV_BODY_BYTES", "HEADERS", "MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders", "complaint_body_bytes",
-           "redact"]
+__all__ = ["CSV_BODY_BYTES", "HEADERS", "MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders", "complaint_body_bytes"]
 
 MAX_BODY_BYTES = 1024 * 1024  # JSON bodies are a few KiB: a unit, a ticket comment, an 8D section
 CSV_BODY_BYTES = 10_000_000  # POST /units/import
@@ -35,8 +31,6 @@ RAW_COMPLAINT_BYTES = 10 * 1024 * 1024  # a raw email or webhook body may be thi
 def complaint_body_bytes(config: Any) -> int:
     """The body limit of the complaint routes: all attachments as base64 (a third larger), plus 1 MiB of the rest."""
     return max(RAW_COMPLAINT_BYTES, config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
-
-
 
 
 CSP = (

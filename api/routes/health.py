@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from api.deps import ContextDep
 from api.metrics import detection_samples, external_text, open_counts, render_lines
-from api.security import redact
+from foreshock.tsdb.httperrors import redact
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
