@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 def shown_span(page, chart: str) -> tuple[float, float]:
     box = page.locator(chart)
-    page.wait_for_function("(sel) => document.querySelector(sel).dataset.xMax !== undefined", arg=chart)
+    # the page's script builds the charts: until it has, the element does not exist (null, not an error)
+    page.wait_for_function("(sel) => document.querySelector(sel)?.dataset.xMax !== undefined", arg=chart)
     return float(box.get_attribute("data-x-min")), float(box.get_attribute("data-x-max"))
 
 
@@ -35,8 +36,8 @@ def test_a_new_unit_with_one_snapshot_shows_the_chosen_week_not_years(page, serv
         assert abs((hi - lo) - 7 * 86400) < 600, (chart, lo, hi)  # the week asked for (ends a minute ahead)
         assert lo < now < hi
     page.select_option("#range", "24h")
-    page.wait_for_function("() => { const d = document.querySelector('#chart-velocity').dataset;"
-                           " return d.xMax - d.xMin < 2 * 86400; }")
+    page.wait_for_function("() => { const d = document.querySelector('#chart-velocity')?.dataset;"
+                           " return d !== undefined && d.xMax - d.xMin < 2 * 86400; }")
     lo, hi = shown_span(page, "#chart-velocity")
     assert abs((hi - lo) - 86400) < 600 and lo < now < hi
     shot(page, "unit-new-one-snapshot")
