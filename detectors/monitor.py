@@ -79,6 +79,24 @@ def _watched(feats: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def _carry_snapshot(a: Assessment, last: Assessment, *, vibration_rules: bool) -> None:
+    """Give a scalar record's assessment ``a`` what the last snapshot's assessment ``last`` concluded and
+    the scalars cannot: its time to failure (and range), counted down by the time since, where it is the
+    earlier one; and, when the vibration sets the state (``vibration_rules``), its reasons first.
+
+    Telemetry arrives between snapshots (every minute against every 10 min to 1 h), and a unit's latest
+    assessment is the one the service shows and stores.
+    """
+    if last.ttf_s is not None:
+        elapsed = max(a.ts - last.ts, 0.0)
+        est, low, high = (None if v is None else max(v - elapsed, 0.0)
+                          for v in (last.ttf_s, last.ttf_low_s, last.ttf_high_s))
+        if a.ttf_s is None or est < a.ttf_s:
+            a.ttf_s, a.ttf_low_s, a.ttf_high_s = est, low, high
+    if vibration_rules:
+        a.reasons = last.reasons + [r for r in a.reasons if r not in last.reasons]
+
+
 class UnitMonitor:
     """Per-unit engine; ``**config`` are the fields of :class:`MonitorConfig`.
 
@@ -485,6 +503,9 @@ class UnitMonitor:
             a.evidence = a.evidence + last.evidence
         elif a.failure_mode is None and HEALTH_ORDER[a.state] >= 1 and last is not None:
             a.failure_mode, a.confidence = last.failure_mode, last.confidence  # the waveform's fault
+            a.evidence = a.evidence + last.evidence
+        if last is not None:
+            _carry_snapshot(a, last, vibration_rules=HEALTH_ORDER[base] >= max(1, HEALTH_ORDER[self.scalar_state]))
         return self._fused(a, remember=False)
 
     # ------------------------------------------------------------------ persistence

@@ -48,6 +48,34 @@ def test_growing_outer_race_defect_is_warned_named_and_given_a_time() -> None:
     assert late.ttf_s is not None and late.ttf_low_s <= late.ttf_s <= late.ttf_high_s
 
 
+def test_scalar_telemetry_between_snapshots_keeps_the_vibrations_time_to_failure_and_reasons() -> None:
+    # Units send scalar telemetry every minute and a snapshot every 10 min to 1 h. Each scalar record is
+    # fused into an assessment, and the service shows a unit's latest one: that carried the vibration's
+    # state and failure mode but not its time to failure or its reasons, so the dashboard said "no time-to-
+    # failure estimate" (and gave no reason) for most of the time a failing unit had one.
+    mon, rng = _commissioned(1)
+    for i in range(120):
+        mon.update_snapshot(snap((30 + i) * HOUR, machine_signal(rng, defect=0.02 * np.exp(i / 25))))
+    last = mon.update_snapshot(snap(150 * HOUR, machine_signal(rng, defect=0.02 * np.exp(121 / 25))))
+    assert last.ttf_s is not None and last.state in ("warning", "alarm") and last.reasons
+    between = mon.update_scalars(150 * HOUR + 600, {"temperature_c": 41.0})
+    assert (between.state, between.failure_mode) == (last.state, last.failure_mode)
+    assert between.ttf_s == pytest.approx(max(last.ttf_s - 600, 0.0))  # the same estimate, 10 minutes on
+    assert between.ttf_low_s == pytest.approx(max(last.ttf_low_s - 600, 0.0))
+    assert between.ttf_high_s == pytest.approx(max(last.ttf_high_s - 600, 0.0))
+    assert set(last.reasons) <= set(between.reasons)
+    late = mon.update_scalars(150 * HOUR + last.ttf_high_s + 3600, {"temperature_c": 41.0})
+    assert (late.ttf_s, late.ttf_low_s, late.ttf_high_s) == (0.0, 0.0, 0.0)  # past the range: due now
+
+
+def test_scalar_telemetry_of_a_healthy_unit_gets_no_time_to_failure() -> None:
+    mon, rng = _commissioned(5)
+    for i in range(5):
+        mon.update_snapshot(snap((30 + i) * HOUR, machine_signal(rng)))
+    a = mon.update_scalars(35 * HOUR, {"temperature_c": 41.0})
+    assert a.state == "healthy" and a.ttf_s is None and a.ttf_low_s is None
+
+
 @pytest.mark.parametrize("samples,fs,reason", [
     (np.full(N, np.nan), FS, "NaN"),
     (np.r_[np.zeros(N - 1), np.inf], FS, "NaN or infinite"),
