@@ -101,6 +101,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rsub = r.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     p = rsub.add_parser("monthly", help="TOP-5, Pareto, MTTA/MTTR, SLA compliance of one month")
     p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--timezone", help="IANA time zone of the month's boundaries, e.g. Europe/Berlin "
+                   "(default: alerts.report_timezone, UTC unless set)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--out", type=Path, help="write to this file instead of stdout")
     p.set_defaults(func=_report_monthly)
@@ -116,7 +118,7 @@ def _service(settings: Any):
 
     engine = make_engine(settings.database_url)
     migrate(engine)
-    return AlertService(session_factory(engine))
+    return AlertService(session_factory(engine), config=settings.alerts)
 
 
 def _guard(fn):
@@ -269,7 +271,7 @@ def _report_monthly(args, settings) -> int:
     from alerts.reports import monthly_report, report_csv
 
     svc = _service(settings)
-    report = monthly_report(svc.session_factory, args.month)
+    report = monthly_report(svc.session_factory, args.month, timezone=args.timezone or settings.alerts.report_timezone)
     text = report_csv(report) if args.format == "csv" else json.dumps(report, indent=2, sort_keys=True) + "\n"
     if args.out:
         args.out.write_text(text, encoding="utf-8")

@@ -18,9 +18,11 @@ failure under ``critical_ttf_h`` hours, is *critical*; ``warning`` is *major*; `
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-__all__ = ["GRADES", "GRADE_ORDER", "SEVERITY_ORDER", "AlertConfig", "SmtpConfig"]
+__all__ = ["GRADES", "GRADE_ORDER", "SEVERITY_ORDER", "AlertConfig", "SmtpConfig", "zone"]
 
 GRADES = ("critical", "major", "minor")
 GRADE_ORDER = {"minor": 1, "major": 2, "critical": 3}
@@ -50,6 +52,23 @@ class RouteConfig(BaseModel):
     model: str | None = None
     min_grade: str = "minor"
     events: str | None = None
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (``UTC``, ``Europe/Berlin``), or a ValueError that names it.
+
+    >>> zone("Europe/Berlin").key
+    'Europe/Berlin'
+    >>> zone("Europe/Berlinn")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown time zone 'Europe/Berlinn': expected an IANA name such as UTC, Europe/Berlin or America/Chicago
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {name!r}: expected an IANA name such as UTC, Europe/Berlin or "
+                         "America/Chicago") from None
 
 
 class AlertConfig(BaseModel):
@@ -104,6 +123,9 @@ class AlertConfig(BaseModel):
     complaint_attachments_max_total_bytes: int = Field(25 * 1024 * 1024, ge=1,
                                                        description="largest attachment content of one complaint (bytes)")
     routes: list[RouteConfig] = Field(default_factory=list, description="routing rules kept in sync by name")
+    # reports
+    report_timezone: str = Field("UTC", description="IANA time zone whose months the monthly report covers "
+                                 "(e.g. Europe/Berlin, America/Chicago)")
 
     @field_validator("state_grades")
     @classmethod
@@ -124,6 +146,12 @@ class AlertConfig(BaseModel):
         bad = [g for g, h in v.items() if g not in GRADES or not h > 0]
         if bad:
             raise ValueError(f"clock must be a positive number of hours for a known grade: {', '.join(bad)}")
+        return v
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _report_timezone(cls, v: str) -> str:
+        zone(v)  # a ValueError naming the zone
         return v
 
     @field_validator("complaint_grade")

@@ -1,6 +1,7 @@
 """Quality reports from the ticket history, as JSON-ready dicts and CSV.
 
-The monthly report covers tickets and alerts *opened* in the month (UTC): counts, the TOP-5
+The monthly report covers tickets and alerts *opened* in the month (of ``alerts.report_timezone``,
+UTC by default): counts, the TOP-5
 failure modes, Pareto tables by model / failure mode / firmware / customer, mean time to
 acknowledge (opened → first response) and to resolve (opened → closed), SLA compliance per
 grade and per kind of every ticket with clocks, unit and fleet (only clocks that have run out or
@@ -11,6 +12,9 @@ actions applied up to the month's end.
 
 >>> month_bounds("2026-11")
 (1793491200.0, 1796083200.0)
+>>> start, end = month_bounds("2026-03", "Europe/Berlin")  # 1 March 00:00 CET to 1 April 00:00 CEST
+>>> start - month_bounds("2026-03")[0], (end - start) / 3600
+(-3600.0, 743.0)
 >>> pareto(["a", "b", "a", "c", "a", "b"])[0]
 {'key': 'a', 'count': 3, 'share': 0.5, 'cumulative': 0.5}
 """
@@ -22,29 +26,30 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from statistics import mean, median
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.config import GRADES
+from alerts.config import GRADES, zone
 from alerts.models import Alert, Complaint, CorrectiveAction, Ticket, TicketEvent
 
 __all__ = ["field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
 
 
-def month_bounds(month: str) -> tuple[float, float]:
-    """Epoch seconds of the first instant of ``YYYY-MM`` and of the month after."""
+def month_bounds(month: str, timezone: str = "UTC") -> tuple[float, float]:
+    """Epoch seconds of the first instant of ``YYYY-MM`` and of the month after, in ``timezone`` (IANA)."""
     m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise ValueError(f"month must be YYYY-MM (e.g. 2026-11), got {month!r}")
     if not 1970 <= int(m.group(1)) <= 2999:  # year 0000 and 9999-12 failed as "year 0 / 10000 is out of range"
         raise ValueError(f"month must lie between 1970-01 and 2999-12, got {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))
-    start = datetime(y, mo, 1, tzinfo=UTC)
-    end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=UTC)
+    tz = zone(timezone)
+    start = datetime(y, mo, 1, tzinfo=tz)
+    end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=tz)
     return start.timestamp(), end.timestamp()
 
 
@@ -139,12 +144,17 @@ def _complaints(rows: list[Complaint]) -> dict[str, Any]:
     }
 
 
-def _actions(rows: list[CorrectiveAction]) -> list[dict[str, Any]]:
+def _iso(ts: float, timezone: str) -> str:
+    """``ts`` (epoch seconds) as ISO 8601 with the offset of ``timezone`` then."""
+    return datetime.fromtimestamp(ts, zone(timezone)).isoformat()
+
+
+def _actions(rows: list[CorrectiveAction], timezone: str) -> list[dict[str, Any]]:
     out = []
     for a in rows:
         v = a.verdict or {}
         out.append({"id": a.id, "title": a.title, "scope": a.scope,
-                    "applied_at": datetime.fromtimestamp(a.applied_at, UTC).date().isoformat(),
+                    "applied_at": datetime.fromtimestamp(a.applied_at, zone(timezone)).date().isoformat(),
                     "verdict": v.get("verdict", "not_verified"), "ratio": v.get("ratio"), "ci_low": v.get("ci_low"),
                     "ci_high": v.get("ci_high"), "more_unit_days": v.get("more_unit_days"),
                     "statement": v.get("statement")})
@@ -164,8 +174,9 @@ def _closed_unverified(s: Session, closed: list[Ticket]) -> int:
     return sum(1 for t in closed if last_from.get(t.id) != "verifying" and t.feedback_verdict != "false_alarm")
 
 
-def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[str, Any]:
-    start, end = month_bounds(month)
+def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezone: str = "UTC") -> dict[str, Any]:
+    """The report of ``month`` (``YYYY-MM``), its first and last instant in ``timezone`` (IANA name)."""
+    start, end = month_bounds(month, timezone)
     with session_factory() as s:
         tickets = list(s.scalars(select(Ticket).where(Ticket.opened_at >= start, Ticket.opened_at < end)))
         closed = list(s.scalars(select(Ticket).where(Ticket.closed_at >= start, Ticket.closed_at < end)))
@@ -181,6 +192,8 @@ def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[s
     sla = _sla(tickets)
     return {
         "month": month,
+        "timezone": timezone,
+        "period": {"start": _iso(start, timezone), "end": _iso(end, timezone)},
         "alerts": {"raised": len(alerts), "by_severity": dict(Counter(a.severity for a in alerts)),
                    "acknowledged": sum(1 for a in alerts if a.acknowledged_at is not None)},
         "tickets": {
@@ -201,7 +214,7 @@ def monthly_report(session_factory: sessionmaker[Session], month: str) -> dict[s
         "sla": sla,
         "field_precision": _precision(unit),
         "complaints": _complaints(complaints),
-        "corrective_actions": _actions(actions),
+        "corrective_actions": _actions(actions, timezone),
     }
 
 
@@ -210,6 +223,9 @@ def report_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "key", "metric", "value"])
+    if "period" in report:
+        for metric in ("start", "end"):
+            w.writerow(["period", report["timezone"], metric, report["period"][metric]])
     for section in ("alerts", "tickets"):
         for k, v in report[section].items():
             for metric, value in (v.items() if isinstance(v, dict) else [("count", v)]):

@@ -11,9 +11,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import case, func, select
 
+from alerts.config import zone
 from alerts.models import Ticket
 from api.deps import ContextDep, SessionDep, Viewer
 
@@ -89,19 +90,33 @@ def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id"
     return {"by": by, "since": since, "until": until, "items": items}
 
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC)")]
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                             description="YYYY-MM, in `timezone`")]
+
+
+def _zone_name(v: str | None) -> str | None:
+    return None if v is None else zone(v).key
+
+
+TimeZone = Annotated[str | None, Query(description="IANA time zone of the month's boundaries, e.g. Europe/Berlin "
+                                                   "(default: the setting alerts.report_timezone, UTC unless set)"),
+                     AfterValidator(_zone_name)]
+
+
+def _monthly(ctx: ContextDep, month: str, timezone: str | None) -> dict[str, Any]:
+    from alerts.reports import monthly_report
+
+    return monthly_report(ctx.session_factory, month, timezone=timezone or ctx.settings.alerts.report_timezone)
 
 
 @router.get("/monthly", summary="The monthly quality report: counts, TOP-5, Pareto tables, MTTA/MTTR, SLA, precision")
-def monthly(ctx: ContextDep, _: Viewer, month: Month) -> dict[str, Any]:
-    from alerts.reports import monthly_report
-
-    return monthly_report(ctx.session_factory, month)
+def monthly(ctx: ContextDep, _: Viewer, month: Month, timezone: TimeZone = None) -> dict[str, Any]:
+    return _monthly(ctx, month, timezone)
 
 
 @router.get("/monthly.csv", summary="The monthly report as CSV",
             responses={200: {"content": {"text/csv": {}}, "description": "section,key,metric,value rows"}})
-def monthly_csv(ctx: ContextDep, _: Viewer, month: Month) -> PlainTextResponse:
-    from alerts.reports import monthly_report, report_csv
+def monthly_csv(ctx: ContextDep, _: Viewer, month: Month, timezone: TimeZone = None) -> PlainTextResponse:
+    from alerts.reports import report_csv
 
-    return PlainTextResponse(report_csv(monthly_report(ctx.session_factory, month)), media_type="text/csv")
+    return PlainTextResponse(report_csv(_monthly(ctx, month, timezone)), media_type="text/csv")

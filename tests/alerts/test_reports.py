@@ -208,3 +208,38 @@ def test_cli_lists_say_which_part_of_a_longer_list_they_show(factory, db_url, mo
     assert capsys.readouterr().out.splitlines()[-1] == "5 alert(s)"
     assert main(["tickets", "list", "--offset", "-1"]) == 2
     assert "--offset must be 0 or more, got -1" in capsys.readouterr().err
+
+
+def test_the_month_is_the_report_time_zones(factory, db_url, monkeypatch, capsys):
+    # A quality department in Berlin counts its own months: a ticket opened at 23:30 UTC on 31 October is
+    # November there (00:30 CET), and one opened at 23:30 UTC on 30 November is December.
+    oct31, nov30 = 1793489400.0, 1796081400.0  # 2026-10-31 23:30 UTC, 2026-11-30 23:30 UTC
+    clock = Clock(oct31)
+    svc = AlertService(factory, clock=clock, registry=FakeRegistry(UNITS))
+    for dev, t in (("a1", oct31), ("b1", nov30)):
+        clock.t = t
+        svc.handle_assessment(dev, assess("warning", t, "outer_race"), source_key=dev)
+    utc = monthly_report(factory, "2026-11")
+    berlin = monthly_report(factory, "2026-11", timezone="Europe/Berlin")
+    assert [r["key"] for r in utc["pareto"]["model"]] == ["Q-9"]  # b1's ticket only
+    assert [r["key"] for r in berlin["pareto"]["model"]] == ["P-200"]  # a1's ticket only
+    assert utc["timezone"] == "UTC" and berlin["timezone"] == "Europe/Berlin"
+    assert berlin["period"] == {"start": "2026-11-01T00:00:00+01:00", "end": "2026-12-01T00:00:00+01:00"}
+    assert "period,Europe/Berlin,start,2026-11-01T00:00:00+01:00" in report_csv(berlin)
+    with pytest.raises(ValueError, match="unknown time zone 'Europe/Berlinn'"):
+        monthly_report(factory, "2026-11", timezone="Europe/Berlinn")
+
+    # the CLI: the setting, the option over it, and a bad zone named
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    monkeypatch.setenv("FORESHOCK_ALERTS__REPORT_TIMEZONE", "Europe/Berlin")
+    assert main(["report", "monthly", "--month", "2026-11"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["timezone"] == "Europe/Berlin" and r["pareto"]["model"][0]["key"] == "P-200"
+    assert main(["report", "monthly", "--month", "2026-11", "--timezone", "UTC"]) == 0
+    assert json.loads(capsys.readouterr().out)["pareto"]["model"][0]["key"] == "Q-9"
+    assert main(["report", "monthly", "--month", "2026-11", "--timezone", "Mars/Olympus"]) == 2
+    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+    monkeypatch.setenv("FORESHOCK_ALERTS__REPORT_TIMEZONE", "CEST")
+    assert main(["report", "monthly", "--month", "2026-11"]) == 2
+    err = capsys.readouterr().err
+    assert "alerts.report_timezone" in err and "unknown time zone 'CEST'" in err, err

@@ -174,6 +174,13 @@ def test_monthly_report(client, tokens, world):
     for path in ("/api/v1/reports/monthly", "/api/v1/reports/monthly.csv"):
         r = client.get(path, params={"month": "0000-01"}, headers=auth(tokens["viewer"]))
         assert r.status_code == 400 and "month must lie between 1970-01 and 2999-12" in r.json()["detail"], r.text
+    r = client.get("/api/v1/reports/monthly", params={"month": month, "timezone": "Europe/Berlin"},
+                   headers=auth(tokens["viewer"]))
+    assert r.status_code == 200 and r.json()["timezone"] == "Europe/Berlin", r.text
+    assert r.json()["period"]["start"].startswith(f"{month}-01T00:00:00+0")  # +01:00 or +02:00
+    r = client.get("/api/v1/reports/monthly.csv", params={"month": month, "timezone": "Europe/Berlinn"},
+                   headers=auth(tokens["viewer"]))
+    assert r.status_code == 422 and "unknown time zone 'Europe/Berlinn'" in r.json()["detail"], r.text
 
 
 def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
