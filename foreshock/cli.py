@@ -114,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides = {"log_level": args.log_level} if args.log_level else {}
             settings = load_settings(args.config, **overrides)
         level = (args.log_level or (settings.log_level if settings else "WARNING"))
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        from foreshock.logfmt import log_handler
+
+        logging.basicConfig(level=level, handlers=[log_handler(settings.log_format if settings else "text")])
         _quiet_http_clients(level)
         return int(args.func(args, settings) or 0)
     except SettingsError as exc:
