@@ -20,7 +20,7 @@ from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.routes import api_router
 from api.routes.health import router as health_router
-from api.security import CSV_BODY_BYTES, MAX_BODY_BYTES, BodyLimit, SecurityHeaders, complaint_body_bytes
+from api.security import BodyLimit, SecurityHeaders, complaint_body_bytes
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -45,9 +45,11 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     app.state.api_metrics = ApiMetrics()
     # innermost: its 413 for a body that grows too large while read reaches the error handlers as it is
-    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, larger={
-        f"{API_PREFIX}/complaints": lambda: complaint_body_bytes(_alert_config(context)),
-        f"{API_PREFIX}/units/import": CSV_BODY_BYTES})
+    limits = context.settings.api  # api.max_body_bytes, api.max_import_body_bytes, api.max_complaint_body_bytes
+    app.add_middleware(BodyLimit, default=limits.max_body_bytes, paths={
+        f"{API_PREFIX}/complaints": lambda: complaint_body_bytes(_alert_config(context),
+                                                                 floor=limits.max_complaint_body_bytes),
+        f"{API_PREFIX}/units/import": limits.max_import_body_bytes})
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router(), prefix=API_PREFIX)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from api.models import ROLES
-from api.tokens import TokenError, create_token, list_tokens, revoke_token
+from api.tokens import (
+    MAX_LIFETIME_DAYS,
+    TokenError,
+    create_token,
+    expired,
+    expiry_text,
+    lifetime,
+    list_tokens,
+    revoke_token,
+)
 from foreshock.db import make_engine, migrate, session_factory, session_scope
 
 __all__ = ["register"]
@@ -17,13 +26,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = tsub.add_parser("create", help="create a token and print it (once)")
     c.add_argument("--name", required=True, help="who or what uses it, e.g. alice or grafana")
     c.add_argument("--role", required=True, choices=ROLES, help="viewer < service < engineer < admin")
+    c.add_argument("--expires-in-days", type=_days, metavar="DAYS",
+                   help=f"the token stops working this many days from now (1-{MAX_LIFETIME_DAYS}); "
+                        "without it the token never expires")
     c.set_defaults(func=_create)
-    ls = tsub.add_parser("list", help="list tokens (never their secrets)")
-    ls.add_argument("--all", action="store_true", help="include revoked tokens")
+    ls = tsub.add_parser("list", help="list active tokens (never their secrets)")
+    ls.add_argument("--all", action="store_true", help="include revoked and expired tokens")
     ls.set_defaults(func=_list)
     r = tsub.add_parser("revoke", help="revoke a token by name")
     r.add_argument("name")
     r.set_defaults(func=_revoke)
+
+
+def _days(text: str) -> int:
+    """``--expires-in-days``: a whole number of days (argparse reports the message as a usage error)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days from 1 to {MAX_LIFETIME_DAYS}, "
+                                         f"got {text!r}") from None
+    try:
+        lifetime(days)
+    except TokenError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("expires_in_days must be", "expected")) from None
+    return days
 
 
 def _factory(settings):
@@ -37,23 +63,27 @@ def _create(args, settings) -> int:
 
     try:
         with session_scope(_factory(settings)) as session:
-            tok, secret = create_token(session=session, name=args.name, role=args.role)
+            tok, secret = create_token(session=session, name=args.name, role=args.role,
+                                       expires_in_days=args.expires_in_days)
     except TokenError as exc:
         raise CliError(str(exc)) from None
     print(secret)
     import sys
 
-    print(f"token {tok.name!r} ({tok.role}) created; it is shown only this once", file=sys.stderr)
+    until = "" if tok.expires is None else f", valid until {expiry_text(tok)}"
+    print(f"token {tok.name!r} ({tok.role}) created{until}; it is shown only this once", file=sys.stderr)
     return 0
 
 
 def _list(args, settings) -> int:
     with session_scope(_factory(settings)) as session:
-        tokens = [t for t in list_tokens(session=session) if args.all or t.revoked is None]
-        print(f"{'NAME':<24} {'ROLE':<9} {'CREATED':<20} {'LAST USED':<20} REVOKED")
+        tokens = [t for t in list_tokens(session=session) if args.all or (t.revoked is None and not expired(t))]
+        print(f"{'NAME':<24} {'ROLE':<9} {'CREATED':<20} {'LAST USED':<20} {'EXPIRES':<30} REVOKED")
         for t in tokens:
             fmt = lambda d: d.strftime("%Y-%m-%d %H:%M:%S") if d else "-"
-            print(f"{t.name:<24} {t.role:<9} {fmt(t.created):<20} {fmt(t.last_used):<20} {fmt(t.revoked)}")
+            expires = "never" if t.expires is None else fmt(t.expires) + (" (expired)" if expired(t) else "")
+            print(f"{t.name:<24} {t.role:<9} {fmt(t.created):<20} {fmt(t.last_used):<20} {expires:<30} "
+                  f"{fmt(t.revoked)}")
     return 0
 
 

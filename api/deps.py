@@ -1,18 +1,21 @@
-"""Typed dependencies: the context, a database session, the caller's token and role checks."""
+"""Typed dependencies: the context, a database session, the caller's token and role checks, and the
+refusal of query parameters a route does not declare."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.context import AppContext
 from api.models import ApiToken
-from api.tokens import role_at_least, verify_token
+from api.tokens import expired, expiry_text, find_token, role_at_least
 from foreshock.db import utcnow
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "Service",
     "SessionDep",
     "Viewer",
+    "refuse_unknown_query",
     "require",
 ]
 
@@ -60,10 +64,14 @@ def get_token(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token (Authorization: Bearer <token>)",
                             headers={"WWW-Authenticate": "Bearer"})
     with ctx.session_factory() as session:
-        tok = verify_token(session=session, token=creds.credentials)
-        if tok is None:
+        tok = find_token(session=session, token=creds.credentials)
+        if tok is None or tok.revoked is not None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if expired(tok):  # told only to whoever holds the right secret
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                                f"token {tok.name!r} expired at {expiry_text(tok)}; ask an admin for a new one",
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         now = utcnow()
         last = tok.last_used
         if last is not None and last.tzinfo is None:  # SQLite returns naive UTC
@@ -109,3 +117,57 @@ class Page:
 
 
 PageDep = Annotated[Page, Depends(Page)]
+
+
+def declared_query_params(route) -> frozenset[str]:
+    """The names of the query parameters ``route`` reads: its own and its dependencies' (``Page``: limit, offset).
+
+    >>> from fastapi.routing import APIRoute
+    >>> def listing(pg: PageDep, device_id: str | None = None) -> None: ...
+    >>> sorted(declared_query_params(APIRoute("/x", listing)))
+    ['device_id', 'limit', 'offset']
+    """
+    cached = getattr(route, "_declared_query_params", None)
+    if cached is not None:
+        return cached
+    from pydantic import BaseModel
+
+    names: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dep = stack.pop()
+        for f in dep.query_params:
+            model = f.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):  # a model of query parameters
+                names.update(m.alias or n for n, m in model.model_fields.items())
+            else:
+                names.add(f.alias)
+        stack.extend(dep.dependencies)
+    route._declared_query_params = frozenset(names)
+    return route._declared_query_params
+
+
+def refuse_unknown_query(request: Request, _: CurrentToken) -> None:
+    """422 naming every query parameter the matched route does not declare, with the ones it accepts.
+
+    A misspelt filter (``?device=`` for ``?device_id=``) was ignored: the answer was the unfiltered list.
+    Installed once for every /api/v1 route (:func:`api.routes.api_router`); it runs after the token is
+    checked, so a caller without a valid token still gets 401 and learns nothing about the route.
+    """
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant"):
+        return
+    declared = declared_query_params(route)
+    unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in declared]
+    if not unknown:
+        return
+    where = f"{request.method} {request.url.path}"
+    accepts = f"accepts {', '.join(sorted(declared))}" if declared else "takes no query parameters"
+    errors = []
+    for name in unknown:
+        near = difflib.get_close_matches(name, sorted(declared), n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        errors.append({"type": "extra_forbidden", "loc": ("query", name),
+                       "msg": f"unknown query parameter {name!r}{hint}; {where} {accepts}",
+                       "input": request.query_params.get(name)})
+    raise RequestValidationError(errors)

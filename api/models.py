@@ -1,7 +1,8 @@
 """Tables owned by the API: bearer tokens.
 
 A token is shown once at creation (``fs_<prefix>_<secret>``); only its SHA-256 is stored. The
-prefix finds the row, the hash is compared in constant time.
+prefix finds the row, the hash is compared in constant time. ``expires`` is ``None`` for a token
+that never expires (every token created before expiry existed).
 """
 
 from __future__ import annotations
@@ -30,7 +31,4 @@ class ApiToken(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-    @property
-    def active(self) -> bool:
-        return self.revoked is None
+    expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

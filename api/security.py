@@ -2,14 +2,17 @@
 the request body limits.
 
 Bodies are read (and JSON parsed) before the bearer token is checked, so without a limit anyone who
-can reach the port could make the server hold gigabytes. Every body is capped at
-:data:`MAX_BODY_BYTES`; the CSV import and the complaint routes (files as base64, raw emails) are
-allowed more. A body over its limit is refused with 413 before it is read (``Content-Length``) or as
-soon as it passes the limit (chunked).
+can reach the port could make the server hold gigabytes. Every body is capped at the setting
+``api.max_body_bytes`` (1 MiB); the CSV import (``api.max_import_body_bytes``, 10 MB) and the
+complaint routes (files as base64, raw emails: ``api.max_complaint_body_bytes``, 10 MiB, or more
+when the attachment limits need it) have their own. A body over its limit is refused with 413
+before it is read (``Content-Length``) or as soon as it passes the limit (chunked).
 
 >>> from alerts.config import AlertConfig
->>> complaint_body_bytes(AlertConfig()) == 25 * 1024 * 1024 * 4 // 3 + 1024 * 1024
+>>> complaint_body_bytes(AlertConfig(), floor=10 * 1024 * 1024) == 25 * 1024 * 1024 * 4 // 3 + 1024 * 1024
 True
+>>> complaint_body_bytes(AlertConfig(complaint_attachments_max_total_bytes=1024), floor=20_000_000)
+20000000
 """
 
 from __future__ import annotations
@@ -21,16 +24,13 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CSV_BODY_BYTES", "HEADERS", "MAX_BODY_BYTES", "BodyLimit", "SecurityHeaders", "complaint_body_bytes"]
-
-MAX_BODY_BYTES = 1024 * 1024  # JSON bodies are a few KiB: a unit, a ticket comment, an 8D section
-CSV_BODY_BYTES = 10_000_000  # POST /units/import
-RAW_COMPLAINT_BYTES = 10 * 1024 * 1024  # a raw email or webhook body may be this large in any case
+__all__ = ["HEADERS", "BodyLimit", "SecurityHeaders", "complaint_body_bytes"]
 
 
-def complaint_body_bytes(config: Any) -> int:
-    """The body limit of the complaint routes: all attachments as base64 (a third larger), plus 1 MiB of the rest."""
-    return max(RAW_COMPLAINT_BYTES, config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
+def complaint_body_bytes(config: Any, *, floor: int) -> int:
+    """The body limit of the complaint routes: ``floor`` (``api.max_complaint_body_bytes``), or all attachments
+    as base64 (a third larger) plus 1 MiB of the rest when that is more."""
+    return max(floor, config.complaint_attachments_max_total_bytes * 4 // 3 + 1024 * 1024)
 
 
 CSP = (
@@ -75,22 +75,24 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """413 for a request body over its limit: ``larger`` maps a path (and everything below it) to its own,
-    a number or a function that reads it from the running configuration."""
+    """413 for a request body over its limit: ``paths`` maps a path (and everything below it) to its own,
+    a number or a function that reads it from the running configuration; other paths get ``default``."""
 
-    def __init__(self, app: ASGIApp, *, default: int, larger: Mapping[str, int | Callable[[], int]]) -> None:
+    def __init__(self, app: ASGIApp, *, default: int, paths: Mapping[str, int | Callable[[], int]]) -> None:
         self.app = app
         self.default = default
-        self.larger = dict(larger)
+        self.paths = dict(paths)
 
     def limit(self, path: str) -> int:
         """The limit of ``path``.
 
-        >>> b = BodyLimit(None, default=10, larger={"/api/v1/complaints": lambda: 99})
+        >>> b = BodyLimit(None, default=10, paths={"/api/v1/complaints": lambda: 99, "/api/v1/units/import": 5})
         >>> b.limit("/api/v1/complaints"), b.limit("/api/v1/complaints/email"), b.limit("/api/v1/complaintsx")
         (99, 99, 10)
+        >>> b.limit("/api/v1/units/import")
+        5
         """
-        for prefix, n in self.larger.items():
+        for prefix, n in self.paths.items():
             if path == prefix or path.startswith(prefix + "/"):
                 return n() if callable(n) else n
         return self.default

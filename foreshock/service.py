@@ -308,7 +308,8 @@ class Pipeline:
 
         app = create_app(self.app_context())
         config = uvicorn.Config(
-            app, host=self.settings.api.host, port=self.settings.api.port, log_level="warning", lifespan="on"
+            app, host=self.settings.api.host, port=self.settings.api.port, log_level="warning", lifespan="on",
+            log_config=None,  # uvicorn's messages go through our handler, in the configured log_format
         )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals

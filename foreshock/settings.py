@@ -174,6 +174,21 @@ class DevicesSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest request body of a route not named below; 413 above it"
+    )
+    max_import_body_bytes: int = Field(10_000_000, gt=0, description="Largest CSV body of POST /api/v1/units/import")
+    max_complaint_body_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest body of the complaint routes; raised to what "
+        "alerts.complaint_attachments_max_total_bytes needs (x 4/3 + 1 MiB) when that is more"
+    )
+
+    @field_validator("max_body_bytes", "max_import_body_bytes", "max_complaint_body_bytes", mode="before")
+    @classmethod
+    def _whole_bytes(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # pydantic takes true for 1
+            raise ValueError(f"expected a whole number of bytes, got {str(v).lower()}")
+        return v
 
 
 class IngestSettings(BaseModel):
@@ -199,6 +214,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("foreshock-data"), description="Where embedded stores and spools live")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object per line (ts, level, logger, message, exc) for log "
+        "shippers"
+    )
     mqtt: MqttSettings = MqttSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     database: DatabaseSettings = DatabaseSettings()

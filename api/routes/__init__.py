@@ -45,9 +45,14 @@ def _responses() -> dict:
 
 
 def api_router() -> APIRouter:
+    """Every resource's routes; each refuses a query parameter it does not declare (422 naming it)."""
+    from fastapi import Depends
+
+    from api.deps import refuse_unknown_query
+
     router = APIRouter()
     for r in routers():
-        router.include_router(r, responses=_responses())
+        router.include_router(r, responses=_responses(), dependencies=[Depends(refuse_unknown_query)])
     return router
 
 

@@ -1,7 +1,9 @@
 """Live updates: a server-sent event stream of alert and ticket changes.
 
 A stream can stay open for days: every :data:`TOKEN_RECHECK_S` (at the next event or heartbeat) it
-checks that its token is still active, and ends once the token is revoked.
+checks that its token is still active, and ends once the token is revoked. A token with an expiry
+ends its stream at the first event or heartbeat after it expires (the heartbeat is shortened to reach
+an expiry that comes sooner than it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContextDep, Viewer
-from api.tokens import is_active
+from api.tokens import expired, expiry_text, is_active, utc
+from foreshock.db import utcnow
 
 router = APIRouter(prefix="/events", tags=["events"])
 log = logging.getLogger(__name__)
@@ -44,10 +47,15 @@ async def events(
         sent = 0
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         beat = heartbeat_s if timeout_s is None else min(heartbeat_s, timeout_s)
+        if tok.expires is not None:  # a heartbeat soon after the expiry, to end the stream there
+            beat = min(beat, max(0.05, (utc(tok.expires) - utcnow()).total_seconds()))
         checked = time.monotonic()
         try:
             async for chunk in ctx.events.stream(sub, heartbeat_s=beat):
                 if await request.is_disconnected() or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                if expired(tok):  # the expiry came with the token: no database read
+                    log.info("event stream of token %r ended: the token expired at %s", tok.name, expiry_text(tok))
                     break
                 if time.monotonic() - checked >= TOKEN_RECHECK_S:  # a revoked token's stream ended only with it
                     checked = time.monotonic()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from api.deps import ContextDep, PageDep, Service, Viewer
 from api.routes.alerts import alerts_of
@@ -21,6 +21,7 @@ _Time = Annotated[float, Field(ge=0, le=1e11), WithJsonSchema(
 
 
 class WindowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
     device_id: str | None = Field(None, min_length=1, max_length=128)
     site: str | None = Field(None, min_length=1, max_length=128)
     starts_at: _Time = Field(description="epoch seconds, or an ISO 8601 time with its offset (2026-11-22T06:00:00Z)")

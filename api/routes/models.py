@@ -62,6 +62,7 @@ class ModelPublic(BaseModel):
 class DetectorConfig(BaseModel):
     """Detector configuration overrides of a model (free-form JSON object, read by the detection stage)."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not ignored
     config: dict[str, Any]
 
 

@@ -57,3 +57,17 @@ def test_an_alert_id_beyond_the_database_integer_is_a_422_not_a_500(admin, metho
     r = client.request(method, path.format(0), headers=h)
     assert r.status_code == 422 and "alert_id: Input should be greater than or equal to 1" in r.json()["detail"]
     assert client.request(method, path.format(2**31 - 1), headers=h).json()["detail"] == f"no alert {2**31 - 1}"
+
+
+@pytest.mark.parametrize("method,path,body,field", [
+    # {"expires_in": 30} created a token that never expires, without a word
+    ("POST", "/api/v1/tokens", {"name": "contractor", "role": "viewer", "expires_in": 30}, "expires_in"),
+    ("POST", "/api/v1/maintenance", {"device_id": "P-0001", "starts_at": 1795305600, "ends_at": 1795309200,
+                                     "reasons": "bearing swap"}, "reasons"),
+    ("PUT", "/api/v1/models/NOPE/detector-config", {"config": {"warmup": 30}, "confg": {}}, "confg"),
+])
+def test_a_misspelt_body_field_is_refused_by_name(admin, method, path, body, field):
+    client, h = admin
+    r = client.request(method, path, json=body, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == f"invalid request: {field}: Extra inputs are not permitted", r.json()

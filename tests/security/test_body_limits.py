@@ -12,12 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.security import CSV_BODY_BYTES, MAX_BODY_BYTES
 from api.testing import memory_context
+from foreshock.settings import ApiSettings
 from tests.api.conftest import auth, client, ctx, tokens, world  # noqa: F401 - fixtures
 from tests.browser.conftest import served  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration  # PostgreSQL and a uvicorn server
+MAX_BODY_BYTES = ApiSettings().max_body_bytes  # the defaults (1 MiB, 10 MB); tests/security/test_body_limit_settings.py
+CSV_BODY_BYTES = ApiSettings().max_import_body_bytes  # checks other values
 
 
 @pytest.fixture
