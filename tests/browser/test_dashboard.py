@@ -4,6 +4,8 @@ left, acknowledge its alert and drive its ticket to closure.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.browser.conftest import expect, shot
@@ -113,6 +115,36 @@ def test_reports_page_shows_pareto_and_top5(page, served):
     first = page.locator("#top5 tr").first
     assert world.failing in first.inner_text()
     shot(page, "reports")
+    assert page.js_errors == [], page.js_errors
+
+
+def test_reports_page_shows_the_monthly_report_and_its_csv(page, served):
+    # the monthly report (SLA compliance, MTTA/MTTR, field precision) was only in the API and the CLI
+    import time
+
+    base, tokens, _world, ctx = served
+    month = time.strftime("%Y-%m", time.gmtime())
+    from alerts.reports import monthly_report
+
+    want = monthly_report(ctx.session_factory, month)
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/reports")
+    page.locator("#monthly-sla tr[data-sla='all']").wait_for(timeout=10_000)
+    expect(page.locator("#monthly-period")).to_contain_text(f"{month}-01 00:00 +00:00 to ")
+    expect(page.locator("#monthly-period")).to_contain_text("(UTC)")
+    assert f"{want['tickets']['opened']}\ntickets opened" in page.locator("#monthly .cards").inner_text()
+    row = page.locator("#monthly-sla tr[data-sla='all'] td")
+    assert row.nth(1).inner_text() == str(want["sla"]["all"]["tickets"])
+    with page.expect_download() as dl:
+        page.click("#monthly-csv")
+    assert dl.value.suggested_filename == f"foreshock-report-{month}.csv"
+    text = Path(dl.value.path()).read_text()
+    assert text.startswith("section,key,metric,value") and f"tickets,opened,count,{want['tickets']['opened']}" in text
+    page.fill("#month", "2020-01")  # a month without tickets
+    page.locator("#month").dispatch_event("change")
+    expect(page.locator("#monthly-period")).to_contain_text("2020-01-01 00:00 +00:00 to 2020-02-01 00:00 +00:00 (UTC)")
+    assert "0\ntickets opened" in page.locator("#monthly .cards").inner_text()
+    shot(page, "reports-monthly")
     assert page.js_errors == [], page.js_errors
 
 

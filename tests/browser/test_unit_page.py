@@ -76,8 +76,8 @@ def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
         login(page, base, tokens["viewer"])
         page.goto(f"{base}/ui/unit?id={world.failing}")
         page.locator("#range").select_option("24h")
-        page.wait_for_function("() => { const d = document.querySelector('#chart-velocity').dataset;"
-                               " return d.xMax - d.xMin < 2 * 86400; }")
+        page.wait_for_function("() => { const d = document.querySelector('#chart-velocity')?.dataset;"
+                               " return d !== undefined && d.xMax - d.xMin < 2 * 86400; }")
         over = page.locator("#chart-velocity .u-over")
         box = over.bounding_box()
         page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # the newest point
@@ -88,3 +88,26 @@ def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
         assert abs(at.timestamp() - (time.time() - 3600)) < 2 * 3600, (shown.inner_text(), "read as UTC")
     finally:
         context.close()
+
+
+def test_a_unit_at_its_alarm_limit_is_due_now_on_the_unit_and_fleet_pages(page, served):
+    # a time to failure of 0 s (range 0-0: the limit is reached) read "0m 0s (0m 0s – 0m 0s)" on the fleet page
+    # and "likely between 0m 0s and 0m 0s" on the unit page
+    from detectors.types import Assessment
+    from foreshock.models import DetectorState
+
+    base, tokens, _, ctx = served
+    ctx.registry.create_unit("P-0301", model="P-200", customer="ACME", site="Bremen")
+    due = Assessment(ts=time.time() - 60, state="alarm", failure_mode="outer_race", confidence=0.9,
+                     reasons=["velocity RMS 7.4 mm/s: ISO 20816-3 zone D"], ttf_s=0.0, ttf_low_s=0.0, ttf_high_s=0.0)
+    with ctx.session_factory.begin() as s:
+        s.add(DetectorState(device_id="P-0301", state_json="{}", health="alarm",
+                            assessment_json=json.dumps(due.to_dict())))
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/unit?id=P-0301")
+    expect(page.locator("#ttf")).to_have_text("due now")
+    expect(page.locator("#ttf-range")).to_have_text("the alarm limit is reached")
+    page.goto(f"{base}/ui/")
+    row = page.locator("tr", has=page.locator("a", has_text="P-0301"))
+    expect(row).to_contain_text("due now")
+    assert "0m 0s" not in row.inner_text()

@@ -100,7 +100,8 @@ export function paretoChart(container, { bars }) {
       { label: "tickets", fill: "rgba(35,86,198,.55)", stroke: "#2356c6", paths: uPlot.paths.bars({ size: [0.6, 80] }), points: { show: false } },
       { label: "cumulative %", scale: "pct", stroke: "#c62828", width: 2 }],
     axes: [{ values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? keys[v] ?? "" : "")), incrs: [1] },
-      { label: "tickets", size: 50 }, { side: 1, scale: "pct", label: "cumulative %", grid: { show: false } }],
+      { label: "tickets", size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] },  // whole tickets
+      { side: 1, scale: "pct", label: "cumulative %", grid: { show: false } }],
   };
   const plot = new uPlot(opts, [keys.map((_, i) => i), bars.map((b) => b.count), bars.map((b) => 100 * b.cumulative)], container);
   sizeWith(container, plot);

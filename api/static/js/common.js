@@ -60,6 +60,9 @@ export function fmtDuration(s) {
   return neg ? `-${txt}` : txt;
 }
 
+// Time left before the alarm limit: "due now" once it is reached.
+export function fmtLeft(s) { return s !== null && s !== undefined && s <= 0 ? "due now" : fmtDuration(s); }
+
 export function fmtTime(iso) {
   if (!iso) return "–";
   const d = typeof iso === "number" ? new Date(iso) : new Date(iso);

@@ -1,4 +1,4 @@
-import { api, badge, debounce, el, fmtDuration, live, page, qs, showError } from "./common.js";
+import { api, badge, debounce, el, fmtDuration, fmtLeft, live, page, qs, showError } from "./common.js";
 
 const STATES = ["alarm", "warning", "watch", "healthy", "unknown"];
 const PAGE = 100;  // units per page of the table (the API pages them in the database)
@@ -64,8 +64,9 @@ async function refresh() {
     heading.textContent = `Units, ${SORTS.find(([v]) => v === f.sort.value)[1]}`;
     tbody.replaceChildren(...units.data.map((u) => {
       const h = u.health || {};
-      const ttf = h.ttf_s != null
-        ? `${fmtDuration(h.ttf_s)} (${fmtDuration(h.ttf_low_s)} – ${fmtDuration(h.ttf_high_s)})` : "–";
+      const reached = h.ttf_high_s != null && h.ttf_high_s <= 0;  // the whole range is past: no range to show
+      const ttf = h.ttf_s == null ? "–" : reached ? fmtLeft(0)
+        : `${fmtLeft(h.ttf_s)} (${fmtDuration(h.ttf_low_s)} – ${fmtDuration(h.ttf_high_s)})`;
       return el("tr", { "data-unit": u.device_id },
         el("td", {}, el("a", { href: `/ui/unit?id=${encodeURIComponent(u.device_id)}` }, u.device_id)),
         el("td", {}, badge(h.state)), el("td", {}, mode(h)), el("td", {}, ttf),

@@ -1,4 +1,4 @@
-import { api, debounce, el, live, page, qs, showError } from "./common.js";
+import { api, debounce, el, fmtDuration, live, page, qs, showError, token } from "./common.js";
 import { paretoChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -23,7 +23,54 @@ async function refresh() {
       el("td", {}, it.tickets), el("td", {}, it.open), el("td", {}, it.critical))));
   } catch (err) { showError(err); }
 }
+// The monthly quality report (GET /reports/monthly): the month in the report's time zone (setting
+// alerts.report_timezone), its counts, SLA compliance per grade and kind, MTTA/MTTR and field precision.
+const now = new Date();
+const month = el("input", { id: "month", type: "month", value: now.toISOString().slice(0, 7), required: true });
+const csvButton = el("button", { type: "button", id: "monthly-csv" }, "Download CSV");
+const monthly = el("div", { id: "monthly" });
+main.append(el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Monthly report"),
+  el("label", {}, "Month", month), csvButton), monthly));
+
+const when = (iso) => `${iso.slice(0, 16).replace("T", " ")} ${iso.slice(19) || "+00:00"}`;  // 2026-11-01 00:00 +01:00
+const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 1000) / 10} %`);
+const card = (n, label) => el("div", { class: "card" }, el("div", { class: "n" }, n), el("div", { class: "l as-written" }, label));
+
+function renderMonthly(r) {
+  const t = r.tickets;
+  const slaRows = Object.entries(r.sla).map(([key, row]) => el("tr", { "data-sla": key }, el("td", {}, key),
+    el("td", {}, row.tickets), el("td", {}, `${row.response_met} / ${row.response_missed}`), el("td", {}, pct(row.response_compliance)),
+    el("td", {}, `${row.resolution_met} / ${row.resolution_missed}`), el("td", {}, pct(row.resolution_compliance))));
+  const fp = r.field_precision.all;
+  monthly.replaceChildren(
+    el("p", { class: "muted", id: "monthly-period" }, `${when(r.period.start)} to ${when(r.period.end)} (${r.timezone})`),
+    el("div", { class: "cards" }, card(t.opened, "tickets opened"), card(t.closed, "closed"),
+      card(t.closed_unverified, "closed unverified"), card(t.sla_breaches, "SLA clocks missed"),
+      card(t.repeat_failures, "repeat failures"), card(t.fleet_problems, "fleet problems"),
+      card(fmtDuration(r.mtta_s), "mean time to acknowledge"), card(fmtDuration(r.mttr_s), "mean time to resolve"),
+      card(pct(fp.precision), `field precision (${fp.confirmed} confirmed, ${fp.false_alarm} false)`)),
+    el("table", { id: "monthly-sla" }, el("thead", {}, el("tr", {}, ["SLA", "Tickets", "Response met / missed", "Response compliance",
+      "Resolution met / missed", "Resolution compliance"].map((h) => el("th", {}, h)))), el("tbody", {}, slaRows)),
+    el("p", { class: "muted" }, "TOP-5 failure modes: ", r.top5_failure_modes.length
+      ? r.top5_failure_modes.map((m) => `${m.failure_mode} (${m.count})`).join(", ") : "none"));
+}
+
+async function refreshMonthly() {
+  if (!month.value) return;
+  try { renderMonthly(await api(`/reports/monthly${qs({ month: month.value })}`)); } catch (err) { showError(err); }
+}
+
+csvButton.addEventListener("click", async () => {  // a link cannot carry the bearer token: fetch, then save
+  try {
+    const res = await fetch(`/api/v1/reports/monthly.csv${qs({ month: month.value })}`, { headers: { Authorization: `Bearer ${token() || ""}` } });
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || res.statusText);
+    const a = el("a", { href: URL.createObjectURL(await res.blob()), download: `foreshock-report-${month.value}.csv` });
+    document.body.append(a); a.click(); a.remove(); URL.revokeObjectURL(a.href);
+  } catch (err) { showError(err); }
+});
+
 days.addEventListener("change", refresh);
 by.addEventListener("change", refresh);
-await refresh();
-live(debounce(refresh, 2000));  // tickets opened or closed change the counts
+month.addEventListener("change", refreshMonthly);
+await Promise.all([refresh(), refreshMonthly()]);
+live(debounce(() => { refresh(); refreshMonthly(); }, 2000));  // tickets opened or closed change the counts

@@ -1,4 +1,4 @@
-import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, showError, debounce } from "./common.js";
 import { spectrumChart, timeChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -28,8 +28,9 @@ async function loadHead() {
   zoneLimits = u.zone_limits_mm_s || zoneLimits;
   document.title = `Foreshock · ${u.device_id}`;
   const ttf = h.ttf_s != null
-    ? el("div", {}, el("div", { class: "ttf", id: "ttf" }, h.ttf_s <= 0 ? "due now" : fmtDuration(h.ttf_s)),
-        el("div", { class: "muted", id: "ttf-range" }, `likely between ${fmtDuration(h.ttf_low_s)} and ${fmtDuration(h.ttf_high_s)}`))
+    ? el("div", {}, el("div", { class: "ttf", id: "ttf" }, fmtLeft(h.ttf_s)),
+        h.ttf_high_s != null && h.ttf_high_s <= 0 ? el("div", { class: "muted", id: "ttf-range" }, "the alarm limit is reached")
+          : el("div", { class: "muted", id: "ttf-range" }, `likely between ${fmtDuration(h.ttf_low_s)} and ${fmtDuration(h.ttf_high_s)}`))
     : el("div", { class: "muted", id: "ttf" }, "no time-to-failure estimate");
   head.replaceChildren(
     el("h1", {}, `Unit ${u.device_id} `, badge(h.state)),
