@@ -70,15 +70,21 @@ def mosquitto(tmp_path_factory):
     broker.cleanup()
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh PostgreSQL database URL, or the test is skipped with the reason."""
+def fresh_postgres_database():
+    """Yield the URL of a new PostgreSQL database and drop it afterwards; skip the test (with the reason) when
+    none can be made. For a fixture: ``yield from fresh_postgres_database()``."""
     result = create_postgres_database()
     if isinstance(result, str):
         pytest.skip(result)
     url, drop = result
     yield url
     drop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database URL, or the test is skipped with the reason."""
+    yield from fresh_postgres_database()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
