@@ -166,6 +166,22 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             base = r.get("baseline one unit") or 0
             cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
             out.append(f"| {r.get('units'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+    elif name == "cwru_cyclic":
+        out += ["", ("An experiment, not a detector: CWRU fault naming from the cyclic spectral coherence (Fast SC). "
+                     "Baseline: the adopted diagnosis (`current`) on the same snapshots. `healthy` is what the "
+                     "healthy record is named."), "",
+                "| records | carriers | threshold dB | right (cyclic) | right (current) | of | healthy (cyclic) |",
+                "|---|---|---:|---:|---:|---:|---|"]
+        for label, rows in (record.get("summaries") or {}).items():
+            for r in rows:
+                healthy = ", ".join(v.get("csc", "") for v in (r.get("healthy") or {}).values())
+                out.append(f"| {label} | {r.get('key')} | {r.get('threshold_db')} | {r.get('csc_right')} | "
+                           f"{r.get('current_right')} | {r.get('fault_records')} | {healthy} |")
+        out += ["", "| record | fs | ms per 3 s snapshot |", "|---|---:|---|"]
+        for c in record.get("cost_ms") or []:
+            cells = ", ".join(f"{k} {v}" for k, v in c.items() if k not in ("record", "fs"))
+            out.append(f"| {c.get('record')} | {c.get('fs')} | {cells} |")
+        out += [""] + _flat(record, ("when", "summaries", "snapshot_scores", "without_threshold", "cost_ms"))
     elif name == "cwru_band_oracle":
         out += ["", "An upper bound, not a detector: the diagnosis's scoring in every dyadic band of every snapshot.", ""]
         out += _flat(record, ("when", "records"))
