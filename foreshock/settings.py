@@ -36,20 +36,21 @@ class SettingsError(ValueError):
 
 class MqttSettings(BaseModel):
     url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL: mqtt://host:port or mqtts://host:port")
-    username: str | None = None
-    password: SecretStr | None = None
+    username: str | None = Field(None, description="The service's broker user (not a unit's)")
+    password: SecretStr | None = Field(None, description="Its password; better in the environment than in the file")
     client_id: str = Field("foreshock-ingest", description="Fixed client id: the broker keeps the session")
     topic_root: str = Field("foreshock", description="First topic level of the device protocol")
     shared_group: str | None = Field(
         None, description="Subscribe as $share/<group>/... so several ingest workers split the load"
     )
-    qos: int = 1
-    keepalive_s: int = Field(30, ge=0, le=65535)  # MQTT's two bytes; 0: off (over 65535 paho's thread died)
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    qos: int = Field(1, description="QoS of the subscriptions: 1 (at least once) keeps unacknowledged messages at the broker")
+    # MQTT's two bytes; 0: off (over 65535 paho's thread died)
+    keepalive_s: int = Field(30, ge=0, le=65535, description="Seconds between pings when idle (0: off)")
+    ca_file: Path | None = Field(None, description="CA certificate(s) to verify an mqtts:// broker (default: the system's)")
+    cert_file: Path | None = Field(None, description="Client certificate, for brokers that require one")
+    key_file: Path | None = Field(None, description="The client certificate's private key")
+    reconnect_min_s: float = Field(0.5, description="First wait before reconnecting, doubled each failure (whole seconds, at least 1)")
+    reconnect_max_s: float = Field(30.0, description="Longest wait between reconnection attempts (whole seconds)")
 
     @field_validator("url")
     @classmethod
@@ -106,7 +107,7 @@ class TelemetrySettings(BaseModel):
     password: SecretStr | None = Field(None, description="influx1: password")
     batch_size: int = Field(5000, ge=1, le=100_000, description="points per write request")
     flush_interval_s: float = Field(0.5, gt=0, le=60, description="longest a point waits in a batch")
-    max_retries: int = Field(5, ge=0, le=100)
+    max_retries: int = Field(5, ge=0, le=100, description="retries of a failed write after the first attempt, within max_retry_time_s")
     max_retry_time_s: float = Field(60.0, gt=0, description="total time a batch is retried before spooling")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one request")
 
@@ -172,8 +173,8 @@ class DevicesSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="Address the API and dashboard listen on (0.0.0.0: every interface)")
+    port: int = Field(8000, ge=0, le=65535, description="Their port")
     max_body_bytes: int = Field(
         1024 * 1024, gt=0, description="Largest request body of a route not named below; 413 above it"
     )
@@ -213,7 +214,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path("foreshock-data"), description="Where embedded stores and spools live")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["text", "json"] = Field(
         "text", description="text lines, or one JSON object per line (ts, level, logger, message, exc) for log "
         "shippers"
