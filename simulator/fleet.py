@@ -224,14 +224,16 @@ def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
         _check_types(spec, MachineModel, where)
         b = s = None
         if "bearing" in spec:
-            b = _check_keys(spec["bearing"], {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"}, f"{where}.bearing")
+            b = _check_keys(
+                spec["bearing"], {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"}, f"{where}.bearing"
+            )
             absent = [k for k in ("n_balls", "ball_d", "pitch_d") if k not in b]
             if absent:
                 raise FleetError(f"{where}.bearing: missing {', '.join(absent)}")
             _check_types(b, Bearing, f"{where}.bearing")
         if "sensor" in spec:
-            s = _check_types(_check_keys(spec["sensor"], {f.name for f in fields(Sensor)}, f"{where}.sensor"), Sensor,
-                             f"{where}.sensor")
+            s = _check_keys(spec["sensor"], {f.name for f in fields(Sensor)}, f"{where}.sensor")
+            _check_types(s, Sensor, f"{where}.sensor")
         try:
             if b is not None:
                 spec["bearing"] = Bearing(**b)
@@ -268,7 +270,9 @@ def _check_types(spec: dict[str, Any], cls: type, where: str) -> dict[str, Any]:
 def _fault(spec: Any, where: str, duration_s: float) -> Fault:
     spec = _check_keys(spec, _FAULT, where)
     if "kind" not in spec:
-        raise FleetError(f"{where}.kind: required (one of {', '.join(FAULT_KINDS)}); leave out 'fault' for a healthy unit")
+        raise FleetError(
+            f"{where}.kind: required (one of {', '.join(FAULT_KINDS)}); leave out 'fault' for a healthy unit"
+        )
     if spec["kind"] not in FAULT_KINDS:
         raise FleetError(
             f"{where}.kind: unknown fault {spec.get('kind')!r} (known: {', '.join(FAULT_KINDS)})"
@@ -360,7 +364,9 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
         except IsADirectoryError:
             raise FleetError(f"fleet file {path} is a folder; give a TOML file") from None
         except UnicodeDecodeError as exc:
-            raise FleetError(f"fleet file {path} is not UTF-8 text (TOML): {exc.reason} at byte {exc.start}") from None
+            raise FleetError(
+                f"fleet file {path} is not UTF-8 text (TOML): {exc.reason} at byte {exc.start}"
+            ) from None
         except OSError as exc:
             raise FleetError(f"fleet file {path} cannot be read: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
