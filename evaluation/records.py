@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors import Snapshot, diagnose
+from detectors.types import FAILURE_MODES
 from evaluation.runs import machine_of
 from foreshock.datasets import DatasetError, Record
 
@@ -30,6 +31,10 @@ def evaluate_record(rec: Record, *, snapshot_s: float = 3.0, max_snapshots: int 
     where = rec.name if source is None else str(Path(source).with_suffix(".json"))
     if rec.fault is not None and not isinstance(rec.fault, str):
         raise DatasetError(where, f"fault must be a string (none, inner_race, outer_race, ball), got {rec.fault!r}")
+    if rec.fault is not None and rec.fault != "none" and rec.fault not in FAILURE_MODES:
+        # a misspelt truth ('outer') can never be matched: it was scored as a wrong diagnosis
+        raise DatasetError(where, f"fault {rec.fault!r} is not a fault the diagnosis can name: expected none or one "
+                                  f"of {', '.join(FAILURE_MODES)}")
     machine = machine_of(rec.meta, rec.rpm, where)
     n = max(int(snapshot_s * rec.fs), 256)
     votes: Counter[str] = Counter()

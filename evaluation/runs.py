@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor
-from detectors.types import HEALTH_ORDER, Assessment
+from detectors.types import FAILURE_MODES, HEALTH_ORDER, Assessment
 from foreshock.datasets import DatasetError, Run, Series
 
 __all__ = ["evaluate_failure_series", "evaluate_run", "machine_of", "phm2012_score", "scalar_key"]
@@ -156,6 +156,16 @@ def _truncate(meta: dict[str, Any], where: str, *, first_t: float, failure_t: fl
     return float(v)
 
 
+def _check_modes(events: list[dict[str, Any]], where: str) -> None:
+    """A failure or onset ``mode`` is the truth the diagnosis is scored against: a misspelt one
+    ('outer') can never be matched, and was counted as a wrong diagnosis."""
+    for i, ev in enumerate(events):
+        mode = ev.get("mode")
+        if ev.get("kind") in ("failure", "onset") and mode is not None and mode not in FAILURE_MODES:
+            raise DatasetError(where, f"events[{i}].mode: {mode!r} is not a fault the engine can name: expected one "
+                                      f"of {', '.join(FAILURE_MODES)}")
+
+
 def _sidecar(source: str | Path | None, name: str) -> str:
     """What an error names: the sidecar of ``source`` (where the keys are), else the run's name."""
     return name if source is None else str(Path(source).with_suffix(".json"))
@@ -167,6 +177,7 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     """Stream a run's snapshots through a fresh engine (with ``config``: settings of
     :class:`detectors.MonitorConfig`) and fold the assessments. ``source``: the file it was read
     from, named by errors in its sidecar."""
+    _check_modes(run.events, _sidecar(source, run.name))
     trunc = _truncate(run.meta, _sidecar(source, run.name), first_t=float(run.t[0]), failure_t=run.failure_t)
     mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm, _sidecar(source, run.name)), **(config or {}))
     t = run.t
@@ -208,6 +219,7 @@ def evaluate_failure_series(series: Series, key: str | None = None,
     """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``
     (with ``config``: settings of :class:`detectors.MonitorConfig`). ``source``: the file it was
     read from, named by errors in its sidecar."""
+    _check_modes(series.events, _sidecar(source, series.name))
     key = key or scalar_key(series.meta)
     t_all = series.t_ms / 1000.0
     fail_ms = series.failure_ms

@@ -107,6 +107,7 @@ def write_fleet_files(
                     "records": len(ts),
                 }
             )
+            shown = time.monotonic()  # that was a line too: the next unit's first is "0.0 of N hours" otherwise
     truth = Truth.of(fleet, start_ms, end_ms)
     truth.write(out / "truth.json")
     return truth

@@ -190,7 +190,9 @@ def _check_keys(obj: Any, allowed: set[str], where: str) -> dict[str, Any]:
     return obj
 
 
-def _model(doc: dict[str, Any], name: str, where: str, custom: dict[str, MachineModel]) -> MachineModel:
+def _model(doc: dict[str, Any], name: Any, where: str, custom: dict[str, MachineModel]) -> MachineModel:
+    if not isinstance(name, str):
+        raise FleetError(f"{where}: expected a model name (a string), got {name!r}")
     if name in custom:
         return custom[name]
     if name in CATALOGUE:
@@ -214,31 +216,64 @@ def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
             raise FleetError(
                 f"{where}.base: unknown model {base_name!r} (known: {', '.join(sorted(CATALOGUE))})"
             )
+        if not base:
+            missing = [k for k in ("rated_rpm", "bearing", "resonance_hz") if k not in spec]
+            if missing:
+                raise FleetError(f"{where}: missing {', '.join(missing)} (a model without 'base' needs rated_rpm, "
+                                 f"bearing, resonance_hz; known bases: {', '.join(sorted(CATALOGUE))})")
+        _check_types(spec, MachineModel, where)
+        b = s = None
+        if "bearing" in spec:
+            b = _check_keys(
+                spec["bearing"], {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"}, f"{where}.bearing"
+            )
+            absent = [k for k in ("n_balls", "ball_d", "pitch_d") if k not in b]
+            if absent:
+                raise FleetError(f"{where}.bearing: missing {', '.join(absent)}")
+            _check_types(b, Bearing, f"{where}.bearing")
+        if "sensor" in spec:
+            s = _check_keys(spec["sensor"], {f.name for f in fields(Sensor)}, f"{where}.sensor")
+            _check_types(s, Sensor, f"{where}.sensor")
         try:
-            if isinstance(spec.get("bearing"), dict):
-                b = _check_keys(
-                    spec["bearing"],
-                    {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"},
-                    f"{where}.bearing",
-                )
+            if b is not None:
                 spec["bearing"] = Bearing(**b)
-            if isinstance(spec.get("sensor"), dict):
-                s = _check_keys(spec["sensor"], {f.name for f in fields(Sensor)}, f"{where}.sensor")
+            if s is not None:
                 spec["sensor"] = Sensor(**s)
             spec["name"] = name
             out[name] = base.with_overrides(**spec) if base else MachineModel(**spec)
         except FleetError as exc:
             raise FleetError(f"{where}: {exc}") from None
-        except TypeError as exc:
-            raise FleetError(
-                f"{where}: {exc} (a model without 'base' needs rated_rpm, bearing, resonance_hz)"
-            ) from None
     return out
+
+
+# what a TOML value must be for each annotation of the model dataclasses (tables are checked apart)
+_TYPES: dict[str, tuple[str, Any]] = {
+    "float": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)),
+    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "int | None": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def _check_types(spec: dict[str, Any], cls: type, where: str) -> dict[str, Any]:
+    """Refuse a value of the wrong type naming its field: the dataclasses compare, and the physics
+    computes, with whatever they are given (``rated_rpm = true`` ran at 1 rpm, ``n = 1000.5`` failed
+    deep in numpy after the run had started writing files)."""
+    types = {f.name: f.type for f in fields(cls)}
+    for key, value in spec.items():
+        rule = _TYPES.get(str(types.get(key)))
+        if rule is not None and not rule[1](value):
+            raise FleetError(f"{where}.{key}: expected {rule[0]}, got {value!r}")
+    return spec
 
 
 def _fault(spec: Any, where: str, duration_s: float) -> Fault:
     spec = _check_keys(spec, _FAULT, where)
-    if spec.get("kind") not in FAULT_KINDS:
+    if "kind" not in spec:
+        raise FleetError(
+            f"{where}.kind: required (one of {', '.join(FAULT_KINDS)}); leave out 'fault' for a healthy unit"
+        )
+    if spec["kind"] not in FAULT_KINDS:
         raise FleetError(
             f"{where}.kind: unknown fault {spec.get('kind')!r} (known: {', '.join(FAULT_KINDS)})"
         )
@@ -286,6 +321,13 @@ def _sensor_faults(specs: Any, where: str) -> tuple[SensorFault, ...]:
     return tuple(out)
 
 
+def _pair(value: Any, where: str) -> list[Any]:
+    """A group's range ``[low, high]``: a lone ``"12h"`` was read letter by letter."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise FleetError(f"{where}: expected a range of two durations like [\"12h\", \"36h\"], got {value!r}")
+    return value
+
+
 def _variation(seed: int, index: int) -> UnitVariation:
     r = np.random.default_rng([seed, index, 17])
     return UnitVariation(
@@ -319,6 +361,14 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FleetError(f"fleet file {path} does not exist") from None
+        except IsADirectoryError:
+            raise FleetError(f"fleet file {path} is a folder; give a TOML file") from None
+        except UnicodeDecodeError as exc:
+            raise FleetError(
+                f"fleet file {path} is not UTF-8 text (TOML): {exc.reason} at byte {exc.start}"
+            ) from None
+        except OSError as exc:
+            raise FleetError(f"fleet file {path} cannot be read: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise FleetError(f"fleet file {path} is not valid TOML: {exc}") from None
     _check_keys(doc, _TOP, "fleet")
@@ -381,7 +431,7 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
             if key not in spec:
                 raise FleetError(f"{where}.{key}: required")
         model = _model(doc, spec["model"], f"{where}.model", custom)
-        fault = _fault(spec["fault"], f"{where}.fault", duration) if spec.get("fault") else None
+        fault = _fault(spec["fault"], f"{where}.fault", duration) if "fault" in spec else None
         add(
             str(spec["id"]),
             where,
@@ -390,7 +440,10 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
             fault,
             _sensor_faults(spec.get("sensor_faults", []), f"{where}.sensor_faults"),
         )
-    for gi, spec in enumerate(doc.get("groups", [])):
+    group_specs = doc.get("groups", [])
+    if not isinstance(group_specs, list):
+        raise FleetError("groups: expected an array of tables ([[groups]])")
+    for gi, spec in enumerate(group_specs):
         where = f"groups[{gi}]"
         spec = _check_keys(spec, _GROUP, where)
         for key in ("prefix", "count", "model"):
@@ -398,19 +451,22 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
                 raise FleetError(f"{where}.{key}: required")
         model = _model(doc, spec["model"], f"{where}.model", custom)
         count = spec["count"]
-        if not isinstance(count, int) or not 1 <= count <= 1_000_000:
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
             raise FleetError(f"{where}.count: expected an integer 1..1000000, got {count!r}")
         prob = spec.get("fault_probability", 0.0)
-        if not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
             raise FleetError(f"{where}.fault_probability: expected a number in 0..1, got {prob!r}")
         kinds = spec.get("fault_kinds", list(BEARING_FAULTS))
+        if not isinstance(kinds, list):
+            raise FleetError(f"{where}.fault_kinds: expected a list like [\"outer_race\", \"ball\"], got {kinds!r}")
         bad = [k for k in kinds if k not in FAULT_KINDS]
         if bad or not kinds:
             raise FleetError(
                 f"{where}.fault_kinds: unknown {bad or 'empty list'} (known: {', '.join(FAULT_KINDS)})"
             )
-        ttf = [parse_duration(v, f"{where}.ttf") for v in spec.get("ttf", ["12h", "36h"])]
-        onset = [parse_duration(v, f"{where}.onset") for v in spec.get("onset", [0, duration / 2])]
+        ttf = [parse_duration(v, f"{where}.ttf") for v in _pair(spec.get("ttf", ["12h", "36h"]), f"{where}.ttf")]
+        onset = [parse_duration(v, f"{where}.onset") for v in _pair(spec.get("onset", [0, duration / 2]),
+                                                                     f"{where}.onset")]
         if len(ttf) != 2 or not 0 < ttf[0] <= ttf[1]:
             raise FleetError(f"{where}.ttf: expected [shortest, longest] with 0 < shortest <= longest")
         if len(onset) != 2 or not onset[0] <= onset[1]:

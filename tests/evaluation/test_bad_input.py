@@ -117,6 +117,8 @@ def _record(path: Path, **meta) -> Path:
         ({"bearing": {"n_balls": 9}}, "bearing must be null or an object with n_balls, ball_d, pitch_d"),
         ({"bearing": "6205"}, "bearing must be null or an object"),
         ({"fault": ["outer_race"]}, "fault must be a string (none, inner_race, outer_race, ball)"),
+        # a misspelt truth can never be matched: it was scored silently as a wrong diagnosis ("outer 0%")
+        ({"fault": "outer"}, "fault 'outer' is not a fault the diagnosis can name: expected none or one of outer_race"),
     ],
 )
 def test_a_record_sidecar_that_cannot_be_used_is_refused_naming_it(capsys, tmp_path: Path, meta, says):
@@ -140,3 +142,27 @@ def test_a_record_with_a_good_bearing_is_diagnosed(capsys, tmp_path: Path):
     assert code == 0, err
     (rec,) = json.loads(out.read_text())["records"]
     assert rec["true_fault"] == "none" and rec["snapshots"] == 1
+
+
+def test_a_misspelt_failure_mode_of_a_run_or_series_is_refused_naming_the_sidecar(capsys, tmp_path: Path):
+    x = np.random.default_rng(0).normal(0, 0.1, (6, 256))
+    run = write_run(tmp_path / "run", x, [10, 20, 30, 40, 50, 60], fs=25600, rpm=1800,
+                    events=[{"kind": "onset", "t": 20.0, "mode": "ball"}, {"kind": "failure", "t": 60.0, "mode": "bal"}])
+    code, err = run_cli(capsys, str(run), "--jobs", "1", "--quiet")
+    assert code == 2 and "Traceback" not in err
+    assert f"foreshock: error: {tmp_path / 'run.json'}: events[1].mode: 'bal' is not a fault the engine can name" in err
+    t0 = 1_700_000_000_000
+    series = write_series(tmp_path / "s", [t0 + 600_000 * k for k in range(20)], np.linspace(0.1, 1.0, 20),
+                          meta={"unit": "g", "events": [{"kind": "failure", "timestamp": "2023-11-15 02:00:00",
+                                                         "mode": "outer race"}]})
+    code, err = run_cli(capsys, str(series), "--jobs", "1", "--quiet")
+    assert code == 2 and f"{tmp_path / 's.json'}: events[0].mode: 'outer race' is not a fault" in err
+
+
+def test_a_sensor_fault_event_keeps_its_own_mode(capsys, tmp_path: Path):
+    x = np.random.default_rng(0).normal(0, 0.1, (6, 256))
+    run = write_run(tmp_path / "run", x, [10, 20, 30, 40, 50, 60], fs=25600, rpm=1800,
+                    events=[{"kind": "sensor_fault", "t": 20.0, "t_end": 30.0, "mode": "dropout"},
+                            {"kind": "failure", "t": 60.0, "mode": "ball"}])
+    code, err = run_cli(capsys, str(run), "--jobs", "1", "--quiet")
+    assert code == 0, err

@@ -43,3 +43,33 @@ def test_the_partial_progress_line_reads_well(capsys):
 
     _printer(False)({"unit_id": "P-1", "unit_n": 1, "units": 3, "unit_hours": 12.5, "of_hours": 48.0})
     assert capsys.readouterr().err == "unit 1/3 P-1: 12.5 of 48.0 simulated hours\n"
+
+
+def test_a_finished_unit_is_not_followed_at_once_by_the_next_one_at_zero_hours(tmp_path: Path, monkeypatch):
+    """Each finished unit's line was followed by "unit 2/10 F-0001: 0.0 of 48.0 simulated hours": writing
+    the files took longer than the interval, so the next unit's first emission always printed."""
+    import simulator.files
+    from simulator.files import write_fleet_files
+    from simulator.fleet import load_fleet
+
+    now = [0.0]
+
+    class Clock:  # stands still, except while a unit's files are written: 100 s each, far over the 2 s interval
+        @staticmethod
+        def monotonic() -> float:
+            return now[0]
+
+    write_unit = simulator.files._write_unit
+
+    def slow_write(*args, **kwargs):
+        write_unit(*args, **kwargs)
+        now[0] += 100.0
+
+    monkeypatch.setattr(simulator.files, "time", Clock)
+    monkeypatch.setattr(simulator.files, "_write_unit", slow_write)
+    fleet = load_fleet({"seed": 1, "duration": "1h", "units": [{"id": "P-1", "model": "P-1800"},
+                                                               {"id": "P-2", "model": "P-1800"}]})
+    got: list[dict] = []
+    write_fleet_files(fleet, tmp_path, start_ms=1_767_225_600_000, duration_s=3600, progress=got.append)
+    assert [g for g in got if "unit_hours" in g] == []  # no time passed while a unit was generated
+    assert [g["units_done"] for g in got if "units_done" in g] == [1, 2]

@@ -34,3 +34,21 @@ def test_a_record_where_no_fault_was_named_shows_the_votes_not_a_confidence_of_o
     assert "confidence 1.00" not in text
     rec.update(diagnosed_fault="inner_race", confidence=0.61, votes={"inner_race": 4})
     assert "diagnosed inner_race (confidence 0.61)" in render({"records": [rec], "runs": [], "fleet": {}})
+
+
+def _run(name: str, failure_t: float | None, duration_s: float, **more) -> dict:
+    return {"name": name, "failure_t": failure_t, "first_warning_t": None, "lead_time_s": None, "false_warnings": 0,
+            "rul_estimate_s": None, "diagnosed_fault": None, "duration_s": duration_s, **more}
+
+
+def test_a_run_whose_data_end_long_before_its_failure_is_flagged_not_shown_as_a_plain_miss():
+    """A CSV cut after 17 h of a 163.8 h run to failure (or a failure stamp after the recording) read as
+    a missed warning, with nothing said."""
+    runs = [_run("cut", 163.8 * 3600, 17.0 * 3600), _run("stopped_early", 40 * 3600, 36 * 3600),
+            _run("whole", 5140.0, 5140.0), _run("survived", None, 5140.0),
+            _run("phm_cut", 28020.0, 10000.0, truncated_at_t=10000.0, phm2012_score=0.2)]
+    text = render({"records": [], "runs": runs, "fleet": {}})
+    assert ("cut: the data end at 17.0 h, long before its failure at 163.8 h: a truncated file, or a failure event "
+            "after the recording") in text
+    for name in ("stopped_early", "whole", "survived", "phm_cut"):
+        assert f"{name}: the data end" not in text

@@ -299,3 +299,59 @@ def test_compound_durations():
     assert parse_duration("1d2h", "x") == 93600 and parse_duration("1m30s", "x") == 90
     with pytest.raises(FleetError, match="x: expected a duration"):
         parse_duration("2 weeks", "x")
+
+
+def _model_fleet(**fields) -> dict:
+    return {"models": {"X": {"base": "P-1800", **fields}}, "units": [{"id": "X-1", "model": "X"}]}
+
+
+def _group_fleet(**fields) -> dict:
+    return {"groups": [{"prefix": "F-", "count": 3, "model": "F-3000", **fields}]}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        # were tracebacks (TypeError deep in the dataclass checks or in numpy, after files were started)
+        (_model_fleet(rated_rpm="fast"), "models.X.rated_rpm: expected a number, got 'fast'"),
+        (_model_fleet(sensor={"fs": "fast"}), "models.X.sensor.fs: expected a number, got 'fast'"),
+        (_model_fleet(sensor={"n": 1000.5}), "models.X.sensor.n: expected an integer, got 1000.5"),
+        (_model_fleet(bearing="6205"), "models.X.bearing: expected a table, got str"),
+        (_model_fleet(sensor=5), "models.X.sensor: expected a table, got int"),
+        ({"units": [{"id": "X-1", "model": ["P-1800"]}]}, "units[0].model: expected a model name (a string)"),
+        # were silently accepted: true ran a model at 1 rpm, a unit count of 1, a fault probability of 1
+        (_model_fleet(rated_rpm=True), "models.X.rated_rpm: expected a number, got True"),
+        (_group_fleet(count=True), "groups[0].count: expected an integer 1..1000000, got True"),
+        (_group_fleet(fault_probability=True), "groups[0].fault_probability: expected a number in 0..1, got True"),
+        ({"units": [{"id": "X-1", "model": "P-1800", "fault": {}}]}, "units[0].fault.kind: required"),
+        # were refused with a misleading message (a string read letter by letter, a table taken for a list)
+        (_group_fleet(fault_kinds="ball"), "groups[0].fault_kinds: expected a list like"),
+        (_group_fleet(ttf="12h"), "groups[0].ttf: expected a range of two durations like [\"12h\", \"36h\"], got '12h'"),
+        (_group_fleet(onset="2h"), "groups[0].onset: expected a range of two durations"),
+        ({"groups": {"prefix": "F-", "count": 3, "model": "F-3000"}}, "groups: expected an array of tables ([[groups]])"),
+        (_model_fleet(bearing={"n_balls": 9, "ball_d": 7.94}), "models.X.bearing: missing pitch_d"),
+        ({"models": {"X": {"rated_rpm": 1500}}, "units": [{"id": "X-1", "model": "X"}]},
+         "models.X: missing bearing, resonance_hz (a model without 'base' needs"),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused_naming_the_field(doc, message):
+    with pytest.raises(FleetError) as err:
+        load_fleet(doc)
+    assert message in str(err.value)
+    assert "models.X: models.X" not in str(err.value)
+
+
+def test_a_fleet_file_that_is_a_folder_or_not_text_is_refused_naming_it(tmp_path):
+    with pytest.raises(FleetError, match=r"is a folder; give a TOML file"):
+        load_fleet(tmp_path)
+    path = tmp_path / "f.toml"
+    path.write_bytes(b"\xff\xfe seed = 1")
+    with pytest.raises(FleetError, match=r"f\.toml is not UTF-8 text"):
+        load_fleet(path)
+
+
+def test_a_model_override_of_the_right_types_still_loads():
+    fleet = load_fleet(_model_fleet(rated_rpm=1500, iso_group=1, sensor={"fs": 12800, "n": 4096},
+                                    bearing={"n_balls": 8, "ball_d": 17.46, "pitch_d": 72.5}))
+    model = fleet.units[0].model
+    assert (model.rated_rpm, model.iso_group, model.sensor.n, model.bearing.n_balls) == (1500, 1, 4096, 8)
