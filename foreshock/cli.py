@@ -186,4 +186,8 @@ def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m foreshock.cli`: this file runs as __main__, a second copy of the module, whose
+    # CliError is not the one the commands raise (they import foreshock.cli); run the real one
+    from foreshock.cli import main as _main
+
+    sys.exit(_main())

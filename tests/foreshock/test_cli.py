@@ -40,6 +40,16 @@ def test_console_script_runs():
     assert out.stdout.strip() == f"foreshock {__version__}"
 
 
+@pytest.mark.parametrize("module", ["foreshock", "foreshock.cli"])
+def test_a_usage_error_is_a_message_not_a_traceback_however_the_cli_is_started(module, tmp_path):
+    """`python -m foreshock.cli` ran the module as __main__, a second copy whose CliError the
+    commands' errors were not: `evaluate /missing` ended in a traceback."""
+    out = subprocess.run([sys.executable, "-m", module, "evaluate", str(tmp_path / "missing")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and "missing: no such file or folder" in out.stderr, out.stderr
+
+
 def test_db_upgrade_is_idempotent(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'x.db'}")
     assert main(["db", "upgrade"]) == 0
