@@ -204,6 +204,11 @@ def parse_topic(topic_name: str, root: str = "foreshock") -> tuple[str, str]:
 # field checks reject them naming the field: `[3].values.temperature_c is not a finite number`, not `NaN ...`.
 _DECODER = json.JSONDecoder()
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# RFC 3339 `date-time` (T and Z in either case, or a space between date and time, as its section 5.6
+# allows), the offset optional only to say that it is missing. Not `datetime.fromisoformat` alone: it
+# takes most of ISO 8601, so a string a formatting bug cut short ('2023-11-14T22Z') was stored as 22:00.
+_RFC3339 = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?)"
+                      r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})?", re.ASCII)
 _MS = timedelta(milliseconds=1)
 
 
@@ -245,15 +250,17 @@ def _int(value: Any, where: str) -> int:
 
 def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
+        form = _RFC3339.fullmatch(value.strip())
+        if form is None:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is not an RFC 3339 timestamp "
+                                               "(like '2023-11-14T22:13:20.250Z' or '2023-11-14T23:13:20+01:00')")
+        if form["offset"] is None:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: RFC 3339 timestamp needs a UTC offset or 'Z'")
+        offset = "+00:00" if form["offset"] in ("Z", "z") else form["offset"]
+        try:  # the form is right; the calendar and the clock may not be (February 30th, 24:00, a leap second)
+            dt = datetime.fromisoformat(f"{form['date']}T{form['time']}{offset}")
         except ValueError:
             raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is not an RFC 3339 timestamp") from None
-        if dt.tzinfo is None:
-            raise ProtocolError(Reason.SCHEMA, f"{where}: RFC 3339 timestamp needs a UTC offset or 'Z'")
         ts_ms = (dt - _EPOCH) // _MS  # exact; digits beyond the millisecond are dropped, as for numbers
         if ts_ms < limits.min_ts_ms:
             raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is before 2000-01-01")
