@@ -430,6 +430,12 @@ def parse_message(
     device_id, kind = parse_topic(topic_name, root)
     if len(payload) > limits.max_payload_bytes:
         raise ProtocolError(Reason.TOO_LARGE, f"payload is {len(payload)} bytes, at most {limits.max_payload_bytes}")
+    # Both were `Expecting value: line 1 column 1 (char 0)`: a BOM cannot be seen in the dead letter.
+    if not payload:
+        raise ProtocolError(Reason.BAD_JSON, "empty payload: expected one JSON document")
+    if payload.startswith(b"\xef\xbb\xbf"):
+        raise ProtocolError(Reason.BAD_JSON, "the payload starts with a UTF-8 byte-order mark (EF BB BF); "
+                                             "send the JSON without it")
     try:
         # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
         # cannot be encoded (e.g. into PostgreSQL).

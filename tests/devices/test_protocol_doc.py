@@ -320,7 +320,8 @@ def test_the_documented_timestamps_are_stored_to_the_millisecond(platform, shown
     ("a NUL, a\n  newline or a tab is refused as `schema`", '{"state": "online", "firmware": "2.4\\t1"}',
      "schema: firmware: control character U+0009 at position 3"),
     ("(no `seq`)", '{"state": "online", "seq": 1}', "schema: unknown field(s) 'seq'"),
-    ("without a byte-order mark", b'\xef\xbb\xbf{"state": "online"}', "bad_json: not valid JSON"),
+    ("without a byte-order mark", b'\xef\xbb\xbf{"state": "online"}',
+     "bad_json: the payload starts with a UTF-8 byte-order mark"),
 ])
 def test_the_documented_rejections_are_dead_lettered_with_the_documented_detail(platform, shown, payload, dead_letter):
     _in_doc(shown)

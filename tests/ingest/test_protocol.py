@@ -313,3 +313,15 @@ def test_a_timestamp_string_that_is_not_rfc_3339_is_refused(text):
 ])
 def test_rfc_3339_timestamps_in_all_their_forms_are_accepted(text, ms):
     assert parse(TEL, json.dumps({"ts": text, "seq": 1, "values": {"a": 1}})).records[0].ts_ms == ms
+
+
+@pytest.mark.parametrize("payload, detail", [
+    (b"", "bad_json: empty payload: expected one JSON document"),
+    (b'\xef\xbb\xbf{"state": "online"}', "bad_json: the payload starts with a UTF-8 byte-order mark (EF BB BF); "
+                                         "send the JSON without it"),
+])
+def test_an_empty_payload_and_a_byte_order_mark_are_named(payload, detail):
+    """Both were dead-lettered as `not valid JSON: Expecting value: line 1 column 1 (char 0)`: for a BOM,
+    invisible in the dead letter's payload, a firmware engineer saw a valid document refused at its
+    first character."""
+    assert _detail(STA, payload) == detail
