@@ -31,6 +31,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -202,7 +203,18 @@ def parse_topic(topic_name: str, root: str = "foreshock") -> tuple[str, str]:
 
 # One decoder, not one per message. NaN, Infinity and -Infinity parse as floats (as 1e400 does), so the
 # field checks reject them naming the field: `[3].values.temperature_c is not a finite number`, not `NaN ...`.
-_DECODER = json.JSONDecoder()
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are unique: the decoder alone keeps the last of two equal names, so two
+    sensors a firmware configured under one name lost the first one's readings without a word."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        name = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise ProtocolError(Reason.SCHEMA, f"{name[:70]!r} appears twice in one JSON object "
+                                           "(names must be unique; only the last would be kept)")
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_names)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # RFC 3339 `date-time` (T and Z in either case, or a space between date and time, as its section 5.6
 # allows), the offset optional only to say that it is missing. Not `datetime.fromisoformat` alone: it
@@ -440,6 +452,8 @@ def parse_message(
         # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
         # cannot be encoded (e.g. into PostgreSQL).
         doc = _DECODER.decode(payload.decode("utf-8"))
+    except ProtocolError:
+        raise
     except RecursionError:
         raise ProtocolError(Reason.TOO_LARGE, "payload is nested too deeply") from None
     except UnicodeDecodeError as exc:

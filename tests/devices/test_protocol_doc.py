@@ -320,6 +320,9 @@ def test_the_documented_timestamps_are_stored_to_the_millisecond(platform, shown
     ("a NUL, a\n  newline or a tab is refused as `schema`", '{"state": "online", "firmware": "2.4\\t1"}',
      "schema: firmware: control character U+0009 at position 3"),
     ("(no `seq`)", '{"state": "online", "seq": 1}', "schema: unknown field(s) 'seq'"),
+    ('`{"temperature_c": 41.7, "temperature_c": 65.0}`',
+     '{"ts": 1795256130250, "seq": 1, "values": {"temperature_c": 41.7, "temperature_c": 65.0}}',
+     "schema: 'temperature_c' appears twice in one JSON object"),
     ("without a byte-order mark", b'\xef\xbb\xbf{"state": "online"}',
      "bad_json: the payload starts with a UTF-8 byte-order mark"),
 ])

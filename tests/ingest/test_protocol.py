@@ -325,3 +325,17 @@ def test_an_empty_payload_and_a_byte_order_mark_are_named(payload, detail):
     invisible in the dead letter's payload, a firmware engineer saw a valid document refused at its
     first character."""
     assert _detail(STA, payload) == detail
+
+
+@pytest.mark.parametrize("topic, payload, name", [
+    (TEL, '{"ts": %d, "seq": 1, "values": {"temperature_c": 41.7, "temperature_c": 65.0}}' % TS, "temperature_c"),
+    (TEL, '[{"ts": %d, "seq": 1, "values": {"a_c": 1}}, {"ts": %d, "seq": 2, "ts": 1, "values": {"a_c": 1}}]' % (TS, TS),
+     "ts"),
+    (VIB, '{"ts": %d, "seq": 1, "axis": "x", "axis": "y", "unit": "g", "fs": 25600, "samples": [0.1]}' % TS, "axis"),
+    (STA, '{"state": "online", "state": "offline"}', "state"),
+])
+def test_a_name_given_twice_in_one_object_is_refused(topic, payload, name):
+    """Python's JSON decoder keeps the last of two equal names: two sensors a firmware configured under
+    one name (`temperature_c` twice) lost the first one's readings without a word."""
+    assert _detail(topic, payload) == (f"schema: {name!r} appears twice in one JSON object "
+                                       "(names must be unique; only the last would be kept)")
