@@ -31,6 +31,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -202,8 +203,24 @@ def parse_topic(topic_name: str, root: str = "foreshock") -> tuple[str, str]:
 
 # One decoder, not one per message. NaN, Infinity and -Infinity parse as floats (as 1e400 does), so the
 # field checks reject them naming the field: `[3].values.temperature_c is not a finite number`, not `NaN ...`.
-_DECODER = json.JSONDecoder()
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are unique: the decoder alone keeps the last of two equal names, so two
+    sensors a firmware configured under one name lost the first one's readings without a word."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        name = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise ProtocolError(Reason.SCHEMA, f"{name[:70]!r} appears twice in one JSON object "
+                                           "(names must be unique; only the last would be kept)")
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_names)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# RFC 3339 `date-time` (T and Z in either case, or a space between date and time, as its section 5.6
+# allows), the offset optional only to say that it is missing. Not `datetime.fromisoformat` alone: it
+# takes most of ISO 8601, so a string a formatting bug cut short ('2023-11-14T22Z') was stored as 22:00.
+_RFC3339 = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?)"
+                      r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})?", re.ASCII)
 _MS = timedelta(milliseconds=1)
 
 
@@ -245,15 +262,17 @@ def _int(value: Any, where: str) -> int:
 
 def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
+        form = _RFC3339.fullmatch(value.strip())
+        if form is None:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is not an RFC 3339 timestamp "
+                                               "(like '2023-11-14T22:13:20.250Z' or '2023-11-14T23:13:20+01:00')")
+        if form["offset"] is None:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: RFC 3339 timestamp needs a UTC offset or 'Z'")
+        offset = "+00:00" if form["offset"] in ("Z", "z") else form["offset"]
+        try:  # the form is right; the calendar and the clock may not be (February 30th, 24:00, a leap second)
+            dt = datetime.fromisoformat(f"{form['date']}T{form['time']}{offset}")
         except ValueError:
             raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is not an RFC 3339 timestamp") from None
-        if dt.tzinfo is None:
-            raise ProtocolError(Reason.SCHEMA, f"{where}: RFC 3339 timestamp needs a UTC offset or 'Z'")
         ts_ms = (dt - _EPOCH) // _MS  # exact; digits beyond the millisecond are dropped, as for numbers
         if ts_ms < limits.min_ts_ms:
             raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is before 2000-01-01")
@@ -423,10 +442,18 @@ def parse_message(
     device_id, kind = parse_topic(topic_name, root)
     if len(payload) > limits.max_payload_bytes:
         raise ProtocolError(Reason.TOO_LARGE, f"payload is {len(payload)} bytes, at most {limits.max_payload_bytes}")
+    # Both were `Expecting value: line 1 column 1 (char 0)`: a BOM cannot be seen in the dead letter.
+    if not payload:
+        raise ProtocolError(Reason.BAD_JSON, "empty payload: expected one JSON document")
+    if payload.startswith(b"\xef\xbb\xbf"):
+        raise ProtocolError(Reason.BAD_JSON, "the payload starts with a UTF-8 byte-order mark (EF BB BF); "
+                                             "send the JSON without it")
     try:
         # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
         # cannot be encoded (e.g. into PostgreSQL).
         doc = _DECODER.decode(payload.decode("utf-8"))
+    except ProtocolError:
+        raise
     except RecursionError:
         raise ProtocolError(Reason.TOO_LARGE, "payload is nested too deeply") from None
     except UnicodeDecodeError as exc:

@@ -137,6 +137,15 @@ class _UnitFields(_Strict):
     batch: str | None = Field(None, max_length=64)
     tags: list[str] | None = None
 
+    @field_validator("firmware", "batch", "customer", "site")
+    @classmethod
+    def _not_empty(cls, v: str | None) -> str | None:
+        # '' is no value: fleet surges and reports group by firmware and batch, and '' was a group of its own.
+        if v is not None and not v.strip():
+            raise ValueError("empty: leave it out when unknown (to remove a value: --clear FIELD on the "
+                             "command line, null in the API, an empty cell in a CSV)")
+        return v
+
     @field_validator("firmware")
     @classmethod
     def _firmware(cls, v: str | None) -> str | None:

@@ -106,6 +106,7 @@ def test_models_units_csv_and_credentials(cli, tmp_path):
         (["models", "update", "NOPE", "--iso-group", "2"], "no machine model named 'NOPE'"),
         (["models", "update", "NOPE"], "nothing to change"),
         (["update", "P-1"], "nothing to change"),
+        (["add", "P-1", "--firmware", ""], "firmware: empty: leave it out when unknown"),
         (["update", "P-1", "--site", "x"], "no unit 'P-1'"),
         (["provision", "NOPE"], "no unit 'NOPE'"),
         (["write-broker-config", "--passwd", "p", "--acl", "a", "--mode", "644"], "every user read"),

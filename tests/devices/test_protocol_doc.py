@@ -320,7 +320,11 @@ def test_the_documented_timestamps_are_stored_to_the_millisecond(platform, shown
     ("a NUL, a\n  newline or a tab is refused as `schema`", '{"state": "online", "firmware": "2.4\\t1"}',
      "schema: firmware: control character U+0009 at position 3"),
     ("(no `seq`)", '{"state": "online", "seq": 1}', "schema: unknown field(s) 'seq'"),
-    ("without a byte-order mark", b'\xef\xbb\xbf{"state": "online"}', "bad_json: not valid JSON"),
+    ('`{"temperature_c": 41.7, "temperature_c": 65.0}`',
+     '{"ts": 1795256130250, "seq": 1, "values": {"temperature_c": 41.7, "temperature_c": 65.0}}',
+     "schema: 'temperature_c' appears twice in one JSON object"),
+    ("without a byte-order mark", b'\xef\xbb\xbf{"state": "online"}',
+     "bad_json: the payload starts with a UTF-8 byte-order mark"),
 ])
 def test_the_documented_rejections_are_dead_lettered_with_the_documented_detail(platform, shown, payload, dead_letter):
     _in_doc(shown)
@@ -330,7 +334,7 @@ def test_the_documented_rejections_are_dead_lettered_with_the_documented_detail(
 
 @pytest.mark.integration
 def test_numbers_nulls_and_vibration_fields_as_documented(platform):
-    _in_doc("(`1781`, `41.7`, `4.17e1`)", "(a fraction is kept: `25600.5`)", "without it (or with 0)")
+    _in_doc("(`1781`, `41.7`, `4.17e1`)", "(a fraction is kept: `25600.5`)")
     rec = platform.accepted("telemetry", '{"ts": 1795256130251, "seq": 1, "values": {"a_c": 1781, "b_c": 41.7, "c_c": 4.17e1}}')
     assert rec.records[0].values == {"a_c": 1781.0, "b_c": 41.7, "c_c": 41.7}
     vib = dict(_json_blocks()[2], fs=25600.5, rpm=None)
@@ -339,7 +343,7 @@ def test_numbers_nulls_and_vibration_fields_as_documented(platform):
     assert platform.accepted("status", '{"state": "online", "ts": null, "firmware": null}', retain=True).status == \
         p.StatusMessage("online", None, None)
     snap = platform.accepted("vibration", json.dumps(dict(vib, rpm=0))).snapshot
-    assert snap.rpm == 0  # stored as given; the detectors estimate the speed as without it
+    assert snap.rpm == 0  # stored as given; what the detectors make of it: test_rpm_0_means_stopped_...
     big = dict(vib, samples=[3.5e38])
     del big["samples_b64"]
     assert platform.rejected("vibration", json.dumps(big)) == "non_finite: samples exceed the float32 range"
@@ -349,6 +353,31 @@ def test_numbers_nulls_and_vibration_fields_as_documented(platform):
         assert platform.rejected("vibration", json.dumps(dict(vib, samples_b64=b64))).startswith(
             f"schema: samples_b64: {detail}")
     _in_doc("the standard alphabet (`+` and `/`, not the URL-safe `-` and `_`), with `=` padding, on one line")
+
+
+def test_rpm_0_means_stopped_for_a_model_with_a_rated_speed_and_left_out_without_one():
+    """The document said that without `rpm` "or with 0" the speed is estimated from the spectrum. For a
+    model with a `rated_rpm` (the document's own example) the detectors read 0 as a stopped machine: a
+    firmware without a tachometer that sent 0, as invited, was never assessed and learnt nothing."""
+    import numpy as np
+
+    from detectors.monitor import UnitMonitor
+    from detectors.types import BearingGeometry, MachineInfo, Snapshot
+
+    t = np.arange(2560) / 25600
+    samples = (0.05 * np.sin(2 * np.pi * 29.7 * t) + np.random.default_rng(0).normal(0, 0.02, t.size)).astype(np.float32)
+    pump = MachineInfo(rated_rpm=1780, bearing=BearingGeometry(n_balls=9, ball_d=7.94, pitch_d=39.04))
+
+    def reasons(machine: MachineInfo, rpm: float | None) -> list[str]:
+        return UnitMonitor(machine).update_snapshot(Snapshot(600.0, 25600, samples, rpm, "x")).reasons
+
+    stopped = "machine stopped (0 rpm): not assessed; last state held"
+    _in_doc("**0 means stopped, not unknown**", "a speed below a tenth of the model's `rated_rpm` is a stopped machine",
+            f'"{stopped}"', "Only for a model without `rated_rpm` does 0 count as left out")
+    assert reasons(pump, 0) == [stopped]
+    assert reasons(pump, 0.09 * 1780) == ["machine stopped (160 rpm): not assessed; last state held"]
+    assert reasons(pump, None) == reasons(pump, 1780) == ["learning baseline (1/30)"]
+    assert reasons(MachineInfo(), 0) == reasons(MachineInfo(), None) == ["learning baseline (1/30)"]
 
 
 @pytest.mark.integration

@@ -355,3 +355,20 @@ def test_text_a_unit_cannot_hold_is_refused_by_name_on_every_database(registry, 
         registry.update_unit("P-0001", **{field: value})
     assert str(info.value).startswith(problem)
     assert getattr(registry.get_unit("P-0001"), field) is None
+
+
+@pytest.mark.parametrize("field", ["firmware", "batch", "customer", "site"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_text_is_refused_not_recorded_as_a_value(registry, field, value):
+    """`foreshock devices update P-0001 --firmware ''` recorded '' as the unit's firmware: fleet surges and
+    reports group by firmware and batch, so '' made a group of its own beside the units without one
+    (the protocol refuses `"firmware": ""` in a status for this reason). Clearing is a null (`--clear`)."""
+    with pytest.raises(InvalidInput) as info:
+        registry.create_unit("P-0001", **{field: value})
+    assert str(info.value).startswith(f"{field}: empty: leave it out when unknown")
+    registry.create_unit("P-0001", **{field: "x"})
+    with pytest.raises(InvalidInput):
+        registry.update_unit("P-0001", **{field: value})
+    assert getattr(registry.get_unit("P-0001"), field) == "x"
+    registry.update_unit("P-0001", **{field: None})
+    assert getattr(registry.get_unit("P-0001"), field) is None
