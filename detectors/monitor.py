@@ -432,7 +432,9 @@ class UnitMonitor:
         return False
 
     def _held(self, ts: float, reason: str, feats: dict[str, float]) -> Assessment:
-        a = Assessment(ts=ts, state=self.snap_state, features=feats, reasons=[reason + "; last state held"])  # type: ignore[arg-type]
+        # the last *assessed* state: a snapshot that could not be assessed (unknown) judged no machine
+        a = Assessment(ts=ts, state=self.snap_state, features=feats,  # type: ignore[arg-type]
+                       reasons=[reason + "; last assessed state held"])
         if self.last is not None and HEALTH_ORDER[self.snap_state] > 0:
             a.failure_mode, a.confidence = self.last.failure_mode, self.last.confidence
         return self._fused(a, remember=False)

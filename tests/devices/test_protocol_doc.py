@@ -371,11 +371,11 @@ def test_rpm_0_means_stopped_for_a_model_with_a_rated_speed_and_left_out_without
     def reasons(machine: MachineInfo, rpm: float | None) -> list[str]:
         return UnitMonitor(machine).update_snapshot(Snapshot(600.0, 25600, samples, rpm, "x")).reasons
 
-    stopped = "machine stopped (0 rpm): not assessed; last state held"
+    stopped = "machine stopped (0 rpm): not assessed; last assessed state held"
     _in_doc("**0 means stopped, not unknown**", "a speed below a tenth of the model's `rated_rpm` is a stopped machine",
             f'"{stopped}"', "Only for a model without `rated_rpm` does 0 count as left out")
     assert reasons(pump, 0) == [stopped]
-    assert reasons(pump, 0.09 * 1780) == ["machine stopped (160 rpm): not assessed; last state held"]
+    assert reasons(pump, 0.09 * 1780) == ["machine stopped (160 rpm): not assessed; last assessed state held"]
     assert reasons(pump, None) == reasons(pump, 1780) == ["learning baseline (1/30)"]
     assert reasons(MachineInfo(), 0) == reasons(MachineInfo(), None) == ["learning baseline (1/30)"]
 
