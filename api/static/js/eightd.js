@@ -89,12 +89,17 @@ function problemDescription(d2) {
   }));
 }
 
+// one discipline's content as the record shows it (for the history's "what it replaced")
+export function shown(d, v) {
+  if (v === null || typeof v !== "object") return String(v ?? "");
+  return d === "D2" && !Array.isArray(v) ? problemDescription(v) : value(d, v);
+}
+
 // the list items of the 8D record, one per discipline filled in
 export function eightD(record) {
   return Object.keys(DISCIPLINES).filter((k) => k in record).map((k) => {
     const v = record[k];
     if (v === null || typeof v !== "object") return el("li", { "data-d": k }, `${k}: ${v ?? ""}`);
-    return el("li", { "data-d": k }, el("strong", {}, `${k} (${DISCIPLINES[k]})`),
-      empty(v) ? " –" : k === "D2" && !Array.isArray(v) ? problemDescription(v) : value(k, v));
+    return el("li", { "data-d": k }, el("strong", {}, `${k} (${DISCIPLINES[k]})`), empty(v) ? " –" : shown(k, v));
   });
 }

@@ -1,0 +1,55 @@
+"""Writing on a ticket from its detail panel: the 8D form offers the first discipline not yet filled
+in, refuses blank content, and the history shows what a discipline written over used to say.
+
+The form preselected D2, which Foreshock fills in with the problem description when it opens a
+ticket: "Save 8D" with a few spaces replaced that description with blanks, and the history said only
+"8d_updated", not which discipline or what it had said.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import expect
+from tests.browser.test_dashboard import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def test_the_8d_form_keeps_the_problem_description_and_the_history_shows_what_was_replaced(page, served):
+    base, tokens, world, ctx = served
+    login(page, base, tokens["service"])
+    page.goto(f"{base}/ui/tickets#{world.ticket}")
+    d2 = ctx.alerts.get_ticket(world.ticket)["eight_d"]["D2"]
+    assert isinstance(d2, dict) and d2["unit"] == world.failing  # Foreshock's problem description
+
+    form = page.locator("#eightd-form")
+    expect(form.locator("select[name=d]")).to_have_value("D3")  # the first discipline not filled in
+    assert "D2 problem description (filled in)" in form.locator("select[name=d]").inner_text()
+    page.select_option("#eightd-form select[name=d]", "D2")
+    expect(page.locator("#eightd-replaces")).to_have_text("replaces what D2 says now (the history keeps it)")
+    page.fill("#eightd-form input[name=content]", "   ")
+    page.click("#eightd-form button")
+    expect(page.locator(".error").first).to_contain_text("8D D2: the content is empty")
+    assert ctx.alerts.get_ticket(world.ticket)["eight_d"]["D2"] == d2  # nothing was written
+
+    # D3 is offered first; writing it fills it in, and D4 is offered next
+    page.select_option("#eightd-form select[name=d]", "D3")
+    page.fill("#eightd-form input[name=content]", "  unit switched to standby pump  ")
+    page.click("#eightd-form button")
+    expect(page.locator("#eight-d li[data-d='D3']")).to_have_text("D3: unit switched to standby pump")
+    expect(page.locator("#eightd-form select[name=d]")).to_have_value("D4")
+
+    # writing over D2 on purpose: the history names the discipline and keeps what it said, as fields
+    page.select_option("#eightd-form select[name=d]", "D2")
+    page.fill("#eightd-form input[name=content]", "pump P-0001 loud since Monday")
+    page.click("#eightd-form button")
+    expect(page.locator("#eight-d li[data-d='D2']")).to_have_text("D2: pump P-0001 loud since Monday")
+    line = page.locator("#audit li").filter(has_text="8d_updated D2")
+    expect(line).to_have_count(1)
+    line.locator("summary").click()
+    expect(line.locator("summary")).to_have_text("what D2 said before")
+    expect(line.locator("[data-group='Where'] tr[data-field='unit'] td")).to_have_text(world.failing)
+    expect(page.locator("#audit li").filter(has_text="8d_updated D3")).to_have_count(1)
+    assert "{" not in page.locator("#audit").inner_text()  # never raw JSON
+    assert page.js_errors == [], page.js_errors
