@@ -53,3 +53,33 @@ def test_the_8d_form_keeps_the_problem_description_and_the_history_shows_what_wa
     expect(page.locator("#audit li").filter(has_text="8d_updated D3")).to_have_count(1)
     assert "{" not in page.locator("#audit").inner_text()  # never raw JSON
     assert page.js_errors == [], page.js_errors
+
+
+def test_a_live_update_keeps_what_is_being_typed(page, served):
+    """The open ticket is redrawn on every live event (any ticket's, anyone's): a half-written comment
+    and 8D text were emptied when a colleague assigned a ticket."""
+    import httpx
+
+    base, tokens, world, _ = served
+    login(page, base, tokens["service"])
+    page.goto(f"{base}/ui/tickets#{world.ticket}")
+    expect(page.locator("#live")).to_have_text("● live")
+    page.select_option("#eightd-form select[name=d]", "D5")
+    page.fill("#eightd-form input[name=content]", "replace the bearing and")
+    page.fill("#comment-form input[name=text]", "called the site, they")
+    page.locator("#comment-form input[name=text]").press("End")
+
+    r = httpx.post(f"{base}/api/v1/tickets/{world.ticket}/assign", json={"assignee": "colleague"},
+                   headers={"Authorization": f"Bearer {tokens['engineer']}"})
+    assert r.status_code == 200, r.text
+    expect(page.locator("#ticket-detail")).to_contain_text("assignee colleague")  # redrawn from the event
+    expect(page.locator("#comment-form input[name=text]")).to_have_value("called the site, they")
+    expect(page.locator("#comment-form input[name=text]")).to_be_focused()
+    expect(page.locator("#eightd-form select[name=d]")).to_have_value("D5")
+    expect(page.locator("#eightd-form input[name=content]")).to_have_value("replace the bearing and")
+    page.keyboard.type(" will send photos")  # the cursor is where it was
+    page.click("#comment-form button")
+    expect(page.locator("#comments li").last).to_contain_text("called the site, they will send photos")
+    expect(page.locator("#comment-form input[name=text]")).to_have_value("")  # sent: the field empties
+    expect(page.locator("#eightd-form input[name=content]")).to_have_value("replace the bearing and")
+    assert page.js_errors == [], page.js_errors

@@ -40,7 +40,9 @@ async function showDetail(number) {
   const path = `/tickets/${encodeURIComponent(number)}`;
   const post = (sub, body, method = "POST") => api(`${path}${sub}`, { method, body });
   const d2 = t.eight_d.D2 && typeof t.eight_d.D2 === "object" ? t.eight_d.D2 : null;
+  const keep = !detail.hidden && detail.dataset.ticket === number ? typed() : null;
   detail.hidden = false;
+  detail.dataset.ticket = number;
   detail.replaceChildren(
     el("div", { class: "filters" }, el("h2", {}, `${t.number} · ${t.device_id || t.group_key} · ${t.failure_mode}`), badge(t.grade),
       el("span", {}, `status ${t.status}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
@@ -71,7 +73,44 @@ async function showDetail(number) {
         (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action"),
           actual_failure_mode: fd.get("actual") || null }))) : "",
     el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map(historyLine)));
+  restore(keep);
   if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
+  restore(keep);
+}
+
+// What is being typed into the open ticket's forms, and where the cursor is: the panel is redrawn on
+// every live event (any ticket's, anyone's), which emptied a half-written comment or 8D text.
+function typed() {
+  const values = new Map();
+  for (const f of detail.querySelectorAll("form[id]")) {
+    for (const x of f.elements) {
+      const initial = x.tagName === "SELECT" ? ([...x.options].find((o) => o.defaultSelected) || x.options[0] || {}).value
+        : x.defaultValue;
+      if (x.name && x.type !== "file" && x.value !== initial) values.set(`${f.id}/${x.name}`, x.value);
+    }
+  }
+  const a = document.activeElement;
+  const focus = a && a.form && detail.contains(a) ? { key: `${a.form.id}/${a.name}`, at: [a.selectionStart, a.selectionEnd] } : null;
+  return { values, focus };
+}
+
+function restore(keep) {
+  if (!keep) return;
+  for (const f of detail.querySelectorAll("form[id]")) {
+    for (const x of f.elements) {
+      if (!keep.values.has(`${f.id}/${x.name}`)) continue;
+      x.value = keep.values.get(`${f.id}/${x.name}`);
+      if (x.tagName === "SELECT") x.dispatchEvent(new Event("change"));  // what depends on it follows (8D's note)
+    }
+  }
+  if (keep.focus) {
+    const [id, name] = keep.focus.key.split("/");
+    const x = detail.querySelector(`form[id="${id}"]`)?.elements[name];
+    if (x && document.activeElement !== x) {
+      x.focus();
+      if (typeof x.setSelectionRange === "function" && keep.focus.at[0] != null) try { x.setSelectionRange(...keep.focus.at); } catch (_) { /* not a text field */ }
+    }
+  }
 }
 
 // Writing a discipline: the first one not filled in is offered (D2, which Foreshock fills in when it
