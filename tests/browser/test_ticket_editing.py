@@ -83,3 +83,25 @@ def test_a_live_update_keeps_what_is_being_typed(page, served):
     expect(page.locator("#comment-form input[name=text]")).to_have_value("")  # sent: the field empties
     expect(page.locator("#eightd-form input[name=content]")).to_have_value("replace the bearing and")
     assert page.js_errors == [], page.js_errors
+
+
+def test_the_iso_zone_reads_as_its_letter_and_a_health_time_as_a_time(page, served):
+    """The detectors count ISO 20816 zones 0..3: D2 said "ISO 20816 zone 0" for zone A (the unit's
+    chart labels them A-D), and a complaint's health record showed its time as 1791000000."""
+    from alerts.tickets import open_ticket
+
+    base, tokens, _, ctx = served
+    with ctx.session_factory.begin() as s:
+        t = open_ticket(s, ctx.alerts.config, now=ctx.alerts.clock(), failure_mode="imbalance", grade="major",
+                        device_id="P-0002", unit={"model": "P-200"}, title="zones",
+                        d2={"unit": "P-0002", "iso_zone": 2.0, "features": {"iso_zone": 0.0, "kurtosis": 3.2},
+                            "telemetry_evidence": {"health": {"state": "healthy", "ts": 1791000000.0}}})
+        number = t.number
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/tickets#{number}")
+    d2 = page.locator("#eight-d li[data-d='D2']")
+    expect(d2.locator("[data-group='How much'] > table > tbody > tr[data-field='iso_zone'] td")).to_have_text("C")
+    expect(d2.locator("tr[data-field='features'] tr[data-field='iso_zone'] td")).to_have_text("A")
+    expect(d2.locator("tr[data-field='features'] tr[data-field='kurtosis'] td")).to_have_text("3.2")
+    expect(d2.locator("tr[data-field='health'] tr[data-field='ts'] td")).to_have_text("2026-10-03 04:00 UTC")
+    assert page.js_errors == [], page.js_errors

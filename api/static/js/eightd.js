@@ -39,6 +39,10 @@ function num(v) { return Number.isInteger(v) ? v.toLocaleString("en") : String(N
 function scalar(key, v) {
   if (typeof v === "number") {
     if (key === "confidence" && v >= 0 && v <= 1) return `${Math.round(v * 100)} %`;
+    // the detectors count ISO 20816 zones 0..3; the standard and the unit's chart call them A..D
+    if (key === "iso_zone" && Number.isInteger(v) && v >= 0 && v <= 3) return "ABCD"[v];
+    // a time in epoch seconds (a health record's ts), like every other time on the dashboard
+    if ((key === "ts" || /_at$/.test(key)) && v > 1e9 && v < 1e11) return fmtTime(v * 1000);
     if (key === "ratio") return `${num(v)}×`;
     if (DAYS.has(key)) return `${num(v)} days`;
     if (SECONDS.has(key)) return fmtDuration(v);
