@@ -145,6 +145,13 @@ def test_reports_page_shows_the_monthly_report_and_its_csv(page, served):
     expect(page.locator("#monthly-period")).to_contain_text("2020-01-01 00:00 +00:00 to 2020-02-01 00:00 +00:00 (UTC)")
     assert "0\ntickets opened" in page.locator("#monthly .cards").inner_text()
     shot(page, "reports-monthly")
+    # a cleared month: the API's "query.month: Field required" and the last month's report standing
+    page.fill("#month", "")
+    page.locator("#month").dispatch_event("change")
+    expect(page.locator("#monthly-period")).to_have_text("Choose a month to see its report.")
+    assert page.locator("#monthly .cards").count() == 0
+    page.click("#monthly-csv")
+    expect(page.locator(".error").first).to_have_text("Month: choose the month whose report to download")
     assert page.js_errors == [], page.js_errors
 
 

@@ -84,6 +84,7 @@ async function refresh() {
       el("td", {}, c.request), el("td", {}, el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}` }, c.ticket)),
       el("td", {}, c.preceded_by_warning ? fmtDuration(c.warning_lead_s) : "no"),
       el("td", {}, attachmentLinks(c.attachments)))));
+    if (!list.data.length) rows.append(el("tr", {}, el("td", { colspan: 7, class: "muted", id: "no-complaints" }, "No complaints yet.")));
   } catch (err) { showError(err); }
 }
 await refresh();

@@ -49,6 +49,9 @@ async function refresh() {
         el("td", { class: "verdict" }, (v.verdict || "not verified").replaceAll("_", " ")), el("td", {}, ci), el("td", {}, v.statement || ""),
         el("td", {}, can(me, "engineer") ? el("button", { class: "secondary", onclick: () => verify(a.id) }, "Verify") : ""));
     }));
+    if (!list.data.length) {
+      rows.append(el("tr", {}, el("td", { colspan: 7, class: "muted", id: "no-actions" }, "No corrective actions recorded yet.")));
+    }
   } catch (err) { showError(err); }
 }
 await refresh();

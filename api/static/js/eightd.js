@@ -39,6 +39,10 @@ function num(v) { return Number.isInteger(v) ? v.toLocaleString("en") : String(N
 function scalar(key, v) {
   if (typeof v === "number") {
     if (key === "confidence" && v >= 0 && v <= 1) return `${Math.round(v * 100)} %`;
+    // the detectors count ISO 20816 zones 0..3; the standard and the unit's chart call them A..D
+    if (key === "iso_zone" && Number.isInteger(v) && v >= 0 && v <= 3) return "ABCD"[v];
+    // a time in epoch seconds (a health record's ts), like every other time on the dashboard
+    if ((key === "ts" || /_at$/.test(key)) && v > 1e9 && v < 1e11) return fmtTime(v * 1000);
     if (key === "ratio") return `${num(v)}×`;
     if (DAYS.has(key)) return `${num(v)} days`;
     if (SECONDS.has(key)) return fmtDuration(v);
@@ -89,12 +93,17 @@ function problemDescription(d2) {
   }));
 }
 
+// one discipline's content as the record shows it (for the history's "what it replaced")
+export function shown(d, v) {
+  if (v === null || typeof v !== "object") return String(v ?? "");
+  return d === "D2" && !Array.isArray(v) ? problemDescription(v) : value(d, v);
+}
+
 // the list items of the 8D record, one per discipline filled in
 export function eightD(record) {
   return Object.keys(DISCIPLINES).filter((k) => k in record).map((k) => {
     const v = record[k];
     if (v === null || typeof v !== "object") return el("li", { "data-d": k }, `${k}: ${v ?? ""}`);
-    return el("li", { "data-d": k }, el("strong", {}, `${k} (${DISCIPLINES[k]})`),
-      empty(v) ? " –" : k === "D2" && !Array.isArray(v) ? problemDescription(v) : value(k, v));
+    return el("li", { "data-d": k }, el("strong", {}, `${k} (${DISCIPLINES[k]})`), empty(v) ? " –" : shown(k, v));
   });
 }

@@ -56,11 +56,15 @@ function renderMonthly(r) {
 }
 
 async function refreshMonthly() {
-  if (!month.value) return;
+  if (!month.value) {  // a cleared month: no report of another month left standing beside it
+    monthly.replaceChildren(el("p", { class: "muted", id: "monthly-period" }, "Choose a month to see its report."));
+    return;
+  }
   try { renderMonthly(await api(`/reports/monthly${qs({ month: month.value })}`)); } catch (err) { showError(err); }
 }
 
 csvButton.addEventListener("click", async () => {  // a link cannot carry the bearer token: fetch, then save
+  if (!month.value) { showError(new Error("Month: choose the month whose report to download")); return; }
   try {
     const res = await fetch(`/api/v1/reports/monthly.csv${qs({ month: month.value })}`, { headers: { Authorization: `Bearer ${token() || ""}` } });
     if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || res.statusText);

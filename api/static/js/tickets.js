@@ -1,6 +1,6 @@
 import { attachmentLinks } from "./attachments.js";
 import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce } from "./common.js";
-import { DISCIPLINES, eightD } from "./eightd.js";
+import { DISCIPLINES, eightD, shown } from "./eightd.js";
 
 // The ticket state machine (alerts/tickets.py); the server checks it again.
 const STATUSES = ["received", "triaged", "investigating", "action_taken", "verifying", "closed", "reopened"];
@@ -40,7 +40,9 @@ async function showDetail(number) {
   const path = `/tickets/${encodeURIComponent(number)}`;
   const post = (sub, body, method = "POST") => api(`${path}${sub}`, { method, body });
   const d2 = t.eight_d.D2 && typeof t.eight_d.D2 === "object" ? t.eight_d.D2 : null;
+  const keep = !detail.hidden && detail.dataset.ticket === number ? typed() : null;
   detail.hidden = false;
+  detail.dataset.ticket = number;
   detail.replaceChildren(
     el("div", { class: "filters" }, el("h2", {}, `${t.number} · ${t.device_id || t.group_key} · ${t.failure_mode}`), badge(t.grade),
       el("span", {}, `status ${t.status}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
@@ -60,9 +62,7 @@ async function showDetail(number) {
         (fd) => post("/assign", { assignee: fd.get("assignee") })),
       form("comment-form", [el("label", {}, "Comment", el("input", { name: "text", required: true, size: 50 }))], "Add comment",
         (fd) => post("/comments", { text: fd.get("text") })),
-      form("eightd-form", [el("label", {}, "Discipline", el("select", { name: "d" }, EIGHT_D.map((k) => el("option", { value: k }, `${k} ${DISCIPLINES[k]}`)))),
-        el("label", {}, "Content", el("input", { name: "content", required: true, size: 50 }))], "Save 8D",
-        (fd) => post(`/8d/${fd.get("d")}`, { content: fd.get("content") }, "PUT")),
+      eightDForm(t, post),
       form("feedback-form", [el("label", {}, "Verdict", el("select", { name: "verdict" },
           el("option", { value: "confirmed" }, "confirmed"), el("option", { value: "false_alarm" }, "false alarm"))),
         el("label", {}, "Actual failure mode", el("input", { name: "actual", list: "field-modes", size: 16,
@@ -72,9 +72,76 @@ async function showDetail(number) {
         "Record closure feedback",
         (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action"),
           actual_failure_mode: fd.get("actual") || null }))) : "",
-    el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map((e) =>
-      el("li", {}, el("span", { class: "muted" }, `${fmtTime(e.at)} `), `${e.by}: ${e.action}${e.to ? " → " + e.to : ""}`))));
+    el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map(historyLine)));
+  restore(keep);
   if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
+  restore(keep);
+}
+
+// What is being typed into the open ticket's forms, and where the cursor is: the panel is redrawn on
+// every live event (any ticket's, anyone's), which emptied a half-written comment or 8D text.
+function typed() {
+  const values = new Map();
+  for (const f of detail.querySelectorAll("form[id]")) {
+    for (const x of f.elements) {
+      const initial = x.tagName === "SELECT" ? ([...x.options].find((o) => o.defaultSelected) || x.options[0] || {}).value
+        : x.defaultValue;
+      if (x.name && x.type !== "file" && x.value !== initial) values.set(`${f.id}/${x.name}`, x.value);
+    }
+  }
+  const a = document.activeElement;
+  const focus = a && a.form && detail.contains(a) ? { key: `${a.form.id}/${a.name}`, at: [a.selectionStart, a.selectionEnd] } : null;
+  return { values, focus };
+}
+
+function restore(keep) {
+  if (!keep) return;
+  for (const f of detail.querySelectorAll("form[id]")) {
+    for (const x of f.elements) {
+      if (!keep.values.has(`${f.id}/${x.name}`)) continue;
+      x.value = keep.values.get(`${f.id}/${x.name}`);
+      if (x.tagName === "SELECT") x.dispatchEvent(new Event("change"));  // what depends on it follows (8D's note)
+    }
+  }
+  if (keep.focus) {
+    const [id, name] = keep.focus.key.split("/");
+    const x = detail.querySelector(`form[id="${id}"]`)?.elements[name];
+    if (x && document.activeElement !== x) {
+      x.focus();
+      if (typeof x.setSelectionRange === "function" && keep.focus.at[0] != null) try { x.setSelectionRange(...keep.focus.at); } catch (_) { /* not a text field */ }
+    }
+  }
+}
+
+// Writing a discipline: the first one not filled in is offered (D2, which Foreshock fills in when it
+// opens the ticket, was preselected and replaced by whatever was typed, even blanks); writing over a
+// filled one says so.
+function eightDForm(t, post) {
+  const filled = (k) => { const v = t.eight_d[k];
+    return v !== undefined && v !== null && (typeof v === "object" ? Object.keys(v).length > 0 : String(v).trim() !== ""); };
+  const first = EIGHT_D.find((k) => !filled(k)) || EIGHT_D[EIGHT_D.length - 1];
+  const select = el("select", { name: "d" }, EIGHT_D.map((k) => el("option", { value: k, selected: k === first },
+    `${k} ${DISCIPLINES[k]}${filled(k) ? " (filled in)" : ""}`)));
+  const note = el("span", { class: "muted", id: "eightd-replaces" });
+  const say = () => { note.textContent = filled(select.value) ? `replaces what ${select.value} says now (the history keeps it)` : ""; };
+  select.addEventListener("change", say);
+  say();
+  return form("eightd-form", [el("label", {}, "Discipline", select),
+    el("label", {}, "Content", el("input", { name: "content", required: true, size: 50 })), note], "Save 8D",
+  (fd) => {
+    const content = String(fd.get("content")).trim();
+    if (!content) throw new Error(`8D ${fd.get("d")}: the content is empty (only spaces); nothing was saved`);
+    return post(`/8d/${fd.get("d")}`, { content }, "PUT");
+  });
+}
+
+// one line of the history; a discipline written over shows what it replaced (folded)
+function historyLine(e) {
+  const d = e.action === "8d_updated" && e.detail ? e.detail.discipline : null;
+  return el("li", {}, el("span", { class: "muted" }, `${fmtTime(e.at)} `),
+    `${e.by}: ${e.action}${d ? ` ${d}` : ""}${e.to ? " → " + e.to : ""}`,
+    d && e.detail.before !== undefined
+      ? el("details", { class: "replaced" }, el("summary", {}, `what ${d} said before`), shown(d, e.detail.before)) : "");
 }
 
 // Complaints on this ticket and the customer communication log (docs/complaints.md).
