@@ -112,6 +112,7 @@ class DetectionStage:
         publish_health: HealthPublisher | None = None,
         on_assessment: AssessmentSink | None = None,
         on_snapshot: Callable[[str, Snapshot], None] | None = None,
+        on_saved: Callable[[list[tuple[str, str]]], None] | None = None,
         flush_interval_s: float = 10.0,
         config_refresh_s: float = 300.0,
         monitor_factory: Callable[[MachineInfo | None], UnitMonitor] | None = None,
@@ -129,6 +130,7 @@ class DetectionStage:
         self._publish_health = publish_health
         self._on_assessment = on_assessment
         self._on_snapshot = on_snapshot
+        self._on_saved = on_saved
         self._flush_interval_s = flush_interval_s
         self._config_refresh_s = config_refresh_s
         self._factory = monitor_factory or (lambda machine: UnitMonitor(machine))
@@ -456,11 +458,18 @@ class DetectionStage:
             raise
 
     def flush(self) -> None:
-        """Apply queued alert updates when due, and write every changed unit's detector state now."""
+        """Apply queued alert updates when due, and write every changed unit's detector state now;
+        then ``on_saved`` gets the (unit, health) of those written."""
         with self._write_lock:  # one flush at a time, so an older state is never written last
             with self._lock:
                 self._drain_locked()
-            self._write_states(self._collect())
+            rows = self._collect()
+            self._write_states(rows)
+        if rows and self._on_saved is not None:
+            try:  # what the API reads has changed: tell who listens (the dashboard's live pages)
+                self._on_saved([(device_id, health) for device_id, _, health, _ in rows])
+            except Exception:  # noqa: BLE001 - a listener's failure is not the detection stage's
+                log.exception("the listener of saved health failed")
 
     def close(self) -> None:
         with self._write_lock:

@@ -26,6 +26,7 @@ from foreshock.tsdb import open_store
 __all__ = ["Pipeline", "StartupError", "register"]
 
 log = logging.getLogger(__name__)
+HEALTH_EVENT_IDS = 200  # units named in one `health` event; a larger save says only how many
 
 
 class StartupError(RuntimeError):
@@ -131,6 +132,7 @@ class Pipeline:
             store=_ThroughIngest(self),  # health points: to the store, or spooled while it is down
             publish_health=self._publish_health,
             on_snapshot=self.latest_snapshots.put,
+            on_saved=self._health_saved,
             pending_path=s.data_dir / "pending-alerts.jsonl",
             flush_on_batch=False,  # the tick thread saves detector state, off the ingest path
         )
@@ -212,6 +214,17 @@ class Pipeline:
             kind = "ticket" if "ticket" in str(payload.get("kind", "")) else "alert"
             self.events.publish(kind, payload)
         return changes
+
+    def _health_saved(self, saved: list[tuple[str, str]]) -> None:
+        """One ``health`` event per save (every tick that assessed something): the API's health
+        has changed for these units, so live pages re-read it. A state change with no alert (a time
+        to failure counting down, watch back to healthy) reached the dashboard only on reload."""
+        ids = [device_id for device_id, _ in saved]
+        self.events.publish("health", {
+            "units": len(ids),
+            "device_ids": ids[:HEALTH_EVENT_IDS],  # all of them up to this many; else refresh everything
+            "states": dict(saved[:HEALTH_EVENT_IDS]),
+        })
 
     def threshold_factor(self, device_id: str) -> float:
         return self.alerts.threshold_factor(device_id)

@@ -1,4 +1,4 @@
-"""Live updates: a server-sent event stream of alert and ticket changes.
+"""Live updates: a server-sent event stream of alert, ticket and (saved) health changes.
 
 A stream can stay open for days: every :data:`TOKEN_RECHECK_S` (at the next event or heartbeat) it
 checks that its token is still active, and ends once the token is revoked. A token with an expiry
@@ -30,13 +30,13 @@ def _token_active(ctx, token_id: int) -> bool:
         return is_active(session=session, token_id=token_id)
 
 
-@router.get("", summary="Server-sent events: `alert` and `ticket` changes as JSON",
+@router.get("", summary="Server-sent events: `alert`, `ticket` and `health` changes as JSON",
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "an endless event stream"}})
 async def events(
     ctx: ContextDep, tok: Viewer, request: Request,
-    kinds: Annotated[list[Literal["alert", "ticket"]] | None,
-                     Query(description="only these kinds (alert, ticket)", max_length=10)] = None,
+    kinds: Annotated[list[Literal["alert", "ticket", "health"]] | None,
+                     Query(description="only these kinds (alert, ticket, health)", max_length=10)] = None,
     heartbeat_s: Annotated[float, Query(ge=0.05, le=300)] = 15.0,
     max_events: Annotated[int | None, Query(ge=1, le=100_000, description="close after this many events")] = None,
     timeout_s: Annotated[float | None, Query(gt=0, le=86400, description="close after this many seconds")] = None,

@@ -111,3 +111,39 @@ def test_a_unit_at_its_alarm_limit_is_due_now_on_the_unit_and_fleet_pages(page, 
     row = page.locator("tr", has=page.locator("a", has_text="P-0301"))
     expect(row).to_contain_text("due now")
     assert "0m 0s" not in row.inner_text()
+
+
+def test_new_health_reaches_an_open_unit_page_without_an_alert(page, served):
+    """The pages re-read health only on alert and ticket events: a time to failure counting down, or
+    watch going back to healthy, reached an open unit or fleet page only when it was reloaded."""
+    from detectors.types import Assessment
+    from foreshock.models import DetectorState
+
+    base, tokens, _, ctx = served
+    ctx.registry.create_unit("P-0311", model="P-200", customer="ACME", site="Bremen")
+    now = time.time()
+    first = Assessment(ts=now - 1200, state="warning", failure_mode="outer_race", ttf_s=30 * 3600.0,
+                       ttf_low_s=20 * 3600.0, ttf_high_s=40 * 3600.0, reasons=["BPFO rising"])
+    with ctx.session_factory.begin() as s:
+        s.add(DetectorState(device_id="P-0311", state_json="{}", health="warning",
+                            assessment_json=json.dumps(first.to_dict())))
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/unit?id=P-0311")
+    expect(page.locator("#ttf")).to_have_text("1d 6h")
+    page.wait_for_function("() => document.getElementById('live')?.textContent.includes('live')")
+    later = Assessment(ts=now - 600, state="warning", failure_mode="outer_race", ttf_s=20 * 3600.0,
+                       ttf_low_s=15 * 3600.0, ttf_high_s=25 * 3600.0, reasons=["BPFO rising"])
+    with ctx.session_factory.begin() as s:
+        s.get(DetectorState, "P-0311").assessment_json = json.dumps(later.to_dict())
+    ctx.events.publish("health", {"units": 1, "device_ids": ["P-0311"], "states": {"P-0311": "warning"}})
+    expect(page.locator("#ttf")).to_have_text("20h 0m")
+    # another unit's health leaves this page alone; a save of more units than the event names does not
+    with ctx.session_factory.begin() as s:
+        s.get(DetectorState, "P-0311").assessment_json = json.dumps(
+            Assessment(ts=now, state="healthy", reasons=["no deviation from the baseline"]).to_dict())
+        s.get(DetectorState, "P-0311").health = "healthy"
+    ctx.events.publish("health", {"units": 1, "device_ids": ["P-9999"], "states": {"P-9999": "healthy"}})
+    page.wait_for_timeout(1500)
+    expect(page.locator("#ttf")).to_have_text("20h 0m")
+    ctx.events.publish("health", {"units": 500, "device_ids": ["P-9999"], "states": {"P-9999": "healthy"}})
+    expect(page.locator("#ttf")).to_have_text("no time-to-failure estimate")

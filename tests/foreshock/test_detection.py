@@ -145,3 +145,29 @@ def test_the_followed_axis_survives_a_restart(sessions):
     assert mon.follows("z") and not mon.follows("x")
     again = UnitMonitor.from_state(mon.state_dict())
     assert again.follows("z") and not again.follows("x")
+
+
+def test_a_save_tells_its_listener_which_units_now_have_new_health(sessions, caplog):
+    """The dashboard re-read health only on alert and ticket events; ``on_saved`` lets the service
+    announce each save of new assessments (the API reads them from the saved state)."""
+    rng = np.random.default_rng(4)
+    t0 = 1_795_000_000_000
+    saved: list[list[tuple[str, str]]] = []
+    stage = DetectionStage(sessions, registry=FakeRegistry(), alerts=FakeAlerts(), on_saved=saved.append,
+                           flush_on_batch=False)
+    stage.on_batch([vib(i, t0 + i * 600_000, rng) for i in range(3)])
+    assert saved == []  # nothing written yet, nothing announced
+    stage.flush()
+    assert saved == [[("U-1", stage._units["U-1"].health)]] and saved[0][0][1] == "healthy"
+    stage.flush()  # nothing new since: no announcement
+    assert len(saved) == 1
+
+    def broken(_):
+        raise RuntimeError("listener down")
+
+    failing = DetectionStage(sessions, registry=FakeRegistry(), alerts=FakeAlerts(), on_saved=broken,
+                             flush_on_batch=False)
+    failing.on_batch([vib(10 + i, t0 + (10 + i) * 600_000, rng) for i in range(2)])
+    failing.flush()  # the state is written all the same; the failure is logged
+    assert failing.health_of("U-1") is not None and not failing._units["U-1"].dirty
+    assert "the listener of saved health failed" in caplog.text

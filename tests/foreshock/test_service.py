@@ -206,3 +206,37 @@ def test_mqtt_settings_paho_refuses_at_start_are_a_message_not_a_traceback(tmp_p
     assert code == 1
     assert err.startswith("foreshock: error: cannot connect to MQTT broker mqtt://127.0.0.1:1: Keepalive")
     assert "FORESHOCK_MQTT__URL" in err and "Traceback" not in err
+
+
+def test_the_service_tick_announces_saved_health_on_the_event_stream(tmp_path):
+    """One `health` event per save that wrote something, naming the units (at most 200) and their
+    state; a tick with nothing new says nothing."""
+    import numpy as np
+
+    import foreshock.service as service
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+    from tests.foreshock.test_detection import vib
+
+    pipe = Pipeline(load_settings(data_dir=tmp_path, ingest={"auto_register": True}), PipelineOptions(api=False))
+    published: list[tuple[str, dict]] = []
+    pipe.events.publish = lambda kind, payload: published.append((kind, payload))  # type: ignore[method-assign]
+    try:
+        pipe._health_saved([("P-0001", "warning"), ("P-0002", "healthy")])
+        assert published == [("health", {"units": 2, "device_ids": ["P-0001", "P-0002"],
+                                         "states": {"P-0001": "warning", "P-0002": "healthy"}})]
+        many = [(f"P-{i:04d}", "healthy") for i in range(service.HEALTH_EVENT_IDS + 50)]
+        pipe._health_saved(many)
+        kind, payload = published[-1]
+        assert payload["units"] == service.HEALTH_EVENT_IDS + 50
+        assert len(payload["device_ids"]) == len(payload["states"]) == service.HEALTH_EVENT_IDS
+        published.clear()
+        pipe.tick()  # nothing assessed: nothing saved, nothing announced
+        assert [k for k, _ in published if k == "health"] == []
+        rng = np.random.default_rng(1)
+        pipe.detection.on_batch([vib(i, 1_795_000_000_000 + i * 600_000, rng) for i in range(2)])
+        pipe.tick()  # the unit's new assessment is saved and announced
+        assert [p for k, p in published if k == "health"] == [
+            {"units": 1, "device_ids": ["U-1"], "states": {"U-1": "healthy"}}]
+    finally:
+        pipe.stop(timeout_s=5)

@@ -95,12 +95,15 @@ export async function page(active) {
   return me;
 }
 
-// Live updates over server-sent events (fetch streaming, so the token stays in a header).
-export async function live(onEvent) {
+// Live updates over server-sent events (fetch streaming, so the token stays in a header). `kinds`:
+// alert and ticket changes by default; "health" comes at every save of new assessments (30 s), for
+// the pages that show a unit's health.
+export async function live(onEvent, kinds = ["alert", "ticket"]) {
   const mark = document.getElementById("live");
   for (let attempt = 0; attempt < 1000; attempt++) {
     try {
-      const res = await fetch("/api/v1/events?heartbeat_s=15", { headers: { Authorization: `Bearer ${token()}` } });
+      const query = kinds.map((k) => `&kinds=${encodeURIComponent(k)}`).join("");
+      const res = await fetch(`/api/v1/events?heartbeat_s=15${query}`, { headers: { Authorization: `Bearer ${token()}` } });
       if (!res.ok) throw new Error(`events: ${res.status}`);
       if (mark) mark.textContent = "● live";
       const reader = res.body.getReader();

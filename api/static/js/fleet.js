@@ -85,4 +85,4 @@ async function refresh() {
 // a changed filter or order starts again at the first page
 for (const input of Object.values(f)) input.addEventListener("input", debounce(() => { offset = 0; refresh(); }));
 await refresh();
-live(debounce(refresh, 1000));
+live(debounce(refresh, 1000), ["alert", "ticket", "health"]);  // health: states and times to failure move

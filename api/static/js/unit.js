@@ -127,8 +127,13 @@ else if (await found()) {
     await loadSpectrum();
     await Promise.all([loadTrends(), loadTickets()]);
   } catch (err) { showError(err); }
-  live(debounce(async (kind, ev) => {
-    if (!ev.device_id || ev.device_id === id) { try { await loadHead(); await loadTickets(); } catch (err) { showError(err); } }
-  }, 500));
+  // each event decides at once whether it concerns this unit (a debounced handler saw only the last)
+  const head = debounce(() => loadHead().catch(showError), 500);
+  const tickets = debounce(() => loadTickets().catch(showError), 500);
+  live((kind, ev) => {
+    if (kind === "health") {  // new assessments saved: this unit's, or more units than the event names
+      if (ev.device_ids?.includes(id) || ev.units > (ev.device_ids?.length ?? 0)) head();
+    } else if (!ev.device_id || ev.device_id === id) { head(); tickets(); }
+  }, ["alert", "ticket", "health"]);
 }
 void can; void me;
