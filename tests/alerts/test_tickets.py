@@ -78,6 +78,51 @@ def test_reopen_refused_while_a_newer_ticket_is_open(svc):
         svc.move_ticket(first, "reopened", actor="ana")
 
 
+def test_two_closed_tickets_of_a_unit_reopened_at_once_one_is_refused_by_name(svc, monkeypatch):
+    # on PostgreSQL each reopen locked only its own ticket; both found no open ticket of the unit and failure
+    # mode, and the loser got the unique index's IntegrityError: a 500 from the API instead of a 409
+    import threading
+
+    import alerts.tickets
+
+    first = _open(svc, key="a")
+    svc.move_ticket(first, "closed", actor="ana")
+    for i in range(3):
+        svc.handle_assessment("u1", assess("healthy", T0 + 1 + i), source_key=f"h{i}")
+    second = _open(svc, key="b")
+    svc.move_ticket(second, "closed", actor="ana")
+    both_checked = threading.Barrier(2)
+    real = alerts.tickets.find_open
+
+    def find_open_then_wait(*args, **kwargs):
+        found = real(*args, **kwargs)
+        try:  # on SQLite the second waits for the first's write lock and never gets here at the same time
+            both_checked.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return found
+
+    monkeypatch.setattr(alerts.tickets, "find_open", find_open_then_wait)
+    reopened, refused = [], []
+
+    def reopen(number: str) -> None:
+        try:
+            AlertService(svc.session_factory, clock=svc.clock).move_ticket(number, "reopened", actor="ana")
+            reopened.append(number)
+        except TicketError as exc:
+            refused.append((number, str(exc)))
+
+    threads = [threading.Thread(target=reopen, args=(n,)) for n in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(reopened) == 1 and len(refused) == 1, (reopened, refused)
+    loser, message = refused[0]
+    assert message == (f"ticket {loser} cannot be reopened: {reopened[0]} is already open for u1 / outer_race")
+    assert svc.get_ticket(loser)["status"] == "closed"
+
+
 def test_an_alarm_after_its_ticket_was_closed_opens_a_new_ticket(svc, clock):
     first = _open(svc, key="w")  # warning: major
     svc.move_ticket(first, "closed", actor="ana", note="looked like a false alarm")
