@@ -175,6 +175,12 @@ def assign(
     session: Session, ticket: Ticket, *, actor: str, now: float, assignee: str | None = None,
     team: str | None = None,
 ) -> None:
+    # a blank name ('  ' from a shell variable left empty) would read as assigned to nobody in particular
+    assignee = assignee.strip() if assignee is not None else None
+    team = team.strip() if team is not None else None
+    for what, name in (("assignee", assignee), ("team", team)):
+        if name == "":
+            raise TicketError(f"assign: {what} must not be blank")
     if not assignee and not team:
         raise TicketError("assign needs a person (assignee) or a team")
     ticket.assignee = assignee or ticket.assignee

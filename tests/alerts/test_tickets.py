@@ -65,6 +65,13 @@ def test_bad_transitions_and_inputs_are_named(svc):
         svc.record_feedback(number, "maybe", actor="ana")
     with pytest.raises(TicketError, match="person .* or a team"):
         svc.assign_ticket(number, actor="lead")
+    # the API refused a blank name; `foreshock tickets assign --to "  "` stored it
+    with pytest.raises(TicketError, match="assignee must not be blank"):
+        svc.assign_ticket(number, actor="lead", assignee="  ")
+    with pytest.raises(TicketError, match="team must not be blank"):
+        svc.assign_ticket(number, actor="lead", assignee="ana", team="")
+    assert svc.get_ticket(number)["assignee"] is None
+    assert svc.assign_ticket(number, actor="lead", assignee=" ana ")["assignee"] == "ana"
 
 
 def test_reopen_refused_while_a_newer_ticket_is_open(svc):
