@@ -236,6 +236,16 @@ def test_8d_prefill_and_updates(svc):
     assert d["D3"] == "unit load reduced to 60%" and d["D4"] == {"cause": "lubricant starvation"}
 
 
+def test_d2_names_the_iso_zone_from_the_feature_as_its_letter_zone_a_included(svc):
+    # the detectors' feature iso_zone counts 0..3 for A..D; zone A (0.0) was dropped as if unknown and
+    # zone C showed as "2"
+    for device, zone, letter in (("u1", 0.0, "A"), ("u2", 2.0, "C")):
+        a = assess("alarm", T0, evidence=[{"zone": "D"}])
+        a.features["iso_zone"] = zone
+        number = svc.handle_assessment(device, a, source_key=device)[1].ticket
+        assert svc.get_ticket(number)["eight_d"]["D2"]["iso_zone"] == letter
+
+
 def test_an_8d_discipline_written_over_keeps_what_it_replaced_in_the_audit_trail(svc):
     # a one-line D2 typed in the dashboard's 8D form replaced the prefilled telemetry evidence for good
     number = svc.handle_assessment("u1", assess("alarm", T0), source_key="a")[1].ticket
