@@ -109,6 +109,18 @@ def test_complaint_with_model_and_site_but_no_serial(service, clock):
     assert "P-200 at Bremen" in ticket["title"] and out["evidence"] == {}
 
 
+def test_a_complaint_naming_an_unregistered_model_or_no_customer_is_refused_by_name(service, clock):
+    # a misspelt model opened a ticket and stood in the monthly Pareto by model as a model of its own
+    clock.t = T0 + 3 * 3600
+    desk = ComplaintDesk(service)
+    with pytest.raises(ValueError, match="model 'P-2OO' is not registered; give a registered model, or the unit"):
+        desk.register(complaint(device_id=None, model="P-2OO", site="Bremen"), actor="agent")
+    # without a serial there is no unit whose customer is missing: the message said there was
+    with pytest.raises(ValueError, match="customer: required when the unit serial is not given$"):
+        desk.register(complaint(device_id=None, customer=None, model="P-200", site="Bremen"), actor="agent")
+    assert service.list_tickets() == []
+
+
 def test_two_agents_registering_at_once_get_one_ticket(service, clock):
     import threading
 
