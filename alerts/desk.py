@@ -181,15 +181,18 @@ class TicketDesk:
             a = s.get(Alert, alert_id)
             if a is None:
                 raise TicketError(f"no alert {alert_id}")
-            if a.acknowledged_at is None:
+            first = a.acknowledged_at is None
+            if first:
                 a.acknowledged_at, a.acknowledged_by = now, actor
             number = None
             if a.ticket_id is not None:
                 t = s.get(Ticket, a.ticket_id)
                 number = t.number
-                if t.responded_at is None:
+                answered = t.responded_at is None
+                if answered:
                     t.responded_at = now
-                record(s, t, "acknowledged", actor=actor, now=now, alert_id=a.id)
+                if first or answered:  # a second ack changes nothing: the audit trail names who acknowledged
+                    record(s, t, "acknowledged", actor=actor, now=now, alert_id=a.id)
             return alert_dict(a, number)
 
     def add_maintenance(self, *, starts_at: float, ends_at: float, device_id: str | None = None,

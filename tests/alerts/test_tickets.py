@@ -216,6 +216,12 @@ def test_response_breach_escalates_once_and_ack_stops_the_clock(svc, clock):
     clock.t = T0 + 3 * 3600
     acked = svc.ack_alert(alert_id, actor="ana")
     assert acked["acknowledged_by"] == "ana" and acked["ticket"] == major
+    # a second acknowledgement changes nothing; the audit trail said 'bo acknowledged' while the alert named ana
+    clock.t = T0 + 4 * 3600
+    assert svc.ack_alert(alert_id, actor="bo")["acknowledged_by"] == "ana"
+    acks = [(e["by"], e["at"]) for e in svc.get_ticket(major)["audit"] if e["action"] == "acknowledged"]
+    assert acks == [("ana", "2026-11-02T03:00:00+00:00")]
+    assert svc.get_ticket(major)["responded_at"] == "2026-11-02T03:00:00+00:00"
     assert svc.tick(T0 + 9 * 3600) == []  # u2's response clock was stopped by the ack
     t = svc.get_ticket(critical)
     assert t["response_breached"] and t["escalation_level"] == 1
