@@ -127,9 +127,17 @@ class ComplaintDesk:
     def reply(self, number: str, *, solved: bool, satisfaction: int | None = None, comment: str = "",
               actor: str) -> dict[str, Any]:
         """Record the customer's follow-up answer; "not solved" reopens the ticket."""
-        with self._sf.begin() as s:
-            customer.record_reply(s, self._ticket(s, number, lock=True), solved=solved, satisfaction=satisfaction,
-                                  comment=comment, actor=actor, now=self.alerts.clock())
+        for attempt in range(2):
+            try:
+                with self._sf.begin() as s:
+                    customer.record_reply(s, self._ticket(s, number, lock=True), solved=solved,
+                                          satisfaction=satisfaction, comment=comment, actor=actor,
+                                          now=self.alerts.clock())
+                break
+            except IntegrityError:  # a newer ticket of the unit and mode was reopened at the same moment
+                if attempt:
+                    raise
+                log.info("follow-up on %s raced another writer; retrying (the answer is kept beside it)", number)
         return self.communication(number)
 
     # --- corrective actions -------------------------------------------------------------------

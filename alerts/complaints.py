@@ -261,9 +261,14 @@ def register(
                              "or the model and site")
         known = unit_attrs(registry, c.device_id)
         unit = {k: known.get(k) or unit.get(k) for k in unit}
+    elif getattr(registry, "get_model", None) is not None and registry.get_model(c.model) is None:
+        # a misspelt model would stand in the reports' Pareto by model as a model of its own
+        raise ValueError(f"complaint refused: model {c.model!r} is not registered; give a registered model, "
+                         "or the unit serial")
     customer = c.customer or unit.get("customer")
     if not customer:
-        raise ValueError("complaint refused: customer: required (the unit has no customer on record)")
+        raise ValueError("complaint refused: customer: required (the unit has no customer on record)" if c.device_id
+                         else "complaint refused: customer: required when the unit serial is not given")
     occurred = c.occurred_at.timestamp()
     if occurred > now + 3600:
         raise ValueError(f"complaint refused: occurred_at {c.occurred_at.isoformat()} lies in the future")

@@ -77,6 +77,16 @@ class TicketDesk:
             self.notifier.enqueue(s, event, payload, customer=t.customer, site=t.site, model=t.model, grade=t.grade)
 
     def _op(self, number: str, fn) -> dict[str, Any]:
+        try:
+            return self._apply(number, fn)
+        except IntegrityError:
+            # two closed tickets of one unit and failure mode reopened at once (PostgreSQL locks only each
+            # ticket's row): the unique index of open tickets lets one through; the retry sees it and refuses
+            # this one by name instead of failing with the index's error
+            log.info("change to ticket %s raced another writer; retrying", number)
+            return self._apply(number, fn)
+
+    def _apply(self, number: str, fn) -> dict[str, Any]:
         with self._sf.begin() as s:
             # the ticket's write lock first (a row lock on PostgreSQL, the write lock on SQLite): two people
             # changing one ticket at once are applied one after the other, each to what the other left
@@ -171,15 +181,18 @@ class TicketDesk:
             a = s.get(Alert, alert_id)
             if a is None:
                 raise TicketError(f"no alert {alert_id}")
-            if a.acknowledged_at is None:
+            first = a.acknowledged_at is None
+            if first:
                 a.acknowledged_at, a.acknowledged_by = now, actor
             number = None
             if a.ticket_id is not None:
                 t = s.get(Ticket, a.ticket_id)
                 number = t.number
-                if t.responded_at is None:
+                answered = t.responded_at is None
+                if answered:
                     t.responded_at = now
-                record(s, t, "acknowledged", actor=actor, now=now, alert_id=a.id)
+                if first or answered:  # a second ack changes nothing: the audit trail names who acknowledged
+                    record(s, t, "acknowledged", actor=actor, now=now, alert_id=a.id)
             return alert_dict(a, number)
 
     def add_maintenance(self, *, starts_at: float, ends_at: float, device_id: str | None = None,

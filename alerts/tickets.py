@@ -38,6 +38,7 @@ __all__ = [
     "can_move",
     "failure_mode_name",
     "find_open",
+    "iso_zone_letter",
     "link",
     "move",
     "open_ticket",
@@ -175,6 +176,12 @@ def assign(
     session: Session, ticket: Ticket, *, actor: str, now: float, assignee: str | None = None,
     team: str | None = None,
 ) -> None:
+    # a blank name ('  ' from a shell variable left empty) would read as assigned to nobody in particular
+    assignee = assignee.strip() if assignee is not None else None
+    team = team.strip() if team is not None else None
+    for what, name in (("assignee", assignee), ("team", team)):
+        if name == "":
+            raise TicketError(f"assign: {what} must not be blank")
     if not assignee and not team:
         raise TicketError("assign needs a person (assignee) or a team")
     ticket.assignee = assignee or ticket.assignee
@@ -255,13 +262,25 @@ def link(session: Session, ticket: Ticket, other: Ticket, reason: str) -> bool:
     return True
 
 
+def iso_zone_letter(zone: Any) -> Any:
+    """The ISO 20816 zone as its letter: the detectors' feature counts zones 0..3 for A..D, and zone A (0.0)
+    was dropped from D2 as if unknown. A letter or anything else is kept as it is.
+
+    >>> iso_zone_letter(0.0), iso_zone_letter(2), iso_zone_letter("C"), iso_zone_letter(None)
+    ('A', 'C', 'C', None)
+    """
+    if isinstance(zone, (int, float)) and not isinstance(zone, bool) and zone in (0, 1, 2, 3):
+        return "ABCD"[int(zone)]
+    return zone
+
+
 def prefill_d2(device_id: str, unit: dict[str, Any], assessment: Any, first_ts: float) -> dict[str, Any]:
     """D2 problem description from the telemetry that raised the ticket."""
     features = dict(getattr(assessment, "features", {}) or {})
     evidence = list(getattr(assessment, "evidence", []) or [])
     peaks = [e for e in evidence if any(k in e for k in ("freq_hz", "frequency_hz", "peak_hz", "peaks"))]
-    zone = features.get("iso_zone") or next((e.get("iso_zone") or e.get("zone") for e in evidence
-                                             if e.get("iso_zone") or e.get("zone")), None)
+    zones = [features.get("iso_zone"), *(e.get(k) for e in evidence for k in ("iso_zone", "zone"))]
+    zone = iso_zone_letter(next((z for z in zones if z is not None and z != ""), None))
     ts = float(getattr(assessment, "ts", first_ts))
     return {
         "unit": device_id, "model": unit.get("model"), "customer": unit.get("customer"), "site": unit.get("site"),

@@ -26,14 +26,26 @@ def _loc(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "request"
 
 
-def _error(e: dict) -> dict[str, str]:
+def _error(e: dict, content_type: str = "") -> dict[str, str]:
     """One validation error as ``{loc, msg}``; a body that is not JSON says so and where."""
     if e.get("type") == "json_invalid":
         loc = tuple(e.get("loc", ()))
         where = f" (at character {loc[1]})" if len(loc) > 1 and isinstance(loc[1], int) else ""
         reason = (e.get("ctx") or {}).get("error") or e.get("msg", "")
         return {"loc": "body", "msg": f"not valid JSON: {reason}{where}"}
+    if tuple(e.get("loc", ())) == ("body",) and e.get("type") == "model_attributes_type":
+        # FastAPI reads a body as JSON only when it is labelled so (curl -d sends a form's type): it said
+        # "request: Input should be a valid dictionary", naming neither the body nor the header
+        if isinstance(e.get("input"), (bytes, bytearray)):
+            return {"loc": "body", "msg": "not read as JSON: send it with Content-Type: application/json "
+                                          f"(got {content_type or 'none'!r})"}
+        return {"loc": "body", "msg": f"expected a JSON object, got {_json_type(e.get('input'))}"}
     return {"loc": _loc(tuple(e.get("loc", ()))), "msg": str(e.get("msg", "")).removeprefix("Value error, ")}
+
+
+def _json_type(v: object) -> str:
+    names = {list: "an array", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    return "null" if v is None else names.get(type(v), type(v).__name__)
 
 
 def _message(exc: Exception) -> str:
@@ -74,7 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_error(e) for e in exc.errors()]
+        errors = [_error(e, request.headers.get("content-type", "")) for e in exc.errors()]
         message = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors) or "invalid request"
         return JSONResponse({"detail": f"invalid request: {message}", "errors": errors}, status_code=422)
 

@@ -88,7 +88,7 @@ def add_window(body: WindowIn, ctx: ContextDep, tok: Service) -> dict:
     _check_scope(ctx, body)
     wid = alerts_of(ctx).add_maintenance(starts_at=body.starts_at, ends_at=body.ends_at, device_id=body.device_id,
                                          site=body.site, reason=body.reason, actor=tok.name)
-    return {"id": wid, **body.model_dump()}
+    return {"id": wid, **body.model_dump(), "created_by": tok.name}  # as the list shows it
 
 
 @router.get("", response_model=ListPublic[WindowOut], summary="Maintenance windows, latest start first")

@@ -65,6 +65,13 @@ def test_bad_transitions_and_inputs_are_named(svc):
         svc.record_feedback(number, "maybe", actor="ana")
     with pytest.raises(TicketError, match="person .* or a team"):
         svc.assign_ticket(number, actor="lead")
+    # the API refused a blank name; `foreshock tickets assign --to "  "` stored it
+    with pytest.raises(TicketError, match="assignee must not be blank"):
+        svc.assign_ticket(number, actor="lead", assignee="  ")
+    with pytest.raises(TicketError, match="team must not be blank"):
+        svc.assign_ticket(number, actor="lead", assignee="ana", team="")
+    assert svc.get_ticket(number)["assignee"] is None
+    assert svc.assign_ticket(number, actor="lead", assignee=" ana ")["assignee"] == "ana"
 
 
 def test_reopen_refused_while_a_newer_ticket_is_open(svc):
@@ -76,6 +83,51 @@ def test_reopen_refused_while_a_newer_ticket_is_open(svc):
     assert second != first
     with pytest.raises(TicketError, match=f"{second} is already open"):
         svc.move_ticket(first, "reopened", actor="ana")
+
+
+def test_two_closed_tickets_of_a_unit_reopened_at_once_one_is_refused_by_name(svc, monkeypatch):
+    # on PostgreSQL each reopen locked only its own ticket; both found no open ticket of the unit and failure
+    # mode, and the loser got the unique index's IntegrityError: a 500 from the API instead of a 409
+    import threading
+
+    import alerts.tickets
+
+    first = _open(svc, key="a")
+    svc.move_ticket(first, "closed", actor="ana")
+    for i in range(3):
+        svc.handle_assessment("u1", assess("healthy", T0 + 1 + i), source_key=f"h{i}")
+    second = _open(svc, key="b")
+    svc.move_ticket(second, "closed", actor="ana")
+    both_checked = threading.Barrier(2)
+    real = alerts.tickets.find_open
+
+    def find_open_then_wait(*args, **kwargs):
+        found = real(*args, **kwargs)
+        try:  # on SQLite the second waits for the first's write lock and never gets here at the same time
+            both_checked.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return found
+
+    monkeypatch.setattr(alerts.tickets, "find_open", find_open_then_wait)
+    reopened, refused = [], []
+
+    def reopen(number: str) -> None:
+        try:
+            AlertService(svc.session_factory, clock=svc.clock).move_ticket(number, "reopened", actor="ana")
+            reopened.append(number)
+        except TicketError as exc:
+            refused.append((number, str(exc)))
+
+    threads = [threading.Thread(target=reopen, args=(n,)) for n in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(reopened) == 1 and len(refused) == 1, (reopened, refused)
+    loser, message = refused[0]
+    assert message == (f"ticket {loser} cannot be reopened: {reopened[0]} is already open for u1 / outer_race")
+    assert svc.get_ticket(loser)["status"] == "closed"
 
 
 def test_an_alarm_after_its_ticket_was_closed_opens_a_new_ticket(svc, clock):
@@ -164,6 +216,12 @@ def test_response_breach_escalates_once_and_ack_stops_the_clock(svc, clock):
     clock.t = T0 + 3 * 3600
     acked = svc.ack_alert(alert_id, actor="ana")
     assert acked["acknowledged_by"] == "ana" and acked["ticket"] == major
+    # a second acknowledgement changes nothing; the audit trail said 'bo acknowledged' while the alert named ana
+    clock.t = T0 + 4 * 3600
+    assert svc.ack_alert(alert_id, actor="bo")["acknowledged_by"] == "ana"
+    acks = [(e["by"], e["at"]) for e in svc.get_ticket(major)["audit"] if e["action"] == "acknowledged"]
+    assert acks == [("ana", "2026-11-02T03:00:00+00:00")]
+    assert svc.get_ticket(major)["responded_at"] == "2026-11-02T03:00:00+00:00"
     assert svc.tick(T0 + 9 * 3600) == []  # u2's response clock was stopped by the ack
     t = svc.get_ticket(critical)
     assert t["response_breached"] and t["escalation_level"] == 1
@@ -182,6 +240,16 @@ def test_8d_prefill_and_updates(svc):
     assert d["D2"]["spectral_peaks"][0]["freq_hz"] == 107.4 and d["D2"]["iso_zone"] == "C"
     assert d["D2"]["time_left_s"] == {"estimate": 108000.0, "low": 72000.0, "high": 180000.0}
     assert d["D3"] == "unit load reduced to 60%" and d["D4"] == {"cause": "lubricant starvation"}
+
+
+def test_d2_names_the_iso_zone_from_the_feature_as_its_letter_zone_a_included(svc):
+    # the detectors' feature iso_zone counts 0..3 for A..D; zone A (0.0) was dropped as if unknown and
+    # zone C showed as "2"
+    for device, zone, letter in (("u1", 0.0, "A"), ("u2", 2.0, "C")):
+        a = assess("alarm", T0, evidence=[{"zone": "D"}])
+        a.features["iso_zone"] = zone
+        number = svc.handle_assessment(device, a, source_key=device)[1].ticket
+        assert svc.get_ticket(number)["eight_d"]["D2"]["iso_zone"] == letter
 
 
 def test_an_8d_discipline_written_over_keeps_what_it_replaced_in_the_audit_trail(svc):

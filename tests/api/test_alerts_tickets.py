@@ -192,6 +192,10 @@ def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
     body = {"device_id": "P-0002", "starts_at": now - 60, "ends_at": now + 3600, "reason": "bearing swap"}
     r = client.post("/api/v1/maintenance", json=body, headers=auth(tokens["service"]))
     assert r.status_code == 201, r.text
+    # the answer said created_by null while the list named the token
+    created = r.json()
+    assert created["created_by"] == "t-service"
+    assert client.get("/api/v1/maintenance", headers=auth(tokens["viewer"])).json()["data"] == [created]
     changes = ctx.alerts.handle_assessment("P-0002", Assessment(ts=now, state="alarm", failure_mode="imbalance"),
                                            source_key="P-0002:m:1")
     assert all(c.kind != "alert_raised" for c in changes)

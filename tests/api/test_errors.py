@@ -49,6 +49,25 @@ def test_a_body_that_is_not_json_says_so_and_where(admin):
     assert body["detail"].startswith("invalid request: body: not valid JSON")
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_json_body_without_its_content_type_names_the_header(admin, content_type):
+    """curl -d without -H 'Content-Type: application/json' got "request: Input should be a valid dictionary"."""
+    client, h = admin
+    headers = {**h, **({"Content-Type": content_type} if content_type else {})}
+    r = client.post("/api/v1/tokens", content=b'{"name": "x", "role": "viewer"}', headers=headers)
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"loc": "body", "msg": "not read as JSON: send it with Content-Type: "
+                                                         f"application/json (got {content_type or 'none'!r})"}]
+    assert client.get("/api/v1/tokens", headers=h).json()["count"] == 4  # nothing created
+
+
+def test_a_json_body_that_is_no_object_says_what_it_is(admin):
+    client, h = admin
+    r = client.post("/api/v1/tokens", json=[{"name": "x", "role": "viewer"}], headers=h)
+    assert r.status_code == 422
+    assert r.json()["detail"] == "invalid request: body: expected a JSON object, got an array"
+
+
 @pytest.mark.parametrize("method,path", [("GET", "/api/v1/alerts/{}"), ("POST", "/api/v1/alerts/{}/ack")])
 def test_an_alert_id_beyond_the_database_integer_is_a_422_not_a_500(admin, method, path):
     client, h = admin

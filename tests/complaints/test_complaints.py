@@ -109,6 +109,18 @@ def test_complaint_with_model_and_site_but_no_serial(service, clock):
     assert "P-200 at Bremen" in ticket["title"] and out["evidence"] == {}
 
 
+def test_a_complaint_naming_an_unregistered_model_or_no_customer_is_refused_by_name(service, clock):
+    # a misspelt model opened a ticket and stood in the monthly Pareto by model as a model of its own
+    clock.t = T0 + 3 * 3600
+    desk = ComplaintDesk(service)
+    with pytest.raises(ValueError, match="model 'P-2OO' is not registered; give a registered model, or the unit"):
+        desk.register(complaint(device_id=None, model="P-2OO", site="Bremen"), actor="agent")
+    # without a serial there is no unit whose customer is missing: the message said there was
+    with pytest.raises(ValueError, match="customer: required when the unit serial is not given$"):
+        desk.register(complaint(device_id=None, customer=None, model="P-200", site="Bremen"), actor="agent")
+    assert service.list_tickets() == []
+
+
 def test_two_agents_registering_at_once_get_one_ticket(service, clock):
     import threading
 
@@ -207,3 +219,65 @@ def test_a_not_solved_reply_and_a_manual_reopen_at_once_reopen_the_ticket_once(s
     assert moves == [("received", "closed"), ("closed", "reopened")], moves
     assert errors in ([], [f"ticket {number} cannot move from reopened to reopened (allowed: triaged, investigating, "
                            "closed)"])
+
+
+def test_a_not_solved_reply_and_a_reopen_of_another_ticket_of_the_unit_at_once(service, clock, monkeypatch):
+    """Two closed tickets of one unit and failure mode: a "not solved" answer on one and a manual reopen of the
+    other at the same moment. On PostgreSQL both used to pass the check for an open ticket and the loser failed
+    with the unique index's IntegrityError (a 500, the customer's answer lost); one wins, the other is told."""
+    import threading
+
+    import alerts.customer
+    import alerts.tickets
+    from alerts.service import AlertService
+    from alerts.tickets import TicketError
+
+    desk = ComplaintDesk(service)
+    numbers = []
+    for i in range(2):
+        clock.t = T0 + (3 + i) * 3600
+        numbers.append(desk.register(complaint(device_id="P-0003", customer="Globex", failure_mode="outer_race",
+                                               contact={"phone": "+33 4 1234"}), actor="agent")["ticket"])
+        service.move_ticket(numbers[-1], "closed", actor="maria")
+    both_checked = threading.Barrier(2)
+
+    def then_wait(real):
+        def find_open(*args, **kwargs):
+            found = real(*args, **kwargs)
+            try:  # on SQLite the second waits for the first's write lock and never gets here at the same time
+                both_checked.wait(timeout=1)
+            except threading.BrokenBarrierError:
+                pass
+            return found
+        return find_open
+
+    monkeypatch.setattr(alerts.customer, "find_open", then_wait(alerts.customer.find_open))
+    monkeypatch.setattr(alerts.tickets, "find_open", then_wait(alerts.tickets.find_open))
+    errors: list[str] = []
+
+    def reply() -> None:
+        try:
+            ComplaintDesk(AlertService(service.session_factory, clock=clock)).reply(
+                numbers[0], solved=False, satisfaction=2, comment="still noisy", actor="agent")
+        except Exception as exc:  # noqa: BLE001 - the test reports what went wrong
+            errors.append(f"reply failed: {exc!r}")
+
+    def reopen() -> None:
+        try:
+            AlertService(service.session_factory, clock=clock).move_ticket(numbers[1], "reopened", actor="maria")
+        except TicketError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=reply), threading.Thread(target=reopen)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    first, second = (service.get_ticket(n) for n in numbers)
+    assert [first["status"], second["status"]].count("reopened") == 1, (first["status"], second["status"], errors)
+    assert first["customer_followup"]["comment"] == "still noisy"  # the answer is kept either way
+    if first["status"] == "reopened":
+        assert errors == [f"ticket {numbers[1]} cannot be reopened: {numbers[0]} is already open for P-0003 / "
+                          "outer_race"]
+    else:
+        assert errors == [] and first["customer_followup"]["not_reopened"].startswith(f"{numbers[1]} is already open")
