@@ -401,12 +401,21 @@ def _real(arr: np.ndarray) -> bool:
     return bool(np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
 
 
-def _signal(path: Path, arrays: dict[str, np.ndarray], ndim: int) -> np.ndarray:
+_KIND_OF_NDIM = {1: "record", 2: "run"}
+
+
+def _signal(path: Path, arrays: dict[str, np.ndarray], ndim: int, meta: dict[str, Any] | None = None) -> np.ndarray:
     if "x" not in arrays:
         raise DatasetError(path, "missing array 'x'")
     x = arrays["x"]
     if x.ndim != ndim:
         what = "(n_snapshots, n_samples)" if ndim == 2 else "(n,)"
+        said = (meta or {}).get("kind")
+        if said:  # the sidecar's kind chose the reader: say that the two disagree
+            other = _KIND_OF_NDIM.get(x.ndim)
+            raise DatasetError(path, f"'x' has shape {x.shape}, but the sidecar's \"kind\": \"{said}\" needs "
+                                     f"{ndim}-D {what}" + (f" (a {x.ndim}-D 'x' is a {other})" if other else "")
+                                     + ": correct the sidecar's kind or the array")
         raise DatasetError(path, f"'x' must be {ndim}-D {what}, got shape {x.shape}")
     if not np.issubdtype(x.dtype, np.floating):
         raise DatasetError(path, f"'x' must be floating point, got {x.dtype}")
@@ -422,7 +431,7 @@ def read_record(path: str | Path) -> Record:
     data, sidecar = _paths(path, ".npz")
     arrays = _load_npz(data)
     meta = _read_sidecar(sidecar, "record", required=False)
-    x = _signal(data, arrays, 1)
+    x = _signal(data, arrays, 1, meta)
     return Record(
         name=meta.get("name", data.stem),
         x=x,
@@ -437,7 +446,7 @@ def read_run(path: str | Path) -> Run:
     data, sidecar = _paths(path, ".npz")
     arrays = _load_npz(data)
     meta = _read_sidecar(sidecar, "run", required=False)
-    x = _signal(data, arrays, 2)
+    x = _signal(data, arrays, 2, meta)
     if "t" not in arrays:
         raise DatasetError(data, "missing array 't' (seconds from the run's start)")
     if not _real(arrays["t"]):

@@ -102,6 +102,16 @@ def test_bad_sidecar_is_refused(tmp_path):
         D.read_run(tmp_path / "r.npz")
 
 
+def test_a_sidecar_kind_that_disagrees_with_the_array_is_named(tmp_path):
+    """A run file whose sidecar says "record" was refused as "'x' must be 1-D", without a word that the
+    sidecar's kind chose the reader."""
+    np.savez(tmp_path / "r.npz", x=np.zeros((4, 256)), t=np.arange(4.0), fs=1000.0, rpm=1800.0)
+    (tmp_path / "r.json").write_text(json.dumps({"kind": "record"}))
+    with pytest.raises(D.DatasetError, match=r"r\.npz: 'x' has shape \(4, 256\), but the sidecar's \"kind\": "
+                                             r"\"record\" needs 1-D \(n,\) \(a 2-D 'x' is a run\)"):
+        D.read(tmp_path / "r.npz")
+
+
 def test_bad_npz_contents_are_refused(tmp_path):
     np.savez(tmp_path / "a.npz", x=np.zeros(10), fs=1000.0, rpm=60.0)
     with pytest.raises(D.DatasetError, match=r"a\.npz: 'x' must be 2-D"):
