@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -237,8 +237,8 @@ def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
         try:
             if b is not None:
                 spec["bearing"] = Bearing(**b)
-            if s is not None:
-                spec["sensor"] = Sensor(**s)
+            if s is not None:  # what it names changes the base model's sensor; the rest stays the base's
+                spec["sensor"] = replace(base.sensor, **s) if base else Sensor(**s)
             spec["name"] = name
             out[name] = base.with_overrides(**spec) if base else MachineModel(**spec)
         except FleetError as exc:

@@ -355,3 +355,15 @@ def test_a_model_override_of_the_right_types_still_loads():
                                     bearing={"n_balls": 8, "ball_d": 17.46, "pitch_d": 72.5}))
     model = fleet.units[0].model
     assert (model.rated_rpm, model.iso_group, model.sensor.n, model.bearing.n_balls) == (1500, 1, 4096, 8)
+
+
+def test_a_sensor_override_changes_what_it_names_and_keeps_the_base_models_sensor_otherwise():
+    """`sensor = { fs = 2560 }` on a G-300 variant gave a ±50 g, 0.01 g-noise sensor (the defaults), not
+    the gearbox's ±16 g, 0.05 g one: a 'noisier' variant was quieter than its base."""
+    from simulator.models import CATALOGUE
+
+    base = CATALOGUE["G-300"].sensor
+    fleet = load_fleet(_model_fleet(base="G-300", sensor={"fs": 2560}))
+    sensor = fleet.units[0].model.sensor
+    assert sensor.fs == 2560
+    assert (sensor.range_g, sensor.noise_g, sensor.bits, sensor.n) == (base.range_g, base.noise_g, base.bits, base.n)
