@@ -18,7 +18,7 @@ import pytest
 
 from foreshock.broker import BrokerError, free_port, wait_for_port
 
-__all__ = ["InfluxdServer", "VictoriaMetricsServer", "influxd", "victoria_metrics"]
+__all__ = ["InfluxdServer", "VictoriaMetricsServer", "influxd", "self_signed_certificate", "victoria_metrics"]
 
 
 @dataclass
@@ -27,10 +27,11 @@ class _Process:
     port: int = 0
     host: str = "127.0.0.1"
     _proc: subprocess.Popen | None = None
+    tls: tuple[Path, Path] | None = None  # (cert_file, key_file): HTTPS only, see self_signed_certificate()
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def _spawn(self, argv: list[str], name: str, timeout_s: float = 30.0) -> None:
         self._log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
@@ -62,6 +63,7 @@ class InfluxdServer(_Process):
     """InfluxDB 1.x (Debian's ``influxd``) with HTTP and RPC on free ports, no reporting, fsync'ed WAL.
 
     ``auth=True`` turns authentication on; create the first (admin) user with :meth:`create_admin`.
+    ``tls=(cert_file, key_file)`` serves HTTPS only.
     """
 
     rpc_port: int = 0
@@ -98,6 +100,9 @@ bind-address = "{self.host}:{self.rpc_port}"
 [http]
   bind-address = "{self.host}:{self.port}"
   auth-enabled = {"true" if self.auth else "false"}
+  https-enabled = {"true" if self.tls else "false"}
+  https-certificate = "{self.tls[0] if self.tls else ""}"
+  https-private-key = "{self.tls[1] if self.tls else ""}"
   log-enabled = false
   pprof-enabled = false
 [logging]
@@ -115,6 +120,7 @@ class VictoriaMetricsServer(_Process):
     def start(self) -> VictoriaMetricsServer:
         binary = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
         self.port = self.port or free_port()
+        tls = ["-tls", f"-tlsCertFile={self.tls[0]}", f"-tlsKeyFile={self.tls[1]}"] if self.tls else []
         self._spawn(
             [
                 binary,
@@ -124,10 +130,23 @@ class VictoriaMetricsServer(_Process):
                 "-search.latencyOffset=0s",
                 "-search.disableCache",
                 "-loggerLevel=ERROR",
+                *tls,
             ],
             "victoria-metrics",
         )
         return self
+
+
+def self_signed_certificate(workdir: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate for ``host`` signed by itself (``openssl``): ``(cert_file, key_file)``. The
+    certificate is its own CA: give it as ``SSL_CERT_FILE`` to trust it."""
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(key),
+         "-out", str(cert), "-subj", f"/CN={host}", "-addext", f"subjectAltName=IP:{host}"],
+        check=True, capture_output=True,
+    )
+    return cert, key
 
 
 def _binary_or_fail(name: str) -> None:

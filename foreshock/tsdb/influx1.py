@@ -14,7 +14,13 @@ from typing import Any
 import httpx
 
 from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, check_query_args
-from foreshock.tsdb.httperrors import error_for_status, unavailable
+from foreshock.tsdb.httperrors import (
+    error_for_status,
+    is_retryable_status,
+    plain_http_to_tls,
+    unavailable,
+    url_problem,
+)
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
 
@@ -110,12 +116,22 @@ class Influx1Store:
         if resp.status_code == 404 and "database not found" in resp.text and self._create_database:
             self.create_database()
             return self._write_once(body)
-        raise error_for_status(resp.status_code, resp.text, "influx1 write", not_found_is_access=True)
+        raise self._write_error(resp)
+
+    def _write_error(self, resp: httpx.Response) -> StoreError:
+        if "retention policy not found" in resp.text:  # HTTP 500, yet a setting: retrying cannot help
+            text = " ".join(resp.text.split())[:300]
+            return StoreAccessDenied(f"influx1 write: HTTP {resp.status_code}: {text} (setting "
+                                     f"telemetry.retention_policy = {self.retention_policy!r})")
+        return error_for_status(resp.status_code, resp.text, "influx1 write", not_found_is_access=True)
 
     def create_database(self) -> None:
         log.info("creating InfluxDB database %s at %s", self.database, self.url)
         try:
             self._influxql(f"CREATE DATABASE {quote_ident(self.database)}", post=True)
+        except StoreAccessDenied as exc:  # a user without admin rights: 403
+            raise StoreAccessDenied(f"the database {self.database!r} (setting telemetry.database) does not exist "
+                                    f"and cannot be created: {exc}") from exc
         except StoreUnavailable:
             raise
         except StoreError as exc:  # e.g. a user without admin rights: the setting, not the data
@@ -123,8 +139,21 @@ class Influx1Store:
 
     def check_access(self) -> None:
         """Raise :class:`StoreAccessDenied` when the store refuses the credentials, the database or the
-        retention policy (an empty write: InfluxDB checks all three and writes nothing); a missing
-        database is created as the first write would. :class:`StoreUnavailable` when it cannot be reached."""
+        retention policy (an empty write: InfluxDB checks all three and writes nothing), or when
+        ``telemetry.url`` cannot be right (a query or an API endpoint in it, http/https mixed up, an
+        address whose ``/ping`` is not InfluxDB's: the spool would only be replayed once it answers);
+        a missing database is created as the first write would. :class:`StoreUnavailable` when it
+        cannot be reached."""
+        problem = url_problem(self.url)
+        if problem:
+            raise StoreAccessDenied(problem)
+        try:
+            self._check_write_access()
+            self.ping()
+        except StoreUnavailable as exc:
+            raise plain_http_to_tls(self.url, exc) or exc
+
+    def _check_write_access(self) -> None:
         params = {"db": self.database, "precision": "ms"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
@@ -137,10 +166,8 @@ class Influx1Store:
             return
         if resp.status_code == 404 and "database not found" in resp.text and self._create_database:
             self.create_database()
-            return self.check_access()
-        if "retention policy not found" in resp.text:
-            raise StoreAccessDenied(f"influx1 write: HTTP {resp.status_code}: {text}")
-        err = error_for_status(resp.status_code, resp.text, "influx1 write", not_found_is_access=True)
+            return self._check_write_access()
+        err = self._write_error(resp)
         if isinstance(err, StoreUnavailable):
             raise err
         # any other 4xx is about the (empty) body: the credentials and the target were accepted
@@ -203,13 +230,19 @@ class Influx1Store:
         return self.retry.call(once, "influx1 query")
 
     def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless ``/ping`` answers; :class:`StoreAccessDenied` when what
+        answers there is not InfluxDB's ping (ingest replays the spool only once the ping passes)."""
         try:
             resp = self._client.get("/ping", timeout=min(self._client.timeout.read or 5.0, 5.0))
         except httpx.HTTPError as exc:
             raise unavailable(exc, self.url, "influx1 ping") from exc
-        if resp.status_code != 204 and resp.status_code != 200:
-            err = error_for_status(resp.status_code, resp.text, "influx1 ping")
-            raise err if isinstance(err, StoreUnavailable) else StoreUnavailable(str(err))
+        if resp.status_code in (200, 204):
+            return
+        err = error_for_status(resp.status_code, resp.text, "influx1 ping")
+        if isinstance(err, StoreUnavailable) or is_retryable_status(resp.status_code):
+            raise err
+        raise StoreAccessDenied(f"{err}: no InfluxDB at {self.url}; check the setting telemetry.url (the "
+                                f"server's base URL, e.g. http://influx:8086)")
 
     def close(self) -> None:
         self._client.close()

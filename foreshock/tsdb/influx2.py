@@ -20,7 +20,14 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, check_query_args
-from foreshock.tsdb.httperrors import error_for_status, unavailable
+from foreshock.tsdb.httperrors import (
+    error_for_status,
+    is_retryable_status,
+    plain_http_to_tls,
+    tls_problem,
+    unavailable,
+    url_problem,
+)
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
 
@@ -166,7 +173,12 @@ class Influx2Store:
             try:
                 return self._query_api.query(q, org=self.org)
             except ApiException as exc:
-                raise _convert(exc, "influx2 query") from exc
+                err = _convert(exc, "influx2 query")
+                if exc.status in (400, 404) and not isinstance(err, StoreUnavailable):
+                    # victoria-metrics: 'unsupported path requested: "/api/v2/query"'
+                    err = StoreError(f"{err} (does the server at {self.url} answer Flux queries on /api/v2/query? "
+                                     "victoria-metrics takes the influx2 backend's writes, not its reads)")
+                raise err from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise unavailable(exc, self.url, "influx2 query") from exc
             except InfluxDBError as exc:
@@ -186,18 +198,37 @@ class Influx2Store:
         return rows[:limit]
 
     def ping(self) -> None:
-        """GET /health (InfluxDB 2.x, 3.x and VictoriaMetrics all answer it)."""
+        """GET /health (InfluxDB 2.x, 3.x and VictoriaMetrics all answer it; InfluxDB 3 wants the token).
+        :class:`StoreAccessDenied` when what answers there is not a store's health check: ingest replays
+        the spool only once the ping passes."""
         try:
-            resp = httpx.get(f"{self.url}/health", timeout=min(self.timeout_s, 5.0))
+            resp = httpx.get(f"{self.url}/health", headers={"Authorization": f"Token {self._token}"},
+                             timeout=min(self.timeout_s, 5.0))
         except httpx.HTTPError as exc:
             raise unavailable(exc, self.url, "influx2 ping") from exc
-        if resp.status_code != 200:
-            raise StoreUnavailable(f"influx2 ping: HTTP {resp.status_code}: {resp.text[:200]}")
+        if resp.is_success:
+            return
+        err = error_for_status(resp.status_code, resp.text, "influx2 ping")
+        if isinstance(err, StoreUnavailable) or is_retryable_status(resp.status_code):
+            raise err
+        raise StoreAccessDenied(f"{err}: no InfluxDB at {self.url}; check the setting telemetry.url (the "
+                                f"server's base URL, e.g. http://influx:8086)")
 
     def check_access(self) -> None:
         """Raise :class:`StoreAccessDenied` when the store refuses the token, the organisation or the
-        bucket (an empty write to ``/api/v2/write``: checked, nothing written); :class:`StoreUnavailable`
-        when it cannot be reached."""
+        bucket (an empty write to ``/api/v2/write``: checked, nothing written), or when ``telemetry.url``
+        cannot be right (a query or an API endpoint in it, http/https mixed up, an address whose
+        ``/health`` does not answer); :class:`StoreUnavailable` when it cannot be reached."""
+        problem = url_problem(self.url)
+        if problem:
+            raise StoreAccessDenied(problem)
+        try:
+            self._check_write_access()
+            self.ping()
+        except StoreUnavailable as exc:
+            raise plain_http_to_tls(self.url, exc) or exc
+
+    def _check_write_access(self) -> None:
         try:
             resp = httpx.post(
                 f"{self.url}/api/v2/write",
@@ -222,6 +253,8 @@ class Influx2Store:
 def _convert(exc: ApiException, what: str, *, not_found_is_access: bool = False) -> StoreError:
     body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else str(exc.body or exc.reason)
     status = exc.status or 0
-    if status == 0:
-        return StoreUnavailable(f"{what}: {body}")
+    if status == 0:  # no HTTP answer: influxdb-client wraps urllib3's error (e.g. an SSLError) in the reason
+        text = " ".join(body.split())
+        problem = tls_problem(text)
+        return StoreAccessDenied(f"{what}: {text}: {problem}") if problem else StoreUnavailable(f"{what}: {text}")
     return error_for_status(status, body, what, not_found_is_access=not_found_is_access)
