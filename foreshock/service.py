@@ -156,6 +156,10 @@ class Pipeline:
         except StoreUnavailable as exc:  # only the embedded store opens anything here: a file
             setting = "telemetry.path" if self.settings.telemetry.path else "data_dir"
             raise StartupError(f"setting {setting} ({_env_name(setting)}): {exc}") from None
+        except ValueError as exc:  # a setting the backend needs, left empty: its message names it
+            text = str(exc)
+            setting = text.split()[0] if text.startswith("telemetry.") else "telemetry.backend"
+            raise StartupError(f"setting {setting} ({_env_name(setting)}): {text}") from None
 
     def _check_startup(self) -> None:
         """Refuse to start on settings that cannot work, naming them: TLS files that cannot be read,
@@ -188,6 +192,8 @@ class Pipeline:
             else:
                 names = ("telemetry.token" if t.token else "telemetry.username, telemetry.password") + \
                     ", telemetry.database, telemetry.retention_policy"
+            if "telemetry." in str(exc):  # the store's check named the setting at fault
+                raise StartupError(f"the telemetry store at {t.url} refused access: {exc}") from None
             raise StartupError(f"the telemetry store at {t.url} refused access: {exc} (check the settings {names}; "
                                f"e.g. {_env_name(names.split(', ')[0])})") from None
         except StoreUnavailable:

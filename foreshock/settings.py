@@ -117,6 +117,9 @@ class TelemetrySettings(BaseModel):
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected http(s)://host:port, got {v!r}")
+        if parts.query or parts.fragment:  # '.../write?db=x': the client adds its own paths and queries
+            raise ValueError(f"expected the server's base URL without a query or fragment (a reverse proxy's "
+                             f"path prefix is fine), got {v!r}")
         return v.rstrip("/")
 
 

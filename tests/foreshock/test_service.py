@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from foreshock.cli import main
 
 
@@ -106,6 +108,9 @@ def test_unusable_folders_and_files_are_refused_naming_their_setting(tmp_path, m
         ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_MQTT__URL": "mqtts://127.0.0.1:1",
           "FORESHOCK_MQTT__KEY_FILE": tmp_path / "missing.key"},
          "setting mqtt.key_file (FORESHOCK_MQTT__KEY_FILE): cannot read"),
+        # a setting the backend needs, left empty: was a ValueError traceback
+        ({"FORESHOCK_DATA_DIR": data, "FORESHOCK_TELEMETRY__BACKEND": "influx1", "FORESHOCK_TELEMETRY__DATABASE": ""},
+         "setting telemetry.database (FORESHOCK_TELEMETRY__DATABASE): telemetry.database must not be empty"),
     ]
     for env, expected in cases:
         with monkeypatch.context() as m:
@@ -238,5 +243,32 @@ def test_the_service_tick_announces_saved_health_on_the_event_stream(tmp_path):
         pipe.tick()  # the unit's new assessment is saved and announced
         assert [p for k, p in published if k == "health"] == [
             {"units": 1, "device_ids": ["U-1"], "states": {"U-1": "healthy"}}]
+    finally:
+        pipe.stop(timeout_s=5)
+
+
+def test_a_store_refusal_that_names_its_setting_is_not_blamed_on_the_credentials(tmp_path):
+    """Every refusal ended "(check the settings telemetry.username, ...)", also when the store's check
+    had found the URL at fault (https to a plain-HTTP server) and said so."""
+    from foreshock.service import Pipeline, PipelineOptions, StartupError
+    from foreshock.settings import load_settings
+    from foreshock.tsdb import StoreAccessDenied
+
+    pipe = Pipeline(load_settings(data_dir=tmp_path), PipelineOptions(api=False))
+    try:
+        def url_at_fault():
+            raise StoreAccessDenied("the server does not speak TLS there (setting telemetry.url)")
+
+        def credentials():
+            raise StoreAccessDenied("authorization failed")
+
+        pipe.store.check_access = url_at_fault
+        with pytest.raises(StartupError) as err:
+            pipe._check_startup()
+        assert "telemetry.url" in str(err.value) and "telemetry.username" not in str(err.value)
+        pipe.store.check_access = credentials
+        with pytest.raises(StartupError) as err:
+            pipe._check_startup()
+        assert "check the settings telemetry.username" in str(err.value)
     finally:
         pipe.stop(timeout_s=5)

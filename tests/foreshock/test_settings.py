@@ -31,6 +31,7 @@ def test_environment_beats_file_and_file_beats_defaults(tmp_path, monkeypatch):
         ("FORESHOCK_TELEMETRY__BACKEND", "mongo", "telemetry.backend"),
         ("FORESHOCK_DATABASE__URL", "mysql://x/y", "database.url"),
         ("FORESHOCK_MQTT__TOPIC_ROOT", "a/b", "mqtt.topic_root"),
+        ("FORESHOCK_TELEMETRY__URL", "http://influx:8086/write?db=foreshock", "telemetry.url"),  # the client adds these
     ],
 )
 def test_bad_setting_is_named(monkeypatch, env, value, named):
