@@ -171,6 +171,9 @@ def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
     assert "unknown 8D discipline 'D9'" in capsys.readouterr().err
     assert main(["tickets", "8d", "PF202611002", "D5", "{not json", "--json"]) == 2
     assert "--json: the content is not valid JSON" in capsys.readouterr().err
+    for content, json_flag in (("  ", []), ('"  "', ["--json"]), ("null", ["--json"]), ("{}", ["--json"])):
+        assert main(["tickets", "8d", "PF202611002", "D4", content, *json_flag]) == 2, (content, json_flag)
+        assert "8D D4: the content is empty" in capsys.readouterr().err
     eight_d = AlertService(factory).get_ticket("PF202611002")["eight_d"]
     assert eight_d["D4"] == "grease contaminated by a failed seal" and eight_d["D5"] == {"action": "seal replaced"}
     assert main(["tickets", "move", "PF202611002", "received", "--by", "cy"]) == 2

@@ -87,6 +87,17 @@ def test_an_8d_discipline_over_the_size_limit_is_refused_and_nothing_stored(clie
     assert client.put(f"/api/v1/tickets/{n}/8d/D4", json={"content": "ü" * 100_000}, headers=s).status_code == 200
 
 
+def test_blank_8d_content_is_a_422_naming_it_and_nothing_is_stored(client, tokens, world):
+    # {"content": "   "} answered 200 and stored the blanks, while a blank comment was refused
+    s, n = auth(tokens["service"]), world.ticket
+    for content in ("   ", " \n ", "", None, {}, []):
+        r = client.put(f"/api/v1/tickets/{n}/8d/D4", json={"content": content}, headers=s)
+        assert r.status_code == 422, (content, r.status_code, r.text)
+        assert "content: the content is empty; a discipline is written over" in r.json()["detail"]
+    t = client.get(f"/api/v1/tickets/{n}", headers=s).json()
+    assert "D4" not in t["eight_d"] and "8d_updated" not in [e["action"] for e in t["audit"]]
+
+
 def test_changes_are_published(client, ctx, tokens, world):
     import asyncio
 
