@@ -272,7 +272,10 @@ def _report_monthly(args, settings) -> int:
     report = monthly_report(svc.session_factory, args.month, timezone=args.timezone or settings.alerts.report_timezone)
     text = report_csv(report) if args.format == "csv" else json.dumps(report, indent=2, sort_keys=True) + "\n"
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:  # a usage problem (exit 2) naming the path, not a bare errno (exit 1)
+            raise ValueError(f"--out {args.out}: cannot write the report: {exc.strerror or exc}") from None
         print(f"monthly report {args.month} written to {args.out}")
     else:
         print(text, end="")

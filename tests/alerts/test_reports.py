@@ -187,6 +187,10 @@ def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
     assert "tickets,opened,count,4" in out_file.read_text()
     assert main(["report", "monthly", "--month", "November"]) == 2
     assert "YYYY-MM" in capsys.readouterr().err
+    # an output path that cannot be written was exit code 1 with a bare "[Errno 2] No such file or directory"
+    for out, why in ((tmp_path / "missing" / "nov.csv", "No such file or directory"), (tmp_path, "Is a directory")):
+        assert main(["report", "monthly", "--month", "2026-11", "--out", str(out)]) == 2
+        assert f"error: --out {out}: cannot write the report: {why}" in capsys.readouterr().err
 
 
 def test_cli_lists_say_which_part_of_a_longer_list_they_show(factory, db_url, monkeypatch, capsys):
