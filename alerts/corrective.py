@@ -56,8 +56,8 @@ def _check_serial_range(first: str, last: str) -> None:
     lo, hi = parse_serial(first), parse_serial(last)
     backwards = lo[1] > hi[1] if lo and hi else first > last  # numeric tails, else the serials as text
     if backwards:
-        raise ValueError(f"serial_from {first!r} comes after serial_to {last!r}: a serial range goes from its "
-                         "lowest serial (serial_from) to its highest (serial_to)")
+        raise ValueError(f"serial_from {first!r} comes after serial_to {last!r}: a serial range goes from "
+                         "its lowest serial (serial_from) to its highest (serial_to)")
 
 
 def scope_text(scope: dict[str, Any]) -> str:

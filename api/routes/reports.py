@@ -97,7 +97,8 @@ def _month(v: str) -> str:
     return v
 
 
-Month = Annotated[str, Query(description="YYYY-MM from 1970-01 to 2999-12, in `timezone`"), AfterValidator(_month)]
+Month = Annotated[str, Query(description="YYYY-MM from 1970-01 to 2999-12, in `timezone`"),
+                  AfterValidator(_month)]
 
 
 def _zone_name(v: str | None) -> str | None:
