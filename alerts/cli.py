@@ -251,8 +251,6 @@ def _tickets_8d(args, settings) -> int:
             content = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--json: the content is not valid JSON: {exc}") from None
-    elif not text.strip():
-        raise ValueError(f"{args.discipline}: the content is empty")
     t = _service(settings).update_8d(args.number, args.discipline, content, actor=args.by)
     print(f"{t['number']}: {args.discipline.upper()} updated")
     return 0
@@ -274,7 +272,10 @@ def _report_monthly(args, settings) -> int:
     report = monthly_report(svc.session_factory, args.month, timezone=args.timezone or settings.alerts.report_timezone)
     text = report_csv(report) if args.format == "csv" else json.dumps(report, indent=2, sort_keys=True) + "\n"
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:  # a usage problem (exit 2) naming the path, not a bare errno (exit 1)
+            raise ValueError(f"--out {args.out}: cannot write the report: {exc.strerror or exc}") from None
         print(f"monthly report {args.month} written to {args.out}")
     else:
         print(text, end="")

@@ -121,13 +121,15 @@ def _when(text: str) -> float:
 
 
 def _action_add(args, settings) -> int:
+    from alerts.corrective import scope_text
+
     scope = {k: getattr(args, k) for k in ("model", "batch", "firmware", "serial_from", "serial_to")}
     a = _desk(settings).create_action(
         actor=args.by, ticket=args.ticket, title=args.title, scope=scope, applied_at=_when(args.applied),
         failure_modes=[m for m in args.modes.split(",") if m.strip()], baseline_d=args.baseline_d,
         target_ratio=args.target_ratio)
-    scope = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in a["scope"].items() if v)
-    print(f"corrective action {a['id']} recorded: {a['title']} (scope: {scope}) from {a['applied_at']}")
+    print(f"corrective action {a['id']} recorded: {a['title']} (scope: {scope_text(a['scope'])}) "
+          f"from {a['applied_at']}")
     return 0
 
 

@@ -25,7 +25,7 @@ from alerts.ratestats import compare_rates
 from alerts.tickets import TicketError, failure_mode_name, iso, set_8d
 from detectors.types import FAILURE_MODES
 
-__all__ = ["SCOPE_KEYS", "action_dict", "create_action", "unit_days", "verify_action"]
+__all__ = ["SCOPE_KEYS", "action_dict", "create_action", "scope_text", "unit_days", "verify_action"]
 
 log = logging.getLogger(__name__)
 SCOPE_KEYS = ("model", "batch", "firmware", "serial_from", "serial_to")
@@ -43,7 +43,33 @@ def _check_scope(scope: dict[str, Any]) -> dict[str, str]:
         raise ValueError("a corrective action needs a scope: model, batch, firmware or serial_from/serial_to")
     if ("serial_from" in clean) != ("serial_to" in clean):
         raise ValueError("a serial range needs both serial_from and serial_to")
+    if "serial_from" in clean:
+        _check_serial_range(clean["serial_from"], clean["serial_to"])
     return clean
+
+
+def _check_serial_range(first: str, last: str) -> None:
+    """Refuse now a range no unit can fall in: it was accepted and failed only at verification."""
+    from devices.query import UnitFilter, parse_serial
+
+    UnitFilter(serial_from=first, serial_to=last)  # the range the verification selects with: same prefix
+    lo, hi = parse_serial(first), parse_serial(last)
+    backwards = lo[1] > hi[1] if lo and hi else first > last  # numeric tails, else the serials as text
+    if backwards:
+        raise ValueError(f"serial_from {first!r} comes after serial_to {last!r}: a serial range goes from "
+                         "its lowest serial (serial_from) to its highest (serial_to)")
+
+
+def scope_text(scope: dict[str, Any]) -> str:
+    """A scope as people write it.
+
+    >>> scope_text({"model": "P-200", "serial_from": "P-0001", "serial_to": "P-0009"})
+    'model P-200, serials P-0001 to P-0009'
+    """
+    parts = [f"{k} {scope[k]}" for k in ("model", "batch", "firmware") if scope.get(k)]
+    if scope.get("serial_from"):
+        parts.append(f"serials {scope['serial_from']} to {scope.get('serial_to')}")
+    return ", ".join(parts) or "none"
 
 
 def action_dict(a: CorrectiveAction, ticket_number: str | None = None) -> dict[str, Any]:
@@ -118,10 +144,12 @@ def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, 
                   actor: str = "foreshock") -> dict[str, Any]:
     """Compute, store and return the verdict of ``action`` at time ``now``."""
     every, in_scope = _units(registry, action.scope)
-    if not in_scope:
-        raise ValueError(f"no registered unit matches the scope {action.scope} of corrective action {action.id}")
+    scope = scope_text(action.scope)
+    if not in_scope:  # not a 404: the action exists, its scope selects nothing
+        raise ValueError(f"the scope of corrective action {action.id} ({scope}) matches no registered unit: "
+                         "nothing to verify")
     if len(in_scope) == len(every):
-        raise ValueError(f"every registered unit is in the scope {action.scope} of corrective action {action.id}: "
+        raise ValueError(f"every registered unit is in the scope of corrective action {action.id} ({scope}): "
                          "the verification compares the failure rates of units in scope with those of units outside "
                          "it, and there is none outside it; record the action with a narrower scope")
     t0 = action.applied_at

@@ -36,17 +36,32 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import GRADES, zone
 from alerts.models import Alert, Complaint, CorrectiveAction, Ticket, TicketEvent
 
-__all__ = ["field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
+__all__ = ["check_month", "field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
+
+
+def check_month(month: str) -> tuple[int, int]:
+    """Year and month of ``YYYY-MM`` from 1970-01 to 2999-12 (year 0000 and 9999-12 failed as "year 0 / 10000
+    is out of range"); one message for every bad month, so that the API answers all of them alike.
+
+    >>> check_month("2026-11")
+    (2026, 11)
+    >>> check_month("2026-13")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected YYYY-MM between 1970-01 and 2999-12 (e.g. 2026-11), got '2026-13'
+    """
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month or "")
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 1970 <= int(m.group(1)) <= 2999:
+        raise ValueError(f"expected YYYY-MM between 1970-01 and 2999-12 (e.g. 2026-11), got {month!r}")
+    return int(m.group(1)), int(m.group(2))
 
 
 def month_bounds(month: str, timezone: str = "UTC") -> tuple[float, float]:
     """Epoch seconds of the first instant of ``YYYY-MM`` and of the month after, in ``timezone`` (IANA)."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"month must be YYYY-MM (e.g. 2026-11), got {month!r}")
-    if not 1970 <= int(m.group(1)) <= 2999:  # year 0000 and 9999-12 failed as "year 0 / 10000 is out of range"
-        raise ValueError(f"month must lie between 1970-01 and 2999-12, got {month!r}")
-    y, mo = int(m.group(1)), int(m.group(2))
+    try:
+        y, mo = check_month(month)
+    except ValueError as exc:
+        raise ValueError(f"month: {exc}") from None
     tz = zone(timezone)
     start = datetime(y, mo, 1, tzinfo=tz)
     end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=tz)

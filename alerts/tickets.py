@@ -36,6 +36,7 @@ __all__ = [
     "add_comment",
     "assign",
     "can_move",
+    "empty_8d",
     "failure_mode_name",
     "find_open",
     "iso_zone_letter",
@@ -196,10 +197,26 @@ def add_comment(session: Session, ticket: Ticket, text: str, *, actor: str, now:
     record(session, ticket, "commented", actor=actor, now=now)
 
 
+def empty_8d(content: Any) -> bool:
+    """Whether ``content`` would leave a discipline empty: blank text, null, ``{}`` or ``[]``.
+
+    >>> empty_8d("  \\n"), empty_8d(None), empty_8d({}), empty_8d("seal replaced"), empty_8d(0)
+    (True, True, True, False, False)
+    """
+    if isinstance(content, str):
+        return not content.strip()
+    return content is None or (isinstance(content, (dict, list)) and not content)
+
+
+EMPTY_8D = "the content is empty; a discipline is written over with new content, not cleared"
+
+
 def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, actor: str, now: float) -> None:
     d = discipline.upper()
     if d not in EIGHT_D:
         raise TicketError(f"unknown 8D discipline {discipline!r} (expected one of {', '.join(EIGHT_D)})")
+    if empty_8d(content):  # blanks typed over D4 looked like a written discipline and hid what it said
+        raise TicketError(f"8D {d}: {EMPTY_8D}")
     before = ticket.eight_d.get(d)
     ticket.eight_d = {**ticket.eight_d, d: content}
     # what it replaces stays in the audit trail: D2's prefilled evidence cannot be typed again

@@ -6,7 +6,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterator
 from datetime import UTC
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -119,47 +120,69 @@ class Page:
 PageDep = Annotated[Page, Depends(Page)]
 
 
-def declared_query_params(route) -> frozenset[str]:
-    """The names of the query parameters ``route`` reads: its own and its dependencies' (``Page``: limit, offset).
+def takes_several(annotation: object) -> bool:
+    """Whether a query parameter of this type takes several values (``?kinds=a&kinds=b``).
+
+    >>> takes_several(list[str] | None), takes_several(Annotated[set[int], "x"]), takes_several(str | None)
+    (True, True, False)
+    """
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return takes_several(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(takes_several(a) for a in get_args(annotation))
+    return (origin or annotation) in (list, set, frozenset, tuple)
+
+
+def declared_query_params(route) -> dict[str, bool]:
+    """The query parameters ``route`` reads, its own and its dependencies' (``Page``: limit, offset), each
+    with whether it takes several values.
 
     >>> from fastapi.routing import APIRoute
-    >>> def listing(pg: PageDep, device_id: str | None = None) -> None: ...
-    >>> sorted(declared_query_params(APIRoute("/x", listing)))
-    ['device_id', 'limit', 'offset']
+    >>> Kinds = Annotated[list[str] | None, Query()]
+    >>> def listing(pg: PageDep, device_id: str | None = None, kinds: Kinds = None) -> None: ...
+    >>> sorted(declared_query_params(APIRoute("/x", listing)).items())
+    [('device_id', False), ('kinds', True), ('limit', False), ('offset', False)]
     """
     cached = getattr(route, "_declared_query_params", None)
     if cached is not None:
         return cached
     from pydantic import BaseModel
 
-    names: set[str] = set()
+    names: dict[str, bool] = {}
     stack = [route.dependant]
     while stack:
         dep = stack.pop()
         for f in dep.query_params:
             model = f.field_info.annotation
             if isinstance(model, type) and issubclass(model, BaseModel):  # a model of query parameters
-                names.update(m.alias or n for n, m in model.model_fields.items())
+                names.update((m.alias or n, takes_several(m.annotation))
+                             for n, m in model.model_fields.items())
             else:
-                names.add(f.alias)
+                names[f.alias] = takes_several(model)
         stack.extend(dep.dependencies)
-    route._declared_query_params = frozenset(names)
-    return route._declared_query_params
+    route._declared_query_params = names
+    return names
 
 
 def refuse_unknown_query(request: Request, _: CurrentToken) -> None:
-    """422 naming every query parameter the matched route does not declare, with the ones it accepts.
+    """422 naming every query parameter the matched route does not declare, with the ones it accepts, and
+    every one given more than once that takes one value.
 
-    A misspelt filter (``?device=`` for ``?device_id=``) was ignored: the answer was the unfiltered list.
-    Installed once for every /api/v1 route (:func:`api.routes.api_router`); it runs after the token is
-    checked, so a caller without a valid token still gets 401 and learns nothing about the route.
+    A misspelt filter (``?device=`` for ``?device_id=``) was ignored: the answer was the unfiltered list;
+    ``?limit=2&limit=3`` silently used the last value. Installed once for every /api/v1 route
+    (:func:`api.routes.api_router`); it runs after the token is checked, so a caller without a valid token
+    still gets 401 and learns nothing about the route.
     """
     route = request.scope.get("route")
     if route is None or not hasattr(route, "dependant"):
         return
     declared = declared_query_params(route)
-    unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in declared]
-    if not unknown:
+    given = list(dict.fromkeys(request.query_params.keys()))
+    unknown = [k for k in given if k not in declared]
+    repeated = [k for k in given
+                if k in declared and not declared[k] and len(request.query_params.getlist(k)) > 1]
+    if not unknown and not repeated:
         return
     where = f"{request.method} {request.url.path}"
     accepts = f"accepts {', '.join(sorted(declared))}" if declared else "takes no query parameters"
@@ -170,4 +193,9 @@ def refuse_unknown_query(request: Request, _: CurrentToken) -> None:
         errors.append({"type": "extra_forbidden", "loc": ("query", name),
                        "msg": f"unknown query parameter {name!r}{hint}; {where} {accepts}",
                        "input": request.query_params.get(name)})
+    for name in repeated:
+        values = request.query_params.getlist(name)
+        errors.append({"type": "too_long", "loc": ("query", name),
+                       "msg": f"query parameter {name!r} given {len(values)} times; it takes one value",
+                       "input": values})
     raise RequestValidationError(errors)

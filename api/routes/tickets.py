@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import select
 
 from alerts.models import Ticket
-from alerts.tickets import TicketError, field_failure_mode
+from alerts.tickets import EMPTY_8D, TicketError, empty_8d, field_failure_mode
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.routes.alerts import alerts_of
 from api.rows import page_query
@@ -104,11 +104,13 @@ EIGHT_D_MAX_CHARS = 100_000  # one discipline's text or JSON; the ticket list ca
 class EightD(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content: Any = Field(description=f"text or a JSON object for this discipline (at most {EIGHT_D_MAX_CHARS:,} "
-                                     "characters as JSON)")
+                                     "characters as JSON; not blank, null, {} or [])")
 
     @field_validator("content")
     @classmethod
     def _size(cls, v: Any) -> Any:
+        if empty_8d(v):
+            raise ValueError(EMPTY_8D)
         n = len(v) if isinstance(v, str) else len(json.dumps(v, ensure_ascii=False))
         if n > EIGHT_D_MAX_CHARS:
             raise ValueError(f"{n:,} characters, over the limit of {EIGHT_D_MAX_CHARS:,} for one 8D discipline; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -143,10 +144,10 @@ def test_csv_has_the_same_numbers(factory):
 
 
 def test_bad_month_is_named():
-    with pytest.raises(ValueError, match="YYYY-MM"):
-        month_bounds("2026-13")
-    for month in ("0000-01", "9999-12"):  # were "year 0 is out of range" / "year 10000 is out of range"
-        with pytest.raises(ValueError, match=f"month must lie between 1970-01 and 2999-12, got '{month}'"):
+    # "0000-01" and "9999-12" were "year 0 is out of range" / "year 10000 is out of range"; one message for all
+    for month in ("2026-13", "0000-01", "9999-12", "2026-1", ""):
+        with pytest.raises(ValueError, match=re.escape(
+                f"month: expected YYYY-MM between 1970-01 and 2999-12 (e.g. 2026-11), got {month!r}")):
             month_bounds(month)
     assert month_bounds("1970-01")[0] == 0.0 and month_bounds("2999-12")[1] == 32503680000.0
 
@@ -171,6 +172,9 @@ def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
     assert "unknown 8D discipline 'D9'" in capsys.readouterr().err
     assert main(["tickets", "8d", "PF202611002", "D5", "{not json", "--json"]) == 2
     assert "--json: the content is not valid JSON" in capsys.readouterr().err
+    for content, json_flag in (("  ", []), ('"  "', ["--json"]), ("null", ["--json"]), ("{}", ["--json"])):
+        assert main(["tickets", "8d", "PF202611002", "D4", content, *json_flag]) == 2, (content, json_flag)
+        assert "8D D4: the content is empty" in capsys.readouterr().err
     eight_d = AlertService(factory).get_ticket("PF202611002")["eight_d"]
     assert eight_d["D4"] == "grease contaminated by a failed seal" and eight_d["D5"] == {"action": "seal replaced"}
     assert main(["tickets", "move", "PF202611002", "received", "--by", "cy"]) == 2
@@ -182,8 +186,14 @@ def test_cli_tickets_and_report(factory, db_url, monkeypatch, capsys, tmp_path):
     out_file = tmp_path / "nov.csv"
     assert main(["report", "monthly", "--month", "2026-11", "--format", "csv", "--out", str(out_file)]) == 0
     assert "tickets,opened,count,4" in out_file.read_text()
-    assert main(["report", "monthly", "--month", "November"]) == 2
-    assert "YYYY-MM" in capsys.readouterr().err
+    for month in ("November", "2026-13", "0000-01"):  # the same message as the API's
+        assert main(["report", "monthly", "--month", month]) == 2
+        assert (f"error: month: expected YYYY-MM between 1970-01 and 2999-12 (e.g. 2026-11), got '{month}'"
+                in capsys.readouterr().err)
+    # an output path that cannot be written was exit code 1 with a bare "[Errno 2] No such file or directory"
+    for out, why in ((tmp_path / "missing" / "nov.csv", "No such file or directory"), (tmp_path, "Is a directory")):
+        assert main(["report", "monthly", "--month", "2026-11", "--out", str(out)]) == 2
+        assert f"error: --out {out}: cannot write the report: {why}" in capsys.readouterr().err
 
 
 def test_cli_lists_say_which_part_of_a_longer_list_they_show(factory, db_url, monkeypatch, capsys):

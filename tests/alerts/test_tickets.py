@@ -266,6 +266,18 @@ def test_an_8d_discipline_written_over_keeps_what_it_replaced_in_the_audit_trail
     assert prefilled["features"] == {"rms_g": 0.4, "kurtosis": 5.1}
 
 
+def test_blank_8d_content_is_refused_naming_the_discipline_and_nothing_is_stored(svc):
+    # blanks over D4 answered as written, while a blank comment was refused
+    number = svc.handle_assessment("u1", assess("alarm", T0), source_key="a")[1].ticket
+    svc.update_8d(number, "D4", "grease contaminated", actor="ana")
+    for content in ("   ", "\n\t", "", None, {}, []):
+        with pytest.raises(TicketError, match="8D D4: the content is empty; a discipline is written over"):
+            svc.update_8d(number, "d4", content, actor="ana")
+    t = svc.get_ticket(number)
+    assert t["eight_d"]["D4"] == "grease contaminated"
+    assert [e["action"] for e in t["audit"]].count("8d_updated") == 1
+
+
 def test_feedback_is_stored_and_adjusts_thresholds(svc):
     assert svc.threshold_factor("u1") == 1.0
     first = _open(svc, key="a")

@@ -87,6 +87,17 @@ def test_an_8d_discipline_over_the_size_limit_is_refused_and_nothing_stored(clie
     assert client.put(f"/api/v1/tickets/{n}/8d/D4", json={"content": "ü" * 100_000}, headers=s).status_code == 200
 
 
+def test_blank_8d_content_is_a_422_naming_it_and_nothing_is_stored(client, tokens, world):
+    # {"content": "   "} answered 200 and stored the blanks, while a blank comment was refused
+    s, n = auth(tokens["service"]), world.ticket
+    for content in ("   ", " \n ", "", None, {}, []):
+        r = client.put(f"/api/v1/tickets/{n}/8d/D4", json={"content": content}, headers=s)
+        assert r.status_code == 422, (content, r.status_code, r.text)
+        assert "content: the content is empty; a discipline is written over" in r.json()["detail"]
+    t = client.get(f"/api/v1/tickets/{n}", headers=s).json()
+    assert "D4" not in t["eight_d"] and "8d_updated" not in [e["action"] for e in t["audit"]]
+
+
 def test_changes_are_published(client, ctx, tokens, world):
     import asyncio
 
@@ -169,11 +180,13 @@ def test_monthly_report(client, tokens, world):
     assert r.json()["tickets"]["opened"] == 1 and r.json()["top5_failure_modes"][0]["failure_mode"] == "outer_race"
     csv_text = client.get("/api/v1/reports/monthly.csv", params={"month": month}, headers=auth(tokens["viewer"])).text
     assert csv_text.startswith("section,key,metric,value")
-    r = client.get("/api/v1/reports/monthly", params={"month": "2026-13"}, headers=auth(tokens["viewer"]))
-    assert r.status_code == 422 and "month" in r.json()["detail"]
+    # '2026-13' was a 422 about a regular expression, '0000-01' a 400 from the report: one answer for both
     for path in ("/api/v1/reports/monthly", "/api/v1/reports/monthly.csv"):
-        r = client.get(path, params={"month": "0000-01"}, headers=auth(tokens["viewer"]))
-        assert r.status_code == 400 and "month must lie between 1970-01 and 2999-12" in r.json()["detail"], r.text
+        for bad in ("2026-13", "0000-01", "9999-12", "2026-1", "November", "٢٠٢٦-11"):
+            r = client.get(path, params={"month": bad}, headers=auth(tokens["viewer"]))
+            assert r.status_code == 422, (path, bad, r.text)
+            assert r.json()["detail"] == ("invalid request: query.month: expected YYYY-MM between 1970-01 and 2999-12 "
+                                          f"(e.g. 2026-11), got {bad!r}"), r.text
     r = client.get("/api/v1/reports/monthly", params={"month": month, "timezone": "Europe/Berlin"},
                    headers=auth(tokens["viewer"]))
     assert r.status_code == 200 and r.json()["timezone"] == "Europe/Berlin", r.text

@@ -148,3 +148,29 @@ def test_what_the_dashboard_sends_is_accepted(admin):
     ]:
         r = client.get(API_PREFIX + url, headers=h)
         assert r.status_code == 200, (url, r.text)
+
+
+@pytest.mark.parametrize("url, name", [
+    ("/tickets?limit=2&limit=3", "limit"),  # answered with 3 tickets per page, the last value
+    ("/tickets?status=received&status=closed&limit=5", "status"),
+    ("/dead-letters?device_id=P-0001&device_id=P-0002", "device_id"),
+    ("/reports/monthly?month=2026-11&month=2026-12", "month"),
+    ("/events?timeout_s=0.2&timeout_s=5", "timeout_s"),
+])
+def test_a_parameter_that_takes_one_value_given_twice_is_refused_by_name(admin, url, name):
+    client, h, _ = admin
+    r = client.get(API_PREFIX + url, headers=h)
+    assert r.status_code == 422, (url, r.text)
+    assert r.json()["errors"] == [{"loc": f"query.{name}", "msg": f"query parameter '{name}' given 2 times; "
+                                                                  "it takes one value"}]
+
+
+def test_list_parameters_may_still_be_repeated(admin):
+    client, h, world = admin
+    r = client.get(API_PREFIX + "/events?kinds=alert&kinds=ticket&timeout_s=0.2", headers=h)
+    assert r.status_code == 200, r.text
+    r = client.get(API_PREFIX + f"/units/{world.failing}/series?measurement=telemetry&fields=rms_g&fields=kurtosis",
+                   headers=h)
+    assert r.status_code == 200, r.text
+    r = client.get(API_PREFIX + "/tickets?limit=2&limit=3&devce=x", headers=h)  # both kinds of mistake, each named
+    assert [e["loc"] for e in r.json()["errors"]] == ["query.devce", "query.limit"]

@@ -177,6 +177,16 @@ def test_corrective_actions_need_an_engineer_and_say_what_data_is_missing(client
     assert r.status_code == 403 and "needs the engineer role" in r.json()["detail"]
     r = client.post("/api/v1/corrective-actions", json={**a, "scope": {}}, headers=auth(tokens["engineer"]))
     assert r.status_code == 400 and "needs a scope" in r.json()["detail"]
+    r = client.post("/api/v1/corrective-actions", json={**a, "scope": {"serial_from": "P-0009", "serial_to": "P-0001"}},
+                    headers=auth(tokens["engineer"]))  # was 201, then refused at verification
+    assert r.status_code == 400 and "serial_from 'P-0009' comes after serial_to 'P-0001'" in r.json()["detail"]
+    assert client.get("/api/v1/corrective-actions", headers=auth(tokens["engineer"])).json()["count"] == 0
+    nowhere = client.post("/api/v1/corrective-actions", json={**a, "scope": {"model": "P-999"}},
+                          headers=auth(tokens["engineer"])).json()["id"]
+    r = client.post(f"/api/v1/corrective-actions/{nowhere}/verify", headers=auth(tokens["engineer"]))
+    assert r.status_code == 400, r.text  # the action exists: not a 404, and the scope in words, not a dict
+    assert r.json()["detail"] == (f"the scope of corrective action {nowhere} (model P-999) matches no registered "
+                                  "unit: nothing to verify")
     r = client.post("/api/v1/corrective-actions", json=a, headers=auth(tokens["engineer"]))
     assert r.status_code == 201, r.text
     r = client.post(f"/api/v1/corrective-actions/{r.json()['id']}/verify", headers=auth(tokens["engineer"]))

@@ -36,6 +36,12 @@ def test_cli_complaint_from_email_and_corrective_action(registry, db_url, monkey
     assert "needs a scope" in capsys.readouterr().err
     assert main(["actions", "add", "--title", "x", "--batch", "B7", "--applied", "yesterday"]) == 2
     assert "--applied must be YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["actions", "add", "--title", "x", "--serial-from", "P-0009", "--serial-to", "P-0001",
+                 "--applied", "2026-10-01"]) == 2  # was recorded, and refused only by 'actions verify'
+    assert "serial_from 'P-0009' comes after serial_to 'P-0001'" in capsys.readouterr().err
+    assert main(["actions", "add", "--title", "Bearing supplier", "--serial-from", "P-0001", "--serial-to", "P-0002",
+                 "--applied", "2026-10-01"]) == 0
+    assert "(scope: serials P-0001 to P-0002)" in capsys.readouterr().out
 
 
 def test_an_action_applied_outside_1970_3000_is_refused_and_not_stored(registry, db_url, monkeypatch, capsys):

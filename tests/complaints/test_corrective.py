@@ -4,6 +4,7 @@ effective; a sham action on unaffected units is found not effective; too little 
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -133,11 +134,31 @@ def test_corrective_action_needs_a_scope_that_matches(service):
     with pytest.raises(ValueError, match="needs both serial_from and serial_to"):
         desk.create_action(title="x", scope={"serial_from": "P-1"}, applied_at=0.0, actor="eng")
     a = desk.create_action(title="x", scope={"batch": "nope"}, applied_at=0.0, actor="eng")
-    with pytest.raises(ValueError, match="no registered unit matches the scope"):
+    # the scope in words, not a Python dict ({'batch': 'nope'})
+    with pytest.raises(ValueError, match=rf"^the scope of corrective action {a['id']} \(batch nope\) matches no "
+                                         "registered unit: nothing to verify$"):
         desk.verify_action(a["id"])
     with pytest.raises(ValueError, match=r"applied_at: -62135596800.0 s is out of range: expected a time between "
                                          r"1970-01-01 and 3000-01-01"):  # year 1: could never be verified
         desk.create_action(title="x", scope={"batch": "B7"}, applied_at=-62135596800.0, actor="eng")
+
+
+def test_a_serial_range_no_unit_can_fall_in_is_refused_when_the_action_is_recorded(service):
+    # P-0009..P-0001 was recorded and failed only at verification, naming the scope as a Python dict
+    desk = ComplaintDesk(service)
+    for scope, says in (
+        ({"serial_from": "P-0009", "serial_to": "P-0001"},
+         "serial_from 'P-0009' comes after serial_to 'P-0001': a serial range goes from its lowest serial"),
+        ({"serial_from": "B", "serial_to": "A"}, "serial_from 'B' comes after serial_to 'A'"),
+        ({"serial_from": "P-0001", "serial_to": "Q-0009"}, "serial_to: 'P-0001' and 'Q-0009' do not share a prefix"),
+        ({"serial_from": "ABC", "serial_to": "P-0002"}, "serial_to: 'ABC' and 'P-0002' do not share a prefix"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(says)):
+            desk.create_action(title="x", scope=scope, applied_at=0.0, actor="eng")
+    assert desk.list_actions() == []
+    one = desk.create_action(title="x", scope={"serial_from": "P-9", "serial_to": "P-0010"}, applied_at=0.0,
+                             actor="eng")  # numerically in order, whatever the text says
+    assert one["scope"] == {"serial_from": "P-9", "serial_to": "P-0010"}
 
 
 def test_a_scope_covering_every_unit_is_refused_as_it_leaves_nothing_to_compare_with(service):
