@@ -100,6 +100,20 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValueError, _domain)
     app.add_exception_handler(LookupError, _domain)
 
+    from foreshock.tsdb import StoreError, StoreUnavailable
+    from foreshock.tsdb.httperrors import redact
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
+        # a read of the telemetry store (series, spectrum, evidence) that failed: not this server's bug
+        # (a bare 500 and a traceback), but the store's state, named; the rest of the API still answers
+        message = redact(str(exc)).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        log.warning("telemetry store failed for %s %s: %s", request.method, request.url.path, message)
+        if isinstance(exc, StoreUnavailable):
+            return JSONResponse({"detail": f"the telemetry store is unavailable: {message}"}, status_code=503,
+                                headers={"Retry-After": "30"})
+        return JSONResponse({"detail": f"the telemetry store refused the query: {message}"}, status_code=502)
+
     from sqlalchemy.exc import DataError
 
     @app.exception_handler(DataError)

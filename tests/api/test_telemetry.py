@@ -67,3 +67,29 @@ def test_a_snapshot_too_short_for_a_spectrum_says_so_in_words(client, ctx, token
     assert r.status_code == 400
     assert r.json()["detail"] == ("the latest vibration snapshot has 3 samples, too few for a spectrum (at least 64; "
                                   "2,560 or more recommended, see docs/device-protocol.md)")
+
+
+def test_a_telemetry_store_that_fails_is_a_named_503_or_502_not_a_500(client, ctx, tokens, world, monkeypatch):
+    """With influxd stopped, a unit's series answered a bare 500 Internal Server Error (and a traceback
+    in the log); the readiness probe already named the store."""
+    from foreshock.tsdb import StoreError, StoreUnavailable
+
+    v = auth(tokens["viewer"])
+
+    def down(*a, **k):
+        raise StoreUnavailable("cannot reach http://writer:s3cr3t@influx.example:8086/query?u=writer&p=s3cr3t: "
+                               "Connection refused")
+
+    monkeypatch.setattr(ctx.store, "query", down)
+    r = client.get("/api/v1/units/P-0001/series", headers=v)
+    assert r.status_code == 503 and r.headers["retry-after"] == "30", r.text
+    assert r.json()["detail"].startswith("the telemetry store is unavailable: cannot reach http://writer:***@influx")
+    assert "s3cr3t" not in r.text
+
+    def refuses(*a, **k):
+        raise StoreError("HTTP 400: unsupported path")
+
+    monkeypatch.setattr(ctx.store, "query", refuses)
+    r = client.get("/api/v1/units/P-0001/series", headers=v)
+    assert r.status_code == 502 and r.json()["detail"] == "the telemetry store refused the query: HTTP 400: unsupported path"
+    assert client.get("/api/v1/units/P-0001", headers=v).status_code == 200  # the rest still answers
