@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import ssl
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from foreshock.tsdb.base import StoreAccessDenied, StoreError, StoreUnavailable
@@ -101,6 +102,20 @@ def plain_http_to_tls(url: str, exc: StoreUnavailable, timeout_s: float = 5.0) -
 
 # Paths a base URL must not end in: an API endpoint given where the server's address belongs
 _ENDPOINTS = ("/api/v2/write", "/api/v2/query", "/api/v2", "/write", "/query", "/ping", "/health")  # longest first
+
+
+def check_store_access(url: str, write: Callable[[], None], ping: Callable[[], None]) -> None:
+    """The start-up check of both HTTP backends: ``telemetry.url``'s shape, then an empty ``write``
+    (credentials and target) and a ``ping``; a failure to connect that is http spoken to a TLS port
+    (or the reverse) is named as that, a setting, not an outage."""
+    problem = url_problem(url)
+    if problem:
+        raise StoreAccessDenied(problem)
+    try:
+        write()
+        ping()
+    except StoreUnavailable as exc:
+        raise plain_http_to_tls(url, exc) or exc
 
 
 def url_problem(url: str) -> str | None:

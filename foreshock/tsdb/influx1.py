@@ -15,11 +15,10 @@ import httpx
 
 from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, check_query_args
 from foreshock.tsdb.httperrors import (
+    check_store_access,
     error_for_status,
     is_retryable_status,
-    plain_http_to_tls,
     unavailable,
-    url_problem,
 )
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
@@ -144,14 +143,7 @@ class Influx1Store:
         address whose ``/ping`` is not InfluxDB's: the spool would only be replayed once it answers);
         a missing database is created as the first write would. :class:`StoreUnavailable` when it
         cannot be reached."""
-        problem = url_problem(self.url)
-        if problem:
-            raise StoreAccessDenied(problem)
-        try:
-            self._check_write_access()
-            self.ping()
-        except StoreUnavailable as exc:
-            raise plain_http_to_tls(self.url, exc) or exc
+        check_store_access(self.url, self._check_write_access, self.ping)
 
     def _check_write_access(self) -> None:
         params = {"db": self.database, "precision": "ms"}
@@ -161,7 +153,6 @@ class Influx1Store:
             resp = self._client.post("/write", params=params, content=b"")
         except httpx.HTTPError as exc:
             raise unavailable(exc, self.url, "influx1 write") from exc
-        text = " ".join(resp.text.split())[:300]
         if resp.status_code in (200, 204):
             return
         if resp.status_code == 404 and "database not found" in resp.text and self._create_database:

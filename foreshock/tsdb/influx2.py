@@ -21,12 +21,11 @@ from influxdb_client.rest import ApiException
 
 from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, StoreUnavailable, check_query_args
 from foreshock.tsdb.httperrors import (
+    check_store_access,
     error_for_status,
     is_retryable_status,
-    plain_http_to_tls,
     tls_problem,
     unavailable,
-    url_problem,
 )
 from foreshock.tsdb.lineprotocol import encode_points
 from foreshock.tsdb.retry import Retry
@@ -219,14 +218,7 @@ class Influx2Store:
         bucket (an empty write to ``/api/v2/write``: checked, nothing written), or when ``telemetry.url``
         cannot be right (a query or an API endpoint in it, http/https mixed up, an address whose
         ``/health`` does not answer); :class:`StoreUnavailable` when it cannot be reached."""
-        problem = url_problem(self.url)
-        if problem:
-            raise StoreAccessDenied(problem)
-        try:
-            self._check_write_access()
-            self.ping()
-        except StoreUnavailable as exc:
-            raise plain_http_to_tls(self.url, exc) or exc
+        check_store_access(self.url, self._check_write_access, self.ping)
 
     def _check_write_access(self) -> None:
         try:
