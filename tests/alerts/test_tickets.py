@@ -9,6 +9,7 @@ import pytest
 from alerts.service import AlertService
 from alerts.tickets import TicketError
 from tests.alerts.helpers import T0, Clock, FakeRegistry, assess, kinds
+from tests.rendezvous import meeting, run_together
 
 pytestmark = pytest.mark.integration
 
@@ -98,18 +99,10 @@ def test_two_closed_tickets_of_a_unit_reopened_at_once_one_is_refused_by_name(sv
         svc.handle_assessment("u1", assess("healthy", T0 + 1 + i), source_key=f"h{i}")
     second = _open(svc, key="b")
     svc.move_ticket(second, "closed", actor="ana")
+    # both have found no open ticket before either writes (on SQLite the second waits for the first's lock)
     both_checked = threading.Barrier(2)
-    real = alerts.tickets.find_open
-
-    def find_open_then_wait(*args, **kwargs):
-        found = real(*args, **kwargs)
-        try:  # on SQLite the second waits for the first's write lock and never gets here at the same time
-            both_checked.wait(timeout=1)
-        except threading.BrokenBarrierError:
-            pass
-        return found
-
-    monkeypatch.setattr(alerts.tickets, "find_open", find_open_then_wait)
+    monkeypatch.setattr(alerts.tickets, "find_open",
+                        meeting(alerts.tickets.find_open, both_checked, after=True, timeout_s=1))
     reopened, refused = [], []
 
     def reopen(number: str) -> None:
@@ -119,11 +112,7 @@ def test_two_closed_tickets_of_a_unit_reopened_at_once_one_is_refused_by_name(sv
         except TicketError as exc:
             refused.append((number, str(exc)))
 
-    threads = [threading.Thread(target=reopen, args=(n,)) for n in (first, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(lambda: reopen(first), lambda: reopen(second))
     assert len(reopened) == 1 and len(refused) == 1, (reopened, refused)
     loser, message = refused[0]
     assert message == (f"ticket {loser} cannot be reopened: {reopened[0]} is already open for u1 / outer_race")
@@ -172,17 +161,8 @@ def test_two_people_moving_one_ticket_at_once_are_applied_one_after_the_other(sv
     import alerts.desk
 
     number = _open(svc)
-    both_read = threading.Barrier(2)
-    real_move = alerts.desk.move
-
-    def move_after_both_read(*args, **kwargs):
-        try:  # without a lock both have read 'received' here; with it the second waits for the first's commit
-            both_read.wait(timeout=3)
-        except threading.BrokenBarrierError:
-            pass
-        return real_move(*args, **kwargs)
-
-    monkeypatch.setattr(alerts.desk, "move", move_after_both_read)
+    # without a lock both have read 'received' before either moves; with it the second waits for the first's commit
+    monkeypatch.setattr(alerts.desk, "move", meeting(alerts.desk.move, threading.Barrier(2)))
     outcome: dict[str, str] = {}
 
     def run(to: str, who: str) -> None:
@@ -192,11 +172,7 @@ def test_two_people_moving_one_ticket_at_once_are_applied_one_after_the_other(sv
         except TicketError as exc:
             outcome[who] = str(exc)
 
-    threads = [threading.Thread(target=run, args=args) for args in (("closed", "ana"), ("triaged", "bo"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(lambda: run("closed", "ana"), lambda: run("triaged", "bo"))
     moves = [(e["from"], e["to"]) for e in svc.get_ticket(number)["audit"] if e["action"] == "moved"]
     assert [f for f, _ in moves] == ["received", *[t for _, t in moves][:-1]], moves  # one chain, no fork
     assert svc.get_ticket(number)["status"] == moves[-1][1]
@@ -319,11 +295,7 @@ def test_two_workers_ticking_at_once_escalate_a_breach_once(factory, clock):
         barrier.wait()
         got.extend(w.tick(T0 + 3 * 3600))
 
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(*(lambda w=w: run(w) for w in workers))
     assert sorted(c.ticket for c in got) == sorted(numbers)
     assert {svc.get_ticket(n)["escalation_level"] for n in numbers} == {1}
 

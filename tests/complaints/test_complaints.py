@@ -8,6 +8,7 @@ import pytest
 from alerts.complaint_desk import ComplaintDesk
 from alerts.complaints import check_complaint
 from tests.alerts.helpers import T0, assess
+from tests.rendezvous import meeting, run_together
 
 pytestmark = pytest.mark.integration
 
@@ -170,6 +171,19 @@ def test_the_third_complaint_about_a_unit_in_30_days_is_a_repeat_failure(service
     assert sent == [("ticket.repeat_failure", numbers[2])]
 
 
+def _not_solved(service, clock, number: str, errors: list[str], **fields):
+    """A thread's target: the customer answers "not solved" on ``number`` (a failure goes to ``errors``)."""
+    from alerts.service import AlertService
+
+    def reply() -> None:
+        try:
+            ComplaintDesk(AlertService(service.session_factory, clock=clock)).reply(
+                number, solved=False, comment="still noisy", actor="agent", **fields)
+        except Exception as exc:  # noqa: BLE001 - the test reports what went wrong
+            errors.append(f"reply failed: {exc!r}")
+    return reply
+
+
 def test_a_not_solved_reply_and_a_manual_reopen_at_once_reopen_the_ticket_once(service, clock, monkeypatch):
     import threading
 
@@ -182,27 +196,11 @@ def test_a_not_solved_reply_and_a_manual_reopen_at_once_reopen_the_ticket_once(s
     number = desk.register(complaint(device_id="P-0003", customer="Globex", contact={"phone": "+33 4 1234"}),
                            actor="agent")["ticket"]
     service.move_ticket(number, "closed", actor="maria")
-    both_read = threading.Barrier(2)
-
-    def after_both_read(real):
-        def move(*args, **kwargs):
-            try:  # without the lock both have read 'closed' here; with it the second waits for the first
-                both_read.wait(timeout=3)
-            except threading.BrokenBarrierError:
-                pass
-            return real(*args, **kwargs)
-        return move
-
-    monkeypatch.setattr(alerts.customer, "move", after_both_read(alerts.customer.move))
-    monkeypatch.setattr(alerts.desk, "move", after_both_read(alerts.desk.move))
+    both_read = threading.Barrier(2)  # without the lock both have read 'closed' before either moves
+    monkeypatch.setattr(alerts.customer, "move", meeting(alerts.customer.move, both_read))
+    monkeypatch.setattr(alerts.desk, "move", meeting(alerts.desk.move, both_read))
     errors: list[str] = []
-
-    def reply() -> None:
-        try:
-            ComplaintDesk(AlertService(service.session_factory, clock=clock)).reply(
-                number, solved=False, comment="still noisy", actor="agent")
-        except Exception as exc:  # noqa: BLE001 - the test reports what went wrong
-            errors.append(f"reply failed: {exc!r}")
+    reply = _not_solved(service, clock, number, errors)
 
     def reopen() -> None:
         try:
@@ -210,11 +208,7 @@ def test_a_not_solved_reply_and_a_manual_reopen_at_once_reopen_the_ticket_once(s
         except ValueError as exc:
             errors.append(str(exc))
 
-    threads = [threading.Thread(target=reply), threading.Thread(target=reopen)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(reply, reopen)
     moves = [(e["from"], e["to"]) for e in service.get_ticket(number)["audit"] if e["action"] == "moved"]
     assert moves == [("received", "closed"), ("closed", "reopened")], moves
     assert errors in ([], [f"ticket {number} cannot move from reopened to reopened (allowed: triaged, investigating, "
@@ -239,28 +233,12 @@ def test_a_not_solved_reply_and_a_reopen_of_another_ticket_of_the_unit_at_once(s
         numbers.append(desk.register(complaint(device_id="P-0003", customer="Globex", failure_mode="outer_race",
                                                contact={"phone": "+33 4 1234"}), actor="agent")["ticket"])
         service.move_ticket(numbers[-1], "closed", actor="maria")
+    # both have found no open ticket before either writes (on SQLite the second waits for the first's lock)
     both_checked = threading.Barrier(2)
-
-    def then_wait(real):
-        def find_open(*args, **kwargs):
-            found = real(*args, **kwargs)
-            try:  # on SQLite the second waits for the first's write lock and never gets here at the same time
-                both_checked.wait(timeout=1)
-            except threading.BrokenBarrierError:
-                pass
-            return found
-        return find_open
-
-    monkeypatch.setattr(alerts.customer, "find_open", then_wait(alerts.customer.find_open))
-    monkeypatch.setattr(alerts.tickets, "find_open", then_wait(alerts.tickets.find_open))
+    for module in (alerts.customer, alerts.tickets):
+        monkeypatch.setattr(module, "find_open", meeting(module.find_open, both_checked, after=True, timeout_s=1))
     errors: list[str] = []
-
-    def reply() -> None:
-        try:
-            ComplaintDesk(AlertService(service.session_factory, clock=clock)).reply(
-                numbers[0], solved=False, satisfaction=2, comment="still noisy", actor="agent")
-        except Exception as exc:  # noqa: BLE001 - the test reports what went wrong
-            errors.append(f"reply failed: {exc!r}")
+    reply = _not_solved(service, clock, numbers[0], errors, satisfaction=2)
 
     def reopen() -> None:
         try:
@@ -268,11 +246,7 @@ def test_a_not_solved_reply_and_a_reopen_of_another_ticket_of_the_unit_at_once(s
         except TicketError as exc:
             errors.append(str(exc))
 
-    threads = [threading.Thread(target=reply), threading.Thread(target=reopen)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(reply, reopen)
     first, second = (service.get_ticket(n) for n in numbers)
     assert [first["status"], second["status"]].count("reopened") == 1, (first["status"], second["status"], errors)
     assert first["customer_followup"]["comment"] == "still noisy"  # the answer is kept either way
