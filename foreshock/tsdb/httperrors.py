@@ -104,6 +104,16 @@ def plain_http_to_tls(url: str, exc: StoreUnavailable, timeout_s: float = 5.0) -
 _ENDPOINTS = ("/api/v2/write", "/api/v2/query", "/api/v2", "/write", "/query", "/ping", "/health")  # longest first
 
 
+def ping_refused(status: int, text: str, url: str, what: str) -> StoreError:
+    """What a failed ping of an HTTP backend means: an outage (retry), or no store at ``url`` at all
+    (a setting: ingest replays the spool only once the ping passes, so it must be named)."""
+    err = error_for_status(status, text, what)
+    if isinstance(err, StoreUnavailable) or is_retryable_status(status):
+        return err
+    return StoreAccessDenied(f"{err}: no InfluxDB at {url}; check the setting telemetry.url (the server's base "
+                             "URL, e.g. http://influx:8086)")
+
+
 def check_store_access(url: str, write: Callable[[], None], ping: Callable[[], None]) -> None:
     """The start-up check of both HTTP backends: ``telemetry.url``'s shape, then an empty ``write``
     (credentials and target) and a ``ping``; a failure to connect that is http spoken to a TLS port

@@ -17,7 +17,7 @@ from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, Store
 from foreshock.tsdb.httperrors import (
     check_store_access,
     error_for_status,
-    is_retryable_status,
+    ping_refused,
     unavailable,
 )
 from foreshock.tsdb.lineprotocol import encode_points
@@ -229,11 +229,7 @@ class Influx1Store:
             raise unavailable(exc, self.url, "influx1 ping") from exc
         if resp.status_code in (200, 204):
             return
-        err = error_for_status(resp.status_code, resp.text, "influx1 ping")
-        if isinstance(err, StoreUnavailable) or is_retryable_status(resp.status_code):
-            raise err
-        raise StoreAccessDenied(f"{err}: no InfluxDB at {self.url}; check the setting telemetry.url (the "
-                                f"server's base URL, e.g. http://influx:8086)")
+        raise ping_refused(resp.status_code, resp.text, self.url, "influx1 ping")
 
     def close(self) -> None:
         self._client.close()

@@ -23,7 +23,7 @@ from foreshock.tsdb.base import Point, Row, StoreAccessDenied, StoreError, Store
 from foreshock.tsdb.httperrors import (
     check_store_access,
     error_for_status,
-    is_retryable_status,
+    ping_refused,
     tls_problem,
     unavailable,
 )
@@ -207,11 +207,7 @@ class Influx2Store:
             raise unavailable(exc, self.url, "influx2 ping") from exc
         if resp.is_success:
             return
-        err = error_for_status(resp.status_code, resp.text, "influx2 ping")
-        if isinstance(err, StoreUnavailable) or is_retryable_status(resp.status_code):
-            raise err
-        raise StoreAccessDenied(f"{err}: no InfluxDB at {self.url}; check the setting telemetry.url (the "
-                                f"server's base URL, e.g. http://influx:8086)")
+        raise ping_refused(resp.status_code, resp.text, self.url, "influx2 ping")
 
     def check_access(self) -> None:
         """Raise :class:`StoreAccessDenied` when the store refuses the token, the organisation or the
