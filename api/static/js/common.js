@@ -50,7 +50,17 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-export function badge(text, cls) { return el("span", { class: `badge ${cls || text}` }, text || "unknown"); }
+// A code as a person reads it, the same on every page: failure modes, health states, grades, ticket
+// statuses, verdicts, reasons ("outer_race" → "outer race", "action_taken" → "action taken"). Only a
+// code is touched: text someone wrote ("other: shaft_key sheared") is shown as written.
+const WORDS = { "8d_updated": "8D updated", follow_up: "follow-up", customer_followup: "customer follow-up" };
+export function words(code) {
+  if (code === null || code === undefined || code === "") return "–";
+  const s = String(code);
+  return WORDS[s] ?? (/^[A-Za-z0-9_]+$/.test(s) ? s.replaceAll("_", " ") : s);
+}
+
+export function badge(text, cls) { return el("span", { class: `badge ${cls || text}` }, text ? words(text) : "unknown"); }
 
 export function fmtDuration(s) {
   if (s === null || s === undefined || !isFinite(s)) return "–";

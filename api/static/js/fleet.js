@@ -1,4 +1,4 @@
-import { api, badge, debounce, el, fmtDuration, fmtLeft, live, page, qs, showError } from "./common.js";
+import { api, badge, debounce, el, fmtDuration, fmtLeft, live, page, qs, showError, words } from "./common.js";
 
 const STATES = ["alarm", "warning", "watch", "healthy", "unknown"];
 const PAGE = 100;  // units per page of the table (the API pages them in the database)
@@ -42,8 +42,8 @@ await loadFacets().catch(showError);
 
 // what the failure-mode column says: the diagnosis, or why the unit could not be assessed
 function mode(h) {
-  if (h.failure_mode) return h.failure_mode.replaceAll("_", " ");
-  if (h.sensor_fault) return `sensor fault (${h.sensor_fault})`;
+  if (h.failure_mode) return words(h.failure_mode);
+  if (h.sensor_fault) return `sensor fault (${words(h.sensor_fault)})`;
   return "–";
 }
 

@@ -1,4 +1,4 @@
-import { api, debounce, el, fmtDuration, live, page, qs, showError, token } from "./common.js";
+import { api, debounce, el, fmtDuration, live, page, qs, showError, token, words } from "./common.js";
 import { paretoChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -16,7 +16,8 @@ main.append(el("h1", {}, "Reports"), el("div", { class: "filters" }, el("label",
 async function refresh() {
   try {
     const p = await api(`/reports/pareto${qs({ days: days.value })}`);
-    if (p.bars.length) paretoChart(chart, p); else chart.replaceChildren(el("p", { class: "muted" }, "No tickets in this period."));
+    const bars = p.bars.map((b) => ({ ...b, key: words(b.key) }));  // failure modes in words, like on every page
+    if (bars.length) paretoChart(chart, { ...p, bars }); else chart.replaceChildren(el("p", { class: "muted" }, "No tickets in this period."));
     const t = await api(`/reports/top${qs({ days: days.value, by: by.value, n: 5 })}`);
     top.replaceChildren(...t.items.map((it, i) => el("tr", {}, el("td", {}, i + 1),
       el("td", {}, by.value === "device_id" ? el("a", { href: `/ui/unit?id=${encodeURIComponent(it.key)}` }, it.key) : it.key),
@@ -52,7 +53,7 @@ function renderMonthly(r) {
     el("table", { id: "monthly-sla" }, el("thead", {}, el("tr", {}, ["SLA", "Tickets", "Response met / missed", "Response compliance",
       "Resolution met / missed", "Resolution compliance"].map((h) => el("th", {}, h)))), el("tbody", {}, slaRows)),
     el("p", { class: "muted" }, "TOP-5 failure modes: ", r.top5_failure_modes.length
-      ? r.top5_failure_modes.map((m) => `${m.failure_mode} (${m.count})`).join(", ") : "none"));
+      ? r.top5_failure_modes.map((m) => `${words(m.failure_mode)} (${m.count})`).join(", ") : "none"));
 }
 
 async function refreshMonthly() {

@@ -1,4 +1,4 @@
-import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, showError, debounce } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, showError, debounce, words } from "./common.js";
 import { spectrumChart, timeChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -46,8 +46,8 @@ async function loadHead() {
 
 // the diagnosis in words; a unit that could not be assessed says so (it is not "no fault")
 function why(h) {
-  if (h.failure_mode) return h.failure_mode.replaceAll("_", " ");
-  if (h.sensor_fault) return `cannot assess: sensor fault (${h.sensor_fault})`;
+  if (h.failure_mode) return words(h.failure_mode);
+  if (h.sensor_fault) return `cannot assess: sensor fault (${words(h.sensor_fault)})`;
   if (h.ts == null && h.updated_at == null) return "not assessed yet: no data of this unit has been analysed";
   if (h.state === "unknown") return "cannot assess (see below)";
   return "no fault diagnosed";
@@ -104,8 +104,8 @@ async function loadSpectrum() {
 async function loadTickets() {
   const res = await api(`/tickets?device_id=${encodeURIComponent(id)}&limit=50`);
   tickets.replaceChildren(...res.data.map((t) => el("tr", { "data-ticket": t.number },
-    el("td", {}, el("a", { href: `/ui/tickets#${t.number}` }, t.number)), el("td", {}, t.status), el("td", {}, badge(t.grade)),
-    el("td", {}, (t.failure_mode || "–").replaceAll("_", " ")), el("td", {}, fmtTime(t.opened_at)), el("td", {}, t.assignee || "–"))));
+    el("td", {}, el("a", { href: `/ui/tickets#${t.number}` }, t.number)), el("td", {}, words(t.status)), el("td", {}, badge(t.grade)),
+    el("td", {}, words(t.failure_mode)), el("td", {}, fmtTime(t.opened_at)), el("td", {}, t.assignee || "–"))));
   if (!res.data.length) tickets.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No tickets.")));
 }
 

@@ -1,0 +1,82 @@
+"""Codes read as words on every page.
+
+The Alerts page, the ticket cards, the detail panel, its 8D record and the Reports page showed
+`outer_race`, the Fleet and Unit pages `outer race`; a ticket's status showed as `action_taken` on
+its buttons, in its history and on the unit page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import expect, shot
+from tests.browser.test_dashboard import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+CODE = re.compile(r"\b(outer_race|action_taken|false_alarm|customer_followup|8d_updated)\b")
+
+
+def _no_codes(page, where: str) -> None:
+    text = page.locator(where).inner_text()
+    assert not CODE.search(text), f"{where} shows a raw code: {CODE.search(text).group(0)!r} in {text!r}"
+
+
+def test_failure_modes_and_statuses_read_as_words_on_every_page(page, served):
+    base, tokens, world, ctx = served
+    login(page, base, tokens["service"])
+
+    page.goto(f"{base}/ui/")
+    expect(page.locator(f"#units tr[data-unit='{world.failing}'] td").nth(2)).to_have_text("outer race")
+
+    page.goto(f"{base}/ui/alerts")
+    expect(page.locator(f"#alerts tr[data-unit='{world.failing}'] td").nth(4)).to_have_text("outer race")
+    _no_codes(page, "#alerts")
+
+    page.goto(f"{base}/ui/tickets#{world.ticket}")
+    card = page.locator(f"#board [data-ticket='{world.ticket}']")
+    expect(card).to_contain_text(f"{world.failing} · outer race")
+    detail = page.locator("#ticket-detail")
+    expect(detail.locator("h2")).to_have_text(f"{world.ticket} · {world.failing} · outer race")
+    what = page.locator("#eight-d li[data-d='D2'] [data-group='What']")
+    expect(what.locator("tr[data-field='failure_mode'] td")).to_have_text("outer race")
+    # a status of two words: its column, its buttons, the detail and the history
+    for to in ("triaged", "investigating"):
+        card.locator(f"button[data-to='{to}']").click()
+        expect(page.locator(f"[data-column='{to}'] [data-ticket='{world.ticket}']")).to_have_count(1)
+    expect(card.locator("button[data-to='action_taken']")).to_have_text("→ action taken")
+    card.locator("button[data-to='action_taken']").click()
+    expect(page.locator("[data-column='action_taken'] h3")).to_have_text("action taken (1)")
+    expect(detail).to_contain_text("status action taken")
+    expect(page.locator("#audit")).to_contain_text("t-service: moved → action taken")
+    page.fill("#feedback-form input[name=actual]", "inner_race")
+    page.select_option("#feedback-form select[name=verdict]", "false_alarm")
+    page.click("#feedback-form button")
+    expect(detail).to_contain_text("feedback false alarm (found: inner race)")
+    _no_codes(page, "main")
+    shot(page, "words-ticket")
+
+    page.goto(f"{base}/ui/unit?id={world.failing}")
+    row = page.locator(f"#unit-tickets tr[data-ticket='{world.ticket}'] td")
+    expect(row.nth(1)).to_have_text("action taken")
+    expect(row.nth(3)).to_have_text("outer race")
+
+    page.goto(f"{base}/ui/reports")
+    page.locator("#monthly-sla").wait_for()
+    expect(page.locator("#monthly")).to_contain_text("TOP-5 failure modes: outer race (1)")
+    # the Pareto chart's legend names the hovered bar
+    page.locator("#pareto .u-over").hover()
+    expect(page.locator("#pareto .u-legend")).to_contain_text("outer race")
+    _no_codes(page, "main")
+    assert [e for e in page.js_errors if "404" not in e] == [], page.js_errors
+
+
+def test_the_formatter_leaves_what_someone_wrote_as_written(page, served):
+    base, tokens, _, _ = served
+    login(page, base, tokens["viewer"])
+    got = page.evaluate("""async () => { const { words } = await import("/static/js/common.js");
+      return ["outer_race", "inner_race", "8d_updated", "follow_up", "other: shaft_key sheared", "(none)", null]
+        .map(words); }""")
+    assert got == ["outer race", "inner race", "8D updated", "follow-up", "other: shaft_key sheared", "(none)", "–"]
