@@ -1,13 +1,16 @@
-"""Codes read as words on every page.
+"""Codes read as words on every page, and the Reports page opens on the month it is in the report's
+time zone.
 
 The Alerts page, the ticket cards, the detail panel, its 8D record and the Reports page showed
 `outer_race`, the Fleet and Unit pages `outer race`; a ticket's status showed as `action_taken` on
-its buttons, in its history and on the unit page.
+its buttons, in its history and on the unit page. The monthly report opened on the browser's UTC
+month, not on the month of `alerts.report_timezone`: the wrong month for hours around the first.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -80,3 +83,31 @@ def test_the_formatter_leaves_what_someone_wrote_as_written(page, served):
       return ["outer_race", "inner_race", "8d_updated", "follow_up", "other: shaft_key sheared", "(none)", null]
         .map(words); }""")
     assert got == ["outer race", "inner race", "8D updated", "follow-up", "other: shaft_key sheared", "(none)", "–"]
+
+
+@pytest.mark.parametrize(("zone", "now", "browser_zone", "month", "period"), [
+    # 23:30 UTC on 31 October is 00:30 on 1 November in Berlin
+    ("Europe/Berlin", "2026-10-31T23:30:00+00:00", "UTC", "2026-11",
+     "2026-11-01 00:00 +01:00 to 2026-12-01 00:00 +01:00 (Europe/Berlin)"),
+    # 02:00 UTC on 1 November is still October in New York (and already November in the browser's Tokyo)
+    ("America/New_York", "2026-11-01T02:00:00+00:00", "Asia/Tokyo", "2026-10",
+     "2026-10-01 00:00 -04:00 to 2026-11-01 00:00 -04:00 (America/New_York)"),
+])
+def test_the_monthly_report_opens_on_the_current_month_of_the_report_zone(browser, served, monkeypatch,
+                                                                          zone, now, browser_zone, month, period):
+    base, tokens, _, ctx = served
+    monkeypatch.setattr(ctx.settings.alerts, "report_timezone", zone)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id=browser_zone)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.clock.set_fixed_time(datetime.fromisoformat(now).astimezone(UTC))
+        login(page, base, tokens["viewer"])
+        page.goto(f"{base}/ui/reports")
+        expect(page.locator("#monthly-period")).to_have_text(period)
+        expect(page.locator("#month")).to_have_value(month)
+        with page.expect_download() as dl:
+            page.click("#monthly-csv")
+        assert dl.value.suggested_filename == f"foreshock-report-{month}.csv"
+    finally:
+        context.close()

@@ -26,8 +26,8 @@ async function refresh() {
 }
 // The monthly quality report (GET /reports/monthly): the month in the report's time zone (setting
 // alerts.report_timezone), its counts, SLA compliance per grade and kind, MTTA/MTTR and field precision.
-const now = new Date();
-const month = el("input", { id: "month", type: "month", value: now.toISOString().slice(0, 7), required: true });
+// The page opens on the current month *in that zone* (below); until it knows the zone, the UTC month.
+const month = el("input", { id: "month", type: "month", value: monthIn("UTC"), required: true });
 const csvButton = el("button", { type: "button", id: "monthly-csv" }, "Download CSV");
 const monthly = el("div", { id: "monthly" });
 main.append(el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Monthly report"),
@@ -56,12 +56,41 @@ function renderMonthly(r) {
       ? r.top5_failure_modes.map((m) => `${words(m.failure_mode)} (${m.count})`).join(", ") : "none"));
 }
 
+// the month (YYYY-MM) it is now in an IANA time zone
+function monthIn(zone) {
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en", { timeZone: zone, year: "numeric", month: "2-digit" })
+    .formatToParts(new Date()).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}`;
+}
+
+let monthlyAsked = 0;  // the newest request wins: a month chosen while an older report loads is not overwritten
+
 async function refreshMonthly() {
+  const asked = ++monthlyAsked;
   if (!month.value) {  // a cleared month: no report of another month left standing beside it
     monthly.replaceChildren(el("p", { class: "muted", id: "monthly-period" }, "Choose a month to see its report."));
     return;
   }
-  try { renderMonthly(await api(`/reports/monthly${qs({ month: month.value })}`)); } catch (err) { showError(err); }
+  try {
+    const r = await api(`/reports/monthly${qs({ month: month.value })}`);
+    if (asked === monthlyAsked) renderMonthly(r);
+  } catch (err) { showError(err); }
+}
+
+// The first report names the zone (the API needs a month and says its zone only in a report): when
+// it is another month there now (23:30 UTC on 31 October is November in Europe/Berlin, and 02:00 UTC
+// on 1 November still October in New York), open on that month instead.
+async function openMonthly() {
+  const asked = ++monthlyAsked, utc = month.value;
+  try {
+    const r = await api(`/reports/monthly${qs({ month: utc })}`);
+    if (asked !== monthlyAsked) return;  // a month was chosen meanwhile
+    let here = utc;
+    try { here = monthIn(r.timezone); } catch (_) { /* a zone this browser does not know: the UTC month */ }
+    if (here === utc) { renderMonthly(r); return; }
+    month.value = here;
+    await refreshMonthly();
+  } catch (err) { showError(err); }
 }
 
 csvButton.addEventListener("click", async () => {  // a link cannot carry the bearer token: fetch, then save
@@ -77,5 +106,5 @@ csvButton.addEventListener("click", async () => {  // a link cannot carry the be
 days.addEventListener("change", refresh);
 by.addEventListener("change", refresh);
 month.addEventListener("change", refreshMonthly);
-await Promise.all([refresh(), refreshMonthly()]);
+await Promise.all([refresh(), openMonthly()]);
 live(debounce(() => { refresh(); refreshMonthly(); }, 2000));  // tickets opened or closed change the counts
