@@ -114,6 +114,9 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
     try {
       const query = kinds.map((k) => `&kinds=${encodeURIComponent(k)}`).join("");
       const res = await fetch(`/api/v1/events?heartbeat_s=15${query}`, { headers: { Authorization: `Bearer ${token()}` } });
+      // a token that expired or was revoked ends the stream: log in again (the page said "reconnecting"
+      // for ever and went stale: the pages that follow the stream ask the API nothing else)
+      if (res.status === 401) { relogin(); return; }
       if (!res.ok) throw new Error(`events: ${res.status}`);
       if (mark) mark.textContent = "● live";
       const reader = res.body.getReader();
