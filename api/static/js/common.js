@@ -140,6 +140,14 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
   }
 }
 
+// Only the newest of overlapping refreshes may draw: `const current = newest()` once, then in each
+// refresh `const mine = current()` and after every await `if (!mine()) return;`. A live refresh asked
+// before a filter changed could answer after the filtered one and put the unfiltered table back.
+export function newest() {
+  let n = 0;
+  return () => { const mine = ++n; return () => mine === n; };
+}
+
 export function debounce(fn, ms = 300) {
   let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
 }

@@ -1,6 +1,6 @@
 // Complaints: the form a service agent fills in during a call, and the list of complaints.
 import { attachmentLinks, readFiles } from "./attachments.js";
-import { api, can, debounce, el, fmtDuration, fmtTime, live, page, qs, showError, words } from "./common.js";
+import { api, can, debounce, el, fmtDuration, fmtTime, live, newest, page, qs, showError, words } from "./common.js";
 
 const main = document.getElementById("main");
 const me = await page("complaints");
@@ -69,9 +69,13 @@ form.addEventListener("submit", async (e) => {
   }
 });
 
+const current = newest();  // a page turned while a live refresh is under way
+
 async function refresh() {
+  const mine = current();
   try {
     const list = await api(`/complaints${qs({ limit: PAGE, offset })}`);
+    if (!mine()) return;
     // the last page emptied (or the list shrank): show the last page there is
     if (offset > 0 && offset >= list.count) { offset = Math.max(0, Math.floor((list.count - 1) / PAGE) * PAGE); return refresh(); }
     const n = list.count.toLocaleString("en");

@@ -1,4 +1,4 @@
-import { api, debounce, el, fmtDuration, live, page, qs, showError, token, words } from "./common.js";
+import { api, debounce, el, fmtDuration, live, newest, page, qs, showError, token, words } from "./common.js";
 import { paretoChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -13,12 +13,17 @@ main.append(el("h1", {}, "Reports"), el("div", { class: "filters" }, el("label",
   el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "TOP-5"), el("label", {}, "By", by)),
     el("table", {}, el("thead", {}, el("tr", {}, ["#", "Key", "Tickets", "Open", "Critical"].map((h) => el("th", {}, h)))), top)));
 
+const current = newest();  // the period or the TOP-5's key change while a live refresh is under way
+
 async function refresh() {
+  const mine = current();
   try {
     const p = await api(`/reports/pareto${qs({ days: days.value })}`);
+    if (!mine()) return;
     const bars = p.bars.map((b) => ({ ...b, key: words(b.key) }));  // failure modes in words, like on every page
     if (bars.length) paretoChart(chart, { ...p, bars }); else chart.replaceChildren(el("p", { class: "muted" }, "No tickets in this period."));
     const t = await api(`/reports/top${qs({ days: days.value, by: by.value, n: 5 })}`);
+    if (!mine()) return;
     top.replaceChildren(...t.items.map((it, i) => el("tr", {}, el("td", {}, i + 1),
       el("td", {}, by.value === "device_id" ? el("a", { href: `/ui/unit?id=${encodeURIComponent(it.key)}` }, it.key) : it.key),
       el("td", {}, it.tickets), el("td", {}, it.open), el("td", {}, it.critical))));
@@ -63,17 +68,17 @@ function monthIn(zone) {
   return `${p.year}-${p.month}`;
 }
 
-let monthlyAsked = 0;  // the newest request wins: a month chosen while an older report loads is not overwritten
+const currentMonth = newest();  // a month chosen while an older report loads is not overwritten
 
 async function refreshMonthly() {
-  const asked = ++monthlyAsked;
+  const mine = currentMonth();
   if (!month.value) {  // a cleared month: no report of another month left standing beside it
     monthly.replaceChildren(el("p", { class: "muted", id: "monthly-period" }, "Choose a month to see its report."));
     return;
   }
   try {
     const r = await api(`/reports/monthly${qs({ month: month.value })}`);
-    if (asked === monthlyAsked) renderMonthly(r);
+    if (mine()) renderMonthly(r);
   } catch (err) { showError(err); }
 }
 
@@ -81,10 +86,10 @@ async function refreshMonthly() {
 // it is another month there now (23:30 UTC on 31 October is November in Europe/Berlin, and 02:00 UTC
 // on 1 November still October in New York), open on that month instead.
 async function openMonthly() {
-  const asked = ++monthlyAsked, utc = month.value;
+  const mine = currentMonth(), utc = month.value;
   try {
     const r = await api(`/reports/monthly${qs({ month: utc })}`);
-    if (asked !== monthlyAsked) return;  // a month was chosen meanwhile
+    if (!mine()) return;  // a month was chosen meanwhile
     let here = utc;
     try { here = monthIn(r.timezone); } catch (_) { /* a zone this browser does not know: the UTC month */ }
     if (here === utc) { renderMonthly(r); return; }
