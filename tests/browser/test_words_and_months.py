@@ -76,6 +76,19 @@ def test_failure_modes_and_statuses_read_as_words_on_every_page(page, served):
     assert [e for e in page.js_errors if "404" not in e] == [], page.js_errors
 
 
+def test_the_unit_trends_name_their_lines_in_words(page, served):
+    """The legends named the lines by their feature names: velocity_rms_mm_s, env_kurtosis, bpfo_db."""
+    base, tokens, world, _ = served
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/unit?id={world.failing}")
+    legends = {}
+    for chart in ("velocity", "kurtosis", "envelope-peaks"):
+        page.locator(f"#chart-{chart} .u-legend").wait_for()
+        legends[chart] = page.locator(f"#chart-{chart} .u-legend .u-series .u-label").all_text_contents()[1:]
+    assert legends == {"velocity": ["velocity RMS"], "kurtosis": ["kurtosis", "envelope kurtosis"],
+                       "envelope-peaks": ["BPFO"]}, legends
+
+
 def test_the_formatter_leaves_what_someone_wrote_as_written(page, served):
     base, tokens, _, _ = served
     login(page, base, tokens["viewer"])

@@ -60,6 +60,10 @@ function assessed(h) {
   return `assessed on data of ${fmtTime(h.ts * 1000)}` + (age >= 60 ? ` (${fmtDuration(age)} ago)` : " (just now)");
 }
 
+// the trend lines' names in the legends: the feature names (velocity_rms_mm_s) read as codes
+const SERIES = { velocity_rms_mm_s: "velocity RMS", rms_g: "acceleration RMS", kurtosis: "kurtosis",
+  env_kurtosis: "envelope kurtosis", bpfo_db: "BPFO", bpfi_db: "BPFI", bsf_db: "BSF", ftf_db: "FTF" };
+
 let trendsAsked = 0;  // the newest request wins: a range chosen while an older one loads is not overwritten
 
 async function loadTrends() {
@@ -69,21 +73,22 @@ async function loadTrends() {
   const vib = await api(q("vibration"));
   if (asked !== trendsAsked) return;
   const f = vib.fields;
+  const named = (keys) => Object.fromEntries(keys.map((k) => [SERIES[k] || words(k), f[k]]));
   const vel = Object.keys(f).filter((k) => k.startsWith("velocity") || k.startsWith("v_rms"));
   const xRange_ms = [start, end];
   // without a velocity the chart shows the acceleration RMS in g, not on the mm/s zone bands
   trendsInfo.textContent = vib.ts_ms.length ? "" : `No vibration data from this unit in the last ${range.value}.`;
   timeChart(trends.vel, vel.length || !vib.ts_ms.length
     ? { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s", xRange_ms, zoneLimits,
-        series: Object.fromEntries(vel.map((k) => [k, f[k]])) }
+        series: named(vel) }
     : { title: "Acceleration RMS (g): no velocity measured", ts_ms: vib.ts_ms, unit: "g", xRange_ms,
-        series: Object.fromEntries(["rms_g"].filter((k) => k in f).map((k) => [k, f[k]])) });
+        series: named(["rms_g"].filter((k) => k in f)) });
   const kurt = ["kurtosis", "env_kurtosis"].filter((k) => k in f);
-  timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, xRange_ms, series: Object.fromEntries(kurt.map((k) => [k, f[k]])) });
+  timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, xRange_ms, series: named(kurt) });
   // Envelope-spectrum peaks at the bearing defect frequencies (dB above the local floor).
   const envKeys = Object.keys(f).filter((k) => /^(bpfo|bpfi|bsf|ftf)_db$/.test(k) || (/^env_/.test(k) && !/(_hz|kurtosis)$/.test(k)));
   timeChart(trends.env, { title: "Envelope peaks at BPFO / BPFI / BSF (dB above floor)", ts_ms: vib.ts_ms, unit: "dB", xRange_ms,
-    series: Object.fromEntries(envKeys.map((k) => [k, f[k]])) });
+    series: named(envKeys) });
 }
 
 async function loadSpectrum() {
