@@ -1,5 +1,5 @@
-"""Logging in brings you back to the page you opened, never to another site; a viewer is not shown a
-form it may not submit."""
+"""Logging in brings you back to the page you opened, never to another site; a token that runs out
+while a page is open leads to the login page; a viewer is not shown a form it may not submit."""
 
 from __future__ import annotations
 
@@ -30,6 +30,27 @@ def test_login_never_sends_you_to_another_site(page, served, next_url):
     page.click("#login-button")
     page.wait_for_url(f"{base}/ui/")
     page.locator("#units tr").first.wait_for()
+
+
+def test_a_token_that_expires_on_an_open_page_leads_to_the_login_and_back(page, served):
+    """The event stream ends when its token expires (or is revoked); the page then said "○ reconnecting"
+    for ever and showed what it had, stale: the inbox, the board and the reports ask the API nothing
+    else until an event comes, and none could come."""
+    from datetime import timedelta
+
+    from api.models import ApiToken
+    from api.tokens import create_token
+    from foreshock.db import utcnow
+
+    base, _, _, ctx = served
+    with ctx.session_factory.begin() as s:
+        _, secret = create_token(session=s, name="t-shift-ends", role="service")
+    login(page, base, secret)
+    with ctx.session_factory.begin() as s:  # it runs out a few seconds from now
+        s.query(ApiToken).filter_by(name="t-shift-ends").one().expires = utcnow() + timedelta(seconds=3)
+    page.goto(f"{base}/ui/alerts")
+    expect(page.locator("#live")).to_have_text("● live")
+    page.wait_for_url("**/ui/login?next=%2Fui%2Falerts", timeout=20_000)
 
 
 def test_a_viewer_is_not_shown_the_complaint_form(page, served):

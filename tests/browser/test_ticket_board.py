@@ -41,7 +41,7 @@ def test_an_old_open_ticket_stays_on_the_board_behind_many_closed_ones(page, ser
     expect(detail).to_contain_text(world.ticket)
     page.fill("#feedback-form input[name=actual]", "Inner race")
     page.click("#feedback-form button")
-    expect(detail).to_contain_text("feedback confirmed (found: inner_race)")
+    expect(detail).to_contain_text("feedback confirmed (found: inner race)")
     page.fill("#feedback-form input[name=actual]", "inner raec")
     page.click("#feedback-form button")
     expect(page.locator(".error").first).to_contain_text("unknown actual failure mode 'inner raec'")
@@ -103,7 +103,7 @@ def test_the_8d_problem_description_reads_as_fields_and_text_stays_text(page, se
     assert d2.locator("[data-group]").evaluate_all("gs => gs.map((g) => g.dataset.group)") == [
         "What", "Where", "When", "How much"]
     what = d2.locator("[data-group='What']")
-    assert what.locator("tr[data-field='failure_mode'] td").inner_text() == "outer_race"
+    assert what.locator("tr[data-field='failure_mode'] td").inner_text() == "outer race"
     assert what.locator("tr[data-field='confidence'] td").inner_text() == "90 %"
     assert "BPFO and harmonics" in what.locator("tr[data-field='reasons'] td").inner_text()
     where = d2.locator("[data-group='Where']")

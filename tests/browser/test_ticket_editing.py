@@ -45,12 +45,12 @@ def test_the_8d_form_keeps_the_problem_description_and_the_history_shows_what_wa
     page.fill("#eightd-form input[name=content]", "pump P-0001 loud since Monday")
     page.click("#eightd-form button")
     expect(page.locator("#eight-d li[data-d='D2']")).to_have_text("D2: pump P-0001 loud since Monday")
-    line = page.locator("#audit li").filter(has_text="8d_updated D2")
+    line = page.locator("#audit li").filter(has_text="8D updated D2")
     expect(line).to_have_count(1)
     line.locator("summary").click()
     expect(line.locator("summary")).to_have_text("what D2 said before")
     expect(line.locator("[data-group='Where'] tr[data-field='unit'] td")).to_have_text(world.failing)
-    expect(page.locator("#audit li").filter(has_text="8d_updated D3")).to_have_count(1)
+    expect(page.locator("#audit li").filter(has_text="8D updated D3")).to_have_count(1)
     assert "{" not in page.locator("#audit").inner_text()  # never raw JSON
     assert page.js_errors == [], page.js_errors
 

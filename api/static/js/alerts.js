@@ -1,4 +1,4 @@
-import { api, badge, can, el, fmtTime, live, page, qs, showError, debounce } from "./common.js";
+import { api, badge, can, el, fmtTime, live, newest, page, qs, showError, debounce, words } from "./common.js";
 
 const main = document.getElementById("main");
 const LIMIT = 200;
@@ -18,13 +18,17 @@ async function ack(id, btn) {
   try { await api(`/alerts/${id}/ack`, { method: "POST" }); await refresh(); } catch (err) { showError(err); btn.disabled = false; }
 }
 
+const current = newest();  // the filters change while a live refresh is under way
+
 async function refresh() {
+  const mine = current();
   try {
     const res = await api(`/alerts${qs({ status: status.value, acknowledged: unacked.checked ? "false" : "", limit: LIMIT })}`);
+    if (!mine()) return;
     tbody.replaceChildren(...res.data.map((a) => el("tr", { "data-alert": a.id, "data-unit": a.device_id },
       el("td", {}, fmtTime(a.raised_at)),
       el("td", {}, el("a", { href: `/ui/unit?id=${encodeURIComponent(a.device_id)}` }, a.device_id)),
-      el("td", {}, badge(a.severity)), el("td", {}, badge(a.grade)), el("td", {}, a.failure_mode),
+      el("td", {}, badge(a.severity)), el("td", {}, badge(a.grade)), el("td", {}, words(a.failure_mode)),
       el("td", {}, a.ticket ? el("a", { href: `/ui/tickets#${a.ticket}` }, a.ticket) : "–"),
       el("td", { class: "acked" }, a.acknowledged_at ? `${a.acknowledged_by}, ${fmtTime(a.acknowledged_at)}` : "no"),
       el("td", {}, !a.acknowledged_at && can(me, "service")

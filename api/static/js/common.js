@@ -50,7 +50,17 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-export function badge(text, cls) { return el("span", { class: `badge ${cls || text}` }, text || "unknown"); }
+// A code as a person reads it, the same on every page: failure modes, health states, grades, ticket
+// statuses, verdicts, reasons ("outer_race" → "outer race", "action_taken" → "action taken"). Only a
+// code is touched: text someone wrote ("other: shaft_key sheared") is shown as written.
+const WORDS = { "8d_updated": "8D updated", follow_up: "follow-up", customer_followup: "customer follow-up" };
+export function words(code) {
+  if (code === null || code === undefined || code === "") return "–";
+  const s = String(code);
+  return WORDS[s] ?? (/^[A-Za-z0-9_]+$/.test(s) ? s.replaceAll("_", " ") : s);
+}
+
+export function badge(text, cls) { return el("span", { class: `badge ${cls || text}` }, text ? words(text) : "unknown"); }
 
 export function fmtDuration(s) {
   if (s === null || s === undefined || !isFinite(s)) return "–";
@@ -104,6 +114,9 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
     try {
       const query = kinds.map((k) => `&kinds=${encodeURIComponent(k)}`).join("");
       const res = await fetch(`/api/v1/events?heartbeat_s=15${query}`, { headers: { Authorization: `Bearer ${token()}` } });
+      // a token that expired or was revoked ends the stream: log in again (the page said "reconnecting"
+      // for ever and went stale: the pages that follow the stream ask the API nothing else)
+      if (res.status === 401) { relogin(); return; }
       if (!res.ok) throw new Error(`events: ${res.status}`);
       if (mark) mark.textContent = "● live";
       const reader = res.body.getReader();
@@ -125,6 +138,14 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
     if (mark) mark.textContent = "○ reconnecting";
     await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** Math.min(attempt, 5))));
   }
+}
+
+// Only the newest of overlapping refreshes may draw: `const current = newest()` once, then in each
+// refresh `const mine = current()` and after every await `if (!mine()) return;`. A live refresh asked
+// before a filter changed could answer after the filtered one and put the unfiltered table back.
+export function newest() {
+  let n = 0;
+  return () => { const mine = ++n; return () => mine === n; };
 }
 
 export function debounce(fn, ms = 300) {

@@ -1,11 +1,11 @@
 // Complaints: the form a service agent fills in during a call, and the list of complaints.
 import { attachmentLinks, readFiles } from "./attachments.js";
-import { api, can, debounce, el, fmtDuration, fmtTime, live, page, qs, showError } from "./common.js";
+import { api, can, debounce, el, fmtDuration, fmtTime, live, newest, page, qs, showError, words } from "./common.js";
 
 const main = document.getElementById("main");
 const me = await page("complaints");
 const input = (name, attrs = {}) => el("input", { name, id: `c-${name}`, ...attrs });
-const select = (name, options) => el("select", { name, id: `c-${name}` }, options.map((o) => el("option", { value: o }, o)));
+const select = (name, options) => el("select", { name, id: `c-${name}` }, options.map((o) => el("option", { value: o }, words(o))));
 const now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 const form = el("form", { id: "complaint-form", class: "panel" },
   el("h2", {}, "Register a complaint"),
@@ -69,9 +69,13 @@ form.addEventListener("submit", async (e) => {
   }
 });
 
+const current = newest();  // a page turned while a live refresh is under way
+
 async function refresh() {
+  const mine = current();
   try {
     const list = await api(`/complaints${qs({ limit: PAGE, offset })}`);
+    if (!mine()) return;
     // the last page emptied (or the list shrank): show the last page there is
     if (offset > 0 && offset >= list.count) { offset = Math.max(0, Math.floor((list.count - 1) / PAGE) * PAGE); return refresh(); }
     const n = list.count.toLocaleString("en");
@@ -81,7 +85,7 @@ async function refresh() {
     next.disabled = offset + list.data.length >= list.count;
     rows.replaceChildren(...list.data.map((c) => el("tr", { "data-complaint": c.id },
       el("td", {}, fmtTime(c.received_at)), el("td", {}, c.customer), el("td", {}, c.device_id || `${c.model} @ ${c.site}`),
-      el("td", {}, c.request), el("td", {}, el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}` }, c.ticket)),
+      el("td", {}, words(c.request)), el("td", {}, el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}` }, c.ticket)),
       el("td", {}, c.preceded_by_warning ? fmtDuration(c.warning_lead_s) : "no"),
       el("td", {}, attachmentLinks(c.attachments)))));
     if (!list.data.length) rows.append(el("tr", {}, el("td", { colspan: 7, class: "muted", id: "no-complaints" }, "No complaints yet.")));

@@ -1,5 +1,5 @@
 // Corrective actions: their scope, date and the verdict of the data (engineers record and verify).
-import { api, can, el, fmtTime, page, showError } from "./common.js";
+import { api, can, el, fmtTime, page, showError, words } from "./common.js";
 
 const main = document.getElementById("main");
 const me = await page("corrective");
@@ -11,7 +11,7 @@ const form = el("form", { id: "action-form", class: "panel" }, el("h2", {}, "Rec
     el("label", {}, "Failure modes (comma)", input("failure_modes", { placeholder: "all" })),
     el("label", {}, "Ticket", input("ticket", { placeholder: "PF…" }))),
   el("div", { class: "filters" }, ["model", "batch", "firmware", "serial_from", "serial_to"]
-    .map((k) => el("label", {}, `Scope: ${k.replace("_", " ")}`, input(k)))),
+    .map((k) => el("label", {}, `Scope: ${words(k)}`, input(k)))),
   el("button", { type: "submit", id: "a-submit" }, "Record"));
 const rows = el("tbody", { id: "actions" });
 main.append(el("h1", {}, "Corrective actions"), can(me, "engineer") ? form : "",
@@ -45,8 +45,8 @@ async function refresh() {
       const num = (x) => (x === undefined || x === null || !isFinite(x) ? "–" : Number(x).toFixed(2));
       const ci = v.ratio === undefined || v.ratio === null ? "–" : `${num(v.ratio)}× (${num(v.ci_low)}–${num(v.ci_high)})`;
       return el("tr", { "data-action": a.id }, el("td", {}, fmtTime(a.applied_at)), el("td", {}, a.title),
-        el("td", {}, Object.entries(a.scope).map(([k, x]) => `${k}=${x}`).join(", ")),
-        el("td", { class: "verdict" }, (v.verdict || "not verified").replaceAll("_", " ")), el("td", {}, ci), el("td", {}, v.statement || ""),
+        el("td", {}, Object.entries(a.scope).map(([k, x]) => `${words(k)} ${x}`).join(", ")),
+        el("td", { class: "verdict" }, v.verdict ? words(v.verdict) : "not verified"), el("td", {}, ci), el("td", {}, v.statement || ""),
         el("td", {}, can(me, "engineer") ? el("button", { class: "secondary", onclick: () => verify(a.id) }, "Verify") : ""));
     }));
     if (!list.data.length) {

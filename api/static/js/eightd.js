@@ -1,7 +1,7 @@
 // A ticket's 8D record, readable: a discipline is text or JSON, and JSON is shown as labelled fields
 // (D2, the problem description, grouped as what / where / when / how much). Every value goes into
 // the page as text (el() never parses HTML), so a customer's words cannot inject markup.
-import { el, fmtDuration, fmtTime } from "./common.js";
+import { el, fmtDuration, fmtTime, words } from "./common.js";
 
 export const DISCIPLINES = { D2: "problem description", D3: "containment", D4: "root cause",
   D5: "corrective actions", D6: "implemented and validated", D7: "prevention" };
@@ -32,6 +32,8 @@ const label = (k) => LABELS[k] || k;
 // numbers in seconds and in days (a feature like velocity_rms_mm_s is neither)
 const SECONDS = new Set(["estimate", "low", "high", "ttf_s", "ttf_low_s", "ttf_high_s", "warning_lead_s"]);
 const DAYS = new Set(["window_d", "baseline_d"]);
+// values that are codes, shown in words like everywhere else ("outer_race" → "outer race")
+const CODES = new Set(["failure_mode", "state", "customer_request", "reported_by"]);
 const empty = (v) => v === null || v === undefined || v === "" || (typeof v === "object" && !Object.keys(v).length);
 
 function num(v) { return Number.isInteger(v) ? v.toLocaleString("en") : String(Number(v.toPrecision(4))); }
@@ -49,6 +51,7 @@ function scalar(key, v) {
     return num(v);
   }
   if (typeof v === "boolean") return v ? "yes" : "no";
+  if (typeof v === "string" && CODES.has(key)) return words(v);
   if (typeof v === "string" && (/_at$|^ts$/.test(key)) && !Number.isNaN(Date.parse(v))) return fmtTime(v);
   return String(v);
 }

@@ -1,4 +1,4 @@
-import { api, badge, debounce, el, fmtDuration, fmtLeft, live, page, qs, showError } from "./common.js";
+import { api, badge, debounce, el, fmtDuration, fmtLeft, live, newest, page, qs, showError, words } from "./common.js";
 
 const STATES = ["alarm", "warning", "watch", "healthy", "unknown"];
 const PAGE = 100;  // units per page of the table (the API pages them in the database)
@@ -42,18 +42,23 @@ await loadFacets().catch(showError);
 
 // what the failure-mode column says: the diagnosis, or why the unit could not be assessed
 function mode(h) {
-  if (h.failure_mode) return h.failure_mode.replaceAll("_", " ");
-  if (h.sensor_fault) return `sensor fault (${h.sensor_fault})`;
+  if (h.failure_mode) return words(h.failure_mode);
+  if (h.sensor_fault) return `sensor fault (${words(h.sensor_fault)})`;
   return "–";
 }
 
+const current = newest();  // filters change while a live refresh is under way
+
 async function refresh() {
+  const mine = current();
   try {
     const filt = { customer: f.customer.value, site: f.site.value, model: f.model.value };
     const summary = await api(`/units/summary${qs(filt)}`);
+    if (!mine()) return;
     cards.replaceChildren(...STATES.map((s) => el("div", { class: "card", "data-state": s },
       el("div", { class: "n" }, summary[s] ?? 0), el("div", { class: "l" }, badge(s)))));
     const units = await api(`/units${qs({ ...filt, health: f.health.value, sort: f.sort.value, limit: PAGE, offset })}`);
+    if (!mine()) return;
     if (offset > 0 && offset >= units.count) { offset = Math.max(0, Math.floor((units.count - 1) / PAGE) * PAGE); return refresh(); }
     const n = units.count.toLocaleString("en");
     counter.textContent = units.count === 0 ? "0 units"

@@ -1,4 +1,4 @@
-import { api, debounce, el, fmtDuration, live, page, qs, showError, token } from "./common.js";
+import { api, debounce, el, fmtDuration, live, newest, page, qs, showError, token, words } from "./common.js";
 import { paretoChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -13,11 +13,17 @@ main.append(el("h1", {}, "Reports"), el("div", { class: "filters" }, el("label",
   el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "TOP-5"), el("label", {}, "By", by)),
     el("table", {}, el("thead", {}, el("tr", {}, ["#", "Key", "Tickets", "Open", "Critical"].map((h) => el("th", {}, h)))), top)));
 
+const current = newest();  // the period or the TOP-5's key change while a live refresh is under way
+
 async function refresh() {
+  const mine = current();
   try {
     const p = await api(`/reports/pareto${qs({ days: days.value })}`);
-    if (p.bars.length) paretoChart(chart, p); else chart.replaceChildren(el("p", { class: "muted" }, "No tickets in this period."));
+    if (!mine()) return;
+    const bars = p.bars.map((b) => ({ ...b, key: words(b.key) }));  // failure modes in words, like on every page
+    if (bars.length) paretoChart(chart, { ...p, bars }); else chart.replaceChildren(el("p", { class: "muted" }, "No tickets in this period."));
     const t = await api(`/reports/top${qs({ days: days.value, by: by.value, n: 5 })}`);
+    if (!mine()) return;
     top.replaceChildren(...t.items.map((it, i) => el("tr", {}, el("td", {}, i + 1),
       el("td", {}, by.value === "device_id" ? el("a", { href: `/ui/unit?id=${encodeURIComponent(it.key)}` }, it.key) : it.key),
       el("td", {}, it.tickets), el("td", {}, it.open), el("td", {}, it.critical))));
@@ -25,8 +31,8 @@ async function refresh() {
 }
 // The monthly quality report (GET /reports/monthly): the month in the report's time zone (setting
 // alerts.report_timezone), its counts, SLA compliance per grade and kind, MTTA/MTTR and field precision.
-const now = new Date();
-const month = el("input", { id: "month", type: "month", value: now.toISOString().slice(0, 7), required: true });
+// The page opens on the current month *in that zone* (below); until it knows the zone, the UTC month.
+const month = el("input", { id: "month", type: "month", value: monthIn("UTC"), required: true });
 const csvButton = el("button", { type: "button", id: "monthly-csv" }, "Download CSV");
 const monthly = el("div", { id: "monthly" });
 main.append(el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Monthly report"),
@@ -52,15 +58,44 @@ function renderMonthly(r) {
     el("table", { id: "monthly-sla" }, el("thead", {}, el("tr", {}, ["SLA", "Tickets", "Response met / missed", "Response compliance",
       "Resolution met / missed", "Resolution compliance"].map((h) => el("th", {}, h)))), el("tbody", {}, slaRows)),
     el("p", { class: "muted" }, "TOP-5 failure modes: ", r.top5_failure_modes.length
-      ? r.top5_failure_modes.map((m) => `${m.failure_mode} (${m.count})`).join(", ") : "none"));
+      ? r.top5_failure_modes.map((m) => `${words(m.failure_mode)} (${m.count})`).join(", ") : "none"));
 }
 
+// the month (YYYY-MM) it is now in an IANA time zone
+function monthIn(zone) {
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en", { timeZone: zone, year: "numeric", month: "2-digit" })
+    .formatToParts(new Date()).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}`;
+}
+
+const currentMonth = newest();  // a month chosen while an older report loads is not overwritten
+
 async function refreshMonthly() {
+  const mine = currentMonth();
   if (!month.value) {  // a cleared month: no report of another month left standing beside it
     monthly.replaceChildren(el("p", { class: "muted", id: "monthly-period" }, "Choose a month to see its report."));
     return;
   }
-  try { renderMonthly(await api(`/reports/monthly${qs({ month: month.value })}`)); } catch (err) { showError(err); }
+  try {
+    const r = await api(`/reports/monthly${qs({ month: month.value })}`);
+    if (mine()) renderMonthly(r);
+  } catch (err) { showError(err); }
+}
+
+// The first report names the zone (the API needs a month and says its zone only in a report): when
+// it is another month there now (23:30 UTC on 31 October is November in Europe/Berlin, and 02:00 UTC
+// on 1 November still October in New York), open on that month instead.
+async function openMonthly() {
+  const mine = currentMonth(), utc = month.value;
+  try {
+    const r = await api(`/reports/monthly${qs({ month: utc })}`);
+    if (!mine()) return;  // a month was chosen meanwhile
+    let here = utc;
+    try { here = monthIn(r.timezone); } catch (_) { /* a zone this browser does not know: the UTC month */ }
+    if (here === utc) { renderMonthly(r); return; }
+    month.value = here;
+    await refreshMonthly();
+  } catch (err) { showError(err); }
 }
 
 csvButton.addEventListener("click", async () => {  // a link cannot carry the bearer token: fetch, then save
@@ -76,5 +111,5 @@ csvButton.addEventListener("click", async () => {  // a link cannot carry the be
 days.addEventListener("change", refresh);
 by.addEventListener("change", refresh);
 month.addEventListener("change", refreshMonthly);
-await Promise.all([refresh(), refreshMonthly()]);
+await Promise.all([refresh(), openMonthly()]);
 live(debounce(() => { refresh(); refreshMonthly(); }, 2000));  // tickets opened or closed change the counts

@@ -1,5 +1,5 @@
 import { attachmentLinks } from "./attachments.js";
-import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce, words } from "./common.js";
 import { DISCIPLINES, eightD, shown } from "./eightd.js";
 
 // The ticket state machine (alerts/tickets.py); the server checks it again.
@@ -44,16 +44,16 @@ async function showDetail(number) {
   detail.hidden = false;
   detail.dataset.ticket = number;
   detail.replaceChildren(
-    el("div", { class: "filters" }, el("h2", {}, `${t.number} · ${t.device_id || t.group_key} · ${t.failure_mode}`), badge(t.grade),
-      el("span", {}, `status ${t.status}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
+    el("div", { class: "filters" }, el("h2", {}, `${t.number} · ${t.device_id || t.group_key} · ${words(t.failure_mode)}`), badge(t.grade),
+      el("span", {}, `status ${words(t.status)}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
     d2 && d2.time_left_s && d2.time_left_s.estimate != null
       ? el("p", {}, `Time left when opened: ${fmtDuration(d2.time_left_s.estimate)} (${fmtDuration(d2.time_left_s.low)} – ${fmtDuration(d2.time_left_s.high)})`) : "",
-    el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · feedback ${t.feedback_verdict || "–"}`
-      + (t.feedback && t.feedback.actual_failure_mode ? ` (found: ${t.feedback.actual_failure_mode})` : "")),
+    el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · feedback ${words(t.feedback_verdict)}`
+      + (t.feedback && t.feedback.actual_failure_mode ? ` (found: ${words(t.feedback.actual_failure_mode)})` : "")),
     el("p", { id: "sla" }, sla(t)),
     t.links.length ? el("p", { id: "links" }, "Linked: ", t.links.flatMap((l) => [el("a", { href: `#${l.ticket}`,
       onclick: () => showDetail(l.ticket).catch(showError) }, l.ticket),
-      ` (${l.reason}${l.direction === "from" ? ", from" : ""}) `])) : "",
+      ` (${words(l.reason)}${l.direction === "from" ? ", from" : ""}) `])) : "",
     el("h3", {}, "8D"), el("ul", { id: "eight-d" }, eightD(t.eight_d)),
     el("h3", {}, "Comments"), el("ul", { id: "comments" }, t.comments.map((c) =>
       el("li", {}, el("span", { class: "muted" }, `${fmtTime(typeof c.at === "number" ? c.at * 1000 : c.at)} `), `${c.by}: ${c.text}`))),
@@ -139,7 +139,7 @@ function eightDForm(t, post) {
 function historyLine(e) {
   const d = e.action === "8d_updated" && e.detail ? e.detail.discipline : null;
   return el("li", {}, el("span", { class: "muted" }, `${fmtTime(e.at)} `),
-    `${e.by}: ${e.action}${d ? ` ${d}` : ""}${e.to ? " → " + e.to : ""}`,
+    `${e.by}: ${words(e.action)}${d ? ` ${d}` : ""}${e.to ? " → " + words(e.to) : ""}`,
     d && e.detail.before !== undefined
       ? el("details", { class: "replaced" }, el("summary", {}, `what ${d} said before`), shown(d, e.detail.before)) : "");
 }
@@ -149,17 +149,17 @@ async function customerPanel(number, post) {
   const c = await api(`/tickets/${encodeURIComponent(number)}/communication`);
   const panel = el("div", { id: "customer" }, el("h3", {}, "Customer"),
     el("ul", { id: "ticket-complaints" }, c.complaints.map((x) => el("li", {},
-      `${x.customer} (${x.channel}, asks for ${x.request}): ${x.description.slice(0, 200)}`,
+      `${x.customer} (${words(x.channel)}, asks for ${words(x.request)}): ${x.description.slice(0, 200)}`,
       x.preceded_by_warning ? ` · Foreshock warned ${fmtDuration(x.warning_lead_s)} before` : " · no warning before",
       attachmentLinks(x.attachments)))),
     c.customer_followup ? el("p", { id: "followup" }, `Follow-up: ${c.customer_followup.solved ? "solved" : "NOT solved"}, `
       + `satisfaction ${c.customer_followup.satisfaction ?? "–"}`) : "",
     el("ul", { id: "messages" }, c.messages.map((m) => el("li", {},
       el("span", { class: "muted" }, `${fmtTime(m.at)} `),
-      `${m.direction === "in" ? "from customer" : `to ${m.address || "–"}`}: ${m.kind} (${m.status})${m.error ? " – " + m.error : ""}`))),
+      `${m.direction === "in" ? "from customer" : `to ${m.address || "–"}`}: ${words(m.kind)} (${words(m.status)})${m.error ? " – " + m.error : ""}`))),
     can(me, "service") ? el("div", {},
       form("message-form", [el("label", {}, "Message", el("select", { name: "kind" },
-          ["progress", "answer", "acknowledgement", "follow_up"].map((k) => el("option", { value: k }, k.replace("_", "-"))))),
+          ["progress", "answer", "acknowledgement", "follow_up"].map((k) => el("option", { value: k }, words(k))))),
         el("label", {}, "Text", el("input", { name: "text", size: 50 }))], "Send to customer",
         (fd) => post("/messages", { kind: fd.get("kind"), text: fd.get("text") || null })),
       form("followup-form", [el("label", {}, "Solved?", el("select", { name: "solved" },
@@ -202,13 +202,13 @@ async function move(number, to, btn) {
 function card(t) {
   const actions = can(me, "service")
     ? el("div", { class: "actions" }, NEXT[t.status].map((to) =>
-        el("button", { class: "secondary move", "data-to": to, onclick: (ev) => move(t.number, to, ev.target) }, `→ ${to}`)))
+        el("button", { class: "secondary move", "data-to": to, onclick: (ev) => move(t.number, to, ev.target) }, `→ ${words(to)}`)))
     : "";
   return el("div", { class: "ticket", id: t.number, "data-ticket": t.number, "data-status": t.status },
     el("div", {}, el("a", { class: "num", href: `#${t.number}`, onclick: () => showDetail(t.number).catch(showError) }, t.number),
       " ", badge(t.grade)),
     el("div", {}, t.device_id ? el("a", { href: `/ui/unit?id=${encodeURIComponent(t.device_id)}` }, t.device_id) : t.group_key,
-      " · ", t.failure_mode),
+      " · ", words(t.failure_mode)),
     el("div", { class: "meta" }, t.assignee ? `assigned to ${t.assignee}` : "unassigned"),
     el("div", {}, clock(t)), actions);
 }
@@ -225,7 +225,7 @@ async function refresh() {
     board.replaceChildren(...STATUSES.map((s) => {
       const items = all.filter((t) => t.status === s);
       const title = s === "closed" && closed.count > items.length
-        ? `closed (newest ${items.length} of ${closed.count})` : `${s.replace("_", " ")} (${items.length})`;
+        ? `closed (newest ${items.length} of ${closed.count})` : `${words(s)} (${items.length})`;
       return el("div", { class: "column", "data-column": s }, el("h3", {}, title), items.map(card));
     }));
     if (open.count > open.data.length) {

@@ -1,4 +1,4 @@
-import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, showError, debounce } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, showError, debounce, words } from "./common.js";
 import { spectrumChart, timeChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -46,8 +46,8 @@ async function loadHead() {
 
 // the diagnosis in words; a unit that could not be assessed says so (it is not "no fault")
 function why(h) {
-  if (h.failure_mode) return h.failure_mode.replaceAll("_", " ");
-  if (h.sensor_fault) return `cannot assess: sensor fault (${h.sensor_fault})`;
+  if (h.failure_mode) return words(h.failure_mode);
+  if (h.sensor_fault) return `cannot assess: sensor fault (${words(h.sensor_fault)})`;
   if (h.ts == null && h.updated_at == null) return "not assessed yet: no data of this unit has been analysed";
   if (h.state === "unknown") return "cannot assess (see below)";
   return "no fault diagnosed";
@@ -60,6 +60,10 @@ function assessed(h) {
   return `assessed on data of ${fmtTime(h.ts * 1000)}` + (age >= 60 ? ` (${fmtDuration(age)} ago)` : " (just now)");
 }
 
+// the trend lines' names in the legends: the feature names (velocity_rms_mm_s) read as codes
+const SERIES = { velocity_rms_mm_s: "velocity RMS", rms_g: "acceleration RMS", kurtosis: "kurtosis",
+  env_kurtosis: "envelope kurtosis", bpfo_db: "BPFO", bpfi_db: "BPFI", bsf_db: "BSF", ftf_db: "FTF" };
+
 let trendsAsked = 0;  // the newest request wins: a range chosen while an older one loads is not overwritten
 
 async function loadTrends() {
@@ -69,21 +73,22 @@ async function loadTrends() {
   const vib = await api(q("vibration"));
   if (asked !== trendsAsked) return;
   const f = vib.fields;
+  const named = (keys) => Object.fromEntries(keys.map((k) => [SERIES[k] || words(k), f[k]]));
   const vel = Object.keys(f).filter((k) => k.startsWith("velocity") || k.startsWith("v_rms"));
   const xRange_ms = [start, end];
   // without a velocity the chart shows the acceleration RMS in g, not on the mm/s zone bands
   trendsInfo.textContent = vib.ts_ms.length ? "" : `No vibration data from this unit in the last ${range.value}.`;
   timeChart(trends.vel, vel.length || !vib.ts_ms.length
     ? { title: "Velocity RMS (mm/s) against ISO 20816 zones", ts_ms: vib.ts_ms, unit: "mm/s", xRange_ms, zoneLimits,
-        series: Object.fromEntries(vel.map((k) => [k, f[k]])) }
+        series: named(vel) }
     : { title: "Acceleration RMS (g): no velocity measured", ts_ms: vib.ts_ms, unit: "g", xRange_ms,
-        series: Object.fromEntries(["rms_g"].filter((k) => k in f).map((k) => [k, f[k]])) });
+        series: named(["rms_g"].filter((k) => k in f)) });
   const kurt = ["kurtosis", "env_kurtosis"].filter((k) => k in f);
-  timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, xRange_ms, series: Object.fromEntries(kurt.map((k) => [k, f[k]])) });
+  timeChart(trends.kurt, { title: "Kurtosis (signal and envelope band)", ts_ms: vib.ts_ms, xRange_ms, series: named(kurt) });
   // Envelope-spectrum peaks at the bearing defect frequencies (dB above the local floor).
   const envKeys = Object.keys(f).filter((k) => /^(bpfo|bpfi|bsf|ftf)_db$/.test(k) || (/^env_/.test(k) && !/(_hz|kurtosis)$/.test(k)));
   timeChart(trends.env, { title: "Envelope peaks at BPFO / BPFI / BSF (dB above floor)", ts_ms: vib.ts_ms, unit: "dB", xRange_ms,
-    series: Object.fromEntries(envKeys.map((k) => [k, f[k]])) });
+    series: named(envKeys) });
 }
 
 async function loadSpectrum() {
@@ -104,8 +109,8 @@ async function loadSpectrum() {
 async function loadTickets() {
   const res = await api(`/tickets?device_id=${encodeURIComponent(id)}&limit=50`);
   tickets.replaceChildren(...res.data.map((t) => el("tr", { "data-ticket": t.number },
-    el("td", {}, el("a", { href: `/ui/tickets#${t.number}` }, t.number)), el("td", {}, t.status), el("td", {}, badge(t.grade)),
-    el("td", {}, (t.failure_mode || "–").replaceAll("_", " ")), el("td", {}, fmtTime(t.opened_at)), el("td", {}, t.assignee || "–"))));
+    el("td", {}, el("a", { href: `/ui/tickets#${t.number}` }, t.number)), el("td", {}, words(t.status)), el("td", {}, badge(t.grade)),
+    el("td", {}, words(t.failure_mode)), el("td", {}, fmtTime(t.opened_at)), el("td", {}, t.assignee || "–"))));
   if (!res.data.length) tickets.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No tickets.")));
 }
 
