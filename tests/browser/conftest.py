@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,17 +69,31 @@ def browser():
         b.close()
 
 
+DESKTOP = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+
+
+@contextmanager
+def opened_page(browser, viewport: dict | None = None, **context_options):
+    """A page in a fresh browser context (its own storage, ``timezone_id`` etc.), whose script errors
+    and console errors are collected in ``page.js_errors``; the context is closed afterwards."""
+    context = browser.new_context(viewport=viewport or DESKTOP, **context_options)
+    try:
+        p = context.new_page()
+        p.set_default_timeout(15_000)
+        errors: list[str] = []
+        p.on("pageerror", lambda exc: errors.append(str(exc)))
+        p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        p.js_errors = errors  # type: ignore[attr-defined]
+        yield p
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    p = context.new_page()
-    p.set_default_timeout(15_000)
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    p.js_errors = errors  # type: ignore[attr-defined]
-    yield p
-    context.close()
+    with opened_page(browser) as p:
+        yield p
 
 
 def expect(locator):

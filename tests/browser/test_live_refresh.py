@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import expect
+from tests.browser.conftest import DESKTOP, PHONE, expect, opened_page
 from tests.browser.test_dashboard import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -19,13 +19,10 @@ SLOW_UNLESS = """([path, marker]) => { const f = window.fetch; window.fetch = as
   return r; }; }"""
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1400, "height": 1000}, {"width": 390, "height": 844}])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE])
 def test_a_fleet_filter_chosen_during_a_live_refresh_stays_applied(browser, served, viewport):
     base, tokens, world, ctx = served
-    context = browser.new_context(viewport=viewport)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+    with opened_page(browser, viewport) as page:
         login(page, base, tokens["viewer"])
         expect(page.locator("#live")).to_have_text("● live")
         expect(page.locator("#units tr")).to_have_count(3)
@@ -38,8 +35,6 @@ def test_a_fleet_filter_chosen_during_a_live_refresh_stays_applied(browser, serv
         expect(page.locator("#units tr")).to_have_count(1)
         expect(page.locator("#count")).to_have_text("1 unit")
         assert page.locator("#units tr").first.get_attribute("data-unit") == world.failing
-    finally:
-        context.close()
 
 
 def test_an_inbox_filter_chosen_during_a_live_refresh_stays_applied(page, served):

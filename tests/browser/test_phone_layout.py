@@ -9,24 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import expect, shot
+from tests.browser.conftest import PHONE, expect, opened_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
-
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
 def phone(browser):
-    context = browser.new_context(viewport=PHONE)
-    p = context.new_page()
-    p.set_default_timeout(15_000)
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    p.js_errors = errors  # type: ignore[attr-defined]
-    yield p
-    context.close()
+    with opened_page(browser, PHONE) as p:
+        yield p
 
 
 def _box(locator) -> dict:

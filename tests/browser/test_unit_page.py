@@ -9,10 +9,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.browser.conftest import expect, shot
+from tests.browser.conftest import expect, opened_page, shot
 from tests.browser.test_dashboard import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def save_health(ctx, device_id: str, assessment) -> None:
+    """What the detection stage saves for a unit and the API reads (its latest assessment)."""
+    from foreshock.models import DetectorState
+
+    with ctx.session_factory.begin() as s:
+        row = s.get(DetectorState, device_id) or DetectorState(device_id=device_id, state_json="{}")
+        row.health, row.assessment_json = assessment.state, json.dumps(assessment.to_dict())
+        s.add(row)
 
 
 def test_an_unknown_serial_says_so_and_keeps_saying_it(page, served):
@@ -28,7 +38,6 @@ def test_an_unknown_serial_says_so_and_keeps_saying_it(page, served):
 
 def test_a_unit_with_a_faulty_sensor_is_not_shown_as_fault_free(page, served):
     from detectors.types import Assessment
-    from foreshock.models import DetectorState
 
     base, tokens, _, ctx = served
     ctx.registry.create_unit("P-0201", model="P-200", customer="ACME", site="Bremen")
@@ -36,9 +45,7 @@ def test_a_unit_with_a_faulty_sensor_is_not_shown_as_fault_free(page, served):
     measured = time.time() - 30 * 3600  # a day and six hours ago: the page says how old the health is
     stuck = Assessment(ts=measured, state="unknown", sensor_fault="stuck",
                        reasons=["cannot assess: the signal is stuck at 0.5 g"])
-    with ctx.session_factory.begin() as s:
-        s.add(DetectorState(device_id="P-0201", state_json="{}", health="unknown",
-                            assessment_json=json.dumps(stuck.to_dict())))
+    save_health(ctx, "P-0201", stuck)
     # a sensor that sends acceleration only: no velocity to put on the ISO mm/s zones
     from foreshock.tsdb import Point
 
@@ -70,9 +77,7 @@ def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
     """The tables say UTC; the trend axes drew the browser's local time (a New York browser put the
     last point five hours earlier than the snapshot time printed above it)."""
     base, tokens, world, _ = served
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id="America/New_York")
-    page = context.new_page()
-    try:
+    with opened_page(browser, timezone_id="America/New_York") as page:
         login(page, base, tokens["viewer"])
         page.goto(f"{base}/ui/unit?id={world.failing}")
         page.locator("#range").select_option("24h")
@@ -86,23 +91,18 @@ def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
         at = datetime.strptime(shown.inner_text().upper(), "%Y-%m-%d %I:%M%p").replace(tzinfo=UTC)
         # the scenario's newest hourly point is an hour old, averaged into the chart's windows
         assert abs(at.timestamp() - (time.time() - 3600)) < 2 * 3600, (shown.inner_text(), "read as UTC")
-    finally:
-        context.close()
 
 
 def test_a_unit_at_its_alarm_limit_is_due_now_on_the_unit_and_fleet_pages(page, served):
     # a time to failure of 0 s (range 0-0: the limit is reached) read "0m 0s (0m 0s – 0m 0s)" on the fleet page
     # and "likely between 0m 0s and 0m 0s" on the unit page
     from detectors.types import Assessment
-    from foreshock.models import DetectorState
 
     base, tokens, _, ctx = served
     ctx.registry.create_unit("P-0301", model="P-200", customer="ACME", site="Bremen")
     due = Assessment(ts=time.time() - 60, state="alarm", failure_mode="outer_race", confidence=0.9,
                      reasons=["velocity RMS 7.4 mm/s: ISO 20816-3 zone D"], ttf_s=0.0, ttf_low_s=0.0, ttf_high_s=0.0)
-    with ctx.session_factory.begin() as s:
-        s.add(DetectorState(device_id="P-0301", state_json="{}", health="alarm",
-                            assessment_json=json.dumps(due.to_dict())))
+    save_health(ctx, "P-0301", due)
     login(page, base, tokens["viewer"])
     page.goto(f"{base}/ui/unit?id=P-0301")
     expect(page.locator("#ttf")).to_have_text("due now")
@@ -117,31 +117,24 @@ def test_new_health_reaches_an_open_unit_page_without_an_alert(page, served):
     """The pages re-read health only on alert and ticket events: a time to failure counting down, or
     watch going back to healthy, reached an open unit or fleet page only when it was reloaded."""
     from detectors.types import Assessment
-    from foreshock.models import DetectorState
 
     base, tokens, _, ctx = served
     ctx.registry.create_unit("P-0311", model="P-200", customer="ACME", site="Bremen")
     now = time.time()
     first = Assessment(ts=now - 1200, state="warning", failure_mode="outer_race", ttf_s=30 * 3600.0,
                        ttf_low_s=20 * 3600.0, ttf_high_s=40 * 3600.0, reasons=["BPFO rising"])
-    with ctx.session_factory.begin() as s:
-        s.add(DetectorState(device_id="P-0311", state_json="{}", health="warning",
-                            assessment_json=json.dumps(first.to_dict())))
+    save_health(ctx, "P-0311", first)
     login(page, base, tokens["viewer"])
     page.goto(f"{base}/ui/unit?id=P-0311")
     expect(page.locator("#ttf")).to_have_text("1d 6h")
     page.wait_for_function("() => document.getElementById('live')?.textContent.includes('live')")
     later = Assessment(ts=now - 600, state="warning", failure_mode="outer_race", ttf_s=20 * 3600.0,
                        ttf_low_s=15 * 3600.0, ttf_high_s=25 * 3600.0, reasons=["BPFO rising"])
-    with ctx.session_factory.begin() as s:
-        s.get(DetectorState, "P-0311").assessment_json = json.dumps(later.to_dict())
+    save_health(ctx, "P-0311", later)
     ctx.events.publish("health", {"units": 1, "device_ids": ["P-0311"], "states": {"P-0311": "warning"}})
     expect(page.locator("#ttf")).to_have_text("20h 0m")
     # another unit's health leaves this page alone; a save of more units than the event names does not
-    with ctx.session_factory.begin() as s:
-        s.get(DetectorState, "P-0311").assessment_json = json.dumps(
-            Assessment(ts=now, state="healthy", reasons=["no deviation from the baseline"]).to_dict())
-        s.get(DetectorState, "P-0311").health = "healthy"
+    save_health(ctx, "P-0311", Assessment(ts=now, state="healthy", reasons=["no deviation from the baseline"]))
     ctx.events.publish("health", {"units": 1, "device_ids": ["P-9999"], "states": {"P-9999": "healthy"}})
     page.wait_for_timeout(1500)
     expect(page.locator("#ttf")).to_have_text("20h 0m")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.browser.conftest import expect, shot
+from tests.browser.conftest import expect, opened_page, shot
 from tests.browser.test_dashboard import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -110,10 +110,7 @@ def test_the_monthly_report_opens_on_the_current_month_of_the_report_zone(browse
                                                                           zone, now, browser_zone, month, period):
     base, tokens, _, ctx = served
     monkeypatch.setattr(ctx.settings.alerts, "report_timezone", zone)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id=browser_zone)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+    with opened_page(browser, timezone_id=browser_zone) as page:
         page.clock.set_fixed_time(datetime.fromisoformat(now).astimezone(UTC))
         login(page, base, tokens["viewer"])
         page.goto(f"{base}/ui/reports")
@@ -122,5 +119,3 @@ def test_the_monthly_report_opens_on_the_current_month_of_the_report_zone(browse
         with page.expect_download() as dl:
             page.click("#monthly-csv")
         assert dl.value.suggested_filename == f"foreshock-report-{month}.csv"
-    finally:
-        context.close()
