@@ -118,30 +118,20 @@ def test_an_untrusted_certificate_is_named_and_ssl_cert_file_as_the_message_says
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("suffix, hint", [
-    ("/write?db=plant", "without a query"),
-    ("/query", "not its API endpoint /query: e.g. http://127.0.0.1:"),
-    ("/influx", "404 page not found: no such API at this address; check the setting telemetry.url"),
-])
-def test_a_path_or_query_in_the_influx1_url_is_named(influxd, suffix, hint):
-    store = _influx1(influxd.url + suffix)
-    with pytest.raises(StoreAccessDenied, match="telemetry.url") as info:
-        store.check_access()
-    assert hint in str(info.value)
-    store.close()
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize("suffix, hint", [
-    ("/api/v2", "not its API endpoint /api/v2: e.g. http://127.0.0.1:"),
-    ("/api/v2/write", "not its API endpoint /api/v2/write: e.g. http://127.0.0.1:"),
-    ("/?org=acme", "without a query"),
+@pytest.mark.parametrize("server, suffix, hint", [
+    ("influxd", "/write?db=plant", "without a query"),
+    ("influxd", "/query", "not its API endpoint /query: e.g. http://127.0.0.1:"),
+    ("influxd", "/influx", "404 page not found: no such API at this address; check the setting telemetry.url"),
+    ("victoria_metrics", "/api/v2", "not its API endpoint /api/v2: e.g. http://127.0.0.1:"),
+    ("victoria_metrics", "/api/v2/write", "not its API endpoint /api/v2/write: e.g. http://127.0.0.1:"),
+    ("victoria_metrics", "/?org=acme", "without a query"),
     # writes would pass (victoria-metrics serves /influx/api/v2/write), the ping never: a spool
     # started by the first outage would never be replayed
-    ("/influx", "no InfluxDB at"),
+    ("victoria_metrics", "/influx", "no InfluxDB at"),
 ])
-def test_a_path_or_query_in_the_influx2_url_is_named(victoria_metrics, suffix, hint):
-    store = _influx2(victoria_metrics.url + suffix)
+def test_a_path_or_query_in_the_url_is_named(request, server, suffix, hint):
+    url = request.getfixturevalue(server).url + suffix
+    store = _influx1(url) if server == "influxd" else _influx2(url)
     with pytest.raises(StoreAccessDenied, match="telemetry.url") as info:
         store.check_access()
     assert hint in str(info.value)
