@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-__all__ = ["ApiMetrics", "open_counts", "render_lines"]
+__all__ = ["METHODS", "ApiMetrics", "open_counts", "render_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,18 @@ def render_lines(samples: list[Sample]) -> str:
     return "\n".join(out) + "\n"
 
 
+# Any other method is counted as "other": a client without a token sending made-up methods (FOO1, FOO2, ...)
+# added a series per name, without bound, to this process's memory and to every scrape.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class ApiMetrics:
-    """Requests served, by method, route template and status class."""
+    """Requests served, by method, route template and status class.
+
+    >>> m = ApiMetrics(); m.count("GET", "/healthz", 200); m.count("FOO1", "/healthz", 405)
+    >>> sorted(m.requests)
+    [('GET', '/healthz', '2xx'), ('other', '/healthz', '4xx')]
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -53,7 +63,7 @@ class ApiMetrics:
 
     def count(self, method: str, route: str, status: int) -> None:
         with self._lock:
-            self.requests[(method, route, f"{status // 100}xx")] += 1
+            self.requests[(method if method in METHODS else "other", route, f"{status // 100}xx")] += 1
 
     def samples(self) -> list[Sample]:
         with self._lock:

@@ -1,6 +1,10 @@
 """Security headers on every response (pure ASGI middleware, so streaming responses are untouched), and
 the request body limits.
 
+Every ``/api/`` response also says ``Cache-Control: no-store``: without it the browser kept the JSON it
+fetched (customers' names, e-mail addresses, complaint text, a new token's secret) in its disk cache,
+where it outlived *Log out* and the closed tab on a shared service-team computer.
+
 Bodies are read (and JSON parsed) before the bearer token is checked, so without a limit anyone who
 can reach the port could make the server hold gigabytes. Every body is capped at the setting
 ``api.max_body_bytes`` (1 MiB); the CSV import (``api.max_import_body_bytes``, 10 MB) and the
@@ -59,13 +63,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = (DOCS_CSP if scope.get("path", "").startswith(("/docs", "/redoc")) else CSP).encode()
+        path = scope.get("path", "")
+        extra = {b"content-security-policy": (DOCS_CSP if path.startswith(("/docs", "/redoc")) else CSP).encode()}
+        if path.startswith("/api/"):  # data and secrets: never kept by a browser or a proxy
+            extra[b"cache-control"] = b"no-store"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for k, v in {**HEADERS, b"content-security-policy": csp}.items():
+                for k, v in {**HEADERS, **extra}.items():
                     if k not in present:
                         headers.append((k, v))
                 message["headers"] = headers
