@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import GRADES, zone
 from alerts.models import Alert, Complaint, CorrectiveAction, Ticket, TicketEvent
+from foreshock.csvcell import to_cell
 
 __all__ = ["check_month", "field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
 
@@ -236,35 +237,39 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
 def report_csv(report: dict[str, Any]) -> str:
     """The monthly report flattened to ``section,key,metric,value`` rows."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["section", "key", "metric", "value"])
+    writer = csv.writer(buf, lineterminator="\n")
+
+    def put(cells: list[Any]) -> None:  # a customer or firmware named "=..." stays text in a spreadsheet
+        writer.writerow([to_cell(c) for c in cells])
+
+    put(["section", "key", "metric", "value"])
     if "period" in report:
         for metric in ("start", "end"):
-            w.writerow(["period", report["timezone"], metric, report["period"][metric]])
+            put(["period", report["timezone"], metric, report["period"][metric]])
     for section in ("alerts", "tickets"):
         for k, v in report[section].items():
             for metric, value in (v.items() if isinstance(v, dict) else [("count", v)]):
-                w.writerow([section, k, metric, value])
+                put([section, k, metric, value])
     for r in report["top5_failure_modes"]:
-        w.writerow(["top5", r["failure_mode"], "count", r["count"]])
+        put(["top5", r["failure_mode"], "count", r["count"]])
     for dim, rows in report["pareto"].items():
         for r in rows:
             for metric in ("count", "share", "cumulative"):
-                w.writerow([f"pareto_{dim}", r["key"], metric, r[metric]])
-    w.writerow(["times", "mtta_s", "mean", report["mtta_s"]])
-    w.writerow(["times", "mttr_s", "mean", report["mttr_s"]])
+                put([f"pareto_{dim}", r["key"], metric, r[metric]])
+    put(["times", "mtta_s", "mean", report["mtta_s"]])
+    put(["times", "mttr_s", "mean", report["mttr_s"]])
     for grade, row in report["sla"].items():
         for metric, value in row.items():
-            w.writerow(["sla", grade, metric, value])
+            put(["sla", grade, metric, value])
     for metric, value in report["field_precision"]["all"].items():
-        w.writerow(["field_precision", "all", metric, value])
+        put(["field_precision", "all", metric, value])
     c = report.get("complaints", {})
     for metric in ("received", "joined_open_ticket", "preceded_by_warning", "preceded_share"):
         if metric in c:
-            w.writerow(["complaints", "all", metric, c[metric]])
+            put(["complaints", "all", metric, c[metric]])
     for metric, value in c.get("lead_time_h", {}).items():
-        w.writerow(["complaints", "lead_time_h", metric, value])
+        put(["complaints", "lead_time_h", metric, value])
     for a in report.get("corrective_actions", []):
         for metric in ("verdict", "ratio", "ci_low", "ci_high", "more_unit_days"):
-            w.writerow(["corrective_action", a["id"], metric, a[metric]])
+            put(["corrective_action", a["id"], metric, a[metric]])
     return buf.getvalue()

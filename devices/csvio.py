@@ -28,6 +28,7 @@ from devices.errors import InvalidInput, RegistryError
 from devices.models import Unit
 from devices.query import UnitFilter
 from devices.schemas import UnitIn, check_device_id, validate
+from foreshock.csvcell import from_cell, to_cell
 
 if TYPE_CHECKING:
     from devices.registry import Registry
@@ -114,7 +115,7 @@ def parse_units(
             if None in record:
                 errors.append(RowError(line, "row", f"more cells than the {len(header)} columns of the header"))
                 continue
-            cells = {k: (v or "").strip() for k, v in record.items()}
+            cells = {k: from_cell((v or "").strip()) for k, v in record.items()}  # undo export's apostrophe
             if not any(cells.values()):
                 continue  # blank line
             device_id = cells.pop("device_id")
@@ -179,5 +180,5 @@ def export_units(registry: Registry, fh: IO[str] | None = None, filt: UnitFilter
     writer.writerow(COLUMNS)
     units = registry.list_units(filt or UnitFilter())
     for unit in units:
-        writer.writerow(_row(unit))
+        writer.writerow([to_cell(cell) for cell in _row(unit)])  # a firmware "=HYPERLINK(...)" stays text
     return buffer.getvalue() if buffer is not None else len(units)
