@@ -33,6 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from detectors.config import MonitorConfig
 
 __all__ = ["DetectorFailed", "OptionError", "Options", "checked_score", "load_scalar_detector"]
@@ -113,7 +115,7 @@ def load_scalar_detector(spec: str) -> Callable[[], Any]:
         raise OptionError(f"--scalar-detector: {spec} is a {type(factory).__name__}, not a class or function")
     try:
         probe = factory()
-    except Exception as exc:  # noqa: BLE001 - whatever the user's constructor raises, said as such
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the user's constructor raises, said as such
         raise OptionError(f"--scalar-detector: {spec}() failed: {type(exc).__name__}: {exc}") from None
     missing = [m for m in ("score_one", "learn_one") if not callable(getattr(probe, m, None))]
     if missing:
@@ -137,7 +139,7 @@ def _import(where: str) -> Any:
         sys.modules[mod_name] = module
         try:
             loader.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's file: report, do not crash
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's file (even a sys.exit in it): report
             del sys.modules[mod_name]
             raise OptionError(f"--scalar-detector: {where} failed to load: {type(exc).__name__}: {exc}") from None
         return module
@@ -145,14 +147,22 @@ def _import(where: str) -> Any:
         return importlib.import_module(where)
     except ImportError as exc:
         raise OptionError(f"--scalar-detector: cannot import {where}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
         raise OptionError(f"--scalar-detector: importing {where} failed: {type(exc).__name__}: {exc}") from None
 
 
 def checked_score(value: Any, spec: str, where: str, row: int) -> float:
-    """``value`` as a finite float, or :class:`DetectorFailed` naming the detector, file and row."""
+    """``value`` as a finite float, or :class:`DetectorFailed` naming the detector, file and row.
+
+    A bool is refused: NAB thresholds the scores itself, a yes/no cannot be ranked."""
+    if isinstance(value, (bool, np.bool_)):
+        raise DetectorFailed(f"{spec} returned {value!r} for row {row} of {where}: a score must be a number "
+                             "(higher = more anomalous), not a yes/no")
     try:
         score = float(value)
+    except OverflowError:
+        raise DetectorFailed(f"{spec} returned a number too large for a float for row {row} of {where}: "
+                             "a score must be finite") from None
     except (TypeError, ValueError):
         raise DetectorFailed(f"{spec} returned {value!r} for row {row} of {where}: a score must be a number") from None
     if not math.isfinite(score):
