@@ -220,6 +220,20 @@ def test_bad_engine_settings_are_refused_with_the_setting_named(capsys, tmp_path
     assert code == 2 and f"--monitor-config: {message}" in err
 
 
+@needs_data
+def test_an_option_that_no_dataset_given_would_use_is_refused(capsys, nab_slice: Path, user_file: Path) -> None:
+    # the report used to come out as usual, as if the detector or the settings had been measured
+    cwru = str(DATA / "cwru" / "normal_0_97.npz")
+    code, out, err = evaluate(capsys, cwru, "--scalar-detector", f"{user_file}:Deviation")
+    assert code == 2 and "--scalar-detector scores NAB-labelled series only" in err and not out
+    code, out, err = evaluate(capsys, cwru, str(nab_slice), "--monitor-config", "warmup=40")
+    assert code == 2 and "--monitor-config judges runs to failure and failure series only" in err and not out
+    # with one dataset it applies to, the option is used as before
+    ims = str(DATA / "ims" / "test2" / "bearing1.csv")
+    code, out, err = evaluate(capsys, cwru, ims, "--monitor-config", "warmup=40", "--quiet")
+    assert code == 0 and "engine settings: warmup=40" in out, err
+
+
 def test_a_settings_file_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     path.write_text("[1, 2]")
