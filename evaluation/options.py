@@ -22,6 +22,7 @@ evaluation.options.OptionError: --monitor-config: 'warmup' is neither KEY=VALUE 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -129,7 +130,8 @@ def _import(where: str) -> Any:
         path = Path(where).resolve()
         if not path.is_file():
             raise OptionError(f"--scalar-detector: no such file {where}")
-        mod_name = f"_foreshock_user_{path.stem}"
+        # named by the whole path: another folder's file of the same name is another module
+        mod_name = f"_foreshock_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:12]}"
         if mod_name in sys.modules:
             return sys.modules[mod_name]
         loader = importlib.util.spec_from_file_location(mod_name, path)

@@ -234,6 +234,16 @@ def test_an_option_that_no_dataset_given_would_use_is_refused(capsys, nab_slice:
     assert code == 0 and "engine settings: warmup=40" in out, err
 
 
+def test_files_of_the_same_name_in_two_folders_are_two_detectors(tmp_path: Path) -> None:
+    # the second used to be given the first one's module (cached by file name): "has no 'Second'"
+    for folder, name in (("a", "First"), ("b", "Second")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "same_name.py").write_text(
+            f"class {name}:\n    def score_one(self, x):\n        return 0.0\n    def learn_one(self, x):\n        pass\n")
+    for folder, name in (("a", "First"), ("b", "Second")):
+        assert type(Options.parse(f"{tmp_path / folder / 'same_name.py'}:{name}").make_scalar()()).__name__ == name
+
+
 def test_a_settings_file_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     path.write_text("[1, 2]")
