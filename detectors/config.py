@@ -87,17 +87,20 @@ class MonitorConfig:
             raise ValueError(f"band_recheck_unhealthy must be >= 0 snapshots, got {self.band_recheck_unhealthy}")
         if self.name_wait < 0:
             raise ValueError(f"name_wait must be >= 0 snapshots, got {self.name_wait}")
-        if self.mode_hold < 1 or not self.mode_memory_s > 0:
-            raise ValueError(f"mode_hold must be >= 1 and mode_memory_s > 0, got {self.mode_hold}, {self.mode_memory_s}")
-        if self.trend_window < 8 or self.rebaseline_after < 1 or self.max_scalar_keys < 1 or self.max_anomaly_keys < 0:
-            raise ValueError("trend_window must be >= 8, rebaseline_after and max_scalar_keys >= 1, max_anomaly_keys >= 0")
-
+        if self.mode_hold < 1:
+            raise ValueError(f"mode_hold must be >= 1 snapshot, got {self.mode_hold}")
+        if not self.mode_memory_s > 0:
+            raise ValueError(f"mode_memory_s must be > 0 seconds, got {self.mode_memory_s}")
+        for name, least in (("trend_window", 8), ("rebaseline_after", 1), ("max_scalar_keys", 1),
+                            ("max_anomaly_keys", 0), ("scalar_points", 8)):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        if not self.scalar_warmup_s > 0:
+            raise ValueError(f"scalar_warmup_s must be > 0 seconds, got {self.scalar_warmup_s}")
         if self.axis not in AXES:
             raise ValueError(f"axis must be one of {', '.join(AXES[1:])} (the device protocol's axes) or '' "
                              f"(the first one a unit sends), got {self.axis!r}")
         object.__setattr__(self, "context_keys", tuple(self.context_keys))
-        if self.scalar_warmup_s <= 0 or self.scalar_points < 8:
-            raise ValueError("scalar_warmup_s must be > 0 and scalar_points >= 8")
 
     def _check_types(self) -> None:
         """Each setting has its default's type: a whole number, a finite number, a name or a list
@@ -129,7 +132,8 @@ class MonitorConfig:
         known = [f.name for f in fields(cls)]
         unknown = sorted(str(k) for k in names if k not in known)
         if unknown:
-            near = [f"{k} (did you mean {m[0]}?)" if (m := get_close_matches(k, known, n=1)) else k for k in unknown]
+            near = [f"{k} (did you mean {m[0]}?)" if (m := get_close_matches(k, known, n=1)) else k or "'' (an empty name)"
+                    for k in unknown]
             raise ValueError(f"unknown detector setting(s) {', '.join(near)}; known: {', '.join(known)}")
 
     @classmethod

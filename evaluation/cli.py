@@ -96,6 +96,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         raise CliError(str(exc)) from None
     if not items:
         raise CliError(f"no dataset found under {', '.join(args.paths)}")
+    _check_options_apply(args, items)
 
     def progress(k: int, n: int, item: Item, seconds: float) -> None:
         if not args.quiet:
@@ -124,6 +125,19 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(render_field(field))
         _write_json(args.json, report)
     return 0
+
+
+def _check_options_apply(args: argparse.Namespace, items: list[Item]) -> None:
+    """Refuse an option that would not be used on any of the datasets found: the report would
+    otherwise read as a measurement of it."""
+    kinds = {i.kind for i in items}
+    where = ", ".join(args.paths)
+    if args.scalar_detector and "nab" not in kinds:
+        raise CliError(f"--scalar-detector scores NAB-labelled series only (a folder with data/ and "
+                       f"labels/combined_windows.json, as NAB ships it); there are none under {where}")
+    if args.monitor_config and not kinds & {"run", "series"}:
+        raise CliError(f"--monitor-config judges runs to failure and failure series only (FEMTO, IMS, simulated "
+                       f"runs); there are none under {where}: NAB series and CWRU records are scored without it")
 
 
 def _check_json_target(path: str | None) -> None:

@@ -88,7 +88,7 @@ def stream_scores(series: Series, make: Callable[[], ScalarScorer], key: str = "
         try:
             s = det.score_one(x)
             det.learn_one(x)
-        except Exception as exc:  # noqa: BLE001 - a user's detector: report it, do not crash
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's detector: report it, do not exit or crash
             raise DetectorFailed(f"{checked} raised {type(exc).__name__}: {exc} at row {i + 1} of {where}") from None
         out[i] = checked_score(s, checked, where, i + 1)
     return out

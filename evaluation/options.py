@@ -22,6 +22,7 @@ evaluation.options.OptionError: --monitor-config: 'warmup' is neither KEY=VALUE 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from detectors.config import MonitorConfig
 
@@ -113,7 +116,7 @@ def load_scalar_detector(spec: str) -> Callable[[], Any]:
         raise OptionError(f"--scalar-detector: {spec} is a {type(factory).__name__}, not a class or function")
     try:
         probe = factory()
-    except Exception as exc:  # noqa: BLE001 - whatever the user's constructor raises, said as such
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the user's constructor raises, said as such
         raise OptionError(f"--scalar-detector: {spec}() failed: {type(exc).__name__}: {exc}") from None
     missing = [m for m in ("score_one", "learn_one") if not callable(getattr(probe, m, None))]
     if missing:
@@ -127,7 +130,8 @@ def _import(where: str) -> Any:
         path = Path(where).resolve()
         if not path.is_file():
             raise OptionError(f"--scalar-detector: no such file {where}")
-        mod_name = f"_foreshock_user_{path.stem}"
+        # named by the whole path: another folder's file of the same name is another module
+        mod_name = f"_foreshock_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:12]}"
         if mod_name in sys.modules:
             return sys.modules[mod_name]
         loader = importlib.util.spec_from_file_location(mod_name, path)
@@ -137,7 +141,7 @@ def _import(where: str) -> Any:
         sys.modules[mod_name] = module
         try:
             loader.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's file: report, do not crash
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's file (even a sys.exit in it): report
             del sys.modules[mod_name]
             raise OptionError(f"--scalar-detector: {where} failed to load: {type(exc).__name__}: {exc}") from None
         return module
@@ -145,14 +149,22 @@ def _import(where: str) -> Any:
         return importlib.import_module(where)
     except ImportError as exc:
         raise OptionError(f"--scalar-detector: cannot import {where}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
         raise OptionError(f"--scalar-detector: importing {where} failed: {type(exc).__name__}: {exc}") from None
 
 
 def checked_score(value: Any, spec: str, where: str, row: int) -> float:
-    """``value`` as a finite float, or :class:`DetectorFailed` naming the detector, file and row."""
+    """``value`` as a finite float, or :class:`DetectorFailed` naming the detector, file and row.
+
+    A bool is refused: NAB thresholds the scores itself, a yes/no cannot be ranked."""
+    if isinstance(value, (bool, np.bool_)):
+        raise DetectorFailed(f"{spec} returned {value!r} for row {row} of {where}: a score must be a number "
+                             "(higher = more anomalous), not a yes/no")
     try:
         score = float(value)
+    except OverflowError:
+        raise DetectorFailed(f"{spec} returned a number too large for a float for row {row} of {where}: "
+                             "a score must be finite") from None
     except (TypeError, ValueError):
         raise DetectorFailed(f"{spec} returned {value!r} for row {row} of {where}: a score must be a number") from None
     if not math.isfinite(score):

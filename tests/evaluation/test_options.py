@@ -11,6 +11,7 @@ import pytest
 
 from detectors.config import MonitorConfig
 from evaluation.options import OptionError, Options
+from foreshock.cli import main
 from tests.evaluation.test_harness import DATA, evaluate, nab_slice, needs_data  # noqa: F401 - the fixture
 
 USER_DETECTORS = textwrap.dedent('''
@@ -55,6 +56,34 @@ USER_DETECTORS = textwrap.dedent('''
 
     def make_deviation():
         return Deviation()
+
+    class Exits:
+        """Gives up the way a script does: sys.exit (SystemExit) on its fifth row."""
+        def __init__(self):
+            self.n = 0
+        def score_one(self, x):
+            self.n += 1
+            if self.n == 5:
+                raise SystemExit(3)
+            return 0.0
+        def learn_one(self, x):
+            pass
+
+    class ExitsWhenBuilt:
+        def __init__(self):
+            raise SystemExit("no licence")
+
+    class YesNo:
+        def score_one(self, x):
+            return True
+        def learn_one(self, x):
+            pass
+
+    class Huge:
+        def score_one(self, x):
+            return 10 ** 400
+        def learn_one(self, x):
+            pass
 ''')
 
 
@@ -123,6 +152,39 @@ def test_a_detector_failing_on_a_row_names_itself_the_file_and_the_row(capsys, n
 
 
 @needs_data
+@pytest.mark.parametrize(("name", "message"), [
+    ("Exits", "Exits raised SystemExit: 3 at row 5 of "),
+    ("YesNo", "YesNo returned True for row 1 of "),
+    ("Huge", "Huge returned a number too large for a float for row 1 of "),
+])
+def test_a_detector_that_exits_or_gives_no_usable_score_is_named(capsys, nab_slice: Path, user_file: Path,
+                                                                 name: str, message: str) -> None:
+    # SystemExit used to end the command silently with the detector's exit code, a yes/no was taken
+    # as a score, and an int beyond a float's range gave an OverflowError traceback
+    code, _, err = evaluate(capsys, str(nab_slice), "--scalar-detector", f"{user_file}:{name}")
+    assert code == 2 and message in err and ".csv" in err and "Traceback" not in err
+
+
+@needs_data
+@pytest.mark.timeout(120)
+def test_a_detector_exiting_in_a_worker_process_does_not_hang_the_evaluation(capsys, nab_slice: Path,
+                                                                             user_file: Path) -> None:
+    # a worker that died of SystemExit lost its task: the pool waited for it forever
+    code = main(["evaluate", str(nab_slice), "--scalar-detector", f"{user_file}:Exits", "--jobs", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Exits raised SystemExit: 3 at row 5 of " in err
+
+
+def test_a_detector_exiting_when_built_or_imported_is_refused(capsys, tmp_path: Path, user_file: Path) -> None:
+    code, _, err = evaluate(capsys, str(tmp_path), "--scalar-detector", f"{user_file}:ExitsWhenBuilt")
+    assert code == 2 and "ExitsWhenBuilt() failed: SystemExit: no licence" in err
+    exits = tmp_path / "exits_on_import.py"
+    exits.write_text("import sys\nsys.exit(4)\n")
+    code, _, err = evaluate(capsys, str(tmp_path), "--scalar-detector", f"{exits}:Anything")
+    assert code == 2 and "exits_on_import.py failed to load: SystemExit: 4" in err
+
+
+@needs_data
 def test_engine_settings_are_applied_to_runs_and_reported(capsys, tmp_path: Path) -> None:
     ims = str(DATA / "ims" / "test2" / "bearing1.csv")
 
@@ -156,6 +218,30 @@ def test_bad_engine_settings_are_refused_with_the_setting_named(capsys, tmp_path
                                                                 message: str) -> None:
     code, _, err = evaluate(capsys, str(tmp_path), "--monitor-config", arg)
     assert code == 2 and f"--monitor-config: {message}" in err
+
+
+@needs_data
+def test_an_option_that_no_dataset_given_would_use_is_refused(capsys, nab_slice: Path, user_file: Path) -> None:
+    # the report used to come out as usual, as if the detector or the settings had been measured
+    cwru = str(DATA / "cwru" / "normal_0_97.npz")
+    code, out, err = evaluate(capsys, cwru, "--scalar-detector", f"{user_file}:Deviation")
+    assert code == 2 and "--scalar-detector scores NAB-labelled series only" in err and not out
+    code, out, err = evaluate(capsys, cwru, str(nab_slice), "--monitor-config", "warmup=40")
+    assert code == 2 and "--monitor-config judges runs to failure and failure series only" in err and not out
+    # with one dataset it applies to, the option is used as before
+    ims = str(DATA / "ims" / "test2" / "bearing1.csv")
+    code, out, err = evaluate(capsys, cwru, ims, "--monitor-config", "warmup=40", "--quiet")
+    assert code == 0 and "engine settings: warmup=40" in out, err
+
+
+def test_files_of_the_same_name_in_two_folders_are_two_detectors(tmp_path: Path) -> None:
+    # the second used to be given the first one's module (cached by file name): "has no 'Second'"
+    for folder, name in (("a", "First"), ("b", "Second")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "same_name.py").write_text(
+            f"class {name}:\n    def score_one(self, x):\n        return 0.0\n    def learn_one(self, x):\n        pass\n")
+    for folder, name in (("a", "First"), ("b", "Second")):
+        assert type(Options.parse(f"{tmp_path / folder / 'same_name.py'}:{name}").make_scalar()()).__name__ == name
 
 
 def test_a_settings_file_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
