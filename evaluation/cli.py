@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from evaluation.discover import Item, discover
-from evaluation.harness import evaluate
+from evaluation.harness import WorkerDied, evaluate
 from evaluation.options import DetectorFailed, OptionError, Options
 from evaluation.report import render
 from foreshock.cli import CliError
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
     try:
         report = evaluate(items, jobs=args.jobs, progress=progress, options=options, within=within)
-    except (DatasetError, DetectorFailed) as exc:
+    except (DatasetError, DetectorFailed, WorkerDied) as exc:
         raise CliError(str(exc)) from None
     if field is not None:
         report["field"] = field

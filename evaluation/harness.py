@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from functools import partial
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from evaluation.records import accuracy, evaluate_record
 from evaluation.runs import evaluate_failure_series, evaluate_run
 from foreshock.datasets import read_record, read_run, read_series
 
-__all__ = ["evaluate", "evaluate_item"]
+__all__ = ["WorkerDied", "evaluate", "evaluate_item"]
 
 _DEFAULTS = Options()
 
@@ -66,6 +68,34 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS,
     return item, result, time.perf_counter() - t0
 
 
+class WorkerDied(RuntimeError):
+    """A worker process ended while it evaluated a dataset (a detector that ends its process, a crash
+    in a native library)."""
+
+
+def _in_workers(order: list[Item], options: Options, jobs: int):
+    """``evaluate_item`` of each item in ``jobs`` processes, yielded as they finish. A worker that dies
+    is an error naming the datasets it may have held (``multiprocessing.Pool`` replaced the worker and
+    waited for ever for the lost task); on any error the other workers are stopped at once, not left to
+    finish their datasets."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context())
+    futures = {pool.submit(evaluate_item, item, options): item for item in order}
+    try:
+        for fut in as_completed(futures):
+            yield fut.result()
+    except BrokenProcessPool:
+        lost = [futures[f].name for f in futures if f.done() and isinstance(f.exception(), BrokenProcessPool)]
+        names = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        raise WorkerDied(f"a worker process ended while evaluating one of {names}: a detector (or a native "
+                         "library) that ends or crashes its process; run again with --jobs 1 to see which dataset "
+                         "and why") from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):  # still busy: stopped, not awaited
+            if proc.is_alive():
+                proc.terminate()
+
+
 def _size(item: Item) -> int:
     try:
         return item.path.stat().st_size * (8 if item.kind == "run" else 1)
@@ -93,11 +123,10 @@ def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = No
             if progress:
                 progress(k, n, item, dt)
     else:
-        with multiprocessing.get_context().Pool(processes=min(jobs, n)) as pool:
-            for k, (item, res, dt) in enumerate(pool.imap_unordered(partial(evaluate_item, options=options), order), start=1):
-                done[item.path] = res
-                if progress:
-                    progress(k, n, item, dt)
+        for k, (item, res, dt) in enumerate(_in_workers(order, options, min(jobs, n)), start=1):
+            done[item.path] = res
+            if progress:
+                progress(k, n, item, dt)
     report = _assemble(items, done, options)
     report["elapsed_s"] = round(time.perf_counter() - t0, 2)
     return report

@@ -80,7 +80,8 @@ def render(report: dict[str, Any]) -> str:
             if "phm2012_score" in r:
                 line += f"  PHM2012 {r['phm2012_score']:.3f}"
             out.append(line)
-        out.append("  false: warnings that start in the first half of the run" +
+        out.append("  false: warnings that start in the first half of the run (every warning of a run that does "
+                   "not fail)" +
                    ("; before the fault's onset where the run knows it (simulated runs)" if onset_known else ""))
         for r in runs:
             if _ends_early(r):

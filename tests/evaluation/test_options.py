@@ -175,6 +175,17 @@ def test_a_detector_exiting_in_a_worker_process_does_not_hang_the_evaluation(cap
     assert code == 2 and "Exits raised SystemExit: 3 at row 5 of " in err
 
 
+def test_a_worker_process_that_dies_is_named_not_waited_for(capsys, nab_slice: Path, tmp_path: Path) -> None:
+    """A detector that ends its process outright (os._exit, a crash in native code) cannot be caught in
+    the worker: the pool replaced the worker and waited for ever for the dataset it held."""
+    dies = tmp_path / "dies.py"
+    dies.write_text("import os\n\n\nclass Dies:\n    def score_one(self, x):\n        os._exit(7)\n\n"
+                    "    def learn_one(self, x):\n        pass\n")
+    code = main(["evaluate", str(nab_slice), "--scalar-detector", f"{dies}:Dies", "--jobs", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "a worker process ended while evaluating one of " in err and "--jobs 1" in err, err
+
+
 def test_a_detector_exiting_when_built_or_imported_is_refused(capsys, tmp_path: Path, user_file: Path) -> None:
     code, _, err = evaluate(capsys, str(tmp_path), "--scalar-detector", f"{user_file}:ExitsWhenBuilt")
     assert code == 2 and "ExitsWhenBuilt() failed: SystemExit: no licence" in err
