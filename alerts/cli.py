@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("report", help="quality reports")
     rsub = r.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     p = rsub.add_parser("monthly", help="TOP-5, Pareto, MTTA/MTTR, SLA compliance of one month")
-    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--month", help="YYYY-MM (default: the month it is now in the report's time zone)")
     p.add_argument("--timezone", help="IANA time zone of the month's boundaries, e.g. Europe/Berlin "
                    "(default: alerts.report_timezone, UTC unless set)")
     p.add_argument("--format", choices=("json", "csv"), default="json")
@@ -266,10 +266,12 @@ def _tickets_feedback(args, settings) -> int:
 
 @_guard
 def _report_monthly(args, settings) -> int:
-    from alerts.reports import monthly_report, report_csv
+    from alerts.reports import current_month, monthly_report, report_csv
 
     svc = _service(settings)
-    report = monthly_report(svc.session_factory, args.month, timezone=args.timezone or settings.alerts.report_timezone)
+    timezone = args.timezone or settings.alerts.report_timezone
+    args.month = args.month or current_month(timezone)
+    report = monthly_report(svc.session_factory, args.month, timezone=timezone)
     text = report_csv(report) if args.format == "csv" else json.dumps(report, indent=2, sort_keys=True) + "\n"
     if args.out:
         try:

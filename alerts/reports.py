@@ -26,7 +26,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from statistics import mean, median
 from typing import Any
 
@@ -38,6 +38,15 @@ from alerts.models import Alert, Complaint, CorrectiveAction, Ticket, TicketEven
 from foreshock.csvcell import to_cell
 
 __all__ = ["check_month", "field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
+
+
+def current_month(timezone: str = "UTC", now: datetime | None = None) -> str:
+    """The month (``YYYY-MM``) it is now in ``timezone``: the report's default month.
+
+    >>> current_month("Europe/Berlin", datetime.fromisoformat("2026-10-31T23:30:00+00:00"))
+    '2026-11'
+    """
+    return (now or datetime.now(UTC)).astimezone(zone(timezone)).strftime("%Y-%m")
 
 
 def check_month(month: str) -> tuple[int, int]:

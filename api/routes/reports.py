@@ -90,14 +90,16 @@ def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id"
     return {"by": by, "since": since, "until": until, "items": items}
 
 
-def _month(v: str) -> str:
+def _month(v: str | None) -> str | None:
     from alerts.reports import check_month
 
-    check_month(v)  # one 422 for '2026-13' and '0000-01' alike (the year range was a 400 from the report)
+    if v is not None:
+        check_month(v)  # one 422 for '2026-13' and '0000-01' alike (the year range was a 400 from the report)
     return v
 
 
-Month = Annotated[str, Query(description="YYYY-MM from 1970-01 to 2999-12, in `timezone`"),
+Month = Annotated[str | None, Query(description="YYYY-MM from 1970-01 to 2999-12, in `timezone` (default: the "
+                                                "month it is now there)"),
                   AfterValidator(_month)]
 
 
@@ -110,20 +112,21 @@ TimeZone = Annotated[str | None, Query(description="IANA time zone of the month'
                      AfterValidator(_zone_name)]
 
 
-def _monthly(ctx: ContextDep, month: str, timezone: str | None) -> dict[str, Any]:
-    from alerts.reports import monthly_report
+def _monthly(ctx: ContextDep, month: str | None, timezone: str | None) -> dict[str, Any]:
+    from alerts.reports import current_month, monthly_report
 
-    return monthly_report(ctx.session_factory, month, timezone=timezone or ctx.settings.alerts.report_timezone)
+    timezone = timezone or ctx.settings.alerts.report_timezone
+    return monthly_report(ctx.session_factory, month or current_month(timezone), timezone=timezone)
 
 
 @router.get("/monthly", summary="The monthly quality report: counts, TOP-5, Pareto tables, MTTA/MTTR, SLA, precision")
-def monthly(ctx: ContextDep, _: Viewer, month: Month, timezone: TimeZone = None) -> dict[str, Any]:
+def monthly(ctx: ContextDep, _: Viewer, month: Month = None, timezone: TimeZone = None) -> dict[str, Any]:
     return _monthly(ctx, month, timezone)
 
 
 @router.get("/monthly.csv", summary="The monthly report as CSV",
             responses={200: {"content": {"text/csv": {}}, "description": "section,key,metric,value rows"}})
-def monthly_csv(ctx: ContextDep, _: Viewer, month: Month, timezone: TimeZone = None) -> PlainTextResponse:
+def monthly_csv(ctx: ContextDep, _: Viewer, month: Month = None, timezone: TimeZone = None) -> PlainTextResponse:
     from alerts.reports import report_csv
 
     return PlainTextResponse(report_csv(_monthly(ctx, month, timezone)), media_type="text/csv")

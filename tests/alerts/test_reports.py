@@ -249,6 +249,12 @@ def test_the_month_is_the_report_time_zones(factory, db_url, monkeypatch, capsys
     assert json.loads(capsys.readouterr().out)["pareto"]["model"][0]["key"] == "Q-9"
     assert main(["report", "monthly", "--month", "2026-11", "--timezone", "Mars/Olympus"]) == 2
     assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+    # without --month: the month it is now in the report's zone (was a usage error)
+    assert main(["report", "monthly", "--timezone", "Pacific/Kiritimati"]) == 0
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+    assert json.loads(capsys.readouterr().out)["month"] == \
+        datetime.now(UTC).astimezone(ZoneInfo("Pacific/Kiritimati")).strftime("%Y-%m")
     monkeypatch.setenv("FORESHOCK_ALERTS__REPORT_TIMEZONE", "CEST")
     assert main(["report", "monthly", "--month", "2026-11"]) == 2
     err = capsys.readouterr().err

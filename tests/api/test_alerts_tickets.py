@@ -196,6 +196,23 @@ def test_monthly_report(client, tokens, world):
     assert r.status_code == 422 and "unknown time zone 'Europe/Berlinn'" in r.json()["detail"], r.text
 
 
+def test_the_monthly_report_without_a_month_is_the_month_it_is_now_in_the_report_zone(client, ctx, tokens, world,
+                                                                                       monkeypatch):
+    """`month` was required (422 "Field required"): a client had to know the department's time zone to
+    ask for the current month."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    for zone in ("UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14 and UTC-11: another month at times
+        monkeypatch.setattr(ctx.settings.alerts, "report_timezone", zone)
+        expected = datetime.now(UTC).astimezone(ZoneInfo(zone)).strftime("%Y-%m")
+        r = client.get("/api/v1/reports/monthly", headers=auth(tokens["viewer"]))
+        assert r.status_code == 200, r.text
+        assert (r.json()["month"], r.json()["timezone"]) == (expected, zone)
+    r = client.get("/api/v1/reports/monthly.csv", params={"timezone": "Europe/Berlin"}, headers=auth(tokens["viewer"]))
+    assert r.status_code == 200 and "period,Europe/Berlin,start," in r.text, r.text
+
+
 def test_maintenance_window_suppresses_alerts(client, ctx, tokens, world):
     import time
 

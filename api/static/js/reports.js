@@ -82,7 +82,7 @@ async function refreshMonthly() {
   } catch (err) { showError(err); }
 }
 
-// The first report names the zone (the API needs a month and says its zone only in a report): when
+// The first report names the zone (the API says its zone only in a report): when
 // it is another month there now (23:30 UTC on 31 October is November in Europe/Berlin, and 02:00 UTC
 // on 1 November still October in New York), open on that month instead.
 async function openMonthly() {
