@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["GRADES", "GRADE_ORDER", "SEVERITY_ORDER", "AlertConfig", "SmtpConfig", "zone"]
+__all__ = ["GRADES", "GRADE_ORDER", "ROUTE_CHANNELS", "SEVERITY_ORDER", "AlertConfig", "RouteConfig", "SmtpConfig",
+           "check_route", "zone"]
 
 GRADES = ("critical", "major", "minor")
 GRADE_ORDER = {"minor": 1, "major": 2, "critical": 3}
@@ -40,10 +41,31 @@ class SmtpConfig(BaseModel):
     timeout_s: float = Field(10.0, gt=0)
 
 
-class RouteConfig(BaseModel):
-    """A routing rule from the configuration file; synced by name into the database at start."""
+ROUTE_CHANNELS = ("webhook", "email")
 
-    name: str
+
+def check_route(channel: str, target: str, secret: str | None, min_grade: str) -> None:
+    """A ValueError naming what cannot work in a routing rule (the settings check it when they load;
+    the notifier again when it stores one)."""
+    if channel not in ROUTE_CHANNELS:
+        raise ValueError(f"route channel must be one of {', '.join(ROUTE_CHANNELS)}, got {channel!r}")
+    if min_grade not in GRADE_ORDER:
+        raise ValueError(f"route min_grade must be one of {', '.join(GRADE_ORDER)}, got {min_grade!r}")
+    if channel == "webhook" and not target.startswith(("http://", "https://")):
+        raise ValueError(f"webhook target must be an http(s) URL, got {target!r}")
+    if channel == "webhook" and not secret:
+        raise ValueError("a webhook route needs a secret to sign its requests")
+    if channel == "email" and "@" not in target:
+        raise ValueError(f"email target must be one or more addresses, got {target!r}")
+
+
+class RouteConfig(BaseModel):
+    """A routing rule from the configuration file; synced by name into the database at start (a rule
+    taken out of the file is disabled there)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
     channel: str
     target: str
     secret: SecretStr | None = None
@@ -52,6 +74,14 @@ class RouteConfig(BaseModel):
     model: str | None = None
     min_grade: str = "minor"
     events: str | None = None
+
+    @model_validator(mode="after")
+    def _works(self) -> RouteConfig:
+        # checked when the settings load (every command), not first when `foreshock run` starts the
+        # notifier: a route of channel 'slack' was a traceback there, and accepted by every other command
+        check_route(self.channel, self.target, self.secret.get_secret_value() if self.secret else None,
+                    self.min_grade)
+        return self
 
 
 def zone(name: str) -> ZoneInfo:
@@ -126,6 +156,15 @@ class AlertConfig(BaseModel):
     # reports
     report_timezone: str = Field("UTC", description="IANA time zone whose months the monthly report covers "
                                  "(e.g. Europe/Berlin, America/Chicago)")
+
+    @field_validator("routes")
+    @classmethod
+    def _route_names(cls, v: list[RouteConfig]) -> list[RouteConfig]:
+        names = [r.name for r in v]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # routes are synced by name: the second would silently replace the first
+            raise ValueError(f"route name(s) given twice: {', '.join(twice)}")
+        return v
 
     @field_validator("state_grades")
     @classmethod

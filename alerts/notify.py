@@ -38,14 +38,14 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.config import GRADE_ORDER, AlertConfig
+from alerts.config import GRADE_ORDER, ROUTE_CHANNELS, AlertConfig, check_route
 from alerts.models import Delivery, Route
 from foreshock.db import log_failure
 
 __all__ = ["CHANNELS", "Notifier", "sign", "verify"]
 
 log = logging.getLogger(__name__)
-CHANNELS = ("webhook", "email")
+CHANNELS = ROUTE_CHANNELS
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -66,10 +66,11 @@ class Notifier:
 
     def __init__(
         self, session_factory: sessionmaker[Session], config: AlertConfig | None = None, *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, prune_routes: bool = False,
     ) -> None:
         self._sf = session_factory
         self.config = config or AlertConfig()
+        self.prune_routes = prune_routes  # the settings are the only source of routes (a running service)
         self.clock = clock
         self._wake: queue.Queue[None] = queue.Queue(maxsize=self.config.queue_size)
         self._stop = threading.Event()
@@ -83,17 +84,27 @@ class Notifier:
         cfg = getattr(settings, "alerts", None)
         if isinstance(cfg, dict):
             cfg = AlertConfig.model_validate(cfg)
-        notifier = cls(session_factory, cfg if isinstance(cfg, AlertConfig) else None)
+        notifier = cls(session_factory, cfg if isinstance(cfg, AlertConfig) else None, prune_routes=True)
         notifier.start()
         return notifier
 
     # --- routing rules -------------------------------------------------------------------
     def sync_routes(self) -> int:
-        """Create or update the routes of ``config.routes`` by name; returns how many."""
+        """Create or update the routes of ``config.routes`` by name; with ``prune_routes`` (a service started
+        from its settings) disable those no longer in them (kept for their delivery log). Returns how many
+        are configured."""
         for r in self.config.routes:
             secret = r.secret.get_secret_value() if r.secret else None
             self.add_route(name=r.name, channel=r.channel, target=r.target, secret=secret, customer=r.customer,
                            site=r.site, model=r.model, min_grade=r.min_grade, events=r.events, replace=True)
+        if not self.prune_routes:  # routes added in code (add_route) stay
+            return len(self.config.routes)
+        names = {r.name for r in self.config.routes}
+        with self._sf.begin() as s:
+            for route in s.scalars(select(Route).where(Route.enabled.is_(True))):
+                if route.name not in names:  # taken out of the settings: it kept receiving deliveries
+                    route.enabled = False
+                    log.info("notification route %r is no longer in the settings: disabled", route.name)
         return len(self.config.routes)
 
     def add_route(
@@ -102,16 +113,7 @@ class Notifier:
         replace: bool = False,
     ) -> int:
         """Add a routing rule (``replace=True``: update the rule of that name if it exists)."""
-        if channel not in CHANNELS:
-            raise ValueError(f"route channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
-        if min_grade not in GRADE_ORDER:
-            raise ValueError(f"route min_grade must be one of {', '.join(GRADE_ORDER)}, got {min_grade!r}")
-        if channel == "webhook" and not target.startswith(("http://", "https://")):
-            raise ValueError(f"webhook target must be an http(s) URL, got {target!r}")
-        if channel == "webhook" and not secret:
-            raise ValueError("a webhook route needs a secret to sign its requests")
-        if channel == "email" and "@" not in target:
-            raise ValueError(f"email target must be one or more addresses, got {target!r}")
+        check_route(channel, target, secret, min_grade)
         fields = {"channel": channel, "target": target, "secret": secret, "customer": customer, "site": site,
                   "model": model, "min_grade": min_grade, "events": events, "enabled": True}
         with self._sf.begin() as s:

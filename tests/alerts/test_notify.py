@@ -202,3 +202,30 @@ def test_a_database_outage_is_one_log_line_per_pass_not_a_traceback(factory, cap
     lines = [r for r in caplog.records if "notification worker pass failed" in r.getMessage()]
     assert len(lines) == len(calls) >= 2
     assert all(r.exc_info is None and "database unavailable (OperationalError" in r.getMessage() for r in lines)
+
+
+def test_a_route_taken_out_of_the_settings_is_disabled_and_a_bad_one_refused_when_they_load(factory, monkeypatch):
+    """A route removed from foreshock.toml stayed enabled and kept getting deliveries; a route of an
+    unknown channel passed every command and was a traceback when `foreshock run` started the notifier."""
+    from alerts.models import Route
+    from foreshock.settings import SettingsError, load_settings
+
+    desk = {"name": "desk", "channel": "email", "target": "q@example.com"}
+    hook = {"name": "hook", "channel": "webhook", "target": "https://example.com/h", "secret": "s"}
+    Notifier.from_settings(load_settings(alerts={"routes": [desk, hook]}), factory).close()
+    Notifier.from_settings(load_settings(alerts={"routes": [hook]}), factory).close()
+    with factory() as s:
+        assert {r.name: r.enabled for r in s.query(Route)} == {"desk": False, "hook": True}
+    Notifier.from_settings(load_settings(alerts={"routes": [desk, hook]}), factory).close()  # put back: enabled
+    with factory() as s:
+        assert {r.name: r.enabled for r in s.query(Route)} == {"desk": True, "hook": True}
+    for bad, says in (({**desk, "channel": "slack"}, "route channel must be one of webhook, email, got 'slack'"),
+                      ({**hook, "secret": None}, "a webhook route needs a secret"),
+                      ({**desk, "target": "desk"}, "email target must be one or more addresses"),
+                      ({**desk, "colour": "red"}, "colour"),
+                      ({**desk, "min_grade": "urgent"}, "route min_grade must be one of")):
+        with pytest.raises(SettingsError, match="alerts.routes") as err:
+            load_settings(alerts={"routes": [bad]})
+        assert says in str(err.value), str(err.value)
+    with pytest.raises(SettingsError, match="route name\\(s\\) given twice: desk"):
+        load_settings(alerts={"routes": [desk, desk]})
