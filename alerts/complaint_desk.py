@@ -5,7 +5,8 @@ telemetry store and a health lookup for the evidence of a complaint (both option
 
 - :meth:`ComplaintDesk.register` — a complaint from any channel (dict as :class:`ComplaintIn`);
 - :meth:`ComplaintDesk.attachment` — the bytes of a file stored with a complaint;
-- :meth:`ComplaintDesk.message`, :meth:`ComplaintDesk.reply` — customer communication;
+- :meth:`ComplaintDesk.message`, :meth:`ComplaintDesk.reply` — customer communication (only to contacts
+  tied to the unit's customer: :func:`alerts.customer.tied`);
 - :meth:`ComplaintDesk.create_action`, :meth:`ComplaintDesk.verify_action` — corrective actions.
 """
 
@@ -60,7 +61,7 @@ class ComplaintDesk:
                                                     notifier=self.alerts.notifier)
                     out = complaint_dict(row, ticket.number)
                     out["created"] = created
-                    ticket_id = ticket.id
+                    ticket_id, complaint_id = ticket.id, row.id
                 break
             except IntegrityError:  # a concurrent writer opened the unit's ticket (or took this external_ref)
                 if attempt == 2:
@@ -68,10 +69,10 @@ class ComplaintDesk:
                 log.info("complaint registration raced another writer; retrying (it will join)")
         if self.alerts.notifier is not None:
             self.alerts.notifier.wake()
-        if created and self.config.complaint_auto_ack:
+        if created and self.config.complaint_auto_ack:  # to this complaint's contact, not the ticket's others
             with self._sf.begin() as s:
-                ticket = s.get_one(Ticket, ticket_id)
-                sent = customer.send(s, ticket, "acknowledgement", cfg=self.config, actor=actor, now=now)
+                ticket, row = s.get_one(Ticket, ticket_id), s.get_one(Complaint, complaint_id)
+                sent = customer.acknowledge(s, ticket, row, cfg=self.config, actor=actor, now=now)
                 out["acknowledgement"] = [customer.message_dict(m) for m in sent]
         return out
 

@@ -5,7 +5,8 @@ states, 8D) with ``source="customer"``; if an open ticket exists for that unit (
 when the complaint names one) the complaint joins it instead. Either way the complaint keeps the
 unit's telemetry evidence around the reported time (features, health, alerts of that period) and
 whether a Foreshock warning preceded it, and by how long: the measure of failures caught before
-the customer noticed. See ``docs/complaints.md``.
+the customer noticed. Whether its contact may read the ticket's messages is decided here too
+(:func:`customer_check`): anyone can write a serial into an email. See ``docs/complaints.md``.
 
 >>> ComplaintIn.model_validate({"customer": "ACME", "contact": {"email": "a@acme.example"}, "device_id": "P-1",
 ...     "description": "loud grinding noise", "occurred_at": "2026-11-20T08:00:00Z", "request": "repair"}).request
@@ -32,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.attachments import Attachment, check_sizes, store_attachments
@@ -42,12 +43,14 @@ from alerts.models import Alert, Complaint, Ticket
 from alerts.tickets import FIELD_MODES, failure_mode_name, find_open, iso, open_ticket, record, regrade
 from alerts.units import unit_attrs
 
-__all__ = ["CHANNELS", "REQUESTS", "Attachment", "ComplaintIn", "Contact", "check_complaint", "check_instant",
-           "complaint_dict", "register"]
+__all__ = ["CHANNELS", "REQUESTS", "STAFF_CHANNELS", "Attachment", "ComplaintIn", "Contact", "check_complaint",
+           "check_instant", "complaint_dict", "customer_check", "register"]
 
 log = logging.getLogger(__name__)
 CHANNELS = ("api", "dashboard", "phone", "email", "web_form", "crm", "webhook", "letter")
 REQUESTS = ("repair", "replacement", "refund", "advice")
+# channels on which a member of staff types the complaint in (service role): the agent vouches for the caller
+STAFF_CHANNELS = ("api", "dashboard", "phone", "letter")
 CUSTOMER_MODE = "customer_reported"  # failure mode of a complaint ticket when nobody has classified it yet
 COMPLAINT_MODES = (*FIELD_MODES, "anomaly", CUSTOMER_MODE)  # what an agent may classify a complaint as, or "other: ..."
 
@@ -191,9 +194,55 @@ def complaint_dict(c: Complaint, ticket_number: str | None = None) -> dict[str, 
     out = {k: getattr(c, k) for k in ("id", "channel", "external_ref", "customer", "contact_name", "contact_email",
                                       "contact_phone", "device_id", "model", "site", "failure_mode", "description",
                                       "request", "attachments", "joined", "warning_lead_s", "evidence")}
+    check = (c.evidence or {}).get("customer_check") or {}
+    flagged = check.get("tied") is False
     out.update(ticket=ticket_number, occurred_at=iso(c.occurred_at), received_at=iso(c.received_at),
-               warned_at=iso(c.warned_at), preceded_by_warning=c.warned_at is not None)
+               warned_at=iso(c.warned_at), preceded_by_warning=c.warned_at is not None,
+               flagged=flagged, flag_reason=check.get("why") if flagged else None)
     return out
+
+
+def _same_customer(a: str | None, b: str | None) -> bool:
+    """Names equal but for letter case and spaces (``" acme "`` is ``ACME``)."""
+    if a is None or b is None:
+        return False
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _known_contact(s: Session, c: ComplaintIn, owner: str) -> bool:
+    """Whether the contact is one of an earlier complaint tied to ``owner`` (its email, else its phone)."""
+    from alerts.customer import tied
+
+    if c.contact.email:
+        same = func.lower(Complaint.contact_email) == c.contact.email.lower()
+    else:
+        same = Complaint.contact_phone == c.contact.phone
+    return any(tied(old) and _same_customer(old.customer, owner)
+               for old in s.scalars(select(Complaint).where(same).order_by(Complaint.id.desc()).limit(50)))
+
+
+def customer_check(s: Session, c: ComplaintIn, owner: str | None) -> dict[str, Any]:
+    """Whether the complaint's contact is tied to ``owner``, the customer of the unit (or of the ticket it
+    joins): ``{"customer", "tied", "why"}``, kept in the complaint's evidence.
+
+    Tied: the complaint names that customer (letter case and spaces aside); or it names none and staff
+    typed it in (:data:`STAFF_CHANNELS`, the service role); or its contact is already one of a tied
+    complaint of that customer. Anything else (an email that only names the serial, a webhook naming
+    another customer) is still registered, but flagged: its contact hears only that it was received.
+    """
+    contact = c.contact.email or c.contact.phone
+    if owner is None:
+        return {"customer": None, "tied": True, "why": "no customer on record for the unit or ticket"}
+    if c.customer is not None and _same_customer(c.customer, owner):
+        return {"customer": owner, "tied": True, "why": f"names the unit's customer {owner!r}"}
+    if c.customer is None and c.channel in STAFF_CHANNELS:
+        return {"customer": owner, "tied": True, "why": f"entered by staff ({c.channel}) for {owner!r}"}
+    if _known_contact(s, c, owner):
+        return {"customer": owner, "tied": True, "why": f"{contact} is a known contact of {owner!r}"}
+    said = (f"names customer {c.customer!r}" if c.customer is not None
+            else f"came by {c.channel} without naming the customer, and {contact} is not a known contact")
+    return {"customer": owner, "tied": False, "why": f"the complaint {said}; the unit belongs to {owner!r}: "
+                                                     f"the ticket's messages do not go to {contact}"}
 
 
 def _evidence(s: Session, device_id: str, t: float, cfg: Any, store: Any, health: Any) -> dict[str, Any]:
@@ -255,11 +304,14 @@ def register(
         if old is not None:
             return old, s.get_one(Ticket, old.ticket_id), False
     unit: dict[str, Any] = {"model": c.model, "customer": c.customer, "site": c.site, "firmware": None, "batch": None}
+    owner = None  # the unit's registered customer: who the ticket's messages are for
     if c.device_id:
         if registry is not None and registry.get_unit(c.device_id) is None:
             raise ValueError(f"complaint refused: unit {c.device_id!r} is not registered; give a registered serial, "
                              "or the model and site")
         known = unit_attrs(registry, c.device_id)
+        owner = known.get("customer")
+        # the registry's customer, not the complaint's say, is the ticket's (the complaint keeps what it said)
         unit = {k: known.get(k) or unit.get(k) for k in unit}
     elif getattr(registry, "get_model", None) is not None and registry.get_model(c.model) is None:
         # a misspelt model would stand in the reports' Pareto by model as a model of its own
@@ -279,11 +331,11 @@ def register(
     if ticket is None:
         grade = c.grade or cfg.complaint_grade
         where = c.device_id or f"{unit.get('model')} at {unit.get('site')}"
-        d2 = {"unit": c.device_id, **unit, "customer": customer, "failure_mode": fm or CUSTOMER_MODE,
+        d2 = {"unit": c.device_id, **unit, "failure_mode": fm or CUSTOMER_MODE,
               "reported_by": "customer", "complaint": c.description[:2000], "customer_request": c.request,
               "occurred_at": iso(occurred), "telemetry_evidence": evidence}
         ticket = open_ticket(s, cfg, now=now, failure_mode=fm or CUSTOMER_MODE, grade=grade, actor=actor,
-                             device_id=c.device_id, unit={**unit, "customer": customer}, d2=d2,
+                             device_id=c.device_id, unit=unit, d2=d2,
                              title=f"Customer complaint: {where}: {c.description[:120]}")
         ticket.source = "customer"
         # the third complaint about a unit in 30 days is a repeat too; a fleet problem open for its model,
@@ -293,7 +345,7 @@ def register(
                 event = "ticket.repeat_failure" if rep.kind == "repeat_failure" else "fleet." + rep.kind
                 notifier.enqueue(s, event, {
                     "ticket": rep.ticket, "device_id": rep.device_id, "failure_mode": rep.failure_mode,
-                    "grade": rep.grade, **rep.detail}, customer=customer, site=unit.get("site"),
+                    "grade": rep.grade, **rep.detail}, customer=ticket.customer, site=unit.get("site"),
                     model=unit.get("model"), grade=rep.grade or "major")
     else:
         record(s, ticket, "complaint_joined", actor=actor, now=now, customer=customer, channel=c.channel)
@@ -308,6 +360,9 @@ def register(
                                 cfg.complaint_warning_lookback_d)
         if joined and ticket.source == "proactive" and ticket.opened_at <= occurred:
             warned = min(x for x in (warned, ticket.opened_at) if x is not None)
+    check = customer_check(s, c, owner or ticket.customer)
+    if c.device_id:  # a copy: the ticket's D2 holds the telemetry evidence as it was
+        evidence = {**evidence, "customer_check": check}
     row = Complaint(
         ticket_id=ticket.id, channel=c.channel, external_ref=c.external_ref, customer=customer,
         contact_name=c.contact.name, contact_email=c.contact.email, contact_phone=c.contact.phone,
@@ -321,11 +376,14 @@ def register(
         store_attachments(s, row, c.attachments, now)
     record(s, ticket, "complaint", actor=actor, now=now, complaint_id=row.id, channel=c.channel,
            request=c.request, preceded_by_warning=warned is not None)
+    if not check["tied"]:
+        record(s, ticket, "complaint_flagged", actor=actor, now=now, complaint_id=row.id, reason=check["why"])
+        log.warning("complaint %d on %s flagged: %s", row.id, ticket.number, check["why"])
     if notifier is not None:
         notifier.enqueue(s, "ticket.complaint", {
             "ticket": ticket.number, "device_id": c.device_id, "failure_mode": ticket.failure_mode,
-            "customer": customer, "request": c.request, "joined": joined,
-            "warning_lead_s": row.warning_lead_s}, customer=customer, site=unit.get("site"),
+            "customer": customer, "request": c.request, "joined": joined, "flagged": not check["tied"],
+            "warning_lead_s": row.warning_lead_s}, customer=ticket.customer or customer, site=unit.get("site"),
             model=unit.get("model"), grade=ticket.grade)
     log.info("complaint %d from %s (%s) %s ticket %s", row.id, customer, c.channel,
              "joined" if joined else "opened", ticket.number)

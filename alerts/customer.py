@@ -1,9 +1,12 @@
 """Customer communication of complaint tickets: acknowledgement, progress, answer, follow-up, reply.
 
-Messages go by SMTP (``AlertConfig.smtp``) to every contact address of the ticket's complaints and
-every one is written to the ticket's communication log (``customer_messages``) with its outcome:
-``sent``, or ``failed`` with the SMTP error (the desk sees it and can resend). The acknowledgement
-answers the ticket's response clock. A follow-up after closure asks whether the problem is solved
+Messages go by SMTP (``AlertConfig.smtp``) to the contact address of each of the ticket's complaints
+that is tied to the unit's customer (:func:`tied`; anyone can name a serial in an email) and every
+one is written to the ticket's communication log (``customer_messages``) with its outcome: ``sent``,
+or ``failed`` with the SMTP error (the desk sees it and can resend). On registration only the new
+complaint's contact is acknowledged (:func:`acknowledge`); a flagged one hears that its report was
+received, nothing about the ticket. The acknowledgement of a tied contact answers the ticket's
+response clock. A follow-up after closure asks whether the problem is solved
 and how satisfied the customer is; the reply is recorded on the ticket and "not solved" reopens it.
 
 >>> subject_for("acknowledgement", "PF202611001")
@@ -24,7 +27,7 @@ from alerts.config import SmtpConfig
 from alerts.models import Complaint, CustomerMessage, Ticket
 from alerts.tickets import TicketError, find_open, iso, move, record
 
-__all__ = ["KINDS", "message_dict", "record_reply", "send", "subject_for"]
+__all__ = ["KINDS", "acknowledge", "message_dict", "record_reply", "send", "subject_for", "tied"]
 
 log = logging.getLogger(__name__)
 KINDS = ("acknowledgement", "progress", "answer", "follow_up")
@@ -39,6 +42,9 @@ _DEFAULT_TEXT = {
     "follow_up": ("We closed {number}. Is the problem solved, and how satisfied are you (1 = not at all, "
                   "5 = very)? Reply to this message or tell your service contact."),
 }
+# to a contact not tied to the unit's customer: no ticket number, no promise about the unit's ticket
+_RECEIPT = ("Thank you for your report. We have registered it as complaint {id} and will check the unit's "
+            "records before we answer.")
 
 
 def subject_for(kind: str, number: str) -> str:
@@ -50,10 +56,19 @@ def message_dict(m: CustomerMessage) -> dict[str, Any]:
             "body": m.body, "at": iso(m.at), "by": m.actor, "status": m.status, "error": m.error}
 
 
-def _smtp_send(cfg: SmtpConfig, to: str, subject: str, body: str, number: str) -> None:
+def tied(c: Complaint) -> bool:
+    """Whether ``c``'s contact may read its ticket's messages: tied to the unit's customer when it was
+    registered (``evidence["customer_check"]``, :func:`alerts.complaints.customer_check`). A complaint
+    registered before that check existed counts as tied, as it did then."""
+    check = (c.evidence or {}).get("customer_check")
+    return True if check is None else bool(check.get("tied"))
+
+
+def _smtp_send(cfg: SmtpConfig, to: str, subject: str, body: str, number: str | None) -> None:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = cfg.sender, to, subject
-    msg["X-Foreshock-Ticket"] = number
+    if number:
+        msg["X-Foreshock-Ticket"] = number
     msg.set_content(body)
     with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s) as smtp:
         if cfg.starttls:
@@ -63,9 +78,39 @@ def _smtp_send(cfg: SmtpConfig, to: str, subject: str, body: str, number: str) -
         smtp.send_message(msg)
 
 
+def _deliver(s: Session, ticket: Ticket, c: Complaint, kind: str, subject: str, body: str, *, cfg: Any,
+             actor: str, now: float, number: str | None) -> CustomerMessage:
+    """Email one message to ``c``'s contact and log it (sent, failed, or recorded: call the phone number)."""
+    address = c.contact_email
+    m = CustomerMessage(ticket_id=ticket.id, complaint_id=c.id, kind=kind, direction="out", address=address,
+                        subject=subject, body=body, at=now, actor=actor, status="recorded")
+    if address:
+        try:
+            _smtp_send(cfg.smtp, address, subject, body, number)
+            m.status = "sent"
+        except (smtplib.SMTPException, OSError) as exc:
+            m.status, m.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("%s to %s for %s failed: %s", kind, address, ticket.number, exc)
+    else:
+        m.error = f"no email address: call {c.contact_phone}"
+    s.add(m)
+    return m
+
+
+def _logged(s: Session, ticket: Ticket, kind: str, out: list[CustomerMessage], *, actor: str, now: float,
+            answers: bool = True) -> None:
+    """Audit what was sent; an acknowledgement sent to the customer (``answers``) answers the response clock."""
+    acknowledged = answers and kind == "acknowledgement" and any(m.status == "sent" for m in out)
+    if acknowledged and ticket.responded_at is None:
+        ticket.responded_at = now
+    record(s, ticket, "customer_message", actor=actor, now=now, kind=kind,
+           sent=sum(m.status == "sent" for m in out), failed=sum(m.status == "failed" for m in out))
+    s.flush()
+
+
 def send(s: Session, ticket: Ticket, kind: str, *, cfg: Any, actor: str, now: float,
          text: str | None = None) -> list[CustomerMessage]:
-    """Email ``kind`` to every complaint contact of ``ticket``; log each one (sent or failed)."""
+    """Email ``kind`` to every complaint contact of ``ticket`` tied to the unit's customer; log each one."""
     if kind not in KINDS:
         raise TicketError(f"unknown message kind {kind!r} (expected one of {', '.join(KINDS)})")
     if kind == "follow_up" and ticket.status != "closed":
@@ -77,33 +122,41 @@ def send(s: Session, ticket: Ticket, kind: str, *, cfg: Any, actor: str, now: fl
     complaints = s.scalars(select(Complaint).where(Complaint.ticket_id == ticket.id).order_by(Complaint.id)).all()
     if not complaints:
         raise TicketError(f"ticket {ticket.number} has no customer complaint to write to")
+    contacts = [c for c in complaints if tied(c)]
+    if not contacts:
+        flagged = ", ".join(str(c.id) for c in complaints)
+        raise TicketError(f"ticket {ticket.number} has no contact tied to the unit's customer "
+                          f"{ticket.customer!r}: its complaints are flagged ({flagged}: see each flag_reason); "
+                          "nothing was sent")
     out: list[CustomerMessage] = []
     seen: set[str] = set()
-    for c in complaints:
-        address = c.contact_email
-        if address and address.lower() in seen:
+    for c in contacts:
+        if c.contact_email and c.contact_email.lower() in seen:
             continue
-        m = CustomerMessage(ticket_id=ticket.id, complaint_id=c.id, kind=kind, direction="out", address=address,
-                            subject=subject_for(kind, ticket.number), body=body, at=now, actor=actor,
-                            status="recorded")
-        if address:
-            seen.add(address.lower())
-            try:
-                _smtp_send(cfg.smtp, address, m.subject, body, ticket.number)
-                m.status = "sent"
-            except (smtplib.SMTPException, OSError) as exc:
-                m.status, m.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-                log.warning("%s to %s for %s failed: %s", kind, address, ticket.number, exc)
-        else:
-            m.error = f"no email address: call {c.contact_phone}"
-        s.add(m)
-        out.append(m)
-    if kind == "acknowledgement" and ticket.responded_at is None and any(m.status == "sent" for m in out):
-        ticket.responded_at = now
-    record(s, ticket, "customer_message", actor=actor, now=now, kind=kind,
-           sent=sum(m.status == "sent" for m in out), failed=sum(m.status == "failed" for m in out))
-    s.flush()
+        if c.contact_email:
+            seen.add(c.contact_email.lower())
+        out.append(_deliver(s, ticket, c, kind, subject_for(kind, ticket.number), body, cfg=cfg, actor=actor,
+                            now=now, number=ticket.number))
+    _logged(s, ticket, kind, out, actor=actor, now=now)
     return out
+
+
+def acknowledge(s: Session, ticket: Ticket, c: Complaint, *, cfg: Any, actor: str,
+                now: float) -> list[CustomerMessage]:
+    """Acknowledge a new complaint to its own contact only (the ticket's other contacts have heard already).
+
+    A contact tied to the unit's customer gets the ticket number and the answer time, and that answers
+    the ticket's response clock; any other only a receipt that names neither (:data:`_RECEIPT`).
+    """
+    if tied(c):
+        body = _DEFAULT_TEXT["acknowledgement"].format(number=ticket.number, due=iso(ticket.response_due))
+        m = _deliver(s, ticket, c, "acknowledgement", subject_for("acknowledgement", ticket.number), body,
+                     cfg=cfg, actor=actor, now=now, number=ticket.number)
+    else:
+        m = _deliver(s, ticket, c, "acknowledgement", subject_for("acknowledgement", f"complaint {c.id}"),
+                     _RECEIPT.format(id=c.id), cfg=cfg, actor=actor, now=now, number=None)
+    _logged(s, ticket, "acknowledgement", [m], actor=actor, now=now, answers=tied(c))
+    return [m]
 
 
 def record_reply(s: Session, ticket: Ticket, *, solved: bool, satisfaction: int | None, comment: str,

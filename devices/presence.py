@@ -76,7 +76,8 @@ class PresenceMixin:
         is ignored, unless the recorded one was a last will: that was stamped with the platform's
         clock, which a unit's clock may trail, and a unit's status after its will is always newer.
         An undated status repeating the recorded undated one (the broker's retained will, delivered
-        again whenever the platform subscribes) changes nothing. Unknown units are ignored.
+        again whenever the platform subscribes) leaves the presence as it is, but a new firmware it
+        reports is recorded. Unknown units are ignored.
         """
         if state not in ("online", "offline"):
             raise InvalidInput("state", f"expected 'online' or 'offline', got {state!r}")
@@ -89,7 +90,10 @@ class PresenceMixin:
             if ts_ms is None and unit.presence_by_will and unit.presence == state:
                 # The same undated status again: the broker hands its retained copy (a unit's last will)
                 # to every new subscription, so each restart of the platform moved "offline since" to it.
-                log.debug("repeated undated %s status of %s ignored", state, device_id)
+                # Its presence is not news, but a firmware it reports is (an update without a reconnect).
+                log.debug("repeated undated %s status of %s: presence unchanged", state, device_id)
+                if self._record_firmware(unit, firmware):
+                    session.commit()
                 return False
             stale = unit.presence_ts_ms is not None and ts < unit.presence_ts_ms
             if stale and ts_ms is not None and not unit.presence_by_will:
@@ -97,9 +101,7 @@ class PresenceMixin:
                 return False
             changed = unit.presence != state
             unit.presence, unit.presence_ts_ms, unit.presence_by_will = state, ts, ts_ms is None
-            if firmware is not None and unit.firmware != firmware:
-                log.info("unit %s reports firmware %s (was %s)", device_id, firmware, unit.firmware)
-                unit.firmware = firmware
+            self._record_firmware(unit, firmware)
             if state == "online" and (unit.last_seen_ms is None or ts > unit.last_seen_ms):
                 unit.last_seen_ms = ts
             session.commit()
@@ -108,6 +110,15 @@ class PresenceMixin:
         if changed:
             log.info("unit %s is %s", device_id, state)
         return changed
+
+    @staticmethod
+    def _record_firmware(unit: Unit, firmware: str | None) -> bool:
+        """Set the firmware a status reports on ``unit``; returns whether it changed."""
+        if firmware is None or unit.firmware == firmware:
+            return False
+        log.info("unit %s reports firmware %s (was %s)", unit.device_id, firmware, unit.firmware)
+        unit.firmware = firmware
+        return True
 
     def _remember_seen(self, device_id: str, ts_ms: int, *, written: bool) -> bool:
         """Update the in-memory last-seen time; returns whether the database should be written."""

@@ -257,3 +257,22 @@ def test_tickets_filter_by_source(client, tokens, world):  # noqa: F811
     proactive = client.get("/api/v1/tickets", params={"source": "proactive"}, headers=viewer).json()
     assert [t["device_id"] for t in customer["data"]] == ["P-0002"]
     assert world.ticket in [t["number"] for t in proactive["data"]] and customer["count"] == 1
+
+
+def test_an_emailed_serial_does_not_subscribe_the_sender_to_the_customers_ticket(client, tokens, world, smtp):  # noqa: F811
+    """Security review: `Serial: P-0001` in a mail from anyone joined ACME's ticket and got its progress."""
+    svc = auth(tokens["service"])
+    assert client.post("/api/v1/complaints", json=body(), headers=svc).status_code == 201
+    mail = (f"From: Eve <evil@example.com>\r\nSubject: Pump\r\nMessage-ID: <eve@x>\r\n"
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
+            f"\r\nSerial: P-0001\r\nRequest: advice\r\nWhat is wrong with it?\r\n").encode()
+    r = client.post("/api/v1/complaints/email", content=mail, headers={**svc, "Content-Type": "message/rfc822"})
+    assert r.status_code == 201 and r.json()["ticket"] == world.ticket
+    r = client.post(f"/api/v1/tickets/{world.ticket}/messages", json={"kind": "progress", "text": "Parts ordered."},
+                    headers=svc)
+    assert r.status_code == 200
+    assert [m["address"] for m in r.json()["messages"] if m["kind"] == "progress"] == ["ann@acme.example"]
+    flagged = [c for c in r.json()["complaints"] if c.get("flagged")]
+    assert len(flagged) == 1 and "evil@example.com" in flagged[0]["flag_reason"]
+    assert smtp.wait_for(3)
+    assert [rcpt for rcpt, m in smtp.messages if world.ticket in m["Subject"]] == [["ann@acme.example"]] * 2

@@ -146,3 +146,16 @@ def test_the_retained_will_delivered_again_at_a_restart_keeps_the_offline_time(r
     assert registry.record_status("P-0001", "online", T0 + 1000) is True  # the unit is back, from a trailing clock
     assert registry.record_status("P-0001", "offline", None) is True  # and gone again
     assert registry.get_unit("P-0001").presence == "offline"
+
+
+def test_a_new_firmware_in_a_repeated_undated_online_status_is_recorded(registry):
+    """An undated `online` repeating the recorded undated one was dropped whole, firmware included, while
+    the same message with a `ts` was recorded: a unit updated without a reconnect kept its old firmware."""
+    registry.create_unit("P-0001", firmware="1.0")
+    assert registry.record_status("P-0001", "online", None, firmware="1.0") is True
+    since = registry.presence("P-0001").since_ms
+    assert registry.record_status("P-0001", "online", None, firmware="1.1") is False  # presence did not change
+    unit = registry.get_unit("P-0001")
+    assert (unit.firmware, unit.presence, unit.presence_ts_ms) == ("1.1", "online", since)
+    assert registry.record_status("P-0001", "online", None) is False  # no firmware: nothing to record
+    assert registry.get_unit("P-0001").firmware == "1.1"
