@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from alerts.attachments import AttachmentTooLarge
-from alerts.complaints import ComplaintIn, check_complaint
+from alerts.complaints import STAFF_CHANNELS, ComplaintIn, check_complaint
 from api.deps import ContextDep, PageDep, Service, Viewer
 from api.routes.alerts import alerts_of
 from api.schemas import ListPublic, Message
@@ -181,6 +181,11 @@ def _signed_complaint(ctx: Any, headers: Any, body: bytes) -> ComplaintIn:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"complaint refused: body is not JSON ({exc})") from None
     if isinstance(data, dict):
         data.setdefault("channel", "webhook")
+        if data["channel"] in STAFF_CHANNELS:  # staff-entered complaints may subscribe their contact to a ticket
+            raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                                f"complaint refused: channel {data['channel']!r} is for complaints staff enter "
+                                "(the API with a service token, the dashboard); a webhook sends webhook, web_form, "
+                                "crm or email")
     return check_complaint(data)
 
 

@@ -111,6 +111,11 @@ def test_signed_webhook_and_raw_email(client, tokens, world, smtp):  # noqa: F81
                     headers={**headers, "X-Foreshock-Timestamp": fraction,
                              "X-Foreshock-Signature": sign("crm-secret", fraction, payload)})
     assert r.status_code == 201 and r.json()["id"] == hooked["id"]
+    # a signed body that claims a staff channel would subscribe its contact to the unit's ticket
+    staff = json.dumps(body(device_id="P-0002", external_ref="crm-4712", channel="phone")).encode()
+    r = client.post("/api/v1/complaints/webhook", content=staff,
+                    headers={**headers, "X-Foreshock-Signature": sign("crm-secret", ts, staff)})
+    assert r.status_code == 400 and "channel 'phone' is for complaints staff enter" in r.json()["detail"], r.text
 
     mail = (f"From: Bo Chen <bo@globex.example>\r\nTo: complaints@foreshock.example\r\n"
             f"Subject: Fan vibrates\r\nMessage-ID: <abc@globex>\r\nDate: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
