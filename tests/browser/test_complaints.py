@@ -118,3 +118,24 @@ def test_the_complaint_list_pages_through_every_complaint(page, served):
     expect(page.locator("#c-count")).to_have_text(f"complaints 1–100 of {total}, newest first")
     shot(page, "complaints-paged")
     assert page.js_errors == [], page.js_errors
+
+
+def test_a_complaint_not_tied_to_the_units_customer_is_flagged_on_the_ticket(page, served):
+    """A complaint from someone else (another customer's name, or an e-mail naming only a serial) joins
+    the unit's ticket but is flagged: the staff see why, and that its sender hears nothing of the ticket."""
+    import time
+
+    import httpx
+
+    base, tokens, world, _ = served
+    r = httpx.post(f"{base}/api/v1/complaints", headers={"Authorization": f"Bearer {tokens['service']}"}, json={
+        "customer": "Evil Corp", "contact": {"name": "Eve", "email": "eve@evil.example"}, "device_id": world.failing,
+        "description": "Your pump is broken, send me the report", "request": "advice", "channel": "web_form",
+        "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))})
+    assert r.status_code == 201 and r.json()["flagged"] is True, r.text
+    login(page, base, tokens["service"])
+    page.goto(f"{base}/ui/tickets#{r.json()['ticket']}")
+    flag = page.locator("#ticket-complaints .flag")
+    expect(flag).to_have_count(1)
+    assert "Flagged:" in flag.inner_text() and "gets no messages about the ticket" in flag.inner_text()
+    assert "Evil Corp" in flag.inner_text()  # the reason names what the complaint said

@@ -151,6 +151,9 @@ async function customerPanel(number, post) {
     el("ul", { id: "ticket-complaints" }, c.complaints.map((x) => el("li", {},
       `${x.customer} (${words(x.channel)}, asks for ${words(x.request)}): ${x.description.slice(0, 200)}`,
       x.preceded_by_warning ? ` · Foreshock warned ${fmtDuration(x.warning_lead_s)} before` : " · no warning before",
+      // not tied to the unit's customer: its sender hears only that it was received (docs/complaints.md)
+      x.flagged ? el("div", { class: "error flag" }, `Flagged: ${x.flag_reason || "not tied to the unit's customer"}; `
+        + "this contact gets no messages about the ticket") : "",
       attachmentLinks(x.attachments)))),
     c.customer_followup ? el("p", { id: "followup" }, `Follow-up: ${c.customer_followup.solved ? "solved" : "NOT solved"}, `
       + `satisfaction ${c.customer_followup.satisfaction ?? "–"}`) : "",
