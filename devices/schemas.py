@@ -98,11 +98,11 @@ class _ModelFields(_Strict):
     @classmethod
     def _json(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         if v is not None:
+            _check_monitor_config(v)  # first: it names the setting (NaN for alarm_ratio, not "out of range float")
             try:
                 json.dumps(v, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"must be JSON-serialisable: {exc}") from None
-            _check_monitor_config(v)
         return v
 
 

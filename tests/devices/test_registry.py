@@ -135,6 +135,9 @@ def test_impossible_model_data_names_the_field(registry, fields, field):
         # the detectors took any name: every snapshot was then of an "other axis", stored and never assessed
         ({"axis": "X"}, "axis must be one of x, y, z, h, v (the device protocol's axes)"),
         ({"axis": "radial"}, "axis must be one of x, y, z, h, v"),
+        # was "must be JSON-serialisable: Out of range float values are not JSON compliant", no setting named
+        ({"alarm_ratio": float("nan")}, "alarm_ratio must be a finite number, got nan"),
+        ({"alarm_ratio": float("inf")}, "alarm_ratio must be a finite number, got inf"),
     ],
 )
 def test_detector_settings_the_detectors_would_refuse_are_refused_up_front(registry, model, config, problem):
