@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
+
 from foreshock.db import log_failure, make_engine, migrate, session_factory
 from foreshock.detection import DetectionStage
 from foreshock.settings import Settings
@@ -27,6 +29,8 @@ __all__ = ["Pipeline", "StartupError", "register"]
 
 log = logging.getLogger(__name__)
 HEALTH_EVENT_IDS = 200  # units named in one `health` event; a larger save says only how many
+# what an unreachable relational database raises (as foreshock.detection queues alert updates on)
+_DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
 class StartupError(RuntimeError):
@@ -80,6 +84,61 @@ class _ThroughIngest:
         self._pipeline.ingest.write_derived(points)
 
 
+class _RegistryMemory:
+    """The registry as ingest asks it (is the unit registered? its machine data?), answered from the
+    last answers while the relational database is unreachable.
+
+    Ingest asks for every batch. With PostgreSQL cut off, the registry's cached view expired after
+    ``devices.cache_ttl_s`` and every batch then failed its device check and was retried: no telemetry
+    was stored until the database returned, though the store was up. Now the units seen registered
+    (and the machine data looked up) before the outage go on being ingested; a unit not asked about
+    before it still raises, so its batch waits unacknowledged, as before, rather than being refused.
+    """
+
+    def __init__(self, registry: Any) -> None:
+        self._registry = registry
+        self._known: set[str] = set()  # registered units, as last answered (bounded by the fleet)
+        self._machines: dict[str, Any] = {}
+        self._from_memory = False  # answering from memory: said once when it starts and once when it ends
+
+    def is_known(self, device_id: str) -> bool:
+        try:
+            known = self._registry.is_known(device_id)
+        except _DB_UNAVAILABLE as exc:
+            if device_id not in self._known:
+                raise
+            self._remembering(exc)
+            return True
+        self._answered()
+        (self._known.add if known else self._known.discard)(device_id)
+        return known
+
+    def machine_info(self, device_id: str) -> Any:
+        try:
+            info = self._registry.machine_info(device_id)
+        except _DB_UNAVAILABLE as exc:
+            if device_id not in self._machines:
+                raise
+            self._remembering(exc)
+            return self._machines[device_id]
+        self._answered()
+        self._machines[device_id] = info
+        return info
+
+    def _remembering(self, exc: Exception) -> None:
+        if not self._from_memory:
+            self._from_memory = True
+            reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0][:300]
+            log.warning("database unavailable (%s): ingest goes on for the %d units seen registered before, from "
+                        "memory; messages of other units wait unacknowledged until it returns", reason,
+                        len(self._known))
+
+    def _answered(self) -> None:
+        if self._from_memory:
+            self._from_memory = False
+            log.info("database back: ingest asks the registry again")
+
+
 class Pipeline:
     """Every part of Foreshock, built from one :class:`Settings` and started together."""
 
@@ -109,6 +168,7 @@ class Pipeline:
         from devices.registry import Registry
 
         self.registry = Registry(self.sessions, **s.devices.model_dump())
+        ingest_registry = _RegistryMemory(self.registry)  # ingest goes on while the database is down
 
         from api.events import EventBus
         from api.snapshots import LatestSnapshots
@@ -142,10 +202,10 @@ class Pipeline:
             s,
             self.store,
             self.dead_letters,
-            device_check=self.registry.is_known,
+            device_check=ingest_registry.is_known,
             auto_register=self._auto_register if s.ingest.auto_register else False,
             on_batch=self.detection.on_batch,
-            machine_info=self.registry.machine_info,
+            machine_info=ingest_registry.machine_info,
         )
 
     def _open_store(self) -> Any:
