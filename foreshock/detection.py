@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from detectors import Assessment, MachineInfo, Snapshot, UnitMonitor
 from detectors.config import MonitorConfig
 from detectors.types import HEALTH_ORDER
+from foreshock.db import log_failure
 from foreshock.models import DetectorState
 from foreshock.tsdb import Point, StoreError, TelemetryStore
 
@@ -224,7 +225,7 @@ class DetectionStage:
                     self._one(msg, points)
                 except Exception:  # noqa: BLE001 - one unit's failure must not stop the others
                     self.stats.errors += 1
-                    log.exception("detection failed for %s (%s)", msg.device_id, msg.kind)
+                    log_failure(log, f"detection failed for {msg.device_id} ({msg.kind})")
             due = self._flush_on_batch and time.monotonic() - self._last_flush >= self._flush_interval_s
         if points and self._store is not None:
             try:

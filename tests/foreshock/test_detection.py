@@ -171,3 +171,22 @@ def test_a_save_tells_its_listener_which_units_now_have_new_health(sessions, cap
     failing.flush()  # the state is written all the same; the failure is logged
     assert failing.health_of("U-1") is not None and not failing._units["U-1"].dirty
     assert "the listener of saved health failed" in caplog.text
+
+
+def test_a_unit_the_database_cannot_load_is_one_log_line_not_a_traceback(caplog):
+    """With PostgreSQL cut off, each message of a unit whose state was not loaded yet (and each status
+    message) logged a traceback of about 60 lines."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    def down():
+        raise OperationalError("SELECT 1", {}, Exception("connection refused\nmore"))
+
+    stage = DetectionStage(down, registry=FakeRegistry(), alerts=FakeAlerts())
+    with caplog.at_level(logging.ERROR, logger="foreshock.detection"):
+        stage.on_batch([tel(1, 1_795_000_000_000)])
+    [record] = caplog.records
+    assert record.exc_info is None and stage.stats.errors == 1
+    assert record.getMessage() == ("detection failed for U-1 (telemetry): database unavailable (OperationalError: "
+                                   "connection refused); trying again later")
