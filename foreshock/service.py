@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -47,8 +47,8 @@ def _usable_dir(path: Path, setting: str) -> None:
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(20, "it is a file, not a folder")
         path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied")
+        with tempfile.TemporaryFile(dir=path):  # the real reason: a read-only file system was "Permission denied"
+            pass
     except OSError as exc:
         raise StartupError(
             f"setting {setting} ({_env_name(setting)}): cannot use the folder {path}: {exc.strerror or exc}"

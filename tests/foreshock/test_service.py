@@ -272,3 +272,21 @@ def test_a_store_refusal_that_names_its_setting_is_not_blamed_on_the_credentials
         assert "check the settings telemetry.username" in str(err.value)
     finally:
         pipe.stop(timeout_s=5)
+
+
+def test_a_read_only_data_folder_is_named_as_such(tmp_path, monkeypatch, capsys):
+    """A data_dir on a file system mounted read-only was refused as "Permission denied", which sends
+    the operator to chmod a folder whose permissions are fine."""
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=ro)
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
+    assert code == 1
+    assert err.startswith(f"foreshock: error: setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder {ro}: "
+                          "Read-only file system"), err
