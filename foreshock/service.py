@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import tempfile
 import threading
@@ -53,6 +54,32 @@ def _usable_dir(path: Path, setting: str) -> None:
         raise StartupError(
             f"setting {setting} ({_env_name(setting)}): cannot use the folder {path}: {exc.strerror or exc}"
         ) from None
+
+
+def _lock_folder(path: Path, setting: str) -> Any:
+    """Hold ``<path>/foreshock.lock`` (an exclusive ``flock``, released when the file is closed or the
+    process ends, even by SIGKILL) or raise :class:`StartupError` naming ``setting`` and the holder.
+
+    A second ``foreshock run`` on the same data folder (a unit started twice, a shell left running)
+    appended to the same spool segments and alert queue as the first, and the two took the broker
+    session from each other every second."""
+    import fcntl
+
+    fh = open(path / "foreshock.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held until stop()
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise StartupError(
+            f"setting {setting} ({_env_name(setting)}): the folder {path} is in use by another foreshock run "
+            f"(pid {holder}); two services must not share it. Stop the other one, or give this one its own "
+            f"{setting} and mqtt.client_id") from None
+    fh.truncate(0)
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
 
 
 @dataclass
@@ -160,6 +187,9 @@ class Pipeline:
         # "[Errno 2] No such file or directory: '/x'", or a traceback for the embedded store).
         _usable_dir(s.data_dir, "data_dir")
         _usable_dir(s.spool_dir, "ingest.spool_dir" if s.ingest.spool_dir else "data_dir")
+        self._locks = [_lock_folder(s.data_dir, "data_dir")]
+        if not s.spool_dir.resolve().is_relative_to(s.data_dir.resolve()):
+            self._locks.append(_lock_folder(s.spool_dir, "ingest.spool_dir"))
         self.engine = make_engine(s.database_url)
         migrate(self.engine)
         self.sessions = session_factory(self.engine)
@@ -462,6 +492,8 @@ class Pipeline:
             close()
         self.store.close()
         self.engine.dispose()
+        for lock in self._locks:
+            lock.close()
 
     def run_until_stopped(self) -> None:
         """Block until SIGINT/SIGTERM, then stop gracefully."""

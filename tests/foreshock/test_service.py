@@ -290,3 +290,33 @@ def test_a_read_only_data_folder_is_named_as_such(tmp_path, monkeypatch, capsys)
     assert code == 1
     assert err.startswith(f"foreshock: error: setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder {ro}: "
                           "Read-only file system"), err
+
+
+def test_a_second_run_on_the_same_data_folder_is_refused_naming_the_first(tmp_path, monkeypatch, capsys):
+    """Two `foreshock run` on one data folder (the same config started twice) both started: they
+    appended to the same spool and alert queue, and took the broker session from each other every
+    second, with nothing at start to say why."""
+    import os
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    first = Pipeline(load_settings(data_dir=data), PipelineOptions(api=False))
+    try:
+        code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=data)
+        assert code == 1 and "Traceback" not in err
+        assert err.startswith(f"foreshock: error: setting data_dir (FORESHOCK_DATA_DIR): the folder {data} is in use "
+                              f"by another foreshock run (pid {os.getpid()}); two services must not share it"), err
+        spool = tmp_path / "spool"
+        second = Pipeline(load_settings(data_dir=tmp_path / "other", ingest={"spool_dir": spool}),
+                          PipelineOptions(api=False))
+        code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=tmp_path / "third",
+                                FORESHOCK_INGEST__SPOOL_DIR=spool)
+        second.stop(timeout_s=5)
+        assert code == 1 and err.startswith("foreshock: error: setting ingest.spool_dir (FORESHOCK_INGEST__SPOOL_DIR): "
+                                            f"the folder {spool} is in use by another foreshock run"), err
+    finally:
+        first.stop(timeout_s=5)
+    again = Pipeline(load_settings(data_dir=data), PipelineOptions(api=False))  # released at stop
+    again.stop(timeout_s=5)
