@@ -190,3 +190,35 @@ def test_a_unit_the_database_cannot_load_is_one_log_line_not_a_traceback(caplog)
     assert record.exc_info is None and stage.stats.errors == 1
     assert record.getMessage() == ("detection failed for U-1 (telemetry): database unavailable (OperationalError: "
                                    "connection refused); trying again later")
+
+
+def test_a_unit_whose_clock_went_back_is_said_once_an_hour_not_silently_unassessed(sessions, caplog, monkeypatch):
+    """A unit whose clock jumped back an hour had its messages stored but not fed to the detectors for
+    that hour, and nothing said so (only the unexported `skipped_old` counted them)."""
+    import logging
+
+    import foreshock.detection as detection_mod
+
+    now = [1000.0]
+    monkeypatch.setattr(detection_mod.time, "monotonic", lambda: now[0])
+    stage = DetectionStage(sessions, registry=FakeRegistry(), alerts=FakeAlerts())
+    t0 = 1_795_000_000_000
+    with caplog.at_level(logging.WARNING, logger="foreshock.detection"):
+        stage.on_batch([tel(1, t0), tel(2, t0 + 60_000)])
+        stage.on_batch([tel(2, t0 + 60_000), tel(3, t0 + 30_000)])  # a duplicate, one overtaken: not said
+        assert caplog.records == [] and stage.stats.skipped_old == 2
+        stage.on_batch([tel(4 + i, t0 + 60_000 - 3_600_000 + i * 60_000) for i in range(3)])  # an hour back
+        now[0] += 1800
+        stage.on_batch([tel(7, t0 + 60_000 - 3_600_000 + 3 * 60_000)])  # within the hour: counted, not said
+        now[0] += 1801
+        stage.on_batch([tel(8, t0 + 60_000 - 3_600_000 + 4 * 60_000)])
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "U-1: 1 message(s) stored but not assessed: older than the newest its detectors learnt from (telemetry at "
+        "2026-11-18T11:07:40Z), this one by 3600 s. Its clock may have gone back; it is assessed again once its "
+        "messages are newer than that",
+        "U-1: 4 message(s) stored but not assessed: older than the newest its detectors learnt from (telemetry at "
+        "2026-11-18T11:07:40Z), this one by 3360 s. Its clock may have gone back; it is assessed again once its "
+        "messages are newer than that",
+    ]
+    assert stage.stats.skipped_old == 7
