@@ -203,6 +203,7 @@ class DetectionStage:
         unit.config_checked = time.monotonic()
         unit.snapshot_changed = True  # a new configuration may reach the detectors' parameters
         try:
+            self._apply_machine(device_id, unit)
             cfg = self.unit_config(device_id)
             if cfg:
                 unit.monitor.config = dataclasses.replace(unit.monitor.config, **cfg)
@@ -210,6 +211,19 @@ class DetectionStage:
             log.warning("detector configuration of %s not applied: %s", device_id, exc)
         except Exception:  # noqa: BLE001 - the registry or database may be briefly unavailable
             log.exception("detector configuration of %s unavailable; keeping the current one", device_id)
+
+    def _apply_machine(self, device_id: str, unit: _Unit) -> None:
+        """Give the monitor its model's machine data again when it changed (rated speed, bearing, ISO
+        group), keeping what it learnt, as a restart does. A running service kept the data it loaded a
+        unit with until it was restarted (``devices models update`` or the API changed only the registry)."""
+        current = getattr(unit.monitor, "machine", None)
+        if self._registry is None or current is None or not hasattr(unit.monitor, "state_dict"):
+            return  # a monitor_factory's own monitor
+        machine = self._registry.machine_info(device_id) or MachineInfo()
+        if machine == current:
+            return
+        unit.monitor = UnitMonitor.from_state(unit.monitor.state_dict(), machine)
+        log.info("%s: the machine data of its model changed; its detectors go on with the new data", device_id)
 
     def forget(self, device_id: str) -> None:
         """Drop the cached monitor (after the unit's model data changed); the saved state is reloaded."""

@@ -222,3 +222,35 @@ def test_a_unit_whose_clock_went_back_is_said_once_an_hour_not_silently_unassess
         "messages are newer than that",
     ]
     assert stage.stats.skipped_old == 7
+
+
+def test_a_models_new_machine_data_reaches_a_running_units_detectors_keeping_what_they_learnt(sessions, caplog):
+    """`devices models update P-1800 --rated-rpm 1500` (or the API) changed the registry only: the running
+    service's detectors kept the rated speed and bearing they had loaded the unit with until a restart."""
+    import logging
+
+    from detectors.types import BearingGeometry, MachineInfo
+
+    old = MachineInfo(rated_rpm=1800.0, bearing=BearingGeometry(n_balls=9, ball_d=7.94, pitch_d=39.04))
+    new = MachineInfo(rated_rpm=1500.0, bearing=BearingGeometry(n_balls=8, ball_d=6.75, pitch_d=28.5), iso_group=1)
+
+    class Registry(FakeRegistry):
+        machine = old
+
+        def machine_info(self, device_id):
+            return self.machine
+
+    registry = Registry()
+    stage = DetectionStage(sessions, registry=registry, alerts=FakeAlerts(), config_refresh_s=0.0)
+    rng = np.random.default_rng(0)
+    stage.on_batch([vib(1, 1_795_000_000_000, rng), tel(2, 1_795_000_001_000)])
+    monitor = stage._units["U-1"].monitor
+    assert monitor.machine == old
+    learnt = monitor.state_dict()
+    registry.machine = new
+    with caplog.at_level(logging.INFO, logger="foreshock.detection"):
+        stage.on_batch([tel(2, 1_795_000_001_000)])  # a redelivery: nothing learnt, the data still applied
+    monitor = stage._units["U-1"].monitor
+    assert monitor.machine == new
+    assert monitor.state_dict() == learnt  # nothing relearnt
+    assert "U-1: the machine data of its model changed; its detectors go on with the new data" in caplog.messages
