@@ -76,10 +76,25 @@ def _lock_folder(path: Path, setting: str) -> Any:
             f"setting {setting} ({_env_name(setting)}): the folder {path} is in use by another foreshock run "
             f"(pid {holder}); two services must not share it. Stop the other one, or give this one its own "
             f"{setting} and mqtt.client_id") from None
+    fh.seek(0)
+    previous = fh.read().strip()  # a pid: that run did not get to stop() (killed, crashed, power lost)
+    if previous and setting == "data_dir":
+        log.warning("the last foreshock run on %s (pid %s) did not stop cleanly: the detectors resume from the "
+                    "state saved at its last tick, and messages it had acknowledged but not yet assessed are stored "
+                    "but not assessed; the broker redelivers what it had not acknowledged (docs/reliability.md)",
+                    path, previous)
     fh.truncate(0)
     fh.write(f"{os.getpid()}\n")
     fh.flush()
     return fh
+
+
+def _unlock_folder(fh: Any) -> None:
+    """Release a folder held by :func:`_lock_folder`, leaving the file empty: this run stopped cleanly."""
+    if fh.closed:
+        return
+    fh.truncate(0)
+    fh.close()
 
 
 @dataclass
@@ -493,7 +508,8 @@ class Pipeline:
         self.store.close()
         self.engine.dispose()
         for lock in self._locks:
-            lock.close()
+            _unlock_folder(lock)
+        log.info("stopped")
 
     def run_until_stopped(self) -> None:
         """Block until SIGINT/SIGTERM, then stop gracefully."""

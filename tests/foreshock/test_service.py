@@ -320,3 +320,36 @@ def test_a_second_run_on_the_same_data_folder_is_refused_naming_the_first(tmp_pa
         first.stop(timeout_s=5)
     again = Pipeline(load_settings(data_dir=data), PipelineOptions(api=False))  # released at stop
     again.stop(timeout_s=5)
+
+
+def test_a_start_after_a_run_that_did_not_stop_cleanly_says_what_that_lost(tmp_path, caplog):
+    """After `kill -9` (or a crash, or a power loss) the next start said nothing: the log showed a
+    normal start, and what a crash loses was only in docs/reliability.md."""
+    import logging
+    import subprocess
+    import sys
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    settings = load_settings(data_dir=data)
+    with caplog.at_level(logging.INFO, logger="foreshock.service"):
+        Pipeline(settings, PipelineOptions(api=False)).stop(timeout_s=5)
+        Pipeline(settings, PipelineOptions(api=False)).stop(timeout_s=5)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # clean stops: nothing to say
+    assert caplog.messages.count("stopped") == 2
+    caplog.clear()
+
+    script = ("import os, signal\nfrom foreshock.service import Pipeline, PipelineOptions\n"
+              "from foreshock.settings import load_settings\n"
+              f"Pipeline(load_settings(data_dir={str(data)!r}), PipelineOptions(api=False))\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert killed.returncode == -9, killed.stderr
+    with caplog.at_level(logging.WARNING, logger="foreshock.service"):
+        pipe = Pipeline(settings, PipelineOptions(api=False))  # the lock went with the killed process
+        pipe.stop(timeout_s=5)
+    [said] = caplog.messages
+    assert said.startswith(f"the last foreshock run on {data} (pid ") and "did not stop cleanly" in said
+    assert "messages it had acknowledged but not yet assessed are stored but not assessed" in said
