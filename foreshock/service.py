@@ -496,7 +496,13 @@ class Pipeline:
         self._stop.set()
         self.ingest.stop(timeout_s)
         self.detection.close()
-        self.registry.flush_seen()
+        try:  # raised out of stop() with the database down: nothing after it was closed
+            self.registry.flush_seen()
+        except _DB_UNAVAILABLE as exc:
+            log.error("last-seen times not written at shutdown (database unavailable: %s); the units' next messages "
+                      "set them again", str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300])
+        except Exception:  # noqa: BLE001 - the rest of the shutdown must still run
+            log.exception("last-seen times not written at shutdown")
         if self._api_server is not None:
             self.events.close()  # end open event streams, or they hold the server's shutdown
             self._api_server.should_exit = True

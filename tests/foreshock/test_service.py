@@ -353,3 +353,33 @@ def test_a_start_after_a_run_that_did_not_stop_cleanly_says_what_that_lost(tmp_p
     [said] = caplog.messages
     assert said.startswith(f"the last foreshock run on {data} (pid ") and "did not stop cleanly" in said
     assert "messages it had acknowledged but not yet assessed are stored but not assessed" in said
+
+
+def test_a_stop_while_the_database_is_down_still_stops_cleanly(tmp_path, caplog):
+    """SIGTERM with PostgreSQL cut off: writing the last-seen times raised out of stop(), so the API,
+    the alert service and the telemetry store were never closed, the process ended with
+    `foreshock: error: cannot use the database …` as if it had failed to start, and the next start
+    reported a crash."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    pipe = Pipeline(load_settings(data_dir=data), PipelineOptions(api=False))
+    closed = []
+    store_close = pipe.store.close
+    pipe.store.close = lambda: (closed.append(True), store_close())
+
+    def down():
+        raise OperationalError("UPDATE units", {}, Exception("connection refused\nmore"))
+
+    pipe.registry.flush_seen = down
+    with caplog.at_level(logging.INFO, logger="foreshock.service"):
+        pipe.stop(timeout_s=5)
+    assert closed == [True]
+    assert ("last-seen times not written at shutdown (database unavailable: connection refused); the units' next "
+            "messages set them again") in caplog.messages
+    assert caplog.messages[-1] == "stopped" and (data / "foreshock.lock").read_text() == ""
