@@ -210,7 +210,7 @@ class DetectionStage:
         except (TypeError, ValueError) as exc:
             log.warning("detector configuration of %s not applied: %s", device_id, exc)
         except Exception:  # noqa: BLE001 - the registry or database may be briefly unavailable
-            log.exception("detector configuration of %s unavailable; keeping the current one", device_id)
+            log_failure(log, f"detector configuration of {device_id} unavailable; keeping the current one")
 
     def _apply_machine(self, device_id: str, unit: _Unit) -> None:
         """Give the monitor its model's machine data again when it changed (rated speed, bearing, ISO

@@ -254,3 +254,29 @@ def test_a_models_new_machine_data_reaches_a_running_units_detectors_keeping_wha
     assert monitor.machine == new
     assert monitor.state_dict() == learnt  # nothing relearnt
     assert "U-1: the machine data of its model changed; its detectors go on with the new data" in caplog.messages
+
+
+def test_a_configuration_check_the_database_cannot_answer_is_one_log_line(sessions, caplog):
+    """Every unit's periodic configuration check logged a traceback while the database was down."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    class Down(FakeRegistry):
+        down = False
+
+        def detector_config(self, device_id):
+            if self.down:
+                raise OperationalError("SELECT 1", {}, Exception("connection refused\nmore"))
+            return {}
+
+    registry = Down()
+    stage = DetectionStage(sessions, registry=registry, alerts=FakeAlerts(), config_refresh_s=0.0)
+    stage.on_batch([tel(1, 1_795_000_000_000)])
+    registry.down = True
+    with caplog.at_level(logging.ERROR, logger="foreshock.detection"):
+        stage.on_batch([tel(2, 1_795_000_060_000)])
+    [record] = caplog.records
+    assert record.exc_info is None and stage.stats.records == 2  # the unit is still assessed
+    assert record.getMessage() == ("detector configuration of U-1 unavailable; keeping the current one: database "
+                                   "unavailable (OperationalError: connection refused); trying again later")
