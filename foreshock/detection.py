@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from detectors import Assessment, MachineInfo, Snapshot, UnitMonitor
 from detectors.config import MonitorConfig
 from detectors.types import HEALTH_ORDER
+from foreshock.db import log_failure
 from foreshock.models import DetectorState
 from foreshock.tsdb import Point, StoreError, TelemetryStore
 
@@ -63,6 +64,7 @@ _COLLECT_CHUNK = 50  # units serialised per hold of the detection lock in flush(
 # parts of UnitMonitor.state_dict() that only a snapshot changes; their JSON is reused between snapshots
 _SNAPSHOT_KEYS = ("baseline", "mv", "iso", "ph", "trends")
 _FULL_EVERY = 10  # a unit's snapshot parts are serialised afresh at least every this many flushes
+_FAR_BEHIND_S = 300.0  # a skipped message this much older than the unit's newest is logged (its clock went back)
 
 HealthPublisher = Callable[[str, bytes], None]
 AssessmentSink = Callable[[str, Assessment], None]
@@ -99,6 +101,8 @@ class _Unit:
     reused: int = 0  # serialisations since snapshot_json was made
     latest: dict[str, Any] = field(default_factory=dict)
     config_checked: float = 0.0  # monotonic time the unit's configuration was last applied
+    far_behind: int = 0  # messages far older than last_ts skipped since the last warning about them
+    next_behind_log: float = 0.0  # monotonic time before which no new warning about them is logged
 
 
 class DetectionStage:
@@ -199,13 +203,27 @@ class DetectionStage:
         unit.config_checked = time.monotonic()
         unit.snapshot_changed = True  # a new configuration may reach the detectors' parameters
         try:
+            self._apply_machine(device_id, unit)
             cfg = self.unit_config(device_id)
             if cfg:
                 unit.monitor.config = dataclasses.replace(unit.monitor.config, **cfg)
         except (TypeError, ValueError) as exc:
             log.warning("detector configuration of %s not applied: %s", device_id, exc)
         except Exception:  # noqa: BLE001 - the registry or database may be briefly unavailable
-            log.exception("detector configuration of %s unavailable; keeping the current one", device_id)
+            log_failure(log, f"detector configuration of {device_id} unavailable; keeping the current one")
+
+    def _apply_machine(self, device_id: str, unit: _Unit) -> None:
+        """Give the monitor its model's machine data again when it changed (rated speed, bearing, ISO
+        group), keeping what it learnt, as a restart does. A running service kept the data it loaded a
+        unit with until it was restarted (``devices models update`` or the API changed only the registry)."""
+        current = getattr(unit.monitor, "machine", None)
+        if self._registry is None or current is None or not hasattr(unit.monitor, "state_dict"):
+            return  # a monitor_factory's own monitor
+        machine = self._registry.machine_info(device_id) or MachineInfo()
+        if machine == current:
+            return
+        unit.monitor = UnitMonitor.from_state(unit.monitor.state_dict(), machine)
+        log.info("%s: the machine data of its model changed; its detectors go on with the new data", device_id)
 
     def forget(self, device_id: str) -> None:
         """Drop the cached monitor (after the unit's model data changed); the saved state is reloaded."""
@@ -224,7 +242,7 @@ class DetectionStage:
                     self._one(msg, points)
                 except Exception:  # noqa: BLE001 - one unit's failure must not stop the others
                     self.stats.errors += 1
-                    log.exception("detection failed for %s (%s)", msg.device_id, msg.kind)
+                    log_failure(log, f"detection failed for {msg.device_id} ({msg.kind})")
             due = self._flush_on_batch and time.monotonic() - self._last_flush >= self._flush_interval_s
         if points and self._store is not None:
             try:
@@ -254,7 +272,7 @@ class DetectionStage:
                 self.stats.other_axes += 1  # stored by ingest; the unit's baseline follows another axis
                 return
             if ts <= unit.last_ts.get("vibration", float("-inf")):
-                self.stats.skipped_old += 1
+                self._skip_old(msg.device_id, unit, "vibration", ts)
                 return
             snapshot = Snapshot(ts=ts, fs=snap.fs, samples=snap.samples, rpm=snap.rpm, axis=snap.axis)
             if self._on_snapshot is not None:
@@ -270,7 +288,7 @@ class DetectionStage:
             for rec in msg.parsed.records:
                 ts = rec.ts_ms / 1000
                 if ts <= unit.last_ts.get("telemetry", float("-inf")):
-                    self.stats.skipped_old += 1
+                    self._skip_old(msg.device_id, unit, "telemetry", ts)
                     continue
                 unit.dirty = True
                 t0 = time.perf_counter()
@@ -280,6 +298,25 @@ class DetectionStage:
                 unit.last_ts["telemetry"] = ts
                 if result is not None:
                     self._handle(msg.device_id, unit, result, f"{msg.device_id}:telemetry:{rec.seq}:{rec.ts_ms}", points)
+
+    def _skip_old(self, device_id: str, unit: _Unit, kind: str, ts: float) -> None:
+        """Count a message older than what the unit's detectors learnt; say so (at most hourly per unit)
+        when it is far older. A unit whose clock went back an hour was stored but silently not assessed
+        for that hour (a clock reset to 2001 for ever): only ``stats.skipped_old`` knew."""
+        self.stats.skipped_old += 1
+        newest = unit.last_ts[kind]
+        if newest - ts <= _FAR_BEHIND_S:  # a duplicate or a message overtaken by the next one: normal
+            return
+        unit.far_behind += 1
+        now = time.monotonic()
+        if now < unit.next_behind_log:
+            return
+        unit.next_behind_log = now + 3600.0
+        log.warning("%s: %d message(s) stored but not assessed: older than the newest its detectors learnt from "
+                    "(%s at %s), this one by %.0f s. Its clock may have gone back; it is assessed again once its "
+                    "messages are newer than that", device_id, unit.far_behind, kind,
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest)), newest - ts)
+        unit.far_behind = 0
 
     def _handle(self, device_id: str, unit: _Unit, result: Assessment, source_key: str, points: list[Point]) -> None:
         self.stats.assessments += 1

@@ -12,11 +12,14 @@ import gc
 import logging
 import os
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import exc as sa_exc
 
 from foreshock.db import log_failure, make_engine, migrate, session_factory
 from foreshock.detection import DetectionStage
@@ -27,6 +30,8 @@ __all__ = ["Pipeline", "StartupError", "register"]
 
 log = logging.getLogger(__name__)
 HEALTH_EVENT_IDS = 200  # units named in one `health` event; a larger save says only how many
+# what an unreachable relational database raises (as foreshock.detection queues alert updates on)
+_DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
 class StartupError(RuntimeError):
@@ -43,12 +48,53 @@ def _usable_dir(path: Path, setting: str) -> None:
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(20, "it is a file, not a folder")
         path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied")
+        with tempfile.TemporaryFile(dir=path):  # the real reason: a read-only file system was "Permission denied"
+            pass
     except OSError as exc:
         raise StartupError(
             f"setting {setting} ({_env_name(setting)}): cannot use the folder {path}: {exc.strerror or exc}"
         ) from None
+
+
+def _lock_folder(path: Path, setting: str) -> Any:
+    """Hold ``<path>/foreshock.lock`` (an exclusive ``flock``, released when the file is closed or the
+    process ends, even by SIGKILL) or raise :class:`StartupError` naming ``setting`` and the holder.
+
+    A second ``foreshock run`` on the same data folder (a unit started twice, a shell left running)
+    appended to the same spool segments and alert queue as the first, and the two took the broker
+    session from each other every second."""
+    import fcntl
+
+    fh = open(path / "foreshock.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held until stop()
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise StartupError(
+            f"setting {setting} ({_env_name(setting)}): the folder {path} is in use by another foreshock run "
+            f"(pid {holder}); two services must not share it. Stop the other one, or give this one its own "
+            f"{setting} and mqtt.client_id") from None
+    fh.seek(0)
+    previous = fh.read().strip()  # a pid: that run did not get to stop() (killed, crashed, power lost)
+    if previous and setting == "data_dir":
+        log.warning("the last foreshock run on %s (pid %s) did not stop cleanly: the detectors resume from the "
+                    "state saved at its last tick, and messages it had acknowledged but not yet assessed are stored "
+                    "but not assessed; the broker redelivers what it had not acknowledged (docs/reliability.md)",
+                    path, previous)
+    fh.truncate(0)
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
+def _unlock_folder(fh: Any) -> None:
+    """Release a folder held by :func:`_lock_folder`, leaving the file empty: this run stopped cleanly."""
+    if fh.closed:
+        return
+    fh.truncate(0)
+    fh.close()
 
 
 @dataclass
@@ -80,6 +126,61 @@ class _ThroughIngest:
         self._pipeline.ingest.write_derived(points)
 
 
+class _RegistryMemory:
+    """The registry as ingest asks it (is the unit registered? its machine data?), answered from the
+    last answers while the relational database is unreachable.
+
+    Ingest asks for every batch. With PostgreSQL cut off, the registry's cached view expired after
+    ``devices.cache_ttl_s`` and every batch then failed its device check and was retried: no telemetry
+    was stored until the database returned, though the store was up. Now the units seen registered
+    (and the machine data looked up) before the outage go on being ingested; a unit not asked about
+    before it still raises, so its batch waits unacknowledged, as before, rather than being refused.
+    """
+
+    def __init__(self, registry: Any) -> None:
+        self._registry = registry
+        self._known: set[str] = set()  # registered units, as last answered (bounded by the fleet)
+        self._machines: dict[str, Any] = {}
+        self._from_memory = False  # answering from memory: said once when it starts and once when it ends
+
+    def is_known(self, device_id: str) -> bool:
+        try:
+            known = self._registry.is_known(device_id)
+        except _DB_UNAVAILABLE as exc:
+            if device_id not in self._known:
+                raise
+            self._remembering(exc)
+            return True
+        self._answered()
+        (self._known.add if known else self._known.discard)(device_id)
+        return known
+
+    def machine_info(self, device_id: str) -> Any:
+        try:
+            info = self._registry.machine_info(device_id)
+        except _DB_UNAVAILABLE as exc:
+            if device_id not in self._machines:
+                raise
+            self._remembering(exc)
+            return self._machines[device_id]
+        self._answered()
+        self._machines[device_id] = info
+        return info
+
+    def _remembering(self, exc: Exception) -> None:
+        if not self._from_memory:
+            self._from_memory = True
+            reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0][:300]
+            log.warning("database unavailable (%s): ingest goes on for the %d units seen registered before, from "
+                        "memory; messages of other units wait unacknowledged until it returns", reason,
+                        len(self._known))
+
+    def _answered(self) -> None:
+        if self._from_memory:
+            self._from_memory = False
+            log.info("database back: ingest asks the registry again")
+
+
 class Pipeline:
     """Every part of Foreshock, built from one :class:`Settings` and started together."""
 
@@ -101,6 +202,9 @@ class Pipeline:
         # "[Errno 2] No such file or directory: '/x'", or a traceback for the embedded store).
         _usable_dir(s.data_dir, "data_dir")
         _usable_dir(s.spool_dir, "ingest.spool_dir" if s.ingest.spool_dir else "data_dir")
+        self._locks = [_lock_folder(s.data_dir, "data_dir")]
+        if not s.spool_dir.resolve().is_relative_to(s.data_dir.resolve()):
+            self._locks.append(_lock_folder(s.spool_dir, "ingest.spool_dir"))
         self.engine = make_engine(s.database_url)
         migrate(self.engine)
         self.sessions = session_factory(self.engine)
@@ -109,6 +213,7 @@ class Pipeline:
         from devices.registry import Registry
 
         self.registry = Registry(self.sessions, **s.devices.model_dump())
+        ingest_registry = _RegistryMemory(self.registry)  # ingest goes on while the database is down
 
         from api.events import EventBus
         from api.snapshots import LatestSnapshots
@@ -142,10 +247,10 @@ class Pipeline:
             s,
             self.store,
             self.dead_letters,
-            device_check=self.registry.is_known,
+            device_check=ingest_registry.is_known,
             auto_register=self._auto_register if s.ingest.auto_register else False,
             on_batch=self.detection.on_batch,
-            machine_info=self.registry.machine_info,
+            machine_info=ingest_registry.machine_info,
         )
 
     def _open_store(self) -> Any:
@@ -391,7 +496,13 @@ class Pipeline:
         self._stop.set()
         self.ingest.stop(timeout_s)
         self.detection.close()
-        self.registry.flush_seen()
+        try:  # raised out of stop() with the database down: nothing after it was closed
+            self.registry.flush_seen()
+        except _DB_UNAVAILABLE as exc:
+            log.error("last-seen times not written at shutdown (database unavailable: %s); the units' next messages "
+                      "set them again", str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300])
+        except Exception:  # noqa: BLE001 - the rest of the shutdown must still run
+            log.exception("last-seen times not written at shutdown")
         if self._api_server is not None:
             self.events.close()  # end open event streams, or they hold the server's shutdown
             self._api_server.should_exit = True
@@ -402,6 +513,9 @@ class Pipeline:
             close()
         self.store.close()
         self.engine.dispose()
+        for lock in self._locks:
+            _unlock_folder(lock)
+        log.info("stopped")
 
     def run_until_stopped(self) -> None:
         """Block until SIGINT/SIGTERM, then stop gracefully."""

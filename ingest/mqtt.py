@@ -209,7 +209,9 @@ class MqttSource:
         self._connected.clear()
         if self._paused.is_set():
             return
-        log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.url, reason_code)
+        # MQTT 3.1.1 carries no reason: paho calls a closed socket "Unspecified error", which reads as a bug
+        why = "the connection was closed or lost" if str(reason_code) == "Unspecified error" else str(reason_code)
+        log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.url, why)
         self._note_drop(time.monotonic())
 
     def _note_drop(self, now: float) -> None:

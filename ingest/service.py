@@ -28,6 +28,7 @@ from typing import Any
 
 from detectors.types import MachineInfo
 from devices.protocol import DEFAULT_LIMITS, Reason
+from foreshock.db import log_failure
 from foreshock.tsdb.base import Point, TelemetryStore
 from ingest.buffer import HandOff
 from ingest.deadletter import DeadLetterStore, NewDeadLetter
@@ -264,7 +265,8 @@ class IngestService:
         try:
             accepted, rejected = self.converter.convert(batch)
         except Exception:  # the device check (registry) failed: keep the batch, try again
-            log.exception("device check failed; retrying the batch of %d messages", len(batch))
+            # one line for an unreachable database (it was a traceback every second of an outage)
+            log_failure(log, f"device check failed (the batch of {len(batch)} messages is retried)")
             return False
         ignored = len(batch) - len(accepted) - len(rejected)  # retained copies of unregistered devices
         if ignored:

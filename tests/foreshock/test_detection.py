@@ -171,3 +171,112 @@ def test_a_save_tells_its_listener_which_units_now_have_new_health(sessions, cap
     failing.flush()  # the state is written all the same; the failure is logged
     assert failing.health_of("U-1") is not None and not failing._units["U-1"].dirty
     assert "the listener of saved health failed" in caplog.text
+
+
+def test_a_unit_the_database_cannot_load_is_one_log_line_not_a_traceback(caplog):
+    """With PostgreSQL cut off, each message of a unit whose state was not loaded yet (and each status
+    message) logged a traceback of about 60 lines."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    def down():
+        raise OperationalError("SELECT 1", {}, Exception("connection refused\nmore"))
+
+    stage = DetectionStage(down, registry=FakeRegistry(), alerts=FakeAlerts())
+    with caplog.at_level(logging.ERROR, logger="foreshock.detection"):
+        stage.on_batch([tel(1, 1_795_000_000_000)])
+    [record] = caplog.records
+    assert record.exc_info is None and stage.stats.errors == 1
+    assert record.getMessage() == ("detection failed for U-1 (telemetry): database unavailable (OperationalError: "
+                                   "connection refused); trying again later")
+
+
+def test_a_unit_whose_clock_went_back_is_said_once_an_hour_not_silently_unassessed(sessions, caplog, monkeypatch):
+    """A unit whose clock jumped back an hour had its messages stored but not fed to the detectors for
+    that hour, and nothing said so (only the unexported `skipped_old` counted them)."""
+    import logging
+
+    import foreshock.detection as detection_mod
+
+    now = [1000.0]
+    monkeypatch.setattr(detection_mod.time, "monotonic", lambda: now[0])
+    stage = DetectionStage(sessions, registry=FakeRegistry(), alerts=FakeAlerts())
+    t0 = 1_795_000_000_000
+    with caplog.at_level(logging.WARNING, logger="foreshock.detection"):
+        stage.on_batch([tel(1, t0), tel(2, t0 + 60_000)])
+        stage.on_batch([tel(2, t0 + 60_000), tel(3, t0 + 30_000)])  # a duplicate, one overtaken: not said
+        assert caplog.records == [] and stage.stats.skipped_old == 2
+        stage.on_batch([tel(4 + i, t0 + 60_000 - 3_600_000 + i * 60_000) for i in range(3)])  # an hour back
+        now[0] += 1800
+        stage.on_batch([tel(7, t0 + 60_000 - 3_600_000 + 3 * 60_000)])  # within the hour: counted, not said
+        now[0] += 1801
+        stage.on_batch([tel(8, t0 + 60_000 - 3_600_000 + 4 * 60_000)])
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "U-1: 1 message(s) stored but not assessed: older than the newest its detectors learnt from (telemetry at "
+        "2026-11-18T11:07:40Z), this one by 3600 s. Its clock may have gone back; it is assessed again once its "
+        "messages are newer than that",
+        "U-1: 4 message(s) stored but not assessed: older than the newest its detectors learnt from (telemetry at "
+        "2026-11-18T11:07:40Z), this one by 3360 s. Its clock may have gone back; it is assessed again once its "
+        "messages are newer than that",
+    ]
+    assert stage.stats.skipped_old == 7
+
+
+def test_a_models_new_machine_data_reaches_a_running_units_detectors_keeping_what_they_learnt(sessions, caplog):
+    """`devices models update P-1800 --rated-rpm 1500` (or the API) changed the registry only: the running
+    service's detectors kept the rated speed and bearing they had loaded the unit with until a restart."""
+    import logging
+
+    from detectors.types import BearingGeometry, MachineInfo
+
+    old = MachineInfo(rated_rpm=1800.0, bearing=BearingGeometry(n_balls=9, ball_d=7.94, pitch_d=39.04))
+    new = MachineInfo(rated_rpm=1500.0, bearing=BearingGeometry(n_balls=8, ball_d=6.75, pitch_d=28.5), iso_group=1)
+
+    class Registry(FakeRegistry):
+        machine = old
+
+        def machine_info(self, device_id):
+            return self.machine
+
+    registry = Registry()
+    stage = DetectionStage(sessions, registry=registry, alerts=FakeAlerts(), config_refresh_s=0.0)
+    rng = np.random.default_rng(0)
+    stage.on_batch([vib(1, 1_795_000_000_000, rng), tel(2, 1_795_000_001_000)])
+    monitor = stage._units["U-1"].monitor
+    assert monitor.machine == old
+    learnt = monitor.state_dict()
+    registry.machine = new
+    with caplog.at_level(logging.INFO, logger="foreshock.detection"):
+        stage.on_batch([tel(2, 1_795_000_001_000)])  # a redelivery: nothing learnt, the data still applied
+    monitor = stage._units["U-1"].monitor
+    assert monitor.machine == new
+    assert monitor.state_dict() == learnt  # nothing relearnt
+    assert "U-1: the machine data of its model changed; its detectors go on with the new data" in caplog.messages
+
+
+def test_a_configuration_check_the_database_cannot_answer_is_one_log_line(sessions, caplog):
+    """Every unit's periodic configuration check logged a traceback while the database was down."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    class Down(FakeRegistry):
+        down = False
+
+        def detector_config(self, device_id):
+            if self.down:
+                raise OperationalError("SELECT 1", {}, Exception("connection refused\nmore"))
+            return {}
+
+    registry = Down()
+    stage = DetectionStage(sessions, registry=registry, alerts=FakeAlerts(), config_refresh_s=0.0)
+    stage.on_batch([tel(1, 1_795_000_000_000)])
+    registry.down = True
+    with caplog.at_level(logging.ERROR, logger="foreshock.detection"):
+        stage.on_batch([tel(2, 1_795_000_060_000)])
+    [record] = caplog.records
+    assert record.exc_info is None and stage.stats.records == 2  # the unit is still assessed
+    assert record.getMessage() == ("detector configuration of U-1 unavailable; keeping the current one: database "
+                                   "unavailable (OperationalError: connection refused); trying again later")

@@ -272,3 +272,114 @@ def test_a_store_refusal_that_names_its_setting_is_not_blamed_on_the_credentials
         assert "check the settings telemetry.username" in str(err.value)
     finally:
         pipe.stop(timeout_s=5)
+
+
+def test_a_read_only_data_folder_is_named_as_such(tmp_path, monkeypatch, capsys):
+    """A data_dir on a file system mounted read-only was refused as "Permission denied", which sends
+    the operator to chmod a folder whose permissions are fine."""
+    import subprocess
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=ro)
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
+    assert code == 1
+    assert err.startswith(f"foreshock: error: setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder {ro}: "
+                          "Read-only file system"), err
+
+
+def test_a_second_run_on_the_same_data_folder_is_refused_naming_the_first(tmp_path, monkeypatch, capsys):
+    """Two `foreshock run` on one data folder (the same config started twice) both started: they
+    appended to the same spool and alert queue, and took the broker session from each other every
+    second, with nothing at start to say why."""
+    import os
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    first = Pipeline(load_settings(data_dir=data), PipelineOptions(api=False))
+    try:
+        code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=data)
+        assert code == 1 and "Traceback" not in err
+        assert err.startswith(f"foreshock: error: setting data_dir (FORESHOCK_DATA_DIR): the folder {data} is in use "
+                              f"by another foreshock run (pid {os.getpid()}); two services must not share it"), err
+        spool = tmp_path / "spool"
+        second = Pipeline(load_settings(data_dir=tmp_path / "other", ingest={"spool_dir": spool}),
+                          PipelineOptions(api=False))
+        code, err = _run_no_api(monkeypatch, capsys, FORESHOCK_DATA_DIR=tmp_path / "third",
+                                FORESHOCK_INGEST__SPOOL_DIR=spool)
+        second.stop(timeout_s=5)
+        assert code == 1 and err.startswith("foreshock: error: setting ingest.spool_dir (FORESHOCK_INGEST__SPOOL_DIR): "
+                                            f"the folder {spool} is in use by another foreshock run"), err
+    finally:
+        first.stop(timeout_s=5)
+    again = Pipeline(load_settings(data_dir=data), PipelineOptions(api=False))  # released at stop
+    again.stop(timeout_s=5)
+
+
+def test_a_start_after_a_run_that_did_not_stop_cleanly_says_what_that_lost(tmp_path, caplog):
+    """After `kill -9` (or a crash, or a power loss) the next start said nothing: the log showed a
+    normal start, and what a crash loses was only in docs/reliability.md."""
+    import logging
+    import subprocess
+    import sys
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    settings = load_settings(data_dir=data)
+    with caplog.at_level(logging.INFO, logger="foreshock.service"):
+        Pipeline(settings, PipelineOptions(api=False)).stop(timeout_s=5)
+        Pipeline(settings, PipelineOptions(api=False)).stop(timeout_s=5)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # clean stops: nothing to say
+    assert caplog.messages.count("stopped") == 2
+    caplog.clear()
+
+    script = ("import os, signal\nfrom foreshock.service import Pipeline, PipelineOptions\n"
+              "from foreshock.settings import load_settings\n"
+              f"Pipeline(load_settings(data_dir={str(data)!r}), PipelineOptions(api=False))\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert killed.returncode == -9, killed.stderr
+    with caplog.at_level(logging.WARNING, logger="foreshock.service"):
+        pipe = Pipeline(settings, PipelineOptions(api=False))  # the lock went with the killed process
+        pipe.stop(timeout_s=5)
+    [said] = caplog.messages
+    assert said.startswith(f"the last foreshock run on {data} (pid ") and "did not stop cleanly" in said
+    assert "messages it had acknowledged but not yet assessed are stored but not assessed" in said
+
+
+def test_a_stop_while_the_database_is_down_still_stops_cleanly(tmp_path, caplog):
+    """SIGTERM with PostgreSQL cut off: writing the last-seen times raised out of stop(), so the API,
+    the alert service and the telemetry store were never closed, the process ended with
+    `foreshock: error: cannot use the database …` as if it had failed to start, and the next start
+    reported a crash."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    pipe = Pipeline(load_settings(data_dir=data), PipelineOptions(api=False))
+    closed = []
+    store_close = pipe.store.close
+    pipe.store.close = lambda: (closed.append(True), store_close())
+
+    def down():
+        raise OperationalError("UPDATE units", {}, Exception("connection refused\nmore"))
+
+    pipe.registry.flush_seen = down
+    with caplog.at_level(logging.INFO, logger="foreshock.service"):
+        pipe.stop(timeout_s=5)
+    assert closed == [True]
+    assert ("last-seen times not written at shutdown (database unavailable: connection refused); the units' next "
+            "messages set them again") in caplog.messages
+    assert caplog.messages[-1] == "stopped" and (data / "foreshock.lock").read_text() == ""

@@ -275,3 +275,26 @@ def test_an_mqtts_url_to_a_plain_port_mentions_tls(mosquitto, caplog):
     line, _ = _connection_log_line(caplog, {"url": mosquitto.url.replace("mqtt://", "mqtts://")}, logging.WARNING,
                                    "cannot reach the MQTT broker")
     assert "TLS handshake failed" in line and "plain MQTT" in line
+
+
+def test_a_lost_connection_is_called_that_not_an_unspecified_error(caplog):
+    """A broker stopped (or a network cut) was logged as `disconnected from … (Unspecified error)`:
+    paho's name for a closed socket under MQTT 3.1.1, which carries no reason; it read like a bug."""
+    import logging
+
+    from paho.mqtt.client import MQTT_ERR_CONN_LOST, convert_disconnect_error_code_to_reason_code
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    settings = load_settings(mqtt={"url": "mqtt://127.0.0.1:1"})
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id="x")
+    with caplog.at_level(logging.WARNING, logger="ingest.mqtt"):
+        source._on_disconnect(None, None, None, convert_disconnect_error_code_to_reason_code(MQTT_ERR_CONN_LOST), None)
+        source._on_disconnect(None, None, None, ReasonCode(PacketTypes.DISCONNECT, "Keep alive timeout"), None)
+    assert caplog.messages == [
+        "disconnected from mqtt://127.0.0.1:1 (the connection was closed or lost); reconnecting with backoff",
+        "disconnected from mqtt://127.0.0.1:1 (Keep alive timeout); reconnecting with backoff",
+    ]

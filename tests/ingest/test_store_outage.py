@@ -265,3 +265,27 @@ def test_a_spooled_point_the_store_refuses_costs_only_that_point(influxd, tmp_pa
     assert [r.ts_ms - t0 for r in rows] == [0, 1, 2, 3, 4, 6, 7, 8]
     assert metrics.get("points_replayed") == 8 and metrics.get("points_refused_on_replay") == 1
     store.close()
+
+
+def test_a_device_check_the_database_cannot_answer_is_one_line_and_the_batch_kept(tmp_path, dead_letters, caplog):
+    """With the relational database unreachable, the device check's failure logged a traceback of about
+    125 lines for every retry of the batch, once a second for the whole outage."""
+    import logging
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from ingest.types import RawMessage
+
+    def down(device_id):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused\nmore"))
+
+    service = IngestService(load_settings(data_dir=tmp_path), None, dead_letters, device_check=down)
+    service.writer = service.source = object()  # never reached: the batch stops at the device check
+    raw = RawMessage(TEL.format("P-1"), protocol.telemetry_payload(protocol.now_ms(), 1, {"load": 1.0}), time.time())
+    with caplog.at_level(logging.ERROR, logger="ingest.service"):
+        assert service._process([raw]) is False  # kept: retried, not acknowledged
+    [record] = caplog.records
+    assert record.exc_info is None
+    assert record.getMessage() == ("device check failed (the batch of 1 messages is retried): database unavailable "
+                                   "(OperationalError: connection refused); trying again later")

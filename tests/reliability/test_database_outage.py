@@ -138,3 +138,68 @@ def test_postgres_cut_off_alerts_queue_readyz_503_then_applied_once(tmp_path):
         engine.dispose()
         direct.dispose()
         drop()
+
+
+@pytest.mark.integration
+def test_postgres_cut_off_ingest_goes_on_for_the_units_it_knows(tmp_path, caplog):
+    """With PostgreSQL cut off, `foreshock run` stored no telemetry at all once the registry's cache
+    expired (`devices.cache_ttl_s`): every batch failed its device check ("device check failed;
+    retrying the batch", a traceback a second) though the telemetry store was up. Units seen before
+    the outage now go on; a unit first heard of during it waits (its batch raises: unacknowledged)."""
+    import logging
+    import time
+
+    import numpy as np
+
+    from devices.protocol import telemetry_payload, topic, vibration_payload
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+    from ingest.types import RawMessage
+
+    created = create_postgres_database()
+    if isinstance(created, str):
+        pytest.skip(created)
+    url, drop = created
+    direct = make_engine(url)
+    migrate(direct)
+    proxy = TcpProxy(direct.url.host or "127.0.0.1", direct.url.port or 5432)
+    proxied_url = direct.url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    direct.dispose()
+    pipe = Pipeline(load_settings(data_dir=tmp_path, database={"url": proxied_url}, devices={"cache_ttl_s": 0.2}),
+                    PipelineOptions(api=False))
+    samples = np.sin(np.arange(2048) * 0.3).astype("float32")
+
+    def batch(device: str, ts_ms: int) -> list[RawMessage]:
+        return [RawMessage(topic(device, "telemetry"), telemetry_payload(ts_ms, 1, {"temperature_c": 40.0}), time.time()),
+                RawMessage(topic(device, "vibration"), vibration_payload(ts_ms, 2, samples, 25600.0, rpm=1780), time.time())]
+
+    try:
+        pipe.registry.create_model("PUMP-6205", rated_rpm=1780, bearing={"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04})
+        for device in ("P-1", "P-2"):
+            pipe.registry.create_unit(device, model="PUMP-6205")
+        convert = pipe.ingest.converter.convert
+        ts = int(time.time() * 1000) - 60_000
+        before, rejected = convert(batch("P-1", ts))
+        assert len(before) == 2 and rejected == []
+
+        proxy.cut()
+        time.sleep(0.5)  # the registry's cached view has expired
+        with caplog.at_level(logging.INFO, logger="foreshock.service"):
+            during, rejected = convert(batch("P-1", ts + 1000))
+            assert [a.message.kind for a in during] == ["telemetry", "vibration"] and rejected == []
+            assert during[1].message.features == before[1].message.features  # with the model's bearing lines
+            convert(batch("P-1", ts + 2000))
+            with pytest.raises(OperationalError):  # never asked about before: held, not refused
+                convert(batch("P-2", ts + 1000))
+
+            proxy.restore()
+            after, rejected = convert(batch("P-2", ts + 2000))
+            assert len(after) == 2 and rejected == []
+        said = [r.getMessage() for r in caplog.records]
+        assert len([m for m in said if m.startswith("database unavailable")]) == 1, said
+        assert "ingest goes on for the 1 units seen registered before, from memory" in said[0]
+        assert said[-1] == "database back: ingest asks the registry again"
+    finally:
+        pipe.stop(timeout_s=5)
+        proxy.close()
+        drop()
