@@ -97,6 +97,32 @@ def _carry_snapshot(a: Assessment, last: Assessment, *, vibration_rules: bool) -
         a.reasons = last.reasons + [r for r in a.reasons if r not in last.reasons]
 
 
+_LAST_KEYS = ("ts", "state", "reasons", "failure_mode", "confidence", "evidence", "ttf_s", "ttf_low_s", "ttf_high_s")
+
+
+def _last_state(a: Assessment | None) -> dict[str, Any] | None:
+    """What the monitor keeps of its last snapshot assessment across a restart (bounded: reasons and
+    evidence as the assessment carries them, at most 10 and 20)."""
+    if a is None:
+        return None
+    d = {k: getattr(a, k) for k in _LAST_KEYS}
+    d["reasons"], d["evidence"] = list(a.reasons[:10]), list(a.evidence[:20])
+    return d
+
+
+def _last_restored(d: Any) -> Assessment | None:
+    if d is None:
+        return None
+    if not isinstance(d, dict) or not _real(d.get("ts")) or d.get("state") not in HEALTH_ORDER:
+        raise ValueError(f"last must be a saved assessment (ts, state), got {str(d)[:80]!r}")
+    for key in ("confidence", "ttf_s", "ttf_low_s", "ttf_high_s"):
+        if d.get(key) is not None and not _real(d[key]):
+            raise ValueError(f"last.{key} must be a number or null, got {d[key]!r}")
+    if not isinstance(d.get("reasons", []), list) or not isinstance(d.get("evidence", []), list):
+        raise ValueError("last.reasons and last.evidence must be lists")
+    return Assessment(**{k: d[k] for k in _LAST_KEYS if k in d})
+
+
 class UnitMonitor:
     """Per-unit engine; ``**config`` are the fields of :class:`MonitorConfig`.
 
@@ -525,6 +551,7 @@ class UnitMonitor:
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
             "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age, "axis": self.axis,
+            "last": _last_state(self.last),
         }
 
     @classmethod
@@ -592,4 +619,9 @@ class UnitMonitor:
         mon.env_fs, mon.band_age = float(state.get("env_fs", 0.0)), int(state.get("band_age", 0))
         if "primary" in state:
             mon.primary = PrimaryMode.from_state(state["primary"])
+        # the last snapshot's conclusion, which scalar telemetry carries until the next snapshot: without
+        # it a restarted unit's telemetry read the waveforms as healthy (a warning cleared, then raised
+        # again at the next snapshot; a unit stopped after its failure stayed "healthy"). Not in states
+        # saved before it was kept: as before, until the next snapshot.
+        mon.last = _last_restored(state.get("last"))
         return mon

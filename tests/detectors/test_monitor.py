@@ -68,6 +68,29 @@ def test_scalar_telemetry_between_snapshots_keeps_the_vibrations_time_to_failure
     assert (late.ttf_s, late.ttf_low_s, late.ttf_high_s) == (0.0, 0.0, 0.0)  # past the range: due now
 
 
+def test_a_restart_between_snapshots_keeps_what_the_last_snapshot_concluded() -> None:
+    # The state kept everything but the last snapshot's assessment: after a restart, the unit's scalar
+    # telemetry read the waveforms as healthy until the next snapshot, so a warning was cleared (and raised
+    # again an hour later), and a unit stopped after its failure, sending no more snapshots, stayed healthy.
+    mon, rng = _commissioned(1)
+    for i in range(121):
+        mon.update_snapshot(snap((30 + i) * HOUR, machine_signal(rng, defect=0.02 * np.exp(i / 25))))
+    text = json.dumps(mon.state_dict())
+    assert len(text) <= 64 * 1024
+    restored = UnitMonitor.from_state(json.loads(text), MACHINE)
+    for k in range(1, 7):  # telemetry every 10 minutes until the next snapshot
+        a = mon.update_scalars(150 * HOUR + k * 600, {"temperature_c": 41.0})
+        b = restored.update_scalars(150 * HOUR + k * 600, {"temperature_c": 41.0})
+        assert b.state in ("warning", "alarm") and b.failure_mode == "outer_race"
+        assert (b.state, b.failure_mode, b.confidence, b.ttf_s, b.ttf_low_s, b.ttf_high_s, b.reasons) == (
+            a.state, a.failure_mode, a.confidence, a.ttf_s, a.ttf_low_s, a.ttf_high_s, a.reasons)
+    assert restored.state_dict() == mon.state_dict()
+    # a state saved before the last assessment was kept restores as before (nothing carried)
+    old = json.loads(text)
+    del old["last"]
+    assert UnitMonitor.from_state(old, MACHINE).update_scalars(151 * HOUR, {"temperature_c": 41.0}).state == "healthy"
+
+
 def test_scalar_telemetry_of_a_healthy_unit_gets_no_time_to_failure() -> None:
     mon, rng = _commissioned(5)
     for i in range(5):
@@ -411,6 +434,8 @@ def _saved_state() -> dict:
     (lambda s: s.__setitem__("n_learnt", "x"), "n_learnt must be a whole number, got 'x'"),
     (lambda s: s.__setitem__("hi_buf", None), "hi_buf must be a list of numbers, got None"),
     (lambda s: s.__setitem__("snap_state", "great"), "snap_state must be one of healthy, watch, warning, alarm"),
+    (lambda s: s.__setitem__("last", {"ts": "x"}), "last must be a saved assessment"),
+    (lambda s: s.__setitem__("last", {"ts": 1.0, "state": "warning", "ttf_s": "soon"}), "last.ttf_s must be a number"),
     (lambda s: s["config"].__setitem__("warmup", 2), "warmup must be at least 8"),
     (lambda s: s["config"].__setitem__("foo", 1), "unknown detector setting(s) foo"),
 ])
