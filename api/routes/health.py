@@ -42,7 +42,11 @@ def readyz(ctx: ContextDep) -> JSONResponse:
         except Exception as exc:  # noqa: BLE001 - any failure makes us not ready; report it
             ok = False
             # no token is needed here: a password in a URL the error names (http://user:pw@...) is masked
-            checks[name] = redact(f"error: {type(exc).__name__}: {exc}")[:300]
+            # a database driver's own message, not SQLAlchemy's wrapping ("[SQL: ...]", "(Background on this
+            # error at: https://...)", which the cut left half a link of)
+            cause = getattr(exc, "orig", None) or exc
+            first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+            checks[name] = redact(f"error: {type(cause).__name__}: {first}")[:300]
             log.warning("readiness probe %s failed: %s", name, redact(str(exc)))
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 

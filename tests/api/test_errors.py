@@ -90,3 +90,26 @@ def test_a_misspelt_body_field_is_refused_by_name(admin, method, path, body, fie
     r = client.request(method, path, json=body, headers=h)
     assert r.status_code == 422, r.text
     assert r.json()["detail"] == f"invalid request: {field}: Extra inputs are not permitted", r.json()
+
+
+def test_a_database_that_cannot_be_reached_is_a_named_503_not_a_500(client, ctx, tokens, monkeypatch):
+    """With the link to PostgreSQL cut, every list answered a bare 500 (and a traceback in the log);
+    /readyz cut its detail in the middle of SQLAlchemy's link."""
+    from sqlalchemy.exc import OperationalError
+
+    class Cut:  # the session factory of a service whose database link is cut
+        kw = ctx.session_factory.kw
+
+        def __call__(self, *a, **k):
+            raise OperationalError("SELECT 1", {}, Exception('connection to server at "db" (10.0.0.5), port 5432 '
+                                                              'failed: Connection refused\n\tIs the server running?'))
+
+    monkeypatch.setattr(ctx, "session_factory", Cut())
+    r = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {tokens['viewer']}"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "10", r.text
+    assert r.json()["detail"] == ('the database is unavailable: connection to server at "db" (10.0.0.5), '
+                                  'port 5432 failed: Connection refused')
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["checks"]["database"] == ('error: Exception: connection to server at "db" (10.0.0.5), port 5432 '
+                                              'failed: Connection refused')
