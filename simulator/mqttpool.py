@@ -27,26 +27,36 @@ class PublishError(RuntimeError):
     """The broker could not be reached, refused a unit, or dropped it."""
 
 
+RECONNECT_MAX_S = 30.0  # the longest wait between a dropped unit's attempts (doubling from 1 s)
+
+
 @dataclass
 class _Conn:
     client: mqtt.Client
     unit_id: str
     connected: bool = False
     refused: str | None = None
+    retry_at: float = 0.0  # when a dropped unit tries again (monotonic)
+    backoff_s: float = 1.0
 
 
 class ClientPool:
     """Device connections to ``host:port``; :meth:`service` must be called often (it is the network loop)."""
 
     def __init__(
-        self, host: str, port: int, *, keepalive_s: int = 60, tls: bool = False, ca_file: str | None = None
+        self, host: str, port: int, *, keepalive_s: int = 60, tls: bool = False, ca_file: str | None = None,
+        on_reconnect: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_reconnect(unit_id)``: called when a dropped unit is connected again (e.g. to announce it)."""
         self.host, self.port, self.keepalive_s = host, port, keepalive_s
+        self.on_reconnect = on_reconnect
         self.tls, self.ca_file = tls, ca_file
         self._conns: dict[str, _Conn] = {}
         self._sel = selectors.DefaultSelector()
         self._last_misc = 0.0
+        self._up = False  # every unit connected once: from then on a dropped one reconnects, as in the field
         self.dropped = 0
+        self.reconnected = 0
 
     def add(
         self,
@@ -79,7 +89,12 @@ class ClientPool:
         if rc.is_failure:
             conn.refused = str(rc)
         else:
-            conn.connected = True
+            conn.connected, conn.backoff_s = True, 1.0
+            if self._up:
+                self.reconnected += 1
+                log.info("unit %s reconnected", conn.unit_id)
+                if self.on_reconnect is not None:
+                    self.on_reconnect(conn.unit_id)
 
     def _on_disconnect(self, conn: _Conn, rc: mqtt.ReasonCode) -> None:
         if conn.connected:
@@ -143,6 +158,7 @@ class ClientPool:
                     f"{len(waiting)} unit(s) got no answer in {timeout_s:.0f} s ({', '.join(waiting[:5])})"
                 )
             raise PublishError("; ".join(parts))
+        self._up = True
 
     def publish(
         self, unit_id: str, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
@@ -171,10 +187,24 @@ class ClientPool:
             self._last_misc = now
             for conn in self._conns.values():
                 if conn.client.socket() is None:
+                    if self._up and not conn.connected and now >= conn.retry_at:
+                        self._reconnect(conn, now)  # a broker restart dropped it: it came back in the field too
                     continue
                 if conn.client.want_write():
                     conn.client.loop_write()
                 conn.client.loop_misc()
+
+    def _reconnect(self, conn: _Conn, now: float) -> None:
+        try:
+            conn.client.reconnect()
+        except OSError as exc:
+            conn.retry_at, conn.backoff_s = now + conn.backoff_s, min(conn.backoff_s * 2, RECONNECT_MAX_S)
+            log.debug("unit %s cannot reconnect yet: %s", conn.unit_id, exc)
+            return
+        sock = conn.client.socket()
+        if sock is not None:
+            self._sel.register(sock, selectors.EVENT_READ, conn)
+        conn.retry_at, conn.backoff_s = now + conn.backoff_s, min(conn.backoff_s * 2, RECONNECT_MAX_S)
 
     def pending(self) -> int:
         """Messages queued in the clients but not yet acknowledged (QoS 1) or written."""
@@ -201,6 +231,7 @@ class ClientPool:
         return sum(c.connected for c in self._conns.values())
 
     def close(self) -> None:
+        self._up = False  # nothing reconnects once closed
         for conn in self._conns.values():
             conn.connected = False  # a disconnect we asked for is not a drop
             if conn.client.socket() is not None:

@@ -107,7 +107,13 @@ class FleetPublisher:
         stop_event = stop_event or threading.Event()
         start_ms = self.resolve_start(duration_s)
         end_ms = start_ms + int(duration_s * self.speed * 1000) if duration_s is not None else 2**62
-        pool = ClientPool(self.host, self.port, tls=self.tls)
+        firmware = {u.unit_id: u.firmware for u in self.fleet.units}
+
+        def announce(unit_id: str) -> None:  # a unit back after a broker restart says so, as on its first connect
+            pool.publish(unit_id, topic(unit_id, "status", self.root),
+                         status_payload("online", int(time.time() * 1000), firmware[unit_id]), qos=1, retain=True)
+
+        pool = ClientPool(self.host, self.port, tls=self.tls, on_reconnect=announce)
         for u in self.fleet.units:
             user, pw = self._creds(u.unit_id)
             pool.add(
