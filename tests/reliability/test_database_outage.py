@@ -90,14 +90,20 @@ def test_full_queue_drops_the_oldest_counted(sessions):
         DetectionStage(sessions, max_pending_alerts=0)
 
 
-@pytest.mark.integration
-def test_postgres_cut_off_alerts_queue_readyz_503_then_applied_once(tmp_path):
+def _migrated_postgres():
+    """A fresh, migrated PostgreSQL database of this test: (url, drop, engine); skipped without a server."""
     created = create_postgres_database()
     if isinstance(created, str):
         pytest.skip(created)
     url, drop = created
     direct = make_engine(url)
     migrate(direct)
+    return url, drop, direct
+
+
+@pytest.mark.integration
+def test_postgres_cut_off_alerts_queue_readyz_503_then_applied_once(tmp_path):
+    url, drop, direct = _migrated_postgres()
     host_port = direct.url.port or 5432
     proxy = TcpProxy(direct.url.host or "127.0.0.1", host_port)
     proxied_url = direct.url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -156,12 +162,7 @@ def test_postgres_cut_off_ingest_goes_on_for_the_units_it_knows(tmp_path, caplog
     from foreshock.settings import load_settings
     from ingest.types import RawMessage
 
-    created = create_postgres_database()
-    if isinstance(created, str):
-        pytest.skip(created)
-    url, drop = created
-    direct = make_engine(url)
-    migrate(direct)
+    url, drop, direct = _migrated_postgres()
     proxy = TcpProxy(direct.url.host or "127.0.0.1", direct.url.port or 5432)
     proxied_url = direct.url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     direct.dispose()
