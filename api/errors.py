@@ -114,19 +114,19 @@ def install_error_handlers(app: FastAPI) -> None:
                                 headers={"Retry-After": "30"})
         return JSONResponse({"detail": f"the telemetry store refused the query: {message}"}, status_code=502)
 
-    from sqlalchemy.exc import DataError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from sqlalchemy.exc import DataError
+
+    from foreshock.db import DB_UNAVAILABLE, db_reason
 
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         # the database cannot be reached (a cut link, a restart, a full pool): a 500 and a traceback per
         # request read as a bug; it is the database's state, named, and the client may retry
-        orig = getattr(exc, "orig", None) or exc
-        message = redact(str(orig)).strip().splitlines()[0][:200] if str(orig).strip() else type(orig).__name__
+        message = redact(db_reason(exc))[:200]
         log.warning("database unavailable for %s %s: %s", request.method, request.url.path, message)
         return JSONResponse({"detail": f"the database is unavailable: {message}"}, status_code=503,
                             headers={"Retry-After": "10"})
 
-    for exc_type in (OperationalError, InterfaceError, PoolTimeout):
+    for exc_type in DB_UNAVAILABLE:
         app.add_exception_handler(exc_type, _database)
 
     @app.exception_handler(DataError)

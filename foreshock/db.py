@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -176,6 +177,20 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+# what an unreachable relational database raises (a cut link, a restart, a full connection pool)
+DB_UNAVAILABLE: tuple[type[Exception], ...] = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def db_reason(exc: BaseException) -> str:
+    """The first line of the driver's own message (SQLAlchemy adds ``[SQL: ...]`` and a link below it).
+
+    >>> db_reason(sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused\\nIs it running?")))
+    'connection refused'
+    """
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def log_failure(logger: logging.Logger, what: str) -> None:
     """Log the exception being handled: one line when the database is unreachable (an outage
     logged a full traceback for every unit of work, every few seconds), the traceback for anything
@@ -185,9 +200,8 @@ def log_failure(logger: logging.Logger, what: str) -> None:
     from sqlalchemy.exc import DBAPIError
 
     exc = sys.exc_info()[1]
-    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or type(exc).__name__ in ("OperationalError",
-                                                                                            "InterfaceError")):
-        reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
-        logger.error("%s: database unavailable (%s: %s); trying again later", what, type(exc).__name__, reason)
+    if isinstance(exc, DB_UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        logger.error("%s: database unavailable (%s: %s); trying again later", what, type(exc).__name__,
+                     db_reason(exc))
     else:
         logger.exception(what)

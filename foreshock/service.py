@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
-
-from foreshock.db import log_failure, make_engine, migrate, session_factory
+from foreshock.db import DB_UNAVAILABLE, db_reason, log_failure, make_engine, migrate, session_factory
 from foreshock.detection import DetectionStage
 from foreshock.settings import Settings
 from foreshock.tsdb import open_store
@@ -30,8 +28,6 @@ __all__ = ["Pipeline", "StartupError", "register"]
 
 log = logging.getLogger(__name__)
 HEALTH_EVENT_IDS = 200  # units named in one `health` event; a larger save says only how many
-# what an unreachable relational database raises (as foreshock.detection queues alert updates on)
-_DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
 class StartupError(RuntimeError):
@@ -146,7 +142,7 @@ class _RegistryMemory:
     def is_known(self, device_id: str) -> bool:
         try:
             known = self._registry.is_known(device_id)
-        except _DB_UNAVAILABLE as exc:
+        except DB_UNAVAILABLE as exc:
             if device_id not in self._known:
                 raise
             self._remembering(exc)
@@ -158,7 +154,7 @@ class _RegistryMemory:
     def machine_info(self, device_id: str) -> Any:
         try:
             info = self._registry.machine_info(device_id)
-        except _DB_UNAVAILABLE as exc:
+        except DB_UNAVAILABLE as exc:
             if device_id not in self._machines:
                 raise
             self._remembering(exc)
@@ -170,7 +166,7 @@ class _RegistryMemory:
     def _remembering(self, exc: Exception) -> None:
         if not self._from_memory:
             self._from_memory = True
-            reason = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0][:300]
+            reason = db_reason(exc)[:300]
             log.warning("database unavailable (%s): ingest goes on for the %d units seen registered before, from "
                         "memory; messages of other units wait unacknowledged until it returns", reason,
                         len(self._known))
@@ -498,9 +494,9 @@ class Pipeline:
         self.detection.close()
         try:  # raised out of stop() with the database down: nothing after it was closed
             self.registry.flush_seen()
-        except _DB_UNAVAILABLE as exc:
+        except DB_UNAVAILABLE as exc:
             log.error("last-seen times not written at shutdown (database unavailable: %s); the units' next messages "
-                      "set them again", str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300])
+                      "set them again", db_reason(exc)[:300])
         except Exception:  # noqa: BLE001 - the rest of the shutdown must still run
             log.exception("last-seen times not written at shutdown")
         if self._api_server is not None:

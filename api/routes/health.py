@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from api.deps import ContextDep
 from api.metrics import detection_samples, external_text, open_counts, render_lines
+from foreshock.db import db_reason
 from foreshock.tsdb.httperrors import redact
 
 router = APIRouter(tags=["health"])
@@ -45,8 +46,7 @@ def readyz(ctx: ContextDep) -> JSONResponse:
             # a database driver's own message, not SQLAlchemy's wrapping ("[SQL: ...]", "(Background on this
             # error at: https://...)", which the cut left half a link of)
             cause = getattr(exc, "orig", None) or exc
-            first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
-            checks[name] = redact(f"error: {type(cause).__name__}: {first}")[:300]
+            checks[name] = redact(f"error: {type(cause).__name__}: {db_reason(exc)}")[:300]
             log.warning("readiness probe %s failed: %s", name, redact(str(exc)))
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 
