@@ -108,7 +108,7 @@ def ping_refused(status: int, text: str, url: str, what: str) -> StoreError:
     """What a failed ping of an HTTP backend means: an outage (retry), or no store at ``url`` at all
     (a setting: ingest replays the spool only once the ping passes, so it must be named)."""
     err = error_for_status(status, text, what)
-    if isinstance(err, StoreUnavailable) or is_retryable_status(status):
+    if isinstance(err, StoreUnavailable):  # retryable (429, 5xx), or already a named setting (a subclass)
         return err
     return StoreAccessDenied(f"{err}: no InfluxDB at {url}; check the setting telemetry.url (the server's base "
                              "URL, e.g. http://influx:8086)")
