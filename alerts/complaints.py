@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from alerts.attachments import Attachment, check_sizes, store_attachments
 from alerts.config import GRADE_ORDER
+from alerts.customer import tied
 from alerts.escalation import check_repeat, link_open_fleet
 from alerts.models import Alert, Complaint, Ticket
 from alerts.tickets import FIELD_MODES, failure_mode_name, find_open, iso, open_ticket, record, regrade
@@ -194,11 +195,10 @@ def complaint_dict(c: Complaint, ticket_number: str | None = None) -> dict[str, 
     out = {k: getattr(c, k) for k in ("id", "channel", "external_ref", "customer", "contact_name", "contact_email",
                                       "contact_phone", "device_id", "model", "site", "failure_mode", "description",
                                       "request", "attachments", "joined", "warning_lead_s", "evidence")}
-    check = (c.evidence or {}).get("customer_check") or {}
-    flagged = check.get("tied") is False
+    flagged = not tied(c)
     out.update(ticket=ticket_number, occurred_at=iso(c.occurred_at), received_at=iso(c.received_at),
                warned_at=iso(c.warned_at), preceded_by_warning=c.warned_at is not None,
-               flagged=flagged, flag_reason=check.get("why") if flagged else None)
+               flagged=flagged, flag_reason=c.evidence["customer_check"].get("why") if flagged else None)
     return out
 
 
@@ -211,8 +211,6 @@ def _same_customer(a: str | None, b: str | None) -> bool:
 
 def _known_contact(s: Session, c: ComplaintIn, owner: str) -> bool:
     """Whether the contact is one of an earlier complaint tied to ``owner`` (its email, else its phone)."""
-    from alerts.customer import tied
-
     if c.contact.email:
         same = func.lower(Complaint.contact_email) == c.contact.email.lower()
     else:
