@@ -40,22 +40,24 @@ def _influx2(url: str) -> Influx2Store:
     return Influx2Store(url, "tok", "acme", "plant", retry=Retry(max_retries=3, base_s=0.001))
 
 
-@pytest.fixture(scope="module")
-def tls_vm(tmp_path_factory):
-    """victoria-metrics serving HTTPS only, with a self-signed certificate: it hangs up on plain HTTP."""
-    workdir = tmp_path_factory.mktemp("vm-tls")
-    server = VictoriaMetricsServer(workdir=workdir, tls=self_signed_certificate(workdir)).start()
+def _serving_tls(server_class, tmp_path_factory, name: str):
+    """A server of ``server_class`` serving HTTPS only, with a self-signed certificate; stopped after."""
+    workdir = tmp_path_factory.mktemp(name)
+    server = server_class(workdir=workdir, tls=self_signed_certificate(workdir)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_vm(tmp_path_factory):
+    """victoria-metrics serving HTTPS only: it hangs up on plain HTTP."""
+    yield from _serving_tls(VictoriaMetricsServer, tmp_path_factory, "vm-tls")
 
 
 @pytest.fixture(scope="module")
 def tls_influxd(tmp_path_factory):
     """influxd serving HTTPS only: it answers plain HTTP with a 400."""
-    workdir = tmp_path_factory.mktemp("influxd-tls")
-    server = InfluxdServer(workdir=workdir, tls=self_signed_certificate(workdir)).start()
-    yield server
-    server.stop()
+    yield from _serving_tls(InfluxdServer, tmp_path_factory, "influxd-tls")
 
 
 @pytest.fixture(scope="module")
