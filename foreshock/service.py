@@ -135,33 +135,32 @@ class _RegistryMemory:
 
     def __init__(self, registry: Any) -> None:
         self._registry = registry
-        self._known: set[str] = set()  # registered units, as last answered (bounded by the fleet)
+        self._known: dict[str, bool] = {}  # units last answered registered (bounded by the fleet)
         self._machines: dict[str, Any] = {}
         self._from_memory = False  # answering from memory: said once when it starts and once when it ends
 
     def is_known(self, device_id: str) -> bool:
-        try:
-            known = self._registry.is_known(device_id)
-        except DB_UNAVAILABLE as exc:
-            if device_id not in self._known:
-                raise
-            self._remembering(exc)
-            return True
-        self._answered()
-        (self._known.add if known else self._known.discard)(device_id)
+        known = self._ask(self._registry.is_known, device_id, self._known)
+        if not known:  # only "registered" is remembered: an unknown unit's batch waits rather than being refused
+            self._known.pop(device_id, None)
         return known
 
     def machine_info(self, device_id: str) -> Any:
+        return self._ask(self._registry.machine_info, device_id, self._machines)
+
+    def _ask(self, question: Any, device_id: str, memory: dict[str, Any]) -> Any:
+        """``question(device_id)`` of the registry, remembered; the last answer while the database is
+        unreachable, or the error when there is none."""
         try:
-            info = self._registry.machine_info(device_id)
+            answer = question(device_id)
         except DB_UNAVAILABLE as exc:
-            if device_id not in self._machines:
+            if device_id not in memory:
                 raise
             self._remembering(exc)
-            return self._machines[device_id]
+            return memory[device_id]
         self._answered()
-        self._machines[device_id] = info
-        return info
+        memory[device_id] = answer
+        return answer
 
     def _remembering(self, exc: Exception) -> None:
         if not self._from_memory:
