@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from alerts import attachments, corrective, customer
 from alerts.complaints import ComplaintIn, complaint_dict, register
 from alerts.models import Complaint, CorrectiveAction, CustomerMessage, Ticket
-from alerts.tickets import TicketError
+from alerts.tickets import AlreadyOpen, TicketError
 
 __all__ = ["ComplaintDesk"]
 
@@ -135,7 +135,10 @@ class ComplaintDesk:
                                           satisfaction=satisfaction, comment=comment, actor=actor,
                                           now=self.alerts.clock())
                 break
-            except IntegrityError:  # a newer ticket of the unit and mode was reopened at the same moment
+            # a newer ticket of the unit and mode was reopened at the same moment: at the unique index, or
+            # committed between record_reply's look for an open ticket and its move (PostgreSQL reads what
+            # was committed meanwhile); the second attempt sees it and keeps the answer beside it
+            except (IntegrityError, AlreadyOpen):
                 if attempt:
                     raise
                 log.info("follow-up on %s raced another writer; retrying (the answer is kept beside it)", number)

@@ -32,6 +32,7 @@ __all__ = [
     "STATUSES",
     "TRANSITIONS",
     "VERDICTS",
+    "AlreadyOpen",
     "TicketError",
     "add_comment",
     "assign",
@@ -73,6 +74,11 @@ FIELD_MODES = tuple(m for m in FAILURE_MODES if m != "anomaly")
 
 class TicketError(ValueError):
     """A ticket operation that is not allowed; the message says why."""
+
+
+class AlreadyOpen(TicketError):
+    """A ticket cannot be reopened: another of its unit and failure mode is open (perhaps reopened by a
+    concurrent writer since the caller looked)."""
 
 
 def can_move(from_status: str, to_status: str) -> bool:
@@ -132,7 +138,7 @@ def move(session: Session, ticket: Ticket, to_status: str, *, actor: str, now: f
     if to_status == "reopened" and ticket.kind == "unit" and ticket.device_id:
         other = find_open(session, ticket.device_id, ticket.failure_mode)
         if other is not None:
-            raise TicketError(
+            raise AlreadyOpen(
                 f"ticket {ticket.number} cannot be reopened: {other.number} is already open for "
                 f"{ticket.device_id} / {ticket.failure_mode}"
             )
