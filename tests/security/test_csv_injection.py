@@ -47,3 +47,17 @@ def test_the_monthly_report_csv_writes_formulas_as_text():
     keys = {r[1] for r in rows if r[0].startswith("pareto_")}
     assert keys == {"'=cmd|' /C calc'!A0", "'" + EVIL}
     assert ["times", "mtta_s", "mean", "-1.5"] in rows  # a negative number stays a number
+
+
+def test_text_that_already_starts_with_an_apostrophe_and_a_formula_character_round_trips(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate(engine)
+    registry = Registry(session_factory(engine))
+    registry.create_unit("P-0001", customer="'=quoted", site="''+two", firmware="'plain", batch="'-12")
+    text = export_units(registry)
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert (row["customer"], row["site"], row["firmware"], row["batch"]) == ("''=quoted", "'''+two", "'plain", "'-12")
+    assert import_units(registry, io.StringIO(text)) == (0, 1)
+    unit = registry.get_unit("P-0001")
+    assert (unit.customer, unit.site, unit.firmware, unit.batch) == ("'=quoted", "''+two", "'plain", "'-12")
+    engine.dispose()
