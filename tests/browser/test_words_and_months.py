@@ -108,10 +108,17 @@ def test_the_formatter_leaves_what_someone_wrote_as_written(page, served):
 ])
 def test_the_monthly_report_opens_on_the_current_month_of_the_report_zone(browser, served, monkeypatch,
                                                                           zone, now, browser_zone, month, period):
+    """The month is the server's: the browser's clock is set months off (a kiosk whose clock is wrong) and
+    its zone is another one, and the page still opens on the month it is now in the report's zone."""
+    import alerts.reports
+
     base, tokens, _, ctx = served
     monkeypatch.setattr(ctx.settings.alerts, "report_timezone", zone)
+    server_now = datetime.fromisoformat(now)
+    real = alerts.reports.current_month
+    monkeypatch.setattr(alerts.reports, "current_month", lambda timezone="UTC", now=None: real(timezone, server_now))
     with opened_page(browser, timezone_id=browser_zone) as page:
-        page.clock.set_fixed_time(datetime.fromisoformat(now).astimezone(UTC))
+        page.clock.set_fixed_time(datetime(2027, 3, 15, 12, tzinfo=UTC))
         login(page, base, tokens["viewer"])
         page.goto(f"{base}/ui/reports")
         expect(page.locator("#monthly-period")).to_have_text(period)

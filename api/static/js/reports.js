@@ -31,8 +31,9 @@ async function refresh() {
 }
 // The monthly quality report (GET /reports/monthly): the month in the report's time zone (setting
 // alerts.report_timezone), its counts, SLA compliance per grade and kind, MTTA/MTTR and field precision.
-// The page opens on the current month *in that zone* (below); until it knows the zone, the UTC month.
-const month = el("input", { id: "month", type: "month", value: monthIn("UTC"), required: true });
+// The page opens on the month the API calls current: the month it is now in that zone by the *server's*
+// clock (below), so a browser whose clock or zone is off still opens on the right month.
+const month = el("input", { id: "month", type: "month", required: true });
 const csvButton = el("button", { type: "button", id: "monthly-csv" }, "Download CSV");
 const monthly = el("div", { id: "monthly" });
 main.append(el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Monthly report"),
@@ -61,13 +62,6 @@ function renderMonthly(r) {
       ? r.top5_failure_modes.map((m) => `${words(m.failure_mode)} (${m.count})`).join(", ") : "none"));
 }
 
-// the month (YYYY-MM) it is now in an IANA time zone
-function monthIn(zone) {
-  const p = Object.fromEntries(new Intl.DateTimeFormat("en", { timeZone: zone, year: "numeric", month: "2-digit" })
-    .formatToParts(new Date()).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}`;
-}
-
 const currentMonth = newest();  // a month chosen while an older report loads is not overwritten
 
 async function refreshMonthly() {
@@ -82,19 +76,15 @@ async function refreshMonthly() {
   } catch (err) { showError(err); }
 }
 
-// The first report names the zone (the API says its zone only in a report): when
-// it is another month there now (23:30 UTC on 31 October is November in Europe/Berlin, and 02:00 UTC
-// on 1 November still October in New York), open on that month instead.
+// The first report is asked for without a month: the API answers with its current month, which the
+// month field then shows.
 async function openMonthly() {
-  const mine = currentMonth(), utc = month.value;
+  const mine = currentMonth();
   try {
-    const r = await api(`/reports/monthly${qs({ month: utc })}`);
+    const r = await api("/reports/monthly");
     if (!mine()) return;  // a month was chosen meanwhile
-    let here = utc;
-    try { here = monthIn(r.timezone); } catch (_) { /* a zone this browser does not know: the UTC month */ }
-    if (here === utc) { renderMonthly(r); return; }
-    month.value = here;
-    await refreshMonthly();
+    month.value = r.month;
+    renderMonthly(r);
   } catch (err) { showError(err); }
 }
 
