@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from detectors.robust import finite, whole
 from detectors.types import Assessment
 
 __all__ = ["BEARING_PARTS", "PrimaryMode", "refines"]
@@ -76,13 +77,8 @@ class PrimaryMode:
     """The unit's primary failure mode, with hysteresis (``hold`` snapshots) and memory (``memory_s``)."""
 
     def __init__(self, hold: int = 24, memory_s: float = 86400.0, wait: int = 3) -> None:
-        if hold < 1:
-            raise ValueError(f"hold must be >= 1 snapshot, got {hold}")
-        if not memory_s > 0:
-            raise ValueError(f"memory_s must be > 0 seconds, got {memory_s}")
-        if wait < 0:
-            raise ValueError(f"wait must be >= 0 snapshots, got {wait}")
-        self.hold, self.memory_s, self.wait = int(hold), float(memory_s), int(wait)
+        self.hold, self.wait = whole("hold", hold, least=1), whole("wait", wait, least=0)
+        self.memory_s = finite("memory_s", memory_s, above=0.0)
         self.mode: str | None = None
         self.challenger: str | None = None
         self.count = 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from detectors.robust import as_number
+from detectors.robust import as_number, finite
 
 __all__ = ["ZONES", "IsoZoneDetector", "zone_limits", "zone_of"]
 
@@ -60,10 +60,10 @@ class IsoZoneDetector:
     """
 
     def __init__(self, limits: tuple[float, float, float] = (1.4, 2.8, 4.5), hysteresis: float = 0.1) -> None:
-        if not 0 <= hysteresis < 0.5:
+        self.hysteresis = finite("hysteresis", hysteresis, least=0.0)
+        if not self.hysteresis < 0.5:
             raise ValueError(f"hysteresis must be in [0, 0.5), got {hysteresis}")
         self.limits = zone_limits(0, override=limits)
-        self.hysteresis = hysteresis
         self._reset()
 
     def _reset(self) -> None:

@@ -27,21 +27,24 @@ import math
 import numpy as np
 from scipy.special import fdtrc
 
-from detectors.robust import as_number
+from detectors.robust import as_number, finite, whole
 
 __all__ = ["Mahalanobis"]
 
 
 class Mahalanobis:
-    """Hotelling T² with a calibrated −log10 p-value as the score."""
+    """Hotelling T² with a calibrated −log10 p-value as the score.
 
-    def __init__(self, warmup: int = 30, ridge: float = 0.05) -> None:
-        if warmup < 8:
-            raise ValueError(f"warmup must be at least 8, got {warmup}")
-        if ridge < 0:
-            raise ValueError(f"ridge must be >= 0, got {ridge}")
-        self.warmup = warmup
-        self.ridge = ridge
+    With ``max_rows``, a long commissioning keeps at most that many of its vectors, evenly spread
+    (every ``ceil(warmup / max_rows)``-th), so the state stays bounded however long the
+    commissioning; the p-value then counts the vectors kept.
+    """
+
+    def __init__(self, warmup: int = 30, ridge: float = 0.05, max_rows: int | None = None) -> None:
+        self.warmup = whole("warmup", warmup, least=8)
+        self.ridge = finite("ridge", ridge, least=0.0)
+        self.max_rows = None if max_rows is None else whole("max_rows", max_rows, least=8)
+        self.stride = 1 if self.max_rows is None else -(-self.warmup // self.max_rows)
         self._reset()
 
     def _reset(self) -> None:
@@ -50,6 +53,7 @@ class Mahalanobis:
         self.mean: np.ndarray | None = None
         self.inv_cov: np.ndarray | None = None
         self.n = 0
+        self.n_seen = 0
 
     @property
     def ready(self) -> bool:
@@ -60,8 +64,10 @@ class Mahalanobis:
             return
         if not self.keys:
             self.keys = sorted(x)
-        self._rows.append([as_number(x.get(k, math.nan)) for k in self.keys])
-        if len(self._rows) >= self.warmup:
+        self.n_seen += 1
+        if (self.n_seen - 1) % self.stride == 0:
+            self._rows.append([as_number(x.get(k, math.nan)) for k in self.keys])
+        if self.n_seen >= self.warmup:
             self._fit()
 
     def _fit(self) -> None:
@@ -110,14 +116,16 @@ class Mahalanobis:
         return min(-math.log10(max(p, 1e-300)), 300.0)
 
     def state_dict(self) -> dict:
-        return {"warmup": self.warmup, "ridge": self.ridge, "keys": list(self.keys), "rows": self._rows,
-                "n": self.n, "mean": None if self.mean is None else self.mean.tolist(),
+        return {"warmup": self.warmup, "ridge": self.ridge, "max_rows": self.max_rows,
+                "keys": list(self.keys), "rows": self._rows, "n_seen": self.n_seen, "n": self.n,
+                "mean": None if self.mean is None else self.mean.tolist(),
                 "inv_cov": None if self.inv_cov is None else self.inv_cov.tolist()}
 
     @classmethod
     def from_state(cls, state: dict) -> Mahalanobis:
-        det = cls(state["warmup"], state["ridge"])
+        det = cls(state["warmup"], state["ridge"], state.get("max_rows"))
         det.keys, det._rows, det.n = list(state["keys"]), [list(r) for r in state["rows"]], int(state["n"])
+        det.n_seen = int(state.get("n_seen", len(det._rows)))  # a state without n_seen: a row per vector
         if state["mean"] is not None:
             det.mean = np.asarray(state["mean"], dtype=np.float64)
             det.inv_cov = np.asarray(state["inv_cov"], dtype=np.float64).reshape(len(det.keys), len(det.keys))

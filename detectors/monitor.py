@@ -58,6 +58,9 @@ _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
 _SHAFT_MODES = ("imbalance", "misalignment", "looseness")
+# snapshots of a commissioning the baselines keep at most (evenly spread over a longer ``warmup``):
+# about 400 bytes of state each, so a unit's state stays far under 64 KB whatever warmup a model sets
+BASELINE_POINTS = 64
 
 
 def _real(v: Any) -> bool:
@@ -139,8 +142,7 @@ class UnitMonitor:
 
     def _reset(self) -> None:
         c, m = self.config, self.machine
-        self.baseline = RobustZScore(warmup=c.warmup, min_scale=0.0, min_abs_scale=c.min_z_scale)
-        self.mv = Mahalanobis(warmup=max(c.warmup, 8))
+        self._new_baselines()
         self.iso = IsoZoneDetector(zone_limits(m.iso_group, m.foundation, m.zone_limits_mm_s), c.iso_hysteresis)
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
         self.trends = {"rms_g": ExpTrend(c.trend_window), "velocity_rms_mm_s": ExpTrend(c.trend_window)}
@@ -468,10 +470,17 @@ class UnitMonitor:
     def _unknown(self, ts: float, reason: str) -> Assessment:
         return Assessment(ts=ts, state="unknown", reasons=[reason])
 
+    def _new_baselines(self) -> None:
+        """Fresh commissioning baselines; a long commissioning keeps ``BASELINE_POINTS`` snapshots,
+        evenly spread, so the state stays bounded whatever ``warmup`` a model sets."""
+        c = self.config
+        self.baseline = RobustZScore(warmup=c.warmup, min_scale=0.0, min_abs_scale=c.min_z_scale,
+                                     max_points=BASELINE_POINTS)
+        self.mv = Mahalanobis(warmup=max(c.warmup, 8), max_rows=BASELINE_POINTS)
+
     def _rebaseline(self) -> None:
         c = self.config
-        self.baseline = RobustZScore(warmup=c.warmup, min_scale=0.0, min_abs_scale=c.min_z_scale)
-        self.mv = Mahalanobis(warmup=max(c.warmup, 8))
+        self._new_baselines()
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
         self.n_learnt, self.ewma, self.streak, self.step = 0, 0.0, 0, False
         self.hi_buf, self.ref, self.prev_ratio, self.level, self.calm = [], None, 1.0, 0, 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from detectors.robust import as_number
+from detectors.robust import as_number, finite
 
 __all__ = ["PageHinkley"]
 
@@ -30,13 +30,9 @@ class PageHinkley:
     """
 
     def __init__(self, delta: float = 0.5, threshold: float = 10.0, mean: float | None = 0.0) -> None:
-        if delta < 0:
-            raise ValueError(f"delta must be >= 0, got {delta}")
-        if threshold <= 0:
-            raise ValueError(f"threshold must be > 0, got {threshold}")
-        self.delta = delta
-        self.threshold = threshold
-        self.mean = mean
+        self.delta = finite("delta", delta, least=0.0)
+        self.threshold = finite("threshold", threshold, above=0.0)
+        self.mean = None if mean is None else finite("mean", mean)
         self._reset()
 
     def _reset(self) -> None:

@@ -53,6 +53,8 @@ from typing import Any
 import numpy as np
 from scipy.special import stdtrit
 
+from detectors.robust import whole
+
 __all__ = ["ExpTrend"]
 
 LEVEL = 0.90  # two-sided coverage of the range
@@ -166,12 +168,10 @@ class ExpTrend:
     """Bounded-memory exponential trend of one positive indicator."""
 
     def __init__(self, window: int = 48, min_points: int = 8) -> None:
-        if window < 4:
-            raise ValueError(f"window must be at least 4, got {window}")
-        if not 3 <= min_points <= window:
+        self.window = whole("window", window, least=4)
+        self.min_points = whole("min_points", min_points, least=3)
+        if self.min_points > self.window:
             raise ValueError(f"min_points must be in [3, window], got {min_points}")
-        self.window = window
-        self.min_points = min_points
         self._reset()
 
     def _reset(self) -> None:

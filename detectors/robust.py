@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_number", "dot", "median", "row_medians"]
+__all__ = ["as_number", "dot", "finite", "median", "row_medians", "whole"]
 
 _BLAS_ONE_THREAD = 8192  # OpenBLAS computes a dot product on one thread up to (about) this length
 
@@ -60,3 +60,40 @@ def as_number(v: object) -> float:
     if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
         return float(v)
     return math.nan
+
+
+def whole(name: str, value: object, least: int) -> int:
+    """A detector's whole-number setting, checked: ``ValueError`` naming it for a fraction (``5.5``), a
+    bool, NaN, text, or a value under ``least``; ``60.0`` is taken as 60.
+
+    >>> whole("warmup", 60.0, least=5)
+    60
+    >>> whole("warmup", 5.5, least=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: warmup must be a whole number, got 5.5
+    """
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or not float(value).is_integer()):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {int(value)}")
+    return int(value)
+
+
+def finite(name: str, value: object, least: float | None = None, above: float | None = None) -> float:
+    """A detector's numeric setting, checked: ``ValueError`` naming it for NaN, an infinity, a bool or
+    text, or a value under ``least`` (or not above ``above``).
+
+    >>> finite("delta", float("nan"), least=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: delta must be a finite number, got nan
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if least is not None and value < least:
+        raise ValueError(f"{name} must be >= {least}, got {value}")
+    if above is not None and not value > above:
+        raise ValueError(f"{name} must be > {above}, got {value}")
+    return float(value)

@@ -17,24 +17,26 @@ from collections import deque
 
 import numpy as np
 
-from detectors.robust import as_number
+from detectors.robust import as_number, finite, whole
 
 __all__ = ["RobustZScore"]
 
 
 class RobustZScore:
-    """Robust z-score against a baseline of the first ``warmup`` observations."""
+    """Robust z-score against a baseline of the first ``warmup`` observations.
 
-    def __init__(self, warmup: int = 30, min_scale: float = 0.02, min_abs_scale: float = 1e-12) -> None:
-        if warmup < 5:
-            raise ValueError(f"warmup must be at least 5, got {warmup}")
-        if min_scale < 0:
-            raise ValueError(f"min_scale must be >= 0, got {min_scale}")
-        if min_abs_scale <= 0:
-            raise ValueError(f"min_abs_scale must be > 0, got {min_abs_scale}")
-        self.warmup = warmup
-        self.min_scale = min_scale
-        self.min_abs_scale = min_abs_scale
+    With ``max_points``, a long commissioning keeps at most that many of its observations, evenly
+    spread (every ``ceil(warmup / max_points)``-th), so the state stays bounded however long the
+    commissioning; without it (or when ``warmup <= max_points``) every observation is kept.
+    """
+
+    def __init__(self, warmup: int = 30, min_scale: float = 0.02, min_abs_scale: float = 1e-12,
+                 max_points: int | None = None) -> None:
+        self.warmup = whole("warmup", warmup, least=5)
+        self.min_scale = finite("min_scale", min_scale, least=0.0)
+        self.min_abs_scale = finite("min_abs_scale", min_abs_scale, above=0.0)
+        self.max_points = None if max_points is None else whole("max_points", max_points, least=5)
+        self.stride = 1 if self.max_points is None else -(-self.warmup // self.max_points)
         self._reset()
 
     def _reset(self) -> None:
@@ -50,17 +52,22 @@ class RobustZScore:
         if self.ready:
             return
         self.n_seen += 1
-        for k, v in x.items():
-            v = as_number(v)
-            if not math.isfinite(v):
-                continue
-            self._buffer.setdefault(k, deque(maxlen=self.warmup)).append(v)
+        if (self.n_seen - 1) % self.stride == 0:
+            for k, v in x.items():
+                v = as_number(v)
+                if not math.isfinite(v):
+                    continue
+                self._buffer.setdefault(k, deque(maxlen=self._kept())).append(v)
         if self.ready:
             self._fit()
 
+    def _kept(self) -> int:
+        """How many observations the buffer of one feature holds at most."""
+        return -(-self.warmup // self.stride)
+
     def finalize(self) -> bool:
-        """Fix the baseline now from what was learnt (at least 5 observations); True if ready."""
-        if not self.ready and self.n_seen >= 5:
+        """Fix the baseline now from what was learnt (at least 5 observations kept); True if ready."""
+        if not self.ready and (self.n_seen + self.stride - 1) // self.stride >= 5:
             self.n_seen = self.warmup
             self._fit()
         return self.ready
@@ -89,14 +96,15 @@ class RobustZScore:
 
     def state_dict(self) -> dict:
         return {"warmup": self.warmup, "min_scale": self.min_scale, "min_abs_scale": self.min_abs_scale,
-                "n_seen": self.n_seen,
+                "max_points": self.max_points, "n_seen": self.n_seen,
                 "buffer": {k: list(v) for k, v in self._buffer.items()},
                 "baseline": {k: list(v) for k, v in self.baseline.items()}}
 
     @classmethod
     def from_state(cls, state: dict) -> RobustZScore:
-        det = cls(state["warmup"], state["min_scale"], state.get("min_abs_scale", 1e-12))
+        det = cls(state["warmup"], state["min_scale"], state.get("min_abs_scale", 1e-12),
+                  state.get("max_points"))
         det.n_seen = state["n_seen"]
-        det._buffer = {k: deque(v, maxlen=det.warmup) for k, v in state["buffer"].items()}
+        det._buffer = {k: deque(v, maxlen=det._kept()) for k, v in state["buffer"].items()}
         det.baseline = {k: (v[0], v[1]) for k, v in state["baseline"].items()}
         return det

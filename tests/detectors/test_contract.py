@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -114,6 +115,30 @@ def test_bad_hyperparameters_raise_a_named_error(name: str) -> None:
     bad = DETECTORS[name][1]
     with pytest.raises(ValueError, match=next(iter(bad))):
         CLASSES[name](**bad)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(("cls", "bad", "says"), [
+    (RobustZScore, {"warmup": 5.5}, "warmup must be a whole number, got 5.5"),
+    (RobustZScore, {"warmup": True}, "warmup must be a whole number"),
+    (RobustZScore, {"min_scale": NAN}, "min_scale must be a finite number"),
+    (RobustZScore, {"min_abs_scale": INF}, "min_abs_scale must be a finite number"),
+    (RobustZScore, {"max_points": 2}, "max_points must be at least 5"),
+    (Mahalanobis, {"warmup": 30.5}, "warmup must be a whole number"),
+    (Mahalanobis, {"warmup": "30"}, "warmup must be a whole number"),
+    (Mahalanobis, {"ridge": NAN}, "ridge must be a finite number"),
+    (PageHinkley, {"delta": NAN}, "delta must be a finite number"),
+    (PageHinkley, {"threshold": INF}, "threshold must be a finite number"),
+    (PageHinkley, {"mean": NAN}, "mean must be a finite number"),
+    (IsoZoneDetector, {"hysteresis": NAN}, "hysteresis must be a finite number"),
+])
+def test_a_hyperparameter_that_is_not_a_number_of_its_kind_is_named(cls: type, bad: dict, says: str) -> None:
+    """Used from Python, a fraction where a count is meant or a NaN threshold was taken: NaN compares
+    false with every bound, so ``warmup=5.5`` or ``delta=nan`` passed the range checks."""
+    with pytest.raises(ValueError, match=re.escape(says)):
+        cls(**bad)
 
 
 @pytest.mark.parametrize("name", [n for n, v in DETECTORS.items() if v[2]])

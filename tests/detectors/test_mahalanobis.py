@@ -1,5 +1,6 @@
 """Hotelling's T² detector: what it learns from an incomplete warm-up."""
 
+import json
 import math
 
 import numpy as np
@@ -51,3 +52,46 @@ def test_a_complete_warmup_gives_the_same_baseline_as_before():
     assert det.keys == ["a", "b", "c"] and det.n == 40
     assert np.allclose(det.mean, rows.mean(axis=0))
     assert np.allclose(det.inv_cov, np.linalg.inv(np.cov(rows, rowvar=False)))
+
+
+def test_a_long_warmup_keeps_at_most_max_rows_vectors_evenly_spread():
+    det = Mahalanobis(warmup=640, max_rows=64)
+    for i in range(639):
+        det.learn_one({"a": float(i), "b": float(i % 7)})
+    assert not det.ready and len(det._rows) == 64  # every 10th: vectors 0, 10, ..., 630
+    assert [r[0] for r in det._rows[:3]] == [0.0, 10.0, 20.0] and det._rows[-1][0] == 630.0
+    det.learn_one({"a": 639.0, "b": 2.0})
+    assert det.ready and det.n == 64
+    assert det.mean[0] == 315.0  # the mean of the vectors kept, from the whole commissioning
+
+
+def test_a_state_saved_before_vectors_were_counted_restores_as_it_was():
+    det = Mahalanobis(warmup=10)
+    for i in range(6):
+        det.learn_one({"a": float(i), "b": float(i * i)})
+    old = det.state_dict()
+    del old["n_seen"], old["max_rows"]
+    back = Mahalanobis.from_state(old)
+    for i in range(6, 10):
+        back.learn_one({"a": float(i), "b": float(i * i)})
+        det.learn_one({"a": float(i), "b": float(i * i)})
+    assert back.ready and back.n == det.n == 10
+    assert back.score_one({"a": 3.0, "b": 40.0}) == det.score_one({"a": 3.0, "b": 40.0})
+
+
+def test_the_robust_baseline_of_a_long_commissioning_is_spread_over_all_of_it():
+    from detectors.zscore import RobustZScore
+
+    det = RobustZScore(warmup=640, max_points=64)
+    for i in range(640):
+        det.learn_one({"a": float(i)})
+    assert det.ready
+    assert det.baseline["a"][0] == 315.0  # the median of 0, 10, ..., 630: early and late snapshots alike
+    state = RobustZScore.from_state(json.loads(json.dumps(det.state_dict())))
+    assert state.baseline == det.baseline and state.stride == 10
+    short = RobustZScore(warmup=30, max_points=64)  # a commissioning shorter than max_points keeps all
+    assert short.stride == 1
+    early = RobustZScore(warmup=640, max_points=64)
+    for i in range(41):  # 41 snapshots, 5 of them kept: enough to fix the baseline early
+        early.learn_one({"a": float(i)})
+    assert early.finalize() and early.baseline["a"][0] == 20.0

@@ -170,6 +170,28 @@ def test_stop_start_up_and_load_step_raise_no_warning() -> None:
     assert any("start-up" in a.reasons[0] for a in seen[5:13])
 
 
+def test_a_long_commissioning_keeps_the_state_bounded_and_still_warns() -> None:
+    """A model may ask for a day of one-minute snapshots as its baseline (warmup 1,440): the
+    baselines kept every warm-up snapshot, about 400 bytes each, so the state passed 64 KB after
+    about 150 of them (580 KB at the end). They now keep 64, evenly spread."""
+    rng = np.random.default_rng(11)
+    mon = UnitMonitor(MACHINE, warmup=1440)
+    largest = 0
+    for i in range(1440):
+        a = mon.update_snapshot(snap(i * 60.0, machine_signal(rng)))
+        if i % 100 == 99 or i == 1438:
+            largest = max(largest, len(json.dumps(mon.state_dict())))
+    assert a.state == "healthy", a.reasons
+    assert mon.baseline.ready and mon.mv.ready and mon.mv.n <= 64
+    assert largest <= 64 * 1024, largest
+    restored = UnitMonitor.from_state(json.loads(json.dumps(mon.state_dict())), MACHINE)
+    states = []
+    for i in range(80):
+        defect = 0.02 * np.exp(i / 10)
+        states.append(restored.update_snapshot(snap((1440 + i) * 60.0, machine_signal(rng, defect=defect))).state)
+    assert states[:5].count("healthy") == 5 and "warning" in states, states
+
+
 def test_state_survives_a_restart_and_is_bounded() -> None:
     mon, rng = _commissioned(4)
     stream = [machine_signal(rng, defect=0.02 * np.exp(i / 20)) for i in range(60)]
