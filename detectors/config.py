@@ -19,7 +19,10 @@ from typing import Any
 __all__ = ["MonitorConfig"]
 
 
-AXES = ("", "x", "y", "z", "h", "v")  # as devices.protocol.AXES, plus "": the first axis a unit sends
+AXES = ("", "x", "y", "z", "h", "v")
+# values of scalar baselines a unit's state may hold while its series commission (16 series x 96 values,
+# the defaults: 35 KB; with a vibration baseline commissioning at the same time 63 KB, measured)
+SCALAR_POINTS_BUDGET = 16 * 96  # as devices.protocol.AXES, plus "": the first axis a unit sends
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,10 @@ class MonitorConfig:
                             ("max_anomaly_keys", 0), ("scalar_points", 8)):
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        if self.max_scalar_keys * self.scalar_points > SCALAR_POINTS_BUDGET:
+            raise ValueError(f"max_scalar_keys x scalar_points must be at most {SCALAR_POINTS_BUDGET} (the scalar "
+                             "baselines are kept in the unit's state, which stays under 64 KB), got "
+                             f"{self.max_scalar_keys} x {self.scalar_points}")
         if not self.scalar_warmup_s > 0:
             raise ValueError(f"scalar_warmup_s must be > 0 seconds, got {self.scalar_warmup_s}")
         if self.axis not in AXES:

@@ -36,3 +36,13 @@ def test_an_empty_name_is_said_to_be_one() -> None:
     # was "unknown detector setting(s) ; known: ..."
     with pytest.raises(ValueError, match=r"^unknown detector setting\(s\) '' \(an empty name\); known: warmup, "):
         MonitorConfig.from_overrides({"": 1})
+
+
+def test_scalar_baselines_that_would_outgrow_the_state_are_refused():
+    """Every scalar series keeps ``scalar_points`` values while it commissions: 16 series of 1,000
+    values made a unit's state about 320 KB (the target is 64 KB)."""
+    from detectors.config import MonitorConfig
+
+    with pytest.raises(ValueError, match=r"max_scalar_keys x scalar_points must be at most 1536.*got 16 x 1000"):
+        MonitorConfig(scalar_points=1000)
+    assert MonitorConfig(scalar_points=384, max_scalar_keys=4).scalar_points == 384  # fewer series, more values
