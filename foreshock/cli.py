@@ -43,8 +43,21 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse takes a value that starts with '-' (``--duration -1h``, ``--customer -ACME``) for an
+    option and says only "expected one argument": the message then says how to write such a value.
+    Subcommands' parsers are of the same class."""
+
+    def error(self, message: str):  # type: ignore[override]
+        if message.endswith(": expected one argument") and message.startswith("argument "):
+            names = message[len("argument "):-len(": expected one argument")].split("/")
+            name = next((n for n in names if n.startswith("--")), names[0])
+            message += f" (a value that starts with '-' is written {name}=VALUE)"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="foreshock",
         description="Foreshock: vibration telemetry in over MQTT; early fault warnings and quality tickets out.",
     )

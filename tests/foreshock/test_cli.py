@@ -159,3 +159,12 @@ def test_http_requests_to_the_telemetry_store_are_not_logged_one_line_each_at_in
     messages = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert any("HTTP Request: POST" in m for m in messages) is shown
     assert "HTTP retry after a timeout" in messages
+
+
+def test_a_value_that_starts_with_a_dash_is_explained(capsys):
+    """``--duration -1h`` was only "expected one argument": argparse reads -1h as an option."""
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "demo", "--duration", "-1h"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --duration: expected one argument (a value that starts with '-' is written --duration=VALUE)" in err
