@@ -2,7 +2,8 @@
 
 The monthly report covers tickets and alerts *opened* in the month (of ``alerts.report_timezone``,
 UTC by default): counts, the TOP-5
-failure modes, Pareto tables by model / failure mode / firmware / customer, mean time to
+failure modes, Pareto tables by model / failure mode / firmware / customer (of the failures: unit
+tickets not judged false alarms, each under the failure mode found on site), mean time to
 acknowledge (opened → first response) and to resolve (opened → closed), SLA compliance per
 grade and per kind of every ticket with clocks, unit and fleet (only clocks that have run out or
 been answered count; ``sla_breaches`` is the table's missed clocks), and the field precision of
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import GRADES, zone
 from alerts.models import Alert, Complaint, CorrectiveAction, Ticket, TicketEvent
+from alerts.tickets import found_failure_mode
 from foreshock.csvcell import to_cell
 
 __all__ = ["check_month", "field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
@@ -126,11 +128,18 @@ def _sla(tickets: list[Ticket]) -> dict[str, Any]:
 
 def _precision(tickets: list[Ticket]) -> dict[str, Any]:
     """Confirmed / (confirmed + false alarm) of Foreshock's own warnings: a ticket a customer's complaint
-    opened was no warning, and its feedback says nothing about the detectors."""
+    opened was no warning, and its feedback says nothing about the detectors. ``diagnosis`` adds, of the
+    warnings of a real fault, how many named the fault found on site (``named_right``) and how many named
+    another (``named_other``: confirmed with another mode, or a false alarm that names the fault found)."""
     by_mode: dict[str, Counter] = {}
+    named: dict[str, Counter] = {}
     for t in tickets:
         if t.feedback_verdict and (t.source or "proactive") == "proactive":
             by_mode.setdefault(t.failure_mode, Counter())[t.feedback_verdict] += 1
+            found = found_failure_mode(t)
+            if found is not None:
+                named.setdefault(t.failure_mode, Counter())["named_right" if found == t.failure_mode
+                                                             else "named_other"] += 1
     total = sum(by_mode.values(), Counter())
 
     def row(c: Counter) -> dict[str, Any]:
@@ -138,7 +147,14 @@ def _precision(tickets: list[Ticket]) -> dict[str, Any]:
         return {"confirmed": c["confirmed"], "false_alarm": c["false_alarm"],
                 "precision": round(c["confirmed"] / n, 4) if n else None}
 
-    return {"all": row(total), "by_failure_mode": {m: row(c) for m, c in sorted(by_mode.items())}}
+    def named_row(c: Counter) -> dict[str, Any]:
+        n = c["named_right"] + c["named_other"]
+        return {"named_right": c["named_right"], "named_other": c["named_other"],
+                "accuracy": round(c["named_right"] / n, 4) if n else None}
+
+    return {"all": row(total), "by_failure_mode": {m: row(c) for m, c in sorted(by_mode.items())},
+            "diagnosis": {"all": named_row(sum(named.values(), Counter())),
+                          "by_failure_mode": {m: named_row(c) for m, c in sorted(named.items())}}}
 
 
 def field_precision(session_factory: sessionmaker[Session], *, since: float | None = None,
@@ -196,7 +212,7 @@ def _closed_unverified(s: Session, closed: list[Ticket]) -> int:
             TicketEvent.ticket_id.in_([t.id for t in closed]), TicketEvent.action == "moved",
             TicketEvent.to_status == "closed").order_by(TicketEvent.id)):
         last_from[tid] = before
-    return sum(1 for t in closed if last_from.get(t.id) != "verifying" and t.feedback_verdict != "false_alarm")
+    return sum(1 for t in closed if last_from.get(t.id) != "verifying" and found_failure_mode(t) is not None)
 
 
 def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezone: str = "UTC") -> dict[str, Any]:
@@ -213,7 +229,10 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
         closed_unit = [t for t in closed if t.kind == "unit"]
         unverified = _closed_unverified(s, closed_unit)
     unit = [t for t in tickets if t.kind == "unit"]
-    modes = pareto(t.failure_mode for t in unit)
+    # the failures among them, each under the failure mode found on site: a false alarm (no fault found) is
+    # no failure, and a ticket whose technician found another fault counts as that fault
+    failures = [(t, mode) for t in unit if (mode := found_failure_mode(t)) is not None]
+    modes = pareto(mode for _, mode in failures)
     sla = _sla(tickets)
     return {
         "month": month,
@@ -223,6 +242,8 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
                    "acknowledged": sum(1 for a in alerts if a.acknowledged_at is not None)},
         "tickets": {
             "opened": len(unit), "closed": len(closed_unit), "closed_unverified": unverified,
+            "false_alarms": len(unit) - len(failures), "different_fault_found": sum(
+                1 for t, mode in failures if mode != t.failure_mode),
             "by_grade": {g: sum(1 for t in unit if t.grade == g) for g in GRADES},
             "repeat_failures": sum(1 for t in unit if t.repeat_failure),
             "fleet_problems": sum(1 for t in tickets if t.kind == "fleet"),
@@ -231,8 +252,8 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
         },
         "top5_failure_modes": [{"failure_mode": r["key"], "count": r["count"]} for r in modes[:5]],
         "pareto": {
-            "model": pareto(t.model for t in unit), "failure_mode": modes,
-            "firmware": pareto(t.firmware for t in unit), "customer": pareto(t.customer for t in unit),
+            "model": pareto(t.model for t, _ in failures), "failure_mode": modes,
+            "firmware": pareto(t.firmware for t, _ in failures), "customer": pareto(t.customer for t, _ in failures),
         },
         "mtta_s": _mean([t.responded_at - t.opened_at for t in unit if t.responded_at is not None]),
         "mttr_s": _mean([t.closed_at - t.opened_at for t in unit if t.closed_at is not None]),
@@ -272,6 +293,8 @@ def report_csv(report: dict[str, Any]) -> str:
             put(["sla", grade, metric, value])
     for metric, value in report["field_precision"]["all"].items():
         put(["field_precision", "all", metric, value])
+    for metric, value in report["field_precision"].get("diagnosis", {}).get("all", {}).items():
+        put(["field_precision", "diagnosis", metric, value])
     c = report.get("complaints", {})
     for metric in ("received", "joined_open_ticket", "preceded_by_warning", "preceded_share"):
         if metric in c:
