@@ -90,7 +90,13 @@ def _more_unit_days(counts: list[float], exposures: list[float], z: float, targe
 
 
 def _per_1000(n: float, e: float) -> str:
-    return f"{n:g} failure{'s' if n != 1 else ''} in {e:,.0f} unit-days ({1000 * n / e:.2g} per 1,000)"
+    """
+    >>> _per_1000(2, 2.17), _per_1000(1, 240), _per_1000(1, 40000)
+    ('2 failures in 2 unit-days (922 per 1,000)', '1 failure in 240 unit-days (4.2 per 1,000)', '1 failure in 40,000 unit-days (0.025 per 1,000)')
+    """
+    rate = 1000 * n / e
+    return (f"{n:g} failure{'s' if n != 1 else ''} in {e:,.0f} unit-days "
+            f"({f'{rate:,.0f}' if rate >= 10 else f'{rate:.2g}'} per 1,000)")
 
 
 def _rates_in_words(counts: list[float], exposures: list[float]) -> str:

@@ -127,3 +127,10 @@ def test_an_effective_verdict_says_when_the_rate_in_scope_did_not_fall_itself():
     assert "the rate in scope itself did not fall, the verdict rests on the rate outside the scope rising" in r.statement
     assert ("in scope 10 failures in 1,000 unit-days (10 per 1,000) before, 10 failures in 1,000 unit-days "
             "(10 per 1,000) after") in r.statement
+
+
+def test_the_counts_in_words_read_without_exponents():
+    # a verification asked for the day after the action: 2 failures in 2 unit-days read "9.2e+02 per 1,000"
+    r = compare_rates(before_in=(0, 90), after_in=(2, 2.17), before_out=(0, 90), after_out=(0, 2.17))
+    assert "in scope 0 failures in 90 unit-days (0 per 1,000) before, 2 failures in 2 unit-days (922 per 1,000)" \
+        in r.statement and "e+" not in r.statement
