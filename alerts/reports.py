@@ -2,8 +2,9 @@
 
 The monthly report covers tickets and alerts *opened* in the month (of ``alerts.report_timezone``,
 UTC by default): counts, the TOP-5
-failure modes, Pareto tables by model / failure mode / firmware / customer (of the failures: unit
-tickets not judged false alarms, each under the failure mode found on site), mean time to
+failure modes, Pareto tables by model / failure mode / firmware / customer (of the tickets, as the
+detectors named them; ``failures`` gives the same tables of what was found on site: no false alarm, a
+different fault under its own name), mean time to
 acknowledge (opened → first response) and to resolve (opened → closed), SLA compliance per
 grade and per kind of every ticket with clocks, unit and fleet (only clocks that have run out or
 been answered count; ``sla_breaches`` is the table's missed clocks), and the field precision of
@@ -232,7 +233,8 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
     # the failures among them, each under the failure mode found on site: a false alarm (no fault found) is
     # no failure, and a ticket whose technician found another fault counts as that fault
     failures = [(t, mode) for t in unit if (mode := found_failure_mode(t)) is not None]
-    modes = pareto(mode for _, mode in failures)
+    modes = pareto(t.failure_mode for t in unit)
+    found = pareto(mode for _, mode in failures)
     sla = _sla(tickets)
     return {
         "month": month,
@@ -252,8 +254,17 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
         },
         "top5_failure_modes": [{"failure_mode": r["key"], "count": r["count"]} for r in modes[:5]],
         "pareto": {
-            "model": pareto(t.model for t, _ in failures), "failure_mode": modes,
-            "firmware": pareto(t.firmware for t, _ in failures), "customer": pareto(t.customer for t, _ in failures),
+            "model": pareto(t.model for t in unit), "failure_mode": modes,
+            "firmware": pareto(t.firmware for t in unit), "customer": pareto(t.customer for t in unit),
+        },
+        "failures": {
+            "count": len(failures),
+            "top5_failure_modes": [{"failure_mode": r["key"], "count": r["count"]} for r in found[:5]],
+            "pareto": {
+                "model": pareto(t.model for t, _ in failures), "failure_mode": found,
+                "firmware": pareto(t.firmware for t, _ in failures),
+                "customer": pareto(t.customer for t, _ in failures),
+            },
         },
         "mtta_s": _mean([t.responded_at - t.opened_at for t in unit if t.responded_at is not None]),
         "mttr_s": _mean([t.closed_at - t.opened_at for t in unit if t.closed_at is not None]),
@@ -286,6 +297,15 @@ def report_csv(report: dict[str, Any]) -> str:
         for r in rows:
             for metric in ("count", "share", "cumulative"):
                 put([f"pareto_{dim}", r["key"], metric, r[metric]])
+    failures = report.get("failures", {})
+    if failures:
+        put(["failures", "all", "count", failures["count"]])
+    for r in failures.get("top5_failure_modes", []):
+        put(["failures_top5", r["failure_mode"], "count", r["count"]])
+    for dim, rows in failures.get("pareto", {}).items():
+        for r in rows:
+            for metric in ("count", "share", "cumulative"):
+                put([f"failures_pareto_{dim}", r["key"], metric, r[metric]])
     put(["times", "mtta_s", "mean", report["mtta_s"]])
     put(["times", "mttr_s", "mean", report["mttr_s"]])
     for grade, row in report["sla"].items():

@@ -3,7 +3,7 @@
 A walk-through as a field service technician found: a verdict typed over lost the one before it (the audit
 said only "confirmed"), a verdict recorded on the wrong ticket could not be taken back, a "confirmed"
 ticket whose technician found a different fault was still counted under the detector's guess (monthly
-Pareto, TOP-5), false alarms were counted as failures there and in repeat failures and
+Pareto, TOP-5: there is now a ``failures`` table of what was found beside the tickets'), false alarms were counted as failures there and in repeat failures and
 fleet surges, and a "false alarm" that named the fault actually found dulled the unit's detectors.
 SQLite and PostgreSQL.
 """
@@ -128,16 +128,21 @@ def test_the_monthly_pareto_counts_the_fault_found_on_site_and_no_false_alarm(sv
     r = monthly_report(svc.session_factory, "2026-11")
     assert r["tickets"]["opened"] == 5
     assert (r["tickets"]["false_alarms"], r["tickets"]["different_fault_found"]) == (2, 1)
-    assert r["top5_failure_modes"] == [{"failure_mode": "outer_race", "count": 2},
+    f = r["failures"]  # what was found; the ticket tables beside it say what the tickets were opened for
+    assert f["count"] == 3
+    assert f["top5_failure_modes"] == [{"failure_mode": "outer_race", "count": 2},
                                        {"failure_mode": "imbalance", "count": 1}]
-    assert [(p["key"], p["count"]) for p in r["pareto"]["failure_mode"]] == [("outer_race", 2), ("imbalance", 1)]
-    assert [(p["key"], p["count"]) for p in r["pareto"]["model"]] == [("P-200", 3)]
+    assert [(p["key"], p["count"]) for p in f["pareto"]["failure_mode"]] == [("outer_race", 2), ("imbalance", 1)]
+    assert [(p["key"], p["count"]) for p in f["pareto"]["model"]] == [("P-200", 3)]
+    assert [(p["key"], p["count"]) for p in r["pareto"]["failure_mode"]] == [("outer_race", 3), ("imbalance", 1),
+                                                                          ("inner_race", 1)]
     # precision of the warnings stays verdict by verdict; the diagnosis says the inner-race one named another fault
     fp = r["field_precision"]
     assert fp["all"] == {"confirmed": 2, "false_alarm": 2, "precision": 0.5}
     assert fp["diagnosis"]["all"] == {"named_right": 1, "named_other": 1, "accuracy": 0.5}
     assert fp["diagnosis"]["by_failure_mode"]["inner_race"] == {"named_right": 0, "named_other": 1, "accuracy": 0.0}
-    assert "field_precision,diagnosis,named_other,1" in report_csv(r)
+    rows = report_csv(r)
+    assert "field_precision,diagnosis,named_other,1" in rows and "failures_pareto_failure_mode,outer_race,count,2" in rows
 
 
 def test_false_alarms_make_no_repeat_failure(svc):
