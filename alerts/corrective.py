@@ -200,9 +200,11 @@ def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, 
         if unheard:
             shown = ", ".join(unheard[:5]) + (f" and {len(unheard) - 5} more" if len(unheard) > 5 else "")
             verdict["statement"] += (
-                f"; caution: {len(unheard)} of the {len(in_scope)} units in scope ({shown}) have sent no data since "
-                "the action, so Foreshock could not warn of their failures and their unit-days count as failure-free: "
-                "check that they report before trusting this verdict")
+                f"; caution: {len(unheard)} of the {len(in_scope)} units in scope ({shown}) "
+                f"{'has' if len(unheard) == 1 else 'have'} sent no data since the action, so Foreshock could not warn "
+                f"of {'its' if len(unheard) == 1 else 'their'} failures and {'its' if len(unheard) == 1 else 'their'} "
+                f"unit-days count as failure-free: check that {'it reports' if len(unheard) == 1 else 'they report'} "
+                "before trusting this verdict")
     action.verdict, action.verified_at = verdict, now
     if action.ticket_id is not None:
         ticket = session.get(Ticket, action.ticket_id)

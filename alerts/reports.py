@@ -199,7 +199,9 @@ def _actions(rows: list[CorrectiveAction], timezone: str) -> list[dict[str, Any]
                     "applied_at": datetime.fromtimestamp(a.applied_at, zone(timezone)).date().isoformat(),
                     "verdict": v.get("verdict", "not_verified"), "ratio": v.get("ratio"), "ci_low": v.get("ci_low"),
                     "ci_high": v.get("ci_high"), "more_unit_days": v.get("more_unit_days"),
-                    "statement": v.get("statement")})
+                    "statement": v.get("statement"),
+                    # the verdict is the last one computed, not this month's: when it was says how stale it is
+                    "verified_at": _iso(a.verified_at, timezone) if a.verified_at is not None else None})
     return out
 
 
@@ -322,6 +324,6 @@ def report_csv(report: dict[str, Any]) -> str:
     for metric, value in c.get("lead_time_h", {}).items():
         put(["complaints", "lead_time_h", metric, value])
     for a in report.get("corrective_actions", []):
-        for metric in ("verdict", "ratio", "ci_low", "ci_high", "more_unit_days"):
-            put(["corrective_action", a["id"], metric, a[metric]])
+        for metric in ("verdict", "ratio", "ci_low", "ci_high", "more_unit_days", "verified_at"):
+            put(["corrective_action", a["id"], metric, a.get(metric)])
     return buf.getvalue()

@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from alerts.corrective import create_action, verify_action
 from alerts.ratestats import compare_rates
+from alerts.reports import monthly_report, report_csv
 from alerts.service import AlertService
 from devices.models import Unit
 from tests.alerts.helpers import T0, Clock, assess
@@ -78,6 +79,11 @@ def test_verification_counts_the_fault_found_on_site(factory, registry):
     v = _verify(factory, svc, aid, registry)
     assert v["counts"]["before_in"][0] == 1.0  # the inner-race ticket that was an outer race; not the false alarm
     assert "in scope 1 failure in 240 unit-days" in v["statement"]
+    # the monthly report shows the last verdict with when it was computed (it may be weeks old)
+    [shown] = monthly_report(factory, "2026-12")["corrective_actions"]
+    assert shown["verified_at"] == "2026-12-02T00:00:00+00:00" and shown["statement"] == v["statement"]
+    assert f"corrective_action,{aid},verified_at,2026-12-02T00:00:00+00:00" in report_csv(
+        monthly_report(factory, "2026-12"))
     svc.close()
 
 
@@ -134,3 +140,15 @@ def test_the_counts_in_words_read_without_exponents():
     r = compare_rates(before_in=(0, 90), after_in=(2, 2.17), before_out=(0, 90), after_out=(0, 2.17))
     assert "in scope 0 failures in 90 unit-days (0 per 1,000) before, 2 failures in 2 unit-days (922 per 1,000)" \
         in r.statement and "e+" not in r.statement
+
+
+def test_one_unit_that_sent_nothing_is_named_in_the_singular(factory, registry):
+    svc = AlertService(factory, clock=Clock(T0 + 10 * DAY), registry=registry)
+    with factory.begin() as s:
+        s.execute(update(Unit).values(last_seen_ms=int((T0 + 10 * DAY - H) * 1000)))
+        s.execute(update(Unit).where(Unit.device_id == "P-0004").values(last_seen_ms=None))  # never reported
+    v = _verify(factory, svc, _action(factory, svc), registry)
+    assert v["units_in_scope_unheard"] == ["P-0004"]
+    assert "caution: 1 of the 4 units in scope (P-0004) has sent no data since the action, so Foreshock could not " \
+           "warn of its failures and its unit-days count as failure-free" in v["statement"]
+    svc.close()
