@@ -87,9 +87,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="the content is JSON (an object, list, ...)")
     p.add_argument("--by", default=_who())
     p.set_defaults(func=_tickets_8d)
-    p = tsub.add_parser("feedback", help="closure feedback from the field")
+    p = tsub.add_parser("feedback", help="closure feedback from the field ('withdraw --reason R' takes it back)")
     p.add_argument("number")
-    p.add_argument("verdict", choices=VERDICTS)
+    p.add_argument("verdict", choices=(*VERDICTS, "withdraw"),
+                   help="confirmed (a fault was found: the one warned of, or --actual-mode another), false_alarm "
+                        "(no fault of the machine; --actual-mode 'other: sensor loose' says what instead), or "
+                        "withdraw (take back a verdict recorded by mistake; needs --reason)")
+    p.add_argument("--reason", default="", help="withdraw: why the verdict is taken back")
     p.add_argument("--actual-mode", help="the failure mode found on site: outer_race, inner_race, ball, cage, bearing, "
                                          "imbalance, misalignment, looseness, lubrication, or 'other: <description>'")
     p.add_argument("--cause", default="")
@@ -258,9 +262,15 @@ def _tickets_8d(args, settings) -> int:
 
 @_guard
 def _tickets_feedback(args, settings) -> int:
+    if args.verdict == "withdraw":
+        t = _service(settings).withdraw_feedback(args.number, actor=args.by, reason=args.reason)
+        print(f"{t['number']}: feedback withdrawn")
+        return 0
     t = _service(settings).record_feedback(args.number, args.verdict, actor=args.by,
                                            actual_failure_mode=args.actual_mode, cause=args.cause, action=args.action)
-    print(f"{t['number']}: feedback {t['feedback_verdict']} recorded")
+    factor = (t["audit"][-1]["detail"] or {}).get("threshold_factor")
+    note = "" if factor is None else f"; {t['device_id']}'s detector threshold factor is now {factor:g}"
+    print(f"{t['number']}: feedback {t['feedback_verdict']} recorded{note}")
     return 0
 
 

@@ -3,8 +3,8 @@
 A corrective action (a new bearing supplier from a serial range, a firmware update, ...) applies to
 the units matching its ``scope`` (``model``, ``batch``, ``firmware``, ``serial_from``/``serial_to``,
 as in :class:`devices.query.UnitFilter`) from ``applied_at``. :func:`verify_action` counts failures
-(unit tickets of the action's failure modes, proactive or customer-reported, minus those closed as
-false alarms) and unit-days (from each unit's install date, to its decommissioning) for the units in
+(unit tickets of the action's failure modes, proactive or customer-reported, minus those judged false
+alarms, each under the failure mode found on site when the technician named another) and unit-days (from each unit's install date, to its decommissioning) for the units in
 scope and outside it, in the ``baseline_d`` days before the action and from the action to now, and
 asks :func:`alerts.ratestats.compare_rates` for the verdict. The verdict is stored on the action and,
 when the action belongs to a ticket, written into that ticket's 8D record (D6 verification, D7
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts.models import CorrectiveAction, Ticket
 from alerts.ratestats import compare_rates
-from alerts.tickets import TicketError, failure_mode_name, iso, set_8d
+from alerts.tickets import TicketError, failure_mode_name, found_failure_mode, iso, set_8d
 from detectors.types import FAILURE_MODES
 
 __all__ = ["SCOPE_KEYS", "action_dict", "create_action", "scope_text", "unit_days", "verify_action"]
@@ -129,21 +129,33 @@ def unit_days(installed: float | None, removed: float | None, start: float, end:
     return max(0.0, hi - lo) / DAY
 
 
-def _units(registry: Any, scope: dict[str, Any]) -> tuple[dict[str, tuple[float | None, float | None]], set[str]]:
+def _units(registry: Any, scope: dict[str, Any]) -> tuple[dict[str, tuple[float | None, float | None]], set[str],
+                                                         dict[str, float | None]]:
+    """Every registered unit's service span, the ids in ``scope``, and each unit's last report (epoch s)."""
     from devices.query import UnitFilter
 
     if registry is None or not hasattr(registry, "list_units"):
         raise ValueError("verifying a corrective action needs the devices registry (unit install dates)")
-    every = {u.device_id: (_ts(u.install_date), _ts(u.decommissioned_at))
-             for u in registry.list_units(UnitFilter(include_decommissioned=True))}
+    units = registry.list_units(UnitFilter(include_decommissioned=True))
+    every = {u.device_id: (_ts(u.install_date), _ts(u.decommissioned_at)) for u in units}
+    seen = {u.device_id: (None if getattr(u, "last_seen_ms", None) is None else u.last_seen_ms / 1000.0)
+            for u in units}
     in_scope = {u.device_id for u in registry.list_units(UnitFilter(include_decommissioned=True, **scope))}
-    return every, in_scope
+    return every, in_scope, seen
+
+
+def _unheard(every: dict[str, tuple[float | None, float | None]], units: set[str], seen: dict[str, float | None],
+             t0: float, now: float) -> list[str]:
+    """The units of ``units`` in service after ``t0`` that have sent nothing since: Foreshock cannot have
+    warned of their failures, so they add unit-days without the failures they may have had."""
+    return sorted(d for d in units if unit_days(*every[d], t0, max(t0, now)) > 0
+                  and (seen.get(d) is None or seen[d] < t0))
 
 
 def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, now: float,
                   actor: str = "foreshock") -> dict[str, Any]:
     """Compute, store and return the verdict of ``action`` at time ``now``."""
-    every, in_scope = _units(registry, action.scope)
+    every, in_scope, seen = _units(registry, action.scope)
     scope = scope_text(action.scope)
     if not in_scope:  # not a 404: the action exists, its scope selects nothing
         raise ValueError(f"the scope of corrective action {action.id} ({scope}) matches no registered unit: "
@@ -153,36 +165,52 @@ def verify_action(session: Session, action: CorrectiveAction, *, registry: Any, 
                          "the verification compares the failure rates of units in scope with those of units outside "
                          "it, and there is none outside it; record the action with a narrower scope")
     t0 = action.applied_at
+    gone = [d for d in in_scope if every[d][1] is not None and every[d][1] <= t0]
+    if len(gone) == len(in_scope):
+        raise ValueError(f"every unit in the scope of corrective action {action.id} ({scope}) was decommissioned "
+                         f"before the action was applied ({iso(t0)}): no unit ran with it, so there is nothing to "
+                         "verify")
     windows = {"before": (t0 - action.baseline_d * DAY, t0), "after": (t0, max(t0, now))}
     exposure = {f"{w}_{side}": 0.0 for w in windows for side in ("in", "out")}
     for dev, (installed, removed) in every.items():
         side = "in" if dev in in_scope else "out"
         for w, (s, e) in windows.items():
             exposure[f"{w}_{side}"] += unit_days(installed, removed, s, e)
-    q = select(Ticket.device_id, Ticket.opened_at).where(
+    q = select(Ticket).where(
         Ticket.kind == "unit", Ticket.device_id.is_not(None), Ticket.opened_at >= windows["before"][0],
-        Ticket.opened_at < windows["after"][1],
-        (Ticket.feedback_verdict.is_(None)) | (Ticket.feedback_verdict != "false_alarm"))
-    if action.failure_modes:
-        q = q.where(Ticket.failure_mode.in_(action.failure_modes))
+        Ticket.opened_at < windows["after"][1])
     failures = dict.fromkeys(exposure, 0)
-    for unit_id, opened in session.execute(q):
-        if unit_id not in every:
+    for t in session.scalars(q):
+        # the failure mode found on site (a false alarm is no failure; a different fault counts as that fault)
+        mode = found_failure_mode(t)
+        if t.device_id not in every or mode is None or (action.failure_modes and mode not in action.failure_modes):
             continue
-        w = "before" if opened < t0 else "after"
-        failures[f"{w}_{'in' if unit_id in in_scope else 'out'}"] += 1
+        w = "before" if t.opened_at < t0 else "after"
+        failures[f"{w}_{'in' if t.device_id in in_scope else 'out'}"] += 1
     cell = {k: (float(failures[k]), exposure[k]) for k in exposure}
     result = compare_rates(before_in=cell["before_in"], after_in=cell["after_in"], before_out=cell["before_out"],
                            after_out=cell["after_out"], target_ratio=action.target_ratio)
     verdict = {**result.as_dict(), "units_in_scope": len(in_scope), "units_out_of_scope": len(every) - len(in_scope),
                "before": [iso(windows["before"][0]), iso(t0)], "after": [iso(t0), iso(windows["after"][1])],
                "verified_at": iso(now)}
+    if any(v is not None for v in seen.values()):  # the service hears from units: one that is silent is news
+        unheard = _unheard(every, in_scope, seen, t0, now)
+        verdict["units_in_scope_unheard"] = unheard
+        verdict["units_out_of_scope_unheard"] = len(_unheard(every, set(every) - in_scope, seen, t0, now))
+        if unheard:
+            shown = ", ".join(unheard[:5]) + (f" and {len(unheard) - 5} more" if len(unheard) > 5 else "")
+            verdict["statement"] += (
+                f"; caution: {len(unheard)} of the {len(in_scope)} units in scope ({shown}) "
+                f"{'has' if len(unheard) == 1 else 'have'} sent no data since the action, so Foreshock could not warn "
+                f"of {'its' if len(unheard) == 1 else 'their'} failures and {'its' if len(unheard) == 1 else 'their'} "
+                f"unit-days count as failure-free: check that {'it reports' if len(unheard) == 1 else 'they report'} "
+                "before trusting this verdict")
     action.verdict, action.verified_at = verdict, now
     if action.ticket_id is not None:
         ticket = session.get(Ticket, action.ticket_id)
         if ticket is not None:
             _write_8d(session, ticket, action, verdict, actor=actor, now=now)
-    log.info("corrective action %d (%s): %s", action.id, action.title, result.statement)
+    log.info("corrective action %d (%s): %s", action.id, action.title, verdict["statement"])
     return verdict
 
 

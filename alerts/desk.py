@@ -18,12 +18,14 @@ from alerts.tickets import (
     TicketError,
     add_comment,
     assign,
+    found_failure_mode,
     iso,
     move,
     record,
     set_8d,
     set_feedback,
     ticket_dict,
+    withdraw_feedback,
 )
 from alerts.types import Change
 from alerts.units import unit_attrs
@@ -135,25 +137,50 @@ class TicketDesk:
 
     def record_feedback(self, number: str, verdict: str, *, actor: str, actual_failure_mode: str | None = None,
                         cause: str = "", action: str = "") -> dict[str, Any]:
-        """Closure feedback from the field: ``confirmed`` or ``false_alarm``, actual mode, cause, action."""
-        return self._op(number, lambda s, t, now: set_feedback(
-            s, t, verdict, actor=actor, now=now, actual_failure_mode=actual_failure_mode, cause=cause, action=action))
+        """Closure feedback from the field: ``confirmed`` or ``false_alarm``, actual mode, cause, action.
+
+        The audit entry keeps the whole verdict, the one it replaced (``before``) and, for a unit's own
+        warning, the unit's detector threshold factor once this verdict counts (``threshold_factor``)."""
+        def fn(s: Session, t: Ticket, now: float) -> None:
+            event = set_feedback(s, t, verdict, actor=actor, now=now, actual_failure_mode=actual_failure_mode,
+                                 cause=cause, action=action)
+            self._note_factor(s, t, event, now)
+        return self._op(number, fn)
+
+    def withdraw_feedback(self, number: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Take back a verdict recorded by mistake (e.g. on the wrong ticket): the ticket has no feedback
+        again, it no longer counts in the statistics or the unit's threshold factor, and the audit trail
+        keeps what was withdrawn, by whom and why."""
+        def fn(s: Session, t: Ticket, now: float) -> None:
+            event = withdraw_feedback(s, t, actor=actor, now=now, reason=reason)
+            self._note_factor(s, t, event, now)
+        return self._op(number, fn)
+
+    def _note_factor(self, s: Session, t: Ticket, event: TicketEvent, now: float) -> None:
+        if t.kind == "unit" and t.device_id and (t.source or "proactive") == "proactive":
+            s.flush()
+            event.detail = {**(event.detail or {}), "threshold_factor": self._factor(s, t.device_id, now)}
 
     def threshold_factor(self, device_id: str) -> float:
         """How much to raise this unit's detector thresholds after field feedback (1.0 = unchanged).
 
-        Each false alarm in the last ``feedback_window_d`` days adds ``feedback_step``; each confirmed
-        warning takes one step back; the factor stays within [1, ``feedback_max_factor``]. Only the
-        verdicts on Foreshock's own warnings count: a ticket a customer's complaint opened was no
-        warning, and its verdict says nothing about the detectors' sensitivity (as field precision).
+        Each false alarm (no fault found) in the last ``feedback_window_d`` days adds ``feedback_step``;
+        each warning of a real fault (the one it named or a different one) takes one step back; the factor
+        stays within [1, ``feedback_max_factor``] and concerns this unit only. Only the verdicts on
+        Foreshock's own warnings count: a ticket a customer's complaint opened was no warning, and its
+        verdict says nothing about the detectors' sensitivity (as field precision).
         """
-        cfg = self.config
-        since = self.clock() - cfg.feedback_window_d * 86400
         with self._sf() as s:
-            verdicts = list(s.scalars(select(Ticket.feedback_verdict).where(
-                Ticket.device_id == device_id, Ticket.source == "proactive", Ticket.feedback_verdict.is_not(None),
-                Ticket.opened_at >= since)))
-        net = verdicts.count("false_alarm") - verdicts.count("confirmed")
+            return self._factor(s, device_id, self.clock())
+
+    def _factor(self, s: Session, device_id: str, now: float) -> float:
+        cfg = self.config
+        since = now - cfg.feedback_window_d * 86400
+        rows = s.scalars(select(Ticket).where(
+            Ticket.device_id == device_id, Ticket.kind == "unit", Ticket.source == "proactive",
+            Ticket.feedback_verdict.is_not(None), Ticket.opened_at >= since))
+        # a "false alarm" that names another fault of the machine found a fault: the warning was right to warn
+        net = sum(1 if found_failure_mode(t) is None else -1 for t in rows)
         return min(cfg.feedback_max_factor, max(1.0, 1.0 + cfg.feedback_step * net))
 
     # --- alerts -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Escalations that look beyond one ticket: repeat failures of a unit, fleet surges.
 
 *Repeat failure*: when a unit has ``repeat_count`` (3) or more tickets of one failure mode opened
-within ``repeat_window_d`` (30) days, the newest is escalated (one level up, grade at least
+within ``repeat_window_d`` (30) days (not counting tickets judged false alarms), the newest is escalated (one level up, grade at least
 major) and linked to the others.
 
 *Fleet surge*: for each dimension (model, production batch, firmware) of the unit that just got
@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import GRADE_ORDER, AlertConfig
 from alerts.models import Ticket
-from alerts.tickets import link, open_ticket, record, regrade
+from alerts.tickets import found_failure_mode, link, open_ticket, record, regrade
 from alerts.types import Change
 
 __all__ = ["check_repeat", "check_surge", "link_open_fleet", "surge_ratio"]
@@ -46,10 +46,10 @@ def check_repeat(session: Session, cfg: AlertConfig, ticket: Ticket, now: float)
     if ticket.kind != "unit" or ticket.device_id is None:
         return []
     since = now - cfg.repeat_window_d * DAY
-    earlier = list(session.scalars(select(Ticket).where(
+    earlier = [t for t in session.scalars(select(Ticket).where(
         Ticket.kind == "unit", Ticket.device_id == ticket.device_id, Ticket.failure_mode == ticket.failure_mode,
         Ticket.opened_at >= since, Ticket.id != ticket.id,
-    ).order_by(Ticket.opened_at)))
+    ).order_by(Ticket.opened_at)) if found_failure_mode(t) is not None]  # a false alarm was no failure
     if len(earlier) + 1 < cfg.repeat_count:
         return []
     ticket.repeat_failure = True
@@ -68,10 +68,11 @@ def check_repeat(session: Session, cfg: AlertConfig, ticket: Ticket, now: float)
 
 def _units(session: Session, dim: str, value: str, fm: str, start: float, end: float) -> int:
     col = getattr(Ticket, dim)
-    return int(session.scalar(select(func.count(func.distinct(Ticket.device_id))).where(
+    rows = session.scalars(select(Ticket).where(
         Ticket.kind == "unit", col == value, Ticket.failure_mode == fm,
         Ticket.opened_at > start, Ticket.opened_at <= end,
-    )) or 0)
+    ))
+    return len({t.device_id for t in rows if found_failure_mode(t) is not None})  # false alarms are no failures
 
 
 def check_surge(session: Session, cfg: AlertConfig, ticket: Ticket, now: float) -> list[Change]:

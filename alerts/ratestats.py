@@ -89,6 +89,28 @@ def _more_unit_days(counts: list[float], exposures: list[float], z: float, targe
     return None
 
 
+def _per_1000(n: float, e: float) -> str:
+    """
+    >>> _per_1000(2, 2.17), _per_1000(1, 240), _per_1000(1, 40000)
+    ('2 failures in 2 unit-days (922 per 1,000)', '1 failure in 240 unit-days (4.2 per 1,000)', '1 failure in 40,000 unit-days (0.025 per 1,000)')
+    """
+    rate = 1000 * n / e
+    return (f"{n:g} failure{'s' if n != 1 else ''} in {e:,.0f} unit-days "
+            f"({f'{rate:,.0f}' if rate >= 10 else f'{rate:.2g}'} per 1,000)")
+
+
+def _rates_in_words(counts: list[float], exposures: list[float]) -> str:
+    """The four cells as a quality manager reads them.
+
+    >>> _rates_in_words([30, 3, 20, 21], [1000, 1000, 4000, 4000])
+    'in scope 30 failures in 1,000 unit-days (30 per 1,000) before, 3 failures in 1,000 unit-days (3 per 1,000) after; outside it 20 failures in 4,000 unit-days (5 per 1,000) before, 21 failures in 4,000 unit-days (5.2 per 1,000) after'
+    """
+    a, b, c, d = counts
+    ea, eb, ec, ed = exposures
+    return (f"in scope {_per_1000(a, ea)} before, {_per_1000(b, eb)} after; "
+            f"outside it {_per_1000(c, ec)} before, {_per_1000(d, ed)} after")
+
+
 def compare_rates(
     *, before_in: tuple[float, float], after_in: tuple[float, float], before_out: tuple[float, float],
     after_out: tuple[float, float], target_ratio: float = 0.7, confidence: float = 0.95,
@@ -126,6 +148,9 @@ def compare_rates(
         verdict = "effective"
         statement = (f"effective: the failure rate in scope fell to {ratio:.2f}× its relative level before "
                      f"({pct} interval {ci_low:.2f}–{ci_high:.2f}, below 1)")
+        if b / eb >= a / ea:  # the ratio fell only because the units outside the scope failed more often
+            statement += ("; note: the rate in scope itself did not fall, the verdict rests on the rate outside "
+                          "the scope rising")
     elif ci_low > target_ratio:
         verdict = "not_effective"
         statement = (f"not effective: relative rate {ratio:.2f}× ({pct} interval {ci_low:.2f}–{ci_high:.2f}) "
@@ -137,6 +162,7 @@ def compare_rates(
                 else "the before period has too few failures to decide; widen the baseline")
         statement = (f"not yet decided: relative rate {ratio:.2f}× ({pct} interval {ci_low:.2f}–{ci_high:.2f}); "
                      f"{need}")
+    statement += f" ({_rates_in_words(counts, exposures)})"
     return RateComparison(
         verdict=verdict, ratio=round(ratio, 4), ci_low=round(ci_low, 4), ci_high=round(ci_high, 4),
         p_value=None if p_value is None else round(p_value, 6),

@@ -2,7 +2,9 @@
 
 The monthly report covers tickets and alerts *opened* in the month (of ``alerts.report_timezone``,
 UTC by default): counts, the TOP-5
-failure modes, Pareto tables by model / failure mode / firmware / customer, mean time to
+failure modes, Pareto tables by model / failure mode / firmware / customer (of the tickets, as the
+detectors named them; ``failures`` gives the same tables of what was found on site: no false alarm, a
+different fault under its own name), mean time to
 acknowledge (opened → first response) and to resolve (opened → closed), SLA compliance per
 grade and per kind of every ticket with clocks, unit and fleet (only clocks that have run out or
 been answered count; ``sla_breaches`` is the table's missed clocks), and the field precision of
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import GRADES, zone
 from alerts.models import Alert, Complaint, CorrectiveAction, Ticket, TicketEvent
+from alerts.tickets import found_failure_mode
 from foreshock.csvcell import to_cell
 
 __all__ = ["check_month", "field_precision", "month_bounds", "monthly_report", "pareto", "report_csv"]
@@ -126,11 +129,18 @@ def _sla(tickets: list[Ticket]) -> dict[str, Any]:
 
 def _precision(tickets: list[Ticket]) -> dict[str, Any]:
     """Confirmed / (confirmed + false alarm) of Foreshock's own warnings: a ticket a customer's complaint
-    opened was no warning, and its feedback says nothing about the detectors."""
+    opened was no warning, and its feedback says nothing about the detectors. ``diagnosis`` adds, of the
+    warnings of a real fault, how many named the fault found on site (``named_right``) and how many named
+    another (``named_other``: confirmed with another mode, or a false alarm that names the fault found)."""
     by_mode: dict[str, Counter] = {}
+    named: dict[str, Counter] = {}
     for t in tickets:
         if t.feedback_verdict and (t.source or "proactive") == "proactive":
             by_mode.setdefault(t.failure_mode, Counter())[t.feedback_verdict] += 1
+            found = found_failure_mode(t)
+            if found is not None:
+                named.setdefault(t.failure_mode, Counter())["named_right" if found == t.failure_mode
+                                                             else "named_other"] += 1
     total = sum(by_mode.values(), Counter())
 
     def row(c: Counter) -> dict[str, Any]:
@@ -138,7 +148,14 @@ def _precision(tickets: list[Ticket]) -> dict[str, Any]:
         return {"confirmed": c["confirmed"], "false_alarm": c["false_alarm"],
                 "precision": round(c["confirmed"] / n, 4) if n else None}
 
-    return {"all": row(total), "by_failure_mode": {m: row(c) for m, c in sorted(by_mode.items())}}
+    def named_row(c: Counter) -> dict[str, Any]:
+        n = c["named_right"] + c["named_other"]
+        return {"named_right": c["named_right"], "named_other": c["named_other"],
+                "accuracy": round(c["named_right"] / n, 4) if n else None}
+
+    return {"all": row(total), "by_failure_mode": {m: row(c) for m, c in sorted(by_mode.items())},
+            "diagnosis": {"all": named_row(sum(named.values(), Counter())),
+                          "by_failure_mode": {m: named_row(c) for m, c in sorted(named.items())}}}
 
 
 def field_precision(session_factory: sessionmaker[Session], *, since: float | None = None,
@@ -182,7 +199,9 @@ def _actions(rows: list[CorrectiveAction], timezone: str) -> list[dict[str, Any]
                     "applied_at": datetime.fromtimestamp(a.applied_at, zone(timezone)).date().isoformat(),
                     "verdict": v.get("verdict", "not_verified"), "ratio": v.get("ratio"), "ci_low": v.get("ci_low"),
                     "ci_high": v.get("ci_high"), "more_unit_days": v.get("more_unit_days"),
-                    "statement": v.get("statement")})
+                    "statement": v.get("statement"),
+                    # the verdict is the last one computed, not this month's: when it was says how stale it is
+                    "verified_at": _iso(a.verified_at, timezone) if a.verified_at is not None else None})
     return out
 
 
@@ -196,7 +215,7 @@ def _closed_unverified(s: Session, closed: list[Ticket]) -> int:
             TicketEvent.ticket_id.in_([t.id for t in closed]), TicketEvent.action == "moved",
             TicketEvent.to_status == "closed").order_by(TicketEvent.id)):
         last_from[tid] = before
-    return sum(1 for t in closed if last_from.get(t.id) != "verifying" and t.feedback_verdict != "false_alarm")
+    return sum(1 for t in closed if last_from.get(t.id) != "verifying" and found_failure_mode(t) is not None)
 
 
 def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezone: str = "UTC") -> dict[str, Any]:
@@ -213,7 +232,11 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
         closed_unit = [t for t in closed if t.kind == "unit"]
         unverified = _closed_unverified(s, closed_unit)
     unit = [t for t in tickets if t.kind == "unit"]
+    # the failures among them, each under the failure mode found on site: a false alarm (no fault found) is
+    # no failure, and a ticket whose technician found another fault counts as that fault
+    failures = [(t, mode) for t in unit if (mode := found_failure_mode(t)) is not None]
     modes = pareto(t.failure_mode for t in unit)
+    found = pareto(mode for _, mode in failures)
     sla = _sla(tickets)
     return {
         "month": month,
@@ -223,6 +246,8 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
                    "acknowledged": sum(1 for a in alerts if a.acknowledged_at is not None)},
         "tickets": {
             "opened": len(unit), "closed": len(closed_unit), "closed_unverified": unverified,
+            "false_alarms": len(unit) - len(failures), "different_fault_found": sum(
+                1 for t, mode in failures if mode != t.failure_mode),
             "by_grade": {g: sum(1 for t in unit if t.grade == g) for g in GRADES},
             "repeat_failures": sum(1 for t in unit if t.repeat_failure),
             "fleet_problems": sum(1 for t in tickets if t.kind == "fleet"),
@@ -233,6 +258,15 @@ def monthly_report(session_factory: sessionmaker[Session], month: str, *, timezo
         "pareto": {
             "model": pareto(t.model for t in unit), "failure_mode": modes,
             "firmware": pareto(t.firmware for t in unit), "customer": pareto(t.customer for t in unit),
+        },
+        "failures": {
+            "count": len(failures),
+            "top5_failure_modes": [{"failure_mode": r["key"], "count": r["count"]} for r in found[:5]],
+            "pareto": {
+                "model": pareto(t.model for t, _ in failures), "failure_mode": found,
+                "firmware": pareto(t.firmware for t, _ in failures),
+                "customer": pareto(t.customer for t, _ in failures),
+            },
         },
         "mtta_s": _mean([t.responded_at - t.opened_at for t in unit if t.responded_at is not None]),
         "mttr_s": _mean([t.closed_at - t.opened_at for t in unit if t.closed_at is not None]),
@@ -265,6 +299,15 @@ def report_csv(report: dict[str, Any]) -> str:
         for r in rows:
             for metric in ("count", "share", "cumulative"):
                 put([f"pareto_{dim}", r["key"], metric, r[metric]])
+    failures = report.get("failures", {})
+    if failures:
+        put(["failures", "all", "count", failures["count"]])
+    for r in failures.get("top5_failure_modes", []):
+        put(["failures_top5", r["failure_mode"], "count", r["count"]])
+    for dim, rows in failures.get("pareto", {}).items():
+        for r in rows:
+            for metric in ("count", "share", "cumulative"):
+                put([f"failures_pareto_{dim}", r["key"], metric, r[metric]])
     put(["times", "mtta_s", "mean", report["mtta_s"]])
     put(["times", "mttr_s", "mean", report["mttr_s"]])
     for grade, row in report["sla"].items():
@@ -272,6 +315,8 @@ def report_csv(report: dict[str, Any]) -> str:
             put(["sla", grade, metric, value])
     for metric, value in report["field_precision"]["all"].items():
         put(["field_precision", "all", metric, value])
+    for metric, value in report["field_precision"].get("diagnosis", {}).get("all", {}).items():
+        put(["field_precision", "diagnosis", metric, value])
     c = report.get("complaints", {})
     for metric in ("received", "joined_open_ticket", "preceded_by_warning", "preceded_share"):
         if metric in c:
@@ -279,6 +324,6 @@ def report_csv(report: dict[str, Any]) -> str:
     for metric, value in c.get("lead_time_h", {}).items():
         put(["complaints", "lead_time_h", metric, value])
     for a in report.get("corrective_actions", []):
-        for metric in ("verdict", "ratio", "ci_low", "ci_high", "more_unit_days"):
-            put(["corrective_action", a["id"], metric, a[metric]])
+        for metric in ("verdict", "ratio", "ci_low", "ci_high", "more_unit_days", "verified_at"):
+            put(["corrective_action", a["id"], metric, a.get(metric)])
     return buf.getvalue()

@@ -39,6 +39,8 @@ __all__ = [
     "can_move",
     "empty_8d",
     "failure_mode_name",
+    "feedback_finding",
+    "found_failure_mode",
     "find_open",
     "iso_zone_letter",
     "link",
@@ -50,6 +52,7 @@ __all__ = [
     "set_8d",
     "set_feedback",
     "ticket_dict",
+    "withdraw_feedback",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,11 +95,11 @@ def iso(ts: float | None) -> str | None:
 def record(
     session: Session, ticket: Ticket, action: str, *, actor: str, now: float,
     from_status: str | None = None, to_status: str | None = None, **detail: Any,
-) -> None:
-    session.add(TicketEvent(
-        ticket_id=ticket.id, at=now, actor=actor, action=action,
-        from_status=from_status, to_status=to_status, detail=detail,
-    ))
+) -> TicketEvent:
+    event = TicketEvent(ticket_id=ticket.id, at=now, actor=actor, action=action,
+                        from_status=from_status, to_status=to_status, detail=detail)
+    session.add(event)
+    return event
 
 
 def find_open(session: Session, device_id: str, failure_mode: str) -> Ticket | None:
@@ -258,20 +261,82 @@ def field_failure_mode(text: str | None) -> str | None:
     return failure_mode_name(text, what="actual failure mode")
 
 
+FINDINGS = ("as_warned", "different_fault", "no_fault")
+
+
+def feedback_finding(failure_mode: str | None, verdict: str | None, actual: str | None) -> str | None:
+    """What the technician's feedback says was found, in one word the statistics count by:
+
+    - ``as_warned``: the fault the ticket names (``confirmed``, no other mode given);
+    - ``different_fault``: another fault of the machine (``confirmed`` with another mode, or a
+      ``false_alarm`` that names one of the detectors' modes: the warning was wrong about *what*, not
+      about *whether*);
+    - ``no_fault``: nothing wrong with the machine (``false_alarm``, perhaps with ``other: sensor loose``).
+
+    >>> feedback_finding("outer_race", "confirmed", None), feedback_finding("outer_race", "confirmed", "imbalance")
+    ('as_warned', 'different_fault')
+    >>> feedback_finding("outer_race", "false_alarm", "other: sensor loose"), feedback_finding("outer_race", "false_alarm", "ball")
+    ('no_fault', 'different_fault')
+    """
+    if verdict not in VERDICTS:
+        return None
+    if verdict == "confirmed":
+        return "as_warned" if actual in (None, failure_mode) else "different_fault"
+    return "different_fault" if actual in FIELD_MODES else "no_fault"
+
+
+def found_failure_mode(ticket: Ticket) -> str | None:
+    """The failure mode a ticket counts as in failure statistics (Pareto, TOP-5, corrective actions, repeat
+    failures, surges): the one found on site when the feedback names another, the ticket's own without
+    feedback, and None when the technician found no fault (a false alarm: no failure to count)."""
+    fb = ticket.feedback or {}
+    finding = fb.get("finding") or feedback_finding(ticket.failure_mode, ticket.feedback_verdict,
+                                                    fb.get("actual_failure_mode"))
+    if finding == "no_fault":
+        return None
+    if finding == "different_fault":
+        return fb.get("actual_failure_mode") or ticket.failure_mode
+    return ticket.failure_mode
+
+
 def set_feedback(
     session: Session, ticket: Ticket, verdict: str, *, actor: str, now: float,
     actual_failure_mode: str | None = None, cause: str = "", action: str = "",
-) -> None:
+) -> TicketEvent:
+    """Store the field's verdict on ``ticket`` and record it, with what it replaced, in the audit trail.
+    Returns the audit entry."""
     if verdict not in VERDICTS:
         raise TicketError(f"feedback verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     actual = field_failure_mode(actual_failure_mode)
+    if verdict == "false_alarm" and actual is not None and actual == ticket.failure_mode:
+        raise TicketError(
+            f"ticket {ticket.number}: a false alarm cannot have found the fault it warned of ({actual}); "
+            "record 'confirmed' when that fault was found, or 'false_alarm' without it when nothing was")
+    before = ticket.feedback
     ticket.feedback_verdict = verdict
     ticket.feedback = {
         "verdict": verdict, "actual_failure_mode": actual or (
             ticket.failure_mode if verdict == "confirmed" else None),
+        "finding": feedback_finding(ticket.failure_mode, verdict, actual),
         "cause": cause, "action": action, "by": actor, "at": now,
     }
-    record(session, ticket, "feedback", actor=actor, now=now, verdict=verdict)
+    detail: dict[str, Any] = {k: ticket.feedback[k] for k in ("verdict", "actual_failure_mode", "finding", "cause")}
+    detail["field_action"] = action  # 'action' names the audit entry itself
+    if before:  # a verdict typed over stays in the history: who said what before
+        detail["before"] = before
+    return record(session, ticket, "feedback", actor=actor, now=now, **detail)
+
+
+def withdraw_feedback(session: Session, ticket: Ticket, *, actor: str, now: float, reason: str = "") -> TicketEvent:
+    """Take back a verdict recorded by mistake: the ticket has no feedback again (it counts as a warning
+    nobody judged) and the withdrawn verdict stays in the audit trail."""
+    if ticket.feedback_verdict is None and not ticket.feedback:
+        raise TicketError(f"ticket {ticket.number} has no feedback to withdraw")
+    if not reason.strip():
+        raise TicketError("withdrawing feedback needs a reason (what was wrong with it)")
+    before = ticket.feedback
+    ticket.feedback_verdict, ticket.feedback = None, None
+    return record(session, ticket, "feedback_withdrawn", actor=actor, now=now, reason=reason.strip(), before=before)
 
 
 def link(session: Session, ticket: Ticket, other: Ticket, reason: str) -> bool:

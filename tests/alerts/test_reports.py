@@ -64,6 +64,13 @@ def test_monthly_report_counts_the_month(factory):
     assert [(p["key"], p["count"], p["cumulative"]) for p in r["pareto"]["model"]] == [
         ("P-200", 3, 0.75), ("Q-9", 1, 1.0)]
     assert [p["key"] for p in r["pareto"]["customer"]] == ["ACME", "Globex"]
+    # the failures: n3 (Q-9, Globex) was judged a false alarm, so it is in no TOP-5 or Pareto of failures
+    assert r["tickets"]["false_alarms"] == 1 and r["tickets"]["different_fault_found"] == 0
+    f = r["failures"]
+    assert f["count"] == 3 and f["top5_failure_modes"] == [{"failure_mode": "outer_race", "count": 2},
+                                                           {"failure_mode": "imbalance", "count": 1}]
+    assert [(p["key"], p["count"], p["cumulative"]) for p in f["pareto"]["model"]] == [("P-200", 3, 1.0)]
+    assert [p["key"] for p in f["pareto"]["customer"]] == ["ACME"]
     assert [p["key"] for p in r["pareto"]["firmware"]] == ["1.4", "1.5"]
     # responses: n1 1 h, n2 10 h, n3 11 h (closed unanswered); resolutions: n1 1 h, n3 11 h
     assert r["mtta_s"] == pytest.approx((1 + 10 + 11) / 3 * H)
@@ -140,6 +147,9 @@ def test_csv_has_the_same_numbers(factory):
     assert get[("tickets", "opened", "count")] == "4"
     assert get[("top5", "outer_race", "count")] == "3"
     assert get[("pareto_model", "P-200", "share")] == "0.75"
+    assert get[("failures_top5", "outer_race", "count")] == "2"  # n3 was a false alarm
+    assert get[("tickets", "false_alarms", "count")] == "1"
+    assert get[("failures_pareto_model", "P-200", "share")] == "1.0"
     assert get[("sla", "all", "response_missed")] == "3"
 
 
