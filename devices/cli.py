@@ -75,6 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     dc.add_argument("device_id", metavar="ID")
     dc.set_defaults(func=_decommission)
 
+    rc = d.add_parser("recommission", help="put a decommissioned unit back in service (provision it again)")
+    rc.add_argument("device_id", metavar="ID")
+    rc.set_defaults(func=_recommission)
+
     im = d.add_parser("import", help="import units from CSV (all or nothing)")
     im.add_argument("file", metavar="FILE.csv")
     im.set_defaults(func=_import)
@@ -190,6 +194,19 @@ def _decommission(args, settings) -> int:
     return run(go, args, settings)
 
 
+def _recommission(args, settings) -> int:
+    def go(reg, a, s) -> int:
+        if reg.require_unit(a.device_id).active:
+            print(f"unit {a.device_id} is in service (it was not decommissioned); nothing changed")
+            return 0
+        reg.recommission(a.device_id)
+        print(f"unit {a.device_id} is back in service; it has no broker credential: "
+              f"foreshock devices provision {a.device_id}, then write-broker-config and reload the broker")
+        return 0
+
+    return run(go, args, settings)
+
+
 def _import(args, settings) -> int:
     import io
 
@@ -198,7 +215,8 @@ def _import(args, settings) -> int:
     def go(reg, a, s) -> int:
         with open(a.file, "rb") as fh:
             text = decode_csv(fh.read())
-        created, updated = import_units(reg, io.StringIO(text, newline=""))
+        created, updated = import_units(reg, io.StringIO(text, newline=""),
+                                        progress=lambda line: print(f"{a.file}: {line}", file=sys.stderr, flush=True))
         print(f"{created} unit(s) created, {updated} updated")
         return 0
 

@@ -1,0 +1,143 @@
+"""A unit's life in the registry as a fleet administrator lives it: decommissioned, re-commissioned,
+exported with the decommissioned units and imported back, a large import that says how far it is."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from devices.csvio import CsvImportError, export_units, import_units
+from devices.errors import AlreadyExists, NotFound
+from devices.query import UnitFilter
+from devices.registry import Registry
+from foreshock.cli import main
+from foreshock.db import make_engine, migrate, session_factory
+
+
+def _fresh_registry(tmp_path) -> Registry:
+    engine = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    migrate(engine)
+    return Registry(session_factory(engine))
+
+
+def test_an_import_row_for_a_decommissioned_unit_is_refused_not_silently_applied(registry, model):
+    registry.create_unit("P-0001", model="P-200", customer="ACME")
+    registry.create_unit("P-0002", customer="ACME")
+    registry.decommission("P-0002")
+    csv_text = "device_id,customer\nP-0001,Beta\nP-0002,Beta\n"
+    # before: "0 created, 2 updated", and P-0002 stayed out of service under its new customer
+    with pytest.raises(CsvImportError) as err:
+        import_units(registry, io.StringIO(csv_text))
+    assert [(e.line, e.field) for e in err.value.errors] == [(3, "device_id")]
+    assert "'P-0002' was decommissioned on" in str(err.value)
+    assert "foreshock devices recommission P-0002" in str(err.value)
+    # all or nothing: the good row was not applied either
+    assert registry.get_unit("P-0001").customer == "ACME"
+    assert registry.get_unit("P-0002").customer == "ACME"
+
+
+def test_an_export_with_decommissioned_units_imports_back_with_them_out_of_service(registry, model, tmp_path):
+    registry.create_unit("P-0001", model="P-200", customer="ACME")
+    registry.create_unit("P-0002", model="P-200", customer="ACME", site="Hall 1")
+    registry.decommission("P-0002")
+    text = export_units(registry, filt=UnitFilter(include_decommissioned=True))
+    header, *rows = text.splitlines()
+    assert header.endswith(",decommissioned_at")
+    assert rows[0].endswith(",") and not rows[1].endswith(",")  # only P-0002 has a date
+    assert export_units(registry).splitlines()[0].endswith(",tags")  # units in service: the columns as before
+
+    # into another registry (a migration): before, P-0002 came back in service there
+    other = _fresh_registry(tmp_path)
+    other.create_model("P-200", rated_rpm=1480)
+    assert import_units(other, io.StringIO(text)) == (2, 0)
+    assert other.is_known("P-0001") and not other.is_known("P-0002")
+    moved = other.get_unit("P-0002")
+    assert moved.decommissioned_at is not None and moved.site == "Hall 1"
+    assert moved.decommissioned_at.date() == registry.get_unit("P-0002").decommissioned_at.date()
+    assert export_units(other, filt=UnitFilter(include_decommissioned=True)) == text
+
+    # into the same registry: a round trip that changes nothing
+    assert import_units(registry, io.StringIO(text)) == (0, 2)
+    assert registry.get_unit("P-0002").decommissioned_at is not None
+    assert export_units(registry, filt=UnitFilter(include_decommissioned=True)) == text
+
+
+def test_an_import_does_not_take_a_unit_out_of_service_and_names_a_bad_date(registry, model):
+    registry.create_unit("P-0001", customer="ACME")
+    bad = "device_id,customer,decommissioned_at\nP-0001,ACME,2026-01-01\nP-0003,ACME,last week\n"
+    with pytest.raises(CsvImportError) as err:
+        import_units(registry, io.StringIO(bad))
+    assert [(e.line, e.field) for e in err.value.errors] == [(2, "decommissioned_at"), (3, "decommissioned_at")]
+    assert "'P-0001' is in service; an import does not take units out of service" in str(err.value)
+    assert "got 'last week'" in str(err.value)
+    assert registry.get_unit("P-0001").active and registry.get_unit("P-0003") is None
+
+
+def test_a_decommissioned_unit_is_recommissioned_with_no_credential_and_a_fresh_presence(registry, model):
+    registry.create_unit("P-0001", model="P-200")
+    registry.provision("P-0001")
+    registry.record_status("P-0001", "online", 1_000_000)
+    registry.mark_seen("P-0001", 1_000_000)
+    registry.decommission("P-0001")
+    assert not registry.is_known("P-0001")
+
+    with pytest.raises(AlreadyExists, match="to put this unit back in service: foreshock devices recommission P-0001"):
+        registry.create_unit("P-0001")
+    unit = registry.recommission("P-0001")
+    assert unit.active and registry.is_known("P-0001")
+    assert not unit.provisioned and registry.broker_credentials() == []  # provision it again
+    assert (unit.presence, unit.last_seen_ms) == ("unknown", None)
+    # not "silent" at once for what it last sent before it was taken out of service
+    assert registry.silent_units(1_000_000 + 10 * 86_400_000) == []
+    assert not registry.presence("P-0001", now_ms=1_000_000 + 10 * 86_400_000).silent
+    registry.mark_seen("P-0001", 5_000_000)
+    assert registry.presence("P-0001", now_ms=5_000_001).last_seen_ms == 5_000_000
+    assert registry.provision("P-0001")  # a new credential is possible again
+
+    # a unit in service is left as it is
+    assert registry.recommission("P-0001").provisioned
+    with pytest.raises(NotFound):
+        registry.recommission("P-9999")
+
+
+def test_a_large_import_says_how_far_it_is_and_a_small_one_says_nothing(registry, model):
+    rows = "".join(f"P-{i:05d},P-200,ACME\n" for i in range(2500))
+    said: list[str] = []
+    assert import_units(registry, io.StringIO("device_id,model,customer\n" + rows), progress=said.append) == (2500, 0)
+    assert said == ["2500 rows checked, importing", "1000/2500 units", "2000/2500 units",
+                    "2500/2500 units; committing"]
+    said.clear()
+    assert import_units(registry, io.StringIO("device_id,customer\nP-1,ACME\n"), progress=said.append) == (1, 0)
+    assert said == []
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["devices", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_recommission_and_a_large_import_from_the_command_line(cli, tmp_path):
+    assert cli("add", "P-0001", "--customer", "ACME")[0] == 0
+    assert cli("decommission", "P-0001")[0] == 0
+    code, out, _ = cli("recommission", "P-0001")
+    assert code == 0 and "back in service" in out and "foreshock devices provision P-0001" in out
+    assert json.loads(cli("show", "P-0001")[1])["decommissioned_at"] is None
+    code, out, _ = cli("recommission", "P-0001")
+    assert code == 0 and "nothing changed" in out
+    code, _, err = cli("recommission", "P-0404")
+    assert code == 2 and "no unit 'P-0404'" in err
+
+    big = tmp_path / "big.csv"
+    big.write_text("device_id,customer\n" + "".join(f"Q-{i:05d},ACME\n" for i in range(1500)))
+    code, out, err = cli("import", str(big))
+    assert code == 0 and "1500 unit(s) created" in out
+    assert f"{big}: 1500 rows checked, importing" in err and f"{big}: 1500/1500 units; committing" in err
