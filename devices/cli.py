@@ -124,8 +124,9 @@ def _filter(args) -> UnitFilter:
     )
 
 
-def unit_dict(unit: Unit) -> dict[str, Any]:
-    """A unit as plain JSON-able data (no credential hash)."""
+def unit_dict(unit: Unit, silent_for_s: float | None = None) -> dict[str, Any]:
+    """A unit as plain JSON-able data (no credential hash); ``silent_for_s``: how long it has been
+    silent, when the deadman counts it silent (None: it is not)."""
     return {
         "device_id": unit.device_id, "model": unit.model_name, "customer": unit.customer, "site": unit.site,
         "install_date": unit.install_date.isoformat() if unit.install_date else None,
@@ -134,7 +135,19 @@ def unit_dict(unit: Unit) -> dict[str, Any]:
         "batch": unit.batch, "tags": list(unit.tags or []), "auto_registered": unit.auto_registered,
         "decommissioned_at": unit.decommissioned_at.isoformat() if unit.decommissioned_at else None,
         "provisioned": unit.provisioned, "presence": unit.presence, "last_seen_ms": unit.last_seen_ms,
+        "silent": silent_for_s is not None, "silent_for_s": silent_for_s,
     }
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 def _add(args, settings) -> int:
@@ -162,15 +175,22 @@ def _update(args, settings) -> int:
 
 def _list(args, settings) -> int:
     def go(reg, a, s) -> int:
+        from devices.protocol import now_ms
+
         units = reg.list_units(_filter(a))
+        # "online" is what the unit's last status said: a unit the broker cut off at a reload (a rotated or
+        # revoked credential) gets no last will, so the deadman's view is shown beside it
+        silent = {s.device_id: s.silent_for_s for s in reg.silent_units(now_ms())}
         if a.json:
-            print(json.dumps([unit_dict(u) for u in units], indent=2))
+            print(json.dumps([unit_dict(u, silent.get(u.device_id)) for u in units], indent=2))
             return 0
         print(f"{'ID':<20} {'MODEL':<14} {'CUSTOMER':<20} {'BATCH':<10} {'FIRMWARE':<10} {'PRESENCE':<8} CRED")
         for u in units:
+            quiet = silent.get(u.device_id)
             print(f"{u.device_id:<20} {u.model_name or '-':<14} {u.customer or '-':<20} {u.batch or '-':<10} "
                   f"{u.firmware or '-':<10} {u.presence:<8} {'yes' if u.provisioned else 'no'}"
-                  + ("  (decommissioned)" if not u.active else ""))
+                  + ("  (decommissioned)" if not u.active else "")
+                  + (f"  (silent {_duration(quiet)})" if quiet is not None else ""))
         print(f"{len(units)} unit(s)", file=sys.stderr)
         return 0
 
@@ -179,7 +199,13 @@ def _list(args, settings) -> int:
 
 def _show(args, settings) -> int:
     def go(reg, a, s) -> int:
-        print(json.dumps(unit_dict(reg.require_unit(a.device_id)), indent=2))
+        from devices.protocol import now_ms
+
+        unit = reg.require_unit(a.device_id)
+        now = now_ms()
+        presence = reg.presence(a.device_id, now_ms=now)
+        quiet = (now - presence.last_seen_ms) / 1000.0 if presence is not None and presence.silent else None
+        print(json.dumps(unit_dict(unit, quiet), indent=2))
         return 0
 
     return run(go, args, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 
@@ -141,3 +142,34 @@ def test_recommission_and_a_large_import_from_the_command_line(cli, tmp_path):
     code, out, err = cli("import", str(big))
     assert code == 0 and "1500 unit(s) created" in out
     assert f"{big}: 1500 rows checked, importing" in err and f"{big}: 1500/1500 units; committing" in err
+
+
+def test_list_and_show_say_a_unit_is_silent_beside_the_online_its_last_status_said(cli, tmp_path, monkeypatch):
+    # A unit whose credential was rotated or revoked is cut off by the broker at the reload without a
+    # last will (Mosquitto 2.0.11), so its presence stays "online"; the deadman's view is shown beside it.
+    from devices.cli import open_registry
+    from devices.protocol import now_ms
+    from foreshock.settings import load_settings
+
+    assert cli("models", "add", "--name", "P-200", "--reporting-interval-s", "60")[0] == 0
+    assert cli("add", "P-0001", "--model", "P-200")[0] == 0
+    assert cli("add", "P-0002", "--model", "P-200")[0] == 0
+    reg = open_registry(load_settings())
+    now = now_ms()
+    reg.record_status("P-0001", "online", now - 600_000)
+    reg.mark_seen("P-0001", now - 600_000)
+    reg.record_status("P-0002", "online", now - 1_000)
+    reg.mark_seen("P-0002", now - 1_000)
+    reg.session_factory.kw["bind"].dispose()
+
+    code, out, _ = cli("list")
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert code == 0 and "online" in rows["P-0001"] and re.search(r"\(silent 1\d min\)$", rows["P-0001"])
+    assert "silent" not in rows["P-0002"]
+    listed = {u["device_id"]: u for u in json.loads(cli("list", "--json")[1])}
+    assert listed["P-0001"]["presence"] == "online" and listed["P-0001"]["silent"] is True
+    assert listed["P-0001"]["silent_for_s"] >= 600
+    assert (listed["P-0002"]["silent"], listed["P-0002"]["silent_for_s"]) == (False, None)
+    shown = json.loads(cli("show", "P-0001")[1])
+    assert shown["silent"] is True and shown["silent_for_s"] >= 600
+    assert json.loads(cli("show", "P-0002")[1])["silent"] is False
