@@ -1,0 +1,40 @@
+"""A unit's dates are YYYY-MM-DD, whatever the entry point; anything else is named, never guessed."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from devices.csvio import CsvImportError, import_units
+from devices.errors import InvalidInput
+
+
+def test_an_import_refuses_dates_that_are_not_iso_rather_than_reading_1970(registry):
+    csv_text = (
+        "device_id,install_date,warranty_end\n"
+        "P-0001,0,\n"              # an ERP's "unknown": stored as 1970-01-01 before
+        "P-0002,2025-01-15,86400\n"  # stored as 1970-01-02 before
+        "P-0003,20250115,\n"       # "Datetimes provided to dates should have zero time" before
+        "P-0004,01/02/2025,\n"     # "Input should be a valid date or datetime, invalid character in year" before
+        "P-0005,2025-02-30,\n"
+        "P-0006, 2025-01-15 ,2027-01-15\n"
+    )
+    with pytest.raises(CsvImportError) as err:
+        import_units(registry, io.StringIO(csv_text))
+    text = str(err.value)
+    assert [(e.line, e.field) for e in err.value.errors] == [
+        (2, "install_date"), (3, "warranty_end"), (4, "install_date"), (5, "install_date"), (6, "install_date")]
+    assert "line 2: install_date: expected a date as YYYY-MM-DD, got '0'" in text
+    assert "line 3: warranty_end: expected a date as YYYY-MM-DD, got '86400'" in text
+    assert "line 4: install_date: expected a date as YYYY-MM-DD, got '20250115'" in text
+    assert "line 5: install_date: expected a date as YYYY-MM-DD, got '01/02/2025'" in text
+    assert "line 6: install_date: '2025-02-30' is not a date (day is out of range for month)" in text
+    assert registry.get_unit("P-0001") is None
+
+
+def test_the_python_api_refuses_a_number_for_a_date(registry):
+    with pytest.raises(InvalidInput, match="install_date: expected a date as YYYY-MM-DD, got 0"):
+        registry.create_unit("P-0001", install_date=0)
+    unit = registry.create_unit("P-0002", install_date="2025-01-15", warranty_end=" 2027-01-15")
+    assert (str(unit.install_date), str(unit.warranty_end)) == ("2025-01-15", "2027-01-15")
