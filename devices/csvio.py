@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING
 
 from devices.errors import InvalidInput, RegistryError
+from devices.mapping import no_such_model
 from devices.models import Unit
 from devices.query import UnitFilter
 from devices.schemas import UnitIn, check_device_id, validate
@@ -170,7 +171,7 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
                 errors.append(RowError(line, exc.field, exc.problem))
                 continue
             if models is not None and unit.model is not None and unit.model not in models:
-                errors.append(RowError(line, "model", f"no machine model named {unit.model!r}"))
+                errors.append(RowError(line, "model", no_such_model(unit.model, models)))
                 continue
             rows.append(_Row(line, device_id, unit, when))
     except (csv.Error, UnicodeDecodeError) as exc:

@@ -1,4 +1,5 @@
-"""A unit's dates are YYYY-MM-DD, whatever the entry point; anything else is named, never guessed."""
+"""A unit's dates are YYYY-MM-DD, whatever the entry point, and its model is named exactly: what is not is
+named, never guessed."""
 
 from __future__ import annotations
 
@@ -38,3 +39,20 @@ def test_the_python_api_refuses_a_number_for_a_date(registry):
         registry.create_unit("P-0001", install_date=0)
     unit = registry.create_unit("P-0002", install_date="2025-01-15", warranty_end=" 2027-01-15")
     assert (str(unit.install_date), str(unit.warranty_end)) == ("2025-01-15", "2027-01-15")
+
+
+def test_a_misspelt_model_gets_the_nearest_name(registry):
+    registry.create_model("PUMP-6205")
+    registry.create_model("FAN-6305")
+    csv_text = "device_id,model\nP-0001,PUMP-6250\nP-0002,pump-6205\nP-0003,GEARBOX-9\n"
+    with pytest.raises(CsvImportError) as err:
+        import_units(registry, io.StringIO(csv_text))
+    assert [str(e) for e in err.value.errors] == [
+        "line 2: model: no machine model named 'PUMP-6250' (did you mean 'PUMP-6205'?)",
+        "line 3: model: no machine model named 'pump-6205' (did you mean 'PUMP-6205'?)",
+        "line 4: model: no machine model named 'GEARBOX-9'",
+    ]
+    with pytest.raises(InvalidInput, match=r"no machine model named 'FAN-6350' \(did you mean 'FAN-6305'\?\)"):
+        registry.create_unit("P-0001", model="FAN-6350")
+    with pytest.raises(InvalidInput, match=r"'GEARBOX-9' \(add it first: foreshock devices models add\)"):
+        registry.create_unit("P-0001", model="GEARBOX-9")
