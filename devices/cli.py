@@ -71,8 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--clear", action="append", default=[], choices=[*_UNIT_FIELDS, "tags"], help="clear a field")
     u.set_defaults(func=_update)
 
-    dc = d.add_parser("decommission", help="take a unit out of service (revokes its broker access)")
-    dc.add_argument("device_id", metavar="ID")
+    dc = d.add_parser("decommission", help="take units out of service (revokes their broker access)")
+    dc.add_argument("device_ids", metavar="ID", nargs="+", help="one or more serial numbers (all must be registered)")
     dc.set_defaults(func=_decommission)
 
     rc = d.add_parser("recommission", help="put a decommissioned unit back in service (provision it again)")
@@ -213,8 +213,18 @@ def _show(args, settings) -> int:
 
 def _decommission(args, settings) -> int:
     def go(reg, a, s) -> int:
-        reg.decommission(a.device_id)
-        print(f"unit {a.device_id} decommissioned; rewrite the broker config to cut it off")
+        ids = list(dict.fromkeys(a.device_ids))
+        units = reg.units_by_id(ids)
+        missing = sorted(set(ids) - {u.device_id for u in units})
+        if missing:  # checked first: a scrap list with a typo takes none out, rather than some
+            raise ValueError(f"no unit {', '.join(map(repr, missing))} is registered; nothing was decommissioned")
+        for unit in units:
+            if not unit.active:
+                print(f"unit {unit.device_id} was already decommissioned on {unit.decommissioned_at:%Y-%m-%d}")
+                continue
+            reg.decommission(unit.device_id)
+            print(f"unit {unit.device_id} decommissioned")
+        print("rewrite the broker config (write-broker-config) and reload the broker to cut them off", file=sys.stderr)
         return 0
 
     return run(go, args, settings)

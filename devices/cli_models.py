@@ -85,7 +85,14 @@ def _fields_from_flags(a: argparse.Namespace, current_bearing: dict[str, Any] | 
     if (bearing := _bearing_from_flags(a, current_bearing, updating)) is not None:
         item["bearing"] = bearing
     if a.zone_limits:
-        item["zone_limits_mm_s"] = [x.strip() for x in a.zone_limits.split(",")]
+        try:
+            limits = [float(x) for x in a.zone_limits.split(",")]
+        except ValueError:
+            limits = []
+        if len(limits) != 3:
+            raise ValueError(f"--zone-limits: expected three numbers in mm/s separated by commas (A/B,B/C,C/D, "
+                             f"e.g. 2.8,7.1,11), got {a.zone_limits!r}")
+        item["zone_limits_mm_s"] = limits
     if a.sensors:
         item["sensors"] = [x.strip() for x in a.sensors.split(",") if x.strip()]
     if a.detector_config:

@@ -53,3 +53,14 @@ def test_a_partial_bearing_names_the_missing_flags(cli):
     code, _, err = cli("update", "NOPE", "--rated-rpm", "100")
     assert code == 2 and "no machine model named 'NOPE'" in err
     assert _bearing(cli, "F-1") is None
+
+
+@pytest.mark.parametrize("limits", ["2.8;7.1;11", "a,b,c", "2.8,7.1", "2.8,7.1,11,14"])
+def test_zone_limits_that_are_not_three_numbers_are_named_as_the_flag(cli, limits):
+    # before: "zone_limits_mm_s.0: Input should be a valid number, unable to parse string as a number"
+    code, _, err = cli("add", "--name", "Z-1", "--zone-limits", limits)
+    assert code == 2
+    assert f"--zone-limits: expected three numbers in mm/s separated by commas (A/B,B/C,C/D, e.g. 2.8,7.1,11), " \
+           f"got '{limits}'" in err
+    assert cli("add", "--name", "Z-1", "--zone-limits", "2.8, 7.1, 11")[0] == 0
+    assert json.loads(cli("list", "--json")[1])[0]["zone_limits_mm_s"] == [2.8, 7.1, 11.0]

@@ -173,3 +173,18 @@ def test_list_and_show_say_a_unit_is_silent_beside_the_online_its_last_status_sa
     shown = json.loads(cli("show", "P-0001")[1])
     assert shown["silent"] is True and shown["silent_for_s"] >= 600
     assert json.loads(cli("show", "P-0002")[1])["silent"] is False
+
+
+def test_a_scrap_list_is_decommissioned_in_one_command_and_a_typo_in_it_takes_none_out(cli):
+    for serial in ("P-0001", "P-0002", "P-0003"):
+        assert cli("add", serial)[0] == 0
+    assert cli("decommission", "P-0003")[0] == 0
+    # before: one serial per command; a list was "unrecognized arguments"
+    code, _, err = cli("decommission", "P-0001", "P-0020", "P-0002")
+    assert code == 2 and "no unit 'P-0020' is registered; nothing was decommissioned" in err
+    assert [u["device_id"] for u in json.loads(cli("list", "--json")[1])] == ["P-0001", "P-0002"]
+    code, out, err = cli("decommission", "P-0001", "P-0002", "P-0003", "P-0001")
+    assert code == 0 and out.splitlines()[:2] == ["unit P-0001 decommissioned", "unit P-0002 decommissioned"]
+    assert out.splitlines()[2].startswith("unit P-0003 was already decommissioned on ")
+    assert "write-broker-config" in err
+    assert json.loads(cli("list", "--json")[1]) == []
