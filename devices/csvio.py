@@ -120,14 +120,15 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
         return [], [RowError(1, "header", f"cannot be read: {exc}")]
     if not header:
         return [], [RowError(1, "header", "the file is empty; expected a header line: " + ",".join(COLUMNS))]
-    header = [h.strip() for h in header]
+    raw_header = [h.strip() for h in header]
+    header = [h.lower() for h in raw_header]  # an ERP's "Device_ID" or "MODEL" is the column meant
     reader.fieldnames = header
     if len(header) == 1 and header[0].count(";") >= 1 and header[0].split(";")[0].strip() in COLUMNS:
         # spreadsheet programs in many locales save "CSV" with semicolons
         return [], [RowError(1, "header", "the columns are separated by ';': save the file as comma-separated "
                                           "CSV (tags stay ';'-separated inside their cell)")]
-    errors = [RowError(1, h or "(empty)", f"unknown column; expected some of {', '.join((*COLUMNS, DECOMMISSIONED))}")
-              for h in header if h not in COLUMNS and h != DECOMMISSIONED]
+    errors = [RowError(1, raw or "(empty)", f"unknown column; expected some of {', '.join((*COLUMNS, DECOMMISSIONED))}")
+              for h, raw in zip(header, raw_header) if h not in COLUMNS and h != DECOMMISSIONED]
     if "device_id" not in header:
         errors.append(RowError(1, "device_id", "required column is missing"))
     if len(set(header)) != len(header):
@@ -150,6 +151,10 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
             cells = {k: from_cell((v or "").strip()) for k, v in record.items()}  # undo export's apostrophe
             if not any(cells.values()):
                 continue  # blank line
+            if [(record.get(k) or "").strip().lower() for k in header] == header:
+                # two exports joined into one file: "device_id" is a valid serial, and the row made a unit of it
+                errors.append(RowError(line, "row", "repeats the header line (two files joined into one?); remove it"))
+                continue
             device_id = cells.pop("device_id")
             when_text = cells.pop(DECOMMISSIONED, "")
             try:

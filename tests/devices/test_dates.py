@@ -56,3 +56,15 @@ def test_a_misspelt_model_gets_the_nearest_name(registry):
         registry.create_unit("P-0001", model="FAN-6350")
     with pytest.raises(InvalidInput, match=r"'GEARBOX-9' \(add it first: foreshock devices models add\)"):
         registry.create_unit("P-0001", model="GEARBOX-9")
+
+
+def test_a_header_in_capitals_is_read_and_a_header_repeated_inside_the_file_is_refused(registry):
+    # before: "unknown column" for Device_ID; and two exports joined made a unit 'device_id' of the second header
+    assert import_units(registry, io.StringIO("Device_ID,Customer\nP-0001,ACME\n")) == (1, 0)
+    assert registry.get_unit("P-0001").customer == "ACME"
+    joined = "device_id,customer\nP-0002,ACME\ndevice_id,customer\nP-0003,ACME\n"
+    with pytest.raises(CsvImportError) as err:
+        import_units(registry, io.StringIO(joined))
+    assert [str(e) for e in err.value.errors] == [
+        "line 3: row: repeats the header line (two files joined into one?); remove it"]
+    assert registry.get_unit("device_id") is None and registry.get_unit("P-0002") is None
