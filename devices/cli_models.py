@@ -30,6 +30,9 @@ def register_models(d: argparse._SubParsersAction) -> None:
     _model_flags(mu)
     mu.add_argument("--clear-bearing", action="store_true", help="forget the bearing geometry")
     mu.set_defaults(func=_models_update)
+    mr = md.add_parser("remove", help="remove a machine model no unit has (one added by mistake)")
+    mr.add_argument("name", metavar="NAME")
+    mr.set_defaults(func=_models_remove)
     ml = md.add_parser("list", help="list machine models")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=_models_list)
@@ -163,6 +166,15 @@ def _models_update(args, settings) -> int:
             fields["bearing"] = None
         reg.update_model(a.name, **fields)
         print(f"model {a.name} updated")
+        return 0
+
+    return run(go, args, settings)
+
+
+def _models_remove(args, settings) -> int:
+    def go(reg, a, s) -> int:
+        reg.remove_model(a.name)
+        print(f"model {a.name} removed")
         return 0
 
     return run(go, args, settings)

@@ -28,14 +28,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.types import MachineInfo
 from devices import presence as _presence
 from devices import provisioning as _provisioning
-from devices.errors import AlreadyExists, InvalidInput, NotFound
+from devices.errors import AlreadyExists, InvalidInput, NotFound, RegistryError
 from devices.mapping import apply_model, apply_unit, to_machine_info
 from devices.models import MachineModel, Unit
 from devices.presence import Presence, SilentUnit
@@ -211,6 +211,21 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             model = self._model_row(session, name)
             apply_model(model, data.model_dump(exclude_unset=True), creating=False)
             return self._detach(session, model)
+
+    def remove_model(self, name: str) -> None:
+        """Remove machine model ``name`` (one added by mistake, a misspelt name); refused while a unit,
+        decommissioned ones included, has it: their history points at it."""
+        with self._session(write=True) as session:
+            model = self._model_row(session, name)
+            users = list(session.scalars(select(Unit.device_id).where(Unit.model_id == model.id)
+                                         .order_by(Unit.device_id).limit(4)))
+            if users:
+                total = session.scalar(select(func.count()).select_from(Unit).where(Unit.model_id == model.id))
+                shown = ", ".join(users[:3]) + (", ..." if total > 3 else "")
+                raise RegistryError(f"machine model {name!r} is the model of {total} unit(s) ({shown}), "
+                                    "decommissioned ones included; move them to another model first")
+            session.delete(model)
+        log.info("machine model %s removed", name)
 
     def get_model(self, name: str) -> MachineModel | None:
         with self._session() as session:

@@ -64,3 +64,21 @@ def test_zone_limits_that_are_not_three_numbers_are_named_as_the_flag(cli, limit
            f"got '{limits}'" in err
     assert cli("add", "--name", "Z-1", "--zone-limits", "2.8, 7.1, 11")[0] == 0
     assert json.loads(cli("list", "--json")[1])[0]["zone_limits_mm_s"] == [2.8, 7.1, 11.0]
+
+
+def test_a_model_added_by_mistake_can_be_removed_but_not_one_a_unit_has(cli, monkeypatch, capsys):
+    assert cli("add", "--name", "PUMP-6250")[0] == 0  # the typo
+    assert cli("add", "--name", "PUMP-6205")[0] == 0
+    for serial in ("P-1", "P-2", "P-3", "P-4"):
+        assert main(["devices", "add", serial, "--model", "PUMP-6205"]) == 0
+    assert main(["devices", "decommission", "P-4"]) == 0
+    capsys.readouterr()
+    # before: no way to remove it ("invalid choice: 'remove'"); it stayed in every list for ever
+    assert cli("remove", "PUMP-6250") == (0, "model PUMP-6250 removed\n", "")
+    assert [m["name"] for m in json.loads(cli("list", "--json")[1])] == ["PUMP-6205"]
+    code, _, err = cli("remove", "PUMP-6205")
+    assert code == 2 and ("machine model 'PUMP-6205' is the model of 4 unit(s) (P-1, P-2, P-3, ...), decommissioned "
+                          "ones included; move them to another model first") in err
+    code, _, err = cli("remove", "PUMP-6250")
+    assert code == 2 and "no machine model named 'PUMP-6250'" in err
+    assert [m["name"] for m in json.loads(cli("list", "--json")[1])] == ["PUMP-6205"]

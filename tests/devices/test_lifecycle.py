@@ -10,7 +10,7 @@ import re
 import pytest
 
 from devices.csvio import CsvImportError, export_units, import_units
-from devices.errors import AlreadyExists, NotFound
+from devices.errors import AlreadyExists, NotFound, RegistryError
 from devices.query import UnitFilter
 from devices.registry import Registry
 from foreshock.cli import main
@@ -188,3 +188,13 @@ def test_a_scrap_list_is_decommissioned_in_one_command_and_a_typo_in_it_takes_no
     assert out.splitlines()[2].startswith("unit P-0003 was already decommissioned on ")
     assert "write-broker-config" in err
     assert json.loads(cli("list", "--json")[1]) == []
+
+
+def test_remove_model_refuses_while_a_decommissioned_unit_has_it(registry, model):
+    registry.create_unit("P-0001", model="P-200")
+    registry.decommission("P-0001")
+    with pytest.raises(RegistryError, match=r"is the model of 1 unit\(s\) \(P-0001\)"):
+        registry.remove_model("P-200")
+    registry.update_unit("P-0001", model=None)
+    registry.remove_model("P-200")
+    assert registry.get_model("P-200") is None and registry.get_unit("P-0001").model is None
