@@ -1,4 +1,4 @@
-"""``foreshock devices models update`` with bearing flags: the flags given change those fields only."""
+"""`foreshock devices models` with flags: bearing flags change only the fields they name, zone limits, removing."""
 
 from __future__ import annotations
 

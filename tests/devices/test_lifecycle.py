@@ -198,3 +198,37 @@ def test_remove_model_refuses_while_a_decommissioned_unit_has_it(registry, model
     registry.update_unit("P-0001", model=None)
     registry.remove_model("P-200")
     assert registry.get_model("P-200") is None and registry.get_unit("P-0001").model is None
+
+
+def test_the_units_sold_last_quarter_are_provisioned_in_one_command(cli):
+    from devices.cli import open_registry
+    from devices.credentials import verify_password
+    from foreshock.settings import load_settings
+
+    devices = cli
+
+    for serial in ("P-1", "P-2", "P-3", "P-4"):
+        assert devices("add", serial)[0] == 0
+    assert devices("decommission", "P-4")[0] == 0
+    old = devices("provision", "P-1")[1].splitlines()[1].split()[1]  # one unit: as before
+    # before: one serial per command ("unrecognized arguments"), a process start for each of thousands
+    code, _, err = devices("provision", "P-2", "P-9", "P-3")
+    assert code == 2 and "no unit 'P-9' is registered; no unit was provisioned" in err
+    code, _, err = devices("provision", "P-2", "P-4")
+    assert code == 2 and "'P-4' is decommissioned and cannot be provisioned; no unit was provisioned" in err
+    reg = open_registry(load_settings())
+    assert [u.device_id for u in reg.list_units() if u.provisioned] == ["P-1"]
+
+    code, out, err = devices("provision", "--unprovisioned")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "username,password" and [x.split(",")[0] for x in lines[1:]] == ["P-2", "P-3"]
+    assert "2 unit(s) provisioned" in err
+    for line in lines[1:]:
+        serial, password = line.split(",")
+        assert verify_password(password, reg.get_unit(serial).mqtt_password_hash)
+    assert verify_password(old, reg.get_unit("P-1").mqtt_password_hash)  # not rotated by --unprovisioned
+    code, out, _ = devices("provision", "--unprovisioned")
+    assert code == 0 and out == "username,password\n"
+    code, _, err = devices("provision")
+    assert code == 2 and "give the serial numbers of the units to provision, or --unprovisioned" in err
+    reg.session_factory.kw["bind"].dispose()
