@@ -251,9 +251,12 @@ def _import(args, settings) -> int:
     def go(reg, a, s) -> int:
         with open(a.file, "rb") as fh:
             text = decode_csv(fh.read())
-        created, updated = import_units(reg, io.StringIO(text, newline=""),
-                                        progress=lambda line: print(f"{a.file}: {line}", file=sys.stderr, flush=True))
-        print(f"{created} unit(s) created, {updated} updated")
+        counts = import_units(reg, io.StringIO(text, newline=""),
+                              progress=lambda line: print(f"{a.file}: {line}", file=sys.stderr, flush=True))
+        created, updated = counts
+        unchanged = getattr(counts, "unchanged", 0)
+        print(f"{created} unit(s) created, {updated} updated"
+              + (f" ({unchanged} of them already as in the file)" if unchanged else ""))
         return 0
 
     return run(go, args, settings)

@@ -185,7 +185,8 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
 
 
 def import_units(registry: Registry, fh: IO[str], progress: Callable[[str], None] | None = None) -> tuple[int, int]:
-    """Import a CSV of units, all or nothing; returns ``(created, updated)``.
+    """Import a CSV of units, all or nothing; returns ``(created, updated)`` (with ``.unchanged``: how
+    many of the updated units were already as their rows say, see :class:`devices.registry.UpsertCounts`).
 
     Raises :class:`CsvImportError` listing every bad row. ``progress`` is told how far an import of
     more than :data:`PROGRESS_EVERY` rows is (a line of text every that many rows).
@@ -211,13 +212,13 @@ def import_units(registry: Registry, fh: IO[str], progress: Callable[[str], None
         if say is not None and (done % PROGRESS_EVERY == 0 or done == total):
             say(f"{done}/{total} units" + ("; committing" if done == total else ""))
 
-    created, updated = registry.upsert_units(
+    counts = registry.upsert_units(
         [(r.device_id, r.unit) for r in rows],
         decommissioned={r.device_id: r.decommissioned_at for r in rows if r.decommissioned_at is not None},
         progress=applied,
     )
-    log.info("CSV import: %d units created, %d updated", created, updated)
-    return created, updated
+    log.info("CSV import: %d units created, %d updated (%d unchanged)", *counts, counts.unchanged)
+    return counts
 
 
 def _utc_text(when: datetime | None) -> str:

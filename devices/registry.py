@@ -43,7 +43,7 @@ from devices.query import UnitFilter, count_units, select_unit_ids, select_units
 from devices.schemas import ModelIn, ModelUpdate, UnitIn, UnitUpdate, check_device_id, validate
 from foreshock.db import utcnow
 
-__all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter", "check_service_state"]
+__all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter", "UpsertCounts", "check_service_state"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,18 @@ def check_service_state(device_id: str, decommissioned_at: datetime | None, row_
     if decommissioned_at is None and row_decommissioned:
         raise InvalidInput("decommissioned_at", f"unit {device_id!r} is in service; an import does not take units "
                                                 f"out of service (foreshock devices decommission {device_id})")
+
+
+class UpsertCounts(tuple):
+    """``(created, updated)``, as a tuple; ``unchanged``: how many of the updated units the rows left as
+    they were (an import of last quarter's file again said "10000 updated" when nothing changed)."""
+
+    unchanged: int
+
+    def __new__(cls, created: int, updated: int, unchanged: int = 0) -> UpsertCounts:
+        counts = super().__new__(cls, (created, updated))
+        counts.unchanged = unchanged
+        return counts
 
 
 class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
@@ -336,8 +348,9 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
     def upsert_units(
         self, items: list[tuple[str, UnitIn]], decommissioned: dict[str, datetime] | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> tuple[int, int]:
-        """Create or wholly replace the given units in one transaction; returns ``(created, updated)``.
+    ) -> UpsertCounts:
+        """Create or wholly replace the given units in one transaction; returns ``(created, updated)``
+        (an :class:`UpsertCounts`, whose ``unchanged`` counts the updated units left as they were).
 
         Every field of an existing unit is set from its :class:`UnitIn` (unset fields are cleared).
         ``decommissioned`` (device id -> when) names the units the caller knows to be out of service
@@ -348,7 +361,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         1,000 units and at the end.
         """
         decommissioned = decommissioned or {}
-        created = updated = 0
+        created = updated = unchanged = 0
         for device_id, _ in items:
             check_device_id(device_id)
         with self._session(write=True) as session, session.no_autoflush:
@@ -360,7 +373,8 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                 existing.update((u.device_id, u) for u in session.scalars(chunk).unique())
             for done, (device_id, data) in enumerate(items, 1):
                 unit = existing.get(device_id)
-                if unit is None:
+                new = unit is None
+                if new:
                     unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False,
                                 decommissioned_at=decommissioned.get(device_id))
                     session.add(unit)
@@ -373,9 +387,11 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                     apply_unit(session, unit, data.model_dump(), models)
                 except InvalidInput as exc:
                     raise InvalidInput(exc.field, f"unit {device_id!r}: {exc.problem}") from None
+                if not new and not session.is_modified(unit):
+                    unchanged += 1
                 if progress is not None and (done % 1000 == 0 or done == len(items)):
                     progress(done, len(items))
-        return created, updated
+        return UpsertCounts(created, updated, unchanged)
 
     def get_unit(self, device_id: str) -> Unit | None:
         with self._session() as session:

@@ -232,3 +232,18 @@ def test_the_units_sold_last_quarter_are_provisioned_in_one_command(cli):
     code, _, err = devices("provision")
     assert code == 2 and "give the serial numbers of the units to provision, or --unprovisioned" in err
     reg.session_factory.kw["bind"].dispose()
+
+
+def test_an_import_says_how_many_units_it_found_already_as_in_the_file(registry, model, cli, tmp_path):
+    text = "device_id,model,customer,tags\nP-0001,P-200,ACME,a;b\nP-0002,P-200,ACME,\n"
+    assert import_units(registry, io.StringIO(text)).unchanged == 0
+    again = import_units(registry, io.StringIO(text.replace("P-0002,P-200,ACME", "P-0002,P-200,Beta")))
+    assert again == (0, 2) and again.unchanged == 1  # P-0001 as it was; P-0002 changed
+    assert registry.get_unit("P-0002").customer == "Beta"
+
+    csv_file = tmp_path / "q3.csv"
+    csv_file.write_text("device_id,customer\nQ-1,ACME\nQ-2,ACME\n")
+    assert cli("import", str(csv_file))[1] == "2 unit(s) created, 0 updated\n"
+    csv_file.write_text("device_id,customer\nQ-1,ACME\nQ-2,Beta\nQ-3,ACME\n")
+    # before: "1 unit(s) created, 2 updated" whether or not anything had changed
+    assert cli("import", str(csv_file))[1] == "1 unit(s) created, 2 updated (1 of them already as in the file)\n"
