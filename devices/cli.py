@@ -71,9 +71,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--clear", action="append", default=[], choices=[*_UNIT_FIELDS, "tags"], help="clear a field")
     u.set_defaults(func=_update)
 
-    dc = d.add_parser("decommission", help="take a unit out of service (revokes its broker access)")
-    dc.add_argument("device_id", metavar="ID")
+    dc = d.add_parser("decommission", help="take units out of service (revokes their broker access)")
+    dc.add_argument("device_ids", metavar="ID", nargs="+", help="one or more serial numbers (all must be registered)")
     dc.set_defaults(func=_decommission)
+
+    rc = d.add_parser("recommission", help="put a decommissioned unit back in service (provision it again)")
+    rc.add_argument("device_id", metavar="ID")
+    rc.set_defaults(func=_recommission)
 
     im = d.add_parser("import", help="import units from CSV (all or nothing)")
     im.add_argument("file", metavar="FILE.csv")
@@ -120,8 +124,9 @@ def _filter(args) -> UnitFilter:
     )
 
 
-def unit_dict(unit: Unit) -> dict[str, Any]:
-    """A unit as plain JSON-able data (no credential hash)."""
+def unit_dict(unit: Unit, silent_for_s: float | None = None) -> dict[str, Any]:
+    """A unit as plain JSON-able data (no credential hash); ``silent_for_s``: how long it has been
+    silent, when the deadman counts it silent (None: it is not)."""
     return {
         "device_id": unit.device_id, "model": unit.model_name, "customer": unit.customer, "site": unit.site,
         "install_date": unit.install_date.isoformat() if unit.install_date else None,
@@ -130,7 +135,19 @@ def unit_dict(unit: Unit) -> dict[str, Any]:
         "batch": unit.batch, "tags": list(unit.tags or []), "auto_registered": unit.auto_registered,
         "decommissioned_at": unit.decommissioned_at.isoformat() if unit.decommissioned_at else None,
         "provisioned": unit.provisioned, "presence": unit.presence, "last_seen_ms": unit.last_seen_ms,
+        "silent": silent_for_s is not None, "silent_for_s": silent_for_s,
     }
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 def _add(args, settings) -> int:
@@ -158,15 +175,22 @@ def _update(args, settings) -> int:
 
 def _list(args, settings) -> int:
     def go(reg, a, s) -> int:
+        from devices.protocol import now_ms
+
         units = reg.list_units(_filter(a))
+        # "online" is what the unit's last status said: a unit the broker cut off at a reload (a rotated or
+        # revoked credential) gets no last will, so the deadman's view is shown beside it
+        silent = {s.device_id: s.silent_for_s for s in reg.silent_units(now_ms())}
         if a.json:
-            print(json.dumps([unit_dict(u) for u in units], indent=2))
+            print(json.dumps([unit_dict(u, silent.get(u.device_id)) for u in units], indent=2))
             return 0
         print(f"{'ID':<20} {'MODEL':<14} {'CUSTOMER':<20} {'BATCH':<10} {'FIRMWARE':<10} {'PRESENCE':<8} CRED")
         for u in units:
+            quiet = silent.get(u.device_id)
             print(f"{u.device_id:<20} {u.model_name or '-':<14} {u.customer or '-':<20} {u.batch or '-':<10} "
                   f"{u.firmware or '-':<10} {u.presence:<8} {'yes' if u.provisioned else 'no'}"
-                  + ("  (decommissioned)" if not u.active else ""))
+                  + ("  (decommissioned)" if not u.active else "")
+                  + (f"  (silent {_duration(quiet)})" if quiet is not None else ""))
         print(f"{len(units)} unit(s)", file=sys.stderr)
         return 0
 
@@ -175,7 +199,13 @@ def _list(args, settings) -> int:
 
 def _show(args, settings) -> int:
     def go(reg, a, s) -> int:
-        print(json.dumps(unit_dict(reg.require_unit(a.device_id)), indent=2))
+        from devices.protocol import now_ms
+
+        unit = reg.require_unit(a.device_id)
+        now = now_ms()
+        presence = reg.presence(a.device_id, now_ms=now)
+        quiet = (now - presence.last_seen_ms) / 1000.0 if presence is not None and presence.silent else None
+        print(json.dumps(unit_dict(unit, quiet), indent=2))
         return 0
 
     return run(go, args, settings)
@@ -183,8 +213,31 @@ def _show(args, settings) -> int:
 
 def _decommission(args, settings) -> int:
     def go(reg, a, s) -> int:
-        reg.decommission(a.device_id)
-        print(f"unit {a.device_id} decommissioned; rewrite the broker config to cut it off")
+        ids = list(dict.fromkeys(a.device_ids))
+        units = reg.units_by_id(ids)
+        missing = sorted(set(ids) - {u.device_id for u in units})
+        if missing:  # checked first: a scrap list with a typo takes none out, rather than some
+            raise ValueError(f"no unit {', '.join(map(repr, missing))} is registered; nothing was decommissioned")
+        for unit in units:
+            if not unit.active:
+                print(f"unit {unit.device_id} was already decommissioned on {unit.decommissioned_at:%Y-%m-%d}")
+                continue
+            reg.decommission(unit.device_id)
+            print(f"unit {unit.device_id} decommissioned")
+        print("rewrite the broker config (write-broker-config) and reload the broker to cut them off", file=sys.stderr)
+        return 0
+
+    return run(go, args, settings)
+
+
+def _recommission(args, settings) -> int:
+    def go(reg, a, s) -> int:
+        if reg.require_unit(a.device_id).active:
+            print(f"unit {a.device_id} is in service (it was not decommissioned); nothing changed")
+            return 0
+        reg.recommission(a.device_id)
+        print(f"unit {a.device_id} is back in service; it has no broker credential: "
+              f"foreshock devices provision {a.device_id}, then write-broker-config and reload the broker")
         return 0
 
     return run(go, args, settings)
@@ -198,8 +251,12 @@ def _import(args, settings) -> int:
     def go(reg, a, s) -> int:
         with open(a.file, "rb") as fh:
             text = decode_csv(fh.read())
-        created, updated = import_units(reg, io.StringIO(text, newline=""))
-        print(f"{created} unit(s) created, {updated} updated")
+        counts = import_units(reg, io.StringIO(text, newline=""),
+                              progress=lambda line: print(f"{a.file}: {line}", file=sys.stderr, flush=True))
+        created, updated = counts
+        unchanged = getattr(counts, "unchanged", 0)
+        print(f"{created} unit(s) created, {updated} updated"
+              + (f" ({unchanged} of them already as in the file)" if unchanged else ""))
         return 0
 
     return run(go, args, settings)

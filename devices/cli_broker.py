@@ -12,8 +12,10 @@ __all__ = ["register_broker"]
 
 
 def register_broker(d: argparse._SubParsersAction) -> None:
-    pv = d.add_parser("provision", help="give a unit new MQTT credentials (printed once)")
-    pv.add_argument("device_id", metavar="ID")
+    pv = d.add_parser("provision", help="give units new MQTT credentials (printed once)")
+    pv.add_argument("device_ids", metavar="ID", nargs="*", help="serial numbers; several (or --unprovisioned) "
+                    "print CSV lines username,password")
+    pv.add_argument("--unprovisioned", action="store_true", help="every unit in service that has no credential")
     pv.set_defaults(func=_provision)
     rv = d.add_parser("revoke", help="remove a unit's MQTT credentials")
     rv.add_argument("device_id", metavar="ID")
@@ -35,10 +37,35 @@ def register_broker(d: argparse._SubParsersAction) -> None:
 
 def _provision(args, settings) -> int:
     def go(reg, a, s) -> int:
-        password = reg.provision(a.device_id)
-        print(f"username: {a.device_id}\npassword: {password}")
-        print("The password is shown only this once; only its hash is stored. "
-              "Run `foreshock devices write-broker-config` and reload the broker.", file=sys.stderr)
+        from devices.provisioning import check_broker_username
+        from devices.query import UnitFilter
+
+        ids = list(dict.fromkeys(a.device_ids))
+        if a.unprovisioned:
+            ids += [u.device_id for u in reg.list_units(UnitFilter()) if not u.provisioned and u.device_id not in ids]
+        elif not ids:
+            raise ValueError("give the serial numbers of the units to provision, or --unprovisioned")
+        if len(ids) == 1 and not a.unprovisioned:
+            password = reg.provision(ids[0])
+            print(f"username: {ids[0]}\npassword: {password}")
+            print("The password is shown only this once; only its hash is stored. "
+                  "Run `foreshock devices write-broker-config` and reload the broker.", file=sys.stderr)
+            return 0
+        # A batch (the units sold last quarter): every serial is checked before any credential changes,
+        # then one CSV line per unit, for the station that loads them into the units.
+        units = {u.device_id: u for u in reg.units_by_id(ids)}
+        for device_id in ids:
+            if device_id not in units:
+                raise ValueError(f"no unit {device_id!r} is registered; no unit was provisioned")
+            if not units[device_id].active:
+                raise ValueError(f"unit {device_id!r} is decommissioned and cannot be provisioned; "
+                                 "no unit was provisioned")
+            check_broker_username(device_id)
+        print("username,password", flush=True)
+        for device_id in ids:
+            print(f"{device_id},{reg.provision(device_id)}", flush=True)
+        print(f"{len(ids)} unit(s) provisioned. The passwords are shown only this once; only their hashes are "
+              "stored. Run `foreshock devices write-broker-config` and reload the broker.", file=sys.stderr)
         return 0
 
     return run(go, args, settings)

@@ -30,6 +30,9 @@ def register_models(d: argparse._SubParsersAction) -> None:
     _model_flags(mu)
     mu.add_argument("--clear-bearing", action="store_true", help="forget the bearing geometry")
     mu.set_defaults(func=_models_update)
+    mr = md.add_parser("remove", help="remove a machine model no unit has (one added by mistake)")
+    mr.add_argument("name", metavar="NAME")
+    mr.set_defaults(func=_models_remove)
     ml = md.add_parser("list", help="list machine models")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=_models_list)
@@ -41,7 +44,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-balls", type=int, help="bearing: number of rolling elements")
     p.add_argument("--ball-d", type=float, help="bearing: rolling-element diameter")
     p.add_argument("--pitch-d", type=float, help="bearing: pitch diameter (same unit as --ball-d)")
-    p.add_argument("--contact-deg", type=float, default=0.0, help="bearing: contact angle")
+    p.add_argument("--contact-deg", type=float, help="bearing: contact angle in degrees (default 0)")
     p.add_argument("--iso-group", type=int, help="ISO 20816 machine group 1-4")
     p.add_argument("--foundation", choices=["rigid", "flexible"])
     p.add_argument("--zone-limits", metavar="AB,BC,CD", help="ISO zone limits in mm/s")
@@ -60,12 +63,39 @@ def model_dict(model: MachineModel) -> dict[str, Any]:
     }
 
 
-def _fields_from_flags(a: argparse.Namespace) -> dict[str, Any]:
+_BEARING_FLAGS = {"n_balls": "--n-balls", "ball_d": "--ball-d", "pitch_d": "--pitch-d", "contact_deg": "--contact-deg"}
+
+
+def _bearing_from_flags(a: argparse.Namespace, current: dict[str, Any] | None, updating: bool) -> dict[str, Any] | None:
+    """The bearing the flags describe: those given over the model's ``current`` bearing (an update
+    changes what it names; before, ``--contact-deg 15`` alone was "nothing to change", ``--n-balls 8``
+    alone "bearing.ball_d: Input should be a valid number", and a new geometry without
+    ``--contact-deg`` put the contact angle back to 0)."""
+    given = {key: getattr(a, key) for key in _BEARING_FLAGS if getattr(a, key) is not None}
+    if not given:
+        return None
+    bearing = {**(current or {}), **given}
+    missing = [flag for key, flag in _BEARING_FLAGS.items() if key != "contact_deg" and bearing.get(key) is None]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} missing: a bearing needs --n-balls, --ball-d and --pitch-d"
+                         + (" (the model has none yet)" if updating and current is None else ""))
+    return bearing
+
+
+def _fields_from_flags(a: argparse.Namespace, current_bearing: dict[str, Any] | None = None,
+                       updating: bool = False) -> dict[str, Any]:
     item: dict[str, Any] = {key: getattr(a, key) for key in _SCALARS if getattr(a, key) is not None}
-    if a.n_balls is not None or a.ball_d is not None or a.pitch_d is not None:
-        item["bearing"] = {"n_balls": a.n_balls, "ball_d": a.ball_d, "pitch_d": a.pitch_d, "contact_deg": a.contact_deg}
+    if (bearing := _bearing_from_flags(a, current_bearing, updating)) is not None:
+        item["bearing"] = bearing
     if a.zone_limits:
-        item["zone_limits_mm_s"] = [x.strip() for x in a.zone_limits.split(",")]
+        try:
+            limits = [float(x) for x in a.zone_limits.split(",")]
+        except ValueError:
+            limits = []
+        if len(limits) != 3:
+            raise ValueError(f"--zone-limits: expected three numbers in mm/s separated by commas (A/B,B/C,C/D, "
+                             f"e.g. 2.8,7.1,11), got {a.zone_limits!r}")
+        item["zone_limits_mm_s"] = limits
     if a.sensors:
         item["sensors"] = [x.strip() for x in a.sensors.split(",") if x.strip()]
     if a.detector_config:
@@ -123,13 +153,28 @@ def _models_add(args, settings) -> int:
 
 def _models_update(args, settings) -> int:
     def go(reg, a, s) -> int:
-        fields = _fields_from_flags(a)
+        flags = (*_SCALARS, *_BEARING_FLAGS, "zone_limits", "sensors", "detector_config")
+        if not a.clear_bearing and all(getattr(a, key) is None for key in flags):
+            raise ValueError("nothing to change: give at least one field flag")
+        current = reg.get_model(a.name)
+        if current is None:
+            raise ValueError(f"no machine model named {a.name!r} (see foreshock devices models list)")
+        if a.clear_bearing and any(getattr(a, key) is not None for key in _BEARING_FLAGS):
+            raise ValueError("--clear-bearing with bearing flags: give one or the other")
+        fields = _fields_from_flags(a, current.bearing, updating=True)
         if a.clear_bearing:
             fields["bearing"] = None
-        if not fields:
-            raise ValueError("nothing to change: give at least one field flag")
         reg.update_model(a.name, **fields)
         print(f"model {a.name} updated")
+        return 0
+
+    return run(go, args, settings)
+
+
+def _models_remove(args, settings) -> int:
+    def go(reg, a, s) -> int:
+        reg.remove_model(a.name)
+        print(f"model {a.name} removed")
         return 0
 
     return run(go, args, settings)

@@ -9,6 +9,11 @@ an existing unit is updated to match the row exactly (an empty cell clears that 
 is created. Import is all-or-nothing: every bad row is reported, with its line number and the
 field at fault, and nothing is imported if any row is bad.
 
+An export that includes decommissioned units adds a column ``decommissioned_at``. An import never
+changes whether a unit is in service: a row for a decommissioned unit needs its
+``decommissioned_at`` (it then updates the record, which stays out of service; a new unit is created
+decommissioned), and a ``decommissioned_at`` for a unit in service is refused.
+
 >>> import io
 >>> rows, errors = parse_units(io.StringIO("device_id,customer,install_date\\nP-1,ACME,2025-02-30\\n"))
 >>> [(e.line, e.field) for e in errors]
@@ -20,11 +25,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING
 
 from devices.errors import InvalidInput, RegistryError
+from devices.mapping import no_such_model
 from devices.models import Unit
 from devices.query import UnitFilter
 from devices.schemas import UnitIn, check_device_id, validate
@@ -33,12 +40,14 @@ from foreshock.csvcell import from_cell, to_cell
 if TYPE_CHECKING:
     from devices.registry import Registry
 
-__all__ = ["COLUMNS", "RowError", "CsvImportError", "decode_csv", "parse_units", "import_units", "export_units"]
+__all__ = ["COLUMNS", "DECOMMISSIONED", "RowError", "CsvImportError", "decode_csv", "parse_units", "import_units", "export_units"]
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("device_id", "model", "customer", "site", "install_date", "firmware", "warranty_end", "batch", "tags")
+DECOMMISSIONED = "decommissioned_at"  # written by an export of decommissioned units too (--all), read back
 MAX_ROWS = 1_000_000
+PROGRESS_EVERY = 1000  # rows: an import this large says how far it is
 
 
 @dataclass(frozen=True)
@@ -77,10 +86,33 @@ def decode_csv(data: bytes) -> str:
                              ) from None
 
 
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    device_id: str
+    unit: UnitIn
+    decommissioned_at: datetime | None
+
+
+def _when(text: str) -> datetime:
+    """A ``decommissioned_at`` cell: an ISO date or date and time (UTC when it names no offset)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(DECOMMISSIONED, f"expected an ISO date or date and time (2026-11-22 or "
+                                           f"2026-11-22T09:30:00+00:00), got {text!r}") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
 def parse_units(
     fh: IO[str], known_models: Iterable[str] | None = None
 ) -> tuple[list[tuple[str, UnitIn]], list[RowError]]:
     """Validate every row of ``fh``; returns the good rows and every problem found."""
+    rows, errors = _parse_rows(fh, known_models)
+    return [(r.device_id, r.unit) for r in rows], errors
+
+
+def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_Row], list[RowError]]:
     reader = csv.DictReader(fh)
     try:
         header = reader.fieldnames
@@ -88,14 +120,15 @@ def parse_units(
         return [], [RowError(1, "header", f"cannot be read: {exc}")]
     if not header:
         return [], [RowError(1, "header", "the file is empty; expected a header line: " + ",".join(COLUMNS))]
-    header = [h.strip() for h in header]
+    raw_header = [h.strip() for h in header]
+    header = [h.lower() for h in raw_header]  # an ERP's "Device_ID" or "MODEL" is the column meant
     reader.fieldnames = header
     if len(header) == 1 and header[0].count(";") >= 1 and header[0].split(";")[0].strip() in COLUMNS:
         # spreadsheet programs in many locales save "CSV" with semicolons
         return [], [RowError(1, "header", "the columns are separated by ';': save the file as comma-separated "
                                           "CSV (tags stay ';'-separated inside their cell)")]
-    errors = [RowError(1, h or "(empty)", f"unknown column; expected some of {', '.join(COLUMNS)}")
-              for h in header if h not in COLUMNS]
+    errors = [RowError(1, raw or "(empty)", f"unknown column; expected some of {', '.join((*COLUMNS, DECOMMISSIONED))}")
+              for h, raw in zip(header, raw_header) if h not in COLUMNS and h != DECOMMISSIONED]
     if "device_id" not in header:
         errors.append(RowError(1, "device_id", "required column is missing"))
     if len(set(header)) != len(header):
@@ -103,7 +136,7 @@ def parse_units(
     if errors:
         return [], errors
     models = set(known_models) if known_models is not None else None
-    rows: list[tuple[str, UnitIn]] = []
+    rows: list[_Row] = []
     first_line: dict[str, int] = {}
     line = 1
     try:
@@ -118,7 +151,12 @@ def parse_units(
             cells = {k: from_cell((v or "").strip()) for k, v in record.items()}  # undo export's apostrophe
             if not any(cells.values()):
                 continue  # blank line
+            if [(record.get(k) or "").strip().lower() for k in header] == header:
+                # two exports joined into one file: "device_id" is a valid serial, and the row made a unit of it
+                errors.append(RowError(line, "row", "repeats the header line (two files joined into one?); remove it"))
+                continue
             device_id = cells.pop("device_id")
+            when_text = cells.pop(DECOMMISSIONED, "")
             try:
                 check_device_id(device_id)
             except InvalidInput as exc:
@@ -133,32 +171,65 @@ def parse_units(
                 data["tags"] = [t.strip() for t in (cells["tags"] or "").split(";") if t.strip()]
             try:
                 unit = validate(UnitIn, data)
+                when = _when(when_text) if when_text else None
             except InvalidInput as exc:
                 errors.append(RowError(line, exc.field, exc.problem))
                 continue
             if models is not None and unit.model is not None and unit.model not in models:
-                errors.append(RowError(line, "model", f"no machine model named {unit.model!r}"))
+                errors.append(RowError(line, "model", no_such_model(unit.model, models)))
                 continue
-            rows.append((device_id, unit))
+            rows.append(_Row(line, device_id, unit, when))
     except (csv.Error, UnicodeDecodeError) as exc:
         errors.append(RowError(line + 1, "row", f"not valid CSV: {exc}"))
     return rows, errors
 
 
-def import_units(registry: Registry, fh: IO[str]) -> tuple[int, int]:
-    """Import a CSV of units, all or nothing; returns ``(created, updated)``.
+def import_units(registry: Registry, fh: IO[str], progress: Callable[[str], None] | None = None) -> tuple[int, int]:
+    """Import a CSV of units, all or nothing; returns ``(created, updated)`` (with ``.unchanged``: how
+    many of the updated units were already as their rows say, see :class:`devices.registry.UpsertCounts`).
 
-    Raises :class:`CsvImportError` listing every bad row.
+    Raises :class:`CsvImportError` listing every bad row. ``progress`` is told how far an import of
+    more than :data:`PROGRESS_EVERY` rows is (a line of text every that many rows).
     """
-    rows, errors = parse_units(fh, known_models=[m.name for m in registry.list_models()])
+    from devices.registry import check_service_state
+
+    rows, errors = _parse_rows(fh, known_models=[m.name for m in registry.list_models()])
+    states = registry.service_states([r.device_id for r in rows])
+    for r in rows:
+        if r.device_id in states:
+            try:
+                check_service_state(r.device_id, states[r.device_id], r.decommissioned_at is not None)
+            except InvalidInput as exc:
+                errors.append(RowError(r.line, exc.field, exc.problem))
     if errors:
-        raise CsvImportError(errors)
-    created, updated = registry.upsert_units(rows)
-    log.info("CSV import: %d units created, %d updated", created, updated)
-    return created, updated
+        raise CsvImportError(sorted(errors, key=lambda e: e.line))
+    total = len(rows)
+    say = progress if total >= PROGRESS_EVERY else None
+    if say is not None:
+        say(f"{total} rows checked, importing")
+
+    def applied(done: int, _total: int) -> None:
+        if say is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            say(f"{done}/{total} units" + ("; committing" if done == total else ""))
+
+    counts = registry.upsert_units(
+        [(r.device_id, r.unit) for r in rows],
+        decommissioned={r.device_id: r.decommissioned_at for r in rows if r.decommissioned_at is not None},
+        progress=applied,
+    )
+    log.info("CSV import: %d units created, %d updated (%d unchanged)", *counts, counts.unchanged)
+    return counts
 
 
-def _row(unit: Unit) -> list[str]:
+def _utc_text(when: datetime | None) -> str:
+    """ISO time in UTC with its offset, on every database (SQLite hands back naive UTC times)."""
+    if when is None:
+        return ""
+    return (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)).isoformat()
+
+
+def _row(unit: Unit, with_decommissioned: bool = False) -> list[str]:
+    extra = [_utc_text(unit.decommissioned_at)] if with_decommissioned else []
     return [
         unit.device_id,
         unit.model_name or "",
@@ -169,16 +240,20 @@ def _row(unit: Unit) -> list[str]:
         unit.warranty_end.isoformat() if unit.warranty_end else "",
         unit.batch or "",
         ";".join(unit.tags or []),
+        *extra,
     ]
 
 
 def export_units(registry: Registry, fh: IO[str] | None = None, filt: UnitFilter | None = None) -> str | int:
     """Write the units matching ``filt`` (default: all in service) as CSV to ``fh``; returns the row
-    count, or the CSV text when ``fh`` is None."""
+    count, or the CSV text when ``fh`` is None. When ``filt`` includes decommissioned units, a column
+    ``decommissioned_at`` says which are, so that the file imports back with them out of service."""
+    filt = filt or UnitFilter()
     buffer = io.StringIO() if fh is None else None
     writer = csv.writer(fh if fh is not None else buffer, lineterminator="\n")  # type: ignore[arg-type]
-    writer.writerow(COLUMNS)
-    units = registry.list_units(filt or UnitFilter())
+    writer.writerow(COLUMNS + ((DECOMMISSIONED,) if filt.include_decommissioned else ()))
+    units = registry.list_units(filt)
     for unit in units:
-        writer.writerow([to_cell(cell) for cell in _row(unit)])  # a firmware "=HYPERLINK(...)" stays text
+        # a firmware "=HYPERLINK(...)" stays text
+        writer.writerow([to_cell(cell) for cell in _row(unit, filt.include_decommissioned)])
     return buffer.getvalue() if buffer is not None else len(units)

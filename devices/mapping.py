@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,14 @@ from detectors.types import BearingGeometry, MachineInfo
 from devices.errors import InvalidInput
 from devices.models import MachineModel, Unit
 
-__all__ = ["to_machine_info", "apply_model", "apply_unit"]
+__all__ = ["to_machine_info", "apply_model", "apply_unit", "no_such_model"]
+
+
+def no_such_model(name: str, known: list[str] | set[str], otherwise: str = "") -> str:
+    """``no machine model named 'PUMP-6250' (did you mean 'PUMP-6205'?)``: an ERP's typo, or a name in
+    other letter case, gets the nearest registered name; ``otherwise`` follows when none is near."""
+    near = [m for m in known if m.casefold() == name.casefold()] or get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+    return f"no machine model named {name!r}" + (f" (did you mean {near[0]!r}?)" if near else otherwise)
 
 _REQUIRED_MODEL_FIELDS = ("description", "iso_group", "foundation", "reporting_interval_s")
 
@@ -69,7 +77,9 @@ def apply_unit(
             else:
                 model = session.scalar(select(MachineModel).where(MachineModel.name == value))
             if model is None:
-                raise InvalidInput("model", f"no machine model named {value!r} (add it first: foreshock devices models add)")
+                known = models.keys() if models is not None else session.scalars(select(MachineModel.name)).all()
+                raise InvalidInput("model", no_such_model(value, set(known),
+                                                          " (add it first: foreshock devices models add)"))
             unit.model = model
         elif key == "tags":
             unit.tags = list(value or [])

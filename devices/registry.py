@@ -23,18 +23,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from detectors.types import MachineInfo
 from devices import presence as _presence
 from devices import provisioning as _provisioning
-from devices.errors import AlreadyExists, InvalidInput, NotFound
+from devices.errors import AlreadyExists, InvalidInput, NotFound, RegistryError
 from devices.mapping import apply_model, apply_unit, to_machine_info
 from devices.models import MachineModel, Unit
 from devices.presence import Presence, SilentUnit
@@ -42,9 +43,35 @@ from devices.query import UnitFilter, count_units, select_unit_ids, select_units
 from devices.schemas import ModelIn, ModelUpdate, UnitIn, UnitUpdate, check_device_id, validate
 from foreshock.db import utcnow
 
-__all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter"]
+__all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter", "UpsertCounts", "check_service_state"]
 
 log = logging.getLogger(__name__)
+
+def check_service_state(device_id: str, decommissioned_at: datetime | None, row_decommissioned: bool) -> None:
+    """Refuse a whole-record write (a CSV row) that would change whether unit ``device_id`` is in
+    service: ``decommissioned_at`` is the unit's, ``row_decommissioned`` whether the row says it is
+    out of service. An import used to update a decommissioned unit, say "updated", and leave it out of
+    service; taking a unit out of service or back is its own command."""
+    if decommissioned_at is not None and not row_decommissioned:
+        raise InvalidInput("device_id", f"unit {device_id!r} was decommissioned on {decommissioned_at:%Y-%m-%d}; "
+                                        f"put it back in service first (foreshock devices recommission {device_id}), "
+                                        "or give its decommissioned_at to change its record only")
+    if decommissioned_at is None and row_decommissioned:
+        raise InvalidInput("decommissioned_at", f"unit {device_id!r} is in service; an import does not take units "
+                                                f"out of service (foreshock devices decommission {device_id})")
+
+
+class UpsertCounts(tuple):
+    """``(created, updated)``, as a tuple; ``unchanged``: how many of the updated units the rows left as
+    they were (an import of last quarter's file again said "10000 updated" when nothing changed)."""
+
+    unchanged: int
+
+    def __new__(cls, created: int, updated: int, unchanged: int = 0) -> UpsertCounts:
+        counts = super().__new__(cls, (created, updated))
+        counts.unchanged = unchanged
+        return counts
+
 
 class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
     """Units and models in the relational store, with the caches ingest needs.
@@ -197,6 +224,21 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             apply_model(model, data.model_dump(exclude_unset=True), creating=False)
             return self._detach(session, model)
 
+    def remove_model(self, name: str) -> None:
+        """Remove machine model ``name`` (one added by mistake, a misspelt name); refused while a unit,
+        decommissioned ones included, has it: their history points at it."""
+        with self._session(write=True) as session:
+            model = self._model_row(session, name)
+            users = list(session.scalars(select(Unit.device_id).where(Unit.model_id == model.id)
+                                         .order_by(Unit.device_id).limit(4)))
+            if users:
+                total = session.scalar(select(func.count()).select_from(Unit).where(Unit.model_id == model.id))
+                shown = ", ".join(users[:3]) + (", ..." if total > 3 else "")
+                raise RegistryError(f"machine model {name!r} is the model of {total} unit(s) ({shown}), "
+                                    "decommissioned ones included; move them to another model first")
+            session.delete(model)
+        log.info("machine model %s removed", name)
+
     def get_model(self, name: str) -> MachineModel | None:
         with self._session() as session:
             model = session.scalar(select(MachineModel).where(MachineModel.name == name))
@@ -225,7 +267,8 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                     if old.decommissioned_at is not None:  # lists hide it: say why the serial is taken
                         raise AlreadyExists(f"unit {device_id!r} is already registered: it was decommissioned on "
                                             f"{old.decommissioned_at:%Y-%m-%d} and a serial number is never reused "
-                                            "(its history keeps pointing at it)")
+                                            "(its history keeps pointing at it); to put this unit back in service: "
+                                            f"foreshock devices recommission {device_id}")
                     raise AlreadyExists(f"unit {device_id!r} is already registered")
                 unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
                 apply_unit(session, unit, data.model_dump(exclude_unset=True))
@@ -254,6 +297,34 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                 log.info("unit %s decommissioned", device_id)
             return self._detach(session, unit)
 
+    def recommission(self, device_id: str) -> Unit:
+        """Put a decommissioned unit back in service (scrapped by mistake, refurbished, returned).
+
+        Ingest knows it again at once. Its credential stays revoked (``provision`` gives it a new
+        one) and its presence starts afresh (``unknown``, never seen): what was recorded before it
+        was taken out of service would make it "silent" at once. A unit in service is left as it is.
+        """
+        with self._session(write=True) as session:
+            unit = self._unit_row(session, device_id)
+            if unit.decommissioned_at is not None:
+                unit.decommissioned_at = None
+                unit.presence, unit.presence_ts_ms, unit.presence_by_will = "unknown", None, False
+                unit.last_seen_ms = None
+                with self._lock:
+                    self._seen.pop(device_id, None)
+                    self._seen_written.pop(device_id, None)
+                log.info("unit %s re-commissioned", device_id)
+            return self._detach(session, unit)
+
+    def service_states(self, device_ids: list[str]) -> dict[str, datetime | None]:
+        """The registered units among ``device_ids``: when each was decommissioned (None: in service)."""
+        out: dict[str, datetime | None] = {}
+        with self._session() as session:
+            for i in range(0, len(device_ids), 500):
+                stmt = select(Unit.device_id, Unit.decommissioned_at).where(Unit.device_id.in_(device_ids[i : i + 500]))
+                out.update((d, when) for d, when in session.execute(stmt))
+        return out
+
     def auto_register(self, device_id: str) -> None:
         """Register an unknown device seen on the broker (no model, flagged ``auto_registered``).
 
@@ -274,12 +345,23 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             log.debug("unit %s auto-registered concurrently", device_id)
             self.invalidate()
 
-    def upsert_units(self, items: list[tuple[str, UnitIn]]) -> tuple[int, int]:
-        """Create or wholly replace the given units in one transaction; returns ``(created, updated)``.
+    def upsert_units(
+        self, items: list[tuple[str, UnitIn]], decommissioned: dict[str, datetime] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> UpsertCounts:
+        """Create or wholly replace the given units in one transaction; returns ``(created, updated)``
+        (an :class:`UpsertCounts`, whose ``unchanged`` counts the updated units left as they were).
 
         Every field of an existing unit is set from its :class:`UnitIn` (unset fields are cleared).
+        ``decommissioned`` (device id -> when) names the units the caller knows to be out of service
+        (an export with decommissioned units): a new one is created decommissioned, an existing
+        decommissioned one stays so. Neither way does this change whether a unit is in service: a
+        decommissioned unit not named there, or an in-service unit named there, raises
+        :class:`InvalidInput` and nothing is written. ``progress(done, total)`` is called every
+        1,000 units and at the end.
         """
-        created = updated = 0
+        decommissioned = decommissioned or {}
+        created = updated = unchanged = 0
         for device_id, _ in items:
             check_device_id(device_id)
         with self._session(write=True) as session, session.no_autoflush:
@@ -289,20 +371,27 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             for i in range(0, len(ids), 500):
                 chunk = select(Unit).where(Unit.device_id.in_(ids[i : i + 500]))
                 existing.update((u.device_id, u) for u in session.scalars(chunk).unique())
-            for device_id, data in items:
+            for done, (device_id, data) in enumerate(items, 1):
                 unit = existing.get(device_id)
-                if unit is None:
-                    unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
+                new = unit is None
+                if new:
+                    unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False,
+                                decommissioned_at=decommissioned.get(device_id))
                     session.add(unit)
                     existing[device_id] = unit
                     created += 1
                 else:
+                    check_service_state(device_id, unit.decommissioned_at, device_id in decommissioned)
                     updated += 1
                 try:
                     apply_unit(session, unit, data.model_dump(), models)
                 except InvalidInput as exc:
                     raise InvalidInput(exc.field, f"unit {device_id!r}: {exc.problem}") from None
-        return created, updated
+                if not new and not session.is_modified(unit):
+                    unchanged += 1
+                if progress is not None and (done % 1000 == 0 or done == len(items)):
+                    progress(done, len(items))
+        return UpsertCounts(created, updated, unchanged)
 
     def get_unit(self, device_id: str) -> Unit | None:
         with self._session() as session:

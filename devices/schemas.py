@@ -27,6 +27,7 @@ from devices.protocol import firmware_problem, is_valid_device_id
 __all__ = ["BearingIn", "ModelIn", "ModelUpdate", "UnitIn", "UnitUpdate", "validate", "check_device_id"]
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,63}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/=-]{0,63}")
 
 S = TypeVar("S", bound=BaseModel)
@@ -136,6 +137,20 @@ class _UnitFields(_Strict):
     warranty_end: date | None = None
     batch: str | None = Field(None, max_length=64)
     tags: list[str] | None = None
+
+    @field_validator("install_date", "warranty_end", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # Only YYYY-MM-DD: pydantic read a number, or a cell of digits, as Unix time, so an ERP's "0" for
+        # "unknown" became 1970-01-01 silently, and "20250115" was "should have zero time".
+        if v is None or isinstance(v, date):
+            return v
+        if isinstance(v, str) and _ISO_DATE.fullmatch(v.strip()):
+            try:
+                return date.fromisoformat(v.strip())
+            except ValueError as exc:
+                raise ValueError(f"{v.strip()!r} is not a date ({exc})") from None
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {v!r}")
 
     @field_validator("firmware", "batch", "customer", "site")
     @classmethod

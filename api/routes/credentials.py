@@ -1,7 +1,7 @@
 """Broker credentials of units (admin): provision or rotate (the password is returned once), revoke.
 
-After a change, regenerate the broker's password file (``foreshock devices broker-config`` or the
-devices package's provisioning) so Mosquitto picks it up.
+After a change, regenerate the broker's password file and ACL (``foreshock devices write-broker-config``)
+and reload Mosquitto so that it picks them up (docs/devices.md).
 """
 
 from __future__ import annotations

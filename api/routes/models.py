@@ -12,6 +12,8 @@ from api.routes.units import registry_of
 from api.schemas import ListPublic
 
 router = APIRouter(prefix="/models", tags=["models"])
+# A model's name may hold a "/" ("FAN 6305/60Hz"): the routes take the rest of the path as the name,
+# those ending in /detector-config first (a name "{name:path}" alone would swallow the suffix).
 
 
 class Bearing(BaseModel):
@@ -97,27 +99,27 @@ def list_models(ctx: ContextDep, _: Viewer) -> dict:
     return {"data": [model_public(m) for m in models], "count": len(models)}
 
 
-@router.get("/{name}", response_model=ModelPublic, summary="One machine model")
-def get_model(name: str, ctx: ContextDep, _: Viewer) -> dict:
-    return model_public(_require(ctx, name))
-
-
 @router.post("", response_model=ModelPublic, status_code=status.HTTP_201_CREATED, summary="Create a machine model")
 def create_model(body: ModelCreate, ctx: ContextDep, _: Admin) -> dict:
     return model_public(registry_of(ctx).create_model(body.name, **body.model_dump(exclude={"name"}, exclude_unset=True)))
 
 
-@router.patch("/{name}", response_model=ModelPublic, summary="Change a machine model")
-def update_model(name: str, body: ModelUpdate, ctx: ContextDep, _: Admin) -> dict:
-    return model_public(registry_of(ctx).update_model(name, **body.model_dump(exclude_unset=True)))
-
-
-@router.get("/{name}/detector-config", response_model=DetectorConfig, summary="Detector configuration of a model")
+@router.get("/{name:path}/detector-config", response_model=DetectorConfig, summary="Detector configuration of a model")
 def get_detector_config(name: str, ctx: ContextDep, _: Viewer) -> dict:
     return {"config": dict(_require(ctx, name).detector_config or {})}
 
 
-@router.put("/{name}/detector-config", response_model=DetectorConfig, summary="Replace a model's detector configuration")
+@router.put("/{name:path}/detector-config", response_model=DetectorConfig, summary="Replace a model's detector configuration")
 def put_detector_config(name: str, body: DetectorConfig, ctx: ContextDep, _: Engineer) -> dict:
     m = registry_of(ctx).update_model(name, detector_config=body.config)
     return {"config": dict(m.detector_config or {})}
+
+
+@router.get("/{name:path}", response_model=ModelPublic, summary="One machine model")
+def get_model(name: str, ctx: ContextDep, _: Viewer) -> dict:
+    return model_public(_require(ctx, name))
+
+
+@router.patch("/{name:path}", response_model=ModelPublic, summary="Change a machine model")
+def update_model(name: str, body: ModelUpdate, ctx: ContextDep, _: Admin) -> dict:
+    return model_public(registry_of(ctx).update_model(name, **body.model_dump(exclude_unset=True)))

@@ -1,4 +1,5 @@
-"""Units (sold machines, by serial number): list with health, detail, create, change, decommission, CSV import.
+"""Units (sold machines, by serial number): list with health, detail, create, change, decommission and
+re-commission, CSV import.
 
 Changes go through the devices registry; health comes from the detection stage's latest assessment.
 """
@@ -254,3 +255,9 @@ def update_unit(device_id: str, body: UnitUpdate, ctx: ContextDep, session: Sess
 @router.delete("/{device_id}", response_model=UnitPublic, summary="Decommission a unit (revokes its broker access)")
 def decommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
     return unit_public(registry_of(ctx).decommission(device_id), None)
+
+
+@router.post("/{device_id}/recommission", response_model=UnitPublic,
+             summary="Put a decommissioned unit back in service (without a broker credential: provision it again)")
+def recommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
+    return unit_public(registry_of(ctx).recommission(device_id), None)
