@@ -47,6 +47,7 @@ __all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter", "UpsertCounts", "
 
 log = logging.getLogger(__name__)
 
+
 def check_service_state(device_id: str, decommissioned_at: datetime | None, row_decommissioned: bool) -> None:
     """Refuse a whole-record write (a CSV row) that would change whether unit ``device_id`` is in
     service: ``decommissioned_at`` is the unit's, ``row_decommissioned`` whether the row says it is
