@@ -105,6 +105,8 @@ def run(func, args, settings) -> int:
     """Call ``func(registry, args, settings)``; registry errors become the CLI's clear errors."""
     try:
         return func(open_registry(settings), args, settings)
+    except BrokenPipeError:  # the reader of the output went away (| head): the CLI's main says nothing
+        raise
     except (RegistryError, ValueError, OSError) as exc:
         raise _fail(exc) from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -131,7 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(level=level, handlers=[log_handler(settings.log_format if settings else "text")])
         _quiet_http_clients(level)
-        return int(args.func(args, settings) or 0)
+        code = int(args.func(args, settings) or 0)
+        sys.stdout.flush()  # here, where a reader that went away is caught, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # the reader of our output stopped early (``foreshock devices export | head``): not an error of
+        # ours; the rest goes nowhere, and the status is a pipe's (128 + SIGPIPE), as ``cat`` gives
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except SettingsError as exc:
         print(f"foreshock: {exc}", file=sys.stderr)
         return 2

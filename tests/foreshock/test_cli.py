@@ -168,3 +168,26 @@ def test_a_value_that_starts_with_a_dash_is_explained(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "argument --duration: expected one argument (a value that starts with '-' is written --duration=VALUE)" in err
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    """``foreshock devices export | head`` ended with "foreshock: error: [Errno 32] Broken pipe"."""
+    import os
+
+    from devices.registry import Registry
+    from foreshock.db import make_engine, migrate, session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate(engine)
+    registry = Registry(session_factory(engine))
+    for i in range(3000):  # far more than a pipe holds (64 KB)
+        registry.create_unit(f"P-{i:05d}", customer="ACME Pumps and Compressors", site="Hall 7, line 3")
+    engine.dispose()
+    env = {**os.environ, "FORESHOCK_DATABASE__URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "foreshock.cli", "devices", "export"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"device_id,")  # the header, then the reader goes away
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == "", err
