@@ -111,6 +111,31 @@ def _rates_in_words(counts: list[float], exposures: list[float]) -> str:
             f"outside it {_per_1000(c, ec)} before, {_per_1000(d, ed)} after")
 
 
+def _missing_in_words(missing: list[str]) -> str:
+    """Why there is nothing to compare yet, as a quality manager reads it (it is written into the ticket's
+    D6/D7): the periods in which the units in or outside the scope have not run a single day.
+
+    >>> _missing_in_words(["after_in", "after_out"])
+    "not yet decided, asked too early: neither the units in the action's scope nor those outside it have run a day since the action; verify again once they have run for a while"
+    >>> _missing_in_words(["before_in"])
+    "not yet decided: the units in the action's scope have not run a day before the action, so there is nothing to compare the time since with"
+    """
+    clauses, early = [], False
+    for period, when in (("after", "since the action"), ("before", "before the action")):
+        sides = [side for side in ("in", "out") if f"{period}_{side}" in missing]
+        if not sides:
+            continue
+        early = early or period == "after"
+        who = ("neither the units in the action's scope nor those outside it have" if len(sides) == 2
+               else "the units in the action's scope have not" if sides == ["in"]
+               else "the units outside the action's scope have not")
+        clauses.append(f"{who} run a day {when}")
+    text = ("not yet decided, asked too early: " if early else "not yet decided: ") + "; and ".join(clauses)
+    if early:
+        return text + "; verify again once they have run for a while"
+    return text + ", so there is nothing to compare the time since with"
+
+
 def compare_rates(
     *, before_in: tuple[float, float], after_in: tuple[float, float], before_out: tuple[float, float],
     after_out: tuple[float, float], target_ratio: float = 0.7, confidence: float = 0.95,
@@ -131,7 +156,7 @@ def compare_rates(
         return RateComparison(
             verdict="insufficient_data", ratio=None, ci_low=None, ci_high=None, p_value=None,
             in_scope_rate_ratio=None, out_of_scope_rate_ratio=None, more_unit_days=None,
-            statement=f"no unit-days yet in {', '.join(missing)}", **base)
+            statement=_missing_in_words(missing), **base)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     est, lo, hi = _interval(counts, exposures, z)
     a, b, c, d = counts

@@ -1,7 +1,10 @@
 """Reports: Pareto of failure modes and the TOP-5 (units, models, customers) by tickets.
 
 Both count unit tickets (proactive and customer): a fleet quality problem ticket stands for unit
-tickets already counted, so counting it too would count the same failures twice.
+tickets already counted, so counting it too would count the same failures twice. The Pareto counts
+either the tickets as the detectors (or the complaint) named them (``count=tickets``, what was warned
+of) or the failures found on site (``count=failures``: no false alarm, a different fault under the
+mode found; ``alerts.tickets.found_failure_mode``); the TOP-n gives both per key.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy import case, func, select
 
 from alerts.config import zone
 from alerts.models import Ticket
+from alerts.tickets import found_failure_mode
 from api.deps import ContextDep, SessionDep, Viewer
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -32,6 +36,7 @@ class ParetoBar(BaseModel):
 
 class Pareto(BaseModel):
     by: str
+    count: str = "tickets"
     since: float
     until: float
     total: int
@@ -43,6 +48,7 @@ class TopItem(BaseModel):
     tickets: int
     open: int
     critical: int
+    failures: int = 0
 
 
 class Top(BaseModel):
@@ -60,24 +66,43 @@ def _window(days: float) -> tuple[float, float]:
     return until - days * 86400, until
 
 
-@router.get("/pareto", response_model=Pareto, summary="Tickets per failure mode (or other key), largest first")
-def pareto(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "failure_mode", days: Days = 90) -> dict:
+Count = Annotated[Literal["tickets", "failures"], Query(
+    description="tickets: as the detectors or the complaint named them (what was warned of); failures: what was "
+                "found on site (tickets judged false alarms left out, a different fault under the mode found)")]
+
+
+@router.get("/pareto", response_model=Pareto,
+            summary="Tickets (or failures found on site) per failure mode or other key, largest first")
+def pareto(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "failure_mode", days: Days = 90,
+           count: Count = "tickets") -> dict:
     since, until = _window(days)
     col = getattr(Ticket, by)
-    rows = session.execute(select(col, func.count()).where(Ticket.kind == "unit", Ticket.opened_at >= since)
-                           .group_by(col)).all()
+    if count == "tickets":
+        rows = session.execute(select(col, func.count()).where(Ticket.kind == "unit", Ticket.opened_at >= since)
+                               .group_by(col)).all()
+    else:
+        n_of: dict[Any, int] = {}
+        for t in session.scalars(select(Ticket).where(Ticket.kind == "unit", Ticket.opened_at >= since)):
+            found = found_failure_mode(t)
+            if found is None:  # no fault found on site: no failure
+                continue
+            key = found if by == "failure_mode" else getattr(t, by)
+            n_of[key] = n_of.get(key, 0) + 1
+        rows = list(n_of.items())
     counted = sorted(((k or "(none)", int(n)) for k, n in rows), key=lambda kv: (-kv[1], str(kv[0])))
     total = sum(n for _, n in counted)
     bars, cum = [], 0
     for key, n in counted:
         cum += n
         bars.append({"key": str(key), "count": n, "share": n / total, "cumulative": cum / total})
-    return {"by": by, "since": since, "until": until, "total": total, "bars": bars}
+    return {"by": by, "count": count, "since": since, "until": until, "total": total, "bars": bars}
 
 
 @router.get("/top", response_model=Top, summary="TOP-n by tickets (default: the five units with most tickets)")
 def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id", days: Days = 90,
         n: Annotated[int, Query(ge=1, le=100)] = 5) -> dict:
+    """Ranked by tickets; ``failures`` says how many of a key's tickets found a fault on site (any fault:
+    the tickets judged false alarms are the difference)."""
     since, until = _window(days)
     col = getattr(Ticket, by)
 
@@ -86,7 +111,15 @@ def top(session: SessionDep, _: Viewer, by: Annotated[By, Query()] = "device_id"
             .where(Ticket.kind == "unit", Ticket.opened_at >= since).group_by(col))
     rows = [(k or "(none)", int(c), int(o or 0), int(cr or 0)) for k, c, o, cr in session.execute(stmt)]
     rows.sort(key=lambda r: (-r[1], -r[3], str(r[0])))
-    items = [{"key": str(k), "tickets": c, "open": o, "critical": cr} for k, c, o, cr in rows[:n]]
+    rows = rows[:n]
+    shown = {str(k) for k, *_ in rows}
+    failures = dict.fromkeys(shown, 0)
+    for t in session.scalars(select(Ticket).where(Ticket.kind == "unit", Ticket.opened_at >= since)):
+        key = str(getattr(t, by) or "(none)")
+        if key in shown and found_failure_mode(t) is not None:
+            failures[key] += 1
+    items = [{"key": str(k), "tickets": c, "open": o, "critical": cr, "failures": failures[str(k)]}
+             for k, c, o, cr in rows]
     return {"by": by, "since": since, "until": until, "items": items}
 
 

@@ -1,4 +1,5 @@
-"""Quality tickets (by PF number): list, detail with audit trail, move, assign, comment, 8D, closure feedback.
+"""Quality tickets (by PF number): list, detail with audit trail, move, assign, comment, 8D, closure feedback
+(and its withdrawal).
 
 Every change goes through the alert service's ticket desk, which checks the state machine and
 records who did what; the change is also published on the live event stream.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 
@@ -135,6 +136,15 @@ class Feedback(BaseModel):
             raise ValueError(str(exc)) from None
 
 
+class Withdraw(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000, description="why the verdict is taken back")
+
+
+REASON_NEEDED = ("withdrawing feedback needs a reason (what was wrong with it): give 'reason' in the JSON body "
+                 "or as a query parameter")
+
+
 @router.get("", response_model=ListPublic[TicketPublic], summary="List tickets, newest first")
 def list_tickets(
     session: SessionDep, _: Viewer, pg: PageDep,
@@ -200,3 +210,20 @@ def ticket_feedback(number: Number, body: Feedback, ctx: ContextDep, tok: Servic
                                          actual_failure_mode=body.actual_failure_mode, cause=body.cause,
                                          action=body.action)
     return _changed(ctx, out, "feedback", tok.name)
+
+
+@router.delete("/{number}/feedback", response_model=TicketDetail,
+               summary="Withdraw closure feedback recorded by mistake (needs a reason)")
+def withdraw_feedback(
+    number: Number, ctx: ContextDep, tok: Service,
+    body: Annotated[Withdraw | None, Body(description="{\"reason\": \"...\"} (or the query parameter)")] = None,
+    reason: Annotated[str | None, Query(max_length=2000, description="why the verdict is taken back")] = None,
+) -> dict:
+    if body is not None and reason is not None and body.reason.strip() != reason.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "two different reasons (JSON body and query parameter): give it once")
+    why = (body.reason if body is not None else reason or "").strip()
+    if not why:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_NEEDED)
+    out = alerts_of(ctx).withdraw_feedback(number, actor=tok.name, reason=why)
+    return _changed(ctx, out, "feedback_withdrawn", tok.name)

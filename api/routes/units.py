@@ -59,6 +59,10 @@ class UnitPublic(BaseModel):
     last_seen_ms: int | None = None
     health: Health = Health()
     zone_limits_mm_s: list[float] | None = Field(None, description="ISO 20816 A/B, B/C, C/D (unit detail only)")
+    detector_thresholds: dict[str, Any] | None = Field(
+        None, description="(unit detail only) how much field feedback raised this unit's detector thresholds: "
+                          "factor (1 = unchanged), false_alarms and real_faults counted over window_d days, and "
+                          "a sentence")
 
 
 class UnitCreate(BaseModel):
@@ -237,7 +241,44 @@ def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) ->
         from detectors.iso import zone_limits
 
         out["zone_limits_mm_s"] = list(zone_limits(machine.iso_group, machine.foundation, machine.zone_limits_mm_s))
+    if ctx.alerts is not None:
+        out["detector_thresholds"] = _detector_thresholds(ctx.alerts, session, device_id)
     return out
+
+
+def _detector_thresholds(desk: Any, session: Any, device_id: str) -> dict[str, Any]:
+    """The unit's detector threshold factor after field feedback (``AlertService.threshold_factor``) and the
+    verdicts behind it: those on Foreshock's own warnings of this unit opened in the feedback window."""
+    from sqlalchemy import select
+
+    from alerts.models import Ticket
+    from alerts.tickets import found_failure_mode
+
+    factor = desk.threshold_factor(device_id)
+    window_d = desk.config.feedback_window_d
+    since = desk.clock() - window_d * 86400
+    judged = list(session.scalars(select(Ticket).where(
+        Ticket.device_id == device_id, Ticket.kind == "unit", Ticket.source == "proactive",
+        Ticket.feedback_verdict.is_not(None), Ticket.opened_at >= since)))
+    false_alarms = sum(1 for t in judged if found_failure_mode(t) is None)
+    real = len(judged) - false_alarms
+
+    def n(k: int, what: str) -> str:
+        return f"{k} {what}{'' if k == 1 else 's'}"
+
+    days = f"{window_d:g} days"
+    if factor > 1:
+        statement = (f"detector thresholds raised ×{factor:g} after {n(false_alarms, 'false alarm')}"
+                     + (f" (and {n(real, 'warning')} of a real fault, each taking a step back)" if real else "")
+                     + f" in {days}"
+                     + (" (the most they are raised)" if factor >= desk.config.feedback_max_factor else ""))
+    elif judged:
+        statement = (f"detector thresholds unchanged: {n(false_alarms, 'false alarm')} and "
+                     f"{n(real, 'warning')} of a real fault in {days}")
+    else:
+        statement = f"detector thresholds unchanged: no field feedback on this unit's warnings in {days}"
+    return {"factor": round(factor, 4), "false_alarms": false_alarms, "real_faults": real, "window_d": window_d,
+            "statement": statement}
 
 
 @router.post("", response_model=UnitPublic, status_code=status.HTTP_201_CREATED, summary="Register a unit")

@@ -96,7 +96,7 @@ def test_service_engineer_finds_failing_unit_and_closes_its_ticket(page, served)
     expect(page.locator("#eight-d")).to_contain_text("D4: contaminated grease")
     page.fill("#feedback-form input[name=cause]", "seal failure")
     page.click("#feedback-form button")
-    expect(detail).to_contain_text("feedback confirmed")
+    expect(detail).to_contain_text("feedback: fault as warned (outer race)")
     shot(page, "ticket-detail")
     for to in ("triaged", "investigating", "action_taken", "verifying", "closed"):
         page.locator(f"#board [data-ticket='{world.ticket}'] button[data-to='{to}']").click()

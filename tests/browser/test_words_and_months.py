@@ -54,10 +54,15 @@ def test_failure_modes_and_statuses_read_as_words_on_every_page(page, served):
     expect(page.locator("[data-column='action_taken'] h3")).to_have_text("action taken (1)")
     expect(detail).to_contain_text("status action taken")
     expect(page.locator("#audit")).to_contain_text("t-service: moved → action taken")
-    page.fill("#feedback-form input[name=actual]", "inner_race")
-    page.select_option("#feedback-form select[name=verdict]", "false_alarm")
+    # the finding is an explicit choice: a different fault, which one (not "false alarm, found: inner race")
+    expect(page.locator("#feedback-form select[name=finding] option").first).to_have_text(
+        "the fault warned of (outer race)")
+    page.select_option("#feedback-form select[name=finding]", "different_fault")
+    page.select_option("#feedback-form select[name=mode]", "inner_race")
     page.click("#feedback-form button")
-    expect(detail).to_contain_text("feedback false alarm (found: inner race)")
+    expect(page.locator("#feedback-summary")).to_have_text("feedback: a different fault: inner race")
+    expect(page.locator("#audit li[data-action='feedback']")).to_contain_text(
+        "t-service: feedback: a different fault: inner race")
     _no_codes(page, "main")
     shot(page, "words-ticket")
 
@@ -68,10 +73,13 @@ def test_failure_modes_and_statuses_read_as_words_on_every_page(page, served):
 
     page.goto(f"{base}/ui/reports")
     page.locator("#monthly-sla").wait_for()
-    expect(page.locator("#monthly")).to_contain_text("TOP-5 failure modes: outer race (1)")
-    # the Pareto chart's legend names the hovered bar
+    expect(page.locator("#monthly-top5")).to_have_text("TOP-5 failure modes warned of (tickets): outer race (1)")
+    expect(page.locator("#monthly-failures")).to_have_text("TOP-5 failures found on site (1 in all): inner race (1)")
+    # the Pareto charts' legends name the hovered bar: what was warned of, and what was found
     page.locator("#pareto .u-over").hover()
     expect(page.locator("#pareto .u-legend")).to_contain_text("outer race")
+    page.locator("#pareto-found .u-over").hover()
+    expect(page.locator("#pareto-found .u-legend")).to_contain_text("inner race")
     _no_codes(page, "main")
     assert [e for e in page.js_errors if "404" not in e] == [], page.js_errors
 

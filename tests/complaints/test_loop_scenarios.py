@@ -94,9 +94,13 @@ def test_a_corrective_action_with_too_little_data_is_not_decided_and_says_what_i
     d = service.get_ticket(number)["eight_d"]
     assert d["D6"]["verification"]["verdict"] == "insufficient_data" and d["D7"]["verdict"] == "insufficient_data"
     # applied just now: no unit-days after it yet
-    b = desk.create_action(title="Firmware 1.5", scope={"batch": "B7"}, applied_at=T0, actor="eng")
+    b = desk.create_action(title="Firmware 1.5", scope={"batch": "B7"}, applied_at=T0, ticket=number, actor="eng")
     v = desk.verify_action(b["id"])["verdict"]
-    assert v["verdict"] == "insufficient_data" and v["statement"] == "no unit-days yet in after_in, after_out"
+    # in words: it is written into the ticket's D6/D7, which a quality manager reads
+    says = ("not yet decided, asked too early: neither the units in the action's scope nor those outside it have "
+            "run a day since the action; verify again once they have run for a while")
+    assert v["verdict"] == "insufficient_data" and v["statement"] == says
+    assert service.get_ticket(number)["eight_d"]["D7"]["statement"] == says
 
 
 def test_a_complaint_ticket_joins_the_open_fleet_problem_of_its_model_and_mode(service, clock):

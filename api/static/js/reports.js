@@ -6,27 +6,44 @@ await page("reports");
 const days = el("select", { id: "days" }, [30, 90, 365].map((d) => el("option", { value: d, selected: d === 90 }, `${d} days`)));
 const by = el("select", { id: "top-by" }, [["device_id", "units"], ["model", "models"], ["customer", "customers"], ["site", "sites"]]
   .map(([v, l]) => el("option", { value: v }, l)));
+// Two Pareto charts side by side: what Foreshock warned of (the tickets as the detectors or the complaint
+// named them) and what was found on site (closure feedback: no false alarm, a different fault under its
+// own name; docs/quality-loop.md). A quality manager ranks failures by the second.
 const chart = el("div", { id: "pareto" });
+const foundChart = el("div", { id: "pareto-found" });
 const top = el("tbody", { id: "top5" });
 main.append(el("h1", {}, "Reports"), el("div", { class: "filters" }, el("label", {}, "Period", days)),
-  el("div", { class: "panel" }, el("h2", {}, "Pareto of failure modes (tickets)"), chart),
+  el("div", { class: "grid2" },
+    el("div", { class: "panel" }, el("h2", {}, "What we warned of: tickets per failure mode"),
+      el("p", { class: "muted" }, "as the detectors or the customer's complaint named them"), chart),
+    el("div", { class: "panel" }, el("h2", {}, "What was found on site: failures per failure mode"),
+      el("p", { class: "muted" }, "from closure feedback: tickets with no fault found left out, a different fault "
+        + "counted under the one found; tickets without feedback as named"), foundChart)),
   el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "TOP-5"), el("label", {}, "By", by)),
-    el("table", {}, el("thead", {}, el("tr", {}, ["#", "Key", "Tickets", "Open", "Critical"].map((h) => el("th", {}, h)))), top)));
+    el("table", {}, el("thead", {}, el("tr", {}, ["#", "Key", "Tickets", "Failures found", "Open", "Critical"]
+      .map((h) => el("th", {}, h)))), top)));
+
+function drawPareto(where, p, none) {
+  const bars = p.bars.map((b) => ({ ...b, key: words(b.key) }));  // failure modes in words, like on every page
+  if (bars.length) paretoChart(where, { ...p, bars }); else where.replaceChildren(el("p", { class: "muted" }, none));
+}
 
 const current = newest();  // the period or the TOP-5's key change while a live refresh is under way
 
 async function refresh() {
   const mine = current();
   try {
-    const p = await api(`/reports/pareto${qs({ days: days.value })}`);
+    const [p, f] = await Promise.all([api(`/reports/pareto${qs({ days: days.value })}`),
+      api(`/reports/pareto${qs({ days: days.value, count: "failures" })}`)]);
     if (!mine()) return;
-    const bars = p.bars.map((b) => ({ ...b, key: words(b.key) }));  // failure modes in words, like on every page
-    if (bars.length) paretoChart(chart, { ...p, bars }); else chart.replaceChildren(el("p", { class: "muted" }, "No tickets in this period."));
+    drawPareto(chart, p, "No tickets in this period.");
+    drawPareto(foundChart, f, p.total ? "No failures found on site: every ticket of this period was judged a false alarm."
+      : "No tickets in this period.");
     const t = await api(`/reports/top${qs({ days: days.value, by: by.value, n: 5 })}`);
     if (!mine()) return;
-    top.replaceChildren(...t.items.map((it, i) => el("tr", {}, el("td", {}, i + 1),
+    top.replaceChildren(...t.items.map((it, i) => el("tr", { "data-key": it.key }, el("td", {}, i + 1),
       el("td", {}, by.value === "device_id" ? el("a", { href: `/ui/unit?id=${encodeURIComponent(it.key)}` }, it.key) : it.key),
-      el("td", {}, it.tickets), el("td", {}, it.open), el("td", {}, it.critical))));
+      el("td", {}, it.tickets), el("td", {}, it.failures ?? "–"), el("td", {}, it.open), el("td", {}, it.critical))));
   } catch (err) { showError(err); }
 }
 // The monthly quality report (GET /reports/monthly): the month in the report's time zone (setting
@@ -58,9 +75,12 @@ function renderMonthly(r) {
       card(pct(fp.precision), `field precision (${fp.confirmed} confirmed, ${fp.false_alarm} false)`)),
     el("table", { id: "monthly-sla" }, el("thead", {}, el("tr", {}, ["SLA", "Tickets", "Response met / missed", "Response compliance",
       "Resolution met / missed", "Resolution compliance"].map((h) => el("th", {}, h)))), el("tbody", {}, slaRows)),
-    el("p", { class: "muted" }, "TOP-5 failure modes: ", r.top5_failure_modes.length
-      ? r.top5_failure_modes.map((m) => `${words(m.failure_mode)} (${m.count})`).join(", ") : "none"));
+    el("p", { class: "muted", id: "monthly-top5" }, "TOP-5 failure modes warned of (tickets): ", top5(r.top5_failure_modes)),
+    r.failures ? el("p", { class: "muted", id: "monthly-failures" }, `TOP-5 failures found on site (${r.failures.count} in all): `,
+      top5(r.failures.top5_failure_modes)) : "");
 }
+
+const top5 = (rows) => (rows.length ? rows.map((m) => `${words(m.failure_mode)} (${m.count})`).join(", ") : "none");
 
 const currentMonth = newest();  // a month chosen while an older report loads is not overwritten
 

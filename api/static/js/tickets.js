@@ -20,7 +20,18 @@ main.append(el("h1", {}, "Ticket board"), el("p", { class: "muted" },
 const EIGHT_D = Object.keys(DISCIPLINES);
 // what a technician can name as the failure found (alerts/tickets.py FIELD_MODES), or "other: <description>"
 const FIELD_MODES = ["outer_race", "inner_race", "ball", "cage", "bearing", "imbalance", "misalignment", "looseness",
-  "lubrication", "other: "];
+  "lubrication"];
+const other = (mode) => String(mode).replace(/^other:\s*/, "");
+
+// What closure feedback says was found, in words (feedback.finding, docs/quality-loop.md "Closure feedback").
+function finding(fb, warned) {
+  if (!fb || !fb.verdict) return "–";
+  const f = fb.finding || (fb.verdict === "false_alarm" ? "no_fault" : "as_warned");
+  const mode = fb.actual_failure_mode;
+  if (f === "as_warned") return `fault as warned (${words(mode || warned)})`;
+  if (f === "different_fault") return `a different fault: ${words(mode)}`;
+  return mode ? `no fault found (${other(mode)})` : "no fault found";
+}
 let openNumber = null;
 
 function form(id, fields, label, onsubmit) {
@@ -48,8 +59,8 @@ async function showDetail(number) {
       el("span", {}, `status ${words(t.status)}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
     d2 && d2.time_left_s && d2.time_left_s.estimate != null
       ? el("p", {}, `Time left when opened: ${fmtDuration(d2.time_left_s.estimate)} (${fmtDuration(d2.time_left_s.low)} – ${fmtDuration(d2.time_left_s.high)})`) : "",
-    el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · feedback ${words(t.feedback_verdict)}`
-      + (t.feedback && t.feedback.actual_failure_mode ? ` (found: ${words(t.feedback.actual_failure_mode)})` : "")),
+    el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · `,
+      el("span", { id: "feedback-summary" }, `feedback: ${finding(t.feedback, t.failure_mode)}`)),
     el("p", { id: "sla" }, sla(t)),
     t.links.length ? el("p", { id: "links" }, "Linked: ", t.links.flatMap((l) => [el("a", { href: `#${l.ticket}`,
       onclick: () => showDetail(l.ticket).catch(showError) }, l.ticket),
@@ -63,15 +74,14 @@ async function showDetail(number) {
       form("comment-form", [el("label", {}, "Comment", el("input", { name: "text", required: true, size: 50 }))], "Add comment",
         (fd) => post("/comments", { text: fd.get("text") })),
       eightDForm(t, post),
-      form("feedback-form", [el("label", {}, "Verdict", el("select", { name: "verdict" },
-          el("option", { value: "confirmed" }, "confirmed"), el("option", { value: "false_alarm" }, "false alarm"))),
-        el("label", {}, "Actual failure mode", el("input", { name: "actual", list: "field-modes", size: 16,
-          placeholder: t.failure_mode })),
-        el("datalist", { id: "field-modes" }, FIELD_MODES.map((m) => el("option", { value: m }))),
-        el("label", {}, "Cause", el("input", { name: "cause" })), el("label", {}, "Action", el("input", { name: "action" }))],
-        "Record closure feedback",
-        (fd) => post("/feedback", { verdict: fd.get("verdict"), cause: fd.get("cause"), action: fd.get("action"),
-          actual_failure_mode: fd.get("actual") || null }))) : "",
+      feedbackForm(t, post),
+      t.feedback_verdict ? form("withdraw-form", [el("label", {}, "Withdraw the feedback (recorded by mistake): why",
+        el("input", { name: "reason", required: true, size: 40, placeholder: "e.g. recorded on the wrong ticket" }))],
+        "Withdraw feedback", (fd) => {
+          const reason = String(fd.get("reason")).trim();
+          if (!reason) throw new Error("Withdraw feedback: say why it is withdrawn (the reason is empty); nothing was changed");
+          return post("/feedback", { reason }, "DELETE");
+        }) : "") : "",
     el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map(historyLine)));
   restore(keep);
   if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
@@ -135,11 +145,64 @@ function eightDForm(t, post) {
   });
 }
 
-// one line of the history; a discipline written over shows what it replaced (folded)
+// Closure feedback as three explicit findings (docs/quality-loop.md "Closure feedback"): the fault warned
+// of, a different fault (which one), or no fault (what it was instead). The API's verdict and actual
+// failure mode follow from the choice; nobody has to type "false alarm, found: inner race".
+function feedbackForm(t, post) {
+  const choice = el("select", { name: "finding" },
+    el("option", { value: "as_warned" }, `the fault warned of (${words(t.failure_mode)})`),
+    el("option", { value: "different_fault" }, "a different fault"),
+    el("option", { value: "no_fault" }, "no fault of the machine"));
+  const mode = el("select", { name: "mode" }, FIELD_MODES.filter((m) => m !== t.failure_mode)
+    .map((m) => el("option", { value: m }, words(m))), el("option", { value: "other" }, "another (describe it)"));
+  const what = el("input", { name: "what", size: 30 });
+  const modeLabel = el("label", {}, "Which fault", mode);
+  const whatText = el("span", {});
+  const whatLabel = el("label", {}, whatText, what);
+  const follow = () => {
+    const f = choice.value;
+    // not the hidden attribute: a label's display:flex (app.css) would show it anyway
+    modeLabel.style.display = f === "different_fault" ? "" : "none";
+    whatLabel.style.display = f === "as_warned" || (f === "different_fault" && mode.value !== "other") ? "none" : "";
+    whatText.textContent = f === "no_fault" ? "What was it (optional)" : "Which fault was it";
+    what.placeholder = f === "no_fault" ? "e.g. sensor loose" : "e.g. seal leak";
+    what.required = f === "different_fault" && mode.value === "other";
+  };
+  choice.addEventListener("change", follow);
+  mode.addEventListener("change", follow);
+  follow();
+  return form("feedback-form", [el("label", {}, "Found on site", choice), modeLabel, whatLabel,
+    el("label", {}, "Cause", el("input", { name: "cause" })), el("label", {}, "Action", el("input", { name: "action" }))],
+  "Record closure feedback", (fd) => {
+    const f = fd.get("finding"), text = String(fd.get("what") || "").trim();
+    let verdict = "confirmed", actual = null;
+    if (f === "different_fault") {
+      actual = fd.get("mode") === "other" ? `other: ${text}` : fd.get("mode");
+      if (actual === "other: ") throw new Error("Feedback: say which fault was found (the description is empty); nothing was recorded");
+    } else if (f === "no_fault") {
+      verdict = "false_alarm";
+      actual = text ? `other: ${text}` : null;
+    }
+    return post("/feedback", { verdict, actual_failure_mode: actual, cause: fd.get("cause"), action: fd.get("action") });
+  });
+}
+
+const factorWords = (x) => (x === undefined || x === null ? "" : ` · detector thresholds ${x > 1 ? `raised ×${x}` : "unchanged (×1)"}`);
+
+// one line of the history; a discipline written over shows what it replaced (folded); feedback shows
+// what was found, what it replaced, the unit's threshold factor after it, and a withdrawal its reason
 function historyLine(e) {
   const d = e.action === "8d_updated" && e.detail ? e.detail.discipline : null;
-  return el("li", {}, el("span", { class: "muted" }, `${fmtTime(e.at)} `),
-    `${e.by}: ${words(e.action)}${d ? ` ${d}` : ""}${e.to ? " → " + words(e.to) : ""}`,
+  const x = e.detail || {};
+  let says = "";
+  if (e.action === "feedback") {
+    says = `: ${finding(x, null)}${x.cause ? ` · cause: ${x.cause}` : ""}${x.field_action ? ` · action: ${x.field_action}` : ""}`
+      + (x.before ? ` · replaced: ${finding(x.before, null)} (${x.before.by || "–"})` : "") + factorWords(x.threshold_factor);
+  } else if (e.action === "feedback_withdrawn") {
+    says = `: ${finding(x.before, null)} · reason: ${x.reason || "–"}${factorWords(x.threshold_factor)}`;
+  }
+  return el("li", { "data-action": e.action }, el("span", { class: "muted" }, `${fmtTime(e.at)} `),
+    `${e.by}: ${words(e.action)}${d ? ` ${d}` : ""}${e.to ? " → " + words(e.to) : ""}${says}`,
     d && e.detail.before !== undefined
       ? el("details", { class: "replaced" }, el("summary", {}, `what ${d} said before`), shown(d, e.detail.before)) : "");
 }

@@ -40,8 +40,17 @@ async function loadHead() {
         el("p", { id: "why" }, el("strong", {}, "Why: "), why(h),
           h.confidence != null ? ` (confidence ${(100 * h.confidence).toFixed(0)} %)` : ""),
         el("ul", { class: "reasons", id: "reasons" }, (h.reasons || []).map((r) => el("li", {}, r))),
-        el("p", { class: "muted", id: "assessed" }, assessed(h))),
+        el("p", { class: "muted", id: "assessed" }, assessed(h)),
+        thresholds(u.detector_thresholds)),
       el("div", {}, el("h2", {}, "Estimated time to failure"), ttf)));
+}
+
+// how much closure feedback raised this unit's detector thresholds (GET /units/{id} detector_thresholds):
+// a unit whose false alarms dulled its detectors warns later, and whoever looks at it should know
+function thresholds(d) {
+  if (!d) return "";
+  return el("p", { id: "detector-thresholds", class: d.factor > 1 ? "" : "muted" },
+    d.factor > 1 ? el("strong", {}, "Field feedback: ") : "", d.statement);
 }
 
 // the diagnosis in words; a unit that could not be assessed says so (it is not "no fault")
