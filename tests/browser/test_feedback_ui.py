@@ -71,6 +71,9 @@ def test_feedback_history_withdrawal_unit_factor_and_failures_found(page, served
     page.goto(f"{base}/ui/reports")
     page.locator("#pareto-found .u-over").hover()
     expect(page.locator("#pareto-found .u-legend")).to_contain_text("inner race")
+    # each chart names what its bars count (the failures chart's legend said "tickets")
+    expect(page.locator("#pareto-found .u-legend .u-series").nth(1)).to_contain_text("failures")
+    expect(page.locator("#pareto .u-legend .u-series").nth(1)).to_contain_text("tickets")
     row = page.locator(f"#top5 tr[data-key='{world.failing}'] td")
     expect(row.nth(2)).to_have_text("1")  # tickets
     expect(row.nth(3)).to_have_text("1")  # failures found

@@ -90,17 +90,18 @@ export function spectrumChart(container, { title, freqs, amp, markers, unit, log
   return plot;
 }
 
-export function paretoChart(container, { bars }) {
+// ``unit``: what a bar counts ("tickets", "failures"), in the legend and on the axis
+export function paretoChart(container, { bars, unit = "tickets" }) {
   container.replaceChildren();
   const keys = bars.map((b) => b.key);
   const opts = {
     width: width(container), height: 280,
     scales: { x: { time: false, range: [-0.5, Math.max(keys.length - 0.5, 0.5)] }, pct: { range: [0, 100] } },
     series: [{ label: "failure mode", value: (u, i) => keys[Math.round(i)] ?? "" },
-      { label: "tickets", fill: "rgba(35,86,198,.55)", stroke: "#2356c6", paths: uPlot.paths.bars({ size: [0.6, 80] }), points: { show: false } },
+      { label: unit, fill: "rgba(35,86,198,.55)", stroke: "#2356c6", paths: uPlot.paths.bars({ size: [0.6, 80] }), points: { show: false } },
       { label: "cumulative %", scale: "pct", stroke: "#c62828", width: 2 }],
     axes: [{ values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? keys[v] ?? "" : "")), incrs: [1] },
-      { label: "tickets", size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] },  // whole tickets
+      { label: unit, size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] },  // whole counts
       { side: 1, scale: "pct", label: "cumulative %", grid: { show: false } }],
   };
   const plot = new uPlot(opts, [keys.map((_, i) => i), bars.map((b) => b.count), bars.map((b) => 100 * b.cumulative)], container);

@@ -23,9 +23,9 @@ main.append(el("h1", {}, "Reports"), el("div", { class: "filters" }, el("label",
     el("table", {}, el("thead", {}, el("tr", {}, ["#", "Key", "Tickets", "Failures found", "Open", "Critical"]
       .map((h) => el("th", {}, h)))), top)));
 
-function drawPareto(where, p, none) {
+function drawPareto(where, p, none, unit) {
   const bars = p.bars.map((b) => ({ ...b, key: words(b.key) }));  // failure modes in words, like on every page
-  if (bars.length) paretoChart(where, { ...p, bars }); else where.replaceChildren(el("p", { class: "muted" }, none));
+  if (bars.length) paretoChart(where, { ...p, bars, unit }); else where.replaceChildren(el("p", { class: "muted" }, none));
 }
 
 const current = newest();  // the period or the TOP-5's key change while a live refresh is under way
@@ -36,9 +36,9 @@ async function refresh() {
     const [p, f] = await Promise.all([api(`/reports/pareto${qs({ days: days.value })}`),
       api(`/reports/pareto${qs({ days: days.value, count: "failures" })}`)]);
     if (!mine()) return;
-    drawPareto(chart, p, "No tickets in this period.");
+    drawPareto(chart, p, "No tickets in this period.", "tickets");
     drawPareto(foundChart, f, p.total ? "No failures found on site: every ticket of this period was judged a false alarm."
-      : "No tickets in this period.");
+      : "No tickets in this period.", "failures");
     const t = await api(`/reports/top${qs({ days: days.value, by: by.value, n: 5 })}`);
     if (!mine()) return;
     top.replaceChildren(...t.items.map((it, i) => el("tr", { "data-key": it.key }, el("td", {}, i + 1),
