@@ -6,7 +6,8 @@ is spooled. *Down* — batches go straight to the spool; every ``probe_interval_
 pinged, and when it answers the spool is replayed in order before the writer turns *up* again.
 When the spool is full, or its disk refuses the write (full, read-only), the batch is held (not
 acknowledged) and retried until it fits, the store returns, or the service stops; meanwhile the
-broker keeps the messages.
+broker keeps the messages. A replay stops between two records when the service stops (``stopping``):
+the rest stays spooled for the next start, so a stop does not wait for the whole spool.
 
 A batch the store refuses as bad data (:class:`StoreError`, e.g. a field-type conflict) is split
 in halves until the offending messages are isolated; those are dead-lettered (``store_rejected``)
@@ -40,15 +41,22 @@ class Outcome(str, Enum):
 
 class StoreWriter:
     def __init__(
-        self, store: TelemetryStore, spool: Spool, metrics: IngestMetrics, *, probe_interval_s: float = 2.0
+        self, store: TelemetryStore, spool: Spool, metrics: IngestMetrics, *, probe_interval_s: float = 2.0,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.store = store
+        # set when the service stops: a replay stops between two records (the rest waits for the next
+        # start) instead of holding the stop until the whole spool is written
+        self.stopping = stopping
         self.spool = spool
         self.metrics = metrics
         self.probe_interval_s = probe_interval_s
         self.up = spool.empty
         self._next_probe = 0.0
         self._next_note = 0.0  # when the next "still unavailable" line may be logged at INFO
+        self._next_hold_note = 0.0  # when the next "holding N points" line may be logged
+        self._holds_unsaid = 0  # tries of the held batch since that line
+        self._held_since: float | None = None
         metrics.store_up = self.up
         metrics.spool_bytes = spool.size_bytes
 
@@ -63,6 +71,7 @@ class StoreWriter:
             if self.up:
                 try:
                     rejected = self._write_groups(groups, list(range(len(groups))))
+                    self._end_hold()
                     return Outcome.WRITTEN, rejected
                 except StoreUnavailable as exc:
                     self.metrics.count("store_errors")
@@ -71,18 +80,42 @@ class StoreWriter:
             try:
                 if points:
                     self.spool.append(points)
+                self._end_hold()
                 self.metrics.count("points_spooled", len(points))
                 self.metrics.count("batches_spooled")
                 self.metrics.spool_bytes = self.spool.size_bytes
                 return Outcome.SPOOLED, rejected
             except SpoolUnavailable as exc:
                 self.metrics.count("spool_full_waits" if isinstance(exc, SpoolFull) else "spool_write_errors")
-                log.error("%s: holding %d points unacknowledged until the store returns or the spool "
-                          "takes them", exc, len(points))
+                self._note_hold(exc, len(points))
             if abort.wait(self.probe_interval_s):
                 return Outcome.HELD, rejected
             self._next_probe = 0.0
             self.maintain()
+
+    def _note_hold(self, exc: Exception, n: int) -> None:
+        """The held batch, said at once and then once a minute (it is retried every probe: an ERROR line
+        each time was 1,800 lines an hour of the same sentence for the length of an outage)."""
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        if now < self._next_hold_note:
+            self._holds_unsaid += 1
+            return
+        more = f" ({self._holds_unsaid} more tries since the last line)" if self._holds_unsaid else ""
+        log.error("%s: holding %d points unacknowledged until the store returns or the spool takes them; the "
+                  "broker keeps the messages behind them%s", exc, n, more)
+        self._next_hold_note = now + 60.0
+        self._holds_unsaid = 0
+
+    def _end_hold(self) -> None:
+        if self._held_since is None:
+            return
+        log.info("the held batch is no longer held (written or spooled) after %.0f s", time.monotonic() -
+                 self._held_since)
+        self._held_since = None
+        self._next_hold_note = 0.0
+        self._holds_unsaid = 0
 
     def _write_groups(self, groups: list[list[Point]], idx: list[int]) -> dict[int, str]:
         refused = _isolate_refused(idx, lambda part: self._timed_write([p for i in part for p in groups[i]]))
@@ -125,9 +158,12 @@ class StoreWriter:
         if self.up or time.monotonic() < self._next_probe:
             return
         self._next_probe = time.monotonic() + self.probe_interval_s
+        if self.stopping is not None and self.stopping.is_set():
+            return  # no replay while stopping: the queue is spooled, the next start replays
         try:
             self.store.ping()
-            n = self.spool.replay(self._replay_write)
+            n = self.spool.replay(self._replay_write,
+                                  should_stop=self.stopping.is_set if self.stopping is not None else None)
         except OSError as exc:  # the spool's disk (the cursor cannot be saved): stay down, try again
             self.metrics.count("spool_write_errors")
             log.error("cannot replay the spool %s: %s; trying again in %.1f s", self.spool.dir, exc,
@@ -144,6 +180,11 @@ class StoreWriter:
                     exc, self.spool.size_bytes)
             return
         self.metrics.spool_bytes = self.spool.size_bytes
+        if self.metrics.spool_bytes:  # stopped between two records (the service is stopping): stay down
+            if self.stopping is not None and self.stopping.is_set():
+                log.info("replay of the spool stopped for the shutdown after %d points; %d bytes left for the "
+                         "next start", n, self.metrics.spool_bytes)
+            return
         self.up = True
         self.metrics.store_up = True
         log.info("telemetry store is back: replayed %d spooled points", n)
