@@ -4,6 +4,8 @@ States: *up* — batches go to the store (the store retries retryable failures i
 ``telemetry.max_retry_time_s``); on :class:`StoreUnavailable` the writer turns *down* and the batch
 is spooled. *Down* — batches go straight to the spool; every ``probe_interval_s`` the store is
 pinged, and when it answers the spool is replayed in order before the writer turns *up* again.
+The replay tries each write once (:func:`~foreshock.tsdb.retry.one_attempt`): the next probe is
+its retry.
 When the spool is full, or its disk refuses the write (full, read-only), the batch is held (not
 acknowledged) and retried until it fits, the store returns, or the service stops; meanwhile the
 broker keeps the messages. A replay stops between two records when the service stops (``stopping``):
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from foreshock.tsdb.base import Point, StoreError, StoreUnavailable, TelemetryStore
+from foreshock.tsdb.retry import one_attempt
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool, SpoolFull, SpoolUnavailable
 
@@ -162,8 +165,9 @@ class StoreWriter:
             return  # no replay while stopping: the queue is spooled, the next start replays
         try:
             self.store.ping()
-            n = self.spool.replay(self._replay_write,
-                                  should_stop=self.stopping.is_set if self.stopping is not None else None)
+            with one_attempt():  # the probe is the retry: the store's own retries only delay new batches
+                n = self.spool.replay(self._replay_write,
+                                      should_stop=self.stopping.is_set if self.stopping is not None else None)
         except OSError as exc:  # the spool's disk (the cursor cannot be saved): stay down, try again
             self.metrics.count("spool_write_errors")
             log.error("cannot replay the spool %s: %s; trying again in %.1f s", self.spool.dir, exc,

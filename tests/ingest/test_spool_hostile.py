@@ -262,3 +262,39 @@ def test_a_batch_held_on_a_full_spool_is_said_at_once_then_once_a_minute(tmp_pat
         thread.join(30)
     assert result == [(Outcome.WRITTEN, {})]
     assert "no longer held" in caplog.text
+
+
+def test_a_probe_tries_the_spool_once_not_with_all_the_stores_retries(tmp_path, caplog):
+    """A store whose ping answers but whose writes fail (HTTP 500 or 429 behind a proxy, seen with
+    `foreshock run`): every probe replayed with the store's full retries (6 tries, up to
+    telemetry.max_retry_time_s), a WARNING line per retry, 5 lines every 2-3 s, and the worker, busy
+    retrying, spooled one batch between probes while the broker held the rest. A probe is one try."""
+    from foreshock.tsdb.retry import Retry
+
+    class FailingWrites(_Store):
+        calls = 0
+
+        def __init__(self) -> None:
+            super().__init__(up=True)
+            self.retry = Retry(max_retries=5, sleep=lambda s: None)
+
+        def write(self, points):
+            def once():
+                self.calls += 1
+                raise StoreUnavailable("influx1 write: HTTP 500: overloaded")
+
+            self.retry.call(once, "influx1 write")
+
+    store = FailingWrites()
+    spool = Spool(tmp_path)
+    spool.append(_batch(0))
+    writer = StoreWriter(store, spool, IngestMetrics(), probe_interval_s=0.01)
+    with caplog.at_level(logging.INFO):
+        writer.maintain()
+    assert store.calls == 1 and not writer.up
+    assert not [r for r in caplog.records if r.name == "foreshock.tsdb.retry"]
+    assert "still unavailable (influx1 write: HTTP 500: overloaded)" in caplog.text
+    store.calls = 0
+    writer.up = True  # a direct write of new telemetry keeps the store's retries
+    writer.write([_batch(1)], threading.Event())
+    assert store.calls == 6
