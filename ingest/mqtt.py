@@ -131,6 +131,7 @@ class MqttSource:
         self._connected_at: float | None = None
         self._connection = 0  # counts connects: a packet id is valid on its own connection only
         self._short_drops: list[float] = []  # when connections that had just been made were closed
+        self._drop_unjudged = False  # the last early drop: no connect since, successful or failed
         self._next_takeover_log = 0.0
         self._client_id = client_id or mqtt.client_id
         self._client = _Client(
@@ -169,6 +170,12 @@ class MqttSource:
         connected after 10 s', and then never again while paho kept retrying.
         """
         self._connect_failures += 1
+        if self._drop_unjudged:
+            # the broker cannot be reached right after it closed the connection: it went away (a restart),
+            # no other client took the session (a broker restarted again and again was called a takeover)
+            self._drop_unjudged = False
+            if self._short_drops:
+                self._short_drops.pop()
         now = time.monotonic()
         if now < self._next_fail_log:
             return
@@ -191,6 +198,7 @@ class MqttSource:
             log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)
             self._connect_failures, self._next_fail_log = 0, 0.0
         self._connected_at = time.monotonic()
+        self._drop_unjudged = False
         self._connection += 1  # messages of earlier connections are no longer acknowledged (ack_many)
         log.info(
             "connected to %s (session present: %s); subscribing to %s",
@@ -217,11 +225,14 @@ class MqttSource:
     def _note_drop(self, now: float) -> None:
         """Connections the broker keeps closing soon after they are made point to another client with
         the same client id: each connect takes the session from the other, and both flap forever
-        (MQTT 3.1.1 gives no reason). Said as an error, with the remedy, at most every 5 minutes."""
+        (MQTT 3.1.1 gives no reason). Said as an error, with the remedy, at most every 5 minutes.
+        A drop after which the broker cannot be reached (:meth:`_on_connect_fail`) is not counted:
+        that was the broker going away."""
         since, self._connected_at = self._connected_at, None
         if since is None or now - since > _SHORT_S:
             return
         self._short_drops = [t for t in self._short_drops if now - t < _TAKEOVER_WINDOW_S] + [now]
+        self._drop_unjudged = True
         self._metrics.count("connections_dropped_early")
         if len(self._short_drops) >= _TAKEOVER_DROPS and now >= self._next_takeover_log:
             self._next_takeover_log = now + 300.0

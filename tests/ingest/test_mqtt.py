@@ -298,3 +298,27 @@ def test_a_lost_connection_is_called_that_not_an_unspecified_error(caplog):
         "disconnected from mqtt://127.0.0.1:1 (the connection was closed or lost); reconnecting with backoff",
         "disconnected from mqtt://127.0.0.1:1 (Keep alive timeout); reconnecting with backoff",
     ]
+
+
+def test_a_broker_restarted_again_and_again_is_not_called_a_takeover(caplog):
+    """Mosquitto restarted six times, a few seconds apart, while ingest ran (walk-through 2026-11-22): at
+    the third restart ingest logged an ERROR that another client probably had the same client id, though
+    each drop was followed by 'cannot reach the MQTT broker' (it was down). A drop after which the broker
+    cannot be reached is the broker going away, not a takeover."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    settings = load_settings(mqtt={"url": "mqtt://127.0.0.1:1"})
+    caplog.set_level(logging.ERROR, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id="x")
+    for start in (0.0, 8.0, 16.0, 24.0, 32.0, 40.0):
+        source._connected_at = start
+        source._note_drop(start + 5.0)
+        source._on_connect_fail(None, None)  # the broker is down: nothing answers
+    assert not [r for r in caplog.records if "same client id" in r.getMessage()]
+    for start in (50.0, 60.0, 70.0):  # then three drops the broker answers right after: a takeover
+        source._connected_at = start
+        source._note_drop(start + 2.0)
+    assert [r for r in caplog.records if "same client id" in r.getMessage()]
