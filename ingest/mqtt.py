@@ -133,6 +133,12 @@ class MqttSource:
         self._short_drops: list[float] = []  # when connections that had just been made were closed
         self._drop_unjudged = False  # the last early drop: no connect since, successful or failed
         self._next_takeover_log = 0.0
+        # The receive time never goes back while the service runs: a server clock stepped back (an NTP
+        # step, a restored VM) put every unit's correctly stamped message "in the future", and all were
+        # dead-lettered as future_timestamp (and acknowledged). Wall time at start plus monotonic time since.
+        self._wall_at_start = time.time()
+        self._mono_at_start = time.monotonic()
+        self._last_step_log = 0.0
         self._client_id = client_id or mqtt.client_id
         self._client = _Client(
             CallbackAPIVersion.VERSION2,
@@ -242,8 +248,23 @@ class MqttSource:
                       "service its own mqtt.client_id (FORESHOCK_MQTT__CLIENT_ID)",
                       self.settings.url, len(self._short_drops), _TAKEOVER_WINDOW_S, _SHORT_S, self._client_id)
 
+    def _received_at(self) -> float:
+        """The wall clock, or, when it was stepped back since the start, where it would be without the step."""
+        wall = time.time()
+        steady = self._wall_at_start + (time.monotonic() - self._mono_at_start)
+        if wall >= steady - 1.0:
+            return wall
+        now = time.monotonic()
+        if now - self._last_step_log > 3600.0 or not self._last_step_log:
+            self._last_step_log = now
+            log.warning("this server's clock was set back %.0f s while the service ran: messages are taken as "
+                        "received at the time the clock had before (the units' timestamps would otherwise be "
+                        "refused as in the future); check the server's time (timedatectl, NTP)", steady - wall)
+        return steady
+
     def _on_message(self, client, userdata, msg) -> None:
-        raw = RawMessage(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, msg.retain, self._connection)
+        raw = RawMessage(msg.topic, msg.payload, self._received_at(), msg.mid, msg.qos, msg.retain,
+                         self._connection)
         while not self._paused.is_set():
             if self._queue.put(raw, 0.5):
                 return
