@@ -107,7 +107,8 @@ class StoreWriter:
             return
         more = f" ({self._holds_unsaid} more tries since the last line)" if self._holds_unsaid else ""
         log.error("%s: holding %d points unacknowledged until the store returns or the spool takes them; the "
-                  "broker keeps the messages behind them%s", exc, n, more)
+                  "broker keeps the messages behind them only up to its own limit (Mosquitto: "
+                  "max_queued_messages, 1000 by default) and drops the rest without a word%s", exc, n, more)
         self._next_hold_note = now + 60.0
         self._holds_unsaid = 0
 
