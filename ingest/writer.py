@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
-from foreshock.tsdb.base import Point, StoreError, StoreUnavailable, TelemetryStore
+from foreshock.tsdb.base import PayloadTooLarge, Point, StoreError, StoreUnavailable, TelemetryStore
 from foreshock.tsdb.retry import one_attempt
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool, SpoolFull, SpoolUnavailable
@@ -58,6 +58,7 @@ class StoreWriter:
         self._next_probe = 0.0
         self._next_note = 0.0  # when the next "still unavailable" line may be logged at INFO
         self._next_hold_note = 0.0  # when the next "holding N points" line may be logged
+        self._next_size_note = 0.0  # when the next "written in parts (HTTP 413)" line may be logged
         self._holds_unsaid = 0  # tries of the held batch since that line
         self._held_since: float | None = None
         metrics.store_up = self.up
@@ -123,16 +124,38 @@ class StoreWriter:
 
     def _write_groups(self, groups: list[list[Point]], idx: list[int]) -> dict[int, str]:
         refused = _isolate_refused(idx, lambda part: self._timed_write([p for i in part for p in groups[i]]))
-        for i, error in refused.items():
+        for i, error in list(refused.items()):
+            if isinstance(error, PayloadTooLarge):  # one message larger than a request may be: in parts
+                points = groups[i]
+                parts = _isolate_refused(list(range(len(points))),
+                                         lambda part, points=points: self._timed_write([points[j] for j in part]))
+                if not parts:
+                    del refused[i]
+                    continue
+                error = next(iter(parts.values()))
+                refused[i] = error
             log.warning("store refused message %d's points: %s", i, error)
-        return refused
+        return {i: str(error) for i, error in refused.items()}
+
+    def _note_too_large(self, error: StoreError) -> None:
+        """A 413 is a size limit, not bad data: said once a minute, with what to change."""
+        now = time.monotonic()
+        if now < self._next_size_note:
+            return
+        self._next_size_note = now + 60.0
+        log.warning("%s: the store, or a proxy in front of it, takes smaller requests: written in parts (lower "
+                    "telemetry.batch_size, or raise the limit, e.g. nginx's client_max_body_size)", error)
 
     def _timed_write(self, points: list[Point], counter: str = "points_written",
                      batches: str | None = "batches_written") -> None:
         if not points:
             return
         t0 = time.perf_counter()
-        self.store.write(points)
+        try:
+            self.store.write(points)
+        except PayloadTooLarge as exc:
+            self._note_too_large(exc)
+            raise
         self.metrics.observe_write(time.perf_counter() - t0)
         self.metrics.count(counter, len(points))
         if batches is not None:
@@ -210,9 +233,10 @@ class StoreWriter:
                       p.measurement, p.tags, p.ts_ms, p.fields, error)
 
 
-def _isolate_refused(items: list[int], write: Callable[[list[int]], None]) -> dict[int, str]:
-    """``write(items)``; when the store refuses it as bad data (:class:`StoreError`), write each half
-    the same way, down to single items. Returns ``{refused item: error}``; StoreUnavailable propagates."""
+def _isolate_refused(items: list[int], write: Callable[[list[int]], None]) -> dict[int, StoreError]:
+    """``write(items)``; when the store refuses it as bad data or as too large (:class:`StoreError`), write
+    each half the same way, down to single items. Returns ``{refused item: error}``; StoreUnavailable
+    propagates."""
     try:
         write(items)
         return {}
@@ -220,6 +244,6 @@ def _isolate_refused(items: list[int], write: Callable[[list[int]], None]) -> di
         raise
     except StoreError as exc:
         if len(items) == 1:
-            return {items[0]: str(exc)}
+            return {items[0]: exc}
     mid = len(items) // 2
     return {**_isolate_refused(items[:mid], write), **_isolate_refused(items[mid:], write)}

@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from foreshock.tsdb.base import StoreAccessDenied, StoreError, StoreUnavailable
+from foreshock.tsdb.base import PayloadTooLarge, StoreAccessDenied, StoreError, StoreUnavailable
 
 __all__ = ["error_for_status", "is_retryable_status", "plain_http_to_tls", "redact", "tls_problem", "unavailable",
            "url_problem"]
@@ -43,6 +43,8 @@ def error_for_status(status: int, body: str, what: str, *, not_found_is_access: 
         return StoreAccessDenied(f"{what}: HTTP {status}: {text}")
     if is_retryable_status(status):
         return StoreUnavailable(f"{what}: HTTP {status}: {text}")
+    if status == 413:  # a size limit (the store's, or a proxy's such as nginx's client_max_body_size)
+        return PayloadTooLarge(f"{what}: HTTP 413: {text}")
     return StoreError(f"{what}: HTTP {status}: {text}")
 
 
