@@ -116,7 +116,10 @@ def test_a_read_only_spool_when_the_store_returns_is_replayed_once_then_written_
             raise OSError(errno.EROFS, "Read-only file system")
         return real_unlink(self, *args, **kwargs)
 
-    monkeypatch.setattr(Spool, "_save_cursor", lambda *_: (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system")))
+    def no_cursor(*_args):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Spool, "_save_cursor", no_cursor)
     monkeypatch.setattr(Path, "unlink", read_only)
     store.up = True
     with caplog.at_level(logging.ERROR, logger="ingest"):
