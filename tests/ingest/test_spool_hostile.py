@@ -175,11 +175,11 @@ def test_a_stop_during_a_long_replay_does_not_wait_for_the_whole_spool(mosquitto
         gate.release()
         wait_until(lambda: len(store.written) == 6 and store.calls == 3, what="the third record being written")
         result: list[bool] = []
-        stopper = threading.Thread(target=lambda: result.append(service.stop(timeout_s=2)), daemon=True)
+        stopper = threading.Thread(target=lambda: result.append(service.stop(timeout_s=15)), daemon=True)
         stopper.start()
         wait_until(lambda: service._stopping.is_set(), what="the stop to begin")
         gate.release()  # the record being written finishes; no other is let through
-        stopper.join(30)
+        stopper.join(60)  # the old code never returned: the rest of the replay waits on the gate
         assert not stopper.is_alive(), "stop() waited for the whole replay"
         assert result == [True]  # the worker finished by itself, not aborted
         assert len(store.written) == 9
