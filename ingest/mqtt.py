@@ -131,7 +131,14 @@ class MqttSource:
         self._connected_at: float | None = None
         self._connection = 0  # counts connects: a packet id is valid on its own connection only
         self._short_drops: list[float] = []  # when connections that had just been made were closed
+        self._drop_unjudged = False  # the last early drop: no connect since, successful or failed
         self._next_takeover_log = 0.0
+        # The receive time never goes back while the service runs: a server clock stepped back (an NTP
+        # step, a restored VM) put every unit's correctly stamped message "in the future", and all were
+        # dead-lettered as future_timestamp (and acknowledged). Wall time at start plus monotonic time since.
+        self._wall_at_start = time.time()
+        self._mono_at_start = time.monotonic()
+        self._last_step_log = 0.0
         self._client_id = client_id or mqtt.client_id
         self._client = _Client(
             CallbackAPIVersion.VERSION2,
@@ -169,6 +176,12 @@ class MqttSource:
         connected after 10 s', and then never again while paho kept retrying.
         """
         self._connect_failures += 1
+        if self._drop_unjudged:
+            # the broker cannot be reached right after it closed the connection: it went away (a restart),
+            # no other client took the session (a broker restarted again and again was called a takeover)
+            self._drop_unjudged = False
+            if self._short_drops:
+                self._short_drops.pop()
         now = time.monotonic()
         if now < self._next_fail_log:
             return
@@ -191,6 +204,7 @@ class MqttSource:
             log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)
             self._connect_failures, self._next_fail_log = 0, 0.0
         self._connected_at = time.monotonic()
+        self._drop_unjudged = False
         self._connection += 1  # messages of earlier connections are no longer acknowledged (ack_many)
         log.info(
             "connected to %s (session present: %s); subscribing to %s",
@@ -217,11 +231,14 @@ class MqttSource:
     def _note_drop(self, now: float) -> None:
         """Connections the broker keeps closing soon after they are made point to another client with
         the same client id: each connect takes the session from the other, and both flap forever
-        (MQTT 3.1.1 gives no reason). Said as an error, with the remedy, at most every 5 minutes."""
+        (MQTT 3.1.1 gives no reason). Said as an error, with the remedy, at most every 5 minutes.
+        A drop after which the broker cannot be reached (:meth:`_on_connect_fail`) is not counted:
+        that was the broker going away."""
         since, self._connected_at = self._connected_at, None
         if since is None or now - since > _SHORT_S:
             return
         self._short_drops = [t for t in self._short_drops if now - t < _TAKEOVER_WINDOW_S] + [now]
+        self._drop_unjudged = True
         self._metrics.count("connections_dropped_early")
         if len(self._short_drops) >= _TAKEOVER_DROPS and now >= self._next_takeover_log:
             self._next_takeover_log = now + 300.0
@@ -231,8 +248,23 @@ class MqttSource:
                       "service its own mqtt.client_id (FORESHOCK_MQTT__CLIENT_ID)",
                       self.settings.url, len(self._short_drops), _TAKEOVER_WINDOW_S, _SHORT_S, self._client_id)
 
+    def _received_at(self) -> float:
+        """The wall clock, or, when it was stepped back since the start, where it would be without the step."""
+        wall = time.time()
+        steady = self._wall_at_start + (time.monotonic() - self._mono_at_start)
+        if wall >= steady - 1.0:
+            return wall
+        now = time.monotonic()
+        if now - self._last_step_log > 3600.0 or not self._last_step_log:
+            self._last_step_log = now
+            log.warning("this server's clock was set back %.0f s while the service ran: messages are taken as "
+                        "received at the time the clock had before (the units' timestamps would otherwise be "
+                        "refused as in the future); check the server's time (timedatectl, NTP)", steady - wall)
+        return steady
+
     def _on_message(self, client, userdata, msg) -> None:
-        raw = RawMessage(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, msg.retain, self._connection)
+        raw = RawMessage(msg.topic, msg.payload, self._received_at(), msg.mid, msg.qos, msg.retain,
+                         self._connection)
         while not self._paused.is_set():
             if self._queue.put(raw, 0.5):
                 return

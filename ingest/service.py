@@ -111,7 +111,8 @@ class IngestService:
             gc.collect()
             gc.freeze()
         self.spool = Spool(self.settings.spool_dir, max_bytes=self.settings.ingest.spool_max_bytes)
-        self.writer = StoreWriter(self.store, self.spool, self.metrics, probe_interval_s=self._probe_interval_s)
+        self.writer = StoreWriter(self.store, self.spool, self.metrics, probe_interval_s=self._probe_interval_s,
+                                  stopping=self._stopping)
         self.writer.check()
         self.source = MqttSource(self.settings.mqtt, self._queue, self.metrics, client_id=self._client_id)
         self._thread = threading.Thread(target=self._run, name="ingest-worker", daemon=True)

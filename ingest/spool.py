@@ -10,9 +10,16 @@ names it (a crash between deleting a replayed segment and resetting the cursor l
 pointing into the next segment of that number: its first records were skipped).
 
 A record that fails its length/CRC check (a crash or power loss during an append, a bad disk
-block) does not stop the replay: the bytes up to the next valid record are moved to
-``corrupt/seg-<n>-at-<offset>.bad`` (logged as an error, nothing deleted unseen) and the replay
-goes on from there. A length field larger than the rest of the segment is never read.
+block, the zeros ext4 and XFS may leave at the end of a file after a power loss) does not stop the
+replay: the bytes up to the next valid record are moved to ``corrupt/seg-<n>-at-<offset>.bad``
+(logged as an error, nothing deleted unseen) and the replay goes on from there. A length field
+larger than the rest of the segment is never read; a length of 0 is never valid.
+
+When the cursor cannot be saved or a replayed segment cannot be deleted (the spool's disk full or
+read-only when the store returns), the replay goes on with its position in memory: replaying is
+what frees the disk. The segment being appended to is checked before each append and replay: if
+something deleted it (or the whole folder), what the open file still holds is copied into a new
+segment (acknowledged batches went on into the deleted file and were lost with it).
 
 When an append would take the spool past ``max_bytes`` it raises :class:`SpoolFull`; when the
 disk refuses it (full, read-only, an I/O error) it raises :class:`SpoolUnwritable` after cutting
@@ -82,21 +89,55 @@ class Spool:
         # unbuffered: nothing of a failed append is left in a buffer to be flushed by the next one
         self._write_fh: BinaryIO | None = None
         self._write_seg: int | None = None
+        # Where the replay got to when the cursor file could not be written (the spool's disk full or
+        # read-only): kept here meanwhile, so the replay goes on and frees the disk instead of writing
+        # its first record again at every probe. A crash then replays it again, harmlessly.
+        self._mem_cursor: tuple[int, int] | None = None
+        # Segments replayed to the end that could not be deleted (a read-only disk): not replayed again
+        # by this process (the next start replays them once more, harmlessly).
+        self._done: set[int] = set()
 
     # -- state ---------------------------------------------------------------------------------
 
-    def _segments(self) -> list[int]:
+    def _segment_files(self) -> list[int]:
         return sorted(int(p.stem[4:]) for p in self.dir.glob("seg-*.spool") if p.stem[4:].isdigit())
+
+    def _segments(self) -> list[int]:
+        """The segments still to replay."""
+        return [seg for seg in self._segment_files() if seg not in self._done]
 
     def _path(self, seg: int) -> Path:
         return self.dir / f"seg-{seg:010d}.spool"
 
     def _cursor(self) -> tuple[int, int]:
+        if self._mem_cursor is not None:
+            return self._mem_cursor
         try:
-            seg, offset = (self.dir / "cursor").read_text().split()
-            return int(seg), int(offset)
+            seg, offset = (int(x) for x in (self.dir / "cursor").read_text().split())
         except (OSError, ValueError):  # none yet, or unreadable: from the start (a replay twice is harmless)
             return 0, 0
+        if seg < 0 or offset < 0:  # damaged: a negative offset made every replay fail (EINVAL), for ever
+            log.error("spool %s: the cursor file names segment %d at offset %d; replaying from the start",
+                      self.dir, seg, offset)
+            return 0, 0
+        return seg, offset
+
+    def _note_progress(self, seg: int, offset: int) -> None:
+        """Save the replay position; when the disk refuses (full, read-only), keep it in memory and go on:
+        replaying is what frees the disk. Said once per replay."""
+        try:
+            self._save_cursor(seg, offset)
+        except OSError as exc:
+            if not self._cursor_warned:
+                log.warning("spool %s: cannot save the replay position (%s); going on with it in memory (a crash "
+                            "now replays some batches twice, which the store takes as the same points)",
+                            self.dir, exc.strerror or exc)
+                self._cursor_warned = True
+            self._mem_cursor = (seg, offset)
+            return
+        self._mem_cursor = None
+
+    _cursor_warned = False
 
     def _save_cursor(self, seg: int, offset: int) -> None:
         tmp = self.dir / "cursor.tmp"
@@ -132,6 +173,10 @@ class Spool:
         blob = _encode(points)
         record = _HEADER.pack(len(blob), zlib.crc32(blob)) + blob
         with self._lock:
+            try:
+                self._rescue_if_deleted()
+            except OSError as exc:
+                raise SpoolUnwritable(f"cannot write to the spool {self.dir}: {exc.strerror or exc}") from exc
             start = None
             try:
                 if self._size() + len(record) > self.max_bytes:
@@ -173,13 +218,52 @@ class Spool:
                 pass
             self._write_fh = None
 
+    def _rescue_if_deleted(self) -> None:
+        """The open segment was deleted under us (an operator's ``rm``, a clean-up job, the folder
+        removed): appends went on into the deleted file, fsync'ed and acknowledged, and were lost with
+        it at the next replay. Copy what the deleted file still holds into a new segment; the deleted
+        one stays open until the copy is on disk (raises :class:`OSError` when it cannot be made)."""
+        old, old_seg = self._write_fh, self._write_seg
+        if old is None or os.fstat(old.fileno()).st_nlink > 0:
+            return
+        data = os.pread(old.fileno(), old.tell(), 0)
+        self._write_fh = None
+        try:
+            self._open_segment()
+            fh = self._write_fh
+            assert fh is not None
+            view = memoryview(data)
+            while view:
+                view = view[fh.write(view) :]
+            os.fsync(fh.fileno())
+        except OSError:
+            new = self._write_fh
+            if new is not None:
+                try:
+                    os.ftruncate(new.fileno(), 0)  # an empty segment is harmless; half a copy is not
+                    new.close()
+                except OSError:
+                    pass
+            self._write_fh, self._write_seg = old, old_seg  # the next append tries again
+            raise
+        old.close()
+        log.error("spool %s: the segment %s was deleted while in use (by something other than Foreshock); its %d "
+                  "bytes of acknowledged batches were copied to %s", self.dir,
+                  self._path(old_seg).name if old_seg is not None else "?", len(data),
+                  self._path(self._write_seg).name if self._write_seg is not None else "?")
+
     def _open_segment(self) -> None:
         self._close_segment()
+        if not self.dir.exists():  # (a file in its place is an error of its own: 'Not a directory')
+            log.error("spool %s: the folder was deleted while in use (by something other than Foreshock); making "
+                      "it again", self.dir)
+            self.dir.mkdir(parents=True, exist_ok=True)
         # Never the cursor's segment number: a cursor left behind by a crash (between deleting a
         # replayed segment and resetting it) would otherwise skip the start of the new segment.
-        self._write_seg = max([*self._segments(), self._cursor()[0]]) + 1
+        self._write_seg = max([*self._segment_files(), self._cursor()[0]]) + 1
         path = self._path(self._write_seg)
-        self._write_fh = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across appends
+        # read and append: a segment deleted while open can still be read back (_rescue_if_deleted)
+        self._write_fh = open(path, "a+b", buffering=0)  # noqa: SIM115 - kept open across appends
         self._write_fh.seek(0, os.SEEK_END)
         dir_fd = os.open(self.dir, os.O_RDONLY)
         try:
@@ -189,14 +273,20 @@ class Spool:
 
     # -- replay --------------------------------------------------------------------------------
 
-    def replay(self, write: Callable[[list[Point]], None], max_records: int | None = None) -> int:
+    def replay(self, write: Callable[[list[Point]], None], max_records: int | None = None,
+               should_stop: Callable[[], bool] | None = None) -> int:
         """Hand spooled batches to ``write`` oldest first; returns the number of points replayed.
 
         Stops at (and re-raises) the first exception of ``write``; that batch stays spooled.
         Corrupt records are moved aside (:meth:`_quarantine`) and the replay goes on after them.
+        ``should_stop`` is asked before each record (the service is stopping: the rest stays spooled).
+        A position that cannot be saved, or a replayed segment that cannot be deleted (the spool's
+        disk full or read-only), does not stop the replay.
         """
         replayed = records = 0
+        self._cursor_warned = False
         with self._lock:
+            self._rescue_if_deleted()
             self._close_segment()  # new appends go to a fresh segment
             for seg in self._segments():
                 cur_seg, offset = self._cursor()
@@ -206,6 +296,8 @@ class Spool:
                     size = os.fstat(fh.fileno()).st_size
                     while offset < size:
                         if max_records is not None and records >= max_records:
+                            return replayed
+                        if should_stop is not None and should_stop():
                             return replayed
                         blob = _read_record(fh, offset, size)
                         points = None
@@ -217,15 +309,23 @@ class Spool:
                                           exc)
                         if points is None:
                             offset = self._quarantine(path, fh, offset, size, blob)
-                            self._save_cursor(seg, offset)
+                            self._note_progress(seg, offset)
                             continue
                         write(points)
                         offset += _HEADER.size + len(blob)
                         replayed += len(points)
                         records += 1
-                        self._save_cursor(seg, offset)
-                path.unlink()
-                self._save_cursor(0, 0)
+                        self._note_progress(seg, offset)
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    log.error("spool %s: cannot delete the replayed segment %s (%s); it is not replayed again "
+                              "while this process runs (the next start replays it once more, harmlessly)",
+                              self.dir, path.name, exc.strerror or exc)
+                    self._done.add(seg)
+                self._note_progress(0, 0)
         return replayed
 
     def _quarantine(self, path: Path, fh: BinaryIO, offset: int, size: int, blob: bytes | None) -> int:
@@ -251,9 +351,16 @@ class Spool:
                   "replaying on from the next valid record", path.name, end, offset, kept)
         return offset + end
 
-    def close(self) -> None:
-        with self._lock:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Close the open segment; when an append or a replay still holds the spool after ``timeout_s``
+        (a store that answers slowly), leave it: what it writes is fsync'ed or cut back by itself."""
+        if not self._lock.acquire(timeout=timeout_s):
+            log.warning("spool %s still in use after %.0f s; not closed", self.dir, timeout_s)
+            return
+        try:
             self._close_segment()
+        finally:
+            self._lock.release()
 
 
 def _read_record(fh: BinaryIO, offset: int, size: int) -> bytes | None:
@@ -267,7 +374,9 @@ def _read_record(fh: BinaryIO, offset: int, size: int) -> bytes | None:
     if len(header) < _HEADER.size:
         return None
     length, crc = _HEADER.unpack(header)
-    if length > size - offset - _HEADER.size:
+    # No record is empty (a batch is at least "[]"); eight zero bytes, as a power loss leaves at the end
+    # of a file being appended to (ext4, XFS), would pass the check (the CRC-32 of nothing is 0).
+    if length == 0 or length > size - offset - _HEADER.size:
         return None
     blob = fh.read(length)
     return blob if len(blob) == length and zlib.crc32(blob) == crc else None

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Point", "Row", "StoreAccessDenied", "StoreError", "StoreUnavailable", "TelemetryStore", "check_query_args"]
+__all__ = ["Point", "PayloadTooLarge", "Row", "StoreAccessDenied", "StoreError", "StoreUnavailable", "TelemetryStore",
+           "check_query_args"]
 
 FieldValue = float | int | str | bool
 
@@ -40,6 +41,11 @@ class Row:
 
 class StoreError(Exception):
     """The store refused the data (bad request): retrying will not help."""
+
+
+class PayloadTooLarge(StoreError):
+    """The request was larger than the store, or a proxy in front of it, takes (HTTP 413): not bad data;
+    the same points in smaller requests are taken (ingest splits them)."""
 
 
 class StoreUnavailable(StoreError):

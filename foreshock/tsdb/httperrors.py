@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from foreshock.tsdb.base import StoreAccessDenied, StoreError, StoreUnavailable
+from foreshock.tsdb.base import PayloadTooLarge, StoreAccessDenied, StoreError, StoreUnavailable
 
 __all__ = ["error_for_status", "is_retryable_status", "plain_http_to_tls", "redact", "tls_problem", "unavailable",
            "url_problem"]
@@ -43,17 +43,38 @@ def error_for_status(status: int, body: str, what: str, *, not_found_is_access: 
         return StoreAccessDenied(f"{what}: HTTP {status}: {text}")
     if is_retryable_status(status):
         return StoreUnavailable(f"{what}: HTTP {status}: {text}")
+    if status == 413:  # a size limit (the store's, or a proxy's such as nginx's client_max_body_size)
+        return PayloadTooLarge(f"{what}: HTTP 413: {text}")
     return StoreError(f"{what}: HTTP {status}: {text}")
 
 
-def unavailable(exc: BaseException, url: str, what: str) -> StoreUnavailable:
-    """The store could not be reached; the message names the URL, without any password in it.
+def unavailable(exc: BaseException, url: str, what: str, timeout_s: float | None = None) -> StoreUnavailable:
+    """The store could not be reached, or did not answer in time; the message names the URL, without
+    any password in it, and for a store that took the request but did not answer within ``timeout_s``
+    the setting (it said "cannot reach", which sends one to look at the network, not at a slow store).
     A TLS handshake that cannot succeed (see :func:`tls_problem`) is a :class:`StoreAccessDenied`."""
     text = f"{type(exc).__name__}: {exc}"
     problem = tls_problem(text)
     if problem:
         return StoreAccessDenied(redact(f"{what}: {url}: {text}: {problem}"))
+    if _is_answer_timeout(exc):
+        within = f" within {timeout_s:g} s (telemetry.timeout_s)" if timeout_s else " in time"
+        return StoreUnavailable(redact(f"{what}: no answer from {url}{within}: the store is slow or overloaded "
+                                       f"({text})"))
     return StoreUnavailable(redact(f"{what}: cannot reach {url}: {text}"))
+
+
+def _is_answer_timeout(exc: BaseException) -> bool:
+    """The request was sent (or being sent) and no answer came in time: not a connection failure."""
+    import httpx
+
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return True
+    try:
+        from urllib3.exceptions import ReadTimeoutError
+    except ImportError:  # pragma: no cover - urllib3 comes with influxdb-client
+        return False
+    return isinstance(exc, ReadTimeoutError)
 
 
 # Go's net/http answer to plain HTTP on a TLS port (InfluxDB, victoria-metrics)

@@ -109,7 +109,7 @@ class Influx1Store:
         try:
             resp = self._client.post("/write", params=params, content=body)
         except httpx.HTTPError as exc:
-            raise unavailable(exc, self.url, "influx1 write") from exc
+            raise unavailable(exc, self.url, "influx1 write", self._client.timeout.read) from exc
         if resp.status_code == 204:
             return
         if resp.status_code == 404 and "database not found" in resp.text and self._create_database:
@@ -152,7 +152,7 @@ class Influx1Store:
         try:
             resp = self._client.post("/write", params=params, content=b"")
         except httpx.HTTPError as exc:
-            raise unavailable(exc, self.url, "influx1 write") from exc
+            raise unavailable(exc, self.url, "influx1 write", self._client.timeout.read) from exc
         if resp.status_code in (200, 204):
             return
         if resp.status_code == 404 and "database not found" in resp.text and self._create_database:
@@ -209,7 +209,7 @@ class Influx1Store:
                 else:
                     resp = self._client.get("/query", params=params)
             except httpx.HTTPError as exc:
-                raise unavailable(exc, self.url, "influx1 query") from exc
+                raise unavailable(exc, self.url, "influx1 query", self._client.timeout.read) from exc
             if resp.status_code != 200:
                 raise error_for_status(resp.status_code, resp.text, "influx1 query")
             doc = resp.json()

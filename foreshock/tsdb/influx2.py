@@ -149,7 +149,7 @@ class Influx2Store:
             except ApiException as exc:
                 raise _convert(exc, "influx2 write", not_found_is_access=True) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise unavailable(exc, self.url, "influx2 write") from exc
+                raise unavailable(exc, self.url, "influx2 write", self.timeout_s) from exc
 
         self.retry.call(once, "influx2 write")
 
@@ -179,7 +179,7 @@ class Influx2Store:
                                      "victoria-metrics takes the influx2 backend's writes, not its reads)")
                 raise err from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise unavailable(exc, self.url, "influx2 query") from exc
+                raise unavailable(exc, self.url, "influx2 query", self.timeout_s) from exc
             except InfluxDBError as exc:
                 raise StoreError(f"influx2 query: {exc}") from exc
 
@@ -226,7 +226,7 @@ class Influx2Store:
                 timeout=min(self.timeout_s, 5.0),
             )
         except httpx.HTTPError as exc:
-            raise unavailable(exc, self.url, "influx2 write") from exc
+            raise unavailable(exc, self.url, "influx2 write", self.timeout_s) from exc
         if resp.status_code < 300:
             return
         err = error_for_status(resp.status_code, resp.text, "influx2 write", not_found_is_access=True)

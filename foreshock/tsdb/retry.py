@@ -17,19 +17,44 @@ Exponential backoff with full jitter, as influxdb-client's write API does::
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from foreshock.tsdb.base import StoreAccessDenied, StoreUnavailable
 
-__all__ = ["Retry"]
+__all__ = ["Retry", "one_attempt"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("foreshock_tsdb_one_attempt", default=False)
+
+
+@contextlib.contextmanager
+def one_attempt() -> Iterator[None]:
+    """Within it, :meth:`Retry.call` tries once in this thread: for a caller that retries by itself
+    (ingest's probe of a store that is down, every 2 s: the store's own retries made each probe take up
+    to ``max_retry_time_s`` and log a line per retry).
+
+    >>> def down():
+    ...     raise StoreUnavailable("down")
+    >>> with one_attempt():
+    ...     Retry(max_retries=5, sleep=lambda s: 1 / 0).call(down)
+    Traceback (most recent call last):
+    ...
+    foreshock.tsdb.base.StoreUnavailable: down
+    """
+    token = _ONE_ATTEMPT.set(True)
+    try:
+        yield
+    finally:
+        _ONE_ATTEMPT.reset(token)
 
 
 @dataclass
@@ -52,6 +77,8 @@ class Retry:
 
     def call(self, fn: Callable[[], T], what: str = "request") -> T:
         """``fn()``, retried on StoreUnavailable; the last StoreUnavailable is raised when time or tries run out."""
+        if _ONE_ATTEMPT.get():
+            return fn()
         deadline = self.clock() + self.max_retry_time_s
         attempt = 0
         while True:

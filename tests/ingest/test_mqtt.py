@@ -298,3 +298,58 @@ def test_a_lost_connection_is_called_that_not_an_unspecified_error(caplog):
         "disconnected from mqtt://127.0.0.1:1 (the connection was closed or lost); reconnecting with backoff",
         "disconnected from mqtt://127.0.0.1:1 (Keep alive timeout); reconnecting with backoff",
     ]
+
+
+def test_a_broker_restarted_again_and_again_is_not_called_a_takeover(caplog):
+    """Mosquitto restarted six times, a few seconds apart, while ingest ran (walk-through 2026-11-22): at
+    the third restart ingest logged an ERROR that another client probably had the same client id, though
+    each drop was followed by 'cannot reach the MQTT broker' (it was down). A drop after which the broker
+    cannot be reached is the broker going away, not a takeover."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    settings = load_settings(mqtt={"url": "mqtt://127.0.0.1:1"})
+    caplog.set_level(logging.ERROR, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id="x")
+    for start in (0.0, 8.0, 16.0, 24.0, 32.0, 40.0):
+        source._connected_at = start
+        source._note_drop(start + 5.0)
+        source._on_connect_fail(None, None)  # the broker is down: nothing answers
+    assert not [r for r in caplog.records if "same client id" in r.getMessage()]
+    for start in (50.0, 60.0, 70.0):  # then three drops the broker answers right after: a takeover
+        source._connected_at = start
+        source._note_drop(start + 2.0)
+    assert [r for r in caplog.records if "same client id" in r.getMessage()]
+
+
+def test_a_server_clock_stepped_back_while_running_does_not_refuse_every_unit(monkeypatch):
+    """The server's clock stepped back an hour while ingest ran (an NTP step, a VM restored): every unit's
+    message, stamped correctly, was more than ingest.future_tolerance_s ahead of the receive time, so all
+    were dead-lettered as future_timestamp and acknowledged, their snapshots cut to the dead-letter size.
+    The receive time does not go back with the wall clock while the service runs."""
+    import time
+    import types
+
+    import paho.mqtt.client as paho_client
+
+    import ingest.mqtt as mqtt_mod
+    from devices import protocol
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+    from ingest.pipeline import Converter
+
+    true_now = time.time()
+    settings = load_settings(mqtt={"url": "mqtt://127.0.0.1:1"})
+    queue: HandOff = HandOff(10)
+    source = MqttSource(settings.mqtt, queue, IngestMetrics(), client_id="x")
+    stepped = types.SimpleNamespace(time=lambda: true_now - 3600.0, monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr(mqtt_mod, "time", stepped)  # the wall clock stepped back an hour
+    msg = paho_client.MQTTMessage(mid=1, topic=b"foreshock/v1/P-0001/telemetry")
+    msg.payload = protocol.telemetry_payload(int(true_now * 1000), 1, {"load": 1.0})
+    msg.qos = 1
+    source._on_message(None, None, msg)
+    (raw,) = queue.take(1, 1.0)
+    accepted, rejected = Converter(device_check=None).convert([raw])
+    assert [d.reason for d in rejected] == [] and len(accepted) == 1
