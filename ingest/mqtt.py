@@ -257,9 +257,11 @@ class MqttSource:
         now = time.monotonic()
         if now - self._last_step_log > 3600.0 or not self._last_step_log:
             self._last_step_log = now
-            log.warning("this server's clock was set back %.0f s while the service ran: messages are taken as "
-                        "received at the time the clock had before (the units' timestamps would otherwise be "
-                        "refused as in the future); check the server's time (timedatectl, NTP)", steady - wall)
+            log.warning("this server's clock was set back %.0f s while the service ran: until the service restarts, "
+                        "messages are taken as received at the time the clock would show without that step (the "
+                        "units' timestamps would otherwise be refused as in the future); check the server's time "
+                        "(timedatectl, NTP), and if it was wrong before the step and is right now, restart the "
+                        "service", steady - wall)
         return steady
 
     def _on_message(self, client, userdata, msg) -> None:
