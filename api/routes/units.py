@@ -18,6 +18,7 @@ from api.deps import Admin, ContextDep, PageDep, SessionDep, Viewer
 from api.errors import ServiceMissing
 from api.health_view import HEALTH_STATES, health_index, latest_health
 from api.schemas import ListPublic
+from devices.protocol import now_ms
 
 router = APIRouter(prefix="/units", tags=["units"])
 devices_router = APIRouter(prefix="/devices", tags=["units"])
@@ -57,6 +58,10 @@ class UnitPublic(BaseModel):
     decommissioned: bool = False
     presence: str = "unknown"
     last_seen_ms: int | None = None
+    silent: bool = Field(False, description="nothing seen from it for longer than its model's reporting interval "
+                                            "times devices.silent_after_intervals (the deadman: 'unit silent'), "
+                                            "whatever presence says (a broker that cut it off without its will)")
+    silent_for_s: float | None = Field(None, description="how long it has been silent (null: it is not)")
     health: Health = Health()
     zone_limits_mm_s: list[float] | None = Field(None, description="ISO 20816 A/B, B/C, C/D (unit detail only)")
     detector_thresholds: dict[str, Any] | None = Field(
@@ -103,8 +108,9 @@ def registry_of(ctx) -> Any:
     return ctx.registry
 
 
-def unit_public(unit: Any, health: dict[str, Any] | None) -> dict[str, Any]:
+def unit_public(unit: Any, health: dict[str, Any] | None, silent_for_s: float | None = None) -> dict[str, Any]:
     return {
+        "silent": silent_for_s is not None, "silent_for_s": silent_for_s,
         "device_id": unit.device_id, "model": unit.model_name, "customer": unit.customer, "site": unit.site,
         "firmware": unit.firmware, "batch": unit.batch, "tags": list(unit.tags or []),
         "install_date": unit.install_date.isoformat() if unit.install_date else None,
@@ -151,7 +157,9 @@ def _list(ctx, session, pg, customer, site, model, health, presence, sort) -> di
         count = len(ids)
         ids = ids[pg.offset: pg.offset + pg.limit]
     states = latest_health(session, ids)
-    return {"data": [unit_public(u, states.get(u.device_id)) for u in reg.units_by_id(ids)], "count": count}
+    silent = {s.device_id: s.silent_for_s for s in reg.silent_units(now_ms())}
+    return {"data": [unit_public(u, states.get(u.device_id), silent.get(u.device_id)) for u in reg.units_by_id(ids)],
+            "count": count}
 
 
 Customer = Annotated[str | None, Query(max_length=200)]
@@ -235,7 +243,10 @@ def import_csv(ctx: ContextDep, _: Admin,
 def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) -> dict:
     reg = registry_of(ctx)
     unit = reg.require_unit(device_id)
-    out = unit_public(unit, latest_health(session, [device_id]).get(device_id))
+    now = now_ms()
+    presence = reg.presence(device_id, now)
+    quiet = (now - presence.last_seen_ms) / 1000.0 if presence is not None and presence.silent else None
+    out = unit_public(unit, latest_health(session, [device_id]).get(device_id), quiet)
     machine = reg.machine_info(device_id)
     if machine is not None:
         from detectors.iso import zone_limits

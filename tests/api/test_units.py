@@ -185,3 +185,27 @@ def test_every_page_filter_and_order_of_a_larger_fleet(client, ctx, tokens):
     summary = client.get("/api/v1/units/summary", params={"model": "M-A"}, headers=h).json()
     assert summary == {s: sum(1 for d in truth if truth[d][0] == s and models[d] == "M-A")
                        for s in ("unknown", *states)}
+
+
+def test_a_unit_the_broker_cut_off_without_its_will_is_shown_silent_not_just_online(client, tokens, world, ctx):
+    """A unit cut off at a broker reload (no last will) stayed "online" for ever in the fleet list and
+    the unit detail, while the deadman already counted it silent."""
+    from devices.protocol import now_ms
+
+    reg = ctx.registry
+    reg.create_model("F-60", rated_rpm=1800, reporting_interval_s=60)
+    reg.create_unit("F-0001", model="F-60", customer="ACME")
+    reg.create_unit("F-0002", model="F-60", customer="ACME")
+    hour_ago, now = now_ms() - 3_600_000, now_ms()
+    for unit, seen in (("F-0001", hour_ago), ("F-0002", now)):
+        reg.record_status(unit, "online", seen)
+        reg.mark_seen(unit, seen)
+    h = auth(tokens["viewer"])
+    listed = {u["device_id"]: u for u in client.get("/api/v1/units", params={"model": "F-60"}, headers=h).json()["data"]}
+    cut, fine = listed["F-0001"], listed["F-0002"]
+    assert (cut["presence"], cut["silent"]) == ("online", True)
+    assert 3_500 < cut["silent_for_s"] < 3_700
+    assert (fine["presence"], fine["silent"], fine["silent_for_s"]) == ("online", False, None)
+    detail = client.get("/api/v1/units/F-0001", headers=h).json()
+    assert detail["silent"] is True and 3_500 < detail["silent_for_s"] < 3_700
+    assert client.get("/api/v1/units/F-0002", headers=h).json()["silent"] is False

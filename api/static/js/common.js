@@ -71,6 +71,12 @@ export function fmtDuration(s) {
 }
 
 // Time left before the alarm limit: "due now" once it is reached.
+// a unit's presence, and its silence when the deadman counts it silent: a broker that cut a unit off
+// without publishing its will leaves it "online" for ever
+export function presenceText(u) {
+  return u.silent ? `${u.presence}, silent ${fmtDuration(u.silent_for_s)}` : u.presence;
+}
+
 export function fmtLeft(s) { return s !== null && s !== undefined && s <= 0 ? "due now" : fmtDuration(s); }
 
 export function fmtTime(iso) {

@@ -1,4 +1,4 @@
-import { api, badge, debounce, el, fmtDuration, fmtLeft, live, newest, page, qs, showError, words } from "./common.js";
+import { api, badge, debounce, el, fmtDuration, fmtLeft, live, newest, page, presenceText, qs, showError, words } from "./common.js";
 
 const STATES = ["alarm", "warning", "watch", "healthy", "unknown"];
 const PAGE = 100;  // units per page of the table (the API pages them in the database)
@@ -76,7 +76,7 @@ async function refresh() {
         el("td", {}, el("a", { href: `/ui/unit?id=${encodeURIComponent(u.device_id)}` }, u.device_id)),
         el("td", {}, badge(h.state)), el("td", {}, mode(h)), el("td", {}, ttf),
         el("td", {}, u.model || "–"), el("td", {}, u.customer || "–"), el("td", {}, u.site || "–"),
-        el("td", {}, u.presence));
+        el("td", {}, presenceText(u)));
     }));
     if (!units.data.length) {
       tbody.append(el("tr", {}, el("td", { colspan: 8, class: "muted", id: "no-units" },

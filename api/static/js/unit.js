@@ -1,4 +1,4 @@
-import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, showError, debounce, words } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, presenceText, showError, debounce, words } from "./common.js";
 import { spectrumChart, timeChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -36,7 +36,7 @@ async function loadHead() {
     el("h1", {}, `Unit ${u.device_id} `, badge(h.state)),
     el("div", { class: "grid2" },
       el("div", {},
-        el("p", {}, `Model ${u.model || "–"} · ${u.customer || "–"} · ${u.site || "–"} · firmware ${u.firmware || "–"} · ${u.presence}`),
+        el("p", {}, `Model ${u.model || "–"} · ${u.customer || "–"} · ${u.site || "–"} · firmware ${u.firmware || "–"} · ${presenceText(u)}`),
         el("p", { id: "why" }, el("strong", {}, "Why: "), why(h),
           h.confidence != null ? ` (confidence ${(100 * h.confidence).toFixed(0)} %)` : ""),
         el("ul", { class: "reasons", id: "reasons" }, (h.reasons || []).map((r) => el("li", {}, r))),
