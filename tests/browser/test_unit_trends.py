@@ -43,3 +43,26 @@ def test_a_new_unit_with_one_snapshot_shows_the_chosen_week_not_years(page, serv
     shot(page, "unit-new-one-snapshot")
     # the one expected console error is the spectrum's 404 (the unit has sent no raw snapshot)
     assert [e for e in page.js_errors if "Failed to load resource" not in e] == []
+
+
+def test_the_trends_follow_new_assessments_of_the_unit(page, served):
+    """A health event refreshed the unit page's header only: its trends stayed as loaded, without the
+    snapshots that the new assessment came from, until the page was reloaded."""
+    from foreshock.tsdb import Point
+
+    base, tokens, _, ctx = served
+    ctx.registry.create_unit("P-0120", model="P-200", customer="ACME", site="Bremen")
+    now = time.time()
+
+    def snapshot_at(t: float) -> None:
+        ctx.store.write([Point("vibration", {"device": "P-0120", "axis": "x"},
+                               {"rms_g": 0.1, "kurtosis": 3.0, "velocity_rms_mm_s": 1.1}, int(t * 1000))])
+
+    snapshot_at(now - 2 * 86400)  # two days apart: two points however the store averages the week
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/unit?id=P-0120")
+    page.wait_for_function("() => document.querySelector('#chart-velocity')?.dataset.points === '1'")
+    page.wait_for_function("() => document.getElementById('live')?.textContent.includes('live')")
+    snapshot_at(now)
+    ctx.events.publish("health", {"units": 1, "device_ids": ["P-0120"], "states": {"P-0120": "healthy"}})
+    page.wait_for_function("() => document.querySelector('#chart-velocity')?.dataset.points === '2'")

@@ -144,9 +144,22 @@ else if (await found()) {
   // each event decides at once whether it concerns this unit (a debounced handler saw only the last)
   const head = debounce(() => loadHead().catch(showError), 500);
   const tickets = debounce(() => loadTickets().catch(showError), 500);
+  // New assessments mean new snapshots: the trends and the spectrum follow too, at most once a minute
+  // (each reload asks the telemetry store), and never under the pointer (a reading is not redrawn away)
+  const CHARTS_EVERY_MS = 60e3;
+  let chartsAt = -Infinity, chartsDue = null;
+  const charts = () => {
+    if (chartsDue) return;
+    chartsDue = setTimeout(async function again() {
+      if (document.querySelector(".u-over:hover")) { chartsDue = setTimeout(again, 5e3); return; }
+      chartsDue = null;
+      chartsAt = Date.now();
+      try { await loadSpectrum(); await loadTrends(); } catch (err) { showError(err); }
+    }, Math.max(500, chartsAt + CHARTS_EVERY_MS - Date.now()));
+  };
   live((kind, ev) => {
     if (kind === "health") {  // new assessments saved: this unit's, or more units than the event names
-      if (ev.device_ids?.includes(id) || ev.units > (ev.device_ids?.length ?? 0)) head();
+      if (ev.device_ids?.includes(id) || ev.units > (ev.device_ids?.length ?? 0)) { head(); charts(); }
     } else if (!ev.device_id || ev.device_id === id) { head(); tickets(); }
   }, ["alert", "ticket", "health"]);
 }
