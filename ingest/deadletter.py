@@ -79,6 +79,7 @@ class DeadLetterStore:
         self._sessions = session_factory
         self.payload_bytes = payload_bytes
         self.retention_d = retention_d  # 0: kept for ever
+        self._clock_ahead_said = False  # prune's warning of a clock far ahead of the newest row
 
     @classmethod
     def from_settings(cls, session_factory: sessionmaker[Session], settings: Any) -> DeadLetterStore:
@@ -92,10 +93,34 @@ class DeadLetterStore:
         Without it the table only grew: one unit sending a bad message a second adds 86,400 rows
         (with up to ``payload_bytes`` each) a day. Deletes in chunks of ``chunk`` rows, one
         transaction each, so a long backlog does not hold one huge transaction.
+
+        The age is counted back from the newest dead letter's own receive time when that is earlier
+        than ``now``: a server clock jumping forward past the retention (an NTP step, a restored VM)
+        deleted every dead letter at once. When ``now`` is more than ``retention_d`` ahead of the
+        newest row, that is said (a warning, once until it ends): either the clock jumped or
+        nothing was dead-lettered for that long; the rows within ``retention_d`` of the newest stay.
         """
         if not self.retention_d:
             return 0
-        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_d)
+        retention = timedelta(days=self.retention_d)
+        now = now or datetime.now(UTC)
+        with self._sessions() as session:
+            newest = session.scalar(select(func.max(DeadLetter.received_at)))
+        if newest is None:
+            return 0
+        if newest.tzinfo is None:  # SQLite drops the offset
+            newest = newest.replace(tzinfo=UTC)
+        if now - newest > retention:
+            if not self._clock_ahead_said:
+                log.warning("the server's clock (%s) is %.1f days ahead of the newest dead letter (%s), more than "
+                            "the retention of %g days: only dead letters older than %g days before the newest are "
+                            "deleted. If the clock jumped forward, put it right (timedatectl, NTP)",
+                            now.isoformat(timespec="seconds"), (now - newest).total_seconds() / 86_400,
+                            newest.isoformat(timespec="seconds"), self.retention_d, self.retention_d)
+                self._clock_ahead_said = True
+        else:
+            self._clock_ahead_said = False
+        cutoff = min(now, newest) - retention
         deleted = 0
         while True:
             with self._sessions() as session, session.begin():

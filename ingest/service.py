@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -92,6 +93,7 @@ class IngestService:
         self.writer: StoreWriter | None = None
         self._unreported: Counter[str] = Counter()  # rejections not yet in a log line, by reason
         self._latest_rejection: NewDeadLetter | None = None
+        self._future_by_unit: dict[str, float] = {}  # unreported future_timestamp: unit -> seconds ahead
         self._next_rejection_report = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -163,6 +165,11 @@ class IngestService:
         if rejected:
             self._unreported.update(d.reason for d in rejected)
             self._latest_rejection = rejected[-1]
+            for d in rejected:
+                if d.reason == Reason.FUTURE_TIMESTAMP.value and d.device_id:
+                    found = _AHEAD.search(d.detail)
+                    if found:
+                        self._future_by_unit[d.device_id] = float(found.group(1))
         now = time.monotonic() if now is None else now
         if not self._unreported or now < self._next_rejection_report:
             return
@@ -170,9 +177,11 @@ class IngestService:
         assert last is not None
         total = sum(self._unreported.values())
         counts = ", ".join(f"{reason} {n}" for reason, n in self._unreported.most_common())
-        log.warning("rejected %d message(s) (%s); latest from %s on %s: %s: %s (all: GET /api/v1/dead-letters)",
-                    total, counts, last.device_id or "?", last.topic[:200], last.reason, last.detail[:300])
+        hint = _clock_hint(self._future_by_unit, self._unreported[Reason.FUTURE_TIMESTAMP.value], total)
+        log.warning("rejected %d message(s) (%s); latest from %s on %s: %s: %s (all: GET /api/v1/dead-letters)%s",
+                    total, counts, last.device_id or "?", last.topic[:200], last.reason, last.detail[:300], hint)
         self._unreported.clear()
+        self._future_by_unit.clear()
         self._next_rejection_report = now + every_s
 
     def write_derived(self, points: list[Point]) -> None:
@@ -306,6 +315,36 @@ class IngestService:
                 self.metrics.count("hook_errors")
                 log.exception("on_batch hook failed for a batch of %d messages", len(accepted))
         return True
+
+
+_AHEAD = re.compile(r" is (\d+) s in the future")  # devices.protocol's future_timestamp detail
+
+
+def _clock_hint(ahead_by_unit: dict[str, float], future: int, total: int) -> str:
+    """When at least 3 units, most of the rejections, are refused as in the future by a similar offset, the
+    server's clock is more likely behind than every unit's ahead: say so, with the offset (a clock already
+    wrong at start dead-lettered every unit's messages as ``future_timestamp`` with no hint)."""
+    if len(ahead_by_unit) < 3 or future * 2 <= total:
+        return ""
+    offsets = sorted(ahead_by_unit.values())
+    median = offsets[len(offsets) // 2]
+    tolerance = max(60.0, 0.1 * median)
+    similar = [o for o in offsets if abs(o - median) <= tolerance]
+    if len(similar) < 3 or len(similar) * 2 <= len(offsets):
+        return ""
+    about = sum(similar) / len(similar)
+    return (f"; {len(similar)} units are refused as about {_duration(about)} in the future: the server's clock is "
+            f"likely behind by about {_duration(about)} (check timedatectl / NTP)")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} days"
 
 
 def _sent_at(a: Accepted) -> float:

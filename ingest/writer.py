@@ -10,6 +10,8 @@ When the spool is full, or its disk refuses the write (full, read-only), the bat
 acknowledged) and retried until it fits, the store returns, or the service stops; meanwhile the
 broker keeps the messages. A replay stops between two records when the service stops (``stopping``):
 the rest stays spooled for the next start, so a stop does not wait for the whole spool.
+Likewise a stop ends the store's retries of a batch (:func:`~foreshock.tsdb.retry.stop_retries_on`):
+the batch is spooled after the try in progress, not held for ``telemetry.max_retry_time_s``.
 
 A batch the store refuses as bad data (:class:`StoreError`, e.g. a field-type conflict) is split
 in halves until the offending messages are isolated; those are dead-lettered (``store_rejected``)
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from foreshock.tsdb.base import PayloadTooLarge, Point, StoreError, StoreUnavailable, TelemetryStore
-from foreshock.tsdb.retry import one_attempt
+from foreshock.tsdb.retry import one_attempt, stop_retries_on
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool, SpoolFull, SpoolUnavailable
 
@@ -74,7 +76,9 @@ class StoreWriter:
         while True:
             if self.up:
                 try:
-                    rejected = self._write_groups(groups, list(range(len(groups))))
+                    # a stop cuts the store's retries short: the batch is then spooled, not lost
+                    with stop_retries_on(self.stopping):
+                        rejected = self._write_groups(groups, list(range(len(groups))))
                     self._end_hold()
                     return Outcome.WRITTEN, rejected
                 except StoreUnavailable as exc:

@@ -21,6 +21,7 @@ import contextlib
 import contextvars
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,12 +29,13 @@ from typing import TypeVar
 
 from foreshock.tsdb.base import StoreAccessDenied, StoreUnavailable
 
-__all__ = ["Retry", "one_attempt"]
+__all__ = ["Retry", "one_attempt", "stop_retries_on"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("foreshock_tsdb_one_attempt", default=False)
+_STOP: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("foreshock_tsdb_stop", default=None)
 
 
 @contextlib.contextmanager
@@ -55,6 +57,34 @@ def one_attempt() -> Iterator[None]:
         yield
     finally:
         _ONE_ATTEMPT.reset(token)
+
+
+@contextlib.contextmanager
+def stop_retries_on(stop: threading.Event | None) -> Iterator[None]:
+    """Within it, :meth:`Retry.call` in this thread makes no further try once ``stop`` is set, and a
+    wait between two tries ends when it is set: the last StoreUnavailable is raised (ingest then
+    spools the batch). Without it a stop requested during a store outage waited for the store's
+    retries (up to ``telemetry.max_retry_time_s``) and the service's shutdown bound ran out.
+    The first try is always made.
+
+    >>> stop, calls = threading.Event(), []
+    >>> def down():
+    ...     calls.append(1)
+    ...     stop.set()  # a stop is requested while the store is down
+    ...     raise StoreUnavailable("down")
+    >>> with stop_retries_on(stop):
+    ...     Retry(max_retries=5, sleep=lambda s: 1 / 0).call(down)
+    Traceback (most recent call last):
+    ...
+    foreshock.tsdb.base.StoreUnavailable: down
+    >>> len(calls)
+    1
+    """
+    token = _STOP.set(stop)
+    try:
+        yield
+    finally:
+        _STOP.reset(token)
 
 
 @dataclass
@@ -92,6 +122,14 @@ class Retry:
                 delay = random.uniform(0, min(self.max_delay_s, self.base_s * self.exponential_base**attempt))
                 if self.clock() + delay > deadline:
                     raise
+                stop = _STOP.get()
+                if stop is not None and stop.is_set():
+                    log.warning("%s failed (%s); not retried: stopping", what, exc)
+                    raise
                 attempt += 1
                 log.warning("%s failed (%s), retry %d/%d in %.2f s", what, exc, attempt, self.max_retries, delay)
-                self.sleep(delay)
+                if stop is None:
+                    self.sleep(delay)
+                elif stop.wait(delay):  # a stop requested during the wait ends it
+                    log.warning("%s: retry %d cancelled: stopping", what, attempt)
+                    raise

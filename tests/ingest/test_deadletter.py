@@ -85,3 +85,39 @@ def test_dead_letters_older_than_the_retention_are_deleted_in_chunks(db_url):
     assert total == 3 and sorted(r.detail for r in rows) == ["0 days old", "1 days old", "29.9 days old"]
     assert store.prune(now) == 0
     engine.dispose()
+
+
+def test_a_server_clock_jumping_forward_past_the_retention_does_not_delete_every_dead_letter(db_url, caplog):
+    """Found in the hostile-operations walk-through: prune counted the age on the wall clock, so a
+    server clock stepping 60 days forward (an NTP step, a restored VM) deleted every dead letter at
+    once. The age now counts back from the newest dead letter, and the jump is said. The rows are
+    stamped after the other tests' (which share the PostgreSQL database) and removed at the end."""
+    import logging
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete
+
+    from ingest.models import DeadLetter
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    day, t_newest = 86_400.0, 4_000_000_000.0
+    store = DeadLetterStore(session_factory(engine), retention_d=30)
+    store.add_many([NewDeadLetter("schema", "foreshock/v1/JUMP-1/telemetry", b"{}", t_newest - age * day, "JUMP-1",
+                                  f"{age} days old") for age in (0, 1, 29.9, 30.1, 90)])
+    caplog.set_level(logging.WARNING, logger="ingest.deadletter")
+    try:
+        store.prune(datetime.fromtimestamp(t_newest + 60 * day, UTC))  # the clock jumped 60 days forward
+        rows, total = store.list(device="JUMP-1")
+        assert sorted(r.detail for r in rows) == ["0 days old", "1 days old", "29.9 days old"]
+        (line,) = [r.getMessage() for r in caplog.records]
+        assert "60.0 days ahead of the newest dead letter" in line and "timedatectl" in line
+        caplog.clear()
+        store.prune(datetime.fromtimestamp(t_newest + 61 * day, UTC))
+        assert caplog.records == [] and store.list(device="JUMP-1")[1] == 3  # said once; nothing more deleted
+        store.prune(datetime.fromtimestamp(t_newest + 10 * day, UTC))  # a smaller jump: still counted from the newest
+        assert store.list(device="JUMP-1")[1] == 3
+    finally:
+        with session_factory(engine)() as session, session.begin():
+            session.execute(delete(DeadLetter).where(DeadLetter.device_id == "JUMP-1"))
+        engine.dispose()

@@ -37,3 +37,33 @@ def test_first_rejection_logged_at_once_then_one_summary_per_interval(tmp_path, 
     caplog.clear()
     service.report_rejections([], every_s=10, now=500.0)
     assert caplog.records == []  # nothing new: nothing logged
+
+
+def _future(device: str, ahead_s: float) -> NewDeadLetter:
+    return _dead("future_timestamp", f"ts is {ahead_s:.0f} s in the future (more than 300 s allowed)", device)
+
+
+def test_many_units_refused_as_in_the_future_by_a_similar_offset_name_the_servers_clock(tmp_path, caplog):
+    """Found in the hostile-operations walk-through: a server clock already behind at start dead-lettered
+    every unit's messages as future_timestamp, and the log said only that, unit by unit. When at least
+    three units, most of the rejections, are ahead by about the same offset, the line says the server's
+    clock is likely behind by about that much."""
+    service = IngestService(load_settings(data_dir=tmp_path), store=None, dead_letters=None, device_check=None)
+    caplog.set_level(logging.WARNING, logger="ingest.service")
+
+    service.report_rejections([_future("P-1", 3605), _future("P-2", 3598), _future("P-3", 3620),
+                               _dead("schema", "missing field(s) seq", "P-4")], every_s=10, now=100.0)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "3 units are refused as about 60 min in the future: the server's clock is likely behind by about 60 min" \
+        in line and "timedatectl / NTP" in line
+    caplog.clear()
+
+    # one unit whose own clock is ahead, or offsets that do not agree: no hint (the units' clocks are wrong)
+    service.report_rejections([_future("P-1", 3600)], every_s=10, now=200.0)
+    service.report_rejections([_future("P-1", 400), _future("P-2", 5000), _future("P-3", 90_000)], every_s=10,
+                              now=300.0)
+    # three units in the future, but most rejections are something else
+    service.report_rejections([_future("P-1", 3600), _future("P-2", 3600), _future("P-3", 3600)]
+                              + [_dead("schema", "missing field(s) seq")] * 5, every_s=10, now=400.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3 and not any("server's clock" in x for x in lines)
