@@ -59,7 +59,7 @@ from detectors.config import MonitorConfig
 from detectors.types import HEALTH_ORDER
 from foreshock.db import log_failure
 from foreshock.models import DetectorState
-from foreshock.seqgaps import SeqTracker
+from foreshock.seqgaps import SeqTracker, missing_in_saved_state
 from foreshock.tsdb import Point, StoreError, TelemetryStore
 
 __all__ = ["DetectionStage", "DetectionStats"]
@@ -346,13 +346,7 @@ class DetectionStage:
             return unit.seq.missing
         with self._sessions() as session:
             row = session.get(DetectorState, device_id)
-        if row is None:
-            return None
-        try:
-            doc = json.loads(row.state_json).get("seq")
-        except (ValueError, AttributeError):
-            return None
-        return SeqTracker.from_state(doc).missing if doc is not None else None
+        return missing_in_saved_state(row.state_json) if row is not None else None
 
     def _skip_old(self, device_id: str, unit: _Unit, kind: str, ts: float) -> None:
         """Count a message older than what the unit's detectors learnt; say so (at most hourly per unit)

@@ -42,9 +42,10 @@ The rule (``see(seq, ts_ms)``, ``ts_ms`` the message's own time stamp):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-__all__ = ["MAX_GAPS", "MAX_JUMP", "REORDER_WINDOW", "RESTART_MAX_SEQ", "SeqTracker"]
+__all__ = ["MAX_GAPS", "MAX_JUMP", "REORDER_WINDOW", "RESTART_MAX_SEQ", "SeqTracker", "missing_in_saved_state"]
 
 REORDER_WINDOW = 64  # a gap is counted once seq is this far past it (a late message may still fill it before)
 MAX_GAPS = 8  # open gaps kept per unit; the oldest is counted when more open
@@ -144,3 +145,17 @@ class SeqTracker:
             return t
         t.last, t.last_ts_ms, t.gaps, t.missing = last, ts, gaps, missing
         return t
+
+
+def missing_in_saved_state(state_json: str | None) -> int | None:
+    """The ``missing`` count in a unit's saved detector state (``detector_state.state_json``); ``None``
+    when it has none (no message since seq gaps were counted) or the document is unreadable."""
+    if not state_json:
+        return None
+    try:
+        doc = json.loads(state_json)
+    except ValueError:
+        return None
+    seq = doc.get("seq") if isinstance(doc, dict) else None
+    tracker = SeqTracker.from_state(seq)
+    return tracker.missing if tracker.last is not None else None
