@@ -138,3 +138,34 @@ def test_the_detection_stage_counts_warns_and_keeps_the_count_across_a_restart(s
     restarted.on_batch([tel(s, T0 + s * 10_000) for s in range(nxt + 7, nxt + 8 + REORDER_WINDOW)])
     assert restarted.seq_missing("P-0001") == 125 and restarted.stats.seq_missing == 5
     assert DetectionStage(sessions).seq_missing("nobody") is None
+
+
+def test_the_warning_about_a_unit_comes_at_most_hourly_with_what_accumulated(sessions, caplog, monkeypatch):
+    import foreshock.detection as detection_mod
+
+    clock = [1000.0]
+    monkeypatch.setattr(detection_mod.time, "monotonic", lambda: clock[0])
+    stage = DetectionStage(sessions, flush_on_batch=False)
+    seq = 0
+
+    def lose(n: int) -> None:  # n messages lost, then enough arrive that they are counted
+        nonlocal seq
+        seq += n + 1
+        stage.on_batch([tel(s, T0 + s * 10_000) for s in range(seq, seq + REORDER_WINDOW + 1)])
+        seq += REORDER_WINDOW
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "seq gaps" in r.getMessage()]
+
+    with caplog.at_level(logging.WARNING, logger="foreshock.detection"):
+        stage.on_batch([tel(0, T0)])
+        lose(3)
+        assert len(warnings()) == 1 and "unit P-0001: 3 message(s) missing (seq gaps):" in warnings()[0]
+        clock[0] += 1800
+        lose(4)
+        lose(5)
+        assert len(warnings()) == 1 and stage.stats.seq_missing == 12  # counted, not logged yet
+        clock[0] += 1801
+        lose(6)
+        assert len(warnings()) == 2
+        assert "unit P-0001: 15 message(s) missing (seq gaps) in the last 1.0 h" in warnings()[1]
