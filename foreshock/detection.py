@@ -30,6 +30,11 @@ counted in ``stats.alerts_dropped`` and logged) and appended to ``pending_path``
 that a restart, even after SIGKILL, applies it; the file is removed once the queue is empty. The
 alert service is idempotent per ``source_key``, so an entry applied twice does not count twice.
 :attr:`alert_backlog` is what ``/readyz`` reports.
+
+Messages lost before Foreshock: every record's and snapshot's ``seq`` goes to the unit's
+:class:`foreshock.seqgaps.SeqTracker` (before the detectors' own checks, for every axis); gaps are
+counted in ``stats.seq_missing`` and per unit (:meth:`seq_missing`, saved with the state as ``"seq"``),
+and a WARNING names the unit at most once an hour.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from detectors.config import MonitorConfig
 from detectors.types import HEALTH_ORDER
 from foreshock.db import log_failure
 from foreshock.models import DetectorState
+from foreshock.seqgaps import SeqTracker, missing_in_saved_state
 from foreshock.tsdb import Point, StoreError, TelemetryStore
 
 __all__ = ["DetectionStage", "DetectionStats"]
@@ -85,6 +91,7 @@ class DetectionStats:
     alerts_dropped: int = 0  # dropped from a full queue (logged)
     states_saved: int = 0  # unit states serialised for the database
     states_reused: int = 0  # ... of which the snapshot parts' JSON was reused (no snapshot since)
+    seq_missing: int = 0  # messages counted lost before Foreshock received them (gaps in the units' seq)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,6 +110,9 @@ class _Unit:
     config_checked: float = 0.0  # monotonic time the unit's configuration was last applied
     far_behind: int = 0  # messages far older than last_ts skipped since the last warning about them
     next_behind_log: float = 0.0  # monotonic time before which no new warning about them is logged
+    seq: SeqTracker = field(default_factory=SeqTracker)  # gaps in its seq (foreshock/seqgaps.py)
+    seq_unlogged: int = 0  # messages counted missing since the last warning about them
+    seq_logged_at: float | None = None  # monotonic time of that warning
 
 
 class DetectionStage:
@@ -174,7 +184,8 @@ class DetectionStage:
             try:
                 saved = json.loads(row.state_json)
                 unit = _Unit(
-                    UnitMonitor.from_state(saved["monitor"], machine), last_ts=dict(saved["last_ts"]), health=row.health
+                    UnitMonitor.from_state(saved["monitor"], machine), last_ts=dict(saved["last_ts"]), health=row.health,
+                    seq=SeqTracker.from_state(saved.get("seq")),
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("detector state of %s unreadable (%s); learning a new baseline", device_id, exc)
@@ -266,6 +277,7 @@ class DetectionStage:
             self._apply_config(msg.device_id, unit)
         if kind == "vibration":
             snap = msg.parsed.snapshot
+            self._seq(msg.device_id, unit, snap.seq, snap.ts_ms)  # every axis: one counter per unit
             ts = snap.ts_ms / 1000
             follows = getattr(unit.monitor, "follows", None)  # a monitor_factory's own monitor may not choose
             if follows is not None and not follows(snap.axis):
@@ -286,6 +298,7 @@ class DetectionStage:
             self._handle(msg.device_id, unit, result, f"{msg.device_id}:vibration:{snap.seq}:{snap.ts_ms}", points)
         elif kind == "telemetry":
             for rec in msg.parsed.records:
+                self._seq(msg.device_id, unit, rec.seq, rec.ts_ms)
                 ts = rec.ts_ms / 1000
                 if ts <= unit.last_ts.get("telemetry", float("-inf")):
                     self._skip_old(msg.device_id, unit, "telemetry", ts)
@@ -298,6 +311,42 @@ class DetectionStage:
                 unit.last_ts["telemetry"] = ts
                 if result is not None:
                     self._handle(msg.device_id, unit, result, f"{msg.device_id}:telemetry:{rec.seq}:{rec.ts_ms}", points)
+
+    def _seq(self, device_id: str, unit: _Unit, seq: int, ts_ms: int) -> None:
+        """Count the unit's messages lost before Foreshock (gaps in its ``seq``, foreshock/seqgaps.py) and
+        warn about them at most hourly per unit. Without this, messages the broker dropped at its queue
+        limit (6,510 of 12,000 in a walk-through), or that a unit's buffer or QoS 0 lost, were invisible."""
+        tracker = unit.seq
+        last = tracker.last
+        if last is not None and seq == last + 1 and not tracker.gaps:  # the usual case: the next one
+            tracker.last, tracker.last_ts_ms = seq, ts_ms
+            unit.dirty = True
+            return
+        before = (tracker.last, len(tracker.gaps))
+        counted = tracker.see(seq, ts_ms)
+        if counted or before != (tracker.last, len(tracker.gaps)):
+            unit.dirty = True  # saved with the next flush, so a restart does not count them again
+        if not counted:
+            return
+        self.stats.seq_missing += counted
+        unit.seq_unlogged += counted
+        now = time.monotonic()
+        if unit.seq_logged_at is not None and now - unit.seq_logged_at < 3600.0:
+            return
+        since = "" if unit.seq_logged_at is None else f" in the last {(now - unit.seq_logged_at) / 3600:.1f} h"
+        log.warning("unit %s: %d message(s) missing (seq gaps)%s: lost before Foreshock received them (unit buffer, "
+                    "broker queue limit max_queued_messages, QoS 0); further gaps of this unit are reported at most "
+                    "hourly", device_id, unit.seq_unlogged, since)
+        unit.seq_logged_at, unit.seq_unlogged = now, 0
+
+    def seq_missing(self, device_id: str) -> int | None:
+        """Messages of a unit counted lost before Foreshock received them (``None``: not known here)."""
+        unit = self._units.get(device_id)
+        if unit is not None and unit.seq.last is not None:
+            return unit.seq.missing
+        with self._sessions() as session:
+            row = session.get(DetectorState, device_id)
+        return missing_in_saved_state(row.state_json) if row is not None else None
 
     def _skip_old(self, device_id: str, unit: _Unit, kind: str, ts: float) -> None:
         """Count a message older than what the unit's detectors learnt; say so (at most hourly per unit)
@@ -429,8 +478,9 @@ class DetectionStage:
         """The unit's saved form, ``{"monitor": state_dict(), "last_ts": ...}``, reusing the JSON of the
         snapshot parts when no snapshot (or configuration) reached the unit since it was made."""
         state = unit.monitor.state_dict()
+        seq = unit.seq.state()
         if not isinstance(state, dict):
-            return json.dumps({"monitor": state, "last_ts": unit.last_ts})
+            return json.dumps({"monitor": state, "last_ts": unit.last_ts, "seq": seq})
         if fresh or unit.snapshot_changed or unit.snapshot_json is None or unit.reused >= _FULL_EVERY:
             unit.snapshot_json = json.dumps({k: state[k] for k in _SNAPSHOT_KEYS if k in state})[1:-1]
             unit.snapshot_changed, unit.reused = False, 0
@@ -439,7 +489,7 @@ class DetectionStage:
             self.stats.states_reused += 1
         rest = json.dumps({k: v for k, v in state.items() if k not in _SNAPSHOT_KEYS})[1:-1]
         members = ", ".join(part for part in (unit.snapshot_json, rest) if part)
-        return f'{{"monitor": {{{members}}}, "last_ts": {json.dumps(unit.last_ts)}}}'
+        return f'{{"monitor": {{{members}}}, "last_ts": {json.dumps(unit.last_ts)}, "seq": {json.dumps(seq)}}}'
 
     def _collect_locked(self, device_ids: list[str] | None = None,
                         fresh: bool = False) -> list[tuple[str, str, str, str | None]]:

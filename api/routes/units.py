@@ -68,6 +68,9 @@ class UnitPublic(BaseModel):
         None, description="(unit detail only) how much field feedback raised this unit's detector thresholds: "
                           "factor (1 = unchanged), false_alarms and real_faults counted over window_d days, and "
                           "a sentence")
+    seq_missing: int | None = Field(
+        None, description="(unit detail only) messages of this unit lost before Foreshock received them, counted "
+                          "from the gaps in its seq (unit buffer, broker queue limit, QoS 0); null: not known yet")
 
 
 class UnitCreate(BaseModel):
@@ -254,7 +257,21 @@ def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) ->
         out["zone_limits_mm_s"] = list(zone_limits(machine.iso_group, machine.foundation, machine.zone_limits_mm_s))
     if ctx.alerts is not None:
         out["detector_thresholds"] = _detector_thresholds(ctx.alerts, session, device_id)
+    out["seq_missing"] = _seq_missing(ctx, session, device_id)
     return out
+
+
+def _seq_missing(ctx: Any, session: Any, device_id: str) -> int | None:
+    """Messages of the unit lost before Foreshock (``foreshock/seqgaps.py``): from the running detection
+    stage when this process has one, else from its saved detector state."""
+    detection = getattr(ctx, "detection", None)
+    if detection is not None and hasattr(detection, "seq_missing"):
+        return detection.seq_missing(device_id)
+    from foreshock.models import DetectorState
+    from foreshock.seqgaps import missing_in_saved_state
+
+    row = session.get(DetectorState, device_id)
+    return missing_in_saved_state(row.state_json) if row is not None else None
 
 
 def _detector_thresholds(desk: Any, session: Any, device_id: str) -> dict[str, Any]:
