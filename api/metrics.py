@@ -94,6 +94,8 @@ def detection_samples(detection: Any) -> list[Sample]:
         ("records", "foreshock_detector_records_total", "Scalar telemetry records assessed"),
         ("assessments", "foreshock_detector_assessments_total", "Assessments handed to the alert service"),
         ("errors", "foreshock_detector_errors_total", "Detector failures"),
+        ("seq_missing", "foreshock_messages_missing_total",
+         "Messages lost before Foreshock received them (gaps in the units' seq)"),
     ):
         value = getattr(stats, attr, None)
         if isinstance(value, (int, float)):

@@ -31,11 +31,39 @@ from simulator.mqttpool import ClientPool, PublishError
 from simulator.stream import FleetStream
 from simulator.truth import Truth
 
-__all__ = ["FleetPublisher", "PublishError"]
+__all__ = ["FleetPublisher", "PublishError", "SeqCounter"]
 
 log = logging.getLogger(__name__)
 
 Credentials = Callable[[str], tuple[str | None, str | None]]
+
+
+class SeqCounter:
+    """Each unit's one ``seq`` counter over its telemetry records and snapshots, in the order they are
+    sent, as the device protocol asks (the stream numbers each kind on its own, and the platform counts
+    a unit's messages lost from the gaps in this counter). A resend (the ``duplicate`` sensor fault: the
+    same message again) carries the seq it had; a message that is never sent takes none.
+
+    >>> from types import SimpleNamespace as E
+    >>> unit, c = E(unit_id="P-1"), SeqCounter()
+    >>> [c.next(E(unit=unit, kind=k, seq=s)) for k, s in (("telemetry", 0), ("vibration", 0), ("vibration", 0),
+    ...                                                   ("telemetry", 1))]
+    [0, 1, 1, 2]
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+        self._last: dict[str, tuple[str, int, int]] = {}  # unit -> (kind, stream seq, wire seq) last sent
+
+    def next(self, e: Any) -> int:
+        uid = e.unit.unit_id
+        last = self._last.get(uid)
+        if last is not None and last[:2] == (e.kind, e.seq):  # the same message again
+            return last[2]
+        seq = self._next.get(uid, 0)
+        self._next[uid] = seq + 1
+        self._last[uid] = (e.kind, e.seq, seq)
+        return seq
 
 
 class FleetPublisher:
@@ -138,6 +166,7 @@ class FleetPublisher:
             )
         sim_ms = start_ms
         last_progress = 0.0
+        counter = SeqCounter()
         try:
             for e in FleetStream(self.fleet, start_ms).emissions(end_ms):
                 if stop_event.is_set():
@@ -151,7 +180,7 @@ class FleetPublisher:
                         self._report(pool, sim_ms, wall0, start_ms)
                 if stop_event.is_set():
                     break
-                payload = e.payload()
+                payload = e.payload(seq=counter.next(e))
                 if pool.publish(
                     e.unit.unit_id, topic(e.unit.unit_id, e.kind, self.root), payload, qos=self.qos
                 ):

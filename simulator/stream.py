@@ -42,12 +42,16 @@ class Emission:
     samples: np.ndarray | None = None
     rpm: float | None = None
 
-    def payload(self) -> bytes:
+    def payload(self, seq: int | None = None) -> bytes:
+        """The message as the unit sends it; ``seq``: the unit's one counter over telemetry and snapshots
+        (the device protocol's), which the publisher keeps; default ``self.seq``, the message's index
+        among its unit's messages of its kind (what the stream is generated from)."""
+        seq = self.seq if seq is None else seq
         if self.kind == "telemetry":
             assert self.values is not None
-            return telemetry_payload(self.ts_ms, self.seq, self.values)
+            return telemetry_payload(self.ts_ms, seq, self.values)
         assert self.samples is not None
-        return vibration_payload(self.ts_ms, self.seq, self.samples, self.unit.model.sensor.fs, rpm=self.rpm)
+        return vibration_payload(self.ts_ms, seq, self.samples, self.unit.model.sensor.fs, rpm=self.rpm)
 
 
 class FleetStream:

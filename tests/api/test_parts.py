@@ -88,11 +88,12 @@ def test_metrics_count_open_alerts_and_tickets_and_ingest(ctx, world, tokens):
     from foreshock.detection import DetectionStats
 
     class Detection:
-        stats = DetectionStats(snapshots=7, assessments=7, seconds=0.25)
+        stats = DetectionStats(snapshots=7, assessments=7, seconds=0.25, seq_missing=3)
 
     ctx.detection = Detection()
     text = TestClient(create_app(ctx)).get("/metrics").text
     assert "foreshock_detector_seconds_total 0.25" in text and "foreshock_detector_snapshots_total 7" in text
+    assert "foreshock_messages_missing_total 3" in text  # lost before Foreshock (gaps in the units' seq)
     assert "foreshock_open_alerts 2" in text and "foreshock_open_tickets 1" in text
     assert "foreshock_ingest_received_total 5" in text
     assert 'foreshock_ingest_rejected_total{reason="bad_json"} 1' in text
