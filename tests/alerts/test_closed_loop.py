@@ -196,7 +196,7 @@ def test_healthy_to_failing_through_the_broker(pipeline, mosquitto, sinks):
     # Notifications: signed webhooks for everything of customer ACME, email for critical events.
     want = {"alert.raised", "alert.escalated", "alert.cleared", "ticket.opened", "ticket.repeat_failure",
             "fleet.fleet_ticket_opened", "ticket.sla_breached"}
-    wait_for(lambda: want <= {h["X-Foreshock-Event"] for h, _ in hook.requests}, 30, f"webhooks {sorted(want)}")
+    wait_for(lambda: want <= {h["X-Foreshock-Event"] for h, _ in hook.requests}, 60, f"webhooks {sorted(want)}")
     for headers, body in hook.requests:
         assert verify(SECRET, headers["X-Foreshock-Timestamp"], body, headers["X-Foreshock-Signature"])
     assert mail.wait_for(1)
