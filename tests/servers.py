@@ -53,19 +53,38 @@ def create_postgres_database() -> tuple[str, callable] | str:
     return admin.rsplit("/", 1)[0] + "/" + name, drop
 
 
+START_ATTEMPTS = 3
+
+
+def start_broker(**options):
+    """A started :class:`~foreshock.broker.MosquittoBroker` on a free port. The port is chosen free and
+    bound by Mosquitto a moment later: another process may take it meanwhile (the suite and other jobs
+    share the machine), and Mosquitto then exits. That start is tried again on another free port."""
+    from foreshock.broker import BrokerError, MosquittoBroker
+
+    for attempt in range(START_ATTEMPTS):
+        broker = MosquittoBroker(**options)
+        try:
+            return broker.start(timeout_s=30.0)
+        except BrokerError:
+            broker.stop()
+            if options.get("port") or attempt == START_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory):
     """A Mosquitto broker with authentication and the device ACL; the platform user is `foreshock`."""
-    from foreshock.broker import MosquittoBroker, mosquitto_available
+    from foreshock.broker import mosquitto_available
 
     if not mosquitto_available():
         pytest.fail("mosquitto is not installed: run `make test` as root, or apt-get install mosquitto")
-    broker = MosquittoBroker(
+    broker = start_broker(
         workdir=tmp_path_factory.mktemp("mosquitto"),
         users={PLATFORM_USER: PLATFORM_PASSWORD},
         acl=DEVICE_ACL,
     )
-    broker.start()
     yield broker
     broker.cleanup()
 

@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from devices import protocol
-from foreshock.broker import MosquittoBroker
 from foreshock.db import make_engine, migrate, session_factory
 from foreshock.settings import load_settings
 from foreshock.tsdb.embedded import EmbeddedStore
@@ -16,6 +15,7 @@ from ingest.metrics import IngestMetrics
 from ingest.mqtt import _BufferedSocket, topic_filters
 from ingest.service import IngestService
 from tests.ingest.conftest import Publisher, wait_until
+from tests.servers import start_broker
 
 
 def test_topic_filters_plain_and_shared():
@@ -60,7 +60,7 @@ def test_metrics_prometheus_text():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_reconnects_and_resubscribes_after_a_broker_restart_and_shares_load(tmp_path):
-    broker = MosquittoBroker(workdir=tmp_path / "mqtt").start()
+    broker = start_broker(workdir=tmp_path / "mqtt")
     engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
     migrate(engine)
     store = EmbeddedStore(tmp_path / "t.db")
