@@ -41,13 +41,13 @@ def create_postgres_database() -> tuple[str, callable] | str:
     dsn = admin.replace("postgresql+psycopg://", "postgresql://")
     name = f"foreshock_test_{uuid.uuid4().hex[:10]}"
     try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=30) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except Exception as exc:  # noqa: BLE001 - any failure means: no usable server
         return f"no PostgreSQL server reachable at {admin.split('@')[-1]}: {str(exc).splitlines()[0]}"
 
     def drop() -> None:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=30) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return admin.rsplit("/", 1)[0] + "/" + name, drop
