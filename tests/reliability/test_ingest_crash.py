@@ -149,7 +149,7 @@ def test_broker_restart_with_messages_in_flight_stores_each_once_and_leaves_noth
     def service() -> IngestService:
         s = IngestService(settings, gated, DeadLetterStore(session_factory(engine)), device_check=None)
         s.start()
-        assert s.source.wait_connected(10)
+        assert s.source.wait_connected(60)
         return s
 
     t0 = protocol.now_ms() - 60_000
@@ -282,7 +282,7 @@ def test_a_message_delivered_twice_is_one_point_in_each_store(mosquitto, publish
             services[name] = IngestService(settings, store, DeadLetterStore(session_factory(engine)),
                                            device_check=None)
             services[name].start()
-            assert services[name].source.wait_connected(10)
+            assert services[name].source.wait_connected(60)
         device = f"D-{uuid.uuid4().hex[:6]}"
         t0 = protocol.now_ms() - 60_000
         payload = protocol.telemetry_payload(t0, 7, {"load": 7.0})
@@ -337,7 +337,7 @@ def test_victoria_metrics_stopped_and_started_while_data_flows_loses_nothing(mos
     vm.start()
     service.start()
     try:
-        assert service.source.wait_connected(10)
+        assert service.source.wait_connected(60)
         # Retained messages of other tests' units come first on subscribing: once this unit's first
         # message is in the store, the counters below count only this test's messages.
         publisher.publish(protocol.topic(device, "telemetry"), protocol.telemetry_payload(t0 - 1, 0, {"load": -1}))
@@ -404,7 +404,7 @@ def test_acknowledgements_of_an_old_connection_do_not_acknowledge_new_messages(t
     def service(target) -> IngestService:
         s = IngestService(settings, target, DeadLetterStore(session_factory(engine)), device_check=None)
         s.start()
-        assert s.source.wait_connected(10)
+        assert s.source.wait_connected(60)
         return s
 
     t0 = protocol.now_ms() - 60_000
