@@ -125,7 +125,7 @@ def test_full_spool_holds_the_batch_until_the_store_returns(tmp_path):
     wait_until(lambda: metrics.get("spool_full_waits") >= 2, what="the writer to wait on the full spool")
     assert result == []  # still held: the caller has not acknowledged anything
     store.up = True
-    thread.join(10)
+    thread.join(60)
     assert result == [(Outcome.WRITTEN, {})] and len(store.written) == 200
 
 
@@ -235,7 +235,7 @@ def test_a_spool_the_disk_refuses_holds_the_batch_with_a_clear_error(tmp_path, c
         assert result == []  # held: nothing acknowledged
         spool_dir.unlink()
         spool_dir.mkdir()
-        thread.join(10)
+        thread.join(60)
     assert result == [(Outcome.SPOOLED, {})] and metrics.get("points_spooled") == 1
     assert f"cannot write to the spool {spool_dir}: Not a directory: holding 1 points unacknowledged" in caplog.text
     store.up = True
