@@ -56,6 +56,23 @@ def create_postgres_database() -> tuple[str, callable] | str:
 START_ATTEMPTS = 3
 
 
+def distinct_free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` ports free now and different from each other: each is held while the next is chosen (ports
+    chosen one after another, each released at once, may come out the same)."""
+    import socket
+
+    held = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            held.append(s)
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def start_broker(**options):
     """A started :class:`~foreshock.broker.MosquittoBroker` on a free port. The port is chosen free and
     bound by Mosquitto a moment later: another process may take it meanwhile (the suite and other jobs

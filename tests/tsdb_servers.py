@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from foreshock.broker import BrokerError, free_port, wait_for_port
+from foreshock.broker import BrokerError, wait_for_port
+from tests.servers import distinct_free_ports
 
 START_ATTEMPTS = 3
 
@@ -51,8 +52,8 @@ class _Process:
         gave (a restart on the same port) are kept."""
         chosen = [p for p in ports if not getattr(self, p)]
         for attempt in range(START_ATTEMPTS):
-            for p in chosen:
-                setattr(self, p, free_port())
+            for p, port in zip(chosen, distinct_free_ports(len(chosen)), strict=True):
+                setattr(self, p, port)
             try:
                 start()
                 return
