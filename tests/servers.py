@@ -41,31 +41,67 @@ def create_postgres_database() -> tuple[str, callable] | str:
     dsn = admin.replace("postgresql+psycopg://", "postgresql://")
     name = f"foreshock_test_{uuid.uuid4().hex[:10]}"
     try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=30) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except Exception as exc:  # noqa: BLE001 - any failure means: no usable server
         return f"no PostgreSQL server reachable at {admin.split('@')[-1]}: {str(exc).splitlines()[0]}"
 
     def drop() -> None:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=30) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return admin.rsplit("/", 1)[0] + "/" + name, drop
 
 
+START_ATTEMPTS = 3
+
+
+def distinct_free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` ports free now and different from each other: each is held while the next is chosen (ports
+    chosen one after another, each released at once, may come out the same)."""
+    import socket
+
+    held = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            held.append(s)
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
+def start_broker(**options):
+    """A started :class:`~foreshock.broker.MosquittoBroker` on a free port. The port is chosen free and
+    bound by Mosquitto a moment later: another process may take it meanwhile (the suite and other jobs
+    share the machine), and Mosquitto then exits. That start is tried again on another free port."""
+    from foreshock.broker import BrokerError, MosquittoBroker
+
+    for attempt in range(START_ATTEMPTS):
+        broker = MosquittoBroker(**options)
+        try:
+            return broker.start(timeout_s=30.0)
+        except BrokerError:
+            broker.stop()
+            if options.get("port") or attempt == START_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory):
     """A Mosquitto broker with authentication and the device ACL; the platform user is `foreshock`."""
-    from foreshock.broker import MosquittoBroker, mosquitto_available
+    from foreshock.broker import mosquitto_available
 
     if not mosquitto_available():
         pytest.fail("mosquitto is not installed: run `make test` as root, or apt-get install mosquitto")
-    broker = MosquittoBroker(
+    broker = start_broker(
         workdir=tmp_path_factory.mktemp("mosquitto"),
         users={PLATFORM_USER: PLATFORM_PASSWORD},
         acl=DEVICE_ACL,
     )
-    broker.start()
     yield broker
     broker.cleanup()
 

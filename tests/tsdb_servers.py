@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from foreshock.broker import BrokerError, free_port, wait_for_port
+from foreshock.broker import BrokerError, wait_for_port
+from tests.servers import distinct_free_ports
+
+START_ATTEMPTS = 3
 
 __all__ = ["InfluxdServer", "VictoriaMetricsServer", "influxd", "self_signed_certificate", "victoria_metrics"]
 
@@ -33,13 +36,30 @@ class _Process:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
-    def _spawn(self, argv: list[str], name: str, timeout_s: float = 30.0) -> None:
+    def _spawn(self, argv: list[str], name: str, timeout_s: float = 60.0) -> None:
         self._log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.host, self.port, timeout_s, self._proc)
         except BrokerError as exc:
+            self.stop()
             raise RuntimeError(f"{name} did not start: {exc}; see {self.workdir / (name + '.log')}") from None
+
+    def _start_on_free_ports(self, start, ports: tuple[str, ...]) -> None:
+        """``start()`` with the ``ports`` attributes left 0 chosen free. A free port is bound by the
+        server a moment later: another process may take it meanwhile (the suite and other jobs share the
+        machine) and the server exits; it is then tried again on other free ports. Ports the caller
+        gave (a restart on the same port) are kept."""
+        chosen = [p for p in ports if not getattr(self, p)]
+        for attempt in range(START_ATTEMPTS):
+            for p, port in zip(chosen, distinct_free_ports(len(chosen)), strict=True):
+                setattr(self, p, port)
+            try:
+                start()
+                return
+            except RuntimeError:
+                if not chosen or attempt == START_ATTEMPTS - 1:
+                    raise
 
     def stop(self, timeout_s: float = 15.0) -> None:
         if self._proc and self._proc.poll() is None:
@@ -78,9 +98,11 @@ class InfluxdServer(_Process):
         resp.raise_for_status()
 
     def start(self) -> InfluxdServer:
+        self._start_on_free_ports(self._start, ("port", "rpc_port"))
+        return self
+
+    def _start(self) -> None:
         binary = shutil.which("influxd") or "/usr/bin/influxd"
-        self.port = self.port or free_port()
-        self.rpc_port = self.rpc_port or free_port()
         conf = self.workdir / "influxdb.conf"
         conf.write_text(
             f"""reporting-disabled = true
@@ -110,7 +132,6 @@ bind-address = "{self.host}:{self.rpc_port}"
 """
         )
         self._spawn([binary, "-config", str(conf)], "influxd")
-        return self
 
 
 @dataclass
@@ -118,8 +139,11 @@ class VictoriaMetricsServer(_Process):
     """victoria-metrics single node; accepts InfluxDB line protocol on ``/write`` and ``/api/v2/write``."""
 
     def start(self) -> VictoriaMetricsServer:
+        self._start_on_free_ports(self._start, ("port",))
+        return self
+
+    def _start(self) -> None:
         binary = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
-        self.port = self.port or free_port()
         tls = ["-tls", f"-tlsCertFile={self.tls[0]}", f"-tlsKeyFile={self.tls[1]}"] if self.tls else []
         self._spawn(
             [
@@ -134,7 +158,6 @@ class VictoriaMetricsServer(_Process):
             ],
             "victoria-metrics",
         )
-        return self
 
 
 def self_signed_certificate(workdir: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:

@@ -6,6 +6,8 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+WAIT_S = 60.0  # generous bound on waiting for a delivery (a loaded CI machine); returns once it is there
+
 
 class WebhookSink:
     """Collects POSTs; answers the next ``fail_next`` requests with HTTP 503."""
@@ -38,7 +40,7 @@ class WebhookSink:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def wait_for(self, n: int, timeout: float = 20.0) -> bool:
+    def wait_for(self, n: int, timeout: float = WAIT_S) -> bool:
         with self.received:
             return self.received.wait_for(lambda: len(self.requests) >= n, timeout)
 
@@ -66,13 +68,22 @@ class SmtpSink:
                     sink.received.notify_all()
                 return "250 OK"
 
-        with socket.socket() as probe:  # aiosmtpd needs a concrete port to check it is up
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
+        # aiosmtpd needs a concrete port to check it is up: one chosen free may be taken by another
+        # process before aiosmtpd binds it, so a failed start is tried again on another port. It may
+        # take more than aiosmtpd's 5 s to come up on a loaded machine.
+        for attempt in range(3):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+            self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, ready_timeout=WAIT_S)
+            try:
+                self.controller.start()
+                break
+            except OSError:
+                if attempt == 2:
+                    raise
 
-    def wait_for(self, n: int, timeout: float = 20.0) -> bool:
+    def wait_for(self, n: int, timeout: float = WAIT_S) -> bool:
         with self.received:
             return self.received.wait_for(lambda: len(self.messages) >= n, timeout)
 

@@ -43,7 +43,7 @@ def _deliveries(factory) -> list[Delivery]:
         return list(s.scalars(select(Delivery).order_by(Delivery.id)))
 
 
-def _wait_settled(factory, timeout: float = 20.0) -> list[Delivery]:
+def _wait_settled(factory, timeout: float = 60.0) -> list[Delivery]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = _deliveries(factory)

@@ -18,12 +18,18 @@ CHROMIUM = os.environ.get("FORESHOCK_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(os.environ.get("FORESHOCK_SCREENSHOTS", "/tmp/foreshock-screenshots"))
+# How long a page and an expectation wait for what they look for (it returns as soon as it is there):
+# generous, as the whole suite runs on two loaded cores. Tests give no shorter timeout of their own.
+WAIT_MS = 30_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _listening_socket() -> socket.socket:
+    """A socket bound to a free port, handed to uvicorn: a port chosen free and bound by uvicorn a moment
+    later could be taken meanwhile by another process (uvicorn then exits and the tests wait in vain)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    return s
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +46,20 @@ def served(tmp_path_factory):
     ctx = _with_services(context_for(f"sqlite:///{tmp / 'foreshock.db'}"), tmp)
     scenario = seed(ctx)
     tokens = make_tokens(ctx)
-    port = _free_port()
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
     server.install_signal_handlers = lambda: None
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60  # generous: the whole suite may share two cores
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
     yield f"http://127.0.0.1:{port}", tokens, scenario, ctx
     server.should_exit = True
     thread.join(10)
+    sock.close()
     ctx.store.close()
 
 
@@ -80,7 +88,7 @@ def opened_page(browser, viewport: dict | None = None, **context_options):
     context = browser.new_context(viewport=viewport or DESKTOP, **context_options)
     try:
         p = context.new_page()
-        p.set_default_timeout(15_000)
+        p.set_default_timeout(WAIT_MS)
         errors: list[str] = []
         p.on("pageerror", lambda exc: errors.append(str(exc)))
         p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -100,7 +108,7 @@ def expect(locator):
     """Playwright's ``expect`` (imported late so that collecting the tests does not need Playwright)."""
     from playwright.sync_api import expect as _expect
 
-    _expect.set_options(timeout=15_000)  # generous: the whole suite may share two cores
+    _expect.set_options(timeout=WAIT_MS)
     return _expect(locator)
 
 

@@ -46,11 +46,13 @@ def test_a_token_that_expires_on_an_open_page_leads_to_the_login_and_back(page, 
     with ctx.session_factory.begin() as s:
         _, secret = create_token(session=s, name="t-shift-ends", role="service")
     login(page, base, secret)
-    with ctx.session_factory.begin() as s:  # it runs out a few seconds from now
-        s.query(ApiToken).filter_by(name="t-shift-ends").one().expires = utcnow() + timedelta(seconds=3)
+    # it runs out a few seconds from now: time enough for the page to open its stream first, on a loaded
+    # machine too (with 3 s a slow page load met the expired token before "● live")
+    with ctx.session_factory.begin() as s:
+        s.query(ApiToken).filter_by(name="t-shift-ends").one().expires = utcnow() + timedelta(seconds=10)
     page.goto(f"{base}/ui/alerts")
     expect(page.locator("#live")).to_have_text("● live")
-    page.wait_for_url("**/ui/login?next=%2Fui%2Falerts", timeout=20_000)
+    page.wait_for_url("**/ui/login?next=%2Fui%2Falerts", timeout=60_000)
 
 
 def test_a_viewer_is_not_shown_the_complaint_form(page, served):

@@ -30,7 +30,7 @@ def test_an_old_open_ticket_stays_on_the_board_behind_many_closed_ones(page, ser
     login(page, base, tokens["service"])
     page.goto(f"{base}/ui/tickets")
     card = page.locator(f"[data-column='received'] [data-ticket='{world.ticket}']")
-    card.wait_for(timeout=15_000)
+    card.wait_for()
     expect(page.locator("[data-column='closed'] h3")).to_have_text("closed (newest 50 of 520)")
     assert page.locator("[data-column='closed'] .ticket").count() == 50
     assert page.locator("#board-truncated").count() == 0

@@ -32,8 +32,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from devices import protocol
-from foreshock.broker import _mosquitto_binary, free_port, mosquitto_available, wait_for_port
+from foreshock.broker import _mosquitto_binary, mosquitto_available, wait_for_port
 from tests.ingest.conftest import wait_until
+from tests.servers import distinct_free_ports
 from tests.tsdb_servers import InfluxdServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,7 +227,7 @@ def test_the_guide_done_with_its_files(tmp_path, empty_postgres_url, request):
             pytest.skip(f"{name} is not installed")
     if not mosquitto_available():
         pytest.skip("mosquitto is not installed")
-    ports = {k: free_port() for k in ("platform", "units", "api")}
+    ports = dict(zip(("platform", "units", "api"), distinct_free_ports(3), strict=True))
 
     # 3. InfluxDB 1.x with authentication, the database, its retention policy, Foreshock's user
     (tmp_path / "influxd").mkdir()

@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from devices import protocol
-from foreshock.broker import MosquittoBroker
 from foreshock.db import make_engine, migrate, session_factory
 from foreshock.settings import load_settings
 from foreshock.tsdb.embedded import EmbeddedStore
@@ -16,6 +15,7 @@ from ingest.metrics import IngestMetrics
 from ingest.mqtt import _BufferedSocket, topic_filters
 from ingest.service import IngestService
 from tests.ingest.conftest import Publisher, wait_until
+from tests.servers import start_broker
 
 
 def test_topic_filters_plain_and_shared():
@@ -60,7 +60,7 @@ def test_metrics_prometheus_text():
 @pytest.mark.integration
 @pytest.mark.slow
 def test_reconnects_and_resubscribes_after_a_broker_restart_and_shares_load(tmp_path):
-    broker = MosquittoBroker(workdir=tmp_path / "mqtt").start()
+    broker = start_broker(workdir=tmp_path / "mqtt")
     engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
     migrate(engine)
     store = EmbeddedStore(tmp_path / "t.db")
@@ -76,7 +76,7 @@ def test_reconnects_and_resubscribes_after_a_broker_restart_and_shares_load(tmp_
     try:
         for s in services:
             s.start()
-            assert s.source.wait_connected(10)
+            assert s.source.wait_connected(60)
         pub = Publisher(broker)
         t0 = protocol.now_ms() - 60_000
         for i in range(40):
@@ -121,7 +121,7 @@ def test_full_queue_holds_the_stream_and_loses_nothing(mosquitto, publisher, tmp
     service = IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None,
                             on_batch=lambda msgs: release.wait(20))
     service.start()
-    assert service.source.wait_connected(10)
+    assert service.source.wait_connected(60)
     t0 = protocol.now_ms() - 60_000
     for i in range(60):
         publisher.client.publish("foreshock/v1/P-0006/telemetry",
@@ -152,7 +152,7 @@ def test_publishes_retained_health_on_its_connection(mosquitto, tmp_path):
     store = EmbeddedStore(tmp_path / "t.db")
     service = IngestService(settings, store, DeadLetterStore(session_factory(engine)), device_check=None)
     service.start()
-    assert service.source.wait_connected(10)
+    assert service.source.wait_connected(60)
     topic = protocol.topic("P-0007", "health")
     service.source.publish(topic, protocol.health_payload("watch", protocol.now_ms()), retain=True)
     got: list[bytes] = []
@@ -164,7 +164,7 @@ def test_publishes_retained_health_on_its_connection(mosquitto, tmp_path):
     reader.connect(mosquitto.host, mosquitto.port)
     reader.loop_start()
     try:
-        assert seen.wait(10), "the retained health message did not arrive"
+        assert seen.wait(60), "the retained health message did not arrive"
         assert protocol.json.loads(got[0])["state"] == "watch"
     finally:
         reader.disconnect()

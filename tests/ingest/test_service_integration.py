@@ -47,7 +47,7 @@ def test_good_and_bad_messages_end_to_end(mosquitto, influxd, publisher, tmp_pat
     service = IngestService(settings, store, dead_letters, device_check=KNOWN.__contains__,
                             auto_register=False, on_batch=handed.extend)
     service.start()
-    assert service.source.wait_connected(10)
+    assert service.source.wait_connected(60)
     t0 = protocol.now_ms() - 60_000
     rng = np.random.default_rng(1)
     sent = [
@@ -91,7 +91,7 @@ def test_redelivered_message_leaves_one_point(mosquitto, influxd, publisher, tmp
     store = Influx1Store.from_settings(settings.telemetry)
     service = IngestService(settings, store, dead_letters, device_check=None)
     service.start()
-    assert service.source.wait_connected(10)
+    assert service.source.wait_connected(60)
     t0 = protocol.now_ms() - 10_000
     payload = protocol.telemetry_payload(t0, 7, {"vibration_rms": 0.5})
     publisher.publish("foreshock/v1/P-0001/telemetry", payload)
@@ -110,7 +110,7 @@ def test_persistent_session_keeps_messages_while_ingest_is_down(
     store = Influx1Store.from_settings(settings.telemetry)
     first = IngestService(settings, store, dead_letters, device_check=None)
     first.start()
-    assert first.source.wait_connected(10)
+    assert first.source.wait_connected(60)
     first.stop(5)  # the session (client id and subscriptions) stays at the broker
     t0 = protocol.now_ms() - 10_000
     for i in range(20):
@@ -150,7 +150,7 @@ def test_unacknowledged_message_is_redelivered_and_stored_once(
     hanging = _WritesThenHangs(store)
     first = IngestService(settings, hanging, dead_letters, device_check=None)
     first.start()
-    assert first.source.wait_connected(10)
+    assert first.source.wait_connected(60)
     t0 = protocol.now_ms() - 10_000
     publisher.publish("foreshock/v1/P-0001/telemetry", protocol.telemetry_payload(t0, 9, {"load": 9.0}))
     wait_until(lambda: hanging.writes == 1, what="the first write")

@@ -52,7 +52,7 @@ def test_spooled_while_down_replayed_in_order_when_back(mosquitto, publisher, tm
     store = Influx1Store.from_settings(settings.telemetry)
     service = IngestService(settings, store, dead_letters, device_check=None, probe_interval_s=0.2)
     service.start()
-    assert service.source.wait_connected(10)
+    assert service.source.wait_connected(60)
     t0 = protocol.now_ms() - 60_000
     for i in range(10):
         publisher.publish(TEL.format("P-0003"), protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
@@ -86,7 +86,7 @@ def test_points_the_store_refuses_are_dead_lettered_and_the_rest_written(mosquit
     store.write([Point("telemetry", {"device": "P-0004"}, {"mode": "manual"}, t0 - 1)])  # 'mode' is a string field
     service = IngestService(settings, store, dead_letters, device_check=None)
     service.start()
-    assert service.source.wait_connected(10)
+    assert service.source.wait_connected(60)
     for i, values in enumerate([{"load": 1.0}, {"mode": 2.0}, {"load": 3.0}]):
         publisher.publish(TEL.format("P-0004"), protocol.telemetry_payload(t0 + i, i, values))
     wait_until(lambda: service.metrics.get("acked") >= 3, what="all three acknowledged")
@@ -125,7 +125,7 @@ def test_full_spool_holds_the_batch_until_the_store_returns(tmp_path):
     wait_until(lambda: metrics.get("spool_full_waits") >= 2, what="the writer to wait on the full spool")
     assert result == []  # still held: the caller has not acknowledged anything
     store.up = True
-    thread.join(10)
+    thread.join(60)
     assert result == [(Outcome.WRITTEN, {})] and len(store.written) == 200
 
 
@@ -174,7 +174,7 @@ def test_unexpected_worker_error_retries_the_batch(mosquitto, publisher, tmp_pat
     store = EmbeddedStore(tmp_path / "t.db")
     service = IngestService(settings, _BrokenOnce(store), dead_letters, device_check=None)
     service.start()
-    assert service.source.wait_connected(10)
+    assert service.source.wait_connected(60)
     t0 = protocol.now_ms() - 10_000
     publisher.publish(TEL.format("P-0008"), protocol.telemetry_payload(t0, 1, {"load": 1.0}))
     wait_until(lambda: service.metrics.get("acked") >= 1, what="the retried batch")
@@ -235,7 +235,7 @@ def test_a_spool_the_disk_refuses_holds_the_batch_with_a_clear_error(tmp_path, c
         assert result == []  # held: nothing acknowledged
         spool_dir.unlink()
         spool_dir.mkdir()
-        thread.join(10)
+        thread.join(60)
     assert result == [(Outcome.SPOOLED, {})] and metrics.get("points_spooled") == 1
     assert f"cannot write to the spool {spool_dir}: Not a directory: holding 1 points unacknowledged" in caplog.text
     store.up = True

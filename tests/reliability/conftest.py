@@ -58,7 +58,7 @@ def influx_ingest(mosquitto: Any, tmp_path: Path, database: str,
     server = InfluxdServer(workdir=tmp_path / "influxd", port=port)
     service.start()
     try:
-        assert service.source.wait_connected(10)
+        assert service.source.wait_connected(60)
         yield service, store, server
     finally:
         service.stop(2)

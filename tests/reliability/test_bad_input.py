@@ -138,7 +138,7 @@ def test_bad_payloads_and_a_flood_through_the_broker_are_counted_and_good_ones_s
     service = IngestService(settings_, store, dead_letters, device_check=None)
     service.start()
     try:
-        assert service.source.wait_connected(10)
+        assert service.source.wait_connected(60)
         t0 = protocol.now_ms() - 60_000
         bad = [b"not json", b'{"ts": 1, "seq": 1, "values": {}}', b'{"ts": 1700000000000, "values": {"t": NaN}}',
                json.dumps({"ts": t0, "seq": 1, "values": {"t": 10**400}}).encode(), b"[" * 5000 + b"]" * 5000]

@@ -42,6 +42,7 @@ def test_health_points_of_an_outage_are_spooled_and_written_when_the_store_retur
     pipe.registry.create_unit(UNIT)
     pipe.start()
     try:
+        wait_until(lambda: pipe.ingest.connected, what="ingest to connect and subscribe")
         t0 = protocol.now_ms() - 120_000
         topic = protocol.topic(UNIT, "telemetry")
 

@@ -22,6 +22,7 @@ from foreshock.settings import load_settings
 from foreshock.tsdb.influx1 import Influx1Store
 from tests.ingest.conftest import wait_until
 from tests.reliability.test_process_faults import DEVICES, Service, _config, _publish
+from tests.servers import start_broker
 from tests.tsdb_servers import InfluxdServer, VictoriaMetricsServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -126,14 +127,13 @@ def test_broker_restart_with_messages_in_flight_stores_each_once_and_leaves_noth
     ingest's queue. The broker redelivers them to the resumed session (the store gets some twice, one
     point each); the acknowledgements of the old connection's messages reach the broker: a new session
     under the same client id gets nothing of them back."""
-    from foreshock.broker import MosquittoBroker
     from foreshock.db import make_engine, migrate, session_factory
     from foreshock.tsdb.embedded import EmbeddedStore
     from ingest.deadletter import DeadLetterStore
     from ingest.service import IngestService
     from tests.ingest.conftest import Publisher
 
-    broker = MosquittoBroker(workdir=tmp_path / "mqtt").start()
+    broker = start_broker(workdir=tmp_path / "mqtt")
     engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
     migrate(engine)
     store = EmbeddedStore(tmp_path / "t.db")
@@ -149,7 +149,7 @@ def test_broker_restart_with_messages_in_flight_stores_each_once_and_leaves_noth
     def service() -> IngestService:
         s = IngestService(settings, gated, DeadLetterStore(session_factory(engine)), device_check=None)
         s.start()
-        assert s.source.wait_connected(10)
+        assert s.source.wait_connected(60)
         return s
 
     t0 = protocol.now_ms() - 60_000
@@ -239,7 +239,7 @@ def test_two_services_sharing_the_load_one_killed_lose_nothing(mosquitto, influx
 class DedupVM(VictoriaMetricsServer):
     """victoria-metrics as a Foreshock store should run: one sample per series and millisecond."""
 
-    def _spawn(self, argv: list[str], name: str, timeout_s: float = 30.0) -> None:
+    def _spawn(self, argv: list[str], name: str, timeout_s: float = 60.0) -> None:
         super()._spawn([*argv, "-dedup.minScrapeInterval=1ms"], name, timeout_s)
 
 
@@ -282,7 +282,7 @@ def test_a_message_delivered_twice_is_one_point_in_each_store(mosquitto, publish
             services[name] = IngestService(settings, store, DeadLetterStore(session_factory(engine)),
                                            device_check=None)
             services[name].start()
-            assert services[name].source.wait_connected(10)
+            assert services[name].source.wait_connected(60)
         device = f"D-{uuid.uuid4().hex[:6]}"
         t0 = protocol.now_ms() - 60_000
         payload = protocol.telemetry_payload(t0, 7, {"load": 7.0})
@@ -337,7 +337,7 @@ def test_victoria_metrics_stopped_and_started_while_data_flows_loses_nothing(mos
     vm.start()
     service.start()
     try:
-        assert service.source.wait_connected(10)
+        assert service.source.wait_connected(60)
         # Retained messages of other tests' units come first on subscribing: once this unit's first
         # message is in the store, the counters below count only this test's messages.
         publisher.publish(protocol.topic(device, "telemetry"), protocol.telemetry_payload(t0 - 1, 0, {"load": -1}))
@@ -372,14 +372,13 @@ def test_acknowledgements_of_an_old_connection_do_not_acknowledge_new_messages(t
     connection are acknowledged now."""
     import threading
 
-    from foreshock.broker import MosquittoBroker
     from foreshock.db import make_engine, migrate, session_factory
     from foreshock.tsdb.embedded import EmbeddedStore
     from ingest.deadletter import DeadLetterStore
     from ingest.service import IngestService
     from tests.ingest.conftest import Publisher
 
-    broker = MosquittoBroker(workdir=tmp_path / "mqtt", persistence=False).start()
+    broker = start_broker(workdir=tmp_path / "mqtt", persistence=False)
     engine = make_engine(f"sqlite:///{tmp_path / 'rel.db'}")
     migrate(engine)
     store = EmbeddedStore(tmp_path / "t.db")
@@ -405,7 +404,7 @@ def test_acknowledgements_of_an_old_connection_do_not_acknowledge_new_messages(t
     def service(target) -> IngestService:
         s = IngestService(settings, target, DeadLetterStore(session_factory(engine)), device_check=None)
         s.start()
-        assert s.source.wait_connected(10)
+        assert s.source.wait_connected(60)
         return s
 
     t0 = protocol.now_ms() - 60_000

@@ -104,13 +104,13 @@ def test_ingest_over_tls_with_the_configured_ca(tls_broker, tmp_path):
     service.start()
     pub = _tls_client(broker, ca)
     try:
-        assert service.source.wait_connected(10), "ingest did not connect over TLS"
+        assert service.source.wait_connected(60), "ingest did not connect over TLS"
         pub.connect("127.0.0.1", port)
         pub.loop_start()
         t0 = protocol.now_ms() - 10_000
         for i in range(20):
             pub.publish(protocol.topic("P-TLS", "telemetry"),
-                        protocol.telemetry_payload(t0 + i, i, {"load": float(i)}), qos=1).wait_for_publish(10)
+                        protocol.telemetry_payload(t0 + i, i, {"load": float(i)}), qos=1).wait_for_publish(60)
         wait_until(lambda: service.metrics.get("acked") >= 20, what="the messages sent over TLS")
         assert len(store.query("telemetry", "P-TLS", t0, t0 + 20)) == 20
     finally:

@@ -54,24 +54,42 @@ def device_broker(tmp_path_factory):
     broker.cleanup()
 
 
+WAIT_S = 60.0  # generous bound on waiting for the broker (a loaded CI machine); never a speed assertion
+
+
 class Subscriber:
+    """The platform's subscription to every unit topic, in place (acknowledged) when the constructor
+    returns: a fixed 0.3 s wait lost the first messages when the broker answered later."""
+
     def __init__(self, broker: MosquittoBroker) -> None:
         self.got: list[tuple[str, bytes, float, bool]] = []
+        subscribed = threading.Event()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"platform-{time.monotonic_ns()}"
         )
         self.client.username_pw_set(PLATFORM_USER, PLATFORM_PASSWORD)
         self.client.on_message = lambda c, u, m: self.got.append((m.topic, m.payload, time.time(), m.retain))
+        self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.connect(broker.host, broker.port)
         self.client.subscribe("foreshock/v1/#", qos=1)
         self.client.loop_start()
-        time.sleep(0.3)
+        assert subscribed.wait(WAIT_S), "the broker did not acknowledge the subscription"
 
-    def stop(self, settle_s: float = 0.5) -> list:
+    def stop(self, settle_s: float = 0.5, until=None) -> list:
+        """What arrived, once ``until(got)`` holds (waited for up to :data:`WAIT_S`) and ``settle_s`` more
+        have passed (for anything unexpected to arrive too)."""
+        deadline = time.monotonic() + WAIT_S
+        while until is not None and not until(list(self.got)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(settle_s)
         self.client.loop_stop()
         self.client.disconnect()
         return self.got
+
+
+def _live(got: list) -> list:
+    """The messages published while subscribed (not the retained ones of earlier tests)."""
+    return [m for m in got if not m[3]]
 
 
 def test_accelerated_fleet_arrives_as_published_and_matches_the_truth(device_broker):
@@ -84,7 +102,15 @@ def test_accelerated_fleet_arrives_as_published_and_matches_the_truth(device_bro
         connect_progress=connecting.append,
     )
     truth = pub.run(3.0, threading.Event())  # 1.5 simulated hours
-    got = sub.stop()
+    sent = pub.stats["messages"]
+
+    def all_arrived(got: list) -> bool:  # every data message and each unit's last status (offline)
+        live = _live(got)
+        data = [m for m in live if not m[0].endswith("/status")]
+        offline = {m[0] for m in live if m[0].endswith("/status") and b"offline" in m[1]}
+        return len(data) >= sent and len(offline) >= len(UNITS)
+
+    got = _live(sub.stop(until=all_arrived))
 
     per_unit: dict[str, list] = defaultdict(list)
     statuses: dict[str, list[str]] = defaultdict(list)
@@ -150,7 +176,8 @@ def test_replay_a_run_as_a_device(device_broker, tmp_path):
     stats = replay_dataset(
         path, device_broker.url, "REPLAY-1", speed=100.0, username="REPLAY-1", password="pw-replay"
     )
-    got = [parse_message(t, p, received_at=r) for t, p, r, _ in sub.stop() if t.endswith("/vibration")]
+    arrived = sub.stop(until=lambda got: sum(m[0].endswith("/vibration") for m in got) >= 5)
+    got = [parse_message(t, p, received_at=r) for t, p, r, _ in arrived if t.endswith("/vibration")]
     assert stats["messages"] == 5 and len(got) == 5
     np.testing.assert_allclose(got[2].snapshot.samples, x[2].astype(np.float16), atol=1e-6)
     assert [g.snapshot.ts_ms - got[0].snapshot.ts_ms for g in got] == [0, 10_000, 20_000, 30_000, 40_000]
