@@ -315,7 +315,7 @@ def run(args: argparse.Namespace) -> dict:
                            env=os.environ | {"FS_TRACE_OUT": str(trace_out)})
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
                         timeout=60)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a busy machine, or tracemalloc, starts slowly
     while True:
         try:
             if http.get("/readyz").status_code == 200:

@@ -41,6 +41,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "long_snapshots": ([], ["--snapshots", "20"]),
     "soak": ([], ["--duration", "90", "--warmup", "50"]),
     "api_fleet_list": ([], ["--units", "10000"]),
+    "api_history_list": ([], ["--rows", "10000"]),
     "fleet_soak": (["--units", "300", "--speed", "60", "--minutes", "15"],
                    ["--units", "50", "--speed", "60", "--minutes", "2", "--interval", "20", "--warmup", "20"]),
 }
@@ -209,6 +210,18 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             base = r.get("baseline one unit") or 0
             cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
             out.append(f"| {r.get('units'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+    elif name == "api_history_list":
+        out += ["", (f"{record.get('label', '')}. Alerts, tickets (4 audit events each) and dead letters, as many of "
+                     "each, over 10,000 units, 2 % open. Baseline: `GET /api/v1/alerts/{id}` of one alert in the "
+                     "same run; each cell the best of the repeats, with its ratio to the baseline."), ""]
+        rows = record.get("rows", [])
+        cols = [k for k in (rows[0] if rows else {}) if k not in ("rows", "baseline one alert")]
+        out += ["| rows | one alert (baseline) | " + " | ".join(cols) + " |", "|---:|---:|" + "---:|" * len(cols)]
+        for r in rows:
+            base = r.get("baseline one alert") or 0
+            cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
+            out.append(f"| {r.get('rows'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+        out += ["", f"- **command**: {record.get('command')}"]
     elif name == "cwru_cyclic":
         out += ["", ("An experiment, not a detector: CWRU fault naming from the cyclic spectral coherence (Fast SC). "
                      "Baseline: the adopted diagnosis (`current`) on the same snapshots. `healthy` is what the "
