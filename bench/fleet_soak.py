@@ -124,10 +124,13 @@ class Tables:
 
 
 def _files(data_dir: Path) -> dict[str, int]:
+    """Bytes per file of ``data_dir``; the files of a subfolder (one snapshot per unit) summed as ``folder/``."""
     out: dict[str, int] = {}
     for p in data_dir.rglob("*"):
         if p.is_file():
-            out[str(p.relative_to(data_dir))] = p.stat().st_size
+            rel = p.relative_to(data_dir)
+            key = f"{rel.parts[0]}/" if len(rel.parts) > 1 else str(rel)
+            out[key] = out.get(key, 0) + p.stat().st_size
     return out
 
 
@@ -276,6 +279,25 @@ def log_summary(path: Path) -> dict:
     return {"lines": lines, "bytes": path.stat().st_size, "per_level_logger": dict(per.most_common(25))}
 
 
+def _prepare(base: list[str], work: Path, units: int) -> str:
+    """The tables, the model, the units and an admin token, as an operator makes them; returns the token."""
+    subprocess.run(base + ["db", "upgrade"], check=True, capture_output=True)
+    # the operator's registry: the machine model (the simulator's P-1800: an SKF 6205 at 1,800 rpm) and
+    # the units, in two customers and four sites (the misbehaving unit never sends a message that parses)
+    (work / "model.toml").write_text(
+        '[[models]]\nname = "P-1800"\nrated_rpm = 1800\nreporting_interval_s = 60\n\n'
+        '[models.bearing]\nn_balls = 9\nball_d = 7.94\npitch_d = 39.04\n')
+    subprocess.run(base + ["devices", "models", "add", "--file", str(work / "model.toml")], check=True,
+                   capture_output=True)
+    rows = ["device_id,model,customer,site,batch"] + [
+        f"P-{i:04d},P-1800,{'ACME' if i % 3 else 'Globex'},site-{i % 4},2026-W40" for i in range(1, units + 1)]
+    (work / "units.csv").write_text("\n".join(rows) + "\n")
+    subprocess.run(base + ["devices", "import", str(work / "units.csv")], check=True, capture_output=True)
+    tok = subprocess.run(base + ["token", "create", "--name", "soak", "--role", "admin"],
+                         check=True, capture_output=True, text=True).stdout
+    return re.search(r"fs_\S+", tok).group(0)
+
+
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="foreshock-fleet-soak-"))
     data = work / "data"
@@ -291,22 +313,14 @@ def run(args: argparse.Namespace) -> dict:
     fleet = work / "fleet.toml"
     fleet.write_text(fleet_toml(args.units))
     base = [FORESHOCK, "--config", str(cfg)]
+    try:
+        token = _prepare(base, work, args.units)
+    except subprocess.CalledProcessError as exc:
+        broker.stop()
+        if pg_name:
+            _pg_scratch(pg_name, drop=True)
+        raise SystemExit(f"{' '.join(exc.cmd[3:])} failed: {exc.stderr}") from None
     nice = ["nice", "-n", str(args.nice)]
-    subprocess.run(base + ["db", "upgrade"], check=True, capture_output=True)
-    # the operator's registry: the machine model (the simulator's P-1800: an SKF 6205 at 1,800 rpm) and
-    # the units, in two customers and four sites; the misbehaving unit is not registered (auto_register)
-    (work / "model.toml").write_text(
-        '[[models]]\nname = "P-1800"\nrated_rpm = 1800\nreporting_interval_s = 60\n\n'
-        '[models.bearing]\nn_balls = 9\nball_d = 7.94\npitch_d = 39.04\n')
-    subprocess.run(base + ["devices", "models", "add", "--file", str(work / "model.toml")], check=True,
-                   capture_output=True)
-    rows = ["device_id,model,customer,site,batch"] + [
-        f"P-{i:04d},P-1800,{'ACME' if i % 3 else 'Globex'},site-{i % 4},2026-W40" for i in range(1, args.units + 1)]
-    (work / "units.csv").write_text("\n".join(rows) + "\n")
-    subprocess.run(base + ["devices", "import", str(work / "units.csv")], check=True, capture_output=True)
-    tok = subprocess.run(base + ["token", "create", "--name", "soak", "--role", "admin"],
-                         check=True, capture_output=True, text=True).stdout
-    token = re.search(r"fs_\S+", tok).group(0)
     log_path = work / "run.log"
     log_f = open(log_path, "wb")
     trace_out = work / "tracemalloc.txt"
@@ -323,6 +337,15 @@ def run(args: argparse.Namespace) -> dict:
         except httpx.HTTPError:
             pass
         if svc.poll() is not None or time.monotonic() > deadline:
+            # stop what this run started before giving up: the service, the broker, the scratch database
+            if svc.poll() is None:
+                svc.kill()
+                svc.wait(30)
+            http.close()
+            log_f.close()
+            broker.stop()
+            if pg_name:
+                _pg_scratch(pg_name, drop=True)
             raise SystemExit(f"foreshock run did not become ready; log: {log_path.read_text()[-3000:]}")
         time.sleep(0.5)
     wall_s = args.minutes * 60

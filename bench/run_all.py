@@ -102,10 +102,36 @@ def _flat(record: dict[str, Any], skip: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def _fleet_soak_runs() -> list[str]:
+    """One line per recorded fleet soak: each was a different condition (database, speed, tracemalloc)."""
+    path = RESULTS / "fleet_soak.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    out = ["", "Every recorded run (the latest in detail below):", "",
+           "| when | database | units | speed | wall s | tracemalloc | VACUUM every s | RSS MB after warm-up / max / end "
+           "| queue max | alerts | tickets | data_dir MB | database MB | fleet list first page ms (max) "
+           "| simulate exit | stop s |", "|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in records:
+        sm = r.get("summary", {})
+        samples = r.get("samples", [])
+        last = samples[-1] if samples else {}
+        tables = last.get("tables", {})
+        queues = [s.get("ingest", {}).get("queue") for s in samples if (s.get("ingest") or {}).get("queue") is not None]
+        api = [s["api"]["units_first"]["ms"] for s in samples if s.get("api", {}).get("units_first", {}).get("ms")]
+        out.append(
+            f"| {r.get('when')} | {r.get('database')} | {r.get('units')} | {r.get('speed')} | {r.get('wall_s')} "
+            f"| {'yes' if r.get('tracemalloc') else 'no'} | {r.get('vacuum_every_s') or ''} "
+            f"| {sm.get('rss_mb_baseline')} / {sm.get('rss_mb_max')} / {sm.get('rss_mb_last')} "
+            f"| {max(queues) if queues else ''} | {tables.get('alerts')} | {tables.get('tickets')} "
+            f"| {round(sum(last.get('files', {}).values()) / 2**20, 1)} "
+            f"| {round(tables['_db_bytes'] / 2**20, 1) if '_db_bytes' in tables else ''} "
+            f"| {max(api) if api else ''} | {r.get('simulate_rc')} | {r.get('stop_s')} |")
+    return out
+
+
 def _fleet_soak(record: dict[str, Any]) -> list[str]:
     """A real ``foreshock run`` fed by the simulator: memory, table rows, files, API times over the run."""
     db = record.get("database")
-    out = ["", (f"`foreshock run` ({db}) fed by `foreshock simulate`: {record.get('units')} units at "
+    out = _fleet_soak_runs() + ["", "The latest run:", "", (f"`foreshock run` ({db}) fed by `foreshock simulate`: {record.get('units')} units at "
                 f"{record.get('speed')}x for {record.get('wall_s')} s ({record.get('sim_h')} simulated hours). "
                 "Baseline: the first sample after warm-up in the same run; growth per simulated day against it. "
                 "`q` is ingest's queue (received, not yet stored), `dl` the dead letters, `api` the best of 3 "
@@ -211,7 +237,7 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
             out.append(f"| {r.get('units'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
     elif name == "api_history_list":
-        out += ["", (f"{record.get('label', '')}. Alerts, tickets (4 audit events each) and dead letters, as many of "
+        out += ["", (f"{record.get('label') or 'History lists'}. Alerts, tickets (4 audit events each) and dead letters, as many of "
                      "each, over 10,000 units, 2 % open. Baseline: `GET /api/v1/alerts/{id}` of one alert in the "
                      "same run; each cell the best of the repeats, with its ratio to the baseline."), ""]
         rows = record.get("rows", [])
