@@ -391,7 +391,10 @@ def run(args: argparse.Namespace) -> dict:
                     c.exec_driver_sql("VACUUM device_units")
             eng.dispose()
 
-        threading.Thread(target=vacuum, daemon=True).start()
+        vacuumer = threading.Thread(target=vacuum, daemon=True)
+        vacuumer.start()
+    else:
+        vacuumer = None
     traced_at = [args.warmup]  # heap snapshots: the first after warm-up, then every --trace-every s
 
     try:
@@ -452,6 +455,8 @@ def run(args: argparse.Namespace) -> dict:
         "tracemalloc": trace_out.read_text()[-12000:] if args.tracemalloc and trace_out.exists() else None,
     }
     record["summary"] = summarise(record, args.warmup)
+    if vacuumer is not None:
+        vacuumer.join(60)  # its connection closed before the scratch database is dropped
     if pg_name and not args.keep:
         http_engine = tables.engine
         if http_engine is not None:
