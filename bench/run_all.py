@@ -41,6 +41,9 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "long_snapshots": ([], ["--snapshots", "20"]),
     "soak": ([], ["--duration", "90", "--warmup", "50"]),
     "api_fleet_list": ([], ["--units", "10000"]),
+    "api_history_list": ([], ["--rows", "10000"]),
+    "fleet_soak": (["--units", "300", "--speed", "60", "--minutes", "15"],
+                   ["--units", "50", "--speed", "60", "--minutes", "2", "--interval", "20", "--warmup", "20"]),
 }
 
 
@@ -99,6 +102,71 @@ def _flat(record: dict[str, Any], skip: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def _fleet_soak_runs() -> list[str]:
+    """One line per recorded fleet soak: each was a different condition (database, speed, tracemalloc)."""
+    path = RESULTS / "fleet_soak.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    out = ["", "Every recorded run (the latest in detail below):", "",
+           "| when | database | units | speed | wall s | tracemalloc | VACUUM every s | RSS MB after warm-up / max / end "
+           "| queue max | alerts | tickets | data_dir MB | database MB | fleet list first page ms (max) "
+           "| simulate exit | stop s |", "|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in records:
+        sm = r.get("summary", {})
+        samples = r.get("samples", [])
+        last = samples[-1] if samples else {}
+        tables = last.get("tables", {})
+        queues = [s.get("ingest", {}).get("queue") for s in samples if (s.get("ingest") or {}).get("queue") is not None]
+        api = [s["api"]["units_first"]["ms"] for s in samples if s.get("api", {}).get("units_first", {}).get("ms")]
+        out.append(
+            f"| {r.get('when')} | {r.get('database')} | {r.get('units')} | {r.get('speed')} | {r.get('wall_s')} "
+            f"| {'yes' if r.get('tracemalloc') else 'no'} | {r.get('vacuum_every_s') or ''} "
+            f"| {sm.get('rss_mb_baseline')} / {sm.get('rss_mb_max')} / {sm.get('rss_mb_last')} "
+            f"| {max(queues) if queues else ''} | {tables.get('alerts')} | {tables.get('tickets')} "
+            f"| {round(sum(last.get('files', {}).values()) / 2**20, 1)} "
+            f"| {round(tables['_db_bytes'] / 2**20, 1) if '_db_bytes' in tables else ''} "
+            f"| {max(api) if api else ''} | {r.get('simulate_rc')} | {r.get('stop_s')} |")
+    return out
+
+
+def _fleet_soak(record: dict[str, Any]) -> list[str]:
+    """A real ``foreshock run`` fed by the simulator: memory, table rows, files, API times over the run."""
+    db = record.get("database")
+    out = _fleet_soak_runs() + ["", "The latest run:", "", (f"`foreshock run` ({db}) fed by `foreshock simulate`: {record.get('units')} units at "
+                f"{record.get('speed')}x for {record.get('wall_s')} s ({record.get('sim_h')} simulated hours). "
+                "Baseline: the first sample after warm-up in the same run; growth per simulated day against it. "
+                "`q` is ingest's queue (received, not yet stored), `dl` the dead letters, `api` the best of 3 "
+                "in ms of the fleet list's first page / sort=health / alerts / tickets."), ""]
+    rows = []
+    for s in record.get("samples", []):
+        t, f, a = s.get("tables", {}), s.get("files", {}), s.get("api", {})
+        ms = "/".join(str(a.get(k, {}).get("ms")) for k in ("units_first", "units_sort_health", "alerts", "tickets"))
+        row = {"t_s": s["t_s"], "sim_h": s["sim_h"], "rss_mb": s["rss_mb"], "load": s.get("load_1m"),
+               "q": (s.get("ingest") or {}).get("queue"), "alerts": t.get("alerts"), "tickets": t.get("tickets"),
+               "ticket_events": t.get("ticket_events"), "dl": t.get("ingest_dead_letters"),
+               "data_dir_mb": round(sum(f.values()) / 2**20, 1), "api": ms, "log_kb": round(s["log_bytes"] / 1024)}
+        if db == "postgresql":
+            row["db_mb"] = round(t.get("_db_bytes", 0) / 2**20, 1)
+            row["detector_state_mb"] = round(t.get("_bytes_detector_state", 0) / 2**20, 1)
+        rows.append(row)
+    out += _table(rows)
+    summary = dict(record.get("summary", {}))
+    api = summary.pop("api_ms_first_vs_last", {})
+    growth = summary.pop("table_growth", {})
+    out += [""] + _flat(summary, ())
+    out.append("- **rows per simulated day** (last count): "
+               + ", ".join(f"{k} {v['per_sim_day']} ({v['last']})" for k, v in growth.items()))
+    out.append("- **API ms, baseline sample / last sample (count)**: "
+               + ", ".join(f"{k} {v[0]} / {v[1]} ({v[2]})" for k, v in api.items()))
+    browser = record.get("browser") or {}
+    out.append("- **dashboard fleet page**: " + ", ".join(f"{k} {v}" for k, v in browser.items()))
+    out.append("- **paging limits**: " + ", ".join(f"{k} {v['status']}" for k, v in record.get("limits", {}).items()))
+    log_ = record.get("log") or {}
+    out.append(f"- **log**: {log_.get('lines')} lines, {log_.get('bytes')} bytes; "
+               + ", ".join(f"{k} {v}" for k, v in (log_.get("per_level_logger") or {}).items()))
+    out += [f"- **{k}**: {record.get(k)}" for k in ("command", "machine", "simulate_rc", "service_rc", "stop_s")]
+    return out
+
+
 def render(name: str, record: dict[str, Any]) -> list[str]:
     """The markdown section of one benchmark's latest record."""
     out = [f"## {name}", "", f"Recorded {record.get('when', '?')}."]
@@ -121,6 +189,8 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
                      "median of the last third of the windows / median of the first third (records before "
                      "12:19 UTC on 2026-11-21: last window / first)."), ""] + _flat(record, ("when", "machine", "windows", "bench"))
         out += [""] + _table(record.get("windows", []))
+    elif name == "fleet_soak":
+        out += _fleet_soak(record)
     elif name in ("fleet_validation", "fleet_generalisation"):
         out += ["", ("Baseline: an ISO 10816 zone alarm alone (velocity above the model's B/C boundary for 10 "
                      "minutes) on the same simulated files."), "",
@@ -166,6 +236,18 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             base = r.get("baseline one unit") or 0
             cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
             out.append(f"| {r.get('units'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+    elif name == "api_history_list":
+        out += ["", (f"{record.get('label') or 'History lists'}. Alerts, tickets (4 audit events each) and dead letters, as many of "
+                     "each, over 10,000 units, 2 % open. Baseline: `GET /api/v1/alerts/{id}` of one alert in the "
+                     "same run; each cell the best of the repeats, with its ratio to the baseline."), ""]
+        rows = record.get("rows", [])
+        cols = [k for k in (rows[0] if rows else {}) if k not in ("rows", "baseline one alert")]
+        out += ["| rows | one alert (baseline) | " + " | ".join(cols) + " |", "|---:|---:|" + "---:|" * len(cols)]
+        for r in rows:
+            base = r.get("baseline one alert") or 0
+            cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
+            out.append(f"| {r.get('rows'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+        out += ["", f"- **command**: {record.get('command')}"]
     elif name == "cwru_cyclic":
         out += ["", ("An experiment, not a detector: CWRU fault naming from the cyclic spectral coherence (Fast SC). "
                      "Baseline: the adopted diagnosis (`current`) on the same snapshots. `healthy` is what the "
