@@ -102,6 +102,32 @@ def _flat(record: dict[str, Any], skip: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def _naming_summaries(node: Any, path: tuple[str, ...] = ()) -> Any:
+    """Every CWRU naming summary (a dict with ``right`` and ``of``) in a record, with where it sits;
+    per-record details (``records``, ``snapshots``) are left to the JSON."""
+    if isinstance(node, dict):
+        if {"right", "of"} <= node.keys():
+            yield path, node
+            return
+        for k, v in node.items():
+            if k not in ("records", "snapshots"):
+                yield from _naming_summaries(v, (*path, str(k)))
+
+
+def _cwru_experiment(record: dict[str, Any]) -> list[str]:
+    """A CWRU experiment's summaries as one table (fault records named right, per kind, the healthy record)."""
+    rows = list(_naming_summaries(record))
+    out = ["", "A CWRU experiment, not a detector (docs/detector-performance.md, CWRU section).", ""]
+    if rows:
+        out += ["| variant | right / of | inner | outer | ball | healthy record named |", "|---|---:|---:|---:|---:|---|"]
+        out += [f"| {' / '.join(path) or '–'} | {r['right']} / {r['of']} | {r.get('inner_race', '')} | "
+                f"{r.get('outer_race', '')} | {r.get('ball', '')} | {', '.join(r.get('healthy_named') or [])} |"
+                for path, r in rows]
+        out.append("")
+    scalars = {k: v for k, v in record.items() if k != "when" and not isinstance(v, (dict, list))}
+    return out + [f"- **{k}**: {v}" for k, v in scalars.items()]
+
+
 def _fleet_soak_runs() -> list[str]:
     """One line per recorded fleet soak: each was a different condition (database, speed, tracemalloc)."""
     path = RESULTS / "fleet_soak.json"
@@ -264,6 +290,8 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
             cells = ", ".join(f"{k} {v}" for k, v in c.items() if k not in ("record", "fs"))
             out.append(f"| {c.get('record')} | {c.get('fs')} | {cells} |")
         out += [""] + _flat(record, ("when", "summaries", "snapshot_scores", "without_threshold", "cost_ms"))
+    elif name in ("cwru_drs", "cwru_pattern", "cwru_simclass", "cwru_ir_lines"):
+        out += _cwru_experiment(record)
     elif name == "cwru_band_oracle":
         out += ["", "An upper bound, not a detector: the diagnosis's scoring in every dyadic band of every snapshot.", ""]
         out += _flat(record, ("when", "records"))

@@ -38,6 +38,9 @@ def _snapshot() -> dict[str, bytes]:
         ("simulator_scale.py", ["--sim-seconds", "nan", "--no-publish"], "--sim-seconds must be a positive number"),
         ("ingest_throughput.py", ["--messages", "0"], "--messages must be at least --publishers"),
         ("ingest_throughput.py", ["--modes", "fast"], "--modes: unknown fast"),
+        ("fleet_soak.py", ["--units", "0"], "--units must be 1..100000"),
+        ("fleet_soak.py", ["--speed", "-1"], "--speed must be a positive number"),
+        ("api_history_list.py", ["--rows", "0"], "needs at least 1000 rows, got 0"),
     ],
 )
 def test_bad_arguments_are_a_usage_error_and_record_nothing(tmp_path: Path, script: str, args: list[str], says: str):
