@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,7 +80,8 @@ class DeadLetterStore:
         self._sessions = session_factory
         self.payload_bytes = payload_bytes
         self.retention_d = retention_d  # 0: kept for ever
-        self._clock_ahead_said = False  # prune's warning of a clock far ahead of the newest row
+        self._clock_ahead_said = False  # prune's warning of a clock that jumped forward
+        self._clock0: tuple[float, float] | None = None  # (wall, monotonic) at the first prune
 
     @classmethod
     def from_settings(cls, session_factory: sessionmaker[Session], settings: Any) -> DeadLetterStore:
@@ -94,33 +96,15 @@ class DeadLetterStore:
         (with up to ``payload_bytes`` each) a day. Deletes in chunks of ``chunk`` rows, one
         transaction each, so a long backlog does not hold one huge transaction.
 
-        The age is counted back from the newest dead letter's own receive time when that is earlier
-        than ``now``: a server clock jumping forward past the retention (an NTP step, a restored VM)
-        deleted every dead letter at once. When ``now`` is more than ``retention_d`` ahead of the
-        newest row, that is said (a warning, once until it ends): either the clock jumped or
-        nothing was dead-lettered for that long; the rows within ``retention_d`` of the newest stay.
+        ``now`` defaults to the wall clock, but not past where it would be without a forward jump while
+        the service runs (the wall clock at the first prune plus monotonic time since): a server clock
+        stepping 60 days forward (an NTP step, a restored VM) deleted every dead letter at once. Such a
+        jump is said (a warning, once until it ends). A clock already ahead at the start is not caught.
         """
         if not self.retention_d:
             return 0
-        retention = timedelta(days=self.retention_d)
-        now = now or datetime.now(UTC)
-        with self._sessions() as session:
-            newest = session.scalar(select(func.max(DeadLetter.received_at)))
-        if newest is None:
-            return 0
-        if newest.tzinfo is None:  # SQLite drops the offset
-            newest = newest.replace(tzinfo=UTC)
-        if now - newest > retention:
-            if not self._clock_ahead_said:
-                log.warning("the server's clock (%s) is %.1f days ahead of the newest dead letter (%s), more than "
-                            "the retention of %g days: only dead letters older than %g days before the newest are "
-                            "deleted. If the clock jumped forward, put it right (timedatectl, NTP)",
-                            now.isoformat(timespec="seconds"), (now - newest).total_seconds() / 86_400,
-                            newest.isoformat(timespec="seconds"), self.retention_d, self.retention_d)
-                self._clock_ahead_said = True
-        else:
-            self._clock_ahead_said = False
-        cutoff = min(now, newest) - retention
+        now = now or self._now()
+        cutoff = now - timedelta(days=self.retention_d)
         deleted = 0
         while True:
             with self._sessions() as session, session.begin():
@@ -132,6 +116,23 @@ class DeadLetterStore:
         if deleted:
             log.info("%d dead letters older than %g days deleted", deleted, self.retention_d)
         return deleted
+
+    def _now(self) -> datetime:
+        """The wall clock, held back to where it would be without a forward jump of more than a day
+        since the first prune."""
+        wall, mono = time.time(), time.monotonic()
+        if self._clock0 is None:
+            self._clock0 = (wall, mono)
+        held = self._clock0[0] + (mono - self._clock0[1])
+        if wall - held <= 86_400.0:
+            self._clock_ahead_said = False
+            return datetime.fromtimestamp(wall, UTC)
+        if not self._clock_ahead_said:
+            log.warning("the server's clock jumped %.1f days forward while the service ran: dead letters are "
+                        "pruned by the time it would show without that jump, until the service restarts; put the "
+                        "clock right (timedatectl, NTP)", (wall - held) / 86_400)
+            self._clock_ahead_said = True
+        return datetime.fromtimestamp(held, UTC)
 
     def add(
         self,

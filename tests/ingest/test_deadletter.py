@@ -87,36 +87,55 @@ def test_dead_letters_older_than_the_retention_are_deleted_in_chunks(db_url):
     engine.dispose()
 
 
-def test_a_server_clock_jumping_forward_past_the_retention_does_not_delete_every_dead_letter(db_url, caplog):
+def test_a_server_clock_jumping_forward_past_the_retention_does_not_delete_every_dead_letter(db_url, caplog,
+                                                                                         monkeypatch):
     """Found in the hostile-operations walk-through: prune counted the age on the wall clock, so a
-    server clock stepping 60 days forward (an NTP step, a restored VM) deleted every dead letter at
-    once. The age now counts back from the newest dead letter, and the jump is said. The rows are
-    stamped after the other tests' (which share the PostgreSQL database) and removed at the end."""
+    server clock stepping 60 days forward while the service ran (an NTP step, a restored VM) deleted
+    every dead letter at once. Prune now holds the clock to where it would be without the jump, and
+    says so. The clock starts at the real time, so that the other tests' rows (which share the
+    PostgreSQL database, all recent) are not pruned; this test's rows are removed at the end."""
     import logging
-    from datetime import UTC, datetime
+    import time
+    from datetime import datetime
 
     from sqlalchemy import delete
 
+    import ingest.deadletter as deadletter_mod
     from ingest.models import DeadLetter
 
     engine = make_engine(db_url)
     migrate(engine)
-    day, t_newest = 86_400.0, 4_000_000_000.0
+    day, t_now = 86_400.0, time.time()
+    clock = {"wall": t_now, "mono": 1_000.0}
+    monkeypatch.setattr(deadletter_mod, "time", type("Clock", (), {
+        "time": staticmethod(lambda: clock["wall"]), "monotonic": staticmethod(lambda: clock["mono"])}))
+
+    class WallClock(datetime):  # the module's datetime.now() shows the same (jumping) wall clock
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.fromtimestamp(clock["wall"], tz)
+
+    monkeypatch.setattr(deadletter_mod, "datetime", WallClock)
     store = DeadLetterStore(session_factory(engine), retention_d=30)
-    store.add_many([NewDeadLetter("schema", "foreshock/v1/JUMP-1/telemetry", b"{}", t_newest - age * day, "JUMP-1",
+    store.add_many([NewDeadLetter("schema", "foreshock/v1/JUMP-1/telemetry", b"{}", t_now - age * day, "JUMP-1",
                                   f"{age} days old") for age in (0, 1, 29.9, 30.1, 90)])
     caplog.set_level(logging.WARNING, logger="ingest.deadletter")
     try:
-        store.prune(datetime.fromtimestamp(t_newest + 60 * day, UTC))  # the clock jumped 60 days forward
-        rows, total = store.list(device="JUMP-1")
-        assert sorted(r.detail for r in rows) == ["0 days old", "1 days old", "29.9 days old"]
+        store.prune()  # the retention itself: older than 30 days
+        kept = ["0 days old", "1 days old", "29.9 days old"]
+        assert sorted(r.detail for r in store.list(device="JUMP-1")[0]) == kept
+        clock["wall"], clock["mono"] = t_now + 60 * day + 3_600, 1_000.0 + 3_600  # an hour on: the clock jumped 60 days
+        store.prune()
+        assert sorted(r.detail for r in store.list(device="JUMP-1")[0]) == kept
         (line,) = [r.getMessage() for r in caplog.records]
-        assert "60.0 days ahead of the newest dead letter" in line and "timedatectl" in line
+        assert "jumped 60.0 days forward" in line and "timedatectl" in line
         caplog.clear()
-        store.prune(datetime.fromtimestamp(t_newest + 61 * day, UTC))
+        clock["wall"], clock["mono"] = clock["wall"] + 3_600, clock["mono"] + 3_600
+        store.prune()
         assert caplog.records == [] and store.list(device="JUMP-1")[1] == 3  # said once; nothing more deleted
-        store.prune(datetime.fromtimestamp(t_newest + 10 * day, UTC))  # a smaller jump: still counted from the newest
-        assert store.list(device="JUMP-1")[1] == 3
+        clock["mono"] += 1.5 * day  # a day and a half later by the held clock: 29.9 days + 1.5 > 30
+        store.prune()
+        assert sorted(r.detail for r in store.list(device="JUMP-1")[0]) == ["0 days old", "1 days old"]
     finally:
         with session_factory(engine)() as session, session.begin():
             session.execute(delete(DeadLetter).where(DeadLetter.device_id == "JUMP-1"))
