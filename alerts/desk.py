@@ -276,10 +276,15 @@ class TicketDesk:
         return out
 
     # --- clocks -------------------------------------------------------------------------------
-    def tick(self, now: float | None = None) -> list[Change]:
-        """Check SLA clocks and silent units; call periodically (e.g. every minute)."""
+    def tick(self, now: float | None = None, heard_until: float | None = None) -> list[Change]:
+        """Check SLA clocks and silent units; call periodically (e.g. every minute).
+
+        ``heard_until``: up to when ingest has handed on what it received (``IngestService.heard_until``;
+        None: everything). Units are judged silent at that time, not later: messages still waiting in
+        ingest's queue are no silence."""
         now = self.clock() if now is None else float(now)
-        changes = self._check_sla(now) + self._check_silent(now)
+        judge_at = now if heard_until is None else min(now, float(heard_until))
+        changes = self._check_sla(now) + self._check_silent(judge_at)
         if changes and self.notifier is not None:
             self.notifier.wake()
         return changes

@@ -471,7 +471,8 @@ class Pipeline:
     def tick(self) -> None:
         """Clocks, deadman checks, state persistence and, hourly, expired dead letters (also called by tests)."""
         try:
-            self.alerts.tick()
+            heard = getattr(self.ingest, "heard_until", None)  # messages still in ingest's hands are no silence
+            self.alerts.tick(heard_until=heard() if heard is not None else None)
         except Exception:  # noqa: BLE001 - the next tick tries again
             log_failure(log, "alert clock tick failed")
         try:

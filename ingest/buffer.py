@@ -34,6 +34,18 @@ class HandOff(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def oldest(self) -> T | None:
+        """The item that has waited longest (None when empty), left in place.
+
+        >>> buf = HandOff(maxsize=3)
+        >>> buf.oldest(), buf.put("a", 0.01), buf.put("b", 0.01), buf.oldest()
+        (None, True, True, 'a')
+        """
+        try:
+            return self._items[0]
+        except IndexError:
+            return None
+
     def put(self, item: T, timeout_s: float) -> bool:
         """Append ``item``; ``False`` if the buffer stayed full for ``timeout_s``."""
         if len(self._items) >= self.maxsize:

@@ -95,6 +95,7 @@ class IngestService:
         self._latest_rejection: NewDeadLetter | None = None
         self._future_by_unit: dict[str, float] = {}  # unreported future_timestamp: unit -> seconds ahead
         self._next_rejection_report = 0.0
+        self._in_hand_since: float | None = None  # receive time of the oldest message of the batch in hand
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -204,6 +205,15 @@ class IngestService:
         elif outcome is Outcome.HELD:
             log.warning("%d derived points not written: stopping with the spool full", len(points))
 
+    def heard_until(self) -> float | None:
+        """Up to when what ingest received has been handed on (stored, and seen by the detectors and
+        the units' last-seen times): the receive time of the oldest message still in hand, queued or
+        in the batch being written; None when nothing waits. The deadman judges silence up to here: a
+        backlog (ingest behind, the store slow) is not silence, and it raised "unit silent" for every
+        unit of a fleet at once while all of them were sending."""
+        times = [t for t in (self._in_hand_since, getattr(self._queue.oldest(), "received_at", None)) if t is not None]
+        return min(times) if times else None
+
     # -- the worker -----------------------------------------------------------------------------
 
     def _next_batch(self) -> list[RawMessage]:
@@ -239,10 +249,12 @@ class IngestService:
                 self.report_rejections([])
                 continue
             self.metrics.count("received", len(batch))
+            self._in_hand_since = batch[0].received_at
             while not self._process_guarded(batch):
                 if self._abort.wait(1.0):
                     self.metrics.count("deferred_at_stop", len(batch))
                     return
+            self._in_hand_since = None
 
     def _process_guarded(self, batch: list[RawMessage]) -> bool:
         """:meth:`_process`, but an unexpected error keeps the batch (unacknowledged) for a retry
