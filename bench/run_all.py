@@ -102,6 +102,17 @@ def _flat(record: dict[str, Any], skip: tuple[str, ...]) -> list[str]:
     return lines
 
 
+def _timed_rows(rows: list[dict[str, Any]], size: str, base_key: str, base_label: str) -> list[str]:
+    """A table of API times in ms per ``size`` row, each cell with its ratio to the row's baseline."""
+    cols = [k for k in (rows[0] if rows else {}) if k not in (size, base_key)]
+    out = [f"| {size} | {base_label} | " + " | ".join(cols) + " |", "|---:|---:|" + "---:|" * len(cols)]
+    for r in rows:
+        base = r.get(base_key) or 0
+        cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
+        out.append(f"| {r.get(size):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+    return out
+
+
 def _naming_summaries(node: Any, path: tuple[str, ...] = ()) -> Any:
     """Every CWRU naming summary (a dict with ``right`` and ``of``) in a record, with where it sits;
     per-record details (``records``, ``snapshots``) are left to the JSON."""
@@ -255,24 +266,12 @@ def render(name: str, record: dict[str, Any]) -> list[str]:
     elif name == "api_fleet_list":
         out += ["", (f"{record.get('label', '')}. Baseline: `GET /api/v1/units/{{id}}` of one unit in the same run; "
                      "each cell the best of the repeats, with its ratio to the baseline."), ""]
-        rows = record.get("rows", [])
-        cols = [k for k in (rows[0] if rows else {}) if k not in ("units", "baseline one unit")]
-        out += ["| units | one unit (baseline) | " + " | ".join(cols) + " |", "|---:|---:|" + "---:|" * len(cols)]
-        for r in rows:
-            base = r.get("baseline one unit") or 0
-            cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
-            out.append(f"| {r.get('units'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+        out += _timed_rows(record.get("rows", []), "units", "baseline one unit", "one unit (baseline)")
     elif name == "api_history_list":
         out += ["", (f"{record.get('label') or 'History lists'}. Alerts, tickets (4 audit events each) and dead letters, as many of "
                      "each, over 10,000 units, 2 % open. Baseline: `GET /api/v1/alerts/{id}` of one alert in the "
                      "same run; each cell the best of the repeats, with its ratio to the baseline."), ""]
-        rows = record.get("rows", [])
-        cols = [k for k in (rows[0] if rows else {}) if k not in ("rows", "baseline one alert")]
-        out += ["| rows | one alert (baseline) | " + " | ".join(cols) + " |", "|---:|---:|" + "---:|" * len(cols)]
-        for r in rows:
-            base = r.get("baseline one alert") or 0
-            cells = [f"{r[c] * 1000:.0f} ms ({r[c] / base:.0f}×)" if base else f"{r[c] * 1000:.0f} ms" for c in cols]
-            out.append(f"| {r.get('rows'):,} | {base * 1000:.1f} ms | " + " | ".join(cells) + " |")
+        out += _timed_rows(record.get("rows", []), "rows", "baseline one alert", "one alert (baseline)")
         out += ["", f"- **command**: {record.get('command')}"]
     elif name == "cwru_cyclic":
         out += ["", ("An experiment, not a detector: CWRU fault naming from the cyclic spectral coherence (Fast SC). "

@@ -10,6 +10,7 @@ from typing import Any
 from devices.errors import RegistryError
 from devices.models import Unit
 from devices.query import UnitFilter
+from foreshock.durations import duration_text
 
 __all__ = ["register", "open_registry", "run", "unit_dict"]
 
@@ -141,17 +142,6 @@ def unit_dict(unit: Unit, silent_for_s: float | None = None) -> dict[str, Any]:
     }
 
 
-def _duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
 def _add(args, settings) -> int:
     def go(reg, a, s) -> int:
         reg.create_unit(a.device_id, **_unit_fields(a))
@@ -192,7 +182,7 @@ def _list(args, settings) -> int:
             print(f"{u.device_id:<20} {u.model_name or '-':<14} {u.customer or '-':<20} {u.batch or '-':<10} "
                   f"{u.firmware or '-':<10} {u.presence:<8} {'yes' if u.provisioned else 'no'}"
                   + ("  (decommissioned)" if not u.active else "")
-                  + (f"  (silent {_duration(quiet)})" if quiet is not None else ""))
+                  + (f"  (silent {duration_text(quiet)})" if quiet is not None else ""))
         print(f"{len(units)} unit(s)", file=sys.stderr)
         return 0
 

@@ -30,6 +30,7 @@ from typing import Any
 from detectors.types import MachineInfo
 from devices.protocol import DEFAULT_LIMITS, Reason
 from foreshock.db import log_failure
+from foreshock.durations import duration_text
 from foreshock.tsdb.base import Point, TelemetryStore
 from ingest.buffer import HandOff
 from ingest.deadletter import DeadLetterStore, NewDeadLetter
@@ -345,18 +346,8 @@ def _clock_hint(ahead_by_unit: dict[str, float], future: int, total: int) -> str
     if len(similar) < 3 or len(similar) * 2 <= len(offsets):
         return ""
     about = sum(similar) / len(similar)
-    return (f"; {len(similar)} units are refused as about {_duration(about)} in the future: the server's clock is "
-            f"likely behind by about {_duration(about)} (check timedatectl / NTP)")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} days"
+    return (f"; {len(similar)} units are refused as about {duration_text(about)} in the future: the server's clock is "
+            f"likely behind by about {duration_text(about)} (check timedatectl / NTP)")
 
 
 def _sent_at(a: Accepted) -> float:

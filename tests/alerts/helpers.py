@@ -36,3 +36,16 @@ def assess(state: str, ts: float, mode: str | None = "outer_race", **kw) -> Asse
 
 def kinds(changes) -> list[str]:
     return [c.kind for c in changes]
+
+
+def open_ticket_for(svc, dev: str, mode: str, t: float, key: str, state: str = "warning") -> str:
+    """Open a ticket for ``dev`` with a ``state`` assessment naming ``mode`` at ``t``; its number."""
+    svc.clock.t = t
+    return next(c.ticket for c in svc.handle_assessment(dev, assess(state, t, mode), source_key=key)
+                if c.kind == "ticket_opened")
+
+
+def recover(svc, dev: str, t: float, key: str) -> None:
+    """Healthy assessments of ``dev`` from ``t`` on, enough to clear its alert."""
+    for i in range(svc.config.clear_after):
+        svc.handle_assessment(dev, assess("healthy", t + i), source_key=f"{key}-h{i}")

@@ -19,21 +19,10 @@ from alerts.ratestats import compare_rates
 from alerts.reports import monthly_report, report_csv
 from alerts.service import AlertService
 from devices.models import Unit
-from tests.alerts.helpers import T0, Clock, assess
+from tests.alerts.helpers import T0, Clock, open_ticket_for, recover
 
 pytestmark = pytest.mark.integration
 H, DAY = 3600.0, 86400.0
-
-
-def _ticket(svc: AlertService, dev: str, mode: str, t: float, key: str) -> str:
-    svc.clock.t = t
-    return next(c.ticket for c in svc.handle_assessment(dev, assess("warning", t, mode), source_key=key)
-                if c.kind == "ticket_opened")
-
-
-def _recover(svc: AlertService, dev: str, t: float, key: str) -> None:
-    for i in range(svc.config.clear_after):
-        svc.handle_assessment(dev, assess("healthy", t + i), source_key=f"{key}-h{i}")
 
 
 @pytest.fixture
@@ -70,9 +59,9 @@ def _verify(factory, svc, action_id, registry):
 
 def test_verification_counts_the_fault_found_on_site(factory, registry):
     svc = AlertService(factory, clock=Clock(T0 - 30 * DAY), registry=registry)
-    before = _ticket(svc, "P-0001", "inner_race", T0 - 30 * DAY, "b1")  # found: outer race, the action's mode
+    before = open_ticket_for(svc, "P-0001", "inner_race", T0 - 30 * DAY, "b1")  # found: outer race, the action's mode
     svc.record_feedback(before, "confirmed", actor="ana", actual_failure_mode="outer_race")
-    sham = _ticket(svc, "P-0002", "outer_race", T0 - 20 * DAY, "b2")
+    sham = open_ticket_for(svc, "P-0002", "outer_race", T0 - 20 * DAY, "b2")
     svc.record_feedback(sham, "false_alarm", actor="ana")
     svc.clock.t = T0 + 30 * DAY
     aid = _action(factory, svc)
@@ -104,8 +93,8 @@ def test_an_effective_verdict_warns_of_units_in_scope_that_sent_nothing_since_th
     svc = AlertService(factory, clock=Clock(T0 - 55 * DAY), registry=registry)
 
     def failure(dev: str, t: float, key: str) -> None:
-        svc.move_ticket(_ticket(svc, dev, "outer_race", t, key), "closed", actor="ana")  # repaired
-        _recover(svc, dev, t + H, key)
+        svc.move_ticket(open_ticket_for(svc, dev, "outer_race", t, key), "closed", actor="ana")  # repaired
+        recover(svc, dev, t + H, key)
 
     for i in range(20):  # 20 outer-race failures of batch B7 before the action, then none: the units went quiet
         failure(f"P-000{1 + i % 4}", T0 - 55 * DAY + i * 2.5 * DAY, f"f{i}")

@@ -16,21 +16,10 @@ from alerts.reports import monthly_report, report_csv
 from alerts.service import AlertService
 from alerts.tickets import TicketError
 from foreshock.cli import main
-from tests.alerts.helpers import T0, Clock, FakeRegistry, assess
+from tests.alerts.helpers import T0, Clock, FakeRegistry, open_ticket_for, recover
 
 pytestmark = pytest.mark.integration
 H, DAY = 3600.0, 86400.0
-
-
-def _ticket(svc: AlertService, dev: str, mode: str, t: float, key: str, state: str = "warning") -> str:
-    svc.clock.t = t
-    return next(c.ticket for c in svc.handle_assessment(dev, assess(state, t, mode), source_key=key)
-                if c.kind == "ticket_opened")
-
-
-def _recover(svc: AlertService, dev: str, t: float, key: str) -> None:
-    for i in range(svc.config.clear_after):
-        svc.handle_assessment(dev, assess("healthy", t + i), source_key=f"{key}-h{i}")
 
 
 @pytest.fixture
@@ -46,7 +35,7 @@ def svc(factory):
 
 
 def test_a_verdict_typed_over_keeps_the_one_before_and_the_units_threshold_factor_in_the_audit(svc):
-    number = _ticket(svc, "u1", "inner_race", T0, "a")
+    number = open_ticket_for(svc, "u1", "inner_race", T0, "a")
     svc.record_feedback(number, "false_alarm", actor="ana", cause="nothing found on site")
     t = svc.record_feedback(number, "confirmed", actor="bo", actual_failure_mode="outer race",
                             cause="cage worn", action="bearing replaced")
@@ -61,7 +50,7 @@ def test_a_verdict_typed_over_keeps_the_one_before_and_the_units_threshold_facto
 
 
 def test_a_verdict_recorded_by_mistake_is_withdrawn_with_a_reason_and_stops_counting(svc):
-    number = _ticket(svc, "u1", "outer_race", T0, "a")
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
     svc.record_feedback(number, "false_alarm", actor="ana")
     assert svc.threshold_factor("u1") == pytest.approx(1.1)
     with pytest.raises(TicketError, match="withdrawing feedback needs a reason"):
@@ -79,7 +68,7 @@ def test_a_verdict_recorded_by_mistake_is_withdrawn_with_a_reason_and_stops_coun
 
 
 def test_a_false_alarm_cannot_name_the_fault_it_warned_of(svc):
-    number = _ticket(svc, "u1", "outer_race", T0, "a")
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
     with pytest.raises(TicketError, match="a false alarm cannot have found the fault it warned of \\(outer_race\\); "
                                           "record 'confirmed'"):
         svc.record_feedback(number, "false_alarm", actor="ana", actual_failure_mode="Outer race")
@@ -87,7 +76,7 @@ def test_a_false_alarm_cannot_name_the_fault_it_warned_of(svc):
 
 
 def test_cli_withdraws_a_verdict_and_says_the_threshold_factor(svc, db_url, monkeypatch, capsys):
-    number = _ticket(svc, "u1", "outer_race", T0, "a")
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
     monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
     assert main(["tickets", "feedback", number, "false_alarm", "--cause", "sensor loose", "--by", "ana"]) == 0
     assert "threshold factor is now 1.1" in capsys.readouterr().out
@@ -104,11 +93,11 @@ def test_cli_withdraws_a_verdict_and_says_the_threshold_factor(svc, db_url, monk
 def test_a_false_alarm_that_names_the_fault_found_does_not_dull_the_units_detectors(svc):
     """'false alarm (found: inner race)' on an outer-race warning: the unit had a fault, the warning was right
     to warn; raising its thresholds made it slower to warn of the next one."""
-    number = _ticket(svc, "u1", "outer_race", T0, "a")
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
     t = svc.record_feedback(number, "false_alarm", actor="ana", actual_failure_mode="inner_race")
     assert t["feedback"]["finding"] == "different_fault"
     assert svc.threshold_factor("u1") == 1.0
-    other = _ticket(svc, "u2", "outer_race", T0 + H, "b")
+    other = open_ticket_for(svc, "u2", "outer_race", T0 + H, "b")
     svc.record_feedback(other, "false_alarm", actor="ana", actual_failure_mode="other: sensor loose on its stud")
     assert svc.get_ticket(other)["feedback"]["finding"] == "no_fault"
     assert svc.threshold_factor("u2") == pytest.approx(1.1)  # bounded to that unit:
@@ -116,11 +105,11 @@ def test_a_false_alarm_that_names_the_fault_found_does_not_dull_the_units_detect
 
 
 def test_the_monthly_pareto_counts_the_fault_found_on_site_and_no_false_alarm(svc):
-    confirmed = _ticket(svc, "u1", "outer_race", T0, "a")
-    different = _ticket(svc, "u2", "inner_race", T0 + H, "b")
-    nothing = _ticket(svc, "u3", "outer_race", T0 + 2 * H, "c")
-    loose = _ticket(svc, "u4", "outer_race", T0 + 3 * H, "d")
-    _ticket(svc, "u5", "imbalance", T0 + 4 * H, "e")  # no feedback yet: counts as warned
+    confirmed = open_ticket_for(svc, "u1", "outer_race", T0, "a")
+    different = open_ticket_for(svc, "u2", "inner_race", T0 + H, "b")
+    nothing = open_ticket_for(svc, "u3", "outer_race", T0 + 2 * H, "c")
+    loose = open_ticket_for(svc, "u4", "outer_race", T0 + 3 * H, "d")
+    open_ticket_for(svc, "u5", "imbalance", T0 + 4 * H, "e")  # no feedback yet: counts as warned
     svc.record_feedback(confirmed, "confirmed", actor="ana")
     svc.record_feedback(different, "confirmed", actor="ana", actual_failure_mode="outer race")
     svc.record_feedback(nothing, "false_alarm", actor="ana", cause="nothing found")
@@ -148,11 +137,11 @@ def test_the_monthly_pareto_counts_the_fault_found_on_site_and_no_false_alarm(sv
 def test_false_alarms_make_no_repeat_failure(svc):
     numbers = []
     for i in range(2):
-        numbers.append(_ticket(svc, "u1", "outer_race", T0 + i * DAY, f"k{i}"))
+        numbers.append(open_ticket_for(svc, "u1", "outer_race", T0 + i * DAY, f"k{i}"))
         svc.record_feedback(numbers[-1], "false_alarm", actor="ana", cause="nothing found")
         svc.move_ticket(numbers[-1], "closed", actor="ana")
-        _recover(svc, "u1", T0 + i * DAY + H, f"k{i}")
-    third = _ticket(svc, "u1", "outer_race", T0 + 2 * DAY, "k2")
+        recover(svc, "u1", T0 + i * DAY + H, f"k{i}")
+    third = open_ticket_for(svc, "u1", "outer_race", T0 + 2 * DAY, "k2")
     t = svc.get_ticket(third)
     assert t["repeat_failure"] is False and t["escalation_level"] == 0
     assert not [lk for lk in t["links"] if lk["reason"] == "repeat"]
@@ -160,7 +149,7 @@ def test_false_alarms_make_no_repeat_failure(svc):
 
 def test_false_alarms_make_no_fleet_surge(svc):
     for i, dev in enumerate(("u1", "u2")):
-        n = _ticket(svc, dev, "outer_race", T0 + i * H, f"s{i}")
+        n = open_ticket_for(svc, dev, "outer_race", T0 + i * H, f"s{i}")
         svc.record_feedback(n, "false_alarm", actor="ana", cause="nothing found")
-    _ticket(svc, "u3", "outer_race", T0 + 3 * H, "s3")  # the third unit of batch B7 in a week
+    open_ticket_for(svc, "u3", "outer_race", T0 + 3 * H, "s3")  # the third unit of batch B7 in a week
     assert svc.list_tickets(kind="fleet") == []

@@ -13,25 +13,14 @@ from ingest.metrics import IngestMetrics
 from ingest.spool import Spool
 from ingest.writer import Outcome, StoreWriter
 from tests.ingest.conftest import wait_until
+from tests.ingest.test_store_outage import _DownStore
 
 
 def _batch(i: int, n: int = 3) -> list[Point]:
     return [Point("telemetry", {"device": f"P-{i}"}, {"v": float(j)}, 1000 * i + j) for j in range(n)]
 
 
-class _Store:
-    def __init__(self, up: bool = False) -> None:
-        self.written: list[Point] = []
-        self.up = up
-
-    def write(self, points):
-        if not self.up:
-            raise StoreUnavailable("down for the test")
-        self.written.extend(points)
-
-    def ping(self):
-        if not self.up:
-            raise StoreUnavailable("down for the test")
+_Store = _DownStore  # a store that is down until ``up`` is set
 
 
 def test_a_zero_filled_tail_left_by_a_power_loss_is_one_corrupt_piece_not_hundreds(tmp_path, caplog):

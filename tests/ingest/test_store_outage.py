@@ -99,9 +99,11 @@ def test_points_the_store_refuses_are_dead_lettered_and_the_rest_written(mosquit
 
 
 class _DownStore:
-    def __init__(self) -> None:
+    """A store that refuses writes and pings until ``up`` is set."""
+
+    def __init__(self, up: bool = False) -> None:
         self.written: list[Point] = []
-        self.up = False
+        self.up = up
 
     def write(self, points):
         if not self.up:
