@@ -118,7 +118,8 @@ def test_rate_comparison_verdicts_and_bad_input():
     few = compare_rates(before_in=(2, 100), after_in=(1, 100), before_out=(2, 400), after_out=(2, 400))
     assert few.verdict == "insufficient_data" and ("more unit-days" in few.statement or "widen" in few.statement)
     none_yet = compare_rates(before_in=(2, 100), after_in=(0, 0), before_out=(2, 400), after_out=(0, 0))
-    assert none_yet.verdict == "insufficient_data" and "after_in" in none_yet.statement
+    assert none_yet.verdict == "insufficient_data" and none_yet.statement.startswith("not yet decided, asked too early")
+    assert "the units in the action's scope nor those outside it" in none_yet.statement  # both after-periods empty
     with pytest.raises(ValueError, match="before_in: failures must be a non-negative number"):
         compare_rates(before_in=(-1, 10), after_in=(1, 10), before_out=(1, 10), after_out=(1, 10))
     with pytest.raises(ValueError, match="target_ratio must be in"):
