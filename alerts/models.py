@@ -73,6 +73,9 @@ class Alert(Base):
             "uq_alerts_open_unit_mode", "device_id", "failure_mode", unique=True,
             sqlite_where=text("is_open"), postgresql_where=text("is_open"),
         ),
+        # the alert list's order (newest first): without it every page sorted the whole history
+        # (100,000 alerts: first page 206 ms, last 545 ms; bench/api_history_list.py)
+        Index("ix_alerts_raised_at_id", "raised_at", "id"),
     )
 
 
