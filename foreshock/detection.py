@@ -317,13 +317,8 @@ class DetectionStage:
         warn about them at most hourly per unit. Without this, messages the broker dropped at its queue
         limit (6,510 of 12,000 in a walk-through), or that a unit's buffer or QoS 0 lost, were invisible."""
         tracker = unit.seq
-        last = tracker.last
-        if last is not None and seq == last + 1 and not tracker.gaps:  # the usual case: the next one
-            tracker.last, tracker.last_ts_ms = seq, ts_ms
-            unit.dirty = True
-            return
         before = (tracker.last, len(tracker.gaps))
-        counted = tracker.see(seq, ts_ms)
+        counted = tracker.see(seq, ts_ms)  # the usual case (the next seq) is one compare in there
         if counted or before != (tracker.last, len(tracker.gaps)):
             unit.dirty = True  # saved with the next flush, so a restart does not count them again
         if not counted:
