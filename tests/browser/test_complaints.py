@@ -38,10 +38,11 @@ def test_agent_fills_in_the_complaint_form(page, served):
     assert page.locator("#c-ticket").inner_text() == world.ticket
     assert "joined the open ticket" in page.locator("#c-ok").inner_text()
     assert "Foreshock warned" in page.locator("#c-ok").inner_text()
+    # the list first shows its "No complaints yet." row (one row too): wait for the complaint itself
+    expect(page.locator("#complaints tr").first).to_contain_text(world.ticket)
     expect(page.locator("#complaints tr")).to_have_count(1)
-    assert world.ticket in page.locator("#complaints tr").first.inner_text()
     link = page.locator("#complaints tr .attachment").first
-    assert page.locator("#complaints tr .attachment").all_inner_texts() == ["pump.jpg (1 KiB)", "note.txt (12 B)"]
+    expect(page.locator("#complaints tr .attachment")).to_have_text(["pump.jpg (1 KiB)", "note.txt (12 B)"])
     with page.expect_download() as got:
         link.click()
     assert got.value.suggested_filename == "pump.jpg"
