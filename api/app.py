@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.context import AppContext
@@ -20,7 +21,7 @@ from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.routes import api_router
 from api.routes.health import router as health_router
-from api.security import BodyLimit, SecurityHeaders, complaint_body_bytes
+from api.security import BodyLimit, SecurityHeaders, complaint_body_bytes, docs_csp
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -39,7 +40,7 @@ def create_app(context: AppContext) -> FastAPI:
         description="Units, telemetry, spectra, health, alerts and quality tickets. "
         "Authenticate with `Authorization: Bearer <token>` (tokens: `foreshock token create`).",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from our own copy of Swagger UI
         redoc_url=None,
     )
     app.state.context = context
@@ -75,6 +76,8 @@ def create_app(context: AppContext) -> FastAPI:
         def index() -> RedirectResponse:
             return RedirectResponse("/ui/")
 
+        _add_docs(app)
+
         @app.get("/ui/{page:path}", include_in_schema=False)
         def ui(page: str) -> FileResponse:
             name = page.strip("/").split("/")[0] or "index"
@@ -82,6 +85,33 @@ def create_app(context: AppContext) -> FastAPI:
             return FileResponse(path if path.is_file() else STATIC / "pages" / "index.html")
 
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from ``static/vendor/swagger-ui`` (a plant network often has no way out to a CDN),
+    under a policy that allows this server and the page's own inline script only."""
+    vendor = "/static/vendor/swagger-ui"
+    redirect = "/docs/oauth2-redirect"
+    assert app.openapi_url is not None
+    pages = {
+        "/docs": get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI", oauth2_redirect_url=redirect,
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js", swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg").body.decode(),
+        redirect: get_swagger_ui_oauth2_redirect_html().body.decode(),
+    }
+    for path, html in pages.items():
+        app.add_api_route(path, _page(html), include_in_schema=False)
+
+
+def _page(html: str):
+    """An endpoint (taking no parameters) that answers ``html`` with the policy its inline scripts need."""
+    headers = {"Content-Security-Policy": docs_csp(html)}
+
+    def page() -> HTMLResponse:
+        return HTMLResponse(html, headers=headers)
+
+    return page
 
 
 def _alert_config(context: AppContext):
