@@ -22,6 +22,7 @@ from api.metrics import ApiMetrics
 from api.routes import api_router
 from api.routes.health import router as health_router
 from api.security import BodyLimit, SecurityHeaders, complaint_body_bytes, docs_csp
+from api.stream_limits import StreamSlots
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -45,6 +46,8 @@ def create_app(context: AppContext) -> FastAPI:
     )
     app.state.context = context
     app.state.api_metrics = ApiMetrics()
+    app.state.event_streams = StreamSlots(per_token=context.settings.api.max_event_streams_per_token,
+                                          total=context.settings.api.max_event_streams)
     # innermost: its 413 for a body that grows too large while read reaches the error handlers as it is
     limits = context.settings.api  # api.max_body_bytes, api.max_import_body_bytes, api.max_complaint_body_bytes
     app.add_middleware(BodyLimit, default=limits.max_body_bytes, paths={

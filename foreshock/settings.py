@@ -186,12 +186,25 @@ class ApiSettings(BaseModel):
         10 * 1024 * 1024, gt=0, description="Largest body of the complaint routes; raised to what "
         "alerts.complaint_attachments_max_total_bytes needs (x 4/3 + 1 MiB) when that is more"
     )
+    max_event_streams_per_token: int = Field(
+        8, gt=0, description="Live-update streams (GET /api/v1/events) one token may hold open at once (a "
+        "dashboard tab holds one); 429 above it"
+    )
+    max_event_streams: int = Field(200, gt=0, description="Live-update streams open at once, all tokens together; "
+                                   "429 above it")
 
     @field_validator("max_body_bytes", "max_import_body_bytes", "max_complaint_body_bytes", mode="before")
     @classmethod
     def _whole_bytes(cls, v: Any) -> Any:
         if isinstance(v, bool):  # pydantic takes true for 1
             raise ValueError(f"expected a whole number of bytes, got {str(v).lower()}")
+        return v
+
+    @field_validator("max_event_streams_per_token", "max_event_streams", mode="before")
+    @classmethod
+    def _whole_streams(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"expected a whole number of streams, got {str(v).lower()}")
         return v
 
 

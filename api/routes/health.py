@@ -53,7 +53,8 @@ def readyz(ctx: ContextDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def metrics(ctx: ContextDep, request: Request) -> PlainTextResponse:
-    samples = list(request.app.state.api_metrics.samples()) + detection_samples(ctx.detection)
+    samples = (list(request.app.state.api_metrics.samples()) + request.app.state.event_streams.samples()
+               + detection_samples(ctx.detection))
     try:
         with ctx.session_factory() as session:
             counts = open_counts(session)

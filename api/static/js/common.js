@@ -113,18 +113,34 @@ export async function page(active) {
 
 // Live updates over server-sent events (fetch streaming, so the token stays in a header). `kinds`:
 // alert and ticket changes by default; "health" comes at every save of new assessments (30 s), for
-// the pages that show a unit's health.
+// the pages that show a unit's health. A lost stream is opened again after 1, 2, 4 ... 30 s. One
+// refused as too many (429: this token has api.max_event_streams_per_token open, e.g. as many tabs, or
+// the server api.max_event_streams) waits at least the Retry-After the server gives, plus up to a fifth
+// more at random so that many tabs do not come back at once, and the header says so.
 export async function live(onEvent, kinds = ["alert", "ticket"]) {
   const mark = document.getElementById("live");
+  const show = (text, why = "") => { if (mark) { mark.textContent = text; mark.title = why; } };
   for (let attempt = 0; attempt < 1000; attempt++) {
+    let wait = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
+    let text = "○ reconnecting", why = "";
     try {
       const query = kinds.map((k) => `&kinds=${encodeURIComponent(k)}`).join("");
       const res = await fetch(`/api/v1/events?heartbeat_s=15${query}`, { headers: { Authorization: `Bearer ${token()}` } });
       // a token that expired or was revoked ends the stream: log in again (the page said "reconnecting"
       // for ever and went stale: the pages that follow the stream ask the API nothing else)
       if (res.status === 401) { relogin(); return; }
+      if (res.status === 429) {
+        const asked = Number(res.headers.get("Retry-After"));
+        const body = await res.json().catch(() => ({}));
+        wait = Math.max(wait, (asked > 0 ? asked : 30) * 1000);
+        wait += Math.random() * wait / 5;
+        why = body.detail || "";
+        text = `○ paused: ${body.setting === "api.max_event_streams" ? "server busy" : "too many open tabs"}`
+          + ` · retry in ${Math.ceil(wait / 1000)} s`;
+        throw new Error(why);
+      }
       if (!res.ok) throw new Error(`events: ${res.status}`);
-      if (mark) mark.textContent = "● live";
+      show("● live");
       const reader = res.body.getReader();
       const dec = new TextDecoder();
       let buf = "";
@@ -140,9 +156,9 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
           if (kind && data) onEvent(kind, JSON.parse(data));
         }
       }
-    } catch (_) { /* reconnect below */ }
-    if (mark) mark.textContent = "○ reconnecting";
-    await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** Math.min(attempt, 5))));
+    } catch (_) { /* open it again below */ }
+    show(text, why);
+    await new Promise((r) => setTimeout(r, wait));
   }
 }
 
