@@ -21,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 INDEX = "uq_device_units_serial_in_service"
+KEY_INDEX = "ix_device_units_serial_key"
 
 _units = sa.table(
     "device_units",
@@ -56,7 +57,10 @@ def upgrade() -> None:
     where = sa.text("decommissioned_at IS NULL")
     op.create_index(INDEX, "device_units", [sa.text("lower(device_id)")], unique=True,
                     sqlite_where=where, postgresql_where=where)
+    # finding a unit by its serial in any case, decommissioned ones too
+    op.create_index(KEY_INDEX, "device_units", [sa.text("lower(device_id)")])
 
 
 def downgrade() -> None:
+    op.drop_index(KEY_INDEX, table_name="device_units")
     op.drop_index(INDEX, table_name="device_units")

@@ -63,14 +63,14 @@ def _ids(engine) -> list[str]:
         return list(conn.scalars(select(Unit.device_id)))
 
 
-def _has_serial_index(engine) -> bool:
+def _has_serial_index(engine, name: str = SERIAL_INDEX) -> bool:
     with engine.connect() as conn:
         # SQLite's reflection skips expression indexes: ask its catalogue
         if conn.dialect.name == "sqlite":
             from sqlalchemy import text
 
-            return conn.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = :n"), {"n": SERIAL_INDEX}) == 1
-        return SERIAL_INDEX in {i["name"] for i in inspect(conn).get_indexes("device_units")}
+            return conn.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = :n"), {"n": name}) == 1
+        return name in {i["name"] for i in inspect(conn).get_indexes("device_units")}
 
 
 def test_the_upgrade_refuses_a_database_with_twins_in_service_naming_them_and_the_command_then_applies(empty_db_url):
@@ -86,7 +86,7 @@ def test_the_upgrade_refuses_a_database_with_twins_in_service_naming_them_and_th
     assert [[t.device_id for t in g] for g in err.value.groups] == [["P-0002", "p-0002"]]
     # nothing lost, nothing changed
     assert sorted(_ids(engine)) == ["P-0002", "Q-1", "R-5", "p-0002", "q-1"]
-    assert not _has_serial_index(engine)
+    assert not _has_serial_index(engine) and not _has_serial_index(engine, "ix_device_units_serial_key")
 
     registry = Registry(session_factory(engine))
     assert [[t.device_id for t in g] for g in registry.serial_case_duplicates()] == [["P-0002", "p-0002"]]
@@ -94,7 +94,7 @@ def test_the_upgrade_refuses_a_database_with_twins_in_service_naming_them_and_th
         registry.provision("p-0002")  # a second credential for the same machine
     registry.decommission("p-0002")
     migrate(engine)
-    assert _has_serial_index(engine)
+    assert _has_serial_index(engine) and _has_serial_index(engine, "ix_device_units_serial_key")
     assert sorted(_ids(engine)) == ["P-0002", "Q-1", "R-5", "p-0002", "q-1"]
     assert registry.serial_case_duplicates() == []
     with pytest.raises(RegistryError, match="cannot go back in service: unit 'P-0002'"):
@@ -104,7 +104,8 @@ def test_the_upgrade_refuses_a_database_with_twins_in_service_naming_them_and_th
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "d1a1_presence_by_will")
-    assert not _has_serial_index(engine) and len(_ids(engine)) == 5
+    assert not _has_serial_index(engine) and not _has_serial_index(engine, "ix_device_units_serial_key")
+    assert len(_ids(engine)) == 5
 
 
 def test_the_command_line_says_what_to_do_and_its_devices_commands_resolve_it(empty_db_url, monkeypatch, capsys):
