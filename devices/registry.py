@@ -427,13 +427,12 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin, Serials
                     progress(done, len(items))
         return UpsertCounts(created, updated, unchanged)
 
-    @staticmethod
-    def _refuse_case_twins(session: Session, new_ids: list[str]) -> None:
+    def _refuse_case_twins(self, session: Session, new_ids: list[str]) -> None:
         """:class:`InvalidInput` for the first of ``new_ids`` whose serial is registered, or given
         before, in another letter case."""
         if not new_ids:
             return
-        taken = {serial_key(d): d for d in session.scalars(select(Unit.device_id).order_by(Unit.device_id.desc()))}
+        taken = {key: ids[0] for key, ids in self._registered_by_key(session, new_ids).items()}
         for device_id in new_ids:
             twin = taken.setdefault(serial_key(device_id), device_id)
             if twin != device_id:

@@ -133,6 +133,18 @@ class SerialsMixin:
             stmt = stmt.where(Unit.decommissioned_at.is_(None))
         return list(session.scalars(stmt.order_by(Unit.device_id)).unique())
 
+    @staticmethod
+    def _registered_by_key(session: Session, serials: Iterable[str]) -> dict[str, list[str]]:
+        """``{serial key: registered serials with it, sorted}`` for the keys of ``serials`` (index
+        ``ix_device_units_serial_key``; keys of no unit are left out)."""
+        keys = sorted({serial_key(s) for s in serials})
+        out: dict[str, list[str]] = defaultdict(list)
+        for i in range(0, len(keys), _CHUNK):
+            stmt = select(Unit.device_id).where(func.lower(Unit.device_id).in_(keys[i : i + _CHUNK]))
+            for d in session.scalars(stmt):
+                out[serial_key(d)].append(d)
+        return {k: sorted(v) for k, v in out.items()}
+
     @classmethod
     def _find_row(cls, session: Session, serial: str) -> Unit | None:
         unit = session.get(Unit, serial)
@@ -173,44 +185,31 @@ class SerialsMixin:
     def registered_serials(self, serials: Sequence[str]) -> dict[str, str]:
         """``{serial as given: serial as registered}`` for those of ``serials`` that name a unit in any
         letter case (the others are left out); :class:`AmbiguousSerial` as :meth:`find_unit`."""
-        found: dict[str, str] = {}
         with self._session() as session:
-            for i in range(0, len(serials), _CHUNK):
-                chunk = list(serials[i : i + _CHUNK])
-                found.update((d, d) for d in session.scalars(select(Unit.device_id).where(Unit.device_id.in_(chunk))))
-            rest = [s for s in serials if s not in found]
-            by_key: dict[str, list[str]] = defaultdict(list)
-            for i in range(0, len(rest), _CHUNK):
-                keys = sorted({serial_key(s) for s in rest[i : i + _CHUNK]})
-                for d in session.scalars(select(Unit.device_id).where(func.lower(Unit.device_id).in_(keys))
-                                         .order_by(Unit.device_id)):
-                    if d not in by_key[serial_key(d)]:
-                        by_key[serial_key(d)].append(d)
-        for serial in rest:
+            by_key = self._registered_by_key(session, serials)
+        found: dict[str, str] = {}
+        for serial in serials:
             matches = by_key.get(serial_key(serial), [])
-            if len(matches) > 1:
+            if serial in matches:
+                found[serial] = serial
+            elif len(matches) > 1:
                 raise AmbiguousSerial(
                     f"serial {serial!r} matches units {', '.join(map(repr, matches))}, whose serials differ only "
                     "in letter case; give the serial exactly as registered (foreshock devices list)")
-            if matches:
+            elif matches:
                 found[serial] = matches[0]
         return found
 
     def case_twins(self, device_ids: Sequence[str]) -> dict[str, str]:
         """``{id: registered serial}`` for each of ``device_ids`` not registered itself whose serial is
         registered in another letter case (the first such unit, by serial): what an import refuses."""
-        given = set(device_ids)
-        out: dict[str, str] = {}
         with self._session() as session:
-            registered = session.scalars(select(Unit.device_id).order_by(Unit.device_id)).all()
-        keys: dict[str, str] = {}
-        for d in registered:
-            keys.setdefault(serial_key(d), d)
-        exact = given.intersection(registered)
+            by_key = self._registered_by_key(session, device_ids)
+        out: dict[str, str] = {}
         for d in device_ids:
-            twin = keys.get(serial_key(d))
-            if d not in exact and twin is not None:
-                out[d] = twin
+            matches = by_key.get(serial_key(d), [])
+            if matches and d not in matches:
+                out[d] = matches[0]
         return out
 
     def serial_case_duplicates(self) -> list[list[SerialTwin]]:
