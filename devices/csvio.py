@@ -165,9 +165,10 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
                 errors.append(RowError(line, exc.field, exc.problem))
                 continue
             if (seen := first_line.get(serial_key(device_id))) is not None:
-                as_written = "" if seen[1] == device_id else (f" as {seen[1]!r} (serial numbers are the same whatever "
-                                                              "their letter case)")
-                errors.append(RowError(line, "device_id", f"{device_id!r} already appears on line {seen[0]}{as_written}"))
+                as_written = "" if seen[1] == device_id else (
+                    f" as {seen[1]!r} (serial numbers are the same whatever their letter case)")
+                errors.append(RowError(line, "device_id",
+                                       f"{device_id!r} already appears on line {seen[0]}{as_written}"))
                 continue
             first_line[serial_key(device_id)] = (line, device_id)
             data: dict[str, object] = {k: (v or None) for k, v in cells.items()}
@@ -201,9 +202,9 @@ def import_units(registry: Registry, fh: IO[str], progress: Callable[[str], None
     twins = registry.case_twins([r.device_id for r in rows])
     for r in rows:
         if r.device_id in twins:
-            errors.append(RowError(r.line, "device_id", f"{r.device_id!r} is registered as {twins[r.device_id]!r}: serial "
-                                                        "numbers are the same whatever their letter case; write the "
-                                                        "serial as registered"))
+            errors.append(RowError(r.line, "device_id",
+                                   f"{r.device_id!r} is registered as {twins[r.device_id]!r}: serial numbers are "
+                                   "the same whatever their letter case; write the serial as registered"))
     rows = [r for r in rows if r.device_id not in twins]
     states = registry.service_states([r.device_id for r in rows])
     for r in rows:

@@ -4,9 +4,9 @@ A :class:`MachineModel` carries what the detectors need to know about a kind of 
 speed, bearing geometry, ISO 20816 group, zone limits), how often its units report, and
 detector configuration overrides. A :class:`Unit` is one sold machine, identified by its serial
 number, which is also its MQTT device id and its broker username; serial numbers are unique
-whatever their letter case (one unit in service per ``lower(device_id)``, see :mod:`devices.serials`). A unit's presence (online /
-offline, last seen) and its broker credential (a ``$7$`` PBKDF2-SHA512 hash, never the password)
-live on the unit row.
+whatever their letter case (one unit in service per ``lower(device_id)``, see :mod:`devices.serials`).
+A unit's presence (online / offline, last seen) and its broker credential (a ``$7$`` PBKDF2-SHA512
+hash, never the password) live on the unit row.
 
 Times that come from devices are epoch milliseconds (``*_ms``, BigInteger), like the protocol;
 times set by the platform are timezone-aware datetimes.
@@ -17,7 +17,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, false, func
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, false, func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from foreshock.db import Base, utcnow

@@ -223,7 +223,8 @@ class SerialsMixin:
                 .where(in_service, key.in_(dup_keys)))
         with self._session() as session:
             rows = session.execute(stmt).all()
-        return case_groups(SerialTwin(d, created, bool(prov), bool(auto), seen) for d, created, prov, auto, seen in rows)
+        return case_groups(SerialTwin(d, created, bool(prov), bool(auto), seen)
+                           for d, created, prov, auto, seen in rows)
 
     def _warn_case_twin_once(self, device_id: str, registered: str) -> None:
         """Log, once per id and process, that a device publishes under another spelling of a registered serial."""
