@@ -22,13 +22,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["GRADES", "GRADE_ORDER", "ROUTE_CHANNELS", "SEVERITY_ORDER", "AlertConfig", "RouteConfig", "SmtpConfig",
-           "check_route", "zone"]
+__all__ = ["FEEDBACK_MAX_FACTOR_LIMIT", "GRADES", "GRADE_ORDER", "ROUTE_CHANNELS", "SEVERITY_ORDER", "AlertConfig",
+           "RouteConfig", "SmtpConfig", "check_route", "zone"]
 
 GRADES = ("critical", "major", "minor")
 GRADE_ORDER = {"minor": 1, "major": 2, "critical": 3}
 SEVERITY_ORDER = {"silent": 1, "watch": 1, "warning": 2, "alarm": 3}
 SURGE_DIMENSIONS = ("model", "batch", "firmware")  # unit attributes a ticket carries and a surge can group by
+
+# The most field feedback ("false alarm" verdicts) may raise a unit's watch and warning thresholds. The detection
+# stage multiplies them by the unit's factor; the alarm level stays. At this limit the raised warning level lies
+# halfway, on a log scale, between the detectors' warning level (2.5 x the baseline RMS) and their alarm
+# (10 x): sqrt(10 / 2.5) = 2 (detectors.config.MonitorConfig's defaults; tests/alerts/test_feedback_bounds.py
+# checks that it follows them). A unit whose vibration grows at a steady rate in decibels, as a failing
+# bearing's does, then still warns with at least half its lead time before the alarm; at 4 x the warning
+# would come only with the alarm (past it the detectors refuse warning >= alarm). Not imported from
+# detectors: that package loads numpy and scipy, and the settings load in every command.
+FEEDBACK_MAX_FACTOR_LIMIT = 2.0
 
 
 class SmtpConfig(BaseModel):
@@ -131,7 +141,9 @@ class AlertConfig(BaseModel):
     # field feedback -> detector thresholds
     feedback_window_d: float = Field(90.0, gt=0)
     feedback_step: float = Field(0.1, ge=0, le=1, description="threshold change per false alarm / miss")
-    feedback_max_factor: float = Field(1.5, ge=1)
+    feedback_max_factor: float = Field(
+        1.5, description=f"the most field feedback raises one unit's watch and warning thresholds, from 1 (never) "
+                         f"to {FEEDBACK_MAX_FACTOR_LIMIT:g}")
     # notifications
     webhook_timeout_s: float = Field(5.0, gt=0)
     retry_base_s: float = Field(1.0, gt=0, description="first retry delay; doubles each attempt")
@@ -156,6 +168,17 @@ class AlertConfig(BaseModel):
     # reports
     report_timezone: str = Field("UTC", description="IANA time zone whose months the monthly report covers "
                                  "(e.g. Europe/Berlin, America/Chicago)")
+
+    @field_validator("feedback_max_factor")
+    @classmethod
+    def _feedback_max_factor(cls, v: float) -> float:
+        if not 1 <= v <= FEEDBACK_MAX_FACTOR_LIMIT:  # NaN too
+            raise ValueError(
+                f"must be between 1 and {FEEDBACK_MAX_FACTOR_LIMIT:g}, got {v:g}: the "
+                "factor multiplies a unit's watch and warning thresholds after false-alarm verdicts, and above "
+                f"{FEEDBACK_MAX_FACTOR_LIMIT:g} the warning comes too close to the alarm to warn ahead of it "
+                "(1 turns the feedback off)")
+        return v
 
     @field_validator("routes")
     @classmethod

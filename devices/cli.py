@@ -18,14 +18,37 @@ _UNIT_FIELDS = ("model", "customer", "site", "install_date", "firmware", "warran
 
 
 def open_registry(settings) -> Any:
-    """A :class:`devices.registry.Registry` on ``settings.database_url``, migrated to the latest schema."""
+    """A :class:`devices.registry.Registry` on ``settings.database_url``, migrated to the latest schema.
+
+    A database whose upgrade waits for units with serials that differ only in letter case to be
+    resolved (:class:`devices.serials.SerialCaseDuplicates`) is opened as it is, with a warning: the
+    ``devices`` commands are how they are resolved."""
     from devices.registry import Registry
+    from devices.serials import SerialCaseDuplicates
     from foreshock.db import make_engine, migrate, session_factory
 
     engine = make_engine(settings.database_url)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except SerialCaseDuplicates as exc:
+        _upgrade_devices_to(engine, "d1a1_presence_by_will")  # the tables this code reads, without that index
+        print(f"foreshock: warning: {len(exc.groups)} group(s) of units in service have serial numbers that differ "
+              "only in letter case, so the database upgrade waits ('foreshock db upgrade' says which and what to "
+              "do; 'foreshock devices list' marks them)", file=sys.stderr)
     # the service's [devices] settings, so that e.g. `devices silent` sees units as its deadman does
     return Registry(session_factory(engine), **settings.devices.model_dump())
+
+
+def _upgrade_devices_to(engine, revision: str) -> None:
+    """Upgrade the database's ``devices`` branch (only) to ``revision``."""
+    from alembic import command
+
+    from foreshock.db import _alembic_config
+
+    cfg = _alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
 
 
 def _unit_flags(p: argparse.ArgumentParser) -> None:
@@ -53,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = p.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
 
     a = d.add_parser("add", help="register a unit")
-    a.add_argument("device_id", metavar="ID", help="serial number = MQTT device id")
+    a.add_argument("device_id", metavar="ID", help="serial number = MQTT device id (unique whatever its letter "
+                   "case; the other commands find a unit by its serial in any case)")
     _unit_flags(a)
     a.set_defaults(func=_add)
 
@@ -158,8 +182,8 @@ def _update(args, settings) -> int:
             fields[name] = [] if name == "tags" else None
         if not fields:
             raise ValueError("nothing to change: give at least one field flag or --clear")
-        reg.update_unit(a.device_id, **fields)
-        print(f"unit {a.device_id} updated")
+        unit = reg.update_unit(reg.registered_serial(a.device_id), **fields)
+        print(f"unit {unit.device_id} updated")
         return 0
 
     return run(go, args, settings)
@@ -170,6 +194,7 @@ def _list(args, settings) -> int:
         from devices.protocol import now_ms
 
         units = reg.list_units(_filter(a))
+        twins = _case_twins_listed(units)
         # "online" is what the unit's last status said: a unit the broker cut off at a reload (a rotated or
         # revoked credential) gets no last will, so the deadman's view is shown beside it
         silent = {s.device_id: s.silent_for_s for s in reg.silent_units(now_ms())}
@@ -182,20 +207,34 @@ def _list(args, settings) -> int:
             print(f"{u.device_id:<20} {u.model_name or '-':<14} {u.customer or '-':<20} {u.batch or '-':<10} "
                   f"{u.firmware or '-':<10} {u.presence:<8} {'yes' if u.provisioned else 'no'}"
                   + ("  (decommissioned)" if not u.active else "")
-                  + (f"  (silent {duration_text(quiet)})" if quiet is not None else ""))
+                  + (f"  (silent {duration_text(quiet)})" if quiet is not None else "")
+                  + (f"  (same serial as {', '.join(twins[u.device_id])} but for letter case)"
+                     if u.device_id in twins else ""))
         print(f"{len(units)} unit(s)", file=sys.stderr)
         return 0
 
     return run(go, args, settings)
 
 
+def _case_twins_listed(units: list[Unit]) -> dict[str, list[str]]:
+    """For each listed unit in service, the others in service whose serial differs only in letter case
+    (a database from before serials were unique whatever their case, waiting for its upgrade)."""
+    from devices.serials import serial_key
+
+    groups: dict[str, list[str]] = {}
+    for u in units:
+        if u.active:
+            groups.setdefault(serial_key(u.device_id), []).append(u.device_id)
+    return {d: [o for o in g if o != d] for g in groups.values() if len(g) > 1 for d in g}
+
+
 def _show(args, settings) -> int:
     def go(reg, a, s) -> int:
         from devices.protocol import now_ms
 
-        unit = reg.require_unit(a.device_id)
+        unit = reg.require_unit(reg.registered_serial(a.device_id))
         now = now_ms()
-        presence = reg.presence(a.device_id, now_ms=now)
+        presence = reg.presence(unit.device_id, now_ms=now)
         quiet = (now - presence.last_seen_ms) / 1000.0 if presence is not None and presence.silent else None
         print(json.dumps(unit_dict(unit, quiet), indent=2))
         return 0
@@ -205,9 +244,10 @@ def _show(args, settings) -> int:
 
 def _decommission(args, settings) -> int:
     def go(reg, a, s) -> int:
-        ids = list(dict.fromkeys(a.device_ids))
-        units = reg.units_by_id(ids)
-        missing = sorted(set(ids) - {u.device_id for u in units})
+        given = list(dict.fromkeys(a.device_ids))
+        registered = reg.registered_serials(given)  # a serial typed in another letter case is the unit's
+        missing = sorted(set(given) - set(registered))
+        units = reg.units_by_id(list(dict.fromkeys(registered[d] for d in given if d in registered)))
         if missing:  # checked first: a scrap list with a typo takes none out, rather than some
             raise ValueError(f"no unit {', '.join(map(repr, missing))} is registered; nothing was decommissioned")
         for unit in units:
@@ -224,12 +264,13 @@ def _decommission(args, settings) -> int:
 
 def _recommission(args, settings) -> int:
     def go(reg, a, s) -> int:
-        if reg.require_unit(a.device_id).active:
-            print(f"unit {a.device_id} is in service (it was not decommissioned); nothing changed")
+        device_id = reg.registered_serial(a.device_id)
+        if reg.require_unit(device_id).active:
+            print(f"unit {device_id} is in service (it was not decommissioned); nothing changed")
             return 0
-        reg.recommission(a.device_id)
-        print(f"unit {a.device_id} is back in service; it has no broker credential: "
-              f"foreshock devices provision {a.device_id}, then write-broker-config and reload the broker")
+        reg.recommission(device_id)
+        print(f"unit {device_id} is back in service; it has no broker credential: "
+              f"foreshock devices provision {device_id}, then write-broker-config and reload the broker")
         return 0
 
     return run(go, args, settings)

@@ -40,7 +40,16 @@ def _provision(args, settings) -> int:
         from devices.provisioning import check_broker_username
         from devices.query import UnitFilter
 
-        ids = list(dict.fromkeys(a.device_ids))
+        given = list(dict.fromkeys(a.device_ids))
+        registered = reg.registered_serials(given)  # the username is the serial as registered, in its letter case
+        missing = [d for d in given if d not in registered]
+        if missing:
+            raise ValueError(f"no unit {missing[0]!r} is registered; no unit was provisioned")
+        for d in given:
+            if registered[d] != d:
+                print(f"note: {d!r} is registered as {registered[d]!r}: that is its broker username (the broker "
+                      "compares usernames exactly)", file=sys.stderr)
+        ids = list(dict.fromkeys(registered[d] for d in given))
         if a.unprovisioned:
             ids += [u.device_id for u in reg.list_units(UnitFilter()) if not u.provisioned and u.device_id not in ids]
         elif not ids:
@@ -73,8 +82,9 @@ def _provision(args, settings) -> int:
 
 def _revoke(args, settings) -> int:
     def go(reg, a, s) -> int:
-        had = reg.revoke(a.device_id)
-        print(f"unit {a.device_id}: " + ("credential revoked" if had else "had no credential"))
+        device_id = reg.registered_serial(a.device_id)
+        had = reg.revoke(device_id)
+        print(f"unit {device_id}: " + ("credential revoked" if had else "had no credential"))
         return 0
 
     return run(go, args, settings)

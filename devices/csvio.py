@@ -7,7 +7,8 @@ Columns (header required, any order; only ``device_id`` is mandatory, missing co
 Dates are ISO (``2025-03-31``); tags are separated by ``;``. A row is the whole record of a unit:
 an existing unit is updated to match the row exactly (an empty cell clears that field), a new one
 is created. Import is all-or-nothing: every bad row is reported, with its line number and the
-field at fault, and nothing is imported if any row is bad.
+field at fault, and nothing is imported if any row is bad. Serial numbers are the same whatever their
+letter case: a row whose serial is registered, or given on an earlier line, in another case is a bad row.
 
 An export that includes decommissioned units adds a column ``decommissioned_at``. An import never
 changes whether a unit is in service: a row for a decommissioned unit needs its
@@ -35,6 +36,7 @@ from devices.mapping import no_such_model
 from devices.models import Unit
 from devices.query import UnitFilter
 from devices.schemas import UnitIn, check_device_id, validate
+from devices.serials import serial_key
 from foreshock.csvcell import from_cell, to_cell
 
 if TYPE_CHECKING:
@@ -137,7 +139,7 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
         return [], errors
     models = set(known_models) if known_models is not None else None
     rows: list[_Row] = []
-    first_line: dict[str, int] = {}
+    first_line: dict[str, tuple[int, str]] = {}  # serial key -> (line, serial as written there)
     line = 1
     try:
         for record in reader:
@@ -162,10 +164,13 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
             except InvalidInput as exc:
                 errors.append(RowError(line, exc.field, exc.problem))
                 continue
-            if device_id in first_line:
-                errors.append(RowError(line, "device_id", f"{device_id!r} already appears on line {first_line[device_id]}"))
+            if (seen := first_line.get(serial_key(device_id))) is not None:
+                as_written = "" if seen[1] == device_id else (
+                    f" as {seen[1]!r} (serial numbers are the same whatever their letter case)")
+                errors.append(RowError(line, "device_id",
+                                       f"{device_id!r} already appears on line {seen[0]}{as_written}"))
                 continue
-            first_line[device_id] = line
+            first_line[serial_key(device_id)] = (line, device_id)
             data: dict[str, object] = {k: (v or None) for k, v in cells.items()}
             if "tags" in data:
                 data["tags"] = [t.strip() for t in (cells["tags"] or "").split(";") if t.strip()]
@@ -194,6 +199,13 @@ def import_units(registry: Registry, fh: IO[str], progress: Callable[[str], None
     from devices.registry import check_service_state
 
     rows, errors = _parse_rows(fh, known_models=[m.name for m in registry.list_models()])
+    twins = registry.case_twins([r.device_id for r in rows])
+    for r in rows:
+        if r.device_id in twins:
+            errors.append(RowError(r.line, "device_id",
+                                   f"{r.device_id!r} is registered as {twins[r.device_id]!r}: serial numbers are "
+                                   "the same whatever their letter case; write the serial as registered"))
+    rows = [r for r in rows if r.device_id not in twins]
     states = registry.service_states([r.device_id for r in rows])
     for r in rows:
         if r.device_id in states:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RegistryError", "InvalidInput", "NotFound", "AlreadyExists"]
+__all__ = ["RegistryError", "InvalidInput", "NotFound", "AlreadyExists", "AmbiguousSerial"]
 
 
 class RegistryError(ValueError):
@@ -28,3 +28,8 @@ class NotFound(RegistryError, LookupError):
 
 class AlreadyExists(RegistryError):
     """A unit or model of that name is already registered."""
+
+
+class AmbiguousSerial(RegistryError):
+    """A serial typed in another letter case matches several units (only a database from before serial
+    numbers were compared regardless of case holds such units): give it as registered."""

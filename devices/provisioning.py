@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devices.credentials import generate_password, hash_password, verify_password
-from devices.errors import InvalidInput, NotFound, RegistryError
+from devices.errors import InvalidInput, RegistryError
 from devices.models import Unit
 from foreshock.db import utcnow
 
@@ -37,6 +38,11 @@ class ProvisioningMixin:
     def _session(self, write: bool = False) -> AbstractContextManager[Session]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # provided by the Registry (and devices.serials.SerialsMixin)
+        def _unit_row(self, session: Session, device_id: str) -> Unit: ...
+
+        def _case_twins(self, session: Session, serial: str, *, in_service: bool = False) -> list[Unit]: ...
+
     def provision(self, device_id: str) -> str:
         """Give unit ``device_id`` a new MQTT password (replacing any previous one); returns it.
 
@@ -45,11 +51,14 @@ class ProvisioningMixin:
         check_broker_username(device_id)
         password = generate_password()
         with self._session(write=True) as session:
-            unit = session.get(Unit, device_id)
-            if unit is None:
-                raise NotFound(f"no unit {device_id!r} is registered")
+            unit = self._unit_row(session, device_id)
             if unit.decommissioned_at is not None:
                 raise RegistryError(f"unit {device_id!r} is decommissioned and cannot be provisioned")
+            if twins := self._case_twins(session, device_id, in_service=True):
+                # only a database from before serials were compared regardless of case holds such units
+                raise RegistryError(f"unit {device_id!r} is not provisioned: unit {twins[0].device_id!r} in service "
+                                    "has the same serial in another letter case (the same machine registered twice); "
+                                    f"take the wrong spelling out of service first (foreshock devices decommission)")
             rotated = unit.mqtt_password_hash is not None
             unit.mqtt_password_hash = hash_password(password)
             unit.provisioned_at, unit.revoked_at = utcnow(), None
@@ -59,9 +68,7 @@ class ProvisioningMixin:
     def revoke(self, device_id: str) -> bool:
         """Remove unit ``device_id``'s broker credential; returns whether it had one."""
         with self._session(write=True) as session:
-            unit = session.get(Unit, device_id)
-            if unit is None:
-                raise NotFound(f"no unit {device_id!r} is registered")
+            unit = self._unit_row(session, device_id)
             had = unit.mqtt_password_hash is not None
             if had:
                 unit.mqtt_password_hash = None

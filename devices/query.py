@@ -9,6 +9,11 @@ action on "P-0098 to P-0120" (or "P-98 to P-120") finds the same units:
 (True, False)
 >>> in_serial_range("P-120", "P-98", "P-0120")
 True
+
+Serial numbers are the same whatever their letter case (:mod:`devices.serials`), in ranges too:
+
+>>> in_serial_range("p-0100", "P-0098", "P-0120")
+True
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from devices.errors import InvalidInput
 from devices.models import PRESENCE_STATES, MachineModel, Unit
+from devices.serials import serial_key
 
 __all__ = ["UnitFilter", "parse_serial", "in_serial_range", "select_units", "select_unit_ids", "count_units"]
 
@@ -37,8 +43,8 @@ def in_serial_range(serial: str, first: str, last: str) -> bool:
     """Whether ``serial`` lies in ``first..last`` (inclusive; same prefix, numeric comparison)."""
     lo, hi, me = parse_serial(first), parse_serial(last), parse_serial(serial)
     if lo is None or hi is None:
-        return first <= serial <= last
-    return me is not None and me[0] == lo[0] and lo[1] <= me[1] <= hi[1]
+        return serial_key(first) <= serial_key(serial) <= serial_key(last)
+    return me is not None and serial_key(me[0]) == serial_key(lo[0]) and lo[1] <= me[1] <= hi[1]
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class UnitFilter:
             raise InvalidInput("serial_from", "a serial range needs both serial_from and serial_to")
         if self.serial_from is not None and self.serial_to is not None:
             lo, hi = parse_serial(self.serial_from), parse_serial(self.serial_to)
-            if (lo is None) != (hi is None) or (lo and hi and lo[0] != hi[0]):
+            if (lo is None) != (hi is None) or (lo and hi and serial_key(lo[0]) != serial_key(hi[0])):
                 raise InvalidInput(
                     "serial_to", f"{self.serial_from!r} and {self.serial_to!r} do not share a prefix and numeric tail"
                 )
@@ -104,10 +110,11 @@ def _statement(filt: UnitFilter) -> Select:
     if filt.serial_from is not None:
         parsed = parse_serial(filt.serial_from)
         if parsed is not None:
-            prefix = parsed[0].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(Unit.device_id.like(prefix + "%", escape="\\"))
+            prefix = serial_key(parsed[0]).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(func.lower(Unit.device_id).like(prefix + "%", escape="\\"))
         else:
-            stmt = stmt.where(Unit.device_id.between(filt.serial_from, filt.serial_to))
+            stmt = stmt.where(func.lower(Unit.device_id).between(serial_key(filt.serial_from),
+                                                                 serial_key(filt.serial_to)))
     return stmt.order_by(Unit.device_id)
 
 

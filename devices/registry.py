@@ -41,6 +41,7 @@ from devices.models import MachineModel, Unit
 from devices.presence import Presence, SilentUnit
 from devices.query import UnitFilter, count_units, select_unit_ids, select_units
 from devices.schemas import ModelIn, ModelUpdate, UnitIn, UnitUpdate, check_device_id, validate
+from devices.serials import SerialsMixin, serial_key
 from foreshock.db import utcnow
 
 __all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter", "UpsertCounts", "check_service_state"]
@@ -74,8 +75,12 @@ class UpsertCounts(tuple):
         return counts
 
 
-class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
+class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin, SerialsMixin):
     """Units and models in the relational store, with the caches ingest needs.
+
+    A unit's serial number is unique whatever its letter case (:mod:`devices.serials`): methods that
+    take a ``device_id`` take it as registered, and :meth:`find_unit` / :meth:`registered_serial` find
+    a unit by its serial typed in any case.
 
     ``silent_after_intervals``: a unit is silent after this many of its model's reporting intervals
     without a message; ``default_reporting_interval_s`` applies to units without a model (``None``:
@@ -117,6 +122,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         # pipeline's tick loop): mark_seen then only remembers, even a unit's first message
         self.defer_seen_writes = False
         self.cache_loads = 0  # how often the known-id set was read from the database (tests, metrics)
+        self._case_warned: set[str] = set()  # ids auto_register refused as another spelling (warned once)
 
     # -- sessions and caches -------------------------------------------------------------------
 
@@ -271,12 +277,26 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                                             "(its history keeps pointing at it); to put this unit back in service: "
                                             f"foreshock devices recommission {device_id}")
                     raise AlreadyExists(f"unit {device_id!r} is already registered")
+                if twins := self._case_twins(session, device_id):
+                    raise AlreadyExists(self._twin_problem(device_id, twins[0]))
                 unit = Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=False)
                 apply_unit(session, unit, data.model_dump(exclude_unset=True))
                 session.add(unit)
                 return self._detach(session, unit)
-        except IntegrityError:  # registered concurrently by another writer
+        except IntegrityError:  # registered concurrently by another writer (in this or another letter case)
+            with self._session() as session:
+                twin = self._find_row(session, device_id)
+            if twin is not None and twin.device_id != device_id:
+                raise AlreadyExists(self._twin_problem(device_id, twin)) from None
             raise AlreadyExists(f"unit {device_id!r} is already registered") from None
+
+    @staticmethod
+    def _twin_problem(device_id: str, twin: Unit) -> str:
+        """Why ``device_id`` cannot be registered: ``twin`` has its serial in another letter case."""
+        state = (f" (decommissioned on {twin.decommissioned_at:%Y-%m-%d}: foreshock devices recommission "
+                 f"{twin.device_id} puts it back in service)" if twin.decommissioned_at is not None else "")
+        return (f"unit {device_id!r} is already registered as {twin.device_id!r}{state}: serial numbers are the same "
+                "whatever their letter case; use the registered spelling, which its broker username and topics use")
 
     def update_unit(self, device_id: str, **changes: Any) -> Unit:
         """Change the given fields of unit ``device_id``."""
@@ -308,6 +328,10 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
         with self._session(write=True) as session:
             unit = self._unit_row(session, device_id)
             if unit.decommissioned_at is not None:
+                if twins := self._case_twins(session, device_id, in_service=True):
+                    raise RegistryError(f"unit {device_id!r} cannot go back in service: unit {twins[0].device_id!r}, "
+                                        "the same serial in another letter case, is in service (one unit per "
+                                        "serial; serial numbers are the same whatever their letter case)")
                 unit.decommissioned_at = None
                 unit.presence, unit.presence_ts_ms, unit.presence_by_will = "unknown", None, False
                 unit.last_seen_ms = None
@@ -326,11 +350,14 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                 out.update((d, when) for d, when in session.execute(stmt))
         return out
 
-    def auto_register(self, device_id: str) -> None:
-        """Register an unknown device seen on the broker (no model, flagged ``auto_registered``).
+    def auto_register(self, device_id: str) -> bool:
+        """Register an unknown device seen on the broker (no model, flagged ``auto_registered``);
+        returns whether ``device_id`` is now a unit in service.
 
         Does nothing for a unit already registered, including a decommissioned one (which stays
-        out of service: :meth:`is_known` keeps answering False for it).
+        out of service: :meth:`is_known` keeps answering False for it), and refuses a device whose
+        serial is registered in another letter case (``p-0002`` publishing while ``P-0002`` is
+        registered: a warning, once per id and process; the unit must publish as registered).
         """
         check_device_id(device_id)
         try:
@@ -339,12 +366,17 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                 if unit is not None:
                     if unit.decommissioned_at is not None:
                         log.warning("decommissioned unit %s is publishing; not re-registered", device_id)
-                    return
+                    return unit.decommissioned_at is None
+                if twins := self._case_twins(session, device_id):
+                    self._warn_case_twin_once(device_id, twins[0].device_id)
+                    return False
                 session.add(Unit(device_id=device_id, tags=[], presence="unknown", auto_registered=True))
                 log.info("unit %s auto-registered", device_id)
+            return True
         except IntegrityError:
             log.debug("unit %s auto-registered concurrently", device_id)
             self.invalidate()
+            return self.is_known(device_id)
 
     def upsert_units(
         self, items: list[tuple[str, UnitIn]], decommissioned: dict[str, datetime] | None = None,
@@ -372,6 +404,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
             for i in range(0, len(ids), 500):
                 chunk = select(Unit).where(Unit.device_id.in_(ids[i : i + 500]))
                 existing.update((u.device_id, u) for u in session.scalars(chunk).unique())
+            self._refuse_case_twins(session, [d for d in ids if d not in existing])
             for done, (device_id, data) in enumerate(items, 1):
                 unit = existing.get(device_id)
                 new = unit is None
@@ -394,16 +427,31 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
                     progress(done, len(items))
         return UpsertCounts(created, updated, unchanged)
 
+    def _refuse_case_twins(self, session: Session, new_ids: list[str]) -> None:
+        """:class:`InvalidInput` for the first of ``new_ids`` whose serial is registered, or given
+        before, in another letter case."""
+        if not new_ids:
+            return
+        taken = {key: ids[0] for key, ids in self._registered_by_key(session, new_ids).items()}
+        for device_id in new_ids:
+            twin = taken.setdefault(serial_key(device_id), device_id)
+            if twin != device_id:
+                raise InvalidInput("device_id", f"unit {device_id!r}: its serial is registered, or given before, as "
+                                                f"{twin!r}; serial numbers are the same whatever their letter case")
+
     def get_unit(self, device_id: str) -> Unit | None:
+        """The unit registered as ``device_id`` (exactly: :meth:`find_unit` takes any letter case)."""
         with self._session() as session:
             return session.get(Unit, device_id)
 
     def require_unit(self, device_id: str) -> Unit:
-        """Like :meth:`get_unit` but raises :class:`NotFound`."""
-        unit = self.get_unit(device_id)
-        if unit is None:
-            raise NotFound(f"no unit {device_id!r} is registered")
-        return unit
+        """Like :meth:`get_unit` but raises :class:`NotFound` (naming the unit registered in another
+        letter case, if one is)."""
+        with self._session() as session:
+            unit = session.get(Unit, device_id)
+            if unit is None:
+                raise self._not_found(session, device_id)
+            return unit
 
     def list_units(self, filt: UnitFilter | None = None, **criteria: Any) -> list[Unit]:
         """Units matching ``filt`` or the same criteria as keywords (see :class:`UnitFilter`)."""
@@ -433,7 +481,7 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin):
     def _unit_row(self, session: Session, device_id: str) -> Unit:
         unit = session.get(Unit, device_id)
         if unit is None:
-            raise NotFound(f"no unit {device_id!r} is registered")
+            raise self._not_found(session, device_id)
         return unit
 
     # -- what the detectors need ---------------------------------------------------------------
