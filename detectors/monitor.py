@@ -7,7 +7,10 @@ This is the single entry point the live pipeline and ``foreshock evaluate`` driv
 2. operating transients (stopped, speed away from the baseline's) hold the last state and are
    not learnt from;
 3. features (:func:`detectors.features.snapshot_features`) feed the absolute detector (ISO zone
-   with hysteresis: C → warning, D → alarm) and, after commissioning, the adaptive ones: robust
+   with hysteresis: C → warning, D → alarm); while the baseline is learnt, the baseline-free
+   :class:`detectors.commissioning.CommissioningCheck` (defect lines against the spectrum's own
+   floor, growth since commissioning began; what it judges warning is not learnt); after
+   commissioning, the adaptive ones: robust
    z-scores per feature, Hotelling T² of the feature vector (calibrated p-value), a Page-Hinkley
    test on the health indicator; an anomaly must persist before it becomes a warning, and a
    sudden level step without a rising trend is treated as an operating change (watch at most);
