@@ -7,7 +7,10 @@ This is the single entry point the live pipeline and ``foreshock evaluate`` driv
 2. operating transients (stopped, speed away from the baseline's) hold the last state and are
    not learnt from;
 3. features (:func:`detectors.features.snapshot_features`) feed the absolute detector (ISO zone
-   with hysteresis: C → warning, D → alarm) and, after commissioning, the adaptive ones: robust
+   with hysteresis: C → warning, D → alarm); while the baseline is learnt, the baseline-free
+   :class:`detectors.commissioning.CommissioningCheck` (defect lines against the spectrum's own
+   floor, growth since commissioning began; what it judges warning is not learnt); after
+   commissioning, the adaptive ones: robust
    z-scores per feature, Hotelling T² of the feature vector (calibrated p-value), a Page-Hinkley
    test on the health indicator; an anomaly must persist before it becomes a warning, and a
    sudden level step without a rising trend is treated as an operating change (watch at most);
@@ -37,7 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from detectors.commissioning import CommissioningCheck
 from detectors.config import MonitorConfig
+from detectors.diagnosis import diagnose
 from detectors.explain import explain
 from detectors.features import snapshot_features, velocity_band
 from detectors.fusion import PrimaryMode
@@ -225,18 +230,39 @@ class UnitMonitor:
         zone = self.iso.update(statistics.median(self.v_buf)) if iso_valid else ""
         watched = _watched(feats)
         if not self.baseline.ready:
+            return self._commissioning(snap, feats, watched, zone)
+        self.relearn_note = None
+        return self._adaptive(snap, feats, watched, zone, sp)
+
+    def _commissioning(self, snap: Snapshot, feats: dict[str, float], watched: dict[str, float],
+                       zone: str) -> Assessment:
+        """A snapshot while the baseline is learnt: judged by what needs no baseline (the ISO zone and
+        :class:`detectors.commissioning.CommissioningCheck`: defect lines against the spectrum's own
+        floor, growth since commissioning began), and learnt unless that judges it warning or worse."""
+        c, chk = self.config, self.commissioning
+        # thresholds from ``self.config``, which the service may change while the unit runs
+        chk.smooth, chk.persistence, chk.family_db = c.smooth, c.persistence, c.family_db
+        chk.watch_ratio, chk.warning_ratio, chk.alarm_ratio = c.watch_ratio, c.warning_ratio, c.alarm_ratio
+        found = chk.update(snap.ts, feats["rms_g"], diagnose(snap, self.machine))
+        learn = found.level < 2  # a developing fault is not the unit's normal: commissioning waits
+        if learn:
             self.baseline.learn_one(watched)
             self.mv.learn_one({k: watched[k] for k in _MV_KEYS if k in watched})
             self.n_learnt += 1
             if snap.rpm:
                 self.base_rpm = snap.rpm if self.base_rpm is None else 0.9 * self.base_rpm + 0.1 * snap.rpm
-            a = Assessment(ts=snap.ts, state="healthy", features=feats, scores={"iso_zone": feats["iso_zone"]},
-                           reasons=[f"learning baseline ({self.n_learnt}/{self.config.warmup})"])
-            if self.relearn_note:
-                a.reasons.insert(0, self.relearn_note)
-            return self._absolute(a, zone, feats)
-        self.relearn_note = None
-        return self._adaptive(snap, feats, watched, zone, sp)
+        progress = (f"learning baseline ({self.n_learnt}/{c.warmup})" if learn else
+                    f"commissioning paused at {self.n_learnt}/{c.warmup} snapshots: "
+                    "a developing fault is not learnt as the unit's normal")
+        a = Assessment(ts=snap.ts, state=_STATES[found.level], features=feats,
+                       scores={"iso_zone": feats["iso_zone"], "commissioning_progress":
+                               round(self.n_learnt / c.warmup, 3)},
+                       reasons=found.reasons + [progress])
+        if found.level >= 1:
+            a.failure_mode, a.confidence, a.evidence = found.mode, found.confidence, found.evidence
+        if self.relearn_note:
+            a.reasons.insert(0, self.relearn_note)
+        return self._absolute(a, zone, feats)
 
     def _features(self, snap: Snapshot, fs: float, sp: Spectrum) -> dict[str, float]:
         """Features; the envelope band is re-chosen after ``band_recheck`` snapshots that reuse it
@@ -472,8 +498,12 @@ class UnitMonitor:
 
     def _new_baselines(self) -> None:
         """Fresh commissioning baselines; a long commissioning keeps ``BASELINE_POINTS`` snapshots,
-        evenly spread, so the state stays bounded whatever ``warmup`` a model sets."""
+        evenly spread, so the state stays bounded whatever ``warmup`` a model sets; and a fresh
+        check of the commissioning itself."""
         c = self.config
+        self.commissioning = CommissioningCheck(
+            smooth=c.smooth, persistence=c.persistence, watch_ratio=c.watch_ratio, warning_ratio=c.warning_ratio,
+            alarm_ratio=c.alarm_ratio, family_db=c.family_db, trend_window=c.trend_window)
         self.baseline = RobustZScore(warmup=c.warmup, min_scale=0.0, min_abs_scale=c.min_z_scale,
                                      max_points=BASELINE_POINTS)
         self.mv = Mahalanobis(warmup=max(c.warmup, 8), max_rows=BASELINE_POINTS)
@@ -560,7 +590,7 @@ class UnitMonitor:
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
             "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age, "axis": self.axis,
-            "last": _last_state(self.last),
+            "last": _last_state(self.last), "commissioning": self.commissioning.state_dict(),
         }
 
     @classmethod
@@ -611,6 +641,8 @@ class UnitMonitor:
         mon = cls(machine, **state["config"])
         mon.baseline = RobustZScore.from_state(state["baseline"])
         mon.mv = Mahalanobis.from_state(state["mv"])
+        if "commissioning" in state:  # not in states saved before it existed: a fresh check
+            mon.commissioning.load(state["commissioning"])
         mon.iso = IsoZoneDetector.from_state(state["iso"])
         mon.ph = PageHinkley.from_state(state["ph"])
         mon.trends = {k: ExpTrend.from_state(t) for k, t in state["trends"].items()}
