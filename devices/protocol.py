@@ -339,19 +339,7 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
     has_list, has_b64 = "samples" in obj, "samples_b64" in obj
     if has_list == has_b64:
         raise ProtocolError(Reason.SCHEMA, "exactly one of samples or samples_b64 is required")
-    if has_list:
-        raw = obj["samples"]
-        if not isinstance(raw, list):
-            raise ProtocolError(Reason.SCHEMA, f"samples: expected an array of numbers, got {type(raw).__name__}")
-        if len(raw) > limits.max_samples:
-            raise ProtocolError(Reason.TOO_LARGE, f"samples: {len(raw)} samples, at most {limits.max_samples}")
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
-            raise ProtocolError(Reason.SCHEMA, "samples: every element must be a number")
-        try:
-            arr = np.asarray(raw, dtype=np.float64)
-        except OverflowError:
-            raise ProtocolError(Reason.SCHEMA, "samples: an integer is too large for a 64-bit float") from None
-    else:
+    if has_b64:
         raw = obj["samples_b64"]
         if not isinstance(raw, str):
             raise ProtocolError(Reason.SCHEMA, "samples_b64: expected a base64 string")
@@ -363,7 +351,18 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
             raise ProtocolError(Reason.SCHEMA, f"samples_b64: {len(blob)} bytes is not a whole number of float32")
         if len(blob) // 4 > limits.max_samples:
             raise ProtocolError(Reason.TOO_LARGE, f"samples_b64: {len(blob) // 4} samples, at most {limits.max_samples}")
-        arr = np.frombuffer(blob, dtype="<f4").astype(np.float64)
+        return _float32_samples(blob)
+    raw = obj["samples"]
+    if not isinstance(raw, list):
+        raise ProtocolError(Reason.SCHEMA, f"samples: expected an array of numbers, got {type(raw).__name__}")
+    if len(raw) > limits.max_samples:
+        raise ProtocolError(Reason.TOO_LARGE, f"samples: {len(raw)} samples, at most {limits.max_samples}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
+        raise ProtocolError(Reason.SCHEMA, "samples: every element must be a number")
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except OverflowError:
+        raise ProtocolError(Reason.SCHEMA, "samples: an integer is too large for a 64-bit float") from None
     if arr.size == 0:
         raise ProtocolError(Reason.SCHEMA, "samples: at least one sample is required")
     if not np.all(np.isfinite(arr)):
@@ -371,6 +370,31 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
     if np.any(np.abs(arr) > np.finfo(np.float32).max):
         raise ProtocolError(Reason.NON_FINITE, "samples exceed the float32 range")
     return arr.astype(np.float32)
+
+
+def _float32_samples(blob: bytes) -> np.ndarray:
+    """The decoded bytes of ``samples_b64`` as float32 samples, or a :class:`ProtocolError`.
+
+    A NaN or infinity here is almost always another encoding read as little-endian float32: big-endian
+    floats, float64 or integers put random bits into the exponent, so a snapshot of thousands of samples
+    nearly always holds some. The detail says so, with the first such sample's bytes, because "samples
+    contain NaN or infinity" alone sent a firmware team looking for NaN its sensor never produced.
+    Checked on the float32 values themselves: widening a signalling NaN to float64 made numpy print a
+    RuntimeWarning on the service's stderr.
+    """
+    arr = np.frombuffer(blob, dtype="<f4")
+    if arr.size == 0:
+        raise ProtocolError(Reason.SCHEMA, "samples: at least one sample is required")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ProtocolError(
+            Reason.NON_FINITE,
+            f"samples contain NaN or infinity: {int(bad.sum())} of {arr.size}, the first at index {first} "
+            f"(bytes {blob[4 * first:4 * first + 4].hex(' ')}). Unless the sensor sends NaN, samples_b64 is not "
+            "little-endian float32: big-endian, float64 or integer samples read as such give NaN and absurd values",
+        )
+    return arr.copy()
 
 
 _BASE64_OUTSIDE = re.compile(r"[^A-Za-z0-9+/=]")

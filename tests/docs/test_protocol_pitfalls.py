@@ -1,0 +1,120 @@
+"""What docs/device-protocol.md tells a firmware team about the mistakes they make in practice, checked
+against the parser and the converter ingest runs (the document's examples themselves are checked by
+tests/devices/test_protocol_doc.py; the same mistakes through Mosquitto and mosquitto_pub in
+tests/e2e/test_firmware_walkthrough.py).
+
+Each test first finds the document's words, so that the document and the product cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from devices import protocol as p
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md"
+TEXT = DOC.read_text(encoding="utf-8")
+FLAT = " ".join(TEXT.split())  # the document's words, whatever its line breaks
+VIB = "foreshock/v1/P-0001/vibration"
+TEL = "foreshock/v1/P-0001/telemetry"
+NOW_S = 1795256130.250 + 60
+
+
+def _in_doc(*snippets: str) -> None:
+    for snippet in snippets:
+        assert " ".join(snippet.split()) in FLAT, f"the document no longer says {snippet!r}: update this test with it"
+
+
+def _vibration(blob: bytes) -> bytes:
+    return json.dumps({"ts": 1795256130250, "seq": 77, "axis": "x", "unit": "g", "fs": 25600, "rpm": 1780,
+                       "samples_b64": base64.b64encode(blob).decode("ascii")}).encode()
+
+
+def _detail(topic: str, payload: bytes) -> str:
+    with pytest.raises(p.ProtocolError) as info:
+        p.parse_message(topic, payload, received_at=NOW_S)
+    return str(info.value)
+
+
+def _signal() -> np.ndarray:
+    """2,560 samples of a 29.7 Hz line and noise at 25.6 kHz, as the document's minimal device sends (seeded)."""
+    t = np.arange(2560) / 25600
+    return (0.05 * np.sin(2 * np.pi * 29.7 * t) + np.random.default_rng(0).normal(0, 0.02, t.size)).astype(np.float32)
+
+
+def test_the_documented_bytes_of_the_example_are_little_endian_float32():
+    _in_doc("decodes to the 12 bytes `00 00 00 00 cd cc cc 3d cd cc 4c 3e`: 0.1 g is `cd cc cc 3d`",
+            "Big-endian bytes (`3d cc cc cd`)")
+    example = json.loads(re.findall(r"```json\n(.*?)```", TEXT, flags=re.S)[2])
+    blob = base64.b64decode(example["samples_b64"])
+    assert blob.hex(" ") == "00 00 00 00 cd cc cc 3d cd cc 4c 3e"
+    assert blob == struct.pack("<3f", 0.0, 0.1, 0.2)  # what C's memcpy of a float writes on an ESP32
+    assert struct.pack(">f", 0.1).hex(" ") == "3d cc cc cd"
+
+
+def test_big_endian_samples_are_refused_naming_the_encoding_as_the_document_shows():
+    """It said only `samples contain NaN or infinity`: a firmware team looked for NaN its sensor never sent,
+    when the samples were big-endian. The detail now counts them, gives the first one's index and bytes,
+    and names the encoding; the document quotes it for these samples."""
+    shown = re.search(r"sent big-endian: `(samples contain NaN or infinity: .*?)\.\.\.`", FLAT)
+    assert shown, "the document no longer quotes the big-endian detail"
+    detail = _detail(VIB, _vibration(_signal().astype(">f4").tobytes()))
+    assert detail.startswith("non_finite: " + shown.group(1).strip()), detail
+    assert detail.endswith("big-endian, float64 or integer samples read as such give NaN and absurd values")
+
+
+def test_integer_samples_are_refused_naming_the_encoding():
+    detail = _detail(VIB, _vibration((_signal() * 1000).astype("<i2").tobytes()))
+    assert re.fullmatch(r"non_finite: samples contain NaN or infinity: \d+ of 1280, the first at index \d+ "
+                        r"\(bytes( [0-9a-f]{2}){3} [0-9a-f]{2}\)\. Unless the sensor sends NaN, samples_b64 is not "
+                        r"little-endian float32: .*", detail), detail
+    assert " of 1280, the first at index 0 (bytes 02 00 fe ff)" in detail
+
+
+def test_double_samples_without_nan_are_stored_and_the_detectors_say_why_they_cannot_assess():
+    from detectors.monitor import UnitMonitor
+    from detectors.types import BearingGeometry, MachineInfo, Snapshot
+
+    reason = "cannot assess: samples reach 3.69e+19 g, beyond any accelerometer (100000 g)"
+    _in_doc(f'the same samples sent as `double`: "{reason}"')
+    snap = p.parse_message(VIB, _vibration(_signal().astype("<f8").tobytes()), received_at=NOW_S).snapshot
+    assert snap.samples.size == 5120
+    pump = MachineInfo(rated_rpm=1780, bearing=BearingGeometry(n_balls=9, ball_d=7.94, pitch_d=39.04))
+    result = UnitMonitor(pump).update_snapshot(Snapshot(snap.ts_ms / 1000, snap.fs, snap.samples, snap.rpm, "x"))
+    assert (result.state, result.reasons) == ("unknown", [reason])
+
+
+def test_a_signalling_nan_is_refused_without_a_numpy_warning():
+    """Widening a float32 signalling NaN to float64 printed `RuntimeWarning: invalid value encountered in
+    cast` on the service's stderr, outside its log, once per such snapshot."""
+    blob = bytes.fromhex("00000000 0100807f")  # 0.0, then a signalling NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detail = _detail(VIB, _vibration(blob))
+    assert detail.startswith("non_finite: samples contain NaN or infinity: 1 of 2, the first at index 1 "
+                             "(bytes 01 00 80 7f)")
+
+
+def test_good_samples_b64_still_decode_to_a_writable_float32_array():
+    snap = p.parse_message(VIB, _vibration(_signal().astype("<f4").tobytes()), received_at=NOW_S).snapshot
+    assert snap.samples.dtype == np.float32 and snap.samples.flags.writeable
+    assert np.array_equal(snap.samples, _signal())
+
+
+def test_an_integer_literal_beyond_the_float_range_is_schema_and_1e999_non_finite():
+    _in_doc("an integer literal beyond it (`1` followed by 309 zeros) is rejected as `schema` "
+            "(`integer too large for a 64-bit float`)")
+    body = '{"ts": 1795256130250, "seq": 1, "values": {"temperature_c": %s}}'
+    assert _detail(TEL, (body % ("1" + "0" * 309)).encode()) == \
+        "schema: values.temperature_c: integer too large for a 64-bit float"
+    assert p.parse_message(TEL, (body % ("1" + "0" * 308)).encode(), received_at=NOW_S).records[0].values == \
+        {"temperature_c": 1e308}
+    assert _detail(TEL, (body % "1e999").encode()) == "non_finite: values.temperature_c is not a finite number"
