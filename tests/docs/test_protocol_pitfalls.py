@@ -19,12 +19,15 @@ import numpy as np
 import pytest
 
 from devices import protocol as p
+from ingest.pipeline import Converter
+from ingest.types import RawMessage
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md"
 TEXT = DOC.read_text(encoding="utf-8")
 FLAT = " ".join(TEXT.split())  # the document's words, whatever its line breaks
 VIB = "foreshock/v1/P-0001/vibration"
 TEL = "foreshock/v1/P-0001/telemetry"
+STA = "foreshock/v1/P-0001/status"
 NOW_S = 1795256130.250 + 60
 
 
@@ -118,3 +121,52 @@ def test_an_integer_literal_beyond_the_float_range_is_schema_and_1e999_non_finit
     assert p.parse_message(TEL, (body % ("1" + "0" * 308)).encode(), received_at=NOW_S).records[0].values == \
         {"temperature_c": 1e308}
     assert _detail(TEL, (body % "1e999").encode()) == "non_finite: values.temperature_c is not a finite number"
+
+
+# ---------------------------------------------------------------------------------------------
+# Retained telemetry and vibration
+
+
+def _raw(kind: str, payload: bytes, *, retain: bool) -> RawMessage:
+    return RawMessage(f"foreshock/v1/P-0001/{kind}", payload, NOW_S, retain=retain)
+
+
+def test_a_retained_copy_of_telemetry_or_vibration_is_dead_lettered_naming_the_flag():
+    """With the retain flag set by a firmware, the broker handed the unit's last telemetry to ingest again
+    at every reconnect: accepted, it counted as the unit seen then (a silent unit's alert was cleared at
+    every restart of the service) and the detectors logged that the unit's clock had gone back."""
+    _in_doc("Publish `telemetry` and `vibration` **without the retain flag**",
+            "the platform dead-letters such a copy as `schema` (`retained copy: the unit published this "
+            "telemetry with the retain flag, ...`)")
+    tel = p.telemetry_payload(1795256130250, 1, {"temperature_c": 41.7})
+    vib = _vibration(_signal().astype("<f4").tobytes())
+    ok, bad = Converter(device_check={"P-0001"}.__contains__).convert([
+        _raw("telemetry", tel, retain=False),  # the live message, as the broker forwards it when it is sent
+        _raw("telemetry", tel, retain=True),   # the broker's copy, at ingest's next subscription
+        _raw("vibration", vib, retain=True),
+        _raw("status", b'{"state": "offline"}', retain=True),  # retained by the protocol: accepted
+    ])
+    assert [(a.message.kind, a.raw.retain) for a in ok] == [("telemetry", False), ("status", True)]
+    assert [(d.reason, d.device_id, d.topic) for d in bad] == [("schema", "P-0001", TEL), ("schema", "P-0001", VIB)]
+    assert bad[0].detail == (
+        "retained copy: the unit published this telemetry with the retain flag, so the broker hands it to "
+        "Foreshock again at every reconnect; not stored again (it was handled when it was sent). Publish "
+        f"telemetry without the retain flag, and clear this copy with an empty retained message to {TEL}")
+    assert bad[0].detail.startswith("retained copy: the unit published this telemetry with the retain flag")
+    assert bad[1].detail.startswith("retained copy: the unit published this vibration with the retain flag")
+
+
+def test_a_retained_copy_of_an_unregistered_unit_is_still_ignored_and_a_bad_one_still_named():
+    ok, bad = Converter(device_check={"P-0001"}.__contains__).convert([
+        RawMessage("foreshock/v1/GONE-1/telemetry", p.telemetry_payload(1795256130250, 1, {"a_c": 1.0}), NOW_S,
+                   retain=True),
+        _raw("telemetry", b'{"ts": 1795256130250, "seq": 1}', retain=True),
+    ])
+    assert ok == [] and [(d.reason, d.detail) for d in bad] == [("schema", "missing field(s) values")]
+
+
+def test_the_documented_way_to_clear_a_retained_copy_is_dead_lettered_as_bad_json():
+    _in_doc("publish an empty retained message to the topic (`mosquitto_pub -r -n -t foreshock/v1/P-0001/telemetry`); "
+            "the platform dead-letters that empty message too, as `bad_json`")
+    ok, bad = Converter(device_check={"P-0001"}.__contains__).convert([_raw("telemetry", b"", retain=False)])
+    assert ok == [] and [(d.reason, d.detail) for d in bad] == [("bad_json", "empty payload: expected one JSON document")]
