@@ -290,7 +290,15 @@ def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
         ts_ms = int(value)
     if ts_ms < limits.min_ts_ms:
         raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01 (is it in seconds?)")
-    if ts_ms > (now_s + limits.future_tolerance_s) * 1000:
+    latest_ms = (now_s + limits.future_tolerance_s) * 1000
+    if ts_ms > latest_ms:
+        if not isinstance(value, str):
+            # A clock read in the wrong unit (tv_sec * 1000000 + tv_usec) was "56,000 years in the future", and
+            # three such units made the rejection log blame the server's clock (ingest.service._clock_hint).
+            for factor, unit in ((1000, "microseconds"), (1_000_000, "nanoseconds")):
+                if limits.min_ts_ms <= ts_ms // factor <= latest_ms:
+                    raise ProtocolError(Reason.FUTURE_TIMESTAMP, f"{where}: {ts_ms} looks like epoch {unit}, not "
+                                                                 f"milliseconds; send {ts_ms // factor}")
         ahead = ts_ms / 1000 - now_s
         raise ProtocolError(
             Reason.FUTURE_TIMESTAMP,

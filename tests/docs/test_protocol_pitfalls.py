@@ -123,6 +123,43 @@ def test_an_integer_literal_beyond_the_float_range_is_schema_and_1e999_non_finit
     assert _detail(TEL, (body % "1e999").encode()) == "non_finite: values.temperature_c is not a finite number"
 
 
+@pytest.mark.parametrize("ts, detail", [
+    (1795256130250000, "ts: 1795256130250000 looks like epoch microseconds, not milliseconds; send 1795256130250"),
+    (1795256130250000123, "ts: 1795256130250000123 looks like epoch nanoseconds, not milliseconds; send 1795256130250"),
+    (1795256130250 + 10 * 60_000, "ts is 540 s in the future (more than 300 s allowed)"),  # a clock 10 min ahead
+    (10**15 * 7, "ts is 6998204743810 s in the future (more than 300 s allowed)"),  # nothing it resembles
+])
+def test_a_timestamp_in_microseconds_or_nanoseconds_is_named_so(ts, detail):
+    """Epoch microseconds (`tv_sec * 1000000 + tv_usec`) were refused as "ts is 1793540568785 s in the future":
+    true, and no help; with three such units the rejection log blamed the server's clock."""
+    _in_doc("(`ts: 1795256130250000 looks like epoch microseconds, not milliseconds; send 1795256130250`)")
+    body = json.dumps({"ts": ts, "seq": 1, "values": {"temperature_c": 41.7}}).encode()
+    assert _detail(TEL, body) == f"future_timestamp: {detail}"
+
+
+def test_three_units_in_microseconds_are_not_taken_for_the_servers_clock_behind(tmp_path, caplog):
+    """The rejection log blames the server's clock when three units are refused as in the future by a similar
+    offset (tests/ingest/test_rejection_log.py); three units sending microseconds were exactly that."""
+    import logging
+
+    from foreshock.settings import load_settings
+    from ingest.deadletter import NewDeadLetter
+    from ingest.service import IngestService
+
+    letters = []
+    for unit in ("P-1", "P-2", "P-3"):
+        topic = f"foreshock/v1/{unit}/telemetry"
+        body = json.dumps({"ts": 1795256130250000, "seq": 1, "values": {"temperature_c": 1}}).encode()
+        with pytest.raises(p.ProtocolError) as info:
+            p.parse_message(topic, body, received_at=NOW_S)
+        letters.append(NewDeadLetter(info.value.reason.value, topic, body, NOW_S, unit, info.value.detail))
+    service = IngestService(load_settings(data_dir=tmp_path), store=None, dead_letters=None, device_check=None)
+    caplog.set_level(logging.WARNING, logger="ingest.service")
+    service.report_rejections(letters, now=100.0)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "looks like epoch microseconds" in line and "clock" not in line, line
+
+
 # ---------------------------------------------------------------------------------------------
 # Retained telemetry and vibration
 
