@@ -480,6 +480,13 @@ def parse_message(
     if payload.startswith(b"\xef\xbb\xbf"):
         raise ProtocolError(Reason.BAD_JSON, "the payload starts with a UTF-8 byte-order mark (EF BB BF); "
                                              "send the JSON without it")
+    if payload.endswith(b"\x00"):
+        # C firmware publishing strlen() + 1 or sizeof(buffer) bytes: the dead letter read "Extra data: line 1
+        # column 55", and the NUL cannot be seen in the stored payload.
+        zeros = len(payload) - len(payload.rstrip(b"\x00"))
+        raise ProtocolError(Reason.BAD_JSON, f"the payload ends with {zeros} NUL byte(s) (00) after byte "
+                                             f"{len(payload) - zeros}: a C string's terminator or the rest of a "
+                                             "buffer; publish only the JSON text's bytes (strlen, not sizeof)")
     try:
         # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
         # cannot be encoded (e.g. into PostgreSQL).

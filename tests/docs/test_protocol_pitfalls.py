@@ -160,6 +160,20 @@ def test_three_units_in_microseconds_are_not_taken_for_the_servers_clock_behind(
     assert "looks like epoch microseconds" in line and "clock" not in line, line
 
 
+@pytest.mark.parametrize("tail, zeros", [(b"\x00", 1), (b"\x00" * 200, 200)])
+def test_a_c_strings_terminating_nul_is_named(tail, zeros):
+    """`esp_mqtt_client_publish(client, topic, buf, strlen(buf) + 1, 1, 0)` (or sizeof buf): the dead letter
+    read `not valid JSON: Extra data: line 1 column 55 (char 54)`, and its stored payload shows no NUL."""
+    _in_doc("without a C string's terminating NUL (publish `strlen(buf)` bytes, not `strlen(buf) + 1` or `sizeof buf`; "
+            "the dead letter then says `the payload ends with 1 NUL byte(s) (00) after byte 54: ...`)")
+    text = b'{"ts": 1795256130250, "seq": 1, "values": {"t_c": 10}}'
+    assert len(text) == 54
+    assert _detail(TEL, text + tail) == (
+        f"bad_json: the payload ends with {zeros} NUL byte(s) (00) after byte 54: a C string's terminator or the rest "
+        "of a buffer; publish only the JSON text's bytes (strlen, not sizeof)")
+    assert p.parse_message(TEL, text + b"\n", received_at=NOW_S).records[0].values == {"t_c": 10.0}  # whitespace is fine
+
+
 # ---------------------------------------------------------------------------------------------
 # Retained telemetry and vibration
 
