@@ -288,9 +288,14 @@ def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
         if value < 0:
             raise ProtocolError(Reason.SCHEMA, f"{where}: negative epoch milliseconds")
         ts_ms = int(value)
-    if ts_ms < limits.min_ts_ms:
-        raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01 (is it in seconds?)")
     latest_ms = (now_s + limits.future_tolerance_s) * 1000
+    if ts_ms < limits.min_ts_ms:
+        if limits.min_ts_ms <= value * 1000 <= latest_ms:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01 (is it in seconds?)")
+        # A firmware sending before its clock is set (milliseconds since boot, an RTC at 1970) was asked
+        # whether it sent seconds.
+        raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01: the unit's clock is not set "
+                                           "(time since boot, or no NTP/SNTP yet); send once it is")
     if ts_ms > latest_ms:
         if not isinstance(value, str):
             # A clock read in the wrong unit (tv_sec * 1000000 + tv_usec) was "56,000 years in the future", and

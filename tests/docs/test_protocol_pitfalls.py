@@ -137,6 +137,23 @@ def test_a_timestamp_in_microseconds_or_nanoseconds_is_named_so(ts, detail):
     assert _detail(TEL, body) == f"future_timestamp: {detail}"
 
 
+@pytest.mark.parametrize("ts, hint", [
+    (1795256130, " (is it in seconds?)"),
+    (1795256130.25, " (is it in seconds?)"),
+    (5000, ": the unit's clock is not set (time since boot, or no NTP/SNTP yet); send once it is"),
+    (946684799999, ": the unit's clock is not set (time since boot, or no NTP/SNTP yet); send once it is"),
+])
+def test_a_timestamp_before_2000_says_whether_it_is_seconds_or_an_unset_clock(ts, hint):
+    """Before its clock is set a unit stamps milliseconds since boot (5000): it was asked "is it in seconds?"."""
+    _in_doc("`ts: 1795256130 ms is before 2000-01-01 (is it in seconds?)`",
+            "`ts: 5000 ms is before 2000-01-01: the unit's clock is not set (time since boot, or no NTP/SNTP yet); "
+            "send once it is`")
+    body = json.dumps({"ts": ts, "seq": 1, "values": {"temperature_c": 41.7}}).encode()
+    assert _detail(TEL, body) == f"schema: ts: {int(ts)} ms is before 2000-01-01{hint}"
+    status = json.dumps({"state": "online", "ts": ts}).encode()
+    assert _detail(STA, status) == f"schema: ts: {int(ts)} ms is before 2000-01-01{hint}"
+
+
 def test_three_units_in_microseconds_are_not_taken_for_the_servers_clock_behind(tmp_path, caplog):
     """The rejection log blames the server's clock when three units are refused as in the future by a similar
     offset (tests/ingest/test_rejection_log.py); three units sending microseconds were exactly that."""
