@@ -288,9 +288,22 @@ def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
         if value < 0:
             raise ProtocolError(Reason.SCHEMA, f"{where}: negative epoch milliseconds")
         ts_ms = int(value)
+    latest_ms = (now_s + limits.future_tolerance_s) * 1000
     if ts_ms < limits.min_ts_ms:
-        raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01 (is it in seconds?)")
-    if ts_ms > (now_s + limits.future_tolerance_s) * 1000:
+        if limits.min_ts_ms <= value * 1000 <= latest_ms:
+            raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01 (is it in seconds?)")
+        # A firmware sending before its clock is set (milliseconds since boot, an RTC at 1970) was asked
+        # whether it sent seconds.
+        raise ProtocolError(Reason.SCHEMA, f"{where}: {ts_ms} ms is before 2000-01-01: the unit's clock is not set "
+                                           "(time since boot, or no NTP/SNTP yet); send once it is")
+    if ts_ms > latest_ms:
+        if not isinstance(value, str):
+            # A clock read in the wrong unit (tv_sec * 1000000 + tv_usec) was "56,000 years in the future", and
+            # three such units made the rejection log blame the server's clock (ingest.service._clock_hint).
+            for factor, unit in ((1000, "microseconds"), (1_000_000, "nanoseconds")):
+                if limits.min_ts_ms <= ts_ms // factor <= latest_ms:
+                    raise ProtocolError(Reason.FUTURE_TIMESTAMP, f"{where}: {ts_ms} looks like epoch {unit}, not "
+                                                                 f"milliseconds; send {ts_ms // factor}")
         ahead = ts_ms / 1000 - now_s
         raise ProtocolError(
             Reason.FUTURE_TIMESTAMP,
@@ -339,19 +352,7 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
     has_list, has_b64 = "samples" in obj, "samples_b64" in obj
     if has_list == has_b64:
         raise ProtocolError(Reason.SCHEMA, "exactly one of samples or samples_b64 is required")
-    if has_list:
-        raw = obj["samples"]
-        if not isinstance(raw, list):
-            raise ProtocolError(Reason.SCHEMA, f"samples: expected an array of numbers, got {type(raw).__name__}")
-        if len(raw) > limits.max_samples:
-            raise ProtocolError(Reason.TOO_LARGE, f"samples: {len(raw)} samples, at most {limits.max_samples}")
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
-            raise ProtocolError(Reason.SCHEMA, "samples: every element must be a number")
-        try:
-            arr = np.asarray(raw, dtype=np.float64)
-        except OverflowError:
-            raise ProtocolError(Reason.SCHEMA, "samples: an integer is too large for a 64-bit float") from None
-    else:
+    if has_b64:
         raw = obj["samples_b64"]
         if not isinstance(raw, str):
             raise ProtocolError(Reason.SCHEMA, "samples_b64: expected a base64 string")
@@ -363,7 +364,18 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
             raise ProtocolError(Reason.SCHEMA, f"samples_b64: {len(blob)} bytes is not a whole number of float32")
         if len(blob) // 4 > limits.max_samples:
             raise ProtocolError(Reason.TOO_LARGE, f"samples_b64: {len(blob) // 4} samples, at most {limits.max_samples}")
-        arr = np.frombuffer(blob, dtype="<f4").astype(np.float64)
+        return _float32_samples(blob)
+    raw = obj["samples"]
+    if not isinstance(raw, list):
+        raise ProtocolError(Reason.SCHEMA, f"samples: expected an array of numbers, got {type(raw).__name__}")
+    if len(raw) > limits.max_samples:
+        raise ProtocolError(Reason.TOO_LARGE, f"samples: {len(raw)} samples, at most {limits.max_samples}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in raw):
+        raise ProtocolError(Reason.SCHEMA, "samples: every element must be a number")
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except OverflowError:
+        raise ProtocolError(Reason.SCHEMA, "samples: an integer is too large for a 64-bit float") from None
     if arr.size == 0:
         raise ProtocolError(Reason.SCHEMA, "samples: at least one sample is required")
     if not np.all(np.isfinite(arr)):
@@ -371,6 +383,31 @@ def _samples(obj: dict, limits: Limits) -> np.ndarray:
     if np.any(np.abs(arr) > np.finfo(np.float32).max):
         raise ProtocolError(Reason.NON_FINITE, "samples exceed the float32 range")
     return arr.astype(np.float32)
+
+
+def _float32_samples(blob: bytes) -> np.ndarray:
+    """The decoded bytes of ``samples_b64`` as float32 samples, or a :class:`ProtocolError`.
+
+    A NaN or infinity here is almost always another encoding read as little-endian float32: big-endian
+    floats, float64 or integers put random bits into the exponent, so a snapshot of thousands of samples
+    nearly always holds some. The detail says so, with the first such sample's bytes, because "samples
+    contain NaN or infinity" alone sent a firmware team looking for NaN its sensor never produced.
+    Checked on the float32 values themselves: widening a signalling NaN to float64 made numpy print a
+    RuntimeWarning on the service's stderr.
+    """
+    arr = np.frombuffer(blob, dtype="<f4")
+    if arr.size == 0:
+        raise ProtocolError(Reason.SCHEMA, "samples: at least one sample is required")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ProtocolError(
+            Reason.NON_FINITE,
+            f"samples contain NaN or infinity: {int(bad.sum())} of {arr.size}, the first at index {first} "
+            f"(bytes {blob[4 * first:4 * first + 4].hex(' ')}). Unless the sensor sends NaN, samples_b64 is not "
+            "little-endian float32: big-endian, float64 or integer samples read as such give NaN and absurd values",
+        )
+    return arr.copy()
 
 
 _BASE64_OUTSIDE = re.compile(r"[^A-Za-z0-9+/=]")
@@ -448,6 +485,13 @@ def parse_message(
     if payload.startswith(b"\xef\xbb\xbf"):
         raise ProtocolError(Reason.BAD_JSON, "the payload starts with a UTF-8 byte-order mark (EF BB BF); "
                                              "send the JSON without it")
+    if payload.endswith(b"\x00"):
+        # C firmware publishing strlen() + 1 or sizeof(buffer) bytes: the dead letter read "Extra data: line 1
+        # column 55", and the NUL cannot be seen in the stored payload.
+        zeros = len(payload) - len(payload.rstrip(b"\x00"))
+        raise ProtocolError(Reason.BAD_JSON, f"the payload ends with {zeros} NUL byte(s) (00) after byte "
+                                             f"{len(payload) - zeros}: a C string's terminator or the rest of a "
+                                             "buffer; publish only the JSON text's bytes (strlen, not sizeof)")
     try:
         # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
         # cannot be encoded (e.g. into PostgreSQL).

@@ -67,7 +67,12 @@ class Converter:
     """Validate and convert a batch. ``device_check`` is asked once per device per batch.
 
     A retained message (``RawMessage.retain``: the broker's stored copy, sent on subscribing) of an
-    unknown device is neither accepted nor rejected: it is left out of both lists.
+    unknown device is neither accepted nor rejected: it is left out of both lists. A retained copy of
+    a registered unit's ``telemetry`` or ``vibration`` (a firmware that set the retain flag, which the
+    protocol forbids there) is rejected as ``schema``, naming the flag: it is no new data (the
+    original came live, when it was sent), and accepted it counted as the unit seen at every
+    reconnect of ingest (clearing its "unit silent" alert) and had the detectors warn that the
+    unit's clock went back. Retained ``status`` is the protocol's own and accepted.
 
     ``auto_register``: ``False`` rejects unknown devices (``unknown_device``); ``True`` accepts
     them; a callable is called with the device id (e.g. ``Registry.auto_register``) and then accepts.
@@ -121,6 +126,9 @@ class Converter:
                     continue
                 rejected.append(_dead(raw, Reason.UNKNOWN_DEVICE, f"device {device!r} is not registered", device))
                 continue
+            if raw.retain and parsed.kind != "status":
+                rejected.append(_dead(raw, Reason.SCHEMA, _retained_detail(parsed.kind, raw.topic), device))
+                continue
             feats: dict[str, float] | None = None
             if parsed.kind == "telemetry":
                 points = [Point("telemetry", {"device": device}, dict(r.values), r.ts_ms) for r in parsed.records]
@@ -158,6 +166,12 @@ class Converter:
                 ok = True
             known[device] = ok
         return known
+
+
+def _retained_detail(kind: str, topic: str) -> str:
+    return (f"retained copy: the unit published this {kind} with the retain flag, so the broker hands it to "
+            f"Foreshock again at every reconnect; not stored again (it was handled when it was sent). Publish "
+            f"{kind} without the retain flag, and clear this copy with an empty retained message to {topic[:200]}")
 
 
 def _dead(raw: RawMessage, reason: Reason, detail: str, device: str | None = None) -> NewDeadLetter:
