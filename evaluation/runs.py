@@ -166,6 +166,15 @@ def _check_modes(events: list[dict[str, Any]], where: str) -> None:
                                       f"of {', '.join(FAILURE_MODES)}")
 
 
+def _check_events_given(meta: dict[str, Any], where: str) -> None:
+    """The truth must be stated: a run whose sidecar has no ``events`` was scored as a run that never
+    failed, every warning of a failing bearing counted false."""
+    if "events" not in meta:
+        raise DatasetError(where, "no 'events': a run to failure must say whether and when it failed "
+                                  "(\"events\": [{\"kind\": \"failure\", \"t\": ...}], or \"events\": [] for one that "
+                                  "did not fail); without it every warning would be counted as false")
+
+
 def _sidecar(source: str | Path | None, name: str) -> str:
     """What an error names: the sidecar of ``source`` (where the keys are), else the run's name."""
     return name if source is None else str(Path(source).with_suffix(".json"))
@@ -177,6 +186,7 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     """Stream a run's snapshots through a fresh engine (with ``config``: settings of
     :class:`detectors.MonitorConfig`) and fold the assessments. ``source``: the file it was read
     from, named by errors in its sidecar."""
+    _check_events_given(run.meta, _sidecar(source, run.name))
     _check_modes(run.events, _sidecar(source, run.name))
     trunc = _truncate(run.meta, _sidecar(source, run.name), first_t=float(run.t[0]), failure_t=run.failure_t)
     mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm, _sidecar(source, run.name)), **(config or {}))
@@ -219,6 +229,7 @@ def evaluate_failure_series(series: Series, key: str | None = None,
     """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``
     (with ``config``: settings of :class:`detectors.MonitorConfig`). ``source``: the file it was
     read from, named by errors in its sidecar."""
+    _check_events_given(series.meta, _sidecar(source, series.name))
     _check_modes(series.events, _sidecar(source, series.name))
     key = key or scalar_key(series.meta)
     t_all = series.t_ms / 1000.0
