@@ -37,6 +37,12 @@ def _ends_early(run: dict[str, Any]) -> bool:
     return fail is not None and end is not None and "truncated_at_t" not in run and fail - end > fail / 2
 
 
+def _mostly_unassessed(run: dict[str, Any]) -> bool:
+    """Half the observations or more came back ``unknown``: "no warning" would read as a result."""
+    n, u = run.get("observations"), run.get("unassessed")
+    return bool(n) and u is not None and 2 * u >= n
+
+
 def render(report: dict[str, Any]) -> str:
     out: list[str] = []
     if report.get("nab"):
@@ -84,6 +90,11 @@ def render(report: dict[str, Any]) -> str:
                    "not fail)" +
                    ("; before the fault's onset where the run knows it (simulated runs)" if onset_known else ""))
         for r in runs:
+            if _mostly_unassessed(r):
+                what = "snapshots" if r.get("kind", "run") == "run" else "values"
+                out.append(f"  {r['name']}: {r['unassessed']} of {r['observations']} {what} not assessed "
+                           f"({r['unassessed_reason']}): its warnings, lead time and false warnings count only the "
+                           "rest")
             if _ends_early(r):
                 out.append(f"  {r['name']}: the data end at {_t(r['duration_s'])}, long before its failure at "
                            f"{_t(r['failure_t'])}: a truncated file, or a failure event after the recording; its "
@@ -100,6 +111,9 @@ def render(report: dict[str, Any]) -> str:
         fw, acc = s["false_warnings_per_unit_day"], s["diagnosis_accuracy"]
         out.append(f"  false warnings per unit-day: {'- (no healthy time)' if fw is None else fw}; "
                    f"diagnosis accuracy: {'- (no faulty unit was warned)' if acc is None else acc}")
+        if (s.get("unassessed_share") or 0) >= 0.5:
+            out.append(f"  {100 * s['unassessed_share']:.0f}% of the snapshots were not assessed (see the runs above): "
+                       "these figures measure the rest only")
     if "elapsed_s" in report:
         out.append(f"({report['elapsed_s']:.1f} s)")
     return "\n".join(out)
