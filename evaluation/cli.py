@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--monitor-config", metavar="KEY=VALUE|FILE.json", action="append",
                    help="judge runs and failure series with these engine settings (the fields of a model's "
                         "detector_config, docs/detectors.md); repeatable")
+    p.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
+                   help="compare two JSON reports written by --json (e.g. the defaults and a --monitor-config "
+                        "change): the settings that differ and every figure that changed; no PATH")
     p.set_defaults(func=run, needs_settings=False)
 
 
@@ -73,6 +76,8 @@ def render_field(field: dict[str, Any]) -> str:
 def run(args: argparse.Namespace, settings: Any) -> int:
     if args.jobs < 1:
         raise CliError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.compare:
+        return _compare(args)
     if not args.paths and not args.field:
         raise CliError("give at least one dataset PATH, or --field for the precision of warnings in the field")
     try:
@@ -124,6 +129,31 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if field is not None:
             print(render_field(field))
         _write_json(args.json, report)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """``--compare BEFORE AFTER``: two saved reports side by side (nothing is evaluated)."""
+    from evaluation.compare import CompareError, compare, load_report, render_comparison
+
+    extra = [name for name, given in (("PATH", args.paths), ("--field", args.field),
+                                      ("--monitor-config", args.monitor_config),
+                                      ("--scalar-detector", args.scalar_detector)) if given]
+    if extra:
+        raise CliError(f"--compare compares two saved reports; {', '.join(extra)} cannot be given with it (evaluate "
+                       "each setting with --json FILE first, then compare the two files)")
+    _check_json_target(args.json)
+    try:
+        before, after = (load_report(p) for p in args.compare)
+    except CompareError as exc:
+        raise CliError(f"--compare: {exc}") from None
+    result = {"before": args.compare[0], "after": args.compare[1], **compare(before, after)}
+    if args.json == "-":
+        json.dump(result, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    print(render_comparison(result, *args.compare))
+    _write_json(args.json, result)
     return 0
 
 

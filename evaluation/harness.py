@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from detectors.config import MonitorConfig
 from detectors.scalar import ScalarAnomaly
 from evaluation import fleet as fleet_mod
 from evaluation.discover import Item
@@ -33,7 +34,7 @@ from evaluation.records import accuracy, evaluate_record
 from evaluation.runs import evaluate_failure_series, evaluate_run
 from foreshock.datasets import read_record, read_run, read_series
 
-__all__ = ["WorkerDied", "evaluate", "evaluate_item"]
+__all__ = ["WorkerDied", "evaluate", "evaluate_item", "settings_of"]
 
 _DEFAULTS = Options()
 
@@ -110,6 +111,7 @@ def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = No
 
         {"nab": {"standard", "reward_low_fp", "reward_low_fn"} | None, "nab_detail": {...},
          "records": [...], "record_accuracy": {...}, "runs": [...], "fleet": {folder: summary},
+         "settings": {"engine", "monitor_config", "scalar_detector", "foreshock_version"},
          "elapsed_s": float}
     """
     t0 = time.perf_counter()
@@ -161,7 +163,17 @@ def _assemble(items: list[Item], done: dict[Path, Any], options: Options = _DEFA
         if i.kind == "run" and i.fleet is not None:
             fleets.setdefault(i.fleet, []).append(done[i.path])
     report["fleet"] = {folder.name: fleet_mod.summarise(runs) for folder, runs in fleets.items()}
+    report["settings"] = settings_of(options)
     return report
+
+
+def settings_of(options: Options = _DEFAULTS) -> dict[str, Any]:
+    """What a report was measured with, so that two reports can be compared: every engine setting
+    (the defaults and ``monitor_config`` over them), the scalar detector and the release."""
+    from foreshock import __version__
+
+    return {"engine": MonitorConfig.from_overrides(options.config()).as_dict(), "monitor_config": options.config(),
+            "scalar_detector": options.scalar_detector, "foreshock_version": __version__}
 
 
 def _nab_key(path: Path) -> str:

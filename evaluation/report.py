@@ -74,6 +74,8 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"Runs ({len(runs)})")
         if report.get("monitor_config"):
             out.append("  engine settings: " + ", ".join(f"{k}={v}" for k, v in report["monitor_config"].items()))
+        elif report.get("settings"):
+            out.append("  engine settings: the defaults (all of them in the JSON report's settings.engine)")
         out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode")
         onset_known = False
         for r in runs:
