@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from evaluation.discover import Item, discover
@@ -174,8 +177,6 @@ def _check_json_target(path: str | None) -> None:
     """Refuse a ``--json`` file that cannot be written before evaluating (which may take minutes)."""
     if not path or path == "-":
         return
-    from pathlib import Path
-
     p = Path(path)
     folder = p.parent
     if p.is_dir():
@@ -184,13 +185,50 @@ def _check_json_target(path: str | None) -> None:
         raise CliError(f"--json {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise CliError(f"--json {path}: cannot be written (permission denied)")
+    if p.exists() and not p.is_file():
+        return  # a pipe or a device (/dev/stdout): written in place
+    try:  # what the report will do: a file made in the folder (/proc, a read-only mount refuse it, even to root)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(f"--json {path}: cannot be written: no file can be made in {folder} "
+                       f"({exc.strerror or exc})") from None
 
 
 def _write_json(path: str | None, report: dict[str, Any]) -> None:
+    """Write the report whole or not at all: into a temporary file beside ``path``, renamed over it
+    once complete, so that a full disk or a Ctrl-C never leaves half a report (or half of the
+    previous one's place). A pipe or a device is written in place."""
     if not path:
         return
+    p = Path(path)
     try:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2, default=str)
+        if p.exists() and not p.is_file():
+            with open(p, "w", encoding="utf-8") as fh:
+                json.dump(report, fh, indent=2, default=str)
+            return
+        target = p.resolve() if p.is_symlink() else p  # the file a link points to is replaced, not the link
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise CliError(f"{path}: cannot write the JSON report: {exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2, default=str)
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise CliError(f"{path}: cannot write the JSON report: {exc}") from None
+        raise
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions the report would have had written in place: the previous file's, else the umask's."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

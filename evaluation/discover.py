@@ -9,6 +9,9 @@ format is refused with a :class:`foreshock.datasets.DatasetError` that names it.
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,7 +19,7 @@ from typing import Literal
 from evaluation.nab_corpus import label_windows
 from foreshock.datasets import DatasetError, detect_kind
 
-__all__ = ["Item", "discover"]
+__all__ = ["Item", "damaged_npz_refused", "discover"]
 
 ItemKind = Literal["nab", "series", "record", "run"]
 
@@ -39,8 +42,20 @@ def _truth_dir(path: Path) -> Path | None:
     return path.parent if truth.is_file() else None
 
 
+@contextmanager
+def damaged_npz_refused(path: Path) -> Iterator[None]:
+    """Damaged compressed data in an npz (a copy cut short, a write interrupted) as the
+    :class:`DatasetError` naming the file that :mod:`foreshock.datasets` gives for a damaged zip:
+    it catches the zip module's errors, not zlib's, which escaped as a traceback."""
+    try:
+        yield
+    except zlib.error as exc:
+        raise DatasetError(path.with_suffix(".npz"), f"not a readable npz archive: {exc}") from None
+
+
 def _classify(path: Path) -> Item | None:
-    kind = detect_kind(path)
+    with damaged_npz_refused(path):
+        kind = detect_kind(path)
     data = path.with_suffix(".csv" if kind == "series" else ".npz") if path.suffix in ("", ".json") else path
     if kind == "series":
         if label_windows(data) is not None:

@@ -25,7 +25,7 @@ from typing import Any
 from detectors.config import MonitorConfig
 from detectors.scalar import ScalarAnomaly
 from evaluation import fleet as fleet_mod
-from evaluation.discover import Item
+from evaluation.discover import Item, damaged_npz_refused
 from evaluation.nab import Series as ScoredSeries
 from evaluation.nab import score_corpus
 from evaluation.nab_corpus import label_windows, stream_scores
@@ -51,6 +51,13 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS,
     ``within(done, total)`` is called now and then while a run's snapshots are fed."""
     t0 = time.perf_counter()
     result: Any
+    with damaged_npz_refused(item.path):
+        result = _evaluate(item, options, within)
+    return item, result, time.perf_counter() - t0
+
+
+def _evaluate(item: Item, options: Options, within: Callable[[int, int], None] | None) -> Any:
+    result: Any
     if item.kind == "nab":
         s = read_series(item.path)
         windows = label_windows(item.path) or []
@@ -66,7 +73,7 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS,
         result = evaluate_record(read_record(item.path), source=item.path)
     else:
         result = evaluate_run(read_run(item.path), config=options.config(), source=item.path, progress=within)
-    return item, result, time.perf_counter() - t0
+    return result
 
 
 class WorkerDied(RuntimeError):
