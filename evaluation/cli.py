@@ -118,8 +118,15 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             last[0] = time.monotonic()
             print(f"       {item.name}: {done}/{total} snapshots", file=sys.stderr, flush=True)
 
+    def waiting(running: list[Item], seconds: float) -> None:
+        # datasets in worker processes: a line every 10 s in which none finished, naming those still fed
+        if not args.quiet and running:
+            names = ", ".join(i.name for i in running)
+            print(f"       still evaluating {names} ({seconds:.0f} s so far)", file=sys.stderr, flush=True)
+
     try:
-        report = evaluate(items, jobs=args.jobs, progress=progress, options=options, within=within)
+        report = evaluate(items, jobs=args.jobs, progress=progress, options=options, within=within,
+                          waiting=waiting)
     except (DatasetError, DetectorFailed, WorkerDied) as exc:
         raise CliError(str(exc)) from None
     if field is not None:

@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, Item, float], None]
 Within = Callable[[Item, int, int], None]
+Waiting = Callable[[list[Item], float], None]
 
 
 def evaluate_item(item: Item, options: Options = _DEFAULTS,
@@ -81,16 +82,24 @@ class WorkerDied(RuntimeError):
     in a native library)."""
 
 
-def _in_workers(order: list[Item], options: Options, jobs: int):
+def _in_workers(order: list[Item], options: Options, jobs: int, waiting: Waiting | None = None,
+                heartbeat_s: float = 10.0):
     """``evaluate_item`` of each item in ``jobs`` processes, yielded as they finish. A worker that dies
     is an error naming the datasets it may have held (``multiprocessing.Pool`` replaced the worker and
     waited for ever for the lost task); on any error the other workers are stopped at once, not left to
-    finish their datasets."""
+    finish their datasets. ``waiting(items, seconds)`` is called every ``heartbeat_s`` in which no
+    dataset finished, with those being evaluated: a long run in a worker is otherwise silent."""
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context())
     futures = {pool.submit(evaluate_item, item, options): item for item in order}
+    t0 = time.monotonic()
     try:
-        for fut in as_completed(futures):
-            yield fut.result()
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=heartbeat_s, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
+            if not finished and waiting is not None:
+                waiting([futures[f] for f in futures if f.running()], time.monotonic() - t0)
     except BrokenProcessPool:
         lost = [futures[f].name for f in futures if f.done() and isinstance(f.exception(), BrokenProcessPool)]
         names = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
@@ -112,9 +121,12 @@ def _size(item: Item) -> int:
 
 
 def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = None,
-             options: Options = _DEFAULTS, within: Within | None = None) -> dict[str, Any]:
+             options: Options = _DEFAULTS, within: Within | None = None, waiting: Waiting | None = None,
+             heartbeat_s: float = 10.0) -> dict[str, Any]:
     """Evaluate ``items`` and build the report (``progress`` after each dataset; ``within(item, done,
-    total)`` while a run is fed, when the datasets are evaluated in this process: one job, or one dataset)::
+    total)`` while a run is fed, when the datasets are evaluated in this process: one job, or one dataset;
+    ``waiting(items, seconds)`` every ``heartbeat_s`` without a finished dataset, when they are evaluated
+    in worker processes)::
 
         {"nab": {"standard", "reward_low_fp", "reward_low_fn"} | None, "nab_detail": {...},
          "records": [...], "record_accuracy": {...}, "runs": [...], "fleet": {folder: summary},
@@ -132,7 +144,8 @@ def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = No
             if progress:
                 progress(k, n, item, dt)
     else:
-        for k, (item, res, dt) in enumerate(_in_workers(order, options, min(jobs, n)), start=1):
+        for k, (item, res, dt) in enumerate(_in_workers(order, options, min(jobs, n), waiting, heartbeat_s),
+                                            start=1):
             done[item.path] = res
             if progress:
                 progress(k, n, item, dt)
