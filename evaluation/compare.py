@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evaluation.report import labels
+
 __all__ = ["CompareError", "compare", "load_report", "render_comparison"]
 
 # per run: what an engineer compares (the warning times list and diagnostics stay in the reports)
@@ -80,7 +82,8 @@ def _run_changes(before: dict[str, Any], after: dict[str, Any], keys: tuple[str,
 
 
 def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {str(i.get("name")): i for i in items or []}
+    items = items or []
+    return dict(zip(labels(items), items))
 
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

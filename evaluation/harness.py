@@ -173,16 +173,19 @@ def _assemble(items: list[Item], done: dict[Path, Any], options: Options = _DEFA
                                 "per_series_raw": {k: round(v, 4) for k, v in sorted(r.per_series.items())}}
                          for name, r in res.items()},
         }
-    report["records"] = [done[i.path] for i in items if i.kind == "record"]
+    # "source": the file, which tells apart two runs of one name (the same unit ids in two fleets)
+    report["records"] = [{**done[i.path], "source": str(i.path)} for i in items if i.kind == "record"]
     report["record_accuracy"] = accuracy(report["records"])
-    report["runs"] = [done[i.path] for i in items if i.kind in ("run", "series")]
+    report["runs"] = [{**done[i.path], "source": str(i.path)} for i in items if i.kind in ("run", "series")]
     if options.monitor_config and report["runs"]:
         report["monitor_config"] = options.config()  # the runs were judged with these settings
     fleets: dict[Path, list[dict[str, Any]]] = {}
     for i in items:
         if i.kind == "run" and i.fleet is not None:
             fleets.setdefault(i.fleet, []).append(done[i.path])
-    report["fleet"] = {folder.name: fleet_mod.summarise(runs) for folder, runs in fleets.items()}
+    short = [folder.name for folder in fleets]  # a folder's name, or its path where two fleets share a name
+    report["fleet"] = {(folder.name if short.count(folder.name) == 1 else str(folder)): fleet_mod.summarise(runs)
+                       for folder, runs in fleets.items()}
     report["settings"] = settings_of(options)
     return report
 
