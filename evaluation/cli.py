@@ -98,10 +98,15 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(render_field(field or {}))
             _write_json(args.json, report)
         return 0
+    skipped: list[Path] = []
     try:
-        items = discover(args.paths)
+        items = discover(args.paths, skipped)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
+    if skipped and not args.quiet:
+        shown = ", ".join(str(f) for f in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        print(f"skipped {len(skipped)} file(s) in no dataset format read here (a .csv series, an .npz record or "
+              f"run with its .json sidecar): {shown}", file=sys.stderr, flush=True)
     if not items:
         raise CliError(f"no dataset found under {', '.join(args.paths)}")
     _check_options_apply(args, items)

@@ -69,13 +69,24 @@ def _classify(path: Path) -> Item | None:
     return Item("record", data)
 
 
-def discover(paths: list[str | Path]) -> list[Item]:
-    """The datasets under ``paths``, in a stable order, each once."""
+# in a dataset folder and not data: documentation, licences (NAB ships them beside its series)
+_DOCS = {".md", ".txt", ".rst", ".pdf", ".html", ".htm", ".py", ".ipynb"}
+
+
+def discover(paths: list[str | Path], skipped: list[Path] | None = None) -> list[Item]:
+    """The datasets under ``paths``, in a stable order, each once. ``skipped`` (if given) gets the
+    files of a walked folder that look like data but are in no format read here (a ``.mat``, a
+    sidecar whose data file is missing); hidden files and folders (``.git``, a simulator's unit
+    still being written) are left out of the walk."""
     items: dict[Path, Item] = {}
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in (".csv", ".npz"))
+            walked = sorted(f for f in p.rglob("*")
+                            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            files = [f for f in walked if f.suffix in (".csv", ".npz")]
+            if skipped is not None:
+                skipped.extend(f for f in walked if _looks_like_data(f))
             for f in files:
                 item = _classify(f)
                 if item is not None:
@@ -94,6 +105,21 @@ def discover(paths: list[str | Path]) -> list[Item]:
         if item is not None:
             items.setdefault(item.path.resolve(), item)
     return list(items.values())
+
+
+def _looks_like_data(f: Path) -> bool:
+    """A walked file that is not read, not documentation and not a sidecar or label file in its place."""
+    if f.suffix in (".csv", ".npz") or f.suffix.lower() in _DOCS or f.name.upper().startswith(("LICENSE", "README")):
+        return False
+    if f.suffix != ".json":
+        return True
+    if f.name == "truth.json" or f.with_suffix(".csv").exists() or f.with_suffix(".npz").exists():
+        return False
+    try:  # a sidecar left without its data file (label files and the like have no 'kind')
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and "kind" in doc
 
 
 def _check_sidecar(p: Path) -> None:
