@@ -70,8 +70,9 @@ def _settings_changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[Any]]:
-    return {k: [before.get(k), after.get(k)] for k in keys
-            if (k in before or k in after) and before.get(k) != after.get(k)}
+    """The ``keys`` both hold with different values: a key one report lacks (written by a release
+    before it) is not a change."""
+    return {k: [before[k], after[k]] for k in keys if k in before and k in after and before[k] != after[k]}
 
 
 def _run_changes(before: dict[str, Any], after: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[Any]]:

@@ -109,3 +109,11 @@ def test_compare_refuses_a_file_that_is_not_a_report(capsys, tmp_path: Path, con
 def test_compare_with_a_dataset_path_is_refused(capsys, tmp_path: Path):
     code = main(["evaluate", str(tmp_path), "--compare", "a.json", "b.json"])
     assert code == 2 and "--compare compares two saved reports; PATH cannot be given" in capsys.readouterr().err
+
+
+def test_a_figure_an_older_report_lacks_is_not_a_change():
+    old = {"runs": [{"name": "P", "lead_time_s": 5.0}], "fleet": {"f": {"false_warnings": 0}}}
+    new = {"runs": [{"name": "P", "lead_time_s": 5.0, "unassessed": 0}],
+           "fleet": {"f": {"false_warnings": 0, "unassessed_share": 0.0}}}
+    c = compare(old, new)
+    assert c["runs"] == [] and c["fleet"] == {"f": {}}
