@@ -155,10 +155,10 @@ def render_comparison(c: dict[str, Any], before: str = "before", after: str = "a
         for r in c[section]:
             out.append(f"  {r['name']}: " + "; ".join(f"{k} {_pair(v, k)}" for k, v in r["changed"].items()))
         if only_b:
-            out.append(f"  only in {before} (not compared): {', '.join(only_b)}")
+            out.append(f"  only in {before} (not compared): {_some(only_b)}")
         if only_a:
-            out.append(f"  only in {after} (not compared): {', '.join(only_a)}")
-    acc = c["record_accuracy"]
+            out.append(f"  only in {after} (not compared): {_some(only_a)}")
+    acc = c["record_accuracy"] if c["records_compared"] else {}
     if acc and all(b == a for b, a in acc.values()):
         out.append("  accuracy unchanged: " + ", ".join(f"{k} {_pct(v[0])}" for k, v in acc.items()))
     elif acc:
@@ -169,11 +169,18 @@ def render_comparison(c: dict[str, Any], before: str = "before", after: str = "a
     for key, where in (("fleet_only_before", before), ("fleet_only_after", after)):
         if c[key]:
             out.append(f"  fleet only in {where} (not compared): {', '.join(c[key])}")
-    if c["nab"] and all(b == a for b, a in c["nab"].values()):
+    if c["nab"] and any(None in v for v in c["nab"].values()):
+        out.append(f"NAB: only in {before if all(v[0] is not None for v in c['nab'].values()) else after} "
+                   "(not compared)")
+    elif c["nab"] and all(b == a for b, a in c["nab"].values()):
         out.append("NAB unchanged: " + ", ".join(f"{k} {_v(v[0], k)}" for k, v in c["nab"].items()))
     elif c["nab"]:
         out.append("NAB: " + ", ".join(f"{k} {_pair(v, k)}" for k, v in c["nab"].items()))
     return "\n".join(out)
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _pct(v: Any) -> str:

@@ -117,3 +117,14 @@ def test_a_figure_an_older_report_lacks_is_not_a_change():
            "fleet": {"f": {"false_warnings": 0, "unassessed_share": 0.0}}}
     c = compare(old, new)
     assert c["runs"] == [] and c["fleet"] == {"f": {}}
+
+
+def test_a_section_only_one_report_holds_is_named_once_not_compared_figure_by_figure():
+    from evaluation.compare import render_comparison
+
+    b = {"runs": [], "records": [{"name": f"R{i}", "diagnosed_fault": "none"} for i in range(8)],
+         "record_accuracy": {"all": 1.0}, "nab": {"standard": 60.1}}
+    a = {"runs": [], "records": [], "record_accuracy": {}, "nab": None}
+    text = render_comparison(compare(b, a), "b.json", "a.json")
+    assert "only in b.json (not compared): R0, R1, R2, R3, R4 and 3 more" in text
+    assert "NAB: only in b.json (not compared)" in text and "accuracy" not in text
