@@ -155,9 +155,16 @@ def _truth_file(path: str) -> None:
 
 def _check_writable(folder, option: str, given: str) -> None:
     import os
+    import tempfile
 
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CliError(f"{option} {given}: the folder {folder} is not writable", exit_code=1)
+    try:  # what the run will do at its end: /proc, a read-only mount refuse it, even to root
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(f"{option} {given}: no file can be made in {folder} ({exc.strerror or exc})",
+                       exit_code=1) from None
 
 
 def _printer(quiet: bool):
@@ -262,7 +269,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _say_what_out_holds(args.out, written[-1], len(fleet.units))
         raise
     if args.truth:
-        truth.write(args.truth)
+        try:
+            truth.write(args.truth)
+        except OSError as exc:  # checked before the run; the disk may have filled since
+            raise CliError(f"--truth {args.truth}: cannot write the ground truth: {exc.strerror or exc}",
+                           exit_code=1) from None
     elif not args.out:
         print(json.dumps(truth.to_dict(), indent=2))
     failed = len(truth.failed())
