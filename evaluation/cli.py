@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evaluation.discover import Item, discover
+from evaluation.discover import Item, discover, model_of
 from evaluation.harness import WorkerDied, evaluate
 from evaluation.options import DetectorFailed, OptionError, Options
 from evaluation.report import render
@@ -45,6 +45,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--monitor-config", metavar="KEY=VALUE|FILE.json", action="append",
                    help="judge runs and failure series with these engine settings (the fields of a model's "
                         "detector_config, docs/detectors.md); repeatable")
+    p.add_argument("--model-config", metavar="MODEL:KEY=VALUE|MODEL:FILE.json", action="append",
+                   help="like --monitor-config, for the runs of one machine model only (their sidecar's model, "
+                        "as the simulator writes it), over --monitor-config: what a model's detector_config "
+                        "would do; repeatable")
     p.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
                    help="compare two JSON reports written by --json (e.g. the defaults and a --monitor-config "
                         "change): the settings that differ and every figure that changed; no PATH")
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if not args.paths and not args.field:
         raise CliError("give at least one dataset PATH, or --field for the precision of warnings in the field")
     try:
-        options = Options.parse(args.scalar_detector, args.monitor_config)
+        options = Options.parse(args.scalar_detector, args.monitor_config, args.model_config)
     except OptionError as exc:
         raise CliError(str(exc)) from None
     _check_json_target(args.json)
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
               f"run with its .json sidecar): {shown}", file=sys.stderr, flush=True)
     if not items:
         raise CliError(f"no dataset found under {', '.join(args.paths)}")
-    _check_options_apply(args, items)
+    _check_options_apply(args, items, options)
 
     def progress(k: int, n: int, item: Item, seconds: float) -> None:
         if not args.quiet:
@@ -153,6 +157,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     extra = [name for name, given in (("PATH", args.paths), ("--field", args.field),
                                       ("--monitor-config", args.monitor_config),
+                                      ("--model-config", args.model_config),
                                       ("--scalar-detector", args.scalar_detector)) if given]
     if extra:
         raise CliError(f"--compare compares two saved reports; {', '.join(extra)} cannot be given with it (evaluate "
@@ -172,7 +177,7 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_options_apply(args: argparse.Namespace, items: list[Item]) -> None:
+def _check_options_apply(args: argparse.Namespace, items: list[Item], options: Options) -> None:
     """Refuse an option that would not be used on any of the datasets found: the report would
     otherwise read as a measurement of it."""
     kinds = {i.kind for i in items}
@@ -183,6 +188,12 @@ def _check_options_apply(args: argparse.Namespace, items: list[Item]) -> None:
     if args.monitor_config and not kinds & {"run", "series"}:
         raise CliError(f"--monitor-config judges runs to failure and failure series only (FEMTO, IMS, simulated "
                        f"runs); there are none under {where}: NAB series and CWRU records are scored without it")
+    if args.model_config:
+        found = {model_of(i) for i in items if i.kind in ("run", "series")} - {None}
+        for model in options.models():
+            if model not in found:
+                raise CliError(f"--model-config {model}: no run or series of that model among the datasets "
+                               f"(their models: {', '.join(sorted(found)) or 'none named'})")
 
 
 def _check_json_target(path: str | None) -> None:

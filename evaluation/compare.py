@@ -64,9 +64,13 @@ def _settings_changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str
     # of the release that wrote an older report are not known here)
     keys = set(sb or {}) | set(sa or {}) if full_b and full_a else set(
         k for side, full in ((sb, full_b), (sa, full_a)) if not full for k in side or {})
-    return {"before": sb, "after": sa,
-            "changed": {k: [(sb or {}).get(k), (sa or {}).get(k)] for k in sorted(keys)
-                        if (sb or {}).get(k) != (sa or {}).get(k)}}
+    changed = {k: [(sb or {}).get(k), (sa or {}).get(k)] for k in sorted(keys) if (sb or {}).get(k) != (sa or {}).get(k)}
+    mb, ma = ((r.get("settings") or {}).get("model_config") or {} for r in (before, after))
+    for model in sorted(set(mb) | set(ma)):  # --model-config: settings of one model's runs, MODEL:KEY
+        own_b, own_a = mb.get(model) or {}, ma.get(model) or {}
+        changed.update({f"{model}:{k}": [own_b.get(k), own_a.get(k)] for k in sorted(set(own_b) | set(own_a))
+                        if own_b.get(k) != own_a.get(k)})
+    return {"before": sb, "after": sa, "changed": changed}
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[Any]]:
@@ -141,9 +145,11 @@ def render_comparison(c: dict[str, Any], before: str = "before", after: str = "a
         out.append(f"  engine settings: not recorded in {missing} (written before reports held them, or "
                    "defaults without --monitor-config)")
     if s["changed"]:
-        out.append("  engine settings changed: " + ", ".join(
-            f"{k} {'(not recorded)' if b is None else b} -> {'(not recorded)' if a is None else a}"
-            for k, (b, a) in s["changed"].items()))
+        def shown(key: str, v: Any) -> str:  # a model's own setting absent: the run used the general one
+            return str(v) if v is not None else "(not set)" if ":" in key else "(not recorded)"
+
+        out.append("  engine settings changed: " + ", ".join(f"{k} {shown(k, b)} -> {shown(k, a)}"
+                                                             for k, (b, a) in s["changed"].items()))
     elif s["before"] is not None and s["after"] is not None:
         out.append("  engine settings: the same")
     for section, what in (("runs", "Runs"), ("records", "Records")):

@@ -19,7 +19,7 @@ from typing import Literal
 from evaluation.nab_corpus import label_windows
 from foreshock.datasets import DatasetError, detect_kind
 
-__all__ = ["Item", "damaged_npz_refused", "discover"]
+__all__ = ["Item", "damaged_npz_refused", "discover", "model_of"]
 
 ItemKind = Literal["nab", "series", "record", "run"]
 
@@ -105,6 +105,16 @@ def discover(paths: list[str | Path], skipped: list[Path] | None = None) -> list
         if item is not None:
             items.setdefault(item.path.resolve(), item)
     return list(items.values())
+
+
+def model_of(item: Item) -> str | None:
+    """The machine model a run's or series' sidecar names (``model``; the simulator writes it), if any."""
+    try:
+        doc = json.loads(item.path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    model = doc.get("model") if isinstance(doc, dict) else None
+    return model if isinstance(model, str) else None
 
 
 def _looks_like_data(f: Path) -> bool:

@@ -69,11 +69,15 @@ def _evaluate(item: Item, options: Options, within: Callable[[int, int], None] |
         result = ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
                               windows=[(a.astype(object), b.astype(object)) for a, b in windows])
     elif item.kind == "series":
-        result = evaluate_failure_series(read_series(item.path), config=options.config(), source=item.path)
+        series = read_series(item.path)
+        config = options.config_for(series.meta.get("model"))
+        result = {**evaluate_failure_series(series, config=config, source=item.path), "engine_overrides": config}
     elif item.kind == "record":
         result = evaluate_record(read_record(item.path), source=item.path)
     else:
-        result = evaluate_run(read_run(item.path), config=options.config(), source=item.path, progress=within)
+        run = read_run(item.path)
+        config = options.config_for(run.meta.get("model"))
+        result = {**evaluate_run(run, config=config, source=item.path, progress=within), "engine_overrides": config}
     return result
 
 
@@ -130,7 +134,7 @@ def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = No
 
         {"nab": {"standard", "reward_low_fp", "reward_low_fn"} | None, "nab_detail": {...},
          "records": [...], "record_accuracy": {...}, "runs": [...], "fleet": {folder: summary},
-         "settings": {"engine", "monitor_config", "scalar_detector", "foreshock_version"},
+         "settings": {"engine", "monitor_config", "model_config", "scalar_detector", "foreshock_version"},
          "elapsed_s": float}
     """
     t0 = time.perf_counter()
@@ -192,11 +196,13 @@ def _assemble(items: list[Item], done: dict[Path, Any], options: Options = _DEFA
 
 def settings_of(options: Options = _DEFAULTS) -> dict[str, Any]:
     """What a report was measured with, so that two reports can be compared: every engine setting
-    (the defaults and ``monitor_config`` over them), the scalar detector and the release."""
+    (the defaults and ``monitor_config`` over them), the settings of single models over those (each
+    run's own are its ``engine_overrides``), the scalar detector and the release."""
     from foreshock import __version__
 
     return {"engine": MonitorConfig.from_overrides(options.config()).as_dict(), "monitor_config": options.config(),
-            "scalar_detector": options.scalar_detector, "foreshock_version": __version__}
+            "model_config": options.models(), "scalar_detector": options.scalar_detector,
+            "foreshock_version": __version__}
 
 
 def _nab_key(path: Path) -> str:

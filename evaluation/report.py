@@ -92,6 +92,8 @@ def render(report: dict[str, Any]) -> str:
             out.append("  engine settings: " + ", ".join(f"{k}={v}" for k, v in report["monitor_config"].items()))
         elif report.get("settings"):
             out.append("  engine settings: the defaults (all of them in the JSON report's settings.engine)")
+        for model, own in ((report.get("settings") or {}).get("model_config") or {}).items():
+            out.append(f"  engine settings for model {model}: " + ", ".join(f"{k}={v}" for k, v in own.items()))
         out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode")
         onset_known = False
         names = labels(runs)
