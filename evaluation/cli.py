@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from evaluation.discover import Item, discover
+from evaluation.discover import Item, discover, model_of
 from evaluation.harness import WorkerDied, evaluate
 from evaluation.options import DetectorFailed, OptionError, Options
 from evaluation.report import render
@@ -42,6 +45,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--monitor-config", metavar="KEY=VALUE|FILE.json", action="append",
                    help="judge runs and failure series with these engine settings (the fields of a model's "
                         "detector_config, docs/detectors.md); repeatable")
+    p.add_argument("--model-config", metavar="MODEL:KEY=VALUE|MODEL:FILE.json", action="append",
+                   help="like --monitor-config, for the runs of one machine model only (their sidecar's model, "
+                        "as the simulator writes it), over --monitor-config: what a model's detector_config "
+                        "would do; repeatable")
+    p.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
+                   help="compare two JSON reports written by --json (e.g. the defaults and a --monitor-config "
+                        "change): the settings that differ and every figure that changed; no PATH")
     p.set_defaults(func=run, needs_settings=False)
 
 
@@ -73,10 +83,12 @@ def render_field(field: dict[str, Any]) -> str:
 def run(args: argparse.Namespace, settings: Any) -> int:
     if args.jobs < 1:
         raise CliError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.compare:
+        return _compare(args)
     if not args.paths and not args.field:
         raise CliError("give at least one dataset PATH, or --field for the precision of warnings in the field")
     try:
-        options = Options.parse(args.scalar_detector, args.monitor_config)
+        options = Options.parse(args.scalar_detector, args.monitor_config, args.model_config)
     except OptionError as exc:
         raise CliError(str(exc)) from None
     _check_json_target(args.json)
@@ -90,13 +102,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print(render_field(field or {}))
             _write_json(args.json, report)
         return 0
+    skipped: list[Path] = []
     try:
-        items = discover(args.paths)
+        items = discover(args.paths, skipped)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
+    if skipped and not args.quiet:
+        shown = ", ".join(str(f) for f in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        print(f"skipped {len(skipped)} file(s) in no dataset format read here (a .csv series, an .npz record or "
+              f"run with its .json sidecar): {shown}", file=sys.stderr, flush=True)
     if not items:
         raise CliError(f"no dataset found under {', '.join(args.paths)}")
-    _check_options_apply(args, items)
+    _check_options_apply(args, items, options)
 
     def progress(k: int, n: int, item: Item, seconds: float) -> None:
         if not args.quiet:
@@ -110,8 +127,15 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             last[0] = time.monotonic()
             print(f"       {item.name}: {done}/{total} snapshots", file=sys.stderr, flush=True)
 
+    def waiting(running: list[Item], seconds: float) -> None:
+        # datasets in worker processes: a line every 10 s in which none finished, naming those still fed
+        if not args.quiet and running:
+            names = ", ".join(i.name for i in running)
+            print(f"       still evaluating {names} ({seconds:.0f} s so far)", file=sys.stderr, flush=True)
+
     try:
-        report = evaluate(items, jobs=args.jobs, progress=progress, options=options, within=within)
+        report = evaluate(items, jobs=args.jobs, progress=progress, options=options, within=within,
+                          waiting=waiting)
     except (DatasetError, DetectorFailed, WorkerDied) as exc:
         raise CliError(str(exc)) from None
     if field is not None:
@@ -127,7 +151,33 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _check_options_apply(args: argparse.Namespace, items: list[Item]) -> None:
+def _compare(args: argparse.Namespace) -> int:
+    """``--compare BEFORE AFTER``: two saved reports side by side (nothing is evaluated)."""
+    from evaluation.compare import CompareError, compare, load_report, render_comparison
+
+    extra = [name for name, given in (("PATH", args.paths), ("--field", args.field),
+                                      ("--monitor-config", args.monitor_config),
+                                      ("--model-config", args.model_config),
+                                      ("--scalar-detector", args.scalar_detector)) if given]
+    if extra:
+        raise CliError(f"--compare compares two saved reports; {', '.join(extra)} cannot be given with it (evaluate "
+                       "each setting with --json FILE first, then compare the two files)")
+    _check_json_target(args.json)
+    try:
+        before, after = (load_report(p) for p in args.compare)
+    except CompareError as exc:
+        raise CliError(f"--compare: {exc}") from None
+    result = {"before": args.compare[0], "after": args.compare[1], **compare(before, after)}
+    if args.json == "-":
+        json.dump(result, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    print(render_comparison(result, *args.compare))
+    _write_json(args.json, result)
+    return 0
+
+
+def _check_options_apply(args: argparse.Namespace, items: list[Item], options: Options) -> None:
     """Refuse an option that would not be used on any of the datasets found: the report would
     otherwise read as a measurement of it."""
     kinds = {i.kind for i in items}
@@ -138,14 +188,18 @@ def _check_options_apply(args: argparse.Namespace, items: list[Item]) -> None:
     if args.monitor_config and not kinds & {"run", "series"}:
         raise CliError(f"--monitor-config judges runs to failure and failure series only (FEMTO, IMS, simulated "
                        f"runs); there are none under {where}: NAB series and CWRU records are scored without it")
+    if args.model_config:
+        found = {model_of(i) for i in items if i.kind in ("run", "series")} - {None}
+        for model in options.models():
+            if model not in found:
+                raise CliError(f"--model-config {model}: no run or series of that model among the datasets "
+                               f"(their models: {', '.join(sorted(found)) or 'none named'})")
 
 
 def _check_json_target(path: str | None) -> None:
     """Refuse a ``--json`` file that cannot be written before evaluating (which may take minutes)."""
     if not path or path == "-":
         return
-    from pathlib import Path
-
     p = Path(path)
     folder = p.parent
     if p.is_dir():
@@ -154,13 +208,50 @@ def _check_json_target(path: str | None) -> None:
         raise CliError(f"--json {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise CliError(f"--json {path}: cannot be written (permission denied)")
+    if p.exists() and not p.is_file():
+        return  # a pipe or a device (/dev/stdout): written in place
+    try:  # what the report will do: a file made in the folder (/proc, a read-only mount refuse it, even to root)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(f"--json {path}: cannot be written: no file can be made in {folder} "
+                       f"({exc.strerror or exc})") from None
 
 
 def _write_json(path: str | None, report: dict[str, Any]) -> None:
+    """Write the report whole or not at all: into a temporary file beside ``path``, renamed over it
+    once complete, so that a full disk or a Ctrl-C never leaves half a report (or half of the
+    previous one's place). A pipe or a device is written in place."""
     if not path:
         return
+    p = Path(path)
     try:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2, default=str)
+        if p.exists() and not p.is_file():
+            with open(p, "w", encoding="utf-8") as fh:
+                json.dump(report, fh, indent=2, default=str)
+            return
+        target = p.resolve() if p.is_symlink() else p  # the file a link points to is replaced, not the link
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise CliError(f"{path}: cannot write the JSON report: {exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2, default=str)
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise CliError(f"{path}: cannot write the JSON report: {exc}") from None
+        raise
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions the report would have had written in place: the previous file's, else the umask's."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -9,6 +9,9 @@ format is refused with a :class:`foreshock.datasets.DatasetError` that names it.
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,7 +19,7 @@ from typing import Literal
 from evaluation.nab_corpus import label_windows
 from foreshock.datasets import DatasetError, detect_kind
 
-__all__ = ["Item", "discover"]
+__all__ = ["Item", "damaged_npz_refused", "discover", "model_of"]
 
 ItemKind = Literal["nab", "series", "record", "run"]
 
@@ -39,8 +42,20 @@ def _truth_dir(path: Path) -> Path | None:
     return path.parent if truth.is_file() else None
 
 
+@contextmanager
+def damaged_npz_refused(path: Path) -> Iterator[None]:
+    """Damaged compressed data in an npz (a copy cut short, a write interrupted) as the
+    :class:`DatasetError` naming the file that :mod:`foreshock.datasets` gives for a damaged zip:
+    it catches the zip module's errors, not zlib's, which escaped as a traceback."""
+    try:
+        yield
+    except zlib.error as exc:
+        raise DatasetError(path.with_suffix(".npz"), f"not a readable npz archive: {exc}") from None
+
+
 def _classify(path: Path) -> Item | None:
-    kind = detect_kind(path)
+    with damaged_npz_refused(path):
+        kind = detect_kind(path)
     data = path.with_suffix(".csv" if kind == "series" else ".npz") if path.suffix in ("", ".json") else path
     if kind == "series":
         if label_windows(data) is not None:
@@ -54,13 +69,24 @@ def _classify(path: Path) -> Item | None:
     return Item("record", data)
 
 
-def discover(paths: list[str | Path]) -> list[Item]:
-    """The datasets under ``paths``, in a stable order, each once."""
+# in a dataset folder and not data: documentation, licences (NAB ships them beside its series)
+_DOCS = {".md", ".txt", ".rst", ".pdf", ".html", ".htm", ".py", ".ipynb"}
+
+
+def discover(paths: list[str | Path], skipped: list[Path] | None = None) -> list[Item]:
+    """The datasets under ``paths``, in a stable order, each once. ``skipped`` (if given) gets the
+    files of a walked folder that look like data but are in no format read here (a ``.mat``, a
+    sidecar whose data file is missing); hidden files and folders (``.git``, a simulator's unit
+    still being written) are left out of the walk."""
     items: dict[Path, Item] = {}
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in (".csv", ".npz"))
+            walked = sorted(f for f in p.rglob("*")
+                            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            files = [f for f in walked if f.suffix in (".csv", ".npz")]
+            if skipped is not None:
+                skipped.extend(f for f in walked if _looks_like_data(f))
             for f in files:
                 item = _classify(f)
                 if item is not None:
@@ -79,6 +105,31 @@ def discover(paths: list[str | Path]) -> list[Item]:
         if item is not None:
             items.setdefault(item.path.resolve(), item)
     return list(items.values())
+
+
+def model_of(item: Item) -> str | None:
+    """The machine model a run's or series' sidecar names (``model``; the simulator writes it), if any."""
+    try:
+        doc = json.loads(item.path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    model = doc.get("model") if isinstance(doc, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def _looks_like_data(f: Path) -> bool:
+    """A walked file that is not read, not documentation and not a sidecar or label file in its place."""
+    if f.suffix in (".csv", ".npz") or f.suffix.lower() in _DOCS or f.name.upper().startswith(("LICENSE", "README")):
+        return False
+    if f.suffix != ".json":
+        return True
+    if f.name == "truth.json" or f.with_suffix(".csv").exists() or f.with_suffix(".npz").exists():
+        return False
+    try:  # a sidecar left without its data file (label files and the like have no 'kind')
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and "kind" in doc
 
 
 def _check_sidecar(p: Path) -> None:

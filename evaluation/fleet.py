@@ -4,7 +4,8 @@ The simulator writes each unit's run with its ground truth in the sidecar's even
 ``failure`` with the fault ``mode``). Per fault kind: the share of units that failed and were
 warned at least ``lead_s`` (24 simulated hours) before; false warnings per unit-day, counting the
 warning episodes that start before a unit's fault onset (any, for a healthy unit) over the
-healthy unit-days; and the diagnosis accuracy over the warned faulty units.
+healthy unit-days; the diagnosis accuracy over the warned faulty units; and the share of snapshots
+the engine could not assess (``unknown``), which the other figures do not count.
 
 >>> runs = [{"name": "a", "true_fault": "imbalance", "failure_t": 200000.0, "onset_t": 50000.0,
 ...          "first_warning_t": 90000.0, "warning_times": [90000.0], "diagnosed_fault": "imbalance",
@@ -31,7 +32,10 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
     false = 0
     healthy_s = 0.0
     diag_hit = diag_n = 0
+    observed = unassessed = 0
     for r in runs:
+        observed += r.get("observations") or 0
+        unassessed += r.get("unassessed") or 0
         kind = r.get("true_fault") or "none"
         per[kind]["units"] += 1
         onset = r.get("onset_t")
@@ -60,4 +64,5 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
         "healthy_unit_days": round(days, 3),
         "false_warnings_per_unit_day": round(false / days, 4) if days > 0 else None,
         "diagnosis_accuracy": round(diag_hit / diag_n, 3) if diag_n else None,
+        "unassessed_share": round(unassessed / observed, 3) if observed else None,
     }

@@ -16,15 +16,16 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from detectors.config import MonitorConfig
 from detectors.scalar import ScalarAnomaly
 from evaluation import fleet as fleet_mod
-from evaluation.discover import Item
+from evaluation.discover import Item, damaged_npz_refused
 from evaluation.nab import Series as ScoredSeries
 from evaluation.nab import score_corpus
 from evaluation.nab_corpus import label_windows, stream_scores
@@ -33,7 +34,7 @@ from evaluation.records import accuracy, evaluate_record
 from evaluation.runs import evaluate_failure_series, evaluate_run
 from foreshock.datasets import read_record, read_run, read_series
 
-__all__ = ["WorkerDied", "evaluate", "evaluate_item"]
+__all__ = ["WorkerDied", "evaluate", "evaluate_item", "settings_of"]
 
 _DEFAULTS = Options()
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, Item, float], None]
 Within = Callable[[Item, int, int], None]
+Waiting = Callable[[list[Item], float], None]
 
 
 def evaluate_item(item: Item, options: Options = _DEFAULTS,
@@ -49,6 +51,13 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS,
     files, :class:`evaluation.options.DetectorFailed` when a user's scalar detector fails.
     ``within(done, total)`` is called now and then while a run's snapshots are fed."""
     t0 = time.perf_counter()
+    result: Any
+    with damaged_npz_refused(item.path):
+        result = _evaluate(item, options, within)
+    return item, result, time.perf_counter() - t0
+
+
+def _evaluate(item: Item, options: Options, within: Callable[[int, int], None] | None) -> Any:
     result: Any
     if item.kind == "nab":
         s = read_series(item.path)
@@ -60,12 +69,16 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS,
         result = ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
                               windows=[(a.astype(object), b.astype(object)) for a, b in windows])
     elif item.kind == "series":
-        result = evaluate_failure_series(read_series(item.path), config=options.config(), source=item.path)
+        series = read_series(item.path)
+        config = options.config_for(series.meta.get("model"))
+        result = {**evaluate_failure_series(series, config=config, source=item.path), "engine_overrides": config}
     elif item.kind == "record":
         result = evaluate_record(read_record(item.path), source=item.path)
     else:
-        result = evaluate_run(read_run(item.path), config=options.config(), source=item.path, progress=within)
-    return item, result, time.perf_counter() - t0
+        run = read_run(item.path)
+        config = options.config_for(run.meta.get("model"))
+        result = {**evaluate_run(run, config=config, source=item.path, progress=within), "engine_overrides": config}
+    return result
 
 
 class WorkerDied(RuntimeError):
@@ -73,16 +86,24 @@ class WorkerDied(RuntimeError):
     in a native library)."""
 
 
-def _in_workers(order: list[Item], options: Options, jobs: int):
+def _in_workers(order: list[Item], options: Options, jobs: int, waiting: Waiting | None = None,
+                heartbeat_s: float = 10.0):
     """``evaluate_item`` of each item in ``jobs`` processes, yielded as they finish. A worker that dies
     is an error naming the datasets it may have held (``multiprocessing.Pool`` replaced the worker and
     waited for ever for the lost task); on any error the other workers are stopped at once, not left to
-    finish their datasets."""
+    finish their datasets. ``waiting(items, seconds)`` is called every ``heartbeat_s`` in which no
+    dataset finished, with those being evaluated: a long run in a worker is otherwise silent."""
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context())
     futures = {pool.submit(evaluate_item, item, options): item for item in order}
+    t0 = time.monotonic()
     try:
-        for fut in as_completed(futures):
-            yield fut.result()
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=heartbeat_s, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
+            if not finished and waiting is not None:
+                waiting([futures[f] for f in futures if f.running()], time.monotonic() - t0)
     except BrokenProcessPool:
         lost = [futures[f].name for f in futures if f.done() and isinstance(f.exception(), BrokenProcessPool)]
         names = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
@@ -104,12 +125,16 @@ def _size(item: Item) -> int:
 
 
 def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = None,
-             options: Options = _DEFAULTS, within: Within | None = None) -> dict[str, Any]:
+             options: Options = _DEFAULTS, within: Within | None = None, waiting: Waiting | None = None,
+             heartbeat_s: float = 10.0) -> dict[str, Any]:
     """Evaluate ``items`` and build the report (``progress`` after each dataset; ``within(item, done,
-    total)`` while a run is fed, when the datasets are evaluated in this process: one job, or one dataset)::
+    total)`` while a run is fed, when the datasets are evaluated in this process: one job, or one dataset;
+    ``waiting(items, seconds)`` every ``heartbeat_s`` without a finished dataset, when they are evaluated
+    in worker processes)::
 
         {"nab": {"standard", "reward_low_fp", "reward_low_fn"} | None, "nab_detail": {...},
          "records": [...], "record_accuracy": {...}, "runs": [...], "fleet": {folder: summary},
+         "settings": {"engine", "monitor_config", "model_config", "scalar_detector", "foreshock_version"},
          "elapsed_s": float}
     """
     t0 = time.perf_counter()
@@ -123,7 +148,8 @@ def evaluate(items: list[Item], *, jobs: int = 1, progress: Progress | None = No
             if progress:
                 progress(k, n, item, dt)
     else:
-        for k, (item, res, dt) in enumerate(_in_workers(order, options, min(jobs, n)), start=1):
+        for k, (item, res, dt) in enumerate(_in_workers(order, options, min(jobs, n), waiting, heartbeat_s),
+                                            start=1):
             done[item.path] = res
             if progress:
                 progress(k, n, item, dt)
@@ -151,17 +177,32 @@ def _assemble(items: list[Item], done: dict[Path, Any], options: Options = _DEFA
                                 "per_series_raw": {k: round(v, 4) for k, v in sorted(r.per_series.items())}}
                          for name, r in res.items()},
         }
-    report["records"] = [done[i.path] for i in items if i.kind == "record"]
+    # "source": the file, which tells apart two runs of one name (the same unit ids in two fleets)
+    report["records"] = [{**done[i.path], "source": str(i.path)} for i in items if i.kind == "record"]
     report["record_accuracy"] = accuracy(report["records"])
-    report["runs"] = [done[i.path] for i in items if i.kind in ("run", "series")]
+    report["runs"] = [{**done[i.path], "source": str(i.path)} for i in items if i.kind in ("run", "series")]
     if options.monitor_config and report["runs"]:
         report["monitor_config"] = options.config()  # the runs were judged with these settings
     fleets: dict[Path, list[dict[str, Any]]] = {}
     for i in items:
         if i.kind == "run" and i.fleet is not None:
             fleets.setdefault(i.fleet, []).append(done[i.path])
-    report["fleet"] = {folder.name: fleet_mod.summarise(runs) for folder, runs in fleets.items()}
+    short = [folder.name for folder in fleets]  # a folder's name, or its path where two fleets share a name
+    report["fleet"] = {(folder.name if short.count(folder.name) == 1 else str(folder)): fleet_mod.summarise(runs)
+                       for folder, runs in fleets.items()}
+    report["settings"] = settings_of(options)
     return report
+
+
+def settings_of(options: Options = _DEFAULTS) -> dict[str, Any]:
+    """What a report was measured with, so that two reports can be compared: every engine setting
+    (the defaults and ``monitor_config`` over them), the settings of single models over those (each
+    run's own are its ``engine_overrides``), the scalar detector and the release."""
+    from foreshock import __version__
+
+    return {"engine": MonitorConfig.from_overrides(options.config()).as_dict(), "monitor_config": options.config(),
+            "model_config": options.models(), "scalar_detector": options.scalar_detector,
+            "foreshock_version": __version__}
 
 
 def _nab_key(path: Path) -> str:

@@ -7,7 +7,8 @@ other settings of the vibration engine.
   NAB series in place of :class:`detectors.scalar.ScalarAnomaly`; a fresh one per series.
 - ``monitor_config``: settings of :class:`detectors.MonitorConfig` (what a machine model's
   ``detector_config`` holds) for every run and failure series, so that a change can be measured
-  before it is given to a model.
+  before it is given to a model; ``model_config``: settings for the runs of one machine model (the
+  ``model`` of their sidecars, as the simulator writes it) over those, as a model's own would act.
 
 Both travel to the worker processes as plain data (the spec string, the settings' pairs).
 
@@ -55,10 +56,13 @@ class DetectorFailed(RuntimeError):
 class Options:
     scalar_detector: str = BUILTIN_SCALAR
     monitor_config: tuple[tuple[str, Any], ...] = ()
+    # per machine model (a run's sidecar ``model``): settings over ``monitor_config`` for its runs only
+    model_config: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     @classmethod
-    def parse(cls, scalar_detector: str | None = None, monitor_config: list[str] | None = None) -> Options:
-        """Check both options now (before any file is read); raises :class:`OptionError`."""
+    def parse(cls, scalar_detector: str | None = None, monitor_config: list[str] | None = None,
+              model_config: list[str] | None = None) -> Options:
+        """Check the options now (before any file is read); raises :class:`OptionError`."""
         spec = scalar_detector or BUILTIN_SCALAR
         if scalar_detector:
             load_scalar_detector(spec)  # refuses a bad spec here, in the parent, with the reason
@@ -69,16 +73,43 @@ class Options:
             checked = MonitorConfig.from_overrides(cfg)
         except ValueError as exc:
             raise OptionError(f"--monitor-config: {exc}") from None
-        return cls(spec, tuple((k, getattr(checked, k)) for k in cfg))
+        per_model: dict[str, dict[str, Any]] = {}
+        for item in model_config or []:
+            model, rest = _model_item(item)
+            per_model.setdefault(model, {}).update(_config_item(rest, option=f"--model-config {model}"))
+        models = []
+        for model, own in per_model.items():
+            try:
+                both = MonitorConfig.from_overrides({**cfg, **own})
+            except ValueError as exc:
+                raise OptionError(f"--model-config {model}: {exc}") from None
+            models.append((model, tuple((k, getattr(both, k)) for k in own)))
+        return cls(spec, tuple((k, getattr(checked, k)) for k in cfg), tuple(models))
 
     def config(self) -> dict[str, Any]:
         return dict(self.monitor_config)
+
+    def config_for(self, model: Any) -> dict[str, Any]:
+        """The settings a run of machine ``model`` is judged with: ``monitor_config``, then its model's."""
+        return {**self.config(), **dict(dict(self.model_config).get(model, ()))}
+
+    def models(self) -> dict[str, dict[str, Any]]:
+        return {model: dict(own) for model, own in self.model_config}
 
     def make_scalar(self) -> Callable[[], Any]:
         return load_scalar_detector(self.scalar_detector)
 
 
-def _config_item(item: str) -> dict[str, Any]:
+def _model_item(item: str) -> tuple[str, str]:
+    """``MODEL:KEY=VALUE`` or ``MODEL:FILE.json`` as (MODEL, the rest); a value may hold a colon."""
+    head = item.partition("=")[0]
+    model, sep, _ = head.partition(":")
+    if not sep or not model.strip() or not item[len(model) + 1:].strip():
+        raise OptionError(f"--model-config: expected MODEL:KEY=VALUE or MODEL:FILE.json, got {item!r}")
+    return model.strip(), item[len(model) + 1:]
+
+
+def _config_item(item: str, option: str = "--monitor-config") -> dict[str, Any]:
     """``KEY=VALUE`` (VALUE read as JSON when it parses: numbers, lists) or a JSON file of settings."""
     if "=" in item:
         key, _, raw = item.partition("=")
@@ -89,13 +120,13 @@ def _config_item(item: str) -> dict[str, Any]:
         return {key.strip(): value}
     path = Path(item)
     if not path.is_file():
-        raise OptionError(f"--monitor-config: {item!r} is neither KEY=VALUE nor a JSON file")
+        raise OptionError(f"{option}: {item!r} is neither KEY=VALUE nor a JSON file")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OptionError(f"--monitor-config: {item}: not a JSON file of settings ({exc})") from None
+        raise OptionError(f"{option}: {item}: not a JSON file of settings ({exc})") from None
     if not isinstance(doc, dict):
-        raise OptionError(f"--monitor-config: {item}: expected a JSON object of settings, got {type(doc).__name__}")
+        raise OptionError(f"{option}: {item}: expected a JSON object of settings, got {type(doc).__name__}")
     return doc
 
 

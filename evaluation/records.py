@@ -3,7 +3,8 @@
 A record is cut into consecutive snapshots of ``snapshot_s`` seconds (what a unit would send), each
 diagnosed on its own; the record's diagnosis is the most frequent answer (``none`` when no fault is
 named), its confidence the share of snapshots that agree times their mean confidence. The sidecar's
-fault names are the truth: ``none``, ``inner_race``, ``outer_race``, ``ball``.
+fault names are the truth: ``none``, ``inner_race``, ``outer_race``, ``ball``; a record without one
+is refused.
 
 >>> accuracy([{"true_fault": "ball", "diagnosed_fault": "ball"}, {"true_fault": "ball", "diagnosed_fault": "none"},
 ...           {"true_fault": "none", "diagnosed_fault": "none"}])
@@ -36,6 +37,10 @@ def evaluate_record(rec: Record, *, snapshot_s: float = 3.0, max_snapshots: int 
         raise DatasetError(where, f"fault {rec.fault!r} is not a fault the diagnosis can name: expected none or one "
                                   f"of {', '.join(FAILURE_MODES)}")
     machine = machine_of(rec.meta, rec.rpm, where)
+    if rec.fault is None:
+        # without it the record was scored as a healthy one diagnosed wrong ("accuracy: none 0%")
+        raise DatasetError(where, "no 'fault': the record's true fault (none, inner_race, outer_race, ball) is what "
+                                  "its diagnosis is scored against")
     n = max(int(snapshot_s * rec.fs), 256)
     votes: Counter[str] = Counter()
     conf: defaultdict[str, list[float]] = defaultdict(list)

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
-__all__ = ["NAB_CORPUS_SERIES", "render"]
+__all__ = ["NAB_CORPUS_SERIES", "labels", "render"]
 
 NAB_CORPUS_SERIES = 58  # the series of NAB v1.1 with labels, over which the published scores are taken
 
@@ -37,6 +38,27 @@ def _ends_early(run: dict[str, Any]) -> bool:
     return fail is not None and end is not None and "truncated_at_t" not in run and fail - end > fail / 2
 
 
+def labels(results: list[dict[str, Any]]) -> list[str]:
+    """What each run or record is called in a report: its name, or ``folder/name`` when another of
+    the same name was evaluated too (the same unit ids in two simulated fleets).
+
+    >>> labels([{"name": "P-1", "source": "a/P-1.npz"}, {"name": "P-1", "source": "b/P-1.npz"}, {"name": "Q"}])
+    ['a/P-1', 'b/P-1', 'Q']
+    """
+    names = [str(r.get("name")) for r in results]
+    out = []
+    for r, name in zip(results, names):
+        src = r.get("source")
+        out.append(f"{PurePath(src).parent.name}/{name}" if names.count(name) > 1 and src else name)
+    return out
+
+
+def _mostly_unassessed(run: dict[str, Any]) -> bool:
+    """Half the observations or more came back ``unknown``: "no warning" would read as a result."""
+    n, u = run.get("observations"), run.get("unassessed")
+    return bool(n) and u is not None and 2 * u >= n
+
+
 def render(report: dict[str, Any]) -> str:
     out: list[str] = []
     if report.get("nab"):
@@ -54,13 +76,13 @@ def render(report: dict[str, Any]) -> str:
     recs = report.get("records") or []
     if recs:
         out.append(f"Records ({len(recs)})")
-        wrong = [r for r in recs if r["diagnosed_fault"] != (r["true_fault"] or "none")]
-        for r in wrong:
+        wrong = [(label, r) for label, r in zip(labels(recs), recs) if r["diagnosed_fault"] != (r["true_fault"] or "none")]
+        for label, r in wrong:
             if r["diagnosed_fault"] == "none":  # no fault named: there is no diagnosis to be confident in
                 why = f"no fault named in {r['votes'].get('none', '?')} of {r['snapshots']} snapshots"
             else:
                 why = f"confidence {r['confidence']:.2f}"
-            out.append(f"  wrong: {r['name']}: true {r['true_fault']}, diagnosed {r['diagnosed_fault']} ({why})")
+            out.append(f"  wrong: {label}: true {r['true_fault']}, diagnosed {r['diagnosed_fault']} ({why})")
         acc = report.get("record_accuracy") or {}
         out.append("  accuracy: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in acc.items()))
     runs = report.get("runs") or []
@@ -68,13 +90,18 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"Runs ({len(runs)})")
         if report.get("monitor_config"):
             out.append("  engine settings: " + ", ".join(f"{k}={v}" for k, v in report["monitor_config"].items()))
+        elif report.get("settings"):
+            out.append("  engine settings: the defaults (all of them in the JSON report's settings.engine)")
+        for model, own in ((report.get("settings") or {}).get("model_config") or {}).items():
+            out.append(f"  engine settings for model {model}: " + ", ".join(f"{k}={v}" for k, v in own.items()))
         out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode")
         onset_known = False
-        for r in runs:
+        names = labels(runs)
+        for name, r in zip(names, runs):
             false = r.get("false_warnings_before_onset")
             onset_known |= false is not None
             false = r["false_warnings"] if false is None else false
-            line = (f"  {r['name']:<28}{_t(r['failure_t']):>10}{_t(r['first_warning_t']):>10}"
+            line = (f"  {name:<28}{_t(r['failure_t']):>10}{_t(r['first_warning_t']):>10}"
                     f"{_t(r['lead_time_s']):>10}{false:>6}{_t(r['rul_estimate_s']):>10}"
                     f"  {r.get('diagnosed_fault') or '-'}")
             if "phm2012_score" in r:
@@ -83,9 +110,14 @@ def render(report: dict[str, Any]) -> str:
         out.append("  false: warnings that start in the first half of the run (every warning of a run that does "
                    "not fail)" +
                    ("; before the fault's onset where the run knows it (simulated runs)" if onset_known else ""))
-        for r in runs:
+        for name, r in zip(names, runs):
+            if _mostly_unassessed(r):
+                what = "snapshots" if r.get("kind", "run") == "run" else "values"
+                out.append(f"  {name}: {r['unassessed']} of {r['observations']} {what} not assessed "
+                           f"({r['unassessed_reason']}): its warnings, lead time and false warnings count only the "
+                           "rest")
             if _ends_early(r):
-                out.append(f"  {r['name']}: the data end at {_t(r['duration_s'])}, long before its failure at "
+                out.append(f"  {name}: the data end at {_t(r['duration_s'])}, long before its failure at "
                            f"{_t(r['failure_t'])}: a truncated file, or a failure event after the recording; its "
                            "warning and lead time are not measured up to the failure")
         scored = [r["phm2012_score"] for r in runs if "phm2012_score" in r]
@@ -100,6 +132,9 @@ def render(report: dict[str, Any]) -> str:
         fw, acc = s["false_warnings_per_unit_day"], s["diagnosis_accuracy"]
         out.append(f"  false warnings per unit-day: {'- (no healthy time)' if fw is None else fw}; "
                    f"diagnosis accuracy: {'- (no faulty unit was warned)' if acc is None else acc}")
+        if (s.get("unassessed_share") or 0) >= 0.5:
+            out.append(f"  {100 * s['unassessed_share']:.0f}% of the snapshots were not assessed (see the runs above): "
+                       "these figures measure the rest only")
     if "elapsed_s" in report:
         out.append(f"({report['elapsed_s']:.1f} s)")
     return "\n".join(out)

@@ -8,6 +8,9 @@ are seconds on the run's own clock (from its first observation). Per run:
 - ``first_warning_t``: the first assessment at ``warning`` or worse, and ``lead_time_s`` to failure;
 - ``false_warnings``: warning episodes (entries into ``warning`` or worse) that start in the first
   half of the run, when the machine is taken to be healthy (for a run without failure: all of them);
+- ``observations``, ``unassessed``, ``unassessed_reason``: assessments made, those that were
+  ``unknown`` (the engine could not assess: a sensor fault, a sample rate too low, bad data) and the
+  most frequent reason; a run mostly unassessed measures nothing;
 - ``rul_estimate_s``: the engine's time to failure at the last observation fed; with a sidecar's
   ``phm2012_truncate_at_t`` the run is fed only up to that time and ``phm2012_score`` is the
   PHM 2012 accuracy of that estimate.
@@ -96,9 +99,14 @@ class _Tracker:
         self.modes: Counter[str] = Counter()
         self.watch_modes: Counter[str] = Counter()  # modes named at watch or above, per assessment
         self.last: Assessment | None = None
+        self.observations = 0
+        self.unassessed: Counter[str] = Counter()  # why the engine could not assess, per observation
 
     def add(self, t: float, a: Assessment) -> None:
         self.last = a
+        self.observations += 1
+        if a.state == "unknown":
+            self.unassessed[a.reasons[0] if a.reasons else "no reason given"] += 1
         warn = a.severity >= _WARN
         if warn and not self.was_warning:
             self.episodes += 1
@@ -129,6 +137,9 @@ class _Tracker:
             "final_state": self.last.state if self.last is not None else None,
             "duration_s": round(self.end_t - self.t0, 3),
             "warning_times": [rel(t) for t in self.warning_times],
+            "observations": self.observations,
+            "unassessed": sum(self.unassessed.values()),
+            "unassessed_reason": self.unassessed.most_common(1)[0][0] if self.unassessed else None,
         }
         if truncate_t is not None and self.failure_t is not None:
             actual = self.failure_t - truncate_t
@@ -166,6 +177,15 @@ def _check_modes(events: list[dict[str, Any]], where: str) -> None:
                                       f"of {', '.join(FAILURE_MODES)}")
 
 
+def _check_events_given(meta: dict[str, Any], where: str) -> None:
+    """The truth must be stated: a run whose sidecar has no ``events`` was scored as a run that never
+    failed, every warning of a failing bearing counted false."""
+    if "events" not in meta:
+        raise DatasetError(where, "no 'events': a run to failure must say whether and when it failed "
+                                  "(\"events\": [{\"kind\": \"failure\", \"t\": ...}], or \"events\": [] for one that "
+                                  "did not fail); without it every warning would be counted as false")
+
+
 def _sidecar(source: str | Path | None, name: str) -> str:
     """What an error names: the sidecar of ``source`` (where the keys are), else the run's name."""
     return name if source is None else str(Path(source).with_suffix(".json"))
@@ -177,6 +197,7 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     """Stream a run's snapshots through a fresh engine (with ``config``: settings of
     :class:`detectors.MonitorConfig`) and fold the assessments. ``source``: the file it was read
     from, named by errors in its sidecar."""
+    _check_events_given(run.meta, _sidecar(source, run.name))
     _check_modes(run.events, _sidecar(source, run.name))
     trunc = _truncate(run.meta, _sidecar(source, run.name), first_t=float(run.t[0]), failure_t=run.failure_t)
     mon = monitor or UnitMonitor(machine_of(run.meta, run.rpm, _sidecar(source, run.name)), **(config or {}))
@@ -219,6 +240,7 @@ def evaluate_failure_series(series: Series, key: str | None = None,
     """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``
     (with ``config``: settings of :class:`detectors.MonitorConfig`). ``source``: the file it was
     read from, named by errors in its sidecar."""
+    _check_events_given(series.meta, _sidecar(source, series.name))
     _check_modes(series.events, _sidecar(source, series.name))
     key = key or scalar_key(series.meta)
     t_all = series.t_ms / 1000.0

@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,9 +155,16 @@ def _truth_file(path: str) -> None:
 
 def _check_writable(folder, option: str, given: str) -> None:
     import os
+    import tempfile
 
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CliError(f"{option} {given}: the folder {folder} is not writable", exit_code=1)
+    try:  # what the run will do at its end: /proc, a read-only mount refuse it, even to root
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(f"{option} {given}: no file can be made in {folder} ({exc.strerror or exc})",
+                       exit_code=1) from None
 
 
 def _printer(quiet: bool):
@@ -197,6 +207,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     user = settings.mqtt.username
     password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
     stop = threading.Event()
+    written: list[int] = []  # with --out: units written whole so far (the last entry)
     try:
         if args.replay:
             return _replay(args, settings, user, password, stop)
@@ -222,9 +233,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             from simulator.files import write_fleet_files
 
             start = start if start is not None else int(time.time() * 1000 - sim_s * 1000)  # ends now
-            truth = write_fleet_files(
-                fleet, args.out, start_ms=start, duration_s=sim_s, progress=_printer(args.quiet)
-            )
+            show = _printer(args.quiet)
+            written.append(0)
+
+            def progress(stats: dict[str, Any]) -> None:
+                if "units_done" in stats:
+                    written.append(stats["units_done"])
+                show(stats)
+
+            truth = write_fleet_files(fleet, args.out, start_ms=start, duration_s=sim_s, progress=progress)
         else:
             from simulator.publisher import FleetPublisher
 
@@ -240,21 +257,64 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 qos=args.qos,
                 topic_root=settings.mqtt.topic_root,
             )
-            truth = pub.run(sim_s / args.speed, stop)
+            with _first_ctrl_c_stops(stop):
+                truth = pub.run(sim_s / args.speed, stop)
     except FleetError as exc:
         raise CliError(f"fleet {args.fleet}: {exc}") from None
     except PublishError as exc:
         raise CliError(f"MQTT {settings.mqtt.url}: {exc}", exit_code=3) from None
     except KeyboardInterrupt:
         stop.set()
+        if args.out and written:
+            _say_what_out_holds(args.out, written[-1], len(fleet.units))
         raise
     if args.truth:
-        truth.write(args.truth)
+        try:
+            truth.write(args.truth)
+        except OSError as exc:  # checked before the run; the disk may have filled since
+            raise CliError(f"--truth {args.truth}: cannot write the ground truth: {exc.strerror or exc}",
+                           exit_code=1) from None
     elif not args.out:
         print(json.dumps(truth.to_dict(), indent=2))
     failed = len(truth.failed())
+    if stop.is_set():  # Ctrl-C while publishing: what was sent is the service's data, its truth is kept
+        hours = (truth.end_ms - truth.start_ms) / 3.6e6
+        print(f"foreshock: interrupted after {hours:.2f} simulated hours of {sim_s / 3600:.2f}; the truth up to "
+              f"there is {'in ' + args.truth if args.truth else 'above'} ({failed} units failed by then)",
+              file=sys.stderr)
+        return 130
     print(f"simulated {len(fleet.units)} units; {failed} failed within the run", file=sys.stderr)
     return 0
+
+
+@contextmanager
+def _first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While publishing, the first Ctrl-C (SIGINT) stops the run where it is, as the end of its
+    duration would: the units say offline and the truth of what was sent is still written. A second
+    one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("foreshock: stopping; Ctrl-C again to stop at once", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _say_what_out_holds(out: str, done: int, units: int) -> None:
+    """After Ctrl-C with ``--out``: the whole units written so far are there, the run is not complete."""
+    print(f"foreshock: {out}: interrupted: {done} of {units} units written whole (the one being written was "
+          "removed); no truth.json, as the run is not complete: write it again into an empty folder",
+          file=sys.stderr)
 
 
 def _replay(

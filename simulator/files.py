@@ -5,12 +5,15 @@ from the run's start, events ``failure`` / ``onset`` / ``sensor_fault``), and on
 telemetry value, ``<unit>_<value>.csv`` (rows in the order they were sent, as a subscriber would
 receive them: duplicates and out-of-order rows included). ``truth.json`` holds the ground truth.
 The data are exactly what :class:`~simulator.publisher.FleetPublisher` would publish for the same
-fleet, seed and start.
+fleet, seed and start. Each unit's files appear whole (written aside, moved in when complete), so
+an interrupted run leaves the units finished so far and no ``truth.json``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -96,7 +99,7 @@ def write_fleet_files(
                 rows.append(tuple(e.values[k] for k in VALUE_NAMES))
             elif e.samples is not None:
                 snaps.append((e.ts_ms, e.samples))
-        _write_unit(out, unit, fleet, start_ms, end_ms, ts, rows, snaps)
+        _write_whole(out, unit, lambda folder: _write_unit(folder, unit, fleet, start_ms, end_ms, ts, rows, snaps))
         if progress:
             progress(
                 {
@@ -111,6 +114,22 @@ def write_fleet_files(
     truth = Truth.of(fleet, start_ms, end_ms)
     truth.write(out / "truth.json")
     return truth
+
+
+def _write_whole(out: Path, unit: UnitSpec, write: Callable[[Path], None]) -> None:
+    """A unit's files appear in ``out`` whole or not at all: written into a hidden folder beside them
+    and moved in once complete. On any failure (a full disk, Ctrl-C) the part written is removed, so
+    that an interrupted run leaves only whole units (a half-written run file was read as damaged)."""
+    staging = out / f".writing-{unit.unit_id}"
+    try:
+        staging.mkdir()
+        write(staging)
+        for f in sorted(staging.iterdir()):
+            os.replace(f, out / f.name)
+        staging.rmdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _write_unit(

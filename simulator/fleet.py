@@ -42,6 +42,7 @@ simulator.models.FleetError: units[0].model: unknown model 'Nope' (known: F-3000
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
@@ -179,15 +180,31 @@ _SFAULT_RANGE = {
 }
 
 
-def _check_keys(obj: Any, allowed: set[str], where: str) -> dict[str, Any]:
+_BEARING = {f.name for f in fields(Bearing)}
+_SENSOR = {f.name for f in fields(Sensor)}
+
+
+def _check_keys(obj: Any, allowed: set[str], where: str,
+                nested: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """``obj`` as a table of ``allowed`` keys; an unknown key is refused with the key it was likely
+    meant to be, or (``nested``: table name -> its keys) the table it belongs in."""
     if not isinstance(obj, dict):
         raise FleetError(f"{where}: expected a table, got {type(obj).__name__}")
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise FleetError(
-            f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+            f"{where}: unknown field(s) {', '.join(_hinted(k, allowed, nested or {}) for k in unknown)} "
+            f"(allowed: {', '.join(sorted(allowed))})"
         )
     return obj
+
+
+def _hinted(key: str, allowed: set[str], nested: dict[str, set[str]]) -> str:
+    home = next((table for table, keys in nested.items() if key in keys), None)
+    if home is not None:
+        return f"{key} (it belongs in the {home} table: {home} = {{ {key} = ... }})"
+    near = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
+    return f"{key} (did you mean {near[0]}?)" if near else key
 
 
 def _model(doc: dict[str, Any], name: Any, where: str, custom: dict[str, MachineModel]) -> MachineModel:
@@ -209,7 +226,7 @@ def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
     allowed = {f.name for f in fields(MachineModel)} | {"base"}
     for name, spec in models.items():
         where = f"models.{name}"
-        spec = dict(_check_keys(spec, allowed, where))
+        spec = dict(_check_keys(spec, allowed, where, nested={"bearing": _BEARING, "sensor": _SENSOR}))
         base_name = spec.pop("base", None)
         base = CATALOGUE.get(base_name) if base_name else None
         if base_name and base is None:
@@ -224,15 +241,13 @@ def _custom_models(doc: dict[str, Any]) -> dict[str, MachineModel]:
         _check_types(spec, MachineModel, where)
         b = s = None
         if "bearing" in spec:
-            b = _check_keys(
-                spec["bearing"], {"n_balls", "ball_d", "pitch_d", "contact_deg", "name"}, f"{where}.bearing"
-            )
+            b = _check_keys(spec["bearing"], _BEARING, f"{where}.bearing")
             absent = [k for k in ("n_balls", "ball_d", "pitch_d") if k not in b]
             if absent:
                 raise FleetError(f"{where}.bearing: missing {', '.join(absent)}")
             _check_types(b, Bearing, f"{where}.bearing")
         if "sensor" in spec:
-            s = _check_keys(spec["sensor"], {f.name for f in fields(Sensor)}, f"{where}.sensor")
+            s = _check_keys(spec["sensor"], _SENSOR, f"{where}.sensor")
             _check_types(s, Sensor, f"{where}.sensor")
         try:
             if b is not None:

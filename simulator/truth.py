@@ -19,6 +19,7 @@ The JSON written next to every run (times in epoch milliseconds)::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,18 @@ class Truth:
         return {"seed": self.seed, "start_ms": self.start_ms, "end_ms": self.end_ms, "units": self.units}
 
     def write(self, path: str | Path) -> Path:
+        """Write the truth whole or not at all: beside ``path`` first, renamed over it when complete
+        (a full disk or a Ctrl-C never leaves half a truth, or half of the previous one's place)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod

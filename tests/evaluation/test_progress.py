@@ -73,3 +73,33 @@ def test_a_finished_unit_is_not_followed_at_once_by_the_next_one_at_zero_hours(t
     write_fleet_files(fleet, tmp_path, start_ms=1_767_225_600_000, duration_s=3600, progress=got.append)
     assert [g for g in got if "unit_hours" in g] == []  # no time passed while a unit was generated
     assert [g["units_done"] for g in got if "units_done" in g] == [1, 2]
+
+
+def test_datasets_in_worker_processes_are_named_while_they_take_long(tmp_path: Path):
+    """With --jobs > 1 (the default on a multi-core machine) a long run said nothing until it ended:
+    ``within`` reaches only datasets fed in the command's own process. The run here is a series read
+    from a pipe, which its worker waits on until the test has seen the first 'still evaluating' call."""
+    import json
+    import os
+    import threading
+
+    from foreshock.datasets import write_series
+
+    write_series(tmp_path / "quick", np.arange(5, dtype=np.int64) * 60_000, np.arange(5.0), meta={"events": []})
+    os.mkfifo(tmp_path / "slow.csv")
+    (tmp_path / "slow.json").write_text(json.dumps({"kind": "series", "name": "slow", "events": []}))
+    calls: list[tuple[list[str], float]] = []
+
+    def feed() -> None:  # opened for writing once the worker reads it; then the series ends
+        with open(tmp_path / "slow.csv", "w") as fh:
+            fh.write("timestamp,value\n" + "".join(f"2026-01-01 00:0{i}:00,{i}\n" for i in range(5)))
+
+    def waiting(items, seconds: float) -> None:
+        calls.append(([i.name for i in items], seconds))
+        if len(calls) == 1:
+            threading.Thread(target=feed, daemon=True).start()
+
+    items = discover([tmp_path / "quick.csv", tmp_path / "slow.csv"])  # named: a folder walk skips a pipe
+    report = evaluate(items, jobs=2, waiting=waiting, heartbeat_s=0.2)
+    assert calls and "slow" in calls[0][0]
+    assert sorted(r["name"] for r in report["runs"]) == ["quick", "slow"]

@@ -1,0 +1,56 @@
+"""``--truth FILE`` where no file can be made is refused before anything is simulated or published,
+and the truth is written whole.
+
+Found with ``--truth /proc/t.json`` (as root, as on a read-only mount): the folder passed the
+permission check, the whole run was simulated (or published), and only then did the command fail
+with a bare ``[Errno 2] No such file or directory`` naming no option: the truth was lost.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from foreshock.cli import main
+from simulator.fleet import demo_fleet
+from simulator.truth import Truth
+
+FLEET = """
+seed = 1
+duration = "30m"
+[[units]]
+id = "P-1"
+model = "P-1800"
+"""
+
+
+def test_a_truth_file_where_no_file_can_be_made_is_refused_before_simulating(capsys, monkeypatch, tmp_path):
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs Linux /proc")
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(FLEET)
+    out = tmp_path / "runs"
+    code = main(["simulate", str(fleet), "--out", str(out), "--truth", "/proc/foreshock-truth.json", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "foreshock: error: --truth /proc/foreshock-truth.json: no file can be made in /proc" in err
+    assert not out.exists() or not any(out.iterdir())  # nothing simulated
+
+
+def test_the_truth_is_written_whole_or_not_at_all(monkeypatch, tmp_path):
+    path = tmp_path / "truth.json"
+    path.write_text('{"previous": true}')
+    truth = Truth.of(demo_fleet(), start_ms=0, end_ms=3_600_000)
+
+    def half(self, text, encoding=None):  # what a full disk does halfway through
+        with open(self, "w", encoding=encoding) as fh:
+            fh.write(text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half)
+    with pytest.raises(OSError):
+        truth.write(path)
+    assert json.loads(path.read_text()) == {"previous": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["truth.json"]
