@@ -9,6 +9,8 @@ Measures, in one run on the same synthetic stream (25.6 kHz, 2,560 samples, 1,80
   (watch, warning, alarm: diagnosis, prognosis and the envelope band re-chosen every 4th snapshot);
 - ``monitor_shaft_fault_unit``: the same on a unit whose shaft orders grow (a train of 0.5×-10×
   lines): the shaft rules read the whole order spectrum on top;
+- ``monitor_commissioning``: the same with geometry on a unit's first ``warmup`` snapshots, while its
+  baseline is learnt (the baseline-free commissioning check runs the diagnosis on every one);
 - ``hst_alone``: river's ``HalfSpaceTrees`` ``score_one`` + ``learn_one`` on a ready feature dict
   (the baseline the issue names), and ``time_features+hst``, the cheapest complete river pipeline.
 
@@ -155,6 +157,18 @@ def main() -> int:
             best = min(best, (time.perf_counter() - t0) / len(failing) * 1e3)
         rows[key] = best
         shares[key] = round(sum(st != "healthy" for st in states) / len(states), 3)
+    # a unit commissioning (its first ``warmup`` snapshots, the baseline-free check with diagnosis on each),
+    # each repeat on a fresh monitor
+    warm = UnitMonitor(machine).config.warmup
+    commissioning = stream(warm, seed=4)
+    best = float("inf")
+    for _ in range(REPEAT):
+        mon = UnitMonitor(machine)
+        t0 = time.perf_counter()
+        for s in commissioning:
+            mon.update_snapshot(s)
+        best = min(best, (time.perf_counter() - t0) / len(commissioning) * 1e3)
+    rows["monitor_commissioning"] = best
     hst_bytes = len(pickle.dumps(hst))
     base = rows["hst_alone"]
     result = {
