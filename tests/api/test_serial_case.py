@@ -73,3 +73,24 @@ def test_list_filters_by_unit_and_maintenance_windows_take_the_serial_in_any_let
     assert client.post("/api/v1/complaints", json=complaint, headers=s).status_code == 201
     complaints = client.get("/api/v1/complaints", params={"device_id": "p-0002"}, headers=v).json()
     assert complaints["count"] == 1 and complaints["data"][0]["device_id"] == "P-0002"
+
+
+def test_a_serial_that_matches_several_spellings_asks_for_the_registered_one(client, tokens, ctx):
+    """Only a database from before serials were compared regardless of case holds such units (here a
+    decommissioned twin, which the upgrade lets stay): a 400 naming them, not a guess."""
+    from sqlalchemy import insert
+
+    from devices.models import Unit
+    from foreshock.db import utcnow
+
+    ctx.registry.create_unit("AB-1")
+    with ctx.session_factory() as s:
+        s.execute(insert(Unit).values(device_id="ab-1", decommissioned_at=utcnow(), tags=[], auto_registered=False,
+                                      presence="unknown", presence_by_will=False, created_at=utcnow(),
+                                      updated_at=utcnow()))
+        s.commit()
+    v = auth(tokens["viewer"])
+    for path, params in (("/api/v1/units/Ab-1", None), ("/api/v1/alerts", {"device_id": "Ab-1"})):
+        r = client.get(path, params=params, headers=v)
+        assert r.status_code == 400 and "'Ab-1' matches units 'AB-1', 'ab-1'" in r.json()["detail"], r.text
+    assert client.get("/api/v1/units/ab-1", headers=v).json()["device_id"] == "ab-1"  # as registered: exact
