@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     asub = a.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     p = asub.add_parser("list", help="open alerts (--all for history)")
     p.add_argument("--all", action="store_true", help="include cleared alerts")
-    p.add_argument("--device", help="only this unit")
+    p.add_argument("--device", help="only this unit (its serial in any letter case)")
     add_page_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_alerts_list)
@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = tsub.add_parser("list", help="tickets, newest first")
     p.add_argument("--open", action="store_true", help="only open tickets")
     p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--device", help="only this unit")
+    p.add_argument("--device", help="only this unit (its serial in any letter case)")
     add_page_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_tickets_list)
@@ -125,6 +125,16 @@ def _service(settings: Any):
     return AlertService(session_factory(engine), config=settings.alerts)
 
 
+def _unit(svc: Any, serial: str | None) -> str | None:
+    """``--device`` as registered when a unit has that serial in another letter case (``p-0001`` is unit
+    ``P-0001``, under whose serial its alerts and tickets are stored), else as given."""
+    if serial is None:
+        return None
+    from devices.registry import Registry
+
+    return Registry(svc.session_factory).registered_serials([serial]).get(serial, serial)
+
+
 def _guard(fn):
     """Bad input (unknown ticket, forbidden move...) becomes a CLI error naming it."""
     def wrapper(args, settings) -> int:
@@ -183,8 +193,9 @@ def print_list_json(rows: list[Any], noun: str, offset: int, count: int) -> None
 @_guard
 def _alerts_list(args, settings) -> int:
     limit, offset = page_args(args)
-    rows, count = _service(settings).page_alerts(open_only=not args.all, device_id=args.device, limit=limit,
-                                                 offset=offset)
+    svc = _service(settings)
+    rows, count = svc.page_alerts(open_only=not args.all, device_id=_unit(svc, args.device), limit=limit,
+                                  offset=offset)
     if args.json:
         print_list_json(rows, "alert(s)", offset, count)
         return 0
@@ -206,8 +217,9 @@ def _alerts_ack(args, settings) -> int:
 @_guard
 def _tickets_list(args, settings) -> int:
     limit, offset = page_args(args)
-    rows, count = _service(settings).page_tickets(open_only=args.open, status=args.status,
-                                                  device_id=args.device, limit=limit, offset=offset)
+    svc = _service(settings)
+    rows, count = svc.page_tickets(open_only=args.open, status=args.status, device_id=_unit(svc, args.device),
+                                   limit=limit, offset=offset)
     if args.json:
         print_list_json(rows, "ticket(s)", offset, count)
         return 0

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction, who: str, guard: Any) -> None:
     p.set_defaults(func=guard(_complaint_email))
     p = csub.add_parser("list", help="complaints, newest first")
     p.add_argument("--ticket")
-    p.add_argument("--device")
+    p.add_argument("--device", help="only this unit (its serial in any letter case)")
     add_page_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=guard(_complaint_list))

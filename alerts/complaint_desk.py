@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts import attachments, corrective, customer
-from alerts.complaints import ComplaintIn, complaint_dict, register
+from alerts.complaints import ComplaintIn, complaint_dict, register, registered_serial
 from alerts.models import Complaint, CorrectiveAction, CustomerMessage, Ticket
 from alerts.tickets import AlreadyOpen, TicketError
 
@@ -78,13 +78,17 @@ class ComplaintDesk:
 
     def list_complaints(self, *, ticket: str | None = None, device_id: str | None = None,
                         customer_name: str | None = None, limit: int = 200, offset: int = 0) -> tuple[list, int]:
+        """One page of the complaints, newest first, and how many match. ``device_id`` in any letter case
+        (``p-0002`` is unit ``P-0002``, under whose serial its complaints are stored)."""
         from sqlalchemy import func
 
         q = select(Complaint, Ticket.number).join(Ticket, Ticket.id == Complaint.ticket_id)
         if ticket:
             q = q.where(Ticket.number == ticket)
         if device_id:
-            q = q.where(Complaint.device_id == device_id)
+            registry = self.alerts.registry
+            registered = registered_serial(registry, device_id) if registry is not None else None
+            q = q.where(Complaint.device_id == (registered or device_id))
         if customer_name:
             q = q.where(Complaint.customer == customer_name)
         with self._sf() as s:

@@ -45,7 +45,7 @@ from alerts.tickets import FIELD_MODES, failure_mode_name, find_open, iso, open_
 from alerts.units import unit_attrs
 
 __all__ = ["CHANNELS", "REQUESTS", "STAFF_CHANNELS", "Attachment", "ComplaintIn", "Contact", "check_complaint",
-           "check_instant", "complaint_dict", "customer_check", "register"]
+           "check_instant", "complaint_dict", "customer_check", "register", "registered_serial"]
 
 log = logging.getLogger(__name__)
 CHANNELS = ("api", "dashboard", "phone", "email", "web_form", "crm", "webhook", "letter")
@@ -289,6 +289,17 @@ def _target_ticket(s: Session, device_id: str | None, fm: str | None) -> Ticket 
                      .order_by(Ticket.opened_at.desc(), Ticket.id.desc())).first()
 
 
+def registered_serial(registry: Any, serial: str) -> str | None:
+    """The serial as registered of the unit ``serial`` names in any letter case (``p-0002`` in a customer's
+    email is unit ``P-0002``: docs/devices.md), None when no unit has it. A registry without
+    ``find_unit`` is asked for the exact serial."""
+    find = getattr(registry, "find_unit", None)
+    if find is None:
+        return serial if registry.get_unit(serial) is not None else None
+    unit = find(serial)
+    return None if unit is None else unit.device_id
+
+
 def register(
     s: Session, data: dict[str, Any] | ComplaintIn, *, cfg: Any, registry: Any, now: float, actor: str,
     store: Any = None, health: Any = None, notifier: Any = None,
@@ -304,9 +315,12 @@ def register(
     unit: dict[str, Any] = {"model": c.model, "customer": c.customer, "site": c.site, "firmware": None, "batch": None}
     owner = None  # the unit's registered customer: who the ticket's messages are for
     if c.device_id:
-        if registry is not None and registry.get_unit(c.device_id) is None:
+        registered = c.device_id if registry is None else registered_serial(registry, c.device_id)
+        if registered is None:
             raise ValueError(f"complaint refused: unit {c.device_id!r} is not registered; give a registered serial, "
                              "or the model and site")
+        if registered != c.device_id:  # its ticket, warnings, evidence and the complaint itself: under the unit's
+            c = c.model_copy(update={"device_id": registered})
         known = unit_attrs(registry, c.device_id)
         owner = known.get("customer")
         # the registry's customer, not the complaint's say, is the ticket's (the complaint keeps what it said)

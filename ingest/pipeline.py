@@ -75,7 +75,10 @@ class Converter:
     unit's clock went back. Retained ``status`` is the protocol's own and accepted.
 
     ``auto_register``: ``False`` rejects unknown devices (``unknown_device``); ``True`` accepts
-    them; a callable is called with the device id (e.g. ``Registry.auto_register``) and then accepts.
+    them; a callable is called with the device id (e.g. ``Registry.auto_register``) and returns
+    whether the device is now a unit in service: ``False`` (a decommissioned unit, or a serial
+    registered in another letter case, which ``Registry.auto_register`` refuses) rejects its messages
+    as ``unknown_device``, naming that; ``None`` (a callable that answers nothing) accepts them.
     ``device_check`` may raise (registry unreachable): the whole batch is then retried by the caller.
     """
 
@@ -83,7 +86,7 @@ class Converter:
         self,
         *,
         device_check: Callable[[str], bool] | None,
-        auto_register: bool | Callable[[str], None] = False,
+        auto_register: bool | Callable[[str], bool | None] = False,
         machine_info: Callable[[str], MachineInfo | None] | None = None,
         topic_root: str = "foreshock",
         limits: Limits = DEFAULT_LIMITS,
@@ -113,18 +116,18 @@ class Converter:
                 rejected.append(_dead(raw, Reason.SCHEMA, f"payload not parseable ({type(exc).__name__}: {exc})"[:500]))
                 continue
             parsed_ok.append((raw, parsed))
-        known = self._known({p.device_id for _, p in parsed_ok})
+        unknown = self._unknown({p.device_id for _, p in parsed_ok})
         machines: dict[str, MachineInfo | None] = {}
         for raw, parsed in parsed_ok:
             device = parsed.device_id
-            if not known[device]:
+            if device in unknown:
                 if raw.retain:
                     # The broker's stored copy (a decommissioned unit's last status), handed to every
                     # new subscription: not new traffic. Dead-lettering it would add one more dead
                     # letter per unit at every restart; the caller counts it as ignored.
                     log.debug("retained %s of unregistered device %s ignored", parsed.kind, device)
                     continue
-                rejected.append(_dead(raw, Reason.UNKNOWN_DEVICE, f"device {device!r} is not registered", device))
+                rejected.append(_dead(raw, Reason.UNKNOWN_DEVICE, unknown[device], device))
                 continue
             if raw.retain and parsed.kind != "status":
                 rejected.append(_dead(raw, Reason.SCHEMA, _retained_detail(parsed.kind, raw.topic), device))
@@ -153,19 +156,29 @@ class Converter:
             return []
         return [Point("status", {"device": parsed.device_id}, {"online": status.state == "online"}, status.ts_ms)]
 
-    def _known(self, devices: set[str]) -> dict[str, bool]:
+    def _unknown(self, devices: set[str]) -> dict[str, str]:
+        """The devices whose messages are rejected, each with the dead letter's detail."""
         if self.device_check is None:
-            return dict.fromkeys(devices, True)
-        known = {}
+            return {}
+        unknown = {}
         for device in devices:
-            ok = bool(self.device_check(device))
-            if not ok and self.auto_register:
-                if callable(self.auto_register):
-                    self.auto_register(device)
-                log.info("device %s auto-registered", device)
-                ok = True
-            known[device] = ok
-        return known
+            if self.device_check(device):
+                continue
+            if not self.auto_register:
+                unknown[device] = f"device {device!r} is not registered"
+                continue
+            # Registry.auto_register answers False for a decommissioned unit (it stays out of service)
+            # and for another letter case of a registered serial (p-0002 beside P-0002); their messages
+            # were accepted, stored and handed on all the same
+            if callable(self.auto_register) and self.auto_register(device) is False:
+                unknown[device] = (f"device {device!r} is not a unit in service and auto-registration refused it: "
+                                   "its serial is that of a decommissioned unit, or is registered in another "
+                                   "letter case (serial numbers are the same whatever their letter case; a unit "
+                                   "publishes under its serial as registered, its broker username); the "
+                                   "registry's warning in the log says which")
+                continue
+            log.info("device %s auto-registered", device)
+        return unknown
 
 
 def _retained_detail(kind: str, topic: str) -> str:

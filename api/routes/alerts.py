@@ -11,6 +11,7 @@ from sqlalchemy import select
 from alerts.models import Alert, Ticket
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.errors import ServiceMissing
+from api.routes.units import serial_filter
 from api.rows import page_query
 from api.schemas import ListPublic
 
@@ -50,13 +51,14 @@ def _public(alert: Any, number: str | None) -> dict[str, Any]:
 
 @router.get("", response_model=ListPublic[AlertPublic], summary="List alerts, newest first")
 def list_alerts(
-    session: SessionDep, _: Viewer, pg: PageDep,
+    ctx: ContextDep, session: SessionDep, _: Viewer, pg: PageDep,
     device_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[Literal["open", "cleared"] | None, Query()] = None,
     severity: Annotated[Literal["watch", "warning", "alarm", "silent"] | None, Query()] = None,
     failure_mode: Annotated[str | None, Query(max_length=64)] = None,
     acknowledged: Annotated[bool | None, Query(description="only (un)acknowledged alerts")] = None,
 ) -> dict:
+    device_id = serial_filter(ctx, device_id)  # p-0001 is unit P-0001, whose alerts are stored as registered
     stmt = select(Alert, Ticket.number).outerjoin(Ticket, Ticket.id == Alert.ticket_id)
     for col, value in (("device_id", device_id), ("status", status), ("severity", severity),
                        ("failure_mode", failure_mode)):

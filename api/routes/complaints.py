@@ -137,6 +137,7 @@ def list_complaints(
     device_id: Annotated[str | None, Query(max_length=128)] = None,
     customer: Annotated[str | None, Query(max_length=128)] = None,
 ) -> dict:
+    # device_id in any letter case: the desk looks it up (p-0002 is unit P-0002)
     data, count = desk_of(ctx).list_complaints(ticket=ticket, device_id=device_id, customer_name=customer,
                                                limit=pg.limit, offset=pg.offset)
     return {"data": data, "count": count}

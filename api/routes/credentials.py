@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import Admin, ContextDep
-from api.routes.units import registry_of
+from api.routes.units import registry_of, unit_serial
 
 router = APIRouter(prefix="/units", tags=["credentials"])
 
@@ -28,10 +28,12 @@ class Revoked(BaseModel):
 
 @router.post("/{device_id}/credentials", response_model=Credential, summary="Provision or rotate a unit's MQTT password")
 def provision(device_id: str, ctx: ContextDep, tok: Admin) -> dict:
+    device_id = unit_serial(ctx, device_id)  # the broker compares usernames exactly: the serial as registered
     password = registry_of(ctx).provision(device_id)
     return {"device_id": device_id, "username": device_id, "password": password}
 
 
 @router.delete("/{device_id}/credentials", response_model=Revoked, summary="Revoke a unit's MQTT password")
 def revoke(device_id: str, ctx: ContextDep, _: Admin) -> dict:
+    device_id = unit_serial(ctx, device_id)
     return {"device_id": device_id, "revoked": registry_of(ctx).revoke(device_id)}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 
 from api.deps import ContextDep, PageDep, Service, Viewer
 from api.routes.alerts import alerts_of
+from api.routes.units import serial_filter
 from api.schemas import ListPublic
 
 router = APIRouter(prefix="/maintenance", tags=["alerts"])
@@ -66,13 +67,17 @@ def _iso(ts: float) -> str:
 
 
 def _check_scope(ctx, body: WindowIn) -> None:
-    """A window for a serial or site nobody registered would suppress nothing: a typo, refused by name."""
+    """A window for a serial or site nobody registered would suppress nothing: a typo, refused by name. A
+    serial typed in another letter case is the unit's (``p-0002`` is ``P-0002``): the window is stored
+    under the serial as registered, which is what the alert service matches."""
     registry = getattr(ctx, "registry", None)
     if registry is None:
         return
-    unit = registry.get_unit(body.device_id) if body.device_id else None
+    unit = registry.find_unit(body.device_id) if body.device_id else None
     if body.device_id and unit is None:
         raise LookupError(f"no unit {body.device_id!r} is registered: the maintenance window would suppress nothing")
+    if unit is not None:
+        body.device_id = unit.device_id
     if unit is not None and body.site and unit.site != body.site:
         # a window of a unit silences that unit wherever it is: a site that is not its own is a mistake
         raise ValueError(f"unit {body.device_id!r} is at site {unit.site!r}, not {body.site!r}: give the unit, "
@@ -100,7 +105,7 @@ def list_windows(
 ) -> dict:
     import time
 
-    data, total = alerts_of(ctx).list_maintenance(device_id=device_id, site=site,
+    data, total = alerts_of(ctx).list_maintenance(device_id=serial_filter(ctx, device_id), site=site,
                                                   ends_after=time.time() if current else None,
                                                   limit=pg.limit, offset=pg.offset)
     return {"data": data, "count": total}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ContextDep, Viewer
 from api.errors import ServiceMissing
-from api.routes.units import registry_of
+from api.routes.units import registry_of, unit_serial
 
 router = APIRouter(prefix="/units", tags=["telemetry"])
 
@@ -77,7 +77,7 @@ def series(
         raise ValueError(f"start_ms ({start}) must be before end_ms ({end})")
     if end - start > MAX_RANGE_MS:
         raise ValueError(f"the range is {(end - start) / DAY_MS:.0f} days; at most {MAX_RANGE_MS // DAY_MS} days")
-    registry_of(ctx).require_unit(device_id)
+    device_id = unit_serial(ctx, device_id)  # p-0002 is unit P-0002, whose series are stored as registered
     every = every_ms or max(1000, math.ceil((end - start) / points / 1000) * 1000)
     rows = ctx.store.query(measurement, device_id, start, end, fields or None, every_ms=every, limit=points * 2 + 10)
     absent, available = _absent_fields(ctx, measurement, device_id, start, end, every, fields, rows) if fields else ([], None)
@@ -115,7 +115,7 @@ def spectrum(
     from api.spectra import spectra
 
     reg = registry_of(ctx)
-    reg.require_unit(device_id)
+    device_id = unit_serial(ctx, device_id)
     snap = ctx.latest_snapshots.get(device_id)
     if snap is None:
         raise LookupError(f"no vibration snapshot of unit {device_id!r} has been received yet")

@@ -18,6 +18,7 @@ from alerts.models import Ticket
 from alerts.tickets import EMPTY_8D, TicketError, empty_8d, field_failure_mode
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.routes.alerts import alerts_of
+from api.routes.units import serial_filter
 from api.rows import page_query
 from api.schemas import ListPublic
 
@@ -147,7 +148,7 @@ REASON_NEEDED = ("withdrawing feedback needs a reason (what was wrong with it): 
 
 @router.get("", response_model=ListPublic[TicketPublic], summary="List tickets, newest first")
 def list_tickets(
-    session: SessionDep, _: Viewer, pg: PageDep,
+    ctx: ContextDep, session: SessionDep, _: Viewer, pg: PageDep,
     device_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[Status | None, Query()] = None,
     open: Annotated[bool | None, Query(description="only open (true) or closed (false) tickets")] = None,
@@ -160,6 +161,7 @@ def list_tickets(
 ) -> dict:
     from alerts.tickets import ticket_dict
 
+    device_id = serial_filter(ctx, device_id)  # p-0001 is unit P-0001, whose tickets are stored as registered
     stmt = select(Ticket)
     for col, value in (("device_id", device_id), ("status", status), ("grade", grade), ("assignee", assignee),
                        ("customer", customer), ("kind", kind), ("is_open", open), ("source", source)):

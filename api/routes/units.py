@@ -111,6 +111,22 @@ def registry_of(ctx) -> Any:
     return ctx.registry
 
 
+def unit_serial(ctx, device_id: str) -> str:
+    """The serial as registered of the unit ``device_id`` names in any letter case: ``p-0002`` typed by a
+    service technician is unit ``P-0002`` (serial numbers are the same whatever their letter case,
+    docs/devices.md). A 404 naming ``device_id`` when no unit has it; a 400 when it matches several
+    units in other cases (a database from before that rule: give it as registered)."""
+    return registry_of(ctx).registered_serial(device_id)
+
+
+def serial_filter(ctx, device_id: str | None) -> str | None:
+    """A list's ``device_id`` filter as registered when a unit has that serial in another letter case,
+    else as given (a serial no unit has filters to an empty list, not an error)."""
+    if device_id is None or getattr(ctx, "registry", None) is None:
+        return device_id
+    return ctx.registry.registered_serials([device_id]).get(device_id, device_id)
+
+
 def unit_public(unit: Any, health: dict[str, Any] | None, silent_for_s: float | None = None) -> dict[str, Any]:
     return {
         "silent": silent_for_s is not None, "silent_for_s": silent_for_s,
@@ -244,6 +260,7 @@ def import_csv(ctx: ContextDep, _: Admin,
 
 @router.get("/{device_id}", response_model=UnitPublic, summary="One unit with its health")
 def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) -> dict:
+    device_id = unit_serial(ctx, device_id)
     reg = registry_of(ctx)
     unit = reg.require_unit(device_id)
     now = now_ms()
@@ -317,16 +334,17 @@ def create_unit(body: UnitCreate, ctx: ContextDep, _: Admin) -> dict:
 
 @router.patch("/{device_id}", response_model=UnitPublic, summary="Change a unit")
 def update_unit(device_id: str, body: UnitUpdate, ctx: ContextDep, session: SessionDep, _: Admin) -> dict:
+    device_id = unit_serial(ctx, device_id)
     unit = registry_of(ctx).update_unit(device_id, **body.model_dump(exclude_unset=True))
     return unit_public(unit, latest_health(session, [device_id]).get(device_id))
 
 
 @router.delete("/{device_id}", response_model=UnitPublic, summary="Decommission a unit (revokes its broker access)")
 def decommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
-    return unit_public(registry_of(ctx).decommission(device_id), None)
+    return unit_public(registry_of(ctx).decommission(unit_serial(ctx, device_id)), None)
 
 
 @router.post("/{device_id}/recommission", response_model=UnitPublic,
              summary="Put a decommissioned unit back in service (without a broker credential: provision it again)")
 def recommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
-    return unit_public(registry_of(ctx).recommission(device_id), None)
+    return unit_public(registry_of(ctx).recommission(unit_serial(ctx, device_id)), None)
