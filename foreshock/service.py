@@ -309,8 +309,10 @@ class Pipeline:
             pass
         return kwargs
 
-    def _auto_register(self, device_id: str) -> None:
-        self.registry.auto_register(device_id)
+    def _auto_register(self, device_id: str) -> bool:
+        """Whether ``device_id`` is now a unit in service: the registry refuses a decommissioned unit and a
+        serial registered in another letter case, whose messages are then dead-lettered (``unknown_device``)."""
+        return self.registry.auto_register(device_id)
 
     # The detection stage hands assessments here; we forward to the alert service and the event bus.
     def handle_assessment(self, device_id: str, assessment: Any, *, source_key: str) -> list[Any]:
