@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -196,8 +197,20 @@ class DetectionStage:
         return unit
 
     def unit_config(self, device_id: str) -> dict[str, Any]:
-        """The monitor settings for a unit: its model's detector configuration, with the warning
-        thresholds raised by the field-feedback factor (false alarms make a unit less sensitive)."""
+        """The monitor settings for a unit: its model's detector configuration, made less sensitive by the
+        field-feedback factor ``f`` (false alarms, ``AlertService.threshold_factor``).
+
+        ``watch_ratio`` and ``warning_ratio`` (amplitude ratios of the health indicator) are multiplied by
+        ``f``, and ``family_db`` is raised by the same step in dB, ``20 log10 f``: the family score is
+        ``10 log10`` of lines over background in the *squared* envelope spectrum, a power quantity (g²), so an
+        amplitude ratio ``f`` is ``20 log10 f`` dB there (as 2.5 = 8 dB for ``warning_ratio``). Without it
+        a healthy unit whose structure shows a bearing-like line stayed in warning, its commissioning
+        paused, whatever the technicians found. ``alarm_ratio`` is the failure limit and is not touched.
+
+        ``f`` is capped per unit at ``sqrt(alarm_ratio / warning_ratio)`` of the unit's own configuration
+        (the raised warning halfway, on a log scale, to the alarm): a model whose warning and alarm are close
+        reached warning >= alarm with the factor, and the whole configuration, its model's own settings
+        too, was refused."""
         cfg: dict[str, Any] = {}
         if self._registry is not None and hasattr(self._registry, "detector_config"):
             cfg.update(self._registry.detector_config(device_id) or {})
@@ -206,8 +219,18 @@ class DetectionStage:
             factor = float(self._alerts.threshold_factor(device_id))
         if factor != 1.0:
             defaults = MonitorConfig()
+
+            def own(key: str) -> float:
+                return float(cfg.get(key, getattr(defaults, key)))
+
+            cap = math.sqrt(own("alarm_ratio") / own("warning_ratio")) if own("warning_ratio") > 0 else 1.0
+            if factor > cap:
+                log.debug("%s: feedback factor %.3g capped at %.3g (sqrt of its alarm_ratio / warning_ratio)",
+                          device_id, factor, cap)
+                factor = max(1.0, cap)
             for key in ("watch_ratio", "warning_ratio"):
-                cfg[key] = float(cfg.get(key, getattr(defaults, key))) * factor
+                cfg[key] = own(key) * factor
+            cfg["family_db"] = own("family_db") + 20.0 * math.log10(factor)
         return cfg
 
     def _apply_config(self, device_id: str, unit: _Unit) -> None:
