@@ -193,7 +193,8 @@ class DetectionStage:
                 saved = json.loads(row.state_json)
                 unit = _Unit(
                     UnitMonitor.from_state(saved["monitor"], machine), last_ts=dict(saved["last_ts"]), health=row.health,
-                    seq=SeqTracker.from_state(saved.get("seq")), published=(row.health, _first_reason(row.assessment_json)),
+                    seq=SeqTracker.from_state(saved.get("seq")),
+                    published=(row.health, _first_reason(row.assessment_json)),
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("detector state of %s unreadable (%s); learning a new baseline", device_id, exc)
