@@ -133,7 +133,10 @@ def migrate(engine: Engine) -> None:
 
 
 def upgrade(engine: Engine) -> list[str]:
-    """:func:`migrate`, returning the heads it moved to (empty when the database was up to date)."""
+    """:func:`migrate`, returning the heads it moved to (empty when the database was up to date).
+
+    All or nothing: every pending migration of every branch runs in one transaction, so a migration that
+    refuses (raises) leaves the database as it was, on SQLite too (:func:`_begin_sqlite`)."""
     chatter = [logging.getLogger(name) for name in _ALEMBIC_CHATTER]
     levels = [lg.level for lg in chatter]
     if not log.isEnabledFor(logging.DEBUG):
