@@ -133,7 +133,10 @@ def migrate(engine: Engine) -> None:
 
 
 def upgrade(engine: Engine) -> list[str]:
-    """:func:`migrate`, returning the heads it moved to (empty when the database was up to date)."""
+    """:func:`migrate`, returning the heads it moved to (empty when the database was up to date).
+
+    All or nothing: every pending migration of every branch runs in one transaction, so a migration that
+    refuses (raises) leaves the database as it was, on SQLite too (:func:`_begin_sqlite`)."""
     chatter = [logging.getLogger(name) for name in _ALEMBIC_CHATTER]
     levels = [lg.level for lg in chatter]
     if not log.isEnabledFor(logging.DEBUG):
@@ -145,6 +148,8 @@ def upgrade(engine: Engine) -> list[str]:
 
         cfg = _alembic_config(engine)
         with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                _begin_sqlite(conn)
             before = set(MigrationContext.configure(conn).get_current_heads())
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
@@ -157,6 +162,24 @@ def upgrade(engine: Engine) -> list[str]:
         log.info("database %s upgraded to %s", engine.url.render_as_string(hide_password=True), ", ".join(applied))
     log.debug("database %s migrated", engine.url.render_as_string(hide_password=True))
     return applied
+
+
+def _begin_sqlite(conn) -> None:
+    """Begin the upgrade's transaction on SQLite ourselves, so that every migration of the run, DDL included,
+    commits or rolls back as one.
+
+    Python's sqlite3 (legacy transaction control, the default before 3.16) emits ``BEGIN`` before DML only:
+    the DDL of the first migration of a run ran outside any transaction and was committed at once. An upgrade
+    a later migration refused (``d1a2_serial_case`` with units registered twice) rolled back the version rows
+    but not that DDL (``api_tokens`` created, unrecorded), and the next upgrade failed with "table api_tokens
+    already exists". SQLAlchemy's documented recipe ("Using SQLAlchemy to emit BEGIN in lieu of SQLite's
+    transaction control": ``isolation_level = None`` on connect plus a ``begin`` event emitting ``BEGIN``) does
+    the same for every connection of the engine; this engine is shared by ingest, the API and the detection
+    stage, and SQLAlchemy's own note says that mode is more prone to "database is locked", so it is applied
+    to the upgrade's connection only. ``IMMEDIATE`` takes the write lock at once (waiting up to the busy
+    timeout): two processes upgrading at the same start take turns instead of one failing to promote a read
+    lock. sqlite3 sees the open transaction and emits the ``COMMIT`` or ``ROLLBACK`` SQLAlchemy asks for."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -113,6 +114,9 @@ class _Unit:
     seq: SeqTracker = field(default_factory=SeqTracker)  # gaps in its seq (foreshock/seqgaps.py)
     seq_unlogged: int = 0  # messages counted missing since the last warning about them
     seq_logged_at: float | None = None  # monotonic time of that warning
+    # what the health topic says, (state, first reason); None: nothing yet (a unit without saved state)
+    published: tuple[str, str] | None = None
+    reason_published_at: float | None = None  # monotonic time of the last republish for a new reason only
 
 
 class DetectionStage:
@@ -134,9 +138,13 @@ class DetectionStage:
         pending_path: str | Path | None = None,
         max_pending_alerts: int = 10_000,
         alert_retry_s: float = 2.0,
+        health_reason_interval_s: float = 60.0,
     ) -> None:
         if max_pending_alerts < 1:
             raise ValueError(f"max_pending_alerts must be at least 1, got {max_pending_alerts}")
+        if not health_reason_interval_s >= 0:
+            raise ValueError(f"health_reason_interval_s must be >= 0 seconds, got {health_reason_interval_s}")
+        self._health_reason_interval_s = health_reason_interval_s
         self._sessions = session_factory
         self._registry = registry
         self._alerts = alerts
@@ -186,6 +194,7 @@ class DetectionStage:
                 unit = _Unit(
                     UnitMonitor.from_state(saved["monitor"], machine), last_ts=dict(saved["last_ts"]), health=row.health,
                     seq=SeqTracker.from_state(saved.get("seq")),
+                    published=(row.health, _first_reason(row.assessment_json)),
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("detector state of %s unreadable (%s); learning a new baseline", device_id, exc)
@@ -196,8 +205,20 @@ class DetectionStage:
         return unit
 
     def unit_config(self, device_id: str) -> dict[str, Any]:
-        """The monitor settings for a unit: its model's detector configuration, with the warning
-        thresholds raised by the field-feedback factor (false alarms make a unit less sensitive)."""
+        """The monitor settings for a unit: its model's detector configuration, made less sensitive by the
+        field-feedback factor ``f`` (false alarms, ``AlertService.threshold_factor``).
+
+        ``watch_ratio`` and ``warning_ratio`` (amplitude ratios of the health indicator) are multiplied by
+        ``f``, and ``family_db`` is raised by the same step in dB, ``20 log10 f``: the family score is
+        ``10 log10`` of lines over background in the *squared* envelope spectrum, a power quantity (g²), so an
+        amplitude ratio ``f`` is ``20 log10 f`` dB there (as 2.5 = 8 dB for ``warning_ratio``). Without it
+        a healthy unit whose structure shows a bearing-like line stayed in warning, its commissioning
+        paused, whatever the technicians found. ``alarm_ratio`` is the failure limit and is not touched.
+
+        ``f`` is capped per unit at ``sqrt(alarm_ratio / warning_ratio)`` of the unit's own configuration
+        (the raised warning halfway, on a log scale, to the alarm): a model whose warning and alarm are close
+        reached warning >= alarm with the factor, and the whole configuration, its model's own settings
+        too, was refused."""
         cfg: dict[str, Any] = {}
         if self._registry is not None and hasattr(self._registry, "detector_config"):
             cfg.update(self._registry.detector_config(device_id) or {})
@@ -206,8 +227,18 @@ class DetectionStage:
             factor = float(self._alerts.threshold_factor(device_id))
         if factor != 1.0:
             defaults = MonitorConfig()
+
+            def own(key: str) -> float:
+                return float(cfg.get(key, getattr(defaults, key)))
+
+            cap = math.sqrt(own("alarm_ratio") / own("warning_ratio")) if own("warning_ratio") > 0 else 1.0
+            if factor > cap:
+                log.debug("%s: feedback factor %.3g capped at %.3g (sqrt of its alarm_ratio / warning_ratio)",
+                          device_id, factor, cap)
+                factor = max(1.0, cap)
             for key in ("watch_ratio", "warning_ratio"):
-                cfg[key] = float(cfg.get(key, getattr(defaults, key))) * factor
+                cfg[key] = own(key) * factor
+            cfg["family_db"] = own("family_db") + 20.0 * math.log10(factor)
         return cfg
 
     def _apply_config(self, device_id: str, unit: _Unit) -> None:
@@ -380,20 +411,37 @@ class DetectionStage:
             log.info("%s: health %s -> %s %s", device_id, unit.health, result.state, "; ".join(result.reasons[:2]))
             unit.health = result.state
             self.stats.health_changes += 1
-            if self._publish_health is not None:
-                from devices.protocol import health_payload
+        if self._publish_health is not None:
+            self._publish(device_id, unit, result)
 
-                payload = health_payload(
-                    result.state if result.state in ("healthy", "watch", "warning", "alarm") else "unknown",
-                    int(round(result.ts * 1000)),
-                    failure_mode=result.failure_mode,
-                    ttf_s=result.ttf_s,
-                    reasons=result.reasons[:5],
-                )
-                try:
-                    self._publish_health(device_id, payload)
-                except Exception:  # noqa: BLE001 - the state is published again on the next change
-                    log.exception("could not publish the health of %s", device_id)
+    def _publish(self, device_id: str, unit: _Unit, result: Assessment) -> None:
+        """Publish the unit's health (retained) when the topic would otherwise say something else: its first
+        assessment, even ``unknown`` (a new unit whose snapshots cannot be assessed got no message at all);
+        a change of state; and, while ``unknown``, a new first reason (a second cause kept the first one on
+        the topic), at most once per ``health_reason_interval_s`` per unit: a unit flapping between two
+        causes does not publish with every message. A new reason held back is published with the next
+        ``unknown`` assessment after the interval."""
+        state = result.state if result.state in ("healthy", "watch", "warning", "alarm") else "unknown"
+        reason = result.reasons[0] if result.reasons else ""
+        said = unit.published
+        if said is not None and said[0] == state:
+            if state != "unknown" or said[1] == reason:
+                return
+            now = time.monotonic()
+            if (unit.reason_published_at is not None
+                    and now - unit.reason_published_at < self._health_reason_interval_s):
+                return
+            unit.reason_published_at = now
+        from devices.protocol import health_payload
+
+        payload = health_payload(state, int(round(result.ts * 1000)), failure_mode=result.failure_mode,
+                                 ttf_s=result.ttf_s, reasons=result.reasons[:5])
+        unit.published = (state, reason)
+        assert self._publish_health is not None
+        try:
+            self._publish_health(device_id, payload)
+        except Exception:  # noqa: BLE001 - the state is published again on the next change
+            log.exception("could not publish the health of %s", device_id)
 
     # -- alerts while the database is down ---------------------------------------------------
 
@@ -575,6 +623,15 @@ class DetectionStage:
         with self._sessions() as session:
             row = session.get(DetectorState, device_id)
             return json.loads(row.assessment_json) if row is not None and row.assessment_json else None
+
+
+def _first_reason(assessment_json: str | None) -> str:
+    """The first reason of a saved assessment ("" when there is none or it is unreadable)."""
+    try:
+        reasons = json.loads(assessment_json or "{}").get("reasons") or [""]
+        return str(reasons[0])
+    except (ValueError, AttributeError, TypeError, IndexError):
+        return ""
 
 
 def _jsonable(obj: Any) -> Any:
