@@ -80,7 +80,9 @@ class IngestService:
             topic_root=settings.mqtt.topic_root,
             limits=limits,
         )
-        self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size)
+        self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size, settings.ingest.queue_bytes,
+                                                   size=_payload_bytes)
+        self.metrics.watch_queue(self._queue)
         rate = settings.ingest.rate_limit_per_s
         self.rate_limiter = DeviceRateLimiter(rate) if rate else None
         self._client_id = client_id
@@ -242,7 +244,6 @@ class IngestService:
         assert self.writer is not None
         while not self._abort.is_set():
             batch = self._next_batch()
-            self.metrics.queue_depth = len(self._queue)
             if not batch:
                 if self._stopping.is_set():
                     break
@@ -251,11 +252,14 @@ class IngestService:
                 continue
             self.metrics.count("received", len(batch))
             self._in_hand_since = batch[0].received_at
-            while not self._process_guarded(batch):
-                if self._abort.wait(1.0):
-                    self.metrics.count("deferred_at_stop", len(batch))
-                    return
-            self._in_hand_since = None
+            try:
+                while not self._process_guarded(batch):
+                    if self._abort.wait(1.0):
+                        self.metrics.count("deferred_at_stop", len(batch))
+                        return
+            finally:
+                self._queue.done(batch)  # its bytes no longer count against ingest.queue_bytes
+                self._in_hand_since = None
 
     def _process_guarded(self, batch: list[RawMessage]) -> bool:
         """:meth:`_process`, but an unexpected error keeps the batch (unacknowledged) for a retry
@@ -348,6 +352,11 @@ def _clock_hint(ahead_by_unit: dict[str, float], future: int, total: int) -> str
     about = sum(similar) / len(similar)
     return (f"; {len(similar)} units are refused as about {duration_text(about)} in the future: the server's clock is "
             f"likely behind by about {duration_text(about)} (check timedatectl / NTP)")
+
+
+def _payload_bytes(raw: RawMessage) -> int:
+    """What a queued message weighs against ``ingest.queue_bytes``."""
+    return len(raw[1])  # raw.payload; by index: called twice per message on the hot path
 
 
 def _sent_at(a: Accepted) -> float:
