@@ -10,8 +10,8 @@ worker once a message is stored, spooled or dead-lettered, never by paho on rece
 The network callback only wraps the message in a :class:`~ingest.types.RawMessage` and puts it on
 the bounded queue (bounded by messages, ``ingest.queue_size``, and by payload bytes,
 ``ingest.queue_bytes``). When the queue is full the callback *waits* (counted as ``queue_full_waits``
-and logged, naming the bound reached): paho then stops reading the socket and the broker holds further messages (TCP and
-in-flight backpressure). Nothing is dropped. While the source is paused (shutdown), messages are
+and logged, naming the bound reached): paho then stops reading the socket and the broker holds
+further messages (TCP and in-flight backpressure). Nothing is dropped. While the source is paused (shutdown), messages are
 left unacknowledged; with the persistent session the broker redelivers them on the next connect.
 """
 
@@ -266,10 +266,11 @@ class MqttSource:
         return steady
 
     def _on_message(self, client, userdata, msg) -> None:
-        raw = RawMessage(msg.topic, msg.payload, self._received_at(), msg.mid, msg.qos, msg.retain,
-                         self._connection)
+        payload = msg.payload
+        raw = RawMessage(msg.topic, payload, self._received_at(), msg.mid, msg.qos, msg.retain, self._connection)
+        n = len(payload)  # its weight against ingest.queue_bytes (the worker gives it back when done)
         while not self._paused.is_set():
-            if self._queue.put(raw, 0.5):
+            if self._queue.put(raw, 0.5, n):
                 return
             self._metrics.count("queue_full_waits")
             now = time.monotonic()
@@ -284,8 +285,8 @@ class MqttSource:
         if queue.full_bound() == "count":
             held = f"{len(queue)} messages reached ingest.queue_size (FORESHOCK_INGEST__QUEUE_SIZE)"
         else:
-            held = (f"{queue.nbytes / 1024**2:.1f} MiB of payloads ({len(queue)} messages queued, plus the batch being "
-                    f"written) reached ingest.queue_bytes = {queue.max_bytes / 1024**2:.1f} MiB "
+            held = (f"{queue.nbytes / 1024**2:.1f} MiB of payloads ({len(queue)} messages queued, plus the batch "
+                    f"being written) reached ingest.queue_bytes = {queue.max_bytes / 1024**2:.1f} MiB "
                     f"(FORESHOCK_INGEST__QUEUE_BYTES)")
         log.warning("ingest queue full: %s; holding the MQTT stream (backpressure: the broker keeps the rest). The "
                     "store or the detectors are slower than the stream; raise that setting only if memory allows",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import operator
 import re
 import threading
 import time
@@ -80,8 +81,7 @@ class IngestService:
             topic_root=settings.mqtt.topic_root,
             limits=limits,
         )
-        self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size, settings.ingest.queue_bytes,
-                                                   size=_payload_bytes)
+        self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size, settings.ingest.queue_bytes)
         self.metrics.watch_queue(self._queue)
         rate = settings.ingest.rate_limit_per_s
         self.rate_limiter = DeviceRateLimiter(rate) if rate else None
@@ -284,7 +284,7 @@ class IngestService:
                         self.metrics.count("deferred_at_stop", len(batch))
                         return
             finally:
-                self._queue.done(batch)  # its bytes no longer count against ingest.queue_bytes
+                self._queue.done(_payload_bytes(batch))  # no longer counted against ingest.queue_bytes
                 self._in_hand_since = None
             self._batch_times.append((time.monotonic() - began, len(batch)))
 
@@ -307,7 +307,7 @@ class IngestService:
         """Stopping: what is still queued (no time was left to write it) is dropped from memory
         unacknowledged (counted in ``deferred_at_stop``); the broker sends it again to the next session."""
         left = self._queue.take(len(self._queue), 0.0)
-        self._queue.done(left)
+        self._queue.done(_payload_bytes(left))
         if left:
             self.metrics.count("deferred_at_stop", len(left))
             log.info("stopping: %d queued messages left unacknowledged for the broker to send again (no time left "
@@ -408,9 +408,13 @@ def _clock_hint(ahead_by_unit: dict[str, float], future: int, total: int) -> str
             f"likely behind by about {duration_text(about)} (check timedatectl / NTP)")
 
 
-def _payload_bytes(raw: RawMessage) -> int:
-    """What a queued message weighs against ``ingest.queue_bytes``."""
-    return len(raw[1])  # raw.payload; by index: called twice per message on the hot path
+def _payload_bytes(batch: list[RawMessage]) -> int:
+    """What messages taken from the queue weighed against ``ingest.queue_bytes`` (:meth:`MqttSource._on_message`
+    weighs each by its payload)."""
+    return sum(map(len, map(_PAYLOAD, batch)))
+
+
+_PAYLOAD = operator.itemgetter(1)  # RawMessage.payload
 
 
 def _sent_at(a: Accepted) -> float:

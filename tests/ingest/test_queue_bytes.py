@@ -32,40 +32,48 @@ MiB = 1024**2
 # -- the buffer ---------------------------------------------------------------------------------
 
 
+def _put(buf: HandOff[bytes], item: bytes, timeout_s: float = 0.01) -> bool:
+    return buf.put(item, timeout_s, len(item))
+
+
+def _done(buf: HandOff[bytes], taken: list[bytes]) -> None:
+    buf.done(sum(map(len, taken)))
+
+
 def test_a_put_waits_when_the_bytes_would_go_over_even_with_room_for_more_messages():
     buf: HandOff[bytes] = HandOff(maxsize=100, max_bytes=10)
-    assert buf.put(b"123456", 0.01) and buf.put(b"7890", 0.01)
-    assert not buf.put(b"x", 0.01)  # 11 bytes: over, although 2 of 100 messages are queued
+    assert _put(buf, b"123456") and _put(buf, b"7890")
+    assert not _put(buf, b"x")  # 11 bytes: over, although 2 of 100 messages are queued
     assert buf.full_bound() == "bytes" and buf.nbytes == 10 and len(buf) == 2
 
 
 def test_bytes_taken_stay_held_until_done():
     """The batch the worker has in hand counts: the bound is on all the payloads ingest holds."""
     buf: HandOff[bytes] = HandOff(maxsize=100, max_bytes=10)
-    buf.put(b"123456", 0.01)
+    _put(buf, b"123456")
     batch = buf.take(10, 0.01)
     assert batch == [b"123456"] and len(buf) == 0 and buf.nbytes == 6
-    assert buf.put(b"7890", 0.01)
-    assert not buf.put(b"x", 0.01)
-    buf.done(batch)
-    assert buf.nbytes == 4 and buf.put(b"x", 0.01)
+    assert _put(buf, b"7890")
+    assert not _put(buf, b"x")
+    _done(buf, batch)
+    assert buf.nbytes == 4 and _put(buf, b"x")
 
 
 def test_an_item_larger_than_the_bound_goes_alone_once_nothing_else_is_held():
     buf: HandOff[bytes] = HandOff(maxsize=100, max_bytes=10)
-    buf.put(b"1234", 0.01)
+    _put(buf, b"1234")
     big = b"b" * 25
-    assert not buf.put(big, 0.01)  # waits while anything is held ...
-    buf.done(buf.take(10, 0.01))
-    assert buf.put(big, 0.01)  # ... then goes through: never a deadlock
-    assert not buf.put(b"1", 0.01)  # and nothing joins it
-    buf.done(buf.take(10, 0.01))
-    assert buf.put(b"1", 0.01) and buf.nbytes == 1
+    assert not _put(buf, big)  # waits while anything is held ...
+    _done(buf, buf.take(10, 0.01))
+    assert _put(buf, big)  # ... then goes through: never a deadlock
+    assert not _put(buf, b"1")  # and nothing joins it
+    _done(buf, buf.take(10, 0.01))
+    assert _put(buf, b"1") and buf.nbytes == 1
 
 
 def test_the_count_bound_still_holds_and_is_named():
     buf: HandOff[bytes] = HandOff(maxsize=2, max_bytes=1000)
-    assert buf.put(b"a", 0.01) and buf.put(b"b", 0.01) and not buf.put(b"c", 0.01)
+    assert _put(buf, b"a") and _put(buf, b"b") and not _put(buf, b"c")
     assert buf.full_bound() == "count"
 
 
@@ -87,15 +95,15 @@ def test_a_producer_and_a_consumer_thread_keep_the_bound_and_the_order():
             batch = buf.take(7, 1.0)
             got.extend(batch)
             seen_by_consumer[0] = max(seen_by_consumer[0], buf.nbytes)
-            buf.done(batch)
+            _done(buf, batch)
 
     consumer = threading.Thread(target=consume)
     consumer.start()
     seen_by_producer = 0
     for item in items[:-1]:
-        assert buf.put(item, MIN_WAIT_S)
+        assert _put(buf, item, MIN_WAIT_S)
         seen_by_producer = max(seen_by_producer, buf.nbytes)
-    assert buf.put(items[-1], MIN_WAIT_S)
+    assert _put(buf, items[-1], MIN_WAIT_S)
     consumer.join(MIN_WAIT_S)
     assert got == items
     assert seen_by_producer <= 5000 and seen_by_consumer[0] <= 7000 and buf.nbytes == 0
@@ -129,8 +137,8 @@ def test_the_queue_gauges_are_read_from_the_queue_when_asked():
     buf: HandOff[bytes] = HandOff(maxsize=10, max_bytes=100)
     metrics = IngestMetrics()
     metrics.watch_queue(buf)
-    buf.put(b"x" * 30, 0.01)
-    buf.put(b"y" * 12, 0.01)
+    _put(buf, b"x" * 30)
+    _put(buf, b"y" * 12)
     snap = metrics.snapshot()
     assert (snap["queue_depth"], snap["queue_bytes"]) == (2, 42)
     text = metrics.prometheus()
