@@ -290,18 +290,20 @@ class IngestService:
 
     def _room_before_the_bound(self) -> int | None:
         """Stopping: how many messages the next batch may have, so that it takes at most half the time
-        left before the stop's bound, foreseen from the last batches as a cost per batch (their quickest
-        in all) plus a cost per message (their slowest per message): both on the safe side. Half: a
-        batch that takes up to twice as long as foreseen still ends in time, and the batches shrink as
-        the bound nears. 0: no time for another; None: nothing to go by yet."""
+        left before the stop's bound, foreseen from the last batches on the safe side: the longest of
+        them, plus their slowest cost per message for each message. Half: a batch that takes twice as
+        long as foreseen still ends in time. 0: no time for another; None: nothing to go by yet.
+
+        (With the quickest of them as the cost per batch, the stop of a pipeline flooded with
+        snapshots ran into its bound: the detection hook's time per batch varies.)"""
         if not self._batch_times:
             return None
         half = (self._drain_until - time.monotonic()) / 2
-        per_batch = min(t for t, _ in self._batch_times)  # a write's round trip, the hook's fixed part, ...
+        longest = max(t for t, _ in self._batch_times)
         per_message = max(t / n for t, n in self._batch_times)
-        if half <= per_batch:
+        if half <= longest:
             return 0
-        return int((half - per_batch) / per_message) if per_message > 0 else None
+        return int((half - longest) / per_message) if per_message > 0 else None
 
     def _leave_queued(self) -> None:
         """Stopping: what is still queued (no time was left to write it) is dropped from memory
