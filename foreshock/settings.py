@@ -211,6 +211,11 @@ class ApiSettings(BaseModel):
 class IngestSettings(BaseModel):
     auto_register: bool = Field(False, description="Accept messages from unknown devices and register them")
     queue_size: int = Field(50_000, ge=10, description="Bounded queue between the MQTT thread and the workers")
+    queue_bytes: int = Field(
+        256 * 1024**2, ge=1024**2,
+        description="Most payload bytes that queue and the batch being written hold together (256 MiB; at least "
+        "1 MiB); when reached, ingest stops reading and the broker keeps the rest. A larger message goes alone",
+    )
     max_payload_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Larger payloads are dead-lettered")
     future_tolerance_s: float = Field(300.0, ge=0, description="Timestamps further ahead are rejected")
     spool_dir: Path | None = Field(None, description="On-disk spool while the telemetry store is down")

@@ -50,9 +50,31 @@ class IngestMetrics:
         self._buckets = [0] * (len(LATENCY_BUCKETS_S) + 1)
         self._latency_sum = 0.0
         self._latency_count = 0
-        self.queue_depth = 0
+        self._queue: Any = None
+        self._queue_depth = 0
         self.spool_bytes = 0
         self.store_up = True
+
+    def watch_queue(self, queue: Any) -> None:
+        """Read the gauges ``queue_depth`` and ``queue_bytes`` from ``queue`` (an
+        :class:`~ingest.buffer.HandOff`) when they are asked for. Set by the worker after it took a
+        batch, the depth stood still while the worker waited on a slow store: near 0, while the
+        queue filled up behind it."""
+        self._queue = queue
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages queued between the MQTT thread and the worker."""
+        return len(self._queue) if self._queue is not None else self._queue_depth
+
+    @queue_depth.setter
+    def queue_depth(self, value: int) -> None:
+        self._queue_depth = value
+
+    @property
+    def queue_bytes(self) -> int:
+        """Payload bytes ingest holds: queued, plus the batch being written (bounded by ``ingest.queue_bytes``)."""
+        return self._queue.nbytes if self._queue is not None else 0
 
     def count(self, name: str, n: int = 1) -> None:
         if name not in self._counters:
@@ -91,6 +113,7 @@ class IngestMetrics:
                 "rejected": dict(self._rejected),
                 "rejected_total": sum(self._rejected.values()),
                 "queue_depth": self.queue_depth,
+                "queue_bytes": self.queue_bytes,
                 "spool_bytes": self.spool_bytes,
                 "store_up": self.store_up,
                 "write_latency_s": {
@@ -109,6 +132,7 @@ class IngestMetrics:
         out.append(f"# TYPE {prefix}_rejected_total counter")
         out += [f'{prefix}_rejected_total{{reason="{r}"}} {n}' for r, n in sorted(snap["rejected"].items())]
         out.append(f"# TYPE {prefix}_queue_depth gauge\n{prefix}_queue_depth {snap['queue_depth']}")
+        out.append(f"# TYPE {prefix}_queue_bytes gauge\n{prefix}_queue_bytes {snap['queue_bytes']}")
         out.append(f"# TYPE {prefix}_spool_bytes gauge\n{prefix}_spool_bytes {snap['spool_bytes']}")
         out.append(f"# TYPE {prefix}_store_up gauge\n{prefix}_store_up {int(snap['store_up'])}")
         hist = snap["write_latency_s"]

@@ -8,9 +8,10 @@ again on every connect. Acknowledgements are manual: :meth:`MqttSource.ack` is c
 worker once a message is stored, spooled or dead-lettered, never by paho on receipt.
 
 The network callback only wraps the message in a :class:`~ingest.types.RawMessage` and puts it on
-the bounded queue. When the queue is full the callback *waits* (counted as ``queue_full_waits``
-and logged): paho then stops reading the socket and the broker holds further messages (TCP and
-in-flight backpressure). Nothing is dropped. While the source is paused (shutdown), messages are
+the bounded queue (bounded by messages, ``ingest.queue_size``, and by payload bytes,
+``ingest.queue_bytes``). When the queue is full the callback *waits* (counted as ``queue_full_waits``
+and logged, naming the bound reached): paho then stops reading the socket and the broker holds
+further messages (TCP and in-flight backpressure). Nothing is dropped. While the source is paused (shutdown), messages are
 left unacknowledged; with the persistent session the broker redelivers them on the next connect.
 """
 
@@ -265,17 +266,31 @@ class MqttSource:
         return steady
 
     def _on_message(self, client, userdata, msg) -> None:
-        raw = RawMessage(msg.topic, msg.payload, self._received_at(), msg.mid, msg.qos, msg.retain,
-                         self._connection)
+        payload = msg.payload
+        raw = RawMessage(msg.topic, payload, self._received_at(), msg.mid, msg.qos, msg.retain, self._connection)
+        n = len(payload)  # its weight against ingest.queue_bytes (the worker gives it back when done)
         while not self._paused.is_set():
-            if self._queue.put(raw, 0.5):
+            if self._queue.put(raw, 0.5, n):
                 return
             self._metrics.count("queue_full_waits")
             now = time.monotonic()
             if now - self._last_full_log > 10:
                 self._last_full_log = now
-                log.warning("ingest queue full (%d): holding the MQTT stream (backpressure)", self._queue.maxsize)
+                self._log_full()
         self._metrics.count("deferred_at_stop")
+
+    def _log_full(self) -> None:
+        """Which bound the queue reached, and the setting that raises it."""
+        queue = self._queue
+        if queue.full_bound() == "count":
+            held = f"{len(queue)} messages reached ingest.queue_size (FORESHOCK_INGEST__QUEUE_SIZE)"
+        else:
+            held = (f"{queue.nbytes / 1024**2:.1f} MiB of payloads ({len(queue)} messages queued, plus the batch "
+                    f"being written) reached ingest.queue_bytes = {queue.max_bytes / 1024**2:.1f} MiB "
+                    f"(FORESHOCK_INGEST__QUEUE_BYTES)")
+        log.warning("ingest queue full: %s; holding the MQTT stream (backpressure: the broker keeps the rest). The "
+                    "store or the detectors are slower than the stream; raise that setting only if memory allows",
+                    held)
 
     # -- control --------------------------------------------------------------------------------
 

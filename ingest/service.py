@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import operator
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -80,7 +81,8 @@ class IngestService:
             topic_root=settings.mqtt.topic_root,
             limits=limits,
         )
-        self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size)
+        self._queue: HandOff[RawMessage] = HandOff(settings.ingest.queue_size, settings.ingest.queue_bytes)
+        self.metrics.watch_queue(self._queue)
         rate = settings.ingest.rate_limit_per_s
         self.rate_limiter = DeviceRateLimiter(rate) if rate else None
         self._client_id = client_id
@@ -97,6 +99,8 @@ class IngestService:
         self._future_by_unit: dict[str, float] = {}  # unreported future_timestamp: unit -> seconds ahead
         self._next_rejection_report = 0.0
         self._in_hand_since: float | None = None  # receive time of the oldest message of the batch in hand
+        self._batch_times: deque[tuple[float, int]] = deque(maxlen=8)  # the last batches: (seconds, messages)
+        self._drain_until = float("inf")  # stopping: no batch is begun that would end after this (monotonic)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -105,6 +109,7 @@ class IngestService:
             raise RuntimeError("ingest service already started")
         self._stopping.clear()
         self._abort.clear()
+        self._drain_until = float("inf")
         if self.rate_limiter is not None:
             log.info("per-device rate limit: %.1f messages/s (per ingest worker)", self.rate_limiter.rate_per_s)
         if self._freeze_gc:
@@ -133,24 +138,35 @@ class IngestService:
         return self.connected and self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout_s: float = 10.0) -> bool:
-        """Stop taking messages, flush what is queued, acknowledge it, disconnect. Bounded by ``timeout_s``.
+        """Stop taking messages, write what is queued as far as ``timeout_s`` allows, acknowledge it,
+        disconnect. The whole stop is bounded by ``timeout_s``.
 
-        Returns ``False`` when the worker did not finish in time (its messages stay unacknowledged
-        and are redelivered by the broker to the next session).
+        The worker finishes the batch in hand, then begins only batches that, at the pace of the last
+        ones, take at most half the time left before the bound (less a reserve for the disconnect):
+        what is still queued then is left unacknowledged, and the broker sends it again to the next
+        session. (A full queue was written to the end first: with a slow store or slow detectors the
+        stop ran into the bound, then waited up to 5 s more for the batch in hand, whose messages were
+        acknowledged and handed on after the stop had gone on, and up to 5 s for the spool.) Returns
+        ``False`` when the batch in hand was not done in time: it is left unacknowledged too.
         """
         if self._thread is None or self.source is None:
             return True
+        deadline = time.monotonic() + timeout_s
+        reserve = min(1.0, 0.1 * timeout_s)  # for the disconnect and closing the spool
+        self._drain_until = deadline - reserve
         self.source.pause()
         self._stopping.set()
-        self._thread.join(timeout_s)
+        self._thread.join(max(0.0, self._drain_until - time.monotonic()))
         finished = not self._thread.is_alive()
         if not finished:
-            log.warning("ingest worker did not finish within %.1f s; aborting", timeout_s)
+            log.warning("ingest worker still writing a batch after %.1f s (the store or the detectors answer "
+                        "slowly): stopping without it; it is left unacknowledged and the broker sends it again",
+                        timeout_s - reserve)
             self._abort.set()
-            self._thread.join(min(timeout_s, 5.0))
+            self._thread.join(max(0.0, deadline - reserve / 2 - time.monotonic()))
         self.source.stop()
         if self.spool is not None:
-            self.spool.close()
+            self.spool.close(max(0.1, deadline - time.monotonic()))
         self._thread = None
         return finished
 
@@ -217,45 +233,87 @@ class IngestService:
 
     # -- the worker -----------------------------------------------------------------------------
 
-    def _next_batch(self) -> list[RawMessage]:
-        """Up to ``batch_size`` messages.
+    def _next_batch(self, limit: int | None = None) -> list[RawMessage]:
+        """Up to ``batch_size`` (or ``limit``) messages.
 
         A batch is closed when it is full, when no message arrived for ``linger_s`` (the stream
         paused: write now rather than wait), or ``flush_interval_s`` after its first message. Under
         load batches fill up while the previous one is written; at low rates latency stays low.
         """
-        batch = self._queue.take(self.batch_size, 0.2)
+        size = self.batch_size if limit is None else min(limit, self.batch_size)
+        batch = self._queue.take(size, 0.2)
         if not batch:
             return batch
         deadline = time.monotonic() + self.flush_interval_s
-        while len(batch) < self.batch_size and not self._stopping.is_set():
+        while len(batch) < size and not self._stopping.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            more = self._queue.take(self.batch_size - len(batch), min(remaining, self.linger_s))
+            more = self._queue.take(size - len(batch), min(remaining, self.linger_s))
             if not more:
                 break
             batch.extend(more)
         return batch
 
     def _run(self) -> None:
+        try:
+            self._work()
+        finally:
+            if self._stopping.is_set():
+                self._leave_queued()
+
+    def _work(self) -> None:
         assert self.writer is not None
         while not self._abort.is_set():
-            batch = self._next_batch()
-            self.metrics.queue_depth = len(self._queue)
+            limit = self._room_before_the_bound() if self._stopping.is_set() else None
+            if limit == 0:
+                return  # no time for another batch: the rest is left to the broker
+            batch = self._next_batch(limit)
             if not batch:
                 if self._stopping.is_set():
-                    break
+                    return
                 self.writer.maintain()
                 self.report_rejections([])
                 continue
             self.metrics.count("received", len(batch))
             self._in_hand_since = batch[0].received_at
-            while not self._process_guarded(batch):
-                if self._abort.wait(1.0):
-                    self.metrics.count("deferred_at_stop", len(batch))
-                    return
-            self._in_hand_since = None
+            began = time.monotonic()
+            try:
+                while not self._process_guarded(batch):
+                    if self._abort.wait(1.0):
+                        self.metrics.count("deferred_at_stop", len(batch))
+                        return
+            finally:
+                self._queue.done(_payload_bytes(batch))  # no longer counted against ingest.queue_bytes
+                self._in_hand_since = None
+            self._batch_times.append((time.monotonic() - began, len(batch)))
+
+    def _room_before_the_bound(self) -> int | None:
+        """Stopping: how many messages the next batch may have, so that it takes at most half the time
+        left before the stop's bound, foreseen from the last batches on the safe side: the longest of
+        them, plus their slowest cost per message for each message. Half: a batch that takes twice as
+        long as foreseen still ends in time. 0: no time for another; None: nothing to go by yet.
+
+        (With the quickest of them as the cost per batch, the stop of a pipeline flooded with
+        snapshots ran into its bound: the detection hook's time per batch varies.)"""
+        if not self._batch_times:
+            return None
+        half = (self._drain_until - time.monotonic()) / 2
+        longest = max(t for t, _ in self._batch_times)
+        per_message = max(t / n for t, n in self._batch_times)
+        if half <= longest:
+            return 0
+        return int((half - longest) / per_message) if per_message > 0 else None
+
+    def _leave_queued(self) -> None:
+        """Stopping: what is still queued (no time was left to write it) is dropped from memory
+        unacknowledged (counted in ``deferred_at_stop``); the broker sends it again to the next session."""
+        left = self._queue.take(len(self._queue), 0.0)
+        self._queue.done(_payload_bytes(left))
+        if left:
+            self.metrics.count("deferred_at_stop", len(left))
+            log.info("stopping: %d queued messages left unacknowledged for the broker to send again (no time left "
+                     "to write them within the stop's bound)", len(left))
 
     def _process_guarded(self, batch: list[RawMessage]) -> bool:
         """:meth:`_process`, but an unexpected error keeps the batch (unacknowledged) for a retry
@@ -297,7 +355,9 @@ class IngestService:
         if self.rate_limiter is not None:
             accepted = self._rate_limit(accepted, rejected)
         outcome, refused = self.writer.write([a.points for a in accepted], self._abort)
-        if outcome is Outcome.HELD:
+        if outcome is Outcome.HELD or self._abort.is_set():
+            # the stop went on without this batch (past its bound): not acknowledged, no dead letters, no
+            # hook (the detectors may be closed by now); the broker sends it again, rewriting it is harmless
             self.metrics.count("deferred_at_stop", len(batch))
             return True
         for i, error in refused.items():
@@ -348,6 +408,15 @@ def _clock_hint(ahead_by_unit: dict[str, float], future: int, total: int) -> str
     about = sum(similar) / len(similar)
     return (f"; {len(similar)} units are refused as about {duration_text(about)} in the future: the server's clock is "
             f"likely behind by about {duration_text(about)} (check timedatectl / NTP)")
+
+
+def _payload_bytes(batch: list[RawMessage]) -> int:
+    """What messages taken from the queue weighed against ``ingest.queue_bytes`` (:meth:`MqttSource._on_message`
+    weighs each by its payload)."""
+    return sum(map(len, map(_PAYLOAD, batch)))
+
+
+_PAYLOAD = operator.itemgetter(1)  # RawMessage.payload
 
 
 def _sent_at(a: Accepted) -> float:
