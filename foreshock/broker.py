@@ -246,7 +246,7 @@ class MosquittoBroker:
                 self.port = free_port()
             tried.append(self.port)
             try:
-                self._start_once(binary, timeout_s)
+                proc = self._start_once(binary, timeout_s)
             except _AddressInUse as exc:
                 if exc.port != self.port or not choose:
                     raise BrokerError(f"mosquitto could not listen on {self.host}:{exc.port}: it is in use; "
@@ -254,25 +254,26 @@ class MosquittoBroker:
                 log.warning("port %d was taken before mosquitto bound it; trying another", self.port)
                 last_tail = exc.tail
                 continue
-            log.info("mosquitto listening on %s (pid %d)", self.url, self._proc.pid)
+            log.info("mosquitto listening on %s (pid %d)", self.url, proc.pid)
             return self
         raise BrokerError(f"mosquitto could not listen on {self.host}: each free port chosen "
                           f"({', '.join(map(str, tried))}) was taken before it bound it; its last log lines "
                           f"({self.log_path}):\n{last_tail}")
 
-    def _start_once(self, binary: str, timeout_s: float) -> None:
+    def _start_once(self, binary: str, timeout_s: float) -> subprocess.Popen:
         conf = self._write_config()
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         offset = self._log.tell()
-        self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT)
+        self._proc = proc
         deadline = time.monotonic() + timeout_s
         while True:
-            exited = self._proc.poll() is not None
+            exited = proc.poll() is not None
             text = self._log_since(offset)  # read after poll(): all it wrote before it exited
             if not exited and RUNNING_LINE.search(text):
-                return
+                return proc
             if exited or time.monotonic() > deadline:
-                code = self._proc.returncode
+                code = proc.returncode
                 self.stop()
                 tail = _tail(text)
                 if exited and ADDRESS_IN_USE in text:
