@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+import foreshock.broker as broker_module
 from foreshock.broker import BrokerError, MosquittoBroker, mosquitto_available
 
 pytestmark = [
@@ -129,3 +131,49 @@ def test_reload_of_a_broker_killed_meanwhile_says_so(broker):
     proc.send_signal = hup_then_kill
     with pytest.raises(BrokerError, match=rf"mosquitto \(pid {proc.pid}\) exited with code -9"):
         broker.reload()
+
+
+# Mosquitto 2.0's start-up order (src/mosquitto.c): open the listeners, set up the event loop, set the
+# signal handlers, log "mosquitto version ... running". Until the handlers are set, SIGHUP's default
+# action ends the process. This stand-in keeps that order with a pause in the middle, and answers every
+# CONNECT with "not authorised".
+STAND_IN = """\
+import select, signal, socket, sys, time
+port = int(open(sys.argv[2]).read().split()[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen()
+print(f"Opening ipv4 listen socket on port {port}.", flush=True)
+time.sleep(2)
+hup = []
+signal.signal(signal.SIGHUP, lambda *a: hup.append(1))
+print("mosquitto version 0.0-stand-in running", flush=True)
+while True:
+    if hup:
+        hup.clear()
+        print("Reloading config.", flush=True)
+    if select.select([s], [], [], 0.05)[0]:
+        c, _ = s.accept()
+        c.recv(1024)
+        c.sendall(bytes([0x20, 2, 0, 5]))
+        c.close()
+"""
+
+
+def test_a_reload_right_after_start_does_not_end_the_broker(monkeypatch, tmp_path):
+    """Seen failing on the old code: start() returned once the port accepted connections, before the
+    handlers were set, and the SIGHUP of an immediate reload() ended the broker (reload() said nothing)."""
+    script = tmp_path / "mosquitto-stand-in"
+    script.write_text(f"#!{sys.executable}\n{STAND_IN}")
+    script.chmod(0o755)
+    monkeypatch.setattr(broker_module, "_mosquitto_binary", lambda: str(script))
+    broker = MosquittoBroker(workdir=tmp_path / "mq", persistence=False)
+    try:
+        broker.start(timeout_s=WAIT_S)
+        broker.reload()
+        said = (broker.workdir / "mosquitto.log").read_text()
+        assert broker._proc is not None and broker._proc.poll() is None, said
+        assert "Reloading config." in said
+    finally:
+        broker.cleanup()
