@@ -17,11 +17,16 @@ from pathlib import Path
 import pytest
 
 from foreshock.broker import BrokerError, wait_for_port
-from tests.servers import distinct_free_ports
-
-START_ATTEMPTS = 3
+from tests.servers import START_TIMEOUT_S, distinct_free_ports
 
 __all__ = ["InfluxdServer", "VictoriaMetricsServer", "influxd", "self_signed_certificate", "victoria_metrics"]
+
+START_ATTEMPTS = 3  # sets of free ports tried when one was taken before the server bound it
+LOG_TAIL_LINES = 15
+
+
+class PortTaken(RuntimeError):
+    """The server exited because a port it was to bind is in use (its log says so)."""
 
 
 @dataclass
@@ -36,20 +41,29 @@ class _Process:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
-    def _spawn(self, argv: list[str], name: str, timeout_s: float = 60.0) -> None:
-        self._log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+    def _spawn(self, argv: list[str], name: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start ``argv`` and wait until it listens on ``port`` itself (not another process that took the
+        port meanwhile); the error on failure shows the server's own last log lines."""
+        log_path = self.workdir / f"{name}.log"
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        offset = self._log.tell()
         self._proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.host, self.port, timeout_s, self._proc)
         except BrokerError as exc:
             self.stop()
-            raise RuntimeError(f"{name} did not start: {exc}; see {self.workdir / (name + '.log')}") from None
+            with open(log_path, "rb") as fh:
+                fh.seek(offset)
+                said = fh.read().decode("utf-8", errors="replace")
+            tail = "\n".join(said.strip().splitlines()[-LOG_TAIL_LINES:]) or "(nothing)"
+            error = PortTaken if "address already in use" in said.lower() else RuntimeError
+            raise error(f"{name} did not start: {exc}; its last log lines ({log_path}):\n{tail}") from None
 
     def _start_on_free_ports(self, start, ports: tuple[str, ...]) -> None:
         """``start()`` with the ``ports`` attributes left 0 chosen free. A free port is bound by the
         server a moment later: another process may take it meanwhile (the suite and other jobs share the
-        machine) and the server exits; it is then tried again on other free ports. Ports the caller
-        gave (a restart on the same port) are kept."""
+        machine) and the server exits "address already in use"; it is then tried again on other free
+        ports. Ports the caller gave (a restart on the same port) are kept."""
         chosen = [p for p in ports if not getattr(self, p)]
         for attempt in range(START_ATTEMPTS):
             for p, port in zip(chosen, distinct_free_ports(len(chosen)), strict=True):
@@ -57,7 +71,7 @@ class _Process:
             try:
                 start()
                 return
-            except RuntimeError:
+            except PortTaken:
                 if not chosen or attempt == START_ATTEMPTS - 1:
                     raise
 
