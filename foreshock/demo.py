@@ -91,7 +91,8 @@ class EmbeddedBroker:
 def start_broker(preferred_port: int = 1883, embedded: bool = False):
     port = free_port(preferred_port)
     if mosquitto_available() and not embedded:
-        return MosquittoBroker(port=port, persistence=True).start(), "Mosquitto"
+        # a port of its own choosing (preferred one taken) is traded for another if taken before Mosquitto binds it
+        return MosquittoBroker(port=port if port == preferred_port else 0, persistence=True).start(), "Mosquitto"
     return EmbeddedBroker(port).start(), "embedded amqtt"
 
 
