@@ -71,6 +71,9 @@ class UnitPublic(BaseModel):
     seq_missing: int | None = Field(
         None, description="(unit detail only) messages of this unit lost before Foreshock received them, counted "
                           "from the gaps in its seq (unit buffer, broker queue limit, QoS 0); null: not known yet")
+    relearn: dict[str, Any] | None = Field(
+        None, description="(unit detail only) the latest request to relearn its detector baseline (POST "
+                          "/units/{id}/relearn): requested_at, accept_current, by, reason; null: never asked")
 
 
 class UnitCreate(BaseModel):
@@ -294,6 +297,9 @@ def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) ->
     if ctx.alerts is not None:
         out["detector_thresholds"] = _detector_thresholds(ctx.alerts, session, device_id)
     out["seq_missing"] = _seq_missing(ctx, session, device_id)
+    from devices.registry import relearn_of
+
+    out["relearn"] = relearn_of(unit)
     return out
 
 

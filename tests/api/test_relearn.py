@@ -8,12 +8,15 @@ from tests.api.conftest import auth
 
 def test_relearn_records_the_request_for_the_unit_in_any_letter_case(client, tokens, ctx):
     ctx.registry.create_unit("P-0001", customer="ACME")
+    assert client.get("/api/v1/units/P-0001", headers=auth(tokens["viewer"])).json()["relearn"] is None
     r = client.post("/api/v1/units/p-0001/relearn", json={"accept_current": True, "reason": "frame resonance"},
                     headers=auth(tokens["engineer"]))
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["device_id"], body["accept_current"], body["by"], body["reason"]) == (
         "P-0001", True, "t-engineer", "frame resonance")
+    detail = client.get("/api/v1/units/p-0001", headers=auth(tokens["viewer"])).json()["relearn"]
+    assert detail == {k: body[k] for k in ("requested_at", "accept_current", "by", "reason")}
     req = ctx.registry.relearn_request("P-0001")
     assert req["accept_current"] is True and req["by"] == "t-engineer" and req["reason"] == "frame resonance"
     r = client.post("/api/v1/units/P-0001/relearn", json={}, headers=auth(tokens["admin"]))  # the defaults
