@@ -244,3 +244,19 @@ def test_the_request_applied_is_saved_with_the_state_and_the_poll_is_what_makes_
     assert u.monitor.n_learnt == 1 and f.stage.stats.relearns == 1
     f.stage.flush()
     assert saved()["relearn"] == f.registry.relearn_request("U-1")["requested_at"]
+
+
+def test_after_a_repair_a_plain_relearn_clears_the_open_alert_the_normal_way(fleet):
+    f = fleet(12)
+    _stuck(f)  # a bearing defect found in commissioning: warning, alert open
+    f.registry.request_relearn("U-1", by="carol", reason="outer race replaced")
+    # the repaired machine: healthy from its first snapshot (a held commissioning warning would come down only
+    # after 3 calmer snapshots), and the alert clears as the alert service clears one (healthy assessments)
+    for _ in range(8):
+        u = f.one(defect=0.0)
+        assert u.health == "healthy", u.latest["reasons"]
+        if not f.open_alerts():
+            break
+    assert f.open_alerts() == []
+    assert u.latest["reasons"][0] == "relearn requested by carol: outer race replaced"
+    assert f.stage.stats.relearns == 1
