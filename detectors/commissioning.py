@@ -20,6 +20,23 @@ simulated fleet whose faults begin in the first hours: 8 of 49 failures without 
 The level comes down only after ``persistence`` calmer snapshots. The monitor does not learn the
 snapshots judged warning or worse: a developing fault is not the unit's normal.
 
+**Accepted lines** (:meth:`CommissioningCheck.accept`, a relearn asked with ``--accept-current``: a person
+has judged the lines the unit shows now to be its normal, e.g. a frame resonance near a defect
+frequency): the level of each family is taken as the median of its scores over the next
+``persistence`` snapshots (the window a line is confirmed on), and from then on a family warns only
+``family_db`` above its accepted level (above ``family_db`` over the background for a family accepted
+below the background). A line that then grows warns again; the growth check is not changed.
+
+>>> chk = CommissioningCheck(persistence=3)
+>>> chk.accept()
+>>> line = lambda db: ("outer_race", 0.9, [{"family": "summary", "scores": {"bpfo": db, "bpfi": 0.0, "bsf": 0.0}}])
+>>> [chk.update(600.0 * i, 0.1, line(db)).level for i, db in enumerate([10, 9, 11, 10, 15, 9.5])]
+[0, 0, 0, 0, 0, 0]
+>>> chk.accepted
+{'bpfo': 10.0, 'bpfi': 0.0, 'bsf': 0.0}
+>>> [chk.update(600.0 * i, 0.1, line(18.0)).level for i in range(6, 9)]
+[0, 0, 2]
+
 >>> chk = CommissioningCheck(smooth=1, persistence=3)
 >>> [chk.update(60.0 * i, 0.1, None).level for i in range(3)]
 [0, 0, 0]
@@ -53,6 +70,14 @@ class Finding:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
+def family_scores(evidence: list[dict[str, Any]]) -> dict[str, float]:
+    """Every family's score (dB above the envelope background) in a diagnosis' evidence (0 when it names none)."""
+    for e in evidence:
+        if e.get("family") == "summary" and isinstance(e.get("scores"), dict):
+            return {fam: float(e["scores"].get(fam, 0.0)) for fam in _FAMILY.values()}
+    return {fam: 0.0 for fam in _FAMILY.values()}
+
+
 def family_score(evidence: list[dict[str, Any]], mode: str | None) -> float:
     """The score (dB above the envelope background) of ``mode``'s family in a diagnosis' evidence."""
     fam = _FAMILY.get(mode or "")
@@ -75,7 +100,38 @@ class CommissioningCheck:
         self.alarm_ratio = finite("alarm_ratio", alarm_ratio, above=self.warning_ratio)
         self.family_db = finite("family_db", family_db, least=0.0)
         self.trend_window = whole("trend_window", trend_window, least=8)
+        # lines a person accepted as the unit's normal (accept()): per family, the level accepted (dB above the
+        # background); None: nothing accepted. accept_seen: the scores of the snapshots the level is taken from,
+        # while it is being taken (at most `persistence`)
+        self.accepted: dict[str, float] | None = None
+        self.accept_seen: list[dict[str, float]] | None = None
         self._reset()
+
+    def accept(self) -> None:
+        """Accept the defect lines the unit shows now as its normal: their level is taken from the next
+        ``persistence`` snapshots, and a family warns again only ``family_db`` above it."""
+        self.accepted, self.accept_seen = {}, []
+
+    def carry_accepted(self, other: CommissioningCheck) -> None:
+        """Keep what ``other`` (the check this one replaces: a new commissioning) accepted."""
+        self.accepted = None if other.accepted is None else dict(other.accepted)
+        self.accept_seen = None if other.accept_seen is None else [dict(s) for s in other.accept_seen]
+
+    def _threshold(self, mode: str | None) -> float:
+        """The family score at which ``mode``'s lines count: ``family_db``, above the accepted level if any."""
+        fam = _FAMILY.get(mode or "")
+        if self.accepted is None or fam is None:
+            return self.family_db
+        return self.family_db + max(0.0, self.accepted.get(fam, 0.0))
+
+    def _take_accepted(self, evidence: list[dict[str, Any]]) -> None:
+        """While the accepted level is being taken: fold this snapshot's scores into it (the median)."""
+        if self.accept_seen is None:
+            return
+        self.accept_seen.append(family_scores(evidence))
+        self.accepted = {fam: float(statistics.median(s[fam] for s in self.accept_seen)) for fam in _FAMILY.values()}
+        if len(self.accept_seen) >= self.persistence:
+            self.accept_seen = None
 
     def _reset(self) -> None:
         self.hi_buf: list[float] = []
@@ -95,7 +151,8 @@ class CommissioningCheck:
         f = Finding()
         mode, conf, ev = diagnosis if diagnosis is not None else (None, 0.0, [])
         score = family_score(ev, mode)
-        if mode in BEARING_PARTS and score >= self.family_db:
+        self._take_accepted(ev)
+        if mode in BEARING_PARTS and score >= self._threshold(mode):
             self.part_n = self.part_n + 1 if mode == self.part else 1
             self.part = mode
         else:
@@ -107,7 +164,8 @@ class CommissioningCheck:
         if self.part_n >= self.persistence or (self.part_n and mode == self.confirmed):
             f.level = 2
             f.reasons.append(f"{_FAMILY.get(mode or '', '').upper()} defect lines stand {score:.1f} dB above the envelope "
-                             f"spectrum's own background (no baseline needed; confirmed on {self.persistence} snapshots in a row)")
+                             f"spectrum's own background (no baseline needed; confirmed on {self.persistence} snapshots in a row)"
+                             + self._over_accepted(mode, score))
             f.mode, f.confidence, f.evidence = mode, conf, list(ev)
         self._growth(ts, rms_g, f)
         if f.level >= 1 and f.mode is None:
@@ -126,6 +184,13 @@ class CommissioningCheck:
         if f.level == 0:
             self.confirmed = None
         return f
+
+    def _over_accepted(self, mode: str | None, score: float) -> str:
+        fam = _FAMILY.get(mode or "")
+        if self.accepted is None or fam is None:
+            return ""
+        level = self.accepted.get(fam, 0.0)
+        return f", {score - level:.1f} dB above the {level:.1f} dB accepted as this unit's normal at its relearn"
 
     def _growth(self, ts: float, rms_g: float, f: Finding) -> None:
         self.trend.update(ts, rms_g)
@@ -153,7 +218,7 @@ class CommissioningCheck:
     def state_dict(self) -> dict[str, Any]:
         return {"hi_buf": list(self.hi_buf), "ref": self.ref, "since": self.since, "trend": self.trend.state_dict(),
                 "part": self.part, "part_n": self.part_n, "confirmed": self.confirmed, "level": self.level,
-                "calm": self.calm}
+                "calm": self.calm, "accepted": self.accepted, "accept_seen": self.accept_seen}
 
     def load(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved (raises ValueError, KeyError or TypeError on a bad one)."""
@@ -172,3 +237,16 @@ class CommissioningCheck:
         self.part_n = whole("commissioning.part_n", state["part_n"], least=0)
         self.level = whole("commissioning.level", state["level"], least=0)
         self.calm = whole("commissioning.calm", state["calm"], least=0)
+        # not in states saved before lines could be accepted: nothing accepted
+        accepted, seen = state.get("accepted"), state.get("accept_seen")
+        self.accepted = None if accepted is None else _levels("commissioning.accepted", accepted)
+        if seen is not None and not isinstance(seen, list):
+            raise ValueError(f"commissioning.accept_seen must be a list or null, got {seen!r}")
+        self.accept_seen = None if seen is None else [_levels("commissioning.accept_seen", s) for s in seen]
+
+
+def _levels(key: str, d: Any) -> dict[str, float]:
+    """A saved ``{family: dB}``: the families known, finite numbers."""
+    if not isinstance(d, dict) or not set(d) <= set(_FAMILY.values()):
+        raise ValueError(f"{key} must map {', '.join(_FAMILY.values())} to dB, got {d!r}")
+    return {fam: finite(key, v) for fam, v in d.items()}

@@ -501,12 +501,29 @@ class UnitMonitor:
         evenly spread, so the state stays bounded whatever ``warmup`` a model sets; and a fresh
         check of the commissioning itself."""
         c = self.config
+        before: CommissioningCheck | None = getattr(self, "commissioning", None)
         self.commissioning = CommissioningCheck(
             smooth=c.smooth, persistence=c.persistence, watch_ratio=c.watch_ratio, warning_ratio=c.warning_ratio,
             alarm_ratio=c.alarm_ratio, family_db=c.family_db, trend_window=c.trend_window)
+        if before is not None:  # lines a person accepted stay accepted when the baseline is learnt again
+            self.commissioning.carry_accepted(before)
         self.baseline = RobustZScore(warmup=c.warmup, min_scale=0.0, min_abs_scale=c.min_z_scale,
                                      max_points=BASELINE_POINTS)
         self.mv = Mahalanobis(warmup=max(c.warmup, 8), max_rows=BASELINE_POINTS)
+
+    def relearn(self, note: str, *, accept_current: bool = False) -> None:
+        """Start a fresh commissioning, as asked by a person (after a repair: a new bearing, a realignment):
+        everything learnt is forgotten (baselines, trends, the failure mode, the scalar baselines) but the
+        machine, the configuration and the axis followed; ``note`` is the first reason of the assessments
+        until the baseline is learnt. ``accept_current``: the defect lines the unit shows now are its normal
+        (:meth:`detectors.commissioning.CommissioningCheck.accept`); without it, lines accepted before are
+        not accepted any more."""
+        axis = self.axis
+        self.commissioning = None  # type: ignore[assignment]  # a fresh check: nothing accepted is carried
+        self._reset()
+        self.axis, self.relearn_note = axis, note
+        if accept_current:
+            self.commissioning.accept()
 
     def _rebaseline(self) -> None:
         c = self.config

@@ -31,7 +31,8 @@ def open_registry(settings) -> Any:
     try:
         migrate(engine)
     except SerialCaseDuplicates as exc:
-        _upgrade_devices_to(engine, "d1a1_presence_by_will")  # the tables this code reads, without that index
+        # the tables this code reads (d1a3_relearn: the unit's relearn request), without that index
+        _upgrade_devices_to(engine, "d1a3_relearn")
         print(f"foreshock: warning: {len(exc.groups)} group(s) of units in service have serial numbers that differ "
               "only in letter case, so the database upgrade waits ('foreshock db upgrade' says which and what to "
               "do; 'foreshock devices list' marks them)", file=sys.stderr)
@@ -104,6 +105,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     rc.add_argument("device_id", metavar="ID")
     rc.set_defaults(func=_recommission)
 
+    rl = d.add_parser("relearn", help="learn units' detector baselines afresh (after a repair; or accept the "
+                                      "defect lines they show now as their normal)")
+    rl.add_argument("device_ids", metavar="ID", nargs="+", help="one or more serial numbers (all must be registered "
+                    "and in service)")
+    rl.add_argument("--accept-current", action="store_true",
+                    help="the defect lines the units show now are their normal (a frame resonance a technician has "
+                         "judged): the commissioning check warns only on a line growing above them")
+    rl.add_argument("--reason", help="why (shown in the units' health until the baseline is learnt)")
+    rl.add_argument("--by", metavar="NAME", help="who asks (default: the login name)")
+    rl.set_defaults(func=_relearn)
+
     im = d.add_parser("import", help="import units from CSV (all or nothing)")
     im.add_argument("file", metavar="FILE.csv")
     im.set_defaults(func=_import)
@@ -154,6 +166,8 @@ def _filter(args) -> UnitFilter:
 def unit_dict(unit: Unit, silent_for_s: float | None = None) -> dict[str, Any]:
     """A unit as plain JSON-able data (no credential hash); ``silent_for_s``: how long it has been
     silent, when the deadman counts it silent (None: it is not)."""
+    from devices.registry import relearn_of
+
     return {
         "device_id": unit.device_id, "model": unit.model_name, "customer": unit.customer, "site": unit.site,
         "install_date": unit.install_date.isoformat() if unit.install_date else None,
@@ -163,6 +177,7 @@ def unit_dict(unit: Unit, silent_for_s: float | None = None) -> dict[str, Any]:
         "decommissioned_at": unit.decommissioned_at.isoformat() if unit.decommissioned_at else None,
         "provisioned": unit.provisioned, "presence": unit.presence, "last_seen_ms": unit.last_seen_ms,
         "silent": silent_for_s is not None, "silent_for_s": silent_for_s,
+        "relearn": relearn_of(unit),
     }
 
 
@@ -274,6 +289,36 @@ def _recommission(args, settings) -> int:
         return 0
 
     return run(go, args, settings)
+
+
+def _relearn(args, settings) -> int:
+    def go(reg, a, s) -> int:
+        given = list(dict.fromkeys(a.device_ids))
+        registered = reg.registered_serials(given)  # a serial typed in another letter case is the unit's
+        missing = sorted(set(given) - set(registered))
+        if missing:  # checked first: a list with a typo asks for none, rather than some
+            raise ValueError(f"no unit {', '.join(map(repr, missing))} is registered; no relearn was requested")
+        units = reg.units_by_id(list(dict.fromkeys(registered[d] for d in given)))
+        if gone := [u.device_id for u in units if not u.active]:
+            raise ValueError(f"unit(s) {', '.join(gone)} decommissioned: nothing to relearn; no relearn was requested")
+        by = a.by if a.by is not None else _login()
+        for unit in units:
+            reg.request_relearn(unit.device_id, accept_current=a.accept_current, reason=a.reason, by=by)
+            print(f"unit {unit.device_id}: baseline relearn requested"
+                  + (", accepting the defect lines it shows now as its normal" if a.accept_current else ""))
+        print("the detection service applies it within seconds, with the unit's next message", file=sys.stderr)
+        return 0
+
+    return run(go, args, settings)
+
+
+def _login() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without one)
+        return None
 
 
 def _import(args, settings) -> int:

@@ -6,7 +6,8 @@ detector configuration overrides. A :class:`Unit` is one sold machine, identifie
 number, which is also its MQTT device id and its broker username; serial numbers are unique
 whatever their letter case (one unit in service per ``lower(device_id)``, see :mod:`devices.serials`).
 A unit's presence (online / offline, last seen) and its broker credential (a ``$7$`` PBKDF2-SHA512
-hash, never the password) live on the unit row.
+hash, never the password) live on the unit row, and so does the latest request to relearn its detector
+baseline (who asked, why, and whether the defect lines it shows now are accepted as its normal).
 
 Times that come from devices are epoch milliseconds (``*_ms``, BigInteger), like the protocol;
 times set by the platform are timezone-aware datetimes.
@@ -90,6 +91,12 @@ class Unit(Base):
     # True when the broker's last will (no device timestamp; stamped with the platform clock) set it.
     presence_by_will: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     last_seen_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # The latest request to relearn the unit's detector baseline (``foreshock devices relearn``, the API): the
+    # detection stage applies a request newer than the one its saved state last applied (migration d1a3_relearn).
+    relearn_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    relearn_accept: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
+    relearn_by: Mapped[str | None] = mapped_column(String(200))
+    relearn_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False

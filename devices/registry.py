@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -44,9 +44,17 @@ from devices.schemas import ModelIn, ModelUpdate, UnitIn, UnitUpdate, check_devi
 from devices.serials import SerialsMixin, serial_key
 from foreshock.db import utcnow
 
-__all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter", "UpsertCounts", "check_service_state"]
+__all__ = ["Registry", "Presence", "SilentUnit", "UnitFilter", "UpsertCounts", "check_service_state", "epoch_s",
+           "relearn_of"]
 
 log = logging.getLogger(__name__)
+
+RELEARN_REASON_MAX = 500  # characters of a relearn request's reason
+
+
+def epoch_s(when: datetime) -> float:
+    """A stored time as epoch seconds (SQLite gives it back without its zone: it was stored in UTC)."""
+    return (when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def check_service_state(device_id: str, decommissioned_at: datetime | None, row_decommissioned: bool) -> None:
@@ -61,6 +69,15 @@ def check_service_state(device_id: str, decommissioned_at: datetime | None, row_
     if decommissioned_at is None and row_decommissioned:
         raise InvalidInput("decommissioned_at", f"unit {device_id!r} is in service; an import does not take units "
                                                 f"out of service (foreshock devices decommission {device_id})")
+
+
+def relearn_of(unit: Unit) -> dict[str, Any] | None:
+    """A unit's latest request to relearn its detector baseline, as JSON-able data (None: never asked)."""
+    if unit.relearn_requested_at is None:
+        return None
+    when = datetime.fromtimestamp(epoch_s(unit.relearn_requested_at), timezone.utc)
+    return {"requested_at": when.isoformat(), "accept_current": bool(unit.relearn_accept), "by": unit.relearn_by,
+            "reason": unit.relearn_reason}
 
 
 class UpsertCounts(tuple):
@@ -340,6 +357,51 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin, Serials
                     self._seen_written.pop(device_id, None)
                 log.info("unit %s re-commissioned", device_id)
             return self._detach(session, unit)
+
+    def request_relearn(self, device_id: str, *, accept_current: bool = False, reason: str | None = None,
+                        by: str | None = None) -> Unit:
+        """Ask for unit ``device_id``'s detector baseline to be learnt again (after a repair: a new bearing, a
+        realignment), from its next snapshots; ``accept_current``: the defect lines it shows now are its normal
+        (a frame resonance a technician has judged), and only a line growing above them warns.
+
+        The request is recorded on the unit row (when, by whom, why; the latest request replaces the one
+        before) and the detection stage, whatever process runs it, applies a request newer than the last one it
+        applied, once (:meth:`relearn_request`). A decommissioned unit is refused (it sends nothing)."""
+        reason = (reason or "").strip() or None
+        by = (by or "").strip() or None
+        if reason is not None and len(reason) > RELEARN_REASON_MAX:
+            raise InvalidInput("reason", f"at most {RELEARN_REASON_MAX} characters, got {len(reason)}")
+        if by is not None and len(by) > 200:
+            raise InvalidInput("by", f"at most 200 characters, got {len(by)}")
+        with self._session(write=True) as session:
+            unit = self._unit_row(session, device_id)
+            if unit.decommissioned_at is not None:
+                raise RegistryError(f"unit {device_id!r} was decommissioned on {unit.decommissioned_at:%Y-%m-%d}: "
+                                    "it has no baseline to relearn (recommission it first)")
+            unit.relearn_requested_at = utcnow()
+            unit.relearn_accept, unit.relearn_by, unit.relearn_reason = bool(accept_current), by, reason
+            log.info("unit %s: baseline relearn requested by %s%s: %s", device_id, by or "(unnamed)",
+                     " accepting its current defect lines" if accept_current else "", reason or "(no reason given)")
+            return self._detach(session, unit)
+
+    def relearn_request(self, device_id: str) -> dict[str, Any] | None:
+        """Unit ``device_id``'s latest relearn request, ``{"requested_at": epoch seconds, "accept_current",
+        "by", "reason"}``, or None (none asked, or no such unit)."""
+        with self._session() as session:
+            row = session.execute(select(Unit.relearn_requested_at, Unit.relearn_accept, Unit.relearn_by,
+                                         Unit.relearn_reason).where(Unit.device_id == device_id)).first()
+        if row is None or row[0] is None:
+            return None
+        return {"requested_at": epoch_s(row[0]), "accept_current": bool(row[1]), "by": row[2], "reason": row[3]}
+
+    def relearn_requests_since(self, since_s: float | None) -> dict[str, float]:
+        """The units with a relearn request made after ``since_s`` (epoch seconds; None: any), and when
+        (epoch seconds): what the detection stage polls, so that a request is applied within seconds."""
+        stmt = select(Unit.device_id, Unit.relearn_requested_at).where(Unit.relearn_requested_at.is_not(None))
+        if since_s is not None:
+            stmt = stmt.where(Unit.relearn_requested_at > datetime.fromtimestamp(since_s, timezone.utc))
+        with self._session() as session:
+            return {d: epoch_s(when) for d, when in session.execute(stmt)}
 
     def service_states(self, device_ids: list[str]) -> dict[str, datetime | None]:
         """The registered units among ``device_ids``: when each was decommissioned (None: in service)."""

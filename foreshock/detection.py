@@ -31,6 +31,13 @@ that a restart, even after SIGKILL, applies it; the file is removed once the que
 alert service is idempotent per ``source_key``, so an entry applied twice does not count twice.
 :attr:`alert_backlog` is what ``/readyz`` reports.
 
+Relearn requests (``foreshock devices relearn``, ``POST /units/{id}/relearn``, made in other processes):
+the registry's unit row holds the latest request; when a unit's configuration is applied, a request newer
+than the one its saved state last applied starts a fresh commissioning of it
+(:meth:`detectors.UnitMonitor.relearn`) and is saved with the state as ``"relearn"``, so a restart or
+another worker loading the state does not apply it again. Every ``relearn_poll_s`` one query finds the
+requests made since the last poll, and those units apply theirs with their next message.
+
 Messages lost before Foreshock: every record's and snapshot's ``seq`` goes to the unit's
 :class:`foreshock.seqgaps.SeqTracker` (before the detectors' own checks, for every axis); gaps are
 counted in ``stats.seq_missing`` and per unit (:meth:`seq_missing`, saved with the state as ``"seq"``),
@@ -93,6 +100,7 @@ class DetectionStats:
     states_saved: int = 0  # unit states serialised for the database
     states_reused: int = 0  # ... of which the snapshot parts' JSON was reused (no snapshot since)
     seq_missing: int = 0  # messages counted lost before Foreshock received them (gaps in the units' seq)
+    relearns: int = 0  # relearn requests applied (a fresh commissioning of the unit)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -117,6 +125,8 @@ class _Unit:
     # what the health topic says, (state, first reason); None: nothing yet (a unit without saved state)
     published: tuple[str, str] | None = None
     reason_published_at: float | None = None  # monotonic time of the last republish for a new reason only
+    # the relearn request (Registry.relearn_request's requested_at, epoch s) its detectors last applied; saved
+    relearn_applied: float | None = None
 
 
 class DetectionStage:
@@ -139,12 +149,18 @@ class DetectionStage:
         max_pending_alerts: int = 10_000,
         alert_retry_s: float = 2.0,
         health_reason_interval_s: float = 60.0,
+        relearn_poll_s: float = 15.0,
     ) -> None:
         if max_pending_alerts < 1:
             raise ValueError(f"max_pending_alerts must be at least 1, got {max_pending_alerts}")
         if not health_reason_interval_s >= 0:
             raise ValueError(f"health_reason_interval_s must be >= 0 seconds, got {health_reason_interval_s}")
         self._health_reason_interval_s = health_reason_interval_s
+        if not relearn_poll_s >= 0:
+            raise ValueError(f"relearn_poll_s must be >= 0 seconds, got {relearn_poll_s}")
+        self._relearn_poll_s = relearn_poll_s
+        self._relearn_polled: float | None = None  # monotonic time of the last poll for relearn requests
+        self._relearn_since: float | None = None  # the newest request seen by a poll (epoch s)
         self._sessions = session_factory
         self._registry = registry
         self._alerts = alerts
@@ -195,6 +211,7 @@ class DetectionStage:
                     UnitMonitor.from_state(saved["monitor"], machine), last_ts=dict(saved["last_ts"]), health=row.health,
                     seq=SeqTracker.from_state(saved.get("seq")),
                     published=(row.health, _first_reason(row.assessment_json)),
+                    relearn_applied=_relearn_applied(saved.get("relearn")),
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("detector state of %s unreadable (%s); learning a new baseline", device_id, exc)
@@ -253,6 +270,59 @@ class DetectionStage:
             log.warning("detector configuration of %s not applied: %s", device_id, exc)
         except Exception:  # noqa: BLE001 - the registry or database may be briefly unavailable
             log_failure(log, f"detector configuration of {device_id} unavailable; keeping the current one")
+        try:
+            self._apply_relearn(device_id, unit)
+        except Exception:  # noqa: BLE001 - asked again at the next configuration check
+            log_failure(log, f"relearn request of {device_id} unavailable; checked again later")
+
+    def _apply_relearn(self, device_id: str, unit: _Unit) -> None:
+        """Start a fresh commissioning of the unit when the registry holds a relearn request newer than the one
+        its detectors last applied (``foreshock devices relearn``, ``POST /units/{id}/relearn``), once: the
+        request applied is saved with the unit's state, so a restart, or another worker loading the state, does
+        not apply it again."""
+        if self._registry is None or not hasattr(self._registry, "relearn_request"):
+            return
+        relearn = getattr(unit.monitor, "relearn", None)  # a monitor_factory's own monitor may not relearn
+        req = self._registry.relearn_request(device_id)
+        if req is None or relearn is None:
+            return
+        when = float(req["requested_at"])
+        if unit.relearn_applied is not None and when <= unit.relearn_applied:
+            return
+        by, reason = req.get("by"), req.get("reason")
+        note = f"relearn requested by {by}" if by else "relearn requested"
+        note += f": {reason}" if reason else ""
+        if req.get("accept_current"):
+            note += " (the defect lines it shows now accepted as its normal)"
+        relearn(note, accept_current=bool(req.get("accept_current")))
+        unit.relearn_applied = when
+        unit.dirty = unit.snapshot_changed = True
+        self.stats.relearns += 1
+        log.info("%s: %s; learning its baseline afresh", device_id, note)
+
+    def _poll_relearn(self) -> None:
+        """Every ``relearn_poll_s``, one query for relearn requests made since the last poll: the units in
+        memory that have one check their configuration (and apply it) with their next message, rather than
+        at their next configuration check (``config_refresh_s``, 5 minutes)."""
+        now = time.monotonic()
+        if (self._registry is None or not hasattr(self._registry, "relearn_requests_since")
+                or (self._relearn_polled is not None and now - self._relearn_polled < self._relearn_poll_s)):
+            return
+        self._relearn_polled = now
+        # a minute back from the newest seen: a request committed late with an earlier time is not missed
+        since = None if self._relearn_since is None else self._relearn_since - 60.0
+        try:
+            found = self._registry.relearn_requests_since(since)
+        except Exception:  # noqa: BLE001 - the configuration check finds it later
+            log_failure(log, "relearn requests unavailable; the units' configuration checks find them later")
+            return
+        if found:
+            self._relearn_since = max([*found.values(), self._relearn_since or 0.0])
+        with self._lock:
+            for device_id, when in found.items():
+                unit = self._units.get(device_id)
+                if unit is not None and (unit.relearn_applied is None or when > unit.relearn_applied):
+                    unit.config_checked = float("-inf")  # checked, and the request applied, with its next message
 
     def _apply_machine(self, device_id: str, unit: _Unit) -> None:
         """Give the monitor its model's machine data again when it changed (rated speed, bearing, ISO
@@ -277,6 +347,7 @@ class DetectionStage:
     def on_batch(self, messages: list[Any]) -> None:
         """Feed a written batch of ``ingest.types.IngestedMessage`` to the detectors."""
         points: list[Point] = []
+        self._poll_relearn()
         with self._lock:
             self._drain_locked()
             for msg in messages:
@@ -518,12 +589,15 @@ class DetectionStage:
     # -- persistence ------------------------------------------------------------------------
 
     def _state_json(self, unit: _Unit, fresh: bool) -> str:
-        """The unit's saved form, ``{"monitor": state_dict(), "last_ts": ...}``, reusing the JSON of the
+        """The unit's saved form, ``{"monitor": state_dict(), "last_ts": ..., "seq": ...}`` (and ``"relearn"``: the
+        relearn request applied, once one is), reusing the JSON of the
         snapshot parts when no snapshot (or configuration) reached the unit since it was made."""
         state = unit.monitor.state_dict()
         seq = unit.seq.state()
+        # the relearn request applied, once there is one (Registry.relearn_request: epoch seconds)
+        relearn = {} if unit.relearn_applied is None else {"relearn": unit.relearn_applied}
         if not isinstance(state, dict):
-            return json.dumps({"monitor": state, "last_ts": unit.last_ts, "seq": seq})
+            return json.dumps({"monitor": state, "last_ts": unit.last_ts, "seq": seq, **relearn})
         if fresh or unit.snapshot_changed or unit.snapshot_json is None or unit.reused >= _FULL_EVERY:
             unit.snapshot_json = json.dumps({k: state[k] for k in _SNAPSHOT_KEYS if k in state})[1:-1]
             unit.snapshot_changed, unit.reused = False, 0
@@ -532,7 +606,8 @@ class DetectionStage:
             self.stats.states_reused += 1
         rest = json.dumps({k: v for k, v in state.items() if k not in _SNAPSHOT_KEYS})[1:-1]
         members = ", ".join(part for part in (unit.snapshot_json, rest) if part)
-        return f'{{"monitor": {{{members}}}, "last_ts": {json.dumps(unit.last_ts)}, "seq": {json.dumps(seq)}}}'
+        tail = f', "relearn": {json.dumps(unit.relearn_applied)}' if relearn else ""
+        return f'{{"monitor": {{{members}}}, "last_ts": {json.dumps(unit.last_ts)}, "seq": {json.dumps(seq)}{tail}}}'
 
     def _collect_locked(self, device_ids: list[str] | None = None,
                         fresh: bool = False) -> list[tuple[str, str, str, str | None]]:
@@ -623,6 +698,15 @@ class DetectionStage:
         with self._sessions() as session:
             row = session.get(DetectorState, device_id)
             return json.loads(row.assessment_json) if row is not None and row.assessment_json else None
+
+
+def _relearn_applied(v: Any) -> float | None:
+    """The relearn request a saved state applied (None: none, or a state saved before requests existed)."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"relearn must be the time of the request applied, got {v!r}")
+    return float(v)
 
 
 def _first_reason(assessment_json: str | None) -> str:

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.deps import Admin, ContextDep, PageDep, SessionDep, Viewer
+from api.deps import Admin, ContextDep, Engineer, PageDep, SessionDep, Viewer
 from api.errors import ServiceMissing
 from api.health_view import HEALTH_STATES, health_index, latest_health
 from api.schemas import ListPublic
@@ -71,6 +71,9 @@ class UnitPublic(BaseModel):
     seq_missing: int | None = Field(
         None, description="(unit detail only) messages of this unit lost before Foreshock received them, counted "
                           "from the gaps in its seq (unit buffer, broker queue limit, QoS 0); null: not known yet")
+    relearn: dict[str, Any] | None = Field(
+        None, description="(unit detail only) the latest request to relearn its detector baseline (POST "
+                          "/units/{id}/relearn): requested_at, accept_current, by, reason; null: never asked")
 
 
 class UnitCreate(BaseModel):
@@ -98,6 +101,25 @@ class UnitUpdate(BaseModel):
     install_date: str | None = None
     warranty_end: str | None = None
     tags: list[str] | None = None
+
+
+class RelearnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept_current: StrictBool = Field(False, description="the defect lines the unit shows now are its normal (a frame "
+                                                    "resonance a technician has judged): the commissioning check "
+                                                    "warns only on a line growing family_db above them")
+    reason: str = Field("", max_length=500, description="why (shown in the unit's health until the baseline is "
+                                                        "learnt): a new bearing, a realignment")
+
+
+class RelearnPublic(BaseModel):
+    device_id: str
+    requested_at: str = Field(description="when (ISO 8601, UTC); the detection stage applies the request with the "
+                                          "unit's next message, within seconds, once")
+    accept_current: bool
+    by: str | None = None
+    reason: str | None = None
 
 
 class ImportResult(BaseModel):
@@ -275,6 +297,9 @@ def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) ->
     if ctx.alerts is not None:
         out["detector_thresholds"] = _detector_thresholds(ctx.alerts, session, device_id)
     out["seq_missing"] = _seq_missing(ctx, session, device_id)
+    from devices.registry import relearn_of
+
+    out["relearn"] = relearn_of(unit)
     return out
 
 
@@ -348,3 +373,13 @@ def decommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
              summary="Put a decommissioned unit back in service (without a broker credential: provision it again)")
 def recommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
     return unit_public(registry_of(ctx).recommission(unit_serial(ctx, device_id)), None)
+
+
+@router.post("/{device_id}/relearn", response_model=RelearnPublic,
+             summary="Learn the unit's detector baseline afresh (after a repair; or accept its current defect lines)")
+def relearn_unit(device_id: str, body: RelearnIn, ctx: ContextDep, tok: Engineer) -> dict:
+    from devices.registry import relearn_of
+
+    unit = registry_of(ctx).request_relearn(unit_serial(ctx, device_id), accept_current=body.accept_current,
+                                            reason=body.reason, by=tok.name)
+    return {"device_id": unit.device_id, **(relearn_of(unit) or {})}
