@@ -48,7 +48,7 @@ def _schema(engine) -> tuple[list[str], list[str]]:
 def test_a_refused_upgrade_on_sqlite_leaves_every_branch_as_it_was_and_the_next_one_applies(tmp_path):
     engine = _old_database(f"sqlite:///{tmp_path / 'old.db'}")
     before = _schema(engine)
-    assert "api_tokens" not in before[0] and "d1a1_presence_by_will" in before[1]
+    assert "api_tokens" not in before[0] and "d1a3_relearn" in before[1]
     with pytest.raises(SerialCaseDuplicates):
         upgrade(engine)
     assert _schema(engine) == before  # the old code: api_tokens created, its revision not recorded
