@@ -21,7 +21,7 @@ from foreshock.db import _alembic_config, make_engine, upgrade, utcnow
 
 def _old_database(url: str):
     """A database of an older release on several branches: core, ingest and alerts at their heads, no api
-    branch yet (no ``api_tokens``), devices at d1a1 holding P-0002 and p-0002 in service (twins)."""
+    branch yet (no ``api_tokens``), devices up to d1a3_relearn but without d1a2, holding P-0002 and p-0002 in service (twins)."""
     engine = make_engine(url)
     cfg = _alembic_config(engine)
     heads = ScriptDirectory.from_config(cfg).get_heads()
