@@ -215,10 +215,13 @@ class DetectionStage:
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("detector state of %s unreadable (%s); learning a new baseline", device_id, exc)
+        fresh = unit is None
         if unit is None:
             unit = _Unit(self._factory(machine))
         self._units[device_id] = unit
         self._apply_config(device_id, unit)
+        if fresh:
+            _commission_as_configured(unit.monitor)
         return unit
 
     def unit_config(self, device_id: str) -> dict[str, Any]:
@@ -698,6 +701,18 @@ class DetectionStage:
         with self._sessions() as session:
             row = session.get(DetectorState, device_id)
             return json.loads(row.assessment_json) if row is not None and row.assessment_json else None
+
+
+def _commission_as_configured(monitor: Any) -> None:
+    """A new unit's baselines as its configuration says (its model's ``warmup``): the monitor was made with
+    the default configuration and given the unit's afterwards, and its baselines, made with it, kept the
+    default ``warmup``. Nothing is learnt yet, so nothing is lost. A ``monitor_factory``'s own monitor
+    without these parts is left as it is."""
+    baseline = getattr(monitor, "baseline", None)
+    config = getattr(monitor, "config", None)
+    if (getattr(monitor, "n_learnt", None) == 0 and baseline is not None and config is not None
+            and getattr(baseline, "warmup", None) != getattr(config, "warmup", None)):
+        monitor._new_baselines()
 
 
 def _relearn_applied(v: Any) -> float | None:
