@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +29,7 @@ __all__ = ["Pipeline", "StartupError", "register"]
 
 log = logging.getLogger(__name__)
 HEALTH_EVENT_IDS = 200  # units named in one `health` event; a larger save says only how many
+EXIT_BUSY_AT_STOP = 3  # `foreshock run` stopped, but a worker was still busy at the bound (docs/deployment.md)
 
 
 class StartupError(RuntimeError):
@@ -122,6 +124,63 @@ class _ThroughIngest:
         self._pipeline.ingest.write_derived(points)
 
 
+class _DetectionGate:
+    """The detection stage as ingest's hook, closed without ever running beside a batch.
+
+    ``Pipeline.stop()`` closed the stage (its last state save) right after ingest's stop, which at its
+    bound leaves a worker still busy with a batch (slow detectors, a slow store): the close then waited
+    for that batch for as long as it took (the stop's bound did not hold), or ran beside the rest of
+    it, and the process could exit with the worker inside numpy. Here :meth:`close` first refuses new
+    batches, then waits a bounded time for the one in progress; only then is the stage closed. A
+    batch still running at the bound is named, and the stage is left as it is (its state as saved at
+    the last tick).
+    """
+
+    def __init__(self, stage: DetectionStage) -> None:
+        self._stage = stage
+        self._cond = threading.Condition()
+        self._closing = False
+        self._busy: dict[threading.Thread, float] = {}  # thread -> when it began its batch (monotonic)
+        self.refused = 0  # messages handed in while closing: stored and acknowledged, not assessed
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def on_batch(self, messages: list[Any]) -> None:
+        me = threading.current_thread()
+        with self._cond:
+            if self._closing:
+                self.refused += len(messages)
+                log.warning("stopping: %d messages stored but not assessed (the detection stage is closed)",
+                            len(messages))
+                return
+            self._busy[me] = time.monotonic()
+        try:
+            self._stage.on_batch(messages)
+        finally:
+            with self._cond:
+                del self._busy[me]
+                self._cond.notify_all()
+
+    def close(self, timeout_s: float) -> list[str]:
+        """Refuse new batches, wait up to ``timeout_s`` for those in progress, then close the stage.
+        Returns the batches still in progress at the bound (thread and since when, for the log); the
+        stage is then not closed, since its close would wait for them."""
+        with self._cond:
+            self._closing = True
+            self._cond.wait_for(lambda: not self._busy, max(0.0, timeout_s))
+            now = time.monotonic()
+            busy = [f"thread {t.name} since {now - since:.1f} s" for t, since in self._busy.items()]
+        if busy:
+            log.error("stopping: the detection stage is still busy with a batch (%s) at the stop's bound: detector "
+                      "state not saved at shutdown (the next start resumes from the state saved at the last tick); "
+                      "the batch's messages are stored and acknowledged", "; ".join(busy))
+            return busy
+        self._stage.close()
+        return []
+
+
 class _RegistryMemory:
     """The registry as ingest asks it (is the unit registered? its machine data?), answered from the
     last answers while the relational database is unreachable.
@@ -187,6 +246,7 @@ class Pipeline:
         self._api_server: Any = None
         self.api_url: str | None = None
         self._next_prune = 0.0  # expired dead letters: at the first tick, then hourly
+        self.still_busy: list[str] = []  # after stop(): threads still at work at its bound (see stop())
         self._build()
 
     # -- construction -------------------------------------------------------------------------
@@ -236,6 +296,7 @@ class Pipeline:
             pending_path=s.data_dir / "pending-alerts.jsonl",
             flush_on_batch=False,  # the tick thread saves detector state, off the ingest path
         )
+        self._detection_gate = _DetectionGate(self.detection)  # closed by stop() only once no batch runs
         from ingest.service import IngestService
 
         self.ingest = IngestService(
@@ -244,7 +305,7 @@ class Pipeline:
             self.dead_letters,
             device_check=ingest_registry.is_known,
             auto_register=self._auto_register if s.ingest.auto_register else False,
-            on_batch=self.detection.on_batch,
+            on_batch=self._detection_gate.on_batch,
             machine_info=ingest_registry.machine_info,
         )
 
@@ -489,13 +550,25 @@ class Pipeline:
                 log_failure(log, "deleting expired dead letters failed")
 
     def stop(self, timeout_s: float | None = None) -> None:
-        """Graceful shutdown: stop taking messages, flush what is buffered, save state (bounded)."""
+        """Graceful shutdown: stop taking messages, flush what is buffered, save state (bounded).
+
+        A worker still busy with a batch at the bound (a store or detectors slower than the bound) is
+        not waited for: it is named in the log and in :attr:`still_busy`, and what it still uses (the
+        detection stage, the telemetry store, the database engine) is not closed under it. The batch's
+        messages are stored and, if the detectors had them, acknowledged; else the broker sends them
+        again. The process should then end without waiting for that thread (``foreshock run`` exits
+        with :data:`EXIT_BUSY_AT_STOP`)."""
         timeout_s = timeout_s or self.options.shutdown_timeout_s
+        deadline = time.monotonic() + timeout_s
         self._stop.set()
         # ingest's share of the bound: the rest of the stop (detector state, last-seen times, API) took 0.3-0.8 s
         # after a stop with a full queue; what ingest does not write in time the broker redelivers
         self.ingest.stop(max(1.0, timeout_s - 3.0))
-        self.detection.close()
+        busy = self._detection_gate.close(deadline - 2.0 - time.monotonic())
+        worker = getattr(self.ingest, "left_running", None)
+        if worker is not None and not busy:  # busy in the store, not in the detectors
+            busy = [f"thread {worker.name} (writing a batch)"]
+        self.still_busy = busy
         try:  # raised out of stop() with the database down: nothing after it was closed
             self.registry.flush_seen()
         except DB_UNAVAILABLE as exc:
@@ -511,8 +584,12 @@ class Pipeline:
         close = getattr(self.alerts, "close", None)
         if close:
             close()
-        self.store.close()
-        self.engine.dispose()
+        if busy:  # not closed under the busy thread; the process ends and the OS closes them
+            log.warning("stopped with a worker still busy (%s): the telemetry store and the database are left open "
+                        "to it", "; ".join(busy))
+        else:
+            self.store.close()
+            self.engine.dispose()
         for lock in self._locks:
             _unlock_folder(lock)
         log.info("stopped")
@@ -571,4 +648,21 @@ def _run(args, settings: Settings) -> int:
     if pipeline.api_url:
         print(f"foreshock: API and dashboard on {pipeline.api_url}", flush=True)
     pipeline.run_until_stopped()
+    if pipeline.still_busy:
+        print(f"foreshock: stopped with a worker still busy at the stop's bound ({'; '.join(pipeline.still_busy)}); "
+              f"exit status {EXIT_BUSY_AT_STOP} (see the log)", file=sys.stderr, flush=True)
+        _exit_now(EXIT_BUSY_AT_STOP)
     return 0
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code`` at once: the logs and output flushed, but no interpreter
+    teardown, which under a thread still inside numpy or scipy (a worker busy at the stop's bound)
+    could abort the process ("terminate called without an active exception", SIGABRT)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

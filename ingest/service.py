@@ -101,6 +101,9 @@ class IngestService:
         self._in_hand_since: float | None = None  # receive time of the oldest message of the batch in hand
         self._batch_times: deque[tuple[float, int]] = deque(maxlen=8)  # the last batches: (seconds, messages)
         self._drain_until = float("inf")  # stopping: no batch is begun that would end after this (monotonic)
+        self._batch_began: float | None = None  # when the worker began the batch in hand (monotonic)
+        self.left_running: threading.Thread | None = None  # after stop(): the worker, if still busy at its bound
+        self._in_detectors = False  # the worker is in on_batch: the batch in hand is stored and acknowledged
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -158,12 +161,23 @@ class IngestService:
         self._stopping.set()
         self._thread.join(max(0.0, self._drain_until - time.monotonic()))
         finished = not self._thread.is_alive()
-        if not finished:
+        if not finished and self._in_detectors:
+            log.warning("ingest worker still handing a batch to the detectors after %.1f s: stopping without it; its "
+                        "messages are stored and acknowledged", timeout_s - reserve)
+        elif not finished:
             log.warning("ingest worker still writing a batch after %.1f s (the store or the detectors answer "
                         "slowly): stopping without it; it is left unacknowledged and the broker sends it again",
                         timeout_s - reserve)
+        if not finished:
             self._abort.set()
             self._thread.join(max(0.0, deadline - reserve / 2 - time.monotonic()))
+        self.left_running = self._thread if self._thread.is_alive() else None
+        if self.left_running is not None:
+            began = self._batch_began
+            log.error("ingest worker (thread %s) still busy with a batch begun %s at the stop's bound (%s): left "
+                      "running", self.left_running.name, "?" if began is None else f"{time.monotonic() - began:.1f} s ago",
+                      "in the detectors, stored and acknowledged" if self._in_detectors
+                      else "not acknowledged: the broker sends it again")
         self.source.stop()
         if self.spool is not None:
             self.spool.close(max(0.1, deadline - time.monotonic()))
@@ -277,7 +291,7 @@ class IngestService:
                 continue
             self.metrics.count("received", len(batch))
             self._in_hand_since = batch[0].received_at
-            began = time.monotonic()
+            began = self._batch_began = time.monotonic()
             try:
                 while not self._process_guarded(batch):
                     if self._abort.wait(1.0):
@@ -285,7 +299,7 @@ class IngestService:
                         return
             finally:
                 self._queue.done(_payload_bytes(batch))  # no longer counted against ingest.queue_bytes
-                self._in_hand_since = None
+                self._in_hand_since = self._batch_began = None
             self._batch_times.append((time.monotonic() - began, len(batch)))
 
     def _room_before_the_bound(self) -> int | None:
@@ -382,11 +396,14 @@ class IngestService:
         self.source.ack_many(batch)
         self.metrics.count("acked", len(batch))
         if self.on_batch is not None and accepted:
+            self._in_detectors = True
             try:
                 self.on_batch([a.message for a in accepted])
             except Exception:
                 self.metrics.count("hook_errors")
                 log.exception("on_batch hook failed for a batch of %d messages", len(accepted))
+            finally:
+                self._in_detectors = False
         return True
 
 

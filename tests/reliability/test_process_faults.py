@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,38 @@ auto_register = true
 
 
 class Service:
-    def __init__(self, cfg: Path, log: Path) -> None:
+    """``foreshock run`` (or ``argv`` run by Python, e.g. a wrapper script) as a subprocess, its output in ``log``.
+
+    Waits on it should start with :meth:`check_running` (or use :meth:`running`): a service that exited
+    (a bad setting, a crash at start) then fails the test at once with its log, not at the end of the wait."""
+
+    def __init__(self, cfg: Path, log: Path, argv: list[str] | None = None) -> None:
+        self._path = log
         self._log = open(log, "ab")  # noqa: SIM115 - closed in wait()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "foreshock", "--config", str(cfg), "run", "--no-api"],
-                                     stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        root = str(Path(__file__).resolve().parents[2])  # this checkout, also for a script run from elsewhere
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        argv = argv or ["-m", "foreshock", "--config", str(cfg), "run", "--no-api"]
+        self.proc = subprocess.Popen([sys.executable, *argv], stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                     cwd=root)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self._path.read_text(errors="replace")[-chars:]
+
+    def check_running(self) -> None:
+        """Raise :class:`AssertionError` with the exit status and the log's end if the process has exited."""
+        code = self.proc.poll()
+        if code is not None:
+            raise AssertionError(f"foreshock run exited with status {code}; its log ends:\n{self.log_tail()}")
+
+    def running(self, condition: Callable[[], bool]) -> Callable[[], bool]:
+        """``condition`` for :func:`wait_until`, failing at once when the process has exited."""
+
+        def check() -> bool:
+            self.check_running()
+            return condition()
+
+        return check
 
     def wait(self, timeout_s: float) -> int:
         try:
@@ -100,12 +128,13 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_sigterm_stops_cleanly
     first = Service(cfg, tmp_path / "run1.log")
     try:
         def first_stored() -> bool:  # published until the new session has subscribed (idempotent point)
+            first.check_running()
             _publish(publisher, t0, range(1), wait=True)
             return stored() == 1
 
         wait_until(first_stored, 60, what="the service to subscribe and store a first message")
         _publish(publisher, t0, range(1, 3000), wait=False)  # a burst: the kill lands while it is processed
-        wait_until(lambda: stored() >= 300, 60, what="part of the burst stored")
+        wait_until(first.running(lambda: stored() >= 300), 60, what="part of the burst stored")
         first.proc.send_signal(signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL
         at_kill = stored()
@@ -116,7 +145,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_sigterm_stops_cleanly
 
     second = Service(cfg, tmp_path / "run2.log")
     try:
-        wait_until(lambda: stored() == total, 120, what=f"all {total} messages after the restart")
+        wait_until(second.running(lambda: stored() == total), 120, what=f"all {total} messages after the restart")
         second.proc.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0  # graceful: within the shutdown bound, exit code 0
     finally:
@@ -131,3 +160,20 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_sigterm_stops_cleanly
     assert max(v["telemetry"] for v in saved.values()) == (t0 + total - 1) / 1000
     assert "Traceback" not in (tmp_path / "run2.log").read_text()
     store.close()
+
+
+def test_a_wait_on_a_service_that_exited_fails_at_once_with_its_log(tmp_path):
+    """A service that exits during a wait (here a setting it refuses at start) fails the wait at once,
+    naming the exit status and quoting its log; the waits ran to their end (60-120 s) and said only
+    "timed out"."""
+    cfg = tmp_path / "foreshock.toml"
+    cfg.write_text('data_dir = "/dev/null/data"\n')  # a folder that cannot be created: exit 1, named
+    service = Service(cfg, tmp_path / "run.log")
+    try:
+        with pytest.raises(AssertionError) as failed:
+            wait_until(service.running(lambda: False), 120, what="something the service never does")
+    finally:
+        service.kill()
+    assert "foreshock run exited with status 1; its log ends:" in str(failed.value)
+    assert "setting data_dir (FORESHOCK_DATA_DIR): cannot use the folder /dev/null/data" in str(failed.value)
+    assert "timed out" not in str(failed.value)
