@@ -68,12 +68,13 @@ def test_sigkill_while_spooling_and_a_torn_spool_then_restart_loses_nothing(mosq
     first = Service(cfg, tmp_path / "run1.log")
     try:
         def spooling() -> bool:  # published until the service has subscribed and spools
+            first.check_running()
             _publish(publisher, t0, range(1), wait=True)
             return _spooled_bytes(spool) > 0
 
         wait_until(spooling, 60, what="the service to subscribe and spool a first message")
         _publish(publisher, t0, range(1, 2000), wait=False)  # the kill lands while the burst is spooled
-        wait_until(lambda: _spooled_bytes(spool) > 20_000, 60, what="part of the burst spooled")
+        wait_until(first.running(lambda: _spooled_bytes(spool) > 20_000), 60, what="part of the burst spooled")
         first.proc.send_signal(signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL
     finally:
@@ -88,7 +89,7 @@ def test_sigkill_while_spooling_and_a_torn_spool_then_restart_loses_nothing(mosq
     store = _Store(cfg, t0, total)
     second = Service(cfg, tmp_path / "run2.log")
     try:
-        wait_until(lambda: store.count() >= total, 120, what=f"all {total} messages after the restart")
+        wait_until(second.running(lambda: store.count() >= total), 120, what=f"all {total} messages after the restart")
         second.proc.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0
     finally:
@@ -207,13 +208,15 @@ def test_two_services_sharing_the_load_one_killed_lose_nothing(mosquitto, influx
     a, b = (Service(cfg, cfg.parent / "run1.log") for cfg in cfgs)
     try:
         def both_store() -> bool:  # published until both have subscribed and each stored some
+            a.check_running()
+            b.check_running()
             _publish(publisher, t0, range(20), wait=True)
             logs = [(c.parent / "run1.log").read_text() for c in cfgs]
             return store.count() == 20 and all("ingesting from" in text for text in logs)
 
         wait_until(both_store, 60, what="both services to subscribe and store")
         _publish(publisher, t0, range(20, 2000), wait=False)
-        wait_until(lambda: store.count() >= 300, 60, what="part of the burst stored")
+        wait_until(b.running(lambda: store.count() >= 300), 60, what="part of the burst stored")
         a.proc.send_signal(signal.SIGKILL)
         assert a.wait(10) == -signal.SIGKILL
         _publish(publisher, t0, range(2000, total), wait=True)
@@ -228,7 +231,7 @@ def test_two_services_sharing_the_load_one_killed_lose_nothing(mosquitto, influx
         print(f"one of two killed: {counts[-1]} of {total} stored, {held} held in the killed one's session")
         assert held > 0  # not failed over to the other member: they wait for the killed one's return
         a = Service(cfgs[0], cfgs[0].parent / "run2.log")
-        wait_until(lambda: store.count() >= total, 120, what=f"all {total} messages after the restart")
+        wait_until(a.running(lambda: store.count() >= total), 120, what=f"all {total} messages after the restart")
         assert store.loads() == list(range(total))  # each once
     finally:
         a.kill()
