@@ -31,17 +31,23 @@ MEASURE = """(width) => {
   const scrolls = (e) => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
     if (["auto", "scroll"].includes(getComputedStyle(p).overflowX)) return true; } return false; };
   const name = (e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""} "${(e.innerText || e.value || "").trim().slice(0, 30)}"`;
-  const small = [], outside = [];
+  const small = [], outside = [], cut = [];
+  const ruler = document.createElement("canvas").getContext("2d");
   for (const e of document.querySelectorAll("header *, main *")) {
     const r = e.getBoundingClientRect();
     if (!r.width || !r.height || getComputedStyle(e).visibility === "hidden") continue;
     if ((r.left < -1 || r.right > width + 1) && !scrolls(e)) outside.push(`${name(e)} ${Math.round(r.left)}..${Math.round(r.right)}`);
+    if (e.placeholder) {  // a hint cut short ("from the unit when empt")
+      const st = getComputedStyle(e); ruler.font = st.font;
+      const room = e.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight);
+      if (ruler.measureText(e.placeholder).width > room + 1) cut.push(`${name(e)} "${e.placeholder}"`);
+    }
     if (!e.matches("a, button, input, select, textarea, summary") || scrolls(e)) continue;
     const tap = e.matches("input[type=checkbox], input[type=radio]") && e.closest("label")
       ? e.closest("label").getBoundingClientRect() : r;
     if (tap.height < 32) small.push(`${name(e)} ${Math.round(tap.height)} px`);
   }
-  return { page: document.scrollingElement.scrollWidth, small, outside };
+  return { page: document.scrollingElement.scrollWidth, small, outside, cut };
 }"""
 
 
@@ -65,6 +71,7 @@ def _fits(p, name: str, width: int) -> None:
     assert m["page"] <= width, f"{name}: the page is {m['page']} px wide on a {width} px screen"
     assert m["outside"] == [], f"{name}: outside the {width} px screen: {m['outside']}"
     assert m["small"] == [], f"{name}: under {TAP_PX} px to tap: {m['small']}"
+    assert m["cut"] == [], f"{name}: a field's hint is cut off: {m['cut']}"
 
 
 def _inside(p, selector: str, width: int) -> None:
