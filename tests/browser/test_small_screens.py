@@ -1,10 +1,11 @@
 """A field technician on a phone (390 x 844) and a tablet (768 x 1024), both touch screens: every page fits
 the screen's width with its key parts inside it, everything to tap is at least 32 px tall, a ticket tapped
-on the board opens where it can be seen, and the live mark's pause says why and counts down.
+on the board opens where it can be seen, so does an error, and the live mark's pause says why and counts down.
 
 What was wrong before: on the tablet the alert inbox made the whole page 804 px wide and Log out wrapped
 alone onto a second row; on both, the header's links, the table's links and the fields were 13 to 30 px
-tall; a ticket tapped far down the board on a phone opened its panel above, out of sight; the reason for
+tall; a ticket tapped far down the board on a phone opened its panel above, out of sight, and an error
+(a refused save) was put at the page's top, out of sight of the form far down; the reason for
 a pause was only in a tooltip (no mouse, no tooltip) and "retry in 33 s" stood still.
 """
 
@@ -30,13 +31,16 @@ TAP_PX = 32  # the smallest thing a finger is asked to hit
 MEASURE = """(width) => {
   const scrolls = (e) => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
     if (["auto", "scroll"].includes(getComputedStyle(p).overflowX)) return true; } return false; };
-  const name = (e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""} "${(e.innerText || e.value || "").trim().slice(0, 30)}"`;
+  const name = (e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}`
+    + ` "${(e.innerText || e.value || "").trim().slice(0, 30)}"`;
   const small = [], outside = [], cut = [];
   const ruler = document.createElement("canvas").getContext("2d");
   for (const e of document.querySelectorAll("header *, main *")) {
     const r = e.getBoundingClientRect();
     if (!r.width || !r.height || getComputedStyle(e).visibility === "hidden") continue;
-    if ((r.left < -1 || r.right > width + 1) && !scrolls(e)) outside.push(`${name(e)} ${Math.round(r.left)}..${Math.round(r.right)}`);
+    if ((r.left < -1 || r.right > width + 1) && !scrolls(e)) {
+      outside.push(`${name(e)} ${Math.round(r.left)}..${Math.round(r.right)}`);
+    }
     if (e.placeholder) {  // a hint cut short ("from the unit when empt")
       const st = getComputedStyle(e); ruler.font = st.font;
       const room = e.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight);
@@ -56,8 +60,8 @@ def device(request, browser, served):
     """(name, width, page) of a logged-in touch screen."""
     base, tokens, _, _ = served
     spec = DEVICES[request.param]
-    with opened_page(browser, spec["viewport"], device_scale_factor=spec["device_scale_factor"], is_mobile=True,
-                     has_touch=True) as p:
+    with opened_page(browser, spec["viewport"], device_scale_factor=spec["device_scale_factor"],
+                     is_mobile=True, has_touch=True) as p:
         p.goto(f"{base}/ui/login")
         p.locator("#token").fill(tokens["admin"])
         p.locator("#login-button").tap()
@@ -77,7 +81,8 @@ def _fits(p, name: str, width: int) -> None:
 def _inside(p, selector: str, width: int) -> None:
     box = p.locator(selector).first.bounding_box()
     assert box is not None, f"{selector} is not shown"
-    assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, f"{selector} lies outside the screen: {box}"
+    inside = box["x"] >= 0 and box["x"] + box["width"] <= width + 1
+    assert inside, f"{selector} lies outside the screen: {box}"
 
 
 PAGES = {  # page: (path, what shows it is ready, its key parts)
@@ -126,6 +131,12 @@ def test_a_ticket_tapped_on_the_board_opens_in_sight_and_moves_on(device, served
     _fits(p, f"{name} ticket detail", width)
     for form in ("#eightd-form", "#feedback-form"):
         _inside(p, form, width)
+    # a save refused far down the panel says why where it can be seen (it was put at the page's top)
+    content = detail.locator("#eightd-form input[name=content]")
+    content.fill("   ")
+    detail.locator("#eightd-form button[type=submit]").tap()
+    expect(p.locator("main > .error[role=alert]")).to_contain_text("the content is empty")
+    expect(p.locator("main > .error[role=alert]")).to_be_in_viewport()
     detail.locator("#close-detail").tap()
     expect(detail).to_be_hidden()
     status = p.locator(f".ticket[data-ticket='{world.ticket}']").get_attribute("data-status")
@@ -140,8 +151,8 @@ def test_a_ticket_tapped_on_the_board_opens_in_sight_and_moves_on(device, served
 def test_a_paused_stream_says_why_on_a_tap_and_counts_down(device, served):
     name, width, p = device
     base, _, _, _ = served
-    reason = ("this token already has 8 event streams open, the limit set by api.max_event_streams_per_token: "
-              "close a tab or use another token")
+    reason = ("this token already has 8 event streams open, the limit set by "
+              "api.max_event_streams_per_token: close a tab or use another token")
     p.route("**/api/v1/events?*", lambda route: route.fulfill(
         status=429, headers={"Retry-After": "30", "Content-Type": "application/json"},
         body=json.dumps({"detail": reason, "limit": 8, "setting": "api.max_event_streams_per_token"})))
