@@ -95,6 +95,14 @@ export function showError(err) {
   setTimeout(() => box.remove(), 8000);
 }
 
+// A tap (or click) on the live mark shows, under the header's links, why the stream is paused: the mark's
+// tooltip says it only to a mouse, and a phone has none. A second tap hides it again.
+function why(ev) {
+  const shown = document.getElementById("live-why");
+  if (shown) shown.remove();
+  else if (ev.currentTarget.title) ev.currentTarget.closest("header").append(el("p", { class: "live-why", id: "live-why" }, ev.currentTarget.title));
+}
+
 // Header with navigation; resolves to the caller's {name, role}. Redirects to login without a token.
 export async function page(active) {
   if (!token()) { relogin(); throw new Error("no token"); }
@@ -105,7 +113,7 @@ export async function page(active) {
   const header = el("header", {},
     el("span", { class: "brand" }, "Foreshock"),
     el("nav", {}, links.map(([k, href, label]) => el("a", { href, class: k === active ? "active" : "" }, label))),
-    el("span", { class: "who" }, `${me.name} (${me.role}) `, el("span", { class: "live", id: "live" }, "")),
+    el("span", { class: "who" }, `${me.name} (${me.role}) `, el("span", { class: "live", id: "live", onclick: why }, "")),
     el("button", { class: "secondary", id: "logout", onclick: logout }, "Log out"));
   document.body.prepend(header);
   return me;
@@ -119,7 +127,12 @@ export async function page(active) {
 // more at random so that many tabs do not come back at once, and the header says so.
 export async function live(onEvent, kinds = ["alert", "ticket"]) {
   const mark = document.getElementById("live");
-  const show = (text, why = "") => { if (mark) { mark.textContent = text; mark.title = why; } };
+  const show = (text, why = "") => {
+    if (!mark) return;
+    mark.textContent = text; mark.title = why;
+    const note = document.getElementById("live-why");
+    if (note && why) note.textContent = why; else if (note) note.remove();
+  };
   for (let attempt = 0; attempt < 1000; attempt++) {
     let wait = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
     let text = "○ reconnecting", why = "";
@@ -158,7 +171,13 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
       }
     } catch (_) { /* open it again below */ }
     show(text, why);
+    // a pause counts its seconds down ("retry in 33 s", "retry in 32 s" ...): a number that stood still
+    // for half a minute read as a page that had hung
+    const until = Date.now() + wait;
+    const tick = text.includes(" · retry in ") ? setInterval(() => show(
+      text.replace(/retry in \d+ s$/, `retry in ${Math.max(0, Math.ceil((until - Date.now()) / 1000))} s`), why), 1000) : null;
     await new Promise((r) => setTimeout(r, wait));
+    clearInterval(tick);
   }
 }
 

@@ -45,6 +45,16 @@ function form(id, fields, label, onsubmit) {
   return f;
 }
 
+// Opened by a tap on a card or by the address: the panel sits above the board, out of sight on a phone
+// (a tap on a card far down the board seemed to do nothing), so it is scrolled to when its top is not shown.
+async function open(number) {
+  try {
+    await showDetail(number);
+    const top = detail.getBoundingClientRect().top;
+    if (top < 0 || top > innerHeight - 80) detail.scrollIntoView({ block: "start" });
+  } catch (err) { showError(err); }
+}
+
 async function showDetail(number) {
   openNumber = number;
   const t = await api(`/tickets/${encodeURIComponent(number)}`);
@@ -271,7 +281,7 @@ function card(t) {
         el("button", { class: "secondary move", "data-to": to, onclick: (ev) => move(t.number, to, ev.target) }, `→ ${words(to)}`)))
     : "";
   return el("div", { class: "ticket", id: t.number, "data-ticket": t.number, "data-status": t.status },
-    el("div", {}, el("a", { class: "num", href: `#${t.number}`, onclick: () => showDetail(t.number).catch(showError) }, t.number),
+    el("div", {}, el("a", { class: "num", href: `#${t.number}`, onclick: () => open(t.number) }, t.number),
       " ", badge(t.grade)),
     el("div", {}, t.device_id ? el("a", { href: `/ui/unit?id=${encodeURIComponent(t.device_id)}` }, t.device_id) : t.group_key,
       " · ", words(t.failure_mode)),
@@ -304,7 +314,7 @@ async function refresh() {
 await refresh();
 const openFromHash = () => {
   const number = decodeURIComponent(location.hash.slice(1));
-  if (number && number !== openNumber) showDetail(number).catch(showError);
+  if (number && number !== openNumber) open(number);
 };
 openFromHash();
 window.addEventListener("hashchange", openFromHash);  // browser back/forward, or #PF… typed
