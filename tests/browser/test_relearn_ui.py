@@ -152,4 +152,9 @@ def test_a_refused_relearn_is_said_in_the_error_box(page, served):
     expect(form).to_be_visible()  # kept as typed, to send again later
     expect(form.locator("input[name=reason]")).to_have_value("new bearing fitted")
     assert _detail(base, tokens["viewer"], unit)["relearn"] is None
-    assert [e for e in page.js_errors if "400" not in e and "404" not in e] == [], page.js_errors
+    # a lost connection: said, and the form kept
+    page.route("**/api/v1/units/*/relearn", lambda route: route.abort())
+    form.locator("#relearn-submit").click()
+    expect(page.locator("main > .error[role=alert]", has_text="relearn not sent: ")).to_have_count(1)
+    expect(form.locator("input[value=repair]")).to_be_checked()
+    assert [e for e in page.js_errors if not any(c in e for c in ("400", "404", "ERR_FAILED"))] == [], page.js_errors
