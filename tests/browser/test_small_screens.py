@@ -89,7 +89,7 @@ PAGES = {  # page: (path, what shows it is ready, its key parts)
     "login": ("/ui/login", "#token", ["#token", "#login-button"]),
     "fleet": ("/ui/", "#units tr", ["#summary", "#f-customer", "table:has(#units)"]),
     "unit": ("/ui/unit?id={failing}", "#chart-velocity canvas",
-             ["h1", "#reasons", "#range", "#chart-velocity canvas", "#chart-kurtosis canvas",
+             ["h1", "#reasons", "#relearn-open", "#range", "#chart-velocity canvas", "#chart-kurtosis canvas",
               "#chart-envelope-peaks canvas", "#chart-spectrum canvas", "#chart-envelope canvas"]),
     "alerts": ("/ui/alerts", "#alerts tr", ["#f-status", "table:has(#alerts)"]),
     "tickets": ("/ui/tickets#{ticket}", "#eightd-form", ["#ticket-detail h2", "#eightd-form", "#board"]),

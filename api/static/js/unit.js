@@ -13,7 +13,8 @@ const spec = el("div", { id: "chart-spectrum" }), env = el("div", { id: "chart-e
 const specInfo = el("p", { class: "muted", id: "spectrum-info" });
 const trendsInfo = el("p", { class: "muted", id: "trends-info" });
 const tickets = el("tbody", { id: "unit-tickets" });
-main.append(el("p", {}, el("a", { href: "/ui/" }, "← Fleet")), head,
+const relearn = relearnPanel();
+main.append(el("p", {}, el("a", { href: "/ui/" }, "← Fleet")), head, relearn.panel,
   el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Trends"), el("label", {}, "Range", range)),
     trendsInfo, trends.vel, trends.kurt, trends.env),
   el("div", { class: "panel" }, el("h2", {}, "Latest spectrum and envelope spectrum"), specInfo, el("div", { class: "grid2" }, spec, env)),
@@ -43,6 +44,78 @@ async function loadHead() {
         el("p", { class: "muted", id: "assessed" }, assessed(h)),
         thresholds(u.detector_thresholds)),
       el("div", {}, el("h2", {}, "Estimated time to failure"), ttf)));
+  relearn.show(u.relearn, h.reasons || []);
+}
+
+// Relearn the unit's detector baseline (POST /units/{id}/relearn, engineer and up): after a repair, or to
+// accept the bearing lines the commissioning check flagged as this unit's normal. Its own panel, outside
+// the head (rebuilt at every live update: a reason being typed would be lost). Every role reads the
+// latest request (GET /units/{id} relearn); a viewer with nothing asked gets no panel.
+
+function relearnPanel() {
+  const KINDS = {
+    repair: ["after a repair or part change: learn this unit's normal again",
+      "its detectors forget what they learnt and commission it again from its next snapshots"],
+    accept: ["the current bearing lines are this unit's normal (a technician found no fault)",
+      "a line warns again only when it grows above its level now"],
+  };
+  const line = el("p", { id: "relearn-request" });
+  const panel = el("div", { class: "panel", id: "relearn", hidden: !can(me, "engineer") }, el("h2", {}, "Detector baseline"), line);
+  const show = (r, reasons) => {
+    if (!r) {
+      line.className = "muted";
+      line.textContent = "No relearn of this unit's baseline has been asked for.";
+      return;
+    }
+    panel.hidden = false;
+    line.className = "";
+    // the detectors start from the request with the unit's next message; its note is then the first reason
+    // ("relearn requested by alice: new bearing") until the baseline is learnt
+    const note = (r.by ? `relearn requested by ${r.by}` : "relearn requested") + (r.reason ? `: ${r.reason}` : "");
+    const applied = reasons.some((x) => x === note || x.startsWith(`${note} (`));
+    line.replaceChildren(el("strong", {}, "Relearn asked"), ` by ${r.by || "–"} on ${fmtTime(r.requested_at)}`,
+      r.reason ? `: ${r.reason}` : "",
+      r.accept_current ? " · the current bearing lines accepted as this unit's normal" : " · learn this unit's normal again",
+      el("span", { class: "muted" }, applied ? " · applied: the baseline is being learnt (see the reasons above)"
+        : " · the detectors apply it with the unit's next message; while they learn, the reasons above say so"));
+  };
+  if (!can(me, "engineer")) return { panel, show };
+
+  const open = el("button", { type: "button", class: "secondary", id: "relearn-open", "aria-expanded": "false" }, "Relearn baseline…");
+  const reason = el("input", { name: "reason", maxlength: 500, size: 48, placeholder: "e.g. new bearing fitted" });
+  const submit = el("button", { type: "submit", id: "relearn-submit" }, "Confirm relearn");
+  const cancel = el("button", { type: "button", class: "secondary", id: "relearn-cancel" }, "Cancel");
+  const form = el("form", { id: "relearn-form", class: "relearn", hidden: true, novalidate: true },
+    el("fieldset", {}, el("legend", {}, "What is the relearn for?"),
+      Object.entries(KINDS).map(([value, [what, then]]) => el("label", { class: "choice" },
+        el("input", { type: "radio", name: "kind", value }), el("span", {}, what, el("br"), el("small", { class: "muted" }, then))))),
+    el("label", {}, "Reason (shown with the unit's health until the baseline is learnt)", reason),
+    el("div", { class: "filters" }, submit, cancel));
+  const toggle = (shown) => {
+    form.hidden = !shown; open.hidden = shown; open.setAttribute("aria-expanded", String(shown));
+    if (shown) form.querySelector("input").focus(); else open.focus();
+  };
+  open.addEventListener("click", () => toggle(true));
+  cancel.addEventListener("click", () => toggle(false));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const kind = form.querySelector("input[name=kind]:checked")?.value;
+    const why = reason.value.trim();
+    if (!kind) { showError(new Error("choose what the relearn is for: after a repair, or the current lines are this unit's normal")); return; }
+    if (!why) { showError(new Error("reason: say why (e.g. new bearing fitted, or what the technician found)")); reason.focus(); return; }
+    submit.disabled = true;
+    try {
+      await api(`/units/${encodeURIComponent(id)}/relearn`, { method: "POST", body: { accept_current: kind === "accept", reason: why } });
+      form.reset();
+      toggle(false);
+      await loadHead();
+    } catch (err) {
+      // kept as typed: a refusal (403, 400 decommissioned, 404) or a lost connection does not lose the reason
+      if (err.status !== 401) showError(err.status ? err : new Error(`relearn not sent: ${err.message}`));
+    } finally { submit.disabled = false; }
+  });
+  panel.append(open, form);
+  return { panel, show };
 }
 
 // how much closure feedback raised this unit's detector thresholds (GET /units/{id} detector_thresholds):
@@ -163,4 +236,3 @@ else if (await found()) {
     } else if (!ev.device_id || ev.device_id === id) { head(); tickets(); }
   }, ["alert", "ticket", "health"]);
 }
-void can; void me;
