@@ -30,28 +30,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 RESULTS = ROOT / "bench" / "results" / "commissioning_fleet.json"
 WARMUP = 30  # MonitorConfig's default
 
-
-def fleet_toml(units: int, hours: float, seed: int) -> str:
-    """The soak's fleet (``bench/fleet_soak.py``), with its duration."""
-    return f"""
-seed = {seed}
-duration = "{hours}h"
-telemetry_interval = "60s"
-snapshot_interval = "10m"
-
-[[groups]]
-prefix = "P-"
-count = {units}
-model = "P-1800"
-batch = "2026-W40"
-fault_probability = 0.15
-fault_kinds = ["outer_race", "inner_race", "ball", "imbalance", "misalignment"]
-onset = ["0h", "4h"]
-ttf = ["3h", "8h"]
-"""
+from fleet_soak import fleet_toml  # noqa: E402 - the soak's fleet, one definition
 
 
 def commissioning(folder: Path, unit: str, interval_s: float) -> tuple[float | None, float]:
@@ -73,7 +56,7 @@ def main() -> int:
     py = [sys.executable, "-m", "foreshock"]
     with tempfile.TemporaryDirectory(prefix="foreshock-commissioning-") as tmp:
         fleet, out, report = Path(tmp) / "fleet.toml", Path(tmp) / "runs", Path(tmp) / "report.json"
-        fleet.write_text(fleet_toml(args.units, args.hours, args.seed))
+        fleet.write_text(fleet_toml(args.units, seed=args.seed, hours=args.hours))
         if subprocess.run([*py, "simulate", str(fleet), "--out", str(out), "--quiet",
                            "--start", "2026-11-22T00:00:00Z"], cwd=ROOT).returncode:
             sys.exit("commissioning_fleet.py: 'foreshock simulate' failed (its message is above)")

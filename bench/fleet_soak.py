@@ -55,10 +55,12 @@ FORESHOCK = str(Path(sys.executable).parent / "foreshock")
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def fleet_toml(units: int) -> str:
+def fleet_toml(units: int, *, seed: int = 11, hours: float | None = None) -> str:
+    """The soak's fleet (``bench/commissioning_fleet.py`` simulates it to files, with a ``duration``)."""
+    duration = f'duration = "{hours}h"\n' if hours is not None else ""
     return f"""
-seed = 11
-telemetry_interval = "60s"
+seed = {seed}
+{duration}telemetry_interval = "60s"
 snapshot_interval = "10m"
 
 [[groups]]
