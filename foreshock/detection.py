@@ -439,6 +439,16 @@ class DetectionStage:
                     "hourly", device_id, unit.seq_unlogged, since)
         unit.seq_logged_at, unit.seq_unlogged = now, 0
 
+    def relearn_applied(self, device_id: str) -> float | None:
+        """The time of the relearn request the unit's detectors last applied (``None``: none, or not known
+        here): from the running unit, else from its saved state."""
+        unit = self._units.get(device_id)
+        if unit is not None:
+            return unit.relearn_applied
+        with self._sessions() as session:
+            row = session.get(DetectorState, device_id)
+        return relearn_in_saved_state(row.state_json) if row is not None else None
+
     def seq_missing(self, device_id: str) -> int | None:
         """Messages of a unit counted lost before Foreshock received them (``None``: not known here)."""
         unit = self._units.get(device_id)
@@ -713,6 +723,14 @@ def _commission_as_configured(monitor: Any) -> None:
     if (getattr(monitor, "n_learnt", None) == 0 and baseline is not None and config is not None
             and getattr(baseline, "warmup", None) != getattr(config, "warmup", None)):
         monitor._new_baselines()
+
+
+def relearn_in_saved_state(state_json: str) -> float | None:
+    """The time of the relearn request a unit's saved detector state applied (None: none, or unreadable)."""
+    try:
+        return _relearn_applied(json.loads(state_json).get("relearn"))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _relearn_applied(v: Any) -> float | None:

@@ -73,7 +73,8 @@ class UnitPublic(BaseModel):
                           "from the gaps in its seq (unit buffer, broker queue limit, QoS 0); null: not known yet")
     relearn: dict[str, Any] | None = Field(
         None, description="(unit detail only) the latest request to relearn its detector baseline (POST "
-                          "/units/{id}/relearn): requested_at, accept_current, by, reason; null: never asked")
+                          "/units/{id}/relearn): requested_at, accept_current, by, reason, and applied (whether the "
+                          "unit's detectors have started from it); null: never asked")
 
 
 class UnitCreate(BaseModel):
@@ -299,8 +300,27 @@ def get_unit(device_id: str, ctx: ContextDep, session: SessionDep, _: Viewer) ->
     out["seq_missing"] = _seq_missing(ctx, session, device_id)
     from devices.registry import relearn_of
 
-    out["relearn"] = relearn_of(unit)
+    relearn = relearn_of(unit)
+    if relearn is not None:
+        from devices.registry import epoch_s
+
+        applied = _relearn_applied(ctx, session, device_id)
+        relearn["applied"] = applied is not None and applied >= epoch_s(unit.relearn_requested_at) - 1e-3
+    out["relearn"] = relearn
     return out
+
+
+def _relearn_applied(ctx: Any, session: Any, device_id: str) -> float | None:
+    """The time of the relearn request the unit's detectors last applied: from the running detection stage
+    when this process has one, else from its saved detector state."""
+    detection = getattr(ctx, "detection", None)
+    if detection is not None and hasattr(detection, "relearn_applied"):
+        return detection.relearn_applied(device_id)
+    from foreshock.detection import relearn_in_saved_state
+    from foreshock.models import DetectorState
+
+    row = session.get(DetectorState, device_id)
+    return relearn_in_saved_state(row.state_json) if row is not None else None
 
 
 def _seq_missing(ctx: Any, session: Any, device_id: str) -> int | None:

@@ -16,7 +16,7 @@ def test_relearn_records_the_request_for_the_unit_in_any_letter_case(client, tok
     assert (body["device_id"], body["accept_current"], body["by"], body["reason"]) == (
         "P-0001", True, "t-engineer", "frame resonance")
     detail = client.get("/api/v1/units/p-0001", headers=auth(tokens["viewer"])).json()["relearn"]
-    assert detail == {k: body[k] for k in ("requested_at", "accept_current", "by", "reason")}
+    assert detail == {**{k: body[k] for k in ("requested_at", "accept_current", "by", "reason")}, "applied": False}
     req = ctx.registry.relearn_request("P-0001")
     assert req["accept_current"] is True and req["by"] == "t-engineer" and req["reason"] == "frame resonance"
     r = client.post("/api/v1/units/P-0001/relearn", json={}, headers=auth(tokens["admin"]))  # the defaults
@@ -42,3 +42,36 @@ def test_relearn_answers_404_403_and_400_naming_the_problem(client, tokens, ctx)
     r = client.post("/api/v1/units/Q-1/relearn", json={}, headers=eng)
     assert r.status_code == 400 and "decommissioned" in r.json()["detail"]
     assert ctx.registry.relearn_request("P-0001") is None and ctx.registry.relearn_request("Q-1") is None
+
+
+def test_the_unit_detail_says_whether_the_detectors_applied_the_latest_request(client, tokens, ctx):
+    """The page could say "applied" only while the unit's health still named the request, and after the
+    baseline was learnt went back to "the detectors apply it with the unit's next message". The detail now
+    says ``applied`` from the detectors' saved state (this API process runs no detection stage)."""
+    import json
+
+    from foreshock.models import DetectorState
+
+    ctx.registry.create_unit("P-0001")
+    eng, viewer = auth(tokens["engineer"]), auth(tokens["viewer"])
+    client.post("/api/v1/units/P-0001/relearn", json={"reason": "new bearing"}, headers=eng)
+    first = ctx.registry.relearn_request("P-0001")["requested_at"]
+
+    def saved(relearn) -> None:
+        with ctx.session_factory() as s:
+            row = s.get(DetectorState, "P-0001") or DetectorState(device_id="P-0001", state_json="{}")
+            row.state_json = json.dumps({"monitor": {}, "last_ts": {}, **({"relearn": relearn} if relearn else {})})
+            s.add(row)
+            s.commit()
+
+    def applied() -> bool:
+        return client.get("/api/v1/units/P-0001", headers=viewer).json()["relearn"]["applied"]
+
+    assert applied() is False  # no detector state yet
+    saved(None)
+    assert applied() is False  # a state that applied no request
+    saved(first)
+    assert applied() is True
+    client.post("/api/v1/units/P-0001/relearn", json={"reason": "again"}, headers=eng)
+    assert ctx.registry.relearn_request("P-0001")["requested_at"] > first
+    assert applied() is False  # a newer request, not yet applied

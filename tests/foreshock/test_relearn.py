@@ -146,13 +146,16 @@ def test_a_line_grown_8_db_over_the_accepted_level_warns_again_during_commission
 
 def test_a_plain_relearn_starts_a_fresh_commissioning_once(fleet):
     f = fleet(12)
-    for _ in range(40):  # (a new unit's first baselines take the default warmup, 30: see the report)
+    for _ in range(40):
         u = f.one(defect=0.0)
         if u.monitor.baseline.ready:
             break
     assert u.monitor.baseline.ready and u.health == "healthy"
     f.registry.request_relearn("U-1", by="bob", reason="new bearing")
+    asked = f.registry.relearn_request("U-1")["requested_at"]
+    assert f.stage.relearn_applied("U-1") is None  # asked, not applied yet
     u = f.one(defect=0.0)
+    assert f.stage.relearn_applied("U-1") == asked  # what the unit detail's "applied" reads
     assert not u.monitor.baseline.ready and u.monitor.n_learnt == 1
     assert u.latest["reasons"][0] == "relearn requested by bob: new bearing"
     assert u.latest["reasons"][-1] == "learning baseline (1/12)"

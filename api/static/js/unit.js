@@ -69,15 +69,17 @@ function relearnPanel() {
     }
     panel.hidden = false;
     line.className = "";
-    // the detectors start from the request with the unit's next message; its note is then the first reason
-    // ("relearn requested by alice: new bearing") until the baseline is learnt
+    // the detectors start from the request with the unit's next message (r.applied from then on); its note is
+    // the first reason ("relearn requested by alice: new bearing") until the baseline is learnt
     const note = (r.by ? `relearn requested by ${r.by}` : "relearn requested") + (r.reason ? `: ${r.reason}` : "");
-    const applied = reasons.some((x) => x === note || x.startsWith(`${note} (`));
+    const learning = reasons.some((x) => x === note || x.startsWith(`${note} (`));
+    const state = learning ? " · applied: the baseline is being learnt (see the reasons above)"
+      : r.applied ? " · applied: the detectors started from it"
+        : " · the detectors apply it with the unit's next message; while they learn, the reasons above say so";
     line.replaceChildren(el("strong", {}, "Relearn asked"), ` by ${r.by || "–"} on ${fmtTime(r.requested_at)}`,
       r.reason ? `: ${r.reason}` : "",
       r.accept_current ? " · the current bearing lines accepted as this unit's normal" : " · learn this unit's normal again",
-      el("span", { class: "muted" }, applied ? " · applied: the baseline is being learnt (see the reasons above)"
-        : " · the detectors apply it with the unit's next message; while they learn, the reasons above say so"));
+      el("span", { class: "muted" }, state));
   };
   if (!can(me, "engineer")) return { panel, show };
 
