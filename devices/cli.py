@@ -243,6 +243,23 @@ def _case_twins_listed(units: list[Unit]) -> dict[str, list[str]]:
     return {d: [o for o in g if o != d] for g in groups.values() if len(g) > 1 for d in g}
 
 
+def registered_ids(reg, typed: list[str], nothing_done: str, *, note: bool = False) -> list[str]:
+    """The serials typed, each as registered (a serial typed in another letter case is the unit's), once each
+    in the order given; ``ValueError`` naming every one no unit has, ending with ``nothing_done``. With
+    ``note``, a serial registered in another case is said on stderr (it is the unit's broker username)."""
+    given = list(dict.fromkeys(typed))
+    registered = reg.registered_serials(given)
+    missing = sorted(set(given) - set(registered))
+    if missing:
+        raise ValueError(f"no unit {', '.join(map(repr, missing))} is registered; {nothing_done}")
+    if note:
+        for d in given:
+            if registered[d] != d:
+                print(f"note: {d!r} is registered as {registered[d]!r}: that is its broker username (the broker "
+                      "compares usernames exactly)", file=sys.stderr)
+    return list(dict.fromkeys(registered[d] for d in given))
+
+
 def _show(args, settings) -> int:
     def go(reg, a, s) -> int:
         from devices.protocol import now_ms
@@ -259,12 +276,8 @@ def _show(args, settings) -> int:
 
 def _decommission(args, settings) -> int:
     def go(reg, a, s) -> int:
-        given = list(dict.fromkeys(a.device_ids))
-        registered = reg.registered_serials(given)  # a serial typed in another letter case is the unit's
-        missing = sorted(set(given) - set(registered))
-        units = reg.units_by_id(list(dict.fromkeys(registered[d] for d in given if d in registered)))
-        if missing:  # checked first: a scrap list with a typo takes none out, rather than some
-            raise ValueError(f"no unit {', '.join(map(repr, missing))} is registered; nothing was decommissioned")
+        # checked first: a scrap list with a typo takes none out, rather than some
+        units = reg.units_by_id(registered_ids(reg, a.device_ids, "nothing was decommissioned"))
         for unit in units:
             if not unit.active:
                 print(f"unit {unit.device_id} was already decommissioned on {unit.decommissioned_at:%Y-%m-%d}")
@@ -293,12 +306,8 @@ def _recommission(args, settings) -> int:
 
 def _relearn(args, settings) -> int:
     def go(reg, a, s) -> int:
-        given = list(dict.fromkeys(a.device_ids))
-        registered = reg.registered_serials(given)  # a serial typed in another letter case is the unit's
-        missing = sorted(set(given) - set(registered))
-        if missing:  # checked first: a list with a typo asks for none, rather than some
-            raise ValueError(f"no unit {', '.join(map(repr, missing))} is registered; no relearn was requested")
-        units = reg.units_by_id(list(dict.fromkeys(registered[d] for d in given)))
+        # checked first: a list with a typo asks for none, rather than some
+        units = reg.units_by_id(registered_ids(reg, a.device_ids, "no relearn was requested"))
         if gone := [u.device_id for u in units if not u.active]:
             raise ValueError(f"unit(s) {', '.join(gone)} decommissioned: nothing to relearn; no relearn was requested")
         by = a.by if a.by is not None else _login()

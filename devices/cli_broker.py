@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from devices.cli import run
+from devices.cli import registered_ids, run
 
 __all__ = ["register_broker"]
 
@@ -40,16 +40,8 @@ def _provision(args, settings) -> int:
         from devices.provisioning import check_broker_username
         from devices.query import UnitFilter
 
-        given = list(dict.fromkeys(a.device_ids))
-        registered = reg.registered_serials(given)  # the username is the serial as registered, in its letter case
-        missing = [d for d in given if d not in registered]
-        if missing:
-            raise ValueError(f"no unit {missing[0]!r} is registered; no unit was provisioned")
-        for d in given:
-            if registered[d] != d:
-                print(f"note: {d!r} is registered as {registered[d]!r}: that is its broker username (the broker "
-                      "compares usernames exactly)", file=sys.stderr)
-        ids = list(dict.fromkeys(registered[d] for d in given))
+        # the username is the serial as registered, in its letter case
+        ids = registered_ids(reg, a.device_ids, "no unit was provisioned", note=True)
         if a.unprovisioned:
             ids += [u.device_id for u in reg.list_units(UnitFilter()) if not u.provisioned and u.device_id not in ids]
         elif not ids:
