@@ -191,12 +191,14 @@ def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
 
 
 def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0, tol: float = 0.01,
-             sideband_weight: float = 0.5) -> tuple[str | None, float, list[dict[str, Any]]]:
+             sideband_weight: float = 0.5, spectrum: Spectrum | None = None,
+             ) -> tuple[str | None, float, list[dict[str, Any]]]:
     """Most likely failure mode of one record: ``(mode or None, confidence 0..1, evidence)``.
 
     Never raises on bad data: a record that cannot be assessed returns
     ``(None, 0.0, [{"reason": "cannot assess: ..."}])`` saying why (see
-    :func:`detectors.types.snapshot_problem`; also a constant record).
+    :func:`detectors.types.snapshot_problem`; also a constant record). ``spectrum``: the record's
+    :class:`Spectrum` when the caller has it already (:class:`detectors.UnitMonitor` does), not made again.
     """
     problem = snapshot_problem(snapshot)
     if problem is not None:
@@ -205,7 +207,7 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
     fs = float(snapshot.fs)
     if float(np.ptp(x)) == 0.0:
         return None, 0.0, [{"reason": f"cannot assess: all {x.size} samples are equal (a constant record)"}]
-    sp = Spectrum.of(x, fs)
+    sp = spectrum if spectrum is not None else Spectrum.of(x, fs)
     rated_hz = machine.rated_rpm / 60 if machine.rated_rpm else None
     speed_ev: dict[str, Any] | None = None
     if snapshot.rpm:  # the stated speed, unless the shaft's own harmonics clearly contradict it

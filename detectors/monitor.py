@@ -230,12 +230,12 @@ class UnitMonitor:
         zone = self.iso.update(statistics.median(self.v_buf)) if iso_valid else ""
         watched = _watched(feats)
         if not self.baseline.ready:
-            return self._commissioning(snap, feats, watched, zone)
+            return self._commissioning(snap, feats, watched, zone, sp)
         self.relearn_note = None
         return self._adaptive(snap, feats, watched, zone, sp)
 
     def _commissioning(self, snap: Snapshot, feats: dict[str, float], watched: dict[str, float],
-                       zone: str) -> Assessment:
+                       zone: str, sp: Spectrum) -> Assessment:
         """A snapshot while the baseline is learnt: judged by what needs no baseline (the ISO zone and
         :class:`detectors.commissioning.CommissioningCheck`: defect lines against the spectrum's own
         floor, growth since commissioning began), and learnt unless that judges it warning or worse."""
@@ -243,7 +243,7 @@ class UnitMonitor:
         # thresholds from ``self.config``, which the service may change while the unit runs
         chk.smooth, chk.persistence, chk.family_db = c.smooth, c.persistence, c.family_db
         chk.watch_ratio, chk.warning_ratio, chk.alarm_ratio = c.watch_ratio, c.warning_ratio, c.alarm_ratio
-        found = chk.update(snap.ts, feats["rms_g"], diagnose(snap, self.machine))
+        found = chk.update(snap.ts, feats["rms_g"], diagnose(snap, self.machine, spectrum=sp))
         learn = found.level < 2  # a developing fault is not the unit's normal: commissioning waits
         if learn:
             self.baseline.learn_one(watched)
