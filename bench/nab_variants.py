@@ -1,0 +1,278 @@
+"""Variants of the NAB scalar detector, scored on the whole corpus in one run (scratch measurements).
+
+Each variant is a class (or a ``ScalarAnomaly`` with other settings) streamed over every NAB series
+exactly as ``foreshock evaluate`` does (``evaluation.nab_corpus.stream_scores``: each value scored
+before it is learnt, a fresh detector per series) and scored by ``evaluation.nab.score_corpus``.
+A variant class here can also be given to the command itself:
+``foreshock evaluate ../shared/datasets/nab --scalar-detector bench/nab_variants.py:NAME``.
+
+    .venv/bin/python bench/nab_variants.py [--data DIR] [--jobs 2] [--per-series] [NAME ...]
+    .venv/bin/python bench/nab_variants.py --cost no_phase adopted
+
+Prints one row per variant (standard / reward low FP / reward low FN), with ``--per-series`` the
+per-series raw standard score of the variants against the first one named; with ``--cost`` the time
+per value against the first one named, measured in the same run, and the state's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from detectors.periodic import estimate_period  # noqa: E402
+from detectors.scalar import ScalarAnomaly, _Channel, _GapLikelihood  # noqa: E402
+from evaluation.nab import Series as Scored  # noqa: E402
+from evaluation.nab import score_corpus  # noqa: E402
+from evaluation.nab_corpus import label_windows, stream_scores  # noqa: E402
+from foreshock.datasets import read_series  # noqa: E402
+
+
+class _OneLikelihood(ScalarAnomaly):
+    """Base of the scratch variants that put both surprises into one likelihood (as the adopted
+    detector's context stream); ``_surprise`` combines them."""
+
+    def _surprise(self, ch: _Channel, level: int, surprise: float, commit: bool) -> float:
+        raise NotImplementedError
+
+    def _step(self, ch: _Channel, v: float, *, commit: bool) -> float:
+        level = self._level(ch, v)
+        seen_key, past_key = self._keys(ch, level)
+        seen, total = ch.table.get(seen_key, 0), ch.table.get(past_key, 0)
+        surprise = self._surprise(ch, level, 1.0 if seen == 0 else 1.0 - seen / total, commit)
+        avg = ch.context.average(surprise)
+        score = 0.0
+        likely = ch.context.score(avg)
+        if ch.n >= self.warmup and likely is not None:
+            score = likely
+            margin = self.tolerance * (ch.hi - ch.lo)
+            if v > ch.hi + margin or v < ch.lo - margin:
+                score = 1.0
+        alert = score >= self.alert_level
+        if ch.rest_left > 0:
+            score = 0.0
+        if commit:
+            ch.context.commit(surprise, avg)
+            ch.rest_left = self.rest if alert else max(ch.rest_left - 1, 0)
+        return score
+
+
+class SeasonalTable(_OneLikelihood):
+    """Scratch: CAD's transition table with the level one period earlier in the context
+    (``key``: "phase+prev" = that level and the previous one, "phase" = that level alone,
+    "phase2" = that level and the next one a period earlier); the table is emptied when the period
+    changes. ``combine`` with the context surprise: "mean", "max", "min", or "seasonal" (alone)."""
+
+    def __init__(self, *, combine: str = "mean", key: str = "phase+prev", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.combine, self.key = combine, key
+
+    def _skeys(self, ch: _Channel, level: int) -> tuple[str, str]:
+        p = ch.period
+        ago = ch.history.buf[(ch.history.next - p) % ch.history.size]
+        if self.key == "phase":
+            past = f"{ago}"
+        elif self.key == "phase+prev":
+            past = f"{ago}|{ch.levels[-1] if ch.levels else ''}"
+        else:
+            past = f"{ago}|{ch.history.buf[(ch.history.next - p + 1) % ch.history.size] if p > 1 else ''}"
+        return f"{past}>{level}", past
+
+    def _surprise(self, ch: _Channel, level: int, surprise: float, commit: bool) -> float:
+        if getattr(ch, "stable_period", None) != ch.period:
+            ch.stable_period, ch.stable = ch.period, {}
+        if not (ch.period and len(ch.history) >= ch.period):
+            return surprise
+        k1, k0 = self._skeys(ch, level)
+        seen, total = ch.stable.get(k1, 0), ch.stable.get(k0, 0)
+        ss = 1.0 if seen == 0 else 1.0 - seen / total
+        return {"mean": (surprise + ss) / 2, "max": max(surprise, ss), "min": min(surprise, ss),
+                "seasonal": ss}[self.combine]
+
+    def _learn(self, ch: _Channel, v: float) -> None:
+        if getattr(ch, "stable_period", None) != ch.period:
+            ch.stable_period, ch.stable = ch.period, {}
+        if ch.period and len(ch.history) >= ch.period:
+            for key in self._skeys(ch, self._level(ch, v)):
+                ch.stable[key] = ch.stable.get(key, 0) + 1
+        super()._learn(ch, v)
+
+
+class PhaseOne(_OneLikelihood):
+    """Scratch: the adopted phase surprise (``dist`` "linear"), or 1 when the level was not seen at
+    the phase ("binary") or only more than one level away ("binary1"), combined with the context
+    surprise by "mean" or "max" into one likelihood."""
+
+    def __init__(self, *, combine: str = "mean", dist: str = "linear", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.combine, self.dist = combine, dist
+
+    def _surprise(self, ch: _Channel, level: int, surprise: float, commit: bool) -> float:
+        gap = self._phase_gap(ch, level)
+        if gap is None:
+            return surprise
+        ss = gap / ((1 << self.bits) - 1)
+        if self.dist == "binary":
+            ss = 1.0 if gap > 0 else 0.0
+        elif self.dist == "binary1":
+            ss = 1.0 if gap > 1 else 0.0
+        return (surprise + ss) / 2 if self.combine == "mean" else max(surprise, ss)
+
+
+class _GapAnyHistory(_GapLikelihood):
+    def score(self, total: int, least: int) -> float | None:
+        return super().score(total, 1)
+
+
+class PhaseAnyHistory(ScalarAnomaly):
+    """Scratch: the adopted detector, but the phase likelihood scores from its first recorded sum
+    (adopted: once it holds ``warmup`` of them, as the context's waits ``warmup`` values)."""
+
+    def _learn(self, ch: _Channel, v: float) -> None:
+        if type(ch.phase) is _GapLikelihood:
+            ch.phase.__class__ = _GapAnyHistory
+        super()._learn(ch, v)
+
+
+class TwoCycles(ScalarAnomaly):
+    """Scratch: a period among the lags that fit twice in the history (adopted: ``seasonal_periods``
+    + 1 times, three)."""
+
+    def _period(self, ch: _Channel) -> int:
+        return estimate_period(ch.history.ordered(), self.seasonal_min_r, 2)
+
+
+def _v(cls: type, **kw: Any) -> Any:
+    return lambda: cls(**kw)
+
+
+# the scratch variants' own defaults, as first measured: a period accepted at r >= 0.3, one period back
+_R3 = {"seasonal_min_r": 0.3, "seasonal_periods": 1}
+
+VARIANTS: dict[str, Any] = {
+    "adopted": lambda: ScalarAnomaly(),
+    "no_phase": _v(ScalarAnomaly, seasonal_history=0),  # the detector before the phase novelty
+    # CAD's table with the level a period earlier in the context, one likelihood
+    "table_mean": _v(SeasonalTable, **_R3),
+    "table_max": _v(SeasonalTable, combine="max", **_R3),
+    "table_min": _v(SeasonalTable, combine="min", **_R3),
+    "table_alone": _v(SeasonalTable, combine="seasonal", **_R3),
+    "table_phase": _v(SeasonalTable, key="phase", **_R3),
+    "table_phase2": _v(SeasonalTable, key="phase2", **_R3),
+    # the phase surprise (distance in levels, no table), one likelihood
+    "phase_mean": _v(PhaseOne, **_R3),
+    "phase_max": _v(PhaseOne, combine="max", **_R3),
+    "phase_mean_binary": _v(PhaseOne, dist="binary", **_R3),
+    "phase_mean_binary1": _v(PhaseOne, dist="binary1", **_R3),
+    "phase_mean_2p": _v(PhaseOne, seasonal_min_r=0.3),
+    "phase_mean_r5": _v(PhaseOne, seasonal_min_r=0.5, seasonal_periods=1),
+    "phase_mean_tol24": _v(PhaseOne, seasonal_tolerance=1 / 24, **_R3),
+    "phase_mean_tol96": _v(PhaseOne, seasonal_tolerance=1 / 96, **_R3),
+    "phase_mean_h768": _v(PhaseOne, seasonal_history=768, **_R3),
+    "phase_mean_h2048": _v(PhaseOne, seasonal_history=2048, **_R3),
+    # the phase surprise with its own likelihood, the larger score (adopted: r 0.5, 2 periods)
+    "phase_own_any_history": _v(PhaseAnyHistory),
+    "phase_own_2_cycles": _v(TwoCycles),
+    "phase_own_1p_r3": _v(ScalarAnomaly, **_R3),
+    "phase_own_2p_r3": _v(ScalarAnomaly, seasonal_min_r=0.3),
+    "phase_own_1p_r5": _v(ScalarAnomaly, seasonal_periods=1),
+    "phase_own_2p_r7": _v(ScalarAnomaly, seasonal_min_r=0.7),
+    "phase_own_tol24": _v(ScalarAnomaly, seasonal_tolerance=1 / 24),
+    "phase_own_tol96": _v(ScalarAnomaly, seasonal_tolerance=1 / 96),
+    "phase_own_h768": _v(ScalarAnomaly, seasonal_history=768),
+    "phase_own_h2048": _v(ScalarAnomaly, seasonal_history=2048),
+}
+globals().update(VARIANTS)  # each variant by name, for --scalar-detector bench/nab_variants.py:NAME
+
+
+def _one(job: tuple[str, str]) -> tuple[str, str, Scored]:
+    name, path = job
+    p = Path(path)
+    s = read_series(p)
+    windows = label_windows(p) or []
+    scores = stream_scores(s, VARIANTS[name])
+    spans = [(a.astype(object), b.astype(object)) for a, b in windows]
+    return name, f"{p.parent.name}/{p.name}", Scored(s.timestamps.tolist(), scores.tolist(), spans)
+
+
+def cost(paths: list[str], names: list[str], repeats: int = 3) -> None:
+    """Time per value of ``score_learn_one`` over every series (in this process, the variants
+    interleaved; the best of ``repeats``), and the JSON state of the longest series at its end."""
+    import json
+
+    series = [read_series(Path(p)).values.tolist() for p in paths]
+    n = sum(map(len, series))
+    best = {name: float("inf") for name in names}
+    for _ in range(repeats):
+        for name in names:
+            t0 = time.perf_counter()
+            for values in series:
+                det = VARIANTS[name]()
+                for v in values:
+                    det.score_learn_one({"value": v})
+            best[name] = min(best[name], time.perf_counter() - t0)
+    longest = max(series, key=len)
+    print(f"\ncost: {n} values, best of {repeats}; state of the longest series ({len(longest)} values)")
+    print("| variant | µs per value | ratio | state JSON bytes |")
+    print("|---|---|---|---|")
+    for name in names:
+        det = VARIANTS[name]()
+        for v in longest:
+            det.score_learn_one({"value": v})
+        size = len(json.dumps(det.state_dict()))
+        print(f"| {name} | {best[name] / n * 1e6:.1f} | {best[name] / best[names[0]]:.2f} | {size} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help=f"variants (default: all): {', '.join(VARIANTS)}")
+    default_data = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nab"
+    ap.add_argument("--data", default=str(default_data),
+                    help="the NAB corpus (data/ and labels/); default ../shared/datasets/nab")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--per-series", action="store_true", help="print the per-series raw standard scores")
+    ap.add_argument("--cost", action="store_true",
+                    help="time the variants per value (the first as the baseline) and size their state, "
+                    "instead of scoring them")
+    args = ap.parse_args()
+    names = args.names or list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    paths = sorted(str(p) for p in Path(args.data, "data").glob("*/*.csv") if label_windows(p) is not None)
+    if args.cost:
+        cost(paths, names)
+        return 0
+    jobs = [(n, p) for n in names for p in paths]
+    t0 = time.perf_counter()
+    corpora: dict[str, dict[str, Scored]] = {n: {} for n in names}
+    with get_context().Pool(args.jobs) as pool:
+        for name, key, scored in pool.imap_unordered(_one, jobs, chunksize=1):
+            corpora[name][key] = scored
+    print(f"{len(paths)} series, {len(names)} variants, {time.perf_counter() - t0:.1f} s")
+    print("| variant | standard | reward low FP | reward low FN |")
+    print("|---|---|---|---|")
+    results = {}
+    for n in names:
+        r = results[n] = score_corpus(dict(sorted(corpora[n].items())))
+        cells = " | ".join(f"{r[p].score:.1f}" for p in ("standard", "reward_low_fp", "reward_low_fn"))
+        print(f"| {n} | {cells} |", flush=True)
+    if args.per_series and len(names) > 1:
+        ref = results[names[0]]["standard"].per_series
+        for n in names[1:]:
+            print(f"\n{n} - {names[0]} (raw standard, per series, changed only):")
+            cur = results[n]["standard"].per_series
+            for k in sorted(ref, key=lambda k: cur[k] - ref[k]):
+                if abs(cur[k] - ref[k]) > 1e-9:
+                    print(f"  {cur[k] - ref[k]:+7.3f}  {ref[k]:+7.3f} -> {cur[k]:+7.3f}  {k}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
