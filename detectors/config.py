@@ -23,6 +23,9 @@ AXES = ("", "x", "y", "z", "h", "v")
 # values of scalar baselines a unit's state may hold while its series commission (16 series x 96 values,
 # the defaults: 35 KB; with a vibration baseline commissioning at the same time 63 KB, measured)
 SCALAR_POINTS_BUDGET = 16 * 96  # as devices.protocol.AXES, plus "": the first axis a unit sends
+# series the NAB-measured anomaly detector may score per unit: ~2.5-3.5 KB of state each (its last 1,024
+# levels among them); 8 with the most scalar series and a bearing's snapshots: 54 KB, 16: 74 KB (measured)
+MAX_ANOMALY_KEYS = 8
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,9 @@ class MonitorConfig:
             raise ValueError(f"max_scalar_keys x scalar_points must be at most {SCALAR_POINTS_BUDGET} (the scalar "
                              "baselines are kept in the unit's state, which stays under 64 KB), got "
                              f"{self.max_scalar_keys} x {self.scalar_points}")
+        if self.max_anomaly_keys > MAX_ANOMALY_KEYS:
+            raise ValueError(f"max_anomaly_keys must be at most {MAX_ANOMALY_KEYS} (each series scored keeps ~3 KB "
+                             f"in the unit's state, which stays under 64 KB), got {self.max_anomaly_keys}")
         if not self.scalar_warmup_s > 0:
             raise ValueError(f"scalar_warmup_s must be > 0 seconds, got {self.scalar_warmup_s}")
         if self.axis not in AXES:

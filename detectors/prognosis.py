@@ -54,6 +54,7 @@ import numpy as np
 from scipy.special import stdtrit
 
 from detectors.robust import whole
+from detectors.statepack import pack_floats, unpack_floats
 
 __all__ = ["ExpTrend"]
 
@@ -320,10 +321,18 @@ class ExpTrend:
         return out
 
     def state_dict(self) -> dict:
-        return {"window": self.window, "min_points": self.min_points, "points": [list(p) for p in self.points]}
+        # the points as one packed run of (t, value) pairs: exact, and about half the JSON of a list
+        return {"window": self.window, "min_points": self.min_points,
+                "points": pack_floats(v for p in self.points for v in p)}
 
     @classmethod
     def from_state(cls, state: dict) -> ExpTrend:
         tr = cls(state["window"], state["min_points"])
-        tr.points.extend((float(a), float(b)) for a, b in state["points"])
+        points = state["points"]
+        if isinstance(points, str):  # packed (since 2026-11-22); a list of pairs before
+            flat = unpack_floats(points)
+            if len(flat) % 2:
+                raise ValueError("trend points: an odd number of packed values, not (t, value) pairs")
+            points = zip(flat[0::2], flat[1::2], strict=True)
+        tr.points.extend((float(a), float(b)) for a, b in points)
         return tr

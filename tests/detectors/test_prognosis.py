@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from detectors.prognosis import ExpTrend
+from detectors.statepack import pack_floats
 
 STEP = 600.0  # one point every 10 minutes
 
@@ -102,8 +103,20 @@ def test_saved_state_round_trips_and_the_previous_format_restores() -> None:
     tr = _exp_trend(np.random.default_rng(4))
     again = ExpTrend.from_state(json.loads(json.dumps(tr.state_dict())))
     assert again.time_to(math.exp(2.0)) == pytest.approx(tr.time_to(math.exp(2.0)))
+    assert list(again.points) == list(tr.points)  # bit for bit
     old = {"window": 48, "min_points": 8, "points": [[i * STEP, 0.001 * i] for i in range(30)]}  # as saved before
     assert ExpTrend.from_state(old).time_to(math.exp(1.0)) is not None
+    packed = ExpTrend.from_state(json.loads(json.dumps(ExpTrend.from_state(old).state_dict())))
+    assert list(packed.points) == [(float(t), float(v)) for t, v in old["points"]]
+    # packed: about half the JSON of the list of pairs
+    assert len(json.dumps(tr.state_dict())) < 0.75 * len(json.dumps({**tr.state_dict(), "points": [list(p) for p in tr.points]}))
+
+
+def test_a_damaged_packed_trend_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="not base64"):
+        ExpTrend.from_state({"window": 48, "min_points": 8, "points": "not base64!"})
+    with pytest.raises(ValueError, match="pairs"):
+        ExpTrend.from_state({"window": 48, "min_points": 8, "points": pack_floats([1.0, 2.0, 3.0])})
 
 
 def test_a_fault_seen_through_the_healthy_floor_widens_the_range_to_the_excess_model() -> None:
