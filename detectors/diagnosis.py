@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -75,19 +76,32 @@ def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float
     against the unit's own baseline (:mod:`detectors.features`), where its growth is the evidence.
     ``evidence=False`` returns the same scores without the evidence lines.
     """
+    read = _read_families(ses, shaft_hz, mult, tol, sideband_weight, cage_weight, count_ambiguous)
+    if read is None:
+        return {}
+    scores, lines = read
+    return {fam: (score, lines(fam) if evidence else []) for fam, score in scores.items()}
+
+
+def _read_families(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float, sideband_weight: float,
+                   cage_weight: float, count_ambiguous: bool
+                   ) -> tuple[dict[str, float], Callable[[str], list[dict[str, Any]]]] | None:
+    """:func:`bearing_scores` as every family's score and a function giving a family's evidence
+    lines when they are wanted (:func:`diagnose` shows only the strongest family's, and only when
+    it names it); None when no line is in the spectrum."""
     plan = _plan(float(shaft_hz), tuple(sorted(mult.items())), float(ses.freqs[-1] * 0.9),
                  sideband_weight > 0, cage_weight > 0)
     if plan is None:
-        return {}
+        return None
     targets, f_exp, ambiguous, groups, reduce_plan = plan
-    freq, amp, floor = _read_lines(ses, f_exp, tol, shaft_hz, where=evidence)
+    amp, floor, located = _read_lines(ses, f_exp, tol, shaft_hz)
     snr = np.maximum(10 * np.log10(np.maximum(amp, 1e-30) / floor), 0.0)
     if not count_ambiguous:
         snr = np.where(ambiguous, 0.0, snr)
     # the mean SNR of every (family, kind) group at once: one reduceat over the groups laid end to end
     order, starts, sizes, slot = reduce_plan
     means = (np.add.reduceat(snr[order], starts) / sizes).tolist()
-    out: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+    scores: dict[str, float] = {}
     for fam in ("bpfo", "bpfi", "bsf"):
         idx = groups[fam]
         if not idx["harmonic"]:
@@ -97,17 +111,21 @@ def bearing_scores(ses: SES, shaft_hz: float, mult: dict[str, float], tol: float
             score += sideband_weight * means[slot[fam, "sideband"]]
         if idx["cage"]:
             score = max(score, cage_weight * means[slot[fam, "cage"]])
-        lines: list[dict[str, Any]] = []
-        if evidence:
-            for i in idx["harmonic"] + idx["sideband"] + idx["cage"]:
-                _, kind, h, f = targets[i]
-                name = fam if kind == "harmonic" else fam + "_sideband" if kind == "sideband" else "ftf"
-                lines.append({"family": name, "harmonic": h, "expected_hz": round(f, 3), "freq_hz": round(float(freq[i]), 3),
-                              "amplitude": float(amp[i]), "background": float(floor[i]),
-                              "snr_db": round(10 * math.log10(max(float(amp[i]), 1e-30) / float(floor[i])), 2),
-                              **({"ambiguous": True} if ambiguous[i] else {})})
-        out[fam] = (score, lines)
-    return out
+        scores[fam] = score
+
+    def lines(fam: str) -> list[dict[str, Any]]:
+        idx = groups[fam]
+        out = []
+        for i in idx["harmonic"] + idx["sideband"] + idx["cage"]:
+            _, kind, h, f = targets[i]
+            name = fam if kind == "harmonic" else fam + "_sideband" if kind == "sideband" else "ftf"
+            out.append({"family": name, "harmonic": h, "expected_hz": round(f, 3), "freq_hz": round(located(i), 3),
+                        "amplitude": float(amp[i]), "background": float(floor[i]),
+                        "snr_db": round(10 * math.log10(max(float(amp[i]), 1e-30) / float(floor[i])), 2),
+                        **({"ambiguous": True} if ambiguous[i] else {})})
+        return out
+
+    return scores, lines
 
 
 @lru_cache(maxsize=64)
@@ -152,46 +170,82 @@ def _plan(shaft_hz: float, mult_items: tuple[tuple[str, float], ...], fmax: floa
     return targets, f_exp, ambiguous, groups, (order, starts, sizes, slot)
 
 
-def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float,
-                where: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(found frequency, amplitude, background) of the SES line searched at each frequency in ``f``.
-
-    The found frequencies are only located when ``where`` (the evidence); otherwise they are ``f``.
-    """
-    df = ses.df
+def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float
+                ) -> tuple[np.ndarray, np.ndarray, Callable[[int], float]]:
+    """(amplitude, background) of the SES line searched at each frequency in ``f``, and a function
+    giving the frequency the ``j``-th line was found at (located only when asked: the evidence)."""
     n = ses.amp.size
-    half = np.maximum(tol * f + df, df)
-    # (np.minimum/np.maximum, not np.clip: the same bounds at a fraction of its call overhead)
-    i0 = np.minimum(np.maximum(np.searchsorted(ses.freqs, f - half), 1), n - 1)
-    i1 = np.maximum(np.minimum(np.maximum(np.searchsorted(ses.freqs, f + half + 1e-9), 1), n), i0 + 1)
+    # where the lines are searched depends on the grid, not on the spectrum: worked out once per grid
+    # when both the grid and the lines are fixed (read-only arrays: every SES of a snapshot length, and
+    # the lines of a speed and bearing, :func:`_plan`), else for this spectrum alone
+    if ses.freqs.flags.writeable or f.flags.writeable:
+        i0, i1, bounds, separable, on_shaft = _windows.__wrapped__(_Same(ses.freqs), _Same(f), n, tol, shaft_hz)
+    else:
+        i0, i1, bounds, separable, on_shaft = _windows(_Same(ses.freqs), _Same(f), n, tol, shaft_hz)
     amp = ses.amp
-    separable = np.abs(f - np.round(f / shaft_hz) * shaft_hz) > 2.5 * df if shaft_hz > 0 and df > 0 \
-        else np.zeros(f.size, dtype=bool)
     masked = amp
-    any_separable = bool(separable.any())
-    if any_separable:  # only at a resolution finer than a fifth of the shaft speed
-        on_shaft = np.abs(ses.freqs - np.round(ses.freqs / shaft_hz) * shaft_hz) <= 2 * df
-        on_shaft[0] = False
+    if on_shaft is not None:  # some line is separable: only at a resolution finer than a fifth of the shaft speed
         # a line is a local maximum: the skirt of a shaft line next to it is not a defect line
         peak_bin = np.ones(n, dtype=bool)
         peak_bin[1:-1] = (amp[1:-1] >= amp[:-2]) & (amp[1:-1] >= amp[2:])
         masked = np.where(on_shaft | ~peak_bin, 0.0, amp)
     # the maxima of every search window at once: one reduceat over interleaved [start, end) bounds
-    bounds = np.empty(2 * f.size, dtype=np.intp)
-    bounds[0::2], bounds[1::2] = i0, i1
     peak_raw = np.maximum.reduceat(np.append(amp, 0.0), bounds)[0::2]
     peak = np.where(separable, np.maximum.reduceat(np.append(masked, 0.0), bounds)[0::2], peak_raw) \
-        if any_separable else peak_raw
-    found = f.astype(float).copy()
-    if where:
-        for j in range(f.size):
-            src = masked if separable[j] else amp
-            found[j] = ses.freqs[int(i0[j]) + int(np.argmax(src[i0[j]:i1[j]]))]
-    return found, peak, ses.background_at(f)
+        if on_shaft is not None else peak_raw
+
+    def located(j: int) -> float:
+        src = masked if separable[j] else amp
+        return float(ses.freqs[int(i0[j]) + int(np.argmax(src[i0[j]:i1[j]]))])
+
+    return peak, ses.background_at(f), located
+
+
+class _Same:
+    """A cache key equal only to a key of the very same object (which it holds, so that the object's
+    id is not reused while the key is cached)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and self.obj is other.obj
+
+
+@lru_cache(maxsize=32)
+def _windows(grid: _Same, lines: _Same, n: int, tol: float, shaft_hz: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Where :func:`_read_lines` searches each line of ``lines`` on the SES grid ``grid`` (``n`` bins):
+    ``(first bin, end bin, both interleaved, which lines are separable from the shaft harmonics, which
+    bins lie on a shaft harmonic or None when no line is separable)``."""
+    freqs: np.ndarray = grid.obj  # type: ignore[assignment]
+    f: np.ndarray = lines.obj  # type: ignore[assignment]
+    df = float(freqs[1] - freqs[0]) if freqs.size > 1 else 0.0
+    half = np.maximum(tol * f + df, df)
+    # (np.minimum/np.maximum, not np.clip: the same bounds at a fraction of its call overhead)
+    i0 = np.minimum(np.maximum(np.searchsorted(freqs, f - half), 1), n - 1)
+    i1 = np.maximum(np.minimum(np.maximum(np.searchsorted(freqs, f + half + 1e-9), 1), n), i0 + 1)
+    separable = np.abs(f - np.round(f / shaft_hz) * shaft_hz) > 2.5 * df if shaft_hz > 0 and df > 0 \
+        else np.zeros(f.size, dtype=bool)
+    on_shaft = None
+    if separable.any():
+        on_shaft = np.abs(freqs - np.round(freqs / shaft_hz) * shaft_hz) <= 2 * df
+        on_shaft[0] = False
+    bounds = np.empty(2 * f.size, dtype=np.intp)
+    bounds[0::2], bounds[1::2] = i0, i1
+    for arr in (i0, i1, bounds, separable, on_shaft):
+        if arr is not None:
+            arr.flags.writeable = False
+    return i0, i1, bounds, separable, on_shaft
 
 
 def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0, tol: float = 0.01,
-             sideband_weight: float = 0.5, spectrum: Spectrum | None = None,
+             sideband_weight: float = 0.5, spectrum: Spectrum | None = None, checked: bool = False,
              ) -> tuple[str | None, float, list[dict[str, Any]]]:
     """Most likely failure mode of one record: ``(mode or None, confidence 0..1, evidence)``.
 
@@ -199,13 +253,17 @@ def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0
     ``(None, 0.0, [{"reason": "cannot assess: ..."}])`` saying why (see
     :func:`detectors.types.snapshot_problem`; also a constant record). ``spectrum``: the record's
     :class:`Spectrum` when the caller has it already (:class:`detectors.UnitMonitor` does), not made again.
+    ``checked``: the caller has found the record assessable (:func:`detectors.types.snapshot_problem`
+    with its defaults, as here) and not constant (the monitor's sensor check calls that stuck), so
+    neither is checked again.
     """
-    problem = snapshot_problem(snapshot)
-    if problem is not None:
-        return None, 0.0, [{"reason": f"cannot assess: {problem}"}]
+    if not checked:
+        problem = snapshot_problem(snapshot)
+        if problem is not None:
+            return None, 0.0, [{"reason": f"cannot assess: {problem}"}]
     x = np.asarray(snapshot.samples, dtype=np.float64)
     fs = float(snapshot.fs)
-    if float(np.ptp(x)) == 0.0:
+    if not checked and float(np.ptp(x)) == 0.0:
         return None, 0.0, [{"reason": f"cannot assess: all {x.size} samples are equal (a constant record)"}]
     sp = spectrum if spectrum is not None else Spectrum.of(x, fs)
     rated_hz = machine.rated_rpm / 60 if machine.rated_rpm else None
@@ -233,16 +291,16 @@ def _diagnose_at(x: np.ndarray, fs: float, sp: Spectrum, shaft_hz: float, machin
             return None, 0.0, [{"reason": f"cannot assess: sample rate {fs:g} Hz cannot resolve the defect "
                                           f"frequencies up to {top_f:.0f} Hz"}]
         ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=envelope_segment_s(mult, shaft_hz, x.size / fs))
-        scores = bearing_scores(ses, shaft_hz, mult, tol=tol, sideband_weight=sideband_weight)
+        scores, family_lines = _read_families(ses, shaft_hz, mult, tol, sideband_weight, 1.0, False) or ({}, _no_lines)
         if scores:
-            fam = max(scores, key=lambda k: scores[k][0])
-            s, lines = scores[fam]
-            if s >= min_score:
-                total = sum(max(v[0], 0.0) for v in scores.values()) or 1.0
+            fam = max(scores, key=scores.__getitem__)
+            s = scores[fam]
+            if s >= min_score:  # the evidence lines of the family named, only when it is named
+                total = sum(max(v, 0.0) for v in scores.values()) or 1.0
                 strength = 1 - math.exp(-(s - min_score / 2) / min_score)
                 conf = round(float(np.clip(strength * s / total * 1.5, 0.05, 0.99)), 3)
-                ev = lines + [{"family": "summary", "scores": {k: round(v[0], 2) for k, v in scores.items()},
-                               "band_hz": ses.band_hz, "spectral_kurtosis": round(ses.kurtosis, 3)}]
+                ev = family_lines(fam) + [{"family": "summary", "scores": {k: round(v, 2) for k, v in scores.items()},
+                                           "band_hz": ses.band_hz, "spectral_kurtosis": round(ses.kurtosis, 3)}]
                 best = (FAMILY_MODE[fam], conf, ev)
     else:
         ses = squared_envelope_spectrum(x, fs, min_bw_hz=min(20 * shaft_hz, fs / 8))
@@ -254,6 +312,10 @@ def _diagnose_at(x: np.ndarray, fs: float, sp: Spectrum, shaft_hz: float, machin
         if mode is not None:
             best = (mode, round(conf, 3), ev)
     return best
+
+
+def _no_lines(fam: str) -> list[dict[str, Any]]:
+    return []
 
 
 def _nonsynchronous_lines(ses: SES, shaft_hz: float) -> list[dict[str, Any]]:

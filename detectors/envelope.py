@@ -34,6 +34,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from detectors.robust import row_medians
+from detectors.spectrum import rfft_freqs
 
 __all__ = ["SES", "select_band", "squared_envelope_spectrum"]
 
@@ -102,20 +103,17 @@ def _hann(n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _hann_on(n: int, m: int) -> np.ndarray:
-    """``np.hanning(n)`` (over ``n`` samples) read at ``m`` points evenly spread over the same span."""
+def _hann_on(n: int, m: int) -> tuple[np.ndarray, float]:
+    """``np.hanning(n)`` (over ``n`` samples) read at ``m`` points evenly spread over the same span,
+    and ``2 / its sum`` (the amplitude scale of a spectrum through it)."""
     w = 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(m) * (n / m)) / (n - 1))
     w.flags.writeable = False
-    return w
+    return w, 2.0 / w.sum()
 
 
 def _band_kurtosis(spec: np.ndarray, k0: int, k1: int) -> float:
     z = sfft.ifft(spec[k0:k1])
-    e = z.real ** 2 + z.imag ** 2
-    m2 = float(e.mean())
-    if m2 <= 0:
-        return -2.0
-    return float(np.mean(e * e)) / (m2 * m2) - 2.0
+    return _kurtosis(z.real ** 2 + z.imag ** 2)
 
 
 def select_band(x: np.ndarray, fs: float, max_level: int = 4, min_bw_hz: float = 0.0) -> tuple[float, float, float]:
@@ -132,45 +130,102 @@ def select_band(x: np.ndarray, fs: float, max_level: int = 4, min_bw_hz: float =
 def _select(spec: np.ndarray, fs: float, n: int, max_level: int, min_bw_hz: float) -> tuple[float, float, float]:
     nyq_bins = spec.size - 1
     hz = fs / n
-    best, best_ne = (1, nyq_bins), -np.inf
+    bands, layout = _bands(nyq_bins, hz, max_level, min_bw_hz)
+    if not bands:
+        return hz, nyq_bins * hz, _band_kurtosis(spec, 1, nyq_bins)
+    blocks = [spec[k0:k0 + rows * width].reshape(rows, width) for k0, rows, width in layout]
+    ne, env2, starts = _negentropies(blocks)
+    best, best_ne = -1, -np.inf
+    for j, v in enumerate(ne.tolist()):  # the first of equals, in the order searched (NaN never wins)
+        if v > best_ne:
+            best, best_ne = j, v
+    if best < 0:
+        return hz, nyq_bins * hz, _band_kurtosis(spec, 1, nyq_bins)
+    (k0, k1), i0 = bands[best], int(starts[best])
+    # the chosen band's squared envelope is already there: its kurtosis without transforming it again
+    return k0 * hz, k1 * hz, _kurtosis(env2[i0:i0 + k1 - k0])
+
+
+@lru_cache(maxsize=64)
+def _bands(nyq_bins: int, hz: float, max_level: int, min_bw_hz: float
+           ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int, int], ...]]:
+    """The bands :func:`_select` searches, in order, as bin ranges ``[k0, k1)``, and the same bands
+    as blocks of equally wide rows, one row per band, ``(first bin, rows, width)``: a level's bands
+    are adjacent and equally wide, so one block per level, except band 0, which starts at bin 1,
+    not 0 (one bin narrower: a block of its own, searched first). The same for every snapshot of
+    a unit, so worked out once."""
+    bands: list[tuple[int, int]] = []
+    layout: list[tuple[int, int, int]] = []
     for level in range(1, max_level + 1):
         n_bands = 2 ** level
         width = nyq_bins // n_bands
         if width < 16 or width * hz < min_bw_hz:
             break
-        bands = [b for b in range(n_bands) if max(b * width, 1) * hz >= min_bw_hz]
-        # the level's bands are adjacent and equally wide: their negentropies in one batch
-        # (band 0 starts at bin 1, not 0, so it is one bin narrower and goes on its own)
-        rows = [b for b in bands if b > 0]
-        found = []
+        rows = [b for b in range(n_bands) if max(b * width, 1) * hz >= min_bw_hz]
+        if rows and rows[0] == 0:
+            bands.append((1, width))
+            layout.append((1, 1, width - 1))
+            rows = rows[1:]
         if rows:
-            block = spec[rows[0] * width:(rows[-1] + 1) * width].reshape(len(rows), width)
-            found += zip(rows, _negentropies(block), strict=True)
-        if bands and bands[0] == 0:
-            found.insert(0, (0, float(_negentropies(spec[None, 1:width])[0])))
-        for b, ne in found:
-            if ne > best_ne:
-                best, best_ne = (max(b * width, 1), (b + 1) * width), ne
-    return best[0] * hz, best[1] * hz, _band_kurtosis(spec, *best)
+            bands += [(b * width, (b + 1) * width) for b in rows]
+            layout.append((rows[0] * width, len(rows), width))
+    return tuple(bands), tuple(layout)
 
 
-def _negentropies(block: np.ndarray) -> np.ndarray:
+def _kurtosis(e: np.ndarray) -> float:
+    """Spectral kurtosis ``E|z|⁴ / (E|z|²)² − 2`` of a band from its squared envelope ``e = |z|²``."""
+    # (sums over the size: what ndarray.mean computes, without its Python wrapper)
+    m2 = float(np.add.reduce(e) / e.size)
+    if m2 <= 0:
+        return -2.0
+    return float(np.add.reduce(e * e) / e.size) / (m2 * m2) - 2.0
+
+
+@lru_cache(maxsize=32)
+def _layout(shapes: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For blocks of these shapes laid end to end, row by row: (each row's width, its start; the
+    width and start of each row's squared envelope spectrum without its DC bin)."""
+    widths = np.array([w for r, w in shapes for _ in range(r)], dtype=np.intp)
+    counts = widths // 2
+    out = (widths, np.concatenate([[0], np.cumsum(widths[:-1])]).astype(np.intp),
+           counts, np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp))
+    for arr in out:
+        arr.flags.writeable = False
+    return out
+
+
+def _negentropies(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spectral negentropy of each band's squared envelope spectrum (Antoni's infogram, spectral
-    side), for every row of ``block`` (each row one band's bins) at once."""
-    z = sfft.ifft(block, axis=1)
+    side), for every row of every block of ``blocks`` (each row one band's bins, the rows of a
+    block equally wide), in order; with the bands' squared envelopes laid end to end and where
+    each begins.
+
+    The transforms go block by block (their lengths differ), the arithmetic around them on every
+    row at once, the rows laid end to end: at these sizes numpy's per-call overhead, not the
+    arithmetic, is most of the cost. Each row's sums are ``np.add.reduceat`` over its stretch, the
+    same pairwise sums as its ``mean``: the numbers are those of one block at a time (tested).
+    """
+    widths, starts, counts, s_starts = _layout(tuple(b.shape for b in blocks))
+    z = np.concatenate([sfft.ifft(b, axis=1) for b in blocks], axis=None)
     e = z.real ** 2 + z.imag ** 2
-    s = np.abs(sfft.rfft(e - e.mean(axis=1, keepdims=True), axis=1))[:, 1:] ** 2
-    m = s.mean(axis=1, keepdims=True)
-    r = s / np.where(m > 0, m, 1.0)
-    ne = np.mean(r * np.log(np.maximum(r, 1e-300)), axis=1)
-    return np.where(m[:, 0] > 0, ne, 0.0)
+    centred = e - (np.add.reduceat(e, starts) / widths).repeat(widths)
+    spectra, i = [], 0
+    for b in blocks:
+        r, w = b.shape
+        spectra.append(sfft.rfft(centred[i:i + r * w].reshape(r, w), axis=1)[:, 1:])
+        i += r * w
+    s = np.abs(np.concatenate(spectra, axis=None)) ** 2
+    m = np.add.reduceat(s, s_starts) / counts
+    r = s / np.where(m > 0, m, 1.0).repeat(counts)
+    ne = np.add.reduceat(r * np.log(np.maximum(r, 1e-300)), s_starts) / counts
+    return np.where(m > 0, ne, 0.0), e, starts
 
 
 def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float] | None = None,
                               segment_s: float = 1.0, max_level: int = 4, min_bw_hz: float = 0.0) -> SES:
     """Squared envelope spectrum of ``x`` demodulated in ``band`` (chosen by kurtosis when None)."""
     x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean()
+    x = x - np.add.reduce(x) / x.size  # (x.mean() without its Python wrapper: the same number)
     spec = sfft.rfft(x)
     if band is None:
         lo, hi, sk = _select(spec, fs, x.size, max_level, min_bw_hz)
@@ -189,13 +244,12 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
         # above the band's width (m bins), so it is computed on its own, shorter grid (the band's
         # bins shifted to DC, at least 2m+2 points: |z|² and its window are not aliased) and its
         # spectrum is the same up to those m bins (to ~1e-6 dB on the lines), zero above
-        z = np.zeros(short, dtype=np.complex128)
-        z[:m] = spec[k0:k1]
-        z = sfft.ifft(z) * (2.0 * short / n)
+        z = sfft.ifft(spec[k0:k1], n=short) * (2.0 * short / n)  # (zero-padded to `short` points)
         env2 = z.real ** 2 + z.imag ** 2
-        ws = _hann_on(n, short)
+        ws, scale = _hann_on(n, short)
         amp = np.zeros(n // 2 + 1)
-        amp[:short // 2 + 1] = np.abs(sfft.rfft((env2 - env2.mean()) * ws)) * (2.0 / ws.sum())
+        # (the sum over the size: what env2.mean() computes, without its Python wrapper)
+        amp[:short // 2 + 1] = np.abs(sfft.rfft((env2 - np.add.reduce(env2) / short) * ws)) * scale
         return _ses(fs, seg, amp, lo, hi, sk, env2)
     full = np.zeros(n, dtype=np.complex128)
     full[k0:k1] = spec[k0:k1]
@@ -214,6 +268,5 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
 def _ses(fs: float, seg: int, amp: np.ndarray, lo: float, hi: float, sk: float, env2: np.ndarray) -> SES:
     """The SES, with the band's spectral kurtosis from the squared envelope when not known yet."""
     if math.isnan(sk):
-        m2 = float(env2.mean())
-        sk = float(np.mean(env2 * env2)) / (m2 * m2) - 2.0 if m2 > 0 else -2.0
-    return SES(freqs=np.fft.rfftfreq(seg, 1.0 / fs), amp=amp, band_hz=(float(lo), float(hi)), kurtosis=float(sk))
+        sk = _kurtosis(env2)
+    return SES(freqs=rfft_freqs(seg, float(fs)), amp=amp, band_hz=(float(lo), float(hi)), kurtosis=float(sk))

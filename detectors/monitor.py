@@ -243,7 +243,9 @@ class UnitMonitor:
         # thresholds from ``self.config``, which the service may change while the unit runs
         chk.smooth, chk.persistence, chk.family_db = c.smooth, c.persistence, c.family_db
         chk.watch_ratio, chk.warning_ratio, chk.alarm_ratio = c.watch_ratio, c.warning_ratio, c.alarm_ratio
-        found = chk.update(snap.ts, feats["rms_g"], diagnose(snap, self.machine, spectrum=sp))
+        # the diagnosis takes the snapshot's spectrum and the checks it has passed here (assessable by
+        # snapshot_problem, not constant: the sensor check) instead of making them again
+        found = chk.update(snap.ts, feats["rms_g"], diagnose(snap, self.machine, spectrum=sp, checked=True))
         learn = found.level < 2  # a developing fault is not the unit's normal: commissioning waits
         if learn:
             self.baseline.learn_one(watched)

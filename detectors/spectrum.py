@@ -43,13 +43,13 @@ class Spectrum:
     def of(cls, x: np.ndarray, fs: float) -> Spectrum:
         x = np.asarray(x, dtype=np.float64)
         n = x.size
-        w = _window(n)
-        spec = sfft.rfft((x - x.mean()) * w)
-        power = (spec.real ** 2 + spec.imag ** 2) * (2.0 / (n * dot(w, w)))
+        w, scale = _window_scaled(n)
+        spec = sfft.rfft((x - np.add.reduce(x) / n) * w)  # (x.mean() without its Python wrapper: the same number)
+        power = (spec.real ** 2 + spec.imag ** 2) * scale
         power[0] *= 0.5
         if n % 2 == 0:
             power[-1] *= 0.5
-        return cls(fs=float(fs), n=n, freqs=np.fft.rfftfreq(n, 1.0 / fs), power=power)
+        return cls(fs=float(fs), n=n, freqs=rfft_freqs(n, float(fs)), power=power)
 
     @property
     def df(self) -> float:
@@ -116,6 +116,22 @@ def _window(n: int) -> np.ndarray:
     w = np.hanning(n + 2)[1:-1]  # no zero end points: every sample counts
     w.setflags(write=False)
     return w
+
+
+@lru_cache(maxsize=16)
+def _window_scaled(n: int) -> tuple[np.ndarray, float]:
+    """:func:`_window` and the power scale through it, ``2 / (n · w·w)``."""
+    w = _window(n)
+    return w, 2.0 / (n * dot(w, w))
+
+
+@lru_cache(maxsize=32)
+def rfft_freqs(n: int, fs: float) -> np.ndarray:
+    """``np.fft.rfftfreq(n, 1 / fs)``, the same (read-only) array for every spectrum on that grid (the
+    snapshot's spectrum here, the squared envelope spectrum's in :mod:`detectors.envelope`)."""
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    f.setflags(write=False)
+    return f
 
 
 def estimate_speed_hz(sp: Spectrum, rated_hz: float | None = None) -> float | None:
