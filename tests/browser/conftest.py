@@ -112,8 +112,10 @@ def expect(locator):
     return _expect(locator)
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str, full_page: bool = True) -> Path:
+    """A PNG of the page in SHOTS. ``full_page=False``: the screen only, as a touch screen shows it (Chromium
+    takes a full page at another size, and loses the touch emulation: pointer:coarse styles are not in it)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -33,6 +33,14 @@ def _unit(ctx, device_id: str) -> str:
     return device_id
 
 
+def _head_loaded(p) -> None:
+    """Wait for the unit's head, filled above the relearn panel when GET /units/{id} answers: a tap aimed at
+    the relearn button while the head fills lands where the button was (on the head), and the form stays
+    hidden (CI, tablet: the form was never shown)."""
+    expect(p.locator("#unit-head h1")).to_be_visible()
+    expect(p.locator("#relearn-request")).not_to_be_empty()
+
+
 def test_an_engineer_relearns_a_unit_from_its_page_and_the_page_shows_the_request(page, served):
     from detectors.types import Assessment
 
@@ -120,6 +128,7 @@ def test_the_relearn_form_fits_a_phone_and_a_tablet(browser, served, name):
                      is_mobile=True, has_touch=True) as p:
         login(p, base, tokens["engineer"])
         p.goto(f"{base}/ui/unit?id={world.failing}")
+        _head_loaded(p)
         p.locator("#relearn-open").tap()
         form = p.locator("#relearn-form")
         expect(form).to_be_visible()
@@ -139,6 +148,7 @@ def test_a_refused_relearn_is_said_in_the_error_box(page, served):
     unit = _unit(ctx, "P-0313")
     login(page, base, tokens["engineer"])
     page.goto(f"{base}/ui/unit?id={unit}")
+    _head_loaded(page)
     page.locator("#relearn-open").click()
     form = page.locator("#relearn-form")
     form.locator("input[name=reason]").fill("new bearing fitted")

@@ -1,4 +1,4 @@
-import { api, badge, can, el, fmtTime, live, newest, page, qs, showError, debounce, words } from "./common.js";
+import { api, badge, can, el, fmtTime, labelCells, live, newest, page, qs, showError, debounce, words } from "./common.js";
 
 const main = document.getElementById("main");
 const LIMIT = 200;
@@ -10,7 +10,7 @@ const tbody = el("tbody", { id: "alerts" });
 const truncated = el("div", { id: "alerts-truncated" });
 main.append(el("h1", {}, "Alert inbox"),
   el("div", { class: "filters" }, el("label", {}, "Status", status), el("label", {}, "Unacknowledged only", unacked)), truncated,
-  el("table", {}, el("thead", {}, el("tr", {}, ["Raised", "Unit", "Severity", "Grade", "Failure mode", "Ticket",
+  el("table", { class: "stack" }, el("thead", {}, el("tr", {}, ["Raised", "Unit", "Severity", "Grade", "Failure mode", "Ticket",
     "Acknowledged", ""].map((h) => el("th", {}, h)))), tbody));
 
 async function ack(id, btn) {
@@ -34,6 +34,7 @@ async function refresh() {
       el("td", {}, !a.acknowledged_at && can(me, "service")
         ? el("button", { class: "ack", onclick: (ev) => ack(a.id, ev.target) }, "Acknowledge") : ""))));
     if (!res.data.length) tbody.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No alerts.")));
+    labelCells(tbody.closest("table"));
     // the newest 200 are listed: say so when there are more (they used to be left out silently)
     truncated.replaceChildren(...(res.count > res.data.length
       ? [el("p", { class: "error" }, `showing the ${res.data.length} newest of ${res.count} alerts: acknowledge these, `

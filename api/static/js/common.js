@@ -60,6 +60,16 @@ export function words(code) {
   return WORDS[s] ?? (/^[A-Za-z0-9_]+$/.test(s) ? s.replaceAll("_", " ") : s);
 }
 
+// A table whose rows carry a button at their end (Acknowledge, Verify) reads on a phone as one card per row,
+// each cell under its column's name (app.css, table.stack): the button was off the screen's right edge, a
+// sideways swipe of the table away. Call it after the rows are drawn.
+export function labelCells(table) {
+  const names = [...table.tHead.rows[0].cells].map((th) => th.textContent);
+  for (const tr of table.tBodies[0].rows) {
+    [...tr.cells].forEach((td, i) => { if (names[i] && td.colSpan === 1) td.dataset.label = names[i]; });
+  }
+}
+
 export function badge(text, cls) { return el("span", { class: `badge ${cls || text}` }, text ? words(text) : "unknown"); }
 
 export function fmtDuration(s) {

@@ -1,5 +1,5 @@
 // Corrective actions: their scope, date and the verdict of the data (engineers record and verify).
-import { api, can, el, fmtTime, page, showError, words } from "./common.js";
+import { api, can, el, fmtTime, labelCells, page, showError, words } from "./common.js";
 
 const main = document.getElementById("main");
 const me = await page("corrective");
@@ -15,7 +15,7 @@ const form = el("form", { id: "action-form", class: "panel" }, el("h2", {}, "Rec
   el("button", { type: "submit", id: "a-submit" }, "Record"));
 const rows = el("tbody", { id: "actions" });
 main.append(el("h1", {}, "Corrective actions"), can(me, "engineer") ? form : "",
-  el("div", { class: "panel" }, el("table", {}, el("thead", {}, el("tr", {},
+  el("div", { class: "panel" }, el("table", { class: "stack" }, el("thead", {}, el("tr", {},
     ["Applied", "Action", "Scope", "Verdict", "Rate ratio (95 %)", "Statement", ""].map((h) => el("th", {}, h)))), rows)));
 
 form.addEventListener("submit", async (e) => {
@@ -52,6 +52,7 @@ async function refresh() {
     if (!list.data.length) {
       rows.append(el("tr", {}, el("td", { colspan: 7, class: "muted", id: "no-actions" }, "No corrective actions recorded yet.")));
     }
+    labelCells(rows.closest("table"));
   } catch (err) { showError(err); }
 }
 await refresh();

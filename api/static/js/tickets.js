@@ -12,10 +12,15 @@ const NEXT = {
 const main = document.getElementById("main");
 const me = await page("tickets");
 const board = el("div", { class: "board", id: "board" });
+// On a phone the board shows one state's tickets at a time, chosen with these tabs and their counts (seven
+// columns side by side showed one or two narrow ones, the rest a sideways swipe away); app.css hides them wider.
+const states = el("div", { class: "states", id: "board-states", role: "tablist", "aria-label": "Tickets by state" });
+const CHOSEN = "foreshock.board-state";  // the tab chosen, for this browser tab (a reload keeps it)
+let chosen = sessionStorage.getItem(CHOSEN);
 const detail = el("div", { class: "panel", id: "ticket-detail", hidden: true });
 main.append(el("h1", {}, "Ticket board"), el("p", { class: "muted" },
   "SLA clocks count down to the response deadline until someone responds, then to the resolution deadline."),
-  detail, board);
+  detail, states, board);
 
 const EIGHT_D = Object.keys(DISCIPLINES);
 // what a technician can name as the failure found (alerts/tickets.py FIELD_MODES), or "other: <description>"
@@ -49,10 +54,18 @@ function form(id, fields, label, onsubmit) {
 // (a tap on a card far down the board seemed to do nothing), so it is scrolled to when its top is not shown.
 async function open(number) {
   try {
-    await showDetail(number);
+    const t = await showDetail(number);
+    if (STATUSES.includes(t.status)) choose(t.status);  // on a phone its state's tab (a link to it came from elsewhere)
     const top = detail.getBoundingClientRect().top;
     if (top < 0 || top > innerHeight - 80) detail.scrollIntoView({ block: "start" });
   } catch (err) { showError(err); }
+}
+
+// Closed, the ticket leaves the address too: a reload (or a phone's tab coming back) opened it again.
+function closeDetail() {
+  detail.hidden = true;
+  openNumber = null;
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 }
 
 async function showDetail(number) {
@@ -66,7 +79,10 @@ async function showDetail(number) {
   detail.dataset.ticket = number;
   detail.replaceChildren(
     el("div", { class: "filters" }, el("h2", {}, `${t.number} · ${t.device_id || t.group_key} · ${words(t.failure_mode)}`), badge(t.grade),
-      el("span", {}, `status ${words(t.status)}`), el("button", { class: "secondary", id: "close-detail", onclick: () => { detail.hidden = true; openNumber = null; } }, "Close")),
+      el("span", {}, `status ${words(t.status)}`), el("button", { class: "secondary", id: "close-detail", onclick: closeDetail }, "Close")),
+    // moved from here too: on a phone its card is below the whole panel
+    can(me, "service") ? el("div", { class: "actions", id: "detail-moves" }, "Move to ", NEXT[t.status].map((to) =>
+      el("button", { class: "secondary move", "data-to": to, onclick: (ev) => move(t.number, to, ev.target) }, `→ ${words(to)}`))) : "",
     d2 && d2.time_left_s && d2.time_left_s.estimate != null
       ? el("p", {}, `Time left when opened: ${fmtDuration(d2.time_left_s.estimate)} (${fmtDuration(d2.time_left_s.low)} – ${fmtDuration(d2.time_left_s.high)})`) : "",
     el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · `,
@@ -96,6 +112,7 @@ async function showDetail(number) {
   restore(keep);
   if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
   restore(keep);
+  return t;
 }
 
 // What is being typed into the open ticket's forms, and where the cursor is: the panel is redrawn on
@@ -271,8 +288,11 @@ function clock(t) {
 
 async function move(number, to, btn) {
   btn.disabled = true;
-  try { await api(`/tickets/${encodeURIComponent(number)}/move`, { method: "POST", body: { to } }); await refresh(); }
-  catch (err) { showError(err); btn.disabled = false; }
+  try {
+    await api(`/tickets/${encodeURIComponent(number)}/move`, { method: "POST", body: { to } });
+    await refresh();
+    if (openNumber === number) await showDetail(number);
+  } catch (err) { showError(err); btn.disabled = false; }
 }
 
 function card(t) {
@@ -289,6 +309,14 @@ function card(t) {
     el("div", {}, clock(t)), actions);
 }
 
+// A phone's tab: its state's column is the one shown (app.css); the counts stay as they are.
+function choose(s) {
+  chosen = s;
+  sessionStorage.setItem(CHOSEN, s);
+  for (const b of states.children) b.setAttribute("aria-selected", String(b.dataset.state === s));
+  for (const c of board.querySelectorAll(".column")) c.classList.toggle("chosen", c.dataset.column === s);
+}
+
 // Every open ticket (up to 500), and only the newest closed ones: closed tickets pile up over the
 // years and must not push an old open ticket off the board.
 const OPEN_LIMIT = 500, CLOSED_LIMIT = 50;
@@ -298,11 +326,19 @@ async function refresh() {
     const [open, closed] = await Promise.all([api(`/tickets?open=true&limit=${OPEN_LIMIT}`),
       api(`/tickets?open=false&limit=${CLOSED_LIMIT}`)]);
     const all = [...open.data, ...closed.data];
+    const count = (s) => (s === "closed" ? closed.count : all.filter((t) => t.status === s).length);
+    // the tab chosen before, or the first open state with tickets
+    if (!STATUSES.includes(chosen)) chosen = STATUSES.find((s) => s !== "closed" && count(s) > 0) || STATUSES[0];
+    states.replaceChildren(...STATUSES.map((s) => el("button", { type: "button", role: "tab", class: "state",
+      "data-state": s, "aria-selected": String(s === chosen), "aria-controls": `column-${s}`, onclick: () => choose(s) },
+    words(s), " ", el("span", { class: "count" }, count(s)))));
     board.replaceChildren(...STATUSES.map((s) => {
       const items = all.filter((t) => t.status === s);
       const title = s === "closed" && closed.count > items.length
         ? `closed (newest ${items.length} of ${closed.count})` : `${words(s)} (${items.length})`;
-      return el("div", { class: "column", "data-column": s }, el("h3", {}, title), items.map(card));
+      return el("div", { class: s === chosen ? "column chosen" : "column", id: `column-${s}`, "data-column": s,
+        role: "tabpanel" }, el("h3", {}, title), items.map(card),
+      items.length ? "" : el("p", { class: "muted empty" }, "No tickets in this state."));
     }));
     if (open.count > open.data.length) {
       board.prepend(el("p", { class: "error", id: "board-truncated" },

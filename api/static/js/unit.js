@@ -13,11 +13,16 @@ const spec = el("div", { id: "chart-spectrum" }), env = el("div", { id: "chart-e
 const specInfo = el("p", { class: "muted", id: "spectrum-info" });
 const trendsInfo = el("p", { class: "muted", id: "trends-info" });
 const tickets = el("tbody", { id: "unit-tickets" });
+// how to zoom, in the words of what is at hand (app.css shows one: a finger on a touch screen, else a mouse)
+const zoomHint = () => el("p", { class: "muted zoom-hint" },
+  el("span", { class: "by-mouse" }, "Drag across a chart to zoom in; double-click it to see the whole range again."),
+  el("span", { class: "by-finger" }, "Drag a finger sideways across a chart to zoom in; double-tap it to see the whole range again."));
 const relearn = relearnPanel();
 main.append(el("p", {}, el("a", { href: "/ui/" }, "← Fleet")), head, relearn.panel,
   el("div", { class: "panel" }, el("div", { class: "filters" }, el("h2", {}, "Trends"), el("label", {}, "Range", range)),
-    trendsInfo, trends.vel, trends.kurt, trends.env),
-  el("div", { class: "panel" }, el("h2", {}, "Latest spectrum and envelope spectrum"), specInfo, el("div", { class: "grid2" }, spec, env)),
+    trendsInfo, zoomHint(), trends.vel, trends.kurt, trends.env),
+  el("div", { class: "panel" }, el("h2", {}, "Latest spectrum and envelope spectrum"), specInfo, zoomHint(),
+    el("div", { class: "grid2" }, spec, env)),
   el("div", { class: "panel" }, el("h2", {}, "Tickets"), el("table", {}, el("thead", {}, el("tr", {},
     ["Ticket", "Status", "Grade", "Failure mode", "Opened", "Assignee"].map((h) => el("th", {}, h)))), tickets)));
 
@@ -208,10 +213,26 @@ async function found() {
   }
 }
 
+// Whether someone reads a chart's values: a mouse resting on it, or a finger that tapped it in the last
+// 15 s. (A tap leaves the chart "under the pointer" until the next tap elsewhere: the trends and spectrum
+// were not redrawn again for as long.)
+const TAP_READ_MS = 15e3;
+let pointer = "mouse", chartTappedAt = -Infinity;
+document.addEventListener("pointerdown", (e) => {
+  pointer = e.pointerType;
+  if (e.pointerType !== "mouse" && e.target.closest?.(".u-over")) chartTappedAt = Date.now();
+}, true);
+document.addEventListener("pointermove", (e) => { if (e.pointerType === "mouse") pointer = "mouse"; }, true);
+const reading = () => (pointer === "mouse" ? document.querySelector(".u-over:hover") !== null
+  : Date.now() - chartTappedAt < TAP_READ_MS);
+
 if (!id) { main.replaceChildren(el("div", { class: "error", id: "unit-error" }, "no unit given (?id=…)")); }
 else if (await found()) {
   // listening before the first load: a range chosen while the page loads is not ignored
-  range.addEventListener("change", () => loadTrends().catch(showError));
+  range.addEventListener("change", () => {
+    for (const c of Object.values(trends)) c.zoom = null;  // a zoom into the old window goes with it
+    loadTrends().catch(showError);
+  });
   try {
     await loadSpectrum();
     await Promise.all([loadTrends(), loadTickets()]);
@@ -220,13 +241,13 @@ else if (await found()) {
   const head = debounce(() => loadHead().catch(showError), 500);
   const tickets = debounce(() => loadTickets().catch(showError), 500);
   // New assessments mean new snapshots: the trends and the spectrum follow too, at most once a minute
-  // (each reload asks the telemetry store), and never under the pointer (a reading is not redrawn away)
+  // (each reload asks the telemetry store), and not while someone reads a chart (a reading is not redrawn away)
   const CHARTS_EVERY_MS = 60e3;
   let chartsAt = -Infinity, chartsDue = null;
   const charts = () => {
     if (chartsDue) return;
     chartsDue = setTimeout(async function again() {
-      if (document.querySelector(".u-over:hover")) { chartsDue = setTimeout(again, 5e3); return; }
+      if (reading()) { chartsDue = setTimeout(again, 5e3); return; }
       chartsDue = null;
       chartsAt = Date.now();
       try { await loadSpectrum(); await loadTrends(); } catch (err) { showError(err); }
