@@ -121,14 +121,17 @@ def test_device_to_ticket_over_real_servers(pipeline, mosquitto):
     finally:
         dev.close()
 
-    # 1. Telemetry is in InfluxDB: every record, read back from the server.
+    # 1. Telemetry is in InfluxDB: every record, read back from the server. Both measurements are waited
+    # for: the last vibration point comes after the last telemetry point (the next batch, or later in the
+    # same write, which influxd shows to a query point by point)
     def all_written():
         rows = pipeline.store.query("telemetry", "PUMP-0001", start_ms, start_ms + 121 * 60_000, ["temperature_c"])
-        return rows if len(rows) == 120 else None
+        vib = pipeline.store.query("vibration", "PUMP-0001", start_ms, start_ms + 121 * 60_000, ["rms_g", "kurtosis"])
+        whole = len(vib) >= 120 and all({"rms_g", "kurtosis"} <= set(r.fields) for r in vib)
+        return (rows, vib) if len(rows) >= 120 and whole else None
 
-    rows = wait_for(all_written, 60, "120 telemetry points in influxd")
+    rows, vib = wait_for(all_written, 60, "120 telemetry and 120 vibration points in influxd")
     assert [r.fields["temperature_c"] for r in rows] == pytest.approx(temps)
-    vib = pipeline.store.query("vibration", "PUMP-0001", start_ms, start_ms + 121 * 60_000, ["rms_g", "kurtosis"])
     assert len(vib) == 120
     assert vib[-1].fields["kurtosis"] > vib[0].fields["kurtosis"]
     # ... and also straight from influxd's own HTTP API, not only through our store.

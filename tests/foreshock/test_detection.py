@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from detectors.config import MonitorConfig
-from devices.protocol import ParsedMessage, TelemetryRecord, VibrationSnapshot
+from devices.protocol import ParsedMessage, TelemetryRecord
 from foreshock.detection import DetectionStage
 from ingest.types import IngestedMessage
+from tests.foreshock.messages import vibration_message
 
 
 class FakeRegistry:
@@ -43,10 +44,7 @@ class FakeAlerts:
 
 
 def vib(seq: int, ts_ms: int, rng) -> IngestedMessage:
-    snap = VibrationSnapshot(ts_ms=ts_ms, seq=seq, axis="x", fs=25600.0,
-                             samples=rng.normal(0, 0.05, 2560).astype(np.float32), rpm=1800.0)
-    parsed = ParsedMessage("U-1", "vibration", snapshot=snap)
-    return IngestedMessage("U-1", "vibration", parsed, None, ts_ms / 1000, "foreshock/v1/U-1/vibration")
+    return vibration_message(seq, ts_ms, rng.normal(0, 0.05, 2560))
 
 
 def tel(seq: int, ts_ms: int) -> IngestedMessage:
@@ -102,9 +100,7 @@ def test_state_survives_a_restart(sessions):
 
 
 def vib_axis(seq: int, ts_ms: int, axis: str, samples: np.ndarray) -> IngestedMessage:
-    snap = VibrationSnapshot(ts_ms=ts_ms, seq=seq, axis=axis, fs=25600.0, samples=samples.astype(np.float32), rpm=1800.0)
-    return IngestedMessage("U-1", "vibration", ParsedMessage("U-1", "vibration", snapshot=snap), None, ts_ms / 1000,
-                           "foreshock/v1/U-1/vibration")
+    return vibration_message(seq, ts_ms, samples, axis=axis)
 
 
 def test_a_triaxial_unit_is_assessed_on_one_axis_not_three_interleaved(sessions):

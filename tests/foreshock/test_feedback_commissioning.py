@@ -18,11 +18,10 @@ from alerts.config import AlertConfig
 from alerts.service import AlertService
 from detectors import MachineInfo
 from detectors.config import MonitorConfig
-from devices.protocol import ParsedMessage, VibrationSnapshot
 from foreshock.detection import DetectionStage
-from ingest.types import IngestedMessage
 from tests.alerts.helpers import T0, Clock
 from tests.detectors.sim import FS, GEO, RPM, machine_signal
+from tests.foreshock.messages import vibration_message
 
 STEP_S = 600  # a snapshot every 10 minutes
 LINE_G = 0.13  # an outer-race-like line 6-8 dB above the envelope background (9.3 dB at most), never growing
@@ -64,11 +63,7 @@ class Feed:
         self.seq += 1
         ts_ms = int((T0 + self.seq * STEP_S) * 1000)
         self.clock.t = ts_ms / 1000
-        snap = VibrationSnapshot(ts_ms=ts_ms, seq=self.seq, axis="x", fs=FS, rpm=RPM,
-                                 samples=machine_signal(self.rng, defect=LINE_G).astype(np.float32))
-        parsed = ParsedMessage("U-1", "vibration", snapshot=snap)
-        self.stage.on_batch([IngestedMessage("U-1", "vibration", parsed, None, ts_ms / 1000,
-                                             "foreshock/v1/U-1/vibration")])
+        self.stage.on_batch([vibration_message(self.seq, ts_ms, machine_signal(self.rng, defect=LINE_G), fs=FS, rpm=RPM)])
         return self.stage._units["U-1"]
 
 

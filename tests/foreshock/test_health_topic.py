@@ -13,9 +13,10 @@ import json
 import numpy as np
 
 import foreshock.detection as detection_mod
-from devices.protocol import ParsedMessage, TelemetryRecord, VibrationSnapshot
+from devices.protocol import ParsedMessage, TelemetryRecord
 from foreshock.detection import DetectionStage
 from ingest.types import IngestedMessage
+from tests.foreshock.messages import vibration_message
 from tests.foreshock.test_detection import FakeAlerts, FakeRegistry
 
 T0_MS = 1_795_000_000_000
@@ -25,10 +26,7 @@ SLOW = "cannot assess: sample rate 1000 Hz"
 
 def vib(seq: int, *, fs: float = 25600.0, n: int = 3) -> IngestedMessage:
     ts_ms = T0_MS + seq * 1000
-    samples = np.random.default_rng(seq).normal(0, 0.05, n).astype(np.float32)
-    snap = VibrationSnapshot(ts_ms=ts_ms, seq=seq, axis="x", fs=fs, samples=samples, rpm=1800.0)
-    return IngestedMessage("U-1", "vibration", ParsedMessage("U-1", "vibration", snapshot=snap), None, ts_ms / 1000,
-                           "foreshock/v1/U-1/vibration")
+    return vibration_message(seq, ts_ms, np.random.default_rng(seq).normal(0, 0.05, n), fs=fs)
 
 
 def tel(seq: int) -> IngestedMessage:
