@@ -17,17 +17,22 @@ per value against the first one named, measured in the same run, and the state's
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import sys
 import time
 from multiprocessing import get_context
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.periodic import estimate_period  # noqa: E402
+from detectors.periodic import MIN_PERIOD, estimate_period  # noqa: E402
 from detectors.scalar import ScalarAnomaly, _Channel, _GapLikelihood  # noqa: E402
+from detectors.statepack import pack_floats  # noqa: E402
 from evaluation.nab import Series as Scored  # noqa: E402
 from evaluation.nab import score_corpus  # noqa: E402
 from evaluation.nab_corpus import label_windows, stream_scores  # noqa: E402
@@ -148,6 +153,204 @@ class TwoCycles(ScalarAnomaly):
         return estimate_period(ch.history.ordered(), self.seasonal_min_r, 2)
 
 
+class _P2Edges:
+    """Jain & Chlamtac's P² algorithm for an equiprobable histogram (CACM 1985, section 4):
+    ``cells`` + 1 markers (heights ``q``, 1-based positions ``pos``) kept near the positions
+    1 + i (N - 1) / cells of the N values seen, moved by piecewise-parabolic interpolation, updated
+    every value, deterministic, 9 floats and 9 integers for 8 cells. Cumulative: every value seen
+    counts equally (as the range does)."""
+
+    def __init__(self, cells: int) -> None:
+        self.b = cells
+        self.q: list[float] = []
+        self.pos: list[int] = []
+        self.count = 0
+
+    def edges(self) -> list[float] | None:
+        return self.q[1:-1] if self.count > self.b else None
+
+    def add(self, x: float) -> None:
+        b, q, pos = self.b, self.q, self.pos
+        self.count += 1
+        if self.count <= b + 1:  # the first b + 1 values are the markers, sorted
+            q.append(x)
+            q.sort()
+            if self.count == b + 1:
+                pos[:] = list(range(1, b + 2))
+            return
+        if x < q[0]:
+            q[0] = x
+            k = 0
+        elif x >= q[b]:
+            q[b] = max(q[b], x)
+            k = b - 1
+        else:
+            k = 0
+            while x >= q[k + 1]:
+                k += 1
+        for i in range(k + 1, b + 1):
+            pos[i] += 1
+        n = self.count
+        for i in range(1, b):
+            d = 1 + i * (n - 1) / b - pos[i]
+            if (d >= 1 and pos[i + 1] - pos[i] > 1) or (d <= -1 and pos[i - 1] - pos[i] < -1):
+                s = 1 if d > 0 else -1
+                qp = q[i] + s / (pos[i + 1] - pos[i - 1]) * (
+                    (pos[i] - pos[i - 1] + s) * (q[i + 1] - q[i]) / (pos[i + 1] - pos[i])
+                    + (pos[i + 1] - pos[i] - s) * (q[i] - q[i - 1]) / (pos[i] - pos[i - 1]))
+                if not q[i - 1] < qp < q[i + 1]:
+                    qp = q[i] + s * (q[i + s] - q[i]) / (pos[i + s] - pos[i])
+                q[i] = qp
+                pos[i] += s
+
+    def state(self) -> dict[str, Any]:
+        return {"q": pack_floats(self.q), "pos": list(self.pos), "count": self.count}
+
+
+class _SampleEdges:
+    """A bounded, deterministic sample of at most ``size`` values (float32), and edges recomputed
+    from it every ``every`` values (every value while fewer than ``size`` were seen). Every
+    ``stride``-th value is kept; when the sample is full, every other one is dropped and the stride
+    doubles (a systematic sample of the whole history), or, once the stride is ``max_stride``, the
+    oldest leaves (a sample of the last ``size * max_stride`` values). ``kind`` "rank": the values
+    at ranks j/cells of the sample, j = 1..cells-1; "robust": equal-width levels between the 1st and
+    99th percentile of the sample (values beyond go to the end levels)."""
+
+    def __init__(self, cells: int, size: int = 64, every: int = 64, max_stride: int = 0,
+                 kind: str = "rank") -> None:
+        self.cells, self.size, self.every, self.max_stride, self.kind = cells, size, every, max_stride, kind
+        self.buf: list[float] = []
+        self.stride = 1
+        self.i = 0
+        self.cut: list[float] | None = None
+
+    def edges(self) -> list[float] | None:
+        return self.cut
+
+    def add(self, x: float) -> None:
+        if self.i % self.stride == 0:
+            self.buf.append(float(np.float32(x)))
+            if len(self.buf) > self.size:
+                if self.max_stride and self.stride >= self.max_stride:
+                    del self.buf[0]
+                else:
+                    self.buf = self.buf[::2]
+                    self.stride *= 2
+        self.i += 1
+        if self.i <= self.size or self.i % self.every == 0:
+            s = sorted(self.buf)
+            m = len(s)
+            if self.kind == "rank":
+                self.cut = [s[j * m // self.cells] for j in range(1, self.cells)]
+            else:
+                lo, hi = np.quantile(s, [0.01, 0.99]).tolist()
+                self.cut = [lo, hi]
+
+    def state(self) -> dict[str, Any]:
+        return {"buf": base64.b64encode(np.asarray(self.buf, "<f4").tobytes()).decode("ascii"),
+                "stride": self.stride, "i": self.i, "cut": pack_floats(self.cut or [])}
+
+
+class RankLevels(ScalarAnomaly):
+    """Scratch: levels by rank (equal-frequency, from the distribution of the values seen so far)
+    instead of equal width over the range. ``edges``: "p2" (P² histogram, updated every value),
+    "sample" (a 64-value systematic sample of the whole history, edges recomputed every 64
+    values), "window" (the same sample of the last 1,024 values: every 16th), "robust" (equal-width
+    levels between the 1st and 99th percentile of the "sample" sample, clipped), "range" (the
+    adopted levels: a check that this class reproduces ``adopted``). ``phase``: the phase history
+    takes the same levels (True) or the adopted range levels (False: rank for the context only).
+    Until the estimator has edges (9 values for P², 1 for a sample) the levels are by range.
+    Edges that move are not undone in the transition table or the phase history: their entries
+    keep the levels as they were quantised then (as the adopted levels, which move with the range);
+    the spatial anomaly stays on the range (+5 %)."""
+
+    def __init__(self, *, edges: str = "p2", phase: bool = True, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.edges, self.phase_rank = edges, phase
+
+    def _est(self, ch: _Channel) -> Any:
+        est = getattr(ch, "rank", None)
+        if est is None:
+            cells = 1 << self.bits
+            est = ch.rank = {"p2": lambda: _P2Edges(cells), "sample": lambda: _SampleEdges(cells),
+                             "window": lambda: _SampleEdges(cells, max_stride=16),
+                             "robust": lambda: _SampleEdges(cells, kind="robust"),
+                             "range": lambda: None}[self.edges]()
+        return est
+
+    def _rank_level(self, ch: _Channel, v: float) -> int:
+        est = self._est(ch)
+        cut = est.edges() if est is not None else None
+        if cut is None:
+            return ScalarAnomaly._level(self, ch, v)
+        if self.edges == "robust":
+            lo, hi = cut
+            top = (1 << self.bits) - 1
+            if hi <= lo:
+                return 0 if v <= lo else top
+            return min(max(int((v - lo) / (hi - lo) * (top + 1)), 0), top)
+        return bisect_left(cut, v)  # ties (a point mass) go to the lowest of their levels
+
+    _level = _rank_level
+
+    def _phase_level(self, ch: _Channel, v: float) -> int:
+        return self._rank_level(ch, v) if self.phase_rank else ScalarAnomaly._level(self, ch, v)
+
+    def _step(self, ch: _Channel, v: float, *, commit: bool) -> float:  # the adopted, two levels
+        level = self._level(ch, v)
+        seen_key, past_key = self._keys(ch, level)
+        seen, total = ch.table.get(seen_key, 0), ch.table.get(past_key, 0)
+        surprise = 1.0 if seen == 0 else 1.0 - seen / total
+        avg = ch.context.average(surprise)
+        gap = self._phase_gap(ch, self._phase_level(ch, v))
+        gap_sum = None if gap is None else ch.phase.moving_sum(gap)
+        score = 0.0
+        likely = ch.context.score(avg)
+        if ch.n >= self.warmup and likely is not None:
+            score = likely
+            if gap_sum is not None:
+                score = max(score, ch.phase.score(gap_sum, self.warmup) or 0.0)
+            margin = self.tolerance * (ch.hi - ch.lo)
+            if v > ch.hi + margin or v < ch.lo - margin:
+                score = 1.0
+        alert = score >= self.alert_level
+        if ch.rest_left > 0:
+            score = 0.0
+        if commit:
+            ch.context.commit(surprise, avg)
+            if gap is not None:
+                ch.phase.commit(gap, gap_sum)
+            ch.rest_left = self.rest if alert else max(ch.rest_left - 1, 0)
+        return score
+
+    def _learn(self, ch: _Channel, v: float) -> None:  # the adopted, two levels, then the edges learn v
+        level = self._level(ch, v)
+        plevel = self._phase_level(ch, v)
+        if len(ch.levels) == self.context:
+            for key in self._keys(ch, level):
+                ch.table[key] = ch.table.get(key, 0) + 1
+            if len(ch.table) > self.max_contexts:
+                keep = sorted(ch.table.items(), key=lambda kv: -kv[1])[: self.max_contexts // 2]
+                ch.table = dict(keep)
+        ch.levels.append(level)
+        ch.lo, ch.hi = min(ch.lo, v), max(ch.hi, v)
+        ch.n += 1
+        if self.seasonal_history:
+            ch.history.append(plevel)
+            if ch.n % self.seasonal_every == 0 and len(ch.history) >= 4 * MIN_PERIOD:
+                ch.period = self._period(ch)
+        est = self._est(ch)
+        if est is not None:
+            est.add(v)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        for name, ch in self._channels.items():
+            est = self._est(ch)
+            state["channels"][name]["rank"] = est.state() if est is not None else None
+        return state
+
+
 def _v(cls: type, **kw: Any) -> Any:
     return lambda: cls(**kw)
 
@@ -187,6 +390,14 @@ VARIANTS: dict[str, Any] = {
     "phase_own_tol96": _v(ScalarAnomaly, seasonal_tolerance=1 / 96),
     "phase_own_h768": _v(ScalarAnomaly, seasonal_history=768),
     "phase_own_h2048": _v(ScalarAnomaly, seasonal_history=2048),
+    # levels by rank instead of equal width over the range (written down before any was measured)
+    "rank_check_range": _v(RankLevels, edges="range"),  # must reproduce adopted
+    "rank_p2": _v(RankLevels, edges="p2"),  # P2 histogram, every value; context and phase
+    "rank_p2_ctx": _v(RankLevels, edges="p2", phase=False),  # same, context only
+    "rank_sample": _v(RankLevels, edges="sample"),  # 64-value sample of the whole history, every 64
+    "rank_sample_ctx": _v(RankLevels, edges="sample", phase=False),  # same, context only
+    "rank_window": _v(RankLevels, edges="window"),  # 64-value sample of the last 1,024, every 64
+    "robust_range": _v(RankLevels, edges="robust"),  # equal width over the sample's 1st-99th pct
 }
 globals().update(VARIANTS)  # each variant by name, for --scalar-detector bench/nab_variants.py:NAME
 
