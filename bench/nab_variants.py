@@ -23,6 +23,7 @@ import sys
 import time
 from multiprocessing import get_context
 from bisect import bisect_left
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.periodic import MIN_PERIOD, estimate_period  # noqa: E402
-from detectors.scalar import ScalarAnomaly, _Channel, _GapLikelihood  # noqa: E402
+from detectors.scalar import ScalarAnomaly, _Channel, _GapLikelihood, _Likelihood  # noqa: E402
 from detectors.statepack import pack_floats  # noqa: E402
 from evaluation.nab import Series as Scored  # noqa: E402
 from evaluation.nab import score_corpus  # noqa: E402
@@ -351,6 +352,87 @@ class RankLevels(ScalarAnomaly):
         return state
 
 
+class RankExtra(ScalarAnomaly):
+    """Scratch (second round, after ``rank_*`` measured 52.7-53.3: equal-frequency levels spread
+    a noisy bulk over every level, so the one-step surprise is high all the time and a spike lands
+    in the top level, common by construction, and is no longer rare): the adopted detector
+    unchanged, plus a third stream, the context novelty of rank levels (``edges`` as
+    :class:`RankLevels`, at ``rank_bits`` bits) with its own table and its own likelihood; the
+    score is the largest of the three likelihoods. The rank table holds at most
+    2**rank_bits * (2**rank_bits + 1) entries (one-step context)."""
+
+    def __init__(self, *, edges: str = "p2", rank_bits: int = 3, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.edges, self.rank_bits = edges, rank_bits
+
+    def _rk(self, ch: _Channel) -> Any:
+        if not hasattr(ch, "rk"):
+            cells = 1 << self.rank_bits
+            ch.rk = {"p2": lambda: _P2Edges(cells), "window": lambda: _SampleEdges(cells, max_stride=16),
+                     "sample": lambda: _SampleEdges(cells)}[self.edges]()
+            ch.rk_levels, ch.rk_table, ch.rk_ctx = deque(maxlen=self.context), {}, _Likelihood(self)
+        return ch.rk
+
+    def _rlevel(self, ch: _Channel, v: float) -> int:
+        cut = self._rk(ch).edges()
+        return 0 if cut is None else bisect_left(cut, v)
+
+    def _rkeys(self, ch: _Channel, level: int) -> tuple[str, str]:
+        past = ",".join(map(str, ch.rk_levels))
+        return f"{past}>{level}", past
+
+    def _step(self, ch: _Channel, v: float, *, commit: bool) -> float:  # the adopted, plus the rank stream
+        level = self._level(ch, v)
+        seen_key, past_key = self._keys(ch, level)
+        seen, total = ch.table.get(seen_key, 0), ch.table.get(past_key, 0)
+        surprise = 1.0 if seen == 0 else 1.0 - seen / total
+        avg = ch.context.average(surprise)
+        rlevel = self._rlevel(ch, v)
+        k1, k0 = self._rkeys(ch, rlevel)
+        rseen, rtotal = ch.rk_table.get(k1, 0), ch.rk_table.get(k0, 0)
+        rsurprise = 1.0 if rseen == 0 else 1.0 - rseen / rtotal
+        ravg = ch.rk_ctx.average(rsurprise)
+        gap = self._phase_gap(ch, level)
+        gap_sum = None if gap is None else ch.phase.moving_sum(gap)
+        score = 0.0
+        likely = ch.context.score(avg)
+        if ch.n >= self.warmup and likely is not None:
+            score = max(likely, ch.rk_ctx.score(ravg) or 0.0)
+            if gap_sum is not None:
+                score = max(score, ch.phase.score(gap_sum, self.warmup) or 0.0)
+            margin = self.tolerance * (ch.hi - ch.lo)
+            if v > ch.hi + margin or v < ch.lo - margin:
+                score = 1.0
+        alert = score >= self.alert_level
+        if ch.rest_left > 0:
+            score = 0.0
+        if commit:
+            ch.context.commit(surprise, avg)
+            ch.rk_ctx.commit(rsurprise, ravg)
+            if gap is not None:
+                ch.phase.commit(gap, gap_sum)
+            ch.rest_left = self.rest if alert else max(ch.rest_left - 1, 0)
+        return score
+
+    def _learn(self, ch: _Channel, v: float) -> None:
+        rk = self._rk(ch)
+        rlevel = self._rlevel(ch, v)
+        if len(ch.rk_levels) == self.context:
+            for key in self._rkeys(ch, rlevel):
+                ch.rk_table[key] = ch.rk_table.get(key, 0) + 1
+        ch.rk_levels.append(rlevel)
+        rk.add(v)
+        super()._learn(ch, v)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        for name, ch in self._channels.items():
+            self._rk(ch)
+            state["channels"][name]["rank"] = {**ch.rk.state(), "levels": list(ch.rk_levels),
+                                               "table": dict(ch.rk_table), **ch.rk_ctx.state()}
+        return state
+
+
 def _v(cls: type, **kw: Any) -> Any:
     return lambda: cls(**kw)
 
@@ -398,6 +480,10 @@ VARIANTS: dict[str, Any] = {
     "rank_sample_ctx": _v(RankLevels, edges="sample", phase=False),  # same, context only
     "rank_window": _v(RankLevels, edges="window"),  # 64-value sample of the last 1,024, every 64
     "robust_range": _v(RankLevels, edges="robust"),  # equal width over the sample's 1st-99th pct
+    # second round (after the first measured): adopted + a rank-level context stream, own likelihood
+    "rank_extra_p2": _v(RankExtra, edges="p2"),
+    "rank_extra_p2_2bits": _v(RankExtra, edges="p2", rank_bits=2),
+    "rank_extra_window": _v(RankExtra, edges="window"),
 }
 globals().update(VARIANTS)  # each variant by name, for --scalar-detector bench/nab_variants.py:NAME
 
