@@ -215,7 +215,8 @@ class _SampleEdges:
     doubles (a systematic sample of the whole history), or, once the stride is ``max_stride``, the
     oldest leaves (a sample of the last ``size * max_stride`` values). ``kind`` "rank": the values
     at ranks j/cells of the sample, j = 1..cells-1; "robust": equal-width levels between the 1st and
-    99th percentile of the sample (values beyond go to the end levels)."""
+    99th percentile of the sample (values beyond go to the end levels); "central": the lowest level
+    below the 1st percentile, the highest above the 99th, the others by rank between them."""
 
     def __init__(self, cells: int, size: int = 64, every: int = 64, max_stride: int = 0,
                  kind: str = "rank") -> None:
@@ -243,6 +244,10 @@ class _SampleEdges:
             m = len(s)
             if self.kind == "rank":
                 self.cut = [s[j * m // self.cells] for j in range(1, self.cells)]
+            elif self.kind == "central":  # below the 1st pct, by rank between, above the 99th
+                inner = self.cells - 2
+                self.cut = np.quantile(s, [0.01] + [0.01 + 0.98 * j / inner for j in range(1, inner)]
+                                       + [0.99]).tolist()
             else:
                 lo, hi = np.quantile(s, [0.01, 0.99]).tolist()
                 self.cut = [lo, hi]
@@ -259,15 +264,17 @@ class RankLevels(ScalarAnomaly):
     values), "window" (the same sample of the last 1,024 values: every 16th), "robust" (equal-width
     levels between the 1st and 99th percentile of the "sample" sample, clipped), "range" (the
     adopted levels: a check that this class reproduces ``adopted``). ``phase``: the phase history
-    takes the same levels (True) or the adopted range levels (False: rank for the context only).
+    takes the same levels (True) or the adopted range levels (False: rank for the context only);
+    ``context_rank`` False: the context keeps the range levels (rank for the phase only).
     Until the estimator has edges (9 values for P², 1 for a sample) the levels are by range.
     Edges that move are not undone in the transition table or the phase history: their entries
     keep the levels as they were quantised then (as the adopted levels, which move with the range);
     the spatial anomaly stays on the range (+5 %)."""
 
-    def __init__(self, *, edges: str = "p2", phase: bool = True, **kw: Any) -> None:
+    def __init__(self, *, edges: str = "p2", phase: bool = True, context_rank: bool = True,
+                 **kw: Any) -> None:
         super().__init__(**kw)
-        self.edges, self.phase_rank = edges, phase
+        self.edges, self.phase_rank, self.context_rank = edges, phase, context_rank
 
     def _est(self, ch: _Channel) -> Any:
         est = getattr(ch, "rank", None)
@@ -276,6 +283,7 @@ class RankLevels(ScalarAnomaly):
             est = ch.rank = {"p2": lambda: _P2Edges(cells), "sample": lambda: _SampleEdges(cells),
                              "window": lambda: _SampleEdges(cells, max_stride=16),
                              "robust": lambda: _SampleEdges(cells, kind="robust"),
+                             "central": lambda: _SampleEdges(cells, kind="central"),
                              "range": lambda: None}[self.edges]()
         return est
 
@@ -292,7 +300,8 @@ class RankLevels(ScalarAnomaly):
             return min(max(int((v - lo) / (hi - lo) * (top + 1)), 0), top)
         return bisect_left(cut, v)  # ties (a point mass) go to the lowest of their levels
 
-    _level = _rank_level
+    def _level(self, ch: _Channel, v: float) -> int:
+        return self._rank_level(ch, v) if self.context_rank else ScalarAnomaly._level(self, ch, v)
 
     def _phase_level(self, ch: _Channel, v: float) -> int:
         return self._rank_level(ch, v) if self.phase_rank else ScalarAnomaly._level(self, ch, v)
@@ -484,6 +493,9 @@ VARIANTS: dict[str, Any] = {
     "rank_extra_p2": _v(RankExtra, edges="p2"),
     "rank_extra_p2_2bits": _v(RankExtra, edges="p2", rank_bits=2),
     "rank_extra_window": _v(RankExtra, edges="window"),
+    # third round: the hybrid read the other way (rank between the 1st and 99th pct), rank for the phase only
+    "rank_central": _v(RankLevels, edges="central"),
+    "rank_p2_phase": _v(RankLevels, edges="p2", context_rank=False),
 }
 globals().update(VARIANTS)  # each variant by name, for --scalar-detector bench/nab_variants.py:NAME
 
