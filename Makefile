@@ -7,6 +7,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 DURATION ?= 180
+# the suite runs in TEST_JOBS processes (pytest-xdist; every test starts its own servers on free ports and
+# makes its own databases): 2 on CI's 2 cores took 9 min 37 s against 18 min 29 s in one. TEST_JOBS=1: one.
+TEST_JOBS ?= 2
 PYTEST_ARGS ?=
 
 SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb victoria-metrics chromium
@@ -60,7 +63,7 @@ demo: venv
 	$(VENV)/bin/foreshock demo --duration $(DURATION)
 
 test: venv-test system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist worksteal) $(PYTEST_ARGS)
 
 test-quick: venv-test
 	$(PY) -m pytest -m "not integration and not browser and not slow" $(PYTEST_ARGS)
