@@ -303,52 +303,11 @@ class RankLevels(ScalarAnomaly):
     def _level(self, ch: _Channel, v: float) -> int:
         return self._rank_level(ch, v) if self.context_rank else ScalarAnomaly._level(self, ch, v)
 
-    def _phase_level(self, ch: _Channel, v: float) -> int:
+    def _phase_level(self, ch: _Channel, v: float, level: int) -> int:
         return self._rank_level(ch, v) if self.phase_rank else ScalarAnomaly._level(self, ch, v)
 
-    def _step(self, ch: _Channel, v: float, *, commit: bool) -> float:  # the adopted, two levels
-        level = self._level(ch, v)
-        seen_key, past_key = self._keys(ch, level)
-        seen, total = ch.table.get(seen_key, 0), ch.table.get(past_key, 0)
-        surprise = 1.0 if seen == 0 else 1.0 - seen / total
-        avg = ch.context.average(surprise)
-        gap = self._phase_gap(ch, self._phase_level(ch, v))
-        gap_sum = None if gap is None else ch.phase.moving_sum(gap)
-        score = 0.0
-        likely = ch.context.score(avg)
-        if ch.n >= self.warmup and likely is not None:
-            score = likely
-            if gap_sum is not None:
-                score = max(score, ch.phase.score(gap_sum, self.warmup) or 0.0)
-            margin = self.tolerance * (ch.hi - ch.lo)
-            if v > ch.hi + margin or v < ch.lo - margin:
-                score = 1.0
-        alert = score >= self.alert_level
-        if ch.rest_left > 0:
-            score = 0.0
-        if commit:
-            ch.context.commit(surprise, avg)
-            if gap is not None:
-                ch.phase.commit(gap, gap_sum)
-            ch.rest_left = self.rest if alert else max(ch.rest_left - 1, 0)
-        return score
-
-    def _learn(self, ch: _Channel, v: float) -> None:  # the adopted, two levels, then the edges learn v
-        level = self._level(ch, v)
-        plevel = self._phase_level(ch, v)
-        if len(ch.levels) == self.context:
-            for key in self._keys(ch, level):
-                ch.table[key] = ch.table.get(key, 0) + 1
-            if len(ch.table) > self.max_contexts:
-                keep = sorted(ch.table.items(), key=lambda kv: -kv[1])[: self.max_contexts // 2]
-                ch.table = dict(keep)
-        ch.levels.append(level)
-        ch.lo, ch.hi = min(ch.lo, v), max(ch.hi, v)
-        ch.n += 1
-        if self.seasonal_history:
-            ch.history.append(plevel)
-            if ch.n % self.seasonal_every == 0 and len(ch.history) >= 4 * MIN_PERIOD:
-                ch.period = self._period(ch)
+    def _learn(self, ch: _Channel, v: float) -> None:  # the adopted, then the edges learn v
+        super()._learn(ch, v)
         est = self._est(ch)
         if est is not None:
             est.add(v)

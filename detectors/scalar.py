@@ -301,7 +301,7 @@ class ScalarAnomaly:
         seen, total = ch.table.get(seen_key, 0), ch.table.get(past_key, 0)
         surprise = 1.0 if seen == 0 else 1.0 - seen / total
         avg = ch.context.average(surprise)
-        gap = self._phase_gap(ch, level)
+        gap = self._phase_gap(ch, self._phase_level(ch, v, level))
         gap_sum = None if gap is None else ch.phase.moving_sum(gap)
         score = 0.0
         likely = ch.context.score(avg)
@@ -335,9 +335,14 @@ class ScalarAnomaly:
         ch.lo, ch.hi = min(ch.lo, v), max(ch.hi, v)
         ch.n += 1
         if self.seasonal_history:
-            ch.history.append(level)
+            ch.history.append(self._phase_level(ch, v, level))
             if ch.n % self.seasonal_every == 0 and len(ch.history) >= 4 * MIN_PERIOD:
                 ch.period = self._period(ch)
+
+    def _phase_level(self, ch: _Channel, v: float, level: int) -> int:
+        """The level the phase novelty reads and keeps for ``v``: the context's own (a variant may
+        quantise the phase otherwise: ``bench/nab_variants.py``)."""
+        return level
 
     def _period(self, ch: _Channel) -> int:
         """The cycle in the history: one that fits there ``seasonal_periods`` + 1 times (the
