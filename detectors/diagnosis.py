@@ -290,7 +290,8 @@ def _diagnose_at(x: np.ndarray, fs: float, sp: Spectrum, shaft_hz: float, machin
         if top_f * 2 > fs / 2:
             return None, 0.0, [{"reason": f"cannot assess: sample rate {fs:g} Hz cannot resolve the defect "
                                           f"frequencies up to {top_f:.0f} Hz"}]
-        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=envelope_segment_s(mult, shaft_hz, x.size / fs))
+        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=envelope_segment_s(mult, shaft_hz, x.size / fs),
+                                        spectrum=sp)
         scores, family_lines = _read_families(ses, shaft_hz, mult, tol, sideband_weight, 1.0, False) or ({}, _no_lines)
         if scores:
             fam = max(scores, key=scores.__getitem__)
@@ -303,7 +304,7 @@ def _diagnose_at(x: np.ndarray, fs: float, sp: Spectrum, shaft_hz: float, machin
                                            "band_hz": ses.band_hz, "spectral_kurtosis": round(ses.kurtosis, 3)}]
                 best = (FAMILY_MODE[fam], conf, ev)
     else:
-        ses = squared_envelope_spectrum(x, fs, min_bw_hz=min(20 * shaft_hz, fs / 8))
+        ses = squared_envelope_spectrum(x, fs, min_bw_hz=min(20 * shaft_hz, fs / 8), spectrum=sp)
         lines = _nonsynchronous_lines(ses, shaft_hz)
         if lines and lines[0]["snr_db"] >= 2 * min_score and ses.kurtosis > 0.5:
             best = ("bearing", round(min(0.3 + lines[0]["snr_db"] / 60, 0.8), 3), lines)

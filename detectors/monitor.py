@@ -36,6 +36,7 @@ import math
 import numbers
 import statistics
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
 from detectors.shaft import shaft_pattern
 from detectors.spectrum import Spectrum
-from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Snapshot, snapshot_problem
+from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Samples, Snapshot, checked_samples
 from detectors.zscore import RobustZScore
 
 __all__ = ["MonitorConfig", "UnitMonitor"]
@@ -70,21 +71,49 @@ BASELINE_POINTS = 64
 
 def _real(v: Any) -> bool:
     """A real number (int, float or numpy's), not a bool, a string or None."""
+    t = type(v)
+    if t is float or t is int:  # the usual cases, without the abstract base class' check
+        return True
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _median(values: list[float]) -> float:
+    """``statistics.median(values)``, the same number: the middle of the sorted values, or the mean of
+    the middle two (without statistics' own overhead, on the monitor's few values)."""
+    data = sorted(values)
+    n = len(data)
+    if n == 0:
+        raise statistics.StatisticsError("no median for empty data")
+    if n % 2 == 1:
+        return data[n // 2]
+    i = n // 2
+    return (data[i - 1] + data[i]) / 2
 
 
 def _watched(feats: dict[str, float]) -> dict[str, float]:
     """The features the adaptive detectors watch, positive magnitudes on a log scale."""
+    logs, plain, bands = _watch_plan(tuple(feats))
     out: dict[str, float] = {}
-    for k, v in feats.items():
-        if k in _LOG_KEYS or (k.startswith("band_") and k.endswith("_g")):
+    for k, v in feats.items():  # in the features' order, as the plan was drawn
+        if k in logs:
             out[k] = math.log(max(v, 1e-9))
-        elif k in ("kurtosis", "crest", "env_kurtosis", "bpfo_db", "bpfi_db", "bsf_db"):
+        elif k in plain:
             out[k] = v
-    bands = [k for k in out if k.startswith("band_") and float(k.split("_")[1]) >= 1000]
     if bands:
         out["hf"] = math.log(max(sum(math.exp(2 * out[k]) for k in bands), 1e-18)) / 2
     return out
+
+
+@lru_cache(maxsize=64)
+def _watch_plan(keys: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
+    """For the feature names ``keys`` (every snapshot of a unit has the same): which :func:`_watched`
+    takes on a log scale, which as they are, and the bands at or above 1 kHz it sums into ``hf``,
+    in order."""
+    logs = frozenset(k for k in keys if k in _LOG_KEYS or (k.startswith("band_") and k.endswith("_g")))
+    plain = frozenset(k for k in keys if k not in logs and
+                      k in ("kurtosis", "crest", "env_kurtosis", "bpfo_db", "bpfi_db", "bsf_db"))
+    bands = tuple(k for k in keys if k in logs and k.startswith("band_") and float(k.split("_")[1]) >= 1000)
+    return logs, plain, bands
 
 
 def _carry_snapshot(a: Assessment, last: Assessment, *, vibration_rules: bool) -> None:
@@ -199,10 +228,9 @@ class UnitMonitor:
         """Assess one waveform snapshot; never raises on bad data."""
         if not _real(snap.ts) or not math.isfinite(snap.ts):
             return self._unknown(snap.ts, f"cannot assess: timestamp {snap.ts!r} is not a finite number of seconds")
-        problem = snapshot_problem(snap)
+        problem, x, magnitude, peak = checked_samples(snap)  # (snapshot_problem, and the samples as float64)
         if problem is not None:
             return self._unknown(snap.ts, f"cannot assess: {problem}")
-        x = np.asarray(snap.samples).astype(np.float64)
         fs = float(snap.fs)
         if fs < 2 * 1000.0:
             return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the 1,000 Hz "
@@ -211,23 +239,27 @@ class UnitMonitor:
         if top_f and 2 * top_f > fs:
             return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the bearing defect "
                                           f"frequencies and harmonics up to {top_f:.0f} Hz")
-        fp = fingerprint(x)
-        fault, why = check_sensor(x, self.prev_fp, current=fp)
+        # the reductions of the samples the sensor check, the fingerprint, the spectrum and the features
+        # all read, each made once
+        samples = Samples(x, magnitude, peak)  # type: ignore[arg-type]
+        fp = fingerprint(x, samples)
+        fault, why = check_sensor(x, self.prev_fp, current=fp, samples=samples)
         self.prev_fp = fp
         if fault is not None:
             a = self._unknown(snap.ts, why)
             a.sensor_fault = fault
             return a
-        sp = Spectrum.of(x, fs)  # one spectrum for the features and, if needed, the shaft rules
-        feats = self._features(snap, fs, sp)
+        # one spectrum for the features, the envelope and, if needed, the shaft rules and the diagnosis
+        sp = Spectrum.of(x, fs, total=samples.total)
+        feats = self._features(snap, fs, sp, samples)
         transient = self._transient(snap, feats)
         if transient:
             return self._held(snap.ts, transient, feats)
         self.v_buf = (self.v_buf + [feats["velocity_rms_mm_s"]])[-self.config.smooth:]
         # ISO zones judge a measured velocity: the snapshot must resolve the band's lower edge
         # (its first used bin, 2 bins above DC, at or below 10 Hz, or 2 Hz under 600 rpm)
-        iso_valid = 2 * fs / x.size <= velocity_band(self.machine)[0]
-        zone = self.iso.update(statistics.median(self.v_buf)) if iso_valid else ""
+        iso_valid = 2 * fs / x.size <= velocity_band(self.machine)[0]  # type: ignore[union-attr]
+        zone = self.iso.update(_median(self.v_buf)) if iso_valid else ""
         watched = _watched(feats)
         if not self.baseline.ready:
             return self._commissioning(snap, feats, watched, zone, sp)
@@ -266,14 +298,15 @@ class UnitMonitor:
             a.reasons.insert(0, self.relearn_note)
         return self._absolute(a, zone, feats)
 
-    def _features(self, snap: Snapshot, fs: float, sp: Spectrum) -> dict[str, float]:
+    def _features(self, snap: Snapshot, fs: float, sp: Spectrum, samples: Samples | None = None) -> dict[str, float]:
         """Features; the envelope band is re-chosen after ``band_recheck`` snapshots that reuse it
         while the unit is healthy, after ``band_recheck_unhealthy`` while it is not (a developing
         fault may move it), and whenever the sample rate changed."""
         reuse = self.config.band_recheck if self.level == 0 else self.config.band_recheck_unhealthy
         keep = self.env_band is not None and self.env_fs == fs and self.band_age < reuse
         # (update_snapshot has checked the snapshot with snapshot_problem, more strictly than the features do)
-        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp, checked=True)
+        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp, checked=True,
+                                  samples=samples)
         if keep:
             self.band_age += 1
         elif "env_band_lo_hz" in feats:
@@ -296,7 +329,7 @@ class UnitMonitor:
         self.streak = self.streak + 1 if anomalous else 0
         # health indicator: running median of the RMS over its lowest settled level since commissioning
         self.hi_buf = (self.hi_buf + [feats["rms_g"]])[-c.smooth:]
-        hi = statistics.median(self.hi_buf)
+        hi = _median(self.hi_buf)
         if len(self.hi_buf) == c.smooth:
             self.ref = hi if self.ref is None else min(self.ref, hi)
         ratio = hi / self.ref if self.ref else 1.0
@@ -382,7 +415,7 @@ class UnitMonitor:
         iso_state = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}.get(zone, "healthy")
         if HEALTH_ORDER[iso_state] > HEALTH_ORDER[a.state]:
             a.state = iso_state  # type: ignore[assignment]
-            v = statistics.median(self.v_buf)
+            v = _median(self.v_buf)
             a.reasons.insert(0, f"velocity {v:.2f} mm/s RMS (median of {len(self.v_buf)}) is in ISO 10816-3 zone {zone}")
             if a.failure_mode is None:
                 a.failure_mode, a.confidence = "anomaly", 0.3

@@ -152,6 +152,65 @@ def _first_reach(gap: float, slope: float, c0: float, c1: float, c2: float, sign
     return best
 
 
+class _Design:
+    """What the fits of :meth:`ExpTrend._time_to` on one set of times and weights share: the design
+    ``[1, τ, τ²]`` (``τ`` the times in units of the fitted span), its weighted moments, their
+    inverses (None: singular, or too few points), and the plain floats the per-model arithmetic
+    reads from them."""
+
+    __slots__ = ("n", "scale", "v", "vtw", "v2", "vtw2", "line_inv", "line_dof", "line_inv2", "line_inv11",
+                 "quad_inv", "quad_dof", "quad_inv2", "quad_inv11", "q2", "q", "w_sum")
+
+    def __init__(self, tt: np.ndarray, w: np.ndarray) -> None:
+        n = self.n = tt.size
+        self.scale = scale = float(-tt[0]) or 1.0
+        tau = tt / scale  # in units of the fitted span, for a well-conditioned quadratic fit
+        # one design [1, τ, τ²] and its weighted moments serve the three fits (the straight line of
+        # log h, the quadratic, and the straight line of h for the latest plausible crossing)
+        v = np.empty((n, 3))
+        v[:, 0], v[:, 1], v[:, 2] = 1.0, tau, tau * tau
+        vtw = v.T * w
+        mom = vtw @ v
+        self.v, self.vtw, self.v2, self.vtw2 = v, vtw, v[:, :2], vtw[:2]
+        self.line_dof = n - 2
+        self.line_inv = _inverse(mom[:2, :2]) if self.line_dof >= 1 else None
+        self.quad_dof = n - 3
+        self.quad_inv = _inverse(mom) if n >= 6 and self.line_inv is not None else None
+        if self.line_inv is not None:
+            self.line_inv2 = self.line_inv.tolist()
+            self.line_inv11 = float(self.line_inv[1, 1])
+            self.q2 = _t_quantile(self.line_dof) ** 2
+            self.q = math.sqrt(self.q2)
+        if self.quad_inv is not None:
+            self.quad_inv2 = self.quad_inv[:2, :2].tolist()
+            self.quad_inv11 = float(self.quad_inv[1, 1])
+        if self.line_inv is None:
+            self.line_inv2, self.line_inv11, self.q2, self.q = None, math.nan, math.nan, math.nan
+        if self.quad_inv is None:
+            self.quad_inv2, self.quad_inv11 = None, math.nan
+        self.w_sum = float(w.sum())
+        for arr in (v, vtw, self.line_inv, self.quad_inv):
+            if arr is not None:
+                arr.flags.writeable = False
+
+
+_DESIGNS: dict[tuple[bytes, bytes], _Design] = {}
+_DESIGNS_MAX = 64
+
+
+def _design(tt: np.ndarray, w: np.ndarray) -> _Design:
+    """:class:`_Design` of the times ``tt`` and weights ``w``, worked out once for the very same
+    values (the key is their bytes: equal numbers, bit for bit); at most ``_DESIGNS_MAX`` kept."""
+    key = (tt.tobytes(), w.tobytes())
+    d = _DESIGNS.get(key)
+    if d is None:
+        d = _Design(tt, w)
+        if len(_DESIGNS) >= _DESIGNS_MAX:
+            del _DESIGNS[next(iter(_DESIGNS))]  # the oldest
+        _DESIGNS[key] = d
+    return d
+
+
 def _latest_crossing(line: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None, j: int, limit: float,
                      q: float) -> float:
     """Latest plausible crossing if the indicator stops accelerating: column ``j`` of the
@@ -252,40 +311,42 @@ class ExpTrend:
                  limits: list[float]) -> list[tuple[float, float, float] | None]:
         """:meth:`time_to` of each column of ``ys`` (log indicators on the times ``tt`` with weights
         ``w``) to its limit: (estimate, low, high) in seconds, or None. The columns share one
-        design and its moments, so several are fitted for about the cost of one."""
+        design and its moments, so several are fitted for about the cost of one; and the design
+        depends on the times and weights alone, so it is worked out once for the same times
+        (:func:`_design`: both indicators of a snapshot, and every snapshot of a unit sending at a
+        steady interval once the window is full)."""
         k = ys.shape[1]
-        n = tt.size
-        scale = float(-tt[0]) or 1.0
-        tau = tt / scale  # in units of the fitted span, for a well-conditioned quadratic fit
-        # one design [1, τ, τ²] and its weighted moments serve the three fits below (the straight
-        # line of log h, the quadratic, and the straight line of h for the latest plausible crossing)
-        v = np.empty((n, 3))
-        v[:, 0], v[:, 1], v[:, 2] = 1.0, tau, tau * tau
-        vtw = v.T * w
-        mom = vtw @ v
-        # the straight lines of log h and of h itself (for the latest plausible crossing) in one solve
-        both = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], np.hstack([ys, np.exp(ys)]), w)
-        if both is None:
+        d = _design(tt, w)
+        if d.line_inv is None:
             return [None] * k
-        beta, inv, s2, dof = both
+        scale, dof, inv = d.scale, d.line_dof, d.line_inv
+        # the straight lines of log h and of h itself (for the latest plausible crossing) in one solve
+        y2 = np.hstack([ys, np.exp(ys)])
+        beta = inv @ (d.vtw2 @ y2)
+        resid = y2 - d.v2 @ beta
+        s2 = (w @ resid**2) / dof
         line = (beta[:, k:], inv, s2[k:], dof)
         beta, s2 = beta[:, :k], s2[:k]
-        quad = _wls_solve(mom, vtw, v, ys, w) if n >= 6 else None
-        inv2 = inv.tolist()  # plain floats for the per-model arithmetic below
-        quad_inv2 = quad[1][:2, :2].tolist() if quad is not None else None
-        q2 = _t_quantile(dof) ** 2
-        q = math.sqrt(q2)
-        w_sum = float(w.sum())
+        quad = None
+        if d.quad_inv is not None:
+            qbeta = d.quad_inv @ (d.vtw @ ys)
+            qresid = ys - d.v @ qbeta
+            quad = (qbeta, d.quad_inv, (w @ qresid**2) / d.quad_dof)
+        inv2 = d.line_inv2  # plain floats for the per-model arithmetic below
+        quad_inv2 = d.quad_inv2
+        q2, q = d.q2, d.q
+        w_sum = d.w_sum
+        inv11 = d.line_inv11
         out: list[tuple[float, float, float] | None] = [None] * k
         for j in range(k):
             a, b = float(beta[0, j]), float(beta[1, j])
             s2j = float(s2[j])
-            se_b = math.sqrt(max(s2j * inv[1, 1], 0.0))
+            se_b = math.sqrt(max(s2j * inv11, 0.0))
             log_lim = math.log(limits[j])
             gap = log_lim - a
             # "rising": the slope above 2 standard errors, the weights counted as n/Σw points each
             # (the monitor reads "no estimate" as "no rising trend": a level step, not wear)
-            if gap > 0 and (b <= 2 * se_b * n / w_sum or b <= 0):
+            if gap > 0 and (b <= 2 * se_b * d.n / w_sum or b <= 0):
                 continue  # below the limit and no significant rise
             if b <= 0:
                 out[j] = (0.0, 0.0, 0.0)
@@ -296,11 +357,12 @@ class ExpTrend:
             rate_err = 0.0
             if quad is not None:
                 b0 = float(quad[0][1, j])
+                qs2j = float(quad[2][j])
                 # current rate (slope at the last point) vs the window's average, less what the
                 # current rate's own noise explains (on a true exponential the two differ by noise)
-                rate_err = math.sqrt(max((b0 - b) ** 2 - float(quad[2][j]) * quad[1][1, 1], 0.0))
+                rate_err = math.sqrt(max((b0 - b) ** 2 - qs2j * d.quad_inv11, 0.0))
                 if b0 > 0:
-                    models.append((float(quad[0][0, j]), b0, quad_inv2, float(quad[2][j])))
+                    models.append((float(quad[0][0, j]), b0, quad_inv2, qs2j))
             if quad is not None and b0 > b:  # accelerating beyond noise: the rate ahead is higher
                 est = max(gap, 0.0) / (b + rate_err)
             low, high = est, est

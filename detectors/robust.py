@@ -57,6 +57,8 @@ def median(a: np.ndarray) -> float:
 def as_number(v: object) -> float:
     """``v`` as a float, or NaN when it is not a real number (None, text, a bool, a list): the
     detectors treat such a value as missing, as they treat NaN, rather than stop on it."""
+    if type(v) is float:  # the usual case, without the abstract base class' check: the same value
+        return v
     if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
         return float(v)
     return math.nan
