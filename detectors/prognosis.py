@@ -211,6 +211,34 @@ def _design(tt: np.ndarray, w: np.ndarray) -> _Design:
     return d
 
 
+def _first_reaches(gap: float, slope: float, c0: float, c1: float, c2: float) -> tuple[float | None, float | None]:
+    """``(_first_reach(..., +1.0), _first_reach(..., -1.0))``, the same numbers: the quadratic is the
+    same for both bounds, so it is solved once."""
+    sd0 = math.sqrt(max(c0, 0.0))
+    up_now, down_now = sd0 >= gap, -sd0 >= gap  # (sign · sd0: exactly ±sd0)
+    if up_now and down_now:
+        return 0.0, 0.0
+    qa, qb, qc = slope * slope - c2, -2.0 * slope * gap - c1, gap * gap - c0
+    if abs(qa) <= 1e-12 * max(slope * slope, c2):
+        roots = [-qc / qb] if qb else []
+    else:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc < 0:
+            return (0.0 if up_now else None), (0.0 if down_now else None)
+        t = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the numerically stable pair
+        roots = [t / qa, qc / t] if t else [t / qa]
+    tol = 1e-12 * max(abs(gap), 1.0)
+    up = down = None
+    for g in roots:
+        if 0.0 <= g <= HORIZON_MAX:
+            side = gap - slope * g
+            if side >= -tol and (up is None or g < up):
+                up = g
+            if -side >= -tol and (down is None or g < down):
+                down = g
+    return (0.0 if up_now else up), (0.0 if down_now else down)
+
+
 def _latest_crossing(line: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None, j: int, limit: float,
                      q: float) -> float:
     """Latest plausible crossing if the indicator stops accelerating: column ``j`` of the
@@ -289,14 +317,17 @@ class ExpTrend:
         keep = None
         if floor is not None and 0 < floor < limit / 1.1:
             keep = y > math.log(1.1 * floor)
-            if int(keep.sum()) < self.min_points:
+            kept = np.count_nonzero(keep)
+            if kept < self.min_points:
                 keep = None
         if keep is None:
             return self._time_to(tt, y[:, None], w, [limit])[0]
         excess_y = 0.5 * np.log(np.exp(2 * y[keep]) - floor * floor)
         excess_limit = math.sqrt(limit * limit - floor * floor)
-        if keep.all():  # the usual case once a fault shows: both models on the same times, in one pass
-            plain, excess = self._time_to(tt, np.column_stack([y, excess_y]), w, [limit, excess_limit])
+        if kept == y.size:  # the usual case once a fault shows: both models on the same times, in one pass
+            both = np.empty((y.size, 2))  # (np.column_stack([y, excess_y]): the same C-ordered array)
+            both[:, 0], both[:, 1] = y, excess_y
+            plain, excess = self._time_to(tt, both, w, [limit, excess_limit])
         else:
             plain = self._time_to(tt, y[:, None], w, [limit])[0]
             excess = self._time_to(tt[keep], excess_y[:, None], w[keep], [excess_limit])[0]
@@ -324,23 +355,21 @@ class ExpTrend:
         y2 = np.hstack([ys, np.exp(ys)])
         beta = inv @ (d.vtw2 @ y2)
         resid = y2 - d.v2 @ beta
-        s2 = (w @ resid**2) / dof
-        line = (beta[:, k:], inv, s2[k:], dof)
-        beta, s2 = beta[:, :k], s2[:k]
-        quad = None
+        # the coefficients and variances as plain floats (tolist: the same numbers) for the per-model
+        # arithmetic below; columns k.. are the straight lines of h
+        (a_all, b_all), s2_all = beta.tolist(), ((w @ resid**2) / dof).tolist()
         if d.quad_inv is not None:
             qbeta = d.quad_inv @ (d.vtw @ ys)
             qresid = ys - d.v @ qbeta
-            quad = (qbeta, d.quad_inv, (w @ qresid**2) / d.quad_dof)
-        inv2 = d.line_inv2  # plain floats for the per-model arithmetic below
-        quad_inv2 = d.quad_inv2
+            (qa_all, qb_all, _), qs2_all = qbeta.tolist(), ((w @ qresid**2) / d.quad_dof).tolist()
+        inv2, quad_inv2 = d.line_inv2, d.quad_inv2
         q2, q = d.q2, d.q
         w_sum = d.w_sum
-        inv11 = d.line_inv11
+        inv11, quad_inv11 = d.line_inv11, d.quad_inv11
         out: list[tuple[float, float, float] | None] = [None] * k
         for j in range(k):
-            a, b = float(beta[0, j]), float(beta[1, j])
-            s2j = float(s2[j])
+            a, b = a_all[j], b_all[j]
+            s2j = s2_all[j]
             se_b = math.sqrt(max(s2j * inv11, 0.0))
             log_lim = math.log(limits[j])
             gap = log_lim - a
@@ -355,16 +384,15 @@ class ExpTrend:
             unit = max(est, abs(gap) / b, 1e-6)
             models = [(a, b, inv2, s2j)]
             rate_err = 0.0
-            if quad is not None:
-                b0 = float(quad[0][1, j])
-                qs2j = float(quad[2][j])
+            if quad_inv2 is not None:
+                b0, qs2j = qb_all[j], qs2_all[j]
                 # current rate (slope at the last point) vs the window's average, less what the
                 # current rate's own noise explains (on a true exponential the two differ by noise)
-                rate_err = math.sqrt(max((b0 - b) ** 2 - qs2j * d.quad_inv11, 0.0))
+                rate_err = math.sqrt(max((b0 - b) ** 2 - qs2j * quad_inv11, 0.0))
                 if b0 > 0:
-                    models.append((float(quad[0][0, j]), b0, quad_inv2, qs2j))
-            if quad is not None and b0 > b:  # accelerating beyond noise: the rate ahead is higher
-                est = max(gap, 0.0) / (b + rate_err)
+                    models.append((qa_all[j], b0, quad_inv2, qs2j))
+                if b0 > b:  # accelerating beyond noise: the rate ahead is higher
+                    est = max(gap, 0.0) / (b + rate_err)
             low, high = est, est
             for m_a, m_b, m_inv, m_s2 in models:
                 # at horizon T = u·g the log level is a + b·T, with variance
@@ -373,12 +401,16 @@ class ExpTrend:
                 c1 = q2 * 2.0 * m_s2 * m_inv[0][1] * unit
                 c2 = q2 * (m_s2 * m_inv[1][1] + rate_err * rate_err) * unit * unit
                 # first horizon where each bound reaches the limit; none: est for the low, the end for the high
-                up = _first_reach(log_lim - m_a, m_b * unit, c0, c1, c2, +1.0)
-                down = _first_reach(log_lim - m_a, m_b * unit, c0, c1, c2, -1.0)
+                up, down = _first_reaches(log_lim - m_a, m_b * unit, c0, c1, c2)
                 if up is not None:
                     low = min(low, unit * up)
                 high = max(high, unit * (down if down is not None else HORIZON_MAX))
-            high = max(min(high, _latest_crossing(line, j, limits[j], q)), est)
+            # the latest plausible crossing if the indicator stops accelerating: the straight line of h
+            # at its slope's lower 90 % bound (:func:`_latest_crossing`)
+            c, dd = a_all[k + j], b_all[k + j]
+            d_low = dd - q * math.sqrt(max(s2_all[k + j] * inv11, 0.0))
+            latest = (limits[j] - c) / d_low if d_low > 0 and limits[j] > c else math.inf
+            high = max(min(high, latest), est)
             out[j] = (float(est * scale), float(low * scale), float(high * scale))
         return out
 

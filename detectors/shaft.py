@@ -68,23 +68,46 @@ def _backgrounds_mm_s(sp: Spectrum, f: np.ndarray, shaft_hz: float) -> np.ndarra
     """Velocity amplitude a bin of broadband background has near each frequency of ``f``: the
     median over ±0.25 order around it, leaving out ±4 bins at the line, scaled like a line's 3-bin
     main lobe. The windows are a few bins each: read in plain Python (a numpy call per window, or
-    the padding to batch them, costs more than the medians)."""
+    the padding to batch them, costs more than the medians); where they lie depends on the grid and
+    the speed alone, worked out once (:func:`_background_windows`)."""
+    memo = sp._grid()
+    key = ("shaft_backgrounds", sp.fs, sp.n, shaft_hz, f.tobytes())
+    plan = memo.get(key) if memo is not None else None
+    if plan is None:
+        plan = _background_windows(sp, f, shaft_hz)
+        if memo is not None:
+            memo[key] = plan
+    top, f2, windows = plan
+    # velocity-weighted power of bins 2..top-1 (bins 0, 1 never count)
+    vel = [0.0, 0.0] + (sp.power[2:top] / f2).tolist() if top > 2 else []
+    out = []
+    for a0, a1, b0, b1 in windows:
+        vals = sorted(vel[a0:a1] + vel[b0:b1])
+        c = len(vals)
+        out.append((vals[(c - 1) // 2] + vals[c // 2]) / 2 if c else 0.0)
+    p = np.asarray(out) * f * f  # power at f, velocity-weighted
+    return np.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
+
+
+def _background_windows(sp: Spectrum, f: np.ndarray, shaft_hz: float
+                        ) -> tuple[int, np.ndarray | None, list[tuple[int, int, int, int]]]:
+    """Where :func:`_backgrounds_mm_s` reads: the end of the bins it reads (``top``), their squared
+    frequencies from bin 2 (None when none), and per frequency of ``f`` the two stretches of bins
+    ``[a0, a1)``, ``[b0, b1)`` around the line (the window ``[i0, i1)`` without the line's bins
+    ``[k-4, k+5)``, bins 2..top-1 only)."""
     half = max(0.25 * shaft_hz, 6 * sp.df)
     m = f.size
     bounds = np.searchsorted(sp.freqs, np.concatenate([np.maximum(f - half, sp.df), f + half, f])).tolist()
     size = sp.power.size
     top = min(max(bounds[m:2 * m], default=0), size)
-    # velocity-weighted power of bins 2..top-1 (bins 0, 1 never count)
-    vel = [0.0, 0.0] + (sp.power[2:top] / sp.freqs[2:top] ** 2).tolist() if top > 2 else []
-    out = []
+    windows = []
     for i0, i1, k in zip(bounds[:m], bounds[m:2 * m], bounds[2 * m:], strict=True):
-        # the window [i0, i1) without the line's bins [k-4, k+5), bins 2..size-1 only
         i0, i1 = max(i0, 2), min(i1, top)
-        vals = sorted(vel[max(i0, 0):max(min(k - 4, i1), i0)] + vel[max(min(i1, k + 5), i0):i1])
-        c = len(vals)
-        out.append((vals[(c - 1) // 2] + vals[c // 2]) / 2 if c else 0.0)
-    p = np.asarray(out) * f * f  # power at f, velocity-weighted
-    return np.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
+        windows.append((max(i0, 0), max(min(k - 4, i1), i0), max(min(i1, k + 5), i0), i1))
+    f2 = sp.freqs[2:top] ** 2 if top > 2 else None
+    if f2 is not None:
+        f2.flags.writeable = False
+    return top, f2, windows
 
 
 def shaft_pattern(sp: Spectrum, shaft_hz: float,

@@ -174,26 +174,41 @@ class Spectrum:
         memo, key = self._grid(), ("orders", self.fs, self.n, shaft_hz, tuple(orders), tol)
         found = memo.get(key) if memo is not None else None
         if found is None:  # the search windows depend on the grid and the speed alone
-            target = np.asarray(orders, dtype=np.float64) * shaft_hz
-            half = np.maximum(target * tol, self.df)
-            m = target.size
-            bounds = np.searchsorted(self.freqs, np.concatenate([target - half, target + half + 1e-9])).tolist()
-            found = (target.tolist(), bounds[:m], bounds[m:])
+            found = self._order_windows(shaft_hz, orders, tol)
             if memo is not None:
                 memo[key] = found
-        pw, size, nyq = self.power, self.power.size, self.fs / 2
+        windows, lo, hi = found
+        if hi <= lo:
+            return np.zeros(len(windows))
+        pw = self.power[lo:hi].tolist()  # every bin read below, as plain floats (the same numbers)
         out = []
-        for f, i0, i1 in zip(*found, strict=True):
-            if not (0 < f < nyq and i1 > i0):
+        for f, i0, i1, size in windows:
+            if not size:
                 out.append(0.0)
                 continue
-            seg = pw[i0:i1].tolist()
+            seg = pw[i0 - lo:i1 - lo]
             k = i0 + seg.index(max(seg))  # the largest bin (the first of equals)
             # the main lobe: bins k-1, k, k+1 within [1, size) (bin 0 is DC), summed left to right
-            p = (float(pw[k - 1]) if k >= 2 else 0.0) + (float(pw[k]) if k >= 1 else 0.0) \
-                + (float(pw[k + 1]) if k + 1 < size else 0.0)
+            j = k - lo
+            p = (pw[j - 1] if k >= 2 else 0.0) + (pw[j] if k >= 1 else 0.0) + (pw[j + 1] if k + 1 < size else 0.0)
             out.append(math.sqrt(2 * p) * G * 1000.0 / (2 * math.pi * f))
         return np.asarray(out)
+
+    def _order_windows(self, shaft_hz: float, orders: tuple[float, ...] | list[float], tol: float
+                       ) -> tuple[list[tuple[float, int, int, int]], int, int]:
+        """Where :meth:`order_amplitudes_mm_s` searches each order: ``(frequency, first bin, end bin,
+        the spectrum's size or 0 for an order not read)``, and the bins ``[lo, hi)`` they read."""
+        target = np.asarray(orders, dtype=np.float64) * shaft_hz
+        half = np.maximum(target * tol, self.df)
+        m = target.size
+        bounds = np.searchsorted(self.freqs, np.concatenate([target - half, target + half + 1e-9])).tolist()
+        size, nyq = self.power.size, self.fs / 2
+        windows = [(f, i0, i1, size if 0 < f < nyq and i1 > i0 else 0)
+                   for f, i0, i1 in zip(target.tolist(), bounds[:m], bounds[m:], strict=True)]
+        read = [(i0, i1) for _, i0, i1, ok in windows if ok]
+        lo = max(min(i0 for i0, _ in read) - 1, 0) if read else 0
+        hi = min(max(i1 for _, i1 in read) + 1, size) if read else 0
+        return windows, lo, hi
 
 
 @lru_cache(maxsize=16)
