@@ -34,7 +34,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from detectors.robust import row_medians
-from detectors.spectrum import Spectrum, ifft, rfft, rfft_freqs
+from detectors.spectrum import Spectrum, _grid_memo, ifft, rfft, rfft_freqs
 
 __all__ = ["SES", "select_band", "squared_envelope_spectrum"]
 
@@ -93,7 +93,13 @@ class SES:
         if cached is None or cached[0].size < need:
             body = self.amp[1: 1 + need * block].reshape(need, -1) if n >= block else self.amp[1:].reshape(1, -1)
             medians = row_medians(body)
-            centres = self.freqs[1 + np.arange(medians.size) * body.shape[1] + body.shape[1] // 2]
+            memo, key = _grid_memo(self.freqs), ("floor_centres", medians.size, body.shape[1])
+            centres = memo.get(key) if memo is not None else None
+            if centres is None:  # (where the blocks' centres are depends on the grid alone)
+                centres = self.freqs[1 + np.arange(medians.size) * body.shape[1] + body.shape[1] // 2]
+                if memo is not None:
+                    centres.flags.writeable = False
+                    memo[key] = centres
             cached = (centres, medians)
             object.__setattr__(self, "_floor_cache", cached)
         return cached

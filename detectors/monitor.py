@@ -53,7 +53,7 @@ from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
 from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
-from detectors.shaft import shaft_pattern
+from detectors.shaft import shaft_pattern_parts
 from detectors.spectrum import Spectrum
 from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Samples, Snapshot, checked_samples
 from detectors.zscore import RobustZScore
@@ -64,6 +64,7 @@ _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
 _SHAFT_MODES = ("imbalance", "misalignment", "looseness")
+_ISO_STATE = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}
 # snapshots of a commissioning the baselines keep at most (evenly spread over a longer ``warmup``):
 # about 400 bytes of state each, so a unit's state stays far under 64 KB whatever warmup a model sets
 BASELINE_POINTS = 64
@@ -412,7 +413,7 @@ class UnitMonitor:
 
     def _absolute(self, a: Assessment, zone: str, feats: dict[str, float]) -> Assessment:
         """Raise the state to what the ISO zone demands (C → warning, D → alarm); "" = not judged."""
-        iso_state = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}.get(zone, "healthy")
+        iso_state = _ISO_STATE.get(zone, "healthy")
         if HEALTH_ORDER[iso_state] > HEALTH_ORDER[a.state]:
             a.state = iso_state  # type: ignore[assignment]
             v = _median(self.v_buf)
@@ -437,19 +438,20 @@ class UnitMonitor:
             return mode, conf, ev
         base = self.baseline.baseline
         healthy = {f"{o}x": math.exp(base[f"v{o}x_mm_s"][0]) for o in (1, 2, 3) if f"v{o}x_mm_s" in base}
-        pattern, p_conf, p_ev = shaft_pattern(sp, shaft_hz, healthy)
-        summary = [e for e in p_ev if e.get("family") == "summary"]
+        # (the orders' evidence lines made only when shown: shaft_pattern's evidence is orders() + [summary])
+        pattern, p_conf, orders, p_summary = shaft_pattern_parts(sp, shaft_hz, healthy)
+        summary = [p_summary] if p_summary is not None else []
         if pattern == "looseness" and mode != "looseness":
-            return "looseness", p_conf, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
-                                                       "meaning": "harmonic train / half orders: looseness"}]
+            return "looseness", p_conf, ev + orders() + summary + [
+                {"feature": "shaft_pattern", "observed_mode": mode, "meaning": "harmonic train / half orders: looseness"}]
         if mode == "looseness" and pattern in ("misalignment", "imbalance"):
-            return pattern, p_conf, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
-                                                  "meaning": "no harmonic train beyond 3x"}]
+            return pattern, p_conf, ev + orders() + summary + [
+                {"feature": "shaft_pattern", "observed_mode": mode, "meaning": "no harmonic train beyond 3x"}]
         if pattern != mode and self.primary.mode is None:
             # the first name sticks (fusion); while the shape does not yet confirm the order that
             # grew, the orders are a deviation without a name
-            return "anomaly", 0.3, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
-                                                 "meaning": f"shape of the orders not yet {mode}"}]
+            return "anomaly", 0.3, ev + orders() + summary + [
+                {"feature": "shaft_pattern", "observed_mode": mode, "meaning": f"shape of the orders not yet {mode}"}]
         return mode, conf, ev + summary
 
     def _ttf(self, since: float | None = None, excess: bool = False) -> tuple[float, float, float] | None:

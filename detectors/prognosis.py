@@ -352,7 +352,7 @@ class ExpTrend:
             return [None] * k
         scale, dof, inv = d.scale, d.line_dof, d.line_inv
         # the straight lines of log h and of h itself (for the latest plausible crossing) in one solve
-        y2 = np.hstack([ys, np.exp(ys)])
+        y2 = np.concatenate([ys, np.exp(ys)], axis=1)  # (np.hstack of 2-D arrays, without its wrapper)
         beta = inv @ (d.vtw2 @ y2)
         resid = y2 - d.v2 @ beta
         # the coefficients and variances as plain floats (tolist: the same numbers) for the per-model

@@ -40,6 +40,7 @@ shaft fault). Both share :func:`shaft_pattern`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from detectors.iso import zone_limits
 from detectors.spectrum import Spectrum
 from detectors.types import MachineInfo
 
-__all__ = ["shaft_fault", "shaft_pattern", "shaft_scores"]
+__all__ = ["shaft_fault", "shaft_pattern", "shaft_pattern_parts", "shaft_scores"]
 
 _ORDERS = (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)
 _ORDERS_ARR = np.asarray(_ORDERS, dtype=float)
@@ -120,22 +121,35 @@ def shaft_pattern(sp: Spectrum, shaft_hz: float,
     ``sqrt(a² - healthy²)``: early in a fault the healthy 1×, 2×, 3× still dominate the raw shape.
     No severity gate: the caller decides that the orders matter (ISO zone, or growth over baseline).
     """
+    name, conf, orders, summary = shaft_pattern_parts(sp, shaft_hz, healthy)
+    return name, conf, (orders() + [summary] if summary is not None else [])
+
+
+def shaft_pattern_parts(sp: Spectrum, shaft_hz: float, healthy: dict[str, float] | None = None
+                        ) -> tuple[str | None, float, Callable[[], list[dict]], dict | None]:
+    """:func:`shaft_pattern` as ``(name, confidence, a function giving the evidence of every order,
+    the summary or None)``: the evidence is ``orders() + [summary]`` (or none without a summary),
+    the same lines; the orders' lines are made only when asked (the monitor, once it has named the
+    fault, shows the summary alone)."""
     if not shaft_hz or shaft_hz <= 0 or 8 * shaft_hz >= sp.fs / 2:
-        return None, 0.0, []
+        return None, 0.0, list, None
     amps = sp.order_amplitudes_mm_s(shaft_hz, _ORDERS)
     raw = dict(zip(_KEYS, amps.tolist(), strict=True))
     healthy = healthy or {}
     a = {k: math.sqrt(max(v * v - healthy.get(k, 0.0) ** 2, 0.0)) for k, v in raw.items()}
-    ev: list[dict] = []
-    line: dict[str, bool] = {}
     backgrounds = _backgrounds_mm_s(sp, _ORDERS_ARR * shaft_hz, shaft_hz)
-    snrs = 20 * np.log10(np.maximum(amps, 1e-12) / np.maximum(backgrounds, 1e-12))
-    for key, snr in zip(_KEYS, snrs.tolist(), strict=True):
-        line[key] = snr >= LINE_DB
-        e = {"family": "shaft", "order": key, "amplitude_mm_s": round(raw[key], 4), "snr_db": round(snr, 1)}
-        if key in healthy:
-            e["excess_mm_s"] = round(a[key], 4)
-        ev.append(e)
+    snrs = (20 * np.log10(np.maximum(amps, 1e-12) / np.maximum(backgrounds, 1e-12))).tolist()
+    line = {key: snr >= LINE_DB for key, snr in zip(_KEYS, snrs, strict=True)}
+
+    def orders() -> list[dict]:
+        ev: list[dict] = []
+        for key, snr in zip(_KEYS, snrs, strict=True):
+            e = {"family": "shaft", "order": key, "amplitude_mm_s": round(raw[key], 4), "snr_db": round(snr, 1)}
+            if key in healthy:
+                e["excess_mm_s"] = round(a[key], 4)
+            ev.append(e)
+        return ev
+
     one, two = a["1x"], a["2x"]
     top = max(one, two, 1e-9)
     train = [k for k in _TRAIN if line[k] and a[k] >= TRAIN_SHARE * top]
@@ -144,14 +158,14 @@ def shaft_pattern(sp: Spectrum, shaft_hz: float,
                "ratio_2x_1x": round(two / max(one, 1e-9), 3)}
     if len(train) >= 4 or (len(halves) >= 2 and len(train) >= 2):
         conf = 0.5 + 0.06 * len(train) + 0.08 * len(halves)
-        return "looseness", round(min(conf, 0.9), 3), ev + [summary]
+        return "looseness", round(min(conf, 0.9), 3), orders, summary
     if two >= MISALIGN_2X * one and line["2x"]:
         conf = 0.5 + 0.2 * min(two / max(one, 1e-9) - MISALIGN_2X, 1.0) + (0.1 if line["3x"] else 0.0)
-        return "misalignment", round(min(conf, 0.9), 3), ev + [summary]
+        return "misalignment", round(min(conf, 0.9), 3), orders, summary
     total = math.sqrt(sum(v * v for v in a.values()) / 2) or 1e-9  # RMS of the order lines
     if line["1x"] and one * one / 2 > 0.5 * total * total:
-        return "imbalance", round(min(0.4 + 0.5 * one * one / 2 / total**2, 0.9), 3), ev + [summary]
-    return None, 0.0, ev + [summary]
+        return "imbalance", round(min(0.4 + 0.5 * one * one / 2 / total**2, 0.9), 3), orders, summary
+    return None, 0.0, orders, summary
 
 
 def shaft_fault(sp: Spectrum, shaft_hz: float, machine: MachineInfo) -> tuple[str | None, float, list[dict]]:
