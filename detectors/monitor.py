@@ -93,28 +93,29 @@ def _median(values: list[float]) -> float:
 
 def _watched(feats: dict[str, float]) -> dict[str, float]:
     """The features the adaptive detectors watch, positive magnitudes on a log scale."""
-    logs, plain, bands = _watch_plan(tuple(feats))
+    plan, bands = _watch_plan(tuple(feats))
     out: dict[str, float] = {}
-    for k, v in feats.items():  # in the features' order, as the plan was drawn
-        if k in logs:
-            out[k] = math.log(max(v, 1e-9))
-        elif k in plain:
-            out[k] = v
+    for k, on_log in plan:  # in the features' order
+        v = feats[k]
+        out[k] = math.log(max(v, 1e-9)) if on_log else v
     if bands:
         out["hf"] = math.log(max(sum(math.exp(2 * out[k]) for k in bands), 1e-18)) / 2
     return out
 
 
 @lru_cache(maxsize=64)
-def _watch_plan(keys: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[str, ...]]:
-    """For the feature names ``keys`` (every snapshot of a unit has the same): which :func:`_watched`
-    takes on a log scale, which as they are, and the bands at or above 1 kHz it sums into ``hf``,
-    in order."""
-    logs = frozenset(k for k in keys if k in _LOG_KEYS or (k.startswith("band_") and k.endswith("_g")))
-    plain = frozenset(k for k in keys if k not in logs and
-                      k in ("kurtosis", "crest", "env_kurtosis", "bpfo_db", "bpfi_db", "bsf_db"))
-    bands = tuple(k for k in keys if k in logs and k.startswith("band_") and float(k.split("_")[1]) >= 1000)
-    return logs, plain, bands
+def _watch_plan(keys: tuple[str, ...]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+    """For the feature names ``keys`` (every snapshot of a unit has the same): the names
+    :func:`_watched` takes, in order, each with whether on a log scale; and the bands at or above
+    1 kHz it sums into ``hf``, in order."""
+    plan = []
+    for k in keys:
+        if k in _LOG_KEYS or (k.startswith("band_") and k.endswith("_g")):
+            plan.append((k, True))
+        elif k in ("kurtosis", "crest", "env_kurtosis", "bpfo_db", "bpfi_db", "bsf_db"):
+            plan.append((k, False))
+    bands = tuple(k for k, _ in plan if k.startswith("band_") and float(k.split("_")[1]) >= 1000)
+    return tuple(plan), bands
 
 
 def _carry_snapshot(a: Assessment, last: Assessment, *, vibration_rules: bool) -> None:

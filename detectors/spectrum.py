@@ -43,7 +43,7 @@ def rfft(x: np.ndarray, axis: int = -1) -> np.ndarray:
     much as a 2,560-point transform itself); through ``scipy.fft`` for anything else."""
     if _pocketfft is None or x.dtype != np.float64 or not x.flags.aligned:
         return sfft.rfft(x, axis=axis)
-    return _pocketfft.r2c(x, (axis,), True, 0, None, _workers(None))
+    return _pocketfft.r2c(x, (axis,), True, 0, None, 1)
 
 
 def ifft(x: np.ndarray, n: int | None = None, axis: int = -1) -> np.ndarray:
@@ -52,14 +52,14 @@ def ifft(x: np.ndarray, n: int | None = None, axis: int = -1) -> np.ndarray:
     if _pocketfft is None or x.dtype != np.complex128 or not x.flags.aligned or (n is not None and x.ndim != 1):
         return sfft.ifft(x, n=n, axis=axis)
     if n is None:
-        return _pocketfft.c2c(x, (axis,), False, 2, None, _workers(None))
+        return _pocketfft.c2c(x, (axis,), False, 2, None, 1)
     if n < 1:
         raise ValueError(f"invalid number of data points ({n}) specified")
     if n <= x.size:
-        return _pocketfft.c2c(x[:n], (axis,), False, 2, None, _workers(None))
+        return _pocketfft.c2c(x[:n], (axis,), False, 2, None, 1)
     tmp = np.zeros(n, dtype=np.complex128)  # as scipy.fft pads, and transformed in place as it does
     tmp[:x.size] = x
-    return _pocketfft.c2c(tmp, (axis,), False, 2, tmp, _workers(None))
+    return _pocketfft.c2c(tmp, (axis,), False, 2, tmp, 1)
 
 
 @dataclass(frozen=True)
