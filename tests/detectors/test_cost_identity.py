@@ -476,3 +476,24 @@ def test_a_monitor_restored_midway_continues_as_one_that_was_not() -> None:
         ra, rb = a.update_snapshot(snap(i * 600.0, x)), b.update_snapshot(snap(i * 600.0, x))
         assert ra.to_dict() == rb.to_dict()
     assert a.state_dict() == b.state_dict()
+
+
+def _old_background_at(ses, f: np.ndarray) -> np.ndarray:
+    n = ses.amp.size - 1
+    block = max(16, n // 64)
+    nb = max(n // block, 1)
+    up_to, df = float(np.max(f, initial=0.0)), ses.df
+    need = min(nb, max(math.ceil((up_to / df - 1 - block // 2) / block), 0) + 1) if n >= block and df > 0 else nb
+    body = ses.amp[1: 1 + need * block].reshape(need, -1) if n >= block else ses.amp[1:].reshape(1, -1)
+    medians = np.median(body, axis=1)
+    centres = ses.freqs[1 + np.arange(medians.size) * body.shape[1] + body.shape[1] // 2]
+    return np.maximum(np.interp(f, centres, medians), max(1e-12 * float(ses.amp.max(initial=1e-30)), 1e-30))
+
+
+def test_the_envelope_floor_with_its_block_centres_per_grid_is_main_s() -> None:
+    rng = np.random.default_rng(16)
+    for i, x in enumerate(_signals(16, 17)):
+        for kw in ({"band": (3200.0, 6400.0)}, {"max_level": 3, "min_bw_hz": 600.0}, {"segment_s": 0.05}):
+            f = np.sort(rng.uniform(5.0, rng.choice([200.0, 900.0, 5000.0]), int(rng.integers(1, 12))))
+            ses = squared_envelope_spectrum(x, FS, **kw)
+            assert np.array_equal(ses.background_at(f), _old_background_at(ses, f))
