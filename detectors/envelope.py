@@ -214,7 +214,14 @@ def _negentropies(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.
     same pairwise sums as its ``mean``: the numbers are those of one block at a time (tested).
     """
     widths, starts, counts, s_starts = _layout(tuple(b.shape for b in blocks))
-    z = np.concatenate([ifft(b, axis=1) for b in blocks], axis=None)
+    # the bands' analytic signals laid end to end, each transform written in its place (what the
+    # concatenation of the transforms gives)
+    z = np.empty(int(widths.size and starts[-1] + widths[-1]), dtype=np.complex128)
+    i = 0
+    for b in blocks:
+        r, w = b.shape
+        ifft(b, axis=1, out=z[i:i + r * w].reshape(r, w))
+        i += r * w
     e = z.real ** 2 + z.imag ** 2
     centred = e - (np.add.reduceat(e, starts) / widths).repeat(widths)
     spectra, i = [], 0

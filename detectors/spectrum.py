@@ -46,13 +46,19 @@ def rfft(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return _pocketfft.r2c(x, (axis,), True, 0, None, 1)
 
 
-def ifft(x: np.ndarray, n: int | None = None, axis: int = -1) -> np.ndarray:
+def ifft(x: np.ndarray, n: int | None = None, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
     """``scipy.fft.ifft(x, n, axis)`` (``n``: zero-padded to that length, one-dimensional ``x``
-    only), called directly as :func:`rfft`."""
+    only), called directly as :func:`rfft`; ``out``: an array of ``x``'s shape (complex128,
+    C-ordered, without ``n``) to write the result into (the same numbers)."""
+    if out is not None and (n is not None or out.shape != x.shape):
+        raise ValueError("ifft writes into out only without n, and out must have the shape of x")
     if _pocketfft is None or x.dtype != np.complex128 or not x.flags.aligned or (n is not None and x.ndim != 1):
+        if out is not None:
+            out[...] = sfft.ifft(x, n=n, axis=axis)
+            return out
         return sfft.ifft(x, n=n, axis=axis)
     if n is None:
-        return _pocketfft.c2c(x, (axis,), False, 2, None, 1)
+        return _pocketfft.c2c(x, (axis,), False, 2, out, 1)
     if n < 1:
         raise ValueError(f"invalid number of data points ({n}) specified")
     if n <= x.size:

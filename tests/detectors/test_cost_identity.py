@@ -385,6 +385,10 @@ def test_pocketfft_called_directly_is_scipy_fft() -> None:
             assert np.array_equal(ifft(z[1:] if m is None else z, n=m), sfft.ifft(z[1:] if m is None else z, n=m))
         block = z[1:1 + 4 * (z.size // 5)].reshape(4, -1)
         assert np.array_equal(ifft(block, axis=1), sfft.ifft(block, axis=1))
+        into = np.zeros(block.size + 3, dtype=np.complex128)
+        assert np.array_equal(ifft(block, axis=1, out=into[2:2 + block.size].reshape(block.shape)),
+                              sfft.ifft(block, axis=1))
+        assert np.array_equal(into[2:2 + block.size], sfft.ifft(block, axis=1).ravel()) and into[0] == into[-1] == 0
         assert np.array_equal(rfft(block.real, axis=1), sfft.rfft(block.real, axis=1))
 
 
