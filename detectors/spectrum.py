@@ -27,7 +27,6 @@ from detectors.robust import dot
 
 try:  # the transforms scipy.fft runs, called without its per-call dispatch (the same numbers: see rfft)
     from scipy.fft._pocketfft import pypocketfft as _pocketfft
-    from scipy.fft._pocketfft.helper import _workers
 except ImportError:  # another scipy layout: through scipy.fft
     _pocketfft = None
 
@@ -38,9 +37,10 @@ BAND_EDGES_HZ = (10.0, 200.0, 1000.0, 3000.0, 6000.0, 12000.0)
 
 
 def rfft(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``scipy.fft.rfft(x, axis=axis)``: the same pocketfft transform with the same arguments, called
-    directly for a float64 array (scipy.fft's backend dispatch and argument handling cost about as
-    much as a 2,560-point transform itself); through ``scipy.fft`` for anything else."""
+    """``scipy.fft.rfft(x, axis=axis)``: the same pocketfft transform with the same arguments (one
+    worker, scipy.fft's default), called directly for a float64 array (scipy.fft's backend dispatch
+    and argument handling cost about as much as a 2,560-point transform itself); through
+    ``scipy.fft`` for anything else. (A scipy.fft backend set by the caller is not consulted.)"""
     if _pocketfft is None or x.dtype != np.float64 or not x.flags.aligned:
         return sfft.rfft(x, axis=axis)
     return _pocketfft.r2c(x, (axis,), True, 0, None, 1)
