@@ -179,9 +179,9 @@ def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float
     # when both the grid and the lines are fixed (read-only arrays: every SES of a snapshot length, and
     # the lines of a speed and bearing, :func:`_plan`), else for this spectrum alone
     if ses.freqs.flags.writeable or f.flags.writeable:
-        i0, i1, bounds, separable, on_shaft = _windows.__wrapped__(_Same(ses.freqs), _Same(f), n, tol, shaft_hz)
+        i0, i1, bounds, separable, on_shaft, inside = _windows.__wrapped__(_Same(ses.freqs), _Same(f), n, tol, shaft_hz)
     else:
-        i0, i1, bounds, separable, on_shaft = _windows(_Same(ses.freqs), _Same(f), n, tol, shaft_hz)
+        i0, i1, bounds, separable, on_shaft, inside = _windows(_Same(ses.freqs), _Same(f), n, tol, shaft_hz)
     amp = ses.amp
     masked = amp
     if on_shaft is not None:  # some line is separable: only at a resolution finer than a fifth of the shaft speed
@@ -189,10 +189,12 @@ def _read_lines(ses: SES, f: np.ndarray, tol: float, shaft_hz: float
         peak_bin = np.ones(n, dtype=bool)
         peak_bin[1:-1] = (amp[1:-1] >= amp[:-2]) & (amp[1:-1] >= amp[2:])
         masked = np.where(on_shaft | ~peak_bin, 0.0, amp)
-    # the maxima of every search window at once: one reduceat over interleaved [start, end) bounds
-    peak_raw = np.maximum.reduceat(np.append(amp, 0.0), bounds)[0::2]
-    peak = np.where(separable, np.maximum.reduceat(np.append(masked, 0.0), bounds)[0::2], peak_raw) \
-        if on_shaft is not None else peak_raw
+    # the maxima of every search window at once: one reduceat over interleaved [start, end) bounds (a
+    # 0 appended when the last window ends at the spectrum's end, where reduceat cannot start a stretch;
+    # the windows' maxima are the same either way)
+    peak_raw = np.maximum.reduceat(amp if inside else np.append(amp, 0.0), bounds)[0::2]
+    peak = np.where(separable, np.maximum.reduceat(masked if inside else np.append(masked, 0.0), bounds)[0::2],
+                    peak_raw) if on_shaft is not None else peak_raw
 
     def located(j: int) -> float:
         src = masked if separable[j] else amp
@@ -219,10 +221,10 @@ class _Same:
 
 @lru_cache(maxsize=32)
 def _windows(grid: _Same, lines: _Same, n: int, tol: float, shaft_hz: float
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, bool]:
     """Where :func:`_read_lines` searches each line of ``lines`` on the SES grid ``grid`` (``n`` bins):
     ``(first bin, end bin, both interleaved, which lines are separable from the shaft harmonics, which
-    bins lie on a shaft harmonic or None when no line is separable)``."""
+    bins lie on a shaft harmonic or None when no line is separable, whether every bound is under n)``."""
     freqs: np.ndarray = grid.obj  # type: ignore[assignment]
     f: np.ndarray = lines.obj  # type: ignore[assignment]
     df = float(freqs[1] - freqs[0]) if freqs.size > 1 else 0.0
@@ -241,7 +243,7 @@ def _windows(grid: _Same, lines: _Same, n: int, tol: float, shaft_hz: float
     for arr in (i0, i1, bounds, separable, on_shaft):
         if arr is not None:
             arr.flags.writeable = False
-    return i0, i1, bounds, separable, on_shaft
+    return i0, i1, bounds, separable, on_shaft, bool(bounds.size) and int(bounds.max()) < n
 
 
 def diagnose(snapshot: Snapshot, machine: MachineInfo, *, min_score: float = 4.0, tol: float = 0.01,
@@ -290,7 +292,8 @@ def _diagnose_at(x: np.ndarray, fs: float, sp: Spectrum, shaft_hz: float, machin
         if top_f * 2 > fs / 2:
             return None, 0.0, [{"reason": f"cannot assess: sample rate {fs:g} Hz cannot resolve the defect "
                                           f"frequencies up to {top_f:.0f} Hz"}]
-        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=envelope_segment_s(mult, shaft_hz, x.size / fs))
+        ses = squared_envelope_spectrum(x, fs, min_bw_hz=top_f, segment_s=envelope_segment_s(mult, shaft_hz, x.size / fs),
+                                        spectrum=sp)
         scores, family_lines = _read_families(ses, shaft_hz, mult, tol, sideband_weight, 1.0, False) or ({}, _no_lines)
         if scores:
             fam = max(scores, key=scores.__getitem__)
@@ -303,7 +306,7 @@ def _diagnose_at(x: np.ndarray, fs: float, sp: Spectrum, shaft_hz: float, machin
                                            "band_hz": ses.band_hz, "spectral_kurtosis": round(ses.kurtosis, 3)}]
                 best = (FAMILY_MODE[fam], conf, ev)
     else:
-        ses = squared_envelope_spectrum(x, fs, min_bw_hz=min(20 * shaft_hz, fs / 8))
+        ses = squared_envelope_spectrum(x, fs, min_bw_hz=min(20 * shaft_hz, fs / 8), spectrum=sp)
         lines = _nonsynchronous_lines(ses, shaft_hz)
         if lines and lines[0]["snr_db"] >= 2 * min_score and ses.kurtosis > 0.5:
             best = ("bearing", round(min(0.3 + lines[0]["snr_db"] / 60, 0.8), 3), lines)

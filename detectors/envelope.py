@@ -34,7 +34,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from detectors.robust import row_medians
-from detectors.spectrum import rfft_freqs
+from detectors.spectrum import Spectrum, _grid_memo, ifft, rfft, rfft_freqs
 
 __all__ = ["SES", "select_band", "squared_envelope_spectrum"]
 
@@ -73,8 +73,10 @@ class SES:
 
     def background_at(self, f: np.ndarray) -> np.ndarray:
         """:meth:`background_near` at every frequency of ``f`` at once."""
-        centres, medians = self._floor(float(np.max(f, initial=0.0)))
-        return np.maximum(np.interp(f, centres, medians), max(1e-12 * float(self.amp.max(initial=1e-30)), 1e-30))
+        # (the ufuncs' reduce: what np.max and ndarray.max compute, without their Python wrappers)
+        centres, medians = self._floor(float(np.maximum.reduce(f, axis=None, initial=0.0)))
+        return np.maximum(np.interp(f, centres, medians),
+                          max(1e-12 * float(np.maximum.reduce(self.amp, axis=None, initial=1e-30)), 1e-30))
 
     def _floor(self, up_to_hz: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
         """Block centres and medians, at least up to the first centre at or above ``up_to_hz`` (the
@@ -91,7 +93,13 @@ class SES:
         if cached is None or cached[0].size < need:
             body = self.amp[1: 1 + need * block].reshape(need, -1) if n >= block else self.amp[1:].reshape(1, -1)
             medians = row_medians(body)
-            centres = self.freqs[1 + np.arange(medians.size) * body.shape[1] + body.shape[1] // 2]
+            memo, key = _grid_memo(self.freqs), ("floor_centres", medians.size, body.shape[1])
+            centres = memo.get(key) if memo is not None else None
+            if centres is None:  # (where the blocks' centres are depends on the grid alone)
+                centres = self.freqs[1 + np.arange(medians.size) * body.shape[1] + body.shape[1] // 2]
+                if memo is not None:
+                    centres.flags.writeable = False
+                    memo[key] = centres
             cached = (centres, medians)
             object.__setattr__(self, "_floor_cache", cached)
         return cached
@@ -112,7 +120,7 @@ def _hann_on(n: int, m: int) -> tuple[np.ndarray, float]:
 
 
 def _band_kurtosis(spec: np.ndarray, k0: int, k1: int) -> float:
-    z = sfft.ifft(spec[k0:k1])
+    z = ifft(spec[k0:k1])
     return _kurtosis(z.real ** 2 + z.imag ** 2)
 
 
@@ -206,13 +214,20 @@ def _negentropies(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.
     same pairwise sums as its ``mean``: the numbers are those of one block at a time (tested).
     """
     widths, starts, counts, s_starts = _layout(tuple(b.shape for b in blocks))
-    z = np.concatenate([sfft.ifft(b, axis=1) for b in blocks], axis=None)
+    # the bands' analytic signals laid end to end, each transform written in its place (what the
+    # concatenation of the transforms gives)
+    z = np.empty(int(widths.size and starts[-1] + widths[-1]), dtype=np.complex128)
+    i = 0
+    for b in blocks:
+        r, w = b.shape
+        ifft(b, axis=1, out=z[i:i + r * w].reshape(r, w))
+        i += r * w
     e = z.real ** 2 + z.imag ** 2
     centred = e - (np.add.reduceat(e, starts) / widths).repeat(widths)
     spectra, i = [], 0
     for b in blocks:
         r, w = b.shape
-        spectra.append(sfft.rfft(centred[i:i + r * w].reshape(r, w), axis=1)[:, 1:])
+        spectra.append(rfft(centred[i:i + r * w].reshape(r, w), axis=1)[:, 1:])
         i += r * w
     s = np.abs(np.concatenate(spectra, axis=None)) ** 2
     m = np.add.reduceat(s, s_starts) / counts
@@ -222,11 +237,17 @@ def _negentropies(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float] | None = None,
-                              segment_s: float = 1.0, max_level: int = 4, min_bw_hz: float = 0.0) -> SES:
-    """Squared envelope spectrum of ``x`` demodulated in ``band`` (chosen by kurtosis when None)."""
+                              segment_s: float = 1.0, max_level: int = 4, min_bw_hz: float = 0.0, *,
+                              spectrum: Spectrum | None = None) -> SES:
+    """Squared envelope spectrum of ``x`` demodulated in ``band`` (chosen by kurtosis when None).
+
+    ``spectrum``: ``x``'s :meth:`Spectrum.of`, when the caller has it: the transform of ``x`` less its
+    mean is then taken from it (:meth:`Spectrum.centred_rfft`, made once for every envelope of the
+    snapshot) instead of made again."""
     x = np.asarray(x, dtype=np.float64)
-    x = x - np.add.reduce(x) / x.size  # (x.mean() without its Python wrapper: the same number)
-    spec = sfft.rfft(x)
+    spec = spectrum.centred_rfft() if spectrum is not None and spectrum.n == x.size else None
+    if spec is None:
+        spec = rfft(x - np.add.reduce(x) / x.size)  # (x.mean() without its Python wrapper: the same number)
     if band is None:
         lo, hi, sk = _select(spec, fs, x.size, max_level, min_bw_hz)
     else:
@@ -235,34 +256,41 @@ def squared_envelope_spectrum(x: np.ndarray, fs: float, band: tuple[float, float
     if hi <= lo:
         raise ValueError(f"demodulation band must have lo < hi, got {lo:g}..{hi:g} Hz")
     n = x.size
-    k0, k1 = max(int(np.ceil(lo * n / fs - 1e-9)), 1), min(int(np.ceil(hi * n / fs - 1e-9)), spec.size)
+    # (math.ceil: the integer np.ceil rounds to, without numpy's scalar overhead)
+    k0, k1 = max(math.ceil(lo * n / fs - 1e-9), 1), min(math.ceil(hi * n / fs - 1e-9), spec.size)
     seg = min(n, max(round(segment_s * fs), 256))
     m = k1 - k0
-    short = sfft.next_fast_len(2 * m + 2, real=True)
+    short = _fast_len(2 * m + 2)
     if seg == n and short < n:
         # one segment and a band narrower than half the spectrum: the squared envelope has no line
         # above the band's width (m bins), so it is computed on its own, shorter grid (the band's
         # bins shifted to DC, at least 2m+2 points: |z|² and its window are not aliased) and its
         # spectrum is the same up to those m bins (to ~1e-6 dB on the lines), zero above
-        z = sfft.ifft(spec[k0:k1], n=short) * (2.0 * short / n)  # (zero-padded to `short` points)
+        z = ifft(spec[k0:k1], n=short) * (2.0 * short / n)  # (zero-padded to `short` points)
         env2 = z.real ** 2 + z.imag ** 2
         ws, scale = _hann_on(n, short)
         amp = np.zeros(n // 2 + 1)
         # (the sum over the size: what env2.mean() computes, without its Python wrapper)
-        amp[:short // 2 + 1] = np.abs(sfft.rfft((env2 - np.add.reduce(env2) / short) * ws)) * scale
+        amp[:short // 2 + 1] = np.abs(rfft((env2 - np.add.reduce(env2) / short) * ws)) * scale
         return _ses(fs, seg, amp, lo, hi, sk, env2)
     full = np.zeros(n, dtype=np.complex128)
     full[k0:k1] = spec[k0:k1]
-    z = sfft.ifft(full) * 2.0  # the band's analytic signal
+    z = ifft(full) * 2.0  # the band's analytic signal
     env2 = z.real ** 2 + z.imag ** 2
     w = _hann(seg)
     if seg == n:  # one segment (a short snapshot): no framing
-        amp = np.abs(sfft.rfft((env2 - env2.mean()) * w)) * (2.0 / w.sum())
+        amp = np.abs(rfft((env2 - env2.mean()) * w)) * (2.0 / w.sum())
     else:  # Welch: Hann segments overlapping by half
         frames = np.lib.stride_tricks.sliding_window_view(env2, seg)[::max(seg // 2, 1)]
         frames = (frames - frames.mean(axis=1, keepdims=True)) * w
-        amp = np.abs(sfft.rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
+        amp = np.abs(rfft(frames, axis=1)).mean(axis=0) * (2.0 / w.sum())
     return _ses(fs, seg, amp, lo, hi, sk, env2)
+
+
+@lru_cache(maxsize=256)
+def _fast_len(m: int) -> int:
+    """``scipy.fft.next_fast_len(m, real=True)``, once per length."""
+    return sfft.next_fast_len(m, real=True)
 
 
 def _ses(fs: float, seg: int, amp: np.ndarray, lo: float, hi: float, sk: float, env2: np.ndarray) -> SES:

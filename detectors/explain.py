@@ -23,6 +23,7 @@ Rules, in order (the first that holds wins):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from detectors.diagnosis import FAMILY_MODE
@@ -31,8 +32,14 @@ __all__ = ["explain"]
 
 
 def _hf_keys(z: dict[str, float]) -> list[str]:
-    bands = sorted((k for k in z if k.startswith("band_")), key=lambda k: float(k.split("_")[1]))
-    return [k for k in bands if float(k.split("_")[1]) >= 1000]
+    return list(_hf_of(tuple(z)))
+
+
+@lru_cache(maxsize=64)
+def _hf_of(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`_hf_keys` of the names ``keys`` (a unit's features have the same names every snapshot)."""
+    bands = sorted((k for k in keys if k.startswith("band_")), key=lambda k: float(k.split("_")[1]))
+    return tuple(k for k in bands if float(k.split("_")[1]) >= 1000)
 
 
 def explain(feats: dict[str, float], z: dict[str, float], baseline: dict[str, tuple[float, float]], *,

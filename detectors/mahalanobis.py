@@ -102,8 +102,15 @@ class Mahalanobis:
         if not self.ready or not self.keys:
             return 0.0
         assert self.mean is not None and self.inv_cov is not None
-        v = np.array([as_number(x.get(k, m)) for k, m in zip(self.keys, self.mean)])
-        v = np.where(np.isfinite(v), v, self.mean) - self.mean
+        means = self.__dict__.get("_mean_list")
+        if means is None or means[0] is not self.mean:  # the mean as plain floats (the same numbers), once
+            means = self._mean_list = (self.mean, self.mean.tolist())
+        values = [as_number(x.get(k, m)) for k, m in zip(self.keys, means[1])]
+        v = np.array(values)
+        if all(map(math.isfinite, values)):
+            v = v - self.mean  # (np.where would keep every value: the same numbers)
+        else:
+            v = np.where(np.isfinite(v), v, self.mean) - self.mean
         return float(v @ self.inv_cov @ v)
 
     def score_one(self, x: dict[str, float]) -> float:

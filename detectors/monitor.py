@@ -36,6 +36,7 @@ import math
 import numbers
 import statistics
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -52,9 +53,9 @@ from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
 from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
-from detectors.shaft import shaft_pattern
+from detectors.shaft import shaft_pattern_parts
 from detectors.spectrum import Spectrum
-from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Snapshot, snapshot_problem
+from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Samples, Snapshot, checked_samples
 from detectors.zscore import RobustZScore
 
 __all__ = ["MonitorConfig", "UnitMonitor"]
@@ -63,6 +64,7 @@ _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
 _SHAFT_MODES = ("imbalance", "misalignment", "looseness")
+_ISO_STATE = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}
 # snapshots of a commissioning the baselines keep at most (evenly spread over a longer ``warmup``):
 # about 400 bytes of state each, so a unit's state stays far under 64 KB whatever warmup a model sets
 BASELINE_POINTS = 64
@@ -70,21 +72,50 @@ BASELINE_POINTS = 64
 
 def _real(v: Any) -> bool:
     """A real number (int, float or numpy's), not a bool, a string or None."""
+    t = type(v)
+    if t is float or t is int:  # the usual cases, without the abstract base class' check
+        return True
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _median(values: list[float]) -> float:
+    """``statistics.median(values)``, the same number: the middle of the sorted values, or the mean of
+    the middle two (without statistics' own overhead, on the monitor's few values)."""
+    data = sorted(values)
+    n = len(data)
+    if n == 0:
+        raise statistics.StatisticsError("no median for empty data")
+    if n % 2 == 1:
+        return data[n // 2]
+    i = n // 2
+    return (data[i - 1] + data[i]) / 2
 
 
 def _watched(feats: dict[str, float]) -> dict[str, float]:
     """The features the adaptive detectors watch, positive magnitudes on a log scale."""
+    plan, bands = _watch_plan(tuple(feats))
     out: dict[str, float] = {}
-    for k, v in feats.items():
-        if k in _LOG_KEYS or (k.startswith("band_") and k.endswith("_g")):
-            out[k] = math.log(max(v, 1e-9))
-        elif k in ("kurtosis", "crest", "env_kurtosis", "bpfo_db", "bpfi_db", "bsf_db"):
-            out[k] = v
-    bands = [k for k in out if k.startswith("band_") and float(k.split("_")[1]) >= 1000]
+    for k, on_log in plan:  # in the features' order
+        v = feats[k]
+        out[k] = math.log(max(v, 1e-9)) if on_log else v
     if bands:
         out["hf"] = math.log(max(sum(math.exp(2 * out[k]) for k in bands), 1e-18)) / 2
     return out
+
+
+@lru_cache(maxsize=64)
+def _watch_plan(keys: tuple[str, ...]) -> tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]:
+    """For the feature names ``keys`` (every snapshot of a unit has the same): the names
+    :func:`_watched` takes, in order, each with whether on a log scale; and the bands at or above
+    1 kHz it sums into ``hf``, in order."""
+    plan = []
+    for k in keys:
+        if k in _LOG_KEYS or (k.startswith("band_") and k.endswith("_g")):
+            plan.append((k, True))
+        elif k in ("kurtosis", "crest", "env_kurtosis", "bpfo_db", "bpfi_db", "bsf_db"):
+            plan.append((k, False))
+    bands = tuple(k for k, _ in plan if k.startswith("band_") and float(k.split("_")[1]) >= 1000)
+    return tuple(plan), bands
 
 
 def _carry_snapshot(a: Assessment, last: Assessment, *, vibration_rules: bool) -> None:
@@ -199,10 +230,9 @@ class UnitMonitor:
         """Assess one waveform snapshot; never raises on bad data."""
         if not _real(snap.ts) or not math.isfinite(snap.ts):
             return self._unknown(snap.ts, f"cannot assess: timestamp {snap.ts!r} is not a finite number of seconds")
-        problem = snapshot_problem(snap)
+        problem, x, magnitude, peak = checked_samples(snap)  # (snapshot_problem, and the samples as float64)
         if problem is not None:
             return self._unknown(snap.ts, f"cannot assess: {problem}")
-        x = np.asarray(snap.samples).astype(np.float64)
         fs = float(snap.fs)
         if fs < 2 * 1000.0:
             return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the 1,000 Hz "
@@ -211,23 +241,27 @@ class UnitMonitor:
         if top_f and 2 * top_f > fs:
             return self._unknown(snap.ts, f"cannot assess: sample rate {fs:g} Hz cannot resolve the bearing defect "
                                           f"frequencies and harmonics up to {top_f:.0f} Hz")
-        fp = fingerprint(x)
-        fault, why = check_sensor(x, self.prev_fp, current=fp)
+        # the reductions of the samples the sensor check, the fingerprint, the spectrum and the features
+        # all read, each made once
+        samples = Samples(x, magnitude, peak)  # type: ignore[arg-type]
+        fp = fingerprint(x, samples)
+        fault, why = check_sensor(x, self.prev_fp, current=fp, samples=samples)
         self.prev_fp = fp
         if fault is not None:
             a = self._unknown(snap.ts, why)
             a.sensor_fault = fault
             return a
-        sp = Spectrum.of(x, fs)  # one spectrum for the features and, if needed, the shaft rules
-        feats = self._features(snap, fs, sp)
+        # one spectrum for the features, the envelope and, if needed, the shaft rules and the diagnosis
+        sp = Spectrum.of(x, fs, total=samples.total)
+        feats = self._features(snap, fs, sp, samples)
         transient = self._transient(snap, feats)
         if transient:
             return self._held(snap.ts, transient, feats)
         self.v_buf = (self.v_buf + [feats["velocity_rms_mm_s"]])[-self.config.smooth:]
         # ISO zones judge a measured velocity: the snapshot must resolve the band's lower edge
         # (its first used bin, 2 bins above DC, at or below 10 Hz, or 2 Hz under 600 rpm)
-        iso_valid = 2 * fs / x.size <= velocity_band(self.machine)[0]
-        zone = self.iso.update(statistics.median(self.v_buf)) if iso_valid else ""
+        iso_valid = 2 * fs / x.size <= velocity_band(self.machine)[0]  # type: ignore[union-attr]
+        zone = self.iso.update(_median(self.v_buf)) if iso_valid else ""
         watched = _watched(feats)
         if not self.baseline.ready:
             return self._commissioning(snap, feats, watched, zone, sp)
@@ -266,14 +300,15 @@ class UnitMonitor:
             a.reasons.insert(0, self.relearn_note)
         return self._absolute(a, zone, feats)
 
-    def _features(self, snap: Snapshot, fs: float, sp: Spectrum) -> dict[str, float]:
+    def _features(self, snap: Snapshot, fs: float, sp: Spectrum, samples: Samples | None = None) -> dict[str, float]:
         """Features; the envelope band is re-chosen after ``band_recheck`` snapshots that reuse it
         while the unit is healthy, after ``band_recheck_unhealthy`` while it is not (a developing
         fault may move it), and whenever the sample rate changed."""
         reuse = self.config.band_recheck if self.level == 0 else self.config.band_recheck_unhealthy
         keep = self.env_band is not None and self.env_fs == fs and self.band_age < reuse
         # (update_snapshot has checked the snapshot with snapshot_problem, more strictly than the features do)
-        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp, checked=True)
+        feats = snapshot_features(snap, self.machine, band=self.env_band if keep else None, spectrum=sp, checked=True,
+                                  samples=samples)
         if keep:
             self.band_age += 1
         elif "env_band_lo_hz" in feats:
@@ -296,7 +331,7 @@ class UnitMonitor:
         self.streak = self.streak + 1 if anomalous else 0
         # health indicator: running median of the RMS over its lowest settled level since commissioning
         self.hi_buf = (self.hi_buf + [feats["rms_g"]])[-c.smooth:]
-        hi = statistics.median(self.hi_buf)
+        hi = _median(self.hi_buf)
         if len(self.hi_buf) == c.smooth:
             self.ref = hi if self.ref is None else min(self.ref, hi)
         ratio = hi / self.ref if self.ref else 1.0
@@ -379,10 +414,10 @@ class UnitMonitor:
 
     def _absolute(self, a: Assessment, zone: str, feats: dict[str, float]) -> Assessment:
         """Raise the state to what the ISO zone demands (C → warning, D → alarm); "" = not judged."""
-        iso_state = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}.get(zone, "healthy")
+        iso_state = _ISO_STATE.get(zone, "healthy")
         if HEALTH_ORDER[iso_state] > HEALTH_ORDER[a.state]:
             a.state = iso_state  # type: ignore[assignment]
-            v = statistics.median(self.v_buf)
+            v = _median(self.v_buf)
             a.reasons.insert(0, f"velocity {v:.2f} mm/s RMS (median of {len(self.v_buf)}) is in ISO 10816-3 zone {zone}")
             if a.failure_mode is None:
                 a.failure_mode, a.confidence = "anomaly", 0.3
@@ -404,19 +439,20 @@ class UnitMonitor:
             return mode, conf, ev
         base = self.baseline.baseline
         healthy = {f"{o}x": math.exp(base[f"v{o}x_mm_s"][0]) for o in (1, 2, 3) if f"v{o}x_mm_s" in base}
-        pattern, p_conf, p_ev = shaft_pattern(sp, shaft_hz, healthy)
-        summary = [e for e in p_ev if e.get("family") == "summary"]
+        # (the orders' evidence lines made only when shown: shaft_pattern's evidence is orders() + [summary])
+        pattern, p_conf, orders, p_summary = shaft_pattern_parts(sp, shaft_hz, healthy)
+        summary = [p_summary] if p_summary is not None else []
         if pattern == "looseness" and mode != "looseness":
-            return "looseness", p_conf, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
-                                                       "meaning": "harmonic train / half orders: looseness"}]
+            return "looseness", p_conf, ev + orders() + summary + [
+                {"feature": "shaft_pattern", "observed_mode": mode, "meaning": "harmonic train / half orders: looseness"}]
         if mode == "looseness" and pattern in ("misalignment", "imbalance"):
-            return pattern, p_conf, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
-                                                  "meaning": "no harmonic train beyond 3x"}]
+            return pattern, p_conf, ev + orders() + summary + [
+                {"feature": "shaft_pattern", "observed_mode": mode, "meaning": "no harmonic train beyond 3x"}]
         if pattern != mode and self.primary.mode is None:
             # the first name sticks (fusion); while the shape does not yet confirm the order that
             # grew, the orders are a deviation without a name
-            return "anomaly", 0.3, ev + p_ev + [{"feature": "shaft_pattern", "observed_mode": mode,
-                                                 "meaning": f"shape of the orders not yet {mode}"}]
+            return "anomaly", 0.3, ev + orders() + summary + [
+                {"feature": "shaft_pattern", "observed_mode": mode, "meaning": f"shape of the orders not yet {mode}"}]
         return mode, conf, ev + summary
 
     def _ttf(self, since: float | None = None, excess: bool = False) -> tuple[float, float, float] | None:

@@ -152,6 +152,93 @@ def _first_reach(gap: float, slope: float, c0: float, c1: float, c2: float, sign
     return best
 
 
+class _Design:
+    """What the fits of :meth:`ExpTrend._time_to` on one set of times and weights share: the design
+    ``[1, τ, τ²]`` (``τ`` the times in units of the fitted span), its weighted moments, their
+    inverses (None: singular, or too few points), and the plain floats the per-model arithmetic
+    reads from them."""
+
+    __slots__ = ("n", "scale", "v", "vtw", "v2", "vtw2", "line_inv", "line_dof", "line_inv2", "line_inv11",
+                 "quad_inv", "quad_dof", "quad_inv2", "quad_inv11", "q2", "q", "w_sum")
+
+    def __init__(self, tt: np.ndarray, w: np.ndarray) -> None:
+        n = self.n = tt.size
+        self.scale = scale = float(-tt[0]) or 1.0
+        tau = tt / scale  # in units of the fitted span, for a well-conditioned quadratic fit
+        # one design [1, τ, τ²] and its weighted moments serve the three fits (the straight line of
+        # log h, the quadratic, and the straight line of h for the latest plausible crossing)
+        v = np.empty((n, 3))
+        v[:, 0], v[:, 1], v[:, 2] = 1.0, tau, tau * tau
+        vtw = v.T * w
+        mom = vtw @ v
+        self.v, self.vtw, self.v2, self.vtw2 = v, vtw, v[:, :2], vtw[:2]
+        self.line_dof = n - 2
+        self.line_inv = _inverse(mom[:2, :2]) if self.line_dof >= 1 else None
+        self.quad_dof = n - 3
+        self.quad_inv = _inverse(mom) if n >= 6 and self.line_inv is not None else None
+        if self.line_inv is not None:
+            self.line_inv2 = self.line_inv.tolist()
+            self.line_inv11 = float(self.line_inv[1, 1])
+            self.q2 = _t_quantile(self.line_dof) ** 2
+            self.q = math.sqrt(self.q2)
+        if self.quad_inv is not None:
+            self.quad_inv2 = self.quad_inv[:2, :2].tolist()
+            self.quad_inv11 = float(self.quad_inv[1, 1])
+        if self.line_inv is None:
+            self.line_inv2, self.line_inv11, self.q2, self.q = None, math.nan, math.nan, math.nan
+        if self.quad_inv is None:
+            self.quad_inv2, self.quad_inv11 = None, math.nan
+        self.w_sum = float(w.sum())
+        for arr in (v, vtw, self.line_inv, self.quad_inv):
+            if arr is not None:
+                arr.flags.writeable = False
+
+
+_DESIGNS: dict[tuple[bytes, bytes], _Design] = {}
+_DESIGNS_MAX = 64
+
+
+def _design(tt: np.ndarray, w: np.ndarray) -> _Design:
+    """:class:`_Design` of the times ``tt`` and weights ``w``, worked out once for the very same
+    values (the key is their bytes: equal numbers, bit for bit); at most ``_DESIGNS_MAX`` kept."""
+    key = (tt.tobytes(), w.tobytes())
+    d = _DESIGNS.get(key)
+    if d is None:
+        d = _Design(tt, w)
+        if len(_DESIGNS) >= _DESIGNS_MAX:
+            del _DESIGNS[next(iter(_DESIGNS))]  # the oldest
+        _DESIGNS[key] = d
+    return d
+
+
+def _first_reaches(gap: float, slope: float, c0: float, c1: float, c2: float) -> tuple[float | None, float | None]:
+    """``(_first_reach(..., +1.0), _first_reach(..., -1.0))``, the same numbers: the quadratic is the
+    same for both bounds, so it is solved once."""
+    sd0 = math.sqrt(max(c0, 0.0))
+    up_now, down_now = sd0 >= gap, -sd0 >= gap  # (sign · sd0: exactly ±sd0)
+    if up_now and down_now:
+        return 0.0, 0.0
+    qa, qb, qc = slope * slope - c2, -2.0 * slope * gap - c1, gap * gap - c0
+    if abs(qa) <= 1e-12 * max(slope * slope, c2):
+        roots = [-qc / qb] if qb else []
+    else:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc < 0:
+            return (0.0 if up_now else None), (0.0 if down_now else None)
+        t = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the numerically stable pair
+        roots = [t / qa, qc / t] if t else [t / qa]
+    tol = 1e-12 * max(abs(gap), 1.0)
+    up = down = None
+    for g in roots:
+        if 0.0 <= g <= HORIZON_MAX:
+            side = gap - slope * g
+            if side >= -tol and (up is None or g < up):
+                up = g
+            if -side >= -tol and (down is None or g < down):
+                down = g
+    return (0.0 if up_now else up), (0.0 if down_now else down)
+
+
 def _latest_crossing(line: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None, j: int, limit: float,
                      q: float) -> float:
     """Latest plausible crossing if the indicator stops accelerating: column ``j`` of the
@@ -230,14 +317,17 @@ class ExpTrend:
         keep = None
         if floor is not None and 0 < floor < limit / 1.1:
             keep = y > math.log(1.1 * floor)
-            if int(keep.sum()) < self.min_points:
+            kept = np.count_nonzero(keep)
+            if kept < self.min_points:
                 keep = None
         if keep is None:
             return self._time_to(tt, y[:, None], w, [limit])[0]
         excess_y = 0.5 * np.log(np.exp(2 * y[keep]) - floor * floor)
         excess_limit = math.sqrt(limit * limit - floor * floor)
-        if keep.all():  # the usual case once a fault shows: both models on the same times, in one pass
-            plain, excess = self._time_to(tt, np.column_stack([y, excess_y]), w, [limit, excess_limit])
+        if kept == y.size:  # the usual case once a fault shows: both models on the same times, in one pass
+            both = np.empty((y.size, 2))  # (np.column_stack([y, excess_y]): the same C-ordered array)
+            both[:, 0], both[:, 1] = y, excess_y
+            plain, excess = self._time_to(tt, both, w, [limit, excess_limit])
         else:
             plain = self._time_to(tt, y[:, None], w, [limit])[0]
             excess = self._time_to(tt[keep], excess_y[:, None], w[keep], [excess_limit])[0]
@@ -252,40 +342,40 @@ class ExpTrend:
                  limits: list[float]) -> list[tuple[float, float, float] | None]:
         """:meth:`time_to` of each column of ``ys`` (log indicators on the times ``tt`` with weights
         ``w``) to its limit: (estimate, low, high) in seconds, or None. The columns share one
-        design and its moments, so several are fitted for about the cost of one."""
+        design and its moments, so several are fitted for about the cost of one; and the design
+        depends on the times and weights alone, so it is worked out once for the same times
+        (:func:`_design`: both indicators of a snapshot, and every snapshot of a unit sending at a
+        steady interval once the window is full)."""
         k = ys.shape[1]
-        n = tt.size
-        scale = float(-tt[0]) or 1.0
-        tau = tt / scale  # in units of the fitted span, for a well-conditioned quadratic fit
-        # one design [1, τ, τ²] and its weighted moments serve the three fits below (the straight
-        # line of log h, the quadratic, and the straight line of h for the latest plausible crossing)
-        v = np.empty((n, 3))
-        v[:, 0], v[:, 1], v[:, 2] = 1.0, tau, tau * tau
-        vtw = v.T * w
-        mom = vtw @ v
-        # the straight lines of log h and of h itself (for the latest plausible crossing) in one solve
-        both = _wls_solve(mom[:2, :2], vtw[:2], v[:, :2], np.hstack([ys, np.exp(ys)]), w)
-        if both is None:
+        d = _design(tt, w)
+        if d.line_inv is None:
             return [None] * k
-        beta, inv, s2, dof = both
-        line = (beta[:, k:], inv, s2[k:], dof)
-        beta, s2 = beta[:, :k], s2[:k]
-        quad = _wls_solve(mom, vtw, v, ys, w) if n >= 6 else None
-        inv2 = inv.tolist()  # plain floats for the per-model arithmetic below
-        quad_inv2 = quad[1][:2, :2].tolist() if quad is not None else None
-        q2 = _t_quantile(dof) ** 2
-        q = math.sqrt(q2)
-        w_sum = float(w.sum())
+        scale, dof, inv = d.scale, d.line_dof, d.line_inv
+        # the straight lines of log h and of h itself (for the latest plausible crossing) in one solve
+        y2 = np.concatenate([ys, np.exp(ys)], axis=1)  # (np.hstack of 2-D arrays, without its wrapper)
+        beta = inv @ (d.vtw2 @ y2)
+        resid = y2 - d.v2 @ beta
+        # the coefficients and variances as plain floats (tolist: the same numbers) for the per-model
+        # arithmetic below; columns k.. are the straight lines of h
+        (a_all, b_all), s2_all = beta.tolist(), ((w @ resid**2) / dof).tolist()
+        if d.quad_inv is not None:
+            qbeta = d.quad_inv @ (d.vtw @ ys)
+            qresid = ys - d.v @ qbeta
+            (qa_all, qb_all, _), qs2_all = qbeta.tolist(), ((w @ qresid**2) / d.quad_dof).tolist()
+        inv2, quad_inv2 = d.line_inv2, d.quad_inv2
+        q2, q = d.q2, d.q
+        w_sum = d.w_sum
+        inv11, quad_inv11 = d.line_inv11, d.quad_inv11
         out: list[tuple[float, float, float] | None] = [None] * k
         for j in range(k):
-            a, b = float(beta[0, j]), float(beta[1, j])
-            s2j = float(s2[j])
-            se_b = math.sqrt(max(s2j * inv[1, 1], 0.0))
+            a, b = a_all[j], b_all[j]
+            s2j = s2_all[j]
+            se_b = math.sqrt(max(s2j * inv11, 0.0))
             log_lim = math.log(limits[j])
             gap = log_lim - a
             # "rising": the slope above 2 standard errors, the weights counted as n/Σw points each
             # (the monitor reads "no estimate" as "no rising trend": a level step, not wear)
-            if gap > 0 and (b <= 2 * se_b * n / w_sum or b <= 0):
+            if gap > 0 and (b <= 2 * se_b * d.n / w_sum or b <= 0):
                 continue  # below the limit and no significant rise
             if b <= 0:
                 out[j] = (0.0, 0.0, 0.0)
@@ -294,15 +384,15 @@ class ExpTrend:
             unit = max(est, abs(gap) / b, 1e-6)
             models = [(a, b, inv2, s2j)]
             rate_err = 0.0
-            if quad is not None:
-                b0 = float(quad[0][1, j])
+            if quad_inv2 is not None:
+                b0, qs2j = qb_all[j], qs2_all[j]
                 # current rate (slope at the last point) vs the window's average, less what the
                 # current rate's own noise explains (on a true exponential the two differ by noise)
-                rate_err = math.sqrt(max((b0 - b) ** 2 - float(quad[2][j]) * quad[1][1, 1], 0.0))
+                rate_err = math.sqrt(max((b0 - b) ** 2 - qs2j * quad_inv11, 0.0))
                 if b0 > 0:
-                    models.append((float(quad[0][0, j]), b0, quad_inv2, float(quad[2][j])))
-            if quad is not None and b0 > b:  # accelerating beyond noise: the rate ahead is higher
-                est = max(gap, 0.0) / (b + rate_err)
+                    models.append((qa_all[j], b0, quad_inv2, qs2j))
+                if b0 > b:  # accelerating beyond noise: the rate ahead is higher
+                    est = max(gap, 0.0) / (b + rate_err)
             low, high = est, est
             for m_a, m_b, m_inv, m_s2 in models:
                 # at horizon T = u·g the log level is a + b·T, with variance
@@ -311,12 +401,16 @@ class ExpTrend:
                 c1 = q2 * 2.0 * m_s2 * m_inv[0][1] * unit
                 c2 = q2 * (m_s2 * m_inv[1][1] + rate_err * rate_err) * unit * unit
                 # first horizon where each bound reaches the limit; none: est for the low, the end for the high
-                up = _first_reach(log_lim - m_a, m_b * unit, c0, c1, c2, +1.0)
-                down = _first_reach(log_lim - m_a, m_b * unit, c0, c1, c2, -1.0)
+                up, down = _first_reaches(log_lim - m_a, m_b * unit, c0, c1, c2)
                 if up is not None:
                     low = min(low, unit * up)
                 high = max(high, unit * (down if down is not None else HORIZON_MAX))
-            high = max(min(high, _latest_crossing(line, j, limits[j], q)), est)
+            # the latest plausible crossing if the indicator stops accelerating: the straight line of h
+            # at its slope's lower 90 % bound (:func:`_latest_crossing`)
+            c, dd = a_all[k + j], b_all[k + j]
+            d_low = dd - q * math.sqrt(max(s2_all[k + j] * inv11, 0.0))
+            latest = (limits[j] - c) / d_low if d_low > 0 and limits[j] > c else math.inf
+            high = max(min(high, latest), est)
             out[j] = (float(est * scale), float(low * scale), float(high * scale))
         return out
 

@@ -43,20 +43,31 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
 def row_medians(a: np.ndarray) -> np.ndarray:
     """``np.median(a, axis=1)`` of a 2-D array of finite values with at least one column."""
     k = a.shape[1]
+    p = a.copy()  # (what np.partition does before partitioning in place, without its wrapper)
     if k % 2:
-        return np.partition(a, k // 2, axis=1)[:, k // 2]
-    p = np.partition(a, (k // 2 - 1, k // 2), axis=1)
+        p.partition(k // 2, axis=1)
+        return p[:, k // 2]
+    p.partition((k // 2 - 1, k // 2), axis=1)
     return (p[:, k // 2 - 1] + p[:, k // 2]) / 2
 
 
 def median(a: np.ndarray) -> float:
-    """``float(np.median(a))`` of a non-empty 1-D array of finite values."""
-    return float(row_medians(np.asarray(a).reshape(1, -1))[0])
+    """``float(np.median(a))`` of a non-empty 1-D array of finite values (:func:`row_medians` of one
+    row, the same number, on a flat copy)."""
+    p = np.asarray(a).flatten()  # (a copy, contiguous, partitioned in place)
+    k = p.size
+    if k % 2:
+        p.partition(k // 2)
+        return float(p[k // 2])
+    p.partition((k // 2 - 1, k // 2))
+    return float((p[k // 2 - 1] + p[k // 2]) / 2)
 
 
 def as_number(v: object) -> float:
     """``v`` as a float, or NaN when it is not a real number (None, text, a bool, a list): the
     detectors treat such a value as missing, as they treat NaN, rather than stop on it."""
+    if type(v) is float:  # the usual case, without the abstract base class' check: the same value
+        return v
     if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
         return float(v)
     return math.nan

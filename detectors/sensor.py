@@ -26,12 +26,16 @@ from __future__ import annotations
 import numpy as np
 
 from detectors.robust import dot, median
+from detectors.types import Samples
 
 __all__ = ["check_sensor", "fingerprint"]
 
 
-def fingerprint(x: np.ndarray) -> list[float]:
-    """A compact identity of a snapshot (sum, sum of squares, first and last sample)."""
+def fingerprint(x: np.ndarray, samples: Samples | None = None) -> list[float]:
+    """A compact identity of a snapshot (sum, sum of squares, first and last sample); ``samples``:
+    ``x``'s reductions when the caller has them (the same sums)."""
+    if samples is not None:
+        return [float(samples.total), samples.sumsq, float(x[0]), float(x[-1])]
     return [float(x.sum()), dot(x, x), float(x[0]), float(x[-1])]
 
 
@@ -45,15 +49,16 @@ def _longest_run(mask: np.ndarray) -> int:
 
 def check_sensor(x: np.ndarray, previous: list[float] | None = None, *, dropout_frac: float = 0.05,
                  clip_frac: float = 0.01, spike_sigma: float = 12.0,
-                 current: list[float] | None = None) -> tuple[str | None, str]:
+                 current: list[float] | None = None, samples: Samples | None = None) -> tuple[str | None, str]:
     """Classify a sensor fault in snapshot ``x`` (finite samples, in g).
 
     ``previous``: the previous snapshot's :func:`fingerprint`; ``current``: this one's, when the
-    caller has computed it already (it keeps it for the next snapshot).
+    caller has computed it already (it keeps it for the next snapshot); ``samples``: ``x``'s
+    reductions (its maximum, minimum and magnitudes), when the caller has them.
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.size
-    hi, lo = float(x.max()), float(x.min())
+    hi, lo = (float(x.max()), float(x.min())) if samples is None else (samples.hi, samples.lo)
     if hi == lo:
         return "stuck", f"sensor stuck: all {n} samples equal {x[0]:g}"
     if previous is not None and (current if current is not None else fingerprint(x)) == previous:
@@ -63,7 +68,7 @@ def check_sensor(x: np.ndarray, previous: list[float] | None = None, *, dropout_
     if run >= max(dropout_frac * n, 16):
         return "dropout", f"signal dropout: {run} consecutive identical samples ({run / n:.0%} of the snapshot)"
     peak = max(hi, -lo)
-    at_peak = int(np.count_nonzero(np.abs(x) >= peak * (1 - 1e-4)))
+    at_peak = int(np.count_nonzero((np.abs(x) if samples is None else samples.magnitude) >= peak * (1 - 1e-4)))
     if at_peak >= max(clip_frac * n, 4):
         return "saturation", f"signal saturated: {at_peak} samples at the extreme {peak:g} g"
     # robust centre and scale from every 4th sample: as good an estimate for this purpose, at a

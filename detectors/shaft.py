@@ -40,6 +40,7 @@ shaft fault). Both share :func:`shaft_pattern`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from detectors.iso import zone_limits
 from detectors.spectrum import Spectrum
 from detectors.types import MachineInfo
 
-__all__ = ["shaft_fault", "shaft_pattern", "shaft_scores"]
+__all__ = ["shaft_fault", "shaft_pattern", "shaft_pattern_parts", "shaft_scores"]
 
 _ORDERS = (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)
 _ORDERS_ARR = np.asarray(_ORDERS, dtype=float)
@@ -68,23 +69,46 @@ def _backgrounds_mm_s(sp: Spectrum, f: np.ndarray, shaft_hz: float) -> np.ndarra
     """Velocity amplitude a bin of broadband background has near each frequency of ``f``: the
     median over ±0.25 order around it, leaving out ±4 bins at the line, scaled like a line's 3-bin
     main lobe. The windows are a few bins each: read in plain Python (a numpy call per window, or
-    the padding to batch them, costs more than the medians)."""
+    the padding to batch them, costs more than the medians); where they lie depends on the grid and
+    the speed alone, worked out once (:func:`_background_windows`)."""
+    memo = sp._grid()
+    key = ("shaft_backgrounds", sp.fs, sp.n, shaft_hz, f.tobytes())
+    plan = memo.get(key) if memo is not None else None
+    if plan is None:
+        plan = _background_windows(sp, f, shaft_hz)
+        if memo is not None:
+            memo[key] = plan
+    top, f2, windows = plan
+    # velocity-weighted power of bins 2..top-1 (bins 0, 1 never count)
+    vel = [0.0, 0.0] + (sp.power[2:top] / f2).tolist() if top > 2 else []
+    out = []
+    for a0, a1, b0, b1 in windows:
+        vals = sorted(vel[a0:a1] + vel[b0:b1])
+        c = len(vals)
+        out.append((vals[(c - 1) // 2] + vals[c // 2]) / 2 if c else 0.0)
+    p = np.asarray(out) * f * f  # power at f, velocity-weighted
+    return np.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
+
+
+def _background_windows(sp: Spectrum, f: np.ndarray, shaft_hz: float
+                        ) -> tuple[int, np.ndarray | None, list[tuple[int, int, int, int]]]:
+    """Where :func:`_backgrounds_mm_s` reads: the end of the bins it reads (``top``), their squared
+    frequencies from bin 2 (None when none), and per frequency of ``f`` the two stretches of bins
+    ``[a0, a1)``, ``[b0, b1)`` around the line (the window ``[i0, i1)`` without the line's bins
+    ``[k-4, k+5)``, bins 2..top-1 only)."""
     half = max(0.25 * shaft_hz, 6 * sp.df)
     m = f.size
     bounds = np.searchsorted(sp.freqs, np.concatenate([np.maximum(f - half, sp.df), f + half, f])).tolist()
     size = sp.power.size
     top = min(max(bounds[m:2 * m], default=0), size)
-    # velocity-weighted power of bins 2..top-1 (bins 0, 1 never count)
-    vel = [0.0, 0.0] + (sp.power[2:top] / sp.freqs[2:top] ** 2).tolist() if top > 2 else []
-    out = []
+    windows = []
     for i0, i1, k in zip(bounds[:m], bounds[m:2 * m], bounds[2 * m:], strict=True):
-        # the window [i0, i1) without the line's bins [k-4, k+5), bins 2..size-1 only
         i0, i1 = max(i0, 2), min(i1, top)
-        vals = sorted(vel[max(i0, 0):max(min(k - 4, i1), i0)] + vel[max(min(i1, k + 5), i0):i1])
-        c = len(vals)
-        out.append((vals[(c - 1) // 2] + vals[c // 2]) / 2 if c else 0.0)
-    p = np.asarray(out) * f * f  # power at f, velocity-weighted
-    return np.sqrt(2 * 3 * p) * 9806.65 / (2 * math.pi * f)
+        windows.append((max(i0, 0), max(min(k - 4, i1), i0), max(min(i1, k + 5), i0), i1))
+    f2 = sp.freqs[2:top] ** 2 if top > 2 else None
+    if f2 is not None:
+        f2.flags.writeable = False
+    return top, f2, windows
 
 
 def shaft_pattern(sp: Spectrum, shaft_hz: float,
@@ -97,22 +121,35 @@ def shaft_pattern(sp: Spectrum, shaft_hz: float,
     ``sqrt(a² - healthy²)``: early in a fault the healthy 1×, 2×, 3× still dominate the raw shape.
     No severity gate: the caller decides that the orders matter (ISO zone, or growth over baseline).
     """
+    name, conf, orders, summary = shaft_pattern_parts(sp, shaft_hz, healthy)
+    return name, conf, (orders() + [summary] if summary is not None else [])
+
+
+def shaft_pattern_parts(sp: Spectrum, shaft_hz: float, healthy: dict[str, float] | None = None
+                        ) -> tuple[str | None, float, Callable[[], list[dict]], dict | None]:
+    """:func:`shaft_pattern` as ``(name, confidence, a function giving the evidence of every order,
+    the summary or None)``: the evidence is ``orders() + [summary]`` (or none without a summary),
+    the same lines; the orders' lines are made only when asked (the monitor, once it has named the
+    fault, shows the summary alone)."""
     if not shaft_hz or shaft_hz <= 0 or 8 * shaft_hz >= sp.fs / 2:
-        return None, 0.0, []
+        return None, 0.0, list, None
     amps = sp.order_amplitudes_mm_s(shaft_hz, _ORDERS)
     raw = dict(zip(_KEYS, amps.tolist(), strict=True))
     healthy = healthy or {}
     a = {k: math.sqrt(max(v * v - healthy.get(k, 0.0) ** 2, 0.0)) for k, v in raw.items()}
-    ev: list[dict] = []
-    line: dict[str, bool] = {}
     backgrounds = _backgrounds_mm_s(sp, _ORDERS_ARR * shaft_hz, shaft_hz)
-    snrs = 20 * np.log10(np.maximum(amps, 1e-12) / np.maximum(backgrounds, 1e-12))
-    for key, snr in zip(_KEYS, snrs.tolist(), strict=True):
-        line[key] = snr >= LINE_DB
-        e = {"family": "shaft", "order": key, "amplitude_mm_s": round(raw[key], 4), "snr_db": round(snr, 1)}
-        if key in healthy:
-            e["excess_mm_s"] = round(a[key], 4)
-        ev.append(e)
+    snrs = (20 * np.log10(np.maximum(amps, 1e-12) / np.maximum(backgrounds, 1e-12))).tolist()
+    line = {key: snr >= LINE_DB for key, snr in zip(_KEYS, snrs, strict=True)}
+
+    def orders() -> list[dict]:
+        ev: list[dict] = []
+        for key, snr in zip(_KEYS, snrs, strict=True):
+            e = {"family": "shaft", "order": key, "amplitude_mm_s": round(raw[key], 4), "snr_db": round(snr, 1)}
+            if key in healthy:
+                e["excess_mm_s"] = round(a[key], 4)
+            ev.append(e)
+        return ev
+
     one, two = a["1x"], a["2x"]
     top = max(one, two, 1e-9)
     train = [k for k in _TRAIN if line[k] and a[k] >= TRAIN_SHARE * top]
@@ -121,14 +158,14 @@ def shaft_pattern(sp: Spectrum, shaft_hz: float,
                "ratio_2x_1x": round(two / max(one, 1e-9), 3)}
     if len(train) >= 4 or (len(halves) >= 2 and len(train) >= 2):
         conf = 0.5 + 0.06 * len(train) + 0.08 * len(halves)
-        return "looseness", round(min(conf, 0.9), 3), ev + [summary]
+        return "looseness", round(min(conf, 0.9), 3), orders, summary
     if two >= MISALIGN_2X * one and line["2x"]:
         conf = 0.5 + 0.2 * min(two / max(one, 1e-9) - MISALIGN_2X, 1.0) + (0.1 if line["3x"] else 0.0)
-        return "misalignment", round(min(conf, 0.9), 3), ev + [summary]
+        return "misalignment", round(min(conf, 0.9), 3), orders, summary
     total = math.sqrt(sum(v * v for v in a.values()) / 2) or 1e-9  # RMS of the order lines
     if line["1x"] and one * one / 2 > 0.5 * total * total:
-        return "imbalance", round(min(0.4 + 0.5 * one * one / 2 / total**2, 0.9), 3), ev + [summary]
-    return None, 0.0, ev + [summary]
+        return "imbalance", round(min(0.4 + 0.5 * one * one / 2 / total**2, 0.9), 3), orders, summary
+    return None, 0.0, orders, summary
 
 
 def shaft_fault(sp: Spectrum, shaft_hz: float, machine: MachineInfo) -> tuple[str | None, float, list[dict]]:

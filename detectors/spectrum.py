@@ -16,13 +16,19 @@ energy, so a tone's RMS is right whether or not it falls on a bin.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.fft as sfft
 
 from detectors.robust import dot
+
+try:  # the transforms scipy.fft runs, called without its per-call dispatch (the same numbers: see rfft)
+    from scipy.fft._pocketfft import pypocketfft as _pocketfft
+except ImportError:  # another scipy layout: through scipy.fft
+    _pocketfft = None
 
 __all__ = ["BAND_EDGES_HZ", "G", "Spectrum", "estimate_speed_hz", "refine_speed_hz"]
 
@@ -30,26 +36,81 @@ G = 9.80665  # m/s² per g
 BAND_EDGES_HZ = (10.0, 200.0, 1000.0, 3000.0, 6000.0, 12000.0)
 
 
+def rfft(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``scipy.fft.rfft(x, axis=axis)``: the same pocketfft transform with the same arguments (one
+    worker, scipy.fft's default), called directly for a float64 array (scipy.fft's backend dispatch
+    and argument handling cost about as much as a 2,560-point transform itself); through
+    ``scipy.fft`` for anything else. (A scipy.fft backend set by the caller is not consulted.)"""
+    if _pocketfft is None or x.dtype != np.float64 or not x.flags.aligned:
+        return sfft.rfft(x, axis=axis)
+    return _pocketfft.r2c(x, (axis,), True, 0, None, 1)
+
+
+def ifft(x: np.ndarray, n: int | None = None, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+    """``scipy.fft.ifft(x, n, axis)`` (``n``: zero-padded to that length, one-dimensional ``x``
+    only), called directly as :func:`rfft`; ``out``: an array of ``x``'s shape (complex128,
+    C-ordered, without ``n``) to write the result into (the same numbers)."""
+    if out is not None and (n is not None or out.shape != x.shape):
+        raise ValueError("ifft writes into out only without n, and out must have the shape of x")
+    if _pocketfft is None or x.dtype != np.complex128 or not x.flags.aligned or (n is not None and x.ndim != 1):
+        if out is not None:
+            out[...] = sfft.ifft(x, n=n, axis=axis)
+            return out
+        return sfft.ifft(x, n=n, axis=axis)
+    if n is None:
+        return _pocketfft.c2c(x, (axis,), False, 2, out, 1)
+    if n < 1:
+        raise ValueError(f"invalid number of data points ({n}) specified")
+    if n <= x.size:
+        return _pocketfft.c2c(x[:n], (axis,), False, 2, None, 1)
+    tmp = np.zeros(n, dtype=np.complex128)  # as scipy.fft pads, and transformed in place as it does
+    tmp[:x.size] = x
+    return _pocketfft.c2c(tmp, (axis,), False, 2, tmp, 1)
+
+
 @dataclass(frozen=True)
 class Spectrum:
-    """One-sided power spectrum of an acceleration snapshot (g²), Hann-windowed, energy-corrected."""
+    """One-sided power spectrum of an acceleration snapshot (g²), Hann-windowed, energy-corrected.
+
+    ``centred``: the snapshot's samples less their mean, when made by :meth:`of` (the envelope
+    analysis transforms them too: :meth:`centred_rfft`)."""
 
     fs: float
     n: int
     freqs: np.ndarray
     power: np.ndarray  # g² per bin; sum over bins = mean square of the (detrended) signal
+    centred: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def of(cls, x: np.ndarray, fs: float) -> Spectrum:
+    def of(cls, x: np.ndarray, fs: float, *, total: Any = None) -> Spectrum:
+        """The spectrum of ``x``; ``total``: ``np.add.reduce(x)`` when the caller has it."""
         x = np.asarray(x, dtype=np.float64)
         n = x.size
         w, scale = _window_scaled(n)
-        spec = sfft.rfft((x - np.add.reduce(x) / n) * w)  # (x.mean() without its Python wrapper: the same number)
+        # (x.mean() without its Python wrapper: the same number)
+        centred = x - (np.add.reduce(x) if total is None else total) / n
+        spec = rfft(centred * w)
         power = (spec.real ** 2 + spec.imag ** 2) * scale
         power[0] *= 0.5
         if n % 2 == 0:
             power[-1] *= 0.5
-        return cls(fs=float(fs), n=n, freqs=rfft_freqs(n, float(fs)), power=power)
+        centred.flags.writeable = False
+        return cls(fs=float(fs), n=n, freqs=rfft_freqs(n, float(fs)), power=power, centred=centred)
+
+    def centred_rfft(self) -> np.ndarray | None:
+        """``rfft`` of :attr:`centred` (unwindowed: the envelope analysis' spectrum of the snapshot),
+        computed once per spectrum (read-only); None without :attr:`centred`."""
+        spec = self.__dict__.get("_centred_rfft")
+        if spec is None and self.centred is not None:
+            spec = rfft(self.centred)
+            spec.flags.writeable = False
+            object.__setattr__(self, "_centred_rfft", spec)
+        return spec
+
+    def _grid(self) -> dict[Any, Any]:
+        """A memo of what depends on this spectrum's frequency grid alone (search bounds), shared by
+        every spectrum on the very same grid array (:func:`rfft_freqs`'s, read-only)."""
+        return _grid_memo(self.freqs)
 
     @property
     def df(self) -> float:
@@ -60,9 +121,17 @@ class Spectrum:
         return self.bands_rms_g([lo, hi])[0]
 
     def bands_rms_g(self, edges: list[float]) -> list[float]:
-        """:meth:`band_rms_g` of every band between consecutive ``edges`` (ascending), with one search."""
-        idx = np.searchsorted(self.freqs, edges).tolist()
-        return [math.sqrt(float(self.power[i0:i1].sum())) for i0, i1 in zip(idx[:-1], idx[1:], strict=True)]
+        """:meth:`band_rms_g` of every band between consecutive ``edges`` (ascending), with one search
+        (once per grid and edges)."""
+        memo, key = self._grid(), ("bands", tuple(edges))
+        idx = memo.get(key) if memo is not None else None
+        if idx is None:
+            idx = np.searchsorted(self.freqs, edges).tolist()
+            if memo is not None:
+                memo[key] = idx
+        # (np.add.reduce: what ndarray.sum computes, without its Python wrapper)
+        add, pw = np.add.reduce, self.power
+        return [math.sqrt(float(add(pw[i0:i1]))) for i0, i1 in zip(idx[:-1], idx[1:], strict=True)]
 
     def velocity_rms_mm_s(self, lo: float, hi: float) -> float:
         """Velocity RMS (mm/s) of the components in ``[lo, hi]`` Hz, integrated in the frequency domain.
@@ -70,13 +139,29 @@ class Spectrum:
         Bins within two bins of DC are skipped: with a Hann window they hold leakage from below
         the band, which the ``1/f²`` of integration would blow up (matters for short snapshots).
         """
-        i0, i1 = np.searchsorted(self.freqs, [lo - 1e-9, hi + 1e-9])
-        i0 = max(i0, 2)
+        cache = self.__dict__.get("_velocity")
+        if cache is not None and (lo, hi) in cache:  # (the features and the shaft rules read the same band)
+            return cache[lo, hi]
+        memo, key = self._grid(), ("velocity", lo, hi)
+        found = memo.get(key) if memo is not None else None
+        if found is None:
+            i0, i1 = np.searchsorted(self.freqs, [lo - 1e-9, hi + 1e-9])
+            i0 = max(i0, 2)
+            f = self.freqs[i0:i1]
+            found = (i0, i1, f * f if i1 > i0 else None)
+            if memo is not None:
+                memo[key] = found
+        i0, i1, ff = found
         if i1 <= i0:
-            return 0.0
-        f = self.freqs[i0:i1]
-        vel2 = self.power[i0:i1] * (G * 1000.0 / (2 * math.pi)) ** 2 / (f * f)
-        return math.sqrt(float(vel2.sum()))
+            v = 0.0
+        else:
+            vel2 = self.power[i0:i1] * (G * 1000.0 / (2 * math.pi)) ** 2 / ff
+            v = math.sqrt(float(np.add.reduce(vel2)))  # (what vel2.sum() computes)
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_velocity", cache)
+        cache[lo, hi] = v
+        return v
 
     def order_amplitude_mm_s(self, shaft_hz: float, order: float, tol: float = 0.03) -> float:
         """Peak velocity amplitude (mm/s, 0-peak) of the line near ``order × shaft_hz``.
@@ -92,23 +177,44 @@ class Spectrum:
 
         The windows are a few bins each: read in plain Python (numpy's per-call overhead is most of
         the cost at this size)."""
+        memo, key = self._grid(), ("orders", self.fs, self.n, shaft_hz, tuple(orders), tol)
+        found = memo.get(key) if memo is not None else None
+        if found is None:  # the search windows depend on the grid and the speed alone
+            found = self._order_windows(shaft_hz, orders, tol)
+            if memo is not None:
+                memo[key] = found
+        windows, lo, hi = found
+        if hi <= lo:
+            return np.zeros(len(windows))
+        pw = self.power[lo:hi].tolist()  # every bin read below, as plain floats (the same numbers)
+        out = []
+        for f, i0, i1, size in windows:
+            if not size:
+                out.append(0.0)
+                continue
+            seg = pw[i0 - lo:i1 - lo]
+            k = i0 + seg.index(max(seg))  # the largest bin (the first of equals)
+            # the main lobe: bins k-1, k, k+1 within [1, size) (bin 0 is DC), summed left to right
+            j = k - lo
+            p = (pw[j - 1] if k >= 2 else 0.0) + (pw[j] if k >= 1 else 0.0) + (pw[j + 1] if k + 1 < size else 0.0)
+            out.append(math.sqrt(2 * p) * G * 1000.0 / (2 * math.pi * f))
+        return np.asarray(out)
+
+    def _order_windows(self, shaft_hz: float, orders: tuple[float, ...] | list[float], tol: float
+                       ) -> tuple[list[tuple[float, int, int, int]], int, int]:
+        """Where :meth:`order_amplitudes_mm_s` searches each order: ``(frequency, first bin, end bin,
+        the spectrum's size or 0 for an order not read)``, and the bins ``[lo, hi)`` they read."""
         target = np.asarray(orders, dtype=np.float64) * shaft_hz
         half = np.maximum(target * tol, self.df)
         m = target.size
         bounds = np.searchsorted(self.freqs, np.concatenate([target - half, target + half + 1e-9])).tolist()
-        pw, size, nyq = self.power, self.power.size, self.fs / 2
-        out = []
-        for f, i0, i1 in zip(target.tolist(), bounds[:m], bounds[m:], strict=True):
-            if not (0 < f < nyq and i1 > i0):
-                out.append(0.0)
-                continue
-            seg = pw[i0:i1].tolist()
-            k = i0 + seg.index(max(seg))  # the largest bin (the first of equals)
-            # the main lobe: bins k-1, k, k+1 within [1, size) (bin 0 is DC), summed left to right
-            p = (float(pw[k - 1]) if k >= 2 else 0.0) + (float(pw[k]) if k >= 1 else 0.0) \
-                + (float(pw[k + 1]) if k + 1 < size else 0.0)
-            out.append(math.sqrt(2 * p) * G * 1000.0 / (2 * math.pi * f))
-        return np.asarray(out)
+        size, nyq = self.power.size, self.fs / 2
+        windows = [(f, i0, i1, size if 0 < f < nyq and i1 > i0 else 0)
+                   for f, i0, i1 in zip(target.tolist(), bounds[:m], bounds[m:], strict=True)]
+        read = [(i0, i1) for _, i0, i1, ok in windows if ok]
+        lo = max(min(i0 for i0, _ in read) - 1, 0) if read else 0
+        hi = min(max(i1 for _, i1 in read) + 1, size) if read else 0
+        return windows, lo, hi
 
 
 @lru_cache(maxsize=16)
@@ -123,6 +229,24 @@ def _window_scaled(n: int) -> tuple[np.ndarray, float]:
     """:func:`_window` and the power scale through it, ``2 / (n · w·w)``."""
     w = _window(n)
     return w, 2.0 / (n * dot(w, w))
+
+
+_GRID_MEMOS: dict[int, tuple[np.ndarray, dict[Any, Any]]] = {}
+
+
+def _grid_memo(freqs: np.ndarray) -> dict[Any, Any] | None:
+    """The memo of a read-only frequency grid (kept with the grid, so its id is not reused while the
+    memo lives; at most 32 grids); None for a grid that may change (writeable)."""
+    if freqs.flags.writeable:
+        return None
+    entry = _GRID_MEMOS.get(id(freqs))
+    if entry is None or entry[0] is not freqs:
+        if len(_GRID_MEMOS) >= 32:
+            del _GRID_MEMOS[next(iter(_GRID_MEMOS))]  # the oldest
+        entry = _GRID_MEMOS[id(freqs)] = (freqs, {})
+    elif len(entry[1]) > 256:  # many speeds on one grid (a speed that drifts): start afresh
+        entry[1].clear()
+    return entry[1]
 
 
 @lru_cache(maxsize=32)

@@ -115,33 +115,62 @@ def snapshot_problem(snapshot: Snapshot, min_samples: int = 256, max_g: float = 
     >>> snapshot_problem(Snapshot(0, 25600, np.ones(300), rpm=1800)) is None
     True
     """
+    return checked_samples(snapshot, min_samples, max_g)[0]
+
+
+class Samples:
+    """A snapshot's samples as float64 (``x``) and the reductions of them that several detectors read,
+    each computed once per snapshot: ``magnitude`` (``|x|``), ``peak`` (its maximum), ``total``
+    (``np.add.reduce(x)``, the sum ``x.sum()`` and ``x.mean()`` are made of), ``sumsq`` (``x · x``),
+    ``hi`` and ``lo`` (``x.max()``, ``x.min()``); the same numbers, bit for bit, as each computation
+    they replace (``tests/detectors/test_cost_identity.py``)."""
+
+    __slots__ = ("hi", "lo", "magnitude", "peak", "sumsq", "total", "x")
+
+    def __init__(self, x: np.ndarray, magnitude: np.ndarray, peak: float) -> None:
+        from detectors.robust import dot  # (robust imports nothing of this module; types is imported first)
+
+        self.x, self.magnitude, self.peak = x, magnitude, peak
+        self.total = np.add.reduce(x)
+        self.sumsq = dot(x, x)
+        self.hi, self.lo = float(np.maximum.reduce(x)), float(np.minimum.reduce(x))
+
+
+def checked_samples(snapshot: Snapshot, min_samples: int = 256, max_g: float = MAX_G
+                    ) -> tuple[str | None, np.ndarray | None, np.ndarray | None, float]:
+    """:func:`snapshot_problem`, and what it reads on the way: ``(problem or None, the samples as
+    float64, their magnitudes |x|, the largest magnitude)`` (the last three None, None, NaN when the
+    check stopped before reading the samples' values)."""
     try:
         raw = np.asarray(snapshot.samples)
     except (TypeError, ValueError) as exc:  # e.g. rows of different lengths
-        return f"samples are not an array of numbers ({exc})"
+        return f"samples are not an array of numbers ({exc})", None, None, math.nan
     if raw.dtype.kind not in "biuf":
-        return f"samples are not numbers (dtype {raw.dtype})"
+        return f"samples are not numbers (dtype {raw.dtype})", None, None, math.nan
     if raw.ndim != 1:
-        return f"samples must be one-dimensional, got shape {raw.shape}"
+        return f"samples must be one-dimensional, got shape {raw.shape}", None, None, math.nan
     fs, rpm = snapshot.fs, snapshot.rpm
     try:
         fs_ok = not isinstance(fs, bool) and math.isfinite(float(fs)) and float(fs) > 0
     except (TypeError, ValueError):
         fs_ok = False
     if not fs_ok:
-        return f"sample rate {fs!r} is not a positive number"
+        return f"sample rate {fs!r} is not a positive number", None, None, math.nan
     if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, numbers.Real)
                             or not (math.isfinite(rpm) and rpm >= 0)):
-        return f"speed {rpm!r} rpm is not a non-negative number"
+        return f"speed {rpm!r} rpm is not a non-negative number", None, None, math.nan
     if raw.size < min_samples:
-        return f"{raw.size} samples, at least {min_samples} are needed"
-    bad = int(np.count_nonzero(~np.isfinite(raw))) if raw.dtype.kind == "f" else 0
-    if bad:
-        return f"{bad} NaN or infinite samples"
-    peak = float(np.abs(raw.astype(np.float64)).max())
+        return f"{raw.size} samples, at least {min_samples} are needed", None, None, math.nan
+    x = raw.astype(np.float64)
+    magnitude = np.abs(x)
+    peak = float(np.maximum.reduce(magnitude))  # (NaN when a sample is NaN, inf when one is infinite)
+    if not math.isfinite(peak):
+        bad = int(np.count_nonzero(~np.isfinite(raw))) if raw.dtype.kind == "f" else 0
+        if bad:
+            return f"{bad} NaN or infinite samples", x, magnitude, peak
     if peak > max_g:
-        return f"samples reach {peak:.3g} g, beyond any accelerometer ({max_g:g} g)"
-    return None
+        return f"samples reach {peak:.3g} g, beyond any accelerometer ({max_g:g} g)", x, magnitude, peak
+    return None, x, magnitude, peak
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections import deque
 
 import numpy as np
 
-from detectors.robust import as_number, finite, whole
+from detectors.robust import as_number, finite, median, whole
 
 __all__ = ["RobustZScore"]
 
@@ -53,11 +53,15 @@ class RobustZScore:
             return
         self.n_seen += 1
         if (self.n_seen - 1) % self.stride == 0:
+            buffers = self._buffer
             for k, v in x.items():
                 v = as_number(v)
                 if not math.isfinite(v):
                     continue
-                self._buffer.setdefault(k, deque(maxlen=self._kept())).append(v)
+                buf = buffers.get(k)
+                if buf is None:  # (not setdefault: no new deque made for every value)
+                    buf = buffers[k] = deque(maxlen=self._kept())
+                buf.append(v)
         if self.ready:
             self._fit()
 
@@ -75,8 +79,12 @@ class RobustZScore:
     def _fit(self) -> None:
         for k, values in self._buffer.items():
             arr = np.asarray(values)
-            med = float(np.median(arr))
-            mad = float(np.median(np.abs(arr - med))) * 1.4826
+            if arr.size and np.isfinite(arr).all():  # (robust.median: np.median's number by one partition)
+                med = median(arr)
+                mad = median(np.abs(arr - med)) * 1.4826
+            else:  # (learn_one keeps finite values only; a state saved otherwise, as before)
+                med = float(np.median(arr))
+                mad = float(np.median(np.abs(arr - med))) * 1.4826
             self.baseline[k] = (med, max(mad, self.min_scale * abs(med), self.min_abs_scale))
         self._buffer.clear()
 
