@@ -30,6 +30,22 @@ try:  # the transforms scipy.fft runs, called without its per-call dispatch (the
 except ImportError:  # another scipy layout: through scipy.fft
     _pocketfft = None
 
+
+def _direct_works() -> bool:
+    """Whether the private pocketfft calls below give scipy.fft's numbers on this scipy (its signature
+    is not public: a scipy that changed it falls back to scipy.fft instead of failing or differing)."""
+    probe = np.random.default_rng(0).normal(size=64)
+    try:
+        spec = _pocketfft.r2c(probe, (-1,), True, 0, None, 1)
+        back = _pocketfft.c2c(spec, (-1,), False, 2, None, 1)
+        return (np.array_equal(spec, sfft.rfft(probe)) and np.array_equal(back, sfft.ifft(spec)))
+    except Exception:  # noqa: BLE001 - any failure: use scipy.fft
+        return False
+
+
+if _pocketfft is not None and not _direct_works():
+    _pocketfft = None
+
 __all__ = ["BAND_EDGES_HZ", "G", "Spectrum", "estimate_speed_hz", "refine_speed_hz"]
 
 G = 9.80665  # m/s² per g

@@ -392,6 +392,29 @@ def test_pocketfft_called_directly_is_scipy_fft() -> None:
         assert np.array_equal(rfft(block.real, axis=1), sfft.rfft(block.real, axis=1))
 
 
+class _ChangedSignature:
+    """A pocketfft module of a scipy whose private call changed: other arguments, or other numbers."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def r2c(self, x, axes, forward, norm, out, workers):  # noqa: ANN001 - mirrors the private call
+        if self.how == "raises":
+            raise TypeError("r2c() takes 5 positional arguments but 6 were given")
+        return sfft.rfft(x) * 2
+
+    def c2c(self, x, axes, forward, norm, out, workers):  # noqa: ANN001
+        return sfft.ifft(x)
+
+
+@pytest.mark.parametrize("how", ["raises", "differs"])
+def test_a_scipy_whose_private_pocketfft_changed_falls_back_to_scipy_fft(monkeypatch, how) -> None:
+    import detectors.spectrum as spectrum
+
+    assert spectrum._direct_works()  # this scipy: the direct calls give scipy.fft's numbers
+    monkeypatch.setattr(spectrum, "_pocketfft", _ChangedSignature(how))
+    assert not spectrum._direct_works()
+
 def test_bands_velocity_and_orders_read_through_the_grid_memo_are_main_s() -> None:
     rng = np.random.default_rng(7)
     for i, x in enumerate(_signals(30, 8)):
