@@ -125,33 +125,6 @@ def _t_quantile(dof: int) -> float:
     return float(stdtrit(dof, 0.5 + LEVEL / 2))
 
 
-def _first_reach(gap: float, slope: float, c0: float, c1: float, c2: float, sign: float) -> float | None:
-    """First horizon ``g`` in ``[0, HORIZON_MAX]`` where a bound of the predicted level reaches the
-    limit: ``slope·g + sign·sqrt(c0 + c1·g + c2·g²) >= gap`` (``gap``: the limit over the level now;
-    ``sign`` +1 for the upper bound, -1 for the lower); None when it does not within the horizon.
-
-    Where the bound meets the limit, ``gap - slope·g = sign·sd(g)``; squared, a quadratic in ``g``
-    whose roots on the bound's own side (``gap - slope·g`` of the sign's sign) are the crossings.
-    """
-    if sign * math.sqrt(max(c0, 0.0)) >= gap:
-        return 0.0
-    qa, qb, qc = slope * slope - c2, -2.0 * slope * gap - c1, gap * gap - c0
-    if abs(qa) <= 1e-12 * max(slope * slope, c2):
-        roots = [-qc / qb] if qb else []
-    else:
-        disc = qb * qb - 4.0 * qa * qc
-        if disc < 0:
-            return None
-        t = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the numerically stable pair
-        roots = [t / qa, qc / t] if t else [t / qa]
-    tol = 1e-12 * max(abs(gap), 1.0)
-    best = None
-    for g in roots:
-        if 0.0 <= g <= HORIZON_MAX and sign * (gap - slope * g) >= -tol and (best is None or g < best):
-            best = g
-    return best
-
-
 class _Design:
     """What the fits of :meth:`ExpTrend._time_to` on one set of times and weights share: the design
     ``[1, τ, τ²]`` (``τ`` the times in units of the fitted span), its weighted moments, their
@@ -212,8 +185,13 @@ def _design(tt: np.ndarray, w: np.ndarray) -> _Design:
 
 
 def _first_reaches(gap: float, slope: float, c0: float, c1: float, c2: float) -> tuple[float | None, float | None]:
-    """``(_first_reach(..., +1.0), _first_reach(..., -1.0))``, the same numbers: the quadratic is the
-    same for both bounds, so it is solved once."""
+    """First horizons ``g`` in ``[0, HORIZON_MAX]`` where the upper and the lower bound of the predicted
+    level reach the limit: ``slope·g ± sqrt(c0 + c1·g + c2·g²) >= gap`` (``gap``: the limit over the
+    level now); None for a bound that does not within the horizon.
+
+    Where a bound meets the limit, ``gap - slope·g = ±sd(g)``; squared, a quadratic in ``g`` (the same
+    for both bounds, so solved once) whose roots on the bound's own side (``gap - slope·g`` of the
+    bound's sign) are the crossings."""
     sd0 = math.sqrt(max(c0, 0.0))
     up_now, down_now = sd0 >= gap, -sd0 >= gap  # (sign · sd0: exactly ±sd0)
     if up_now and down_now:

@@ -24,7 +24,7 @@ from detectors.explain import _hf_keys
 from detectors.features import snapshot_features, time_features
 from detectors.mahalanobis import Mahalanobis
 from detectors.monitor import _median, _watched
-from detectors.prognosis import ExpTrend, _first_reach, _first_reaches, _latest_crossing, _t_quantile, _wls_solve
+from detectors.prognosis import ExpTrend, _first_reaches, _latest_crossing, _t_quantile, _wls_solve
 from detectors.robust import as_number, dot, median, row_medians
 from detectors.sensor import check_sensor, fingerprint
 from detectors.shaft import _ORDERS, _ORDERS_ARR, _backgrounds_mm_s, shaft_pattern
@@ -37,6 +37,34 @@ HORIZON_MAX = prognosis.HORIZON_MAX
 
 
 # ---------------------------------------------------------------- the code replaced, as it was on main
+
+# main's _first_reach, one bound at a time (replaced by _first_reaches, which solves the quadratic once)
+def _first_reach(gap: float, slope: float, c0: float, c1: float, c2: float, sign: float) -> float | None:
+    """First horizon ``g`` in ``[0, HORIZON_MAX]`` where a bound of the predicted level reaches the
+    limit: ``slope·g + sign·sqrt(c0 + c1·g + c2·g²) >= gap`` (``gap``: the limit over the level now;
+    ``sign`` +1 for the upper bound, -1 for the lower); None when it does not within the horizon.
+
+    Where the bound meets the limit, ``gap - slope·g = sign·sd(g)``; squared, a quadratic in ``g``
+    whose roots on the bound's own side (``gap - slope·g`` of the sign's sign) are the crossings.
+    """
+    if sign * math.sqrt(max(c0, 0.0)) >= gap:
+        return 0.0
+    qa, qb, qc = slope * slope - c2, -2.0 * slope * gap - c1, gap * gap - c0
+    if abs(qa) <= 1e-12 * max(slope * slope, c2):
+        roots = [-qc / qb] if qb else []
+    else:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc < 0:
+            return None
+        t = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the numerically stable pair
+        roots = [t / qa, qc / t] if t else [t / qa]
+    tol = 1e-12 * max(abs(gap), 1.0)
+    best = None
+    for g in roots:
+        if 0.0 <= g <= HORIZON_MAX and sign * (gap - slope * g) >= -tol and (best is None or g < best):
+            best = g
+    return best
+
 
 def _old_time_to_inner(tt: np.ndarray, ys: np.ndarray, w: np.ndarray,
              limits: list[float]) -> list[tuple[float, float, float] | None]:

@@ -167,9 +167,9 @@ def test_the_monitor_reports_the_first_indicator_to_reach_its_limit_with_the_ear
 
 
 def test_the_first_crossing_of_a_bound_is_the_one_a_dense_search_finds() -> None:
-    """``_first_reach`` solves ``slope·g ± sqrt(c0 + c1·g + c2·g²) >= gap`` in closed form; a dense
-    search over the horizon must find the same first crossing (or none)."""
-    from detectors.prognosis import HORIZON_MAX, _first_reach
+    """``_first_reaches`` solves ``slope·g ± sqrt(c0 + c1·g + c2·g²) >= gap`` in closed form; a dense
+    search over the horizon must find the same first crossing (or none) for each bound."""
+    from detectors.prognosis import HORIZON_MAX, _first_reaches
 
     grid = np.linspace(0.0, HORIZON_MAX, 200_001)
     rng = np.random.default_rng(5)
@@ -180,7 +180,7 @@ def test_the_first_crossing_of_a_bound_is_the_one_a_dense_search_finds() -> None
         gap, slope = rng.uniform(-0.5, 3.0), rng.uniform(-0.2, 2.0)
         for sign in (1.0, -1.0):
             hit = slope * grid + sign * np.sqrt(np.maximum(c0 + c1 * grid + c2 * grid**2, 0)) >= gap
-            found = _first_reach(gap, slope, c0, c1, c2, sign)
+            found = _first_reaches(gap, slope, c0, c1, c2)[0 if sign > 0 else 1]
             if not hit.any():
                 assert found is None
             else:
