@@ -45,6 +45,7 @@ Measured on simulated runs to failure and FEMTO in ``bench/prognosis_calibration
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from functools import lru_cache
 from itertools import chain
@@ -169,6 +170,7 @@ class _Design:
 
 _DESIGNS: dict[tuple[bytes, bytes], _Design] = {}
 _DESIGNS_MAX = 64
+_DESIGNS_LOCK = threading.Lock()
 
 
 def _design(tt: np.ndarray, w: np.ndarray) -> _Design:
@@ -178,9 +180,10 @@ def _design(tt: np.ndarray, w: np.ndarray) -> _Design:
     d = _DESIGNS.get(key)
     if d is None:
         d = _Design(tt, w)
-        if len(_DESIGNS) >= _DESIGNS_MAX:
-            del _DESIGNS[next(iter(_DESIGNS))]  # the oldest
-        _DESIGNS[key] = d
+        with _DESIGNS_LOCK:  # ingest workers share the cache: one evicts at a time
+            if len(_DESIGNS) >= _DESIGNS_MAX:
+                del _DESIGNS[next(iter(_DESIGNS))]  # the oldest
+            _DESIGNS[key] = d
     return d
 
 

@@ -16,6 +16,7 @@ energy, so a tone's RMS is right whether or not it falls on a bin.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -248,6 +249,7 @@ def _window_scaled(n: int) -> tuple[np.ndarray, float]:
 
 
 _GRID_MEMOS: dict[int, tuple[np.ndarray, dict[Any, Any]]] = {}
+_GRID_MEMOS_LOCK = threading.Lock()  # the service's ingest workers and its API (spectra) share the memos
 
 
 def _grid_memo(freqs: np.ndarray) -> dict[Any, Any] | None:
@@ -256,13 +258,17 @@ def _grid_memo(freqs: np.ndarray) -> dict[Any, Any] | None:
     if freqs.flags.writeable:
         return None
     entry = _GRID_MEMOS.get(id(freqs))
-    if entry is None or entry[0] is not freqs:
-        if len(_GRID_MEMOS) >= 32:
-            del _GRID_MEMOS[next(iter(_GRID_MEMOS))]  # the oldest
-        entry = _GRID_MEMOS[id(freqs)] = (freqs, {})
-    elif len(entry[1]) > 256:  # many speeds on one grid (a speed that drifts): start afresh
-        entry[1].clear()
-    return entry[1]
+    if entry is not None and entry[0] is freqs and len(entry[1]) <= 256:
+        return entry[1]
+    with _GRID_MEMOS_LOCK:  # a new grid, or a memo to start afresh: changed by one thread at a time
+        entry = _GRID_MEMOS.get(id(freqs))
+        if entry is None or entry[0] is not freqs:
+            if len(_GRID_MEMOS) >= 32:
+                del _GRID_MEMOS[next(iter(_GRID_MEMOS))]  # the oldest
+            entry = _GRID_MEMOS[id(freqs)] = (freqs, {})
+        elif len(entry[1]) > 256:  # many speeds on one grid (a speed that drifts): start afresh
+            entry[1].clear()
+        return entry[1]
 
 
 @lru_cache(maxsize=32)
