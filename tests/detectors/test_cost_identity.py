@@ -554,13 +554,37 @@ def test_the_envelope_floor_with_its_block_centres_per_grid_is_main_s() -> None:
             assert np.array_equal(ses.background_at(f), _old_background_at(ses, f))
 
 
+
+def _errors_of_threads(work, count: int = 4) -> list[str]:
+    """What ``work(i)`` raised in ``count`` threads run at once, switching as often as possible."""
+    import sys
+    import threading
+
+    errors: list[str] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i)
+        except Exception as exc:  # noqa: BLE001 - returned to the test
+            errors.append(repr(exc))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    return errors
+
+
 def test_grid_memos_shared_by_threads_never_fail() -> None:
     """The service's ingest workers and its API thread read spectra at once: with more grids than
     the memo keeps, two threads evicting the same oldest grid raised KeyError (seen: 3 of 4 threads
     on the unlocked code)."""
-    import sys
-    import threading
-
     import detectors.spectrum as spectrum
 
     grids = []
@@ -568,57 +592,26 @@ def test_grid_memos_shared_by_threads_never_fail() -> None:
         f = np.arange(n, dtype=float)
         f.setflags(write=False)
         grids.append(f)
-    errors: list[str] = []
 
-    def hammer(mine: list[np.ndarray]) -> None:
-        try:
-            for _ in range(300):
-                for g in mine:
-                    memo = spectrum._grid_memo(g)
-                    memo[("k", len(memo))] = 1
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(repr(exc))
+    def hammer(i: int) -> None:
+        for _ in range(300):
+            for g in grids[i % 2::2] + grids:
+                memo = spectrum._grid_memo(g)
+                memo[("k", len(memo))] = 1
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        threads = [threading.Thread(target=hammer, args=(grids[i::2] + grids,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert errors == []
+    assert _errors_of_threads(hammer) == []
     assert len(spectrum._GRID_MEMOS) <= 32
 
 
 def test_the_design_cache_shared_by_threads_never_fails() -> None:
     """Ingest workers fit trends at once: with more designs than the cache keeps, two threads evicting
     the same oldest one raised KeyError on the unlocked code."""
-    import sys
-    import threading
-
     times = [np.arange(n, dtype=float) for n in range(4, 84)]  # 80 designs: more than the 64 kept
-    errors: list[str] = []
 
-    def hammer() -> None:
-        try:
-            for _ in range(40):
-                for tt in times:
-                    prognosis._design(tt, np.ones_like(tt))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(repr(exc))
+    def hammer(_: int) -> None:
+        for _ in range(40):
+            for tt in times:
+                prognosis._design(tt, np.ones_like(tt))
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=hammer) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert errors == []
+    assert _errors_of_threads(hammer) == []
     assert len(prognosis._DESIGNS) <= prognosis._DESIGNS_MAX
