@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from detectors.robust import dot
+
 __all__ = ["FAILURE_MODES", "MAX_G", "Assessment", "BearingGeometry", "HealthState", "MachineInfo", "Snapshot",
            "snapshot_problem"]
 
@@ -128,8 +130,6 @@ class Samples:
     __slots__ = ("hi", "lo", "magnitude", "peak", "sumsq", "total", "x")
 
     def __init__(self, x: np.ndarray, magnitude: np.ndarray, peak: float) -> None:
-        from detectors.robust import dot  # (robust imports nothing of this module; types is imported first)
-
         self.x, self.magnitude, self.peak = x, magnitude, peak
         self.total = np.add.reduce(x)
         self.sumsq = dot(x, x)
