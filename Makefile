@@ -8,7 +8,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 DURATION ?= 180
 # the suite runs in TEST_JOBS processes (pytest-xdist; every test starts its own servers on free ports and
-# makes its own databases): 2 on CI's 2 cores took 9 min 37 s against 18 min 29 s in one. TEST_JOBS=1: one.
+# makes its own databases): 2 on 2 cores took 8-12 min against 18 min 29 s in one (another job busy beside
+# that one run; 17-18 min in CI before). TEST_JOBS=1: one process.
 TEST_JOBS ?= 2
 PYTEST_ARGS ?=
 
