@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from provenance import git_commit
 from river.anomaly import HalfSpaceTrees
 
 from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor
@@ -181,7 +182,7 @@ def main() -> int:
     hst_bytes = len(pickle.dumps(hst))
     base = rows["hst_alone"]
     result = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"), "commit": git_commit("detectors"),
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
                     # runnable processes averaged over 1, 5 and 15 min when the run ended: how busy the machine was
                     "load_avg": [round(v, 2) for v in os.getloadavg()]},

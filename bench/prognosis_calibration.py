@@ -34,7 +34,6 @@ import inspect
 import json
 import math
 import platform
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -45,8 +44,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors import Snapshot, UnitMonitor
-from simulator.fleet import load_fleet
+from detectors import MonitorConfig, Snapshot, UnitMonitor
+from provenance import git_commit
+from simulator.fleet import load_fleet, parse_duration
+from simulator.models import FleetError
 from simulator.stream import FleetStream
 from tests.detectors.fleetsim import START_MS, machine_of
 
@@ -57,25 +58,27 @@ BINS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 0.95), (0.95, 1.0))
 _WARN = ("warning", "alarm")
 
 
-def fleet_doc(kind: str, model: str, seed: int) -> tuple[dict[str, Any], float, float]:
-    """A one-unit fleet with ``kind``; onset, time to failure and growth drawn from ``seed``."""
+def fleet_doc(kind: str, model: str, seed: int, interval: str = "10m") -> tuple[dict[str, Any], float, float]:
+    """A one-unit fleet with ``kind``; onset, time to failure and growth drawn from ``seed``; a
+    snapshot every ``interval``."""
     rng = np.random.default_rng([seed, 97])
     onset_h = float(rng.uniform(3, 8))
     ttf_h = float(rng.uniform(20, 40))
     growth = float(rng.uniform(1.5, 3.5))
-    doc = {"seed": seed, "duration": f"{math.ceil(onset_h + ttf_h + 1)}h", "telemetry_interval": "10m",
+    doc = {"seed": seed, "duration": f"{math.ceil(onset_h + ttf_h + 1)}h", "telemetry_interval": interval, "snapshot_interval": interval,
            "units": [{"id": "U-1", "model": model,
                       "fault": {"kind": kind, "onset": f"{onset_h * 3600:.0f}s", "ttf": f"{ttf_h * 3600:.0f}s",
                                 "growth": round(growth, 2)}}]}
     return doc, onset_h * 3600, (onset_h + ttf_h) * 3600
 
 
-def simulated_points(kind: str, model: str, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    doc, onset_s, fail_s = fleet_doc(kind, model, seed)
+def simulated_points(kind: str, model: str, seed: int, interval: str = "10m",
+                     config: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    doc, onset_s, fail_s = fleet_doc(kind, model, seed, interval)
     fleet = load_fleet(doc)
     unit = fleet.units[0]
     onset_s, fail_s = unit.fault.onset_ms / 1000, unit.fault.failure_ms / 1000  # as the simulator rounded them
-    mon = UnitMonitor(machine_of(unit.model))
+    mon = UnitMonitor(machine_of(unit.model), **(config or {}))
     t0 = START_MS / 1000
     warned = False
     pts: list[dict[str, Any]] = []
@@ -111,7 +114,7 @@ def _to_alarm(pts: list[dict[str, Any]], fail_s: float) -> float:
     return alarm_s
 
 
-def femto_points(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+def femto_points(path: Path, config: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     from evaluation.runs import machine_of as run_machine
     from evaluation.runs import phm2012_score
     from foreshock.datasets import read_run
@@ -119,7 +122,7 @@ def femto_points(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] | No
     run = read_run(path)
     if run.failure_t is None:
         return None
-    mon = UnitMonitor(run_machine(run.meta, run.rpm))
+    mon = UnitMonitor(run_machine(run.meta, run.rpm), **(config or {}))
     warned = False
     pts: list[dict[str, Any]] = []
     last = None
@@ -170,22 +173,16 @@ def by_life(pts: list[dict[str, Any]], truth: str = "actual") -> dict[str, Any]:
     return out
 
 
-def _commit() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[1], check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "detectors"], capture_output=True, text=True,
-                               cwd=Path(__file__).resolve().parents[1], check=True).stdout.strip()
-        return sha + ("+dirty detectors" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=4, help="seeds per fault kind (0..N-1)")
     ap.add_argument("--kinds", default=",".join(KINDS), help="fault kinds, comma-separated")
     ap.add_argument("--femto", type=Path, default=None, help="folder of FEMTO runs (*.npz)")
+    ap.add_argument("--interval", default="10m",
+                    help="time between a unit's snapshots in the simulation (the simulator's duration syntax: 10m, 1m, 30s)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a detectors.MonitorConfig setting for every unit (repeatable), e.g. trend_tiers=0 "
+                         "to measure the trend without its coarser tiers on the same tree")
     ap.add_argument("--label", default="", help="a name for this record (e.g. before / after)")
     ap.add_argument("--out", type=Path, default=RESULTS / "prognosis_calibration.json")
     ap.add_argument("--trend-from", type=Path, default=None,
@@ -199,6 +196,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ap.error(f"--kinds: unknown {', '.join(unknown)} (known: {', '.join(KINDS)})")
     if args.femto is not None and not any(args.femto.glob("*.npz")):
         ap.error(f"--femto {args.femto}: no FEMTO runs (*.npz) there")
+    try:
+        step_s = parse_duration(args.interval, "--interval")
+    except FleetError as exc:
+        ap.error(str(exc))
+    if not 1 <= step_s <= 86400:
+        ap.error(f"--interval must be between 1 s and 1 d, got {args.interval}")
+    config: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
+    try:
+        MonitorConfig(**config)
+    except (TypeError, ValueError) as exc:
+        ap.error(f"--set: {exc}")
     if args.trend_from is not None and not args.trend_from.is_file():
         ap.error(f"--trend-from {args.trend_from}: no such file")
     if args.trend_from is not None:
@@ -224,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for kind in args.kinds.split(","):
         kind_pts: list[dict[str, Any]] = []
         for seed in range(args.seeds):
-            pts, info = simulated_points(kind, KINDS[kind], seed)
+            pts, info = simulated_points(kind, KINDS[kind], seed, args.interval, config)
             info.update(summarise(pts))
             info["to_alarm"] = summarise(pts, "to_alarm")
             runs.append(info)
@@ -233,9 +249,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         per_kind[kind] = {"to_failure": summarise(kind_pts), "to_alarm": summarise(kind_pts, "to_alarm")}
         all_pts += kind_pts
     rec: dict[str, Any] = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"), "label": args.label, "commit": _commit(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"), "label": args.label, "commit": git_commit("detectors"),
         "trend_from": None if args.trend_from is None else str(args.trend_from),
-        "host": platform.node(), "seeds": args.seeds, "nominal": 0.9,
+        "host": platform.node(), "seeds": args.seeds, "interval": args.interval, "settings": config, "nominal": 0.9,
         "simulated": {"all": summarise(all_pts), "by_life": by_life(all_pts),
                       "to_alarm": {"all": summarise(all_pts, "to_alarm"), "by_life": by_life(all_pts, "to_alarm")},
                       "by_kind": per_kind, "runs": runs},
@@ -244,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         fpts: list[dict[str, Any]] = []
         fruns = []
         for path in sorted(args.femto.glob("*.npz")):
-            got = femto_points(path)
+            got = femto_points(path, config)
             if got is None:
                 continue
             pts, info = got

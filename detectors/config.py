@@ -47,6 +47,10 @@ class MonitorConfig:
     ph_delta: float = 1.0  # Page-Hinkley allowance, in robust SD of the health indicator
     ph_threshold: float = 50.0  # Page-Hinkley threshold, in robust SD·snapshots
     trend_window: int = 48  # points in the exponential trend fit
+    # coarser views of the trend, each 8x longer than the last (means of 8, 64, ... snapshots), read
+    # when the last trend_window snapshots show no significant rise: a unit sending every 10 s sees
+    # 8 minutes in its window, a bearing degrades over hours to months (0: the window alone)
+    trend_tiers: int = 2
     iso_hysteresis: float = 0.1  # fraction below a zone boundary before the zone goes down
     stopped_ratio: float = 0.1  # RMS below this fraction of baseline = stopped
     speed_tolerance: float = 0.1  # relative speed change that counts as a transient
@@ -97,6 +101,8 @@ class MonitorConfig:
             raise ValueError(f"mode_hold must be >= 1 snapshot, got {self.mode_hold}")
         if not self.mode_memory_s > 0:
             raise ValueError(f"mode_memory_s must be > 0 seconds, got {self.mode_memory_s}")
+        if not 0 <= self.trend_tiers <= 4:
+            raise ValueError(f"trend_tiers must be in [0, 4], got {self.trend_tiers}")
         for name, least in (("trend_window", 8), ("rebaseline_after", 1), ("max_scalar_keys", 1),
                             ("max_anomaly_keys", 0), ("scalar_points", 8)):
             if getattr(self, name) < least:

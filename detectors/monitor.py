@@ -181,7 +181,7 @@ class UnitMonitor:
         self._new_baselines()
         self.iso = IsoZoneDetector(zone_limits(m.iso_group, m.foundation, m.zone_limits_mm_s), c.iso_hysteresis)
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
-        self.trends = {"rms_g": ExpTrend(c.trend_window), "velocity_rms_mm_s": ExpTrend(c.trend_window)}
+        self._new_trends()
         self.scalars = ScalarPanel(c)
         self.n_learnt = 0
         self.ewma = 0.0
@@ -563,9 +563,19 @@ class UnitMonitor:
         if accept_current:
             self.commissioning.accept()
 
+    def _new_trends(self) -> None:
+        """Fresh time-to-failure trends (their window and tiers) of the health indicators."""
+        c = self.config
+        self.trends = {k: ExpTrend(c.trend_window, tiers=c.trend_tiers) for k in ("rms_g", "velocity_rms_mm_s")}
+
     def _rebaseline(self) -> None:
+        """A new operating point (a settled speed change, a level step that stays): the baselines are
+        learnt again, and the trends start afresh too: levels measured at the old operating point
+        are no part of a trend at the new one (a tier spans up to 64 x 48 snapshots, and read across
+        the step it showed a rise that is none)."""
         c = self.config
         self._new_baselines()
+        self._new_trends()
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
         self.n_learnt, self.ewma, self.streak, self.step = 0, 0.0, 0, False
         self.hi_buf, self.ref, self.prev_ratio, self.level, self.calm = [], None, 1.0, 0, 0
@@ -700,7 +710,7 @@ class UnitMonitor:
             mon.commissioning.load(state["commissioning"])
         mon.iso = IsoZoneDetector.from_state(state["iso"])
         mon.ph = PageHinkley.from_state(state["ph"])
-        mon.trends = {k: ExpTrend.from_state(t) for k, t in state["trends"].items()}
+        mon.trends = {k: ExpTrend.from_state(t, tiers=mon.config.trend_tiers) for k, t in state["trends"].items()}
         mon.scalars = ScalarPanel.from_state(mon.config, state["scalars"])
         for key in ("n_learnt", "ewma", "streak", "step", "step_count", "step_ts", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio", "level", "calm",
                     "snap_state", "scalar_state"):

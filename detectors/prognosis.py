@@ -31,7 +31,13 @@ the acceleration the quadratic shows beyond its own noise (``b + rate error`` wh
 rate is the higher): degradation accelerates, and an estimate that comes too late costs more than
 one that comes too early (a failure before the planned repair; PHM 2012 scores a late estimate
 four times as harshly).
-Measured on simulated runs to failure and FEMTO in ``bench/prognosis_calibration.py``.
+The window is a count of points, so its span follows the unit's sending rate: 48 snapshots are 8
+hours at one every 10 minutes but 8 minutes at one every 10 s, too short to see a rise that takes
+hours. With ``tiers``, the trend also keeps means of 8, 64, ... points (each tier ``window`` means
+long, with each mean's scatter) and reads them, finest first, where the window shows no
+significant rise (:meth:`ExpTrend.time_to`).
+Measured on simulated runs to failure (a snapshot every 10 minutes and every minute) and FEMTO in
+``bench/prognosis_calibration.py``.
 
 >>> import math
 >>> tr = ExpTrend(window=32)
@@ -234,23 +240,51 @@ def _latest_crossing(line: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None
 
 
 class ExpTrend:
-    """Bounded-memory exponential trend of one positive indicator."""
+    """Bounded-memory exponential trend of one positive indicator.
 
-    def __init__(self, window: int = 48, min_points: int = 8) -> None:
+    ``tiers``: coarser views of the same indicator for a rise slower than the last ``window`` points
+    can show. Tier ``i`` keeps the last ``window`` means of ``fold**i`` consecutive points (with each
+    mean's scatter), so it spans ``fold**i`` times as long for the same memory. A unit sending every
+    10 s fills ``window = 48`` points in 8 minutes, while a bearing degrades over hours to months:
+    where the recent points show no significant rise, :meth:`time_to` reads the tiers in turn (tier
+    1 spans 64 minutes there, tier 2 8.5 hours). The points themselves are never averaged away: the
+    estimate comes from the finest view that shows a significant rise.
+    """
+
+    def __init__(self, window: int = 48, min_points: int = 8, tiers: int = 0, fold: int = 8) -> None:
         self.window = whole("window", window, least=4)
         self.min_points = whole("min_points", min_points, least=3)
         if self.min_points > self.window:
             raise ValueError(f"min_points must be in [3, window], got {min_points}")
+        self.tiers = whole("tiers", tiers, least=0)
+        if self.tiers > 4:
+            raise ValueError(f"tiers must be in [0, 4], got {tiers}")
+        self.fold = whole("fold", fold, least=2)
         self._reset()
 
     def _reset(self) -> None:
         self.points: deque[tuple[float, float]] = deque(maxlen=self.window)
+        # per tier: the bucket means (t, log value, variance of the log values within the bucket),
+        # and the running sums (n, Σt, Σy, Σy²) of the bucket being filled
+        self.coarse: list[deque[tuple[float, float, float]]] = [deque(maxlen=self.window) for _ in range(self.tiers)]
+        self._acc: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in range(self.tiers)]
 
     def update(self, t: float, value: float) -> None:
         if value > 0 and math.isfinite(value) and math.isfinite(t):
             if self.points and t <= self.points[-1][0]:
                 return
-            self.points.append((float(t), math.log(value)))
+            y = math.log(value)
+            self.points.append((float(t), y))
+            for i, acc in enumerate(self._acc):
+                acc[0] += 1.0
+                acc[1] += t
+                acc[2] += y
+                acc[3] += y * y
+                n = acc[0]
+                if n >= self.fold ** (i + 1):
+                    my = acc[2] / n
+                    self.coarse[i].append((acc[1] / n, my, max(acc[3] / n - my * my, 0.0) * n / (n - 1)))
+                    acc[:] = [0.0, 0.0, 0.0, 0.0]
 
     def _data(self, since: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
         pts = self.points if since is None else [p for p in self.points if p[0] >= since]
@@ -290,11 +324,36 @@ class ExpTrend:
         right, so the estimate stays the plain indicator's and the range spans both models' ranges.
         Points less than 10 % above the floor carry no measurable excess and are left out; with
         too few left, or no significant rise in the excess, only the plain indicator counts.
+
+        Without ``since``, where the last ``window`` points show no significant rise the coarser
+        tiers are read in turn (finest first; a tier counts once it holds ``min_points`` means).
+        Their points are means, so each one's scatter within its bucket is added to the predicted
+        level's variance: the limit is reached by a measured value, not by a mean. With ``since``
+        (a rise after a level step) only the points count: a tier's means may straddle the step.
         """
         d = self._data(since)
         if d is None or limit <= 0:
             return None
-        tt, y, w, _ = d
+        got = self._estimate(*d[:3], limit, floor, 0.0)
+        if got is not None or since is not None:
+            return got
+        for tier in self.coarse:
+            if len(tier) < self.min_points:
+                break
+            arr = np.array(tier, dtype=np.float64)
+            t, y, var = arr[:, 0], arr[:, 1], arr[:, 2]
+            w = _weights(len(t), self.window)
+            got = self._estimate(t - t[-1], y, w, limit, floor, float(w @ var) / float(w.sum()))
+            if got is not None:
+                # seconds from the tier's last mean, which lies half a bucket before the last point
+                lag = self.points[-1][0] - float(t[-1])
+                return tuple(max(v - lag, 0.0) for v in got)  # type: ignore[return-value]
+        return None
+
+    def _estimate(self, tt: np.ndarray, y: np.ndarray, w: np.ndarray, limit: float, floor: float | None,
+                  obs_var: float) -> tuple[float, float, float] | None:
+        """:meth:`time_to` of one view: log values ``y`` at times ``tt`` (seconds, the last at 0)
+        with weights ``w``; ``obs_var``: the scatter of one measured log value beyond the points'."""
         keep = None
         if floor is not None and 0 < floor < limit / 1.1:
             keep = y > math.log(1.1 * floor)
@@ -302,16 +361,16 @@ class ExpTrend:
             if kept < self.min_points:
                 keep = None
         if keep is None:
-            return self._time_to(tt, y[:, None], w, [limit])[0]
+            return self._time_to(tt, y[:, None], w, [limit], obs_var)[0]
         excess_y = 0.5 * np.log(np.exp(2 * y[keep]) - floor * floor)
         excess_limit = math.sqrt(limit * limit - floor * floor)
         if kept == y.size:  # the usual case once a fault shows: both models on the same times, in one pass
             both = np.empty((y.size, 2))  # (np.column_stack([y, excess_y]): the same C-ordered array)
             both[:, 0], both[:, 1] = y, excess_y
-            plain, excess = self._time_to(tt, both, w, [limit, excess_limit])
+            plain, excess = self._time_to(tt, both, w, [limit, excess_limit], obs_var)
         else:
-            plain = self._time_to(tt, y[:, None], w, [limit])[0]
-            excess = self._time_to(tt[keep], excess_y[:, None], w[keep], [excess_limit])[0]
+            plain = self._time_to(tt, y[:, None], w, [limit], obs_var)[0]
+            excess = self._time_to(tt[keep], excess_y[:, None], w[keep], [excess_limit], obs_var)[0]
         if plain is None:
             return excess
         if excess is not None:
@@ -319,8 +378,8 @@ class ExpTrend:
         return plain
 
     @staticmethod
-    def _time_to(tt: np.ndarray, ys: np.ndarray, w: np.ndarray,
-                 limits: list[float]) -> list[tuple[float, float, float] | None]:
+    def _time_to(tt: np.ndarray, ys: np.ndarray, w: np.ndarray, limits: list[float],
+                 obs_var: float = 0.0) -> list[tuple[float, float, float] | None]:
         """:meth:`time_to` of each column of ``ys`` (log indicators on the times ``tt`` with weights
         ``w``) to its limit: (estimate, low, high) in seconds, or None. The columns share one
         design and its moments, so several are fitted for about the cost of one; and the design
@@ -377,8 +436,8 @@ class ExpTrend:
             low, high = est, est
             for m_a, m_b, m_inv, m_s2 in models:
                 # at horizon T = u·g the log level is a + b·T, with variance
-                # s2·(1 + i00 + 2·T·i01 + T²·i11) + (rate_err·T)²: a quadratic in g
-                c0 = q2 * m_s2 * (1.0 + m_inv[0][0])
+                # s2·(1 + i00 + 2·T·i01 + T²·i11) + obs_var + (rate_err·T)²: a quadratic in g
+                c0 = q2 * m_s2 * (1.0 + m_inv[0][0]) + q2 * obs_var
                 c1 = q2 * 2.0 * m_s2 * m_inv[0][1] * unit
                 c2 = q2 * (m_s2 * m_inv[1][1] + rate_err * rate_err) * unit * unit
                 # first horizon where each bound reaches the limit; none: est for the low, the end for the high
@@ -397,12 +456,19 @@ class ExpTrend:
 
     def state_dict(self) -> dict:
         # the points as one packed run of (t, value) pairs: exact, and about half the JSON of a list
-        return {"window": self.window, "min_points": self.min_points,
-                "points": pack_floats(v for p in self.points for v in p)}
+        state = {"window": self.window, "min_points": self.min_points,
+                 "points": pack_floats(v for p in self.points for v in p)}
+        if self.tiers:
+            state.update({"tiers": self.tiers, "fold": self.fold,
+                          "coarse": [pack_floats(v for b in tier for v in b) for tier in self.coarse],
+                          "acc": pack_floats(v for acc in self._acc for v in acc)})
+        return state
 
     @classmethod
-    def from_state(cls, state: dict) -> ExpTrend:
-        tr = cls(state["window"], state["min_points"])
+    def from_state(cls, state: dict, tiers: int = 0) -> ExpTrend:
+        """The trend ``state_dict`` saved. ``tiers``: for a state saved without tiers (before they
+        existed, or by a trend that had none), the tiers to start empty; a state's own count wins."""
+        tr = cls(state["window"], state["min_points"], state.get("tiers", tiers), state.get("fold", 8))
         points = state["points"]
         if isinstance(points, str):  # packed (since 2026-11-22); a list of pairs before
             flat = unpack_floats(points)
@@ -410,4 +476,14 @@ class ExpTrend:
                 raise ValueError("trend points: an odd number of packed values, not (t, value) pairs")
             points = zip(flat[0::2], flat[1::2], strict=True)
         tr.points.extend((float(a), float(b)) for a, b in points)
+        if "coarse" in state:
+            coarse, acc = state["coarse"], unpack_floats(state["acc"])
+            if not isinstance(coarse, list) or len(coarse) != tr.tiers or len(acc) != 4 * tr.tiers:
+                raise ValueError(f"trend tiers: expected {tr.tiers} tiers of bucket means and {4 * tr.tiers} sums")
+            for i, packed in enumerate(coarse):
+                flat = unpack_floats(packed)
+                if len(flat) % 3:
+                    raise ValueError("trend tiers: packed values are not (t, value, variance) triples")
+                tr.coarse[i].extend(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
+                tr._acc[i] = acc[4 * i:4 * i + 4]
         return tr

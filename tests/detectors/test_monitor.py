@@ -342,6 +342,27 @@ def test_a_lasting_speed_change_is_relearnt_and_a_short_one_only_held() -> None:
     assert "learning baseline" not in " ".join(a.reasons)
 
 
+def test_the_trends_start_afresh_at_a_new_operating_point() -> None:
+    """A settled speed change learns the baseline again; the time-to-failure trends restart too:
+    levels measured at the old speed are no part of a trend at the new one (the trend's tiers keep
+    up to 64 x 48 snapshots, and read across the change they showed a rise that is none)."""
+    mon, rng = _commissioned(13)
+    t = 30 * HOUR
+    for i in range(40):
+        mon.update_snapshot(snap(t + i * HOUR, machine_signal(rng), rpm=RPM))
+    changed = t + 40 * HOUR
+    relearnt_at = None
+    for i in range(mon.config.rebaseline_after + mon.config.warmup + 10):  # re-learnt, then assessed
+        ts = changed + i * HOUR
+        a = mon.update_snapshot(snap(ts, machine_signal(rng, rpm=1500, gain=2.0), rpm=1500))
+        if relearnt_at is None and a.reasons and "re-learning the baseline" in a.reasons[0]:
+            relearnt_at = ts
+    assert relearnt_at is not None
+    for tr in mon.trends.values():
+        assert tr.points and min(p[0] for p in tr.points) >= relearnt_at  # nothing from the old speed
+        assert all(b[0] >= relearnt_at for tier in tr.coarse for b in tier)
+
+
 @pytest.mark.parametrize("ts,rpm,reason", [
     (None, RPM, "timestamp None"),
     ("yesterday", RPM, "timestamp 'yesterday'"),

@@ -146,18 +146,26 @@ def test_no_rise_in_the_excess_falls_back_to_the_plain_indicator() -> None:
     assert tr.time_to(1e3, floor=1e6) == tr.time_to(1e3)  # floor above everything: ignored
 
 
+def _monitor_with_trends(n: int, step: float, *, seed: int, velocity: tuple[float, float], rms: tuple[float, float],
+                         **config: object):
+    """A monitor (RMS reference 0.1 g) whose two trends were fed ``n`` points ``step`` s apart: the
+    velocity from 1 mm/s and the RMS from 0.1 g, each growing at (rate per second, log scatter)."""
+    from detectors import MachineInfo, UnitMonitor
+
+    mon = UnitMonitor(MachineInfo(rated_rpm=1800), **config)
+    mon.ref = 0.1
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        t = i * step
+        mon.trends["velocity_rms_mm_s"].update(t, 1.0 * math.exp(velocity[0] * t + velocity[1] * rng.standard_normal()))
+        mon.trends["rms_g"].update(t, 0.1 * math.exp(rms[0] * t + rms[1] * rng.standard_normal()))
+    return mon
+
+
 def test_the_monitor_reports_the_first_indicator_to_reach_its_limit_with_the_earliest_bounds() -> None:
     """Alarm = the first of the velocity (ISO zone D) and the RMS (alarm_ratio x its reference) to
     reach its limit: the estimate, the low and the high end are each the earliest over the two."""
-    from detectors import MachineInfo, UnitMonitor
-
-    mon = UnitMonitor(MachineInfo(rated_rpm=1800))
-    mon.ref = 0.1
-    rng = np.random.default_rng(1)
-    for i in range(40):
-        t = i * STEP
-        mon.trends["velocity_rms_mm_s"].update(t, 1.0 * math.exp(5e-5 * t + 0.3 * rng.standard_normal()))
-        mon.trends["rms_g"].update(t, 0.1 * math.exp(7e-5 * t + 0.02 * rng.standard_normal()))
+    mon = _monitor_with_trends(40, STEP, seed=1, velocity=(5e-5, 0.3), rms=(7e-5, 0.02))
     v = mon.trends["velocity_rms_mm_s"].time_to(mon.iso.limits[2])
     r = mon.trends["rms_g"].time_to(0.1 * mon.config.alarm_ratio)
     assert v is not None and r is not None
@@ -185,3 +193,113 @@ def test_the_first_crossing_of_a_bound_is_the_one_a_dense_search_finds() -> None
                 assert found is None
             else:
                 assert found is not None and abs(found - grid[hit.argmax()]) <= 2 * grid[1]
+
+
+# --- tiers: coarser views for a unit that sends often ------------------------------------------------
+
+DENSE = 10.0  # one point every 10 s: the window of 48 points spans 8 minutes
+
+
+def _dense_rise(rng: np.random.Generator, tiers: int, hours: float = 6.0, rate: float = 2e-5,
+                noise: float = 0.1) -> ExpTrend:
+    """An indicator rising by 2e-5 per second (x2 in ~9.6 h), sent every 10 s with 10 % scatter."""
+    tr = ExpTrend(window=48, tiers=tiers)
+    for i in range(int(hours * 3600 / DENSE)):
+        tr.update(i * DENSE, math.exp(rate * i * DENSE + noise * rng.standard_normal()))
+    return tr
+
+
+def test_a_slow_rise_sent_every_ten_seconds_gets_an_estimate_from_the_tiers() -> None:
+    """Over the last 8 minutes the rise (1 %) is lost in 10 % scatter: the window alone gives no
+    estimate. Tier 1 (means of 8, 64 minutes) and tier 2 (means of 64, 8.5 hours) see it; the range
+    holds the noise-free crossing (4 h ahead) about nine times in ten and the estimate is near it."""
+    rate, hours = 2e-5, 6.0
+    t_last = (int(hours * 3600 / DENSE) - 1) * DENSE
+    ahead = 4 * 3600.0
+    limit = math.exp(rate * (t_last + ahead))
+    hits, errors, none_alone = [], [], 0
+    for seed in range(40):
+        none_alone += _dense_rise(np.random.default_rng(seed), tiers=0).time_to(limit) is None
+        est = _dense_rise(np.random.default_rng(seed), tiers=2).time_to(limit)
+        assert est is not None
+        ttf, lo, hi = est
+        assert 0 <= lo <= ttf <= hi
+        hits.append(lo <= ahead <= hi)
+        errors.append(abs(ttf - ahead) / ahead)
+    assert none_alone >= 36  # the window alone: no estimate (nearly) every time
+    assert np.mean(hits) >= 0.85
+    assert np.median(errors) < 0.3
+
+
+def test_tiers_do_not_invent_a_rise_in_flat_scatter() -> None:
+    """A flat indicator with scatter, sent every 10 s for 6 hours: no tier shows a significant rise."""
+    found = sum(_dense_rise(np.random.default_rng(seed), tiers=2, rate=0.0).time_to(10.0) is not None
+                for seed in range(40))
+    assert found <= 4  # the 2-SE slope test, read up to three times: a few chance rises, no more
+
+
+def test_the_window_comes_first_and_a_level_step_reads_the_points_only() -> None:
+    rng = np.random.default_rng(5)
+    with_tiers, without = ExpTrend(tiers=2), ExpTrend()
+    for i in range(800):  # a clean fast rise: the window sees it, so the tiers are not read
+        v = math.exp(1e-3 * i * DENSE + 0.01 * rng.standard_normal())
+        with_tiers.update(i * DENSE, v)
+        without.update(i * DENSE, v)
+    assert with_tiers.time_to(1e6) == without.time_to(1e6)
+    slow = _dense_rise(np.random.default_rng(6), tiers=2)
+    limit = math.exp(2e-5 * 6 * 3600 + 1.0)
+    assert slow.time_to(limit) is not None
+    assert slow.time_to(limit, since=0.0) is None  # the rise after a step: the points alone
+
+
+def test_tiers_are_bounded_and_their_state_round_trips_bit_for_bit() -> None:
+    tr = _dense_rise(np.random.default_rng(7), tiers=2, hours=20.0)  # 7,200 points
+    assert len(tr.points) == 48 and all(len(t) == 48 for t in tr.coarse)  # memory does not grow
+    # restored halfway through a bucket, the copy goes on exactly as the original
+    half = ExpTrend.from_state(json.loads(json.dumps(tr.state_dict())))
+    rng = np.random.default_rng(8)
+    for i in range(7200, 7300):
+        v = math.exp(2e-5 * i * DENSE + 0.1 * rng.standard_normal())
+        tr.update(i * DENSE, v)
+        half.update(i * DENSE, v)
+    assert list(half.coarse[0]) == list(tr.coarse[0]) and list(half.coarse[1]) == list(tr.coarse[1])
+    assert half.time_to(math.exp(2.0)) == tr.time_to(math.exp(2.0))
+    assert len(json.dumps(tr.state_dict())) < 8000  # two tiers of 48 means: a few KB
+
+
+def test_a_state_saved_without_tiers_starts_them_empty_and_fills_them() -> None:
+    old = ExpTrend()
+    for i in range(30):
+        old.update(i * STEP, math.exp(1e-4 * i * STEP))
+    saved = old.state_dict()
+    assert "coarse" not in saved  # a trend without tiers saves what it saved before
+    tr = ExpTrend.from_state(saved, tiers=2)
+    assert tr.tiers == 2 and list(tr.points) == list(old.points) and not tr.coarse[0]
+    for i in range(30, 38):
+        tr.update(i * STEP, math.exp(1e-4 * i * STEP))
+    assert len(tr.coarse[0]) == 1
+
+
+def test_a_damaged_tier_state_is_refused_by_name() -> None:
+    good = _dense_rise(np.random.default_rng(9), tiers=2, hours=1.0).state_dict()
+    with pytest.raises(ValueError, match="tiers"):
+        ExpTrend.from_state({**good, "coarse": good["coarse"][:1]})
+    with pytest.raises(ValueError, match="triples"):
+        ExpTrend.from_state({**good, "coarse": [pack_floats([1.0, 2.0]), good["coarse"][1]]})
+    with pytest.raises(ValueError, match="tiers"):
+        ExpTrend(tiers=5)
+
+
+def test_the_monitor_estimates_a_slow_rise_of_a_unit_that_sends_every_ten_seconds() -> None:
+    """The monitor's trends take ``trend_tiers`` (default 2); with 0, the same rise gets no estimate."""
+    from detectors import MachineInfo, UnitMonitor
+
+    got = {}
+    for tiers in (0, 2):
+        mon = _monitor_with_trends(2160, DENSE, seed=10, velocity=(4e-5, 0.1), rms=(2e-5, 0.1), trend_tiers=tiers)
+        got[tiers] = mon._ttf()
+        again = UnitMonitor.from_state(json.loads(json.dumps(mon.state_dict())), MachineInfo(rated_rpm=1800))
+        assert again.trends["rms_g"].tiers == tiers and again._ttf() == got[tiers]
+    assert got[0] is None and got[2] is not None
+    with pytest.raises(ValueError, match="trend_tiers"):
+        UnitMonitor(MachineInfo(rated_rpm=1800), trend_tiers=7)
