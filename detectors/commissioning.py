@@ -169,8 +169,11 @@ class CommissioningCheck:
             f.mode, f.confidence, f.evidence = mode, conf, list(ev)
         self._growth(ts, rms_g, f)
         if f.level >= 1 and f.mode is None:
-            # named by the same baseline-free diagnosis when it names anything, else a deviation without a name
-            f.mode, f.confidence, f.evidence = (mode, conf, list(ev)) if mode else ("anomaly", 0.3, [])
+            # named by the same baseline-free diagnosis, else a deviation without a name; a bearing part only
+            # when its lines stand out as far as the lines' own rule asks (``family_db``): a broadband rise (a
+            # lubrication loss) carries chance lines 2-5 dB above the background, and the first name sticks
+            named = mode is not None and (mode not in BEARING_PARTS or score >= self._threshold(mode))
+            f.mode, f.confidence, f.evidence = (mode, conf, list(ev)) if named else ("anomaly", 0.3, [])
         if f.level < self.level:  # come down only after `persistence` calmer snapshots (no flapping)
             self.calm += 1
             if self.calm < self.persistence:

@@ -104,3 +104,22 @@ def test_a_restart_during_a_warned_commissioning_keeps_the_warning() -> None:
 def test_check_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="warning_ratio must be > 1.6"):
         CommissioningCheck(warning_ratio=1.5)
+
+
+@pytest.mark.parametrize(("mode", "scores", "named"), [
+    ("ball", {"bpfo": 2.5, "bpfi": 2.4, "bsf": 4.8}, "anomaly"),  # chance lines in a broadband rise
+    ("ball", {"bpfo": 2.5, "bpfi": 2.4, "bsf": 7.0}, "ball"),  # lines that stand out as the lines' rule asks
+    ("misalignment", {"bpfo": 0.0, "bpfi": 0.0, "bsf": 0.0}, "misalignment"),  # a shaft pattern: named as found
+])
+def test_a_growth_during_commissioning_is_named_by_a_bearing_part_only_on_clear_lines(mode, scores, named) -> None:
+    """Found on an engineer's fleet: a lubrication loss that began while its unit commissioned was
+    warned by its RMS growth and named `ball` from a BSF line 4.8 dB above the background (the
+    lines' own rule asks for `family_db`, 6 dB); the first name sticks, so the unit kept it."""
+    chk = CommissioningCheck(smooth=1, persistence=3)
+    diagnosis = (mode, 0.4, [{"family": "summary", "scores": scores}])
+    for i in range(3):
+        chk.update(600.0 * i, 0.1, None)
+    found = [chk.update(600.0 * i, 0.1 * 1.5 ** (i - 2), diagnosis) for i in range(3, 8)]
+    warned = [f for f in found if f.level >= 2]
+    assert warned and any("and rising" in r for f in warned for r in f.reasons)
+    assert {f.mode for f in found if f.level >= 1} == {named}
