@@ -107,6 +107,8 @@ def _fields_from_flags(a: argparse.Namespace, current_bearing: dict[str, Any] | 
 
 
 def _read_models_file(path: str) -> list[dict[str, Any]]:
+    from devices.schemas import ModelIn
+
     text = Path(path).read_text(encoding="utf-8")
     is_json = path.endswith(".json")
     try:
@@ -115,6 +117,11 @@ def _read_models_file(path: str) -> list[dict[str, Any]]:
         raise ValueError(f"{path}: not valid {'JSON' if is_json else 'TOML'}: {exc}") from None
     if isinstance(doc, dict) and "models" in doc:
         doc = doc["models"]
+    elif isinstance(doc, dict) and doc and not set(doc) & set(ModelIn.model_fields):
+        # [[model]] read as one model without a name: "model #1 (?): name: Field required"
+        found = ", ".join(f"[[{k}]]" if isinstance(v, list) else f"[{k}]" if isinstance(v, dict) else repr(k)
+                          for k, v in list(doc.items())[:5])
+        raise ValueError(f"{path}: expected [[models]] tables (or the fields of one model), found {found}")
     items = doc if isinstance(doc, list) else [doc]
     if not all(isinstance(m, dict) for m in items):
         raise ValueError(f"{path}: expected a model object, a list of them, or [[models]] tables")

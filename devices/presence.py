@@ -102,11 +102,14 @@ class PresenceMixin:
             changed = unit.presence != state
             unit.presence, unit.presence_ts_ms, unit.presence_by_will = state, ts, ts_ms is None
             self._record_firmware(unit, firmware)
-            if state == "online" and (unit.last_seen_ms is None or ts > unit.last_seen_ms):
-                unit.last_seen_ms = ts
+            # seen when the platform heard it: a unit's clock up to ingest.future_tolerance_s fast put its
+            # last-seen time in the future, and the deadman found it silent that much later
+            seen = min(ts, _now_ms())
+            if state == "online" and (unit.last_seen_ms is None or seen > unit.last_seen_ms):
+                unit.last_seen_ms = seen
             session.commit()
         if state == "online":
-            self._remember_seen(device_id, ts, written=True)
+            self._remember_seen(device_id, seen, written=True)
         if changed:
             log.info("unit %s is %s", device_id, state)
         return changed

@@ -76,6 +76,8 @@ _VALUE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # vanished from queries; InfluxDB refuses a field named "time" (400), dead-lettering the whole record.
 RESERVED_VALUE_NAMES = ("axis", "device", "time")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: not text a person reads (PostgreSQL refuses NUL)
+# Half of a UTF-16 pair, as a JSON escape ("\ud800") gives it: no character, and no database can store it
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_DEPTH = 4  # deepest legal payload: [ {values: {name: n}} ] -> 3 levels
 
 
@@ -160,13 +162,21 @@ def is_valid_value_name(name: str) -> bool:
 
 
 def firmware_problem(firmware: str) -> str | None:
-    """Why ``firmware`` is no version text (a control character, named with its position), or None.
+    """Why ``firmware`` is no version text (a control character or a lone surrogate, named with its
+    position; blank), or None.
 
     The one rule for a unit's status message and the registry (CLI, API, CSV).
     """
     if bad := _CONTROL.search(firmware):
         return (f"control character U+{ord(bad.group()):04X} at position {bad.start()}; "
                 "expected printable text such as '2.4.1'")
+    if bad := _SURROGATE.search(firmware):
+        # from a status it passed the parser and failed the unit's update (UnicodeEncodeError): the status was lost
+        return (f"lone surrogate U+{ord(bad.group()):04X} at position {bad.start()} (a \\u escape of half a "
+                "UTF-16 pair: no character); expected printable text such as '2.4.1'")
+    if not firmware.strip():
+        # recorded from a status, it made a fleet-report group of its own, as '' did
+        return "blank: leave it out when unknown"
     return None
 
 
@@ -222,6 +232,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _RFC3339 = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?)"
                       r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})?", re.ASCII)
 _MS = timedelta(milliseconds=1)
+_QUOTED_NUMBER = re.compile(r"\d+(?:\.\d*)?", re.ASCII)  # "1795256130250": a firmware's "%llu" in quotes
 
 
 def _depth(obj: Any, limit: int) -> int:
@@ -263,6 +274,10 @@ def _int(value: Any, where: str) -> int:
 def _timestamp(value: Any, where: str, now_s: float, limits: Limits) -> int:
     if isinstance(value, str):
         form = _RFC3339.fullmatch(value.strip())
+        if form is None and _QUOTED_NUMBER.fullmatch(value.strip()):
+            raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is a number in a string: send epoch "
+                                               "milliseconds as a JSON number, without quotes, or an RFC 3339 string "
+                                               "(like '2023-11-14T22:13:20.250Z')")
         if form is None:
             raise ProtocolError(Reason.SCHEMA, f"{where}: {value[:40]!r} is not an RFC 3339 timestamp "
                                                "(like '2023-11-14T22:13:20.250Z' or '2023-11-14T23:13:20+01:00')")

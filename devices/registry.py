@@ -232,13 +232,16 @@ class Registry(_presence.PresenceMixin, _provisioning.ProvisioningMixin, Serials
     def create_model(self, name: str, **fields: Any) -> MachineModel:
         """Register a machine model; ``fields`` as in :class:`devices.schemas.ModelIn`."""
         data = validate(ModelIn, {"name": name, **fields})
-        with self._session(write=True) as session:
-            if session.scalar(select(MachineModel.id).where(MachineModel.name == data.name)) is not None:
-                raise AlreadyExists(f"machine model {data.name!r} already exists")
-            model = MachineModel(name=data.name, sensors=[], detector_config={})
-            apply_model(model, data.model_dump(exclude={"name"}, exclude_unset=False), creating=True)
-            session.add(model)
-            return self._detach(session, model)
+        try:
+            with self._session(write=True) as session:
+                if session.scalar(select(MachineModel.id).where(MachineModel.name == data.name)) is not None:
+                    raise AlreadyExists(f"machine model {data.name!r} already exists")
+                model = MachineModel(name=data.name, sensors=[], detector_config={})
+                apply_model(model, data.model_dump(exclude={"name"}, exclude_unset=False), creating=True)
+                session.add(model)
+                return self._detach(session, model)
+        except IntegrityError:  # created concurrently by another writer (two `devices models add` at once)
+            raise AlreadyExists(f"machine model {data.name!r} already exists") from None
 
     def update_model(self, name: str, **changes: Any) -> MachineModel:
         """Change the given fields of model ``name``."""

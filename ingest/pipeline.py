@@ -165,7 +165,11 @@ class Converter:
             if self.device_check(device):
                 continue
             if not self.auto_register:
-                unknown[device] = f"device {device!r} is not registered"
+                # "is not registered" was said of a decommissioned unit too (it still sends until the broker
+                # config is written and reloaded), which `devices show` shows registered
+                unknown[device] = (f"device {device!r} is not a unit in service: not registered, decommissioned, "
+                                   "or registered in another letter case (a unit publishes under its serial as "
+                                   f"registered, its broker username); `foreshock devices show {device}` says which")
                 continue
             # Registry.auto_register answers False for a decommissioned unit (it stays out of service)
             # and for another letter case of a registered serial (p-0002 beside P-0002); their messages

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from devices.registry import Registry
+from foreshock.cli import main
 from foreshock.db import make_engine, migrate, session_factory
 
 
@@ -69,3 +70,16 @@ def model(registry):
         reporting_interval_s=60, zone_limits_mm_s=[2.3, 4.5, 7.1], sensors=["accel_x", "temperature_c"],
         detector_config={"warmup": 50},
     )
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """``foreshock devices ARGS`` on a fresh SQLite database: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["devices", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

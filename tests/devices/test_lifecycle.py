@@ -13,7 +13,6 @@ from devices.csvio import CsvImportError, export_units, import_units
 from devices.errors import AlreadyExists, NotFound, RegistryError
 from devices.query import UnitFilter
 from devices.registry import Registry
-from foreshock.cli import main
 from foreshock.db import make_engine, migrate, session_factory
 
 
@@ -112,18 +111,6 @@ def test_a_large_import_says_how_far_it_is_and_a_small_one_says_nothing(registry
     said.clear()
     assert import_units(registry, io.StringIO("device_id,customer\nP-1,ACME\n"), progress=said.append) == (1, 0)
     assert said == []
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["devices", *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_recommission_and_a_large_import_from_the_command_line(cli, tmp_path):

@@ -19,7 +19,12 @@ def _db_last_seen(engine, device_id):
         return s.scalar(select(Unit.last_seen_ms).where(Unit.device_id == device_id))
 
 
-def test_status_sets_presence_and_firmware(registry, model):
+def test_status_sets_presence_and_firmware(registry, model, monkeypatch):
+    import devices.presence
+
+    # the platform's clock, after T0: an online status counts as seen at its ts when that is not ahead of the
+    # platform's clock (test_presence_clock_ahead.py)
+    monkeypatch.setattr(devices.presence, "_now_ms", lambda: T0 + MIN)
     registry.create_unit("P-0001", model="P-200", firmware="1.0")
     assert registry.presence("P-0001", T0).state == "unknown"
     assert registry.record_status("P-0001", "online", T0, firmware="1.1") is True

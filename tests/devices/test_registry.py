@@ -375,3 +375,19 @@ def test_empty_text_is_refused_not_recorded_as_a_value(registry, field, value):
     assert getattr(registry.get_unit("P-0001"), field) == "x"
     registry.update_unit("P-0001", **{field: None})
     assert getattr(registry.get_unit("P-0001"), field) is None
+
+
+def test_a_model_created_at_the_same_moment_by_another_writer_is_already_exists(registry, monkeypatch):
+    """Two `foreshock devices models add` of one name at once: both look before either writes, and
+    the database's unique index refuses the second. It said so with an IntegrityError traceback; it
+    is the same AlreadyExists as when the model was there before (here the look is made to miss)."""
+    import sqlalchemy.orm
+
+    registry.create_model("M-RACE", rated_rpm=1480)
+    real_scalar = sqlalchemy.orm.Session.scalar
+    monkeypatch.setattr(sqlalchemy.orm.Session, "scalar", lambda self, stmt, *a, **k: None)  # the look misses
+    with pytest.raises(AlreadyExists, match="machine model 'M-RACE' already exists"):
+        registry.create_model("M-RACE", rated_rpm=1780)
+    monkeypatch.setattr(sqlalchemy.orm.Session, "scalar", real_scalar)
+    assert [m.name for m in registry.list_models()].count("M-RACE") == 1
+    assert registry.get_model("M-RACE").rated_rpm == 1480  # the first one kept as it was

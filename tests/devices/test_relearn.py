@@ -10,7 +10,6 @@ import time
 import pytest
 
 from devices.errors import InvalidInput, NotFound, RegistryError
-from foreshock.cli import main
 
 
 def test_a_request_is_recorded_on_the_unit_with_who_why_and_when(registry):
@@ -47,18 +46,6 @@ def test_bad_requests_are_refused_naming_the_problem_and_change_nothing(registry
     with pytest.raises(RegistryError, match="'Q-1' was decommissioned on .*recommission it first"):
         registry.request_relearn("Q-1")
     assert registry.relearn_requests_since(None) == {}
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["devices", *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_the_cli_asks_for_units_in_any_letter_case_and_show_says_so(cli):

@@ -142,14 +142,8 @@ def test_the_command_line_says_what_to_do_and_its_devices_commands_resolve_it(em
         assert conn.scalar(select(func.count()).select_from(Unit)) == 5
 
 
-def test_devices_commands_find_a_unit_by_its_serial_in_any_letter_case(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(["devices", *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
+def test_devices_commands_find_a_unit_by_its_serial_in_any_letter_case(cli):
+    run = cli
     assert run("add", "P-0001", "--customer", "ACME")[0] == 0
     code, out, err = run("add", "p-0001")
     assert code == 2 and "'p-0001' is already registered as 'P-0001'" in err

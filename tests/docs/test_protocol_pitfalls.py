@@ -234,7 +234,9 @@ def test_a_retained_copy_of_an_unregistered_unit_is_still_ignored_and_a_bad_one_
 
 
 def test_the_documented_way_to_clear_a_retained_copy_is_dead_lettered_as_bad_json():
-    _in_doc("publish an empty retained message to the topic (`mosquitto_pub -r -n -t foreshock/v1/P-0001/telemetry`); "
-            "the platform dead-letters that empty message too, as `bad_json`")
+    _in_doc("publish an empty retained message to the topic with the unit's own credentials (the broker's ACL lets "
+            "only the unit and the platform's user write there): `mosquitto_pub -h BROKER -p PORT -u P-0001 -P 'PASSWORD' -r -n -t "
+            "foreshock/v1/P-0001/telemetry`")
+    _in_doc("The platform dead-letters that empty message too, as `bad_json`")
     ok, bad = Converter(device_check={"P-0001"}.__contains__).convert([_raw("telemetry", b"", retain=False)])
     assert ok == [] and [(d.reason, d.detail) for d in bad] == [("bad_json", "empty payload: expected one JSON document")]

@@ -56,7 +56,7 @@ def test_a_decommissioned_unit_and_a_case_twin_are_dead_lettered_whether_or_not_
             assert "decommissioned" in dead[device].detail and "letter case" in dead[device].detail
         assert registry.get_unit("N-0001").auto_registered
     else:
-        assert dead["N-0001"].detail == "device 'N-0001' is not registered"
+        assert dead["N-0001"].detail.startswith("device 'N-0001' is not a unit in service: not registered, ")
         assert registry.get_unit("N-0001") is None
     # nothing changed in the registry for the refused ones
     assert registry.get_unit("Q-0007").decommissioned_at is not None and not registry.is_known("Q-0007")
@@ -70,3 +70,20 @@ def test_a_callable_that_answers_nothing_is_taken_as_accepting_as_before():
     registered: list[str] = []
     ok, bad = Converter(device_check=lambda d: False, auto_register=registered.append).convert([raw("N-0002")])
     assert bad == [] and [a.message.device_id for a in ok] == ["N-0002"] and registered == ["N-0002"]
+
+
+@pytest.mark.parametrize("device", ["Q-0007", "p-0001", "N-0009"],
+                         ids=["decommissioned", "another letter case", "not registered"])
+def test_the_detail_of_an_unknown_device_names_what_it_may_be_without_auto_registration(registry, device):
+    """With auto-registration off (the default) every device the registry does not know as a unit in
+    service was told ``device 'Q-0007' is not registered``, also a unit decommissioned while it still
+    sends (its credential works until the broker config is written again), which ``foreshock devices
+    show`` shows registered. The detail names what the device may be and the command that tells."""
+    ok, bad = Converter(device_check=registry.is_known).convert([raw(device)])
+    assert ok == [] and [(d.reason, d.device_id) for d in bad] == [("unknown_device", device)]
+    detail = bad[0].detail
+    assert detail.startswith(f"device {device!r} is not a unit in service: ")
+    assert "is not registered" not in detail  # Q-0007 is: decommissioned (devices show says so)
+    for cause in ("not registered", "decommissioned", "letter case"):
+        assert cause in detail
+    assert f"foreshock devices show {device}" in detail
