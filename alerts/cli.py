@@ -274,6 +274,14 @@ def _tickets_8d(args, settings) -> int:
 
 @_guard
 def _tickets_feedback(args, settings) -> int:
+    # an option the verdict does not take was dropped without a word (--reason "sensor loose" on a false alarm)
+    given = [opt for opt, value in (("--actual-mode", args.actual_mode), ("--cause", args.cause),
+                                    ("--action", args.action)) if value]
+    if args.verdict == "withdraw" and given:
+        raise ValueError(f"withdraw takes --reason only, not {', '.join(given)}")
+    if args.verdict != "withdraw" and args.reason:
+        raise ValueError("--reason is for withdraw (why a verdict is taken back); what was found goes in --cause, "
+                         "--action and --actual-mode")
     if args.verdict == "withdraw":
         t = _service(settings).withdraw_feedback(args.number, actor=args.by, reason=args.reason)
         print(f"{t['number']}: feedback withdrawn")

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from alerts.attachments import Attachment, check_sizes, store_attachments
@@ -158,20 +158,29 @@ class ComplaintIn(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _unit(cls, data: Any, handler: Any) -> ComplaintIn:
-        missing = isinstance(data, dict) and not data.get("device_id") and not (data.get("model") and data.get("site"))
+        given = data if isinstance(data, dict) else {}
+        # the unit, and without its serial the customer (no unit to take it from): reported with every other problem
+        own = []
+        if isinstance(data, dict) and not given.get("device_id"):
+            if not (given.get("model") and given.get("site")):
+                own.append(("unit", _NO_UNIT))
+            elif given.get("customer") is None:  # "" is refused by the field itself
+                own.append(("customer", "required when the unit serial is not given"))
+        problems = [InitErrorDetails(type=PydanticCustomError("value_error", msg), loc=(loc,), input=data)
+                    for loc, msg in own]
         try:
             out = handler(data)
-        except ValidationError as exc:  # report the missing unit together with every other problem
-            if not missing:
+        except ValidationError as exc:
+            if not problems:
                 raise
             details = [InitErrorDetails(type=PydanticCustomError("value_error", e["msg"].replace("{", "(")
                                                                  .replace("}", ")")),
                                         loc=e["loc"], input=e.get("input")) for e in exc.errors()]
-            details.append(InitErrorDetails(type=PydanticCustomError("value_error", _NO_UNIT), loc=("unit",),
-                                            input=data))
-            raise ValidationError.from_exception_data(cls.__name__, details) from None
-        if missing:
-            raise ValueError(_NO_UNIT)
+            raise ValidationError.from_exception_data(cls.__name__, [*details, *problems]) from None
+        if problems:
+            # at its own place also when it is the only problem: a model validator's own error has none, and the
+            # API named it "request", which is a field of the complaint (repair, refund, ...)
+            raise ValidationError.from_exception_data(cls.__name__, problems)
         return out
 
 
@@ -337,9 +346,15 @@ def register(
     if occurred > now + 3600:
         raise ValueError(f"complaint refused: occurred_at {c.occurred_at.isoformat()} lies in the future")
     fm = c.failure_mode
+    evidence = _evidence(s, c.device_id, occurred, cfg, store, health) if c.device_id else {}
+    if c.device_id:
+        # the unit's open tickets' write lock (row locks on PostgreSQL, the write lock on SQLite) before the
+        # look for one to join: a ticket closed meanwhile got the complaint, and nobody followed it up
+        s.execute(update(Ticket).where(Ticket.kind == "unit", Ticket.device_id == c.device_id,
+                                       Ticket.is_open.is_(True)).values(number=Ticket.number)
+                  .execution_options(synchronize_session=False))
     ticket = _target_ticket(s, c.device_id, fm)
     joined = ticket is not None
-    evidence = _evidence(s, c.device_id, occurred, cfg, store, health) if c.device_id else {}
     if ticket is None:
         grade = c.grade or cfg.complaint_grade
         where = c.device_id or f"{unit.get('model')} at {unit.get('site')}"

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["FEEDBACK_MAX_FACTOR_LIMIT", "GRADES", "GRADE_ORDER", "ROUTE_CHANNELS", "SEVERITY_ORDER", "AlertConfig",
-           "RouteConfig", "SmtpConfig", "check_route", "zone"]
+__all__ = ["FEEDBACK_MAX_FACTOR_LIMIT", "GRADES", "GRADE_ORDER", "MAX_CLOCK_H", "ROUTE_CHANNELS", "SEVERITY_ORDER",
+           "AlertConfig", "RouteConfig", "SmtpConfig", "check_route", "zone"]
 
 GRADES = ("critical", "major", "minor")
 GRADE_ORDER = {"minor": 1, "major": 2, "critical": 3}
@@ -39,9 +39,13 @@ SURGE_DIMENSIONS = ("model", "batch", "firmware")  # unit attributes a ticket ca
 # would come only with the alarm (past it the detectors refuse warning >= alarm). Not imported from
 # detectors: that package loads numpy and scipy, and the settings load in every command.
 FEEDBACK_MAX_FACTOR_LIMIT = 2.0
+# the longest SLA clock: ten years (a due time must stay a date; 1e9 hours or inf broke every ticket shown)
+MAX_CLOCK_H = 87600.0
 
 
 class SmtpConfig(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
     sender: str = "foreshock@localhost"
@@ -112,6 +116,9 @@ def zone(name: str) -> ZoneInfo:
 
 
 class AlertConfig(BaseModel):
+    # every number finite: TOML reads inf and nan, and an infinite evidence window broke every complaint on a unit
+    model_config = ConfigDict(allow_inf_nan=False)
+
     # grading: health state -> grade; a short time to failure makes anything critical
     state_grades: dict[str, str] = Field(
         default_factory=lambda: {"alarm": "critical", "warning": "major", "watch": "minor"}
@@ -142,7 +149,8 @@ class AlertConfig(BaseModel):
     feedback_window_d: float = Field(90.0, gt=0)
     feedback_step: float = Field(0.1, ge=0, le=1, description="threshold change per false alarm / miss")
     feedback_max_factor: float = Field(
-        1.5, description=f"the most field feedback raises one unit's watch and warning thresholds, from 1 (never) "
+        1.5, allow_inf_nan=True,  # its own check names the range for nan and inf too
+        description=f"the most field feedback raises one unit's watch and warning thresholds, from 1 (never) "
                          f"to {FEEDBACK_MAX_FACTOR_LIMIT:g}")
     # notifications
     webhook_timeout_s: float = Field(5.0, gt=0)
@@ -208,6 +216,9 @@ class AlertConfig(BaseModel):
         bad = [g for g, h in v.items() if g not in GRADES or not h > 0]
         if bad:
             raise ValueError(f"clock must be a positive number of hours for a known grade: {', '.join(bad)}")
+        long = [f"{g} ({h:g})" for g, h in v.items() if not h <= MAX_CLOCK_H]
+        if long:  # its due time would be no date: every ticket of the grade failed to show
+            raise ValueError(f"clock must be at most {MAX_CLOCK_H:g} hours (10 years): {', '.join(long)}")
         return v
 
     @field_validator("report_timezone")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -205,6 +205,10 @@ class TicketDesk:
             raise TicketError("acknowledging needs the person's name (actor)")
         now = self.clock()
         with self._sf.begin() as s:
+            # the alert's write lock first (as _apply takes the ticket's): two people acknowledging at once are
+            # applied one after the other, and the second finds the first's acknowledgement
+            s.execute(update(Alert).where(Alert.id == alert_id).values(id=Alert.id)
+                      .execution_options(synchronize_session=False))
             a = s.get(Alert, alert_id)
             if a is None:
                 raise TicketError(f"no alert {alert_id}")
@@ -270,7 +274,12 @@ class TicketDesk:
             if w is None:
                 raise LookupError(f"no maintenance window {window_id}")
             out = self._window(w)
-            s.delete(w)
+            # a conditional delete: of two people deleting the window at once, the second finds it gone (both
+            # were told they had deleted it)
+            gone = s.execute(delete(MaintenanceWindow).where(MaintenanceWindow.id == window_id)
+                             .execution_options(synchronize_session=False))
+            if not gone.rowcount:
+                raise LookupError(f"no maintenance window {window_id}")
         log.info("maintenance window %d (%s) deleted by %s", window_id, out["device_id"] or f"site {out['site']}",
                  actor or "?")
         return out

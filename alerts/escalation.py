@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alerts.config import GRADE_ORDER, AlertConfig
@@ -42,14 +42,23 @@ def surge_ratio(*, recent: int, baseline: int, window_d: float, baseline_d: floa
     return recent / expected
 
 
+def _of_mode(fm: str) -> Any:
+    """Tickets that may count as failures of ``fm``: those warning of it, and any with feedback (a different
+    fault found on site counts under the mode found); :func:`found_failure_mode` then decides."""
+    return or_(Ticket.failure_mode == fm, Ticket.feedback_verdict.is_not(None))
+
+
 def check_repeat(session: Session, cfg: AlertConfig, ticket: Ticket, now: float) -> list[Change]:
     if ticket.kind != "unit" or ticket.device_id is None:
         return []
     since = now - cfg.repeat_window_d * DAY
+    fm = ticket.failure_mode
+    # each earlier ticket under the fault found on site: a false alarm was no failure, and an outer-race warning
+    # where an inner race was found is an inner-race failure
     earlier = [t for t in session.scalars(select(Ticket).where(
-        Ticket.kind == "unit", Ticket.device_id == ticket.device_id, Ticket.failure_mode == ticket.failure_mode,
+        Ticket.kind == "unit", Ticket.device_id == ticket.device_id, _of_mode(fm),
         Ticket.opened_at >= since, Ticket.id != ticket.id,
-    ).order_by(Ticket.opened_at)) if found_failure_mode(t) is not None]  # a false alarm was no failure
+    ).order_by(Ticket.opened_at)) if found_failure_mode(t) == fm]
     if len(earlier) + 1 < cfg.repeat_count:
         return []
     ticket.repeat_failure = True
@@ -66,13 +75,18 @@ def check_repeat(session: Session, cfg: AlertConfig, ticket: Ticket, now: float)
                    ticket=ticket.number, detail={"linked": numbers, "count": len(earlier) + 1})]
 
 
-def _units(session: Session, dim: str, value: str, fm: str, start: float, end: float) -> int:
+def _failures(session: Session, dim: str, value: str, fm: str, start: float, end: float) -> list[Ticket]:
+    """The group's unit tickets opened in (start, end] that are failures of ``fm`` by the fault found on site
+    (no false alarm; a different fault under the mode found)."""
     col = getattr(Ticket, dim)
     rows = session.scalars(select(Ticket).where(
-        Ticket.kind == "unit", col == value, Ticket.failure_mode == fm,
-        Ticket.opened_at > start, Ticket.opened_at <= end,
+        Ticket.kind == "unit", col == value, _of_mode(fm), Ticket.opened_at > start, Ticket.opened_at <= end,
     ))
-    return len({t.device_id for t in rows if found_failure_mode(t) is not None})  # false alarms are no failures
+    return [t for t in rows if found_failure_mode(t) == fm]
+
+
+def _units(session: Session, dim: str, value: str, fm: str, start: float, end: float) -> int:
+    return len({t.device_id for t in _failures(session, dim, value, fm, start, end)})
 
 
 def check_surge(session: Session, cfg: AlertConfig, ticket: Ticket, now: float) -> list[Change]:
@@ -129,10 +143,7 @@ def _fleet_ticket(
 ) -> list[Change]:
     group = f"{dim}:{value}"
     fm = ticket.failure_mode
-    units = list(session.scalars(select(Ticket).where(
-        Ticket.kind == "unit", getattr(Ticket, dim) == value, Ticket.failure_mode == fm,
-        Ticket.opened_at > now - cfg.surge_window_d * DAY,
-    )))
+    units = _failures(session, dim, value, fm, now - cfg.surge_window_d * DAY, now)
     stats: dict[str, Any] = {"group": group, "recent_units": recent, "baseline_units": baseline,
                              "ratio": round(ratio, 2), "window_d": cfg.surge_window_d,
                              "baseline_d": cfg.surge_baseline_d}

@@ -278,13 +278,20 @@ class AlertService(TicketDesk):
 
     def _ticket_for(self, s: Session, alert: Alert, a: Any, unit: dict[str, Any], grade: str) -> list[Change]:
         now, device_id, fm = self.clock(), alert.device_id, alert.failure_mode
-        ticket = s.get(Ticket, alert.ticket_id) if alert.ticket_id else None
+        # the ticket's row lock (PostgreSQL; SQLite's write lock is held already): a ticket closed meanwhile is seen
+        # closed, and gets a new ticket beside it, instead of being regraded after its close
+        ticket = (s.get(Ticket, alert.ticket_id, with_for_update=True, populate_existing=True)
+                  if alert.ticket_id else None)
         previous = None
         if ticket is not None and not ticket.is_open:
             # closed while its alert stayed open: a worse state is news for an open ticket, not a closed one's grade
             previous, ticket = ticket, None
         if ticket is None:
             ticket = find_open(s, device_id, fm)
+            if ticket is not None:  # its row lock too: one closed since the look-up is not joined
+                s.refresh(ticket, with_for_update=True)
+                if not ticket.is_open:
+                    ticket = None
         changes: list[Change] = []
         if ticket is None:
             title = f"{fm} on {device_id}" + (f" ({unit['model']})" if unit.get("model") else "")

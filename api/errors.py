@@ -114,7 +114,18 @@ def install_error_handlers(app: FastAPI) -> None:
                                 headers={"Retry-After": "30"})
         return JSONResponse({"detail": f"the telemetry store refused the query: {message}"}, status_code=502)
 
-    from sqlalchemy.exc import DataError
+    from sqlalchemy.exc import DataError, IntegrityError
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # two requests creating the same thing at once (a model, a token, a unit of one name): both looked for it
+        # before either wrote, and the database's unique index refused the second. That is the conflict the
+        # service names when it comes second ("already exists"), not a server error; anything else is a bug
+        if not _unique_violation(exc):
+            raise exc
+        log.info("unique index refused %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse({"detail": f"conflict with a change made at the same moment: {_conflict(exc)}; nothing "
+                                       "was stored, look again before you retry"}, status_code=409)
 
     from foreshock.db import DB_UNAVAILABLE, db_reason
 
@@ -145,6 +156,27 @@ def install_error_handlers(app: FastAPI) -> None:
         return await call_next(request)
 
 
+def _unique_violation(exc: Exception) -> bool:
+    """Whether a database's IntegrityError is a unique index's (PostgreSQL SQLSTATE 23505, SQLite's message)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+def _conflict(exc: Exception) -> str:
+    r"""What the unique index says: PostgreSQL's ``Key (name)=(X-1) already exists.``, SQLite's
+    ``UNIQUE constraint failed: device_models.name``.
+
+    >>> class E(Exception): ...
+    >>> e = E()
+    >>> e.orig = 'duplicate key value violates unique constraint "uq"\nDETAIL:  Key (name)=(X-1) already exists.'
+    >>> _conflict(e)
+    'Key (name)=(X-1) already exists'
+    """
+    lines = [ln.strip() for ln in str(getattr(exc, "orig", exc)).splitlines() if ln.strip()]
+    detail = next((ln.removeprefix("DETAIL:").strip() for ln in lines if ln.startswith("DETAIL:")), None)
+    return (detail or (lines[0] if lines else "a duplicate")).rstrip(".")[:300]
+
+
 def domain_status(exc: Exception) -> int:
     """HTTP status of an error raised by another part's service (registry, alert desk, token store).
 
@@ -154,10 +186,18 @@ def domain_status(exc: Exception) -> int:
     (404, 409, 400)
     >>> domain_status(ValueError("no ticket 'PF-1'"))
     404
+
+    A subclass is answered as its base (``AlreadyOpen(TicketError)``, a reopen refused beside a newer open
+    ticket, is a 409 like every refused ticket move):
+
+    >>> class TicketError(ValueError): ...
+    >>> class AlreadyOpen(TicketError): ...
+    >>> domain_status(AlreadyOpen("ticket PF-1 cannot be reopened"))
+    409
     """
     if isinstance(exc, LookupError) or str(exc).startswith("no "):
         return 404
-    name = type(exc).__name__
-    if name in ("AlreadyExists", "Conflict", "TicketError") or "already exists" in str(exc):
+    names = {c.__name__ for c in type(exc).__mro__}
+    if names & {"AlreadyExists", "Conflict", "TicketError"} or "already exists" in str(exc):
         return 409
     return 400

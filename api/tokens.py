@@ -23,6 +23,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.models import ROLES, ApiToken
@@ -121,7 +122,14 @@ def create_token(*, session: Session, name: str, role: str,
     tok = ApiToken(name=name, role=role, prefix=prefix, token_hash=_hash(secret), created=now,
                    expires=None if life is None else now + life)
     session.add(tok)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # another admin created the same name since the look above (the unique index caught it): the same
+        # answer as when it was there before, not a 500; the caller's transaction is rolled back as for any error
+        if "prefix" in str(exc.orig):
+            raise
+        raise TokenError(f"a token named {name!r} already exists") from None
     return tok, secret
 
 

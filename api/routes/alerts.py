@@ -5,18 +5,31 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from sqlalchemy import select
 
 from alerts.models import Alert, Ticket
+from alerts.tickets import failure_mode_name
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.errors import ServiceMissing
 from api.routes.units import serial_filter
 from api.rows import page_query
 from api.schemas import ListPublic
+from detectors.types import FAILURE_MODES
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the alert's id")]  # beyond: a 422, not a 500
+ALERT_MODES = (*FAILURE_MODES, "silent")
+
+
+def _alert_mode(v: str | None) -> str | None:
+    """``Outer race`` is ``outer_race``; a misspelt mode is refused with the names (it matched no alert, and
+    the empty list read as "no such alert")."""
+    return None if v is None else failure_mode_name(v, names=ALERT_MODES)
+
+
+FailureMode = Annotated[str | None, Query(max_length=64, description=f"one of {', '.join(ALERT_MODES)}"),
+                        AfterValidator(_alert_mode)]
 
 
 class AlertPublic(BaseModel):
@@ -55,7 +68,7 @@ def list_alerts(
     device_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[Literal["open", "cleared"] | None, Query()] = None,
     severity: Annotated[Literal["watch", "warning", "alarm", "silent"] | None, Query()] = None,
-    failure_mode: Annotated[str | None, Query(max_length=64)] = None,
+    failure_mode: FailureMode = None,
     acknowledged: Annotated[bool | None, Query(description="only (un)acknowledged alerts")] = None,
 ) -> dict:
     device_id = serial_filter(ctx, device_id)  # p-0001 is unit P-0001, whose alerts are stored as registered

@@ -40,8 +40,10 @@ class ActionIn(BaseModel):
     failure_modes: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list,
                                                                                   max_length=50)
     applied_at: datetime
-    baseline_d: float = Field(90.0, gt=0, le=3650, description="days before the action to compare with")
-    target_ratio: float = Field(0.7, gt=0, lt=1, description="the failure-rate ratio the action must reach")
+    baseline_d: float = Field(90.0, gt=0, le=3650, allow_inf_nan=False,
+                              description="days before the action to compare with")
+    target_ratio: float = Field(0.7, gt=0, lt=1, allow_inf_nan=False,
+                                description="the failure-rate ratio the action must reach")
     ticket: str | None = Field(None, min_length=1, max_length=32, description="the ticket whose D6/D7 it fills")
 
     @field_validator("applied_at")

@@ -62,9 +62,10 @@ async def events(
     ctx: ContextDep, tok: Viewer, request: Request,
     kinds: Annotated[list[Literal["alert", "ticket", "health"]] | None,
                      Query(description="only these kinds (alert, ticket, health)", max_length=10)] = None,
-    heartbeat_s: Annotated[float, Query(ge=0.05, le=300)] = 15.0,
+    heartbeat_s: Annotated[float, Query(ge=0.05, le=300, allow_inf_nan=False)] = 15.0,
     max_events: Annotated[int | None, Query(ge=1, le=100_000, description="close after this many events")] = None,
-    timeout_s: Annotated[float | None, Query(gt=0, le=86400, description="close after this many seconds")] = None,
+    timeout_s: Annotated[float | None, Query(gt=0, le=86400, allow_inf_nan=False,
+                                             description="close after this many seconds")] = None,
 ) -> Response:
     slots: StreamSlots = request.app.state.event_streams
     try:

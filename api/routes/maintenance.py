@@ -17,7 +17,7 @@ router = APIRouter(prefix="/maintenance", tags=["alerts"])
 
 
 # held as epoch seconds; given as those or as an ISO time (converted by WindowIn._epoch)
-_Time = Annotated[float, Field(ge=0, le=1e11), WithJsonSchema(
+_Time = Annotated[float, Field(ge=0, le=1e11, allow_inf_nan=False), WithJsonSchema(
     {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1e11}, {"type": "string", "format": "date-time"}]})]
 
 

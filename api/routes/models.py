@@ -17,7 +17,7 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 
 class Bearing(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN read "less than or equal to 10000"
 
     n_balls: int = Field(ge=3, le=200)
     ball_d: float = Field(gt=0, le=1e4)
@@ -26,7 +26,7 @@ class Bearing(BaseModel):
 
 
 class ModelFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     description: str | None = Field(None, max_length=2000)
     rated_rpm: float | None = Field(None, gt=0, le=200_000)

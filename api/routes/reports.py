@@ -58,7 +58,7 @@ class Top(BaseModel):
     items: list[TopItem]
 
 
-Days = Annotated[float, Query(gt=0, le=3650, description="look back this many days")]
+Days = Annotated[float, Query(gt=0, le=3650, allow_inf_nan=False, description="look back this many days")]
 
 
 def _window(days: float) -> tuple[float, float]:

@@ -110,7 +110,7 @@ def _absent_fields(ctx: Any, measurement: str, device_id: str, start: int, end: 
 def spectrum(
     device_id: str, ctx: ContextDep, _: Viewer,
     max_points: Annotated[int, Query(ge=100, le=20000)] = 2000,
-    envelope_max_hz: Annotated[float, Query(gt=0, le=20000)] = 1000.0,
+    envelope_max_hz: Annotated[float, Query(gt=0, le=20000, allow_inf_nan=False)] = 1000.0,
 ) -> dict:
     from api.spectra import spectra
 

@@ -87,6 +87,23 @@ def test_cli_withdraws_a_verdict_and_says_the_threshold_factor(svc, db_url, monk
     assert svc.get_ticket(number)["feedback_verdict"] is None
 
 
+def test_cli_refuses_an_option_the_verdict_does_not_take_instead_of_dropping_it(svc, db_url, monkeypatch, capsys):
+    """`feedback PF… false_alarm --reason "sensor loose"` recorded a false alarm without the cause typed (the
+    reason belongs to a withdrawal), and `withdraw --cause …` dropped the cause: both said nothing."""
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    assert main(["tickets", "feedback", number, "false_alarm", "--reason", "sensor loose", "--by", "ana"]) == 2
+    err = capsys.readouterr().err
+    assert "--reason is for withdraw" in err and "--cause" in err
+    assert svc.get_ticket(number)["feedback"] is None
+    assert main(["tickets", "feedback", number, "confirmed", "--by", "ana"]) == 0
+    capsys.readouterr()
+    assert main(["tickets", "feedback", number, "withdraw", "--reason", "wrong unit", "--cause", "x",
+                 "--by", "lead"]) == 2
+    assert "withdraw takes --reason only, not --cause" in capsys.readouterr().err
+    assert svc.get_ticket(number)["feedback_verdict"] == "confirmed"
+
+
 # --- what a verdict changes ------------------------------------------------------------------------------
 
 
@@ -145,6 +162,42 @@ def test_false_alarms_make_no_repeat_failure(svc):
     t = svc.get_ticket(third)
     assert t["repeat_failure"] is False and t["escalation_level"] == 0
     assert not [lk for lk in t["links"] if lk["reason"] == "repeat"]
+
+
+def _found(svc, dev: str, warned: str, found: str, t: float, key: str) -> str:
+    """A ticket warning of ``warned`` on whose unit the technician found ``found``, closed, the unit healthy again."""
+    n = open_ticket_for(svc, dev, warned, t, key)
+    svc.record_feedback(n, "confirmed", actor="ana", actual_failure_mode=found)
+    svc.move_ticket(n, "closed", actor="ana")
+    recover(svc, dev, t + H, key)
+    return n
+
+
+def test_a_repeat_failure_counts_each_ticket_under_the_fault_found(svc):
+    """Repeat failures "count a different_fault under the mode found" (docs/quality-loop.md): they counted the
+    warned mode. Two outer-race warnings where an inner race was found, then an inner-race warning: the unit's
+    third inner-race failure in 30 days went unflagged, and a third outer-race warning was flagged instead."""
+    earlier = [_found(svc, "u1", "outer_race", "inner_race", T0 + i * DAY, f"k{i}") for i in range(2)]
+    third = svc.get_ticket(open_ticket_for(svc, "u1", "inner_race", T0 + 2 * DAY, "k2"))
+    assert third["repeat_failure"] is True and third["escalation_level"] == 1
+    assert sorted(lk["ticket"] for lk in third["links"] if lk["reason"] == "repeat") == sorted(earlier)
+    for i in range(2):
+        _found(svc, "u2", "outer_race", "inner_race", T0 + i * DAY, f"m{i}")
+    other = svc.get_ticket(open_ticket_for(svc, "u2", "outer_race", T0 + 2 * DAY, "m2"))
+    assert other["repeat_failure"] is False and other["escalation_level"] == 0  # its first outer-race failure
+
+
+def test_a_fleet_surge_counts_each_ticket_under_the_fault_found(svc):
+    """Two units of batch B7 warned of an outer race where an inner race was found, then a third unit warned of
+    an inner race: three units with an inner-race failure in a week, and no fleet ticket."""
+    for i, dev in enumerate(("u1", "u2")):
+        _found(svc, dev, "outer_race", "inner_race", T0 + i * H, f"s{i}")
+    third = open_ticket_for(svc, "u3", "inner_race", T0 + 3 * H, "s3")
+    fleets = svc.list_tickets(kind="fleet")
+    assert {(f["failure_mode"], f["group_key"]) for f in fleets} >= {("inner_race", "batch:B7")}, fleets
+    batch = next(f for f in fleets if f["group_key"] == "batch:B7")
+    assert sorted(batch["eight_d"]["D2"]["units"]) == ["u1", "u2", "u3"]
+    assert {"ticket": batch["number"], "reason": "fleet", "direction": "from"} in svc.get_ticket(third)["links"]
 
 
 def test_false_alarms_make_no_fleet_surge(svc):

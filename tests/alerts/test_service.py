@@ -134,6 +134,31 @@ def test_maintenance_window_suppresses_unit_and_site(factory, clock):
         svc.add_maintenance(starts_at=T0, ends_at=T0 + 1)
 
 
+def test_two_people_deleting_one_maintenance_window_at_once_delete_it_once(factory, clock, monkeypatch):
+    """Both read the window before either deleted it, and both were told they deleted it (two 200s, the log
+    saying so twice); the second is told it is gone, as it would be a moment later."""
+    import threading
+
+    from alerts.desk import TicketDesk
+    from tests.rendezvous import meeting, run_together
+
+    svc = AlertService(factory, clock=clock)
+    wid = svc.add_maintenance(device_id="u1", starts_at=T0, ends_at=T0 + 3600, reason="typo", actor="ops")
+    monkeypatch.setattr(TicketDesk, "_window", staticmethod(meeting(TicketDesk._window, threading.Barrier(2))))
+    outcome: list[str] = []
+
+    def delete(who: str) -> None:
+        try:
+            AlertService(factory, clock=clock).delete_maintenance(wid, actor=who)
+            outcome.append("deleted")
+        except LookupError as exc:
+            outcome.append(str(exc))
+
+    run_together(lambda: delete("ana"), lambda: delete("bo"))
+    assert sorted(outcome) == ["deleted", f"no maintenance window {wid}"]
+    assert svc.list_maintenance() == ([], 0)
+
+
 def test_flapping_alert_is_marked(svc):
     flags = []
     for i in range(3):

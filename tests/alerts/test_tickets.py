@@ -9,7 +9,7 @@ import pytest
 from alerts.service import AlertService
 from alerts.tickets import TicketError
 from tests.alerts.helpers import T0, Clock, FakeRegistry, assess, kinds
-from tests.rendezvous import meeting, run_together
+from tests.rendezvous import meanwhile, meeting, run_together
 
 pytestmark = pytest.mark.integration
 
@@ -179,6 +179,78 @@ def test_two_people_moving_one_ticket_at_once_are_applied_one_after_the_other(sv
     assert sorted(outcome.values()).count("moved") == len(moves)
     refused = [v for v in outcome.values() if v != "moved"]
     assert refused in ([], [f"ticket {number} cannot move from closed to triaged (allowed: reopened)"])
+
+
+def test_a_ticket_closed_while_its_alert_escalates_is_not_regraded_after_closing(svc, factory, clock, monkeypatch):
+    """The alert service read the alert's ticket open, an engineer closed it (as a false alarm, say), and the
+    service then regraded the closed ticket (PostgreSQL, which locked only the alert): the worse state opened no
+    new ticket, against "a worse state opens a new ticket, linked to the closed one; the closed ticket is left
+    as it was"."""
+    import alerts.service
+
+    number = _open(svc)  # warning: major
+    closer = AlertService(factory, clock=clock)
+    # with the ticket's lock held, the close waits for the escalation's commit
+    closed_meanwhile, closing = meanwhile(alerts.service.regrade, before=True, action=lambda: closer.move_ticket(
+        number, "closed", actor="ana", note="false alarm"))
+    monkeypatch.setattr(alerts.service, "regrade", closed_meanwhile)
+    clock.t = T0 + 3600
+    got = AlertService(factory, clock=clock).handle_assessment("u1", assess("alarm", T0 + 3600), source_key="a")
+    closing[0].join()
+    old = svc.get_ticket(number)
+    actions = [e["action"] for e in old["audit"]]
+    assert old["status"] == "closed"
+    if "regraded" in actions:  # regraded while open, then closed: the close came second
+        assert actions.index("regraded") < actions.index("moved"), actions
+    else:  # closed first: left as it was, and the worse state opened a new ticket
+        assert old["grade"] == "major" and "ticket_opened" in kinds(got), (actions, kinds(got))
+
+
+def test_a_new_alert_never_joins_a_ticket_closed_while_it_is_raised(svc, factory, clock, monkeypatch):
+    """A new alert of a unit and failure mode whose ticket is still open joins that ticket; closed between the
+    look-up and the join (PostgreSQL), the alert joined the closed ticket and no open ticket followed it."""
+    import alerts.service
+
+    number = _open(svc)
+    for i in range(3):
+        svc.handle_assessment("u1", assess("healthy", T0 + 1 + i), source_key=f"h{i}")  # the alert clears
+    assert svc.get_ticket(number)["is_open"]
+    closer = AlertService(factory, clock=clock)
+    closed_meanwhile, closing = meanwhile(alerts.service.find_open,
+                                          lambda: closer.move_ticket(number, "closed", actor="ana"))
+    monkeypatch.setattr(alerts.service, "find_open", closed_meanwhile)
+    clock.t = T0 + 3600
+    got = AlertService(factory, clock=clock).handle_assessment("u1", assess("warning", T0 + 3600), source_key="b")
+    closing[0].join()
+    actions = [e["action"] for e in svc.get_ticket(number)["audit"]]
+    if "joined" in actions:  # joined while open, then closed
+        assert actions.index("joined") < actions.index("moved"), actions
+    else:  # closed first: the new alert has a ticket of its own
+        assert "ticket_opened" in kinds(got), (actions, kinds(got))
+        assert svc.list_alerts(device_id="u1")[0]["ticket"] != number
+
+
+def test_two_people_acknowledging_one_alert_at_once_leave_one_acknowledgement(svc, factory, clock, monkeypatch):
+    import threading
+
+    import alerts.desk
+
+    number = _open(svc)
+    alert_id = svc.list_alerts(device_id="u1")[0]["id"]
+    # without a lock both read 'not acknowledged' before either writes: the ticket's history named everyone
+    # who clicked (six acknowledgements from three people through the API) and the alert the last of them
+    monkeypatch.setattr(alerts.desk, "record", meeting(alerts.desk.record, threading.Barrier(2)))
+    answers: dict[str, str] = {}
+
+    def ack(who: str) -> None:
+        answers[who] = AlertService(factory, clock=clock).ack_alert(alert_id, actor=who)["acknowledged_by"]
+
+    run_together(lambda: ack("ana"), lambda: ack("bo"))
+    acks = [e["by"] for e in svc.get_ticket(number)["audit"] if e["action"] == "acknowledged"]
+    assert len(acks) == 1, acks
+    first = acks[0]
+    assert answers == {"ana": first, "bo": first}  # both are told who acknowledged first
+    assert svc.list_alerts(device_id="u1")[0]["acknowledged_by"] == first
 
 
 def test_response_breach_escalates_once_and_ack_stops_the_clock(svc, clock):

@@ -23,6 +23,21 @@ def test_alert_list_filters_and_ack(client, ctx, tokens, world):
     assert r.status_code == 404 and "999999" in r.json()["detail"]
 
 
+def test_the_alerts_failure_mode_filter_reads_a_mode_as_written_and_refuses_an_unknown_one(client, tokens, world):
+    """`failure_mode=Outer race` (as the feedback form takes it) and a misspelt mode answered an empty list, as
+    if the unit had no such alert."""
+    v = auth(tokens["viewer"])
+    for written in ("outer_race", "Outer race", "outer-race"):
+        r = client.get("/api/v1/alerts", params={"failure_mode": written}, headers=v)
+        assert r.status_code == 200 and [a["device_id"] for a in r.json()["data"]] == ["P-0001"], (written, r.text)
+    r = client.get("/api/v1/alerts", params={"failure_mode": "outter_race"}, headers=v)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == "query.failure_mode"
+    assert r.json()["errors"][0]["msg"].startswith("unknown failure mode 'outter_race': expected one of outer_race, ")
+    assert "silent" in r.json()["detail"]
+    assert client.get("/api/v1/alerts", params={"failure_mode": "silent"}, headers=v).json()["count"] == 0
+
+
 def test_ticket_to_closure(client, tokens, world):
     v, s = auth(tokens["viewer"]), auth(tokens["service"])
     lst = client.get("/api/v1/tickets", params={"open": True}, headers=v).json()
@@ -57,6 +72,24 @@ def test_ticket_to_closure(client, tokens, world):
     assert r.status_code == 404 and "PF-NOPE" in r.json()["detail"]
     r = client.post(f"/api/v1/tickets/{n}/move", json={"to": "flying"}, headers=s)
     assert r.status_code == 422 and "to" in r.json()["detail"]
+
+
+def test_reopening_beside_a_newer_open_ticket_is_a_409_naming_it_and_changes_nothing(client, tokens, world):
+    """A move the state of the tickets forbids is a conflict, like any refused move (docs/api.md): it was a
+    400, as if the request itself were malformed."""
+    s, n = auth(tokens["service"]), world.ticket
+    assert client.post(f"/api/v1/tickets/{n}/move", json={"to": "closed"}, headers=s).status_code == 200
+    r = client.post("/api/v1/complaints", headers=s, json={
+        "contact": {"email": "ann@acme.example"}, "device_id": "P-0001", "description": "It grinds again",
+        "occurred_at": "2026-11-20T08:00:00Z", "request": "repair", "failure_mode": "outer_race"})
+    assert r.status_code == 201, r.text
+    newer = r.json()["ticket"]
+    assert newer != n
+    r = client.post(f"/api/v1/tickets/{n}/move", json={"to": "reopened"}, headers=s)
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"] == f"ticket {n} cannot be reopened: {newer} is already open for P-0001 / outer_race"
+    t = client.get(f"/api/v1/tickets/{n}", headers=s).json()
+    assert t["status"] == "closed" and [e["action"] for e in t["audit"]][-1] == "moved"
 
 
 def test_an_empty_assignment_or_blank_comment_is_a_422_naming_it_and_changes_nothing(client, tokens, world):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -113,3 +115,75 @@ def test_a_database_that_cannot_be_reached_is_a_named_503_not_a_500(client, ctx,
     assert r.status_code == 503
     assert r.json()["checks"]["database"] == ('error: Exception: connection to server at "db" (10.0.0.5), port 5432 '
                                               'failed: Connection refused')
+
+
+def test_two_admins_creating_one_model_at_once_get_one_and_a_409_not_a_500(admin, monkeypatch):
+    """Four parallel POST /api/v1/models of one name answered one 201, two 409s and a 500: both had looked for
+    the name before either wrote it, and the database's unique index refused the second (IntegrityError). A
+    conflict the database catches is answered as the conflict it is."""
+    import threading
+
+    import devices.registry
+    from tests.rendezvous import meeting, run_together
+
+    client, h = admin
+    monkeypatch.setattr(devices.registry, "apply_model", meeting(devices.registry.apply_model, threading.Barrier(2)))
+    body = {"name": "X-1", "rated_rpm": 1500, "bearing": {"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04}}
+    answers: list = []
+    run_together(*[lambda: answers.append(client.post("/api/v1/models", json=body, headers=h))] * 2)
+    assert sorted(r.status_code for r in answers) == [201, 409], [(r.status_code, r.text) for r in answers]
+    refused = next(r for r in answers if r.status_code == 409).json()["detail"]
+    # the registry now catches its own unique index: the same answer as for a model that was there before
+    assert refused == "machine model 'X-1' already exists", refused
+    assert [m["name"] for m in client.get("/api/v1/models", headers=h).json()["data"]] == ["X-1"]
+
+
+def test_a_unique_index_refusal_no_service_caught_is_a_409_naming_the_duplicate(admin):
+    """Any other write that meets a unique index (two requests creating one thing at once) is answered
+    as the conflict it is, naming the duplicate from the database's own words, not as a 500."""
+    from sqlalchemy.exc import IntegrityError
+
+    class UniqueViolation(Exception):
+        sqlstate = "23505"
+
+    def create() -> None:
+        raise IntegrityError("INSERT INTO things ...", {}, UniqueViolation(
+            'duplicate key value violates unique constraint "uq_things_name"\nDETAIL:  Key (name)=(X-1) already exists.'))
+
+    client, h = admin
+    client.app.add_api_route("/api/v1/_test_unique", create, methods=["POST"])
+    r = client.post("/api/v1/_test_unique", headers=h)
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"].startswith("conflict with a change made at the same moment: Key (name)=(X-1) already exists")
+
+
+@pytest.mark.parametrize("url, body, field", [
+    ("/api/v1/corrective-actions", {"title": "t", "scope": {"model": "P-200"}, "applied_at": "2026-11-01",
+                                     "baseline_d": "NaN"}, "baseline_d"),
+    ("/api/v1/corrective-actions", {"title": "t", "scope": {"model": "P-200"}, "applied_at": "2026-11-01",
+                                     "target_ratio": "NaN"}, "target_ratio"),
+    ("/api/v1/maintenance", {"site": "Bremen", "starts_at": "NaN", "ends_at": 1795365600}, "starts_at"),
+    ("/api/v1/maintenance", {"site": "Bremen", "starts_at": 1795362000, "ends_at": "Infinity"}, "ends_at"),
+])
+def test_a_number_that_is_not_finite_in_a_body_is_refused_as_such(admin, url, body, field):
+    """Python's json writes NaN and Infinity, and the API's parser reads them: `"baseline_d": NaN` answered
+    `Input should be less than or equal to 3650`, a limit NaN does not break."""
+    client, h = admin
+    text = json.dumps(body).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    r = client.post(url, content=text, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert {"loc": field, "msg": "Input should be a finite number"} in r.json()["errors"], r.text
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"name": "N-1", "rated_rpm": "NaN", "bearing": {"n_balls": 9, "ball_d": 7.94, "pitch_d": 39.04}}, "rated_rpm"),
+    ({"name": "N-1", "rated_rpm": 1500, "bearing": {"n_balls": 9, "ball_d": "NaN", "pitch_d": 39.04}}, "bearing.ball_d"),
+    ({"name": "N-1", "reporting_interval_s": "Infinity"}, "reporting_interval_s"),
+    ({"name": "N-1", "zone_limits_mm_s": ["NaN", 1, 2]}, "zone_limits_mm_s.0"),
+])
+def test_a_machine_model_number_that_is_not_finite_is_refused_as_such(admin, body, field):
+    client, h = admin
+    text = json.dumps(body).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    r = client.post("/api/v1/models", content=text, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert {"loc": field, "msg": "Input should be a finite number"} in r.json()["errors"], r.text

@@ -174,3 +174,16 @@ def test_list_parameters_may_still_be_repeated(admin):
     assert r.status_code == 200, r.text
     r = client.get(API_PREFIX + "/tickets?limit=2&limit=3&devce=x", headers=h)  # both kinds of mistake, each named
     assert [e["loc"] for e in r.json()["errors"]] == ["query.devce", "query.limit"]
+
+
+@pytest.mark.parametrize("url, name", [
+    ("/reports/pareto", "days"), ("/reports/top", "days"), ("/events", "timeout_s"), ("/events", "heartbeat_s"),
+    ("/units/P-0001/spectrum", "envelope_max_hz"),
+])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_that_is_not_finite_is_refused_as_such(admin, url, name, value):
+    """`?days=nan` answered `Input should be less than or equal to 3650`, a limit nan does not break."""
+    client, h, _ = admin
+    r = client.get(API_PREFIX + url, params={name: value}, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": f"query.{name}", "msg": "Input should be a finite number"}]

@@ -49,6 +49,37 @@ def test_duplicate_name_and_unknown_revoke(sqlite_ctx):
             revoke_token(session=s, name="ghost")
 
 
+def test_two_admins_creating_one_name_at_once_get_one_token_and_a_409(ctx, monkeypatch):
+    """Five parallel POST /api/v1/tokens of one name answered one 201 and four 500s (the unique index's
+    IntegrityError): both had looked for the name before either wrote it."""
+    import threading
+
+    import api.tokens
+    from api.errors import domain_status
+    from tests.rendezvous import meeting, run_together
+
+    monkeypatch.setattr(api.tokens, "new_secret", meeting(api.tokens.new_secret, threading.Barrier(2)))
+    outcome: list = []
+
+    def create() -> None:
+        with ctx.session_factory() as s:
+            try:
+                create_token(session=s, name="racer", role="viewer")
+                s.commit()
+                outcome.append("created")
+            except Exception as exc:  # noqa: BLE001 - what the API would answer
+                s.rollback()
+                outcome.append(exc)
+
+    run_together(create, create)
+    refused = [e for e in outcome if e != "created"]
+    assert outcome.count("created") == 1 and len(refused) == 1, outcome
+    assert isinstance(refused[0], TokenError) and str(refused[0]) == "a token named 'racer' already exists"
+    assert domain_status(refused[0]) == 409
+    with ctx.session_factory() as s:
+        assert [t.name for t in list_tokens(session=s)].count("racer") == 1
+
+
 def test_cli_create_list_revoke(tmp_path, monkeypatch, capsys):
     from foreshock.cli import main
 

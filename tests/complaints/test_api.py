@@ -67,6 +67,30 @@ def test_bad_complaints_are_refused_naming_the_field(client, tokens, world):  # 
     assert r.status_code == 400 and "unit 'NOPE-1' is not registered" in r.json()["detail"]
 
 
+def test_a_complaint_without_its_unit_names_the_unit_not_the_request_field(client, tokens, world):  # noqa: F811
+    """Only the unit missing (a model without its site) said `request: give the unit serial ...`, naming
+    the complaint's `request` field (repair, refund, ...), which was given and right."""
+    svc = auth(tokens["service"])
+    r = client.post("/api/v1/complaints", json=body(device_id=None, model="P-200"), headers=svc)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "unit", "msg": "give the unit serial (device_id), or the model and site "
+                                                        "when the serial is unknown"}]
+    assert r.json()["detail"].startswith("invalid request: unit: give the unit serial")
+    assert client.get("/api/v1/complaints", headers=svc).json()["count"] == 0
+
+
+def test_a_complaint_without_serial_or_customer_is_refused_with_every_problem_at_once(client, tokens, world):  # noqa: F811
+    """docs/complaints.md: "refused with every problem at once". Without the serial the customer is required, but
+    that came alone as a 400 after the other problems were fixed: two round trips for one form."""
+    svc = auth(tokens["service"])
+    r = client.post("/api/v1/complaints", json=body(device_id=None, customer=None, model="P-200", site="Bremen",
+                                                    request=None), headers=svc)
+    assert r.status_code == 422, r.text
+    assert {e["loc"] for e in r.json()["errors"]} == {"request", "customer"}, r.text
+    assert "customer: required when the unit serial is not given" in r.json()["detail"]
+    assert client.get("/api/v1/complaints", headers=svc).json()["count"] == 0
+
+
 def test_a_bad_contact_address_is_named_in_words_not_as_a_regex(client, tokens, world):  # noqa: F811
     svc = auth(tokens["service"])
     r = client.post("/api/v1/complaints", json=body(contact={"email": "ann at acme"}), headers=svc)

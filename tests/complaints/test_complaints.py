@@ -8,7 +8,7 @@ import pytest
 from alerts.complaint_desk import ComplaintDesk
 from alerts.complaints import check_complaint
 from tests.alerts.helpers import T0, assess
-from tests.rendezvous import meeting, run_together
+from tests.rendezvous import meanwhile, meeting, run_together
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +141,32 @@ def test_two_agents_registering_at_once_get_one_ticket(service, clock):
         t.join()
     assert len(results) == 2 and len({r["ticket"] for r in results}) == 1
     assert sorted(r["joined"] for r in results) == [False, True]
+
+
+def test_a_complaint_never_joins_a_ticket_closed_while_it_is_registered(service, clock, monkeypatch):
+    """The open ticket was looked up, then the unit's evidence read from the store, then the complaint
+    written: a ticket closed meanwhile got the complaint, closed, and nobody followed it up."""
+    import alerts.complaints
+    from alerts.service import AlertService
+
+    clock.t = T0
+    service.handle_assessment("P-0001", assess("warning", T0), source_key="k1")
+    number = service.list_tickets(device_id="P-0001")[0]["number"]
+    clock.t = T0 + 3 * 3600
+    closer = AlertService(service.session_factory, clock=clock)
+    # an engineer closes the ticket right after the look-up; with the lock the close waits for the complaint's commit
+    closed_meanwhile, closing = meanwhile(alerts.complaints._target_ticket,
+                                          lambda: closer.move_ticket(number, "closed", actor="ana"))
+    monkeypatch.setattr(alerts.complaints, "_target_ticket", closed_meanwhile)
+    out = ComplaintDesk(service).register(complaint(), actor="agent")
+    closing[0].join()
+    ticket = service.get_ticket(out["ticket"])
+    actions = [e["action"] for e in ticket["audit"]]
+    if out["joined"]:  # it joined the ticket while it was open: the close came after it, and saw it
+        assert out["ticket"] == number and actions.index("complaint") < actions.index("moved"), actions
+    else:  # the close came first: the complaint opened a ticket of its own
+        assert ticket["is_open"] and out["ticket"] != number
+    assert service.get_ticket(number)["status"] == "closed"
 
 
 def test_the_third_complaint_about_a_unit_in_30_days_is_a_repeat_failure(service, clock):
