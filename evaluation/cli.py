@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,35 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return _compare(args)
     if not args.paths and not args.field:
         raise CliError("give at least one dataset PATH, or --field for the precision of warnings in the field")
+    if args.json != "-":
+        return _run(args)
+    with _stdout_kept_for_the_report():
+        report = _run(args, to_stdout=True)
+    json.dump(report, sys.stdout, indent=2, default=str)
+    print()
+    return 0
+
+
+@contextlib.contextmanager
+def _stdout_kept_for_the_report() -> Iterator[None]:
+    """With ``--json -`` stdout carries the report alone: what a user's detector prints (in this process
+    or a worker's, from Python or native code) goes to stderr meanwhile; it made the JSON unreadable."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _run(args: argparse.Namespace, to_stdout: bool = False) -> Any:
+    """Evaluate and print the report (``to_stdout``: return it, for ``--json -``, instead)."""
     try:
         options = Options.parse(args.scalar_detector, args.monitor_config, args.model_config)
     except OptionError as exc:
@@ -95,18 +125,25 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     field = field_report(getattr(args, "config", None)) if args.field else None
     if not args.paths:
         report: dict[str, Any] = {"field": field}
-        if args.json == "-":
-            json.dump(report, sys.stdout, indent=2, default=str)
-            print()
-        else:
-            print(render_field(field or {}))
-            _write_json(args.json, report)
+        if to_stdout:
+            return report
+        print(render_field(field or {}))
+        _write_json(args.json, report)
         return 0
     skipped: list[Path] = []
+    fleet_series: list[Path] = []
     try:
-        items = discover(args.paths, skipped)
+        items = discover(args.paths, skipped, fleet_series)
     except DatasetError as exc:
         raise CliError(str(exc)) from None
+    if fleet_series and (not items or not args.quiet):
+        shown = ", ".join(str(f) for f in fleet_series[:3]) + (
+            f" and {len(fleet_series) - 3} more" if len(fleet_series) > 3 else "")
+        said = (f"{shown}: telemetry series of a simulated fleet (the folder holds truth.json), not evaluated on "
+                "their own: a fleet is scored on its runs (UNIT.npz); give those or the folder")
+        if not items:
+            raise CliError(said)
+        print(f"left out {said}", file=sys.stderr, flush=True)
     if skipped and not args.quiet:
         shown = ", ".join(str(f) for f in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
         print(f"skipped {len(skipped)} file(s) in no dataset format read here (a .csv series, an .npz record or "
@@ -140,14 +177,12 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         raise CliError(str(exc)) from None
     if field is not None:
         report["field"] = field
-    if args.json == "-":
-        json.dump(report, sys.stdout, indent=2, default=str)
-        print()
-    else:
-        print(render(report))
-        if field is not None:
-            print(render_field(field))
-        _write_json(args.json, report)
+    if to_stdout:
+        return report
+    print(render(report))
+    if field is not None:
+        print(render_field(field))
+    _write_json(args.json, report)
     return 0
 
 
@@ -163,6 +198,9 @@ def _compare(args: argparse.Namespace) -> int:
         raise CliError(f"--compare compares two saved reports; {', '.join(extra)} cannot be given with it (evaluate "
                        "each setting with --json FILE first, then compare the two files)")
     _check_json_target(args.json)
+    if args.json and args.json != "-" and any(Path(args.json).resolve() == Path(p).resolve() for p in args.compare):
+        raise CliError(f"--json {args.json}: is one of the two reports compared; it would be overwritten by the "
+                       "comparison: give another file name")
     try:
         before, after = (load_report(p) for p in args.compare)
     except CompareError as exc:
@@ -210,12 +248,26 @@ def _check_json_target(path: str | None) -> None:
         raise CliError(f"--json {path}: cannot be written (permission denied)")
     if p.exists() and not p.is_file():
         return  # a pipe or a device (/dev/stdout): written in place
+    if p.is_file() and p.stat().st_size and not _is_report(p):
+        # a dataset's sidecar (runs/P-1.json), a --monitor-config file: replaced by the report, and lost
+        raise CliError(f"--json {path}: exists and is not a report of foreshock evaluate (a dataset's sidecar, a "
+                       "settings file?): it would be overwritten; give another file name")
     try:  # what the report will do: a file made in the folder (/proc, a read-only mount refuse it, even to root)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise CliError(f"--json {path}: cannot be written: no file can be made in {folder} "
                        f"({exc.strerror or exc})") from None
+
+
+def _is_report(p: Path) -> bool:
+    """A file ``--json`` (or ``--compare --json``) wrote before, which a new report may replace."""
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and ("settings" in doc or "field" in doc or {"before", "after"} <= doc.keys()
+                                      or {"runs", "records", "nab"} <= doc.keys())
 
 
 def _write_json(path: str | None, report: dict[str, Any]) -> None:

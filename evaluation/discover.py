@@ -9,6 +9,7 @@ format is refused with a :class:`foreshock.datasets.DatasetError` that names it.
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,17 +74,21 @@ def _classify(path: Path) -> Item | None:
 _DOCS = {".md", ".txt", ".rst", ".pdf", ".html", ".htm", ".py", ".ipynb"}
 
 
-def discover(paths: list[str | Path], skipped: list[Path] | None = None) -> list[Item]:
+def discover(paths: list[str | Path], skipped: list[Path] | None = None,
+             fleet_series: list[Path] | None = None) -> list[Item]:
     """The datasets under ``paths``, in a stable order, each once. ``skipped`` (if given) gets the
     files of a walked folder that look like data but are in no format read here (a ``.mat``, a
     sidecar whose data file is missing); hidden files and folders (``.git``, a simulator's unit
-    still being written) are left out of the walk."""
+    still being written) are left out of the walk. ``fleet_series`` (if given) gets the files given
+    by name that are a simulated fleet's telemetry series, which are not evaluated (the fleet is
+    scored on its runs)."""
     items: dict[Path, Item] = {}
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             walked = sorted(f for f in p.rglob("*")
                             if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            _refuse_broken_links(p)
             files = [f for f in walked if f.suffix in (".csv", ".npz")]
             if skipped is not None:
                 skipped.extend(f for f in walked if _looks_like_data(f))
@@ -104,7 +109,22 @@ def discover(paths: list[str | Path], skipped: list[Path] | None = None) -> list
         item = _classify(p)
         if item is not None:
             items.setdefault(item.path.resolve(), item)
+        elif fleet_series is not None:
+            fleet_series.append(p)
     return list(items.values())
+
+
+def _refuse_broken_links(folder: Path) -> None:
+    """A data file in ``folder`` that is a link to nothing (a git-annex file not fetched, a moved
+    target) was left out of the walk without a word: the evaluation then lacked it unseen."""
+    for f in sorted(folder.rglob("*")):
+        if f.suffix in (".csv", ".npz") and f.is_symlink() and not f.exists() \
+                and not any(part.startswith(".") for part in f.relative_to(folder).parts):
+            try:
+                target = f"a link to {os.readlink(f)}, which does not exist"
+            except OSError:
+                target = "a link that leads nowhere"
+            raise DatasetError(f, f"{target} (a git-annex file not fetched, or a moved target?)")
 
 
 def model_of(item: Item) -> str | None:
@@ -137,5 +157,8 @@ def _check_sidecar(p: Path) -> None:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(p, f"not valid JSON: {exc}") from None
+    if isinstance(doc, dict) and "units" in doc and "start_ms" in doc:
+        raise DatasetError(p, "a simulator's ground truth, not a dataset: give its folder (the runs are scored "
+                              "against it) or the runs, UNIT.npz")
     if not isinstance(doc, dict) or "kind" not in doc:
         raise DatasetError(p, "not a dataset sidecar (a JSON object with a 'kind')")

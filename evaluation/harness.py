@@ -96,6 +96,7 @@ def _in_workers(order: list[Item], options: Options, jobs: int, waiting: Waiting
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context())
     futures = {pool.submit(evaluate_item, item, options): item for item in order}
     t0 = time.monotonic()
+    completed = False
     try:
         pending = set(futures)
         while pending:
@@ -104,6 +105,7 @@ def _in_workers(order: list[Item], options: Options, jobs: int, waiting: Waiting
                 yield fut.result()
             if not finished and waiting is not None:
                 waiting([futures[f] for f in futures if f.running()], time.monotonic() - t0)
+        completed = True
     except BrokenProcessPool:
         lost = [futures[f].name for f in futures if f.done() and isinstance(f.exception(), BrokenProcessPool)]
         names = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
@@ -111,10 +113,20 @@ def _in_workers(order: list[Item], options: Options, jobs: int, waiting: Waiting
                          "library) that ends or crashes its process; run again with --jobs 1 to see which dataset "
                          "and why") from None
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):  # still busy: stopped, not awaited
-            if proc.is_alive():
-                proc.terminate()
+        # shutdown() drops the pool's references to its workers and its manager thread: take them first
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if completed:  # every worker idle: they end at once
+            pool.shutdown(wait=True)
+        else:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:  # still busy with a dataset: stopped, not awaited
+                if proc.is_alive():
+                    proc.terminate()
+            # the manager thread then ends at once; waited for, because Python 3.11's exit hook racing
+            # its end printed "OSError: [Errno 9] Bad file descriptor" after the command's own message
+            if manager is not None:
+                manager.join(timeout=10.0)
 
 
 def _size(item: Item) -> int:
@@ -163,7 +175,8 @@ def _assemble(items: list[Item], done: dict[Path, Any], options: Options = _DEFA
     report: dict[str, Any] = {"nab": None, "nab_detail": None, "records": [], "record_accuracy": {},
                               "runs": [], "fleet": {}}
     if nab_items:
-        corpus = {_nab_key(i.path): done[i.path] for i in nab_items}
+        keys = [_nab_key(i.path) for i in nab_items]  # a series of one name in two corpora (a copy): two series
+        corpus = {(k if keys.count(k) == 1 else str(i.path)): done[i.path] for i, k in zip(nab_items, keys)}
         res = score_corpus(corpus)
         report["nab"] = {name: round(r.score, 2) for name, r in res.items()}
         report["nab_detail"] = {

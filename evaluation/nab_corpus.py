@@ -51,18 +51,30 @@ def label_windows(csv_path: Path) -> list[tuple[np.datetime64, np.datetime64]] |
     root, labels = found
     if labels not in _labels_cache:
         try:
-            _labels_cache[labels] = json.loads(labels.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            doc = json.loads(labels.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DatasetError(labels, f"cannot read NAB labels: {exc}") from None
+        if not isinstance(doc, dict):
+            raise DatasetError(labels, f"NAB labels must be a JSON object of series -> windows "
+                                       f"({{\"group/name.csv\": [[start, end], ...]}}), got {type(doc).__name__}")
+        _labels_cache[labels] = doc
     key = csv_path.resolve().relative_to(root / "data").as_posix()
     windows = _labels_cache[labels].get(key)
     if windows is None:
         return None
+    if not isinstance(windows, list):
+        raise DatasetError(labels, f"{key}: expected a list of windows [[start, end], ...], got {windows!r}")
     out = []
     for i, w in enumerate(windows):
-        if not (isinstance(w, list) and len(w) == 2):
+        if not (isinstance(w, list) and len(w) == 2 and all(isinstance(v, str) for v in w)):
             raise DatasetError(labels, f"{key}: window {i} must be [start, end], got {w!r}")
-        out.append((np.datetime64(w[0].replace(" ", "T"), "ms"), np.datetime64(w[1].replace(" ", "T"), "ms")))
+        try:  # a window that is no time was a ValueError traceback
+            start, end = (np.datetime64(v.strip().replace(" ", "T"), "ms") for v in w)
+        except ValueError:
+            raise DatasetError(labels, f"{key}: window {i}: {w!r} are not timestamps 'YYYY-MM-DD HH:MM:SS'") from None
+        if np.isnat(start) or np.isnat(end) or end < start:
+            raise DatasetError(labels, f"{key}: window {i}: {w!r} must be two timestamps, the start first")
+        out.append((start, end))
     return out
 
 

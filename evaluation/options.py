@@ -170,6 +170,8 @@ def _import(where: str) -> Any:
             raise OptionError(f"--scalar-detector: cannot load {where} as Python")
         module = importlib.util.module_from_spec(loader)
         sys.modules[mod_name] = module
+        if str(path.parent) not in sys.path:  # as when the file is run, its neighbours import (from helpers import
+            sys.path.append(str(path.parent))  # ...); last, so that no file there stands in for a module of ours
         try:
             loader.loader.exec_module(module)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's file (even a sys.exit in it): report

@@ -31,6 +31,7 @@ import numpy as np
 
 from detectors import BearingGeometry, MachineInfo, Snapshot, UnitMonitor
 from detectors.types import FAILURE_MODES, HEALTH_ORDER, Assessment
+from evaluation.nab_corpus import find_labels
 from foreshock.datasets import DatasetError, Run, Series
 
 __all__ = ["evaluate_failure_series", "evaluate_run", "machine_of", "phm2012_score", "scalar_key"]
@@ -177,13 +178,24 @@ def _check_modes(events: list[dict[str, Any]], where: str) -> None:
                                       f"of {', '.join(FAILURE_MODES)}")
 
 
-def _check_events_given(meta: dict[str, Any], where: str) -> None:
+def _check_events_given(meta: dict[str, Any], where: str, series: bool = False) -> None:
     """The truth must be stated: a run whose sidecar has no ``events`` was scored as a run that never
     failed, every warning of a failing bearing counted false."""
-    if "events" not in meta:
+    if "events" in meta:
+        return
+    if not series:
         raise DatasetError(where, "no 'events': a run to failure must say whether and when it failed "
                                   "(\"events\": [{\"kind\": \"failure\", \"t\": ...}], or \"events\": [] for one that "
                                   "did not fail); without it every warning would be counted as false")
+    # a series is stamped in UTC, its failure too; one without NAB labels is judged as a failure series
+    corpus = find_labels(Path(where).resolve())
+    unlabelled = (f"a series of the NAB corpus {corpus[0]} with no entry in {corpus[1]} (add its anomaly windows "
+                  "there to score it as NAB)" if corpus is not None
+                  else "a series outside a NAB corpus (data/ beside labels/combined_windows.json)")
+    raise DatasetError(where, f"no 'events': {unlabelled} is judged as a failure series and must say whether and when "
+                              "it failed (\"events\": [{\"kind\": \"failure\", \"timestamp\": \"YYYY-MM-DD HH:MM:SS\"}], "
+                              "or \"events\": [] for one that did not fail); without it every warning would be counted "
+                              "as false")
 
 
 def _sidecar(source: str | Path | None, name: str) -> str:
@@ -240,10 +252,16 @@ def evaluate_failure_series(series: Series, key: str | None = None,
     """Stream a scalar health indicator (e.g. IMS mean |x|) through ``UnitMonitor.update_scalars``
     (with ``config``: settings of :class:`detectors.MonitorConfig`). ``source``: the file it was
     read from, named by errors in its sidecar."""
-    _check_events_given(series.meta, _sidecar(source, series.name))
+    _check_events_given(series.meta, _sidecar(source, series.name), series=True)
     _check_modes(series.events, _sidecar(source, series.name))
     key = key or scalar_key(series.meta)
     t_all = series.t_ms / 1000.0
+    back = np.flatnonzero(np.diff(t_all) < 0)
+    if back.size:  # its start, end and truncation were taken from the first and last rows, not the earliest and latest
+        i = int(back[0]) + 1
+        raise DatasetError(source if source is not None else series.name,
+                           f"line {i + 2}: {series.timestamps[i]} is before the line above ({series.timestamps[i - 1]}): "
+                           "a failure series is judged in time order; sort its rows by timestamp")
     fail_ms = series.failure_ms
     t0 = float(t_all[0])
     trunc = _truncate(series.meta, _sidecar(source, series.name), first_t=0.0,

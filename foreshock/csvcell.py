@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["from_cell", "to_cell"]
+__all__ = ["from_cell", "is_number", "to_cell"]
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a cell's text reads as a number (``float`` takes it: ``-12.5``, ``1e3``, ``nan``)."""
     try:
         float(text)
     except ValueError:
@@ -36,7 +37,7 @@ def _number(text: str) -> bool:
 def _formula_like(text: str) -> bool:
     """Whether ``text``, after any leading apostrophes, starts like a formula and is not a number."""
     bare = text.lstrip("'")
-    return bare.startswith(_TRIGGERS) and not _number(bare)
+    return bare.startswith(_TRIGGERS) and not is_number(bare)
 
 
 def to_cell(value: Any) -> Any:

@@ -39,6 +39,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from foreshock.csvcell import is_number
+
 __all__ = [
     "DatasetError",
     "Kind",
@@ -183,12 +185,14 @@ def _check_events(path: Path, events: Any, time_key: str) -> None:
         return
     if not isinstance(events, list):
         raise DatasetError(path, f"events: expected a list, got {type(events).__name__}")
+    when: dict[str, tuple[int, Any]] = {}  # the first failure and onset: (index, time)
     for i, ev in enumerate(events):
         if not isinstance(ev, dict) or not isinstance(ev.get("kind"), str):
             raise DatasetError(path, f"events[{i}]: expected an object with a string 'kind'")
-        if ev["kind"] == "failure":
+        # an onset is the truth false warnings are counted against: one that was no number was a traceback
+        if ev["kind"] in ("failure", "onset"):
             if time_key not in ev:
-                raise DatasetError(path, f"events[{i}]: failure event needs {time_key!r}")
+                raise DatasetError(path, f"events[{i}]: {ev['kind']} event needs {time_key!r}")
             if time_key == "t" and not _finite_number(ev["t"]):
                 raise DatasetError(
                     path, f"events[{i}].t: expected a finite number of seconds, got {ev['t']!r}"
@@ -197,13 +201,19 @@ def _check_events(path: Path, events: Any, time_key: str) -> None:
                 raise DatasetError(
                     path, f"events[{i}].t: {ev['t']!r} is before the run's start (t counts seconds from it)"
                 )
+            at = ev[time_key]
             if time_key == "timestamp":
                 try:
-                    np.datetime64(str(ev["timestamp"]).replace(" ", "T"), "ms")
+                    at = np.datetime64(str(ev["timestamp"]).replace(" ", "T"), "ms")
                 except ValueError:
                     raise DatasetError(
                         path, f"events[{i}].timestamp: {ev['timestamp']!r} is not a timestamp"
                     ) from None
+            when.setdefault(ev["kind"], (i, at))
+    if "onset" in when and "failure" in when and when["onset"][1] > when["failure"][1]:
+        (i, onset), (j, failure) = when["onset"], when["failure"]
+        raise DatasetError(path, f"events[{i}]: the onset ({time_key} {onset}) is after the failure of events[{j}] "
+                                 f"({time_key} {failure}): a fault begins before it fails")
 
 
 def _finite_number(v: Any) -> bool:
@@ -278,7 +288,7 @@ def read_series(path: str | Path) -> Series:
     values: list[float] = []
     line = 1
     try:
-        with data.open(newline="", encoding="utf-8") as fh:
+        with data.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's "CSV UTF-8" starts with a BOM
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None or [h.strip() for h in header] != ["timestamp", "value"]:
@@ -296,7 +306,12 @@ def read_series(path: str | Path) -> Series:
                     raise DatasetError(data, f"line {line}: value {row[1][:40]!r} is not a number") from None
                 if not math.isfinite(v):
                     raise DatasetError(data, f"line {line}: value {row[1]!r} is not finite")
-                stamps.append(row[0].strip().replace(" ", "T"))
+                stamp = row[0].strip()
+                if stamp[4:5] != "-":  # numpy reads '1577836800' as that year, wrapped round to a nonsense date
+                    raise DatasetError(data, f"line {line}: {stamp[:40]!r} is not a timestamp: expected UTC "
+                                             "'YYYY-MM-DD HH:MM:SS'" + (" (epoch seconds are not read: write them "
+                                             "as dates)" if is_number(stamp) else ""))
+                stamps.append(stamp.replace(" ", "T"))
                 values.append(v)
     except UnicodeDecodeError as exc:
         raise DatasetError(data, f"not UTF-8 text ({exc.reason}): expected a CSV file of timestamp,value") from None
@@ -370,10 +385,46 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise DatasetError(path, "file does not exist")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array: np.load gives the array itself
+            raise ValueError("not an archive")
+        with npz:
+            arrays = {}
+            for k in npz.files:
+                try:
+                    arrays[k] = npz[k]
+                except ValueError as exc:  # numpy: "Object arrays cannot be loaded when allow_pickle=False"
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    raise DatasetError(path, f"array {k!r} holds Python objects (dtype object), not numbers: "
+                                             "store it as floats") from None
+            return arrays
+    except DatasetError:
+        raise
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:
-        raise DatasetError(path, f"not a readable npz archive: {exc}") from None
+        raise DatasetError(path, f"not a readable npz archive: {_not_npz(path, exc)}") from None
+
+
+def _not_npz(path: Path, exc: Exception) -> str:
+    """Why ``path`` is no npz, in the user's terms: numpy's own words for a file that is no zip at all
+    were about pickled data and ``allow_pickle``, and a bare ``.npy`` array was a TypeError traceback."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return str(exc)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"\x93NUMPY"):
+        return ("it holds one bare array (numpy.save's .npy format), not the named arrays 'x', 'fs', 'rpm' "
+                "of an npz (numpy.savez)")
+    if head.startswith(b"version "):  # "version https://git-lfs.github.com/spec/v1"
+        return "a Git LFS pointer, not the data (fetch it: git lfs pull)"
+    if not head.startswith(b"PK"):
+        return f"not a zip of arrays as numpy.savez writes (the file starts with {head!r})"
+    if isinstance(exc, zipfile.BadZipFile):
+        return f"a zip archive cut short or damaged ({exc}): copy or write it again"
+    return str(exc)  # damaged compressed data: the zip module's own words
 
 
 def _scalar(
@@ -394,6 +445,11 @@ def _scalar(
         raise DatasetError(
             path, f"{key!r} = {value!r} must be a finite {'positive' if positive else 'non-negative'} number"
         )
+    said = meta.get(key)
+    if key in arrays and _finite_number(said) and not math.isclose(float(said), value, rel_tol=1e-6):
+        # the npz's value was used and the sidecar's ignored: which one describes the recording is unknown
+        raise DatasetError(path, f"{key!r} = {value:g} in the npz, but its sidecar {path.with_suffix('.json').name} "
+                                 f"says {key} = {said:g}: correct the one that is wrong")
     return value
 
 

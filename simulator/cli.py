@@ -150,7 +150,21 @@ def _truth_file(path: str) -> None:
         raise CliError(f"--truth {path}: cannot create its folder: {exc.strerror or exc}", exit_code=1) from None
     if p.parent.exists() and not p.parent.is_dir():
         raise CliError(f"--truth {path}: {p.parent} is not a folder")
+    if p.is_file() and p.stat().st_size and not _is_truth(p):  # the fleet file itself was replaced by its truth
+        raise CliError(f"--truth {path}: exists and is not a ground truth written by foreshock simulate (the fleet "
+                       "file, a dataset?): it would be overwritten; give another file name")
     _check_writable(p.parent, "--truth", path)
+
+
+def _is_truth(p) -> bool:
+    """A ground truth file of an earlier run, which a new one may replace."""
+    import json
+
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and {"units", "start_ms"} <= doc.keys()
 
 
 def _check_writable(folder, option: str, given: str) -> None:
@@ -204,6 +218,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if not (math.isfinite(args.speed) and args.speed > 0):
         raise CliError(f"--speed must be a positive number, got {args.speed:g}")
+    if args.seed is not None and args.seed < 0:
+        raise CliError(f"--seed must be a non-negative integer, got {args.seed}")
     user = settings.mqtt.username
     password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
     stop = threading.Event()

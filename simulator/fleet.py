@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from devices.protocol import is_valid_device_id
-from simulator.faults import BEARING_FAULTS, FAULT_KINDS, Fault, SensorFault
+from simulator.faults import BEARING_FAULTS, FAULT_KINDS, SENSOR_FAULT_KINDS, Fault, SensorFault
 from simulator.models import CATALOGUE, Bearing, FleetError, MachineModel, Sensor, UnitVariation
 
 __all__ = ["Fleet", "UnitSpec", "demo_fleet", "load_fleet", "parse_duration"]
@@ -178,6 +178,8 @@ _SFAULT_RANGE = {
     "level": (0.001, 10.0),
     "gain": (0.001, 1e9),
 }
+# the parameters each kind uses: one given to another kind (a skew_s on a dropout) was silently ignored
+_SFAULT_PARAMS = {"spikes": ("rate", "size_g"), "saturation": ("level", "gain"), "clock_skew": ("skew_s",)}
 
 
 _BEARING = {f.name for f in fields(Bearing)}
@@ -324,6 +326,12 @@ def _sensor_faults(specs: Any, where: str) -> tuple[SensorFault, ...]:
             if key not in spec:
                 raise FleetError(f"{w}.{key}: required")
         start, end = parse_duration(spec["start"], f"{w}.start"), parse_duration(spec["end"], f"{w}.end")
+        kind = spec["kind"] if isinstance(spec["kind"], str) else ""
+        unused = [k for k in spec if k in _SFAULT_RANGE and k not in _SFAULT_PARAMS.get(kind, ())]
+        if unused and kind in SENSOR_FAULT_KINDS:
+            uses = "; ".join(f"{kind}: {', '.join(keys)}" for kind, keys in _SFAULT_PARAMS.items())
+            raise FleetError(f"{w}: {', '.join(unused)} does not apply to a {kind} fault, which takes "
+                             f"{', '.join(_SFAULT_PARAMS.get(kind, ())) or 'no parameters'} ({uses})")
         params = {
             k: _number(v, f"{w}.{k}", *_SFAULT_RANGE[k])
             for k, v in spec.items()
@@ -360,6 +368,10 @@ def _credential(template: Any, unit_id: str, where: str) -> str | None:
         return None
     if not isinstance(template, str):
         raise FleetError(f"{where}: expected a string")
+    other = re.search(r"\{[^{}]*\}", template.replace("{unit_id}", ""))
+    if other:  # a misspelt placeholder ("{unit}", "{id}") was sent literally: every unit refused by the broker
+        raise FleetError(f"{where}: unknown placeholder {other.group()} in {template!r}: the one placeholder "
+                         "is {unit_id}")
     return template.replace("{unit_id}", unit_id)
 
 
@@ -430,8 +442,10 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
                 batch=batch,
                 fault=fault,
                 sensor_faults=sfaults,
-                username=_credential(spec.get("username", creds.get("username")), uid, f"{where}.username"),
-                password=_credential(spec.get("password", creds.get("password")), uid, f"{where}.password"),
+                username=_credential(spec.get("username", creds.get("username")), uid,
+                                     f"{where}.username" if "username" in spec else "credentials.username"),
+                password=_credential(spec.get("password", creds.get("password")), uid,
+                                     f"{where}.password" if "password" in spec else "credentials.password"),
                 firmware=str(spec.get("firmware", "sim-1.0")),
             )
         )
@@ -475,21 +489,27 @@ def load_fleet(source: str | Path | dict[str, Any], *, seed: int | None = None) 
         if not isinstance(kinds, list):
             raise FleetError(f"{where}.fault_kinds: expected a list like [\"outer_race\", \"ball\"], got {kinds!r}")
         bad = [k for k in kinds if k not in FAULT_KINDS]
-        if bad or not kinds:
-            raise FleetError(
-                f"{where}.fault_kinds: unknown {bad or 'empty list'} (known: {', '.join(FAULT_KINDS)})"
-            )
+        if bad:
+            raise FleetError(f"{where}.fault_kinds: unknown {bad} (known: {', '.join(FAULT_KINDS)})")
+        if not kinds:
+            raise FleetError(f"{where}.fault_kinds: empty; list at least one of {', '.join(FAULT_KINDS)}")
         ttf = [parse_duration(v, f"{where}.ttf") for v in _pair(spec.get("ttf", ["12h", "36h"]), f"{where}.ttf")]
         onset = [parse_duration(v, f"{where}.onset") for v in _pair(spec.get("onset", [0, duration / 2]),
                                                                      f"{where}.onset")]
         if len(ttf) != 2 or not 0 < ttf[0] <= ttf[1]:
-            raise FleetError(f"{where}.ttf: expected [shortest, longest] with 0 < shortest <= longest")
+            raise FleetError(f"{where}.ttf: expected [shortest, longest] with 0 < shortest <= longest, "
+                             f"got [{ttf[0]:g} s, {ttf[1]:g} s]")
         if len(onset) != 2 or not onset[0] <= onset[1]:
-            raise FleetError(f"{where}.onset: expected [earliest, latest]")
+            raise FleetError(f"{where}.onset: expected [earliest, latest], got [{onset[0]:g} s, {onset[1]:g} s]: "
+                             "the earliest is after the latest")
         first = spec.get("start", 1)
         if isinstance(first, bool) or not isinstance(first, int) or first < 0:
             raise FleetError(f"{where}.start: expected a non-negative integer (the first unit's number), got {first!r}")
         growth = _number(spec.get("growth", 3.0), f"{where}.growth", 0.1, 20.0)
+        drawn = [k for k in ("fault_kinds", "onset", "ttf", "growth") if k in spec]
+        if drawn and "fault_probability" not in spec:  # the group stayed healthy: its faults silently dropped
+            raise FleetError(f"{where}: {', '.join(drawn)} given but no fault_probability, so no unit of the group "
+                             "would develop a fault: set fault_probability (0.4: 40 % of the units; 0: none)")
         width = max(4, len(str(first + count - 1)))
         for k in range(count):
             uid = f"{spec['prefix']}{first + k:0{width}d}"

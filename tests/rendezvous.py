@@ -22,6 +22,31 @@ def meeting(real: Callable[..., Any], barrier: threading.Barrier, *, after: bool
     return wrapped
 
 
+def meanwhile(real: Callable[..., Any], action: Callable[[], Any], *, before: bool = False,
+              timeout_s: float = 3.0) -> tuple[Callable[..., Any], list[threading.Thread]]:
+    """``real`` wrapped so that, once it has returned (``before``: just before it is called),
+    ``action`` runs in another thread (another person acting between the caller's look-up and its
+    write), waited for at most ``timeout_s``: when a lock the caller holds makes it wait, the call
+    goes on and the action follows its commit. Returns the wrapper and the list its threads are
+    put in, for the test to join."""
+    threads: list[threading.Thread] = []
+
+    def act() -> None:
+        t = threading.Thread(target=action)
+        threads.append(t)
+        t.start()
+        t.join(timeout=timeout_s)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if before:
+            act()
+        result = real(*args, **kwargs)
+        if not before:
+            act()
+        return result
+    return wrapped, threads
+
+
 def _wait(barrier: threading.Barrier, timeout_s: float) -> None:
     try:
         barrier.wait(timeout=timeout_s)

@@ -128,3 +128,16 @@ def test_a_section_only_one_report_holds_is_named_once_not_compared_figure_by_fi
     text = render_comparison(compare(b, a), "b.json", "a.json")
     assert "only in b.json (not compared): R0, R1, R2, R3, R4 and 3 more" in text
     assert "NAB: only in b.json (not compared)" in text and "accuracy" not in text
+
+
+def test_compare_refuses_to_write_over_one_of_the_reports_it_compares(capsys, tmp_path: Path):
+    """``--compare before.json after.json --json after.json`` replaced the second report by the comparison."""
+    report = {"runs": [{"name": "A", "lead_time_s": 10.0}], "records": [], "nab": None}
+    for name in ("b.json", "a.json"):
+        (tmp_path / name).write_text(json.dumps(report))
+    code = main(["evaluate", "--compare", str(tmp_path / "b.json"), str(tmp_path / "a.json"),
+                 "--json", str(tmp_path / "a.json")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--json {tmp_path / 'a.json'}: is one of the two reports compared; it would be overwritten" in err, err
+    assert json.loads((tmp_path / "a.json").read_text()) == report

@@ -45,7 +45,8 @@ def _half_then(exc: BaseException):
 def test_a_report_that_fails_half_written_leaves_the_previous_one_whole(capsys, monkeypatch, tmp_path: Path, exc):
     path = _run(tmp_path)
     target = tmp_path / "report.json"
-    target.write_text('{"previous": true}')
+    previous = {"nab": None, "records": [], "runs": [], "settings": {}, "previous": True}  # an earlier report
+    target.write_text(json.dumps(previous))
     _, dump = _half_then(exc)
     monkeypatch.setattr(evaluation.cli.json, "dump", dump)
     code = main(["evaluate", str(path), "--jobs", "1", "--quiet", "--json", str(target)])
@@ -54,14 +55,14 @@ def test_a_report_that_fails_half_written_leaves_the_previous_one_whole(capsys, 
         assert code == 130 and "foreshock: interrupted" in err
     else:
         assert code == 2 and "cannot write the JSON report" in err
-    assert json.loads(target.read_text()) == {"previous": True}
+    assert json.loads(target.read_text()) == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.npz", "report.json"]  # no temporary left
 
 
 def test_the_report_replaces_the_previous_one_with_the_usual_permissions(capsys, tmp_path: Path):
     path = _run(tmp_path)
     target = tmp_path / "report.json"
-    target.write_text("old")
+    target.write_text('{"nab": null, "records": [], "runs": [], "settings": {}}')  # an earlier report
     os.chmod(target, 0o644)
     assert main(["evaluate", str(path), "--jobs", "1", "--quiet", "--json", str(target)]) == 0
     assert json.loads(target.read_text())["runs"][0]["name"] == "r"
@@ -92,3 +93,19 @@ def test_a_json_target_that_is_a_pipe_is_written_in_place(capsys, tmp_path: Path
     reader.join(60)
     assert json.loads(got[0])["runs"][0]["name"] == "r"
     assert fifo.is_fifo()
+
+
+@pytest.mark.parametrize("victim", ["r.json", "settings.json"])
+def test_a_json_target_that_is_no_report_is_refused_not_overwritten(capsys, tmp_path: Path, victim: str):
+    """``--json runs/P-1.json`` (tab completion one name off) replaced the run's sidecar with the report,
+    and the run could not be read again; a settings file given to --monitor-config was lost the same way."""
+    path = _run(tmp_path)
+    (tmp_path / "settings.json").write_text('{"warmup": 40}')
+    before = (tmp_path / victim).read_text()
+    code = main(["evaluate", str(path), "--jobs", "1", "--quiet", "--monitor-config", str(tmp_path / "settings.json"),
+                 "--json", str(tmp_path / victim)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (f"--json {tmp_path / victim}: exists and is not a report of foreshock evaluate (a dataset's sidecar, a "
+            "settings file?): it would be overwritten; give another file name") in err, err
+    assert (tmp_path / victim).read_text() == before

@@ -62,6 +62,16 @@ def test_a_failure_series_whose_sidecar_has_no_events_is_refused(capsys, tmp_pat
     _drop(tmp_path / "s.json", "events")
     code, _, err = _evaluate(capsys, path)
     assert code == 2 and f"{tmp_path / 's.json'}: no 'events'" in err
+    # a series' failure is stamped like its rows: the message gave a run's "t" (seconds) instead
+    assert '"timestamp": "YYYY-MM-DD HH:MM:SS"' in err and '"t": ...' not in err
+
+
+def test_a_nab_series_copied_out_of_its_corpus_is_refused_saying_what_it_lacks(capsys, tmp_path: Path):
+    (tmp_path / "nyc_taxi.csv").write_text("timestamp,value\n2014-07-01 00:00:00,10844\n2014-07-01 00:30:00,8127\n")
+    code, _, err = _evaluate(capsys, tmp_path / "nyc_taxi.csv")
+    assert code == 2
+    assert (f"{tmp_path / 'nyc_taxi.json'}: no 'events': a series outside a NAB corpus (data/ beside "
+            "labels/combined_windows.json) is judged as a failure series") in err, err
 
 
 def test_a_run_that_says_it_did_not_fail_is_evaluated(capsys, tmp_path: Path):

@@ -49,6 +49,7 @@ def fleet(tmp_path, monkeypatch):
         (["--start", "99999999999999999999"], "--start: '99999999999999999999' is outside 1970-01-01 .. 9999-12-31"),
         (["--start", "1960-01-01"], "--start: '1960-01-01' is outside"),
         (["--start", "9999-12-31T23:50:00Z"], "would run past 9999-12-31"),
+        (["--seed", "-3"], "--seed must be a non-negative integer, got -3"),  # was blamed on the fleet file
     ],
 )
 def test_bad_values_are_refused_naming_the_option(fleet, argv, says, capsys):

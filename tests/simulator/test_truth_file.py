@@ -54,3 +54,29 @@ def test_the_truth_is_written_whole_or_not_at_all(monkeypatch, tmp_path):
         truth.write(path)
     assert json.loads(path.read_text()) == {"previous": True}
     assert [p.name for p in tmp_path.iterdir()] == ["truth.json"]
+
+
+@pytest.mark.parametrize("victim", ["fleet.toml", "notes.json"])
+def test_a_truth_target_that_is_no_truth_is_refused_not_overwritten(capsys, monkeypatch, tmp_path, victim):
+    """``--truth fleet.toml`` replaced the fleet file with the run's ground truth: the fleet was lost."""
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(FLEET)
+    (tmp_path / "notes.json").write_text('{"owner": "me"}')
+    before = (tmp_path / victim).read_text()
+    code = main(["simulate", str(fleet), "--out", str(tmp_path / "runs"), "--truth", str(tmp_path / victim), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (f"--truth {tmp_path / victim}: exists and is not a ground truth written by foreshock simulate (the fleet "
+            "file, a dataset?): it would be overwritten") in err, err
+    assert (tmp_path / victim).read_text() == before
+
+
+def test_an_earlier_truth_is_replaced(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(FLEET)
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"seed": 0, "start_ms": 0, "end_ms": 1, "units": []}))
+    assert main(["simulate", str(fleet), "--out", str(tmp_path / "runs"), "--truth", str(truth), "--quiet"]) == 0
+    assert [u["unit_id"] for u in json.loads(truth.read_text())["units"]] == ["P-1"]
