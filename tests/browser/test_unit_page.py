@@ -76,6 +76,8 @@ def test_a_unit_with_a_faulty_sensor_is_not_shown_as_fault_free(page, served):
 def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
     """The tables say UTC; the trend axes drew the browser's local time (a New York browser put the
     last point five hours earlier than the snapshot time printed above it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     base, tokens, world, _ = served
     with opened_page(browser, timezone_id="America/New_York") as page:
         login(page, base, tokens["viewer"])
@@ -83,14 +85,24 @@ def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
         page.locator("#range").select_option("24h")
         page.wait_for_function("() => { const d = document.querySelector('#chart-velocity')?.dataset;"
                                " return d !== undefined && d.xMax - d.xMin < 2 * 86400; }")
-        over = page.locator("#chart-velocity .u-over")
-        box = over.bounding_box()
-        page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # the newest point
-        shown = page.locator("#chart-velocity .u-legend .u-value").first
-        expect(shown).not_to_have_text("--")
-        at = datetime.strptime(shown.inner_text().upper(), "%Y-%m-%d %I:%M%p").replace(tzinfo=UTC)
+        # the legend read in the same step as it is checked: a chart drawn again (a second load of the
+        # range) sets it back to "--" until the mouse moves, which once fell between a check and a read
+        # (CI: "time data '--'"); so the mouse rests on the newest point again before each try
+        legend = ("() => { const v = document.querySelector('#chart-velocity .u-legend .u-value')?.textContent;"
+                  " return v && v !== '--' ? v : null; }")
+        shown = None
+        for nudge in range(5):
+            box = page.locator("#chart-velocity .u-over").bounding_box()
+            page.mouse.move(box["x"] + box["width"] - 2 - nudge, box["y"] + box["height"] / 2)  # the newest point
+            try:
+                shown = page.wait_for_function(legend, timeout=3000).json_value()
+                break
+            except PlaywrightTimeout:
+                continue
+        assert shown is not None, "the velocity legend never showed the newest point's time"
+        at = datetime.strptime(shown.upper(), "%Y-%m-%d %I:%M%p").replace(tzinfo=UTC)
         # the scenario's newest hourly point is an hour old, averaged into the chart's windows
-        assert abs(at.timestamp() - (time.time() - 3600)) < 2 * 3600, (shown.inner_text(), "read as UTC")
+        assert abs(at.timestamp() - (time.time() - 3600)) < 2 * 3600, (shown, "read as UTC")
 
 
 def test_a_unit_at_its_alarm_limit_is_due_now_on_the_unit_and_fleet_pages(page, served):
