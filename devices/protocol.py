@@ -442,7 +442,8 @@ def _vibration(obj: Any, now_s: float, limits: Limits) -> VibrationSnapshot:
     obj = _expect_object(obj, "", ("ts", "seq", "axis", "unit", "fs"), ("rpm", "samples", "samples_b64"))
     axis = obj["axis"]
     if axis not in AXES:
-        raise ProtocolError(Reason.SCHEMA, f"axis: {_shown(axis)} is not one of {', '.join(AXES)}{_case_hint(axis, AXES)}")
+        raise ProtocolError(Reason.SCHEMA,
+                            f"axis: {_shown(axis)} is not one of {', '.join(AXES)}{_case_hint(axis, AXES)}")
     if obj["unit"] != "g":
         raise ProtocolError(Reason.SCHEMA, f"unit: {_shown(obj['unit'])} is not supported: protocol v1 takes "
                                            "acceleration in g only ('g'; 1 g = 9.80665 m/s²: divide m/s² by 9.80665)")
