@@ -72,9 +72,10 @@ class PresenceMixin:
     def record_status(self, device_id: str, state: str, ts_ms: int | None, firmware: str | None = None) -> bool:
         """Record a ``status`` message; returns whether the presence state changed.
 
-        ``ts_ms`` None (a last will carries no time) means now. A status older than the recorded one
-        is ignored, unless the recorded one was a last will: that was stamped with the platform's
-        clock, which a unit's clock may trail, and a unit's status after its will is always newer.
+        ``ts_ms`` None (a last will carries no time) means now, and a time ahead of the platform's clock
+        counts as now (a unit's fast clock). A status older than the recorded one is ignored, unless the
+        recorded one was a last will: that was stamped with the platform's clock, which a unit's clock may
+        trail, and a unit's status after its will is always newer.
         An undated status repeating the recorded undated one (the broker's retained will, delivered
         again whenever the platform subscribes) leaves the presence as it is, but a new firmware it
         reports is recorded. Unknown units are ignored.
@@ -95,6 +96,10 @@ class PresenceMixin:
                 if self._record_firmware(unit, firmware):
                     session.commit()
                 return False
+            # No later than the platform heard it: a unit whose clock ran fast (within the protocol's
+            # tolerance) said "offline" at a time still to come; once NTP set its clock at the reboot, its
+            # next "online" was older than that, ignored, and the unit showed offline while its data arrived.
+            ts = min(ts, _now_ms())
             stale = unit.presence_ts_ms is not None and ts < unit.presence_ts_ms
             if stale and ts_ms is not None and not unit.presence_by_will:
                 log.debug("stale status of %s ignored (%d < %d)", device_id, ts, unit.presence_ts_ms)
@@ -102,9 +107,9 @@ class PresenceMixin:
             changed = unit.presence != state
             unit.presence, unit.presence_ts_ms, unit.presence_by_will = state, ts, ts_ms is None
             self._record_firmware(unit, firmware)
-            # seen when the platform heard it: a unit's clock up to ingest.future_tolerance_s fast put its
-            # last-seen time in the future, and the deadman found it silent that much later
-            seen = min(ts, _now_ms())
+            # seen when the platform heard it (ts, capped above): a unit's clock up to ingest.future_tolerance_s
+            # fast put its last-seen time in the future, and the deadman found it silent that much later
+            seen = ts
             if state == "online" and (unit.last_seen_ms is None or seen > unit.last_seen_ms):
                 unit.last_seen_ms = seen
             session.commit()

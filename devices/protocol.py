@@ -442,9 +442,11 @@ def _vibration(obj: Any, now_s: float, limits: Limits) -> VibrationSnapshot:
     obj = _expect_object(obj, "", ("ts", "seq", "axis", "unit", "fs"), ("rpm", "samples", "samples_b64"))
     axis = obj["axis"]
     if axis not in AXES:
-        raise ProtocolError(Reason.SCHEMA, f"axis: expected one of {', '.join(AXES)}")
+        raise ProtocolError(Reason.SCHEMA,
+                            f"axis: {_shown(axis)} is not one of {', '.join(AXES)}{_case_hint(axis, AXES)}")
     if obj["unit"] != "g":
-        raise ProtocolError(Reason.SCHEMA, "unit: only 'g' is supported in protocol v1")
+        raise ProtocolError(Reason.SCHEMA, f"unit: {_shown(obj['unit'])} is not supported: protocol v1 takes "
+                                           "acceleration in g only ('g'; 1 g = 9.80665 m/s²: divide m/s² by 9.80665)")
     fs = _number(obj["fs"], "fs")
     if not limits.min_fs <= fs <= limits.max_fs:
         raise ProtocolError(Reason.SCHEMA, f"fs: {fs:g} Hz is outside {limits.min_fs:g}..{limits.max_fs:g} Hz")
@@ -463,10 +465,27 @@ def _vibration(obj: Any, now_s: float, limits: Limits) -> VibrationSnapshot:
     )
 
 
+_STATES = ("online", "offline")
+
+
+def _shown(value: Any) -> str:
+    """A refused value as the detail shows it: a string quoted, anything cut to 40 characters."""
+    text = repr(value[:40]) if isinstance(value, str) else json.dumps(value)[:40]
+    return text + ("..." if isinstance(value, str) and len(value) > 40 else "")
+
+
+def _case_hint(value: Any, allowed: tuple[str, ...]) -> str:
+    return " (lower case)" if isinstance(value, str) and value not in allowed and value.lower() in allowed else ""
+
+
 def _status(obj: Any, now_s: float, limits: Limits) -> StatusMessage:
+    if isinstance(obj, str) and obj.lower() in _STATES:  # "offline": the state's word alone, in JSON quotes
+        raise ProtocolError(Reason.SCHEMA, f'expected a JSON object, got str: a status is {{"state":"{obj.lower()}"}}, '
+                                           f"not {json.dumps(obj)}")
     obj = _expect_object(obj, "", ("state",), ("ts", "firmware"))
-    if obj["state"] not in ("online", "offline"):
-        raise ProtocolError(Reason.SCHEMA, "state: expected 'online' or 'offline'")
+    if obj["state"] not in _STATES:
+        raise ProtocolError(Reason.SCHEMA, f"state: {_shown(obj['state'])} is not 'online' or 'offline'"
+                                           f"{_case_hint(obj['state'], _STATES)}")
     firmware = obj.get("firmware")
     if firmware is not None and (not isinstance(firmware, str) or not 1 <= len(firmware) <= 64):
         # An empty string is no version: recorded, it made a firmware group '' beside the units without one.
@@ -510,9 +529,12 @@ def parse_message(
     try:
         # Strict UTF-8 first: json.loads on bytes lets lone surrogates through, which later
         # cannot be encoded (e.g. into PostgreSQL).
-        doc = _DECODER.decode(payload.decode("utf-8"))
+        text = payload.decode("utf-8")
+        doc = _DECODER.decode(text)
     except ProtocolError:
         raise
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(Reason.BAD_JSON, _json_problem(exc, kind)) from None
     except RecursionError:
         raise ProtocolError(Reason.TOO_LARGE, "payload is nested too deeply") from None
     except UnicodeDecodeError as exc:
@@ -537,6 +559,36 @@ def parse_message(
     if kind == "vibration":
         return ParsedMessage(device_id, "vibration", snapshot=_vibration(doc, received_at, limits))
     return ParsedMessage(device_id, "status", status=_status(doc, received_at, limits))
+
+
+# What may follow where the decoder stopped when the payload was cut short: nothing, or the start of a number
+# ("41." of 41.7) or of a literal ("tru")
+_CUT_TOKEN = re.compile(r"[0-9.eE+-]*|t(?:r(?:u)?)?|f(?:a(?:l(?:s)?)?)?|n(?:u(?:l)?)?", re.ASCII)
+
+
+def _json_problem(exc: json.JSONDecodeError, kind: str) -> str:
+    """What is wrong with a payload that is no JSON document, as firmware makes it: Python's decoder says
+    where it stopped (``Expecting ',' delimiter: line 1 column 57 (char 56)``), not what happened."""
+    text, pos = exc.doc, exc.pos
+    at = len(text[:pos].encode("utf-8"))  # the byte, as the firmware counts
+    body = text.strip()
+    if not body:
+        return "the payload is only white space: expected one JSON document"
+    if _CUT_TOKEN.fullmatch(text[pos:].rstrip()) or exc.msg.startswith("Unterminated string"):
+        # snprintf into a buffer too small truncates; the firmware then publishes what it has
+        return (f"the payload ends before its JSON document does ({len(text.encode('utf-8'))} bytes): cut short? "
+                "A buffer too small for the message (snprintf truncates), or a publish of part of it "
+                f"({exc.msg} at byte {at})")
+    if exc.msg == "Extra data":
+        return (f"not valid JSON: a second JSON document (or other text) follows the first at byte {at}: send "
+                "several records as one JSON array (a batch), a snapshot as a message of its own")
+    if pos == 0:
+        if kind == "status" and body.lower() in _STATES:
+            # Many MQTT firmwares publish presence (and their last will) as plain text
+            return (f"the payload is the text {body[:20]!r}, not JSON: a status is a JSON object, "
+                    f'{{"state":"{body.lower()}"}} (the last will too)')
+        return f"not valid JSON: {exc.msg} at byte 0: the payload begins {body[:40]!r}"
+    return f"not valid JSON: {str(exc)[:120]}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,7 +36,15 @@ def test_status_sets_presence_and_firmware(registry, model, monkeypatch):
     assert (p.state, p.since_ms, p.last_seen_ms, p.silent) == ("offline", T0 + 2, T0 + 1, False)
 
 
-def test_stale_status_is_ignored(registry):
+def _platform_clock(monkeypatch, now_ms: int) -> None:
+    """The platform's clock: a status stamped after it counts as stamped at it (T0 is in 2027)."""
+    import devices.presence
+
+    monkeypatch.setattr(devices.presence, "_now_ms", lambda: now_ms)
+
+
+def test_stale_status_is_ignored(registry, monkeypatch):
+    _platform_clock(monkeypatch, T0 + MIN)
     registry.create_unit("P-0001")
     registry.record_status("P-0001", "offline", T0 + 10)
     assert registry.record_status("P-0001", "online", T0) is False
@@ -124,8 +132,9 @@ def test_throttled_seen_clears_deadman_in_process(engine, model):
     assert [s.device_id for s in other.silent_units(T0 + 11 * MIN)] == ["P-0001"]
 
 
-def test_status_after_a_last_will_is_applied_even_from_a_trailing_clock(registry):
+def test_status_after_a_last_will_is_applied_even_from_a_trailing_clock(registry, monkeypatch):
     """The will is stamped with the platform clock; a unit whose clock trails it must still come back online."""
+    _platform_clock(monkeypatch, T0 + 60 * MIN)
     registry.create_unit("P-0001")
     registry.record_status("P-0001", "online", T0)
     registry.record_status("P-0001", "offline", None)  # the will, stamped now (long after T0)

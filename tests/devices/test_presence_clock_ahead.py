@@ -35,7 +35,8 @@ def registry(tmp_path, monkeypatch):
 def test_an_online_status_from_a_fast_clock_counts_as_seen_now(registry):
     assert registry.record_status("P-0001", "online", NOW_MS + AHEAD_MS) is True
     p = registry.presence("P-0001", NOW_MS)
-    assert p.state == "online" and p.since_ms == NOW_MS + AHEAD_MS  # the unit's own statement, as it said it
+    # since when the platform heard it: a time still to come made the unit's next status look older (below)
+    assert p.state == "online" and p.since_ms == NOW_MS
     assert p.last_seen_ms == NOW_MS
     assert registry.get_unit("P-0001").last_seen_ms == NOW_MS
     # nothing more from it: silent once its limit has passed on the platform's clock, not 4 minutes later
@@ -48,3 +49,22 @@ def test_an_online_status_stamped_in_the_past_still_counts_at_its_own_time(regis
     assert registry.presence("P-0001", NOW_MS).last_seen_ms == NOW_MS - 10_000
     registry.mark_seen("P-0001", NOW_MS)  # a message received now
     assert registry.presence("P-0001", NOW_MS).last_seen_ms == NOW_MS
+
+
+def test_a_unit_whose_fast_clock_is_corrected_at_a_reboot_comes_back_online(registry, monkeypatch):
+    """A unit whose clock ran 4 minutes fast shut down cleanly (``offline`` stamped by that clock), rebooted,
+    set its clock by NTP and published ``online`` 30 s later, stamped right. That ``online`` was older than
+    the recorded ``offline`` and ignored as stale, firmware and all: the unit showed ``offline`` while its
+    data arrived, until its next status (its next reconnect). A status's time now counts no later than
+    the platform heard it: nothing a unit says can have happened after it arrived."""
+    firmware_update = "2.0.0"
+    assert registry.record_status("P-0001", "online", NOW_MS - 3_600_000 + AHEAD_MS, firmware="1.9.0") is True
+    assert registry.record_status("P-0001", "offline", NOW_MS + AHEAD_MS) is True  # clean shutdown, fast clock
+    monkeypatch.setattr(presence_module, "_now_ms", lambda: NOW_MS + 30_000)  # 30 s later, NTP-synchronised
+    assert registry.record_status("P-0001", "online", NOW_MS + 30_000, firmware=firmware_update) is True
+    unit = registry.get_unit("P-0001")
+    assert (unit.presence, unit.firmware) == ("online", firmware_update)
+    assert registry.presence("P-0001", NOW_MS + 30_000).since_ms == NOW_MS + 30_000
+    # order is still kept among a unit's statuses: an older one arriving later is still stale
+    assert registry.record_status("P-0001", "offline", NOW_MS + 20_000) is False
+    assert registry.get_unit("P-0001").presence == "online"
