@@ -96,6 +96,8 @@ def detection_samples(detection: Any) -> list[Sample]:
         ("errors", "foreshock_detector_errors_total", "Detector failures"),
         ("seq_missing", "foreshock_messages_missing_total",
          "Messages lost before Foreshock received them (gaps in the units' seq)"),
+        ("same_ts_records", "foreshock_records_same_ts_total",
+         "Telemetry records with the same ts as the unit's record before, another seq: stored, not assessed"),
     ):
         value = getattr(stats, attr, None)
         if isinstance(value, (int, float)):

@@ -100,6 +100,7 @@ class DetectionStats:
     states_saved: int = 0  # unit states serialised for the database
     states_reused: int = 0  # ... of which the snapshot parts' JSON was reused (no snapshot since)
     seq_missing: int = 0  # messages counted lost before Foreshock received them (gaps in the units' seq)
+    same_ts_records: int = 0  # telemetry records with the ts of the one before, another seq: stored, not assessed
     relearns: int = 0  # relearn requests applied (a fresh commissioning of the unit)
 
     def as_dict(self) -> dict[str, Any]:
@@ -120,8 +121,11 @@ class _Unit:
     far_behind: int = 0  # messages far older than last_ts skipped since the last warning about them
     next_behind_log: float = 0.0  # monotonic time before which no new warning about them is logged
     seq: SeqTracker = field(default_factory=SeqTracker)  # gaps in its seq (foreshock/seqgaps.py)
-    seq_unlogged: int = 0  # messages counted missing since the last warning about them
-    seq_logged_at: float | None = None  # monotonic time of that warning
+    seq_unlogged: int = 0  # messages counted missing since the last warning about them; saved
+    seq_logged_at: float | None = None  # wall-clock time (epoch s) of that warning; saved, so a restart keeps the hour
+    tel_seq: int | None = None  # seq of the telemetry record that set last_ts["telemetry"] (a copy has the same)
+    same_ts: int = 0  # records with that ts but another seq, not assessed, since the last warning about them
+    same_ts_logged_at: float | None = None  # monotonic time of that warning
     # what the health topic says, (state, first reason); None: nothing yet (a unit without saved state)
     published: tuple[str, str] | None = None
     reason_published_at: float | None = None  # monotonic time of the last republish for a new reason only
@@ -213,6 +217,7 @@ class DetectionStage:
                     published=(row.health, _first_reason(row.assessment_json)),
                     relearn_applied=_relearn_applied(saved.get("relearn")),
                 )
+                unit.seq_logged_at, unit.seq_unlogged = _seq_warned(saved.get("seq_warned"))
             except (KeyError, ValueError, TypeError) as exc:
                 log.warning("detector state of %s unreadable (%s); learning a new baseline", device_id, exc)
         fresh = unit is None
@@ -405,7 +410,11 @@ class DetectionStage:
             for rec in msg.parsed.records:
                 self._seq(msg.device_id, unit, rec.seq, rec.ts_ms)
                 ts = rec.ts_ms / 1000
-                if ts <= unit.last_ts.get("telemetry", float("-inf")):
+                newest = unit.last_ts.get("telemetry", float("-inf"))
+                if ts == newest and unit.tel_seq is not None and rec.seq != unit.tel_seq:
+                    self._same_ts(msg.device_id, unit, rec)  # another record of that instant: not a copy
+                    continue
+                if ts <= newest:
                     self._skip_old(msg.device_id, unit, "telemetry", ts)
                     continue
                 unit.dirty = True
@@ -414,6 +423,7 @@ class DetectionStage:
                 self.stats.seconds += time.perf_counter() - t0
                 self.stats.records += 1
                 unit.last_ts["telemetry"] = ts
+                unit.tel_seq = rec.seq
                 if result is not None:
                     self._handle(msg.device_id, unit, result, f"{msg.device_id}:telemetry:{rec.seq}:{rec.ts_ms}", points)
 
@@ -430,14 +440,31 @@ class DetectionStage:
             return
         self.stats.seq_missing += counted
         unit.seq_unlogged += counted
-        now = time.monotonic()
-        if unit.seq_logged_at is not None and now - unit.seq_logged_at < 3600.0:
+        now = time.time()  # not monotonic: saved with the state, the hour holds across a restart
+        if unit.seq_logged_at is not None and 0.0 <= now - unit.seq_logged_at < 3600.0:
             return
         since = "" if unit.seq_logged_at is None else f" in the last {(now - unit.seq_logged_at) / 3600:.1f} h"
         log.warning("unit %s: %d message(s) missing (seq gaps)%s: lost before Foreshock received them (unit buffer, "
                     "broker queue limit max_queued_messages, QoS 0); further gaps of this unit are reported at most "
                     "hourly", device_id, unit.seq_unlogged, since)
         unit.seq_logged_at, unit.seq_unlogged = now, 0
+
+    def _same_ts(self, device_id: str, unit: _Unit, rec: Any) -> None:
+        """A telemetry record with the ``ts`` of the unit's newest assessed one but another ``seq``: a second
+        record of one instant (one message per sensor, stamped alike). Ingest stored it, its values merged
+        into the point; the detectors do not assess it. Counted in ``stats.same_ts_records`` and said at most
+        hourly per unit: it was counted as an old message among resends, and nobody could tell."""
+        self.stats.skipped_old += 1
+        self.stats.same_ts_records += 1
+        unit.same_ts += 1
+        now = time.monotonic()
+        if unit.same_ts_logged_at is not None and now - unit.same_ts_logged_at < 3600.0:
+            return
+        log.warning("%s: %d telemetry record(s) with the same ts as the one before (%s), another seq (%d after %d): "
+                    "stored, values added to that point, but not assessed; a unit sends every value of one instant "
+                    "in one record (docs/device-protocol.md); said at most hourly per unit", device_id, unit.same_ts,
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.ts_ms / 1000)), rec.seq, unit.tel_seq)
+        unit.same_ts_logged_at, unit.same_ts = now, 0
 
     def relearn_applied(self, device_id: str) -> float | None:
         """The time of the relearn request the unit's detectors last applied (``None``: none, or not known
@@ -609,6 +636,8 @@ class DetectionStage:
         seq = unit.seq.state()
         # the relearn request applied, once there is one (Registry.relearn_request: epoch seconds)
         relearn = {} if unit.relearn_applied is None else {"relearn": unit.relearn_applied}
+        if unit.seq_logged_at is not None or unit.seq_unlogged:
+            relearn["seq_warned"] = {"at": unit.seq_logged_at, "unwarned": unit.seq_unlogged}
         if not isinstance(state, dict):
             return json.dumps({"monitor": state, "last_ts": unit.last_ts, "seq": seq, **relearn})
         if fresh or unit.snapshot_changed or unit.snapshot_json is None or unit.reused >= _FULL_EVERY:
@@ -619,7 +648,7 @@ class DetectionStage:
             self.stats.states_reused += 1
         rest = json.dumps({k: v for k, v in state.items() if k not in _SNAPSHOT_KEYS})[1:-1]
         members = ", ".join(part for part in (unit.snapshot_json, rest) if part)
-        tail = f', "relearn": {json.dumps(unit.relearn_applied)}' if relearn else ""
+        tail = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in relearn.items())
         return f'{{"monitor": {{{members}}}, "last_ts": {json.dumps(unit.last_ts)}, "seq": {json.dumps(seq)}{tail}}}'
 
     def _collect_locked(self, device_ids: list[str] | None = None,
@@ -762,3 +791,14 @@ def _jsonable(obj: Any) -> Any:
     except ImportError:  # pragma: no cover
         pass
     return str(obj)
+
+
+def _seq_warned(doc: Any) -> tuple[float | None, int]:
+    """The saved ``"seq_warned"`` of a unit: when its last seq-gap warning was logged (epoch s) and how many
+    missing messages were counted since; ``(None, 0)`` when absent or unreadable."""
+    if not isinstance(doc, dict):
+        return None, 0
+    at, unwarned = doc.get("at"), doc.get("unwarned")
+    at = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) else None
+    ok = isinstance(unwarned, int) and not isinstance(unwarned, bool) and unwarned >= 0
+    return at, unwarned if ok else 0

@@ -10,6 +10,7 @@ per instant; this test checks the behaviour it describes.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from devices.protocol import ParsedMessage, TelemetryRecord
@@ -48,13 +49,20 @@ def _tel(seq: int, ts_ms: int, values: dict[str, float]) -> IngestedMessage:
     return IngestedMessage("P-0001", "telemetry", parsed, None, ts_ms / 1000, "foreshock/v1/P-0001/telemetry")
 
 
-def test_a_second_record_with_the_same_ts_is_not_assessed_as_the_document_says(sessions):
+def test_a_second_record_with_the_same_ts_is_not_assessed_as_the_document_says(sessions, caplog):
     assert ("Put every value measured at one instant in **one record**. A second record with the same `ts` (one "
             "message per sensor, stamped alike) is stored, its values added to the point, but the detectors do not "
             "assess it") in FLAT
     stage = DetectionStage(sessions, registry=_Registry(), alerts=_Alerts())
-    stage.on_batch([_tel(1, TS, {"temperature_c": 40.0})])
-    stage.on_batch([_tel(2, TS, {"current_a": 12.0})])  # the same instant, another sensor
-    assert (stage.stats.records, stage.stats.skipped_old) == (1, 1)
-    stage.on_batch([_tel(3, TS + 1000, {"temperature_c": 40.1, "current_a": 12.1})])  # one record per instant
-    assert (stage.stats.records, stage.stats.skipped_old) == (2, 1)
+    with caplog.at_level(logging.WARNING, logger="foreshock.detection"):
+        stage.on_batch([_tel(1, TS, {"temperature_c": 40.0})])
+        stage.on_batch([_tel(1, TS, {"temperature_c": 40.0})])  # the broker's redelivery: a copy, not counted
+        assert (stage.stats.records, stage.stats.skipped_old, stage.stats.same_ts_records) == (1, 1, 0)
+        stage.on_batch([_tel(2, TS, {"current_a": 12.0})])  # the same instant, another sensor
+        assert (stage.stats.records, stage.stats.skipped_old, stage.stats.same_ts_records) == (1, 2, 1)
+        stage.on_batch([_tel(3, TS, {"voltage_v": 230.0})])  # and a third: counted, said once an hour at most
+        stage.on_batch([_tel(4, TS + 1000, {"temperature_c": 40.1, "current_a": 12.1})])  # one record per instant
+    assert (stage.stats.records, stage.stats.skipped_old, stage.stats.same_ts_records) == (2, 3, 2)
+    said = [r.getMessage() for r in caplog.records if "same ts" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("P-0001: 1 telemetry record(s) with the same ts as the one before")
+    assert "not assessed" in said[0] and "(2 after 1)" in said[0]

@@ -144,7 +144,7 @@ def test_the_warning_about_a_unit_comes_at_most_hourly_with_what_accumulated(ses
     import foreshock.detection as detection_mod
 
     clock = [1000.0]
-    monkeypatch.setattr(detection_mod.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(detection_mod.time, "time", lambda: clock[0])
     stage = DetectionStage(sessions, flush_on_batch=False)
     seq = 0
 
@@ -169,3 +169,39 @@ def test_the_warning_about_a_unit_comes_at_most_hourly_with_what_accumulated(ses
         lose(6)
         assert len(warnings()) == 2
         assert "unit P-0001: 15 message(s) missing (seq gaps) in the last 1.0 h" in warnings()[1]
+
+
+def test_the_hourly_limit_of_the_warning_holds_across_a_restart(sessions, caplog, monkeypatch):
+    """After a restart of ``foreshock run`` the next gap of a unit warned about minutes before was warned
+    about again at once: the time of the last warning was a monotonic time in memory (tried with a real
+    Mosquitto and ``foreshock run`` stopped and started: two warnings within a minute)."""
+    import foreshock.detection as detection_mod
+
+    clock = [1_795_000_000.0]
+    monkeypatch.setattr(detection_mod.time, "time", lambda: clock[0])
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "seq gaps" in r.getMessage()]
+
+    def lose(stage: DetectionStage, first: int, n: int) -> int:  # n lost, then enough arrive to count them
+        start = first + n
+        stage.on_batch([tel(s, T0 + s * 10_000) for s in range(start, start + REORDER_WINDOW + 1)])
+        return start + REORDER_WINDOW + 1
+
+    with caplog.at_level(logging.WARNING, logger="foreshock.detection"):
+        stage = DetectionStage(sessions, flush_on_batch=False)
+        stage.on_batch([tel(0, T0)])
+        nxt = lose(stage, 1, 3)
+        assert len(warnings()) == 1
+        stage.close()
+        clock[0] += 600  # restarted ten minutes later
+        stage = DetectionStage(sessions, flush_on_batch=False)
+        nxt = lose(stage, nxt, 4)
+        assert len(warnings()) == 1 and stage.seq_missing("P-0001") == 7  # counted, not said again
+        stage.close()
+        clock[0] += 3000  # and again, more than an hour after the warning
+        stage = DetectionStage(sessions, flush_on_batch=False)
+        lose(stage, nxt, 5)
+        assert len(warnings()) == 2
+        assert "unit P-0001: 9 message(s) missing (seq gaps) in the last 1.0 h" in warnings()[1]  # 4 + 5
+        stage.close()
