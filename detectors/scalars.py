@@ -187,6 +187,7 @@ class ScalarPanel:
         """(level over all tracks, assessment of the scalars) or None if no value was usable."""
         c = self.config
         used: list[str] = []
+        untracked: list[str] = []
         anomalies: dict[str, float] = {}
         for key, v in self.health_values(values).items():
             try:
@@ -198,6 +199,7 @@ class ScalarPanel:
             tr = self.tracks.get(key)
             if tr is None:
                 if len(self.tracks) >= c.max_scalar_keys:
+                    untracked.append(key)
                     continue
                 tr = self.tracks[key] = ScalarTrack(warmup_s=c.scalar_warmup_s, points=c.scalar_points)
             tr.update(ts, v)
@@ -216,6 +218,9 @@ class ScalarPanel:
         learning = [k for k in used if not self.tracks[k].baseline.ready]
         if learning:
             a.reasons.append(f"learning baseline of {', '.join(sorted(learning))}")
+        if untracked:  # stored, but not assessed: said, so that a value that matters is not ignored unnoticed
+            a.reasons.append(f"note: {', '.join(sorted(untracked))} not assessed: this unit's first "
+                             f"{c.max_scalar_keys} value names are (max_scalar_keys)")
         for key, score in anomalies.items():
             if score >= self.anomaly.alert_level and self.tracks[key].baseline.ready:
                 a.reasons.append(f"note: {key} behaves unusually (anomaly score {score:.3f}): a value or sequence "

@@ -69,3 +69,18 @@ def test_a_unit_with_the_most_scalar_keys_stays_under_64_kb():
     assert len(state["scalars"]["tracks"]) == cfg.max_scalar_keys
     assert len(state["scalars"]["anomaly"]["channels"]) == cfg.max_anomaly_keys
     assert len(json.dumps(state)) < 64 * 1024, len(json.dumps(state))
+
+
+def test_values_past_the_tracked_names_are_said_not_to_be_assessed():
+    """Only the first ``max_scalar_keys`` value names a unit sends are assessed; the rest were dropped
+    without a word (a bearing temperature sent 17th was never judged, and nobody could tell)."""
+    cfg = MonitorConfig(max_scalar_keys=3)
+    mon = UnitMonitor(MachineInfo(rated_rpm=1800), **cfg.as_dict())
+    first = {"motor_temperature_c": 60.0, "pressure_bar": 4.0, "flow_m3h": 30.0}
+    a = mon.update_scalars(0.0, first)
+    assert not any("not assessed" in r for r in a.reasons)
+    a = mon.update_scalars(60.0, {**first, "bearing_temperature_c": 55.0, "oil_bar": 2.0})
+    note = [r for r in a.reasons if "not assessed" in r]
+    assert note == ["note: bearing_temperature_c, oil_bar not assessed: this unit's first 3 value names are "
+                    "(max_scalar_keys)"], a.reasons
+    assert a.state == "healthy" and set(mon.scalars.tracks) == {"motor_temperature_c", "pressure_bar", "flow_m3h"}
