@@ -58,12 +58,13 @@ BINS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 0.95), (0.95, 1.0))
 _WARN = ("warning", "alarm")
 
 
-def fleet_doc(kind: str, model: str, seed: int, interval: str = "10m") -> tuple[dict[str, Any], float, float]:
-    """A one-unit fleet with ``kind``; onset, time to failure and growth drawn from ``seed``; a
-    snapshot every ``interval``."""
+def fleet_doc(kind: str, model: str, seed: int, interval: str = "10m", onset_h_range: tuple[float, float] = (3, 8),
+              ttf_h_range: tuple[float, float] = (20, 40)) -> tuple[dict[str, Any], float, float]:
+    """A one-unit fleet with ``kind``; onset, time to failure (hours, drawn in the ranges) and growth
+    drawn from ``seed``; a snapshot every ``interval``."""
     rng = np.random.default_rng([seed, 97])
-    onset_h = float(rng.uniform(3, 8))
-    ttf_h = float(rng.uniform(20, 40))
+    onset_h = float(rng.uniform(*onset_h_range))
+    ttf_h = float(rng.uniform(*ttf_h_range))
     growth = float(rng.uniform(1.5, 3.5))
     doc = {"seed": seed, "duration": f"{math.ceil(onset_h + ttf_h + 1)}h", "telemetry_interval": interval, "snapshot_interval": interval,
            "units": [{"id": "U-1", "model": model,
@@ -73,8 +74,9 @@ def fleet_doc(kind: str, model: str, seed: int, interval: str = "10m") -> tuple[
 
 
 def simulated_points(kind: str, model: str, seed: int, interval: str = "10m",
-                     config: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    doc, onset_s, fail_s = fleet_doc(kind, model, seed, interval)
+                     config: dict[str, Any] | None = None, onset_h_range: tuple[float, float] = (3, 8),
+                     ttf_h_range: tuple[float, float] = (20, 40)) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    doc, onset_s, fail_s = fleet_doc(kind, model, seed, interval, onset_h_range, ttf_h_range)
     fleet = load_fleet(doc)
     unit = fleet.units[0]
     onset_s, fail_s = unit.fault.onset_ms / 1000, unit.fault.failure_ms / 1000  # as the simulator rounded them
@@ -92,10 +94,15 @@ def simulated_points(kind: str, model: str, seed: int, interval: str = "10m",
             pts.append(_point(a, t, fail_s, (t - onset_s) / (fail_s - onset_s)))
     first = pts[0]["t"] if pts else None
     alarm_s = _to_alarm(pts, fail_s)
+    at_first = None
+    if pts:  # what the first ticket says: the estimate at the first warning, against the time to the alarm
+        p = pts[0]
+        at_first = {"estimate_s": p["est"], "low_s": p["lo"], "high_s": p["hi"], "to_alarm_s": round(p["to_alarm"], 1),
+                    "ratio": None if p["est"] is None or p["to_alarm"] <= 0 else round(p["est"] / p["to_alarm"], 3)}
     return pts, {"kind": kind, "model": model, "seed": seed, "onset_h": round(onset_s / 3600, 2),
                  "failure_h": round(fail_s / 3600, 2), "growth": unit.fault.growth,
                  "first_warning_h": None if first is None else round(first / 3600, 2),
-                 "alarm_h": round(alarm_s / 3600, 2)}
+                 "alarm_h": round(alarm_s / 3600, 2), "at_first_warning": at_first}
 
 
 def _point(a: Any, t: float, fail_s: float, life: float) -> dict[str, Any]:
@@ -165,6 +172,21 @@ def summarise(pts: list[dict[str, Any]], truth: str = "actual") -> dict[str, Any
     return out
 
 
+def at_first_warnings(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The estimates the first tickets carry: per run, the estimate at its first warning against the time
+    left to the engine's alarm (``ratio`` = estimate / actual: above 1 too late, the dangerous side)."""
+    firsts = [r["at_first_warning"] for r in runs if r.get("at_first_warning")]
+    est = [f for f in firsts if f["ratio"] is not None]
+    out: dict[str, Any] = {"runs": len(firsts), "with_estimate": len(est)}
+    if est:
+        ratios = np.array([f["ratio"] for f in est])
+        out.update({"median_ratio": round(float(np.median(ratios)), 3),
+                    "within_half_to_double": round(float(np.mean((ratios >= 0.5) & (ratios <= 2.0))), 3),
+                    "late_over_double": round(float(np.mean(ratios > 2.0)), 3),
+                    "coverage": round(float(np.mean([f["low_s"] <= f["to_alarm_s"] <= f["high_s"] for f in est])), 3)})
+    return out
+
+
 def by_life(pts: list[dict[str, Any]], truth: str = "actual") -> dict[str, Any]:
     out = {}
     for a, b in BINS:
@@ -183,6 +205,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a detectors.MonitorConfig setting for every unit (repeatable), e.g. trend_tiers=0 "
                          "to measure the trend without its coarser tiers on the same tree")
+    ap.add_argument("--onset-h", default="3,8", metavar="LO,HI",
+                    help="hours from the start to the fault's onset, drawn per seed in this range (default 3,8)")
+    ap.add_argument("--ttf-h", default="20,40", metavar="LO,HI",
+                    help="hours from onset to failure, drawn per seed in this range (default 20,40; the validation "
+                         "fleet's faults take 72,144)")
     ap.add_argument("--label", default="", help="a name for this record (e.g. before / after)")
     ap.add_argument("--out", type=Path, default=RESULTS / "prognosis_calibration.json")
     ap.add_argument("--trend-from", type=Path, default=None,
@@ -215,6 +242,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         MonitorConfig(**config)
     except (TypeError, ValueError) as exc:
         ap.error(f"--set: {exc}")
+    ranges = {}
+    for name, text in (("--onset-h", args.onset_h), ("--ttf-h", args.ttf_h)):
+        try:
+            lo, hi = (float(v) for v in text.split(","))
+        except ValueError:
+            ap.error(f"{name} {text!r}: expected two numbers of hours, LO,HI")
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi <= 24 * 365):
+            ap.error(f"{name} {text!r}: expected 0 <= LO <= HI <= 8760 hours")
+        if name == "--ttf-h" and lo <= 0:
+            ap.error(f"{name} {text!r}: a fault needs some time to fail, LO above 0")
+        ranges[name] = (lo, hi)
     if args.trend_from is not None and not args.trend_from.is_file():
         ap.error(f"--trend-from {args.trend_from}: no such file")
     if args.trend_from is not None:
@@ -240,7 +278,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for kind in args.kinds.split(","):
         kind_pts: list[dict[str, Any]] = []
         for seed in range(args.seeds):
-            pts, info = simulated_points(kind, KINDS[kind], seed, args.interval, config)
+            pts, info = simulated_points(kind, KINDS[kind], seed, args.interval, config, ranges["--onset-h"],
+                                         ranges["--ttf-h"])
             info.update(summarise(pts))
             info["to_alarm"] = summarise(pts, "to_alarm")
             runs.append(info)
@@ -252,7 +291,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "label": args.label, "commit": git_commit("detectors"),
         "trend_from": None if args.trend_from is None else str(args.trend_from),
         "host": platform.node(), "seeds": args.seeds, "interval": args.interval, "settings": config, "nominal": 0.9,
-        "simulated": {"all": summarise(all_pts), "by_life": by_life(all_pts),
+        "onset_h": list(ranges["--onset-h"]), "ttf_h": list(ranges["--ttf-h"]),
+        "simulated": {"all": summarise(all_pts), "by_life": by_life(all_pts), "at_first_warning": at_first_warnings(runs),
                       "to_alarm": {"all": summarise(all_pts, "to_alarm"), "by_life": by_life(all_pts, "to_alarm")},
                       "by_kind": per_kind, "runs": runs},
     }
@@ -279,6 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.out.write_text(json.dumps(hist, indent=2) + "\n")
     print(json.dumps({k: rec[k] for k in ("label", "commit")} | {"all": rec["simulated"]["all"],
                      "by_life": rec["simulated"]["by_life"], "to_alarm": rec["simulated"]["to_alarm"],
+                     "at_first_warning": rec["simulated"]["at_first_warning"],
                      "femto": {k: v for k, v in rec.get("femto", {}).items() if k != "runs"}}))
     return rec
 

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import fdtrc
 
 from detectors.robust import as_number, finite, whole
+from detectors.statepack import pack_floats, unpack_floats
 
 __all__ = ["Mahalanobis"]
 
@@ -123,17 +124,32 @@ class Mahalanobis:
         return min(-math.log10(max(p, 1e-300)), 300.0)
 
     def state_dict(self) -> dict:
+        # the rows (one run of len(keys) values per row), mean and inverse covariance packed as float64
+        # (:mod:`detectors.statepack`: exact, about half the JSON of lists; NaN, a missing feature, too)
         return {"warmup": self.warmup, "ridge": self.ridge, "max_rows": self.max_rows,
-                "keys": list(self.keys), "rows": self._rows, "n_seen": self.n_seen, "n": self.n,
-                "mean": None if self.mean is None else self.mean.tolist(),
-                "inv_cov": None if self.inv_cov is None else self.inv_cov.tolist()}
+                "keys": list(self.keys), "rows": pack_floats(v for r in self._rows for v in r),
+                "n_seen": self.n_seen, "n": self.n,
+                "mean": None if self.mean is None else pack_floats(self.mean.ravel()),
+                "inv_cov": None if self.inv_cov is None else pack_floats(self.inv_cov.ravel())}
 
     @classmethod
     def from_state(cls, state: dict) -> Mahalanobis:
         det = cls(state["warmup"], state["ridge"], state.get("max_rows"))
-        det.keys, det._rows, det.n = list(state["keys"]), [list(r) for r in state["rows"]], int(state["n"])
+        det.keys, det.n = list(state["keys"]), int(state["n"])
+        rows, d = state["rows"], len(det.keys)
+        if isinstance(rows, str):  # packed (states saved before: a list of rows)
+            flat = unpack_floats(rows)
+            if d == 0 and flat or d and len(flat) % d:
+                raise ValueError(f"mahalanobis rows: {len(flat)} values are not rows of {d} features")
+            rows = [flat[i:i + d] for i in range(0, len(flat), d)] if d else []
+        det._rows = [list(r) for r in rows]
         det.n_seen = int(state.get("n_seen", len(det._rows)))  # a state without n_seen: a row per vector
         if state["mean"] is not None:
-            det.mean = np.asarray(state["mean"], dtype=np.float64)
-            det.inv_cov = np.asarray(state["inv_cov"], dtype=np.float64).reshape(len(det.keys), len(det.keys))
+            det.mean = _array(state["mean"], (d,))
+            det.inv_cov = _array(state["inv_cov"], (d, d))
         return det
+
+
+def _array(saved: str | list, shape: tuple[int, ...]) -> np.ndarray:
+    """A saved array: packed (:func:`detectors.statepack.pack_floats`) or, as saved before, nested lists."""
+    return np.asarray(unpack_floats(saved) if isinstance(saved, str) else saved, dtype=np.float64).reshape(shape)

@@ -269,12 +269,16 @@ class ExpTrend:
         self.coarse: list[deque[tuple[float, float, float]]] = [deque(maxlen=self.window) for _ in range(self.tiers)]
         self._acc: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in range(self.tiers)]
 
-    def update(self, t: float, value: float) -> None:
+    def update(self, t: float, value: float, *, coarse: bool = True) -> None:
+        """Add a point; ``coarse=False``: to the window only, not to the tiers' means (which then
+        begin with the first point given to them)."""
         if value > 0 and math.isfinite(value) and math.isfinite(t):
             if self.points and t <= self.points[-1][0]:
                 return
             y = math.log(value)
             self.points.append((float(t), y))
+            if not coarse:
+                return
             for i, acc in enumerate(self._acc):
                 acc[0] += 1.0
                 acc[1] += t

@@ -18,6 +18,7 @@ from collections import deque
 import numpy as np
 
 from detectors.robust import as_number, finite, median, whole
+from detectors.statepack import pack_floats, unpack_floats
 
 __all__ = ["RobustZScore"]
 
@@ -105,7 +106,8 @@ class RobustZScore:
     def state_dict(self) -> dict:
         return {"warmup": self.warmup, "min_scale": self.min_scale, "min_abs_scale": self.min_abs_scale,
                 "max_points": self.max_points, "n_seen": self.n_seen,
-                "buffer": {k: list(v) for k, v in self._buffer.items()},
+                # packed as float64 (:mod:`detectors.statepack`: exact, about half the JSON of lists)
+                "buffer": {k: pack_floats(v) for k, v in self._buffer.items()},
                 "baseline": {k: list(v) for k, v in self.baseline.items()}}
 
     @classmethod
@@ -113,6 +115,7 @@ class RobustZScore:
         det = cls(state["warmup"], state["min_scale"], state.get("min_abs_scale", 1e-12),
                   state.get("max_points"))
         det.n_seen = state["n_seen"]
-        det._buffer = {k: deque(v, maxlen=det._kept()) for k, v in state["buffer"].items()}
+        # (a list in states saved before the buffers were packed)
+        det._buffer = {k: deque(unpack_floats(v), maxlen=det._kept()) for k, v in state["buffer"].items()}
         det.baseline = {k: (v[0], v[1]) for k, v in state["baseline"].items()}
         return det
