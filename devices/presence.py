@@ -69,7 +69,8 @@ class PresenceMixin:
     def _session(self, write: bool = False) -> AbstractContextManager[Session]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def record_status(self, device_id: str, state: str, ts_ms: int | None, firmware: str | None = None) -> bool:
+    def record_status(self, device_id: str, state: str, ts_ms: int | None, firmware: str | None = None, *,
+                      retained: bool = True) -> bool:
         """Record a ``status`` message; returns whether the presence state changed.
 
         ``ts_ms`` None (a last will carries no time) means now, and a time ahead of the platform's clock
@@ -78,7 +79,9 @@ class PresenceMixin:
         trail, and a unit's status after its will is always newer.
         An undated status repeating the recorded undated one (the broker's retained will, delivered
         again whenever the platform subscribes) leaves the presence as it is, but a new firmware it
-        reports is recorded. Unknown units are ignored.
+        reports is recorded. ``retained=False`` says the unit sent it now (the broker delivered it live,
+        not its stored copy): a repeated undated ``online`` then counts as the unit seen (a heartbeat).
+        Unknown units are ignored.
         """
         if state not in ("online", "offline"):
             raise InvalidInput("state", f"expected 'online' or 'offline', got {state!r}")
@@ -93,8 +96,15 @@ class PresenceMixin:
                 # to every new subscription, so each restart of the platform moved "offline since" to it.
                 # Its presence is not news, but a firmware it reports is (an update without a reconnect).
                 log.debug("repeated undated %s status of %s: presence unchanged", state, device_id)
-                if self._record_firmware(unit, firmware):
+                seen = None
+                if state == "online" and not retained:  # sent now: the unit is there (a heartbeat)
+                    seen = _now_ms()
+                    if unit.last_seen_ms is None or seen > unit.last_seen_ms:
+                        unit.last_seen_ms = seen
+                if self._record_firmware(unit, firmware) or seen is not None:
                     session.commit()
+                if seen is not None:
+                    self._remember_seen(device_id, seen, written=True)
                 return False
             # No later than the platform heard it: a unit whose clock ran fast (within the protocol's
             # tolerance) said "offline" at a time still to come; once NTP set its clock at the reboot, its

@@ -378,7 +378,9 @@ class DetectionStage:
         if kind == "status":
             if self._registry is not None:
                 st = msg.parsed.status
-                self._registry.record_status(msg.device_id, st.state, st.ts_ms, st.firmware)
+                # (retained: the broker's stored copy; a caller that cannot tell passes True, as before)
+                self._registry.record_status(msg.device_id, st.state, st.ts_ms, st.firmware,
+                                             retained=getattr(msg, "retained", True))
             return
         if self._registry is not None and hasattr(self._registry, "mark_seen"):
             self._registry.mark_seen(msg.device_id, int(msg.received_at * 1000))

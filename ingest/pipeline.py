@@ -146,7 +146,7 @@ class Converter:
                 points = snapshot_points(parsed, feats)
             else:
                 points = self._status_points(parsed)
-            message = IngestedMessage(device, parsed.kind, parsed, feats, raw.received_at, raw.topic)
+            message = IngestedMessage(device, parsed.kind, parsed, feats, raw.received_at, raw.topic, raw.retain)
             accepted.append(Accepted(raw, message, points))
         return accepted, rejected
 

@@ -44,3 +44,5 @@ class IngestedMessage:
     features: dict[str, float] | None
     received_at: float
     topic: str
+    # the broker's stored copy, handed to the platform when it subscribes (not a message the unit sent now)
+    retained: bool = False

@@ -168,3 +168,46 @@ def test_a_message_over_max_packet_size_drops_the_unit_and_is_resent_after_each_
         platform.loop_stop()
         platform.disconnect()
         broker.cleanup()
+
+
+def test_a_status_the_unit_sends_now_arrives_unmarked_and_the_brokers_copy_marked_retained(tmp_path):
+    """What the "unit silent" rule relies on to count an undated ``online`` heartbeat
+    (docs/device-protocol.md): on the platform's MQTT 3.1.1 subscription, a status the unit publishes
+    with the retain flag arrives *without* it while the platform listens, and the broker's stored copy,
+    handed to a new subscription (a restart of the platform), arrives *with* it."""
+    broker = start_broker(workdir=tmp_path / "broker", users={PLATFORM_USER: PLATFORM_PASSWORD, UNIT[0]: UNIT[1]},
+                          acl=acl_text([UNIT[0]], platform_user=PLATFORM_USER), persistence=False)
+    status = f"foreshock/v1/{UNIT[0]}/status"
+    got: queue.Queue = queue.Queue()
+
+    def platform() -> mqtt.Client:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ingest-{uuid.uuid4().hex[:8]}",
+                        clean_session=True, protocol=mqtt.MQTTv311)
+        c.username_pw_set(PLATFORM_USER, PLATFORM_PASSWORD)
+        subscribed: queue.Queue = queue.Queue()
+        c.on_connect = lambda c, u, flags, rc, props: c.subscribe("foreshock/v1/+/status", qos=1)
+        c.on_subscribe = lambda c, u, mid, rcs, props: subscribed.put(rcs)
+        c.on_message = lambda c, u, m: got.put((m.payload, bool(m.retain)))
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        assert not subscribed.get(timeout=WAIT_S)[0].is_failure
+        return c
+
+    unit = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=UNIT[0], protocol=mqtt.MQTTv311)
+    unit.username_pw_set(*UNIT)
+    try:
+        listening = platform()
+        unit.connect("127.0.0.1", broker.port)
+        unit.loop_start()
+        unit.publish(status, b'{"state":"online"}', qos=1, retain=True).wait_for_publish(WAIT_S)
+        assert got.get(timeout=WAIT_S) == (b'{"state":"online"}', False)  # sent now: counts as seen
+        listening.disconnect()
+        listening.loop_stop()
+        restarted = platform()
+        assert got.get(timeout=WAIT_S) == (b'{"state":"online"}', True)  # the broker's copy: does not
+        restarted.disconnect()
+        restarted.loop_stop()
+    finally:
+        unit.disconnect()
+        unit.loop_stop()
+        broker.cleanup()

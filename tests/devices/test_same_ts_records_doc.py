@@ -32,7 +32,7 @@ class _Registry:
     def mark_seen(self, device_id, ts_ms):
         pass
 
-    def record_status(self, *a):
+    def record_status(self, *a, **kw):
         pass
 
 

@@ -26,7 +26,7 @@ class FakeRegistry:
     def mark_seen(self, device_id, ts_ms):
         self.seen.append(ts_ms)
 
-    def record_status(self, *a):
+    def record_status(self, *a, **kw):
         pass
 
 

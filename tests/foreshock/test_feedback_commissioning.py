@@ -42,7 +42,7 @@ class Registry:
     def mark_seen(self, device_id, ts_ms):
         pass
 
-    def record_status(self, *a):
+    def record_status(self, *a, **kw):
         pass
 
     def get_unit(self, device_id):
