@@ -119,7 +119,8 @@ def _duration(text: str | None) -> float | None:
 
 
 def _output_dir(path: str) -> None:
-    """Create ``--out`` now, so that a path that cannot hold the files is refused before simulating."""
+    """Check that ``--out`` can hold the files, before simulating; nothing is created here (the
+    folder is made when the first unit is written, so that a refused run leaves nothing behind)."""
     from pathlib import Path
 
     p = Path(path)
@@ -130,30 +131,42 @@ def _output_dir(path: str) -> None:
         if held:  # another run's units would be overwritten, or left beside this run's truth.json
             raise CliError(f"--out {path}: the folder is not empty ({len(held)} entries, e.g. {held[0]}); a run is "
                            "written into a new or empty folder, so that it is not mixed with another")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"--out {path}: cannot create the folder: {exc.strerror or exc}", exit_code=1) from None
-    _check_writable(p, "--out", path)
+    _check_creatable(p, "--out", path, "the folder")
 
 
-def _truth_file(path: str) -> None:
-    """Check ``--truth`` can be written before publishing (the truth is written at the end)."""
+def _truth_file(path: str, out: str | None, unit_ids: list[str]) -> None:
+    """Check ``--truth`` can be written before publishing (the truth is written at the end); nothing
+    is created here. With ``--out`` it may not name the folder or a file of the run written there."""
     from pathlib import Path
 
+    from simulator.scalars import VALUE_NAMES
+
     p = Path(path)
+    if out is not None and p.resolve() == Path(out).resolve():
+        raise CliError(f"--truth {path}: is the --out folder; give a file name")
     if p.is_dir():
         raise CliError(f"--truth {path}: is a folder; give a file name")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"--truth {path}: cannot create its folder: {exc.strerror or exc}", exit_code=1) from None
-    if p.parent.exists() and not p.parent.is_dir():
-        raise CliError(f"--truth {path}: {p.parent} is not a folder")
+    if out is not None and p.resolve().parent == Path(out).resolve():
+        for unit_id in unit_ids:  # the run's own files: the truth would replace a sidecar, and the run be unreadable
+            if p.name in {f"{unit_id}.npz", f"{unit_id}.json"} | {
+                    f"{unit_id}_{v}.{ext}" for v in VALUE_NAMES for ext in ("csv", "json")}:
+                raise CliError(f"--truth {path}: is a file this run writes into --out (unit {unit_id}'s); give "
+                               "another name (the truth is also written to truth.json there)")
     if p.is_file() and p.stat().st_size and not _is_truth(p):  # the fleet file itself was replaced by its truth
         raise CliError(f"--truth {path}: exists and is not a ground truth written by foreshock simulate (the fleet "
                        "file, a dataset?): it would be overwritten; give another file name")
-    _check_writable(p.parent, "--truth", path)
+    _check_creatable(p.parent, "--truth", path, "its folder")
+
+
+def _check_creatable(folder, option: str, given: str, what: str) -> None:
+    """``folder`` exists and is writable, or can be made (its nearest existing ancestor is a writable
+    folder): checked without creating anything."""
+    base = folder.absolute()
+    while not base.exists() and not base.is_symlink() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise CliError(f"{option} {given}: cannot create {what}: {base} is not a folder", exit_code=1)
+    _check_writable(base, option, given)
 
 
 def _is_truth(p) -> bool:
@@ -242,7 +255,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             _publish_start(start, args.start)
         if args.truth:
-            _truth_file(args.truth)
+            _truth_file(args.truth, args.out, [u.unit_id for u in fleet.units])
         if args.out:
             import time
 
@@ -257,7 +270,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     written.append(stats["units_done"])
                 show(stats)
 
-            truth = write_fleet_files(fleet, args.out, start_ms=start, duration_s=sim_s, progress=progress)
+            with _made_only_if_written(args.out):
+                truth = write_fleet_files(fleet, args.out, start_ms=start, duration_s=sim_s, progress=progress)
         else:
             from simulator.publisher import FleetPublisher
 
@@ -301,6 +315,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 130
     print(f"simulated {len(fleet.units)} units; {failed} failed within the run", file=sys.stderr)
     return 0
+
+
+@contextmanager
+def _made_only_if_written(out: str) -> Iterator[None]:
+    """Around writing ``--out``: the folders it makes are removed again if the run fails before a
+    unit is written whole (a full disk, Ctrl-C), and an OS error is said naming the option."""
+    from pathlib import Path
+
+    made = []
+    p = Path(out).absolute()
+    while not p.exists() and p != p.parent:
+        made.append(p)  # deepest first: removed in this order
+        p = p.parent
+    try:
+        yield
+    except BaseException as exc:
+        for folder in made:
+            try:
+                folder.rmdir()  # only when empty: whole units written before the failure stay
+            except OSError:
+                break
+        if isinstance(exc, OSError):
+            raise CliError(f"--out {out}: cannot write the run's files: {exc.strerror or exc}", exit_code=1) from None
+        raise
 
 
 @contextmanager
