@@ -63,12 +63,29 @@ def field_report(config: str | None) -> dict[str, Any]:
     from foreshock.settings import load_settings
 
     settings = load_settings(config)
+    _check_database_exists(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
         return field_precision(session_factory(engine))
     finally:
         engine.dispose()
+
+
+def _check_database_exists(url: str) -> None:
+    """A SQLite database that is not there is refused: opening it would make an empty one (and its
+    folder), whose report of no feedback reads as the field's."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - the settings checked the URL; the engine will say what is wrong
+        return
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    if not Path(parsed.database).is_file():
+        raise CliError(f"--field: there is no database at {parsed.database} (settings database.url / data_dir): "
+                       "give the service's settings with --config")
 
 
 def render_field(field: dict[str, Any]) -> str:
