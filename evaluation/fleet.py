@@ -2,7 +2,8 @@
 
 The simulator writes each unit's run with its ground truth in the sidecar's events (``onset`` and
 ``failure`` with the fault ``mode``). Per fault kind: the share of units that failed and were
-warned at least ``lead_s`` (24 simulated hours) before; false warnings per unit-day, counting the
+warned at least ``lead_s`` (24 simulated hours) before, those whose fault took less than that from
+onset to failure (no warning could be that far ahead) and the median lead of the warned; false warnings per unit-day, counting the
 warning episodes that start before a unit's fault onset (any, for a healthy unit) over the
 healthy unit-days; the diagnosis accuracy over the warned faulty units; and the share of snapshots
 the engine could not assess (``unknown``), which the other figures do not count.
@@ -19,6 +20,7 @@ the engine could not assess (``unknown``), which the other figures do not count.
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from typing import Any
 
@@ -28,7 +30,9 @@ DAY_S = 86400.0
 
 
 def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str, Any]:
-    per: defaultdict[str, dict[str, int]] = defaultdict(lambda: {"units": 0, "failed": 0, "warned_24h": 0})
+    per: defaultdict[str, dict[str, int]] = defaultdict(
+        lambda: {"units": 0, "failed": 0, "warned_24h": 0, "shorter_than_lead": 0})
+    leads: defaultdict[str, list[float]] = defaultdict(list)
     false = 0
     healthy_s = 0.0
     diag_hit = diag_n = 0
@@ -48,6 +52,10 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
             first = r.get("first_warning_t")
             if first is not None and fail - first >= lead_s:
                 per[kind]["warned_24h"] += 1
+            if first is not None:
+                leads[kind].append(fail - first)
+            if onset is not None and fail - onset < lead_s:  # no warning could come that far ahead
+                per[kind]["shorter_than_lead"] += 1
         if kind != "none" and r.get("first_warning_t") is not None:
             diag_n += 1
             diag_hit += r.get("diagnosed_fault") == kind
@@ -56,6 +64,7 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
         out_per[kind] = dict(c)
         if c["failed"]:
             out_per[kind]["warned_24h_share"] = round(c["warned_24h"] / c["failed"], 3)
+            out_per[kind]["median_lead_s"] = round(statistics.median(leads[kind]), 3) if leads[kind] else None
     days = healthy_s / DAY_S
     return {
         "units": len(runs),

@@ -128,6 +128,12 @@ def render(report: dict[str, Any]) -> str:
         for kind, c in s["per_fault"].items():
             share = c.get("warned_24h_share")
             share_s = "-" if share is None else f"{100 * share:.0f}%"
+            short = c.get("shorter_than_lead") or 0
+            if short:  # their 0 % is no miss: no warning could be 24 h ahead of them
+                share_s += (" (it failed within 24 h of its onset)" if c["failed"] == 1 else
+                            f" ({short} of the {c['failed']} failed within 24 h of their onset)")
+            if c.get("median_lead_s") is not None:
+                share_s += f"; median lead {_t(c['median_lead_s'])}"
             out.append(f"  {kind:<14}units {c['units']:>3}  failed {c['failed']:>3}  warned >=24 h before: {share_s}")
         fw, acc = s["false_warnings_per_unit_day"], s["diagnosis_accuracy"]
         out.append(f"  false warnings per unit-day: {'- (no healthy time)' if fw is None else fw}; "
