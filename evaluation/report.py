@@ -124,7 +124,9 @@ def render(report: dict[str, Any]) -> str:
         if scored:
             out.append(f"  PHM 2012 score (mean over {len(scored)} truncated runs): {sum(scored) / len(scored):.3f}")
     for folder, s in (report.get("fleet") or {}).items():
-        out.append(f"Fleet {folder} ({s['units']} units, {s['healthy_unit_days']} healthy unit-days)")
+        blind = s.get("unassessed_healthy_unit_days") or 0
+        out.append(f"Fleet {folder} ({s['units']} units, {s['healthy_unit_days']} healthy unit-days" +
+                   (f" assessed; {blind} more not assessed, not counted)" if blind else ")"))
         for kind, c in s["per_fault"].items():
             share = c.get("warned_24h_share")
             share_s = "-" if share is None else f"{100 * share:.0f}%"

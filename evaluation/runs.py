@@ -10,7 +10,8 @@ are seconds on the run's own clock (from its first observation). Per run:
   half of the run, when the machine is taken to be healthy (for a run without failure: all of them);
 - ``observations``, ``unassessed``, ``unassessed_reason``: assessments made, those that were
   ``unknown`` (the engine could not assess: a sensor fault, a sample rate too low, bad data) and the
-  most frequent reason; a run mostly unassessed measures nothing;
+  most frequent reason; a run mostly unassessed measures nothing; ``healthy_observations`` and
+  ``healthy_unassessed``: the same before the fault's onset (all of a run that does not fail);
 - ``rul_estimate_s``: the engine's time to failure at the last observation fed; with a sidecar's
   ``phm2012_truncate_at_t`` the run is fed only up to that time and ``phm2012_score`` is the
   PHM 2012 accuracy of that estimate.
@@ -102,12 +103,14 @@ class _Tracker:
         self.last: Assessment | None = None
         self.observations = 0
         self.unassessed: Counter[str] = Counter()  # why the engine could not assess, per observation
+        self.unassessed_t: list[float] = []  # when
 
     def add(self, t: float, a: Assessment) -> None:
         self.last = a
         self.observations += 1
         if a.state == "unknown":
             self.unassessed[a.reasons[0] if a.reasons else "no reason given"] += 1
+            self.unassessed_t.append(t)
         warn = a.severity >= _WARN
         if warn and not self.was_warning:
             self.episodes += 1
@@ -231,6 +234,12 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
         res["false_warnings_before_onset"] = sum(1 for w in res["warning_times"] if w < res["onset_t"])
     if res["true_fault"] is None and onset is not None:
         res["true_fault"] = onset.get("mode")
+    if onset is not None or run.failure_t is None:
+        # the healthy time (before the onset; all of a run that does not fail) and how much of it the
+        # engine could not assess: a simulated fleet counts only the rest as healthy unit-days
+        until = res["onset_t"] if onset is not None else math.inf
+        res["healthy_observations"] = int(np.count_nonzero(t[:n] < until))
+        res["healthy_unassessed"] = sum(1 for u in tr.unassessed_t if u < until)
     return res
 
 
