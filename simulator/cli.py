@@ -139,7 +139,7 @@ def _truth_file(path: str, out: str | None, unit_ids: list[str]) -> None:
     is created here. With ``--out`` it may not name the folder or a file of the run written there."""
     from pathlib import Path
 
-    from simulator.scalars import VALUE_NAMES
+    from simulator.files import unit_file_names
 
     p = Path(path)
     if out is not None and p.resolve() == Path(out).resolve():
@@ -148,8 +148,7 @@ def _truth_file(path: str, out: str | None, unit_ids: list[str]) -> None:
         raise CliError(f"--truth {path}: is a folder; give a file name")
     if out is not None and p.resolve().parent == Path(out).resolve():
         for unit_id in unit_ids:  # the run's own files: the truth would replace a sidecar, and the run be unreadable
-            if p.name in {f"{unit_id}.npz", f"{unit_id}.json"} | {
-                    f"{unit_id}_{v}.{ext}" for v in VALUE_NAMES for ext in ("csv", "json")}:
+            if p.name in unit_file_names(unit_id):
                 raise CliError(f"--truth {path}: is a file this run writes into --out (unit {unit_id}'s); give "
                                "another name (the truth is also written to truth.json there)")
     if p.is_file() and p.stat().st_size and not _is_truth(p):  # the fleet file itself was replaced by its truth
@@ -252,6 +251,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _check_end(start, sim_s)
         if args.out:
             _output_dir(args.out)
+            from simulator.files import file_clashes
+
+            clashes = file_clashes(fleet)
+            if clashes:  # valid device ids, published as they are; as files they would overwrite each other
+                raise CliError(f"--out {args.out}: {clashes[0]}; rename the unit to write the fleet to files"
+                               + (f" ({len(clashes) - 1} more such unit(s))" if len(clashes) > 1 else ""))
         else:
             _publish_start(start, args.start)
         if args.truth:

@@ -28,7 +28,7 @@ from simulator.scalars import VALUE_NAMES
 from simulator.stream import FleetStream
 from simulator.truth import Truth
 
-__all__ = ["VALUE_UNITS", "write_fleet_files"]
+__all__ = ["VALUE_UNITS", "file_clashes", "unit_file_names", "write_fleet_files"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,36 @@ VALUE_UNITS = {
     "ambient_c": "degC",
     "velocity_mm_s": "mm/s RMS",
 }
+
+
+# a name ending in one of these is taken for a data file or sidecar and the suffix replaced (foreshock.datasets)
+_DATA_SUFFIXES = (".csv", ".npz", ".json")
+
+
+def unit_file_names(unit_id: str) -> set[str]:
+    """The names of the files a unit is written to: its run and one series per value."""
+    return {f"{unit_id}.npz", f"{unit_id}.json"} | {f"{unit_id}_{v}.{ext}" for v in VALUE_NAMES for ext in ("csv", "json")}
+
+
+def file_clashes(fleet: Fleet) -> list[str]:
+    """Why some units of ``fleet`` cannot be written under their own names (valid device ids all): an id
+    that reads as a file name, or one whose files would also be another unit's or the ground truth."""
+    problems: list[str] = []
+    owner: dict[str, str] = {"truth.json": "the fleet's ground truth"}
+    for unit in fleet.units:
+        suffix = Path(unit.unit_id).suffix
+        if suffix in _DATA_SUFFIXES:
+            stem = unit.unit_id[: -len(suffix)]
+            problems.append(f"unit {unit.unit_id!r}: an id ending in {suffix} is taken for a file name: its run would "
+                            f"be written as {stem}.npz and {stem}.json")
+            continue
+        for name in sorted(unit_file_names(unit.unit_id)):
+            if name in owner:
+                problems.append(f"unit {unit.unit_id!r}: its file {name} would also be {owner[name]}")
+                break
+        else:
+            owner.update(dict.fromkeys(unit_file_names(unit.unit_id), f"a file of unit {unit.unit_id!r}"))
+    return problems
 
 
 def _stamp(ms: int) -> str:
@@ -76,7 +106,11 @@ def write_fleet_files(
     progress_interval_s: float = 2.0,
 ) -> Truth:
     """Simulate ``duration_s`` from ``start_ms`` unit by unit into ``out_dir``; returns the truth.
+    Raises ValueError, before writing anything, when units' files would clash (:func:`file_clashes`).
     ``progress`` gets each finished unit, and how far a long one has got every ``progress_interval_s``."""
+    problems = file_clashes(fleet)
+    if problems:
+        raise ValueError("; ".join(problems))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     end_ms = start_ms + int(duration_s * 1000)

@@ -116,3 +116,28 @@ def test_a_failure_while_writing_removes_the_out_folder_it_made(fleet, tmp_path,
     assert code == 1 and f"--out {out}: cannot write the run's files: No space left on device" in err, err
     assert "Traceback" not in err
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("units", "says"),
+    [
+        ([("truth", "P-1800")], "unit 'truth': its file truth.json would also be the fleet's ground truth"),
+        ([("A", "P-1800"), ("A_speed_rpm", "P-1800")],
+         "unit 'A_speed_rpm': its file A_speed_rpm.json would also be a file of unit 'A'"),
+        ([("a.json", "P-1800")], "unit 'a.json': an id ending in .json is taken for a file name: its run would be "
+                                 "written as a.npz and a.json"),
+    ],
+)
+def test_unit_ids_whose_files_clash_are_refused_for_out(tmp_path, monkeypatch, capsys, units, says):
+    """A unit ``truth`` wrote its run's sidecar as truth.json, replaced by the ground truth, so that ``foreshock
+    evaluate`` refused the run; a unit ``a.json`` was written as ``a.npz``; unit ``A_speed_rpm``'s sidecar and
+    unit ``A``'s speed series' were one file. The ids are valid device ids: publishing them is fine."""
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text('seed = 1\nduration = "30m"\n' + "".join(
+        f'[[units]]\nid = "{uid}"\nmodel = "{model}"\n' for uid, model in units))
+    out = tmp_path / "runs"
+    assert main(["simulate", str(fleet), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: {says}; rename the unit to write the fleet to files" in err, err
+    assert not out.exists()
