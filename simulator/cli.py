@@ -371,6 +371,12 @@ def _first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 
 def _say_what_out_holds(out: str, done: int, units: int) -> None:
     """After Ctrl-C with ``--out``: the whole units written so far are there, the run is not complete."""
+    from pathlib import Path
+
+    if not done and not Path(out).exists():
+        print(f"foreshock: {out}: interrupted before a unit was written whole: nothing was kept (the folder made "
+              "for the run was removed)", file=sys.stderr)
+        return
     print(f"foreshock: {out}: interrupted: {done} of {units} units written whole (the one being written was "
           "removed); no truth.json, as the run is not complete: write it again into an empty folder",
           file=sys.stderr)
