@@ -257,6 +257,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if clashes:  # valid device ids, published as they are; as files they would overwrite each other
                 raise CliError(f"--out {args.out}: {clashes[0]}; rename the unit to write the fleet to files"
                                + (f" ({len(clashes) - 1} more such unit(s))" if len(clashes) > 1 else ""))
+            _check_memory(fleet, sim_s, args.out)
         else:
             _publish_start(start, args.start)
         if args.truth:
@@ -322,6 +323,38 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+_FEWER = "shorten --duration, lengthen snapshot_interval or lower the sensor's n"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available for new work (Linux ``MemAvailable``), or None where it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(fleet: Any, sim_s: float, out: str) -> None:
+    """With ``--out`` each unit's snapshots are held in memory until its run file is written: a unit that
+    cannot fit is refused now, rather than after minutes of simulating (a MemoryError, or the kernel's kill)."""
+    from simulator.files import largest_unit
+
+    unit_id, snapshots, need = largest_unit(fleet, sim_s)
+    available = _available_memory()
+    if available is not None and need > available:
+        n = next(u.model.sensor.n for u in fleet.units if u.unit_id == unit_id)
+        raise CliError(f"--out {out}: unit {unit_id} would hold up to {snapshots:,} snapshots of {n} samples in memory "
+                       f"while it is written (about {_size(need)}; {_size(available)} available): {_FEWER}")
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
 @contextmanager
 def _made_only_if_written(out: str) -> Iterator[None]:
     """Around writing ``--out``: the folders it makes are removed again if the run fails before a
@@ -343,6 +376,8 @@ def _made_only_if_written(out: str) -> Iterator[None]:
                 break
         if isinstance(exc, OSError):
             raise CliError(f"--out {out}: cannot write the run's files: {exc.strerror or exc}", exit_code=1) from None
+        if isinstance(exc, MemoryError):
+            raise CliError(f"--out {out}: out of memory writing {exc}: {_FEWER}", exit_code=1) from None
         raise
 
 

@@ -28,7 +28,7 @@ from simulator.scalars import VALUE_NAMES
 from simulator.stream import FleetStream
 from simulator.truth import Truth
 
-__all__ = ["VALUE_UNITS", "file_clashes", "unit_file_names", "write_fleet_files"]
+__all__ = ["VALUE_UNITS", "file_clashes", "largest_unit", "unit_file_names", "write_fleet_files"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,26 @@ def file_clashes(fleet: Fleet) -> list[str]:
         else:
             owner.update(dict.fromkeys(unit_file_names(unit.unit_id), f"a file of unit {unit.unit_id!r}"))
     return problems
+
+
+def _dtype(unit: UnitSpec) -> str:
+    """How a unit's snapshots are stored (and held while it is written): float16 as the shared datasets,
+    float32 for a sensor range beyond float16's 65504 g."""
+    return "float32" if unit.model.sensor.range_g > 60000 else "float16"
+
+
+def largest_unit(fleet: Fleet, duration_s: float) -> tuple[str, int, int]:
+    """``(unit id, snapshots at most, bytes)`` of the unit whose snapshots need the most memory while it is
+    written: all of them are held until its run file is written, stacked, and copied once more as stored."""
+    best = ("", 0, 0)
+    for unit in fleet.units:
+        k = int(duration_s // fleet.snapshot_interval_s) + 1  # running throughout, from the run's first moment
+        if any(f.kind == "duplicate" for f in unit.sensor_faults):
+            k *= 2
+        need = k * unit.model.sensor.n * np.dtype(_dtype(unit)).itemsize * 3
+        if need > best[2]:
+            best = (unit.unit_id, k, need)
+    return best
 
 
 def _stamp(ms: int) -> str:
@@ -122,18 +142,23 @@ def write_fleet_files(
         ts: list[int] = []
         rows: list[tuple[float, ...]] = []
         snaps: list[tuple[int, np.ndarray]] = []
-        for k, e in enumerate(FleetStream(one, start_ms).emissions(end_ms)):
-            if progress and k % 500 == 0 and time.monotonic() - shown >= progress_interval_s:
-                shown = time.monotonic()  # a long unit: say how far it has got
-                progress({"unit_id": unit.unit_id, "unit_n": n, "units": len(fleet.units),
-                          "unit_hours": round((e.ts_ms - start_ms) / 3.6e6, 1),
-                          "of_hours": round((end_ms - start_ms) / 3.6e6, 1)})
-            if e.kind == "telemetry" and e.values is not None:
-                ts.append(e.ts_ms)
-                rows.append(tuple(e.values[k] for k in VALUE_NAMES))
-            elif e.samples is not None:
-                snaps.append((e.ts_ms, e.samples))
-        _write_whole(out, unit, lambda folder: _write_unit(folder, unit, fleet, start_ms, end_ms, ts, rows, snaps))
+        dtype = _dtype(unit)
+        try:
+            for k, e in enumerate(FleetStream(one, start_ms).emissions(end_ms)):
+                if progress and k % 500 == 0 and time.monotonic() - shown >= progress_interval_s:
+                    shown = time.monotonic()  # a long unit: say how far it has got
+                    progress({"unit_id": unit.unit_id, "unit_n": n, "units": len(fleet.units),
+                              "unit_hours": round((e.ts_ms - start_ms) / 3.6e6, 1),
+                              "of_hours": round((end_ms - start_ms) / 3.6e6, 1)})
+                if e.kind == "telemetry" and e.values is not None:
+                    ts.append(e.ts_ms)
+                    rows.append(tuple(e.values[k] for k in VALUE_NAMES))
+                elif e.samples is not None:
+                    snaps.append((e.ts_ms, e.samples.astype(dtype, copy=False)))  # as stored
+            _write_whole(out, unit,
+                         lambda folder: _write_unit(folder, unit, fleet, start_ms, end_ms, ts, rows, snaps))
+        except MemoryError as exc:  # said with what the unit held: the way out is fewer or smaller snapshots
+            raise MemoryError(f"unit {unit.unit_id} ({len(snaps)} snapshots of {unit.model.sensor.n} samples)") from exc
         if progress:
             progress(
                 {
@@ -205,7 +230,7 @@ def _write_unit(
                 "bearing": model.to_dict()["bearing"],
                 "machine": model.to_dict(),
             },
-            dtype="float32" if model.sensor.range_g > 60000 else "float16",
+            dtype=_dtype(unit),
         )
     else:
         log.warning("unit %s sent no snapshot in the run: no run file written", unit.unit_id)
