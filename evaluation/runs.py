@@ -51,10 +51,11 @@ def phm2012_score(actual_s: float, predicted_s: float) -> float:
 
 
 def machine_of(meta: dict[str, Any], rpm: Any, where: str | Path | None = None) -> MachineInfo:
-    """What the engine knows of the machine: speed, and bearing geometry when the sidecar has it
+    """What the engine knows of the machine: speed, bearing geometry when the sidecar has it
     (``bearing``: null, or an object with ``n_balls``, ``ball_d``, ``pitch_d`` and optionally
-    ``contact_deg``). A sidecar whose ``bearing`` or ``rpm`` cannot be used raises
-    :class:`DatasetError` naming ``where`` (the sidecar)."""
+    ``contact_deg``) and the ISO zones of its ``machine`` model when it has one (the simulator's). A
+    sidecar whose ``bearing``, ``rpm`` or ``machine`` cannot be used raises :class:`DatasetError`
+    naming ``where`` (the sidecar)."""
     where = where if where is not None else str(meta.get("name") or "dataset")
     if rpm is not None and not (_number(rpm) and rpm >= 0):
         raise DatasetError(where, f"rpm must be a non-negative number, got {rpm!r}")
@@ -76,7 +77,36 @@ def machine_of(meta: dict[str, Any], rpm: Any, where: str | Path | None = None) 
                                   float(b.get("contact_deg") or 0.0))
         except ValueError as exc:
             raise DatasetError(where, f"bearing: {exc}") from None
-    return MachineInfo(rated_rpm=rpm or None, bearing=geo)
+    return MachineInfo(rated_rpm=rpm or None, bearing=geo, **_zones(meta.get("machine"), where))
+
+
+def _zones(machine: Any, where: str | Path) -> dict[str, Any]:
+    """The ISO zone settings of the sidecar's ``machine`` (the simulator's model: ``iso_group``, ``foundation``,
+    ``zone_limits_mm_s``), so that a run is judged as the service judges a unit of that model; none given:
+    the engine's defaults."""
+    if machine is None:
+        return {}
+    if not isinstance(machine, dict):
+        raise DatasetError(where, f"machine: expected an object (the simulator's machine model), got {machine!r}")
+    out: dict[str, Any] = {}
+    group = machine.get("iso_group")
+    if group is not None:
+        if isinstance(group, bool) or group not in (1, 2, 3, 4):
+            raise DatasetError(where, f"machine.iso_group: expected 1, 2, 3 or 4, got {group!r}")
+        out["iso_group"] = int(group)
+    foundation = machine.get("foundation")
+    if foundation is not None:
+        if foundation not in ("rigid", "flexible"):
+            raise DatasetError(where, f"machine.foundation: expected 'rigid' or 'flexible', got {foundation!r}")
+        out["foundation"] = foundation
+    limits = machine.get("zone_limits_mm_s")
+    if limits is not None:
+        if not (isinstance(limits, list) and len(limits) == 3 and all(_number(v) for v in limits)
+                and 0 < limits[0] < limits[1] < limits[2]):
+            raise DatasetError(where, f"machine.zone_limits_mm_s: expected three increasing positive numbers "
+                                      f"(A/B, B/C, C/D in mm/s), got {limits!r}")
+        out["zone_limits_mm_s"] = tuple(float(v) for v in limits)
+    return out
 
 
 def _number(v: Any) -> bool:
