@@ -427,8 +427,17 @@ def _replay(
     from simulator.mqttpool import PublishError
     from simulator.replay import replay_dataset
 
+    from devices.protocol import RESERVED_VALUE_NAMES, is_valid_device_id, is_valid_value_name
+
     if not args.device:
         raise CliError("--replay needs --device ID (the device id to publish as)")
+    if not is_valid_device_id(args.device):
+        raise CliError(f"--device {args.device!r}: not a valid device id (letters, digits, _.:-, starting with a "
+                       "letter or digit; at most 64)")
+    if args.value_name is not None and not is_valid_value_name(args.value_name):
+        raise CliError(f"--value-name {args.value_name!r}: not a value name the device protocol allows (lower-case "
+                       "letters, digits and _, starting with a letter; at most 64; not a reserved name: "
+                       f"{', '.join(sorted(RESERVED_VALUE_NAMES))})")
     ignored = [name for name, value in (("a fleet file", args.fleet), ("--out", args.out), ("--truth", args.truth),
                                         ("--seed", args.seed)) if value is not None]
     if ignored:
