@@ -179,7 +179,8 @@ def _run(args: argparse.Namespace, to_stdout: bool = False) -> Any:
         # a long run fed in this process: a line at most every 2 s, so that a long evaluation is seen moving
         if not args.quiet and done and time.monotonic() - last[0] >= 2.0:
             last[0] = time.monotonic()
-            print(f"       {item.name}: {done}/{total} snapshots", file=sys.stderr, flush=True)
+            print(f"       {item.name}: {done}/{total} {'rows' if item.kind == 'nab' else 'snapshots'}", file=sys.stderr,
+                  flush=True)
 
     def waiting(running: list[Item], seconds: float) -> None:
         # datasets in worker processes: a line every 10 s in which none finished, naming those still fed

@@ -50,7 +50,7 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS,
                   within: Callable[[int, int], None] | None = None) -> tuple[Item, Any, float]:
     """Evaluate one dataset; returns ``(item, result, seconds)``. Raises ``DatasetError`` on bad
     files, :class:`evaluation.options.DetectorFailed` when a user's scalar detector fails.
-    ``within(done, total)`` is called now and then while a run's snapshots are fed."""
+    ``within(done, total)`` is called now and then while a run's snapshots (a NAB series' rows) are fed."""
     t0 = time.perf_counter()
     result: Any
     with damaged_npz_refused(item.path):
@@ -64,9 +64,10 @@ def _evaluate(item: Item, options: Options, within: Callable[[int, int], None] |
         s = read_series(item.path)
         windows = label_windows(item.path) or []
         if options.scalar_detector == BUILTIN_SCALAR:
-            scores = stream_scores(s, ScalarAnomaly)
+            scores = stream_scores(s, ScalarAnomaly, progress=within)
         else:
-            scores = stream_scores(s, options.make_scalar(), checked=options.scalar_detector, where=str(item.path))
+            scores = stream_scores(s, options.make_scalar(), checked=options.scalar_detector, where=str(item.path),
+                                   progress=within)
         result = ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
                               windows=[(a.astype(object), b.astype(object)) for a, b in windows])
     elif item.kind == "series":
