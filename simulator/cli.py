@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from foreshock.cli import CliError
@@ -121,8 +122,6 @@ def _duration(text: str | None) -> float | None:
 def _output_dir(path: str) -> None:
     """Check that ``--out`` can hold the files, before simulating; nothing is created here (the
     folder is made when the first unit is written, so that a refused run leaves nothing behind)."""
-    from pathlib import Path
-
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise CliError(f"--out {path}: exists and is not a folder")
@@ -137,8 +136,6 @@ def _output_dir(path: str) -> None:
 def _truth_file(path: str, out: str | None, unit_ids: list[str]) -> None:
     """Check ``--truth`` can be written before publishing (the truth is written at the end); nothing
     is created here. With ``--out`` it may not name the folder or a file of the run written there."""
-    from pathlib import Path
-
     from simulator.files import unit_file_names
 
     p = Path(path)
@@ -157,7 +154,7 @@ def _truth_file(path: str, out: str | None, unit_ids: list[str]) -> None:
     _check_creatable(p.parent, "--truth", path, "its folder")
 
 
-def _check_creatable(folder, option: str, given: str, what: str) -> None:
+def _check_creatable(folder: Path, option: str, given: str, what: str) -> None:
     """``folder`` exists and is writable, or can be made (its nearest existing ancestor is a writable
     folder): checked without creating anything."""
     base = folder.absolute()
@@ -359,9 +356,7 @@ def _size(n: float) -> str:
 def _made_only_if_written(out: str) -> Iterator[None]:
     """Around writing ``--out``: the folders it makes are removed again if the run fails before a
     unit is written whole (a full disk, Ctrl-C), and an OS error is said naming the option."""
-    from pathlib import Path
-
-    made = []
+    made: list[Path] = []
     p = Path(out).absolute()
     while not p.exists() and p != p.parent:
         made.append(p)  # deepest first: removed in this order
@@ -406,8 +401,6 @@ def _first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 
 def _say_what_out_holds(out: str, done: int, units: int) -> None:
     """After Ctrl-C with ``--out``: the whole units written so far are there, the run is not complete."""
-    from pathlib import Path
-
     if not done and not Path(out).exists():
         print(f"foreshock: {out}: interrupted before a unit was written whole: nothing was kept (the folder made "
               "for the run was removed)", file=sys.stderr)
@@ -424,10 +417,9 @@ def _replay(
     password: str | None,
     stop: threading.Event,
 ) -> int:
+    from devices.protocol import RESERVED_VALUE_NAMES, is_valid_device_id, is_valid_value_name
     from simulator.mqttpool import PublishError
     from simulator.replay import replay_dataset
-
-    from devices.protocol import RESERVED_VALUE_NAMES, is_valid_device_id, is_valid_value_name
 
     if not args.device:
         raise CliError("--replay needs --device ID (the device id to publish as)")
