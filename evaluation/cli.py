@@ -77,9 +77,11 @@ def _check_database_exists(url: str) -> None:
     folder), whose report of no feedback reads as the field's."""
     from sqlalchemy.engine import make_url
 
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - the settings checked the URL; the engine will say what is wrong
+    except ArgumentError:  # the settings checked the URL; the engine will say what is wrong
         return
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return
@@ -179,8 +181,8 @@ def _run(args: argparse.Namespace, to_stdout: bool = False) -> Any:
         # a long run fed in this process: a line at most every 2 s, so that a long evaluation is seen moving
         if not args.quiet and done and time.monotonic() - last[0] >= 2.0:
             last[0] = time.monotonic()
-            print(f"       {item.name}: {done}/{total} {'rows' if item.kind == 'nab' else 'snapshots'}", file=sys.stderr,
-                  flush=True)
+            what = "rows" if item.kind == "nab" else "snapshots"
+            print(f"       {item.name}: {done}/{total} {what}", file=sys.stderr, flush=True)
 
     def waiting(running: list[Item], seconds: float) -> None:
         # datasets in worker processes: a line every 10 s in which none finished, naming those still fed

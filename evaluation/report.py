@@ -142,9 +142,10 @@ def render(report: dict[str, Any]) -> str:
                    f"diagnosis accuracy: {'- (no faulty unit was warned)' if acc is None else acc}")
         silent = s.get("units_without_run") or []
         if silent:
-            out.append(f"  {len(silent)} unit{'s' if len(silent) > 1 else ''} of truth.json ha{'ve' if len(silent) > 1 else 's'} "
-                       "no run file (it sent no snapshot in the run: silent, stopped or failed throughout), not "
-                       f"scored: {', '.join(silent[:10])}{f' and {len(silent) - 10} more' if len(silent) > 10 else ''}")
+            units = f"{len(silent)} unit{'s' if len(silent) > 1 else ''} of truth.json ha{'ve' if len(silent) > 1 else 's'}"
+            more = f" and {len(silent) - 10} more" if len(silent) > 10 else ""
+            out.append(f"  {units} no run file (it sent no snapshot in the run: silent, stopped or failed throughout), "
+                       f"not scored: {', '.join(silent[:10])}{more}")
         if (s.get("unassessed_share") or 0) >= 0.5:
             out.append(f"  {100 * s['unassessed_share']:.0f}% of the snapshots were not assessed (see the runs above): "
                        "these figures measure the rest only")
