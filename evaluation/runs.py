@@ -8,6 +8,8 @@ are seconds on the run's own clock (from its first observation). Per run:
 - ``first_warning_t``: the first assessment at ``warning`` or worse, and ``lead_time_s`` to failure;
 - ``false_warnings``: warning episodes (entries into ``warning`` or worse) that start in the first
   half of the run, when the machine is taken to be healthy (for a run without failure: all of them);
+- ``repeated``: snapshots stamped like the one before (a message sent twice), not fed again, as the
+  service does not feed them;
 - ``observations``, ``unassessed``, ``unassessed_reason``: assessments made, those that were
   ``unknown`` (the engine could not assess: a sensor fault, a sample rate too low, bad data) and the
   most frequent reason; a run mostly unassessed measures nothing; ``healthy_observations`` and
@@ -249,12 +251,17 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     t = run.t
     n = len(t) if trunc is None else int(np.searchsorted(t, trunc, side="right"))
     tr = _Tracker(0.0, run.failure_t, float(t[-1]))  # a run's clock already starts at its start
+    repeated = 0
     for i in range(n):
-        a = mon.update_snapshot(Snapshot(ts=float(t[i]), fs=run.fs, samples=run.x[i], rpm=run.rpm or None))
-        tr.add(float(t[i]), a)
         if progress is not None and i % 200 == 0:
             progress(i, n)
+        if i and t[i] <= t[i - 1]:  # sent twice (in time order, so the same stamp): the service feeds it once
+            repeated += 1
+            continue
+        a = mon.update_snapshot(Snapshot(ts=float(t[i]), fs=run.fs, samples=run.x[i], rpm=run.rpm or None))
+        tr.add(float(t[i]), a)
     res = tr.result(run.name, "run", trunc)
+    res["repeated"] = repeated
     res["true_fault"] = run.failure_mode
     onset = next((e for e in run.events if e.get("kind") == "onset"), None)
     res["onset_t"] = None if onset is None else float(onset["t"])
@@ -268,7 +275,7 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
         # the healthy time (before the onset; all of a run that does not fail) and how much of it the
         # engine could not assess: a simulated fleet counts only the rest as healthy unit-days
         until = res["onset_t"] if onset is not None else math.inf
-        res["healthy_observations"] = int(np.count_nonzero(t[:n] < until))
+        res["healthy_observations"] = int(np.count_nonzero(np.unique(t[:n]) < until))  # each stamp fed once
         res["healthy_unassessed"] = sum(1 for u in tr.unassessed_t if u < until)
     return res
 
