@@ -48,9 +48,10 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
         healthy_until = onset if onset is not None else r["duration_s"]
         span = max(min(healthy_until, r["duration_s"]), 0.0)
         seen, blind = r.get("healthy_observations"), r.get("healthy_unassessed") or 0
-        if seen:  # time the engine could not assess (a sensor fault, a rate too low) is no healthy time seen
-            unassessed_s += span * blind / seen
-            span *= 1.0 - blind / seen
+        if seen is not None:  # time the engine could not assess (a sensor fault, a rate too low, no snapshot
+            share = blind / seen if seen else 1.0  # at all) is no healthy time seen
+            unassessed_s += span * share
+            span *= 1.0 - share
         healthy_s += span
         false += sum(1 for t in r.get("warning_times", []) if t < healthy_until)
         fail = r.get("failure_t")

@@ -36,3 +36,11 @@ def test_a_fleet_of_long_faults_reads_as_before():
     s = summarise([_run("a", 0, 48, 10, "outer_race")])
     assert s["per_fault"]["outer_race"]["shorter_than_lead"] == 0
     assert "warned >=24 h before: 100%; median lead 38.0 h" in render({"fleet": {"f": s}})
+
+
+def test_healthy_time_with_no_snapshot_at_all_is_not_counted_as_assessed():
+    """A unit whose fault began before its first snapshot was taken (silent, or stopped, until then) had its
+    whole pre-onset time counted as healthy unit-days that nothing had looked at."""
+    run = {**_run("a", 10, 40, 20), "healthy_observations": 0, "healthy_unassessed": 0}
+    s = summarise([run])
+    assert s["healthy_unit_days"] == 0.0 and s["unassessed_healthy_unit_days"] == round(10 / 24, 3)
