@@ -97,6 +97,27 @@ def _publish_start(start_ms: int | None, text: str | None) -> None:
                        f"refuses stamps more than {_FUTURE_S} s ahead). Give a past start, or --out DIR for files")
 
 
+def _say_if_paced(start_ms: int | None, sim_s: float, speed: float) -> None:
+    """An accelerated run from a ``--start`` whose end is ahead of now goes at speed 1 once its clock
+    reaches the wall clock (stamps are never sent early): said now, with how long it will take."""
+    import time
+
+    now_ms = time.time() * 1000
+    if start_ms is None or speed <= 1 or start_ms + sim_s * 1000 <= now_ms + 1000:
+        return
+    ahead_s = (start_ms + sim_s * 1000 - now_ms) / 1000
+    print(f"foreshock: note: this run ends {_span(ahead_s)} ahead of now: it goes at speed 1 once the simulated clock "
+          "reaches the wall clock (a message is sent only once its stamp has come), so it takes about "
+          f"{_span(ahead_s)}, not {_span(sim_s / speed)}; an earlier --start (or none: an accelerated run then ends "
+          "now) keeps it at --speed", file=sys.stderr, flush=True)
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def _check_end(start_ms: int | None, sim_s: float) -> None:
     """A run must end by 9999-12-31: refused before anything is simulated."""
     if start_ms is not None and start_ms + sim_s * 1000 > _LAST_MS:
@@ -257,6 +278,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _check_memory(fleet, sim_s, args.out)
         else:
             _publish_start(start, args.start)
+            _say_if_paced(start, sim_s, args.speed)
         if args.truth:
             _truth_file(args.truth, args.out, [u.unit_id for u in fleet.units])
         if args.out:
