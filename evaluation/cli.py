@@ -63,12 +63,31 @@ def field_report(config: str | None) -> dict[str, Any]:
     from foreshock.settings import load_settings
 
     settings = load_settings(config)
+    _check_database_exists(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
         return field_precision(session_factory(engine))
     finally:
         engine.dispose()
+
+
+def _check_database_exists(url: str) -> None:
+    """A SQLite database that is not there is refused: opening it would make an empty one (and its
+    folder), whose report of no feedback reads as the field's."""
+    from sqlalchemy.engine import make_url
+
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # the settings checked the URL; the engine will say what is wrong
+        return
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    if not Path(parsed.database).is_file():
+        raise CliError(f"--field: there is no database at {parsed.database} (settings database.url / data_dir): "
+                       "give the service's settings with --config")
 
 
 def render_field(field: dict[str, Any]) -> str:
@@ -162,7 +181,8 @@ def _run(args: argparse.Namespace, to_stdout: bool = False) -> Any:
         # a long run fed in this process: a line at most every 2 s, so that a long evaluation is seen moving
         if not args.quiet and done and time.monotonic() - last[0] >= 2.0:
             last[0] = time.monotonic()
-            print(f"       {item.name}: {done}/{total} snapshots", file=sys.stderr, flush=True)
+            what = "rows" if item.kind == "nab" else "snapshots"
+            print(f"       {item.name}: {done}/{total} {what}", file=sys.stderr, flush=True)
 
     def waiting(running: list[Item], seconds: float) -> None:
         # datasets in worker processes: a line every 10 s in which none finished, naming those still fed

@@ -12,6 +12,7 @@ streams (scored before learnt). The report is a JSON-able dict (see :func:`evalu
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import time
@@ -49,7 +50,7 @@ def evaluate_item(item: Item, options: Options = _DEFAULTS,
                   within: Callable[[int, int], None] | None = None) -> tuple[Item, Any, float]:
     """Evaluate one dataset; returns ``(item, result, seconds)``. Raises ``DatasetError`` on bad
     files, :class:`evaluation.options.DetectorFailed` when a user's scalar detector fails.
-    ``within(done, total)`` is called now and then while a run's snapshots are fed."""
+    ``within(done, total)`` is called now and then while a run's snapshots (a NAB series' rows) are fed."""
     t0 = time.perf_counter()
     result: Any
     with damaged_npz_refused(item.path):
@@ -63,9 +64,10 @@ def _evaluate(item: Item, options: Options, within: Callable[[int, int], None] |
         s = read_series(item.path)
         windows = label_windows(item.path) or []
         if options.scalar_detector == BUILTIN_SCALAR:
-            scores = stream_scores(s, ScalarAnomaly)
+            scores = stream_scores(s, ScalarAnomaly, progress=within)
         else:
-            scores = stream_scores(s, options.make_scalar(), checked=options.scalar_detector, where=str(item.path))
+            scores = stream_scores(s, options.make_scalar(), checked=options.scalar_detector, where=str(item.path),
+                                   progress=within)
         result = ScoredSeries(timestamps=s.timestamps.tolist(), scores=scores.tolist(),
                               windows=[(a.astype(object), b.astype(object)) for a, b in windows])
     elif item.kind == "series":
@@ -201,10 +203,22 @@ def _assemble(items: list[Item], done: dict[Path, Any], options: Options = _DEFA
         if i.kind == "run" and i.fleet is not None:
             fleets.setdefault(i.fleet, []).append(done[i.path])
     short = [folder.name for folder in fleets]  # a folder's name, or its path where two fleets share a name
-    report["fleet"] = {(folder.name if short.count(folder.name) == 1 else str(folder)): fleet_mod.summarise(runs)
+    report["fleet"] = {(folder.name if short.count(folder.name) == 1 else str(folder)):
+                       {**fleet_mod.summarise(runs), "units_without_run": _without_run(folder)}
                        for folder, runs in fleets.items()}
     report["settings"] = settings_of(options)
     return report
+
+
+def _without_run(folder: Path) -> list[str]:
+    """The units of a fleet's ``truth.json`` with no run file in its folder: the simulator writes none
+    for a unit that sent no snapshot (silent, stopped or failed throughout), which the summary cannot score."""
+    try:
+        doc = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+        ids = [str(u["unit_id"]) for u in doc["units"]]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return []  # not a truth this harness can read: the runs found are all it knows of the fleet
+    return [u for u in ids if not (folder / f"{u}.npz").is_file()]
 
 
 def settings_of(options: Options = _DEFAULTS) -> dict[str, Any]:

@@ -79,23 +79,29 @@ def label_windows(csv_path: Path) -> list[tuple[np.datetime64, np.datetime64]] |
 
 
 def stream_scores(series: Series, make: Callable[[], ScalarScorer], key: str = "value",
-                  checked: str | None = None, where: str = "") -> np.ndarray:
+                  checked: str | None = None, where: str = "",
+                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Score every value before learning it, with a fresh detector.
 
     ``checked``: the name of a detector that is not ours; whatever it raises or returns that is
     not a finite number stops the stream with :class:`evaluation.options.DetectorFailed` naming
-    it, the file (``where``) and the row.
+    it, the file (``where``) and the row. ``progress(done, total)`` every 500 rows.
     """
     det = make()
     out = np.empty(len(series.values))
+    n = len(out)
     if checked is None:
         for i, v in enumerate(series.values.tolist()):
+            if progress is not None and i % 500 == 0:
+                progress(i, n)
             x = {key: v}
             out[i] = det.score_one(x)
             det.learn_one(x)
         return out
     where = where or series.name
     for i, v in enumerate(series.values.tolist()):
+        if progress is not None and i % 500 == 0:
+            progress(i, n)
         x = {key: v}
         try:
             s = det.score_one(x)

@@ -124,14 +124,28 @@ def render(report: dict[str, Any]) -> str:
         if scored:
             out.append(f"  PHM 2012 score (mean over {len(scored)} truncated runs): {sum(scored) / len(scored):.3f}")
     for folder, s in (report.get("fleet") or {}).items():
-        out.append(f"Fleet {folder} ({s['units']} units, {s['healthy_unit_days']} healthy unit-days)")
+        blind = s.get("unassessed_healthy_unit_days") or 0
+        out.append(f"Fleet {folder} ({s['units']} units, {s['healthy_unit_days']} healthy unit-days" +
+                   (f" assessed; {blind} more not assessed, not counted)" if blind else ")"))
         for kind, c in s["per_fault"].items():
             share = c.get("warned_24h_share")
             share_s = "-" if share is None else f"{100 * share:.0f}%"
+            short = c.get("shorter_than_lead") or 0
+            if short:  # their 0 % is no miss: no warning could be 24 h ahead of them
+                share_s += (" (it failed within 24 h of its onset)" if c["failed"] == 1 else
+                            f" ({short} of the {c['failed']} failed within 24 h of their onset)")
+            if c.get("median_lead_s") is not None:
+                share_s += f"; median lead {_t(c['median_lead_s'])}"
             out.append(f"  {kind:<14}units {c['units']:>3}  failed {c['failed']:>3}  warned >=24 h before: {share_s}")
         fw, acc = s["false_warnings_per_unit_day"], s["diagnosis_accuracy"]
         out.append(f"  false warnings per unit-day: {'- (no healthy time)' if fw is None else fw}; "
                    f"diagnosis accuracy: {'- (no faulty unit was warned)' if acc is None else acc}")
+        silent = s.get("units_without_run") or []
+        if silent:
+            units = f"{len(silent)} unit{'s' if len(silent) > 1 else ''} of truth.json ha{'ve' if len(silent) > 1 else 's'}"
+            more = f" and {len(silent) - 10} more" if len(silent) > 10 else ""
+            out.append(f"  {units} no run file (it sent no snapshot in the run: silent, stopped or failed throughout), "
+                       f"not scored: {', '.join(silent[:10])}{more}")
         if (s.get("unassessed_share") or 0) >= 0.5:
             out.append(f"  {100 * s['unassessed_share']:.0f}% of the snapshots were not assessed (see the runs above): "
                        "these figures measure the rest only")

@@ -8,9 +8,12 @@ are seconds on the run's own clock (from its first observation). Per run:
 - ``first_warning_t``: the first assessment at ``warning`` or worse, and ``lead_time_s`` to failure;
 - ``false_warnings``: warning episodes (entries into ``warning`` or worse) that start in the first
   half of the run, when the machine is taken to be healthy (for a run without failure: all of them);
+- ``repeated``: snapshots stamped like the one before (a message sent twice), not fed again, as the
+  service does not feed them;
 - ``observations``, ``unassessed``, ``unassessed_reason``: assessments made, those that were
   ``unknown`` (the engine could not assess: a sensor fault, a sample rate too low, bad data) and the
-  most frequent reason; a run mostly unassessed measures nothing;
+  most frequent reason; a run mostly unassessed measures nothing; ``healthy_observations`` and
+  ``healthy_unassessed``: the same before the fault's onset (all of a run that does not fail);
 - ``rul_estimate_s``: the engine's time to failure at the last observation fed; with a sidecar's
   ``phm2012_truncate_at_t`` the run is fed only up to that time and ``phm2012_score`` is the
   PHM 2012 accuracy of that estimate.
@@ -50,10 +53,11 @@ def phm2012_score(actual_s: float, predicted_s: float) -> float:
 
 
 def machine_of(meta: dict[str, Any], rpm: Any, where: str | Path | None = None) -> MachineInfo:
-    """What the engine knows of the machine: speed, and bearing geometry when the sidecar has it
+    """What the engine knows of the machine: speed, bearing geometry when the sidecar has it
     (``bearing``: null, or an object with ``n_balls``, ``ball_d``, ``pitch_d`` and optionally
-    ``contact_deg``). A sidecar whose ``bearing`` or ``rpm`` cannot be used raises
-    :class:`DatasetError` naming ``where`` (the sidecar)."""
+    ``contact_deg``) and the ISO zones of its ``machine`` model when it has one (the simulator's). A
+    sidecar whose ``bearing``, ``rpm`` or ``machine`` cannot be used raises :class:`DatasetError`
+    naming ``where`` (the sidecar)."""
     where = where if where is not None else str(meta.get("name") or "dataset")
     if rpm is not None and not (_number(rpm) and rpm >= 0):
         raise DatasetError(where, f"rpm must be a non-negative number, got {rpm!r}")
@@ -75,7 +79,36 @@ def machine_of(meta: dict[str, Any], rpm: Any, where: str | Path | None = None) 
                                   float(b.get("contact_deg") or 0.0))
         except ValueError as exc:
             raise DatasetError(where, f"bearing: {exc}") from None
-    return MachineInfo(rated_rpm=rpm or None, bearing=geo)
+    return MachineInfo(rated_rpm=rpm or None, bearing=geo, **_zones(meta.get("machine"), where))
+
+
+def _zones(machine: Any, where: str | Path) -> dict[str, Any]:
+    """The ISO zone settings of the sidecar's ``machine`` (the simulator's model: ``iso_group``, ``foundation``,
+    ``zone_limits_mm_s``), so that a run is judged as the service judges a unit of that model; none given:
+    the engine's defaults."""
+    if machine is None:
+        return {}
+    if not isinstance(machine, dict):
+        raise DatasetError(where, f"machine: expected an object (the simulator's machine model), got {machine!r}")
+    out: dict[str, Any] = {}
+    group = machine.get("iso_group")
+    if group is not None:
+        if isinstance(group, bool) or group not in (1, 2, 3, 4):
+            raise DatasetError(where, f"machine.iso_group: expected 1, 2, 3 or 4, got {group!r}")
+        out["iso_group"] = int(group)
+    foundation = machine.get("foundation")
+    if foundation is not None:
+        if foundation not in ("rigid", "flexible"):
+            raise DatasetError(where, f"machine.foundation: expected 'rigid' or 'flexible', got {foundation!r}")
+        out["foundation"] = foundation
+    limits = machine.get("zone_limits_mm_s")
+    if limits is not None:
+        if not (isinstance(limits, list) and len(limits) == 3 and all(_number(v) for v in limits)
+                and 0 < limits[0] < limits[1] < limits[2]):
+            raise DatasetError(where, f"machine.zone_limits_mm_s: expected three increasing positive numbers "
+                                      f"(A/B, B/C, C/D in mm/s), got {limits!r}")
+        out["zone_limits_mm_s"] = tuple(float(v) for v in limits)
+    return out
 
 
 def _number(v: Any) -> bool:
@@ -102,12 +135,14 @@ class _Tracker:
         self.last: Assessment | None = None
         self.observations = 0
         self.unassessed: Counter[str] = Counter()  # why the engine could not assess, per observation
+        self.unassessed_t: list[float] = []  # when
 
     def add(self, t: float, a: Assessment) -> None:
         self.last = a
         self.observations += 1
         if a.state == "unknown":
             self.unassessed[a.reasons[0] if a.reasons else "no reason given"] += 1
+            self.unassessed_t.append(t)
         warn = a.severity >= _WARN
         if warn and not self.was_warning:
             self.episodes += 1
@@ -216,12 +251,17 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
     t = run.t
     n = len(t) if trunc is None else int(np.searchsorted(t, trunc, side="right"))
     tr = _Tracker(0.0, run.failure_t, float(t[-1]))  # a run's clock already starts at its start
+    repeated = 0
     for i in range(n):
-        a = mon.update_snapshot(Snapshot(ts=float(t[i]), fs=run.fs, samples=run.x[i], rpm=run.rpm or None))
-        tr.add(float(t[i]), a)
         if progress is not None and i % 200 == 0:
             progress(i, n)
+        if i and t[i] <= t[i - 1]:  # sent twice (in time order, so the same stamp): the service feeds it once
+            repeated += 1
+            continue
+        a = mon.update_snapshot(Snapshot(ts=float(t[i]), fs=run.fs, samples=run.x[i], rpm=run.rpm or None))
+        tr.add(float(t[i]), a)
     res = tr.result(run.name, "run", trunc)
+    res["repeated"] = repeated
     res["true_fault"] = run.failure_mode
     onset = next((e for e in run.events if e.get("kind") == "onset"), None)
     res["onset_t"] = None if onset is None else float(onset["t"])
@@ -231,6 +271,12 @@ def evaluate_run(run: Run, *, progress: Callable[[int, int], None] | None = None
         res["false_warnings_before_onset"] = sum(1 for w in res["warning_times"] if w < res["onset_t"])
     if res["true_fault"] is None and onset is not None:
         res["true_fault"] = onset.get("mode")
+    if onset is not None or run.failure_t is None:
+        # the healthy time (before the onset; all of a run that does not fail) and how much of it the
+        # engine could not assess: a simulated fleet counts only the rest as healthy unit-days
+        until = res["onset_t"] if onset is not None else math.inf
+        res["healthy_observations"] = int(np.count_nonzero(np.unique(t[:n]) < until))  # each stamp fed once
+        res["healthy_unassessed"] = sum(1 for u in tr.unassessed_t if u < until)
     return res
 
 

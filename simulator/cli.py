@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from foreshock.cli import CliError
@@ -96,6 +97,27 @@ def _publish_start(start_ms: int | None, text: str | None) -> None:
                        f"refuses stamps more than {_FUTURE_S} s ahead). Give a past start, or --out DIR for files")
 
 
+def _say_if_paced(start_ms: int | None, sim_s: float, speed: float) -> None:
+    """An accelerated run from a ``--start`` whose end is ahead of now goes at speed 1 once its clock
+    reaches the wall clock (stamps are never sent early): said now, with how long it will take."""
+    import time
+
+    now_ms = time.time() * 1000
+    if start_ms is None or speed <= 1 or start_ms + sim_s * 1000 <= now_ms + 1000:
+        return
+    ahead_s = (start_ms + sim_s * 1000 - now_ms) / 1000
+    print(f"foreshock: note: this run ends {_span(ahead_s)} ahead of now: it goes at speed 1 once the simulated clock "
+          "reaches the wall clock (a message is sent only once its stamp has come), so it takes about "
+          f"{_span(ahead_s)}, not {_span(sim_s / speed)}; an earlier --start (or none: an accelerated run then ends "
+          "now) keeps it at --speed", file=sys.stderr, flush=True)
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def _check_end(start_ms: int | None, sim_s: float) -> None:
     """A run must end by 9999-12-31: refused before anything is simulated."""
     if start_ms is not None and start_ms + sim_s * 1000 > _LAST_MS:
@@ -119,9 +141,8 @@ def _duration(text: str | None) -> float | None:
 
 
 def _output_dir(path: str) -> None:
-    """Create ``--out`` now, so that a path that cannot hold the files is refused before simulating."""
-    from pathlib import Path
-
+    """Check that ``--out`` can hold the files, before simulating; nothing is created here (the
+    folder is made when the first unit is written, so that a refused run leaves nothing behind)."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise CliError(f"--out {path}: exists and is not a folder")
@@ -130,30 +151,39 @@ def _output_dir(path: str) -> None:
         if held:  # another run's units would be overwritten, or left beside this run's truth.json
             raise CliError(f"--out {path}: the folder is not empty ({len(held)} entries, e.g. {held[0]}); a run is "
                            "written into a new or empty folder, so that it is not mixed with another")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"--out {path}: cannot create the folder: {exc.strerror or exc}", exit_code=1) from None
-    _check_writable(p, "--out", path)
+    _check_creatable(p, "--out", path, "the folder")
 
 
-def _truth_file(path: str) -> None:
-    """Check ``--truth`` can be written before publishing (the truth is written at the end)."""
-    from pathlib import Path
+def _truth_file(path: str, out: str | None, unit_ids: list[str]) -> None:
+    """Check ``--truth`` can be written before publishing (the truth is written at the end); nothing
+    is created here. With ``--out`` it may not name the folder or a file of the run written there."""
+    from simulator.files import unit_file_names
 
     p = Path(path)
+    if out is not None and p.resolve() == Path(out).resolve():
+        raise CliError(f"--truth {path}: is the --out folder; give a file name")
     if p.is_dir():
         raise CliError(f"--truth {path}: is a folder; give a file name")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"--truth {path}: cannot create its folder: {exc.strerror or exc}", exit_code=1) from None
-    if p.parent.exists() and not p.parent.is_dir():
-        raise CliError(f"--truth {path}: {p.parent} is not a folder")
+    if out is not None and p.resolve().parent == Path(out).resolve():
+        for unit_id in unit_ids:  # the run's own files: the truth would replace a sidecar, and the run be unreadable
+            if p.name in unit_file_names(unit_id):
+                raise CliError(f"--truth {path}: is a file this run writes into --out (unit {unit_id}'s); give "
+                               "another name (the truth is also written to truth.json there)")
     if p.is_file() and p.stat().st_size and not _is_truth(p):  # the fleet file itself was replaced by its truth
         raise CliError(f"--truth {path}: exists and is not a ground truth written by foreshock simulate (the fleet "
                        "file, a dataset?): it would be overwritten; give another file name")
-    _check_writable(p.parent, "--truth", path)
+    _check_creatable(p.parent, "--truth", path, "its folder")
+
+
+def _check_creatable(folder: Path, option: str, given: str, what: str) -> None:
+    """``folder`` exists and is writable, or can be made (its nearest existing ancestor is a writable
+    folder): checked without creating anything."""
+    base = folder.absolute()
+    while not base.exists() and not base.is_symlink() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise CliError(f"{option} {given}: cannot create {what}: {base} is not a folder", exit_code=1)
+    _check_writable(base, option, given)
 
 
 def _is_truth(p) -> bool:
@@ -239,10 +269,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _check_end(start, sim_s)
         if args.out:
             _output_dir(args.out)
+            from simulator.files import file_clashes
+
+            clashes = file_clashes(fleet)
+            if clashes:  # valid device ids, published as they are; as files they would overwrite each other
+                raise CliError(f"--out {args.out}: {clashes[0]}; rename the unit to write the fleet to files"
+                               + (f" ({len(clashes) - 1} more such unit(s))" if len(clashes) > 1 else ""))
+            _check_memory(fleet, sim_s, args.out)
         else:
             _publish_start(start, args.start)
+            _say_if_paced(start, sim_s, args.speed)
         if args.truth:
-            _truth_file(args.truth)
+            _truth_file(args.truth, args.out, [u.unit_id for u in fleet.units])
         if args.out:
             import time
 
@@ -257,7 +295,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     written.append(stats["units_done"])
                 show(stats)
 
-            truth = write_fleet_files(fleet, args.out, start_ms=start, duration_s=sim_s, progress=progress)
+            with _made_only_if_written(args.out):
+                truth = write_fleet_files(fleet, args.out, start_ms=start, duration_s=sim_s, progress=progress)
         else:
             from simulator.publisher import FleetPublisher
 
@@ -303,6 +342,62 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+_FEWER = "shorten --duration, lengthen snapshot_interval or lower the sensor's n"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available for new work (Linux ``MemAvailable``), or None where it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(fleet: Any, sim_s: float, out: str) -> None:
+    """With ``--out`` each unit's snapshots are held in memory until its run file is written: a unit that
+    cannot fit is refused now, rather than after minutes of simulating (a MemoryError, or the kernel's kill)."""
+    from simulator.files import largest_unit
+
+    unit_id, snapshots, need = largest_unit(fleet, sim_s)
+    available = _available_memory()
+    if available is not None and need > available:
+        n = next(u.model.sensor.n for u in fleet.units if u.unit_id == unit_id)
+        raise CliError(f"--out {out}: unit {unit_id} would hold up to {snapshots:,} snapshots of {n} samples in memory "
+                       f"while it is written (about {_size(need)}; {_size(available)} available): {_FEWER}")
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+@contextmanager
+def _made_only_if_written(out: str) -> Iterator[None]:
+    """Around writing ``--out``: the folders it makes are removed again if the run fails before a
+    unit is written whole (a full disk, Ctrl-C), and an OS error is said naming the option."""
+    made: list[Path] = []
+    p = Path(out).absolute()
+    while not p.exists() and p != p.parent:
+        made.append(p)  # deepest first: removed in this order
+        p = p.parent
+    try:
+        yield
+    except BaseException as exc:
+        for folder in made:
+            try:
+                folder.rmdir()  # only when empty: whole units written before the failure stay
+            except OSError:
+                break
+        if isinstance(exc, OSError):
+            raise CliError(f"--out {out}: cannot write the run's files: {exc.strerror or exc}", exit_code=1) from None
+        if isinstance(exc, MemoryError):
+            raise CliError(f"--out {out}: out of memory writing {exc}: {_FEWER}", exit_code=1) from None
+        raise
+
+
 @contextmanager
 def _first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
     """While publishing, the first Ctrl-C (SIGINT) stops the run where it is, as the end of its
@@ -328,6 +423,10 @@ def _first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 
 def _say_what_out_holds(out: str, done: int, units: int) -> None:
     """After Ctrl-C with ``--out``: the whole units written so far are there, the run is not complete."""
+    if not done and not Path(out).exists():
+        print(f"foreshock: {out}: interrupted before a unit was written whole: nothing was kept (the folder made "
+              "for the run was removed)", file=sys.stderr)
+        return
     print(f"foreshock: {out}: interrupted: {done} of {units} units written whole (the one being written was "
           "removed); no truth.json, as the run is not complete: write it again into an empty folder",
           file=sys.stderr)
@@ -340,11 +439,19 @@ def _replay(
     password: str | None,
     stop: threading.Event,
 ) -> int:
+    from devices.protocol import RESERVED_VALUE_NAMES, is_valid_device_id, is_valid_value_name
     from simulator.mqttpool import PublishError
     from simulator.replay import replay_dataset
 
     if not args.device:
         raise CliError("--replay needs --device ID (the device id to publish as)")
+    if not is_valid_device_id(args.device):
+        raise CliError(f"--device {args.device!r}: not a valid device id (letters, digits, _.:-, starting with a "
+                       "letter or digit; at most 64)")
+    if args.value_name is not None and not is_valid_value_name(args.value_name):
+        raise CliError(f"--value-name {args.value_name!r}: not a value name the device protocol allows (lower-case "
+                       "letters, digits and _, starting with a letter; at most 64; not a reserved name: "
+                       f"{', '.join(sorted(RESERVED_VALUE_NAMES))})")
     ignored = [name for name, value in (("a fleet file", args.fleet), ("--out", args.out), ("--truth", args.truth),
                                         ("--seed", args.seed)) if value is not None]
     if ignored:

@@ -28,7 +28,7 @@ from simulator.scalars import VALUE_NAMES
 from simulator.stream import FleetStream
 from simulator.truth import Truth
 
-__all__ = ["VALUE_UNITS", "write_fleet_files"]
+__all__ = ["VALUE_UNITS", "file_clashes", "largest_unit", "unit_file_names", "write_fleet_files"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,56 @@ VALUE_UNITS = {
     "ambient_c": "degC",
     "velocity_mm_s": "mm/s RMS",
 }
+
+
+# a name ending in one of these is taken for a data file or sidecar and the suffix replaced (foreshock.datasets)
+_DATA_SUFFIXES = (".csv", ".npz", ".json")
+
+
+def unit_file_names(unit_id: str) -> set[str]:
+    """The names of the files a unit is written to: its run and one series per value."""
+    return {f"{unit_id}.npz", f"{unit_id}.json"} | {f"{unit_id}_{v}.{ext}" for v in VALUE_NAMES for ext in ("csv", "json")}
+
+
+def file_clashes(fleet: Fleet) -> list[str]:
+    """Why some units of ``fleet`` cannot be written under their own names (valid device ids all): an id
+    that reads as a file name, or one whose files would also be another unit's or the ground truth."""
+    problems: list[str] = []
+    owner: dict[str, str] = {"truth.json": "the fleet's ground truth"}
+    for unit in fleet.units:
+        suffix = Path(unit.unit_id).suffix
+        if suffix in _DATA_SUFFIXES:
+            stem = unit.unit_id[: -len(suffix)]
+            problems.append(f"unit {unit.unit_id!r}: an id ending in {suffix} is taken for a file name: its run would "
+                            f"be written as {stem}.npz and {stem}.json")
+            continue
+        for name in sorted(unit_file_names(unit.unit_id)):
+            if name in owner:
+                problems.append(f"unit {unit.unit_id!r}: its file {name} would also be {owner[name]}")
+                break
+        else:
+            owner.update(dict.fromkeys(unit_file_names(unit.unit_id), f"a file of unit {unit.unit_id!r}"))
+    return problems
+
+
+def _dtype(unit: UnitSpec) -> str:
+    """How a unit's snapshots are stored (and held while it is written): float16 as the shared datasets,
+    float32 for a sensor range beyond float16's 65504 g."""
+    return "float32" if unit.model.sensor.range_g > 60000 else "float16"
+
+
+def largest_unit(fleet: Fleet, duration_s: float) -> tuple[str, int, int]:
+    """``(unit id, snapshots at most, bytes)`` of the unit whose snapshots need the most memory while it is
+    written: all of them are held until its run file is written, stacked, and copied once more as stored."""
+    best = ("", 0, 0)
+    for unit in fleet.units:
+        k = int(duration_s // fleet.snapshot_interval_s) + 1  # running throughout, from the run's first moment
+        if any(f.kind == "duplicate" for f in unit.sensor_faults):
+            k *= 2
+        need = k * unit.model.sensor.n * np.dtype(_dtype(unit)).itemsize * 3
+        if need > best[2]:
+            best = (unit.unit_id, k, need)
+    return best
 
 
 def _stamp(ms: int) -> str:
@@ -76,7 +126,11 @@ def write_fleet_files(
     progress_interval_s: float = 2.0,
 ) -> Truth:
     """Simulate ``duration_s`` from ``start_ms`` unit by unit into ``out_dir``; returns the truth.
+    Raises ValueError, before writing anything, when units' files would clash (:func:`file_clashes`).
     ``progress`` gets each finished unit, and how far a long one has got every ``progress_interval_s``."""
+    problems = file_clashes(fleet)
+    if problems:
+        raise ValueError("; ".join(problems))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     end_ms = start_ms + int(duration_s * 1000)
@@ -88,18 +142,23 @@ def write_fleet_files(
         ts: list[int] = []
         rows: list[tuple[float, ...]] = []
         snaps: list[tuple[int, np.ndarray]] = []
-        for k, e in enumerate(FleetStream(one, start_ms).emissions(end_ms)):
-            if progress and k % 500 == 0 and time.monotonic() - shown >= progress_interval_s:
-                shown = time.monotonic()  # a long unit: say how far it has got
-                progress({"unit_id": unit.unit_id, "unit_n": n, "units": len(fleet.units),
-                          "unit_hours": round((e.ts_ms - start_ms) / 3.6e6, 1),
-                          "of_hours": round((end_ms - start_ms) / 3.6e6, 1)})
-            if e.kind == "telemetry" and e.values is not None:
-                ts.append(e.ts_ms)
-                rows.append(tuple(e.values[k] for k in VALUE_NAMES))
-            elif e.samples is not None:
-                snaps.append((e.ts_ms, e.samples))
-        _write_whole(out, unit, lambda folder: _write_unit(folder, unit, fleet, start_ms, end_ms, ts, rows, snaps))
+        dtype = _dtype(unit)
+        try:
+            for k, e in enumerate(FleetStream(one, start_ms).emissions(end_ms)):
+                if progress and k % 500 == 0 and time.monotonic() - shown >= progress_interval_s:
+                    shown = time.monotonic()  # a long unit: say how far it has got
+                    progress({"unit_id": unit.unit_id, "unit_n": n, "units": len(fleet.units),
+                              "unit_hours": round((e.ts_ms - start_ms) / 3.6e6, 1),
+                              "of_hours": round((end_ms - start_ms) / 3.6e6, 1)})
+                if e.kind == "telemetry" and e.values is not None:
+                    ts.append(e.ts_ms)
+                    rows.append(tuple(e.values[k] for k in VALUE_NAMES))
+                elif e.samples is not None:
+                    snaps.append((e.ts_ms, e.samples.astype(dtype, copy=False)))  # as stored
+            _write_whole(out, unit,
+                         lambda folder: _write_unit(folder, unit, fleet, start_ms, end_ms, ts, rows, snaps))
+        except MemoryError as exc:  # said with what the unit held: the way out is fewer or smaller snapshots
+            raise MemoryError(f"unit {unit.unit_id} ({len(snaps)} snapshots of {unit.model.sensor.n} samples)") from exc
         if progress:
             progress(
                 {
@@ -171,7 +230,7 @@ def _write_unit(
                 "bearing": model.to_dict()["bearing"],
                 "machine": model.to_dict(),
             },
-            dtype="float32" if model.sensor.range_g > 60000 else "float16",
+            dtype=_dtype(unit),
         )
     else:
         log.warning("unit %s sent no snapshot in the run: no run file written", unit.unit_id)

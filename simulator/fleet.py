@@ -326,6 +326,8 @@ def _sensor_faults(specs: Any, where: str) -> tuple[SensorFault, ...]:
             if key not in spec:
                 raise FleetError(f"{w}.{key}: required")
         start, end = parse_duration(spec["start"], f"{w}.start"), parse_duration(spec["end"], f"{w}.end")
+        if not start < end:
+            raise FleetError(f"{w}: start ({start:g} s) must be before end ({end:g} s)")
         kind = spec["kind"] if isinstance(spec["kind"], str) else ""
         unused = [k for k in spec if k in _SFAULT_RANGE and k not in _SFAULT_PARAMS.get(kind, ())]
         if unused and kind in SENSOR_FAULT_KINDS:

@@ -69,14 +69,21 @@ class Truth:
 
     def write(self, path: str | Path) -> Path:
         """Write the truth whole or not at all: beside ``path`` first, renamed over it when complete
-        (a full disk or a Ctrl-C never leaves half a truth, or half of the previous one's place)."""
+        (a full disk or a Ctrl-C never leaves half a truth, or half of the previous one's place). A
+        device or a pipe (``/dev/null``, a FIFO) is written into in place."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=2) + "\n"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        if path.exists() and not path.is_file() and not path.is_dir():
+            # a device or a pipe (/dev/null, /dev/stdout, a FIFO): written into, never replaced by a file
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        target = path.resolve() if path.is_symlink() else path  # the file a link points to, not the link
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

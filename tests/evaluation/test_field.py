@@ -41,3 +41,20 @@ def test_field_precision_is_reported(tmp_path, monkeypatch, capsys):
 def test_evaluate_needs_a_path_or_field(capsys):
     assert main(["evaluate"]) == 2
     assert "--field" in capsys.readouterr().err
+
+
+def test_field_without_a_database_says_so_and_makes_none(tmp_path, monkeypatch, capsys):
+    """``evaluate --field`` pointed at no database (no --config, in another folder) made an empty SQLite
+    database in ./foreshock-data and reported 0 confirmed, 0 false alarms, as if it were the field's."""
+    data = tmp_path / "foreshock-data"
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(data))
+    monkeypatch.delenv("FORESHOCK_DATABASE__URL", raising=False)
+    assert main(["evaluate", "--field"]) == 2
+    err = capsys.readouterr().err
+    assert (f"--field: there is no database at {data / 'foreshock.db'} (settings database.url / data_dir): give "
+            "the service's settings with --config") in err, err
+    assert not data.exists()
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'none.db'}")
+    assert main(["evaluate", "--field"]) == 2
+    assert f"there is no database at {tmp_path / 'none.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()

@@ -103,3 +103,31 @@ def test_datasets_in_worker_processes_are_named_while_they_take_long(tmp_path: P
     report = evaluate(items, jobs=2, waiting=waiting, heartbeat_s=0.2)
     assert calls and "slow" in calls[0][0]
     assert sorted(r["name"] for r in report["runs"]) == ["quick", "slow"]
+
+
+def test_a_nab_series_reports_its_rows_while_a_detector_scores_it(tmp_path: Path, capsys, monkeypatch):
+    """A NAB series scored in the command's own process (--jobs 1, or one series) said nothing until it
+    was done: 25 s of silence for machine_temperature_system_failure with a detector taking 1 ms a row,
+    minutes with a slower one."""
+    import json
+    from types import SimpleNamespace
+
+    import evaluation.cli
+    from foreshock.cli import main
+
+    data, labels = tmp_path / "data" / "x", tmp_path / "labels"
+    data.mkdir(parents=True)
+    labels.mkdir()
+    rows = [f"2020-01-01 {h:02d}:{m:02d}:00,{(h * 60 + m) % 7}" for h in range(20) for m in range(60)]
+    (data / "s.csv").write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    (labels / "combined_windows.json").write_text(json.dumps(
+        {"x/s.csv": [["2020-01-01 10:00:00.000000", "2020-01-01 11:00:00.000000"]]}))
+    seen: list[tuple[str, int, int]] = []
+    evaluate(discover([tmp_path / "data"]), jobs=1, within=lambda item, done, total: seen.append((item.name, done, total)))
+    assert [done for _, done, _ in seen] == [0, 500, 1000] and {total for _, _, total in seen} == {1200}
+
+    clock = iter(range(0, 1000, 3))  # each reading 3 s after the last: every report is due
+    monkeypatch.setattr(evaluation.cli, "time", SimpleNamespace(monotonic=lambda: float(next(clock))))
+    assert main(["evaluate", str(tmp_path / "data"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "       s: 500/1200 rows" in err and "       s: 1000/1200 rows" in err, err

@@ -59,3 +59,31 @@ def test_a_fleet_mostly_not_assessed_says_so_under_its_figures(capsys, tmp_path:
     code = main(["evaluate", str(tmp_path), "--jobs", "1", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0 and "100% of the snapshots were not assessed" in out
+
+
+def test_healthy_time_the_engine_could_not_assess_is_not_counted_as_healthy_unit_days(capsys, tmp_path: Path):
+    """Found with a gearbox whose sensor spiked for 18 of its 20 days (every snapshot ``unknown``): the fleet
+    reported no false warning in 70 healthy unit-days, 17 of which no snapshot had been assessed."""
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text('seed = 4\nduration = "2d"\nsnapshot_interval = "1h"\ntelemetry_interval = "10m"\n'
+                     '[[units]]\nid = "S-1"\nmodel = "P-1800"\n'
+                     'sensor_faults = [{ kind = "spikes", start = "1d", end = "2d" }]\n'
+                     '[[units]]\nid = "S-2"\nmodel = "P-1800"\nfault = { kind = "outer_race", onset = "1d", '
+                     'failure = "2d" }\nsensor_faults = [{ kind = "spikes", start = "12h", end = "1d" }]\n')
+    runs = tmp_path / "runs"
+    assert main(["simulate", str(fleet), "--out", str(runs), "--quiet", "--start", "2026-01-01T00:00:00Z"]) == 0
+    capsys.readouterr()
+    report = tmp_path / "r.json"
+    assert main(["evaluate", str(runs), "--jobs", "1", "--quiet", "--json", str(report)]) == 0
+    import json
+
+    doc = json.loads(report.read_text())
+    s1 = next(r for r in doc["runs"] if r["name"] == "S-1")
+    assert s1["healthy_unassessed"] >= 0.9 * s1["healthy_observations"] / 2  # the spiked day
+    s = doc["fleet"]["runs"]
+    # S-1: about 1 of its 2 days assessed; S-2: about half of its healthy first day
+    assert 1.2 <= s["healthy_unit_days"] <= 1.8, s
+    assert 0.8 <= s["unassessed_healthy_unit_days"] <= 1.6, s
+    out = capsys.readouterr().out
+    assert (f"Fleet runs (2 units, {s['healthy_unit_days']} healthy unit-days assessed; "
+            f"{s['unassessed_healthy_unit_days']} more not assessed, not counted)") in out, out

@@ -120,3 +120,17 @@ def test_out_into_a_folder_holding_another_run_is_refused_and_leaves_it_alone(fl
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["simulate", str(fleet), "--out", str(empty), "--quiet"]) == 0  # an empty folder is fine
+
+
+def test_an_accelerated_run_that_would_end_ahead_of_now_says_it_slows_to_real_time(fleet, capsys):
+    """``--start`` a minute ago with ``--duration 10m --speed 100`` took 9 minutes, not 6 s, without a word:
+    a message is sent only once the wall clock reaches its stamp, so the run went at speed 1 after 0.6 s."""
+    import time
+
+    start = int(time.time() * 1000) - 60_000
+    assert main(["simulate", str(fleet), "--start", str(start), "--duration", "10m", "--speed", "100"]) == 3  # no broker
+    err = capsys.readouterr().err
+    assert "foreshock: note: this run ends" in err and "ahead of now: it goes at speed 1 once the simulated clock " \
+        "reaches the wall clock (a message is sent only once its stamp has come), so it takes about" in err, err
+    assert main(["simulate", str(fleet), "--duration", "10m", "--speed", "100"]) == 3  # the default start: ends now
+    assert "foreshock: note" not in capsys.readouterr().err

@@ -8,7 +8,8 @@ was accepted and then did something else than the file says; now each is refused
 - a misspelt placeholder in the credentials (``{unit}``) was sent literally, so that the broker
   refused every unit;
 - an empty ``fault_kinds`` was "unknown empty list", a reversed ``onset`` range only "expected
-  [earliest, latest]".
+  [earliest, latest]";
+- a sensor fault that ends before it starts was said in milliseconds, under names the file does not have.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def _group(**extra: Any) -> dict[str, Any]:
     ({"credentials": {"username": "{unit}", "password": "x"}, "units": [UNIT]},
      "credentials.username: unknown placeholder {unit} in '{unit}': the one placeholder is {unit_id}"),
     ({"units": [{**UNIT, "password": "secret-{id}"}]}, "units[0].password: unknown placeholder {id}"),
+    # said in milliseconds under names the file does not have: "start_ms (7200000) must be before end_ms (3600000)"
+    (_sensor(kind="stuck", start="2h", end="1h"), "units[0].sensor_faults[0]: start (7200 s) must be before end (3600 s)"),
+    (_sensor(kind="dropout", start="1h", end="1h"), "units[0].sensor_faults[0]: start (3600 s) must be before end (3600 s)"),
 ])
 def test_a_mistake_is_refused_naming_the_field(doc: dict[str, Any], message: str) -> None:
     with pytest.raises(FleetError) as exc:

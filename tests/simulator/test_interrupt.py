@@ -102,3 +102,21 @@ def test_ctrl_c_while_publishing_writes_the_truth_of_what_was_published(tmp_path
         assert "interrupted" in rest and str(truth) in rest
     finally:
         broker.cleanup()
+
+
+def test_an_out_interrupted_before_its_first_unit_leaves_no_folder_and_says_so(capsys, monkeypatch, tmp_path):
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(FLEET)
+
+    def write_series(path, *a, **k):  # Ctrl-C while the first unit is written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulator.files, "write_series", write_series)
+    out = tmp_path / "new" / "runs"
+    code = main(["simulate", str(fleet), "--out", str(out), "--start", "2026-01-01T00:00:00Z"])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert not (tmp_path / "new").exists()
+    # it said "0 of 2 units written whole ... write it again into an empty folder" of a folder no longer there
+    assert f"foreshock: {out}: interrupted before a unit was written whole: nothing was kept (the folder made " \
+           "for the run was removed)" in err, err

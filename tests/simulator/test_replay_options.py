@@ -32,6 +32,12 @@ def test_duration_keeps_only_the_first_part_of_the_dataset(tmp_path):
         (["--replay", "D", "--device", "X-1", "--duration", "soon"], "--duration: expected a duration"),
         (["demo", "--device", "X-1"], "--device is for --replay"),
         (["demo", "--value-name", "temperature_c"], "--value-name is for --replay"),
+        # were blamed on --replay (after the dataset was read): "--replay D: invalid device id 'bad/id'"
+        (["--replay", "D", "--device", "bad/id"],
+         "--device 'bad/id': not a valid device id (letters, digits, _.:-, starting with a letter or digit; at most 64)"),
+        (["--replay", "D", "--device", "X-1", "--value-name", "Bad name"],
+         "--value-name 'Bad name': not a value name the device protocol allows (lower-case letters, digits and _, "
+         "starting with a letter; at most 64; not a reserved name: axis, device, time)"),
     ],
 )
 def test_options_that_do_not_apply_are_refused_before_anything_is_published(argv, says, capsys, monkeypatch):

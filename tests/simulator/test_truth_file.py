@@ -80,3 +80,36 @@ def test_an_earlier_truth_is_replaced(capsys, monkeypatch, tmp_path):
     truth.write_text(json.dumps({"seed": 0, "start_ms": 0, "end_ms": 1, "units": []}))
     assert main(["simulate", str(fleet), "--out", str(tmp_path / "runs"), "--truth", str(truth), "--quiet"]) == 0
     assert [u["unit_id"] for u in json.loads(truth.read_text())["units"]] == ["P-1"]
+
+
+def test_a_truth_to_a_device_or_a_pipe_is_written_into_it_not_put_in_its_place(tmp_path):
+    """``--truth /dev/null`` replaced the device with a regular file (written beside it, renamed over it):
+    the machine's /dev/null was gone for every program until it was made again. A FIFO stands in here."""
+    import os
+    import stat
+
+    fifo = tmp_path / "truth.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so that opening it to write does not wait
+    try:
+        Truth.of(demo_fleet(), start_ms=0, end_ms=3_600_000).write(fifo)
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+        got = b""
+        while chunk := os.read(reader, 1 << 16):
+            got += chunk
+    finally:
+        os.close(reader)
+    assert json.loads(got)["end_ms"] == 3_600_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["truth.fifo"]  # nothing left beside it
+
+
+def test_a_truth_through_a_symbolic_link_replaces_the_file_it_points_to(tmp_path):
+    """``--truth latest.json``, a link to the current truth, put a file in the link's place and left the
+    file it pointed to as it was (``foreshock evaluate --json`` already follows the link)."""
+    target = tmp_path / "runs" / "truth-1.json"
+    target.parent.mkdir()
+    target.write_text(json.dumps({"seed": 0, "start_ms": 0, "end_ms": 1, "units": []}))
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    Truth.of(demo_fleet(), start_ms=0, end_ms=3_600_000).write(link)
+    assert link.is_symlink() and json.loads(target.read_text())["end_ms"] == 3_600_000

@@ -179,3 +179,17 @@ def test_lubrication_loss_fails_by_heat_not_by_reaching_zone_d(model):
     v = [velocity_rms_mm_s(synthesize(model, V, model.rated_rpm, {"lubrication": 1.0}, np.random.default_rng(s))
                            .astype(np.float64), model.sensor.fs, lo) for s in range(4)]
     assert model.zones[0] < min(v) and max(v) < model.zones[2], v  # zone B or C, never D
+
+
+def test_lubrication_loss_at_failure_stays_in_zone_b_of_the_catalogue_models():
+    """docs/simulator.md said "about 2-4.5 mm/s at severity 1, zone B or C"; a failing P-1800 measured 1.5 mm/s."""
+    import math
+
+    from simulator.models import FAN, GEARBOX, PUMP, UnitVariation
+    from simulator.waveform import fault_velocity_mm_s, healthy_velocity_mm_s
+
+    for model, low, high in ((PUMP, 1.6, 1.8), (FAN, 2.5, 2.8), (GEARBOX, 2.5, 2.8)):
+        for vibration in (0.7, 1.0, 1.3):  # the unit-to-unit variation's range
+            var = UnitVariation(vibration=vibration)
+            v = math.hypot(fault_velocity_mm_s(model, var, "lubrication", 1.0), healthy_velocity_mm_s(model, var))
+            assert low <= round(v, 1) <= high and model.zones[0] < v < model.zones[1], (model.name, vibration, v)
