@@ -45,6 +45,7 @@ __all__ = [
     "iso_zone_letter",
     "link",
     "move",
+    "number_is",
     "open_ticket",
     "prefill_d2",
     "record",
@@ -100,6 +101,19 @@ def record(
                         from_status=from_status, to_status=to_status, detail=detail)
     session.add(event)
     return event
+
+
+def number_is(number: str) -> Any:
+    """The condition that picks the ticket numbered ``number`` in any letter case: people read ticket numbers
+    out on the phone and copy them from e-mails, and ``pf202611001`` is ``PF202611001``.
+
+    Numbers are made upper case (:func:`alerts.numbering.format_number`) and stored as made; the number as
+    typed is looked for too, so the unique index on ``tickets.number`` still finds the row.
+
+    >>> str(number_is(" pf202611001").compile(compile_kwargs={"literal_binds": True}))
+    "tickets.number IN (' pf202611001', 'PF202611001')"
+    """
+    return Ticket.number.in_(sorted({number, number.strip().upper()}))
 
 
 def find_open(session: Session, device_id: str, failure_mode: str) -> Ticket | None:

@@ -237,6 +237,6 @@ def send_message(number: Number, body: MessageIn, ctx: ContextDep, tok: Service)
 def follow_up_reply(number: Number, body: FollowUpReply, ctx: ContextDep, tok: Service) -> dict:
     out = desk_of(ctx).reply(number, solved=body.solved, satisfaction=body.satisfaction, comment=body.comment,
                              actor=tok.name)
-    ctx.events.publish("ticket", {"kind": "ticket_followup", "ticket": number, "status": out["status"],
+    ctx.events.publish("ticket", {"kind": "ticket_followup", "ticket": out["ticket"], "status": out["status"],
                                   "by": tok.name})
     return out
