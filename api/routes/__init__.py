@@ -45,14 +45,17 @@ def _responses() -> dict:
 
 
 def api_router() -> APIRouter:
-    """Every resource's routes; each refuses a query parameter it does not declare (422 naming it)."""
+    """Every resource's routes; each refuses a query parameter it does not declare and a JSON body that gives a
+    key twice (422 naming it)."""
     from fastapi import Depends
 
     from api.deps import refuse_unknown_query
+    from api.jsonbody import refuse_duplicate_keys
 
     router = APIRouter()
+    checks = [Depends(refuse_unknown_query), Depends(refuse_duplicate_keys)]
     for r in routers():
-        router.include_router(r, responses=_responses(), dependencies=[Depends(refuse_unknown_query)])
+        router.include_router(r, responses=_responses(), dependencies=checks)
     return router
 
 

@@ -327,3 +327,16 @@ def test_a_follow_up_answer_on_a_ticket_still_open_is_refused_naming_its_state(c
     assert client.post(f"/api/v1/tickets/{number}/move", json={"to": "investigating"}, headers=svc).status_code == 200
     r = client.post(f"/api/v1/tickets/{number}/follow-up", json={"solved": True}, headers=svc)
     assert r.status_code == 409 and f"ticket {number} is investigating: " in r.json()["detail"]
+
+
+def test_a_signed_webhook_body_that_gives_a_key_twice_is_refused_naming_it(client, tokens, world):  # noqa: F811
+    """A CRM's body with "device_id" twice was registered for the last one given, answered 201."""
+    payload = (json.dumps(body(device_id="P-0002", external_ref="crm-dup", channel="crm"))[:-1]
+               + ', "device_id": "P-0003"}').encode()
+    ts = str(int(time.time()))
+    r = client.post("/api/v1/complaints/webhook", content=payload, headers={
+        **auth(tokens["service"]), "Content-Type": "application/json", "X-Foreshock-Timestamp": ts,
+        "X-Foreshock-Signature": sign("crm-secret", ts, payload)})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == "device_id" and "duplicated key 'device_id'" in r.json()["detail"]
+    assert client.get("/api/v1/complaints", headers=auth(tokens["viewer"])).json()["count"] == 0
