@@ -68,3 +68,28 @@ def test_every_route_with_a_json_body_refuses_a_duplicated_key(sqlite_ctx, metho
                            headers={**auth(tokens["admin"]), **JSON})
     assert r.status_code == 422, r.text
     assert "zz_key: duplicated key 'zz_key': given 2 times" in r.json()["detail"], r.text
+
+
+@pytest.mark.parametrize(("raw", "loc", "words"), [
+    (rb'{"content": {"note": "\ud800"}}', "content.note", "a lone UTF-16 surrogate"),
+    (rb'{"content": {"\udfff": 1}}', "content", "a key with a lone UTF-16 surrogate"),
+    (rb'{"content": "x \ud83d"}', "content", "a lone UTF-16 surrogate"),
+    (b'{"content": {"v": NaN}}', "content.v", "NaN is not a JSON number"),
+    (b'{"content": [1, -Infinity]}', "content.1", "-Infinity is not a JSON number"),
+])
+def test_8d_content_json_cannot_hold_is_refused_and_the_ticket_stays_readable(client, tokens, world, raw, loc, words):
+    """A lone surrogate (``"\\ud800"``) in an 8D discipline's JSON was stored, and from then on the ticket and the
+    whole ticket list answered 400 "Error serializing to JSON" to everyone: one request made the board
+    unreadable. NaN or Infinity (Python's parser takes them, JSON has neither) was stored and shown as null."""
+    s = auth(tokens["service"])
+    r = client.put(f"/api/v1/tickets/{world.ticket}/8d/D3", content=raw, headers={**s, **JSON})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["loc"] == loc and words in error["msg"], error
+    assert client.get(f"/api/v1/tickets/{world.ticket}", headers=s).status_code == 200
+    assert client.get("/api/v1/tickets", headers=s).status_code == 200
+    assert "D3" not in client.get(f"/api/v1/tickets/{world.ticket}", headers=s).json()["eight_d"]
+    # a surrogate pair is one character (an emoji), and fine
+    r = client.put(f"/api/v1/tickets/{world.ticket}/8d/D3", content=rb'{"content": {"note": "ok \ud83d\ude00"}}',
+                   headers={**s, **JSON})
+    assert r.status_code == 200 and r.json()["eight_d"]["D3"] == {"note": "ok \U0001F600"}, r.text

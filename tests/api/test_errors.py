@@ -172,7 +172,8 @@ def test_a_number_that_is_not_finite_in_a_body_is_refused_as_such(admin, url, bo
     text = json.dumps(body).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
     r = client.post(url, content=text, headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 422, r.text
-    assert {"loc": field, "msg": "Input should be a finite number"} in r.json()["errors"], r.text
+    assert any(e["loc"] == field and e["msg"].startswith("Input should be a finite number")
+               for e in r.json()["errors"]), r.text
 
 
 @pytest.mark.parametrize("body, field", [
@@ -186,4 +187,5 @@ def test_a_machine_model_number_that_is_not_finite_is_refused_as_such(admin, bod
     text = json.dumps(body).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
     r = client.post("/api/v1/models", content=text, headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 422, r.text
-    assert {"loc": field, "msg": "Input should be a finite number"} in r.json()["errors"], r.text
+    assert any(e["loc"] == field and e["msg"].startswith("Input should be a finite number")
+               for e in r.json()["errors"]), r.text
