@@ -141,11 +141,32 @@ def _guard(fn):
         from alerts.tickets import TicketError
         from foreshock.cli import CliError
 
+        for name, value in vars(args).items():  # a file's name may be any bytes: only text that is stored
+            if name not in _PATHS and isinstance(value, str) and (problem := not_utf8(value)):
+                raise CliError(f"{name}: {value!r} is not UTF-8 text ({problem}); set the terminal to UTF-8 "
+                               "(e.g. LANG=C.UTF-8) and type it again")
         try:
             return fn(args, settings)
         except (TicketError, ValueError) as exc:
             raise CliError(str(exc)) from None
     return wrapper
+
+
+_PATHS = {"config", "file", "out"}  # arguments that name files
+
+
+def not_utf8(text: str) -> str | None:
+    """What makes a command-line argument not UTF-8 text, or None. Python holds each byte of an argument that
+    is not UTF-8 (a terminal set to Latin-1) as a lone surrogate: stored, it made every API answer carrying it
+    fail.
+
+    >>> not_utf8("café"), not_utf8("caf\\udce9"), not_utf8("\\ud800")
+    (None, 'byte 0xe9', 'a lone surrogate')
+    """
+    bad = next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+    if bad is None:
+        return None
+    return f"byte 0x{ord(bad) - 0xDC00:02x}" if "\udc80" <= bad <= "\udcff" else "a lone surrogate"
 
 
 def add_page_args(p: argparse.ArgumentParser) -> None:

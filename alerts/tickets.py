@@ -53,6 +53,7 @@ __all__ = [
     "set_8d",
     "set_feedback",
     "ticket_dict",
+    "unstorable",
     "withdraw_feedback",
 ]
 
@@ -234,12 +235,47 @@ def empty_8d(content: Any) -> bool:
 EMPTY_8D = "the content is empty; a discipline is written over with new content, not cleared"
 
 
+def unstorable(value: Any, where: str = "content") -> str | None:
+    """What in ``value`` (text or JSON) JSON cannot hold, naming where, or None: a lone UTF-16 surrogate (no
+    character: it cannot be encoded as UTF-8, and every answer carrying it failed) or NaN / Infinity.
+
+    >>> unstorable({"a": [1.5, "ok \U0001F600"]}) is None
+    True
+    >>> print(unstorable({"a": ["x", "\\udfff"]}))
+    content.a.1: text with a lone UTF-16 surrogate ('\\udfff'), which is no character
+    >>> print(unstorable([float("nan")]))
+    content.0: NaN is not a number JSON can hold
+    """
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            bad = next((ch for ch in node if "\ud800" <= ch <= "\udfff"), None)
+            if bad is not None:
+                return f"{path}: text with a lone UTF-16 surrogate ({bad!r}), which is no character"
+        elif isinstance(node, float) and node != node:
+            return f"{path}: NaN is not a number JSON can hold"
+        elif isinstance(node, float) and node in (float("inf"), float("-inf")):
+            return f"{path}: {'-' if node < 0 else ''}Infinity is not a number JSON can hold"
+        elif isinstance(node, dict):
+            for k in node:
+                if isinstance(k, str) and (problem := unstorable(k, path)) is not None:
+                    return problem.replace("text with", "a key with", 1)
+            stack.extend((v, f"{path}.{k}") for k, v in reversed(node.items()))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{path}.{i}") for i, v in reversed(list(enumerate(node))))
+    return None
+
+
 def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, actor: str, now: float) -> None:
     d = discipline.upper()
     if d not in EIGHT_D:
         raise TicketError(f"unknown 8D discipline {discipline!r} (expected one of {', '.join(EIGHT_D)})")
     if empty_8d(content):  # blanks typed over D4 looked like a written discipline and hid what it said
         raise TicketError(f"8D {d}: {EMPTY_8D}")
+    problem = unstorable(content)
+    if problem is not None:  # stored, it made every answer carrying the ticket fail (the API's ticket list too)
+        raise TicketError(f"8D {d}: {problem}; nothing was stored")
     before = ticket.eight_d.get(d)
     ticket.eight_d = {**ticket.eight_d, d: content}
     # what it replaces stays in the audit trail: D2's prefilled evidence cannot be typed again
