@@ -26,8 +26,14 @@ def _loc(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "request"
 
 
-def _error(e: dict, content_type: str = "") -> dict[str, str]:
-    """One validation error as ``{loc, msg}``; a body that is not JSON says so and where."""
+def _error(e: dict, content_type: str = "", needs: list[str] | None = None) -> dict[str, str]:
+    """One validation error as ``{loc, msg}``; a body that is not JSON says so and where, a missing one what it needs
+    (``needs``: the body's required fields)."""
+    if tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing":
+        # it said "request: Field required", naming neither the body nor what goes in it
+        with_fields = f" (with {', '.join(needs)})" if needs else ""
+        return {"loc": "body", "msg": f"missing: this request needs a JSON object{with_fields}, sent with "
+                                      "Content-Type: application/json"}
     if e.get("type") == "json_invalid":
         loc = tuple(e.get("loc", ()))
         where = f" (at character {loc[1]})" if len(loc) > 1 and isinstance(loc[1], int) else ""
@@ -41,6 +47,17 @@ def _error(e: dict, content_type: str = "") -> dict[str, str]:
                                           f"(got {content_type or 'none'!r})"}
         return {"loc": "body", "msg": f"expected a JSON object, got {_json_type(e.get('input'))}"}
     return {"loc": _loc(tuple(e.get("loc", ()))), "msg": str(e.get("msg", "")).removeprefix("Value error, ")}
+
+
+def _body_fields(request: Request) -> list[str]:
+    """The required fields of the matched route's JSON body, in their order ([] when it has none)."""
+    from pydantic import BaseModel
+
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [f.alias or name for name, f in model.model_fields.items() if f.is_required()]
 
 
 def _json_type(v: object) -> str:
@@ -86,7 +103,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_error(e, request.headers.get("content-type", "")) for e in exc.errors()]
+        needs = _body_fields(request)
+        errors = [_error(e, request.headers.get("content-type", ""), needs) for e in exc.errors()]
         message = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors) or "invalid request"
         return JSONResponse({"detail": f"invalid request: {message}", "errors": errors}, status_code=422)
 

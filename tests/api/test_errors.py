@@ -70,6 +70,25 @@ def test_a_json_body_that_is_no_object_says_what_it_is(admin):
     assert r.json()["detail"] == "invalid request: body: expected a JSON object, got an array"
 
 
+@pytest.mark.parametrize(("path", "needs"), [("/api/v1/tokens", "name, role"),
+                                             ("/api/v1/tickets/PF202611001/move", "to")])
+def test_a_request_without_its_json_body_says_the_body_is_missing(admin, path, needs):
+    """`curl -X POST …/move` without -d got "invalid request: request: Field required", naming neither the body
+    nor what it needs."""
+    client, h = admin
+    r = client.post(path, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "body", "msg": f"missing: this request needs a JSON object (with {needs}), "
+                                                         "sent with Content-Type: application/json"}]
+
+
+def test_a_request_whose_body_fields_all_have_defaults_may_leave_the_body_out(admin):
+    """A relearn takes {"accept_current": false, "reason": ""} by default; without a body it was the same 422."""
+    client, h = admin
+    r = client.post("/api/v1/units/P-0404/relearn", headers=h)
+    assert r.status_code == 404 and r.json()["detail"] == "no unit 'P-0404' is registered", r.text
+
+
 @pytest.mark.parametrize("method,path", [("GET", "/api/v1/alerts/{}"), ("POST", "/api/v1/alerts/{}/ack")])
 def test_an_alert_id_beyond_the_database_integer_is_a_422_not_a_500(admin, method, path):
     client, h = admin
