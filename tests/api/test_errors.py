@@ -82,6 +82,14 @@ def test_a_request_without_its_json_body_says_the_body_is_missing(admin, path, n
                                                          "sent with Content-Type: application/json"}]
 
 
+def test_a_csv_import_without_its_body_names_the_csv_type(admin):
+    client, h = admin
+    r = client.post("/api/v1/units/import", headers={**h, "Content-Type": "text/csv"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "body", "msg": "missing: this request needs a body, sent with "
+                                                         "Content-Type: text/csv"}]
+
+
 def test_a_request_whose_body_fields_all_have_defaults_may_leave_the_body_out(admin):
     """A relearn takes {"accept_current": false, "reason": ""} by default; without a body it was the same 422."""
     client, h = admin
