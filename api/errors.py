@@ -26,7 +26,8 @@ def _loc(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "request"
 
 
-def _error(e: dict, content_type: str = "", needs: tuple[str, list[str]] = ("application/json", [])) -> dict[str, str]:
+def _error(e: dict, content_type: str = "",
+           needs: tuple[str, list[str]] = ("application/json", [])) -> dict[str, str]:
     """One validation error as ``{loc, msg}``; a body that is not JSON says so and where, a missing one what it needs
     (``needs``: the body's media type and required fields)."""
     if tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing":

@@ -92,8 +92,9 @@ def body_problems(body: str | bytes) -> list[tuple[Loc, str]]:
         if isinstance(node, dict):
             entry = dups.get(id(node))
             if entry is not None and entry[0] is node:
-                out.extend(((*path, k) if not _lone_surrogate(k) else path, f"duplicated key {k!r}: given {n} times in one JSON object (only the last "
-                                        "value would be used); give each key once") for k, n in entry[1].items())
+                out.extend(((*path, k) if not _lone_surrogate(k) else path,
+                            f"duplicated key {k!r}: given {n} times in one JSON object (only the last value would be "
+                            "used); give each key once") for k, n in entry[1].items())
             if surrogates:
                 out.extend((path, f"a key with a lone UTF-16 surrogate ({k!r}), which is no character: it cannot "
                                   "be stored or sent back as UTF-8; send the text as UTF-8")
