@@ -81,3 +81,27 @@ def test_cli_takes_a_file_name_that_is_not_utf8(svc, db_url, monkeypatch, capsys
     assert main(["complaints", "email", str(tmp_path / name), "--by", "gateway"]) == 2
     err = capsys.readouterr().err
     assert "complaint refused: occurred_at: Field required" in err, err  # the file was read
+
+
+def test_cli_8d_json_that_gives_a_key_twice_is_refused_naming_it(svc, db_url, monkeypatch, capsys):
+    """`tickets 8d PF… D4 '{"cause": "a", "cause": "b"}' --json` stored {"cause": "b"} without a word."""
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    assert main(["tickets", "8d", number, "D4", '{"x": {"cause": "a", "cause": "b"}}', "--json", "--by", "ana"]) == 2
+    err = capsys.readouterr().err
+    assert "--json: the content gives the key 'cause' 2 times in one object (at x); give each key once" in err, err
+    assert "D4" not in _readable(svc, number)["eight_d"]
+
+
+def test_cli_8d_from_stdin_that_is_not_utf8_names_the_byte(svc, db_url, monkeypatch, capsys):
+    import io
+    import sys
+
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    stdin = io.TextIOWrapper(io.BytesIO(b"caf\xe9 grinds"), encoding="utf-8", errors="surrogateescape")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert main(["tickets", "8d", number, "D4", "-", "--by", "ana"]) == 2
+    err = capsys.readouterr().err
+    assert "content (stdin): 'caf\\udce9 grinds' is not UTF-8 text (byte 0xe9)" in err, err
+    assert "D4" not in _readable(svc, number)["eight_d"]
