@@ -14,6 +14,7 @@ and reopening starts it again with the time it had left (the time spent closed d
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -28,7 +29,9 @@ from alerts.numbering import next_number
 from detectors.types import FAILURE_MODES
 
 __all__ = [
+    "COMMENT_MAX_CHARS",
     "EIGHT_D",
+    "EIGHT_D_MAX_CHARS",
     "STATUSES",
     "TRANSITIONS",
     "VERDICTS",
@@ -37,6 +40,7 @@ __all__ = [
     "add_comment",
     "assign",
     "can_move",
+    "eight_d_size",
     "empty_8d",
     "failure_mode_name",
     "feedback_finding",
@@ -214,9 +218,17 @@ def assign(
     record(session, ticket, "assigned", actor=actor, now=now, assignee=ticket.assignee, team=ticket.team)
 
 
+# every ticket of the API's ticket list carries its comments and 8D record: the limits hold whatever the way in
+COMMENT_MAX_CHARS = 10_000
+EIGHT_D_MAX_CHARS = 100_000  # one discipline's text, or its JSON
+
+
 def add_comment(session: Session, ticket: Ticket, text: str, *, actor: str, now: float) -> None:
     if not text.strip():
         raise TicketError("a comment needs text")
+    if len(text) > COMMENT_MAX_CHARS:
+        raise TicketError(f"a comment of {len(text):,} characters is over the limit of {COMMENT_MAX_CHARS:,}; "
+                          "attach long documents to a complaint or link them")
     ticket.comments = [*ticket.comments, {"at": now, "by": actor, "text": text}]
     record(session, ticket, "commented", actor=actor, now=now)
 
@@ -233,6 +245,15 @@ def empty_8d(content: Any) -> bool:
 
 
 EMPTY_8D = "the content is empty; a discipline is written over with new content, not cleared"
+
+
+def eight_d_size(content: Any) -> int:
+    """An 8D discipline's size in characters: its text, or its JSON.
+
+    >>> eight_d_size("seal"), eight_d_size({"k": "ä"})
+    (4, 10)
+    """
+    return len(content) if isinstance(content, str) else len(json.dumps(content, ensure_ascii=False))
 
 
 def unstorable(value: Any, where: str = "content") -> str | None:
@@ -276,6 +297,10 @@ def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, a
     problem = unstorable(content)
     if problem is not None:  # stored, it made every answer carrying the ticket fail (the API's ticket list too)
         raise TicketError(f"8D {d}: {problem}; nothing was stored")
+    size = eight_d_size(content)
+    if size > EIGHT_D_MAX_CHARS:  # the API refused it; the command line stored any size
+        raise TicketError(f"8D {d}: {size:,} characters, over the limit of {EIGHT_D_MAX_CHARS:,} for one 8D "
+                          "discipline; attach long documents to a complaint or link them")
     before = ticket.eight_d.get(d)
     ticket.eight_d = {**ticket.eight_d, d: content}
     # what it replaces stays in the audit trail: D2's prefilled evidence cannot be typed again

@@ -105,3 +105,21 @@ def test_cli_8d_from_stdin_that_is_not_utf8_names_the_byte(svc, db_url, monkeypa
     err = capsys.readouterr().err
     assert "content (stdin): 'caf\\udce9 grinds' is not UTF-8 text (byte 0xe9)" in err, err
     assert "D4" not in _readable(svc, number)["eight_d"]
+
+
+def test_cli_holds_8d_and_comments_to_the_apis_limits(svc, db_url, monkeypatch, capsys):
+    """The API refuses an 8D discipline over 100,000 characters and a comment over 10,000 (every ticket of the
+    ticket list carries them); `tickets 8d PF… D4 - < manual.txt` stored any size."""
+    number = open_ticket_for(svc, "u1", "outer_race", T0, "a")
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", db_url)
+    assert main(["tickets", "8d", number, "D4", "x" * 100_001, "--by", "ana"]) == 2
+    assert ("8D D4: 100,001 characters, over the limit of 100,000 for one 8D discipline"
+            in capsys.readouterr().err)
+    assert main(["tickets", "8d", number, "D5", '{"k": "' + "x" * 100_000 + '"}', "--json", "--by", "ana"]) == 2
+    assert "8D D5: 100,009 characters, over the limit" in capsys.readouterr().err
+    assert main(["tickets", "comment", number, "y" * 10_001, "--by", "ana"]) == 2
+    assert "a comment of 10,001 characters is over the limit of 10,000" in capsys.readouterr().err
+    t = _readable(svc, number)
+    assert t["comments"] == [] and "D4" not in t["eight_d"] and "D5" not in t["eight_d"]
+    assert main(["tickets", "8d", number, "D4", "x" * 100_000, "--by", "ana"]) == 0  # at the limit: taken
+    assert main(["tickets", "comment", number, "y" * 10_000, "--by", "ana"]) == 0
