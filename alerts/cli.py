@@ -141,11 +141,69 @@ def _guard(fn):
         from alerts.tickets import TicketError
         from foreshock.cli import CliError
 
+        for name, value in vars(args).items():  # a file's name may be any bytes: only text that is stored
+            if name not in _PATHS and isinstance(value, str) and (problem := not_utf8(value)):
+                raise CliError(f"{name}: {value!r} is not UTF-8 text ({problem}); set the terminal to UTF-8 "
+                               "(e.g. LANG=C.UTF-8) and type it again")
         try:
             return fn(args, settings)
         except (TicketError, ValueError) as exc:
             raise CliError(str(exc)) from None
     return wrapper
+
+
+_PATHS = {"config", "file", "out"}  # arguments that name files
+
+
+def loads_unique(text: str) -> Any:
+    """``json.loads`` that refuses an object giving a key twice, naming the key and where (json.loads kept the last
+    value silently: ``--json '{"cause": "a", "cause": "b"}'`` stored ``{"cause": "b"}``).
+
+    >>> loads_unique('{"a": [{"k": 1, "k": 2}]}')
+    Traceback (most recent call last):
+    ...
+    ValueError: --json: the content gives the key 'k' 2 times in one object (at a.0); give each key once
+    """
+    twice: list[tuple[dict, str, int]] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            key = next(k for k in obj if sum(1 for p, _ in pairs if p == k) > 1)
+            twice.append((obj, key, sum(1 for p, _ in pairs if p == key)))
+        return obj
+
+    doc = json.loads(text, object_pairs_hook=hook)
+    if twice:
+        obj, key, n = twice[0]
+        stack: list[tuple[Any, str]] = [(doc, "")]
+        where = ""
+        while stack:  # the path to the first such object (the document's top when it is gone under another)
+            node, path = stack.pop()
+            if node is obj:
+                where = path
+                break
+            if isinstance(node, dict):
+                stack.extend((v, f"{path}.{k}".lstrip(".")) for k, v in node.items())
+            elif isinstance(node, list):
+                stack.extend((v, f"{path}.{i}".lstrip(".")) for i, v in enumerate(node))
+        at = f" (at {where})" if where else ""
+        raise ValueError(f"--json: the content gives the key {key!r} {n} times in one object{at}; give each key once")
+    return doc
+
+
+def not_utf8(text: str) -> str | None:
+    """What makes a command-line argument not UTF-8 text, or None. Python holds each byte of an argument that
+    is not UTF-8 (a terminal set to Latin-1) as a lone surrogate: stored, it made every API answer carrying it
+    fail.
+
+    >>> not_utf8("café"), not_utf8("caf\\udce9"), not_utf8("\\ud800")
+    (None, 'byte 0xe9', 'a lone surrogate')
+    """
+    bad = next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+    if bad is None:
+        return None
+    return f"byte 0x{ord(bad) - 0xDC00:02x}" if "\udc80" <= bad <= "\udcff" else "a lone surrogate"
 
 
 def add_page_args(p: argparse.ArgumentParser) -> None:
@@ -261,10 +319,12 @@ def _tickets_comment(args, settings) -> int:
 @_guard
 def _tickets_8d(args, settings) -> int:
     text = sys.stdin.read() if args.content == "-" else args.content
+    if args.content == "-" and (problem := not_utf8(text)):  # the arguments are checked by _guard
+        raise ValueError(f"content (stdin): {text[:60]!r} is not UTF-8 text ({problem}); save it as UTF-8")
     content: Any = text
     if args.json:
         try:
-            content = json.loads(text)
+            content = loads_unique(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--json: the content is not valid JSON: {exc}") from None
     t = _service(settings).update_8d(args.number, args.discipline, content, actor=args.by)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from alerts import attachments, corrective, customer
 from alerts.complaints import ComplaintIn, complaint_dict, register, registered_serial
 from alerts.models import Complaint, CorrectiveAction, CustomerMessage, Ticket
-from alerts.tickets import AlreadyOpen, TicketError
+from alerts.tickets import AlreadyOpen, TicketError, number_is
 
 __all__ = ["ComplaintDesk"]
 
@@ -42,9 +42,9 @@ class ComplaintDesk:
 
     def _ticket(self, s: Session, number: str, *, lock: bool = False) -> Ticket:
         if lock:  # as the ticket desk does: one change to a ticket at a time, each to what the last one left
-            s.execute(update(Ticket).where(Ticket.number == number).values(number=Ticket.number)
+            s.execute(update(Ticket).where(number_is(number)).values(number=Ticket.number)
                       .execution_options(synchronize_session=False))
-        t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+        t = s.scalars(select(Ticket).where(number_is(number))).first()
         if t is None:
             raise TicketError(f"no ticket {number!r}")
         return t
@@ -84,7 +84,7 @@ class ComplaintDesk:
 
         q = select(Complaint, Ticket.number).join(Ticket, Ticket.id == Complaint.ticket_id)
         if ticket:
-            q = q.where(Ticket.number == ticket)
+            q = q.where(number_is(ticket))  # in any letter case, like every ticket number
         if device_id:
             registry = self.alerts.registry
             registered = registered_serial(registry, device_id) if registry is not None else None

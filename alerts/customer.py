@@ -161,7 +161,8 @@ def acknowledge(s: Session, ticket: Ticket, c: Complaint, *, cfg: Any, actor: st
 
 def record_reply(s: Session, ticket: Ticket, *, solved: bool, satisfaction: int | None, comment: str,
                  actor: str, now: float) -> CustomerMessage:
-    """The customer's answer to the follow-up; "not solved" reopens a closed ticket, unless a newer ticket
+    """The customer's answer to the follow-up, on a closed (or reopened) ticket: one still being worked on is
+    refused naming its state, as the follow-up itself is. "Not solved" reopens a closed ticket, unless a newer ticket
     is open for the same unit and failure mode: then the answer is kept, the newer ticket is told in its
     audit trail and ``customer_followup["not_reopened"]`` says why."""
     if satisfaction is not None and not 1 <= satisfaction <= 5:
@@ -169,6 +170,12 @@ def record_reply(s: Session, ticket: Ticket, *, solved: bool, satisfaction: int 
     if ticket.source != "customer" and s.scalar(select(Complaint.id).where(Complaint.ticket_id == ticket.id)
                                                 .limit(1)) is None:
         raise TicketError(f"ticket {ticket.number} has no customer complaint")
+    if ticket.status not in ("closed", "reopened"):
+        # the follow-up is sent after closure, and its answer decides whether the ticket reopens: on a ticket still
+        # being worked on it was kept as the customer's verdict on a repair not finished, and reopened nothing.
+        # A reopened ticket takes it: its answer may come after someone reopened the ticket by hand
+        raise TicketError(f"ticket {ticket.number} is {ticket.status}: the customer's follow-up answer is recorded "
+                          "after closure (move the ticket to closed first)")
     followup: dict[str, Any] = {"solved": solved, "satisfaction": satisfaction, "comment": comment,
                                 "at": iso(now), "by": actor}
     newer = None

@@ -21,6 +21,7 @@ from alerts.tickets import (
     found_failure_mode,
     iso,
     move,
+    number_is,
     record,
     set_8d,
     set_feedback,
@@ -57,7 +58,7 @@ class TicketDesk:
 
     # --- helpers ------------------------------------------------------------------------------
     def _ticket(self, s: Session, number: str) -> Ticket:
-        t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+        t = s.scalars(select(Ticket).where(number_is(number))).first()
         if t is None:
             raise TicketError(f"no ticket {number!r}")
         return t
@@ -92,7 +93,7 @@ class TicketDesk:
         with self._sf.begin() as s:
             # the ticket's write lock first (a row lock on PostgreSQL, the write lock on SQLite): two people
             # changing one ticket at once are applied one after the other, each to what the other left
-            s.execute(update(Ticket).where(Ticket.number == number).values(number=Ticket.number)
+            s.execute(update(Ticket).where(number_is(number)).values(number=Ticket.number)
                       .execution_options(synchronize_session=False))
             t = self._ticket(s, number)
             fn(s, t, self.clock())

@@ -14,6 +14,7 @@ and reopening starts it again with the time it had left (the time spent closed d
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -28,7 +29,9 @@ from alerts.numbering import next_number
 from detectors.types import FAILURE_MODES
 
 __all__ = [
+    "COMMENT_MAX_CHARS",
     "EIGHT_D",
+    "EIGHT_D_MAX_CHARS",
     "STATUSES",
     "TRANSITIONS",
     "VERDICTS",
@@ -37,6 +40,7 @@ __all__ = [
     "add_comment",
     "assign",
     "can_move",
+    "eight_d_size",
     "empty_8d",
     "failure_mode_name",
     "feedback_finding",
@@ -45,6 +49,7 @@ __all__ = [
     "iso_zone_letter",
     "link",
     "move",
+    "number_is",
     "open_ticket",
     "prefill_d2",
     "record",
@@ -52,6 +57,7 @@ __all__ = [
     "set_8d",
     "set_feedback",
     "ticket_dict",
+    "unstorable",
     "withdraw_feedback",
 ]
 
@@ -100,6 +106,19 @@ def record(
                         from_status=from_status, to_status=to_status, detail=detail)
     session.add(event)
     return event
+
+
+def number_is(number: str) -> Any:
+    """The condition that picks the ticket numbered ``number`` in any letter case: people read ticket numbers
+    out on the phone and copy them from e-mails, and ``pf202611001`` is ``PF202611001``.
+
+    Numbers are made upper case (:func:`alerts.numbering.format_number`) and stored as made; the number as
+    typed is looked for too, so the unique index on ``tickets.number`` still finds the row.
+
+    >>> str(number_is(" pf202611001").compile(compile_kwargs={"literal_binds": True}))
+    "tickets.number IN (' pf202611001', 'PF202611001')"
+    """
+    return Ticket.number.in_(sorted({number, number.strip().upper()}))
 
 
 def find_open(session: Session, device_id: str, failure_mode: str) -> Ticket | None:
@@ -199,9 +218,17 @@ def assign(
     record(session, ticket, "assigned", actor=actor, now=now, assignee=ticket.assignee, team=ticket.team)
 
 
+# every ticket of the API's ticket list carries its comments and 8D record: the limits hold whatever the way in
+COMMENT_MAX_CHARS = 10_000
+EIGHT_D_MAX_CHARS = 100_000  # one discipline's text, or its JSON
+
+
 def add_comment(session: Session, ticket: Ticket, text: str, *, actor: str, now: float) -> None:
     if not text.strip():
         raise TicketError("a comment needs text")
+    if len(text) > COMMENT_MAX_CHARS:
+        raise TicketError(f"a comment of {len(text):,} characters is over the limit of {COMMENT_MAX_CHARS:,}; "
+                          "attach long documents to a complaint or link them")
     ticket.comments = [*ticket.comments, {"at": now, "by": actor, "text": text}]
     record(session, ticket, "commented", actor=actor, now=now)
 
@@ -220,12 +247,60 @@ def empty_8d(content: Any) -> bool:
 EMPTY_8D = "the content is empty; a discipline is written over with new content, not cleared"
 
 
+def eight_d_size(content: Any) -> int:
+    """An 8D discipline's size in characters: its text, or its JSON.
+
+    >>> eight_d_size("seal"), eight_d_size({"k": "ä"})
+    (4, 10)
+    """
+    return len(content) if isinstance(content, str) else len(json.dumps(content, ensure_ascii=False))
+
+
+def unstorable(value: Any, where: str = "content") -> str | None:
+    """What in ``value`` (text or JSON) JSON cannot hold, naming where, or None: a lone UTF-16 surrogate (no
+    character: it cannot be encoded as UTF-8, and every answer carrying it failed) or NaN / Infinity.
+
+    >>> unstorable({"a": [1.5, "ok \U0001F600"]}) is None
+    True
+    >>> print(unstorable({"a": ["x", "\\udfff"]}))
+    content.a.1: text with a lone UTF-16 surrogate ('\\udfff'), which is no character
+    >>> print(unstorable([float("nan")]))
+    content.0: NaN is not a number JSON can hold
+    """
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            bad = next((ch for ch in node if "\ud800" <= ch <= "\udfff"), None)
+            if bad is not None:
+                return f"{path}: text with a lone UTF-16 surrogate ({bad!r}), which is no character"
+        elif isinstance(node, float) and node != node:
+            return f"{path}: NaN is not a number JSON can hold"
+        elif isinstance(node, float) and node in (float("inf"), float("-inf")):
+            return f"{path}: {'-' if node < 0 else ''}Infinity is not a number JSON can hold"
+        elif isinstance(node, dict):
+            for k in node:
+                if isinstance(k, str) and (problem := unstorable(k, path)) is not None:
+                    return problem.replace("text with", "a key with", 1)
+            stack.extend((v, f"{path}.{k}") for k, v in reversed(node.items()))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{path}.{i}") for i, v in reversed(list(enumerate(node))))
+    return None
+
+
 def set_8d(session: Session, ticket: Ticket, discipline: str, content: Any, *, actor: str, now: float) -> None:
     d = discipline.upper()
     if d not in EIGHT_D:
         raise TicketError(f"unknown 8D discipline {discipline!r} (expected one of {', '.join(EIGHT_D)})")
     if empty_8d(content):  # blanks typed over D4 looked like a written discipline and hid what it said
         raise TicketError(f"8D {d}: {EMPTY_8D}")
+    problem = unstorable(content)
+    if problem is not None:  # stored, it made every answer carrying the ticket fail (the API's ticket list too)
+        raise TicketError(f"8D {d}: {problem}; nothing was stored")
+    size = eight_d_size(content)
+    if size > EIGHT_D_MAX_CHARS:  # the API refused it; the command line stored any size
+        raise TicketError(f"8D {d}: {size:,} characters, over the limit of {EIGHT_D_MAX_CHARS:,} for one 8D "
+                          "discipline; attach long documents to a complaint or link them")
     before = ticket.eight_d.get(d)
     ticket.eight_d = {**ticket.eight_d, d: content}
     # what it replaces stays in the audit trail: D2's prefilled evidence cannot be typed again

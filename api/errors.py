@@ -26,8 +26,18 @@ def _loc(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if p != "body") or "request"
 
 
-def _error(e: dict, content_type: str = "") -> dict[str, str]:
-    """One validation error as ``{loc, msg}``; a body that is not JSON says so and where."""
+def _error(e: dict, content_type: str = "",
+           needs: tuple[str, list[str]] = ("application/json", [])) -> dict[str, str]:
+    """One validation error as ``{loc, msg}``; a body that is not JSON says so and where, a missing one what it needs
+    (``needs``: the body's media type and required fields)."""
+    if tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing":
+        # it said "request: Field required", naming neither the body nor what goes in it
+        media_type, fields = needs
+        if media_type != "application/json":
+            return {"loc": "body", "msg": f"missing: this request needs a body, sent with Content-Type: {media_type}"}
+        with_fields = f" (with {', '.join(fields)})" if fields else ""
+        return {"loc": "body", "msg": f"missing: this request needs a JSON object{with_fields}, sent with "
+                                      "Content-Type: application/json"}
     if e.get("type") == "json_invalid":
         loc = tuple(e.get("loc", ()))
         where = f" (at character {loc[1]})" if len(loc) > 1 and isinstance(loc[1], int) else ""
@@ -41,6 +51,18 @@ def _error(e: dict, content_type: str = "") -> dict[str, str]:
                                           f"(got {content_type or 'none'!r})"}
         return {"loc": "body", "msg": f"expected a JSON object, got {_json_type(e.get('input'))}"}
     return {"loc": _loc(tuple(e.get("loc", ()))), "msg": str(e.get("msg", "")).removeprefix("Value error, ")}
+
+
+def _body_needs(request: Request) -> tuple[str, list[str]]:
+    """The media type of the matched route's body and, for a JSON object, its required fields in their order."""
+    from pydantic import BaseModel
+
+    info = getattr(getattr(request.scope.get("route"), "body_field", None), "field_info", None)
+    media_type = getattr(info, "media_type", None) or "application/json"
+    model = getattr(info, "annotation", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return media_type, []
+    return media_type, [f.alias or name for name, f in model.model_fields.items() if f.is_required()]
 
 
 def _json_type(v: object) -> str:
@@ -86,7 +108,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_error(e, request.headers.get("content-type", "")) for e in exc.errors()]
+        needs = _body_needs(request)
+        errors = [_error(e, request.headers.get("content-type", ""), needs) for e in exc.errors()]
         message = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors) or "invalid request"
         return JSONResponse({"detail": f"invalid request: {message}", "errors": errors}, status_code=422)
 

@@ -45,14 +45,17 @@ def _responses() -> dict:
 
 
 def api_router() -> APIRouter:
-    """Every resource's routes; each refuses a query parameter it does not declare (422 naming it)."""
+    """Every resource's routes; each refuses a query parameter it does not declare, and a JSON body that gives a
+    key twice, a NaN or Infinity or a lone surrogate (422 naming it: :mod:`api.jsonbody`)."""
     from fastapi import Depends
 
     from api.deps import refuse_unknown_query
+    from api.jsonbody import refuse_bad_json
 
     router = APIRouter()
+    checks = [Depends(refuse_unknown_query), Depends(refuse_bad_json)]
     for r in routers():
-        router.include_router(r, responses=_responses(), dependencies=[Depends(refuse_unknown_query)])
+        router.include_router(r, responses=_responses(), dependencies=checks)
     return router
 
 

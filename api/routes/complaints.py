@@ -165,6 +165,7 @@ def _signed_complaint(ctx: Any, headers: Any, body: bytes) -> ComplaintIn:
     import json
 
     from alerts.inbound import verify_webhook
+    from api.jsonbody import check_body
 
     cfg = alerts_of(ctx).config
     secret = cfg.complaint_webhook_secret.get_secret_value() if cfg.complaint_webhook_secret else None
@@ -180,6 +181,7 @@ def _signed_complaint(ctx: Any, headers: Any, body: bytes) -> ComplaintIn:
         data = json.loads(body)
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"complaint refused: body is not JSON ({exc})") from None
+    check_body(body)  # a key given twice, NaN, a lone surrogate: 422 naming it, as on every route with a JSON body
     if isinstance(data, dict):
         data.setdefault("channel", "webhook")
         if data["channel"] in STAFF_CHANNELS:  # staff-entered complaints may subscribe their contact to a ticket
@@ -237,6 +239,6 @@ def send_message(number: Number, body: MessageIn, ctx: ContextDep, tok: Service)
 def follow_up_reply(number: Number, body: FollowUpReply, ctx: ContextDep, tok: Service) -> dict:
     out = desk_of(ctx).reply(number, solved=body.solved, satisfaction=body.satisfaction, comment=body.comment,
                              actor=tok.name)
-    ctx.events.publish("ticket", {"kind": "ticket_followup", "ticket": number, "status": out["status"],
+    ctx.events.publish("ticket", {"kind": "ticket_followup", "ticket": out["ticket"], "status": out["status"],
                                   "by": tok.name})
     return out

@@ -7,7 +7,6 @@ records who did what; the change is also published on the live event stream.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
@@ -15,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import select
 
 from alerts.models import Ticket
-from alerts.tickets import EMPTY_8D, TicketError, empty_8d, field_failure_mode
+from alerts.tickets import (
+    COMMENT_MAX_CHARS,
+    EIGHT_D_MAX_CHARS,
+    EMPTY_8D,
+    TicketError,
+    eight_d_size,
+    empty_8d,
+    field_failure_mode,
+)
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
 from api.routes.alerts import alerts_of
 from api.routes.units import serial_filter
@@ -90,7 +97,7 @@ class Assign(BaseModel):
 
 class Comment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=10_000)
+    text: str = Field(min_length=1, max_length=COMMENT_MAX_CHARS)
 
     @field_validator("text")
     @classmethod
@@ -100,7 +107,6 @@ class Comment(BaseModel):
         return v
 
 
-EIGHT_D_MAX_CHARS = 100_000  # one discipline's text or JSON; the ticket list carries every ticket's 8D record
 
 
 class EightD(BaseModel):
@@ -113,7 +119,7 @@ class EightD(BaseModel):
     def _size(cls, v: Any) -> Any:
         if empty_8d(v):
             raise ValueError(EMPTY_8D)
-        n = len(v) if isinstance(v, str) else len(json.dumps(v, ensure_ascii=False))
+        n = eight_d_size(v)
         if n > EIGHT_D_MAX_CHARS:
             raise ValueError(f"{n:,} characters, over the limit of {EIGHT_D_MAX_CHARS:,} for one 8D discipline; "
                              "attach long documents to a complaint or link them")

@@ -397,9 +397,13 @@ def recommission_unit(device_id: str, ctx: ContextDep, _: Admin) -> dict:
 
 @router.post("/{device_id}/relearn", response_model=RelearnPublic,
              summary="Learn the unit's detector baseline afresh (after a repair; or accept its current defect lines)")
-def relearn_unit(device_id: str, body: RelearnIn, ctx: ContextDep, tok: Engineer) -> dict:
+def relearn_unit(
+    device_id: str, ctx: ContextDep, tok: Engineer,
+    body: Annotated[RelearnIn | None, Body(description="all optional: without a body, the defaults")] = None,
+) -> dict:
     from devices.registry import relearn_of
 
+    body = body or RelearnIn()  # every field has a default: `curl -X POST …/relearn` asks for a plain relearn
     unit = registry_of(ctx).request_relearn(unit_serial(ctx, device_id), accept_current=body.accept_current,
                                             reason=body.reason, by=tok.name)
     return {"device_id": unit.device_id, **(relearn_of(unit) or {})}

@@ -70,6 +70,33 @@ def test_a_json_body_that_is_no_object_says_what_it_is(admin):
     assert r.json()["detail"] == "invalid request: body: expected a JSON object, got an array"
 
 
+@pytest.mark.parametrize(("path", "needs"), [("/api/v1/tokens", "name, role"),
+                                             ("/api/v1/tickets/PF202611001/move", "to")])
+def test_a_request_without_its_json_body_says_the_body_is_missing(admin, path, needs):
+    """`curl -X POST …/move` without -d got "invalid request: request: Field required", naming neither the body
+    nor what it needs."""
+    client, h = admin
+    r = client.post(path, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "body", "msg": f"missing: this request needs a JSON object (with {needs}), "
+                                                         "sent with Content-Type: application/json"}]
+
+
+def test_a_csv_import_without_its_body_names_the_csv_type(admin):
+    client, h = admin
+    r = client.post("/api/v1/units/import", headers={**h, "Content-Type": "text/csv"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "body", "msg": "missing: this request needs a body, sent with "
+                                                         "Content-Type: text/csv"}]
+
+
+def test_a_request_whose_body_fields_all_have_defaults_may_leave_the_body_out(admin):
+    """A relearn takes {"accept_current": false, "reason": ""} by default; without a body it was the same 422."""
+    client, h = admin
+    r = client.post("/api/v1/units/P-0404/relearn", headers=h)
+    assert r.status_code == 404 and r.json()["detail"] == "no unit 'P-0404' is registered", r.text
+
+
 @pytest.mark.parametrize("method,path", [("GET", "/api/v1/alerts/{}"), ("POST", "/api/v1/alerts/{}/ack")])
 def test_an_alert_id_beyond_the_database_integer_is_a_422_not_a_500(admin, method, path):
     client, h = admin
@@ -172,7 +199,8 @@ def test_a_number_that_is_not_finite_in_a_body_is_refused_as_such(admin, url, bo
     text = json.dumps(body).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
     r = client.post(url, content=text, headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 422, r.text
-    assert {"loc": field, "msg": "Input should be a finite number"} in r.json()["errors"], r.text
+    assert any(e["loc"] == field and e["msg"].startswith("Input should be a finite number")
+               for e in r.json()["errors"]), r.text
 
 
 @pytest.mark.parametrize("body, field", [
@@ -186,4 +214,5 @@ def test_a_machine_model_number_that_is_not_finite_is_refused_as_such(admin, bod
     text = json.dumps(body).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
     r = client.post("/api/v1/models", content=text, headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 422, r.text
-    assert {"loc": field, "msg": "Input should be a finite number"} in r.json()["errors"], r.text
+    assert any(e["loc"] == field and e["msg"].startswith("Input should be a finite number")
+               for e in r.json()["errors"]), r.text

@@ -305,3 +305,38 @@ def test_an_emailed_serial_does_not_subscribe_the_sender_to_the_customers_ticket
     assert len(flagged) == 1 and "evil@example.com" in flagged[0]["flag_reason"]
     assert smtp.wait_for(3)
     assert [rcpt for rcpt, m in smtp.messages if world.ticket in m["Subject"]] == [["ann@acme.example"]] * 2
+
+
+def test_a_follow_up_answer_on_a_ticket_still_open_is_refused_naming_its_state(client, tokens, world):  # noqa: F811
+    """The follow-up is sent after closure and its answer decides whether the ticket reopens; recorded on an
+    open ticket it was kept as the customer's verdict on a repair not finished (and "not solved" reopened
+    nothing), answered 200."""
+    svc = auth(tokens["service"])
+    number = client.post("/api/v1/complaints", json=body(device_id="P-0002"), headers=svc).json()["ticket"]
+    assert client.post(f"/api/v1/tickets/{number}/move", json={"to": "triaged"}, headers=svc).status_code == 200
+    r = client.post(f"/api/v1/tickets/{number}/follow-up", json={"solved": True, "satisfaction": 5}, headers=svc)
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"] == (f"ticket {number} is triaged: the customer's follow-up answer is recorded "
+                                  "after closure (move the ticket to closed first)")
+    log = client.get(f"/api/v1/tickets/{number}/communication", headers=svc).json()
+    assert log["customer_followup"] is None and [m["kind"] for m in log["messages"]] == ["acknowledgement"]
+    assert client.post(f"/api/v1/tickets/{number}/move", json={"to": "closed"}, headers=svc).status_code == 200
+    r = client.post(f"/api/v1/tickets/{number}/follow-up", json={"solved": False, "satisfaction": 2}, headers=svc)
+    assert r.status_code == 200 and r.json()["status"] == "reopened", r.text
+    # worked on again, the ticket takes the next answer after its next closure
+    assert client.post(f"/api/v1/tickets/{number}/move", json={"to": "investigating"}, headers=svc).status_code == 200
+    r = client.post(f"/api/v1/tickets/{number}/follow-up", json={"solved": True}, headers=svc)
+    assert r.status_code == 409 and f"ticket {number} is investigating: " in r.json()["detail"]
+
+
+def test_a_signed_webhook_body_that_gives_a_key_twice_is_refused_naming_it(client, tokens, world):  # noqa: F811
+    """A CRM's body with "device_id" twice was registered for the last one given, answered 201."""
+    payload = (json.dumps(body(device_id="P-0002", external_ref="crm-dup", channel="crm"))[:-1]
+               + ', "device_id": "P-0003"}').encode()
+    ts = str(int(time.time()))
+    r = client.post("/api/v1/complaints/webhook", content=payload, headers={
+        **auth(tokens["service"]), "Content-Type": "application/json", "X-Foreshock-Timestamp": ts,
+        "X-Foreshock-Signature": sign("crm-secret", ts, payload)})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == "device_id" and "duplicated key 'device_id'" in r.json()["detail"]
+    assert client.get("/api/v1/complaints", headers=auth(tokens["viewer"])).json()["count"] == 0
