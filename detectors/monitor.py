@@ -189,6 +189,7 @@ class UnitMonitor:
         self.step = False  # the current episode began as an abrupt level step
         self.hi_buf: list[float] = []
         self.v_buf: list[float] = []  # recent velocities: the ISO zone is judged on their median
+        self.order_buf: dict[str, list[float]] = {}  # recent 1x, 2x, 3x velocities: their medians' growth
         self.ref: float | None = None  # lowest settled health indicator since commissioning
         self.prev_ratio = 1.0
         self.level = 0  # adaptive level of the last snapshot, 0..3
@@ -380,13 +381,23 @@ class UnitMonitor:
         for k in orders:
             base = self.baseline.baseline.get(k)
             v = feats.get(k, 0.0)
-            if base is None or not lines or self.streak < c.persistence or v < 0.5 * self.iso.limits[0]:
+            buf = self.order_buf[k] = (self.order_buf.get(k, []) + [v])[-c.smooth:]
+            if base is None or not lines:
                 continue
-            r = v / math.exp(base[0])
-            material = r >= c.warning_ratio or (r >= c.watch_ratio and self.ewma >= c.warning_log10p)
-            if material and level < 2:
+            if self.streak >= c.persistence and v >= 0.5 * self.iso.limits[0]:
+                r = v / math.exp(base[0])
+                material = r >= c.warning_ratio or (r >= c.watch_ratio and self.ewma >= c.warning_log10p)
+                if material and level < 2:
+                    level = 2
+                    reasons.insert(0, f"{k[1]}x shaft-speed velocity {v:.2f} mm/s is {r:.1f}x its baseline")
+            # an order that grows slowly moves the whole feature vector little (a gearbox's 2x under its
+            # 1x and gear mesh): its own running median at warning_ratio x its baseline is a warning too
+            med = _median(buf)
+            r_med = med / math.exp(base[0])
+            if len(buf) == c.smooth and med >= 0.5 * self.iso.limits[0] and r_med >= c.warning_ratio and level < 2:
                 level = 2
-                reasons.insert(0, f"{k[1]}x shaft-speed velocity {v:.2f} mm/s is {r:.1f}x its baseline")
+                reasons.insert(0, f"{k[1]}x shaft-speed velocity {med:.2f} mm/s (median of {c.smooth}) is "
+                                  f"{r_med:.1f}x its baseline")
         # a level step that appears at once and does not grow is an operating change, not wear
         if ratio >= c.watch_ratio and self.prev_ratio < c.watch_ratio and self.streak <= 1:
             self.step = prev_ewma < c.watch_log10p and t2 >= c.warning_log10p
@@ -602,6 +613,7 @@ class UnitMonitor:
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
         self.n_learnt, self.ewma, self.streak, self.step = 0, 0.0, 0, False
         self.hi_buf, self.ref, self.prev_ratio, self.level, self.calm = [], None, 1.0, 0, 0
+        self.order_buf = {}
 
     def _fused(self, a: Assessment, remember: bool = True) -> Assessment:
         if HEALTH_ORDER[self.scalar_state] > HEALTH_ORDER[a.state]:
@@ -674,7 +686,7 @@ class UnitMonitor:
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
             "away_rpm": self.away_rpm, "away_n": self.away_n, "relearn_note": self.relearn_note,
-            "hi_buf": self.hi_buf, "v_buf": self.v_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
+            "hi_buf": self.hi_buf, "v_buf": self.v_buf, "order_buf": self.order_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
             "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age, "axis": self.axis,
@@ -742,6 +754,13 @@ class UnitMonitor:
         mon.scalar_mode = state.get("scalar_mode")
         mon.away_rpm, mon.away_n = state.get("away_rpm"), int(state.get("away_n", 0))
         mon.relearn_note = state.get("relearn_note")
+        # not in states saved before the orders' own medians were judged: they start empty
+        order_buf = state.get("order_buf", {})
+        if not isinstance(order_buf, dict) or not all(
+                k in ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s") and isinstance(v, list) and all(_real(x) for x in v)
+                for k, v in order_buf.items()):
+            raise ValueError(f"order_buf must map v1x_mm_s, v2x_mm_s, v3x_mm_s to lists of numbers, got {order_buf!r}")
+        mon.order_buf = {k: [float(x) for x in v][-mon.config.smooth:] for k, v in order_buf.items()}
         mon.axis = state.get("axis")  # None in states saved before axes were told apart: the next one sent
         band = state.get("env_band")
         mon.env_band = (float(band[0]), float(band[1])) if band else None

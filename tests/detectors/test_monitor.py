@@ -476,6 +476,8 @@ def _saved_state() -> dict:
     (lambda s: s.__setitem__("env_band", [1]), "corrupted"),
     (lambda s: s.__setitem__("n_learnt", "x"), "n_learnt must be a whole number, got 'x'"),
     (lambda s: s.__setitem__("hi_buf", None), "hi_buf must be a list of numbers, got None"),
+    (lambda s: s.__setitem__("order_buf", {"v9x_mm_s": [1.0]}), "order_buf must map v1x_mm_s, v2x_mm_s, v3x_mm_s"),
+    (lambda s: s.__setitem__("order_buf", {"v1x_mm_s": ["x"]}), "order_buf must map"),
     (lambda s: s.__setitem__("snap_state", "great"), "snap_state must be one of healthy, watch, warning, alarm"),
     (lambda s: s.__setitem__("last", {"ts": "x"}), "last must be a saved assessment"),
     (lambda s: s.__setitem__("last", {"ts": 1.0, "state": "warning", "ttf_s": "soon"}), "last.ttf_s must be a number"),
@@ -505,3 +507,14 @@ def test_a_state_after_a_json_round_trip_continues_where_it_stopped() -> None:
     rng = np.random.default_rng(9)
     a = restored.update_snapshot(snap(41 * HOUR, machine_signal(rng)))
     assert a.state == "healthy" and not any("learning" in r for r in a.reasons)
+
+
+def test_a_state_saved_before_the_orders_medians_loads_with_them_empty() -> None:
+    mon, rng = _commissioned(3)
+    for i in range(6):
+        mon.update_snapshot(snap((40 + i) * HOUR, machine_signal(rng)))
+    state = json.loads(json.dumps(mon.state_dict()))
+    assert len(state["order_buf"]["v1x_mm_s"]) == 5
+    assert UnitMonitor.from_state(state, MACHINE).order_buf == mon.order_buf
+    del state["order_buf"]
+    assert UnitMonitor.from_state(state, MACHINE).order_buf == {}
