@@ -51,9 +51,15 @@ async function body() {
   return out;
 }
 
+// One complaint per click: the button waits for the answer (on a slow link a second click, or Enter, registered
+// the same call twice, each joining the ticket).
+const submit = form.querySelector("#c-submit");
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
+  if (submit.disabled) return;
   const result = document.getElementById("c-result");
+  submit.disabled = true;
+  submit.textContent = "Registering…";
   try {
     const c = await api("/complaints", { method: "POST", body: await body() });
     const how = c.joined ? "joined the open ticket" : "opened ticket";
@@ -66,6 +72,9 @@ form.addEventListener("submit", async (e) => {
     await refresh();
   } catch (err) {
     result.replaceChildren(el("div", { class: "error", role: "alert", id: "c-error" }, err.message));
+  } finally {
+    submit.disabled = false;
+    submit.textContent = "Register";
   }
 });
 
