@@ -5,10 +5,72 @@ export function token() { return sessionStorage.getItem(KEY); }
 export function setToken(t) { sessionStorage.setItem(KEY, t.trim()); }
 export function logout() { sessionStorage.removeItem(KEY); location.href = "/ui/login"; }
 // a token refused (revoked, expired): log in again and come back to this page
-function relogin() {
+function toLogin() {
   sessionStorage.removeItem(KEY);
   const here = location.pathname + location.search + location.hash;
   location.href = here === "/ui/" || here === "/" ? "/ui/login" : `/ui/login?next=${encodeURIComponent(here)}`;
+}
+
+// Whether a form on the page holds what someone typed or chose and has not saved (a field changed from
+// what the page drew, or a file chosen).
+function unsaved() {
+  for (const f of document.querySelectorAll("main form")) {
+    for (const x of f.elements) {
+      if (!x.name || x.tagName === "BUTTON" || x.tagName === "FIELDSET") continue;
+      if (x.type === "checkbox" || x.type === "radio" ? x.checked !== x.defaultChecked
+        : x.type === "file" ? x.files.length > 0
+          : x.tagName === "SELECT" ? [...x.options].some((o) => o.selected !== o.defaultSelected)
+            : x.value !== x.defaultValue) return true;
+    }
+  }
+  return false;
+}
+
+// A token that expires (or is revoked) while someone types a complaint during a call or an 8D root cause:
+// the page went to the login page at once (the stream's end, or the click on Save) and what was typed was
+// lost. Then the page stays, says so at its top and takes a new token there; saving again then works. A
+// page with nothing typed goes to the login page and back as before. Resolves once logged in again.
+let relogging = null;
+function relogin(detail) {
+  if (!unsaved()) { toLogin(); return new Promise(() => {}); }
+  if (relogging) return relogging.done;
+  // the refused token stays until another is given: what the page asks meanwhile is refused with its reason
+  let resolve;
+  const done = new Promise((r) => { resolve = r; });
+  const input = el("input", { id: "relogin-token", type: "password", autocomplete: "off", placeholder: "fs_…", required: true });
+  const msg = el("span", { id: "relogin-error", role: "status" });
+  const button = el("button", { type: "submit", id: "relogin-button" }, "Log in again");
+  const box = el("form", { class: "error relogin", role: "alert", id: "relogin" },
+    el("p", {}, el("strong", {}, "Logged out: "), `${detail || "your token was refused"}. `,
+      "What you typed is still on this page: log in again here, then save it."),
+    el("div", { class: "filters" }, el("label", { for: "relogin-token" }, "Token", input), button,
+      el("a", { href: "#", id: "relogin-leave", onclick: (e) => { e.preventDefault(); toLogin(); } },
+        "or go to the login page (what you typed is lost)")), msg);
+  box.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    msg.textContent = "";
+    button.disabled = true;
+    try {
+      const res = await fetch("/api/v1/me", { headers: { Authorization: `Bearer ${input.value.trim()}` } });
+      if (!res.ok) {
+        msg.textContent = `Login failed: ${(await res.json().catch(() => ({}))).detail || res.statusText}`;
+        return;
+      }
+      const me = await res.json();
+      setToken(input.value);
+      const who = document.querySelector("header .who");
+      if (who && who.firstChild && who.firstChild.nodeType === Node.TEXT_NODE) who.firstChild.textContent = `${me.name} (${me.role}) `;
+      box.remove();
+      relogging = null;
+      resolve();
+    } catch (err) {
+      msg.textContent = `Login failed: the server cannot be reached (${err.message})`;
+    } finally { button.disabled = false; }
+  });
+  relogging = { done };
+  (document.querySelector("main") || document.body).prepend(box);
+  input.focus({ preventScroll: true });
+  return done;
 }
 // where to go after logging in: a dashboard page of this site only (never another site's address)
 export function safeNext(next) {
@@ -23,7 +85,11 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${token() || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (res.status === 401 && !raw) { relogin(); throw new ApiError(401, "please log in"); }
+  if (res.status === 401 && !raw) {
+    const detail = (await res.json().catch(() => ({}))).detail;
+    relogin(detail);
+    throw new ApiError(401, `not done: log in again (${detail || "token refused"})`);
+  }
   if (!res.ok) {
     let detail = res.statusText;
     try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
@@ -151,7 +217,12 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
       const res = await fetch(`/api/v1/events?heartbeat_s=15${query}`, { headers: { Authorization: `Bearer ${token()}` } });
       // a token that expired or was revoked ends the stream: log in again (the page said "reconnecting"
       // for ever and went stale: the pages that follow the stream ask the API nothing else)
-      if (res.status === 401) { relogin(); return; }
+      if (res.status === 401) {
+        show("○ logged out");
+        await relogin((await res.json().catch(() => ({}))).detail);
+        attempt = -1;  // logged in again on this page: open the stream again at once
+        continue;
+      }
       if (res.status === 429) {
         const asked = Number(res.headers.get("Retry-After"));
         const body = await res.json().catch(() => ({}));

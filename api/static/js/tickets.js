@@ -358,4 +358,4 @@ setInterval(() => { for (const c of document.querySelectorAll(".clock[data-due]"
   const left = Number(c.dataset.due) - Date.now() / 1000;
   c.textContent = c.textContent.replace(/(in|overdue) .*/, left < 0 ? `overdue ${fmtDuration(-left)}` : `in ${fmtDuration(left)}`);
 } }, 1000);
-live(debounce(async () => { await refresh(); if (openNumber) await showDetail(openNumber); }, 500));
+live(debounce(async () => { await refresh(); if (openNumber) await showDetail(openNumber).catch(showError); }, 500));
