@@ -209,6 +209,7 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
     const note = document.getElementById("live-why");
     if (note && why) note.textContent = why; else if (note) note.remove();
   };
+  let opened = 0;
   for (let attempt = 0; attempt < 1000; attempt++) {
     let wait = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
     let text = "○ reconnecting", why = "";
@@ -235,6 +236,10 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
       }
       if (!res.ok) throw new Error(`events: ${res.status}`);
       show("● live");
+      // what changed while the stream was lost (a network blip, a server restart, a new login) came as
+      // events nobody received: the page stayed stale, an acknowledged alert unacknowledged, until the next
+      // event. Opened again, the page refreshes once, as for an event.
+      if (opened++ > 0) onEvent("reconnected", {});
       const reader = res.body.getReader();
       const dec = new TextDecoder();
       let buf = "";
