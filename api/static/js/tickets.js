@@ -275,14 +275,17 @@ function sla(t) {
     t.repeat_failure ? el("strong", {}, " · repeat failure") : ""];
 }
 
+// red once overdue, orange within the hour (the card's class follows the countdown: a clock that ran out
+// while the board was open kept counting "overdue" in black)
+const clockClass = (left) => (left < 0 ? "clock late" : left < 3600 ? "clock soon" : "clock");
+
 function clock(t) {
   const now = Date.now() / 1000;
   if (!t.is_open) return el("span", { class: "clock" }, "closed");
   const responding = !t.responded_at;
   const due = Date.parse(responding ? t.response_due : t.resolution_due) / 1000;
   const left = due - now;
-  const cls = left < 0 ? "clock late" : left < 3600 ? "clock soon" : "clock";
-  return el("span", { class: cls, "data-due": due },
+  return el("span", { class: clockClass(left), "data-due": due },
     `${responding ? "respond" : "resolve"} ${left < 0 ? "overdue " + fmtDuration(-left) : "in " + fmtDuration(left)}`);
 }
 
@@ -357,5 +360,6 @@ window.addEventListener("hashchange", openFromHash);  // browser back/forward, o
 setInterval(() => { for (const c of document.querySelectorAll(".clock[data-due]")) {
   const left = Number(c.dataset.due) - Date.now() / 1000;
   c.textContent = c.textContent.replace(/(in|overdue) .*/, left < 0 ? `overdue ${fmtDuration(-left)}` : `in ${fmtDuration(left)}`);
+  c.className = clockClass(left);
 } }, 1000);
 live(debounce(async () => { await refresh(); if (openNumber) await showDetail(openNumber).catch(showError); }, 500));
