@@ -84,7 +84,13 @@ export class ApiError extends Error {
 export async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${token() || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let res;
+  try {
+    res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {  // said as what it is (the page said only "Failed to fetch"); a change may or may not have arrived
+    throw new Error(`no answer from the server (${err.message}): check the connection`
+      + (method === "GET" ? ", then reload the page" : "; reload the page to see whether this was saved"));
+  }
   if (res.status === 401 && !raw) {
     const detail = (await res.json().catch(() => ({}))).detail;
     relogin(detail);
