@@ -3,7 +3,7 @@ import { spectrumChart, timeChart } from "./charts.js";
 
 const main = document.getElementById("main");
 const me = await page("fleet");
-const id = new URLSearchParams(location.search).get("id");
+let id = new URLSearchParams(location.search).get("id");
 const RANGES = { "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3, "90d": 90 * 86400e3 };
 
 const head = el("div", { class: "panel", id: "unit-head" });
@@ -30,6 +30,12 @@ let zoneLimits = null;
 
 async function loadHead() {
   const u = await api(`/units/${encodeURIComponent(id)}`);
+  // the serial as registered: "p-0001" typed in the address (or a link) finds P-0001, but the live events
+  // name P-0001, and the page never followed its health, alerts and tickets
+  if (u.device_id !== id) {
+    id = u.device_id;
+    history.replaceState(null, "", `${location.pathname}?id=${encodeURIComponent(id)}${location.hash}`);
+  }
   const h = u.health || {};
   zoneLimits = u.zone_limits_mm_s || zoneLimits;
   document.title = `Foreshock · ${u.device_id}`;
