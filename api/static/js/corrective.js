@@ -51,7 +51,11 @@ async function refresh() {
       const num = (x) => (x === undefined || x === null || !isFinite(x) ? "–" : Number(x).toFixed(2));
       const ci = v.ratio === undefined || v.ratio === null ? "–" : `${num(v.ratio)}× (${num(v.ci_low)}–${num(v.ci_high)})`;
       return el("tr", { "data-action": a.id }, el("td", {}, fmtTime(a.applied_at)), el("td", {}, a.title),
-        el("td", {}, Object.entries(a.scope).map(([k, x]) => `${words(k)} ${x}`).join(", ")),
+        // which failures the verdict counts, and the ticket it answers: recorded with the action, not shown
+        // (an action for outer race failures read like one for every failure of the batch)
+        el("td", { class: "scope" }, Object.entries(a.scope).map(([k, x]) => `${words(k)} ${x}`).join(", "),
+          ` · ${a.failure_modes?.length ? `failure modes: ${a.failure_modes.map(words).join(", ")}` : "every failure mode"}`,
+          a.ticket ? [" · ticket ", el("a", { href: `/ui/tickets#${encodeURIComponent(a.ticket)}` }, a.ticket)] : ""),
         el("td", { class: "verdict" }, v.verdict ? words(v.verdict) : "not verified"), el("td", {}, ci), el("td", {}, v.statement || ""),
         el("td", {}, can(me, "engineer") ? el("button", { class: "secondary", onclick: (ev) => verify(a.id, ev.currentTarget) }, "Verify") : ""));
     }));
