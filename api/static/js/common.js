@@ -181,8 +181,10 @@ export function showError(err) {
 // tooltip says it only to a mouse, and a phone has none. A second tap hides it again.
 function why(ev) {
   const shown = document.getElementById("live-why");
+  const mark = ev.currentTarget;
   if (shown) shown.remove();
-  else if (ev.currentTarget.title) ev.currentTarget.closest("header").append(el("p", { class: "live-why", id: "live-why" }, ev.currentTarget.title));
+  else if (mark.title) mark.closest("header").append(el("p", { class: "live-why", id: "live-why", role: "status" }, mark.title));
+  if (mark.title) mark.setAttribute("aria-expanded", String(!shown));
 }
 
 // Header with navigation; resolves to the caller's {name, role}. Redirects to login without a token.
@@ -195,7 +197,8 @@ export async function page(active) {
   const header = el("header", {},
     el("span", { class: "brand" }, "Foreshock"),
     el("nav", {}, links.map(([k, href, label]) => el("a", { href, class: k === active ? "active" : "" }, label))),
-    el("span", { class: "who" }, `${me.name} (${me.role}) `, el("span", { class: "live", id: "live", onclick: why }, "")),
+    el("span", { class: "who" }, `${me.name} (${me.role}) `, el("span", { class: "live", id: "live", onclick: why,
+      onkeydown: (e) => { if (e.currentTarget.title && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); why(e); } } }, "")),
     el("button", { class: "secondary", id: "logout", onclick: logout }, "Log out"));
   document.body.prepend(header);
   return me;
@@ -212,6 +215,8 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
   const show = (text, why = "") => {
     if (!mark) return;
     mark.textContent = text; mark.title = why;
+    // with a reason to show, the mark is a button a keyboard reaches too (Tab, then Enter or Space)
+    if (why) { mark.setAttribute("role", "button"); mark.tabIndex = 0; } else { mark.removeAttribute("role"); mark.removeAttribute("tabindex"); }
     const note = document.getElementById("live-why");
     if (note && why) note.textContent = why; else if (note) note.remove();
   };
