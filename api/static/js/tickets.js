@@ -44,13 +44,31 @@ let openNumber = null;
 const detailAsked = newest();
 const boardAsked = newest();  // the same for the board: an older answer does not put older columns back
 
+// A live event redraws the panel while a save is on its way (its own event, or a colleague's): the form
+// on the page is then a new one, with what was typed. The save's answer emptied the old one, off the page,
+// and left the text just saved in the field with its button enabled, ready to send it twice. The forms
+// whose save is on its way are known by id: drawn again, their button waits too, and the answer empties
+// the one on the page.
+const sending = new Set();
+const onPage = (f) => [...new Set([f, detail.querySelector(`form[id="${f.id}"]`)])].filter(Boolean);
+
 function form(id, fields, label, onsubmit) {
-  const f = el("form", { id, class: "filters" }, fields, el("button", { type: "submit" }, label));
+  const f = el("form", { id, class: "filters" }, fields, el("button", { type: "submit", disabled: sending.has(id) }, label));
   f.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const btn = f.querySelector("button"); btn.disabled = true;
-    try { await onsubmit(new FormData(f)); f.reset(); if (openNumber) await showDetail(openNumber); await refresh(); }
-    catch (err) { showError(err); } finally { btn.disabled = false; }
+    if (sending.has(id)) return;
+    sending.add(id);
+    f.querySelector("button").disabled = true;
+    try {
+      await onsubmit(new FormData(f));
+      for (const x of onPage(f)) x.reset();
+      sending.delete(id);
+      if (openNumber) await showDetail(openNumber);
+      await refresh();
+    } catch (err) { showError(err); } finally {
+      sending.delete(id);
+      for (const x of onPage(f)) x.querySelector("button").disabled = false;
+    }
   });
   return f;
 }
