@@ -88,3 +88,19 @@ def test_a_comment_being_typed_survives_the_stream_ending_with_its_token(page, s
     page.click("#comment-form button")
     expect(page.locator("#comments li").last).to_contain_text("t-service: bearing ordered, fitter booked for Monday")
     assert [e for e in page.js_errors if "status of 401" not in e] == [], page.js_errors
+
+
+def test_an_open_ticket_with_nothing_typed_goes_to_the_login_and_back(page, served):
+    """The panel's choices as drawn (the feedback's first finding, the 8D discipline offered) are not
+    something typed: the page goes to the login page and back as any other."""
+    base, tokens, world, ctx = served
+    login(page, base, _token(ctx, "t-idle"))
+    page.goto(f"{base}/ui/tickets#{world.ticket}")
+    expect(page.locator("#feedback-form")).to_be_visible()
+    _expire(ctx, "t-idle")
+    page.click("#close-detail")
+    page.click(f"#{world.ticket} a.num")  # asks for the ticket again: refused
+    page.wait_for_url("**/ui/login?next=%2Fui%2Ftickets%23" + world.ticket)
+    page.fill("#token", tokens["service"])
+    page.click("#login-button")
+    expect(page.locator("#ticket-detail h2")).to_contain_text(world.ticket)

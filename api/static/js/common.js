@@ -19,7 +19,7 @@ function unsaved() {
       if (!x.name || x.tagName === "BUTTON" || x.tagName === "FIELDSET") continue;
       if (x.type === "checkbox" || x.type === "radio" ? x.checked !== x.defaultChecked
         : x.type === "file" ? x.files.length > 0
-          : x.tagName === "SELECT" ? [...x.options].some((o) => o.selected !== o.defaultSelected)
+          : x.tagName === "SELECT" ? x.value !== ([...x.options].find((o) => o.defaultSelected) || x.options[0] || {}).value
             : x.value !== x.defaultValue) return true;
     }
   }
