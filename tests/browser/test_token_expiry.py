@@ -83,6 +83,7 @@ def test_a_comment_being_typed_survives_the_stream_ending_with_its_token(page, s
     page.fill("#relogin-token", tokens["service"])
     page.press("#relogin-token", "Enter")
     expect(page.locator("#relogin")).to_have_count(0)
+    expect(page.locator("#comment-form input[name=text]")).to_be_focused()  # the keyboard is back where it was
     expect(page.locator("#live")).to_have_text("● live")
     page.fill("#comment-form input[name=text]", "bearing ordered, fitter booked for Monday")
     page.click("#comment-form button")

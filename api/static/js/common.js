@@ -34,6 +34,9 @@ let relogging = null;
 function relogin(detail) {
   if (!unsaved()) { toLogin(); return new Promise(() => {}); }
   if (relogging) return relogging.done;
+  // where the keyboard was goes back there once logged in (the same field of a form drawn again meanwhile)
+  const before = document.activeElement;
+  const again = before?.form?.id && before.name ? `form[id="${before.form.id}"] [name="${before.name}"]` : null;
   // the refused token stays until another is given: what the page asks meanwhile is refused with its reason
   let resolve;
   const done = new Promise((r) => { resolve = r; });
@@ -62,6 +65,8 @@ function relogin(detail) {
       if (who && who.firstChild && who.firstChild.nodeType === Node.TEXT_NODE) who.firstChild.textContent = `${me.name} (${me.role}) `;
       box.remove();
       relogging = null;
+      const back = before?.isConnected && before !== document.body ? before : again && document.querySelector(again);
+      if (back) back.focus({ preventScroll: true });
       resolve();
     } catch (err) {
       msg.textContent = `Login failed: the server cannot be reached (${err.message})`;
