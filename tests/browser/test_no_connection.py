@@ -37,3 +37,27 @@ def test_a_comment_sent_without_a_connection_says_so_and_is_kept(page, served):
         "no answer from the server (Failed to fetch): check the connection; reload the page to see whether this was saved")
     expect(page.locator("#comment-form input[name=text]")).to_have_value("fitter on site at 9")
     assert [e for e in page.js_errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], page.js_errors
+
+
+def test_a_page_opened_without_a_connection_says_so_and_tries_again(page, served):
+    """The page stayed blank (its header and content are drawn after asking who is logged in), the reason
+    only in the browser's console."""
+    base, tokens, _, _ = served
+    login(page, base, tokens["viewer"])
+    page.route("**/api/v1/me", lambda route: route.abort("internetdisconnected"))
+    page.goto(f"{base}/ui/alerts")
+    expect(page.locator("#page-error")).to_contain_text(
+        "This page could not be opened: no answer from the server (Failed to fetch): check the connection, then reload")
+    page.unroute("**/api/v1/me")
+    page.click("#page-error button:has-text('Try again')")
+    expect(page.locator("#alerts tr").first).to_be_visible()
+    expect(page.locator("#page-error")).to_have_count(0)
+
+
+def test_the_fleet_table_loads_when_the_model_list_does_not(page, served):
+    """The model filter's choices are asked for first: without an answer the fleet table stayed empty."""
+    base, tokens, world, _ = served
+    page.route("**/api/v1/models", lambda route: route.abort("internetdisconnected"))
+    login(page, base, tokens["viewer"])
+    expect(page.locator("main > .error").first).to_contain_text("no answer from the server")
+    expect(page.locator(f"#units tr[data-unit='{world.failing}']")).to_be_visible()

@@ -195,7 +195,17 @@ function why(ev) {
 // Header with navigation; resolves to the caller's {name, role}. Redirects to login without a token.
 export async function page(active) {
   if (!token()) { relogin(); throw new Error("no token"); }
-  const me = await api("/me");
+  let me;
+  try { me = await api("/me"); } catch (err) {
+    // the server unreachable (or failing) as the page opens: said where the page would be, with a way to try
+    // again (the page stayed blank, the reason only in the browser's console)
+    if (err.status !== 401) {
+      document.getElementById("main")?.replaceChildren(el("div", { class: "error", id: "page-error" },
+        `This page could not be opened: ${err.message}. `,
+        el("button", { type: "button", class: "secondary", onclick: () => location.reload() }, "Try again")));
+    }
+    throw err;
+  }
   const links = [["fleet", "/ui/", "Fleet"], ["alerts", "/ui/alerts", "Alerts"], ["tickets", "/ui/tickets", "Tickets"],
                  ["complaints", "/ui/complaints", "Complaints"], ["corrective", "/ui/corrective", "Actions"],
                  ["reports", "/ui/reports", "Reports"]];
