@@ -36,7 +36,8 @@ def test_an_action_shows_the_failure_modes_and_ticket_it_was_recorded_for(page, 
     page.fill("#a-batch", "B7")
     page.click("#a-submit")
     row = page.locator("#actions tr").filter(has_text="Seal kit changed")
-    expect(row.locator(".scope")).to_have_text(f"batch B7 · failure modes: imbalance, outer race · ticket {world.ticket}")
+    expect(row.locator(".scope")).to_have_text(
+        f"batch B7 · failure modes: imbalance, outer race · ticket {world.ticket}")
     expect(row.locator(f".scope a[href='/ui/tickets#{world.ticket}']")).to_have_count(1)
     expect(page.locator("#actions tr").filter(has_text="Batch B7 regrease").locator(".scope")).to_have_text(
         "batch B7 · every failure mode")

@@ -18,7 +18,8 @@ def test_login_says_when_the_server_cannot_be_reached(page, served):
     page.route("**/api/v1/me", lambda route: route.abort("internetdisconnected"))
     page.fill("#token", tokens["service"])
     page.click("#login-button")
-    expect(page.locator("#login-error .error")).to_contain_text("Login failed: the Foreshock server cannot be reached")
+    expect(page.locator("#login-error .error")).to_contain_text(
+        "Login failed: the Foreshock server cannot be reached")
     expect(page.locator("#login-button")).to_be_enabled()
     page.unroute("**/api/v1/me")
     page.click("#login-button")  # the connection is back: the same click logs in
@@ -34,7 +35,8 @@ def test_a_comment_sent_without_a_connection_says_so_and_is_kept(page, served):
     page.fill("#comment-form input[name=text]", "fitter on site at 9")
     page.click("#comment-form button")
     expect(page.locator("main > .error").first).to_contain_text(
-        "no answer from the server (Failed to fetch): check the connection; reload the page to see whether this was saved")
+        "no answer from the server (Failed to fetch): check the connection; "
+        "reload the page to see whether this was saved")
     expect(page.locator("#comment-form input[name=text]")).to_have_value("fitter on site at 9")
     assert [e for e in page.js_errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], page.js_errors
 
@@ -47,7 +49,8 @@ def test_a_page_opened_without_a_connection_says_so_and_tries_again(page, served
     page.route("**/api/v1/me", lambda route: route.abort("internetdisconnected"))
     page.goto(f"{base}/ui/alerts")
     expect(page.locator("#page-error")).to_contain_text(
-        "This page could not be opened: no answer from the server (Failed to fetch): check the connection, then reload")
+        "This page could not be opened: no answer from the server (Failed to fetch): "
+        "check the connection, then reload")
     page.unroute("**/api/v1/me")
     page.click("#page-error button:has-text('Try again')")
     expect(page.locator("#alerts tr").first).to_be_visible()

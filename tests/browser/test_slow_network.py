@@ -85,7 +85,8 @@ def test_a_second_click_on_record_over_a_slow_link_records_one_corrective_action
     page.locator("#a-submit").click(force=True)
     page.press("#a-title", "Enter")
     held.release()
-    expect(page.locator("#actions tr").filter(has_text="Bearing supplier changed (slow link)")).to_have_count(1)
+    listed = page.locator("#actions tr").filter(has_text="Bearing supplier changed (slow link)")
+    expect(listed).to_have_count(1)
     expect(page.locator("#a-submit")).to_be_enabled()
     held.release()
     assert held.posts == 1

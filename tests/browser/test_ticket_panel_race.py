@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 def _second_ticket(base: str, token: str, unit: str) -> str:
     r = httpx.post(f"{base}/api/v1/complaints", headers={"Authorization": f"Bearer {token}"}, json={
-        "channel": "phone", "customer": "Globex", "contact": {"phone": "+33 4 55 55 01 00"}, "device_id": unit,
+        "channel": "phone", "customer": "Globex", "contact": {"phone": "+33 4 55 55 01 00"},
+        "device_id": unit,
         "description": "pump vibrates", "request": "advice", "occurred_at": "2026-11-01T08:00:00Z"})
     r.raise_for_status()
     return r.json()["ticket"]

@@ -15,6 +15,7 @@ from tests.browser.conftest import expect
 from tests.browser.test_dashboard import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+SAID = "Customer says the pump screams since the night shift"
 
 
 def _token(ctx, name: str) -> str:
@@ -34,14 +35,13 @@ def _expire(ctx, name: str) -> None:
 
 
 def test_a_complaint_being_typed_survives_its_token_expiring(page, served):
-    base, tokens, world, _ = served
-    ctx = served[3]
+    base, tokens, world, ctx = served
     login(page, base, _token(ctx, "t-call-ends"))
     page.goto(f"{base}/ui/complaints")
     expect(page.locator("#live")).to_have_text("● live")
     page.fill("#c-contact_phone", "+49 421 555 0199")
     page.fill("#c-device_id", world.failing)
-    page.fill("#c-description", "Customer says the pump screams since the night shift")
+    page.fill("#c-description", SAID)
     _expire(ctx, "t-call-ends")
     page.click("#c-submit")
 
@@ -49,7 +49,7 @@ def test_a_complaint_being_typed_survives_its_token_expiring(page, served):
     expect(banner).to_contain_text("token 't-call-ends' expired at")
     expect(banner).to_contain_text("What you typed is still on this page")
     assert page.url == f"{base}/ui/complaints"
-    expect(page.locator("#c-description")).to_have_value("Customer says the pump screams since the night shift")
+    expect(page.locator("#c-description")).to_have_value(SAID)
 
     page.fill("#relogin-token", "fs_00000000_" + "x" * 43)  # a wrong token is said, the banner stays
     page.click("#relogin-button")
@@ -83,11 +83,13 @@ def test_a_comment_being_typed_survives_the_stream_ending_with_its_token(page, s
     page.fill("#relogin-token", tokens["service"])
     page.press("#relogin-token", "Enter")
     expect(page.locator("#relogin")).to_have_count(0)
-    expect(page.locator("#comment-form input[name=text]")).to_be_focused()  # the keyboard is back where it was
+    # the keyboard is back where it was
+    expect(page.locator("#comment-form input[name=text]")).to_be_focused()
     expect(page.locator("#live")).to_have_text("● live")
     page.fill("#comment-form input[name=text]", "bearing ordered, fitter booked for Monday")
     page.click("#comment-form button")
-    expect(page.locator("#comments li").last).to_contain_text("t-service: bearing ordered, fitter booked for Monday")
+    expect(page.locator("#comments li").last).to_contain_text(
+        "t-service: bearing ordered, fitter booked for Monday")
     assert [e for e in page.js_errors if "status of 401" not in e] == [], page.js_errors
 
 

@@ -30,7 +30,8 @@ def test_a_unit_page_opened_in_lower_case_follows_the_units_health(page, served)
         a = json.loads(row.assessment_json)
         a.update(ttf_s=2 * 86400, ttf_low_s=86400, ttf_high_s=3 * 86400)
         row.assessment_json = json.dumps(a)
-    ctx.events.publish("health", {"units": 1, "device_ids": [world.failing], "states": {world.failing: "alarm"}})
+    ctx.events.publish("health", {"units": 1, "device_ids": [world.failing],
+                                  "states": {world.failing: "alarm"}})
     expect(page.locator("#ttf")).to_have_text("2d 0h")
     assert page.url.endswith(f"/ui/unit?id={world.failing}")  # a reload or a link copied is as registered
     assert page.js_errors == [], page.js_errors
