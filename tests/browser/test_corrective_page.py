@@ -39,6 +39,10 @@ def test_an_action_shows_the_failure_modes_and_ticket_it_was_recorded_for(page, 
     expect(row.locator(".scope")).to_have_text(
         f"batch B7 · failure modes: imbalance, outer race · ticket {world.ticket}")
     expect(row.locator(f".scope a[href='/ui/tickets#{world.ticket}']")).to_have_count(1)
-    expect(page.locator("#actions tr").filter(has_text="Batch B7 regrease").locator(".scope")).to_have_text(
+    page.fill("#a-title", "Grease interval halved")  # no failure modes given: it counts every failure
+    page.fill("#a-applied_at", "2026-03-01")
+    page.fill("#a-batch", "B7")
+    page.click("#a-submit")
+    expect(page.locator("#actions tr").filter(has_text="Grease interval halved").locator(".scope")).to_have_text(
         "batch B7 · every failure mode")
     assert page.js_errors == [], page.js_errors
