@@ -5,10 +5,77 @@ export function token() { return sessionStorage.getItem(KEY); }
 export function setToken(t) { sessionStorage.setItem(KEY, t.trim()); }
 export function logout() { sessionStorage.removeItem(KEY); location.href = "/ui/login"; }
 // a token refused (revoked, expired): log in again and come back to this page
-function relogin() {
+function toLogin() {
   sessionStorage.removeItem(KEY);
   const here = location.pathname + location.search + location.hash;
   location.href = here === "/ui/" || here === "/" ? "/ui/login" : `/ui/login?next=${encodeURIComponent(here)}`;
+}
+
+// Whether a form on the page holds what someone typed or chose and has not saved (a field changed from
+// what the page drew, or a file chosen).
+function unsaved() {
+  for (const f of document.querySelectorAll("main form")) {
+    for (const x of f.elements) {
+      if (!x.name || x.tagName === "BUTTON" || x.tagName === "FIELDSET") continue;
+      if (x.type === "checkbox" || x.type === "radio" ? x.checked !== x.defaultChecked
+        : x.type === "file" ? x.files.length > 0
+          : x.tagName === "SELECT" ? x.value !== ([...x.options].find((o) => o.defaultSelected) || x.options[0] || {}).value
+            : x.value !== x.defaultValue) return true;
+    }
+  }
+  return false;
+}
+
+// A token that expires (or is revoked) while someone types a complaint during a call or an 8D root cause:
+// the page went to the login page at once (the stream's end, or the click on Save) and what was typed was
+// lost. Then the page stays, says so at its top and takes a new token there; saving again then works. A
+// page with nothing typed goes to the login page and back as before. Resolves once logged in again.
+let relogging = null;
+function relogin(detail) {
+  if (!unsaved()) { toLogin(); return new Promise(() => {}); }
+  if (relogging) return relogging.done;
+  // where the keyboard was goes back there once logged in (the same field of a form drawn again meanwhile)
+  const before = document.activeElement;
+  const again = before?.form?.id && before.name ? `form[id="${before.form.id}"] [name="${before.name}"]` : null;
+  // the refused token stays until another is given: what the page asks meanwhile is refused with its reason
+  let resolve;
+  const done = new Promise((r) => { resolve = r; });
+  const input = el("input", { id: "relogin-token", type: "password", autocomplete: "off", placeholder: "fs_…", required: true });
+  const msg = el("span", { id: "relogin-error", role: "status" });
+  const button = el("button", { type: "submit", id: "relogin-button" }, "Log in again");
+  const box = el("form", { class: "error relogin", role: "alert", id: "relogin" },
+    el("p", {}, el("strong", {}, "Logged out: "), `${detail || "your token was refused"}. `,
+      "What you typed is still on this page: log in again here, then save it."),
+    el("div", { class: "filters" }, el("label", { for: "relogin-token" }, "Token", input), button,
+      el("a", { href: "#", id: "relogin-leave", onclick: (e) => { e.preventDefault(); toLogin(); } },
+        "or go to the login page (what you typed is lost)")), msg);
+  box.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    msg.textContent = "";
+    button.disabled = true;
+    try {
+      const res = await fetch("/api/v1/me", { headers: { Authorization: `Bearer ${input.value.trim()}` } });
+      if (!res.ok) {
+        msg.textContent = `Login failed: ${(await res.json().catch(() => ({}))).detail || res.statusText}`;
+        return;
+      }
+      const me = await res.json();
+      setToken(input.value);
+      const who = document.querySelector("header .who");
+      if (who && who.firstChild && who.firstChild.nodeType === Node.TEXT_NODE) who.firstChild.textContent = `${me.name} (${me.role}) `;
+      box.remove();
+      relogging = null;
+      const back = before?.isConnected && before !== document.body ? before : again && document.querySelector(again);
+      if (back) back.focus({ preventScroll: true });
+      resolve();
+    } catch (err) {
+      msg.textContent = `Login failed: the server cannot be reached (${err.message})`;
+    } finally { button.disabled = false; }
+  });
+  relogging = { done };
+  (document.querySelector("main") || document.body).prepend(box);
+  input.focus({ preventScroll: true });
+  return done;
 }
 // where to go after logging in: a dashboard page of this site only (never another site's address)
 export function safeNext(next) {
@@ -22,8 +89,18 @@ export class ApiError extends Error {
 export async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${token() || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (res.status === 401 && !raw) { relogin(); throw new ApiError(401, "please log in"); }
+  let res;
+  try {
+    res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {  // said as what it is (the page said only "Failed to fetch"); a change may or may not have arrived
+    throw new Error(`no answer from the server (${err.message}): check the connection`
+      + (method === "GET" ? ", then reload the page" : "; reload the page to see whether this was saved"));
+  }
+  if (res.status === 401 && !raw) {
+    const detail = (await res.json().catch(() => ({}))).detail;
+    relogin(detail);
+    throw new ApiError(401, `not done: log in again (${detail || "token refused"})`);
+  }
   if (!res.ok) {
     let detail = res.statusText;
     try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
@@ -109,21 +186,34 @@ export function showError(err) {
 // tooltip says it only to a mouse, and a phone has none. A second tap hides it again.
 function why(ev) {
   const shown = document.getElementById("live-why");
+  const mark = ev.currentTarget;
   if (shown) shown.remove();
-  else if (ev.currentTarget.title) ev.currentTarget.closest("header").append(el("p", { class: "live-why", id: "live-why" }, ev.currentTarget.title));
+  else if (mark.title) mark.closest("header").append(el("p", { class: "live-why", id: "live-why", role: "status" }, mark.title));
+  if (mark.title) mark.setAttribute("aria-expanded", String(!shown));
 }
 
 // Header with navigation; resolves to the caller's {name, role}. Redirects to login without a token.
 export async function page(active) {
   if (!token()) { relogin(); throw new Error("no token"); }
-  const me = await api("/me");
+  let me;
+  try { me = await api("/me"); } catch (err) {
+    // the server unreachable (or failing) as the page opens: said where the page would be, with a way to try
+    // again (the page stayed blank, the reason only in the browser's console)
+    if (err.status !== 401) {
+      document.getElementById("main")?.replaceChildren(el("div", { class: "error", id: "page-error" },
+        `This page could not be opened: ${err.message}. `,
+        el("button", { type: "button", class: "secondary", onclick: () => location.reload() }, "Try again")));
+    }
+    throw err;
+  }
   const links = [["fleet", "/ui/", "Fleet"], ["alerts", "/ui/alerts", "Alerts"], ["tickets", "/ui/tickets", "Tickets"],
                  ["complaints", "/ui/complaints", "Complaints"], ["corrective", "/ui/corrective", "Actions"],
                  ["reports", "/ui/reports", "Reports"]];
   const header = el("header", {},
     el("span", { class: "brand" }, "Foreshock"),
     el("nav", {}, links.map(([k, href, label]) => el("a", { href, class: k === active ? "active" : "" }, label))),
-    el("span", { class: "who" }, `${me.name} (${me.role}) `, el("span", { class: "live", id: "live", onclick: why }, "")),
+    el("span", { class: "who" }, `${me.name} (${me.role}) `, el("span", { class: "live", id: "live", onclick: why,
+      onkeydown: (e) => { if (e.currentTarget.title && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); why(e); } } }, "")),
     el("button", { class: "secondary", id: "logout", onclick: logout }, "Log out"));
   document.body.prepend(header);
   return me;
@@ -140,9 +230,12 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
   const show = (text, why = "") => {
     if (!mark) return;
     mark.textContent = text; mark.title = why;
+    // with a reason to show, the mark is a button a keyboard reaches too (Tab, then Enter or Space)
+    if (why) { mark.setAttribute("role", "button"); mark.tabIndex = 0; } else { mark.removeAttribute("role"); mark.removeAttribute("tabindex"); }
     const note = document.getElementById("live-why");
     if (note && why) note.textContent = why; else if (note) note.remove();
   };
+  let opened = 0;
   for (let attempt = 0; attempt < 1000; attempt++) {
     let wait = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
     let text = "○ reconnecting", why = "";
@@ -151,7 +244,12 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
       const res = await fetch(`/api/v1/events?heartbeat_s=15${query}`, { headers: { Authorization: `Bearer ${token()}` } });
       // a token that expired or was revoked ends the stream: log in again (the page said "reconnecting"
       // for ever and went stale: the pages that follow the stream ask the API nothing else)
-      if (res.status === 401) { relogin(); return; }
+      if (res.status === 401) {
+        show("○ logged out");
+        await relogin((await res.json().catch(() => ({}))).detail);
+        attempt = -1;  // logged in again on this page: open the stream again at once
+        continue;
+      }
       if (res.status === 429) {
         const asked = Number(res.headers.get("Retry-After"));
         const body = await res.json().catch(() => ({}));
@@ -164,6 +262,10 @@ export async function live(onEvent, kinds = ["alert", "ticket"]) {
       }
       if (!res.ok) throw new Error(`events: ${res.status}`);
       show("● live");
+      // what changed while the stream was lost (a network blip, a server restart, a new login) came as
+      // events nobody received: the page stayed stale, an acknowledged alert unacknowledged, until the next
+      // event. Opened again, the page refreshes once, as for an event.
+      if (opened++ > 0) onEvent("reconnected", {});
       const reader = res.body.getReader();
       const dec = new TextDecoder();
       let buf = "";

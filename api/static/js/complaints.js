@@ -6,7 +6,8 @@ const main = document.getElementById("main");
 const me = await page("complaints");
 const input = (name, attrs = {}) => el("input", { name, id: `c-${name}`, ...attrs });
 const select = (name, options) => el("select", { name, id: `c-${name}` }, options.map((o) => el("option", { value: o }, words(o))));
-const now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+// now, in the browser's time zone, as a datetime-local field takes it
+const localNow = () => new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 const form = el("form", { id: "complaint-form", class: "panel" },
   el("h2", {}, "Register a complaint"),
   el("div", { class: "filters" },
@@ -18,12 +19,17 @@ const form = el("form", { id: "complaint-form", class: "panel" },
   el("div", { class: "filters" },
     el("label", {}, "Unit serial", input("device_id", { placeholder: "or model and site" })),
     el("label", {}, "Model", input("model")), el("label", {}, "Site", input("site")),
-    el("label", {}, "When (local time)", input("occurred_at", { type: "datetime-local", value: now, required: true })),
+    el("label", {}, "When (local time)", input("occurred_at", { type: "datetime-local", value: localNow(), required: true })),
     el("label", {}, "Request", select("request", ["repair", "replacement", "refund", "advice"]))),
   el("label", {}, "What happened", el("textarea", { name: "description", id: "c-description", rows: 3, cols: 80, required: true })),
   el("div", { class: "filters" }, el("label", {}, "Photos, logs, documents", input("files", { type: "file", multiple: true }))),
   el("div", { class: "filters" }, el("button", { type: "submit", id: "c-submit" }, "Register")),
   el("div", { id: "c-result" }));
+// "When" is now until the agent changes it, and now again for the next call: it kept the time the page was
+// opened (a page open all day registered an afternoon's calls at 08:02) and a changed time stayed for the next call
+const when = form.elements.occurred_at;
+const whenNow = () => { const n = localNow(); when.defaultValue = n; when.value = n; };
+setInterval(() => { if (when.value === when.defaultValue) whenNow(); }, 20e3);
 const rows = el("tbody", { id: "complaints" });
 // the list pages through every complaint, newest first (it used to stop at the newest 100, silently)
 const PAGE = 100;
@@ -39,6 +45,7 @@ main.append(el("h1", {}, "Complaints"), can(me, "service") ? form
     el("div", { class: "filters pager" }, prev, counter, next)));
 
 async function body() {
+  if (when.value === when.defaultValue) whenNow();
   const v = (n) => form.elements[n].value.trim() || null;
   const contact = { name: v("contact_name"), email: v("contact_email"), phone: v("contact_phone") };
   for (const k of Object.keys(contact)) if (contact[k] === null) delete contact[k];
@@ -51,9 +58,15 @@ async function body() {
   return out;
 }
 
+// One complaint per click: the button waits for the answer (on a slow link a second click, or Enter, registered
+// the same call twice, each joining the ticket).
+const submit = form.querySelector("#c-submit");
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
+  if (submit.disabled) return;
   const result = document.getElementById("c-result");
+  submit.disabled = true;
+  submit.textContent = "Registering…";
   try {
     const c = await api("/complaints", { method: "POST", body: await body() });
     const how = c.joined ? "joined the open ticket" : "opened ticket";
@@ -62,10 +75,14 @@ form.addEventListener("submit", async (e) => {
       el("a", { href: `/ui/tickets#${encodeURIComponent(c.ticket)}`, id: "c-ticket" }, c.ticket), warned));
     form.elements.description.value = "";
     form.elements.files.value = "";
+    whenNow();
     offset = 0;  // the new complaint is the newest: show the first page
     await refresh();
   } catch (err) {
     result.replaceChildren(el("div", { class: "error", role: "alert", id: "c-error" }, err.message));
+  } finally {
+    submit.disabled = false;
+    submit.textContent = "Register";
   }
 });
 

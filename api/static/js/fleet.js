@@ -32,7 +32,9 @@ main.append(
     "Customer", "Site", "Presence"].map((h) => el("th", {}, h)))), tbody),
   el("div", { class: "filters pager" }, prev, counter, next));
 
-for (const m of (await api("/models")).data) f.model.append(el("option", { value: m.name }, m.name));
+try {  // the model filter's choices; the table works without them
+  for (const m of (await api("/models")).data) f.model.append(el("option", { value: m.name }, m.name));
+} catch (err) { showError(err); }
 async function loadFacets() {
   const fc = await api("/units/facets");
   lists.customers.replaceChildren(...fc.customers.map((c) => el("option", { value: c })));

@@ -1,5 +1,5 @@
 import { attachmentLinks } from "./attachments.js";
-import { api, badge, can, el, fmtDuration, fmtTime, live, page, showError, debounce, words } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtTime, live, newest, page, showError, debounce, words } from "./common.js";
 import { DISCIPLINES, eightD, shown } from "./eightd.js";
 
 // The ticket state machine (alerts/tickets.py); the server checks it again.
@@ -38,14 +38,37 @@ function finding(fb, warned) {
   return mode ? `no fault found (${other(mode)})` : "no fault found";
 }
 let openNumber = null;
+// Only the panel asked for last is drawn: a live redraw of the ticket open before (asked before another
+// ticket was tapped, answered after it) put that ticket back in the panel, under the other's address, and
+// what was typed next went to the wrong ticket. Closing the panel also forgets a view still on its way.
+const detailAsked = newest();
+const boardAsked = newest();  // the same for the board: an older answer does not put older columns back
+
+// A live event redraws the panel while a save is on its way (its own event, or a colleague's): the form
+// on the page is then a new one, with what was typed. The save's answer emptied the old one, off the page,
+// and left the text just saved in the field with its button enabled, ready to send it twice. The forms
+// whose save is on its way are known by id: drawn again, their button waits too, and the answer empties
+// the one on the page.
+const sending = new Set();
+const onPage = (f) => [...new Set([f, detail.querySelector(`form[id="${f.id}"]`)])].filter(Boolean);
 
 function form(id, fields, label, onsubmit) {
-  const f = el("form", { id, class: "filters" }, fields, el("button", { type: "submit" }, label));
+  const f = el("form", { id, class: "filters" }, fields, el("button", { type: "submit", disabled: sending.has(id) }, label));
   f.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const btn = f.querySelector("button"); btn.disabled = true;
-    try { await onsubmit(new FormData(f)); f.reset(); await showDetail(openNumber); await refresh(); }
-    catch (err) { showError(err); } finally { btn.disabled = false; }
+    if (sending.has(id)) return;
+    sending.add(id);
+    f.querySelector("button").disabled = true;
+    try {
+      await onsubmit(new FormData(f));
+      for (const x of onPage(f)) x.reset();
+      sending.delete(id);
+      if (openNumber) await showDetail(openNumber);
+      await refresh();
+    } catch (err) { showError(err); } finally {
+      sending.delete(id);
+      for (const x of onPage(f)) x.querySelector("button").disabled = false;
+    }
   });
   return f;
 }
@@ -55,6 +78,7 @@ function form(id, fields, label, onsubmit) {
 async function open(number) {
   try {
     const t = await showDetail(number);
+    if (!t) return;  // another ticket was opened meanwhile
     if (STATUSES.includes(t.status)) choose(t.status);  // on a phone its state's tab (a link to it came from elsewhere)
     const top = detail.getBoundingClientRect().top;
     if (top < 0 || top > innerHeight - 80) detail.scrollIntoView({ block: "start" });
@@ -65,12 +89,15 @@ async function open(number) {
 function closeDetail() {
   detail.hidden = true;
   openNumber = null;
+  detailAsked();
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 }
 
 async function showDetail(number) {
   openNumber = number;
+  const mine = detailAsked();
   const t = await api(`/tickets/${encodeURIComponent(number)}`);
+  if (!mine()) return null;
   const path = `/tickets/${encodeURIComponent(number)}`;
   const post = (sub, body, method = "POST") => api(`${path}${sub}`, { method, body });
   const d2 = t.eight_d.D2 && typeof t.eight_d.D2 === "object" ? t.eight_d.D2 : null;
@@ -110,7 +137,9 @@ async function showDetail(number) {
         }) : "") : "",
     el("h3", {}, "History"), el("ul", { id: "audit" }, t.audit.map(historyLine)));
   restore(keep);
-  if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) await customerPanel(number, post);
+  if (t.source === "customer" || t.audit.some((e) => e.action === "complaint")) {
+    if (!await customerPanel(number, post, mine)) return null;
+  }
   restore(keep);
   return t;
 }
@@ -235,8 +264,9 @@ function historyLine(e) {
 }
 
 // Complaints on this ticket and the customer communication log (docs/complaints.md).
-async function customerPanel(number, post) {
+async function customerPanel(number, post, mine) {
   const c = await api(`/tickets/${encodeURIComponent(number)}/communication`);
+  if (!mine()) return false;
   const panel = el("div", { id: "customer" }, el("h3", {}, "Customer"),
     el("ul", { id: "ticket-complaints" }, c.complaints.map((x) => el("li", {},
       `${x.customer} (${words(x.channel)}, asks for ${words(x.request)}): ${x.description.slice(0, 200)}`,
@@ -262,6 +292,7 @@ async function customerPanel(number, post) {
         (fd) => post("/follow-up", { solved: fd.get("solved") === "true", comment: fd.get("comment") || "",
           satisfaction: fd.get("satisfaction") ? Number(fd.get("satisfaction")) : null }))) : "");
   detail.append(panel);
+  return true;
 }
 
 // the clocks and escalation of one ticket, in words (the card's countdown is the short form)
@@ -275,14 +306,17 @@ function sla(t) {
     t.repeat_failure ? el("strong", {}, " · repeat failure") : ""];
 }
 
+// red once overdue, orange within the hour (the card's class follows the countdown: a clock that ran out
+// while the board was open kept counting "overdue" in black)
+const clockClass = (left) => (left < 0 ? "clock late" : left < 3600 ? "clock soon" : "clock");
+
 function clock(t) {
   const now = Date.now() / 1000;
   if (!t.is_open) return el("span", { class: "clock" }, "closed");
   const responding = !t.responded_at;
   const due = Date.parse(responding ? t.response_due : t.resolution_due) / 1000;
   const left = due - now;
-  const cls = left < 0 ? "clock late" : left < 3600 ? "clock soon" : "clock";
-  return el("span", { class: cls, "data-due": due },
+  return el("span", { class: clockClass(left), "data-due": due },
     `${responding ? "respond" : "resolve"} ${left < 0 ? "overdue " + fmtDuration(-left) : "in " + fmtDuration(left)}`);
 }
 
@@ -322,9 +356,11 @@ function choose(s) {
 const OPEN_LIMIT = 500, CLOSED_LIMIT = 50;
 
 async function refresh() {
+  const mine = boardAsked();
   try {
     const [open, closed] = await Promise.all([api(`/tickets?open=true&limit=${OPEN_LIMIT}`),
       api(`/tickets?open=false&limit=${CLOSED_LIMIT}`)]);
+    if (!mine()) return;
     const all = [...open.data, ...closed.data];
     const count = (s) => (s === "closed" ? closed.count : all.filter((t) => t.status === s).length);
     // the tab chosen before, or the first open state with tickets
@@ -357,5 +393,6 @@ window.addEventListener("hashchange", openFromHash);  // browser back/forward, o
 setInterval(() => { for (const c of document.querySelectorAll(".clock[data-due]")) {
   const left = Number(c.dataset.due) - Date.now() / 1000;
   c.textContent = c.textContent.replace(/(in|overdue) .*/, left < 0 ? `overdue ${fmtDuration(-left)}` : `in ${fmtDuration(left)}`);
+  c.className = clockClass(left);
 } }, 1000);
-live(debounce(async () => { await refresh(); if (openNumber) await showDetail(openNumber); }, 500));
+live(debounce(async () => { await refresh(); if (openNumber) await showDetail(openNumber).catch(showError); }, 500));

@@ -3,7 +3,7 @@ import { spectrumChart, timeChart } from "./charts.js";
 
 const main = document.getElementById("main");
 const me = await page("fleet");
-const id = new URLSearchParams(location.search).get("id");
+let id = new URLSearchParams(location.search).get("id");
 const RANGES = { "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3, "90d": 90 * 86400e3 };
 
 const head = el("div", { class: "panel", id: "unit-head" });
@@ -30,6 +30,12 @@ let zoneLimits = null;
 
 async function loadHead() {
   const u = await api(`/units/${encodeURIComponent(id)}`);
+  // the serial as registered: "p-0001" typed in the address (or a link) finds P-0001, but the live events
+  // name P-0001, and the page never followed its health, alerts and tickets
+  if (u.device_id !== id) {
+    id = u.device_id;
+    history.replaceState(null, "", `${location.pathname}?id=${encodeURIComponent(id)}${location.hash}`);
+  }
   const h = u.health || {};
   zoneLimits = u.zone_limits_mm_s || zoneLimits;
   document.title = `Foreshock · ${u.device_id}`;
@@ -46,7 +52,7 @@ async function loadHead() {
         el("p", { id: "why" }, el("strong", {}, "Why: "), why(h),
           h.confidence != null ? ` (confidence ${(100 * h.confidence).toFixed(0)} %)` : ""),
         el("ul", { class: "reasons", id: "reasons" }, (h.reasons || []).map((r) => el("li", {}, r))),
-        el("p", { class: "muted", id: "assessed" }, assessed(h)),
+        el("p", { class: "muted", id: "assessed", "data-ts": h.ts ?? "" }, assessed(h)),
         thresholds(u.detector_thresholds)),
       el("div", {}, el("h2", {}, "Estimated time to failure"), ttf)));
   relearn.show(u.relearn, h.reasons || []);
@@ -148,6 +154,13 @@ function assessed(h) {
   const age = Date.now() / 1000 - h.ts;
   return `assessed on data of ${fmtTime(h.ts * 1000)}` + (age >= 60 ? ` (${fmtDuration(age)} ago)` : " (just now)");
 }
+
+// "(1d 6h ago)" grows while the page is open: the head is drawn again only with this unit's own assessments,
+// and a unit that stopped sending has none, so the age it was opened with stood still ("1m 18s ago" an hour on)
+setInterval(() => {
+  const p = document.getElementById("assessed");
+  if (p && p.dataset.ts) p.textContent = assessed({ ts: Number(p.dataset.ts) });
+}, 15e3);
 
 // the trend lines' names in the legends: the feature names (velocity_rms_mm_s) read as codes
 const SERIES = { velocity_rms_mm_s: "velocity RMS", rms_g: "acceleration RMS", kurtosis: "kurtosis",
