@@ -47,6 +47,11 @@ _RECEIPT = ("Thank you for your report. We have registered it as complaint {id} 
             "records before we answer.")
 
 
+def article(kind: str) -> str:
+    """"a" or "an" before a message kind in a sentence ("an answer message", "a progress message")."""
+    return "an" if kind[:1] in "aeiou" else "a"
+
+
 def subject_for(kind: str, number: str) -> str:
     return f"[{number}] {_SUBJECTS[kind]}"
 
@@ -118,7 +123,7 @@ def send(s: Session, ticket: Ticket, kind: str, *, cfg: Any, actor: str, now: fl
     body = (text or "").strip() or _DEFAULT_TEXT.get(kind, "").format(number=ticket.number,
                                                                        due=iso(ticket.response_due))
     if not body:
-        raise TicketError(f"a {kind} message needs text")
+        raise TicketError(f"{article(kind)} {kind} message needs text")
     complaints = s.scalars(select(Complaint).where(Complaint.ticket_id == ticket.id).order_by(Complaint.id)).all()
     if not complaints:
         raise TicketError(f"ticket {ticket.number} has no customer complaint to write to")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from alerts.attachments import AttachmentTooLarge
 from alerts.complaints import STAFF_CHANNELS, ComplaintIn, check_complaint
+from alerts.customer import article
 from api.deps import ContextDep, PageDep, Service, Viewer
 from api.routes.alerts import alerts_of
 from api.schemas import ListPublic, Message
@@ -74,7 +75,7 @@ class MessageIn(BaseModel):
     def _text(cls, v: str | None, info: ValidationInfo) -> str | None:
         kind = info.data.get("kind")
         if kind in ("progress", "answer") and not (v or "").strip():
-            raise ValueError(f"a {kind} message needs text (only acknowledgement and follow_up have a default)")
+            raise ValueError(f"{article(kind)} {kind} message needs text (only acknowledgement and follow_up have a default)")
         return v
 
 

@@ -340,3 +340,12 @@ def test_a_signed_webhook_body_that_gives_a_key_twice_is_refused_naming_it(clien
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"] == "device_id" and "duplicated key 'device_id'" in r.json()["detail"]
     assert client.get("/api/v1/complaints", headers=auth(tokens["viewer"])).json()["count"] == 0
+
+
+
+def test_an_answer_message_without_text_is_refused_in_plain_english(client, tokens, world, smtp):  # noqa: F811
+    # it said "a answer message needs text"
+    svc = auth(tokens["service"])
+    number = client.post("/api/v1/complaints", json=body(), headers=svc).json()["ticket"]
+    r = client.post(f"/api/v1/tickets/{number}/messages", json={"kind": "answer", "text": " "}, headers=svc)
+    assert r.status_code == 422 and "text: an answer message needs text" in r.json()["detail"], r.text
