@@ -30,3 +30,14 @@ def engine(db_url):
 @pytest.fixture
 def factory(engine):
     return session_factory(engine)
+
+
+@pytest.fixture
+def one_unit_svc(factory):
+    """An alert service over the store with one registered unit, ``u1`` (model P-200, customer ACME)."""
+    from alerts.service import AlertService
+    from tests.alerts.helpers import Clock, FakeRegistry
+
+    s = AlertService(factory, clock=Clock(), registry=FakeRegistry({"u1": {"model": "P-200", "customer": "ACME"}}))
+    yield s
+    s.close()

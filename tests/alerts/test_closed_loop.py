@@ -33,6 +33,7 @@ from foreshock.settings import load_settings
 from tests.alerts.receivers import SmtpSink, WebhookSink
 from tests.pump_signal import BEARING, FS, RPM, snapshot
 from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SECRET = "closed-loop-secret"
@@ -54,16 +55,6 @@ class Device:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture

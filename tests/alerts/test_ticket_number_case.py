@@ -9,18 +9,15 @@ import json
 
 import pytest
 
-from alerts.service import AlertService
 from foreshock.cli import main
-from tests.alerts.helpers import T0, Clock, FakeRegistry, open_ticket_for
+from tests.alerts.helpers import T0, open_ticket_for
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def svc(factory):
-    s = AlertService(factory, clock=Clock(), registry=FakeRegistry({"u1": {"model": "P-200", "customer": "ACME"}}))
-    yield s
-    s.close()
+def svc(one_unit_svc):
+    return one_unit_svc
 
 
 def test_cli_ticket_commands_find_the_ticket_whatever_the_letter_case(svc, db_url, monkeypatch, capsys):

@@ -12,19 +12,16 @@ import json
 
 import pytest
 
-from alerts.service import AlertService
 from alerts.tickets import TicketError
 from foreshock.cli import main
-from tests.alerts.helpers import T0, Clock, FakeRegistry, open_ticket_for
+from tests.alerts.helpers import T0, open_ticket_for
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def svc(factory):
-    s = AlertService(factory, clock=Clock(), registry=FakeRegistry({"u1": {"model": "P-200", "customer": "ACME"}}))
-    yield s
-    s.close()
+def svc(one_unit_svc):
+    return one_unit_svc
 
 
 def _readable(svc, number: str) -> dict:

@@ -20,6 +20,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.waiting import wait_for
+
 pytestmark = [pytest.mark.integration]
 
 WAIT_S = 60.0  # a bound on waiting for an outcome on a loaded machine, never a speed assertion
@@ -28,13 +30,7 @@ BASE = f"foreshock/v1/{UNIT}"
 
 
 def _wait(predicate, what: str):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {WAIT_S:.0f} s waiting for {what}")
+    return wait_for(predicate, WAIT_S, what)
 
 
 def _now_ms() -> int:

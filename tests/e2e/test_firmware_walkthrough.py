@@ -22,6 +22,8 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.waiting import wait_for
+
 pytestmark = [pytest.mark.integration]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md"
@@ -40,13 +42,7 @@ def _now_ms() -> int:
 
 
 def _wait(predicate, what: str):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {WAIT_S:.0f} s waiting for {what}")
+    return wait_for(predicate, WAIT_S, what)
 
 
 class Platform:

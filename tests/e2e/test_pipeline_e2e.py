@@ -18,6 +18,7 @@ from foreshock.service import Pipeline, PipelineOptions
 from foreshock.settings import load_settings
 from tests.pump_signal import BEARING, FS, RPM, snapshot
 from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -71,16 +72,6 @@ def _token(pipe) -> str:
         _, token = create_token(session=session, name="e2e", role="viewer")
         session.commit()
     return token
-
-
-def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def test_device_to_ticket_over_real_servers(pipeline, mosquitto):

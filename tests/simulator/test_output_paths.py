@@ -16,23 +16,7 @@ from pathlib import Path
 import pytest
 
 from foreshock.cli import main
-
-FLEET = """
-seed = 1
-duration = "30m"
-[[units]]
-id = "P-1"
-model = "P-1800"
-"""
-
-
-@pytest.fixture
-def fleet(tmp_path, monkeypatch):
-    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")  # nothing listens
-    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(tmp_path / "data"))
-    path = tmp_path / "fleet.toml"
-    path.write_text(FLEET)
-    return path
+from tests.simulator.test_cli_arguments import fleet  # noqa: F401  (the fixture: a one-unit fleet, no broker)
 
 
 def _tree(root: Path) -> set[str]:
