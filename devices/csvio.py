@@ -133,8 +133,10 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
               for h, raw in zip(header, raw_header) if h not in COLUMNS and h != DECOMMISSIONED]
     if "device_id" not in header:
         errors.append(RowError(1, "device_id", "required column is missing"))
-    if len(set(header)) != len(header):
-        errors.append(RowError(1, "header", "a column appears twice"))
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        errors.append(RowError(1, "header", f"column{'s' if len(twice) > 1 else ''} {', '.join(twice)} "
+                                            f"appear{'' if len(twice) > 1 else 's'} twice (letter case aside)"))
     if errors:
         return [], errors
     models = set(known_models) if known_models is not None else None
@@ -149,6 +151,13 @@ def _parse_rows(fh: IO[str], known_models: Iterable[str] | None) -> tuple[list[_
                 break
             if None in record:
                 errors.append(RowError(line, "row", f"more cells than the {len(header)} columns of the header"))
+                continue
+            short = [k for k, v in record.items() if v is None]  # (DictReader's filler for cells not there)
+            if short and any((v or "").strip() for v in record.values()):
+                have = len(header) - len(short)
+                errors.append(RowError(line, "row", f"{have} cell{'s' if have != 1 else ''} for the {len(header)} "
+                                                    f"columns of the header (no {', '.join(short)}): a comma missing? "
+                                                    "Give every column its cell, empty if need be"))
                 continue
             cells = {k: from_cell((v or "").strip()) for k, v in record.items()}  # undo export's apostrophe
             if not any(cells.values()):

@@ -97,3 +97,21 @@ def test_export_filter_and_file(registry, model, tmp_path):
     assert "P-0002" not in path.read_text()
     everything = export_units(registry, filt=UnitFilter(include_decommissioned=True))
     assert "P-0002" in everything
+
+
+def test_a_column_given_twice_is_named():
+    # it said only "a column appears twice"
+    _, errors = parse_units(io.StringIO("device_id,Customer,model,CUSTOMER\nP-1,a,,b\n"))
+    assert [str(e) for e in errors] == ["line 1: header: column customer appears twice (letter case aside)"]
+
+
+def test_a_row_with_fewer_cells_than_the_header_is_refused_by_name(registry, model):
+    # 'P-0033' under 'device_id,model' imported a unit without its model, without a word
+    with pytest.raises(CsvImportError) as err:
+        import_units(registry, io.StringIO("device_id,model,customer\nP-0032,P-200,ACME\nP-0033\nP-0034,P-200\n"))
+    assert [str(e) for e in err.value.errors] == [
+        "line 3: row: 1 cell for the 3 columns of the header (no model, customer): a comma missing? "
+        "Give every column its cell, empty if need be",
+        "line 4: row: 2 cells for the 3 columns of the header (no customer): a comma missing? "
+        "Give every column its cell, empty if need be"]
+    assert registry.count_units(UnitFilter(include_decommissioned=True)) == 0
