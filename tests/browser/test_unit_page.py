@@ -91,8 +91,12 @@ def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
         legend = ("() => { const v = document.querySelector('#chart-velocity .u-legend .u-value')?.textContent;"
                   " return v && v !== '--' ? v : null; }")
         shown = None
-        for nudge in range(5):
-            box = page.locator("#chart-velocity .u-over").bounding_box()
+        over = page.locator("#chart-velocity .u-over")
+        for nudge in range(8):
+            over.wait_for(state="visible")  # (a chart being drawn again is briefly not there: no box)
+            box = over.bounding_box()
+            if box is None:
+                continue
             page.mouse.move(box["x"] + box["width"] - 2 - nudge, box["y"] + box["height"] / 2)  # the newest point
             try:
                 shown = page.wait_for_function(legend, timeout=3000).json_value()
