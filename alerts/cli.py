@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.tickets import STATUSES, VERDICTS
+from foreshock.jsontext import duplicated_key_counts
 
 __all__ = ["add_page_args", "page_args", "print_list_json", "register", "shown"]
 
@@ -164,30 +165,11 @@ def loads_unique(text: str) -> Any:
     ...
     ValueError: --json: the content gives the key 'k' 2 times in one object (at a.0); give each key once
     """
-    twice: list[tuple[dict, str, int]] = []
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj = dict(pairs)
-        if len(obj) < len(pairs):
-            key = next(k for k in obj if sum(1 for p, _ in pairs if p == k) > 1)
-            twice.append((obj, key, sum(1 for p, _ in pairs if p == key)))
-        return obj
-
-    doc = json.loads(text, object_pairs_hook=hook)
+    doc = json.loads(text)
+    twice = duplicated_key_counts(text)
     if twice:
-        obj, key, n = twice[0]
-        stack: list[tuple[Any, str]] = [(doc, "")]
-        where = ""
-        while stack:  # the path to the first such object (the document's top when it is gone under another)
-            node, path = stack.pop()
-            if node is obj:
-                where = path
-                break
-            if isinstance(node, dict):
-                stack.extend((v, f"{path}.{k}".lstrip(".")) for k, v in node.items())
-            elif isinstance(node, list):
-                stack.extend((v, f"{path}.{i}".lstrip(".")) for i, v in enumerate(node))
-        at = f" (at {where})" if where else ""
+        where, key, n = twice[0]
+        at = f" (at {'.'.join(str(p) for p in where)})" if where else ""
         raise ValueError(f"--json: the content gives the key {key!r} {n} times in one object{at}; give each key once")
     return doc
 
