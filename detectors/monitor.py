@@ -64,6 +64,7 @@ _STATES: tuple[HealthState, ...] = ("healthy", "watch", "warning", "alarm")
 _LOG_KEYS = ("rms_g", "velocity_rms_mm_s", "v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
 _MV_KEYS = ("rms_g", "velocity_rms_mm_s", "kurtosis", "env_kurtosis", "hf")
 _SHAFT_MODES = ("imbalance", "misalignment", "looseness")
+_ORDERS = ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s")  # the velocity at 1x, 2x, 3x shaft speed
 _ISO_STATE = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}
 # snapshots of a commissioning the baselines keep at most (evenly spread over a longer ``warmup``):
 # about 400 bytes of state each, so a unit's state stays far under 64 KB whatever warmup a model sets
@@ -374,18 +375,18 @@ class UnitMonitor:
         # shaft faults show in the orders, not in the RMS; counted only when the orders carry most of
         # the velocity and the spectrum resolves them (4 bins per order: real lines, not broadband
         # noise read at 1x, 2x, 3x)
-        orders = ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s")
-        order_power = sum(feats.get(k, 0.0) ** 2 / 2 for k in orders)
+        order_power = sum(feats.get(k, 0.0) ** 2 / 2 for k in _ORDERS)
         df = float(snap.fs) / np.asarray(snap.samples).size
         lines = order_power >= 0.5 * feats["velocity_rms_mm_s"] ** 2 and df <= feats.get("shaft_hz", 0.0) / 4
-        for k in orders:
+        for k in _ORDERS:
             base = self.baseline.baseline.get(k)
             v = feats.get(k, 0.0)
             buf = self.order_buf[k] = (self.order_buf.get(k, []) + [v])[-c.smooth:]
             if base is None or not lines:
                 continue
+            healthy = math.exp(base[0])
             if self.streak >= c.persistence and v >= 0.5 * self.iso.limits[0]:
-                r = v / math.exp(base[0])
+                r = v / healthy
                 material = r >= c.warning_ratio or (r >= c.watch_ratio and self.ewma >= c.warning_log10p)
                 if material and level < 2:
                     level = 2
@@ -393,7 +394,7 @@ class UnitMonitor:
             # an order that grows slowly moves the whole feature vector little (a gearbox's 2x under its
             # 1x and gear mesh): its own running median at warning_ratio x its baseline is a warning too
             med = _median(buf)
-            r_med = med / math.exp(base[0])
+            r_med = med / healthy
             if len(buf) == c.smooth and med >= 0.5 * self.iso.limits[0] and r_med >= c.warning_ratio and level < 2:
                 level = 2
                 reasons.insert(0, f"{k[1]}x shaft-speed velocity {med:.2f} mm/s (median of {c.smooth}) is "
@@ -757,7 +758,7 @@ class UnitMonitor:
         # not in states saved before the orders' own medians were judged: they start empty
         order_buf = state.get("order_buf", {})
         if not isinstance(order_buf, dict) or not all(
-                k in ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s") and isinstance(v, list) and all(_real(x) for x in v)
+                k in _ORDERS and isinstance(v, list) and all(_real(x) for x in v)
                 for k, v in order_buf.items()):
             raise ValueError(f"order_buf must map v1x_mm_s, v2x_mm_s, v3x_mm_s to lists of numbers, got {order_buf!r}")
         mon.order_buf = {k: [float(x) for x in v][-mon.config.smooth:] for k, v in order_buf.items()}
