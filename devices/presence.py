@@ -91,43 +91,51 @@ class PresenceMixin:
             if unit is None:
                 log.debug("status from unknown unit %s ignored", device_id)
                 return False
-            if ts_ms is None and unit.presence_by_will and unit.presence == state:
+            repeated = ts_ms is None and unit.presence_by_will and unit.presence == state
+            if repeated:
                 # The same undated status again: the broker hands its retained copy (a unit's last will)
                 # to every new subscription, so each restart of the platform moved "offline since" to it.
                 # Its presence is not news, but a firmware it reports is (an update without a reconnect).
                 log.debug("repeated undated %s status of %s: presence unchanged", state, device_id)
-                seen = None
-                if state == "online" and not retained:  # sent now: the unit is there (a heartbeat)
-                    seen = _now_ms()
-                    if unit.last_seen_ms is None or seen > unit.last_seen_ms:
-                        unit.last_seen_ms = seen
-                if self._record_firmware(unit, firmware) or seen is not None:
+                if self._record_firmware(unit, firmware):
                     session.commit()
-                if seen is not None:
-                    self._remember_seen(device_id, seen, written=True)
-                return False
-            # No later than the platform heard it: a unit whose clock ran fast (within the protocol's
-            # tolerance) said "offline" at a time still to come; once NTP set its clock at the reboot, its
-            # next "online" was older than that, ignored, and the unit showed offline while its data arrived.
-            ts = min(ts, _now_ms())
-            stale = unit.presence_ts_ms is not None and ts < unit.presence_ts_ms
-            if stale and ts_ms is not None and not unit.presence_by_will:
-                log.debug("stale status of %s ignored (%d < %d)", device_id, ts, unit.presence_ts_ms)
-                return False
-            changed = unit.presence != state
-            unit.presence, unit.presence_ts_ms, unit.presence_by_will = state, ts, ts_ms is None
-            self._record_firmware(unit, firmware)
-            # seen when the platform heard it (ts, capped above): a unit's clock up to ingest.future_tolerance_s
-            # fast put its last-seen time in the future, and the deadman found it silent that much later
-            seen = ts
-            if state == "online" and (unit.last_seen_ms is None or seen > unit.last_seen_ms):
-                unit.last_seen_ms = seen
-            session.commit()
+            else:
+                applied = self._apply_status(session, unit, state, ts, ts_ms, firmware)
+                if applied is None:
+                    return False
+                seen, changed = applied
+        if repeated:
+            if state == "online" and not retained:  # sent now, not the broker's copy: the unit is there
+                self.mark_seen(device_id, _now_ms())  # (as any message: the database written at most every interval)
+            return False
         if state == "online":
             self._remember_seen(device_id, seen, written=True)
         if changed:
             log.info("unit %s is %s", device_id, state)
         return changed
+
+    @staticmethod
+    def _apply_status(session: Session, unit: Unit, state: str, ts: int, ts_ms: int | None,
+                      firmware: str | None) -> tuple[int, bool] | None:
+        """Set a status that is not a repeated undated one on ``unit`` and commit; ``(seen, changed)``, or
+        None for a stale status (ignored)."""
+        # No later than the platform heard it: a unit whose clock ran fast (within the protocol's
+        # tolerance) said "offline" at a time still to come; once NTP set its clock at the reboot, its
+        # next "online" was older than that, ignored, and the unit showed offline while its data arrived.
+        ts = min(ts, _now_ms())
+        stale = unit.presence_ts_ms is not None and ts < unit.presence_ts_ms
+        if stale and ts_ms is not None and not unit.presence_by_will:
+            log.debug("stale status of %s ignored (%d < %d)", unit.device_id, ts, unit.presence_ts_ms)
+            return None
+        changed = unit.presence != state
+        unit.presence, unit.presence_ts_ms, unit.presence_by_will = state, ts, ts_ms is None
+        PresenceMixin._record_firmware(unit, firmware)
+        # seen when the platform heard it (ts, capped above): a unit's clock up to ingest.future_tolerance_s
+        # fast put its last-seen time in the future, and the deadman found it silent that much later
+        if state == "online" and (unit.last_seen_ms is None or ts > unit.last_seen_ms):
+            unit.last_seen_ms = ts
+        session.commit()
+        return ts, changed
 
     @staticmethod
     def _record_firmware(unit: Unit, firmware: str | None) -> bool:
