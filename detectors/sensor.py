@@ -4,8 +4,8 @@
 ``stuck`` (constant signal, or the very same samples as the previous snapshot), ``dropout`` (a
 run of exact zeros or repeated values covering part of the snapshot), ``saturation`` (the
 amplifier or ADC clipped: a spike in the histogram at an extreme, :func:`clipped`) and ``spikes``
-(single-sample excursions far above the robust scale whose neighbours are quiet; a bearing
-defect's impulse rings over several samples, an electrical spike does not). ``(None, "")`` when none applies.
+(single-sample excursions far above the robust scale whose neighbours, up to 3 samples away,
+are quiet; a bearing defect's impulse rings over several samples, an electrical spike does not). ``(None, "")`` when none applies.
 
 >>> import numpy as np
 >>> x = np.random.default_rng(0).normal(0, 1, 2560)
@@ -126,9 +126,10 @@ def check_sensor(x: np.ndarray, previous: list[float] | None = None, *, dropout_
         dev = np.abs(x - med)
         idx = np.flatnonzero(dev > spike_sigma * scale)
         if 0 < idx.size <= max(0.002 * n, 2):
-            left = dev[np.maximum(idx - 1, 0)]
-            right = dev[np.minimum(idx + 1, n - 1)]
-            isolated = (np.maximum(left, right) < 0.3 * dev[idx])
+            # the neighbours up to 3 samples away: a ring sampled at 4-6 samples per cycle can have
+            # both samples beside its peak near zero crossings, never those 2 and 3 away as well
+            near = np.max([dev[np.clip(idx + k, 0, n - 1)] for k in (-3, -2, -1, 1, 2, 3)], axis=0)
+            isolated = near < 0.3 * dev[idx]
             if isolated.all():
                 return "spikes", (f"sensor spikes: {idx.size} isolated sample(s) up to "
                                   f"{dev[idx].max() / scale:.0f} robust SD, neighbours quiet")
