@@ -195,6 +195,27 @@ def by_life(pts: list[dict[str, Any]], truth: str = "actual") -> dict[str, Any]:
     return out
 
 
+def use_trend_from(path: Path) -> None:
+    """Make :class:`detectors.UnitMonitor` use ``ExpTrend`` from another copy of
+    ``detectors/prognosis.py`` (e.g. ``git show REV:detectors/prognosis.py``): detection is
+    unchanged, only the estimates and ranges are the other version's."""
+    import importlib.util
+
+    import detectors.monitor
+    spec = importlib.util.spec_from_file_location("trend_from", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    trend = mod.ExpTrend
+    if "floor" not in inspect.signature(trend.time_to).parameters:  # an older ExpTrend: no healthy floor
+
+        class trend(mod.ExpTrend):  # type: ignore[no-redef]
+            def time_to(self, limit: float, since: float | None = None, floor: float | None = None) -> Any:
+                return super().time_to(limit, since)
+
+    detectors.monitor.ExpTrend = trend  # type: ignore[attr-defined,misc]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=4, help="seeds per fault kind (0..N-1)")
@@ -256,21 +277,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.trend_from is not None and not args.trend_from.is_file():
         ap.error(f"--trend-from {args.trend_from}: no such file")
     if args.trend_from is not None:
-        import importlib.util
-
-        import detectors.monitor
-        spec = importlib.util.spec_from_file_location("trend_from", args.trend_from)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        trend = mod.ExpTrend
-        if "floor" not in inspect.signature(trend.time_to).parameters:  # an older ExpTrend: no healthy floor
-
-            class trend(mod.ExpTrend):  # type: ignore[no-redef]
-                def time_to(self, limit: float, since: float | None = None, floor: float | None = None) -> Any:
-                    return super().time_to(limit, since)
-
-        detectors.monitor.ExpTrend = trend  # type: ignore[attr-defined,misc]
+        use_trend_from(args.trend_from)
     started = time.perf_counter()
     all_pts: list[dict[str, Any]] = []
     per_kind: dict[str, Any] = {}

@@ -31,6 +31,19 @@ the acceleration the quadratic shows beyond its own noise (``b + rate error`` wh
 rate is the higher): degradation accelerates, and an estimate that comes too late costs more than
 one that comes too early (a failure before the planned repair; PHM 2012 scores a late estimate
 four times as harshly).
+
+How the fault grows from here is not known, and far from the limit that matters most. Two models
+fit the same level ``h`` and rate ``r`` (of ``log h``): a constant relative rate (the exponential
+above, ``ln(L/h)/r`` to the limit ``L``), and a rate that grows with the damage, ``dh/dt ∝ h²``, so
+that ``1/h`` falls on a straight line (the inverse-rate form of failure forecasting, Fukuzono and
+Voight, for accelerating material failure): ``(1 - h/L)/r``. They agree near the limit and part
+far from it, by the factor ``f = (1 - e^-g)/g`` for the log gap ``g = ln(L/h)`` (0.72 at half the
+limit, 0.39 at a tenth). The estimate is their geometric mean (``× √f``) and the range's low end
+the accelerating model's (``× f``); the high end stays the constant-rate model's. A first warning
+comes early in a fault's life, where the indicator has barely left its healthy level: the
+constant-rate model alone put the estimate there at 1.6-2.4 × the time actually left on the
+simulated fleets, and its range held the truth at 40-60 % of first warnings
+(``docs/detector-performance.md``).
 The window is a count of points, so its span follows the unit's sending rate: 48 snapshots are 8
 hours at one every 10 minutes but 8 minutes at one every 10 s, too short to see a rise that takes
 hours. With ``tiers``, the trend also keeps means of 8, 64, ... points (each tier ``window`` means
@@ -44,8 +57,8 @@ Measured on simulated runs to failure (a snapshot every 10 minutes and every min
 >>> for i in range(30):
 ...     tr.update(i * 60.0, 1.0 * math.exp(0.01 * i))   # +1 % per minute
 >>> ttf, lo, hi = tr.time_to(math.exp(0.01 * 29) * 2)   # twice the current level
->>> round(ttf / 60), lo <= ttf <= hi
-(69, True)
+>>> round(ttf / 60), lo <= ttf <= hi   # constant rate: 69 min; accelerating: 50 min
+(59, True)
 """
 
 from __future__ import annotations
@@ -455,6 +468,12 @@ class ExpTrend:
             d_low = dd - q * math.sqrt(max(s2_all[k + j] * inv11, 0.0))
             latest = (limits[j] - c) / d_low if d_low > 0 and limits[j] > c else math.inf
             high = max(min(high, latest), est)
+            if gap > 0:
+                # the accelerating model (1/h falling on a straight line) at the same level and rate
+                # reaches the limit f times as soon: the estimate between the two, the low end its
+                f = -math.expm1(-gap) / gap
+                est *= math.sqrt(f)
+                low *= f
             out[j] = (float(est * scale), float(low * scale), float(high * scale))
         return out
 

@@ -133,6 +133,10 @@ def _old_time_to_inner(tt: np.ndarray, ys: np.ndarray, w: np.ndarray,
                 low = min(low, unit * up)
             high = max(high, unit * (down if down is not None else HORIZON_MAX))
         high = max(min(high, _latest_crossing(line, j, limits[j], q)), est)
+        if gap > 0:  # the accelerating model (1/h on a straight line), as prognosis has it since 2026-11-22
+            f = -math.expm1(-gap) / gap
+            est *= math.sqrt(f)
+            low *= f
         out[j] = (float(est * scale), float(low * scale), float(high * scale))
     return out
 

@@ -26,15 +26,51 @@ def test_the_range_of_an_exponential_trend_covers_the_true_crossing_about_nine_t
     rate, n = 2e-5, 40
     t_last = (n - 1) * STEP
     limit = math.exp(rate * (t_last + 20 * 3600))  # the noise-free trend reaches it 20 h after the last point
-    hits, widths = [], []
+    hits, widths, ratios = [], [], []
     for seed in range(200):
         est = _exp_trend(np.random.default_rng(seed), n, rate).time_to(limit)
         assert est is not None
-        _, lo, hi = est
+        ttf, lo, hi = est
         hits.append(lo <= 20 * 3600 <= hi)
         widths.append((hi - lo) / (20 * 3600))
+        ratios.append(ttf / (20 * 3600))
     assert 0.85 <= np.mean(hits) <= 1.0
-    assert np.median(widths) < 1.0  # and not useless: under the time left itself
+    # and not useless: the range also spans the accelerating model (here, 1.44 below the limit in
+    # log, it reaches it 0.53 × as soon), so it is wider than the time left, but not by half again
+    assert np.median(widths) < 1.5
+    # the estimate lies between the two models' crossings: √0.53 = 0.73 of the constant-rate one
+    assert 0.65 <= np.median(ratios) <= 0.8
+
+
+def _accelerating_trend(rng: np.random.Generator, blow_up_h: float, n: int = 48, noise: float = 0.05) -> ExpTrend:
+    """Damage whose rate grows with the damage itself, dh/dt ∝ h² (1/h falls on a straight line and
+    reaches 0 at ``blow_up_h``), from h = 1, a point every 10 minutes."""
+    tr = ExpTrend(window=48)
+    for i in range(n):
+        t = i * STEP
+        tr.update(t, math.exp(noise * rng.standard_normal()) / (1 - t / (blow_up_h * 3600)))
+    return tr
+
+
+def test_an_accelerating_fault_far_from_its_limit_is_within_the_range_and_not_estimated_twice_too_late() -> None:
+    """Early in a fault's life (8 h of a rise whose rate keeps growing, the indicator at 1.15 × its
+    starting level and 10 × to go), a constant-rate extrapolation says 2.5 × the time left and its
+    range held the truth 27 % of the time. The accelerating model's crossing pulls the estimate in
+    and is the range's low end."""
+    blow_up_h, limit = 60.0, 10.0
+    truth = (1 - 1 / limit) * blow_up_h * 3600 - 47 * STEP  # 1/h reaches 1/limit then
+    hits, ratios = [], []
+    for seed in range(200):
+        est = _accelerating_trend(np.random.default_rng(seed), blow_up_h).time_to(limit)
+        if est is None:
+            hits.append(False)
+            continue
+        ttf, lo, hi = est
+        hits.append(lo <= truth <= hi)
+        ratios.append(ttf / truth)
+    assert len(ratios) >= 190
+    assert np.mean(hits) >= 0.9
+    assert np.median(ratios) < 1.8
 
 
 def test_a_decelerating_log_trend_widens_the_range_to_the_truth() -> None:
@@ -121,8 +157,10 @@ def test_a_damaged_packed_trend_is_refused_by_name() -> None:
 
 def test_a_fault_seen_through_the_healthy_floor_widens_the_range_to_the_excess_model() -> None:
     """Healthy level 1 plus a fault growing exponentially, added in quadrature: a fit of log h takes
-    the slow start for a low rate and its whole range lies beyond the truth; the excess over the
-    floor, a model of its own, pulls the low end in to it. The estimate stays the plain one."""
+    the slow start for a low rate (its estimate 2.3 × the time left); the excess over the floor, a
+    model of its own, pulls the low end in further than the plain indicator's accelerating model
+    does (with the constant-rate model alone, the plain range lay wholly beyond the truth). The
+    estimate stays the plain one."""
     tau, div, n = 8000.0, 40.0, 48
     tr = ExpTrend(window=48)
     rng = np.random.default_rng(0)
@@ -133,7 +171,8 @@ def test_a_fault_seen_through_the_healthy_floor_widens_the_range_to_the_excess_m
     truth = tau * math.log(div * math.sqrt(limit**2 - 1)) - (n - 1) * STEP
     plain = tr.time_to(limit)
     ttf, lo, hi = tr.time_to(limit, floor=1.0)
-    assert plain[1] > truth  # the plain range misses it
+    assert plain[0] > 2 * truth  # the plain estimate: far too late
+    assert lo < 0.5 * plain[1]  # the excess model reaches further in
     assert ttf == plain[0] and hi == plain[2]
     assert lo <= truth <= hi
     assert tr.time_to(limit, floor=0.5) is not None  # a floor below the data: fitted as it is
