@@ -101,6 +101,8 @@ def test_service_engineer_finds_failing_unit_and_closes_its_ticket(page, served)
     shot(page, "ticket-detail")
     for to in ("triaged", "investigating", "action_taken", "verifying", "closed"):
         page.locator(f"#board [data-ticket='{world.ticket}'] button[data-to='{to}']").click()
+        if to == "closed":  # closing asks first (test_ticket_close_confirm.py)
+            page.locator(f"#board [data-ticket='{world.ticket}'] button.confirm-close").click()
         page.wait_for_selector(f"[data-column='{to}'] [data-ticket='{world.ticket}']")
     assert page.locator(f"[data-column='closed'] [data-ticket='{world.ticket}'] .clock").inner_text() == "closed"
     expect(page.locator("#audit")).to_contain_text("t-service: moved → closed")
