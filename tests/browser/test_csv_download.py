@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 def test_download_csv_is_disabled_while_it_fetches_and_says_why_it_failed(page, served):
     base, tokens, _, _ = served
     held = []
-    page.route("**/api/v1/reports/monthly.csv*", lambda route: held.append(route))  # each request waits until the test answers it
+    # each request waits until the test answers it
+    page.route("**/api/v1/reports/monthly.csv*", lambda route: held.append(route))
     login(page, base, tokens["viewer"])
     page.goto(f"{base}/ui/reports")
     page.locator("#monthly-sla tr[data-sla='all']").wait_for()
