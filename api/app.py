@@ -19,6 +19,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from api.context import AppContext
 from api.errors import install_error_handlers
+from api.jsonout import JSONText
 from api.metrics import ApiMetrics
 from api.routes import api_router
 from api.routes.health import router as health_router
@@ -44,6 +45,8 @@ def create_app(context: AppContext) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # served below from our own copy of Swagger UI
         redoc_url=None,
+        # every JSON answer: a lone surrogate in a stored row is sent as U+FFFD, not a failed answer (api/jsonout.py)
+        default_response_class=JSONText,
     )
     app.state.context = context
     app.state.api_metrics = ApiMetrics()

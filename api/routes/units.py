@@ -32,9 +32,15 @@ class Health(BaseModel):
                                                "protocol's ts is milliseconds)")
     failure_mode: str | None = None
     confidence: float | None = None
-    ttf_s: float | None = None
-    ttf_low_s: float | None = None
-    ttf_high_s: float | None = None
+    ttf_s: float | None = Field(None, description="estimated time to failure in seconds, as of `ts` (not of now: "
+                                                  "count down from `failure_due_at`); 0: the alarm limit is reached")
+    ttf_low_s: float | None = Field(None, description="the low end of its likely range, as of `ts`")
+    ttf_high_s: float | None = Field(None, description="the high end of its likely range, as of `ts`")
+    failure_due_at: str | None = Field(None, description="when the time to failure runs out: `ts` + `ttf_s`, ISO 8601 "
+                                                         "in UTC (the time left is this minus now; past: overdue, "
+                                                         "as of the assessment); null without an estimate")
+    failure_due_low_at: str | None = Field(None, description="`ts` + `ttf_low_s`, ISO 8601 in UTC")
+    failure_due_high_at: str | None = Field(None, description="`ts` + `ttf_high_s`, ISO 8601 in UTC")
     reasons: list[str] = []
     sensor_fault: str | None = None
     features: dict[str, Any] = {}
@@ -163,7 +169,7 @@ def unit_public(unit: Any, health: dict[str, Any] | None, silent_for_s: float | 
 
 
 def _sort_key(sort: Sort, index: dict[str, tuple[str, float | None]]):
-    """Sort key of a device id, from its (state, time to failure) in ``index``."""
+    """Sort key of a device id, from its (state, failure due time) in ``index``."""
     order = {s: i for i, s in enumerate(HEALTH_STATES)}
 
     def state(d: str) -> int:
@@ -171,11 +177,11 @@ def _sort_key(sort: Sort, index: dict[str, tuple[str, float | None]]):
 
     if sort == "health":
         return lambda d: (state(d), d)
-    if sort == "ttf":  # closest to failure first; units without an estimate last
-        def ttf(d: str) -> float | None:
+    if sort == "ttf":  # earliest due first (the time to failure counted from its assessment); no estimate last
+        def due(d: str) -> float | None:
             return index.get(d, ("unknown", None))[1]
 
-        return lambda d: (ttf(d) is None, ttf(d) or math.inf, state(d), d)
+        return lambda d: (due(d) is None, due(d) if due(d) is not None else math.inf, state(d), d)
     return lambda d: d
 
 
@@ -209,7 +215,8 @@ Site = Annotated[str | None, Query(max_length=200)]
 ModelName = Annotated[str | None, Query(max_length=64, description="machine model name")]
 HealthQ = Annotated[Literal["unknown", "healthy", "watch", "warning", "alarm"] | None, Query()]
 PresenceQ = Annotated[Literal["unknown", "online", "offline"] | None, Query()]
-SortQ = Annotated[Sort, Query(description="ttf: closest to failure first; health: worst first")]
+SortQ = Annotated[Sort, Query(description="ttf: closest to failure first (earliest failure_due_at: a unit assessed "
+                                          "hours ago has had those hours counted down); health: worst first")]
 
 
 @router.get("", response_model=ListPublic[UnitPublic], summary="List units with their health")

@@ -163,7 +163,9 @@ def test_every_page_filter_and_order_of_a_larger_fleet(client, ctx, tokens):
     keys = {
         "device_id": lambda d: d,
         "health": lambda d: (-order[truth[d][0]], d),
-        "ttf": lambda d: (truth[d][1] is None, truth[d][1] or math.inf, -order[truth[d][0]], d),
+        # a time to failure of 0 (the alarm limit reached) is the closest, not as far as no estimate
+        "ttf": lambda d: (truth[d][1] is None, truth[d][1] if truth[d][1] is not None else math.inf,
+                          -order[truth[d][0]], d),
     }
     models = {d: ctx.registry.get_unit(d).model_name for d in truth}
     h = auth(tokens["viewer"])

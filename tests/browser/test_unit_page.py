@@ -136,23 +136,24 @@ def test_new_health_reaches_an_open_unit_page_without_an_alert(page, served):
 
     base, tokens, _, ctx = served
     ctx.registry.create_unit("P-0311", model="P-200", customer="ACME", site="Bremen")
-    now = time.time()
+    now = float(round(time.time()))  # whole seconds, as the due times the page counts from
     first = Assessment(ts=now - 1200, state="warning", failure_mode="outer_race", ttf_s=30 * 3600.0,
                        ttf_low_s=20 * 3600.0, ttf_high_s=40 * 3600.0, reasons=["BPFO rising"])
     save_health(ctx, "P-0311", first)
+    page.clock.set_fixed_time(now)  # the times left count from the assessments to the browser's now
     login(page, base, tokens["viewer"])
     page.goto(f"{base}/ui/unit?id=P-0311")
-    expect(page.locator("#ttf")).to_have_text("1d 6h")
+    expect(page.locator("#ttf")).to_have_text("1d 5h")  # 30 h on data of 20 min ago
     page.wait_for_function("() => document.getElementById('live')?.textContent.includes('live')")
     later = Assessment(ts=now - 600, state="warning", failure_mode="outer_race", ttf_s=20 * 3600.0,
                        ttf_low_s=15 * 3600.0, ttf_high_s=25 * 3600.0, reasons=["BPFO rising"])
     save_health(ctx, "P-0311", later)
     ctx.events.publish("health", {"units": 1, "device_ids": ["P-0311"], "states": {"P-0311": "warning"}})
-    expect(page.locator("#ttf")).to_have_text("20h 0m")
+    expect(page.locator("#ttf")).to_have_text("19h 50m")
     # another unit's health leaves this page alone; a save of more units than the event names does not
     save_health(ctx, "P-0311", Assessment(ts=now, state="healthy", reasons=["no deviation from the baseline"]))
     ctx.events.publish("health", {"units": 1, "device_ids": ["P-9999"], "states": {"P-9999": "healthy"}})
     page.wait_for_timeout(1500)
-    expect(page.locator("#ttf")).to_have_text("20h 0m")
+    expect(page.locator("#ttf")).to_have_text("19h 50m")
     ctx.events.publish("health", {"units": 500, "device_ids": ["P-9999"], "states": {"P-9999": "healthy"}})
     expect(page.locator("#ttf")).to_have_text("no time-to-failure estimate")

@@ -13,13 +13,31 @@ export async function readFiles(input) {
   return Promise.all([...input.files].map(read));
 }
 
+// The files being fetched, by download address: a second click on a link while its file is on its way (a
+// photo over a slow link) started a second download. The link says so meanwhile, also when the list it is
+// in is drawn again by a live update.
+const fetching = new Set();
+const preparing = (a, busy) => {
+  for (const link of document.querySelectorAll(`a.attachment[data-download="${CSS.escape(a.download)}"]`)) {
+    link.setAttribute("aria-disabled", String(busy));
+    link.classList.toggle("preparing", busy);
+    link.querySelector(".attachment-state").textContent = busy ? " preparing…" : "";
+  }
+};
+
 async function download(a) {
+  if (fetching.has(a.download)) return;
+  fetching.add(a.download);
+  preparing(a, true);
   try {
-    const res = await fetch(a.download, { headers: { Authorization: `Bearer ${token() || ""}` } });
+    let res;
+    try {
+      res = await fetch(a.download, { headers: { Authorization: `Bearer ${token() || ""}` } });
+    } catch (err) { throw new Error(`no answer from the server (${err.message}): check the connection, then try again`); }
     if (!res.ok) {
-      let detail = res.statusText;
+      let detail = `${res.status} ${res.statusText}`;
       try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
-      throw new Error(`${a.name}: ${detail}`);
+      throw new Error(detail);
     }
     const url = URL.createObjectURL(await res.blob());
     const link = el("a", { href: url, download: a.name });
@@ -27,7 +45,12 @@ async function download(a) {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
-  } catch (err) { showError(err); }
+  } catch (err) {
+    showError(new Error(`Download of ${a.name} failed: ${err.message}`));
+  } finally {
+    fetching.delete(a.download);
+    preparing(a, false);
+  }
 }
 
 const kib = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${Math.round(n / 1024)} KiB`
@@ -36,8 +59,10 @@ const kib = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024
 export function attachmentLinks(attachments) {
   return el("span", { class: "attachments" }, (attachments || []).map((a) => {
     if (a.download) {
-      const link = el("a", { href: "#", class: "attachment", "data-attachment": a.id, title: `sha256 ${a.sha256}` },
-        `${a.name} (${kib(a.size)})`);
+      const busy = fetching.has(a.download);
+      const link = el("a", { href: "#", class: busy ? "attachment preparing" : "attachment", "data-attachment": a.id,
+        "data-download": a.download, "aria-disabled": String(busy), title: `sha256 ${a.sha256}` },
+      `${a.name} (${kib(a.size)})`, el("span", { class: "attachment-state" }, busy ? " preparing…" : ""));
       link.addEventListener("click", (e) => { e.preventDefault(); download(a); });
       return [" ", link];
     }

@@ -166,6 +166,42 @@ export function presenceText(u) {
 
 export function fmtLeft(s) { return s !== null && s !== undefined && s <= 0 ? "due now" : fmtDuration(s); }
 
+// A unit's time to failure counted down from now. The API's ttf_s (ttf_low_s, ttf_high_s) is the estimate as of
+// the data assessed (ts), and failure_due_at (…_low_at, …_high_at) when it runs out: a unit silent for 10 h
+// with "30 h left" has 20 h left, where the pages showed 30 h for as long as it stayed silent. null: no
+// estimate; else {left, low, high} in seconds from `now` (below 0 once due; the estimate as it was when the
+// API gives no due time), reached (the assessment found the alarm limit reached), due and asOf (ms).
+export function timeLeft(h, now = Date.now()) {
+  if (!h || h.ttf_s === null || h.ttf_s === undefined) return null;
+  const due = (iso, s) => (iso ? Date.parse(iso) : h.ts != null && s != null ? (h.ts + s) * 1000 : null);
+  const left = (iso, s) => { const at = due(iso, s); return at === null ? s ?? null : (at - now) / 1000; };
+  return { left: left(h.failure_due_at, h.ttf_s), low: left(h.failure_due_low_at, h.ttf_low_s),
+    high: left(h.failure_due_high_at, h.ttf_high_s), reached: h.ttf_s <= 0,
+    due: due(h.failure_due_at, h.ttf_s), asOf: h.ts != null ? h.ts * 1000 : null };
+}
+
+// A time to failure in a few words, never a negative duration: {main, range, overdue} ("20h 0m", "likely
+// between 10h 0m and 1d 6h"); "due now" when the assessment found the alarm limit reached; "overdue" once the
+// due time has passed without a newer estimate (a unit that stopped reporting), with when it was due and the
+// time of the estimate ("as of").
+export function ttfWords(h, now = Date.now()) {
+  const t = timeLeft(h, now);
+  if (!t) return null;
+  const limit = h.ttf_high_s !== null && h.ttf_high_s !== undefined && h.ttf_high_s <= 0;
+  const gone = (s) => s !== null && s <= 0;
+  if (t.reached || limit) {
+    return { main: fmtLeft(0), overdue: false,
+      range: limit || t.high === null || gone(t.high) ? "the alarm limit is reached" : `likely within ${fmtDuration(t.high)}` };
+  }
+  if (t.left <= 0) {
+    return { main: "overdue", overdue: true,
+      range: `was due ${fmtTime(t.due)}, as of the estimate on data of ${fmtTime(t.asOf)}` };
+  }
+  const range = gone(t.low) ? `likely within ${fmtDuration(Math.max(t.left, t.high ?? 0))}`
+    : `likely between ${fmtDuration(t.low)} and ${fmtDuration(t.high)}`;
+  return { main: fmtDuration(t.left), range, overdue: false };
+}
+
 export function fmtTime(iso) {
   if (!iso) return "–";
   const d = typeof iso === "number" ? new Date(iso) : new Date(iso);

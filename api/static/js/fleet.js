@@ -1,4 +1,4 @@
-import { api, badge, debounce, el, fmtDuration, fmtLeft, live, newest, page, presenceText, qs, showError, words } from "./common.js";
+import { api, badge, debounce, el, fmtDuration, fmtTime, live, newest, page, presenceText, qs, showError, timeLeft, ttfWords, words } from "./common.js";
 
 const STATES = ["alarm", "warning", "watch", "healthy", "unknown"];
 const PAGE = 100;  // units per page of the table (the API pages them in the database)
@@ -49,6 +49,20 @@ function mode(h) {
   return "–";
 }
 
+// The time to failure counted from now, with its range (common.js ttfWords): a unit that stopped reporting
+// showed the time left at its last assessment for as long as it stayed silent. "overdue (due …)" once run out.
+function ttfCell(h) {
+  const t = timeLeft(h);
+  if (!t) return "–";
+  const w = ttfWords(h);
+  if (t.reached || w.main === "due now") return w.main;
+  if (w.overdue) return `overdue (due ${fmtTime(t.due)})`;
+  const low = t.low !== null && t.low <= 0 ? "now" : fmtDuration(t.low);
+  return `${w.main} (${low} – ${fmtDuration(t.high)})`;
+}
+let counting = [];  // the cells counting down, with their unit's health; drawn again every 15 s between refreshes
+setInterval(() => { for (const [cell, h] of counting) cell.textContent = ttfCell(h); }, 15e3);
+
 const current = newest();  // filters change while a live refresh is under way
 
 async function refresh() {
@@ -69,14 +83,14 @@ async function refresh() {
     prev.disabled = offset === 0;
     next.disabled = offset + units.data.length >= units.count;
     heading.textContent = `Units, ${SORTS.find(([v]) => v === f.sort.value)[1]}`;
+    counting = [];
     tbody.replaceChildren(...units.data.map((u) => {
       const h = u.health || {};
-      const reached = h.ttf_high_s != null && h.ttf_high_s <= 0;  // the whole range is past: no range to show
-      const ttf = h.ttf_s == null ? "–" : reached ? fmtLeft(0)
-        : `${fmtLeft(h.ttf_s)} (${fmtDuration(h.ttf_low_s)} – ${fmtDuration(h.ttf_high_s)})`;
+      const cell = el("td", { class: "ttf-left" }, ttfCell(h));
+      if (h.ttf_s != null) counting.push([cell, h]);
       return el("tr", { "data-unit": u.device_id },
         el("td", {}, el("a", { href: `/ui/unit?id=${encodeURIComponent(u.device_id)}` }, u.device_id)),
-        el("td", {}, badge(h.state)), el("td", {}, mode(h)), el("td", {}, ttf),
+        el("td", {}, badge(h.state)), el("td", {}, mode(h)), cell,
         el("td", {}, u.model || "–"), el("td", {}, u.customer || "–"), el("td", {}, u.site || "–"),
         el("td", {}, presenceText(u)));
     }));

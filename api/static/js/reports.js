@@ -108,14 +108,30 @@ async function openMonthly() {
   } catch (err) { showError(err); }
 }
 
-csvButton.addEventListener("click", async () => {  // a link cannot carry the bearer token: fetch, then save
+// A link cannot carry the bearer token: fetch, then save. The button waits for its answer ("Preparing…"): a
+// second click while the report was fetched (seconds over a slow link) started a second download.
+csvButton.addEventListener("click", async () => {
+  if (csvButton.disabled) return;
   if (!month.value) { showError(new Error("Month: choose the month whose report to download")); return; }
+  const asked = month.value;
+  csvButton.disabled = true;
+  csvButton.textContent = "Preparing…";
   try {
-    const res = await fetch(`/api/v1/reports/monthly.csv${qs({ month: month.value })}`, { headers: { Authorization: `Bearer ${token() || ""}` } });
-    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || res.statusText);
-    const a = el("a", { href: URL.createObjectURL(await res.blob()), download: `foreshock-report-${month.value}.csv` });
-    document.body.append(a); a.click(); a.remove(); URL.revokeObjectURL(a.href);
-  } catch (err) { showError(err); }
+    let res;
+    try {
+      res = await fetch(`/api/v1/reports/monthly.csv${qs({ month: asked })}`, { headers: { Authorization: `Bearer ${token() || ""}` } });
+    } catch (err) { throw new Error(`no answer from the server (${err.message}): check the connection, then try again`); }
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || `${res.status} ${res.statusText}`);
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: `foreshock-report-${asked}.csv` });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10e3);  // revoked at once, a browser may not have read it yet
+  } catch (err) {
+    showError(new Error(`Download CSV of ${asked} failed: ${err.message}`));
+  } finally {
+    csvButton.disabled = false;
+    csvButton.textContent = "Download CSV";
+  }
 });
 
 days.addEventListener("change", refresh);

@@ -108,8 +108,7 @@ async function showDetail(number) {
     el("div", { class: "filters" }, el("h2", {}, `${t.number} · ${t.device_id || t.group_key} · ${words(t.failure_mode)}`), badge(t.grade),
       el("span", {}, `status ${words(t.status)}`), el("button", { class: "secondary", id: "close-detail", onclick: closeDetail }, "Close")),
     // moved from here too: on a phone its card is below the whole panel
-    can(me, "service") ? el("div", { class: "actions", id: "detail-moves" }, "Move to ", NEXT[t.status].map((to) =>
-      el("button", { class: "secondary move", "data-to": to, onclick: (ev) => move(t.number, to, ev.target) }, `→ ${words(to)}`))) : "",
+    can(me, "service") ? el("div", { class: "actions", id: "detail-moves", "data-moves": t.number }, moves(t, "Move to ")) : "",
     d2 && d2.time_left_s && d2.time_left_s.estimate != null
       ? el("p", {}, `Time left when opened: ${fmtDuration(d2.time_left_s.estimate)} (${fmtDuration(d2.time_left_s.low)} – ${fmtDuration(d2.time_left_s.high)})`) : "",
     el("p", { class: "muted" }, `assignee ${t.assignee || "–"} · team ${t.team || "–"} · `,
@@ -324,16 +323,52 @@ async function move(number, to, btn) {
   btn.disabled = true;
   try {
     await api(`/tickets/${encodeURIComponent(number)}/move`, { method: "POST", body: { to } });
+    if (closing?.number === number) closing = null;
     await refresh();
     if (openNumber === number) await showDetail(number);
   } catch (err) { showError(err); btn.disabled = false; }
 }
 
+// Closing ends the quality loop (verify → close), and was one click on a card, where the next state's button
+// sits beside it: → closed asks first, in place, as the other actions that cannot be taken back do (the unit
+// page's relearn: a second step with Confirm and Cancel). The question stays through the live redraws of the
+// board and the panel (any colleague's change redraws them) until answered, on the card or in the panel.
+let closing = null;  // {number} of the ticket whose closing is being confirmed
+
+function moves(t, label = "") {
+  if (closing?.number === t.number) {
+    if (t.is_open) return closeQuestion(t);
+    closing = null;  // closed meanwhile (a colleague, the command line): nothing left to ask
+  }
+  return [label, ...NEXT[t.status].map((to) => el("button", { class: "secondary move", "data-to": to,
+    onclick: (ev) => (to === "closed" ? ask(t) : move(t.number, to, ev.target)) }, `→ ${words(to)}${to === "closed" ? "…" : ""}`))];
+}
+
+function closeQuestion(t) {
+  // closed from a state other than verifying, and not a false alarm: the monthly report counts it as unverified
+  const unverified = t.status !== "verifying" && t.feedback_verdict !== "false_alarm";
+  return [el("span", { class: "close-question", role: "alert" }, el("strong", {}, `Close ${t.number}?`),
+    " Closing ends its quality loop", unverified ? "; it has not been verified (the monthly report counts it as closed unverified)." : "."),
+  el("button", { type: "button", class: "confirm-close", onclick: (ev) => move(t.number, "closed", ev.currentTarget) }, "Close ticket"),
+  el("button", { type: "button", class: "secondary cancel-close", onclick: () => { closing = null; redrawMoves(t); } }, "Cancel")];
+}
+
+function ask(t) {
+  closing = { number: t.number };
+  redrawMoves(t);
+  const yes = document.querySelector(`[data-moves="${CSS.escape(t.number)}"] .confirm-close`);
+  if (yes) yes.focus({ preventScroll: true });
+}
+
+// the ticket's moves on its card and in the panel, drawn again as they are now (asking, or the buttons)
+function redrawMoves(t) {
+  for (const box of document.querySelectorAll(`[data-moves="${CSS.escape(t.number)}"]`)) {
+    box.replaceChildren(...moves(t, box.id === "detail-moves" ? "Move to " : ""));
+  }
+}
+
 function card(t) {
-  const actions = can(me, "service")
-    ? el("div", { class: "actions" }, NEXT[t.status].map((to) =>
-        el("button", { class: "secondary move", "data-to": to, onclick: (ev) => move(t.number, to, ev.target) }, `→ ${words(to)}`)))
-    : "";
+  const actions = can(me, "service") ? el("div", { class: "actions", "data-moves": t.number }, moves(t)) : "";
   return el("div", { class: "ticket", id: t.number, "data-ticket": t.number, "data-status": t.status },
     el("div", {}, el("a", { class: "num", href: `#${t.number}`, onclick: () => open(t.number) }, t.number),
       " ", badge(t.grade)),

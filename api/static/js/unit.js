@@ -1,4 +1,4 @@
-import { api, badge, can, el, fmtDuration, fmtLeft, fmtTime, live, page, presenceText, showError, debounce, words } from "./common.js";
+import { api, badge, can, el, fmtDuration, fmtTime, live, page, presenceText, showError, debounce, ttfWords, words } from "./common.js";
 import { spectrumChart, timeChart } from "./charts.js";
 
 const main = document.getElementById("main");
@@ -39,11 +39,8 @@ async function loadHead() {
   const h = u.health || {};
   zoneLimits = u.zone_limits_mm_s || zoneLimits;
   document.title = `Foreshock · ${u.device_id}`;
-  const ttf = h.ttf_s != null
-    ? el("div", {}, el("div", { class: "ttf", id: "ttf" }, fmtLeft(h.ttf_s)),
-        h.ttf_high_s != null && h.ttf_high_s <= 0 ? el("div", { class: "muted", id: "ttf-range" }, "the alarm limit is reached")
-          : el("div", { class: "muted", id: "ttf-range" }, `likely between ${fmtDuration(h.ttf_low_s)} and ${fmtDuration(h.ttf_high_s)}`))
-    : el("div", { class: "muted", id: "ttf" }, "no time-to-failure estimate");
+  shownHealth = h;
+  const ttf = el("div", { id: "ttf-block" }, ttfBlock(h));
   head.replaceChildren(
     el("h1", {}, `Unit ${u.device_id} `, badge(h.state)),
     el("div", { class: "grid2" },
@@ -56,6 +53,16 @@ async function loadHead() {
         thresholds(u.detector_thresholds)),
       el("div", {}, el("h2", {}, "Estimated time to failure"), ttf)));
   relearn.show(u.relearn, h.reasons || []);
+}
+
+let shownHealth = null;  // the health the head shows: its time to failure is counted down between assessments
+
+// The time to failure counted from now (common.js ttfWords): a unit that stopped reporting has its estimate
+// counted down, and says "overdue" once it has run out, rather than the time left when it was last assessed.
+function ttfBlock(h) {
+  const t = ttfWords(h);
+  if (!t) return [el("div", { class: "muted", id: "ttf" }, "no time-to-failure estimate")];
+  return [el("div", { class: t.overdue ? "ttf late" : "ttf", id: "ttf" }, t.main), el("div", { class: "muted", id: "ttf-range" }, t.range)];
 }
 
 // Relearn the unit's detector baseline (POST /units/{id}/relearn, engineer and up): after a repair, or to
@@ -157,9 +164,12 @@ function assessed(h) {
 
 // "(1d 6h ago)" grows while the page is open: the head is drawn again only with this unit's own assessments,
 // and a unit that stopped sending has none, so the age it was opened with stood still ("1m 18s ago" an hour on)
+// and so does the time to failure ("20h 0m" left, then "overdue"): it counts down from its due time
 setInterval(() => {
   const p = document.getElementById("assessed");
   if (p && p.dataset.ts) p.textContent = assessed({ ts: Number(p.dataset.ts) });
+  const block = document.getElementById("ttf-block");
+  if (block && shownHealth) block.replaceChildren(...ttfBlock(shownHealth));
 }, 15e3);
 
 // the trend lines' names in the legends: the feature names (velocity_rms_mm_s) read as codes
