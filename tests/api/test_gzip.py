@@ -36,7 +36,8 @@ def test_the_live_update_stream_is_not_compressed(server):  # noqa: F811
 
 def test_a_json_answer_is_compressed_when_it_is_large(server):  # noqa: F811
     base, tokens, _ = server
-    with httpx.Client(base_url=base) as client:
+    # the server builds its schema on this first call: seconds on a busy 2-core machine, past httpx's 5 s default
+    with httpx.Client(base_url=base, timeout=60) as client:
         r = client.get("/api/v1/openapi.json", headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
     assert r.json()["info"]["title"] == "Foreshock API"
