@@ -681,7 +681,9 @@ class UnitMonitor:
         """JSON-serialisable state (bounded: a few KB, well under 64 KB)."""
         return {
             "version": 2, "config": self.config.as_dict(),
-            "baseline": self.baseline.state_dict(), "mv": self.mv.state_dict(), "iso": self.iso.state_dict(),
+            "baseline": self.baseline.state_dict(),
+            # the T² rows are commissioning points the baseline keeps too (same snapshots, same stride): not twice
+            "mv": self.mv.state_dict(columns=self.baseline.points), "iso": self.iso.state_dict(),
             "ph": self.ph.state_dict(), "trends": {k: t.state_dict() for k, t in self.trends.items()},
             "scalars": self.scalars.state_dict(),
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
@@ -741,7 +743,7 @@ class UnitMonitor:
             raise ValueError(f"config must be a dict, got {state['config']!r}")
         mon = cls(machine, **state["config"])
         mon.baseline = RobustZScore.from_state(state["baseline"])
-        mon.mv = Mahalanobis.from_state(state["mv"])
+        mon.mv = Mahalanobis.from_state(state["mv"], columns=mon.baseline.points)
         if "commissioning" in state:  # not in states saved before it existed: a fresh check
             mon.commissioning.load(state["commissioning"])
         mon.iso = IsoZoneDetector.from_state(state["iso"])
