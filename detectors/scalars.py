@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
 from detectors.scalar import ScalarAnomaly
+from detectors.statepack import pack_floats, unpack_floats
 from detectors.types import Assessment
 from detectors.zscore import RobustZScore
 
@@ -133,15 +134,23 @@ class ScalarTrack:
             return None
         return math.exp(base[0]) if self.log else base[0]
 
-    def state_dict(self) -> dict:
+    def state_dict(self, times_saved: bool = False) -> dict:
+        """The state as JSON-able data. ``times_saved``: the panel saves the times of this track's trend
+        points (once for the tracks that share them): the trend keeps its values only."""
+        trend = self.trend.state_dict()
+        if times_saved and "points" in trend:
+            del trend["points"]
+            trend["values"] = pack_floats(v for _, v in self.trend.points)
         return {"cfg": [self.warmup_s, self.points, self.watch_z, self.warning_z, self.alpha, self.persistence,
                         self.ph.delta, self.ph.threshold],
                 "t0": self.t0, "recent": self.recent, "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
                 "log": self.log, "ewma": self.ewma, "z": self.z, "streak": self.streak, "level": self.level,
-                "baseline": self.baseline.state_dict(), "ph": self.ph.state_dict(), "trend": self.trend.state_dict()}
+                "baseline": self.baseline.state_dict(), "ph": self.ph.state_dict(), "trend": trend}
 
     @classmethod
-    def from_state(cls, state: dict) -> ScalarTrack:
+    def from_state(cls, state: dict, times: list[float] | None = None) -> ScalarTrack:
+        """The track :meth:`state_dict` saved; ``times``: the shared trend times, for a trend saved without
+        its own (raises ValueError when they are not given, or not as many as its values)."""
         tr = cls(*state["cfg"])
         tr.log, tr.ewma, tr.z = state["log"], state["ewma"], state["z"]
         tr.t0, tr.recent = state["t0"], list(state["recent"])
@@ -149,8 +158,21 @@ class ScalarTrack:
         tr.streak, tr.level = state["streak"], state["level"]
         tr.baseline = RobustZScore.from_state(state["baseline"])
         tr.ph = PageHinkley.from_state(state["ph"])
-        tr.trend = ExpTrend.from_state(state["trend"])
+        trend = state["trend"]
+        if "values" in trend:  # saved with the panel's shared times
+            values = unpack_floats(trend["values"])
+            if times is None or len(times) != len(values):
+                raise ValueError(f"scalar trend: {len(values)} values saved for the panel's shared times, "
+                                 f"which are {'missing' if times is None else f'{len(times)}'}")
+            trend = {k: v for k, v in trend.items() if k != "values"}
+            trend["points"] = pack_floats(x for pair in zip(times, values) for x in pair)
+        tr.trend = ExpTrend.from_state(trend)
         return tr
+
+
+def _trend_times(track: ScalarTrack) -> str:
+    """The times of a track's trend points, packed (compared as such: bit for bit)."""
+    return pack_floats(t for t, _ in track.trend.points)
 
 
 def _mode_of(key: str) -> str:
@@ -252,14 +274,25 @@ class ScalarPanel:
         return self.anomaly.score_learn_one({key: v})
 
     def state_dict(self) -> dict:
-        return {"tracks": {k: t.state_dict() for k, t in self.tracks.items()}, "anomaly": self.anomaly.state_dict()}
+        # a unit sends its values together, in one record: the tracks' trends then hold the same times, saved
+        # once (``trend_times``; 7.7 KB of the state of 16 series), the values in each track
+        times = {k: _trend_times(tr) for k, tr in self.tracks.items() if tr.trend.points}
+        seen = list(times.values())
+        shared = max(seen, key=seen.count) if seen else None
+        state = {"tracks": {k: t.state_dict(times_saved=k in times and times[k] == shared) for k, t in self.tracks.items()},
+                 "anomaly": self.anomaly.state_dict()}
+        if shared is not None:
+            state["trend_times"] = shared
+        return state
 
     @classmethod
     def from_state(cls, config: MonitorConfig, state: dict) -> ScalarPanel:
         panel = cls(config)
         if "tracks" not in state:  # saved before the anomaly detector joined: tracks only
             state = {"tracks": state}
-        panel.tracks = {k: ScalarTrack.from_state(t) for k, t in state["tracks"].items()}
+        # (no shared times in states saved before they were: every trend has its own)
+        times = unpack_floats(state["trend_times"]) if "trend_times" in state else None
+        panel.tracks = {k: ScalarTrack.from_state(t, times) for k, t in state["tracks"].items()}
         if "anomaly" in state:
             panel.anomaly = ScalarAnomaly.from_state(state["anomaly"])
         return panel

@@ -1,0 +1,125 @@
+"""A unit's saved state stays under 64 KB (issue #4's cost target) whatever its commissioning length.
+
+The worst case: a commissioning longer than a day (``warmup`` one-minute snapshots), so that its 64
+baseline points (``BASELINE_POINTS``) are still kept when the unit's most scalar series
+(``max_scalar_keys``) have grown their full state (their baselines learnt after a day, their trends'
+windows and anomaly channels full). Nothing in it grows with ``warmup``: the two are kept at once.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from detectors import MachineInfo, UnitMonitor
+from detectors.config import MonitorConfig
+from detectors.monitor import BASELINE_POINTS
+from detectors.scalars import ScalarPanel
+from detectors.statepack import pack_floats, unpack_floats
+from tests.detectors.sim import GEO, RPM, machine_signal, snap
+
+MACHINE = MachineInfo(rated_rpm=RPM, bearing=GEO)
+T0 = 1_732_000_000.0  # epoch seconds, as the units send them (milliseconds)
+LIMIT = 64 * 1024
+
+
+def _record(rng: np.random.Generator, i: int, keys: list[str]) -> dict[str, float]:
+    """One telemetry record: the first series (the ones the anomaly detector scores) half with a cycle of
+    an hour or so (their phase novelty keeps state), half noise; the rest noise; full-precision floats."""
+    out = {}
+    for j, k in enumerate(keys):
+        cycle = 3.0 * np.sin(2 * np.pi * i / (45 + 7 * j)) if j < 4 else 0.0
+        out[k] = float(10 + j + cycle + rng.normal(0, 1 + j / 10))
+    return out
+
+
+def long_commissioning(warmup: int, minutes: int | None = None, seed: int = 3,
+                       every: int = 250) -> tuple[UnitMonitor, list[tuple[int, int]]]:
+    """A unit commissioning over ``warmup`` one-minute snapshots while it sends a record of more series
+    than are followed every minute (epoch times with milliseconds); the state's serialised size at
+    every ``every``-th minute and at the last minute of the commissioning (its baseline points all
+    kept), as (minute, bytes). Stops after ``minutes`` (default: that last minute)."""
+    rng = np.random.default_rng(seed)
+    cfg = MonitorConfig()
+    mon = UnitMonitor(MACHINE, warmup=warmup)
+    keys = [f"metric_{k}" for k in range(cfg.max_scalar_keys + 4)]  # more than are followed
+    sizes = []
+    end = warmup - 1 if minutes is None else minutes
+    for i in range(end):
+        ts = T0 + i * 60.0 + int(rng.integers(0, 2000)) / 1000
+        mon.update_scalars(ts, _record(rng, i, keys))
+        mon.update_snapshot(snap(ts + 1.5 + int(rng.integers(0, 2000)) / 1000, machine_signal(rng)))
+        if (i + 1) % every == 0 or i + 1 == end:
+            sizes.append((i + 1, len(json.dumps(mon.state_dict()))))
+    return mon, sizes
+
+
+@pytest.mark.parametrize("warmup", [1440, 3000])
+def test_a_long_commissioning_with_the_most_scalar_series_stays_under_64_kb(warmup: int) -> None:
+    """Measured on the tree before: 1,440: 60,930 bytes at most; 3,000 (50 hours): 69,083."""
+    mon, sizes = long_commissioning(warmup)
+    assert not mon.baseline.ready and mon.n_learnt == warmup - 1  # still commissioning
+    kept = -(-warmup // -(-warmup // BASELINE_POINTS))  # every stride-th snapshot: 63 of 1,440, 64 of 3,000
+    assert all(len(b) == kept for b in mon.baseline._buffer.values())  # every point kept
+    assert len(mon.scalars.tracks) == MonitorConfig().max_scalar_keys
+    if warmup > 1500:  # the scalar series' baselines learnt (a day), their trends' windows full
+        assert all(tr.baseline.ready and len(tr.trend.points) == tr.trend.window for tr in mon.scalars.tracks.values())
+    largest = max(b for _, b in sizes)
+    print(f"warmup {warmup}: largest {largest} bytes; {sizes[-3:]}")
+    assert largest <= LIMIT, sizes
+
+
+@pytest.mark.slow
+def test_a_commissioning_of_a_week_stays_under_64_kb() -> None:
+    """10,000 one-minute snapshots (a week): no more baseline points than at 3,000, and the scalar
+    series' state no larger after a week than after two days."""
+    mon, sizes = long_commissioning(10_000, every=1000)
+    assert all(len(b) == BASELINE_POINTS for b in mon.baseline._buffer.values())
+    largest = max(b for _, b in sizes)
+    print(f"warmup 10000: largest {largest} bytes; {sizes}")
+    assert largest <= LIMIT, sizes
+
+
+def _panel_step(panel: ScalarPanel, ts: float, values: dict[str, float]) -> tuple:
+    level, a = panel.update(ts, values)
+    return level, a.state, a.reasons, a.scores, a.failure_mode, a.ttf_s, a.ttf_low_s, a.ttf_high_s
+
+
+def test_the_scalar_trends_save_the_times_they_share_once_and_continue_bit_for_bit() -> None:
+    """A unit sends its values together: every scalar series' trend holds the same times (48 of 16 series:
+    7.7 KB), saved once. A series sent at other times keeps its own. Restored, the panel assesses exactly
+    as the saved one; a state saved before (every trend with its times) loads and does the same."""
+    cfg = MonitorConfig(scalar_warmup_s=6 * 3600.0)
+    rng = np.random.default_rng(9)
+    panel = ScalarPanel(cfg)
+    together = ["bearing_temperature_c", "pressure_bar", "current_g"]
+
+    def feed(p: ScalarPanel, i: int, rise: float = 1.0) -> list[tuple]:
+        ts = T0 + i * 600.0 + 0.123
+        out = [_panel_step(p, ts, {k: rise * (10 + j) * float(rng.normal(1, 0.01)) for j, k in enumerate(together)})]
+        return out + [_panel_step(p, ts + 7.5, {"flow_m3h": rise * 30 * float(rng.normal(1, 0.01))})]
+
+    for i in range(100):
+        feed(panel, i)
+    state = json.loads(json.dumps(panel.state_dict()))
+    tracks = state["tracks"]
+    assert len(unpack_floats(state["trend_times"])) == 48
+    assert all("values" in tracks[k]["trend"] and "points" not in tracks[k]["trend"] for k in together)
+    assert "points" in tracks["flow_m3h"]["trend"] and "values" not in tracks["flow_m3h"]["trend"]
+    before = json.loads(json.dumps(state))  # as saved before: every trend with its own points
+    del before["trend_times"]
+    for k in together:
+        before["tracks"][k]["trend"] = panel.tracks[k].trend.state_dict()
+    assert len(json.dumps(state)) < len(json.dumps(before)) - 2 * 500
+    copies = [ScalarPanel.from_state(cfg, s) for s in (state, before)]
+    rng_state = rng.bit_generator.state
+    want = [feed(panel, 100 + i, 1.06 ** i) for i in range(40)]  # every series rises: a warning, its time to failure
+    for c in copies:
+        rng.bit_generator.state = rng_state
+        assert [feed(c, 100 + i, 1.06 ** i) for i in range(40)] == want
+    assert max(step[0] for steps in want for step in steps) == 2 and want[-1][0][5] is not None
+    state["trend_times"] = pack_floats(unpack_floats(state["trend_times"])[1:])
+    with pytest.raises(ValueError, match="scalar trend: 48 values saved for the panel's shared times, which are 47"):
+        ScalarPanel.from_state(cfg, state)
