@@ -265,7 +265,7 @@ class ScalarPanel:
 
     def _scored(self, key: str) -> bool:
         """Whether ``key`` is one of the (at most ``max_anomaly_keys``) series the anomaly detector
-        follows: the first ones the unit sent (its state is ~3 KB per series)."""
+        follows: the first ones the unit sent (its state is ~2 KB per series)."""
         chans = self.anomaly._channels
         return key in chans or len(chans) < self.config.max_anomaly_keys
 

@@ -16,6 +16,7 @@ import pytest
 from detectors import MachineInfo, UnitMonitor
 from detectors.config import MonitorConfig
 from detectors.monitor import BASELINE_POINTS
+from detectors.scalar import ScalarAnomaly
 from detectors.scalars import ScalarPanel
 from detectors.statepack import pack_floats, unpack_floats
 from tests.detectors.sim import GEO, RPM, machine_signal, snap
@@ -123,3 +124,65 @@ def test_the_scalar_trends_save_the_times_they_share_once_and_continue_bit_for_b
     state["trend_times"] = pack_floats(unpack_floats(state["trend_times"])[1:])
     with pytest.raises(ValueError, match="scalar trend: 48 values saved for the panel's shared times, which are 47"):
         ScalarPanel.from_state(cfg, state)
+
+
+def _stream(det: ScalarAnomaly, values: np.ndarray) -> list[float]:
+    return [det.score_learn_one({"v": float(v)}) for v in values]
+
+
+def test_the_anomaly_channels_save_their_transitions_and_block_sums_compactly_and_continue_bit_for_bit() -> None:
+    """A channel's transition table (every context and transition there can be: 72 with the defaults) is
+    saved as the 64 transitions' counts, a context's count being their sum; its likelihoods' blocks
+    without their counts, all ``long / 25`` but the newest's. 0.7-0.9 KB less per channel (of 8); the
+    counts' digits alone grow with time. Restored, it scores exactly as the saved one; a state saved
+    before (the table and the blocks' counts) loads and does the same."""
+    rng = np.random.default_rng(10)
+    i = np.arange(4000)
+    x = 50 + 10 * np.sin(2 * np.pi * i / 60) + rng.normal(0, 2.0, i.size)  # a cycle: the phase keeps blocks too
+    x[3500] += 60.0
+    det = ScalarAnomaly()
+    _stream(det, x[:3000])
+    ch = det._channels["v"]
+    assert ch.period == 60 and len(ch.phase.blocks) == len(ch.context.blocks) == 25
+    state = json.loads(json.dumps(det.state_dict()))
+    saved = state["channels"]["v"]
+    assert len(saved["transitions"]) == 64 and "table" not in saved
+    assert "blocks" not in saved and "blocks" not in saved["phase"]
+    before = json.loads(json.dumps(state))  # as saved before
+    old = before["channels"]["v"]
+    del old["transitions"], old["block_sums"], old["last_count"], old["phase"]["block_sums"], old["phase"]["last_count"]
+    old["table"], old["blocks"] = dict(ch.table), pack_floats(v for b in ch.context.blocks for v in b)
+    old["phase"]["blocks"] = [list(b) for b in ch.phase.blocks]
+    assert len(json.dumps(state)) < len(json.dumps(before)) - 600
+    copies = [ScalarAnomaly.from_state(s) for s in (state, before)]
+    assert all(c._channels["v"].table == ch.table for c in copies)
+    want = _stream(det, x[3000:])
+    assert max(want) == 1.0 and all(_stream(c, x[3000:]) == want for c in copies)
+    assert all(c.state_dict() == det.state_dict() for c in copies)
+
+
+@pytest.mark.parametrize("part,value,message", [
+    ("transitions", [1, 2, 3], "anomaly transitions: expected 64 counts"),
+    ("transitions", [-1] + [0] * 63, "anomaly transitions: expected 64 counts"),
+    ("last_count", 41, "likelihood blocks: 50 sums and a last count of 41 are not blocks of at most 40 values"),
+    ("block_sums", "AAAAAAAA+D8=", "likelihood blocks: 1 sums"),
+])
+def test_a_damaged_channel_is_refused_by_name(part: str, value, message: str) -> None:
+    det = ScalarAnomaly()
+    _stream(det, np.random.default_rng(11).normal(size=1000))
+    state = json.loads(json.dumps(det.state_dict()))
+    state["channels"]["v"][part] = value
+    with pytest.raises(ValueError, match=message):
+        ScalarAnomaly.from_state(state)
+
+
+def test_a_table_that_can_be_pruned_is_saved_as_it_is() -> None:
+    """With more levels or a longer context than the defaults' the table is saved as before: its order
+    decides what pruning keeps."""
+    det = ScalarAnomaly(bits=8, context=2, max_contexts=500)
+    values = np.random.default_rng(12).normal(size=3000)
+    _stream(det, values[:2000])
+    state = json.loads(json.dumps(det.state_dict()))
+    assert "transitions" not in state["channels"]["v"] and len(state["channels"]["v"]["table"]) <= 500
+    again = ScalarAnomaly.from_state(state)
+    assert _stream(again, values[2000:]) == _stream(det, values[2000:])
