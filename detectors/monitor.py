@@ -297,6 +297,7 @@ class UnitMonitor:
                 # rate fitted at a fault's first warning: measured on the simulated fleets, the estimate at
                 # the first warning came later, further from the truth, on 14 of their 61 failed units
                 self._new_trends()
+                self.commissioning.close()  # its own trend is read no more
             self.mv.learn_one({k: watched[k] for k in _MV_KEYS if k in watched})
             self.n_learnt += 1
             if snap.rpm:
@@ -678,13 +679,21 @@ class UnitMonitor:
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
-        """JSON-serialisable state (bounded: a few KB, well under 64 KB)."""
+        """JSON-serialisable state (bounded: a few KB, well under 64 KB; with the most scalar series and a
+        commissioning of 64 snapshots or more, under 64 KB: ``tests/detectors/test_state_size.py``)."""
+        trends = {k: t.state_dict() for k, t in self.trends.items()}
+        commissioning = self.commissioning.state_dict()
+        # while the unit commissions, the check's trend holds the points of the RMS trend (both fed every
+        # snapshot learnt from the start): saved once
+        mine, rms = commissioning["trend"], trends.get("rms_g", {})
+        if mine.get("points") and mine["points"] == rms.get("points"):
+            commissioning["trend"] = {**{k: v for k, v in mine.items() if k != "points"}, "points_of": "rms_g"}
         return {
             "version": 2, "config": self.config.as_dict(),
             "baseline": self.baseline.state_dict(),
             # the T² rows are commissioning points the baseline keeps too (same snapshots, same stride): not twice
             "mv": self.mv.state_dict(columns=self.baseline.points), "iso": self.iso.state_dict(),
-            "ph": self.ph.state_dict(), "trends": {k: t.state_dict() for k, t in self.trends.items()},
+            "ph": self.ph.state_dict(), "trends": trends,
             "scalars": self.scalars.state_dict(),
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
@@ -693,7 +702,7 @@ class UnitMonitor:
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
             "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age, "axis": self.axis,
-            "last": _last_state(self.last), "commissioning": self.commissioning.state_dict(),
+            "last": _last_state(self.last), "commissioning": commissioning,
         }
 
     @classmethod
@@ -745,7 +754,14 @@ class UnitMonitor:
         mon.baseline = RobustZScore.from_state(state["baseline"])
         mon.mv = Mahalanobis.from_state(state["mv"], columns=mon.baseline.points)
         if "commissioning" in state:  # not in states saved before it existed: a fresh check
-            mon.commissioning.load(state["commissioning"])
+            saved = state["commissioning"]
+            of = saved.get("trend", {}).get("points_of") if isinstance(saved, dict) else None
+            if of is not None:  # the points of a monitor trend (state_dict)
+                if of not in state["trends"] or "points" not in state["trends"][of]:
+                    raise ValueError(f"commissioning.trend: saved as the points of the trend {of!r}, which has none")
+                trend = {k: v for k, v in saved["trend"].items() if k != "points_of"}
+                saved = {**saved, "trend": {**trend, "points": state["trends"][of]["points"]}}
+            mon.commissioning.load(saved)
         mon.iso = IsoZoneDetector.from_state(state["iso"])
         mon.ph = PageHinkley.from_state(state["ph"])
         mon.trends = {k: ExpTrend.from_state(t, tiers=mon.config.trend_tiers) for k, t in state["trends"].items()}

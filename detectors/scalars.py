@@ -143,7 +143,7 @@ class ScalarTrack:
             trend["values"] = pack_floats(v for _, v in self.trend.points)
         return {"cfg": [self.warmup_s, self.points, self.watch_z, self.warning_z, self.alpha, self.persistence,
                         self.ph.delta, self.ph.threshold],
-                "t0": self.t0, "recent": self.recent, "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
+                "t0": self.t0, "recent": pack_floats(self.recent), "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
                 "log": self.log, "ewma": self.ewma, "z": self.z, "streak": self.streak, "level": self.level,
                 "baseline": self.baseline.state_dict(), "ph": self.ph.state_dict(), "trend": trend}
 
@@ -153,7 +153,7 @@ class ScalarTrack:
         its own (raises ValueError when they are not given, or not as many as its values)."""
         tr = cls(*state["cfg"])
         tr.log, tr.ewma, tr.z = state["log"], state["ewma"], state["z"]
-        tr.t0, tr.recent = state["t0"], list(state["recent"])
+        tr.t0, tr.recent = state["t0"], unpack_floats(state["recent"])  # (a list before 2026-11-23)
         tr.last_kept = -math.inf if state["last_kept"] is None else state["last_kept"]
         tr.streak, tr.level = state["streak"], state["level"]
         tr.baseline = RobustZScore.from_state(state["baseline"])

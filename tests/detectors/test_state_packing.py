@@ -95,11 +95,13 @@ def _assessed(a) -> tuple:
     return a.state, a.failure_mode, a.reasons, a.scores, a.ttf_s
 
 
-def test_a_commissioning_saves_its_t2_rows_once_and_continues_bit_for_bit() -> None:
+def test_a_commissioning_saves_its_t2_rows_and_its_trend_once_and_continues_bit_for_bit() -> None:
     """The T² rows are the commissioning points of five of the features the robust baseline keeps (the
     same snapshots, the same stride): saved as its columns, not a second time (3.3 KB of a 64-point
-    commissioning). A restored unit finishes its commissioning and assesses exactly as the saved one;
-    a state saved with the rows (before) loads and does the same."""
+    commissioning). The commissioning check's trend holds the RMS trend's points: saved once (1 KB),
+    and dropped when the commissioning ends (no longer read). A restored unit finishes its commissioning
+    and assesses exactly as the saved one; a state saved with the rows and the trend's points (before)
+    loads and does the same."""
     rng = np.random.default_rng(7)
     mon = UnitMonitor(MACHINE, warmup=300)
     for i in range(280):
@@ -107,8 +109,12 @@ def test_a_commissioning_saves_its_t2_rows_once_and_continues_bit_for_bit() -> N
     state = json.loads(json.dumps(mon.state_dict()))
     assert state["mv"]["rows_from_columns"] is True and "rows" not in state["mv"]
     assert len(json.dumps(state["mv"])) < 300, len(json.dumps(state["mv"]))
-    before = json.loads(json.dumps(dict(state, mv=mon.mv.state_dict())))  # as saved before: the rows packed
+    assert state["commissioning"]["trend"]["points_of"] == "rms_g" and "points" not in state["commissioning"]["trend"]
+    assert len(mon.commissioning.trend.points) == 48
+    before = json.loads(json.dumps(dict(state, mv=mon.mv.state_dict(),  # as saved before: the rows packed
+                                        commissioning=mon.commissioning.state_dict())))  # and the trend's points
     assert isinstance(before["mv"]["rows"], str) and "rows_from_columns" not in before["mv"]
+    assert before["commissioning"]["trend"]["points"] == state["trends"]["rms_g"]["points"]
     copies = [UnitMonitor.from_state(s, MACHINE) for s in (state, before)]
     for i in range(280, 340):  # the commissioning ends at 300, then a bearing fault grows
         x = machine_signal(rng, defect=0.0 if i < 310 else 0.02 * np.exp((i - 310) / 6))
@@ -116,6 +122,8 @@ def test_a_commissioning_saves_its_t2_rows_once_and_continues_bit_for_bit() -> N
         assert all(_assessed(c.update_snapshot(snap(i * 60.0, x))) == want for c in copies), i
     assert mon.mv.ready and all(np.array_equal(c.mv.inv_cov, mon.mv.inv_cov) for c in copies)
     assert mon.last.state == "warning"
+    assert not mon.commissioning.trend.points and "points_of" not in mon.state_dict()["commissioning"]["trend"]
+    assert all(c.state_dict() == mon.state_dict() for c in copies)
 
 
 def test_t2_rows_the_columns_do_not_hold_are_saved_and_missing_columns_are_refused() -> None:
@@ -136,6 +144,12 @@ def test_t2_rows_the_columns_do_not_hold_are_saved_and_missing_columns_are_refus
     for i in range(20):
         mon.update_snapshot(snap(i * 60.0, machine_signal(rng)))
     state = json.loads(json.dumps(mon.state_dict()))
-    state["baseline"]["buffer"] = {}  # a damaged state: the columns the rows were saved as are gone
+    damaged = json.loads(json.dumps(state))
+    damaged["baseline"]["buffer"] = {}  # the columns the rows were saved as are gone
     with pytest.raises(ValueError, match="cannot restore the monitor: .*mahalanobis rows: saved as the columns of"):
-        UnitMonitor.from_state(state, MACHINE)
+        UnitMonitor.from_state(damaged, MACHINE)
+    damaged = json.loads(json.dumps(state))
+    damaged["commissioning"]["trend"]["points_of"] = "temperature"
+    with pytest.raises(ValueError, match="cannot restore the monitor: .*commissioning.trend: saved as the points of "
+                                         "the trend 'temperature', which has none"):
+        UnitMonitor.from_state(damaged, MACHINE)

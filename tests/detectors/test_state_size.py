@@ -91,7 +91,8 @@ def _panel_step(panel: ScalarPanel, ts: float, values: dict[str, float]) -> tupl
 def test_the_scalar_trends_save_the_times_they_share_once_and_continue_bit_for_bit() -> None:
     """A unit sends its values together: every scalar series' trend holds the same times (48 of 16 series:
     7.7 KB), saved once. A series sent at other times keeps its own. Restored, the panel assesses exactly
-    as the saved one; a state saved before (every trend with its times) loads and does the same."""
+    as the saved one; a state saved before (every trend with its times, the last values as a list) loads
+    and does the same."""
     cfg = MonitorConfig(scalar_warmup_s=6 * 3600.0)
     rng = np.random.default_rng(9)
     panel = ScalarPanel(cfg)
@@ -113,6 +114,9 @@ def test_the_scalar_trends_save_the_times_they_share_once_and_continue_bit_for_b
     del before["trend_times"]
     for k in together:
         before["tracks"][k]["trend"] = panel.tracks[k].trend.state_dict()
+    for k, tr in before["tracks"].items():  # and the last values as a list (packed since 2026-11-23)
+        tr["recent"] = list(panel.tracks[k].recent)
+    assert all(isinstance(tr["recent"], str) for tr in tracks.values())
     assert len(json.dumps(state)) < len(json.dumps(before)) - 2 * 500
     copies = [ScalarPanel.from_state(cfg, s) for s in (state, before)]
     rng_state = rng.bit_generator.state
