@@ -145,7 +145,11 @@ class ScalarTrack:
                         self.ph.delta, self.ph.threshold],
                 "t0": self.t0, "recent": pack_floats(self.recent), "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
                 "log": self.log, "ewma": self.ewma, "z": self.z, "streak": self.streak, "level": self.level,
-                "baseline": self.baseline.state_dict(), "ph": self.ph.state_dict(), "trend": trend}
+                # the baseline's and the test's settings follow from cfg (from_state): not saved again (1.7 KB
+                # of 16 series)
+                "baseline": {k: v for k, v in self.baseline.state_dict().items() if k not in _BASELINE_SETTINGS},
+                "ph": {k: v for k, v in self.ph.state_dict().items() if k not in ("delta", "threshold")},
+                "trend": trend}
 
     @classmethod
     def from_state(cls, state: dict, times: list[float] | None = None) -> ScalarTrack:
@@ -156,8 +160,10 @@ class ScalarTrack:
         tr.t0, tr.recent = state["t0"], unpack_floats(state["recent"])  # (a list before 2026-11-23)
         tr.last_kept = -math.inf if state["last_kept"] is None else state["last_kept"]
         tr.streak, tr.level = state["streak"], state["level"]
-        tr.baseline = RobustZScore.from_state(state["baseline"])
-        tr.ph = PageHinkley.from_state(state["ph"])
+        # (states saved before 2026-11-23 have the settings: theirs are read)
+        settings = {k: v for k, v in tr.baseline.state_dict().items() if k in _BASELINE_SETTINGS}
+        tr.baseline = RobustZScore.from_state({**settings, **state["baseline"]})
+        tr.ph = PageHinkley.from_state({"delta": tr.ph.delta, "threshold": tr.ph.threshold, **state["ph"]})
         trend = state["trend"]
         if "values" in trend:  # saved with the panel's shared times
             values = unpack_floats(trend["values"])
@@ -168,6 +174,9 @@ class ScalarTrack:
             trend["points"] = pack_floats(x for pair in zip(times, values) for x in pair)
         tr.trend = ExpTrend.from_state(trend)
         return tr
+
+
+_BASELINE_SETTINGS = ("warmup", "min_scale", "min_abs_scale", "max_points")  # a track's baseline's, from its cfg
 
 
 def _trend_times(track: ScalarTrack) -> str:
