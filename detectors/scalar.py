@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -398,21 +399,23 @@ class ScalarAnomaly:
         cells = n_levels ** (ctx + 1)
         if cells > 256 or n_levels ** ctx + cells > self.max_contexts:
             return {"table": dict(table)}
+        index, rows = _cells(self.bits, ctx)
         counts = [0] * cells
-        pasts: dict[str, int] = {}
+        contexts = 0
         for key, n in table.items():
-            past, sep, level = key.partition(">")
-            if not sep:
-                continue
-            digits = [*past.split(","), level]
-            if len(digits) != ctx + 1 or not all(d.isdigit() and int(d) < n_levels for d in digits):
-                return {"table": dict(table)}
-            i = 0
-            for d in digits:
-                i = i * n_levels + int(d)
-            counts[i] = n
-            pasts[past] = pasts.get(past, 0) + n
-        if pasts != {k: n for k, n in table.items() if ">" not in k} or any(n <= 0 for n in table.values()):
+            i = index.get(key)
+            if i is not None:
+                counts[i] = n
+            elif key not in rows:
+                return {"table": dict(table)}  # not a key of this table's
+        for key, row in rows.items():
+            n = table.get(key)
+            if n is not None:
+                contexts += 1
+                if n != sum(counts[row * n_levels:(row + 1) * n_levels]):
+                    return {"table": dict(table)}
+        if contexts != sum(1 for r in range(cells // n_levels) if any(counts[r * n_levels:(r + 1) * n_levels])) \
+                or not all(type(n) is int and n > 0 for n in table.values()):
             return {"table": dict(table)}
         return {"transitions": counts}
 
@@ -423,17 +426,14 @@ class ScalarAnomaly:
                 isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
             raise ValueError(f"anomaly transitions: expected {n_levels ** (ctx + 1)} counts (whole numbers >= 0), "
                              f"got {str(counts)[:80]}")
+        index, rows = _cells(self.bits, ctx)
+        names = list(index)
         table: dict[str, int] = {}
-        for i, n in enumerate(counts):
-            if n:
-                digits = []
-                for _ in range(ctx + 1):
-                    i, d = divmod(i, n_levels)
-                    digits.append(d)
-                *past, level = reversed(digits)
-                key = ",".join(map(str, past))
-                table[f"{key}>{level}"] = n
-                table[key] = table.get(key, 0) + n
+        for past, row in rows.items():
+            for i in range(row * n_levels, (row + 1) * n_levels):
+                if counts[i]:
+                    table[names[i]] = counts[i]
+                    table[past] = table.get(past, 0) + counts[i]
         return table
 
     def state_dict(self) -> dict[str, Any]:
@@ -474,6 +474,26 @@ class ScalarAnomaly:
                     ch.phase.load(s["phase"])
             det._channels[name] = ch
         return det
+
+
+@lru_cache(maxsize=16)
+def _cells(bits: int, context: int) -> tuple[dict[str, int], dict[str, int]]:
+    """The keys of a table of ``bits``-bit levels after ``context`` of them, as :meth:`ScalarAnomaly._keys`
+    writes them: every transition's with its index (its context's row, then the level), in order, and
+    every context's with its row."""
+    n_levels = 1 << bits
+    rows: dict[str, int] = {}
+    index: dict[str, int] = {}
+    for row in range(n_levels ** context):
+        digits, r = [], row
+        for _ in range(context):
+            r, d = divmod(r, n_levels)
+            digits.append(d)
+        past = ",".join(map(str, reversed(digits)))
+        rows[past] = row
+        for level in range(n_levels):
+            index[f"{past}>{level}"] = row * n_levels + level
+    return index, rows
 
 
 def _as_float(name: str, value: Any) -> float:

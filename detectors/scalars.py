@@ -171,17 +171,12 @@ class ScalarTrack:
                 raise ValueError(f"scalar trend: {len(values)} values saved for the panel's shared times, "
                                  f"which are {'missing' if times is None else f'{len(times)}'}")
             trend = {k: v for k, v in trend.items() if k != "values"}
-            trend["points"] = pack_floats(x for pair in zip(times, values) for x in pair)
+            trend["points"] = list(zip(times, values))  # (pairs: the trend's own form before it packed them)
         tr.trend = ExpTrend.from_state(trend)
         return tr
 
 
 _BASELINE_SETTINGS = ("warmup", "min_scale", "min_abs_scale", "max_points")  # a track's baseline's, from its cfg
-
-
-def _trend_times(track: ScalarTrack) -> str:
-    """The times of a track's trend points, packed (compared as such: bit for bit)."""
-    return pack_floats(t for t, _ in track.trend.points)
 
 
 def _mode_of(key: str) -> str:
@@ -285,13 +280,16 @@ class ScalarPanel:
     def state_dict(self) -> dict:
         # a unit sends its values together, in one record: the tracks' trends then hold the same times, saved
         # once (``trend_times``; 7.7 KB of the state of 16 series), the values in each track
-        times = {k: _trend_times(tr) for k, tr in self.tracks.items() if tr.trend.points}
+        times = {k: [t for t, _ in tr.trend.points] for k, tr in self.tracks.items() if tr.trend.points}
         seen = list(times.values())
         shared = max(seen, key=seen.count) if seen else None
-        state = {"tracks": {k: t.state_dict(times_saved=k in times and times[k] == shared) for k, t in self.tracks.items()},
+        if shared is not None and 0.0 in shared:
+            shared = None  # (equal as numbers, 0.0 and -0.0 are not bit for bit: no times at 0 are shared)
+        state = {"tracks": {k: t.state_dict(times_saved=shared is not None and times.get(k) == shared)
+                            for k, t in self.tracks.items()},
                  "anomaly": self.anomaly.state_dict()}
-        if shared is not None:
-            state["trend_times"] = shared
+        if shared is not None:  # (NaN, never a time here, is equal to nothing: such times are not shared)
+            state["trend_times"] = pack_floats(shared)
         return state
 
     @classmethod

@@ -228,3 +228,15 @@ def test_a_unit_with_every_trend_tier_full_and_the_most_scalar_series_sent_apart
     size = len(json.dumps(mon.state_dict()))
     print(f"every tier full, series apart: {size} bytes")
     assert size <= LIMIT
+
+
+def test_a_longer_context_saves_its_transitions_too() -> None:
+    """Two levels of context at 2 bits: 64 transitions after 16 contexts, saved as their counts."""
+    det = ScalarAnomaly(bits=2, context=2)
+    values = np.random.default_rng(14).normal(size=3000)
+    _stream(det, values[:2000])
+    state = json.loads(json.dumps(det.state_dict()))
+    assert len(state["channels"]["v"]["transitions"]) == 64 and "table" not in state["channels"]["v"]
+    again = ScalarAnomaly.from_state(state)
+    assert again._channels["v"].table == det._channels["v"].table
+    assert _stream(again, values[2000:]) == _stream(det, values[2000:])
