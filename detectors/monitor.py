@@ -67,7 +67,8 @@ _SHAFT_MODES = ("imbalance", "misalignment", "looseness")
 _ORDERS = ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s")  # the velocity at 1x, 2x, 3x shaft speed
 _ISO_STATE = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}
 # snapshots of a commissioning the baselines keep at most (evenly spread over a longer ``warmup``):
-# about 400 bytes of state each, so a unit's state stays far under 64 KB whatever warmup a model sets
+# about 200 bytes of state each (18 features packed; the T² rows are the same points, saved once), so a
+# unit's state stays under 64 KB whatever warmup a model sets, with the most scalar series too
 BASELINE_POINTS = 64
 
 

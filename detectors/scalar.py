@@ -110,7 +110,7 @@ class _Likelihood:
 
     def load(self, s: dict[str, Any]) -> None:
         self.raw.extend(unpack_floats(s["raw"]))
-        if "block_sums" in s:  # (since 2026-11-23)
+        if "block_sums" in s:  # (since 2026-11-22)
             blocks = _blocks_of(unpack_floats(s["block_sums"]), s["last_count"], self.block_size, "likelihood")
         else:
             blocks = s["blocks"]
@@ -166,7 +166,7 @@ class _GapLikelihood:
 
     def load(self, s: dict[str, Any]) -> None:
         self.gaps.extend(int(g) for g in s["gaps"])
-        if "block_sums" in s:  # (since 2026-11-23)
+        if "block_sums" in s:  # (since 2026-11-22)
             blocks = _blocks_of(s["block_sums"], s["last_count"], self.block_size, "phase likelihood")
         else:
             blocks = s["blocks"]

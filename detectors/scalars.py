@@ -157,10 +157,10 @@ class ScalarTrack:
         its own (raises ValueError when they are not given, or not as many as its values)."""
         tr = cls(*state["cfg"])
         tr.log, tr.ewma, tr.z = state["log"], state["ewma"], state["z"]
-        tr.t0, tr.recent = state["t0"], unpack_floats(state["recent"])  # (a list before 2026-11-23)
+        tr.t0, tr.recent = state["t0"], unpack_floats(state["recent"])  # (a list before 2026-11-22)
         tr.last_kept = -math.inf if state["last_kept"] is None else state["last_kept"]
         tr.streak, tr.level = state["streak"], state["level"]
-        # (states saved before 2026-11-23 have the settings: theirs are read)
+        # (states saved before 2026-11-22 have the settings: theirs are read)
         settings = {k: v for k, v in tr.baseline.state_dict().items() if k in _BASELINE_SETTINGS}
         tr.baseline = RobustZScore.from_state({**settings, **state["baseline"]})
         tr.ph = PageHinkley.from_state({"delta": tr.ph.delta, "threshold": tr.ph.threshold, **state["ph"]})

@@ -246,7 +246,7 @@ def test_a_state_saved_with_float_lists_continues_exactly() -> None:
     new = det.state_dict()
     old = json.loads(json.dumps(new))
     for name, c in old["channels"].items():
-        del c["block_sums"], c["last_count"]  # (saved as the blocks' sums since 2026-11-23)
+        del c["block_sums"], c["last_count"]  # (saved as the blocks' sums since 2026-11-22)
         c["blocks"], c["raw"] = [list(b) for b in det._channels[name].context.blocks], unpack_floats(c["raw"])
     a, b = ScalarAnomaly.from_state(json.loads(json.dumps(new))), ScalarAnomaly.from_state(old)
     assert stream(a, x[1200:]) == stream(b, x[1200:]) == stream(det, x[1200:])

@@ -72,7 +72,9 @@ def test_a_unit_whose_commissioning_waits_on_a_warning_with_the_most_scalar_seri
     """The worst a commissioning keeps: 29 snapshots learnt, then a bearing fault that pauses it for
     as long as it lasts, while the unit sends the most scalar series for two days. The time-to-failure
     window is full, its tiers empty (they begin after commissioning). Measured: 61,679 bytes; with the
-    baselines' points saved as lists (and no trend while commissioning) it took 66,145."""
+    baselines' points saved as lists (and no trend while commissioning) it took 66,145; since the T² rows,
+    the commissioning trend and the scalar trends' times are saved once and the anomaly channels
+    compactly (2026-11-22), 43,234."""
     rng = np.random.default_rng(6)
     cfg = MonitorConfig()
     mon = UnitMonitor(MACHINE)
