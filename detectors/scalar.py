@@ -400,23 +400,12 @@ class ScalarAnomaly:
         if cells > 256 or n_levels ** ctx + cells > self.max_contexts:
             return {"table": dict(table)}
         index, rows = _cells(self.bits, ctx)
-        counts = [0] * cells
-        contexts = 0
-        for key, n in table.items():
-            i = index.get(key)
-            if i is not None:
-                counts[i] = n
-            elif key not in rows:
-                return {"table": dict(table)}  # not a key of this table's
-        for key, row in rows.items():
-            n = table.get(key)
-            if n is not None:
-                contexts += 1
-                if n != sum(counts[row * n_levels:(row + 1) * n_levels]):
-                    return {"table": dict(table)}
-        if contexts != sum(1 for r in range(cells // n_levels) if any(counts[r * n_levels:(r + 1) * n_levels])) \
-                or not all(type(n) is int and n > 0 for n in table.values()):
-            return {"table": dict(table)}
+        counts = [table.get(k, 0) for k in index]  # (in index order)
+        contexts = [table.get(k, 0) for k in rows]
+        if (contexts != [sum(counts[i:i + n_levels]) for i in range(0, cells, n_levels)]
+                or type(sum(counts)) is not int or min(counts) < 0  # (a float among them: a float sum)
+                or len(table) != cells + len(contexts) - counts.count(0) - contexts.count(0)):
+            return {"table": dict(table)}  # not the keys and counts of this table's (a state saved otherwise)
         return {"transitions": counts}
 
     def _table_of(self, counts: Any) -> dict[str, int]:

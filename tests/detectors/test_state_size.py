@@ -197,9 +197,9 @@ def test_a_damaged_channel_is_refused_by_name(part: str, value, message: str) ->
         ScalarAnomaly.from_state(state)
 
 
-def test_a_table_that_can_be_pruned_is_saved_as_it_is() -> None:
+def test_a_table_that_can_be_pruned_or_does_not_add_up_is_saved_as_it_is() -> None:
     """With more levels or a longer context than the defaults' the table is saved as before: its order
-    decides what pruning keeps."""
+    decides what pruning keeps. So is a table whose counts do not add up (none the detector makes)."""
     det = ScalarAnomaly(bits=8, context=2, max_contexts=500)
     values = np.random.default_rng(12).normal(size=3000)
     _stream(det, values[:2000])
@@ -207,6 +207,13 @@ def test_a_table_that_can_be_pruned_is_saved_as_it_is() -> None:
     assert "transitions" not in state["channels"]["v"] and len(state["channels"]["v"]["table"]) <= 500
     again = ScalarAnomaly.from_state(state)
     assert _stream(again, values[2000:]) == _stream(det, values[2000:])
+    det = ScalarAnomaly()
+    _stream(det, values[:500])
+    table = det._channels["v"].table
+    for changed in ({**table, "0": table["0"] + 1}, {**table, "9>1": 1}, {**table, "0>0": 1.0 * table.get("0>0", 0)}):
+        det._channels["v"].table = changed  # counts that do not add up, a key of no such level, a float count
+        state = json.loads(json.dumps(det.state_dict()))["channels"]["v"]
+        assert state["table"] == changed and "transitions" not in state
 
 
 @pytest.mark.slow
