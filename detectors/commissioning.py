@@ -133,6 +133,12 @@ class CommissioningCheck:
         if len(self.accept_seen) >= self.persistence:
             self.accept_seen = None
 
+    def close(self) -> None:
+        """The commissioning is over (its baseline learnt): its growth trend is read no more (a commissioning
+        after it, a relearn, a new operating point, has a check of its own) and its points leave the state
+        (48 of them: 1 KB of a unit's state). What was accepted stays, for that check."""
+        self.trend = ExpTrend(self.trend_window, min_points=self.trend.min_points)
+
     def _reset(self) -> None:
         self.hi_buf: list[float] = []
         self.ref: float | None = None  # lowest settled health indicator since commissioning began

@@ -23,6 +23,7 @@ in half of them or more is left out.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.special import fdtrc
@@ -123,20 +124,38 @@ class Mahalanobis:
         p = float(fdtrc(d, n - d, f))
         return min(-math.log10(max(p, 1e-300)), 300.0)
 
-    def state_dict(self) -> dict:
+    def state_dict(self, columns: Mapping[str, Sequence[float]] | None = None) -> dict:
+        """The state as JSON-able data. ``columns``: values of features another detector saves, learnt
+        from the same vectors (the monitor's robust baseline keeps every feature's commissioning points,
+        with the same stride): when they hold the rows' values exactly, bit for bit, the rows are not
+        written again (``rows_from_columns``), and :meth:`from_state` takes them from the same columns."""
         # the rows (one run of len(keys) values per row), mean and inverse covariance packed as float64
         # (:mod:`detectors.statepack`: exact, about half the JSON of lists; NaN, a missing feature, too)
-        return {"warmup": self.warmup, "ridge": self.ridge, "max_rows": self.max_rows,
-                "keys": list(self.keys), "rows": pack_floats(v for r in self._rows for v in r),
-                "n_seen": self.n_seen, "n": self.n,
-                "mean": None if self.mean is None else pack_floats(self.mean.ravel()),
-                "inv_cov": None if self.inv_cov is None else pack_floats(self.inv_cov.ravel())}
+        state = {"warmup": self.warmup, "ridge": self.ridge, "max_rows": self.max_rows, "keys": list(self.keys),
+                 "n_seen": self.n_seen, "n": self.n,
+                 "mean": None if self.mean is None else pack_floats(self.mean.ravel()),
+                 "inv_cov": None if self.inv_cov is None else pack_floats(self.inv_cov.ravel())}
+        if columns is not None and self._rows and _in_columns(self._rows, self.keys, columns):
+            state["rows_from_columns"] = True
+        else:
+            state["rows"] = pack_floats(v for r in self._rows for v in r)
+        return state
 
     @classmethod
-    def from_state(cls, state: dict) -> Mahalanobis:
+    def from_state(cls, state: dict, columns: Mapping[str, Sequence[float]] | None = None) -> Mahalanobis:
+        """The detector :meth:`state_dict` saved; ``columns``: the ones it was given, for rows saved as
+        theirs (raises ValueError when they are not given or do not hold them)."""
         det = cls(state["warmup"], state["ridge"], state.get("max_rows"))
         det.keys, det.n = list(state["keys"]), int(state["n"])
-        rows, d = state["rows"], len(det.keys)
+        d = len(det.keys)
+        if state.get("rows_from_columns"):
+            missing = [k for k in det.keys if columns is None or k not in columns]
+            if missing or not det.keys or len({len(columns[k]) for k in det.keys}) != 1:  # type: ignore[index]
+                raise ValueError(f"mahalanobis rows: saved as the columns of {', '.join(det.keys) or 'no feature'}, "
+                                 f"which are {'missing: ' + ', '.join(missing) if missing else 'not of one length'}")
+            rows = [list(r) for r in zip(*(columns[k] for k in det.keys))]  # type: ignore[index]
+        else:
+            rows = state["rows"]
         if isinstance(rows, str):  # packed (states saved before: a list of rows)
             flat = unpack_floats(rows)
             if d == 0 and flat or d and len(flat) % d:
@@ -148,6 +167,17 @@ class Mahalanobis:
             det.mean = _array(state["mean"], (d,))
             det.inv_cov = _array(state["inv_cov"], (d, d))
         return det
+
+
+def _in_columns(rows: list[list[float]], keys: list[str], columns: Mapping[str, Sequence[float]]) -> bool:
+    """Whether ``columns`` hold ``rows`` (one value of each of ``keys`` per row) exactly, bit for bit."""
+    for i, k in enumerate(keys):
+        col = columns.get(k)
+        if col is None or len(col) != len(rows):
+            return False
+        if np.asarray(col, dtype="<f8").tobytes() != np.asarray([r[i] for r in rows], dtype="<f8").tobytes():
+            return False
+    return True
 
 
 def _array(saved: str | list, shape: tuple[int, ...]) -> np.ndarray:

@@ -67,7 +67,8 @@ _SHAFT_MODES = ("imbalance", "misalignment", "looseness")
 _ORDERS = ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s")  # the velocity at 1x, 2x, 3x shaft speed
 _ISO_STATE = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}
 # snapshots of a commissioning the baselines keep at most (evenly spread over a longer ``warmup``):
-# about 400 bytes of state each, so a unit's state stays far under 64 KB whatever warmup a model sets
+# about 200 bytes of state each (18 features packed; the T² rows are the same points, saved once), so a
+# unit's state stays under 64 KB whatever warmup a model sets, with the most scalar series too
 BASELINE_POINTS = 64
 
 
@@ -297,6 +298,7 @@ class UnitMonitor:
                 # rate fitted at a fault's first warning: measured on the simulated fleets, the estimate at
                 # the first warning came later, further from the truth, on 14 of their 61 failed units
                 self._new_trends()
+                self.commissioning.close()  # its own trend is read no more
             self.mv.learn_one({k: watched[k] for k in _MV_KEYS if k in watched})
             self.n_learnt += 1
             if snap.rpm:
@@ -678,11 +680,21 @@ class UnitMonitor:
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
-        """JSON-serialisable state (bounded: a few KB, well under 64 KB)."""
+        """JSON-serialisable state (bounded: a few KB, well under 64 KB; with the most scalar series and a
+        commissioning of 64 snapshots or more, under 64 KB: ``tests/detectors/test_state_size.py``)."""
+        trends = {k: t.state_dict() for k, t in self.trends.items()}
+        commissioning = self.commissioning.state_dict()
+        # while the unit commissions, the check's trend holds the points of the RMS trend (both fed every
+        # snapshot learnt from the start): saved once
+        mine, rms = commissioning["trend"], trends.get("rms_g", {})
+        if mine.get("points") and mine["points"] == rms.get("points"):
+            commissioning["trend"] = {**{k: v for k, v in mine.items() if k != "points"}, "points_of": "rms_g"}
         return {
             "version": 2, "config": self.config.as_dict(),
-            "baseline": self.baseline.state_dict(), "mv": self.mv.state_dict(), "iso": self.iso.state_dict(),
-            "ph": self.ph.state_dict(), "trends": {k: t.state_dict() for k, t in self.trends.items()},
+            "baseline": self.baseline.state_dict(),
+            # the T² rows are commissioning points the baseline keeps too (same snapshots, same stride): not twice
+            "mv": self.mv.state_dict(columns=self.baseline.points), "iso": self.iso.state_dict(),
+            "ph": self.ph.state_dict(), "trends": trends,
             "scalars": self.scalars.state_dict(),
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
@@ -691,7 +703,7 @@ class UnitMonitor:
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
             "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age, "axis": self.axis,
-            "last": _last_state(self.last), "commissioning": self.commissioning.state_dict(),
+            "last": _last_state(self.last), "commissioning": commissioning,
         }
 
     @classmethod
@@ -741,9 +753,16 @@ class UnitMonitor:
             raise ValueError(f"config must be a dict, got {state['config']!r}")
         mon = cls(machine, **state["config"])
         mon.baseline = RobustZScore.from_state(state["baseline"])
-        mon.mv = Mahalanobis.from_state(state["mv"])
+        mon.mv = Mahalanobis.from_state(state["mv"], columns=mon.baseline.points)
         if "commissioning" in state:  # not in states saved before it existed: a fresh check
-            mon.commissioning.load(state["commissioning"])
+            saved = state["commissioning"]
+            of = saved.get("trend", {}).get("points_of") if isinstance(saved, dict) else None
+            if of is not None:  # the points of a monitor trend (state_dict)
+                if of not in state["trends"] or "points" not in state["trends"][of]:
+                    raise ValueError(f"commissioning.trend: saved as the points of the trend {of!r}, which has none")
+                trend = {k: v for k, v in saved["trend"].items() if k != "points_of"}
+                saved = {**saved, "trend": {**trend, "points": state["trends"][of]["points"]}}
+            mon.commissioning.load(saved)
         mon.iso = IsoZoneDetector.from_state(state["iso"])
         mon.ph = PageHinkley.from_state(state["ph"])
         mon.trends = {k: ExpTrend.from_state(t, tiers=mon.config.trend_tiers) for k, t in state["trends"].items()}

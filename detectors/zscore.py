@@ -49,6 +49,12 @@ class RobustZScore:
     def ready(self) -> bool:
         return self.n_seen >= self.warmup
 
+    @property
+    def points(self) -> dict[str, deque[float]]:
+        """The observations kept per feature while the baseline is learnt (none once it is fitted);
+        for reading only."""
+        return self._buffer
+
     def learn_one(self, x: dict[str, float]) -> None:
         if self.ready:
             return

@@ -170,7 +170,7 @@ def test_memory_is_bounded() -> None:
     blocks = det._channels["v"].context.blocks
     covered = sum(b[0] for b in blocks)
     assert len(blocks) <= _BLOCKS and det.long - det.long // _BLOCKS < covered <= det.long
-    assert len(unpack_floats(state["blocks"])) == 3 * len(blocks)  # all of them saved
+    assert len(unpack_floats(state["block_sums"])) == 2 * len(blocks)  # all of them saved (counts: block_size)
 
 
 def test_state_stays_small_on_a_long_smooth_series() -> None:
@@ -245,8 +245,8 @@ def test_a_state_saved_with_float_lists_continues_exactly() -> None:
     stream(det, x[:1200])
     new = det.state_dict()
     old = json.loads(json.dumps(new))
-    for c in old["channels"].values():
-        flat = unpack_floats(c["blocks"])
-        c["blocks"], c["raw"] = [flat[i:i + 3] for i in range(0, len(flat), 3)], unpack_floats(c["raw"])
+    for name, c in old["channels"].items():
+        del c["block_sums"], c["last_count"]  # (saved as the blocks' sums since 2026-11-22)
+        c["blocks"], c["raw"] = [list(b) for b in det._channels[name].context.blocks], unpack_floats(c["raw"])
     a, b = ScalarAnomaly.from_state(json.loads(json.dumps(new))), ScalarAnomaly.from_state(old)
     assert stream(a, x[1200:]) == stream(b, x[1200:]) == stream(det, x[1200:])

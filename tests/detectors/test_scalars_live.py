@@ -45,7 +45,8 @@ def test_the_anomaly_detector_state_round_trips_and_an_older_state_still_loads()
     again = ScalarPanel.from_state(MonitorConfig(), state)
     nxt = {"temperature_c": 41.0}
     assert again.update(300 * 600.0, nxt)[1].scores == panel.update(300 * 600.0, nxt)[1].scores
-    older = ScalarPanel.from_state(MonitorConfig(), state["tracks"])  # saved before: tracks only
+    tracks = {k: t.state_dict() for k, t in panel.tracks.items()}  # each trend with its own times, as then
+    older = ScalarPanel.from_state(MonitorConfig(), json.loads(json.dumps(tracks)))  # saved before: tracks only
     assert set(older.tracks) == {"temperature_c"} and older.anomaly.state_dict()["channels"] == {}
 
 
