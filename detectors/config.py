@@ -21,10 +21,13 @@ __all__ = ["MonitorConfig"]
 
 AXES = ("", "x", "y", "z", "h", "v")
 # values of scalar baselines a unit's state may hold while its series commission (16 series x 96 values,
-# the defaults: 35 KB; with a vibration baseline commissioning at the same time 63 KB, measured)
+# the defaults, with a vibration baseline commissioning at the same time: at most 58 KB of the unit's
+# state since its compact form of 2026-11-22, 71 KB before; tests/detectors/test_state_size.py)
 SCALAR_POINTS_BUDGET = 16 * 96  # as devices.protocol.AXES, plus "": the first axis a unit sends
-# series the NAB-measured anomaly detector may score per unit: ~2.5-3.5 KB of state each (its last 1,024
-# levels among them); 8 with the most scalar series and a bearing's snapshots: 54 KB, 16: 74 KB (measured)
+# series the NAB-measured anomaly detector may score per unit: 1.7-2.0 KB of state each since 2026-11-22
+# (2.4-2.7 KB before; its last 1,024 levels among them); with 8 of them, the most scalar series and a
+# bearing's snapshots, every trend tier full and a warning: 60 KB (tests/detectors/test_state_size.py);
+# 16 measured 74 KB before the compact state
 MAX_ANOMALY_KEYS = 8
 
 
@@ -112,7 +115,7 @@ class MonitorConfig:
                              "baselines are kept in the unit's state, which stays under 64 KB), got "
                              f"{self.max_scalar_keys} x {self.scalar_points}")
         if self.max_anomaly_keys > MAX_ANOMALY_KEYS:
-            raise ValueError(f"max_anomaly_keys must be at most {MAX_ANOMALY_KEYS} (each series scored keeps ~3 KB "
+            raise ValueError(f"max_anomaly_keys must be at most {MAX_ANOMALY_KEYS} (each series scored keeps ~2 KB "
                              f"in the unit's state, which stays under 64 KB), got {self.max_anomaly_keys}")
         if not self.scalar_warmup_s > 0:
             raise ValueError(f"scalar_warmup_s must be > 0 seconds, got {self.scalar_warmup_s}")

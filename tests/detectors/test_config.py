@@ -13,7 +13,7 @@ from detectors.config import MonitorConfig
     ("rebaseline_after", 0, "rebaseline_after must be >= 1, got 0"),
     ("max_scalar_keys", 0, "max_scalar_keys must be >= 1, got 0"),
     ("max_anomaly_keys", -1, "max_anomaly_keys must be >= 0, got -1"),
-    ("max_anomaly_keys", 16, "max_anomaly_keys must be at most 8 (each series scored keeps ~3 KB in the unit's state, "
+    ("max_anomaly_keys", 16, "max_anomaly_keys must be at most 8 (each series scored keeps ~2 KB in the unit's state, "
                              "which stays under 64 KB), got 16"),
     ("scalar_points", 4, "scalar_points must be >= 8, got 4"),
     ("scalar_warmup_s", -5, "scalar_warmup_s must be > 0 seconds, got -5"),
