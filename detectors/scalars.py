@@ -72,6 +72,7 @@ class ScalarTrack:
         self.last_kept = -math.inf
         self.recent: list[float] = []
         self.spike = False
+        self.high = False  # the last value stood far above the recent ones (left out as a spike, or kept)
 
     def _tx(self, v: float) -> float:
         return math.log(v) if self.log else v
@@ -100,12 +101,16 @@ class ScalarTrack:
         if self.log and value <= 0:
             return self.level
         # an isolated jump far above the recent values is a spike (a sensor fault, flagged, left
-        # out); a second high value in a row is kept. A running median of 5 and a clipped z keep
-        # any value that slips through from carrying the EWMA on its own
+        # out); a value after a high one is kept, whether that one was left out or kept: after a stop
+        # the recent values are the stopped machine's, and a unit running high (a fault) would have
+        # every other running value flagged until three had filled the median. A running median of 5
+        # and a clipped z keep any value that slips through from carrying the EWMA on its own
         raw_z = self.baseline.scores({"v": self._tx(value)}).get("v", 0.0)
         if self.recent:
             ref_z = self.baseline.scores({"v": self._tx(sorted(self.recent)[len(self.recent) // 2])}).get("v", 0.0)
-            if raw_z > self.warning_z and raw_z - ref_z > self.warning_z and not self.spike:  # isolated: left out
+            high = raw_z > self.warning_z and raw_z - ref_z > self.warning_z
+            was_high, self.high = self.high, high
+            if high and not was_high:  # isolated: left out
                 self.spike = True
                 return self.level
         self.spike = False
@@ -145,6 +150,7 @@ class ScalarTrack:
                         self.ph.delta, self.ph.threshold],
                 "t0": self.t0, "recent": pack_floats(self.recent), "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
                 "log": self.log, "ewma": self.ewma, "z": self.z, "streak": self.streak, "level": self.level,
+                **({"high": True} if self.high else {}),  # (since 2026-11-22; saved only when set)
                 # the baseline's and the test's settings follow from cfg (from_state): not saved again (1.7 KB
                 # of 16 series)
                 "baseline": {k: v for k, v in self.baseline.state_dict().items() if k not in _BASELINE_SETTINGS},
@@ -160,6 +166,7 @@ class ScalarTrack:
         tr.t0, tr.recent = state["t0"], unpack_floats(state["recent"])  # (a list before 2026-11-22)
         tr.last_kept = -math.inf if state["last_kept"] is None else state["last_kept"]
         tr.streak, tr.level = state["streak"], state["level"]
+        tr.high = state.get("high", False) is True
         # (states saved before 2026-11-22 have the settings: theirs are read)
         settings = {k: v for k, v in tr.baseline.state_dict().items() if k in _BASELINE_SETTINGS}
         tr.baseline = RobustZScore.from_state({**settings, **state["baseline"]})
