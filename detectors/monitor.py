@@ -55,6 +55,7 @@ from detectors.scalars import ScalarPanel
 from detectors.sensor import check_sensor, fingerprint
 from detectors.shaft import shaft_pattern_parts
 from detectors.spectrum import Spectrum
+from detectors.statepack import pack_floats, unpack_floats
 from detectors.types import HEALTH_ORDER, Assessment, HealthState, MachineInfo, Samples, Snapshot, checked_samples
 from detectors.zscore import RobustZScore
 
@@ -162,6 +163,52 @@ def _last_restored(d: Any) -> Assessment | None:
     if not isinstance(d.get("reasons", []), list) or not isinstance(d.get("evidence", []), list):
         raise ValueError("last.reasons and last.evidence must be lists")
     return Assessment(**{k: d[k] for k in _LAST_KEYS if k in d})
+
+
+def _share_trend_times(trends: dict[str, dict]) -> dict | None:
+    """The times the monitor's trends share (every snapshot feeds them all at its time), saved once: each
+    trend's saved ``points`` become ``values`` and its tiers' ``coarse`` (t, value, variance) triples
+    (value, variance) pairs, in place. None, and the trends left as they are, unless every trend has points
+    and the very same times in its window and in each tier (a value one trend could not take)."""
+    if len(trends) < 2 or not all(isinstance(t.get("points"), str) and t["points"] for t in trends.values()):
+        return None
+    flats = {k: unpack_floats(t["points"]) for k, t in trends.items()}
+    coarse = {k: [unpack_floats(c) for c in t.get("coarse", [])] for k, t in trends.items()}
+    first = next(iter(trends))
+    times, tier_times = flats[first][0::2], [c[0::3] for c in coarse[first]]
+    if any(f[0::2] != times or [c[0::3] for c in coarse[k]] != tier_times for k, f in flats.items()):
+        return None
+    for k, t in trends.items():
+        del t["points"]
+        t["values"] = pack_floats(flats[k][1::2])
+        if "coarse" in t:
+            t["coarse"] = [pack_floats(v for i, v in enumerate(c) if i % 3) for c in coarse[k]]
+    return {"points": pack_floats(times), "coarse": [pack_floats(tt) for tt in tier_times]}
+
+
+def _unshare_trend_times(trends: Any, shared: Any) -> dict[str, dict]:
+    """The trends' states as :class:`ExpTrend` saves them, from :func:`_share_trend_times`' form; a part
+    that does not fit is refused by name (ValueError)."""
+    if not isinstance(trends, dict) or not isinstance(shared, dict) or not isinstance(shared.get("coarse"), list):
+        raise ValueError("trend_times must hold the trends' shared points and tier times")
+    times, tier_times = unpack_floats(shared.get("points", "")), [unpack_floats(c) for c in shared["coarse"]]
+    out: dict[str, dict] = {}
+    for k, t in trends.items():
+        if not isinstance(t, dict) or "values" not in t:
+            raise ValueError(f"trends.{k}: saved without its times, but holds no values for the shared ones")
+        values = unpack_floats(t["values"])
+        if len(values) != len(times):
+            raise ValueError(f"trends.{k}: {len(values)} values for {len(times)} shared times")
+        t = {key: v for key, v in t.items() if key != "values"}
+        t["points"] = pack_floats(v for pair in zip(times, values, strict=True) for v in pair)
+        if "coarse" in t:
+            pairs = [unpack_floats(c) for c in t["coarse"]]
+            if len(pairs) != len(tier_times) or any(len(p) != 2 * len(tt) for p, tt in zip(pairs, tier_times, strict=False)):
+                raise ValueError(f"trends.{k}: its tiers do not match the shared tier times")
+            t["coarse"] = [pack_floats(v for j, tt in enumerate(ts) for v in (tt, p[2 * j], p[2 * j + 1]))
+                           for ts, p in zip(tier_times, pairs, strict=True)]
+        out[k] = t
+    return out
 
 
 class UnitMonitor:
@@ -689,12 +736,13 @@ class UnitMonitor:
         mine, rms = commissioning["trend"], trends.get("rms_g", {})
         if mine.get("points") and mine["points"] == rms.get("points"):
             commissioning["trend"] = {**{k: v for k, v in mine.items() if k != "points"}, "points_of": "rms_g"}
+        shared = _share_trend_times(trends)
         return {
             "version": 2, "config": self.config.as_dict(),
             "baseline": self.baseline.state_dict(),
             # the T² rows are commissioning points the baseline keeps too (same snapshots, same stride): not twice
             "mv": self.mv.state_dict(columns=self.baseline.points), "iso": self.iso.state_dict(),
-            "ph": self.ph.state_dict(), "trends": trends,
+            "ph": self.ph.state_dict(), "trends": trends, **({"trend_times": shared} if shared else {}),
             "scalars": self.scalars.state_dict(),
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
             "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
@@ -754,6 +802,8 @@ class UnitMonitor:
         mon = cls(machine, **state["config"])
         mon.baseline = RobustZScore.from_state(state["baseline"])
         mon.mv = Mahalanobis.from_state(state["mv"], columns=mon.baseline.points)
+        if "trend_times" in state:  # the trends' shared times, saved once (since 2026-11-22)
+            state = {**state, "trends": _unshare_trend_times(state["trends"], state["trend_times"])}
         if "commissioning" in state:  # not in states saved before it existed: a fresh check
             saved = state["commissioning"]
             of = saved.get("trend", {}).get("points_of") if isinstance(saved, dict) else None

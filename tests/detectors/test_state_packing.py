@@ -113,10 +113,12 @@ def test_a_commissioning_saves_its_t2_rows_and_its_trend_once_and_continues_bit_
     assert len(json.dumps(state["mv"])) < 300, len(json.dumps(state["mv"]))
     assert state["commissioning"]["trend"]["points_of"] == "rms_g" and "points" not in state["commissioning"]["trend"]
     assert len(mon.commissioning.trend.points) == 48
-    before = json.loads(json.dumps(dict(state, mv=mon.mv.state_dict(),  # as saved before: the rows packed
-                                        commissioning=mon.commissioning.state_dict())))  # and the trend's points
+    before = json.loads(json.dumps(dict({k: v for k, v in state.items() if k != "trend_times"},
+                                        mv=mon.mv.state_dict(),  # as saved before: the rows packed,
+                                        commissioning=mon.commissioning.state_dict(),  # the trend's points
+                                        trends={k: t.state_dict() for k, t in mon.trends.items()})))  # each its times
     assert isinstance(before["mv"]["rows"], str) and "rows_from_columns" not in before["mv"]
-    assert before["commissioning"]["trend"]["points"] == state["trends"]["rms_g"]["points"]
+    assert before["commissioning"]["trend"]["points"] == before["trends"]["rms_g"]["points"]
     copies = [UnitMonitor.from_state(s, MACHINE) for s in (state, before)]
     for i in range(280, 340):  # the commissioning ends at 300, then a bearing fault grows
         x = machine_signal(rng, defect=0.0 if i < 310 else 0.02 * np.exp((i - 310) / 6))

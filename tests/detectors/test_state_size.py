@@ -250,3 +250,48 @@ def test_a_longer_context_saves_its_transitions_too() -> None:
     again = ScalarAnomaly.from_state(state)
     assert again._channels["v"].table == det._channels["v"].table
     assert _stream(again, values[2000:]) == _stream(det, values[2000:])
+
+
+def test_the_monitor_s_two_trends_save_the_times_they_share_once_and_continue_bit_for_bit() -> None:
+    """The RMS and the velocity trends are fed at every snapshot's time: their points' and their tiers' times
+    are the same, saved once (``trend_times``; 0.5-2.5 KB). A unit restored from it holds the very same
+    trends and goes on exactly as the unit saved. Where the times differ (a value one trend could not take),
+    each trend keeps its own."""
+    rng = np.random.default_rng(21)
+    mon = UnitMonitor(MACHINE, warmup=10, trend_tiers=2)
+    for i in range(200):
+        mon.update_snapshot(snap(T0 + i * 600.0, machine_signal(rng, defect=0.02 * max(i - 120, 0))))
+    assert all(len(t.points) == t.window for t in mon.trends.values()) and any(mon.trends["rms_g"].coarse)
+    state = mon.state_dict()
+    assert "trend_times" in state and all("points" not in t for t in state["trends"].values())
+    back = UnitMonitor.from_state(json.loads(json.dumps(state)), MACHINE)
+    for k, t in mon.trends.items():
+        assert list(back.trends[k].points) == list(t.points)
+        assert [list(c) for c in back.trends[k].coarse] == [list(c) for c in t.coarse]
+        assert back.trends[k]._acc == t._acc
+    for i in range(200, 230):  # both go on alike
+        x = machine_signal(rng, defect=0.02 * (i - 120))
+        a, b = mon.update_snapshot(snap(T0 + i * 600.0, x)), back.update_snapshot(snap(T0 + i * 600.0, x))
+        assert (a.state, a.ttf_s, a.ttf_low_s, a.ttf_high_s, a.reasons) == (b.state, b.ttf_s, b.ttf_low_s, b.ttf_high_s, b.reasons)
+    assert json.dumps(mon.state_dict()) == json.dumps(back.state_dict())
+
+    mon.trends["rms_g"].update(T0 + 1e7, 1.0)  # one trend's own point: the times differ, each saves its own
+    state = mon.state_dict()
+    assert "trend_times" not in state and all("points" in t for t in state["trends"].values())
+    back = UnitMonitor.from_state(json.loads(json.dumps(state)), MACHINE)
+    assert list(back.trends["rms_g"].points) == list(mon.trends["rms_g"].points)
+
+
+def test_damaged_shared_trend_times_are_refused_by_name() -> None:
+    rng = np.random.default_rng(22)
+    mon = UnitMonitor(MACHINE, warmup=10)
+    for i in range(40):
+        mon.update_snapshot(snap(T0 + i * 600.0, machine_signal(rng)))
+    state = json.loads(json.dumps(mon.state_dict()))
+    assert "trend_times" in state
+    short = {**state, "trend_times": {**state["trend_times"], "points": pack_floats(unpack_floats(state["trend_times"]["points"])[:-1])}}
+    with pytest.raises(ValueError, match="values for .* shared times"):
+        UnitMonitor.from_state(short, MACHINE)
+    gone = {**state, "trends": {**state["trends"], "rms_g": {k: v for k, v in state["trends"]["rms_g"].items() if k != "values"}}}
+    with pytest.raises(ValueError, match="trends.rms_g: saved without its times"):
+        UnitMonitor.from_state(gone, MACHINE)
