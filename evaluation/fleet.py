@@ -8,7 +8,11 @@ warnings per unit-day, counting the warning episodes that start before a unit's 
 for a healthy unit) over the healthy unit-days (leaving out, and giving apart, the share of a
 unit's healthy time the engine could not assess); the diagnosis accuracy over the warned faulty
 units; and the share of snapshots the engine could not assess (``unknown``), which the other
-figures do not count.
+figures do not count. And the time to failure the first warnings carried
+(``ttf_at_first_warning``): per failed and warned unit with an estimate, the estimate over the time
+actually left to the failure (``median_ratio``, above 1 too late; the share within half to double)
+and the share whose range held that time. The engine estimates the time to *its* alarm limit, which
+a simulated unit reaches somewhat before its failure, so against the failure the estimates lean early.
 
 >>> runs = [{"name": "a", "true_fault": "imbalance", "failure_t": 200000.0, "onset_t": 50000.0,
 ...          "first_warning_t": 90000.0, "warning_times": [90000.0], "diagnosed_fault": "imbalance",
@@ -38,6 +42,8 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
     false = 0
     healthy_s = unassessed_s = 0.0
     diag_hit = diag_n = 0
+    ttf_ratios: list[float] = []
+    ttf_held: list[bool] = []
     observed = unassessed = 0
     for r in runs:
         observed += r.get("observations") or 0
@@ -62,6 +68,11 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
                 per[kind]["warned_24h"] += 1
             if first is not None:
                 leads[kind].append(fail - first)
+                est, left = r.get("ttf_at_first_warning_s"), fail - first
+                if est is not None and left > 0:
+                    ttf_ratios.append(est / left)
+                    lo, hi = r.get("ttf_low_at_first_warning_s"), r.get("ttf_high_at_first_warning_s")
+                    ttf_held.append(lo is not None and hi is not None and lo <= left <= hi)
             if onset is not None and fail - onset < lead_s:  # no warning could come that far ahead
                 per[kind]["shorter_than_lead"] += 1
         if kind != "none" and r.get("first_warning_t") is not None:
@@ -83,4 +94,10 @@ def summarise(runs: list[dict[str, Any]], *, lead_s: float = DAY_S) -> dict[str,
         "false_warnings_per_unit_day": round(false / days, 4) if days > 0 else None,
         "diagnosis_accuracy": round(diag_hit / diag_n, 3) if diag_n else None,
         "unassessed_share": round(unassessed / observed, 3) if observed else None,
+        "ttf_at_first_warning": {
+            "units": len(ttf_ratios),
+            "median_ratio": round(statistics.median(ttf_ratios), 3) if ttf_ratios else None,
+            "within_half_to_double": round(sum(0.5 <= x <= 2 for x in ttf_ratios) / len(ttf_ratios), 3) if ttf_ratios else None,
+            "range_held": round(sum(ttf_held) / len(ttf_held), 3) if ttf_held else None,
+        },
     }

@@ -140,6 +140,12 @@ def render(report: dict[str, Any]) -> str:
         fw, acc = s["false_warnings_per_unit_day"], s["diagnosis_accuracy"]
         out.append(f"  false warnings per unit-day: {'- (no healthy time)' if fw is None else fw}; "
                    f"diagnosis accuracy: {'- (no faulty unit was warned)' if acc is None else acc}")
+        ttf = s.get("ttf_at_first_warning") or {}
+        if ttf.get("units"):
+            out.append(f"  time to failure at the first warning ({ttf['units']} units): median "
+                       f"{ttf['median_ratio']:.2f} x the time left to the failure, "
+                       f"{100 * ttf['within_half_to_double']:.0f}% within half to double, "
+                       f"the range held it for {100 * ttf['range_held']:.0f}%")
         silent = s.get("units_without_run") or []
         if silent:
             units = f"{len(silent)} unit{'s' if len(silent) > 1 else ''} of truth.json ha{'ve' if len(silent) > 1 else 's'}"

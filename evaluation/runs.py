@@ -125,6 +125,7 @@ class _Tracker:
         self.first_warning: float | None = None
         self.first_mode: str | None = None
         self.ttf_at_warning: float | None = None
+        self.ttf_range_at_warning: tuple[float | None, float | None] = (None, None)
         self.false_warnings = 0
         self.episodes = 0
         self.was_warning = False
@@ -151,6 +152,7 @@ class _Tracker:
                 self.false_warnings += 1
             if self.first_warning is None:
                 self.first_warning, self.first_mode, self.ttf_at_warning = t, a.failure_mode, a.ttf_s
+                self.ttf_range_at_warning = (a.ttf_low_s, a.ttf_high_s)
         if warn and a.failure_mode:
             self.modes[a.failure_mode] += 1
         if a.severity >= _WATCH:
@@ -169,6 +171,8 @@ class _Tracker:
             "diagnosed_fault": self.modes.most_common(1)[0][0] if self.modes else self.first_mode,
             "modes_at_watch_or_above": dict(self.watch_modes),
             "ttf_at_first_warning_s": self.ttf_at_warning,
+            "ttf_low_at_first_warning_s": self.ttf_range_at_warning[0],
+            "ttf_high_at_first_warning_s": self.ttf_range_at_warning[1],
             "rul_estimate_s": None if rul is None else round(float(rul), 3),
             "final_state": self.last.state if self.last is not None else None,
             "duration_s": round(self.end_t - self.t0, 3),
