@@ -258,8 +258,19 @@ class Pipeline:
         _usable_dir(s.data_dir, "data_dir")
         _usable_dir(s.spool_dir, "ingest.spool_dir" if s.ingest.spool_dir else "data_dir")
         self._locks = [_lock_folder(s.data_dir, "data_dir")]
-        if not s.spool_dir.resolve().is_relative_to(s.data_dir.resolve()):
-            self._locks.append(_lock_folder(s.spool_dir, "ingest.spool_dir"))
+        try:
+            if not s.spool_dir.resolve().is_relative_to(s.data_dir.resolve()):
+                self._locks.append(_lock_folder(s.spool_dir, "ingest.spool_dir"))
+            self._build_parts()
+        except BaseException:
+            # a start refused here (the database not up yet, the store's file) took no message: its pid
+            # left in the lock made the next start report a run that "did not stop cleanly"
+            for lock in self._locks:
+                _unlock_folder(lock)
+            raise
+
+    def _build_parts(self) -> None:
+        s = self.settings
         self.engine = make_engine(s.database_url)
         migrate(self.engine)
         self.sessions = session_factory(self.engine)

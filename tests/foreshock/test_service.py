@@ -383,3 +383,28 @@ def test_a_stop_while_the_database_is_down_still_stops_cleanly(tmp_path, caplog)
     assert ("last-seen times not written at shutdown (database unavailable: connection refused); the units' next "
             "messages set them again") in caplog.messages
     assert caplog.messages[-1] == "stopped" and (data / "foreshock.lock").read_text() == ""
+
+
+def test_a_start_refused_after_the_folder_lock_leaves_no_false_crash_report(tmp_path, monkeypatch, capsys, caplog):
+    """A start stopped by the database (PostgreSQL not up yet at boot, a wrong database.url) or by the
+    embedded store's file, both opened after the data folder is locked, left its pid in the lock file:
+    the next start, the one that worked, warned that the last run "did not stop cleanly" and had lost
+    messages, though that run had never taken one."""
+    import logging
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    junk = tmp_path / "not-a-database"
+    junk.write_text("not a database\n")
+    for env in ({"FORESHOCK_DATABASE__URL": f"sqlite:///{junk}"}, {"FORESHOCK_TELEMETRY__PATH": junk}):
+        with monkeypatch.context() as m:
+            code, err = _run_no_api(m, capsys, FORESHOCK_DATA_DIR=data, **env)
+        assert code == 1 and "Traceback" not in err, err
+        assert (data / "foreshock.lock").read_text() == "", env
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="foreshock.service"):
+        Pipeline(load_settings(data_dir=data), PipelineOptions(api=False)).stop(timeout_s=5)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert junk.read_text() == "not a database\n"
