@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from foreshock import __version__
+from foreshock.db import DatabaseVersionError
 from foreshock.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main", "CliError"]
@@ -143,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"foreshock: {exc}", file=sys.stderr)
         return 2
-    except CliError as exc:
+    except (CliError, DatabaseVersionError) as exc:
         print(f"foreshock: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # a file or directory given on the command line that cannot be read or written

@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["Base", "DatabaseFolderError", "log_failure", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
+__all__ = ["Base", "DatabaseFolderError", "DatabaseVersionError", "log_failure", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
            "MIGRATION_PACKAGES"]
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,24 @@ class DatabaseFolderError(Exception):
 
     Not an ``OSError``: commands that turn a bad file *argument* (an OSError) into a usage error
     would then blame the command line instead of the setting."""
+
+
+class DatabaseVersionError(Exception):
+    """The database was upgraded by a newer Foreshock: it is at revisions this version does not know.
+    Nothing is changed; the command line prints the message (exit code 1)."""
+
+    exit_code = 1
+
+    def __init__(self, url: str, revisions: list[str]) -> None:
+        from foreshock import __version__
+
+        self.revisions = revisions
+        names = ", ".join(repr(r) for r in revisions)
+        super().__init__(
+            f"the database {url} was upgraded by a newer version of Foreshock than this one ({__version__}): it is "
+            f"at revision {names}, which this version does not know. Nothing was changed. Install that newer "
+            f"version again (docs/deployment.md, \"Upgrades\"), or restore the backup taken before that upgrade; "
+            f"if this is not Foreshock's database, check the setting database.url (FORESHOCK_DATABASE__URL)")
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -151,6 +169,7 @@ def upgrade(engine: Engine) -> list[str]:
             if engine.dialect.name == "sqlite":
                 _begin_sqlite(conn)
             before = set(MigrationContext.configure(conn).get_current_heads())
+            _refuse_newer(engine, cfg, before)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
             after = set(MigrationContext.configure(conn).get_current_heads())
@@ -162,6 +181,18 @@ def upgrade(engine: Engine) -> list[str]:
         log.info("database %s upgraded to %s", engine.url.render_as_string(hide_password=True), ", ".join(applied))
     log.debug("database %s migrated", engine.url.render_as_string(hide_password=True))
     return applied
+
+
+def _refuse_newer(engine: Engine, cfg, current: set[str]) -> None:
+    """Raise :class:`DatabaseVersionError` when the database is at a revision this version does not ship:
+    alembic's own "Can't locate revision identified by ..." came as a traceback from every command."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(cfg)
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = sorted(current - known)
+    if unknown:
+        raise DatabaseVersionError(engine.url.render_as_string(hide_password=True), unknown)
 
 
 def _begin_sqlite(conn) -> None:
