@@ -156,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         logging.getLogger(__name__).debug("database error", exc_info=True)
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        if "timeout expired" in reason and settings is not None:
+            reason += _timeout_hint(settings.database_url)
         print(f"foreshock: error: cannot use the database {_hide_password(_database_url(settings))}: {reason} "
               f"({_database_setting(settings)})", file=sys.stderr)
         return 1
@@ -175,6 +177,20 @@ def _is_database_unreachable(exc: BaseException) -> bool:
     from foreshock.db import DatabaseFolderError
 
     return isinstance(exc, (OperationalError, InterfaceError, DatabaseFolderError)) or type(exc) is DatabaseError
+
+
+def _timeout_hint(url: str) -> str:
+    """What a connect timeout means: something took the connection and did not answer as PostgreSQL."""
+    from sqlalchemy.engine import make_url
+
+    from foreshock.db import connect_timeout_s
+
+    try:
+        where = f"{make_url(url).host}:{make_url(url).port or 5432}"
+    except Exception:  # noqa: BLE001 - only for the message
+        where = "that address"
+    return (f" (no answer within {connect_timeout_s(url):g} s: is PostgreSQL listening at {where}, or another "
+            "server? ?connect_timeout=SECONDS in the URL waits longer)")
 
 
 def _database_url(settings: Settings | None) -> str:

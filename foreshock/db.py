@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 __all__ = ["Base", "DatabaseFolderError", "DatabaseVersionError", "log_failure", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
@@ -107,9 +107,26 @@ def make_engine(url: str, **kwargs) -> Engine:
         _ENGINES.add(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql") and "connect_timeout" not in make_url(url).query:
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **kwargs.get("connect_args", {})}
     engine = create_engine(url, **kwargs)
     _ENGINES.add(engine)
     return engine
+
+
+# Seconds a new PostgreSQL connection may take. psycopg's own default is 130 s: a server that accepted the
+# connection and never answered (database.url given InfluxDB's port, a stuck server) held every command and
+# `foreshock run` for over two minutes without a word. The URL's own ``?connect_timeout=N`` wins.
+PG_CONNECT_TIMEOUT_S = 10
+
+
+def connect_timeout_s(url: str) -> float:
+    """The connect timeout a PostgreSQL ``url`` gets: its ``connect_timeout`` or :data:`PG_CONNECT_TIMEOUT_S`."""
+    given = make_url(url).query.get("connect_timeout")
+    try:
+        return float(given if isinstance(given, str) else given[0]) if given else PG_CONNECT_TIMEOUT_S
+    except ValueError:
+        return PG_CONNECT_TIMEOUT_S
 
 
 def _alembic_config(engine: Engine):
