@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="foreshock",
         description="Foreshock: vibration telemetry in over MQTT; early fault warnings and quality tickets out.",
     )
+    parser.add_argument("--version", action="version", version=f"foreshock {__version__}")
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (see docs/configuration.md)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

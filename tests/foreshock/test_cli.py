@@ -14,6 +14,15 @@ def test_version(capsys):
     assert __version__ in capsys.readouterr().out
 
 
+def test_version_as_an_option_as_every_server_program_has_it(capsys):
+    """`foreshock --version` (what an operator types first, and what a config-management check runs) was
+    'unrecognized arguments: --version', exit code 2."""
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"foreshock {__version__}"
+
+
 def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit) as ex:
         main(["--help"])
