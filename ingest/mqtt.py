@@ -130,6 +130,7 @@ class MqttSource:
         self._connect_failures = 0
         self._next_fail_log = 0.0
         self._answered = False  # the server answered this connection's CONNECT (accepted or refused)
+        self._refused = False  # ... and refused it
         self._connected_at: float | None = None
         self._connection = 0  # counts connects: a packet id is valid on its own connection only
         self._short_drops: list[float] = []  # when connections that had just been made were closed
@@ -215,11 +216,19 @@ class MqttSource:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         self._answered = True
         if reason_code.is_failure:
+            # said at the first refusal, then once a minute; the broker's close that follows is not a lost connection
+            self._refused = True
+            self._connect_failures += 1
+            now = time.monotonic()
+            if now < self._next_fail_log:
+                return
+            self._next_fail_log = now + 60.0
             hint = ""
             if str(reason_code) in ("Not authorized", "Bad user name or password"):
                 hint = ("; check mqtt.username and mqtt.password (FORESHOCK_MQTT__USERNAME, "
                         "FORESHOCK_MQTT__PASSWORD) against the broker's password file")
-            log.error("MQTT broker %s refused the connection: %s%s", self.settings.url, reason_code, hint)
+            log.error("MQTT broker %s refused the connection: %s (%d failed attempt(s) so far)%s; retrying",
+                      self.settings.url, reason_code, self._connect_failures, hint)
             return
         if self._connect_failures:
             log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)
@@ -243,7 +252,8 @@ class MqttSource:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
         answered, self._answered = self._answered, False
-        if self._paused.is_set():
+        refused, self._refused = self._refused, False
+        if self._paused.is_set() or refused:
             return
         if not answered:
             self._not_an_mqtt_broker(reason_code)

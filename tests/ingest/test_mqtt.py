@@ -407,3 +407,28 @@ def test_a_server_that_never_answers_mqtt_is_named_once_not_at_every_retry(caplo
     assert said[0].startswith(f"the server at {url} took the connection but did not answer as an MQTT broker "
                               "(Keep alive timeout; 1 failed attempt(s) so far)"), said[0]
     assert not [m for m in caplog.messages if m.startswith("disconnected from")]
+
+
+def test_a_refused_login_is_said_once_a_minute_not_twice_per_retry(mosquitto, caplog):
+    """A wrong mqtt.password logged 'refused the connection: Not authorized' and then 'disconnected from …
+    (the connection was closed or lost)' at every retry (every 30 s for ever, 5,760 lines a day)."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+    from tests.servers import PLATFORM_USER
+
+    settings = load_settings(mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": "not-the-password",
+                                   "reconnect_min_s": 1, "reconnect_max_s": 1})
+    caplog.set_level(logging.INFO, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
+    source.start(timeout_s=0.1)
+    try:
+        wait_until(lambda: source._connect_failures >= 3, what="three refused logins")
+    finally:
+        source.stop()
+    refused = [m for m in caplog.messages if "refused the connection" in m]
+    assert len(refused) == 1, caplog.messages
+    assert refused[0].startswith(f"MQTT broker {mosquitto.url} refused the connection: Not authorized (1 failed "
+                                 "attempt(s) so far)"), refused[0]
+    assert not [m for m in caplog.messages if m.startswith("disconnected from")], caplog.messages
