@@ -58,6 +58,9 @@ class MqttSettings(BaseModel):
         parts = urlsplit(v)
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
             raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {v!r}")
+        if parts.username is not None or parts.password is not None:  # were ignored; the message must not show them
+            raise ValueError("a user or password in the URL is not used: give them as mqtt.username and mqtt.password "
+                             "(FORESHOCK_MQTT__USERNAME, FORESHOCK_MQTT__PASSWORD)")
         try:
             parts.port
         except ValueError as exc:

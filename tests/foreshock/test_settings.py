@@ -193,3 +193,16 @@ def test_an_error_inside_a_json_list_from_the_environment_names_the_variable_tha
         load_settings(path)
     assert str(info.value).startswith(f"invalid configuration (file {path}):\n  setting alerts.routes.0 "
                                       "(FORESHOCK_ALERTS__ROUTES): route channel must be one of"), str(info.value)
+
+
+def test_credentials_in_the_mqtt_url_are_refused_naming_the_settings_that_hold_them(monkeypatch):
+    """mqtt://user:password@host was accepted and its user and password silently ignored: the service connected
+    without them, the broker answered 'Not authorized', and the password would be printed wherever the URL is."""
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://foreshock:s3cret@broker:1883")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    text = str(info.value)
+    assert text == ("invalid configuration (environment):\n  setting mqtt.url (FORESHOCK_MQTT__URL): a user or password "
+                    "in the URL is not used: give them as mqtt.username and mqtt.password (FORESHOCK_MQTT__USERNAME, "
+                    "FORESHOCK_MQTT__PASSWORD)"), text
+    assert "s3cret" not in text
