@@ -640,6 +640,7 @@ def _run(args, settings: Settings) -> int:
     from foreshock.cli import CliError
     from ingest.types import IngestError
 
+    log.info("%s", _starting_line(settings, args.config or os.environ.get("FORESHOCK_CONFIG")))
     try:
         pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
     except StartupError as exc:
@@ -664,6 +665,27 @@ def _run(args, settings: Settings) -> int:
               f"exit status {EXIT_BUSY_AT_STOP} (see the log)", file=sys.stderr, flush=True)
         _exit_now(EXIT_BUSY_AT_STOP)
     return 0
+
+
+def _starting_line(settings: Settings, config_file: str | None) -> str:
+    """The first line of the service's log: its version and where it keeps what (no password), so that the
+    journal says which version started after an upgrade, and with which settings file."""
+    from sqlalchemy.engine import make_url
+
+    from foreshock import __version__
+
+    t = settings.telemetry
+    if t.backend == "embedded":
+        store = f"embedded at {settings.telemetry_path}"
+    elif t.backend == "influx1":
+        store = f"influx1 at {t.url}, database {t.database}" + (
+            f", retention policy {t.retention_policy}" if t.retention_policy else "")
+    else:
+        store = f"influx2 at {t.url}, org {t.org}, bucket {t.bucket}"
+    where = f"settings file {config_file}" if config_file else "no settings file"
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    return (f"foreshock {__version__} starting ({where}): database {database}; telemetry store {store}; broker "
+            f"{settings.mqtt.url}; data_dir {settings.data_dir}")
 
 
 def _exit_now(code: int) -> None:
