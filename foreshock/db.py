@@ -185,6 +185,11 @@ def upgrade(engine: Engine) -> list[str]:
         with engine.begin() as conn:
             if engine.dialect.name == "sqlite":
                 _begin_sqlite(conn)
+            elif engine.dialect.name == "postgresql":
+                # one upgrade at a time: two processes starting together after an upgrade of Foreshock both read
+                # the old revisions and created the same tables, and one failed (UniqueViolation on pg_type). The
+                # lock ends with the transaction; the second then finds the revisions the first applied.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_UPGRADE_LOCK})")
             before = set(MigrationContext.configure(conn).get_current_heads())
             _refuse_newer(engine, cfg, before)
             cfg.attributes["connection"] = conn
@@ -198,6 +203,9 @@ def upgrade(engine: Engine) -> list[str]:
         log.info("database %s upgraded to %s", engine.url.render_as_string(hide_password=True), ", ".join(applied))
     log.debug("database %s migrated", engine.url.render_as_string(hide_password=True))
     return applied
+
+
+_PG_UPGRADE_LOCK = 0x466F7265  # the advisory lock key of upgrade(): "Fore" in ASCII, any fixed number would do
 
 
 def _refuse_newer(engine: Engine, cfg, current: set[str]) -> None:
