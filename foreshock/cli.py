@@ -159,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         if "timeout expired" in reason and settings is not None:
             reason += _timeout_hint(settings.database_url)
+        elif _sqlstate(exc) == _INSUFFICIENT_PRIVILEGE:
+            reason += (" (the role in the URL lacks a privilege: make it the owner of the database, `ALTER DATABASE "
+                       "… OWNER TO …` as its owner or a superuser, or grant it CREATE and USAGE on the schema; "
+                       "docs/deployment.md, step 2)")
         print(f"foreshock: error: cannot use the database {_hide_password(_database_url(settings))}: {reason} "
               f"({_database_setting(settings)})", file=sys.stderr)
         return 1
@@ -177,7 +181,17 @@ def _is_database_unreachable(exc: BaseException) -> bool:
         return False
     from foreshock.db import DatabaseFolderError
 
-    return isinstance(exc, (OperationalError, InterfaceError, DatabaseFolderError)) or type(exc) is DatabaseError
+    return (isinstance(exc, (OperationalError, InterfaceError, DatabaseFolderError)) or type(exc) is DatabaseError
+            or _sqlstate(exc) == _INSUFFICIENT_PRIVILEGE)
+
+
+_INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied for ..."
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (psycopg 3: ``sqlstate``; psycopg2: ``pgcode``), else None."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
 def _timeout_hint(url: str) -> str:
