@@ -1,0 +1,53 @@
+"""An InfluxDB 1.x user that may write the database but not read it (`GRANT WRITE ON foreshock TO foreshock`,
+as one would for an ingest-only writer) passed the start-up check: ingest stored everything, /readyz said
+ready, and then the API's series, the dashboard's charts and a complaint's evidence failed with `503 the
+telemetry store is unavailable: … not authorized to execute statement 'SELECT …'`."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from foreshock.cli import main
+from tests.tsdb_servers import InfluxdServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def influxd_with_users(tmp_path_factory):
+    server = InfluxdServer(workdir=tmp_path_factory.mktemp("influxd-users"), auth=True).start()
+    server.create_admin("admin", "adm1n")
+    for q in ("CREATE DATABASE plant", "CREATE USER writer WITH PASSWORD 'wpw'", "GRANT WRITE ON plant TO writer",
+              "CREATE USER both WITH PASSWORD 'bpw'", "GRANT ALL ON plant TO both"):
+        httpx.post(f"{server.url}/query", params={"q": q}, auth=("admin", "adm1n"), timeout=10).raise_for_status()
+    yield server
+    server.stop()
+
+
+def _run(monkeypatch, capsys, tmp_path, url: str, user: str, password: str) -> tuple[int, str]:
+    import foreshock.service as service_mod
+
+    monkeypatch.setattr(service_mod.Pipeline, "run_until_stopped", lambda self: self.stop(timeout_s=5))
+    for key, value in {"DATA_DIR": tmp_path / "data", "MQTT__URL": "mqtt://127.0.0.1:1", "LOG_LEVEL": "WARNING",
+                       "TELEMETRY__BACKEND": "influx1", "TELEMETRY__URL": url, "TELEMETRY__DATABASE": "plant",
+                       "TELEMETRY__USERNAME": user, "TELEMETRY__PASSWORD": password}.items():
+        monkeypatch.setenv(f"FORESHOCK_{key}", str(value))
+    code = main(["run", "--no-api"])
+    return code, capsys.readouterr().err
+
+
+def test_a_user_that_may_write_but_not_read_is_refused_at_start_naming_the_grant(influxd_with_users, monkeypatch,
+                                                                                 capsys, tmp_path):
+    code, err = _run(monkeypatch, capsys, tmp_path, influxd_with_users.url, "writer", "wpw")
+    assert code == 1, err
+    assert err.startswith(f"foreshock: error: the telemetry store at {influxd_with_users.url} refused access: "
+                          "influx1 query: HTTP 403: "), err
+    assert ("the user 'writer' (setting telemetry.username) may write the database 'plant' but not read it" in err
+            and "GRANT ALL ON" in err), err
+    assert "wpw" not in err and "Traceback" not in err
+
+
+def test_a_user_that_may_read_and_write_starts(influxd_with_users, monkeypatch, capsys, tmp_path):
+    code, err = _run(monkeypatch, capsys, tmp_path, influxd_with_users.url, "both", "bpw")
+    assert code == 0, err
