@@ -449,7 +449,14 @@ class Pipeline:
             if self.detection.alert_backlog:
                 raise RuntimeError(f"{self.detection.alert_backlog} alert updates queued; {self.detection.alert_error}")
 
-        return {"database": database, "telemetry_store": self.store.ping, "broker": broker, "alert_queue": alert_queue}
+        def telemetry_store() -> None:
+            self.store.ping()
+            writer = getattr(self.ingest, "writer", None)  # spooling: a refusal of the credentials passes the ping
+            report = writer.down_report() if writer is not None else None
+            if report:
+                raise RuntimeError(report)
+
+        return {"database": database, "telemetry_store": telemetry_store, "broker": broker, "alert_queue": alert_queue}
 
     # -- running ----------------------------------------------------------------------------
 

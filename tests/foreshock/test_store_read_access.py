@@ -51,3 +51,52 @@ def test_a_user_that_may_write_but_not_read_is_refused_at_start_naming_the_grant
 def test_a_user_that_may_read_and_write_starts(influxd_with_users, monkeypatch, capsys, tmp_path):
     code, err = _run(monkeypatch, capsys, tmp_path, influxd_with_users.url, "both", "bpw")
     assert code == 0, err
+
+
+def test_credentials_refused_mid_run_are_named_and_make_the_service_not_ready(influxd_with_users, mosquitto, tmp_path,
+                                                                             caplog):
+    """The InfluxDB password rotated (or the user dropped) under a running service: every batch was spooled,
+    yet /readyz said ready with telemetry_store "ok" (its probe is a ping, which asks for no credentials), and
+    the log said "telemetry store unavailable", which sends one looking for an outage."""
+    import logging
+
+    from devices import protocol
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+    from tests.ingest.conftest import Publisher
+    from tests.servers import PLATFORM_PASSWORD, PLATFORM_USER
+    from tests.waiting import wait_for
+
+    def admin(q: str) -> None:
+        httpx.post(f"{influxd_with_users.url}/query", params={"q": q}, auth=("admin", "adm1n"),
+                   timeout=10).raise_for_status()
+
+    admin("CREATE USER rotating WITH PASSWORD 'old'")
+    admin("GRANT ALL ON plant TO rotating")
+    settings = load_settings(
+        data_dir=tmp_path / "data", ingest={"auto_register": True},
+        mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": PLATFORM_PASSWORD,
+              "client_id": f"rotating-{tmp_path.name[-8:]}"},
+        telemetry={"backend": "influx1", "url": influxd_with_users.url, "database": "plant", "username": "rotating",
+                   "password": "old", "max_retries": 0, "max_retry_time_s": 1})
+    pipe = Pipeline(settings, PipelineOptions(api=False)).start()
+    publisher = Publisher(mosquitto)
+    try:
+        probe = pipe.probes()["telemetry_store"]
+        probe()  # accepted: ready
+        admin("SET PASSWORD FOR rotating = 'new'")
+        with caplog.at_level(logging.ERROR, logger="ingest.writer"):
+            publisher.publish("foreshock/v1/RT-0001/telemetry",
+                              protocol.telemetry_payload(protocol.now_ms(), 1, {"t": 20.0}))
+            wait_for(lambda: not pipe.ingest.metrics.snapshot()["store_up"], what="the batch spooled")
+        with pytest.raises(Exception) as not_ready:
+            probe()
+        said = str(not_ready.value)
+        assert said.startswith("refused access: influx1 write: HTTP 401"), said
+        assert "telemetry is spooled (" in said and "bytes spooled)" in said, said
+        [line] = [m for m in caplog.messages if "telemetry store" in m]
+        assert line.startswith("telemetry store refused access (influx1 write: HTTP 401: "), line
+        assert "telemetry.password" in line and "spooling to" in line, line
+    finally:
+        publisher.close()
+        pipe.stop(timeout_s=5)
