@@ -1,4 +1,4 @@
-"""``foreshock devices … --help`` and ``foreshock db … --help`` explain every option and argument.
+"""``foreshock devices|db|alerts|tickets|report|complaints|actions … --help`` explain every option and argument.
 
 Half of them showed a bare name (``--passwd FILE``, ``--acl FILE``, ``--presence``, ``--serial-from
 SERIAL``, ``--json``, ``ID``): an operator had to read docs/devices.md to learn which file
@@ -26,5 +26,6 @@ def _unexplained(parser: argparse.ArgumentParser, path: list[str]) -> list[str]:
 def test_every_option_and_argument_of_the_registry_and_database_commands_has_a_help_text():
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    missing = [line for name in ("devices", "db") for line in _unexplained(commands[name], ["foreshock", name])]
+    missing = [line for name in ("devices", "db", "alerts", "tickets", "report", "complaints", "actions")
+               for line in _unexplained(commands[name], ["foreshock", name])]
     assert missing == []
