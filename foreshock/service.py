@@ -635,6 +635,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the service: ingest, detectors, alerts and the API",
         description="Run Foreshock: subscribe to the broker, store telemetry, detect faults, raise alerts and "
         "tickets, and serve the API and dashboard. Stops cleanly on SIGTERM or Ctrl-C.",
+        epilog="Readiness: GET /readyz on the API answers 200 when its probes pass (database, telemetry store, "
+        "broker, alert queue), 503 naming what fails; GET /healthz answers while the process runs. Exit status 0 "
+        "after a clean stop; 1 when the start is refused (a folder, file, server, port or credential the machine "
+        "refuses: the message names the setting); 2 when the settings do not parse; 3 when a worker was still busy "
+        "at the stop's bound (docs/deployment.md, \"The service\").",
     )
     p.add_argument("--no-api", action="store_true", help="do not serve the API and dashboard")
     p.add_argument("--auto-register", action="store_true", help="accept and register unknown devices")

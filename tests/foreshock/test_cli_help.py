@@ -29,3 +29,18 @@ def test_every_option_and_argument_of_the_registry_and_database_commands_has_a_h
     missing = [line for name in ("devices", "db", "alerts", "tickets", "report", "complaints", "actions")
                for line in _unexplained(commands[name], ["foreshock", name])]
     assert missing == []
+
+
+def test_run_help_says_its_exit_statuses_and_where_readiness_is_asked(capsys):
+    """What `foreshock run` exits with (a monitoring check or a unit file acts on it) and how to ask whether it
+    is ready were only in docs/deployment.md; `foreshock run --help` listed two options."""
+    import pytest
+
+    from foreshock.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for said in ("Exit status 0 after a clean stop", "1 when the start is refused", "2 when the settings do not parse",
+                 "3 when a worker was still busy", "GET /readyz", "503"):
+        assert said in text, said
