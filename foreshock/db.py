@@ -133,15 +133,17 @@ def _alembic_config(engine: Engine):
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations").replace("%", "%%"))
     locations = [str(Path(__file__).parent / "migrations" / "versions")] + [
         str(_ROOT / pkg / "migrations")
         for pkg in MIGRATION_PACKAGES
         if pkg != "foreshock" and (_ROOT / pkg / "migrations").is_dir()
     ]
-    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("version_locations", " ".join(locations).replace("%", "%%"))
     cfg.set_main_option("path_separator", "space")
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # alembic's Config is a ConfigParser: '%' starts an interpolation, and a percent-encoded password (p%23ss) or a
+    # folder named "50%" made every command fail with "invalid interpolation syntax in '<the URL, password and all>'"
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return cfg
 
 
