@@ -135,9 +135,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(exc: Exception) -> Exception:
-    from foreshock.cli import CliError
+    from foreshock.cli import CliError, describe_os_error
 
-    return CliError(str(exc))
+    return CliError(describe_os_error(exc) if isinstance(exc, OSError) else str(exc))
 
 
 def run(func, args, settings) -> int:

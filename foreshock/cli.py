@@ -18,7 +18,7 @@ from foreshock import __version__
 from foreshock.db import DatabaseVersionError
 from foreshock.settings import Settings, SettingsError, load_settings
 
-__all__ = ["main", "CliError"]
+__all__ = ["main", "CliError", "describe_os_error"]
 
 # name -> module with register(subparsers); modules of parts not installed are skipped.
 COMMANDS: dict[str, str] = {
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except OSError as exc:  # a file or directory given on the command line that cannot be read or written
         logging.getLogger(__name__).debug("OS error", exc_info=True)
-        print(f"foreshock: error: {exc}", file=sys.stderr)
+        print(f"foreshock: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:
         if not _is_database_unreachable(exc):
@@ -169,6 +169,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("foreshock: interrupted", file=sys.stderr)
         return 130
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot use FILE: No such file or directory``, not ``[Errno 2] No such file or directory: 'FILE'``."""
+    if exc.filename is not None and exc.strerror:
+        return f"cannot use {exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def _is_database_unreachable(exc: BaseException) -> bool:
