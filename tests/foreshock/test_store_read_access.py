@@ -100,3 +100,23 @@ def test_credentials_refused_mid_run_are_named_and_make_the_service_not_ready(in
     finally:
         publisher.close()
         pipe.stop(timeout_s=5)
+
+
+def test_the_influx2_backend_at_an_influxdb_1_names_the_backend_to_choose(influxd_with_users, monkeypatch, capsys,
+                                                                          tmp_path):
+    """telemetry.backend = "influx2" (the default in docs/configuration.md's example) against Debian's InfluxDB 1.6
+    said "HTTP 404: 404 page not found: no such API at this address; check the setting telemetry.url", though
+    the URL was right: the backend was wrong, and the server says its version in every answer."""
+    import foreshock.service as service_mod
+
+    monkeypatch.setattr(service_mod.Pipeline, "run_until_stopped", lambda self: self.stop(timeout_s=5))
+    for key, value in {"DATA_DIR": tmp_path / "data", "MQTT__URL": "mqtt://127.0.0.1:1", "LOG_LEVEL": "WARNING",
+                       "TELEMETRY__BACKEND": "influx2", "TELEMETRY__URL": influxd_with_users.url,
+                       "TELEMETRY__TOKEN": "a-token"}.items():
+        monkeypatch.setenv(f"FORESHOCK_{key}", str(value))
+    assert main(["run", "--no-api"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"foreshock: error: the telemetry store at {influxd_with_users.url} refused access: "
+                          "influx2 write: HTTP 404"), err
+    assert ("the server is InfluxDB 1.6" in err and "which has no v2 API: set telemetry.backend = \"influx1\"" in err
+            and "telemetry.url" not in err), err
