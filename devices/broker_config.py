@@ -218,7 +218,9 @@ def write_broker_config(
         if platform_password_hash is None:
             if not platform_password:
                 raise ValueError(
-                    f"platform user {platform_user!r} needs a password (settings mqtt.password) or a hash"
+                    f"the platform's broker user {platform_user!r} (setting mqtt.username) has no password: set "
+                    "mqtt.password (FORESHOCK_MQTT__PASSWORD, in the environment file in production) and write the "
+                    "files again"
                 )
             platform_password_hash = hash_password(platform_password)
         entries.append((platform_user, platform_password_hash))

@@ -54,21 +54,23 @@ def _upgrade_devices_to(engine, revision: str) -> None:
 
 def _unit_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="machine model name (see `devices models list`)")
-    p.add_argument("--customer")
-    p.add_argument("--site")
-    p.add_argument("--install-date", metavar="YYYY-MM-DD")
-    p.add_argument("--firmware")
-    p.add_argument("--warranty-end", metavar="YYYY-MM-DD")
+    p.add_argument("--customer", help="the customer it was sold to")
+    p.add_argument("--site", help="where it is installed (plant, line)")
+    p.add_argument("--install-date", metavar="YYYY-MM-DD", help="day it was installed")
+    p.add_argument("--firmware", help="firmware version (a unit's status message updates it)")
+    p.add_argument("--warranty-end", metavar="YYYY-MM-DD", help="last day of its warranty")
     p.add_argument("--batch", help="production batch / bearing lot")
     p.add_argument("--tag", action="append", dest="tags", metavar="TAG", help="repeat for several tags")
 
 
 def _filter_flags(p: argparse.ArgumentParser) -> None:
     for name in ("model", "customer", "site", "batch", "firmware", "tag"):
-        p.add_argument(f"--{name}")
-    p.add_argument("--presence", choices=["unknown", "online", "offline"])
-    p.add_argument("--serial-from", metavar="SERIAL")
-    p.add_argument("--serial-to", metavar="SERIAL")
+        p.add_argument(f"--{name}", help=f"only units with this {name}")
+    p.add_argument("--presence", choices=["unknown", "online", "offline"],
+                   help="only units last reported so (unknown: never seen since provisioning)")
+    p.add_argument("--serial-from", metavar="SERIAL", help="first serial of a range, with --serial-to (P-1 .. P-99 "
+                   "compares the numeric tails)")
+    p.add_argument("--serial-to", metavar="SERIAL", help="last serial of the range (included)")
     p.add_argument("--all", action="store_true", help="include decommissioned units")
 
 
@@ -84,15 +86,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ls = d.add_parser("list", help="list units")
     _filter_flags(ls)
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ls.set_defaults(func=_list)
 
     s = d.add_parser("show", help="show one unit")
-    s.add_argument("device_id", metavar="ID")
+    s.add_argument("device_id", metavar="ID", help="serial number (any letter case)")
     s.set_defaults(func=_show)
 
     u = d.add_parser("update", help="change fields of a unit")
-    u.add_argument("device_id", metavar="ID")
+    u.add_argument("device_id", metavar="ID", help="serial number (any letter case)")
     _unit_flags(u)
     u.add_argument("--clear", action="append", default=[], choices=[*_UNIT_FIELDS, "tags"], help="clear a field")
     u.set_defaults(func=_update)
@@ -102,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dc.set_defaults(func=_decommission)
 
     rc = d.add_parser("recommission", help="put a decommissioned unit back in service (provision it again)")
-    rc.add_argument("device_id", metavar="ID")
+    rc.add_argument("device_id", metavar="ID", help="serial number of a decommissioned unit")
     rc.set_defaults(func=_recommission)
 
     rl = d.add_parser("relearn", help="learn units' detector baselines afresh (after a repair; or accept the "
@@ -117,11 +119,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rl.set_defaults(func=_relearn)
 
     im = d.add_parser("import", help="import units from CSV (all or nothing)")
-    im.add_argument("file", metavar="FILE.csv")
+    im.add_argument("file", metavar="FILE.csv", help="CSV with a header line: device_id and the columns `devices export` writes")
     im.set_defaults(func=_import)
 
     ex = d.add_parser("export", help="export units as CSV (to stdout without FILE)")
-    ex.add_argument("file", metavar="FILE.csv", nargs="?")
+    ex.add_argument("file", metavar="FILE.csv", nargs="?", help="file to write (default: stdout)")
     _filter_flags(ex)
     ex.set_defaults(func=_export)
 
@@ -133,9 +135,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(exc: Exception) -> Exception:
-    from foreshock.cli import CliError
+    from foreshock.cli import CliError, describe_os_error
 
-    return CliError(str(exc))
+    return CliError(describe_os_error(exc) if isinstance(exc, OSError) else str(exc))
 
 
 def run(func, args, settings) -> int:

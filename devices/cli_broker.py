@@ -18,12 +18,15 @@ def register_broker(d: argparse._SubParsersAction) -> None:
     pv.add_argument("--unprovisioned", action="store_true", help="every unit in service that has no credential")
     pv.set_defaults(func=_provision)
     rv = d.add_parser("revoke", help="remove a unit's MQTT credentials")
-    rv.add_argument("device_id", metavar="ID")
+    rv.add_argument("device_id", metavar="ID", help="serial number; write the broker files and reload the "
+                    "broker afterwards")
     rv.set_defaults(func=_revoke)
 
     wb = d.add_parser("write-broker-config", help="write Mosquitto's password file and ACL from the registry")
-    wb.add_argument("--passwd", required=True, metavar="FILE")
-    wb.add_argument("--acl", required=True, metavar="FILE")
+    wb.add_argument("--passwd", required=True, metavar="FILE", help="Mosquitto's password_file to write (e.g. "
+                    "/etc/mosquitto/foreshock.passwd): the platform's user (mqtt.username) and every provisioned unit")
+    wb.add_argument("--acl", required=True, metavar="FILE", help="Mosquitto's acl_file to write (e.g. "
+                    "/etc/mosquitto/foreshock.acl): each unit may publish only under its own id")
     wb.add_argument("--mode", help="octal file mode: 600, or 640 (readable by the file's group). Default: "
                     "640 with --group, else the mode of the files replaced, else 600")
     wb.add_argument("--group", help="give both files to this group, the one the broker runs as "
@@ -31,7 +34,7 @@ def register_broker(d: argparse._SubParsersAction) -> None:
     wb.set_defaults(func=_write_broker_config)
 
     si = d.add_parser("silent", help="units silent for longer than their model's reporting interval x N")
-    si.add_argument("--json", action="store_true")
+    si.add_argument("--json", action="store_true", help="print JSON instead of a table")
     si.set_defaults(func=_silent)
 
 

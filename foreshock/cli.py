@@ -15,9 +15,10 @@ import sys
 from collections.abc import Sequence
 
 from foreshock import __version__
+from foreshock.db import DatabaseVersionError
 from foreshock.settings import Settings, SettingsError, load_settings
 
-__all__ = ["main", "CliError"]
+__all__ = ["main", "CliError", "describe_os_error"]
 
 # name -> module with register(subparsers); modules of parts not installed are skipped.
 COMMANDS: dict[str, str] = {
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="foreshock",
         description="Foreshock: vibration telemetry in over MQTT; early fault warnings and quality tickets out.",
     )
+    parser.add_argument("--version", action="version", version=f"foreshock {__version__}")
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (see docs/configuration.md)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -143,24 +145,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"foreshock: {exc}", file=sys.stderr)
         return 2
-    except CliError as exc:
+    except (CliError, DatabaseVersionError) as exc:
         print(f"foreshock: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # a file or directory given on the command line that cannot be read or written
         logging.getLogger(__name__).debug("OS error", exc_info=True)
-        print(f"foreshock: error: {exc}", file=sys.stderr)
+        print(f"foreshock: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:
         if not _is_database_unreachable(exc):
             raise
         logging.getLogger(__name__).debug("database error", exc_info=True)
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        if "timeout expired" in reason and settings is not None:
+            reason += _timeout_hint(settings.database_url)
+        elif _sqlstate(exc) == _INSUFFICIENT_PRIVILEGE:
+            reason += (" (the role in the URL lacks a privilege: make it the owner of the database, `ALTER DATABASE "
+                       "… OWNER TO …` as its owner or a superuser, or grant it CREATE and USAGE on the schema; "
+                       "docs/deployment.md, step 2)")
         print(f"foreshock: error: cannot use the database {_hide_password(_database_url(settings))}: {reason} "
               f"({_database_setting(settings)})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("foreshock: interrupted", file=sys.stderr)
         return 130
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot use FILE: No such file or directory``, not ``[Errno 2] No such file or directory: 'FILE'``."""
+    if exc.filename is not None and exc.strerror:
+        return f"cannot use {exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def _is_database_unreachable(exc: BaseException) -> bool:
@@ -173,7 +188,31 @@ def _is_database_unreachable(exc: BaseException) -> bool:
         return False
     from foreshock.db import DatabaseFolderError
 
-    return isinstance(exc, (OperationalError, InterfaceError, DatabaseFolderError)) or type(exc) is DatabaseError
+    return (isinstance(exc, (OperationalError, InterfaceError, DatabaseFolderError)) or type(exc) is DatabaseError
+            or _sqlstate(exc) == _INSUFFICIENT_PRIVILEGE)
+
+
+_INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied for ..."
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (psycopg 3: ``sqlstate``; psycopg2: ``pgcode``), else None."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def _timeout_hint(url: str) -> str:
+    """What a connect timeout means: something took the connection and did not answer as PostgreSQL."""
+    from sqlalchemy.engine import make_url
+
+    from foreshock.db import connect_timeout_s
+
+    try:
+        where = f"{make_url(url).host}:{make_url(url).port or 5432}"
+    except Exception:  # noqa: BLE001 - only for the message
+        where = "that address"
+    return (f" (no answer within {connect_timeout_s(url):g} s: is PostgreSQL listening at {where}, or another "
+            "server? ?connect_timeout=SECONDS in the URL waits longer)")
 
 
 def _database_url(settings: Settings | None) -> str:

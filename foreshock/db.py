@@ -18,10 +18,10 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["Base", "DatabaseFolderError", "log_failure", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
+__all__ = ["Base", "DatabaseFolderError", "DatabaseVersionError", "log_failure", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
            "MIGRATION_PACKAGES"]
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,24 @@ class DatabaseFolderError(Exception):
     would then blame the command line instead of the setting."""
 
 
+class DatabaseVersionError(Exception):
+    """The database was upgraded by a newer Foreshock: it is at revisions this version does not know.
+    Nothing is changed; the command line prints the message (exit code 1)."""
+
+    exit_code = 1
+
+    def __init__(self, url: str, revisions: list[str]) -> None:
+        from foreshock import __version__
+
+        self.revisions = revisions
+        names = ", ".join(repr(r) for r in revisions)
+        super().__init__(
+            f"the database {url} was upgraded by a newer version of Foreshock than this one ({__version__}): it is "
+            f"at revision {names}, which this version does not know. Nothing was changed. Install that newer "
+            f"version again (docs/deployment.md, \"Upgrades\"), or restore the backup taken before that upgrade; "
+            f"if this is not Foreshock's database, check the setting database.url (FORESHOCK_DATABASE__URL)")
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
     if url.startswith("sqlite"):
@@ -89,24 +107,43 @@ def make_engine(url: str, **kwargs) -> Engine:
         _ENGINES.add(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql") and "connect_timeout" not in make_url(url).query:
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **kwargs.get("connect_args", {})}
     engine = create_engine(url, **kwargs)
     _ENGINES.add(engine)
     return engine
+
+
+# Seconds a new PostgreSQL connection may take. psycopg's own default is 130 s: a server that accepted the
+# connection and never answered (database.url given InfluxDB's port, a stuck server) held every command and
+# `foreshock run` for over two minutes without a word. The URL's own ``?connect_timeout=N`` wins.
+PG_CONNECT_TIMEOUT_S = 10
+
+
+def connect_timeout_s(url: str) -> float:
+    """The connect timeout a PostgreSQL ``url`` gets: its ``connect_timeout`` or :data:`PG_CONNECT_TIMEOUT_S`."""
+    given = make_url(url).query.get("connect_timeout")
+    try:
+        return float(given if isinstance(given, str) else given[0]) if given else PG_CONNECT_TIMEOUT_S
+    except ValueError:
+        return PG_CONNECT_TIMEOUT_S
 
 
 def _alembic_config(engine: Engine):
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations").replace("%", "%%"))
     locations = [str(Path(__file__).parent / "migrations" / "versions")] + [
         str(_ROOT / pkg / "migrations")
         for pkg in MIGRATION_PACKAGES
         if pkg != "foreshock" and (_ROOT / pkg / "migrations").is_dir()
     ]
-    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("version_locations", " ".join(locations).replace("%", "%%"))
     cfg.set_main_option("path_separator", "space")
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # alembic's Config is a ConfigParser: '%' starts an interpolation, and a percent-encoded password (p%23ss) or a
+    # folder named "50%" made every command fail with "invalid interpolation syntax in '<the URL, password and all>'"
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return cfg
 
 
@@ -150,7 +187,13 @@ def upgrade(engine: Engine) -> list[str]:
         with engine.begin() as conn:
             if engine.dialect.name == "sqlite":
                 _begin_sqlite(conn)
+            elif engine.dialect.name == "postgresql":
+                # one upgrade at a time: two processes starting together after an upgrade of Foreshock both read
+                # the old revisions and created the same tables, and one failed (UniqueViolation on pg_type). The
+                # lock ends with the transaction; the second then finds the revisions the first applied.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_UPGRADE_LOCK})")
             before = set(MigrationContext.configure(conn).get_current_heads())
+            _refuse_newer(engine, cfg, before)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
             after = set(MigrationContext.configure(conn).get_current_heads())
@@ -162,6 +205,21 @@ def upgrade(engine: Engine) -> list[str]:
         log.info("database %s upgraded to %s", engine.url.render_as_string(hide_password=True), ", ".join(applied))
     log.debug("database %s migrated", engine.url.render_as_string(hide_password=True))
     return applied
+
+
+_PG_UPGRADE_LOCK = 0x466F7265  # the advisory lock key of upgrade(): "Fore" in ASCII, any fixed number would do
+
+
+def _refuse_newer(engine: Engine, cfg, current: set[str]) -> None:
+    """Raise :class:`DatabaseVersionError` when the database is at a revision this version does not ship:
+    alembic's own "Can't locate revision identified by ..." came as a traceback from every command."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(cfg)
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = sorted(current - known)
+    if unknown:
+        raise DatabaseVersionError(engine.url.render_as_string(hide_password=True), unknown)
 
 
 def _begin_sqlite(conn) -> None:

@@ -258,8 +258,19 @@ class Pipeline:
         _usable_dir(s.data_dir, "data_dir")
         _usable_dir(s.spool_dir, "ingest.spool_dir" if s.ingest.spool_dir else "data_dir")
         self._locks = [_lock_folder(s.data_dir, "data_dir")]
-        if not s.spool_dir.resolve().is_relative_to(s.data_dir.resolve()):
-            self._locks.append(_lock_folder(s.spool_dir, "ingest.spool_dir"))
+        try:
+            if not s.spool_dir.resolve().is_relative_to(s.data_dir.resolve()):
+                self._locks.append(_lock_folder(s.spool_dir, "ingest.spool_dir"))
+            self._build_parts()
+        except BaseException:
+            # a start refused here (the database not up yet, the store's file) took no message: its pid
+            # left in the lock made the next start report a run that "did not stop cleanly"
+            for lock in self._locks:
+                _unlock_folder(lock)
+            raise
+
+    def _build_parts(self) -> None:
+        s = self.settings
         self.engine = make_engine(s.database_url)
         migrate(self.engine)
         self.sessions = session_factory(self.engine)
@@ -438,7 +449,14 @@ class Pipeline:
             if self.detection.alert_backlog:
                 raise RuntimeError(f"{self.detection.alert_backlog} alert updates queued; {self.detection.alert_error}")
 
-        return {"database": database, "telemetry_store": self.store.ping, "broker": broker, "alert_queue": alert_queue}
+        def telemetry_store() -> None:
+            self.store.ping()
+            writer = getattr(self.ingest, "writer", None)  # spooling: a refusal of the credentials passes the ping
+            report = writer.down_report() if writer is not None else None
+            if report:
+                raise RuntimeError(report)
+
+        return {"database": database, "telemetry_store": telemetry_store, "broker": broker, "alert_queue": alert_queue}
 
     # -- running ----------------------------------------------------------------------------
 
@@ -617,6 +635,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the service: ingest, detectors, alerts and the API",
         description="Run Foreshock: subscribe to the broker, store telemetry, detect faults, raise alerts and "
         "tickets, and serve the API and dashboard. Stops cleanly on SIGTERM or Ctrl-C.",
+        epilog="Readiness: GET /readyz on the API answers 200 when its probes pass (database, telemetry store, "
+        "broker, alert queue), 503 naming what fails; GET /healthz answers while the process runs. Exit status 0 "
+        "after a clean stop; 1 when the start is refused (a folder, file, server, port or credential the machine "
+        "refuses: the message names the setting); 2 when the settings do not parse; 3 when a worker was still busy "
+        "at the stop's bound (docs/deployment.md, \"The service\").",
     )
     p.add_argument("--no-api", action="store_true", help="do not serve the API and dashboard")
     p.add_argument("--auto-register", action="store_true", help="accept and register unknown devices")
@@ -629,6 +652,7 @@ def _run(args, settings: Settings) -> int:
     from foreshock.cli import CliError
     from ingest.types import IngestError
 
+    log.info("%s", _starting_line(settings, args.config or os.environ.get("FORESHOCK_CONFIG")))
     try:
         pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
     except StartupError as exc:
@@ -653,6 +677,27 @@ def _run(args, settings: Settings) -> int:
               f"exit status {EXIT_BUSY_AT_STOP} (see the log)", file=sys.stderr, flush=True)
         _exit_now(EXIT_BUSY_AT_STOP)
     return 0
+
+
+def _starting_line(settings: Settings, config_file: str | None) -> str:
+    """The first line of the service's log: its version and where it keeps what (no password), so that the
+    journal says which version started after an upgrade, and with which settings file."""
+    from sqlalchemy.engine import make_url
+
+    from foreshock import __version__
+
+    t = settings.telemetry
+    if t.backend == "embedded":
+        store = f"embedded at {settings.telemetry_path}"
+    elif t.backend == "influx1":
+        store = f"influx1 at {t.url}, database {t.database}" + (
+            f", retention policy {t.retention_policy}" if t.retention_policy else "")
+    else:
+        store = f"influx2 at {t.url}, org {t.org}, bucket {t.bucket}"
+    where = f"settings file {config_file}" if config_file else "no settings file"
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    return (f"foreshock {__version__} starting ({where}): database {database}; telemetry store {store}; broker "
+            f"{settings.mqtt.url}; data_dir {settings.data_dir}")
 
 
 def _exit_now(code: int) -> None:

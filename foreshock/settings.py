@@ -58,6 +58,9 @@ class MqttSettings(BaseModel):
         parts = urlsplit(v)
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
             raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {v!r}")
+        if parts.username is not None or parts.password is not None:  # were ignored; the message must not show them
+            raise ValueError("a user or password in the URL is not used: give them as mqtt.username and mqtt.password "
+                             "(FORESHOCK_MQTT__USERNAME, FORESHOCK_MQTT__PASSWORD)")
         try:
             parts.port
         except ValueError as exc:
@@ -279,10 +282,26 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
 
+def _variable(loc: tuple[Any, ...]) -> str:
+    """The environment variable of the setting at ``loc``: up to the first list index, since a list is given
+    whole, as JSON (``alerts.routes.0.name`` is in FORESHOCK_ALERTS__ROUTES)."""
+    names = [str(p) for p in loc]
+    cut = next((i for i, p in enumerate(loc) if isinstance(p, int)), len(loc))
+    return "FORESHOCK_" + "__".join(names[:cut]).upper()
+
+
+def _variables_set(loc: tuple[Any, ...]) -> list[str]:
+    """The environment variables set that gave the setting at ``loc`` its value: the one holding it (itself
+    or a section or list around it) or keys below it (FORESHOCK_ALERTS__RESPONSE_H__CRITICAL)."""
+    names = [str(p).upper() for p in loc]
+    holders = {"FORESHOCK_" + "__".join(names[:i]) for i in range(1, len(names) + 1)}
+    below = _variable(loc) + "__"
+    return sorted(v for v in os.environ if v.upper() in holders or v.upper().startswith(below))
+
+
 def _format_error(exc: ValidationError, origin: str) -> str:
     lines = []
-    from_env = [bool(err["loc"]) and ("FORESHOCK_" + "__".join(str(p) for p in err["loc"]).upper()) in os.environ
-                for err in exc.errors()]
+    from_env = [bool(err["loc"]) and bool(_variables_set(err["loc"])) for err in exc.errors()]
     if from_env and all(from_env):  # it was "(file foreshock.toml)" for a bad FORESHOCK_MQTT__URL too
         origin = " (environment)"
     for err in exc.errors():
@@ -291,7 +310,7 @@ def _format_error(exc: ValidationError, origin: str) -> str:
             lines.append(msg)
             continue
         name = ".".join(str(p) for p in err["loc"])
-        env = "FORESHOCK_" + "__".join(str(p) for p in err["loc"]).upper()
+        env = ", ".join(_variables_set(err["loc"])) or _variable(err["loc"])
         lines.append(f"setting {name} ({env}): {msg}")
     return f"invalid configuration{origin}:\n  " + "\n  ".join(lines)
 
@@ -394,7 +413,15 @@ def _unknown_environment(environ: Mapping[str, str]) -> list[str]:
             path.append(part)
             ann = fields[part].annotation
             model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-            if model is None:  # a plain value: nothing deeper to check
+            if model is None:
+                below = parts[i + 1:]
+                holder = "FORESHOCK_" + "__".join(path).upper()
+                kind = typing.get_origin(ann) or ann
+                if below and kind is list:  # was taken for the list itself: "Input should be a valid list"
+                    out.append(f"environment variable {var}: setting {'.'.join(path)} is given whole, as a JSON "
+                               f"list in {holder}")
+                elif below and kind is not dict:  # a table's keys may be given one by one
+                    out.append(f"environment variable {var}: setting {'.'.join(path)} is one value, set as {holder}")
                 break
     return out
 

@@ -129,6 +129,8 @@ class MqttSource:
         self._last_full_log = 0.0
         self._connect_failures = 0
         self._next_fail_log = 0.0
+        self._answered = False  # the server answered this connection's CONNECT (accepted or refused)
+        self._refused = False  # ... and refused it
         self._connected_at: float | None = None
         self._connection = 0  # counts connects: a packet id is valid on its own connection only
         self._short_drops: list[float] = []  # when connections that had just been made were closed
@@ -193,13 +195,40 @@ class MqttSource:
                     "or the name does not resolve%s; retrying (mqtt.url / FORESHOCK_MQTT__URL)",
                     self.settings.url, self._connect_failures, self.settings.host, self.settings.port, tls)
 
+    def _not_an_mqtt_broker(self, reason_code: Any) -> None:
+        """The TCP connection was made, then closed (or timed out) before the server answered CONNECT: no
+        MQTT broker speaks plain MQTT there (most often mqtt:// to a TLS listener). Said like a failed
+        connect: at the first attempt, then once a minute. It was 'disconnected from … (the connection was
+        closed or lost)' at every retry, which reads as a network fault."""
+        self._connect_failures += 1
+        now = time.monotonic()
+        if now < self._next_fail_log:
+            return
+        self._next_fail_log = now + 60.0
+        why = "it closed the connection" if str(reason_code) == "Unspecified error" else str(reason_code)
+        tls = ("is it the broker's MQTT-over-TLS listener? mqtts:// and a certificate it accepts (mqtt.ca_file) are "
+               "needed" if self.settings.tls else "a TLS listener needs mqtts://")
+        log.warning("the server at %s took the connection but did not answer as an MQTT broker (%s; %d failed "
+                    "attempt(s) so far): is mqtt.url the broker's address and port? %s (mqtt.url / "
+                    "FORESHOCK_MQTT__URL); if it is the broker, its log says why it closed the connection; retrying",
+                    self.settings.url, why, self._connect_failures, tls)
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._answered = True
         if reason_code.is_failure:
+            # said at the first refusal, then once a minute; the broker's close that follows is not a lost connection
+            self._refused = True
+            self._connect_failures += 1
+            now = time.monotonic()
+            if now < self._next_fail_log:
+                return
+            self._next_fail_log = now + 60.0
             hint = ""
             if str(reason_code) in ("Not authorized", "Bad user name or password"):
                 hint = ("; check mqtt.username and mqtt.password (FORESHOCK_MQTT__USERNAME, "
                         "FORESHOCK_MQTT__PASSWORD) against the broker's password file")
-            log.error("MQTT broker %s refused the connection: %s%s", self.settings.url, reason_code, hint)
+            log.error("MQTT broker %s refused the connection: %s (%d failed attempt(s) so far)%s; retrying",
+                      self.settings.url, reason_code, self._connect_failures, hint)
             return
         if self._connect_failures:
             log.info("reached the MQTT broker after %d failed attempt(s)", self._connect_failures)
@@ -222,7 +251,12 @@ class MqttSource:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
-        if self._paused.is_set():
+        answered, self._answered = self._answered, False
+        refused, self._refused = self._refused, False
+        if self._paused.is_set() or refused:
+            return
+        if not answered:
+            self._not_an_mqtt_broker(reason_code)
             return
         # MQTT 3.1.1 carries no reason: paho calls a closed socket "Unspecified error", which reads as a bug
         why = "the connection was closed or lost" if str(reason_code) == "Unspecified error" else str(reason_code)

@@ -181,8 +181,20 @@ class IngestService:
         self.source.stop()
         if self.spool is not None:
             self.spool.close(max(0.1, deadline - time.monotonic()))
+            self._say_spooled()
         self._thread = None
         return finished
+
+    def _say_spooled(self) -> None:
+        """Name what a stop leaves in the spool (the store was down): acknowledged telemetry that only a later
+        start writes, and that a data folder wiped or moved meanwhile would lose."""
+        try:
+            left = self.spool.size_bytes if self.spool is not None else 0
+        except OSError:  # the folder went away: the spool's own errors said so
+            return
+        if left:
+            log.warning("%d bytes of telemetry (acknowledged to the broker) still spooled in %s: the next start writes "
+                        "them to the store when it answers; keep that folder (data_dir) until then", left, self.spool.dir)
 
     def report_rejections(self, rejected: list[NewDeadLetter], every_s: float = 10.0,
                           now: float | None = None) -> None:

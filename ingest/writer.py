@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
-from foreshock.tsdb.base import PayloadTooLarge, Point, StoreError, StoreUnavailable, TelemetryStore
+from foreshock.tsdb.base import PayloadTooLarge, Point, StoreAccessDenied, StoreError, StoreUnavailable, TelemetryStore
 from foreshock.tsdb.retry import one_attempt, stop_retries_on
 from ingest.metrics import IngestMetrics
 from ingest.spool import Spool, SpoolFull, SpoolUnavailable
@@ -63,6 +63,7 @@ class StoreWriter:
         self._next_size_note = 0.0  # when the next "written in parts (HTTP 413)" line may be logged
         self._holds_unsaid = 0  # tries of the held batch since that line
         self._held_since: float | None = None
+        self._down_because: Exception | None = None  # the last error that kept telemetry from the store
         metrics.store_up = self.up
         metrics.spool_bytes = spool.size_bytes
 
@@ -166,8 +167,13 @@ class StoreWriter:
             self.metrics.count(batches)
 
     def _turn_down(self, exc: Exception) -> None:
-        if self.up:
+        if self.up and isinstance(exc, StoreAccessDenied):  # a setting or the store's users changed: no outage
+            log.error("telemetry store refused access (%s): spooling to %s until it accepts; check the settings "
+                      "telemetry.username and telemetry.password (or telemetry.token), and the store's users and "
+                      "grants", exc, self.spool.dir)
+        elif self.up:
             log.error("telemetry store unavailable (%s): spooling to %s", exc, self.spool.dir)
+        self._down_because = exc
         self.up = False
         self.metrics.store_up = False
         self._next_probe = time.monotonic() + self.probe_interval_s
@@ -202,6 +208,7 @@ class StoreWriter:
                       self.probe_interval_s)
             return
         except StoreUnavailable as exc:
+            self._down_because = exc
             self.metrics.spool_bytes = self.spool.size_bytes
             # a line a minute, not one per probe (every few seconds for the whole outage)
             now = time.monotonic()
@@ -218,8 +225,18 @@ class StoreWriter:
                          "next start", n, self.metrics.spool_bytes)
             return
         self.up = True
+        self._down_because = None
         self.metrics.store_up = True
         log.info("telemetry store is back: replayed %d spooled points", n)
+
+    def down_report(self) -> str | None:
+        """Why telemetry goes to the spool instead of the store (for the readiness probe), or None when it is
+        written. A store that refuses the credentials still answers its ping, which asks for none."""
+        if self.up:
+            return None
+        why = self._down_because
+        kind = "refused access" if isinstance(why, StoreAccessDenied) else "unavailable"
+        return f"{kind}: {why}; telemetry is spooled ({self.metrics.spool_bytes} bytes spooled)"
 
     def _replay_write(self, points: list[Point]) -> None:
         """Write one spooled batch. Points the store refuses as bad data would block the spool

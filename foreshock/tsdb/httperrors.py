@@ -61,7 +61,15 @@ def unavailable(exc: BaseException, url: str, what: str, timeout_s: float | None
         within = f" within {timeout_s:g} s (telemetry.timeout_s)" if timeout_s else " in time"
         return StoreUnavailable(redact(f"{what}: no answer from {url}{within}: the store is slow or overloaded "
                                        f"({text})"))
+    if any(sign in text for sign in _HUNG_UP):  # a server, but not an HTTP one: likely the wrong port
+        return StoreUnavailable(redact(f"{what}: cannot reach {url}: {text}: the server there took the connection and "
+                                       "closed it without an HTTP answer: is telemetry.url the store's HTTP address "
+                                       "and port (InfluxDB's is 8086)?"))
     return StoreUnavailable(redact(f"{what}: cannot reach {url}: {text}"))
+
+
+# what httpx and urllib3 say when a server takes the connection and closes it without answering
+_HUNG_UP = ("Server disconnected without sending a response", "Connection reset by peer", "RemoteDisconnected")
 
 
 def _is_answer_timeout(exc: BaseException) -> bool:
@@ -117,7 +125,8 @@ def plain_http_to_tls(url: str, exc: StoreUnavailable, timeout_s: float = 5.0) -
                 pass
     except (OSError, ValueError):
         return None
-    return StoreAccessDenied(f"{exc}: the server at {parts.hostname}:{parts.port or 80} speaks TLS: check the "
+    said = str(exc).split(": the server there took the connection", 1)[0]  # not the wrong port: the wrong scheme
+    return StoreAccessDenied(f"{said}: the server at {parts.hostname}:{parts.port or 80} speaks TLS: check the "
                              "setting telemetry.url (https://, not http://)")
 
 

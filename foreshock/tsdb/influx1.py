@@ -64,6 +64,7 @@ class Influx1Store:
             raise ValueError("telemetry.database must not be empty for the influx1 backend")
         self.url = url.rstrip("/")
         self.database = database
+        self.username = None if token else username  # for the start-up check's message
         self.retention_policy = retention_policy
         self.retry = retry or Retry()
         self._create_database = create_database
@@ -144,6 +145,26 @@ class Influx1Store:
         a missing database is created as the first write would. :class:`StoreUnavailable` when it
         cannot be reached."""
         check_store_access(self.url, self._check_write_access, self.ping)
+        self._check_read_access()
+
+    def _check_read_access(self) -> None:
+        """Raise :class:`StoreAccessDenied` when the user may write the database but not read it: everything
+        was stored, then the API's series, the dashboard's charts and a complaint's evidence failed. Only a
+        refusal counts; anything else (a server that answers no InfluxQL) is left to the reads themselves."""
+        q = f"SHOW MEASUREMENTS ON {quote_ident(self.database)} LIMIT 1"
+        try:
+            resp = self._client.get("/query", params={"db": self.database, "q": q})
+        except httpx.HTTPError:
+            return  # the write check reached it: an outage now is met by ingest as any other
+        if resp.status_code not in (401, 403):
+            return
+        who = f"the user {self.username!r} (setting telemetry.username)" if self.username else \
+            "the token (setting telemetry.token)"
+        text = " ".join(resp.text.split())[:300]
+        raise StoreAccessDenied(
+            f"influx1 query: HTTP {resp.status_code}: {text}: {who} may write the database {self.database!r} but not "
+            f"read it; the API's series, the dashboard's charts and complaints' telemetry evidence read it: grant "
+            f"both (GRANT ALL ON {quote_ident(self.database)} TO {quote_ident(self.username or 'USER')})")
 
     def _check_write_access(self) -> None:
         params = {"db": self.database, "precision": "ms"}

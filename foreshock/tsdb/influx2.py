@@ -229,6 +229,12 @@ class Influx2Store:
             raise unavailable(exc, self.url, "influx2 write", self.timeout_s) from exc
         if resp.status_code < 300:
             return
+        version = resp.headers.get("X-Influxdb-Version", "")
+        if resp.status_code == 404 and version.startswith("1."):  # the URL is right, the backend is not
+            text = " ".join(resp.text.split())[:200]
+            raise StoreAccessDenied(f"influx2 write: HTTP 404: {text}: the server is InfluxDB {version}, which has no "
+                                    "v2 API: set telemetry.backend = \"influx1\" (with telemetry.database, "
+                                    "telemetry.username and telemetry.password)")
         err = error_for_status(resp.status_code, resp.text, "influx2 write", not_found_is_access=True)
         if isinstance(err, StoreUnavailable):
             raise err

@@ -211,3 +211,19 @@ def test_the_test_brokers_acl_gives_units_what_the_written_acl_gives_them():
 
     written = acl_text(["P-0001"], platform_user="foreshock").split("user P-0001\n", 1)[1]
     assert unit_rules(DEVICE_ACL, "pattern ") == unit_rules(written, "topic ")
+
+
+def test_a_platform_user_without_a_password_names_the_variable_and_keeps_the_files(tmp_path, monkeypatch, capsys):
+    """'platform user 'foreshock' needs a password (settings mqtt.password) or a hash': no variable to set (the
+    environment file is where the guide keeps it), and 'a hash' is nothing the command line can give."""
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("FORESHOCK_MQTT__USERNAME", PLATFORM[0])
+    monkeypatch.delenv("FORESHOCK_MQTT__PASSWORD", raising=False)
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    passwd.write_text("kept\n")
+    assert main(["devices", "write-broker-config", "--passwd", str(passwd), "--acl", str(acl)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"foreshock: error: the platform's broker user {PLATFORM[0]!r} (setting mqtt.username) has no "
+                   "password: set mqtt.password (FORESHOCK_MQTT__PASSWORD, in the environment file in production) and "
+                   "write the files again\n"), err
+    assert passwd.read_text() == "kept\n" and not acl.exists()

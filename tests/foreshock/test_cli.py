@@ -14,6 +14,15 @@ def test_version(capsys):
     assert __version__ in capsys.readouterr().out
 
 
+def test_version_as_an_option_as_every_server_program_has_it(capsys):
+    """`foreshock --version` (what an operator types first, and what a config-management check runs) was
+    'unrecognized arguments: --version', exit code 2."""
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"foreshock {__version__}"
+
+
 def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit) as ex:
         main(["--help"])
@@ -191,3 +200,18 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert err == "", err
+
+
+def test_a_file_argument_that_cannot_be_used_is_named_without_errno_jargon(tmp_path, monkeypatch, capsys):
+    """`foreshock devices import nosuch.csv` said "foreshock: error: [Errno 2] No such file or directory:
+    'nosuch.csv'"; a folder given as a file "[Errno 21] Is a directory: '/etc'"."""
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'x.db'}")
+    missing, folder = tmp_path / "nosuch.csv", tmp_path / "a-folder"
+    folder.mkdir()
+    cases = [(["devices", "import", str(missing)], f"cannot use {missing}: No such file or directory"),
+             (["devices", "models", "add", "--file", str(folder)], f"cannot use {folder}: Is a directory"),
+             (["devices", "export", str(tmp_path / "no" / "x.csv")],
+              f"cannot use {tmp_path / 'no' / 'x.csv'}: No such file or directory")]
+    for argv, said in cases:
+        assert main(argv) == 2, argv  # the devices commands' usage errors
+        assert capsys.readouterr().err == f"foreshock: error: {said}\n", argv

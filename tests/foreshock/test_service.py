@@ -383,3 +383,54 @@ def test_a_stop_while_the_database_is_down_still_stops_cleanly(tmp_path, caplog)
     assert ("last-seen times not written at shutdown (database unavailable: connection refused); the units' next "
             "messages set them again") in caplog.messages
     assert caplog.messages[-1] == "stopped" and (data / "foreshock.lock").read_text() == ""
+
+
+def test_a_start_refused_after_the_folder_lock_leaves_no_false_crash_report(tmp_path, monkeypatch, capsys, caplog):
+    """A start stopped by the database (PostgreSQL not up yet at boot, a wrong database.url) or by the
+    embedded store's file, both opened after the data folder is locked, left its pid in the lock file:
+    the next start, the one that worked, warned that the last run "did not stop cleanly" and had lost
+    messages, though that run had never taken one."""
+    import logging
+
+    from foreshock.service import Pipeline, PipelineOptions
+    from foreshock.settings import load_settings
+
+    data = tmp_path / "data"
+    junk = tmp_path / "not-a-database"
+    junk.write_text("not a database\n")
+    for env in ({"FORESHOCK_DATABASE__URL": f"sqlite:///{junk}"}, {"FORESHOCK_TELEMETRY__PATH": junk}):
+        with monkeypatch.context() as m:
+            code, err = _run_no_api(m, capsys, FORESHOCK_DATA_DIR=data, **env)
+        assert code == 1 and "Traceback" not in err, err
+        assert (data / "foreshock.lock").read_text() == "", env
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="foreshock.service"):
+        Pipeline(load_settings(data_dir=data), PipelineOptions(api=False)).stop(timeout_s=5)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert junk.read_text() == "not a database\n"
+
+
+def test_the_log_of_a_start_says_which_version_runs_and_where_it_keeps_its_data(tmp_path, monkeypatch, caplog):
+    """After an upgrade the journal did not say which version had started, nor which database, telemetry
+    store and data folder it used (a settings file left out, a stale environment file): the log began with
+    the broker connection."""
+    import logging
+
+    import foreshock.service as service_mod
+    from foreshock import __version__
+
+    monkeypatch.setattr(service_mod.Pipeline, "run_until_stopped", lambda self: self.stop())
+    data = tmp_path / "data"
+    config = tmp_path / "foreshock.toml"
+    config.write_text('[telemetry]\nbackend = "influx1"\nurl = "http://127.0.0.1:1"\nusername = "fs"\n')
+    monkeypatch.setenv("FORESHOCK_DATA_DIR", str(data))
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://127.0.0.1:1")
+    monkeypatch.setenv("FORESHOCK_TELEMETRY__PASSWORD", "influx-secret")
+    monkeypatch.setenv("FORESHOCK_DATABASE__URL", f"sqlite:///{tmp_path / 'fs.db'}")
+    with caplog.at_level(logging.INFO, logger="foreshock.service"):
+        assert main(["--config", str(config), "run", "--no-api"]) == 0
+    first = caplog.messages[0]
+    assert first == (f"foreshock {__version__} starting (settings file {config}): database sqlite:///{tmp_path / 'fs.db'}; "
+                     f"telemetry store influx1 at http://127.0.0.1:1, database foreshock; broker mqtt://127.0.0.1:1; "
+                     f"data_dir {data}"), first
+    assert "secret" not in " ".join(caplog.messages)

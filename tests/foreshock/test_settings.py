@@ -149,3 +149,60 @@ def test_a_bad_environment_variable_is_not_blamed_on_the_config_file(tmp_path, m
     with pytest.raises(SettingsError) as info:
         load_settings(path)
     assert str(info.value).startswith(f"invalid configuration (file {path}):")
+
+
+@pytest.mark.parametrize("var, value, says", [
+    # a list is given whole, as JSON: the variable was taken for alerts.routes itself ("Input should be a valid
+    # list", naming FORESHOCK_ALERTS__ROUTES, which was not set)
+    ("FORESHOCK_ALERTS__ROUTES__0__NAME", "desk",
+     "environment variable FORESHOCK_ALERTS__ROUTES__0__NAME: setting alerts.routes is given whole, as a JSON list "
+     "in FORESHOCK_ALERTS__ROUTES"),
+    # below a plain value: was "setting mqtt.url (FORESHOCK_MQTT__URL): Input should be a valid string"
+    ("FORESHOCK_MQTT__URL__HOST", "broker",
+     "environment variable FORESHOCK_MQTT__URL__HOST: setting mqtt.url is one value, set as FORESHOCK_MQTT__URL"),
+])
+def test_a_variable_below_a_list_or_a_plain_value_is_named(monkeypatch, var, value, says):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == f"invalid configuration (environment):\n  {says}"
+
+
+def test_an_error_inside_a_json_list_from_the_environment_names_the_variable_that_holds_it(tmp_path, monkeypatch):
+    """FORESHOCK_ALERTS__ROUTES='[{"name": 1}]' was blamed on the config file, and named variables that do not
+    exist (FORESHOCK_ALERTS__ROUTES__0__NAME); a dict key given alone (FORESHOCK_ALERTS__RESPONSE_H__CRITICAL, which
+    replaces the whole table) was blamed on neither."""
+    path = tmp_path / "foreshock.toml"
+    path.write_text('[mqtt]\nurl = "mqtt://broker:1883"\n')
+    monkeypatch.setenv("FORESHOCK_ALERTS__ROUTES", '[{"name": 1, "channel": "webhook"}]')
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    text = str(info.value)
+    assert text.startswith("invalid configuration (environment):\n  setting alerts.routes.0.name "
+                           "(FORESHOCK_ALERTS__ROUTES): Input should be a valid string"), text
+    assert "__0" not in text
+    monkeypatch.delenv("FORESHOCK_ALERTS__ROUTES")
+    monkeypatch.setenv("FORESHOCK_ALERTS__RESPONSE_H__CRITICAL", "4")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value) == ("invalid configuration (environment):\n  setting alerts.response_h "
+                               "(FORESHOCK_ALERTS__RESPONSE_H__CRITICAL): missing clock for grade(s) major, minor")
+    monkeypatch.delenv("FORESHOCK_ALERTS__RESPONSE_H__CRITICAL")
+    path.write_text('[[alerts.routes]]\nname = "desk"\nchannel = "slack"\ntarget = "x"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"invalid configuration (file {path}):\n  setting alerts.routes.0 "
+                                      "(FORESHOCK_ALERTS__ROUTES): route channel must be one of"), str(info.value)
+
+
+def test_credentials_in_the_mqtt_url_are_refused_naming_the_settings_that_hold_them(monkeypatch):
+    """mqtt://user:password@host was accepted and its user and password silently ignored: the service connected
+    without them, the broker answered 'Not authorized', and the password would be printed wherever the URL is."""
+    monkeypatch.setenv("FORESHOCK_MQTT__URL", "mqtt://foreshock:s3cret@broker:1883")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    text = str(info.value)
+    assert text == ("invalid configuration (environment):\n  setting mqtt.url (FORESHOCK_MQTT__URL): a user or password "
+                    "in the URL is not used: give them as mqtt.username and mqtt.password (FORESHOCK_MQTT__USERNAME, "
+                    "FORESHOCK_MQTT__PASSWORD)"), text
+    assert "s3cret" not in text

@@ -292,7 +292,9 @@ def test_a_lost_connection_is_called_that_not_an_unspecified_error(caplog):
     settings = load_settings(mqtt={"url": "mqtt://127.0.0.1:1"})
     source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id="x")
     with caplog.at_level(logging.WARNING, logger="ingest.mqtt"):
+        source._answered = True  # connections the broker had answered (else: test_a_plain_url_to_a_tls_listener…)
         source._on_disconnect(None, None, None, convert_disconnect_error_code_to_reason_code(MQTT_ERR_CONN_LOST), None)
+        source._answered = True
         source._on_disconnect(None, None, None, ReasonCode(PacketTypes.DISCONNECT, "Keep alive timeout"), None)
     assert caplog.messages == [
         "disconnected from mqtt://127.0.0.1:1 (the connection was closed or lost); reconnecting with backoff",
@@ -353,3 +355,80 @@ def test_a_server_clock_stepped_back_while_running_does_not_refuse_every_unit(mo
     (raw,) = queue.take(1, 1.0)
     accepted, rejected = Converter(device_check=None).convert([raw])
     assert [d.reason for d in rejected] == [] and len(accepted) == 1
+
+
+def test_a_plain_url_to_a_tls_listener_is_named_with_mqtts(tmp_path, caplog):
+    """mqtt:// to the broker's TLS listener (the units' 8883): the broker closed every attempt during the
+    TLS handshake and the log said only 'disconnected from … (the connection was closed or lost);
+    reconnecting with backoff', at every retry, naming neither the cause nor the setting."""
+    import logging
+
+    from foreshock.broker import free_port
+    from tests.tsdb_servers import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    broker = start_broker(workdir=tmp_path / "broker", tls={"cafile": cert, "certfile": cert, "keyfile": key,
+                                                           "port": free_port()})
+    try:
+        line, connected = _connection_log_line(caplog, {"url": f"mqtt://127.0.0.1:{broker.tls['port']}"},
+                                               logging.WARNING, "did not answer as an MQTT broker")
+    finally:
+        broker.cleanup()
+    assert not connected
+    assert line.startswith(f"the server at mqtt://127.0.0.1:{broker.tls['port']} took the connection but did not "
+                           "answer as an MQTT broker (it closed the connection; 1 failed attempt(s) so far)"), line
+    assert "a TLS listener needs mqtts://" in line and "FORESHOCK_MQTT__URL" in line, line
+    assert not [m for m in caplog.messages if m.startswith("disconnected from")]  # not called a lost connection
+
+
+def test_a_server_that_never_answers_mqtt_is_named_once_not_at_every_retry(caplog):
+    """mqtt.url at a port whose server takes the connection and stays silent (InfluxDB's HTTP port): 'not
+    connected after 10 s', then 'disconnected (Keep alive timeout)' at every retry."""
+    import logging
+    import socket
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"mqtt://127.0.0.1:{silent.getsockname()[1]}"
+        settings = load_settings(mqtt={"url": url, "keepalive_s": 1, "reconnect_min_s": 1, "reconnect_max_s": 1})
+        caplog.set_level(logging.WARNING, logger="ingest.mqtt")
+        source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id="silent")
+        source.start(timeout_s=0.1)
+        try:
+            wait_until(lambda: source._connect_failures >= 3, what="three attempts the server did not answer")
+        finally:
+            source.stop()
+    said = [m for m in caplog.messages if "did not answer as an MQTT broker" in m]
+    assert len(said) == 1, caplog.messages  # the first attempt, then at most once a minute
+    assert said[0].startswith(f"the server at {url} took the connection but did not answer as an MQTT broker "
+                              "(Keep alive timeout; 1 failed attempt(s) so far)"), said[0]
+    assert not [m for m in caplog.messages if m.startswith("disconnected from")]
+
+
+def test_a_refused_login_is_said_once_a_minute_not_twice_per_retry(mosquitto, caplog):
+    """A wrong mqtt.password logged 'refused the connection: Not authorized' and then 'disconnected from …
+    (the connection was closed or lost)' at every retry (every 30 s for ever, 5,760 lines a day)."""
+    import logging
+
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+    from tests.servers import PLATFORM_USER
+
+    settings = load_settings(mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": "not-the-password",
+                                   "reconnect_min_s": 1, "reconnect_max_s": 1})
+    caplog.set_level(logging.INFO, logger="ingest.mqtt")
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
+    source.start(timeout_s=0.1)
+    try:
+        wait_until(lambda: source._connect_failures >= 3, what="three refused logins")
+    finally:
+        source.stop()
+    refused = [m for m in caplog.messages if "refused the connection" in m]
+    assert len(refused) == 1, caplog.messages
+    assert refused[0].startswith(f"MQTT broker {mosquitto.url} refused the connection: Not authorized (1 failed "
+                                 "attempt(s) so far)"), refused[0]
+    assert not [m for m in caplog.messages if m.startswith("disconnected from")], caplog.messages

@@ -291,3 +291,30 @@ def test_a_device_check_the_database_cannot_answer_is_one_line_and_the_batch_kep
     assert record.exc_info is None
     assert record.getMessage() == ("device check failed (the batch of 1 messages is retried): database unavailable "
                                    "(OperationalError: connection refused); trying again later")
+
+
+@pytest.mark.integration
+def test_a_stop_with_telemetry_still_spooled_says_so_and_where(mosquitto, publisher, tmp_path, dead_letters, caplog):
+    """Stopped while the store was down (an upgrade during an InfluxDB outage), the service said only
+    'stopped': nothing told the operator that acknowledged telemetry was left in the spool, which only a later
+    start replays, and which a wiped or moved data_dir would lose."""
+    import logging
+
+    port = free_port()  # nothing listens: the store is down
+    settings = _settings(mosquitto, f"http://127.0.0.1:{port}", tmp_path, "outage")
+    store = Influx1Store.from_settings(settings.telemetry)
+    service = IngestService(settings, store, dead_letters, device_check=None, probe_interval_s=0.2)
+    service.start()
+    assert service.source.wait_connected(60)
+    t0 = protocol.now_ms() - 60_000
+    for i in range(3):
+        publisher.publish(TEL.format("P-0007"), protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
+    wait_until(lambda: service.metrics.get("points_spooled") >= 3, what="points spooled while the store is down")
+    left = service.spool.size_bytes
+    with caplog.at_level(logging.INFO, logger="ingest.service"):
+        service.stop(10)
+    store.close()
+    said = [m for m in caplog.messages if "still spooled" in m]
+    assert said == [f"{left} bytes of telemetry (acknowledged to the broker) still spooled in {tmp_path / 'spool'}: "
+                    "the next start writes them to the store when it answers; keep that folder (data_dir) until then"], \
+        caplog.messages
