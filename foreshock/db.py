@@ -84,7 +84,11 @@ class DatabaseVersionError(Exception):
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers. JSON
+    columns are read with each lone UTF-16 surrogate as U+FFFD (:func:`foreshock.jsontext.read_stored`)."""
+    from foreshock.jsontext import read_stored
+
+    kwargs.setdefault("json_deserializer", read_stored)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["Loc", "body_problems", "duplicate_keys", "duplicated_key_counts"]
+__all__ = ["Loc", "body_problems", "duplicate_keys", "duplicated_key_counts", "read_stored"]
 
 Loc = tuple[str | int, ...]
 # a \uD800-\uDFFF escape: only then can a parsed string hold a lone surrogate (a pair becomes one character)
@@ -130,3 +130,36 @@ def duplicated_key_counts(body: str | bytes) -> list[tuple[Loc, str, int]]:
     """
     return [(loc[:-1] if loc and loc[-1] == what.key else loc, what.key, what.n)
             for loc, what in _problems(body) if isinstance(what, _Duplicate)]
+
+
+_LONE = re.compile("[\ud800-\udfff]")  # in a parsed str a surrogate pair is one character: every one left is lone
+
+
+def _replace_lone(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_lone(k): _replace_lone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_lone(v) for v in value]
+    return value
+
+
+def read_stored(text: str | bytes) -> Any:
+    """A JSON column's stored text, parsed, with each lone UTF-16 surrogate (in a key or a value) read as
+    U+FFFD: the database engines' reader (:func:`foreshock.db.make_engine`).
+
+    New text holding one is refused on input, but a row written before that check, or by another tool
+    straight into the database, still holds one (``"\\ud800"``), and every reader of the row failed where it
+    wrote it out (an answer of the API, a command's output, a report). What is stored is not changed; a
+    document without a surrogate escape is parsed as it is, with no second pass.
+
+    >>> read_stored('{"k\\\\udfff": ["x\\\\ud83d", "\\\\ud83d\\\\ude00"]}')
+    {'k\ufffd': ['x\ufffd', '😀']}
+    >>> read_stored('{"a": 1}')
+    {'a': 1}
+    """
+    value = json.loads(text)
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return _replace_lone(value) if _SURROGATE_ESCAPE.search(raw) else value
+

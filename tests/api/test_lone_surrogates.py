@@ -101,3 +101,20 @@ def test_the_audit_trail_alerts_and_unit_health_read_the_same_way(raw):
     (u,) = [u for u in r.json()["data"] if u["device_id"] == world.watch]
     assert u["health"]["reasons"] == ["before \ufffd after"]
     assert client.get(f"/api/v1/units/{world.watch}", headers=v).json()["health"]["reasons"] == ["before \ufffd after"]
+
+
+def test_a_lone_surrogate_in_a_key_of_any_json_column_is_read_as_a_replacement_character(raw):
+    """A key (not only a value) holding one failed FastAPI's serialization of every route but the ticket
+    routes' (an alert's detail, a complaint's evidence: 400 "Error serializing to JSON"). The database's
+    JSON reader now replaces it for every reader, the API's answers and the command line's alike."""
+    client, v, world, ctx = raw
+    _write(ctx, "UPDATE alerts SET detail = :d", d=json.dumps({"reasons": ["x"], "by \udfff key": {"in \ud800": 1}}))
+    r = client.get("/api/v1/alerts", headers=v)
+    assert r.status_code == 200, r.text
+    details = [a["detail"] for a in r.json()["data"]]
+    assert details and all(d["by \ufffd key"] == {"in \ufffd": 1} for d in details)
+    one = r.json()["data"][0]["id"]
+    assert client.get(f"/api/v1/alerts/{one}", headers=v).json()["detail"]["by \ufffd key"] == {"in \ufffd": 1}
+    with ctx.session_factory() as s:  # stored as it was
+        stored = s.execute(text("SELECT detail FROM alerts")).scalars().all()
+    assert all("\\udfff" in d for d in stored)
