@@ -613,14 +613,23 @@ class Pipeline:
         log.info("stopped")
 
     def run_until_stopped(self) -> None:
-        """Block until SIGINT/SIGTERM, then stop gracefully."""
+        """Block until SIGINT/SIGTERM (or SIGHUP), then stop gracefully."""
 
         def _signal(signum, _frame) -> None:
             log.info("signal %d: shutting down", signum)
             self._stop.set()
 
+        def _hangup(signum, _frame) -> None:
+            # Python's default ended the process at once (no graceful stop, the folder's lock left behind); a
+            # hangup is the terminal closing, or someone expecting a reload, which this service does not do
+            log.warning("signal %d (SIGHUP): shutting down; the settings are read at start, so start the service "
+                        "again to apply changed settings", signum)
+            self._stop.set()
+
         signal.signal(signal.SIGTERM, _signal)
         signal.signal(signal.SIGINT, _signal)
+        if hasattr(signal, "SIGHUP"):  # (not on Windows)
+            signal.signal(signal.SIGHUP, _hangup)
         while not self._stop.wait(1.0):
             pass
         self.stop()
@@ -634,7 +643,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run the service: ingest, detectors, alerts and the API",
         description="Run Foreshock: subscribe to the broker, store telemetry, detect faults, raise alerts and "
-        "tickets, and serve the API and dashboard. Stops cleanly on SIGTERM or Ctrl-C.",
+        "tickets, and serve the API and dashboard. Stops cleanly on SIGTERM, SIGHUP or Ctrl-C (settings are read at "
+        "start: to apply changed settings, start it again).",
         epilog="Readiness: GET /readyz on the API answers 200 when its probes pass (database, telemetry store, "
         "broker, alert queue), 503 naming what fails; GET /healthz answers while the process runs. Exit status 0 "
         "after a clean stop; 1 when the start is refused (a folder, file, server, port or credential the machine "

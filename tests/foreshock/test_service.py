@@ -434,3 +434,24 @@ def test_the_log_of_a_start_says_which_version_runs_and_where_it_keeps_its_data(
                      f"telemetry store influx1 at http://127.0.0.1:1, database foreshock; broker mqtt://127.0.0.1:1; "
                      f"data_dir {data}"), first
     assert "secret" not in " ".join(caplog.messages)
+
+
+def test_a_hangup_stops_the_service_cleanly_as_a_termination_does(tmp_path):
+    """`kill -HUP` (or the terminal it runs in closing) ended `foreshock run` at once, Python's default: no
+    graceful stop, the data folder's lock left behind, and the next start reported a crash. It now stops
+    as SIGTERM stops it, saying that the settings are read at start."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    script = ("import logging, os, signal, threading, time\n"
+              "logging.basicConfig(level=logging.INFO)\n"
+              "from foreshock.service import Pipeline, PipelineOptions\n"
+              "from foreshock.settings import load_settings\n"
+              f"pipe = Pipeline(load_settings(data_dir={str(data)!r}), PipelineOptions(api=False))\n"
+              "threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGHUP)).start()\n"
+              "pipe.run_until_stopped()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "SIGHUP" in done.stderr and "settings are read at start" in done.stderr
+    assert done.stderr.rstrip().endswith("stopped") and (data / "foreshock.lock").read_text() == ""
