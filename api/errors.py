@@ -124,6 +124,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LookupError, _domain)
 
     from foreshock.tsdb import StoreError, StoreUnavailable
+    from foreshock.tsdb.base import StoreAccessDenied
     from foreshock.tsdb.httperrors import redact
 
     @app.exception_handler(StoreError)
@@ -132,6 +133,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # (a bare 500 and a traceback), but the store's state, named; the rest of the API still answers
         message = redact(str(exc)).splitlines()[0][:300] if str(exc) else type(exc).__name__
         log.warning("telemetry store failed for %s %s: %s", request.method, request.url.path, message)
+        if isinstance(exc, StoreAccessDenied):  # a setting to correct: no use retrying in 30 s
+            return JSONResponse({"detail": f"the telemetry store refused this server's access: {message}; check the "
+                                 "telemetry settings' user and password or token, and that the user may read"},
+                                status_code=503)
         if isinstance(exc, StoreUnavailable):
             return JSONResponse({"detail": f"the telemetry store is unavailable: {message}"}, status_code=503,
                                 headers={"Retry-After": "30"})

@@ -93,3 +93,19 @@ def test_a_telemetry_store_that_fails_is_a_named_503_or_502_not_a_500(client, ct
     r = client.get("/api/v1/units/P-0001/series", headers=v)
     assert r.status_code == 502 and r.json()["detail"] == "the telemetry store refused the query: HTTP 400: unsupported path"
     assert client.get("/api/v1/units/P-0001", headers=v).status_code == 200  # the rest still answers
+
+
+def test_a_telemetry_store_that_refuses_the_credentials_says_so_not_unavailable(client, ctx, tokens, world, monkeypatch):
+    """With the store's user refused (a changed password, a user without the read grant: HTTP 401/403), the
+    API said "the telemetry store is unavailable", which reads as a server down and retried in 30 s."""
+    from foreshock.tsdb.base import StoreAccessDenied
+
+    def denied(*a, **k):
+        raise StoreAccessDenied("HTTP 403: not authorized to execute statement 'SELECT ...' (user writer)")
+
+    monkeypatch.setattr(ctx.store, "query", denied)
+    r = client.get("/api/v1/units/P-0001/series", headers=auth(tokens["viewer"]))
+    assert r.status_code == 503 and "retry-after" not in r.headers, r.text
+    assert r.json()["detail"] == ("the telemetry store refused this server's access: HTTP 403: not authorized to execute "
+                                  "statement 'SELECT ...' (user writer); check the telemetry settings' user and password "
+                                  "or token, and that the user may read")
