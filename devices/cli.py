@@ -44,10 +44,12 @@ def _upgrade_devices_to(engine, revision: str) -> None:
     """Upgrade the database's ``devices`` branch (only) to ``revision``."""
     from alembic import command
 
-    from foreshock.db import _alembic_config
+    from foreshock.db import _PG_UPGRADE_LOCK, _alembic_config
 
     cfg = _alembic_config(engine)
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # one upgrade at a time, as foreshock.db.upgrade takes them
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_UPGRADE_LOCK})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
