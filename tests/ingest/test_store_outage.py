@@ -44,18 +44,31 @@ def _settings(mosquitto, url: str, tmp_path, db: str):
     )
 
 
-@pytest.mark.integration
-@pytest.mark.slow
-def test_spooled_while_down_replayed_in_order_when_back(mosquitto, publisher, tmp_path, dead_letters):
-    port = free_port()
+def _started_with_store_down(mosquitto, port: int, tmp_path, dead_letters):
+    """(ingest service, its store), started and connected to the broker, the store at ``port`` where nothing
+    listens yet: the store is down."""
     settings = _settings(mosquitto, f"http://127.0.0.1:{port}", tmp_path, "outage")
     store = Influx1Store.from_settings(settings.telemetry)
     service = IngestService(settings, store, dead_letters, device_check=None, probe_interval_s=0.2)
     service.start()
     assert service.source.wait_connected(60)
+    return service, store
+
+
+def _publish(publisher, device: str, n: int) -> int:
+    """``n`` telemetry records of ``device``, a minute old, one millisecond apart; the first one's time (ms)."""
     t0 = protocol.now_ms() - 60_000
-    for i in range(10):
-        publisher.publish(TEL.format("P-0003"), protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
+    for i in range(n):
+        publisher.publish(TEL.format(device), protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
+    return t0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_spooled_while_down_replayed_in_order_when_back(mosquitto, publisher, tmp_path, dead_letters):
+    port = free_port()
+    service, store = _started_with_store_down(mosquitto, port, tmp_path, dead_letters)
+    t0 = _publish(publisher, "P-0003", 10)
     wait_until(lambda: service.metrics.get("acked") >= 10, what="messages acknowledged while the store is down")
     assert service.metrics.get("points_spooled") == 10 and service.metrics.get("points_written") == 0
     assert not service.metrics.snapshot()["store_up"] and service.spool.size_bytes > 0
@@ -300,15 +313,8 @@ def test_a_stop_with_telemetry_still_spooled_says_so_and_where(mosquitto, publis
     start replays, and which a wiped or moved data_dir would lose."""
     import logging
 
-    port = free_port()  # nothing listens: the store is down
-    settings = _settings(mosquitto, f"http://127.0.0.1:{port}", tmp_path, "outage")
-    store = Influx1Store.from_settings(settings.telemetry)
-    service = IngestService(settings, store, dead_letters, device_check=None, probe_interval_s=0.2)
-    service.start()
-    assert service.source.wait_connected(60)
-    t0 = protocol.now_ms() - 60_000
-    for i in range(3):
-        publisher.publish(TEL.format("P-0007"), protocol.telemetry_payload(t0 + i, i, {"load": float(i)}))
+    service, store = _started_with_store_down(mosquitto, free_port(), tmp_path, dead_letters)  # nothing listens
+    _publish(publisher, "P-0007", 3)
     wait_until(lambda: service.metrics.get("points_spooled") >= 3, what="points spooled while the store is down")
     left = service.spool.size_bytes
     with caplog.at_level(logging.INFO, logger="ingest.service"):
