@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["Loc", "body_problems", "duplicate_keys", "duplicated_key_counts", "read_stored"]
+__all__ = ["Loc", "body_problems", "duplicate_keys", "duplicated_key_counts", "read_stored", "replace_lone_surrogates"]
 
 Loc = tuple[str | int, ...]
 # a \uD800-\uDFFF escape: only then can a parsed string hold a lone surrogate (a pair becomes one character)
@@ -135,13 +135,19 @@ def duplicated_key_counts(body: str | bytes) -> list[tuple[Loc, str, int]]:
 _LONE = re.compile("[\ud800-\udfff]")  # in a parsed str a surrogate pair is one character: every one left is lone
 
 
-def _replace_lone(value: Any) -> Any:
+def replace_lone_surrogates(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings, numbers) with each lone surrogate in its strings and keys
+    replaced by U+FFFD; the parts without one are returned as they are.
+
+    >>> replace_lone_surrogates({"k\\udfff": ["x\\ud83d", 1, "\\U0001F600"]})
+    {'k�': ['x�', 1, '😀']}
+    """
     if isinstance(value, str):
         return _LONE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {_replace_lone(k): _replace_lone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_lone(v) for v in value]
+        return {replace_lone_surrogates(k): replace_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [replace_lone_surrogates(v) for v in value]
     return value
 
 
@@ -161,5 +167,5 @@ def read_stored(text: str | bytes) -> Any:
     """
     value = json.loads(text)
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    return _replace_lone(value) if _SURROGATE_ESCAPE.search(raw) else value
+    return replace_lone_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value
 

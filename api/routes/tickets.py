@@ -24,7 +24,6 @@ from alerts.tickets import (
     field_failure_mode,
 )
 from api.deps import ContextDep, PageDep, Service, SessionDep, Viewer
-from api.jsonout import readable
 from api.routes.alerts import alerts_of
 from api.routes.units import serial_filter
 from api.rows import page_query
@@ -176,19 +175,18 @@ def list_tickets(
             stmt = stmt.where(getattr(Ticket, col) == value)
     stmt = stmt.order_by(Ticket.opened_at.desc(), Ticket.id.desc())
     rows, count = page_query(session, stmt, limit=pg.limit, offset=pg.offset)
-    # a row written before lone surrogates were refused is sent with U+FFFD for them (api/jsonout.py)
-    return {"data": [readable(ticket_dict(t)) for (t,) in rows], "count": count}
+    return {"data": [ticket_dict(t) for (t,) in rows], "count": count}
 
 
 @router.get("/{number}", response_model=TicketDetail, summary="One ticket with its audit trail and links")
 def get_ticket(number: Number, ctx: ContextDep, _: Viewer) -> dict:
-    return readable(alerts_of(ctx).get_ticket(number))
+    return alerts_of(ctx).get_ticket(number)
 
 
 def _changed(ctx, out: dict[str, Any], action: str, actor: str) -> dict[str, Any]:
     ctx.events.publish("ticket", {"kind": f"ticket_{action}", "ticket": out["number"], "status": out["status"],
                                   "device_id": out.get("device_id"), "by": actor})
-    return readable(out)
+    return out
 
 
 @router.post("/{number}/move", response_model=TicketDetail, summary="Change a ticket's state")
