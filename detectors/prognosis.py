@@ -48,7 +48,9 @@ The window is a count of points, so its span follows the unit's sending rate: 48
 hours at one every 10 minutes but 8 minutes at one every 10 s, too short to see a rise that takes
 hours. With ``tiers``, the trend also keeps means of 8, 64, ... points (each tier ``window`` means
 long, with each mean's scatter) and reads them, finest first, where the window shows no
-significant rise (:meth:`ExpTrend.time_to`).
+significant rise (:meth:`ExpTrend.time_to`), except for an indicator still within 10 % of its
+healthy level: a tier's slow drift there is no measurable fault excess, and the answer is "not yet
+estimable" rather than a distant extrapolation.
 Measured on simulated runs to failure (a snapshot every 10 minutes and every minute) and FEMTO in
 ``bench/prognosis_calibration.py``.
 
@@ -343,7 +345,13 @@ class ExpTrend:
         too few left, or no significant rise in the excess, only the plain indicator counts.
 
         Without ``since``, where the last ``window`` points show no significant rise the coarser
-        tiers are read in turn (finest first; a tier counts once it holds ``min_points`` means).
+        tiers are read in turn (finest first; a tier counts once it holds ``min_points`` means),
+        unless the indicator is still within 10 % of its ``floor`` (the level the window fits now):
+        then no estimate. A tier's slow drift is significant because its means average many points,
+        but so near the healthy level it is no measurable fault excess, and extrapolated to a limit
+        many times the floor it gave a confident, far too late time (on the simulated validation
+        fleet, 25 and 101 × the time left at the first warning of two shaft faults whose velocity
+        showed no rise yet).
         Their points are means, so each one's scatter within its bucket is added to the predicted
         level's variance: the limit is reached by a measured value, not by a mean. With ``since``
         (a rise after a level step) only the points count: a tier's means may straddle the step.
@@ -354,6 +362,13 @@ class ExpTrend:
         got = self._estimate(*d[:3], limit, floor, 0.0)
         if got is not None or since is not None:
             return got
+        if self.coarse and floor is not None and 0 < floor < limit / 1.1:
+            # a tier's slow rise is significant because its means average many points; an indicator still
+            # within 10 % of its healthy level shows no measurable fault excess (the excess model's own
+            # threshold), so its drift says nothing of when a fault reaches a limit many times the floor
+            fit = self.fit()
+            if fit is None or fit[0] < math.log(1.1 * floor):
+                return None
         for tier in self.coarse:
             if len(tier) < self.min_points:
                 break

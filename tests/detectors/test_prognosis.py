@@ -386,3 +386,36 @@ def test_points_kept_out_of_the_tiers_go_to_the_window_only() -> None:
         tr.update(i * STEP, math.exp(1e-5 * i * STEP))
     assert [len(t) for t in tr.coarse] == [1, 0]  # the tiers begin with the first point given to them
     assert tr.coarse[0][0][0] == pytest.approx(103.5 * STEP)
+
+
+SLOW = 1800.0  # one point every 30 minutes: the window of 48 points spans a day, tier 1 eight days
+
+
+def _slow_drift(rng: np.random.Generator, level: float, n: int = 200, rate_h: float = 5e-4,
+                noise: float = 0.03) -> ExpTrend:
+    """An indicator at ``level`` × its healthy floor (1.0) drifting up by 0.05 % an hour (1.3 % over
+    the window's day, lost in 3 % scatter), a point every 30 minutes for 100 hours."""
+    tr = ExpTrend(window=48, tiers=2)
+    for i in range(n):
+        t = i * SLOW
+        tr.update(t, level * math.exp(rate_h * t / 3600 + noise * rng.standard_normal()))
+    return tr
+
+
+def test_a_tier_does_not_extrapolate_a_drift_within_the_healthy_level_to_a_distant_limit() -> None:
+    """On the validation fleet the RMS of imbalance and misalignment units sat within 2-4 % of its
+    healthy level at their first warning (the fault shows in the velocity): the window showed no
+    rise, a tier showed the slow drift, and its estimate to a limit 10 x the floor was 25-101 x the
+    time left (VF-0002, VG-0011). Within 10 % of the floor there is no measurable fault excess: no
+    estimate from the tiers. The same drift well above the floor keeps its tier estimate, and without
+    a floor the trend reads the tiers as before."""
+    none_near, with_above, without_floor = 0, 0, 0
+    for seed in range(40):
+        near = _slow_drift(np.random.default_rng(seed), 1.02)
+        none_alone = near._estimate(*near._data(None)[:3], 10.0, 1.0, 0.0) is None
+        none_near += none_alone and near.time_to(10.0, floor=1.0) is None
+        without_floor += near.time_to(10.0) is not None
+        with_above += _slow_drift(np.random.default_rng(seed), 1.5).time_to(10.0, floor=1.0) is not None
+    assert none_near >= 38  # the window alone has no estimate, and the tiers are not read (39 of 40)
+    assert without_floor >= 38  # the tiers, read without a floor, find the drift (as before)
+    assert with_above >= 38
