@@ -354,3 +354,34 @@ def test_a_database_that_does_not_exist_is_refused_for_good_with_exit_78(postgre
     assert f'database "{missing.database}" does not exist' in out
     assert "waiting will not cure this, so the service is not restarted" in out
     assert "waiting for the database" not in out and "s3cret-pw" not in out + _output(by_hand)
+
+
+@pytest.mark.parametrize(("message", "for_good"), [
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "fs"',
+     True),
+    ('connection to server at "127.0.0.1", port 5432 failed: fe_sendauth: no password supplied', True),
+    ('connection to server at "10.0.0.5", port 5432 failed: FATAL:  no pg_hba.conf entry for host "10.0.0.9", '
+     'user "fs", database "fs", no encryption', True),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "fs" does not exist', True),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "fs" does not exist', True),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  permission denied for database "fs"', True),
+    ('connection to server at "127.0.0.1", port 5432 failed: server does not support SSL, but SSL was required',
+     True),
+    ('connection to server at "127.0.0.1", port 5432 failed: Connection refused\n\tIs the server running on that '
+     'host and accepting TCP/IP connections?', False),
+    ("connection timeout expired", False),
+    ("failed to resolve host 'db.example.com': [Errno -3] Temporary failure in name resolution", False),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is starting up', False),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  sorry, too many clients already', False),
+    ('connection to server at "127.0.0.1", port 5432 failed: server closed the connection unexpectedly', False),
+])
+def test_what_waiting_will_not_cure_is_told_from_libpqs_message(message, for_good):
+    """psycopg gives no SQLSTATE for a failed connect: the start tells an outage (waited for) from a wrong
+    password, role or database (exit 78) by libpq's message. The test server trusts every local connection,
+    so a wrong password could not be tried for real: these are libpq's texts."""
+    from sqlalchemy.exc import OperationalError
+
+    from foreshock.service import refused_for_good
+
+    exc = OperationalError("SELECT 1", {}, Exception(f"connection failed: {message}"))
+    assert refused_for_good(exc) is for_good
