@@ -835,7 +835,7 @@ def _run(args, settings: Settings) -> int:
     try:
         pipeline = Pipeline(settings, options)
     except StartAbandoned:
-        log.info("stopped while waiting for the database")
+        log.info("stop signal during the start: stopped while waiting for the database")
         return 0
     except StartupError as exc:
         raise CliError(str(exc), exit_code=refused) from None
@@ -856,6 +856,7 @@ def _run(args, settings: Settings) -> int:
         pipeline.stop()
         raise CliError(f"{exc} (settings [mqtt], e.g. mqtt.url / FORESHOCK_MQTT__URL)", exit_code=refused) from None
     if supervised and not _wait_for_broker(pipeline, stopping):
+        log.info("stop signal during the start: stopping")
         pipeline.stop()
         return 0
     if pipeline.ingest.connected:
@@ -880,7 +881,8 @@ def _stop_on_signals(stopping: threading.Event, notifier: SystemdNotifier) -> No
     where Python's default ended the process at once. :meth:`Pipeline.run_until_stopped` installs its own."""
 
     def _signal(signum, _frame) -> None:
-        log.info("signal %d during the start: stopping", signum)
+        # no logging here: a handler that writes to stderr while the main thread is inside a write to it raises
+        # "reentrant call" there; the start's end is logged by the main thread
         notifier.stopping()
         stopping.set()
 

@@ -214,7 +214,7 @@ def test_ready_only_once_the_api_answers_and_stopping_on_a_signal(mosquitto, not
         service.send_signal(sig)
         stopping = notify_socket.until("STOPPING", service)
         assert stopping["STOPPING"] == "1"
-        assert _end(service) == 0, _output(service)
+        assert _exit_code(service) == 0, _output(service)
     finally:
         _end(service, signal.SIGKILL)
     assert [m for m in notify_socket.received if "READY" in m] == [ready]  # READY once, before STOPPING
@@ -266,7 +266,7 @@ def test_a_database_that_refuses_connections_is_waited_for_and_a_stop_ends_the_w
         assert int(second["EXTEND_TIMEOUT_USEC"]) > 10_000_000  # a finite TimeoutStartSec= is extended meanwhile
         service.send_signal(sig)
         assert notify.until("STOPPING", service)["STOPPING"] == "1"
-        assert _end(service) == 0, _output(service)
+        assert _exit_code(service) == 0, _output(service)
     finally:
         _end(service, signal.SIGKILL)
         notify.close()
