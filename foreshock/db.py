@@ -10,6 +10,7 @@ from the command line.
 from __future__ import annotations
 
 import logging
+import re
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 __all__ = ["Base", "DatabaseFolderError", "DatabaseVersionError", "log_failure", "make_engine", "migrate", "session_scope", "upgrade", "utcnow",
-           "MIGRATION_PACKAGES"]
+           "MIGRATION_PACKAGES", "shown_url", "url_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,86 @@ class DatabaseVersionError(Exception):
             f"at revision {names}, which this version does not know. Nothing was changed. Install that newer "
             f"version again (docs/deployment.md, \"Upgrades\"), or restore the backup taken before that upgrade; "
             f"if this is not Foreshock's database, check the setting database.url (FORESHOCK_DATABASE__URL)")
+
+
+def shown_url(url: str | URL) -> str:
+    """``url`` as a message may show it: the password (in the user part or a ``password=`` query
+    parameter) as ``***``, whatever its characters.
+
+    SQLAlchemy's own ``render_as_string(hide_password=True)`` hid only what it had read as the password:
+    one with an unencoded '@' (``u:p@ss@host``) was read as ``p``, and the rest (``ss``) was shown as part
+    of the host. Such a URL (see :func:`url_problem`) is shown with everything between the scheme's
+    ``://`` and its last '@' but the user name hidden.
+
+    >>> shown_url("postgresql+psycopg://fs:p@ss@db.example.com:5432/fs")
+    'postgresql+psycopg://fs:***@db.example.com:5432/fs'
+    >>> shown_url("postgresql+psycopg://fs:s3cret@db/fs?password=s3cret&sslmode=require")
+    'postgresql+psycopg://fs:***@db/fs?password=***&sslmode=require'
+    """
+    if isinstance(url, URL):
+        parsed: URL | None = url
+    else:
+        if url.startswith("sqlite") and "://" in url:  # a file: no credentials (rendered, a '@' in its path would be %40)
+            return url
+        if url_problem(url) is not None:
+            return _masked_by_hand(url)
+        try:
+            parsed = make_url(url)
+        except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: masked by hand, only for the message
+            return _masked_by_hand(url)
+    if parsed.drivername.startswith("sqlite"):
+        return parsed.render_as_string(hide_password=True)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True).replace("password=%2A%2A%2A", "password=***")
+
+
+def _masked_by_hand(url: str) -> str:
+    """``url`` with what lies between ``://`` (or its start) and its last '@' hidden but the user name: any
+    password in the user part, read however it is written, is before the '@' that ends it. A ``password=``
+    query parameter is hidden with all that follows it (an '@' in it would be the last one)."""
+    query_password = _QUERY_PASSWORD.search(url)
+    tail = ""
+    if query_password is not None:
+        url, tail = url[:query_password.start()], query_password.group(0) + "***"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    if at < 0:
+        return url + tail
+    user, colon, _ = rest[:at].partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{rest[at + 1:]}{tail}"
+
+
+_QUERY_PASSWORD = re.compile(r"[?&]password=")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a server database URL cannot be what was meant, or None: an '@' after the one that ends the
+    user name and password. That is a password (or user name) with an unencoded '@', which SQLAlchemy
+    reads as a shorter password and a host made of the rest (``failed to resolve host 'ss@db…'``, the
+    password's end in the message). The message shows the URL with the password hidden.
+
+    >>> print(url_problem("postgresql+psycopg://fs:p@ss@db/fs"))
+    the URL postgresql+psycopg://fs:***@db/fs has an '@' after the one that ends the user name and password: an '@' in the password (or the user name) must be percent-encoded, as %40 (p@ss as p%40ss); encode ':', '/', '?', '#' and '%' in it too (%3A, %2F, %3F, %23, %25)
+    >>> url_problem("postgresql+psycopg://fs:p%40ss@db/fs") is None
+    True
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.startswith("sqlite"):
+        return None
+    userinfo = _USERINFO.match(rest)  # what SQLAlchemy reads as user name and password (see make_url)
+    after = rest[userinfo.end():] if userinfo else rest
+    if "@" not in after:
+        return None
+    return (f"the URL {_masked_by_hand(url)} has an '@' after the one that ends the user name and password: an '@' "
+            "in the password (or the user name) must be percent-encoded, as %40 (p@ss as p%40ss); encode ':', '/', "
+            "'?', '#' and '%' in it too (%3A, %2F, %3F, %23, %25)")
+
+
+# the user part of SQLAlchemy's URL pattern (sqlalchemy.engine.url._parse_url): user[:password]@
+_USERINFO = re.compile(r"(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@")
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -206,8 +287,8 @@ def upgrade(engine: Engine) -> list[str]:
             lg.setLevel(level)
     applied = sorted(after - before)
     if applied:
-        log.info("database %s upgraded to %s", engine.url.render_as_string(hide_password=True), ", ".join(applied))
-    log.debug("database %s migrated", engine.url.render_as_string(hide_password=True))
+        log.info("database %s upgraded to %s", shown_url(engine.url), ", ".join(applied))
+    log.debug("database %s migrated", shown_url(engine.url))
     return applied
 
 
@@ -223,7 +304,7 @@ def _refuse_newer(engine: Engine, cfg, current: set[str]) -> None:
     known = {rev.revision for rev in script.walk_revisions()}
     unknown = sorted(current - known)
     if unknown:
-        raise DatabaseVersionError(engine.url.render_as_string(hide_password=True), unknown)
+        raise DatabaseVersionError(shown_url(engine.url), unknown)
 
 
 def _begin_sqlite(conn) -> None:

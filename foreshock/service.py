@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -20,20 +21,131 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from foreshock.db import DB_UNAVAILABLE, db_reason, log_failure, make_engine, migrate, session_factory
+from sqlalchemy import exc as sa_exc
+
+from foreshock.db import (
+    DB_UNAVAILABLE,
+    DatabaseFolderError,
+    DatabaseVersionError,
+    db_reason,
+    log_failure,
+    make_engine,
+    migrate,
+    session_factory,
+    shown_url,
+)
 from foreshock.detection import DetectionStage
 from foreshock.settings import Settings
 from foreshock.tsdb import open_store
 
-__all__ = ["Pipeline", "StartupError", "register"]
+__all__ = ["Pipeline", "StartupError", "SystemdNotifier", "register"]
 
 log = logging.getLogger(__name__)
 HEALTH_EVENT_IDS = 200  # units named in one `health` event; a larger save says only how many
 EXIT_BUSY_AT_STOP = 3  # `foreshock run` stopped, but a worker was still busy at the bound (docs/deployment.md)
+# Under systemd (NOTIFY_SOCKET set): the start refused for good (a setting, a credential, a database that does not
+# exist). EX_CONFIG of sysexits.h; the unit's RestartPreventExitStatus= names it, so systemd does not retry it.
+EXIT_CONFIG = 78
 
 
 class StartupError(RuntimeError):
     """A part of the service could not start (the message names it and what to change)."""
+
+
+class StartAbandoned(Exception):
+    """A stop (SIGTERM, SIGHUP, Ctrl-C) came while the start waited for the database."""
+
+
+class SystemdNotifier:
+    """systemd's readiness protocol (``sd_notify(3)``) without libsystemd: ``KEY=value`` lines in one
+    datagram to the AF_UNIX socket named by ``$NOTIFY_SOCKET``, a path or, starting with ``@``, an
+    abstract socket. Without the variable (not started by systemd as ``Type=notify``) it sends nothing.
+    A send that fails is logged once and never raises: the service does not depend on it."""
+
+    def __init__(self, address: str | None) -> None:
+        self._address: str | None = None
+        self._sock: socket.socket | None = None
+        # reentrant: a signal handler (STOPPING=1) may run in the main thread while it is inside send()
+        self._lock = threading.RLock()
+        self._failed = False
+        self._stopping = False
+        if address and address[0] in "@/":
+            self._address = "\0" + address[1:] if address[0] == "@" else address
+        elif address:
+            log.warning("NOTIFY_SOCKET=%s is neither a path nor an abstract socket (@name): systemd is not told "
+                        "when the service is ready", address)
+
+    @classmethod
+    def from_environment(cls) -> SystemdNotifier:
+        return cls(os.environ.get("NOTIFY_SOCKET"))
+
+    @property
+    def enabled(self) -> bool:
+        return self._address is not None
+
+    def send(self, *fields: str) -> bool:
+        """Send ``fields`` (``READY=1``, ``STATUS=...``) in one datagram; whether it was sent."""
+        if self._address is None:
+            return False
+        data = "\n".join(f.replace("\n", " ") for f in fields).encode("utf-8", "replace")
+        with self._lock:
+            try:
+                if self._sock is None:
+                    self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sock.sendto(data, self._address)
+            except OSError as exc:
+                if not self._failed:
+                    self._failed = True
+                    log.warning("cannot notify systemd at NOTIFY_SOCKET (%s): %s", fields[0],
+                                exc.strerror or exc)
+                return False
+        return True
+
+    def status(self, text: str, *, extend_start_s: float | None = None) -> None:
+        """``STATUS=text`` (what ``systemctl status`` shows); ``extend_start_s``: the start may take that much
+        longer (``EXTEND_TIMEOUT_USEC``: a finite ``TimeoutStartSec=`` does not end a start that waits)."""
+        fields = [f"STATUS={text}"]
+        if extend_start_s is not None:
+            fields.append(f"EXTEND_TIMEOUT_USEC={int(extend_start_s * 1_000_000)}")
+        self.send(*fields)
+
+    def ready(self, text: str) -> None:
+        self.send("READY=1", f"STATUS={text}")
+
+    def stopping(self, text: str = "stopping") -> None:
+        """``STOPPING=1``, once (a signal and the stop that follows both say it)."""
+        if not self._stopping:
+            self._stopping = True
+            self.send("STOPPING=1", f"STATUS={text}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+
+# What a PostgreSQL server or libpq says when waiting will not help: the credentials, the role or the database
+# are wrong, or TLS is configured differently on the two sides. psycopg gives no SQLSTATE for a failed connect,
+# only libpq's message. Anything else (refused, timed out, a name that does not resolve yet, the server
+# starting up or full) is waited for.
+_REFUSED_FOR_GOOD = ("authentication failed", "no password supplied", "no pg_hba.conf entry", "does not exist",
+                     "permission denied", "ssl was required", "does not support ssl", "root certificate file")
+
+
+def refused_for_good(exc: BaseException) -> bool:
+    """Whether a database error at start is one that waiting will not cure (see :data:`_REFUSED_FOR_GOOD`)."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(marker in text for marker in _REFUSED_FOR_GOOD)
+
+
+def _short_reason(exc: BaseException) -> str:
+    """libpq's reason without its preamble: 'Connection refused', not 'connection failed: connection to
+    server at "127.0.0.1", port 5432 failed: Connection refused'."""
+    reason = db_reason(exc)
+    if reason.startswith("connection failed: ") and " failed: " in reason[len("connection failed: "):]:
+        reason = reason.rsplit(" failed: ", 1)[1]
+    return reason.strip() or type(exc).__name__
 
 
 def _env_name(setting: str) -> str:
@@ -107,6 +219,14 @@ class PipelineOptions:
     # longest per window 50 ms without, 49-54 ms with, at similar load), and a process that builds many
     # pipelines (the tests) would keep the cyclic garbage of each one.
     freeze_gc: bool = False
+    # A PostgreSQL server that does not answer at start (refused, timed out, starting up): wait for it, trying
+    # again after 1, 2, 4 ... up to ``wait_max_s`` seconds, instead of refusing the start. What waiting will
+    # not cure (the credentials, a database that does not exist) is still refused at once. `foreshock run`
+    # waits under systemd (NOTIFY_SOCKET set), saying so through ``notifier``; by hand it does not.
+    wait_for_database: bool = False
+    wait_max_s: float = 30.0
+    notifier: SystemdNotifier | None = None
+    stop_event: threading.Event | None = None  # set by a signal that came before the pipeline existed
 
 
 class _ThroughIngest:
@@ -241,7 +361,8 @@ class Pipeline:
     def __init__(self, settings: Settings, options: PipelineOptions | None = None) -> None:
         self.settings = settings
         self.options = options or PipelineOptions()
-        self._stop = threading.Event()
+        self._stop = self.options.stop_event or threading.Event()
+        self.notifier = self.options.notifier or SystemdNotifier(None)
         self._threads: list[threading.Thread] = []
         self._api_server: Any = None
         self.api_url: str | None = None
@@ -272,7 +393,7 @@ class Pipeline:
     def _build_parts(self) -> None:
         s = self.settings
         self.engine = make_engine(s.database_url)
-        migrate(self.engine)
+        self._open_database()
         self.sessions = session_factory(self.engine)
         self.store = self._open_store()
 
@@ -319,6 +440,39 @@ class Pipeline:
             on_batch=self._detection_gate.on_batch,
             machine_info=ingest_registry.machine_info,
         )
+
+    def _open_database(self) -> None:
+        """Bring the database to the current schema (the first connection). With ``wait_for_database``, a
+        PostgreSQL server that does not answer is tried again with backoff, each attempt logged and told to
+        systemd (``STATUS=``); a stop meanwhile raises :class:`StartAbandoned`."""
+        attempt, delay = 0, 1.0
+        while True:
+            attempt += 1
+            try:
+                migrate(self.engine)
+            except DB_UNAVAILABLE as exc:
+                if (not self.options.wait_for_database or self.engine.dialect.name != "postgresql"
+                        or refused_for_good(exc)):
+                    raise
+                from foreshock.db import connect_timeout_s
+
+                status = (f"waiting for the database at {self._database_address()}: {_short_reason(exc)} "
+                          f"(attempt {attempt})")
+                log.warning("%s; trying again in %.0f s (database.url / FORESHOCK_DATABASE__URL)", status, delay)
+                self.notifier.status(status, extend_start_s=delay + connect_timeout_s(self.settings.database_url) + 30)
+                if self._stop.wait(delay):
+                    raise StartAbandoned("stopped while waiting for the database") from None
+                delay = min(delay * 2, self.options.wait_max_s)
+            else:
+                if attempt > 1:
+                    log.info("the database at %s answered at attempt %d", self._database_address(), attempt)
+                return
+
+    def _database_address(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.settings.database_url)
+        return f"{url.host}:{url.port or 5432}" if url.host else f"the local socket ({url.database})"
 
     def _open_store(self) -> Any:
         from foreshock.tsdb import StoreUnavailable
@@ -579,6 +733,7 @@ class Pipeline:
         timeout_s = timeout_s or self.options.shutdown_timeout_s
         deadline = time.monotonic() + timeout_s
         self._stop.set()
+        self.notifier.stopping("stopping: writing what is queued, saving detector state")
         # ingest's share of the bound: the rest of the stop (detector state, last-seen times, API) took 0.3-0.8 s
         # after a stop with a full queue; what ingest does not write in time the broker redelivers
         self.ingest.stop(max(1.0, timeout_s - 3.0))
@@ -649,7 +804,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "broker, alert queue), 503 naming what fails; GET /healthz answers while the process runs. Exit status 0 "
         "after a clean stop; 1 when the start is refused (a folder, file, server, port or credential the machine "
         "refuses: the message names the setting); 2 when the settings do not parse; 3 when a worker was still busy "
-        "at the stop's bound (docs/deployment.md, \"The service\").",
+        "at the stop's bound (docs/deployment.md, \"The service\"). Under systemd (Type=notify: NOTIFY_SOCKET set) it "
+        "says READY=1 once it serves, waits for a database or broker that is not up yet (saying so as STATUS=) "
+        "instead of refusing the start, and exits 78 where it would exit 1 for a setting, credential or database "
+        "that waiting will not cure.",
     )
     p.add_argument("--no-api", action="store_true", help="do not serve the API and dashboard")
     p.add_argument("--auto-register", action="store_true", help="accept and register unknown devices")
@@ -663,24 +821,52 @@ def _run(args, settings: Settings) -> int:
     from ingest.types import IngestError
 
     log.info("%s", _starting_line(settings, args.config or os.environ.get("FORESHOCK_CONFIG")))
+    # Under systemd (Type=notify) the service waits for a database or broker that is not there yet and says so
+    # (STATUS=), tells systemd when it serves (READY=1), and a start refused for a setting exits EXIT_CONFIG,
+    # which the unit does not restart. By hand (no NOTIFY_SOCKET) nothing of this changes.
+    notifier = SystemdNotifier.from_environment()
+    supervised = notifier.enabled
+    refused = EXIT_CONFIG if supervised else 1
+    stopping = threading.Event()
+    if supervised:
+        _stop_on_signals(stopping, notifier)
+    options = PipelineOptions(api=not args.no_api, wait_for_database=supervised, notifier=notifier,
+                              stop_event=stopping)
     try:
-        pipeline = Pipeline(settings, PipelineOptions(api=not args.no_api))
+        pipeline = Pipeline(settings, options)
+    except StartAbandoned:
+        log.info("stop signal during the start: stopped while waiting for the database")
+        return 0
     except StartupError as exc:
-        raise CliError(str(exc), exit_code=1) from None
+        raise CliError(str(exc), exit_code=refused) from None
+    except DatabaseVersionError as exc:
+        raise CliError(str(exc), exit_code=refused) from None
+    except (sa_exc.DBAPIError, DatabaseFolderError) as exc:
+        if not supervised:
+            raise  # the command line names the database and the setting (foreshock.cli.main)
+        raise CliError(f"cannot use the database {shown_url(settings.database_url)}: {db_reason(exc)} (settings "
+                       "database.url / FORESHOCK_DATABASE__URL; waiting will not cure this, so the service is not "
+                       "restarted: fix it, then start the service again)", exit_code=EXIT_CONFIG) from None
     try:
         pipeline.start()
     except StartupError as exc:
         pipeline.stop()
-        raise CliError(str(exc), exit_code=1) from None
+        raise CliError(str(exc), exit_code=refused) from None
     except IngestError as exc:  # paho refused the MQTT settings outright: a message, not a traceback
         pipeline.stop()
-        raise CliError(f"{exc} (settings [mqtt], e.g. mqtt.url / FORESHOCK_MQTT__URL)", exit_code=1) from None
+        raise CliError(f"{exc} (settings [mqtt], e.g. mqtt.url / FORESHOCK_MQTT__URL)", exit_code=refused) from None
+    if supervised and not _wait_for_broker(pipeline, stopping):
+        log.info("stop signal during the start: stopping")
+        pipeline.stop()
+        return 0
     if pipeline.ingest.connected:
         print(f"foreshock: ingesting from {settings.mqtt.url}", flush=True)
     else:  # the service runs on and connects when the broker answers; the log says why not yet
         print(f"foreshock: not connected to the broker at {settings.mqtt.url} yet; retrying (see the log)", flush=True)
     if pipeline.api_url:
         print(f"foreshock: API and dashboard on {pipeline.api_url}", flush=True)
+    notifier.ready(f"serving: database {shown_url(settings.database_url)}, broker {settings.mqtt.url}"
+                   + (f", API on {pipeline.api_url}" if pipeline.api_url else ""))
     pipeline.run_until_stopped()
     if pipeline.still_busy:
         print(f"foreshock: stopped with a worker still busy at the stop's bound ({'; '.join(pipeline.still_busy)}); "
@@ -689,11 +875,43 @@ def _run(args, settings: Settings) -> int:
     return 0
 
 
+def _stop_on_signals(stopping: threading.Event, notifier: SystemdNotifier) -> None:
+    """SIGTERM, SIGINT and SIGHUP set ``stopping`` (and say STOPPING=1) from the start on: while the start
+    waits for the database or the broker, a stop then ends it cleanly (exit 0, the folder's lock released),
+    where Python's default ended the process at once. :meth:`Pipeline.run_until_stopped` installs its own."""
+
+    def _signal(signum, _frame) -> None:
+        # no logging here: a handler that writes to stderr while the main thread is inside a write to it raises
+        # "reentrant call" there; the start's end is logged by the main thread
+        notifier.stopping()
+        stopping.set()
+
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _signal)
+
+
+BROKER_STATUS_EVERY_S = 5.0  # while the start waits for the broker: how often STATUS= says so
+
+
+def _wait_for_broker(pipeline: Pipeline, stopping: threading.Event) -> bool:
+    """Wait until ingest is connected to the broker (it retries on its own, with backoff), telling systemd
+    every few seconds; False when a stop came first."""
+    mqtt = pipeline.settings.mqtt
+    began = time.monotonic()
+    while not pipeline.ingest.connected:
+        waited = time.monotonic() - began
+        pipeline.notifier.status(f"waiting for the MQTT broker at {mqtt.host}:{mqtt.port}: not connected after "
+                                 f"{waited:.0f} s (the log says why; mqtt.url / FORESHOCK_MQTT__URL)",
+                                 extend_start_s=BROKER_STATUS_EVERY_S + 60)
+        if stopping.wait(BROKER_STATUS_EVERY_S):
+            return False
+    return not stopping.is_set()
+
+
 def _starting_line(settings: Settings, config_file: str | None) -> str:
     """The first line of the service's log: its version and where it keeps what (no password), so that the
     journal says which version started after an upgrade, and with which settings file."""
-    from sqlalchemy.engine import make_url
-
     from foreshock import __version__
 
     t = settings.telemetry
@@ -705,7 +923,7 @@ def _starting_line(settings: Settings, config_file: str | None) -> str:
     else:
         store = f"influx2 at {t.url}, org {t.org}, bucket {t.bucket}"
     where = f"settings file {config_file}" if config_file else "no settings file"
-    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    database = shown_url(settings.database_url)
     return (f"foreshock {__version__} starting ({where}): database {database}; telemetry store {store}; broker "
             f"{settings.mqtt.url}; data_dir {settings.data_dir}")
 

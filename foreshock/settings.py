@@ -138,7 +138,9 @@ class DatabaseSettings(BaseModel):
             return v
         scheme = v.split("://", 1)[0] if "://" in v else ""
         if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
-            raise ValueError(f"expected a sqlite:/// or postgresql+psycopg:// URL, got {scheme or v!r}")
+            from foreshock.db import shown_url
+
+            raise ValueError(f"expected a sqlite:/// or postgresql+psycopg:// URL, got {scheme or shown_url(v)!r}")
         _check_database_url(v)
         return v
 
@@ -149,13 +151,18 @@ def _check_database_url(url: str) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    from foreshock.db import shown_url, url_problem
+
+    problem = url_problem(url)  # a password with an unencoded '@': was read as a host made of its end
+    if problem is not None:
+        raise ValueError(problem)
     try:
         parsed = make_url(url)
     except ArgumentError:  # its message quotes the URL, password included
         raise ValueError("not a valid database URL (expected e.g. postgresql+psycopg://user:password@host:5432/"
                          "database or sqlite:///path/to/file.db)") from None
-    except ValueError as exc:  # a port that is not a number
-        raise ValueError(f"not a valid database URL ({exc})") from None
+    except ValueError:  # a port that is not a number (int()'s own message quoted the text after the host)
+        raise ValueError(f"not a valid database URL: {shown_url(url)} has a port that is not a number") from None
     try:
         dialect = parsed.get_dialect()
     except NoSuchModuleError:
