@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from foreshock import __version__
-from foreshock.db import DatabaseVersionError
+from foreshock.db import DatabaseVersionError, shown_url
 from foreshock.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main", "CliError", "describe_os_error"]
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reason += (" (the role in the URL lacks a privilege: make it the owner of the database, `ALTER DATABASE "
                        "… OWNER TO …` as its owner or a superuser, or grant it CREATE and USAGE on the schema; "
                        "docs/deployment.md, step 2)")
-        print(f"foreshock: error: cannot use the database {_hide_password(_database_url(settings))}: {reason} "
+        print(f"foreshock: error: cannot use the database {shown_url(_database_url(settings))}: {reason} "
               f"({_database_setting(settings)})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -225,13 +225,6 @@ def _database_setting(settings: Settings | None) -> str:
     return "settings database.url / FORESHOCK_DATABASE__URL"
 
 
-def _hide_password(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for the message
-        return "(database.url)"
 
 
 def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:

@@ -107,6 +107,17 @@ def test_no_command_prints_the_password_of_a_database_that_cannot_be_used(tmp_pa
             assert f"cannot use the database postgresql+psycopg://fs:***@127.0.0.1:{port}/fs: " in output, output
 
 
+def test_a_password_given_as_a_query_parameter_is_not_printed_either(tmp_path):
+    """libpq also takes the password as ``?password=``: the command's refusal masks it there too."""
+    pytest.importorskip("psycopg")
+    port, = distinct_free_ports(1)
+    done = _foreshock(tmp_path, f"postgresql+psycopg://fs@127.0.0.1:{port}/fs?password={FRONT}x{BACK}", "devices", "list")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert f"cannot use the database postgresql+psycopg://fs@127.0.0.1:{port}/fs?password=***: " in output, output
+    assert _hidden(output), output
+
+
 @pytest.fixture
 def postgres_behind_a_proxy():
     from sqlalchemy.engine import make_url
