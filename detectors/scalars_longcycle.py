@@ -131,12 +131,12 @@ class LongCycleAnomaly(ScalarAnomaly):
 
     def _step(self, ch: _Channel, v: float, *, commit: bool) -> float:
         resting = ch.rest_left > 0
-        level = self._level(ch, v)
         score = super()._step(ch, v, commit=commit)
-        if not self.cycle_history:
+        lc = getattr(ch, "long", None)
+        if lc is None or not lc.period:  # (most values: no long cycle)
             return score
-        lc = self._long(ch)
-        gap = lc.gap(level, self.seasonal_tolerance, self.seasonal_periods)
+        # (the range the level is read in changes only as a value is learnt: as ScalarAnomaly's _step read it)
+        gap = lc.gap(self._level(ch, v), self.seasonal_tolerance, self.seasonal_periods)
         if gap is None:
             return score
         total = lc.phase.moving_sum(gap)
