@@ -2,7 +2,9 @@
 
 Per key, two detectors:
 
-- :class:`detectors.scalar.ScalarAnomaly`, the one measured on NAB: every value's anomaly score is
+- :class:`detectors.scalars_longcycle.LongCycleAnomaly`: :class:`detectors.scalar.ScalarAnomaly`, the one
+  measured on NAB, plus the phase novelty of cycles longer than its history sees (a day of values a
+  minute: on NAB, which has none, the two score the same): every value's anomaly score is
   in the assessment's ``scores`` (``anomaly_<key>``), and a value or sequence the series' history
   does not hold (after commissioning) is noted in the reasons and evidence. It does not change the
   health state: on simulated healthy units (daily ambient cycle, load changes, stops) it flagged
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
-from detectors.scalar import ScalarAnomaly
+from detectors.scalars_longcycle import LongCycleAnomaly
 from detectors.statepack import pack_floats, unpack_floats
 from detectors.types import Assessment
 from detectors.zscore import RobustZScore
@@ -185,6 +187,10 @@ class ScalarTrack:
 
 _BASELINE_SETTINGS = ("warmup", "min_scale", "min_abs_scale", "max_points")  # a track's baseline's, from its cfg
 
+# the live engine's anomaly detector, by the name bench/scalar_notes_fleet.py --detector replaces: ScalarAnomaly
+# with the long-cycle phase (since 2026-11-23; a ScalarAnomaly state saved before loads, its long history empty)
+ScalarAnomaly = LongCycleAnomaly
+
 
 def _mode_of(key: str) -> str:
     """What a scalar's rise points to: bearing temperature → lubrication, vibration → bearing."""
@@ -276,7 +282,7 @@ class ScalarPanel:
 
     def _scored(self, key: str) -> bool:
         """Whether ``key`` is one of the (at most ``max_anomaly_keys``) series the anomaly detector
-        follows: the first ones the unit sent (its state is ~2 KB per series)."""
+        follows: the first ones the unit sent (its state is 2-5 KB per series)."""
         chans = self.anomaly._channels
         return key in chans or len(chans) < self.config.max_anomaly_keys
 

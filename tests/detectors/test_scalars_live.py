@@ -85,3 +85,55 @@ def test_values_past_the_tracked_names_are_said_not_to_be_assessed():
     assert note == ["note: bearing_temperature_c, oil_bar not assessed: this unit's first 3 value names are "
                     "(max_scalar_keys)"], a.reasons
     assert a.state == "healthy" and set(mon.scalars.tracks) == {"motor_temperature_c", "pressure_bar", "flow_m3h"}
+
+
+def _minutely_day(i: int, rng, inverted: bool = False) -> float:
+    """A value a minute with a daily cycle (1,440 values: longer than the 341 the fine phase history finds)."""
+    s = 3 * np.sin(2 * np.pi * i / 1440)
+    return 40 + (-s if inverted else s) + rng.normal(0, 0.1)
+
+
+def _minutely_notes(break_day: int | None) -> list[int]:
+    """The minutes noted over 6 days of a value a minute, the half-day from noon of ``break_day`` inverted
+    (the day runs half a day out of phase: every value in the usual range, every step a usual one)."""
+    rng = np.random.default_rng(6)
+    panel = ScalarPanel(MonitorConfig())
+    noted = []
+    for i in range(6 * 1440):
+        inverted = break_day is not None and break_day * 1440 + 720 <= i < (break_day + 1) * 1440
+        a = panel.update(i * 60.0, {"pressure_bar": _minutely_day(i, rng, inverted)})[1]
+        if any(r.startswith("note: pressure_bar") for r in a.reasons):
+            noted.append(i)
+    return noted
+
+
+def test_a_day_of_values_a_minute_broken_in_phase_is_noted(monkeypatch):
+    """The live engine's detector sees a daily cycle of values a minute (since 2026-11-23, the long-cycle
+    phase novelty): the broken half-day is noted, where ScalarAnomaly alone (the panel's detector before)
+    notes nothing; on the intact days it notes what ScalarAnomaly notes, no more."""
+    import detectors.scalars
+    from detectors.scalar import ScalarAnomaly
+
+    broken, intact = _minutely_notes(break_day=4), _minutely_notes(break_day=None)
+    monkeypatch.setattr(detectors.scalars, "ScalarAnomaly", ScalarAnomaly)
+    broken_before, intact_before = _minutely_notes(break_day=4), _minutely_notes(break_day=None)
+    new = sorted(set(broken) - set(broken_before))
+    assert new and 4 * 1440 + 720 <= new[0] < 5 * 1440, (broken, broken_before)
+    assert not [i for i in broken_before if 4 * 1440 + 720 <= i < 5 * 1440]
+    assert intact == intact_before
+
+
+def test_a_state_saved_by_scalar_anomaly_loads_in_the_live_panel():
+    from detectors.scalar import ScalarAnomaly
+
+    rng = np.random.default_rng(7)
+    panel = ScalarPanel(MonitorConfig())
+    old = ScalarAnomaly()  # the panel's detector before 2026-11-23
+    for i in range(400):
+        v = _daily(i, rng)
+        panel.update(i * 600.0, {"temperature_c": v})
+        old.learn_one({"temperature_c": v})
+    state = json.loads(json.dumps({**panel.state_dict(), "anomaly": old.state_dict()}))
+    again = ScalarPanel.from_state(MonitorConfig(), state)
+    assert again.anomaly._channels["temperature_c"].n == 400
+    assert again.update(400 * 600.0, {"temperature_c": 41.0}) is not None
