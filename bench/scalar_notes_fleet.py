@@ -57,7 +57,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, help="another seed for the fleet (default: the validation fleet's)")
     args = ap.parse_args()
     if args.detector:
-        detectors.scalars.ScalarAnomaly = load_scalar_detector(args.detector)  # type: ignore[misc]
+        detectors.scalars.PanelAnomaly = load_scalar_detector(args.detector)  # type: ignore[misc]
     fleet = load_fleet(fleet_doc(args.seed))
     monitors = {u.unit_id: UnitMonitor(machine_of(u.model)) for u in fleet.units}
     notes: dict[str, list[tuple[float, str]]] = {u.unit_id: [] for u in fleet.units}
@@ -79,7 +79,7 @@ def main() -> int:
                 keys[key] += 1
             end = ts + EPISODE_S
     unit_days = len(fleet.units) * DAYS
-    name = args.detector or "detectors.scalar:ScalarAnomaly"
+    name = args.detector or "detectors.scalars_longcycle:LongCycleAnomaly"
     print(f"detector {name}, seed {fleet.seed}: {sum(map(len, notes.values()))} notes, "
           f"{episodes} watch episodes in {unit_days} unit-days = {episodes / unit_days:.2f} per unit-day "
           f"({time.perf_counter() - t0:.0f} s)")

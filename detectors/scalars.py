@@ -187,9 +187,9 @@ class ScalarTrack:
 
 _BASELINE_SETTINGS = ("warmup", "min_scale", "min_abs_scale", "max_points")  # a track's baseline's, from its cfg
 
-# the live engine's anomaly detector, by the name bench/scalar_notes_fleet.py --detector replaces: ScalarAnomaly
-# with the long-cycle phase (since 2026-11-23; a ScalarAnomaly state saved before loads, its long history empty)
-ScalarAnomaly = LongCycleAnomaly
+# the live engine's anomaly detector (bench/scalar_notes_fleet.py --detector replaces it): ScalarAnomaly with the
+# long-cycle phase (since 2026-11-23; a ScalarAnomaly state saved before loads, its long history empty)
+PanelAnomaly = LongCycleAnomaly
 
 
 def _mode_of(key: str) -> str:
@@ -207,7 +207,7 @@ class ScalarPanel:
     def __init__(self, config: MonitorConfig) -> None:
         self.config = config
         self.tracks: dict[str, ScalarTrack] = {}
-        self.anomaly = ScalarAnomaly()  # one channel per key
+        self.anomaly = PanelAnomaly()  # one channel per key
 
     def health_values(self, values: dict[str, float]) -> dict[str, float]:
         """Drop the context keys; a temperature becomes its rise over ambient when both are sent."""
@@ -314,5 +314,5 @@ class ScalarPanel:
         times = unpack_floats(state["trend_times"]) if "trend_times" in state else None
         panel.tracks = {k: ScalarTrack.from_state(t, times) for k, t in state["tracks"].items()}
         if "anomaly" in state:
-            panel.anomaly = ScalarAnomaly.from_state(state["anomaly"])
+            panel.anomaly = PanelAnomaly.from_state(state["anomaly"])
         return panel

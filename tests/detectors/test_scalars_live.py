@@ -115,7 +115,7 @@ def test_a_day_of_values_a_minute_broken_in_phase_is_noted(monkeypatch):
     from detectors.scalar import ScalarAnomaly
 
     broken, intact = _minutely_notes(break_day=4), _minutely_notes(break_day=None)
-    monkeypatch.setattr(detectors.scalars, "ScalarAnomaly", ScalarAnomaly)
+    monkeypatch.setattr(detectors.scalars, "PanelAnomaly", ScalarAnomaly)
     broken_before, intact_before = _minutely_notes(break_day=4), _minutely_notes(break_day=None)
     new = sorted(set(broken) - set(broken_before))
     assert new and 4 * 1440 + 720 <= new[0] < 5 * 1440, (broken, broken_before)
