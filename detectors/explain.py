@@ -11,7 +11,11 @@ Rules, in order (the first that holds wins):
 2. impulsive, high-frequency growth (kurtosis, envelope kurtosis or the upper bands) without
    geometry → ``bearing`` (we do not guess which part);
 3. shaft orders grew: the order that rose most names the fault: 1× → imbalance, 2× (or a 2×
-   above 0.75 of 1×) → misalignment, 3× (at least 0.3 of 1×) → looseness;
+   above 0.75 of 1×) → misalignment, 3× (at least 0.3 of 1×) → looseness. An order counts when
+   its z-score reaches ``z_min``, or when the monitor found its running median grown to a warning
+   (``grown``): on a machine whose 1× scatters from snapshot to snapshot (a slow gearbox) the
+   median has grown threefold while one snapshot's z-score is still under ``z_min``, and that
+   growth is what raised the warning;
 4. broadband high-frequency energy rose while kurtosis did not → lubrication;
 5. otherwise ``anomaly`` (the vector deviates, the pattern is not one we can name).
 
@@ -43,8 +47,18 @@ def _hf_of(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def explain(feats: dict[str, float], z: dict[str, float], baseline: dict[str, tuple[float, float]], *,
-            has_geometry: bool, z_min: float = 4.0) -> tuple[str, float, list[dict[str, Any]]]:
-    """``(mode, confidence, evidence)`` for a unit whose features ``feats`` have z-scores ``z``."""
+            has_geometry: bool, z_min: float = 4.0,
+            grown: dict[int, float] | None = None) -> tuple[str, float, list[dict[str, Any]]]:
+    """``(mode, confidence, evidence)`` for a unit whose features ``feats`` have z-scores ``z``;
+    ``grown``: the shaft orders (1, 2, 3) whose running median grew to a warning, with its ratio
+    to the order's baseline (rule 3).
+
+    >>> noisy = {"v1x_mm_s": 2.7, "crest": 8.9}  # 1x's median grew 3x; one snapshot's crest jumped
+    >>> explain({"v1x_mm_s": 3.5, "v2x_mm_s": 0.9, "v3x_mm_s": 0.3}, noisy, {}, has_geometry=True)[0]
+    'bearing'
+    >>> explain({"v1x_mm_s": 3.5, "v2x_mm_s": 0.9, "v3x_mm_s": 0.3}, noisy, {}, has_geometry=True, grown={1: 3.0})[0]
+    'imbalance'
+    """
     def ev(key: str, **extra: Any) -> dict[str, Any]:
         base = baseline.get(key, (float("nan"), float("nan")))[0]
         return {"feature": key, "value": round(feats.get(key, float("nan")), 4),
@@ -66,11 +80,15 @@ def explain(feats: dict[str, float], z: dict[str, float], baseline: dict[str, tu
         conf = 0.6 if has_geometry else min(0.85, 0.5 + 0.05 * max(z[k] for k in keys))
         return "bearing", round(conf, 3), [ev(k) for k in keys]
     o1, o2, o3 = (z.get(f"v{o}x_mm_s", 0.0) for o in (1, 2, 3))
-    if max(o1, o2, o3) >= z_min:
+    if max(o1, o2, o3) >= z_min or grown:
         v1, v2 = feats.get("v1x_mm_s", 0.0), feats.get("v2x_mm_s", 0.0)
         keys = [k for k in ("v1x_mm_s", "v2x_mm_s", "v3x_mm_s") if k in z]
         v3 = feats.get("v3x_mm_s", 0.0)
-        top = max((o1, 1), (o2, 2), (o3, 3))[1]  # the order that grew most over its baseline
+        if max(o1, o2, o3) >= z_min:
+            top = max((o1, 1), (o2, 2), (o3, 3))[1]  # the order that grew most over its baseline
+        else:  # only running medians grew: the one grown most, by its ratio to its baseline
+            top = max(grown, key=grown.__getitem__)  # type: ignore[arg-type]
+            keys = keys + [f"v{top}x_mm_s"] if f"v{top}x_mm_s" not in keys else keys
         if top == 3 and v3 > 0.3 * v1:
             return "looseness", round(min(0.85, 0.5 + 0.04 * (o3 - max(o1, o2))), 3), [ev(k) for k in keys]
         if top == 2 or (o2 >= z_min and v2 > 0.75 * v1):

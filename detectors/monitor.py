@@ -427,6 +427,7 @@ class UnitMonitor:
         order_power = sum(feats.get(k, 0.0) ** 2 / 2 for k in _ORDERS)
         df = float(snap.fs) / np.asarray(snap.samples).size
         lines = order_power >= 0.5 * feats["velocity_rms_mm_s"] ** 2 and df <= feats.get("shaft_hz", 0.0) / 4
+        grown: dict[int, float] = {}  # the orders grown to a warning, by their ratio: they name the fault
         for k in _ORDERS:
             base = self.baseline.baseline.get(k)
             v = feats.get(k, 0.0)
@@ -437,6 +438,8 @@ class UnitMonitor:
             if self.streak >= c.persistence and v >= 0.5 * self.iso.limits[0]:
                 r = v / healthy
                 material = r >= c.warning_ratio or (r >= c.watch_ratio and self.ewma >= c.warning_log10p)
+                if material:
+                    grown[int(k[1])] = r
                 if material and level < 2:
                     level = 2
                     reasons.insert(0, f"{k[1]}x shaft-speed velocity {v:.2f} mm/s is {r:.1f}x its baseline")
@@ -444,6 +447,8 @@ class UnitMonitor:
             # 1x and gear mesh): its own running median at warning_ratio x its baseline is a warning too
             med = _median(buf)
             r_med = med / healthy
+            if len(buf) == c.smooth and med >= 0.5 * self.iso.limits[0] and r_med >= c.warning_ratio:
+                grown[int(k[1])] = max(grown.get(int(k[1]), 0.0), r_med)
             if len(buf) == c.smooth and med >= 0.5 * self.iso.limits[0] and r_med >= c.warning_ratio and level < 2:
                 level = 2
                 reasons.insert(0, f"{k[1]}x shaft-speed velocity {med:.2f} mm/s (median of {c.smooth}) is "
@@ -481,7 +486,8 @@ class UnitMonitor:
                   "iso_zone": feats["iso_zone"]}
         a = Assessment(ts=snap.ts, state=_STATES[level], features=feats, scores=scores, reasons=reasons)
         if level >= 1:
-            mode, conf, ev = explain(feats, z, self.baseline.baseline, has_geometry=self.machine.bearing is not None)
+            mode, conf, ev = explain(feats, z, self.baseline.baseline, has_geometry=self.machine.bearing is not None,
+                                     grown=grown)
             if mode in _SHAFT_MODES:
                 mode, conf, ev = self._shaft_mode(sp, feats, mode, conf, ev)
             a.failure_mode, a.confidence, a.evidence = mode, conf, ev
