@@ -106,40 +106,18 @@ def evaluate(corpus: dict[str, Series]) -> dict[str, Any]:
 
 
 def cost(paths: list[str], names: list[str], repeats: int = 3) -> dict[str, Any]:
-    """Time per value of ``score_learn_one`` over every series (the variants interleaved; best of
-    ``repeats``), and the JSON state of the longest series at its end."""
-    series = [read_series(Path(p)).values.tolist() for p in paths]
-    n = sum(map(len, series))
-    best = {name: float("inf") for name in names}
-    for _ in range(repeats):
-        for name in names:
-            t0 = time.perf_counter()
-            for values in series:
-                det = VARIANTS[name]()
-                for v in values:
-                    det.score_learn_one({"value": v})
-            best[name] = min(best[name], time.perf_counter() - t0)
-    longest = max(series, key=len)
-    print(f"\ncost: {n} values, best of {repeats}; state of the longest series ({len(longest)} values)")
-    print("| variant | µs per value | ratio | state JSON bytes |")
-    print("|---|---|---|---|")
-    rows = {}
-    for name in names:
-        det = VARIANTS[name]()
-        for v in longest:
-            det.score_learn_one({"value": v})
-        size = len(json.dumps(det.state_dict()))
-        rows[name] = {"us_per_value": round(best[name] / n * 1e6, 2), "ratio": round(best[name] / best[names[0]], 3),
-                      "state_bytes": size}
-        print(f"| {name} | {rows[name]['us_per_value']:.1f} | {rows[name]['ratio']:.2f} | {size} |")
-    return {"values": n, "repeats": repeats, "longest": len(longest), "rows": rows}
+    """``bench/nab_variants.py``'s cost table for this file's variants."""
+    import nab_variants
+
+    return nab_variants.cost(paths, names, repeats, VARIANTS)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help=f"variants (default: all): {', '.join(VARIANTS)}")
-    ap.add_argument("--data", default=os.environ.get("FORESHOCK_NAB", "/work/shared/datasets/nab"),
-                    help="the NAB corpus (data/ and labels/); default $FORESHOCK_NAB or /work/shared/datasets/nab")
+    default_data = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nab"
+    ap.add_argument("--data", default=os.environ.get("FORESHOCK_NAB", str(default_data)),
+                    help="the NAB corpus (data/ and labels/); default $FORESHOCK_NAB or ../shared/datasets/nab")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--per-series", action="store_true", help="print the per-series raw standard scores")
     ap.add_argument("--cost", action="store_true", help="time the variants instead of scoring them")

@@ -24,6 +24,7 @@ import time
 from multiprocessing import get_context
 from bisect import bisect_left
 from collections import deque
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -477,11 +478,14 @@ def _one(job: tuple[str, str]) -> tuple[str, str, Scored]:
     return name, f"{p.parent.name}/{p.name}", Scored(s.timestamps.tolist(), scores.tolist(), spans)
 
 
-def cost(paths: list[str], names: list[str], repeats: int = 3) -> None:
+def cost(paths: list[str], names: list[str], repeats: int = 3,
+         variants: Mapping[str, Callable[[], Any]] | None = None) -> dict[str, Any]:
     """Time per value of ``score_learn_one`` over every series (in this process, the variants
-    interleaved; the best of ``repeats``), and the JSON state of the longest series at its end."""
+    interleaved; the best of ``repeats``), and the JSON state of the longest series at its end;
+    printed as a table and returned. ``variants``: name -> detector class (default: this file's)."""
     import json
 
+    table = VARIANTS if variants is None else variants
     series = [read_series(Path(p)).values.tolist() for p in paths]
     n = sum(map(len, series))
     best = {name: float("inf") for name in names}
@@ -489,7 +493,7 @@ def cost(paths: list[str], names: list[str], repeats: int = 3) -> None:
         for name in names:
             t0 = time.perf_counter()
             for values in series:
-                det = VARIANTS[name]()
+                det = table[name]()
                 for v in values:
                     det.score_learn_one({"value": v})
             best[name] = min(best[name], time.perf_counter() - t0)
@@ -497,12 +501,16 @@ def cost(paths: list[str], names: list[str], repeats: int = 3) -> None:
     print(f"\ncost: {n} values, best of {repeats}; state of the longest series ({len(longest)} values)")
     print("| variant | µs per value | ratio | state JSON bytes |")
     print("|---|---|---|---|")
+    rows = {}
     for name in names:
-        det = VARIANTS[name]()
+        det = table[name]()
         for v in longest:
             det.score_learn_one({"value": v})
         size = len(json.dumps(det.state_dict()))
-        print(f"| {name} | {best[name] / n * 1e6:.1f} | {best[name] / best[names[0]]:.2f} | {size} |")
+        rows[name] = {"us_per_value": round(best[name] / n * 1e6, 2), "ratio": round(best[name] / best[names[0]], 3),
+                      "state_bytes": size}
+        print(f"| {name} | {rows[name]['us_per_value']:.1f} | {rows[name]['ratio']:.2f} | {size} |")
+    return {"values": n, "repeats": repeats, "longest": len(longest), "rows": rows}
 
 
 def main() -> int:
