@@ -120,20 +120,10 @@ def test_a_password_given_as_a_query_parameter_is_not_printed_either(tmp_path):
 
 @pytest.fixture
 def postgres_behind_a_proxy():
-    from sqlalchemy.engine import make_url
+    from tests.reliability.proxy import postgres_through_a_proxy
 
-    from tests.reliability.proxy import TcpProxy
-    from tests.servers import create_postgres_database
-
-    made = create_postgres_database()
-    if isinstance(made, str):
-        pytest.skip(made)
-    url, drop = made
-    parsed = make_url(url)
-    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
-    yield parsed, proxy
-    proxy.close()
-    drop()
+    with postgres_through_a_proxy() as (parsed, proxy):
+        yield parsed, proxy
 
 
 @pytest.mark.integration

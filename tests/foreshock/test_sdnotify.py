@@ -292,20 +292,10 @@ def test_without_notify_socket_a_database_that_refuses_still_stops_the_start(tmp
 @pytest.fixture
 def postgres_behind_a_proxy():
     """A fresh PostgreSQL database reached through a TCP proxy the test cuts and restores."""
-    from sqlalchemy.engine import make_url
+    from tests.reliability.proxy import postgres_through_a_proxy
 
-    from tests.reliability.proxy import TcpProxy
-    from tests.servers import create_postgres_database
-
-    made = create_postgres_database()
-    if isinstance(made, str):
-        pytest.skip(made)
-    url, drop = made
-    parsed = make_url(url)
-    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
-    yield parsed.set(port=proxy.port).render_as_string(hide_password=False), proxy
-    proxy.close()
-    drop()
+    with postgres_through_a_proxy() as (parsed, proxy):
+        yield parsed.set(port=proxy.port).render_as_string(hide_password=False), proxy
 
 
 @pytest.mark.integration
@@ -324,7 +314,7 @@ def test_a_database_down_at_start_ends_with_a_running_service_when_it_comes_back
         assert service.poll() is None and not any("READY" in m for m in notify.received)
         proxy.restore()
         ready = notify.until("READY", service)
-        assert ready["STATUS"].startswith(f"serving: database postgresql+psycopg://")
+        assert ready["STATUS"].startswith("serving: database postgresql+psycopg://")
         assert _end(service) == 0, _output(service)
     finally:
         _end(service, signal.SIGKILL)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +78,27 @@ class TcpProxy:
         self._closed = True
         self.cut()
         self._listener.close()
+
+
+@contextmanager
+def postgres_through_a_proxy() -> Iterator[tuple[Any, TcpProxy]]:
+    """A fresh PostgreSQL database of this test and a :class:`TcpProxy` in front of its server:
+    ``(url, proxy)``, ``url`` the database's as parsed (SQLAlchemy's ``URL``: its host and port are the
+    server's; ``url.set(port=proxy.port)`` goes through the proxy). Skipped without a server; the
+    proxy is closed and the database dropped afterwards."""
+    import pytest
+    from sqlalchemy.engine import make_url
+
+    from tests.servers import create_postgres_database
+
+    made = create_postgres_database()
+    if isinstance(made, str):
+        pytest.skip(made)
+    url, drop = made
+    parsed = make_url(url)
+    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+    try:
+        yield parsed, proxy
+    finally:
+        proxy.close()
+        drop()
