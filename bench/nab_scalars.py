@@ -38,8 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from detectors.scalar import ScalarAnomaly  # noqa: E402
 from evaluation.nab import PROFILES, Series, _best, _null_and_perfect, _points, _score_at, score_corpus  # noqa: E402
-from evaluation.nab_corpus import label_windows, stream_scores  # noqa: E402
-from foreshock.datasets import read_series  # noqa: E402
+from evaluation.nab_corpus import label_windows  # noqa: E402
 
 PROFILE_NAMES = ("standard", "reward_low_fp", "reward_low_fn")
 FAMILIES = ("artificial", "realAWSCloudwatch", "realAdExchange", "realKnownCause", "realTraffic", "realTweets")
@@ -64,13 +63,10 @@ def family(key: str) -> str:
 
 
 def _one(job: tuple[str, str]) -> tuple[str, str, Series]:
+    from nab_variants import score_series
+
     name, path = job
-    p = Path(path)
-    s = read_series(p)
-    windows = label_windows(p) or []
-    scores = stream_scores(s, VARIANTS[name])
-    spans = [(a.astype(object), b.astype(object)) for a, b in windows]
-    return name, f"{p.parent.name}/{p.name}", Series(s.timestamps.tolist(), scores.tolist(), spans)
+    return (name, *score_series(path, VARIANTS[name]))
 
 
 def _normalised(corpus: Mapping[str, Series], profile_name: str, threshold: float) -> float:

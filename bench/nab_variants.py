@@ -468,14 +468,19 @@ VARIANTS: dict[str, Any] = {
 globals().update(VARIANTS)  # each variant by name, for --scalar-detector bench/nab_variants.py:NAME
 
 
-def _one(job: tuple[str, str]) -> tuple[str, str, Scored]:
-    name, path = job
+def score_series(path: str, detector: Callable[[], Any]) -> tuple[str, Scored]:
+    """One NAB file streamed through a fresh ``detector``: (its corpus key, the scored series)."""
     p = Path(path)
     s = read_series(p)
     windows = label_windows(p) or []
-    scores = stream_scores(s, VARIANTS[name])
+    scores = stream_scores(s, detector)
     spans = [(a.astype(object), b.astype(object)) for a, b in windows]
-    return name, f"{p.parent.name}/{p.name}", Scored(s.timestamps.tolist(), scores.tolist(), spans)
+    return f"{p.parent.name}/{p.name}", Scored(s.timestamps.tolist(), scores.tolist(), spans)
+
+
+def _one(job: tuple[str, str]) -> tuple[str, str, Scored]:
+    name, path = job
+    return (name, *score_series(path, VARIANTS[name]))
 
 
 def cost(paths: list[str], names: list[str], repeats: int = 3,

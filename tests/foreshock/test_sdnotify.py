@@ -105,23 +105,20 @@ def _service(tmp_path: Path, env: dict[str, str], *args: str, notify: NotifySock
 
 def _exit_code(process: subprocess.Popen) -> int:
     """The exit code of a service expected to end on its own."""
-    try:
-        return process.wait(WAIT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        pytest.fail(f"the service did not end on its own within {WAIT_S:.0f} s:\n{_output(process)}")
+    return _end(process, None)
 
 
-def _end(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
-    if process.poll() is None:
+def _end(process: subprocess.Popen, sig: int | None = signal.SIGTERM) -> int:
+    """The service's exit code, after ``sig`` if it still runs (None: none sent, it ends on its own)."""
+    if sig is not None and process.poll() is None:
         process.send_signal(sig)
     try:
         return process.wait(WAIT_S)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        pytest.fail(f"the service did not stop within {WAIT_S:.0f} s of signal {sig}:\n{_output(process)}")
+        how = f"end on its own within {WAIT_S:.0f} s" if sig is None else f"stop within {WAIT_S:.0f} s of signal {sig}"
+        pytest.fail(f"the service did not {how}:\n{_output(process)}")
 
 
 def _broker_env(broker) -> dict[str, str]:
