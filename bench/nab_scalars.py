@@ -29,7 +29,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +131,10 @@ def main() -> int:
             about = {"command": "bench/nab_scalars.py " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d")}
             Path(args.json).write_text(json.dumps({"_about": about, "cost": result}, indent=1) + "\n")
         return 0
-    jobs = [(n, p) for n in names for p in paths]
-    t0 = time.perf_counter()
-    corpora: dict[str, dict[str, Series]] = {n: {} for n in names}
-    with get_context().Pool(args.jobs) as pool:
-        for name, key, scored in pool.imap_unordered(_one, jobs, chunksize=1):
-            corpora[name][key] = scored
-    print(f"{len(paths)} series, {len(names)} variants, {time.perf_counter() - t0:.1f} s")
-    results = {n: evaluate(dict(sorted(corpora[n].items()))) for n in names}
+    from nab_variants import score_all
+
+    corpora = score_all(names, paths, args.jobs, _one)
+    results = {n: evaluate(corpora[n]) for n in names}
     print("\n| variant | standard | reward low FP | reward low FN | TP / FP rows / FN (standard) |")
     print("|---|---|---|---|---|")
     for n, r in results.items():

@@ -483,6 +483,19 @@ def _one(job: tuple[str, str]) -> tuple[str, str, Scored]:
     return (name, *score_series(path, VARIANTS[name]))
 
 
+def score_all(names: list[str], paths: list[str], jobs: int,
+              one: Callable[[tuple[str, str]], tuple[str, str, Scored]] = _one) -> dict[str, dict[str, Scored]]:
+    """Every file scored by every variant in ``jobs`` processes (``one``: a (variant, path) job, as
+    :func:`_one`), as ``{variant: {corpus key: scored series}}``, the keys in corpus order."""
+    t0 = time.perf_counter()
+    corpora: dict[str, dict[str, Scored]] = {n: {} for n in names}
+    with get_context().Pool(jobs) as pool:
+        for name, key, scored in pool.imap_unordered(one, [(n, p) for n in names for p in paths], chunksize=1):
+            corpora[name][key] = scored
+    print(f"{len(paths)} series, {len(names)} variants, {time.perf_counter() - t0:.1f} s")
+    return {n: dict(sorted(c.items())) for n, c in corpora.items()}
+
+
 def cost(paths: list[str], names: list[str], repeats: int = 3,
          variants: Mapping[str, Callable[[], Any]] | None = None) -> dict[str, Any]:
     """Time per value of ``score_learn_one`` over every series (in this process, the variants
@@ -538,18 +551,12 @@ def main() -> int:
     if args.cost:
         cost(paths, names)
         return 0
-    jobs = [(n, p) for n in names for p in paths]
-    t0 = time.perf_counter()
-    corpora: dict[str, dict[str, Scored]] = {n: {} for n in names}
-    with get_context().Pool(args.jobs) as pool:
-        for name, key, scored in pool.imap_unordered(_one, jobs, chunksize=1):
-            corpora[name][key] = scored
-    print(f"{len(paths)} series, {len(names)} variants, {time.perf_counter() - t0:.1f} s")
+    corpora = score_all(names, paths, args.jobs)
     print("| variant | standard | reward low FP | reward low FN |")
     print("|---|---|---|---|")
     results = {}
     for n in names:
-        r = results[n] = score_corpus(dict(sorted(corpora[n].items())))
+        r = results[n] = score_corpus(corpora[n])
         cells = " | ".join(f"{r[p].score:.1f}" for p in ("standard", "reward_low_fp", "reward_low_fn"))
         print(f"| {n} | {cells} |", flush=True)
     if args.per_series and len(names) > 1:
