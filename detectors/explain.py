@@ -88,7 +88,8 @@ def explain(feats: dict[str, float], z: dict[str, float], baseline: dict[str, tu
             top = max((o1, 1), (o2, 2), (o3, 3))[1]  # the order that grew most over its baseline
         else:  # only running medians grew: the one grown most, by its ratio to its baseline
             top = max(grown, key=grown.__getitem__)  # type: ignore[arg-type]
-            keys = keys + [f"v{top}x_mm_s"] if f"v{top}x_mm_s" not in keys else keys
+            if f"v{top}x_mm_s" not in keys:
+                keys.append(f"v{top}x_mm_s")
         if top == 3 and v3 > 0.3 * v1:
             return "looseness", round(min(0.85, 0.5 + 0.04 * (o3 - max(o1, o2))), 3), [ev(k) for k in keys]
         if top == 2 or (o2 >= z_min and v2 > 0.75 * v1):

@@ -440,19 +440,19 @@ class UnitMonitor:
                 material = r >= c.warning_ratio or (r >= c.watch_ratio and self.ewma >= c.warning_log10p)
                 if material:
                     grown[int(k[1])] = r
-                if material and level < 2:
-                    level = 2
-                    reasons.insert(0, f"{k[1]}x shaft-speed velocity {v:.2f} mm/s is {r:.1f}x its baseline")
+                    if level < 2:
+                        level = 2
+                        reasons.insert(0, f"{k[1]}x shaft-speed velocity {v:.2f} mm/s is {r:.1f}x its baseline")
             # an order that grows slowly moves the whole feature vector little (a gearbox's 2x under its
             # 1x and gear mesh): its own running median at warning_ratio x its baseline is a warning too
             med = _median(buf)
             r_med = med / healthy
             if len(buf) == c.smooth and med >= 0.5 * self.iso.limits[0] and r_med >= c.warning_ratio:
                 grown[int(k[1])] = max(grown.get(int(k[1]), 0.0), r_med)
-            if len(buf) == c.smooth and med >= 0.5 * self.iso.limits[0] and r_med >= c.warning_ratio and level < 2:
-                level = 2
-                reasons.insert(0, f"{k[1]}x shaft-speed velocity {med:.2f} mm/s (median of {c.smooth}) is "
-                                  f"{r_med:.1f}x its baseline")
+                if level < 2:
+                    level = 2
+                    reasons.insert(0, f"{k[1]}x shaft-speed velocity {med:.2f} mm/s (median of {c.smooth}) is "
+                                      f"{r_med:.1f}x its baseline")
         # a level step that appears at once and does not grow is an operating change, not wear
         if ratio >= c.watch_ratio and self.prev_ratio < c.watch_ratio and self.streak <= 1:
             self.step = prev_ewma < c.watch_log10p and t2 >= c.warning_log10p
