@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from detectors.scalar import ScalarAnomaly  # noqa: E402
 from evaluation.nab import PROFILES, Series, _best, _null_and_perfect, _points, _score_at, score_corpus  # noqa: E402
-from evaluation.nab_corpus import label_windows  # noqa: E402
 
 PROFILE_NAMES = ("standard", "reward_low_fp", "reward_low_fn")
 FAMILIES = ("artificial", "realAWSCloudwatch", "realAdExchange", "realKnownCause", "realTraffic", "realTweets")
@@ -118,13 +117,9 @@ def main() -> int:
     ap.add_argument("--cost", action="store_true", help="time the variants instead of scoring them")
     ap.add_argument("--json", help="write the results here (one object per variant)")
     args = ap.parse_args()
-    names = args.names or list(VARIANTS)
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        ap.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
-    paths = sorted(str(p) for p in Path(args.data, "data").glob("*/*.csv") if label_windows(p) is not None)
-    if not paths:
-        ap.error(f"no NAB-labelled series under {args.data}/data")
+    from nab_variants import chosen
+
+    names, paths = chosen(ap, args, VARIANTS)
     if args.cost:
         result = cost(paths, names)
         if args.json:

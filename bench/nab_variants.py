@@ -531,6 +531,20 @@ def cost(paths: list[str], names: list[str], repeats: int = 3,
     return {"values": n, "repeats": repeats, "longest": len(longest), "rows": rows}
 
 
+def chosen(ap: argparse.ArgumentParser, args: argparse.Namespace,
+           variants: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The variants named on the command line (all by default) and the NAB-labelled files under
+    ``args.data``; an unknown name or an empty corpus ends the run with the parser's error."""
+    names = args.names or list(variants)
+    unknown = [n for n in names if n not in variants]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(variants)}")
+    paths = sorted(str(p) for p in Path(args.data, "data").glob("*/*.csv") if label_windows(p) is not None)
+    if not paths:
+        ap.error(f"no NAB-labelled series under {args.data}/data")
+    return names, paths
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help=f"variants (default: all): {', '.join(VARIANTS)}")
@@ -543,11 +557,7 @@ def main() -> int:
                     help="time the variants per value (the first as the baseline) and size their state, "
                     "instead of scoring them")
     args = ap.parse_args()
-    names = args.names or list(VARIANTS)
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        ap.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
-    paths = sorted(str(p) for p in Path(args.data, "data").glob("*/*.csv") if label_windows(p) is not None)
+    names, paths = chosen(ap, args, VARIANTS)
     if args.cost:
         cost(paths, names)
         return 0
