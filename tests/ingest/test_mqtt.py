@@ -381,14 +381,24 @@ def test_a_plain_url_to_a_tls_listener_is_named_with_mqtts(tmp_path, caplog):
     assert not [m for m in caplog.messages if m.startswith("disconnected from")]  # not called a lost connection
 
 
+def _fail_to_connect(settings, client_id: str, what: str) -> None:
+    """An MQTT source started with ``settings`` until its third failed attempt to connect, then stopped."""
+    from ingest.buffer import HandOff
+    from ingest.mqtt import MqttSource
+
+    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=client_id)
+    source.start(timeout_s=0.1)
+    try:
+        wait_until(lambda: source._connect_failures >= 3, what=what)
+    finally:
+        source.stop()
+
+
 def test_a_server_that_never_answers_mqtt_is_named_once_not_at_every_retry(caplog):
     """mqtt.url at a port whose server takes the connection and stays silent (InfluxDB's HTTP port): 'not
     connected after 10 s', then 'disconnected (Keep alive timeout)' at every retry."""
     import logging
     import socket
-
-    from ingest.buffer import HandOff
-    from ingest.mqtt import MqttSource
 
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
@@ -396,12 +406,7 @@ def test_a_server_that_never_answers_mqtt_is_named_once_not_at_every_retry(caplo
         url = f"mqtt://127.0.0.1:{silent.getsockname()[1]}"
         settings = load_settings(mqtt={"url": url, "keepalive_s": 1, "reconnect_min_s": 1, "reconnect_max_s": 1})
         caplog.set_level(logging.WARNING, logger="ingest.mqtt")
-        source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id="silent")
-        source.start(timeout_s=0.1)
-        try:
-            wait_until(lambda: source._connect_failures >= 3, what="three attempts the server did not answer")
-        finally:
-            source.stop()
+        _fail_to_connect(settings, "silent", "three attempts the server did not answer")
     said = [m for m in caplog.messages if "did not answer as an MQTT broker" in m]
     assert len(said) == 1, caplog.messages  # the first attempt, then at most once a minute
     assert said[0].startswith(f"the server at {url} took the connection but did not answer as an MQTT broker "
@@ -414,19 +419,12 @@ def test_a_refused_login_is_said_once_a_minute_not_twice_per_retry(mosquitto, ca
     (the connection was closed or lost)' at every retry (every 30 s for ever, 5,760 lines a day)."""
     import logging
 
-    from ingest.buffer import HandOff
-    from ingest.mqtt import MqttSource
     from tests.servers import PLATFORM_USER
 
     settings = load_settings(mqtt={"url": mosquitto.url, "username": PLATFORM_USER, "password": "not-the-password",
                                    "reconnect_min_s": 1, "reconnect_max_s": 1})
     caplog.set_level(logging.INFO, logger="ingest.mqtt")
-    source = MqttSource(settings.mqtt, HandOff(10), IngestMetrics(), client_id=f"t-{uuid.uuid4().hex[:8]}")
-    source.start(timeout_s=0.1)
-    try:
-        wait_until(lambda: source._connect_failures >= 3, what="three refused logins")
-    finally:
-        source.stop()
+    _fail_to_connect(settings, f"t-{uuid.uuid4().hex[:8]}", "three refused logins")
     refused = [m for m in caplog.messages if "refused the connection" in m]
     assert len(refused) == 1, caplog.messages
     assert refused[0].startswith(f"MQTT broker {mosquitto.url} refused the connection: Not authorized (1 failed "
