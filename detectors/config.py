@@ -29,6 +29,12 @@ SCALAR_POINTS_BUDGET = 16 * 96  # as devices.protocol.AXES, plus "": the first a
 # bearing's snapshots, every trend tier full and a warning: 60 KB (tests/detectors/test_state_size.py);
 # 16 measured 74 KB before the compact state
 MAX_ANOMALY_KEYS = 8
+# the optional absolute functional-failure limits (None: not set)
+FAILURE_LIMITS = ("failure_peak_g", "failure_rms_g")
+# failure_peak_g trends the snapshots' peak too, a third trend with the others' tiers: with 2 tiers, the most
+# scalar series sent apart and every trend's times its own, a unit's state measured 62.4 KB (57.9 KB without
+# it); with 3 tiers 67.1 KB, over the 64 KB (tests/detectors/test_failure_limit.py)
+MAX_TIERS_WITH_PEAK = 2
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,13 @@ class MonitorConfig:
     # operating and environmental context, not health: not alarmed on (a temperature is judged
     # as its rise over ``ambient_c`` when both are sent)
     context_keys: tuple[str, ...] = ("ambient_c", "speed_rpm", "rpm", "current_a", "load_pct", "power_kw")
+    # the machine's own functional-failure level, in absolute terms, as its manufacturer states it (the
+    # level at which a unit is taken out of service): the peak acceleration of a snapshot (the largest
+    # |sample|, g) and/or its RMS acceleration (g). Unset (None, the default): the engine's generic limits,
+    # ``alarm_ratio`` x the unit's own reference and ISO zone D. Set: the stated limit alone is the alarm and
+    # the limit the time to failure is counted to, the generic ones a warning (:class:`UnitMonitor`)
+    failure_peak_g: float | None = None
+    failure_rms_g: float | None = None
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -117,12 +130,22 @@ class MonitorConfig:
         if self.max_anomaly_keys > MAX_ANOMALY_KEYS:
             raise ValueError(f"max_anomaly_keys must be at most {MAX_ANOMALY_KEYS} (each series scored keeps ~2 KB "
                              f"in the unit's state, which stays under 64 KB), got {self.max_anomaly_keys}")
+        if self.failure_peak_g is not None and self.trend_tiers > MAX_TIERS_WITH_PEAK:
+            raise ValueError(f"trend_tiers must be at most {MAX_TIERS_WITH_PEAK} with failure_peak_g set (the peak's own "
+                             "trend, with as many tiers, is kept in the unit's state, which stays under 64 KB), got "
+                             f"{self.trend_tiers}")
         if not self.scalar_warmup_s > 0:
             raise ValueError(f"scalar_warmup_s must be > 0 seconds, got {self.scalar_warmup_s}")
         if self.axis not in AXES:
             raise ValueError(f"axis must be one of {', '.join(AXES[1:])} (the device protocol's axes) or '' "
                              f"(the first one a unit sends), got {self.axis!r}")
         object.__setattr__(self, "context_keys", tuple(self.context_keys))
+
+    @property
+    def failure_limits(self) -> dict[str, float]:
+        """The stated functional-failure limits by the snapshot feature they judge (``peak_g``, ``rms_g``);
+        empty when none is set."""
+        return {k: v for k, v in (("peak_g", self.failure_peak_g), ("rms_g", self.failure_rms_g)) if v is not None}
 
     def _check_types(self) -> None:
         """Each setting has its default's type: a whole number, a finite number, a name or a list
@@ -141,6 +164,13 @@ class MonitorConfig:
                 raise ValueError(f"{f.name} must be a finite number, got {value!r}")
             if isinstance(default, str) and not isinstance(value, str):
                 raise ValueError(f"{f.name} must be a string, got {value!r}")
+        for name in FAILURE_LIMITS:  # optional: None, or a finite number of g above 0
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number of g above 0 (or null: not set), got {value!r}")
+            object.__setattr__(self, name, float(value))  # 20 and numpy's numbers too: a plain float
         keys = self.context_keys
         if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
             raise ValueError(f"context_keys must be a list of names, got {keys!r}")

@@ -17,6 +17,12 @@ This is the single entry point the live pipeline and ``foreshock evaluate`` driv
 4. when not healthy: the failure mode with evidence (:mod:`detectors.explain`) and the time until
    the alarm limit from the indicator's trend (:mod:`detectors.prognosis`).
 
+The alarm limit is generic unless the machine's own is stated: the RMS at ``alarm_ratio`` x its
+reference, or ISO zone D of the velocity. A model that states its functional-failure level in absolute
+terms (``failure_peak_g``: a snapshot's peak; ``failure_rms_g``: its RMS, in g) has that level as the
+alarm and as the limit of the time to failure instead, and the generic limits are a warning
+(:meth:`UnitMonitor._ttf`, :meth:`UnitMonitor._failure_alarm`).
+
 State is per unit, bounded and serialisable (``state_dict`` / ``from_state``).
 
 >>> import numpy as np
@@ -258,6 +264,10 @@ class UnitMonitor:
         self.band_age = 0
         self.primary = PrimaryMode(c.mode_hold, c.mode_memory_s, c.name_wait)
         self.last: Assessment | None = None
+        # recent values of the features a stated failure limit judges (config.failure_limits), and whether
+        # the limit is reached (held until the level falls iso_hysteresis below it)
+        self.fail_buf: dict[str, list[float]] = {}
+        self.failed = False
 
     # ------------------------------------------------------------------ snapshots
     def follows(self, axis: str) -> bool:
@@ -308,6 +318,7 @@ class UnitMonitor:
         if transient:
             return self._held(snap.ts, transient, feats)
         self.v_buf = (self.v_buf + [feats["velocity_rms_mm_s"]])[-self.config.smooth:]
+        self._follow_failure_limits(feats)
         # ISO zones judge a measured velocity: the snapshot must resolve the band's lower edge
         # (its first used bin, 2 bins above DC, at or below 10 Hz, or 2 Hz under 600 rpm)
         iso_valid = 2 * fs / x.size <= velocity_band(self.machine)[0]  # type: ignore[union-attr]
@@ -353,7 +364,9 @@ class UnitMonitor:
         progress = (f"learning baseline ({self.n_learnt}/{c.warmup})" if learn else
                     f"commissioning paused at {self.n_learnt}/{c.warmup} snapshots: "
                     "a developing fault is not learnt as the unit's normal")
-        a = Assessment(ts=snap.ts, state=_STATES[found.level], features=feats,
+        # with a stated failure limit, that limit alone is the alarm (_absolute): the growth to alarm_ratio a warning
+        level = min(found.level, 2) if c.failure_limits else found.level
+        a = Assessment(ts=snap.ts, state=_STATES[level], features=feats,
                        scores={"iso_zone": feats["iso_zone"], "commissioning_progress":
                                round(self.n_learnt / c.warmup, 3)},
                        reasons=found.reasons + [progress])
@@ -412,7 +425,8 @@ class UnitMonitor:
             reasons.append("Page-Hinkley: sustained rise of the health indicator")
         for lvl, lim in ((3, c.alarm_ratio), (2, c.warning_ratio), (1, c.watch_ratio)):
             if ratio >= lim:
-                level = max(level, lvl)
+                # with a stated failure limit, that limit alone is the alarm (_absolute): alarm_ratio a warning
+                level = max(level, 2 if lvl == 3 and c.failure_limits else lvl)
                 reasons.insert(0, f"RMS {hi:.3g} g is {ratio:.1f}x its reference {self.ref:.3g} g")
                 break
         fam = [k for k in ("bpfo_db", "bpfi_db", "bsf_db") if feats.get(k, 0.0) >= c.family_db
@@ -496,16 +510,63 @@ class UnitMonitor:
         return self._absolute(a, zone, feats)
 
     def _absolute(self, a: Assessment, zone: str, feats: dict[str, float]) -> Assessment:
-        """Raise the state to what the ISO zone demands (C → warning, D → alarm); "" = not judged."""
+        """Raise the state to what the ISO zone demands (C → warning, D → alarm); "" = not judged. With a
+        stated failure limit (``config.failure_limits``) zone D is a warning and the limit, once reached,
+        the alarm."""
         iso_state = _ISO_STATE.get(zone, "healthy")
+        if iso_state == "alarm" and self.config.failure_limits:
+            iso_state = "warning"
         if HEALTH_ORDER[iso_state] > HEALTH_ORDER[a.state]:
             a.state = iso_state  # type: ignore[assignment]
             v = _median(self.v_buf)
             a.reasons.insert(0, f"velocity {v:.2f} mm/s RMS (median of {len(self.v_buf)}) is in ISO 10816-3 zone {zone}")
             if a.failure_mode is None:
                 a.failure_mode, a.confidence = "anomaly", 0.3
+        self._failure_alarm(a)
         self.snap_state = a.state
         return self._fused(a)
+
+    def _follow_failure_limits(self, feats: dict[str, float]) -> None:
+        """Keep the last ``smooth`` values of each feature a stated failure limit judges, and the trend of
+        the snapshot's peak while ``failure_peak_g`` is set (the RMS and velocity are always trended). The
+        settings may change while the unit runs: a limit set since starts its values and trend afresh, one
+        no longer set drops them."""
+        c = self.config
+        limits = c.failure_limits
+        for key in [k for k in self.fail_buf if k not in limits]:
+            del self.fail_buf[key]
+        if not limits:
+            self.failed = False
+        for key in limits:
+            self.fail_buf[key] = (self.fail_buf.get(key, []) + [feats[key]])[-c.smooth:]
+        if "peak_g" in limits and "peak_g" not in self.trends:
+            self.trends["peak_g"] = ExpTrend(c.trend_window, tiers=c.trend_tiers)
+        elif "peak_g" not in limits:
+            self.trends.pop("peak_g", None)
+
+    def _failure_alarm(self, a: Assessment) -> None:
+        """Alarm, with the time to failure 0 s, when a stated failure limit is reached: the running median of
+        the last ``smooth`` values of its feature (a single knock is not the machine's level) at or over the
+        limit; held until that median falls ``iso_hysteresis`` below it, as the ISO zones are (no flapping
+        on the limit)."""
+        c = self.config
+        reached = []
+        for key, limit in c.failure_limits.items():
+            buf = self.fail_buf.get(key)
+            if not buf:
+                continue
+            level = _median(buf)
+            if level >= limit or (self.failed and level >= limit * (1 - c.iso_hysteresis)):
+                what = "peak" if key == "peak_g" else "RMS"
+                reached.append(f"{what} {level:.3g} g (median of {len(buf)}) has reached the machine's functional-failure "
+                               f"limit failure_{key} = {limit:g} g")
+        self.failed = bool(reached)
+        if reached:
+            a.state = "alarm"
+            a.reasons[0:0] = reached
+            a.ttf_s = a.ttf_low_s = a.ttf_high_s = 0.0
+            if a.failure_mode is None:
+                a.failure_mode, a.confidence = "anomaly", 0.3
 
     def _shaft_mode(self, sp: Spectrum, feats: dict[str, float], mode: str, conf: float,
                     ev: list[dict[str, Any]]) -> tuple[str, float, list[dict[str, Any]]]:
@@ -542,16 +603,29 @@ class UnitMonitor:
         """(estimate, low, high) until the first indicator with an alarm limit reaches it: the
         earliest estimate, the earliest low and the earliest high over the indicators.
 
+        The limits: the machine's stated functional-failure limits when set (``failure_peak_g`` on the
+        trend of the snapshots' peak, ``failure_rms_g`` on the RMS trend), *instead of* the generic ones,
+        ``alarm_ratio`` x the RMS reference and ISO zone D of the velocity: the stated level is when the
+        unit is taken out of service, and the generic limits, a proxy for it where none is known, lie
+        well before it (FEMTO's runs pass them long before their test stops at 20 g). The alarm follows
+        the same limits (:meth:`_failure_alarm`). With ``since`` (the check for a rising trend after a
+        level step, which decides a warning, not a time) the generic limits are kept.
+
         ``excess``: also trend the fault's part over the commissioning baseline (added in
-        quadrature, :meth:`ExpTrend.time_to`'s ``floor``) for the reported range; the check for a
-        rising trend after a level step keeps the plain indicator alone.
+        quadrature, :meth:`ExpTrend.time_to`'s ``floor``) for the reported range of the RMS; the check
+        for a rising trend after a level step keeps the plain indicator alone. A peak has no such
+        floor (peaks do not add in quadrature): its trend is read as it is.
         """
         # while the unit commissions, the RMS is judged against its level at the start of commissioning
         # (as the commissioning check judges it), and that level is the healthy floor
         ref = self.ref if self.baseline.ready else self.commissioning.ref
-        limits = {"velocity_rms_mm_s": self.iso.limits[2]}
-        if ref:
-            limits["rms_g"] = ref * self.config.alarm_ratio
+        stated = self.config.failure_limits if since is None else {}
+        if stated:
+            limits = dict(stated)
+        else:
+            limits = {"velocity_rms_mm_s": self.iso.limits[2]}
+            if ref:
+                limits["rms_g"] = ref * self.config.alarm_ratio
         floors: dict[str, float] = {}
         if excess and self.baseline.ready:
             floors = {k: math.exp(self.baseline.baseline[k][0]) for k in limits if k in self.baseline.baseline}
@@ -559,6 +633,8 @@ class UnitMonitor:
             floors = {"rms_g": ref}
         best = None
         for key, lim in limits.items():
+            if key not in self.trends:  # the peak's trend, while the settings change under a running unit
+                continue
             est = self.trends[key].time_to(lim, since, floor=floors.get(key))
             if est is not None:
                 # the alarm comes with the first indicator to reach its limit: the earliest of each bound
@@ -654,9 +730,11 @@ class UnitMonitor:
             self.commissioning.accept()
 
     def _new_trends(self) -> None:
-        """Fresh time-to-failure trends (their window and tiers) of the health indicators."""
+        """Fresh time-to-failure trends (their window and tiers) of the health indicators, and of the
+        snapshots' peak while ``failure_peak_g`` is set (only then: about 1-5 KB of state)."""
         c = self.config
-        self.trends = {k: ExpTrend(c.trend_window, tiers=c.trend_tiers) for k in ("rms_g", "velocity_rms_mm_s")}
+        keys = ("rms_g", "velocity_rms_mm_s") + (("peak_g",) if c.failure_peak_g is not None else ())
+        self.trends = {k: ExpTrend(c.trend_window, tiers=c.trend_tiers) for k in keys}
 
     def _rebaseline(self) -> None:
         """A new operating point (a settled speed change, a level step that stays): the baselines are
@@ -758,6 +836,8 @@ class UnitMonitor:
             "scalar_mode": self.scalar_mode, "primary": self.primary.state_dict(),
             "env_band": self.env_band, "env_fs": self.env_fs, "band_age": self.band_age, "axis": self.axis,
             "last": _last_state(self.last), "commissioning": commissioning,
+            # only while a failure limit is stated: a unit without one saves what it saved before
+            **({"failure": {"buf": self.fail_buf, "reached": self.failed}} if self.fail_buf or self.failed else {}),
         }
 
     @classmethod
@@ -848,4 +928,12 @@ class UnitMonitor:
         # again at the next snapshot; a unit stopped after its failure stayed "healthy"). Not in states
         # saved before it was kept: as before, until the next snapshot.
         mon.last = _last_restored(state.get("last"))
+        failure = state.get("failure", {"buf": {}, "reached": False})  # not saved without a stated failure limit
+        if not (isinstance(failure, dict) and isinstance(failure.get("buf"), dict) and isinstance(failure.get("reached"), bool)
+                and all(k in ("peak_g", "rms_g") and isinstance(v, list) and all(_real(x) for x in v)
+                        for k, v in failure["buf"].items())):
+            raise ValueError(f"failure must hold buf (peak_g, rms_g: lists of numbers) and reached (true or false), "
+                             f"got {str(failure)[:80]!r}")
+        mon.fail_buf = {k: [float(x) for x in v][-mon.config.smooth:] for k, v in failure["buf"].items()}
+        mon.failed = failure["reached"]
         return mon
