@@ -45,7 +45,8 @@ def register(subparsers: Any) -> None:
                         "e.g. river.anomaly:HalfSpaceTrees")
     p.add_argument("--monitor-config", metavar="KEY=VALUE|FILE.json", action="append",
                    help="judge runs and failure series with these engine settings (the fields of a model's "
-                        "detector_config, docs/detectors.md); repeatable")
+                        "detector_config, docs/detectors.md), e.g. failure_peak_g=20: the machine's functional-failure "
+                        "level (a snapshot's peak, g), counted to by the time to failure and alarmed on; repeatable")
     p.add_argument("--model-config", metavar="MODEL:KEY=VALUE|MODEL:FILE.json", action="append",
                    help="like --monitor-config, for the runs of one machine model only (their sidecar's model, "
                         "as the simulator writes it), over --monitor-config: what a model's detector_config "

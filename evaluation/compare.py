@@ -145,11 +145,15 @@ def render_comparison(c: dict[str, Any], before: str = "before", after: str = "a
         out.append(f"  engine settings: not recorded in {missing} (written before reports held them, or "
                    "defaults without --monitor-config)")
     if s["changed"]:
-        def shown(key: str, v: Any) -> str:  # a model's own setting absent: the run used the general one
-            return str(v) if v is not None else "(not set)" if ":" in key else "(not recorded)"
+        def shown(key: str, v: Any, side: dict[str, Any] | None) -> str:
+            # a model's own setting absent: the run used the general one; a setting recorded as null (an
+            # optional one, failure_peak_g): not set; one the report does not hold: not recorded
+            if v is not None:
+                return str(v)
+            return "(not set)" if ":" in key or key in (side or {}) else "(not recorded)"
 
-        out.append("  engine settings changed: " + ", ".join(f"{k} {shown(k, b)} -> {shown(k, a)}"
-                                                             for k, (b, a) in s["changed"].items()))
+        out.append("  engine settings changed: " + ", ".join(
+            f"{k} {shown(k, b, s['before'])} -> {shown(k, a, s['after'])}" for k, (b, a) in s["changed"].items()))
     elif s["before"] is not None and s["after"] is not None:
         out.append("  engine settings: the same")
     for section, what in (("runs", "Runs"), ("records", "Records")):
