@@ -581,6 +581,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1200, help="simulated snapshots for --calibrate")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
+    paths: list[str] = []
+    if args.calibrate:
+        if args.n < 40:
+            ap.error(f"--n must be at least 40 simulated snapshots, got {args.n}")
+    else:
+        paths = sorted(str(p) for p in Path(args.data).glob("*.npz"))
+        if not paths:
+            ap.error(f"--data {args.data}: no CWRU records (*.npz) there")
     t0 = time.time()
     out: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                  "command": ".venv/bin/python bench/cwru_seventh.py" + (" --calibrate" if args.calibrate else "")
@@ -595,9 +603,6 @@ def main() -> None:
         else:
             if any(v["kappa"] is None for v in CALIBRATED.values()):
                 sys.exit("run --calibrate first and write its choice into CALIBRATED")
-            paths = sorted(str(p) for p in Path(args.data).glob("*.npz"))
-            if not paths:
-                sys.exit(f"no CWRU records (*.npz) in {args.data}")
             out["calibrated"] = CALIBRATED
             out["cuts"] = {}
             drive = [p for p in paths if "48k" in Path(p).name or Path(p).name.startswith("normal")]
