@@ -79,6 +79,12 @@ _ISO_STATE = {"A": "healthy", "B": "healthy", "C": "warning", "D": "alarm"}
 BASELINE_POINTS = 64
 
 
+# the Page-Hinkley statistic of the health indicator at most this many times its threshold: a rise
+# that has ended stops signalling ph_threshold / ph_delta snapshots later (unbounded, a few hours of a
+# disturbance held the unit in watch for ~900 snapshots)
+PH_CAP = 1.5
+
+
 def _real(v: Any) -> bool:
     """A real number (int, float or numpy's), not a bool, a string or None."""
     t = type(v)
@@ -235,7 +241,7 @@ class UnitMonitor:
         c, m = self.config, self.machine
         self._new_baselines()
         self.iso = IsoZoneDetector(zone_limits(m.iso_group, m.foundation, m.zone_limits_mm_s), c.iso_hysteresis)
-        self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
+        self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0, cap=PH_CAP)
         self._new_trends()
         self.scalars = ScalarPanel(c)
         self.n_learnt = 0
@@ -744,7 +750,7 @@ class UnitMonitor:
         c = self.config
         self._new_baselines()
         self._new_trends()
-        self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0)
+        self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0, cap=PH_CAP)
         self.n_learnt, self.ewma, self.streak, self.step = 0, 0.0, 0, False
         self.hi_buf, self.ref, self.prev_ratio, self.level, self.calm = [], None, 1.0, 0, 0
         self.order_buf = {}
@@ -900,7 +906,7 @@ class UnitMonitor:
                 saved = {**saved, "trend": {**trend, "points": state["trends"][of]["points"]}}
             mon.commissioning.load(saved)
         mon.iso = IsoZoneDetector.from_state(state["iso"])
-        mon.ph = PageHinkley.from_state(state["ph"])
+        mon.ph = PageHinkley.from_state({**state["ph"], "cap": PH_CAP})  # saved before 2026-11-23: no cap
         mon.trends = {k: ExpTrend.from_state(t, tiers=mon.config.trend_tiers) for k, t in state["trends"].items()}
         mon.scalars = ScalarPanel.from_state(mon.config, state["scalars"])
         for key in ("n_learnt", "ewma", "streak", "step", "step_count", "step_ts", "base_rpm", "prev_fp", "hi_buf", "v_buf", "ref", "prev_ratio", "level", "calm",
