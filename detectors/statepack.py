@@ -9,6 +9,19 @@ detector continues exactly as the saved one would have.
 'AAAAAAAA+D8AAAAAAAAAwA=='
 >>> unpack_floats(pack_floats([0.1, 2.0 / 3.0])) == [0.1, 2.0 / 3.0], unpack_floats([1, 2.5])
 (True, [1.0, 2.5])
+
+Times are epoch seconds a unit sends in whole milliseconds (``ts_ms / 1000``): 10.7 characters each
+as floats, they carry 13 digits. :func:`pack_times` saves such times as their milliseconds, the first
+and the steps between them, each step less the least one in as few bytes as hold them all (2 for
+steps of a minute give or take a minute: 2.7 characters a time); times that are not whole milliseconds
+bit for bit (``ts / 1000`` of an integer) are packed as floats. Either comes back bit for bit.
+
+>>> pack_times([1732000000.123, 1732000060.2, 1732000120.0])
+{'ms': [1732000000123, 59800, 2], 'steps': 'FQEAAA=='}
+>>> unpack_times(pack_times([1732000000.123, 1732000060.2, 1732000120.0]))
+[1732000000.123, 1732000060.2, 1732000120.0]
+>>> pack_times([0.1 + 0.2]) == pack_floats([0.1 + 0.2])  # 0.30000000000000004: not a whole ms
+True
 """
 
 from __future__ import annotations
@@ -16,10 +29,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["pack_floats", "unpack_floats"]
+__all__ = ["pack_floats", "pack_times", "unpack_floats", "unpack_times"]
 
 
 def pack_floats(values: Iterable[float]) -> str:
@@ -40,3 +54,48 @@ def unpack_floats(packed: str | Iterable[float]) -> list[float]:
     if len(raw) % 8:
         raise ValueError(f"packed floats: {len(raw)} bytes is not a whole number of float64 values")
     return np.frombuffer(raw, dtype="<f8").tolist()
+
+
+_WIDTHS = (1, 2, 4, 8)  # the bytes a step of pack_times takes (little-endian, unsigned)
+
+
+def pack_times(times: Iterable[float]) -> dict[str, Any] | str:
+    """``times`` as ``{"ms": [the first in ms, the least step in ms, the bytes per step], "steps": base64
+    of every step less the least}`` when each is ``ms / 1000`` of a whole number of milliseconds ``ms``,
+    bit for bit (not -0.0, a NaN, or a time past 2**53 ms); else as :func:`pack_floats`. An empty or
+    one-time list has no steps."""
+    t = np.asarray(list(times), dtype="<f8")
+    if not len(t) or not np.all(np.isfinite(t)) or np.max(np.abs(t)) >= 2.0 ** 53 / 1000:
+        return pack_floats(t)
+    ms = np.rint(t * 1000.0).astype(np.int64)
+    if not np.array_equal((ms / 1000.0).view(np.int64), t.view(np.int64)):  # (bit for bit: -0.0 is not 0.0)
+        return pack_floats(t)
+    steps = np.diff(ms)
+    least = int(steps.min()) if len(steps) else 0
+    over = (steps - least).astype(np.uint64)
+    width = next(w for w in _WIDTHS if not len(over) or int(over.max()) < 1 << (8 * w))
+    return {"ms": [int(ms[0]), least, width],
+            "steps": base64.b64encode(over.astype(f"<u{width}").tobytes()).decode("ascii")}
+
+
+def unpack_times(packed: dict[str, Any] | str | Iterable[float]) -> list[float]:
+    """The times :func:`pack_times` packed; floats (packed, or a list) are read as :func:`unpack_floats` reads
+    them. Raises ValueError for a packing that is not one."""
+    if not isinstance(packed, dict):
+        return unpack_floats(packed)
+    head, steps = packed.get("ms"), packed.get("steps")
+    if not (isinstance(head, list) and len(head) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                              for v in head) and head[2] in _WIDTHS
+            and isinstance(steps, str)):
+        raise ValueError(f"packed times: expected {{'ms': [first, least step, bytes per step (1, 2, 4 or 8)], "
+                         f"'steps': base64}}, got {str(packed)[:80]}")
+    first, least, width = head
+    try:
+        raw = base64.b64decode(steps, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"packed times: the steps are not base64: {exc}") from None
+    if len(raw) % width:
+        raise ValueError(f"packed times: {len(raw)} bytes of steps is not a whole number of {width}-byte steps")
+    over = np.frombuffer(raw, dtype=f"<u{width}").astype(np.int64)
+    ms = np.concatenate(([first], first + np.cumsum(over + least))).astype(np.int64)
+    return (ms / 1000.0).tolist()

@@ -20,7 +20,7 @@ from detectors.config import MonitorConfig
 from detectors.monitor import BASELINE_POINTS
 from detectors.scalar import ScalarAnomaly
 from detectors.scalars import ScalarPanel
-from detectors.statepack import pack_floats, unpack_floats
+from detectors.statepack import pack_floats, pack_times, unpack_floats, unpack_times
 from tests.detectors.sim import GEO, RPM, machine_signal, snap
 
 MACHINE = MachineInfo(rated_rpm=RPM, bearing=GEO)
@@ -122,9 +122,10 @@ def test_the_scalar_trends_save_the_times_they_share_once_and_continue_bit_for_b
         feed(panel, i)
     state = json.loads(json.dumps(panel.state_dict()))
     tracks = state["tracks"]
-    assert len(unpack_floats(state["trend_times"])) == 48
-    assert all("values" in tracks[k]["trend"] and "points" not in tracks[k]["trend"] for k in together)
-    assert "points" in tracks["flow_m3h"]["trend"] and "values" not in tracks["flow_m3h"]["trend"]
+    assert len(unpack_times(state["trend_times"])) == 48
+    assert all("values" in tracks[k]["trend"] and "points" not in tracks[k]["trend"] and "times" not in tracks[k]["trend"]
+               for k in together)
+    assert {"times", "values"} <= tracks["flow_m3h"]["trend"].keys() and "points" not in tracks["flow_m3h"]["trend"]
     before = json.loads(json.dumps(state))  # as saved before: every trend with its own points
     del before["trend_times"]
     for k in together:
@@ -142,7 +143,7 @@ def test_the_scalar_trends_save_the_times_they_share_once_and_continue_bit_for_b
         rng.bit_generator.state = rng_state
         assert [feed(c, 100 + i, 1.06 ** i) for i in range(40)] == want
     assert max(step[0] for steps in want for step in steps) == 2 and want[-1][0][5] is not None
-    state["trend_times"] = pack_floats(unpack_floats(state["trend_times"])[1:])
+    state["trend_times"] = pack_times(unpack_times(state["trend_times"])[1:])
     with pytest.raises(ValueError, match="scalar trend: 48 values saved for the panel's shared times, which are 47"):
         ScalarPanel.from_state(cfg, state)
 
