@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from detectors.scalar import ScalarAnomaly
-from detectors.scalars_longcycle import LongCycleAnomaly
+from detectors.periodic import pack_levels
+from detectors.scalars_longcycle import LongCycleAnomaly, _pack_pairs, _unpack_pairs
 
 PERIOD = 1000  # values: 3 cycles need 3,000 of ScalarAnomaly's 1,024 levels
 
@@ -114,8 +115,9 @@ def test_state_is_bounded_and_small() -> None:
     lc = det._channels["v"].long
     assert len(lc.lo) == len(lc.hi) == det.cycle_history
     saved = det.state_dict()["channels"]["v"]["long"]
-    assert len(saved["lo"]) == len(saved["hi"]) == 512  # 1,024 blocks at 3 bits, base64
-    assert len(json.dumps(det.state_dict())) < 5000
+    # 1,024 blocks: the newest 128 the fine history's, 896 as pairs of 3-bit levels, 12 to 8 bytes, base64
+    assert saved["from_history"] == 128 and len(saved["pairs"]) == 800 and "lo" not in saved
+    assert len(json.dumps(det.state_dict())) < 3300  # (3,433 before the pairs and the history's blocks)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -135,4 +137,86 @@ def test_a_bad_saved_long_history_is_refused_with_a_message() -> None:
     state = json.loads(json.dumps(det.state_dict()))
     state["channels"]["v"]["long"]["n"] = 5000
     with pytest.raises(ValueError, match="long cycle"):
+        LongCycleAnomaly.from_state(state)
+
+
+class _CoarserPhase(LongCycleAnomaly):
+    """A variant whose fine history keeps other levels than the long blocks (as bench/nab_variants.py's may)."""
+
+    def _phase_level(self, ch, v: float, level: int) -> int:
+        return level >> 1
+
+
+@pytest.mark.parametrize("cls,kwargs,n,from_history", [
+    (LongCycleAnomaly, {}, 30_000, 128),  # full rings, the newest 128 blocks the fine history's
+    (LongCycleAnomaly, {}, 30_003, 127),  # a block being filled: 3 of the history's levels are its
+    (LongCycleAnomaly, {}, 4_504, 128),
+    (LongCycleAnomaly, {"seasonal_history": 0}, 4_500, 0),  # no fine history
+    (_CoarserPhase, {}, 4_500, 0),  # a fine history of other levels: nothing taken from it
+])
+def test_the_long_rings_save_their_pairs_and_take_the_newest_blocks_from_the_fine_history(
+        cls: type, kwargs: dict, n: int, from_history: int) -> None:
+    """The rings are saved as the blocks' (lowest, highest) pairs, the newest blocks not at all where the fine
+    history holds their levels; restored, the rings are the same and the detector scores exactly as the saved
+    one. The rings as saved before (each packed at 3 bits) load and do the same."""
+    x = cycle(n + 2000, 4, inverted=(n + 500, n + 1000))
+    det = cls(**kwargs)
+    scores(det, x[:n])
+    state = json.loads(json.dumps(det.state_dict()))
+    saved = state["channels"]["v"]["long"]
+    assert saved["from_history"] == from_history and "lo" not in saved and "hi" not in saved
+    lc = det._channels["v"].long
+    before = json.loads(json.dumps(state))  # as saved before
+    old = before["channels"]["v"]["long"]
+    del old["pairs"], old["from_history"]
+    old["lo"], old["hi"] = pack_levels(lc.lo.ordered(), det.bits), pack_levels(lc.hi.ordered(), det.bits)
+    assert len(json.dumps(saved)) < len(json.dumps(old)) - (200 if len(lc.lo) == 1024 else 50)
+    copies = [cls.from_state(s) for s in (state, before)]
+    for c in copies:
+        back = c._channels["v"].long
+        assert np.array_equal(back.lo.ordered(), lc.lo.ordered()) and np.array_equal(back.hi.ordered(), lc.hi.ordered())
+    want = scores(det, x[n:]).tolist()
+    assert max(want) >= det.alert_level  # (the stretch out of phase: something to go on alike about)
+    for c in copies:
+        assert scores(c, x[n:]).tolist() == want
+        assert c.state_dict() == det.state_dict()
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 5, 11])
+def test_pairs_of_levels_come_back_as_they_were(bits: int) -> None:
+    rng = np.random.default_rng(bits)
+    for n in (0, 1, 11, 12, 13, 1024):
+        a, b = rng.integers(0, 1 << bits, n), rng.integers(0, 1 << bits, n)
+        lo, hi = np.minimum(a, b).astype(np.uint16), np.maximum(a, b).astype(np.uint16)
+        back = _unpack_pairs(_pack_pairs(lo, hi, bits), n, bits)
+        assert np.array_equal(back[0], lo) and np.array_equal(back[1], hi)
+    top = np.full(1024, (1 << bits) - 1, dtype=np.uint16)
+    assert all(np.array_equal(r, top) for r in _unpack_pairs(_pack_pairs(top, top, bits), 1024, bits))
+
+
+def test_levels_that_are_not_such_pairs_are_saved_as_the_two_rings() -> None:
+    lo, hi = np.array([1, 5], dtype=np.uint16), np.array([2, 4], dtype=np.uint16)
+    assert _pack_pairs(lo, hi, 3) is None  # a lowest above its highest
+    assert _pack_pairs(np.array([1]), np.array([8]), 3) is None  # a level of more than 3 bits
+    assert _pack_pairs(np.array([1]), np.array([2]), 6) is None  # at 6 bits the pairs save nothing
+    det = LongCycleAnomaly(bits=6)
+    scores(det, cycle(3000, 5))
+    saved = json.loads(json.dumps(det.state_dict()))
+    assert {"lo", "hi"} <= saved["channels"]["v"]["long"].keys()
+    assert LongCycleAnomaly.from_state(saved).state_dict() == det.state_dict()
+
+
+@pytest.mark.parametrize("part,value,message", [
+    ("from_history", 2000, "long cycle: 2000 of 562 blocks saved as the fine history's"),
+    ("from_history", -1, "long cycle: -1 of 562 blocks"),
+    ("from_history", 200, "long cycle: 200 blocks saved as the fine history's, which holds 1024 levels, not 1604"),
+    ("pairs", "AAAA", "long cycle: the saved pairs are not 435 blocks' .lowest, highest. 3-bit levels"),
+    ("pairs", "not base64!", "long cycle: the saved pairs are not"),
+])
+def test_damaged_saved_pairs_are_refused_by_name(part: str, value, message: str) -> None:
+    det = LongCycleAnomaly()
+    scores(det, cycle(4500, 6))
+    state = json.loads(json.dumps(det.state_dict()))
+    state["channels"]["v"]["long"][part] = value
+    with pytest.raises(ValueError, match=message):
         LongCycleAnomaly.from_state(state)
