@@ -28,12 +28,17 @@ T0 = 1_732_000_000.0  # epoch seconds, as the units send them (milliseconds)
 LIMIT = 64 * 1024
 
 
-def _record(rng: np.random.Generator, i: int, keys: list[str]) -> dict[str, float]:
+def _record(rng: np.random.Generator, i: int, keys: list[str], long_cycles: bool = False) -> dict[str, float]:
     """One telemetry record: the first series (the ones the anomaly detector scores) half with a cycle of
-    an hour or so (their phase novelty keeps state), half noise; the rest noise; full-precision floats."""
+    an hour or so (their phase novelty keeps state), half noise (``long_cycles``: with a cycle of a day or
+    so, 1,680-1,860 values, which the long-cycle phase finds and keeps state for); the rest noise;
+    full-precision floats."""
     out = {}
     for j, k in enumerate(keys):
-        cycle = 3.0 * np.sin(2 * np.pi * i / (45 + 7 * j)) if j < 4 else 0.0
+        if j < 4:
+            cycle = 3.0 * np.sin(2 * np.pi * i / (45 + 7 * j))
+        else:
+            cycle = 3.0 * np.sin(2 * np.pi * i / (1440 + 60 * j)) if long_cycles and j < 8 else 0.0
         out[k] = float(10 + j + cycle + rng.normal(0, 1 + j / 10))
     return out
 
@@ -218,27 +223,38 @@ def test_a_table_that_can_be_pruned_or_does_not_add_up_is_saved_as_it_is() -> No
 
 
 @pytest.mark.slow
-def test_a_unit_with_every_trend_tier_full_and_the_most_scalar_series_sent_apart_stays_under_64_kb() -> None:
+@pytest.mark.parametrize("minutes,long_cycles,bound", [(3000, False, 58_000), (12_000, True, 64_000)])
+def test_a_unit_with_every_trend_tier_full_and_the_most_scalar_series_sent_apart_stays_under_64_kb(
+        minutes: int, long_cycles: bool, bound: int) -> None:
     """After commissioning, the largest state: the most trend tiers (4) all full (they fill over 48 x 8^4
     snapshots: fed here directly), the most scalar series each in a message of its own (their trends'
-    times not shared), a warning with its evidence. On the tree before: 69,161 bytes; now 60,274."""
+    times not shared), a warning with its evidence. After 3,000 minutes: on the tree before 69,161 bytes;
+    60,274 on 2026-11-22; 64,222 with the long-cycle phase (2026-11-23); now 57,841 (the trends' times
+    as milliseconds, the long rings as pairs). The long-cycle phase's rings fill after 8,192 values: after
+    12,000 minutes, four series with a cycle of a day or so (the long phase's likelihood kept too), 70,596
+    bytes before, past 64 KB; now 63,671."""
     rng = np.random.default_rng(13)
     cfg = MonitorConfig()
     mon = UnitMonitor(MACHINE, trend_tiers=4)
     keys = [f"metric_{k}" for k in range(cfg.max_scalar_keys + 4)]
-    for i in range(3000):
+    for i in range(minutes):
         ts = T0 + i * 60.0 + int(rng.integers(0, 2000)) / 1000
-        _send(mon, ts, _record(rng, i, keys), together=False)
+        _send(mon, ts, _record(rng, i, keys, long_cycles), together=False)
         if i % 10 == 0:
-            mon.update_snapshot(snap(ts + 7.5, machine_signal(rng, defect=0.3 if i > 2900 else 0.0)))
+            mon.update_snapshot(snap(ts + 7.5, machine_signal(rng, defect=0.3 if i > minutes - 100 else 0.0)))
     assert mon.last.state == "warning" and mon.last.evidence
+    channels = mon.scalars.anomaly._channels
+    if long_cycles:  # the long rings full, and a long cycle found in the four series that have one
+        assert all(len(ch.long.lo) == ch.long.lo.size for ch in channels.values())
+        assert [bool(ch.long.period) for ch in channels.values()] == [False] * 4 + [True] * 4
+    start = T0 + max(200_000.0, minutes * 60.0 + 20_000.0)  # (after the last snapshot)
     for tr in mon.trends.values():
         for i in range(tr.window * tr.fold ** tr.tiers + 100):
-            tr.update(T0 + 200_000.0 + i * 60.0 + int(rng.integers(0, 1000)) / 1000, float(rng.uniform(0.5, 2.0)))
+            tr.update(start + i * 60.0 + int(rng.integers(0, 1000)) / 1000, float(rng.uniform(0.5, 2.0)))
         assert tr.tiers == 4 and all(len(tier) == tr.window for tier in tr.coarse)
     size = len(json.dumps(mon.state_dict()))
-    print(f"every tier full, series apart: {size} bytes")
-    assert size <= LIMIT
+    print(f"every tier full, series apart, {minutes} minutes: {size} bytes")
+    assert size <= bound <= LIMIT
 
 
 def test_a_longer_context_saves_its_transitions_too() -> None:
