@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["pack_floats", "pack_times", "unpack_floats", "unpack_times"]
+__all__ = ["pack_counts", "pack_floats", "pack_times", "unpack_counts", "unpack_floats", "unpack_times"]
 
 
 def pack_floats(values: Iterable[float]) -> str:
@@ -99,3 +99,29 @@ def unpack_times(packed: dict[str, Any] | str | Iterable[float]) -> list[float]:
     over = np.frombuffer(raw, dtype=f"<u{width}").astype(np.int64)
     ms = np.concatenate(([first], first + np.cumsum(over + least))).astype(np.int64)
     return (ms / 1000.0).tolist()
+
+
+def pack_counts(counts: Iterable[int]) -> str:
+    """Whole numbers >= 0 below 2**64 as base64 of little-endian unsigned numbers of the fewest bytes (1, 2, 4 or
+    8) that hold them all: a count of a few hundred in 2.7 characters, not the 5 of ``123, `` in JSON.
+
+    >>> pack_counts([3, 300, 0]), unpack_counts(pack_counts([3, 300, 0]), 3)
+    ('AwAsAQAA', [3, 300, 0])
+    """
+    values = [int(c) for c in counts]
+    top = max(values, default=0)
+    width = next(w for w in _WIDTHS if top < 1 << (8 * w))
+    return base64.b64encode(np.asarray(values, dtype=np.uint64).astype(f"<u{width}").tobytes()).decode("ascii")
+
+
+def unpack_counts(packed: str, n: int) -> list[int]:
+    """The ``n`` counts :func:`pack_counts` packed (their width: the bytes over ``n``). Raises ValueError for
+    text that is not such a packing."""
+    try:
+        raw = base64.b64decode(packed, validate=True)
+    except (binascii.Error, TypeError) as exc:
+        raise ValueError(f"packed counts are not base64: {exc}") from None
+    width = len(raw) // n if n else 1
+    if width not in _WIDTHS or len(raw) != n * width:
+        raise ValueError(f"packed counts: {len(raw)} bytes are not {n} counts of 1, 2, 4 or 8 bytes")
+    return np.frombuffer(raw, dtype=f"<u{width}").tolist()

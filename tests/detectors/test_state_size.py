@@ -20,7 +20,7 @@ from detectors.config import MonitorConfig
 from detectors.monitor import BASELINE_POINTS
 from detectors.scalar import ScalarAnomaly
 from detectors.scalars import ScalarPanel
-from detectors.statepack import pack_floats, pack_times, unpack_floats, unpack_times
+from detectors.statepack import pack_floats, pack_times, unpack_counts, unpack_floats, unpack_times
 from tests.detectors.sim import GEO, RPM, machine_signal, snap
 
 MACHINE = MachineInfo(rated_rpm=RPM, bearing=GEO)
@@ -162,7 +162,8 @@ def test_the_anomaly_channels_save_their_transitions_and_block_sums_compactly_an
     saved as the 64 transitions' counts, a context's count being their sum; its likelihoods' blocks
     without their counts, all ``long / 25`` but the newest's. 0.7-0.9 KB less per channel (of 8); the
     counts' digits alone grow with time. Restored, it scores exactly as the saved one; a state saved
-    before (the table and the blocks' counts) loads and does the same."""
+    before (the table and the blocks' counts) loads and does the same; so does one saved with the counts as
+    a list (before they were packed: 2 bytes a count below 65,536, 174 characters instead of 250 here)."""
     rng = np.random.default_rng(10)
     i = np.arange(4000)
     x = 50 + 10 * np.sin(2 * np.pi * i / 60) + rng.normal(0, 2.0, i.size)  # a cycle: the phase keeps blocks too
@@ -173,15 +174,19 @@ def test_the_anomaly_channels_save_their_transitions_and_block_sums_compactly_an
     assert ch.period == 60 and len(ch.phase.blocks) == len(ch.context.blocks) == 25
     state = json.loads(json.dumps(det.state_dict()))
     saved = state["channels"]["v"]
-    assert len(saved["transitions"]) == 64 and "table" not in saved
+    counts = unpack_counts(saved["transitions"], 64)
+    assert len(saved["transitions"]) == 172 and max(counts) >= 256 and "table" not in saved
     assert "blocks" not in saved and "blocks" not in saved["phase"]
+    listed = json.loads(json.dumps(state))  # as saved before the counts were packed
+    listed["channels"]["v"]["transitions"] = counts
+    assert len(json.dumps(listed)) - len(json.dumps(state)) > 60
     before = json.loads(json.dumps(state))  # as saved before
     old = before["channels"]["v"]
     del old["transitions"], old["block_sums"], old["last_count"], old["phase"]["block_sums"], old["phase"]["last_count"]
     old["table"], old["blocks"] = dict(ch.table), pack_floats(v for b in ch.context.blocks for v in b)
     old["phase"]["blocks"] = [list(b) for b in ch.phase.blocks]
     assert len(json.dumps(state)) < len(json.dumps(before)) - 600
-    copies = [ScalarAnomaly.from_state(s) for s in (state, before)]
+    copies = [ScalarAnomaly.from_state(s) for s in (state, listed, before)]
     assert all(c._channels["v"].table == ch.table for c in copies)
     want = _stream(det, x[3000:])
     assert max(want) == 1.0 and all(_stream(c, x[3000:]) == want for c in copies)
@@ -191,6 +196,8 @@ def test_the_anomaly_channels_save_their_transitions_and_block_sums_compactly_an
 @pytest.mark.parametrize("part,value,message", [
     ("transitions", [1, 2, 3], "anomaly transitions: expected 64 counts"),
     ("transitions", [-1] + [0] * 63, "anomaly transitions: expected 64 counts"),
+    ("transitions", "AAAA", "anomaly transitions: packed counts: 3 bytes are not 64 counts of 1, 2, 4 or 8 bytes"),
+    ("transitions", "not base64!", "anomaly transitions: packed counts are not base64"),
     ("last_count", 41, "likelihood blocks: 50 sums and a last count of 41 are not blocks of at most 40 values"),
     ("block_sums", "AAAAAAAA+D8=", "likelihood blocks: 1 sums"),
 ])
@@ -223,16 +230,16 @@ def test_a_table_that_can_be_pruned_or_does_not_add_up_is_saved_as_it_is() -> No
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("minutes,long_cycles,bound", [(3000, False, 58_000), (12_000, True, 64_000)])
+@pytest.mark.parametrize("minutes,long_cycles,bound", [(3000, False, 57_000), (12_000, True, 63_000)])
 def test_a_unit_with_every_trend_tier_full_and_the_most_scalar_series_sent_apart_stays_under_64_kb(
         minutes: int, long_cycles: bool, bound: int) -> None:
     """After commissioning, the largest state: the most trend tiers (4) all full (they fill over 48 x 8^4
     snapshots: fed here directly), the most scalar series each in a message of its own (their trends'
     times not shared), a warning with its evidence. After 3,000 minutes: on the tree before 69,161 bytes;
-    60,274 on 2026-11-22; 64,222 with the long-cycle phase (2026-11-23); now 57,841 (the trends' times
-    as milliseconds, the long rings as pairs). The long-cycle phase's rings fill after 8,192 values: after
-    12,000 minutes, four series with a cycle of a day or so (the long phase's likelihood kept too), 70,596
-    bytes before, past 64 KB; now 63,671."""
+    60,274 on 2026-11-22; 64,222 with the long-cycle phase (2026-11-23); now 56,976 (the scalar trends'
+    times as milliseconds, the long rings as pairs, the transitions' counts packed). The long-cycle phase's
+    rings fill after 8,192 values: after 12,000 minutes, four series with a cycle of a day or so (the long
+    phase's likelihood kept too), 70,596 bytes before, past 64 KB; now 62,969."""
     rng = np.random.default_rng(13)
     cfg = MonitorConfig()
     mon = UnitMonitor(MACHINE, trend_tiers=4)
@@ -263,7 +270,7 @@ def test_a_longer_context_saves_its_transitions_too() -> None:
     values = np.random.default_rng(14).normal(size=3000)
     _stream(det, values[:2000])
     state = json.loads(json.dumps(det.state_dict()))
-    assert len(state["channels"]["v"]["transitions"]) == 64 and "table" not in state["channels"]["v"]
+    assert len(unpack_counts(state["channels"]["v"]["transitions"], 64)) == 64 and "table" not in state["channels"]["v"]
     again = ScalarAnomaly.from_state(state)
     assert again._channels["v"].table == det._channels["v"].table
     assert _stream(again, values[2000:]) == _stream(det, values[2000:])

@@ -3,7 +3,8 @@
 as hold them all, 2.7 characters a time instead of a float's 10.7 (4.9 KB of the 15 trends of series
 sent apart). Times that are not whole milliseconds bit for bit are saved as floats, as before; either
 way a restored panel goes on exactly as the saved one, and a state saved before (the trends' times as
-floats) loads and does the same."""
+floats) loads and does the same. (Counts, :func:`detectors.statepack.pack_counts`, are packed alike, at
+the fewest bytes that hold them all.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from detectors.config import MonitorConfig
 from detectors.scalars import ScalarPanel
-from detectors.statepack import pack_floats, pack_times, unpack_times
+from detectors.statepack import pack_counts, pack_floats, pack_times, unpack_counts, unpack_times
 
 T0_MS = 1_732_000_000_000  # epoch milliseconds, as the units send them
 
@@ -131,3 +132,19 @@ def test_series_sent_apart_save_their_trend_times_compactly_and_continue_bit_for
     damaged["tracks"][own[0]]["trend"]["times"] = pack_times(unpack_times(state["tracks"][own[0]]["trend"]["times"])[1:])
     with pytest.raises(ValueError, match="scalar trend: 48 values saved with 47 times of its own"):
         ScalarPanel.from_state(cfg, damaged)
+
+
+@pytest.mark.parametrize("counts,width", [([], 1), ([0, 255], 1), ([0, 256], 2), ([70_000], 4), ([2 ** 40, 1], 8)])
+def test_counts_take_the_fewest_bytes_that_hold_them(counts: list[int], width: int) -> None:
+    packed = pack_counts(counts)
+    assert len(packed) == 4 * -(-len(counts) * width // 3) and unpack_counts(packed, len(counts)) == counts
+
+
+@pytest.mark.parametrize("packed,n,message", [
+    ("AAAA", 2, "packed counts: 3 bytes are not 2 counts"),
+    ("AAAA", 0, "packed counts: 3 bytes are not 0 counts"),
+    ("not base64!", 2, "packed counts are not base64"),
+])
+def test_damaged_counts_are_refused_by_name(packed: str, n: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        unpack_counts(packed, n)
