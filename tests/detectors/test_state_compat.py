@@ -1,4 +1,4 @@
-"""A unit's state saved by the version before the compact state (the service's database after an
+"""A unit's state saved by the versions before the compact state (the service's database after an
 upgrade) loads, and the unit goes on exactly as it would have.
 
 ``data/state_5f3b796.json`` was written by this file run as a script on the tree before (commit
@@ -6,10 +6,13 @@ upgrade) loads, and the unit goes on exactly as it would have.
 one sent alone, its scalar baselines learnt, one series with a cycle; every part whose saved form
 has changed since is there in its old form (the T² rows, the commissioning trend's points, each
 scalar trend's times, a series' last values as a list, the anomaly channels' table and blocks with
-their counts). Restored, it is compared over the next two hours (the commissioning ends, then a
-bearing fault and a temperature rise develop) with a unit fed the same messages from the start.
+their counts). ``data/state_482bd63.json``, the same unit saved by the tree before the scalar trends'
+times were saved as milliseconds (commit 482bd63), holds the forms that changed then (the scalar
+trends' times as floats, the long-cycle rings each packed at 3 bits, the transitions' counts as a
+list). Restored, each is compared over the next two hours (the commissioning ends, then a bearing fault
+and a temperature rise develop) with a unit fed the same messages from the start.
 
-    PYTHONPATH=<the old tree> python tests/detectors/test_state_compat.py   # rewrites the file
+    PYTHONPATH=<the old tree> python tests/detectors/test_state_compat.py   # writes data/state_<commit>.json
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from tests.detectors.sim import GEO, RPM, machine_signal, snap
 
 MACHINE = MachineInfo(rated_rpm=RPM, bearing=GEO)
 CONFIG = {"warmup": 200, "scalar_warmup_s": 2 * 3600.0}
-FIXTURE = Path(__file__).parent / "data" / "state_5f3b796.json"
+DATA = Path(__file__).parent / "data"
+FIXTURES = ["state_5f3b796.json", "state_482bd63.json"]
 T0 = 1_732_000_000.0
 SAVED_AT, END = 190, 310  # minutes
 
@@ -72,7 +76,12 @@ def _run() -> dict:
 
 @pytest.fixture(scope="module")
 def saved() -> dict:
-    return json.loads(FIXTURE.read_text())
+    return json.loads((DATA / FIXTURES[0]).read_text())
+
+
+@pytest.fixture(scope="module", params=FIXTURES)
+def any_saved(request: pytest.FixtureRequest) -> dict:
+    return json.loads((DATA / request.param).read_text())
 
 
 def test_the_saved_state_holds_every_part_in_its_old_form(saved: dict) -> None:
@@ -87,7 +96,18 @@ def test_the_saved_state_holds_every_part_in_its_old_form(saved: dict) -> None:
     assert channels["pressure_bar"]["period"] == 20 and channels["pressure_bar"]["phase"]["blocks"]
 
 
-def test_a_state_saved_before_loads_and_the_unit_goes_on_as_it_would_have(saved: dict) -> None:
+def test_the_state_saved_before_the_times_as_milliseconds_holds_those_parts_in_their_old_form() -> None:
+    saved = json.loads((DATA / FIXTURES[1]).read_text())
+    assert "482bd63" in saved["made_by"]
+    scalars = saved["state"]["scalars"]
+    tracks, channels = scalars["tracks"], scalars["anomaly"]["channels"]
+    assert isinstance(scalars["trend_times"], str) and isinstance(tracks["flow_m3h"]["trend"]["points"], str)
+    assert all(isinstance(c["transitions"], list) for c in channels.values())
+    assert all({"lo", "hi"} <= c["long"].keys() and c["long"]["n"] == 23 for c in channels.values())
+
+
+def test_a_state_saved_before_loads_and_the_unit_goes_on_as_it_would_have(any_saved: dict) -> None:
+    saved = any_saved
     restored = UnitMonitor.from_state(json.loads(json.dumps(saved["state"])), MACHINE)
     assert not restored.baseline.ready and restored.n_learnt == SAVED_AT
     again = UnitMonitor.from_state(json.loads(json.dumps(restored.state_dict())), MACHINE)  # saved anew
@@ -108,6 +128,8 @@ def test_a_state_saved_before_loads_and_the_unit_goes_on_as_it_would_have(saved:
 
 
 if __name__ == "__main__":
-    FIXTURE.parent.mkdir(exist_ok=True)
-    FIXTURE.write_text(json.dumps(_run()) + "\n")
-    print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size} bytes)", file=sys.stderr)
+    made = _run()
+    path = DATA / f"state_{made['made_by'].split()[-1]}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(made) + "\n")
+    print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
