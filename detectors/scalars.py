@@ -149,9 +149,10 @@ class ScalarTrack:
         trend = self.trend.state_dict()
         if "points" in trend:
             del trend["points"]
-            trend["values"] = pack_floats(v for _, v in self.trend.points)
+            times, values = zip(*self.trend.points) if self.trend.points else ((), ())
+            trend["values"] = pack_floats(values)
             if not times_saved:
-                trend["times"] = pack_times(t for t, _ in self.trend.points)
+                trend["times"] = pack_times(times)
         return {"cfg": [self.warmup_s, self.points, self.watch_z, self.warning_z, self.alpha, self.persistence,
                         self.ph.delta, self.ph.threshold],
                 "t0": self.t0, "recent": pack_floats(self.recent), "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,

@@ -243,13 +243,18 @@ def _pack_pairs(lo: np.ndarray, hi: np.ndarray, bits: int) -> str | None:
     if plan is None or len(lo) != len(hi) or (len(lo) and (np.any(lo > hi) or int(hi.max()) >> bits)):
         return None
     pairs, per_word = plan
-    codes = (hi.astype(np.uint64) * (hi.astype(np.uint64) + 1) // 2 + lo).astype(np.uint64)
+    h = hi.astype(np.uint64)
+    codes = h * (h + 1) // 2 + lo
     full = len(codes) // per_word * per_word
-    powers = np.array([pairs ** i for i in range(per_word)], dtype=np.uint64)
-    words = (codes[:full].reshape(-1, per_word) * powers).sum(axis=1, dtype=np.uint64)
+    words = (codes[:full].reshape(-1, per_word) * _powers(pairs, per_word)).sum(axis=1, dtype=np.uint64)
     tail = sum(int(c) * pairs ** i for i, c in enumerate(codes[full:].tolist()))
     raw = words.astype("<u8").tobytes() + tail.to_bytes(_tail_bytes(pairs, len(codes) - full), "little")
     return base64.b64encode(raw).decode("ascii")
+
+
+@lru_cache(maxsize=8)
+def _powers(pairs: int, per_word: int) -> np.ndarray:
+    return np.array([pairs ** i for i in range(per_word)], dtype=np.uint64)
 
 
 def _tail_bytes(pairs: int, count: int) -> int:

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
+import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,7 +58,9 @@ def unpack_floats(packed: str | Iterable[float]) -> list[float]:
     return np.frombuffer(raw, dtype="<f8").tolist()
 
 
-_WIDTHS = (1, 2, 4, 8)  # the bytes a step of pack_times takes (little-endian, unsigned)
+_WIDTHS = (1, 2, 4, 8)  # the bytes a step of pack_times or a count of pack_counts takes (little-endian, unsigned)
+_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}  # (their struct codes)
+_MS_LIMIT = 2.0 ** 53 / 1000  # times from here on are not all whole milliseconds
 
 
 def pack_times(times: Iterable[float]) -> dict[str, Any] | str:
@@ -64,16 +68,17 @@ def pack_times(times: Iterable[float]) -> dict[str, Any] | str:
     of every step less the least}`` when each is ``ms / 1000`` of a whole number of milliseconds ``ms``,
     bit for bit (not -0.0, a NaN, or a time past 2**53 ms); else as :func:`pack_floats`. An empty or
     one-time list has no steps."""
-    t = np.asarray(list(times), dtype="<f8")
-    if not len(t) or not np.all(np.isfinite(t)) or np.max(np.abs(t)) >= 2.0 ** 53 / 1000:
+    t = np.array(list(times), dtype="<f8")
+    if not len(t) or not np.abs(t).max() < _MS_LIMIT:  # (a NaN compares false)
         return pack_floats(t)
     ms = np.rint(t * 1000.0).astype(np.int64)
-    if not np.array_equal((ms / 1000.0).view(np.int64), t.view(np.int64)):  # (bit for bit: -0.0 is not 0.0)
+    if not np.array_equal((ms / 1000.0).view(np.int64), t.view(np.int64)):  # (bit for bit: -0.0 is not 0 ms)
         return pack_floats(t)
-    steps = np.diff(ms)
+    steps = ms[1:] - ms[:-1]
     least = int(steps.min()) if len(steps) else 0
-    over = (steps - least).astype(np.uint64)
-    width = next(w for w in _WIDTHS if not len(over) or int(over.max()) < 1 << (8 * w))
+    over = steps - least
+    top = int(over.max()) if len(over) else 0
+    width = next(w for w in _WIDTHS if top < 1 << (8 * w))
     return {"ms": [int(ms[0]), least, width],
             "steps": base64.b64encode(over.astype(f"<u{width}").tobytes()).decode("ascii")}
 
@@ -84,8 +89,8 @@ def unpack_times(packed: dict[str, Any] | str | Iterable[float]) -> list[float]:
     if not isinstance(packed, dict):
         return unpack_floats(packed)
     head, steps = packed.get("ms"), packed.get("steps")
-    if not (isinstance(head, list) and len(head) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                              for v in head) and head[2] in _WIDTHS
+    if not (isinstance(head, list) and len(head) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and abs(v) < 1 << 62 for v in head) and head[2] in _WIDTHS
             and isinstance(steps, str)):
         raise ValueError(f"packed times: expected {{'ms': [first, least step, bytes per step (1, 2, 4 or 8)], "
                          f"'steps': base64}}, got {str(packed)[:80]}")
@@ -96,9 +101,9 @@ def unpack_times(packed: dict[str, Any] | str | Iterable[float]) -> list[float]:
         raise ValueError(f"packed times: the steps are not base64: {exc}") from None
     if len(raw) % width:
         raise ValueError(f"packed times: {len(raw)} bytes of steps is not a whole number of {width}-byte steps")
-    over = np.frombuffer(raw, dtype=f"<u{width}").astype(np.int64)
-    ms = np.concatenate(([first], first + np.cumsum(over + least))).astype(np.int64)
-    return (ms / 1000.0).tolist()
+    ms = itertools.accumulate((d + least for d in struct.unpack(f"<{len(raw) // width}{_CODES[width]}", raw)),
+                              initial=first)
+    return (np.fromiter(ms, dtype=np.float64) / 1000.0).tolist()  # (as pack_times divided them)
 
 
 def pack_counts(counts: Iterable[int]) -> str:

@@ -72,6 +72,7 @@ def test_no_time_and_one_time_come_back() -> None:
     ({"ms": [1, 0], "steps": ""}, "packed times: expected"),
     ({"ms": [1, 0, 3], "steps": ""}, "packed times: expected"),
     ({"ms": [1.5, 0, 1], "steps": ""}, "packed times: expected"),
+    ({"ms": [10 ** 400, 0, 1], "steps": ""}, "packed times: expected"),
     ({"ms": [1, 0, 2], "steps": "not base64!"}, "packed times: the steps are not base64"),
     ({"ms": [1, 0, 2], "steps": "AAAA"}, "packed times: 3 bytes of steps is not a whole number of 2-byte steps"),
 ])
