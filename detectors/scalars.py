@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from detectors.pagehinkley import PageHinkley
 from detectors.prognosis import ExpTrend
 from detectors.scalars_longcycle import LongCycleAnomaly
-from detectors.statepack import pack_floats, pack_times, unpack_floats, unpack_times
+from detectors.statepack import pack_floats, pack_times, pack_times_each, unpack_floats, unpack_times
 from detectors.types import Assessment
 from detectors.zscore import RobustZScore
 
@@ -141,18 +141,19 @@ class ScalarTrack:
             return None
         return math.exp(base[0]) if self.log else base[0]
 
-    def state_dict(self, times_saved: bool = False) -> dict:
+    def state_dict(self, times_saved: bool = False, packed_times: dict | str | None = None) -> dict:
         """The state as JSON-able data. ``times_saved``: the panel saves the times of this track's trend
         points (once for the tracks that share them): the trend keeps its values only. Else the trend's
         times are saved apart from its values, as :func:`detectors.statepack.pack_times` packs them (a
-        unit's times are whole milliseconds: 2.7 characters a time instead of 10.7; since 2026-11-24)."""
+        unit's times are whole milliseconds: 2.7 characters a time instead of 10.7; since 2026-11-24), or
+        as ``packed_times`` (the panel's packing of them, with the other tracks')."""
         trend = self.trend.state_dict()
         if "points" in trend:
             del trend["points"]
             times, values = zip(*self.trend.points) if self.trend.points else ((), ())
             trend["values"] = pack_floats(values)
             if not times_saved:
-                trend["times"] = pack_times(times)
+                trend["times"] = pack_times(times) if packed_times is None else packed_times
         return {"cfg": [self.warmup_s, self.points, self.watch_z, self.warning_z, self.alpha, self.persistence,
                         self.ph.delta, self.ph.threshold],
                 "t0": self.t0, "recent": pack_floats(self.recent), "last_kept": self.last_kept if math.isfinite(self.last_kept) else None,
@@ -304,17 +305,22 @@ class ScalarPanel:
 
     def state_dict(self) -> dict:
         # a unit sends its values together, in one record: the tracks' trends then hold the same times, saved
-        # once (``trend_times``; 7.7 KB of the state of 16 series), the values in each track
+        # once (``trend_times``; of the state of 16 series 7.7 KB as floats, 2.6 KB as milliseconds), the
+        # values in each track
         times = {k: [t for t, _ in tr.trend.points] for k, tr in self.tracks.items() if tr.trend.points}
         seen = list(times.values())
         shared = max(seen, key=seen.count) if seen else None
         if shared is not None and 0.0 in shared:
             shared = None  # (equal as numbers, 0.0 and -0.0 are not bit for bit: no times at 0 are shared)
-        state = {"tracks": {k: t.state_dict(times_saved=shared is not None and times.get(k) == shared)
+        # (NaN, never a time here, is equal to nothing: such times are not shared)
+        own = [k for k, t in times.items() if shared is None or t != shared]
+        packed = dict(zip(own + ["(shared)"], pack_times_each([times[k] for k in own] + [shared or []]), strict=True))
+        state = {"tracks": {k: t.state_dict(times_saved=shared is not None and times.get(k) == shared,
+                                            packed_times=packed.get(k))
                             for k, t in self.tracks.items()},
                  "anomaly": self.anomaly.state_dict()}
-        if shared is not None:  # (NaN, never a time here, is equal to nothing: such times are not shared)
-            state["trend_times"] = pack_times(shared)  # (as floats, pack_floats, before 2026-11-24)
+        if shared is not None:
+            state["trend_times"] = packed["(shared)"]  # (as floats, pack_floats, before 2026-11-24)
         return state
 
     @classmethod

@@ -30,12 +30,13 @@ import base64
 import binascii
 import itertools
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["pack_counts", "pack_floats", "pack_times", "unpack_counts", "unpack_floats", "unpack_times"]
+__all__ = ["pack_counts", "pack_floats", "pack_times", "pack_times_each", "unpack_counts", "unpack_floats",
+           "unpack_times"]
 
 
 def pack_floats(values: Iterable[float]) -> str:
@@ -68,19 +69,34 @@ def pack_times(times: Iterable[float]) -> dict[str, Any] | str:
     of every step less the least}`` when each is ``ms / 1000`` of a whole number of milliseconds ``ms``,
     bit for bit (not -0.0, a NaN, or a time past 2**53 ms); else as :func:`pack_floats`. An empty or
     one-time list has no steps."""
-    t = np.array(list(times), dtype="<f8")
-    if not len(t) or not np.abs(t).max() < _MS_LIMIT:  # (a NaN compares false)
-        return pack_floats(t)
-    ms = np.rint(t * 1000.0).astype(np.int64)
-    if not np.array_equal((ms / 1000.0).view(np.int64), t.view(np.int64)):  # (bit for bit: -0.0 is not 0 ms)
-        return pack_floats(t)
+    return pack_times_each([list(times)])[0]
+
+
+def pack_times_each(groups: Sequence[Sequence[float]]) -> list[dict[str, Any] | str]:
+    """:func:`pack_times` of each group of times, checked in one pass over all of them (a unit's scalar
+    trends: 16 of 48 times, in a third of the time of one call each)."""
+    sizes = [len(g) for g in groups]
+    flat = np.fromiter(itertools.chain.from_iterable(groups), dtype="<f8", count=sum(sizes))
+    in_range = np.abs(flat) < _MS_LIMIT  # (a NaN compares false)
+    ms = np.rint(np.where(in_range, flat, 0.0) * 1000.0).astype(np.int64)
+    whole = in_range & ((ms / 1000.0).view(np.int64) == flat.view(np.int64))  # (bit for bit: -0.0 is not 0 ms)
     steps = ms[1:] - ms[:-1]
-    least = int(steps.min()) if len(steps) else 0
-    over = steps - least
-    top = int(over.max()) if len(over) else 0
-    width = next(w for w in _WIDTHS if top < 1 << (8 * w))
-    return {"ms": [int(ms[0]), least, width],
-            "steps": base64.b64encode(over.astype(f"<u{width}").tobytes()).decode("ascii")}
+    out: list[dict[str, Any] | str] = []
+    start = 0
+    for n in sizes:
+        end = start + n
+        if not n or not whole[start:end].all():
+            out.append(pack_floats(flat[start:end]))
+        else:
+            own = steps[start:end - 1]
+            least = int(own.min()) if n > 1 else 0
+            over = own - least
+            top = int(over.max()) if n > 1 else 0
+            width = next(w for w in _WIDTHS if top < 1 << (8 * w))
+            out.append({"ms": [int(ms[start]), least, width],
+                        "steps": base64.b64encode(over.astype(f"<u{width}").tobytes()).decode("ascii")})
+        start = end
+    return out
 
 
 def unpack_times(packed: dict[str, Any] | str | Iterable[float]) -> list[float]:

@@ -16,7 +16,7 @@ import pytest
 
 from detectors.config import MonitorConfig
 from detectors.scalars import ScalarPanel
-from detectors.statepack import pack_counts, pack_floats, pack_times, unpack_counts, unpack_times
+from detectors.statepack import pack_counts, pack_floats, pack_times, pack_times_each, unpack_counts, unpack_times
 
 T0_MS = 1_732_000_000_000  # epoch milliseconds, as the units send them
 
@@ -61,6 +61,21 @@ def test_the_steps_take_the_fewest_bytes_that_hold_them(steps: list[int], width:
 def test_times_that_are_not_whole_milliseconds_bit_for_bit_are_packed_as_floats(times: list[float]) -> None:
     assert pack_times(times) == pack_floats(times)
     assert _bits(unpack_times(pack_times(times))) == _bits(times)
+
+
+def test_groups_of_times_are_each_packed_on_their_own() -> None:
+    """A group whose times are not whole milliseconds (a NaN, -0.0, a tenth of a ms) is packed as floats,
+    and the groups beside it as milliseconds; the steps never cross from one group to the next."""
+    whole = [(T0_MS + 60_000 * i + 7 * i * i) / 1000 for i in range(48)]
+    later = [(T0_MS + 10 ** 9 + 1000 * i) / 1000 for i in range(5)]
+    groups = [whole, [], [1.0, math.nan], later, [-0.0], [T0_MS / 1000 + 0.0001], [2.5]]
+    packed = pack_times_each(groups)
+    assert [isinstance(p, dict) for p in packed] == [True, False, False, True, False, False, True]
+    assert packed[3] == {"ms": [T0_MS + 10 ** 9, 1000, 1], "steps": "AAAAAA=="} and packed[1] == ""
+    assert packed[6] == {"ms": [2500, 0, 1], "steps": ""}
+    for g, p in zip(groups, packed, strict=True):
+        assert _bits(unpack_times(json.loads(json.dumps(p)))) == _bits(g)
+    assert pack_times_each([]) == []
 
 
 def test_no_time_and_one_time_come_back() -> None:
