@@ -99,7 +99,8 @@ class PrimaryMode:
         if a.state == "unknown":
             return a
         if a.state == "healthy":
-            self.waited = 0
+            if snapshot:  # (scalar telemetry between two waiting snapshots carries their healthy state)
+                self.waited = 0
             if self.healthy_since is None:
                 self.healthy_since = a.ts
             elif self.mode is not None and a.ts - self.healthy_since >= self.memory_s:

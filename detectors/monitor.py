@@ -83,6 +83,9 @@ BASELINE_POINTS = 64
 # that has ended stops signalling ph_threshold / ph_delta snapshots later (unbounded, a few hours of a
 # disturbance held the unit in watch for ~900 snapshots)
 PH_CAP = 1.5
+# a step of the whole spectrum (:meth:`UnitMonitor._uniform_step`): every band at least 1.3x its baseline
+# (log), each within 25 % of the bands' median ratio (or 3 of its robust SD)
+_STEP_LEAST, _STEP_SPREAD = math.log(1.3), math.log(1.25)
 
 
 def _real(v: Any) -> bool:
@@ -257,6 +260,9 @@ class UnitMonitor:
         self.calm = 0
         self.step_count = 0
         self.step_ts = 0.0
+        self.step_n = 0  # snapshots since the step
+        self.step_level: tuple[float, float] | None = None  # lowest running medians of RMS and velocity since
+        self.step_k: float | None = None  # a step of the whole spectrum: its factor
         self.base_rpm: float | None = None
         self.away_rpm: float | None = None  # a steady speed away from the baseline's, and for how many snapshots
         self.away_n = 0
@@ -408,13 +414,16 @@ class UnitMonitor:
         t2 = self.mv.score_one({k: watched[k] for k in _MV_KEYS if k in watched})
         hi_keys = [k for k in ("rms_g", "velocity_rms_mm_s", "hf") if k in z]
         hi_z = sum(z[k] for k in hi_keys) / max(len(hi_keys), 1)
-        self.ph.update(max(min(hi_z, 20.0), -5.0))
+        if not self.step:  # a level step is no wear: the Page-Hinkley test follows wear only
+            self.ph.update(max(min(hi_z, 20.0), -5.0))
         for key, tr in self.trends.items():
             tr.update(snap.ts, feats[key])
         prev_ewma = self.ewma
         self.ewma = c.alpha * t2 + (1 - c.alpha) * self.ewma
         anomalous = self.ewma >= c.watch_log10p
         self.streak = self.streak + 1 if anomalous else 0
+        uniform = self._uniform_step(watched) if self.streak == 1 and prev_ewma < c.watch_log10p \
+            and t2 >= c.warning_log10p else None
         # health indicator: running median of the RMS over its lowest settled level since commissioning
         self.hi_buf = (self.hi_buf + [feats["rms_g"]])[-c.smooth:]
         hi = _median(self.hi_buf)
@@ -473,23 +482,47 @@ class UnitMonitor:
                     level = 2
                     reasons.insert(0, f"{k[1]}x shaft-speed velocity {med:.2f} mm/s (median of {c.smooth}) is "
                                       f"{r_med:.1f}x its baseline")
-        # a level step that appears at once and does not grow is an operating change, not wear
-        if ratio >= c.watch_ratio and self.prev_ratio < c.watch_ratio and self.streak <= 1:
-            self.step = prev_ewma < c.watch_log10p and t2 >= c.warning_log10p
+        # a level step that appears at once and does not grow is an operating change, not wear: one the
+        # RMS's running median shows at once (it crosses watch_ratio on the step's first snapshot, the T²
+        # not yet anomalous before it), or one that makes every band of the spectrum about equally louder
+        # at once (the T² anomalous from its first snapshot on: a sensor's gain, a load on the whole
+        # machine; a fault raises some bands, not all). Before 2026-11-23 only the first: the running
+        # median crosses on a step's third snapshot, when the T² has been anomalous for three, so a
+        # simulated sensor gain of 1.5-5x was warned as imbalance, misalignment or lubrication
+        if uniform is not None or (ratio >= c.watch_ratio and self.prev_ratio < c.watch_ratio and self.streak <= 1):
+            self.step = uniform is not None or (prev_ewma < c.watch_log10p and t2 >= c.warning_log10p)
             self.step_count = 0
             self.step_ts = snap.ts
+            self.step_n, self.step_level, self.step_k = 0, None, uniform
+            if self.step:
+                self.ph.restart()
         if ratio < c.watch_ratio and not anomalous:
             self.step = False
         ttf = self._ttf(excess=True) if level >= 1 else None
-        if level >= 2 and self.step:
-            self.step_count += 1
-            rising = self._ttf(since=self.step_ts) is not None
-            if not rising and not fam:
+        stepped = False  # a level step without a rising trend: watch at most, and no failure mode named
+        if self.step and self._stepped_rise(hi) is None:
+            stepped = level >= 1 and not fam
+            if self.step_k is not None and self.step_n >= c.smooth:
+                # the whole spectrum k x at once and steady since: judged against the old baseline, every
+                # later change would be read through the step (wear after it named by the 1x the step
+                # raised), so the baseline is learnt again at once, as after a settled speed change
+                k = self.step_k
+                self._rebaseline()
+                self.relearn_note = (f"every band of the spectrum {k:.2g}x its baseline at once, and steady since: "
+                                     "a changed load or sensor gain (sensitivity setting, cable, mounting); learning "
+                                     "the baseline again")
+                reasons.append(self.relearn_note)
+        if stepped:
+            reasons.append("level step without a rising trend: an operating change (a load) or a change of the "
+                           "sensor's gain suspected")
+            if level >= 2:
                 level = 1
-                reasons.append("level step without a rising trend: operating change suspected")
+                self.step_count += 1
                 if self.step_count >= c.rebaseline_after:
                     self._rebaseline()
                     reasons.append("re-learning the baseline at the new operating point")
+        elif level >= 2 and self.step:
+            self.step_count += 1
         self.prev_ratio = ratio
         if level < self.level:  # come down only after `persistence` calmer snapshots (no flapping)
             self.calm += 1
@@ -505,7 +538,7 @@ class UnitMonitor:
                   "hi_ratio": round(ratio, 4), "page_hinkley": round(self.ph.score_one({}), 3),
                   "iso_zone": feats["iso_zone"]}
         a = Assessment(ts=snap.ts, state=_STATES[level], features=feats, scores=scores, reasons=reasons)
-        if level >= 1:
+        if level >= 1 and not stepped:
             mode, conf, ev = explain(feats, z, self.baseline.baseline, has_geometry=self.machine.bearing is not None,
                                      grown=grown)
             if mode in _SHAFT_MODES:
@@ -514,6 +547,38 @@ class UnitMonitor:
             if ttf is not None:
                 a.ttf_s, a.ttf_low_s, a.ttf_high_s = ttf
         return self._absolute(a, zone, feats)
+
+    def _stepped_rise(self, hi: float) -> tuple[float, float, float] | None:
+        """After a level step: the time to failure of a rise since the step, when the running medians
+        of the RMS or of the velocity have also risen 10 % over their lowest since the step (counted
+        once they hold only snapshots after it). A trend fitted to the few points after a step finds
+        a "significant" rise of 1 % now and then (a simulated fan at a steady 2x gain: 3 of 48
+        snapshots); 10 % is the least rise the time to failure counts as a fault's (``ExpTrend.time_to``)."""
+        self.step_n += 1
+        now = (hi, _median(self.v_buf))
+        if self.step_n < self.config.smooth:
+            return None
+        low = self.step_level = now if self.step_level is None else (min(self.step_level[0], now[0]),
+                                                                      min(self.step_level[1], now[1]))
+        if now[0] < 1.1 * low[0] and now[1] < 1.1 * low[1]:
+            return None
+        return self._ttf(since=self.step_ts)
+
+    def _uniform_step(self, watched: dict[str, float]) -> float | None:
+        """The factor by which every band of the spectrum stands over (or under) its baseline when all
+        stand about equally far from it, at least 1.3x (2.3 dB) either way: each band within 25 % (or 3
+        of its robust SD) of their median ratio. None otherwise, or with fewer than 3 bands. A change of
+        the whole chain's gain does this, and so does a load on the whole machine; a fault raises the
+        bands it excites."""
+        base = self.baseline.baseline
+        r = [(watched[k] - base[k][0], max(_STEP_SPREAD, 3 * base[k][1]))
+             for k in watched if k.startswith("band_") and k in base]
+        if len(r) < 3:
+            return None
+        m = _median([d for d, _ in r])
+        if abs(m) < _STEP_LEAST or any(abs(d - m) > tol for d, tol in r):
+            return None
+        return math.exp(m)
 
     def _absolute(self, a: Assessment, zone: str, feats: dict[str, float]) -> Assessment:
         """Raise the state to what the ISO zone demands (C → warning, D → alarm); "" = not judged. With a
@@ -751,7 +816,7 @@ class UnitMonitor:
         self._new_baselines()
         self._new_trends()
         self.ph = PageHinkley(delta=c.ph_delta, threshold=c.ph_threshold, mean=0.0, cap=PH_CAP)
-        self.n_learnt, self.ewma, self.streak, self.step = 0, 0.0, 0, False
+        self.n_learnt, self.ewma, self.streak, self.step, self.step_k = 0, 0.0, 0, False, None
         self.hi_buf, self.ref, self.prev_ratio, self.level, self.calm = [], None, 1.0, 0, 0
         self.order_buf = {}
 
@@ -835,7 +900,7 @@ class UnitMonitor:
             "ph": self.ph.state_dict(), "trends": trends, **({"trend_times": shared} if shared else {}),
             "scalars": self.scalars.state_dict(),
             "n_learnt": self.n_learnt, "ewma": self.ewma, "streak": self.streak, "step": self.step,
-            "step_count": self.step_count, "step_ts": self.step_ts, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
+            "step_count": self.step_count, "step_ts": self.step_ts, "step_n": self.step_n, "step_level": self.step_level, "step_k": self.step_k, "base_rpm": self.base_rpm, "prev_fp": self.prev_fp,
             "away_rpm": self.away_rpm, "away_n": self.away_n, "relearn_note": self.relearn_note,
             "hi_buf": self.hi_buf, "v_buf": self.v_buf, "order_buf": self.order_buf, "ref": self.ref, "prev_ratio": self.prev_ratio, "level": self.level, "calm": self.calm,
             "snap_state": self.snap_state, "scalar_state": self.scalar_state,
@@ -914,6 +979,16 @@ class UnitMonitor:
             setattr(mon, key, state[key])
         # added after version 2 was first saved: an older state starts with no primary mode
         mon.scalar_mode = state.get("scalar_mode")
+        # since 2026-11-23: how long a level step has lasted, and its lowest levels
+        mon.step_n = int(state.get("step_n", 0))
+        level = state.get("step_level")
+        if level is not None and not (isinstance(level, list) and len(level) == 2 and all(_real(x) for x in level)):
+            raise ValueError(f"step_level must be null or two numbers, got {level!r}")
+        mon.step_level = None if level is None else (float(level[0]), float(level[1]))
+        k = state.get("step_k")
+        if k is not None and not (_real(k) and math.isfinite(k) and k > 0):
+            raise ValueError(f"step_k must be null or a positive number, got {k!r}")
+        mon.step_k = None if k is None else float(k)
         mon.away_rpm, mon.away_n = state.get("away_rpm"), int(state.get("away_n", 0))
         mon.relearn_note = state.get("relearn_note")
         # not in states saved before the orders' own medians were judged: they start empty

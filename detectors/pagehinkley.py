@@ -51,6 +51,11 @@ class PageHinkley:
         self.cum_min = 0.0
         self.drift_detected = False
 
+    def restart(self) -> None:
+        """The statistic from 0 again (what came before is no part of a shift from here on)."""
+        self.cum_min = self.cum
+        self.drift_detected = False
+
     @property
     def statistic(self) -> float:
         return self.cum - self.cum_min

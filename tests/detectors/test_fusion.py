@@ -64,6 +64,23 @@ def test_an_unnamed_deviation_waits_for_a_name_before_watch() -> None:
     assert pm.update(_a(1, "watch", "anomaly"), snapshot=True).failure_mode == "anomaly"  # nothing names it
 
 
+def test_scalar_telemetry_between_waiting_snapshots_does_not_restart_the_wait() -> None:
+    """Units send scalar telemetry between snapshots, each record fused with the last snapshot's state,
+    which while waiting is healthy: each such record started the wait again, so with telemetry an
+    unnamed deviation never reached watch however long it lasted."""
+    pm = PrimaryMode(wait=2)
+    seen = []
+    for i in range(4):
+        seen.append(pm.update(_a(10 * i, "watch", "anomaly"), snapshot=True).state)
+        pm.update(_a(10 * i + 5, "healthy", None), snapshot=False)  # a telemetry record in between
+    assert seen == ["healthy", "healthy", "watch", "watch"]
+    pm = PrimaryMode(wait=2)
+    pm.update(_a(0, "watch", "anomaly"), snapshot=True)
+    pm.update(_a(5, "healthy", None), snapshot=True)  # a healthy snapshot ends the episode: the next waits anew
+    assert [pm.update(_a(10 + i, "watch", "anomaly"), snapshot=True).state for i in range(3)] == \
+        ["healthy", "healthy", "watch"]
+
+
 def test_primary_mode_is_forgotten_after_a_healthy_spell_and_survives_json() -> None:
     pm = PrimaryMode(hold=3, memory_s=100, wait=0)
     pm.update(_a(0, "warning", "imbalance"), snapshot=True)
