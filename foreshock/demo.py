@@ -10,7 +10,6 @@ dashboard are; ``--duration`` ends it by itself, Ctrl-C ends it cleanly.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import secrets
 import signal
@@ -22,70 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from foreshock.broker import BrokerError, MosquittoBroker, free_port, mosquitto_available, wait_for_port
+from foreshock.broker import MosquittoBroker, free_port, mosquitto_available
 from foreshock.cli import CliError
+from foreshock.embedded_broker import EmbeddedBroker
 from foreshock.settings import Settings, load_settings
 
 __all__ = ["register", "Demo", "EmbeddedBroker"]
 
 log = logging.getLogger(__name__)
-
-
-class EmbeddedBroker:
-    """amqtt run in a background thread: the fallback when Mosquitto is not installed."""
-
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self.host, self.port = host, port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._broker: Any = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def start(self) -> EmbeddedBroker:
-        try:
-            from amqtt.broker import Broker
-        except ImportError:
-            raise BrokerError(
-                "no MQTT broker available: install Mosquitto (apt-get install mosquitto) "
-                "or the embedded one (pip install 'foreshock[embedded-broker]')"
-            ) from None
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "sys_interval": 0,
-            "auth": {"allow-anonymous": True, "plugins": ["auth_anonymous"]},
-            "topic-check": {"enabled": False},
-        }
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            self._broker = Broker(config, loop=loop)
-            loop.run_until_complete(self._broker.start())
-            started.set()
-            loop.run_forever()
-
-        logging.getLogger("amqtt").setLevel(logging.ERROR)
-        logging.getLogger("transitions").setLevel(logging.ERROR)
-        self._thread = threading.Thread(target=run, name="embedded-broker", daemon=True)
-        self._thread.start()
-        if not started.wait(15):
-            raise BrokerError("the embedded broker did not start")
-        wait_for_port(self.host, self.port, 10)
-        return self
-
-    def cleanup(self) -> None:
-        if self._loop and self._broker:
-            fut = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
-            try:
-                fut.result(5)
-            except Exception:  # noqa: BLE001 - best effort at exit
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
 
 
 def start_broker(preferred_port: int = 1883, embedded: bool = False):
