@@ -32,6 +32,26 @@ def test_help_lists_the_commands(capsys):
         assert command in out
 
 
+def test_the_settings_file_and_log_level_may_follow_the_command(tmp_path, monkeypatch, capsys):
+    """`foreshock run --config foreshock.toml`, as one types it, was refused ('unrecognized arguments:
+    --config foreshock.toml'); before a command's positional argument the file was taken for it."""
+    monkeypatch.delenv("FORESHOCK_DATABASE__URL", raising=False)
+    monkeypatch.delenv("FORESHOCK_DATA_DIR", raising=False)
+    cfg = tmp_path / "foreshock.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[database]\nurl = "sqlite:///{tmp_path / "fs.db"}"\n')
+    assert main(["--config", str(cfg), "devices", "add", "P-0001"]) == 0
+    capsys.readouterr()
+    assert main(["devices", "list", "--config", str(cfg), "--log-level", "WARNING"]) == 0
+    assert "P-0001" in capsys.readouterr().out
+    assert main(["devices", "show", f"--config={cfg}", "P-0001"]) == 0  # before the positional argument
+    assert '"device_id": "P-0001"' in capsys.readouterr().out
+    assert main(["devices", "show", "--config", str(cfg), "P-0001"]) == 0
+    assert '"device_id": "P-0001"' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:  # still checked as foreshock's own option
+        main(["devices", "list", "--config", str(cfg), "--log-level", "LOUD"])
+    assert bad.value.code == 2 and "argument --log-level: invalid choice: 'LOUD'" in capsys.readouterr().err
+
+
 def test_no_command_prints_usage_and_fails(capsys):
     assert main([]) == 2
     assert "usage" in capsys.readouterr().err
