@@ -55,6 +55,14 @@ class Demo:
             # The progress lines are the demo's interface; library chatter only when asked for.
             logging.getLogger().setLevel(logging.WARNING)
         data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="foreshock-demo-"))
+        used = [name for name in ("foreshock.db", "telemetry.db") if (data_dir / name).exists()]
+        if used:
+            # The fleet's simulated time always ends now: a second run replays the hours the first one did,
+            # which its detectors (in this folder) have learnt past; they would assess none of it.
+            raise CliError(f"--data-dir {data_dir} holds an earlier demo's data ({', '.join(used)}): a new demo "
+                           "replays the same simulated hours up to now, which that demo's detectors have already "
+                           "learnt past, so they would assess none of it; give a new or empty folder (or delete "
+                           "this one)")
         broker, broker_kind = start_broker(args.mqtt_port, embedded=args.embedded_broker)
         self.say(f"broker      {broker_kind} on {broker.url}")
         api_port = free_port(args.api_port)
@@ -210,7 +218,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=_positive, default=180.0, help="seconds to run (default 180)")
     p.add_argument("--speed", type=_positive, default=1440.0, help="simulated seconds per real second (default 1440: a day a minute)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
-    p.add_argument("--data-dir", help="keep the demo's data here (default: a fresh temporary directory)")
+    p.add_argument("--data-dir", help="keep the demo's data in this folder, new or empty (default: a fresh "
+                   "temporary directory)")
     p.add_argument("--mqtt-port", type=int, default=1883, help="broker port if free (default 1883)")
     p.add_argument("--api-port", type=int, default=8000, help="API port if free (default 8000)")
     p.add_argument("--no-api", action="store_true", help="do not serve the API and dashboard")

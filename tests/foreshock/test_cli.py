@@ -143,6 +143,20 @@ def test_an_unreachable_database_is_named_without_its_password_and_no_traceback(
     assert "s3cret" not in err and "Traceback" not in err
 
 
+def test_demo_refuses_a_data_folder_an_earlier_demo_used(tmp_path, capsys):
+    """A second demo on the same --data-dir replays the same simulated hours before now: every message is
+    older than what the first run's detectors learnt, so none was assessed (six 'stored but not assessed'
+    warnings) and the demo reported the first run's ticket as opened after 2 s."""
+    used = tmp_path / "d"
+    used.mkdir()
+    (used / "foreshock.db").write_bytes(b"")
+    assert main(["demo", "--duration", "1", "--no-api", "--data-dir", str(used)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"foreshock: error: --data-dir {used} holds an earlier demo's data")
+    assert "give a new or empty folder" in err
+    assert sorted(p.name for p in used.iterdir()) == ["foreshock.db"]  # nothing started, nothing written
+
+
 @pytest.mark.slow
 def test_demo_says_where_its_data_stays(tmp_path, capsys):
     # the demo's temporary folders stayed behind in /tmp without a word
