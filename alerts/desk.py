@@ -392,4 +392,10 @@ class TicketDesk:
             if a is None or not a.is_open:
                 return []
             a.status, a.is_open, a.cleared_at, a.last_ts = "cleared", False, now, now
+            if self.notifier is not None:  # those told it went silent hear that it is back
+                unit = unit_attrs(self.registry, dev)
+                self.notifier.enqueue(s, "alert.cleared", {"device_id": dev, "failure_mode": "silent",
+                                                           "alert_id": a.id, "severity": "silent"},
+                                      customer=unit["customer"], site=unit["site"], model=unit["model"],
+                                      grade="minor")
         return [Change("alert_cleared", dev, "silent", severity="silent", grade="minor", alert_id=entry.alert_id)]

@@ -118,6 +118,23 @@ def test_every_event_carries_its_grade_in_the_data_and_the_mail_subject(factory,
     assert [m["Subject"] for _, m in smtp.messages] == ["[Foreshock] unit.silent: u1 minor"]
 
 
+def test_a_silent_unit_heard_from_again_is_notified_as_its_alert_cleared(factory):
+    """'unit.silent' went out, but nothing when the unit reported again: the desk kept chasing a unit that was
+    back. Its alert's clear is notified as every other alert's is (alert.cleared, failure mode silent)."""
+    notifier = Notifier(factory, _config())
+    notifier.add_route(name="desk", channel="email", target="desk@example.com")
+    reg = FakeRegistry({"u1": {"customer": "ACME", "model": "P-200", "site": "s1"}})
+    svc = AlertService(factory, registry=reg, notifier=notifier, clock=Clock())
+    reg.silent = ["u1"]
+    assert [c.kind for c in svc.tick(now=T0)] == ["unit_silent"]
+    reg.silent = []
+    assert [c.kind for c in svc.tick(now=T0 + 60)] == ["alert_cleared"]
+    rows = _deliveries(factory)
+    assert [(d.event, d.payload["device_id"], d.payload.get("failure_mode"), d.payload["grade"]) for d in rows] == [
+        ("unit.silent", "u1", None, "minor"), ("alert.cleared", "u1", "silent", "minor")]
+    assert rows[1].payload["alert_id"] == rows[0].payload["alert_id"]
+
+
 def test_retries_with_backoff_until_delivered(factory, webhook):
     notifier = Notifier(factory, _config())
     notifier.add_route(name="hook", channel="webhook", target=webhook.url, secret=SECRET)
