@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"foreshock {__version__}")
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (see docs/configuration.md)")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log level")
+    parser.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="override log level (any letter case)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     v = sub.add_parser("version", help="print the version")
     v.set_defaults(func=lambda args, settings: print(f"foreshock {__version__}") or 0, needs_settings=False)
