@@ -158,6 +158,37 @@ def test_demo_refuses_a_data_folder_an_earlier_demo_used(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_demo_ends_after_its_duration_when_the_simulator_falls_behind(tmp_path, monkeypatch, capsys):
+    """`foreshock demo --duration 20 --speed 20000` ran 82 s, not 20, still saying '4.6 simulated days in 20 s':
+    the simulator could not publish that fast, and the demo waited for it to finish the whole span."""
+    import threading
+
+    import simulator.publisher
+
+    stopped: list[bool] = []
+
+    class SlowPublisher:
+        """Never gets through its span: it returns when told to stop (or after 30 s, told nothing)."""
+
+        def __init__(self, fleet, url, *, speed, start_ms, **kw) -> None:
+            self.start_ms = start_ms
+            self.stats = {"messages": 0, "sim_time_ms": start_ms}
+
+        def run(self, duration_s, stop_event: threading.Event):
+            self.stats["messages"], self.stats["sim_time_ms"] = 1234, self.start_ms + 3_600_000
+            stopped.append(stop_event.wait(30))
+            return None
+
+    monkeypatch.setattr(simulator.publisher, "FleetPublisher", SlowPublisher)
+    assert main(["demo", "--duration", "1", "--speed", "86400", "--no-api", "--embedded-broker",
+                 "--progress-interval", "0.2", "--data-dir", str(tmp_path / "d")]) == 0
+    assert stopped == [True]  # stopped by the demo at its duration, not left to run on
+    out = capsys.readouterr().out
+    assert "the simulator fell behind: in 1 s it published 1,234 messages, up to simulated " in out, out
+    assert "of the 1.0 simulated days asked for; a lower --speed keeps up" in out, out
+
+
+@pytest.mark.slow
 def test_demo_says_where_its_data_stays(tmp_path, capsys):
     # the demo's temporary folders stayed behind in /tmp without a word
     assert main(["demo", "--duration", "2", "--no-api", "--embedded-broker", "--data-dir", str(tmp_path / "d")]) == 0
