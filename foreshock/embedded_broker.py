@@ -9,7 +9,8 @@ process of its own it keeps up, as Mosquitto does.
 The child ends when told to (:meth:`EmbeddedBroker.cleanup`) and also when the process that started
 it ends without that (killed): it watches its standard input, a pipe from the parent, for its end.
 Ctrl-C in a terminal reaches both; the child ignores it and is stopped by the demo, after the demo
-has stopped its own MQTT clients.
+has stopped its own MQTT clients. Its log (amqtt's errors) goes to a file of its own, as Mosquitto's does,
+removed with it; a start that fails says the log's last lines.
 
 ``python -m foreshock.embedded_broker PORT [HOST]`` runs the child's side.
 """
@@ -21,7 +22,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from foreshock.broker import BrokerError, free_port, wait_for_port
 
@@ -37,6 +40,7 @@ class EmbeddedBroker:
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self.host, self.port = host, port
         self._proc: subprocess.Popen | None = None
+        self.log_path: Path | None = None
 
     @property
     def url(self) -> str:
@@ -56,16 +60,19 @@ class EmbeddedBroker:
         for attempt in range(PORT_ATTEMPTS):
             if attempt:
                 self.port = free_port()  # the one chosen was taken meanwhile
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "foreshock.embedded_broker", str(self.port), self.host],
-                stdin=subprocess.PIPE,
-                close_fds=True,
-            )
+            fd, name = tempfile.mkstemp(prefix="foreshock-amqtt-", suffix=".log")
+            self.log_path = Path(name)
+            with os.fdopen(fd, "wb") as log:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "foreshock.embedded_broker", str(self.port), self.host],
+                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, close_fds=True,
+                )
             try:
                 wait_for_port(self.host, self.port, START_TIMEOUT_S, proc=self._proc)
                 return self
             except BrokerError as exc:
-                problem = str(exc)
+                said = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                problem = f"{exc}" + (f"; its log: {' '.join(said)}" if said else "")
                 self.cleanup()
         raise BrokerError(f"the embedded broker did not start on {self.host}:{self.port}: {problem}")
 
@@ -82,6 +89,9 @@ class EmbeddedBroker:
                 proc.wait()
         if proc.stdin is not None:
             proc.stdin.close()
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "topic-check": {"enabled": False},
     }
 
-    async def serve() -> None:
+    async def serve() -> int:
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, done.set)
@@ -120,15 +130,19 @@ def main(argv: list[str] | None = None) -> int:
 
         threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
         broker = Broker(config)
-        await broker.start()
+        try:
+            await broker.start()
+        except Exception as exc:  # noqa: BLE001 - one line for the parent, not a traceback
+            print(f"cannot listen on {host}:{port}: {exc}", file=sys.stderr, flush=True)
+            return 1
         await done.wait()
         try:
             await asyncio.wait_for(broker.shutdown(), 5)
         except Exception:  # noqa: BLE001 - the process ends anyway
             pass
+        return 0
 
-    asyncio.run(serve())
-    return 0
+    return asyncio.run(serve())
 
 
 if __name__ == "__main__":

@@ -75,3 +75,24 @@ def test_the_embedded_broker_stops_with_the_demo():
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     broker.cleanup()  # twice is harmless
+
+
+def test_a_port_taken_before_the_broker_binds_it_is_traded_for_another_without_a_traceback(capfd):
+    """The child's amqtt raised 'address already in use' with a 20-line traceback on the demo's terminal for
+    each port it tried; now its log is a file of its own, and the next port is taken quietly."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        broker = EmbeddedBroker(busy).start()
+        try:
+            assert broker.port != busy
+            err = capfd.readouterr().err
+            assert "Traceback" not in err and "address already in use" not in err, err
+            log = broker.log_path
+            assert log is not None and "address already in use" not in log.read_text()  # this attempt's log
+        finally:
+            broker.cleanup()
+    assert not log.exists()  # removed with the broker
