@@ -227,6 +227,14 @@ class TicketDesk:
                     record(s, t, "acknowledged", actor=actor, now=now, alert_id=a.id)
             return alert_dict(a, number)
 
+    def in_maintenance(self, s: Session, device_id: str, site: str | None, ts: float) -> bool:
+        """Whether a window of the unit, or of its site, covers ``ts``: no alert is raised then."""
+        cond = MaintenanceWindow.device_id == device_id
+        if site:
+            cond = cond | ((MaintenanceWindow.site == site) & MaintenanceWindow.device_id.is_(None))
+        return s.scalar(select(MaintenanceWindow.id).where(
+            cond, MaintenanceWindow.starts_at <= ts, MaintenanceWindow.ends_at > ts).limit(1)) is not None
+
     def add_maintenance(self, *, starts_at: float, ends_at: float, device_id: str | None = None,
                         site: str | None = None, reason: str = "", actor: str = "") -> int:
         if not device_id and not site:
@@ -357,6 +365,11 @@ class TicketDesk:
         unit = unit_attrs(self.registry, dev)
         try:
             with self._sf.begin() as s:
+                if self.in_maintenance(s, dev, unit.get("site"), now):
+                    # a unit switched off for maintenance (its own window, or its site's) is silent as planned; if
+                    # it still is when the window ends, the next tick raises the alert
+                    log.debug("unit silent alert for %s held back: maintenance window", dev)
+                    return []
                 a = Alert(device_id=dev, failure_mode="silent", severity="silent", grade="minor", status="open",
                           is_open=True, flapping=False, raised_at=now, last_ts=now, detail={"reason": "no data"})
                 s.add(a)
@@ -379,4 +392,10 @@ class TicketDesk:
             if a is None or not a.is_open:
                 return []
             a.status, a.is_open, a.cleared_at, a.last_ts = "cleared", False, now, now
+            if self.notifier is not None:  # those told it went silent hear that it is back
+                unit = unit_attrs(self.registry, dev)
+                self.notifier.enqueue(s, "alert.cleared", {"device_id": dev, "failure_mode": "silent",
+                                                           "alert_id": a.id, "severity": "silent"},
+                                      customer=unit["customer"], site=unit["site"], model=unit["model"],
+                                      grade="minor")
         return [Change("alert_cleared", dev, "silent", severity="silent", grade="minor", alert_id=entry.alert_id)]

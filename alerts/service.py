@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.config import GRADE_ORDER, SEVERITY_ORDER, AlertConfig
 from alerts.desk import TicketDesk
 from alerts.escalation import check_repeat, check_surge
-from alerts.models import Alert, MaintenanceWindow, ProcessedMessage, Ticket
+from alerts.models import Alert, ProcessedMessage, Ticket
 from alerts.tickets import find_open, link, open_ticket, prefill_d2, record, regrade
 from alerts.types import Change
 from alerts.units import unit_attrs
@@ -226,13 +226,6 @@ class AlertService(TicketDesk):
                 self._notify(s, "alert.cleared", {"device_id": device_id, "failure_mode": fm, "alert_id": alert.id,
                                                   "severity": alert.severity}, unit, alert.grade)
         return changes
-
-    def in_maintenance(self, s: Session, device_id: str, site: str | None, ts: float) -> bool:
-        cond = MaintenanceWindow.device_id == device_id
-        if site:
-            cond = cond | ((MaintenanceWindow.site == site) & MaintenanceWindow.device_id.is_(None))
-        return s.scalar(select(MaintenanceWindow.id).where(
-            cond, MaintenanceWindow.starts_at <= ts, MaintenanceWindow.ends_at > ts).limit(1)) is not None
 
     def _raise(self, s: Session, device_id: str, a: Any, fm: str) -> tuple[list[Change], _Open | None]:
         ts, state, cfg = float(a.ts), a.state, self.config

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"foreshock {__version__}")
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (see docs/configuration.md)")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log level")
+    parser.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="override log level (any letter case)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     v = sub.add_parser("version", help="print the version")
     v.set_defaults(func=lambda args, settings: print(f"foreshock {__version__}") or 0, needs_settings=False)
@@ -112,12 +113,43 @@ def _quiet_http_clients(level: str | int) -> None:
         logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
+# options of foreshock itself, taken wherever they are written (see _hoist_global_options)
+_GLOBAL_OPTIONS = ("--config", "--log-level")
+
+
+def _hoist_global_options(words: list[str]) -> list[str]:
+    """``foreshock run --config foreshock.toml`` as ``foreshock --config foreshock.toml run``.
+
+    ``--config`` and ``--log-level`` belong to ``foreshock`` itself; written after the command, as one
+    naturally does, they were refused (``foreshock run: error: unrecognized arguments: --config
+    foreshock.toml``), and before a command's own positional argument their value was taken for it. No
+    command has an option of either name; nothing after ``--`` is moved."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "--":
+            rest.extend(words[i:])
+            break
+        if w in _GLOBAL_OPTIONS and i + 1 < len(words):
+            front += [w, words[i + 1]]
+            i += 2
+            continue
+        if w.startswith(tuple(f"{o}=" for o in _GLOBAL_OPTIONS)):
+            front.append(w)
+        else:
+            rest.append(w)
+        i += 1
+    return front + rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    words = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    args, extra = parser.parse_known_args(words)
     if extra:
         # argparse would report them with the top-level usage; the subcommand's usage says what it takes
-        words = list(sys.argv[1:] if argv is None else argv)
         first = words.index(args.command) if args.command in words else len(words)
         culprit = parser if any(w in extra for w in words[:first]) else _chosen_parser(parser, args)
         culprit.error(f"unrecognized arguments: {' '.join(extra)}")

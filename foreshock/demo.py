@@ -10,7 +10,6 @@ dashboard are; ``--duration`` ends it by itself, Ctrl-C ends it cleanly.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import secrets
 import signal
@@ -22,70 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from foreshock.broker import BrokerError, MosquittoBroker, free_port, mosquitto_available, wait_for_port
+from foreshock.broker import MosquittoBroker, free_port, mosquitto_available
 from foreshock.cli import CliError
+from foreshock.embedded_broker import EmbeddedBroker
 from foreshock.settings import Settings, load_settings
 
 __all__ = ["register", "Demo", "EmbeddedBroker"]
 
 log = logging.getLogger(__name__)
-
-
-class EmbeddedBroker:
-    """amqtt run in a background thread: the fallback when Mosquitto is not installed."""
-
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self.host, self.port = host, port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._broker: Any = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def start(self) -> EmbeddedBroker:
-        try:
-            from amqtt.broker import Broker
-        except ImportError:
-            raise BrokerError(
-                "no MQTT broker available: install Mosquitto (apt-get install mosquitto) "
-                "or the embedded one (pip install 'foreshock[embedded-broker]')"
-            ) from None
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "sys_interval": 0,
-            "auth": {"allow-anonymous": True, "plugins": ["auth_anonymous"]},
-            "topic-check": {"enabled": False},
-        }
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            self._broker = Broker(config, loop=loop)
-            loop.run_until_complete(self._broker.start())
-            started.set()
-            loop.run_forever()
-
-        logging.getLogger("amqtt").setLevel(logging.ERROR)
-        logging.getLogger("transitions").setLevel(logging.ERROR)
-        self._thread = threading.Thread(target=run, name="embedded-broker", daemon=True)
-        self._thread.start()
-        if not started.wait(15):
-            raise BrokerError("the embedded broker did not start")
-        wait_for_port(self.host, self.port, 10)
-        return self
-
-    def cleanup(self) -> None:
-        if self._loop and self._broker:
-            fut = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
-            try:
-                fut.result(5)
-            except Exception:  # noqa: BLE001 - best effort at exit
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
 
 
 def start_broker(preferred_port: int = 1883, embedded: bool = False):
@@ -112,6 +55,14 @@ class Demo:
             # The progress lines are the demo's interface; library chatter only when asked for.
             logging.getLogger().setLevel(logging.WARNING)
         data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="foreshock-demo-"))
+        used = [name for name in ("foreshock.db", "telemetry.db") if (data_dir / name).exists()]
+        if used:
+            # The fleet's simulated time always ends now: a second run replays the hours the first one did,
+            # which its detectors (in this folder) have learnt past; they would assess none of it.
+            raise CliError(f"--data-dir {data_dir} holds an earlier demo's data ({', '.join(used)}): a new demo "
+                           "replays the same simulated hours up to now, which that demo's detectors have already "
+                           "learnt past, so they would assess none of it; give a new or empty folder (or delete "
+                           "this one)")
         broker, broker_kind = start_broker(args.mqtt_port, embedded=args.embedded_broker)
         self.say(f"broker      {broker_kind} on {broker.url}")
         api_port = free_port(args.api_port)
@@ -174,8 +125,14 @@ class Demo:
         first_ticket_at: float | None = None
         t0 = time.monotonic()
         last_count, last_t = 0, t0
+        behind = False
         while not self.stop_event.wait(args.progress_interval):
             now = time.monotonic()
+            if now - t0 > args.duration + 2.0 and sim.is_alive():
+                # A --speed beyond what this machine publishes: the simulator would go on for minutes after
+                # the duration asked for (a 20 s demo at 20000x took 82 s). It ends where it got to.
+                behind = True
+                self.stop_event.set()
             stats = dict(getattr(publisher, "stats", {}) or {})
             sent = int(stats.get("messages", 0))
             rate = (sent - last_count) / max(now - last_t, 1e-6)
@@ -191,6 +148,15 @@ class Demo:
         sim.join(timeout=10)
         if "error" in truth_box:
             raise CliError(f"the simulator failed: {truth_box['error']}", exit_code=1)
+        if behind:
+            stats = dict(getattr(publisher, "stats", {}) or {})
+            reached = stats.get("sim_time_ms") or start_ms
+            self.say(
+                f"note        the simulator fell behind: in {args.duration:.0f} s it published "
+                f"{int(stats.get('messages', 0)):,} messages, up to simulated {_fmt(reached / 1000)}, "
+                f"{(reached - start_ms) / 86_400_000:.1f} of the {sim_span_s / 86400:.1f} simulated days asked for; "
+                "a lower --speed keeps up"
+            )
         time.sleep(1.0)  # let the last batch through the pipeline
         self._summary(pipeline, first_ticket_at)
         return 0
@@ -267,7 +233,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=_positive, default=180.0, help="seconds to run (default 180)")
     p.add_argument("--speed", type=_positive, default=1440.0, help="simulated seconds per real second (default 1440: a day a minute)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
-    p.add_argument("--data-dir", help="keep the demo's data here (default: a fresh temporary directory)")
+    p.add_argument("--data-dir", help="keep the demo's data in this folder, new or empty (default: a fresh "
+                   "temporary directory)")
     p.add_argument("--mqtt-port", type=int, default=1883, help="broker port if free (default 1883)")
     p.add_argument("--api-port", type=int, default=8000, help="API port if free (default 8000)")
     p.add_argument("--no-api", action="store_true", help="do not serve the API and dashboard")

@@ -258,6 +258,12 @@ class Settings(BaseSettings):
     devices: DevicesSettings = DevicesSettings()
     alerts: AlertConfig = AlertConfig()  # grading, clocks, escalation, SMTP, routing: docs/quality-loop.md
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_upper(cls, v: Any) -> Any:
+        """``debug`` as ``DEBUG``: an environment file's usual spelling stopped every command."""
+        return v.strip().upper() if isinstance(v, str) else v
+
     @model_validator(mode="after")
     def _influx_credentials(self) -> Settings:
         if self.telemetry.backend == "influx2" and self.telemetry.token is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import ssl
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -189,11 +190,34 @@ class MqttSource:
         if now < self._next_fail_log:
             return
         self._next_fail_log = now + 60.0
+        # paho calls this from its `except OSError:` around the connect: the exception says which it was
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            self._log_certificate_refused(exc)
+            return
         tls = (", or the TLS handshake failed (an mqtts:// URL to a port that speaks plain MQTT, or a "
                "certificate the broker or mqtt.ca_file does not accept)") if self.settings.tls else ""
         log.warning("cannot reach the MQTT broker at %s (%d failed attempt(s) so far): nothing answers at %s:%d, "
                     "or the name does not resolve%s; retrying (mqtt.url / FORESHOCK_MQTT__URL)",
                     self.settings.url, self._connect_failures, self.settings.host, self.settings.port, tls)
+
+    def _log_certificate_refused(self, exc: ssl.SSLCertVerificationError) -> None:
+        """The broker answered TLS but its certificate was not accepted: said as that, with the reason the
+        check gave and the settings involved. It was 'nothing answers …, or the name does not resolve, or
+        the TLS handshake failed', three guesses for a cause that is known."""
+        detail = getattr(exc, "verify_message", None)
+        why = f"certificate verify failed: {detail}" if detail else str(exc)
+        ca = self.settings.ca_file
+        trusted = f"the CA certificate(s) in mqtt.ca_file {ca}" if ca else "the system's CA certificates"
+        if "mismatch" in str(why):
+            hint = (f"the certificate does not name {self.settings.host!r}: use the host name the certificate "
+                    "was issued for in mqtt.url")
+        else:
+            hint = (f"it is not signed by {trusted}: set mqtt.ca_file (FORESHOCK_MQTT__CA_FILE) to the CA that "
+                    "signed the broker's certificate")
+        log.warning("the MQTT broker at %s answered, but its TLS certificate was refused (%s; %d failed attempt(s) "
+                    "so far): %s (mqtt.url / FORESHOCK_MQTT__URL); retrying",
+                    self.settings.url, why, self._connect_failures, hint)
 
     def _not_an_mqtt_broker(self, reason_code: Any) -> None:
         """The TCP connection was made, then closed (or timed out) before the server answered CONNECT: no

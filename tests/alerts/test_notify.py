@@ -97,6 +97,44 @@ def test_webhook_and_email_delivered_signed_and_routed(factory, webhook, smtp):
     assert smtp.messages[0][0] == ["oncall@example.com"]
 
 
+def test_every_event_carries_its_grade_in_the_data_and_the_mail_subject(factory, webhook, smtp):
+    """The grade a route is matched on was left out of a 'unit silent' notification (and of a complaint's):
+    its mail said '[Foreshock] unit.silent: u1', its webhook data had no grade to sort the desk's queue by."""
+    notifier = Notifier(factory, _config(smtp.port))
+    notifier.add_route(name="hook", channel="webhook", target=webhook.url, secret=SECRET)
+    notifier.add_route(name="desk", channel="email", target="desk@example.com")
+    reg = FakeRegistry({"u1": {"customer": "ACME", "model": "P-200", "site": "s1"}})
+    svc = AlertService(factory, registry=reg, notifier=notifier, clock=Clock())
+    reg.silent = ["u1"]
+    notifier.start()
+    try:
+        assert [c.kind for c in svc.tick(now=T0)] == ["unit_silent"]
+        assert webhook.wait_for(1) and smtp.wait_for(1)
+        _wait_settled(factory)
+    finally:
+        notifier.close()
+    doc = json.loads(webhook.requests[0][1])
+    assert doc["event"] == "unit.silent" and doc["data"]["grade"] == "minor"
+    assert [m["Subject"] for _, m in smtp.messages] == ["[Foreshock] unit.silent: u1 minor"]
+
+
+def test_a_silent_unit_heard_from_again_is_notified_as_its_alert_cleared(factory):
+    """'unit.silent' went out, but nothing when the unit reported again: the desk kept chasing a unit that was
+    back. Its alert's clear is notified as every other alert's is (alert.cleared, failure mode silent)."""
+    notifier = Notifier(factory, _config())
+    notifier.add_route(name="desk", channel="email", target="desk@example.com")
+    reg = FakeRegistry({"u1": {"customer": "ACME", "model": "P-200", "site": "s1"}})
+    svc = AlertService(factory, registry=reg, notifier=notifier, clock=Clock())
+    reg.silent = ["u1"]
+    assert [c.kind for c in svc.tick(now=T0)] == ["unit_silent"]
+    reg.silent = []
+    assert [c.kind for c in svc.tick(now=T0 + 60)] == ["alert_cleared"]
+    rows = _deliveries(factory)
+    assert [(d.event, d.payload["device_id"], d.payload.get("failure_mode"), d.payload["grade"]) for d in rows] == [
+        ("unit.silent", "u1", None, "minor"), ("alert.cleared", "u1", "silent", "minor")]
+    assert rows[1].payload["alert_id"] == rows[0].payload["alert_id"]
+
+
 def test_retries_with_backoff_until_delivered(factory, webhook):
     notifier = Notifier(factory, _config())
     notifier.add_route(name="hook", channel="webhook", target=webhook.url, secret=SECRET)

@@ -134,6 +134,25 @@ def test_maintenance_window_suppresses_unit_and_site(factory, clock):
         svc.add_maintenance(starts_at=T0, ends_at=T0 + 1)
 
 
+def test_a_unit_silent_inside_a_maintenance_window_raises_no_alert_until_the_window_ends(factory, clock):
+    """A site's planned shutdown switches its units off: each went silent and raised a 'unit silent' alert
+    (and a unit.silent notification) inside the window that was to keep alerts quiet."""
+    reg = FakeRegistry({"u1": {"site": "plant-a"}, "u2": {"site": "plant-a"}, "u3": {"site": "plant-b"},
+                        "u4": {"site": "plant-b"}})
+    svc = AlertService(factory, clock=clock, registry=reg)
+    svc.add_maintenance(site="plant-a", starts_at=T0, ends_at=T0 + 3600, reason="shutdown", actor="ops")
+    svc.add_maintenance(device_id="u4", starts_at=T0, ends_at=T0 + 3600, reason="sensor swap", actor="ops")
+    reg.silent = ["u1", "u2", "u3", "u4"]
+    changes = svc.tick(now=T0 + 600)
+    assert [(c.kind, c.device_id) for c in changes] == [("unit_silent", "u3")]
+    assert svc.tick(now=T0 + 1200) == []  # nothing more while the windows last
+    after = svc.tick(now=T0 + 3600)  # ended: still silent, now said
+    assert sorted((c.kind, c.device_id) for c in after) == [("unit_silent", "u1"), ("unit_silent", "u2"),
+                                                            ("unit_silent", "u4")]
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Alert).where(Alert.failure_mode == "silent")) == 4
+
+
 def test_two_people_deleting_one_maintenance_window_at_once_delete_it_once(factory, clock, monkeypatch):
     """Both read the window before either deleted it, and both were told they deleted it (two 200s, the log
     saying so twice); the second is told it is gone, as it would be a moment later."""

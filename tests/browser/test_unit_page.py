@@ -104,7 +104,7 @@ def test_trend_times_are_utc_in_a_browser_elsewhere(browser, served):
             except PlaywrightTimeout:
                 continue
         assert shown is not None, "the velocity legend never showed the newest point's time"
-        at = datetime.strptime(shown.upper(), "%Y-%m-%d %I:%M%p").replace(tzinfo=UTC)
+        at = datetime.strptime(shown, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)  # as every time on the page
         # the scenario's newest hourly point is an hour old, averaged into the chart's windows
         assert abs(at.timestamp() - (time.time() - 3600)) < 2 * 3600, (shown, "read as UTC")
 

@@ -66,3 +66,31 @@ def test_the_trends_follow_new_assessments_of_the_unit(page, served):
     snapshot_at(now)
     ctx.events.publish("health", {"units": 1, "device_ids": ["P-0120"], "states": {"P-0120": "healthy"}})
     page.wait_for_function("() => document.querySelector('#chart-velocity')?.dataset.points === '2'")
+
+
+def test_the_time_axis_reads_24_hour_utc_and_iso_dates(page, served):
+    """The trends' time axis was uPlot's US default ('12pm', '12am' over '11/22', '11/16/26') beside times
+    written '2026-11-23 02:20 UTC' everywhere else on the page; the legend's time likewise."""
+    import re
+
+    from foreshock.tsdb import Point
+
+    base, tokens, _, ctx = served
+    ctx.registry.create_unit("P-0130", model="P-200", customer="ACME", site="Bremen")
+    now = time.time()
+    ctx.store.write([Point("vibration", {"device": "P-0130", "axis": "x"},
+                           {"rms_g": 0.1, "kurtosis": 3.0, "velocity_rms_mm_s": 1.1, "bpfo_db": 1.0},
+                           int((now - h * 3600) * 1000)) for h in range(0, 48, 2)])
+    login(page, base, tokens["viewer"])
+    page.goto(f"{base}/ui/unit?id=P-0130")
+    label = re.compile(r"^(\d\d:\d\d(\n\d{4}-\d\d-\d\d|\n\d\d-\d\d)?|\d{4}-\d\d-\d\d|\d\d-\d\d)$")
+    for window in ("7d", "24h"):
+        page.select_option("#range", window)
+        page.wait_for_function("(w) => { const d = document.querySelector('#chart-velocity')?.dataset;"
+                               " return d?.xTicks !== undefined && (w === '7d' ? d.xMax - d.xMin > 2 * 86400"
+                               " : d.xMax - d.xMin < 2 * 86400); }", arg=window)
+        ticks = page.locator("#chart-velocity").get_attribute("data-x-ticks").split("|")
+        assert ticks and all(label.match(t) for t in ticks), (window, ticks)
+        assert not [t for t in ticks if re.search(r"am|pm|/", t)], ticks
+        assert any(re.match(r"\d{4}-\d\d-\d\d", t.split("\n")[-1]) for t in ticks), ticks  # the year once
+    shot(page, "unit-time-axis-24h")

@@ -32,6 +32,26 @@ def test_help_lists_the_commands(capsys):
         assert command in out
 
 
+def test_the_settings_file_and_log_level_may_follow_the_command(tmp_path, monkeypatch, capsys):
+    """`foreshock run --config foreshock.toml`, as one types it, was refused ('unrecognized arguments:
+    --config foreshock.toml'); before a command's positional argument the file was taken for it."""
+    monkeypatch.delenv("FORESHOCK_DATABASE__URL", raising=False)
+    monkeypatch.delenv("FORESHOCK_DATA_DIR", raising=False)
+    cfg = tmp_path / "foreshock.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[database]\nurl = "sqlite:///{tmp_path / "fs.db"}"\n')
+    assert main(["--config", str(cfg), "devices", "add", "P-0001"]) == 0
+    capsys.readouterr()
+    assert main(["devices", "list", "--config", str(cfg), "--log-level", "WARNING"]) == 0
+    assert "P-0001" in capsys.readouterr().out
+    assert main(["devices", "show", f"--config={cfg}", "P-0001"]) == 0  # before the positional argument
+    assert '"device_id": "P-0001"' in capsys.readouterr().out
+    assert main(["devices", "show", "--config", str(cfg), "P-0001"]) == 0
+    assert '"device_id": "P-0001"' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:  # still checked as foreshock's own option
+        main(["devices", "list", "--config", str(cfg), "--log-level", "LOUD"])
+    assert bad.value.code == 2 and "argument --log-level: invalid choice: 'LOUD'" in capsys.readouterr().err
+
+
 def test_no_command_prints_usage_and_fails(capsys):
     assert main([]) == 2
     assert "usage" in capsys.readouterr().err
@@ -121,6 +141,51 @@ def test_an_unreachable_database_is_named_without_its_password_and_no_traceback(
     assert err.startswith(f"foreshock: error: cannot use the database postgresql+psycopg://fs:***@127.0.0.1:{port}/fs: ")
     assert "FORESHOCK_DATABASE__URL" in err
     assert "s3cret" not in err and "Traceback" not in err
+
+
+def test_demo_refuses_a_data_folder_an_earlier_demo_used(tmp_path, capsys):
+    """A second demo on the same --data-dir replays the same simulated hours before now: every message is
+    older than what the first run's detectors learnt, so none was assessed (six 'stored but not assessed'
+    warnings) and the demo reported the first run's ticket as opened after 2 s."""
+    used = tmp_path / "d"
+    used.mkdir()
+    (used / "foreshock.db").write_bytes(b"")
+    assert main(["demo", "--duration", "1", "--no-api", "--data-dir", str(used)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"foreshock: error: --data-dir {used} holds an earlier demo's data")
+    assert "give a new or empty folder" in err
+    assert sorted(p.name for p in used.iterdir()) == ["foreshock.db"]  # nothing started, nothing written
+
+
+@pytest.mark.slow
+def test_demo_ends_after_its_duration_when_the_simulator_falls_behind(tmp_path, monkeypatch, capsys):
+    """`foreshock demo --duration 20 --speed 20000` ran 82 s, not 20, still saying '4.6 simulated days in 20 s':
+    the simulator could not publish that fast, and the demo waited for it to finish the whole span."""
+    import threading
+
+    import simulator.publisher
+
+    stopped: list[bool] = []
+
+    class SlowPublisher:
+        """Never gets through its span: it returns when told to stop (or after 30 s, told nothing)."""
+
+        def __init__(self, fleet, url, *, speed, start_ms, **kw) -> None:
+            self.start_ms = start_ms
+            self.stats = {"messages": 0, "sim_time_ms": start_ms}
+
+        def run(self, duration_s, stop_event: threading.Event):
+            self.stats["messages"], self.stats["sim_time_ms"] = 1234, self.start_ms + 3_600_000
+            stopped.append(stop_event.wait(30))
+            return None
+
+    monkeypatch.setattr(simulator.publisher, "FleetPublisher", SlowPublisher)
+    assert main(["demo", "--duration", "1", "--speed", "86400", "--no-api", "--embedded-broker",
+                 "--progress-interval", "0.2", "--data-dir", str(tmp_path / "d")]) == 0
+    assert stopped == [True]  # stopped by the demo at its duration, not left to run on
+    out = capsys.readouterr().out
+    assert "the simulator fell behind: in 1 s it published 1,234 messages, up to simulated " in out, out
+    assert "of the 1.0 simulated days asked for; a lower --speed keeps up" in out, out
 
 
 @pytest.mark.slow

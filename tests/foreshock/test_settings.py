@@ -206,3 +206,21 @@ def test_credentials_in_the_mqtt_url_are_refused_naming_the_settings_that_hold_t
                     "in the URL is not used: give them as mqtt.username and mqtt.password (FORESHOCK_MQTT__USERNAME, "
                     "FORESHOCK_MQTT__PASSWORD)"), text
     assert "s3cret" not in text
+
+
+def test_a_log_level_is_taken_in_any_letter_case(tmp_path, monkeypatch, capsys):
+    """`FORESHOCK_LOG_LEVEL=debug` (an environment file's usual spelling, and `log_level = "info"` in the TOML)
+    stopped every command: 'Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR''."""
+    from foreshock.cli import main
+
+    monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "debug")
+    assert load_settings(None).log_level == "DEBUG"
+    monkeypatch.delenv("FORESHOCK_LOG_LEVEL")
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('log_level = "Warning"\n')
+    assert load_settings(cfg).log_level == "WARNING"
+    monkeypatch.setenv("FORESHOCK_LOG_LEVEL", "loud")
+    with pytest.raises(SettingsError, match="log_level"):
+        load_settings(None)
+    monkeypatch.delenv("FORESHOCK_LOG_LEVEL")
+    assert main(["--log-level", "error", "version"]) == 0

@@ -381,6 +381,40 @@ def test_a_plain_url_to_a_tls_listener_is_named_with_mqtts(tmp_path, caplog):
     assert not [m for m in caplog.messages if m.startswith("disconnected from")]  # not called a lost connection
 
 
+def test_a_broker_certificate_not_trusted_or_not_for_the_host_is_named_as_such(tmp_path, caplog):
+    """mqtts:// to the broker's TLS listener with a CA that did not sign its certificate (or a URL naming a host
+    the certificate is not for) was reported as 'nothing answers at …, or the name does not resolve, or the
+    TLS handshake failed (…)': three guesses, though the check had said which certificate failed and why."""
+    import logging
+
+    from foreshock.broker import free_port
+    from tests.tsdb_servers import self_signed_certificate
+
+    (tmp_path / "other").mkdir()
+    cert, key = self_signed_certificate(tmp_path)  # for 127.0.0.1 only
+    other, _ = self_signed_certificate(tmp_path / "other")
+    broker = start_broker(workdir=tmp_path / "broker", tls={"cafile": cert, "certfile": cert, "keyfile": key,
+                                                           "port": free_port()})
+    port = broker.tls["port"]
+    try:
+        untrusted, connected = _connection_log_line(
+            caplog, {"url": f"mqtts://127.0.0.1:{port}", "ca_file": str(other)}, logging.WARNING,
+            "TLS certificate was refused")
+        assert not connected
+        caplog.clear()
+        wrong_host, connected = _connection_log_line(
+            caplog, {"url": f"mqtts://localhost:{port}", "ca_file": str(cert)}, logging.WARNING,
+            "TLS certificate was refused")
+        assert not connected
+    finally:
+        broker.cleanup()
+    assert untrusted.startswith(f"the MQTT broker at mqtts://127.0.0.1:{port} answered, but its TLS certificate was "
+                                "refused (certificate verify failed"), untrusted
+    assert f"not signed by the CA certificate(s) in mqtt.ca_file {other}" in untrusted, untrusted
+    assert "FORESHOCK_MQTT__CA_FILE" in untrusted and "nothing answers" not in untrusted, untrusted
+    assert "mismatch" in wrong_host and "does not name 'localhost'" in wrong_host, wrong_host
+
+
 def _fail_to_connect(settings, client_id: str, what: str) -> None:
     """An MQTT source started with ``settings`` until its third failed attempt to connect, then stopped."""
     from ingest.buffer import HandOff

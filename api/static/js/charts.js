@@ -145,6 +145,26 @@ function zoomPlugin(container, full, describe) {
   };
 }
 
+// The time axis in UTC, 24 h, dates as ISO (MM-DD; the first with its year, and again where the year turns),
+// like every other time on the dashboard: uPlot's default is US style ("12pm", "12am" over "11/22", "11/16/26").
+// The labels drawn are kept in the container's data-x-ticks (the browser tests read them: the canvas cannot be).
+function utcTicks(container) {
+  return (u, splits, axisIdx, space, incr) => {
+    let prev = null;
+    const labels = splits.map((ts) => {
+      const iso = new Date(ts * 1000).toISOString();
+      const year = iso.slice(0, 4), day = iso.slice(0, 10);
+      const date = prev === null || prev.slice(0, 4) !== year ? day : iso.slice(5, 10);
+      const label = incr >= 86400 ? date : (prev !== null && prev.slice(0, 10) === day ? iso.slice(11, 16)
+        : `${iso.slice(11, 16)}\n${date}`);
+      prev = iso;
+      return label;
+    });
+    container.dataset.xTicks = labels.join("|");
+    return labels;
+  };
+}
+
 // xRange_ms: the time window asked for, [start, end] in ms. uPlot's own range around a unit's first one or
 // two points spanned years (a 7 d trend of a new unit showed Jan 2027 to Jul 2029); the window is what was asked.
 export function timeChart(container, { title, ts_ms, series, zoneLimits, unit, xRange_ms }) {
@@ -155,11 +175,12 @@ export function timeChart(container, { title, ts_ms, series, zoneLimits, unit, x
     (a, b) => `${fmtTime(a * 1000).replace(" UTC", "")} – ${fmtTime(b * 1000)}`);
   const opts = {
     title, width: width(container), height: 220,
-    series: [{}, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
+    series: [{ value: (u, v) => (v == null ? "--" : fmtTime(v * 1000)) },
+      ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
     // in UTC like every other time on the dashboard (uPlot draws the browser's local time by default:
     // a snapshot "21:20 UTC" sat at 4 pm on a New York browser's axis)
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
-    axes: [{ label: "UTC", labelSize: 20 }, { label: unit || "", size: 60 }],
+    axes: [{ label: "UTC", labelSize: 20, values: utcTicks(container) }, { label: unit || "", size: 60 }],
     scales: {
       x: { time: true, range: zoom.range },
       y: zoneLimits ? { range: (u, mn, mx) => [0, Math.max(mx ?? 0, zoneLimits[2] * 1.15)] } : {},
