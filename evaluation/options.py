@@ -119,7 +119,11 @@ def _config_item(item: str, option: str = "--monitor-config") -> dict[str, Any]:
             value = raw
         return {key.strip(): value}
     path = Path(item)
+    if path.is_dir():
+        raise OptionError(f"{option}: {item} is a folder, not a JSON file of settings")
     if not path.is_file():
+        if path.suffix.lower() == ".json" or len(path.parts) > 1:  # meant as a file
+            raise OptionError(f"{option}: no such file: {item}")
         raise OptionError(f"{option}: {item!r} is neither KEY=VALUE nor a JSON file")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

@@ -223,12 +223,19 @@ def test_engine_settings_are_applied_to_runs_and_reported(capsys, tmp_path: Path
     ("warmup=4.5", "warmup: expected a whole number, got 4.5"),
     ("warmup=5", "warmup must be at least 8 snapshots, got 5"),
     ("alarm_ratio=high", "alarm_ratio: expected a number, got 'high'"),
-    ("settings.json", "'settings.json' is neither KEY=VALUE nor a JSON file"),
+    ("settings.json", "no such file: settings.json"),  # (was "'settings.json' is neither KEY=VALUE nor a JSON file")
+    ("conf/settings", "no such file: conf/settings"),
+    ("warmup", "'warmup' is neither KEY=VALUE nor a JSON file"),
 ])
 def test_bad_engine_settings_are_refused_with_the_setting_named(capsys, tmp_path: Path, arg: str,
                                                                 message: str) -> None:
     code, _, err = evaluate(capsys, str(tmp_path), "--monitor-config", arg)
     assert code == 2 and f"--monitor-config: {message}" in err
+
+
+def test_a_folder_given_as_the_settings_file_is_named_a_folder(capsys, tmp_path: Path) -> None:
+    code, _, err = evaluate(capsys, str(tmp_path), "--monitor-config", str(tmp_path))
+    assert code == 2 and f"--monitor-config: {tmp_path} is a folder, not a JSON file of settings" in err
 
 
 @needs_data
