@@ -29,6 +29,15 @@ def _t(v: float | None) -> str:
     return f"{v:.0f} s"
 
 
+def _hms(v: float | None) -> str:
+    """A time of the runs' table, all in one unit: hours, minutes and seconds (``7:48:00``), so that a
+    column does not mix hours and seconds ("7.8 h" above "8700 s" was misread)."""
+    if v is None:
+        return "-"
+    sign, v = ("-" if v < 0 else ""), abs(round(v))
+    return f"{sign}{v // 3600}:{v % 3600 // 60:02d}:{v % 60:02d}"
+
+
 def _ends_early(run: dict[str, Any]) -> bool:
     """Less than half of the life to failure recorded (a cut file, a failure stamp after the data):
     the run would otherwise read as a plain missed warning. A truncation the sidecar declares for
@@ -94,15 +103,16 @@ def render(report: dict[str, Any]) -> str:
             out.append("  engine settings: the defaults (all of them in the JSON report's settings.engine)")
         for model, own in ((report.get("settings") or {}).get("model_config") or {}).items():
             out.append(f"  engine settings for model {model}: " + ", ".join(f"{k}={v}" for k, v in own.items()))
-        out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode")
+        out.append(f"  {'name':<28}{'failure':>10}{'warned':>10}{'lead':>10}{'false':>6}{'RUL est':>10}  mode"
+                   "   (times h:mm:ss on the run's clock)")
         onset_known = False
         names = labels(runs)
         for name, r in zip(names, runs):
             false = r.get("false_warnings_before_onset")
             onset_known |= false is not None
             false = r["false_warnings"] if false is None else false
-            line = (f"  {name:<28}{_t(r['failure_t']):>10}{_t(r['first_warning_t']):>10}"
-                    f"{_t(r['lead_time_s']):>10}{false:>6}{_t(r['rul_estimate_s']):>10}"
+            line = (f"  {name:<28}{_hms(r['failure_t']):>10}{_hms(r['first_warning_t']):>10}"
+                    f"{_hms(r['lead_time_s']):>10}{false:>6}{_hms(r['rul_estimate_s']):>10}"
                     f"  {r.get('diagnosed_fault') or '-'}")
             if "phm2012_score" in r:
                 line += f"  PHM2012 {r['phm2012_score']:.3f}"

@@ -52,3 +52,18 @@ def test_a_run_whose_data_end_long_before_its_failure_is_flagged_not_shown_as_a_
             "after the recording") in text
     for name in ("stopped_early", "whole", "survived", "phm_cut"):
         assert f"{name}: the data end" not in text
+
+
+def test_the_runs_table_gives_every_time_in_one_unit():
+    """FEMTO's Bearing1_1 read 'failure 7.8 h, warned 5.4 h, lead 8550 s, RUL est 0 s': hours and seconds
+    mixed in one row and one column. Every time of the table is now h:mm:ss."""
+    run = {**_run("femto_Bearing1_1", 28020.0, 28020.0), "first_warning_t": 19470.0, "lead_time_s": 8550.0,
+           "rul_estimate_s": 0.0, "false_warnings": 0, "diagnosed_fault": "bearing"}
+    short = {**_run("femto_Bearing1_2", 8700.0, 8700.0), "first_warning_t": 8300.0, "lead_time_s": 400.0,
+             "rul_estimate_s": 209.4, "false_warnings": 0, "diagnosed_fault": "bearing"}
+    text = render({"records": [], "runs": [run, short], "fleet": {}})
+    assert "h:mm:ss" in text
+    line = next(x for x in text.splitlines() if "femto_Bearing1_1" in x)
+    assert line.split()[1:6] == ["7:47:00", "5:24:30", "2:22:30", "0", "0:00:00"], line
+    line = next(x for x in text.splitlines() if "femto_Bearing1_2" in x)
+    assert line.split()[1:6] == ["2:25:00", "2:18:20", "0:06:40", "0", "0:03:29"], line
