@@ -18,6 +18,7 @@ left unacknowledged; with the persistent session the broker redelivers them on t
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import struct
 import sys
@@ -195,11 +196,22 @@ class MqttSource:
         if isinstance(exc, ssl.SSLCertVerificationError):
             self._log_certificate_refused(exc)
             return
-        tls = (", or the TLS handshake failed (an mqtts:// URL to a port that speaks plain MQTT, or a "
-               "certificate the broker or mqtt.ca_file does not accept)") if self.settings.tls else ""
-        log.warning("cannot reach the MQTT broker at %s (%d failed attempt(s) so far): nothing answers at %s:%d, "
-                    "or the name does not resolve%s; retrying (mqtt.url / FORESHOCK_MQTT__URL)",
-                    self.settings.url, self._connect_failures, self.settings.host, self.settings.port, tls)
+        host, port = self.settings.host, self.settings.port
+        if isinstance(exc, ConnectionRefusedError):
+            why = (f"nothing answers at {host}:{port} (connection refused): is the broker running, and is "
+                   "that its port?")
+        elif isinstance(exc, socket.gaierror):
+            why = f"the name {host!r} does not resolve ({exc.strerror or exc})"
+        elif isinstance(exc, (TimeoutError, socket.timeout)):
+            why = (f"nothing answers at {host}:{port} (no answer in time: a firewall that drops the "
+                   "connection, or an address where nothing runs)")
+        else:
+            tls = (", or the TLS handshake failed (an mqtts:// URL to a port that speaks plain MQTT, or a "
+                   "certificate the broker or mqtt.ca_file does not accept)") if self.settings.tls else ""
+            detail = f" ({exc})" if exc is not None else ""
+            why = f"nothing answers at {host}:{port}, or the name does not resolve{tls}{detail}"
+        log.warning("cannot reach the MQTT broker at %s (%d failed attempt(s) so far): %s; retrying "
+                    "(mqtt.url / FORESHOCK_MQTT__URL)", self.settings.url, self._connect_failures, why)
 
     def _log_certificate_refused(self, exc: ssl.SSLCertVerificationError) -> None:
         """The broker answered TLS but its certificate was not accepted: said as that, with the reason the

@@ -201,7 +201,19 @@ def test_an_unreachable_broker_is_named_in_the_log_while_retrying(caplog):
     port = free_port()  # nothing listens here
     line, connected = _connection_log_line(caplog, {"url": f"mqtt://127.0.0.1:{port}"}, logging.WARNING,
                                            "cannot reach the MQTT broker")
-    assert f"nothing answers at 127.0.0.1:{port}" in line and "FORESHOCK_MQTT__URL" in line
+    assert f"nothing answers at 127.0.0.1:{port} (connection refused)" in line and "FORESHOCK_MQTT__URL" in line
+    assert "does not resolve" not in line  # the refusal is known: no other guess (it said "or the name does not resolve")
+    assert not connected
+
+
+def test_a_broker_name_that_does_not_resolve_is_named_as_such(caplog):
+    """A host name that does not resolve was reported as 'nothing answers at host:1883, or the name does
+    not resolve': the cause is known, and said alone."""
+    import logging
+
+    line, connected = _connection_log_line(caplog, {"url": "mqtt://no-such-broker.invalid:1883"}, logging.WARNING,
+                                           "cannot reach the MQTT broker")
+    assert "the name 'no-such-broker.invalid' does not resolve" in line and "nothing answers" not in line, line
     assert not connected
 
 
