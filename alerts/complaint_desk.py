@@ -72,8 +72,11 @@ class ComplaintDesk:
         if created and self.config.complaint_auto_ack:  # to this complaint's contact, not the ticket's others
             with self._sf.begin() as s:
                 ticket, row = s.get_one(Ticket, ticket_id), s.get_one(Complaint, complaint_id)
-                sent = customer.acknowledge(s, ticket, row, cfg=self.config, actor=actor, now=now)
+                sent = customer.acknowledge(s, ticket, row, cfg=self.config, actor=actor, now=now,
+                                            notifier=self.alerts.notifier)
                 out["acknowledgement"] = [customer.message_dict(m) for m in sent]
+            if self.alerts.notifier is not None:  # its worker sends the acknowledgement now
+                self.alerts.notifier.wake()
         return out
 
     def list_complaints(self, *, ticket: str | None = None, device_id: str | None = None,

@@ -4,7 +4,7 @@ A corrective action (a new bearing supplier from a serial range, a firmware upda
 the units matching its ``scope`` (``model``, ``batch``, ``firmware``, ``serial_from``/``serial_to``,
 as in :class:`devices.query.UnitFilter`) from ``applied_at``. :func:`verify_action` counts failures
 (unit tickets of the action's failure modes, proactive or customer-reported, minus those judged false
-alarms, each under the failure mode found on site when the technician named another) and unit-days (from each unit's install date, to its decommissioning) for the units in
+alarms, each under the failure mode found on site when the technician named another) and unit-days (from each unit's install date, or its registration when it has none, to its decommissioning) for the units in
 scope and outside it, in the ``baseline_d`` days before the action and from the action to now, and
 asks :func:`alerts.ratestats.compare_rates` for the verdict. The verdict is stored on the action and,
 when the action belongs to a ticket, written into that ticket's 8D record (D6 verification, D7
@@ -129,6 +129,13 @@ def unit_days(installed: float | None, removed: float | None, start: float, end:
     return max(0.0, hi - lo) / DAY
 
 
+def _in_service(u: Any) -> float | None:
+    """When ``u`` entered service: its install date, else its registration (it ran no day before it was known;
+    counting it from the start of the baseline gave units one day old a whole baseline of failure-free days)."""
+    installed = _ts(u.install_date)
+    return installed if installed is not None else _ts(getattr(u, "created_at", None))
+
+
 def _units(registry: Any, scope: dict[str, Any]) -> tuple[dict[str, tuple[float | None, float | None]], set[str],
                                                          dict[str, float | None]]:
     """Every registered unit's service span, the ids in ``scope``, and each unit's last report (epoch s)."""
@@ -137,7 +144,7 @@ def _units(registry: Any, scope: dict[str, Any]) -> tuple[dict[str, tuple[float 
     if registry is None or not hasattr(registry, "list_units"):
         raise ValueError("verifying a corrective action needs the devices registry (unit install dates)")
     units = registry.list_units(UnitFilter(include_decommissioned=True))
-    every = {u.device_id: (_ts(u.install_date), _ts(u.decommissioned_at)) for u in units}
+    every = {u.device_id: (_in_service(u), _ts(u.decommissioned_at)) for u in units}
     seen = {u.device_id: (None if getattr(u, "last_seen_ms", None) is None else u.last_seen_ms / 1000.0)
             for u in units}
     in_scope = {u.device_id for u in registry.list_units(UnitFilter(include_decommissioned=True, **scope))}

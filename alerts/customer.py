@@ -6,7 +6,10 @@ one is written to the ticket's communication log (``customer_messages``) with it
 or ``failed`` with the SMTP error (the desk sees it and can resend). On registration only the new
 complaint's contact is acknowledged (:func:`acknowledge`); a flagged one hears that its report was
 received, nothing about the ticket. The acknowledgement of a tied contact answers the ticket's
-response clock. A follow-up after closure asks whether the problem is solved
+response clock when it is sent. With a notifier (a running service) the acknowledgement goes through the
+notification outbox (:meth:`alerts.notify.Notifier.enqueue_customer`): it is logged ``pending``, retried
+like every notification, and :func:`delivery_outcome` writes ``sent`` (answering the clock then) or, once
+its attempts are spent, ``failed`` with the error. A follow-up after closure asks whether the problem is solved
 and how satisfied the customer is; the reply is recorded on the ticket and "not solved" reopens it.
 
 >>> subject_for("acknowledgement", "PF202611001")
@@ -24,10 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import SmtpConfig
-from alerts.models import Complaint, CustomerMessage, Ticket
+from alerts.models import Complaint, CustomerMessage, Delivery, Ticket
 from alerts.tickets import TicketError, find_open, iso, move, record
 
-__all__ = ["KINDS", "acknowledge", "message_dict", "record_reply", "send", "subject_for", "tied"]
+__all__ = ["KINDS", "acknowledge", "delivery_outcome", "message_dict", "record_reply", "send", "subject_for",
+           "tied"]
 
 log = logging.getLogger(__name__)
 KINDS = ("acknowledgement", "progress", "answer", "follow_up")
@@ -146,22 +150,68 @@ def send(s: Session, ticket: Ticket, kind: str, *, cfg: Any, actor: str, now: fl
     return out
 
 
-def acknowledge(s: Session, ticket: Ticket, c: Complaint, *, cfg: Any, actor: str,
-                now: float) -> list[CustomerMessage]:
+def _queue(s: Session, notifier: Any, ticket: Ticket, c: Complaint, kind: str, subject: str, body: str, *,
+           actor: str, now: float, number: str | None, answers: bool) -> CustomerMessage:
+    """Log one message to ``c``'s contact as ``pending`` and write its delivery into the notification outbox."""
+    m = CustomerMessage(ticket_id=ticket.id, complaint_id=c.id, kind=kind, direction="out", address=c.contact_email,
+                        subject=subject, body=body, at=now, actor=actor, status="pending")
+    s.add(m)
+    s.flush()  # its id goes into the delivery
+    notifier.enqueue_customer(s, kind, c.contact_email, {"customer_message": m.id, "ticket_id": ticket.id,
+                                                         "ticket": number, "subject": subject, "body": body,
+                                                         "answers": answers})
+    return m
+
+
+def acknowledge(s: Session, ticket: Ticket, c: Complaint, *, cfg: Any, actor: str, now: float,
+                notifier: Any = None) -> list[CustomerMessage]:
     """Acknowledge a new complaint to its own contact only (the ticket's other contacts have heard already).
 
     A contact tied to the unit's customer gets the ticket number and the answer time, and that answers
-    the ticket's response clock; any other only a receipt that names neither (:data:`_RECEIPT`).
+    the ticket's response clock once it is sent; any other only a receipt that names neither (:data:`_RECEIPT`).
+    With a ``notifier`` an email goes through its outbox (logged ``pending``, retried; see
+    :func:`delivery_outcome`), else it is sent here, once.
     """
     if tied(c):
+        subject, number = subject_for("acknowledgement", ticket.number), ticket.number
         body = _DEFAULT_TEXT["acknowledgement"].format(number=ticket.number, due=iso(ticket.response_due))
-        m = _deliver(s, ticket, c, "acknowledgement", subject_for("acknowledgement", ticket.number), body,
-                     cfg=cfg, actor=actor, now=now, number=ticket.number)
     else:
-        m = _deliver(s, ticket, c, "acknowledgement", subject_for("acknowledgement", f"complaint {c.id}"),
-                     _RECEIPT.format(id=c.id), cfg=cfg, actor=actor, now=now, number=None)
+        subject, number = subject_for("acknowledgement", f"complaint {c.id}"), None
+        body = _RECEIPT.format(id=c.id)
+    if notifier is not None and c.contact_email:
+        m = _queue(s, notifier, ticket, c, "acknowledgement", subject, body, actor=actor, now=now, number=number,
+                   answers=tied(c))
+        record(s, ticket, "customer_message", actor=actor, now=now, kind="acknowledgement", queued=1)
+        s.flush()
+        return [m]
+    m = _deliver(s, ticket, c, "acknowledgement", subject, body, cfg=cfg, actor=actor, now=now, number=number)
     _logged(s, ticket, "acknowledgement", [m], actor=actor, now=now, answers=tied(c))
     return [m]
+
+
+def delivery_outcome(s: Session, d: Delivery, *, now: float) -> None:
+    """Write the outcome of an attempt at a customer message's delivery to its communication log entry: ``sent``
+    (a tied contact's acknowledgement then answers the ticket's response clock), ``failed`` with the error when
+    its attempts are spent, or still ``pending`` with the error of the attempt that will be retried."""
+    m = s.get(CustomerMessage, (d.payload or {}).get("customer_message"))
+    if m is None:  # the log entry is gone (a purge): the delivery log keeps the outcome
+        return
+    if d.status == "sent":
+        m.status, m.error = "sent", None
+    elif d.status == "failed":
+        m.status, m.error = "failed", d.last_error
+    else:
+        m.status = "pending"
+        m.error = f"attempt {d.attempts} failed, retried at {iso(d.next_attempt_at)}: {d.last_error}"[:2000]
+    if d.status not in ("sent", "failed"):
+        return
+    ticket = s.get(Ticket, m.ticket_id)
+    if ticket is None:
+        return
+    if d.status == "sent" and m.kind == "acknowledgement" and d.payload.get("answers") and ticket.responded_at is None:
+        ticket.responded_at = now
+    record(s, ticket, "customer_message", actor="notifier", now=now, kind=m.kind, sent=int(d.status == "sent"),
+           failed=int(d.status == "failed"), attempts=d.attempts, delivery=d.id)
 
 
 def record_reply(s: Session, ticket: Ticket, *, solved: bool, satisfaction: int | None, comment: str,

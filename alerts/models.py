@@ -214,7 +214,8 @@ class Delivery(Base):
     __tablename__ = "notification_deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    route_id: Mapped[int] = mapped_column(ForeignKey("notification_routes.id"))
+    # none for a message to a customer's contact (alerts.customer): it follows no routing rule
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("notification_routes.id"), nullable=True)
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(500))
     event: Mapped[str] = mapped_column(String(64))
@@ -286,7 +287,7 @@ class CustomerMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[float] = mapped_column(Float)
     actor: Mapped[str] = mapped_column(String(128), default="")
-    status: Mapped[str] = mapped_column(String(16))  # sent | failed | recorded
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed | recorded
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 

@@ -9,6 +9,12 @@ Failures that may pass (connection errors, HTTP 5xx/429, SMTP temporary errors) 
 with exponential backoff, ``retry_base_s * 2**(attempt-1)`` capped at ``retry_max_s``, up to
 ``max_attempts``; rows still pending at a restart are sent by the next :meth:`Notifier.start`.
 
+A message to a customer's contact (the acknowledgement of a complaint, :mod:`alerts.customer`) goes
+the same way: :meth:`Notifier.enqueue_customer` writes a delivery of event ``customer.<kind>`` that
+follows no routing rule, is mailed with its own subject and text, is retried like any other and ends
+``failed`` (a dead letter) when its attempts are spent; each outcome is written back to the ticket's
+communication log (:func:`alerts.customer.delivery_outcome`).
+
 Webhook requests carry ``X-Foreshock-Event``, ``X-Foreshock-Delivery``, ``X-Foreshock-Timestamp``
 and ``X-Foreshock-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"`` under
 the route's secret. Receivers check it with :func:`verify`:
@@ -38,6 +44,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts import customer
 from alerts.config import GRADE_ORDER, ROUTE_CHANNELS, AlertConfig, check_route
 from alerts.models import Delivery, Route
 from foreshock.db import log_failure
@@ -46,6 +53,7 @@ __all__ = ["CHANNELS", "Notifier", "sign", "verify"]
 
 log = logging.getLogger(__name__)
 CHANNELS = ROUTE_CHANNELS
+CUSTOMER_EVENT = "customer."  # the event prefix of a message to a customer's contact
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -158,6 +166,16 @@ class Notifier:
                 n += 1
         return n
 
+    def enqueue_customer(self, session: Session, kind: str, address: str, payload: dict[str, Any]) -> Delivery:
+        """Write one pending delivery of a customer message (``customer.<kind>``) to ``address`` into ``session``
+        (not committed here). ``payload`` has the ``subject``, ``body``, ``ticket`` number (or none) and the
+        ``customer_message`` id its outcome is written to."""
+        now = self.clock()
+        d = Delivery(route_id=None, channel="email", target=address, event=f"{CUSTOMER_EVENT}{kind}",
+                     payload=payload, status="pending", attempts=0, created_at=now, next_attempt_at=now)
+        session.add(d)
+        return d
+
     # --- worker --------------------------------------------------------------------------
     def start(self) -> None:
         """Start the delivery worker; rows left 'sending' by a crash become pending again."""
@@ -230,12 +248,14 @@ class Notifier:
             d = s.get(Delivery, delivery_id)
             if d is None:  # deleted meanwhile (e.g. a purge of the log)
                 return
-            route = s.get(Route, d.route_id)
+            route = s.get(Route, d.route_id) if d.route_id is not None else None
             d.attempts += 1
             now = self.clock()
             try:
                 if d.channel == "webhook":
                     d.response_code = self._post(d, (route.secret if route else None) or "")
+                elif d.event.startswith(CUSTOMER_EVENT):
+                    self._mail_customer(d)
                 else:
                     self._mail(d)
             except _Retryable as exc:
@@ -259,6 +279,8 @@ class Notifier:
             else:
                 d.status, d.sent_at, d.last_error = "sent", now, None
                 self.stats["sent"] += 1
+            if d.event.startswith(CUSTOMER_EVENT):
+                customer.delivery_outcome(s, d, now=now)
 
     def _body(self, d: Delivery) -> bytes:
         return json.dumps({"event": d.event, "delivery_id": d.id, "created_at": d.created_at, "data": d.payload},
@@ -292,6 +314,21 @@ class Notifier:
         msg["Subject"] = f"[Foreshock] {d.event}: {what}"
         msg["X-Foreshock-Delivery"] = str(d.id)
         msg.set_content(json.dumps({"event": d.event, "data": data}, indent=2, sort_keys=True, default=str))
+        self._smtp(msg)
+
+    def _mail_customer(self, d: Delivery) -> None:
+        """A message to a customer's contact: its own subject and text, the ticket number in a header."""
+        data = d.payload
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = self.config.smtp.sender, d.target, data["subject"]
+        if data.get("ticket"):
+            msg["X-Foreshock-Ticket"] = data["ticket"]
+        msg["X-Foreshock-Delivery"] = str(d.id)
+        msg.set_content(data["body"])
+        self._smtp(msg)
+
+    def _smtp(self, msg: EmailMessage) -> None:
+        cfg = self.config.smtp
         try:
             with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s) as smtp:
                 if cfg.starttls:

@@ -8,12 +8,13 @@
 
 from __future__ import annotations
 
+from html import escape
 import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -86,11 +87,14 @@ def create_app(context: AppContext) -> FastAPI:
 
         _add_docs(app)
 
+        pages = {p.stem for p in (STATIC / "pages").glob("*.html")}
+
         @app.get("/ui/{page:path}", include_in_schema=False)
-        def ui(page: str) -> FileResponse:
+        def ui(page: str) -> Response:
             name = page.strip("/").split("/")[0] or "index"
-            path = STATIC / "pages" / f"{name}.html"
-            return FileResponse(path if path.is_file() else STATIC / "pages" / "index.html")
+            if name not in pages:  # a typo served the Fleet page, as if the page asked for were the fleet
+                return _no_such_page(f"/ui/{page}")
+            return FileResponse(STATIC / "pages" / f"{name}.html")
 
     return app
 
@@ -127,6 +131,31 @@ def _add_docs(app: FastAPI) -> None:
     }
     for path, html in pages.items():
         app.add_api_route(path, _page(html), include_in_schema=False)
+
+
+_NO_SUCH_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Foreshock · Page not found</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/css/app.css">
+</head>
+<body>
+<main id="main">
+<h1>Page not found</h1>
+<p>There is no page {path}: the page does not exist.</p>
+<p><a href="/ui/">Go to the Fleet page</a></p>
+</main>
+</body>
+</html>
+"""
+
+
+def _no_such_page(path: str) -> HTMLResponse:
+    """The dashboard's 404: names the path asked for (as text) and links to the Fleet page."""
+    return HTMLResponse(_NO_SUCH_PAGE.replace("{path}", escape(path)), status_code=404)
 
 
 def _page(html: str):

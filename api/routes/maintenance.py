@@ -83,12 +83,32 @@ def _check_scope(ctx, body: WindowIn) -> None:
         raise ValueError(f"unit {body.device_id!r} is at site {unit.site!r}, not {body.site!r}: give the unit, "
                          "or the site, or both as they are registered")
     if body.site and not body.device_id and not registry.count_units(site=body.site):
-        raise LookupError(f"no registered unit is at site {body.site!r}: the maintenance window would suppress "
-                          "nothing")
+        # sites are matched exactly (the alert service compares them so): name the one that differs in case only
+        like = _sites_in_other_case(registry, body.site)
+        hint = (f"did you mean {' or '.join(repr(x) for x in like)}?" if like
+                else "no registered site has that name in another letter case")
+        raise LookupError(f"no site {body.site!r}; {hint} (no registered unit is at site {body.site!r}: the "
+                          "maintenance window would suppress nothing)")
+
+
+def _sites_in_other_case(registry, site: str) -> list[str]:
+    """The sites of registered units in service whose names are ``site`` in another letter case, sorted."""
+    from sqlalchemy import select
+
+    from devices.models import Unit
+
+    factory = getattr(registry, "session_factory", None)
+    if factory is None:
+        return []
+    with factory() as s:
+        names = s.scalars(select(Unit.site).where(Unit.site.is_not(None), Unit.decommissioned_at.is_(None))
+                          .distinct())
+        return sorted(n for n in names if n != site and n.casefold() == site.casefold())
 
 
 @router.post("", response_model=WindowOut, status_code=status.HTTP_201_CREATED, summary="Add a maintenance window",
-             responses={404: {"description": "no such unit, or no unit at that site"}})
+             responses={404: {"description": "no such unit, or no unit at that site (naming a registered site "
+                                           "whose name differs only in letter case)"}})
 def add_window(body: WindowIn, ctx: ContextDep, tok: Service) -> dict:
     _check_scope(ctx, body)
     wid = alerts_of(ctx).add_maintenance(starts_at=body.starts_at, ends_at=body.ends_at, device_id=body.device_id,

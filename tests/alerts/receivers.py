@@ -50,12 +50,15 @@ class WebhookSink:
 
 
 class SmtpSink:
-    """An aiosmtpd server on a free port that keeps every message."""
+    """An aiosmtpd server on a free port that keeps every message; answers the next ``fail_next`` with SMTP 451
+    (counted in ``refused``)."""
 
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list = []
+        self.fail_next = 0
+        self.refused = 0
         self.received = threading.Condition()
         sink = self
 
@@ -64,6 +67,10 @@ class SmtpSink:
                 from email import message_from_bytes
 
                 with sink.received:
+                    if sink.fail_next > 0:  # the mail server is down for a while: a temporary error
+                        sink.fail_next -= 1
+                        sink.refused += 1
+                        return "451 4.3.0 Mail server temporarily unavailable"
                     sink.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
                     sink.received.notify_all()
                 return "250 OK"

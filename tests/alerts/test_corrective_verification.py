@@ -141,3 +141,19 @@ def test_one_unit_that_sent_nothing_is_named_in_the_singular(factory, registry):
     assert "caution: 1 of the 4 units in scope (P-0004) has sent no data since the action, so Foreshock could not " \
            "warn of its failures and its unit-days count as failure-free" in v["statement"]
     svc.close()
+
+
+def test_a_unit_without_an_install_date_counts_from_its_registration(factory, registry):
+    """A unit registered a day before the action, with no install date, counted 60 unit-days before it (the whole
+    baseline): the demo showed 180 unit-days 'before' for units one day old, a rate before the action made to look
+    lower than it was. It counts from its registration; a unit with an install date still from that date."""
+    svc = AlertService(factory, clock=Clock(T0 + 10 * DAY), registry=registry)
+    registered = dt.datetime.fromtimestamp(T0 - DAY, dt.UTC)
+    with factory.begin() as s:
+        s.execute(update(Unit).where(Unit.batch == "B7").values(install_date=None, created_at=registered))
+        s.execute(update(Unit).where(Unit.batch == "B8").values(created_at=registered))  # installed 2026-01-01
+    v = _verify(factory, svc, _action(factory, svc), registry)
+    assert v["counts"]["before_in"] == [0.0, 4.0]  # 4 units, 1 day each since registration
+    assert v["counts"]["before_out"] == [0.0, 240.0]  # 4 units, the whole 60-day baseline since installation
+    assert v["counts"]["after_in"] == [0.0, 40.0] and v["counts"]["after_out"] == [0.0, 40.0]
+    svc.close()

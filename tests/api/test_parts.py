@@ -122,6 +122,24 @@ def test_dashboard_pages_are_served_with_strict_headers(client):
     assert client.get("/static/vendor/uplot/LICENSE").text.startswith("The MIT License")
 
 
+def test_an_unknown_dashboard_page_is_a_404_that_links_to_the_fleet(client):
+    """'/ui/tickts' (a typo) served the Fleet page with 200: the reader saw the fleet and not that the page
+    they asked for does not exist. Every page the navigation and the pages link to is unchanged."""
+    for path in ("/ui/tickts", "/ui/nope/deeper", "/ui/Tickets", "/ui/unit.html", "/ui/%3Cb%3Ex%3C%2Fb%3E"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
+        assert "does not exist" in r.text and '<a href="/ui/">' in r.text, path
+        assert "<script" not in r.text and "script-src 'self'" in r.headers["content-security-policy"]
+    assert "There is no page /ui/tickts" in client.get("/ui/tickts").text
+    assert "<b>x</b>" not in client.get("/ui/%3Cb%3Ex%3C%2Fb%3E").text  # the path is shown as text
+    fleet = client.get("/ui/").text
+    for path in ("/ui", "/ui/", "/ui/?model=F-60", "/ui/index", "/ui/login", "/ui/unit", "/ui/unit?id=P-0001",
+                 "/ui/tickets", "/ui/tickets/", "/ui/alerts", "/ui/complaints", "/ui/corrective", "/ui/reports"):
+        r = client.get(path)
+        assert r.status_code == 200 and '<script type="module"' in r.text, path
+    assert client.get("/ui/index").text == fleet and client.get("/ui/tickets").text != fleet
+
+
 def test_spectrum_without_model_data_has_shaft_markers_only(client, ctx, tokens):
     t = np.arange(4096) / 4096.0
     ctx.registry.create_unit("X-1")

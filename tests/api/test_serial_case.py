@@ -94,3 +94,25 @@ def test_a_serial_that_matches_several_spellings_asks_for_the_registered_one(cli
         r = client.get(path, params=params, headers=v)
         assert r.status_code == 400 and "'Ab-1' matches units 'AB-1', 'ab-1'" in r.json()["detail"], r.text
     assert client.get("/api/v1/units/ab-1", headers=v).json()["device_id"] == "ab-1"  # as registered: exact
+
+
+def test_a_maintenance_site_typed_in_another_letter_case_is_refused_naming_the_registered_one(client, tokens, world,
+                                                                                              ctx):
+    """A site name in another letter case got a 404 that named only the site typed: the reader could not see that
+    'bremen' missed 'Bremen' by its letter case. The 404 names the registered site, or says there is none."""
+    s = auth(tokens["service"])
+    ctx.registry.create_unit("P-0009", model="P-200", customer="Globex", site="Plant-A")
+    ctx.registry.create_unit("P-0010", model="P-200", customer="Globex", site="PLANT-A")
+    window = {"starts_at": "2026-11-22T06:00:00Z", "ends_at": "2026-11-22T08:00:00Z"}
+    typed = client.post("/api/v1/maintenance", json={**window, "site": "bremen"}, headers=s)
+    assert typed.status_code == 404
+    assert typed.json()["detail"] == ("no site 'bremen'; did you mean 'Bremen'? (no registered unit is at site "
+                                      "'bremen': the maintenance window would suppress nothing)")
+    two = client.post("/api/v1/maintenance", json={**window, "site": "plant-a"}, headers=s)
+    assert two.status_code == 404 and "no site 'plant-a'; did you mean 'PLANT-A' or 'Plant-A'?" in two.json()["detail"]
+    none = client.post("/api/v1/maintenance", json={**window, "site": "Hamburg"}, headers=s)
+    assert none.status_code == 404
+    assert none.json()["detail"] == ("no site 'Hamburg'; no registered site has that name in another letter case "
+                                     "(no registered unit is at site 'Hamburg': the maintenance window would "
+                                     "suppress nothing)")
+    assert client.post("/api/v1/maintenance", json={**window, "site": "Bremen"}, headers=s).status_code == 201

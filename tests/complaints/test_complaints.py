@@ -193,8 +193,10 @@ def test_the_third_complaint_about_a_unit_in_30_days_is_a_repeat_failure(service
 
     from alerts.models import Delivery
     with service.session_factory() as s:
-        sent = [(d.event, d.payload["ticket"]) for d in s.scalars(select(Delivery))]
-    assert sent == [("ticket.repeat_failure", numbers[2])]
+        # the one routed notification, and the acknowledgement of each complaint (through the outbox, no route)
+        sent = [(d.event, d.payload["ticket"]) for d in s.scalars(select(Delivery).order_by(Delivery.id))]
+    assert sent == [("customer.acknowledgement", n) for n in numbers[:2]] + [
+        ("ticket.repeat_failure", numbers[2]), ("customer.acknowledgement", numbers[2])]
 
 
 def _not_solved(service, clock, number: str, errors: list[str], **fields):

@@ -4,10 +4,14 @@ monthly counts, and a corrective action verified with too little data. SQLite an
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from sqlalchemy import update
 
 from alerts.complaint_desk import ComplaintDesk
 from alerts.reports import monthly_report
+from devices.models import Unit
 from tests.alerts.helpers import T0, assess
 
 pytestmark = pytest.mark.integration
@@ -79,13 +83,16 @@ def test_a_corrective_action_with_too_little_data_is_not_decided_and_says_what_i
         if i == 1:
             service.record_feedback(number, "false_alarm", actor="ana")
     clock.t = T0
+    # the units have no install date: they count from their registration, here before the baseline began
+    with service.session_factory.begin() as s:
+        s.execute(update(Unit).values(created_at=dt.datetime.fromtimestamp(T0 - 60 * DAY, dt.UTC)))
     number = service.list_tickets(device_id="P-0001")[-1]["number"]
     a = desk.create_action(title="Grease change on batch B7", scope={"batch": "B7"}, applied_at=T0 - 10 * DAY,
                            baseline_d=30, failure_modes=["outer_race"], ticket=number, actor="eng")
     out = desk.verify_action(a["id"], actor="eng")
     v = out["verdict"]
     assert v["verdict"] == "insufficient_data"
-    # failures, unit-days: B7 is P-0001 and P-0002 (no install date: from the window start)
+    # failures, unit-days: B7 is P-0001 and P-0002 (registered before the window: all of it)
     assert v["counts"] == {"before_in": [1.0, 60.0], "after_in": [0.0, 20.0], "before_out": [1.0, 30.0],
                            "after_out": [1.0, 10.0]}
     assert (v["units_in_scope"], v["units_out_of_scope"]) == (2, 1)
