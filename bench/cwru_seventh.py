@@ -76,7 +76,6 @@ import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -88,9 +87,9 @@ import scipy.signal as ssig
 from scipy.signal import fftconvolve
 
 import simulator.waveform as wf
-from bench.cwru_simclass import CATALOGUE, _ring
+from bench.cwru_simclass import simulated_snapshot
 from detectors.diagnosis import FAMILY_MODE, _diagnose_at, _read_families, envelope_segment_s
-from detectors.envelope import SES, _kurtosis, _select
+from detectors.envelope import SES, _select
 from detectors.shaft import shaft_fault
 from detectors.spectrum import Spectrum, refine_speed_hz, rfft_freqs
 from detectors.types import BearingGeometry, MachineInfo, Snapshot
@@ -356,54 +355,8 @@ def gap_check() -> dict[str, dict[str, float]]:
 
 def sim_signal(seed: int) -> tuple[str, np.ndarray, float, float, MachineInfo]:
     """One simulated 3 s snapshot (class = seed mod 4): the generator of ``bench/cwru_simclass.py``
-    (same ranges, same draws), returning the signal."""
-    rng = np.random.default_rng(seed)
-    kind = ("none", "outer_race", "inner_race", "ball")[seed % 4]
-    fs = float(rng.choice([12000.0, 25600.0, 48000.0]))
-    n = int(3 * fs)
-    bearing = CATALOGUE[rng.integers(len(CATALOGUE))]
-    mult = bearing.multipliers()
-    fr = rng.uniform(20, 60)
-    stated = fr * (1 + rng.normal(0, 0.003))
-    t = np.arange(n) / fs
-    rings = [rng.uniform(0.3, 1) * _ring(fs, rng.uniform(0.08, 0.42) * fs, rng.uniform(0.02, 0.12))
-             for _ in range(rng.integers(1, 4))]
-    path = np.zeros(max(r.size for r in rings))
-    for r in rings:
-        path[:r.size] += r
-    white = rng.standard_normal(n)
-    spec = np.fft.rfft(rng.standard_normal(n))
-    k = np.arange(spec.size)
-    k[0] = 1
-    noise = white + rng.uniform(0, 2) * np.fft.irfft(spec / np.sqrt(k), n) * math.sqrt(spec.size) / 10
-    noise *= 1 + rng.uniform(0, 0.3) * np.cos(2 * np.pi * fr * t + rng.uniform(0, 6.3))
-    x = noise / noise.std()
-    n_h = int(rng.integers(3, 60))
-    amps = rng.lognormal(-1.5, 1.0, n_h) * rng.uniform(0, 1)
-    for h in range(1, n_h + 1):
-        if h * fr < fs / 2.2:
-            x += amps[h - 1] * np.sin(2 * np.pi * h * fr * t + rng.uniform(0, 6.3))
-    if kind != "none":
-        rate = mult[{"outer_race": "bpfo", "inner_race": "bpfi", "ball": "bsf"}[kind]] * fr
-        if kind == "ball" and rng.random() < 0.5:
-            rate *= 2
-        slip, wf.SLIP = wf.SLIP, rng.uniform(0.003, 0.02)
-        try:
-            times = wf.impact_times(rate, n / fs, rng)
-        finally:
-            wf.SLIP = slip
-        a = np.ones(times.size)
-        mod_hz, lo, hi = {"inner_race": (fr, 0.2, 1.0), "ball": (mult["ftf"] * fr, 0.2, 1.0),
-                          "outer_race": (fr, 0.0, 0.3)}[kind]
-        d = rng.uniform(lo, hi)
-        a *= 1 - d + d * 0.5 * (1 + np.cos(2 * np.pi * mod_hz * times + rng.uniform(0, 6.3)))
-        a *= 1 + rng.uniform(0, 0.5) * rng.standard_normal(times.size)
-        train = np.zeros(n)
-        idx = np.round(times * fs).astype(int)
-        ok = (idx >= 0) & (idx < n)
-        np.add.at(train, idx[ok], a[ok])
-        imp = fftconvolve(train, path)[:n]
-        x += 10 ** rng.uniform(-1.6, 0.3) * imp / max(float(imp.std()), 1e-12)
+    (same ranges, same draws), with the machine the diagnosis reads it as."""
+    kind, x, fs, stated, bearing = simulated_snapshot(seed)
     geo = BearingGeometry(bearing.n_balls, bearing.ball_d, bearing.pitch_d)
     return kind, x, fs, stated, MachineInfo(rated_rpm=stated * 60, bearing=geo)
 

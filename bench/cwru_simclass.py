@@ -94,11 +94,19 @@ def _ring(fs: float, f0: float, zeta: float) -> np.ndarray:
 
 def simulate(seed: int) -> tuple[str, list[float]]:
     """One simulated 3 s snapshot's class and features (class = seed mod 4)."""
+    kind, x, fs, stated, bearing = simulated_snapshot(seed)
+    return kind, features(x, fs, stated, bearing.multipliers())
+
+
+def simulated_snapshot(seed: int) -> tuple[str, np.ndarray, float, float, Bearing]:
+    """One simulated 3 s snapshot (class = seed mod 4): its class, samples, rate, stated shaft speed
+    (Hz) and bearing (also ``bench/cwru_seventh.py``'s calibration)."""
     rng = np.random.default_rng(seed)
     kind = CLASSES[seed % 4]
     fs = float(rng.choice([12000.0, 25600.0, 48000.0]))
     n = int(3 * fs)
-    mult = CATALOGUE[rng.integers(len(CATALOGUE))].multipliers()
+    bearing = CATALOGUE[rng.integers(len(CATALOGUE))]
+    mult = bearing.multipliers()
     fr = rng.uniform(20, 60)
     stated = fr * (1 + rng.normal(0, 0.003))
     t = np.arange(n) / fs
@@ -140,7 +148,7 @@ def simulate(seed: int) -> tuple[str, list[float]]:
         np.add.at(train, idx[ok], a[ok])
         imp = fftconvolve(train, path)[:n]
         x += 10 ** rng.uniform(-1.6, 0.3) * imp / max(float(imp.std()), 1e-12)
-    return kind, features(x, fs, stated, mult)
+    return kind, x, fs, stated, bearing
 
 
 class Softmax:

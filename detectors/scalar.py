@@ -52,8 +52,6 @@ from collections import deque
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from detectors.periodic import MIN_PERIOD, LevelRing, estimate_period, pack_levels, unpack_levels
 from detectors.statepack import pack_counts, pack_floats, unpack_counts, unpack_floats
 
