@@ -30,3 +30,13 @@ def machine_signal(rng: np.random.Generator, *, gain: float = 1.0, defect: float
 
 def snap(ts: float, x: np.ndarray, rpm: float | None = RPM) -> Snapshot:
     return Snapshot(ts=ts, fs=FS, samples=x.astype(np.float32), rpm=rpm)
+
+
+def feed(mon, rng: np.random.Generator, t: float, n: int, step_s: float = 3600.0, **signal) -> tuple[float, list]:
+    """``n`` snapshots of :func:`machine_signal` (``signal``: its keywords) every ``step_s`` after ``t``:
+    the time of the last, and the assessments."""
+    seen = []
+    for _ in range(n):
+        t += step_s
+        seen.append(mon.update_snapshot(snap(t, machine_signal(rng, **signal))))
+    return t, seen

@@ -10,7 +10,7 @@ import pytest
 
 from detectors import MachineInfo, UnitMonitor
 from detectors.types import HEALTH_ORDER
-from tests.detectors.sim import FS, GEO, RPM, N, machine_signal, snap
+from tests.detectors.sim import FS, GEO, RPM, N, feed, machine_signal, snap
 
 MACHINE = MachineInfo(rated_rpm=RPM, bearing=GEO)
 HOUR = 3600.0
@@ -20,10 +20,8 @@ def _running(seed: int) -> tuple[UnitMonitor, np.random.Generator, float]:
     """A unit commissioned and then healthy for a day (its reference level set)."""
     rng = np.random.default_rng(seed)
     mon = UnitMonitor(MACHINE)
-    t = 0.0
-    for _ in range(mon.config.warmup + 24):
-        t += HOUR
-        assert mon.update_snapshot(snap(t, machine_signal(rng))).state == "healthy"
+    t, seen = feed(mon, rng, 0.0, mon.config.warmup + 24)
+    assert all(a.state == "healthy" for a in seen)
     return mon, rng, t
 
 
@@ -34,18 +32,12 @@ def test_a_sensor_gain_step_is_no_warning_and_names_no_fault(gain: float, seed: 
     the step at once, so the running median's crossing came too late to be taken for a step: warned and
     named (simulated units at a 1.5-5x gain: imbalance, misalignment, lubrication)."""
     mon, rng, t = _running(seed)
-    during = []
-    for _ in range(24):
-        t += HOUR
-        during.append(mon.update_snapshot(snap(t, machine_signal(rng, gain=gain))))
+    t, during = feed(mon, rng, t, 24, gain=gain)
     assert all(HEALTH_ORDER[a.state] < HEALTH_ORDER["warning"] for a in during), \
         [(a.state, a.failure_mode, a.reasons) for a in during if a.state in ("warning", "alarm")][:1]
     assert {a.failure_mode for a in during} <= {None, "anomaly"}  # no fault named
     assert any("gain" in r for a in during for r in a.reasons)
-    after = []
-    for _ in range(40):
-        t += HOUR
-        after.append(mon.update_snapshot(snap(t, machine_signal(rng))))
+    t, after = feed(mon, rng, t, 40)
     assert all(a.state == "healthy" for a in after[-10:]), [(a.state, a.reasons) for a in after[-10:]]
 
 
@@ -68,9 +60,7 @@ def test_a_sudden_step_of_one_order_is_still_a_fault() -> None:
 
 def test_wear_that_begins_after_a_gain_step_is_warned_and_named() -> None:
     mon, rng, t = _running(3)
-    for _ in range(12):
-        t += HOUR
-        mon.update_snapshot(snap(t, machine_signal(rng, gain=2.0)))
+    t, _ = feed(mon, rng, t, 12, gain=2.0)
     seen = []
     for i in range(120):
         t += HOUR
@@ -81,9 +71,7 @@ def test_wear_that_begins_after_a_gain_step_is_warned_and_named() -> None:
 
 def test_a_step_in_progress_survives_a_restart() -> None:
     mon, rng, t = _running(4)
-    for _ in range(3):  # (after `smooth` steady snapshots the baseline is learnt again)
-        t += HOUR
-        mon.update_snapshot(snap(t, machine_signal(rng, gain=2.0)))
+    t, _ = feed(mon, rng, t, 3, gain=2.0)  # (after `smooth` steady snapshots the baseline is learnt again)
     assert mon.step and mon.step_k is not None
     again = UnitMonitor.from_state(json.loads(json.dumps(mon.state_dict())), MACHINE)
     assert (again.step, again.step_n, again.step_level, again.step_ts, again.step_k) == \
