@@ -53,9 +53,14 @@ def seed(ctx: AppContext, *, now: float | None = None) -> Scenario:
     now = now or time.time()
     reg = ctx.registry
     reg.create_model("P-200", rated_rpm=RPM, bearing=BEARING, iso_group=2, description="process pump")
-    reg.create_unit("P-0001", model="P-200", customer="ACME", site="Bremen", firmware="1.4.2", batch="B7")
-    reg.create_unit("P-0002", model="P-200", customer="ACME", site="Bremen", firmware="1.4.2", batch="B7")
-    reg.create_unit("P-0003", model="P-200", customer="Globex", site="Lyon", firmware="1.3.0", batch="B6")
+    # installed well before the corrective actions the tests record (a unit without an install date
+    # counts its service from its registration, today)
+    reg.create_unit("P-0001", model="P-200", customer="ACME", site="Bremen", firmware="1.4.2", batch="B7",
+                    install_date="2025-06-01")
+    reg.create_unit("P-0002", model="P-200", customer="ACME", site="Bremen", firmware="1.4.2", batch="B7",
+                    install_date="2025-06-01")
+    reg.create_unit("P-0003", model="P-200", customer="Globex", site="Lyon", firmware="1.3.0", batch="B6",
+                    install_date="2025-06-01")
 
     # Seven days of hourly features: P-0001 degrades over the last two days.
     points = []
